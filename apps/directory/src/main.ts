@@ -1,0 +1,1 @@
+console.log("dir main", Bun.argv.slice(2));
