@@ -1,0 +1,191 @@
+/**
+ * Frames on a TCP stream, sans-I/O. Layout (big-endian):
+ *
+ *   u32 length      bytes after this field (so the whole frame is length + 4)
+ *   u8  version     PROTOCOL_VERSION
+ *   u8  kind        0 request, 1 response, 2 error
+ *   u32 requestId   chosen by the requester; a response carries its request's id
+ *   u32 headerBytes length of the JSON header that follows
+ *   ... header      UTF-8 JSON
+ *   ... payload     raw bytes (file data), the rest of the frame
+ *
+ * The decoder checks every length against its limit before it allocates, and once it has
+ * failed it stays failed: a stream that lost framing cannot be trusted again.
+ */
+
+import { FRAME_BYTES_MAX, FRAME_HEADER_BYTES_MAX, FRAME_PREFIX_BYTES, PROTOCOL_VERSION } from "./limits.ts";
+import type { ErrorCode } from "./errors.ts";
+
+export const FRAME_KIND = { request: 0, response: 1, error: 2 } as const;
+export type FrameKind = (typeof FRAME_KIND)[keyof typeof FRAME_KIND];
+
+export interface Frame {
+  readonly kind: FrameKind;
+  readonly requestId: number;
+  readonly header: unknown;
+  readonly payload: Uint8Array;
+}
+
+const LENGTH_FIELD_BYTES = 4;
+const EMPTY = new Uint8Array(0);
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+export const REQUEST_ID_MAX = 0xffff_ffff;
+
+/**
+ * Encode a frame as two buffers (prefix+header, payload) so a payload of file bytes is never
+ * copied; the transport writes both in order.
+ */
+export function encodeFrame(kind: FrameKind, requestId: number, header: unknown, payload: Uint8Array = EMPTY): [Uint8Array, Uint8Array] {
+  const headerBytes = utf8Encoder.encode(JSON.stringify(header));
+  if (headerBytes.length > FRAME_HEADER_BYTES_MAX) {
+    throw new RangeError(`frame header of ${headerBytes.length} bytes exceeds ${FRAME_HEADER_BYTES_MAX}`);
+  }
+  const total = FRAME_PREFIX_BYTES + headerBytes.length + payload.length;
+  if (total > FRAME_BYTES_MAX) throw new RangeError(`frame of ${total} bytes exceeds ${FRAME_BYTES_MAX}`);
+  const head = new Uint8Array(FRAME_PREFIX_BYTES + headerBytes.length);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, total - LENGTH_FIELD_BYTES);
+  view.setUint8(4, PROTOCOL_VERSION);
+  view.setUint8(5, kind);
+  view.setUint32(6, requestId);
+  view.setUint32(10, headerBytes.length);
+  head.set(headerBytes, FRAME_PREFIX_BYTES);
+  return [head, payload];
+}
+
+/** Both parts as one buffer; for tests and small frames. */
+export function encodeFrameBytes(kind: FrameKind, requestId: number, header: unknown, payload?: Uint8Array): Uint8Array {
+  const [head, body] = encodeFrame(kind, requestId, header, payload);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head, 0);
+  out.set(body, head.length);
+  return out;
+}
+
+export interface FrameDecodeError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  /** The request id, when the prefix was read far enough to know it, so the error can answer it. */
+  readonly requestId: number | null;
+}
+
+export type FrameDecodeResult = { readonly frames: Frame[]; readonly error: FrameDecodeError | null };
+
+/** Incremental decoder: push bytes as they arrive, get whole frames out. */
+export class FrameDecoder {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private failed: FrameDecodeError | null = null;
+  private readonly frameBytesMax: number;
+
+  constructor(frameBytesMax = FRAME_BYTES_MAX) {
+    this.frameBytesMax = frameBytesMax;
+  }
+
+  /** Bytes held for a frame not yet complete: what a slow sender costs this node. */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  push(bytes: Uint8Array): FrameDecodeResult {
+    if (this.failed !== null) return { frames: [], error: this.failed };
+    if (bytes.length > 0) {
+      this.pending.push(bytes);
+      this.pendingBytes += bytes.length;
+    }
+    const frames: Frame[] = [];
+    for (;;) {
+      if (this.pendingBytes < LENGTH_FIELD_BYTES) break;
+      const length = this.peekUint32();
+      const frameBytes = LENGTH_FIELD_BYTES + length;
+      if (length < FRAME_PREFIX_BYTES - LENGTH_FIELD_BYTES || frameBytes > this.frameBytesMax) {
+        const code: ErrorCode = frameBytes > this.frameBytesMax ? "FRAME_TOO_LARGE" : "BAD_FRAME";
+        return this.fail({ code, message: `frame length ${length} is outside the allowed range`, requestId: null }, frames);
+      }
+      if (this.pendingBytes < frameBytes) break;
+      const bytesOfFrame = this.take(frameBytes);
+      const decoded = decodeWholeFrame(bytesOfFrame);
+      if ("code" in decoded) return this.fail(decoded, frames);
+      frames.push(decoded);
+    }
+    return { frames, error: null };
+  }
+
+  private fail(error: FrameDecodeError, frames: Frame[]): FrameDecodeResult {
+    this.failed = error;
+    this.pending = [];
+    this.pendingBytes = 0;
+    return { frames, error };
+  }
+
+  private peekUint32(): number {
+    const first = this.pending[0];
+    if (first !== undefined && first.length >= LENGTH_FIELD_BYTES) {
+      return new DataView(first.buffer, first.byteOffset, first.byteLength).getUint32(0);
+    }
+    const prefix = this.copyOut(LENGTH_FIELD_BYTES, false);
+    return new DataView(prefix.buffer).getUint32(0);
+  }
+
+  /** Remove `count` bytes from the front; zero-copy when one pushed buffer holds them all. */
+  private take(count: number): Uint8Array {
+    const first = this.pending[0];
+    if (first !== undefined && first.length >= count) {
+      const out = first.subarray(0, count);
+      if (first.length === count) this.pending.shift();
+      else this.pending[0] = first.subarray(count);
+      this.pendingBytes -= count;
+      return out;
+    }
+    return this.copyOut(count, true);
+  }
+
+  private copyOut(count: number, consume: boolean): Uint8Array {
+    const out = new Uint8Array(count);
+    let filled = 0;
+    let index = 0;
+    while (filled < count) {
+      const part = this.pending[index];
+      if (part === undefined) throw new RangeError("frame decoder underrun");
+      const used = Math.min(part.length, count - filled);
+      out.set(part.subarray(0, used), filled);
+      filled += used;
+      if (consume && used < part.length) {
+        this.pending[index] = part.subarray(used);
+      } else {
+        index += 1;
+      }
+    }
+    if (consume) {
+      this.pending.splice(0, index);
+      this.pendingBytes -= count;
+    }
+    return out;
+  }
+}
+
+function decodeWholeFrame(bytes: Uint8Array): Frame | FrameDecodeError {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint8(4);
+  const kind = view.getUint8(5);
+  const requestId = view.getUint32(6);
+  const headerBytes = view.getUint32(10);
+  if (version !== PROTOCOL_VERSION) {
+    return { code: "UNSUPPORTED_VERSION", message: `protocol version ${version}, expected ${PROTOCOL_VERSION}`, requestId };
+  }
+  if (kind !== FRAME_KIND.request && kind !== FRAME_KIND.response && kind !== FRAME_KIND.error) {
+    return { code: "BAD_FRAME", message: `unknown frame kind ${kind}`, requestId };
+  }
+  if (headerBytes > FRAME_HEADER_BYTES_MAX || FRAME_PREFIX_BYTES + headerBytes > bytes.length) {
+    return { code: "BAD_FRAME", message: `header length ${headerBytes} does not fit the frame`, requestId };
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(utf8Decoder.decode(bytes.subarray(FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + headerBytes)));
+  } catch {
+    return { code: "BAD_FRAME", message: "frame header is not UTF-8 JSON", requestId };
+  }
+  return { kind, requestId, header, payload: bytes.subarray(FRAME_PREFIX_BYTES + headerBytes) };
+}

@@ -1,0 +1,8 @@
+/** The pure core of the protocol: codecs, schemas, limits and rules. No I/O in this folder. */
+export * from "./assert.ts";
+export * from "./errors.ts";
+export * from "./frame.ts";
+export * from "./limits.ts";
+export * from "./messages.ts";
+export * from "./names.ts";
+export * from "./schema.ts";

@@ -1,0 +1,55 @@
+/**
+ * Every bound of the wire protocol and the file model, in one place, each with its reason.
+ * Decoders and servers import these; nothing else invents a limit.
+ */
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+/** Wire format version carried in every frame; a peer speaking another version is refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** Default chunk size: big enough that per-chunk overhead vanishes, small enough to pipeline. */
+export const CHUNK_BYTES_DEFAULT = 4 * MIB;
+/** Largest configurable chunk; a chunk travels in one frame, so this bounds frame payloads. */
+export const CHUNK_BYTES_MAX = 16 * MIB;
+/** Smallest configurable chunk; below this the per-chunk round trip dominates. */
+export const CHUNK_BYTES_MIN = 4 * KIB;
+
+/** A frame header (JSON) carries ids and names, never file bytes; manifests of huge files fit. */
+export const FRAME_HEADER_BYTES_MAX = 4 * MIB;
+/** Fixed prefix: u32 length, u8 version, u8 kind, u32 request id, u32 header length. */
+export const FRAME_PREFIX_BYTES = 14;
+/** Hard cap on one frame; checked before any allocation so a hostile length cannot OOM a node. */
+export const FRAME_BYTES_MAX = FRAME_PREFIX_BYTES + FRAME_HEADER_BYTES_MAX + CHUNK_BYTES_MAX;
+
+/** A file name is one path component; 255 bytes is what ext4 and most file systems accept. */
+export const FILE_NAME_BYTES_MAX = 255;
+/** User ids are short, printable, and safe to use in logs and paths. */
+export const UID_BYTES_MAX = 64;
+/** A node id names a process in logs, gossip and `--data` folders. */
+export const NODE_ID_BYTES_MAX = 64;
+
+/** Largest file: bounded so a manifest's chunk list stays within FRAME_HEADER_BYTES_MAX. */
+export const FILE_BYTES_MAX = 4 * 1024 * 1024 * MIB;
+/** Chunks in one manifest: FILE_BYTES_MAX / CHUNK_BYTES_MIN would be too many; bound it. */
+export const MANIFEST_CHUNKS_MAX = 32_768;
+/** Entries in one listing answer. */
+export const LIST_FILES_MAX = 100_000;
+/** Ids in one batched chunk query. */
+export const CHUNK_IDS_PER_REQUEST_MAX = 4096;
+
+/** Requests one connection may have unanswered; past it the server stops reading the socket. */
+export const CONNECTION_REQUESTS_IN_FLIGHT_MAX = 32;
+/** Bytes queued for a slow reader before the writer waits for the socket to drain. */
+export const CONNECTION_WRITE_QUEUE_BYTES_MAX = 8 * MIB;
+/** Default wait for a response before the caller gives up on that request. */
+export const REQUEST_TIMEOUT_MS_DEFAULT = 30_000;
+/** Wait for a TCP connection to open. */
+export const CONNECT_TIMEOUT_MS_DEFAULT = 3_000;
+
+/** Chunks an uploading or reading client keeps in flight: bounds client memory by chunks. */
+export const CLIENT_CHUNKS_IN_FLIGHT_DEFAULT = 4;
+
+/** SHA-256 in lowercase hex. */
+export const SHA256_HEX_LENGTH = 64;

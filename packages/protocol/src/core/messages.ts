@@ -1,0 +1,248 @@
+/**
+ * Every operation of the wire protocol: its request schema and its response schema. A request
+ * header is `{ op, epoch, body }`; a response header is `{ body }`; an error header is
+ * `{ code, message, hint? }`. File bytes never go in a header: they are the frame's payload.
+ * The op list is append-only; an op's meaning never changes.
+ */
+
+import {
+  CHUNK_BYTES_MAX,
+  CHUNK_IDS_PER_REQUEST_MAX,
+  FILE_BYTES_MAX,
+  FILE_NAME_BYTES_MAX,
+  LIST_FILES_MAX,
+  MANIFEST_CHUNKS_MAX,
+  NODE_ID_BYTES_MAX,
+  UID_BYTES_MAX,
+} from "./limits.ts";
+import type { Infer, Schema } from "./schema.ts";
+import { arr, bool, int, literal, nullable, obj, opt, str, tryDecode } from "./schema.ts";
+
+const MEMBERS_MAX = 1024;
+const GROUPS_MAX = 1024;
+const ADDRESS_BYTES_MAX = 64;
+const REQUEST_ID_BYTES_MAX = 64;
+const EPOCH_MAX = Number.MAX_SAFE_INTEGER;
+const BYTES_MAX = Number.MAX_SAFE_INTEGER;
+
+// Field schemas. Names and uids are only bounded here; their rules live in names.ts, which
+// servers apply so the error says exactly what is wrong with the name.
+export const uidField = str({ bytesMax: UID_BYTES_MAX });
+export const fileNameField = str({ bytesMax: FILE_NAME_BYTES_MAX * 4 });
+export const nodeIdField = str({ bytesMin: 1, bytesMax: NODE_ID_BYTES_MAX });
+export const addressField = str({ bytesMin: 3, bytesMax: ADDRESS_BYTES_MAX });
+export const groupField = str({ bytesMin: 1, bytesMax: NODE_ID_BYTES_MAX, pattern: /^[A-Za-z0-9._-]+$/ });
+export const sha256Field = str({ bytesMax: 64, bytesMin: 64, pattern: /^[0-9a-f]{64}$/ });
+export const requestIdField = str({ bytesMin: 1, bytesMax: REQUEST_ID_BYTES_MAX });
+export const epochField = int({ min: 0, max: EPOCH_MAX });
+export const versionField = int({ min: 1, max: Number.MAX_SAFE_INTEGER });
+export const timeMsField = int({ min: 0, max: Number.MAX_SAFE_INTEGER });
+
+export const chunkRefSchema = obj({
+  id: sha256Field,
+  bytes: int({ min: 1, max: CHUNK_BYTES_MAX }),
+  group: groupField,
+});
+export type ChunkRef = Infer<typeof chunkRefSchema>;
+
+/** A storage group as the directory configures it: who is primary, who is in sync, at what epoch. */
+export const groupViewSchema = obj({
+  group: groupField,
+  epoch: epochField,
+  primary: nullable(addressField),
+  primaryNode: nullable(nodeIdField),
+  replicas: arr(obj({ node: nodeIdField, address: addressField }), { itemsMax: MEMBERS_MAX }),
+});
+export type GroupView = Infer<typeof groupViewSchema>;
+
+export const fileEntrySchema = obj({
+  name: fileNameField,
+  version: versionField,
+  bytes: int({ min: 0, max: FILE_BYTES_MAX }),
+  sha256: sha256Field,
+  createdAtMs: timeMsField,
+});
+export type FileEntry = Infer<typeof fileEntrySchema>;
+
+export const manifestSchema = obj({
+  uid: uidField,
+  name: fileNameField,
+  version: versionField,
+  bytes: int({ min: 0, max: FILE_BYTES_MAX }),
+  sha256: sha256Field,
+  createdAtMs: timeMsField,
+  chunks: arr(chunkRefSchema, { itemsMax: MANIFEST_CHUNKS_MAX }),
+});
+export type Manifest = Infer<typeof manifestSchema>;
+
+export const memberViewSchema = obj({
+  node: nodeIdField,
+  role: literal("directory", "storage"),
+  group: nullable(groupField),
+  address: addressField,
+  state: literal("alive", "suspect", "dead", "left"),
+  incarnation: int({ min: 0, max: EPOCH_MAX }),
+  primary: bool,
+  epoch: epochField,
+  usedBytes: int({ min: 0, max: BYTES_MAX }),
+  capacityBytes: int({ min: 0, max: BYTES_MAX }),
+});
+export type MemberView = Infer<typeof memberViewSchema>;
+
+export const chunkOwnerSchema = obj({ uid: uidField, name: fileNameField, uploadId: requestIdField });
+export type ChunkOwner = Infer<typeof chunkOwnerSchema>;
+
+export const ownedFileSchema = obj({
+  name: fileNameField,
+  version: nullable(versionField),
+  uploadId: requestIdField,
+  bytes: int({ min: 0, max: FILE_BYTES_MAX }),
+  chunks: int({ min: 0, max: MANIFEST_CHUNKS_MAX }),
+  group: groupField,
+});
+export type OwnedFile = Infer<typeof ownedFileSchema>;
+
+const empty = obj({});
+
+/**
+ * Op name → request body schema, response body schema, and whether the request or response
+ * carries a payload of file bytes.
+ */
+export const OPS = {
+  // ---- directory, for clients ----
+  /** Reach the cluster as a user; creates the user on first connect (the seed's `c`). */
+  connect: {
+    request: obj({ uid: uidField }),
+    response: obj({ uid: uidField, created: bool, node: nodeIdField, primary: addressField, term: epochField }),
+  },
+  /** Ask where an upload's chunks go. */
+  placeUpload: {
+    request: obj({ uid: uidField, name: fileNameField, bytes: int({ min: 0, max: FILE_BYTES_MAX }) }),
+    response: obj({
+      uploadId: requestIdField,
+      chunkBytes: int({ min: 1, max: CHUNK_BYTES_MAX }),
+      groups: arr(groupViewSchema, { itemsMax: GROUPS_MAX }),
+    }),
+  },
+  /** Make an uploaded file's manifest the name's newest version, atomically. Idempotent by uploadId. */
+  commitUpload: {
+    request: obj({
+      uid: uidField,
+      name: fileNameField,
+      uploadId: requestIdField,
+      bytes: int({ min: 0, max: FILE_BYTES_MAX }),
+      sha256: sha256Field,
+      chunks: arr(chunkRefSchema, { itemsMax: MANIFEST_CHUNKS_MAX }),
+    }),
+    response: obj({ version: versionField, createdAtMs: timeMsField }),
+  },
+  /** The manifest of a name's newest version (or of `version`), with the groups to read from. */
+  getManifest: {
+    request: obj({ uid: uidField, name: fileNameField, version: opt(versionField) }),
+    response: obj({ manifest: manifestSchema, groups: arr(groupViewSchema, { itemsMax: GROUPS_MAX }) }),
+  },
+  listFiles: {
+    request: obj({ uid: uidField, stale: opt(bool) }),
+    response: obj({ files: arr(fileEntrySchema, { itemsMax: LIST_FILES_MAX }) }),
+  },
+  /** Remove a name; idempotent by requestId. */
+  deleteFile: {
+    request: obj({ uid: uidField, name: fileNameField, requestId: requestIdField }),
+    response: obj({ deletedVersion: versionField }),
+  },
+  /** Every member as this node sees it, and every storage group's configuration. */
+  clusterStatus: {
+    request: empty,
+    response: obj({
+      node: nodeIdField,
+      members: arr(memberViewSchema, { itemsMax: MEMBERS_MAX }),
+      groups: arr(groupViewSchema, { itemsMax: GROUPS_MAX }),
+    }),
+  },
+
+  // ---- directory, for storage nodes ----
+  /** A storage node announces itself and its usage; the answer is its group's configuration. */
+  registerStorage: {
+    request: obj({
+      node: nodeIdField,
+      group: groupField,
+      address: addressField,
+      capacityBytes: int({ min: 0, max: BYTES_MAX }),
+      usedBytes: int({ min: 0, max: BYTES_MAX }),
+    }),
+    response: obj({ group: groupViewSchema, directoryNode: nodeIdField }),
+  },
+
+  // ---- storage ----
+  /** Store one chunk (payload); the primary forwards to in-sync backups before answering. */
+  putChunk: {
+    request: obj({ chunkId: sha256Field, owner: chunkOwnerSchema, forwarded: opt(bool) }),
+    response: obj({ chunkId: sha256Field, bytes: int({ min: 1, max: CHUNK_BYTES_MAX }), replicas: int({ min: 1, max: MEMBERS_MAX }) }),
+  },
+  /** Read one chunk; the response payload is its bytes. */
+  getChunk: {
+    request: obj({ chunkId: sha256Field }),
+    response: obj({ chunkId: sha256Field, bytes: int({ min: 1, max: CHUNK_BYTES_MAX }) }),
+  },
+  /** Which of these chunks this node holds. */
+  hasChunks: {
+    request: obj({ chunkIds: arr(sha256Field, { itemsMax: CHUNK_IDS_PER_REQUEST_MAX }) }),
+    response: obj({ present: arr(sha256Field, { itemsMax: CHUNK_IDS_PER_REQUEST_MAX }) }),
+  },
+  /** The directory tells a group which upload became which version (owner references). */
+  commitRefs: {
+    request: obj({
+      uid: uidField,
+      name: fileNameField,
+      uploadId: requestIdField,
+      version: versionField,
+      forwarded: opt(bool),
+    }),
+    response: empty,
+  },
+  /** The directory tells a group a name was deleted: its owner references go. */
+  dropRefs: {
+    request: obj({ uid: uidField, name: fileNameField, forwarded: opt(bool) }),
+    response: empty,
+  },
+  /** A user's files as this storage node's owner references know them. */
+  listOwned: {
+    request: obj({ uid: uidField }),
+    response: obj({ node: nodeIdField, files: arr(ownedFileSchema, { itemsMax: LIST_FILES_MAX }) }),
+  },
+} as const satisfies Record<string, { request: Schema<unknown>; response: Schema<unknown> }>;
+
+export type Op = keyof typeof OPS;
+export type RequestBody<O extends Op> = Infer<(typeof OPS)[O]["request"]>;
+export type ResponseBody<O extends Op> = Infer<(typeof OPS)[O]["response"]>;
+
+const OP_NAMES: ReadonlySet<string> = new Set(Object.keys(OPS));
+
+export function isOp(value: unknown): value is Op {
+  return typeof value === "string" && OP_NAMES.has(value);
+}
+
+export interface RequestEnvelope {
+  readonly op: Op;
+  readonly epoch: number;
+  readonly body: unknown;
+}
+
+const envelopeFields = obj({ op: str({ bytesMin: 1, bytesMax: 64 }), epoch: epochField });
+
+/** Check a request header's envelope; the body is decoded by the op's own schema afterwards. */
+export function decodeEnvelope(header: unknown): { ok: true; value: RequestEnvelope } | { ok: false; code: "BAD_REQUEST" | "UNKNOWN_OP"; message: string } {
+  const fields = tryDecode(envelopeFields, header);
+  if (!fields.ok) return { ok: false, code: "BAD_REQUEST", message: fields.message };
+  if (!isOp(fields.value.op)) {
+    return { ok: false, code: "UNKNOWN_OP", message: `unknown operation '${fields.value.op}'` };
+  }
+  const body = (header as { body?: unknown }).body;
+  return { ok: true, value: { op: fields.value.op, epoch: fields.value.epoch, body } };
+}
+
+export const errorHeaderSchema = obj({
+  code: str({ bytesMin: 1, bytesMax: 64 }),
+  message: str({ bytesMax: 4096 }),
+  hint: opt(obj({ primary: opt(addressField), epoch: opt(epochField) })),
+});

@@ -1,0 +1,90 @@
+/**
+ * Command-line flags with environment twins (`--data` ↔ `FTFS_DATA`) and `--help`, for the
+ * server apps. A flag given on the command line wins over its environment twin, which wins
+ * over the default. A bad flag is one clear line and exit status 2.
+ */
+
+export interface FlagSpec {
+  readonly name: string;
+  readonly description: string;
+  /** Absent means required. */
+  readonly default?: string;
+  /** A flag that takes no value. */
+  readonly boolean?: boolean;
+}
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export function envName(flag: string): string {
+  return `FTFS_${flag.toUpperCase().replace(/-/g, "_")}`;
+}
+
+export function usage(program: string, summary: string, specs: readonly FlagSpec[]): string {
+  const lines = [`usage: ${program} [flags]`, "", summary, "", "flags (each also read from its environment variable):"];
+  for (const spec of specs) {
+    const value = spec.boolean ? "" : " VALUE";
+    const fallback = spec.default === undefined ? (spec.boolean ? "" : " (required)") : ` (default ${spec.default || '""'})`;
+    lines.push(`  --${spec.name}${value}`.padEnd(28) + `${envName(spec.name)}`.padEnd(22) + spec.description + fallback);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** Parse argv (without the program) against specs; throws UsageError with one clear line. */
+export function parseFlags(
+  argv: readonly string[],
+  specs: readonly FlagSpec[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Record<string, string> & { help?: "true" } {
+  const byName = new Map(specs.map((spec) => [spec.name, spec]));
+  const given = new Map<string, string>();
+  for (let index = 0; index < argv.length; index += 1) {
+    const arg = argv[index] ?? "";
+    if (arg === "--help" || arg === "-h") return { help: "true" };
+    if (!arg.startsWith("--")) throw new UsageError(`unexpected argument '${arg}' (flags start with --)`);
+    const [rawName, inlineValue] = splitOnce(arg.slice(2), "=");
+    const spec = byName.get(rawName);
+    if (spec === undefined) throw new UsageError(`unknown flag --${rawName}; see --help`);
+    if (spec.boolean) {
+      given.set(rawName, inlineValue ?? "true");
+      continue;
+    }
+    const value = inlineValue ?? argv[index + 1];
+    if (value === undefined || (inlineValue === undefined && value.startsWith("--"))) {
+      throw new UsageError(`flag --${rawName} needs a value`);
+    }
+    if (inlineValue === undefined) index += 1;
+    given.set(rawName, value);
+  }
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const value = given.get(spec.name) ?? env[envName(spec.name)] ?? spec.default;
+    if (value === undefined) throw new UsageError(`flag --${spec.name} (or ${envName(spec.name)}) is required`);
+    out[spec.name] = value;
+  }
+  return out;
+}
+
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+/** Parse a positive integer flag value or throw a UsageError naming the flag. */
+export function parseIntegerFlag(name: string, value: string, min: number, max: number): number {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+    throw new UsageError(`flag --${name} must be an integer in ${min}..${max}, got '${value}'`);
+  }
+  return parsed;
+}
+
+/** Parse sizes like 4MiB, 64KiB, 1048576. */
+export function parseBytesFlag(name: string, value: string, min: number, max: number): number {
+  const match = /^(\d+)\s*(B|KiB|MiB|GiB)?$/i.exec(value.trim());
+  if (match === null) throw new UsageError(`flag --${name} must be a size such as 4MiB, got '${value}'`);
+  const unit = (match[2] ?? "B").toLowerCase();
+  const scale = unit === "gib" ? 1024 ** 3 : unit === "mib" ? 1024 ** 2 : unit === "kib" ? 1024 : 1;
+  return parseIntegerFlag(name, String(Number(match[1]) * scale), min, max);
+}

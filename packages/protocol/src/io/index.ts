@@ -1,0 +1,6 @@
+/** The Bun edge of the protocol: TCP transport, RPC client and server, logs and flags. */
+export * from "./cli-flags.ts";
+export * from "./frame-channel.ts";
+export * from "./logger.ts";
+export * from "./rpc-client.ts";
+export * from "./rpc-server.ts";

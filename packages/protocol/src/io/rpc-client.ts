@@ -1,0 +1,230 @@
+/**
+ * A multiplexed RPC client over one TCP connection: many requests in flight, matched to their
+ * responses by request id, each with its own deadline. Responses are validated against the op's
+ * schema before the caller sees them. Also a small per-address pool of such clients.
+ */
+
+import {
+  CONNECT_TIMEOUT_MS_DEFAULT,
+  errorHeaderSchema,
+  FRAME_KIND,
+  FtfsError,
+  isErrorCode,
+  OPS,
+  parseAddress,
+  REQUEST_ID_MAX,
+  REQUEST_TIMEOUT_MS_DEFAULT,
+  tryDecode,
+  type Frame,
+  type Op,
+  type RequestBody,
+  type ResponseBody,
+} from "../core/index.ts";
+import { channelSocketHandlers, FrameChannel, type ChannelSlot } from "./frame-channel.ts";
+
+export interface CallOptions {
+  readonly payload?: Uint8Array;
+  /** The epoch the caller believes current; 0 means "not checked". */
+  readonly epoch?: number;
+  readonly timeoutMs?: number;
+}
+
+export interface CallResult<O extends Op> {
+  readonly body: ResponseBody<O>;
+  readonly payload: Uint8Array;
+}
+
+interface PendingCall {
+  readonly op: Op;
+  readonly resolve: (frame: Frame) => void;
+  readonly reject: (error: FtfsError) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+export class RpcClient {
+  readonly address: string;
+  private channel: FrameChannel | null = null;
+  private readonly pending = new Map<number, PendingCall>();
+  private nextRequestId = 1;
+
+  private constructor(address: string) {
+    this.address = address;
+  }
+
+  static async connect(address: string, timeoutMs = CONNECT_TIMEOUT_MS_DEFAULT): Promise<RpcClient> {
+    const parsed = parseAddress(address);
+    if (!parsed.ok) throw parsed.error;
+    const client = new RpcClient(address);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new FtfsError("CONNECT_FAILED", `no answer from ${address} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      const socket = await Promise.race([
+        Bun.connect<ChannelSlot>({
+          hostname: parsed.value.host,
+          port: parsed.value.port,
+          data: { channel: null },
+          socket: channelSocketHandlers,
+        }),
+        deadline,
+      ]);
+      socket.setNoDelay(true);
+      client.channel = new FrameChannel(socket, {
+        onFrame: (frame) => client.onFrame(frame),
+        onDecodeError: (error) => client.failAll(new FtfsError(error.code, `bad frame from ${address}: ${error.message}`)),
+        onClose: (error) => client.failAll(error),
+      });
+      return client;
+    } catch (error) {
+      if (error instanceof FtfsError) throw error;
+      throw new FtfsError("CONNECT_FAILED", `cannot connect to ${address}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get closed(): boolean {
+    return this.channel === null || this.channel.closed;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  async call<O extends Op>(op: O, body: RequestBody<O>, options: CallOptions = {}): Promise<CallResult<O>> {
+    const channel = this.channel;
+    if (channel === null || channel.closed) {
+      throw new FtfsError("CONNECTION_CLOSED", `connection to ${this.address} is closed`);
+    }
+    const requestId = this.allocateRequestId();
+    const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT;
+    const response = new Promise<Frame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new FtfsError("TIMEOUT", `${op} to ${this.address} got no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(requestId, { op, resolve, reject, timer });
+    });
+    const header = { op, epoch: options.epoch ?? 0, body };
+    try {
+      await channel.send(FRAME_KIND.request, requestId, header, options.payload);
+    } catch (error) {
+      this.settle(requestId)?.reject(asConnectionError(error, this.address));
+    }
+    return decodeResponse(op, await response);
+  }
+
+  close(): void {
+    this.channel?.close();
+  }
+
+  private allocateRequestId(): number {
+    // Ids wrap; an id still pending after 4 billion calls is skipped.
+    for (;;) {
+      const id = this.nextRequestId;
+      this.nextRequestId = id >= REQUEST_ID_MAX ? 1 : id + 1;
+      if (!this.pending.has(id)) return id;
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    const call = this.settle(frame.requestId);
+    if (call === undefined) return; // a late answer to a call that timed out
+    if (frame.kind === FRAME_KIND.error) {
+      call.reject(decodeErrorFrame(frame, this.address));
+      return;
+    }
+    if (frame.kind !== FRAME_KIND.response) {
+      call.reject(new FtfsError("BAD_FRAME", `${this.address} sent a request frame to a client`));
+      return;
+    }
+    call.resolve(frame);
+  }
+
+  private settle(requestId: number): PendingCall | undefined {
+    const call = this.pending.get(requestId);
+    if (call === undefined) return undefined;
+    this.pending.delete(requestId);
+    clearTimeout(call.timer);
+    return call;
+  }
+
+  private failAll(error: FtfsError): void {
+    for (const requestId of [...this.pending.keys()]) this.settle(requestId)?.reject(error);
+    this.channel?.close();
+  }
+}
+
+function asConnectionError(error: unknown, address: string): FtfsError {
+  if (error instanceof FtfsError) return error;
+  return new FtfsError("CONNECTION_CLOSED", `connection to ${address} failed`, { cause: error });
+}
+
+function decodeResponse<O extends Op>(op: O, frame: Frame): CallResult<O> {
+  const header = frame.header as { body?: unknown } | null;
+  const decoded = tryDecode(OPS[op].response, header?.body);
+  if (!decoded.ok) throw new FtfsError("BAD_FRAME", `malformed ${op} response: ${decoded.message}`);
+  return { body: decoded.value as ResponseBody<O>, payload: frame.payload };
+}
+
+function decodeErrorFrame(frame: Frame, address: string): FtfsError {
+  const decoded = tryDecode(errorHeaderSchema, frame.header);
+  if (!decoded.ok) return new FtfsError("BAD_FRAME", `malformed error from ${address}: ${decoded.message}`);
+  const { code, message, hint } = decoded.value;
+  const knownCode = isErrorCode(code) ? code : "INTERNAL";
+  if (hint === undefined) return new FtfsError(knownCode, message);
+  const cleanHint = {
+    ...(hint.primary === undefined ? {} : { primary: hint.primary }),
+    ...(hint.epoch === undefined ? {} : { epoch: hint.epoch }),
+  };
+  return new FtfsError(knownCode, message, { hint: cleanHint });
+}
+
+/**
+ * One live client per address, reconnecting on demand. Concurrent callers share one connect
+ * attempt instead of racing to open several sockets.
+ */
+export class RpcPool {
+  private readonly clients = new Map<string, RpcClient>();
+  private readonly connecting = new Map<string, Promise<RpcClient>>();
+  private readonly connectTimeoutMs: number;
+
+  constructor(connectTimeoutMs = CONNECT_TIMEOUT_MS_DEFAULT) {
+    this.connectTimeoutMs = connectTimeoutMs;
+  }
+
+  async get(address: string): Promise<RpcClient> {
+    const existing = this.clients.get(address);
+    if (existing !== undefined && !existing.closed) return existing;
+    const inProgress = this.connecting.get(address);
+    if (inProgress !== undefined) return inProgress;
+    const attempt = RpcClient.connect(address, this.connectTimeoutMs)
+      .then((client) => {
+        this.clients.set(address, client);
+        return client;
+      })
+      .finally(() => this.connecting.delete(address));
+    this.connecting.set(address, attempt);
+    return attempt;
+  }
+
+  async call<O extends Op>(address: string, op: O, body: RequestBody<O>, options?: CallOptions): Promise<CallResult<O>> {
+    const client = await this.get(address);
+    return client.call(op, body, options);
+  }
+
+  /** Drop a client believed broken, so the next call reconnects. */
+  forget(address: string): void {
+    this.clients.get(address)?.close();
+    this.clients.delete(address);
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The RPC layer over real loopback sockets: requests and answers match by id, bad requests get
+ * typed errors and the connection lives on, bad frames get one error and a close, payloads of
+ * file bytes arrive intact, and a slow reader does not make the server buffer without bound.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { encodeFrameBytes, FRAME_KIND, FRAME_BYTES_MAX, fail, ok, FtfsError } from "../core/index.ts";
+import { createMemoryLogger } from "./logger.ts";
+import { RpcClient } from "./rpc-client.ts";
+import { RpcServer } from "./rpc-server.ts";
+
+const servers: RpcServer[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.stop();
+});
+
+function startEchoServer(): RpcServer {
+  const server = RpcServer.start({
+    listen: "127.0.0.1:0",
+    logger: createMemoryLogger(),
+    handlers: {
+      getChunk: async (body) => {
+        if (body.chunkId.startsWith("0")) return fail("CHUNK_NOT_FOUND", `no chunk ${body.chunkId}`);
+        const payload = new Uint8Array(1024 * 1024).fill(7);
+        return ok({ body: { chunkId: body.chunkId, bytes: payload.length }, payload });
+      },
+      putChunk: async (body, context) =>
+        ok({ body: { chunkId: body.chunkId, bytes: context.payload.length, replicas: 1 } }),
+      hasChunks: async () => {
+        throw new Error("boom");
+      },
+    },
+  });
+  servers.push(server);
+  return server;
+}
+
+const idA = "a".repeat(64);
+const id0 = "0".repeat(64);
+
+describe("rpc over loopback", () => {
+  test("many concurrent calls on one connection each get their own answer", async () => {
+    const server = startEchoServer();
+    const client = await RpcClient.connect(`127.0.0.1:${server.port}`);
+    const sizes = [1, 10, 1000, 100_000, 2_000_000];
+    const answers = await Promise.all(
+      sizes.map((size) =>
+        client.call("putChunk", { chunkId: idA, owner: { uid: "u", name: "n", uploadId: "x" } }, { payload: new Uint8Array(size) }),
+      ),
+    );
+    expect(answers.map((answer) => answer.body.bytes)).toEqual(sizes);
+    client.close();
+  });
+
+  test("a handler's error value reaches the caller as a typed FtfsError, and the connection lives", async () => {
+    const server = startEchoServer();
+    const client = await RpcClient.connect(`127.0.0.1:${server.port}`);
+    const error = await client.call("getChunk", { chunkId: id0 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(FtfsError);
+    expect((error as FtfsError).code).toBe("CHUNK_NOT_FOUND");
+    const answer = await client.call("getChunk", { chunkId: idA });
+    expect(answer.payload.length).toBe(1024 * 1024);
+    expect(answer.payload[1234]).toBe(7);
+    client.close();
+  });
+
+  test("a thrown handler bug answers INTERNAL, not a crash", async () => {
+    const server = startEchoServer();
+    const client = await RpcClient.connect(`127.0.0.1:${server.port}`);
+    const error = await client.call("hasChunks", { chunkIds: [] }).catch((caught: unknown) => caught);
+    expect((error as FtfsError).code).toBe("INTERNAL");
+    expect((await client.call("getChunk", { chunkId: idA })).body.chunkId).toBe(idA);
+    client.close();
+  });
+
+  test("an op the server does not serve answers UNKNOWN_OP", async () => {
+    const server = startEchoServer();
+    const client = await RpcClient.connect(`127.0.0.1:${server.port}`);
+    const error = await client.call("listFiles", { uid: "u" }).catch((caught: unknown) => caught);
+    expect((error as FtfsError).code).toBe("UNKNOWN_OP");
+    client.close();
+  });
+
+  test("garbage bytes get one BAD_FRAME-class error and a closed connection; others keep working", async () => {
+    const server = startEchoServer();
+    const received: Uint8Array[] = [];
+    const closed = Promise.withResolvers<void>();
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+      socket: { data: (_s, bytes) => void received.push(bytes), close: () => closed.resolve() },
+    });
+    socket.write(new Uint8Array([0, 0, 0, 20, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9]));
+    await closed.promise;
+    const text = new TextDecoder().decode(Buffer.concat(received));
+    expect(text).toContain("UNSUPPORTED_VERSION");
+    const client = await RpcClient.connect(`127.0.0.1:${server.port}`);
+    expect((await client.call("getChunk", { chunkId: idA })).body.bytes).toBe(1024 * 1024);
+    client.close();
+  });
+
+  test("an oversize frame length is refused before any allocation", async () => {
+    const server = startEchoServer();
+    const received: Uint8Array[] = [];
+    const closed = Promise.withResolvers<void>();
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+      socket: { data: (_s, bytes) => void received.push(bytes), close: () => closed.resolve() },
+    });
+    const prefix = new Uint8Array(4);
+    new DataView(prefix.buffer).setUint32(0, FRAME_BYTES_MAX + 1);
+    socket.write(prefix);
+    await closed.promise;
+    expect(new TextDecoder().decode(Buffer.concat(received))).toContain("FRAME_TOO_LARGE");
+    expect(server.stats.badFrames).toBe(1);
+  });
+
+  test("a request whose body breaks its schema answers BAD_REQUEST naming the field", async () => {
+    const server = startEchoServer();
+    const received: Uint8Array[] = [];
+    const got = Promise.withResolvers<void>();
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+      socket: { data: (_s, bytes) => (received.push(bytes), got.resolve()) },
+    });
+    socket.write(encodeFrameBytes(FRAME_KIND.request, 5, { op: "getChunk", epoch: 0, body: { chunkId: 42 } }));
+    await got.promise;
+    const text = new TextDecoder().decode(Buffer.concat(received));
+    expect(text).toContain("BAD_REQUEST");
+    expect(text).toContain("chunkId");
+    socket.end();
+  });
+
+  test("a connect to a closed port fails with CONNECT_FAILED", async () => {
+    const server = startEchoServer();
+    const port = server.port;
+    server.stop();
+    servers.length = 0;
+    const error = await RpcClient.connect(`127.0.0.1:${port}`).catch((caught: unknown) => caught);
+    expect((error as FtfsError).code).toBe("CONNECT_FAILED");
+  });
+});
