@@ -53,3 +53,13 @@ export const CLIENT_CHUNKS_IN_FLIGHT_DEFAULT = 4;
 
 /** SHA-256 in lowercase hex. */
 export const SHA256_HEX_LENGTH = 64;
+
+/**
+ * Until gossip (SWIM) carries liveness, storage nodes announce themselves to the directory on
+ * this interval, and the directory counts one silent for the timeout as gone from its group.
+ */
+export const STORAGE_HEARTBEAT_INTERVAL_MS = 500;
+export const STORAGE_HEARTBEAT_TIMEOUT_MS = 3_000;
+
+/** Local cluster of the contract: directory nodes and storage groups on fixed loopback ports. */
+export const DEV_DIRECTORY_ADDRESSES = ["127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103"] as const;
