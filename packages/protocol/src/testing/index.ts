@@ -1,2 +1,3 @@
-/** Helpers for tests of the protocol and the apps. */
+/** Helpers for tests, the bench and the dev cluster: free ports, real-process clusters. */
 export * from "./free-port.ts";
+export * from "./launcher.ts";

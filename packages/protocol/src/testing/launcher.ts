@@ -1,0 +1,291 @@
+/**
+ * Starts a whole FTFS cluster of real processes on free loopback ports, for end-to-end tests,
+ * the bench and `bun run dev`: directory nodes, storage groups, each with its own data folder
+ * and a log file. Also runs the real `ftfs` binary. This file spawns the apps by path; it does
+ * not import them (packages never import apps).
+ */
+
+import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import { CHUNK_BYTES_DEFAULT } from "../core/limits.ts";
+import { RpcClient } from "../io/rpc-client.ts";
+import { freePort } from "./free-port.ts";
+
+const REPO_ROOT = resolve(import.meta.dir, "../../../..");
+export const DIRECTORY_MAIN = join(REPO_ROOT, "apps/directory/src/main.ts");
+export const STORAGE_MAIN = join(REPO_ROOT, "apps/storage/src/main.ts");
+export const FTFS_MAIN = join(REPO_ROOT, "apps/client/src/main.ts");
+
+/** How long a cluster may take to come up before the launcher gives up. */
+export const CLUSTER_READY_TIMEOUT_MS = 20_000;
+/** How long a node may take to exit on SIGTERM before it is killed. */
+export const NODE_STOP_TIMEOUT_MS = 5_000;
+const READY_POLL_INTERVAL_MS = 50;
+const FTFS_RUN_TIMEOUT_MS_DEFAULT = 30_000;
+
+export type NodeRole = "directory" | "storage";
+
+export interface GroupSpec {
+  readonly name: string;
+  readonly size: number;
+}
+
+export interface ClusterOptions {
+  readonly directories?: number;
+  readonly groups?: readonly GroupSpec[];
+  readonly chunkBytes?: number;
+  /** Keep the data folder after stop (for a post-mortem). */
+  readonly keep?: boolean;
+  /** Use this folder instead of a fresh temporary one. */
+  readonly dataRoot?: string;
+  /** Fixed ports (the dev cluster) instead of free ones: node id → port. */
+  readonly ports?: Readonly<Record<string, number>>;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export class NodeProcess {
+  readonly id: string;
+  readonly role: NodeRole;
+  readonly group: string | null;
+  readonly address: string;
+  readonly dataDir: string;
+  readonly logPath: string;
+  private readonly argv: readonly string[];
+  private readonly env: Readonly<Record<string, string>>;
+  private child: Subprocess | null = null;
+
+  constructor(init: {
+    id: string;
+    role: NodeRole;
+    group: string | null;
+    address: string;
+    dataDir: string;
+    logPath: string;
+    argv: readonly string[];
+    env: Readonly<Record<string, string>>;
+  }) {
+    this.id = init.id;
+    this.role = init.role;
+    this.group = init.group;
+    this.address = init.address;
+    this.dataDir = init.dataDir;
+    this.logPath = init.logPath;
+    this.argv = init.argv;
+    this.env = init.env;
+  }
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  start(): void {
+    if (this.running) throw new Error(`node ${this.id} is already running`);
+    const log = Bun.file(this.logPath);
+    this.child = Bun.spawn([process.execPath, ...this.argv], {
+      env: { ...process.env, ...this.env },
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: log,
+    });
+  }
+
+  /** Send a signal: SIGKILL to crash it, SIGSTOP/SIGCONT to pause it, SIGTERM to stop it. */
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    this.child?.kill(signal);
+  }
+
+  async exited(): Promise<number | null> {
+    return this.child === null ? null : this.child.exited;
+  }
+
+  /** Graceful stop: SIGTERM, then SIGKILL if it lingers. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === null || !this.running) return;
+    child.kill("SIGCONT"); // a paused process cannot handle SIGTERM
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), NODE_STOP_TIMEOUT_MS);
+    await child.exited;
+    clearTimeout(timer);
+  }
+
+  async restart(): Promise<void> {
+    if (this.running) await this.stop();
+    this.start();
+  }
+
+  async log(): Promise<string> {
+    return Bun.file(this.logPath).text();
+  }
+}
+
+export class LocalCluster {
+  readonly dataRoot: string;
+  readonly nodes: readonly NodeProcess[];
+  private readonly keep: boolean;
+
+  constructor(dataRoot: string, nodes: readonly NodeProcess[], keep: boolean) {
+    this.dataRoot = dataRoot;
+    this.nodes = nodes;
+    this.keep = keep;
+  }
+
+  get directoryAddresses(): string[] {
+    return this.nodes.filter((node) => node.role === "directory").map((node) => node.address);
+  }
+
+  node(id: string): NodeProcess {
+    const found = this.nodes.find((node) => node.id === id);
+    if (found === undefined) throw new Error(`no node '${id}' in this cluster`);
+    return found;
+  }
+
+  /** Wait until a directory answers and every storage group has a primary and all its nodes. */
+  async waitReady(timeoutMs = CLUSTER_READY_TIMEOUT_MS): Promise<void> {
+    const expected = new Map<string, number>();
+    for (const node of this.nodes) {
+      if (node.group !== null) expected.set(node.group, (expected.get(node.group) ?? 0) + 1);
+    }
+    const deadline = Date.now() + timeoutMs;
+    let lastProblem = "no directory answered";
+    while (Date.now() < deadline) {
+      const problem = await this.readinessProblem(expected);
+      if (problem === null) return;
+      lastProblem = problem;
+      await Bun.sleep(READY_POLL_INTERVAL_MS);
+    }
+    throw new Error(`cluster not ready after ${timeoutMs} ms: ${lastProblem} (logs in ${this.dataRoot})`);
+  }
+
+  private async readinessProblem(expected: ReadonlyMap<string, number>): Promise<string | null> {
+    for (const address of this.directoryAddresses) {
+      let client: RpcClient | null = null;
+      try {
+        client = await RpcClient.connect(address, 500);
+        const status = await client.call("clusterStatus", {}, { timeoutMs: 1_000 });
+        for (const [group, size] of expected) {
+          const view = status.body.groups.find((candidate) => candidate.group === group);
+          if (view === undefined || view.primary === null) return `group ${group} has no primary yet`;
+          if (view.replicas.length < size) return `group ${group} has ${view.replicas.length}/${size} nodes`;
+        }
+        return null;
+      } catch (error) {
+        // Not up yet: try the next directory address, then poll again.
+        void error;
+      } finally {
+        client?.close();
+      }
+    }
+    return "no directory answered";
+  }
+
+  /** Stop every node (gracefully), then remove the data unless asked to keep it. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.stop()));
+    if (!this.keep) await rm(this.dataRoot, { recursive: true, force: true });
+  }
+}
+
+const DEFAULT_GROUPS: readonly GroupSpec[] = [
+  { name: "s1", size: 3 },
+  { name: "s2", size: 3 },
+];
+
+/** Node ids: d1, d2, … for directories; s1a, s1b, … for group s1 (the seed's naming). */
+export function clusterNodeIds(options: ClusterOptions): { directories: string[]; storage: Array<{ id: string; group: string }> } {
+  const directories = Array.from({ length: options.directories ?? 1 }, (_, index) => `d${index + 1}`);
+  const storage = (options.groups ?? DEFAULT_GROUPS).flatMap((group) =>
+    Array.from({ length: group.size }, (_, index) => ({ id: `${group.name}${String.fromCharCode(97 + index)}`, group: group.name })),
+  );
+  return { directories, storage };
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<LocalCluster> {
+  const dataRoot = options.dataRoot ?? (await mkdtemp(join(tmpdir(), "ftfs-cluster-")));
+  await mkdir(dataRoot, { recursive: true });
+  const ids = clusterNodeIds(options);
+  const portOf = async (id: string): Promise<number> => options.ports?.[id] ?? (await freePort());
+  const directoryAddresses: string[] = [];
+  for (const id of ids.directories) directoryAddresses.push(`127.0.0.1:${await portOf(id)}`);
+  const chunkBytes = String(options.chunkBytes ?? CHUNK_BYTES_DEFAULT);
+  const env = options.env ?? {};
+  const nodes: NodeProcess[] = ids.directories.map((id, index) => {
+    const address = directoryAddresses[index] ?? "";
+    const peers = directoryAddresses.filter((other) => other !== address).join(",");
+    const dataDir = join(dataRoot, id);
+    return new NodeProcess({
+      id, role: "directory", group: null, address, dataDir, logPath: join(dataRoot, `${id}.log`), env,
+      argv: [DIRECTORY_MAIN, "--node", id, "--listen", address, "--data", dataDir, "--join", peers,
+        "--expect", String(ids.directories.length), "--chunk-bytes", chunkBytes],
+    });
+  });
+  for (const { id, group } of ids.storage) {
+    const address = `127.0.0.1:${await portOf(id)}`;
+    const dataDir = join(dataRoot, id);
+    nodes.push(new NodeProcess({
+      id, role: "storage", group, address, dataDir, logPath: join(dataRoot, `${id}.log`), env,
+      argv: [STORAGE_MAIN, "--node", id, "--group", group, "--listen", address, "--data", dataDir,
+        "--join", directoryAddresses.join(",")],
+    }));
+  }
+  const cluster = new LocalCluster(dataRoot, nodes, options.keep ?? false);
+  for (const node of nodes) node.start();
+  try {
+    await cluster.waitReady();
+  } catch (error) {
+    await Promise.all(nodes.map((node) => node.stop()));
+    throw error;
+  }
+  return cluster;
+}
+
+export interface FtfsRun {
+  readonly exitCode: number;
+  readonly stdout: Uint8Array;
+  readonly stderr: string;
+}
+
+export interface FtfsRunOptions {
+  readonly env?: Readonly<Record<string, string>>;
+  readonly stdin?: string | Uint8Array;
+  readonly timeoutMs?: number;
+  readonly cwd?: string;
+}
+
+let privateConfigDir: Promise<string> | null = null;
+
+/** One config folder per test process, so tests never read or write the user's own session. */
+function testConfigDir(): Promise<string> {
+  privateConfigDir ??= mkdtemp(join(tmpdir(), "ftfs-config-"));
+  return privateConfigDir;
+}
+
+/**
+ * Run the real `ftfs` binary to completion and capture what it printed. Unless the caller sets
+ * FTFS_CONFIG_DIR, its session lives in a private folder shared by this test process's runs.
+ */
+export async function runFtfs(args: readonly string[], options: FtfsRunOptions = {}): Promise<FtfsRun> {
+  const configDir = await testConfigDir();
+  const child = Bun.spawn([process.execPath, FTFS_MAIN, ...args], {
+    env: { ...process.env, FTFS_CONFIG_DIR: configDir, ...options.env },
+    cwd: options.cwd ?? REPO_ROOT,
+    stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timeoutMs = options.timeoutMs ?? FTFS_RUN_TIMEOUT_MS_DEFAULT;
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(child.stdout).bytes(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  clearTimeout(timer);
+  return { exitCode, stdout, stderr };
+}
