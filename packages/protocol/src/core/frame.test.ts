@@ -1,0 +1,95 @@
+/**
+ * The frame decoder: any split of a valid byte stream yields the same frames (fed one byte at a
+ * time or all at once); hostile lengths, versions, kinds and headers are refused with a typed
+ * error before allocation, and a failed decoder stays failed.
+ */
+import { describe, expect, test } from "bun:test";
+import { encodeFrameBytes, FRAME_KIND, FrameDecoder, type Frame } from "./frame.ts";
+import { FRAME_BYTES_MAX, FRAME_PREFIX_BYTES } from "./limits.ts";
+
+function sampleStream(): { bytes: Uint8Array; frames: Array<{ requestId: number; header: unknown; payload: number[] }> } {
+  const frames = [
+    { requestId: 1, header: { op: "getChunk", epoch: 0, body: { chunkId: "x" } }, payload: [] },
+    { requestId: 2, header: { body: { ok: true, text: "héllo ✓" } }, payload: [1, 2, 3, 255] },
+    { requestId: 0xffff_ffff, header: null, payload: Array.from({ length: 300 }, (_, i) => i % 256) },
+  ];
+  const parts = frames.map((frame) =>
+    encodeFrameBytes(FRAME_KIND.response, frame.requestId, frame.header, new Uint8Array(frame.payload)),
+  );
+  return { bytes: new Uint8Array(Buffer.concat(parts)), frames };
+}
+
+function simplify(frames: Frame[]): Array<{ requestId: number; header: unknown; payload: number[] }> {
+  return frames.map((frame) => ({ requestId: frame.requestId, header: frame.header, payload: [...frame.payload] }));
+}
+
+describe("FrameDecoder", () => {
+  test("decodes a stream fed one byte at a time", () => {
+    const { bytes, frames } = sampleStream();
+    const decoder = new FrameDecoder();
+    const out: Frame[] = [];
+    for (const byte of bytes) {
+      const result = decoder.push(new Uint8Array([byte]));
+      expect(result.error).toBeNull();
+      out.push(...result.frames);
+    }
+    expect(simplify(out)).toEqual(frames);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
+  test("decodes the same stream under every two-way split", () => {
+    const { bytes, frames } = sampleStream();
+    for (let cut = 0; cut <= bytes.length; cut += 1) {
+      const decoder = new FrameDecoder();
+      const first = decoder.push(bytes.slice(0, cut));
+      const second = decoder.push(bytes.slice(cut));
+      expect(simplify([...first.frames, ...second.frames])).toEqual(frames);
+    }
+  });
+
+  test("refuses a length over the cap from the first four bytes", () => {
+    const decoder = new FrameDecoder();
+    const prefix = new Uint8Array(4);
+    new DataView(prefix.buffer).setUint32(0, FRAME_BYTES_MAX);
+    const result = decoder.push(prefix);
+    expect(result.error?.code).toBe("FRAME_TOO_LARGE");
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
+  test("refuses a length too short to hold the prefix", () => {
+    const result = new FrameDecoder().push(new Uint8Array([0, 0, 0, 3, 1, 0, 0]));
+    expect(result.error?.code).toBe("BAD_FRAME");
+  });
+
+  test("refuses another protocol version, an unknown kind, a bad header length and non-JSON", () => {
+    const valid = encodeFrameBytes(FRAME_KIND.request, 7, { a: 1 });
+    const cases: Array<[string, (bytes: Uint8Array) => void]> = [
+      ["UNSUPPORTED_VERSION", (bytes) => void (bytes[4] = 9)],
+      ["BAD_FRAME", (bytes) => void (bytes[5] = 7)],
+      ["BAD_FRAME", (bytes) => new DataView(bytes.buffer).setUint32(10, 10_000)],
+      ["BAD_FRAME", (bytes) => void (bytes[FRAME_PREFIX_BYTES] = 0x7b + 1)],
+    ];
+    for (const [code, mutate] of cases) {
+      const bytes = valid.slice();
+      mutate(bytes);
+      const result = new FrameDecoder().push(bytes);
+      expect(result.error?.code).toBe(code as "BAD_FRAME");
+      expect(result.error?.requestId).toBe(7);
+    }
+  });
+
+  test("stays failed after an error, even if valid frames follow", () => {
+    const decoder = new FrameDecoder();
+    expect(decoder.push(new Uint8Array([0, 0, 0, 1])).error).not.toBeNull();
+    const next = decoder.push(encodeFrameBytes(FRAME_KIND.request, 1, {}));
+    expect(next.frames).toHaveLength(0);
+    expect(next.error).not.toBeNull();
+  });
+
+  test("a payload delivered in one push is not copied", () => {
+    const payload = new Uint8Array(100_000).fill(5);
+    const bytes = encodeFrameBytes(FRAME_KIND.request, 1, {}, payload);
+    const result = new FrameDecoder().push(bytes);
+    expect(result.frames[0]?.payload.buffer).toBe(bytes.buffer);
+  });
+});

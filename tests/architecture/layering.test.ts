@@ -1,0 +1,74 @@
+/**
+ * The layering rules of STYLE.md, checked on the source: protocol cores are pure (no Bun, no
+ * node:*, no clock, no randomness, no timers, no crypto), `core` imports only `core`, packages
+ * never import apps, and apps never import each other.
+ */
+import { describe, expect, test } from "bun:test";
+import { Glob } from "bun";
+import { relative, resolve } from "node:path";
+
+const REPO_ROOT = resolve(import.meta.dir, "../..");
+
+const BANNED_IN_CORE: ReadonlyArray<[RegExp, string]> = [
+  [/\bfrom\s+["']bun["']/, "imports bun"],
+  [/\bBun\./, "uses Bun"],
+  [/["']node:/, "imports node:*"],
+  [/\bDate\b/, "reads the clock (Date)"],
+  [/\bperformance\.now\b/, "reads the clock (performance.now)"],
+  [/\bMath\.random\b/, "uses Math.random"],
+  [/\bset(Timeout|Interval|Immediate)\b/, "uses timers"],
+  [/\bcrypto\b/, "uses crypto"],
+  [/\bprocess\./, "reads process state"],
+];
+
+function sourceFiles(pattern: string): string[] {
+  return [...new Glob(pattern).scanSync({ cwd: REPO_ROOT })].filter(
+    (path) => !path.includes("node_modules") && !path.endsWith(".test.ts"),
+  );
+}
+
+function importsOf(text: string): string[] {
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map((match) => match[1] ?? "");
+}
+
+describe("layering", () => {
+  const coreFiles = [...sourceFiles("packages/*/src/core/**/*.ts"), ...sourceFiles("apps/*/src/core/**/*.ts")];
+
+  test("there are core files to check", () => {
+    expect(coreFiles.length).toBeGreaterThan(5);
+  });
+
+  test("core folders are pure", async () => {
+    const violations: string[] = [];
+    for (const path of coreFiles) {
+      const text = (await Bun.file(resolve(REPO_ROOT, path)).text()).replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
+      for (const [pattern, what] of BANNED_IN_CORE) if (pattern.test(text)) violations.push(`${path} ${what}`);
+    }
+    expect(violations).toEqual([]);
+  });
+
+  test("core imports only core", async () => {
+    const violations: string[] = [];
+    for (const path of coreFiles) {
+      for (const target of importsOf(await Bun.file(resolve(REPO_ROOT, path)).text())) {
+        const local = target.startsWith(".") ? relative(REPO_ROOT, resolve(REPO_ROOT, path, "..", target)) : target;
+        const ok = local.includes("/src/core/") || local === "@ftfs/protocol/core";
+        if (!ok) violations.push(`${path} imports ${target}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  test("packages never import apps; apps never import each other", async () => {
+    const violations: string[] = [];
+    for (const path of [...sourceFiles("packages/**/*.ts"), ...sourceFiles("apps/**/*.ts")]) {
+      const app = /^apps\/([^/]+)\//.exec(path)?.[1] ?? null;
+      for (const target of importsOf(await Bun.file(resolve(REPO_ROOT, path)).text())) {
+        const local = target.startsWith(".") ? relative(REPO_ROOT, resolve(REPO_ROOT, path, "..", target)) : target;
+        const targetApp = /^apps\/([^/]+)\//.exec(local)?.[1] ?? (/^@ftfs\/(directory|storage)$/.exec(local)?.[1] ?? null);
+        if (targetApp !== null && targetApp !== app) violations.push(`${path} imports ${target}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+});
