@@ -1,1 +1,125 @@
-console.log("dir main", Bun.argv.slice(2));
+/**
+ * `bun run apps/directory`: parse flags (each with its FTFS_* environment twin), open the data
+ * folder's database, start the directory node, and stop it cleanly on SIGTERM or SIGINT.
+ * A bad flag is one line on stderr and exit status 2; a failure to start is logged, status 1.
+ */
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CHUNK_BYTES_DEFAULT,
+  CHUNK_BYTES_MAX,
+  CHUNK_BYTES_MIN,
+  NODE_ID_BYTES_MAX,
+  parseAddress,
+} from "@ftfs/protocol/core";
+import {
+  createLogger,
+  describeError,
+  parseBytesFlag,
+  parseFlags,
+  usage,
+  UsageError,
+  type FlagSpec,
+} from "@ftfs/protocol/io";
+import { DIRECTORY_GROUP_SIZES } from "./core/index.ts";
+import { DirectoryNode } from "./io/directory-node.ts";
+import { SqliteMetadataStore } from "./io/sqlite-store.ts";
+
+const PROGRAM = "ftfs-directory";
+const DATABASE_FILE = "directory.sqlite";
+const EXIT_USAGE = 2;
+const EXIT_FAILURE = 1;
+const NODE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: "node", description: "this node's id (d1, d2, …)" },
+  { name: "listen", description: "host:port for requests (and gossip, later)" },
+  { name: "data", description: "folder for this node's database" },
+  { name: "join", description: "comma-separated members to join", default: "" },
+  { name: "expect", description: "directory nodes in the group: 1, 3 or 5", default: "1" },
+  { name: "chunk-bytes", description: "chunk size for uploads (e.g. 4MiB)", default: String(CHUNK_BYTES_DEFAULT) },
+];
+
+export interface DirectoryConfig {
+  readonly node: string;
+  readonly listen: string;
+  readonly data: string;
+  readonly join: readonly string[];
+  readonly expect: number;
+  readonly chunkBytes: number;
+}
+
+/** Flags (with environment twins) to a config; throws UsageError naming the bad flag. */
+export function parseConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): DirectoryConfig | "help" {
+  const flags = parseFlags(argv, FLAGS, env);
+  if (flags.help === "true") return "help";
+  const node = flags.node ?? "";
+  if (node.length === 0 || node.length > NODE_ID_BYTES_MAX || !NODE_ID_PATTERN.test(node)) {
+    throw new UsageError(`flag --node must be 1..${NODE_ID_BYTES_MAX} of letters, digits, '.', '_', '-'; got '${node}'`);
+  }
+  const listen = flags.listen ?? "";
+  if (!parseAddress(listen).ok) throw new UsageError(`flag --listen must be host:port, got '${listen}'`);
+  const data = flags.data ?? "";
+  if (data.length === 0) throw new UsageError("flag --data must name a folder");
+  const join = (flags.join ?? "").split(",").map((part) => part.trim()).filter((part) => part.length > 0);
+  for (const address of join) {
+    if (!parseAddress(address).ok) throw new UsageError(`flag --join has '${address}', which is not host:port`);
+  }
+  const expect = Number(flags.expect);
+  if (!DIRECTORY_GROUP_SIZES.some((size) => size === expect)) {
+    throw new UsageError(`flag --expect must be one of ${DIRECTORY_GROUP_SIZES.join(", ")}, got '${flags.expect}'`);
+  }
+  const chunkBytes = parseBytesFlag("chunk-bytes", flags["chunk-bytes"] ?? "", CHUNK_BYTES_MIN, CHUNK_BYTES_MAX);
+  return { node, listen, data, join, expect, chunkBytes };
+}
+
+function startNode(config: DirectoryConfig): DirectoryNode {
+  const logger = createLogger(config.node);
+  if (config.expect > 1) {
+    logger.warn("replication is not yet active: this node serves alone", { expect: config.expect });
+  }
+  mkdirSync(config.data, { recursive: true });
+  const store = SqliteMetadataStore.open(join(config.data, DATABASE_FILE));
+  try {
+    return DirectoryNode.start({
+      node: config.node, listen: config.listen, store, chunkBytes: config.chunkBytes, logger, join: config.join,
+    });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+function main(): void {
+  let config: DirectoryConfig | "help";
+  try {
+    config = parseConfig(Bun.argv.slice(2), process.env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${PROGRAM}: ${error.message}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  if (config === "help") {
+    process.stdout.write(usage(PROGRAM, "The FTFS directory node: users, files, versions, storage groups.", FLAGS));
+    return;
+  }
+  let node: DirectoryNode;
+  try {
+    node = startNode(config);
+  } catch (error) {
+    createLogger(config.node).error("cannot start", { error: describeError(error) });
+    process.exit(EXIT_FAILURE);
+  }
+  const stop = (signal: string): void => {
+    createLogger(config.node).info("stopping", { signal });
+    void node.stop().then(() => process.exit(0));
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+if (import.meta.main) main();

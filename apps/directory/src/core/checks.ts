@@ -1,0 +1,30 @@
+/**
+ * Checks shared by the state machine and the read queries: a request's uid and name follow the
+ * rules of @ftfs/protocol's names.ts, and the user exists. Answers are error values with one
+ * line a person can act on.
+ */
+
+import { fail, ok, validateFileName, validateUid, type Result } from "@ftfs/protocol/core";
+import type { MetadataView } from "./store.ts";
+
+export type Failure = ReturnType<typeof fail>;
+
+export function noSuchUser(uid: string): Failure {
+  return fail("NO_SUCH_USER", `no user '${uid}'; run \`ftfs ${uid} c\` to connect first`);
+}
+
+export function noSuchFile(uid: string, name: string): Failure {
+  return fail("NOT_FOUND", `no file '${name}' for user '${uid}'`);
+}
+
+/** The uid's and the name's rules (name null: no name involved), then the user must exist. */
+export function checkUserAndName(view: MetadataView, uid: string, name: string | null): Result<void> {
+  const validUid = validateUid(uid);
+  if (!validUid.ok) return validUid;
+  if (name !== null) {
+    const validName = validateFileName(name);
+    if (!validName.ok) return validName;
+  }
+  if (view.getUser(uid) === undefined) return noSuchUser(uid);
+  return ok(undefined);
+}

@@ -1,0 +1,129 @@
+/**
+ * The metadata commands: every change to the directory's state is one of these, appended to the
+ * log and applied by state-machine.ts. A command carries everything apply needs (its time, its
+ * ids), decided once by the proposer, so applying the same log gives the same state on every
+ * node. Also the outcome each command produces and the codec for the log's JSON.
+ * The list of command types is append-only: a logged command must mean the same forever.
+ */
+
+import {
+  chunkRefSchema,
+  fileNameField,
+  groupViewSchema,
+  int,
+  literal,
+  MANIFEST_CHUNKS_MAX,
+  FILE_BYTES_MAX,
+  obj,
+  requestIdField,
+  sha256Field,
+  timeMsField,
+  tryDecode,
+  uidField,
+  arr,
+  type ChunkRef,
+  type Schema,
+} from "@ftfs/protocol/core";
+import type { GroupConfig } from "./model.ts";
+
+/** A user's first connect. Creating an existing user is a no-op that says so. */
+export interface CreateUser {
+  readonly type: "createUser";
+  readonly uid: string;
+  readonly atMs: number;
+}
+
+/** Make an uploaded manifest the name's newest version. Idempotent by uploadId. */
+export interface CommitVersion {
+  readonly type: "commitVersion";
+  readonly uid: string;
+  readonly name: string;
+  readonly uploadId: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly chunks: readonly ChunkRef[];
+  readonly atMs: number;
+}
+
+/** Remove a name by writing a tombstone version. Idempotent by requestId. */
+export interface DeleteFile {
+  readonly type: "deleteFile";
+  readonly uid: string;
+  readonly name: string;
+  readonly requestId: string;
+  readonly atMs: number;
+}
+
+/** Install a storage group's next configuration; its epoch must be newer than the current. */
+export interface SetGroupConfig {
+  readonly type: "setGroupConfig";
+  readonly config: GroupConfig;
+  readonly atMs: number;
+}
+
+export type Command = CreateUser | CommitVersion | DeleteFile | SetGroupConfig;
+export type CommandType = Command["type"];
+
+/** What applying each command type answers when it succeeds. */
+export interface Outcomes {
+  readonly createUser: { readonly created: boolean };
+  readonly commitVersion: { readonly version: number; readonly createdAtMs: number };
+  readonly deleteFile: { readonly deletedVersion: number };
+  readonly setGroupConfig: { readonly epoch: number };
+}
+
+export type OutcomeOf<C extends Command> = Outcomes[C["type"]];
+export type Outcome = Outcomes[CommandType];
+
+/** One entry of the replicated log: the command and the term in which it was proposed. */
+export interface LogEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly command: Command;
+}
+
+const bytesField = int({ min: 0, max: FILE_BYTES_MAX });
+
+const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { type: T }>> } = {
+  createUser: obj({ type: literal("createUser"), uid: uidField, atMs: timeMsField }),
+  commitVersion: obj({
+    type: literal("commitVersion"),
+    uid: uidField,
+    name: fileNameField,
+    uploadId: requestIdField,
+    bytes: bytesField,
+    sha256: sha256Field,
+    chunks: arr(chunkRefSchema, { itemsMax: MANIFEST_CHUNKS_MAX }),
+    atMs: timeMsField,
+  }),
+  deleteFile: obj({
+    type: literal("deleteFile"),
+    uid: uidField,
+    name: fileNameField,
+    requestId: requestIdField,
+    atMs: timeMsField,
+  }),
+  setGroupConfig: obj({ type: literal("setGroupConfig"), config: groupViewSchema, atMs: timeMsField }),
+};
+
+function isCommandType(value: unknown): value is CommandType {
+  return typeof value === "string" && Object.hasOwn(COMMAND_SCHEMAS, value);
+}
+
+export function encodeCommand(command: Command): string {
+  return JSON.stringify(command);
+}
+
+/** Decode a command read back from the log; a failure means the log is damaged. */
+export function decodeCommand(text: string): { ok: true; value: Command } | { ok: false; message: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, message: `not JSON: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const type: unknown = typeof parsed === "object" && parsed !== null ? Reflect.get(parsed, "type") : undefined;
+  if (!isCommandType(type)) return { ok: false, message: `unknown command type ${JSON.stringify(type)}` };
+  const schema: Schema<Command> = COMMAND_SCHEMAS[type];
+  return tryDecode(schema, parsed);
+}

@@ -1,0 +1,210 @@
+/**
+ * MetadataStore in memory, for tests and the deterministic simulator. Atomicity comes from an
+ * undo journal: every write inside appendAndApply records how to take it back, and a throw
+ * rolls all of them back before it propagates. Not durable, by design.
+ */
+
+import { assert } from "@ftfs/protocol/core";
+import type { LogEntry } from "./commands.ts";
+import type {
+  GroupConfig,
+  HardState,
+  LiveVersion,
+  OutboxNotice,
+  Tombstone,
+  UserRecord,
+  VersionRecord,
+} from "./model.ts";
+import { compareNames, type MetadataStore, type MetadataTx } from "./store.ts";
+
+function pairKey(first: string, second: string): string {
+  return JSON.stringify([first, second]);
+}
+
+export class MemoryMetadataStore implements MetadataStore, MetadataTx {
+  private readonly users = new Map<string, UserRecord>();
+  /** uid → name → versions, oldest first. */
+  private readonly files = new Map<string, Map<string, VersionRecord[]>>();
+  private readonly uploads = new Map<string, LiveVersion>();
+  private readonly deletes = new Map<string, Tombstone>();
+  private readonly groups = new Map<string, GroupConfig>();
+  private readonly log: LogEntry[] = [];
+  /** group → notices in delivery order. */
+  private readonly outbox = new Map<string, OutboxNotice[]>();
+  private hardState: HardState = { term: 0, votedFor: null };
+  private applied = 0;
+  private closed = false;
+  /** Inverse steps of the writes of the transaction in progress; null outside one. */
+  private undo: Array<() => void> | null = null;
+
+  getUser(uid: string): UserRecord | undefined {
+    return this.users.get(uid);
+  }
+
+  latestVersion(uid: string, name: string): VersionRecord | undefined {
+    return this.versionsOf(uid, name).at(-1);
+  }
+
+  getVersion(uid: string, name: string, version: number): VersionRecord | undefined {
+    return this.versionsOf(uid, name).find((record) => record.version === version);
+  }
+
+  latestTombstone(uid: string, name: string): Tombstone | undefined {
+    const versions = this.versionsOf(uid, name);
+    for (let at = versions.length - 1; at >= 0; at -= 1) {
+      const record = versions[at];
+      if (record?.kind === "tombstone") return record;
+    }
+    return undefined;
+  }
+
+  listVersions(uid: string, name: string, fromVersion: number): readonly VersionRecord[] {
+    return this.versionsOf(uid, name).filter((record) => record.version >= fromVersion);
+  }
+
+  listLiveFiles(uid: string, countMax: number): readonly LiveVersion[] {
+    const live: LiveVersion[] = [];
+    for (const versions of this.files.get(uid)?.values() ?? []) {
+      const latest = versions.at(-1);
+      if (latest?.kind === "live") live.push(latest);
+    }
+    return live.sort((a, b) => compareNames(a.name, b.name)).slice(0, countMax);
+  }
+
+  findUpload(uid: string, uploadId: string): LiveVersion | undefined {
+    return this.uploads.get(pairKey(uid, uploadId));
+  }
+
+  findDeleteRequest(uid: string, requestId: string): Tombstone | undefined {
+    return this.deletes.get(pairKey(uid, requestId));
+  }
+
+  getGroup(group: string): GroupConfig | undefined {
+    return this.groups.get(group);
+  }
+
+  listGroups(): readonly GroupConfig[] {
+    return [...this.groups.values()].sort((a, b) => compareNames(a.group, b.group));
+  }
+
+  lastApplied(): number {
+    return this.applied;
+  }
+
+  appendAndApply<T>(entry: LogEntry, apply: (tx: MetadataTx) => T): T {
+    assert(!this.closed, "store is closed");
+    assert(entry.index === this.applied + 1, `log index ${entry.index} after ${this.applied}`);
+    assert(this.undo === null, "appendAndApply is not reentrant");
+    const undo: Array<() => void> = [];
+    this.undo = undo;
+    try {
+      const result = apply(this);
+      this.log.push(entry);
+      this.applied = entry.index;
+      return result;
+    } catch (error) {
+      for (const step of undo.reverse()) step();
+      throw error;
+    } finally {
+      this.undo = null;
+    }
+  }
+
+  readLog(fromIndex: number, countMax: number): readonly LogEntry[] {
+    const start = Math.max(fromIndex, 1) - 1;
+    return this.log.slice(start, start + countMax);
+  }
+
+  readHardState(): HardState {
+    return this.hardState;
+  }
+
+  saveHardState(state: HardState): void {
+    this.hardState = state;
+  }
+
+  noticeGroups(countMax: number): readonly string[] {
+    return [...this.outbox.keys()].sort(compareNames).slice(0, countMax);
+  }
+
+  pendingNotices(group: string, countMax: number): readonly OutboxNotice[] {
+    return (this.outbox.get(group) ?? []).slice(0, countMax);
+  }
+
+  ackNotice(index: number, seq: number): void {
+    for (const [group, notices] of this.outbox) {
+      const at = notices.findIndex((notice) => notice.index === index && notice.seq === seq);
+      if (at < 0) continue;
+      notices.splice(at, 1);
+      if (notices.length === 0) this.outbox.delete(group);
+      return;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  putUser(user: UserRecord): void {
+    const undo = this.journal();
+    assert(!this.users.has(user.uid), `user ${user.uid} exists`);
+    this.users.set(user.uid, user);
+    undo.push(() => this.users.delete(user.uid));
+  }
+
+  putVersion(record: VersionRecord): void {
+    const undo = this.journal();
+    let byName = this.files.get(record.uid);
+    if (byName === undefined) {
+      byName = new Map();
+      this.files.set(record.uid, byName);
+    }
+    const versions = byName.get(record.name) ?? [];
+    const newest = versions.at(-1)?.version ?? 0;
+    assert(record.version > newest, `version ${record.version} of ${record.name} after ${newest}`);
+    const ids = record.kind === "live" ? this.uploads : this.deletes;
+    const key = pairKey(record.uid, record.kind === "live" ? record.uploadId : record.requestId);
+    assert(!ids.has(key), `id of ${record.name} v${record.version} already used`);
+    versions.push(record);
+    byName.set(record.name, versions);
+    if (record.kind === "live") this.uploads.set(key, record);
+    else this.deletes.set(key, record);
+    const owner = byName;
+    undo.push(() => {
+      versions.pop();
+      if (versions.length === 0) owner.delete(record.name);
+      ids.delete(key);
+    });
+  }
+
+  putGroup(config: GroupConfig): void {
+    const undo = this.journal();
+    const previous = this.groups.get(config.group);
+    this.groups.set(config.group, config);
+    undo.push(() => {
+      if (previous === undefined) this.groups.delete(config.group);
+      else this.groups.set(config.group, previous);
+    });
+  }
+
+  enqueueNotice(notice: OutboxNotice): void {
+    const undo = this.journal();
+    const queue = this.outbox.get(notice.group) ?? [];
+    if (queue.length === 0) this.outbox.set(notice.group, queue);
+    queue.push(notice);
+    undo.push(() => {
+      queue.pop();
+      if (queue.length === 0) this.outbox.delete(notice.group);
+    });
+  }
+
+  private versionsOf(uid: string, name: string): readonly VersionRecord[] {
+    return this.files.get(uid)?.get(name) ?? [];
+  }
+
+  /** The open transaction's undo steps; a write outside appendAndApply is our bug. */
+  private journal(): Array<() => void> {
+    assert(this.undo !== null, "metadata write outside appendAndApply");
+    return this.undo;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Read-side answers built from a MetadataView: a name's manifest, a user's listing, and the
+ * cluster as this directory sees it. Pure; the server calls these and sends what they return.
+ */
+
+import {
+  LIST_FILES_MAX,
+  ok,
+  fail,
+  type FileEntry,
+  type Manifest,
+  type MemberView,
+  type Result,
+} from "@ftfs/protocol/core";
+import { checkUserAndName, noSuchFile } from "./checks.ts";
+import { isAlive, type StorageNodeStatus } from "./group-rules.ts";
+import { groupsOfChunks } from "./manifest-rules.ts";
+import type { GroupConfig, LiveVersion } from "./model.ts";
+import type { MetadataView } from "./store.ts";
+
+export interface ManifestAnswer {
+  readonly manifest: Manifest;
+  /** The configuration of each group the chunks live in, so the reader knows where to go. */
+  readonly groups: readonly GroupConfig[];
+}
+
+function findLive(view: MetadataView, uid: string, name: string, version: number | undefined): Result<LiveVersion> {
+  if (version === undefined) {
+    const latest = view.latestVersion(uid, name);
+    return latest?.kind === "live" ? ok(latest) : noSuchFile(uid, name);
+  }
+  const record = view.getVersion(uid, name, version);
+  if (record === undefined) {
+    return fail("NOT_FOUND", `no version ${version} of file '${name}' for user '${uid}'`);
+  }
+  const deletedThrough = view.latestTombstone(uid, name)?.version ?? 0;
+  if (record.kind === "tombstone" || record.version < deletedThrough) {
+    return fail("NOT_FOUND", `version ${version} of file '${name}' for user '${uid}' was deleted`);
+  }
+  return ok(record);
+}
+
+/** The newest live version of a name, or the given one if it is still live. */
+export function findManifest(
+  view: MetadataView,
+  uid: string,
+  name: string,
+  version: number | undefined,
+): Result<ManifestAnswer> {
+  const valid = checkUserAndName(view, uid, name);
+  if (!valid.ok) return valid;
+  const found = findLive(view, uid, name, version);
+  if (!found.ok) return found;
+  const record = found.value;
+  const groups: GroupConfig[] = [];
+  for (const group of groupsOfChunks(record.chunks)) {
+    const config = view.getGroup(group);
+    // A commit names only configured groups, and configurations are never removed.
+    if (config === undefined) return fail("INTERNAL", `file '${name}' names unconfigured group '${group}'`);
+    groups.push(config);
+  }
+  const { bytes, sha256, createdAtMs, chunks } = record;
+  return ok({ manifest: { uid, name, version: record.version, bytes, sha256, createdAtMs, chunks }, groups });
+}
+
+/** The newest version of each of the user's live names, sorted by name. */
+export function listLiveFiles(view: MetadataView, uid: string): Result<FileEntry[]> {
+  const valid = checkUserAndName(view, uid, null);
+  if (!valid.ok) return valid;
+  return ok(
+    view.listLiveFiles(uid, LIST_FILES_MAX).map((record) => ({
+      name: record.name,
+      version: record.version,
+      bytes: record.bytes,
+      sha256: record.sha256,
+      createdAtMs: record.createdAtMs,
+    })),
+  );
+}
+
+export interface DirectorySelf {
+  readonly node: string;
+  readonly address: string;
+  readonly term: number;
+}
+
+/** This directory node first, then every known storage node, with state by heartbeat age. */
+export function clusterMembers(
+  self: DirectorySelf,
+  nodes: readonly StorageNodeStatus[],
+  configs: readonly GroupConfig[],
+  nowMs: number,
+  deadAfterMs: number,
+): MemberView[] {
+  const byGroup = new Map(configs.map((config) => [config.group, config]));
+  const members: MemberView[] = [
+    {
+      node: self.node,
+      role: "directory",
+      group: null,
+      address: self.address,
+      state: "alive",
+      incarnation: 0,
+      primary: true,
+      epoch: self.term,
+      usedBytes: 0,
+      capacityBytes: 0,
+    },
+  ];
+  for (const status of nodes) {
+    const config = byGroup.get(status.group);
+    members.push({
+      node: status.node,
+      role: "storage",
+      group: status.group,
+      address: status.address,
+      state: isAlive(status, nowMs, deadAfterMs) ? "alive" : "dead",
+      incarnation: 0,
+      primary: config?.primaryNode === status.node,
+      epoch: config?.epoch ?? 0,
+      usedBytes: status.usedBytes,
+      capacityBytes: status.capacityBytes,
+    });
+  }
+  return members;
+}

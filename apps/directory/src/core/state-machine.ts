@@ -1,0 +1,156 @@
+/**
+ * The directory's deterministic state machine: applyCommand appends one command to the log and
+ * applies it to a MetadataStore in one atomic step. Same log, same state, on every node: nothing
+ * here reads a clock, draws a random number or consults node configuration; each command brings
+ * its own time and ids. A command that breaks a rule is still logged and answers a typed error
+ * value; it changes nothing. Checks come first, writes last, so a failure writes nothing.
+ */
+
+import { assertNever, CHUNK_BYTES_MAX, fail, ok, validateUid, type Result } from "@ftfs/protocol/core";
+import { checkUserAndName, noSuchFile } from "./checks.ts";
+import type {
+  Command,
+  CommitVersion,
+  CreateUser,
+  DeleteFile,
+  Outcome,
+  OutcomeOf,
+  Outcomes,
+  SetGroupConfig,
+} from "./commands.ts";
+import { checkManifest, groupsOfChunks } from "./manifest-rules.ts";
+import type { Notice } from "./model.ts";
+import { compareNames, type MetadataStore, type MetadataTx } from "./store.ts";
+
+/**
+ * Append `command` as log entry `index` (proposed in `term`) and apply it. `index` must follow
+ * the store's lastApplied; the answer is the command's outcome or the rule it broke.
+ */
+export function applyCommand<C extends Command>(
+  store: MetadataStore,
+  index: number,
+  command: C,
+  term: number,
+): Result<OutcomeOf<C>> {
+  const result = store.appendAndApply({ index, term, command }, (tx) => execute(tx, index, command));
+  // execute answers each command type with that type's outcome (see its switch), which the
+  // compiler cannot follow through the generic; this is the one place the link is asserted.
+  return result as Result<OutcomeOf<C>>;
+}
+
+function execute(tx: MetadataTx, index: number, command: Command): Result<Outcome> {
+  switch (command.type) {
+    case "createUser":
+      return createUser(tx, command);
+    case "commitVersion":
+      return commitVersion(tx, index, command);
+    case "deleteFile":
+      return deleteFile(tx, index, command);
+    case "setGroupConfig":
+      return setGroupConfig(tx, command);
+    default:
+      return assertNever(command, "metadata command");
+  }
+}
+
+function createUser(tx: MetadataTx, command: CreateUser): Result<Outcomes["createUser"]> {
+  const validUid = validateUid(command.uid);
+  if (!validUid.ok) return validUid;
+  if (tx.getUser(command.uid) !== undefined) return ok({ created: false });
+  tx.putUser({ uid: command.uid, createdAtMs: command.atMs });
+  return ok({ created: true });
+}
+
+function commitVersion(
+  tx: MetadataTx,
+  index: number,
+  command: CommitVersion,
+): Result<Outcomes["commitVersion"]> {
+  const { uid, name, uploadId } = command;
+  const valid = checkUserAndName(tx, uid, name);
+  if (!valid.ok) return valid;
+  const earlier = tx.findUpload(uid, uploadId);
+  if (earlier !== undefined) {
+    const same = earlier.name === name && earlier.bytes === command.bytes && earlier.sha256 === command.sha256;
+    if (!same) {
+      return fail("MANIFEST_MISMATCH", `upload ${uploadId} was already committed with other content`);
+    }
+    return ok({ version: earlier.version, createdAtMs: earlier.createdAtMs });
+  }
+  // The node's own chunk size is checked before proposing; the log only enforces the wire's cap.
+  const shape = checkManifest(command, CHUNK_BYTES_MAX);
+  if (!shape.ok) return shape;
+  for (const [at, chunk] of command.chunks.entries()) {
+    if (tx.getGroup(chunk.group) === undefined) {
+      return fail("MANIFEST_MISMATCH", `chunk ${at} names unknown storage group '${chunk.group}'`);
+    }
+  }
+  const version = (tx.latestVersion(uid, name)?.version ?? 0) + 1;
+  const { bytes, sha256, chunks } = command;
+  tx.putVersion({ kind: "live", uid, name, version, bytes, sha256, createdAtMs: command.atMs, uploadId, chunks });
+  const notice: Notice = { op: "commitRefs", body: { uid, name, uploadId, version } };
+  enqueueForGroups(tx, index, groupsOfChunks(chunks), notice);
+  return ok({ version, createdAtMs: command.atMs });
+}
+
+function deleteFile(tx: MetadataTx, index: number, command: DeleteFile): Result<Outcomes["deleteFile"]> {
+  const { uid, name, requestId } = command;
+  const valid = checkUserAndName(tx, uid, name);
+  if (!valid.ok) return valid;
+  const earlier = tx.findDeleteRequest(uid, requestId);
+  if (earlier !== undefined) {
+    if (earlier.name !== name) {
+      return fail("BAD_REQUEST", `request ${requestId} already deleted another file`);
+    }
+    return ok({ deletedVersion: earlier.deletedVersion });
+  }
+  const latest = tx.latestVersion(uid, name);
+  if (latest === undefined || latest.kind === "tombstone") return noSuchFile(uid, name);
+  // Versions before the previous tombstone had their references dropped by that deletion.
+  const since = (tx.latestTombstone(uid, name)?.version ?? 0) + 1;
+  const groups = new Set<string>();
+  for (const record of tx.listVersions(uid, name, since)) {
+    if (record.kind === "live") for (const group of groupsOfChunks(record.chunks)) groups.add(group);
+  }
+  tx.putVersion({
+    kind: "tombstone",
+    uid,
+    name,
+    version: latest.version + 1,
+    createdAtMs: command.atMs,
+    requestId,
+    deletedVersion: latest.version,
+  });
+  enqueueForGroups(tx, index, [...groups].sort(compareNames), { op: "dropRefs", body: { uid, name } });
+  return ok({ deletedVersion: latest.version });
+}
+
+function setGroupConfig(tx: MetadataTx, command: SetGroupConfig): Result<Outcomes["setGroupConfig"]> {
+  const { config } = command;
+  const current = tx.getGroup(config.group);
+  if (current !== undefined && config.epoch <= current.epoch) {
+    return fail(
+      "STALE_EPOCH",
+      `group ${config.group} is at epoch ${current.epoch}; a configuration for epoch ${config.epoch} is stale`,
+      { epoch: current.epoch },
+    );
+  }
+  const nodes = config.replicas.map((replica) => replica.node);
+  if (new Set(nodes).size !== nodes.length) {
+    return fail("BAD_REQUEST", `group ${config.group} lists a replica twice`);
+  }
+  const primary = config.replicas.find((replica) => replica.node === config.primaryNode);
+  const primaryAgrees =
+    config.primaryNode === null
+      ? config.primary === null
+      : primary !== undefined && primary.address === config.primary;
+  if (!primaryAgrees) {
+    return fail("BAD_REQUEST", `group ${config.group}'s primary is not one of its replicas`);
+  }
+  tx.putGroup(config);
+  return ok({ epoch: config.epoch });
+}
+
+function enqueueForGroups(tx: MetadataTx, index: number, groups: readonly string[], notice: Notice): void {
+  for (const [seq, group] of groups.entries()) tx.enqueueNotice({ index, seq, group, notice });
+}

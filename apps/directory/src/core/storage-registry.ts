@@ -1,0 +1,77 @@
+/**
+ * The storage nodes the directory has heard from, with each one's last heartbeat and usage.
+ * Soft state: kept in memory, rebuilt from heartbeats after a restart (seeded from the recorded
+ * configurations so a restart does not look like every node died). Pure: times come in as
+ * `nowMs`. Bounded by nodesMax; when full, the longest-silent dead node makes room.
+ */
+
+import { fail, ok, type Result } from "@ftfs/protocol/core";
+import { isAlive, type StorageNodeStatus } from "./group-rules.ts";
+import type { GroupConfig } from "./model.ts";
+import { compareNames } from "./store.ts";
+
+export type Heartbeat = Omit<StorageNodeStatus, "lastHeartbeatMs">;
+
+export class StorageRegistry {
+  private readonly nodes = new Map<string, StorageNodeStatus>();
+  private readonly nodesMax: number;
+  private readonly deadAfterMs: number;
+
+  constructor(nodesMax: number, deadAfterMs: number) {
+    this.nodesMax = nodesMax;
+    this.deadAfterMs = deadAfterMs;
+  }
+
+  /** A node announced itself: remember it as alive now. */
+  record(heartbeat: Heartbeat, nowMs: number): Result<StorageNodeStatus> {
+    if (!this.nodes.has(heartbeat.node) && this.nodes.size >= this.nodesMax && !this.evictOneDead(nowMs)) {
+      return fail("TOO_BUSY", `the directory already tracks ${this.nodesMax} live storage nodes`);
+    }
+    const status: StorageNodeStatus = { ...heartbeat, lastHeartbeatMs: nowMs };
+    this.nodes.set(heartbeat.node, status);
+    return ok(status);
+  }
+
+  /**
+   * After a restart: count each recorded replica as heard from at `nowMs` (usage unknown), so
+   * it has one heartbeat timeout to announce itself before its group is reconfigured.
+   */
+  seed(config: GroupConfig, nowMs: number): void {
+    for (const replica of config.replicas) {
+      if (this.nodes.has(replica.node) || this.nodes.size >= this.nodesMax) continue;
+      this.nodes.set(replica.node, {
+        node: replica.node,
+        group: config.group,
+        address: replica.address,
+        capacityBytes: 0,
+        usedBytes: 0,
+        lastHeartbeatMs: nowMs,
+      });
+    }
+  }
+
+  get(node: string): StorageNodeStatus | undefined {
+    return this.nodes.get(node);
+  }
+
+  /** Every known node, sorted by node id. */
+  list(): StorageNodeStatus[] {
+    return [...this.nodes.values()].sort((a, b) => compareNames(a.node, b.node));
+  }
+
+  isAlive(node: string, nowMs: number): boolean {
+    const status = this.nodes.get(node);
+    return status !== undefined && isAlive(status, nowMs, this.deadAfterMs);
+  }
+
+  private evictOneDead(nowMs: number): boolean {
+    let oldest: StorageNodeStatus | undefined;
+    for (const status of this.nodes.values()) {
+      if (isAlive(status, nowMs, this.deadAfterMs)) continue;
+      if (oldest === undefined || status.lastHeartbeatMs < oldest.lastHeartbeatMs) oldest = status;
+    }
+    if (oldest === undefined) return false;
+    this.nodes.delete(oldest.node);
+    return true;
+  }
+}

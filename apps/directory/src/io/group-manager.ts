@@ -1,0 +1,102 @@
+/**
+ * The directory as configuration manager of the storage groups: records heartbeats in the
+ * StorageRegistry, recomputes configurations with the pure rules of core/group-rules.ts, and
+ * proposes a setGroupConfig command for each change. Recomputations run one at a time, so two
+ * heartbeats never propose the same epoch twice. Soft state only; the configurations themselves
+ * are replicated metadata in the store.
+ */
+
+import { assert, ok, type Result } from "@ftfs/protocol/core";
+import type { Logger } from "@ftfs/protocol/io";
+import {
+  groupConfigChanges,
+  placementGroups,
+  StorageRegistry,
+  type GroupConfig,
+  type Heartbeat,
+  type MetadataView,
+  type StorageNodeStatus,
+} from "../core/index.ts";
+import type { Proposer } from "./proposer.ts";
+
+export interface GroupManagerOptions {
+  readonly store: MetadataView;
+  readonly proposer: Proposer;
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+  readonly nodesMax: number;
+  readonly deadAfterMs: number;
+}
+
+export class GroupManager {
+  private readonly options: GroupManagerOptions;
+  private readonly registry: StorageRegistry;
+  /** The recomputation in progress (or the last one); the next one waits for it. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(options: GroupManagerOptions) {
+    this.options = options;
+    this.registry = new StorageRegistry(options.nodesMax, options.deadAfterMs);
+    const nowMs = options.nowMs();
+    for (const config of options.store.listGroups()) this.registry.seed(config, nowMs);
+  }
+
+  /** A storage node's heartbeat; answers its group's configuration after any change. */
+  async onHeartbeat(heartbeat: Heartbeat): Promise<Result<GroupConfig>> {
+    const recorded = this.registry.record(heartbeat, this.options.nowMs());
+    if (!recorded.ok) return recorded;
+    await this.reconfigure();
+    const config = this.options.store.getGroup(heartbeat.group);
+    // The node is alive this instant, so its group has a configuration naming it.
+    assert(config !== undefined, `group ${heartbeat.group} has no configuration after a heartbeat`);
+    return ok(config);
+  }
+
+  /** Periodic check: notices nodes gone silent. */
+  tick(): Promise<void> {
+    return this.reconfigure();
+  }
+
+  /** Groups an upload may use now, most free space first. */
+  placementGroups(): GroupConfig[] {
+    const nowMs = this.options.nowMs();
+    const configs = this.options.store.listGroups();
+    return placementGroups(configs, this.registry.list(), nowMs, this.options.deadAfterMs);
+  }
+
+  nodes(): StorageNodeStatus[] {
+    return this.registry.list();
+  }
+
+  /** Resolves when no recomputation is running. */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  private reconfigure(): Promise<void> {
+    const next = this.queue.then(() => this.proposeChanges());
+    this.queue = next.catch((error: unknown) => {
+      this.options.logger.error("group reconfiguration failed", { error: String(error) });
+    });
+    return this.queue;
+  }
+
+  private async proposeChanges(): Promise<void> {
+    const { store, proposer, logger, nowMs, deadAfterMs } = this.options;
+    const atMs = nowMs();
+    const changes = groupConfigChanges(store.listGroups(), this.registry.list(), atMs, deadAfterMs);
+    for (const config of changes) {
+      const result = await proposer.propose({ type: "setGroupConfig", config, atMs });
+      if (!result.ok) {
+        logger.warn("group configuration refused", { group: config.group, reason: result.error.message });
+        continue;
+      }
+      logger.info("group configured", {
+        group: config.group,
+        epoch: config.epoch,
+        primary: config.primaryNode,
+        replicas: config.replicas.map((replica) => replica.node).join(","),
+      });
+    }
+  }
+}

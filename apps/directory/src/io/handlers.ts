@@ -1,0 +1,155 @@
+/**
+ * The directory's RPC handlers: decode-checked requests in, answers out. Each handler checks
+ * what a request claims (names, uid, manifest sums) before proposing, so the log holds few
+ * refused commands; the state machine checks again, since the log is the authority. Reads come
+ * from the applied state through the pure queries of core/queries.ts.
+ */
+
+import {
+  fail,
+  ok,
+  parseAddress,
+  validateUid,
+  type Op,
+  type RequestBody,
+  type Result,
+} from "@ftfs/protocol/core";
+import type { Handler, Handlers, Reply, RequestContext } from "@ftfs/protocol/io";
+import {
+  checkManifest,
+  checkUserAndName,
+  clusterMembers,
+  findManifest,
+  listLiveFiles,
+  noSuchFile,
+  type MetadataView,
+} from "../core/index.ts";
+import type { GroupManager } from "./group-manager.ts";
+import type { Proposer } from "./proposer.ts";
+
+export interface DirectoryContext {
+  readonly node: string;
+  /** The address clients reach this node at (known once the server listens). */
+  readonly address: () => string;
+  readonly store: MetadataView;
+  readonly proposer: Proposer;
+  readonly groups: GroupManager;
+  readonly chunkBytes: number;
+  readonly nowMs: () => number;
+  readonly newId: () => string;
+  readonly deadAfterMs: number;
+}
+
+type Answer<O extends Op> = Promise<Result<Reply<O>>>;
+
+/**
+ * A request stamped with a term older than ours was routed by a stale view of the directory
+ * group; 0 means the caller did not stamp it. Newer terms are fine: we may be the one behind.
+ */
+function withTermCheck<O extends Op>(context: DirectoryContext, handler: Handler<O>): Handler<O> {
+  return async (body: RequestBody<O>, request: RequestContext) => {
+    const term = context.proposer.term;
+    if (request.epoch > 0 && request.epoch < term) {
+      return fail("STALE_EPOCH", `directory term is ${term}; request was for ${request.epoch}`, {
+        epoch: term,
+        primary: context.address(),
+      });
+    }
+    return handler(body, request);
+  };
+}
+
+async function onConnect(context: DirectoryContext, body: RequestBody<"connect">): Answer<"connect"> {
+  const valid = validateUid(body.uid);
+  if (!valid.ok) return valid;
+  let created = false;
+  // A known user needs no command: connect is mostly a read, and the log should not grow by it.
+  if (context.store.getUser(body.uid) === undefined) {
+    const result = await context.proposer.propose({ type: "createUser", uid: body.uid, atMs: context.nowMs() });
+    if (!result.ok) return result;
+    created = result.value.created;
+  }
+  const answer = { uid: body.uid, created, node: context.node, primary: context.address(), term: context.proposer.term };
+  return ok({ body: answer });
+}
+
+async function onPlaceUpload(context: DirectoryContext, body: RequestBody<"placeUpload">): Answer<"placeUpload"> {
+  const valid = checkUserAndName(context.store, body.uid, body.name);
+  if (!valid.ok) return valid;
+  const groups = context.groups.placementGroups();
+  if (groups.length === 0) {
+    return fail("UNAVAILABLE", "no storage group is available; retry when storage nodes are up");
+  }
+  return ok({ body: { uploadId: context.newId(), chunkBytes: context.chunkBytes, groups } });
+}
+
+async function onCommitUpload(context: DirectoryContext, body: RequestBody<"commitUpload">): Answer<"commitUpload"> {
+  const valid = checkUserAndName(context.store, body.uid, body.name);
+  if (!valid.ok) return valid;
+  // A retried commit of an upload already in the log answers from the log, whatever the
+  // chunk size is now; only a new commit is held to this node's chunk size.
+  if (context.store.findUpload(body.uid, body.uploadId) === undefined) {
+    const shape = checkManifest(body, context.chunkBytes);
+    if (!shape.ok) return shape;
+  }
+  const { uid, name, uploadId, bytes, sha256, chunks } = body;
+  const command = { type: "commitVersion", uid, name, uploadId, bytes, sha256, chunks, atMs: context.nowMs() } as const;
+  const result = await context.proposer.propose(command);
+  if (!result.ok) return result;
+  return ok({ body: result.value });
+}
+
+async function onGetManifest(context: DirectoryContext, body: RequestBody<"getManifest">): Answer<"getManifest"> {
+  const found = findManifest(context.store, body.uid, body.name, body.version);
+  if (!found.ok) return found;
+  return ok({ body: found.value });
+}
+
+async function onListFiles(context: DirectoryContext, body: RequestBody<"listFiles">): Answer<"listFiles"> {
+  const files = listLiveFiles(context.store, body.uid);
+  if (!files.ok) return files;
+  return ok({ body: { files: files.value } });
+}
+
+async function onDeleteFile(context: DirectoryContext, body: RequestBody<"deleteFile">): Answer<"deleteFile"> {
+  const { uid, name, requestId } = body;
+  const valid = checkUserAndName(context.store, uid, name);
+  if (!valid.ok) return valid;
+  const retried = context.store.findDeleteRequest(uid, requestId) !== undefined;
+  if (!retried && context.store.latestVersion(uid, name)?.kind !== "live") return noSuchFile(uid, name);
+  const result = await context.proposer.propose({ type: "deleteFile", uid, name, requestId, atMs: context.nowMs() });
+  if (!result.ok) return result;
+  return ok({ body: result.value });
+}
+
+async function onClusterStatus(context: DirectoryContext): Answer<"clusterStatus"> {
+  const configs = context.store.listGroups();
+  const self = { node: context.node, address: context.address(), term: context.proposer.term };
+  const members = clusterMembers(self, context.groups.nodes(), configs, context.nowMs(), context.deadAfterMs);
+  return ok({ body: { node: context.node, members, groups: configs } });
+}
+
+async function onRegisterStorage(
+  context: DirectoryContext,
+  body: RequestBody<"registerStorage">,
+): Answer<"registerStorage"> {
+  const address = parseAddress(body.address);
+  if (!address.ok) return address;
+  const config = await context.groups.onHeartbeat(body);
+  if (!config.ok) return config;
+  return ok({ body: { group: config.value, directoryNode: context.node } });
+}
+
+export function directoryHandlers(context: DirectoryContext): Handlers {
+  return {
+    connect: withTermCheck(context, (body) => onConnect(context, body)),
+    placeUpload: withTermCheck(context, (body) => onPlaceUpload(context, body)),
+    commitUpload: withTermCheck(context, (body) => onCommitUpload(context, body)),
+    getManifest: withTermCheck(context, (body) => onGetManifest(context, body)),
+    listFiles: withTermCheck(context, (body) => onListFiles(context, body)),
+    deleteFile: withTermCheck(context, (body) => onDeleteFile(context, body)),
+    clusterStatus: () => onClusterStatus(context),
+    // Storage nodes stamp their own group's epoch, not the directory's term: no term check.
+    registerStorage: (body) => onRegisterStorage(context, body),
+  };
+}

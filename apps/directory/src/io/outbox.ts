@@ -1,0 +1,170 @@
+/**
+ * Delivers the outbox: the commitRefs/dropRefs notices the state machine wrote, in the same
+ * transaction as their command, for each storage group. A background loop, never on a client's
+ * path: per group, notices go in order to the group's current primary; a notice is deleted only
+ * once acknowledged; a group that fails waits with exponential backoff (capped) while the other
+ * groups go on. Storage applies notices idempotently, so a resend after a crash is harmless.
+ */
+
+import { FtfsError, type ErrorCode } from "@ftfs/protocol/core";
+import { describeError, type Logger, type RpcPool } from "@ftfs/protocol/io";
+import {
+  OUTBOX_BATCH_NOTICES_MAX,
+  OUTBOX_CALL_TIMEOUT_MS,
+  OUTBOX_GROUPS_PER_ROUND_MAX,
+  OUTBOX_POLL_INTERVAL_MS,
+  OUTBOX_RETRY_DELAY_MS_MAX,
+  OUTBOX_RETRY_DELAY_MS_MIN,
+  type MetadataStore,
+  type OutboxNotice,
+} from "../core/index.ts";
+
+/**
+ * Answers after which sending the same notice again cannot succeed: the storage node does not
+ * understand it. Such a notice is logged and dropped so it does not block its group forever.
+ */
+const PERMANENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "BAD_REQUEST",
+  "UNKNOWN_OP",
+  "INVALID_NAME",
+  "INVALID_UID",
+  "UNSUPPORTED_VERSION",
+]);
+
+interface Backoff {
+  readonly failures: number;
+  readonly retryAtMs: number;
+}
+
+export interface OutboxOptions {
+  readonly store: MetadataStore;
+  readonly pool: RpcPool;
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+  /** In [0, 1): spreads retries so groups that failed together do not retry together. */
+  readonly random: () => number;
+}
+
+export interface OutboxStats {
+  delivered: number;
+  failures: number;
+  dropped: number;
+}
+
+export class OutboxDrainer {
+  readonly stats: OutboxStats = { delivered: 0, failures: 0, dropped: 0 };
+  private readonly options: OutboxOptions;
+  private readonly backoff = new Map<string, Backoff>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private round: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(options: OutboxOptions) {
+    this.options = options;
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** New notices were written: deliver them now rather than at the next poll. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.round !== null) this.again = true;
+    else this.schedule(0);
+  }
+
+  /** Stop the loop; wait (bounded) for notices already on the wire. */
+  async stop(flushTimeoutMs: number): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.round === null) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, flushTimeoutMs)));
+    await Promise.race([this.round, deadline]);
+    clearTimeout(timer);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.runRound();
+    }, delayMs);
+  }
+
+  private async runRound(): Promise<void> {
+    if (this.stopped || this.round !== null) return;
+    this.again = false;
+    this.round = this.drainOnce().catch((error: unknown) => {
+      this.options.logger.error("outbox round failed", { error: describeError(error) });
+    });
+    await this.round;
+    this.round = null;
+    this.schedule(this.again ? 0 : this.nextDelayMs());
+  }
+
+  private async drainOnce(): Promise<void> {
+    const nowMs = this.options.nowMs();
+    const groups = this.options.store
+      .noticeGroups(OUTBOX_GROUPS_PER_ROUND_MAX)
+      .filter((group) => (this.backoff.get(group)?.retryAtMs ?? 0) <= nowMs);
+    await Promise.all(groups.map((group) => this.drainGroup(group)));
+  }
+
+  private async drainGroup(group: string): Promise<void> {
+    for (const notice of this.options.store.pendingNotices(group, OUTBOX_BATCH_NOTICES_MAX)) {
+      if (this.stopped) return;
+      if (!(await this.deliver(notice))) {
+        this.recordFailure(group);
+        return;
+      }
+      this.options.store.ackNotice(notice.index, notice.seq);
+    }
+    this.backoff.delete(group);
+  }
+
+  /** True when the notice is done with (acknowledged, or refused for good). */
+  private async deliver(item: OutboxNotice): Promise<boolean> {
+    const { logger, pool, store } = this.options;
+    const config = store.getGroup(item.group);
+    if (config === undefined || config.primary === null) return false;
+    const address = config.primary;
+    const fields = { group: item.group, op: item.notice.op, uid: item.notice.body.uid, name: item.notice.body.name };
+    try {
+      const options = { epoch: config.epoch, timeoutMs: OUTBOX_CALL_TIMEOUT_MS };
+      if (item.notice.op === "commitRefs") await pool.call(address, "commitRefs", item.notice.body, options);
+      else await pool.call(address, "dropRefs", item.notice.body, options);
+      this.stats.delivered += 1;
+      return true;
+    } catch (error) {
+      if (error instanceof FtfsError && PERMANENT_CODES.has(error.code)) {
+        this.stats.dropped += 1;
+        logger.warn("storage refused a notice for good; dropped", { ...fields, code: error.code, reason: error.message });
+        return true;
+      }
+      this.stats.failures += 1;
+      if (!(error instanceof FtfsError) || !error.retryable) pool.forget(address);
+      logger.debug("notice not delivered; will retry", { ...fields, address, error: describeError(error) });
+      return false;
+    }
+  }
+
+  private recordFailure(group: string): void {
+    const failures = (this.backoff.get(group)?.failures ?? 0) + 1;
+    const ceilingMs = Math.min(OUTBOX_RETRY_DELAY_MS_MAX, OUTBOX_RETRY_DELAY_MS_MIN * 2 ** Math.min(failures - 1, 30));
+    // Equal jitter: somewhere between half the ceiling and the ceiling.
+    const delayMs = ceilingMs / 2 + (ceilingMs / 2) * this.options.random();
+    this.backoff.set(group, { failures, retryAtMs: this.options.nowMs() + delayMs });
+  }
+
+  private nextDelayMs(): number {
+    const nowMs = this.options.nowMs();
+    let delayMs = OUTBOX_POLL_INTERVAL_MS;
+    for (const { retryAtMs } of this.backoff.values()) delayMs = Math.min(delayMs, Math.max(0, retryAtMs - nowMs));
+    return delayMs;
+  }
+}
