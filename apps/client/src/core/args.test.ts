@@ -1,0 +1,89 @@
+/**
+ * The command line parses to exactly the commands of CONTRACT.md: the seed's `<uid> c|a|r|d`,
+ * the friendly forms, flags anywhere, and a clear usage error (with the right help topic) for
+ * everything else. Shell lines split like a POSIX shell's plain words.
+ */
+import { describe, expect, test } from "bun:test";
+import { parseArgs, splitLine, type Command } from "./args.ts";
+
+function command(argv: string[]): Command {
+  const parsed = parseArgs(argv);
+  if (!parsed.ok) throw new Error(`unexpected usage error: ${parsed.message}`);
+  return parsed.value.command;
+}
+
+function usageError(argv: string[]): string {
+  const parsed = parseArgs(argv);
+  if (parsed.ok) throw new Error(`expected a usage error for ${argv.join(" ")}`);
+  return parsed.message;
+}
+
+describe("seed commands", () => {
+  test("c, a, r, d and d --from storage", () => {
+    expect(command(["alice", "c"])).toEqual({ kind: "connect", uid: "alice" });
+    expect(command(["alice", "a", "x.txt", "y.txt"])).toEqual({ kind: "upload", uid: "alice", files: ["x.txt", "y.txt"], as: null });
+    expect(command(["alice", "r", "x.txt"])).toEqual({ kind: "read", uid: "alice", name: "x.txt", target: { kind: "stdout" } });
+    expect(command(["alice", "d"])).toEqual({ kind: "list", uid: "alice", from: "directory" });
+    expect(command(["alice", "d", "--from", "storage"])).toEqual({ kind: "list", uid: "alice", from: "storage" });
+    expect(command(["alice", "d", "--from=storage"])).toEqual({ kind: "list", uid: "alice", from: "storage" });
+  });
+
+  test("wrong arity and unknown actions are usage errors", () => {
+    expect(usageError(["alice", "a"])).toContain("at least one");
+    expect(usageError(["alice", "r"])).toContain("exactly one");
+    expect(usageError(["alice", "r", "a", "b"])).toContain("exactly one");
+    expect(usageError(["alice", "x"])).toContain("unknown action 'x'");
+    expect(usageError(["alice"])).toContain("unknown command 'alice'");
+    expect(usageError(["alice", "d", "--from", "disk"])).toContain("--from");
+    expect(usageError(["alice", "c", "--as", "n"])).toContain("--as does not apply");
+  });
+});
+
+describe("friendly forms", () => {
+  test("put, get, ls, rm, status, shell", () => {
+    expect(command(["put", "a", "b"])).toEqual({ kind: "upload", uid: null, files: ["a", "b"], as: null });
+    expect(command(["put", "a", "--as", "b", "--user", "bob"])).toEqual({ kind: "upload", uid: "bob", files: ["a"], as: "b" });
+    expect(command(["get", "n"])).toEqual({ kind: "read", uid: null, name: "n", target: { kind: "file", path: "n" } });
+    expect(command(["get", "n", "-o", "-"])).toEqual({ kind: "read", uid: null, name: "n", target: { kind: "stdout" } });
+    expect(command(["get", "n", "-o", "out.bin"])).toEqual({ kind: "read", uid: null, name: "n", target: { kind: "file", path: "out.bin" } });
+    expect(command(["ls", "--from", "storage"])).toEqual({ kind: "list", uid: null, from: "storage" });
+    expect(command(["rm", "n", "-u", "carol"])).toEqual({ kind: "remove", uid: "carol", name: "n" });
+    expect(command(["status"])).toEqual({ kind: "status" });
+    expect(command([])).toEqual({ kind: "shell" });
+    expect(command(["shell"])).toEqual({ kind: "shell" });
+  });
+
+  test("--as with several files, stray flags and bad clusters are usage errors", () => {
+    expect(usageError(["put", "a", "b", "--as", "c"])).toContain("--as");
+    expect(usageError(["ls", "--bogus"])).toContain("unknown flag --bogus");
+    expect(usageError(["status", "--cluster"])).toContain("needs a value");
+    expect(usageError(["status", "--cluster", "nohost"])).toContain("not host:port");
+    expect(usageError(["alice", "c", "--user", "bob"])).toContain("--user");
+  });
+
+  test("global flags anywhere; -- ends flags; empty names stay names", () => {
+    const parsed = parseArgs(["--json", "ls", "--cluster", "127.0.0.1:1,127.0.0.1:2"]);
+    expect(parsed.ok && parsed.value.options).toEqual({ json: true, cluster: ["127.0.0.1:1", "127.0.0.1:2"] });
+    expect(command(["put", "--", "--weird"])).toEqual({ kind: "upload", uid: null, files: ["--weird"], as: null });
+    expect(command(["put", "x", "--as", ""])).toEqual({ kind: "upload", uid: null, files: ["x"], as: "" });
+  });
+
+  test("--help everywhere picks the command's topic", () => {
+    expect(command(["--help"])).toEqual({ kind: "help", topic: "main" });
+    expect(command(["put", "--help"])).toEqual({ kind: "help", topic: "put" });
+    expect(command(["alice", "a", "-h"])).toEqual({ kind: "help", topic: "a" });
+    expect(command(["help", "status"])).toEqual({ kind: "help", topic: "status" });
+    expect(command(["alice", "--help"])).toEqual({ kind: "help", topic: "main" });
+  });
+});
+
+describe("shell lines", () => {
+  test("split on blanks, with quotes and escapes", () => {
+    expect(splitLine("alice a x.txt  y.txt")).toEqual({ ok: true, value: ["alice", "a", "x.txt", "y.txt"] });
+    expect(splitLine(`put "my file.txt" --as 'a b'`)).toEqual({ ok: true, value: ["put", "my file.txt", "--as", "a b"] });
+    expect(splitLine(`put x --as ""`)).toEqual({ ok: true, value: ["put", "x", "--as", ""] });
+    expect(splitLine("put a\\ b")).toEqual({ ok: true, value: ["put", "a b"] });
+    expect(splitLine("   ")).toEqual({ ok: true, value: [] });
+    expect(splitLine(`put "x`).ok).toBe(false);
+  });
+});

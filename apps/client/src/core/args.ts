@@ -1,0 +1,291 @@
+/**
+ * The command line as a typed value: argv (or one line of the interactive shell) becomes a
+ * Command, or a usage error naming what is wrong and which help to show. Pure; nothing here
+ * reads the session or the environment: the caller fills the gaps (uid, cluster) afterwards.
+ */
+
+import { parseAddress } from "@ftfs/protocol/core";
+
+export type ReadTarget = { readonly kind: "stdout" } | { readonly kind: "file"; readonly path: string };
+export type ListSource = "directory" | "storage";
+
+export const HELP_TOPICS = ["main", "c", "a", "r", "d", "put", "get", "ls", "rm", "status", "shell"] as const;
+export type HelpTopic = (typeof HELP_TOPICS)[number];
+
+/** `uid: null` means "the session's user, or --user"; the runner resolves it. */
+export type Command =
+  | { readonly kind: "connect"; readonly uid: string }
+  | { readonly kind: "upload"; readonly uid: string | null; readonly files: readonly string[]; readonly as: string | null }
+  | { readonly kind: "read"; readonly uid: string | null; readonly name: string; readonly target: ReadTarget }
+  | { readonly kind: "list"; readonly uid: string | null; readonly from: ListSource }
+  | { readonly kind: "remove"; readonly uid: string | null; readonly name: string }
+  | { readonly kind: "status" }
+  | { readonly kind: "shell" }
+  | { readonly kind: "help"; readonly topic: HelpTopic };
+
+export interface GlobalOptions {
+  readonly json: boolean;
+  /** From --cluster; null means "FTFS_CLUSTER, else the session's, else the local cluster". */
+  readonly cluster: readonly string[] | null;
+}
+
+export interface Invocation {
+  readonly command: Command;
+  readonly options: GlobalOptions;
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly value: Invocation }
+  | { readonly ok: false; readonly message: string; readonly topic: HelpTopic };
+
+type ValueFlag = "cluster" | "user" | "from" | "as" | "output";
+type BoolFlag = "json" | "help";
+
+const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
+  "--cluster": "cluster",
+  "--user": "user",
+  "-u": "user",
+  "--from": "from",
+  "--as": "as",
+  "--output": "output",
+  "-o": "output",
+};
+const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = { "--json": "json", "--help": "help", "-h": "help" };
+
+const SEED_ACTIONS = new Set(["c", "a", "r", "d"]);
+const VERBS = new Set(["put", "get", "ls", "rm", "status", "shell", "help"]);
+
+interface Tokens {
+  readonly positionals: string[];
+  readonly values: Partial<Record<ValueFlag, string>>;
+  readonly flags: Set<BoolFlag>;
+}
+
+class UsageProblem extends Error {
+  readonly topic: HelpTopic;
+  constructor(message: string, topic: HelpTopic = "main") {
+    super(message);
+    this.topic = topic;
+  }
+}
+
+/** Split argv into positionals and flags; flags may come anywhere, `--` ends them. */
+function tokenize(argv: readonly string[]): Tokens {
+  const tokens: Tokens = { positionals: [], values: {}, flags: new Set() };
+  for (let index = 0; index < argv.length; index += 1) {
+    const arg = argv[index] ?? "";
+    if (arg === "--") {
+      tokens.positionals.push(...argv.slice(index + 1));
+      break;
+    }
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const name = equals > 0 ? arg.slice(0, equals) : arg;
+    const valueFlag = VALUE_FLAGS[name];
+    const boolFlag = BOOL_FLAGS[name];
+    if (valueFlag !== undefined) {
+      const value = equals > 0 ? arg.slice(equals + 1) : argv[index + 1];
+      if (value === undefined) throw new UsageProblem(`${name} needs a value`);
+      if (equals <= 0) index += 1;
+      tokens.values[valueFlag] = value;
+    } else if (boolFlag !== undefined && equals <= 0) {
+      tokens.flags.add(boolFlag);
+    } else if (arg.startsWith("-") && arg !== "-") {
+      throw new UsageProblem(`unknown flag ${name}`);
+    } else {
+      tokens.positionals.push(arg);
+    }
+  }
+  return tokens;
+}
+
+/** `host:port[,host:port…]` → addresses, each checked. */
+export function parseClusterList(text: string): { ok: true; value: string[] } | { ok: false; message: string } {
+  const addresses = text.split(",").map((part) => part.trim()).filter((part) => part.length > 0);
+  if (addresses.length === 0) return { ok: false, message: "the cluster address list is empty" };
+  for (const address of addresses) {
+    const parsed = parseAddress(address);
+    if (!parsed.ok) return { ok: false, message: `cluster address '${address}' is not host:port` };
+  }
+  return { ok: true, value: addresses };
+}
+
+export function parseArgs(argv: readonly string[]): ParseResult {
+  try {
+    const tokens = tokenize(argv);
+    const command = parseCommand(tokens);
+    let cluster: string[] | null = null;
+    if (tokens.values.cluster !== undefined) {
+      const parsed = parseClusterList(tokens.values.cluster);
+      if (!parsed.ok) throw new UsageProblem(parsed.message);
+      cluster = parsed.value;
+    }
+    return { ok: true, value: { command, options: { json: tokens.flags.has("json"), cluster } } };
+  } catch (error) {
+    if (error instanceof UsageProblem) return { ok: false, message: error.message, topic: error.topic };
+    throw error;
+  }
+}
+
+function parseCommand(tokens: Tokens): Command {
+  const [first, second] = tokens.positionals;
+  const wantsHelp = tokens.flags.has("help");
+  if (first === undefined) return wantsHelp ? { kind: "help", topic: "main" } : { kind: "shell" };
+  if (VERBS.has(first)) {
+    const topic = helpTopicOf(first);
+    if (wantsHelp) return { kind: "help", topic };
+    return parseVerb(first, tokens.positionals.slice(1), tokens, topic);
+  }
+  if (second === undefined) {
+    if (wantsHelp) return { kind: "help", topic: "main" };
+    throw new UsageProblem(`unknown command '${first}' (use put, get, ls, rm, status, shell, or <uid> c|a|r|d)`);
+  }
+  if (!SEED_ACTIONS.has(second)) {
+    throw new UsageProblem(`unknown action '${second}' for user '${first}' (actions: c, a, r, d)`);
+  }
+  const topic = helpTopicOf(second);
+  if (wantsHelp) return { kind: "help", topic };
+  if (tokens.values.user !== undefined) throw new UsageProblem("--user is for put/get/ls/rm; here the user comes first", topic);
+  return parseSeed(first, second, tokens.positionals.slice(2), tokens, topic);
+}
+
+function helpTopicOf(word: string): HelpTopic {
+  return HELP_TOPICS.find((topic) => topic === word) ?? "main";
+}
+
+function parseSeed(uid: string, action: string, rest: readonly string[], tokens: Tokens, topic: HelpTopic): Command {
+  switch (action) {
+    case "c":
+      allowOnly(tokens, [], topic);
+      expectCount(rest, 0, 0, "c takes no arguments", topic);
+      return { kind: "connect", uid };
+    case "a":
+      allowOnly(tokens, ["as"], topic);
+      return uploadCommand(uid, rest, tokens, topic);
+    case "r":
+      allowOnly(tokens, ["output"], topic);
+      expectCount(rest, 1, 1, "r takes exactly one file name", topic);
+      return { kind: "read", uid, name: rest[0] ?? "", target: readTarget(tokens.values.output, null) };
+    case "d":
+      allowOnly(tokens, ["from"], topic);
+      expectCount(rest, 0, 0, "d takes no arguments (did you mean --from storage?)", topic);
+      return { kind: "list", uid, from: listSource(tokens.values.from, topic) };
+    default:
+      throw new UsageProblem(`unknown action '${action}'`, topic);
+  }
+}
+
+function parseVerb(verb: string, rest: readonly string[], tokens: Tokens, topic: HelpTopic): Command {
+  const uid = tokens.values.user ?? null;
+  switch (verb) {
+    case "put":
+      allowOnly(tokens, ["as", "user"], topic);
+      return uploadCommand(uid, rest, tokens, topic);
+    case "get":
+      allowOnly(tokens, ["output", "user"], topic);
+      expectCount(rest, 1, 1, "get takes exactly one file name", topic);
+      return { kind: "read", uid, name: rest[0] ?? "", target: readTarget(tokens.values.output, rest[0] ?? "") };
+    case "ls":
+      allowOnly(tokens, ["from", "user"], topic);
+      expectCount(rest, 0, 0, "ls takes no arguments", topic);
+      return { kind: "list", uid, from: listSource(tokens.values.from, topic) };
+    case "rm":
+      allowOnly(tokens, ["user"], topic);
+      expectCount(rest, 1, 1, "rm takes exactly one file name", topic);
+      return { kind: "remove", uid, name: rest[0] ?? "" };
+    case "status":
+      allowOnly(tokens, [], topic);
+      expectCount(rest, 0, 0, "status takes no arguments", topic);
+      return { kind: "status" };
+    case "shell":
+      allowOnly(tokens, [], topic);
+      expectCount(rest, 0, 0, "shell takes no arguments", topic);
+      return { kind: "shell" };
+    case "help":
+      expectCount(rest, 0, 1, "help takes at most one topic", topic);
+      return { kind: "help", topic: rest[0] === undefined ? "main" : knownTopic(rest[0]) };
+    default:
+      throw new UsageProblem(`unknown command '${verb}'`);
+  }
+}
+
+function uploadCommand(uid: string | null, files: readonly string[], tokens: Tokens, topic: HelpTopic): Command {
+  expectCount(files, 1, Number.POSITIVE_INFINITY, "name at least one local file to upload", topic);
+  const as = tokens.values.as ?? null;
+  if (as !== null && files.length !== 1) throw new UsageProblem("--as names one file; upload one file at a time with it", topic);
+  return { kind: "upload", uid, files, as };
+}
+
+/** `get name` saves to ./name; `-o -` (and the seed's `r`) writes to stdout. */
+function readTarget(output: string | undefined, defaultPath: string | null): ReadTarget {
+  const path = output ?? defaultPath;
+  if (path === null || path === "-") return { kind: "stdout" };
+  return { kind: "file", path };
+}
+
+function listSource(from: string | undefined, topic: HelpTopic): ListSource {
+  if (from === undefined || from === "directory") return "directory";
+  if (from === "storage") return "storage";
+  throw new UsageProblem(`--from takes 'directory' or 'storage', not '${from}'`, topic);
+}
+
+function knownTopic(word: string): HelpTopic {
+  const topic = HELP_TOPICS.find((candidate) => candidate === word);
+  if (topic === undefined) throw new UsageProblem(`no help on '${word}' (topics: ${HELP_TOPICS.join(", ")})`);
+  return topic;
+}
+
+const FLAG_SPELLING: Readonly<Record<ValueFlag, string>> = {
+  cluster: "--cluster",
+  user: "--user",
+  from: "--from",
+  as: "--as",
+  output: "--output",
+};
+
+/** --cluster and --json apply everywhere; the rest only where listed. */
+function allowOnly(tokens: Tokens, allowed: readonly ValueFlag[], topic: HelpTopic): void {
+  for (const flag of Object.keys(tokens.values) as ValueFlag[]) {
+    if (flag !== "cluster" && !allowed.includes(flag)) {
+      throw new UsageProblem(`${FLAG_SPELLING[flag]} does not apply to this command`, topic);
+    }
+  }
+}
+
+function expectCount(items: readonly string[], min: number, max: number, message: string, topic: HelpTopic): void {
+  if (items.length < min || items.length > max) throw new UsageProblem(message, topic);
+}
+
+/**
+ * Split one shell line into words: spaces separate, '…' and "…" quote, a backslash escapes
+ * the next character (outside single quotes), as a POSIX shell does for plain words.
+ */
+export function splitLine(line: string): { ok: true; value: string[] } | { ok: false; message: string } {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  let quote: "'" | '"' | null = null;
+  for (let index = 0; index < line.length; index += 1) {
+    const char = line[index] ?? "";
+    if (quote !== null) {
+      if (char === quote) quote = null;
+      else if (char === "\\" && quote === '"' && index + 1 < line.length) word += line[++index] ?? "";
+      else word += char;
+    } else if (char === "'" || char === '"') {
+      quote = char;
+      inWord = true;
+    } else if (char === "\\" && index + 1 < line.length) {
+      word += line[++index] ?? "";
+      inWord = true;
+    } else if (char === " " || char === "\t") {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+    } else {
+      word += char;
+      inWord = true;
+    }
+  }
+  if (quote !== null) return { ok: false, message: `unterminated ${quote} quote` };
+  if (inWord) words.push(word);
+  return { ok: true, value: words };
+}

@@ -1,0 +1,44 @@
+/** People-facing formatting: sizes in binary units, short hashes, aligned tables, safe text. */
+import { expect, test } from "bun:test";
+import { formatBytes, formatFileTable, formatTable, formatUploaded, shortHash } from "./format.ts";
+
+const SHA = "abcd1234".padEnd(64, "0");
+
+test("sizes use binary units with one decimal", () => {
+  expect(formatBytes(0)).toBe("0 B");
+  expect(formatBytes(1023)).toBe("1023 B");
+  expect(formatBytes(12_595)).toBe("12.3 KiB");
+  expect(formatBytes(4 * 1024 * 1024)).toBe("4.0 MiB");
+});
+
+test("an upload prints one line: name, version, size, short hash", () => {
+  expect(shortHash(SHA)).toBe("sha256:abcd1234…");
+  expect(formatUploaded({ name: "notes.txt", version: 2, bytes: 12_595, sha256: SHA })).toBe(
+    "uploaded notes.txt  v2  12.3 KiB  sha256:abcd1234…",
+  );
+});
+
+test("tables align columns, right-align numbers, and neutralise control characters", () => {
+  const table = formatTable(
+    [
+      { title: "name", align: "left" },
+      { title: "size", align: "right" },
+    ],
+    [
+      ["a", "1 B"],
+      ["long\u001bname", "10.0 KiB"],
+    ],
+  );
+  expect(table.split("\n")).toEqual(["name           size", "a               1 B", "long?name  10.0 KiB"]);
+});
+
+test("a file listing is sorted by name and shows the injected time", () => {
+  const files = [
+    { name: "b", version: 1, bytes: 1, sha256: SHA, createdAtMs: 2 },
+    { name: "a", version: 3, bytes: 2048, sha256: SHA, createdAtMs: 1 },
+  ];
+  const lines = formatFileTable(files, (ms) => `t${ms}`).split("\n");
+  expect(lines[1]).toBe("a     2.0 KiB       v3  t1");
+  expect(lines[2]).toBe("b         1 B       v1  t2");
+  expect(formatFileTable([], String)).toBe("no files");
+});

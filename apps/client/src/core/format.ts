@@ -1,0 +1,197 @@
+/**
+ * How the CLI shows things to people: sizes, short hashes, one-line results and aligned
+ * tables. Pure strings in, strings out; the clock reaches here only as an injected formatter,
+ * so listings test without a time zone.
+ */
+
+import type { FileEntry, GroupView, MemberView } from "@ftfs/protocol/core";
+import { assertNever } from "@ftfs/protocol/core";
+
+const BYTES_PER_KIB = 1024;
+const SIZE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"] as const;
+/** Hex digits of a hash shown to people: enough to tell files apart, short enough to read. */
+export const SHORT_HASH_HEX_DIGITS = 8;
+/** Space between table columns. */
+const COLUMN_GAP = "  ";
+// Control characters would let a name rewrite the terminal; names are validated, but a table
+// must not trust that its input was.
+// biome-ignore lint: the control range is the point of this pattern.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** 0 B, 999 B, 12.3 KiB, 4.0 MiB: binary units, one decimal past bytes. */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= BYTES_PER_KIB && unit < SIZE_UNITS.length - 1) {
+    value /= BYTES_PER_KIB;
+    unit += 1;
+  }
+  if (unit === 0) return `${bytes} B`;
+  return `${value.toFixed(1)} ${SIZE_UNITS[unit]}`;
+}
+
+export function shortHash(sha256: string): string {
+  return `sha256:${sha256.slice(0, SHORT_HASH_HEX_DIGITS)}…`;
+}
+
+export interface UploadedFile {
+  readonly name: string;
+  readonly version: number;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** `uploaded notes.txt  v2  12.3 KiB  sha256:abcd1234…` */
+export function formatUploaded(file: UploadedFile): string {
+  return `uploaded ${fileSummary(file)}`;
+}
+
+/** `saved notes.txt  v2  12.3 KiB  sha256:abcd1234…  to ./notes.txt` */
+export function formatSaved(file: UploadedFile, path: string): string {
+  return `saved ${fileSummary(file)}${COLUMN_GAP}to ${displayText(path)}`;
+}
+
+/** `notes.txt  v2  12.3 KiB  sha256:abcd1234…` */
+export function fileSummary(file: UploadedFile): string {
+  return [displayText(file.name), `v${file.version}`, formatBytes(file.bytes), shortHash(file.sha256)].join(COLUMN_GAP);
+}
+
+export function displayText(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, "?");
+}
+
+export type Align = "left" | "right";
+
+export interface Column {
+  readonly title: string;
+  readonly align: Align;
+}
+
+/** Columns padded to their widest cell; the last column is not padded (no trailing spaces). */
+export function formatTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
+  const cells = rows.map((row) => columns.map((_, index) => displayText(row[index] ?? "")));
+  const widths = columns.map((column, index) =>
+    Math.max(column.title.length, ...cells.map((row) => (row[index] ?? "").length)),
+  );
+  const render = (row: readonly string[]): string =>
+    row
+      .map((cell, index) => {
+        const column = columns[index];
+        const width = widths[index] ?? 0;
+        if (column === undefined) return cell;
+        if (column.align === "right") return cell.padStart(width);
+        return index === row.length - 1 ? cell : cell.padEnd(width);
+      })
+      .join(COLUMN_GAP);
+  return [render(columns.map((column) => column.title)), ...cells.map(render)].join("\n");
+}
+
+/** The listing of `ftfs <uid> d`: name, size, version, time; newest names last is not promised. */
+export function formatFileTable(files: readonly FileEntry[], formatTime: (timeMs: number) => string): string {
+  if (files.length === 0) return "no files";
+  const columns: Column[] = [
+    { title: "name", align: "left" },
+    { title: "size", align: "right" },
+    { title: "version", align: "right" },
+    { title: "time", align: "left" },
+  ];
+  const sorted = [...files].sort((a, b) => compareText(a.name, b.name));
+  return formatTable(columns, sorted.map((file) => [file.name, formatBytes(file.bytes), `v${file.version}`, formatTime(file.createdAtMs)]));
+}
+
+/** A file as the storage nodes know it: merged over every group that holds some of its chunks. */
+export interface StoredFile {
+  readonly name: string;
+  readonly version: number | null;
+  readonly uploadId: string;
+  readonly bytes: number;
+  readonly chunks: number;
+  readonly groups: readonly string[];
+  readonly nodes: readonly string[];
+}
+
+export function formatStoredTable(files: readonly StoredFile[]): string {
+  if (files.length === 0) return "no files on the storage nodes";
+  const columns: Column[] = [
+    { title: "name", align: "left" },
+    { title: "size", align: "right" },
+    { title: "version", align: "right" },
+    { title: "chunks", align: "right" },
+    { title: "groups", align: "left" },
+  ];
+  const rows = files.map((file) => [
+    file.name,
+    formatBytes(file.bytes),
+    file.version === null ? "uncommitted" : `v${file.version}`,
+    String(file.chunks),
+    file.groups.join(","),
+  ]);
+  return formatTable(columns, rows);
+}
+
+export interface StatusView {
+  readonly node: string;
+  readonly members: readonly MemberView[];
+  readonly groups: readonly GroupView[];
+}
+
+export function formatStatus(status: StatusView): string {
+  const memberColumns: Column[] = [
+    { title: "node", align: "left" },
+    { title: "role", align: "left" },
+    { title: "group", align: "left" },
+    { title: "address", align: "left" },
+    { title: "state", align: "left" },
+    { title: "primary/backup", align: "left" },
+    { title: "epoch", align: "right" },
+  ];
+  const members = [...status.members].sort((a, b) => compareMembers(a, b));
+  const memberRows = members.map((member) => [
+    member.node,
+    member.role,
+    member.group ?? "-",
+    member.address,
+    member.state,
+    member.primary ? "primary" : "backup",
+    String(member.epoch),
+  ]);
+  const groupColumns: Column[] = [
+    { title: "group", align: "left" },
+    { title: "epoch", align: "right" },
+    { title: "primary", align: "left" },
+    { title: "in-sync replicas", align: "left" },
+  ];
+  const groupRows = [...status.groups]
+    .sort((a, b) => compareText(a.group, b.group))
+    .map((group) => [group.group, String(group.epoch), primaryLabel(group), group.replicas.map((replica) => replica.node).join(",") || "-"]);
+  return [
+    `answered by ${status.node}`,
+    "",
+    formatTable(memberColumns, memberRows),
+    "",
+    groupRows.length === 0 ? "no storage groups" : formatTable(groupColumns, groupRows),
+  ].join("\n");
+}
+
+function primaryLabel(group: GroupView): string {
+  if (group.primary === null) return "(none)";
+  return group.primaryNode === null ? group.primary : `${group.primaryNode} ${group.primary}`;
+}
+
+function compareMembers(a: MemberView, b: MemberView): number {
+  const rank = (member: MemberView): number => {
+    switch (member.role) {
+      case "directory":
+        return 0;
+      case "storage":
+        return 1;
+      default:
+        return assertNever(member.role);
+    }
+  };
+  return rank(a) - rank(b) || compareText(a.group ?? "", b.group ?? "") || compareText(a.node, b.node);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,69 @@
+/** The `--help` texts of the CLI, one per topic. Pure strings. */
+
+import { assertNever } from "@ftfs/protocol/core";
+import type { HelpTopic } from "./args.ts";
+
+const COMMON = `
+common flags:
+  --cluster host:port[,…]  directory addresses (else $FTFS_CLUSTER, else the session's,
+                           else the local cluster 127.0.0.1:7101-7103)
+  --json                   machine-readable output (one JSON document)
+  --help, -h               this help`;
+
+const MAIN = `usage: ftfs <uid> c|a|r|d …        the seed's commands
+       ftfs put|get|ls|rm|status …    friendly forms (user from the session or --user)
+       ftfs [shell]                   interactive prompt
+
+seed commands:
+  ftfs <uid> c                  connect as <uid>: print the directory primary, remember the session
+  ftfs <uid> a <file>…          upload files under their base names (existing name: new version)
+  ftfs <uid> r <name>           write the file's bytes to stdout
+  ftfs <uid> d                  list files (name, size, version, time) from the directory
+  ftfs <uid> d --from storage   list files as the storage nodes know them
+
+friendly forms:
+  ftfs put <file>… [--as name]  upload
+  ftfs get <name> [-o file|-]   download to ./<name>, to a file, or to stdout (-o -)
+  ftfs ls [--from storage]      list
+  ftfs rm <name>                delete a file (every version)
+  ftfs status                   every member (role, group, address, state, primary/backup,
+                                epoch) and every storage group
+  --user <uid>                  act as <uid> instead of the session's user
+${COMMON}
+
+session: \`c\` remembers the user and cluster in $FTFS_CONFIG_DIR (else
+$XDG_CONFIG_HOME/ftfs, else ~/.config/ftfs)/session.json.
+exit status: 0 ok, 1 error (one line on stderr), 2 usage error.`;
+
+const TOPICS: Readonly<Record<Exclude<HelpTopic, "main">, string>> = {
+  c: "usage: ftfs <uid> c\n\nConnect as <uid> (created on first connect), print which directory node is\nprimary, and remember the user and cluster for later commands.",
+  a: "usage: ftfs <uid> a <file>… [--as name]\n\nUpload each local file under its base name; an existing name gets a new version.\nPrints one line per file: name, version, size, sha256.",
+  r: "usage: ftfs <uid> r <name>\n\nWrite the newest version of <name> to stdout, byte for byte (verified by sha256).",
+  d: "usage: ftfs <uid> d [--from directory|storage]\n\nList <uid>'s files: name, size, version, time. --from storage asks one live node\nof every storage group what it holds instead.",
+  put: "usage: ftfs put <file>… [--as name] [--user uid]\n\nUpload local files (stored under their base names, or --as for one file).",
+  get: "usage: ftfs get <name> [-o file|-] [--user uid]\n\nDownload <name> to ./<name>, to -o file, or to stdout with -o -. The file appears\nwhole or not at all.",
+  ls: "usage: ftfs ls [--from directory|storage] [--user uid]\n\nList files: name, size, version, time.",
+  rm: "usage: ftfs rm <name> [--user uid]\n\nDelete <name> (all its versions).",
+  status: "usage: ftfs status\n\nEvery cluster member (node, role, group, address, state, primary/backup, epoch)\nand every storage group's epoch, primary and in-sync replicas.",
+  shell: "usage: ftfs [shell]\n\nAn interactive prompt over one connection. Each line is a command without the\nleading `ftfs`: `alice c`, `alice a x.txt y.txt`, `alice r x.txt`, `ls`, `status`.\n`exit` or end of input quits.",
+};
+
+export function helpText(topic: HelpTopic): string {
+  switch (topic) {
+    case "main":
+      return MAIN;
+    case "c":
+    case "a":
+    case "r":
+    case "d":
+    case "put":
+    case "get":
+    case "ls":
+    case "rm":
+    case "status":
+    case "shell":
+      return `${TOPICS[topic]}\n${COMMON}`;
+    default:
+      return assertNever(topic);
+  }
+}

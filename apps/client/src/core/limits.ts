@@ -1,0 +1,44 @@
+/**
+ * Every bound and timing of the client, in one place, each with its reason. The wire limits
+ * (chunk sizes, name lengths, chunks in flight) live in @ftfs/protocol; these are the client's
+ * own policy: how long it retries, how long it waits for one answer, how often it redraws.
+ */
+
+/**
+ * How long one operation keeps retrying retryable errors (failover, a paused node, a full
+ * queue), counted from its first failure. Long enough to ride out a primary's detection
+ * (STORAGE_HEARTBEAT_TIMEOUT_MS) plus an election; short enough that a dead cluster is reported.
+ */
+export const CLIENT_RETRY_DEADLINE_MS = 20_000;
+
+/**
+ * How long a client that has never had an answer from any directory address keeps trying
+ * before it reports the cluster unreachable. A typo in `--cluster` should not cost 20 s.
+ */
+export const CLIENT_FIRST_CONTACT_DEADLINE_MS = 4_000;
+
+/** First backoff delay; doubled per attempt up to the cap, then jittered. */
+export const CLIENT_RETRY_DELAY_MS_BASE = 50;
+/** Backoff cap: a client never sleeps longer than this between two attempts. */
+export const CLIENT_RETRY_DELAY_MS_MAX = 1_000;
+
+/**
+ * Wait for one directory answer. Metadata answers are small; a directory that is silent this
+ * long is paused or partitioned, and the next address should be tried.
+ */
+export const CLIENT_DIRECTORY_TIMEOUT_MS = 5_000;
+
+/**
+ * Wait for one chunk put or get: a 16 MiB chunk replicated three times with fsyncs, on a busy
+ * machine, fits; a paused primary does not hold the upload much longer than this.
+ */
+export const CLIENT_CHUNK_TIMEOUT_MS = 10_000;
+
+/** NOT_PRIMARY redirects followed in a row before backing off: bounds a redirect loop. */
+export const CLIENT_PRIMARY_REDIRECTS_MAX = 4;
+
+/** Progress bars redraw at most this often, so a fast transfer does not flood the terminal. */
+export const PROGRESS_REDRAW_INTERVAL_MS = 100;
+
+/** Width of a progress bar's bar, in terminal columns. */
+export const PROGRESS_BAR_COLUMNS = 24;

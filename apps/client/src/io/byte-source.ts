@@ -1,0 +1,90 @@
+/**
+ * What an upload reads from: a local file, read slice by slice so memory never holds more
+ * than the chunks in flight, or bytes already in memory (tests, the bench). A file source
+ * notices when the file changes under it (size or mtime moved, or a slice came back short),
+ * so a half-old, half-new file is never committed.
+ */
+
+import { stat } from "node:fs/promises";
+import { FILE_BYTES_MAX, FtfsError } from "@ftfs/protocol/core";
+
+export interface ByteSource {
+  /** Shown in messages: the local path, or the remote name for in-memory bytes. */
+  readonly label: string;
+  readonly bytes: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Fail with LOCAL_FILE if the source is no longer what it was when opened. */
+  checkUnchanged(): Promise<void>;
+}
+
+interface FileIdentity {
+  readonly bytes: number;
+  readonly mtimeMs: number;
+  readonly inode: number;
+}
+
+export async function openFileSource(path: string): Promise<ByteSource> {
+  const opened = await identify(path);
+  const file = Bun.file(path);
+  const changed = (): FtfsError => new FtfsError("LOCAL_FILE", `${path} changed while uploading; nothing was committed`);
+  return {
+    label: path,
+    bytes: opened.bytes,
+    read: async (offset, length) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await file.slice(offset, offset + length).arrayBuffer());
+      } catch (error) {
+        throw localFileError(path, error);
+      }
+      if (bytes.length !== length) throw changed();
+      return bytes;
+    },
+    checkUnchanged: async () => {
+      const now = await identify(path).catch(() => null);
+      const same = now !== null && now.bytes === opened.bytes && now.mtimeMs === opened.mtimeMs && now.inode === opened.inode;
+      if (!same) throw changed();
+    },
+  };
+}
+
+export function memorySource(label: string, bytes: Uint8Array): ByteSource {
+  return {
+    label,
+    bytes: bytes.length,
+    read: async (offset, length) => bytes.subarray(offset, offset + length),
+    checkUnchanged: async () => undefined,
+  };
+}
+
+async function identify(path: string): Promise<FileIdentity> {
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    throw localFileError(path, error);
+  }
+  if (info.isDirectory()) throw new FtfsError("LOCAL_FILE", `${path} is a directory, not a file`);
+  if (!info.isFile()) throw new FtfsError("LOCAL_FILE", `${path} is not a regular file`);
+  if (info.size > FILE_BYTES_MAX) throw new FtfsError("LOCAL_FILE", `${path} is larger than the ${FILE_BYTES_MAX}-byte file limit`);
+  return { bytes: info.size, mtimeMs: info.mtimeMs, inode: info.ino };
+}
+
+/** One clear line for the ways a local file can fail to open. */
+export function localFileError(path: string, error: unknown): FtfsError {
+  const code = errorCode(error);
+  const reason =
+    code === "ENOENT" ? "no such file"
+    : code === "EACCES" || code === "EPERM" ? "permission denied"
+    : code === "EISDIR" ? "is a directory"
+    : code === "ENOTDIR" ? "a parent is not a directory"
+    : error instanceof Error ? error.message
+    : String(error);
+  return new FtfsError("LOCAL_FILE", `${path}: ${reason}`, { cause: error });
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
+  const code = (error as { code: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}

@@ -1,0 +1,124 @@
+/**
+ * Moving one chunk to or from the storage groups. A put goes to the group's primary stamped
+ * with the group's epoch; a refusal or failure refreshes the view and retries (perhaps on the
+ * next group in the chunk's rendezvous ranking, if its own group has no primary). A get tries
+ * the primary, then every replica, verifying the SHA-256 of what comes back; a bad, missing or
+ * unreachable replica is skipped.
+ */
+
+import { FtfsError, type ChunkOwner, type ChunkRef, type ErrorCode } from "@ftfs/protocol/core";
+import type { RpcPool } from "@ftfs/protocol/io";
+import { rankGroups } from "../core/rendezvous.ts";
+import { readAddresses, type GroupViews } from "./groups.ts";
+import { isRetryableError, withRetry } from "./retry.ts";
+
+export interface ChunkTransferOptions {
+  readonly pool: RpcPool;
+  readonly views: GroupViews;
+  readonly timeoutMs: number;
+  readonly retryDeadlineMs: number;
+  readonly signal?: AbortSignal;
+}
+
+const NODE_DOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["CONNECT_FAILED", "CONNECTION_CLOSED", "TIMEOUT"]);
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * Store one chunk; resolves with its reference once every in-sync replica of its group has it.
+ * `groups` is the set placement offered; the chunk goes to the best-ranked one with a primary.
+ */
+export async function putChunk(
+  options: ChunkTransferOptions,
+  chunkId: string,
+  bytes: Uint8Array,
+  owner: ChunkOwner,
+  groups: readonly string[],
+): Promise<ChunkRef> {
+  const ranked = rankGroups(chunkId, groups);
+  return withRetry(
+    async () => {
+      const group = ranked.find((candidate) => options.views.get(candidate)?.primary != null);
+      const view = group === undefined ? undefined : options.views.get(group);
+      if (group === undefined || view === undefined || view.primary === null) {
+        throw new FtfsError("UNAVAILABLE", "no storage group has a primary to take writes");
+      }
+      try {
+        await options.pool.call(
+          view.primary,
+          "putChunk",
+          { chunkId, owner },
+          { payload: bytes, epoch: view.epoch, timeoutMs: options.timeoutMs },
+        );
+      } catch (error) {
+        if (error instanceof FtfsError && NODE_DOWN_CODES.has(error.code)) options.pool.forget(view.primary);
+        throw error;
+      }
+      return { id: chunkId, bytes: bytes.length, group };
+    },
+    retryPolicy(options),
+  );
+}
+
+/** Fetch one chunk and verify it; tries every replica, and retries while some are unreachable. */
+export async function getChunk(options: ChunkTransferOptions, ref: ChunkRef): Promise<Uint8Array> {
+  return withRetry(() => getFromSomeReplica(options, ref), retryPolicy(options));
+}
+
+function retryPolicy(options: ChunkTransferOptions): Parameters<typeof withRetry>[1] {
+  return {
+    deadlineMs: () => options.retryDeadlineMs,
+    onRetry: () => options.views.refresh(),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
+}
+
+async function getFromSomeReplica(options: ChunkTransferOptions, ref: ChunkRef): Promise<Uint8Array> {
+  const view = options.views.get(ref.group);
+  const addresses = view === undefined ? [] : readAddresses(view);
+  if (addresses.length === 0) {
+    throw new FtfsError("UNAVAILABLE", `storage group ${ref.group} has no replica to read chunk ${ref.id.slice(0, 12)} from`);
+  }
+  const failures: FtfsError[] = [];
+  for (const address of addresses) {
+    try {
+      return await getVerified(options, address, ref);
+    } catch (error) {
+      if (!(error instanceof FtfsError)) throw error;
+      if (NODE_DOWN_CODES.has(error.code)) options.pool.forget(address);
+      failures.push(error);
+    }
+  }
+  throw worstFailure(ref, failures);
+}
+
+async function getVerified(options: ChunkTransferOptions, address: string, ref: ChunkRef): Promise<Uint8Array> {
+  const answer = await options.pool.call(address, "getChunk", { chunkId: ref.id }, { timeoutMs: options.timeoutMs });
+  const bytes = answer.payload;
+  if (bytes.length !== ref.bytes || sha256Hex(bytes) !== ref.id) {
+    throw new FtfsError("INTEGRITY", `chunk ${ref.id.slice(0, 12)} from ${address} does not match its sha256`);
+  }
+  return bytes;
+}
+
+/**
+ * Every replica failed. If any failure may pass (a node down, a group failing over), the
+ * answer is retryable and the caller waits and tries again; if all of them answered that the
+ * chunk is bad or absent, retrying cannot help.
+ */
+function worstFailure(ref: ChunkRef, failures: readonly FtfsError[]): FtfsError {
+  const short = ref.id.slice(0, 12);
+  const transient = failures.find((failure) => isRetryableError(failure));
+  if (transient !== undefined) {
+    return new FtfsError(transient.code, `no replica of chunk ${short} in group ${ref.group} answered: ${transient.message}`, { cause: transient });
+  }
+  if (failures.some((failure) => failure.code === "INTEGRITY")) {
+    return new FtfsError("INTEGRITY", `every replica of chunk ${short} in group ${ref.group} is missing or corrupt`);
+  }
+  if (failures.every((failure) => failure.code === "CHUNK_NOT_FOUND")) {
+    return new FtfsError("CHUNK_NOT_FOUND", `no replica in group ${ref.group} has chunk ${short}`);
+  }
+  return failures[0] ?? new FtfsError("UNAVAILABLE", `no replica of chunk ${short} answered`);
+}

@@ -1,0 +1,151 @@
+/**
+ * FtfsClient: the client library the CLI and the bench are built on. One RpcPool of
+ * connections; directory calls find the primary and retry; uploads and reads stream chunk by
+ * chunk with a bounded window. Names and uids are validated here, before any network I/O, so
+ * a hostile name never leaves the machine (the servers check again).
+ */
+
+import {
+  CLIENT_CHUNKS_IN_FLIGHT_DEFAULT,
+  CONNECT_TIMEOUT_MS_DEFAULT,
+  type FileEntry,
+  type ResponseBody,
+} from "@ftfs/protocol/core";
+import { RpcPool } from "@ftfs/protocol/io";
+import hyperid from "hyperid";
+import type { StoredFile } from "../core/format.ts";
+import {
+  CLIENT_CHUNK_TIMEOUT_MS,
+  CLIENT_DIRECTORY_TIMEOUT_MS,
+  CLIENT_FIRST_CONTACT_DEADLINE_MS,
+  CLIENT_RETRY_DEADLINE_MS,
+} from "../core/limits.ts";
+import { mergeOwned } from "../core/storage-listing.ts";
+import { memorySource, openFileSource } from "./byte-source.ts";
+import { DirectoryClient } from "./directory.ts";
+import { runDownload, type ChunkSink, type ReadResult } from "./download.ts";
+import { listEveryGroup } from "./storage-list.ts";
+import { runUpload, type ProgressListener, type UploadContext, type UploadResult } from "./upload.ts";
+import { baseName, checkName, checkUid } from "./validate.ts";
+
+export interface FtfsClientOptions {
+  /** Directory addresses (host:port); any live one works. */
+  readonly directories: readonly string[];
+  readonly chunksInFlight?: number;
+  readonly retryDeadlineMs?: number;
+  readonly firstContactDeadlineMs?: number;
+  readonly directoryTimeoutMs?: number;
+  readonly chunkTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  /** Share connections with other clients (the bench); closed by its owner, not by close(). */
+  readonly pool?: RpcPool;
+}
+
+export type ConnectResult = ResponseBody<"connect">;
+export type ClusterStatus = ResponseBody<"clusterStatus">;
+
+export class FtfsClient {
+  private readonly pool: RpcPool;
+  private readonly ownsPool: boolean;
+  private readonly directory: DirectoryClient;
+  private readonly transfer: UploadContext;
+  private readonly requestIds = hyperid({ urlSafe: true });
+
+  constructor(options: FtfsClientOptions) {
+    this.pool = options.pool ?? new RpcPool(options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT);
+    this.ownsPool = options.pool === undefined;
+    const retryDeadlineMs = options.retryDeadlineMs ?? CLIENT_RETRY_DEADLINE_MS;
+    this.directory = new DirectoryClient(this.pool, {
+      addresses: options.directories,
+      timeoutMs: options.directoryTimeoutMs ?? CLIENT_DIRECTORY_TIMEOUT_MS,
+      retryDeadlineMs,
+      firstContactDeadlineMs: options.firstContactDeadlineMs ?? CLIENT_FIRST_CONTACT_DEADLINE_MS,
+    });
+    this.transfer = {
+      pool: this.pool,
+      directory: this.directory,
+      chunksInFlight: Math.max(1, options.chunksInFlight ?? CLIENT_CHUNKS_IN_FLIGHT_DEFAULT),
+      chunkTimeoutMs: options.chunkTimeoutMs ?? CLIENT_CHUNK_TIMEOUT_MS,
+      retryDeadlineMs,
+    };
+  }
+
+  /** The directory primary as last learned, or null before the first answer. */
+  get primary(): string | null {
+    return this.directory.primary;
+  }
+
+  /** Reach the cluster as `uid`; the directory creates the user on first connect. */
+  async connect(uid: string): Promise<ConnectResult> {
+    checkUid(uid);
+    const answer = await this.directory.call("connect", { uid });
+    this.directory.primary = answer.primary;
+    return answer;
+  }
+
+  /** Upload a local file as `name` (default: its base name); an existing name gets a new version. */
+  async upload(uid: string, localPath: string, name?: string, progress?: ProgressListener): Promise<UploadResult> {
+    const remoteName = name ?? baseName(localPath);
+    checkUid(uid);
+    checkName(remoteName);
+    const source = await openFileSource(localPath);
+    return runUpload(this.transfer, uid, remoteName, source, progress);
+  }
+
+  /** Upload bytes already in memory (tests, the bench). */
+  async uploadBytes(uid: string, name: string, bytes: Uint8Array, progress?: ProgressListener): Promise<UploadResult> {
+    checkUid(uid);
+    checkName(name);
+    return runUpload(this.transfer, uid, name, memorySource(name, bytes), progress);
+  }
+
+  /** Stream a file's bytes, verified, in order, to `sink`; awaits the sink (backpressure). */
+  async read(uid: string, name: string, sink: ChunkSink, version?: number, progress?: ProgressListener): Promise<ReadResult> {
+    checkUid(uid);
+    checkName(name);
+    return runDownload(this.transfer, uid, name, sink, version, progress);
+  }
+
+  /** A whole file in memory: for tests and small files only. */
+  async readBytes(uid: string, name: string, version?: number): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    const result = await this.read(uid, name, (chunk) => void parts.push(chunk), version);
+    const out = new Uint8Array(result.bytes);
+    let offset = 0;
+    for (const part of parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    return out;
+  }
+
+  /** The user's files as the directory records them (newest version of each name). */
+  async list(uid: string): Promise<FileEntry[]> {
+    checkUid(uid);
+    const answer = await this.directory.call("listFiles", { uid });
+    return [...answer.files];
+  }
+
+  /** The user's files as the storage nodes know them: one live node per group, merged. */
+  async listFromStorage(uid: string): Promise<StoredFile[]> {
+    checkUid(uid);
+    const status = await this.directory.call("clusterStatus", {});
+    const listings = await listEveryGroup(this.pool, status.groups, uid, this.transfer.chunkTimeoutMs);
+    return mergeOwned(listings);
+  }
+
+  /** Delete a name (every version). Retries reuse one requestId, so a retry is not a second delete. */
+  async remove(uid: string, name: string): Promise<{ deletedVersion: number }> {
+    checkUid(uid);
+    checkName(name);
+    return this.directory.call("deleteFile", { uid, name, requestId: this.requestIds() });
+  }
+
+  async status(): Promise<ClusterStatus> {
+    return this.directory.call("clusterStatus", {});
+  }
+
+  close(): void {
+    if (this.ownsPool) this.pool.close();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Talking to the directory group: any address works, the primary is found by following
+ * NOT_PRIMARY hints, dead or silent nodes are skipped in turn, and retryable answers are
+ * retried until the deadline. Remembers the last primary so later calls go straight there.
+ * Never retries a non-retryable answer (bad name, unknown user, not found): those are the
+ * user's to see.
+ */
+
+import {
+  FtfsError,
+  type ErrorCode,
+  type Op,
+  type RequestBody,
+  type ResponseBody,
+} from "@ftfs/protocol/core";
+import type { RpcPool } from "@ftfs/protocol/io";
+import { CLIENT_PRIMARY_REDIRECTS_MAX } from "../core/limits.ts";
+import { withRetry } from "./retry.ts";
+
+export interface DirectoryOptions {
+  readonly addresses: readonly string[];
+  readonly timeoutMs: number;
+  readonly retryDeadlineMs: number;
+  readonly firstContactDeadlineMs: number;
+}
+
+/** Answers that say "this node is gone or stuck": try the next address. */
+const NODE_DOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["CONNECT_FAILED", "CONNECTION_CLOSED", "TIMEOUT"]);
+
+export class DirectoryClient {
+  private readonly pool: RpcPool;
+  private readonly options: DirectoryOptions;
+  private readonly addresses: readonly string[];
+  private cursor = 0;
+  private preferred: string | null = null;
+  private everAnswered = false;
+  private redirectsInARow = 0;
+
+  constructor(pool: RpcPool, options: DirectoryOptions) {
+    if (options.addresses.length === 0) throw new FtfsError("BAD_REQUEST", "no directory addresses given");
+    this.pool = pool;
+    this.options = options;
+    this.addresses = [...new Set(options.addresses)];
+  }
+
+  /** The directory primary as last learned (from `connect` or a NOT_PRIMARY hint). */
+  get primary(): string | null {
+    return this.preferred;
+  }
+
+  set primary(address: string | null) {
+    this.preferred = address;
+  }
+
+  get clusterAddresses(): readonly string[] {
+    return this.addresses;
+  }
+
+  async call<O extends Op>(op: O, body: RequestBody<O>): Promise<ResponseBody<O>> {
+    return withRetry(
+      async () => {
+        const address = this.preferred ?? this.nextAddress();
+        try {
+          const answer = await this.pool.call(address, op, body, { timeoutMs: this.options.timeoutMs });
+          this.everAnswered = true;
+          this.redirectsInARow = 0;
+          this.preferred = address;
+          return answer.body;
+        } catch (error) {
+          this.onFailure(address, error);
+          throw error;
+        }
+      },
+      {
+        deadlineMs: () => (this.everAnswered ? this.options.retryDeadlineMs : this.options.firstContactDeadlineMs),
+        skipSleep: (error) => error.code === "NOT_PRIMARY" && error.hint?.primary !== undefined && this.redirectsInARow <= CLIENT_PRIMARY_REDIRECTS_MAX,
+        onGiveUp: (error) => this.giveUpError(error),
+      },
+    );
+  }
+
+  private nextAddress(): string {
+    const address = this.addresses[this.cursor % this.addresses.length] ?? "";
+    this.cursor += 1;
+    return address;
+  }
+
+  private onFailure(address: string, error: unknown): void {
+    if (!(error instanceof FtfsError)) return;
+    if (error.code !== "CONNECT_FAILED") this.everAnswered = true; // a node spoke, even if only to refuse
+    if (error.code === "NOT_PRIMARY") {
+      const hinted = error.hint?.primary;
+      this.redirectsInARow += 1;
+      // A hint pointing back at the node that refused it is stale; ask someone else.
+      this.preferred = hinted !== undefined && hinted !== address ? hinted : null;
+      return;
+    }
+    this.redirectsInARow = 0;
+    if (NODE_DOWN_CODES.has(error.code)) {
+      this.pool.forget(address);
+      this.preferred = null;
+    }
+  }
+
+  private giveUpError(error: FtfsError): FtfsError {
+    if (!NODE_DOWN_CODES.has(error.code)) return error;
+    const where = this.addresses.join(",");
+    const message = this.everAnswered
+      ? `lost contact with the cluster at ${where}: ${error.message}`
+      : `cannot reach the cluster at ${where}: is it running? (start one with \`bun run dev\`)`;
+    return new FtfsError(error.code, message, { cause: error });
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * One read, manifest to last byte: fetch the manifest (newest version, or the one asked for),
+ * fetch its chunks with at most `chunksInFlight` outstanding, verify each, and hand them to
+ * the sink strictly in order, waiting for the sink before fetching further (backpressure):
+ * memory is bounded by the window, never by the file. The whole file's SHA-256 is checked at
+ * the end against the manifest's.
+ */
+
+import { FtfsError, type ChunkRef, type Manifest } from "@ftfs/protocol/core";
+import type { RpcPool } from "@ftfs/protocol/io";
+import { getChunk, type ChunkTransferOptions } from "./chunks.ts";
+import type { DirectoryClient } from "./directory.ts";
+import { GroupViews } from "./groups.ts";
+import type { ProgressListener, UploadResult } from "./upload.ts";
+
+export type ChunkSink = (chunk: Uint8Array) => Promise<void> | void;
+
+export type ReadResult = UploadResult;
+
+export interface DownloadContext {
+  readonly pool: RpcPool;
+  readonly directory: DirectoryClient;
+  readonly chunksInFlight: number;
+  readonly chunkTimeoutMs: number;
+  readonly retryDeadlineMs: number;
+}
+
+export async function runDownload(
+  context: DownloadContext,
+  uid: string,
+  name: string,
+  sink: ChunkSink,
+  version?: number,
+  progress?: ProgressListener,
+): Promise<ReadResult> {
+  const answer = await context.directory.call("getManifest", version === undefined ? { uid, name } : { uid, name, version });
+  const manifest = answer.manifest;
+  const abort = new AbortController();
+  const transfer: ChunkTransferOptions = {
+    pool: context.pool,
+    views: new GroupViews(context.directory, answer.groups),
+    timeoutMs: context.chunkTimeoutMs,
+    retryDeadlineMs: context.retryDeadlineMs,
+    signal: abort.signal,
+  };
+  try {
+    await streamChunks(context.chunksInFlight, transfer, manifest, sink, progress);
+  } finally {
+    abort.abort(); // on failure, stops fetches still retrying ahead of the one that failed
+  }
+  return {
+    name: manifest.name,
+    version: manifest.version,
+    bytes: manifest.bytes,
+    sha256: manifest.sha256,
+    createdAtMs: manifest.createdAtMs,
+  };
+}
+
+async function streamChunks(
+  window: number,
+  transfer: ChunkTransferOptions,
+  manifest: Manifest,
+  sink: ChunkSink,
+  progress?: ProgressListener,
+): Promise<void> {
+  const refs: readonly ChunkRef[] = manifest.chunks;
+  const ahead: Array<Promise<Uint8Array>> = [];
+  const fileHash = new Bun.CryptoHasher("sha256");
+  let started = 0;
+  let doneBytes = 0;
+  progress?.({ doneBytes, totalBytes: manifest.bytes, chunks: refs.length });
+  for (let index = 0; index < refs.length; index += 1) {
+    while (started < refs.length && started < index + window) {
+      const ref = refs[started];
+      if (ref === undefined) break;
+      const fetch = getChunk(transfer, ref);
+      fetch.catch(() => undefined); // awaited in order below; this only marks it handled
+      ahead.push(fetch);
+      started += 1;
+    }
+    const next = ahead.shift();
+    if (next === undefined) throw new FtfsError("INTERNAL", "read window underrun");
+    const bytes = await next;
+    fileHash.update(bytes);
+    await sink(bytes);
+    doneBytes += bytes.length;
+    progress?.({ doneBytes, totalBytes: manifest.bytes, chunks: refs.length });
+  }
+  const sha256 = fileHash.digest("hex");
+  if (doneBytes !== manifest.bytes || sha256 !== manifest.sha256) {
+    throw new FtfsError("INTEGRITY", `${manifest.name} v${manifest.version} read back as ${sha256.slice(0, 12)}…, not ${manifest.sha256.slice(0, 12)}…`);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The client's picture of the storage groups (epoch, primary, in-sync replicas), as the
+ * directory last described them. Refreshed from the directory's clusterStatus when a storage
+ * node refuses or fails; concurrent refreshes share one request so a hundred failing chunk
+ * puts ask the directory once.
+ */
+
+import type { GroupView } from "@ftfs/protocol/core";
+import type { DirectoryClient } from "./directory.ts";
+
+export class GroupViews {
+  private readonly directory: DirectoryClient;
+  private readonly views = new Map<string, GroupView>();
+  private refreshing: Promise<void> | null = null;
+
+  constructor(directory: DirectoryClient, initial: readonly GroupView[]) {
+    this.directory = directory;
+    this.accept(initial);
+  }
+
+  get(group: string): GroupView | undefined {
+    return this.views.get(group);
+  }
+
+  /** Names of every group known, in the order first seen. */
+  names(): string[] {
+    return [...this.views.keys()];
+  }
+
+  /** Ask the directory for the current configuration; shared by concurrent callers. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.directory
+      .call("clusterStatus", {})
+      .then((status) => this.accept(status.groups))
+      .finally(() => {
+        this.refreshing = null;
+      });
+    return this.refreshing;
+  }
+
+  private accept(views: readonly GroupView[]): void {
+    for (const view of views) {
+      const known = this.views.get(view.group);
+      // A directory backup can lag: never step back to an older epoch than one already seen.
+      if (known === undefined || view.epoch >= known.epoch) this.views.set(view.group, view);
+    }
+  }
+}
+
+/** Where a chunk of this group can be read: the primary first, then every other replica. */
+export function readAddresses(view: GroupView): string[] {
+  const addresses = view.primary === null ? [] : [view.primary];
+  for (const replica of view.replicas) {
+    if (!addresses.includes(replica.address)) addresses.push(replica.address);
+  }
+  return addresses;
+}

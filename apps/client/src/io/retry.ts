@@ -1,0 +1,59 @@
+/**
+ * The retry loop every client operation runs in: retryable FtfsErrors (failover, a paused
+ * node, a full queue) are retried with capped exponential backoff and jitter until a deadline
+ * counted from the first failure; anything else is thrown at once. Owns the clock and sleeps;
+ * the delays themselves come from the pure core/backoff.ts.
+ */
+
+import { FtfsError } from "@ftfs/protocol/core";
+import { backoffDelayMs } from "../core/backoff.ts";
+
+export interface RetryPolicy {
+  /** Give up once this long has passed since the first failure; read on every failure. */
+  readonly deadlineMs: () => number;
+  /** Stop retrying (and throw the last error) once aborted: a sibling already failed. */
+  readonly signal?: AbortSignal;
+  /** Called before sleeping, e.g. to refresh a stale view. Its own errors are ignored. */
+  readonly onRetry?: (error: FtfsError, attempt: number) => Promise<void> | void;
+  /** The error to throw when the deadline passes, from the last one seen. */
+  readonly onGiveUp?: (error: FtfsError) => FtfsError;
+  /** Immediate retries (no sleep) allowed for this error, e.g. following a primary hint. */
+  readonly skipSleep?: (error: FtfsError) => boolean;
+}
+
+export function isRetryableError(error: unknown): error is FtfsError {
+  return error instanceof FtfsError && error.retryable;
+}
+
+export async function withRetry<T>(attempt: (attemptIndex: number) => Promise<T>, policy: RetryPolicy): Promise<T> {
+  let firstFailureMs: number | null = null;
+  let sleeps = 0;
+  for (let attemptIndex = 0; ; attemptIndex += 1) {
+    try {
+      return await attempt(attemptIndex);
+    } catch (error) {
+      if (!isRetryableError(error)) throw error;
+      const nowMs = Date.now();
+      firstFailureMs ??= nowMs;
+      if (policy.signal?.aborted === true) throw error;
+      const delayMs = policy.skipSleep?.(error) === true ? 0 : backoffDelayMs(sleeps, Math.random());
+      if (nowMs + delayMs - firstFailureMs > policy.deadlineMs()) {
+        throw policy.onGiveUp === undefined ? error : policy.onGiveUp(error);
+      }
+      await runHook(policy, error, attemptIndex);
+      if (delayMs > 0) {
+        sleeps += 1;
+        await Bun.sleep(delayMs);
+      }
+    }
+  }
+}
+
+async function runHook(policy: RetryPolicy, error: FtfsError, attemptIndex: number): Promise<void> {
+  try {
+    await policy.onRetry?.(error, attemptIndex);
+  } catch {
+    // A failed refresh is one more failure the next attempt will meet and report; the retry
+    // loop itself must not die of it.
+  }
+}

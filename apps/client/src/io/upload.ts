@@ -1,0 +1,136 @@
+/**
+ * One upload, start to commit: ask the directory for a placement, read the source chunk by
+ * chunk (hashing each chunk and the whole file as it goes), keep at most `chunksInFlight`
+ * chunk puts in flight, check the source did not change, then commit the manifest. The commit
+ * is retried with the same uploadId, which the directory makes idempotent, so a retry after a
+ * lost answer never makes two versions. Until the commit nothing is visible.
+ */
+
+import {
+  FtfsError,
+  MANIFEST_CHUNKS_MAX,
+  type ChunkRef,
+  type GroupView,
+} from "@ftfs/protocol/core";
+import type { RpcPool } from "@ftfs/protocol/io";
+import type { ByteSource } from "./byte-source.ts";
+import { putChunk, sha256Hex, type ChunkTransferOptions } from "./chunks.ts";
+import type { DirectoryClient } from "./directory.ts";
+import { GroupViews } from "./groups.ts";
+
+/** Reported as bytes reach the storage groups; `chunks` tells a progress bar if it is worth drawing. */
+export interface TransferProgress {
+  readonly doneBytes: number;
+  readonly totalBytes: number;
+  readonly chunks: number;
+}
+export type ProgressListener = (progress: TransferProgress) => void;
+
+export interface UploadResult {
+  readonly name: string;
+  readonly version: number;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly createdAtMs: number;
+}
+
+export interface UploadContext {
+  readonly pool: RpcPool;
+  readonly directory: DirectoryClient;
+  readonly chunksInFlight: number;
+  readonly chunkTimeoutMs: number;
+  readonly retryDeadlineMs: number;
+}
+
+interface Placement {
+  readonly uploadId: string;
+  readonly chunkBytes: number;
+  readonly groups: readonly GroupView[];
+}
+
+export async function runUpload(
+  context: UploadContext,
+  uid: string,
+  name: string,
+  source: ByteSource,
+  progress?: ProgressListener,
+): Promise<UploadResult> {
+  const placement: Placement = await context.directory.call("placeUpload", { uid, name, bytes: source.bytes });
+  const chunkCount = Math.ceil(source.bytes / placement.chunkBytes);
+  if (chunkCount > MANIFEST_CHUNKS_MAX) {
+    throw new FtfsError("LOCAL_FILE", `${source.label} needs ${chunkCount} chunks; at most ${MANIFEST_CHUNKS_MAX} fit a file`);
+  }
+  if (chunkCount > 0 && placement.groups.length === 0) {
+    throw new FtfsError("UNAVAILABLE", "the cluster has no storage groups to place the file on");
+  }
+  const { chunks, sha256 } = await putAllChunks(context, uid, name, source, placement, progress);
+  await source.checkUnchanged();
+  const committed = await context.directory.call("commitUpload", {
+    uid,
+    name,
+    uploadId: placement.uploadId,
+    bytes: source.bytes,
+    sha256,
+    chunks,
+  });
+  return { name, version: committed.version, bytes: source.bytes, sha256, createdAtMs: committed.createdAtMs };
+}
+
+/**
+ * Read, hash and put every chunk with a bounded window. Reading is sequential (so the
+ * whole-file hash is incremental); puts overlap. The first failure aborts the rest.
+ */
+async function putAllChunks(
+  context: UploadContext,
+  uid: string,
+  name: string,
+  source: ByteSource,
+  placement: Placement,
+  progress?: ProgressListener,
+): Promise<{ chunks: ChunkRef[]; sha256: string }> {
+  const chunkCount = Math.ceil(source.bytes / placement.chunkBytes);
+  const abort = new AbortController();
+  const transfer: ChunkTransferOptions = {
+    pool: context.pool,
+    views: new GroupViews(context.directory, placement.groups),
+    timeoutMs: context.chunkTimeoutMs,
+    retryDeadlineMs: context.retryDeadlineMs,
+    signal: abort.signal,
+  };
+  const groupNames = placement.groups.map((view) => view.group);
+  const owner = { uid, name, uploadId: placement.uploadId };
+  const fileHash = new Bun.CryptoHasher("sha256");
+  const refs: ChunkRef[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown = null;
+  let doneBytes = 0;
+  progress?.({ doneBytes, totalBytes: source.bytes, chunks: chunkCount });
+  try {
+    for (let index = 0; index < chunkCount && failure === null; index += 1) {
+      while (inFlight.size >= context.chunksInFlight) await Promise.race(inFlight);
+      if (failure !== null) break;
+      const offset = index * placement.chunkBytes;
+      const bytes = await source.read(offset, Math.min(placement.chunkBytes, source.bytes - offset));
+      fileHash.update(bytes);
+      const put: Promise<void> = putChunk(transfer, sha256Hex(bytes), bytes, owner, groupNames)
+        .then((ref) => {
+          refs[index] = ref;
+          doneBytes += ref.bytes;
+          progress?.({ doneBytes, totalBytes: source.bytes, chunks: chunkCount });
+        })
+        .catch((error: unknown) => {
+          failure ??= error;
+          abort.abort();
+        })
+        .finally(() => inFlight.delete(put));
+      inFlight.add(put);
+    }
+  } catch (error) {
+    // The source failed (changed, unreadable): stop the puts still retrying, then report it.
+    failure ??= error;
+    abort.abort();
+  }
+  await Promise.all(inFlight);
+  if (failure !== null) throw failure;
+  return { chunks: refs, sha256: fileHash.digest("hex") };
+}
