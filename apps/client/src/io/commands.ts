@@ -1,0 +1,174 @@
+/**
+ * Running one parsed command: call the client library, print the result for people (or as
+ * JSON with --json), remember the session after `c`. Errors are thrown (FtfsError for remote
+ * and local failures, UsageError for misuse); the caller turns them into one stderr line.
+ */
+
+import { rename, rm } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { dirname, join, basename } from "node:path";
+import { assertNever, FtfsError } from "@ftfs/protocol/core";
+import { UsageError } from "@ftfs/protocol/io";
+import type { Command, GlobalOptions, Invocation, ReadTarget } from "../core/args.ts";
+import {
+  formatFileTable,
+  formatSaved,
+  formatStatus,
+  formatStoredTable,
+  formatUploaded,
+} from "../core/format.ts";
+import { helpText } from "../core/help.ts";
+import { newestCommitted } from "../core/storage-listing.ts";
+import type { CliState } from "./cli-state.ts";
+import type { FtfsClient } from "./client.ts";
+import type { ReadResult } from "./download.ts";
+import { progressBar } from "./progress.ts";
+import { saveSession } from "./session.ts";
+
+export async function execute(invocation: Invocation, state: CliState): Promise<void> {
+  const { command, options } = invocation;
+  switch (command.kind) {
+    case "help":
+      return print(state, helpText(command.topic));
+    case "shell":
+      throw new UsageError("already in the shell");
+    case "connect":
+      return connect(state, options, command.uid);
+    case "upload":
+      return upload(state, options, command);
+    case "read":
+      return read(state, options, state.uidFor(command.uid), command.name, command.target);
+    case "list":
+      return list(state, options, state.uidFor(command.uid), command.from);
+    case "remove":
+      return remove(state, options, state.uidFor(command.uid), command.name);
+    case "status":
+      return status(state, options);
+    default:
+      return assertNever(command);
+  }
+}
+
+async function print(state: CliState, text: string): Promise<void> {
+  await state.io.out(`${text}\n`);
+}
+
+async function printJson(state: CliState, value: unknown): Promise<void> {
+  await print(state, JSON.stringify(value, null, 2));
+}
+
+async function connect(state: CliState, options: GlobalOptions, uid: string): Promise<void> {
+  const cluster = state.clusterFor(options);
+  const answer = await state.client(options).connect(uid);
+  state.session = { uid, cluster, primary: answer.primary };
+  await saveSession(state.io.env, state.session);
+  if (options.json) return printJson(state, { ...answer, cluster });
+  const greeting = answer.created ? `connected as ${uid} (new user)` : `connected as ${uid}`;
+  return print(state, `${greeting}; primary directory node ${answer.node} at ${answer.primary} (term ${answer.term})`);
+}
+
+type UploadCommand = Extract<Command, { kind: "upload" }>;
+
+/** Each file in turn; one failing file is reported and the rest still go (exit status 1). */
+async function upload(state: CliState, options: GlobalOptions, command: UploadCommand): Promise<void> {
+  const uid = state.uidFor(command.uid);
+  const client = state.client(options);
+  const results: ReadResult[] = [];
+  let firstError: FtfsError | null = null;
+  for (const file of command.files) {
+    try {
+      const progress = progressBar(basename(file), { isTty: state.io.stderrIsTty, write: (text) => state.io.err(text) });
+      const result = await client.upload(uid, file, command.as ?? undefined, progress);
+      results.push(result);
+      if (!options.json) await print(state, formatUploaded(result));
+    } catch (error) {
+      if (!(error instanceof FtfsError) || command.files.length === 1) throw error;
+      firstError ??= error;
+      state.io.err(`ftfs: ${error.message}\n`);
+    }
+  }
+  if (options.json) await printJson(state, results);
+  if (firstError !== null) throw new ReportedError(firstError);
+}
+
+/** An error already printed; it only sets the exit status. */
+export class ReportedError extends Error {
+  override readonly name = "ReportedError";
+  readonly original: FtfsError;
+  constructor(original: FtfsError) {
+    super(original.message);
+    this.original = original;
+  }
+}
+
+async function read(state: CliState, options: GlobalOptions, uid: string, name: string, target: ReadTarget): Promise<void> {
+  const client = state.client(options);
+  const progress = progressBar(name, { isTty: state.io.stderrIsTty, write: (text) => state.io.err(text) });
+  switch (target.kind) {
+    case "stdout":
+      await client.read(uid, name, (chunk) => state.io.out(chunk), undefined, progress);
+      return;
+    case "file": {
+      const result = await readToFile(client, uid, name, target.path, progress);
+      if (options.json) return printJson(state, { ...result, path: target.path });
+      return print(state, formatSaved(result, target.path));
+    }
+    default:
+      return assertNever(target);
+  }
+}
+
+/** Into a temporary file beside the target, renamed at the end: the file appears whole or not at all. */
+async function readToFile(
+  client: FtfsClient,
+  uid: string,
+  name: string,
+  path: string,
+  progress: Parameters<FtfsClient["read"]>[4],
+): Promise<ReadResult> {
+  const temporary = join(dirname(path), `.${basename(path)}.ftfs-${process.pid}.part`);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(temporary, "w");
+  } catch (error) {
+    throw new FtfsError("LOCAL_FILE", `cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  try {
+    const result = await client.read(uid, name, async (chunk) => void (await handle.write(chunk)), undefined, progress);
+    await handle.close();
+    await rename(temporary, path);
+    return result;
+  } catch (error) {
+    await handle.close().catch(() => undefined); // already closed on the success path
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+async function list(state: CliState, options: GlobalOptions, uid: string, from: "directory" | "storage"): Promise<void> {
+  const client = state.client(options);
+  if (from === "storage") {
+    const files = newestCommitted(await client.listFromStorage(uid));
+    return options.json ? printJson(state, files) : print(state, formatStoredTable(files));
+  }
+  const files = await client.list(uid);
+  return options.json ? printJson(state, files) : print(state, formatFileTable(files, formatLocalTime));
+}
+
+async function remove(state: CliState, options: GlobalOptions, uid: string, name: string): Promise<void> {
+  const answer = await state.client(options).remove(uid, name);
+  if (options.json) return printJson(state, { name, ...answer });
+  return print(state, `removed ${name} (newest was v${answer.deletedVersion})`);
+}
+
+async function status(state: CliState, options: GlobalOptions): Promise<void> {
+  const answer = await state.client(options).status();
+  return options.json ? printJson(state, answer) : print(state, formatStatus(answer));
+}
+
+/** `2025-11-24 07:28:01` in the local time zone: what `ls -l` users read at a glance. */
+export function formatLocalTime(timeMs: number): string {
+  const date = new Date(timeMs);
+  const two = (value: number): string => String(value).padStart(2, "0");
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+}

@@ -1,0 +1,65 @@
+/**
+ * The interactive prompt (`ftfs` with no arguments, or `ftfs shell`), as the seed's client had:
+ * each line is a command without the leading `ftfs` (`alice c`, `alice a x.txt`, `ls`), run
+ * over one CliState so connections and the session carry from line to line. An error prints
+ * one line and the prompt continues; `exit`, `quit` or end of input ends it.
+ */
+
+import { parseArgs, splitLine, type GlobalOptions, type Invocation } from "../core/args.ts";
+import type { CliState } from "./cli-state.ts";
+import { execute } from "./commands.ts";
+import { describeFailure } from "./report.ts";
+
+export interface LineSource {
+  readonly lines: AsyncIterable<string>;
+  /** Show the prompt (interactive terminals only). */
+  prompt(): void;
+  close(): void;
+}
+
+const EXIT_WORDS = new Set(["exit", "quit", "q"]);
+const SHELL_BANNER = "ftfs shell: commands as on the command line without `ftfs` (try `help`); `exit` quits.";
+
+/** Runs until exit or end of input; the status is 0, or 1 if the last command failed. */
+export async function runShell(state: CliState, shellOptions: GlobalOptions, source: LineSource): Promise<number> {
+  if (state.io.stdinIsTty) await state.io.out(`${SHELL_BANNER}\n`);
+  let status = 0;
+  source.prompt();
+  for await (const raw of source.lines) {
+    const line = raw.trim();
+    if (EXIT_WORDS.has(line)) break;
+    if (line !== "" && !line.startsWith("#")) status = await runLine(state, shellOptions, line);
+    source.prompt();
+  }
+  source.close();
+  return status;
+}
+
+async function runLine(state: CliState, shellOptions: GlobalOptions, line: string): Promise<number> {
+  const words = splitLine(line);
+  if (!words.ok) return reportUsage(state, words.message);
+  const argv = words.value[0] === "ftfs" ? words.value.slice(1) : words.value;
+  const parsed = parseArgs(argv);
+  if (!parsed.ok) return reportUsage(state, parsed.message);
+  if (parsed.value.command.kind === "shell") return reportUsage(state, "already in the shell");
+  const invocation: Invocation = {
+    command: parsed.value.command,
+    options: {
+      json: parsed.value.options.json || shellOptions.json,
+      cluster: parsed.value.options.cluster ?? shellOptions.cluster,
+    },
+  };
+  try {
+    await execute(invocation, state);
+    return 0;
+  } catch (error) {
+    const failure = describeFailure(error, state.io.env);
+    if (failure.message !== null) state.io.err(`ftfs: ${failure.message}\n`);
+    return failure.status;
+  }
+}
+
+function reportUsage(state: CliState, message: string): number {
+  state.io.err(`ftfs: ${message} (try \`help\`)\n`);
+  return 2;
+}
