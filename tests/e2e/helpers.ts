@@ -1,0 +1,86 @@
+/**
+ * Shared helpers for the end-to-end tests: run the real `ftfs` binary with this file's own
+ * config folder (so test files never share a session), make local files of known content, and
+ * check the CLI's error contract (one stderr line, `ftfs: …`, no stack trace, non-zero exit).
+ */
+
+import { expect } from "bun:test";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runFtfs, type FtfsRun, type FtfsRunOptions } from "@ftfs/protocol/testing";
+
+export const KIB = 1024;
+export const MIB = 1024 * KIB;
+/** Small chunks so a few hundred KiB already spans several chunks and both groups. */
+export const E2E_CHUNK_BYTES = 64 * KIB;
+/** Polls in these tests give up after this long; each poll step waits this much. */
+export const POLL_DEADLINE_MS = 15_000;
+export const POLL_INTERVAL_MS = 25;
+
+export interface Workspace {
+  readonly folder: string;
+  readonly configDir: string;
+  /** Run `ftfs` with this workspace's session folder and no inherited FTFS_CLUSTER. */
+  ftfs(args: readonly string[], options?: FtfsRunOptions): Promise<FtfsRun>;
+  /** Write a local file and return its path. */
+  file(name: string, bytes: Uint8Array | string): Promise<string>;
+}
+
+export async function workspace(): Promise<Workspace> {
+  const folder = await mkdtemp(join(tmpdir(), "ftfs-e2e-"));
+  const configDir = join(folder, "config");
+  return {
+    folder,
+    configDir,
+    ftfs: (args, options = {}) =>
+      runFtfs(args, { ...options, env: { FTFS_CONFIG_DIR: configDir, FTFS_CLUSTER: "", ...options.env } }),
+    file: async (name, bytes) => {
+      const path = join(folder, name);
+      await writeFile(path, bytes);
+      return path;
+    },
+  };
+}
+
+export function randomBytes(length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  const randomBlockBytes = 65_536; // getRandomValues fills at most 64 KiB per call
+  for (let offset = 0; offset < length; offset += randomBlockBytes) {
+    crypto.getRandomValues(bytes.subarray(offset, Math.min(length, offset + randomBlockBytes)));
+  }
+  return bytes;
+}
+
+export function sha256(bytes: Uint8Array | string): string {
+  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+}
+
+export function text(run: FtfsRun): string {
+  return new TextDecoder().decode(run.stdout);
+}
+
+/** The run succeeded; on failure the message shows what ftfs said. */
+export function expectOk(run: FtfsRun): FtfsRun {
+  expect({ exitCode: run.exitCode, stderr: run.stderr }).toEqual({ exitCode: 0, stderr: "" });
+  return run;
+}
+
+/** Exactly one clear line on stderr, starting `ftfs: `, no stack trace, the expected exit code. */
+export function expectOneLineError(run: FtfsRun, pattern: RegExp, exitCode = 1): void {
+  const lines = run.stderr.split("\n").filter((line) => line.length > 0);
+  expect({ exitCode: run.exitCode, lines }).toEqual({ exitCode, lines: [expect.stringMatching(/^ftfs: /)] });
+  expect(lines[0] ?? "").toMatch(pattern);
+  expect(run.stderr).not.toMatch(/\n\s+at /);
+}
+
+/** Poll `probe` until it returns a value (not undefined) or the deadline passes. */
+export async function pollUntil<T>(what: string, probe: () => Promise<T | undefined>, deadlineMs = POLL_DEADLINE_MS): Promise<T> {
+  const giveUpAtMs = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > giveUpAtMs) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    await Bun.sleep(POLL_INTERVAL_MS);
+  }
+}

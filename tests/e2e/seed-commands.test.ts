@@ -1,0 +1,160 @@
+/**
+ * The seed's five commands, kept as they were, against real processes: `c` connects and names
+ * the primary, `a` uploads several files (an empty one, a multi-chunk one), `r` returns the
+ * exact bytes, `d` lists name/size/version, `d --from storage` agrees; an update makes v2 and
+ * `r` returns the new bytes; `rm` then `r` is a clear error. Also the friendly forms, `--json`,
+ * `status` and the interactive shell over stdin.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
+import {
+  E2E_CHUNK_BYTES,
+  expectOk,
+  expectOneLineError,
+  KIB,
+  randomBytes,
+  sha256,
+  text,
+  workspace,
+  type Workspace,
+} from "./helpers.ts";
+
+let cluster: LocalCluster;
+let ws: Workspace;
+
+beforeAll(async () => {
+  cluster = await startCluster({
+    directories: 1,
+    groups: [
+      { name: "s1", size: 2 },
+      { name: "s2", size: 2 },
+    ],
+    chunkBytes: E2E_CHUNK_BYTES,
+  });
+  ws = await workspace();
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+const multiChunk = randomBytes(5 * E2E_CHUNK_BYTES + 777);
+const notes = "first version of the notes\n";
+
+describe("the seed's commands", () => {
+  test("c connects, prints the primary, and saves the session (mode 0600)", async () => {
+    const run = expectOk(await ws.ftfs(["alice", "c", "--cluster", cluster.directoryAddresses.join(",")]));
+    const primary = cluster.directoryAddresses[0] ?? "";
+    expect(text(run)).toContain(`primary directory node d1 at ${primary}`);
+    const session = JSON.parse(await readFile(join(ws.configDir, "session.json"), "utf8")) as { uid: string };
+    expect(session.uid).toBe("alice");
+    expect((await stat(join(ws.configDir, "session.json"))).mode & 0o777).toBe(0o600);
+  });
+
+  test("a uploads several files, one line each; d lists them; d --from storage agrees", async () => {
+    const paths = [
+      await ws.file("notes.txt", notes),
+      await ws.file("empty.txt", new Uint8Array(0)),
+      await ws.file("big.bin", multiChunk),
+    ];
+    const run = expectOk(await ws.ftfs(["alice", "a", ...paths]));
+    const lines = text(run).trim().split("\n");
+    expect(lines).toEqual([
+      `uploaded notes.txt  v1  ${notes.length} B  sha256:${sha256(notes).slice(0, 8)}…`,
+      `uploaded empty.txt  v1  0 B  sha256:${sha256("").slice(0, 8)}…`,
+      `uploaded big.bin  v1  320.8 KiB  sha256:${sha256(multiChunk).slice(0, 8)}…`,
+    ]);
+    const listing = text(expectOk(await ws.ftfs(["alice", "d"])));
+    expect(listing).toMatch(/^name\s+size\s+version\s+time$/m);
+    expect(listing).toMatch(/^big\.bin\s+320\.8 KiB\s+v1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
+    expect(listing).toMatch(/^empty\.txt\s+0 B\s+v1\s/m);
+    expect(listing).toMatch(/^notes\.txt\s+27 B\s+v1\s/m);
+    const fromStorage = JSON.parse(text(expectOk(await ws.ftfs(["alice", "d", "--from", "storage", "--json"])))) as Array<{
+      name: string;
+      version: number;
+      bytes: number;
+    }>;
+    // A zero-byte file has no chunks, so no storage node holds anything of it.
+    expect(fromStorage.map((file) => [file.name, file.version, file.bytes])).toEqual([
+      ["big.bin", 1, multiChunk.length],
+      ["notes.txt", 1, notes.length],
+    ]);
+  });
+
+  test("r writes the exact bytes to stdout, for one chunk, many chunks and none", async () => {
+    expect(sha256(expectOk(await ws.ftfs(["alice", "r", "big.bin"])).stdout)).toBe(sha256(multiChunk));
+    expect(text(expectOk(await ws.ftfs(["alice", "r", "notes.txt"])))).toBe(notes);
+    expect(expectOk(await ws.ftfs(["alice", "r", "empty.txt"])).stdout.length).toBe(0);
+  });
+
+  test("uploading an existing name makes v2, and r returns the new bytes", async () => {
+    const updated = randomBytes(3 * E2E_CHUNK_BYTES);
+    const path = await ws.file("notes.txt", updated);
+    expect(text(expectOk(await ws.ftfs(["alice", "a", path])))).toContain("uploaded notes.txt  v2  192.0 KiB");
+    expect(sha256(expectOk(await ws.ftfs(["alice", "r", "notes.txt"])).stdout)).toBe(sha256(updated));
+    expect(text(expectOk(await ws.ftfs(["alice", "d"])))).toMatch(/^notes\.txt\s+192\.0 KiB\s+v2\s/m);
+  });
+});
+
+describe("the friendly forms", () => {
+  test("put --as, get -o, ls --json, rm; then get is a clear error", async () => {
+    const bytes = randomBytes(100 * KIB);
+    const path = await ws.file("local-name.bin", bytes);
+    expect(text(expectOk(await ws.ftfs(["put", path, "--as", "remote.bin"])))).toContain("uploaded remote.bin  v1");
+    const out = join(ws.folder, "fetched.bin");
+    expect(text(expectOk(await ws.ftfs(["get", "remote.bin", "-o", out])))).toContain(`to ${out}`);
+    expect(sha256(await readFile(out))).toBe(sha256(bytes));
+    const files = JSON.parse(text(expectOk(await ws.ftfs(["ls", "--json"])))) as Array<{ name: string; sha256: string }>;
+    expect(files.find((file) => file.name === "remote.bin")?.sha256).toBe(sha256(bytes));
+    expect(text(expectOk(await ws.ftfs(["rm", "remote.bin"])))).toContain("removed remote.bin");
+    expectOneLineError(await ws.ftfs(["get", "remote.bin", "-o", "-"]), /remote\.bin/);
+    expectOneLineError(await ws.ftfs(["alice", "r", "remote.bin"]), /remote\.bin/);
+    const after = JSON.parse(text(expectOk(await ws.ftfs(["ls", "--json"])))) as Array<{ name: string }>;
+    expect(after.map((file) => file.name)).not.toContain("remote.bin");
+  });
+
+  test("status lists every member and group; its --json parses", async () => {
+    const table = text(expectOk(await ws.ftfs(["status"])));
+    for (const node of cluster.nodes) expect(table).toContain(node.address);
+    const status = JSON.parse(text(expectOk(await ws.ftfs(["status", "--json"])))) as {
+      members: Array<{ node: string; role: string; state: string }>;
+      groups: Array<{ group: string; primary: string | null }>;
+    };
+    for (const node of cluster.nodes) {
+      expect(status.members.find((member) => member.node === node.id)).toMatchObject({ role: node.role, state: "alive" });
+    }
+    expect(status.groups.map((group) => group.group).sort()).toEqual(["s1", "s2"]);
+    for (const group of status.groups) expect(group.primary).not.toBeNull();
+  });
+
+  test("--help works everywhere and exits 0", async () => {
+    for (const args of [["--help"], ["put", "--help"], ["alice", "a", "--help"], ["help", "status"]]) {
+      const run = expectOk(await ws.ftfs(args));
+      expect(text(run)).toContain("usage: ftfs");
+    }
+  });
+});
+
+describe("the interactive shell", () => {
+  test("runs seed lines over one connection; an error prints a line and the prompt goes on", async () => {
+    const path = await ws.file("shell.txt", "typed into the shell\n");
+    const script = ["bob c", `bob a ${path}`, "bob r shell.txt", "bogus words", "bob d", "exit", "bob d"].join("\n");
+    const run = await ws.ftfs(["shell", "--cluster", cluster.directoryAddresses.join(",")], { stdin: `${script}\n` });
+    expect(run.exitCode).toBe(0);
+    const out = text(run);
+    expect(out).toContain("connected as bob (new user)");
+    expect(out).toContain("uploaded shell.txt  v1");
+    expect(out).toContain("typed into the shell\n");
+    expect(out).toMatch(/^shell\.txt\s+21 B\s+v1\s/m);
+    expect(out.match(/^name\s+size/gm)?.length).toBe(1); // `exit` ended it before the last `bob d`
+    expect(run.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^ftfs: unknown command 'bogus'/)]);
+  });
+
+  test("`ftfs` with no arguments is the shell too, and ends at end of input", async () => {
+    const run = await ws.ftfs([], { stdin: "bob d\n" });
+    expect(run.exitCode).toBe(0);
+    expect(text(run)).toMatch(/^shell\.txt\s/m);
+  });
+});
