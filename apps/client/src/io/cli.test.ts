@@ -1,0 +1,143 @@
+/**
+ * The CLI in-process against a fake cluster, with captured streams: each command prints what
+ * CONTRACT.md promises, the session carries the user and cluster, errors are one line with
+ * the right exit status, and the shell keeps going after an error.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FakeCluster } from "../testing/fake-cluster.ts";
+import type { CliIo } from "./cli-state.ts";
+import { runCli } from "./cli.ts";
+import { loadSession, parseSession, sessionPath } from "./session.ts";
+import type { LineSource } from "./shell.ts";
+
+interface Captured {
+  readonly io: CliIo;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+}
+
+function capture(env: Record<string, string>): Captured {
+  const out: Uint8Array[] = [];
+  let err = "";
+  const encoder = new TextEncoder();
+  return {
+    io: {
+      env,
+      stdinIsTty: false,
+      stderrIsTty: false,
+      out: async (data) => void out.push(typeof data === "string" ? encoder.encode(data) : data.slice()),
+      err: (text) => void (err += text),
+    },
+    stdout: () => new TextDecoder().decode(Buffer.concat(out)),
+    stderr: () => err,
+  };
+}
+
+function lines(...input: string[]): () => LineSource {
+  return () => ({
+    lines: (async function* () {
+      yield* input;
+    })(),
+    prompt: () => undefined,
+    close: () => undefined,
+  });
+}
+
+const noShell = lines();
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setUp(): Promise<{ cluster: FakeCluster; folder: string; run: (argv: string[], shell?: () => LineSource) => Promise<{ status: number; stdout: string; stderr: string }> }> {
+  const cluster = FakeCluster.start({ chunkBytes: 4096 });
+  const folder = await mkdtemp(join(tmpdir(), "ftfs-cli-test-"));
+  cleanups.push(() => cluster.stop(), () => rm(folder, { recursive: true, force: true }));
+  const env = { FTFS_CONFIG_DIR: join(folder, "config"), HOME: folder };
+  const run = async (argv: string[], shell = noShell) => {
+    const captured = capture(env);
+    const status = await runCli(argv, captured.io, shell);
+    return { status, stdout: captured.stdout(), stderr: captured.stderr() };
+  };
+  return { cluster, folder, run };
+}
+
+describe("ftfs commands", () => {
+  test("c saves a 0600 session; later commands use its user and cluster", async () => {
+    const { cluster, folder, run } = await setUp();
+    const connected = await run(["alice", "c", "--cluster", cluster.directoryAddresses.join(",")]);
+    expect(connected).toMatchObject({ status: 0, stderr: "" });
+    expect(connected.stdout).toContain(`primary directory node d1 at ${cluster.directoryAddresses[0]}`);
+    const env = { FTFS_CONFIG_DIR: join(folder, "config") };
+    expect(await loadSession(env)).toEqual({ uid: "alice", cluster: cluster.directoryAddresses, primary: cluster.directoryAddresses[0] ?? null });
+    expect((await stat(sessionPath(env))).mode & 0o777).toBe(0o600);
+    const path = join(folder, "n.txt");
+    await writeFile(path, "hello\n");
+    expect((await run(["put", path])).stdout).toMatch(/^uploaded n\.txt {2}v1 {2}6 B {2}sha256:[0-9a-f]{8}…\n$/);
+    expect((await run(["alice", "r", "n.txt"])).stdout).toBe("hello\n");
+    expect((await run(["get", "n.txt", "-o", "-"])).stdout).toBe("hello\n");
+    expect(JSON.parse((await run(["ls", "--json"])).stdout)).toMatchObject([{ name: "n.txt", version: 1, bytes: 6 }]);
+  });
+
+  test("friendly forms without a session or --user are a usage error (exit 2)", async () => {
+    const { cluster, run } = await setUp();
+    const result = await run(["ls", "--cluster", cluster.directoryAddresses.join(",")]);
+    expect(result).toEqual({ status: 2, stdout: "", stderr: "ftfs: no user: connect first with `ftfs <uid> c`, or pass --user <uid> (see ftfs --help)\n" });
+  });
+
+  test("errors are one line with exit status 1", async () => {
+    const { cluster, run } = await setUp();
+    const where = ["--cluster", cluster.directoryAddresses.join(",")];
+    expect(await run(["bob", "d", ...where])).toEqual({ status: 1, stdout: "", stderr: "ftfs: no user 'bob' (connect first: ftfs <uid> c)\n" });
+    await run(["bob", "c", ...where]);
+    expect((await run(["bob", "r", "../x", ...where])).stderr).toBe("ftfs: file name '../x' contains a path separator; names are one component\n");
+    expect((await run(["bob", "a", "/nope", ...where])).stderr).toBe("ftfs: /nope: no such file\n");
+  });
+
+  test("get -o writes the file whole, via a temporary file that does not linger", async () => {
+    const { cluster, folder, run } = await setUp();
+    const where = ["--cluster", cluster.directoryAddresses.join(",")];
+    await run(["bob", "c", ...where]);
+    const bytes = new Uint8Array(20_000).map((_, index) => index % 251);
+    await writeFile(join(folder, "src.bin"), bytes);
+    await run(["put", join(folder, "src.bin"), ...where]);
+    const out = join(folder, "copy.bin");
+    const result = await run(["get", "src.bin", "-o", out, ...where]);
+    expect(result.stdout).toMatch(/^saved src\.bin {2}v1 {2}19\.5 KiB {2}sha256:[0-9a-f]{8}… {2}to /);
+    expect(new Uint8Array(await Bun.file(out).arrayBuffer())).toEqual(bytes);
+    const leftovers = [...new Bun.Glob(".*.part").scanSync({ cwd: folder, dot: true })];
+    expect(leftovers).toEqual([]);
+  });
+
+  test("the shell runs line after line over one client, reports errors, and stops at exit", async () => {
+    const { cluster, run } = await setUp();
+    const shell = lines("alice c", "ls", "bogus", `alice r "missing file"`, "exit", "status");
+    const result = await run(["shell", "--cluster", cluster.directoryAddresses.join(",")], shell);
+    expect(result.status).toBe(1); // as a POSIX shell: the status of the last command run
+    expect(result.stdout).toContain("connected as alice (new user)");
+    expect(result.stdout).toContain("no files");
+    expect(result.stdout).not.toContain("answered by"); // `status` came after `exit`
+    expect(result.stderr.split("\n").filter(Boolean)).toEqual([
+      expect.stringMatching(/^ftfs: unknown command 'bogus'/),
+      "ftfs: no file 'missing file'",
+    ]);
+  });
+});
+
+describe("session file", () => {
+  test("a damaged or hostile session counts as none", () => {
+    expect(parseSession("{")).toBeNull();
+    expect(parseSession(JSON.stringify({ uid: "../x", cluster: ["127.0.0.1:1"], primary: null }))).toBeNull();
+    expect(parseSession(JSON.stringify({ uid: "a", cluster: ["not an address"], primary: null }))).toBeNull();
+    expect(parseSession(JSON.stringify({ uid: "a", cluster: ["127.0.0.1:1"], primary: 5 }))).toEqual({ uid: "a", cluster: ["127.0.0.1:1"], primary: null });
+  });
+
+  test("the folder comes from FTFS_CONFIG_DIR, else XDG_CONFIG_HOME/ftfs, else ~/.config/ftfs", () => {
+    expect(sessionPath({ FTFS_CONFIG_DIR: "/c", XDG_CONFIG_HOME: "/x", HOME: "/h" })).toBe("/c/session.json");
+    expect(sessionPath({ XDG_CONFIG_HOME: "/x", HOME: "/h" })).toBe("/x/ftfs/session.json");
+    expect(sessionPath({ HOME: "/h" })).toBe("/h/.config/ftfs/session.json");
+  });
+});
