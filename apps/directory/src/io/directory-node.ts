@@ -69,7 +69,7 @@ export class DirectoryNode {
     const newId = hyperid({ urlSafe: true });
     const handlers = directoryHandlers({
       node: this.node, address: () => this.address, store: this.store, proposer, groups: this.groups,
-      chunkBytes: options.chunkBytes, nowMs, newId, deadAfterMs,
+      chunkBytes: options.chunkBytes, nowMs, newId, deadAfterMs, logger: this.logger,
     });
     this.server = RpcServer.start({ listen: options.listen, handlers, logger: this.logger });
     const checkEveryMs = options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS;

@@ -14,7 +14,7 @@ import {
   type RequestBody,
   type Result,
 } from "@ftfs/protocol/core";
-import type { Handler, Handlers, Reply, RequestContext } from "@ftfs/protocol/io";
+import type { Handler, Handlers, Logger, Reply, RequestContext } from "@ftfs/protocol/io";
 import {
   checkManifest,
   checkUserAndName,
@@ -38,6 +38,7 @@ export interface DirectoryContext {
   readonly nowMs: () => number;
   readonly newId: () => string;
   readonly deadAfterMs: number;
+  readonly logger: Logger;
 }
 
 type Answer<O extends Op> = Promise<Result<Reply<O>>>;
@@ -68,6 +69,7 @@ async function onConnect(context: DirectoryContext, body: RequestBody<"connect">
     const result = await context.proposer.propose({ type: "createUser", uid: body.uid, atMs: context.nowMs() });
     if (!result.ok) return result;
     created = result.value.created;
+    if (created) context.logger.info("user created", { uid: body.uid });
   }
   const answer = { uid: body.uid, created, node: context.node, primary: context.address(), term: context.proposer.term };
   return ok({ body: answer });
@@ -96,6 +98,7 @@ async function onCommitUpload(context: DirectoryContext, body: RequestBody<"comm
   const command = { type: "commitVersion", uid, name, uploadId, bytes, sha256, chunks, atMs: context.nowMs() } as const;
   const result = await context.proposer.propose(command);
   if (!result.ok) return result;
+  context.logger.info("version committed", { uid, name, version: result.value.version, bytes, uploadId });
   return ok({ body: result.value });
 }
 
@@ -119,6 +122,7 @@ async function onDeleteFile(context: DirectoryContext, body: RequestBody<"delete
   if (!retried && context.store.latestVersion(uid, name)?.kind !== "live") return noSuchFile(uid, name);
   const result = await context.proposer.propose({ type: "deleteFile", uid, name, requestId, atMs: context.nowMs() });
   if (!result.ok) return result;
+  context.logger.info("file deleted", { uid, name, deletedVersion: result.value.deletedVersion });
   return ok({ body: result.value });
 }
 

@@ -1,0 +1,170 @@
+/**
+ * Group configuration rules: the primary is kept while alive, a dead primary's place goes to
+ * the first live in-sync replica in node order (else the first live node), replicas are the
+ * live nodes, and the epoch moves exactly when the configuration changes. Placement prefers
+ * groups with the most room and never offers a group whose primary is dead.
+ */
+import { describe, expect, test } from "bun:test";
+import { groupConfig } from "../testing/fixtures.ts";
+import {
+  groupConfigChanges,
+  nextGroupConfig,
+  placementGroups,
+  type StorageNodeStatus,
+} from "./group-rules.ts";
+import type { GroupConfig } from "./model.ts";
+import { StorageRegistry, type Heartbeat } from "./storage-registry.ts";
+
+const DEAD_AFTER_MS = 3_000;
+const NOW_MS = 100_000;
+const ALIVE = NOW_MS - 100;
+const DEAD = NOW_MS - DEAD_AFTER_MS;
+
+/** Node `s1b` at the address groupConfig gives it, heard from at `heardAtMs`. */
+function node(name: string, heardAtMs: number, freeBytes = 1_000): StorageNodeStatus {
+  const group = name.slice(0, 2);
+  const at = name.charCodeAt(2) - "a".charCodeAt(0);
+  return {
+    node: name,
+    group,
+    address: `127.0.0.1:${7200 + at}`,
+    capacityBytes: 10_000,
+    usedBytes: 10_000 - freeBytes,
+    lastHeartbeatMs: heardAtMs,
+  };
+}
+
+/** A configuration whose replicas are `nodes` and whose primary is `primary` (or none). */
+function config(nodes: readonly string[], primary: string | null, epoch: number): GroupConfig {
+  const all = ["s1a", "s1b", "s1c", "s1d"];
+  const base = groupConfig("s1", all, epoch, primary === null ? -1 : all.indexOf(primary));
+  return { ...base, replicas: base.replicas.filter((replica) => nodes.includes(replica.node)) };
+}
+
+interface Case {
+  readonly name: string;
+  readonly current: GroupConfig | undefined;
+  readonly nodes: readonly StorageNodeStatus[];
+  readonly expected: GroupConfig;
+  readonly changed: boolean;
+}
+
+const CASES: readonly Case[] = [
+  {
+    name: "first heartbeat of a group makes that node primary at epoch 1",
+    current: undefined,
+    nodes: [node("s1b", ALIVE)],
+    expected: config(["s1b"], "s1b", 1),
+    changed: true,
+  },
+  {
+    name: "nothing changed: same configuration, same epoch",
+    current: config(["s1a", "s1b"], "s1b", 4),
+    nodes: [node("s1a", ALIVE), node("s1b", ALIVE)],
+    expected: config(["s1a", "s1b"], "s1b", 4),
+    changed: false,
+  },
+  {
+    name: "a node joins: primary kept, replica added, epoch bumped",
+    current: config(["s1b"], "s1b", 1),
+    nodes: [node("s1a", ALIVE), node("s1b", ALIVE)],
+    expected: config(["s1a", "s1b"], "s1b", 2),
+    changed: true,
+  },
+  {
+    name: "a backup dies: primary kept, backup dropped, epoch bumped",
+    current: config(["s1a", "s1b", "s1c"], "s1a", 3),
+    nodes: [node("s1a", ALIVE), node("s1b", DEAD), node("s1c", ALIVE)],
+    expected: config(["s1a", "s1c"], "s1a", 4),
+    changed: true,
+  },
+  {
+    name: "the primary dies: the first live in-sync replica in node order is promoted",
+    current: config(["s1b", "s1c", "s1d"], "s1b", 5),
+    nodes: [node("s1a", ALIVE), node("s1b", DEAD), node("s1c", ALIVE), node("s1d", ALIVE)],
+    expected: config(["s1a", "s1c", "s1d"], "s1c", 6),
+    changed: true,
+  },
+  {
+    name: "no in-sync replica alive: the first live node is promoted",
+    current: config(["s1a"], "s1a", 2),
+    nodes: [node("s1a", DEAD), node("s1c", ALIVE), node("s1b", ALIVE)],
+    expected: config(["s1b", "s1c"], "s1b", 3),
+    changed: true,
+  },
+  {
+    name: "everyone dead: no primary, no replicas",
+    current: config(["s1a", "s1b"], "s1a", 7),
+    nodes: [node("s1a", DEAD), node("s1b", DEAD)],
+    expected: config([], null, 8),
+    changed: true,
+  },
+  {
+    name: "still everyone dead: no change",
+    current: config([], null, 8),
+    nodes: [node("s1a", DEAD)],
+    expected: config([], null, 8),
+    changed: false,
+  },
+  {
+    name: "a primary that moved to a new address is a change",
+    current: config(["s1a"], "s1a", 1),
+    nodes: [{ ...node("s1a", ALIVE), address: "127.0.0.1:9999" }],
+    expected: { ...config(["s1a"], "s1a", 2), primary: "127.0.0.1:9999", replicas: [{ node: "s1a", address: "127.0.0.1:9999" }] },
+    changed: true,
+  },
+];
+
+describe("nextGroupConfig", () => {
+  for (const each of CASES) {
+    test(each.name, () => {
+      const next = nextGroupConfig(each.current, "s1", each.nodes, NOW_MS, DEAD_AFTER_MS);
+      expect(next).toEqual(each.expected);
+      expect(next === each.current).toBe(!each.changed);
+    });
+  }
+});
+
+describe("groupConfigChanges", () => {
+  test("lists only groups that change, sorted; ignores a new group with no live node", () => {
+    const configs = [config(["s1a"], "s1a", 1)];
+    const nodes = [node("s1a", ALIVE), node("s2a", ALIVE), node("s3a", DEAD)];
+    const changes = groupConfigChanges(configs, nodes, NOW_MS, DEAD_AFTER_MS);
+    expect(changes.map((change) => [change.group, change.epoch, change.primaryNode])).toEqual([["s2", 1, "s2a"]]);
+  });
+});
+
+describe("placementGroups", () => {
+  test("most free room first (the fullest live replica counts); dead primaries never", () => {
+    const configs = [
+      { ...groupConfig("s1", ["s1a", "s1b"]) },
+      { ...groupConfig("s2", ["s2a"]) },
+      { ...groupConfig("s3", ["s3a"]) },
+    ];
+    const nodes = [node("s1a", ALIVE, 900), node("s1b", ALIVE, 50), node("s2a", ALIVE, 500), node("s3a", DEAD, 9_000)];
+    expect(placementGroups(configs, nodes, NOW_MS, DEAD_AFTER_MS).map((view) => view.group)).toEqual(["s2", "s1"]);
+  });
+});
+
+describe("StorageRegistry", () => {
+  test("when full, the longest-silent dead node makes room; all alive means TOO_BUSY", () => {
+    const registry = new StorageRegistry(2, DEAD_AFTER_MS);
+    const beat = (name: string): Heartbeat => {
+      const { node: id, group, address, capacityBytes, usedBytes } = node(name, 0);
+      return { node: id, group, address, capacityBytes, usedBytes };
+    };
+    expect(registry.record(beat("s1a"), 0).ok).toBe(true);
+    expect(registry.record(beat("s1b"), 10).ok).toBe(true);
+    const busy = registry.record(beat("s1c"), 20);
+    expect(busy.ok ? "" : busy.error.code).toBe("TOO_BUSY");
+    expect(registry.record(beat("s1c"), DEAD_AFTER_MS + 5).ok).toBe(true);
+    expect(registry.list().map((status) => status.node)).toEqual(["s1b", "s1c"]);
+  });
+
+  test("seeding from a recorded configuration gives its nodes one timeout to speak up", () => {
+    const registry = new StorageRegistry(10, DEAD_AFTER_MS);
+    registry.seed(config(["s1a", "s1b"], "s1a", 3), NOW_MS);
+    expect(registry.isAlive("s1a", NOW_MS + DEAD_AFTER_MS - 1)).toBe(true);
+    expect(registry.isAlive("s1a", NOW_MS + DEAD_AFTER_MS)).toBe(false);
+  });
+});

@@ -1,0 +1,210 @@
+/**
+ * The metadata state machine on the in-memory store: versions only grow, an update switches a
+ * name from one whole manifest to the next, a delete is a tombstone that keeps the numbering,
+ * commits and deletes are idempotent by their ids, refused commands change nothing, notices go
+ * to exactly the groups involved, and the same log gives the same state.
+ */
+import { describe, expect, test } from "bun:test";
+import {
+  apply,
+  applyOk,
+  chunk,
+  commit,
+  groupConfig,
+  seedBasics,
+  sha,
+  T0_MS,
+} from "../testing/fixtures.ts";
+import { EMPTY_SHA256 } from "./manifest-rules.ts";
+import { MemoryMetadataStore } from "./memory-store.ts";
+import { findManifest, listLiveFiles } from "./queries.ts";
+import type { MetadataStore } from "./store.ts";
+import { applyCommand } from "./state-machine.ts";
+
+function freshStore(): MemoryMetadataStore {
+  const store = new MemoryMetadataStore();
+  seedBasics(store);
+  return store;
+}
+
+function errorCode(result: { ok: boolean; error?: { code: string } }): string | undefined {
+  return result.ok ? undefined : result.error?.code;
+}
+
+function latest(store: MetadataStore, name: string): number | undefined {
+  const found = findManifest(store, "alice", name, undefined);
+  return found.ok ? found.value.manifest.version : undefined;
+}
+
+describe("createUser", () => {
+  test("creates once, then says the user exists", () => {
+    const store = new MemoryMetadataStore();
+    expect(applyOk(store, { type: "createUser", uid: "bob", atMs: T0_MS })).toEqual({ created: true });
+    expect(applyOk(store, { type: "createUser", uid: "bob", atMs: T0_MS + 5 })).toEqual({ created: false });
+    expect(store.getUser("bob")).toEqual({ uid: "bob", createdAtMs: T0_MS });
+  });
+
+  test("refuses a bad uid", () => {
+    const store = new MemoryMetadataStore();
+    expect(errorCode(apply(store, { type: "createUser", uid: "../bob", atMs: T0_MS }))).toBe("INVALID_UID");
+  });
+});
+
+describe("commitVersion", () => {
+  test("versions increase and each update is a whole new manifest", () => {
+    const store = freshStore();
+    expect(applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)])).version).toBe(1);
+    expect(applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 7), chunk(3, 3, "s2")])).version).toBe(2);
+    const newest = findManifest(store, "alice", "a.txt", undefined);
+    expect(newest.ok && newest.value.manifest.chunks.map((part) => part.id)).toEqual([sha(2), sha(3)]);
+    expect(newest.ok && newest.value.groups.map((group) => group.group)).toEqual(["s1", "s2"]);
+    const first = findManifest(store, "alice", "a.txt", 1);
+    expect(first.ok && first.value.manifest.chunks.map((part) => part.id)).toEqual([sha(1)]);
+    expect(applyOk(store, commit("alice", "b.txt", "u3", [chunk(4, 1)])).version).toBe(1);
+  });
+
+  test("the same uploadId commits once and answers the same version", () => {
+    const store = freshStore();
+    const first = applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)], T0_MS));
+    const again = applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)], T0_MS + 999));
+    expect(again).toEqual(first);
+    expect(latest(store, "a.txt")).toBe(1);
+    const other = apply(store, commit("alice", "a.txt", "u1", [chunk(9, 11)]));
+    expect(errorCode(other)).toBe("MANIFEST_MISMATCH");
+  });
+
+  test("empty files have no chunks and the hash of nothing", () => {
+    const store = freshStore();
+    expect(applyOk(store, commit("alice", "empty", "u1", [])).version).toBe(1);
+    const wrongHash = { ...commit("alice", "empty", "u2", []), sha256: sha(5) };
+    expect(errorCode(apply(store, wrongHash))).toBe("MANIFEST_MISMATCH");
+    const withChunk = { ...commit("alice", "empty", "u3", [chunk(1, 1)]), bytes: 0, sha256: EMPTY_SHA256 };
+    expect(errorCode(apply(store, withChunk))).toBe("MANIFEST_MISMATCH");
+  });
+
+  test("refused commits change nothing but the log", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)]));
+    const before = store.lastApplied();
+    const cases = [
+      [commit("nobody", "a.txt", "u2", [chunk(1, 10)]), "NO_SUCH_USER"],
+      [commit("alice", "../x", "u3", [chunk(1, 10)]), "INVALID_NAME"],
+      [{ ...commit("alice", "a.txt", "u4", [chunk(1, 10)]), bytes: 11 }, "MANIFEST_MISMATCH"],
+      [commit("alice", "a.txt", "u5", [chunk(1, 10, "s9")]), "MANIFEST_MISMATCH"],
+    ] as const;
+    for (const [command, code] of cases) expect(errorCode(apply(store, command))).toBe(code);
+    expect(store.lastApplied()).toBe(before + cases.length);
+    expect(latest(store, "a.txt")).toBe(1);
+    expect(store.findUpload("alice", "u4")).toBeUndefined();
+    expect(store.pendingNotices("s1", 100).length).toBe(1);
+  });
+
+  test("a commit notifies each group its chunks live in, once", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 5), chunk(2, 5, "s2"), chunk(3, 5)]));
+    const index = store.lastApplied();
+    expect(store.noticeGroups(10)).toEqual(["s1", "s2"]);
+    const body = { uid: "alice", name: "a.txt", uploadId: "u1", version: 1 };
+    expect(store.pendingNotices("s1", 10)).toEqual([
+      { index, seq: 0, group: "s1", notice: { op: "commitRefs", body } },
+    ]);
+    expect(store.pendingNotices("s2", 10)).toEqual([
+      { index, seq: 1, group: "s2", notice: { op: "commitRefs", body } },
+    ]);
+  });
+});
+
+describe("deleteFile", () => {
+  test("a tombstone hides the name and re-upload continues the numbering", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)]));
+    applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 10)]));
+    const deleted = applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS });
+    expect(deleted).toEqual({ deletedVersion: 2 });
+    expect(errorCode(findManifest(store, "alice", "a.txt", undefined))).toBe("NOT_FOUND");
+    expect(errorCode(findManifest(store, "alice", "a.txt", 1))).toBe("NOT_FOUND");
+    expect(listLiveFiles(store, "alice")).toEqual({ ok: true, value: [] });
+    expect(applyOk(store, commit("alice", "a.txt", "u3", [chunk(3, 10)])).version).toBe(4);
+    expect(latest(store, "a.txt")).toBe(4);
+    expect(errorCode(findManifest(store, "alice", "a.txt", 2))).toBe("NOT_FOUND");
+  });
+
+  test("the same requestId answers the same deletion and deletes nothing more", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)]));
+    const del = { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS } as const;
+    expect(applyOk(store, del)).toEqual({ deletedVersion: 1 });
+    applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 10)]));
+    expect(applyOk(store, del)).toEqual({ deletedVersion: 1 });
+    expect(latest(store, "a.txt")).toBe(3);
+  });
+
+  test("deleting a missing or deleted name is NOT_FOUND with a clear message", () => {
+    const store = freshStore();
+    const missing = apply(store, { type: "deleteFile", uid: "alice", name: "nope", requestId: "r1", atMs: T0_MS });
+    expect(missing.ok ? "" : missing.error.message).toBe("no file 'nope' for user 'alice'");
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)]));
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r2", atMs: T0_MS });
+    const twice = apply(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r3", atMs: T0_MS });
+    expect(errorCode(twice)).toBe("NOT_FOUND");
+  });
+
+  test("a delete notifies the groups of the versions since the last delete", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10, "s2")]));
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS });
+    for (const group of ["s1", "s2"]) {
+      for (const item of store.pendingNotices(group, 100)) store.ackNotice(item.index, item.seq);
+    }
+    applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 10, "s1")]));
+    store.ackNotice(store.lastApplied(), 0);
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r2", atMs: T0_MS });
+    expect(store.noticeGroups(10)).toEqual(["s1"]);
+    expect(store.pendingNotices("s1", 10).map((item) => item.notice)).toEqual([
+      { op: "dropRefs", body: { uid: "alice", name: "a.txt" } },
+    ]);
+  });
+});
+
+describe("setGroupConfig", () => {
+  test("only a newer epoch is installed", () => {
+    const store = freshStore();
+    const stale = apply(store, { type: "setGroupConfig", config: groupConfig("s1", ["s1b"], 1), atMs: T0_MS });
+    expect(errorCode(stale)).toBe("STALE_EPOCH");
+    expect(applyOk(store, { type: "setGroupConfig", config: groupConfig("s1", ["s1b"], 2), atMs: T0_MS })).toEqual({
+      epoch: 2,
+    });
+    expect(store.getGroup("s1")?.primaryNode).toBe("s1b");
+  });
+
+  test("the primary must be one of the replicas", () => {
+    const store = freshStore();
+    const config = { ...groupConfig("s3", ["s3a"]), primaryNode: "elsewhere" };
+    expect(errorCode(apply(store, { type: "setGroupConfig", config, atMs: T0_MS }))).toBe("BAD_REQUEST");
+  });
+});
+
+describe("the log", () => {
+  test("replaying the log into a fresh store gives the same state", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)]));
+    applyOk(store, { type: "createUser", uid: "bob", atMs: T0_MS });
+    applyOk(store, commit("bob", "b", "u2", [chunk(2, 3, "s2")]));
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS });
+    applyOk(store, commit("alice", "a.txt", "u3", [chunk(3, 4)]));
+    apply(store, commit("alice", "bad", "u4", [chunk(4, 4, "nowhere")]));
+    const replica = new MemoryMetadataStore();
+    for (const entry of store.readLog(1, 1000)) applyCommand(replica, entry.index, entry.command, entry.term);
+    expect(replica.lastApplied()).toBe(store.lastApplied());
+    for (const uid of ["alice", "bob"]) expect(listLiveFiles(replica, uid)).toEqual(listLiveFiles(store, uid));
+    expect(replica.listGroups()).toEqual(store.listGroups());
+    expect(replica.noticeGroups(10)).toEqual(store.noticeGroups(10));
+    expect(replica.pendingNotices("s1", 100)).toEqual(store.pendingNotices("s1", 100));
+  });
+
+  test("an entry must follow lastApplied", () => {
+    const store = freshStore();
+    const next = store.lastApplied() + 2;
+    expect(() => applyCommand(store, next, { type: "createUser", uid: "x", atMs: 0 }, 1)).toThrow();
+  });
+});

@@ -1,0 +1,245 @@
+/**
+ * The directory server over real loopback RPC: a user's whole life (connect, place, commit,
+ * read, list, update, delete) with the notices storage groups get; every bad input (unknown
+ * users, hostile names, manifests that do not add up, missing files) answered with its own
+ * code and a clear message while the connection keeps serving; liveness-driven group
+ * configuration; the term check; and a restart on the same data that remembers everything.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import type { ChunkRef } from "@ftfs/protocol/core";
+import type { RpcClient } from "@ftfs/protocol/io";
+import { EMPTY_SHA256 } from "../core/index.ts";
+import { chunk, sha } from "../testing/fixtures.ts";
+import { failure, FakeStorage, startHarness, until, type Harness } from "../testing/harness.ts";
+
+const running: Harness[] = [];
+const storages: FakeStorage[] = [];
+afterEach(async () => {
+  for (const harness of running.splice(0)) await harness.stop();
+  for (const storage of storages.splice(0)) storage.stop();
+});
+
+async function start(options: Parameters<typeof startHarness>[0] = {}): Promise<Harness> {
+  const harness = await startHarness(options);
+  running.push(harness);
+  return harness;
+}
+
+function fakeStorage(): FakeStorage {
+  const storage = new FakeStorage();
+  storages.push(storage);
+  return storage;
+}
+
+async function register(client: RpcClient, node: string, address: string, freeBytes = 1_000_000) {
+  const group = node.slice(0, 2);
+  const body = { node, group, address, capacityBytes: 10_000_000, usedBytes: 10_000_000 - freeBytes };
+  return (await client.call("registerStorage", body)).body;
+}
+
+function commitBody(uid: string, name: string, uploadId: string, chunks: readonly ChunkRef[]) {
+  const bytes = chunks.reduce((sum, part) => sum + part.bytes, 0);
+  const sha256 = bytes === 0 ? EMPTY_SHA256 : sha(bytes);
+  return { uid, name, uploadId, bytes, sha256, chunks };
+}
+
+describe("directory server", () => {
+  test("connect creates the user once and names this node as primary", async () => {
+    const { client, node } = await start();
+    const first = (await client.call("connect", { uid: "alice" })).body;
+    expect(first).toEqual({ uid: "alice", created: true, node: "d1", primary: node.address, term: 1 });
+    expect((await client.call("connect", { uid: "alice" })).body.created).toBe(false);
+    expect((await failure(client.call("connect", { uid: "no/slash" }))).code).toBe("INVALID_UID");
+  });
+
+  test("placeUpload with no storage group answers UNAVAILABLE", async () => {
+    const { client } = await start();
+    await client.call("connect", { uid: "alice" });
+    const error = await failure(client.call("placeUpload", { uid: "alice", name: "a.txt", bytes: 10 }));
+    expect(error.code).toBe("UNAVAILABLE");
+    expect(error.message).toContain("no storage group is available");
+  });
+
+  test("a file's life: place, commit, read, list, update, delete, re-upload", async () => {
+    const { client } = await start();
+    const storage = fakeStorage();
+    expect((await register(client, "s1a", storage.address)).group.primary).toBe(storage.address);
+    await client.call("connect", { uid: "alice" });
+
+    const placed = (await client.call("placeUpload", { uid: "alice", name: "a.txt", bytes: 30 })).body;
+    expect(placed.chunkBytes).toBe(64 * 1024);
+    expect(placed.groups.map((group) => [group.group, group.primaryNode])).toEqual([["s1", "s1a"]]);
+    const again = (await client.call("placeUpload", { uid: "alice", name: "a.txt", bytes: 30 })).body;
+    expect(again.uploadId).not.toBe(placed.uploadId);
+
+    const v1 = commitBody("alice", "a.txt", placed.uploadId, [chunk(1, 20), chunk(2, 10)]);
+    expect((await client.call("commitUpload", v1)).body.version).toBe(1);
+    expect((await client.call("commitUpload", v1)).body.version).toBe(1);
+    await until("commitRefs at the storage primary", () => storage.notices.length === 1);
+    expect(storage.notices[0]).toEqual({
+      op: "commitRefs", body: { uid: "alice", name: "a.txt", uploadId: placed.uploadId, version: 1 }, epoch: 1,
+    });
+
+    const manifest = (await client.call("getManifest", { uid: "alice", name: "a.txt" })).body;
+    expect(manifest.manifest).toMatchObject({ uid: "alice", name: "a.txt", version: 1, bytes: 30, sha256: v1.sha256 });
+    expect(manifest.manifest.chunks).toEqual(v1.chunks);
+    expect(manifest.groups.map((group) => group.group)).toEqual(["s1"]);
+
+    const v2 = commitBody("alice", "a.txt", again.uploadId, [chunk(3, 5)]);
+    expect((await client.call("commitUpload", v2)).body.version).toBe(2);
+    const listed = (await client.call("listFiles", { uid: "alice" })).body.files;
+    expect(listed.map((file) => [file.name, file.version, file.bytes])).toEqual([["a.txt", 2, 5]]);
+    const old = (await client.call("getManifest", { uid: "alice", name: "a.txt", version: 1 })).body;
+    expect(old.manifest.bytes).toBe(30);
+
+    const del = { uid: "alice", name: "a.txt", requestId: "rm-1" };
+    expect((await client.call("deleteFile", del)).body.deletedVersion).toBe(2);
+    expect((await client.call("deleteFile", del)).body.deletedVersion).toBe(2);
+    await until("dropRefs at the storage primary", () => storage.notices.some((item) => item.op === "dropRefs"));
+    const gone = await failure(client.call("getManifest", { uid: "alice", name: "a.txt" }));
+    expect([gone.code, gone.message]).toEqual(["NOT_FOUND", "no file 'a.txt' for user 'alice'"]);
+    expect((await client.call("listFiles", { uid: "alice" })).body.files).toEqual([]);
+    const twice = await failure(client.call("deleteFile", { ...del, requestId: "rm-2" }));
+    expect(twice.code).toBe("NOT_FOUND");
+
+    const v4 = commitBody("alice", "a.txt", "upload-after-rm", [chunk(4, 7)]);
+    expect((await client.call("commitUpload", v4)).body.version).toBe(4);
+  });
+
+  test("an empty file commits with no chunks and the hash of nothing", async () => {
+    const { client } = await start();
+    await register(client, "s1a", fakeStorage().address);
+    await client.call("connect", { uid: "alice" });
+    const sha256 = createHash("sha256").update(new Uint8Array(0)).digest("hex");
+    const body = { uid: "alice", name: "empty", uploadId: "e1", bytes: 0, sha256, chunks: [] };
+    expect((await client.call("commitUpload", body)).body.version).toBe(1);
+    expect((await client.call("getManifest", { uid: "alice", name: "empty" })).body.groups).toEqual([]);
+  });
+
+  test("an unknown user is told to connect first, on every op", async () => {
+    const { client } = await start();
+    await register(client, "s1a", fakeStorage().address);
+    const calls = [
+      client.call("placeUpload", { uid: "bob", name: "a", bytes: 1 }),
+      client.call("commitUpload", commitBody("bob", "a", "u1", [chunk(1, 1)])),
+      client.call("getManifest", { uid: "bob", name: "a" }),
+      client.call("listFiles", { uid: "bob" }),
+      client.call("deleteFile", { uid: "bob", name: "a", requestId: "r1" }),
+    ];
+    for (const call of calls) {
+      const error = await failure(call);
+      expect(error.code).toBe("NO_SUCH_USER");
+      expect(error.message).toContain("ftfs bob c");
+    }
+  });
+
+  test("hostile and invalid names get INVALID_NAME on every op, and the connection lives", async () => {
+    const { client } = await start();
+    await register(client, "s1a", fakeStorage().address);
+    await client.call("connect", { uid: "alice" });
+    const names = ["../x", "/etc/passwd", "a/../../b", "", "a\u0000b", "x".repeat(300), "..", "a\\b", "tab\there"];
+    for (const name of names) {
+      const calls = [
+        client.call("placeUpload", { uid: "alice", name, bytes: 1 }),
+        client.call("commitUpload", commitBody("alice", name, `up-${name.length}`, [chunk(1, 1)])),
+        client.call("getManifest", { uid: "alice", name }),
+        client.call("deleteFile", { uid: "alice", name, requestId: "r" }),
+      ];
+      for (const call of calls) expect([name, (await failure(call)).code]).toEqual([name, "INVALID_NAME"]);
+    }
+    const badUid = await failure(client.call("listFiles", { uid: "../../root" }));
+    expect(badUid.code).toBe("INVALID_UID");
+    expect((await client.call("listFiles", { uid: "alice" })).body.files).toEqual([]);
+  });
+
+  test("missing files and versions are NOT_FOUND with clear messages", async () => {
+    const { client } = await start();
+    await register(client, "s1a", fakeStorage().address);
+    await client.call("connect", { uid: "alice" });
+    const missing = await failure(client.call("getManifest", { uid: "alice", name: "nope" }));
+    expect([missing.code, missing.message]).toEqual(["NOT_FOUND", "no file 'nope' for user 'alice'"]);
+    await client.call("commitUpload", commitBody("alice", "a", "u1", [chunk(1, 1)]));
+    const version = await failure(client.call("getManifest", { uid: "alice", name: "a", version: 9 }));
+    expect([version.code, version.message]).toEqual(["NOT_FOUND", "no version 9 of file 'a' for user 'alice'"]);
+    const del = await failure(client.call("deleteFile", { uid: "alice", name: "nope", requestId: "r" }));
+    expect(del.code).toBe("NOT_FOUND");
+  });
+
+  test("manifests that do not add up are MANIFEST_MISMATCH and change nothing", async () => {
+    const { client } = await start({ chunkBytes: 4096 });
+    await register(client, "s1a", fakeStorage().address);
+    await client.call("connect", { uid: "alice" });
+    const good = commitBody("alice", "a", "u0", [chunk(1, 4096), chunk(2, 1)]);
+    const cases = [
+      { ...good, uploadId: "u1", bytes: good.bytes + 1 },
+      commitBody("alice", "a", "u2", [chunk(1, 4097)]),
+      { ...commitBody("alice", "a", "u3", []), sha256: sha(1) },
+      { ...commitBody("alice", "a", "u4", [chunk(1, 3)]), bytes: 0, sha256: EMPTY_SHA256 },
+      commitBody("alice", "a", "u5", [chunk(1, 3, "nowhere")]),
+    ];
+    for (const body of cases) {
+      const error = await failure(client.call("commitUpload", body));
+      expect([body.uploadId, error.code]).toEqual([body.uploadId, "MANIFEST_MISMATCH"]);
+    }
+    expect((await client.call("listFiles", { uid: "alice" })).body.files).toEqual([]);
+    expect((await client.call("commitUpload", good)).body.version).toBe(1);
+  });
+
+  test("cluster status and group configuration follow heartbeats", async () => {
+    const { client, clock } = await start({ deadAfterMs: 1_000 });
+    const [a, b] = [fakeStorage(), fakeStorage()];
+    await register(client, "s1a", a.address);
+    const both = await register(client, "s1b", b.address);
+    expect([both.group.primaryNode, both.group.epoch, both.group.replicas.length]).toEqual(["s1a", 2, 2]);
+
+    const status = (await client.call("clusterStatus", {})).body;
+    expect(status.members.map((member) => [member.node, member.role, member.state, member.primary])).toEqual([
+      ["d1", "directory", "alive", true],
+      ["s1a", "storage", "alive", true],
+      ["s1b", "storage", "alive", false],
+    ]);
+
+    clock.nowMs += 1_500;
+    const promoted = await register(client, "s1b", b.address);
+    expect([promoted.group.primaryNode, promoted.group.epoch]).toEqual(["s1b", 3]);
+    const later = (await client.call("clusterStatus", {})).body;
+    expect(later.members.find((member) => member.node === "s1a")?.state).toBe("dead");
+    expect(later.groups).toEqual([promoted.group]);
+
+    clock.nowMs += 1_500;
+    await until("the group to lose its primary", () => running[0]?.logs.some((line) => line.includes('"epoch":4')) ?? false);
+    await client.call("connect", { uid: "alice" });
+    const none = await failure(client.call("placeUpload", { uid: "alice", name: "a", bytes: 1 }));
+    expect(none.code).toBe("UNAVAILABLE");
+  });
+
+  test("a request stamped with an older term is STALE_EPOCH; newer or unstamped is fine", async () => {
+    const { client, node } = await start({ prepare: (store) => store.saveHardState({ term: 3, votedFor: "d1" }) });
+    const stale = await failure(client.call("connect", { uid: "alice" }, { epoch: 2 }));
+    expect([stale.code, stale.hint]).toEqual(["STALE_EPOCH", { primary: node.address, epoch: 3 }]);
+    expect((await client.call("connect", { uid: "alice" }, { epoch: 5 })).body.term).toBe(3);
+    expect((await client.call("connect", { uid: "alice" })).body.created).toBe(false);
+  });
+
+  test("a restart on the same data remembers users, files, versions and groups", async () => {
+    const first = await start();
+    const storage = fakeStorage();
+    await register(first.client, "s1a", storage.address);
+    await first.client.call("connect", { uid: "alice" });
+    await first.client.call("commitUpload", commitBody("alice", "a", "u1", [chunk(1, 3)]));
+    await first.client.call("commitUpload", commitBody("alice", "b", "u2", [chunk(2, 4)]));
+    await first.client.call("deleteFile", { uid: "alice", name: "b", requestId: "r1" });
+    const before = (await first.client.call("listFiles", { uid: "alice" })).body;
+    running.splice(running.indexOf(first), 1);
+    const second = await first.restart();
+    running.push(second);
+    const { client } = second;
+    expect((await client.call("connect", { uid: "alice" })).body.created).toBe(false);
+    expect((await client.call("listFiles", { uid: "alice" })).body).toEqual(before);
+    expect((await client.call("commitUpload", commitBody("alice", "a", "u1", [chunk(1, 3)]))).body.version).toBe(1);
+    expect((await client.call("commitUpload", commitBody("alice", "b", "u3", [chunk(3, 1)]))).body.version).toBe(3);
+    const groups = (await client.call("clusterStatus", {})).body.groups;
+    expect(groups.map((group) => [group.group, group.primaryNode])).toEqual([["s1", "s1a"]]);
+  });
+});
