@@ -6,7 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { freePort, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
-import { E2E_CHUNK_BYTES, expectOk, expectOneLineError, text, workspace, type Workspace } from "./helpers.ts";
+import {
+  E2E_CHUNK_BYTES,
+  expectOk,
+  expectOneLineError,
+  text,
+  workspace,
+  type Workspace,
+} from "./helpers.ts";
 
 let cluster: LocalCluster;
 let ws: Workspace;
@@ -14,7 +21,11 @@ let clusterList: string;
 let goodFile: string;
 
 beforeAll(async () => {
-  cluster = await startCluster({ directories: 1, groups: [{ name: "s1", size: 2 }], chunkBytes: E2E_CHUNK_BYTES });
+  cluster = await startCluster({
+    directories: 1,
+    groups: [{ name: "s1", size: 2 }],
+    chunkBytes: E2E_CHUNK_BYTES,
+  });
   ws = await workspace();
   clusterList = cluster.directoryAddresses.join(",");
   expectOk(await ws.ftfs(["carol", "c", "--cluster", clusterList]));
@@ -42,7 +53,10 @@ const HOSTILE_NAMES: ReadonlyArray<[string, RegExp]> = [
 
 describe("bad input is one clear line, and the cluster keeps serving", () => {
   test("a missing local file", async () => {
-    expectOneLineError(await ws.ftfs(["carol", "a", "/no/such/file.txt"]), /^ftfs: \/no\/such\/file\.txt: no such file$/);
+    expectOneLineError(
+      await ws.ftfs(["carol", "a", "/no/such/file.txt"]),
+      /^ftfs: \/no\/such\/file\.txt: no such file$/,
+    );
     expectOneLineError(await ws.ftfs(["put", "/no/such/file.txt"]), /no such file/);
     await expectStillServing();
   });
@@ -69,7 +83,9 @@ describe("bad input is one clear line, and the cluster keeps serving", () => {
   });
 
   test("a name with a NUL byte (argv cannot carry one, so through the shell)", async () => {
-    const run = await ws.ftfs(["shell"], { stdin: `put ${goodFile} --as a\u0000b\ncarol r a\u0000b\n` });
+    const run = await ws.ftfs(["shell"], {
+      stdin: `put ${goodFile} --as a\u0000b\ncarol r a\u0000b\n`,
+    });
     expect(run.stderr.trim().split("\n")).toEqual([
       "ftfs: file name contains a NUL byte",
       "ftfs: file name contains a NUL byte",
@@ -99,7 +115,12 @@ describe("bad input is one clear line, and the cluster keeps serving", () => {
     const nobody = `127.0.0.1:${await freePort()}`;
     const startedMs = Date.now();
     const run = await ws.ftfs(["carol", "d", "--cluster", nobody]);
-    expectOneLineError(run, new RegExp(`^ftfs: cannot reach the cluster at ${nobody}: is it running\\? \\(start one with \`bun run dev\`\\)$`));
+    expectOneLineError(
+      run,
+      new RegExp(
+        `^ftfs: cannot reach the cluster at ${nobody}: is it running\\? \\(start one with \`bun run dev\`\\)$`,
+      ),
+    );
     expect(Date.now() - startedMs).toBeLessThan(10_000);
     await expectStillServing();
   });

@@ -34,7 +34,10 @@ export async function workspace(): Promise<Workspace> {
     folder,
     configDir,
     ftfs: (args, options = {}) =>
-      runFtfs(args, { ...options, env: { FTFS_CONFIG_DIR: configDir, FTFS_CLUSTER: "", ...options.env } }),
+      runFtfs(args, {
+        ...options,
+        env: { FTFS_CONFIG_DIR: configDir, FTFS_CLUSTER: "", ...options.env },
+      }),
     file: async (name, bytes) => {
       const path = join(folder, name);
       await writeFile(path, bytes);
@@ -69,18 +72,26 @@ export function expectOk(run: FtfsRun): FtfsRun {
 /** Exactly one clear line on stderr, starting `ftfs: `, no stack trace, the expected exit code. */
 export function expectOneLineError(run: FtfsRun, pattern: RegExp, exitCode = 1): void {
   const lines = run.stderr.split("\n").filter((line) => line.length > 0);
-  expect({ exitCode: run.exitCode, lines }).toEqual({ exitCode, lines: [expect.stringMatching(/^ftfs: /)] });
+  expect({ exitCode: run.exitCode, lines }).toEqual({
+    exitCode,
+    lines: [expect.stringMatching(/^ftfs: /)],
+  });
   expect(lines[0] ?? "").toMatch(pattern);
   expect(run.stderr).not.toMatch(/\n\s+at /);
 }
 
 /** Poll `probe` until it returns a value (not undefined) or the deadline passes. */
-export async function pollUntil<T>(what: string, probe: () => Promise<T | undefined>, deadlineMs = POLL_DEADLINE_MS): Promise<T> {
+export async function pollUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  deadlineMs = POLL_DEADLINE_MS,
+): Promise<T> {
   const giveUpAtMs = Date.now() + deadlineMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > giveUpAtMs) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    if (Date.now() > giveUpAtMs)
+      throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
     await Bun.sleep(POLL_INTERVAL_MS);
   }
 }

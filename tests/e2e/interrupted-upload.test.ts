@@ -6,7 +6,18 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { FTFS_MAIN, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
 import { FtfsClient } from "ftfs";
-import { E2E_CHUNK_BYTES, expectOk, expectOneLineError, MIB, pollUntil, randomBytes, sha256, text, workspace, type Workspace } from "./helpers.ts";
+import {
+  E2E_CHUNK_BYTES,
+  expectOk,
+  expectOneLineError,
+  MIB,
+  pollUntil,
+  randomBytes,
+  sha256,
+  text,
+  workspace,
+  type Workspace,
+} from "./helpers.ts";
 
 /** Big enough that the upload is still running when the first chunks are seen on storage. */
 const BIG_FILE_BYTES = 64 * MIB;
@@ -16,7 +27,14 @@ let ws: Workspace;
 let client: FtfsClient;
 
 beforeAll(async () => {
-  cluster = await startCluster({ directories: 1, groups: [{ name: "s1", size: 2 }, { name: "s2", size: 2 }], chunkBytes: E2E_CHUNK_BYTES });
+  cluster = await startCluster({
+    directories: 1,
+    groups: [
+      { name: "s1", size: 2 },
+      { name: "s2", size: 2 },
+    ],
+    chunkBytes: E2E_CHUNK_BYTES,
+  });
   ws = await workspace();
   client = new FtfsClient({ directories: cluster.directoryAddresses });
   expectOk(await ws.ftfs(["dave", "c", "--cluster", cluster.directoryAddresses.join(",")]));

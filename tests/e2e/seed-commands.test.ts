@@ -45,10 +45,14 @@ const notes = "first version of the notes\n";
 
 describe("the seed's commands", () => {
   test("c connects, prints the primary, and saves the session (mode 0600)", async () => {
-    const run = expectOk(await ws.ftfs(["alice", "c", "--cluster", cluster.directoryAddresses.join(",")]));
+    const run = expectOk(
+      await ws.ftfs(["alice", "c", "--cluster", cluster.directoryAddresses.join(",")]),
+    );
     const primary = cluster.directoryAddresses[0] ?? "";
     expect(text(run)).toContain(`primary directory node d1 at ${primary}`);
-    const session = JSON.parse(await readFile(join(ws.configDir, "session.json"), "utf8")) as { uid: string };
+    const session = JSON.parse(await readFile(join(ws.configDir, "session.json"), "utf8")) as {
+      uid: string;
+    };
     expect(session.uid).toBe("alice");
     expect((await stat(join(ws.configDir, "session.json"))).mode & 0o777).toBe(0o600);
   });
@@ -71,7 +75,9 @@ describe("the seed's commands", () => {
     expect(listing).toMatch(/^big\.bin\s+320\.8 KiB\s+v1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
     expect(listing).toMatch(/^empty\.txt\s+0 B\s+v1\s/m);
     expect(listing).toMatch(/^notes\.txt\s+27 B\s+v1\s/m);
-    const fromStorage = JSON.parse(text(expectOk(await ws.ftfs(["alice", "d", "--from", "storage", "--json"])))) as Array<{
+    const fromStorage = JSON.parse(
+      text(expectOk(await ws.ftfs(["alice", "d", "--from", "storage", "--json"]))),
+    ) as Array<{
       name: string;
       version: number;
       bytes: number;
@@ -84,7 +90,9 @@ describe("the seed's commands", () => {
   });
 
   test("r writes the exact bytes to stdout, for one chunk, many chunks and none", async () => {
-    expect(sha256(expectOk(await ws.ftfs(["alice", "r", "big.bin"])).stdout)).toBe(sha256(multiChunk));
+    expect(sha256(expectOk(await ws.ftfs(["alice", "r", "big.bin"])).stdout)).toBe(
+      sha256(multiChunk),
+    );
     expect(text(expectOk(await ws.ftfs(["alice", "r", "notes.txt"])))).toBe(notes);
     expect(expectOk(await ws.ftfs(["alice", "r", "empty.txt"])).stdout.length).toBe(0);
   });
@@ -92,9 +100,15 @@ describe("the seed's commands", () => {
   test("uploading an existing name makes v2, and r returns the new bytes", async () => {
     const updated = randomBytes(3 * E2E_CHUNK_BYTES);
     const path = await ws.file("notes.txt", updated);
-    expect(text(expectOk(await ws.ftfs(["alice", "a", path])))).toContain("uploaded notes.txt  v2  192.0 KiB");
-    expect(sha256(expectOk(await ws.ftfs(["alice", "r", "notes.txt"])).stdout)).toBe(sha256(updated));
-    expect(text(expectOk(await ws.ftfs(["alice", "d"])))).toMatch(/^notes\.txt\s+192\.0 KiB\s+v2\s/m);
+    expect(text(expectOk(await ws.ftfs(["alice", "a", path])))).toContain(
+      "uploaded notes.txt  v2  192.0 KiB",
+    );
+    expect(sha256(expectOk(await ws.ftfs(["alice", "r", "notes.txt"])).stdout)).toBe(
+      sha256(updated),
+    );
+    expect(text(expectOk(await ws.ftfs(["alice", "d"])))).toMatch(
+      /^notes\.txt\s+192\.0 KiB\s+v2\s/m,
+    );
   });
 });
 
@@ -102,16 +116,23 @@ describe("the friendly forms", () => {
   test("put --as, get -o, ls --json, rm; then get is a clear error", async () => {
     const bytes = randomBytes(100 * KIB);
     const path = await ws.file("local-name.bin", bytes);
-    expect(text(expectOk(await ws.ftfs(["put", path, "--as", "remote.bin"])))).toContain("uploaded remote.bin  v1");
+    expect(text(expectOk(await ws.ftfs(["put", path, "--as", "remote.bin"])))).toContain(
+      "uploaded remote.bin  v1",
+    );
     const out = join(ws.folder, "fetched.bin");
     expect(text(expectOk(await ws.ftfs(["get", "remote.bin", "-o", out])))).toContain(`to ${out}`);
     expect(sha256(await readFile(out))).toBe(sha256(bytes));
-    const files = JSON.parse(text(expectOk(await ws.ftfs(["ls", "--json"])))) as Array<{ name: string; sha256: string }>;
+    const files = JSON.parse(text(expectOk(await ws.ftfs(["ls", "--json"])))) as Array<{
+      name: string;
+      sha256: string;
+    }>;
     expect(files.find((file) => file.name === "remote.bin")?.sha256).toBe(sha256(bytes));
     expect(text(expectOk(await ws.ftfs(["rm", "remote.bin"])))).toContain("removed remote.bin");
     expectOneLineError(await ws.ftfs(["get", "remote.bin", "-o", "-"]), /remote\.bin/);
     expectOneLineError(await ws.ftfs(["alice", "r", "remote.bin"]), /remote\.bin/);
-    const after = JSON.parse(text(expectOk(await ws.ftfs(["ls", "--json"])))) as Array<{ name: string }>;
+    const after = JSON.parse(text(expectOk(await ws.ftfs(["ls", "--json"])))) as Array<{
+      name: string;
+    }>;
     expect(after.map((file) => file.name)).not.toContain("remote.bin");
   });
 
@@ -123,14 +144,22 @@ describe("the friendly forms", () => {
       groups: Array<{ group: string; primary: string | null }>;
     };
     for (const node of cluster.nodes) {
-      expect(status.members.find((member) => member.node === node.id)).toMatchObject({ role: node.role, state: "alive" });
+      expect(status.members.find((member) => member.node === node.id)).toMatchObject({
+        role: node.role,
+        state: "alive",
+      });
     }
     expect(status.groups.map((group) => group.group).sort()).toEqual(["s1", "s2"]);
     for (const group of status.groups) expect(group.primary).not.toBeNull();
   });
 
   test("--help works everywhere and exits 0", async () => {
-    for (const args of [["--help"], ["put", "--help"], ["alice", "a", "--help"], ["help", "status"]]) {
+    for (const args of [
+      ["--help"],
+      ["put", "--help"],
+      ["alice", "a", "--help"],
+      ["help", "status"],
+    ]) {
       const run = expectOk(await ws.ftfs(args));
       expect(text(run)).toContain("usage: ftfs");
     }
@@ -140,8 +169,18 @@ describe("the friendly forms", () => {
 describe("the interactive shell", () => {
   test("runs seed lines over one connection; an error prints a line and the prompt goes on", async () => {
     const path = await ws.file("shell.txt", "typed into the shell\n");
-    const script = ["bob c", `bob a ${path}`, "bob r shell.txt", "bogus words", "bob d", "exit", "bob d"].join("\n");
-    const run = await ws.ftfs(["shell", "--cluster", cluster.directoryAddresses.join(",")], { stdin: `${script}\n` });
+    const script = [
+      "bob c",
+      `bob a ${path}`,
+      "bob r shell.txt",
+      "bogus words",
+      "bob d",
+      "exit",
+      "bob d",
+    ].join("\n");
+    const run = await ws.ftfs(["shell", "--cluster", cluster.directoryAddresses.join(",")], {
+      stdin: `${script}\n`,
+    });
     expect(run.exitCode).toBe(0);
     const out = text(run);
     expect(out).toContain("connected as bob (new user)");
@@ -149,7 +188,9 @@ describe("the interactive shell", () => {
     expect(out).toContain("typed into the shell\n");
     expect(out).toMatch(/^shell\.txt\s+21 B\s+v1\s/m);
     expect(out.match(/^name\s+size/gm)?.length).toBe(1); // `exit` ended it before the last `bob d`
-    expect(run.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^ftfs: unknown command 'bogus'/)]);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^ftfs: unknown command 'bogus'/),
+    ]);
   });
 
   test("`ftfs` with no arguments is the shell too, and ends at end of input", async () => {

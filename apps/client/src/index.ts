@@ -3,7 +3,12 @@
  * from "ftfs"`). The CLI is built on exactly this.
  */
 
-export { FtfsClient, type ClusterStatus, type ConnectResult, type FtfsClientOptions } from "./io/client.ts";
+export {
+  FtfsClient,
+  type ClusterStatus,
+  type ConnectResult,
+  type FtfsClientOptions,
+} from "./io/client.ts";
 export type { ChunkSink, ReadResult } from "./io/download.ts";
 export type { ProgressListener, TransferProgress, UploadResult } from "./io/upload.ts";
 export type { StoredFile } from "./core/format.ts";

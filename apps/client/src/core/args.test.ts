@@ -21,11 +21,29 @@ function usageError(argv: string[]): string {
 describe("seed commands", () => {
   test("c, a, r, d and d --from storage", () => {
     expect(command(["alice", "c"])).toEqual({ kind: "connect", uid: "alice" });
-    expect(command(["alice", "a", "x.txt", "y.txt"])).toEqual({ kind: "upload", uid: "alice", files: ["x.txt", "y.txt"], as: null });
-    expect(command(["alice", "r", "x.txt"])).toEqual({ kind: "read", uid: "alice", name: "x.txt", target: { kind: "stdout" } });
+    expect(command(["alice", "a", "x.txt", "y.txt"])).toEqual({
+      kind: "upload",
+      uid: "alice",
+      files: ["x.txt", "y.txt"],
+      as: null,
+    });
+    expect(command(["alice", "r", "x.txt"])).toEqual({
+      kind: "read",
+      uid: "alice",
+      name: "x.txt",
+      target: { kind: "stdout" },
+    });
     expect(command(["alice", "d"])).toEqual({ kind: "list", uid: "alice", from: "directory" });
-    expect(command(["alice", "d", "--from", "storage"])).toEqual({ kind: "list", uid: "alice", from: "storage" });
-    expect(command(["alice", "d", "--from=storage"])).toEqual({ kind: "list", uid: "alice", from: "storage" });
+    expect(command(["alice", "d", "--from", "storage"])).toEqual({
+      kind: "list",
+      uid: "alice",
+      from: "storage",
+    });
+    expect(command(["alice", "d", "--from=storage"])).toEqual({
+      kind: "list",
+      uid: "alice",
+      from: "storage",
+    });
   });
 
   test("wrong arity and unknown actions are usage errors", () => {
@@ -41,13 +59,46 @@ describe("seed commands", () => {
 
 describe("friendly forms", () => {
   test("put, get, ls, rm, status, shell", () => {
-    expect(command(["put", "a", "b"])).toEqual({ kind: "upload", uid: null, files: ["a", "b"], as: null });
-    expect(command(["put", "a", "--as", "b", "--user", "bob"])).toEqual({ kind: "upload", uid: "bob", files: ["a"], as: "b" });
-    expect(command(["get", "n"])).toEqual({ kind: "read", uid: null, name: "n", target: { kind: "file", path: "n" } });
-    expect(command(["get", "n", "-o", "-"])).toEqual({ kind: "read", uid: null, name: "n", target: { kind: "stdout" } });
-    expect(command(["get", "n", "-o", "out.bin"])).toEqual({ kind: "read", uid: null, name: "n", target: { kind: "file", path: "out.bin" } });
-    expect(command(["ls", "--from", "storage"])).toEqual({ kind: "list", uid: null, from: "storage" });
-    expect(command(["rm", "n", "-u", "carol"])).toEqual({ kind: "remove", uid: "carol", name: "n" });
+    expect(command(["put", "a", "b"])).toEqual({
+      kind: "upload",
+      uid: null,
+      files: ["a", "b"],
+      as: null,
+    });
+    expect(command(["put", "a", "--as", "b", "--user", "bob"])).toEqual({
+      kind: "upload",
+      uid: "bob",
+      files: ["a"],
+      as: "b",
+    });
+    expect(command(["get", "n"])).toEqual({
+      kind: "read",
+      uid: null,
+      name: "n",
+      target: { kind: "file", path: "n" },
+    });
+    expect(command(["get", "n", "-o", "-"])).toEqual({
+      kind: "read",
+      uid: null,
+      name: "n",
+      target: { kind: "stdout" },
+    });
+    expect(command(["get", "n", "-o", "out.bin"])).toEqual({
+      kind: "read",
+      uid: null,
+      name: "n",
+      target: { kind: "file", path: "out.bin" },
+    });
+    expect(command(["ls", "--from", "storage"])).toEqual({
+      kind: "list",
+      uid: null,
+      from: "storage",
+    });
+    expect(command(["rm", "n", "-u", "carol"])).toEqual({
+      kind: "remove",
+      uid: "carol",
+      name: "n",
+    });
     expect(command(["status"])).toEqual({ kind: "status" });
     expect(command([])).toEqual({ kind: "shell" });
     expect(command(["shell"])).toEqual({ kind: "shell" });
@@ -63,9 +114,22 @@ describe("friendly forms", () => {
 
   test("global flags anywhere; -- ends flags; empty names stay names", () => {
     const parsed = parseArgs(["--json", "ls", "--cluster", "127.0.0.1:1,127.0.0.1:2"]);
-    expect(parsed.ok && parsed.value.options).toEqual({ json: true, cluster: ["127.0.0.1:1", "127.0.0.1:2"] });
-    expect(command(["put", "--", "--weird"])).toEqual({ kind: "upload", uid: null, files: ["--weird"], as: null });
-    expect(command(["put", "x", "--as", ""])).toEqual({ kind: "upload", uid: null, files: ["x"], as: "" });
+    expect(parsed.ok && parsed.value.options).toEqual({
+      json: true,
+      cluster: ["127.0.0.1:1", "127.0.0.1:2"],
+    });
+    expect(command(["put", "--", "--weird"])).toEqual({
+      kind: "upload",
+      uid: null,
+      files: ["--weird"],
+      as: null,
+    });
+    expect(command(["put", "x", "--as", ""])).toEqual({
+      kind: "upload",
+      uid: null,
+      files: ["x"],
+      as: "",
+    });
   });
 
   test("--help everywhere picks the command's topic", () => {
@@ -79,8 +143,14 @@ describe("friendly forms", () => {
 
 describe("shell lines", () => {
   test("split on blanks, with quotes and escapes", () => {
-    expect(splitLine("alice a x.txt  y.txt")).toEqual({ ok: true, value: ["alice", "a", "x.txt", "y.txt"] });
-    expect(splitLine(`put "my file.txt" --as 'a b'`)).toEqual({ ok: true, value: ["put", "my file.txt", "--as", "a b"] });
+    expect(splitLine("alice a x.txt  y.txt")).toEqual({
+      ok: true,
+      value: ["alice", "a", "x.txt", "y.txt"],
+    });
+    expect(splitLine(`put "my file.txt" --as 'a b'`)).toEqual({
+      ok: true,
+      value: ["put", "my file.txt", "--as", "a b"],
+    });
     expect(splitLine(`put x --as ""`)).toEqual({ ok: true, value: ["put", "x", "--as", ""] });
     expect(splitLine("put a\\ b")).toEqual({ ok: true, value: ["put", "a b"] });
     expect(splitLine("   ")).toEqual({ ok: true, value: [] });

@@ -6,17 +6,41 @@
 
 import { parseAddress } from "@ftfs/protocol/core";
 
-export type ReadTarget = { readonly kind: "stdout" } | { readonly kind: "file"; readonly path: string };
+export type ReadTarget =
+  | { readonly kind: "stdout" }
+  | { readonly kind: "file"; readonly path: string };
 export type ListSource = "directory" | "storage";
 
-export const HELP_TOPICS = ["main", "c", "a", "r", "d", "put", "get", "ls", "rm", "status", "shell"] as const;
+export const HELP_TOPICS = [
+  "main",
+  "c",
+  "a",
+  "r",
+  "d",
+  "put",
+  "get",
+  "ls",
+  "rm",
+  "status",
+  "shell",
+] as const;
 export type HelpTopic = (typeof HELP_TOPICS)[number];
 
 /** `uid: null` means "the session's user, or --user"; the runner resolves it. */
 export type Command =
   | { readonly kind: "connect"; readonly uid: string }
-  | { readonly kind: "upload"; readonly uid: string | null; readonly files: readonly string[]; readonly as: string | null }
-  | { readonly kind: "read"; readonly uid: string | null; readonly name: string; readonly target: ReadTarget }
+  | {
+      readonly kind: "upload";
+      readonly uid: string | null;
+      readonly files: readonly string[];
+      readonly as: string | null;
+    }
+  | {
+      readonly kind: "read";
+      readonly uid: string | null;
+      readonly name: string;
+      readonly target: ReadTarget;
+    }
   | { readonly kind: "list"; readonly uid: string | null; readonly from: ListSource }
   | { readonly kind: "remove"; readonly uid: string | null; readonly name: string }
   | { readonly kind: "status" }
@@ -50,7 +74,11 @@ const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   "--output": "output",
   "-o": "output",
 };
-const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = { "--json": "json", "--help": "help", "-h": "help" };
+const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
+  "--json": "json",
+  "--help": "help",
+  "-h": "help",
+};
 
 const SEED_ACTIONS = new Set(["c", "a", "r", "d"]);
 const VERBS = new Set(["put", "get", "ls", "rm", "status", "shell", "help"]);
@@ -99,8 +127,13 @@ function tokenize(argv: readonly string[]): Tokens {
 }
 
 /** `host:port[,host:port…]` → addresses, each checked. */
-export function parseClusterList(text: string): { ok: true; value: string[] } | { ok: false; message: string } {
-  const addresses = text.split(",").map((part) => part.trim()).filter((part) => part.length > 0);
+export function parseClusterList(
+  text: string,
+): { ok: true; value: string[] } | { ok: false; message: string } {
+  const addresses = text
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
   if (addresses.length === 0) return { ok: false, message: "the cluster address list is empty" };
   for (const address of addresses) {
     const parsed = parseAddress(address);
@@ -121,7 +154,8 @@ export function parseArgs(argv: readonly string[]): ParseResult {
     }
     return { ok: true, value: { command, options: { json: tokens.flags.has("json"), cluster } } };
   } catch (error) {
-    if (error instanceof UsageProblem) return { ok: false, message: error.message, topic: error.topic };
+    if (error instanceof UsageProblem)
+      return { ok: false, message: error.message, topic: error.topic };
     throw error;
   }
 }
@@ -137,14 +171,17 @@ function parseCommand(tokens: Tokens): Command {
   }
   if (second === undefined) {
     if (wantsHelp) return { kind: "help", topic: "main" };
-    throw new UsageProblem(`unknown command '${first}' (use put, get, ls, rm, status, shell, or <uid> c|a|r|d)`);
+    throw new UsageProblem(
+      `unknown command '${first}' (use put, get, ls, rm, status, shell, or <uid> c|a|r|d)`,
+    );
   }
   if (!SEED_ACTIONS.has(second)) {
     throw new UsageProblem(`unknown action '${second}' for user '${first}' (actions: c, a, r, d)`);
   }
   const topic = helpTopicOf(second);
   if (wantsHelp) return { kind: "help", topic };
-  if (tokens.values.user !== undefined) throw new UsageProblem("--user is for put/get/ls/rm; here the user comes first", topic);
+  if (tokens.values.user !== undefined)
+    throw new UsageProblem("--user is for put/get/ls/rm; here the user comes first", topic);
   return parseSeed(first, second, tokens.positionals.slice(2), tokens, topic);
 }
 
@@ -152,7 +189,13 @@ function helpTopicOf(word: string): HelpTopic {
   return HELP_TOPICS.find((topic) => topic === word) ?? "main";
 }
 
-function parseSeed(uid: string, action: string, rest: readonly string[], tokens: Tokens, topic: HelpTopic): Command {
+function parseSeed(
+  uid: string,
+  action: string,
+  rest: readonly string[],
+  tokens: Tokens,
+  topic: HelpTopic,
+): Command {
   switch (action) {
     case "c":
       allowOnly(tokens, [], topic);
@@ -164,7 +207,12 @@ function parseSeed(uid: string, action: string, rest: readonly string[], tokens:
     case "r":
       allowOnly(tokens, ["output"], topic);
       expectCount(rest, 1, 1, "r takes exactly one file name", topic);
-      return { kind: "read", uid, name: rest[0] ?? "", target: readTarget(tokens.values.output, null) };
+      return {
+        kind: "read",
+        uid,
+        name: rest[0] ?? "",
+        target: readTarget(tokens.values.output, null),
+      };
     case "d":
       allowOnly(tokens, ["from"], topic);
       expectCount(rest, 0, 0, "d takes no arguments (did you mean --from storage?)", topic);
@@ -174,7 +222,12 @@ function parseSeed(uid: string, action: string, rest: readonly string[], tokens:
   }
 }
 
-function parseVerb(verb: string, rest: readonly string[], tokens: Tokens, topic: HelpTopic): Command {
+function parseVerb(
+  verb: string,
+  rest: readonly string[],
+  tokens: Tokens,
+  topic: HelpTopic,
+): Command {
   const uid = tokens.values.user ?? null;
   switch (verb) {
     case "put":
@@ -183,7 +236,12 @@ function parseVerb(verb: string, rest: readonly string[], tokens: Tokens, topic:
     case "get":
       allowOnly(tokens, ["output", "user"], topic);
       expectCount(rest, 1, 1, "get takes exactly one file name", topic);
-      return { kind: "read", uid, name: rest[0] ?? "", target: readTarget(tokens.values.output, rest[0] ?? "") };
+      return {
+        kind: "read",
+        uid,
+        name: rest[0] ?? "",
+        target: readTarget(tokens.values.output, rest[0] ?? ""),
+      };
     case "ls":
       allowOnly(tokens, ["from", "user"], topic);
       expectCount(rest, 0, 0, "ls takes no arguments", topic);
@@ -208,10 +266,16 @@ function parseVerb(verb: string, rest: readonly string[], tokens: Tokens, topic:
   }
 }
 
-function uploadCommand(uid: string | null, files: readonly string[], tokens: Tokens, topic: HelpTopic): Command {
+function uploadCommand(
+  uid: string | null,
+  files: readonly string[],
+  tokens: Tokens,
+  topic: HelpTopic,
+): Command {
   expectCount(files, 1, Number.POSITIVE_INFINITY, "name at least one local file to upload", topic);
   const as = tokens.values.as ?? null;
-  if (as !== null && files.length !== 1) throw new UsageProblem("--as names one file; upload one file at a time with it", topic);
+  if (as !== null && files.length !== 1)
+    throw new UsageProblem("--as names one file; upload one file at a time with it", topic);
   return { kind: "upload", uid, files, as };
 }
 
@@ -230,7 +294,8 @@ function listSource(from: string | undefined, topic: HelpTopic): ListSource {
 
 function knownTopic(word: string): HelpTopic {
   const topic = HELP_TOPICS.find((candidate) => candidate === word);
-  if (topic === undefined) throw new UsageProblem(`no help on '${word}' (topics: ${HELP_TOPICS.join(", ")})`);
+  if (topic === undefined)
+    throw new UsageProblem(`no help on '${word}' (topics: ${HELP_TOPICS.join(", ")})`);
   return topic;
 }
 
@@ -251,7 +316,13 @@ function allowOnly(tokens: Tokens, allowed: readonly ValueFlag[], topic: HelpTop
   }
 }
 
-function expectCount(items: readonly string[], min: number, max: number, message: string, topic: HelpTopic): void {
+function expectCount(
+  items: readonly string[],
+  min: number,
+  max: number,
+  message: string,
+  topic: HelpTopic,
+): void {
   if (items.length < min || items.length > max) throw new UsageProblem(message, topic);
 }
 
@@ -259,7 +330,9 @@ function expectCount(items: readonly string[], min: number, max: number, message
  * Split one shell line into words: spaces separate, '…' and "…" quote, a backslash escapes
  * the next character (outside single quotes), as a POSIX shell does for plain words.
  */
-export function splitLine(line: string): { ok: true; value: string[] } | { ok: false; message: string } {
+export function splitLine(
+  line: string,
+): { ok: true; value: string[] } | { ok: false; message: string } {
   const words: string[] = [];
   let word = "";
   let inWord = false;
@@ -268,7 +341,8 @@ export function splitLine(line: string): { ok: true; value: string[] } | { ok: f
     const char = line[index] ?? "";
     if (quote !== null) {
       if (char === quote) quote = null;
-      else if (char === "\\" && quote === '"' && index + 1 < line.length) word += line[++index] ?? "";
+      else if (char === "\\" && quote === '"' && index + 1 < line.length)
+        word += line[++index] ?? "";
       else word += char;
     } else if (char === "'" || char === '"') {
       quote = char;

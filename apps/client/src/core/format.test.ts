@@ -29,7 +29,11 @@ test("tables align columns, right-align numbers, and neutralise control characte
       ["long\u001bname", "10.0 KiB"],
     ],
   );
-  expect(table.split("\n")).toEqual(["name           size", "a               1 B", "long?name  10.0 KiB"]);
+  expect(table.split("\n")).toEqual([
+    "name           size",
+    "a               1 B",
+    "long?name  10.0 KiB",
+  ]);
 });
 
 test("a file listing is sorted by name and shows the injected time", () => {

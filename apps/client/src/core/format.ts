@@ -53,7 +53,12 @@ export function formatSaved(file: UploadedFile, path: string): string {
 
 /** `notes.txt  v2  12.3 KiB  sha256:abcd1234…` */
 export function fileSummary(file: UploadedFile): string {
-  return [displayText(file.name), `v${file.version}`, formatBytes(file.bytes), shortHash(file.sha256)].join(COLUMN_GAP);
+  return [
+    displayText(file.name),
+    `v${file.version}`,
+    formatBytes(file.bytes),
+    shortHash(file.sha256),
+  ].join(COLUMN_GAP);
 }
 
 export function displayText(text: string): string {
@@ -68,7 +73,10 @@ export interface Column {
 }
 
 /** Columns padded to their widest cell; the last column is not padded (no trailing spaces). */
-export function formatTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
+export function formatTable(
+  columns: readonly Column[],
+  rows: readonly (readonly string[])[],
+): string {
   const cells = rows.map((row) => columns.map((_, index) => displayText(row[index] ?? "")));
   const widths = columns.map((column, index) =>
     Math.max(column.title.length, ...cells.map((row) => (row[index] ?? "").length)),
@@ -87,7 +95,10 @@ export function formatTable(columns: readonly Column[], rows: readonly (readonly
 }
 
 /** The listing of `ftfs <uid> d`: name, size, version, time; newest names last is not promised. */
-export function formatFileTable(files: readonly FileEntry[], formatTime: (timeMs: number) => string): string {
+export function formatFileTable(
+  files: readonly FileEntry[],
+  formatTime: (timeMs: number) => string,
+): string {
   if (files.length === 0) return "no files";
   const columns: Column[] = [
     { title: "name", align: "left" },
@@ -96,7 +107,15 @@ export function formatFileTable(files: readonly FileEntry[], formatTime: (timeMs
     { title: "time", align: "left" },
   ];
   const sorted = [...files].sort((a, b) => compareText(a.name, b.name));
-  return formatTable(columns, sorted.map((file) => [file.name, formatBytes(file.bytes), `v${file.version}`, formatTime(file.createdAtMs)]));
+  return formatTable(
+    columns,
+    sorted.map((file) => [
+      file.name,
+      formatBytes(file.bytes),
+      `v${file.version}`,
+      formatTime(file.createdAtMs),
+    ]),
+  );
 }
 
 /** A file as the storage nodes know it: merged over every group that holds some of its chunks. */
@@ -163,7 +182,12 @@ export function formatStatus(status: StatusView): string {
   ];
   const groupRows = [...status.groups]
     .sort((a, b) => compareText(a.group, b.group))
-    .map((group) => [group.group, String(group.epoch), primaryLabel(group), group.replicas.map((replica) => replica.node).join(",") || "-"]);
+    .map((group) => [
+      group.group,
+      String(group.epoch),
+      primaryLabel(group),
+      group.replicas.map((replica) => replica.node).join(",") || "-",
+    ]);
   return [
     `answered by ${status.node}`,
     "",
@@ -189,7 +213,9 @@ function compareMembers(a: MemberView, b: MemberView): number {
         return assertNever(member.role);
     }
   };
-  return rank(a) - rank(b) || compareText(a.group ?? "", b.group ?? "") || compareText(a.node, b.node);
+  return (
+    rank(a) - rank(b) || compareText(a.group ?? "", b.group ?? "") || compareText(a.node, b.node)
+  );
 }
 
 function compareText(a: string, b: string): number {

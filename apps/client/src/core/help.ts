@@ -36,16 +36,43 @@ $XDG_CONFIG_HOME/ftfs, else ~/.config/ftfs)/session.json.
 exit status: 0 ok, 1 error (one line on stderr), 2 usage error.`;
 
 const TOPICS: Readonly<Record<Exclude<HelpTopic, "main">, string>> = {
-  c: "usage: ftfs <uid> c\n\nConnect as <uid> (created on first connect), print which directory node is\nprimary, and remember the user and cluster for later commands.",
-  a: "usage: ftfs <uid> a <file>… [--as name]\n\nUpload each local file under its base name; an existing name gets a new version.\nPrints one line per file: name, version, size, sha256.",
-  r: "usage: ftfs <uid> r <name>\n\nWrite the newest version of <name> to stdout, byte for byte (verified by sha256).",
-  d: "usage: ftfs <uid> d [--from directory|storage]\n\nList <uid>'s files: name, size, version, time. --from storage asks one live node\nof every storage group what it holds instead.",
-  put: "usage: ftfs put <file>… [--as name] [--user uid]\n\nUpload local files (stored under their base names, or --as for one file).",
-  get: "usage: ftfs get <name> [-o file|-] [--user uid]\n\nDownload <name> to ./<name>, to -o file, or to stdout with -o -. The file appears\nwhole or not at all.",
-  ls: "usage: ftfs ls [--from directory|storage] [--user uid]\n\nList files: name, size, version, time.",
-  rm: "usage: ftfs rm <name> [--user uid]\n\nDelete <name> (all its versions).",
-  status: "usage: ftfs status\n\nEvery cluster member (node, role, group, address, state, primary/backup, epoch)\nand every storage group's epoch, primary and in-sync replicas.",
-  shell: "usage: ftfs [shell]\n\nAn interactive prompt over one connection. Each line is a command without the\nleading `ftfs`: `alice c`, `alice a x.txt y.txt`, `alice r x.txt`, `ls`, `status`.\n`exit` or end of input quits.",
+  c: `usage: ftfs <uid> c
+
+Connect as <uid> (created on first connect), print which directory node is
+primary, and remember the user and cluster for later commands.`,
+  a: `usage: ftfs <uid> a <file>… [--as name]
+
+Upload each local file under its base name; an existing name gets a new version.
+Prints one line per file: name, version, size, sha256.`,
+  r: `usage: ftfs <uid> r <name>
+
+Write the newest version of <name> to stdout, byte for byte (verified by sha256).`,
+  d: `usage: ftfs <uid> d [--from directory|storage]
+
+List <uid>'s files: name, size, version, time. --from storage asks one live node
+of every storage group what it holds instead.`,
+  put: `usage: ftfs put <file>… [--as name] [--user uid]
+
+Upload local files (stored under their base names, or --as for one file).`,
+  get: `usage: ftfs get <name> [-o file|-] [--user uid]
+
+Download <name> to ./<name>, to -o file, or to stdout with -o -. The file appears
+whole or not at all.`,
+  ls: `usage: ftfs ls [--from directory|storage] [--user uid]
+
+List files: name, size, version, time.`,
+  rm: `usage: ftfs rm <name> [--user uid]
+
+Delete <name> (all its versions).`,
+  status: `usage: ftfs status
+
+Every cluster member (node, role, group, address, state, primary/backup, epoch)
+and every storage group's epoch, primary and in-sync replicas.`,
+  shell: `usage: ftfs [shell]
+
+An interactive prompt over one connection. Each line is a command without the
+leading \`ftfs\`: \`alice c\`, \`alice a x.txt y.txt\`, \`alice r x.txt\`, \`ls\`, \`status\`.
+\`exit\` or end of input quits; the status is that of the last command.`,
 };
 
 export function helpText(topic: HelpTopic): string {

@@ -9,7 +9,9 @@ import { hash53, pickGroup, rankGroups } from "./rendezvous.ts";
 const CHUNKS = 6_000;
 
 function chunkIds(count: number): string[] {
-  return Array.from({ length: count }, (_, index) => new Bun.CryptoHasher("sha256").update(`chunk-${index}`).digest("hex"));
+  return Array.from({ length: count }, (_, index) =>
+    new Bun.CryptoHasher("sha256").update(`chunk-${index}`).digest("hex"),
+  );
 }
 
 function counts(ids: readonly string[], groups: readonly string[]): Map<string, number> {
@@ -25,7 +27,11 @@ describe("rendezvous placement", () => {
   const ids = chunkIds(CHUNKS);
 
   test("spreads chunks evenly (each group within 10% of its fair share)", () => {
-    for (const groups of [["s1", "s2"], ["s1", "s2", "s3"], ["a", "b", "c", "d", "e"]]) {
+    for (const groups of [
+      ["s1", "s2"],
+      ["s1", "s2", "s3"],
+      ["a", "b", "c", "d", "e"],
+    ]) {
       const fair = CHUNKS / groups.length;
       for (const [group, count] of counts(ids, groups)) {
         expect({ group, off: Math.abs(count - fair) / fair < 0.1 }).toEqual({ group, off: true });

@@ -40,8 +40,13 @@ export function rendezvousWeight(chunkId: string, group: string): number {
  * never depends on the order the groups were listed in.
  */
 export function rankGroups(chunkId: string, groups: readonly string[]): string[] {
-  const weighted = [...new Set(groups)].map((group) => ({ group, weight: rendezvousWeight(chunkId, group) }));
-  weighted.sort((a, b) => b.weight - a.weight || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  const weighted = [...new Set(groups)].map((group) => ({
+    group,
+    weight: rendezvousWeight(chunkId, group),
+  }));
+  weighted.sort(
+    (a, b) => b.weight - a.weight || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0),
+  );
   return weighted.map((entry) => entry.group);
 }
 

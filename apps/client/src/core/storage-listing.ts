@@ -43,7 +43,9 @@ export function mergeOwned(listings: readonly GroupListing[]): StoredFile[] {
     groups: [...entry.groups].sort(),
     nodes: [...entry.nodes].sort(),
   }));
-  return merged.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : (a.version ?? 0) - (b.version ?? 0)));
+  return merged.sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : (a.version ?? 0) - (b.version ?? 0),
+  );
 }
 
 /** Per name, the newest committed version: what `d` would show, as storage knows it. */

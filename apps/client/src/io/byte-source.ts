@@ -26,7 +26,8 @@ interface FileIdentity {
 export async function openFileSource(path: string): Promise<ByteSource> {
   const opened = await identify(path);
   const file = Bun.file(path);
-  const changed = (): FtfsError => new FtfsError("LOCAL_FILE", `${path} changed while uploading; nothing was committed`);
+  const changed = (): FtfsError =>
+    new FtfsError("LOCAL_FILE", `${path} changed while uploading; nothing was committed`);
   return {
     label: path,
     bytes: opened.bytes,
@@ -42,7 +43,11 @@ export async function openFileSource(path: string): Promise<ByteSource> {
     },
     checkUnchanged: async () => {
       const now = await identify(path).catch(() => null);
-      const same = now !== null && now.bytes === opened.bytes && now.mtimeMs === opened.mtimeMs && now.inode === opened.inode;
+      const same =
+        now !== null &&
+        now.bytes === opened.bytes &&
+        now.mtimeMs === opened.mtimeMs &&
+        now.inode === opened.inode;
       if (!same) throw changed();
     },
   };
@@ -66,7 +71,11 @@ async function identify(path: string): Promise<FileIdentity> {
   }
   if (info.isDirectory()) throw new FtfsError("LOCAL_FILE", `${path} is a directory, not a file`);
   if (!info.isFile()) throw new FtfsError("LOCAL_FILE", `${path} is not a regular file`);
-  if (info.size > FILE_BYTES_MAX) throw new FtfsError("LOCAL_FILE", `${path} is larger than the ${FILE_BYTES_MAX}-byte file limit`);
+  if (info.size > FILE_BYTES_MAX)
+    throw new FtfsError(
+      "LOCAL_FILE",
+      `${path} is larger than the ${FILE_BYTES_MAX}-byte file limit`,
+    );
   return { bytes: info.size, mtimeMs: info.mtimeMs, inode: info.ino };
 }
 
@@ -74,12 +83,17 @@ async function identify(path: string): Promise<FileIdentity> {
 export function localFileError(path: string, error: unknown): FtfsError {
   const code = errorCode(error);
   const reason =
-    code === "ENOENT" ? "no such file"
-    : code === "EACCES" || code === "EPERM" ? "permission denied"
-    : code === "EISDIR" ? "is a directory"
-    : code === "ENOTDIR" ? "a parent is not a directory"
-    : error instanceof Error ? error.message
-    : String(error);
+    code === "ENOENT"
+      ? "no such file"
+      : code === "EACCES" || code === "EPERM"
+        ? "permission denied"
+        : code === "EISDIR"
+          ? "is a directory"
+          : code === "ENOTDIR"
+            ? "a parent is not a directory"
+            : error instanceof Error
+              ? error.message
+              : String(error);
   return new FtfsError("LOCAL_FILE", `${path}: ${reason}`, { cause: error });
 }
 

@@ -20,7 +20,11 @@ export interface ChunkTransferOptions {
   readonly signal?: AbortSignal;
 }
 
-const NODE_DOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["CONNECT_FAILED", "CONNECTION_CLOSED", "TIMEOUT"]);
+const NODE_DOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "CONNECT_FAILED",
+  "CONNECTION_CLOSED",
+  "TIMEOUT",
+]);
 
 export function sha256Hex(bytes: Uint8Array): string {
   return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
@@ -38,28 +42,26 @@ export async function putChunk(
   groups: readonly string[],
 ): Promise<ChunkRef> {
   const ranked = rankGroups(chunkId, groups);
-  return withRetry(
-    async () => {
-      const group = ranked.find((candidate) => options.views.get(candidate)?.primary != null);
-      const view = group === undefined ? undefined : options.views.get(group);
-      if (group === undefined || view === undefined || view.primary === null) {
-        throw new FtfsError("UNAVAILABLE", "no storage group has a primary to take writes");
-      }
-      try {
-        await options.pool.call(
-          view.primary,
-          "putChunk",
-          { chunkId, owner },
-          { payload: bytes, epoch: view.epoch, timeoutMs: options.timeoutMs },
-        );
-      } catch (error) {
-        if (error instanceof FtfsError && NODE_DOWN_CODES.has(error.code)) options.pool.forget(view.primary);
-        throw error;
-      }
-      return { id: chunkId, bytes: bytes.length, group };
-    },
-    retryPolicy(options),
-  );
+  return withRetry(async () => {
+    const group = ranked.find((candidate) => options.views.get(candidate)?.primary != null);
+    const view = group === undefined ? undefined : options.views.get(group);
+    if (group === undefined || view === undefined || view.primary === null) {
+      throw new FtfsError("UNAVAILABLE", "no storage group has a primary to take writes");
+    }
+    try {
+      await options.pool.call(
+        view.primary,
+        "putChunk",
+        { chunkId, owner },
+        { payload: bytes, epoch: view.epoch, timeoutMs: options.timeoutMs },
+      );
+    } catch (error) {
+      if (error instanceof FtfsError && NODE_DOWN_CODES.has(error.code))
+        options.pool.forget(view.primary);
+      throw error;
+    }
+    return { id: chunkId, bytes: bytes.length, group };
+  }, retryPolicy(options));
 }
 
 /** Fetch one chunk and verify it; tries every replica, and retries while some are unreachable. */
@@ -75,11 +77,17 @@ function retryPolicy(options: ChunkTransferOptions): Parameters<typeof withRetry
   };
 }
 
-async function getFromSomeReplica(options: ChunkTransferOptions, ref: ChunkRef): Promise<Uint8Array> {
+async function getFromSomeReplica(
+  options: ChunkTransferOptions,
+  ref: ChunkRef,
+): Promise<Uint8Array> {
   const view = options.views.get(ref.group);
   const addresses = view === undefined ? [] : readAddresses(view);
   if (addresses.length === 0) {
-    throw new FtfsError("UNAVAILABLE", `storage group ${ref.group} has no replica to read chunk ${ref.id.slice(0, 12)} from`);
+    throw new FtfsError(
+      "UNAVAILABLE",
+      `storage group ${ref.group} has no replica to read chunk ${ref.id.slice(0, 12)} from`,
+    );
   }
   const failures: FtfsError[] = [];
   for (const address of addresses) {
@@ -94,11 +102,23 @@ async function getFromSomeReplica(options: ChunkTransferOptions, ref: ChunkRef):
   throw worstFailure(ref, failures);
 }
 
-async function getVerified(options: ChunkTransferOptions, address: string, ref: ChunkRef): Promise<Uint8Array> {
-  const answer = await options.pool.call(address, "getChunk", { chunkId: ref.id }, { timeoutMs: options.timeoutMs });
+async function getVerified(
+  options: ChunkTransferOptions,
+  address: string,
+  ref: ChunkRef,
+): Promise<Uint8Array> {
+  const answer = await options.pool.call(
+    address,
+    "getChunk",
+    { chunkId: ref.id },
+    { timeoutMs: options.timeoutMs },
+  );
   const bytes = answer.payload;
   if (bytes.length !== ref.bytes || sha256Hex(bytes) !== ref.id) {
-    throw new FtfsError("INTEGRITY", `chunk ${ref.id.slice(0, 12)} from ${address} does not match its sha256`);
+    throw new FtfsError(
+      "INTEGRITY",
+      `chunk ${ref.id.slice(0, 12)} from ${address} does not match its sha256`,
+    );
   }
   return bytes;
 }
@@ -112,10 +132,17 @@ function worstFailure(ref: ChunkRef, failures: readonly FtfsError[]): FtfsError 
   const short = ref.id.slice(0, 12);
   const transient = failures.find((failure) => isRetryableError(failure));
   if (transient !== undefined) {
-    return new FtfsError(transient.code, `no replica of chunk ${short} in group ${ref.group} answered: ${transient.message}`, { cause: transient });
+    return new FtfsError(
+      transient.code,
+      `no replica of chunk ${short} in group ${ref.group} answered: ${transient.message}`,
+      { cause: transient },
+    );
   }
   if (failures.some((failure) => failure.code === "INTEGRITY")) {
-    return new FtfsError("INTEGRITY", `every replica of chunk ${short} in group ${ref.group} is missing or corrupt`);
+    return new FtfsError(
+      "INTEGRITY",
+      `every replica of chunk ${short} in group ${ref.group} is missing or corrupt`,
+    );
   }
   if (failures.every((failure) => failure.code === "CHUNK_NOT_FOUND")) {
     return new FtfsError("CHUNK_NOT_FOUND", `no replica in group ${ref.group} has chunk ${short}`);

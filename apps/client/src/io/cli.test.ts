@@ -28,7 +28,8 @@ function capture(env: Record<string, string>): Captured {
       env,
       stdinIsTty: false,
       stderrIsTty: false,
-      out: async (data) => void out.push(typeof data === "string" ? encoder.encode(data) : data.slice()),
+      out: async (data) =>
+        void out.push(typeof data === "string" ? encoder.encode(data) : data.slice()),
       err: (text) => void (err += text),
     },
     stdout: () => new TextDecoder().decode(Buffer.concat(out)),
@@ -52,10 +53,20 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setUp(): Promise<{ cluster: FakeCluster; folder: string; run: (argv: string[], shell?: () => LineSource) => Promise<{ status: number; stdout: string; stderr: string }> }> {
+async function setUp(): Promise<{
+  cluster: FakeCluster;
+  folder: string;
+  run: (
+    argv: string[],
+    shell?: () => LineSource,
+  ) => Promise<{ status: number; stdout: string; stderr: string }>;
+}> {
   const cluster = FakeCluster.start({ chunkBytes: 4096 });
   const folder = await mkdtemp(join(tmpdir(), "ftfs-cli-test-"));
-  cleanups.push(() => cluster.stop(), () => rm(folder, { recursive: true, force: true }));
+  cleanups.push(
+    () => cluster.stop(),
+    () => rm(folder, { recursive: true, force: true }),
+  );
   const env = { FTFS_CONFIG_DIR: join(folder, "config"), HOME: folder };
   const run = async (argv: string[], shell = noShell) => {
     const captured = capture(env);
@@ -70,30 +81,51 @@ describe("ftfs commands", () => {
     const { cluster, folder, run } = await setUp();
     const connected = await run(["alice", "c", "--cluster", cluster.directoryAddresses.join(",")]);
     expect(connected).toMatchObject({ status: 0, stderr: "" });
-    expect(connected.stdout).toContain(`primary directory node d1 at ${cluster.directoryAddresses[0]}`);
+    expect(connected.stdout).toContain(
+      `primary directory node d1 at ${cluster.directoryAddresses[0]}`,
+    );
     const env = { FTFS_CONFIG_DIR: join(folder, "config") };
-    expect(await loadSession(env)).toEqual({ uid: "alice", cluster: cluster.directoryAddresses, primary: cluster.directoryAddresses[0] ?? null });
+    expect(await loadSession(env)).toEqual({
+      uid: "alice",
+      cluster: cluster.directoryAddresses,
+      primary: cluster.directoryAddresses[0] ?? null,
+    });
     expect((await stat(sessionPath(env))).mode & 0o777).toBe(0o600);
     const path = join(folder, "n.txt");
     await writeFile(path, "hello\n");
-    expect((await run(["put", path])).stdout).toMatch(/^uploaded n\.txt {2}v1 {2}6 B {2}sha256:[0-9a-f]{8}…\n$/);
+    expect((await run(["put", path])).stdout).toMatch(
+      /^uploaded n\.txt {2}v1 {2}6 B {2}sha256:[0-9a-f]{8}…\n$/,
+    );
     expect((await run(["alice", "r", "n.txt"])).stdout).toBe("hello\n");
     expect((await run(["get", "n.txt", "-o", "-"])).stdout).toBe("hello\n");
-    expect(JSON.parse((await run(["ls", "--json"])).stdout)).toMatchObject([{ name: "n.txt", version: 1, bytes: 6 }]);
+    expect(JSON.parse((await run(["ls", "--json"])).stdout)).toMatchObject([
+      { name: "n.txt", version: 1, bytes: 6 },
+    ]);
   });
 
   test("friendly forms without a session or --user are a usage error (exit 2)", async () => {
     const { cluster, run } = await setUp();
     const result = await run(["ls", "--cluster", cluster.directoryAddresses.join(",")]);
-    expect(result).toEqual({ status: 2, stdout: "", stderr: "ftfs: no user: connect first with `ftfs <uid> c`, or pass --user <uid> (see ftfs --help)\n" });
+    expect(result).toEqual({
+      status: 2,
+      stdout: "",
+      stderr:
+        "ftfs: no user: connect first with `ftfs <uid> c`, or pass --user <uid> (see ftfs --help)\n",
+    });
   });
 
   test("errors are one line with exit status 1", async () => {
     const { cluster, run } = await setUp();
     const where = ["--cluster", cluster.directoryAddresses.join(",")];
-    expect(await run(["bob", "d", ...where])).toEqual({ status: 1, stdout: "", stderr: "ftfs: no user 'bob' (connect first: ftfs <uid> c)\n" });
+    expect(await run(["bob", "d", ...where])).toEqual({
+      status: 1,
+      stdout: "",
+      stderr: "ftfs: no user 'bob' (connect first: ftfs <uid> c)\n",
+    });
     await run(["bob", "c", ...where]);
-    expect((await run(["bob", "r", "../x", ...where])).stderr).toBe("ftfs: file name '../x' contains a path separator; names are one component\n");
+    expect((await run(["bob", "r", "../x", ...where])).stderr).toBe(
+      "ftfs: file name '../x' contains a path separator; names are one component\n",
+    );
     expect((await run(["bob", "a", "/nope", ...where])).stderr).toBe("ftfs: /nope: no such file\n");
   });
 
@@ -106,7 +138,9 @@ describe("ftfs commands", () => {
     await run(["put", join(folder, "src.bin"), ...where]);
     const out = join(folder, "copy.bin");
     const result = await run(["get", "src.bin", "-o", out, ...where]);
-    expect(result.stdout).toMatch(/^saved src\.bin {2}v1 {2}19\.5 KiB {2}sha256:[0-9a-f]{8}… {2}to /);
+    expect(result.stdout).toMatch(
+      /^saved src\.bin {2}v1 {2}19\.5 KiB {2}sha256:[0-9a-f]{8}… {2}to /,
+    );
     expect(new Uint8Array(await Bun.file(out).arrayBuffer())).toEqual(bytes);
     const leftovers = [...new Bun.Glob(".*.part").scanSync({ cwd: folder, dot: true })];
     expect(leftovers).toEqual([]);
@@ -130,13 +164,21 @@ describe("ftfs commands", () => {
 describe("session file", () => {
   test("a damaged or hostile session counts as none", () => {
     expect(parseSession("{")).toBeNull();
-    expect(parseSession(JSON.stringify({ uid: "../x", cluster: ["127.0.0.1:1"], primary: null }))).toBeNull();
-    expect(parseSession(JSON.stringify({ uid: "a", cluster: ["not an address"], primary: null }))).toBeNull();
-    expect(parseSession(JSON.stringify({ uid: "a", cluster: ["127.0.0.1:1"], primary: 5 }))).toEqual({ uid: "a", cluster: ["127.0.0.1:1"], primary: null });
+    expect(
+      parseSession(JSON.stringify({ uid: "../x", cluster: ["127.0.0.1:1"], primary: null })),
+    ).toBeNull();
+    expect(
+      parseSession(JSON.stringify({ uid: "a", cluster: ["not an address"], primary: null })),
+    ).toBeNull();
+    expect(
+      parseSession(JSON.stringify({ uid: "a", cluster: ["127.0.0.1:1"], primary: 5 })),
+    ).toEqual({ uid: "a", cluster: ["127.0.0.1:1"], primary: null });
   });
 
   test("the folder comes from FTFS_CONFIG_DIR, else XDG_CONFIG_HOME/ftfs, else ~/.config/ftfs", () => {
-    expect(sessionPath({ FTFS_CONFIG_DIR: "/c", XDG_CONFIG_HOME: "/x", HOME: "/h" })).toBe("/c/session.json");
+    expect(sessionPath({ FTFS_CONFIG_DIR: "/c", XDG_CONFIG_HOME: "/x", HOME: "/h" })).toBe(
+      "/c/session.json",
+    );
     expect(sessionPath({ XDG_CONFIG_HOME: "/x", HOME: "/h" })).toBe("/x/ftfs/session.json");
     expect(sessionPath({ HOME: "/h" })).toBe("/h/.config/ftfs/session.json");
   });

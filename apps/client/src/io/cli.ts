@@ -13,7 +13,11 @@ import { runShell, type LineSource } from "./shell.ts";
 
 const SHELL_PROMPT = "ftfs> ";
 
-export async function runCli(argv: readonly string[], io: CliIo, lines: () => LineSource): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo,
+  lines: () => LineSource,
+): Promise<number> {
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
     io.err(`ftfs: ${parsed.message} (see ftfs --help)\n`);
@@ -21,7 +25,8 @@ export async function runCli(argv: readonly string[], io: CliIo, lines: () => Li
   }
   const state = await CliState.load(io);
   try {
-    if (parsed.value.command.kind === "shell") return await runShell(state, parsed.value.options, lines());
+    if (parsed.value.command.kind === "shell")
+      return await runShell(state, parsed.value.options, lines());
     await execute(parsed.value, state);
     return EXIT_OK;
   } catch (error) {
@@ -55,7 +60,12 @@ function writeWithBackpressure(data: string | Uint8Array): Promise<void> {
 /** stdin as shell lines, with line editing and a prompt when it is a terminal. */
 export function stdinLines(): LineSource {
   const terminal = process.stdin.isTTY === true;
-  const reader = createInterface({ input: process.stdin, output: terminal ? process.stdout : undefined, terminal, prompt: SHELL_PROMPT });
+  const reader = createInterface({
+    input: process.stdin,
+    output: terminal ? process.stdout : undefined,
+    terminal,
+    prompt: SHELL_PROMPT,
+  });
   return {
     lines: reader,
     prompt: () => {

@@ -23,10 +23,17 @@ afterEach(() => {
   for (const cluster of clusters.splice(0)) cluster.stop();
 });
 
-function setUp(options: Partial<FtfsClientOptions> = {}, directories = 1): { cluster: FakeCluster; client: FtfsClient } {
+function setUp(
+  options: Partial<FtfsClientOptions> = {},
+  directories = 1,
+): { cluster: FakeCluster; client: FtfsClient } {
   const cluster = FakeCluster.start({ chunkBytes: CHUNK_BYTES, directories });
   clusters.push(cluster);
-  const client = new FtfsClient({ directories: cluster.directoryAddresses, retryDeadlineMs: 3_000, ...options });
+  const client = new FtfsClient({
+    directories: cluster.directoryAddresses,
+    retryDeadlineMs: 3_000,
+    ...options,
+  });
   clients.push(client);
   return { cluster, client };
 }
@@ -38,7 +45,10 @@ function randomBytes(length: number): Uint8Array {
 }
 
 async function caught(promise: Promise<unknown>): Promise<FtfsError> {
-  const error = await promise.then(() => null, (failure: unknown) => failure);
+  const error = await promise.then(
+    () => null,
+    (failure: unknown) => failure,
+  );
   if (!(error instanceof FtfsError)) throw new Error(`expected an FtfsError, got ${String(error)}`);
   return error;
 }
@@ -49,8 +59,15 @@ describe("round trips", () => {
     await client.connect("alice");
     const bytes = randomBytes(CHUNK_BYTES * 20 + 123);
     const uploaded = await client.uploadBytes("alice", "big.bin", bytes);
-    expect(uploaded).toMatchObject({ name: "big.bin", version: 1, bytes: bytes.length, sha256: sha256Hex(bytes) });
-    const groups = new Set(cluster.versions.get("alice/big.bin")?.[0]?.chunks.map((chunk) => chunk.group));
+    expect(uploaded).toMatchObject({
+      name: "big.bin",
+      version: 1,
+      bytes: bytes.length,
+      sha256: sha256Hex(bytes),
+    });
+    const groups = new Set(
+      cluster.versions.get("alice/big.bin")?.[0]?.chunks.map((chunk) => chunk.group),
+    );
     expect([...groups].sort()).toEqual(["s1", "s2"]);
     expect(sha256Hex(await client.readBytes("alice", "big.bin"))).toBe(sha256Hex(bytes));
   });
@@ -67,10 +84,14 @@ describe("round trips", () => {
     const { client } = setUp();
     await client.connect("alice");
     await client.uploadBytes("alice", "n", new TextEncoder().encode("one"));
-    expect((await client.uploadBytes("alice", "n", new TextEncoder().encode("two"))).version).toBe(2);
+    expect((await client.uploadBytes("alice", "n", new TextEncoder().encode("two"))).version).toBe(
+      2,
+    );
     expect(new TextDecoder().decode(await client.readBytes("alice", "n"))).toBe("two");
     expect(new TextDecoder().decode(await client.readBytes("alice", "n", 1))).toBe("one");
-    expect((await client.list("alice")).map((file) => [file.name, file.version])).toEqual([["n", 2]]);
+    expect((await client.list("alice")).map((file) => [file.name, file.version])).toEqual([
+      ["n", 2],
+    ]);
   });
 
   test("a local file uploads under its base name; listFromStorage agrees", async () => {
@@ -83,7 +104,9 @@ describe("round trips", () => {
       const uploaded = await client.upload("alice", join(folder, "local.bin"));
       expect(uploaded.name).toBe("local.bin");
       const stored = await client.listFromStorage("alice");
-      expect(stored.map((file) => [file.name, file.version, file.bytes, file.chunks])).toEqual([["local.bin", 1, bytes.length, 3]]);
+      expect(stored.map((file) => [file.name, file.version, file.bytes, file.chunks])).toEqual([
+        ["local.bin", 1, bytes.length, 3],
+      ]);
     } finally {
       await rm(folder, { recursive: true, force: true });
     }
@@ -104,7 +127,8 @@ describe("bounded memory", () => {
     const { cluster, client } = setUp({ chunksInFlight: 2 });
     await client.connect("alice");
     await client.uploadBytes("alice", "f", randomBytes(CHUNK_BYTES * 10));
-    const fetched = (): number => cluster.storage.reduce((sum, node) => sum + (node.faults.calls.get("getChunk") ?? 0), 0);
+    const fetched = (): number =>
+      cluster.storage.reduce((sum, node) => sum + (node.faults.calls.get("getChunk") ?? 0), 0);
     let written = 0;
     await client.read("alice", "f", async () => {
       written += 1;
@@ -164,7 +188,8 @@ describe("finding the primary and retrying", () => {
     const bytes = randomBytes(CHUNK_BYTES * 4);
     await client.uploadBytes("alice", "f", bytes);
     for (const group of ["s1", "s2"]) {
-      for (const stored of cluster.nodesOf(group)[0]?.chunks.values() ?? []) stored.bytes = randomBytes(stored.bytes.length);
+      for (const stored of cluster.nodesOf(group)[0]?.chunks.values() ?? [])
+        stored.bytes = randomBytes(stored.bytes.length);
     }
     expect(sha256Hex(await client.readBytes("alice", "f"))).toBe(sha256Hex(bytes));
   });
@@ -190,20 +215,35 @@ describe("errors a user sees", () => {
   test("hostile names and uids fail with INVALID_NAME/INVALID_UID before any network I/O", async () => {
     const client = new FtfsClient({ directories: ["127.0.0.1:1"], firstContactDeadlineMs: 0 });
     clients.push(client);
-    for (const name of ["../x", "/etc/passwd", "a/../../b", "", "a\u0000b", "x".repeat(300), ".."]) {
-      expect((await caught(client.uploadBytes("alice", name, new Uint8Array(1)))).code).toBe("INVALID_NAME");
+    for (const name of [
+      "../x",
+      "/etc/passwd",
+      "a/../../b",
+      "",
+      "a\u0000b",
+      "x".repeat(300),
+      "..",
+    ]) {
+      expect((await caught(client.uploadBytes("alice", name, new Uint8Array(1)))).code).toBe(
+        "INVALID_NAME",
+      );
       expect((await caught(client.readBytes("alice", name))).code).toBe("INVALID_NAME");
     }
     expect((await caught(client.connect("../bob"))).code).toBe("INVALID_UID");
   });
 
   test("an unreachable cluster is reported, with its addresses, within the first-contact deadline", async () => {
-    const client = new FtfsClient({ directories: ["127.0.0.1:1", "127.0.0.1:2"], firstContactDeadlineMs: 300 });
+    const client = new FtfsClient({
+      directories: ["127.0.0.1:1", "127.0.0.1:2"],
+      firstContactDeadlineMs: 300,
+    });
     clients.push(client);
     const startedMs = Date.now();
     const error = await caught(client.connect("alice"));
     expect(error.code).toBe("CONNECT_FAILED");
-    expect(error.message).toBe("cannot reach the cluster at 127.0.0.1:1,127.0.0.1:2: is it running? (start one with `bun run dev`)");
+    expect(error.message).toBe(
+      "cannot reach the cluster at 127.0.0.1:1,127.0.0.1:2: is it running? (start one with `bun run dev`)",
+    );
     expect(Date.now() - startedMs).toBeLessThan(2_000);
   });
 
@@ -220,7 +260,9 @@ describe("errors a user sees", () => {
   test("a missing local file is LOCAL_FILE, and a file changed mid-upload is not committed", async () => {
     const { cluster, client } = setUp({ chunksInFlight: 1 });
     await client.connect("alice");
-    expect((await caught(client.upload("alice", "/no/such/file.txt"))).message).toBe("/no/such/file.txt: no such file");
+    expect((await caught(client.upload("alice", "/no/such/file.txt"))).message).toBe(
+      "/no/such/file.txt: no such file",
+    );
     const folder = await mkdtemp(join(tmpdir(), "ftfs-client-test-"));
     try {
       const path = join(folder, "moving.bin");

@@ -25,7 +25,12 @@ import { memorySource, openFileSource } from "./byte-source.ts";
 import { DirectoryClient } from "./directory.ts";
 import { runDownload, type ChunkSink, type ReadResult } from "./download.ts";
 import { listEveryGroup } from "./storage-list.ts";
-import { runUpload, type ProgressListener, type UploadContext, type UploadResult } from "./upload.ts";
+import {
+  runUpload,
+  type ProgressListener,
+  type UploadContext,
+  type UploadResult,
+} from "./upload.ts";
 import { baseName, checkName, checkUid } from "./validate.ts";
 
 export interface FtfsClientOptions {
@@ -83,8 +88,13 @@ export class FtfsClient {
     return answer;
   }
 
-  /** Upload a local file as `name` (default: its base name); an existing name gets a new version. */
-  async upload(uid: string, localPath: string, name?: string, progress?: ProgressListener): Promise<UploadResult> {
+  /** Upload a local file as `name` (default: its base name); an existing name: new version. */
+  async upload(
+    uid: string,
+    localPath: string,
+    name?: string,
+    progress?: ProgressListener,
+  ): Promise<UploadResult> {
     const remoteName = name ?? baseName(localPath);
     checkUid(uid);
     checkName(remoteName);
@@ -93,14 +103,25 @@ export class FtfsClient {
   }
 
   /** Upload bytes already in memory (tests, the bench). */
-  async uploadBytes(uid: string, name: string, bytes: Uint8Array, progress?: ProgressListener): Promise<UploadResult> {
+  async uploadBytes(
+    uid: string,
+    name: string,
+    bytes: Uint8Array,
+    progress?: ProgressListener,
+  ): Promise<UploadResult> {
     checkUid(uid);
     checkName(name);
     return runUpload(this.transfer, uid, name, memorySource(name, bytes), progress);
   }
 
   /** Stream a file's bytes, verified, in order, to `sink`; awaits the sink (backpressure). */
-  async read(uid: string, name: string, sink: ChunkSink, version?: number, progress?: ProgressListener): Promise<ReadResult> {
+  async read(
+    uid: string,
+    name: string,
+    sink: ChunkSink,
+    version?: number,
+    progress?: ProgressListener,
+  ): Promise<ReadResult> {
     checkUid(uid);
     checkName(name);
     return runDownload(this.transfer, uid, name, sink, version, progress);
@@ -130,11 +151,16 @@ export class FtfsClient {
   async listFromStorage(uid: string): Promise<StoredFile[]> {
     checkUid(uid);
     const status = await this.directory.call("clusterStatus", {});
-    const listings = await listEveryGroup(this.pool, status.groups, uid, this.transfer.chunkTimeoutMs);
+    const listings = await listEveryGroup(
+      this.pool,
+      status.groups,
+      uid,
+      this.transfer.chunkTimeoutMs,
+    );
     return mergeOwned(listings);
   }
 
-  /** Delete a name (every version). Retries reuse one requestId, so a retry is not a second delete. */
+  /** Delete a name (every version). Retries reuse one requestId: never a second delete. */
   async remove(uid: string, name: string): Promise<{ deletedVersion: number }> {
     checkUid(uid);
     checkName(name);

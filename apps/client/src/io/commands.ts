@@ -64,20 +64,30 @@ async function connect(state: CliState, options: GlobalOptions, uid: string): Pr
   await saveSession(state.io.env, state.session);
   if (options.json) return printJson(state, { ...answer, cluster });
   const greeting = answer.created ? `connected as ${uid} (new user)` : `connected as ${uid}`;
-  return print(state, `${greeting}; primary directory node ${answer.node} at ${answer.primary} (term ${answer.term})`);
+  return print(
+    state,
+    `${greeting}; primary directory node ${answer.node} at ${answer.primary} (term ${answer.term})`,
+  );
 }
 
 type UploadCommand = Extract<Command, { kind: "upload" }>;
 
 /** Each file in turn; one failing file is reported and the rest still go (exit status 1). */
-async function upload(state: CliState, options: GlobalOptions, command: UploadCommand): Promise<void> {
+async function upload(
+  state: CliState,
+  options: GlobalOptions,
+  command: UploadCommand,
+): Promise<void> {
   const uid = state.uidFor(command.uid);
   const client = state.client(options);
   const results: ReadResult[] = [];
   let firstError: FtfsError | null = null;
   for (const file of command.files) {
     try {
-      const progress = progressBar(basename(file), { isTty: state.io.stderrIsTty, write: (text) => state.io.err(text) });
+      const progress = progressBar(basename(file), {
+        isTty: state.io.stderrIsTty,
+        write: (text) => state.io.err(text),
+      });
       const result = await client.upload(uid, file, command.as ?? undefined, progress);
       results.push(result);
       if (!options.json) await print(state, formatUploaded(result));
@@ -101,9 +111,18 @@ export class ReportedError extends Error {
   }
 }
 
-async function read(state: CliState, options: GlobalOptions, uid: string, name: string, target: ReadTarget): Promise<void> {
+async function read(
+  state: CliState,
+  options: GlobalOptions,
+  uid: string,
+  name: string,
+  target: ReadTarget,
+): Promise<void> {
   const client = state.client(options);
-  const progress = progressBar(name, { isTty: state.io.stderrIsTty, write: (text) => state.io.err(text) });
+  const progress = progressBar(name, {
+    isTty: state.io.stderrIsTty,
+    write: (text) => state.io.err(text),
+  });
   switch (target.kind) {
     case "stdout":
       await client.read(uid, name, (chunk) => state.io.out(chunk), undefined, progress);
@@ -118,7 +137,7 @@ async function read(state: CliState, options: GlobalOptions, uid: string, name: 
   }
 }
 
-/** Into a temporary file beside the target, renamed at the end: the file appears whole or not at all. */
+/** Via a temporary file beside the target, renamed at the end: it appears whole or not at all. */
 async function readToFile(
   client: FtfsClient,
   uid: string,
@@ -131,10 +150,20 @@ async function readToFile(
   try {
     handle = await open(temporary, "w");
   } catch (error) {
-    throw new FtfsError("LOCAL_FILE", `cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new FtfsError(
+      "LOCAL_FILE",
+      `cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
   try {
-    const result = await client.read(uid, name, async (chunk) => void (await handle.write(chunk)), undefined, progress);
+    const result = await client.read(
+      uid,
+      name,
+      async (chunk) => void (await handle.write(chunk)),
+      undefined,
+      progress,
+    );
     await handle.close();
     await rename(temporary, path);
     return result;
@@ -145,17 +174,29 @@ async function readToFile(
   }
 }
 
-async function list(state: CliState, options: GlobalOptions, uid: string, from: "directory" | "storage"): Promise<void> {
+async function list(
+  state: CliState,
+  options: GlobalOptions,
+  uid: string,
+  from: "directory" | "storage",
+): Promise<void> {
   const client = state.client(options);
   if (from === "storage") {
     const files = newestCommitted(await client.listFromStorage(uid));
     return options.json ? printJson(state, files) : print(state, formatStoredTable(files));
   }
   const files = await client.list(uid);
-  return options.json ? printJson(state, files) : print(state, formatFileTable(files, formatLocalTime));
+  return options.json
+    ? printJson(state, files)
+    : print(state, formatFileTable(files, formatLocalTime));
 }
 
-async function remove(state: CliState, options: GlobalOptions, uid: string, name: string): Promise<void> {
+async function remove(
+  state: CliState,
+  options: GlobalOptions,
+  uid: string,
+  name: string,
+): Promise<void> {
   const answer = await state.client(options).remove(uid, name);
   if (options.json) return printJson(state, { name, ...answer });
   return print(state, `removed ${name} (newest was v${answer.deletedVersion})`);
@@ -170,5 +211,6 @@ async function status(state: CliState, options: GlobalOptions): Promise<void> {
 export function formatLocalTime(timeMs: number): string {
   const date = new Date(timeMs);
   const two = (value: number): string => String(value).padStart(2, "0");
-  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+  const day = `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
+  return `${day} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
 }

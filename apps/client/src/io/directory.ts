@@ -25,7 +25,11 @@ export interface DirectoryOptions {
 }
 
 /** Answers that say "this node is gone or stuck": try the next address. */
-const NODE_DOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["CONNECT_FAILED", "CONNECTION_CLOSED", "TIMEOUT"]);
+const NODE_DOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "CONNECT_FAILED",
+  "CONNECTION_CLOSED",
+  "TIMEOUT",
+]);
 
 export class DirectoryClient {
   private readonly pool: RpcPool;
@@ -37,7 +41,8 @@ export class DirectoryClient {
   private redirectsInARow = 0;
 
   constructor(pool: RpcPool, options: DirectoryOptions) {
-    if (options.addresses.length === 0) throw new FtfsError("BAD_REQUEST", "no directory addresses given");
+    if (options.addresses.length === 0)
+      throw new FtfsError("BAD_REQUEST", "no directory addresses given");
     this.pool = pool;
     this.options = options;
     this.addresses = [...new Set(options.addresses)];
@@ -61,7 +66,9 @@ export class DirectoryClient {
       async () => {
         const address = this.preferred ?? this.nextAddress();
         try {
-          const answer = await this.pool.call(address, op, body, { timeoutMs: this.options.timeoutMs });
+          const answer = await this.pool.call(address, op, body, {
+            timeoutMs: this.options.timeoutMs,
+          });
           this.everAnswered = true;
           this.redirectsInARow = 0;
           this.preferred = address;
@@ -72,8 +79,12 @@ export class DirectoryClient {
         }
       },
       {
-        deadlineMs: () => (this.everAnswered ? this.options.retryDeadlineMs : this.options.firstContactDeadlineMs),
-        skipSleep: (error) => error.code === "NOT_PRIMARY" && error.hint?.primary !== undefined && this.redirectsInARow <= CLIENT_PRIMARY_REDIRECTS_MAX,
+        deadlineMs: () =>
+          this.everAnswered ? this.options.retryDeadlineMs : this.options.firstContactDeadlineMs,
+        skipSleep: (error) =>
+          error.code === "NOT_PRIMARY" &&
+          error.hint?.primary !== undefined &&
+          this.redirectsInARow <= CLIENT_PRIMARY_REDIRECTS_MAX,
         onGiveUp: (error) => this.giveUpError(error),
       },
     );
@@ -87,7 +98,8 @@ export class DirectoryClient {
 
   private onFailure(address: string, error: unknown): void {
     if (!(error instanceof FtfsError)) return;
-    if (error.code !== "CONNECT_FAILED") this.everAnswered = true; // a node spoke, even if only to refuse
+    // A node spoke, even if only to refuse: the cluster exists, so use the full deadline.
+    if (error.code !== "CONNECT_FAILED") this.everAnswered = true;
     if (error.code === "NOT_PRIMARY") {
       const hinted = error.hint?.primary;
       this.redirectsInARow += 1;

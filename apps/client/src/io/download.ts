@@ -33,7 +33,10 @@ export async function runDownload(
   version?: number,
   progress?: ProgressListener,
 ): Promise<ReadResult> {
-  const answer = await context.directory.call("getManifest", version === undefined ? { uid, name } : { uid, name, version });
+  const answer = await context.directory.call(
+    "getManifest",
+    version === undefined ? { uid, name } : { uid, name, version },
+  );
   const manifest = answer.manifest;
   const abort = new AbortController();
   const transfer: ChunkTransferOptions = {
@@ -89,6 +92,10 @@ async function streamChunks(
   }
   const sha256 = fileHash.digest("hex");
   if (doneBytes !== manifest.bytes || sha256 !== manifest.sha256) {
-    throw new FtfsError("INTEGRITY", `${manifest.name} v${manifest.version} read back as ${sha256.slice(0, 12)}…, not ${manifest.sha256.slice(0, 12)}…`);
+    throw new FtfsError(
+      "INTEGRITY",
+      `${manifest.name} v${manifest.version} read back as ${sha256.slice(0, 12)}…, ` +
+        `not ${manifest.sha256.slice(0, 12)}…`,
+    );
   }
 }

@@ -16,7 +16,10 @@ export interface ProgressTerminal {
 const MS_PER_SECOND = 1000;
 const CLEAR_LINE = "\r\u001b[2K";
 
-export function progressBar(label: string, terminal: ProgressTerminal): ProgressListener | undefined {
+export function progressBar(
+  label: string,
+  terminal: ProgressTerminal,
+): ProgressListener | undefined {
   if (!terminal.isTty) return undefined;
   const startedMs = Date.now();
   let drawnMs = 0;
@@ -41,7 +44,11 @@ export function renderBar(label: string, progress: TransferProgress, elapsedMs: 
   const fraction = progress.totalBytes === 0 ? 1 : progress.doneBytes / progress.totalBytes;
   const filled = Math.round(fraction * PROGRESS_BAR_COLUMNS);
   const bar = `${"#".repeat(filled)}${"-".repeat(PROGRESS_BAR_COLUMNS - filled)}`;
-  const rate = elapsedMs > 0 ? `${formatBytes(Math.round((progress.doneBytes * MS_PER_SECOND) / elapsedMs))}/s` : "";
+  const rate =
+    elapsedMs > 0
+      ? `${formatBytes(Math.round((progress.doneBytes * MS_PER_SECOND) / elapsedMs))}/s`
+      : "";
   const percent = `${Math.floor(fraction * 100)}%`.padStart(4);
-  return `${label} [${bar}] ${percent} ${formatBytes(progress.doneBytes)}/${formatBytes(progress.totalBytes)} ${rate}`;
+  const amount = `${formatBytes(progress.doneBytes)}/${formatBytes(progress.totalBytes)}`;
+  return `${label} [${bar}] ${percent} ${amount} ${rate}`;
 }

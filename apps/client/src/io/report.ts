@@ -21,9 +21,15 @@ export interface Failure {
 
 export function describeFailure(error: unknown, env: Env): Failure {
   if (error instanceof ReportedError) return { message: null, status: EXIT_FAILURE };
-  if (error instanceof UsageError) return { message: `${error.message} (see ftfs --help)`, status: EXIT_USAGE };
+  if (error instanceof UsageError)
+    return { message: `${error.message} (see ftfs --help)`, status: EXIT_USAGE };
   if (error instanceof FtfsError) return { message: userMessage(error), status: EXIT_FAILURE };
-  const detail = error instanceof Error ? (env.FTFS_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
+  const detail =
+    error instanceof Error
+      ? env.FTFS_DEBUG
+        ? (error.stack ?? error.message)
+        : error.message
+      : String(error);
   const hint = env.FTFS_DEBUG ? "" : " (set FTFS_DEBUG=1 for details)";
   return { message: `internal error: ${detail}${hint}`, status: EXIT_FAILURE };
 }

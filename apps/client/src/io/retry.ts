@@ -25,7 +25,10 @@ export function isRetryableError(error: unknown): error is FtfsError {
   return error instanceof FtfsError && error.retryable;
 }
 
-export async function withRetry<T>(attempt: (attemptIndex: number) => Promise<T>, policy: RetryPolicy): Promise<T> {
+export async function withRetry<T>(
+  attempt: (attemptIndex: number) => Promise<T>,
+  policy: RetryPolicy,
+): Promise<T> {
   let firstFailureMs: number | null = null;
   let sleeps = 0;
   for (let attemptIndex = 0; ; attemptIndex += 1) {
@@ -36,7 +39,8 @@ export async function withRetry<T>(attempt: (attemptIndex: number) => Promise<T>
       const nowMs = Date.now();
       firstFailureMs ??= nowMs;
       if (policy.signal?.aborted === true) throw error;
-      const delayMs = policy.skipSleep?.(error) === true ? 0 : backoffDelayMs(sleeps, Math.random());
+      const delayMs =
+        policy.skipSleep?.(error) === true ? 0 : backoffDelayMs(sleeps, Math.random());
       if (nowMs + delayMs - firstFailureMs > policy.deadlineMs()) {
         throw policy.onGiveUp === undefined ? error : policy.onGiveUp(error);
       }

@@ -58,7 +58,9 @@ export function parseSession(text: string): Session | null {
   const { uid, cluster, primary } = value as Record<string, unknown>;
   if (typeof uid !== "string" || !validateUid(uid).ok) return null;
   if (!Array.isArray(cluster) || cluster.length === 0) return null;
-  const addresses = cluster.filter((item): item is string => typeof item === "string" && parseAddress(item).ok);
+  const addresses = cluster.filter(
+    (item): item is string => typeof item === "string" && parseAddress(item).ok,
+  );
   if (addresses.length !== cluster.length) return null;
   const primaryAddress = typeof primary === "string" && parseAddress(primary).ok ? primary : null;
   return { uid, cluster: addresses, primary: primaryAddress };
@@ -70,11 +72,16 @@ export async function saveSession(env: Env, session: Session): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
   try {
     await mkdir(folder, { recursive: true, mode: CONFIG_DIR_MODE });
-    await writeFile(temporary, `${JSON.stringify(session, null, 2)}\n`, { mode: SESSION_FILE_MODE });
-    await chmod(temporary, SESSION_FILE_MODE); // the umask may have narrowed or the file pre-existed
+    await writeFile(temporary, `${JSON.stringify(session, null, 2)}\n`, {
+      mode: SESSION_FILE_MODE,
+    });
+    // The umask may have changed the mode, or a stale temporary file kept its old one.
+    await chmod(temporary, SESSION_FILE_MODE);
     await rename(temporary, path);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new FtfsError("LOCAL_FILE", `cannot save the session in ${folder}: ${reason}`, { cause: error });
+    throw new FtfsError("LOCAL_FILE", `cannot save the session in ${folder}: ${reason}`, {
+      cause: error,
+    });
   }
 }

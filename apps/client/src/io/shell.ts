@@ -18,10 +18,15 @@ export interface LineSource {
 }
 
 const EXIT_WORDS = new Set(["exit", "quit", "q"]);
-const SHELL_BANNER = "ftfs shell: commands as on the command line without `ftfs` (try `help`); `exit` quits.";
+const SHELL_BANNER =
+  "ftfs shell: commands as on the command line without `ftfs` (try `help`); `exit` quits.";
 
 /** Runs until exit or end of input; the status is 0, or 1 if the last command failed. */
-export async function runShell(state: CliState, shellOptions: GlobalOptions, source: LineSource): Promise<number> {
+export async function runShell(
+  state: CliState,
+  shellOptions: GlobalOptions,
+  source: LineSource,
+): Promise<number> {
   if (state.io.stdinIsTty) await state.io.out(`${SHELL_BANNER}\n`);
   let status = 0;
   source.prompt();
@@ -35,7 +40,11 @@ export async function runShell(state: CliState, shellOptions: GlobalOptions, sou
   return status;
 }
 
-async function runLine(state: CliState, shellOptions: GlobalOptions, line: string): Promise<number> {
+async function runLine(
+  state: CliState,
+  shellOptions: GlobalOptions,
+  line: string,
+): Promise<number> {
   const words = splitLine(line);
   if (!words.ok) return reportUsage(state, words.message);
   const argv = words.value[0] === "ftfs" ? words.value.slice(1) : words.value;

@@ -9,11 +9,21 @@ import type { RpcPool } from "@ftfs/protocol/io";
 import type { GroupListing } from "../core/storage-listing.ts";
 import { readAddresses } from "./groups.ts";
 
-export async function listEveryGroup(pool: RpcPool, groups: readonly GroupView[], uid: string, timeoutMs: number): Promise<GroupListing[]> {
+export async function listEveryGroup(
+  pool: RpcPool,
+  groups: readonly GroupView[],
+  uid: string,
+  timeoutMs: number,
+): Promise<GroupListing[]> {
   return Promise.all(groups.map((view) => listOneGroup(pool, view, uid, timeoutMs)));
 }
 
-async function listOneGroup(pool: RpcPool, view: GroupView, uid: string, timeoutMs: number): Promise<GroupListing> {
+async function listOneGroup(
+  pool: RpcPool,
+  view: GroupView,
+  uid: string,
+  timeoutMs: number,
+): Promise<GroupListing> {
   let lastError: unknown = null;
   for (const address of readAddresses(view)) {
     try {

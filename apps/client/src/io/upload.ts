@@ -6,19 +6,14 @@
  * lost answer never makes two versions. Until the commit nothing is visible.
  */
 
-import {
-  FtfsError,
-  MANIFEST_CHUNKS_MAX,
-  type ChunkRef,
-  type GroupView,
-} from "@ftfs/protocol/core";
+import { FtfsError, MANIFEST_CHUNKS_MAX, type ChunkRef, type GroupView } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
 import type { ByteSource } from "./byte-source.ts";
 import { putChunk, sha256Hex, type ChunkTransferOptions } from "./chunks.ts";
 import type { DirectoryClient } from "./directory.ts";
 import { GroupViews } from "./groups.ts";
 
-/** Reported as bytes reach the storage groups; `chunks` tells a progress bar if it is worth drawing. */
+/** Reported as bytes reach the storage groups; `chunks` tells a progress bar if it is worth it. */
 export interface TransferProgress {
   readonly doneBytes: number;
   readonly totalBytes: number;
@@ -55,10 +50,17 @@ export async function runUpload(
   source: ByteSource,
   progress?: ProgressListener,
 ): Promise<UploadResult> {
-  const placement: Placement = await context.directory.call("placeUpload", { uid, name, bytes: source.bytes });
+  const placement: Placement = await context.directory.call("placeUpload", {
+    uid,
+    name,
+    bytes: source.bytes,
+  });
   const chunkCount = Math.ceil(source.bytes / placement.chunkBytes);
   if (chunkCount > MANIFEST_CHUNKS_MAX) {
-    throw new FtfsError("LOCAL_FILE", `${source.label} needs ${chunkCount} chunks; at most ${MANIFEST_CHUNKS_MAX} fit a file`);
+    throw new FtfsError(
+      "LOCAL_FILE",
+      `${source.label} needs ${chunkCount} chunks; at most ${MANIFEST_CHUNKS_MAX} fit a file`,
+    );
   }
   if (chunkCount > 0 && placement.groups.length === 0) {
     throw new FtfsError("UNAVAILABLE", "the cluster has no storage groups to place the file on");
@@ -73,7 +75,13 @@ export async function runUpload(
     sha256,
     chunks,
   });
-  return { name, version: committed.version, bytes: source.bytes, sha256, createdAtMs: committed.createdAtMs };
+  return {
+    name,
+    version: committed.version,
+    bytes: source.bytes,
+    sha256,
+    createdAtMs: committed.createdAtMs,
+  };
 }
 
 /**
@@ -110,7 +118,10 @@ async function putAllChunks(
       while (inFlight.size >= context.chunksInFlight) await Promise.race(inFlight);
       if (failure !== null) break;
       const offset = index * placement.chunkBytes;
-      const bytes = await source.read(offset, Math.min(placement.chunkBytes, source.bytes - offset));
+      const bytes = await source.read(
+        offset,
+        Math.min(placement.chunkBytes, source.bytes - offset),
+      );
       fileHash.update(bytes);
       const put: Promise<void> = putChunk(transfer, sha256Hex(bytes), bytes, owner, groupNames)
         .then((ref) => {

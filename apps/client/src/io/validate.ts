@@ -19,6 +19,7 @@ export function checkName(name: string): void {
 export function baseName(path: string): string {
   const trimmed = path.replace(/\/+$/, "");
   const base = trimmed.slice(trimmed.lastIndexOf("/") + 1);
-  if (base.length === 0) throw new FtfsError("INVALID_NAME", `'${path}' has no file name to store it under`);
+  if (base.length === 0)
+    throw new FtfsError("INVALID_NAME", `'${path}' has no file name to store it under`);
   return base;
 }

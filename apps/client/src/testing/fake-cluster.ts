@@ -108,18 +108,32 @@ export class FakeCluster {
 
   static start(options: FakeClusterOptions = {}): FakeCluster {
     const cluster = new FakeCluster(options.chunkBytes ?? 4 * KIB);
-    for (const spec of options.groups ?? [{ name: "s1", size: 2 }, { name: "s2", size: 2 }]) {
+    for (const spec of options.groups ?? [
+      { name: "s1", size: 2 },
+      { name: "s2", size: 2 },
+    ]) {
       cluster.epochs.set(spec.name, 1);
       for (let index = 0; index < spec.size; index += 1) {
-        const node = new FakeStorageNode(`${spec.name}${String.fromCharCode(97 + index)}`, spec.name);
-        node.server = RpcServer.start({ listen: "127.0.0.1:0", logger: createMemoryLogger(), handlers: cluster.storageHandlers(node) });
+        const node = new FakeStorageNode(
+          `${spec.name}${String.fromCharCode(97 + index)}`,
+          spec.name,
+        );
+        node.server = RpcServer.start({
+          listen: "127.0.0.1:0",
+          logger: createMemoryLogger(),
+          handlers: cluster.storageHandlers(node),
+        });
         node.address = `127.0.0.1:${node.server.port}`;
         cluster.storage.push(node);
       }
     }
     for (let index = 0; index < (options.directories ?? 1); index += 1) {
       const faults = new FaultScript();
-      const server = RpcServer.start({ listen: "127.0.0.1:0", logger: createMemoryLogger(), handlers: cluster.directoryHandlers(index, faults) });
+      const server = RpcServer.start({
+        listen: "127.0.0.1:0",
+        logger: createMemoryLogger(),
+        handlers: cluster.directoryHandlers(index, faults),
+      });
       cluster.servers.push(server);
       cluster.directoryFaults.push(faults);
       cluster.directoryAddresses.push(`127.0.0.1:${server.port}`);
@@ -154,11 +168,16 @@ export class FakeCluster {
   }
 
   private directoryHandlers(index: number, faults: FaultScript): Handlers {
-    const guard = async <T>(op: Op, apply: () => T): Promise<ReturnType<typeof ok<T>> | ReturnType<typeof fail>> => {
+    const guard = async <T>(
+      op: Op,
+      apply: () => T,
+    ): Promise<ReturnType<typeof ok<T>> | ReturnType<typeof fail>> => {
       const fault = faults.take(op);
       await faults.delay();
       if (index !== this.primaryIndex) {
-        return fail("NOT_PRIMARY", "not the primary", { primary: this.directoryAddresses[this.primaryIndex] ?? "" });
+        return fail("NOT_PRIMARY", "not the primary", {
+          primary: this.directoryAddresses[this.primaryIndex] ?? "",
+        });
       }
       if (fault !== null && !fault.afterApply) return fail(fault.code, `scripted ${fault.code}`);
       try {
@@ -174,10 +193,14 @@ export class FakeCluster {
       connect: (body) => guard("connect", () => this.onConnect(body.uid, index)),
       placeUpload: (body) => guard("placeUpload", () => this.onPlace(body.uid)),
       commitUpload: (body) => guard("commitUpload", () => this.onCommit(body)),
-      getManifest: (body) => guard("getManifest", () => this.onGetManifest(body.uid, body.name, body.version)),
+      getManifest: (body) =>
+        guard("getManifest", () => this.onGetManifest(body.uid, body.name, body.version)),
       listFiles: (body) => guard("listFiles", () => ({ body: { files: this.onList(body.uid) } })),
       deleteFile: (body) => guard("deleteFile", () => this.onDelete(body.uid, body.name)),
-      clusterStatus: () => guard("clusterStatus", () => ({ body: { node: `d${index + 1}`, members: [], groups: this.groupViews() } })),
+      clusterStatus: () =>
+        guard("clusterStatus", () => ({
+          body: { node: `d${index + 1}`, members: [], groups: this.groupViews() },
+        })),
     };
   }
 
@@ -188,7 +211,15 @@ export class FakeCluster {
   private onConnect(uid: string, index: number) {
     const created = !this.users.has(uid);
     this.users.add(uid);
-    return { body: { uid, created, node: `d${index + 1}`, primary: this.directoryAddresses[index] ?? "", term: 1 } };
+    return {
+      body: {
+        uid,
+        created,
+        node: `d${index + 1}`,
+        primary: this.directoryAddresses[index] ?? "",
+        term: 1,
+      },
+    };
   }
 
   private uploads = 0;
@@ -200,14 +231,29 @@ export class FakeCluster {
     return { body: { uploadId: `up-${this.uploads}`, chunkBytes: this.chunkBytes, groups } };
   }
 
-  private onCommit(body: { uid: string; name: string; uploadId: string; bytes: number; sha256: string; chunks: readonly Manifest["chunks"][number][] }) {
+  private onCommit(body: {
+    uid: string;
+    name: string;
+    uploadId: string;
+    bytes: number;
+    sha256: string;
+    chunks: readonly Manifest["chunks"][number][];
+  }) {
     this.requireUser(body.uid);
     const key = `${body.uid}/${body.name}`;
     const done = this.commits.get(body.uploadId);
     if (done !== undefined) return { body: { version: done, createdAtMs: this.clockMs } };
     const list = this.versions.get(key) ?? [];
     const version = (list.at(-1)?.version ?? 0) + 1;
-    list.push({ uid: body.uid, name: body.name, version, bytes: body.bytes, sha256: body.sha256, createdAtMs: this.clockMs, chunks: [...body.chunks] });
+    list.push({
+      uid: body.uid,
+      name: body.name,
+      version,
+      bytes: body.bytes,
+      sha256: body.sha256,
+      createdAtMs: this.clockMs,
+      chunks: [...body.chunks],
+    });
     this.versions.set(key, list);
     this.commits.set(body.uploadId, version);
     return { body: { version, createdAtMs: this.clockMs } };
@@ -216,7 +262,8 @@ export class FakeCluster {
   private onGetManifest(uid: string, name: string, version: number | undefined) {
     this.requireUser(uid);
     const list = this.versions.get(`${uid}/${name}`) ?? [];
-    const manifest = version === undefined ? list.at(-1) : list.find((entry) => entry.version === version);
+    const manifest =
+      version === undefined ? list.at(-1) : list.find((entry) => entry.version === version);
     if (manifest === undefined) throw new FtfsError("NOT_FOUND", `no file '${name}'`);
     return { body: { manifest, groups: this.groupViews() } };
   }
@@ -227,7 +274,13 @@ export class FakeCluster {
     for (const [key, list] of this.versions) {
       const newest = list.at(-1);
       if (key.startsWith(`${uid}/`) && newest !== undefined) {
-        files.push({ name: newest.name, version: newest.version, bytes: newest.bytes, sha256: newest.sha256, createdAtMs: newest.createdAtMs });
+        files.push({
+          name: newest.name,
+          version: newest.version,
+          bytes: newest.bytes,
+          sha256: newest.sha256,
+          createdAtMs: newest.createdAtMs,
+        });
       }
     }
     return files;
@@ -262,23 +315,32 @@ export class FakeCluster {
       putChunk: async (body, context) => {
         const fault = await enter("putChunk");
         if (fault !== null) return fail(fault, `scripted ${fault}`);
-        if (context.epoch < (cluster.epochs.get(node.group) ?? 0)) return fail("STALE_EPOCH", "stale epoch");
+        if (context.epoch < (cluster.epochs.get(node.group) ?? 0))
+          return fail("STALE_EPOCH", "stale epoch");
         const hash = new Bun.CryptoHasher("sha256").update(context.payload).digest("hex");
         if (hash !== body.chunkId) return fail("CHUNK_MISMATCH", "bytes do not match the id");
         const replicas = cluster.nodesOf(node.group).filter((peer) => peer.server !== null);
         for (const peer of replicas) {
-          const stored = peer.chunks.get(body.chunkId) ?? { bytes: context.payload.slice(), owners: [] };
+          const stored = peer.chunks.get(body.chunkId) ?? {
+            bytes: context.payload.slice(),
+            owners: [],
+          };
           stored.owners.push(body.owner);
           peer.chunks.set(body.chunkId, stored);
         }
-        return ok({ body: { chunkId: body.chunkId, bytes: context.payload.length, replicas: replicas.length } });
+        return ok({
+          body: { chunkId: body.chunkId, bytes: context.payload.length, replicas: replicas.length },
+        });
       },
       getChunk: async (body) => {
         const fault = await enter("getChunk");
         if (fault !== null) return fail(fault, `scripted ${fault}`);
         const stored = node.chunks.get(body.chunkId);
         if (stored === undefined) return fail("CHUNK_NOT_FOUND", "no such chunk");
-        return ok({ body: { chunkId: body.chunkId, bytes: stored.bytes.length }, payload: stored.bytes });
+        return ok({
+          body: { chunkId: body.chunkId, bytes: stored.bytes.length },
+          payload: stored.bytes,
+        });
       },
       listOwned: async (body) => {
         const fault = await enter("listOwned");
