@@ -37,6 +37,12 @@ export const CLIENT_CHUNK_TIMEOUT_MS = 10_000;
 /** NOT_PRIMARY redirects followed in a row before backing off: bounds a redirect loop. */
 export const CLIENT_PRIMARY_REDIRECTS_MAX = 4;
 
+/**
+ * Retries of a directory node that is alive but answers "busy" or "unavailable" before the
+ * client tries another address: it is probably still the primary, but may have been deposed.
+ */
+export const CLIENT_SAME_NODE_RETRIES_MAX = 3;
+
 /** Progress bars redraw at most this often, so a fast transfer does not flood the terminal. */
 export const PROGRESS_REDRAW_INTERVAL_MS = 100;
 

@@ -148,6 +148,15 @@ describe("finding the primary and retrying", () => {
     expect(client.primary).toBe(cluster.directoryAddresses[2] ?? "");
   });
 
+  test("a busy directory primary is retried in place, not abandoned for a backup", async () => {
+    const { cluster, client } = setUp({}, 2);
+    await client.connect("alice");
+    cluster.directoryFaults[0]?.failNext("placeUpload", "UNAVAILABLE", 2);
+    await client.uploadBytes("alice", "f", randomBytes(10));
+    expect(cluster.directoryFaults[0]?.calls.get("placeUpload")).toBe(3);
+    expect(cluster.directoryFaults[1]?.calls.get("placeUpload")).toBeUndefined();
+  });
+
   test("retryable storage errors are retried until the put lands", async () => {
     const { cluster, client } = setUp();
     await client.connect("alice");

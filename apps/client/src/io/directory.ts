@@ -14,7 +14,7 @@ import {
   type ResponseBody,
 } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
-import { CLIENT_PRIMARY_REDIRECTS_MAX } from "../core/limits.ts";
+import { CLIENT_PRIMARY_REDIRECTS_MAX, CLIENT_SAME_NODE_RETRIES_MAX } from "../core/limits.ts";
 import { withRetry } from "./retry.ts";
 
 export interface DirectoryOptions {
@@ -39,6 +39,7 @@ export class DirectoryClient {
   private preferred: string | null = null;
   private everAnswered = false;
   private redirectsInARow = 0;
+  private busyInARow = 0;
 
   constructor(pool: RpcPool, options: DirectoryOptions) {
     if (options.addresses.length === 0)
@@ -71,6 +72,7 @@ export class DirectoryClient {
           });
           this.everAnswered = true;
           this.redirectsInARow = 0;
+          this.busyInARow = 0;
           this.preferred = address;
           return answer.body;
         } catch (error) {
@@ -111,7 +113,14 @@ export class DirectoryClient {
     if (NODE_DOWN_CODES.has(error.code)) {
       this.pool.forget(address);
       this.preferred = null;
+      this.busyInARow = 0;
+      return;
     }
+    // Alive but busy or without quorum (TOO_BUSY, UNAVAILABLE): it is most likely still the
+    // primary, so stay with it for a few tries, then look around in case it has been deposed.
+    this.busyInARow += 1;
+    this.preferred = this.busyInARow <= CLIENT_SAME_NODE_RETRIES_MAX ? address : null;
+    if (this.preferred === null) this.busyInARow = 0;
   }
 
   private giveUpError(error: FtfsError): FtfsError {

@@ -39,7 +39,8 @@ function userMessage(error: FtfsError): string {
   const oneLine = error.message.replace(/\s*\n\s*/g, " ");
   switch (error.code) {
     case "NO_SUCH_USER":
-      return `${oneLine} (connect first: ftfs <uid> c)`;
+      // The servers may already say how; do not say it twice.
+      return oneLine.includes(" c`") ? oneLine : `${oneLine} (connect first: ftfs <uid> c)`;
     default:
       return oneLine;
   }
