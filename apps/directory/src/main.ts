@@ -21,6 +21,7 @@ import {
   usage,
   UsageError,
   type FlagSpec,
+  type Logger,
 } from "@ftfs/protocol/io";
 import { DIRECTORY_GROUP_SIZES } from "./core/index.ts";
 import { DirectoryNode } from "./io/directory-node.ts";
@@ -38,7 +39,11 @@ const FLAGS: readonly FlagSpec[] = [
   { name: "data", description: "folder for this node's database" },
   { name: "join", description: "comma-separated members to join", default: "" },
   { name: "expect", description: "directory nodes in the group: 1, 3 or 5", default: "1" },
-  { name: "chunk-bytes", description: "chunk size for uploads (e.g. 4MiB)", default: String(CHUNK_BYTES_DEFAULT) },
+  {
+    name: "chunk-bytes",
+    description: "chunk size for uploads (e.g. 4MiB)",
+    default: String(CHUNK_BYTES_DEFAULT),
+  },
 ];
 
 export interface DirectoryConfig {
@@ -59,26 +64,39 @@ export function parseConfig(
   if (flags.help === "true") return "help";
   const node = flags.node ?? "";
   if (node.length === 0 || node.length > NODE_ID_BYTES_MAX || !NODE_ID_PATTERN.test(node)) {
-    throw new UsageError(`flag --node must be 1..${NODE_ID_BYTES_MAX} of letters, digits, '.', '_', '-'; got '${node}'`);
+    throw new UsageError(
+      `flag --node must be 1..${NODE_ID_BYTES_MAX} of letters, digits, '.', '_', '-'; got '${node}'`,
+    );
   }
   const listen = flags.listen ?? "";
-  if (!parseAddress(listen).ok) throw new UsageError(`flag --listen must be host:port, got '${listen}'`);
+  if (!parseAddress(listen).ok)
+    throw new UsageError(`flag --listen must be host:port, got '${listen}'`);
   const data = flags.data ?? "";
   if (data.length === 0) throw new UsageError("flag --data must name a folder");
-  const join = (flags.join ?? "").split(",").map((part) => part.trim()).filter((part) => part.length > 0);
+  const join = (flags.join ?? "")
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
   for (const address of join) {
-    if (!parseAddress(address).ok) throw new UsageError(`flag --join has '${address}', which is not host:port`);
+    if (!parseAddress(address).ok)
+      throw new UsageError(`flag --join has '${address}', which is not host:port`);
   }
   const expect = Number(flags.expect);
   if (!DIRECTORY_GROUP_SIZES.some((size) => size === expect)) {
-    throw new UsageError(`flag --expect must be one of ${DIRECTORY_GROUP_SIZES.join(", ")}, got '${flags.expect}'`);
+    throw new UsageError(
+      `flag --expect must be one of ${DIRECTORY_GROUP_SIZES.join(", ")}, got '${flags.expect}'`,
+    );
   }
-  const chunkBytes = parseBytesFlag("chunk-bytes", flags["chunk-bytes"] ?? "", CHUNK_BYTES_MIN, CHUNK_BYTES_MAX);
+  const chunkBytes = parseBytesFlag(
+    "chunk-bytes",
+    flags["chunk-bytes"] ?? "",
+    CHUNK_BYTES_MIN,
+    CHUNK_BYTES_MAX,
+  );
   return { node, listen, data, join, expect, chunkBytes };
 }
 
-function startNode(config: DirectoryConfig): DirectoryNode {
-  const logger = createLogger(config.node);
+function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
   if (config.expect > 1) {
     logger.warn("replication is not yet active: this node serves alone", { expect: config.expect });
   }
@@ -86,7 +104,12 @@ function startNode(config: DirectoryConfig): DirectoryNode {
   const store = SqliteMetadataStore.open(join(config.data, DATABASE_FILE));
   try {
     return DirectoryNode.start({
-      node: config.node, listen: config.listen, store, chunkBytes: config.chunkBytes, logger, join: config.join,
+      node: config.node,
+      listen: config.listen,
+      store,
+      chunkBytes: config.chunkBytes,
+      logger,
+      join: config.join,
     });
   } catch (error) {
     store.close();
@@ -104,18 +127,21 @@ function main(): void {
     process.exit(EXIT_USAGE);
   }
   if (config === "help") {
-    process.stdout.write(usage(PROGRAM, "The FTFS directory node: users, files, versions, storage groups.", FLAGS));
+    process.stdout.write(
+      usage(PROGRAM, "The FTFS directory node: users, files, versions, storage groups.", FLAGS),
+    );
     return;
   }
+  const logger = createLogger(config.node);
   let node: DirectoryNode;
   try {
-    node = startNode(config);
+    node = startNode(config, logger);
   } catch (error) {
-    createLogger(config.node).error("cannot start", { error: describeError(error) });
+    logger.error("cannot start", { error: describeError(error) });
     process.exit(EXIT_FAILURE);
   }
   const stop = (signal: string): void => {
-    createLogger(config.node).info("stopping", { signal });
+    logger.info("stopping", { signal });
     void node.stop().then(() => process.exit(0));
   };
   process.on("SIGTERM", () => stop("SIGTERM"));

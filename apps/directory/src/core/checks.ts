@@ -18,7 +18,11 @@ export function noSuchFile(uid: string, name: string): Failure {
 }
 
 /** The uid's and the name's rules (name null: no name involved), then the user must exist. */
-export function checkUserAndName(view: MetadataView, uid: string, name: string | null): Result<void> {
+export function checkUserAndName(
+  view: MetadataView,
+  uid: string,
+  name: string | null,
+): Result<void> {
   const validUid = validateUid(uid);
   if (!validUid.ok) return validUid;
   if (name !== null) {

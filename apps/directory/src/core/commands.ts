@@ -103,7 +103,11 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     requestId: requestIdField,
     atMs: timeMsField,
   }),
-  setGroupConfig: obj({ type: literal("setGroupConfig"), config: groupViewSchema, atMs: timeMsField }),
+  setGroupConfig: obj({
+    type: literal("setGroupConfig"),
+    config: groupViewSchema,
+    atMs: timeMsField,
+  }),
 };
 
 function isCommandType(value: unknown): value is CommandType {
@@ -115,15 +119,22 @@ export function encodeCommand(command: Command): string {
 }
 
 /** Decode a command read back from the log; a failure means the log is damaged. */
-export function decodeCommand(text: string): { ok: true; value: Command } | { ok: false; message: string } {
+export function decodeCommand(
+  text: string,
+): { ok: true; value: Command } | { ok: false; message: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    return { ok: false, message: `not JSON: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      ok: false,
+      message: `not JSON: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
-  const type: unknown = typeof parsed === "object" && parsed !== null ? Reflect.get(parsed, "type") : undefined;
-  if (!isCommandType(type)) return { ok: false, message: `unknown command type ${JSON.stringify(type)}` };
+  const type: unknown =
+    typeof parsed === "object" && parsed !== null ? Reflect.get(parsed, "type") : undefined;
+  if (!isCommandType(type))
+    return { ok: false, message: `unknown command type ${JSON.stringify(type)}` };
   const schema: Schema<Command> = COMMAND_SCHEMAS[type];
   return tryDecode(schema, parsed);
 }

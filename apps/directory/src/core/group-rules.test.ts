@@ -110,7 +110,11 @@ const CASES: readonly Case[] = [
     name: "a primary that moved to a new address is a change",
     current: config(["s1a"], "s1a", 1),
     nodes: [{ ...node("s1a", ALIVE), address: "127.0.0.1:9999" }],
-    expected: { ...config(["s1a"], "s1a", 2), primary: "127.0.0.1:9999", replicas: [{ node: "s1a", address: "127.0.0.1:9999" }] },
+    expected: {
+      ...config(["s1a"], "s1a", 2),
+      primary: "127.0.0.1:9999",
+      replicas: [{ node: "s1a", address: "127.0.0.1:9999" }],
+    },
     changed: true,
   },
 ];
@@ -130,7 +134,9 @@ describe("groupConfigChanges", () => {
     const configs = [config(["s1a"], "s1a", 1)];
     const nodes = [node("s1a", ALIVE), node("s2a", ALIVE), node("s3a", DEAD)];
     const changes = groupConfigChanges(configs, nodes, NOW_MS, DEAD_AFTER_MS);
-    expect(changes.map((change) => [change.group, change.epoch, change.primaryNode])).toEqual([["s2", 1, "s2a"]]);
+    expect(changes.map((change) => [change.group, change.epoch, change.primaryNode])).toEqual([
+      ["s2", 1, "s2a"],
+    ]);
   });
 });
 
@@ -141,8 +147,15 @@ describe("placementGroups", () => {
       { ...groupConfig("s2", ["s2a"]) },
       { ...groupConfig("s3", ["s3a"]) },
     ];
-    const nodes = [node("s1a", ALIVE, 900), node("s1b", ALIVE, 50), node("s2a", ALIVE, 500), node("s3a", DEAD, 9_000)];
-    expect(placementGroups(configs, nodes, NOW_MS, DEAD_AFTER_MS).map((view) => view.group)).toEqual(["s2", "s1"]);
+    const nodes = [
+      node("s1a", ALIVE, 900),
+      node("s1b", ALIVE, 50),
+      node("s2a", ALIVE, 500),
+      node("s3a", DEAD, 9_000),
+    ];
+    expect(
+      placementGroups(configs, nodes, NOW_MS, DEAD_AFTER_MS).map((view) => view.group),
+    ).toEqual(["s2", "s1"]);
   });
 });
 

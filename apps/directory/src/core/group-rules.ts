@@ -92,7 +92,8 @@ export function groupConfigChanges(
   const changes: GroupConfig[] = [];
   for (const group of [...groups].sort(compareNames)) {
     const current = byGroup.get(group);
-    if (current === undefined && liveMembers(group, nodes, nowMs, deadAfterMs).length === 0) continue;
+    if (current === undefined && liveMembers(group, nodes, nowMs, deadAfterMs).length === 0)
+      continue;
     const next = nextGroupConfig(current, group, nodes, nowMs, deadAfterMs);
     if (next !== current) changes.push(next);
   }
@@ -121,8 +122,12 @@ export function placementGroups(
   const alive = new Set(
     nodes.filter((status) => isAlive(status, nowMs, deadAfterMs)).map((status) => status.node),
   );
-  const usable = configs.filter((config) => config.primaryNode !== null && alive.has(config.primaryNode));
-  const free = new Map(usable.map((config) => [config.group, groupFreeBytes(config, nodes, nowMs, deadAfterMs)]));
+  const usable = configs.filter(
+    (config) => config.primaryNode !== null && alive.has(config.primaryNode),
+  );
+  const free = new Map(
+    usable.map((config) => [config.group, groupFreeBytes(config, nodes, nowMs, deadAfterMs)]),
+  );
   return usable.sort(
     (a, b) => (free.get(b.group) ?? 0) - (free.get(a.group) ?? 0) || compareNames(a.group, b.group),
   );

@@ -24,7 +24,12 @@ export interface ManifestAnswer {
   readonly groups: readonly GroupConfig[];
 }
 
-function findLive(view: MetadataView, uid: string, name: string, version: number | undefined): Result<LiveVersion> {
+function findLive(
+  view: MetadataView,
+  uid: string,
+  name: string,
+  version: number | undefined,
+): Result<LiveVersion> {
   if (version === undefined) {
     const latest = view.latestVersion(uid, name);
     return latest?.kind === "live" ? ok(latest) : noSuchFile(uid, name);
@@ -56,11 +61,15 @@ export function findManifest(
   for (const group of groupsOfChunks(record.chunks)) {
     const config = view.getGroup(group);
     // A commit names only configured groups, and configurations are never removed.
-    if (config === undefined) return fail("INTERNAL", `file '${name}' names unconfigured group '${group}'`);
+    if (config === undefined)
+      return fail("INTERNAL", `file '${name}' names unconfigured group '${group}'`);
     groups.push(config);
   }
   const { bytes, sha256, createdAtMs, chunks } = record;
-  return ok({ manifest: { uid, name, version: record.version, bytes, sha256, createdAtMs, chunks }, groups });
+  return ok({
+    manifest: { uid, name, version: record.version, bytes, sha256, createdAtMs, chunks },
+    groups,
+  });
 }
 
 /** The newest version of each of the user's live names, sorted by name. */

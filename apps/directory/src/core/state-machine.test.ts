@@ -39,14 +39,20 @@ function latest(store: MetadataStore, name: string): number | undefined {
 describe("createUser", () => {
   test("creates once, then says the user exists", () => {
     const store = new MemoryMetadataStore();
-    expect(applyOk(store, { type: "createUser", uid: "bob", atMs: T0_MS })).toEqual({ created: true });
-    expect(applyOk(store, { type: "createUser", uid: "bob", atMs: T0_MS + 5 })).toEqual({ created: false });
+    expect(applyOk(store, { type: "createUser", uid: "bob", atMs: T0_MS })).toEqual({
+      created: true,
+    });
+    expect(applyOk(store, { type: "createUser", uid: "bob", atMs: T0_MS + 5 })).toEqual({
+      created: false,
+    });
     expect(store.getUser("bob")).toEqual({ uid: "bob", createdAtMs: T0_MS });
   });
 
   test("refuses a bad uid", () => {
     const store = new MemoryMetadataStore();
-    expect(errorCode(apply(store, { type: "createUser", uid: "../bob", atMs: T0_MS }))).toBe("INVALID_UID");
+    expect(errorCode(apply(store, { type: "createUser", uid: "../bob", atMs: T0_MS }))).toBe(
+      "INVALID_UID",
+    );
   });
 });
 
@@ -54,9 +60,14 @@ describe("commitVersion", () => {
   test("versions increase and each update is a whole new manifest", () => {
     const store = freshStore();
     expect(applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)])).version).toBe(1);
-    expect(applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 7), chunk(3, 3, "s2")])).version).toBe(2);
+    expect(
+      applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 7), chunk(3, 3, "s2")])).version,
+    ).toBe(2);
     const newest = findManifest(store, "alice", "a.txt", undefined);
-    expect(newest.ok && newest.value.manifest.chunks.map((part) => part.id)).toEqual([sha(2), sha(3)]);
+    expect(newest.ok && newest.value.manifest.chunks.map((part) => part.id)).toEqual([
+      sha(2),
+      sha(3),
+    ]);
     expect(newest.ok && newest.value.groups.map((group) => group.group)).toEqual(["s1", "s2"]);
     const first = findManifest(store, "alice", "a.txt", 1);
     expect(first.ok && first.value.manifest.chunks.map((part) => part.id)).toEqual([sha(1)]);
@@ -78,7 +89,11 @@ describe("commitVersion", () => {
     expect(applyOk(store, commit("alice", "empty", "u1", [])).version).toBe(1);
     const wrongHash = { ...commit("alice", "empty", "u2", []), sha256: sha(5) };
     expect(errorCode(apply(store, wrongHash))).toBe("MANIFEST_MISMATCH");
-    const withChunk = { ...commit("alice", "empty", "u3", [chunk(1, 1)]), bytes: 0, sha256: EMPTY_SHA256 };
+    const withChunk = {
+      ...commit("alice", "empty", "u3", [chunk(1, 1)]),
+      bytes: 0,
+      sha256: EMPTY_SHA256,
+    };
     expect(errorCode(apply(store, withChunk))).toBe("MANIFEST_MISMATCH");
   });
 
@@ -119,7 +134,13 @@ describe("deleteFile", () => {
     const store = freshStore();
     applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)]));
     applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 10)]));
-    const deleted = applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS });
+    const deleted = applyOk(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "a.txt",
+      requestId: "r1",
+      atMs: T0_MS,
+    });
     expect(deleted).toEqual({ deletedVersion: 2 });
     expect(errorCode(findManifest(store, "alice", "a.txt", undefined))).toBe("NOT_FOUND");
     expect(errorCode(findManifest(store, "alice", "a.txt", 1))).toBe("NOT_FOUND");
@@ -132,7 +153,13 @@ describe("deleteFile", () => {
   test("the same requestId answers the same deletion and deletes nothing more", () => {
     const store = freshStore();
     applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)]));
-    const del = { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS } as const;
+    const del = {
+      type: "deleteFile",
+      uid: "alice",
+      name: "a.txt",
+      requestId: "r1",
+      atMs: T0_MS,
+    } as const;
     expect(applyOk(store, del)).toEqual({ deletedVersion: 1 });
     applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 10)]));
     expect(applyOk(store, del)).toEqual({ deletedVersion: 1 });
@@ -141,24 +168,54 @@ describe("deleteFile", () => {
 
   test("deleting a missing or deleted name is NOT_FOUND with a clear message", () => {
     const store = freshStore();
-    const missing = apply(store, { type: "deleteFile", uid: "alice", name: "nope", requestId: "r1", atMs: T0_MS });
+    const missing = apply(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "nope",
+      requestId: "r1",
+      atMs: T0_MS,
+    });
     expect(missing.ok ? "" : missing.error.message).toBe("no file 'nope' for user 'alice'");
     applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)]));
-    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r2", atMs: T0_MS });
-    const twice = apply(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r3", atMs: T0_MS });
+    applyOk(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "a.txt",
+      requestId: "r2",
+      atMs: T0_MS,
+    });
+    const twice = apply(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "a.txt",
+      requestId: "r3",
+      atMs: T0_MS,
+    });
     expect(errorCode(twice)).toBe("NOT_FOUND");
   });
 
   test("a delete notifies the groups of the versions since the last delete", () => {
     const store = freshStore();
     applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10, "s2")]));
-    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS });
+    applyOk(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "a.txt",
+      requestId: "r1",
+      atMs: T0_MS,
+    });
     for (const group of ["s1", "s2"]) {
       for (const item of store.pendingNotices(group, 100)) store.ackNotice(item.index, item.seq);
     }
     applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 10, "s1")]));
     store.ackNotice(store.lastApplied(), 0);
-    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r2", atMs: T0_MS });
+    applyOk(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "a.txt",
+      requestId: "r2",
+      atMs: T0_MS,
+    });
     expect(store.noticeGroups(10)).toEqual(["s1"]);
     expect(store.pendingNotices("s1", 10).map((item) => item.notice)).toEqual([
       { op: "dropRefs", body: { uid: "alice", name: "a.txt" } },
@@ -169,9 +226,19 @@ describe("deleteFile", () => {
 describe("setGroupConfig", () => {
   test("only a newer epoch is installed", () => {
     const store = freshStore();
-    const stale = apply(store, { type: "setGroupConfig", config: groupConfig("s1", ["s1b"], 1), atMs: T0_MS });
+    const stale = apply(store, {
+      type: "setGroupConfig",
+      config: groupConfig("s1", ["s1b"], 1),
+      atMs: T0_MS,
+    });
     expect(errorCode(stale)).toBe("STALE_EPOCH");
-    expect(applyOk(store, { type: "setGroupConfig", config: groupConfig("s1", ["s1b"], 2), atMs: T0_MS })).toEqual({
+    expect(
+      applyOk(store, {
+        type: "setGroupConfig",
+        config: groupConfig("s1", ["s1b"], 2),
+        atMs: T0_MS,
+      }),
+    ).toEqual({
       epoch: 2,
     });
     expect(store.getGroup("s1")?.primaryNode).toBe("s1b");
@@ -180,7 +247,9 @@ describe("setGroupConfig", () => {
   test("the primary must be one of the replicas", () => {
     const store = freshStore();
     const config = { ...groupConfig("s3", ["s3a"]), primaryNode: "elsewhere" };
-    expect(errorCode(apply(store, { type: "setGroupConfig", config, atMs: T0_MS }))).toBe("BAD_REQUEST");
+    expect(errorCode(apply(store, { type: "setGroupConfig", config, atMs: T0_MS }))).toBe(
+      "BAD_REQUEST",
+    );
   });
 });
 
@@ -190,13 +259,21 @@ describe("the log", () => {
     applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)]));
     applyOk(store, { type: "createUser", uid: "bob", atMs: T0_MS });
     applyOk(store, commit("bob", "b", "u2", [chunk(2, 3, "s2")]));
-    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS });
+    applyOk(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "a.txt",
+      requestId: "r1",
+      atMs: T0_MS,
+    });
     applyOk(store, commit("alice", "a.txt", "u3", [chunk(3, 4)]));
     apply(store, commit("alice", "bad", "u4", [chunk(4, 4, "nowhere")]));
     const replica = new MemoryMetadataStore();
-    for (const entry of store.readLog(1, 1000)) applyCommand(replica, entry.index, entry.command, entry.term);
+    for (const entry of store.readLog(1, 1000))
+      applyCommand(replica, entry.index, entry.command, entry.term);
     expect(replica.lastApplied()).toBe(store.lastApplied());
-    for (const uid of ["alice", "bob"]) expect(listLiveFiles(replica, uid)).toEqual(listLiveFiles(store, uid));
+    for (const uid of ["alice", "bob"])
+      expect(listLiveFiles(replica, uid)).toEqual(listLiveFiles(store, uid));
     expect(replica.listGroups()).toEqual(store.listGroups());
     expect(replica.noticeGroups(10)).toEqual(store.noticeGroups(10));
     expect(replica.pendingNotices("s1", 100)).toEqual(store.pendingNotices("s1", 100));

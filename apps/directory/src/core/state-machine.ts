@@ -6,7 +6,14 @@
  * value; it changes nothing. Checks come first, writes last, so a failure writes nothing.
  */
 
-import { assertNever, CHUNK_BYTES_MAX, fail, ok, validateUid, type Result } from "@ftfs/protocol/core";
+import {
+  assertNever,
+  CHUNK_BYTES_MAX,
+  fail,
+  ok,
+  validateUid,
+  type Result,
+} from "@ftfs/protocol/core";
 import { checkUserAndName, noSuchFile } from "./checks.ts";
 import type {
   Command,
@@ -32,7 +39,9 @@ export function applyCommand<C extends Command>(
   command: C,
   term: number,
 ): Result<OutcomeOf<C>> {
-  const result = store.appendAndApply({ index, term, command }, (tx) => execute(tx, index, command));
+  const result = store.appendAndApply({ index, term, command }, (tx) =>
+    execute(tx, index, command),
+  );
   // execute answers each command type with that type's outcome (see its switch), which the
   // compiler cannot follow through the generic; this is the one place the link is asserted.
   return result as Result<OutcomeOf<C>>;
@@ -71,9 +80,13 @@ function commitVersion(
   if (!valid.ok) return valid;
   const earlier = tx.findUpload(uid, uploadId);
   if (earlier !== undefined) {
-    const same = earlier.name === name && earlier.bytes === command.bytes && earlier.sha256 === command.sha256;
+    const same =
+      earlier.name === name && earlier.bytes === command.bytes && earlier.sha256 === command.sha256;
     if (!same) {
-      return fail("MANIFEST_MISMATCH", `upload ${uploadId} was already committed with other content`);
+      return fail(
+        "MANIFEST_MISMATCH",
+        `upload ${uploadId} was already committed with other content`,
+      );
     }
     return ok({ version: earlier.version, createdAtMs: earlier.createdAtMs });
   }
@@ -87,13 +100,27 @@ function commitVersion(
   }
   const version = (tx.latestVersion(uid, name)?.version ?? 0) + 1;
   const { bytes, sha256, chunks } = command;
-  tx.putVersion({ kind: "live", uid, name, version, bytes, sha256, createdAtMs: command.atMs, uploadId, chunks });
+  tx.putVersion({
+    kind: "live",
+    uid,
+    name,
+    version,
+    bytes,
+    sha256,
+    createdAtMs: command.atMs,
+    uploadId,
+    chunks,
+  });
   const notice: Notice = { op: "commitRefs", body: { uid, name, uploadId, version } };
   enqueueForGroups(tx, index, groupsOfChunks(chunks), notice);
   return ok({ version, createdAtMs: command.atMs });
 }
 
-function deleteFile(tx: MetadataTx, index: number, command: DeleteFile): Result<Outcomes["deleteFile"]> {
+function deleteFile(
+  tx: MetadataTx,
+  index: number,
+  command: DeleteFile,
+): Result<Outcomes["deleteFile"]> {
   const { uid, name, requestId } = command;
   const valid = checkUserAndName(tx, uid, name);
   if (!valid.ok) return valid;
@@ -110,7 +137,8 @@ function deleteFile(tx: MetadataTx, index: number, command: DeleteFile): Result<
   const since = (tx.latestTombstone(uid, name)?.version ?? 0) + 1;
   const groups = new Set<string>();
   for (const record of tx.listVersions(uid, name, since)) {
-    if (record.kind === "live") for (const group of groupsOfChunks(record.chunks)) groups.add(group);
+    if (record.kind === "live")
+      for (const group of groupsOfChunks(record.chunks)) groups.add(group);
   }
   tx.putVersion({
     kind: "tombstone",
@@ -121,17 +149,24 @@ function deleteFile(tx: MetadataTx, index: number, command: DeleteFile): Result<
     requestId,
     deletedVersion: latest.version,
   });
-  enqueueForGroups(tx, index, [...groups].sort(compareNames), { op: "dropRefs", body: { uid, name } });
+  enqueueForGroups(tx, index, [...groups].sort(compareNames), {
+    op: "dropRefs",
+    body: { uid, name },
+  });
   return ok({ deletedVersion: latest.version });
 }
 
-function setGroupConfig(tx: MetadataTx, command: SetGroupConfig): Result<Outcomes["setGroupConfig"]> {
+function setGroupConfig(
+  tx: MetadataTx,
+  command: SetGroupConfig,
+): Result<Outcomes["setGroupConfig"]> {
   const { config } = command;
   const current = tx.getGroup(config.group);
   if (current !== undefined && config.epoch <= current.epoch) {
     return fail(
       "STALE_EPOCH",
-      `group ${config.group} is at epoch ${current.epoch}; a configuration for epoch ${config.epoch} is stale`,
+      `group ${config.group} is at epoch ${current.epoch}; ` +
+        `a configuration for epoch ${config.epoch} is stale`,
       { epoch: current.epoch },
     );
   }
@@ -151,6 +186,11 @@ function setGroupConfig(tx: MetadataTx, command: SetGroupConfig): Result<Outcome
   return ok({ epoch: config.epoch });
 }
 
-function enqueueForGroups(tx: MetadataTx, index: number, groups: readonly string[], notice: Notice): void {
+function enqueueForGroups(
+  tx: MetadataTx,
+  index: number,
+  groups: readonly string[],
+  notice: Notice,
+): void {
   for (const [seq, group] of groups.entries()) tx.enqueueNotice({ index, seq, group, notice });
 }

@@ -24,7 +24,11 @@ export class StorageRegistry {
 
   /** A node announced itself: remember it as alive now. */
   record(heartbeat: Heartbeat, nowMs: number): Result<StorageNodeStatus> {
-    if (!this.nodes.has(heartbeat.node) && this.nodes.size >= this.nodesMax && !this.evictOneDead(nowMs)) {
+    if (
+      !this.nodes.has(heartbeat.node) &&
+      this.nodes.size >= this.nodesMax &&
+      !this.evictOneDead(nowMs)
+    ) {
       return fail("TOO_BUSY", `the directory already tracks ${this.nodesMax} live storage nodes`);
     }
     const status: StorageNodeStatus = { ...heartbeat, lastHeartbeatMs: nowMs };

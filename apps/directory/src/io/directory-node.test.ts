@@ -34,7 +34,13 @@ function fakeStorage(): FakeStorage {
 
 async function register(client: RpcClient, node: string, address: string, freeBytes = 1_000_000) {
   const group = node.slice(0, 2);
-  const body = { node, group, address, capacityBytes: 10_000_000, usedBytes: 10_000_000 - freeBytes };
+  const body = {
+    node,
+    group,
+    address,
+    capacityBytes: 10_000_000,
+    usedBytes: 10_000_000 - freeBytes,
+  };
   return (await client.call("registerStorage", body)).body;
 }
 
@@ -48,7 +54,13 @@ describe("directory server", () => {
   test("connect creates the user once and names this node as primary", async () => {
     const { client, node } = await start();
     const first = (await client.call("connect", { uid: "alice" })).body;
-    expect(first).toEqual({ uid: "alice", created: true, node: "d1", primary: node.address, term: 1 });
+    expect(first).toEqual({
+      uid: "alice",
+      created: true,
+      node: "d1",
+      primary: node.address,
+      term: 1,
+    });
     expect((await client.call("connect", { uid: "alice" })).body.created).toBe(false);
     expect((await failure(client.call("connect", { uid: "no/slash" }))).code).toBe("INVALID_UID");
   });
@@ -56,7 +68,9 @@ describe("directory server", () => {
   test("placeUpload with no storage group answers UNAVAILABLE", async () => {
     const { client } = await start();
     await client.call("connect", { uid: "alice" });
-    const error = await failure(client.call("placeUpload", { uid: "alice", name: "a.txt", bytes: 10 }));
+    const error = await failure(
+      client.call("placeUpload", { uid: "alice", name: "a.txt", bytes: 10 }),
+    );
     expect(error.code).toBe("UNAVAILABLE");
     expect(error.message).toContain("no storage group is available");
   });
@@ -67,10 +81,12 @@ describe("directory server", () => {
     expect((await register(client, "s1a", storage.address)).group.primary).toBe(storage.address);
     await client.call("connect", { uid: "alice" });
 
-    const placed = (await client.call("placeUpload", { uid: "alice", name: "a.txt", bytes: 30 })).body;
+    const placed = (await client.call("placeUpload", { uid: "alice", name: "a.txt", bytes: 30 }))
+      .body;
     expect(placed.chunkBytes).toBe(64 * 1024);
     expect(placed.groups.map((group) => [group.group, group.primaryNode])).toEqual([["s1", "s1a"]]);
-    const again = (await client.call("placeUpload", { uid: "alice", name: "a.txt", bytes: 30 })).body;
+    const again = (await client.call("placeUpload", { uid: "alice", name: "a.txt", bytes: 30 }))
+      .body;
     expect(again.uploadId).not.toBe(placed.uploadId);
 
     const v1 = commitBody("alice", "a.txt", placed.uploadId, [chunk(1, 20), chunk(2, 10)]);
@@ -78,11 +94,19 @@ describe("directory server", () => {
     expect((await client.call("commitUpload", v1)).body.version).toBe(1);
     await until("commitRefs at the storage primary", () => storage.notices.length === 1);
     expect(storage.notices[0]).toEqual({
-      op: "commitRefs", body: { uid: "alice", name: "a.txt", uploadId: placed.uploadId, version: 1 }, epoch: 1,
+      op: "commitRefs",
+      body: { uid: "alice", name: "a.txt", uploadId: placed.uploadId, version: 1 },
+      epoch: 1,
     });
 
     const manifest = (await client.call("getManifest", { uid: "alice", name: "a.txt" })).body;
-    expect(manifest.manifest).toMatchObject({ uid: "alice", name: "a.txt", version: 1, bytes: 30, sha256: v1.sha256 });
+    expect(manifest.manifest).toMatchObject({
+      uid: "alice",
+      name: "a.txt",
+      version: 1,
+      bytes: 30,
+      sha256: v1.sha256,
+    });
     expect(manifest.manifest.chunks).toEqual(v1.chunks);
     expect(manifest.groups.map((group) => group.group)).toEqual(["s1"]);
 
@@ -90,13 +114,16 @@ describe("directory server", () => {
     expect((await client.call("commitUpload", v2)).body.version).toBe(2);
     const listed = (await client.call("listFiles", { uid: "alice" })).body.files;
     expect(listed.map((file) => [file.name, file.version, file.bytes])).toEqual([["a.txt", 2, 5]]);
-    const old = (await client.call("getManifest", { uid: "alice", name: "a.txt", version: 1 })).body;
+    const old = (await client.call("getManifest", { uid: "alice", name: "a.txt", version: 1 }))
+      .body;
     expect(old.manifest.bytes).toBe(30);
 
     const del = { uid: "alice", name: "a.txt", requestId: "rm-1" };
     expect((await client.call("deleteFile", del)).body.deletedVersion).toBe(2);
     expect((await client.call("deleteFile", del)).body.deletedVersion).toBe(2);
-    await until("dropRefs at the storage primary", () => storage.notices.some((item) => item.op === "dropRefs"));
+    await until("dropRefs at the storage primary", () =>
+      storage.notices.some((item) => item.op === "dropRefs"),
+    );
     const gone = await failure(client.call("getManifest", { uid: "alice", name: "a.txt" }));
     expect([gone.code, gone.message]).toEqual(["NOT_FOUND", "no file 'a.txt' for user 'alice'"]);
     expect((await client.call("listFiles", { uid: "alice" })).body.files).toEqual([]);
@@ -114,7 +141,9 @@ describe("directory server", () => {
     const sha256 = createHash("sha256").update(new Uint8Array(0)).digest("hex");
     const body = { uid: "alice", name: "empty", uploadId: "e1", bytes: 0, sha256, chunks: [] };
     expect((await client.call("commitUpload", body)).body.version).toBe(1);
-    expect((await client.call("getManifest", { uid: "alice", name: "empty" })).body.groups).toEqual([]);
+    expect((await client.call("getManifest", { uid: "alice", name: "empty" })).body.groups).toEqual(
+      [],
+    );
   });
 
   test("an unknown user is told to connect first, on every op", async () => {
@@ -138,7 +167,17 @@ describe("directory server", () => {
     const { client } = await start();
     await register(client, "s1a", fakeStorage().address);
     await client.call("connect", { uid: "alice" });
-    const names = ["../x", "/etc/passwd", "a/../../b", "", "a\u0000b", "x".repeat(300), "..", "a\\b", "tab\there"];
+    const names = [
+      "../x",
+      "/etc/passwd",
+      "a/../../b",
+      "",
+      "a\u0000b",
+      "x".repeat(300),
+      "..",
+      "a\\b",
+      "tab\there",
+    ];
     for (const name of names) {
       const calls = [
         client.call("placeUpload", { uid: "alice", name, bytes: 1 }),
@@ -146,7 +185,8 @@ describe("directory server", () => {
         client.call("getManifest", { uid: "alice", name }),
         client.call("deleteFile", { uid: "alice", name, requestId: "r" }),
       ];
-      for (const call of calls) expect([name, (await failure(call)).code]).toEqual([name, "INVALID_NAME"]);
+      for (const call of calls)
+        expect([name, (await failure(call)).code]).toEqual([name, "INVALID_NAME"]);
     }
     const badUid = await failure(client.call("listFiles", { uid: "../../root" }));
     expect(badUid.code).toBe("INVALID_UID");
@@ -158,11 +198,21 @@ describe("directory server", () => {
     await register(client, "s1a", fakeStorage().address);
     await client.call("connect", { uid: "alice" });
     const missing = await failure(client.call("getManifest", { uid: "alice", name: "nope" }));
-    expect([missing.code, missing.message]).toEqual(["NOT_FOUND", "no file 'nope' for user 'alice'"]);
+    expect([missing.code, missing.message]).toEqual([
+      "NOT_FOUND",
+      "no file 'nope' for user 'alice'",
+    ]);
     await client.call("commitUpload", commitBody("alice", "a", "u1", [chunk(1, 1)]));
-    const version = await failure(client.call("getManifest", { uid: "alice", name: "a", version: 9 }));
-    expect([version.code, version.message]).toEqual(["NOT_FOUND", "no version 9 of file 'a' for user 'alice'"]);
-    const del = await failure(client.call("deleteFile", { uid: "alice", name: "nope", requestId: "r" }));
+    const version = await failure(
+      client.call("getManifest", { uid: "alice", name: "a", version: 9 }),
+    );
+    expect([version.code, version.message]).toEqual([
+      "NOT_FOUND",
+      "no version 9 of file 'a' for user 'alice'",
+    ]);
+    const del = await failure(
+      client.call("deleteFile", { uid: "alice", name: "nope", requestId: "r" }),
+    );
     expect(del.code).toBe("NOT_FOUND");
   });
 
@@ -191,10 +241,16 @@ describe("directory server", () => {
     const [a, b] = [fakeStorage(), fakeStorage()];
     await register(client, "s1a", a.address);
     const both = await register(client, "s1b", b.address);
-    expect([both.group.primaryNode, both.group.epoch, both.group.replicas.length]).toEqual(["s1a", 2, 2]);
+    expect([both.group.primaryNode, both.group.epoch, both.group.replicas.length]).toEqual([
+      "s1a",
+      2,
+      2,
+    ]);
 
     const status = (await client.call("clusterStatus", {})).body;
-    expect(status.members.map((member) => [member.node, member.role, member.state, member.primary])).toEqual([
+    expect(
+      status.members.map((member) => [member.node, member.role, member.state, member.primary]),
+    ).toEqual([
       ["d1", "directory", "alive", true],
       ["s1a", "storage", "alive", true],
       ["s1b", "storage", "alive", false],
@@ -208,14 +264,19 @@ describe("directory server", () => {
     expect(later.groups).toEqual([promoted.group]);
 
     clock.nowMs += 1_500;
-    await until("the group to lose its primary", () => running[0]?.logs.some((line) => line.includes('"epoch":4')) ?? false);
+    await until(
+      "the group to lose its primary",
+      () => running[0]?.logs.some((line) => line.includes('"epoch":4')) ?? false,
+    );
     await client.call("connect", { uid: "alice" });
     const none = await failure(client.call("placeUpload", { uid: "alice", name: "a", bytes: 1 }));
     expect(none.code).toBe("UNAVAILABLE");
   });
 
   test("a request stamped with an older term is STALE_EPOCH; newer or unstamped is fine", async () => {
-    const { client, node } = await start({ prepare: (store) => store.saveHardState({ term: 3, votedFor: "d1" }) });
+    const { client, node } = await start({
+      prepare: (store) => store.saveHardState({ term: 3, votedFor: "d1" }),
+    });
     const stale = await failure(client.call("connect", { uid: "alice" }, { epoch: 2 }));
     expect([stale.code, stale.hint]).toEqual(["STALE_EPOCH", { primary: node.address, epoch: 3 }]);
     expect((await client.call("connect", { uid: "alice" }, { epoch: 5 })).body.term).toBe(3);
@@ -237,8 +298,14 @@ describe("directory server", () => {
     const { client } = second;
     expect((await client.call("connect", { uid: "alice" })).body.created).toBe(false);
     expect((await client.call("listFiles", { uid: "alice" })).body).toEqual(before);
-    expect((await client.call("commitUpload", commitBody("alice", "a", "u1", [chunk(1, 3)]))).body.version).toBe(1);
-    expect((await client.call("commitUpload", commitBody("alice", "b", "u3", [chunk(3, 1)]))).body.version).toBe(3);
+    expect(
+      (await client.call("commitUpload", commitBody("alice", "a", "u1", [chunk(1, 3)]))).body
+        .version,
+    ).toBe(1);
+    expect(
+      (await client.call("commitUpload", commitBody("alice", "b", "u3", [chunk(3, 1)]))).body
+        .version,
+    ).toBe(3);
     const groups = (await client.call("clusterStatus", {})).body.groups;
     expect(groups.map((group) => [group.group, group.primaryNode])).toEqual([["s1", "s1a"]]);
   });

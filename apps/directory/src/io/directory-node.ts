@@ -59,17 +59,33 @@ export class DirectoryNode {
     this.store = options.store;
     const term = ensureTerm(this.store, this.node);
     this.outbox = new OutboxDrainer({
-      store: this.store, pool: this.pool, logger: this.logger, nowMs, random: Math.random,
+      store: this.store,
+      pool: this.pool,
+      logger: this.logger,
+      nowMs,
+      random: Math.random,
     });
     const proposer = new LocalProposer(this.store, term, () => this.outbox.kick());
     this.groups = new GroupManager({
-      store: this.store, proposer, logger: this.logger, nowMs,
-      nodesMax: STORAGE_NODES_MAX, deadAfterMs,
+      store: this.store,
+      proposer,
+      logger: this.logger,
+      nowMs,
+      nodesMax: STORAGE_NODES_MAX,
+      deadAfterMs,
     });
     const newId = hyperid({ urlSafe: true });
     const handlers = directoryHandlers({
-      node: this.node, address: () => this.address, store: this.store, proposer, groups: this.groups,
-      chunkBytes: options.chunkBytes, nowMs, newId, deadAfterMs, logger: this.logger,
+      node: this.node,
+      address: () => this.address,
+      store: this.store,
+      proposer,
+      groups: this.groups,
+      chunkBytes: options.chunkBytes,
+      nowMs,
+      newId,
+      deadAfterMs,
+      logger: this.logger,
     });
     this.server = RpcServer.start({ listen: options.listen, handlers, logger: this.logger });
     const checkEveryMs = options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS;

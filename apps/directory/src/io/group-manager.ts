@@ -88,7 +88,10 @@ export class GroupManager {
     for (const config of changes) {
       const result = await proposer.propose({ type: "setGroupConfig", config, atMs });
       if (!result.ok) {
-        logger.warn("group configuration refused", { group: config.group, reason: result.error.message });
+        logger.warn("group configuration refused", {
+          group: config.group,
+          reason: result.error.message,
+        });
         continue;
       }
       logger.info("group configured", {

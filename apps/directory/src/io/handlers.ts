@@ -60,22 +60,38 @@ function withTermCheck<O extends Op>(context: DirectoryContext, handler: Handler
   };
 }
 
-async function onConnect(context: DirectoryContext, body: RequestBody<"connect">): Answer<"connect"> {
+async function onConnect(
+  context: DirectoryContext,
+  body: RequestBody<"connect">,
+): Answer<"connect"> {
   const valid = validateUid(body.uid);
   if (!valid.ok) return valid;
   let created = false;
   // A known user needs no command: connect is mostly a read, and the log should not grow by it.
   if (context.store.getUser(body.uid) === undefined) {
-    const result = await context.proposer.propose({ type: "createUser", uid: body.uid, atMs: context.nowMs() });
+    const result = await context.proposer.propose({
+      type: "createUser",
+      uid: body.uid,
+      atMs: context.nowMs(),
+    });
     if (!result.ok) return result;
     created = result.value.created;
     if (created) context.logger.info("user created", { uid: body.uid });
   }
-  const answer = { uid: body.uid, created, node: context.node, primary: context.address(), term: context.proposer.term };
+  const answer = {
+    uid: body.uid,
+    created,
+    node: context.node,
+    primary: context.address(),
+    term: context.proposer.term,
+  };
   return ok({ body: answer });
 }
 
-async function onPlaceUpload(context: DirectoryContext, body: RequestBody<"placeUpload">): Answer<"placeUpload"> {
+async function onPlaceUpload(
+  context: DirectoryContext,
+  body: RequestBody<"placeUpload">,
+): Answer<"placeUpload"> {
   const valid = checkUserAndName(context.store, body.uid, body.name);
   if (!valid.ok) return valid;
   const groups = context.groups.placementGroups();
@@ -85,7 +101,10 @@ async function onPlaceUpload(context: DirectoryContext, body: RequestBody<"place
   return ok({ body: { uploadId: context.newId(), chunkBytes: context.chunkBytes, groups } });
 }
 
-async function onCommitUpload(context: DirectoryContext, body: RequestBody<"commitUpload">): Answer<"commitUpload"> {
+async function onCommitUpload(
+  context: DirectoryContext,
+  body: RequestBody<"commitUpload">,
+): Answer<"commitUpload"> {
   const valid = checkUserAndName(context.store, body.uid, body.name);
   if (!valid.ok) return valid;
   // A retried commit of an upload already in the log answers from the log, whatever the
@@ -95,32 +114,63 @@ async function onCommitUpload(context: DirectoryContext, body: RequestBody<"comm
     if (!shape.ok) return shape;
   }
   const { uid, name, uploadId, bytes, sha256, chunks } = body;
-  const command = { type: "commitVersion", uid, name, uploadId, bytes, sha256, chunks, atMs: context.nowMs() } as const;
+  const command = {
+    type: "commitVersion",
+    uid,
+    name,
+    uploadId,
+    bytes,
+    sha256,
+    chunks,
+    atMs: context.nowMs(),
+  } as const;
   const result = await context.proposer.propose(command);
   if (!result.ok) return result;
-  context.logger.info("version committed", { uid, name, version: result.value.version, bytes, uploadId });
+  context.logger.info("version committed", {
+    uid,
+    name,
+    version: result.value.version,
+    bytes,
+    uploadId,
+  });
   return ok({ body: result.value });
 }
 
-async function onGetManifest(context: DirectoryContext, body: RequestBody<"getManifest">): Answer<"getManifest"> {
+async function onGetManifest(
+  context: DirectoryContext,
+  body: RequestBody<"getManifest">,
+): Answer<"getManifest"> {
   const found = findManifest(context.store, body.uid, body.name, body.version);
   if (!found.ok) return found;
   return ok({ body: found.value });
 }
 
-async function onListFiles(context: DirectoryContext, body: RequestBody<"listFiles">): Answer<"listFiles"> {
+async function onListFiles(
+  context: DirectoryContext,
+  body: RequestBody<"listFiles">,
+): Answer<"listFiles"> {
   const files = listLiveFiles(context.store, body.uid);
   if (!files.ok) return files;
   return ok({ body: { files: files.value } });
 }
 
-async function onDeleteFile(context: DirectoryContext, body: RequestBody<"deleteFile">): Answer<"deleteFile"> {
+async function onDeleteFile(
+  context: DirectoryContext,
+  body: RequestBody<"deleteFile">,
+): Answer<"deleteFile"> {
   const { uid, name, requestId } = body;
   const valid = checkUserAndName(context.store, uid, name);
   if (!valid.ok) return valid;
   const retried = context.store.findDeleteRequest(uid, requestId) !== undefined;
-  if (!retried && context.store.latestVersion(uid, name)?.kind !== "live") return noSuchFile(uid, name);
-  const result = await context.proposer.propose({ type: "deleteFile", uid, name, requestId, atMs: context.nowMs() });
+  if (!retried && context.store.latestVersion(uid, name)?.kind !== "live")
+    return noSuchFile(uid, name);
+  const result = await context.proposer.propose({
+    type: "deleteFile",
+    uid,
+    name,
+    requestId,
+    atMs: context.nowMs(),
+  });
   if (!result.ok) return result;
   context.logger.info("file deleted", { uid, name, deletedVersion: result.value.deletedVersion });
   return ok({ body: result.value });
@@ -129,7 +179,13 @@ async function onDeleteFile(context: DirectoryContext, body: RequestBody<"delete
 async function onClusterStatus(context: DirectoryContext): Answer<"clusterStatus"> {
   const configs = context.store.listGroups();
   const self = { node: context.node, address: context.address(), term: context.proposer.term };
-  const members = clusterMembers(self, context.groups.nodes(), configs, context.nowMs(), context.deadAfterMs);
+  const members = clusterMembers(
+    self,
+    context.groups.nodes(),
+    configs,
+    context.nowMs(),
+    context.deadAfterMs,
+  );
   return ok({ body: { node: context.node, members, groups: configs } });
 }
 

@@ -44,7 +44,17 @@ const IMPLEMENTATIONS: readonly Implementation[] = [
 
 function live(name: string, version: number, uploadId: string, uid = "alice"): VersionRecord {
   const { bytes, sha256, chunks } = commit(uid, name, uploadId, [chunk(version, 10)]);
-  return { kind: "live", uid, name, version, bytes, sha256, createdAtMs: T0_MS + version, uploadId, chunks };
+  return {
+    kind: "live",
+    uid,
+    name,
+    version,
+    bytes,
+    sha256,
+    createdAtMs: T0_MS + version,
+    uploadId,
+    chunks,
+  };
 }
 
 function entry(index: number): LogEntry {
@@ -81,7 +91,13 @@ for (const implementation of IMPLEMENTATIONS) {
         tx.putUser({ uid: "alice", createdAtMs: T0_MS });
         tx.putVersion(live("a", 1, "up1"));
         tx.putVersion({
-          kind: "tombstone", uid: "alice", name: "a", version: 2, createdAtMs: T0_MS, requestId: "r1", deletedVersion: 1,
+          kind: "tombstone",
+          uid: "alice",
+          name: "a",
+          version: 2,
+          createdAtMs: T0_MS,
+          requestId: "r1",
+          deletedVersion: 1,
         });
         tx.putVersion(live("a", 3, "up3"));
         tx.putGroup(groupConfig("s1", ["s1a"], 1));
@@ -132,7 +148,9 @@ for (const implementation of IMPLEMENTATIONS) {
       expect(() => store.appendAndApply(entry(2), () => undefined)).toThrow();
       store.appendAndApply(entry(1), () => undefined);
       expect(() => store.appendAndApply(entry(1), () => undefined)).toThrow();
-      const writer = store as unknown as { putUser: (user: { uid: string; createdAtMs: number }) => void };
+      const writer = store as unknown as {
+        putUser: (user: { uid: string; createdAtMs: number }) => void;
+      };
       expect(() => writer.putUser({ uid: "x", createdAtMs: 0 })).toThrow();
       expect(store.readLog(1, 10).map((item) => item.index)).toEqual([1]);
     });
@@ -140,8 +158,12 @@ for (const implementation of IMPLEMENTATIONS) {
     test("a version number may not go backwards or repeat", () => {
       const store = open();
       store.appendAndApply(entry(1), (tx) => tx.putVersion(live("a", 2, "up2")));
-      expect(() => store.appendAndApply(entry(2), (tx) => tx.putVersion(live("a", 2, "other")))).toThrow();
-      expect(() => store.appendAndApply(entry(2), (tx) => tx.putVersion(live("a", 1, "other")))).toThrow();
+      expect(() =>
+        store.appendAndApply(entry(2), (tx) => tx.putVersion(live("a", 2, "other"))),
+      ).toThrow();
+      expect(() =>
+        store.appendAndApply(entry(2), (tx) => tx.putVersion(live("a", 1, "other"))),
+      ).toThrow();
       expect(store.latestVersion("alice", "a")?.version).toBe(2);
     });
 
@@ -152,7 +174,13 @@ for (const implementation of IMPLEMENTATIONS) {
         names.forEach((name, at) => tx.putVersion(live(name, 1, `up${at}`)));
         tx.putVersion(live("a", 2, "up-a2"));
         tx.putVersion({
-          kind: "tombstone", uid: "alice", name: "gone", version: 2, createdAtMs: T0_MS, requestId: "r", deletedVersion: 1,
+          kind: "tombstone",
+          uid: "alice",
+          name: "gone",
+          version: 2,
+          createdAtMs: T0_MS,
+          requestId: "r",
+          deletedVersion: 1,
         });
         tx.putVersion(live("other-user", 1, "up-b", "bob"));
       });
@@ -171,7 +199,9 @@ for (const implementation of IMPLEMENTATIONS) {
         commit("alice", "a", "up1", [chunk(1, 4096), chunk(2, 1, "s2")]),
         { type: "deleteFile", uid: "alice", name: "a", requestId: "r1", atMs: T0_MS },
       ];
-      commands.forEach((command, at) => store.appendAndApply({ index: at + 1, term: 1, command }, () => undefined));
+      commands.forEach((command, at) =>
+        store.appendAndApply({ index: at + 1, term: 1, command }, () => undefined),
+      );
       expect(store.readLog(1, 100).map((item) => item.command)).toEqual(commands);
       expect(store.readLog(3, 1).map((item) => item.index)).toEqual([3]);
     });
@@ -193,7 +223,10 @@ for (const implementation of IMPLEMENTATIONS) {
       store.appendAndApply(entry(2), (tx) => tx.enqueueNotice(notice(2, 0, "s1", "y")));
       expect(store.noticeGroups(10)).toEqual(["s1", "s2"]);
       expect(store.noticeGroups(1)).toEqual(["s1"]);
-      expect(store.pendingNotices("s1", 10)).toEqual([notice(1, 1, "s1", "x"), notice(2, 0, "s1", "y")]);
+      expect(store.pendingNotices("s1", 10)).toEqual([
+        notice(1, 1, "s1", "x"),
+        notice(2, 0, "s1", "y"),
+      ]);
       expect(store.pendingNotices("s1", 1)).toEqual([notice(1, 1, "s1", "x")]);
       store.ackNotice(1, 1);
       store.ackNotice(1, 1);
@@ -201,8 +234,13 @@ for (const implementation of IMPLEMENTATIONS) {
       store.ackNotice(1, 0);
       expect(store.noticeGroups(10)).toEqual(["s1"]);
       const commitNotice: OutboxNotice = {
-        index: 3, seq: 0, group: "s3",
-        notice: { op: "commitRefs", body: { uid: "alice", name: "x", uploadId: sha(1).slice(0, 20), version: 7 } },
+        index: 3,
+        seq: 0,
+        group: "s3",
+        notice: {
+          op: "commitRefs",
+          body: { uid: "alice", name: "x", uploadId: sha(1).slice(0, 20), version: 7 },
+        },
       };
       store.appendAndApply(entry(3), (tx) => tx.enqueueNotice(commitNotice));
       expect(store.pendingNotices("s3", 10)).toEqual([commitNotice]);

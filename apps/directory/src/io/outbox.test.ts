@@ -20,7 +20,11 @@ afterEach(async () => {
 function drainerFor(store: MemoryMetadataStore): OutboxDrainer {
   const pool = new RpcPool(500);
   const drainer = new OutboxDrainer({
-    store, pool, logger: createMemoryLogger("d1"), nowMs: () => Date.now(), random: () => 0,
+    store,
+    pool,
+    logger: createMemoryLogger("d1"),
+    nowMs: () => Date.now(),
+    random: () => 0,
   });
   cleanups.push(async () => {
     await drainer.stop(1_000);
@@ -37,14 +41,29 @@ function storageAt(): FakeStorage {
 
 /** An address nobody listens on. */
 function deadAddress(): string {
-  const server = RpcServer.start({ listen: "127.0.0.1:0", handlers: {}, logger: createMemoryLogger() });
+  const server = RpcServer.start({
+    listen: "127.0.0.1:0",
+    handlers: {},
+    logger: createMemoryLogger(),
+  });
   const address = `127.0.0.1:${server.port}`;
   server.stop();
   return address;
 }
 
-function pointGroupAt(store: MemoryMetadataStore, group: string, address: string, epoch: number): void {
-  const config = { group, epoch, primary: address, primaryNode: `${group}a`, replicas: [{ node: `${group}a`, address }] };
+function pointGroupAt(
+  store: MemoryMetadataStore,
+  group: string,
+  address: string,
+  epoch: number,
+): void {
+  const config = {
+    group,
+    epoch,
+    primary: address,
+    primaryNode: `${group}a`,
+    replicas: [{ node: `${group}a`, address }],
+  };
   applyOk(store, { type: "setGroupConfig", config, atMs: 0 });
 }
 
@@ -69,7 +88,9 @@ describe("OutboxDrainer", () => {
       ["commitRefs", 7],
       ["dropRefs", 7],
     ]);
-    expect(storage.notices.map((item) => (item.op === "commitRefs" ? item.body.version : 0))).toEqual([1, 2, 0]);
+    expect(
+      storage.notices.map((item) => (item.op === "commitRefs" ? item.body.version : 0)),
+    ).toEqual([1, 2, 0]);
     await until("the outbox to empty", () => store.noticeGroups(10).length === 0);
   });
 

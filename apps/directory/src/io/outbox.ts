@@ -133,29 +133,46 @@ export class OutboxDrainer {
     const config = store.getGroup(item.group);
     if (config === undefined || config.primary === null) return false;
     const address = config.primary;
-    const fields = { group: item.group, op: item.notice.op, uid: item.notice.body.uid, name: item.notice.body.name };
+    const fields = {
+      group: item.group,
+      op: item.notice.op,
+      uid: item.notice.body.uid,
+      name: item.notice.body.name,
+    };
     try {
       const options = { epoch: config.epoch, timeoutMs: OUTBOX_CALL_TIMEOUT_MS };
-      if (item.notice.op === "commitRefs") await pool.call(address, "commitRefs", item.notice.body, options);
+      if (item.notice.op === "commitRefs")
+        await pool.call(address, "commitRefs", item.notice.body, options);
       else await pool.call(address, "dropRefs", item.notice.body, options);
       this.stats.delivered += 1;
       return true;
     } catch (error) {
       if (error instanceof FtfsError && PERMANENT_CODES.has(error.code)) {
         this.stats.dropped += 1;
-        logger.warn("storage refused a notice for good; dropped", { ...fields, code: error.code, reason: error.message });
+        logger.warn("storage refused a notice for good; dropped", {
+          ...fields,
+          code: error.code,
+          reason: error.message,
+        });
         return true;
       }
       this.stats.failures += 1;
       if (!(error instanceof FtfsError) || !error.retryable) pool.forget(address);
-      logger.debug("notice not delivered; will retry", { ...fields, address, error: describeError(error) });
+      logger.debug("notice not delivered; will retry", {
+        ...fields,
+        address,
+        error: describeError(error),
+      });
       return false;
     }
   }
 
   private recordFailure(group: string): void {
     const failures = (this.backoff.get(group)?.failures ?? 0) + 1;
-    const ceilingMs = Math.min(OUTBOX_RETRY_DELAY_MS_MAX, OUTBOX_RETRY_DELAY_MS_MIN * 2 ** Math.min(failures - 1, 30));
+    const ceilingMs = Math.min(
+      OUTBOX_RETRY_DELAY_MS_MAX,
+      OUTBOX_RETRY_DELAY_MS_MIN * 2 ** Math.min(failures - 1, 30),
+    );
     // Equal jitter: somewhere between half the ceiling and the ceiling.
     const delayMs = ceilingMs / 2 + (ceilingMs / 2) * this.options.random();
     this.backoff.set(group, { failures, retryAtMs: this.options.nowMs() + delayMs });
@@ -164,7 +181,8 @@ export class OutboxDrainer {
   private nextDelayMs(): number {
     const nowMs = this.options.nowMs();
     let delayMs = OUTBOX_POLL_INTERVAL_MS;
-    for (const { retryAtMs } of this.backoff.values()) delayMs = Math.min(delayMs, Math.max(0, retryAtMs - nowMs));
+    for (const { retryAtMs } of this.backoff.values())
+      delayMs = Math.min(delayMs, Math.max(0, retryAtMs - nowMs));
     return delayMs;
   }
 }

@@ -9,8 +9,12 @@ export const SCHEMA_SQL: readonly string[] = [
   // Small named values: schema version, lastApplied, term, votedFor.
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
   // The command log; Raft will own appends to it. Snapshots will bound it.
-  `CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, command TEXT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS users (uid TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS log (
+     idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, command TEXT NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS users (
+     uid TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL
+   ) WITHOUT ROWID`,
   // One row per version, live or tombstone; live rows carry their chunk list as JSON.
   `CREATE TABLE IF NOT EXISTS versions (
      uid TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,

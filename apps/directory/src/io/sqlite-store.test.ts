@@ -79,7 +79,9 @@ describe("SqliteMetadataStore across restarts", () => {
     store.close();
     const reopened = SqliteMetadataStore.open(path);
     const log = reopened.readLog(1, 1000);
-    expect(log.map((item) => item.index)).toEqual(Array.from({ length: reopened.lastApplied() }, (_, at) => at + 1));
+    expect(log.map((item) => item.index)).toEqual(
+      Array.from({ length: reopened.lastApplied() }, (_, at) => at + 1),
+    );
     const replica = new MemoryMetadataStore();
     for (const item of log) applyCommand(replica, item.index, item.command, item.term);
     const acked = snapshot(reopened);
@@ -93,7 +95,9 @@ describe("SqliteMetadataStore across restarts", () => {
     const path = freshPath();
     SqliteMetadataStore.open(path).close();
     const raw = new Database(path);
-    expect(raw.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode).toBe("wal");
+    expect(raw.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode).toBe(
+      "wal",
+    );
     raw.close();
   });
 

@@ -85,13 +85,25 @@ function versionFromRow(row: VersionRow): VersionRecord {
   const what = `version ${row.version} of '${row.name}' (user '${row.uid}')`;
   const { uid, name, version } = row;
   if (row.kind === "live") {
-    if (row.bytes === null || row.sha256 === null || row.upload_id === null || row.chunks === null) {
+    if (
+      row.bytes === null ||
+      row.sha256 === null ||
+      row.upload_id === null ||
+      row.chunks === null
+    ) {
       throw new StoreCorruptError(`${what} lacks a field of a live version`);
     }
     const chunks = decodeJson(chunksSchema, row.chunks, `${what} chunks`);
     return {
-      kind: "live", uid, name, version, bytes: row.bytes, sha256: row.sha256,
-      createdAtMs: row.created_at_ms, uploadId: row.upload_id, chunks,
+      kind: "live",
+      uid,
+      name,
+      version,
+      bytes: row.bytes,
+      sha256: row.sha256,
+      createdAtMs: row.created_at_ms,
+      uploadId: row.upload_id,
+      chunks,
     };
   }
   if (row.kind === "tombstone") {
@@ -99,8 +111,13 @@ function versionFromRow(row: VersionRow): VersionRecord {
       throw new StoreCorruptError(`${what} lacks a field of a tombstone`);
     }
     return {
-      kind: "tombstone", uid, name, version, createdAtMs: row.created_at_ms,
-      requestId: row.request_id, deletedVersion: row.deleted_version,
+      kind: "tombstone",
+      uid,
+      name,
+      version,
+      createdAtMs: row.created_at_ms,
+      requestId: row.request_id,
+      deletedVersion: row.deleted_version,
     };
   }
   throw new StoreCorruptError(`${what} has unknown kind '${row.kind}'`);
@@ -111,7 +128,10 @@ function noticeFromRow(row: NoticeRow): OutboxNotice {
   let notice: Notice;
   if (row.op === "commitRefs") {
     const body = decodeJson(OPS.commitRefs.request, row.body, what);
-    notice = { op: "commitRefs", body: { uid: body.uid, name: body.name, uploadId: body.uploadId, version: body.version } };
+    notice = {
+      op: "commitRefs",
+      body: { uid: body.uid, name: body.name, uploadId: body.uploadId, version: body.version },
+    };
   } else if (row.op === "dropRefs") {
     const body = decodeJson(OPS.dropRefs.request, row.body, what);
     notice = { op: "dropRefs", body: { uid: body.uid, name: body.name } };
@@ -130,23 +150,31 @@ function logEntryFromRow(row: LogRow): LogEntry {
 type Params = Array<string | number | null>;
 
 function prepareStatements(db: Database) {
-  const versionColumns =
-    "uid, name, version, kind, bytes, sha256, created_at_ms, upload_id, request_id, deleted_version, chunks";
+  const versionColumns = [
+    "uid, name, version, kind, bytes, sha256, created_at_ms,",
+    "upload_id, request_id, deleted_version, chunks",
+  ].join(" ");
   return {
     getMeta: db.prepare<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?"),
     setMeta: db.prepare<null, [string, string]>(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      `INSERT INTO meta (key, value) VALUES (?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
     ),
-    appendLog: db.prepare<null, [number, number, string]>("INSERT INTO log (idx, term, command) VALUES (?, ?, ?)"),
+    appendLog: db.prepare<null, [number, number, string]>(
+      "INSERT INTO log (idx, term, command) VALUES (?, ?, ?)",
+    ),
     readLog: db.prepare<LogRow, [number, number]>(
       "SELECT idx, term, command FROM log WHERE idx >= ? ORDER BY idx LIMIT ?",
     ),
     getUser: db.prepare<{ uid: string; created_at_ms: number }, [string]>(
       "SELECT uid, created_at_ms FROM users WHERE uid = ?",
     ),
-    putUser: db.prepare<null, [string, number]>("INSERT INTO users (uid, created_at_ms) VALUES (?, ?)"),
+    putUser: db.prepare<null, [string, number]>(
+      "INSERT INTO users (uid, created_at_ms) VALUES (?, ?)",
+    ),
     latestVersion: db.prepare<VersionRow, [string, string]>(
-      `SELECT ${versionColumns} FROM versions WHERE uid = ? AND name = ? ORDER BY version DESC LIMIT 1`,
+      `SELECT ${versionColumns} FROM versions WHERE uid = ? AND name = ?
+       ORDER BY version DESC LIMIT 1`,
     ),
     getVersion: db.prepare<VersionRow, [string, string, number]>(
       `SELECT ${versionColumns} FROM versions WHERE uid = ? AND name = ? AND version = ?`,
@@ -156,12 +184,14 @@ function prepareStatements(db: Database) {
        ORDER BY version DESC LIMIT 1`,
     ),
     listVersions: db.prepare<VersionRow, [string, string, number]>(
-      `SELECT ${versionColumns} FROM versions WHERE uid = ? AND name = ? AND version >= ? ORDER BY version`,
+      `SELECT ${versionColumns} FROM versions WHERE uid = ? AND name = ? AND version >= ?
+       ORDER BY version`,
     ),
     listLiveFiles: db.prepare<VersionRow, [string, number]>(
       `SELECT ${versionColumns} FROM versions AS v
        WHERE v.uid = ?1 AND v.kind = 'live'
-         AND v.version = (SELECT MAX(w.version) FROM versions AS w WHERE w.uid = v.uid AND w.name = v.name)
+         AND v.version = (SELECT MAX(w.version) FROM versions AS w
+                          WHERE w.uid = v.uid AND w.name = v.name)
        ORDER BY v.name LIMIT ?2`,
     ),
     findUpload: db.prepare<VersionRow, [string, string]>(
@@ -176,12 +206,15 @@ function prepareStatements(db: Database) {
     getGroup: db.prepare<{ config: string }, [string]>("SELECT config FROM groups WHERE grp = ?"),
     listGroups: db.prepare<{ config: string }, []>("SELECT config FROM groups ORDER BY grp"),
     putGroup: db.prepare<null, [string, string]>(
-      "INSERT INTO groups (grp, config) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET config = excluded.config",
+      `INSERT INTO groups (grp, config) VALUES (?, ?)
+       ON CONFLICT (grp) DO UPDATE SET config = excluded.config`,
     ),
     enqueueNotice: db.prepare<null, [number, number, string, string, string]>(
       "INSERT INTO outbox (idx, seq, grp, op, body) VALUES (?, ?, ?, ?, ?)",
     ),
-    noticeGroups: db.prepare<{ grp: string }, [number]>("SELECT DISTINCT grp FROM outbox ORDER BY grp LIMIT ?"),
+    noticeGroups: db.prepare<{ grp: string }, [number]>(
+      "SELECT DISTINCT grp FROM outbox ORDER BY grp LIMIT ?",
+    ),
     pendingNotices: db.prepare<NoticeRow, [string, number]>(
       "SELECT idx, seq, grp, op, body FROM outbox WHERE grp = ? ORDER BY idx, seq LIMIT ?",
     ),
@@ -218,11 +251,18 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
       db.transaction(() => {
         for (const statement of SCHEMA_SQL) db.run(statement);
       })();
-      const found = db.prepare<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?").get(META_SCHEMA_VERSION);
+      const found = db
+        .prepare<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?")
+        .get(META_SCHEMA_VERSION);
       if (found === null) {
-        db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(META_SCHEMA_VERSION, String(SCHEMA_VERSION));
+        db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(
+          META_SCHEMA_VERSION,
+          String(SCHEMA_VERSION),
+        );
       } else if (found.value !== String(SCHEMA_VERSION)) {
-        throw new StoreCorruptError(`${path} has schema version ${found.value}; this build reads ${SCHEMA_VERSION}`);
+        throw new StoreCorruptError(
+          `${path} has schema version ${found.value}; this build reads ${SCHEMA_VERSION}`,
+        );
       }
       return new SqliteMetadataStore(path, db);
     } catch (error) {
@@ -273,7 +313,9 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   }
 
   listGroups(): readonly GroupConfig[] {
-    return this.sql.listGroups.all().map((row) => decodeJson(groupViewSchema, row.config, "a group"));
+    return this.sql.listGroups
+      .all()
+      .map((row) => decodeJson(groupViewSchema, row.config, "a group"));
   }
 
   lastApplied(): number {
@@ -345,10 +387,34 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     const { uid, name, version, createdAtMs } = record;
     if (record.kind === "live") {
       const { bytes, sha256, uploadId, chunks } = record;
-      this.sql.putVersion.run(uid, name, version, "live", bytes, sha256, createdAtMs, uploadId, null, null, JSON.stringify(chunks));
+      this.sql.putVersion.run(
+        uid,
+        name,
+        version,
+        "live",
+        bytes,
+        sha256,
+        createdAtMs,
+        uploadId,
+        null,
+        null,
+        JSON.stringify(chunks),
+      );
     } else {
       const { requestId, deletedVersion } = record;
-      this.sql.putVersion.run(uid, name, version, "tombstone", null, null, createdAtMs, null, requestId, deletedVersion, null);
+      this.sql.putVersion.run(
+        uid,
+        name,
+        version,
+        "tombstone",
+        null,
+        null,
+        createdAtMs,
+        null,
+        requestId,
+        deletedVersion,
+        null,
+      );
     }
   }
 
@@ -359,7 +425,13 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
 
   enqueueNotice(notice: OutboxNotice): void {
     this.assertWriting();
-    this.sql.enqueueNotice.run(notice.index, notice.seq, notice.group, notice.notice.op, JSON.stringify(notice.notice.body));
+    this.sql.enqueueNotice.run(
+      notice.index,
+      notice.seq,
+      notice.group,
+      notice.notice.op,
+      JSON.stringify(notice.notice.body),
+    );
   }
 
   private version(row: VersionRow | null): VersionRecord | undefined {

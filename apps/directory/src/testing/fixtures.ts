@@ -26,10 +26,21 @@ export function chunk(n: number, bytes: number, group = "s1"): ChunkRef {
   return { id: sha(n), bytes, group };
 }
 
-export function groupConfig(group: string, nodes: readonly string[], epoch = 1, primaryAt = 0): GroupConfig {
+export function groupConfig(
+  group: string,
+  nodes: readonly string[],
+  epoch = 1,
+  primaryAt = 0,
+): GroupConfig {
   const replicas = nodes.map((node, at) => ({ node, address: `127.0.0.1:${7200 + at}` }));
   const primary = replicas[primaryAt] ?? null;
-  return { group, epoch, primary: primary?.address ?? null, primaryNode: primary?.node ?? null, replicas };
+  return {
+    group,
+    epoch,
+    primary: primary?.address ?? null,
+    primaryNode: primary?.node ?? null,
+    replicas,
+  };
 }
 
 export function commit(
@@ -59,6 +70,14 @@ export function applyOk<C extends Command>(store: MetadataStore, command: C): Ou
 /** A user alice and a group s1 (and s2), the usual starting point. */
 export function seedBasics(store: MetadataStore): void {
   applyOk(store, { type: "createUser", uid: "alice", atMs: T0_MS });
-  applyOk(store, { type: "setGroupConfig", config: groupConfig("s1", ["s1a", "s1b", "s1c"]), atMs: T0_MS });
-  applyOk(store, { type: "setGroupConfig", config: groupConfig("s2", ["s2a", "s2b"]), atMs: T0_MS });
+  applyOk(store, {
+    type: "setGroupConfig",
+    config: groupConfig("s1", ["s1a", "s1b", "s1c"]),
+    atMs: T0_MS,
+  });
+  applyOk(store, {
+    type: "setGroupConfig",
+    config: groupConfig("s2", ["s2a", "s2b"]),
+    atMs: T0_MS,
+  });
 }

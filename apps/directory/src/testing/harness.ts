@@ -17,10 +17,15 @@ const POLL_INTERVAL_MS = 10;
 const WAIT_TIMEOUT_MS_DEFAULT = 3_000;
 
 /** Poll until `check` holds; throws naming `what` after the deadline. */
-export async function until(what: string, check: () => boolean, timeoutMs = WAIT_TIMEOUT_MS_DEFAULT): Promise<void> {
+export async function until(
+  what: string,
+  check: () => boolean,
+  timeoutMs = WAIT_TIMEOUT_MS_DEFAULT,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(POLL_INTERVAL_MS);
   }
 }
