@@ -98,8 +98,9 @@ async function startProcess(
   );
   const address = await Promise.race([pumpLines(child.stderr, lines), timeout]);
   clearTimeout(timer);
-  if (address === null)
+  if (address === null) {
     throw new Error(`directory did not report listening; stderr:\n${lines.join("\n")}`);
+  }
   return { child, address, lines };
 }
 

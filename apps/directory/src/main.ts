@@ -69,8 +69,9 @@ export function parseConfig(
     );
   }
   const listen = flags.listen ?? "";
-  if (!parseAddress(listen).ok)
+  if (!parseAddress(listen).ok) {
     throw new UsageError(`flag --listen must be host:port, got '${listen}'`);
+  }
   const data = flags.data ?? "";
   if (data.length === 0) throw new UsageError("flag --data must name a folder");
   const join = (flags.join ?? "")
@@ -78,8 +79,9 @@ export function parseConfig(
     .map((part) => part.trim())
     .filter((part) => part.length > 0);
   for (const address of join) {
-    if (!parseAddress(address).ok)
+    if (!parseAddress(address).ok) {
       throw new UsageError(`flag --join has '${address}', which is not host:port`);
+    }
   }
   const expect = Number(flags.expect);
   if (!DIRECTORY_GROUP_SIZES.some((size) => size === expect)) {

@@ -133,8 +133,9 @@ export function decodeCommand(
   }
   const type: unknown =
     typeof parsed === "object" && parsed !== null ? Reflect.get(parsed, "type") : undefined;
-  if (!isCommandType(type))
+  if (!isCommandType(type)) {
     return { ok: false, message: `unknown command type ${JSON.stringify(type)}` };
+  }
   const schema: Schema<Command> = COMMAND_SCHEMAS[type];
   return tryDecode(schema, parsed);
 }

@@ -92,8 +92,9 @@ export function groupConfigChanges(
   const changes: GroupConfig[] = [];
   for (const group of [...groups].sort(compareNames)) {
     const current = byGroup.get(group);
-    if (current === undefined && liveMembers(group, nodes, nowMs, deadAfterMs).length === 0)
+    if (current === undefined && liveMembers(group, nodes, nowMs, deadAfterMs).length === 0) {
       continue;
+    }
     const next = nextGroupConfig(current, group, nodes, nowMs, deadAfterMs);
     if (next !== current) changes.push(next);
   }

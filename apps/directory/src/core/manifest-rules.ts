@@ -25,8 +25,9 @@ export function checkManifest(manifest: ManifestShape, chunkBytesMax: number): R
     }
     return ok(undefined);
   }
-  if (chunks.length === 0)
+  if (chunks.length === 0) {
     return fail("MANIFEST_MISMATCH", `a file of ${bytes} bytes needs chunks`);
+  }
   let sum = 0;
   for (const [at, chunk] of chunks.entries()) {
     if (chunk.bytes > chunkBytesMax) {

@@ -61,8 +61,9 @@ export function findManifest(
   for (const group of groupsOfChunks(record.chunks)) {
     const config = view.getGroup(group);
     // A commit names only configured groups, and configurations are never removed.
-    if (config === undefined)
+    if (config === undefined) {
       return fail("INTERNAL", `file '${name}' names unconfigured group '${group}'`);
+    }
     groups.push(config);
   }
   const { bytes, sha256, createdAtMs, chunks } = record;

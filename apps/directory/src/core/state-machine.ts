@@ -137,8 +137,8 @@ function deleteFile(
   const since = (tx.latestTombstone(uid, name)?.version ?? 0) + 1;
   const groups = new Set<string>();
   for (const record of tx.listVersions(uid, name, since)) {
-    if (record.kind === "live")
-      for (const group of groupsOfChunks(record.chunks)) groups.add(group);
+    if (record.kind !== "live") continue;
+    for (const group of groupsOfChunks(record.chunks)) groups.add(group);
   }
   tx.putVersion({
     kind: "tombstone",

@@ -65,7 +65,7 @@ describe("directory server", () => {
     expect((await failure(client.call("connect", { uid: "no/slash" }))).code).toBe("INVALID_UID");
   });
 
-  test("placeUpload with no storage group answers UNAVAILABLE", async () => {
+  test("with no storage group, placeUpload is UNAVAILABLE, except for an empty file", async () => {
     const { client } = await start();
     await client.call("connect", { uid: "alice" });
     const error = await failure(
@@ -73,6 +73,15 @@ describe("directory server", () => {
     );
     expect(error.code).toBe("UNAVAILABLE");
     expect(error.message).toContain("no storage group is available");
+    const empty = (await client.call("placeUpload", { uid: "alice", name: "e", bytes: 0 })).body;
+    expect(empty.groups).toEqual([]);
+    const body = { uid: "alice", name: "e", uploadId: empty.uploadId, bytes: 0 };
+    const committed = await client.call("commitUpload", {
+      ...body,
+      sha256: EMPTY_SHA256,
+      chunks: [],
+    });
+    expect(committed.body.version).toBe(1);
   });
 
   test("a file's life: place, commit, read, list, update, delete, re-upload", async () => {

@@ -95,7 +95,8 @@ async function onPlaceUpload(
   const valid = checkUserAndName(context.store, body.uid, body.name);
   if (!valid.ok) return valid;
   const groups = context.groups.placementGroups();
-  if (groups.length === 0) {
+  // An empty file has no chunks, so it needs no storage group.
+  if (groups.length === 0 && body.bytes > 0) {
     return fail("UNAVAILABLE", "no storage group is available; retry when storage nodes are up");
   }
   return ok({ body: { uploadId: context.newId(), chunkBytes: context.chunkBytes, groups } });
@@ -162,8 +163,9 @@ async function onDeleteFile(
   const valid = checkUserAndName(context.store, uid, name);
   if (!valid.ok) return valid;
   const retried = context.store.findDeleteRequest(uid, requestId) !== undefined;
-  if (!retried && context.store.latestVersion(uid, name)?.kind !== "live")
-    return noSuchFile(uid, name);
+  // Refuse a missing name here, so a stream of bad deletes does not grow the log.
+  const exists = context.store.latestVersion(uid, name)?.kind === "live";
+  if (!retried && !exists) return noSuchFile(uid, name);
   const result = await context.proposer.propose({
     type: "deleteFile",
     uid,

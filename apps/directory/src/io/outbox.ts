@@ -141,9 +141,11 @@ export class OutboxDrainer {
     };
     try {
       const options = { epoch: config.epoch, timeoutMs: OUTBOX_CALL_TIMEOUT_MS };
-      if (item.notice.op === "commitRefs")
+      if (item.notice.op === "commitRefs") {
         await pool.call(address, "commitRefs", item.notice.body, options);
-      else await pool.call(address, "dropRefs", item.notice.body, options);
+      } else {
+        await pool.call(address, "dropRefs", item.notice.body, options);
+      }
       this.stats.delivered += 1;
       return true;
     } catch (error) {
