@@ -10,3 +10,4 @@ export * from "./queries.ts";
 export * from "./state-machine.ts";
 export * from "./storage-registry.ts";
 export * from "./store.ts";
+export * from "./interim-primary.ts";

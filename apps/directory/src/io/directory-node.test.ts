@@ -319,3 +319,30 @@ describe("directory server", () => {
     expect(groups.map((group) => [group.group, group.primaryNode])).toEqual([["s1", "s1a"]]);
   });
 });
+
+describe("interim primary (until Raft replicates the directory)", () => {
+  test("a node whose --join names a lower address redirects every op to it", async () => {
+    const backup = await start({ join: ["127.0.0.1:1"] });
+    for (const call of [
+      backup.client.call("connect", { uid: "alice" }),
+      backup.client.call("listFiles", { uid: "alice" }),
+      backup.client.call("clusterStatus", {}),
+      backup.client.call("registerStorage", {
+        node: "s1a",
+        group: "s1",
+        address: "127.0.0.1:2",
+        capacityBytes: 1,
+        usedBytes: 0,
+      }),
+    ]) {
+      const error = await failure(call);
+      expect(error.code).toBe("NOT_PRIMARY");
+      expect(error.hint?.primary).toBe("127.0.0.1:1");
+    }
+  });
+
+  test("the lowest address serves", async () => {
+    const primary = await start({ join: ["127.0.0.1:65535"] });
+    expect((await primary.client.call("connect", { uid: "alice" })).body.created).toBe(true);
+  });
+});

@@ -12,6 +12,7 @@ import {
   SHUTDOWN_FLUSH_TIMEOUT_MS,
   STORAGE_DEAD_AFTER_MS,
   STORAGE_NODES_MAX,
+  interimPrimaryAddress,
   type MetadataStore,
 } from "../core/index.ts";
 import { GroupManager } from "./group-manager.ts";
@@ -86,11 +87,20 @@ export class DirectoryNode {
       newId,
       deadAfterMs,
       logger: this.logger,
+      redirectTo: () => this.redirectTo(),
     });
     this.server = RpcServer.start({ listen: options.listen, handlers, logger: this.logger });
     const checkEveryMs = options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS;
-    this.ticker = setInterval(() => void this.groups.tick(), checkEveryMs);
-    this.outbox.start();
+    this.ticker = setInterval(() => {
+      if (this.redirectTo() === null) void this.groups.tick();
+    }, checkEveryMs);
+    if (this.redirectTo() === null) this.outbox.start();
+  }
+
+  /** Null when this node holds the metadata; else the address of the node that does. */
+  private redirectTo(): string | null {
+    const primary = interimPrimaryAddress(this.address, this.join);
+    return primary === this.address ? null : primary;
   }
 
   /** Start serving: the server listens before this returns. */
@@ -98,6 +108,7 @@ export class DirectoryNode {
     const node = new DirectoryNode(options);
     node.logger.info("listening", {
       address: node.address,
+      role: node.redirectTo() === null ? "primary" : "backup",
       term: node.store.readHardState().term,
       lastApplied: node.store.lastApplied(),
     });

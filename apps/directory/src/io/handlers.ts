@@ -39,6 +39,8 @@ export interface DirectoryContext {
   readonly newId: () => string;
   readonly deadAfterMs: number;
   readonly logger: Logger;
+  /** The directory node that holds the metadata, when it is not this one (see interim-primary). */
+  readonly redirectTo: () => string | null;
 }
 
 type Answer<O extends Op> = Promise<Result<Reply<O>>>;
@@ -202,16 +204,31 @@ async function onRegisterStorage(
   return ok({ body: { group: config.value, directoryNode: context.node } });
 }
 
+/** A node that does not hold the metadata points every caller at the one that does. */
+function onPrimary<O extends Op>(context: DirectoryContext, handler: Handler<O>): Handler<O> {
+  return async (body: RequestBody<O>, request: RequestContext) => {
+    const primary = context.redirectTo();
+    if (primary !== null) {
+      return fail("NOT_PRIMARY", `directory node ${context.node} is a backup; the primary is ${primary}`, {
+        primary,
+      });
+    }
+    return handler(body, request);
+  };
+}
+
 export function directoryHandlers(context: DirectoryContext): Handlers {
+  const served = <O extends Op>(handler: Handler<O>): Handler<O> =>
+    onPrimary(context, withTermCheck(context, handler));
   return {
-    connect: withTermCheck(context, (body) => onConnect(context, body)),
-    placeUpload: withTermCheck(context, (body) => onPlaceUpload(context, body)),
-    commitUpload: withTermCheck(context, (body) => onCommitUpload(context, body)),
-    getManifest: withTermCheck(context, (body) => onGetManifest(context, body)),
-    listFiles: withTermCheck(context, (body) => onListFiles(context, body)),
-    deleteFile: withTermCheck(context, (body) => onDeleteFile(context, body)),
-    clusterStatus: () => onClusterStatus(context),
+    connect: served((body) => onConnect(context, body)),
+    placeUpload: served((body) => onPlaceUpload(context, body)),
+    commitUpload: served((body) => onCommitUpload(context, body)),
+    getManifest: served((body) => onGetManifest(context, body)),
+    listFiles: served((body) => onListFiles(context, body)),
+    deleteFile: served((body) => onDeleteFile(context, body)),
+    clusterStatus: onPrimary(context, () => onClusterStatus(context)),
     // Storage nodes stamp their own group's epoch, not the directory's term: no term check.
-    registerStorage: (body) => onRegisterStorage(context, body),
+    registerStorage: onPrimary(context, (body) => onRegisterStorage(context, body)),
   };
 }

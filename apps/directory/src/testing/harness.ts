@@ -94,6 +94,8 @@ export interface HarnessOptions {
   readonly clock?: { nowMs: number };
   /** Runs on the store before the node starts (e.g. to set a term). */
   readonly prepare?: (store: MetadataStore) => void;
+  /** Other directory members' addresses (`--join`). */
+  readonly join?: readonly string[];
 }
 
 export const HARNESS_T0_MS = 1_700_000_000_000;
@@ -115,6 +117,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     nowMs: () => clock.nowMs,
     storageDeadAfterMs: options.deadAfterMs ?? 3_000,
     groupCheckIntervalMs: GROUP_CHECK_INTERVAL_MS_TEST,
+    join: options.join ?? [],
   });
   const client = await RpcClient.connect(node.address);
   const halt = async (): Promise<void> => {
