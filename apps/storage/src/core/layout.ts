@@ -1,0 +1,57 @@
+/**
+ * Where things live in a storage node's data folder, pure: the chunk fan-out, temporary and
+ * quarantine file names, and the owner-reference database. Paths are '/'-joined relative
+ * paths; the io layer resolves them against `--data`. Nothing here touches the disk.
+ *
+ *   chunks/ab/cd/<id>      a stored chunk, named by its SHA-256 (two-level fan-out keeps
+ *                          directories small: 65 536 leaves before any holds many files)
+ *   tmp/<id>.<n>.tmp       a chunk being written; removed at start-up (a crash leftover)
+ *   quarantine/<id>.<n>    a chunk whose bytes rotted; kept for a post-mortem, never served
+ *   refs.sqlite            owner references (plus its -wal and -shm files)
+ */
+
+import { isSha256Hex } from "@ftfs/protocol/core";
+
+export const CHUNKS_DIR = "chunks";
+export const TEMP_DIR = "tmp";
+export const QUARANTINE_DIR = "quarantine";
+export const REFS_DB_FILE = "refs.sqlite";
+
+const FANOUT_CHARS = 2;
+const TEMP_SUFFIX = ".tmp";
+const FANOUT_PATTERN = /^[0-9a-f]{2}$/;
+
+/** The folders holding a chunk, outermost first: `chunks`, `chunks/ab`, `chunks/ab/cd`. */
+export function chunkDirs(chunkId: string): readonly [string, string, string] {
+  const first = chunkId.slice(0, FANOUT_CHARS);
+  const second = chunkId.slice(FANOUT_CHARS, 2 * FANOUT_CHARS);
+  return [CHUNKS_DIR, `${CHUNKS_DIR}/${first}`, `${CHUNKS_DIR}/${first}/${second}`];
+}
+
+export function chunkPath(chunkId: string): string {
+  return `${chunkDirs(chunkId)[2]}/${chunkId}`;
+}
+
+/** A unique temporary name: the serial tells apart concurrent writers of the same chunk. */
+export function tempPath(chunkId: string, serial: number): string {
+  return `${TEMP_DIR}/${chunkId}.${serial}${TEMP_SUFFIX}`;
+}
+
+export function quarantinePath(chunkId: string, serial: number): string {
+  return `${QUARANTINE_DIR}/${chunkId}.${serial}`;
+}
+
+/** Is this a fan-out folder name (`ab`)? Anything else under chunks/ is not ours. */
+export function isFanoutName(name: string): boolean {
+  return FANOUT_PATTERN.test(name);
+}
+
+/**
+ * The chunk id a file found at chunks/<first>/<second>/<name> stands for, or null when the
+ * file is not a chunk of ours (a stray file, or a chunk filed under the wrong fan-out).
+ */
+export function chunkIdAt(first: string, second: string, name: string): string | null {
+  if (!isSha256Hex(name)) return null;
+  const [, , expected] = chunkDirs(name);
+  return expected === `${CHUNKS_DIR}/${first}/${second}` ? name : null;
+}

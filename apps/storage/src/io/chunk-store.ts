@@ -1,0 +1,273 @@
+/**
+ * Chunks on disk: immutable, content-addressed files under `chunks/ab/cd/<id>` in the data
+ * folder, and an in-memory index of them (id → bytes) with used-bytes and count totals.
+ *
+ * Write path: the bytes are hashed first (only a VerifiedChunk can be written), then written
+ * to a temporary file, fsync'd, renamed into place, and the folder fsync'd, so a chunk is
+ * either absent or whole and durable. A chunk already present is not rewritten. Read path:
+ * the bytes are hashed again; a chunk that rotted is moved to quarantine/ (so a later put of
+ * the same id can store it afresh) and answered INTEGRITY, so the client tries a replica.
+ *
+ * This file does not know about owners, groups or the network.
+ */
+
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { CHUNK_BYTES_MAX, fail, ok, type Result } from "@ftfs/protocol/core";
+import type { Logger } from "@ftfs/protocol/io";
+import {
+  chunkDirs,
+  chunkIdAt,
+  chunkPath,
+  CHUNKS_DIR,
+  isFanoutName,
+  QUARANTINE_DIR,
+  quarantinePath,
+  TEMP_DIR,
+  tempPath,
+} from "../core/index.ts";
+
+declare const verifiedBrand: unique symbol;
+
+/** Bytes whose SHA-256 was checked against their id; the only thing `put` accepts. */
+export interface VerifiedChunk {
+  readonly id: string;
+  readonly bytes: Uint8Array;
+  readonly [verifiedBrand]: true;
+}
+
+export interface PutOutcome {
+  /** False when the chunk was already present (dedupe): nothing was written. */
+  readonly written: boolean;
+}
+
+/** Error codes of the file system that mean "no room". */
+const NO_SPACE_CODES: ReadonlySet<string> = new Set(["ENOSPC", "EDQUOT"]);
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+}
+
+export class ChunkStore {
+  readonly dataDir: string;
+  /** Bytes the store may hold; past it a put answers DISK_FULL before the disk does. */
+  capacityBytes = Number.MAX_SAFE_INTEGER;
+  private readonly logger: Logger;
+  private readonly index = new Map<string, number>();
+  private readonly writing = new Map<string, Promise<Result<PutOutcome>>>();
+  private readonly knownDirs = new Set<string>();
+  private used = 0;
+  private reservedBytes = 0;
+  private serial = 0;
+
+  private constructor(dataDir: string, logger: Logger) {
+    this.dataDir = dataDir;
+    this.logger = logger;
+  }
+
+  /** Open (creating) the store: remove temp leftovers of a crash, then index the chunks. */
+  static async open(dataDir: string, logger: Logger): Promise<ChunkStore> {
+    const store = new ChunkStore(dataDir, logger);
+    await mkdir(dataDir, { recursive: true });
+    const leftovers = await readdir(join(dataDir, TEMP_DIR)).catch(() => []);
+    await rm(join(dataDir, TEMP_DIR), { recursive: true, force: true });
+    for (const dir of [CHUNKS_DIR, TEMP_DIR, QUARANTINE_DIR]) await mkdir(join(dataDir, dir), { recursive: true });
+    await fsyncDir(dataDir);
+    if (leftovers.length > 0) logger.info("removed temporary files left by a crash", { files: leftovers.length });
+    await store.scan();
+    return store;
+  }
+
+  get usedBytes(): number {
+    return this.used;
+  }
+
+  get chunkCount(): number {
+    return this.index.size;
+  }
+
+  has(chunkId: string): boolean {
+    return this.index.has(chunkId);
+  }
+
+  /** The stored size of a chunk, if present. */
+  sizeOf(chunkId: string): number | undefined {
+    return this.index.get(chunkId);
+  }
+
+  /** Check bytes against the id they were sent as; nothing is written before this passes. */
+  verify(chunkId: string, bytes: Uint8Array): Result<VerifiedChunk> {
+    if (bytes.length === 0) return fail("BAD_REQUEST", "a chunk must hold at least one byte");
+    if (bytes.length > CHUNK_BYTES_MAX) return fail("BAD_REQUEST", `a chunk holds at most ${CHUNK_BYTES_MAX} bytes`);
+    const actual = sha256Hex(bytes);
+    if (actual !== chunkId) {
+      return fail("CHUNK_MISMATCH", `bytes sent as chunk ${chunkId.slice(0, 12)} hash to ${actual.slice(0, 12)}`);
+    }
+    return ok({ id: chunkId, bytes } as VerifiedChunk);
+  }
+
+  /** Store a verified chunk durably; a chunk already present (or being written) is reused. */
+  async put(chunk: VerifiedChunk): Promise<Result<PutOutcome>> {
+    if (this.index.has(chunk.id)) return ok({ written: false });
+    const inProgress = this.writing.get(chunk.id);
+    if (inProgress !== undefined) {
+      const first = await inProgress;
+      return first.ok ? ok({ written: false }) : first;
+    }
+    const attempt = this.write(chunk).finally(() => this.writing.delete(chunk.id));
+    this.writing.set(chunk.id, attempt);
+    return attempt;
+  }
+
+  /** Read a chunk and check its hash; rot is quarantined and answered INTEGRITY. */
+  async get(chunkId: string): Promise<Result<Uint8Array>> {
+    if (!this.index.has(chunkId)) return fail("CHUNK_NOT_FOUND", `no chunk ${chunkId.slice(0, 12)} on this node`);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(this.dataDir, chunkPath(chunkId)));
+    } catch (error) {
+      if (errorCode(error) !== "ENOENT") throw error;
+      this.forget(chunkId);
+      this.logger.error("indexed chunk is missing from disk", { chunkId });
+      return fail("CHUNK_NOT_FOUND", `no chunk ${chunkId.slice(0, 12)} on this node`);
+    }
+    if (sha256Hex(bytes) !== chunkId) {
+      await this.quarantine(chunkId);
+      return fail("INTEGRITY", `chunk ${chunkId.slice(0, 12)} on this node is corrupt; read another replica`);
+    }
+    return ok(bytes);
+  }
+
+  private async write(chunk: VerifiedChunk): Promise<Result<PutOutcome>> {
+    const size = chunk.bytes.length;
+    if (this.used + this.reservedBytes + size > this.capacityBytes) {
+      return fail("DISK_FULL", `storage node is full (${this.used} of ${this.capacityBytes} bytes used)`);
+    }
+    this.reservedBytes += size;
+    const temp = join(this.dataDir, tempPath(chunk.id, this.nextSerial()));
+    try {
+      await writeDurably(temp, chunk.bytes);
+      await this.ensureDirs(chunk.id);
+      await rename(temp, join(this.dataDir, chunkPath(chunk.id)));
+      await fsyncDir(join(this.dataDir, chunkDirs(chunk.id)[2]));
+    } catch (error) {
+      await rm(temp, { force: true });
+      if (NO_SPACE_CODES.has(errorCode(error) ?? "")) {
+        this.logger.warn("disk full; chunk not stored", { chunkId: chunk.id, bytes: size });
+        return fail("DISK_FULL", "storage node's disk is full");
+      }
+      throw error;
+    } finally {
+      this.reservedBytes -= size;
+    }
+    this.remember(chunk.id, size);
+    return ok({ written: true });
+  }
+
+  /** Create the fan-out folders once; a folder created now is made durable in its parent. */
+  private async ensureDirs(chunkId: string): Promise<void> {
+    const dirs = chunkDirs(chunkId);
+    if (this.knownDirs.has(dirs[2])) return;
+    const created = await mkdir(join(this.dataDir, dirs[2]), { recursive: true });
+    if (created !== undefined) {
+      await fsyncDir(join(this.dataDir, dirs[1]));
+      await fsyncDir(join(this.dataDir, dirs[0]));
+    }
+    this.knownDirs.add(dirs[2]);
+  }
+
+  private async quarantine(chunkId: string): Promise<void> {
+    this.forget(chunkId);
+    const target = join(this.dataDir, quarantinePath(chunkId, this.nextSerial()));
+    try {
+      await rename(join(this.dataDir, chunkPath(chunkId)), target);
+      await fsyncDir(join(this.dataDir, chunkDirs(chunkId)[2]));
+    } catch (error) {
+      // Another reader quarantined it first; the chunk is out of the index either way.
+      if (errorCode(error) !== "ENOENT") throw error;
+    }
+    this.logger.error("chunk failed its hash check on read; quarantined", { chunkId, movedTo: target });
+  }
+
+  private remember(chunkId: string, bytes: number): void {
+    if (this.index.has(chunkId)) return;
+    this.index.set(chunkId, bytes);
+    this.used += bytes;
+  }
+
+  private forget(chunkId: string): void {
+    const bytes = this.index.get(chunkId);
+    if (bytes === undefined) return;
+    this.index.delete(chunkId);
+    this.used -= bytes;
+  }
+
+  private nextSerial(): number {
+    this.serial += 1;
+    return this.serial;
+  }
+
+  /** Index every chunk file; a file that is not a chunk of ours is logged and left alone. */
+  private async scan(): Promise<void> {
+    const root = join(this.dataDir, CHUNKS_DIR);
+    let strays = 0;
+    for (const first of await readdir(root)) {
+      if (!isFanoutName(first)) {
+        strays += 1;
+        continue;
+      }
+      for (const second of await readdir(join(root, first))) {
+        if (!isFanoutName(second)) {
+          strays += 1;
+          continue;
+        }
+        this.knownDirs.add(`${CHUNKS_DIR}/${first}/${second}`);
+        strays += await this.scanLeaf(first, second);
+      }
+    }
+    if (strays > 0) this.logger.warn("ignored files under chunks/ that are not chunks", { files: strays });
+    this.logger.info("chunk store opened", { chunks: this.index.size, usedBytes: this.used });
+  }
+
+  private async scanLeaf(first: string, second: string): Promise<number> {
+    const leaf = join(this.dataDir, CHUNKS_DIR, first, second);
+    let strays = 0;
+    for (const name of await readdir(leaf)) {
+      const chunkId = chunkIdAt(first, second, name);
+      const info = chunkId === null ? null : await stat(join(leaf, name));
+      if (chunkId === null || info === null || !info.isFile()) {
+        strays += 1;
+        continue;
+      }
+      this.remember(chunkId, info.size);
+    }
+    return strays;
+  }
+}
+
+/** Write a whole new file and fsync it before closing: after this returns, the bytes are on disk. */
+async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
+  const handle = await open(path, "wx");
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsync a folder, so a rename or creation inside it survives a power cut. */
+export async function fsyncDir(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
+  const code = (error as { code: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}

@@ -1,0 +1,163 @@
+/**
+ * The storage node's request handlers: putChunk, getChunk, hasChunks, commitRefs, dropRefs,
+ * listOwned. Each checks names, asks core/request-rules.ts whether this node may accept a
+ * write, applies it locally and (as primary) forwards it through the Replicator. User and
+ * peer faults are answered as values; only our own bugs and unexpected I/O failures throw.
+ */
+
+import {
+  fail,
+  ok,
+  validateFileName,
+  validateUid,
+  type ChunkOwner,
+  type Op,
+  type RequestBody,
+  type Result,
+} from "@ftfs/protocol/core";
+import type { Handler, Logger, Reply, RequestContext } from "@ftfs/protocol/io";
+import { admitWrite, OwnedFilesAggregate, viewIsBehind, type Admission, type NodeState } from "../core/index.ts";
+import type { ChunkStore, VerifiedChunk } from "./chunk-store.ts";
+import type { RefsStore } from "./refs-store.ts";
+import type { Replicator } from "./replicator.ts";
+
+export interface StorageContext {
+  readonly node: string;
+  readonly group: string;
+  readonly chunks: ChunkStore;
+  readonly refs: RefsStore;
+  readonly replicator: Replicator;
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+  /** This node's id, latest group view and primary lease. */
+  readonly state: () => NodeState;
+  /** Ask the heartbeat for a fresh view now. */
+  readonly refreshView: () => void;
+}
+
+/** The ops a storage node serves. */
+export type StorageOp = "putChunk" | "getChunk" | "hasChunks" | "commitRefs" | "dropRefs" | "listOwned";
+export type StorageHandlers = { readonly [O in StorageOp]: Handler<O> };
+
+type Answer<O extends Op> = Promise<Result<Reply<O>>>;
+
+export function storageHandlers(context: StorageContext): StorageHandlers {
+  return {
+    putChunk: (body, request) => onPutChunk(context, body, request),
+    getChunk: (body) => onGetChunk(context, body),
+    hasChunks: async (body) => ok({ body: { present: body.chunkIds.filter((id) => context.chunks.has(id)) } }),
+    commitRefs: (body, request) => onCommitRefs(context, body, request),
+    dropRefs: (body, request) => onDropRefs(context, body, request),
+    listOwned: (body) => onListOwned(context, body),
+  };
+}
+
+function admit(context: StorageContext, forwarded: boolean | undefined, epoch: number): Result<Admission> {
+  const state = context.state();
+  if (viewIsBehind(state.view, epoch)) context.refreshView();
+  return admitWrite(state, { forwarded: forwarded === true, epoch }, context.nowMs());
+}
+
+function validateOwner(uid: string, name: string): Result<void> {
+  const validUid = validateUid(uid);
+  if (!validUid.ok) return validUid;
+  const validName = validateFileName(name);
+  if (!validName.ok) return validName;
+  return ok(undefined);
+}
+
+async function onPutChunk(context: StorageContext, body: RequestBody<"putChunk">, request: RequestContext): Answer<"putChunk"> {
+  const valid = validateOwner(body.owner.uid, body.owner.name);
+  if (!valid.ok) return valid;
+  const admitted = admit(context, body.forwarded, request.epoch);
+  if (!admitted.ok) return admitted;
+  // Verified before anything is stored or forwarded: bad bytes never become visible anywhere.
+  const chunk = context.chunks.verify(body.chunkId, request.payload);
+  if (!chunk.ok) return chunk;
+  const forwardBody = { chunkId: body.chunkId, owner: body.owner, forwarded: true };
+  const [local, remote] = await Promise.all([
+    storeLocally(context, chunk.value, body.owner),
+    context.replicator.forward(admitted.value.forwardTo, "putChunk", forwardBody, {
+      epoch: admitted.value.epoch,
+      payload: request.payload,
+    }),
+  ]);
+  if (!local.ok) return local;
+  if (!remote.ok) return remote;
+  const bytes = chunk.value.bytes.length;
+  return ok({ body: { chunkId: body.chunkId, bytes, replicas: 1 + remote.value } });
+}
+
+/** The chunk first, then its reference: a reference never names a chunk that is not on disk. */
+async function storeLocally(context: StorageContext, chunk: VerifiedChunk, owner: ChunkOwner): Promise<Result<void>> {
+  const put = await context.chunks.put(chunk);
+  if (!put.ok) return put;
+  const recorded = guardRefs(() => context.refs.addPending(chunk.id, owner, chunk.bytes.length, context.nowMs()));
+  if (!recorded.ok) return recorded;
+  context.logger.debug("chunk stored", { chunkId: chunk.id, bytes: chunk.bytes.length, written: put.value.written });
+  return ok(undefined);
+}
+
+async function onGetChunk(context: StorageContext, body: RequestBody<"getChunk">): Answer<"getChunk"> {
+  const read = await context.chunks.get(body.chunkId);
+  if (!read.ok) return read;
+  return ok({ body: { chunkId: body.chunkId, bytes: read.value.length }, payload: read.value });
+}
+
+async function onCommitRefs(
+  context: StorageContext,
+  body: RequestBody<"commitRefs">,
+  request: RequestContext,
+): Answer<"commitRefs"> {
+  const valid = validateOwner(body.uid, body.name);
+  if (!valid.ok) return valid;
+  const admitted = admit(context, body.forwarded, request.epoch);
+  if (!admitted.ok) return admitted;
+  const applied = guardRefs(() => context.refs.commit(body.uid, body.name, body.uploadId, body.version));
+  if (!applied.ok) return applied;
+  const { uid, name, uploadId, version } = body;
+  const forwardBody = { uid, name, uploadId, version, forwarded: true };
+  const remote = await context.replicator.forward(admitted.value.forwardTo, "commitRefs", forwardBody, admitted.value);
+  if (!remote.ok) return remote;
+  context.logger.debug("references committed", { uid, name, uploadId, version, refs: applied.value });
+  return ok({ body: {} });
+}
+
+async function onDropRefs(context: StorageContext, body: RequestBody<"dropRefs">, request: RequestContext): Answer<"dropRefs"> {
+  const valid = validateOwner(body.uid, body.name);
+  if (!valid.ok) return valid;
+  const admitted = admit(context, body.forwarded, request.epoch);
+  if (!admitted.ok) return admitted;
+  const applied = guardRefs(() => context.refs.drop(body.uid, body.name));
+  if (!applied.ok) return applied;
+  const forwardBody = { uid: body.uid, name: body.name, forwarded: true };
+  const remote = await context.replicator.forward(admitted.value.forwardTo, "dropRefs", forwardBody, admitted.value);
+  if (!remote.ok) return remote;
+  context.logger.debug("references dropped", { uid: body.uid, name: body.name, refs: applied.value });
+  return ok({ body: {} });
+}
+
+async function onListOwned(context: StorageContext, body: RequestBody<"listOwned">): Answer<"listOwned"> {
+  const valid = validateUid(body.uid);
+  if (!valid.ok) return valid;
+  const aggregate = new OwnedFilesAggregate();
+  context.refs.forEachOwnedBy(body.uid, (row) => aggregate.add(row));
+  const listing = aggregate.listing(context.group);
+  if (listing.truncated) context.logger.warn("listOwned answer truncated", { uid: body.uid, files: listing.files.length });
+  return ok({ body: { node: context.node, files: listing.files } });
+}
+
+/** The references database ran out of room: that is DISK_FULL to the caller, not a bug. */
+function guardRefs<T>(apply: () => T): Result<T> {
+  try {
+    return ok(apply());
+  } catch (error) {
+    if (isSqliteFull(error)) return fail("DISK_FULL", "storage node's disk is full (owner references)");
+    throw error;
+  }
+}
+
+function isSqliteFull(error: unknown): boolean {
+  if (typeof error !== "object" || error === null || !("code" in error)) return false;
+  return (error as { code: unknown }).code === "SQLITE_FULL";
+}

@@ -1,0 +1,187 @@
+/**
+ * The heartbeat loop: every STORAGE_HEARTBEAT_INTERVAL_MS, announce this node to the directory
+ * (registerStorage) and keep the group view it answers with, plus the primary lease that the
+ * answer grants. Directory addresses from `--join` are tried in turn, starting with the one that
+ * answered last; a NOT_PRIMARY answer's hint is followed. Rounds never overlap: the next one is
+ * scheduled when the last one ends. Which view to keep is decided by core/view-rules.ts.
+ */
+
+import { assertNever, FtfsError, STORAGE_HEARTBEAT_INTERVAL_MS, type GroupView } from "@ftfs/protocol/core";
+import { describeError, RpcPool, type Logger } from "@ftfs/protocol/io";
+import {
+  decideView,
+  HEARTBEAT_CALL_TIMEOUT_MS,
+  HEARTBEAT_CONNECT_TIMEOUT_MS,
+  HEARTBEAT_HINT_FOLLOWS_MAX,
+  leaseExpiry,
+} from "../core/index.ts";
+
+export interface HeartbeatOptions {
+  readonly node: string;
+  readonly group: string;
+  /** The address other nodes reach us on (known only once the server listens). */
+  readonly address: string;
+  readonly join: readonly string[];
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+  readonly usage: () => { readonly capacityBytes: number; readonly usedBytes: number };
+  readonly intervalMs?: number;
+}
+
+export class Heartbeat {
+  private readonly options: HeartbeatOptions;
+  private readonly pool = new RpcPool(HEARTBEAT_CONNECT_TIMEOUT_MS);
+  private readonly intervalMs: number;
+  private currentView: GroupView | null = null;
+  private leaseExpiresAt = 0;
+  private preferred: string;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private round: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private lastProblem: string | null = null;
+
+  constructor(options: HeartbeatOptions) {
+    if (options.join.length === 0) throw new Error("heartbeat needs at least one directory address");
+    this.options = options;
+    this.intervalMs = options.intervalMs ?? STORAGE_HEARTBEAT_INTERVAL_MS;
+    this.preferred = options.join[0] ?? "";
+  }
+
+  get view(): GroupView | null {
+    return this.currentView;
+  }
+
+  get leaseExpiresAtMs(): number {
+    return this.leaseExpiresAt;
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** A request showed a newer epoch than ours: beat now rather than at the next tick. */
+  refreshSoon(): void {
+    if (this.stopped) return;
+    if (this.round !== null) {
+      this.again = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  /** One round now; resolves when it ended (for tests and start-up). */
+  async beatNow(): Promise<void> {
+    if (this.round !== null) await this.round;
+    await this.runRound();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.pool.close();
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.runRound();
+    }, delayMs);
+  }
+
+  private async runRound(): Promise<void> {
+    if (this.stopped || this.round !== null) return;
+    this.again = false;
+    this.round = this.beat().catch((error: unknown) => {
+      this.options.logger.error("heartbeat round failed", { error: describeError(error) });
+    });
+    await this.round;
+    this.round = null;
+    this.schedule(this.again ? 0 : this.intervalMs);
+  }
+
+  /** Try the directory addresses in turn (preferred first), following NOT_PRIMARY hints. */
+  private async beat(): Promise<void> {
+    const queue = [this.preferred, ...this.options.join.filter((address) => address !== this.preferred)];
+    const tried = new Set<string>();
+    let hintsFollowed = 0;
+    const problems: string[] = [];
+    while (queue.length > 0 && !this.stopped) {
+      const address = queue.shift() ?? "";
+      if (tried.has(address)) continue;
+      tried.add(address);
+      const outcome = await this.register(address);
+      if (outcome === "done") return;
+      problems.push(`${address}: ${outcome.problem}`);
+      if (outcome.hint !== undefined && hintsFollowed < HEARTBEAT_HINT_FOLLOWS_MAX) {
+        hintsFollowed += 1;
+        queue.unshift(outcome.hint);
+      }
+    }
+    this.reportProblem(`no directory node took the heartbeat (${problems.join("; ")})`);
+  }
+
+  private async register(address: string): Promise<"done" | { problem: string; hint?: string }> {
+    const { node, group, logger } = this.options;
+    const sentAtMs = this.options.nowMs();
+    try {
+      const answer = await this.pool.call(
+        address,
+        "registerStorage",
+        { node, group, address: this.options.address, ...this.options.usage() },
+        { timeoutMs: HEARTBEAT_CALL_TIMEOUT_MS },
+      );
+      this.preferred = address;
+      this.adopt(answer.body.group, sentAtMs, answer.body.directoryNode);
+      return "done";
+    } catch (error) {
+      if (!(error instanceof FtfsError)) throw error;
+      if (!error.retryable) logger.warn("directory refused the heartbeat", { address, code: error.code, reason: error.message });
+      if (error.code !== "NOT_PRIMARY") this.pool.forget(address);
+      const hint = error.code === "NOT_PRIMARY" ? error.hint?.primary : undefined;
+      return hint === undefined ? { problem: error.message } : { problem: error.message, hint };
+    }
+  }
+
+  private adopt(incoming: GroupView, sentAtMs: number, directoryNode: string): void {
+    const { group, logger } = this.options;
+    const decision = decideView(this.currentView, group, incoming);
+    switch (decision.kind) {
+      case "wrongGroup":
+        logger.error("directory answered with another group's view; ignored", { directoryNode, group: incoming.group });
+        return;
+      case "older":
+        logger.debug("directory answered with an older view; kept ours", { directoryNode, epoch: incoming.epoch });
+        return;
+      case "adopt":
+        this.currentView = decision.view;
+        this.leaseExpiresAt = Math.max(this.leaseExpiresAt, leaseExpiry(sentAtMs));
+        if (this.lastProblem !== null) logger.info("heartbeat answered again", { directoryNode });
+        this.lastProblem = null;
+        if (decision.changed) logView(logger, decision.view, this.options.node);
+        return;
+      default:
+        assertNever(decision, "view decision");
+    }
+  }
+
+  /** Log a failed round once per distinct problem, not every half second. */
+  private reportProblem(problem: string): void {
+    if (problem === this.lastProblem) return;
+    this.lastProblem = problem;
+    this.options.logger.warn("heartbeat not answered", { problem });
+  }
+}
+
+function logView(logger: Logger, view: GroupView, node: string): void {
+  logger.info("group view", {
+    group: view.group,
+    epoch: view.epoch,
+    primary: view.primaryNode,
+    role: view.primaryNode === node ? "primary" : "backup",
+    replicas: view.replicas.map((replica) => replica.node).join(","),
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * Owner references in SQLite (bun:sqlite, WAL, synchronous=FULL: a change is on disk when the
+ * call returns). One row per (chunk, uid, name, upload): who holds a chunk, for which upload,
+ * and, once the directory committed the upload, as which version (NULL until then).
+ *
+ * Rows also keep what garbage collection will need: the chunk's size and when the reference
+ * was recorded, so a pending reference whose upload never commits can expire after a grace
+ * period, and a chunk no row names can be found. Nothing is deleted here on its own.
+ *
+ * This file does not know about chunk files, groups or the network.
+ */
+
+import { Database, type Statement } from "bun:sqlite";
+import type { ChunkOwner } from "@ftfs/protocol/core";
+import type { RefRow } from "../core/index.ts";
+
+/** Bumped when the table layout changes; a newer file than this code is refused. */
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS refs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    chunk_id TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    upload_id TEXT NOT NULL,
+    version INTEGER,
+    chunk_bytes INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    UNIQUE (uid, name, upload_id, chunk_id)
+  );
+  CREATE INDEX IF NOT EXISTS refs_by_chunk ON refs (chunk_id);
+`;
+
+interface RowOut {
+  name: string;
+  upload_id: string;
+  version: number | null;
+  chunk_bytes: number;
+  seq: number;
+}
+
+export class RefsStore {
+  private readonly db: Database;
+  private readonly insertPending: Statement;
+  private readonly setVersion: Statement;
+  private readonly dropCommitted: Statement;
+  private readonly ownedBy: Statement<RowOut, [string]>;
+  private readonly refCount: Statement<{ count: number }, [string]>;
+
+  private constructor(db: Database) {
+    this.db = db;
+    this.insertPending = db.query(
+      `INSERT INTO refs (chunk_id, uid, name, upload_id, version, chunk_bytes, created_at_ms)
+       VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6) ON CONFLICT DO NOTHING`,
+    );
+    this.setVersion = db.query("UPDATE refs SET version = ?4 WHERE uid = ?1 AND name = ?2 AND upload_id = ?3");
+    this.dropCommitted = db.query("DELETE FROM refs WHERE uid = ?1 AND name = ?2 AND version IS NOT NULL");
+    this.ownedBy = db.query<RowOut, [string]>(
+      "SELECT name, upload_id, version, chunk_bytes, seq FROM refs WHERE uid = ?1",
+    );
+    this.refCount = db.query<{ count: number }, [string]>("SELECT COUNT(*) AS count FROM refs WHERE chunk_id = ?1");
+  }
+
+  static open(path: string): RefsStore {
+    const db = new Database(path, { create: true, strict: true });
+    db.run("PRAGMA journal_mode = WAL");
+    db.run("PRAGMA synchronous = FULL");
+    const found = db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
+    if (found > SCHEMA_VERSION) {
+      db.close();
+      throw new Error(`${path} has schema version ${found}; this build knows up to ${SCHEMA_VERSION}`);
+    }
+    db.transaction(() => {
+      db.run(SCHEMA);
+      db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    })();
+    return new RefsStore(db);
+  }
+
+  /** Record that an upload of (uid, name) holds a chunk; idempotent for a retried put. */
+  addPending(chunkId: string, owner: ChunkOwner, chunkBytes: number, nowMs: number): void {
+    this.insertPending.run(chunkId, owner.uid, owner.name, owner.uploadId, chunkBytes, nowMs);
+  }
+
+  /** The directory committed this upload as `version`; returns how many references it names. */
+  commit(uid: string, name: string, uploadId: string, version: number): number {
+    return this.setVersion.run(uid, name, uploadId, version).changes;
+  }
+
+  /**
+   * The name was deleted: its committed references go. Pending references stay: they belong
+   * to uploads still in flight, which may commit after the delete as a new version; dropping
+   * them would orphan that version's chunks. A pending reference that never commits is left
+   * for garbage collection to expire.
+   */
+  drop(uid: string, name: string): number {
+    return this.dropCommitted.run(uid, name).changes;
+  }
+
+  /** Visit every reference a user holds, one row at a time. */
+  forEachOwnedBy(uid: string, visit: (row: RefRow) => void): void {
+    for (const row of this.ownedBy.iterate(uid)) {
+      visit({ name: row.name, uploadId: row.upload_id, version: row.version, chunkBytes: row.chunk_bytes, seq: row.seq });
+    }
+  }
+
+  /** How many references name a chunk (0: a candidate for garbage collection). */
+  referencesTo(chunkId: string): number {
+    return this.refCount.get(chunkId)?.count ?? 0;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * `bun run apps/storage`: a chunk storage node. Parses flags (each with its FTFS_* environment
+ * twin), starts the node, logs JSON lines on stderr, and on SIGTERM or SIGINT stops cleanly and
+ * exits 0. A bad flag is one line on stderr and exit status 2. All behaviour lives in io/.
+ */
+
+import { groupField, nodeIdField, parseAddress, tryDecode } from "@ftfs/protocol/core";
+import {
+  createLogger,
+  describeError,
+  parseBytesFlag,
+  parseFlags,
+  usage,
+  UsageError,
+  type FlagSpec,
+} from "@ftfs/protocol/io";
+import { StorageNode, type StorageNodeOptions } from "./io/storage-node.ts";
+
+const PROGRAM = "bun run apps/storage";
+const SUMMARY =
+  "A storage node: keeps immutable, content-addressed chunks and their owner references, " +
+  "and replicates writes to the other nodes of its --group.";
+const EXIT_USAGE = 2;
+const EXIT_FAILURE = 1;
+/** A capacity of 0 would refuse every write; a node that should take none is not started. */
+const CAPACITY_BYTES_MIN = 1;
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: "node", description: "this node's id, unique in the cluster (e.g. s1a)" },
+  { name: "group", description: "storage group this node replicates (e.g. s1)" },
+  { name: "listen", description: "host:port for requests (TCP)" },
+  { name: "data", description: "folder for chunks and owner references" },
+  { name: "join", description: "directory addresses, comma-separated" },
+  { name: "capacity", description: "bytes offered, e.g. 10GiB; empty: the disk's free space", default: "" },
+];
+
+function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger"> | "help" {
+  const flags = parseFlags(argv, FLAGS);
+  if (flags.help === "true") return "help";
+  const node = requireFlag(flags, "node");
+  const group = requireFlag(flags, "group");
+  const listen = requireFlag(flags, "listen");
+  const dataDir = requireFlag(flags, "data");
+  if (!tryDecode(nodeIdField, node).ok) throw new UsageError(`flag --node: '${node}' is not a node id`);
+  if (!tryDecode(groupField, group).ok) {
+    throw new UsageError(`flag --group: '${group}' may use only letters, digits, '.', '_' and '-'`);
+  }
+  if (!parseAddress(listen).ok) throw new UsageError(`flag --listen: '${listen}' is not host:port`);
+  if (dataDir === "") throw new UsageError("flag --data must name a folder");
+  const join = parseJoin(requireFlag(flags, "join"));
+  const capacity = flags.capacity ?? "";
+  const base = { node, group, listen, dataDir, join };
+  if (capacity === "") return base;
+  return { ...base, capacityBytes: parseBytesFlag("capacity", capacity, CAPACITY_BYTES_MIN, Number.MAX_SAFE_INTEGER) };
+}
+
+function requireFlag(flags: Readonly<Record<string, string>>, name: string): string {
+  const value = flags[name];
+  if (value === undefined) throw new UsageError(`flag --${name} is required`);
+  return value;
+}
+
+function parseJoin(value: string): string[] {
+  const addresses = value.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  if (addresses.length === 0) throw new UsageError("flag --join needs at least one directory address");
+  for (const address of addresses) {
+    if (!parseAddress(address).ok) throw new UsageError(`flag --join: '${address}' is not host:port`);
+  }
+  return addresses;
+}
+
+async function main(): Promise<number> {
+  let options: Omit<StorageNodeOptions, "logger"> | "help";
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${PROGRAM}: ${error.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (options === "help") {
+    process.stdout.write(usage(PROGRAM, SUMMARY, FLAGS));
+    return 0;
+  }
+  const logger = createLogger(options.node);
+  let node: StorageNode;
+  try {
+    node = await StorageNode.start({ ...options, logger });
+  } catch (error) {
+    logger.error("could not start", { error: describeError(error) });
+    return EXIT_FAILURE;
+  }
+  await stopSignal();
+  logger.info("stopping");
+  await node.stop();
+  logger.info("stopped");
+  return 0;
+}
+
+function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => resolve(signal));
+  });
+}
+
+process.exit(await main());
