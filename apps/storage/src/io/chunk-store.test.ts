@@ -1,0 +1,115 @@
+/**
+ * Property: a chunk becomes visible only whole, under its own SHA-256, durable across a
+ * restart; bad bytes, crash leftovers and rot on disk never reach a reader.
+ */
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createMemoryLogger } from "@ftfs/protocol/io";
+import { chunkPath, tempPath } from "../core/index.ts";
+import { ChunkStore, sha256Hex } from "./chunk-store.ts";
+
+let dir = "";
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ftfs-chunks-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const bytesOf = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+async function putText(store: ChunkStore, text: string): Promise<string> {
+  const bytes = bytesOf(text);
+  const id = sha256Hex(bytes);
+  const verified = store.verify(id, bytes);
+  if (!verified.ok) throw verified.error;
+  const put = await store.put(verified.value);
+  if (!put.ok) throw put.error;
+  return id;
+}
+
+test("put then get returns the same bytes, stored under chunks/ab/cd/<id>", async () => {
+  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const id = await putText(store, "hello chunk");
+  const got = await store.get(id);
+  expect(got.ok && new TextDecoder().decode(got.value)).toBe("hello chunk");
+  expect(new TextDecoder().decode(await readFile(join(dir, chunkPath(id))))).toBe("hello chunk");
+  expect(store.usedBytes).toBe(11);
+  expect(store.chunkCount).toBe(1);
+  expect(await readdir(join(dir, "tmp"))).toEqual([]);
+});
+
+test("bytes that do not hash to the id are refused and nothing becomes visible", async () => {
+  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const wrongId = sha256Hex(bytesOf("other"));
+  const verified = store.verify(wrongId, bytesOf("payload"));
+  expect(verified.ok ? "accepted" : verified.error.code).toBe("CHUNK_MISMATCH");
+  expect(store.has(wrongId)).toBe(false);
+  expect(await readdir(join(dir, "chunks"))).toEqual([]);
+  expect(store.verify(wrongId, new Uint8Array(0)).ok).toBe(false);
+});
+
+test("a chunk already present is not rewritten; concurrent puts write once", async () => {
+  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const bytes = bytesOf("same bytes");
+  const verified = store.verify(sha256Hex(bytes), bytes);
+  if (!verified.ok) throw verified.error;
+  const [first, second] = await Promise.all([store.put(verified.value), store.put(verified.value)]);
+  const third = await store.put(verified.value);
+  const written = [first, second, third].map((result) => result.ok && result.value.written);
+  expect(written).toEqual([true, false, false]);
+  expect(store.usedBytes).toBe(bytes.length);
+  expect(store.chunkCount).toBe(1);
+});
+
+test("a restart sees every chunk and removes temporary leftovers", async () => {
+  const first = await ChunkStore.open(dir, createMemoryLogger());
+  const ids = [await putText(first, "one"), await putText(first, "two")];
+  await writeFile(join(dir, tempPath(ids[0] ?? "", 99)), "half a chunk from a crash");
+  const logger = createMemoryLogger();
+  const second = await ChunkStore.open(dir, logger);
+  expect(second.chunkCount).toBe(2);
+  expect(second.usedBytes).toBe(6);
+  for (const id of ids) expect(second.has(id)).toBe(true);
+  expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  expect(logger.lines.some((line) => line.includes("left by a crash"))).toBe(true);
+});
+
+test("a rotted file is detected on read, quarantined, and can be stored afresh", async () => {
+  const logger = createMemoryLogger();
+  const store = await ChunkStore.open(dir, logger);
+  const id = await putText(store, "bytes that will rot");
+  const path = join(dir, chunkPath(id));
+  const onDisk = await readFile(path);
+  onDisk[3] = (onDisk[3] ?? 0) ^ 0xff;
+  await writeFile(path, onDisk);
+  const read = await store.get(id);
+  expect(read.ok ? "served" : read.error.code).toBe("INTEGRITY");
+  expect(logger.lines.some((line) => line.includes('"level":"error"') && line.includes(id))).toBe(true);
+  expect(store.has(id)).toBe(false);
+  expect((await readdir(join(dir, "quarantine"))).length).toBe(1);
+  await putText(store, "bytes that will rot");
+  const healed = await store.get(id);
+  expect(healed.ok && new TextDecoder().decode(healed.value)).toBe("bytes that will rot");
+});
+
+test("a put past the capacity is DISK_FULL and leaves nothing behind", async () => {
+  const store = await ChunkStore.open(dir, createMemoryLogger());
+  store.capacityBytes = 4;
+  const bytes = bytesOf("too large");
+  const verified = store.verify(sha256Hex(bytes), bytes);
+  if (!verified.ok) throw verified.error;
+  const put = await store.put(verified.value);
+  expect(put.ok ? "stored" : put.error.code).toBe("DISK_FULL");
+  expect(store.has(verified.value.id)).toBe(false);
+  expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  expect(await readdir(join(dir, "chunks"))).toEqual([]);
+});
+
+test("a missing chunk is CHUNK_NOT_FOUND", async () => {
+  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const read = await store.get(sha256Hex(bytesOf("never stored")));
+  expect(read.ok ? "served" : read.error.code).toBe("CHUNK_NOT_FOUND");
+});

@@ -1,0 +1,61 @@
+/**
+ * Property: owner references survive a reopen; a commit sets the version on exactly its
+ * upload's rows; a drop removes the name's committed rows; retried puts add no duplicates.
+ */
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { aggregateOwned, type RefRow } from "../core/index.ts";
+import { RefsStore } from "./refs-store.ts";
+
+let dir = "";
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ftfs-refs-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const C1 = "1".repeat(64);
+const C2 = "2".repeat(64);
+const C3 = "3".repeat(64);
+
+function rowsOf(store: RefsStore, uid: string): RefRow[] {
+  const rows: RefRow[] = [];
+  store.forEachOwnedBy(uid, (row) => rows.push(row));
+  return rows;
+}
+
+test("references persist across reopen, with versions set by commit", () => {
+  const path = join(dir, "refs.sqlite");
+  const first = RefsStore.open(path);
+  first.addPending(C1, { uid: "alice", name: "a.txt", uploadId: "u1" }, 100, 1);
+  first.addPending(C2, { uid: "alice", name: "a.txt", uploadId: "u1" }, 20, 2);
+  first.addPending(C1, { uid: "alice", name: "a.txt", uploadId: "u1" }, 100, 3); // a retried put
+  first.addPending(C3, { uid: "bob", name: "b.txt", uploadId: "u9" }, 7, 4);
+  expect(first.commit("alice", "a.txt", "u1", 1)).toBe(2);
+  first.close();
+
+  const second = RefsStore.open(path);
+  expect(aggregateOwned(rowsOf(second, "alice"), "s1").files).toEqual([
+    { name: "a.txt", version: 1, uploadId: "u1", bytes: 120, chunks: 2, group: "s1" },
+  ]);
+  expect(rowsOf(second, "bob").map((row) => row.version)).toEqual([null]);
+  expect(second.referencesTo(C1)).toBe(1);
+  second.close();
+});
+
+test("drop removes the name's committed references and keeps in-flight uploads", () => {
+  const store = RefsStore.open(join(dir, "refs.sqlite"));
+  store.addPending(C1, { uid: "alice", name: "a.txt", uploadId: "u1" }, 10, 1);
+  store.commit("alice", "a.txt", "u1", 1);
+  store.addPending(C2, { uid: "alice", name: "a.txt", uploadId: "u2" }, 10, 2);
+  store.addPending(C3, { uid: "alice", name: "other", uploadId: "u3" }, 10, 3);
+  store.commit("alice", "other", "u3", 4);
+  expect(store.drop("alice", "a.txt")).toBe(1);
+  expect(store.referencesTo(C1)).toBe(0);
+  const left = rowsOf(store, "alice").map((row) => `${row.name}/${row.uploadId}/${row.version}`);
+  expect(left.sort()).toEqual(["a.txt/u2/null", "other/u3/4"]);
+  store.close();
+});

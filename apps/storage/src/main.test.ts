@@ -1,0 +1,122 @@
+/**
+ * Property: the real `bun run apps/storage` process refuses a bad flag with one line and exit
+ * status 2, prints --help, logs JSON "listening" once it serves, takes its view from the
+ * directory, and on SIGTERM stops cleanly with exit status 0.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ok } from "@ftfs/protocol/core";
+import { createMemoryLogger, RpcServer } from "@ftfs/protocol/io";
+
+const MAIN = join(import.meta.dir, "main.ts");
+/** A cold `bun` start plus opening the stores; generous for a loaded CI machine. */
+const READY_TIMEOUT_MS = 4_000;
+
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+function spawnStorage(args: readonly string[]): ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">> {
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith("FTFS_")) delete env[key];
+  return Bun.spawn([process.execPath, MAIN, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+}
+
+test("a bad flag is one line on stderr and exit status 2", async () => {
+  const child = spawnStorage(["--node", "s1a", "--bogus", "x"]);
+  const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+  expect(code).toBe(2);
+  expect(stderr.trim().split("\n")).toHaveLength(1);
+  expect(stderr).toContain("--bogus");
+});
+
+test("--help lists every flag with its environment twin", async () => {
+  const child = spawnStorage(["--help"]);
+  const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+  expect(code).toBe(0);
+  for (const name of ["node", "group", "listen", "data", "join", "capacity"]) {
+    expect(stdout).toContain(`--${name}`);
+    expect(stdout).toContain(`FTFS_${name.toUpperCase()}`);
+  }
+});
+
+test("serves after 'listening', and exits 0 on SIGTERM", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "ftfs-storage-main-"));
+  let registrations = 0;
+  const directory = RpcServer.start({
+    listen: "127.0.0.1:0",
+    logger: createMemoryLogger("fake-directory"),
+    handlers: {
+      registerStorage: async (body) => {
+        registrations += 1;
+        const replicas = [{ node: body.node, address: body.address }];
+        return ok({ body: { group: { group: body.group, epoch: 1, primary: body.address, primaryNode: body.node, replicas }, directoryNode: "d1" } });
+      },
+    },
+  });
+  cleanups.push(async () => {
+    directory.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const child = spawnStorage([
+    "--node", "s1a", "--group", "s1", "--listen", "127.0.0.1:0", "--data", dataDir,
+    "--join", `127.0.0.1:${directory.port}`, "--capacity", "1GiB",
+  ]);
+  const lines = new LogLines(child.stderr);
+  const listening = await lines.waitFor((line) => line.msg === "listening");
+  expect(listening.capacityBytes).toBe(1024 ** 3);
+  await lines.waitFor((line) => line.msg === "group view" && line.role === "primary");
+  expect(registrations).toBeGreaterThan(0);
+  child.kill("SIGTERM");
+  expect(await child.exited).toBe(0);
+});
+
+type LogLine = Record<string, unknown>;
+
+/** Reads a process's JSON log lines in the background; `waitFor` resolves on the first match. */
+class LogLines {
+  private readonly seen: LogLine[] = [];
+  private wake: () => void = () => undefined;
+  private ended = false;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    void this.read(stream);
+  }
+
+  async waitFor(wanted: (line: LogLine) => boolean): Promise<LogLine> {
+    const deadlineMs = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      const found = this.seen.find(wanted);
+      if (found !== undefined) return found;
+      if (this.ended) throw new Error("the process ended before the log line");
+      const leftMs = deadlineMs - Date.now();
+      if (leftMs <= 0) throw new Error(`no such log line within ${READY_TIMEOUT_MS} ms`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        timer = setTimeout(resolve, leftMs);
+      });
+      clearTimeout(timer);
+    }
+  }
+
+  private async read(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffered = "";
+    for await (const bytes of stream) {
+      buffered += decoder.decode(bytes, { stream: true });
+      let newline = buffered.indexOf("\n");
+      while (newline >= 0) {
+        this.seen.push(JSON.parse(buffered.slice(0, newline)) as LogLine);
+        buffered = buffered.slice(newline + 1);
+        newline = buffered.indexOf("\n");
+      }
+      this.wake();
+    }
+    this.ended = true;
+    this.wake();
+  }
+}
