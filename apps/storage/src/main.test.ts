@@ -19,10 +19,17 @@ afterAll(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-function spawnStorage(args: readonly string[]): ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">> {
+function spawnStorage(
+  args: readonly string[],
+): ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">> {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith("FTFS_")) delete env[key];
-  return Bun.spawn([process.execPath, MAIN, ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  return Bun.spawn([process.execPath, MAIN, ...args], {
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
 }
 
 test("a bad flag is one line on stderr and exit status 2", async () => {
@@ -53,7 +60,18 @@ test("serves after 'listening', and exits 0 on SIGTERM", async () => {
       registerStorage: async (body) => {
         registrations += 1;
         const replicas = [{ node: body.node, address: body.address }];
-        return ok({ body: { group: { group: body.group, epoch: 1, primary: body.address, primaryNode: body.node, replicas }, directoryNode: "d1" } });
+        return ok({
+          body: {
+            group: {
+              group: body.group,
+              epoch: 1,
+              primary: body.address,
+              primaryNode: body.node,
+              replicas,
+            },
+            directoryNode: "d1",
+          },
+        });
       },
     },
   });
@@ -62,8 +80,18 @@ test("serves after 'listening', and exits 0 on SIGTERM", async () => {
     await rm(dataDir, { recursive: true, force: true });
   });
   const child = spawnStorage([
-    "--node", "s1a", "--group", "s1", "--listen", "127.0.0.1:0", "--data", dataDir,
-    "--join", `127.0.0.1:${directory.port}`, "--capacity", "1GiB",
+    "--node",
+    "s1a",
+    "--group",
+    "s1",
+    "--listen",
+    "127.0.0.1:0",
+    "--data",
+    dataDir,
+    "--join",
+    `127.0.0.1:${directory.port}`,
+    "--capacity",
+    "1GiB",
   ]);
   const lines = new LogLines(child.stderr);
   const listening = await lines.waitFor((line) => line.msg === "listening");

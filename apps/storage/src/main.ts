@@ -31,7 +31,11 @@ const FLAGS: readonly FlagSpec[] = [
   { name: "listen", description: "host:port for requests (TCP)" },
   { name: "data", description: "folder for chunks and owner references" },
   { name: "join", description: "directory addresses, comma-separated" },
-  { name: "capacity", description: "bytes offered, e.g. 10GiB; empty: the disk's free space", default: "" },
+  {
+    name: "capacity",
+    description: "bytes offered, e.g. 10GiB; empty: the disk's free space",
+    default: "",
+  },
 ];
 
 function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger"> | "help" {
@@ -41,7 +45,8 @@ function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger
   const group = requireFlag(flags, "group");
   const listen = requireFlag(flags, "listen");
   const dataDir = requireFlag(flags, "data");
-  if (!tryDecode(nodeIdField, node).ok) throw new UsageError(`flag --node: '${node}' is not a node id`);
+  if (!tryDecode(nodeIdField, node).ok)
+    throw new UsageError(`flag --node: '${node}' is not a node id`);
   if (!tryDecode(groupField, group).ok) {
     throw new UsageError(`flag --group: '${group}' may use only letters, digits, '.', '_' and '-'`);
   }
@@ -51,7 +56,15 @@ function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger
   const capacity = flags.capacity ?? "";
   const base = { node, group, listen, dataDir, join };
   if (capacity === "") return base;
-  return { ...base, capacityBytes: parseBytesFlag("capacity", capacity, CAPACITY_BYTES_MIN, Number.MAX_SAFE_INTEGER) };
+  return {
+    ...base,
+    capacityBytes: parseBytesFlag(
+      "capacity",
+      capacity,
+      CAPACITY_BYTES_MIN,
+      Number.MAX_SAFE_INTEGER,
+    ),
+  };
 }
 
 function requireFlag(flags: Readonly<Record<string, string>>, name: string): string {
@@ -61,10 +74,15 @@ function requireFlag(flags: Readonly<Record<string, string>>, name: string): str
 }
 
 function parseJoin(value: string): string[] {
-  const addresses = value.split(",").map((part) => part.trim()).filter((part) => part !== "");
-  if (addresses.length === 0) throw new UsageError("flag --join needs at least one directory address");
+  const addresses = value
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
+  if (addresses.length === 0)
+    throw new UsageError("flag --join needs at least one directory address");
   for (const address of addresses) {
-    if (!parseAddress(address).ok) throw new UsageError(`flag --join: '${address}' is not host:port`);
+    if (!parseAddress(address).ok)
+      throw new UsageError(`flag --join: '${address}' is not host:port`);
   }
   return addresses;
 }
@@ -99,7 +117,8 @@ async function main(): Promise<number> {
 
 function stopSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => resolve(signal));
+    for (const signal of ["SIGTERM", "SIGINT"] as const)
+      process.once(signal, () => resolve(signal));
   });
 }
 

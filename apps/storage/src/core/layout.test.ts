@@ -1,6 +1,13 @@
 /** Property: a chunk lives under a two-level fan-out of its own id, and only such files count. */
 import { expect, test } from "bun:test";
-import { chunkDirs, chunkIdAt, chunkPath, isFanoutName, quarantinePath, tempPath } from "./layout.ts";
+import {
+  chunkDirs,
+  chunkIdAt,
+  chunkPath,
+  isFanoutName,
+  quarantinePath,
+  tempPath,
+} from "./layout.ts";
 
 const ID = `abcd${"e".repeat(60)}`;
 

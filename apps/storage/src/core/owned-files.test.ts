@@ -6,7 +6,12 @@ import { expect, test } from "bun:test";
 import { aggregateOwned, type RefRow } from "./owned-files.ts";
 
 let seq = 0;
-const row = (name: string, uploadId: string, version: number | null, chunkBytes: number): RefRow => {
+const row = (
+  name: string,
+  uploadId: string,
+  version: number | null,
+  chunkBytes: number,
+): RefRow => {
   seq += 1;
   return { name, uploadId, version, chunkBytes, seq };
 };
@@ -39,6 +44,10 @@ test("a late pending row of a committed upload counts toward it", () => {
 
 test("names are sorted and no rows means no files", () => {
   const rows = [row("zeta", "u1", 1, 1), row("Alpha", "u2", 1, 1), row("beta", "u3", 1, 1)];
-  expect(aggregateOwned(rows, "s1").files.map((file) => file.name)).toEqual(["Alpha", "beta", "zeta"]);
+  expect(aggregateOwned(rows, "s1").files.map((file) => file.name)).toEqual([
+    "Alpha",
+    "beta",
+    "zeta",
+  ]);
   expect(aggregateOwned([], "s1")).toEqual({ files: [], truncated: false });
 });

@@ -47,7 +47,13 @@ export class OwnedFilesAggregate {
       uploads = new Map();
       this.byName.set(row.name, uploads);
     }
-    const total = uploads.get(row.uploadId) ?? { uploadId: row.uploadId, version: null, bytes: 0, chunks: 0, lastSeq: 0 };
+    const total = uploads.get(row.uploadId) ?? {
+      uploadId: row.uploadId,
+      version: null,
+      bytes: 0,
+      chunks: 0,
+      lastSeq: 0,
+    };
     // A retried put that landed after the commit leaves a pending row beside committed ones:
     // the upload's version is the one any of its rows carries.
     if (row.version !== null) total.version = Math.max(total.version ?? 0, row.version);
@@ -64,7 +70,14 @@ export class OwnedFilesAggregate {
       const chosen = newestUpload(this.byName.get(name)?.values() ?? []);
       if (chosen === null) continue;
       if (files.length === LIST_FILES_MAX) return { files, truncated: true };
-      files.push({ name, version: chosen.version, uploadId: chosen.uploadId, bytes: chosen.bytes, chunks: chosen.chunks, group });
+      files.push({
+        name,
+        version: chosen.version,
+        uploadId: chosen.uploadId,
+        bytes: chosen.bytes,
+        chunks: chosen.chunks,
+        group,
+      });
     }
     return { files, truncated: false };
   }

@@ -28,23 +28,47 @@ interface Row {
   readonly expect: { code: string; hint?: object } | { forwardTo: string[] };
 }
 
-const state = (node: string, view: GroupView | null = VIEW, leaseExpiresAtMs = LEASED): NodeState => ({
+const state = (
+  node: string,
+  view: GroupView | null = VIEW,
+  leaseExpiresAtMs = LEASED,
+): NodeState => ({
   node,
   view,
   leaseExpiresAtMs,
 });
 
 const TABLE: readonly Row[] = [
-  { name: "primary accepts, forwards to the others", state: state("s1a"), request: { forwarded: false, epoch: 5 }, expect: { forwardTo: ["s1b", "s1c"] } },
-  { name: "primary accepts an unstamped write", state: state("s1a"), request: { forwarded: false, epoch: 0 }, expect: { forwardTo: ["s1b", "s1c"] } },
+  {
+    name: "primary accepts, forwards to the others",
+    state: state("s1a"),
+    request: { forwarded: false, epoch: 5 },
+    expect: { forwardTo: ["s1b", "s1c"] },
+  },
+  {
+    name: "primary accepts an unstamped write",
+    state: state("s1a"),
+    request: { forwarded: false, epoch: 0 },
+    expect: { forwardTo: ["s1b", "s1c"] },
+  },
   {
     name: "backup refuses a client write with a hint",
     state: state("s1b"),
     request: { forwarded: false, epoch: 5 },
     expect: { code: "NOT_PRIMARY", hint: { primary: "127.0.0.1:7111", epoch: 5 } },
   },
-  { name: "backup accepts a forwarded write", state: state("s1b"), request: { forwarded: true, epoch: 5 }, expect: { forwardTo: [] } },
-  { name: "backup accepts a forward from a newer epoch", state: state("s1c"), request: { forwarded: true, epoch: 7 }, expect: { forwardTo: [] } },
+  {
+    name: "backup accepts a forwarded write",
+    state: state("s1b"),
+    request: { forwarded: true, epoch: 5 },
+    expect: { forwardTo: [] },
+  },
+  {
+    name: "backup accepts a forward from a newer epoch",
+    state: state("s1c"),
+    request: { forwarded: true, epoch: 7 },
+    expect: { forwardTo: [] },
+  },
   {
     name: "stale client stamp refused",
     state: state("s1a"),
@@ -57,10 +81,30 @@ const TABLE: readonly Row[] = [
     request: { forwarded: true, epoch: 4 },
     expect: { code: "STALE_EPOCH", hint: { primary: "127.0.0.1:7111", epoch: 5 } },
   },
-  { name: "no view yet", state: state("s1a", null), request: { forwarded: false, epoch: 0 }, expect: { code: "UNAVAILABLE" } },
-  { name: "no view yet, even forwarded", state: state("s1b", null), request: { forwarded: true, epoch: 5 }, expect: { code: "UNAVAILABLE" } },
-  { name: "our view is behind the client's", state: state("s1a"), request: { forwarded: false, epoch: 6 }, expect: { code: "UNAVAILABLE" } },
-  { name: "primary with an expired lease", state: state("s1a", VIEW, NOW_MS), request: { forwarded: false, epoch: 5 }, expect: { code: "UNAVAILABLE" } },
+  {
+    name: "no view yet",
+    state: state("s1a", null),
+    request: { forwarded: false, epoch: 0 },
+    expect: { code: "UNAVAILABLE" },
+  },
+  {
+    name: "no view yet, even forwarded",
+    state: state("s1b", null),
+    request: { forwarded: true, epoch: 5 },
+    expect: { code: "UNAVAILABLE" },
+  },
+  {
+    name: "our view is behind the client's",
+    state: state("s1a"),
+    request: { forwarded: false, epoch: 6 },
+    expect: { code: "UNAVAILABLE" },
+  },
+  {
+    name: "primary with an expired lease",
+    state: state("s1a", VIEW, NOW_MS),
+    request: { forwarded: false, epoch: 5 },
+    expect: { code: "UNAVAILABLE" },
+  },
   {
     name: "group without a primary",
     state: state("s1b", { ...VIEW, primary: null, primaryNode: null }),

@@ -44,16 +44,23 @@ export interface Admission {
 }
 
 export function groupHint(view: GroupView): ErrorHint {
-  return view.primary === null ? { epoch: view.epoch } : { primary: view.primary, epoch: view.epoch };
+  return view.primary === null
+    ? { epoch: view.epoch }
+    : { primary: view.primary, epoch: view.epoch };
 }
 
-export function admitWrite(state: NodeState, request: WriteRequest, nowMs: number): Result<Admission> {
+export function admitWrite(
+  state: NodeState,
+  request: WriteRequest,
+  nowMs: number,
+): Result<Admission> {
   const view = state.view;
-  if (view === null) return fail("UNAVAILABLE", `storage node ${state.node} has no group view yet; retry`);
+  if (view === null)
+    return fail("UNAVAILABLE", `storage node ${state.node} has no group view yet; retry`);
   if (request.epoch > 0 && request.epoch < view.epoch) {
     return fail(
       "STALE_EPOCH",
-      `request stamped with epoch ${request.epoch}, but group ${view.group} is at epoch ${view.epoch}`,
+      `request stamped with epoch ${request.epoch}; group ${view.group} is at epoch ${view.epoch}`,
       groupHint(view),
     );
   }
@@ -67,12 +74,22 @@ export function admitWrite(state: NodeState, request: WriteRequest, nowMs: numbe
   }
   if (view.primaryNode !== state.node) {
     const who = view.primary === null ? "no primary now" : `the primary is ${view.primary}`;
-    return fail("NOT_PRIMARY", `storage node ${state.node} is not primary of group ${view.group}; ${who}`, groupHint(view));
+    return fail(
+      "NOT_PRIMARY",
+      `storage node ${state.node} is not primary of group ${view.group}; ${who}`,
+      groupHint(view),
+    );
   }
   if (nowMs >= state.leaseExpiresAtMs) {
-    return fail("UNAVAILABLE", `primary lease of ${state.node} expired (the directory has not answered); retry`);
+    return fail(
+      "UNAVAILABLE",
+      `primary lease of ${state.node} expired (the directory has not answered); retry`,
+    );
   }
-  return ok({ epoch: view.epoch, forwardTo: view.replicas.filter((replica) => replica.node !== state.node) });
+  return ok({
+    epoch: view.epoch,
+    forwardTo: view.replicas.filter((replica) => replica.node !== state.node),
+  });
 }
 
 /** Does a request's stamp show that a newer view exists than ours (so we should refresh)? */

@@ -1,14 +1,27 @@
-/** Property: a node never adopts an older epoch or another group's view; the lease follows the send. */
+/**
+ * Property: a node never adopts an older epoch or another group's view; the lease runs from the
+ * heartbeat's send time.
+ */
 import { expect, test } from "bun:test";
 import type { GroupView } from "@ftfs/protocol/core";
 import { PRIMARY_LEASE_MS } from "./limits.ts";
 import { decideView, leaseExpiry } from "./view-rules.ts";
 
-const VIEW: GroupView = { group: "s1", epoch: 3, primary: "h:1", primaryNode: "s1a", replicas: [{ node: "s1a", address: "h:1" }] };
+const VIEW: GroupView = {
+  group: "s1",
+  epoch: 3,
+  primary: "h:1",
+  primaryNode: "s1a",
+  replicas: [{ node: "s1a", address: "h:1" }],
+};
 
 test("first view is adopted; the same view again is adopted unchanged", () => {
   expect(decideView(null, "s1", VIEW)).toEqual({ kind: "adopt", view: VIEW, changed: true });
-  expect(decideView(VIEW, "s1", { ...VIEW })).toEqual({ kind: "adopt", view: VIEW, changed: false });
+  expect(decideView(VIEW, "s1", { ...VIEW })).toEqual({
+    kind: "adopt",
+    view: VIEW,
+    changed: false,
+  });
 });
 
 test("a newer epoch is adopted, an older one is not", () => {

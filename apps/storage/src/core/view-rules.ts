@@ -13,15 +13,24 @@ export type ViewDecision =
   | { readonly kind: "older"; readonly view: GroupView }
   | { readonly kind: "wrongGroup"; readonly view: GroupView | null };
 
-export function decideView(current: GroupView | null, group: string, incoming: GroupView): ViewDecision {
+export function decideView(
+  current: GroupView | null,
+  group: string,
+  incoming: GroupView,
+): ViewDecision {
   if (incoming.group !== group) return { kind: "wrongGroup", view: current };
   if (current !== null && incoming.epoch < current.epoch) return { kind: "older", view: current };
-  return { kind: "adopt", view: incoming, changed: current === null || !sameView(current, incoming) };
+  return {
+    kind: "adopt",
+    view: incoming,
+    changed: current === null || !sameView(current, incoming),
+  };
 }
 
 export function sameView(left: GroupView, right: GroupView): boolean {
   if (left.epoch !== right.epoch || left.primary !== right.primary) return false;
-  if (left.primaryNode !== right.primaryNode || left.replicas.length !== right.replicas.length) return false;
+  if (left.primaryNode !== right.primaryNode || left.replicas.length !== right.replicas.length)
+    return false;
   return left.replicas.every((replica, at) => {
     const other = right.replicas[at];
     return other !== undefined && other.node === replica.node && other.address === replica.address;

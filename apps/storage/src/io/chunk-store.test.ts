@@ -87,7 +87,9 @@ test("a rotted file is detected on read, quarantined, and can be stored afresh",
   await writeFile(path, onDisk);
   const read = await store.get(id);
   expect(read.ok ? "served" : read.error.code).toBe("INTEGRITY");
-  expect(logger.lines.some((line) => line.includes('"level":"error"') && line.includes(id))).toBe(true);
+  expect(logger.lines.some((line) => line.includes('"level":"error"') && line.includes(id))).toBe(
+    true,
+  );
   expect(store.has(id)).toBe(false);
   expect((await readdir(join(dir, "quarantine"))).length).toBe(1);
   await putText(store, "bytes that will rot");

@@ -71,9 +71,11 @@ export class ChunkStore {
     await mkdir(dataDir, { recursive: true });
     const leftovers = await readdir(join(dataDir, TEMP_DIR)).catch(() => []);
     await rm(join(dataDir, TEMP_DIR), { recursive: true, force: true });
-    for (const dir of [CHUNKS_DIR, TEMP_DIR, QUARANTINE_DIR]) await mkdir(join(dataDir, dir), { recursive: true });
+    for (const dir of [CHUNKS_DIR, TEMP_DIR, QUARANTINE_DIR])
+      await mkdir(join(dataDir, dir), { recursive: true });
     await fsyncDir(dataDir);
-    if (leftovers.length > 0) logger.info("removed temporary files left by a crash", { files: leftovers.length });
+    if (leftovers.length > 0)
+      logger.info("removed temporary files left by a crash", { files: leftovers.length });
     await store.scan();
     return store;
   }
@@ -98,10 +100,14 @@ export class ChunkStore {
   /** Check bytes against the id they were sent as; nothing is written before this passes. */
   verify(chunkId: string, bytes: Uint8Array): Result<VerifiedChunk> {
     if (bytes.length === 0) return fail("BAD_REQUEST", "a chunk must hold at least one byte");
-    if (bytes.length > CHUNK_BYTES_MAX) return fail("BAD_REQUEST", `a chunk holds at most ${CHUNK_BYTES_MAX} bytes`);
+    if (bytes.length > CHUNK_BYTES_MAX)
+      return fail("BAD_REQUEST", `a chunk holds at most ${CHUNK_BYTES_MAX} bytes`);
     const actual = sha256Hex(bytes);
     if (actual !== chunkId) {
-      return fail("CHUNK_MISMATCH", `bytes sent as chunk ${chunkId.slice(0, 12)} hash to ${actual.slice(0, 12)}`);
+      return fail(
+        "CHUNK_MISMATCH",
+        `bytes sent as chunk ${chunkId.slice(0, 12)} hash to ${actual.slice(0, 12)}`,
+      );
     }
     return ok({ id: chunkId, bytes } as VerifiedChunk);
   }
@@ -121,7 +127,8 @@ export class ChunkStore {
 
   /** Read a chunk and check its hash; rot is quarantined and answered INTEGRITY. */
   async get(chunkId: string): Promise<Result<Uint8Array>> {
-    if (!this.index.has(chunkId)) return fail("CHUNK_NOT_FOUND", `no chunk ${chunkId.slice(0, 12)} on this node`);
+    if (!this.index.has(chunkId))
+      return fail("CHUNK_NOT_FOUND", `no chunk ${chunkId.slice(0, 12)} on this node`);
     let bytes: Uint8Array;
     try {
       bytes = await readFile(join(this.dataDir, chunkPath(chunkId)));
@@ -133,7 +140,10 @@ export class ChunkStore {
     }
     if (sha256Hex(bytes) !== chunkId) {
       await this.quarantine(chunkId);
-      return fail("INTEGRITY", `chunk ${chunkId.slice(0, 12)} on this node is corrupt; read another replica`);
+      return fail(
+        "INTEGRITY",
+        `chunk ${chunkId.slice(0, 12)} on this node is corrupt; read another replica`,
+      );
     }
     return ok(bytes);
   }
@@ -141,7 +151,10 @@ export class ChunkStore {
   private async write(chunk: VerifiedChunk): Promise<Result<PutOutcome>> {
     const size = chunk.bytes.length;
     if (this.used + this.reservedBytes + size > this.capacityBytes) {
-      return fail("DISK_FULL", `storage node is full (${this.used} of ${this.capacityBytes} bytes used)`);
+      return fail(
+        "DISK_FULL",
+        `storage node is full (${this.used} of ${this.capacityBytes} bytes used)`,
+      );
     }
     this.reservedBytes += size;
     const temp = join(this.dataDir, tempPath(chunk.id, this.nextSerial()));
@@ -186,7 +199,10 @@ export class ChunkStore {
       // Another reader quarantined it first; the chunk is out of the index either way.
       if (errorCode(error) !== "ENOENT") throw error;
     }
-    this.logger.error("chunk failed its hash check on read; quarantined", { chunkId, movedTo: target });
+    this.logger.error("chunk failed its hash check on read; quarantined", {
+      chunkId,
+      movedTo: target,
+    });
   }
 
   private remember(chunkId: string, bytes: number): void {
@@ -225,7 +241,8 @@ export class ChunkStore {
         strays += await this.scanLeaf(first, second);
       }
     }
-    if (strays > 0) this.logger.warn("ignored files under chunks/ that are not chunks", { files: strays });
+    if (strays > 0)
+      this.logger.warn("ignored files under chunks/ that are not chunks", { files: strays });
     this.logger.info("chunk store opened", { chunks: this.index.size, usedBytes: this.used });
   }
 
@@ -245,7 +262,7 @@ export class ChunkStore {
   }
 }
 
-/** Write a whole new file and fsync it before closing: after this returns, the bytes are on disk. */
+/** Write a new file and fsync it before closing: once this returns, the bytes are on disk. */
 async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
   const handle = await open(path, "wx");
   try {

@@ -16,7 +16,13 @@ import {
   type Result,
 } from "@ftfs/protocol/core";
 import type { Handler, Logger, Reply, RequestContext } from "@ftfs/protocol/io";
-import { admitWrite, OwnedFilesAggregate, viewIsBehind, type Admission, type NodeState } from "../core/index.ts";
+import {
+  admitWrite,
+  OwnedFilesAggregate,
+  viewIsBehind,
+  type Admission,
+  type NodeState,
+} from "../core/index.ts";
 import type { ChunkStore, VerifiedChunk } from "./chunk-store.ts";
 import type { RefsStore } from "./refs-store.ts";
 import type { Replicator } from "./replicator.ts";
@@ -36,7 +42,13 @@ export interface StorageContext {
 }
 
 /** The ops a storage node serves. */
-export type StorageOp = "putChunk" | "getChunk" | "hasChunks" | "commitRefs" | "dropRefs" | "listOwned";
+export type StorageOp =
+  | "putChunk"
+  | "getChunk"
+  | "hasChunks"
+  | "commitRefs"
+  | "dropRefs"
+  | "listOwned";
 export type StorageHandlers = { readonly [O in StorageOp]: Handler<O> };
 
 type Answer<O extends Op> = Promise<Result<Reply<O>>>;
@@ -45,14 +57,19 @@ export function storageHandlers(context: StorageContext): StorageHandlers {
   return {
     putChunk: (body, request) => onPutChunk(context, body, request),
     getChunk: (body) => onGetChunk(context, body),
-    hasChunks: async (body) => ok({ body: { present: body.chunkIds.filter((id) => context.chunks.has(id)) } }),
+    hasChunks: async (body) =>
+      ok({ body: { present: body.chunkIds.filter((id) => context.chunks.has(id)) } }),
     commitRefs: (body, request) => onCommitRefs(context, body, request),
     dropRefs: (body, request) => onDropRefs(context, body, request),
     listOwned: (body) => onListOwned(context, body),
   };
 }
 
-function admit(context: StorageContext, forwarded: boolean | undefined, epoch: number): Result<Admission> {
+function admit(
+  context: StorageContext,
+  forwarded: boolean | undefined,
+  epoch: number,
+): Result<Admission> {
   const state = context.state();
   if (viewIsBehind(state.view, epoch)) context.refreshView();
   return admitWrite(state, { forwarded: forwarded === true, epoch }, context.nowMs());
@@ -66,7 +83,11 @@ function validateOwner(uid: string, name: string): Result<void> {
   return ok(undefined);
 }
 
-async function onPutChunk(context: StorageContext, body: RequestBody<"putChunk">, request: RequestContext): Answer<"putChunk"> {
+async function onPutChunk(
+  context: StorageContext,
+  body: RequestBody<"putChunk">,
+  request: RequestContext,
+): Answer<"putChunk"> {
   const valid = validateOwner(body.owner.uid, body.owner.name);
   if (!valid.ok) return valid;
   const admitted = admit(context, body.forwarded, request.epoch);
@@ -89,16 +110,29 @@ async function onPutChunk(context: StorageContext, body: RequestBody<"putChunk">
 }
 
 /** The chunk first, then its reference: a reference never names a chunk that is not on disk. */
-async function storeLocally(context: StorageContext, chunk: VerifiedChunk, owner: ChunkOwner): Promise<Result<void>> {
+async function storeLocally(
+  context: StorageContext,
+  chunk: VerifiedChunk,
+  owner: ChunkOwner,
+): Promise<Result<void>> {
   const put = await context.chunks.put(chunk);
   if (!put.ok) return put;
-  const recorded = guardRefs(() => context.refs.addPending(chunk.id, owner, chunk.bytes.length, context.nowMs()));
+  const recorded = guardRefs(() =>
+    context.refs.addPending(chunk.id, owner, chunk.bytes.length, context.nowMs()),
+  );
   if (!recorded.ok) return recorded;
-  context.logger.debug("chunk stored", { chunkId: chunk.id, bytes: chunk.bytes.length, written: put.value.written });
+  context.logger.debug("chunk stored", {
+    chunkId: chunk.id,
+    bytes: chunk.bytes.length,
+    written: put.value.written,
+  });
   return ok(undefined);
 }
 
-async function onGetChunk(context: StorageContext, body: RequestBody<"getChunk">): Answer<"getChunk"> {
+async function onGetChunk(
+  context: StorageContext,
+  body: RequestBody<"getChunk">,
+): Answer<"getChunk"> {
   const read = await context.chunks.get(body.chunkId);
   if (!read.ok) return read;
   return ok({ body: { chunkId: body.chunkId, bytes: read.value.length }, payload: read.value });
@@ -113,17 +147,34 @@ async function onCommitRefs(
   if (!valid.ok) return valid;
   const admitted = admit(context, body.forwarded, request.epoch);
   if (!admitted.ok) return admitted;
-  const applied = guardRefs(() => context.refs.commit(body.uid, body.name, body.uploadId, body.version));
+  const applied = guardRefs(() =>
+    context.refs.commit(body.uid, body.name, body.uploadId, body.version),
+  );
   if (!applied.ok) return applied;
   const { uid, name, uploadId, version } = body;
   const forwardBody = { uid, name, uploadId, version, forwarded: true };
-  const remote = await context.replicator.forward(admitted.value.forwardTo, "commitRefs", forwardBody, admitted.value);
+  const remote = await context.replicator.forward(
+    admitted.value.forwardTo,
+    "commitRefs",
+    forwardBody,
+    admitted.value,
+  );
   if (!remote.ok) return remote;
-  context.logger.debug("references committed", { uid, name, uploadId, version, refs: applied.value });
+  context.logger.debug("references committed", {
+    uid,
+    name,
+    uploadId,
+    version,
+    refs: applied.value,
+  });
   return ok({ body: {} });
 }
 
-async function onDropRefs(context: StorageContext, body: RequestBody<"dropRefs">, request: RequestContext): Answer<"dropRefs"> {
+async function onDropRefs(
+  context: StorageContext,
+  body: RequestBody<"dropRefs">,
+  request: RequestContext,
+): Answer<"dropRefs"> {
   const valid = validateOwner(body.uid, body.name);
   if (!valid.ok) return valid;
   const admitted = admit(context, body.forwarded, request.epoch);
@@ -131,19 +182,35 @@ async function onDropRefs(context: StorageContext, body: RequestBody<"dropRefs">
   const applied = guardRefs(() => context.refs.drop(body.uid, body.name));
   if (!applied.ok) return applied;
   const forwardBody = { uid: body.uid, name: body.name, forwarded: true };
-  const remote = await context.replicator.forward(admitted.value.forwardTo, "dropRefs", forwardBody, admitted.value);
+  const remote = await context.replicator.forward(
+    admitted.value.forwardTo,
+    "dropRefs",
+    forwardBody,
+    admitted.value,
+  );
   if (!remote.ok) return remote;
-  context.logger.debug("references dropped", { uid: body.uid, name: body.name, refs: applied.value });
+  context.logger.debug("references dropped", {
+    uid: body.uid,
+    name: body.name,
+    refs: applied.value,
+  });
   return ok({ body: {} });
 }
 
-async function onListOwned(context: StorageContext, body: RequestBody<"listOwned">): Answer<"listOwned"> {
+async function onListOwned(
+  context: StorageContext,
+  body: RequestBody<"listOwned">,
+): Answer<"listOwned"> {
   const valid = validateUid(body.uid);
   if (!valid.ok) return valid;
   const aggregate = new OwnedFilesAggregate();
   context.refs.forEachOwnedBy(body.uid, (row) => aggregate.add(row));
   const listing = aggregate.listing(context.group);
-  if (listing.truncated) context.logger.warn("listOwned answer truncated", { uid: body.uid, files: listing.files.length });
+  if (listing.truncated)
+    context.logger.warn("listOwned answer truncated", {
+      uid: body.uid,
+      files: listing.files.length,
+    });
   return ok({ body: { node: context.node, files: listing.files } });
 }
 
@@ -152,7 +219,8 @@ function guardRefs<T>(apply: () => T): Result<T> {
   try {
     return ok(apply());
   } catch (error) {
-    if (isSqliteFull(error)) return fail("DISK_FULL", "storage node's disk is full (owner references)");
+    if (isSqliteFull(error))
+      return fail("DISK_FULL", "storage node's disk is full (owner references)");
     throw error;
   }
 }

@@ -6,7 +6,12 @@
  * scheduled when the last one ends. Which view to keep is decided by core/view-rules.ts.
  */
 
-import { assertNever, FtfsError, STORAGE_HEARTBEAT_INTERVAL_MS, type GroupView } from "@ftfs/protocol/core";
+import {
+  assertNever,
+  FtfsError,
+  STORAGE_HEARTBEAT_INTERVAL_MS,
+  type GroupView,
+} from "@ftfs/protocol/core";
 import { describeError, RpcPool, type Logger } from "@ftfs/protocol/io";
 import {
   decideView,
@@ -42,7 +47,8 @@ export class Heartbeat {
   private lastProblem: string | null = null;
 
   constructor(options: HeartbeatOptions) {
-    if (options.join.length === 0) throw new Error("heartbeat needs at least one directory address");
+    if (options.join.length === 0)
+      throw new Error("heartbeat needs at least one directory address");
     this.options = options;
     this.intervalMs = options.intervalMs ?? STORAGE_HEARTBEAT_INTERVAL_MS;
     this.preferred = options.join[0] ?? "";
@@ -105,7 +111,10 @@ export class Heartbeat {
 
   /** Try the directory addresses in turn (preferred first), following NOT_PRIMARY hints. */
   private async beat(): Promise<void> {
-    const queue = [this.preferred, ...this.options.join.filter((address) => address !== this.preferred)];
+    const queue = [
+      this.preferred,
+      ...this.options.join.filter((address) => address !== this.preferred),
+    ];
     const tried = new Set<string>();
     let hintsFollowed = 0;
     const problems: string[] = [];
@@ -139,7 +148,12 @@ export class Heartbeat {
       return "done";
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
-      if (!error.retryable) logger.warn("directory refused the heartbeat", { address, code: error.code, reason: error.message });
+      if (!error.retryable)
+        logger.warn("directory refused the heartbeat", {
+          address,
+          code: error.code,
+          reason: error.message,
+        });
       if (error.code !== "NOT_PRIMARY") this.pool.forget(address);
       const hint = error.code === "NOT_PRIMARY" ? error.hint?.primary : undefined;
       return hint === undefined ? { problem: error.message } : { problem: error.message, hint };
@@ -151,10 +165,16 @@ export class Heartbeat {
     const decision = decideView(this.currentView, group, incoming);
     switch (decision.kind) {
       case "wrongGroup":
-        logger.error("directory answered with another group's view; ignored", { directoryNode, group: incoming.group });
+        logger.error("directory answered with another group's view; ignored", {
+          directoryNode,
+          group: incoming.group,
+        });
         return;
       case "older":
-        logger.debug("directory answered with an older view; kept ours", { directoryNode, epoch: incoming.epoch });
+        logger.debug("directory answered with an older view; kept ours", {
+          directoryNode,
+          epoch: incoming.epoch,
+        });
         return;
       case "adopt":
         this.currentView = decision.view;

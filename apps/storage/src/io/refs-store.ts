@@ -54,22 +54,31 @@ export class RefsStore {
       `INSERT INTO refs (chunk_id, uid, name, upload_id, version, chunk_bytes, created_at_ms)
        VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6) ON CONFLICT DO NOTHING`,
     );
-    this.setVersion = db.query("UPDATE refs SET version = ?4 WHERE uid = ?1 AND name = ?2 AND upload_id = ?3");
-    this.dropCommitted = db.query("DELETE FROM refs WHERE uid = ?1 AND name = ?2 AND version IS NOT NULL");
+    this.setVersion = db.query(
+      "UPDATE refs SET version = ?4 WHERE uid = ?1 AND name = ?2 AND upload_id = ?3",
+    );
+    this.dropCommitted = db.query(
+      "DELETE FROM refs WHERE uid = ?1 AND name = ?2 AND version IS NOT NULL",
+    );
     this.ownedBy = db.query<RowOut, [string]>(
       "SELECT name, upload_id, version, chunk_bytes, seq FROM refs WHERE uid = ?1",
     );
-    this.refCount = db.query<{ count: number }, [string]>("SELECT COUNT(*) AS count FROM refs WHERE chunk_id = ?1");
+    this.refCount = db.query<{ count: number }, [string]>(
+      "SELECT COUNT(*) AS count FROM refs WHERE chunk_id = ?1",
+    );
   }
 
   static open(path: string): RefsStore {
     const db = new Database(path, { create: true, strict: true });
     db.run("PRAGMA journal_mode = WAL");
     db.run("PRAGMA synchronous = FULL");
-    const found = db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
+    const found =
+      db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
     if (found > SCHEMA_VERSION) {
       db.close();
-      throw new Error(`${path} has schema version ${found}; this build knows up to ${SCHEMA_VERSION}`);
+      throw new Error(
+        `${path} has schema version ${found}; this build knows up to ${SCHEMA_VERSION}`,
+      );
     }
     db.transaction(() => {
       db.run(SCHEMA);
@@ -101,7 +110,13 @@ export class RefsStore {
   /** Visit every reference a user holds, one row at a time. */
   forEachOwnedBy(uid: string, visit: (row: RefRow) => void): void {
     for (const row of this.ownedBy.iterate(uid)) {
-      visit({ name: row.name, uploadId: row.upload_id, version: row.version, chunkBytes: row.chunk_bytes, seq: row.seq });
+      visit({
+        name: row.name,
+        uploadId: row.upload_id,
+        version: row.version,
+        chunkBytes: row.chunk_bytes,
+        seq: row.seq,
+      });
     }
   }
 

@@ -6,7 +6,14 @@
  * to acknowledge. Which replicas to forward to is decided by core/request-rules.ts.
  */
 
-import { fail, FtfsError, ok, type ErrorCode, type RequestBody, type Result } from "@ftfs/protocol/core";
+import {
+  fail,
+  FtfsError,
+  ok,
+  type ErrorCode,
+  type RequestBody,
+  type Result,
+} from "@ftfs/protocol/core";
 import { RpcPool, type Logger } from "@ftfs/protocol/io";
 import { FORWARD_CONNECT_TIMEOUT_MS, FORWARD_TIMEOUT_MS, type Replica } from "../core/index.ts";
 
@@ -14,7 +21,11 @@ import { FORWARD_CONNECT_TIMEOUT_MS, FORWARD_TIMEOUT_MS, type Replica } from "..
 export type ReplicatedOp = "putChunk" | "commitRefs" | "dropRefs";
 
 /** Failures after which the connection is not trusted again: the next call reconnects. */
-const CONNECTION_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["CONNECT_FAILED", "CONNECTION_CLOSED", "TIMEOUT"]);
+const CONNECTION_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "CONNECT_FAILED",
+  "CONNECTION_CLOSED",
+  "TIMEOUT",
+]);
 
 export interface ForwardOptions {
   readonly epoch: number;
@@ -52,11 +63,20 @@ export class Replicator {
     outcomes.forEach((outcome, at) => {
       const target = targets[at];
       if (outcome.status === "fulfilled" || target === undefined) return;
-      failures.push(`${target.node} (${target.address}): ${this.noteFailure(target, outcome.reason)}`);
+      failures.push(
+        `${target.node} (${target.address}): ${this.noteFailure(target, outcome.reason)}`,
+      );
     });
     if (failures.length === 0) return ok(targets.length);
-    this.logger.warn("replicated write not stored by every replica", { op, epoch: options.epoch, failures: failures.join("; ") });
-    return fail("UNAVAILABLE", `${op} not stored by every replica of the group (${failures.join("; ")}); retry`);
+    this.logger.warn("replicated write not stored by every replica", {
+      op,
+      epoch: options.epoch,
+      failures: failures.join("; "),
+    });
+    return fail(
+      "UNAVAILABLE",
+      `${op} not stored by every replica of the group (${failures.join("; ")}); retry`,
+    );
   }
 
   close(): void {
@@ -64,7 +84,8 @@ export class Replicator {
   }
 
   private noteFailure(target: Replica, reason: unknown): string {
-    if (!(reason instanceof FtfsError)) return reason instanceof Error ? reason.message : String(reason);
+    if (!(reason instanceof FtfsError))
+      return reason instanceof Error ? reason.message : String(reason);
     if (CONNECTION_CODES.has(reason.code)) this.pool.forget(target.address);
     if (reason.code === "STALE_EPOCH") this.onStale();
     return `${reason.code} ${reason.message}`;

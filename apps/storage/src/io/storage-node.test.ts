@@ -74,7 +74,8 @@ async function refused(call: Promise<unknown>): Promise<FtfsError> {
     () => null,
     (error: unknown) => error,
   );
-  if (!(outcome instanceof FtfsError)) throw new Error(`expected an FtfsError, got ${String(outcome)}`);
+  if (!(outcome instanceof FtfsError))
+    throw new Error(`expected an FtfsError, got ${String(outcome)}`);
   return outcome;
 }
 
@@ -105,20 +106,30 @@ afterAll(async () => {
 
 describe("a replicated storage group", () => {
   test("a put to the primary is on every replica's disk when acknowledged", async () => {
-    const answer = await pool.call(nodeOf("s1a").address, "putChunk", { chunkId, owner }, { payload: bytes, epoch: EPOCH });
+    const answer = await pool.call(
+      nodeOf("s1a").address,
+      "putChunk",
+      { chunkId, owner },
+      { payload: bytes, epoch: EPOCH },
+    );
     expect(answer.body).toEqual({ chunkId, bytes: bytes.length, replicas: 3 });
     for (const id of NODE_IDS) {
       await access(join(root, id, chunkPath(chunkId)));
       const read = await pool.call(nodeOf(id).address, "getChunk", { chunkId });
       expect(sha256Hex(read.payload)).toBe(chunkId);
-      const has = await pool.call(nodeOf(id).address, "hasChunks", { chunkIds: [chunkId, "0".repeat(64)] });
+      const has = await pool.call(nodeOf(id).address, "hasChunks", {
+        chunkIds: [chunkId, "0".repeat(64)],
+      });
       expect(has.body.present).toEqual([chunkId]);
     }
   });
 
   test("two connections to one node each get their own answers", async () => {
     const other = "0".repeat(64);
-    const [first, second] = await Promise.all([RpcClient.connect(nodeOf("s1b").address), RpcClient.connect(nodeOf("s1b").address)]);
+    const [first, second] = await Promise.all([
+      RpcClient.connect(nodeOf("s1b").address),
+      RpcClient.connect(nodeOf("s1b").address),
+    ]);
     const answers = await Promise.all([
       first.call("hasChunks", { chunkIds: [chunkId] }, { timeoutMs: ANSWER_TIMEOUT_MS }),
       second.call("hasChunks", { chunkIds: [other] }, { timeoutMs: ANSWER_TIMEOUT_MS }),
@@ -130,38 +141,78 @@ describe("a replicated storage group", () => {
   });
 
   test("a put to a backup is NOT_PRIMARY with a hint naming the primary", async () => {
-    const error = await refused(pool.call(nodeOf("s1b").address, "putChunk", { chunkId, owner }, { payload: bytes, epoch: EPOCH }));
+    const error = await refused(
+      pool.call(
+        nodeOf("s1b").address,
+        "putChunk",
+        { chunkId, owner },
+        { payload: bytes, epoch: EPOCH },
+      ),
+    );
     expect(error.code).toBe("NOT_PRIMARY");
     expect(error.hint).toEqual({ primary: nodeOf("s1a").address, epoch: EPOCH });
   });
 
   test("a put stamped with an older epoch is STALE_EPOCH", async () => {
-    const error = await refused(pool.call(nodeOf("s1a").address, "putChunk", { chunkId, owner }, { payload: bytes, epoch: EPOCH - 1 }));
+    const error = await refused(
+      pool.call(
+        nodeOf("s1a").address,
+        "putChunk",
+        { chunkId, owner },
+        { payload: bytes, epoch: EPOCH - 1 },
+      ),
+    );
     expect(error.code).toBe("STALE_EPOCH");
     expect(error.hint).toEqual({ primary: nodeOf("s1a").address, epoch: EPOCH });
   });
 
   test("bytes that do not match the id are refused, and stored nowhere", async () => {
     const lie = sha256Hex(new TextEncoder().encode("something else"));
-    const error = await refused(pool.call(nodeOf("s1a").address, "putChunk", { chunkId: lie, owner }, { payload: bytes, epoch: EPOCH }));
+    const error = await refused(
+      pool.call(
+        nodeOf("s1a").address,
+        "putChunk",
+        { chunkId: lie, owner },
+        { payload: bytes, epoch: EPOCH },
+      ),
+    );
     expect(error.code).toBe("CHUNK_MISMATCH");
     for (const id of NODE_IDS) expect(nodeOf(id).chunks.has(lie)).toBe(false);
   });
 
   test("commitRefs on the primary reaches every replica; listOwned shows the version", async () => {
-    await pool.call(nodeOf("s1a").address, "commitRefs", { ...owner, version: 1 }, { epoch: EPOCH });
+    await pool.call(
+      nodeOf("s1a").address,
+      "commitRefs",
+      { ...owner, version: 1 },
+      { epoch: EPOCH },
+    );
     for (const id of NODE_IDS) {
       const listed = await pool.call(nodeOf(id).address, "listOwned", { uid: "alice" });
       expect(listed.body).toEqual({
         node: id,
-        files: [{ name: "a.txt", version: 1, uploadId: "up-1", bytes: bytes.length, chunks: 1, group: "s1" }],
+        files: [
+          {
+            name: "a.txt",
+            version: 1,
+            uploadId: "up-1",
+            bytes: bytes.length,
+            chunks: 1,
+            group: "s1",
+          },
+        ],
       });
     }
   });
 
   test("hostile names are refused", async () => {
     const error = await refused(
-      pool.call(nodeOf("s1a").address, "putChunk", { chunkId, owner: { ...owner, name: "../x" } }, { payload: bytes }),
+      pool.call(
+        nodeOf("s1a").address,
+        "putChunk",
+        { chunkId, owner: { ...owner, name: "../x" } },
+        { payload: bytes },
+      ),
     );
     expect(error.code).toBe("INVALID_NAME");
   });
@@ -179,7 +230,9 @@ describe("a replicated storage group", () => {
     if (view === null) throw new Error("no view");
     directory.view = {
       ...view,
-      replicas: view.replicas.map((replica) => (replica.node === "s1b" ? { node: "s1b", address: again.address } : replica)),
+      replicas: view.replicas.map((replica) =>
+        replica.node === "s1b" ? { node: "s1b", address: again.address } : replica,
+      ),
     };
     for (const id of NODE_IDS) await nodeOf(id).refreshView();
   });
@@ -188,10 +241,24 @@ describe("a replicated storage group", () => {
     await nodeOf("s1c").stop();
     const fresh = new TextEncoder().encode("written while a backup is down");
     const freshId = sha256Hex(fresh);
-    const error = await refused(pool.call(nodeOf("s1a").address, "putChunk", { chunkId: freshId, owner }, { payload: fresh, epoch: EPOCH }));
+    const error = await refused(
+      pool.call(
+        nodeOf("s1a").address,
+        "putChunk",
+        { chunkId: freshId, owner },
+        { payload: fresh, epoch: EPOCH },
+      ),
+    );
     expect(error.code).toBe("UNAVAILABLE");
     expect(error.retryable).toBe(true);
-    const drop = await refused(pool.call(nodeOf("s1a").address, "dropRefs", { uid: "alice", name: "a.txt" }, { epoch: EPOCH }));
+    const drop = await refused(
+      pool.call(
+        nodeOf("s1a").address,
+        "dropRefs",
+        { uid: "alice", name: "a.txt" },
+        { epoch: EPOCH },
+      ),
+    );
     expect(drop.code).toBe("UNAVAILABLE");
   });
 });
@@ -199,14 +266,27 @@ describe("a replicated storage group", () => {
 describe("heartbeat", () => {
   test("follows a NOT_PRIMARY hint from a directory that is not primary", async () => {
     const leader = new FakeDirectory();
-    const follower = new FakeDirectory(() => fail("NOT_PRIMARY", "not the leader", { primary: leader.address }));
+    const follower = new FakeDirectory(() =>
+      fail("NOT_PRIMARY", "not the leader", { primary: leader.address }),
+    );
     const node = await startNode("s2a", [follower.address]);
-    leader.view = { group: "s1", epoch: 1, primary: node.address, primaryNode: "s2a", replicas: [{ node: "s2a", address: node.address }] };
+    leader.view = {
+      group: "s1",
+      epoch: 1,
+      primary: node.address,
+      primaryNode: "s2a",
+      replicas: [{ node: "s2a", address: node.address }],
+    };
     const view = await node.refreshView();
     expect(view?.epoch).toBe(1);
     expect(follower.registrations).toBeGreaterThan(0);
     // Alone in its group, the primary acknowledges with one copy.
-    const answer = await pool.call(node.address, "putChunk", { chunkId, owner }, { payload: bytes, epoch: 1 });
+    const answer = await pool.call(
+      node.address,
+      "putChunk",
+      { chunkId, owner },
+      { payload: bytes, epoch: 1 },
+    );
     expect(answer.body.replicas).toBe(1);
     await node.stop();
     leader.server.stop();
@@ -216,7 +296,9 @@ describe("heartbeat", () => {
   test("until the node has a view it refuses writes UNAVAILABLE", async () => {
     const silent = new FakeDirectory();
     const node = await startNode("s3a", [silent.address]);
-    const error = await refused(pool.call(node.address, "putChunk", { chunkId, owner }, { payload: bytes }));
+    const error = await refused(
+      pool.call(node.address, "putChunk", { chunkId, owner }, { payload: bytes }),
+    );
     expect(error.code).toBe("UNAVAILABLE");
     await node.stop();
     silent.server.stop();

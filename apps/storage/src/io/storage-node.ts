@@ -40,64 +40,75 @@ export class StorageNode {
   private readonly server: RpcServer;
   private readonly heartbeat: Heartbeat;
   private readonly replicator: Replicator;
-  private readonly inFlight: InFlight;
+  private readonly inFlight = new InFlight();
   private stopping: Promise<void> | null = null;
 
-  private constructor(init: {
-    options: StorageNodeOptions;
-    address: string;
-    chunks: ChunkStore;
-    refs: RefsStore;
-    server: RpcServer;
-    heartbeat: Heartbeat;
-    replicator: Replicator;
-    inFlight: InFlight;
-  }) {
-    this.node = init.options.node;
-    this.group = init.options.group;
-    this.address = init.address;
-    this.chunks = init.chunks;
-    this.refs = init.refs;
-    this.server = init.server;
-    this.heartbeat = init.heartbeat;
-    this.replicator = init.replicator;
-    this.inFlight = init.inFlight;
-  }
-
+  /** Open the stores in `--data` (recovering what is there), listen, and start heartbeating. */
   static async start(options: StorageNodeOptions): Promise<StorageNode> {
-    const { logger, node, group } = options;
-    const nowMs = options.nowMs ?? Date.now;
-    const chunks = await ChunkStore.open(options.dataDir, logger);
-    chunks.capacityBytes = options.capacityBytes ?? (await freeBytes(options.dataDir)) + chunks.usedBytes;
+    const chunks = await ChunkStore.open(options.dataDir, options.logger);
+    const freeOnDisk = options.capacityBytes === undefined ? await freeBytes(options.dataDir) : 0;
+    chunks.capacityBytes = options.capacityBytes ?? freeOnDisk + chunks.usedBytes;
     const refs = RefsStore.open(join(options.dataDir, REFS_DB_FILE));
-    // The heartbeat needs the address we listen on, known only once listening: late-bound.
-    let heartbeat: Heartbeat | null = null;
-    const replicator = new Replicator(logger, () => heartbeat?.refreshSoon());
-    const context: StorageContext = {
-      node, group, chunks, refs, replicator, logger, nowMs,
-      state: () => ({ node, view: heartbeat?.view ?? null, leaseExpiresAtMs: heartbeat?.leaseExpiresAtMs ?? 0 }),
-      refreshView: () => heartbeat?.refreshSoon(),
-    };
-    const inFlight = new InFlight();
-    let server: RpcServer;
     try {
-      server = RpcServer.start({ listen: options.listen, handlers: tracked(storageHandlers(context), inFlight), logger });
+      return new StorageNode(options, chunks, refs);
     } catch (error) {
       refs.close();
       throw error;
     }
-    const address = advertisedAddress(options.listen, server.port);
-    heartbeat = new Heartbeat({
-      node, group, address, join: options.join, logger, nowMs,
+  }
+
+  private constructor(options: StorageNodeOptions, chunks: ChunkStore, refs: RefsStore) {
+    const { logger, node, group } = options;
+    const nowMs = options.nowMs ?? Date.now;
+    this.node = node;
+    this.group = group;
+    this.chunks = chunks;
+    this.refs = refs;
+    this.replicator = new Replicator(logger, () => this.heartbeat.refreshSoon());
+    const handlers = tracked(storageHandlers(this.context(logger, nowMs)), this.inFlight);
+    this.server = RpcServer.start({ listen: options.listen, handlers, logger });
+    this.address = advertisedAddress(options.listen, this.server.port);
+    this.heartbeat = new Heartbeat({
+      node,
+      group,
+      address: this.address,
+      join: options.join,
+      logger,
+      nowMs,
       usage: () => ({ capacityBytes: chunks.capacityBytes, usedBytes: chunks.usedBytes }),
-      ...(options.heartbeatIntervalMs === undefined ? {} : { intervalMs: options.heartbeatIntervalMs }),
+      ...(options.heartbeatIntervalMs === undefined
+        ? {}
+        : { intervalMs: options.heartbeatIntervalMs }),
     });
-    heartbeat.start();
+    this.heartbeat.start();
     logger.info("listening", {
-      address, group, data: options.dataDir, chunks: chunks.chunkCount,
-      usedBytes: chunks.usedBytes, capacityBytes: chunks.capacityBytes, join: options.join.join(","),
+      address: this.address,
+      group,
+      data: options.dataDir,
+      join: options.join.join(","),
+      chunks: chunks.chunkCount,
+      usedBytes: chunks.usedBytes,
+      capacityBytes: chunks.capacityBytes,
     });
-    return new StorageNode({ options, address, chunks, refs, server, heartbeat, replicator, inFlight });
+  }
+
+  /** What the handlers see. Requests arrive on later ticks, once the heartbeat exists. */
+  private context(logger: Logger, nowMs: () => number): StorageContext {
+    return {
+      node: this.node,
+      group: this.group,
+      chunks: this.chunks,
+      refs: this.refs,
+      replicator: this.replicator,
+      logger,
+      nowMs,
+      state: () => ({
+        node: this.node,
+        view: this.heartbeat.view,
+        leaseExpiresAtMs: this.heartbeat.leaseExpiresAtMs,
+      }),
+      refreshView: () => this.heartbeat.refreshSoon(),
+    };
   }
 
   get view(): GroupView | null {
