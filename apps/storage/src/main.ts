@@ -101,6 +101,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const logger = createLogger(options.node);
+  // Listen for signals before starting, so a stop during start-up is still a clean stop.
+  const stopped = stopSignal();
   let node: StorageNode;
   try {
     node = await StorageNode.start({ ...options, logger });
@@ -108,8 +110,8 @@ async function main(): Promise<number> {
     logger.error("could not start", { error: describeError(error) });
     return EXIT_FAILURE;
   }
-  await stopSignal();
-  logger.info("stopping");
+  const signal = await stopped;
+  logger.info("stopping", { signal });
   await node.stop();
   logger.info("stopped");
   return 0;

@@ -34,7 +34,10 @@ export interface StorageContext {
   readonly refs: RefsStore;
   readonly replicator: Replicator;
   readonly logger: Logger;
+  /** Wall-clock time, for what is recorded (when a reference was made). */
   readonly nowMs: () => number;
+  /** Monotonic time, for the primary lease: a wall-clock step must not stretch it. */
+  readonly monotonicMs: () => number;
   /** This node's id, latest group view and primary lease. */
   readonly state: () => NodeState;
   /** Ask the heartbeat for a fresh view now. */
@@ -72,7 +75,7 @@ function admit(
 ): Result<Admission> {
   const state = context.state();
   if (viewIsBehind(state.view, epoch)) context.refreshView();
-  return admitWrite(state, { forwarded: forwarded === true, epoch }, context.nowMs());
+  return admitWrite(state, { forwarded: forwarded === true, epoch }, context.monotonicMs());
 }
 
 function validateOwner(uid: string, name: string): Result<void> {

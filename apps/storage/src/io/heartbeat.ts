@@ -28,7 +28,8 @@ export interface HeartbeatOptions {
   readonly address: string;
   readonly join: readonly string[];
   readonly logger: Logger;
-  readonly nowMs: () => number;
+  /** Monotonic time: the lease is measured on it. */
+  readonly monotonicMs: () => number;
   readonly usage: () => { readonly capacityBytes: number; readonly usedBytes: number };
   readonly intervalMs?: number;
 }
@@ -135,7 +136,7 @@ export class Heartbeat {
 
   private async register(address: string): Promise<"done" | { problem: string; hint?: string }> {
     const { node, group, logger } = this.options;
-    const sentAtMs = this.options.nowMs();
+    const sentAtMs = this.options.monotonicMs();
     try {
       const answer = await this.pool.call(
         address,

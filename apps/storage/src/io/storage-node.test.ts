@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fail, FtfsError, ok, type GroupView } from "@ftfs/protocol/core";
 import { createMemoryLogger, RpcClient, RpcPool, RpcServer } from "@ftfs/protocol/io";
-import { chunkPath } from "../core/index.ts";
+import { chunkPath, PRIMARY_LEASE_MS } from "../core/index.ts";
 import { sha256Hex } from "./chunk-store.ts";
 import { StorageNode } from "./storage-node.ts";
 
@@ -291,6 +291,31 @@ describe("heartbeat", () => {
     await node.stop();
     leader.server.stop();
     follower.server.stop();
+  });
+
+  test("a primary whose directory went silent stops taking writes at lease end", async () => {
+    let clockMs = 0;
+    const quiet = new FakeDirectory();
+    const node = await StorageNode.start({
+      node: "s4a",
+      group: "s1",
+      listen: "127.0.0.1:0",
+      dataDir: `${root}/s4a`,
+      join: [quiet.address],
+      logger: createMemoryLogger("s4a"),
+      monotonicMs: () => clockMs,
+    });
+    nodes.set("s4a", node);
+    const replicas = [{ node: "s4a", address: node.address }];
+    quiet.view = { group: "s1", epoch: 1, primary: node.address, primaryNode: "s4a", replicas };
+    await node.refreshView();
+    quiet.view = null; // from now on the directory answers UNAVAILABLE
+    const put = () => pool.call(node.address, "putChunk", { chunkId, owner }, { payload: bytes });
+    expect((await put()).body.replicas).toBe(1);
+    clockMs = PRIMARY_LEASE_MS;
+    expect((await refused(put())).code).toBe("UNAVAILABLE");
+    await node.stop();
+    quiet.server.stop();
   });
 
   test("until the node has a view it refuses writes UNAVAILABLE", async () => {

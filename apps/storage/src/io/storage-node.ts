@@ -27,7 +27,10 @@ export interface StorageNodeOptions {
   /** Bytes this node offers; absent means the file system's free space plus what it holds. */
   readonly capacityBytes?: number;
   readonly logger: Logger;
+  /** Wall clock for recorded times; default Date.now. */
   readonly nowMs?: () => number;
+  /** Monotonic clock for the primary lease; default performance.now. */
+  readonly monotonicMs?: () => number;
   readonly heartbeatIntervalMs?: number;
 }
 
@@ -60,12 +63,16 @@ export class StorageNode {
   private constructor(options: StorageNodeOptions, chunks: ChunkStore, refs: RefsStore) {
     const { logger, node, group } = options;
     const nowMs = options.nowMs ?? Date.now;
+    const monotonicMs = options.monotonicMs ?? (() => performance.now());
     this.node = node;
     this.group = group;
     this.chunks = chunks;
     this.refs = refs;
     this.replicator = new Replicator(logger, () => this.heartbeat.refreshSoon());
-    const handlers = tracked(storageHandlers(this.context(logger, nowMs)), this.inFlight);
+    const handlers = tracked(
+      storageHandlers(this.context(logger, nowMs, monotonicMs)),
+      this.inFlight,
+    );
     this.server = RpcServer.start({ listen: options.listen, handlers, logger });
     this.address = advertisedAddress(options.listen, this.server.port);
     this.heartbeat = new Heartbeat({
@@ -74,7 +81,7 @@ export class StorageNode {
       address: this.address,
       join: options.join,
       logger,
-      nowMs,
+      monotonicMs,
       usage: () => ({ capacityBytes: chunks.capacityBytes, usedBytes: chunks.usedBytes }),
       ...(options.heartbeatIntervalMs === undefined
         ? {}
@@ -93,7 +100,7 @@ export class StorageNode {
   }
 
   /** What the handlers see. Requests arrive on later ticks, once the heartbeat exists. */
-  private context(logger: Logger, nowMs: () => number): StorageContext {
+  private context(logger: Logger, nowMs: () => number, monotonicMs: () => number): StorageContext {
     return {
       node: this.node,
       group: this.group,
@@ -102,6 +109,7 @@ export class StorageNode {
       replicator: this.replicator,
       logger,
       nowMs,
+      monotonicMs,
       state: () => ({
         node: this.node,
         view: this.heartbeat.view,
