@@ -45,8 +45,9 @@ function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger
   const group = requireFlag(flags, "group");
   const listen = requireFlag(flags, "listen");
   const dataDir = requireFlag(flags, "data");
-  if (!tryDecode(nodeIdField, node).ok)
+  if (!tryDecode(nodeIdField, node).ok) {
     throw new UsageError(`flag --node: '${node}' is not a node id`);
+  }
   if (!tryDecode(groupField, group).ok) {
     throw new UsageError(`flag --group: '${group}' may use only letters, digits, '.', '_' and '-'`);
   }
@@ -78,11 +79,13 @@ function parseJoin(value: string): string[] {
     .split(",")
     .map((part) => part.trim())
     .filter((part) => part !== "");
-  if (addresses.length === 0)
+  if (addresses.length === 0) {
     throw new UsageError("flag --join needs at least one directory address");
+  }
   for (const address of addresses) {
-    if (!parseAddress(address).ok)
+    if (!parseAddress(address).ok) {
       throw new UsageError(`flag --join: '${address}' is not host:port`);
+    }
   }
   return addresses;
 }
@@ -119,8 +122,9 @@ async function main(): Promise<number> {
 
 function stopSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    for (const signal of ["SIGTERM", "SIGINT"] as const)
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
       process.once(signal, () => resolve(signal));
+    }
   });
 }
 

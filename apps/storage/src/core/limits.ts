@@ -27,6 +27,8 @@ export const FORWARD_CONNECT_TIMEOUT_MS = 1_000;
 export const HEARTBEAT_CALL_TIMEOUT_MS = 1_000;
 /** Wait to open a connection to a directory node. */
 export const HEARTBEAT_CONNECT_TIMEOUT_MS = 500;
+/** Least time between heartbeat rounds that requests asked for early (a view seemed stale). */
+export const HEARTBEAT_REFRESH_GAP_MS_MIN = 50;
 /** NOT_PRIMARY hints followed in one heartbeat round; bounds a ping-pong between stale nodes. */
 export const HEARTBEAT_HINT_FOLLOWS_MAX = 2;
 

@@ -55,8 +55,9 @@ export function admitWrite(
   nowMs: number,
 ): Result<Admission> {
   const view = state.view;
-  if (view === null)
+  if (view === null) {
     return fail("UNAVAILABLE", `storage node ${state.node} has no group view yet; retry`);
+  }
   if (request.epoch > 0 && request.epoch < view.epoch) {
     return fail(
       "STALE_EPOCH",

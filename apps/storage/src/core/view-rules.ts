@@ -29,8 +29,9 @@ export function decideView(
 
 export function sameView(left: GroupView, right: GroupView): boolean {
   if (left.epoch !== right.epoch || left.primary !== right.primary) return false;
-  if (left.primaryNode !== right.primaryNode || left.replicas.length !== right.replicas.length)
+  if (left.primaryNode !== right.primaryNode || left.replicas.length !== right.replicas.length) {
     return false;
+  }
   return left.replicas.every((replica, at) => {
     const other = right.replicas[at];
     return other !== undefined && other.node === replica.node && other.address === replica.address;

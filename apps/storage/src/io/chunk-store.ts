@@ -71,11 +71,13 @@ export class ChunkStore {
     await mkdir(dataDir, { recursive: true });
     const leftovers = await readdir(join(dataDir, TEMP_DIR)).catch(() => []);
     await rm(join(dataDir, TEMP_DIR), { recursive: true, force: true });
-    for (const dir of [CHUNKS_DIR, TEMP_DIR, QUARANTINE_DIR])
+    for (const dir of [CHUNKS_DIR, TEMP_DIR, QUARANTINE_DIR]) {
       await mkdir(join(dataDir, dir), { recursive: true });
+    }
     await fsyncDir(dataDir);
-    if (leftovers.length > 0)
+    if (leftovers.length > 0) {
       logger.info("removed temporary files left by a crash", { files: leftovers.length });
+    }
     await store.scan();
     return store;
   }
@@ -100,8 +102,9 @@ export class ChunkStore {
   /** Check bytes against the id they were sent as; nothing is written before this passes. */
   verify(chunkId: string, bytes: Uint8Array): Result<VerifiedChunk> {
     if (bytes.length === 0) return fail("BAD_REQUEST", "a chunk must hold at least one byte");
-    if (bytes.length > CHUNK_BYTES_MAX)
+    if (bytes.length > CHUNK_BYTES_MAX) {
       return fail("BAD_REQUEST", `a chunk holds at most ${CHUNK_BYTES_MAX} bytes`);
+    }
     const actual = sha256Hex(bytes);
     if (actual !== chunkId) {
       return fail(
@@ -127,8 +130,9 @@ export class ChunkStore {
 
   /** Read a chunk and check its hash; rot is quarantined and answered INTEGRITY. */
   async get(chunkId: string): Promise<Result<Uint8Array>> {
-    if (!this.index.has(chunkId))
+    if (!this.index.has(chunkId)) {
       return fail("CHUNK_NOT_FOUND", `no chunk ${chunkId.slice(0, 12)} on this node`);
+    }
     let bytes: Uint8Array;
     try {
       bytes = await readFile(join(this.dataDir, chunkPath(chunkId)));
@@ -241,8 +245,9 @@ export class ChunkStore {
         strays += await this.scanLeaf(first, second);
       }
     }
-    if (strays > 0)
+    if (strays > 0) {
       this.logger.warn("ignored files under chunks/ that are not chunks", { files: strays });
+    }
     this.logger.info("chunk store opened", { chunks: this.index.size, usedBytes: this.used });
   }
 

@@ -209,11 +209,12 @@ async function onListOwned(
   const aggregate = new OwnedFilesAggregate();
   context.refs.forEachOwnedBy(body.uid, (row) => aggregate.add(row));
   const listing = aggregate.listing(context.group);
-  if (listing.truncated)
+  if (listing.truncated) {
     context.logger.warn("listOwned answer truncated", {
       uid: body.uid,
       files: listing.files.length,
     });
+  }
   return ok({ body: { node: context.node, files: listing.files } });
 }
 
@@ -222,8 +223,9 @@ function guardRefs<T>(apply: () => T): Result<T> {
   try {
     return ok(apply());
   } catch (error) {
-    if (isSqliteFull(error))
+    if (isSqliteFull(error)) {
       return fail("DISK_FULL", "storage node's disk is full (owner references)");
+    }
     throw error;
   }
 }

@@ -7,9 +7,11 @@
  */
 
 import {
+  assert,
   assertNever,
   FtfsError,
   STORAGE_HEARTBEAT_INTERVAL_MS,
+  type ErrorCode,
   type GroupView,
 } from "@ftfs/protocol/core";
 import { describeError, RpcPool, type Logger } from "@ftfs/protocol/io";
@@ -18,8 +20,17 @@ import {
   HEARTBEAT_CALL_TIMEOUT_MS,
   HEARTBEAT_CONNECT_TIMEOUT_MS,
   HEARTBEAT_HINT_FOLLOWS_MAX,
+  HEARTBEAT_REFRESH_GAP_MS_MIN,
   leaseExpiry,
 } from "../core/index.ts";
+
+/** Failures after which the connection is not trusted again: the next call reconnects. */
+const CONNECTION_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "CONNECT_FAILED",
+  "CONNECTION_CLOSED",
+  "TIMEOUT",
+  "BAD_FRAME",
+]);
 
 export interface HeartbeatOptions {
   readonly node: string;
@@ -42,14 +53,15 @@ export class Heartbeat {
   private leaseExpiresAt = 0;
   private preferred: string;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private timerDueMs = 0;
+  private lastRoundStartMs = Number.NEGATIVE_INFINITY;
   private round: Promise<void> | null = null;
   private again = false;
   private stopped = false;
   private lastProblem: string | null = null;
 
   constructor(options: HeartbeatOptions) {
-    if (options.join.length === 0)
-      throw new Error("heartbeat needs at least one directory address");
+    assert(options.join.length > 0, "heartbeat needs at least one directory address");
     this.options = options;
     this.intervalMs = options.intervalMs ?? STORAGE_HEARTBEAT_INTERVAL_MS;
     this.preferred = options.join[0] ?? "";
@@ -67,14 +79,18 @@ export class Heartbeat {
     this.schedule(0);
   }
 
-  /** A request showed a newer epoch than ours: beat now rather than at the next tick. */
+  /**
+   * A request showed a newer epoch than ours (or we have no view): beat now rather than at the
+   * next tick, but never more often than HEARTBEAT_REFRESH_GAP_MS_MIN, so a stream of such
+   * requests while the directory is down does not become a stream of heartbeats.
+   */
   refreshSoon(): void {
     if (this.stopped) return;
     if (this.round !== null) {
       this.again = true;
       return;
     }
-    this.schedule(0);
+    this.schedule(this.refreshDelayMs());
   }
 
   /** One round now; resolves when it ended (for tests and start-up). */
@@ -90,9 +106,20 @@ export class Heartbeat {
     this.pool.close();
   }
 
+  private refreshDelayMs(): number {
+    const earliestMs = this.lastRoundStartMs + HEARTBEAT_REFRESH_GAP_MS_MIN;
+    return Math.max(0, earliestMs - this.options.monotonicMs());
+  }
+
+  /** Arm the timer for `delayMs` from now, unless it is already due sooner. */
   private schedule(delayMs: number): void {
     if (this.stopped) return;
-    if (this.timer !== null) clearTimeout(this.timer);
+    const dueMs = this.options.monotonicMs() + delayMs;
+    if (this.timer !== null) {
+      if (this.timerDueMs <= dueMs) return;
+      clearTimeout(this.timer);
+    }
+    this.timerDueMs = dueMs;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.runRound();
@@ -101,13 +128,16 @@ export class Heartbeat {
 
   private async runRound(): Promise<void> {
     if (this.stopped || this.round !== null) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
     this.again = false;
+    this.lastRoundStartMs = this.options.monotonicMs();
     this.round = this.beat().catch((error: unknown) => {
       this.options.logger.error("heartbeat round failed", { error: describeError(error) });
     });
     await this.round;
     this.round = null;
-    this.schedule(this.again ? 0 : this.intervalMs);
+    this.schedule(this.again ? this.refreshDelayMs() : this.intervalMs);
   }
 
   /** Try the directory addresses in turn (preferred first), following NOT_PRIMARY hints. */
@@ -149,13 +179,14 @@ export class Heartbeat {
       return "done";
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
-      if (!error.retryable)
+      if (!error.retryable) {
         logger.warn("directory refused the heartbeat", {
           address,
           code: error.code,
           reason: error.message,
         });
-      if (error.code !== "NOT_PRIMARY") this.pool.forget(address);
+      }
+      if (CONNECTION_CODES.has(error.code)) this.pool.forget(address);
       const hint = error.code === "NOT_PRIMARY" ? error.hint?.primary : undefined;
       return hint === undefined ? { problem: error.message } : { problem: error.message, hint };
     }

@@ -84,8 +84,9 @@ export class Replicator {
   }
 
   private noteFailure(target: Replica, reason: unknown): string {
-    if (!(reason instanceof FtfsError))
+    if (!(reason instanceof FtfsError)) {
       return reason instanceof Error ? reason.message : String(reason);
+    }
     if (CONNECTION_CODES.has(reason.code)) this.pool.forget(target.address);
     if (reason.code === "STALE_EPOCH") this.onStale();
     return `${reason.code} ${reason.message}`;

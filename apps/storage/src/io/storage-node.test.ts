@@ -74,8 +74,9 @@ async function refused(call: Promise<unknown>): Promise<FtfsError> {
     () => null,
     (error: unknown) => error,
   );
-  if (!(outcome instanceof FtfsError))
+  if (!(outcome instanceof FtfsError)) {
     throw new Error(`expected an FtfsError, got ${String(outcome)}`);
+  }
   return outcome;
 }
 
