@@ -64,6 +64,15 @@ test("a chunk already present is not rewritten; concurrent puts write once", asy
   expect(store.chunkCount).toBe(1);
 });
 
+test("many concurrent puts all land, and a restart finds them all", async () => {
+  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const texts = Array.from({ length: 50 }, (_, index) => `chunk number ${index}`);
+  const ids = await Promise.all(texts.map((text) => putText(store, text)));
+  const reopened = await ChunkStore.open(dir, createMemoryLogger());
+  expect(reopened.chunkCount).toBe(texts.length);
+  for (const id of ids) expect(reopened.has(id)).toBe(true);
+});
+
 test("a restart sees every chunk and removes temporary leftovers", async () => {
   const first = await ChunkStore.open(dir, createMemoryLogger());
   const ids = [await putText(first, "one"), await putText(first, "two")];

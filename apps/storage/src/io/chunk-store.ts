@@ -55,7 +55,8 @@ export class ChunkStore {
   private readonly logger: Logger;
   private readonly index = new Map<string, number>();
   private readonly writing = new Map<string, Promise<Result<PutOutcome>>>();
-  private readonly knownDirs = new Set<string>();
+  /** Fan-out folders known durable (or being made so): leaf path → when it is ready. */
+  private readonly leafDirs = new Map<string, Promise<void>>();
   private used = 0;
   private reservedBytes = 0;
   private serial = 0;
@@ -182,15 +183,26 @@ export class ChunkStore {
   }
 
   /** Create the fan-out folders once; a folder created now is made durable in its parent. */
-  private async ensureDirs(chunkId: string): Promise<void> {
+  /**
+   * Create a chunk's fan-out folders, durably, once. Writers of other chunks in the same new
+   * folder wait for the same promise: none may acknowledge before the folder itself is on disk.
+   */
+  private ensureDirs(chunkId: string): Promise<void> {
     const dirs = chunkDirs(chunkId);
-    if (this.knownDirs.has(dirs[2])) return;
+    const known = this.leafDirs.get(dirs[2]);
+    if (known !== undefined) return known;
+    const ready = this.createDirs(dirs);
+    this.leafDirs.set(dirs[2], ready);
+    // A failed attempt (say, ENOSPC) is forgotten so that a later put tries again.
+    ready.catch(() => this.leafDirs.delete(dirs[2]));
+    return ready;
+  }
+
+  private async createDirs(dirs: readonly [string, string, string]): Promise<void> {
     const created = await mkdir(join(this.dataDir, dirs[2]), { recursive: true });
-    if (created !== undefined) {
-      await fsyncDir(join(this.dataDir, dirs[1]));
-      await fsyncDir(join(this.dataDir, dirs[0]));
-    }
-    this.knownDirs.add(dirs[2]);
+    if (created === undefined) return;
+    await fsyncDir(join(this.dataDir, dirs[1]));
+    await fsyncDir(join(this.dataDir, dirs[0]));
   }
 
   private async quarantine(chunkId: string): Promise<void> {
@@ -241,7 +253,7 @@ export class ChunkStore {
           strays += 1;
           continue;
         }
-        this.knownDirs.add(`${CHUNKS_DIR}/${first}/${second}`);
+        this.leafDirs.set(`${CHUNKS_DIR}/${first}/${second}`, Promise.resolve());
         strays += await this.scanLeaf(first, second);
       }
     }
