@@ -80,6 +80,8 @@ export class RpcServer {
       socket: {
         ...channelSocketHandlers,
         open: (socket) => {
+          // Bun.listen hands every accepted socket the same `data` object: give each its own.
+          socket.data = { channel: null };
           socket.setNoDelay(true);
           const connection = new ServerConnection(server);
           server.accept(connection.attach(socket));

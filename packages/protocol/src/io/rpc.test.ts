@@ -52,6 +52,19 @@ describe("rpc over loopback", () => {
     client.close();
   });
 
+  test("two connections to one server each get their own answers", async () => {
+    const server = startEchoServer();
+    const clients = await Promise.all([1, 2, 3].map(() => RpcClient.connect(`127.0.0.1:${server.port}`)));
+    const owner = { uid: "u", name: "n", uploadId: "x" };
+    const answers = await Promise.all(
+      clients.map((client, index) =>
+        client.call("putChunk", { chunkId: idA, owner }, { payload: new Uint8Array(index + 1) }),
+      ),
+    );
+    expect(answers.map((answer) => answer.body.bytes)).toEqual([1, 2, 3]);
+    for (const client of clients) client.close();
+  });
+
   test("a handler's error value reaches the caller as a typed FtfsError, and the connection lives", async () => {
     const server = startEchoServer();
     const client = await RpcClient.connect(`127.0.0.1:${server.port}`);
