@@ -4,7 +4,7 @@
  * unknown remote name, hostile names (`../x`, `/etc/passwd`, `a/../../b`, empty, NUL, 300
  * bytes), a user who never connected, and a cluster that is not there.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { freePort, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
 import {
   E2E_CHUNK_BYTES,
@@ -13,7 +13,10 @@ import {
   text,
   workspace,
   type Workspace,
+  E2E_TEST_TIMEOUT_MS,
 } from "./helpers.ts";
+
+setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
 let cluster: LocalCluster;
 let ws: Workspace;

@@ -17,6 +17,11 @@ export const E2E_CHUNK_BYTES = 64 * KIB;
 /** Polls in these tests give up after this long; each poll step waits this much. */
 export const POLL_DEADLINE_MS = 15_000;
 export const POLL_INTERVAL_MS = 25;
+/**
+ * Ceiling for one end-to-end test or cluster start: a test makes a few dozen `ftfs` runs, and
+ * one of them may ride out a failover (CLIENT_RETRY_DEADLINE_MS, 20 s) on a loaded machine.
+ */
+export const E2E_TEST_TIMEOUT_MS = 90_000;
 
 export interface Workspace {
   readonly folder: string;

@@ -3,7 +3,7 @@
  * saw a commit, so `d` does not list the file and `r` says it does not exist; the cluster goes
  * on serving uploads and reads. (The orphaned chunks are the garbage collector's business.)
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { FTFS_MAIN, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
 import { FtfsClient } from "ftfs";
 import {
@@ -17,10 +17,13 @@ import {
   text,
   workspace,
   type Workspace,
+  E2E_TEST_TIMEOUT_MS,
 } from "./helpers.ts";
 
 /** Big enough that the upload is still running when the first chunks are seen on storage. */
 const BIG_FILE_BYTES = 64 * MIB;
+
+setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
 let cluster: LocalCluster;
 let ws: Workspace;

@@ -5,7 +5,7 @@
  * `r` returns the new bytes; `rm` then `r` is a clear error. Also the friendly forms, `--json`,
  * `status` and the interactive shell over stdin.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
@@ -19,7 +19,10 @@ import {
   text,
   workspace,
   type Workspace,
+  E2E_TEST_TIMEOUT_MS,
 } from "./helpers.ts";
+
+setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
 let cluster: LocalCluster;
 let ws: Workspace;
@@ -173,7 +176,7 @@ describe("the interactive shell", () => {
       "bob c",
       `bob a ${path}`,
       "bob r shell.txt",
-      "bogus words",
+      "frobnicate",
       "bob d",
       "exit",
       "bob d",
@@ -189,7 +192,7 @@ describe("the interactive shell", () => {
     expect(out).toMatch(/^shell\.txt\s+21 B\s+v1\s/m);
     expect(out.match(/^name\s+size/gm)?.length).toBe(1); // `exit` ended it before the last `bob d`
     expect(run.stderr.trim().split("\n")).toEqual([
-      expect.stringMatching(/^ftfs: unknown command 'bogus'/),
+      expect.stringMatching(/^ftfs: unknown command 'frobnicate'/),
     ]);
   });
 

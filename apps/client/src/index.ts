@@ -11,6 +11,7 @@ export {
 } from "./io/client.ts";
 export type { ChunkSink, ReadResult } from "./io/download.ts";
 export type { ProgressListener, TransferProgress, UploadResult } from "./io/upload.ts";
+export type { RetryEvent, RetryObserver } from "./io/retry.ts";
 export type { StoredFile } from "./core/format.ts";
 export { pickGroup, rankGroups, rendezvousWeight } from "./core/rendezvous.ts";
 export { sha256Hex } from "./io/chunks.ts";

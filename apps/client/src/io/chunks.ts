@@ -10,7 +10,7 @@ import { FtfsError, type ChunkOwner, type ChunkRef, type ErrorCode } from "@ftfs
 import type { RpcPool } from "@ftfs/protocol/io";
 import { rankGroups } from "../core/rendezvous.ts";
 import { readAddresses, type GroupViews } from "./groups.ts";
-import { isRetryableError, withRetry } from "./retry.ts";
+import { isRetryableError, withRetry, type RetryObserver } from "./retry.ts";
 
 export interface ChunkTransferOptions {
   readonly pool: RpcPool;
@@ -18,6 +18,7 @@ export interface ChunkTransferOptions {
   readonly timeoutMs: number;
   readonly retryDeadlineMs: number;
   readonly signal?: AbortSignal;
+  readonly observer?: RetryObserver | undefined;
 }
 
 const NODE_DOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -42,35 +43,41 @@ export async function putChunk(
   groups: readonly string[],
 ): Promise<ChunkRef> {
   const ranked = rankGroups(chunkId, groups);
-  return withRetry(async () => {
-    const group = ranked.find((candidate) => options.views.get(candidate)?.primary != null);
-    const view = group === undefined ? undefined : options.views.get(group);
-    if (group === undefined || view === undefined || view.primary === null) {
-      throw new FtfsError("UNAVAILABLE", "no storage group has a primary to take writes");
-    }
-    try {
-      await options.pool.call(
-        view.primary,
-        "putChunk",
-        { chunkId, owner },
-        { payload: bytes, epoch: view.epoch, timeoutMs: options.timeoutMs },
-      );
-    } catch (error) {
-      if (error instanceof FtfsError && NODE_DOWN_CODES.has(error.code))
-        options.pool.forget(view.primary);
-      throw error;
-    }
-    return { id: chunkId, bytes: bytes.length, group };
-  }, retryPolicy(options));
+  return withRetry(
+    async () => {
+      const group = ranked.find((candidate) => options.views.get(candidate)?.primary != null);
+      const view = group === undefined ? undefined : options.views.get(group);
+      if (group === undefined || view === undefined || view.primary === null) {
+        throw new FtfsError("UNAVAILABLE", "no storage group has a primary to take writes");
+      }
+      try {
+        await options.pool.call(
+          view.primary,
+          "putChunk",
+          { chunkId, owner },
+          { payload: bytes, epoch: view.epoch, timeoutMs: options.timeoutMs },
+        );
+      } catch (error) {
+        if (error instanceof FtfsError && NODE_DOWN_CODES.has(error.code))
+          options.pool.forget(view.primary);
+        throw error;
+      }
+      return { id: chunkId, bytes: bytes.length, group };
+    },
+    retryPolicy(options, `putChunk ${chunkId.slice(0, 12)}`),
+  );
 }
 
 /** Fetch one chunk and verify it; tries every replica, and retries while some are unreachable. */
 export async function getChunk(options: ChunkTransferOptions, ref: ChunkRef): Promise<Uint8Array> {
-  return withRetry(() => getFromSomeReplica(options, ref), retryPolicy(options));
+  const what = `getChunk ${ref.id.slice(0, 12)}`;
+  return withRetry(() => getFromSomeReplica(options, ref), retryPolicy(options, what));
 }
 
-function retryPolicy(options: ChunkTransferOptions): Parameters<typeof withRetry>[1] {
+function retryPolicy(options: ChunkTransferOptions, what: string): Parameters<typeof withRetry>[1] {
   return {
+    what,
+    observer: options.observer,
     deadlineMs: () => options.retryDeadlineMs,
     onRetry: () => options.views.refresh(),
     ...(options.signal === undefined ? {} : { signal: options.signal }),

@@ -9,6 +9,7 @@ import { DEV_DIRECTORY_ADDRESSES } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
 import { parseClusterList, type GlobalOptions } from "../core/args.ts";
 import { FtfsClient } from "./client.ts";
+import type { RetryObserver } from "./retry.ts";
 import { loadSession, type Env, type Session } from "./session.ts";
 
 /** The process's terminals and environment, behind an interface so tests can capture them. */
@@ -57,10 +58,21 @@ export class CliState {
     const key = addresses.join(",");
     let client = this.clients.get(key);
     if (client === undefined) {
-      client = new FtfsClient({ directories: addresses });
+      client = new FtfsClient({ directories: addresses, onRetry: this.retryReporter() });
       this.clients.set(key, client);
     }
     return client;
+  }
+
+  /** Under FTFS_DEBUG, each retry is one stderr line; otherwise retries are silent pauses. */
+  private retryReporter(): RetryObserver | undefined {
+    const debug = this.io.env.FTFS_DEBUG;
+    if (debug === undefined || debug === "" || debug === "0") return undefined;
+    return (event) =>
+      this.io.err(
+        `ftfs: retry ${event.attempt + 1} of ${event.what} in ${event.delayMs} ms ` +
+          `after ${event.error.code}: ${event.error.message}\n`,
+      );
   }
 
   /** The user a friendly command acts as. */

@@ -24,6 +24,7 @@ import { mergeOwned } from "../core/storage-listing.ts";
 import { memorySource, openFileSource } from "./byte-source.ts";
 import { DirectoryClient } from "./directory.ts";
 import { runDownload, type ChunkSink, type ReadResult } from "./download.ts";
+import type { RetryObserver } from "./retry.ts";
 import { listEveryGroup } from "./storage-list.ts";
 import {
   runUpload,
@@ -42,6 +43,8 @@ export interface FtfsClientOptions {
   readonly directoryTimeoutMs?: number;
   readonly chunkTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+  /** Told of every retry (the CLI prints them under FTFS_DEBUG; the bench counts them). */
+  readonly onRetry?: RetryObserver | undefined;
   /** Share connections with other clients (the bench); closed by its owner, not by close(). */
   readonly pool?: RpcPool;
 }
@@ -65,6 +68,7 @@ export class FtfsClient {
       timeoutMs: options.directoryTimeoutMs ?? CLIENT_DIRECTORY_TIMEOUT_MS,
       retryDeadlineMs,
       firstContactDeadlineMs: options.firstContactDeadlineMs ?? CLIENT_FIRST_CONTACT_DEADLINE_MS,
+      observer: options.onRetry,
     });
     this.transfer = {
       pool: this.pool,
@@ -72,6 +76,7 @@ export class FtfsClient {
       chunksInFlight: Math.max(1, options.chunksInFlight ?? CLIENT_CHUNKS_IN_FLIGHT_DEFAULT),
       chunkTimeoutMs: options.chunkTimeoutMs ?? CLIENT_CHUNK_TIMEOUT_MS,
       retryDeadlineMs,
+      observer: options.onRetry,
     };
   }
 

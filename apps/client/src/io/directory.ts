@@ -15,13 +15,14 @@ import {
 } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
 import { CLIENT_PRIMARY_REDIRECTS_MAX, CLIENT_SAME_NODE_RETRIES_MAX } from "../core/limits.ts";
-import { withRetry } from "./retry.ts";
+import { withRetry, type RetryObserver } from "./retry.ts";
 
 export interface DirectoryOptions {
   readonly addresses: readonly string[];
   readonly timeoutMs: number;
   readonly retryDeadlineMs: number;
   readonly firstContactDeadlineMs: number;
+  readonly observer?: RetryObserver | undefined;
 }
 
 /** Answers that say "this node is gone or stuck": try the next address. */
@@ -81,6 +82,8 @@ export class DirectoryClient {
         }
       },
       {
+        what: op,
+        observer: this.options.observer,
         deadlineMs: () =>
           this.everAnswered ? this.options.retryDeadlineMs : this.options.firstContactDeadlineMs,
         skipSleep: (error) =>

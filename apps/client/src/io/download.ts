@@ -10,6 +10,7 @@ import { FtfsError, type ChunkRef, type Manifest } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
 import { getChunk, type ChunkTransferOptions } from "./chunks.ts";
 import type { DirectoryClient } from "./directory.ts";
+import type { RetryObserver } from "./retry.ts";
 import { GroupViews } from "./groups.ts";
 import type { ProgressListener, UploadResult } from "./upload.ts";
 
@@ -23,6 +24,7 @@ export interface DownloadContext {
   readonly chunksInFlight: number;
   readonly chunkTimeoutMs: number;
   readonly retryDeadlineMs: number;
+  readonly observer?: RetryObserver | undefined;
 }
 
 export async function runDownload(
@@ -45,6 +47,7 @@ export async function runDownload(
     timeoutMs: context.chunkTimeoutMs,
     retryDeadlineMs: context.retryDeadlineMs,
     signal: abort.signal,
+    observer: context.observer,
   };
   try {
     await streamChunks(context.chunksInFlight, transfer, manifest, sink, progress);

@@ -8,7 +8,20 @@
 import { FtfsError } from "@ftfs/protocol/core";
 import { backoffDelayMs } from "../core/backoff.ts";
 
+/** One retry about to happen: for debugging (FTFS_DEBUG) and for the bench's counters. */
+export interface RetryEvent {
+  /** What is being retried: an op name, with its target where there is one. */
+  readonly what: string;
+  readonly attempt: number;
+  readonly error: FtfsError;
+  readonly delayMs: number;
+}
+
+export type RetryObserver = (event: RetryEvent) => void;
+
 export interface RetryPolicy {
+  readonly what: string;
+  readonly observer?: RetryObserver | undefined;
   /** Give up once this long has passed since the first failure; read on every failure. */
   readonly deadlineMs: () => number;
   /** Stop retrying (and throw the last error) once aborted: a sibling already failed. */
@@ -44,6 +57,7 @@ export async function withRetry<T>(
       if (nowMs + delayMs - firstFailureMs > policy.deadlineMs()) {
         throw policy.onGiveUp === undefined ? error : policy.onGiveUp(error);
       }
+      policy.observer?.({ what: policy.what, attempt: attemptIndex, error, delayMs });
       await runHook(policy, error, attemptIndex);
       if (delayMs > 0) {
         sleeps += 1;

@@ -11,6 +11,7 @@ import type { RpcPool } from "@ftfs/protocol/io";
 import type { ByteSource } from "./byte-source.ts";
 import { putChunk, sha256Hex, type ChunkTransferOptions } from "./chunks.ts";
 import type { DirectoryClient } from "./directory.ts";
+import type { RetryObserver } from "./retry.ts";
 import { GroupViews } from "./groups.ts";
 
 /** Reported as bytes reach the storage groups; `chunks` tells a progress bar if it is worth it. */
@@ -35,6 +36,7 @@ export interface UploadContext {
   readonly chunksInFlight: number;
   readonly chunkTimeoutMs: number;
   readonly retryDeadlineMs: number;
+  readonly observer?: RetryObserver | undefined;
 }
 
 interface Placement {
@@ -104,6 +106,7 @@ async function putAllChunks(
     timeoutMs: context.chunkTimeoutMs,
     retryDeadlineMs: context.retryDeadlineMs,
     signal: abort.signal,
+    observer: context.observer,
   };
   const groupNames = placement.groups.map((view) => view.group);
   const owner = { uid, name, uploadId: placement.uploadId };
