@@ -27,12 +27,30 @@ function sourceFiles(pattern: string): string[] {
   );
 }
 
+/** Module specifiers of import/export-from statements, side-effect imports and import(). */
 function importsOf(text: string): string[] {
-  return [...text.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map((match) => match[1] ?? "");
+  const patterns = [
+    /^\s*(?:import|export)\s+(?:type\s+)?(?:\*(?:\s+as\s+\w+)?|\{[^}]*\}|\w+(?:\s*,\s*\{[^}]*\})?)\s*from\s*["']([^"']+)["']/gm,
+    /^\s*import\s*["']([^"']+)["']/gm,
+    /\bimport\(\s*["']([^"']+)["']\s*\)/g,
+  ];
+  return patterns.flatMap((pattern) => [...text.matchAll(pattern)].map((match) => match[1] ?? ""));
 }
 
 describe("layering", () => {
   const coreFiles = [...sourceFiles("packages/*/src/core/**/*.ts"), ...sourceFiles("apps/*/src/core/**/*.ts")];
+
+  test("the import scanner sees every form of import and nothing in strings", () => {
+    const sample = [
+      'import { a } from "./a.ts";',
+      'import type {\n  B,\n} from "../b.ts";',
+      'export * from "./c.ts";',
+      'import "./d.ts";',
+      'const e = await import("./e.ts");',
+      'const text = "data from \'./not-an-import\'";',
+    ].join("\n");
+    expect(importsOf(sample).sort()).toEqual(["../b.ts", "./a.ts", "./c.ts", "./d.ts", "./e.ts"]);
+  });
 
   test("there are core files to check", () => {
     expect(coreFiles.length).toBeGreaterThan(5);
