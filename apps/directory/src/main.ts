@@ -16,6 +16,7 @@ import {
 import {
   createLogger,
   describeError,
+  exitWithParent,
   parseBytesFlag,
   parseFlags,
   usage,
@@ -148,6 +149,7 @@ function main(): void {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  exitWithParent();
 }
 
 if (import.meta.main) main();

@@ -8,6 +8,7 @@ import { groupField, nodeIdField, parseAddress, tryDecode } from "@ftfs/protocol
 import {
   createLogger,
   describeError,
+  exitWithParent,
   parseBytesFlag,
   parseFlags,
   usage,
@@ -113,6 +114,7 @@ async function main(): Promise<number> {
     logger.error("could not start", { error: describeError(error) });
     return EXIT_FAILURE;
   }
+  exitWithParent();
   const signal = await stopped;
   logger.info("stopping", { signal });
   await node.stop();

@@ -4,3 +4,4 @@ export * from "./frame-channel.ts";
 export * from "./logger.ts";
 export * from "./rpc-client.ts";
 export * from "./rpc-server.ts";
+export * from "./parent-watch.ts";

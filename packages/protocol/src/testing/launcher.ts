@@ -88,7 +88,7 @@ export class NodeProcess {
     if (this.running) throw new Error(`node ${this.id} is already running`);
     const log = Bun.file(this.logPath);
     this.child = Bun.spawn([process.execPath, ...this.argv], {
-      env: { ...process.env, ...this.env },
+      env: { ...process.env, FTFS_PARENT_PID: String(process.pid), ...this.env },
       stdin: "ignore",
       stdout: "ignore",
       stderr: log,
