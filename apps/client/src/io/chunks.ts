@@ -33,7 +33,10 @@ export function sha256Hex(bytes: Uint8Array): string {
 
 /**
  * Store one chunk; resolves with its reference once every in-sync replica of its group has it.
- * `groups` is the set placement offered; the chunk goes to the best-ranked one with a primary.
+ * `groups` is the set placement offered. The chunk goes to its best-ranked group with a
+ * primary; if that group fails, the next attempt goes to the next-ranked group instead of
+ * waiting out the failover: the manifest records each chunk's group, so any group will do,
+ * and the user sees a blip rather than the seconds it takes to detect a dead primary.
  */
 export async function putChunk(
   options: ChunkTransferOptions,
@@ -43,11 +46,12 @@ export async function putChunk(
   groups: readonly string[],
 ): Promise<ChunkRef> {
   const ranked = rankGroups(chunkId, groups);
+  const failedGroups = new Set<string>();
   return withRetry(
     async () => {
-      const group = ranked.find((candidate) => options.views.get(candidate)?.primary != null);
-      const view = group === undefined ? undefined : options.views.get(group);
-      if (group === undefined || view === undefined || view.primary === null) {
+      const group = chooseGroup(ranked, options.views, failedGroups);
+      const view = options.views.get(group);
+      if (view === undefined || view.primary === null) {
         throw new FtfsError("UNAVAILABLE", "no storage group has a primary to take writes");
       }
       try {
@@ -58,14 +62,28 @@ export async function putChunk(
           { payload: bytes, epoch: view.epoch, timeoutMs: options.timeoutMs },
         );
       } catch (error) {
-        if (error instanceof FtfsError && NODE_DOWN_CODES.has(error.code))
+        if (isRetryableError(error)) failedGroups.add(group);
+        if (error instanceof FtfsError && NODE_DOWN_CODES.has(error.code)) {
           options.pool.forget(view.primary);
+        }
         throw error;
       }
       return { id: chunkId, bytes: bytes.length, group };
     },
     retryPolicy(options, `putChunk ${chunkId.slice(0, 12)}`),
   );
+}
+
+/**
+ * The best-ranked group with a primary that has not failed this chunk yet; once every group
+ * has failed it, start over from the best (the views have been refreshed in between).
+ */
+function chooseGroup(ranked: readonly string[], views: GroupViews, failed: Set<string>): string {
+  const writable = ranked.filter((group) => (views.get(group)?.primary ?? null) !== null);
+  const fresh = writable.find((group) => !failed.has(group));
+  if (fresh !== undefined) return fresh;
+  failed.clear();
+  return writable[0] ?? ranked[0] ?? "";
 }
 
 /** Fetch one chunk and verify it; tries every replica, and retries while some are unreachable. */

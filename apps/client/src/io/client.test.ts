@@ -191,6 +191,19 @@ describe("finding the primary and retrying", () => {
     expect(sha256Hex(await client.readBytes("alice", "after"))).toBe(sha256Hex(bytes));
   });
 
+  test("a whole group down: its chunks spill to the next-ranked group, no error", async () => {
+    const { cluster, client } = setUp();
+    await client.connect("alice");
+    cluster.placementViews = cluster.groupViews(); // the directory has not noticed yet
+    cluster.directoryFaults[0]?.failNext("clusterStatus", "UNAVAILABLE", 1_000); // nor will
+    for (const node of cluster.nodesOf("s1")) node.stop();
+    const bytes = randomBytes(CHUNK_BYTES * 8);
+    await client.uploadBytes("alice", "spilled", bytes);
+    const groups = cluster.versions.get("alice/spilled")?.[0]?.chunks.map((chunk) => chunk.group);
+    expect(new Set(groups)).toEqual(new Set(["s2"]));
+    expect(sha256Hex(await client.readBytes("alice", "spilled"))).toBe(sha256Hex(bytes));
+  });
+
   test("a corrupt primary copy is skipped and a healthy replica serves the read", async () => {
     const { cluster, client } = setUp();
     await client.connect("alice");
