@@ -4,12 +4,18 @@
  * process that may exit first).
  */
 
+import { readFile } from "node:fs/promises";
+
 const KIB = 1024;
 
 export async function peakRssBytes(pid: number): Promise<number | null> {
-  const status = Bun.file(`/proc/${pid}/status`);
-  if (!(await status.exists())) return null;
-  const text = await status.text().catch(() => "");
+  let text: string;
+  try {
+    // procfs files report size 0, so read them with a plain read, not Bun.file's sized read.
+    text = await readFile(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return null; // the process has exited
+  }
   const match = /^VmHWM:\s+(\d+)\s+kB$/m.exec(text);
   return match === null ? null : Number(match[1]) * KIB;
 }
