@@ -63,36 +63,38 @@ export class DirectoryClient {
     return this.addresses;
   }
 
+  /** Call with retries until the deadline: what every client operation uses. */
   async call<O extends Op>(op: O, body: RequestBody<O>): Promise<ResponseBody<O>> {
-    return withRetry(
-      async () => {
-        const address = this.preferred ?? this.nextAddress();
-        try {
-          const answer = await this.pool.call(address, op, body, {
-            timeoutMs: this.options.timeoutMs,
-          });
-          this.everAnswered = true;
-          this.redirectsInARow = 0;
-          this.busyInARow = 0;
-          this.preferred = address;
-          return answer.body;
-        } catch (error) {
-          this.onFailure(address, error);
-          throw error;
-        }
-      },
-      {
-        what: op,
-        observer: this.options.observer,
-        deadlineMs: () =>
-          this.everAnswered ? this.options.retryDeadlineMs : this.options.firstContactDeadlineMs,
-        skipSleep: (error) =>
-          error.code === "NOT_PRIMARY" &&
-          error.hint?.primary !== undefined &&
-          this.redirectsInARow <= CLIENT_PRIMARY_REDIRECTS_MAX,
-        onGiveUp: (error) => this.giveUpError(error),
-      },
-    );
+    return withRetry(() => this.callOnce(op, body), {
+      what: op,
+      observer: this.options.observer,
+      deadlineMs: () =>
+        this.everAnswered ? this.options.retryDeadlineMs : this.options.firstContactDeadlineMs,
+      skipSleep: (error) =>
+        error.code === "NOT_PRIMARY" &&
+        error.hint?.primary !== undefined &&
+        this.redirectsInARow <= CLIENT_PRIMARY_REDIRECTS_MAX,
+      onGiveUp: (error) => this.giveUpError(error),
+    });
+  }
+
+  /**
+   * One attempt, at the likely primary: for callers already inside a retry loop of their own
+   * (a view refresh between chunk retries), which must not stall it for a whole deadline.
+   */
+  async callOnce<O extends Op>(op: O, body: RequestBody<O>): Promise<ResponseBody<O>> {
+    const address = this.preferred ?? this.nextAddress();
+    try {
+      const answer = await this.pool.call(address, op, body, { timeoutMs: this.options.timeoutMs });
+      this.everAnswered = true;
+      this.redirectsInARow = 0;
+      this.busyInARow = 0;
+      this.preferred = address;
+      return answer.body;
+    } catch (error) {
+      this.onFailure(address, error);
+      throw error;
+    }
   }
 
   private nextAddress(): string {

@@ -27,10 +27,13 @@ export class GroupViews {
     return [...this.views.keys()];
   }
 
-  /** Ask the directory for the current configuration; shared by concurrent callers. */
+  /**
+   * Ask the directory for the current configuration, once: the caller is a chunk's retry loop,
+   * which tries again anyway. Shared by concurrent callers.
+   */
   refresh(): Promise<void> {
     this.refreshing ??= this.directory
-      .call("clusterStatus", {})
+      .callOnce("clusterStatus", {})
       .then((status) => this.accept(status.groups))
       .finally(() => {
         this.refreshing = null;
