@@ -1,0 +1,98 @@
+/**
+ * A storage primary that crashes is a pause, not an error (guarantee 4 of DESIGN.md): an
+ * upload under way when the primary of a group is SIGKILLed completes and reads back exactly;
+ * a read right after a primary dies is served by the group's other replicas; and both keep
+ * working once the directory has promoted a backup.
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { FTFS_MAIN, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
+import { FtfsClient } from "ftfs";
+import {
+  E2E_TEST_TIMEOUT_MS,
+  expectOk,
+  KIB,
+  MIB,
+  pollUntil,
+  randomBytes,
+  sha256,
+  text,
+  workspace,
+  type Workspace,
+} from "./helpers.ts";
+
+setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
+
+const CHUNK_BYTES = 256 * KIB;
+/** Long enough (about a hundred chunks) that the kill lands while chunks are moving. */
+const UPLOAD_BYTES = 24 * MIB;
+
+let cluster: LocalCluster;
+let ws: Workspace;
+let client: FtfsClient;
+
+beforeAll(async () => {
+  cluster = await startCluster({
+    directories: 1,
+    groups: [
+      { name: "s1", size: 3 },
+      { name: "s2", size: 3 },
+    ],
+    chunkBytes: CHUNK_BYTES,
+  });
+  ws = await workspace();
+  client = new FtfsClient({ directories: cluster.directoryAddresses });
+  expectOk(await ws.ftfs(["erin", "c", "--cluster", cluster.directoryAddresses.join(",")]));
+});
+
+afterAll(async () => {
+  client?.close();
+  await cluster?.stop();
+});
+
+async function primaryOf(group: string): Promise<string> {
+  const status = await client.status();
+  const node = status.groups.find((view) => view.group === group)?.primaryNode ?? null;
+  if (node === null) throw new Error(`group ${group} has no primary`);
+  return node;
+}
+
+test("an upload survives the SIGKILL of a group primary mid-transfer", async () => {
+  const bytes = randomBytes(UPLOAD_BYTES);
+  const path = await ws.file("through-the-crash.bin", bytes);
+  const victim = cluster.node(await primaryOf("s1"));
+  const upload = Bun.spawn([process.execPath, FTFS_MAIN, "erin", "a", path], {
+    env: { ...process.env, FTFS_CONFIG_DIR: ws.configDir, FTFS_CLUSTER: "" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  await pollUntil("the upload's first chunks on storage", async () => {
+    const stored = await client.listFromStorage("erin");
+    return stored.some((file) => file.name === "through-the-crash.bin") ? true : undefined;
+  });
+  victim.kill("SIGKILL");
+  const [exitCode, stdout, stderr] = await Promise.all([
+    upload.exited,
+    new Response(upload.stdout).text(),
+    new Response(upload.stderr).text(),
+  ]);
+  expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
+  expect(stdout).toContain("uploaded through-the-crash.bin  v1  24.0 MiB");
+  const read = expectOk(await ws.ftfs(["erin", "r", "through-the-crash.bin"]));
+  expect(sha256(read.stdout)).toBe(sha256(bytes));
+});
+
+test("a read right after a primary dies is served by the other replicas", async () => {
+  const bytes = randomBytes(4 * MIB + 3);
+  expectOk(await ws.ftfs(["erin", "a", await ws.file("replicated.bin", bytes)]));
+  cluster.node(await primaryOf("s2")).kill("SIGKILL");
+  const read = expectOk(await ws.ftfs(["erin", "r", "replicated.bin"]));
+  expect(sha256(read.stdout)).toBe(sha256(bytes));
+  const again = randomBytes(2 * MIB);
+  expectOk(await ws.ftfs(["erin", "a", await ws.file("after-crash.bin", again)]));
+  expect(sha256(expectOk(await ws.ftfs(["erin", "r", "after-crash.bin"])).stdout)).toBe(
+    sha256(again),
+  );
+  expect(text(expectOk(await ws.ftfs(["erin", "d"])))).toMatch(
+    /^after-crash\.bin\s+2\.0 MiB\s+v1/m,
+  );
+});
