@@ -5,16 +5,22 @@
  * so a half-old, half-new file is never committed.
  */
 
-import { stat } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import { FILE_BYTES_MAX, FtfsError } from "@ftfs/protocol/core";
 
 export interface ByteSource {
   /** Shown in messages: the local path, or the remote name for in-memory bytes. */
   readonly label: string;
   readonly bytes: number;
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Bytes [offset, offset + length). A file source reads into `into` (at least `length`
+   * long) so an upload can recycle a few chunk buffers instead of allocating one per chunk;
+   * the answer is then a view of `into`.
+   */
+  read(offset: number, length: number, into: Uint8Array): Promise<Uint8Array>;
   /** Fail with LOCAL_FILE if the source is no longer what it was when opened. */
   checkUnchanged(): Promise<void>;
+  close(): Promise<void>;
 }
 
 interface FileIdentity {
@@ -25,21 +31,31 @@ interface FileIdentity {
 
 export async function openFileSource(path: string): Promise<ByteSource> {
   const opened = await identify(path);
-  const file = Bun.file(path);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, "r");
+  } catch (error) {
+    throw localFileError(path, error);
+  }
   const changed = (): FtfsError =>
     new FtfsError("LOCAL_FILE", `${path} changed while uploading; nothing was committed`);
   return {
     label: path,
     bytes: opened.bytes,
-    read: async (offset, length) => {
-      let bytes: Uint8Array;
-      try {
-        bytes = new Uint8Array(await file.slice(offset, offset + length).arrayBuffer());
-      } catch (error) {
-        throw localFileError(path, error);
+    read: async (offset, length, into) => {
+      const view = into.subarray(0, length);
+      let filled = 0;
+      while (filled < length) {
+        let got: number;
+        try {
+          ({ bytesRead: got } = await handle.read(view, filled, length - filled, offset + filled));
+        } catch (error) {
+          throw localFileError(path, error);
+        }
+        if (got === 0) throw changed(); // the file ended early: it shrank under us
+        filled += got;
       }
-      if (bytes.length !== length) throw changed();
-      return bytes;
+      return view;
     },
     checkUnchanged: async () => {
       const now = await identify(path).catch(() => null);
@@ -50,6 +66,7 @@ export async function openFileSource(path: string): Promise<ByteSource> {
         now.inode === opened.inode;
       if (!same) throw changed();
     },
+    close: () => handle.close(),
   };
 }
 
@@ -59,6 +76,7 @@ export function memorySource(label: string, bytes: Uint8Array): ByteSource {
     bytes: bytes.length,
     read: async (offset, length) => bytes.subarray(offset, offset + length),
     checkUnchanged: async () => undefined,
+    close: async () => undefined,
   };
 }
 

@@ -8,6 +8,7 @@
 import { DEV_DIRECTORY_ADDRESSES } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
 import { parseClusterList, type GlobalOptions } from "../core/args.ts";
+import { CLI_READ_GC_INTERVAL_BYTES } from "../core/limits.ts";
 import { FtfsClient } from "./client.ts";
 import type { RetryObserver } from "./retry.ts";
 import { loadSession, type Env, type Session } from "./session.ts";
@@ -58,7 +59,11 @@ export class CliState {
     const key = addresses.join(",");
     let client = this.clients.get(key);
     if (client === undefined) {
-      client = new FtfsClient({ directories: addresses, onRetry: this.retryReporter() });
+      client = new FtfsClient({
+        directories: addresses,
+        onRetry: this.retryReporter(),
+        gcIntervalBytes: CLI_READ_GC_INTERVAL_BYTES,
+      });
       this.clients.set(key, client);
     }
     return client;

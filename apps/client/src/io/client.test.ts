@@ -254,6 +254,11 @@ describe("errors a user sees", () => {
     expect((await caught(client.connect("../bob"))).code).toBe("INVALID_UID");
   });
 
+  test("a malformed directory address is refused when the client is made", () => {
+    expect(() => new FtfsClient({ directories: [""] })).toThrow("is not host:port");
+    expect(() => new FtfsClient({ directories: [] })).toThrow("no directory addresses");
+  });
+
   test("an unreachable cluster is reported, with its addresses, within the first-contact deadline", async () => {
     const client = new FtfsClient({
       directories: ["127.0.0.1:1", "127.0.0.1:2"],

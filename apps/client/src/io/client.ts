@@ -45,6 +45,11 @@ export interface FtfsClientOptions {
   readonly connectTimeoutMs?: number;
   /** Told of every retry (the CLI prints them under FTFS_DEBUG; the bench counts them). */
   readonly onRetry?: RetryObserver | undefined;
+  /**
+   * Collect garbage after each this many bytes read (default 0: never). The CLI sets
+   * CLI_READ_GC_INTERVAL_BYTES, since it runs one transfer per process and is judged by RSS.
+   */
+  readonly gcIntervalBytes?: number;
   /** Share connections with other clients (the bench); closed by its owner, not by close(). */
   readonly pool?: RpcPool;
 }
@@ -77,6 +82,7 @@ export class FtfsClient {
       chunkTimeoutMs: options.chunkTimeoutMs ?? CLIENT_CHUNK_TIMEOUT_MS,
       retryDeadlineMs,
       observer: options.onRetry,
+      gcIntervalBytes: options.gcIntervalBytes ?? 0,
     };
   }
 
@@ -104,7 +110,11 @@ export class FtfsClient {
     checkUid(uid);
     checkName(remoteName);
     const source = await openFileSource(localPath);
-    return runUpload(this.transfer, uid, remoteName, source, progress);
+    try {
+      return await runUpload(this.transfer, uid, remoteName, source, progress);
+    } finally {
+      await source.close();
+    }
   }
 
   /** Upload bytes already in memory (tests, the bench). */

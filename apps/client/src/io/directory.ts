@@ -8,6 +8,7 @@
 
 import {
   FtfsError,
+  parseAddress,
   type ErrorCode,
   type Op,
   type RequestBody,
@@ -43,8 +44,13 @@ export class DirectoryClient {
   private busyInARow = 0;
 
   constructor(pool: RpcPool, options: DirectoryOptions) {
-    if (options.addresses.length === 0)
+    if (options.addresses.length === 0) {
       throw new FtfsError("BAD_REQUEST", "no directory addresses given");
+    }
+    for (const address of options.addresses) {
+      const parsed = parseAddress(address);
+      if (!parsed.ok) throw parsed.error;
+    }
     this.pool = pool;
     this.options = options;
     this.addresses = [...new Set(options.addresses)];

@@ -25,6 +25,8 @@ export interface DownloadContext {
   readonly chunkTimeoutMs: number;
   readonly retryDeadlineMs: number;
   readonly observer?: RetryObserver | undefined;
+  /** Collect garbage after each this many bytes read; 0 never (see CLI_READ_GC_INTERVAL_BYTES). */
+  readonly gcIntervalBytes: number;
 }
 
 export async function runDownload(
@@ -50,7 +52,8 @@ export async function runDownload(
     observer: context.observer,
   };
   try {
-    await streamChunks(context.chunksInFlight, transfer, manifest, sink, progress);
+    const gc = collector(context.gcIntervalBytes);
+    await streamChunks(context.chunksInFlight, transfer, manifest, sink, gc, progress);
   } finally {
     abort.abort(); // on failure, stops fetches still retrying ahead of the one that failed
   }
@@ -68,6 +71,7 @@ async function streamChunks(
   transfer: ChunkTransferOptions,
   manifest: Manifest,
   sink: ChunkSink,
+  afterChunk: (bytes: number) => void,
   progress?: ProgressListener,
 ): Promise<void> {
   const refs: readonly ChunkRef[] = manifest.chunks;
@@ -90,6 +94,7 @@ async function streamChunks(
     const bytes = await next;
     fileHash.update(bytes);
     await sink(bytes);
+    afterChunk(bytes.length);
     doneBytes += bytes.length;
     progress?.({ doneBytes, totalBytes: manifest.bytes, chunks: refs.length });
   }
@@ -101,4 +106,16 @@ async function streamChunks(
         `not ${manifest.sha256.slice(0, 12)}…`,
     );
   }
+}
+
+/** Counts bytes read and collects garbage after every `intervalBytes` of them (0: never). */
+function collector(intervalBytes: number): (bytes: number) => void {
+  if (intervalBytes <= 0) return () => undefined;
+  let sinceBytes = 0;
+  return (bytes) => {
+    sinceBytes += bytes;
+    if (sinceBytes < intervalBytes) return;
+    sinceBytes = 0;
+    Bun.gc(true);
+  };
 }

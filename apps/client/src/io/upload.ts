@@ -9,6 +9,7 @@
 import { FtfsError, MANIFEST_CHUNKS_MAX, type ChunkRef, type GroupView } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
 import type { ByteSource } from "./byte-source.ts";
+import { ChunkBuffers } from "./chunk-buffers.ts";
 import { putChunk, sha256Hex, type ChunkTransferOptions } from "./chunks.ts";
 import type { DirectoryClient } from "./directory.ts";
 import type { RetryObserver } from "./retry.ts";
@@ -37,6 +38,7 @@ export interface UploadContext {
   readonly chunkTimeoutMs: number;
   readonly retryDeadlineMs: number;
   readonly observer?: RetryObserver | undefined;
+  readonly gcIntervalBytes: number;
 }
 
 interface Placement {
@@ -111,6 +113,7 @@ async function putAllChunks(
   const groupNames = placement.groups.map((view) => view.group);
   const owner = { uid, name, uploadId: placement.uploadId };
   const fileHash = new Bun.CryptoHasher("sha256");
+  const buffers = new ChunkBuffers(placement.chunkBytes, context.chunksInFlight + 1);
   const refs: ChunkRef[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown = null;
@@ -121,10 +124,12 @@ async function putAllChunks(
       while (inFlight.size >= context.chunksInFlight) await Promise.race(inFlight);
       if (failure !== null) break;
       const offset = index * placement.chunkBytes;
-      const bytes = await source.read(
-        offset,
-        Math.min(placement.chunkBytes, source.bytes - offset),
-      );
+      const buffer = buffers.take();
+      const length = Math.min(placement.chunkBytes, source.bytes - offset);
+      const bytes = await source.read(offset, length, buffer).catch((error: unknown) => {
+        buffers.give(buffer);
+        throw error;
+      });
       fileHash.update(bytes);
       const put: Promise<void> = putChunk(transfer, sha256Hex(bytes), bytes, owner, groupNames)
         .then((ref) => {
@@ -136,7 +141,10 @@ async function putAllChunks(
           failure ??= error;
           abort.abort();
         })
-        .finally(() => inFlight.delete(put));
+        .finally(() => {
+          buffers.give(buffer);
+          inFlight.delete(put);
+        });
       inFlight.add(put);
     }
   } catch (error) {
