@@ -23,7 +23,7 @@ export interface Random {
   shuffle<T>(items: T[]): T[];
 }
 
-/** splitmix32: spreads a small seed over the whole state so seeds 1, 2, 3 give unrelated streams. */
+/** splitmix32: spreads a small seed over the whole state, so seeds 1, 2, 3 are unrelated. */
 function splitmix32(state: { value: number }): number {
   state.value = (state.value + 0x9e3779b9) >>> 0;
   let z = state.value;

@@ -10,11 +10,8 @@ import { assert, assertNever } from "../assert.ts";
 import { fail, ok, type FtfsError, type Result } from "../errors.ts";
 import { epochField, groupField, nodeIdField } from "../messages.ts";
 import type { Infer, Schema } from "../schema.ts";
-import { arr, bool, int, literal, nullable, obj, str, tryDecode } from "../schema.ts";
-import {
-  GOSSIP_MESSAGES_PER_DATAGRAM_MAX,
-  GOSSIP_PAYLOAD_BYTES_MAX,
-} from "./config.ts";
+import { arr, bool, int, literal, nullable, obj, opt, str, tryDecode } from "../schema.ts";
+import { GOSSIP_MESSAGES_PER_DATAGRAM_MAX, GOSSIP_PAYLOAD_BYTES_MAX } from "./config.ts";
 import type { SwimMessage, SyncMessage } from "./messages.ts";
 import type { MemberMeta, MemberState, MemberView } from "./types.ts";
 import { memberId } from "./types.ts";
@@ -51,7 +48,12 @@ const wireMeta = obj({
 
 const WIRE_STATES = { alive: "a", suspect: "s", dead: "d", left: "l" } as const;
 type WireState = (typeof WIRE_STATES)[MemberState];
-const STATE_OF_WIRE: Record<WireState, MemberState> = { a: "alive", s: "suspect", d: "dead", l: "left" };
+const STATE_OF_WIRE: Record<WireState, MemberState> = {
+  a: "alive",
+  s: "suspect",
+  d: "dead",
+  l: "left",
+};
 
 const wireMember = obj({
   i: nodeIdField,
@@ -72,10 +74,22 @@ const wireSync = (tag: string) =>
 /** Wire tags are short; their list is as append-only as SWIM_MESSAGE_TYPES. */
 const WIRE_SCHEMAS = {
   ping: obj({ t: literal("ping"), s: seqField, f: nodeIdField, d: nodeIdField }),
-  ack: obj({ t: literal("ack"), s: seqField, f: nodeIdField }),
-  preq: obj({ t: literal("preq"), s: seqField, f: nodeIdField, d: nodeIdField, a: gossipAddressField }),
+  ack: obj({ t: literal("ack"), s: seqField, f: nodeIdField, u: opt(literal("1")) }),
+  preq: obj({
+    t: literal("preq"),
+    s: seqField,
+    f: nodeIdField,
+    d: nodeIdField,
+    a: gossipAddressField,
+  }),
   nack: obj({ t: literal("nack"), s: seqField, f: nodeIdField }),
-  alive: obj({ t: literal("alive"), i: nodeIdField, n: incarnationField, a: gossipAddressField, m: wireMeta }),
+  alive: obj({
+    t: literal("alive"),
+    i: nodeIdField,
+    n: incarnationField,
+    a: gossipAddressField,
+    m: wireMeta,
+  }),
   susp: obj({ t: literal("susp"), i: nodeIdField, n: incarnationField, f: nodeIdField }),
   dead: obj({ t: literal("dead"), i: nodeIdField, n: incarnationField, f: nodeIdField }),
   leave: obj({ t: literal("leave"), i: nodeIdField, n: incarnationField }),
@@ -142,9 +156,17 @@ function toWire(message: SwimMessage): unknown {
     case "ping":
       return { t: "ping", s: message.seq, f: message.from, d: message.target };
     case "ack":
-      return { t: "ack", s: message.seq, f: message.from };
+      return message.unknownSender === true
+        ? { t: "ack", s: message.seq, f: message.from, u: "1" }
+        : { t: "ack", s: message.seq, f: message.from };
     case "ping-req":
-      return { t: "preq", s: message.seq, f: message.from, d: message.target, a: message.targetAddress };
+      return {
+        t: "preq",
+        s: message.seq,
+        f: message.from,
+        d: message.target,
+        a: message.targetAddress,
+      };
     case "nack":
       return { t: "nack", s: message.seq, f: message.from };
     case "alive":
@@ -185,7 +207,8 @@ function fromWire(tag: WireTag, value: unknown): SwimMessage {
     }
     case "ack": {
       const w = WIRE_SCHEMAS.ack.decode(value, "");
-      return { type: "ack", seq: w.s, from: memberId(w.f) };
+      const ack = { type: "ack", seq: w.s, from: memberId(w.f) } as const;
+      return w.u === undefined ? ack : { ...ack, unknownSender: true };
     }
     case "preq": {
       const w = WIRE_SCHEMAS.preq.decode(value, "");
@@ -237,7 +260,8 @@ function syncFromWire(tag: "sreq" | "sres", w: WireOf<"sreq">): SyncMessage {
 const messageSchema: Schema<SwimMessage> = {
   optional: false,
   decode(value: unknown, path: string): SwimMessage {
-    const tag = typeof value === "object" && value !== null ? (value as { t?: unknown }).t : undefined;
+    const tag =
+      typeof value === "object" && value !== null ? (value as { t?: unknown }).t : undefined;
     if (!isWireTag(tag)) {
       // Reuse the schema error path so the message names where it failed.
       literal(...(Object.keys(WIRE_SCHEMAS) as WireTag[])).decode(tag, `${path}.t`);
@@ -358,7 +382,8 @@ export function buildSyncMessages(
   members: readonly MemberView[],
   limitBytes: number = GOSSIP_PAYLOAD_BYTES_MAX,
 ): SyncMessage[] {
-  const baseBytes = DATAGRAM_FRAME_BYTES + utf8Length(encodeMessage({ type, syncId, from, members: [] }));
+  const baseBytes =
+    DATAGRAM_FRAME_BYTES + utf8Length(encodeMessage({ type, syncId, from, members: [] }));
   const out: SyncMessage[] = [];
   let batch: MemberView[] = [];
   let used = baseBytes;

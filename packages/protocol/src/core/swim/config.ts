@@ -26,7 +26,7 @@
 
 import { assert } from "../assert.ts";
 
-/** One datagram on the wire: under the 1,500-byte Ethernet MTU minus IP/UDP headers, as memberlist. */
+/** One datagram on the wire: under a 1,500-byte Ethernet MTU less IP/UDP headers (memberlist). */
 export const GOSSIP_DATAGRAM_BYTES_MAX = 1400;
 /**
  * Bytes the driver may add around our payload (an HMAC-SHA256 tag of 32 bytes, a key id and a
@@ -119,7 +119,7 @@ export const SWIM_LAN_CONFIG: SwimConfig = {
   membersMax: SWIM_MEMBERS_MAX,
 };
 
-/** A config with some fields replaced, checked: a bad config is the operator's bug, caught early. */
+/** A config with some fields replaced, checked: a bad config is an operator's bug, caught early. */
 export function swimConfig(overrides: Partial<SwimConfig> = {}): SwimConfig {
   const config: SwimConfig = { ...SWIM_LAN_CONFIG, ...overrides };
   validateSwimConfig(config);
@@ -128,17 +128,27 @@ export function swimConfig(overrides: Partial<SwimConfig> = {}): SwimConfig {
 
 export function validateSwimConfig(config: SwimConfig): void {
   for (const [key, value] of Object.entries(config)) {
-    assert(Number.isSafeInteger(value) && value >= 0, `swim config ${key} must be an integer ≥ 0`);
+    const valid = Number.isSafeInteger(value) && value >= 0;
+    assert(valid, `swim config ${key} must be an integer ≥ 0`);
   }
   assert(config.probeIntervalMs > 0, "probeIntervalMs must be positive");
-  assert(config.probeTimeoutMs < config.probeIntervalMs, "probeTimeoutMs must be < probeIntervalMs");
-  assert(config.relayNackTimeoutMs <= config.probeTimeoutMs, "relayNackTimeoutMs ≤ probeTimeoutMs");
+  assert(
+    config.probeTimeoutMs < config.probeIntervalMs,
+    "probeTimeoutMs must be < probeIntervalMs",
+  );
+  assert(
+    config.relayNackTimeoutMs <= config.probeTimeoutMs,
+    "relayNackTimeoutMs must be ≤ probeTimeoutMs",
+  );
   assert(config.suspicionMult >= 1, "suspicionMult must be ≥ 1");
   assert(config.suspicionMaxTimeoutMult >= 1, "suspicionMaxTimeoutMult must be ≥ 1");
   assert(config.retransmitMult >= 1, "retransmitMult must be ≥ 1");
   assert(config.gossipIntervalMs > 0, "gossipIntervalMs must be positive");
   assert(config.awarenessMax >= 1, "awarenessMax must be ≥ 1");
-  assert(config.membersMax >= 2 && config.membersMax <= SWIM_MEMBERS_MAX, "membersMax out of range");
+  assert(
+    config.membersMax >= 2 && config.membersMax <= SWIM_MEMBERS_MAX,
+    "membersMax out of range",
+  );
 }
 
 /** Smin(n): the shortest suspicion, reached with k confirmations. */

@@ -158,7 +158,11 @@ export function emitEvent(ctx: SwimContext, kind: MemberEventKind, record: Membe
   ctx.events.push({ kind, atMs: ctx.nowMs, member: viewOf(record) });
 }
 
-export function setSuspicion(ctx: SwimContext, record: MemberRecord, suspicion: Suspicion | null): void {
+export function setSuspicion(
+  ctx: SwimContext,
+  record: MemberRecord,
+  suspicion: Suspicion | null,
+): void {
   record.suspicion = suspicion;
   if (suspicion === null) ctx.suspects.delete(record.id);
   else ctx.suspects.add(record.id);

@@ -34,6 +34,11 @@ export interface AckMessage {
   readonly type: "ack";
   readonly seq: number;
   readonly from: MemberId;
+  /**
+   * Set when the pinger is unknown to us (its alive rumor never reached us): it answers with
+   * its alive directly, instead of our waiting for a push-pull.
+   */
+  readonly unknownSender?: true;
 }
 
 export interface PingReqMessage {

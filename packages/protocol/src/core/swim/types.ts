@@ -53,7 +53,14 @@ export interface MemberView {
   readonly meta: MemberMeta;
 }
 
-export const MEMBER_EVENT_KINDS = ["joined", "updated", "suspect", "alive", "dead", "left"] as const;
+export const MEMBER_EVENT_KINDS = [
+  "joined",
+  "updated",
+  "suspect",
+  "alive",
+  "dead",
+  "left",
+] as const;
 export type MemberEventKind = (typeof MEMBER_EVENT_KINDS)[number];
 
 /**
