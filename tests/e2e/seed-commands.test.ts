@@ -29,7 +29,7 @@ let ws: Workspace;
 
 beforeAll(async () => {
   cluster = await startCluster({
-    directories: 1,
+    directories: 3,
     groups: [
       { name: "s1", size: 2 },
       { name: "s2", size: 2 },
@@ -43,6 +43,16 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+interface StatusJson {
+  node: string;
+  members: Array<{ node: string; role: string; address: string; state: string; primary: boolean }>;
+  groups: Array<{ group: string; primary: string | null }>;
+}
+
+async function statusJson(): Promise<StatusJson> {
+  return JSON.parse(text(expectOk(await ws.ftfs(["status", "--json"])))) as StatusJson;
+}
+
 const multiChunk = randomBytes(5 * E2E_CHUNK_BYTES + 777);
 const notes = "first version of the notes\n";
 
@@ -51,13 +61,23 @@ describe("the seed's commands", () => {
     const run = expectOk(
       await ws.ftfs(["alice", "c", "--cluster", cluster.directoryAddresses.join(",")]),
     );
-    const primary = cluster.directoryAddresses[0] ?? "";
-    expect(text(run)).toContain(`primary directory node d1 at ${primary}`);
+    expect(text(run)).toMatch(/^connected as alice \(new user\); primary directory node d\d at /);
     const session = JSON.parse(await readFile(join(ws.configDir, "session.json"), "utf8")) as {
       uid: string;
     };
     expect(session.uid).toBe("alice");
     expect((await stat(join(ws.configDir, "session.json"))).mode & 0o777).toBe(0o600);
+  });
+
+  test("c through any one directory address finds the same primary", async () => {
+    const primaries = new Set<string>();
+    for (const address of cluster.directoryAddresses) {
+      const run = expectOk(await ws.ftfs(["alice", "c", "--cluster", address]));
+      primaries.add(/primary directory node (\S+ at \S+)/.exec(text(run))?.[1] ?? "none");
+    }
+    expect(primaries.size).toBe(1);
+    // Leave the session on the whole cluster for the tests that follow.
+    expectOk(await ws.ftfs(["alice", "c", "--cluster", cluster.directoryAddresses.join(",")]));
   });
 
   test("a uploads several files, one line each; d lists them; d --from storage agrees", async () => {
@@ -139,21 +159,33 @@ describe("the friendly forms", () => {
     expect(after.map((file) => file.name)).not.toContain("remote.bin");
   });
 
-  test("status lists every member and group; its --json parses", async () => {
-    const table = text(expectOk(await ws.ftfs(["status"])));
-    for (const node of cluster.nodes) expect(table).toContain(node.address);
-    const status = JSON.parse(text(expectOk(await ws.ftfs(["status", "--json"])))) as {
-      members: Array<{ node: string; role: string; state: string }>;
-      groups: Array<{ group: string; primary: string | null }>;
-    };
-    for (const node of cluster.nodes) {
-      expect(status.members.find((member) => member.node === node.id)).toMatchObject({
-        role: node.role,
-        state: "alive",
-      });
+  test("status lists every storage node, the primary directory and the groups; --json parses", async () => {
+    const status = await statusJson();
+    const primary = status.members.find((member) => member.node === status.node);
+    expect(primary).toMatchObject({ role: "directory", state: "alive", primary: true });
+    const storage = cluster.nodes.filter((node) => node.role === "storage");
+    for (const node of [...storage, cluster.node(status.node)]) {
+      const member = status.members.find((candidate) => candidate.node === node.id);
+      expect(member).toMatchObject({ role: node.role, address: node.address, state: "alive" });
     }
     expect(status.groups.map((group) => group.group).sort()).toEqual(["s1", "s2"]);
     for (const group of status.groups) expect(group.primary).not.toBeNull();
+    const table = text(expectOk(await ws.ftfs(["status"])));
+    for (const node of storage) expect(table).toMatch(new RegExp(`^${node.id}\\s+storage\\s`, "m"));
+  });
+
+  // Known gap on the server side: the directory primary does not list its directory peers
+  // yet (membership comes with gossip), and backups answer clusterStatus with NOT_PRIMARY.
+  // This test states the contract and is expected to fail until then: make it a plain
+  // `test` when it starts passing.
+  test.failing("status lists every directory node too", async () => {
+    const status = await statusJson();
+    for (const node of cluster.nodes.filter((candidate) => candidate.role === "directory")) {
+      expect(status.members.find((member) => member.node === node.id)).toMatchObject({
+        role: "directory",
+        state: "alive",
+      });
+    }
   });
 
   test("--help works everywhere and exits 0", async () => {

@@ -3,12 +3,8 @@
  * from "ftfs"`). The CLI is built on exactly this.
  */
 
-export {
-  FtfsClient,
-  type ClusterStatus,
-  type ConnectResult,
-  type FtfsClientOptions,
-} from "./io/client.ts";
+export type { ClusterStatus } from "./core/status.ts";
+export { FtfsClient, type ConnectResult, type FtfsClientOptions } from "./io/client.ts";
 export type { ChunkSink, ReadResult } from "./io/download.ts";
 export type { ProgressListener, TransferProgress, UploadResult } from "./io/upload.ts";
 export type { RetryEvent, RetryObserver } from "./io/retry.ts";

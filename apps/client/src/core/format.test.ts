@@ -1,6 +1,13 @@
 /** People-facing formatting: sizes in binary units, short hashes, aligned tables, safe text. */
 import { expect, test } from "bun:test";
-import { formatBytes, formatFileTable, formatTable, formatUploaded, shortHash } from "./format.ts";
+import {
+  formatBytes,
+  formatFileTable,
+  formatStatus,
+  formatTable,
+  formatUploaded,
+  shortHash,
+} from "./format.ts";
 
 const SHA = "abcd1234".padEnd(64, "0");
 
@@ -45,4 +52,30 @@ test("a file listing is sorted by name and shows the injected time", () => {
   expect(lines[1]).toBe("a     2.0 KiB       v3  t1");
   expect(lines[2]).toBe("b         1 B       v1  t2");
   expect(formatFileTable([], String)).toBe("no files");
+});
+
+test("status lists every member, directories first, and names directories that did not answer", () => {
+  const member = (node: string, role: "directory" | "storage", group: string | null) => ({
+    node,
+    role,
+    group,
+    address: `127.0.0.1:${node.length}`,
+    state: "alive" as const,
+    incarnation: 0,
+    primary: node === "d1" || node === "s1a",
+    epoch: 1,
+    usedBytes: 0,
+    capacityBytes: 0,
+  });
+  const text = formatStatus({
+    node: "d1",
+    members: [member("s1a", "storage", "s1"), member("d1", "directory", null)],
+    groups: [],
+    unreachable: ["127.0.0.1:7103"],
+  });
+  const lines = text.split("\n");
+  expect(lines[2]).toMatch(/^node\s+role\s+group\s+address\s+state\s+primary\/backup\s+epoch$/);
+  expect(lines[3]).toMatch(/^d1\s+directory\s+-\s+127\.0\.0\.1:2\s+alive\s+primary\s+1$/);
+  expect(lines[4]).toMatch(/^s1a\s+storage\s+s1\s/);
+  expect(text).toContain("no answer from 127.0.0.1:7103");
 });

@@ -6,6 +6,7 @@
 
 import type { FileEntry, GroupView, MemberView } from "@ftfs/protocol/core";
 import { assertNever } from "@ftfs/protocol/core";
+import type { ClusterStatus } from "./status.ts";
 
 const BYTES_PER_KIB = 1024;
 const SIZE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"] as const;
@@ -148,13 +149,7 @@ export function formatStoredTable(files: readonly StoredFile[]): string {
   return formatTable(columns, rows);
 }
 
-export interface StatusView {
-  readonly node: string;
-  readonly members: readonly MemberView[];
-  readonly groups: readonly GroupView[];
-}
-
-export function formatStatus(status: StatusView): string {
+export function formatStatus(status: ClusterStatus): string {
   const memberColumns: Column[] = [
     { title: "node", align: "left" },
     { title: "role", align: "left" },
@@ -188,10 +183,13 @@ export function formatStatus(status: StatusView): string {
       primaryLabel(group),
       group.replicas.map((replica) => replica.node).join(",") || "-",
     ]);
+  const unreachable =
+    status.unreachable.length === 0 ? [] : ["", `no answer from ${status.unreachable.join(", ")}`];
   return [
     `answered by ${status.node}`,
     "",
     formatTable(memberColumns, memberRows),
+    ...unreachable,
     "",
     groupRows.length === 0 ? "no storage groups" : formatTable(groupColumns, groupRows),
   ].join("\n");

@@ -6,11 +6,11 @@
  * unreachable replica is skipped.
  */
 
-import { FtfsError, type ChunkOwner, type ChunkRef, type ErrorCode } from "@ftfs/protocol/core";
+import { FtfsError, type ChunkOwner, type ChunkRef } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
 import { rankGroups } from "../core/rendezvous.ts";
 import { readAddresses, type GroupViews } from "./groups.ts";
-import { isRetryableError, withRetry, type RetryObserver } from "./retry.ts";
+import { isRetryableError, NODE_DOWN_CODES, withRetry, type RetryObserver } from "./retry.ts";
 
 export interface ChunkTransferOptions {
   readonly pool: RpcPool;
@@ -20,12 +20,6 @@ export interface ChunkTransferOptions {
   readonly signal?: AbortSignal;
   readonly observer?: RetryObserver | undefined;
 }
-
-const NODE_DOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "CONNECT_FAILED",
-  "CONNECTION_CLOSED",
-  "TIMEOUT",
-]);
 
 export function sha256Hex(bytes: Uint8Array): string {
   return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");

@@ -7,6 +7,7 @@
 
 import {
   CLIENT_CHUNKS_IN_FLIGHT_DEFAULT,
+  FtfsError,
   CONNECT_TIMEOUT_MS_DEFAULT,
   type FileEntry,
   type ResponseBody,
@@ -20,11 +21,12 @@ import {
   CLIENT_FIRST_CONTACT_DEADLINE_MS,
   CLIENT_RETRY_DEADLINE_MS,
 } from "../core/limits.ts";
+import { mergeStatus, type ClusterStatus, type StatusAnswer } from "../core/status.ts";
 import { mergeOwned } from "../core/storage-listing.ts";
 import { memorySource, openFileSource } from "./byte-source.ts";
 import { DirectoryClient } from "./directory.ts";
 import { runDownload, type ChunkSink, type ReadResult } from "./download.ts";
-import type { RetryObserver } from "./retry.ts";
+import { NODE_DOWN_CODES, type RetryObserver } from "./retry.ts";
 import { listEveryGroup } from "./storage-list.ts";
 import {
   runUpload,
@@ -55,13 +57,13 @@ export interface FtfsClientOptions {
 }
 
 export type ConnectResult = ResponseBody<"connect">;
-export type ClusterStatus = ResponseBody<"clusterStatus">;
 
 export class FtfsClient {
   private readonly pool: RpcPool;
   private readonly ownsPool: boolean;
   private readonly directory: DirectoryClient;
   private readonly transfer: UploadContext;
+  private readonly directoryTimeoutMs: number;
   private readonly requestIds = hyperid({ urlSafe: true });
 
   constructor(options: FtfsClientOptions) {
@@ -75,6 +77,7 @@ export class FtfsClient {
       firstContactDeadlineMs: options.firstContactDeadlineMs ?? CLIENT_FIRST_CONTACT_DEADLINE_MS,
       observer: options.onRetry,
     });
+    this.directoryTimeoutMs = options.directoryTimeoutMs ?? CLIENT_DIRECTORY_TIMEOUT_MS;
     this.transfer = {
       pool: this.pool,
       directory: this.directory,
@@ -182,8 +185,41 @@ export class FtfsClient {
     return this.directory.call("deleteFile", { uid, name, requestId: this.requestIds() });
   }
 
+  /**
+   * Every member and group, as the directory primary sees them, completed by asking each
+   * other configured directory address for its own view: a directory the primary does not
+   * list is still shown, and one that does not answer is named in `unreachable`.
+   */
   async status(): Promise<ClusterStatus> {
-    return this.directory.call("clusterStatus", {});
+    const primaryView = await this.directory.call("clusterStatus", {});
+    const listed = new Set(primaryView.members.map((member) => member.address));
+    const others = this.directory.clusterAddresses.filter((address) => !listed.has(address));
+    const answers = await Promise.all(
+      others.map(async (address) => ({ address, view: await this.askStatus(address) })),
+    );
+    const views = answers.flatMap(({ address, view }) =>
+      view === "refused" ? [] : [{ address, view }],
+    );
+    return mergeStatus(primaryView, views);
+  }
+
+  /** A directory's own view; null if it is down; "refused" if it answered with an error. */
+  private async askStatus(address: string): Promise<StatusAnswer | null | "refused"> {
+    try {
+      const answer = await this.pool.call(
+        address,
+        "clusterStatus",
+        {},
+        {
+          timeoutMs: this.directoryTimeoutMs,
+        },
+      );
+      return answer.body;
+    } catch (error) {
+      // A node that refuses (a backup answering NOT_PRIMARY) is up; only silence is reported.
+      if (error instanceof FtfsError && !NODE_DOWN_CODES.has(error.code)) return "refused";
+      return null;
+    }
   }
 
   close(): void {

@@ -9,14 +9,13 @@
 import {
   FtfsError,
   parseAddress,
-  type ErrorCode,
   type Op,
   type RequestBody,
   type ResponseBody,
 } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
 import { CLIENT_PRIMARY_REDIRECTS_MAX, CLIENT_SAME_NODE_RETRIES_MAX } from "../core/limits.ts";
-import { withRetry, type RetryObserver } from "./retry.ts";
+import { NODE_DOWN_CODES, withRetry, type RetryObserver } from "./retry.ts";
 
 export interface DirectoryOptions {
   readonly addresses: readonly string[];
@@ -25,13 +24,6 @@ export interface DirectoryOptions {
   readonly firstContactDeadlineMs: number;
   readonly observer?: RetryObserver | undefined;
 }
-
-/** Answers that say "this node is gone or stuck": try the next address. */
-const NODE_DOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "CONNECT_FAILED",
-  "CONNECTION_CLOSED",
-  "TIMEOUT",
-]);
 
 export class DirectoryClient {
   private readonly pool: RpcPool;
