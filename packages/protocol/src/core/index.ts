@@ -6,3 +6,5 @@ export * from "./limits.ts";
 export * from "./messages.ts";
 export * from "./names.ts";
 export * from "./schema.ts";
+export * from "./prng.ts";
+export * as swim from "./swim/index.ts";
