@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
+import { FTFS_MAIN, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
 import {
   E2E_CHUNK_BYTES,
   expectOk,
@@ -118,6 +118,19 @@ describe("the seed's commands", () => {
     );
     expect(text(expectOk(await ws.ftfs(["alice", "r", "notes.txt"])))).toBe(notes);
     expect(expectOk(await ws.ftfs(["alice", "r", "empty.txt"])).stdout.length).toBe(0);
+  });
+
+  test("r into a reader that goes away (`| head`) ends quietly with status 141", async () => {
+    const child = Bun.spawn([process.execPath, FTFS_MAIN, "alice", "r", "big.bin"], {
+      env: { ...process.env, FTFS_CONFIG_DIR: ws.configDir, FTFS_CLUSTER: "" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const reader = child.stdout.getReader();
+    await reader.read(); // some bytes arrived; now hang up, as `head -c` does
+    await reader.cancel();
+    const [exitCode, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    expect({ exitCode, stderr }).toEqual({ exitCode: 141, stderr: "" });
   });
 
   test("uploading an existing name makes v2, and r returns the new bytes", async () => {

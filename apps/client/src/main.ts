@@ -5,5 +5,11 @@
  */
 
 import { processIo, runCli, stdinLines } from "./io/cli.ts";
+import { EXIT_BROKEN_PIPE } from "./io/report.ts";
 
-process.exitCode = await runCli(Bun.argv.slice(2), processIo(), stdinLines);
+const status = await runCli(Bun.argv.slice(2), processIo(), stdinLines);
+// With its reader gone, stdout holds bytes it can never flush, and would keep the process
+// alive trying; there is nothing left to say, so leave now. Otherwise exit naturally, which
+// lets stdout drain completely first.
+if (status === EXIT_BROKEN_PIPE) process.exit(status);
+process.exitCode = status;

@@ -23,6 +23,14 @@ export interface CliIo {
   err(text: string): void;
 }
 
+/** stdout's reader went away (a closed pipe): nothing more can be said, so say nothing. */
+export class OutputClosedError extends Error {
+  override readonly name = "OutputClosedError";
+  constructor() {
+    super("standard output was closed");
+  }
+}
+
 export class CliState {
   readonly io: CliIo;
   session: Session | null;

@@ -6,7 +6,7 @@
 
 import { createInterface } from "node:readline";
 import { parseArgs } from "../core/args.ts";
-import { CliState, type CliIo } from "./cli-state.ts";
+import { CliState, OutputClosedError, type CliIo } from "./cli-state.ts";
 import { execute } from "./commands.ts";
 import { describeFailure, EXIT_OK, EXIT_USAGE } from "./report.ts";
 import { runShell, type LineSource } from "./shell.ts";
@@ -40,21 +40,61 @@ export async function runCli(
 
 /** The real process's streams. */
 export function processIo(): CliIo {
+  const stdout = new StdoutWriter();
   return {
     env: process.env,
     stdinIsTty: process.stdin.isTTY === true,
     stderrIsTty: process.stderr.isTTY === true,
-    out: (data) => writeWithBackpressure(data),
+    out: (data) => stdout.write(data),
     err: (text) => void process.stderr.write(text),
   };
 }
 
-function writeWithBackpressure(data: string | Uint8Array): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const flushed = process.stdout.write(data, (error) => (error ? reject(error) : undefined));
-    if (flushed) resolve();
-    else process.stdout.once("drain", () => resolve());
-  });
+/**
+ * stdout with backpressure: a write that fills the pipe waits for "drain". A reader that goes
+ * away (`ftfs r big | head`) turns every later write into OutputClosedError, which ends the
+ * command quietly, instead of an unhandled EPIPE with a stack trace.
+ */
+class StdoutWriter {
+  private closed = false;
+  /** Writes waiting for "drain"; all fail at once if the reader goes away instead. */
+  private readonly waiting = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
+
+  constructor() {
+    process.stdout.on("drain", () => this.settleAll(null));
+    // EPIPE and friends: the reader is gone. Bun may emit this during write() itself, before
+    // a waiter could listen, so the state lives here and every waiter is failed from here.
+    process.stdout.on("error", () => {
+      this.closed = true;
+      this.settleAll(new OutputClosedError());
+    });
+  }
+
+  write(data: string | Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new OutputClosedError());
+    return new Promise<void>((resolve, reject) => {
+      let flushed: boolean;
+      try {
+        flushed = process.stdout.write(data);
+      } catch {
+        this.closed = true;
+        reject(new OutputClosedError());
+        return;
+      }
+      if (this.closed) reject(new OutputClosedError());
+      else if (flushed) resolve();
+      else this.waiting.add({ resolve, reject });
+    });
+  }
+
+  private settleAll(error: Error | null): void {
+    const waiters = [...this.waiting];
+    this.waiting.clear();
+    for (const waiter of waiters) {
+      if (error === null) waiter.resolve();
+      else waiter.reject(error);
+    }
+  }
 }
 
 /** stdin as shell lines, with line editing and a prompt when it is a terminal. */

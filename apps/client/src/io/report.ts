@@ -6,12 +6,15 @@
 
 import { FtfsError } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
+import { OutputClosedError } from "./cli-state.ts";
 import { ReportedError } from "./commands.ts";
 import type { Env } from "./session.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** 128 + SIGPIPE: what `cat` and `git` report when their reader goes away. */
+export const EXIT_BROKEN_PIPE = 141;
 
 export interface Failure {
   /** The line to print after `ftfs: `, or null if it was already printed. */
@@ -21,6 +24,7 @@ export interface Failure {
 
 export function describeFailure(error: unknown, env: Env): Failure {
   if (error instanceof ReportedError) return { message: null, status: EXIT_FAILURE };
+  if (error instanceof OutputClosedError) return { message: null, status: EXIT_BROKEN_PIPE };
   if (error instanceof UsageError)
     return { message: `${error.message} (see ftfs --help)`, status: EXIT_USAGE };
   if (error instanceof FtfsError) return { message: userMessage(error), status: EXIT_FAILURE };

@@ -8,7 +8,7 @@
 import { parseArgs, splitLine, type GlobalOptions, type Invocation } from "../core/args.ts";
 import type { CliState } from "./cli-state.ts";
 import { execute } from "./commands.ts";
-import { describeFailure } from "./report.ts";
+import { describeFailure, EXIT_BROKEN_PIPE } from "./report.ts";
 
 export interface LineSource {
   readonly lines: AsyncIterable<string>;
@@ -34,6 +34,7 @@ export async function runShell(
     const line = raw.trim();
     if (EXIT_WORDS.has(line)) break;
     if (line !== "" && !line.startsWith("#")) status = await runLine(state, shellOptions, line);
+    if (status === EXIT_BROKEN_PIPE) break; // nobody is reading any more
     source.prompt();
   }
   source.close();
