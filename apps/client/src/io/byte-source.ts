@@ -99,20 +99,28 @@ async function identify(path: string): Promise<FileIdentity> {
 
 /** One clear line for the ways a local file can fail to open. */
 export function localFileError(path: string, error: unknown): FtfsError {
-  const code = errorCode(error);
-  const reason =
-    code === "ENOENT"
-      ? "no such file"
-      : code === "EACCES" || code === "EPERM"
-        ? "permission denied"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "ENOTDIR"
-            ? "a parent is not a directory"
-            : error instanceof Error
-              ? error.message
-              : String(error);
-  return new FtfsError("LOCAL_FILE", `${path}: ${reason}`, { cause: error });
+  return new FtfsError("LOCAL_FILE", `${path}: ${fileErrorReason(error, "no such file")}`, {
+    cause: error,
+  });
+}
+
+/** A file-system error in a few words; `missing` says what ENOENT means where it happened. */
+export function fileErrorReason(error: unknown, missing: string): string {
+  switch (errorCode(error)) {
+    case "ENOENT":
+      return missing;
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "is a directory";
+    case "ENOTDIR":
+      return "a parent is not a directory";
+    case "ENOSPC":
+      return "no space left on the device";
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -4,8 +4,7 @@
  * and local failures, UsageError for misuse); the caller turns them into one stderr line.
  */
 
-import { rename, rm } from "node:fs/promises";
-import { open } from "node:fs/promises";
+import { open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { assertNever, FtfsError } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
@@ -19,6 +18,7 @@ import {
 } from "../core/format.ts";
 import { helpText } from "../core/help.ts";
 import { newestCommitted } from "../core/storage-listing.ts";
+import { fileErrorReason } from "./byte-source.ts";
 import type { CliState } from "./cli-state.ts";
 import type { FtfsClient } from "./client.ts";
 import type { ReadResult } from "./download.ts";
@@ -128,13 +128,20 @@ async function read(
       await client.read(uid, name, (chunk) => state.io.out(chunk), undefined, progress);
       return;
     case "file": {
-      const result = await readToFile(client, uid, name, target.path, progress);
-      if (options.json) return printJson(state, { ...result, path: target.path });
-      return print(state, formatSaved(result, target.path));
+      const path = await intoFolder(target.path, name);
+      const result = await readToFile(client, uid, name, path, progress);
+      if (options.json) return printJson(state, { ...result, path });
+      return print(state, formatSaved(result, path));
     }
     default:
       return assertNever(target);
   }
+}
+
+/** `-o some/folder` saves as some/folder/<name>, as `cp` does. */
+async function intoFolder(path: string, name: string): Promise<string> {
+  const info = await stat(path).catch(() => null); // absent: a new file of that name
+  return info !== null && info.isDirectory() ? join(path, name) : path;
 }
 
 /** Via a temporary file beside the target, renamed at the end: it appears whole or not at all. */
@@ -150,11 +157,7 @@ async function readToFile(
   try {
     handle = await open(temporary, "w");
   } catch (error) {
-    throw new FtfsError(
-      "LOCAL_FILE",
-      `cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
+    throw cannotWrite(path, error);
   }
   try {
     const result = await client.read(
@@ -170,8 +173,14 @@ async function readToFile(
   } catch (error) {
     await handle.close().catch(() => undefined); // already closed on the success path
     await rm(temporary, { force: true });
-    throw error;
+    throw error instanceof FtfsError ? error : cannotWrite(path, error);
   }
+}
+
+/** A local write failed (full disk, no such folder, a folder in the way): one clear line. */
+function cannotWrite(path: string, error: unknown): FtfsError {
+  const reason = fileErrorReason(error, "its folder does not exist");
+  return new FtfsError("LOCAL_FILE", `cannot write ${path}: ${reason}`, { cause: error });
 }
 
 async function list(
