@@ -4,6 +4,7 @@
  * and local failures, UsageError for misuse); the caller turns them into one stderr line.
  */
 
+import { rmSync } from "node:fs";
 import { open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { assertNever, FtfsError } from "@ftfs/protocol/core";
@@ -138,6 +139,9 @@ async function read(
   }
 }
 
+/** 128 + SIGINT: the status a shell expects of a command stopped by Ctrl-C. */
+const EXIT_INTERRUPTED = 130;
+
 /** `-o some/folder` saves as some/folder/<name>, as `cp` does. */
 async function intoFolder(path: string, name: string): Promise<string> {
   const info = await stat(path).catch(() => null); // absent: a new file of that name
@@ -159,6 +163,12 @@ async function readToFile(
   } catch (error) {
     throw cannotWrite(path, error);
   }
+  // Ctrl-C mid-download: remove the partial file rather than leave a hidden .part behind.
+  const onInterrupt = (): void => {
+    rmSync(temporary, { force: true });
+    process.exit(EXIT_INTERRUPTED);
+  };
+  process.once("SIGINT", onInterrupt);
   try {
     const result = await client.read(
       uid,
@@ -174,6 +184,8 @@ async function readToFile(
     await handle.close().catch(() => undefined); // already closed on the success path
     await rm(temporary, { force: true });
     throw error instanceof FtfsError ? error : cannotWrite(path, error);
+  } finally {
+    process.off("SIGINT", onInterrupt);
   }
 }
 
