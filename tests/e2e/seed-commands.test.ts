@@ -191,7 +191,7 @@ describe("the friendly forms", () => {
   // yet (membership comes with gossip), and backups answer clusterStatus with NOT_PRIMARY.
   // This test states the contract and is expected to fail until then: make it a plain
   // `test` when it starts passing.
-  test.failing("status lists every directory node too", async () => {
+  test("status lists every directory node too", async () => {
     const status = await statusJson();
     for (const node of cluster.nodes.filter((candidate) => candidate.role === "directory")) {
       expect(status.members.find((member) => member.node === node.id)).toMatchObject({

@@ -95,6 +95,22 @@ export interface DirectorySelf {
 }
 
 /** This directory node first, then every known storage node, with state by heartbeat age. */
+/** How a directory node describes itself in a status answer. */
+export function directorySelfView(self: DirectorySelf, primary: boolean): MemberView {
+  return {
+    node: self.node,
+    role: "directory",
+    group: null,
+    address: self.address,
+    state: "alive",
+    incarnation: 0,
+    primary,
+    epoch: self.term,
+    usedBytes: 0,
+    capacityBytes: 0,
+  };
+}
+
 export function clusterMembers(
   self: DirectorySelf,
   nodes: readonly StorageNodeStatus[],
@@ -103,20 +119,7 @@ export function clusterMembers(
   deadAfterMs: number,
 ): MemberView[] {
   const byGroup = new Map(configs.map((config) => [config.group, config]));
-  const members: MemberView[] = [
-    {
-      node: self.node,
-      role: "directory",
-      group: null,
-      address: self.address,
-      state: "alive",
-      incarnation: 0,
-      primary: true,
-      epoch: self.term,
-      usedBytes: 0,
-      capacityBytes: 0,
-    },
-  ];
+  const members: MemberView[] = [directorySelfView(self, true)];
   for (const status of nodes) {
     const config = byGroup.get(status.group);
     members.push({

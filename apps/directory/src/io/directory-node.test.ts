@@ -326,7 +326,6 @@ describe("interim primary (until Raft replicates the directory)", () => {
     for (const call of [
       backup.client.call("connect", { uid: "alice" }),
       backup.client.call("listFiles", { uid: "alice" }),
-      backup.client.call("clusterStatus", {}),
       backup.client.call("registerStorage", {
         node: "s1a",
         group: "s1",
@@ -339,6 +338,15 @@ describe("interim primary (until Raft replicates the directory)", () => {
       expect(error.code).toBe("NOT_PRIMARY");
       expect(error.hint?.primary).toBe("127.0.0.1:1");
     }
+  });
+
+  test("a backup answers status with itself, as a backup, and no groups", async () => {
+    const backup = await start({ join: ["127.0.0.1:1"] });
+    const status = await backup.client.call("clusterStatus", {});
+    expect(status.body.groups).toEqual([]);
+    expect(status.body.members).toEqual([
+      expect.objectContaining({ node: "d1", role: "directory", primary: false, state: "alive" }),
+    ]);
   });
 
   test("the lowest address serves", async () => {

@@ -19,6 +19,7 @@ import {
   checkManifest,
   checkUserAndName,
   clusterMembers,
+  directorySelfView,
   findManifest,
   listLiveFiles,
   noSuchFile,
@@ -193,6 +194,11 @@ async function onClusterStatus(context: DirectoryContext): Answer<"clusterStatus
   return ok({ body: { node: context.node, members, groups: configs } });
 }
 
+async function onBackupStatus(context: DirectoryContext): Answer<"clusterStatus"> {
+  const self = { node: context.node, address: context.address(), term: context.proposer.term };
+  return ok({ body: { node: context.node, members: [directorySelfView(self, false)], groups: [] } });
+}
+
 async function onRegisterStorage(
   context: DirectoryContext,
   body: RequestBody<"registerStorage">,
@@ -227,7 +233,9 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     getManifest: served((body) => onGetManifest(context, body)),
     listFiles: served((body) => onListFiles(context, body)),
     deleteFile: served((body) => onDeleteFile(context, body)),
-    clusterStatus: onPrimary(context, () => onClusterStatus(context)),
+    // A backup answers status with itself only, so a client asking every address sees it too.
+    clusterStatus: () =>
+      context.redirectTo() === null ? onClusterStatus(context) : onBackupStatus(context),
     // Storage nodes stamp their own group's epoch, not the directory's term: no term check.
     registerStorage: onPrimary(context, (body) => onRegisterStorage(context, body)),
   };

@@ -169,6 +169,10 @@ export class LocalCluster {
       try {
         client = await RpcClient.connect(address, 500);
         const status = await client.call("clusterStatus", {}, { timeoutMs: 1_000 });
+        const answeredByPrimary = status.body.members.some(
+          (member) => member.node === status.body.node && member.primary,
+        );
+        if (!answeredByPrimary) continue; // a backup directory knows no groups: ask the next
         for (const [group, size] of expected) {
           const view = status.body.groups.find((candidate) => candidate.group === group);
           if (view === undefined || view.primary === null) return `group ${group} has no primary yet`;

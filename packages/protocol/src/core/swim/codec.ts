@@ -338,10 +338,14 @@ export class PacketBuilder {
     this.limitBytes = limitBytes;
   }
 
-  /** Adds the message if it fits; `encoded` may be passed when the caller cached it. */
-  tryAdd(message: SwimMessage, encoded: string = encodeMessage(message)): boolean {
+  /** Adds the message if it fits; callers that cached its encoding (and size) pass them. */
+  tryAdd(
+    message: SwimMessage,
+    encoded: string = encodeMessage(message),
+    encodedBytes: number = utf8Length(encoded),
+  ): boolean {
     if (this.list.length >= GOSSIP_MESSAGES_PER_DATAGRAM_MAX) return false;
-    const cost = utf8Length(encoded) + (this.list.length > 0 ? 1 : 0);
+    const cost = encodedBytes + (this.list.length > 0 ? 1 : 0);
     if (this.used + cost > this.limitBytes) return false;
     this.parts.push(encoded);
     this.list.push(message);

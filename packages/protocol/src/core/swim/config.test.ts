@@ -37,7 +37,7 @@ describe("swim config formulas (LAN preset)", () => {
     expect(silentDetectionBoundMs(LAN, 10)).toBe(43_500);
   });
 
-  test("a pause of 2 s cannot kill: one probe period plus Smin exceeds it with room to refute", () => {
+  test("a 2 s pause cannot kill: a probe period plus Smin leaves room to refute", () => {
     expect(LAN.probeIntervalMs + suspicionTimeoutMinMs(LAN, 2)).toBeGreaterThanOrEqual(2 * 2000);
   });
 

@@ -81,6 +81,8 @@ describe("RumorQueue", () => {
     const first = send(queue, 10, 300);
     expect(first.length).toBeGreaterThan(1);
     expect(first.length).toBeLessThan(10);
-    expect(queue.orderedView().filter((entry) => entry.transmits === 0)).toHaveLength(200 - first.length);
+    expect(queue.orderedView().filter((entry) => entry.transmits === 0)).toHaveLength(
+      200 - first.length,
+    );
   });
 });

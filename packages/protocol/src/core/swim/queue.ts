@@ -14,11 +14,17 @@ import type { MemberId } from "./types.ts";
 
 /** No rumor encodes shorter than this; below it a packet is full for our purposes. */
 const RUMOR_BYTES_MIN = 24;
+/**
+ * Rumors in a row that did not fit before a packet counts as full: bounds the work per packet
+ * when a long queue of big rumors meets a nearly full packet (what is skipped goes next time).
+ */
+const MISFITS_BEFORE_FULL = 32;
 
 interface QueuedRumor {
   readonly about: MemberId;
   readonly message: RumorMessage;
   readonly encoded: string;
+  readonly bytes: number;
   /** Increasing stamp: higher is newer. */
   readonly stamp: number;
   transmits: number;
@@ -50,10 +56,12 @@ export class RumorQueue {
   enqueue(message: RumorMessage): void {
     const old = this.byMember.get(message.id);
     if (old !== undefined) this.remove(old);
+    const encoded = encodeMessage(message);
     const rumor: QueuedRumor = {
       about: message.id,
       message,
-      encoded: encodeMessage(message),
+      encoded,
+      bytes: utf8Length(encoded),
       stamp: this.nextStamp,
       transmits: 0,
     };
@@ -74,12 +82,20 @@ export class RumorQueue {
   fill(packet: PacketBuilder, transmitLimit: number): number {
     const promoted: QueuedRumor[] = [];
     let added = 0;
+    let misfits = 0;
     for (let tier = 0; tier < this.tiers.length; tier += 1) {
       const rumors = this.tiers[tier] ?? [];
       for (let i = rumors.length - 1; i >= 0; i -= 1) {
-        if (packet.freeBytes < RUMOR_BYTES_MIN) break;
+        if (packet.freeBytes < RUMOR_BYTES_MIN || misfits >= MISFITS_BEFORE_FULL) break;
         const rumor = rumors[i] as QueuedRumor;
-        if (!packet.tryAdd(rumor.message, rumor.encoded)) continue;
+        if (
+          rumor.bytes > packet.freeBytes ||
+          !packet.tryAdd(rumor.message, rumor.encoded, rumor.bytes)
+        ) {
+          misfits += 1;
+          continue;
+        }
+        misfits = 0;
         added += 1;
         rumors.splice(i, 1);
         rumor.transmits += 1;

@@ -29,7 +29,14 @@ describe("suspicionTimeoutMs", () => {
 
 describe("Suspicion", () => {
   const make = () =>
-    new Suspicion({ incarnation: 3, startMs: 1000, from: "a", wanted: 2, minMs: 4000, maxMs: 24_000 });
+    new Suspicion({
+      incarnation: 3,
+      startMs: 1000,
+      from: "a",
+      wanted: 2,
+      minMs: 4000,
+      maxMs: 24_000,
+    });
 
   test("the first reporter is not a confirmation; each other member counts once", () => {
     const suspicion = make();

@@ -45,7 +45,13 @@ function world(seed: number, path: Partial<PathOptions> = {}, unreachableProbabi
   return { sim, a, b };
 }
 
-function send(sim: Simulator<string, string>, from: Probe, address: string, to: string, payload: string) {
+function send(
+  sim: Simulator<string, string>,
+  from: Probe,
+  address: string,
+  to: string,
+  payload: string,
+) {
   sim.act(address, () => from.outgoing.push({ to, payload }));
 }
 
@@ -74,7 +80,12 @@ describe("Simulator network", () => {
   });
 
   test("reordering lets later packets overtake earlier ones", () => {
-    const { sim, a, b } = world(3, { delayMinMs: 1, delayMaxMs: 1, reorderProbability: 0.5, reorderDelayMs: 50 });
+    const { sim, a, b } = world(3, {
+      delayMinMs: 1,
+      delayMaxMs: 1,
+      reorderProbability: 0.5,
+      reorderDelayMs: 50,
+    });
     for (let i = 0; i < 40; i += 1) send(sim, a, "a", "b", String(i).padStart(2, "0"));
     sim.runFor(200);
     const order = messages(b).map((line) => line.slice(0, 2));

@@ -78,6 +78,7 @@ export class Simulator<A extends string, P> {
   private readonly events = new EventQueue<SimEvent<A, P>>();
   private readonly slots = new Map<A, Slot<A, P>>();
   private readonly options: SimulatorOptions<P>;
+  private unreachableProbability: number;
   private now = 0;
 
   constructor(options: SimulatorOptions<P>) {
@@ -85,6 +86,12 @@ export class Simulator<A extends string, P> {
     this.network = new SimNetwork<A>(root.fork(), options.path ?? PATH_LAN);
     this.prng = root.fork();
     this.options = options;
+    this.unreachableProbability = options.unreachableProbability ?? 0;
+  }
+
+  /** Changes how often packets to dead addresses bounce (0: a cut link; 1: a killed process). */
+  setUnreachableProbability(probability: number): void {
+    this.unreachableProbability = probability;
   }
 
   get nowMs(): number {
@@ -237,7 +244,7 @@ export class Simulator<A extends string, P> {
   private bounce(from: A, to: A): void {
     const sender = this.slots.get(from);
     if (sender === undefined || sender.status === "down") return;
-    if (!this.prng.chance(this.options.unreachableProbability ?? 0)) return;
+    if (!this.prng.chance(this.unreachableProbability)) return;
     if (this.network.isBlocked(to, from)) return;
     const atMs = this.now + this.network.delayMs(this.network.pathOptions(to, from));
     this.events.push(atMs, { kind: "unreachable", reporter: from, about: to, life: sender.life });

@@ -371,7 +371,11 @@ export function singleCrashDetection(seed: number, size: number, icmp: boolean):
   cluster.crash(victim);
   const crashedAtMs = cluster.nowMs;
   const boundMs = silentDetectionBoundMs(cluster.config, size);
-  const allMs = cluster.runUntilTrue(() => cluster.allSee(survivors, [victim], "dead"), boundMs, 10);
+  const allMs = cluster.runUntilTrue(
+    () => cluster.allSee(survivors, [victim], "dead"),
+    boundMs,
+    10,
+  );
   if (allMs === null) problems.push(`${victim} not dead everywhere within ${boundMs} ms`);
   const first = cluster.reports("dead", victim, crashedAtMs)[0];
   out.measuredMs["first"] = first === undefined ? boundMs : first.atMs - crashedAtMs;

@@ -2,7 +2,8 @@
  * Gossip properties over a fixed list of seeds, each a short simulated run of 5–20 nodes on a
  * faulty network (see swim-properties.ts for each property's statement and its bound). A
  * failure names its seed: `FTFS_SEED=<n> bun test packages/protocol/src/testing/sim` replays
- * exactly that run. Long runs over many more seeds: `bun packages/protocol/src/testing/sim/soak.ts`.
+ * exactly that run. Long runs over many more seeds:
+ * `bun packages/protocol/src/testing/sim/soak.ts`.
  */
 import { describe, expect, test } from "bun:test";
 import { forEachSeed, seedFromEnv, seedList } from "./seeds.ts";
@@ -23,14 +24,21 @@ import {
 const PROPERTY_TIMEOUT_MS = 60_000;
 
 /** Runs a property over its seeds, then prints the medians of what it measured. */
-function checkProperty(name: string, seeds: readonly number[], run: (seed: number) => ScenarioResult) {
+function checkProperty(
+  name: string,
+  seeds: readonly number[],
+  run: (seed: number) => ScenarioResult,
+) {
   const measured: Record<string, number[]> = {};
   forEachSeed(name, seeds, (seed) => {
     const outcome = run(seed);
-    for (const [key, value] of Object.entries(outcome.measuredMs)) (measured[key] ??= []).push(value);
+    for (const [key, value] of Object.entries(outcome.measuredMs))
+      (measured[key] ??= []).push(value);
     return outcome.problems;
   });
-  const summary = Object.entries(measured).map(([key, values]) => `${key} median ${median(values)} ms`);
+  const summary = Object.entries(measured).map(
+    ([key, values]) => `${key} median ${median(values)} ms`,
+  );
   if (summary.length > 0) console.log(`${name} over ${seeds.length} seeds: ${summary.join(", ")}`);
 }
 
@@ -43,7 +51,8 @@ describe("gossip properties (simulated)", () => {
 
   test(
     "(b) at 10% packet loss no live member is ever declared dead",
-    () => checkProperty("10% loss", seedList(150, 10_001), (seed) => lossWithoutFalsePositives(seed)),
+    () =>
+      checkProperty("10% loss", seedList(150, 10_001), (seed) => lossWithoutFalsePositives(seed)),
     PROPERTY_TIMEOUT_MS,
   );
 
