@@ -14,7 +14,7 @@ import { openSync, closeSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FTFS_MAIN, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
-import { measureMachineLimits, type MachineLimits } from "./machine-limits.ts";
+import { measureMachineLimitsMedian, median, type MachineLimits } from "./machine-limits.ts";
 import { peakRssBytes, trackPeakRss } from "./process-memory.ts";
 
 const MIB = 1024 * 1024;
@@ -22,6 +22,7 @@ const GENERATE_BLOCK_BYTES = 4 * MIB;
 const RSS_SAMPLE_INTERVAL_MS = 100;
 const RSS_TARGET_BYTES = 256 * MIB;
 const LIMITS_PROBE_BYTES = 512 * MIB;
+const LIMITS_PROBE_RUNS = 3;
 const REPLICAS = 3;
 
 interface Options {
@@ -81,11 +82,6 @@ async function runFtfsTimed(args: readonly string[], env: Record<string, string>
   return { seconds: (performance.now() - start) / 1000, clientPeakRssBytes };
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
 function mib(bytes: number | null): string {
   return bytes === null ? "?" : `${(bytes / MIB).toFixed(0)} MiB`;
 }
@@ -116,8 +112,8 @@ async function sameBytes(a: string, b: string): Promise<boolean> {
 async function main(): Promise<void> {
   const options = parseOptions(Bun.argv.slice(2));
   const workDir = await mkdtemp(join(tmpdir(), "ftfs-bench-files-"));
-  console.log(`measuring machine limits (${LIMITS_PROBE_BYTES / MIB} MiB probes)…`);
-  const limits: MachineLimits = await measureMachineLimits(join(workDir, "limits"), LIMITS_PROBE_BYTES);
+  console.log(`measuring machine limits (median of ${LIMITS_PROBE_RUNS} probes of ${LIMITS_PROBE_BYTES / MIB} MiB)…`);
+  const limits: MachineLimits = (await measureMachineLimitsMedian(join(workDir, "limits"), LIMITS_PROBE_BYTES, LIMITS_PROBE_RUNS)).median;
   const cluster = await startCluster({ directories: 1, groups: [{ name: "s1", size: REPLICAS }], dataRoot: join(workDir, "cluster") });
   try {
     const ups: number[] = [];

@@ -133,3 +133,31 @@ export async function measureMachineLimits(scratchDir: string, totalBytes: numbe
     await rm(scratchDir, { recursive: true, force: true });
   }
 }
+
+const LIMIT_KEYS = [
+  "diskWriteFsyncMiBps",
+  "diskChunkFilesFsyncMiBps",
+  "diskReadMiBps",
+  "fsyncsPerSecond",
+  "loopbackTcpMiBps",
+] as const satisfies ReadonlyArray<keyof MachineLimits>;
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/**
+ * The machine's limits as the median of several probes: one probe is noisy (the first write of
+ * a run is often 3-5x slower than the next), and a ratio to a bad probe means nothing.
+ */
+export async function measureMachineLimitsMedian(
+  scratchDir: string,
+  totalBytes: number,
+  runs: number,
+): Promise<{ median: MachineLimits; runs: MachineLimits[] }> {
+  const all: MachineLimits[] = [];
+  for (let run = 0; run < runs; run += 1) all.push(await measureMachineLimits(scratchDir, totalBytes));
+  const entries = LIMIT_KEYS.map((key) => [key, median(all.map((limits) => limits[key]))] as const);
+  return { median: Object.fromEntries(entries) as unknown as MachineLimits, runs: all };
+}
