@@ -16,6 +16,7 @@ import {
   partitionHeals,
   pauses,
   percentile,
+  sluggishMembers,
   type ScenarioResult,
 } from "./swim-properties.ts";
 
@@ -26,6 +27,7 @@ const PROPERTIES: Record<string, (seed: number) => ScenarioResult> = {
   partitionHeals,
   gracefulLeave,
   metadataSpreads,
+  sluggishMembers: (seed) => sluggishMembers(seed),
 };
 
 interface SoakOptions {

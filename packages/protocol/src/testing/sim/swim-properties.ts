@@ -392,3 +392,29 @@ export function percentile(values: readonly number[], fraction: number): number 
   const sorted = [...values].sort((x, y) => x - y);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
 }
+
+/**
+ * (h) Sluggish members (a saturated CPU: many short stalls, each under the stall threshold
+ * or just over it) are never declared dead, and their late answers get nobody else declared
+ * dead either. Every member is expected alive everywhere at the end.
+ */
+export function sluggishMembers(seed: number, durationMs = 60_000): ScenarioResult {
+  const { prng, cluster, size, problems } = formCluster(seed);
+  const out = result(problems);
+  const slow = pickMembers(prng, cluster.ids, 1 + prng.intBelow(Math.min(3, size >> 2)));
+  const endMs = cluster.nowMs + durationMs;
+  while (cluster.nowMs < endMs) {
+    cluster.runFor(200 + prng.intBelow(800));
+    for (const id of slow) cluster.pause(id);
+    cluster.runFor(100 + prng.intBelow(351));
+    for (const id of slow) cluster.resume(id);
+  }
+  cluster.runFor(5000);
+  const deaths = cluster.trace.filter((e) => e.kind === "dead");
+  for (const death of deaths.slice(0, 3)) {
+    problems.push(`${death.observer} declared ${death.member} dead at ${death.atMs} ms`);
+  }
+  if (!cluster.allSee(cluster.ids, cluster.ids, "alive")) problems.push("not all alive at the end");
+  out.counts["suspicions"] = cluster.trace.filter((e) => e.kind === "suspect").length;
+  return out;
+}

@@ -17,6 +17,7 @@ import {
   partitionHeals,
   pauses,
   singleCrashDetection,
+  sluggishMembers,
   type ScenarioResult,
 } from "./swim-properties.ts";
 
@@ -77,6 +78,12 @@ describe("gossip properties (simulated)", () => {
   test(
     "(f) metadata updates reach every member",
     () => checkProperty("metadata", seedList(400, 50_001), metadataSpreads),
+    PROPERTY_TIMEOUT_MS,
+  );
+
+  test(
+    "(h) sluggish members (a saturated CPU's short stalls) get nobody declared dead",
+    () => checkProperty("sluggish", seedList(100, 80_001), (seed) => sluggishMembers(seed, 30_000)),
     PROPERTY_TIMEOUT_MS,
   );
 
