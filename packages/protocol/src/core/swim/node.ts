@@ -317,7 +317,6 @@ export class SwimNode {
       ctx.probe.ackDeadlineMs += gapMs;
       ctx.probe.endMs += gapMs;
     }
-    ctx.timers.nextProbeMs = Math.max(ctx.timers.nextProbeMs, ctx.nowMs);
     for (const relay of ctx.relays.values()) relay.deadlineMs += gapMs;
     for (const id of ctx.suspects) ctx.table.get(id)?.suspicion?.shift(gapMs);
   }
