@@ -7,6 +7,9 @@ import { describe, expect, test } from "bun:test";
 import { encodeFrameBytes, FRAME_KIND, FrameDecoder, type Frame } from "./frame.ts";
 import { FRAME_BYTES_MAX, FRAME_PREFIX_BYTES } from "./limits.ts";
 
+/** Thresholds that make small test frames take the preallocating path, including at once. */
+const PREALLOCATE_THRESHOLDS = [1, 5, 20] as const;
+
 function sampleStream(): { bytes: Uint8Array; frames: Array<{ requestId: number; header: unknown; payload: number[] }> } {
   const frames = [
     { requestId: 1, header: { op: "getChunk", epoch: 0, body: { chunkId: "x" } }, payload: [] },
@@ -45,6 +48,59 @@ describe("FrameDecoder", () => {
       const second = decoder.push(bytes.slice(cut));
       expect(simplify([...first.frames, ...second.frames])).toEqual(frames);
     }
+  });
+
+  test("preallocating after any threshold decodes the same, byte at a time or split in two", () => {
+    const { bytes, frames } = sampleStream();
+    for (const threshold of PREALLOCATE_THRESHOLDS) {
+      const decoder = new FrameDecoder(FRAME_BYTES_MAX, threshold);
+      const out: Frame[] = [];
+      for (const byte of bytes) {
+        const result = decoder.push(new Uint8Array([byte]));
+        expect(result.error).toBeNull();
+        out.push(...result.frames);
+      }
+      expect(simplify(out)).toEqual(frames);
+      expect(decoder.bufferedBytes).toBe(0);
+      for (let cut = 0; cut <= bytes.length; cut += 1) {
+        const split = new FrameDecoder(FRAME_BYTES_MAX, threshold);
+        const first = split.push(bytes.slice(0, cut));
+        const second = split.push(bytes.slice(cut));
+        expect(simplify([...first.frames, ...second.frames])).toEqual(frames);
+      }
+    }
+  });
+
+  test("a large frame over many reads is allocated once, after the threshold, and filled", () => {
+    const payload = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256);
+    const bytes = encodeFrameBytes(FRAME_KIND.response, 9, { n: 1 }, payload);
+    const tail = encodeFrameBytes(FRAME_KIND.response, 10, { n: 2 });
+    const stream = new Uint8Array(Buffer.concat([bytes, tail]));
+    const threshold = 50_000;
+    const readBytes = 40_000;
+    const decoder = new FrameDecoder(FRAME_BYTES_MAX, threshold);
+    const out: Frame[] = [];
+    const buffered: number[] = [];
+    for (let at = 0; at < stream.length; at += readBytes) {
+      out.push(...decoder.push(stream.slice(at, at + readBytes)).frames);
+      buffered.push(decoder.bufferedBytes);
+    }
+    // One read is gathered piecewise; from the second the whole frame is held, then nothing.
+    expect(buffered[0]).toBe(readBytes);
+    expect(buffered[1]).toBe(bytes.length);
+    expect(buffered.at(-1)).toBe(0);
+    expect(out.map((frame) => frame.requestId)).toEqual([9, 10]);
+    expect(out[0]?.payload).toEqual(payload);
+  });
+
+  test("refuses an oversize length before allocating, even past the preallocation threshold", () => {
+    const frameBytesMax = 1_000;
+    const decoder = new FrameDecoder(frameBytesMax, 8);
+    const bytes = new Uint8Array(64);
+    new DataView(bytes.buffer).setUint32(0, frameBytesMax);
+    const result = decoder.push(bytes);
+    expect(result.error?.code).toBe("FRAME_TOO_LARGE");
+    expect(decoder.bufferedBytes).toBe(0);
   });
 
   test("refuses a length over the cap from the first four bytes", () => {

@@ -15,6 +15,7 @@
 
 import { FRAME_BYTES_MAX, FRAME_HEADER_BYTES_MAX, FRAME_PREFIX_BYTES, PROTOCOL_VERSION } from "./limits.ts";
 import type { ErrorCode } from "./errors.ts";
+import { assert } from "./assert.ts";
 
 export const FRAME_KIND = { request: 0, response: 1, error: 2 } as const;
 export type FrameKind = (typeof FRAME_KIND)[keyof typeof FRAME_KIND];
@@ -73,29 +74,62 @@ export interface FrameDecodeError {
 
 export type FrameDecodeResult = { readonly frames: Frame[]; readonly error: FrameDecodeError | null };
 
+/**
+ * A frame still arriving after this many of its bytes gets its whole buffer allocated at once
+ * (its length is known and was checked against the cap): each later read is copied straight
+ * into place and dropped, instead of every read being held until the end and copied then.
+ * Below it, a frame that spans reads is gathered piecewise, so a sender must have sent this
+ * much before it can make us allocate up to the cap.
+ */
+export const FRAME_PREALLOCATE_AFTER_BYTES = 64 * 1024;
+
+/** A frame whose buffer is allocated and being filled as its bytes arrive. */
+interface FrameInProgress {
+  readonly bytes: Uint8Array;
+  filled: number;
+}
+
 /** Incremental decoder: push bytes as they arrive, get whole frames out. */
 export class FrameDecoder {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  private filling: FrameInProgress | null = null;
   private failed: FrameDecodeError | null = null;
   private readonly frameBytesMax: number;
+  private readonly preallocateAfterBytes: number;
 
-  constructor(frameBytesMax = FRAME_BYTES_MAX) {
+  constructor(frameBytesMax = FRAME_BYTES_MAX, preallocateAfterBytes = FRAME_PREALLOCATE_AFTER_BYTES) {
     this.frameBytesMax = frameBytesMax;
+    this.preallocateAfterBytes = preallocateAfterBytes;
   }
 
   /** Bytes held for a frame not yet complete: what a slow sender costs this node. */
   get bufferedBytes(): number {
-    return this.pendingBytes;
+    return this.filling === null ? this.pendingBytes : this.filling.bytes.length;
   }
 
   push(bytes: Uint8Array): FrameDecodeResult {
     if (this.failed !== null) return { frames: [], error: this.failed };
-    if (bytes.length > 0) {
-      this.pending.push(bytes);
-      this.pendingBytes += bytes.length;
-    }
     const frames: Frame[] = [];
+    let rest = bytes;
+    if (this.filling !== null) {
+      rest = this.fill(this.filling, bytes);
+      if (this.filling.filled < this.filling.bytes.length) return { frames, error: null };
+      const whole = this.filling.bytes;
+      this.filling = null;
+      const decoded = decodeWholeFrame(whole);
+      if ("code" in decoded) return this.fail(decoded, frames);
+      frames.push(decoded);
+    }
+    if (rest.length > 0) {
+      this.pending.push(rest);
+      this.pendingBytes += rest.length;
+    }
+    return this.decodePending(frames);
+  }
+
+  /** Whole frames out of `pending`; a large frame still arriving moves to `filling`. */
+  private decodePending(frames: Frame[]): FrameDecodeResult {
     for (;;) {
       if (this.pendingBytes < LENGTH_FIELD_BYTES) break;
       const length = this.peekUint32();
@@ -104,7 +138,10 @@ export class FrameDecoder {
         const code: ErrorCode = frameBytes > this.frameBytesMax ? "FRAME_TOO_LARGE" : "BAD_FRAME";
         return this.fail({ code, message: `frame length ${length} is outside the allowed range`, requestId: null }, frames);
       }
-      if (this.pendingBytes < frameBytes) break;
+      if (this.pendingBytes < frameBytes) {
+        if (this.pendingBytes >= this.preallocateAfterBytes) this.startFilling(frameBytes);
+        break;
+      }
       const bytesOfFrame = this.take(frameBytes);
       const decoded = decodeWholeFrame(bytesOfFrame);
       if ("code" in decoded) return this.fail(decoded, frames);
@@ -113,10 +150,33 @@ export class FrameDecoder {
     return { frames, error: null };
   }
 
+  /** Allocate the frame (its length was checked by the caller) and move what is pending in. */
+  private startFilling(frameBytes: number): void {
+    const count = this.pendingBytes;
+    const frame: FrameInProgress = { bytes: new Uint8Array(frameBytes), filled: 0 };
+    for (const part of this.pending) {
+      frame.bytes.set(part, frame.filled);
+      frame.filled += part.length;
+    }
+    assert(frame.filled === count && count < frameBytes, "pending bytes overflow their frame");
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.filling = frame;
+  }
+
+  /** Copy as much of `bytes` as the frame still needs; returns what belongs to later frames. */
+  private fill(frame: FrameInProgress, bytes: Uint8Array): Uint8Array {
+    const used = Math.min(bytes.length, frame.bytes.length - frame.filled);
+    frame.bytes.set(used === bytes.length ? bytes : bytes.subarray(0, used), frame.filled);
+    frame.filled += used;
+    return bytes.subarray(used);
+  }
+
   private fail(error: FrameDecodeError, frames: Frame[]): FrameDecodeResult {
     this.failed = error;
     this.pending = [];
     this.pendingBytes = 0;
+    this.filling = null;
     return { frames, error };
   }
 
