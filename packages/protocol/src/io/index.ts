@@ -5,3 +5,4 @@ export * from "./logger.ts";
 export * from "./rpc-client.ts";
 export * from "./rpc-server.ts";
 export * from "./parent-watch.ts";
+export * from "./gossip/index.ts";
