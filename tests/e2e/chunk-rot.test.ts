@@ -1,0 +1,76 @@
+/**
+ * Storage nodes serve chunks without hashing them again; the client verifies every chunk it
+ * reads. So a chunk that rotted on one replica's disk is skipped and the read is served whole
+ * by another replica (guarantee 1 of DESIGN.md), and a chunk rotted on every replica fails the
+ * read with INTEGRITY instead of returning wrong bytes.
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
+import {
+  E2E_CHUNK_BYTES,
+  E2E_TEST_TIMEOUT_MS,
+  expectOk,
+  randomBytes,
+  sha256,
+  workspace,
+  type Workspace,
+} from "./helpers.ts";
+
+setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
+
+const REPLICAS = 3;
+
+let cluster: LocalCluster;
+let ws: Workspace;
+
+beforeAll(async () => {
+  cluster = await startCluster({
+    directories: 1,
+    groups: [{ name: "s1", size: REPLICAS }],
+    chunkBytes: E2E_CHUNK_BYTES,
+  });
+  ws = await workspace();
+  expectOk(await ws.ftfs(["rita", "c", "--cluster", cluster.directoryAddresses.join(",")]));
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/** Every chunk file under a node's chunks/ folder (ab/cd/<id>). */
+async function chunkFiles(dataDir: string): Promise<string[]> {
+  const entries = await readdir(join(dataDir, "chunks"), { recursive: true, withFileTypes: true });
+  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+}
+
+/** Flip one byte of every chunk file of a node, as bit rot would. */
+async function rot(dataDir: string): Promise<number> {
+  const files = await chunkFiles(dataDir);
+  for (const path of files) {
+    const bytes = await readFile(path);
+    bytes[0] = (bytes[0] ?? 0) ^ 0xff;
+    await writeFile(path, bytes);
+  }
+  return files.length;
+}
+
+test("chunks rotted on two replicas are read from the third; rotted on all, the read fails", async () => {
+  const bytes = randomBytes(3 * E2E_CHUNK_BYTES + 17);
+  expectOk(await ws.ftfs(["rita", "a", await ws.file("rotting.bin", bytes)]));
+  const storage = cluster.nodes.filter((node) => node.role === "storage");
+  const [first, second, third] = storage;
+  if (first === undefined || second === undefined || third === undefined) {
+    throw new Error(`expected ${REPLICAS} storage nodes`);
+  }
+  expect(await rot(first.dataDir)).toBe(4);
+  expect(await rot(second.dataDir)).toBe(4);
+  const read = expectOk(await ws.ftfs(["rita", "r", "rotting.bin"]));
+  expect(sha256(read.stdout)).toBe(sha256(bytes));
+  await rot(third.dataDir);
+  const failed = await ws.ftfs(["rita", "r", "rotting.bin"]);
+  expect(failed.exitCode).not.toBe(0);
+  expect(failed.stderr).toMatch(/corrupt/);
+  expect(sha256(failed.stdout)).not.toBe(sha256(bytes));
+});
