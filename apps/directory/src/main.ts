@@ -14,14 +14,17 @@ import {
   parseAddress,
 } from "@ftfs/protocol/core";
 import {
+  CLUSTER_KEY_FLAG,
   createLogger,
   describeError,
   exitWithParent,
   parseBytesFlag,
+  parseClusterKeyFlag,
   parseFlags,
   usage,
   UsageError,
   type FlagSpec,
+  type Keyring,
   type Logger,
 } from "@ftfs/protocol/io";
 import { DIRECTORY_GROUP_SIZES } from "./core/index.ts";
@@ -36,15 +39,20 @@ const NODE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
 
 const FLAGS: readonly FlagSpec[] = [
   { name: "node", description: "this node's id (d1, d2, …)" },
-  { name: "listen", description: "host:port for requests (and gossip, later)" },
+  { name: "listen", description: "host:port for requests (TCP) and gossip (UDP)" },
   { name: "data", description: "folder for this node's database" },
-  { name: "join", description: "comma-separated members to join", default: "" },
+  {
+    name: "join",
+    description: "comma-separated members to join (peer directories); gossip seeds",
+    default: "",
+  },
   { name: "expect", description: "directory nodes in the group: 1, 3 or 5", default: "1" },
   {
     name: "chunk-bytes",
     description: "chunk size for uploads (e.g. 4MiB)",
     default: String(CHUNK_BYTES_DEFAULT),
   },
+  CLUSTER_KEY_FLAG,
 ];
 
 export interface DirectoryConfig {
@@ -54,6 +62,8 @@ export interface DirectoryConfig {
   readonly join: readonly string[];
   readonly expect: number;
   readonly chunkBytes: number;
+  /** Absent when no key was given: open dev mode. */
+  readonly clusterKey?: Keyring;
 }
 
 /** Flags (with environment twins) to a config; throws UsageError naming the bad flag. */
@@ -96,7 +106,9 @@ export function parseConfig(
     CHUNK_BYTES_MIN,
     CHUNK_BYTES_MAX,
   );
-  return { node, listen, data, join, expect, chunkBytes };
+  const clusterKey = parseClusterKeyFlag(flags["cluster-key"] ?? "");
+  const config = { node, listen, data, join, expect, chunkBytes };
+  return clusterKey.isOpen ? config : { ...config, clusterKey };
 }
 
 function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
@@ -113,6 +125,7 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
       chunkBytes: config.chunkBytes,
       logger,
       join: config.join,
+      ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
     });
   } catch (error) {
     store.close();

@@ -6,10 +6,12 @@
 
 import { groupField, nodeIdField, parseAddress, tryDecode } from "@ftfs/protocol/core";
 import {
+  CLUSTER_KEY_FLAG,
   createLogger,
   describeError,
   exitWithParent,
   parseBytesFlag,
+  parseClusterKeyFlag,
   parseFlags,
   usage,
   UsageError,
@@ -29,14 +31,15 @@ const CAPACITY_BYTES_MIN = 1;
 const FLAGS: readonly FlagSpec[] = [
   { name: "node", description: "this node's id, unique in the cluster (e.g. s1a)" },
   { name: "group", description: "storage group this node replicates (e.g. s1)" },
-  { name: "listen", description: "host:port for requests (TCP)" },
+  { name: "listen", description: "host:port for requests (TCP) and gossip (UDP)" },
   { name: "data", description: "folder for chunks and owner references" },
-  { name: "join", description: "directory addresses, comma-separated" },
+  { name: "join", description: "directory addresses, comma-separated (TCP, and gossip seeds)" },
   {
     name: "capacity",
     description: "bytes offered, e.g. 10GiB; empty: the disk's free space",
     default: "",
   },
+  CLUSTER_KEY_FLAG,
 ];
 
 function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger"> | "help" {
@@ -56,7 +59,8 @@ function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger
   if (dataDir === "") throw new UsageError("flag --data must name a folder");
   const join = parseJoin(requireFlag(flags, "join"));
   const capacity = flags.capacity ?? "";
-  const base = { node, group, listen, dataDir, join };
+  const clusterKey = parseClusterKeyFlag(flags["cluster-key"] ?? "");
+  const base = { node, group, listen, dataDir, join, clusterKey };
   if (capacity === "") return base;
   return {
     ...base,

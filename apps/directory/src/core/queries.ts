@@ -137,3 +137,58 @@ export function clusterMembers(
   }
   return members;
 }
+
+/** One member as gossip reports it, in the fields clusterStatus shows. */
+export interface GossipMember {
+  readonly id: string;
+  readonly state: MemberView["state"];
+  readonly incarnation: number;
+  readonly meta: {
+    readonly role: MemberView["role"];
+    readonly group: string | null;
+    readonly address: string;
+    readonly primary: boolean;
+    readonly epoch: number;
+    readonly usedBytes: number;
+    readonly capacityBytes: number;
+  };
+}
+
+/**
+ * The live view: every member gossip knows, in gossip's state and incarnation, merged with
+ * what heartbeats told us. A storage node's primary flag and epoch come from the recorded
+ * group configuration when there is one (the directory is the authority on those); members
+ * only the registry knows keep their heartbeat-derived entry. Self stays first.
+ */
+export function mergeGossipMembers(
+  known: readonly MemberView[],
+  gossip: readonly GossipMember[],
+  configs: readonly GroupConfig[],
+): MemberView[] {
+  const byGroup = new Map(configs.map((config) => [config.group, config]));
+  const byNode = new Map(known.map((member) => [member.node, member]));
+  const merged = new Map(known.map((member) => [member.node, member]));
+  for (const member of gossip) {
+    const before = byNode.get(member.id);
+    const config = member.meta.group === null ? undefined : byGroup.get(member.meta.group);
+    const isStorage = member.meta.role === "storage";
+    merged.set(member.id, {
+      node: member.id,
+      role: member.meta.role,
+      group: member.meta.group,
+      address: member.meta.address,
+      state: member.state,
+      incarnation: member.incarnation,
+      primary:
+        before?.role === "directory"
+          ? before.primary
+          : isStorage && config !== undefined
+            ? config.primaryNode === member.id
+            : member.meta.primary,
+      epoch: before?.role === "directory" ? before.epoch : (config?.epoch ?? member.meta.epoch),
+      usedBytes: before?.usedBytes || member.meta.usedBytes,
+      capacityBytes: before?.capacityBytes || member.meta.capacityBytes,
+    });
+  }
+  return [...merged.values()];
+}

@@ -54,6 +54,18 @@ export class StorageRegistry {
     }
   }
 
+  /**
+   * Gossip declared the node dead (or it left): count it as silent since long enough ago that
+   * it is dead now, without waiting for the heartbeat timeout. Its next heartbeat revives it,
+   * so a gossip mistake costs one reconfiguration, never a node lost for good.
+   */
+  markDown(node: string, nowMs: number): boolean {
+    const status = this.nodes.get(node);
+    if (status === undefined || !isAlive(status, nowMs, this.deadAfterMs)) return false;
+    this.nodes.set(node, { ...status, lastHeartbeatMs: nowMs - this.deadAfterMs });
+    return true;
+  }
+
   get(node: string): StorageNodeStatus | undefined {
     return this.nodes.get(node);
   }

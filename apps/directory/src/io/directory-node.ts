@@ -5,8 +5,8 @@
  */
 
 import hyperid from "hyperid";
-import { parseAddress } from "@ftfs/protocol/core";
-import { RpcPool, RpcServer, type Logger } from "@ftfs/protocol/io";
+import { parseAddress, type swim } from "@ftfs/protocol/core";
+import { ClusterGossip, Keyring, RpcPool, RpcServer, type Logger } from "@ftfs/protocol/io";
 import {
   GROUP_CHECK_INTERVAL_MS,
   SHUTDOWN_FLUSH_TIMEOUT_MS,
@@ -27,8 +27,10 @@ export interface DirectoryNodeOptions {
   readonly store: MetadataStore;
   readonly chunkBytes: number;
   readonly logger: Logger;
-  /** Other members' addresses, kept for gossip; unused until then. */
+  /** Other members' addresses: gossip seeds (and the interim primary rule). */
   readonly join?: readonly string[];
+  /** Gossip keyring (`--cluster-key`); absent: open dev mode. */
+  readonly clusterKey?: Keyring;
   readonly nowMs?: () => number;
   /** Heartbeat age after which a storage node counts as dead; tests shorten it. */
   readonly storageDeadAfterMs?: number;
@@ -46,6 +48,9 @@ export class DirectoryNode {
   private readonly server: RpcServer;
   private readonly ticker: ReturnType<typeof setInterval>;
   private readonly listenHost: string;
+  /** Resolves to null when the UDP port could not be bound (heartbeats still work). */
+  private readonly gossip: Promise<ClusterGossip | null>;
+  private gossipReady: ClusterGossip | null = null;
   private stopping: Promise<void> | null = null;
 
   private constructor(options: DirectoryNodeOptions) {
@@ -88,6 +93,7 @@ export class DirectoryNode {
       deadAfterMs,
       logger: this.logger,
       redirectTo: () => this.redirectTo(),
+      gossipMembers: () => this.gossipReady?.members() ?? [],
     });
     this.server = RpcServer.start({ listen: options.listen, handlers, logger: this.logger });
     const checkEveryMs = options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS;
@@ -95,6 +101,38 @@ export class DirectoryNode {
       if (this.redirectTo() === null) void this.groups.tick();
     }, checkEveryMs);
     if (this.redirectTo() === null) this.outbox.start();
+    this.gossip = this.startGossip(options.clusterKey ?? Keyring.open());
+  }
+
+  /** Joins the one gossip cluster and acts on storage nodes it finds dead or gone. */
+  private async startGossip(keyring: Keyring): Promise<ClusterGossip | null> {
+    const gossip = await ClusterGossip.start({
+      node: this.node,
+      address: this.address,
+      join: this.join,
+      keyring,
+      logger: this.logger,
+      meta: () => ({
+        role: "directory",
+        group: null,
+        address: this.address,
+        primary: this.redirectTo() === null,
+        epoch: this.store.readHardState().term,
+        usedBytes: 0,
+        capacityBytes: 0,
+      }),
+    });
+    gossip?.subscribe((event) => this.onGossipEvent(event));
+    this.gossipReady = gossip;
+    return gossip;
+  }
+
+  /** Faster than the heartbeat timeout, which stays as the fallback. */
+  private onGossipEvent(event: swim.MemberEvent): void {
+    if (event.member.meta.role !== "storage") return;
+    if (event.kind !== "dead" && event.kind !== "left") return;
+    if (this.redirectTo() !== null || this.stopping !== null) return;
+    void this.groups.onMemberDown(event.member.id);
   }
 
   /** Null when this node holds the metadata; else the address of the node that does. */
@@ -136,12 +174,15 @@ export class DirectoryNode {
   }
 
   private async shutdown(): Promise<void> {
+    // Leave while the rest winds down: others record `left` at once, never `dead`.
+    const leaving = this.gossip.then((gossip) => gossip?.stop());
     this.server.stop();
     clearInterval(this.ticker);
     await this.groups.idle();
     await this.outbox.stop(SHUTDOWN_FLUSH_TIMEOUT_MS);
     this.pool.close();
     this.store.close();
+    await leaving;
     this.logger.info("stopped", {});
   }
 }

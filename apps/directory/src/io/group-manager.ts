@@ -52,6 +52,13 @@ export class GroupManager {
     return ok(config);
   }
 
+  /** Gossip says a storage node is dead or left: reconfigure its group now. */
+  onMemberDown(node: string): Promise<void> {
+    if (!this.registry.markDown(node, this.options.nowMs())) return this.queue;
+    this.options.logger.info("storage node down by gossip", { node });
+    return this.reconfigure();
+  }
+
   /** Periodic check: notices nodes gone silent. */
   tick(): Promise<void> {
     return this.reconfigure();

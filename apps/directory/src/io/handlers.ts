@@ -7,8 +7,11 @@
 
 import {
   fail,
+  memberViewSchema,
   ok,
   parseAddress,
+  tryDecode,
+  type MemberView,
   validateUid,
   type Op,
   type RequestBody,
@@ -21,6 +24,8 @@ import {
   clusterMembers,
   directorySelfView,
   findManifest,
+  mergeGossipMembers,
+  type GossipMember,
   listLiveFiles,
   noSuchFile,
   type MetadataView,
@@ -38,6 +43,8 @@ export interface DirectoryContext {
   readonly chunkBytes: number;
   readonly nowMs: () => number;
   readonly newId: () => string;
+  /** Every member as our gossip sees it (empty without gossip). */
+  readonly gossipMembers: () => readonly GossipMember[];
   readonly deadAfterMs: number;
   readonly logger: Logger;
   /** The directory node that holds the metadata, when it is not this one (see interim-primary). */
@@ -184,19 +191,33 @@ async function onDeleteFile(
 async function onClusterStatus(context: DirectoryContext): Answer<"clusterStatus"> {
   const configs = context.store.listGroups();
   const self = { node: context.node, address: context.address(), term: context.proposer.term };
-  const members = clusterMembers(
+  const known = clusterMembers(
     self,
     context.groups.nodes(),
     configs,
     context.nowMs(),
     context.deadAfterMs,
   );
+  const members = withGossip(context, known, configs);
   return ok({ body: { node: context.node, members, groups: configs } });
 }
 
+/** A backup has no registrations, but its gossip view is as live as the primary's. */
 async function onBackupStatus(context: DirectoryContext): Answer<"clusterStatus"> {
   const self = { node: context.node, address: context.address(), term: context.proposer.term };
-  return ok({ body: { node: context.node, members: [directorySelfView(self, false)], groups: [] } });
+  const members = withGossip(context, [directorySelfView(self, false)], []);
+  return ok({ body: { node: context.node, members, groups: [] } });
+}
+
+/** Merges the gossip view in, keeping only members whose fields fit the wire schema. */
+function withGossip(
+  context: DirectoryContext,
+  known: readonly MemberView[],
+  configs: Parameters<typeof mergeGossipMembers>[2],
+): MemberView[] {
+  const merged = mergeGossipMembers(known, context.gossipMembers(), configs);
+  // Ids and addresses come from peers: one a peer mis-set must not break the whole answer.
+  return merged.filter((member) => tryDecode(memberViewSchema, member).ok);
 }
 
 async function onRegisterStorage(

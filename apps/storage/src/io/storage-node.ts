@@ -8,8 +8,15 @@
 
 import { statfs } from "node:fs/promises";
 import { join } from "node:path";
-import { parseAddress, type GroupView, type Op } from "@ftfs/protocol/core";
-import { RpcServer, type Handler, type Handlers, type Logger } from "@ftfs/protocol/io";
+import { parseAddress, type GroupView, type Op, type swim } from "@ftfs/protocol/core";
+import {
+  ClusterGossip,
+  RpcServer,
+  type Handler,
+  type Handlers,
+  Keyring,
+  type Logger,
+} from "@ftfs/protocol/io";
 import { REFS_DB_FILE, STOP_DRAIN_TIMEOUT_MS } from "../core/index.ts";
 import { ChunkStore } from "./chunk-store.ts";
 import { storageHandlers, type StorageContext } from "./handlers.ts";
@@ -32,6 +39,8 @@ export interface StorageNodeOptions {
   /** Monotonic clock for the primary lease; default performance.now. */
   readonly monotonicMs?: () => number;
   readonly heartbeatIntervalMs?: number;
+  /** Gossip keyring (`--cluster-key`); absent: open dev mode. */
+  readonly clusterKey?: Keyring;
 }
 
 export class StorageNode {
@@ -44,6 +53,8 @@ export class StorageNode {
   private readonly heartbeat: Heartbeat;
   private readonly replicator: Replicator;
   private readonly inFlight = new InFlight();
+  /** Null when the UDP port could not be bound: the heartbeat still keeps us known. */
+  private gossip: ClusterGossip | null = null;
   private stopping: Promise<void> | null = null;
 
   /** Open the stores in `--data` (recovering what is there), listen, and start heartbeating. */
@@ -52,12 +63,43 @@ export class StorageNode {
     const freeOnDisk = options.capacityBytes === undefined ? await freeBytes(options.dataDir) : 0;
     chunks.capacityBytes = options.capacityBytes ?? freeOnDisk + chunks.usedBytes;
     const refs = RefsStore.open(join(options.dataDir, REFS_DB_FILE));
+    let node: StorageNode;
     try {
-      return new StorageNode(options, chunks, refs);
+      node = new StorageNode(options, chunks, refs);
     } catch (error) {
       refs.close();
       throw error;
     }
+    await node.startGossip(options);
+    return node;
+  }
+
+  /** Joins the one gossip cluster through the directories, publishing our group role. */
+  private async startGossip(options: StorageNodeOptions): Promise<void> {
+    this.gossip = await ClusterGossip.start({
+      node: this.node,
+      address: this.address,
+      join: options.join,
+      keyring: options.clusterKey ?? Keyring.open(),
+      logger: options.logger,
+      meta: () => {
+        const view = this.heartbeat.view;
+        return {
+          role: "storage",
+          group: this.group,
+          address: this.address,
+          primary: view !== null && view.primaryNode === this.node,
+          epoch: view?.epoch ?? 0,
+          usedBytes: this.chunks.usedBytes,
+          capacityBytes: this.chunks.capacityBytes,
+        };
+      },
+    });
+  }
+
+  /** Members as our gossip sees them (empty without gossip). */
+  gossipMembers(): swim.MemberView[] {
+    return this.gossip?.members() ?? [];
   }
 
   private constructor(options: StorageNodeOptions, chunks: ChunkStore, refs: RefsStore) {
@@ -136,11 +178,14 @@ export class StorageNode {
   }
 
   private async shutdown(): Promise<void> {
+    // Leave first, in parallel with the drain: others record `left` at once, never `dead`.
+    const leaving = this.gossip?.stop();
     this.heartbeat.stop();
     this.server.stop();
     await this.inFlight.drained(STOP_DRAIN_TIMEOUT_MS);
     this.replicator.close();
     this.refs.close();
+    await leaving;
   }
 }
 

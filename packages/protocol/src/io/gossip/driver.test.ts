@@ -149,7 +149,7 @@ describe("GossipDriver on loopback UDP", () => {
     await until("b learns of a through c", () => stateOf(b, "a") !== undefined);
   });
 
-  test("garbage, oversize and malformed datagrams are dropped, counted; gossip goes on", async () => {
+  test("garbage, oversize, malformed datagrams: dropped, counted; gossip goes on", async () => {
     const a = await startDriver("a");
     const b = await startDriver("b");
     await rawSend(a, new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"));

@@ -2,3 +2,4 @@
 export * from "./driver.ts";
 export * from "./keyring.ts";
 export * from "./refusal-prober.ts";
+export * from "./cluster-gossip.ts";
