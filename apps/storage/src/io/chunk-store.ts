@@ -28,6 +28,7 @@ import {
   TEMP_DIR,
   tempPath,
 } from "../core/index.ts";
+import { dropCachedPages } from "./page-cache.ts";
 
 declare const verifiedBrand: unique symbol;
 
@@ -287,12 +288,16 @@ export class ChunkStore {
   }
 }
 
-/** Write a new file and fsync it before closing: once this returns, the bytes are on disk. */
+/**
+ * Write a new file and fsync it before closing: once this returns, the bytes are on disk. Its
+ * now-clean pages are then dropped from the page cache (see page-cache.ts for why).
+ */
 async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
   const handle = await open(path, "wx");
   try {
     await handle.writeFile(bytes);
     await handle.sync();
+    dropCachedPages(handle.fd);
   } finally {
     await handle.close();
   }
