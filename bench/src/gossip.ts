@@ -28,6 +28,7 @@ const STOP_OBSERVE_MS = 10_000;
 /** Quiet time between trials so one trial's rumors do not spill into the next. */
 const SETTLE_MS = 2_000;
 const POLL_MS = 50;
+const SEED_START_MS = 1_500;
 const FTFS_PORT_BASE = 27_100;
 const SERF_PORT_BASE = 27_300;
 const SERF_RPC_PORT_BASE = 27_500;
@@ -247,7 +248,10 @@ async function measure(system: System, flags: Record<string, number>): Promise<F
     cpuSuspects: 0, cpuDead: 0, load: null,
   };
   try {
-    for (let i = 1; i <= system.n; i += 1) system.start(i);
+    system.start(1);
+    // Serf gives up (exits) when its -join seed is not listening yet: let the seed come up.
+    await Bun.sleep(SEED_START_MS);
+    for (let i = 2; i <= system.n; i += 1) system.start(i);
     if (!(await until(() => system.allAlive(), CONVERGE_DEADLINE_MS))) return null;
     log(`${system.name}: ${system.n} members converged`);
     if ((flags["load-s"] ?? 0) > 0) figures.load = await system.loadPerNode((flags["load-s"] ?? 0) * 1000);
