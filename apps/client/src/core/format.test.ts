@@ -74,8 +74,10 @@ test("status lists every member, directories first, and names directories that d
     unreachable: ["127.0.0.1:7103"],
   });
   const lines = text.split("\n");
-  expect(lines[2]).toMatch(/^node\s+role\s+group\s+address\s+state\s+primary\/backup\s+epoch$/);
-  expect(lines[3]).toMatch(/^d1\s+directory\s+-\s+127\.0\.0\.1:2\s+alive\s+primary\s+1$/);
+  expect(lines[2]).toMatch(
+    /^node\s+role\s+group\s+address\s+state\s+incarnation\s+primary\/backup\s+epoch$/,
+  );
+  expect(lines[3]).toMatch(/^d1\s+directory\s+-\s+127\.0\.0\.1:2\s+alive\s+\d+\s+primary\s+1$/);
   expect(lines[4]).toMatch(/^s1a\s+storage\s+s1\s/);
   expect(text).toContain("no answer from 127.0.0.1:7103");
 });

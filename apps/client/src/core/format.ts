@@ -156,6 +156,7 @@ export function formatStatus(status: ClusterStatus): string {
     { title: "group", align: "left" },
     { title: "address", align: "left" },
     { title: "state", align: "left" },
+    { title: "incarnation", align: "right" },
     { title: "primary/backup", align: "left" },
     { title: "epoch", align: "right" },
   ];
@@ -166,6 +167,7 @@ export function formatStatus(status: ClusterStatus): string {
     member.group ?? "-",
     member.address,
     member.state,
+    String(member.incarnation),
     member.primary ? "primary" : "backup",
     String(member.epoch),
   ]);
