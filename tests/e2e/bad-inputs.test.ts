@@ -4,45 +4,36 @@
  * unknown remote name, hostile names (`../x`, `/etc/passwd`, `a/../../b`, empty, NUL, 300
  * bytes), a user who never connected, and a cluster that is not there.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { freePort, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { freePort } from "@ftfs/protocol/testing";
 import {
   E2E_CHUNK_BYTES,
   expectOk,
   expectOneLineError,
   text,
-  workspace,
-  type Workspace,
   E2E_TEST_TIMEOUT_MS,
+  useCluster,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
-let cluster: LocalCluster;
-let ws: Workspace;
-let clusterList: string;
 let goodFile: string;
 
-beforeAll(async () => {
-  cluster = await startCluster({
-    directories: 1,
-    groups: [{ name: "s1", size: 2 }],
-    chunkBytes: E2E_CHUNK_BYTES,
-  });
-  ws = await workspace();
-  clusterList = cluster.directoryAddresses.join(",");
-  expectOk(await ws.ftfs(["carol", "c", "--cluster", clusterList]));
-  goodFile = await ws.file("good.txt", "a good file\n");
-  expectOk(await ws.ftfs(["carol", "a", goodFile]));
+const fx = useCluster({
+  directories: 1,
+  groups: [{ name: "s1", size: 2 }],
+  chunkBytes: E2E_CHUNK_BYTES,
 });
 
-afterAll(async () => {
-  await cluster?.stop();
+beforeAll(async () => {
+  expectOk(await fx.ws.ftfs(["carol", "c", "--cluster", fx.clusterList]));
+  goodFile = await fx.ws.file("good.txt", "a good file\n");
+  expectOk(await fx.ws.ftfs(["carol", "a", goodFile]));
 });
 
 /** After every bad input the cluster still answers a good request. */
 async function expectStillServing(): Promise<void> {
-  expect(text(expectOk(await ws.ftfs(["carol", "r", "good.txt"])))).toBe("a good file\n");
+  expect(text(expectOk(await fx.ws.ftfs(["carol", "r", "good.txt"])))).toBe("a good file\n");
 }
 
 const HOSTILE_NAMES: ReadonlyArray<[string, RegExp]> = [
@@ -57,36 +48,39 @@ const HOSTILE_NAMES: ReadonlyArray<[string, RegExp]> = [
 describe("bad input is one clear line, and the cluster keeps serving", () => {
   test("a missing local file", async () => {
     expectOneLineError(
-      await ws.ftfs(["carol", "a", "/no/such/file.txt"]),
+      await fx.ws.ftfs(["carol", "a", "/no/such/file.txt"]),
       /^ftfs: \/no\/such\/file\.txt: no such file$/,
     );
-    expectOneLineError(await ws.ftfs(["put", "/no/such/file.txt"]), /no such file/);
+    expectOneLineError(await fx.ws.ftfs(["put", "/no/such/file.txt"]), /no such file/);
     await expectStillServing();
   });
 
   test("one missing file among several: the others upload, the exit status says it failed", async () => {
-    const run = await ws.ftfs(["carol", "a", goodFile, "/no/such/other.txt"]);
+    const run = await fx.ws.ftfs(["carol", "a", goodFile, "/no/such/other.txt"]);
     expect(run.exitCode).toBe(1);
     expect(text(run)).toContain("uploaded good.txt  v2");
     expect(run.stderr).toBe("ftfs: /no/such/other.txt: no such file\n");
   });
 
   test("an unknown remote name", async () => {
-    expectOneLineError(await ws.ftfs(["carol", "r", "never-uploaded.txt"]), /never-uploaded\.txt/);
-    expectOneLineError(await ws.ftfs(["rm", "never-uploaded.txt"]), /never-uploaded\.txt/);
+    expectOneLineError(
+      await fx.ws.ftfs(["carol", "r", "never-uploaded.txt"]),
+      /never-uploaded\.txt/,
+    );
+    expectOneLineError(await fx.ws.ftfs(["rm", "never-uploaded.txt"]), /never-uploaded\.txt/);
     await expectStillServing();
   });
 
   test("hostile names, for uploads (put --as) and reads (r)", async () => {
     for (const [name, reason] of HOSTILE_NAMES) {
-      expectOneLineError(await ws.ftfs(["put", goodFile, "--as", name]), reason);
-      expectOneLineError(await ws.ftfs(["carol", "r", name]), reason);
+      expectOneLineError(await fx.ws.ftfs(["put", goodFile, "--as", name]), reason);
+      expectOneLineError(await fx.ws.ftfs(["carol", "r", name]), reason);
     }
     await expectStillServing();
   });
 
   test("a name with a NUL byte (argv cannot carry one, so through the shell)", async () => {
-    const run = await ws.ftfs(["shell"], {
+    const run = await fx.ws.ftfs(["shell"], {
       stdin: `put ${goodFile} --as a\u0000b\ncarol r a\u0000b\n`,
     });
     expect(run.stderr.trim().split("\n")).toEqual([
@@ -97,27 +91,27 @@ describe("bad input is one clear line, and the cluster keeps serving", () => {
   });
 
   test("a hostile user id", async () => {
-    expectOneLineError(await ws.ftfs(["../root", "c"]), /user id/);
-    expectOneLineError(await ws.ftfs(["ls", "--user", "a/b"]), /user id/);
+    expectOneLineError(await fx.ws.ftfs(["../root", "c"]), /user id/);
+    expectOneLineError(await fx.ws.ftfs(["ls", "--user", "a/b"]), /user id/);
   });
 
   test("a user who never connected", async () => {
-    expectOneLineError(await ws.ftfs(["mallory", "d"]), /mallory.*connect first/);
-    expectOneLineError(await ws.ftfs(["mallory", "a", goodFile]), /mallory/);
-    expectOneLineError(await ws.ftfs(["mallory", "r", "good.txt"]), /mallory/);
+    expectOneLineError(await fx.ws.ftfs(["mallory", "d"]), /mallory.*connect first/);
+    expectOneLineError(await fx.ws.ftfs(["mallory", "a", goodFile]), /mallory/);
+    expectOneLineError(await fx.ws.ftfs(["mallory", "r", "good.txt"]), /mallory/);
     await expectStillServing();
   });
 
   test("usage errors exit 2", async () => {
-    expectOneLineError(await ws.ftfs(["carol", "x"]), /unknown action 'x'/, 2);
-    expectOneLineError(await ws.ftfs(["carol", "r"]), /exactly one/, 2);
-    expectOneLineError(await ws.ftfs(["ls", "--bogus"]), /unknown flag --bogus/, 2);
+    expectOneLineError(await fx.ws.ftfs(["carol", "x"]), /unknown action 'x'/, 2);
+    expectOneLineError(await fx.ws.ftfs(["carol", "r"]), /exactly one/, 2);
+    expectOneLineError(await fx.ws.ftfs(["ls", "--bogus"]), /unknown flag --bogus/, 2);
   });
 
   test("a cluster that is not running", async () => {
     const nobody = `127.0.0.1:${await freePort()}`;
     const startedMs = Date.now();
-    const run = await ws.ftfs(["carol", "d", "--cluster", nobody]);
+    const run = await fx.ws.ftfs(["carol", "d", "--cluster", nobody]);
     expectOneLineError(
       run,
       new RegExp(

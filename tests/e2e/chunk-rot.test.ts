@@ -4,45 +4,38 @@
  * by another replica (guarantee 1 of DESIGN.md), and a chunk rotted on every replica fails the
  * read with INTEGRITY instead of returning wrong bytes.
  */
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
 import {
   E2E_CHUNK_BYTES,
   E2E_TEST_TIMEOUT_MS,
   expectOk,
   randomBytes,
   sha256,
-  workspace,
-  type Workspace,
+  useCluster,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
 const REPLICAS = 3;
 
-let cluster: LocalCluster;
-let ws: Workspace;
-
-beforeAll(async () => {
-  cluster = await startCluster({
-    directories: 1,
-    groups: [{ name: "s1", size: REPLICAS }],
-    chunkBytes: E2E_CHUNK_BYTES,
-  });
-  ws = await workspace();
-  expectOk(await ws.ftfs(["rita", "c", "--cluster", cluster.directoryAddresses.join(",")]));
+const fx = useCluster({
+  directories: 1,
+  groups: [{ name: "s1", size: REPLICAS }],
+  chunkBytes: E2E_CHUNK_BYTES,
 });
 
-afterAll(async () => {
-  await cluster?.stop();
+beforeAll(async () => {
+  expectOk(await fx.ws.ftfs(["rita", "c", "--cluster", fx.cluster.directoryAddresses.join(",")]));
 });
 
 /** Every chunk file under a node's chunks/ folder (ab/cd/<id>). */
 async function chunkFiles(dataDir: string): Promise<string[]> {
   const entries = await readdir(join(dataDir, "chunks"), { recursive: true, withFileTypes: true });
-  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
 }
 
 /** Flip one byte of every chunk file of a node, as bit rot would. */
@@ -58,18 +51,18 @@ async function rot(dataDir: string): Promise<number> {
 
 test("chunks rotted on two replicas are read from the third; rotted on all, the read fails", async () => {
   const bytes = randomBytes(3 * E2E_CHUNK_BYTES + 17);
-  expectOk(await ws.ftfs(["rita", "a", await ws.file("rotting.bin", bytes)]));
-  const storage = cluster.nodes.filter((node) => node.role === "storage");
+  expectOk(await fx.ws.ftfs(["rita", "a", await fx.ws.file("rotting.bin", bytes)]));
+  const storage = fx.cluster.nodes.filter((node) => node.role === "storage");
   const [first, second, third] = storage;
   if (first === undefined || second === undefined || third === undefined) {
     throw new Error(`expected ${REPLICAS} storage nodes`);
   }
   expect(await rot(first.dataDir)).toBe(4);
   expect(await rot(second.dataDir)).toBe(4);
-  const read = expectOk(await ws.ftfs(["rita", "r", "rotting.bin"]));
+  const read = expectOk(await fx.ws.ftfs(["rita", "r", "rotting.bin"]));
   expect(sha256(read.stdout)).toBe(sha256(bytes));
   await rot(third.dataDir);
-  const failed = await ws.ftfs(["rita", "r", "rotting.bin"]);
+  const failed = await fx.ws.ftfs(["rita", "r", "rotting.bin"]);
   expect(failed.exitCode).not.toBe(0);
   expect(failed.stderr).toMatch(/corrupt/);
   expect(sha256(failed.stdout)).not.toBe(sha256(bytes));

@@ -46,7 +46,9 @@ async function until<T>(what: string, probe: () => Promise<T | null>): Promise<T
 test("status shows every member alive through gossip, then a killed backup dead and out of its group", async () => {
   await until("every member alive in the gossip view", async () => {
     const view = await clusterStatusView();
-    const alive = view.members.filter((member) => member.state === "alive").map((member) => member.node);
+    const alive = view.members
+      .filter((member) => member.state === "alive")
+      .map((member) => member.node);
     return ["d1", "s1a", "s1b", "s1c"].every((node) => alive.includes(node)) ? view : null;
   });
   const before = await clusterStatusView();
@@ -61,5 +63,7 @@ test("status shows every member alive through gossip, then a killed backup dead 
     const gone = s1 !== undefined && !s1.replicas.some((replica) => replica.node === victim);
     return member?.state === "dead" && gone ? view : null;
   });
-  expect(after.groups.find((candidate) => candidate.group === "s1")?.epoch).toBeGreaterThan(group?.epoch ?? 0);
+  expect(after.groups.find((candidate) => candidate.group === "s1")?.epoch).toBeGreaterThan(
+    group?.epoch ?? 0,
+  );
 });

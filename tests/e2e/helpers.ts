@@ -4,11 +4,19 @@
  * check the CLI's error contract (one stderr line, `ftfs: …`, no stack trace, non-zero exit).
  */
 
-import { expect } from "bun:test";
+import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runFtfs, type FtfsRun, type FtfsRunOptions } from "@ftfs/protocol/testing";
+import {
+  runFtfs,
+  startCluster,
+  type ClusterOptions,
+  type FtfsRun,
+  type FtfsRunOptions,
+  type LocalCluster,
+} from "@ftfs/protocol/testing";
+import { FtfsClient } from "ftfs";
 
 export const KIB = 1024;
 export const MIB = 1024 * KIB;
@@ -99,4 +107,52 @@ export async function pollUntil<T>(
       throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
     await Bun.sleep(POLL_INTERVAL_MS);
   }
+}
+
+export interface ClusterFixture {
+  readonly cluster: LocalCluster;
+  readonly ws: Workspace;
+  /** A library client on the cluster (for tests that drive uploads without the CLI). */
+  readonly client: FtfsClient;
+  /** The directory addresses as one `--cluster` value. */
+  readonly clusterList: string;
+}
+
+/**
+ * One real cluster per test file: started before the file's tests and stopped after them, with
+ * a workspace of its own and a library client. Read the fields inside tests or later hooks.
+ */
+export function useCluster(options: ClusterOptions): ClusterFixture {
+  let started: ClusterFixture | null = null;
+  beforeAll(async () => {
+    const cluster = await startCluster(options);
+    started = {
+      cluster,
+      ws: await workspace(),
+      client: new FtfsClient({ directories: cluster.directoryAddresses }),
+      clusterList: cluster.directoryAddresses.join(","),
+    };
+  });
+  afterAll(async () => {
+    started?.client.close();
+    await started?.cluster.stop();
+  });
+  const get = (): ClusterFixture => {
+    if (started === null) throw new Error("the cluster is not started yet (use it inside tests)");
+    return started;
+  };
+  return {
+    get cluster() {
+      return get().cluster;
+    },
+    get ws() {
+      return get().ws;
+    },
+    get client() {
+      return get().client;
+    },
+    get clusterList() {
+      return get().clusterList;
+    },
+  };
 }

@@ -4,9 +4,8 @@
  * a read right after a primary dies is served by the group's other replicas; and both keep
  * working once the directory has promoted a backup.
  */
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { FTFS_MAIN, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
-import { FtfsClient } from "ftfs";
+import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { FTFS_MAIN } from "@ftfs/protocol/testing";
 import {
   E2E_TEST_TIMEOUT_MS,
   expectOk,
@@ -16,8 +15,7 @@ import {
   randomBytes,
   sha256,
   text,
-  workspace,
-  type Workspace,
+  useCluster,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -26,31 +24,21 @@ const CHUNK_BYTES = 256 * KIB;
 /** Long enough (about a hundred chunks) that the kill lands while chunks are moving. */
 const UPLOAD_BYTES = 24 * MIB;
 
-let cluster: LocalCluster;
-let ws: Workspace;
-let client: FtfsClient;
-
-beforeAll(async () => {
-  cluster = await startCluster({
-    directories: 1,
-    groups: [
-      { name: "s1", size: 3 },
-      { name: "s2", size: 3 },
-    ],
-    chunkBytes: CHUNK_BYTES,
-  });
-  ws = await workspace();
-  client = new FtfsClient({ directories: cluster.directoryAddresses });
-  expectOk(await ws.ftfs(["erin", "c", "--cluster", cluster.directoryAddresses.join(",")]));
+const fx = useCluster({
+  directories: 1,
+  groups: [
+    { name: "s1", size: 3 },
+    { name: "s2", size: 3 },
+  ],
+  chunkBytes: CHUNK_BYTES,
 });
 
-afterAll(async () => {
-  client?.close();
-  await cluster?.stop();
+beforeAll(async () => {
+  expectOk(await fx.ws.ftfs(["erin", "c", "--cluster", fx.cluster.directoryAddresses.join(",")]));
 });
 
 async function primaryOf(group: string): Promise<string> {
-  const status = await client.status();
+  const status = await fx.client.status();
   const node = status.groups.find((view) => view.group === group)?.primaryNode ?? null;
   if (node === null) throw new Error(`group ${group} has no primary`);
   return node;
@@ -58,15 +46,15 @@ async function primaryOf(group: string): Promise<string> {
 
 test("an upload survives the SIGKILL of a group primary mid-transfer", async () => {
   const bytes = randomBytes(UPLOAD_BYTES);
-  const path = await ws.file("through-the-crash.bin", bytes);
-  const victim = cluster.node(await primaryOf("s1"));
+  const path = await fx.ws.file("through-the-crash.bin", bytes);
+  const victim = fx.cluster.node(await primaryOf("s1"));
   const upload = Bun.spawn([process.execPath, FTFS_MAIN, "erin", "a", path], {
-    env: { ...process.env, FTFS_CONFIG_DIR: ws.configDir, FTFS_CLUSTER: "" },
+    env: { ...process.env, FTFS_CONFIG_DIR: fx.ws.configDir, FTFS_CLUSTER: "" },
     stdout: "pipe",
     stderr: "pipe",
   });
   await pollUntil("the upload's first chunks on storage", async () => {
-    const stored = await client.listFromStorage("erin");
+    const stored = await fx.client.listFromStorage("erin");
     return stored.some((file) => file.name === "through-the-crash.bin") ? true : undefined;
   });
   victim.kill("SIGKILL");
@@ -77,22 +65,22 @@ test("an upload survives the SIGKILL of a group primary mid-transfer", async () 
   ]);
   expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
   expect(stdout).toContain("uploaded through-the-crash.bin  v1  24.0 MiB");
-  const read = expectOk(await ws.ftfs(["erin", "r", "through-the-crash.bin"]));
+  const read = expectOk(await fx.ws.ftfs(["erin", "r", "through-the-crash.bin"]));
   expect(sha256(read.stdout)).toBe(sha256(bytes));
 });
 
 test("a read right after a primary dies is served by the other replicas", async () => {
   const bytes = randomBytes(4 * MIB + 3);
-  expectOk(await ws.ftfs(["erin", "a", await ws.file("replicated.bin", bytes)]));
-  cluster.node(await primaryOf("s2")).kill("SIGKILL");
-  const read = expectOk(await ws.ftfs(["erin", "r", "replicated.bin"]));
+  expectOk(await fx.ws.ftfs(["erin", "a", await fx.ws.file("replicated.bin", bytes)]));
+  fx.cluster.node(await primaryOf("s2")).kill("SIGKILL");
+  const read = expectOk(await fx.ws.ftfs(["erin", "r", "replicated.bin"]));
   expect(sha256(read.stdout)).toBe(sha256(bytes));
   const again = randomBytes(2 * MIB);
-  expectOk(await ws.ftfs(["erin", "a", await ws.file("after-crash.bin", again)]));
-  expect(sha256(expectOk(await ws.ftfs(["erin", "r", "after-crash.bin"])).stdout)).toBe(
+  expectOk(await fx.ws.ftfs(["erin", "a", await fx.ws.file("after-crash.bin", again)]));
+  expect(sha256(expectOk(await fx.ws.ftfs(["erin", "r", "after-crash.bin"])).stdout)).toBe(
     sha256(again),
   );
-  expect(text(expectOk(await ws.ftfs(["erin", "d"])))).toMatch(
+  expect(text(expectOk(await fx.ws.ftfs(["erin", "d"])))).toMatch(
     /^after-crash\.bin\s+2\.0 MiB\s+v1/m,
   );
 });

@@ -4,12 +4,7 @@
  * mid-frame. Each gets a typed error (or a clean close) and the node keeps serving everyone else.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import {
-  encodeFrameBytes,
-  FRAME_BYTES_MAX,
-  FRAME_KIND,
-  parseAddress,
-} from "@ftfs/protocol/core";
+import { encodeFrameBytes, FRAME_BYTES_MAX, FRAME_KIND, parseAddress } from "@ftfs/protocol/core";
 import { RpcClient } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
 import { E2E_CHUNK_BYTES, E2E_TEST_TIMEOUT_MS } from "./helpers.ts";
@@ -21,7 +16,11 @@ const ANSWER_TIMEOUT_MS = 5_000;
 let cluster: LocalCluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({ directories: 1, groups: [{ name: "s1", size: 1 }], chunkBytes: E2E_CHUNK_BYTES });
+  cluster = await startCluster({
+    directories: 1,
+    groups: [{ name: "s1", size: 1 }],
+    chunkBytes: E2E_CHUNK_BYTES,
+  });
 });
 
 afterAll(async () => {
@@ -32,7 +31,11 @@ afterAll(async () => {
  * Send raw bytes; return the first answer (an error frame is small and arrives in one read), or
  * what came before the server closed, or nothing by the deadline.
  */
-async function sendRaw(address: string, bytes: Uint8Array, closeAfterSend = false): Promise<string> {
+async function sendRaw(
+  address: string,
+  bytes: Uint8Array,
+  closeAfterSend = false,
+): Promise<string> {
   const parsed = parseAddress(address);
   if (!parsed.ok) throw parsed.error;
   const received: Uint8Array[] = [];
@@ -68,7 +71,11 @@ function oversizePrefix(): Uint8Array {
 }
 
 function otherVersionFrame(): Uint8Array {
-  const frame = encodeFrameBytes(FRAME_KIND.request, 9, { op: "listFiles", epoch: 0, body: { uid: "x" } });
+  const frame = encodeFrameBytes(FRAME_KIND.request, 9, {
+    op: "listFiles",
+    epoch: 0,
+    body: { uid: "x" },
+  });
   frame[4] = 99;
   return frame;
 }
@@ -85,14 +92,22 @@ async function stillServes(): Promise<void> {
 
 test("every server answers garbage, oversize, foreign-version and malformed frames with a typed error, and keeps serving", async () => {
   for (const node of cluster.nodes) {
-    expect(await sendRaw(node.address, new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))).toMatch(
-      /BAD_FRAME|FRAME_TOO_LARGE/,
-    );
+    expect(
+      await sendRaw(node.address, new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n")),
+    ).toMatch(/BAD_FRAME|FRAME_TOO_LARGE/);
     expect(await sendRaw(node.address, oversizePrefix())).toContain("FRAME_TOO_LARGE");
     expect(await sendRaw(node.address, otherVersionFrame())).toContain("UNSUPPORTED_VERSION");
-    const malformed = encodeFrameBytes(FRAME_KIND.request, 3, { op: "getManifest", epoch: 0, body: { uid: 7 } });
+    const malformed = encodeFrameBytes(FRAME_KIND.request, 3, {
+      op: "getManifest",
+      epoch: 0,
+      body: { uid: 7 },
+    });
     expect(await sendRaw(node.address, malformed)).toMatch(/BAD_REQUEST|UNKNOWN_OP/);
-    const halfFrame = encodeFrameBytes(FRAME_KIND.request, 4, { op: "listFiles", epoch: 0, body: { uid: "x" } });
+    const halfFrame = encodeFrameBytes(FRAME_KIND.request, 4, {
+      op: "listFiles",
+      epoch: 0,
+      body: { uid: "x" },
+    });
     await sendRaw(node.address, halfFrame.subarray(0, 10), true);
   }
   await stillServes();
