@@ -113,7 +113,10 @@ export function parseConfig(
 
 function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
   if (config.expect > 1) {
-    logger.warn("replication is not yet active: this node serves alone", { expect: config.expect });
+    logger.warn(
+      "replication is not yet active: the directory with the lowest address serves, the others redirect",
+      { expect: config.expect },
+    );
   }
   mkdirSync(config.data, { recursive: true });
   const store = SqliteMetadataStore.open(join(config.data, DATABASE_FILE));
