@@ -5,11 +5,15 @@
  * victim dead (trials; median/min/max); SIGSTOP pauses never declared dead (count); FTFS bytes
  * and packets per second per node in steady state (from the driver's counters); false
  * positives while busy loops saturate every core. Durations are flags for a quick run.
- * Network cuts and packet loss need namespaces and are not measured here.
+ * Then, in a private network namespace (bench/src/netns.ts; needs root, `ip` and `nft`; `--netns
+ * off` skips it), what loopback cannot do: a cut link (a member silenced by drop rules, its
+ * process still running, so no port-unreachable) → first and last survivor declaring it dead,
+ * and false suspicions/deaths while 10% of gossip packets are dropped at random.
  */
 
 import { parseFlags, parseIntegerFlag } from "@ftfs/protocol/io";
 import type { Subprocess } from "bun";
+import { Netns, type LossCounters } from "./netns.ts";
 
 const FLAGS = [
   { name: "nodes", description: "members per cluster", default: "10" },
@@ -19,7 +23,12 @@ const FLAGS = [
   { name: "load-s", description: "steady-state load window, seconds", default: "20" },
   { name: "cpu-s", description: "full-CPU false-positive window, seconds", default: "60" },
   { name: "serf", description: "run Serf too: auto (when installed) or off", default: "auto" },
+  { name: "netns", description: "namespace measurements (cut link, loss): auto or off", default: "auto" },
+  { name: "cut-trials", description: "cut-link trials (namespace)", default: "5" },
+  { name: "loss-s", description: "random-loss false-positive window, seconds (namespace)", default: "60" },
+  { name: "loss-pct", description: "random loss on the gossip port, percent (namespace)", default: "10" },
 ] as const;
+const INTEGER_FLAGS = ["nodes", "trials", "stop-trials", "stop-s", "load-s", "cpu-s", "cut-trials", "loss-s", "loss-pct"];
 /** Longest we wait for every survivor to declare a victim dead (Serf's max is ~8 s). */
 const DETECT_DEADLINE_MS = 30_000;
 const CONVERGE_DEADLINE_MS = 60_000;
@@ -32,18 +41,49 @@ const SEED_START_MS = 1_500;
 const FTFS_PORT_BASE = 27_100;
 const SERF_PORT_BASE = 27_300;
 const SERF_RPC_PORT_BASE = 27_500;
+/**
+ * A cut member is only suspected and then declared dead through suspicion timeouts (no refusal
+ * to hear): Serf's LAN profile takes ~6–8 s at 10 members; leave room for a slow one.
+ */
+const CUT_DETECT_DEADLINE_MS = 60_000;
+/**
+ * After the heal, the cut member and the survivors hold each other dead; they find each other
+ * again only through reconnect attempts to dead members (Serf: every 30 s), so allow a few.
+ */
+const HEAL_DEADLINE_MS = 120_000;
+/** After the loss stops, watch this long so a suspicion started near the end shows its outcome. */
+const LOSS_TAIL_MS = 15_000;
 
 interface Seen {
   readonly tMs: number;
   readonly observer: number;
   readonly kind: "dead" | "suspect" | "alive";
   readonly member: number;
+  /** The member's incarnation, when the system reports it (FTFS does, Serf's log does not). */
+  readonly incarnation?: number | undefined;
+}
+
+/** Where members live and how their processes are launched. */
+interface Placement {
+  readonly host: (i: number) => string;
+  /** Member i's port for a system's port base: on a shared address each needs its own. */
+  readonly port: (base: number, i: number) => number;
+  readonly wrap: (cmd: string[]) => string[];
+}
+
+const LOOPBACK: Placement = { host: () => "127.0.0.1", port: (base, i) => base + i, wrap: (cmd) => cmd };
+
+/** In the namespace each member has its own address, so all share one port (loss rules name it). */
+function inNetns(ns: Netns): Placement {
+  return { host: (i) => Netns.host(i), port: (base) => base, wrap: (cmd) => ns.exec(cmd) };
 }
 
 interface System {
   readonly name: string;
   readonly n: number;
   readonly seen: Seen[];
+  /** Member i's gossip port (what the loss rules drop). */
+  gossipPort(i: number): number;
   start(i: number): void;
   pid(i: number): number;
   allAlive(): Promise<boolean>;
@@ -76,19 +116,21 @@ async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) =
 
 const nodeIndex = (name: string): number => Number(name.replace(/^n/, ""));
 
-function ftfsSystem(n: number): System {
+function ftfsSystem(n: number, placement: Placement = LOOPBACK): System {
   const procs = new Map<number, Subprocess<"ignore", "pipe", "pipe">>();
   const stats = new Map<number, { atMs: number; alive: number; bytesOut: number; datagramsOut: number }>();
   const seen: Seen[] = [];
-  const address = (i: number) => `127.0.0.1:${FTFS_PORT_BASE + i}`;
+  const gossipPort = (i: number) => placement.port(FTFS_PORT_BASE, i);
+  const address = (i: number) => `${placement.host(i)}:${gossipPort(i)}`;
   const kinds: Record<string, Seen["kind"]> = { dead: "dead", suspect: "suspect", alive: "alive", joined: "alive" };
   const system: System = {
     name: "FTFS",
     n,
     seen,
+    gossipPort,
     start(i) {
       const seeds = i === 1 ? "" : address(1);
-      const cmd = ["bun", `${import.meta.dir}/gossip-node.ts`, `n${i}`, address(i), seeds];
+      const cmd = placement.wrap([process.execPath, `${import.meta.dir}/gossip-node.ts`, `n${i}`, address(i), seeds]);
       procs.set(i, spawnLines(cmd, (line) => {
         if (!line.startsWith("{\"type\"")) return;
         const parsed = JSON.parse(line) as Record<string, unknown>;
@@ -98,7 +140,8 @@ function ftfsSystem(n: number): System {
         }
         const kind = kinds[String(parsed.kind)];
         if (kind === undefined) return;
-        seen.push({ tMs: Date.now(), observer: i, kind, member: nodeIndex(String(parsed.member)) });
+        const incarnation = typeof parsed.incarnation === "number" ? parsed.incarnation : undefined;
+        seen.push({ tMs: Date.now(), observer: i, kind, member: nodeIndex(String(parsed.member)), incarnation });
       }));
     },
     pid: (i) => procs.get(i)?.pid ?? 0,
@@ -130,11 +173,12 @@ function ftfsSystem(n: number): System {
   return { ...system, start: (i) => { procs.get(i)?.kill("SIGKILL"); originalStart(i); } };
 }
 
-function serfSystem(n: number): System {
+function serfSystem(n: number, placement: Placement = LOOPBACK): System {
   const procs = new Map<number, Subprocess<"ignore", "pipe", "pipe">>();
   const seen: Seen[] = [];
-  const bind = (i: number) => `127.0.0.1:${SERF_PORT_BASE + i}`;
-  const rpc = (i: number) => `127.0.0.1:${SERF_RPC_PORT_BASE + i}`;
+  const gossipPort = (i: number) => placement.port(SERF_PORT_BASE, i);
+  const bind = (i: number) => `${placement.host(i)}:${gossipPort(i)}`;
+  const rpc = (i: number) => `${placement.host(i)}:${placement.port(SERF_RPC_PORT_BASE, i)}`;
   const patterns: Array<[RegExp, Seen["kind"]]> = [
     [/EventMemberFailed: (n\d+)/, "dead"],
     [/memberlist: Suspect (n\d+) has failed/, "suspect"],
@@ -144,11 +188,12 @@ function serfSystem(n: number): System {
     name: "Serf",
     n,
     seen,
+    gossipPort,
     start(i) {
       procs.get(i)?.kill("SIGKILL");
       const join = i === 1 ? [] : [`-join=${bind(1)}`];
-      const cmd = ["serf", "agent", `-node=n${i}`, `-bind=${bind(i)}`, `-rpc-addr=${rpc(i)}`,
-        "-profile=lan", ...join];
+      const cmd = placement.wrap(["serf", "agent", `-node=n${i}`, `-bind=${bind(i)}`, `-rpc-addr=${rpc(i)}`,
+        "-profile=lan", ...join]);
       procs.set(i, spawnLines(cmd, (line) => {
         for (const [pattern, kind] of patterns) {
           const match = pattern.exec(line);
@@ -161,7 +206,7 @@ function serfSystem(n: number): System {
     pid: (i) => procs.get(i)?.pid ?? 0,
     async allAlive() {
       for (const i of procs.keys()) {
-        const out = Bun.spawnSync(["serf", "members", `-rpc-addr=${rpc(i)}`, "-status=alive"]);
+        const out = Bun.spawnSync(placement.wrap(["serf", "members", `-rpc-addr=${rpc(i)}`, "-status=alive"]));
         const lines = out.stdout.toString().split("\n").filter((line) => line.trim() !== "");
         if (lines.length !== n) return false;
       }
@@ -248,12 +293,7 @@ async function measure(system: System, flags: Record<string, number>): Promise<F
     cpuSuspects: 0, cpuDead: 0, load: null,
   };
   try {
-    system.start(1);
-    // Serf gives up (exits) when its -join seed is not listening yet: let the seed come up.
-    await Bun.sleep(SEED_START_MS);
-    for (let i = 2; i <= system.n; i += 1) system.start(i);
-    if (!(await until(() => system.allAlive(), CONVERGE_DEADLINE_MS))) return null;
-    log(`${system.name}: ${system.n} members converged`);
+    if (!(await startCluster(system))) return null;
     if ((flags["load-s"] ?? 0) > 0) figures.load = await system.loadPerNode((flags["load-s"] ?? 0) * 1000);
     for (let k = 0; k < (flags.trials ?? 0); k += 1) {
       await killTrial(system, 2 + (k % (system.n - 1)), figures);
@@ -269,6 +309,117 @@ async function measure(system: System, flags: Record<string, number>): Promise<F
   }
 }
 
+interface NetnsFigures {
+  cutFirst: number[];
+  cutLast: number[];
+  cutMissed: number;
+  /** Survivors declaring another survivor dead during cut trials: collateral, should be 0. */
+  cutCollateralDead: number;
+  /** Heal → the last survivor reporting the cut member alive again. */
+  healAll: number[];
+  healMissed: number;
+  lossRan: boolean;
+  /** Suspicions raised: FTFS distinct (member, incarnation); Serf prober log lines. */
+  lossSuspicions: number;
+  /** FTFS only: suspect events over all observers (each observer learning one suspicion). */
+  lossSuspectEvents: number;
+  /** (observer, member) dead declarations. */
+  lossDeaths: number;
+  lossApplied: LossCounters | null;
+}
+
+/** The first time each observer reported something matching `pick` (in `seen` order). */
+function firstBy(seen: readonly Seen[], pick: (s: Seen) => boolean): Map<number, number> {
+  const times = new Map<number, number>();
+  for (const s of seen) if (pick(s) && !times.has(s.observer)) times.set(s.observer, s.tMs);
+  return times;
+}
+
+async function cutTrial(system: System, ns: Netns, victim: number, figures: NetnsFigures): Promise<void> {
+  const survivors = system.n - 1;
+  const from = system.seen.length;
+  const cutMs = Date.now();
+  ns.cut(Netns.host(victim));
+  // The victim declares everyone else dead from its side; that is expected and not counted.
+  const deadBy = () => firstBy(system.seen.slice(from), (s) => s.kind === "dead" && s.member === victim && s.observer !== victim);
+  const all = await until(() => deadBy().size >= survivors, CUT_DETECT_DEADLINE_MS);
+  const times = [...deadBy().values()].map((t) => (t - cutMs) / 1000);
+  if (times.length > 0) figures.cutFirst.push(Math.min(...times));
+  if (all) figures.cutLast.push(Math.max(...times));
+  else figures.cutMissed += 1;
+  figures.cutCollateralDead += system.seen
+    .slice(from)
+    .filter((s) => s.kind === "dead" && s.member !== victim && s.observer !== victim).length;
+
+  const healFrom = system.seen.length;
+  const healMs = Date.now();
+  ns.heal();
+  const aliveBy = () => firstBy(system.seen.slice(healFrom), (s) => s.kind === "alive" && s.member === victim && s.observer !== victim);
+  const healed = await until(async () => aliveBy().size >= survivors && (await system.allAlive()), HEAL_DEADLINE_MS);
+  if (healed) {
+    figures.healAll.push((Math.max(...aliveBy().values()) - healMs) / 1000);
+  } else {
+    // Do not let one stuck member spoil the next trials: restart it and converge again.
+    figures.healMissed += 1;
+    log(`${system.name}: n${victim} not alive everywhere ${HEAL_DEADLINE_MS / 1000} s after the heal; restarting it`);
+    system.start(victim);
+    await until(() => system.allAlive(), CONVERGE_DEADLINE_MS);
+  }
+  await Bun.sleep(SETTLE_MS);
+}
+
+async function lossWindow(system: System, ns: Netns, flags: Record<string, number>, figures: NetnsFigures) {
+  const from = system.seen.length;
+  ns.startLoss(system.gossipPort(1), flags["loss-pct"] ?? 0);
+  try {
+    await Bun.sleep((flags["loss-s"] ?? 0) * 1000);
+  } finally {
+    figures.lossApplied = ns.stopLoss();
+  }
+  await Bun.sleep(LOSS_TAIL_MS);
+  const window = system.seen.slice(from);
+  const suspects = window.filter((s) => s.kind === "suspect");
+  // One suspicion reaches every observer; FTFS's incarnation tells them apart. Serf's log has no
+  // incarnation, but only the prober that raised a suspicion logs it, so each line is one.
+  const raised = new Set(suspects.map((s, k) => (s.incarnation === undefined ? `line ${k}` : `${s.member}@${s.incarnation}`)));
+  figures.lossRan = true;
+  figures.lossSuspicions = raised.size;
+  figures.lossSuspectEvents = suspects.length;
+  figures.lossDeaths = window.filter((s) => s.kind === "dead").length;
+}
+
+async function measureNetns(system: System, ns: Netns, flags: Record<string, number>): Promise<NetnsFigures | null> {
+  const figures: NetnsFigures = {
+    cutFirst: [], cutLast: [], cutMissed: 0, cutCollateralDead: 0, healAll: [], healMissed: 0,
+    lossRan: false, lossSuspicions: 0, lossSuspectEvents: 0, lossDeaths: 0, lossApplied: null,
+  };
+  try {
+    if (!(await startCluster(system))) return null;
+    await Bun.sleep(SETTLE_MS);
+    for (let k = 0; k < (flags["cut-trials"] ?? 0); k += 1) {
+      await cutTrial(system, ns, 2 + (k % (system.n - 1)), figures);
+      log(`${system.name} (netns): cut trial ${k + 1}: first ${figures.cutFirst.at(-1)?.toFixed(2)} s, last ${figures.cutLast.at(-1)?.toFixed(2)} s, heal ${figures.healAll.at(-1)?.toFixed(2)} s`);
+    }
+    if ((flags["loss-s"] ?? 0) > 0 && (flags["loss-pct"] ?? 0) > 0) {
+      await lossWindow(system, ns, flags, figures);
+      log(`${system.name} (netns): ${flags["loss-pct"]}% loss: ${figures.lossSuspicions} suspicions, ${figures.lossDeaths} deaths`);
+    }
+    return figures;
+  } finally {
+    await system.stopAll();
+  }
+}
+
+async function startCluster(system: System): Promise<boolean> {
+  system.start(1);
+  // Serf gives up (exits) when its -join seed is not listening yet: let the seed come up.
+  await Bun.sleep(SEED_START_MS);
+  for (let i = 2; i <= system.n; i += 1) system.start(i);
+  if (!(await until(() => system.allAlive(), CONVERGE_DEADLINE_MS))) return false;
+  log(`${system.name}: ${system.n} members converged`);
+  return true;
+}
+
 function log(message: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
@@ -281,7 +432,12 @@ function summary(values: number[]): string {
   return `${median.toFixed(2)} (${(sorted[0] ?? 0).toFixed(2)}–${(sorted.at(-1) ?? 0).toFixed(2)}) s n=${values.length}`;
 }
 
-function report(rows: Array<[string, Figures | null]>, flags: Record<string, number>): void {
+function report(
+  rows: Array<[string, Figures | null]>,
+  netnsRows: Map<string, NetnsFigures | null>,
+  netnsSkipped: string | null,
+  flags: Record<string, number>,
+): void {
   const col = (f: Figures | null, pick: (f: Figures) => string) => (f === null ? "n/a" : pick(f));
   const lines: Array<[string, (f: Figures) => string]> = [
     ["kill -9 → first survivor declares dead, median (min–max)", (f) => summary(f.first)],
@@ -296,25 +452,94 @@ function report(rows: Array<[string, Figures | null]>, flags: Record<string, num
   for (const [label, pick] of lines) {
     console.log(`${label.padEnd(58)}${rows.map(([, f]) => col(f, pick).padEnd(34)).join("")}`);
   }
+  if (netnsSkipped !== null) {
+    console.log(`namespace measurements (cut link, ${flags["loss-pct"]}% loss): skipped: ${netnsSkipped}`);
+    return;
+  }
+  const pct = flags["loss-pct"];
+  const netnsLines: Array<[string, (f: NetnsFigures) => string]> = [
+    ["cut link → first survivor declares dead, median (min–max)", (f) => summary(f.cutFirst)],
+    ["cut link → every survivor declares dead, median (min–max)", (f) => summary(f.cutLast)],
+    [`cut trials not detected by all within ${CUT_DETECT_DEADLINE_MS / 1000} s`, (f) => String(f.cutMissed)],
+    ["cut: a survivor declared another survivor dead", (f) => String(f.cutCollateralDead)],
+    ["heal → every survivor sees it alive, median (min–max)", (f) => summary(f.healAll)],
+    [`heals not converged within ${HEAL_DEADLINE_MS / 1000} s (member restarted)`, (f) => String(f.healMissed)],
+    [`${pct}% loss ${flags["loss-s"]} s: suspicions raised / deaths`, (f) =>
+      !f.lossRan ? "not run" : `${f.lossSuspicions}${f.lossSuspectEvents !== f.lossSuspicions ? ` (${f.lossSuspectEvents} obs.)` : ""} / ${f.lossDeaths}`],
+    ["loss applied: dropped / seen gossip packets", (f) =>
+      f.lossApplied === null ? "n/a" : `${f.lossApplied.dropped} / ${f.lossApplied.seen} (${(100 * f.lossApplied.dropped / Math.max(1, f.lossApplied.seen)).toFixed(1)}%)`],
+  ];
+  console.log(`in a private network namespace, members on ${Netns.host(1)}…, nftables drop rules:`);
+  for (const [label, pick] of netnsLines) {
+    const cells = rows.map(([name]) => {
+      const f = netnsRows.get(name);
+      return (f === undefined || f === null ? "n/a" : pick(f)).padEnd(34);
+    });
+    console.log(`${label.padEnd(58)}${cells.join("")}`);
+  }
+  console.log("(suspicions raised: FTFS counts distinct member+incarnation, \"obs.\" = observers told;");
+  console.log(" Serf counts its probers' \"Suspect … has failed\" log lines; deaths: (observer, member) pairs)");
 }
 
 async function main(): Promise<void> {
   const raw = parseFlags(process.argv.slice(2), FLAGS);
   if (raw.help === "true") {
     console.log(`usage: bun run bench:gossip [--nodes N] [--trials K] [--stop-trials K] [--stop-s S] [--load-s S] [--cpu-s S] [--serf auto|off]`);
+    console.log(`         [--netns auto|off] [--cut-trials K] [--loss-s S] [--loss-pct P]   (namespace: root, ip, nft)`);
     return;
   }
   const flags: Record<string, number> = {};
-  for (const name of ["nodes", "trials", "stop-trials", "stop-s", "load-s", "cpu-s"]) {
-    flags[name] = parseIntegerFlag(name, raw[name] ?? "0", 0, 100_000);
-  }
+  for (const name of INTEGER_FLAGS) flags[name] = parseIntegerFlag(name, raw[name] ?? "0", 0, 100_000);
+  if ((flags["loss-pct"] ?? 0) > 100) throw new Error("--loss-pct is a percent (0..100)");
   const n = flags.nodes ?? 10;
-  const rows: Array<[string, Figures | null]> = [["FTFS", await measure(ftfsSystem(n), flags)]];
   const serfWanted = raw.serf !== "off";
-  if (serfWanted && Bun.which("serf") !== null) rows.push(["Serf (memberlist, LAN)", await measure(serfSystem(n), flags)]);
-  else if (serfWanted) log("serf is not installed (apt-get install -y serf): FTFS only");
-  console.log(`\n${n} members on loopback, ${navigator.hardwareConcurrency} cores; durations from flags ${JSON.stringify(flags)}`);
-  report(rows, flags);
+  const serfHere = serfWanted && Bun.which("serf") !== null;
+  const serfLabel = "Serf (memberlist, LAN)";
+
+  // Everything started is tracked so a failure or Ctrl-C leaves no member and no namespace behind.
+  const systems: System[] = [];
+  const track = (system: System): System => {
+    systems.push(system);
+    return system;
+  };
+  let ns: Netns | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping members, removing the namespace`);
+    for (const system of systems) void system.stopAll();
+    ns?.destroy();
+    process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const rows: Array<[string, Figures | null]> = [["FTFS", await measure(track(ftfsSystem(n)), flags)]];
+    if (serfHere) rows.push([serfLabel, await measure(track(serfSystem(n)), flags)]);
+    else if (serfWanted) log("serf is not installed (apt-get install -y serf): FTFS only");
+
+    let netnsSkipped = raw.netns === "off" ? "--netns off" : Netns.unavailableReason();
+    if (netnsSkipped === null) {
+      try {
+        ns = Netns.create();
+      } catch (error) {
+        netnsSkipped = `could not create a namespace: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
+    const netnsRows = new Map<string, NetnsFigures | null>();
+    if (ns !== null) {
+      log(`namespace ${ns.name}: cut-link and loss measurements`);
+      netnsRows.set("FTFS", await measureNetns(track(ftfsSystem(n, inNetns(ns))), ns, flags));
+      if (serfHere) netnsRows.set(serfLabel, await measureNetns(track(serfSystem(n, inNetns(ns))), ns, flags));
+    } else {
+      log(`namespace measurements (cut link, loss) skipped: ${netnsSkipped}`);
+    }
+    console.log(`\n${n} members on loopback, ${navigator.hardwareConcurrency} cores; durations from flags ${JSON.stringify(flags)}`);
+    report(rows, netnsRows, netnsSkipped, flags);
+  } finally {
+    for (const system of systems) await system.stopAll();
+    ns?.destroy();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
 }
 
 await main();
