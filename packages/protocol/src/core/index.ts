@@ -8,3 +8,4 @@ export * from "./names.ts";
 export * from "./schema.ts";
 export * from "./prng.ts";
 export * as swim from "./swim/index.ts";
+export * as raft from "./raft/index.ts";

@@ -1,0 +1,6 @@
+/** Raft for the directory group, sans I/O: the node, its log view, message types and bounds. */
+export * from "./log.ts";
+export * from "./node.ts";
+export * from "./progress.ts";
+export * from "./quorum.ts";
+export * from "./types.ts";

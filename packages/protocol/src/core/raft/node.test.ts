@@ -1,0 +1,254 @@
+/**
+ * RaftNode against sentences of the Raft paper (Ongaro & Ousterhout 2014) and thesis (§9.6
+ * pre-vote, §6.2 check-quorum), each test a short transcript on a hand-driven network.
+ */
+import { describe, expect, test } from "bun:test";
+import { Prng } from "../prng.ts";
+import { RaftNode } from "./node.ts";
+import { raftId, type RaftId, type RaftMessage } from "./types.ts";
+
+const IDS = [raftId("a"), raftId("b"), raftId("c")];
+const CONFIG = { electionTicks: 10, heartbeatTicks: 2 };
+const encoder = new TextEncoder();
+
+function makeNode(id: RaftId, seed = 1): RaftNode {
+  return new RaftNode({ id, peers: IDS, config: CONFIG, prng: new Prng(seed) });
+}
+
+/** Read requests released by any drained node, in order. */
+const released: string[] = [];
+
+/** Drains a node's Ready as a driver would, returning the messages it sent. */
+function drain(node: RaftNode): RaftMessage[] {
+  const sent: RaftMessage[] = [];
+  while (node.hasReady()) {
+    const ready = node.ready();
+    sent.push(...ready.messages);
+    released.push(...ready.readStates.map((r) => `${r.requestId}@${r.index}`));
+    node.advance(ready);
+  }
+  return sent;
+}
+
+/** Delivers messages among `nodes` until quiet (a perfect network). */
+function settle(nodes: Map<RaftId, RaftNode>, pending: RaftMessage[]): void {
+  for (let m = pending.shift(); m !== undefined; m = pending.shift()) {
+    const to = nodes.get(m.to);
+    if (to === undefined) continue;
+    to.step(m);
+    pending.push(...drain(to));
+  }
+}
+
+function cluster(): Map<RaftId, RaftNode> {
+  return new Map(IDS.map((id, i) => [id, makeNode(id, i + 1)]));
+}
+
+function elect(nodes: Map<RaftId, RaftNode>, id: RaftId): RaftNode {
+  const node = nodes.get(id) as RaftNode;
+  node.suspectLeader();
+  settle(nodes, drain(node));
+  return node;
+}
+
+describe("leader election (§5.2)", () => {
+  test("a follower that receives no communication for an election timeout begins an election", () => {
+    const node = makeNode(IDS[0] as RaftId);
+    for (let i = 0; i < 2 * CONFIG.electionTicks; i += 1) node.tick();
+    expect(node.currentRole).toBe("preCandidate");
+    const sent = drain(node);
+    expect(sent.map((m) => m.type)).toEqual(["preVote", "preVote"]);
+    expect(node.currentTerm).toBe(0); // pre-vote does not move the term
+  });
+
+  test("a candidate wins with votes from a majority and then sends heartbeats", () => {
+    const nodes = cluster();
+    const a = elect(nodes, IDS[0] as RaftId);
+    expect(a.currentRole).toBe("leader");
+    expect(a.currentTerm).toBe(1);
+    expect(nodes.get(IDS[1] as RaftId)?.leader).toBe(a.id);
+  });
+
+  test("election safety: each server votes for at most one candidate in a given term", () => {
+    const b = makeNode(IDS[1] as RaftId);
+    const vote = (from: RaftId): RaftMessage => ({
+      type: "vote",
+      from,
+      to: b.id,
+      term: 1,
+      lastIndex: 0,
+      lastTerm: 0,
+    });
+    b.step(vote(IDS[0] as RaftId));
+    b.step(vote(IDS[2] as RaftId));
+    const replies = drain(b).filter((m) => m.type === "voteResponse");
+    expect(
+      replies.map((m) => (m.type === "voteResponse" ? m.granted : null)),
+    ).toEqual([true, false]);
+    expect(b.votedFor).toBe(IDS[0] as RaftId);
+  });
+
+  test("the voter denies its vote if its own log is more up-to-date than the candidate's (§5.4.1)", () => {
+    const nodes = cluster();
+    elect(nodes, IDS[0] as RaftId); // everyone now holds the term-1 no-op at index 1
+    const c = nodes.get(IDS[2] as RaftId) as RaftNode;
+    c.step({
+      type: "vote",
+      from: IDS[1] as RaftId,
+      to: c.id,
+      term: 5,
+      lastIndex: 0,
+      lastTerm: 0,
+    });
+    const reply = drain(c).find((m) => m.type === "voteResponse");
+    expect(reply?.type === "voteResponse" && reply.granted).toBe(false);
+  });
+
+  test("if a server learns of a larger term it updates its term and reverts to follower", () => {
+    const nodes = cluster();
+    const a = elect(nodes, IDS[0] as RaftId);
+    a.step({
+      type: "heartbeat",
+      from: IDS[1] as RaftId,
+      to: a.id,
+      term: 7,
+      commit: 0,
+      readSeq: 0,
+    });
+    expect(a.currentRole).toBe("follower");
+    expect(a.currentTerm).toBe(7);
+  });
+});
+
+describe("log replication and commitment (§5.3, §5.4.2)", () => {
+  test("an entry is committed once replicated on a majority, and then applied", () => {
+    const nodes = cluster();
+    const a = elect(nodes, IDS[0] as RaftId);
+    const result = a.propose(encoder.encode("x"));
+    expect(result.ok).toBe(true);
+    settle(nodes, drain(a));
+    expect(a.commitIndex).toBe(2);
+    const ready = a.hasReady() ? a.ready() : null;
+    if (ready !== null) a.advance(ready);
+  });
+
+  test("a follower rejects AppendEntries whose prevLogIndex/prevLogTerm it lacks", () => {
+    const b = makeNode(IDS[1] as RaftId);
+    b.step({
+      type: "append",
+      from: IDS[0] as RaftId,
+      to: b.id,
+      term: 1,
+      prevIndex: 3,
+      prevTerm: 1,
+      entries: [],
+      commit: 0,
+    });
+    const reply = drain(b).find((m) => m.type === "appendResponse");
+    expect(
+      reply?.type === "appendResponse" &&
+        !reply.success &&
+        reply.hintIndex === 0,
+    ).toBe(true);
+  });
+
+  test("a leader never commits entries from previous terms by counting replicas", () => {
+    const [aId, bId] = [IDS[0] as RaftId, IDS[1] as RaftId];
+    const old = { index: 1, term: 1, command: encoder.encode("old") };
+    const durable = {
+      hardState: { term: 1, vote: aId, commit: 0 },
+      snapshot: null,
+      entries: [old],
+    };
+    const a = new RaftNode({
+      id: aId,
+      peers: IDS,
+      config: CONFIG,
+      prng: new Prng(1),
+      durable,
+    });
+    a.suspectLeader();
+    drain(a);
+    a.step({
+      type: "preVoteResponse",
+      from: bId,
+      to: aId,
+      term: 2,
+      granted: true,
+    });
+    drain(a);
+    a.step({
+      type: "voteResponse",
+      from: bId,
+      to: aId,
+      term: 2,
+      granted: true,
+    });
+    drain(a); // persists the term-2 no-op at index 2
+    expect(a.currentRole).toBe("leader");
+    const ack = (index: number): RaftMessage => ({
+      type: "appendResponse",
+      from: bId,
+      to: aId,
+      term: 2,
+      success: true,
+      index,
+      hintIndex: 0,
+    });
+    a.step(ack(1)); // entry 1 (term 1) is now on a majority, but it is not of term 2
+    expect(a.commitIndex).toBe(0);
+    a.step(ack(2)); // the term-2 entry commits, and entry 1 with it
+    expect(a.commitIndex).toBe(2);
+  });
+
+  test("a proposal at a follower is refused with a hint of the leader", () => {
+    const nodes = cluster();
+    const a = elect(nodes, IDS[0] as RaftId);
+    const b = nodes.get(IDS[1] as RaftId) as RaftNode;
+    const result = b.propose(encoder.encode("x"));
+    expect(result).toEqual({
+      ok: false,
+      error: { code: "NOT_LEADER", leaderHint: a.id },
+    });
+  });
+});
+
+describe("pre-vote (§9.6) and check-quorum (§6.2)", () => {
+  test("a follower that heard from its leader within the election timeout refuses a pre-vote", () => {
+    const nodes = cluster();
+    elect(nodes, IDS[0] as RaftId);
+    const b = nodes.get(IDS[1] as RaftId) as RaftNode;
+    b.step({
+      type: "preVote",
+      from: IDS[2] as RaftId,
+      to: b.id,
+      term: 2,
+      lastIndex: 9,
+      lastTerm: 9,
+    });
+    const reply = drain(b).find((m) => m.type === "preVoteResponse");
+    expect(reply?.type === "preVoteResponse" && reply.granted).toBe(false);
+    expect(b.currentTerm).toBe(1);
+  });
+
+  test("a leader that hears from no majority within an election timeout steps down", () => {
+    const nodes = cluster();
+    const a = elect(nodes, IDS[0] as RaftId);
+    for (let i = 0; i < 2 * CONFIG.electionTicks; i += 1) {
+      a.tick();
+      drain(a); // messages go nowhere: a is cut off
+    }
+    expect(a.currentRole).toBe("follower");
+  });
+
+  test("read index: a read is released once a heartbeat round confirms leadership", () => {
+    const nodes = cluster();
+    const a = elect(nodes, IDS[0] as RaftId);
+    released.length = 0;
+    expect(a.readIndex("r1")).toEqual({ ok: true });
+    const heartbeats = drain(a);
+    expect(released).toEqual([]);
+    settle(nodes, heartbeats);
+    expect(released).toEqual(["r1@1"]);
+  });
+});
