@@ -40,7 +40,7 @@ describe("raft properties (simulated)", () => {
     () =>
       checkProperty(
         "raft safety+liveness",
-        seedList(300, 1),
+        seedList(600, 1),
         safetyAndLiveness,
       ),
     PROPERTY_TIMEOUT_MS,
