@@ -1,5 +1,5 @@
 /**
- * Talking to the directory group: any address works, the primary is found by following
+ * Talking to the directory group: every address works, the primary is found by following
  * NOT_PRIMARY hints, dead or silent nodes are skipped in turn, and retryable answers are
  * retried until the deadline. Remembers the last primary so later calls go straight there.
  * Never retries a non-retryable answer (bad name, unknown user, not found): those are the

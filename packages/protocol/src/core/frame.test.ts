@@ -1,5 +1,5 @@
 /**
- * The frame decoder: any split of a valid byte stream yields the same frames (fed one byte at a
+ * The frame decoder: every split of a valid byte stream yields the same frames (fed one byte at a
  * time or all at once); hostile lengths, versions, kinds and headers are refused with a typed
  * error before allocation, and a failed decoder stays failed.
  */
