@@ -49,3 +49,37 @@ export function forEachSeed(
     throw failure;
   }
 }
+
+/** What a seeded scenario reports: its property violations and the durations it measured. */
+export interface SeededOutcome {
+  readonly problems: readonly string[];
+  readonly measuredMs: Readonly<Record<string, number>>;
+}
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/**
+ * Runs a property over its seeds (the first failing seed throws, naming its replay), then
+ * prints the median and max of each duration the scenarios measured.
+ */
+export function checkSeededProperty(
+  name: string,
+  seeds: readonly number[],
+  run: (seed: number) => SeededOutcome,
+): void {
+  const measured: Record<string, number[]> = {};
+  forEachSeed(name, seeds, (seed) => {
+    const outcome = run(seed);
+    for (const [key, value] of Object.entries(outcome.measuredMs)) {
+      (measured[key] ??= []).push(value);
+    }
+    return outcome.problems;
+  });
+  const summary = Object.entries(measured).map(
+    ([key, values]) => `${key} median ${medianOf(values)} ms, max ${Math.max(...values)} ms`,
+  );
+  console.log(`${name} over ${seeds.length} seeds: ${summary.join("; ")}`);
+}

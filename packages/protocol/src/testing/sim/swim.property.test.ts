@@ -6,7 +6,7 @@
  * `bun packages/protocol/src/testing/sim/soak.ts`.
  */
 import { describe, expect, test } from "bun:test";
-import { forEachSeed, seedFromEnv, seedList } from "./seeds.ts";
+import { checkSeededProperty, forEachSeed, seedFromEnv, seedList } from "./seeds.ts";
 import {
   crashDetection,
   gracefulLeave,
@@ -18,72 +18,53 @@ import {
   pauses,
   singleCrashDetection,
   sluggishMembers,
-  type ScenarioResult,
 } from "./swim-properties.ts";
 
 /** Generous per-test limits: each property takes a few seconds on one core. */
 const PROPERTY_TIMEOUT_MS = 60_000;
 
-/** Runs a property over its seeds, then prints the medians of what it measured. */
-function checkProperty(
-  name: string,
-  seeds: readonly number[],
-  run: (seed: number) => ScenarioResult,
-) {
-  const measured: Record<string, number[]> = {};
-  forEachSeed(name, seeds, (seed) => {
-    const outcome = run(seed);
-    for (const [key, value] of Object.entries(outcome.measuredMs))
-      (measured[key] ??= []).push(value);
-    return outcome.problems;
-  });
-  const summary = Object.entries(measured).map(
-    ([key, values]) => `${key} median ${median(values)} ms`,
-  );
-  if (summary.length > 0) console.log(`${name} over ${seeds.length} seeds: ${summary.join(", ")}`);
-}
 
 describe("gossip properties (simulated)", () => {
   test(
     "(a) every crashed member is declared dead by every live member within the bound",
-    () => checkProperty("crash detection", seedList(400, 1), crashDetection),
+    () => checkSeededProperty("crash detection", seedList(400, 1), crashDetection),
     PROPERTY_TIMEOUT_MS,
   );
 
   test(
     "(b) at 10% packet loss no live member is ever declared dead",
     () =>
-      checkProperty("10% loss", seedList(150, 10_001), (seed) => lossWithoutFalsePositives(seed)),
+      checkSeededProperty("10% loss", seedList(150, 10_001), (seed) => lossWithoutFalsePositives(seed)),
     PROPERTY_TIMEOUT_MS,
   );
 
   test(
     "(c) a pause ≤ 2 s is never fatal; after a longer one the member refutes and is alive",
-    () => checkProperty("pauses", seedList(300, 20_001), pauses),
+    () => checkSeededProperty("pauses", seedList(300, 20_001), pauses),
     PROPERTY_TIMEOUT_MS,
   );
 
   test(
     "(d) after a partition heals, all views converge to the same members, all alive",
-    () => checkProperty("partition heal", seedList(200, 30_001), partitionHeals),
+    () => checkSeededProperty("partition heal", seedList(200, 30_001), partitionHeals),
     PROPERTY_TIMEOUT_MS,
   );
 
   test(
     "(e) a graceful leave is seen as left, never dead",
-    () => checkProperty("graceful leave", seedList(300, 40_001), gracefulLeave),
+    () => checkSeededProperty("graceful leave", seedList(300, 40_001), gracefulLeave),
     PROPERTY_TIMEOUT_MS,
   );
 
   test(
     "(f) metadata updates reach every member",
-    () => checkProperty("metadata", seedList(400, 50_001), metadataSpreads),
+    () => checkSeededProperty("metadata", seedList(400, 50_001), metadataSpreads),
     PROPERTY_TIMEOUT_MS,
   );
 
   test(
     "(h) sluggish members (a saturated CPU's short stalls) get nobody declared dead",
-    () => checkProperty("sluggish", seedList(100, 80_001), (seed) => sluggishMembers(seed, 30_000)),
+    () => checkSeededProperty("sluggish", seedList(100, 80_001), (seed) => sluggishMembers(seed, 30_000)),
     PROPERTY_TIMEOUT_MS,
   );
 
