@@ -24,6 +24,7 @@ import {
 import { mergeStatus, type ClusterStatus, type StatusAnswer } from "../core/status.ts";
 import { mergeOwned } from "../core/storage-listing.ts";
 import { memorySource, openFileSource } from "./byte-source.ts";
+import type { TransferContext } from "./transfer-context.ts";
 import { DirectoryClient } from "./directory.ts";
 import { runDownload, type ChunkSink, type ReadResult } from "./download.ts";
 import { NODE_DOWN_CODES, type RetryObserver } from "./retry.ts";
@@ -31,7 +32,6 @@ import { listEveryGroup } from "./storage-list.ts";
 import {
   runUpload,
   type ProgressListener,
-  type UploadContext,
   type UploadResult,
 } from "./upload.ts";
 import { baseName, checkName, checkUid } from "./validate.ts";
@@ -62,7 +62,7 @@ export class FtfsClient {
   private readonly pool: RpcPool;
   private readonly ownsPool: boolean;
   private readonly directory: DirectoryClient;
-  private readonly transfer: UploadContext;
+  private readonly transfer: TransferContext;
   private readonly directoryTimeoutMs: number;
   private readonly requestIds = hyperid({ urlSafe: true });
 

@@ -7,30 +7,17 @@
  */
 
 import { FtfsError, type ChunkRef, type Manifest } from "@ftfs/protocol/core";
-import type { RpcPool } from "@ftfs/protocol/io";
 import { getChunk, type ChunkTransferOptions } from "./chunks.ts";
-import type { DirectoryClient } from "./directory.ts";
-import type { RetryObserver } from "./retry.ts";
 import { GroupViews } from "./groups.ts";
+import type { TransferContext } from "./transfer-context.ts";
 import type { ProgressListener, UploadResult } from "./upload.ts";
 
 export type ChunkSink = (chunk: Uint8Array) => Promise<void> | void;
 
 export type ReadResult = UploadResult;
 
-export interface DownloadContext {
-  readonly pool: RpcPool;
-  readonly directory: DirectoryClient;
-  readonly chunksInFlight: number;
-  readonly chunkTimeoutMs: number;
-  readonly retryDeadlineMs: number;
-  readonly observer?: RetryObserver | undefined;
-  /** Collect garbage after each this many bytes read; 0 never (see CLI_READ_GC_INTERVAL_BYTES). */
-  readonly gcIntervalBytes: number;
-}
-
 export async function runDownload(
-  context: DownloadContext,
+  context: TransferContext,
   uid: string,
   name: string,
   sink: ChunkSink,

@@ -7,13 +7,11 @@
  */
 
 import { FtfsError, MANIFEST_CHUNKS_MAX, type ChunkRef, type GroupView } from "@ftfs/protocol/core";
-import type { RpcPool } from "@ftfs/protocol/io";
 import type { ByteSource } from "./byte-source.ts";
 import { ChunkBuffers } from "./chunk-buffers.ts";
 import { putChunk, sha256Hex, type ChunkTransferOptions } from "./chunks.ts";
-import type { DirectoryClient } from "./directory.ts";
-import type { RetryObserver } from "./retry.ts";
 import { GroupViews } from "./groups.ts";
+import type { TransferContext } from "./transfer-context.ts";
 
 /** Reported as bytes reach the storage groups; `chunks` tells a progress bar if it is worth it. */
 export interface TransferProgress {
@@ -31,16 +29,6 @@ export interface UploadResult {
   readonly createdAtMs: number;
 }
 
-export interface UploadContext {
-  readonly pool: RpcPool;
-  readonly directory: DirectoryClient;
-  readonly chunksInFlight: number;
-  readonly chunkTimeoutMs: number;
-  readonly retryDeadlineMs: number;
-  readonly observer?: RetryObserver | undefined;
-  readonly gcIntervalBytes: number;
-}
-
 interface Placement {
   readonly uploadId: string;
   readonly chunkBytes: number;
@@ -48,7 +36,7 @@ interface Placement {
 }
 
 export async function runUpload(
-  context: UploadContext,
+  context: TransferContext,
   uid: string,
   name: string,
   source: ByteSource,
@@ -93,7 +81,7 @@ export async function runUpload(
  * whole-file hash is incremental); puts overlap. The first failure aborts the rest.
  */
 async function putAllChunks(
-  context: UploadContext,
+  context: TransferContext,
   uid: string,
   name: string,
   source: ByteSource,
