@@ -114,20 +114,35 @@ function correctStaleNews(ctx: SwimContext, record: MemberRecord, incarnation: n
   ctx.queue.enqueue(aliveMessageOf(record));
 }
 
-export function onSuspect(ctx: SwimContext, message: SuspectMessage): void {
+/**
+ * What suspect and dead news share: news about ourselves is refuted (or, if stale, corrected);
+ * stale news about another is corrected. Returns the record the news applies to, or null when
+ * it was answered here.
+ */
+function accusedRecord(
+  ctx: SwimContext,
+  message: SuspectMessage | DeadMessage,
+  penalize: boolean,
+): MemberRecord | null {
   const self = ctx.table.self;
   if (message.id === self.id) {
-    if (ctx.leaving) return;
-    if (message.incarnation >= self.incarnation) refute(ctx, message.incarnation, true);
+    if (ctx.leaving) return null;
+    if (message.incarnation >= self.incarnation) refute(ctx, message.incarnation, penalize);
     else correctStaleNews(ctx, self, message.incarnation);
-    return;
+    return null;
   }
   const record = ctx.table.get(message.id);
-  if (record === undefined) return;
+  if (record === undefined) return null;
   if (message.incarnation < record.incarnation) {
     correctStaleNews(ctx, record, message.incarnation);
-    return;
+    return null;
   }
+  return record;
+}
+
+export function onSuspect(ctx: SwimContext, message: SuspectMessage): void {
+  const record = accusedRecord(ctx, message, true);
+  if (record === null) return;
   if (record.state === "left") {
     // Someone missed the leave and is about to accuse a departed member: remind everyone.
     if (ctx.queue.about(record.id) === undefined) ctx.queue.enqueue(leaveMessageOf(record));
@@ -162,19 +177,8 @@ function startSuspicion(ctx: SwimContext, record: MemberRecord, from: MemberId):
 }
 
 export function onDead(ctx: SwimContext, message: DeadMessage, penalize = true): void {
-  const self = ctx.table.self;
-  if (message.id === self.id) {
-    if (ctx.leaving) return;
-    if (message.incarnation >= self.incarnation) refute(ctx, message.incarnation, penalize);
-    else correctStaleNews(ctx, self, message.incarnation);
-    return;
-  }
-  const record = ctx.table.get(message.id);
-  if (record === undefined) return;
-  if (message.incarnation < record.incarnation) {
-    correctStaleNews(ctx, record, message.incarnation);
-    return;
-  }
+  const record = accusedRecord(ctx, message, penalize);
+  if (record === null) return;
   if (!isActive(record.state)) return;
   record.incarnation = message.incarnation;
   setSuspicion(ctx, record, null);
