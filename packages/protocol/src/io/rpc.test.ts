@@ -38,6 +38,30 @@ function startEchoServer(): RpcServer {
 const idA = "a".repeat(64);
 const id0 = "0".repeat(64);
 
+/**
+ * Write raw bytes to a server and return what it sent back as text: everything until it closes
+ * the connection, or (until "answer") the first bytes it sends.
+ */
+async function rawExchange(port: number, bytes: Uint8Array, until: "close" | "answer"): Promise<string> {
+  const received: Uint8Array[] = [];
+  const done = Promise.withResolvers<void>();
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data: (_socket, chunk) => {
+        received.push(chunk);
+        if (until === "answer") done.resolve();
+      },
+      close: () => done.resolve(),
+    },
+  });
+  socket.write(bytes);
+  await done.promise;
+  socket.end();
+  return new TextDecoder().decode(Buffer.concat(received));
+}
+
 describe("rpc over loopback", () => {
   test("many concurrent calls on one connection each get their own answer", async () => {
     const server = startEchoServer();
@@ -96,17 +120,8 @@ describe("rpc over loopback", () => {
 
   test("garbage bytes get one BAD_FRAME-class error and a closed connection; others keep working", async () => {
     const server = startEchoServer();
-    const received: Uint8Array[] = [];
-    const closed = Promise.withResolvers<void>();
-    const socket = await Bun.connect({
-      hostname: "127.0.0.1",
-      port: server.port,
-      socket: { data: (_s, bytes) => void received.push(bytes), close: () => closed.resolve() },
-    });
-    socket.write(new Uint8Array([0, 0, 0, 20, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9]));
-    await closed.promise;
-    const text = new TextDecoder().decode(Buffer.concat(received));
-    expect(text).toContain("UNSUPPORTED_VERSION");
+    const garbage = new Uint8Array([0, 0, 0, 20, ...new Array<number>(20).fill(9)]);
+    expect(await rawExchange(server.port, garbage, "close")).toContain("UNSUPPORTED_VERSION");
     const client = await RpcClient.connect(`127.0.0.1:${server.port}`);
     expect((await client.call("getChunk", { chunkId: idA })).body.bytes).toBe(1024 * 1024);
     client.close();
@@ -114,36 +129,18 @@ describe("rpc over loopback", () => {
 
   test("an oversize frame length is refused before any allocation", async () => {
     const server = startEchoServer();
-    const received: Uint8Array[] = [];
-    const closed = Promise.withResolvers<void>();
-    const socket = await Bun.connect({
-      hostname: "127.0.0.1",
-      port: server.port,
-      socket: { data: (_s, bytes) => void received.push(bytes), close: () => closed.resolve() },
-    });
     const prefix = new Uint8Array(4);
     new DataView(prefix.buffer).setUint32(0, FRAME_BYTES_MAX + 1);
-    socket.write(prefix);
-    await closed.promise;
-    expect(new TextDecoder().decode(Buffer.concat(received))).toContain("FRAME_TOO_LARGE");
+    expect(await rawExchange(server.port, prefix, "close")).toContain("FRAME_TOO_LARGE");
     expect(server.stats.badFrames).toBe(1);
   });
 
   test("a request whose body breaks its schema answers BAD_REQUEST naming the field", async () => {
     const server = startEchoServer();
-    const received: Uint8Array[] = [];
-    const got = Promise.withResolvers<void>();
-    const socket = await Bun.connect({
-      hostname: "127.0.0.1",
-      port: server.port,
-      socket: { data: (_s, bytes) => (received.push(bytes), got.resolve()) },
-    });
-    socket.write(encodeFrameBytes(FRAME_KIND.request, 5, { op: "getChunk", epoch: 0, body: { chunkId: 42 } }));
-    await got.promise;
-    const text = new TextDecoder().decode(Buffer.concat(received));
+    const frame = encodeFrameBytes(FRAME_KIND.request, 5, { op: "getChunk", epoch: 0, body: { chunkId: 42 } });
+    const text = await rawExchange(server.port, frame, "answer");
     expect(text).toContain("BAD_REQUEST");
     expect(text).toContain("chunkId");
-    socket.end();
   });
 
   test("a connect to a closed port fails with CONNECT_FAILED", async () => {
