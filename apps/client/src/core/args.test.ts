@@ -33,17 +33,40 @@ describe("seed commands", () => {
       name: "x.txt",
       target: { kind: "stdout" },
     });
-    expect(command(["alice", "d"])).toEqual({ kind: "list", uid: "alice", from: "directory" });
+    expect(command(["alice", "d"])).toEqual({
+      kind: "list",
+      uid: "alice",
+      from: "directory",
+      stale: false,
+    });
     expect(command(["alice", "d", "--from", "storage"])).toEqual({
       kind: "list",
       uid: "alice",
       from: "storage",
+      stale: false,
     });
     expect(command(["alice", "d", "--from=storage"])).toEqual({
       kind: "list",
       uid: "alice",
       from: "storage",
+      stale: false,
     });
+  });
+
+  test("d --stale asks for a stale directory listing; --stale anywhere else is refused", () => {
+    const stale: Command = { kind: "list", uid: "alice", from: "directory", stale: true };
+    expect(command(["alice", "d", "--stale"])).toEqual(stale);
+    expect(command(["--stale", "alice", "d", "--from", "directory"])).toEqual(stale);
+    const refused = "--stale applies only to `<uid> d` (list files)";
+    expect(usageError(["u", "x", "--stale"])).toContain("unknown action 'x'");
+    expect(usageError(["u", "r", "x", "--stale"])).toBe(refused);
+    expect(usageError(["u", "c", "--stale"])).toBe(refused);
+    expect(usageError(["ls", "--stale", "-u", "alice"])).toBe(refused);
+    expect(usageError(["status", "--stale"])).toBe(refused);
+    expect(usageError(["--stale"])).toBe(refused);
+    expect(usageError(["alice", "d", "--stale", "--from", "storage"])).toContain(
+      "does not combine with --from storage",
+    );
   });
 
   test("wrong arity and unknown actions are usage errors", () => {
@@ -93,6 +116,7 @@ describe("friendly forms", () => {
       kind: "list",
       uid: null,
       from: "storage",
+      stale: false,
     });
     expect(command(["rm", "n", "-u", "carol"])).toEqual({
       kind: "remove",

@@ -41,7 +41,13 @@ export type Command =
       readonly name: string;
       readonly target: ReadTarget;
     }
-  | { readonly kind: "list"; readonly uid: string | null; readonly from: ListSource }
+  | {
+      readonly kind: "list";
+      readonly uid: string | null;
+      readonly from: ListSource;
+      /** One directory node's applied state, not a linearizable read through the primary. */
+      readonly stale: boolean;
+    }
   | { readonly kind: "remove"; readonly uid: string | null; readonly name: string }
   | { readonly kind: "status" }
   | { readonly kind: "shell" }
@@ -63,7 +69,9 @@ export type ParseResult =
   | { readonly ok: false; readonly message: string; readonly topic: HelpTopic };
 
 type ValueFlag = "cluster" | "user" | "from" | "as" | "output";
-type BoolFlag = "json" | "help";
+type BoolFlag = "json" | "help" | "stale";
+/** The flags a command may refuse: --cluster, --json and --help apply everywhere. */
+type CommandFlag = ValueFlag | "stale";
 
 const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   "--cluster": "cluster",
@@ -78,6 +86,7 @@ const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
   "--json": "json",
   "--help": "help",
   "-h": "help",
+  "--stale": "stale",
 };
 
 const SEED_ACTIONS = new Set(["c", "a", "r", "d"]);
@@ -163,7 +172,11 @@ export function parseArgs(argv: readonly string[]): ParseResult {
 function parseCommand(tokens: Tokens): Command {
   const [first, second] = tokens.positionals;
   const wantsHelp = tokens.flags.has("help");
-  if (first === undefined) return wantsHelp ? { kind: "help", topic: "main" } : { kind: "shell" };
+  if (first === undefined) {
+    if (wantsHelp) return { kind: "help", topic: "main" };
+    refuseStale(tokens, "shell");
+    return { kind: "shell" };
+  }
   if (VERBS.has(first)) {
     const topic = helpTopicOf(first);
     if (wantsHelp) return { kind: "help", topic };
@@ -214,9 +227,9 @@ function parseSeed(
         target: readTarget(tokens.values.output, null),
       };
     case "d":
-      allowOnly(tokens, ["from"], topic);
+      allowOnly(tokens, ["from", "stale"], topic);
       expectCount(rest, 0, 0, "d takes no arguments (did you mean --from storage?)", topic);
-      return { kind: "list", uid, from: listSource(tokens.values.from, topic) };
+      return seedList(uid, tokens, topic);
     default:
       throw new UsageProblem(`unknown action '${action}'`, topic);
   }
@@ -245,7 +258,7 @@ function parseVerb(
     case "ls":
       allowOnly(tokens, ["from", "user"], topic);
       expectCount(rest, 0, 0, "ls takes no arguments", topic);
-      return { kind: "list", uid, from: listSource(tokens.values.from, topic) };
+      return { kind: "list", uid, from: listSource(tokens.values.from, topic), stale: false };
     case "rm":
       allowOnly(tokens, ["user"], topic);
       expectCount(rest, 1, 1, "rm takes exactly one file name", topic);
@@ -259,6 +272,7 @@ function parseVerb(
       expectCount(rest, 0, 0, "shell takes no arguments", topic);
       return { kind: "shell" };
     case "help":
+      refuseStale(tokens, topic);
       expectCount(rest, 0, 1, "help takes at most one topic", topic);
       return { kind: "help", topic: rest[0] === undefined ? "main" : knownTopic(rest[0]) };
     default:
@@ -286,6 +300,16 @@ function readTarget(output: string | undefined, defaultPath: string | null): Rea
   return { kind: "file", path };
 }
 
+function seedList(uid: string, tokens: Tokens, topic: HelpTopic): Command {
+  const from = listSource(tokens.values.from, topic);
+  const stale = tokens.flags.has("stale");
+  if (stale && from === "storage") {
+    const message = "--stale reads the directory; it does not combine with --from storage";
+    throw new UsageProblem(message, topic);
+  }
+  return { kind: "list", uid, from, stale };
+}
+
 function listSource(from: string | undefined, topic: HelpTopic): ListSource {
   if (from === undefined || from === "directory") return "directory";
   if (from === "storage") return "storage";
@@ -308,12 +332,19 @@ const FLAG_SPELLING: Readonly<Record<ValueFlag, string>> = {
 };
 
 /** --cluster and --json apply everywhere; the rest only where listed. */
-function allowOnly(tokens: Tokens, allowed: readonly ValueFlag[], topic: HelpTopic): void {
+function allowOnly(tokens: Tokens, allowed: readonly CommandFlag[], topic: HelpTopic): void {
   for (const flag of Object.keys(tokens.values) as ValueFlag[]) {
     if (flag !== "cluster" && !allowed.includes(flag)) {
       throw new UsageProblem(`${FLAG_SPELLING[flag]} does not apply to this command`, topic);
     }
   }
+  if (!allowed.includes("stale")) refuseStale(tokens, topic);
+}
+
+/** Only the directory listing has a weaker read to offer; elsewhere the flag would be a lie. */
+function refuseStale(tokens: Tokens, topic: HelpTopic): void {
+  if (tokens.flags.has("stale"))
+    throw new UsageProblem("--stale applies only to `<uid> d` (list files)", topic);
 }
 
 function expectCount(

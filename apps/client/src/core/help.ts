@@ -20,6 +20,8 @@ seed commands:
   ftfs <uid> r <name>           write the file's bytes to stdout
   ftfs <uid> d                  list files (name, size, version, time) from the directory
   ftfs <uid> d --from storage   list files as the storage nodes know them
+  ftfs <uid> d --stale          list files from whichever directory node answers first, even
+                                with no primary elected (may miss the newest writes)
 
 friendly forms:
   ftfs put <file>… [--as name]  upload
@@ -48,9 +50,14 @@ Prints one line per file: name, version, size, sha256.`,
 
 Write the newest version of <name> to stdout, byte for byte (verified by sha256).`,
   d: `usage: ftfs <uid> d [--from directory|storage]
+       ftfs <uid> d --stale
 
 List <uid>'s files: name, size, version, time. --from storage asks one live node
-of every storage group what it holds instead.`,
+of every storage group what it holds instead.
+
+--stale takes the list from the first directory node that answers, primary or
+backup, as of that node's applied state: it works while no primary is elected,
+but may miss the newest writes. The output is the same as without it.`,
   put: `usage: ftfs put <file>… [--as name] [--user uid]
 
 Upload local files (stored under their base names, or --as for one file).`,

@@ -146,6 +146,28 @@ describe("ftfs commands", () => {
     expect(leftovers).toEqual([]);
   });
 
+  test("d --stale prints exactly what d prints (text, --json, shell)", async () => {
+    const { cluster, folder, run } = await setUp();
+    const where = ["--cluster", cluster.directoryAddresses.join(",")];
+    await run(["bob", "c", ...where]);
+    await writeFile(join(folder, "n.txt"), "hello\n");
+    await run(["bob", "a", join(folder, "n.txt"), ...where]);
+    const linearizable = await run(["bob", "d", ...where]);
+    expect(linearizable.stdout).toContain("n.txt");
+    expect(await run(["bob", "d", "--stale", ...where])).toEqual(linearizable);
+    const json = await run(["bob", "d", "--json", ...where]);
+    expect(await run(["bob", "d", "--stale", "--json", ...where])).toEqual(json);
+    const shell = await run(["shell", ...where], lines("bob d --stale"));
+    expect(shell).toEqual({ status: 0, stdout: linearizable.stdout, stderr: "" });
+    expect(cluster.listRequests.map((request) => request.body)).toEqual([
+      { uid: "bob" },
+      { uid: "bob", stale: true },
+      { uid: "bob" },
+      { uid: "bob", stale: true },
+      { uid: "bob", stale: true },
+    ]);
+  });
+
   test("the shell runs line after line over one client, reports errors, and stops at exit", async () => {
     const { cluster, run } = await setUp();
     const shell = lines("alice c", "ls", "bogus", `alice r "missing file"`, "exit", "status");

@@ -148,6 +148,39 @@ describe("finding the primary and retrying", () => {
     expect(client.primary).toBe(cluster.directoryAddresses[2] ?? "");
   });
 
+  test("a stale list is served by the first node reached, a backup: no hint followed", async () => {
+    const { cluster, client: writer } = setUp({}, 3);
+    cluster.primaryIndex = 2;
+    await writer.connect("alice");
+    await writer.uploadBytes("alice", "f", randomBytes(10));
+    const written = await writer.list("alice");
+    cluster.listRequests.length = 0;
+    const reader = new FtfsClient({ directories: cluster.directoryAddresses });
+    clients.push(reader);
+    expect(await reader.list("alice", { stale: true })).toEqual(written);
+    expect(cluster.listRequests).toEqual([{ node: 0, body: { uid: "alice", stale: true } }]);
+  });
+
+  test("with no primary elected, a stale list passes a refusing node", async () => {
+    const { cluster, client } = setUp({}, 3);
+    await client.connect("alice");
+    cluster.primaryIndex = -1;
+    cluster.directoryFaults[0]?.failNext("listFiles", "UNAVAILABLE");
+    cluster.listRequests.length = 0;
+    expect(await client.list("alice", { stale: true })).toEqual([]);
+    expect(cluster.listRequests.map((request) => request.node)).toEqual([0, 1]);
+  });
+
+  test("a stale list with every node down: the usual one-line error", async () => {
+    const client = new FtfsClient({ directories: ["127.0.0.1:1", "127.0.0.1:2"] });
+    clients.push(client);
+    const error = await caught(client.list("alice", { stale: true }));
+    expect(error.code).toBe("CONNECT_FAILED");
+    expect(error.message).toBe(
+      "cannot reach the cluster at 127.0.0.1:1,127.0.0.1:2: is it running? (start one with `bun run dev`)",
+    );
+  });
+
   test("a busy directory primary is retried in place, not abandoned for a backup", async () => {
     const { cluster, client } = setUp({}, 2);
     await client.connect("alice");

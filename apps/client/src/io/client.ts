@@ -158,10 +158,17 @@ export class FtfsClient {
     return out;
   }
 
-  /** The user's files as the directory records them (newest version of each name). */
-  async list(uid: string): Promise<FileEntry[]> {
+  /**
+   * The user's files as the directory records them (newest version of each name). `stale`:
+   * from the first directory node that answers, primary or not, as of its applied state;
+   * it may miss recent writes, but it needs no elected primary.
+   */
+  async list(uid: string, options: { readonly stale?: boolean } = {}): Promise<FileEntry[]> {
     checkUid(uid);
-    const answer = await this.directory.call("listFiles", { uid });
+    const answer =
+      options.stale === true
+        ? await this.directory.callAnyNode("listFiles", { uid, stale: true })
+        : await this.directory.call("listFiles", { uid });
     return [...answer.files];
   }
 

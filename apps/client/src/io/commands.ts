@@ -40,7 +40,7 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
     case "read":
       return read(state, options, state.uidFor(command.uid), command.name, command.target);
     case "list":
-      return list(state, options, state.uidFor(command.uid), command.from);
+      return list(state, options, state.uidFor(command.uid), command);
     case "remove":
       return remove(state, options, state.uidFor(command.uid), command.name);
     case "status":
@@ -195,18 +195,20 @@ function cannotWrite(path: string, error: unknown): FtfsError {
   return new FtfsError("LOCAL_FILE", `cannot write ${path}: ${reason}`, { cause: error });
 }
 
+type ListCommand = Extract<Command, { kind: "list" }>;
+
 async function list(
   state: CliState,
   options: GlobalOptions,
   uid: string,
-  from: "directory" | "storage",
+  command: ListCommand,
 ): Promise<void> {
   const client = state.client(options);
-  if (from === "storage") {
+  if (command.from === "storage") {
     const files = newestCommitted(await client.listFromStorage(uid));
     return options.json ? printJson(state, files) : print(state, formatStoredTable(files));
   }
-  const files = await client.list(uid);
+  const files = await client.list(uid, { stale: command.stale });
   return options.json
     ? printJson(state, files)
     : print(state, formatFileTable(files, formatLocalTime));

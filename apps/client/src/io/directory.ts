@@ -7,6 +7,7 @@
  */
 
 import {
+  assert,
   FtfsError,
   parseAddress,
   type Op,
@@ -93,6 +94,48 @@ export class DirectoryClient {
       this.onFailure(address, error);
       throw error;
     }
+  }
+
+  /**
+   * Each known node once, the likely primary first; the first answer wins. For reads that
+   * every node may serve from its own applied state (a stale listing), so they work while
+   * no primary is elected: NOT_PRIMARY or a busy node only moves on, and hints are not
+   * followed because going to the primary is exactly what the caller chose not to wait for.
+   */
+  async callAnyNode<O extends Op>(op: O, body: RequestBody<O>): Promise<ResponseBody<O>> {
+    const first = this.preferred === null ? [] : [this.preferred];
+    const order = [...new Set([...first, ...this.addresses])];
+    let last: FtfsError | null = null;
+    for (const address of order) {
+      try {
+        const answer = await this.pool.call(address, op, body, {
+          timeoutMs: this.options.timeoutMs,
+        });
+        this.everAnswered = true;
+        return answer.body;
+      } catch (error) {
+        // A refusal that is the node's verdict on the request (unknown user) is the answer.
+        if (!(error instanceof FtfsError) || !error.retryable) throw error;
+        last = error;
+        this.onAnyNodeFailure(address, error);
+      }
+    }
+    assert(last !== null, "callAnyNode tried no address");
+    return this.anyNodeGiveUp(last);
+  }
+
+  private onAnyNodeFailure(address: string, error: FtfsError): void {
+    if (error.code !== "CONNECT_FAILED") this.everAnswered = true;
+    if (!NODE_DOWN_CODES.has(error.code)) return;
+    this.pool.forget(address);
+    if (this.preferred === address) this.preferred = null;
+  }
+
+  private anyNodeGiveUp(last: FtfsError): never {
+    if (NODE_DOWN_CODES.has(last.code)) throw this.giveUpError(last);
+    const where = this.addresses.join(",");
+    const message = `no directory node at ${where} could serve the request: ${last.message}`;
+    throw new FtfsError(last.code, message, { cause: last });
   }
 
   private nextAddress(): string {

@@ -1,6 +1,7 @@
 /**
  * An in-process stand-in for a cluster, for the client library's unit tests: one or more fake
- * directory nodes (one primary; the others answer NOT_PRIMARY with a hint) and storage groups
+ * directory nodes (one primary; the others answer NOT_PRIMARY with a hint, except to a stale
+ * listFiles, which every node serves) and storage groups
  * of fake nodes keeping chunks in memory, all real RpcServers on loopback. Faults are scripted
  * per node: fail the next calls of an op with a code, delay answers, corrupt or drop a chunk.
  * Test-only; it mimics the contract of messages.ts, not the real servers' internals.
@@ -93,7 +94,10 @@ export class FakeCluster {
   readonly users = new Set<string>();
   readonly versions = new Map<string, Manifest[]>();
   readonly commits = new Map<string, number>();
+  /** Which directory node is primary; one past the last (or -1) means none is elected. */
   primaryIndex = 0;
+  /** Every listFiles request body as a directory node decoded it, in arrival order. */
+  readonly listRequests: Array<{ readonly node: number; readonly body: unknown }> = [];
   /** If set, placeUpload hands out these (stale) views while clusterStatus tells the truth. */
   placementViews: GroupView[] | null = null;
   /** Chunk requests being served right now over all storage nodes, and the most ever. */
@@ -171,10 +175,11 @@ export class FakeCluster {
     const guard = async <T>(
       op: Op,
       apply: () => T,
+      anyNode = false,
     ): Promise<ReturnType<typeof ok<T>> | ReturnType<typeof fail>> => {
       const fault = faults.take(op);
       await faults.delay();
-      if (index !== this.primaryIndex) {
+      if (index !== this.primaryIndex && !anyNode) {
         return fail("NOT_PRIMARY", "not the primary", {
           primary: this.directoryAddresses[this.primaryIndex] ?? "",
         });
@@ -195,7 +200,11 @@ export class FakeCluster {
       commitUpload: (body) => guard("commitUpload", () => this.onCommit(body)),
       getManifest: (body) =>
         guard("getManifest", () => this.onGetManifest(body.uid, body.name, body.version)),
-      listFiles: (body) => guard("listFiles", () => ({ body: { files: this.onList(body.uid) } })),
+      listFiles: (body) => {
+        this.listRequests.push({ node: index, body });
+        const files = () => ({ body: { files: this.onList(body.uid) } });
+        return guard("listFiles", files, body.stale === true);
+      },
       deleteFile: (body) => guard("deleteFile", () => this.onDelete(body.uid, body.name)),
       clusterStatus: () =>
         guard("clusterStatus", () => ({
