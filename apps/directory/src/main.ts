@@ -112,12 +112,6 @@ export function parseConfig(
 }
 
 function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
-  if (config.expect > 1) {
-    logger.warn(
-      "replication is not yet active: the directory with the lowest address serves, the others redirect",
-      { expect: config.expect },
-    );
-  }
   mkdirSync(config.data, { recursive: true });
   const store = SqliteMetadataStore.open(join(config.data, DATABASE_FILE));
   try {
@@ -128,6 +122,7 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
       chunkBytes: config.chunkBytes,
       logger,
       join: config.join,
+      expect: config.expect,
       ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
     });
   } catch (error) {

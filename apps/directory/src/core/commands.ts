@@ -9,6 +9,7 @@
 import {
   chunkRefSchema,
   fileNameField,
+  groupField,
   groupViewSchema,
   int,
   literal,
@@ -61,7 +62,19 @@ export interface SetGroupConfig {
   readonly atMs: number;
 }
 
-export type Command = CreateUser | CommitVersion | DeleteFile | SetGroupConfig;
+/**
+ * The primary delivered a group's notices through (throughIndex, throughSeq): every replica
+ * forgets them, so a backup that takes over resends only what may not have arrived.
+ */
+export interface AckNotices {
+  readonly type: "ackNotices";
+  readonly group: string;
+  readonly throughIndex: number;
+  readonly throughSeq: number;
+  readonly atMs: number;
+}
+
+export type Command = CreateUser | CommitVersion | DeleteFile | SetGroupConfig | AckNotices;
 export type CommandType = Command["type"];
 
 /** What applying each command type answers when it succeeds. */
@@ -70,6 +83,7 @@ export interface Outcomes {
   readonly commitVersion: { readonly version: number; readonly createdAtMs: number };
   readonly deleteFile: { readonly deletedVersion: number };
   readonly setGroupConfig: { readonly epoch: number };
+  readonly ackNotices: { readonly acked: number };
 }
 
 export type OutcomeOf<C extends Command> = Outcomes[C["type"]];
@@ -106,6 +120,13 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
   setGroupConfig: obj({
     type: literal("setGroupConfig"),
     config: groupViewSchema,
+    atMs: timeMsField,
+  }),
+  ackNotices: obj({
+    type: literal("ackNotices"),
+    group: groupField,
+    throughIndex: int({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    throughSeq: int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
     atMs: timeMsField,
   }),
 };

@@ -10,4 +10,3 @@ export * from "./queries.ts";
 export * from "./state-machine.ts";
 export * from "./storage-registry.ts";
 export * from "./store.ts";
-export * from "./interim-primary.ts";

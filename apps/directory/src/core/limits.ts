@@ -33,7 +33,30 @@ export const SHUTDOWN_FLUSH_TIMEOUT_MS = 2_000;
 export const DIRECTORY_GROUP_SIZES = [1, 3, 5] as const;
 
 /**
- * The directory's term before elections exist. Every node starts in term 1 as its own primary;
- * Raft will take over this number.
+ * One Raft tick. With the core's defaults (election 10 ticks, heartbeat 2) the fallback
+ * election timeout is 1-2 s and the primary heartbeats every 200 ms; suspicion (a dead TCP
+ * link to the primary, or gossip) starts an election well before the timeout.
  */
-export const INITIAL_TERM = 1;
+export const RAFT_TICK_MS = 100;
+/** Raft's timing in ticks for the directory group. */
+export const RAFT_ELECTION_TICKS = 10;
+export const RAFT_HEARTBEAT_TICKS = 2;
+/**
+ * Backups that suspect the primary together wait a random delay up to this before campaigning,
+ * so one usually asks first and wins, rather than both splitting the vote.
+ */
+export const RAFT_SUSPECT_JITTER_MS_MAX = 150;
+/** A linearizable read waits at most this for its heartbeat round and apply; then UNAVAILABLE. */
+export const RAFT_READ_TIMEOUT_MS = 3_000;
+/** A proposal waits at most this for its commit; then UNAVAILABLE (the client retries). */
+export const RAFT_PROPOSAL_TIMEOUT_MS = 10_000;
+/** The log is folded into a snapshot once this many applied entries follow the last one. */
+export const RAFT_COMPACT_EVERY_ENTRIES = 50_000;
+/** Messages queued for one unreachable peer; past it new ones are dropped (Raft resends). */
+export const RAFT_PEER_QUEUE_MESSAGES_MAX = 4_096;
+/** Wait for a TCP connection to a peer directory node. */
+export const RAFT_CONNECT_TIMEOUT_MS = 1_000;
+/** Wait for a peer's receipt of one Raft message before counting the link broken. */
+export const RAFT_SEND_TIMEOUT_MS = 5_000;
+/** How often a forming group looks at gossip for the members `--expect` asks for. */
+export const MEMBERS_POLL_INTERVAL_MS = 100;

@@ -1,14 +1,12 @@
 /**
  * MetadataStore in memory, for tests and the deterministic simulator. Atomicity comes from an
- * undo journal: every write inside appendAndApply records how to take it back, and a throw
+ * undo journal: every write inside applyEntry records how to take it back, and a throw
  * rolls all of them back before it propagates. Not durable, by design.
  */
 
 import { assert } from "@ftfs/protocol/core";
-import type { LogEntry } from "./commands.ts";
 import type {
   GroupConfig,
-  HardState,
   LiveVersion,
   OutboxNotice,
   Tombstone,
@@ -28,10 +26,8 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
   private readonly uploads = new Map<string, LiveVersion>();
   private readonly deletes = new Map<string, Tombstone>();
   private readonly groups = new Map<string, GroupConfig>();
-  private readonly log: LogEntry[] = [];
   /** group → notices in delivery order. */
   private readonly outbox = new Map<string, OutboxNotice[]>();
-  private hardState: HardState = { term: 0, votedFor: null };
   private applied = 0;
   private closed = false;
   /** Inverse steps of the writes of the transaction in progress; null outside one. */
@@ -91,16 +87,15 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     return this.applied;
   }
 
-  appendAndApply<T>(entry: LogEntry, apply: (tx: MetadataTx) => T): T {
+  applyEntry<T>(index: number, apply: (tx: MetadataTx) => T): T {
     assert(!this.closed, "store is closed");
-    assert(entry.index === this.applied + 1, `log index ${entry.index} after ${this.applied}`);
-    assert(this.undo === null, "appendAndApply is not reentrant");
+    assert(index === this.applied + 1, `log index ${index} after ${this.applied}`);
+    assert(this.undo === null, "applyEntry is not reentrant");
     const undo: Array<() => void> = [];
     this.undo = undo;
     try {
       const result = apply(this);
-      this.log.push(entry);
-      this.applied = entry.index;
+      this.applied = index;
       return result;
     } catch (error) {
       for (const step of undo.reverse()) step();
@@ -110,35 +105,12 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     }
   }
 
-  readLog(fromIndex: number, countMax: number): readonly LogEntry[] {
-    const start = Math.max(fromIndex, 1) - 1;
-    return this.log.slice(start, start + countMax);
-  }
-
-  readHardState(): HardState {
-    return this.hardState;
-  }
-
-  saveHardState(state: HardState): void {
-    this.hardState = state;
-  }
-
   noticeGroups(countMax: number): readonly string[] {
     return [...this.outbox.keys()].sort(compareNames).slice(0, countMax);
   }
 
   pendingNotices(group: string, countMax: number): readonly OutboxNotice[] {
     return (this.outbox.get(group) ?? []).slice(0, countMax);
-  }
-
-  ackNotice(index: number, seq: number): void {
-    for (const [group, notices] of this.outbox) {
-      const at = notices.findIndex((notice) => notice.index === index && notice.seq === seq);
-      if (at < 0) continue;
-      notices.splice(at, 1);
-      if (notices.length === 0) this.outbox.delete(group);
-      return;
-    }
   }
 
   close(): void {
@@ -198,13 +170,27 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     });
   }
 
+  ackNotices(group: string, throughIndex: number, throughSeq: number): number {
+    const undo = this.journal();
+    const queue = this.outbox.get(group) ?? [];
+    const kept = queue.filter(
+      (notice) =>
+        notice.index > throughIndex || (notice.index === throughIndex && notice.seq > throughSeq),
+    );
+    if (kept.length === queue.length) return 0;
+    if (kept.length === 0) this.outbox.delete(group);
+    else this.outbox.set(group, kept);
+    undo.push(() => this.outbox.set(group, queue));
+    return queue.length - kept.length;
+  }
+
   private versionsOf(uid: string, name: string): readonly VersionRecord[] {
     return this.files.get(uid)?.get(name) ?? [];
   }
 
-  /** The open transaction's undo steps; a write outside appendAndApply is our bug. */
+  /** The open transaction's undo steps; a write outside applyEntry is our bug. */
   private journal(): Array<() => void> {
-    assert(this.undo !== null, "metadata write outside appendAndApply");
+    assert(this.undo !== null, "metadata write outside applyEntry");
     return this.undo;
   }
 }

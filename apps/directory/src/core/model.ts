@@ -59,9 +59,3 @@ export interface OutboxNotice {
   readonly group: string;
   readonly notice: Notice;
 }
-
-/** Raft's persistent state besides the log (etcd-raft's HardState). */
-export interface HardState {
-  readonly term: number;
-  readonly votedFor: string | null;
-}

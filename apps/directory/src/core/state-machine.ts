@@ -1,6 +1,6 @@
 /**
- * The directory's deterministic state machine: applyCommand appends one command to the log and
- * applies it to a MetadataStore in one atomic step. Same log, same state, on every node: nothing
+ * The directory's deterministic state machine: applyCommand applies one committed log entry's
+ * command to a MetadataStore in one atomic step. Same log, same state, on every node: nothing
  * here reads a clock, draws a random number or consults node configuration; each command brings
  * its own time and ids. A command that breaks a rule is still logged and answers a typed error
  * value; it changes nothing. Checks come first, writes last, so a failure writes nothing.
@@ -30,18 +30,15 @@ import type { Notice } from "./model.ts";
 import { compareNames, type MetadataStore, type MetadataTx } from "./store.ts";
 
 /**
- * Append `command` as log entry `index` (proposed in `term`) and apply it. `index` must follow
- * the store's lastApplied; the answer is the command's outcome or the rule it broke.
+ * Apply `command`, committed as log entry `index`. `index` must follow the store's lastApplied;
+ * the answer is the command's outcome or the rule it broke.
  */
 export function applyCommand<C extends Command>(
   store: MetadataStore,
   index: number,
   command: C,
-  term: number,
 ): Result<OutcomeOf<C>> {
-  const result = store.appendAndApply({ index, term, command }, (tx) =>
-    execute(tx, index, command),
-  );
+  const result = store.applyEntry(index, (tx) => execute(tx, index, command));
   // execute answers each command type with that type's outcome (see its switch), which the
   // compiler cannot follow through the generic; this is the one place the link is asserted.
   return result as Result<OutcomeOf<C>>;
@@ -57,6 +54,8 @@ function execute(tx: MetadataTx, index: number, command: Command): Result<Outcom
       return deleteFile(tx, index, command);
     case "setGroupConfig":
       return setGroupConfig(tx, command);
+    case "ackNotices":
+      return ok({ acked: tx.ackNotices(command.group, command.throughIndex, command.throughSeq) });
     default:
       return assertNever(command, "metadata command");
   }

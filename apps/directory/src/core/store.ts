@@ -1,14 +1,11 @@
 /**
- * The MetadataStore interface: where the directory's state, its command log, its outbox and its
- * term are kept. Two implementations pass one shared behaviour suite: MemoryMetadataStore (this
- * folder; tests and simulation) and SqliteMetadataStore (io/; the real node). A store only keeps
+ * The MetadataStore interface: where the directory's applied state and its outbox are kept.
+ * Two implementations pass one shared behaviour suite: MemoryMetadataStore (this folder; tests) and SqliteMetadataStore (io/; the real node). A store only keeps
  * records; what is allowed is decided by state-machine.ts, which writes through a MetadataTx.
  */
 
-import type { LogEntry } from "./commands.ts";
 import type {
   GroupConfig,
-  HardState,
   LiveVersion,
   OutboxNotice,
   Tombstone,
@@ -37,32 +34,28 @@ export interface MetadataView {
   lastApplied(): number;
 }
 
-/** Writes, valid only inside appendAndApply. Each write must be new; overwrites are bugs. */
+/** Writes, valid only inside applyEntry. Each write must be new; overwrites are bugs. */
 export interface MetadataTx extends MetadataView {
   putUser(user: UserRecord): void;
   putVersion(record: VersionRecord): void;
   /** Replaces the group's configuration. */
   putGroup(config: GroupConfig): void;
   enqueueNotice(notice: OutboxNotice): void;
+  /** Forget a group's notices up to and including (index, seq); answers how many went. */
+  ackNotices(group: string, throughIndex: number, throughSeq: number): number;
 }
 
 export interface MetadataStore extends MetadataView {
   /**
-   * Append `entry` to the log and run `apply` on the state, all or nothing: after it returns,
-   * the entry, its effects and lastApplied = entry.index are durable together; if it throws,
-   * none of them happened. entry.index must be lastApplied() + 1.
+   * Apply log entry `index` to the state: after it returns, its effects and lastApplied = index
+   * are committed together; if `apply` throws, none of them happened. `index` must be
+   * lastApplied() + 1. The log itself is Raft's, kept beside the state (io/raft-log.ts).
    */
-  appendAndApply<T>(entry: LogEntry, apply: (tx: MetadataTx) => T): T;
-  /** Log entries from fromIndex on, oldest first, at most countMax. */
-  readLog(fromIndex: number, countMax: number): readonly LogEntry[];
-  readHardState(): HardState;
-  saveHardState(state: HardState): void;
+  applyEntry<T>(index: number, apply: (tx: MetadataTx) => T): T;
   /** Groups that have undelivered notices, sorted, at most countMax. */
   noticeGroups(countMax: number): readonly string[];
   /** A group's undelivered notices in delivery order, at most countMax. */
   pendingNotices(group: string, countMax: number): readonly OutboxNotice[];
-  /** A notice was delivered: forget it. Not a logged command: delivery is each node's own. */
-  ackNotice(index: number, seq: number): void;
   close(): void;
 }
 

@@ -1,144 +1,144 @@
 /**
- * One directory node: its store, proposer, storage-group manager, outbox and RPC server, wired
- * together and started and stopped in the right order. Replication (Raft) and gossip will slot
- * in behind the Proposer and the liveness source; the handlers do not change.
+ * One directory node: its store, its Raft replicator and transport, the storage-group manager
+ * and outbox (run only while this node is the primary), gossip, and the RPC server, wired
+ * together and started and stopped in the right order.
+ *
+ * The group's members are fixed at first boot: a group of one starts at once; a larger group
+ * waits until gossip shows `--expect` directory nodes, records them, and keeps them for good.
+ * Until then every request is answered UNAVAILABLE, which clients retry.
  */
 
 import hyperid from "hyperid";
-import { parseAddress, type swim } from "@ftfs/protocol/core";
-import { ClusterGossip, Keyring, RpcPool, RpcServer, type Logger } from "@ftfs/protocol/io";
+import { fail, parseAddress, raft, type Result, type swim } from "@ftfs/protocol/core";
+import {
+  ClusterGossip,
+  describeError,
+  Keyring,
+  RpcPool,
+  RpcServer,
+  type Logger,
+} from "@ftfs/protocol/io";
 import {
   GROUP_CHECK_INTERVAL_MS,
+  MEMBERS_POLL_INTERVAL_MS,
   SHUTDOWN_FLUSH_TIMEOUT_MS,
   STORAGE_DEAD_AFTER_MS,
   STORAGE_NODES_MAX,
-  interimPrimaryAddress,
-  type MetadataStore,
+  type Command,
+  type OutcomeOf,
 } from "../core/index.ts";
 import { GroupManager } from "./group-manager.ts";
-import { directoryHandlers } from "./handlers.ts";
+import { directoryHandlers, type Leadership } from "./handlers.ts";
+import { loadMembers, saveMembers } from "./members.ts";
 import { OutboxDrainer } from "./outbox.ts";
-import { ensureTerm, LocalProposer } from "./proposer.ts";
+import { RaftLog } from "./raft-log.ts";
+import { RaftTransport } from "./raft-transport.ts";
+import { Replicator, type GroupMember, type Proposer } from "./replicator.ts";
+import type { SqliteMetadataStore } from "./sqlite-store.ts";
 
 export interface DirectoryNodeOptions {
   readonly node: string;
   readonly listen: string;
   /** Owned by the node from now on: closed by stop(). */
-  readonly store: MetadataStore;
+  readonly store: SqliteMetadataStore;
   readonly chunkBytes: number;
   readonly logger: Logger;
-  /** Other members' addresses: gossip seeds (and the interim primary rule). */
+  /** Other members' addresses: gossip seeds. */
   readonly join?: readonly string[];
+  /** Directory nodes in the group (1, 3 or 5). */
+  readonly expect?: number;
   /** Gossip keyring (`--cluster-key`); absent: open dev mode. */
   readonly clusterKey?: Keyring;
   readonly nowMs?: () => number;
   /** Heartbeat age after which a storage node counts as dead; tests shorten it. */
   readonly storageDeadAfterMs?: number;
   readonly groupCheckIntervalMs?: number;
+  /** The disk failed under Raft: the process must go (main exits; tests may record it). */
+  readonly onFatal?: (error: unknown) => void;
+}
+
+/** What only the primary runs: created on election, stopped on losing it. */
+interface PrimaryDuties {
+  readonly groups: GroupManager;
+  readonly outbox: OutboxDrainer;
+  readonly ticker: ReturnType<typeof setInterval>;
 }
 
 export class DirectoryNode {
   readonly node: string;
   readonly join: readonly string[];
+  readonly expect: number;
+  private readonly options: DirectoryNodeOptions;
   private readonly logger: Logger;
-  private readonly store: MetadataStore;
+  private readonly store: SqliteMetadataStore;
+  private readonly raftLog: RaftLog;
   private readonly pool = new RpcPool();
-  private readonly outbox: OutboxDrainer;
-  private readonly groups: GroupManager;
   private readonly server: RpcServer;
-  private readonly ticker: ReturnType<typeof setInterval>;
   private readonly listenHost: string;
-  /** Resolves to null when the UDP port could not be bound (heartbeats still work). */
+  private readonly nowMs: () => number;
+  private readonly deadAfterMs: number;
+  private readonly transport: RaftTransport;
+  private readonly assembler = new raft.SnapshotAssembler();
+  /** Member id → address: recorded at formation, refreshed from gossip. */
+  private readonly addresses = new Map<string, string>();
+  private replicator: Replicator | null = null;
+  private duties: PrimaryDuties | null = null;
+  private formingTimer: ReturnType<typeof setInterval> | null = null;
+  /** Resolves to null when the UDP port could not be bound. */
   private readonly gossip: Promise<ClusterGossip | null>;
   private gossipReady: ClusterGossip | null = null;
   private stopping: Promise<void> | null = null;
+  /** Retired primaries' outboxes, still flushing; stop() waits for them. */
+  private readonly retiring: Array<Promise<void>> = [];
 
   private constructor(options: DirectoryNodeOptions) {
-    const nowMs = options.nowMs ?? (() => Date.now());
-    const deadAfterMs = options.storageDeadAfterMs ?? STORAGE_DEAD_AFTER_MS;
+    this.options = options;
+    this.nowMs = options.nowMs ?? (() => Date.now());
+    this.deadAfterMs = options.storageDeadAfterMs ?? STORAGE_DEAD_AFTER_MS;
     const listen = parseAddress(options.listen);
     if (!listen.ok) throw listen.error;
     this.listenHost = listen.value.host;
     this.node = options.node;
     this.join = options.join ?? [];
+    this.expect = options.expect ?? 1;
     this.logger = options.logger;
     this.store = options.store;
-    const term = ensureTerm(this.store, this.node);
-    this.outbox = new OutboxDrainer({
-      store: this.store,
-      pool: this.pool,
+    this.raftLog = new RaftLog(this.store.database);
+    this.transport = new RaftTransport({
+      addressOf: (id) => this.addresses.get(id),
       logger: this.logger,
-      nowMs,
-      random: Math.random,
+      onPeerUnreachable: (id) => this.replicator?.suspectLeader(id),
     });
-    const proposer = new LocalProposer(this.store, term, () => this.outbox.kick());
-    this.groups = new GroupManager({
-      store: this.store,
-      proposer,
-      logger: this.logger,
-      nowMs,
-      nodesMax: STORAGE_NODES_MAX,
-      deadAfterMs,
-    });
+    const currentTerm = () => this.term;
+    const proposer: Proposer = {
+      get term() {
+        return currentTerm();
+      },
+      propose: <C extends Command>(command: C) => this.propose(command),
+      readBarrier: () => this.replicator?.readBarrier() ?? Promise.resolve(this.forming()),
+    };
     const newId = hyperid({ urlSafe: true });
     const handlers = directoryHandlers({
       node: this.node,
       address: () => this.address,
       store: this.store,
       proposer,
-      groups: this.groups,
+      groups: () => this.duties?.groups ?? null,
       chunkBytes: options.chunkBytes,
-      nowMs,
+      nowMs: this.nowMs,
       newId,
-      deadAfterMs,
+      deadAfterMs: this.deadAfterMs,
       logger: this.logger,
-      redirectTo: () => this.redirectTo(),
+      leadership: () => this.leadership(),
       gossipMembers: () => this.gossipReady?.members() ?? [],
+      onRaftMessage: (header, payload) => this.onRaftMessage(header, payload),
     });
     this.server = RpcServer.start({ listen: options.listen, handlers, logger: this.logger });
-    const checkEveryMs = options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS;
-    this.ticker = setInterval(() => {
-      if (this.redirectTo() === null) void this.groups.tick();
-    }, checkEveryMs);
-    if (this.redirectTo() === null) this.outbox.start();
     this.gossip = this.startGossip(options.clusterKey ?? Keyring.open());
-  }
-
-  /** Joins the one gossip cluster and acts on storage nodes it finds dead or gone. */
-  private async startGossip(keyring: Keyring): Promise<ClusterGossip | null> {
-    const gossip = await ClusterGossip.start({
-      node: this.node,
-      address: this.address,
-      join: this.join,
-      keyring,
-      logger: this.logger,
-      meta: () => ({
-        role: "directory",
-        group: null,
-        address: this.address,
-        primary: this.redirectTo() === null,
-        epoch: this.store.readHardState().term,
-        usedBytes: 0,
-        capacityBytes: 0,
-      }),
-    });
-    gossip?.subscribe((event) => this.onGossipEvent(event));
-    this.gossipReady = gossip;
-    return gossip;
-  }
-
-  /** Faster than the heartbeat timeout, which stays as the fallback. */
-  private onGossipEvent(event: swim.MemberEvent): void {
-    if (event.member.meta.role !== "storage") return;
-    if (event.kind !== "dead" && event.kind !== "left") return;
-    if (this.redirectTo() !== null || this.stopping !== null) return;
-    void this.groups.onMemberDown(event.member.id);
-  }
-
-  /** Null when this node holds the metadata; else the address of the node that does. */
-  private redirectTo(): string | null {
-    const primary = interimPrimaryAddress(this.address, this.join);
-    return primary === this.address ? null : primary;
+    const members = loadMembers(this.store);
+    if (members !== null) this.startReplication(members);
+    else if (this.expect === 1) this.startReplication(this.formGroup([this.selfMember()]));
+    else this.formingTimer = setInterval(() => this.tryForming(), MEMBERS_POLL_INTERVAL_MS);
   }
 
   /** Start serving: the server listens before this returns. */
@@ -146,8 +146,7 @@ export class DirectoryNode {
     const node = new DirectoryNode(options);
     node.logger.info("listening", {
       address: node.address,
-      role: node.redirectTo() === null ? "primary" : "backup",
-      term: node.store.readHardState().term,
+      expect: node.expect,
       lastApplied: node.store.lastApplied(),
     });
     return node;
@@ -163,9 +162,198 @@ export class DirectoryNode {
     return `${host}:${this.server.port}`;
   }
 
-  get outboxStats(): OutboxDrainer["stats"] {
-    return this.outbox.stats;
+  get isPrimary(): boolean {
+    return this.replicator?.isLeader ?? false;
   }
+
+  get term(): number {
+    return this.replicator?.term ?? 0;
+  }
+
+  get outboxStats(): OutboxDrainer["stats"] | null {
+    return this.duties?.outbox.stats ?? null;
+  }
+
+  // ---- forming the group ----
+
+  private selfMember(): GroupMember {
+    return { id: this.node, address: this.address };
+  }
+
+  /** Gossip shows exactly `--expect` directory nodes: they are the group, for good. */
+  private tryForming(): void {
+    const seen = (this.gossipReady?.members() ?? []).filter(
+      (member) => member.meta.role === "directory" && member.state === "alive",
+    );
+    const members = new Map<string, string>([[this.node, this.address]]);
+    for (const member of seen) members.set(member.id, member.meta.address);
+    if (members.size < this.expect) return;
+    if (members.size > this.expect) {
+      this.logger.error("more directory nodes than --expect; not forming a group", {
+        expect: this.expect,
+        seen: [...members.keys()].join(","),
+      });
+      return;
+    }
+    if (this.formingTimer !== null) clearInterval(this.formingTimer);
+    this.formingTimer = null;
+    const group = [...members].map(([id, address]) => ({ id, address }));
+    this.startReplication(this.formGroup(group));
+  }
+
+  private formGroup(members: readonly GroupMember[]): readonly GroupMember[] {
+    const sorted = [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    saveMembers(this.store, sorted);
+    this.logger.info("directory group formed", {
+      members: sorted.map((member) => `${member.id}@${member.address}`).join(","),
+    });
+    return sorted;
+  }
+
+  private startReplication(members: readonly GroupMember[]): void {
+    for (const member of members) this.addresses.set(member.id, member.address);
+    this.addresses.set(this.node, this.address);
+    this.replicator = new Replicator({
+      id: this.node,
+      members: members.map((member) => member.id),
+      store: this.store,
+      raftLog: this.raftLog,
+      logger: this.logger,
+      send: (message) => this.transport.send(message),
+      addressOf: (id) => this.addresses.get(id),
+      onApplied: () => this.duties?.outbox.kick(),
+      onLeadership: (leading) => this.onLeadership(leading),
+      onFatal: (error) => this.onFatal(error),
+      random: Math.random,
+      nowMs: this.nowMs,
+    });
+  }
+
+  private forming(): Result<never> {
+    const seen = 1 + (this.gossipReady?.members() ?? []).filter((m) => m.meta.role === "directory").length;
+    return fail(
+      "UNAVAILABLE",
+      `directory group is forming: ${seen} of ${this.expect} directory nodes seen; retry`,
+    );
+  }
+
+  private propose<C extends Command>(command: C): Promise<Result<OutcomeOf<C>>> {
+    return this.replicator?.propose(command) ?? Promise.resolve(this.forming());
+  }
+
+  private leadership(): Leadership {
+    const replicator = this.replicator;
+    if (replicator === null) return { kind: "forming", error: this.forming() };
+    if (replicator.isLeader) return { kind: "primary" };
+    return { kind: "backup", primary: replicator.leaderAddress() };
+  }
+
+  private onRaftMessage(header: unknown, payload: Uint8Array): Result<void> {
+    const assembled = this.assembler.accept(header, payload);
+    if (!assembled.ok) return assembled;
+    if (assembled.value !== null) this.replicator?.step(assembled.value);
+    return { ok: true, value: undefined };
+  }
+
+  // ---- the primary's duties ----
+
+  private onLeadership(leading: boolean): void {
+    if (leading) {
+      this.logger.info("this node is the directory primary", { term: this.term });
+      this.startDuties();
+    } else {
+      this.stopDuties();
+    }
+  }
+
+  private startDuties(): void {
+    if (this.duties !== null || this.stopping !== null || this.replicator === null) return;
+    const proposer = this.replicator;
+    // A new registry starts every known node at "seen now": a new primary gives storage nodes
+    // a full timeout to find it before judging any of them dead.
+    const groups = new GroupManager({
+      store: this.store,
+      proposer,
+      logger: this.logger,
+      nowMs: this.nowMs,
+      nodesMax: STORAGE_NODES_MAX,
+      deadAfterMs: this.deadAfterMs,
+    });
+    const outbox = new OutboxDrainer({
+      store: this.store,
+      proposer,
+      pool: this.pool,
+      logger: this.logger,
+      nowMs: this.nowMs,
+      random: Math.random,
+    });
+    outbox.start();
+    const checkEveryMs = this.options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS;
+    const ticker = setInterval(() => void groups.tick(), checkEveryMs);
+    this.duties = { groups, outbox, ticker };
+  }
+
+  private stopDuties(): void {
+    const duties = this.duties;
+    if (duties === null) return;
+    this.duties = null;
+    clearInterval(duties.ticker);
+    this.retiring.push(duties.groups.idle().then(() => duties.outbox.stop(SHUTDOWN_FLUSH_TIMEOUT_MS)));
+  }
+
+  private onFatal(error: unknown): void {
+    this.logger.error("cannot persist Raft state; this node must stop", {
+      error: describeError(error),
+    });
+    this.stopDuties();
+    if (this.options.onFatal !== undefined) this.options.onFatal(error);
+    else process.exit(1);
+  }
+
+  // ---- gossip ----
+
+  /** Joins the one gossip cluster; acts on members it finds suspect, dead or moved. */
+  private async startGossip(keyring: Keyring): Promise<ClusterGossip | null> {
+    const gossip = await ClusterGossip.start({
+      node: this.node,
+      address: this.address,
+      join: this.join,
+      keyring,
+      logger: this.logger,
+      meta: () => ({
+        role: "directory",
+        group: null,
+        address: this.address,
+        primary: this.isPrimary,
+        epoch: this.term,
+        usedBytes: 0,
+        capacityBytes: 0,
+      }),
+    });
+    gossip?.subscribe((event) => this.onGossipEvent(event));
+    this.gossipReady = gossip;
+    return gossip;
+  }
+
+  private onGossipEvent(event: swim.MemberEvent): void {
+    if (this.stopping !== null) return;
+    const { member, kind } = event;
+    if (member.meta.role === "directory") {
+      if (this.addresses.has(member.id) && kind !== "dead" && kind !== "left") {
+        this.addresses.set(member.id, member.meta.address);
+      }
+      // Suspicion is the trigger the design asks for; the election timeout is the fallback.
+      if (kind === "suspect" || kind === "dead" || kind === "left") {
+        this.replicator?.suspectLeader(member.id);
+      }
+      return;
+    }
+    if (member.meta.role !== "storage" || (kind !== "dead" && kind !== "left")) return;
+    // Faster than the heartbeat timeout, which stays as the fallback.
+    void this.duties?.groups.onMemberDown(member.id);
+  }
+
+  // ---- stopping ----
 
   /** Stop accepting, let running work finish (bounded), close the store. Idempotent. */
   stop(): Promise<void> {
@@ -176,11 +364,14 @@ export class DirectoryNode {
   private async shutdown(): Promise<void> {
     // Leave while the rest winds down: others record `left` at once, never `dead`.
     const leaving = this.gossip.then((gossip) => gossip?.stop());
+    if (this.formingTimer !== null) clearInterval(this.formingTimer);
     this.server.stop();
-    clearInterval(this.ticker);
-    await this.groups.idle();
-    await this.outbox.stop(SHUTDOWN_FLUSH_TIMEOUT_MS);
+    this.stopDuties();
+    this.replicator?.stop();
+    await Promise.all(this.retiring);
+    this.transport.close();
     this.pool.close();
+    this.raftLog.close();
     this.store.close();
     await leaving;
     this.logger.info("stopped", {});

@@ -17,11 +17,11 @@ import {
   type MetadataView,
   type StorageNodeStatus,
 } from "../core/index.ts";
-import type { Proposer } from "./proposer.ts";
+import type { Proposer } from "./replicator.ts";
 
 export interface GroupManagerOptions {
   readonly store: MetadataView;
-  readonly proposer: Proposer;
+  readonly proposer: Pick<Proposer, "propose">;
   readonly logger: Logger;
   readonly nowMs: () => number;
   readonly nodesMax: number;

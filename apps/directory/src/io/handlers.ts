@@ -31,7 +31,15 @@ import {
   type MetadataView,
 } from "../core/index.ts";
 import type { GroupManager } from "./group-manager.ts";
-import type { Proposer } from "./proposer.ts";
+import type { Proposer } from "./replicator.ts";
+
+/** Where this node stands in its directory group. */
+export type Leadership =
+  | { readonly kind: "primary" }
+  /** `primary`: the address of the one that is, or null while an election runs. */
+  | { readonly kind: "backup"; readonly primary: string | null }
+  /** The group has not formed yet (`--expect` members not all seen): `error` says so. */
+  | { readonly kind: "forming"; readonly error: Result<never> };
 
 export interface DirectoryContext {
   readonly node: string;
@@ -39,7 +47,8 @@ export interface DirectoryContext {
   readonly address: () => string;
   readonly store: MetadataView;
   readonly proposer: Proposer;
-  readonly groups: GroupManager;
+  /** The storage-group manager, which runs only on the primary. */
+  readonly groups: () => GroupManager | null;
   readonly chunkBytes: number;
   readonly nowMs: () => number;
   readonly newId: () => string;
@@ -47,8 +56,9 @@ export interface DirectoryContext {
   readonly gossipMembers: () => readonly GossipMember[];
   readonly deadAfterMs: number;
   readonly logger: Logger;
-  /** The directory node that holds the metadata, when it is not this one (see interim-primary). */
-  readonly redirectTo: () => string | null;
+  readonly leadership: () => Leadership;
+  /** A Raft message (or part of one) from a peer directory node. */
+  readonly onRaftMessage: (header: unknown, payload: Uint8Array) => Result<void>;
 }
 
 type Answer<O extends Op> = Promise<Result<Reply<O>>>;
@@ -104,7 +114,7 @@ async function onPlaceUpload(
 ): Answer<"placeUpload"> {
   const valid = checkUserAndName(context.store, body.uid, body.name);
   if (!valid.ok) return valid;
-  const groups = context.groups.placementGroups();
+  const groups = context.groups()?.placementGroups() ?? [];
   // An empty file has no chunks, so it needs no storage group.
   if (groups.length === 0 && body.bytes > 0) {
     return fail("UNAVAILABLE", "no storage group is available; retry when storage nodes are up");
@@ -151,6 +161,8 @@ async function onGetManifest(
   context: DirectoryContext,
   body: RequestBody<"getManifest">,
 ): Answer<"getManifest"> {
+  const current = await context.proposer.readBarrier();
+  if (!current.ok) return current;
   const found = findManifest(context.store, body.uid, body.name, body.version);
   if (!found.ok) return found;
   return ok({ body: found.value });
@@ -160,6 +172,11 @@ async function onListFiles(
   context: DirectoryContext,
   body: RequestBody<"listFiles">,
 ): Answer<"listFiles"> {
+  // A stale read is what the caller asked for: this node's applied state, whatever its role.
+  if (body.stale !== true) {
+    const current = await context.proposer.readBarrier();
+    if (!current.ok) return current;
+  }
   const files = listLiveFiles(context.store, body.uid);
   if (!files.ok) return files;
   return ok({ body: { files: files.value } });
@@ -188,12 +205,15 @@ async function onDeleteFile(
   return ok({ body: result.value });
 }
 
-async function onClusterStatus(context: DirectoryContext): Answer<"clusterStatus"> {
+async function onClusterStatus(
+  context: DirectoryContext,
+  groups: GroupManager,
+): Answer<"clusterStatus"> {
   const configs = context.store.listGroups();
   const self = { node: context.node, address: context.address(), term: context.proposer.term };
   const known = clusterMembers(
     self,
-    context.groups.nodes(),
+    groups.nodes(),
     configs,
     context.nowMs(),
     context.deadAfterMs,
@@ -202,11 +222,15 @@ async function onClusterStatus(context: DirectoryContext): Answer<"clusterStatus
   return ok({ body: { node: context.node, members, groups: configs } });
 }
 
-/** A backup has no registrations, but its gossip view is as live as the primary's. */
+/**
+ * A backup has no registrations, but its gossip view is as live as the primary's, and its
+ * replicated group configurations are at most a heartbeat behind.
+ */
 async function onBackupStatus(context: DirectoryContext): Answer<"clusterStatus"> {
   const self = { node: context.node, address: context.address(), term: context.proposer.term };
-  const members = withGossip(context, [directorySelfView(self, false)], []);
-  return ok({ body: { node: context.node, members, groups: [] } });
+  const configs = context.store.listGroups();
+  const members = withGossip(context, [directorySelfView(self, false)], configs);
+  return ok({ body: { node: context.node, members, groups: configs } });
 }
 
 /** Merges the gossip view in, keeping only members whose fields fit the wire schema. */
@@ -226,22 +250,39 @@ async function onRegisterStorage(
 ): Answer<"registerStorage"> {
   const address = parseAddress(body.address);
   if (!address.ok) return address;
-  const config = await context.groups.onHeartbeat(body);
+  const groups = context.groups();
+  if (groups === null) return fail("UNAVAILABLE", "this directory node is not the primary; retry");
+  const config = await groups.onHeartbeat(body);
   if (!config.ok) return config;
   return ok({ body: { group: config.value, directoryNode: context.node } });
 }
 
-/** A node that does not hold the metadata points every caller at the one that does. */
+/** A backup points every caller at the primary; with no primary known, the caller retries. */
 function onPrimary<O extends Op>(context: DirectoryContext, handler: Handler<O>): Handler<O> {
   return async (body: RequestBody<O>, request: RequestContext) => {
-    const primary = context.redirectTo();
-    if (primary !== null) {
+    const leadership = context.leadership();
+    if (leadership.kind === "forming") return leadership.error;
+    if (leadership.kind === "backup") {
+      const { primary } = leadership;
+      if (primary === null) {
+        return fail("UNAVAILABLE", `directory node ${context.node} knows no primary yet (election); retry`);
+      }
       return fail("NOT_PRIMARY", `directory node ${context.node} is a backup; the primary is ${primary}`, {
         primary,
       });
     }
     return handler(body, request);
   };
+}
+
+function onListFilesOf(context: DirectoryContext): Handler<"listFiles"> {
+  return (body) => onListFiles(context, body);
+}
+
+async function onRaft(context: DirectoryContext, body: RequestBody<"raft">, request: RequestContext): Answer<"raft"> {
+  const stepped = context.onRaftMessage(body, request.payload);
+  if (!stepped.ok) return stepped;
+  return ok({ body: {} });
 }
 
 export function directoryHandlers(context: DirectoryContext): Handlers {
@@ -252,12 +293,17 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     placeUpload: served((body) => onPlaceUpload(context, body)),
     commitUpload: served((body) => onCommitUpload(context, body)),
     getManifest: served((body) => onGetManifest(context, body)),
-    listFiles: served((body) => onListFiles(context, body)),
+    listFiles: (body, request) =>
+      body.stale === true ? onListFiles(context, body) : served(onListFilesOf(context))(body, request),
     deleteFile: served((body) => onDeleteFile(context, body)),
-    // A backup answers status with itself only, so a client asking every address sees it too.
-    clusterStatus: () =>
-      context.redirectTo() === null ? onClusterStatus(context) : onBackupStatus(context),
+    // Every node answers status, so a client asking every address sees each of them.
+    clusterStatus: () => {
+      const groups = context.groups();
+      return groups === null ? onBackupStatus(context) : onClusterStatus(context, groups);
+    },
     // Storage nodes stamp their own group's epoch, not the directory's term: no term check.
     registerStorage: onPrimary(context, (body) => onRegisterStorage(context, body)),
+    // Between directory nodes: no primary check, no term check (Raft checks terms itself).
+    raft: (body, request) => onRaft(context, body, request),
   };
 }

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { ok } from "@ftfs/protocol/core";
 import { createMemoryLogger, RpcPool, RpcServer } from "@ftfs/protocol/io";
 import { MemoryMetadataStore } from "../core/index.ts";
-import { applyOk, chunk, commit } from "../testing/fixtures.ts";
+import { apply, applyOk, chunk, commit } from "../testing/fixtures.ts";
 import { FakeStorage, until } from "../testing/harness.ts";
 import { OutboxDrainer } from "./outbox.ts";
 
@@ -21,6 +21,8 @@ function drainerFor(store: MemoryMetadataStore): OutboxDrainer {
   const pool = new RpcPool(500);
   const drainer = new OutboxDrainer({
     store,
+    // The single-node path of a proposal: apply at the next index, at once.
+    proposer: { propose: async (command) => apply(store, command) },
     pool,
     logger: createMemoryLogger("d1"),
     nowMs: () => Date.now(),

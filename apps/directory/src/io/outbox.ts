@@ -1,8 +1,9 @@
 /**
  * Delivers the outbox: the commitRefs/dropRefs notices the state machine wrote, in the same
  * transaction as their command, for each storage group. A background loop, never on a client's
- * path: per group, notices go in order to the group's current primary; a notice is deleted only
- * once acknowledged; a group that fails waits with exponential backoff (capped) while the other
+ * path, run by the directory primary only: per group, notices go in order to the group's current
+ * primary; once a batch is acknowledged an ackNotices command makes every directory replica
+ * forget it (so a new primary resends only what may not have arrived); a group that fails waits with exponential backoff (capped) while the other
  * groups go on. Storage applies notices idempotently, so a resend after a crash is harmless.
  */
 
@@ -18,6 +19,7 @@ import {
   type MetadataStore,
   type OutboxNotice,
 } from "../core/index.ts";
+import type { Proposer } from "./replicator.ts";
 
 /**
  * Answers after which sending the same notice again cannot succeed: the storage node does not
@@ -38,6 +40,8 @@ interface Backoff {
 
 export interface OutboxOptions {
   readonly store: MetadataStore;
+  /** Replicates the acknowledgements. */
+  readonly proposer: Pick<Proposer, "propose">;
   readonly pool: RpcPool;
   readonly logger: Logger;
   readonly nowMs: () => number;
@@ -116,15 +120,37 @@ export class OutboxDrainer {
   }
 
   private async drainGroup(group: string): Promise<void> {
+    let delivered: OutboxNotice | null = null;
+    let failed = false;
     for (const notice of this.options.store.pendingNotices(group, OUTBOX_BATCH_NOTICES_MAX)) {
-      if (this.stopped) return;
+      if (this.stopped) break;
       if (!(await this.deliver(notice))) {
-        this.recordFailure(group);
-        return;
+        failed = true;
+        break;
       }
-      this.options.store.ackNotice(notice.index, notice.seq);
+      delivered = notice;
     }
-    this.backoff.delete(group);
+    if (delivered !== null) await this.acknowledge(group, delivered);
+    if (failed) this.recordFailure(group);
+    else this.backoff.delete(group);
+  }
+
+  /** One command forgets the delivered prefix of a group's notices on every replica. */
+  private async acknowledge(group: string, through: OutboxNotice): Promise<void> {
+    const acked = await this.options.proposer.propose({
+      type: "ackNotices",
+      group,
+      throughIndex: through.index,
+      throughSeq: through.seq,
+      atMs: this.options.nowMs(),
+    });
+    // Not acknowledged (leadership lost): the next primary resends; storage ignores repeats.
+    if (!acked.ok) {
+      this.options.logger.debug("notice acknowledgement not committed", {
+        group,
+        code: acked.error.code,
+      });
+    }
   }
 
   /** True when the notice is done with (acknowledged, or refused for good). */

@@ -3,14 +3,19 @@
  * than guessed at; a migration will say how to move from one to the next.
  */
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA_SQL: readonly string[] = [
-  // Small named values: schema version, lastApplied, term, votedFor.
+  // Small named values: schema version, lastApplied, Raft's term/vote/commit, the members.
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
-  // The command log; Raft will own appends to it. Snapshots will bound it.
-  `CREATE TABLE IF NOT EXISTS log (
-     idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, command TEXT NOT NULL
+  // Raft's log after the snapshot; a null command is a new leader's no-op.
+  `CREATE TABLE IF NOT EXISTS raft_log (
+     idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, command BLOB
+   )`,
+  // The newest snapshot (one row): the state as of idx, which replaces the log through idx.
+  `CREATE TABLE IF NOT EXISTS raft_snapshot (
+     one INTEGER PRIMARY KEY CHECK (one = 1), idx INTEGER NOT NULL, term INTEGER NOT NULL,
+     data BLOB NOT NULL
    )`,
   `CREATE TABLE IF NOT EXISTS users (
      uid TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL

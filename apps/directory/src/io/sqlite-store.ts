@@ -1,7 +1,9 @@
 /**
  * MetadataStore on bun:sqlite: the directory node's durable state. WAL with synchronous=FULL,
- * so a change is on disk before appendAndApply returns, and the log entry, its effects, its
- * outbox notices and lastApplied commit in ONE transaction: a crash leaves all or none.
+ * so a transaction is on disk when it commits; an entry's effects, its outbox notices and
+ * lastApplied commit together: a crash leaves all or none. Raft's log, hard state and snapshot
+ * live in the same file (raft-log.ts), so the driver persists new entries and applies committed
+ * ones in ONE transaction: one fsync per batch (group commit).
  * Rows read back are decoded with schemas; a row that does not decode means a damaged file
  * and throws StoreCorruptError (an I/O failure, not a peer's fault).
  */
@@ -10,6 +12,11 @@ import { Database } from "bun:sqlite";
 import {
   arr,
   assert,
+  int,
+  nullable,
+  obj,
+  str,
+  type Infer,
   chunkRefSchema,
   groupViewSchema,
   MANIFEST_CHUNKS_MAX,
@@ -18,12 +25,8 @@ import {
   type Schema,
 } from "@ftfs/protocol/core";
 import {
-  decodeCommand,
-  encodeCommand,
   type GroupConfig,
-  type HardState,
   type LiveVersion,
-  type LogEntry,
   type MetadataStore,
   type MetadataTx,
   type Notice,
@@ -51,12 +54,6 @@ interface VersionRow {
   request_id: string | null;
   deleted_version: number | null;
   chunks: string | null;
-}
-
-interface LogRow {
-  idx: number;
-  term: number;
-  command: string;
 }
 
 interface NoticeRow {
@@ -141,30 +138,55 @@ function noticeFromRow(row: NoticeRow): OutboxNotice {
   return { index: row.idx, seq: row.seq, group: row.grp, notice };
 }
 
-function logEntryFromRow(row: LogRow): LogEntry {
-  const decoded = decodeCommand(row.command);
-  if (!decoded.ok) throw new StoreCorruptError(`log entry ${row.idx}: ${decoded.message}`);
-  return { index: row.idx, term: row.term, command: decoded.value };
-}
-
 type Params = Array<string | number | null>;
 
+const VERSION_COLUMNS = [
+  "uid, name, version, kind, bytes, sha256, created_at_ms,",
+  "upload_id, request_id, deleted_version, chunks",
+].join(" ");
+
+interface UserRow {
+  uid: string;
+  created_at_ms: number;
+}
+
+const STATE_ROWS_MAX = 100_000_000;
+const TEXT_BYTES_MAX = 64 * 1024 * 1024;
+const anyInt = int({ min: 0, max: Number.MAX_SAFE_INTEGER });
+const text = str({ bytesMax: TEXT_BYTES_MAX });
+const rows = <T>(row: Schema<T>) => arr(row, { itemsMax: STATE_ROWS_MAX });
+
+/** A snapshot's content: the state tables' rows as they are stored. */
+const stateDumpSchema = obj({
+  lastApplied: anyInt,
+  users: rows(obj({ uid: text, created_at_ms: anyInt })),
+  versions: rows(
+    obj({
+      uid: text,
+      name: text,
+      version: anyInt,
+      kind: text,
+      bytes: nullable(anyInt),
+      sha256: nullable(text),
+      created_at_ms: anyInt,
+      upload_id: nullable(text),
+      request_id: nullable(text),
+      deleted_version: nullable(anyInt),
+      chunks: nullable(text),
+    }),
+  ),
+  groups: rows(obj({ grp: text, config: text })),
+  outbox: rows(obj({ idx: anyInt, seq: anyInt, grp: text, op: text, body: text })),
+});
+type StateDump = Infer<typeof stateDumpSchema>;
+
 function prepareStatements(db: Database) {
-  const versionColumns = [
-    "uid, name, version, kind, bytes, sha256, created_at_ms,",
-    "upload_id, request_id, deleted_version, chunks",
-  ].join(" ");
+  const versionColumns = VERSION_COLUMNS;
   return {
     getMeta: db.prepare<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?"),
     setMeta: db.prepare<null, [string, string]>(
       `INSERT INTO meta (key, value) VALUES (?, ?)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-    ),
-    appendLog: db.prepare<null, [number, number, string]>(
-      "INSERT INTO log (idx, term, command) VALUES (?, ?, ?)",
-    ),
-    readLog: db.prepare<LogRow, [number, number]>(
-      "SELECT idx, term, command FROM log WHERE idx >= ? ORDER BY idx LIMIT ?",
     ),
     getUser: db.prepare<{ uid: string; created_at_ms: number }, [string]>(
       "SELECT uid, created_at_ms FROM users WHERE uid = ?",
@@ -218,14 +240,14 @@ function prepareStatements(db: Database) {
     pendingNotices: db.prepare<NoticeRow, [string, number]>(
       "SELECT idx, seq, grp, op, body FROM outbox WHERE grp = ? ORDER BY idx, seq LIMIT ?",
     ),
-    ackNotice: db.prepare<null, [number, number]>("DELETE FROM outbox WHERE idx = ? AND seq = ?"),
+    ackNotices: db.prepare<null, [string, number, number, number]>(
+      `DELETE FROM outbox WHERE grp = ?1 AND (idx < ?2 OR (idx = ?3 AND seq <= ?4))`,
+    ),
   };
 }
 
 const META_SCHEMA_VERSION = "schemaVersion";
 const META_LAST_APPLIED = "lastApplied";
-const META_TERM = "term";
-const META_VOTED_FOR = "votedFor";
 
 export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   readonly path: string;
@@ -322,40 +344,93 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     return this.applied;
   }
 
-  appendAndApply<T>(entry: LogEntry, apply: (tx: MetadataTx) => T): T {
-    assert(entry.index === this.applied + 1, `log index ${entry.index} after ${this.applied}`);
-    assert(!this.inTransaction, "appendAndApply is not reentrant");
+  applyEntry<T>(index: number, apply: (tx: MetadataTx) => T): T {
+    assert(index === this.applied + 1, `log index ${index} after ${this.applied}`);
+    assert(!this.inTransaction, "applyEntry is not reentrant");
+    // Inside the driver's batch transaction this is a savepoint: its rollback undoes only it.
     const run = this.db.transaction(() => {
-      this.sql.appendLog.run(entry.index, entry.term, encodeCommand(entry.command));
       const result = apply(this);
-      this.sql.setMeta.run(META_LAST_APPLIED, String(entry.index));
+      this.sql.setMeta.run(META_LAST_APPLIED, String(index));
       return result;
     });
     this.inTransaction = true;
     try {
       const result = run();
-      this.applied = entry.index;
+      this.applied = index;
       return result;
     } finally {
       this.inTransaction = false;
     }
   }
 
-  readLog(fromIndex: number, countMax: number): readonly LogEntry[] {
-    return this.sql.readLog.all(fromIndex, countMax).map(logEntryFromRow);
+  /**
+   * Runs `work` in one transaction (one fsync at its commit). If it throws, nothing it wrote
+   * stays, and lastApplied is read back so the in-memory mark matches the file.
+   */
+  transaction<T>(work: () => T): T {
+    try {
+      return this.db.transaction(work)();
+    } catch (error) {
+      this.applied = Number(this.sql.getMeta.get(META_LAST_APPLIED)?.value ?? "0");
+      throw error;
+    }
   }
 
-  readHardState(): HardState {
-    const term = Number(this.sql.getMeta.get(META_TERM)?.value ?? "0");
-    const votedFor = this.sql.getMeta.get(META_VOTED_FOR)?.value ?? "";
-    return { term, votedFor: votedFor === "" ? null : votedFor };
+  /** The open database, for the Raft log kept in the same file (raft-log.ts). */
+  get database(): Database {
+    return this.db;
   }
 
-  saveHardState(state: HardState): void {
-    this.db.transaction(() => {
-      this.sql.setMeta.run(META_TERM, String(state.term));
-      this.sql.setMeta.run(META_VOTED_FOR, state.votedFor ?? "");
-    })();
+  /** A small named value outside the state machine (members, Raft's hard state). */
+  readMeta(key: string): string | undefined {
+    return this.sql.getMeta.get(key)?.value;
+  }
+
+  writeMeta(key: string, value: string): void {
+    this.sql.setMeta.run(key, value);
+  }
+
+  /** The whole applied state as one gzipped JSON document: a Raft snapshot's data. */
+  exportState(): Uint8Array {
+    const dump: StateDump = {
+      lastApplied: this.applied,
+      users: this.db.query<UserRow, []>("SELECT uid, created_at_ms FROM users").all(),
+      versions: this.db.query<VersionRow, []>(`SELECT ${VERSION_COLUMNS} FROM versions`).all(),
+      groups: this.db.query<{ grp: string; config: string }, []>("SELECT grp, config FROM groups").all(),
+      outbox: this.db.query<NoticeRow, []>("SELECT idx, seq, grp, op, body FROM outbox").all(),
+    };
+    return Bun.gzipSync(new TextEncoder().encode(JSON.stringify(dump)));
+  }
+
+  /**
+   * Replaces the applied state with a snapshot's (exportState's output) as of `index`. Run it
+   * inside transaction(): a damaged snapshot throws StoreCorruptError and changes nothing.
+   */
+  importState(data: Uint8Array, index: number): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(data))));
+    } catch (error) {
+      throw new StoreCorruptError("snapshot is not gzipped JSON", { cause: error });
+    }
+    const decoded = tryDecode(stateDumpSchema, parsed);
+    if (!decoded.ok) throw new StoreCorruptError(`snapshot: ${decoded.message}`);
+    const dump = decoded.value;
+    if (dump.lastApplied !== index) {
+      throw new StoreCorruptError(`snapshot holds index ${dump.lastApplied}, expected ${index}`);
+    }
+    for (const table of ["users", "versions", "groups", "outbox"]) this.db.run(`DELETE FROM ${table}`);
+    for (const user of dump.users) this.sql.putUser.run(user.uid, user.created_at_ms);
+    for (const row of dump.versions) {
+      this.sql.putVersion.run(
+        row.uid, row.name, row.version, row.kind, row.bytes, row.sha256, row.created_at_ms,
+        row.upload_id, row.request_id, row.deleted_version, row.chunks,
+      );
+    }
+    for (const row of dump.groups) this.sql.putGroup.run(row.grp, row.config);
+    for (const row of dump.outbox) this.sql.enqueueNotice.run(row.idx, row.seq, row.grp, row.op, row.body);
+    this.sql.setMeta.run(META_LAST_APPLIED, String(index));
+    this.applied = index;
   }
 
   noticeGroups(countMax: number): readonly string[] {
@@ -366,8 +441,9 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     return this.sql.pendingNotices.all(group, countMax).map(noticeFromRow);
   }
 
-  ackNotice(index: number, seq: number): void {
-    this.sql.ackNotice.run(index, seq);
+  ackNotices(group: string, throughIndex: number, throughSeq: number): number {
+    this.assertWriting();
+    return this.sql.ackNotices.run(group, throughIndex, throughIndex, throughSeq).changes;
   }
 
   close(): void {

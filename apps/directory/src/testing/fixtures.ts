@@ -57,7 +57,7 @@ export function commit(
 
 /** Apply at the next log index. */
 export function apply<C extends Command>(store: MetadataStore, command: C): Result<OutcomeOf<C>> {
-  return applyCommand(store, store.lastApplied() + 1, command, TERM);
+  return applyCommand(store, store.lastApplied() + 1, command);
 }
 
 /** Apply and insist it succeeded; answers the outcome. */

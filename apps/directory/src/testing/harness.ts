@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FtfsError, ok, type RequestBody } from "@ftfs/protocol/core";
 import { createMemoryLogger, RpcClient, RpcServer } from "@ftfs/protocol/io";
-import type { MetadataStore } from "../core/index.ts";
 import { DirectoryNode } from "../io/directory-node.ts";
 import { SqliteMetadataStore } from "../io/sqlite-store.ts";
 
@@ -93,9 +92,7 @@ export interface HarnessOptions {
   readonly deadAfterMs?: number;
   readonly clock?: { nowMs: number };
   /** Runs on the store before the node starts (e.g. to set a term). */
-  readonly prepare?: (store: MetadataStore) => void;
-  /** Other directory members' addresses (`--join`). */
-  readonly join?: readonly string[];
+  readonly prepare?: (store: SqliteMetadataStore) => void;
 }
 
 export const HARNESS_T0_MS = 1_700_000_000_000;
@@ -117,8 +114,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     nowMs: () => clock.nowMs,
     storageDeadAfterMs: options.deadAfterMs ?? 3_000,
     groupCheckIntervalMs: GROUP_CHECK_INTERVAL_MS_TEST,
-    join: options.join ?? [],
   });
+  await until("the node of a group of one is primary", () => node.isPrimary);
   const client = await RpcClient.connect(node.address);
   const halt = async (): Promise<void> => {
     client.close();
@@ -139,4 +136,65 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A directory group of in-process nodes on loopback, each with its own folder. */
+export interface GroupHarness {
+  readonly nodes: Array<DirectoryNode | null>;
+  readonly dataDirs: readonly string[];
+  readonly addresses: readonly string[];
+  readonly logs: ReadonlyArray<string[]>;
+  /** The index of the one primary, once exactly one node leads. */
+  primary(timeoutMs?: number): Promise<number>;
+  /** Stops node `at` (its data stays). */
+  stopNode(at: number): Promise<void>;
+  /** Starts node `at` again on its folder and address. */
+  restartNode(at: number): DirectoryNode;
+  stop(): Promise<void>;
+}
+
+export async function startGroup(size: number): Promise<GroupHarness> {
+  const dataDirs = Array.from({ length: size }, () => mkdtempSync(join(tmpdir(), "ftfs-dir-group-")));
+  const nodes: Array<DirectoryNode | null> = [];
+  const addresses: string[] = [];
+  const logs: string[][] = [];
+  const startAt = (at: number, listen: string): DirectoryNode => {
+    const logger = createMemoryLogger(`d${at + 1}`);
+    logs[at] = logger.lines;
+    const node = DirectoryNode.start({
+      node: `d${at + 1}`,
+      listen,
+      store: SqliteMetadataStore.open(join(dataDirs[at] ?? "", "directory.sqlite")),
+      chunkBytes: CHUNK_BYTES_TEST,
+      logger,
+      expect: size,
+      join: addresses.filter((_, other) => other !== at),
+      groupCheckIntervalMs: GROUP_CHECK_INTERVAL_MS_TEST,
+    });
+    nodes[at] = node;
+    return node;
+  };
+  for (let at = 0; at < size; at += 1) addresses.push(startAt(at, "127.0.0.1:0").address);
+  const group: GroupHarness = {
+    nodes,
+    dataDirs,
+    addresses,
+    logs,
+    primary: async (timeoutMs = WAIT_TIMEOUT_MS_DEFAULT) => {
+      const leaders = () => nodes.flatMap((node, at) => (node?.isPrimary === true ? [at] : []));
+      await until("exactly one directory primary", () => leaders().length === 1, timeoutMs);
+      return leaders()[0] ?? -1;
+    },
+    stopNode: async (at) => {
+      const node = nodes[at];
+      nodes[at] = null;
+      await node?.stop();
+    },
+    restartNode: (at) => startAt(at, addresses[at] ?? ""),
+    stop: async () => {
+      for (const node of nodes.splice(0)) await node?.stop();
+      for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return group;
 }

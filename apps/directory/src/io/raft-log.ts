@@ -1,0 +1,107 @@
+/**
+ * Raft's durable state in the directory's database: hard state (term, vote, commit) in the meta
+ * table, entries after the snapshot in raft_log, the newest snapshot in raft_snapshot. Writes
+ * run inside the driver's batch transaction, so a Ready's entries, its hard state and the
+ * commands it applies reach the disk with one fsync, before any message that depends on them
+ * is sent. Rows are checked as they are read back: a damaged file stops the node, loudly.
+ */
+
+import type { Database } from "bun:sqlite";
+import { assert, raft } from "@ftfs/protocol/core";
+import { StoreCorruptError } from "./sqlite-store.ts";
+
+const META_TERM = "raftTerm";
+const META_VOTE = "raftVote";
+const META_COMMIT = "raftCommit";
+
+interface EntryRow {
+  idx: number;
+  term: number;
+  command: Uint8Array | null;
+}
+
+interface SnapshotRow {
+  idx: number;
+  term: number;
+  data: Uint8Array;
+}
+
+export class RaftLog {
+  private readonly db: Database;
+  private readonly sql;
+
+  constructor(db: Database) {
+    this.db = db;
+    this.sql = {
+      getMeta: db.prepare<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?"),
+      setMeta: db.prepare<null, [string, string]>(
+        `INSERT INTO meta (key, value) VALUES (?, ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      ),
+      entries: db.prepare<EntryRow, []>("SELECT idx, term, command FROM raft_log ORDER BY idx"),
+      termAt: db.prepare<{ term: number }, [number]>("SELECT term FROM raft_log WHERE idx = ?"),
+      append: db.prepare<null, [number, number, Uint8Array | null]>(
+        "INSERT INTO raft_log (idx, term, command) VALUES (?, ?, ?)",
+      ),
+      truncateFrom: db.prepare<null, [number]>("DELETE FROM raft_log WHERE idx >= ?"),
+      dropThrough: db.prepare<null, [number]>("DELETE FROM raft_log WHERE idx <= ?"),
+      dropAll: db.prepare<null, []>("DELETE FROM raft_log"),
+      snapshot: db.prepare<SnapshotRow, []>("SELECT idx, term, data FROM raft_snapshot"),
+      putSnapshot: db.prepare<null, [number, number, Uint8Array]>(
+        `INSERT INTO raft_snapshot (one, idx, term, data) VALUES (1, ?, ?, ?)
+         ON CONFLICT (one) DO UPDATE SET idx = excluded.idx, term = excluded.term,
+                                         data = excluded.data`,
+      ),
+    };
+  }
+
+  /** What a restarted node resumes from. */
+  load(): raft.DurableState {
+    const term = Number(this.sql.getMeta.get(META_TERM)?.value ?? "0");
+    const vote = this.sql.getMeta.get(META_VOTE)?.value ?? "";
+    const commit = Number(this.sql.getMeta.get(META_COMMIT)?.value ?? "0");
+    const row = this.sql.snapshot.get();
+    const snapshot =
+      row === null ? null : { index: row.idx, term: row.term, data: new Uint8Array(row.data) };
+    const entries: raft.Entry[] = [];
+    let expected = (snapshot?.index ?? 0) + 1;
+    for (const entry of this.sql.entries.all()) {
+      if (entry.idx !== expected) {
+        throw new StoreCorruptError(`raft log has index ${entry.idx} where ${expected} belongs`);
+      }
+      const command = entry.command === null ? null : new Uint8Array(entry.command);
+      entries.push({ index: entry.idx, term: entry.term, command });
+      expected += 1;
+    }
+    const hardState = { term, vote: vote === "" ? null : raft.raftId(vote), commit };
+    return { hardState, snapshot, entries };
+  }
+
+  /** Persists a Ready's durable parts; call inside the batch transaction. */
+  save(ready: Pick<raft.Ready, "hardState" | "entries" | "snapshot">): void {
+    assert(this.db.inTransaction, "raft state is saved inside the batch transaction");
+    if (ready.snapshot !== null) this.saveSnapshot(ready.snapshot);
+    const first = ready.entries[0];
+    if (first !== undefined) {
+      this.sql.truncateFrom.run(first.index);
+      for (const entry of ready.entries) this.sql.append.run(entry.index, entry.term, entry.command);
+    }
+    if (ready.hardState !== null) {
+      this.sql.setMeta.run(META_TERM, String(ready.hardState.term));
+      this.sql.setMeta.run(META_VOTE, ready.hardState.vote ?? "");
+      this.sql.setMeta.run(META_COMMIT, String(ready.hardState.commit));
+    }
+  }
+
+  /** Entries the snapshot covers go; if our entry at its end disagrees, the whole log goes. */
+  private saveSnapshot(snapshot: raft.Snapshot): void {
+    const stored = this.sql.termAt.get(snapshot.index);
+    if (stored !== null && stored.term === snapshot.term) this.sql.dropThrough.run(snapshot.index);
+    else this.sql.dropAll.run();
+    this.sql.putSnapshot.run(snapshot.index, snapshot.term, snapshot.data);
+  }
+
+  close(): void {
+    for (const statement of Object.values(this.sql)) statement.finalize();
+  }
+}

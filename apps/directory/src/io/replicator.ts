@@ -1,0 +1,421 @@
+/**
+ * The Raft driver of a directory node: owns the sans-I/O RaftNode and gives it a clock (ticks),
+ * a disk (RaftLog and the metadata store, one transaction per batch), a network (send) and a
+ * state machine (applyCommand). Handlers see it as a Proposer: propose() answers once the
+ * command is committed by a majority and applied here; readBarrier() answers once a heartbeat
+ * round proved this node still leads and the state has caught up with the commit index.
+ *
+ * Batching is the group commit: inputs only mark work; one flush per event-loop turn takes
+ * every proposal that arrived meanwhile into one Ready, one transaction and one fsync.
+ */
+
+import {
+  fail,
+  ok,
+  Prng,
+  raft,
+  type ErrorCode,
+  type Result,
+} from "@ftfs/protocol/core";
+import type { Logger } from "@ftfs/protocol/io";
+import {
+  applyCommand,
+  decodeCommand,
+  encodeCommand,
+  RAFT_COMPACT_EVERY_ENTRIES,
+  RAFT_ELECTION_TICKS,
+  RAFT_HEARTBEAT_TICKS,
+  RAFT_PROPOSAL_TIMEOUT_MS,
+  RAFT_READ_TIMEOUT_MS,
+  RAFT_SUSPECT_JITTER_MS_MAX,
+  RAFT_TICK_MS,
+  type Command,
+  type Outcome,
+  type OutcomeOf,
+} from "../core/index.ts";
+import type { RaftLog } from "./raft-log.ts";
+import type { SqliteMetadataStore } from "./sqlite-store.ts";
+
+/** How a handler turns a command into a change, and makes a read current. */
+export interface Proposer {
+  /** Raft's current term, which clients see as the directory's epoch. */
+  readonly term: number;
+  propose<C extends Command>(command: C): Promise<Result<OutcomeOf<C>>>;
+  /** Resolves ok once a read of the local state is linearizable. */
+  readBarrier(): Promise<Result<void>>;
+}
+
+export interface GroupMember {
+  readonly id: string;
+  readonly address: string;
+}
+
+export interface ReplicatorOptions {
+  readonly id: string;
+  readonly members: readonly string[];
+  readonly store: SqliteMetadataStore;
+  readonly raftLog: RaftLog;
+  readonly logger: Logger;
+  readonly send: (message: raft.RaftMessage) => void;
+  /** The address of a member, for NOT_PRIMARY hints. */
+  readonly addressOf: (id: string) => string | undefined;
+  /** After commands were applied (the outbox sends their notices at once). */
+  readonly onApplied: () => void;
+  /** This node became primary (true) or stopped being it (false). */
+  readonly onLeadership: (leading: boolean) => void;
+  /** The disk failed under Raft's feet: the node must stop, it cannot go on safely. */
+  readonly onFatal: (error: unknown) => void;
+  readonly random: () => number;
+  readonly nowMs: () => number;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  readonly deadlineMs: number;
+  readonly settle: (result: Result<Outcome>) => void;
+}
+
+interface PendingRead {
+  readonly deadlineMs: number;
+  readonly settle: (result: Result<void>) => void;
+}
+
+/** One read-index round: every read that arrived before it was asked. */
+interface ReadRound {
+  readonly reads: PendingRead[];
+  index: number | null;
+}
+
+export class Replicator implements Proposer {
+  readonly id: string;
+  private readonly options: ReplicatorOptions;
+  private readonly node: raft.RaftNode;
+  private readonly proposals = new Map<number, PendingProposal>();
+  private unaskedReads: PendingRead[] = [];
+  private readonly readRounds = new Map<string, ReadRound>();
+  private nextReadRound = 1;
+  private flushQueued = false;
+  private leading = false;
+  private knownLeader: string | null = null;
+  private suspicionTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly ticker: ReturnType<typeof setInterval>;
+  private snapshotIndex: number;
+  private coreApplied: number;
+  private stopped = false;
+
+  constructor(options: ReplicatorOptions) {
+    this.options = options;
+    this.id = options.id;
+    const durable = options.raftLog.load();
+    this.snapshotIndex = durable.snapshot?.index ?? 0;
+    this.coreApplied = this.snapshotIndex;
+    const seed = Math.floor(options.random() * 2 ** 31);
+    this.node = new raft.RaftNode({
+      id: raft.raftId(options.id),
+      peers: options.members.map(raft.raftId),
+      config: { electionTicks: RAFT_ELECTION_TICKS, heartbeatTicks: RAFT_HEARTBEAT_TICKS },
+      // Seeded here, so the core itself stays deterministic; only the seed is random.
+      prng: new Prng(seed),
+      durable,
+    });
+    this.ticker = setInterval(() => this.onTick(), RAFT_TICK_MS);
+    // A group of one has nobody to wait for: campaign now rather than after a timeout.
+    if (options.members.length === 1) this.node.suspectLeader();
+    this.queueFlush();
+  }
+
+  get term(): number {
+    return this.node.currentTerm;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  get leaderId(): string | null {
+    return this.node.leader;
+  }
+
+  get commitIndex(): number {
+    return this.node.commitIndex;
+  }
+
+  /** The primary's address when another node leads; null when we lead or nobody is known. */
+  leaderAddress(): string | null {
+    const leader = this.node.leader;
+    if (leader === null || leader === this.id) return null;
+    return this.options.addressOf(leader) ?? null;
+  }
+
+  // ---- inputs ----
+
+  step(message: raft.RaftMessage): void {
+    if (this.stopped) return;
+    this.node.step(message);
+    this.queueFlush();
+  }
+
+  /**
+   * Evidence the primary is gone (its TCP link refused, or gossip suspects it). After a short
+   * random delay, so backups that noticed together do not split the vote, the core starts a
+   * pre-vote; peers still hearing the primary refuse it, so a false alarm changes nothing.
+   */
+  suspectLeader(id: string): void {
+    if (this.stopped || this.suspicionTimer !== null) return;
+    if (this.node.leader !== id || id === this.id) return;
+    const delayMs = Math.floor(this.options.random() * RAFT_SUSPECT_JITTER_MS_MAX);
+    this.suspicionTimer = setTimeout(() => {
+      this.suspicionTimer = null;
+      if (this.stopped || this.node.leader !== id) return;
+      this.options.logger.info("primary suspected; campaigning", { primary: id, term: this.term });
+      this.node.suspectLeader();
+      this.queueFlush();
+    }, delayMs);
+  }
+
+  propose<C extends Command>(command: C): Promise<Result<OutcomeOf<C>>> {
+    if (this.stopped) return Promise.resolve(fail("UNAVAILABLE", "directory node is stopping"));
+    const bytes = new TextEncoder().encode(encodeCommand(command));
+    const proposed = this.node.propose(bytes);
+    if (!proposed.ok) {
+      if (proposed.error.code === "BUSY") {
+        const pending = proposed.error.uncommittedEntries;
+        return Promise.resolve(fail("TOO_BUSY", `${pending} changes await commit; retry`));
+      }
+      return Promise.resolve(this.notPrimary());
+    }
+    this.queueFlush();
+    return new Promise((resolve) => {
+      const deadlineMs = this.options.nowMs() + RAFT_PROPOSAL_TIMEOUT_MS;
+      // The state machine answers a command with its own type's outcome (state-machine.ts).
+      const settle = (result: Result<Outcome>) => resolve(result as Result<OutcomeOf<C>>);
+      this.proposals.set(proposed.index, { term: proposed.term, deadlineMs, settle });
+    });
+  }
+
+  readBarrier(): Promise<Result<void>> {
+    if (this.stopped) return Promise.resolve(fail("UNAVAILABLE", "directory node is stopping"));
+    if (!this.leading) return Promise.resolve(this.notPrimary());
+    return new Promise((settle) => {
+      this.unaskedReads.push({ deadlineMs: this.options.nowMs() + RAFT_READ_TIMEOUT_MS, settle });
+      this.queueFlush();
+    });
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    if (this.suspicionTimer !== null) clearTimeout(this.suspicionTimer);
+    this.failEverything("UNAVAILABLE", "directory node is stopping; retry");
+  }
+
+  // ---- the loop ----
+
+  private onTick(): void {
+    if (this.stopped) return;
+    this.node.tick();
+    this.expireWaiters();
+    this.queueFlush();
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued || this.stopped) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      if (this.stopped) return;
+      try {
+        this.flush();
+      } catch (error) {
+        this.stopped = true;
+        clearInterval(this.ticker);
+        this.failEverything("UNAVAILABLE", "directory node failed; retry another");
+        this.options.onFatal(error);
+      }
+    });
+  }
+
+  private flush(): void {
+    this.askReads();
+    let applied = false;
+    while (this.node.hasReady()) {
+      const ready = this.node.ready();
+      const outcomes = this.persistAndApply(ready);
+      for (const message of ready.messages) this.options.send(message);
+      this.node.advance(ready);
+      const last = ready.committedEntries.at(-1);
+      if (last !== undefined) this.coreApplied = last.index;
+      if (ready.snapshot !== null) this.snapshotIndex = ready.snapshot.index;
+      for (const state of ready.readStates) {
+        const round = this.readRounds.get(state.requestId);
+        if (round !== undefined) round.index = state.index;
+      }
+      this.settleProposals(outcomes);
+      applied ||= outcomes.length > 0;
+      this.noticeRoleChange();
+      this.askReads();
+    }
+    this.noticeRoleChange();
+    this.settleReads();
+    if (applied) this.options.onApplied();
+    this.maybeCompact();
+  }
+
+  /** Entries, hard state, snapshot and the newly committed commands: one transaction. */
+  private persistAndApply(ready: raft.Ready): Array<[raft.Entry, Result<Outcome>]> {
+    const { store, raftLog, logger } = this.options;
+    const outcomes: Array<[raft.Entry, Result<Outcome>]> = [];
+    store.transaction(() => {
+      raftLog.save(ready);
+      const snapshot = ready.snapshot;
+      if (snapshot !== null && snapshot.index > store.lastApplied()) {
+        store.importState(snapshot.data, snapshot.index);
+        logger.info("state restored from the primary's snapshot", { index: snapshot.index });
+      }
+      for (const entry of ready.committedEntries) {
+        // After a restart the state may be ahead of what the core re-delivers.
+        if (entry.index <= store.lastApplied()) continue;
+        outcomes.push([entry, this.applyEntry(entry)]);
+      }
+    });
+    return outcomes;
+  }
+
+  private applyEntry(entry: raft.Entry): Result<Outcome> {
+    const { store, logger } = this.options;
+    if (entry.command === null) {
+      store.applyEntry(entry.index, () => undefined);
+      return fail("NOT_PRIMARY", "a new primary's no-op");
+    }
+    const decoded = decodeCommand(new TextDecoder().decode(entry.command));
+    if (!decoded.ok) {
+      // Every replica holds the same bytes, so every replica skips the same entry.
+      logger.error("log entry does not decode; applied as a no-op", {
+        index: entry.index,
+        reason: decoded.message,
+      });
+      store.applyEntry(entry.index, () => undefined);
+      return fail("INTERNAL", `log entry ${entry.index} does not decode`);
+    }
+    return applyCommand(store, entry.index, decoded.value);
+  }
+
+  private settleProposals(outcomes: ReadonlyArray<[raft.Entry, Result<Outcome>]>): void {
+    for (const [entry, outcome] of outcomes) {
+      const proposal = this.proposals.get(entry.index);
+      if (proposal === undefined) continue;
+      this.proposals.delete(entry.index);
+      // Another term's entry at our index means ours was overwritten: it never committed.
+      if (proposal.term === entry.term) proposal.settle(outcome);
+      else proposal.settle(this.notPrimary());
+    }
+  }
+
+  /** All reads that arrived since the last round share one heartbeat round. */
+  private askReads(): void {
+    if (this.unaskedReads.length === 0 || this.node.currentRole !== "leader") return;
+    const requestId = String(this.nextReadRound);
+    const asked = this.node.readIndex(requestId);
+    if (asked.ok) {
+      this.nextReadRound += 1;
+      this.readRounds.set(requestId, { reads: this.unaskedReads, index: null });
+      this.unaskedReads = [];
+      return;
+    }
+    // A new primary first commits its own no-op; the reads wait for that, then ask again.
+    if (asked.error.code === "LEADER_NOT_READY") return;
+    const reads = this.unaskedReads;
+    this.unaskedReads = [];
+    const answer =
+      asked.error.code === "BUSY"
+        ? fail("TOO_BUSY", "too many reads await confirmation; retry")
+        : this.notPrimary();
+    for (const read of reads) read.settle(answer);
+  }
+
+  private settleReads(): void {
+    const applied = this.options.store.lastApplied();
+    for (const [requestId, round] of this.readRounds) {
+      if (round.index === null || round.index > applied) continue;
+      this.readRounds.delete(requestId);
+      for (const read of round.reads) read.settle(ok(undefined));
+    }
+  }
+
+  private noticeRoleChange(): void {
+    const leader = this.node.leader;
+    if (leader !== this.knownLeader) {
+      this.knownLeader = leader;
+      this.options.logger.info("directory primary", {
+        primary: leader,
+        term: this.term,
+        self: leader === this.id,
+      });
+    }
+    const leading = this.node.currentRole === "leader";
+    if (leading === this.leading) return;
+    this.leading = leading;
+    // Whatever we accepted as primary may yet commit under the next one, or may not: the
+    // caller is told to retry, and commands are idempotent by their ids.
+    if (!leading) this.failEverything("NOT_PRIMARY", "");
+    this.options.onLeadership(leading);
+  }
+
+  private expireWaiters(): void {
+    const nowMs = this.options.nowMs();
+    for (const [index, proposal] of this.proposals) {
+      if (proposal.deadlineMs > nowMs) continue;
+      this.proposals.delete(index);
+      proposal.settle(fail("UNAVAILABLE", "the change was not committed in time; retry"));
+    }
+    const late = fail("UNAVAILABLE", "the directory group did not confirm the read in time; retry");
+    this.unaskedReads = this.unaskedReads.filter((read) => {
+      if (read.deadlineMs > nowMs) return true;
+      read.settle(late);
+      return false;
+    });
+    for (const [requestId, round] of this.readRounds) {
+      const expired = round.reads.filter((read) => read.deadlineMs <= nowMs);
+      if (expired.length === 0) continue;
+      for (const read of expired) read.settle(late);
+      const kept = round.reads.filter((read) => read.deadlineMs > nowMs);
+      if (kept.length === 0) this.readRounds.delete(requestId);
+      else this.readRounds.set(requestId, { reads: kept, index: round.index });
+    }
+  }
+
+  private failEverything(code: ErrorCode, message: string): void {
+    const answer = code === "NOT_PRIMARY" || message === "" ? this.notPrimary() : fail(code, message);
+    for (const proposal of this.proposals.values()) proposal.settle(answer);
+    this.proposals.clear();
+    for (const read of this.unaskedReads) read.settle(answer);
+    this.unaskedReads = [];
+    for (const round of this.readRounds.values()) for (const read of round.reads) read.settle(answer);
+    this.readRounds.clear();
+  }
+
+  private notPrimary(): Result<never> {
+    const address = this.leaderAddress();
+    if (address === null) {
+      return fail("UNAVAILABLE", `directory node ${this.id} knows no primary yet (election); retry`);
+    }
+    return fail("NOT_PRIMARY", `directory node ${this.id} is a backup; the primary is ${address}`, {
+      primary: address,
+    });
+  }
+
+  /** Folds the applied log into a snapshot; the core hands it back in the next Ready to store. */
+  private maybeCompact(): void {
+    const index = Math.min(this.coreApplied, this.options.store.lastApplied());
+    if (index - this.snapshotIndex < RAFT_COMPACT_EVERY_ENTRIES) return;
+    const startedMs = this.options.nowMs();
+    this.node.compact(index, this.options.store.exportState());
+    this.snapshotIndex = index;
+    this.options.logger.info("log compacted into a snapshot", {
+      index,
+      tookMs: this.options.nowMs() - startedMs,
+    });
+    this.queueFlush();
+  }
+}
