@@ -15,6 +15,7 @@ import {
   NODE_ID_BYTES_MAX,
   UID_BYTES_MAX,
 } from "./limits.ts";
+import { raftWireHeaderSchema } from "./raft/wire.ts";
 import type { Infer, Schema } from "./schema.ts";
 import { arr, bool, int, literal, nullable, obj, opt, str, tryDecode } from "./schema.ts";
 
@@ -209,6 +210,13 @@ export const OPS = {
   listOwned: {
     request: obj({ uid: uidField }),
     response: obj({ node: nodeIdField, files: arr(ownedFileSchema, { itemsMax: LIST_FILES_MAX }) }),
+  },
+
+  // ---- directory, between directory nodes ----
+  /** One Raft message between directory nodes; the reply is only a receipt. */
+  raft: {
+    request: raftWireHeaderSchema,
+    response: empty,
   },
 } as const satisfies Record<string, { request: Schema<unknown>; response: Schema<unknown> }>;
 
