@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { Prng } from "../prng.ts";
 import { RaftNode } from "./node.ts";
-import { raftId, type RaftId, type RaftMessage } from "./types.ts";
+import { RAFT_APPEND_BYTES_MAX, raftId, type RaftId, type RaftMessage } from "./types.ts";
 
 const IDS = [raftId("a"), raftId("b"), raftId("c")];
 const CONFIG = { electionTicks: 10, heartbeatTicks: 2 };
@@ -250,5 +250,32 @@ describe("pre-vote (§9.6) and check-quorum (§6.2)", () => {
     expect(released).toEqual([]);
     settle(nodes, heartbeats);
     expect(released).toEqual(["r1@1"]);
+  });
+});
+
+describe("append size", () => {
+  test("a catch-up append carries at most RAFT_APPEND_BYTES_MAX of commands, yet one entry at least", () => {
+    const nodes = cluster();
+    const a = elect(nodes, IDS[0] as RaftId);
+    const b = nodes.get(IDS[1] as RaftId) as RaftNode;
+    const big = new Uint8Array(RAFT_APPEND_BYTES_MAX / 2 + 1);
+    for (let n = 0; n < 3; n += 1) expect(a.propose(big).ok).toBe(true);
+    drain(a); // lost: b never hears of the three big entries
+    expect(a.propose(encoder.encode("small")).ok).toBe(true);
+    const toB = drain(a).filter((m) => m.to === b.id);
+    for (const message of toB) b.step(message);
+    // b refuses (it lacks the big entries); a goes back and resends them, byte-capped.
+    const refusals = drain(b);
+    expect(refusals.some((m) => m.type === "appendResponse" && !m.success)).toBe(true);
+    for (const message of refusals) a.step(message);
+    const resent = drain(a).filter((m) => m.type === "append" && m.to === b.id);
+    const sizes = resent.map((m) => (m.type === "append" ? m.entries.length : -1));
+    // Two entries of half the cap plus one exceed it: each append holds one, none is empty.
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(sizes.every((size) => size === 1)).toBe(true);
+    const bytes = resent.map((m) =>
+      m.type === "append" ? m.entries.reduce((sum, e) => sum + (e.command?.byteLength ?? 0), 0) : 0,
+    );
+    expect(Math.max(...bytes)).toBe(big.byteLength);
   });
 });

@@ -13,12 +13,14 @@ import { RaftLog } from "./log.ts";
 import { Progress } from "./progress.ts";
 import { committedIndex, majority, voteOutcome } from "./quorum.ts";
 import {
+  RAFT_APPEND_BYTES_MAX,
   RAFT_APPEND_ENTRIES_MAX,
   RAFT_GROUP_SIZES,
   RAFT_PENDING_READS_MAX,
   RAFT_UNCOMMITTED_ENTRIES_MAX,
   type Append,
   type AppendResponse,
+  type Entry,
   type HardState,
   type Heartbeat,
   type HeartbeatResponse,
@@ -691,7 +693,7 @@ export class RaftNode {
         this.log.lastIndex(),
         pr.next + RAFT_APPEND_ENTRIES_MAX - 1,
       );
-      const entries = this.log.slice(pr.next, last);
+      const entries = capEntryBytes(this.log.slice(pr.next, last));
       const commit = this.log.committed;
       const term = this.term;
       const from = this.id;
@@ -745,6 +747,16 @@ export class RaftNode {
       "the driver must advance() the last ready() before new input",
     );
   }
+}
+
+/** The longest prefix within RAFT_APPEND_BYTES_MAX, but at least one entry (progress). */
+function capEntryBytes(entries: Entry[]): Entry[] {
+  let bytes = 0;
+  for (const [at, entry] of entries.entries()) {
+    bytes += entry.command?.byteLength ?? 0;
+    if (bytes > RAFT_APPEND_BYTES_MAX && at > 0) return entries.slice(0, at);
+  }
+  return entries;
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {

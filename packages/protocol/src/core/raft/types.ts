@@ -178,6 +178,12 @@ export const RAFT_GROUP_SIZES = [1, 3, 5] as const;
 /** Entries per append message: bounds a message's size and a slow follower's catch-up burst. */
 export const RAFT_APPEND_ENTRIES_MAX = 64;
 
+/**
+ * Command bytes per append message: with the payload cap of a frame (CHUNK_BYTES_MAX, 16 MiB)
+ * well above it, so a batch of large commands (long chunk lists) still fits one frame.
+ */
+export const RAFT_APPEND_BYTES_MAX = 4 * 1024 * 1024;
+
 /** Append messages in flight to one follower before the leader waits for an ack. */
 export const RAFT_INFLIGHT_APPENDS_MAX = 8;
 
