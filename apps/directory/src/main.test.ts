@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { FtfsError } from "@ftfs/protocol/core";
 import { RpcClient } from "@ftfs/protocol/io";
 import { parseConfig } from "./main.ts";
 
@@ -160,11 +161,10 @@ describe("the process", () => {
 
   test("serves, stops cleanly on SIGTERM, and remembers its users after a restart", async () => {
     const data = tempDir();
-    const first = await startProcess(["--listen", "127.0.0.1:0", "--expect", "3"], {
+    const first = await startProcess(["--listen", "127.0.0.1:0"], {
       FTFS_NODE: "d7",
       FTFS_DATA: data,
     });
-    expect(first.lines.some((line) => line.includes("replication is not yet active"))).toBe(true);
     const client = await RpcClient.connect(first.address);
     expect((await client.call("connect", { uid: "alice" })).body).toMatchObject({
       created: true,
@@ -180,5 +180,26 @@ describe("the process", () => {
     again.close();
     second.child.kill("SIGINT");
     expect(await second.child.exited).toBe(0);
+  });
+
+  test("with --expect 3 and nobody else, it serves nothing and says the group is forming", async () => {
+    const alone = await startProcess(["--listen", "127.0.0.1:0", "--expect", "3"], {
+      FTFS_NODE: "d8",
+      FTFS_DATA: tempDir(),
+    });
+    const client = await RpcClient.connect(alone.address);
+    const refused = await client.call("connect", { uid: "alice" }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(FtfsError);
+    const error = refused as FtfsError;
+    expect([error.code, error.message]).toEqual([
+      "UNAVAILABLE",
+      "directory group is forming: 1 of 3 directory nodes seen; retry",
+    ]);
+    client.close();
+    alone.child.kill("SIGTERM");
+    expect(await alone.child.exited).toBe(0);
   });
 });

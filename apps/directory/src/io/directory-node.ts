@@ -182,11 +182,7 @@ export class DirectoryNode {
 
   /** Gossip shows exactly `--expect` directory nodes: they are the group, for good. */
   private tryForming(): void {
-    const seen = (this.gossipReady?.members() ?? []).filter(
-      (member) => member.meta.role === "directory" && member.state === "alive",
-    );
-    const members = new Map<string, string>([[this.node, this.address]]);
-    for (const member of seen) members.set(member.id, member.meta.address);
+    const members = this.directoriesSeen();
     if (members.size < this.expect) return;
     if (members.size > this.expect) {
       this.logger.error("more directory nodes than --expect; not forming a group", {
@@ -229,8 +225,19 @@ export class DirectoryNode {
     });
   }
 
+  /** Directory nodes alive in gossip, this one included: id → address. */
+  private directoriesSeen(): Map<string, string> {
+    const seen = new Map<string, string>([[this.node, this.address]]);
+    for (const member of this.gossipReady?.members() ?? []) {
+      if (member.meta.role === "directory" && member.state === "alive") {
+        seen.set(member.id, member.meta.address);
+      }
+    }
+    return seen;
+  }
+
   private forming(): Result<never> {
-    const seen = 1 + (this.gossipReady?.members() ?? []).filter((m) => m.meta.role === "directory").length;
+    const seen = this.directoriesSeen().size;
     return fail(
       "UNAVAILABLE",
       `directory group is forming: ${seen} of ${this.expect} directory nodes seen; retry`,
