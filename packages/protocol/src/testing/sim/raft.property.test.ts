@@ -20,7 +20,7 @@ describe("raft properties (simulated)", () => {
     () =>
       checkSeededProperty(
         "raft safety+liveness",
-        seedList(600, 1),
+        seedList(5_000, 1),
         safetyAndLiveness,
       ),
     PROPERTY_TIMEOUT_MS,
@@ -29,7 +29,7 @@ describe("raft properties (simulated)", () => {
   test(
     "pre-vote: a rejoining or suspicious follower never disrupts a healthy leader; check-quorum: a paused leader is replaced and steps down",
     () =>
-      checkSeededProperty("raft no-disruption", seedList(100, 100_001), noDisruption),
+      checkSeededProperty("raft no-disruption", seedList(1_000, 100_001), noDisruption),
     PROPERTY_TIMEOUT_MS,
   );
 
