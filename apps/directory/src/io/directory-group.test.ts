@@ -10,6 +10,8 @@ import { EMPTY_SHA256 } from "../core/index.ts";
 import { failure, startGroup, until, type GroupHarness } from "../testing/harness.ts";
 
 const ELECTION_WAIT_MS = 10_000;
+/** Small, so a handful of commits already folds the log into a snapshot. */
+const SNAPSHOT_EVERY_ENTRIES = 10;
 const groups: GroupHarness[] = [];
 const clients: RpcClient[] = [];
 afterEach(async () => {
@@ -17,8 +19,11 @@ afterEach(async () => {
   for (const group of groups.splice(0)) await group.stop();
 });
 
-async function group(size: number): Promise<GroupHarness> {
-  const started = await startGroup(size);
+async function group(
+  size: number,
+  options: Parameters<typeof startGroup>[1] = {},
+): Promise<GroupHarness> {
+  const started = await startGroup(size, options);
   groups.push(started);
   return started;
 }
@@ -109,5 +114,24 @@ describe("a directory group of three", () => {
     cluster.restartNode(backupAt);
     const backup = await connectTo(cluster.addresses[backupAt] ?? "");
     expect(await staleNamesOnceCount(backup, "bob", 3)).toEqual(["x", "y", "z"]);
+  });
+
+  test("a backup that missed compacted entries catches up from the primary's snapshot", async () => {
+    const cluster = await group(3, { compactEveryEntries: SNAPSHOT_EVERY_ENTRIES });
+    const leader = await cluster.primary(ELECTION_WAIT_MS);
+    const backupAt = (leader + 1) % 3;
+    await cluster.stopNode(backupAt);
+    const primary = await connectTo(cluster.addresses[leader] ?? "");
+    await primary.call("connect", { uid: "carol" });
+    const names = Array.from({ length: 3 * SNAPSHOT_EVERY_ENTRIES }, (_, at) => `s${100 + at}`);
+    for (const name of names) await commitEmpty(primary, "carol", name);
+    expect(cluster.logs[leader]?.some((line) => line.includes("log compacted into a snapshot"))).toBe(true);
+    cluster.restartNode(backupAt);
+    const backup = await connectTo(cluster.addresses[backupAt] ?? "");
+    expect(await staleNamesOnceCount(backup, "carol", names.length)).toEqual(names);
+    const restored = cluster.logs[backupAt]?.some((line) =>
+      line.includes("state restored from the primary's snapshot"),
+    );
+    expect(restored).toBe(true);
   });
 });

@@ -55,6 +55,8 @@ export interface DirectoryNodeOptions {
   readonly groupCheckIntervalMs?: number;
   /** The disk failed under Raft: the process must go (main exits; tests may record it). */
   readonly onFatal?: (error: unknown) => void;
+  /** Applied entries between Raft snapshots (default RAFT_COMPACT_EVERY_ENTRIES). */
+  readonly compactEveryEntries?: number;
 }
 
 /** What only the primary runs: created on election, stopped on losing it. */
@@ -222,6 +224,9 @@ export class DirectoryNode {
       onFatal: (error) => this.onFatal(error),
       random: Math.random,
       nowMs: this.nowMs,
+      ...(this.options.compactEveryEntries === undefined
+        ? {}
+        : { compactEveryEntries: this.options.compactEveryEntries }),
     });
   }
 

@@ -67,6 +67,8 @@ export interface ReplicatorOptions {
   readonly onFatal: (error: unknown) => void;
   readonly random: () => number;
   readonly nowMs: () => number;
+  /** Applied entries between snapshots; tests lower it to exercise snapshot catch-up. */
+  readonly compactEveryEntries?: number;
 }
 
 interface PendingProposal {
@@ -407,8 +409,11 @@ export class Replicator implements Proposer {
 
   /** Folds the applied log into a snapshot; the core hands it back in the next Ready to store. */
   private maybeCompact(): void {
-    const index = Math.min(this.coreApplied, this.options.store.lastApplied());
-    if (index - this.snapshotIndex < RAFT_COMPACT_EVERY_ENTRIES) return;
+    const index = this.options.store.lastApplied();
+    // The export is the state at lastApplied: the core must have applied exactly as far.
+    if (index !== this.coreApplied) return;
+    const every = this.options.compactEveryEntries ?? RAFT_COMPACT_EVERY_ENTRIES;
+    if (index - this.snapshotIndex < every) return;
     const startedMs = this.options.nowMs();
     this.node.compact(index, this.options.store.exportState());
     this.snapshotIndex = index;

@@ -153,7 +153,10 @@ export interface GroupHarness {
   stop(): Promise<void>;
 }
 
-export async function startGroup(size: number): Promise<GroupHarness> {
+export async function startGroup(
+  size: number,
+  options: { readonly compactEveryEntries?: number } = {},
+): Promise<GroupHarness> {
   const dataDirs = Array.from({ length: size }, () => mkdtempSync(join(tmpdir(), "ftfs-dir-group-")));
   const nodes: Array<DirectoryNode | null> = [];
   const addresses: string[] = [];
@@ -169,6 +172,7 @@ export async function startGroup(size: number): Promise<GroupHarness> {
       logger,
       expect: size,
       join: addresses.filter((_, other) => other !== at),
+      ...options,
       groupCheckIntervalMs: GROUP_CHECK_INTERVAL_MS_TEST,
     });
     nodes[at] = node;
