@@ -2,7 +2,8 @@
  * The metadata state machine on the in-memory store: versions only grow, an update switches a
  * name from one whole manifest to the next, a delete is a tombstone that keeps the numbering,
  * commits and deletes are idempotent by their ids, refused commands change nothing, notices go
- * to exactly the groups involved, and the same log gives the same state.
+ * to exactly the groups involved, an ack forgets exactly what it names, and the same commands
+ * give the same state.
  */
 import { describe, expect, test } from "bun:test";
 import {
@@ -18,6 +19,8 @@ import {
 import { EMPTY_SHA256 } from "./manifest-rules.ts";
 import { MemoryMetadataStore } from "./memory-store.ts";
 import { findManifest, listLiveFiles } from "./queries.ts";
+import type { Result } from "@ftfs/protocol/core";
+import type { Command, Outcome } from "./commands.ts";
 import type { MetadataStore } from "./store.ts";
 import { applyCommand } from "./state-machine.ts";
 
@@ -29,6 +32,14 @@ function freshStore(): MemoryMetadataStore {
 
 function errorCode(result: { ok: boolean; error?: { code: string } }): string | undefined {
   return result.ok ? undefined : result.error?.code;
+}
+
+/** Ack every notice of `group` pending now, through the replicated command as the node does. */
+function ackAll(store: MetadataStore, group: string): number {
+  const last = store.pendingNotices(group, 1000).at(-1);
+  if (last === undefined) return 0;
+  const command = { type: "ackNotices", group, atMs: T0_MS } as const;
+  return applyOk(store, { ...command, throughIndex: last.index, throughSeq: last.seq }).acked;
 }
 
 function latest(store: MetadataStore, name: string): number | undefined {
@@ -204,11 +215,12 @@ describe("deleteFile", () => {
       requestId: "r1",
       atMs: T0_MS,
     });
-    for (const group of ["s1", "s2"]) {
-      for (const item of store.pendingNotices(group, 100)) store.ackNotice(item.index, item.seq);
-    }
+    expect(ackAll(store, "s1")).toBe(0);
+    // s2 had the commit's commitRefs, then the delete's dropRefs.
+    expect(ackAll(store, "s2")).toBe(2);
     applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 10, "s1")]));
-    store.ackNotice(store.lastApplied(), 0);
+    expect(ackAll(store, "s1")).toBe(1);
+    expect(store.noticeGroups(10)).toEqual([]);
     applyOk(store, {
       type: "deleteFile",
       uid: "alice",
@@ -253,35 +265,123 @@ describe("setGroupConfig", () => {
   });
 });
 
-describe("the log", () => {
-  test("replaying the log into a fresh store gives the same state", () => {
+
+describe("ackNotices", () => {
+  test("forgets one group's notices through (index, seq) and answers how many", () => {
     const store = freshStore();
-    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)]));
-    applyOk(store, { type: "createUser", uid: "bob", atMs: T0_MS });
-    applyOk(store, commit("bob", "b", "u2", [chunk(2, 3, "s2")]));
-    applyOk(store, {
-      type: "deleteFile",
-      uid: "alice",
-      name: "a.txt",
-      requestId: "r1",
-      atMs: T0_MS,
-    });
-    applyOk(store, commit("alice", "a.txt", "u3", [chunk(3, 4)]));
-    apply(store, commit("alice", "bad", "u4", [chunk(4, 4, "nowhere")]));
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 5), chunk(2, 5, "s2")]));
+    const first = store.lastApplied();
+    applyOk(store, commit("alice", "b.txt", "u2", [chunk(3, 5, "s2"), chunk(4, 5)]));
+    const second = store.lastApplied();
+    const labels = (group: string) =>
+      store.pendingNotices(group, 100).map((item) => [item.index, item.seq]);
+    expect(labels("s1")).toEqual([
+      [first, 0],
+      [second, 1],
+    ]);
+    expect(labels("s2")).toEqual([
+      [first, 1],
+      [second, 0],
+    ]);
+    const ack = (group: string, throughIndex: number, throughSeq: number) =>
+      applyOk(store, { type: "ackNotices", group, throughIndex, throughSeq, atMs: T0_MS });
+
+    // s2's first notice is seq 1 of its entry, so an ack through seq 0 does not reach it.
+    expect(ack("s2", first, 0)).toEqual({ acked: 0 });
+    expect(labels("s2")).toEqual([
+      [first, 1],
+      [second, 0],
+    ]);
+    expect(ack("s2", first, 1)).toEqual({ acked: 1 });
+    expect(labels("s2")).toEqual([[second, 0]]);
+    expect(labels("s1")).toEqual([
+      [first, 0],
+      [second, 1],
+    ]);
+
+    const before = store.lastApplied();
+    expect(ack("s1", second, 1)).toEqual({ acked: 2 });
+    expect(ack("s1", second, 1)).toEqual({ acked: 0 });
+    expect(ack("nowhere", before, 0)).toEqual({ acked: 0 });
+    // Every ack is an entry of its own even when it forgets nothing, and adds no notice.
+    expect(store.lastApplied()).toBe(before + 3);
+    expect(store.noticeGroups(10)).toEqual(["s2"]);
+    expect(labels("s2")).toEqual([[second, 0]]);
+  });
+
+  test("an ack leaves versions, users and groups alone", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 5)]));
+    const groups = store.listGroups();
+    const files = listLiveFiles(store, "alice");
+    expect(ackAll(store, "s1")).toBe(1);
+    expect(store.listGroups()).toEqual(groups);
+    expect(listLiveFiles(store, "alice")).toEqual(files);
+    expect(store.getUser("alice")).toEqual({ uid: "alice", createdAtMs: T0_MS });
+  });
+});
+
+describe("the log", () => {
+  test("replaying the applied commands into a fresh store gives the same state and answers", () => {
+    const store = new MemoryMetadataStore();
+    // Raft keeps the log outside the store; this array stands in for it.
+    const log: Command[] = [];
+    const outcomes: Result<Outcome>[] = [];
+    const run = (command: Command): void => {
+      log.push(command);
+      outcomes.push(apply(store, command));
+    };
+    run({ type: "createUser", uid: "alice", atMs: T0_MS });
+    run({ type: "setGroupConfig", config: groupConfig("s1", ["s1a", "s1b"]), atMs: T0_MS });
+    run({ type: "setGroupConfig", config: groupConfig("s2", ["s2a"]), atMs: T0_MS });
+    run(commit("alice", "a.txt", "u1", [chunk(1, 10)]));
+    run({ type: "createUser", uid: "bob", atMs: T0_MS + 1 });
+    run(commit("bob", "b", "u2", [chunk(2, 3, "s2"), chunk(5, 1)]));
+    run({ type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS });
+    run({ type: "ackNotices", group: "s1", throughIndex: 6, throughSeq: 1, atMs: T0_MS });
+    run(commit("alice", "a.txt", "u3", [chunk(3, 4)]));
+    run(commit("alice", "bad", "u4", [chunk(4, 4, "nowhere")]));
+    run({ type: "setGroupConfig", config: groupConfig("s2", ["s2b"], 1), atMs: T0_MS });
+    run({ type: "setGroupConfig", config: groupConfig("s2", ["s2b"], 2), atMs: T0_MS });
+    expect(store.lastApplied()).toBe(log.length);
+    // Two refusals are in the log too: the commit to an unknown group and the stale epoch.
+    expect(outcomes.filter((outcome) => !outcome.ok).length).toBe(2);
+
     const replica = new MemoryMetadataStore();
-    for (const entry of store.readLog(1, 1000))
-      applyCommand(replica, entry.index, entry.command, entry.term);
+    const replayed = log.map((command, at) => applyCommand(replica, at + 1, command));
+    expect(replayed).toEqual(outcomes);
     expect(replica.lastApplied()).toBe(store.lastApplied());
-    for (const uid of ["alice", "bob"])
+    for (const uid of ["alice", "bob"]) {
+      expect(replica.getUser(uid)).toEqual(store.getUser(uid));
       expect(listLiveFiles(replica, uid)).toEqual(listLiveFiles(store, uid));
+    }
+    for (const [uid, name] of [
+      ["alice", "a.txt"],
+      ["bob", "b"],
+    ] as const) {
+      expect(replica.listVersions(uid, name, 1)).toEqual(store.listVersions(uid, name, 1));
+    }
     expect(replica.listGroups()).toEqual(store.listGroups());
+    expect(replica.noticeGroups(10)).toEqual(["s1", "s2"]);
     expect(replica.noticeGroups(10)).toEqual(store.noticeGroups(10));
-    expect(replica.pendingNotices("s1", 100)).toEqual(store.pendingNotices("s1", 100));
+    for (const group of ["s1", "s2"]) {
+      expect(replica.pendingNotices(group, 100)).toEqual(store.pendingNotices(group, 100));
+    }
+    // The replicated ack is replayed too: the commitRefs of entries 4 and 6 to s1 are gone.
+    expect(replica.pendingNotices("s1", 100).map((item) => item.index)).toEqual([7, 9]);
   });
 
   test("an entry must follow lastApplied", () => {
     const store = freshStore();
-    const next = store.lastApplied() + 2;
-    expect(() => applyCommand(store, next, { type: "createUser", uid: "x", atMs: 0 }, 1)).toThrow();
+    const applied = store.lastApplied();
+    const command = { type: "createUser", uid: "x", atMs: 0 } as const;
+    expect(() => applyCommand(store, applied + 2, command)).toThrow();
+    expect(() => applyCommand(store, applied, command)).toThrow();
+    expect(store.lastApplied()).toBe(applied);
+    expect(store.getUser("x")).toBeUndefined();
+    expect(applyCommand(store, applied + 1, command)).toEqual({
+      ok: true,
+      value: { created: true },
+    });
   });
 });

@@ -1,8 +1,9 @@
 /**
- * One behaviour suite, run against every MetadataStore: what a write inside appendAndApply
- * makes visible, that a throw inside it leaves no trace (no log entry, no state, no notice),
- * that log indexes follow lastApplied, that listings sort names by code point the same way in
- * every store, and that the outbox hands notices out per group in order until acknowledged.
+ * One behaviour suite, run against every MetadataStore: what a write inside applyEntry makes
+ * visible, that a throw inside it leaves no trace (no state, no notice, no ack, no lastApplied),
+ * that entry indexes follow lastApplied, that listings sort names by code point the same way in
+ * every store, and that the outbox hands notices out per group in order until a replicated ack
+ * forgets them. If the two stores disagree anywhere, replicas on different stores would diverge.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   MemoryMetadataStore,
-  type LogEntry,
   type MetadataStore,
   type OutboxNotice,
+  type UserRecord,
   type VersionRecord,
 } from "../core/index.ts";
 import { chunk, commit, groupConfig, sha, T0_MS } from "../testing/fixtures.ts";
@@ -57,12 +58,24 @@ function live(name: string, version: number, uploadId: string, uid = "alice"): V
   };
 }
 
-function entry(index: number): LogEntry {
-  return { index, term: 1, command: { type: "createUser", uid: `u${index}`, atMs: T0_MS } };
-}
-
 function notice(index: number, seq: number, group: string, name: string): OutboxNotice {
   return { index, seq, group, notice: { op: "dropRefs", body: { uid: "alice", name } } };
+}
+
+/** Every group's pending notices as (index.seq) labels, so a wrong one is easy to read. */
+function outbox(store: MetadataStore): Record<string, string[]> {
+  const byGroup: Record<string, string[]> = {};
+  for (const group of store.noticeGroups(100)) {
+    byGroup[group] = store.pendingNotices(group, 100).map((item) => `${item.index}.${item.seq}`);
+  }
+  return byGroup;
+}
+
+/** The tx-only writes, reached around the type so calls outside applyEntry can be tried. */
+interface RawWriter {
+  putUser(user: UserRecord): void;
+  enqueueNotice(notice: OutboxNotice): void;
+  ackNotices(group: string, throughIndex: number, throughSeq: number): number;
 }
 
 for (const implementation of IMPLEMENTATIONS) {
@@ -76,18 +89,17 @@ for (const implementation of IMPLEMENTATIONS) {
     test("a fresh store is empty", () => {
       const store = open();
       expect(store.lastApplied()).toBe(0);
-      expect(store.readHardState()).toEqual({ term: 0, votedFor: null });
       expect(store.listGroups()).toEqual([]);
-      expect(store.readLog(1, 10)).toEqual([]);
       expect(store.noticeGroups(10)).toEqual([]);
+      expect(store.pendingNotices("s1", 10)).toEqual([]);
       expect(store.getUser("alice")).toBeUndefined();
       expect(store.latestVersion("alice", "a")).toBeUndefined();
+      expect(store.listLiveFiles("alice", 10)).toEqual([]);
     });
 
-    test("writes in appendAndApply are visible afterwards, with the entry and lastApplied", () => {
+    test("writes in applyEntry are visible afterwards, with lastApplied", () => {
       const store = open();
-      const first = entry(1);
-      const answer = store.appendAndApply(first, (tx) => {
+      const answer = store.applyEntry(1, (tx) => {
         tx.putUser({ uid: "alice", createdAtMs: T0_MS });
         tx.putVersion(live("a", 1, "up1"));
         tx.putVersion({
@@ -103,74 +115,102 @@ for (const implementation of IMPLEMENTATIONS) {
         tx.putGroup(groupConfig("s1", ["s1a"], 1));
         tx.putGroup(groupConfig("s1", ["s1a", "s1b"], 2));
         tx.enqueueNotice(notice(1, 0, "s1", "a"));
+        // Reads inside the entry see its own earlier writes, as the state machine relies on.
+        expect(tx.latestVersion("alice", "a")?.version).toBe(3);
+        expect(tx.getGroup("s1")?.epoch).toBe(2);
         return "done";
       });
       expect(answer).toBe("done");
       expect(store.lastApplied()).toBe(1);
-      expect(store.readLog(1, 10)).toEqual([first]);
       expect(store.getUser("alice")).toEqual({ uid: "alice", createdAtMs: T0_MS });
       expect(store.latestVersion("alice", "a")).toEqual(live("a", 3, "up3"));
       expect(store.getVersion("alice", "a", 1)).toEqual(live("a", 1, "up1"));
+      expect(store.getVersion("alice", "a", 4)).toBeUndefined();
       expect(store.latestTombstone("alice", "a")?.version).toBe(2);
       expect(store.listVersions("alice", "a", 2).map((record) => record.version)).toEqual([2, 3]);
       expect(store.findUpload("alice", "up3")?.version).toBe(3);
       expect(store.findUpload("bob", "up3")).toBeUndefined();
       expect(store.findDeleteRequest("alice", "r1")?.deletedVersion).toBe(1);
       expect(store.getGroup("s1")).toEqual(groupConfig("s1", ["s1a", "s1b"], 2));
+      expect(store.listGroups()).toEqual([groupConfig("s1", ["s1a", "s1b"], 2)]);
       expect(store.pendingNotices("s1", 10)).toEqual([notice(1, 0, "s1", "a")]);
     });
 
-    test("a throw inside appendAndApply leaves no trace", () => {
+    test("a throw inside applyEntry leaves no trace", () => {
       const store = open();
-      store.appendAndApply(entry(1), (tx) => tx.putGroup(groupConfig("s1", ["s1a"], 1)));
+      store.applyEntry(1, (tx) => {
+        tx.putGroup(groupConfig("s1", ["s1a"], 1));
+        tx.enqueueNotice(notice(1, 0, "s1", "kept"));
+        tx.enqueueNotice(notice(1, 1, "s2", "kept"));
+      });
       expect(() =>
-        store.appendAndApply(entry(2), (tx) => {
+        store.applyEntry(2, (tx) => {
           tx.putUser({ uid: "alice", createdAtMs: T0_MS });
           tx.putVersion(live("a", 1, "up1"));
           tx.putGroup(groupConfig("s1", ["s1b"], 2));
           tx.enqueueNotice(notice(2, 0, "s1", "a"));
+          expect(tx.ackNotices("s1", 2, 0)).toBe(2);
+          expect(tx.ackNotices("s2", 1, 1)).toBe(1);
+          tx.enqueueNotice(notice(2, 1, "s3", "a"));
           throw new Error("bug in apply");
         }),
       ).toThrow("bug in apply");
       expect(store.lastApplied()).toBe(1);
-      expect(store.readLog(1, 10).length).toBe(1);
       expect(store.getUser("alice")).toBeUndefined();
       expect(store.latestVersion("alice", "a")).toBeUndefined();
       expect(store.findUpload("alice", "up1")).toBeUndefined();
       expect(store.getGroup("s1")?.epoch).toBe(1);
-      expect(store.noticeGroups(10)).toEqual([]);
-      store.appendAndApply(entry(2), (tx) => tx.putUser({ uid: "alice", createdAtMs: T0_MS }));
+      expect(store.pendingNotices("s1", 10)).toEqual([notice(1, 0, "s1", "kept")]);
+      expect(store.pendingNotices("s2", 10)).toEqual([notice(1, 1, "s2", "kept")]);
+      expect(store.noticeGroups(10)).toEqual(["s1", "s2"]);
+      // The same index is free again: the failed attempt did not count as applied.
+      store.applyEntry(2, (tx) => tx.putUser({ uid: "alice", createdAtMs: T0_MS }));
       expect(store.lastApplied()).toBe(2);
+      expect(store.getUser("alice")).toEqual({ uid: "alice", createdAtMs: T0_MS });
     });
 
-    test("log indexes follow lastApplied; writes outside appendAndApply are refused", () => {
+    test("entry indexes follow lastApplied; writes outside applyEntry are refused", () => {
       const store = open();
-      expect(() => store.appendAndApply(entry(2), () => undefined)).toThrow();
-      store.appendAndApply(entry(1), () => undefined);
-      expect(() => store.appendAndApply(entry(1), () => undefined)).toThrow();
-      const writer = store as unknown as {
-        putUser: (user: { uid: string; createdAtMs: number }) => void;
-      };
+      expect(() => store.applyEntry(2, () => undefined)).toThrow();
+      expect(() => store.applyEntry(0, () => undefined)).toThrow();
+      expect(store.lastApplied()).toBe(0);
+      store.applyEntry(1, (tx) => tx.enqueueNotice(notice(1, 0, "s1", "a")));
+      expect(() => store.applyEntry(1, () => undefined)).toThrow();
+      expect(() => store.applyEntry(3, () => undefined)).toThrow();
+      expect(store.lastApplied()).toBe(1);
+      const writer = store as unknown as RawWriter;
       expect(() => writer.putUser({ uid: "x", createdAtMs: 0 })).toThrow();
-      expect(store.readLog(1, 10).map((item) => item.index)).toEqual([1]);
+      expect(() => writer.enqueueNotice(notice(1, 1, "s1", "b"))).toThrow();
+      expect(() => writer.ackNotices("s1", 1, 0)).toThrow();
+      expect(store.getUser("x")).toBeUndefined();
+      expect(store.pendingNotices("s1", 10)).toEqual([notice(1, 0, "s1", "a")]);
+    });
+
+    test("applyEntry is not reentrant", () => {
+      const store = open();
+      // The inner index is valid on its own, so only the nesting can be what is refused.
+      expect(() => store.applyEntry(1, () => store.applyEntry(1, () => undefined))).toThrow(
+        "not reentrant",
+      );
+      expect(store.lastApplied()).toBe(0);
+      store.applyEntry(1, () => undefined);
+      expect(store.lastApplied()).toBe(1);
     });
 
     test("a version number may not go backwards or repeat", () => {
       const store = open();
-      store.appendAndApply(entry(1), (tx) => tx.putVersion(live("a", 2, "up2")));
-      expect(() =>
-        store.appendAndApply(entry(2), (tx) => tx.putVersion(live("a", 2, "other"))),
-      ).toThrow();
-      expect(() =>
-        store.appendAndApply(entry(2), (tx) => tx.putVersion(live("a", 1, "other"))),
-      ).toThrow();
+      store.applyEntry(1, (tx) => tx.putVersion(live("a", 2, "up2")));
+      expect(() => store.applyEntry(2, (tx) => tx.putVersion(live("a", 2, "other")))).toThrow();
+      expect(() => store.applyEntry(2, (tx) => tx.putVersion(live("a", 1, "other")))).toThrow();
       expect(store.latestVersion("alice", "a")?.version).toBe(2);
+      expect(store.findUpload("alice", "other")).toBeUndefined();
+      expect(store.lastApplied()).toBe(1);
     });
 
     test("live files: newest live version per name, sorted by code point, bounded", () => {
       const store = open();
       const names = ["😀", "ｚ", "é", "a", "Z", "gone"];
-      store.appendAndApply(entry(1), (tx) => {
+      store.applyEntry(1, (tx) => {
         names.forEach((name, at) => tx.putVersion(live(name, 1, `up${at}`)));
         tx.putVersion(live("a", 2, "up-a2"));
         tx.putVersion({
@@ -188,39 +228,17 @@ for (const implementation of IMPLEMENTATIONS) {
       expect(listed.map((record) => record.name)).toEqual(["Z", "a", "é", "ｚ", "😀"]);
       expect(listed.find((record) => record.name === "a")?.version).toBe(2);
       expect(store.listLiveFiles("alice", 2).map((record) => record.name)).toEqual(["Z", "a"]);
+      expect(store.listLiveFiles("bob", 100).map((record) => record.name)).toEqual(["other-user"]);
       expect(store.listLiveFiles("nobody", 100)).toEqual([]);
     });
 
-    test("the log gives back each command as it was appended", () => {
+    test("the outbox hands out notices per group in (index, seq) order", () => {
       const store = open();
-      const commands: LogEntry["command"][] = [
-        { type: "createUser", uid: "alice", atMs: T0_MS },
-        { type: "setGroupConfig", config: groupConfig("s1", ["s1a", "s1b"], 3), atMs: T0_MS },
-        commit("alice", "a", "up1", [chunk(1, 4096), chunk(2, 1, "s2")]),
-        { type: "deleteFile", uid: "alice", name: "a", requestId: "r1", atMs: T0_MS },
-      ];
-      commands.forEach((command, at) =>
-        store.appendAndApply({ index: at + 1, term: 1, command }, () => undefined),
-      );
-      expect(store.readLog(1, 100).map((item) => item.command)).toEqual(commands);
-      expect(store.readLog(3, 1).map((item) => item.index)).toEqual([3]);
-    });
-
-    test("hard state is saved and read back", () => {
-      const store = open();
-      store.saveHardState({ term: 4, votedFor: "d2" });
-      expect(store.readHardState()).toEqual({ term: 4, votedFor: "d2" });
-      store.saveHardState({ term: 5, votedFor: null });
-      expect(store.readHardState()).toEqual({ term: 5, votedFor: null });
-    });
-
-    test("the outbox hands out notices per group in (index, seq) order until acknowledged", () => {
-      const store = open();
-      store.appendAndApply(entry(1), (tx) => {
+      store.applyEntry(1, (tx) => {
         tx.enqueueNotice(notice(1, 0, "s2", "x"));
         tx.enqueueNotice(notice(1, 1, "s1", "x"));
       });
-      store.appendAndApply(entry(2), (tx) => tx.enqueueNotice(notice(2, 0, "s1", "y")));
+      store.applyEntry(2, (tx) => tx.enqueueNotice(notice(2, 0, "s1", "y")));
       expect(store.noticeGroups(10)).toEqual(["s1", "s2"]);
       expect(store.noticeGroups(1)).toEqual(["s1"]);
       expect(store.pendingNotices("s1", 10)).toEqual([
@@ -228,11 +246,7 @@ for (const implementation of IMPLEMENTATIONS) {
         notice(2, 0, "s1", "y"),
       ]);
       expect(store.pendingNotices("s1", 1)).toEqual([notice(1, 1, "s1", "x")]);
-      store.ackNotice(1, 1);
-      store.ackNotice(1, 1);
-      expect(store.pendingNotices("s1", 10)).toEqual([notice(2, 0, "s1", "y")]);
-      store.ackNotice(1, 0);
-      expect(store.noticeGroups(10)).toEqual(["s1"]);
+      expect(store.pendingNotices("s2", 10)).toEqual([notice(1, 0, "s2", "x")]);
       const commitNotice: OutboxNotice = {
         index: 3,
         seq: 0,
@@ -242,8 +256,79 @@ for (const implementation of IMPLEMENTATIONS) {
           body: { uid: "alice", name: "x", uploadId: sha(1).slice(0, 20), version: 7 },
         },
       };
-      store.appendAndApply(entry(3), (tx) => tx.enqueueNotice(commitNotice));
+      store.applyEntry(3, (tx) => tx.enqueueNotice(commitNotice));
       expect(store.pendingNotices("s3", 10)).toEqual([commitNotice]);
+    });
+
+    test("ackNotices forgets only that group's notices through (index, seq)", () => {
+      const store = open();
+      store.applyEntry(1, (tx) => {
+        tx.enqueueNotice(notice(1, 0, "s1", "a"));
+        tx.enqueueNotice(notice(1, 1, "s1", "b"));
+        tx.enqueueNotice(notice(1, 2, "s2", "c"));
+      });
+      store.applyEntry(2, (tx) => {
+        tx.enqueueNotice(notice(2, 0, "s1", "d"));
+        tx.enqueueNotice(notice(2, 1, "s2", "e"));
+      });
+      store.applyEntry(3, (tx) => tx.enqueueNotice(notice(3, 2, "s1", "f")));
+      expect(outbox(store)).toEqual({ s1: ["1.0", "1.1", "2.0", "3.2"], s2: ["1.2", "2.1"] });
+
+      const acks: number[] = [];
+      store.applyEntry(4, (tx) => acks.push(tx.ackNotices("s1", 1, 0)));
+      expect(acks).toEqual([1]);
+      expect(store.lastApplied()).toBe(4);
+      expect(outbox(store)).toEqual({ s1: ["1.1", "2.0", "3.2"], s2: ["1.2", "2.1"] });
+
+      // (index, seq) is ordered by index first: 1.2 is before 2.0 although its seq is larger.
+      store.applyEntry(5, (tx) => acks.push(tx.ackNotices("s2", 2, 0)));
+      expect(acks.at(-1)).toBe(1);
+      expect(outbox(store)).toEqual({ s1: ["1.1", "2.0", "3.2"], s2: ["2.1"] });
+
+      store.applyEntry(6, (tx) => {
+        acks.push(tx.ackNotices("s1", 2, 9));
+        // Nothing left at or before 2.9; 3.2 is after 3.1; nobody has notices for s9.
+        acks.push(tx.ackNotices("s1", 2, 9));
+        acks.push(tx.ackNotices("s1", 3, 1));
+        acks.push(tx.ackNotices("s9", 99, 99));
+      });
+      expect(acks.slice(-4)).toEqual([2, 0, 0, 0]);
+      expect(outbox(store)).toEqual({ s1: ["3.2"], s2: ["2.1"] });
+
+      store.applyEntry(7, (tx) => acks.push(tx.ackNotices("s1", 3, 2)));
+      expect(acks.at(-1)).toBe(1);
+      expect(store.noticeGroups(10)).toEqual(["s2"]);
+      expect(store.pendingNotices("s1", 10)).toEqual([]);
+      expect(store.pendingNotices("s2", 10)).toEqual([notice(2, 1, "s2", "e")]);
+    });
+
+    test("notices enqueued and acked in one entry, then more enqueued, all roll back", () => {
+      const store = open();
+      store.applyEntry(1, (tx) => tx.enqueueNotice(notice(1, 0, "s1", "a")));
+      const before = store.pendingNotices("s1", 10);
+      expect(() =>
+        store.applyEntry(2, (tx) => {
+          tx.enqueueNotice(notice(2, 0, "s1", "b"));
+          expect(tx.ackNotices("s1", 2, 0)).toBe(2);
+          tx.enqueueNotice(notice(2, 1, "s1", "c"));
+          expect(tx.ackNotices("s1", 2, 1)).toBe(1);
+          tx.enqueueNotice(notice(2, 2, "s1", "d"));
+          throw new Error("bug in apply");
+        }),
+      ).toThrow("bug in apply");
+      expect(store.pendingNotices("s1", 10)).toEqual(before);
+      expect(store.noticeGroups(10)).toEqual(["s1"]);
+      expect(store.lastApplied()).toBe(1);
+
+      // The same writes without the throw keep exactly the last notice.
+      store.applyEntry(2, (tx) => {
+        tx.enqueueNotice(notice(2, 0, "s1", "b"));
+        tx.ackNotices("s1", 2, 0);
+        tx.enqueueNotice(notice(2, 1, "s1", "c"));
+        tx.ackNotices("s1", 2, 1);
+        tx.enqueueNotice(notice(2, 2, "s1", "d"));
+      });
+      expect(store.pendingNotices("s1", 10)).toEqual([notice(2, 2, "s1", "d")]);
     });
   });
 }
