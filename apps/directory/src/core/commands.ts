@@ -89,13 +89,6 @@ export interface Outcomes {
 export type OutcomeOf<C extends Command> = Outcomes[C["type"]];
 export type Outcome = Outcomes[CommandType];
 
-/** One entry of the replicated log: the command and the term in which it was proposed. */
-export interface LogEntry {
-  readonly index: number;
-  readonly term: number;
-  readonly command: Command;
-}
-
 const bytesField = int({ min: 0, max: FILE_BYTES_MAX });
 
 const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { type: T }>> } = {

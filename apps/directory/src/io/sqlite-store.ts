@@ -247,6 +247,18 @@ function prepareStatements(db: Database) {
 }
 
 const META_SCHEMA_VERSION = "schemaVersion";
+
+/** The schema version a file records, or null for a new file (no meta table yet). */
+function storedSchemaVersion(db: Database): string | null {
+  const table = db
+    .prepare<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+    .get();
+  if (table === null) return null;
+  const row = db
+    .prepare<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?")
+    .get(META_SCHEMA_VERSION);
+  return row?.value ?? null;
+}
 const META_LAST_APPLIED = "lastApplied";
 
 export class SqliteMetadataStore implements MetadataStore, MetadataTx {
@@ -267,31 +279,32 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   static open(path: string): SqliteMetadataStore {
     const db = new Database(path, { create: true, readwrite: true, strict: true });
     try {
+      // Look before touching: a file of another schema is refused exactly as it was found.
+      const found = storedSchemaVersion(db);
+      if (found !== null && found !== String(SCHEMA_VERSION)) {
+        throw new StoreCorruptError(
+          `${path} has schema version ${found}; this build reads ${SCHEMA_VERSION}`,
+        );
+      }
       db.run("PRAGMA journal_mode = WAL");
       // FULL: the WAL is synced at every commit, so an acknowledged change survives power loss.
       db.run("PRAGMA synchronous = FULL");
       db.transaction(() => {
         for (const statement of SCHEMA_SQL) db.run(statement);
+        if (found === null) {
+          db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(
+            META_SCHEMA_VERSION,
+            String(SCHEMA_VERSION),
+          );
+        }
       })();
-      const found = db
-        .prepare<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?")
-        .get(META_SCHEMA_VERSION);
-      if (found === null) {
-        db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(
-          META_SCHEMA_VERSION,
-          String(SCHEMA_VERSION),
-        );
-      } else if (found.value !== String(SCHEMA_VERSION)) {
-        throw new StoreCorruptError(
-          `${path} has schema version ${found.value}; this build reads ${SCHEMA_VERSION}`,
-        );
-      }
       return new SqliteMetadataStore(path, db);
     } catch (error) {
       db.close();
       throw error;
     }
   }
+
 
   getUser(uid: string): UserRecord | undefined {
     const row = this.sql.getUser.get(uid);
@@ -419,6 +432,18 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     if (dump.lastApplied !== index) {
       throw new StoreCorruptError(`snapshot holds index ${dump.lastApplied}, expected ${index}`);
     }
+    assert(this.db.inTransaction, "importState runs inside transaction()");
+    try {
+      this.replaceState(dump);
+    } catch (error) {
+      // A row the tables refuse (a repeated key, an unknown kind) is a damaged snapshot too.
+      throw new StoreCorruptError("snapshot rows do not fit the tables", { cause: error });
+    }
+    this.sql.setMeta.run(META_LAST_APPLIED, String(index));
+    this.applied = index;
+  }
+
+  private replaceState(dump: StateDump): void {
     for (const table of ["users", "versions", "groups", "outbox"]) this.db.run(`DELETE FROM ${table}`);
     for (const user of dump.users) this.sql.putUser.run(user.uid, user.created_at_ms);
     for (const row of dump.versions) {
@@ -429,8 +454,6 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     }
     for (const row of dump.groups) this.sql.putGroup.run(row.grp, row.config);
     for (const row of dump.outbox) this.sql.enqueueNotice.run(row.idx, row.seq, row.grp, row.op, row.body);
-    this.sql.setMeta.run(META_LAST_APPLIED, String(index));
-    this.applied = index;
   }
 
   noticeGroups(countMax: number): readonly string[] {
@@ -515,7 +538,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   }
 
   private assertWriting(): void {
-    assert(this.inTransaction, "metadata write outside appendAndApply");
+    assert(this.inTransaction, "metadata write outside applyEntry");
   }
 }
 
