@@ -1,7 +1,8 @@
 /**
  * Group configuration rules: the primary is kept while alive, a dead primary's place goes to
- * the first live in-sync replica in node order (else the first live node), replicas are the
- * live nodes, and the epoch moves exactly when the configuration changes. Placement prefers
+ * the first live in-sync replica in node order (never to a learner), a node outside the in-sync
+ * set is a learner until it reports it caught up at the current epoch, and the epoch moves
+ * exactly when the configuration changes. Placement prefers
  * groups with the most room and never offers a group whose primary is dead.
  */
 import { describe, expect, test } from "bun:test";
@@ -34,11 +35,26 @@ function node(name: string, heardAtMs: number, freeBytes = 1_000): StorageNodeSt
   };
 }
 
-/** A configuration whose replicas are `nodes` and whose primary is `primary` (or none). */
-function config(nodes: readonly string[], primary: string | null, epoch: number): GroupConfig {
+/**
+ * A configuration whose replicas are `nodes`, whose primary is `primary` (or none), and whose
+ * learners are `learners`.
+ */
+function config(
+  nodes: readonly string[],
+  primary: string | null,
+  epoch: number,
+  learners: readonly string[] = [],
+): GroupConfig {
   const all = ["s1a", "s1b", "s1c", "s1d"];
   const base = groupConfig("s1", all, epoch, primary === null ? -1 : all.indexOf(primary));
-  return { ...base, replicas: base.replicas.filter((replica) => nodes.includes(replica.node)) };
+  const members = base.replicas;
+  const replicas = members.filter((replica) => nodes.includes(replica.node));
+  const caughtUp = members.filter((replica) => learners.includes(replica.node));
+  return { ...base, replicas, ...(caughtUp.length === 0 ? {} : { learners: caughtUp }) };
+}
+
+function synced(status: StorageNodeStatus, epoch: number): StorageNodeStatus {
+  return { ...status, syncedEpoch: epoch };
 }
 
 interface Case {
@@ -65,10 +81,31 @@ const CASES: readonly Case[] = [
     changed: false,
   },
   {
-    name: "a node joins: primary kept, replica added, epoch bumped",
+    name: "a node joins: it is a learner first (primary kept, epoch bumped)",
     current: config(["s1b"], "s1b", 1),
     nodes: [node("s1a", ALIVE), node("s1b", ALIVE)],
-    expected: config(["s1a", "s1b"], "s1b", 2),
+    expected: config(["s1b"], "s1b", 2, ["s1a"]),
+    changed: true,
+  },
+  {
+    name: "a learner that caught up at this epoch joins the in-sync replicas",
+    current: config(["s1b"], "s1b", 2, ["s1a"]),
+    nodes: [synced(node("s1a", ALIVE), 2), node("s1b", ALIVE)],
+    expected: config(["s1a", "s1b"], "s1b", 3),
+    changed: true,
+  },
+  {
+    name: "a learner that caught up at an older epoch stays a learner",
+    current: config(["s1b"], "s1b", 3, ["s1a"]),
+    nodes: [synced(node("s1a", ALIVE), 2), node("s1b", ALIVE)],
+    expected: config(["s1b"], "s1b", 3, ["s1a"]),
+    changed: false,
+  },
+  {
+    name: "a replica that was dropped and came back is a learner, not in sync",
+    current: config(["s1a", "s1c"], "s1a", 4),
+    nodes: [node("s1a", ALIVE), node("s1b", ALIVE), node("s1c", ALIVE)],
+    expected: config(["s1a", "s1c"], "s1a", 5, ["s1b"]),
     changed: true,
   },
   {
@@ -79,24 +116,31 @@ const CASES: readonly Case[] = [
     changed: true,
   },
   {
-    name: "the primary dies: the first live in-sync replica in node order is promoted",
-    current: config(["s1b", "s1c", "s1d"], "s1b", 5),
+    name: "the primary dies: the first live in-sync replica is promoted, never a learner",
+    current: config(["s1b", "s1c", "s1d"], "s1b", 5, ["s1a"]),
     nodes: [node("s1a", ALIVE), node("s1b", DEAD), node("s1c", ALIVE), node("s1d", ALIVE)],
-    expected: config(["s1a", "s1c", "s1d"], "s1c", 6),
+    expected: config(["s1c", "s1d"], "s1c", 6, ["s1a"]),
     changed: true,
   },
   {
-    name: "no in-sync replica alive: the first live node is promoted",
+    name: "every in-sync replica dead: nobody replaces them; the others wait as learners",
     current: config(["s1a"], "s1a", 2),
     nodes: [node("s1a", DEAD), node("s1c", ALIVE), node("s1b", ALIVE)],
-    expected: config(["s1b", "s1c"], "s1b", 3),
+    expected: config(["s1a"], null, 3, ["s1b", "s1c"]),
     changed: true,
   },
   {
-    name: "everyone dead: no primary, no replicas",
+    name: "an in-sync replica comes back: it is primary again; learners stay learners",
+    current: config(["s1a"], null, 3, ["s1b", "s1c"]),
+    nodes: [node("s1a", ALIVE), node("s1c", ALIVE), node("s1b", ALIVE)],
+    expected: config(["s1a"], "s1a", 4, ["s1b", "s1c"]),
+    changed: true,
+  },
+  {
+    name: "everyone dead: no primary; the in-sync set is kept for their return",
     current: config(["s1a", "s1b"], "s1a", 7),
     nodes: [node("s1a", DEAD), node("s1b", DEAD)],
-    expected: config([], null, 8),
+    expected: config(["s1a", "s1b"], null, 8),
     changed: true,
   },
   {

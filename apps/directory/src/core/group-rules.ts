@@ -4,10 +4,17 @@
  * configuration should be, and which groups can take an upload. Liveness here is heartbeat age;
  * gossip (SWIM) will feed the same rules later.
  *
- * Rules: replicas are the group's live registered nodes, sorted by node id. The primary stays
- * while it is alive; otherwise the first live node (in node order) that was a replica of the
- * current configuration is promoted, else the first live node. Any change bumps the epoch; no
- * change keeps the very same configuration, so nothing is proposed.
+ * Rules (PacificA's, with learners):
+ *   - a live node that is in the current configuration's replicas (in sync) stays in sync;
+ *   - a live node that is not (new, restarted, or dropped while it was unreachable) is a
+ *     learner: writes reach it, reads and promotion do not, until it reports that it copied
+ *     everything the group held at the current epoch (syncedEpoch = epoch); then it joins;
+ *   - the primary stays while it is alive and in sync; otherwise the first in-sync node (in
+ *     node order) is promoted. Only an in-sync node can be primary: a learner may lack chunks;
+ *   - a new group takes its live nodes as they are: there is nothing to catch up on;
+ *   - when every in-sync node is dead, nobody else may replace them (only they hold every
+ *     acknowledged chunk): the group waits, with no primary, until one of them returns;
+ *   - any change bumps the epoch; no change keeps the very same configuration.
  */
 
 import type { GroupConfig } from "./model.ts";
@@ -20,6 +27,8 @@ export interface StorageNodeStatus {
   readonly capacityBytes: number;
   readonly usedBytes: number;
   readonly lastHeartbeatMs: number;
+  /** A learner that finished catching up at this epoch. */
+  readonly syncedEpoch?: number;
 }
 
 export function isAlive(status: StorageNodeStatus, nowMs: number, deadAfterMs: number): boolean {
@@ -39,21 +48,50 @@ function liveMembers(
 
 function choosePrimary(
   current: GroupConfig | undefined,
-  live: readonly StorageNodeStatus[],
+  inSync: readonly StorageNodeStatus[],
 ): StorageNodeStatus | undefined {
-  const kept = live.find((status) => status.node === current?.primaryNode);
-  if (kept !== undefined) return kept;
-  const inSync = new Set(current?.replicas.map((replica) => replica.node) ?? []);
-  return live.find((status) => inSync.has(status.node)) ?? live[0];
+  return inSync.find((status) => status.node === current?.primaryNode) ?? inSync[0];
+}
+
+type Member = GroupConfig["replicas"][number];
+
+function sameMembers(left: readonly Member[], right: readonly Member[]): boolean {
+  if (left.length !== right.length) return false;
+  return left.every((member, at) => {
+    const other = right[at];
+    return other !== undefined && other.node === member.node && other.address === member.address;
+  });
 }
 
 function sameMembership(left: GroupConfig, right: GroupConfig): boolean {
   if (left.primary !== right.primary || left.primaryNode !== right.primaryNode) return false;
-  if (left.replicas.length !== right.replicas.length) return false;
-  return left.replicas.every((replica, at) => {
-    const other = right.replicas[at];
-    return other !== undefined && other.node === replica.node && other.address === replica.address;
-  });
+  return (
+    sameMembers(left.replicas, right.replicas) &&
+    sameMembers(left.learners ?? [], right.learners ?? [])
+  );
+}
+
+function asMember(status: StorageNodeStatus): Member {
+  return { node: status.node, address: status.address };
+}
+
+/**
+ * Every in-sync replica is gone: only they hold every acknowledged chunk, so nobody else may
+ * take their place. The in-sync set is kept as it is (dead), with no primary, until one of
+ * them comes back; live others wait as learners.
+ */
+function frozen(current: GroupConfig, live: readonly StorageNodeStatus[]): GroupConfig {
+  const learners = live.map(asMember);
+  const candidate: GroupConfig = {
+    group: current.group,
+    epoch: current.epoch,
+    primary: null,
+    primaryNode: null,
+    replicas: current.replicas,
+    ...(learners.length === 0 ? {} : { learners }),
+  };
+  if (sameMembership(current, candidate)) return current;
+  return { ...candidate, epoch: current.epoch + 1 };
 }
 
 /** The group's next configuration: `current` itself when nothing changed. */
@@ -65,16 +103,29 @@ export function nextGroupConfig(
   deadAfterMs: number,
 ): GroupConfig {
   const live = liveMembers(group, nodes, nowMs, deadAfterMs);
-  const primary = choosePrimary(current, live);
+  const wasInSync = new Set(current?.replicas.map((replica) => replica.node) ?? []);
+  const epoch = current?.epoch ?? 0;
+  const fresh = current === undefined || current.replicas.length === 0;
+  const keptInSync = live.filter((status) => wasInSync.has(status.node));
+  if (!fresh && keptInSync.length === 0) return frozen(current, live);
+  const inSync = fresh
+    ? live
+    : live.filter(
+        (status) => wasInSync.has(status.node) || status.syncedEpoch === current.epoch,
+      );
+  const inSyncNodes = new Set(inSync.map((status) => status.node));
+  const learners = live.filter((status) => !inSyncNodes.has(status.node));
+  const primary = choosePrimary(current, inSync);
   const candidate: GroupConfig = {
     group,
-    epoch: current?.epoch ?? 0,
+    epoch,
     primary: primary?.address ?? null,
     primaryNode: primary?.node ?? null,
-    replicas: live.map((status) => ({ node: status.node, address: status.address })),
+    replicas: inSync.map(asMember),
+    ...(learners.length === 0 ? {} : { learners: learners.map(asMember) }),
   };
   if (current !== undefined && sameMembership(current, candidate)) return current;
-  return { ...candidate, epoch: candidate.epoch + 1 };
+  return { ...candidate, epoch: epoch + 1 };
 }
 
 /**

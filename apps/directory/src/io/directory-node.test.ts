@@ -32,7 +32,13 @@ function fakeStorage(): FakeStorage {
   return storage;
 }
 
-async function register(client: RpcClient, node: string, address: string, freeBytes = 1_000_000) {
+async function register(
+  client: RpcClient,
+  node: string,
+  address: string,
+  freeBytes = 1_000_000,
+  syncedEpoch?: number,
+) {
   const group = node.slice(0, 2);
   const body = {
     node,
@@ -40,6 +46,7 @@ async function register(client: RpcClient, node: string, address: string, freeBy
     address,
     capacityBytes: 10_000_000,
     usedBytes: 10_000_000 - freeBytes,
+    ...(syncedEpoch === undefined ? {} : { syncedEpoch }),
   };
   return (await client.call("registerStorage", body)).body;
 }
@@ -249,12 +256,17 @@ describe("directory server", () => {
     const { client, clock } = await start({ deadAfterMs: 1_000 });
     const [a, b] = [fakeStorage(), fakeStorage()];
     await register(client, "s1a", a.address);
-    const both = await register(client, "s1b", b.address);
+    // The second node is a learner until it says it caught up at the group's epoch.
+    const learning = await register(client, "s1b", b.address);
+    expect(learning.group.replicas.map((replica) => replica.node)).toEqual(["s1a"]);
+    expect(learning.group.learners?.map((learner) => learner.node)).toEqual(["s1b"]);
+    const both = await register(client, "s1b", b.address, 1_000_000, learning.group.epoch);
     expect([both.group.primaryNode, both.group.epoch, both.group.replicas.length]).toEqual([
       "s1a",
-      2,
+      3,
       2,
     ]);
+    expect(both.group.learners).toBeUndefined();
 
     const status = (await client.call("clusterStatus", {})).body;
     expect(
@@ -267,7 +279,7 @@ describe("directory server", () => {
 
     clock.nowMs += 1_500;
     const promoted = await register(client, "s1b", b.address);
-    expect([promoted.group.primaryNode, promoted.group.epoch]).toEqual(["s1b", 3]);
+    expect([promoted.group.primaryNode, promoted.group.epoch]).toEqual(["s1b", 4]);
     const later = (await client.call("clusterStatus", {})).body;
     expect(later.members.find((member) => member.node === "s1a")?.state).toBe("dead");
     expect(later.groups).toEqual([promoted.group]);
@@ -275,7 +287,7 @@ describe("directory server", () => {
     clock.nowMs += 1_500;
     await until(
       "the group to lose its primary",
-      () => running[0]?.logs.some((line) => line.includes('"epoch":4')) ?? false,
+      () => running[0]?.logs.some((line) => line.includes('"epoch":5')) ?? false,
     );
     await client.call("connect", { uid: "alice" });
     const none = await failure(client.call("placeUpload", { uid: "alice", name: "a", bytes: 1 }));

@@ -34,3 +34,13 @@ export const HEARTBEAT_HINT_FOLLOWS_MAX = 2;
 
 /** On SIGTERM, how long in-flight requests may take to finish before the node exits anyway. */
 export const STOP_DRAIN_TIMEOUT_MS = 5_000;
+
+/** A learner checks this often whether it has catching up to do (cheap when it has none). */
+export const CATCH_UP_CHECK_INTERVAL_MS = 250;
+/**
+ * Chunks a learner copies at once: a few in flight keep the link busy without taking the
+ * primary's disk from clients (each chunk is read once from the primary and written once).
+ */
+export const CATCH_UP_CHUNKS_IN_FLIGHT = 4;
+/** Wait for one catch-up call (a page of references, or one chunk) from the primary. */
+export const CATCH_UP_CALL_TIMEOUT_MS = 10_000;

@@ -12,7 +12,8 @@
  *   4. stamped epoch > our epoch               UNAVAILABLE (our view is behind; it refreshes)
  *   5. we are not the view's primary           NOT_PRIMARY {primary, epoch}
  *   6. our lease expired                       UNAVAILABLE (we may have been replaced)
- *   7. otherwise                               accept; forward to every other replica
+ *   7. otherwise                               accept; forward to every other replica and
+ *                                              learner
  *
  * A forwarded write stamped with a newer epoch than ours is accepted (rule 3 before 4): its
  * primary knows a newer view, and storing an immutable chunk or a reference is harmless.
@@ -87,9 +88,12 @@ export function admitWrite(
       `primary lease of ${state.node} expired (the directory has not answered); retry`,
     );
   }
+  // Learners take every write too, so that once they have copied the backlog they hold
+  // everything; the write waits for them like for any replica (a dead one is dropped first).
+  const members = [...view.replicas, ...(view.learners ?? [])];
   return ok({
     epoch: view.epoch,
-    forwardTo: view.replicas.filter((replica) => replica.node !== state.node),
+    forwardTo: members.filter((replica) => replica.node !== state.node),
   });
 }
 

@@ -27,15 +27,28 @@ export function decideView(
   };
 }
 
+type Member = GroupView["replicas"][number];
+
+function sameMembers(left: readonly Member[], right: readonly Member[]): boolean {
+  if (left.length !== right.length) return false;
+  return left.every((member, at) => {
+    const other = right[at];
+    return other !== undefined && other.node === member.node && other.address === member.address;
+  });
+}
+
 export function sameView(left: GroupView, right: GroupView): boolean {
   if (left.epoch !== right.epoch || left.primary !== right.primary) return false;
-  if (left.primaryNode !== right.primaryNode || left.replicas.length !== right.replicas.length) {
-    return false;
-  }
-  return left.replicas.every((replica, at) => {
-    const other = right.replicas[at];
-    return other !== undefined && other.node === replica.node && other.address === replica.address;
-  });
+  if (left.primaryNode !== right.primaryNode) return false;
+  return (
+    sameMembers(left.replicas, right.replicas) &&
+    sameMembers(left.learners ?? [], right.learners ?? [])
+  );
+}
+
+/** This node is catching up in `view`: it takes writes but is not yet in sync. */
+export function isLearner(view: GroupView | null, node: string): boolean {
+  return view?.learners?.some((member) => member.node === node) ?? false;
 }
 
 /** The lease a heartbeat sent at `sentAtMs` and answered grants. */

@@ -8,6 +8,7 @@
 import {
   fail,
   ok,
+  SYNC_REFS_PER_PAGE_MAX,
   validateFileName,
   validateUid,
   type ChunkOwner,
@@ -51,7 +52,8 @@ export type StorageOp =
   | "hasChunks"
   | "commitRefs"
   | "dropRefs"
-  | "listOwned";
+  | "listOwned"
+  | "syncRefs";
 export type StorageHandlers = { readonly [O in StorageOp]: Handler<O> };
 
 type Answer<O extends Op> = Promise<Result<Reply<O>>>;
@@ -65,7 +67,18 @@ export function storageHandlers(context: StorageContext): StorageHandlers {
     commitRefs: (body, request) => onCommitRefs(context, body, request),
     dropRefs: (body, request) => onDropRefs(context, body, request),
     listOwned: (body) => onListOwned(context, body),
+    syncRefs: (body) => onSyncRefs(context, body),
   };
+}
+
+/** A page of our references for a learner; the epoch lets it check we answer as its primary. */
+async function onSyncRefs(context: StorageContext, body: RequestBody<"syncRefs">): Answer<"syncRefs"> {
+  const view = context.state().view;
+  if (view === null) {
+    return fail("UNAVAILABLE", `storage node ${context.node} has no group view yet; retry`);
+  }
+  const refs = context.refs.pageAfter(body.afterSeq, SYNC_REFS_PER_PAGE_MAX);
+  return ok({ body: { epoch: view.epoch, refs, done: refs.length < SYNC_REFS_PER_PAGE_MAX } });
 }
 
 function admit(

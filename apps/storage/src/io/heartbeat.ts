@@ -42,6 +42,8 @@ export interface HeartbeatOptions {
   /** Monotonic time: the lease is measured on it. */
   readonly monotonicMs: () => number;
   readonly usage: () => { readonly capacityBytes: number; readonly usedBytes: number };
+  /** The epoch at which this node, a learner, finished catching up (absent: not yet). */
+  readonly syncedEpoch?: () => number | undefined;
   readonly intervalMs?: number;
 }
 
@@ -167,11 +169,18 @@ export class Heartbeat {
   private async register(address: string): Promise<"done" | { problem: string; hint?: string }> {
     const { node, group, logger } = this.options;
     const sentAtMs = this.options.monotonicMs();
+    const syncedEpoch = this.options.syncedEpoch?.();
     try {
       const answer = await this.pool.call(
         address,
         "registerStorage",
-        { node, group, address: this.options.address, ...this.options.usage() },
+        {
+          node,
+          group,
+          address: this.options.address,
+          ...this.options.usage(),
+          ...(syncedEpoch === undefined ? {} : { syncedEpoch }),
+        },
         { timeoutMs: HEARTBEAT_CALL_TIMEOUT_MS },
       );
       this.preferred = address;

@@ -11,7 +11,7 @@
  */
 
 import { Database, type Statement } from "bun:sqlite";
-import type { ChunkOwner } from "@ftfs/protocol/core";
+import type { ChunkOwner, SyncRef } from "@ftfs/protocol/core";
 import type { RefRow } from "../core/index.ts";
 
 /** Bumped when the table layout changes; a newer file than this code is refused. */
@@ -31,6 +31,21 @@ const SCHEMA = `
   );
   CREATE INDEX IF NOT EXISTS refs_by_chunk ON refs (chunk_id);
 `;
+
+interface SyncRow {
+  seq: number;
+  chunk_id: string;
+  chunk_bytes: number;
+  uid: string;
+  name: string;
+  upload_id: string;
+  version: number | null;
+}
+
+/** The identity of an owner reference set: one upload of one name. */
+export function refKey(uid: string, name: string, uploadId: string): string {
+  return JSON.stringify([uid, name, uploadId]);
+}
 
 interface RowOut {
   name: string;
@@ -118,6 +133,56 @@ export class RefsStore {
         seq: row.seq,
       });
     }
+  }
+
+  /** References after `afterSeq` in seq order, at most countMax: a learner's catch-up page. */
+  pageAfter(afterSeq: number, countMax: number): SyncRef[] {
+    const rows = this.db
+      .query<SyncRow, [number, number]>(
+        `SELECT seq, chunk_id, chunk_bytes, uid, name, upload_id, version FROM refs
+         WHERE seq > ?1 ORDER BY seq LIMIT ?2`,
+      )
+      .all(afterSeq, countMax);
+    return rows.map((row) => ({
+      seq: row.seq,
+      chunkId: row.chunk_id,
+      bytes: row.chunk_bytes,
+      uid: row.uid,
+      name: row.name,
+      uploadId: row.upload_id,
+      version: row.version,
+    }));
+  }
+
+  /** The newest reference's seq (0 when there is none). */
+  lastSeq(): number {
+    return this.db.query<{ seq: number | null }, []>("SELECT MAX(seq) AS seq FROM refs").get()?.seq ?? 0;
+  }
+
+  /**
+   * After a catch-up pass: references the primary no longer has go (their files were deleted
+   * while this node was away, or their uploads expired). Every reference a learner got came
+   * through a primary, so one the primary lacks was dropped there. `kept` holds refKey()s.
+   * Only references older than the pass (seq <= throughSeq) are candidates: newer ones came
+   * with writes during the pass.
+   */
+  dropExcept(kept: ReadonlySet<string>, throughSeq: number): number {
+    const rows = this.db
+      .query<{ uid: string; name: string; upload_id: string }, [number]>(
+        "SELECT DISTINCT uid, name, upload_id FROM refs WHERE seq <= ?1",
+      )
+      .all(throughSeq);
+    let dropped = 0;
+    const remove = this.db.query<null, [string, string, string, number]>(
+      "DELETE FROM refs WHERE uid = ?1 AND name = ?2 AND upload_id = ?3 AND seq <= ?4",
+    );
+    this.db.transaction(() => {
+      for (const row of rows) {
+        if (kept.has(refKey(row.uid, row.name, row.upload_id))) continue;
+        dropped += remove.run(row.uid, row.name, row.upload_id, throughSeq).changes;
+      }
+    })();
+    return dropped;
   }
 
   /** How many references name a chunk (0: a candidate for garbage collection). */

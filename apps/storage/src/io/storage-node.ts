@@ -18,6 +18,7 @@ import {
   type Logger,
 } from "@ftfs/protocol/io";
 import { REFS_DB_FILE, STOP_DRAIN_TIMEOUT_MS } from "../core/index.ts";
+import { CatchUp } from "./catch-up.ts";
 import { ChunkStore } from "./chunk-store.ts";
 import { storageHandlers, type StorageContext } from "./handlers.ts";
 import { Heartbeat } from "./heartbeat.ts";
@@ -52,6 +53,7 @@ export class StorageNode {
   private readonly server: RpcServer;
   private readonly heartbeat: Heartbeat;
   private readonly replicator: Replicator;
+  private readonly catchUp: CatchUp;
   private readonly inFlight = new InFlight();
   /** Null when the UDP port could not be bound: the heartbeat still keeps us known. */
   private gossip: ClusterGossip | null = null;
@@ -125,9 +127,19 @@ export class StorageNode {
       logger,
       monotonicMs,
       usage: () => ({ capacityBytes: chunks.capacityBytes, usedBytes: chunks.usedBytes }),
+      syncedEpoch: () => this.catchUp.syncedEpoch,
       ...(options.heartbeatIntervalMs === undefined
         ? {}
         : { intervalMs: options.heartbeatIntervalMs }),
+    });
+    this.catchUp = new CatchUp({
+      node,
+      chunks,
+      refs,
+      logger,
+      view: () => this.heartbeat.view,
+      nowMs,
+      onSynced: () => this.heartbeat.refreshSoon(),
     });
     this.heartbeat.start();
     logger.info("listening", {
@@ -182,6 +194,7 @@ export class StorageNode {
     const leaving = this.gossip?.stop();
     this.heartbeat.stop();
     this.server.stop();
+    await this.catchUp.stop();
     await this.inFlight.drained(STOP_DRAIN_TIMEOUT_MS);
     this.replicator.close();
     this.refs.close();
@@ -237,6 +250,7 @@ function tracked(handlers: ReturnType<typeof storageHandlers>, inFlight: InFligh
     commitRefs: track(handlers.commitRefs, inFlight),
     dropRefs: track(handlers.dropRefs, inFlight),
     listOwned: track(handlers.listOwned, inFlight),
+    syncRefs: track(handlers.syncRefs, inFlight),
   };
 }
 

@@ -46,13 +46,20 @@ export const chunkRefSchema = obj({
 });
 export type ChunkRef = Infer<typeof chunkRefSchema>;
 
-/** A storage group as the directory configures it: who is primary, who is in sync, at what epoch. */
+const replicaSchema = obj({ node: nodeIdField, address: addressField });
+
+/**
+ * A storage group as the directory configures it: who is primary, who is in sync (`replicas`),
+ * at what epoch. `learners` are live members catching up: writes reach them too (so they miss
+ * nothing new), but they serve no reads and cannot become primary until they are in sync.
+ */
 export const groupViewSchema = obj({
   group: groupField,
   epoch: epochField,
   primary: nullable(addressField),
   primaryNode: nullable(nodeIdField),
-  replicas: arr(obj({ node: nodeIdField, address: addressField }), { itemsMax: MEMBERS_MAX }),
+  replicas: arr(replicaSchema, { itemsMax: MEMBERS_MAX }),
+  learners: opt(arr(replicaSchema, { itemsMax: MEMBERS_MAX })),
 });
 export type GroupView = Infer<typeof groupViewSchema>;
 
@@ -104,6 +111,20 @@ export const ownedFileSchema = obj({
 export type OwnedFile = Infer<typeof ownedFileSchema>;
 
 const empty = obj({});
+
+/** Owner references per syncRefs page: bounds the answer, not the catch-up. */
+export const SYNC_REFS_PER_PAGE_MAX = 4096;
+
+export const syncRefSchema = obj({
+  seq: int({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+  chunkId: sha256Field,
+  bytes: int({ min: 1, max: CHUNK_BYTES_MAX }),
+  uid: uidField,
+  name: fileNameField,
+  uploadId: requestIdField,
+  version: nullable(versionField),
+});
+export type SyncRef = Infer<typeof syncRefSchema>;
 
 /**
  * Op name → request body schema, response body schema, and whether the request or response
@@ -170,6 +191,8 @@ export const OPS = {
       address: addressField,
       capacityBytes: int({ min: 0, max: BYTES_MAX }),
       usedBytes: int({ min: 0, max: BYTES_MAX }),
+      /** A learner that copied everything the group held at this epoch says so here. */
+      syncedEpoch: opt(epochField),
     }),
     response: obj({ group: groupViewSchema, directoryNode: nodeIdField }),
   },
@@ -210,6 +233,21 @@ export const OPS = {
   listOwned: {
     request: obj({ uid: uidField }),
     response: obj({ node: nodeIdField, files: arr(ownedFileSchema, { itemsMax: LIST_FILES_MAX }) }),
+  },
+
+  // ---- storage, between the nodes of a group ----
+  /**
+   * A page of the primary's owner references in `seq` order, for a learner catching up: each
+   * names a chunk and who owns it. `epoch` is the answering node's group epoch.
+   */
+  syncRefs: {
+    request: obj({ afterSeq: int({ min: 0, max: Number.MAX_SAFE_INTEGER }) }),
+    response: obj({
+      epoch: epochField,
+      refs: arr(syncRefSchema, { itemsMax: SYNC_REFS_PER_PAGE_MAX }),
+      /** The page ends the listing. */
+      done: bool,
+    }),
   },
 
   // ---- directory, between directory nodes ----

@@ -1,0 +1,159 @@
+/**
+ * A learner's catch-up: when this node's group view lists it as a learner (new, restarted, or
+ * dropped while unreachable), it copies what it lacks from the primary, a set difference since
+ * chunks are immutable: page through the primary's owner references, fetch each chunk it does
+ * not hold (verified against its id), record the references, and drop references the
+ * primary no longer has (files deleted meanwhile). Writes reach learners all along (the
+ * primary forwards to them), so once a pass ends with the primary still at the same epoch,
+ * this node holds everything; it reports syncedEpoch and the directory makes it in sync.
+ */
+
+import type { GroupView, SyncRef } from "@ftfs/protocol/core";
+import { describeError, RpcPool, type Logger } from "@ftfs/protocol/io";
+import {
+  CATCH_UP_CALL_TIMEOUT_MS,
+  CATCH_UP_CHECK_INTERVAL_MS,
+  CATCH_UP_CHUNKS_IN_FLIGHT,
+  FORWARD_CONNECT_TIMEOUT_MS,
+  isLearner,
+} from "../core/index.ts";
+import type { ChunkStore } from "./chunk-store.ts";
+import { refKey, type RefsStore } from "./refs-store.ts";
+
+export interface CatchUpOptions {
+  readonly node: string;
+  readonly chunks: ChunkStore;
+  readonly refs: RefsStore;
+  readonly logger: Logger;
+  readonly view: () => GroupView | null;
+  readonly nowMs: () => number;
+  /** A pass finished: tell the directory now rather than at the next heartbeat. */
+  readonly onSynced: () => void;
+}
+
+export interface CatchUpStats {
+  passes: number;
+  chunksCopied: number;
+  bytesCopied: number;
+  referencesDropped: number;
+}
+
+/** The pass stopped because the group moved on; the next check starts over. */
+class ViewMoved extends Error {}
+
+export class CatchUp {
+  readonly stats: CatchUpStats = { passes: 0, chunksCopied: 0, bytesCopied: 0, referencesDropped: 0 };
+  private readonly options: CatchUpOptions;
+  private readonly pool = new RpcPool(FORWARD_CONNECT_TIMEOUT_MS);
+  private readonly timer: ReturnType<typeof setInterval>;
+  private running: Promise<void> | null = null;
+  private synced: number | undefined;
+  private stopped = false;
+
+  constructor(options: CatchUpOptions) {
+    this.options = options;
+    this.timer = setInterval(() => this.check(), CATCH_UP_CHECK_INTERVAL_MS);
+  }
+
+  /** The epoch at which this node last finished catching up, for the heartbeat. */
+  get syncedEpoch(): number | undefined {
+    return this.synced;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+    this.pool.close();
+  }
+
+  private check(): void {
+    if (this.stopped || this.running !== null) return;
+    const view = this.options.view();
+    if (view === null || !isLearner(view, this.options.node)) return;
+    if (view.primary === null || this.synced === view.epoch) return;
+    this.running = this.pass(view, view.primary)
+      .catch((error: unknown) => {
+        if (error instanceof ViewMoved) return;
+        this.options.logger.warn("catch-up pass failed; will retry", {
+          error: describeError(error),
+        });
+      })
+      .finally(() => {
+        this.running = null;
+      });
+  }
+
+  private async pass(view: GroupView, primary: string): Promise<void> {
+    const { logger, refs, chunks } = this.options;
+    const startedMs = this.options.nowMs();
+    const before = { ...this.stats };
+    const kept = new Set<string>();
+    const localSeqAtStart = refs.lastSeq();
+    let afterSeq = 0;
+    for (;;) {
+      const page = await this.pool.call(primary, "syncRefs", { afterSeq }, {
+        timeoutMs: CATCH_UP_CALL_TIMEOUT_MS,
+      });
+      // The primary must answer at our epoch: then it forwards every new write to us too.
+      if (page.body.epoch !== view.epoch || this.options.view()?.epoch !== view.epoch) {
+        throw new ViewMoved();
+      }
+      const missing = page.body.refs.filter((ref) => !chunks.has(ref.chunkId));
+      await this.copyChunks(primary, uniqueChunks(missing));
+      for (const ref of page.body.refs) {
+        this.record(ref);
+        kept.add(refKey(ref.uid, ref.name, ref.uploadId));
+        afterSeq = Math.max(afterSeq, ref.seq);
+      }
+      if (page.body.done || this.stopped) break;
+    }
+    if (this.stopped) return;
+    this.stats.referencesDropped += refs.dropExcept(kept, localSeqAtStart);
+    this.stats.passes += 1;
+    this.synced = view.epoch;
+    logger.info("caught up with the group primary", {
+      epoch: view.epoch,
+      primary,
+      chunksCopied: this.stats.chunksCopied - before.chunksCopied,
+      bytesCopied: this.stats.bytesCopied - before.bytesCopied,
+      tookMs: this.options.nowMs() - startedMs,
+    });
+    this.options.onSynced();
+  }
+
+  private record(ref: SyncRef): void {
+    const owner = { uid: ref.uid, name: ref.name, uploadId: ref.uploadId };
+    this.options.refs.addPending(ref.chunkId, owner, ref.bytes, this.options.nowMs());
+    if (ref.version !== null) this.options.refs.commit(ref.uid, ref.name, ref.uploadId, ref.version);
+  }
+
+  private async copyChunks(primary: string, ids: readonly string[]): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length && !this.stopped) {
+        const id = ids[next] ?? "";
+        next += 1;
+        await this.copyChunk(primary, id);
+      }
+    };
+    await Promise.all(Array.from({ length: CATCH_UP_CHUNKS_IN_FLIGHT }, worker));
+  }
+
+  private async copyChunk(primary: string, chunkId: string): Promise<void> {
+    const { chunks } = this.options;
+    const answer = await this.pool.call(primary, "getChunk", { chunkId }, {
+      timeoutMs: CATCH_UP_CALL_TIMEOUT_MS,
+    });
+    const verified = chunks.verify(chunkId, answer.payload);
+    if (!verified.ok) throw verified.error;
+    const stored = await chunks.put(verified.value);
+    if (!stored.ok) throw stored.error;
+    this.stats.chunksCopied += 1;
+    this.stats.bytesCopied += answer.payload.byteLength;
+  }
+}
+
+function uniqueChunks(refs: readonly SyncRef[]): string[] {
+  return [...new Set(refs.map((ref) => ref.chunkId))];
+}
