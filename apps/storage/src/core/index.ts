@@ -1,6 +1,13 @@
-/** The storage node's pure core: data-folder layout, request admission, views, listings. */
+/**
+ * The storage node's pure core: data-folder layout, request admission, views, listings, and
+ * the rules of background maintenance (scrub pacing, repair, garbage collection).
+ */
+export * from "./durations.ts";
+export * from "./gc-rules.ts";
 export * from "./layout.ts";
 export * from "./limits.ts";
 export * from "./owned-files.ts";
+export * from "./pacing.ts";
 export * from "./request-rules.ts";
+export * from "./scrub-rules.ts";
 export * from "./view-rules.ts";

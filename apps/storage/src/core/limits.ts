@@ -44,3 +44,64 @@ export const CATCH_UP_CHECK_INTERVAL_MS = 250;
 export const CATCH_UP_CHUNKS_IN_FLIGHT = 4;
 /** Wait for one catch-up call (a page of references, or one chunk) from the primary. */
 export const CATCH_UP_CALL_TIMEOUT_MS = 10_000;
+
+// ---- background maintenance: scrubber, repair, garbage collection ----
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const SECOND_MS = 1_000;
+const MINUTE_MS = 60 * SECOND_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+
+/**
+ * Bytes per second the scrubber may read and hash. A disk streams a few hundred MiB/s; a tenth
+ * of that keeps most of it for clients while a TiB is still checked in about nine hours.
+ */
+export const SCRUB_BYTES_PER_SECOND_DEFAULT = 32 * MIB;
+/**
+ * Least cost charged per scrubbed chunk: every chunk costs an open, a stat and a close whatever
+ * its size, so a store of tiny chunks must not be scrubbed at thousands of files a second.
+ */
+export const SCRUB_CHUNK_COST_BYTES_MIN = 64 * KIB;
+/**
+ * Rest between two scrub passes. The rate bound is what protects clients; the rest only keeps
+ * a small, idle node from hashing its few chunks over and over (Swift's auditor waits 30 min).
+ */
+export const SCRUB_PASS_PAUSE_MS_DEFAULT = 10 * MINUTE_MS;
+/** Chunk ids read from the references per step of the missing-chunk sweep (one SQL page). */
+export const SCRUB_SWEEP_PAGE_ROWS = 1_000;
+/** Shortest rest a pacer asks for: shorter timers cost more than the work they spread. */
+export const PACE_SLEEP_MS_MIN = 10;
+
+/** Chunks waiting for repair; past it a request is dropped (the next scrub pass finds it). */
+export const REPAIR_QUEUE_MAX = 1_024;
+/** Wait for one replica to send a chunk of up to CHUNK_BYTES_MAX over loopback or a LAN. */
+export const REPAIR_FETCH_TIMEOUT_MS = 10_000;
+/** Wait to open a connection to a replica to repair from. */
+export const REPAIR_CONNECT_TIMEOUT_MS = 1_000;
+
+/**
+ * How long an unreferenced chunk file, and an upload's pending references, are kept. An upload
+ * streams its chunks (each recorded as a pending reference) before the directory commits it; an
+ * hour lets a slow multi-GiB upload finish, counted from its latest chunk, not its first.
+ */
+export const GC_GRACE_MS_DEFAULT = HOUR_MS;
+/** A grace shorter than this would race the few milliseconds between a put and its reference. */
+export const GC_GRACE_MS_MIN = SECOND_MS;
+/** GC passes per grace period: an expired chunk lingers at most a quarter grace longer. */
+export const GC_PASSES_PER_GRACE = 4;
+/** Bounds on the time between GC passes, whatever the grace. */
+export const GC_INTERVAL_MS_MIN = 100;
+export const GC_INTERVAL_MS_MAX = 10 * MINUTE_MS;
+/** Chunks checked against the references per second (an indexed SQLite lookup each). */
+export const GC_CHECKS_PER_SECOND_MAX = 5_000;
+/** Chunk files deleted per second: each is an unlink plus an fsync of its folder. */
+export const GC_DELETES_PER_SECOND_MAX = 100;
+/** Abandoned uploads expired per SQLite transaction, so one never holds the writer long. */
+export const GC_EXPIRE_BATCH_UPLOADS = 100;
+/**
+ * Puts remembered in memory (chunk id → when) so a chunk deduplicated by a put is not
+ * collected before the put's reference is recorded. Past it the oldest goes: its put finished
+ * recording long ago (that takes microseconds), so only the grace rule is lost for it.
+ */
+export const RECENT_PUTS_MAX = 100_000;

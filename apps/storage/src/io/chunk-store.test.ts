@@ -1,14 +1,16 @@
 /**
  * Property: a chunk becomes visible only whole, under its own SHA-256, durable across a
- * restart; bad bytes, crash leftovers and rot on disk never reach a reader.
+ * restart; bad bytes, crash leftovers and rot on disk never reach a reader. Damage found is
+ * reported once the store is right again; a removal frees its bytes at once and a put of the
+ * same id waits for it; puts are remembered (deduplicated ones too) until forgotten.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createMemoryLogger } from "@ftfs/protocol/io";
 import { chunkPath, tempPath } from "../core/index.ts";
-import { ChunkStore, sha256Hex } from "./chunk-store.ts";
+import { ChunkStore, sha256Hex, type DamageListener } from "./chunk-store.ts";
 
 let dir = "";
 beforeEach(async () => {
@@ -127,4 +129,76 @@ test("a missing chunk is CHUNK_NOT_FOUND", async () => {
   const store = await ChunkStore.open(dir, createMemoryLogger());
   const read = await store.get(sha256Hex(bytesOf("never stored")));
   expect(read.ok ? "served" : read.error.code).toBe("CHUNK_NOT_FOUND");
+});
+
+function damageLog(store: ChunkStore): string[] {
+  const seen: string[] = [];
+  const listener: DamageListener = (chunkId, kind) => seen.push(`${kind} ${chunkId}`);
+  store.onDamage = listener;
+  return seen;
+}
+
+test("damage is reported: rot by scrub, a cut-short or vanished file by a read, absence", async () => {
+  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const seen = damageLog(store);
+  const rotten = await putText(store, "will rot");
+  const short = await putText(store, "will be cut short");
+  const gone = await putText(store, "will vanish");
+  const never = sha256Hex(bytesOf("never stored"));
+  await writeFile(join(dir, chunkPath(rotten)), "will roT");
+  await truncate(join(dir, chunkPath(short)), 3);
+  await rm(join(dir, chunkPath(gone)));
+  expect((await store.scrub(rotten)).ok).toBe(false);
+  const cut = await store.get(short);
+  expect(cut.ok ? "served" : cut.error.code).toBe("INTEGRITY");
+  expect((await store.get(gone)).ok).toBe(false);
+  expect((await store.get(never)).ok).toBe(false);
+  expect(seen).toEqual([`rot ${rotten}`, `rot ${short}`, `missing ${gone}`, `absent ${never}`]);
+  expect(store.chunkCount).toBe(0);
+  expect(store.usedBytes).toBe(0);
+});
+
+test("scrub answers the bytes it read and hashed", async () => {
+  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const id = await putText(store, "twelve bytes");
+  const scrubbed = await store.scrub(id);
+  expect(scrubbed.ok && scrubbed.value).toBe(12);
+});
+
+test("remove deletes the file and frees its bytes at once; a put meanwhile waits, then writes", async () => {
+  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const seen = damageLog(store);
+  const id = await putText(store, "garbage, then wanted again");
+  const kept = await putText(store, "kept");
+  const removal = store.remove(id);
+  // Synchronously out of the index: a decision taken in the same tick holds.
+  expect(store.has(id)).toBe(false);
+  expect(store.usedBytes).toBe(4);
+  const again = putText(store, "garbage, then wanted again");
+  expect(await removal).toBe(26);
+  await again;
+  expect(store.has(id)).toBe(true);
+  expect(new TextDecoder().decode(await readFile(join(dir, chunkPath(id))))).toBe(
+    "garbage, then wanted again",
+  );
+  expect(await store.remove(kept)).toBe(4);
+  await expect(access(join(dir, chunkPath(kept)))).rejects.toThrow();
+  expect(await store.remove(kept)).toBe(0);
+  expect(store.usedBytes).toBe(26);
+  expect(seen).toEqual([]);
+});
+
+test("puts are remembered, deduplicated ones too, until forgotten", async () => {
+  let nowMs = 1_000;
+  const store = await ChunkStore.open(dir, createMemoryLogger(), () => nowMs);
+  const first = await putText(store, "first");
+  nowMs = 2_000;
+  const second = await putText(store, "second");
+  nowMs = 3_000;
+  await putText(store, "first"); // deduplicated: nothing written, but remembered
+  expect([store.lastPutAtMs(first), store.lastPutAtMs(second)]).toEqual([3_000, 2_000]);
+  store.forgetPutsBefore(2_500);
+  expect([store.lastPutAtMs(first), store.lastPutAtMs(second)]).toEqual([3_000, null]);
+  expect(await store.modifiedAtMs(first)).toBeGreaterThan(0);
+  expect(await store.modifiedAtMs(sha256Hex(bytesOf("never stored")))).toBeNull();
 });

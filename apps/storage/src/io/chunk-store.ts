@@ -9,15 +9,25 @@
  * treats a mismatch as a bad replica (it tries the next), so a second hash here would only
  * spend the CPU a read is bound by. Rot at rest is found by `scrub` (the scrubber's check): a
  * chunk that rotted is moved to quarantine/ (so a later put of the same id can store it afresh).
+ * A read that finds a file gone or cut short says so too. Such damage is reported to `onDamage`
+ * (the repairer listens) after the store has put itself right.
+ *
+ * Removal (garbage collection) and quarantine take a chunk out of the index synchronously, so
+ * a caller that decided from the index and the references in the same tick is never raced by a
+ * deduplicating put; a put of that id meanwhile waits until the old file is gone, then writes.
+ * Puts are remembered for a while (`lastPutAtMs`): a deduplicated put writes nothing, and its
+ * owner reference is recorded only after it returns.
  *
  * This file does not know about owners, groups or the network.
  */
 
-import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { CHUNK_BYTES_MAX, fail, ok, type Result } from "@ftfs/protocol/core";
 import type { Logger } from "@ftfs/protocol/io";
 import {
+  type DamageKind,
+  RECENT_PUTS_MAX,
   chunkDirs,
   chunkIdAt,
   chunkPath,
@@ -44,6 +54,20 @@ export interface PutOutcome {
   readonly written: boolean;
 }
 
+/** Told that a chunk was found damaged on this node (after the store put itself right). */
+export type DamageListener = (chunkId: string, kind: DamageKind) => void;
+
+/** A chunk file could not be deleted; it stays indexed (unless it is gone from the folder). */
+export class ChunkDeleteError extends Error {
+  override readonly name = "ChunkDeleteError";
+  readonly chunkId: string;
+
+  constructor(chunkId: string, cause: unknown) {
+    super(`could not delete chunk ${chunkId.slice(0, 12)}`, { cause });
+    this.chunkId = chunkId;
+  }
+}
+
 /** Error codes of the file system that mean "no room". */
 const NO_SPACE_CODES: ReadonlySet<string> = new Set(["ENOSPC", "EDQUOT"]);
 
@@ -55,23 +79,38 @@ export class ChunkStore {
   readonly dataDir: string;
   /** Bytes the store may hold; past it a put answers DISK_FULL before the disk does. */
   capacityBytes = Number.MAX_SAFE_INTEGER;
+  /** Damage found by reads and scrubs goes here; null: nobody listens (tests, tools). */
+  onDamage: DamageListener | null = null;
   private readonly logger: Logger;
+  private readonly nowMs: () => number;
   private readonly index = new Map<string, number>();
   private readonly writing = new Map<string, Promise<Result<PutOutcome>>>();
+  /** Chunks being taken out (deleted or quarantined): a put of the same id waits for these. */
+  private readonly removing = new Map<string, Promise<void>>();
+  /** chunk id → wall-clock time of its latest put, oldest first; at most RECENT_PUTS_MAX. */
+  private readonly recentPuts = new Map<string, number>();
   /** Fan-out folders known durable (or being made so): leaf path → when it is ready. */
   private readonly leafDirs = new Map<string, Promise<void>>();
   private used = 0;
   private reservedBytes = 0;
   private serial = 0;
 
-  private constructor(dataDir: string, logger: Logger) {
+  private constructor(dataDir: string, logger: Logger, nowMs: () => number) {
     this.dataDir = dataDir;
     this.logger = logger;
+    this.nowMs = nowMs;
   }
 
-  /** Open (creating) the store: remove temp leftovers of a crash, then index the chunks. */
-  static async open(dataDir: string, logger: Logger): Promise<ChunkStore> {
-    const store = new ChunkStore(dataDir, logger);
+  /**
+   * Open (creating) the store: remove temp leftovers of a crash, then index the chunks.
+   * `nowMs` is the wall clock puts are remembered by (the one file times are compared with).
+   */
+  static async open(
+    dataDir: string,
+    logger: Logger,
+    nowMs: () => number = Date.now,
+  ): Promise<ChunkStore> {
+    const store = new ChunkStore(dataDir, logger, nowMs);
     await mkdir(dataDir, { recursive: true });
     const leftovers = await readdir(join(dataDir, TEMP_DIR)).catch(() => []);
     await rm(join(dataDir, TEMP_DIR), { recursive: true, force: true });
@@ -103,6 +142,35 @@ export class ChunkStore {
     return this.index.get(chunkId);
   }
 
+  /** Every stored chunk's id, as of now (a copy: the store may change while it is walked). */
+  ids(): string[] {
+    return [...this.index.keys()];
+  }
+
+  /** When a put last named this chunk (stored or deduplicated), if it is still remembered. */
+  lastPutAtMs(chunkId: string): number | null {
+    return this.recentPuts.get(chunkId) ?? null;
+  }
+
+  /** Forget puts made before `cutoffMs`: past the grace they protect nothing. */
+  forgetPutsBefore(cutoffMs: number): void {
+    for (const [chunkId, atMs] of this.recentPuts) {
+      if (atMs >= cutoffMs) return;
+      this.recentPuts.delete(chunkId);
+    }
+  }
+
+  /** When a stored chunk's file was last written (wall clock), or null if it is not stored. */
+  async modifiedAtMs(chunkId: string): Promise<number | null> {
+    if (!this.index.has(chunkId)) return null;
+    try {
+      return (await stat(join(this.dataDir, chunkPath(chunkId)))).mtimeMs;
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return null;
+      throw error;
+    }
+  }
+
   /** Check bytes against the id they were sent as; nothing is written before this passes. */
   verify(chunkId: string, bytes: Uint8Array): Result<VerifiedChunk> {
     if (bytes.length === 0) return fail("BAD_REQUEST", "a chunk must hold at least one byte");
@@ -121,6 +189,9 @@ export class ChunkStore {
 
   /** Store a verified chunk durably; a chunk already present (or being written) is reused. */
   async put(chunk: VerifiedChunk): Promise<Result<PutOutcome>> {
+    this.notePut(chunk.id);
+    const removal = this.removing.get(chunk.id);
+    if (removal !== undefined) await removal;
     if (this.index.has(chunk.id)) return ok({ written: false });
     const inProgress = this.writing.get(chunk.id);
     if (inProgress !== undefined) {
@@ -137,29 +208,109 @@ export class ChunkStore {
    * comment), and `scrub` is what checks chunks at rest.
    */
   async get(chunkId: string): Promise<Result<Uint8Array>> {
-    if (!this.index.has(chunkId)) {
-      return fail("CHUNK_NOT_FOUND", `no chunk ${chunkId.slice(0, 12)} on this node`);
+    const size = this.index.get(chunkId);
+    if (size === undefined) {
+      if (!this.removing.has(chunkId)) this.report(chunkId, "absent");
+      return notFound(chunkId);
     }
+    const read = await this.readStored(chunkId, readFile);
+    if (!read.ok) return read;
+    // A file cut short (or grown) is rot a reader would only find by hashing; the size is free.
+    if (read.value.length !== size) return this.quarantineRot(chunkId);
+    return read;
+  }
+
+  /**
+   * Re-hash a stored chunk, reading it from the disk rather than the page cache when it can;
+   * rot is quarantined and answered INTEGRITY (the scrubber's check). Answers the bytes read.
+   */
+  async scrub(chunkId: string): Promise<Result<number>> {
+    const size = this.index.get(chunkId);
+    if (size === undefined) return notFound(chunkId);
+    const read = await this.readStored(chunkId, readUncached);
+    if (!read.ok) return read;
+    if (read.value.length === size && sha256Hex(read.value) === chunkId) {
+      return ok(read.value.length);
+    }
+    return this.quarantineRot(chunkId);
+  }
+
+  /**
+   * Delete a chunk (garbage collection); resolves with the bytes freed (0: not stored). The
+   * index forgets it before this returns, so a decision taken in the same tick holds.
+   */
+  remove(chunkId: string): Promise<number> {
+    const bytes = this.index.get(chunkId);
+    if (bytes === undefined) return Promise.resolve(0);
+    this.forget(chunkId);
+    const removal = this.unlinkDurably(chunkId, bytes).then(() => bytes);
+    // The caller hears the outcome; a waiting put only needs to know the removal settled.
+    this.trackRemoval(chunkId, removal.then(settledQuietly, settledQuietly));
+    return removal;
+  }
+
+  /** Read an indexed chunk; a file gone from the disk is forgotten and reported missing. */
+  private async readStored(
+    chunkId: string,
+    read: (path: string) => Promise<Uint8Array>,
+  ): Promise<Result<Uint8Array>> {
     try {
-      return ok(await readFile(join(this.dataDir, chunkPath(chunkId))));
+      return ok(await read(join(this.dataDir, chunkPath(chunkId))));
     } catch (error) {
       if (errorCode(error) !== "ENOENT") throw error;
+      // Removed or quarantined while we read: that is not damage.
+      if (!this.index.has(chunkId) || this.removing.has(chunkId)) return notFound(chunkId);
       this.forget(chunkId);
       this.logger.error("indexed chunk is missing from disk", { chunkId });
-      return fail("CHUNK_NOT_FOUND", `no chunk ${chunkId.slice(0, 12)} on this node`);
+      this.report(chunkId, "missing");
+      return notFound(chunkId);
     }
   }
 
-  /** Re-hash a stored chunk; rot is quarantined and answered INTEGRITY (the scrubber's check). */
-  async scrub(chunkId: string): Promise<Result<void>> {
-    const read = await this.get(chunkId);
-    if (!read.ok) return read;
-    if (sha256Hex(read.value) === chunkId) return ok(undefined);
+  private async quarantineRot(chunkId: string): Promise<Result<never>> {
     await this.quarantine(chunkId);
+    this.report(chunkId, "rot");
     return fail(
       "INTEGRITY",
       `chunk ${chunkId.slice(0, 12)} on this node is corrupt; read another replica`,
     );
+  }
+
+  private async unlinkDurably(chunkId: string, bytes: number): Promise<void> {
+    try {
+      await unlink(join(this.dataDir, chunkPath(chunkId)));
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return;
+      // Still on disk, so still ours: back into the index, and the caller hears why.
+      this.remember(chunkId, bytes);
+      throw new ChunkDeleteError(chunkId, error);
+    }
+    try {
+      await fsyncDir(join(this.dataDir, chunkDirs(chunkId)[2]));
+    } catch (error) {
+      // The name is gone (a crash could bring it back, and a later pass deletes it again).
+      throw new ChunkDeleteError(chunkId, error);
+    }
+  }
+
+  private trackRemoval(chunkId: string, settled: Promise<void>): void {
+    this.removing.set(chunkId, settled);
+    void settled.then(() => {
+      if (this.removing.get(chunkId) === settled) this.removing.delete(chunkId);
+    });
+  }
+
+  private report(chunkId: string, kind: DamageKind): void {
+    this.onDamage?.(chunkId, kind);
+  }
+
+  /** Remember a put; the map stays in time order (a repeated put moves to the end). */
+  private notePut(chunkId: string): void {
+    this.recentPuts.delete(chunkId);
+    this.recentPuts.set(chunkId, this.nowMs());
+    if (this.recentPuts.size <= RECENT_PUTS_MAX) return;
+    const oldest = this.recentPuts.keys().next();
+    if (!oldest.done) this.recentPuts.delete(oldest.value);
   }
 
   private async write(chunk: VerifiedChunk): Promise<Result<PutOutcome>> {
@@ -214,8 +365,17 @@ export class ChunkStore {
     await fsyncDir(join(this.dataDir, dirs[0]));
   }
 
-  private async quarantine(chunkId: string): Promise<void> {
+  /** Move a rotted chunk aside; concurrent finders of the same rot share one move. */
+  private quarantine(chunkId: string): Promise<void> {
+    const inProgress = this.removing.get(chunkId);
+    if (inProgress !== undefined) return inProgress;
     this.forget(chunkId);
+    const moved = this.moveToQuarantine(chunkId);
+    this.trackRemoval(chunkId, moved.catch(() => undefined));
+    return moved;
+  }
+
+  private async moveToQuarantine(chunkId: string): Promise<void> {
     const target = join(this.dataDir, quarantinePath(chunkId, this.nextSerial()));
     try {
       await rename(join(this.dataDir, chunkPath(chunkId)), target);
@@ -301,6 +461,27 @@ async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Read a whole chunk file, then drop its pages from the cache: a scrub reads every chunk once
+ * per pass, and keeping them cached would only push out what clients read.
+ */
+async function readUncached(path: string): Promise<Uint8Array> {
+  const handle = await open(path, "r");
+  try {
+    const bytes = await handle.readFile();
+    dropCachedPages(handle.fd);
+    return bytes;
+  } finally {
+    await handle.close();
+  }
+}
+
+function settledQuietly(): void {}
+
+function notFound(chunkId: string): Result<never> {
+  return fail("CHUNK_NOT_FOUND", `no chunk ${chunkId.slice(0, 12)} on this node`);
 }
 
 /** fsync a folder, so a rename or creation inside it survives a power cut. */

@@ -1,6 +1,7 @@
 /**
  * Property: owner references survive a reopen; a commit sets the version on exactly its
- * upload's rows; a drop removes the name's committed rows; retried puts add no duplicates.
+ * upload's rows; a drop removes the name's committed rows; retried puts add no duplicates;
+ * only uploads idle past the cutoff lose their pending rows; referenced chunks page in order.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -57,5 +58,38 @@ test("drop removes the name's committed references and keeps in-flight uploads",
   expect(store.referencesTo(C1)).toBe(0);
   const left = rowsOf(store, "alice").map((row) => `${row.name}/${row.uploadId}/${row.version}`);
   expect(left.sort()).toEqual(["a.txt/u2/null", "other/u3/4"]);
+  store.close();
+});
+
+test("expirePending drops only uploads whose newest pending reference is older than the cutoff", () => {
+  const store = RefsStore.open(join(dir, "refs.sqlite"));
+  const C4 = "4".repeat(64);
+  // u1 is still streaming: its first chunk is old, its latest is not.
+  store.addPending(C1, { uid: "alice", name: "big", uploadId: "u1" }, 10, 100);
+  store.addPending(C2, { uid: "alice", name: "big", uploadId: "u1" }, 10, 200);
+  // u2 committed long ago: committed references never expire.
+  store.addPending(C3, { uid: "alice", name: "done", uploadId: "u2" }, 10, 50);
+  store.commit("alice", "done", "u2", 1);
+  // u3 and u4 were abandoned; u4 shares C1 with u1.
+  store.addPending(C4, { uid: "bob", name: "gave-up", uploadId: "u3" }, 10, 60);
+  store.addPending(C1, { uid: "bob", name: "gave-up-too", uploadId: "u4" }, 10, 70);
+  expect(store.expirePending(150, 1)).toBe(1); // one upload per call
+  expect(store.expirePending(150, 10)).toBe(1);
+  expect(store.expirePending(150, 10)).toBe(0);
+  expect([C1, C2, C3, C4].map((chunk) => store.referencesTo(chunk))).toEqual([1, 1, 1, 0]);
+  expect(store.expirePending(201, 10)).toBe(2);
+  expect(store.referencesTo(C3)).toBe(1);
+  store.close();
+});
+
+test("referencedChunksAfter pages through distinct chunk ids in order", () => {
+  const store = RefsStore.open(join(dir, "refs.sqlite"));
+  store.addPending(C3, { uid: "alice", name: "x", uploadId: "u1" }, 1, 1);
+  store.addPending(C1, { uid: "alice", name: "x", uploadId: "u1" }, 1, 1);
+  store.addPending(C1, { uid: "bob", name: "y", uploadId: "u2" }, 1, 1);
+  store.addPending(C2, { uid: "bob", name: "y", uploadId: "u2" }, 1, 1);
+  expect(store.referencedChunksAfter("", 2)).toEqual([C1, C2]);
+  expect(store.referencedChunksAfter(C2, 2)).toEqual([C3]);
+  expect(store.referencedChunksAfter(C3, 2)).toEqual([]);
   store.close();
 });

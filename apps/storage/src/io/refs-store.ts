@@ -3,9 +3,10 @@
  * call returns). One row per (chunk, uid, name, upload): who holds a chunk, for which upload,
  * and, once the directory committed the upload, as which version (NULL until then).
  *
- * Rows also keep what garbage collection will need: the chunk's size and when the reference
- * was recorded, so a pending reference whose upload never commits can expire after a grace
- * period, and a chunk no row names can be found. Nothing is deleted here on its own.
+ * Rows also keep what garbage collection needs: the chunk's size and when the reference was
+ * recorded, so the pending references of an upload that never commits expire after a grace
+ * period (io/gc.ts asks), and a chunk no row names can be found. Nothing is deleted here on
+ * its own.
  *
  * This file does not know about chunk files, groups or the network.
  */
@@ -14,7 +15,11 @@ import { Database, type Statement } from "bun:sqlite";
 import type { ChunkOwner, SyncRef } from "@ftfs/protocol/core";
 import type { RefRow } from "../core/index.ts";
 
-/** Bumped when the table layout changes; a newer file than this code is refused. */
+/**
+ * Bumped when the table layout changes; a newer file than this code is refused. (The
+ * refs_pending index came later without a bump: an index changes no row, and a build without
+ * it still reads and writes the file correctly.)
+ */
 const SCHEMA_VERSION = 1;
 
 const SCHEMA = `
@@ -30,6 +35,8 @@ const SCHEMA = `
     UNIQUE (uid, name, upload_id, chunk_id)
   );
   CREATE INDEX IF NOT EXISTS refs_by_chunk ON refs (chunk_id);
+  CREATE INDEX IF NOT EXISTS refs_pending ON refs (uid, name, upload_id, created_at_ms)
+    WHERE version IS NULL;
 `;
 
 interface SyncRow {
@@ -62,6 +69,8 @@ export class RefsStore {
   private readonly dropCommitted: Statement;
   private readonly ownedBy: Statement<RowOut, [string]>;
   private readonly refCount: Statement<{ count: number }, [string]>;
+  private readonly expireIdle: Statement<unknown, [number, number]>;
+  private readonly chunksAfter: Statement<{ chunk_id: string }, [string, number]>;
 
   private constructor(db: Database) {
     this.db = db;
@@ -80,6 +89,14 @@ export class RefsStore {
     );
     this.refCount = db.query<{ count: number }, [string]>(
       "SELECT COUNT(*) AS count FROM refs WHERE chunk_id = ?1",
+    );
+    this.expireIdle = db.query<unknown, [number, number]>(
+      `DELETE FROM refs WHERE version IS NULL AND (uid, name, upload_id) IN (
+         SELECT uid, name, upload_id FROM refs WHERE version IS NULL
+         GROUP BY uid, name, upload_id HAVING MAX(created_at_ms) < ?1 LIMIT ?2)`,
+    );
+    this.chunksAfter = db.query<{ chunk_id: string }, [string, number]>(
+      "SELECT DISTINCT chunk_id FROM refs WHERE chunk_id > ?1 ORDER BY chunk_id LIMIT ?2",
     );
   }
 
@@ -183,6 +200,20 @@ export class RefsStore {
       }
     })();
     return dropped;
+  }
+
+  /**
+   * Expire the pending references of uploads idle since before `cutoffMs` (their newest
+   * pending reference is older): at most `uploadsMax` uploads per call, one transaction.
+   * Answers how many references went.
+   */
+  expirePending(cutoffMs: number, uploadsMax: number): number {
+    return this.expireIdle.run(cutoffMs, uploadsMax).changes;
+  }
+
+  /** Chunk ids some reference names, in id order, after `afterId` ("" to start): one page. */
+  referencedChunksAfter(afterId: string, limit: number): string[] {
+    return this.chunksAfter.all(afterId, limit).map((row) => row.chunk_id);
   }
 
   /** How many references name a chunk (0: a candidate for garbage collection). */

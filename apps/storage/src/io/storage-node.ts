@@ -22,6 +22,7 @@ import { CatchUp } from "./catch-up.ts";
 import { ChunkStore } from "./chunk-store.ts";
 import { storageHandlers, type StorageContext } from "./handlers.ts";
 import { Heartbeat } from "./heartbeat.ts";
+import { Maintenance, type MaintenanceSettings, type MaintenanceStats } from "./maintenance.ts";
 import { RefsStore } from "./refs-store.ts";
 import { Replicator } from "./replicator.ts";
 
@@ -42,6 +43,8 @@ export interface StorageNodeOptions {
   readonly heartbeatIntervalMs?: number;
   /** Gossip keyring (`--cluster-key`); absent: open dev mode. */
   readonly clusterKey?: Keyring;
+  /** Scrubber and garbage-collection settings (`--scrub-rate`, `--gc-grace`, …). */
+  readonly maintenance?: MaintenanceSettings;
 }
 
 export class StorageNode {
@@ -58,10 +61,11 @@ export class StorageNode {
   /** Null when the UDP port could not be bound: the heartbeat still keeps us known. */
   private gossip: ClusterGossip | null = null;
   private stopping: Promise<void> | null = null;
+  private maintenance: Maintenance | null = null;
 
   /** Open the stores in `--data` (recovering what is there), listen, and start heartbeating. */
   static async start(options: StorageNodeOptions): Promise<StorageNode> {
-    const chunks = await ChunkStore.open(options.dataDir, options.logger);
+    const chunks = await ChunkStore.open(options.dataDir, options.logger, options.nowMs);
     const freeOnDisk = options.capacityBytes === undefined ? await freeBytes(options.dataDir) : 0;
     chunks.capacityBytes = options.capacityBytes ?? freeOnDisk + chunks.usedBytes;
     const refs = RefsStore.open(join(options.dataDir, REFS_DB_FILE));
@@ -72,9 +76,34 @@ export class StorageNode {
       refs.close();
       throw error;
     }
+    node.startMaintenance(options);
     await node.startGossip(options);
     return node;
   }
+
+  // ---- background maintenance (scrubber, repair, GC): the loops live in maintenance.ts ----
+
+  private startMaintenance(options: StorageNodeOptions): void {
+    this.maintenance = Maintenance.start(
+      {
+        node: this.node,
+        chunks: this.chunks,
+        refs: this.refs,
+        view: () => this.heartbeat.view,
+        logger: options.logger,
+        nowMs: options.nowMs ?? Date.now,
+        monotonicMs: options.monotonicMs ?? (() => performance.now()),
+      },
+      options.maintenance,
+    );
+  }
+
+  /** Scrub, repair and GC counters (null before start-up finished). */
+  get maintenanceStats(): MaintenanceStats | null {
+    return this.maintenance?.stats ?? null;
+  }
+
+  // ---- end of background maintenance ----
 
   /** Joins the one gossip cluster through the directories, publishing our group role. */
   private async startGossip(options: StorageNodeOptions): Promise<void> {
@@ -192,11 +221,13 @@ export class StorageNode {
   private async shutdown(): Promise<void> {
     // Leave first, in parallel with the drain: others record `left` at once, never `dead`.
     const leaving = this.gossip?.stop();
+    const maintenanceStopped = this.maintenance?.stop(); // before the references close
     this.heartbeat.stop();
     this.server.stop();
     await this.catchUp.stop();
     await this.inFlight.drained(STOP_DRAIN_TIMEOUT_MS);
     this.replicator.close();
+    await maintenanceStopped;
     this.refs.close();
     await leaving;
   }

@@ -1,0 +1,68 @@
+/**
+ * Property: a chunk is collectable only when no reference names it, no put named it within
+ * the grace, and its file is older than the grace; GC runs a few times per grace, bounded.
+ */
+import { describe, expect, test } from "bun:test";
+import { gcIntervalMs, judgeChunk, pendingExpiryCutoffMs, type ChunkFacts } from "./gc-rules.ts";
+import { GC_INTERVAL_MS_MAX, GC_INTERVAL_MS_MIN } from "./limits.ts";
+
+const GRACE_MS = 60_000;
+const NOW_MS = 10_000_000;
+const OLD_MS = NOW_MS - GRACE_MS;
+
+interface Row {
+  readonly name: string;
+  readonly facts: ChunkFacts;
+  readonly verdict: ReturnType<typeof judgeChunk>;
+}
+
+const TABLE: readonly Row[] = [
+  {
+    name: "unreferenced, never put since start, old file: collected",
+    facts: { references: 0, lastPutAtMs: null, fileModifiedAtMs: OLD_MS },
+    verdict: { collect: true },
+  },
+  {
+    name: "one reference keeps it however old (a file shared with others, or a pending upload)",
+    facts: { references: 1, lastPutAtMs: null, fileModifiedAtMs: 0 },
+    verdict: { collect: false, reason: "referenced" },
+  },
+  {
+    name: "a put just now deduplicated onto an old file: kept (its reference may be in flight)",
+    facts: { references: 0, lastPutAtMs: NOW_MS - 1, fileModifiedAtMs: 0 },
+    verdict: { collect: false, reason: "recentlyPut" },
+  },
+  {
+    name: "a put exactly one grace ago no longer protects it",
+    facts: { references: 0, lastPutAtMs: OLD_MS, fileModifiedAtMs: 0 },
+    verdict: { collect: true },
+  },
+  {
+    name: "a file written within the grace: kept",
+    facts: { references: 0, lastPutAtMs: null, fileModifiedAtMs: OLD_MS + 1 },
+    verdict: { collect: false, reason: "youngFile" },
+  },
+  {
+    name: "a file dated in the future (clock stepped back): kept",
+    facts: { references: 0, lastPutAtMs: null, fileModifiedAtMs: NOW_MS + GRACE_MS },
+    verdict: { collect: false, reason: "youngFile" },
+  },
+];
+
+describe("judgeChunk", () => {
+  for (const row of TABLE) {
+    test(row.name, () => {
+      expect(judgeChunk(row.facts, NOW_MS, GRACE_MS)).toEqual(row.verdict);
+    });
+  }
+});
+
+test("pending references expire one grace after their upload's latest chunk", () => {
+  expect(pendingExpiryCutoffMs(NOW_MS, GRACE_MS)).toBe(OLD_MS);
+});
+
+test("GC runs four times per grace, within its bounds", () => {
+  expect(gcIntervalMs(4_000)).toBe(1_000);
+  expect(gcIntervalMs(60 * 60_000)).toBe(GC_INTERVAL_MS_MAX);
+  expect(gcIntervalMs(1)).toBe(GC_INTERVAL_MS_MIN);
+});

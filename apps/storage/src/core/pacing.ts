@@ -1,0 +1,41 @@
+/**
+ * Rate bounds for background work, pure: a Pacer is told how much work was done and how long
+ * it took, and answers how long to rest so the work never runs faster than its rate. It holds
+ * no clock; the io loop measures time and sleeps.
+ *
+ * No credit is banked: work slower than its rate (a busy disk) does not earn a later burst, so
+ * the bound holds over any window, which is what protects client traffic.
+ */
+
+import { assert } from "@ftfs/protocol/core";
+import { PACE_SLEEP_MS_MIN } from "./limits.ts";
+
+const MS_PER_SECOND = 1_000;
+
+export class Pacer {
+  private readonly unitsPerSecond: number;
+  private readonly sleepMsMin: number;
+  private owedMs = 0;
+
+  constructor(unitsPerSecond: number, sleepMsMin = PACE_SLEEP_MS_MIN) {
+    assert(unitsPerSecond > 0, "a pacer needs a positive rate");
+    assert(sleepMsMin >= 0, "a pacer's least sleep is not negative");
+    this.unitsPerSecond = unitsPerSecond;
+    this.sleepMsMin = sleepMsMin;
+  }
+
+  /**
+   * `units` of work took `elapsedMs`: the rest to take now, or 0 to carry on. Rests shorter
+   * than the least sleep are owed and added to a later one, so tiny work items do not each
+   * arm a timer, yet the average rate stays bounded.
+   */
+  after(units: number, elapsedMs: number): number {
+    assert(units >= 0 && elapsedMs >= 0, "pacer work and time are not negative");
+    const dueMs = (units * MS_PER_SECOND) / this.unitsPerSecond;
+    this.owedMs = Math.max(0, this.owedMs + dueMs - elapsedMs);
+    if (this.owedMs < this.sleepMsMin) return 0;
+    const restMs = this.owedMs;
+    this.owedMs = 0;
+    return restMs;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A storage node's background maintenance, wired: the repairer (listening to the chunk store's
+ * damage reports), the scrubber and garbage collection. storage-node.ts starts it once the
+ * node serves and stops it before the references database closes. Settings come from flags.
+ */
+
+import type { GroupView } from "@ftfs/protocol/core";
+import type { Logger } from "@ftfs/protocol/io";
+import {
+  GC_GRACE_MS_DEFAULT,
+  SCRUB_BYTES_PER_SECOND_DEFAULT,
+  SCRUB_PASS_PAUSE_MS_DEFAULT,
+} from "../core/index.ts";
+import type { ChunkStore } from "./chunk-store.ts";
+import { GarbageCollector, type GcStats } from "./gc.ts";
+import type { RefsStore } from "./refs-store.ts";
+import { Repairer, type RepairStats } from "./repairer.ts";
+import { Scrubber, type ScrubStats } from "./scrubber.ts";
+
+export interface MaintenanceSettings {
+  /** Scrub read rate; 0 turns the scrubber off. Default SCRUB_BYTES_PER_SECOND_DEFAULT. */
+  readonly scrubBytesPerSecond?: number;
+  /** Pause between scrub passes. Default SCRUB_PASS_PAUSE_MS_DEFAULT. */
+  readonly scrubPassPauseMs?: number;
+  /** How long garbage waits before it is collected. Default GC_GRACE_MS_DEFAULT. */
+  readonly gcGraceMs?: number;
+}
+
+export interface MaintenanceDeps {
+  readonly node: string;
+  readonly chunks: ChunkStore;
+  readonly refs: RefsStore;
+  readonly view: () => GroupView | null;
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+  readonly monotonicMs: () => number;
+}
+
+export interface MaintenanceStats {
+  readonly scrub: Readonly<ScrubStats>;
+  readonly repair: Readonly<RepairStats>;
+  readonly gc: Readonly<GcStats>;
+}
+
+export class Maintenance {
+  readonly repairer: Repairer;
+  readonly scrubber: Scrubber;
+  readonly gc: GarbageCollector;
+  private readonly chunks: ChunkStore;
+
+  private constructor(deps: MaintenanceDeps, settings: MaintenanceSettings) {
+    const { chunks, refs, logger, monotonicMs } = deps;
+    this.chunks = chunks;
+    this.repairer = new Repairer({ node: deps.node, chunks, refs, view: deps.view, logger });
+    this.scrubber = new Scrubber({
+      chunks,
+      refs,
+      repairer: this.repairer,
+      logger,
+      monotonicMs,
+      bytesPerSecond: settings.scrubBytesPerSecond ?? SCRUB_BYTES_PER_SECOND_DEFAULT,
+      passPauseMs: settings.scrubPassPauseMs ?? SCRUB_PASS_PAUSE_MS_DEFAULT,
+    });
+    this.gc = new GarbageCollector({
+      chunks,
+      refs,
+      logger,
+      nowMs: deps.nowMs,
+      monotonicMs,
+      graceMs: settings.gcGraceMs ?? GC_GRACE_MS_DEFAULT,
+    });
+  }
+
+  static start(deps: MaintenanceDeps, settings: MaintenanceSettings = {}): Maintenance {
+    const maintenance = new Maintenance(deps, settings);
+    deps.chunks.onDamage = maintenance.repairer.onDamage;
+    maintenance.scrubber.start();
+    maintenance.gc.start();
+    return maintenance;
+  }
+
+  get stats(): MaintenanceStats {
+    return { scrub: this.scrubber.stats, repair: this.repairer.stats, gc: this.gc.stats };
+  }
+
+  /** Stop every loop and wait for the work under way; the stores may close after this. */
+  async stop(): Promise<void> {
+    this.chunks.onDamage = null;
+    await Promise.all([this.scrubber.stop(), this.gc.stop(), this.repairer.stop()]);
+  }
+}
