@@ -1,7 +1,7 @@
 /**
- * Property: the real `bun run apps/storage` process refuses a bad flag with one line and exit
- * status 2, prints --help, logs JSON "listening" once it serves, takes its view from the
- * directory, and on SIGTERM stops cleanly with exit status 0.
+ * Property: the real `bun run apps/storage` process refuses a bad flag (maintenance settings
+ * too) with one line and exit status 2, prints --help, logs JSON "listening" once it serves,
+ * takes its view from the directory, and on SIGTERM stops cleanly with exit status 0.
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -44,9 +44,25 @@ test("--help lists every flag with its environment twin", async () => {
   const child = spawnStorage(["--help"]);
   const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
   expect(code).toBe(0);
-  for (const name of ["node", "group", "listen", "data", "join", "capacity"]) {
+  const names = ["node", "group", "listen", "data", "join", "capacity"];
+  for (const name of [...names, "scrub-rate", "scrub-pause", "gc-grace"]) {
     expect(stdout).toContain(`--${name}`);
-    expect(stdout).toContain(`FTFS_${name.toUpperCase()}`);
+    expect(stdout).toContain(`FTFS_${name.toUpperCase().replace(/-/g, "_")}`);
+  }
+});
+
+test("a bad maintenance flag is one line naming it and exit status 2", async () => {
+  const base = ["--node", "s1a", "--group", "s1", "--listen", "127.0.0.1:0", "--data", "/nowhere"];
+  const cases: Array<[string, string, RegExp]> = [
+    ["--scrub-rate", "fast", /--scrub-rate/],
+    ["--scrub-pause", "1d", /--scrub-pause/],
+    ["--gc-grace", "10ms", /--gc-grace must be at least 1000 ms/],
+  ];
+  for (const [flag, value, pattern] of cases) {
+    const child = spawnStorage([...base, "--join", "127.0.0.1:1", flag, value]);
+    const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+    expect({ code, lines: stderr.trim().split("\n").length }).toEqual({ code: 2, lines: 1 });
+    expect(stderr).toMatch(pattern);
   }
 });
 

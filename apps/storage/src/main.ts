@@ -17,6 +17,14 @@ import {
   UsageError,
   type FlagSpec,
 } from "@ftfs/protocol/io";
+import {
+  GC_GRACE_MS_DEFAULT,
+  GC_GRACE_MS_MIN,
+  parseDurationMs,
+  SCRUB_BYTES_PER_SECOND_DEFAULT,
+  SCRUB_PASS_PAUSE_MS_DEFAULT,
+} from "./core/index.ts";
+import type { MaintenanceSettings } from "./io/maintenance.ts";
 import { StorageNode, type StorageNodeOptions } from "./io/storage-node.ts";
 
 const PROGRAM = "bun run apps/storage";
@@ -25,8 +33,11 @@ const SUMMARY =
   "and replicates writes to the other nodes of its --group.";
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
+const MIB = 1024 * 1024;
 /** A capacity of 0 would refuse every write; a node that should take none is not started. */
 const CAPACITY_BYTES_MIN = 1;
+/** The unit a rate may be written with (`32MiB/s`); the number is bytes per second either way. */
+const PER_SECOND_SUFFIX = "/s";
 
 const FLAGS: readonly FlagSpec[] = [
   { name: "node", description: "this node's id, unique in the cluster (e.g. s1a)" },
@@ -38,6 +49,21 @@ const FLAGS: readonly FlagSpec[] = [
     name: "capacity",
     description: "bytes offered, e.g. 10GiB; empty: the disk's free space",
     default: "",
+  },
+  {
+    name: "scrub-rate",
+    description: "bytes per second the scrubber re-hashes, e.g. 32MiB; 0 turns it off",
+    default: `${SCRUB_BYTES_PER_SECOND_DEFAULT / MIB}MiB`,
+  },
+  {
+    name: "scrub-pause",
+    description: "pause between two scrub passes, e.g. 10m, 30s, 500ms",
+    default: formatDuration(SCRUB_PASS_PAUSE_MS_DEFAULT),
+  },
+  {
+    name: "gc-grace",
+    description: "how long unreferenced chunks and unfinished uploads are kept, e.g. 1h, 90s",
+    default: formatDuration(GC_GRACE_MS_DEFAULT),
   },
   CLUSTER_KEY_FLAG,
 ];
@@ -60,7 +86,8 @@ function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger
   const join = parseJoin(requireFlag(flags, "join"));
   const capacity = flags.capacity ?? "";
   const clusterKey = parseClusterKeyFlag(flags["cluster-key"] ?? "");
-  const base = { node, group, listen, dataDir, join, clusterKey };
+  const maintenance = parseMaintenance(flags);
+  const base = { node, group, listen, dataDir, join, clusterKey, maintenance };
   if (capacity === "") return base;
   return {
     ...base,
@@ -71,6 +98,37 @@ function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger
       Number.MAX_SAFE_INTEGER,
     ),
   };
+}
+
+function parseMaintenance(flags: Readonly<Record<string, string>>): MaintenanceSettings {
+  const rate = (flags["scrub-rate"] ?? "").trim();
+  const bare = rate.endsWith(PER_SECOND_SUFFIX) ? rate.slice(0, -PER_SECOND_SUFFIX.length) : rate;
+  return {
+    scrubBytesPerSecond: parseBytesFlag("scrub-rate", bare, 0, Number.MAX_SAFE_INTEGER),
+    scrubPassPauseMs: durationFlag(flags, "scrub-pause", 0),
+    gcGraceMs: durationFlag(flags, "gc-grace", GC_GRACE_MS_MIN),
+  };
+}
+
+function durationFlag(
+  flags: Readonly<Record<string, string>>,
+  name: string,
+  minMs: number,
+): number {
+  const parsed = parseDurationMs(flags[name] ?? "");
+  if (!parsed.ok) throw new UsageError(`flag --${name}: ${parsed.error.message}`);
+  if (parsed.value < minMs) {
+    throw new UsageError(`flag --${name} must be at least ${minMs} ms, got '${flags[name]}'`);
+  }
+  return parsed.value;
+}
+
+/** A default for --help: whole hours, minutes or seconds when it is one. */
+function formatDuration(durationMs: number): string {
+  for (const [unit, scaleMs] of [["h", 3_600_000], ["m", 60_000], ["s", 1_000]] as const) {
+    if (durationMs % scaleMs === 0) return `${durationMs / scaleMs}${unit}`;
+  }
+  return `${durationMs}ms`;
 }
 
 function requireFlag(flags: Readonly<Record<string, string>>, name: string): string {
