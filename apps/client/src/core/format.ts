@@ -176,6 +176,7 @@ export function formatStatus(status: ClusterStatus): string {
     { title: "epoch", align: "right" },
     { title: "primary", align: "left" },
     { title: "in-sync replicas", align: "left" },
+    { title: "catching up", align: "left" },
   ];
   const groupRows = [...status.groups]
     .sort((a, b) => compareText(a.group, b.group))
@@ -184,6 +185,7 @@ export function formatStatus(status: ClusterStatus): string {
       String(group.epoch),
       primaryLabel(group),
       group.replicas.map((replica) => replica.node).join(",") || "-",
+      (group.learners ?? []).map((learner) => learner.node).join(",") || "-",
     ]);
   const unreachable =
     status.unreachable.length === 0 ? [] : ["", `no answer from ${status.unreachable.join(", ")}`];

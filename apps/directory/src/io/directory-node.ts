@@ -86,6 +86,8 @@ export class DirectoryNode {
   private replicator: Replicator | null = null;
   private duties: PrimaryDuties | null = null;
   private formingTimer: ReturnType<typeof setInterval> | null = null;
+  /** The member set last refused for being larger than --expect (logged once per change). */
+  private lastRefusal = "";
   /** Resolves to null when the UDP port could not be bound. */
   private readonly gossip: Promise<ClusterGossip | null>;
   private gossipReady: ClusterGossip | null = null;
@@ -187,10 +189,14 @@ export class DirectoryNode {
     const members = this.directoriesSeen();
     if (members.size < this.expect) return;
     if (members.size > this.expect) {
-      this.logger.error("more directory nodes than --expect; not forming a group", {
-        expect: this.expect,
-        seen: [...members.keys()].join(","),
-      });
+      const seen = [...members.keys()].sort().join(",");
+      if (seen !== this.lastRefusal) {
+        this.logger.error("more directory nodes than --expect; not forming a group", {
+          expect: this.expect,
+          seen,
+        });
+      }
+      this.lastRefusal = seen;
       return;
     }
     if (this.formingTimer !== null) clearInterval(this.formingTimer);
@@ -299,7 +305,11 @@ export class DirectoryNode {
       nowMs: this.nowMs,
       random: Math.random,
     });
-    outbox.start();
+    // A previous term's drainer may still have notices on the wire: let it finish first, so a
+    // group never sees this term's notices overtaken by older ones.
+    void Promise.all(this.retiring).then(() => {
+      if (this.duties?.outbox === outbox) outbox.start();
+    });
     const checkEveryMs = this.options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS;
     const ticker = setInterval(() => void groups.tick(), checkEveryMs);
     this.duties = { groups, outbox, ticker };

@@ -64,6 +64,25 @@ export interface DirectoryContext {
 type Answer<O extends Op> = Promise<Result<Reply<O>>>;
 
 /**
+ * A refusal read from the local state ("no such user", "no such file") is only as current as
+ * that state: a primary that lost leadership without knowing it yet, or a new one still
+ * applying its predecessor's entries, may not have seen the change that makes the request
+ * valid. Before refusing, prove the state current (read index), then check again.
+ */
+async function checkedCurrent<T>(
+  context: DirectoryContext,
+  check: () => Result<T>,
+): Promise<Result<T>> {
+  const first = check();
+  if (first.ok || (first.error.code !== "NO_SUCH_USER" && first.error.code !== "NOT_FOUND")) {
+    return first;
+  }
+  const current = await context.proposer.readBarrier();
+  if (!current.ok) return current;
+  return check();
+}
+
+/**
  * A request stamped with a term older than ours was routed by a stale view of the directory
  * group; 0 means the caller did not stamp it. Newer terms are fine: we may be the one behind.
  */
@@ -112,7 +131,9 @@ async function onPlaceUpload(
   context: DirectoryContext,
   body: RequestBody<"placeUpload">,
 ): Answer<"placeUpload"> {
-  const valid = checkUserAndName(context.store, body.uid, body.name);
+  const valid = await checkedCurrent(context, () =>
+    checkUserAndName(context.store, body.uid, body.name),
+  );
   if (!valid.ok) return valid;
   const groups = context.groups()?.placementGroups() ?? [];
   // An empty file has no chunks, so it needs no storage group.
@@ -126,7 +147,9 @@ async function onCommitUpload(
   context: DirectoryContext,
   body: RequestBody<"commitUpload">,
 ): Answer<"commitUpload"> {
-  const valid = checkUserAndName(context.store, body.uid, body.name);
+  const valid = await checkedCurrent(context, () =>
+    checkUserAndName(context.store, body.uid, body.name),
+  );
   if (!valid.ok) return valid;
   // A retried commit of an upload already in the log answers from the log, whatever the
   // chunk size is now; only a new commit is held to this node's chunk size.
@@ -187,12 +210,15 @@ async function onDeleteFile(
   body: RequestBody<"deleteFile">,
 ): Answer<"deleteFile"> {
   const { uid, name, requestId } = body;
-  const valid = checkUserAndName(context.store, uid, name);
+  const valid = await checkedCurrent(context, () => {
+    const known = checkUserAndName(context.store, uid, name);
+    if (!known.ok) return known;
+    const retried = context.store.findDeleteRequest(uid, requestId) !== undefined;
+    // Refuse a missing name here, so a stream of bad deletes does not grow the log.
+    const exists = context.store.latestVersion(uid, name)?.kind === "live";
+    return !retried && !exists ? noSuchFile(uid, name) : known;
+  });
   if (!valid.ok) return valid;
-  const retried = context.store.findDeleteRequest(uid, requestId) !== undefined;
-  // Refuse a missing name here, so a stream of bad deletes does not grow the log.
-  const exists = context.store.latestVersion(uid, name)?.kind === "live";
-  if (!retried && !exists) return noSuchFile(uid, name);
   const result = await context.proposer.propose({
     type: "deleteFile",
     uid,

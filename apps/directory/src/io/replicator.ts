@@ -33,8 +33,9 @@ import {
   type Outcome,
   type OutcomeOf,
 } from "../core/index.ts";
+import { SQLiteError } from "bun:sqlite";
 import type { RaftLog } from "./raft-log.ts";
-import type { SqliteMetadataStore } from "./sqlite-store.ts";
+import { StoreCorruptError, type SqliteMetadataStore } from "./sqlite-store.ts";
 
 /** How a handler turns a command into a change, and makes a read current. */
 export interface Proposer {
@@ -98,6 +99,8 @@ export class Replicator implements Proposer {
   private nextReadRound = 1;
   private flushQueued = false;
   private leading = false;
+  /** The term in which `leading` last became true. */
+  private leadingTerm = 0;
   private knownLeader: string | null = null;
   private suspicionTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly ticker: ReturnType<typeof setInterval>;
@@ -152,9 +155,7 @@ export class Replicator implements Proposer {
   // ---- inputs ----
 
   step(message: raft.RaftMessage): void {
-    if (this.stopped) return;
-    this.node.step(message);
-    this.queueFlush();
+    this.input(() => this.node.step(message));
   }
 
   /**
@@ -170,15 +171,16 @@ export class Replicator implements Proposer {
       this.suspicionTimer = null;
       if (this.stopped || this.node.leader !== id) return;
       this.options.logger.info("primary suspected; campaigning", { primary: id, term: this.term });
-      this.node.suspectLeader();
-      this.queueFlush();
+      this.input(() => this.node.suspectLeader());
     }, delayMs);
   }
 
   propose<C extends Command>(command: C): Promise<Result<OutcomeOf<C>>> {
     if (this.stopped) return Promise.resolve(fail("UNAVAILABLE", "directory node is stopping"));
     const bytes = new TextEncoder().encode(encodeCommand(command));
-    const proposed = this.node.propose(bytes);
+    if (!this.leading) return Promise.resolve(this.notPrimary());
+    const proposed = this.guarded(() => this.node.propose(bytes));
+    if (proposed === null) return Promise.resolve(fail("UNAVAILABLE", "directory node failed; retry"));
     if (!proposed.ok) {
       if (proposed.error.code === "BUSY") {
         const pending = proposed.error.uncommittedEntries;
@@ -215,10 +217,40 @@ export class Replicator implements Proposer {
   // ---- the loop ----
 
   private onTick(): void {
-    if (this.stopped) return;
-    this.node.tick();
+    this.input(() => this.node.tick());
     this.expireWaiters();
+  }
+
+  /**
+   * Every input to the core goes through here: a throw from the core (a broken invariant) or
+   * from the disk stops this node for good, since its state can no longer be trusted.
+   */
+  private input(apply: () => void): void {
+    this.guarded(apply);
+  }
+
+  /** Runs one input; null when this node is stopped or the input killed it. */
+  private guarded<T>(apply: () => T): T | null {
+    if (this.stopped) return null;
+    let result: T;
+    try {
+      result = apply();
+    } catch (error) {
+      this.die(error);
+      return null;
+    }
     this.queueFlush();
+    return result;
+  }
+
+  private die(error: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.leading = false;
+    clearInterval(this.ticker);
+    if (this.suspicionTimer !== null) clearTimeout(this.suspicionTimer);
+    this.failEverything("UNAVAILABLE", "directory node failed; retry another");
+    this.options.onFatal(error);
   }
 
   private queueFlush(): void {
@@ -230,10 +262,7 @@ export class Replicator implements Proposer {
       try {
         this.flush();
       } catch (error) {
-        this.stopped = true;
-        clearInterval(this.ticker);
-        this.failEverything("UNAVAILABLE", "directory node failed; retry another");
-        this.options.onFatal(error);
+        this.die(error);
       }
     });
   }
@@ -246,9 +275,12 @@ export class Replicator implements Proposer {
       const outcomes = this.persistAndApply(ready);
       for (const message of ready.messages) this.options.send(message);
       this.node.advance(ready);
+      if (ready.snapshot !== null) {
+        this.snapshotIndex = ready.snapshot.index;
+        this.coreApplied = Math.max(this.coreApplied, ready.snapshot.index);
+      }
       const last = ready.committedEntries.at(-1);
       if (last !== undefined) this.coreApplied = last.index;
-      if (ready.snapshot !== null) this.snapshotIndex = ready.snapshot.index;
       for (const state of ready.readStates) {
         const round = this.readRounds.get(state.requestId);
         if (round !== undefined) round.index = state.index;
@@ -300,7 +332,21 @@ export class Replicator implements Proposer {
       store.applyEntry(entry.index, () => undefined);
       return fail("INTERNAL", `log entry ${entry.index} does not decode`);
     }
-    return applyCommand(store, entry.index, decoded.value);
+    try {
+      return applyCommand(store, entry.index, decoded.value);
+    } catch (error) {
+      // The disk or the file failing is this node's problem: it must stop (rethrow). A rule of
+      // the state machine broken by a committed command would break on every replica alike:
+      // apply it as a no-op, loudly, rather than crash the whole group in a loop.
+      if (error instanceof SQLiteError || error instanceof StoreCorruptError) throw error;
+      logger.error("committed command broke a state-machine invariant; applied as a no-op", {
+        index: entry.index,
+        type: decoded.value.type,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      store.applyEntry(entry.index, () => undefined);
+      return fail("INTERNAL", `log entry ${entry.index} could not be applied`);
+    }
   }
 
   private settleProposals(outcomes: ReadonlyArray<[raft.Entry, Result<Outcome>]>): void {
@@ -355,13 +401,30 @@ export class Replicator implements Proposer {
         self: leader === this.id,
       });
     }
-    const leading = this.node.currentRole === "leader";
+    // Once serving in a term, keep serving until the role goes: commit runs ahead of apply
+    // between batches, which says nothing about leadership.
+    const stillLeading = this.leading && this.leadingTerm === this.term;
+    const leading =
+      this.node.currentRole === "leader" && (stillLeading || this.termApplied());
+    if (leading) this.leadingTerm = this.term;
     if (leading === this.leading) return;
     this.leading = leading;
     // Whatever we accepted as primary may yet commit under the next one, or may not: the
     // caller is told to retry, and commands are idempotent by their ids.
     if (!leading) this.failEverything("NOT_PRIMARY", "");
     this.options.onLeadership(leading);
+  }
+
+  /**
+   * A new leader serves only once an entry of its own term is committed and applied: before
+   * that its state may lack entries an earlier primary acknowledged.
+   */
+  private termApplied(): boolean {
+    const commit = this.node.commitIndex;
+    return (
+      this.node.logView.termAt(commit) === this.node.currentTerm &&
+      this.options.store.lastApplied() >= commit
+    );
   }
 
   private expireWaiters(): void {
