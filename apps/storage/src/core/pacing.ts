@@ -4,7 +4,7 @@
  * no clock; the io loop measures time and sleeps.
  *
  * No credit is banked: work slower than its rate (a busy disk) does not earn a later burst, so
- * the bound holds over any window, which is what protects client traffic.
+ * the bound holds over every window, which is what protects client traffic.
  */
 
 import { assert } from "@ftfs/protocol/core";

@@ -18,7 +18,7 @@ export function scrubCostBytes(bytes: number): number {
  * - rot: its bytes no longer hash to its id (quarantined);
  * - missing: it was stored here and its file is gone;
  * - absent: a read asked for it and it is not here, which is damage only if a reference says
- *   this node stored it (a client may ask any replica, including one that never had it).
+ *   this node stored it (a client may ask a replica that never had it).
  */
 export type DamageKind = "rot" | "missing" | "absent";
 

@@ -138,7 +138,7 @@ function damageLog(store: ChunkStore): string[] {
   return seen;
 }
 
-test("damage is reported: rot by scrub, a cut-short or vanished file by a read, absence", async () => {
+test("damage is reported: rot by scrub, a short or vanished file by a read, absence", async () => {
   const store = await ChunkStore.open(dir, createMemoryLogger());
   const seen = damageLog(store);
   const rotten = await putText(store, "will rot");
@@ -165,7 +165,7 @@ test("scrub answers the bytes it read and hashed", async () => {
   expect(scrubbed.ok && scrubbed.value).toBe(12);
 });
 
-test("remove deletes the file and frees its bytes at once; a put meanwhile waits, then writes", async () => {
+test("remove frees the bytes at once; a put meanwhile waits, then writes afresh", async () => {
   const store = await ChunkStore.open(dir, createMemoryLogger());
   const seen = damageLog(store);
   const id = await putText(store, "garbage, then wanted again");

@@ -61,7 +61,7 @@ test("drop removes the name's committed references and keeps in-flight uploads",
   store.close();
 });
 
-test("expirePending drops only uploads whose newest pending reference is older than the cutoff", () => {
+test("expirePending drops only uploads whose newest pending reference is too old", () => {
   const store = RefsStore.open(join(dir, "refs.sqlite"));
   const C4 = "4".repeat(64);
   // u1 is still streaming: its first chunk is old, its latest is not.
