@@ -32,7 +32,8 @@ const fx = useCluster({
   directories: 1,
   groups: [{ name: "s1", size: 3 }],
   chunkBytes: E2E_CHUNK_BYTES,
-  env: { FTFS_GC_GRACE: `${GRACE_MS}ms` },
+  // The test reads the nodes' info lines (GC passes), whatever the caller's log level.
+  env: { FTFS_GC_GRACE: `${GRACE_MS}ms`, FTFS_LOG_LEVEL: "info" },
 });
 
 beforeAll(async () => {

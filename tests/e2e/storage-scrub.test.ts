@@ -29,7 +29,8 @@ const fx = useCluster({
   directories: 1,
   groups: [{ name: "s1", size: 3 }],
   chunkBytes: E2E_CHUNK_BYTES,
-  env: { FTFS_SCRUB_PAUSE: SCRUB_PAUSE },
+  // The test reads the nodes' info lines (repairs), whatever the caller's log level.
+  env: { FTFS_SCRUB_PAUSE: SCRUB_PAUSE, FTFS_LOG_LEVEL: "info" },
 });
 
 beforeAll(async () => {

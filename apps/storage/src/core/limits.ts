@@ -86,7 +86,10 @@ export const REPAIR_CONNECT_TIMEOUT_MS = 1_000;
  * hour lets a slow multi-GiB upload finish, counted from its latest chunk, not its first.
  */
 export const GC_GRACE_MS_DEFAULT = HOUR_MS;
-/** A grace shorter than this would race the few milliseconds between a put and its reference. */
+/**
+ * Least grace: an upload's chunks arrive a few at a time, and a client that stalls for a retry
+ * or a slow disk must not see its upload expire between two of them.
+ */
 export const GC_GRACE_MS_MIN = SECOND_MS;
 /** GC passes per grace period: an expired chunk lingers at most a quarter grace longer. */
 export const GC_PASSES_PER_GRACE = 4;
