@@ -78,7 +78,12 @@ test("a restarted backup catches up as a learner, then alone serves every file",
   for (const [name, digest] of uploaded) {
     expect(sha256(expectOk(await fx.ws.ftfs([UID, "r", name])).stdout)).toBe(digest);
   }
-  // Its own references name exactly the live files: the deleted one's were dropped.
-  const fromStorage = await fx.client.listFromStorage(UID);
-  expect(fromStorage.map((file) => file.name).sort()).toEqual([...uploaded.keys()].sort());
+  // Its own references name exactly the live files: the deleted one's go too, once the
+  // directory's dropRefs notice (delivered in the background, with backoff) has reached it.
+  const live = [...uploaded.keys()].sort();
+  const names = await pollUntil("the restarted node lists exactly the live files", async () => {
+    const listed = (await fx.client.listFromStorage(UID)).map((file) => file.name).sort();
+    return JSON.stringify(listed) === JSON.stringify(live) ? listed : undefined;
+  });
+  expect(names).toEqual(live);
 });
