@@ -78,8 +78,11 @@ class PeerLink {
     }
     this.connecting = true;
     try {
-      this.client = await RpcClient.connect(address, RAFT_CONNECT_TIMEOUT_MS);
-      if (this.closed) this.client.close();
+      const client = await RpcClient.connect(address, RAFT_CONNECT_TIMEOUT_MS);
+      // An idle link that closes is news too: a killed peer's kernel closes it at once.
+      client.onClosed = () => this.broken(client, new Error("connection closed"));
+      this.client = client;
+      if (this.closed) client.close();
     } catch (error) {
       // The queued messages are stale by the time a peer comes back; Raft will send fresh ones.
       this.queue = [];
@@ -96,9 +99,9 @@ class PeerLink {
   }
 
   private broken(client: RpcClient, error: unknown): void {
-    if (this.client !== client) return;
-    client.close();
+    if (this.client !== client || this.closed) return;
     this.client = null;
+    client.close();
     const code = error instanceof FtfsError ? error.code : "INTERNAL";
     this.transport.logger.debug("link to peer directory broke", { peer: this.id, code });
     this.transport.onPeerUnreachable(this.id);

@@ -43,6 +43,8 @@ interface PendingCall {
 
 export class RpcClient {
   readonly address: string;
+  /** Called once when the connection ends, whoever ended it (a peer that died, or close()). */
+  onClosed: (() => void) | null = null;
   private channel: FrameChannel | null = null;
   private readonly pending = new Map<number, PendingCall>();
   private nextRequestId = 1;
@@ -76,7 +78,10 @@ export class RpcClient {
       client.channel = new FrameChannel(socket, {
         onFrame: (frame) => client.onFrame(frame),
         onDecodeError: (error) => client.failAll(new FtfsError(error.code, `bad frame from ${address}: ${error.message}`)),
-        onClose: (error) => client.failAll(error),
+        onClose: (error) => {
+          client.failAll(error);
+          client.onClosed?.();
+        },
       });
       return client;
     } catch (error) {

@@ -7,6 +7,7 @@
 
 import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { closeSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { CHUNK_BYTES_DEFAULT } from "../core/limits.ts";
@@ -86,13 +87,18 @@ export class NodeProcess {
 
   start(): void {
     if (this.running) throw new Error(`node ${this.id} is already running`);
-    const log = Bun.file(this.logPath);
-    this.child = Bun.spawn([process.execPath, ...this.argv], {
-      env: { ...process.env, FTFS_PARENT_PID: String(process.pid), ...this.env },
-      stdin: "ignore",
-      stdout: "ignore",
-      stderr: log,
-    });
+    // Appended, so a restarted node's log follows its previous life instead of overwriting it.
+    const log = openSync(this.logPath, "a");
+    try {
+      this.child = Bun.spawn([process.execPath, ...this.argv], {
+        env: { ...process.env, FTFS_PARENT_PID: String(process.pid), ...this.env },
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: log,
+      });
+    } finally {
+      closeSync(log);
+    }
   }
 
   /** Send a signal: SIGKILL to crash it, SIGSTOP/SIGCONT to pause it, SIGTERM to stop it. */
