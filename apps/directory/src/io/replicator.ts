@@ -35,6 +35,7 @@ import {
 } from "../core/index.ts";
 import { SQLiteError } from "bun:sqlite";
 import type { RaftLog } from "./raft-log.ts";
+import { exportStateInWorker, type ExportedState } from "./snapshot-export.ts";
 import { StoreCorruptError, type SqliteMetadataStore } from "./sqlite-store.ts";
 
 /** How a handler turns a command into a change, and makes a read current. */
@@ -70,6 +71,8 @@ export interface ReplicatorOptions {
   readonly nowMs: () => number;
   /** Applied entries between snapshots; tests lower it to exercise snapshot catch-up. */
   readonly compactEveryEntries?: number;
+  /** How the state is exported for a snapshot; default: a worker reading the database. */
+  readonly exportState?: () => Promise<ExportedState>;
 }
 
 interface PendingProposal {
@@ -107,6 +110,8 @@ export class Replicator implements Proposer {
   private snapshotIndex: number;
   private coreApplied: number;
   private stopped = false;
+  /** A snapshot export is running (one at a time). */
+  private exporting = false;
 
   constructor(options: ReplicatorOptions) {
     this.options = options;
@@ -470,20 +475,39 @@ export class Replicator implements Proposer {
     });
   }
 
-  /** Folds the applied log into a snapshot; the core hands it back in the next Ready to store. */
+  /**
+   * Folds the applied log into a snapshot. The state is exported by a worker (seconds for a
+   * large state); the core takes it when it comes back, as of the index the export read.
+   */
   private maybeCompact(): void {
+    if (this.exporting) return;
     const index = this.options.store.lastApplied();
-    // The export is the state at lastApplied: the core must have applied exactly as far.
-    if (index !== this.coreApplied) return;
     const every = this.options.compactEveryEntries ?? RAFT_COMPACT_EVERY_ENTRIES;
     if (index - this.snapshotIndex < every) return;
+    this.exporting = true;
     const startedMs = this.options.nowMs();
-    this.node.compact(index, this.options.store.exportState());
-    this.snapshotIndex = index;
-    this.options.logger.info("log compacted into a snapshot", {
-      index,
-      tookMs: this.options.nowMs() - startedMs,
-    });
-    this.queueFlush();
+    const exportState = this.options.exportState ?? (() => exportStateInWorker(this.options.store.path));
+    void exportState()
+      .then((exported) => {
+        // Only forward: a snapshot installed from the primary meanwhile may be newer.
+        if (this.stopped || exported.index <= this.snapshotIndex) return;
+        if (exported.index > this.coreApplied) return;
+        this.input(() => this.node.compact(exported.index, exported.data));
+        this.snapshotIndex = exported.index;
+        this.options.logger.info("log compacted into a snapshot", {
+          index: exported.index,
+          bytes: exported.data.byteLength,
+          tookMs: this.options.nowMs() - startedMs,
+        });
+      })
+      .catch((error: unknown) => {
+        this.options.logger.error("snapshot export failed; the log keeps growing until the next try", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      })
+      .finally(() => {
+        this.exporting = false;
+      });
   }
+
 }

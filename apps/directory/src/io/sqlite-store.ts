@@ -405,14 +405,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
 
   /** The whole applied state as one gzipped JSON document: a Raft snapshot's data. */
   exportState(): Uint8Array {
-    const dump: StateDump = {
-      lastApplied: this.applied,
-      users: this.db.query<UserRow, []>("SELECT uid, created_at_ms FROM users").all(),
-      versions: this.db.query<VersionRow, []>(`SELECT ${VERSION_COLUMNS} FROM versions`).all(),
-      groups: this.db.query<{ grp: string; config: string }, []>("SELECT grp, config FROM groups").all(),
-      outbox: this.db.query<NoticeRow, []>("SELECT idx, seq, grp, op, body FROM outbox").all(),
-    };
-    return Bun.gzipSync(new TextEncoder().encode(JSON.stringify(dump)));
+    return exportStateOf(this.db).data;
   }
 
   /**
@@ -540,6 +533,26 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   private assertWriting(): void {
     assert(this.inTransaction, "metadata write outside applyEntry");
   }
+}
+
+/**
+ * The applied state of an open database as one gzipped JSON document, and the index it is
+ * at. Run inside one read transaction (or on a connection nobody writes through), so the rows
+ * and lastApplied agree: snapshot-worker.ts does it beside a busy writer.
+ */
+export function exportStateOf(db: Database): { readonly index: number; readonly data: Uint8Array } {
+  const applied = db
+    .query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?")
+    .get(META_LAST_APPLIED);
+  const index = Number(applied?.value ?? "0");
+  const dump: StateDump = {
+    lastApplied: index,
+    users: db.query<UserRow, []>("SELECT uid, created_at_ms FROM users").all(),
+    versions: db.query<VersionRow, []>(`SELECT ${VERSION_COLUMNS} FROM versions`).all(),
+    groups: db.query<{ grp: string; config: string }, []>("SELECT grp, config FROM groups").all(),
+    outbox: db.query<NoticeRow, []>("SELECT idx, seq, grp, op, body FROM outbox").all(),
+  };
+  return { index, data: Bun.gzipSync(new TextEncoder().encode(JSON.stringify(dump))) };
 }
 
 function isLive(record: VersionRecord): record is LiveVersion {
