@@ -19,8 +19,11 @@ export const CLIENT_FIRST_CONTACT_DEADLINE_MS = 4_000;
 
 /** First backoff delay; doubled per attempt up to the cap, then jittered. */
 export const CLIENT_RETRY_DELAY_MS_BASE = 50;
-/** Backoff cap: a client never sleeps longer than this between two attempts. */
-export const CLIENT_RETRY_DELAY_MS_MAX = 1_000;
+/**
+ * Backoff cap: a client never sleeps longer than this between two attempts. A directory or
+ * storage failover takes 0.1-1.5 s; a longer cap would add most of a second after it ends.
+ */
+export const CLIENT_RETRY_DELAY_MS_MAX = 400;
 
 /**
  * Wait for one directory answer. Metadata answers are small; a directory that is silent this
