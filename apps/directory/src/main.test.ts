@@ -111,6 +111,7 @@ describe("flags", () => {
       FTFS_DATA: "/tmp/d",
       FTFS_JOIN: "127.0.0.1:7102, 127.0.0.1:7103",
       FTFS_CHUNK_BYTES: "1MiB",
+      FTFS_REREPLICATION_GRACE: "90s",
     });
     expect(config).toEqual({
       node: "d1",
@@ -119,6 +120,7 @@ describe("flags", () => {
       join: ["127.0.0.1:7102", "127.0.0.1:7103"],
       expect: 1,
       chunkBytes: 1024 * 1024,
+      rereplicationGraceMs: 90_000,
     });
     const base = ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x"];
     expect(parseConfig([...base, "--join", ""], {})).toMatchObject({ join: [] });
@@ -139,6 +141,10 @@ describe("flags", () => {
     [
       ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x", "--chunk-bytes", "1"],
       "--chunk-bytes",
+    ],
+    [
+      ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x", "--rereplication-grace", "1d"],
+      "--rereplication-grace",
     ],
   ] as const) {
     test(`refuses ${args.join(" ")}`, () => {

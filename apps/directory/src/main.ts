@@ -12,6 +12,7 @@ import {
   CHUNK_BYTES_MIN,
   NODE_ID_BYTES_MAX,
   parseAddress,
+  parseDurationMs,
 } from "@ftfs/protocol/core";
 import {
   CLUSTER_KEY_FLAG,
@@ -27,7 +28,7 @@ import {
   type Keyring,
   type Logger,
 } from "@ftfs/protocol/io";
-import { DIRECTORY_GROUP_SIZES } from "./core/index.ts";
+import { DIRECTORY_GROUP_SIZES, REREPLICATION_GRACE_MS_DEFAULT } from "./core/index.ts";
 import { DirectoryNode } from "./io/directory-node.ts";
 import { SqliteMetadataStore } from "./io/sqlite-store.ts";
 
@@ -52,6 +53,12 @@ const FLAGS: readonly FlagSpec[] = [
     description: "chunk size for uploads (e.g. 4MiB)",
     default: String(CHUNK_BYTES_DEFAULT),
   },
+  {
+    name: "rereplication-grace",
+    description: "how long a storage group stays under its replication factor before it gets " +
+      "a spare node, e.g. 5m, 30s",
+    default: `${REREPLICATION_GRACE_MS_DEFAULT / 60_000}m`,
+  },
   CLUSTER_KEY_FLAG,
 ];
 
@@ -62,6 +69,7 @@ export interface DirectoryConfig {
   readonly join: readonly string[];
   readonly expect: number;
   readonly chunkBytes: number;
+  readonly rereplicationGraceMs: number;
   /** Absent when no key was given: open dev mode. */
   readonly clusterKey?: Keyring;
 }
@@ -106,8 +114,18 @@ export function parseConfig(
     CHUNK_BYTES_MIN,
     CHUNK_BYTES_MAX,
   );
+  const grace = parseDurationMs(flags["rereplication-grace"] ?? "");
+  if (!grace.ok) throw new UsageError(`flag --rereplication-grace: ${grace.error.message}`);
   const clusterKey = parseClusterKeyFlag(flags["cluster-key"] ?? "");
-  const config = { node, listen, data, join, expect, chunkBytes };
+  const config = {
+    node,
+    listen,
+    data,
+    join,
+    expect,
+    chunkBytes,
+    rereplicationGraceMs: grace.value,
+  };
   return clusterKey.isOpen ? config : { ...config, clusterKey };
 }
 
@@ -123,6 +141,7 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
       logger,
       join: config.join,
       expect: config.expect,
+      rereplicationGraceMs: config.rereplicationGraceMs,
       ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
     });
   } catch (error) {

@@ -69,7 +69,11 @@ test("status lists every member, directories first, and names directories that d
   });
   const text = formatStatus({
     node: "d1",
-    members: [member("s1a", "storage", "s1"), member("d1", "directory", null)],
+    members: [
+      member("s1a", "storage", "s1"),
+      member("d1", "directory", null),
+      member("x1", "storage", null),
+    ],
     groups: [],
     unreachable: ["127.0.0.1:7103"],
   });
@@ -79,5 +83,7 @@ test("status lists every member, directories first, and names directories that d
   );
   expect(lines[3]).toMatch(/^d1\s+directory\s+-\s+127\.0\.0\.1:2\s+alive\s+\d+\s+primary\s+1$/);
   expect(lines[4]).toMatch(/^s1a\s+storage\s+s1\s/);
+  // A storage node with no group is a spare waiting for an assignment.
+  expect(lines[5]).toMatch(/^x1\s+storage\s+spare\s/);
   expect(text).toContain("no answer from 127.0.0.1:7103");
 });

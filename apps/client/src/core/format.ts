@@ -164,7 +164,7 @@ export function formatStatus(status: ClusterStatus): string {
   const memberRows = members.map((member) => [
     member.node,
     member.role,
-    member.group ?? "-",
+    memberGroup(member),
     member.address,
     member.state,
     String(member.incarnation),
@@ -199,6 +199,12 @@ export function formatStatus(status: ClusterStatus): string {
   ].join("\n");
 }
 
+/** A storage node with no group is a spare the directory has not assigned yet. */
+function memberGroup(member: MemberView): string {
+  if (member.group !== null) return member.group;
+  return member.role === "storage" ? "spare" : "-";
+}
+
 function primaryLabel(group: GroupView): string {
   if (group.primary === null) return "(none)";
   return group.primaryNode === null ? group.primary : `${group.primaryNode} ${group.primary}`;
@@ -210,7 +216,7 @@ function compareMembers(a: MemberView, b: MemberView): number {
       case "directory":
         return 0;
       case "storage":
-        return 1;
+        return member.group === null ? 2 : 1; // spares after the groups
       default:
         return assertNever(member.role);
     }

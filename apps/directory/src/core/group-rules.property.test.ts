@@ -1,106 +1,265 @@
 /**
- * The group rules under random histories (seeded, replayable with FTFS_SEED): nodes die, come
- * back with what their disk held, catch up, and writes are acknowledged only once every live
- * replica and learner stored them (the storage write path). Whatever happens, an acknowledged
- * write is on every in-sync replica, the primary is in sync, learners and replicas never
- * overlap, and the epoch moves exactly when the configuration does.
+ * The group rules, spares included, under random histories (seeded, replayable with
+ * FTFS_SEED): two groups of three and two spares; nodes die, come back with what their disk
+ * held, catch up; spares are assigned after the grace, learn their group from the heartbeat
+ * answer, keep it on disk, and catch up like any learner; writes are acknowledged only once
+ * every live replica and learner stored them (the storage write path; a spare that has not
+ * taken its group's view yet refuses them). Whatever happens (safety): an acknowledged write
+ * is on every in-sync replica, the primary is in sync, learners and replicas never overlap, no
+ * node is in two groups, a spare's group never changes once it has one, the replication factor
+ * never falls, and the epoch moves exactly when the configuration does. Once faults stop
+ * (liveness): every group with a live primary is back at its replication factor, unless no
+ * live spare was left to give it.
  */
 import { expect, test } from "bun:test";
 import { Prng } from "@ftfs/protocol/core";
 import { forEachSeed, seedList } from "@ftfs/protocol/testing";
-import { nextGroupConfig, type StorageNodeStatus } from "./group-rules.ts";
+import { isAlive, replicationFactorOf, type StorageNodeStatus } from "./group-rules.ts";
 import type { GroupConfig } from "./model.ts";
+import { planGroups } from "./spare-rules.ts";
 
-const NODES = ["s1a", "s1b", "s1c", "s1d"];
-const STEPS_PER_HISTORY = 200;
-const SEEDS = 2_000;
+const GROUPS = ["s1", "s2"];
+const SPARES = ["x1", "x2"];
+const GROUP_NODES = GROUPS.flatMap((group) => ["a", "b", "c"].map((at) => `${group}${at}`));
+const NODES = [...GROUP_NODES, ...SPARES];
+const FAULT_STEPS = 200;
+/** Enough quiet steps for two spares in turn: grace, assignment, view, catch-up, join. */
+const QUIET_STEPS = 30;
+/** About 1 s of histories: each is 230 rounds of the whole plan over two groups. */
+const SEEDS = 400;
+/** The histories on a loaded machine (a benchmark on the same cores), with room to spare. */
+const PROPERTY_TIMEOUT_MS = 30_000;
 const DEAD_AFTER_MS = 3_000;
+const GRACE_MS = 3_000;
 const STEP_MS = 1_000;
 
 interface NodeModel {
+  readonly name: string;
   alive: boolean;
   lastHeartbeatMs: number;
   syncedEpoch: number | undefined;
+  /** The group it was started with, or the one a spare recorded on disk (survives death). */
+  group: string | null;
+  readonly spare: boolean;
   /** What its disk holds (write ids); survives death. */
   readonly held: Set<number>;
 }
 
-function status(name: string, model: NodeModel): StorageNodeStatus {
+interface World {
+  readonly prng: Prng;
+  readonly models: Map<string, NodeModel>;
+  configs: Map<string, GroupConfig>;
+  underSinceMs: Map<string, number>;
+  /** Group → acknowledged write ids. */
+  readonly acknowledged: Map<string, number[]>;
+  nowMs: number;
+  nextWrite: number;
+}
+
+function status(model: NodeModel): StorageNodeStatus {
   return {
-    node: name,
-    group: "s1",
-    address: `127.0.0.1:${7200 + NODES.indexOf(name)}`,
+    node: model.name,
+    group: model.group,
+    address: `127.0.0.1:${7200 + NODES.indexOf(model.name)}`,
     capacityBytes: 1,
     usedBytes: 0,
     lastHeartbeatMs: model.lastHeartbeatMs,
+    spare: model.spare,
     ...(model.syncedEpoch === undefined ? {} : { syncedEpoch: model.syncedEpoch }),
   };
 }
 
-function history(seed: number): string | null {
-  const prng = new Prng(seed);
-  const models = new Map<string, NodeModel>(
-    NODES.map((name) => [name, { alive: true, lastHeartbeatMs: 0, syncedEpoch: undefined, held: new Set() }]),
-  );
-  const acknowledged: number[] = [];
-  let config: GroupConfig | undefined;
-  let nowMs = 0;
-  let nextWrite = 1;
-  for (let step = 0; step < STEPS_PER_HISTORY; step += 1) {
-    nowMs += STEP_MS;
-    const name = NODES[prng.intBelow(NODES.length)] ?? "s1a";
-    const model = models.get(name);
-    if (model === undefined) return "no model";
-    const roll = prng.nextFloat();
-    if (roll < 0.1) model.alive = false;
-    else if (roll < 0.2 && !model.alive) {
-      model.alive = true; // restarts with its disk, forgets it was synced
-      model.syncedEpoch = undefined;
+function newWorld(seed: number): World {
+  const models = new Map<string, NodeModel>();
+  for (const name of NODES) {
+    const spare = SPARES.includes(name);
+    const group = spare ? null : name.slice(0, 2);
+    const model = { name, alive: true, lastHeartbeatMs: 0, syncedEpoch: undefined, group, spare };
+    models.set(name, { ...model, held: new Set<number>() });
+  }
+  const acknowledged = new Map(GROUPS.map((group) => [group, [] as number[]]));
+  return {
+    prng: new Prng(seed),
+    models,
+    configs: new Map(),
+    underSinceMs: new Map(),
+    acknowledged,
+    nowMs: 0,
+    nextWrite: 1,
+  };
+}
+
+function members(config: GroupConfig | undefined): { inSync: string[]; learning: string[] } {
+  return {
+    inSync: config?.replicas.map((member) => member.node) ?? [],
+    learning: (config?.learners ?? []).map((member) => member.node),
+  };
+}
+
+/** A node dies, or one that is dead restarts (with its disk, forgetting it was synced). */
+function fault(world: World, model: NodeModel): void {
+  const roll = world.prng.nextFloat();
+  if (roll < 0.1) model.alive = false;
+  else if (roll < 0.2 && !model.alive) {
+    model.alive = true;
+    model.syncedEpoch = undefined;
+  }
+}
+
+/** A learner that knows its group copies the primary's whole disk, says so at this epoch. */
+function catchUp(world: World, model: NodeModel): void {
+  if (!model.alive || model.group === null) return;
+  const config = world.configs.get(model.group);
+  if (config === undefined || !members(config).learning.includes(model.name)) return;
+  const primary = world.models.get(config.primaryNode ?? "");
+  if (primary?.alive !== true) return;
+  for (const id of primary.held) model.held.add(id);
+  model.syncedEpoch = config.epoch;
+}
+
+/** The directory's round: heartbeats, then the plan. Returns a problem, or null. */
+function reconfigure(world: World): string | null {
+  for (const model of world.models.values()) if (model.alive) model.lastHeartbeatMs = world.nowMs;
+  const before = new Map(world.configs);
+  const plan = planGroups({
+    configs: [...before.values()],
+    nodes: [...world.models.values()].map(status),
+    underSinceMs: world.underSinceMs,
+    nowMs: world.nowMs,
+    deadAfterMs: DEAD_AFTER_MS,
+    graceMs: GRACE_MS,
+  });
+  world.underSinceMs = plan.underSinceMs;
+  for (const next of plan.changes) {
+    const current = before.get(next.group);
+    if (current !== undefined && next.epoch !== current.epoch + 1) {
+      return `${next.group}: epoch jumped from ${current.epoch} to ${next.epoch}`;
     }
-    // A learner catches up: copies the primary's whole disk, says so at this epoch.
-    const learners = new Set(config?.learners?.map((member) => member.node) ?? []);
-    const primary = config?.primaryNode === null ? undefined : models.get(config?.primaryNode ?? "");
-    if (learners.has(name) && model.alive && primary?.alive === true && config !== undefined) {
-      for (const id of primary.held) model.held.add(id);
-      model.syncedEpoch = config.epoch;
+    if (current !== undefined && replicationFactorOf(next) < replicationFactorOf(current)) {
+      return `${next.group}: replication factor fell to ${replicationFactorOf(next)}`;
     }
-    for (const each of models.values()) if (each.alive) each.lastHeartbeatMs = nowMs;
-    const statuses = [...models].map(([id, each]) => status(id, each));
-    const next = nextGroupConfig(config, "s1", statuses, nowMs, DEAD_AFTER_MS);
-    if (config !== undefined && next !== config && next.epoch !== config.epoch + 1) {
-      return `epoch jumped from ${config.epoch} to ${next.epoch}`;
+    world.configs.set(next.group, next);
+  }
+  return null;
+}
+
+/** Live spares take the view of a group that lists them (the heartbeat answer), for good. */
+function spareHearsAnswer(world: World): string | null {
+  for (const model of world.models.values()) {
+    if (!model.spare || !model.alive) continue;
+    const listing = [...world.configs.values()].filter((config) => {
+      const { inSync, learning } = members(config);
+      return inSync.includes(model.name) || learning.includes(model.name);
+    });
+    const listed = listing[0];
+    if (listed === undefined) continue;
+    if (model.group !== null && model.group !== listed.group) {
+      return `spare ${model.name} of ${model.group} is listed by ${listed.group}`;
     }
-    if (config !== undefined && next === config && next.epoch !== config.epoch) return "epoch moved";
-    config = next;
-    const inSync = config.replicas.map((member) => member.node);
-    const learning = (config.learners ?? []).map((member) => member.node);
+    model.group = listed.group;
+  }
+  return null;
+}
+
+/** A write to each group: every replica and learner must store it (and know the group). */
+function write(world: World): void {
+  for (const [group, config] of world.configs) {
+    if (config.primaryNode === null || world.prng.nextFloat() >= 0.5) continue;
+    const { inSync, learning } = members(config);
+    const targets = [...inSync, ...learning].map((node) => world.models.get(node));
+    const id = world.nextWrite;
+    world.nextWrite += 1;
+    const takes = (target: NodeModel | undefined): boolean =>
+      target?.alive === true && target.group === group;
+    for (const target of targets) if (takes(target)) target?.held.add(id);
+    if (targets.every(takes)) world.acknowledged.get(group)?.push(id);
+  }
+}
+
+function safetyProblem(world: World): string | null {
+  const listedIn = new Map<string, string>();
+  for (const [group, config] of world.configs) {
+    const { inSync, learning } = members(config);
     if (inSync.some((node) => learning.includes(node))) return `${inSync} overlaps ${learning}`;
     if (config.primaryNode !== null && !inSync.includes(config.primaryNode)) {
-      return `primary ${config.primaryNode} is not in sync`;
+      return `${group}: primary ${config.primaryNode} is not in sync`;
     }
-    // A write: the primary forwards to every replica and learner; all must be alive to ack.
-    if (config.primaryNode !== null && prng.nextFloat() < 0.5) {
-      const targets = [...inSync, ...learning].map((node) => models.get(node));
-      const id = nextWrite;
-      nextWrite += 1;
-      for (const target of targets) if (target?.alive === true) target.held.add(id);
-      if (targets.every((target) => target?.alive === true)) acknowledged.push(id);
+    for (const node of [...inSync, ...learning]) {
+      const other = listedIn.get(node);
+      if (other !== undefined) return `${node} is in ${other} and ${group}`;
+      listedIn.set(node, group);
     }
     for (const node of inSync) {
-      const held = models.get(node)?.held;
-      const missing = acknowledged.find((id) => held?.has(id) !== true);
-      if (missing !== undefined) return `in-sync ${node} lacks acknowledged write ${missing} (epoch ${config.epoch})`;
+      const held = world.models.get(node)?.held;
+      const missing = world.acknowledged.get(group)?.find((id) => held?.has(id) !== true);
+      if (missing !== undefined) {
+        const where = `${group} at epoch ${config.epoch}`;
+        return `in-sync ${node} lacks acknowledged write ${missing} of ${where}`;
+      }
     }
   }
   return null;
 }
 
-test("acknowledged writes are on every in-sync replica through deaths, restarts and catch-up", () => {
-  forEachSeed("group rules", seedList(SEEDS, 1), (seed) => {
-    const problem = history(seed);
-    return problem === null ? [] : [problem];
-  });
-});
+function step(world: World, faults: boolean): string | null {
+  world.nowMs += STEP_MS;
+  const names = [...world.models.keys()];
+  const picked = world.models.get(names[world.prng.intBelow(names.length)] ?? "");
+  if (picked === undefined) return "no model";
+  if (faults) fault(world, picked);
+  const learners = faults ? [picked] : [...world.models.values()];
+  for (const model of learners) catchUp(world, model);
+  const problem = reconfigure(world) ?? spareHearsAnswer(world);
+  if (problem !== null) return problem;
+  write(world);
+  return safetyProblem(world);
+}
+
+/** After the quiet phase: a group with a live primary is at its factor, or spares ran out. */
+function livenessProblem(world: World): string | null {
+  const statuses = [...world.models.values()].map(status);
+  const live = (node: string): boolean => {
+    const found = statuses.find((each) => each.node === node);
+    return found !== undefined && isAlive(found, world.nowMs, DEAD_AFTER_MS);
+  };
+  const idleSpares = [...world.models.values()].filter(
+    (model) => model.spare && model.alive && model.group === null,
+  );
+  for (const [group, config] of world.configs) {
+    if (config.primaryNode === null || !live(config.primaryNode)) continue;
+    const { inSync, learning } = members(config);
+    const liveInSync = inSync.filter(live).length;
+    if (learning.some(live)) return `${group}: learners ${learning} still catching up`;
+    if (liveInSync < replicationFactorOf(config) && idleSpares.length > 0) {
+      return `${group}: ${liveInSync} of ${replicationFactorOf(config)} in sync, spares idle`;
+    }
+  }
+  return null;
+}
+
+function history(seed: number): string | null {
+  const world = newWorld(seed);
+  for (let at = 0; at < FAULT_STEPS; at += 1) {
+    const problem = step(world, true);
+    if (problem !== null) return `fault step ${at}: ${problem}`;
+  }
+  for (let at = 0; at < QUIET_STEPS; at += 1) {
+    const problem = step(world, false);
+    if (problem !== null) return `quiet step ${at}: ${problem}`;
+  }
+  return livenessProblem(world);
+}
+
+test(
+  "acknowledged writes stay on every in-sync replica; spares restore the factor",
+  () => {
+    forEachSeed("group rules with spares", seedList(SEEDS, 1), (seed) => {
+      const problem = history(seed);
+      return problem === null ? [] : [problem];
+    });
+  },
+  PROPERTY_TIMEOUT_MS,
+);
 
 test("the same seed replays the same history", () => {
   expect(history(11)).toBe(history(11));

@@ -1,9 +1,10 @@
 /**
  * Group configuration rules: the primary is kept while alive, a dead primary's place goes to
  * the first live in-sync replica in node order (never to a learner), a node outside the in-sync
- * set is a learner until it reports it caught up at the current epoch, and the epoch moves
- * exactly when the configuration changes. Placement prefers
- * groups with the most room and never offers a group whose primary is dead.
+ * set is a learner until it reports it caught up at the current epoch, the replication factor
+ * is the most nodes started for the group ever in sync (former spares and nodes not heard from
+ * yet do not raise it), and the epoch moves exactly when the configuration changes. Placement
+ * prefers groups with the most room and never offers a group whose primary is dead.
  */
 import { describe, expect, test } from "bun:test";
 import { groupConfig } from "../testing/fixtures.ts";
@@ -32,25 +33,32 @@ function node(name: string, heardAtMs: number, freeBytes = 1_000): StorageNodeSt
     capacityBytes: 10_000,
     usedBytes: 10_000 - freeBytes,
     lastHeartbeatMs: heardAtMs,
+    spare: false,
   };
 }
 
 /**
- * A configuration whose replicas are `nodes`, whose primary is `primary` (or none), and whose
- * learners are `learners`.
+ * A configuration whose replicas are `nodes`, whose primary is `primary` (or none), whose
+ * learners are `learners`, and whose replication factor is `replicationFactor` (or unrecorded).
  */
 function config(
   nodes: readonly string[],
   primary: string | null,
   epoch: number,
   learners: readonly string[] = [],
+  replicationFactor?: number,
 ): GroupConfig {
   const all = ["s1a", "s1b", "s1c", "s1d"];
   const base = groupConfig("s1", all, epoch, primary === null ? -1 : all.indexOf(primary));
   const members = base.replicas;
   const replicas = members.filter((replica) => nodes.includes(replica.node));
   const caughtUp = members.filter((replica) => learners.includes(replica.node));
-  return { ...base, replicas, ...(caughtUp.length === 0 ? {} : { learners: caughtUp }) };
+  return {
+    ...base,
+    replicas,
+    ...(caughtUp.length === 0 ? {} : { learners: caughtUp }),
+    ...(replicationFactor === undefined ? {} : { replicationFactor }),
+  };
 }
 
 function synced(status: StorageNodeStatus, epoch: number): StorageNodeStatus {
@@ -70,7 +78,7 @@ const CASES: readonly Case[] = [
     name: "first heartbeat of a group makes that node primary at epoch 1",
     current: undefined,
     nodes: [node("s1b", ALIVE)],
-    expected: config(["s1b"], "s1b", 1),
+    expected: config(["s1b"], "s1b", 1, [], 1),
     changed: true,
   },
   {
@@ -84,14 +92,14 @@ const CASES: readonly Case[] = [
     name: "a node joins: it is a learner first (primary kept, epoch bumped)",
     current: config(["s1b"], "s1b", 1),
     nodes: [node("s1a", ALIVE), node("s1b", ALIVE)],
-    expected: config(["s1b"], "s1b", 2, ["s1a"]),
+    expected: config(["s1b"], "s1b", 2, ["s1a"], 1),
     changed: true,
   },
   {
     name: "a learner that caught up at this epoch joins the in-sync replicas",
     current: config(["s1b"], "s1b", 2, ["s1a"]),
     nodes: [synced(node("s1a", ALIVE), 2), node("s1b", ALIVE)],
-    expected: config(["s1a", "s1b"], "s1b", 3),
+    expected: config(["s1a", "s1b"], "s1b", 3, [], 2),
     changed: true,
   },
   {
@@ -105,42 +113,42 @@ const CASES: readonly Case[] = [
     name: "a replica that was dropped and came back is a learner, not in sync",
     current: config(["s1a", "s1c"], "s1a", 4),
     nodes: [node("s1a", ALIVE), node("s1b", ALIVE), node("s1c", ALIVE)],
-    expected: config(["s1a", "s1c"], "s1a", 5, ["s1b"]),
+    expected: config(["s1a", "s1c"], "s1a", 5, ["s1b"], 2),
     changed: true,
   },
   {
     name: "a backup dies: primary kept, backup dropped, epoch bumped",
     current: config(["s1a", "s1b", "s1c"], "s1a", 3),
     nodes: [node("s1a", ALIVE), node("s1b", DEAD), node("s1c", ALIVE)],
-    expected: config(["s1a", "s1c"], "s1a", 4),
+    expected: config(["s1a", "s1c"], "s1a", 4, [], 3),
     changed: true,
   },
   {
     name: "the primary dies: the first live in-sync replica is promoted, never a learner",
     current: config(["s1b", "s1c", "s1d"], "s1b", 5, ["s1a"]),
     nodes: [node("s1a", ALIVE), node("s1b", DEAD), node("s1c", ALIVE), node("s1d", ALIVE)],
-    expected: config(["s1c", "s1d"], "s1c", 6, ["s1a"]),
+    expected: config(["s1c", "s1d"], "s1c", 6, ["s1a"], 3),
     changed: true,
   },
   {
     name: "every in-sync replica dead: nobody replaces them; the others wait as learners",
     current: config(["s1a"], "s1a", 2),
     nodes: [node("s1a", DEAD), node("s1c", ALIVE), node("s1b", ALIVE)],
-    expected: config(["s1a"], null, 3, ["s1b", "s1c"]),
+    expected: config(["s1a"], null, 3, ["s1b", "s1c"], 1),
     changed: true,
   },
   {
     name: "an in-sync replica comes back: it is primary again; learners stay learners",
     current: config(["s1a"], null, 3, ["s1b", "s1c"]),
     nodes: [node("s1a", ALIVE), node("s1c", ALIVE), node("s1b", ALIVE)],
-    expected: config(["s1a"], "s1a", 4, ["s1b", "s1c"]),
+    expected: config(["s1a"], "s1a", 4, ["s1b", "s1c"], 1),
     changed: true,
   },
   {
     name: "everyone dead: no primary; the in-sync set is kept for their return",
     current: config(["s1a", "s1b"], "s1a", 7),
     nodes: [node("s1a", DEAD), node("s1b", DEAD)],
-    expected: config(["s1a", "s1b"], null, 8),
+    expected: config(["s1a", "s1b"], null, 8, [], 2),
     changed: true,
   },
   {
@@ -155,13 +163,49 @@ const CASES: readonly Case[] = [
     current: config(["s1a"], "s1a", 1),
     nodes: [{ ...node("s1a", ALIVE), address: "127.0.0.1:9999" }],
     expected: {
-      ...config(["s1a"], "s1a", 2),
+      ...config(["s1a"], "s1a", 2, [], 1),
       primary: "127.0.0.1:9999",
       replicas: [{ node: "s1a", address: "127.0.0.1:9999" }],
     },
     changed: true,
   },
+  {
+    name: "a former spare in sync does not raise the replication factor when a node returns",
+    current: config(["s1b", "s1c", "s1d"], "s1b", 6, ["s1a"], 3),
+    nodes: [
+      synced(node("s1a", ALIVE), 6),
+      node("s1b", ALIVE),
+      node("s1c", ALIVE),
+      { ...node("s1d", ALIVE), spare: true },
+    ],
+    expected: config(["s1a", "s1b", "s1c", "s1d"], "s1b", 7, [], 3),
+    changed: true,
+  },
+  {
+    name: "nodes not heard from since a failover do not raise it; once they speak, they do",
+    current: config(["s1a", "s1b"], "s1a", 2, ["s1c"], 2),
+    nodes: [
+      unknown(node("s1a", ALIVE)),
+      unknown(node("s1b", ALIVE)),
+      synced(node("s1c", ALIVE), 2),
+    ],
+    expected: config(["s1a", "s1b", "s1c"], "s1a", 3, [], 2),
+    changed: true,
+  },
+  {
+    name: "... and once they speak, the replication factor rises (a change of its own)",
+    current: config(["s1a", "s1b", "s1c"], "s1a", 3, [], 2),
+    nodes: [node("s1a", ALIVE), node("s1b", ALIVE), node("s1c", ALIVE)],
+    expected: config(["s1a", "s1b", "s1c"], "s1a", 4, [], 3),
+    changed: true,
+  },
 ];
+
+/** A node seeded from a recorded configuration: whether it is a spare is not known yet. */
+function unknown(status: StorageNodeStatus): StorageNodeStatus {
+  const { spare: _unknown, ...rest } = status;
+  return rest;
+}
 
 describe("nextGroupConfig", () => {
   for (const each of CASES) {

@@ -14,7 +14,13 @@
  *   - a new group takes its live nodes as they are: there is nothing to catch up on;
  *   - when every in-sync node is dead, nobody else may replace them (only they hold every
  *     acknowledged chunk): the group waits, with no primary, until one of them returns;
+ *   - the replication factor is the most nodes started for the group (`spare === false`) ever
+ *     in sync at once. Former spares do not raise it: a node that comes back after a spare
+ *     replaced it must not make the group want one more spare for good;
  *   - any change bumps the epoch; no change keeps the very same configuration.
+ *
+ * A spare node (core/spare-rules.ts) has no group until one is assigned to it; callers resolve
+ * assigned spares to their group before these rules see them.
  */
 
 import type { GroupConfig } from "./model.ts";
@@ -22,13 +28,34 @@ import { compareNames } from "./store.ts";
 
 export interface StorageNodeStatus {
   readonly node: string;
-  readonly group: string;
+  /** Null: a spare the directory has not assigned to a group. */
+  readonly group: string | null;
   readonly address: string;
   readonly capacityBytes: number;
   readonly usedBytes: number;
   readonly lastHeartbeatMs: number;
   /** A learner that finished catching up at this epoch. */
   readonly syncedEpoch?: number;
+  /**
+   * true: started as a spare; false: started with its group; absent: not heard from since this
+   * directory took over (seeded from a recorded configuration), so unknown.
+   */
+  readonly spare?: boolean;
+}
+
+/** A configuration recorded before replication factors existed counts its in-sync size. */
+export function replicationFactorOf(config: GroupConfig): number {
+  return config.replicationFactor ?? Math.max(1, config.replicas.length);
+}
+
+/** The next replication factor: it only grows, and only with nodes started for the group. */
+function nextReplicationFactor(
+  current: GroupConfig | undefined,
+  inSync: readonly StorageNodeStatus[],
+): number {
+  const own = inSync.filter((status) => status.spare === false).length;
+  const before = current === undefined ? 1 : replicationFactorOf(current);
+  return Math.max(before, own);
 }
 
 export function isAlive(status: StorageNodeStatus, nowMs: number, deadAfterMs: number): boolean {
@@ -65,6 +92,7 @@ function sameMembers(left: readonly Member[], right: readonly Member[]): boolean
 
 function sameMembership(left: GroupConfig, right: GroupConfig): boolean {
   if (left.primary !== right.primary || left.primaryNode !== right.primaryNode) return false;
+  if (replicationFactorOf(left) !== replicationFactorOf(right)) return false;
   return (
     sameMembers(left.replicas, right.replicas) &&
     sameMembers(left.learners ?? [], right.learners ?? [])
@@ -89,6 +117,7 @@ function frozen(current: GroupConfig, live: readonly StorageNodeStatus[]): Group
     primaryNode: null,
     replicas: current.replicas,
     ...(learners.length === 0 ? {} : { learners }),
+    replicationFactor: replicationFactorOf(current),
   };
   if (sameMembership(current, candidate)) return current;
   return { ...candidate, epoch: current.epoch + 1 };
@@ -123,6 +152,7 @@ export function nextGroupConfig(
     primaryNode: primary?.node ?? null,
     replicas: inSync.map(asMember),
     ...(learners.length === 0 ? {} : { learners: learners.map(asMember) }),
+    replicationFactor: nextReplicationFactor(current, inSync),
   };
   if (current !== undefined && sameMembership(current, candidate)) return current;
   return { ...candidate, epoch: epoch + 1 };
@@ -139,7 +169,8 @@ export function groupConfigChanges(
   deadAfterMs: number,
 ): GroupConfig[] {
   const byGroup = new Map(configs.map((config) => [config.group, config]));
-  const groups = new Set([...byGroup.keys(), ...nodes.map((status) => status.group)]);
+  const groups = new Set(byGroup.keys());
+  for (const status of nodes) if (status.group !== null) groups.add(status.group);
   const changes: GroupConfig[] = [];
   for (const group of [...groups].sort(compareNames)) {
     const current = byGroup.get(group);

@@ -14,6 +14,15 @@ export const STORAGE_DEAD_AFTER_MS = STORAGE_HEARTBEAT_TIMEOUT_MS;
 /** How often group configurations are recomputed, so a silent primary is noticed promptly. */
 export const GROUP_CHECK_INTERVAL_MS = STORAGE_HEARTBEAT_INTERVAL_MS;
 
+/**
+ * How long a storage group stays below its replication factor before a spare node is assigned
+ * to it. Long enough that a node's reboot (a minute or two) does not start a full copy that
+ * ends over-replicated once the node is back; short against the time a second failure takes
+ * to arrive. Ceph waits 10 minutes (mon_osd_down_out_interval), HDFS 10.5: our groups are
+ * smaller (a group of 3 down one is one failure from a single copy), so half of that.
+ */
+export const REREPLICATION_GRACE_MS_DEFAULT = 5 * 60_000;
+
 /** Notices read from the outbox per group per round: bounds memory, not throughput. */
 export const OUTBOX_BATCH_NOTICES_MAX = 64;
 /** Groups looked at per drain round: all of them (a group has at least one storage node). */

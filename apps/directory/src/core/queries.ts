@@ -121,7 +121,7 @@ export function clusterMembers(
   const byGroup = new Map(configs.map((config) => [config.group, config]));
   const members: MemberView[] = [directorySelfView(self, true)];
   for (const status of nodes) {
-    const config = byGroup.get(status.group);
+    const config = status.group === null ? undefined : byGroup.get(status.group);
     members.push({
       node: status.node,
       role: "storage",

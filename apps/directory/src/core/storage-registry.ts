@@ -5,12 +5,32 @@
  * `nowMs`. Bounded by nodesMax; when full, the longest-silent dead node makes room.
  */
 
-import { fail, ok, type Result } from "@ftfs/protocol/core";
+import { fail, ok, type RequestBody, type Result } from "@ftfs/protocol/core";
 import { isAlive, type StorageNodeStatus } from "./group-rules.ts";
 import type { GroupConfig } from "./model.ts";
 import { compareNames } from "./store.ts";
 
 export type Heartbeat = Omit<StorageNodeStatus, "lastHeartbeatMs">;
+
+/**
+ * A registerStorage request as a heartbeat. A node names its group, or says it is a spare (a
+ * spare names the group it was assigned once it knows it); one that does neither is refused.
+ */
+export function heartbeatOf(body: RequestBody<"registerStorage">): Result<Heartbeat> {
+  const spare = body.spare === true;
+  if (body.group === undefined && !spare) {
+    return fail("BAD_REQUEST", `storage node ${body.node} names no group and is not a spare`);
+  }
+  return ok({
+    node: body.node,
+    group: body.group ?? null,
+    spare,
+    address: body.address,
+    capacityBytes: body.capacityBytes,
+    usedBytes: body.usedBytes,
+    ...(body.syncedEpoch === undefined ? {} : { syncedEpoch: body.syncedEpoch }),
+  });
+}
 
 export class StorageRegistry {
   private readonly nodes = new Map<string, StorageNodeStatus>();
@@ -37,11 +57,13 @@ export class StorageRegistry {
   }
 
   /**
-   * After a restart: count each recorded replica as heard from at `nowMs` (usage unknown), so
-   * it has one heartbeat timeout to announce itself before its group is reconfigured.
+   * After a restart: count each recorded replica and learner as heard from at `nowMs` (usage
+   * unknown, spare or not unknown), so it has one heartbeat timeout to announce itself before
+   * its group is reconfigured. Learners too: a spare assigned as one must not lose its
+   * assignment to a failover.
    */
   seed(config: GroupConfig, nowMs: number): void {
-    for (const replica of config.replicas) {
+    for (const replica of [...config.replicas, ...(config.learners ?? [])]) {
       if (this.nodes.has(replica.node) || this.nodes.size >= this.nodesMax) continue;
       this.nodes.set(replica.node, {
         node: replica.node,

@@ -48,7 +48,10 @@ async function register(
     usedBytes: 10_000_000 - freeBytes,
     ...(syncedEpoch === undefined ? {} : { syncedEpoch }),
   };
-  return (await client.call("registerStorage", body)).body;
+  const answer = (await client.call("registerStorage", body)).body;
+  // Every node here names its group, so every answer carries one.
+  if (answer.group === undefined) throw new Error(`${node} got no group in the answer`);
+  return { ...answer, group: answer.group };
 }
 
 function commitBody(uid: string, name: string, uploadId: string, chunks: readonly ChunkRef[]) {

@@ -21,6 +21,7 @@ import {
 import {
   GROUP_CHECK_INTERVAL_MS,
   MEMBERS_POLL_INTERVAL_MS,
+  REREPLICATION_GRACE_MS_DEFAULT,
   SHUTDOWN_FLUSH_TIMEOUT_MS,
   STORAGE_DEAD_AFTER_MS,
   STORAGE_NODES_MAX,
@@ -52,6 +53,8 @@ export interface DirectoryNodeOptions {
   readonly nowMs?: () => number;
   /** Heartbeat age after which a storage node counts as dead; tests shorten it. */
   readonly storageDeadAfterMs?: number;
+  /** How long a storage group stays under its replication factor before it gets a spare. */
+  readonly rereplicationGraceMs?: number;
   readonly groupCheckIntervalMs?: number;
   /** The disk failed under Raft: the process must go (main exits; tests may record it). */
   readonly onFatal?: (error: unknown) => void;
@@ -296,6 +299,7 @@ export class DirectoryNode {
       nowMs: this.nowMs,
       nodesMax: STORAGE_NODES_MAX,
       deadAfterMs: this.deadAfterMs,
+      rereplicationGraceMs: this.options.rereplicationGraceMs ?? REREPLICATION_GRACE_MS_DEFAULT,
     });
     const outbox = new OutboxDrainer({
       store: this.store,

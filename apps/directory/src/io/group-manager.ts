@@ -1,16 +1,20 @@
 /**
  * The directory as configuration manager of the storage groups: records heartbeats in the
  * StorageRegistry, recomputes configurations with the pure rules of core/group-rules.ts, and
- * proposes a setGroupConfig command for each change. Recomputations run one at a time, so two
- * heartbeats never propose the same epoch twice. Soft state only; the configurations themselves
- * are replicated metadata in the store.
+ * proposes a setGroupConfig command for each change, spare assignments included
+ * (core/spare-rules.ts). Recomputations run one at a time, so two heartbeats never propose the
+ * same epoch twice. Soft state only (heartbeats, and when each group fell under its replication
+ * factor: a new primary starts those clocks afresh, which delays a spare by at most one grace);
+ * the configurations themselves are replicated metadata in the store.
  */
 
 import { assert, ok, type Result } from "@ftfs/protocol/core";
 import type { Logger } from "@ftfs/protocol/io";
 import {
-  groupConfigChanges,
+  assignedGroup,
   placementGroups,
+  planGroups,
+  resolveSpares,
   StorageRegistry,
   type GroupConfig,
   type Heartbeat,
@@ -26,6 +30,8 @@ export interface GroupManagerOptions {
   readonly nowMs: () => number;
   readonly nodesMax: number;
   readonly deadAfterMs: number;
+  /** How long a group stays under-replicated before it gets a spare. */
+  readonly rereplicationGraceMs: number;
 }
 
 export class GroupManager {
@@ -33,6 +39,8 @@ export class GroupManager {
   private readonly registry: StorageRegistry;
   /** The recomputation in progress (or the last one); the next one waits for it. */
   private queue: Promise<void> = Promise.resolve();
+  /** Group → when it was first seen under-replicated. */
+  private underSinceMs = new Map<string, number>();
 
   constructor(options: GroupManagerOptions) {
     this.options = options;
@@ -41,14 +49,20 @@ export class GroupManager {
     for (const config of options.store.listGroups()) this.registry.seed(config, nowMs);
   }
 
-  /** A storage node's heartbeat; answers its group's configuration after any change. */
-  async onHeartbeat(heartbeat: Heartbeat): Promise<Result<GroupConfig>> {
+  /**
+   * A storage node's heartbeat; answers its group's configuration after any change, or
+   * nothing for a spare no group has been assigned.
+   */
+  async onHeartbeat(heartbeat: Heartbeat): Promise<Result<GroupConfig | undefined>> {
     const recorded = this.registry.record(heartbeat, this.options.nowMs());
     if (!recorded.ok) return recorded;
     await this.reconfigure();
-    const config = this.options.store.getGroup(heartbeat.group);
+    const { store } = this.options;
+    const group = heartbeat.group ?? assignedGroup(store.listGroups(), heartbeat.node);
+    if (group === null) return ok(undefined);
+    const config = store.getGroup(group);
     // The node is alive this instant, so its group has a configuration naming it.
-    assert(config !== undefined, `group ${heartbeat.group} has no configuration after a heartbeat`);
+    assert(config !== undefined, `group ${group} has no configuration after a heartbeat`);
     return ok(config);
   }
 
@@ -68,11 +82,16 @@ export class GroupManager {
   placementGroups(): GroupConfig[] {
     const nowMs = this.options.nowMs();
     const configs = this.options.store.listGroups();
-    return placementGroups(configs, this.registry.list(), nowMs, this.options.deadAfterMs);
+    return placementGroups(configs, this.nodesIn(configs), nowMs, this.options.deadAfterMs);
   }
 
+  /** Every known node; a spare that a configuration assigned shows its group. */
   nodes(): StorageNodeStatus[] {
-    return this.registry.list();
+    return this.nodesIn(this.options.store.listGroups());
+  }
+
+  private nodesIn(configs: readonly GroupConfig[]): StorageNodeStatus[] {
+    return resolveSpares(configs, this.registry.list());
   }
 
   /** Resolves when no recomputation is running. */
@@ -91,8 +110,16 @@ export class GroupManager {
   private async proposeChanges(): Promise<void> {
     const { store, proposer, logger, nowMs, deadAfterMs } = this.options;
     const atMs = nowMs();
-    const changes = groupConfigChanges(store.listGroups(), this.registry.list(), atMs, deadAfterMs);
-    for (const config of changes) {
+    const plan = planGroups({
+      configs: store.listGroups(),
+      nodes: this.registry.list(),
+      underSinceMs: this.underSinceMs,
+      nowMs: atMs,
+      deadAfterMs,
+      graceMs: this.options.rereplicationGraceMs,
+    });
+    this.underSinceMs = plan.underSinceMs;
+    for (const config of plan.changes) {
       const result = await proposer.propose({ type: "setGroupConfig", config, atMs });
       if (!result.ok) {
         logger.warn("group configuration refused", {
@@ -106,7 +133,13 @@ export class GroupManager {
         epoch: config.epoch,
         primary: config.primaryNode,
         replicas: config.replicas.map((replica) => replica.node).join(","),
+        learners: (config.learners ?? []).map((learner) => learner.node).join(","),
+        replicationFactor: config.replicationFactor ?? null,
       });
+      for (const assignment of plan.assignments) {
+        if (assignment.group !== config.group) continue;
+        logger.info("spare assigned to an under-replicated group", { ...assignment });
+      }
     }
   }
 }

@@ -24,6 +24,7 @@ import {
   clusterMembers,
   directorySelfView,
   findManifest,
+  heartbeatOf,
   mergeGossipMembers,
   type GossipMember,
   listLiveFiles,
@@ -276,11 +277,16 @@ async function onRegisterStorage(
 ): Answer<"registerStorage"> {
   const address = parseAddress(body.address);
   if (!address.ok) return address;
+  const heartbeat = heartbeatOf(body);
+  if (!heartbeat.ok) return heartbeat;
   const groups = context.groups();
   if (groups === null) return fail("UNAVAILABLE", "this directory node is not the primary; retry");
-  const config = await groups.onHeartbeat(body);
+  const config = await groups.onHeartbeat(heartbeat.value);
   if (!config.ok) return config;
-  return ok({ body: { group: config.value, directoryNode: context.node } });
+  const directoryNode = context.node;
+  // A spare no group has been assigned gets no group: it waits, holding nothing.
+  if (config.value === undefined) return ok({ body: { directoryNode } });
+  return ok({ body: { group: config.value, directoryNode } });
 }
 
 /** A backup points every caller at the primary; with no primary known, the caller retries. */

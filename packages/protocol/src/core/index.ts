@@ -1,5 +1,6 @@
 /** The pure core of the protocol: codecs, schemas, limits and rules. No I/O in this folder. */
 export * from "./assert.ts";
+export * from "./durations.ts";
 export * from "./errors.ts";
 export * from "./frame.ts";
 export * from "./limits.ts";

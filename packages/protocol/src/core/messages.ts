@@ -52,6 +52,9 @@ const replicaSchema = obj({ node: nodeIdField, address: addressField });
  * A storage group as the directory configures it: who is primary, who is in sync (`replicas`),
  * at what epoch. `learners` are live members catching up: writes reach them too (so they miss
  * nothing new), but they serve no reads and cannot become primary until they are in sync.
+ * `replicationFactor` is the most nodes started for this group that were ever in sync at once;
+ * below it for a grace period, the group gets a spare node. Absent in configurations recorded
+ * before spares existed: their in-sync size stands in for it.
  */
 export const groupViewSchema = obj({
   group: groupField,
@@ -60,6 +63,7 @@ export const groupViewSchema = obj({
   primaryNode: nullable(nodeIdField),
   replicas: arr(replicaSchema, { itemsMax: MEMBERS_MAX }),
   learners: opt(arr(replicaSchema, { itemsMax: MEMBERS_MAX })),
+  replicationFactor: opt(int({ min: 1, max: MEMBERS_MAX })),
 });
 export type GroupView = Infer<typeof groupViewSchema>;
 
@@ -183,18 +187,24 @@ export const OPS = {
   },
 
   // ---- directory, for storage nodes ----
-  /** A storage node announces itself and its usage; the answer is its group's configuration. */
+  /**
+   * A storage node announces itself and its usage; the answer is its group's configuration.
+   * A node started with `--spare` says `spare: true` and names no group until the directory
+   * assigned it one (the answer then carries that group, and the node keeps it for good). The
+   * answer has no group only for a spare that is not assigned.
+   */
   registerStorage: {
     request: obj({
       node: nodeIdField,
-      group: groupField,
+      group: opt(groupField),
+      spare: opt(bool),
       address: addressField,
       capacityBytes: int({ min: 0, max: BYTES_MAX }),
       usedBytes: int({ min: 0, max: BYTES_MAX }),
       /** A learner that copied everything the group held at this epoch says so here. */
       syncedEpoch: opt(epochField),
     }),
-    response: obj({ group: groupViewSchema, directoryNode: nodeIdField }),
+    response: obj({ group: opt(groupViewSchema), directoryNode: nodeIdField }),
   },
 
   // ---- storage ----

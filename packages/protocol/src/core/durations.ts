@@ -1,9 +1,9 @@
 /**
  * Durations as people write them in flags: `1h`, `90s`, `250ms`, `2m`, or a bare number of
- * milliseconds. Pure; main.ts turns a refusal into a usage error.
+ * milliseconds. Pure; each app's main.ts turns a refusal into a usage error.
  */
 
-import { fail, ok, type Result } from "@ftfs/protocol/core";
+import { fail, ok, type Result } from "./errors.ts";
 
 const MS_PER_UNIT: Readonly<Record<string, number>> = {
   ms: 1,
