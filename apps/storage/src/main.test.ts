@@ -1,13 +1,15 @@
 /**
- * Property: the real `bun run apps/storage` process refuses a bad flag (maintenance settings
- * too) with one line and exit status 2, prints --help, logs JSON "listening" once it serves,
- * takes its view from the directory, and on SIGTERM stops cleanly with exit status 0.
+ * Property: the real `bun run apps/storage` process refuses a bad flag (maintenance settings,
+ * --group with --spare, neither of them) with one line and exit status 2, prints --help, logs
+ * JSON "listening" once it serves, takes its view from the directory, and on SIGTERM stops
+ * cleanly with exit status 0. A spare takes the first view that lists it as its group, keeps
+ * it on disk, and names it in its heartbeats after a restart.
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ok } from "@ftfs/protocol/core";
+import { ok, type RequestBody } from "@ftfs/protocol/core";
 import { createMemoryLogger, RpcServer } from "@ftfs/protocol/io";
 
 const MAIN = join(import.meta.dir, "main.ts");
@@ -21,11 +23,12 @@ afterAll(async () => {
 
 function spawnStorage(
   args: readonly string[],
+  extraEnv: Readonly<Record<string, string>> = {},
 ): ReturnType<typeof Bun.spawn<"ignore", "pipe", "pipe">> {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith("FTFS_")) delete env[key];
   return Bun.spawn([process.execPath, MAIN, ...args], {
-    env,
+    env: { ...env, ...extraEnv },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -45,7 +48,8 @@ test("--help lists every flag with its environment twin", async () => {
   const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
   expect(code).toBe(0);
   const names = ["node", "group", "listen", "data", "join", "capacity"];
-  for (const name of [...names, "scrub-rate", "scrub-pause", "gc-grace"]) {
+  const more = ["scrub-rate", "scrub-pause", "gc-grace", "spare", "catch-up-rate"];
+  for (const name of [...names, ...more]) {
     expect(stdout).toContain(`--${name}`);
     expect(stdout).toContain(`FTFS_${name.toUpperCase().replace(/-/g, "_")}`);
   }
@@ -66,6 +70,85 @@ test("a bad maintenance flag is one line naming it and exit status 2", async () 
   }
 });
 
+test("--group and --spare: exactly one, whether flag or environment twin", async () => {
+  const base = ["--node", "x1", "--listen", "127.0.0.1:0", "--data", "/nowhere", "--join", "h:1"];
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [["--group", "s1", "--spare"], {}, /--group and --spare exclude each other/],
+    [["--group", "s1"], { FTFS_SPARE: "true" }, /--group and --spare exclude each other/],
+    [[], {}, /--group is required \(or --spare\)/],
+    [["--spare", "--catch-up-rate", "1KiB"], {}, /--catch-up-rate/],
+  ];
+  for (const [args, env, pattern] of cases) {
+    const child = spawnStorage([...base, ...args], env);
+    const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+    expect({ code, lines: stderr.trim().split("\n").length }).toEqual({ code: 2, lines: 1 });
+    expect(stderr).toMatch(pattern);
+  }
+});
+
+test("a spare takes the group listing it, keeps it on disk, names it after a restart", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "ftfs-storage-spare-"));
+  const heard: Array<RequestBody<"registerStorage">> = [];
+  let assign = false;
+  const directory = RpcServer.start({
+    listen: "127.0.0.1:0",
+    logger: createMemoryLogger("fake-directory"),
+    handlers: {
+      registerStorage: async (body) => {
+        heard.push(body);
+        if (!assign) return ok({ body: { directoryNode: "d1" } });
+        const primary = { node: "s1a", address: "127.0.0.1:1" };
+        const group = {
+          group: "s1",
+          epoch: 7,
+          primary: primary.address,
+          primaryNode: primary.node,
+          replicas: [primary],
+          learners: [{ node: body.node, address: body.address }],
+          replicationFactor: 2,
+        };
+        return ok({ body: { group, directoryNode: "d1" } });
+      },
+    },
+  });
+  cleanups.push(async () => {
+    directory.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const args = ["--node", "x1", "--spare", "--listen", "127.0.0.1:0", "--data", dataDir];
+  const start = () => spawnStorage([...args, "--join", `127.0.0.1:${directory.port}`]);
+  const first = start();
+  const lines = new LogLines(first.stderr);
+  await lines.waitFor((line) => line.msg === "listening");
+  await until(() => heard.length > 0);
+  expect(heard[0]).toMatchObject({ node: "x1", spare: true });
+  expect(heard[0]?.group).toBeUndefined();
+  assign = true;
+  await lines.waitFor((line) => line.msg === "spare assigned to a group" && line.group === "s1");
+  expect(JSON.parse(await readFile(join(dataDir, "assignment.json"), "utf8"))).toEqual({
+    group: "s1",
+  });
+  first.kill("SIGTERM");
+  expect(await first.exited).toBe(0);
+
+  heard.length = 0;
+  assign = false; // the restarted node must name its group by itself
+  const second = start();
+  await new LogLines(second.stderr).waitFor((line) => line.msg === "listening");
+  await until(() => heard.length > 0);
+  expect(heard[0]).toMatchObject({ node: "x1", spare: true, group: "s1" });
+  second.kill("SIGTERM");
+  expect(await second.exited).toBe(0);
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  const deadlineMs = Date.now() + READY_TIMEOUT_MS;
+  while (!condition()) {
+    if (Date.now() > deadlineMs) throw new Error(`condition not met in ${READY_TIMEOUT_MS} ms`);
+    await Bun.sleep(10);
+  }
+}
+
 test("serves after 'listening', and exits 0 on SIGTERM", async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "ftfs-storage-main-"));
   let registrations = 0;
@@ -79,7 +162,7 @@ test("serves after 'listening', and exits 0 on SIGTERM", async () => {
         return ok({
           body: {
             group: {
-              group: body.group,
+              group: body.group ?? "s1",
               epoch: 1,
               primary: body.address,
               primaryNode: body.node,

@@ -4,7 +4,13 @@
  * exits 0. A bad flag is one line on stderr and exit status 2. All behaviour lives in io/.
  */
 
-import { groupField, nodeIdField, parseAddress, tryDecode } from "@ftfs/protocol/core";
+import {
+  groupField,
+  nodeIdField,
+  parseAddress,
+  parseDurationMs,
+  tryDecode,
+} from "@ftfs/protocol/core";
 import {
   CLUSTER_KEY_FLAG,
   createLogger,
@@ -18,9 +24,10 @@ import {
   type FlagSpec,
 } from "@ftfs/protocol/io";
 import {
+  CATCH_UP_BYTES_PER_SECOND_DEFAULT,
+  CATCH_UP_BYTES_PER_SECOND_MIN,
   GC_GRACE_MS_DEFAULT,
   GC_GRACE_MS_MIN,
-  parseDurationMs,
   SCRUB_BYTES_PER_SECOND_DEFAULT,
   SCRUB_PASS_PAUSE_MS_DEFAULT,
 } from "./core/index.ts";
@@ -30,7 +37,8 @@ import { StorageNode, type StorageNodeOptions } from "./io/storage-node.ts";
 const PROGRAM = "bun run apps/storage";
 const SUMMARY =
   "A storage node: keeps immutable, content-addressed chunks and their owner references, " +
-  "and replicates writes to the other nodes of its --group.";
+  "and replicates writes to the other nodes of its --group. A --spare node holds nothing " +
+  "until the directory assigns it to a group that lost a node.";
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
 const MIB = 1024 * 1024;
@@ -38,10 +46,23 @@ const MIB = 1024 * 1024;
 const CAPACITY_BYTES_MIN = 1;
 /** The unit a rate may be written with (`32MiB/s`); the number is bytes per second either way. */
 const PER_SECOND_SUFFIX = "/s";
+/** How a boolean flag's environment twin may be written. */
+const TRUE_WORDS: ReadonlySet<string> = new Set(["true", "1", "yes"]);
+const FALSE_WORDS: ReadonlySet<string> = new Set(["false", "0", "no", ""]);
 
 const FLAGS: readonly FlagSpec[] = [
   { name: "node", description: "this node's id, unique in the cluster (e.g. s1a)" },
-  { name: "group", description: "storage group this node replicates (e.g. s1)" },
+  {
+    name: "group",
+    description: "storage group this node replicates (e.g. s1); required unless --spare",
+    default: "",
+  },
+  {
+    name: "spare",
+    description: "start as a spare: no group until the directory assigns one (excludes --group)",
+    boolean: true,
+    default: "false",
+  },
   { name: "listen", description: "host:port for requests (TCP) and gossip (UDP)" },
   { name: "data", description: "folder for chunks and owner references" },
   { name: "join", description: "directory addresses, comma-separated (TCP, and gossip seeds)" },
@@ -65,6 +86,11 @@ const FLAGS: readonly FlagSpec[] = [
     description: "how long unreferenced chunks and unfinished uploads are kept, e.g. 1h, 90s",
     default: formatDuration(GC_GRACE_MS_DEFAULT),
   },
+  {
+    name: "catch-up-rate",
+    description: "bytes per second a catching-up node copies from its primary, e.g. 64MiB",
+    default: `${CATCH_UP_BYTES_PER_SECOND_DEFAULT / MIB}MiB`,
+  },
   CLUSTER_KEY_FLAG,
 ];
 
@@ -72,14 +98,11 @@ function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger
   const flags = parseFlags(argv, FLAGS);
   if (flags.help === "true") return "help";
   const node = requireFlag(flags, "node");
-  const group = requireFlag(flags, "group");
+  const membership = parseMembership(flags);
   const listen = requireFlag(flags, "listen");
   const dataDir = requireFlag(flags, "data");
   if (!tryDecode(nodeIdField, node).ok) {
     throw new UsageError(`flag --node: '${node}' is not a node id`);
-  }
-  if (!tryDecode(groupField, group).ok) {
-    throw new UsageError(`flag --group: '${group}' may use only letters, digits, '.', '_' and '-'`);
   }
   if (!parseAddress(listen).ok) throw new UsageError(`flag --listen: '${listen}' is not host:port`);
   if (dataDir === "") throw new UsageError("flag --data must name a folder");
@@ -87,7 +110,17 @@ function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger
   const capacity = flags.capacity ?? "";
   const clusterKey = parseClusterKeyFlag(flags["cluster-key"] ?? "");
   const maintenance = parseMaintenance(flags);
-  const base = { node, group, listen, dataDir, join, clusterKey, maintenance };
+  const catchUpBytesPerSecond = rateFlag(flags, "catch-up-rate", CATCH_UP_BYTES_PER_SECOND_MIN);
+  const base = {
+    node,
+    ...membership,
+    listen,
+    dataDir,
+    join,
+    clusterKey,
+    maintenance,
+    catchUpBytesPerSecond,
+  };
   if (capacity === "") return base;
   return {
     ...base,
@@ -100,14 +133,45 @@ function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger
   };
 }
 
+/** `--group NAME` or `--spare`, exactly one of them. */
+function parseMembership(
+  flags: Readonly<Record<string, string>>,
+): { readonly group: string } | { readonly spare: true } {
+  const group = flags.group ?? "";
+  const spare = booleanFlag(flags, "spare");
+  if (spare && group !== "") {
+    throw new UsageError(
+      "flags --group and --spare exclude each other: a spare gets its group from the directory",
+    );
+  }
+  if (spare) return { spare: true };
+  if (group === "") throw new UsageError("flag --group is required (or --spare)");
+  if (!tryDecode(groupField, group).ok) {
+    throw new UsageError(`flag --group: '${group}' may use only letters, digits, '.', '_' and '-'`);
+  }
+  return { group };
+}
+
+function booleanFlag(flags: Readonly<Record<string, string>>, name: string): boolean {
+  const value = (flags[name] ?? "").trim().toLowerCase();
+  if (TRUE_WORDS.has(value)) return true;
+  if (FALSE_WORDS.has(value)) return false;
+  throw new UsageError(`flag --${name} takes no value (its environment twin: true or false)`);
+}
+
 function parseMaintenance(flags: Readonly<Record<string, string>>): MaintenanceSettings {
-  const rate = (flags["scrub-rate"] ?? "").trim();
-  const bare = rate.endsWith(PER_SECOND_SUFFIX) ? rate.slice(0, -PER_SECOND_SUFFIX.length) : rate;
   return {
-    scrubBytesPerSecond: parseBytesFlag("scrub-rate", bare, 0, Number.MAX_SAFE_INTEGER),
+    scrubBytesPerSecond: rateFlag(flags, "scrub-rate", 0),
     scrubPassPauseMs: durationFlag(flags, "scrub-pause", 0),
     gcGraceMs: durationFlag(flags, "gc-grace", GC_GRACE_MS_MIN),
   };
+}
+
+/** Bytes per second, written `32MiB` or `32MiB/s`. */
+function rateFlag(flags: Readonly<Record<string, string>>, name: string, min: number): number {
+  const rate = (flags[name] ?? "").trim();
+  const bare = rate.endsWith(PER_SECOND_SUFFIX) ? rate.slice(0, -PER_SECOND_SUFFIX.length) : rate;
+  return parseBytesFlag(name, bare, min, Number.MAX_SAFE_INTEGER);
 }
 
 function durationFlag(

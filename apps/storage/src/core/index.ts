@@ -2,7 +2,6 @@
  * The storage node's pure core: data-folder layout, request admission, views, listings, and
  * the rules of background maintenance (scrub pacing, repair, garbage collection).
  */
-export * from "./durations.ts";
 export * from "./gc-rules.ts";
 export * from "./layout.ts";
 export * from "./limits.ts";

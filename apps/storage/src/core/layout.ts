@@ -8,6 +8,8 @@
  *   tmp/<id>.<n>.tmp       a chunk being written; removed at start-up (a crash leftover)
  *   quarantine/<id>.<n>    a chunk whose bytes rotted; kept for a post-mortem, never served
  *   refs.sqlite            owner references (plus its -wal and -shm files)
+ *   assignment.json        a spare's group, once the directory assigned it one: `{"group":"s1"}`
+ *   assignment.json.tmp    that file being written; replaced by a rename
  */
 
 import { isSha256Hex } from "@ftfs/protocol/core";
@@ -16,6 +18,8 @@ export const CHUNKS_DIR = "chunks";
 export const TEMP_DIR = "tmp";
 export const QUARANTINE_DIR = "quarantine";
 export const REFS_DB_FILE = "refs.sqlite";
+export const ASSIGNMENT_FILE = "assignment.json";
+export const ASSIGNMENT_TEMP_FILE = `${ASSIGNMENT_FILE}.tmp`;
 
 const FANOUT_CHARS = 2;
 const TEMP_SUFFIX = ".tmp";

@@ -44,6 +44,18 @@ export const CATCH_UP_CHECK_INTERVAL_MS = 250;
 export const CATCH_UP_CHUNKS_IN_FLIGHT = 4;
 /** Wait for one catch-up call (a page of references, or one chunk) from the primary. */
 export const CATCH_UP_CALL_TIMEOUT_MS = 10_000;
+/**
+ * Bytes per second a learner copies from its primary (a spare filling up, a node back from a
+ * long outage). Each byte costs a read on the primary and a write here: a disk streams a few
+ * hundred MiB/s, so a quarter of a slow one leaves clients most of both disks, and a node of
+ * 1 TiB is still restored in under five hours.
+ */
+export const CATCH_UP_BYTES_PER_SECOND_DEFAULT = 64 * 1024 * 1024;
+/**
+ * Least catch-up rate `--catch-up-rate` takes: slower and a group stays under-replicated for
+ * weeks (1 TiB at 1 MiB/s is 12 days), which is a misconfiguration, not a choice.
+ */
+export const CATCH_UP_BYTES_PER_SECOND_MIN = 1024 * 1024;
 
 // ---- background maintenance: scrubber, repair, garbage collection ----
 

@@ -39,3 +39,40 @@ export class Pacer {
     return restMs;
   }
 }
+
+/**
+ * A Pacer for items that several workers run at once (a learner copies a few chunks in
+ * flight): each finished item is reported with the time it finished, and the answer is the
+ * time before which no worker may start another. Time spent resting is never counted as work
+ * time, so two reports during one rest cannot both claim it; over any run the units done by
+ * `resumeAtMs` stay within the rate, plus what was already in flight.
+ */
+export class SharedPacer {
+  private readonly pacer: Pacer;
+  /** Work time before this is accounted for. */
+  private markMs: number;
+  private resumeAt: number;
+
+  constructor(unitsPerSecond: number, startMs: number, sleepMsMin = PACE_SLEEP_MS_MIN) {
+    this.pacer = new Pacer(unitsPerSecond, sleepMsMin);
+    this.markMs = startMs;
+    this.resumeAt = startMs;
+  }
+
+  /** No item may start before this time. */
+  get resumeAtMs(): number {
+    return this.resumeAt;
+  }
+
+  /** An item of `units` finished at `nowMs`: the time the next one may start. */
+  done(units: number, nowMs: number): number {
+    const elapsedMs = Math.max(0, nowMs - this.markMs);
+    this.markMs = Math.max(this.markMs, nowMs);
+    const restMs = this.pacer.after(units, elapsedMs);
+    if (restMs > 0) {
+      this.resumeAt = Math.max(this.resumeAt, nowMs) + restMs;
+      this.markMs = this.resumeAt;
+    }
+    return this.resumeAt;
+  }
+}

@@ -1,5 +1,6 @@
 /**
- * Property: a node never adopts an older epoch or another group's view; the lease runs from the
+ * Property: a node never adopts an older epoch or another group's view; a spare with no group
+ * takes the first view that lists it as its assignment, and no other; the lease runs from the
  * heartbeat's send time.
  */
 import { expect, test } from "bun:test";
@@ -16,8 +17,8 @@ const VIEW: GroupView = {
 };
 
 test("first view is adopted; the same view again is adopted unchanged", () => {
-  expect(decideView(null, "s1", VIEW)).toEqual({ kind: "adopt", view: VIEW, changed: true });
-  expect(decideView(VIEW, "s1", { ...VIEW })).toEqual({
+  expect(decideView(null, "s1", VIEW, "s1a")).toEqual({ kind: "adopt", view: VIEW, changed: true });
+  expect(decideView(VIEW, "s1", { ...VIEW }, "s1a")).toEqual({
     kind: "adopt",
     view: VIEW,
     changed: false,
@@ -26,12 +27,26 @@ test("first view is adopted; the same view again is adopted unchanged", () => {
 
 test("a newer epoch is adopted, an older one is not", () => {
   const newer = { ...VIEW, epoch: 4, primary: null, primaryNode: null };
-  expect(decideView(VIEW, "s1", newer)).toEqual({ kind: "adopt", view: newer, changed: true });
-  expect(decideView(newer, "s1", VIEW)).toEqual({ kind: "older", view: newer });
+  expect(decideView(VIEW, "s1", newer, "s1a")).toEqual({
+    kind: "adopt",
+    view: newer,
+    changed: true,
+  });
+  expect(decideView(newer, "s1", VIEW, "s1a")).toEqual({ kind: "older", view: newer });
 });
 
 test("another group's view is refused", () => {
-  expect(decideView(null, "s2", VIEW)).toEqual({ kind: "wrongGroup", view: null });
+  expect(decideView(null, "s2", VIEW, "s1a")).toEqual({ kind: "wrongGroup", view: null });
+});
+
+test("a spare takes the first view that lists it, as a learner or in sync", () => {
+  const learning = { ...VIEW, learners: [{ node: "x1", address: "h:9" }] };
+  expect(decideView(null, null, learning, "x1")).toEqual({ kind: "assign", view: learning });
+  expect(decideView(null, null, VIEW, "s1a")).toEqual({ kind: "assign", view: VIEW });
+});
+
+test("a spare is not assigned by a view that does not list it", () => {
+  expect(decideView(null, null, VIEW, "x1")).toEqual({ kind: "notListed", view: null });
 });
 
 test("the lease runs from the heartbeat's send time", () => {

@@ -3,6 +3,11 @@
  * view; a node never goes back to an older epoch (an answer from a directory node that lags,
  * or one delayed in the network, must not undo a newer view), and never adopts another
  * group's view (that would be a directory bug, reported by the caller).
+ *
+ * A spare with no group yet takes the first view that lists it as its assignment: the caller
+ * records the group on disk before it adopts the view, and from then on the spare is a member
+ * of that group like any other (so it never takes a second group's view). A view that does not
+ * list the spare assigns it nothing.
  */
 
 import type { GroupView } from "@ftfs/protocol/core";
@@ -10,14 +15,23 @@ import { PRIMARY_LEASE_MS } from "./limits.ts";
 
 export type ViewDecision =
   | { readonly kind: "adopt"; readonly view: GroupView; readonly changed: boolean }
+  /** A spare's first group: persist `view.group`, then adopt the view. */
+  | { readonly kind: "assign"; readonly view: GroupView }
   | { readonly kind: "older"; readonly view: GroupView }
-  | { readonly kind: "wrongGroup"; readonly view: GroupView | null };
+  | { readonly kind: "wrongGroup"; readonly view: GroupView | null }
+  | { readonly kind: "notListed"; readonly view: GroupView | null };
 
+/** `group` is null for a spare that has not been assigned one. */
 export function decideView(
   current: GroupView | null,
-  group: string,
+  group: string | null,
   incoming: GroupView,
+  node: string,
 ): ViewDecision {
+  if (group === null) {
+    if (!listsNode(incoming, node)) return { kind: "notListed", view: current };
+    return { kind: "assign", view: incoming };
+  }
   if (incoming.group !== group) return { kind: "wrongGroup", view: current };
   if (current !== null && incoming.epoch < current.epoch) return { kind: "older", view: current };
   return {
@@ -44,6 +58,10 @@ export function sameView(left: GroupView, right: GroupView): boolean {
     sameMembers(left.replicas, right.replicas) &&
     sameMembers(left.learners ?? [], right.learners ?? [])
   );
+}
+
+function listsNode(view: GroupView, node: string): boolean {
+  return [...view.replicas, ...(view.learners ?? [])].some((member) => member.node === node);
 }
 
 /** This node is catching up in `view`: it takes writes but is not yet in sync. */

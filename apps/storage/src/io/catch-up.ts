@@ -6,6 +6,9 @@
  * primary no longer has (files deleted meanwhile). Writes reach learners all along (the
  * primary forwards to them), so once a pass ends with the primary still at the same epoch,
  * this node holds everything; it reports syncedEpoch and the directory makes it in sync.
+ *
+ * The copy is paced (a SharedPacer over the chunks in flight) to `bytesPerSecond`, so a spare
+ * filling up from nothing leaves clients most of the primary's disk and of its own.
  */
 
 import type { GroupView, SyncRef } from "@ftfs/protocol/core";
@@ -16,9 +19,11 @@ import {
   CATCH_UP_CHUNKS_IN_FLIGHT,
   FORWARD_CONNECT_TIMEOUT_MS,
   isLearner,
+  SharedPacer,
 } from "../core/index.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import { refKey, type RefsStore } from "./refs-store.ts";
+import { Rest } from "./rest.ts";
 
 export interface CatchUpOptions {
   readonly node: string;
@@ -27,6 +32,10 @@ export interface CatchUpOptions {
   readonly logger: Logger;
   readonly view: () => GroupView | null;
   readonly nowMs: () => number;
+  /** Monotonic time, for pacing: a wall-clock step must not stall or speed up the copy. */
+  readonly monotonicMs: () => number;
+  /** Copy rate bound (`--catch-up-rate`). */
+  readonly bytesPerSecond: number;
   /** A pass finished: tell the directory now rather than at the next heartbeat. */
   readonly onSynced: () => void;
 }
@@ -46,6 +55,9 @@ export class CatchUp {
   private readonly options: CatchUpOptions;
   private readonly pool = new RpcPool(FORWARD_CONNECT_TIMEOUT_MS);
   private readonly timer: ReturnType<typeof setInterval>;
+  /** Pacing rests, cut short by stop(); one at a time, shared by the copy workers. */
+  private readonly rest = new Rest();
+  private resting: Promise<void> | null = null;
   private running: Promise<void> | null = null;
   private synced: number | undefined;
   private stopped = false;
@@ -63,6 +75,7 @@ export class CatchUp {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.rest.stop();
     await this.running;
     this.pool.close();
   }
@@ -85,8 +98,9 @@ export class CatchUp {
   }
 
   private async pass(view: GroupView, primary: string): Promise<void> {
-    const { logger, refs, chunks } = this.options;
+    const { logger, refs, chunks, monotonicMs, bytesPerSecond } = this.options;
     const startedMs = this.options.nowMs();
+    const pace = new SharedPacer(bytesPerSecond, monotonicMs());
     const before = { ...this.stats };
     const kept = new Set<string>();
     const localSeqAtStart = refs.lastSeq();
@@ -100,7 +114,7 @@ export class CatchUp {
         throw new ViewMoved();
       }
       const missing = page.body.refs.filter((ref) => !chunks.has(ref.chunkId));
-      await this.copyChunks(primary, uniqueChunks(missing));
+      await this.copyChunks(primary, uniqueChunks(missing), pace);
       for (const ref of page.body.refs) {
         this.record(ref);
         kept.add(refKey(ref.uid, ref.name, ref.uploadId));
@@ -118,6 +132,7 @@ export class CatchUp {
       chunksCopied: this.stats.chunksCopied - before.chunksCopied,
       bytesCopied: this.stats.bytesCopied - before.bytesCopied,
       tookMs: this.options.nowMs() - startedMs,
+      bytesPerSecondMax: bytesPerSecond,
     });
     this.options.onSynced();
   }
@@ -128,19 +143,39 @@ export class CatchUp {
     if (ref.version !== null) this.options.refs.commit(ref.uid, ref.name, ref.uploadId, ref.version);
   }
 
-  private async copyChunks(primary: string, ids: readonly string[]): Promise<void> {
+  private async copyChunks(
+    primary: string,
+    ids: readonly string[],
+    pace: SharedPacer,
+  ): Promise<void> {
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < ids.length && !this.stopped) {
+        await this.waitUntil(() => pace.resumeAtMs);
+        if (this.stopped || next >= ids.length) return;
         const id = ids[next] ?? "";
         next += 1;
-        await this.copyChunk(primary, id);
+        const bytes = await this.copyChunk(primary, id);
+        pace.done(bytes, this.options.monotonicMs());
       }
     };
     await Promise.all(Array.from({ length: CATCH_UP_CHUNKS_IN_FLIGHT }, worker));
   }
 
-  private async copyChunk(primary: string, chunkId: string): Promise<void> {
+  /** Rest until `atMs()` (which may move later meanwhile), or until stopped. */
+  private async waitUntil(atMs: () => number): Promise<void> {
+    for (;;) {
+      const waitMs = atMs() - this.options.monotonicMs();
+      if (waitMs <= 0 || this.stopped) return;
+      this.resting ??= this.rest.sleep(waitMs).finally(() => {
+        this.resting = null;
+      });
+      await this.resting;
+    }
+  }
+
+  /** Copies one chunk from the primary; answers its size. */
+  private async copyChunk(primary: string, chunkId: string): Promise<number> {
     const { chunks } = this.options;
     const answer = await this.pool.call(primary, "getChunk", { chunkId }, {
       timeoutMs: CATCH_UP_CALL_TIMEOUT_MS,
@@ -151,6 +186,7 @@ export class CatchUp {
     if (!stored.ok) throw stored.error;
     this.stats.chunksCopied += 1;
     this.stats.bytesCopied += answer.payload.byteLength;
+    return answer.payload.byteLength;
   }
 }
 

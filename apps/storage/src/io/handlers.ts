@@ -30,7 +30,8 @@ import type { Replicator } from "./replicator.ts";
 
 export interface StorageContext {
   readonly node: string;
-  readonly group: string;
+  /** This node's group; null for a spare not assigned one yet (it holds nothing). */
+  readonly group: () => string | null;
   readonly chunks: ChunkStore;
   readonly refs: RefsStore;
   readonly replicator: Replicator;
@@ -219,9 +220,11 @@ async function onListOwned(
 ): Answer<"listOwned"> {
   const valid = validateUid(body.uid);
   if (!valid.ok) return valid;
+  const group = context.group();
+  if (group === null) return ok({ body: { node: context.node, files: [] } });
   const aggregate = new OwnedFilesAggregate();
   context.refs.forEachOwnedBy(body.uid, (row) => aggregate.add(row));
-  const listing = aggregate.listing(context.group);
+  const listing = aggregate.listing(group);
   if (listing.truncated) {
     context.logger.warn("listOwned answer truncated", {
       uid: body.uid,

@@ -4,6 +4,10 @@
  * answer grants. Directory addresses from `--join` are tried in turn, starting with the one that
  * answered last; a NOT_PRIMARY answer's hint is followed. Rounds never overlap: the next one is
  * scheduled when the last one ends. Which view to keep is decided by core/view-rules.ts.
+ *
+ * A spare (`--spare`) heartbeats with no group and holds no view until an answer carries the
+ * view of a group that lists it: it records that group on disk (onAssigned) before it adopts
+ * the view, so a crash in between leaves it unassigned or assigned, never acting unrecorded.
  */
 
 import {
@@ -34,7 +38,12 @@ const CONNECTION_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 
 export interface HeartbeatOptions {
   readonly node: string;
-  readonly group: string;
+  /** Null: a spare not assigned to a group yet. */
+  readonly group: string | null;
+  /** Started with `--spare` (said in every heartbeat, assigned or not). */
+  readonly spare: boolean;
+  /** Record a spare's assignment durably; the view is adopted only once this resolves. */
+  readonly onAssigned: (group: string) => Promise<void>;
   /** The address other nodes reach us on (known only once the server listens). */
   readonly address: string;
   readonly join: readonly string[];
@@ -52,6 +61,7 @@ export class Heartbeat {
   private readonly pool = new RpcPool(HEARTBEAT_CONNECT_TIMEOUT_MS);
   private readonly intervalMs: number;
   private currentView: GroupView | null = null;
+  private currentGroup: string | null;
   private leaseExpiresAt = 0;
   private preferred: string;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -67,10 +77,16 @@ export class Heartbeat {
     this.options = options;
     this.intervalMs = options.intervalMs ?? STORAGE_HEARTBEAT_INTERVAL_MS;
     this.preferred = options.join[0] ?? "";
+    this.currentGroup = options.group;
   }
 
   get view(): GroupView | null {
     return this.currentView;
+  }
+
+  /** This node's group; null for a spare not assigned one yet. */
+  get group(): string | null {
+    return this.currentGroup;
   }
 
   get leaseExpiresAtMs(): number {
@@ -167,7 +183,8 @@ export class Heartbeat {
   }
 
   private async register(address: string): Promise<"done" | { problem: string; hint?: string }> {
-    const { node, group, logger } = this.options;
+    const { node, logger } = this.options;
+    const group = this.currentGroup;
     const sentAtMs = this.options.monotonicMs();
     const syncedEpoch = this.options.syncedEpoch?.();
     try {
@@ -176,7 +193,8 @@ export class Heartbeat {
         "registerStorage",
         {
           node,
-          group,
+          ...(group === null ? {} : { group }),
+          ...(this.options.spare ? { spare: true } : {}),
           address: this.options.address,
           ...this.options.usage(),
           ...(syncedEpoch === undefined ? {} : { syncedEpoch }),
@@ -184,7 +202,7 @@ export class Heartbeat {
         { timeoutMs: HEARTBEAT_CALL_TIMEOUT_MS },
       );
       this.preferred = address;
-      this.adopt(answer.body.group, sentAtMs, answer.body.directoryNode);
+      await this.adopt(answer.body.group, sentAtMs, answer.body.directoryNode);
       return "done";
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
@@ -201,15 +219,44 @@ export class Heartbeat {
     }
   }
 
-  private adopt(incoming: GroupView, sentAtMs: number, directoryNode: string): void {
-    const { group, logger } = this.options;
-    const decision = decideView(this.currentView, group, incoming);
+  private async adopt(
+    incoming: GroupView | undefined,
+    sentAtMs: number,
+    directoryNode: string,
+  ): Promise<void> {
+    const { logger, node } = this.options;
+    if (incoming === undefined) {
+      // The answer for a spare no group has been assigned: nothing to hold yet.
+      this.answered(directoryNode);
+      if (this.currentGroup !== null) {
+        logger.error("directory answered without our group's view; ignored", { directoryNode });
+      }
+      return;
+    }
+    const decision = decideView(this.currentView, this.currentGroup, incoming, node);
     switch (decision.kind) {
       case "wrongGroup":
         logger.error("directory answered with another group's view; ignored", {
           directoryNode,
           group: incoming.group,
         });
+        return;
+      case "notListed":
+        logger.error("directory answered a spare with a view that does not list it; ignored", {
+          directoryNode,
+          group: incoming.group,
+        });
+        return;
+      case "assign":
+        await this.options.onAssigned(decision.view.group);
+        if (this.stopped) return;
+        this.currentGroup = decision.view.group;
+        logger.info("spare assigned to a group", {
+          group: decision.view.group,
+          epoch: decision.view.epoch,
+          directoryNode,
+        });
+        this.accept(decision.view, sentAtMs, directoryNode, true);
         return;
       case "older":
         logger.debug("directory answered with an older view; kept ours", {
@@ -218,15 +265,25 @@ export class Heartbeat {
         });
         return;
       case "adopt":
-        this.currentView = decision.view;
-        this.leaseExpiresAt = Math.max(this.leaseExpiresAt, leaseExpiry(sentAtMs));
-        if (this.lastProblem !== null) logger.info("heartbeat answered again", { directoryNode });
-        this.lastProblem = null;
-        if (decision.changed) logView(logger, decision.view, this.options.node);
+        this.accept(decision.view, sentAtMs, directoryNode, decision.changed);
         return;
       default:
         assertNever(decision, "view decision");
     }
+  }
+
+  private accept(view: GroupView, sentAtMs: number, directoryNode: string, changed: boolean): void {
+    this.currentView = view;
+    this.leaseExpiresAt = Math.max(this.leaseExpiresAt, leaseExpiry(sentAtMs));
+    this.answered(directoryNode);
+    if (changed) logView(this.options.logger, view, this.options.node);
+  }
+
+  private answered(directoryNode: string): void {
+    if (this.lastProblem !== null) {
+      this.options.logger.info("heartbeat answered again", { directoryNode });
+    }
+    this.lastProblem = null;
   }
 
   /** Log a failed round once per distinct problem, not every half second. */

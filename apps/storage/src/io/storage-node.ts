@@ -4,6 +4,10 @@
  * heartbeat that keeps the group view. `start` recovers everything from `--data`; `stop`
  * stops taking requests, lets in-flight ones finish (bounded), and closes the database.
  * Flags and signals are main.ts's business, not this file's.
+ *
+ * A spare (`spare: true`) starts with no group and holds nothing until the directory assigns
+ * it one; the assignment is kept in the data folder (io/assignment.ts), so a restarted spare
+ * comes back as a member of that group.
  */
 
 import { statfs } from "node:fs/promises";
@@ -17,7 +21,12 @@ import {
   Keyring,
   type Logger,
 } from "@ftfs/protocol/io";
-import { REFS_DB_FILE, STOP_DRAIN_TIMEOUT_MS } from "../core/index.ts";
+import {
+  CATCH_UP_BYTES_PER_SECOND_DEFAULT,
+  REFS_DB_FILE,
+  STOP_DRAIN_TIMEOUT_MS,
+} from "../core/index.ts";
+import { AssignmentFileError, readAssignment, writeAssignment } from "./assignment.ts";
 import { CatchUp } from "./catch-up.ts";
 import { ChunkStore } from "./chunk-store.ts";
 import { storageHandlers, type StorageContext } from "./handlers.ts";
@@ -28,7 +37,10 @@ import { Replicator } from "./replicator.ts";
 
 export interface StorageNodeOptions {
   readonly node: string;
-  readonly group: string;
+  /** The group this node replicates (`--group`); absent for a spare. */
+  readonly group?: string;
+  /** Started with `--spare`: the directory assigns the group. Excludes `group`. */
+  readonly spare?: boolean;
   readonly listen: string;
   readonly dataDir: string;
   /** Directory addresses to heartbeat. */
@@ -45,11 +57,18 @@ export interface StorageNodeOptions {
   readonly clusterKey?: Keyring;
   /** Scrubber and garbage-collection settings (`--scrub-rate`, `--gc-grace`, …). */
   readonly maintenance?: MaintenanceSettings;
+  /** Learner copy rate (`--catch-up-rate`); default CATCH_UP_BYTES_PER_SECOND_DEFAULT. */
+  readonly catchUpBytesPerSecond?: number;
+}
+
+/** Who this node is at start-up: its group (null: an unassigned spare) and whether a spare. */
+interface Membership {
+  readonly group: string | null;
+  readonly spare: boolean;
 }
 
 export class StorageNode {
   readonly node: string;
-  readonly group: string;
   readonly address: string;
   readonly chunks: ChunkStore;
   readonly refs: RefsStore;
@@ -66,12 +85,13 @@ export class StorageNode {
   /** Open the stores in `--data` (recovering what is there), listen, and start heartbeating. */
   static async start(options: StorageNodeOptions): Promise<StorageNode> {
     const chunks = await ChunkStore.open(options.dataDir, options.logger, options.nowMs);
+    const membership = await startMembership(options);
     const freeOnDisk = options.capacityBytes === undefined ? await freeBytes(options.dataDir) : 0;
     chunks.capacityBytes = options.capacityBytes ?? freeOnDisk + chunks.usedBytes;
     const refs = RefsStore.open(join(options.dataDir, REFS_DB_FILE));
     let node: StorageNode;
     try {
-      node = new StorageNode(options, chunks, refs);
+      node = new StorageNode(options, membership, chunks, refs);
     } catch (error) {
       refs.close();
       throw error;
@@ -117,7 +137,7 @@ export class StorageNode {
         const view = this.heartbeat.view;
         return {
           role: "storage",
-          group: this.group,
+          group: this.heartbeat.group,
           address: this.address,
           primary: view !== null && view.primaryNode === this.node,
           epoch: view?.epoch ?? 0,
@@ -133,12 +153,17 @@ export class StorageNode {
     return this.gossip?.members() ?? [];
   }
 
-  private constructor(options: StorageNodeOptions, chunks: ChunkStore, refs: RefsStore) {
-    const { logger, node, group } = options;
+  private constructor(
+    options: StorageNodeOptions,
+    membership: Membership,
+    chunks: ChunkStore,
+    refs: RefsStore,
+  ) {
+    const { logger, node } = options;
+    const { group, spare } = membership;
     const nowMs = options.nowMs ?? Date.now;
     const monotonicMs = options.monotonicMs ?? (() => performance.now());
     this.node = node;
-    this.group = group;
     this.chunks = chunks;
     this.refs = refs;
     this.replicator = new Replicator(logger, () => this.heartbeat.refreshSoon());
@@ -151,6 +176,8 @@ export class StorageNode {
     this.heartbeat = new Heartbeat({
       node,
       group,
+      spare,
+      onAssigned: (assigned) => writeAssignment(options.dataDir, assigned),
       address: this.address,
       join: options.join,
       logger,
@@ -168,12 +195,15 @@ export class StorageNode {
       logger,
       view: () => this.heartbeat.view,
       nowMs,
+      monotonicMs,
+      bytesPerSecond: options.catchUpBytesPerSecond ?? CATCH_UP_BYTES_PER_SECOND_DEFAULT,
       onSynced: () => this.heartbeat.refreshSoon(),
     });
     this.heartbeat.start();
     logger.info("listening", {
       address: this.address,
       group,
+      spare,
       data: options.dataDir,
       join: options.join.join(","),
       chunks: chunks.chunkCount,
@@ -186,7 +216,7 @@ export class StorageNode {
   private context(logger: Logger, nowMs: () => number, monotonicMs: () => number): StorageContext {
     return {
       node: this.node,
-      group: this.group,
+      group: () => this.heartbeat.group,
       chunks: this.chunks,
       refs: this.refs,
       replicator: this.replicator,
@@ -204,6 +234,11 @@ export class StorageNode {
 
   get view(): GroupView | null {
     return this.heartbeat.view;
+  }
+
+  /** This node's group; null for a spare not assigned one yet. */
+  get group(): string | null {
+    return this.heartbeat.group;
   }
 
   /** Heartbeat now and wait for the answer (tests; start-up scripts). */
@@ -283,6 +318,26 @@ function tracked(handlers: ReturnType<typeof storageHandlers>, inFlight: InFligh
     listOwned: track(handlers.listOwned, inFlight),
     syncRefs: track(handlers.syncRefs, inFlight),
   };
+}
+
+/**
+ * The group from the flags, or from a spare's recorded assignment. A folder assigned to one
+ * group as a spare is refused under another `--group`: its chunks belong to the first.
+ */
+async function startMembership(options: StorageNodeOptions): Promise<Membership> {
+  const spare = options.spare === true;
+  if (spare === (options.group !== undefined)) {
+    throw new Error("a storage node needs exactly one of a group and spare mode");
+  }
+  const assigned = await readAssignment(options.dataDir);
+  if (assigned !== null && options.group !== undefined && assigned !== options.group) {
+    throw new AssignmentFileError(
+      options.dataDir,
+      `holds group ${assigned} (assigned as a spare), not ${options.group}; start it with ` +
+        `--spare or --group ${assigned}`,
+    );
+  }
+  return { group: options.group ?? assigned, spare };
 }
 
 /** The address peers reach us on: the listen host with the port actually bound (for port 0). */
