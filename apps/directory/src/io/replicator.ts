@@ -277,14 +277,8 @@ export class Replicator implements Proposer {
     let applied = false;
     while (this.node.hasReady()) {
       const ready = this.node.ready();
-      // A leader's appends may go out before its own disk write (Raft thesis §10.2.1): the
-      // leader counts itself toward a commit only once its entries are stable, and its term
-      // was made durable when it campaigned. So the leader's fsync and the followers' overlap.
-      // Everything else (votes, acknowledgements) waits for the disk.
-      const early = ready.messages.filter(sentByLeader);
-      for (const message of early) this.options.send(message);
       const outcomes = this.persistAndApply(ready);
-      for (const message of ready.messages) if (!sentByLeader(message)) this.options.send(message);
+      for (const message of ready.messages) this.options.send(message);
       this.node.advance(ready);
       if (ready.snapshot !== null) {
         this.snapshotIndex = ready.snapshot.index;
@@ -516,8 +510,4 @@ export class Replicator implements Proposer {
       });
   }
 
-}
-
-function sentByLeader(message: raft.RaftMessage): boolean {
-  return message.type === "append" || message.type === "heartbeat" || message.type === "installSnapshot";
 }
