@@ -36,6 +36,8 @@ export interface GroupSpec {
 export interface ClusterOptions {
   readonly directories?: number;
   readonly groups?: readonly GroupSpec[];
+  /** Storage nodes started with `--spare` (ids x1, x2, …), in no group until assigned. */
+  readonly spares?: number;
   readonly chunkBytes?: number;
   /** Keep the data folder after stop (for a post-mortem). */
   readonly keep?: boolean;
@@ -207,13 +209,21 @@ const DEFAULT_GROUPS: readonly GroupSpec[] = [
   { name: "s2", size: 3 },
 ];
 
-/** Node ids: d1, d2, … for directories; s1a, s1b, … for group s1 (the seed's naming). */
-export function clusterNodeIds(options: ClusterOptions): { directories: string[]; storage: Array<{ id: string; group: string }> } {
+/**
+ * Node ids: d1, d2, … for directories; s1a, s1b, … for group s1 (the seed's naming);
+ * x1, x2, … for spares.
+ */
+export function clusterNodeIds(options: ClusterOptions): {
+  directories: string[];
+  storage: Array<{ id: string; group: string }>;
+  spares: string[];
+} {
   const directories = Array.from({ length: options.directories ?? 1 }, (_, index) => `d${index + 1}`);
   const storage = (options.groups ?? DEFAULT_GROUPS).flatMap((group) =>
     Array.from({ length: group.size }, (_, index) => ({ id: `${group.name}${String.fromCharCode(97 + index)}`, group: group.name })),
   );
-  return { directories, storage };
+  const spares = Array.from({ length: options.spares ?? 0 }, (_, index) => `x${index + 1}`);
+  return { directories, storage, spares };
 }
 
 export async function startCluster(options: ClusterOptions = {}): Promise<LocalCluster> {
@@ -241,6 +251,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     nodes.push(new NodeProcess({
       id, role: "storage", group, address, dataDir, logPath: join(dataRoot, `${id}.log`), env,
       argv: [STORAGE_MAIN, "--node", id, "--group", group, "--listen", address, "--data", dataDir,
+        "--join", directoryAddresses.join(",")],
+    }));
+  }
+  for (const id of ids.spares) {
+    const address = `127.0.0.1:${await portOf(id)}`;
+    const dataDir = join(dataRoot, id);
+    nodes.push(new NodeProcess({
+      id, role: "storage", group: null, address, dataDir, logPath: join(dataRoot, `${id}.log`), env,
+      argv: [STORAGE_MAIN, "--node", id, "--spare", "--listen", address, "--data", dataDir,
         "--join", directoryAddresses.join(",")],
     }));
   }
