@@ -3,11 +3,13 @@
  * read, list, update, delete) with the notices storage groups get; every bad input (unknown
  * users, hostile names, manifests that do not add up, missing files) answered with its own
  * code and a clear message while the connection keeps serving; liveness-driven group
- * configuration; the term check; and a restart on the same data that remembers everything.
+ * configuration; spares assigned to a group below its replication factor once the grace has
+ * passed (kept across a restart); the term check; and a restart on the same data that
+ * remembers everything.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import type { ChunkRef } from "@ftfs/protocol/core";
+import type { ChunkRef, ResponseBody } from "@ftfs/protocol/core";
 import type { RpcClient } from "@ftfs/protocol/io";
 import { EMPTY_SHA256 } from "../core/index.ts";
 import { chunk, sha } from "../testing/fixtures.ts";
@@ -52,6 +54,14 @@ async function register(
   // Every node here names its group, so every answer carries one.
   if (answer.group === undefined) throw new Error(`${node} got no group in the answer`);
   return { ...answer, group: answer.group };
+}
+
+type RegisterAnswer = ResponseBody<"registerStorage">;
+
+/** Spare `x1` announces itself: no group named, so the answer may carry none. */
+async function registerSpare(client: RpcClient, address: string): Promise<RegisterAnswer> {
+  const body = { node: "x1", spare: true, address, capacityBytes: 10_000_000, usedBytes: 0 };
+  return (await client.call("registerStorage", body)).body;
 }
 
 function commitBody(uid: string, name: string, uploadId: string, chunks: readonly ChunkRef[]) {
@@ -295,6 +305,47 @@ describe("directory server", () => {
     await client.call("connect", { uid: "alice" });
     const none = await failure(client.call("placeUpload", { uid: "alice", name: "a", bytes: 1 }));
     expect(none.code).toBe("UNAVAILABLE");
+  });
+
+  test("a spare has no group until a group stays short for the grace; then it learns", async () => {
+    const first = await start({ deadAfterMs: 1_000, rereplicationGraceMs: 3_000 });
+    const { client, clock } = first;
+    const [a, b, x] = [fakeStorage(), fakeStorage(), fakeStorage()];
+    await register(client, "s1a", a.address);
+    const learning = await register(client, "s1b", b.address);
+    await register(client, "s1b", b.address, 1_000_000, learning.group.epoch);
+    const spare = (): Promise<RegisterAnswer> => registerSpare(client, x.address);
+    expect((await spare()).group).toBeUndefined();
+    // s1b falls silent; s1a and the spare keep beating, never longer apart than deadAfterMs.
+    const shortAfterMs = clock.nowMs + 1_000;
+    let answer = await spare();
+    for (let step = 0; answer.group === undefined && step < 20; step += 1) {
+      clock.nowMs += 500;
+      await register(client, "s1a", a.address);
+      answer = await spare();
+      if (clock.nowMs - shortAfterMs < 3_000) expect(answer.group).toBeUndefined();
+    }
+    const assigned = answer.group;
+    expect(assigned?.replicas.map((replica) => replica.node)).toEqual(["s1a"]);
+    expect(assigned?.learners?.map((learner) => learner.node)).toEqual(["x1"]);
+    expect(assigned?.replicationFactor).toBe(2);
+    expect(first.logs.some((line) => line.includes("spare assigned"))).toBe(true);
+
+    // The assignment is replicated state: a new directory primary answers the same.
+    running.splice(running.indexOf(first), 1);
+    const second = await first.restart();
+    running.push(second);
+    expect((await registerSpare(second.client, x.address)).group).toEqual(assigned);
+  });
+
+  test("a registration naming no group that is not a spare is refused", async () => {
+    const { client } = await start();
+    const body = { node: "s1a", address: "127.0.0.1:1", capacityBytes: 1, usedBytes: 0 };
+    const error = await failure(client.call("registerStorage", body));
+    expect([error.code, error.message]).toEqual([
+      "BAD_REQUEST",
+      "storage node s1a names no group and is not a spare",
+    ]);
   });
 
   test("a request stamped with an older term is STALE_EPOCH; newer or unstamped is fine", async () => {

@@ -90,6 +90,8 @@ export interface HarnessOptions {
   readonly chunkBytes?: number;
   readonly dataDir?: string;
   readonly deadAfterMs?: number;
+  /** How long a storage group stays under its replication factor before it gets a spare. */
+  readonly rereplicationGraceMs?: number;
   readonly clock?: { nowMs: number };
   /** Runs on the store before the node starts (e.g. to set a term). */
   readonly prepare?: (store: SqliteMetadataStore) => void;
@@ -113,6 +115,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logger,
     nowMs: () => clock.nowMs,
     storageDeadAfterMs: options.deadAfterMs ?? 3_000,
+    ...(options.rereplicationGraceMs === undefined
+      ? {}
+      : { rereplicationGraceMs: options.rereplicationGraceMs }),
     groupCheckIntervalMs: GROUP_CHECK_INTERVAL_MS_TEST,
   });
   await until("the node of a group of one is primary", () => node.isPrimary);
