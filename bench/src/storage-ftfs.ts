@@ -1,0 +1,529 @@
+/**
+ * The FTFS side of `bench:storage`: real clusters (1 directory node, storage groups of 3) on
+ * loopback, driven by storage-load.ts. (1) a PUT-then-GET matrix of object sizes and client
+ * counts, with the CPU time of every server process per operation; (2) kill -9 of a storage
+ * group's primary under a mixed load, then every acknowledged PUT read back byte for byte.
+ * Each repeat gets a fresh cluster, stopped (and its folder removed) before this returns, on
+ * success and on failure alike.
+ */
+
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { startCluster, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
+import { FtfsClient } from "ftfs";
+import {
+  okRate,
+  phaseStats,
+  runPhase,
+  Payloads,
+  Workload,
+  type PhaseRun,
+  type PhaseStats,
+} from "./storage-load.ts";
+
+const REPLICAS_PER_GROUP = 3;
+/**
+ * One directory node: the storage groups are what this bench measures; the replicated
+ * directory's own costs are bench:directory's.
+ */
+const DIRECTORY_NODES = 1;
+/**
+ * Loops share this many FtfsClient instances, each with its own connection pool (one TCP
+ * connection per server): like a few application processes, each multiplexing its requests,
+ * instead of 100 connections per node or all traffic on one socket.
+ */
+export const FTFS_CLIENT_INSTANCES = 4;
+const BENCH_UID = "bench";
+/** Linux reports CPU time in USER_HZ ticks, 100 per second on mainstream architectures. */
+const CLOCK_TICKS_PER_SECOND = 100;
+/** utime and stime are fields 14 and 15 of /proc/<pid>/stat: 11 and 12 after the `(comm)`. */
+const UTIME_AFTER_COMM = 11;
+const STIME_AFTER_COMM = 12;
+/** The kill test reads objects written before it starts, as Swift's bench.sh kill does. */
+const KILL_GET_RATIO = 0.5;
+const PREFILL_LOOPS = 32;
+const VERIFY_LOOPS = 20;
+/** How often the kill test asks the directory for the group's view. */
+const STATUS_POLL_MS = 100;
+/** After the restart, wait at most this long for the node to rejoin the in-sync set. */
+const IN_SYNC_DEADLINE_MS = 120_000;
+const STATUS_TIMEOUT_MS = 2_000;
+
+export interface Layout {
+  readonly label: string;
+  readonly groups: number;
+}
+
+export interface Cell {
+  readonly sizeBytes: number;
+  readonly loops: number;
+}
+
+export interface CellResult {
+  readonly put: PhaseStats;
+  readonly get: PhaseStats;
+  readonly putCpuMsPerOp: number;
+  readonly getCpuMsPerOp: number;
+  readonly putClientCpuMsPerOp: number;
+  readonly getClientCpuMsPerOp: number;
+  readonly errorSamples: readonly string[];
+}
+
+export function cellKey(cell: Cell): string {
+  return `${cell.sizeBytes}x${cell.loops}`;
+}
+
+async function cpuSecondsOf(pid: number): Promise<number> {
+  let text: string;
+  try {
+    // procfs files report size 0, so read them with a plain read, not Bun.file's sized read.
+    text = await readFile(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return 0; // exited: a killed node's time is lost, which only the kill test sees
+  }
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[UTIME_AFTER_COMM]) + Number(fields[STIME_AFTER_COMM]);
+  return Number.isFinite(ticks) ? ticks / CLOCK_TICKS_PER_SECOND : 0;
+}
+
+/** User + system CPU seconds used so far by every server process of the cluster. */
+export async function serverCpuSeconds(cluster: LocalCluster): Promise<number> {
+  const pids = cluster.nodes.map((node) => node.pid).filter((pid): pid is number => pid !== null);
+  const each = await Promise.all(pids.map(cpuSecondsOf));
+  return each.reduce((sum, seconds) => sum + seconds, 0);
+}
+
+function clientCpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
+
+async function withCluster<T>(
+  layout: Layout,
+  dataRoot: string,
+  body: (cluster: LocalCluster, clients: FtfsClient[]) => Promise<T>,
+): Promise<T> {
+  const groups = Array.from({ length: layout.groups }, (_, index) => ({
+    name: `g${index + 1}`,
+    size: REPLICAS_PER_GROUP,
+  }));
+  const cluster = await startCluster({ directories: DIRECTORY_NODES, groups, dataRoot });
+  const clients = Array.from(
+    { length: FTFS_CLIENT_INSTANCES },
+    () => new FtfsClient({ directories: cluster.directoryAddresses }),
+  );
+  try {
+    for (const client of clients) await client.connect(BENCH_UID);
+    return await body(cluster, clients);
+  } finally {
+    for (const client of clients) client.close();
+    await cluster.stop();
+  }
+}
+
+async function measuredPhase(
+  cluster: LocalCluster,
+  run: () => Promise<PhaseRun>,
+): Promise<{ run: PhaseRun; serverS: number; clientS: number }> {
+  const serverBefore = await serverCpuSeconds(cluster);
+  const clientBefore = clientCpuSeconds();
+  const result = await run();
+  const clientS = clientCpuSeconds() - clientBefore;
+  return { run: result, serverS: (await serverCpuSeconds(cluster)) - serverBefore, clientS };
+}
+
+async function runCell(
+  cluster: LocalCluster,
+  clients: readonly FtfsClient[],
+  cell: Cell,
+  phaseMs: number,
+  seed: number,
+): Promise<CellResult> {
+  const workload = new Workload(
+    BENCH_UID,
+    `m${cellKey(cell)}-${seed}`,
+    new Payloads(cell.sizeBytes, seed),
+  );
+  const spec = { loops: cell.loops, durationMs: phaseMs, clients, workload };
+  const put = await measuredPhase(cluster, () => runPhase({ ...spec, pick: () => "put" }));
+  const get = await measuredPhase(cluster, () => runPhase({ ...spec, pick: () => "get" }));
+  const putStats = phaseStats(put.run, "put", cell.sizeBytes);
+  const getStats = phaseStats(get.run, "get", cell.sizeBytes);
+  const perOpMs = (seconds: number, ops: number) => (ops > 0 ? (1000 * seconds) / ops : Number.NaN);
+  return {
+    put: putStats,
+    get: getStats,
+    putCpuMsPerOp: perOpMs(put.serverS, putStats.ok),
+    getCpuMsPerOp: perOpMs(get.serverS, getStats.ok),
+    putClientCpuMsPerOp: perOpMs(put.clientS, putStats.ok),
+    getClientCpuMsPerOp: perOpMs(get.clientS, getStats.ok),
+    errorSamples: [...put.run.errorSamples, ...get.run.errorSamples],
+  };
+}
+
+/** Every cell on a fresh cluster per repeat; results per cell key, one entry per repeat. */
+export async function runFtfsMatrix(
+  layout: Layout,
+  cells: readonly Cell[],
+  repeats: number,
+  phaseMs: number,
+  workDir: string,
+  log: (message: string) => void,
+): Promise<Map<string, CellResult[]>> {
+  const results = new Map<string, CellResult[]>();
+  for (let repeat = 0; repeat < repeats; repeat += 1) {
+    const dataRoot = join(workDir, `ftfs-${layout.label}-r${repeat + 1}`);
+    await withCluster(layout, dataRoot, async (cluster, clients) => {
+      for (const cell of cells) {
+        const result = await runCell(
+          cluster,
+          clients,
+          cell,
+          phaseMs,
+          repeat * 1_000 + cell.loops + 1,
+        );
+        const list = results.get(cellKey(cell)) ?? [];
+        list.push(result);
+        results.set(cellKey(cell), list);
+        const side = (name: string, stats: PhaseStats) =>
+          `${name} ${stats.opsPerS.toFixed(1)}/s p99 ${stats.p99Ms.toFixed(0)} ms ` +
+          `err ${stats.errors}`;
+        log(
+          `FTFS ${layout.label} r${repeat + 1} ${cell.sizeBytes / 1024} KiB × ${cell.loops}: ` +
+            `${side("PUT", result.put)}, ${side("GET", result.get)}`,
+        );
+      }
+    });
+  }
+  return results;
+}
+
+export interface KillTiming {
+  readonly durationMs: number;
+  readonly killAtMs: number;
+  readonly restartAtMs: number;
+  readonly loops: number;
+  readonly sizeBytes: number;
+  readonly prefill: number;
+}
+
+export interface KillResult {
+  readonly killedNode: string;
+  readonly newPrimaryNode: string | null;
+  readonly errors: number;
+  readonly errorSamples: readonly string[];
+  readonly ok: number;
+  readonly longestGapMs: number;
+  readonly longestGapAtMs: number;
+  readonly opsPerSBefore: number;
+  readonly opsPerSDuring: number;
+  readonly opsPerSAfter: number;
+  /** From the kill until the directory names another primary. */
+  readonly failoverMs: number | null;
+  /** From the restart until the node is listed as a learner, then as in sync. */
+  readonly learnerAfterMs: number | null;
+  readonly inSyncAfterMs: number | null;
+  readonly catchUp: {
+    readonly bytesCopied: number;
+    readonly chunksCopied: number;
+    readonly tookMs: number;
+  } | null;
+  readonly acked: number;
+  readonly verifiedOk: number;
+  readonly verifyFailed: number;
+  readonly verifySamples: readonly string[];
+}
+
+interface GroupWatch {
+  readonly victim: string;
+  failoverAtMs: number | null;
+  droppedAtMs: number | null;
+  learnerAtMs: number | null;
+  inSyncAtMs: number | null;
+  newPrimaryNode: string | null;
+}
+
+/**
+ * Poll the directory's view of `group` from the kill on: when another node becomes primary,
+ * when the killed node leaves the in-sync set, and after the restart when it is back as a
+ * learner and then in sync. Times are performance.now() values.
+ */
+function watchGroup(
+  statusClient: FtfsClient,
+  group: string,
+  victim: string,
+  restartedAtMs: () => number | null,
+): { watch: GroupWatch; stop: () => Promise<void>; inSync: Promise<void> } {
+  const watch: GroupWatch = {
+    victim,
+    failoverAtMs: null,
+    droppedAtMs: null,
+    learnerAtMs: null,
+    inSyncAtMs: null,
+    newPrimaryNode: null,
+  };
+  let stopped = false;
+  const inSync = Promise.withResolvers<void>();
+  const poll = async (): Promise<void> => {
+    while (!stopped) {
+      await Bun.sleep(STATUS_POLL_MS);
+      const view = await groupView(statusClient, group);
+      if (view === null) continue;
+      const nowMs = performance.now();
+      if (watch.failoverAtMs === null && view.primaryNode !== null && view.primaryNode !== victim) {
+        watch.failoverAtMs = nowMs;
+        watch.newPrimaryNode = view.primaryNode;
+      }
+      const inReplicas = view.replicas.some((replica) => replica.node === victim);
+      if (!inReplicas && watch.droppedAtMs === null) watch.droppedAtMs = nowMs;
+      const restarted = restartedAtMs();
+      if (restarted === null) continue;
+      const learner = (view.learners ?? []).some((replica) => replica.node === victim);
+      if (learner && watch.learnerAtMs === null) watch.learnerAtMs = nowMs;
+      // In sync only counts once it had left the set: else it was never seen gone at all.
+      if (inReplicas && watch.droppedAtMs !== null && watch.inSyncAtMs === null) {
+        watch.inSyncAtMs = nowMs;
+        inSync.resolve();
+      }
+    }
+  };
+  const polling = poll();
+  return {
+    watch,
+    inSync: inSync.promise,
+    stop: async () => {
+      stopped = true;
+      await polling;
+    },
+  };
+}
+
+async function groupView(client: FtfsClient, group: string) {
+  try {
+    const status = await Promise.race([
+      client.status(),
+      Bun.sleep(STATUS_TIMEOUT_MS).then(() => null),
+    ]);
+    return status?.groups.find((view) => view.group === group) ?? null;
+  } catch {
+    return null; // the directory is busy or electing: ask again on the next poll
+  }
+}
+
+/** The restarted node's first "caught up" line logged after `sinceIso`. */
+async function catchUpFromLog(node: NodeProcess, sinceIso: string): Promise<KillResult["catchUp"]> {
+  const text = await node.log().catch(() => "");
+  for (const line of text.split("\n")) {
+    if (!line.includes("caught up with the group primary")) continue;
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (typeof entry.time !== "string" || entry.time < sinceIso) continue;
+      const bytesCopied = Number(entry.bytesCopied);
+      const chunksCopied = Number(entry.chunksCopied);
+      const tookMs = Number(entry.tookMs);
+      if ([bytesCopied, chunksCopied, tookMs].every(Number.isFinite))
+        return { bytesCopied, chunksCopied, tookMs };
+    } catch {
+      continue; // a torn last line while the node writes: the next read has it whole
+    }
+  }
+  return null;
+}
+
+async function prefill(
+  workload: Workload,
+  clients: readonly FtfsClient[],
+  count: number,
+): Promise<void> {
+  let started = 0;
+  const loop = async (index: number): Promise<void> => {
+    const client = clients[index % clients.length];
+    while (client !== undefined && started < count) {
+      started += 1;
+      await workload.put(client);
+    }
+  };
+  await Promise.all(Array.from({ length: PREFILL_LOOPS }, (_, index) => loop(index)));
+}
+
+async function verifyAll(
+  workload: Workload,
+  clients: readonly FtfsClient[],
+): Promise<{ ok: number; failed: number; samples: string[] }> {
+  const keys = [...workload.acked];
+  let next = 0;
+  let ok = 0;
+  const failures: string[] = [];
+  const loop = async (index: number): Promise<void> => {
+    const client = clients[index % clients.length];
+    while (client !== undefined && next < keys.length) {
+      const key = keys[next] ?? 0;
+      next += 1;
+      try {
+        if (await workload.verify(client, key)) ok += 1;
+        else failures.push(`${workload.name(key)}: bytes differ`);
+      } catch (error) {
+        failures.push(
+          `${workload.name(key)}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: VERIFY_LOOPS }, (_, index) => loop(index)));
+  return { ok, failed: failures.length, samples: failures.slice(0, 5) };
+}
+
+/** The kill and the restart, timed from the phase's start, and the group watch they begin. */
+class KillSchedule {
+  phaseStartMs = 0;
+  killedAtMs: number | null = null;
+  restartedAtMs: number | null = null;
+  restartIso = "";
+  watcher: ReturnType<typeof watchGroup> | null = null;
+  private readonly timers: Array<ReturnType<typeof setTimeout>> = [];
+
+  constructor(
+    private readonly victim: NodeProcess,
+    private readonly statusClient: FtfsClient,
+    private readonly timing: KillTiming,
+  ) {}
+
+  start(phaseStartMs: number): void {
+    this.phaseStartMs = phaseStartMs;
+    this.timers.push(
+      setTimeout(() => {
+        this.killedAtMs = performance.now();
+        this.victim.kill("SIGKILL");
+        this.watcher = watchGroup(
+          this.statusClient,
+          "g1",
+          this.victim.id,
+          () => this.restartedAtMs,
+        );
+      }, this.timing.killAtMs),
+    );
+    this.timers.push(
+      setTimeout(() => {
+        this.restartIso = new Date().toISOString();
+        this.restartedAtMs = performance.now();
+        this.victim.start();
+      }, this.timing.restartAtMs),
+    );
+  }
+
+  cancel(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+  }
+}
+
+async function killOnce(
+  timing: KillTiming,
+  dataRoot: string,
+  seed: number,
+  log: (message: string) => void,
+): Promise<KillResult> {
+  return withCluster({ label: "kill", groups: 1 }, dataRoot, async (cluster, clients) => {
+    const statusClient = new FtfsClient({ directories: cluster.directoryAddresses });
+    try {
+      const victimId = (await groupView(statusClient, "g1"))?.primaryNode ?? null;
+      if (victimId === null) throw new Error("group g1 has no primary before the kill");
+      const workload = new Workload(BENCH_UID, `k${seed}`, new Payloads(timing.sizeBytes, seed));
+      await prefill(workload, clients, timing.prefill);
+      log(`FTFS kill: prefilled ${workload.acked.length}; primary of g1 is ${victimId}`);
+      const schedule = new KillSchedule(cluster.node(victimId), statusClient, timing);
+      const run = await runPhase({
+        loops: timing.loops,
+        durationMs: timing.durationMs,
+        clients,
+        workload,
+        pick: () => (Math.random() < KILL_GET_RATIO ? "get" : "put"),
+        onStart: (startMs) => schedule.start(startMs),
+      });
+      schedule.cancel();
+      const watcher = schedule.watcher;
+      if (watcher === null || schedule.restartedAtMs === null) {
+        throw new Error(
+          "the kill or the restart never ran: the phase is shorter than its schedule",
+        );
+      }
+      await Promise.race([watcher.inSync, Bun.sleep(IN_SYNC_DEADLINE_MS)]);
+      await watcher.stop();
+      const verified = await verifyAll(workload, clients);
+      const catchUp = await catchUpFromLog(cluster.node(victimId), schedule.restartIso);
+      return killResult(
+        schedule,
+        watcher.watch,
+        run,
+        workload,
+        verified,
+        catchUp,
+        timing.sizeBytes,
+      );
+    } finally {
+      statusClient.close();
+    }
+  });
+}
+
+function killResult(
+  schedule: KillSchedule,
+  watch: GroupWatch,
+  run: PhaseRun,
+  workload: Workload,
+  verified: { ok: number; failed: number; samples: string[] },
+  catchUp: KillResult["catchUp"],
+  sizeBytes: number,
+): KillResult {
+  const stats = phaseStats(run, "all", sizeBytes);
+  const killedMs = (schedule.killedAtMs ?? 0) - schedule.phaseStartMs;
+  const restartedMs = (schedule.restartedAtMs ?? 0) - schedule.phaseStartMs;
+  const since = (atMs: number | null, fromMs: number | null) =>
+    atMs === null || fromMs === null ? null : atMs - fromMs;
+  return {
+    killedNode: watch.victim,
+    newPrimaryNode: watch.newPrimaryNode,
+    errors: stats.errors,
+    errorSamples: run.errorSamples,
+    ok: stats.ok,
+    longestGapMs: stats.longestGapMs,
+    longestGapAtMs: stats.longestGapAtMs,
+    opsPerSBefore: okRate(run.records, 0, killedMs),
+    opsPerSDuring: okRate(run.records, killedMs, restartedMs),
+    opsPerSAfter: okRate(run.records, restartedMs, run.wallMs),
+    failoverMs: since(watch.failoverAtMs, schedule.killedAtMs),
+    learnerAfterMs: since(watch.learnerAtMs, schedule.restartedAtMs),
+    inSyncAfterMs: since(watch.inSyncAtMs, schedule.restartedAtMs),
+    catchUp,
+    acked: workload.acked.length,
+    verifiedOk: verified.ok,
+    verifyFailed: verified.failed,
+    verifySamples: verified.samples,
+  };
+}
+
+export async function runFtfsKill(
+  timing: KillTiming,
+  repeats: number,
+  workDir: string,
+  log: (message: string) => void,
+): Promise<KillResult[]> {
+  const results: KillResult[] = [];
+  for (let repeat = 0; repeat < repeats; repeat += 1) {
+    const result = await killOnce(
+      timing,
+      join(workDir, `ftfs-kill-r${repeat + 1}`),
+      7_000 + repeat,
+      log,
+    );
+    results.push(result);
+    const seconds = (ms: number | null, digits: number) =>
+      ms === null ? "never" : `${(ms / 1000).toFixed(digits)} s`;
+    log(
+      `FTFS kill r${repeat + 1}: killed ${result.killedNode}, errors ${result.errors}, ` +
+        `gap ${seconds(result.longestGapMs, 2)} at ${seconds(result.longestGapAtMs, 1)}, ` +
+        `in sync ${seconds(result.inSyncAfterMs, 1)} after the restart, ` +
+        `verified ${result.verifiedOk}/${result.acked}`,
+    );
+  }
+  return results;
+}
