@@ -23,7 +23,7 @@ import {
 } from "../core/index.ts";
 import { ChunkDeleteError, type ChunkStore } from "./chunk-store.ts";
 import type { RefsStore } from "./refs-store.ts";
-import { Rest } from "./rest.ts";
+import { passesUntilStopped, Rest } from "./rest.ts";
 
 export interface GcStats {
   passes: number;
@@ -88,18 +88,14 @@ export class GarbageCollector {
     await this.running;
   }
 
-  private async run(): Promise<void> {
-    while (!this.rest.stopped) {
-      await this.rest.sleep(this.intervalMs);
-      if (this.rest.stopped) return;
-      try {
-        await this.pass();
-      } catch (error) {
-        this.options.logger.error("garbage collection pass failed; next one after the interval", {
-          error: describeError(error),
-        });
-      }
-    }
+  private run(): Promise<void> {
+    return passesUntilStopped(
+      this.rest,
+      this.intervalMs,
+      () => this.pass(),
+      this.options.logger,
+      "garbage collection pass failed; next one after the interval",
+    );
   }
 
   /** One pass: expire abandoned uploads, then judge every chunk stored at its start. */

@@ -19,7 +19,7 @@ import {
 import type { ChunkStore } from "./chunk-store.ts";
 import type { RefsStore } from "./refs-store.ts";
 import type { Repairer } from "./repairer.ts";
-import { Rest } from "./rest.ts";
+import { passesUntilStopped, Rest } from "./rest.ts";
 
 export interface ScrubStats {
   passes: number;
@@ -84,19 +84,15 @@ export class Scrubber {
     await this.running;
   }
 
-  private async run(): Promise<void> {
-    // Pause first: a node just started is busy catching up, and a pass can wait that long.
-    while (!this.rest.stopped) {
-      await this.rest.sleep(this.options.passPauseMs);
-      if (this.rest.stopped) return;
-      try {
-        await this.pass();
-      } catch (error) {
-        this.options.logger.error("scrub pass failed; next pass after the pause", {
-          error: describeError(error),
-        });
-      }
-    }
+  // Pause first: a node just started is busy catching up, and a pass can wait that long.
+  private run(): Promise<void> {
+    return passesUntilStopped(
+      this.rest,
+      this.options.passPauseMs,
+      () => this.pass(),
+      this.options.logger,
+      "scrub pass failed; next pass after the pause",
+    );
   }
 
   /** One full pass: every chunk stored at its start, then the sweep. */
