@@ -6,7 +6,6 @@ export * from "./gc-rules.ts";
 export * from "./layout.ts";
 export * from "./limits.ts";
 export * from "./owned-files.ts";
-export * from "./pacing.ts";
 export * from "./request-rules.ts";
 export * from "./scrub-rules.ts";
 export * from "./view-rules.ts";

@@ -82,9 +82,6 @@ export const SCRUB_CHUNK_COST_BYTES_MIN = 64 * KIB;
 export const SCRUB_PASS_PAUSE_MS_DEFAULT = 10 * MINUTE_MS;
 /** Chunk ids read from the references per step of the missing-chunk sweep (one SQL page). */
 export const SCRUB_SWEEP_PAGE_ROWS = 1_000;
-/** Shortest rest a pacer asks for: shorter timers cost more than the work they spread. */
-export const PACE_SLEEP_MS_MIN = 10;
-
 /** Chunks waiting for repair; past it a request is dropped (the next scrub pass finds it). */
 export const REPAIR_QUEUE_MAX = 1_024;
 /** Wait for one replica to send a chunk of up to CHUNK_BYTES_MAX over loopback or a LAN. */

@@ -11,7 +11,7 @@
  * filling up from nothing leaves clients most of the primary's disk and of its own.
  */
 
-import type { GroupView, SyncRef } from "@ftfs/protocol/core";
+import { SharedPacer, type GroupView, type SyncRef } from "@ftfs/protocol/core";
 import { describeError, RpcPool, type Logger } from "@ftfs/protocol/io";
 import {
   CATCH_UP_CALL_TIMEOUT_MS,
@@ -19,7 +19,6 @@ import {
   CATCH_UP_CHUNKS_IN_FLIGHT,
   FORWARD_CONNECT_TIMEOUT_MS,
   isLearner,
-  SharedPacer,
 } from "../core/index.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import { refKey, type RefsStore } from "./refs-store.ts";

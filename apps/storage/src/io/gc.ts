@@ -11,6 +11,7 @@
  * deletions are each paced, so a pass over millions of chunks never hogs the disk or SQLite.
  */
 
+import { Pacer } from "@ftfs/protocol/core";
 import { describeError, type Logger } from "@ftfs/protocol/io";
 import {
   GC_CHECKS_PER_SECOND_MAX,
@@ -18,7 +19,6 @@ import {
   GC_EXPIRE_BATCH_UPLOADS,
   gcIntervalMs,
   judgeChunk,
-  Pacer,
   pendingExpiryCutoffMs,
 } from "../core/index.ts";
 import { ChunkDeleteError, type ChunkStore } from "./chunk-store.ts";

@@ -8,10 +8,9 @@
  * What a chunk costs against the rate is core/scrub-rules.ts's; this file reads, sleeps, logs.
  */
 
-import { FtfsError } from "@ftfs/protocol/core";
+import { FtfsError, Pacer } from "@ftfs/protocol/core";
 import { describeError, type Logger } from "@ftfs/protocol/io";
 import {
-  Pacer,
   REPAIR_QUEUE_MAX,
   SCRUB_SWEEP_PAGE_ROWS,
   scrubCostBytes,

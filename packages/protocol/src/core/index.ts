@@ -6,6 +6,7 @@ export * from "./frame.ts";
 export * from "./limits.ts";
 export * from "./messages.ts";
 export * from "./names.ts";
+export * from "./pacing.ts";
 export * from "./schema.ts";
 export * from "./prng.ts";
 export * as swim from "./swim/index.ts";

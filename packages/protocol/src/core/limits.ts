@@ -51,6 +51,9 @@ export const CONNECT_TIMEOUT_MS_DEFAULT = 3_000;
 /** Chunks an uploading or reading client keeps in flight: bounds client memory by chunks. */
 export const CLIENT_CHUNKS_IN_FLIGHT_DEFAULT = 4;
 
+/** Shortest rest a pacer asks for: shorter timers cost more than the work they spread. */
+export const PACE_SLEEP_MS_MIN = 10;
+
 /** SHA-256 in lowercase hex. */
 export const SHA256_HEX_LENGTH = 64;
 

@@ -7,7 +7,7 @@
  * the bound holds over every window, which is what protects client traffic.
  */
 
-import { assert } from "@ftfs/protocol/core";
+import { assert } from "./assert.ts";
 import { PACE_SLEEP_MS_MIN } from "./limits.ts";
 
 const MS_PER_SECOND = 1_000;
