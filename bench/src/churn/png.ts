@@ -4,8 +4,8 @@
  */
 
 const BROWSERS = ["chromium", "chromium-browser", "google-chrome"] as const;
-/** Wide enough for the 1300 px charts, tall enough for all five. */
-const WINDOW_SIZE = "1340,1300";
+/** Wide enough for the 1300 px charts, tall enough for all five and the summary. */
+const WINDOW_SIZE = "1340,1560";
 /** A cold Chromium start on a loaded 2-core machine takes seconds; this only bounds a hang. */
 const RENDER_TIMEOUT_MS = 60_000;
 

@@ -67,14 +67,15 @@ function markers(frame: Frame, events: readonly ChartEvent[], spans: readonly Ch
   return shades + lines;
 }
 
-function axes(frame: Frame, title: string, unit: string, heightPx: number): string {
+function axes(frame: Frame, title: string, unit: string, heightPx: number, logScale: boolean): string {
   const bottom = heightPx - MARGIN_BOTTOM_PX;
   const ticks: string[] = [];
   for (let tick = 0; tick <= Y_TICKS; tick += 1) {
     const value = (frame.yMax * tick) / Y_TICKS;
     const y = frame.y(value);
+    const shown = logScale ? 10 ** value : value;
     ticks.push(`<line x1="${MARGIN_LEFT_PX}" x2="${CHART_WIDTH_PX - MARGIN_RIGHT_PX}" y1="${y}" y2="${y}" stroke="#eee"/>` +
-      `<text x="${MARGIN_LEFT_PX - 6}" y="${y + 4}" font-size="11" text-anchor="end">${value.toFixed(value < 10 ? 1 : 0)}</text>`);
+      `<text x="${MARGIN_LEFT_PX - 6}" y="${y + 4}" font-size="11" text-anchor="end">${shown.toFixed(shown < 10 ? 1 : 0)}</text>`);
   }
   const step = frame.seconds > 60 ? 10 : 5;
   for (let second = 0; second <= frame.seconds; second += step) {
@@ -110,7 +111,7 @@ function lineChart(title: string, unit: string, series: readonly Series[], event
     `<text x="${CHART_WIDTH_PX - 406 + index * 100}" y="15" font-size="11">${escapeHtml(entry.label)}</text>`).join("");
   const unitText = logScale ? `${unit}, log10 scale` : unit;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${CHART_WIDTH_PX}" height="${CHART_HEIGHT_PX}">` +
-    axes(frame, title, unitText, CHART_HEIGHT_PX) + markers(frame, events, spans, CHART_HEIGHT_PX) +
+    axes(frame, title, unitText, CHART_HEIGHT_PX, logScale) + markers(frame, events, spans, CHART_HEIGHT_PX) +
     paths + legend + `</svg>`;
 }
 
@@ -146,7 +147,7 @@ function membershipChart(metrics: readonly SecondMetrics[], events: readonly Cha
     });
   });
   const title = `<text x="8" y="16" font-size="13" font-weight="bold">Primary of each group ` +
-    `<tspan font-weight="normal" fill="#555">(node id, in-sync replicas; gray: none known)</tspan></text>`;
+    `<tspan font-weight="normal" fill="#555">(node id, in-sync replicas; gray: no directory primary answered, or none elected)</tspan></text>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${CHART_WIDTH_PX}" height="${heightPx}">` +
     title + cells.join("") + markers(frame, events, spans, heightPx) + `</svg>`;
 }

@@ -129,6 +129,7 @@ async function runLoad(options: BenchOptions, cluster: LocalCluster, limits: Mac
   load.resetClock(t0Ms);
   const sampler = new Sampler(cluster, load, progress);
   await sampler.sampleCpu();
+  sampler.membership.push(toSample(await clusterView(cluster), 0));
   const cpu0 = process.cpuUsage();
   sampler.start();
   const churn = new ChurnPlayer(cluster);
@@ -178,7 +179,8 @@ async function writeOutputs(options: BenchOptions, summary: Summary,
   const htmlPath = join(outDir, "report.html");
   const title = `FTFS churn bench: ${options.clients} clients, ${options.durationS} s`;
   await writeFile(htmlPath, renderReport(title, text, metrics, events, spans));
-  const png = await renderPng(htmlPath, join(outDir, "metrics.png"));
+  const png = options.noPng ? { ok: false, note: "--no-png" }
+    : await renderPng(htmlPath, join(outDir, "metrics.png"));
   process.stdout.write(`${text}\n`);
   process.stdout.write(`outputs: ${outDir}/{metrics.json,report.html${png.ok ? ",metrics.png" : ""}}\n`);
   if (!png.ok) process.stdout.write(`metrics.png skipped: ${png.note}\n`);
