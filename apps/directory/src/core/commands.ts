@@ -21,6 +21,7 @@ import {
   timeMsField,
   tryDecode,
   uidField,
+  versionField,
   arr,
   type ChunkRef,
   type Schema,
@@ -74,7 +75,31 @@ export interface AckNotices {
   readonly atMs: number;
 }
 
-export type Command = CreateUser | CommitVersion | DeleteFile | SetGroupConfig | AckNotices;
+/**
+ * The rebalancer copied the chunks a live version keeps in group `from` to group `to`: switch
+ * that version's references of those chunks to `to`, if the version is still live and its
+ * chunks in `from` are still exactly `chunkIds` (what was copied). Otherwise nothing changes.
+ */
+export interface MoveVersion {
+  readonly type: "moveVersion";
+  readonly uid: string;
+  readonly name: string;
+  readonly version: number;
+  readonly uploadId: string;
+  readonly from: string;
+  readonly to: string;
+  /** The distinct ids of the version's chunks in `from` that were copied, sorted. */
+  readonly chunkIds: readonly string[];
+  readonly atMs: number;
+}
+
+export type Command =
+  | CreateUser
+  | CommitVersion
+  | DeleteFile
+  | SetGroupConfig
+  | AckNotices
+  | MoveVersion;
 export type CommandType = Command["type"];
 
 /** What applying each command type answers when it succeeds. */
@@ -84,6 +109,8 @@ export interface Outcomes {
   readonly deleteFile: { readonly deletedVersion: number };
   readonly setGroupConfig: { readonly epoch: number };
   readonly ackNotices: { readonly acked: number };
+  /** Chunk references switched (a chunk used twice in the file counts twice), and their bytes. */
+  readonly moveVersion: { readonly movedRefs: number; readonly movedBytes: number };
 }
 
 export type OutcomeOf<C extends Command> = Outcomes[C["type"]];
@@ -120,6 +147,17 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     group: groupField,
     throughIndex: int({ min: 1, max: Number.MAX_SAFE_INTEGER }),
     throughSeq: int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    atMs: timeMsField,
+  }),
+  moveVersion: obj({
+    type: literal("moveVersion"),
+    uid: uidField,
+    name: fileNameField,
+    version: versionField,
+    uploadId: requestIdField,
+    from: groupField,
+    to: groupField,
+    chunkIds: arr(sha256Field, { itemsMax: MANIFEST_CHUNKS_MAX }),
     atMs: timeMsField,
   }),
 };

@@ -4,7 +4,7 @@
  * rolls all of them back before it propagates. Not durable, by design.
  */
 
-import { assert } from "@ftfs/protocol/core";
+import { assert, type ChunkRef } from "@ftfs/protocol/core";
 import type {
   GroupConfig,
   LiveVersion,
@@ -13,7 +13,13 @@ import type {
   UserRecord,
   VersionRecord,
 } from "./model.ts";
-import { compareNames, type MetadataStore, type MetadataTx } from "./store.ts";
+import {
+  compareNames,
+  compareVersionKeys,
+  type MetadataStore,
+  type MetadataTx,
+  type VersionKey,
+} from "./store.ts";
 
 function pairKey(first: string, second: string): string {
   return JSON.stringify([first, second]);
@@ -73,6 +79,19 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
 
   findDeleteRequest(uid: string, requestId: string): Tombstone | undefined {
     return this.deletes.get(pairKey(uid, requestId));
+  }
+
+  scanVersions(after: VersionKey | null, countMax: number): readonly VersionRecord[] {
+    // A test store is small: sorting it all per page is simpler than keeping an ordered index.
+    const found: VersionRecord[] = [];
+    for (const byName of this.files.values()) {
+      for (const versions of byName.values()) {
+        for (const record of versions) {
+          if (after === null || compareVersionKeys(record, after) > 0) found.push(record);
+        }
+      }
+    }
+    return found.sort(compareVersionKeys).slice(0, countMax);
   }
 
   getGroup(group: string): GroupConfig | undefined {
@@ -146,6 +165,22 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
       versions.pop();
       if (versions.length === 0) owner.delete(record.name);
       ids.delete(key);
+    });
+  }
+
+  replaceChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void {
+    const undo = this.journal();
+    const versions = this.files.get(uid)?.get(name) ?? [];
+    const at = versions.findIndex((record) => record.version === version);
+    const previous = versions[at];
+    assert(previous?.kind === "live", `no live version ${version} of ${name} to replace`);
+    const replaced: LiveVersion = { ...previous, chunks };
+    const key = pairKey(uid, previous.uploadId);
+    versions[at] = replaced;
+    this.uploads.set(key, replaced);
+    undo.push(() => {
+      versions[at] = previous;
+      this.uploads.set(key, previous);
     });
   }
 

@@ -44,10 +44,14 @@ export type VersionRecord = LiveVersion | Tombstone;
 /** A storage group's configuration as the directory records it (PacificA's configuration). */
 export type GroupConfig = GroupView;
 
-/** What the directory must tell a storage group after a commit or a delete. */
+/** What the directory must tell a storage group after a commit, a delete or a move. */
 export type Notice =
   | { readonly op: "commitRefs"; readonly body: Omit<RequestBody<"commitRefs">, "forwarded"> }
-  | { readonly op: "dropRefs"; readonly body: Omit<RequestBody<"dropRefs">, "forwarded"> };
+  | { readonly op: "dropRefs"; readonly body: Omit<RequestBody<"dropRefs">, "forwarded"> }
+  | {
+      readonly op: "dropUploadRefs";
+      readonly body: Omit<RequestBody<"dropUploadRefs">, "forwarded">;
+    };
 
 /**
  * An outbox row. (index, seq) orders notices: the log index of the command that wrote it and

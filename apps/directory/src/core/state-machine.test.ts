@@ -20,7 +20,7 @@ import { EMPTY_SHA256 } from "./manifest-rules.ts";
 import { MemoryMetadataStore } from "./memory-store.ts";
 import { findManifest, listLiveFiles } from "./queries.ts";
 import type { Result } from "@ftfs/protocol/core";
-import type { Command, Outcome } from "./commands.ts";
+import type { Command, MoveVersion, Outcome } from "./commands.ts";
 import type { MetadataStore } from "./store.ts";
 import { applyCommand } from "./state-machine.ts";
 
@@ -321,6 +321,99 @@ describe("ackNotices", () => {
   });
 });
 
+describe("moveVersion", () => {
+  function move(
+    version: number,
+    uploadId: string,
+    chunkIds: readonly string[],
+    from = "s1",
+    to = "s2",
+  ): MoveVersion {
+    const fields = { uid: "alice", name: "a.txt", version, uploadId, from, to, chunkIds };
+    return { type: "moveVersion", ...fields, atMs: T0_MS };
+  }
+
+  test("switches exactly the version's chunks in `from`, then tells both groups", () => {
+    const store = freshStore();
+    const chunks = [chunk(1, 5), chunk(2, 5, "s2"), chunk(1, 5), chunk(3, 4)];
+    applyOk(store, commit("alice", "a.txt", "u1", chunks));
+    ackAll(store, "s1");
+    ackAll(store, "s2");
+    expect(applyOk(store, move(1, "u1", [sha(1), sha(3)]))).toEqual({
+      movedRefs: 3,
+      movedBytes: 14,
+    });
+    const index = store.lastApplied();
+    const found = findManifest(store, "alice", "a.txt", 1);
+    expect(found.ok && found.value.manifest.chunks).toEqual([
+      chunk(1, 5, "s2"),
+      chunk(2, 5, "s2"),
+      chunk(1, 5, "s2"),
+      chunk(3, 4, "s2"),
+    ]);
+    expect(found.ok && found.value.groups.map((config) => config.group)).toEqual(["s2"]);
+    expect(store.findUpload("alice", "u1")?.chunks).toEqual(
+      found.ok ? found.value.manifest.chunks : [],
+    );
+    const owner = { uid: "alice", name: "a.txt", uploadId: "u1" };
+    expect(store.pendingNotices("s2", 10)).toEqual([
+      { index, seq: 0, group: "s2", notice: { op: "commitRefs", body: { ...owner, version: 1 } } },
+    ]);
+    expect(store.pendingNotices("s1", 10)).toEqual([
+      { index, seq: 1, group: "s1", notice: { op: "dropUploadRefs", body: owner } },
+    ]);
+  });
+
+  test("moves an older live version and leaves the newer one alone", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 5)]));
+    applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 5)]));
+    applyOk(store, move(1, "u1", [sha(1)]));
+    expect(store.getVersion("alice", "a.txt", 1)).toMatchObject({ chunks: [chunk(1, 5, "s2")] });
+    expect(store.getVersion("alice", "a.txt", 2)).toMatchObject({ chunks: [chunk(2, 5)] });
+  });
+
+  test("refuses a deleted, replaced-by-delete or unknown version, changing nothing", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 5)]));
+    const remove = { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1" } as const;
+    applyOk(store, { ...remove, atMs: T0_MS });
+    applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 5)]));
+    const before = store.listVersions("alice", "a.txt", 1);
+    const notices = ["s1", "s2"].map((group) => store.pendingNotices(group, 100));
+    expect(errorCode(apply(store, move(1, "u1", [sha(1)])))).toBe("NOT_FOUND"); // deleted
+    expect(errorCode(apply(store, move(2, "u1", [sha(1)])))).toBe("NOT_FOUND"); // a tombstone
+    expect(errorCode(apply(store, move(3, "u1", [sha(2)])))).toBe("NOT_FOUND"); // other upload
+    expect(errorCode(apply(store, move(9, "u9", [sha(2)])))).toBe("NOT_FOUND");
+    expect(store.listVersions("alice", "a.txt", 1)).toEqual(before);
+    expect(["s1", "s2"].map((group) => store.pendingNotices(group, 100))).toEqual(notices);
+  });
+
+  test("refuses when the chunks in `from` are not exactly the ones copied", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 5), chunk(2, 5)]));
+    const before = store.getVersion("alice", "a.txt", 1);
+    for (const ids of [[sha(1)], [sha(1), sha(2), sha(3)], []]) {
+      expect(errorCode(apply(store, move(1, "u1", ids)))).toBe("MANIFEST_MISMATCH");
+    }
+    // Moved already: nothing of it is left in s1, so a second move of the same copy refuses.
+    applyOk(store, move(1, "u1", [sha(2), sha(1)]));
+    expect(errorCode(apply(store, move(1, "u1", [sha(1), sha(2)])))).toBe("MANIFEST_MISMATCH");
+    expect(store.getVersion("alice", "a.txt", 1)).toEqual({
+      ...before,
+      chunks: [chunk(1, 5, "s2"), chunk(2, 5, "s2")],
+    } as typeof before);
+  });
+
+  test("refuses a move to the same group or to an unknown one", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 5)]));
+    expect(errorCode(apply(store, move(1, "u1", [sha(1)], "s1", "s1")))).toBe("BAD_REQUEST");
+    expect(errorCode(apply(store, move(1, "u1", [sha(1)], "s1", "s9")))).toBe("BAD_REQUEST");
+    expect(store.getVersion("alice", "a.txt", 1)).toMatchObject({ chunks: [chunk(1, 5)] });
+  });
+});
+
 describe("the log", () => {
   test("replaying the applied commands into a fresh store gives the same state and answers", () => {
     const store = new MemoryMetadataStore();
@@ -341,6 +434,8 @@ describe("the log", () => {
     run({ type: "ackNotices", group: "s1", throughIndex: 6, throughSeq: 1, atMs: T0_MS });
     run(commit("alice", "a.txt", "u3", [chunk(3, 4)]));
     run(commit("alice", "bad", "u4", [chunk(4, 4, "nowhere")]));
+    const moved = { uid: "bob", name: "b", version: 1, uploadId: "u2", from: "s1", to: "s2" };
+    run({ type: "moveVersion", ...moved, chunkIds: [sha(5)], atMs: T0_MS });
     run({ type: "setGroupConfig", config: groupConfig("s2", ["s2b"], 1), atMs: T0_MS });
     run({ type: "setGroupConfig", config: groupConfig("s2", ["s2b"], 2), atMs: T0_MS });
     expect(store.lastApplied()).toBe(log.length);
@@ -367,8 +462,12 @@ describe("the log", () => {
     for (const group of ["s1", "s2"]) {
       expect(replica.pendingNotices(group, 100)).toEqual(store.pendingNotices(group, 100));
     }
-    // The replicated ack is replayed too: the commitRefs of entries 4 and 6 to s1 are gone.
-    expect(replica.pendingNotices("s1", 100).map((item) => item.index)).toEqual([7, 9]);
+    // The replicated ack is replayed too: the commitRefs of entries 4 and 6 to s1 are gone;
+    // entry 11 is the move's dropUploadRefs.
+    expect(replica.pendingNotices("s1", 100).map((item) => item.index)).toEqual([7, 9, 11]);
+    expect(replica.getVersion("bob", "b", 1)).toMatchObject({
+      chunks: [chunk(2, 3, "s2"), chunk(5, 1, "s2")],
+    });
   });
 
   test("an entry must follow lastApplied", () => {

@@ -12,6 +12,7 @@ import {
   fail,
   ok,
   validateUid,
+  type ChunkRef,
   type Result,
 } from "@ftfs/protocol/core";
 import { checkUserAndName, noSuchFile } from "./checks.ts";
@@ -20,6 +21,7 @@ import type {
   CommitVersion,
   CreateUser,
   DeleteFile,
+  MoveVersion,
   Outcome,
   OutcomeOf,
   Outcomes,
@@ -56,6 +58,8 @@ function execute(tx: MetadataTx, index: number, command: Command): Result<Outcom
       return setGroupConfig(tx, command);
     case "ackNotices":
       return ok({ acked: tx.ackNotices(command.group, command.throughIndex, command.throughSeq) });
+    case "moveVersion":
+      return moveVersion(tx, index, command);
     default:
       return assertNever(command, "metadata command");
   }
@@ -183,6 +187,77 @@ function setGroupConfig(
   }
   tx.putGroup(config);
   return ok({ epoch: config.epoch });
+}
+
+/**
+ * Switch a version's chunks in `from` to `to`, which already holds copies. Refused, changing
+ * nothing, when the version is gone (deleted: its references were dropped, so switching would
+ * resurrect nothing but garbage) or its chunks in `from` are not exactly the ones copied (a
+ * concurrent move, perhaps a previous primary's, changed them): then `to` may lack a chunk.
+ * Until the commitRefs notice reaches `to`, its copies are held by pending references, as an
+ * upload's chunks are before their commit; readers of the old manifest find `from`'s chunks
+ * until that group's garbage collection, a grace after the dropUploadRefs notice.
+ */
+function moveVersion(
+  tx: MetadataTx,
+  index: number,
+  command: MoveVersion,
+): Result<Outcomes["moveVersion"]> {
+  const { uid, name, version, uploadId, from, to } = command;
+  const valid = checkUserAndName(tx, uid, name);
+  if (!valid.ok) return valid;
+  const record = tx.getVersion(uid, name, version);
+  const deletedThrough = tx.latestTombstone(uid, name)?.version ?? 0;
+  if (record?.kind !== "live" || record.uploadId !== uploadId || version < deletedThrough) {
+    return fail("NOT_FOUND", `version ${version} of '${name}' (user '${uid}') is gone`);
+  }
+  if (from === to) return fail("BAD_REQUEST", `a move from group ${from} to itself`);
+  if (tx.getGroup(to) === undefined) {
+    return fail("BAD_REQUEST", `no storage group '${to}' to move chunks to`);
+  }
+  if (!sameIds(chunkIdsIn(record.chunks, from), command.chunkIds)) {
+    return fail(
+      "MANIFEST_MISMATCH",
+      `version ${version} of '${name}' no longer keeps exactly the copied chunks in ${from}`,
+    );
+  }
+  let movedRefs = 0;
+  let movedBytes = 0;
+  const chunks = record.chunks.map((chunk) => {
+    if (chunk.group !== from) return chunk;
+    movedRefs += 1;
+    movedBytes += chunk.bytes;
+    return { ...chunk, group: to };
+  });
+  tx.replaceChunks(uid, name, version, chunks);
+  tx.enqueueNotice({
+    index,
+    seq: 0,
+    group: to,
+    notice: { op: "commitRefs", body: { uid, name, uploadId, version } },
+  });
+  tx.enqueueNotice({
+    index,
+    seq: 1,
+    group: from,
+    notice: { op: "dropUploadRefs", body: { uid, name, uploadId } },
+  });
+  return ok({ movedRefs, movedBytes });
+}
+
+/** The distinct ids of the chunks kept in `group`, sorted. */
+export function chunkIdsIn(chunks: readonly ChunkRef[], group: string): string[] {
+  const ids = new Set<string>();
+  for (const chunk of chunks) if (chunk.group === group) ids.add(chunk.id);
+  return [...ids].sort();
+}
+
+/** Both name the same non-empty set of ids. */
+function sameIds(kept: readonly string[], copied: readonly string[]): boolean {
+  const copiedSet = new Set(copied);
+  return (
+    kept.length > 0 && kept.length === copiedSet.size && kept.every((id) => copiedSet.has(id))
+  );
 }
 
 function enqueueForGroups(

@@ -1,9 +1,11 @@
 /**
  * The MetadataStore interface: where the directory's applied state and its outbox are kept.
- * Two implementations pass one shared behaviour suite: MemoryMetadataStore (this folder; tests) and SqliteMetadataStore (io/; the real node). A store only keeps
+ * Two implementations pass one shared behaviour suite: MemoryMetadataStore (this folder;
+ * tests) and SqliteMetadataStore (io/; the real node). A store only keeps
  * records; what is allowed is decided by state-machine.ts, which writes through a MetadataTx.
  */
 
+import type { ChunkRef } from "@ftfs/protocol/core";
 import type {
   GroupConfig,
   LiveVersion,
@@ -12,6 +14,13 @@ import type {
   UserRecord,
   VersionRecord,
 } from "./model.ts";
+
+/** Where a walk over every version stands: the last version it saw. */
+export interface VersionKey {
+  readonly uid: string;
+  readonly name: string;
+  readonly version: number;
+}
 
 /** Reads of the applied state. Names sort by code point (SQLite's BINARY order on UTF-8). */
 export interface MetadataView {
@@ -27,6 +36,11 @@ export interface MetadataView {
   listLiveFiles(uid: string, countMax: number): readonly LiveVersion[];
   findUpload(uid: string, uploadId: string): LiveVersion | undefined;
   findDeleteRequest(uid: string, requestId: string): Tombstone | undefined;
+  /**
+   * Every user's versions (live and tombstones) after `after` in (uid, name, version) order,
+   * at most countMax: one page of a walk over the whole state (null: from the start).
+   */
+  scanVersions(after: VersionKey | null, countMax: number): readonly VersionRecord[];
   getGroup(group: string): GroupConfig | undefined;
   /** Every group's configuration, sorted by group name. */
   listGroups(): readonly GroupConfig[];
@@ -34,10 +48,15 @@ export interface MetadataView {
   lastApplied(): number;
 }
 
-/** Writes, valid only inside applyEntry. Each write must be new; overwrites are bugs. */
+/**
+ * Writes, valid only inside applyEntry. Each write must be new, overwrites are bugs, except
+ * where a method says it replaces.
+ */
 export interface MetadataTx extends MetadataView {
   putUser(user: UserRecord): void;
   putVersion(record: VersionRecord): void;
+  /** Replaces an existing live version's chunk list (a rebalance moved its chunks). */
+  replaceChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void;
   /** Replaces the group's configuration. */
   putGroup(config: GroupConfig): void;
   enqueueNotice(notice: OutboxNotice): void;
@@ -69,4 +88,13 @@ export function compareNames(left: string, right: string): number {
     if (difference !== 0) return difference;
   }
   return a.length - b.length;
+}
+
+/** (uid, name, version) order, names by code point: the order of scanVersions. */
+export function compareVersionKeys(left: VersionKey, right: VersionKey): number {
+  return (
+    compareNames(left.uid, right.uid) ||
+    compareNames(left.name, right.name) ||
+    left.version - right.version
+  );
 }

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   MemoryMetadataStore,
+  type LiveVersion,
   type MetadataStore,
   type OutboxNotice,
   type UserRecord,
@@ -43,7 +44,7 @@ const IMPLEMENTATIONS: readonly Implementation[] = [
   },
 ];
 
-function live(name: string, version: number, uploadId: string, uid = "alice"): VersionRecord {
+function live(name: string, version: number, uploadId: string, uid = "alice"): LiveVersion {
   const { bytes, sha256, chunks } = commit(uid, name, uploadId, [chunk(version, 10)]);
   return {
     kind: "live",
@@ -230,6 +231,91 @@ for (const implementation of IMPLEMENTATIONS) {
       expect(store.listLiveFiles("alice", 2).map((record) => record.name)).toEqual(["Z", "a"]);
       expect(store.listLiveFiles("bob", 100).map((record) => record.name)).toEqual(["other-user"]);
       expect(store.listLiveFiles("nobody", 100)).toEqual([]);
+    });
+
+    test("replaceChunks swaps a live version's chunk list, and a throw undoes it", () => {
+      const store = open();
+      store.applyEntry(1, (tx) => {
+        tx.putVersion(live("a", 1, "up1"));
+        tx.putVersion(live("a", 2, "up2"));
+      });
+      const moved = [chunk(1, 4, "s2"), chunk(9, 6, "s2")];
+      store.applyEntry(2, (tx) => {
+        tx.replaceChunks("alice", "a", 1, moved);
+        expect(tx.getVersion("alice", "a", 1)).toEqual({ ...live("a", 1, "up1"), chunks: moved });
+      });
+      const expected = { ...live("a", 1, "up1"), chunks: moved };
+      expect(store.getVersion("alice", "a", 1)).toEqual(expected);
+      expect(store.findUpload("alice", "up1")).toEqual(expected);
+      expect(store.listVersions("alice", "a", 1)).toEqual([expected, live("a", 2, "up2")]);
+      expect(store.listLiveFiles("alice", 10)).toEqual([live("a", 2, "up2")]);
+      expect(() =>
+        store.applyEntry(3, (tx) => {
+          tx.replaceChunks("alice", "a", 2, moved);
+          throw new Error("bug in apply");
+        }),
+      ).toThrow("bug in apply");
+      expect(store.latestVersion("alice", "a")).toEqual(live("a", 2, "up2"));
+      expect(store.findUpload("alice", "up2")).toEqual(live("a", 2, "up2"));
+      // Only an existing live version has chunks to replace.
+      expect(() => store.applyEntry(3, (tx) => tx.replaceChunks("alice", "a", 7, moved))).toThrow();
+      expect(store.lastApplied()).toBe(2);
+    });
+
+    test("scanVersions walks every user's versions in (uid, name, version) order, by page", () => {
+      const store = open();
+      store.applyEntry(1, (tx) => {
+        tx.putVersion(live("😀", 1, "u1"));
+        tx.putVersion(live("a", 1, "u2"));
+        tx.putVersion({
+          kind: "tombstone",
+          uid: "alice",
+          name: "a",
+          version: 2,
+          createdAtMs: T0_MS,
+          requestId: "r",
+          deletedVersion: 1,
+        });
+        tx.putVersion(live("a", 3, "u3"));
+        tx.putVersion(live("é", 1, "u4"));
+        tx.putVersion(live("b", 1, "u5", "bob"));
+        tx.putVersion(live("Z", 1, "u6", "Bob"));
+      });
+      const label = (record: VersionRecord): string =>
+        `${record.uid}/${record.name}@${record.version}`;
+      const all = store.scanVersions(null, 100).map(label);
+      expect(all).toEqual([
+        "Bob/Z@1",
+        "alice/a@1",
+        "alice/a@2",
+        "alice/a@3",
+        "alice/é@1",
+        "alice/😀@1",
+        "bob/b@1",
+      ]);
+      const paged: string[] = [];
+      let after: VersionRecord | null = null;
+      for (;;) {
+        const page: readonly VersionRecord[] = store.scanVersions(after, 2);
+        paged.push(...page.map(label));
+        after = page.at(-1) ?? null;
+        if (page.length < 2) break;
+      }
+      expect(paged).toEqual(all);
+      const last = { uid: "bob", name: "b", version: 1 };
+      expect(store.scanVersions(last, 10)).toEqual([]);
+    });
+
+    test("a dropUploadRefs notice comes back as it went in", () => {
+      const store = open();
+      const dropUpload: OutboxNotice = {
+        index: 1,
+        seq: 1,
+        group: "s1",
+        notice: { op: "dropUploadRefs", body: { uid: "alice", name: "x", uploadId: "up-7" } },
+      };
+      store.applyEntry(1, (tx) => tx.enqueueNotice(dropUpload));
+      expect(store.pendingNotices("s1", 10)).toEqual([dropUpload]);
     });
 
     test("the outbox hands out notices per group in (index, seq) order", () => {

@@ -1,13 +1,13 @@
 /**
- * Delivers the outbox: the commitRefs/dropRefs notices the state machine wrote, in the same
- * transaction as their command, for each storage group. A background loop, never on a client's
+ * Delivers the outbox: the commitRefs/dropRefs/dropUploadRefs notices the state machine wrote,
+ * in the same transaction as their command, for each storage group. A background loop, never on a client's
  * path, run by the directory primary only: per group, notices go in order to the group's current
  * primary; once a batch is acknowledged an ackNotices command makes every directory replica
  * forget it (so a new primary resends only what may not have arrived); a group that fails waits with exponential backoff (capped) while the other
  * groups go on. Storage applies notices idempotently, so a resend after a crash is harmless.
  */
 
-import { FtfsError, type ErrorCode } from "@ftfs/protocol/core";
+import { assertNever, FtfsError, type ErrorCode } from "@ftfs/protocol/core";
 import { describeError, type Logger, type RpcPool } from "@ftfs/protocol/io";
 import {
   OUTBOX_BATCH_NOTICES_MAX,
@@ -17,6 +17,7 @@ import {
   OUTBOX_RETRY_DELAY_MS_MAX,
   OUTBOX_RETRY_DELAY_MS_MIN,
   type MetadataStore,
+  type Notice,
   type OutboxNotice,
 } from "../core/index.ts";
 import type { Proposer } from "./replicator.ts";
@@ -166,12 +167,10 @@ export class OutboxDrainer {
       name: item.notice.body.name,
     };
     try {
-      const options = { epoch: config.epoch, timeoutMs: OUTBOX_CALL_TIMEOUT_MS };
-      if (item.notice.op === "commitRefs") {
-        await pool.call(address, "commitRefs", item.notice.body, options);
-      } else {
-        await pool.call(address, "dropRefs", item.notice.body, options);
-      }
+      await send(pool, address, item.notice, {
+        epoch: config.epoch,
+        timeoutMs: OUTBOX_CALL_TIMEOUT_MS,
+      });
       this.stats.delivered += 1;
       return true;
     } catch (error) {
@@ -212,5 +211,27 @@ export class OutboxDrainer {
     for (const { retryAtMs } of this.backoff.values())
       delayMs = Math.min(delayMs, Math.max(0, retryAtMs - nowMs));
     return delayMs;
+  }
+}
+
+/** One notice as its storage request. */
+async function send(
+  pool: RpcPool,
+  address: string,
+  notice: Notice,
+  options: { readonly epoch: number; readonly timeoutMs: number },
+): Promise<void> {
+  switch (notice.op) {
+    case "commitRefs":
+      await pool.call(address, "commitRefs", notice.body, options);
+      return;
+    case "dropRefs":
+      await pool.call(address, "dropRefs", notice.body, options);
+      return;
+    case "dropUploadRefs":
+      await pool.call(address, "dropUploadRefs", notice.body, options);
+      return;
+    default:
+      assertNever(notice, "outbox notice");
   }
 }

@@ -17,6 +17,7 @@ import {
   obj,
   str,
   type Infer,
+  type ChunkRef,
   chunkRefSchema,
   groupViewSchema,
   MANIFEST_CHUNKS_MAX,
@@ -33,6 +34,7 @@ import {
   type OutboxNotice,
   type Tombstone,
   type UserRecord,
+  type VersionKey,
   type VersionRecord,
 } from "../core/index.ts";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./sqlite-schema.ts";
@@ -132,6 +134,12 @@ function noticeFromRow(row: NoticeRow): OutboxNotice {
   } else if (row.op === "dropRefs") {
     const body = decodeJson(OPS.dropRefs.request, row.body, what);
     notice = { op: "dropRefs", body: { uid: body.uid, name: body.name } };
+  } else if (row.op === "dropUploadRefs") {
+    const body = decodeJson(OPS.dropUploadRefs.request, row.body, what);
+    notice = {
+      op: "dropUploadRefs",
+      body: { uid: body.uid, name: body.name, uploadId: body.uploadId },
+    };
   } else {
     throw new StoreCorruptError(`${what} has unknown op '${row.op}'`);
   }
@@ -224,6 +232,17 @@ function prepareStatements(db: Database) {
     ),
     putVersion: db.prepare<null, Params>(
       `INSERT INTO versions (${versionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    scanFromStart: db.prepare<VersionRow, [number]>(
+      `SELECT ${versionColumns} FROM versions ORDER BY uid, name, version LIMIT ?`,
+    ),
+    scanAfter: db.prepare<VersionRow, [string, string, number, number]>(
+      `SELECT ${versionColumns} FROM versions WHERE (uid, name, version) > (?1, ?2, ?3)
+       ORDER BY uid, name, version LIMIT ?4`,
+    ),
+    replaceChunks: db.prepare<null, [string, string, number, string]>(
+      `UPDATE versions SET chunks = ?4
+       WHERE uid = ?1 AND name = ?2 AND version = ?3 AND kind = 'live'`,
     ),
     getGroup: db.prepare<{ config: string }, [string]>("SELECT config FROM groups WHERE grp = ?"),
     listGroups: db.prepare<{ config: string }, []>("SELECT config FROM groups ORDER BY grp"),
@@ -340,6 +359,14 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   findDeleteRequest(uid: string, requestId: string): Tombstone | undefined {
     const record = this.version(this.sql.findRequest.get(uid, requestId));
     return record?.kind === "tombstone" ? record : undefined;
+  }
+
+  scanVersions(after: VersionKey | null, countMax: number): readonly VersionRecord[] {
+    const rows =
+      after === null
+        ? this.sql.scanFromStart.all(countMax)
+        : this.sql.scanAfter.all(after.uid, after.name, after.version, countMax);
+    return rows.map(versionFromRow);
   }
 
   getGroup(group: string): GroupConfig | undefined {
@@ -508,6 +535,12 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
         null,
       );
     }
+  }
+
+  replaceChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void {
+    this.assertWriting();
+    const changed = this.sql.replaceChunks.run(uid, name, version, JSON.stringify(chunks)).changes;
+    assert(changed === 1, `no live version ${version} of ${name} to replace`);
   }
 
   putGroup(config: GroupConfig): void {

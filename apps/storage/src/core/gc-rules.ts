@@ -6,7 +6,9 @@
  * - a reference names it: a committed file's version (until the directory's dropRefs), or a
  *   pending upload (until that upload has been idle for the grace and expires);
  * - it was put (stored or deduplicated) within the grace: the put's reference may not be
- *   recorded yet, or its upload may be about to name it again;
+ *   recorded yet, or its upload may be about to name it again; a chunk whose upload the
+ *   rebalancer moved to another group counts as put at the move, so readers holding the old
+ *   manifest still find it;
  * - its file is younger than the grace: a put or a repair just wrote it.
  * Every test is against the same grace, so one setting says how long garbage may linger.
  */

@@ -152,6 +152,15 @@ export class ChunkStore {
     return this.recentPuts.get(chunkId) ?? null;
   }
 
+  /**
+   * Count a stored chunk as put now, so garbage collection keeps it for a grace from here:
+   * its last reference was moved to another group, and a reader holding the old manifest may
+   * still come for it. Held in memory only, as puts are: a restart ends the hold early.
+   */
+  hold(chunkId: string): void {
+    if (this.index.has(chunkId)) this.notePut(chunkId);
+  }
+
   /** Forget puts made before `cutoffMs`: past the grace they protect nothing. */
   forgetPutsBefore(cutoffMs: number): void {
     for (const [chunkId, atMs] of this.recentPuts) {

@@ -1,8 +1,9 @@
 /**
  * The storage node's request handlers: putChunk, getChunk, hasChunks, commitRefs, dropRefs,
- * listOwned. Each checks names, asks core/request-rules.ts whether this node may accept a
- * write, applies it locally and (as primary) forwards it through the Replicator. User and
- * peer faults are answered as values; only our own bugs and unexpected I/O failures throw.
+ * dropUploadRefs, listOwned, syncRefs. Each checks names, asks core/request-rules.ts whether
+ * this node may accept a write, applies it locally and (as primary) forwards it through the
+ * Replicator. User and peer faults are answered as values; only our own bugs and unexpected
+ * I/O failures throw.
  */
 
 import {
@@ -53,6 +54,7 @@ export type StorageOp =
   | "hasChunks"
   | "commitRefs"
   | "dropRefs"
+  | "dropUploadRefs"
   | "listOwned"
   | "syncRefs";
 export type StorageHandlers = { readonly [O in StorageOp]: Handler<O> };
@@ -67,6 +69,7 @@ export function storageHandlers(context: StorageContext): StorageHandlers {
       ok({ body: { present: body.chunkIds.filter((id) => context.chunks.has(id)) } }),
     commitRefs: (body, request) => onCommitRefs(context, body, request),
     dropRefs: (body, request) => onDropRefs(context, body, request),
+    dropUploadRefs: (body, request) => onDropUploadRefs(context, body, request),
     listOwned: (body) => onListOwned(context, body),
     syncRefs: (body) => onSyncRefs(context, body),
   };
@@ -211,6 +214,39 @@ async function onDropRefs(
     name: body.name,
     refs: applied.value,
   });
+  return ok({ body: {} });
+}
+
+/**
+ * The directory moved one upload's chunks to another group. Its chunks here are held for a
+ * grace first, in the same tick as the drop (no GC judgement can fall between), so readers of
+ * the old manifest still find them; then they are garbage like a deleted file's.
+ */
+async function onDropUploadRefs(
+  context: StorageContext,
+  body: RequestBody<"dropUploadRefs">,
+  request: RequestContext,
+): Answer<"dropUploadRefs"> {
+  const { uid, name, uploadId } = body;
+  const valid = validateOwner(uid, name);
+  if (!valid.ok) return valid;
+  const admitted = admit(context, body.forwarded, request.epoch);
+  if (!admitted.ok) return admitted;
+  const applied = guardRefs(() => {
+    for (const chunkId of context.refs.chunksOfUpload(uid, name, uploadId)) {
+      context.chunks.hold(chunkId);
+    }
+    return context.refs.dropUpload(uid, name, uploadId);
+  });
+  if (!applied.ok) return applied;
+  const remote = await context.replicator.forward(
+    admitted.value.forwardTo,
+    "dropUploadRefs",
+    { uid, name, uploadId, forwarded: true },
+    admitted.value,
+  );
+  if (!remote.ok) return remote;
+  context.logger.debug("upload references dropped", { uid, name, uploadId, refs: applied.value });
   return ok({ body: {} });
 }
 

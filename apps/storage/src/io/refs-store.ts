@@ -68,6 +68,8 @@ export class RefsStore {
   private readonly setVersion: Statement;
   private readonly dropCommitted: Statement;
   private readonly ownedBy: Statement<RowOut, [string]>;
+  private readonly uploadChunks: Statement<{ chunk_id: string }, [string, string, string]>;
+  private readonly dropOneUpload: Statement<unknown, [string, string, string]>;
   private readonly refCount: Statement<{ count: number }, [string]>;
   private readonly expireIdle: Statement<unknown, [number, number]>;
   private readonly chunksAfter: Statement<{ chunk_id: string }, [string, number]>;
@@ -83,6 +85,12 @@ export class RefsStore {
     );
     this.dropCommitted = db.query(
       "DELETE FROM refs WHERE uid = ?1 AND name = ?2 AND version IS NOT NULL",
+    );
+    this.uploadChunks = db.query<{ chunk_id: string }, [string, string, string]>(
+      "SELECT DISTINCT chunk_id FROM refs WHERE uid = ?1 AND name = ?2 AND upload_id = ?3",
+    );
+    this.dropOneUpload = db.query<unknown, [string, string, string]>(
+      "DELETE FROM refs WHERE uid = ?1 AND name = ?2 AND upload_id = ?3",
     );
     this.ownedBy = db.query<RowOut, [string]>(
       "SELECT name, upload_id, version, chunk_bytes, seq FROM refs WHERE uid = ?1",
@@ -137,6 +145,19 @@ export class RefsStore {
    */
   drop(uid: string, name: string): number {
     return this.dropCommitted.run(uid, name).changes;
+  }
+
+  /** The ids of the chunks one upload references. */
+  chunksOfUpload(uid: string, name: string, uploadId: string): string[] {
+    return this.uploadChunks.all(uid, name, uploadId).map((row) => row.chunk_id);
+  }
+
+  /**
+   * One upload's references go, committed or pending: the directory moved its chunks to
+   * another group. Other uploads of the name keep theirs. Answers how many went.
+   */
+  dropUpload(uid: string, name: string, uploadId: string): number {
+    return this.dropOneUpload.run(uid, name, uploadId).changes;
   }
 
   /** Visit every reference a user holds, one row at a time. */

@@ -18,7 +18,7 @@ import { RpcPool, type Logger } from "@ftfs/protocol/io";
 import { FORWARD_CONNECT_TIMEOUT_MS, FORWARD_TIMEOUT_MS, type Replica } from "../core/index.ts";
 
 /** The writes a primary replicates. */
-export type ReplicatedOp = "putChunk" | "commitRefs" | "dropRefs";
+export type ReplicatedOp = "putChunk" | "commitRefs" | "dropRefs" | "dropUploadRefs";
 
 /** Failures after which the connection is not trusted again: the next call reconnects. */
 const CONNECTION_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([

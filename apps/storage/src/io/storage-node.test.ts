@@ -2,7 +2,8 @@
  * Property: a group of three real storage nodes on loopback, configured by a fake directory,
  * acknowledges a write only once every replica has it on disk; only the primary takes client
  * writes; stale epochs are refused; a replica that cannot store makes the write UNAVAILABLE;
- * owner references replicate and listOwned reports them; a restart recovers everything.
+ * owner references replicate and listOwned reports them; one upload's references can be
+ * dropped alone; a restart recovers everything.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { access, mkdtemp, rm } from "node:fs/promises";
@@ -236,6 +237,37 @@ describe("a replicated storage group", () => {
       ),
     };
     for (const id of NODE_IDS) await nodeOf(id).refreshView();
+  });
+
+  test("dropUploadRefs drops one upload's references everywhere, holding its chunks", async () => {
+    const newer = new TextEncoder().encode("the second version's chunk");
+    const newerId = sha256Hex(newer);
+    const newerOwner = { ...owner, uploadId: "up-2" };
+    const primary = nodeOf("s1a").address;
+    await pool.call(primary, "putChunk", { chunkId: newerId, owner: newerOwner }, {
+      payload: newer,
+      epoch: EPOCH,
+    });
+    await pool.call(primary, "commitRefs", { ...newerOwner, version: 2 }, { epoch: EPOCH });
+    const backupError = await refused(
+      pool.call(nodeOf("s1b").address, "dropUploadRefs", owner, { epoch: EPOCH }),
+    );
+    expect(backupError.code).toBe("NOT_PRIMARY");
+    const heldSinceMs = Date.now();
+    await pool.call(primary, "dropUploadRefs", owner, { epoch: EPOCH });
+    for (const id of NODE_IDS) {
+      const listed = await pool.call(nodeOf(id).address, "listOwned", { uid: "alice" });
+      expect(listed.body.files.map((file) => [file.uploadId, file.version])).toEqual([
+        ["up-2", 2],
+      ]);
+      const node = nodeOf(id);
+      expect(node.refs.referencesTo(chunkId)).toBe(0);
+      // Still on disk, and counted as just put: GC keeps it a grace for old-manifest readers.
+      expect(node.chunks.has(chunkId)).toBe(true);
+      expect(node.chunks.lastPutAtMs(chunkId) ?? 0).toBeGreaterThanOrEqual(heldSinceMs - 1);
+    }
+    // A repeat (the outbox resends after a failover) changes nothing and is not an error.
+    await pool.call(primary, "dropUploadRefs", owner, { epoch: EPOCH });
   });
 
   test("a stopped backup makes writes UNAVAILABLE (retryable), not acknowledged", async () => {

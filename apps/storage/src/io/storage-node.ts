@@ -315,6 +315,7 @@ function tracked(handlers: ReturnType<typeof storageHandlers>, inFlight: InFligh
     hasChunks: track(handlers.hasChunks, inFlight),
     commitRefs: track(handlers.commitRefs, inFlight),
     dropRefs: track(handlers.dropRefs, inFlight),
+    dropUploadRefs: track(handlers.dropUploadRefs, inFlight),
     listOwned: track(handlers.listOwned, inFlight),
     syncRefs: track(handlers.syncRefs, inFlight),
   };

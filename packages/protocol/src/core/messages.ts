@@ -130,6 +130,53 @@ export const syncRefSchema = obj({
 });
 export type SyncRef = Infer<typeof syncRefSchema>;
 
+/** 100% in basis points: the unit of a rebalance threshold. */
+export const BASIS_POINTS_MAX = 10_000;
+
+/** One storage group in a rebalance run: its usage when the run began, and what moved. */
+export const rebalanceGroupSchema = obj({
+  group: groupField,
+  capacityBytes: int({ min: 0, max: BYTES_MAX }),
+  /** Used bytes by heartbeat when the run began. */
+  usedBytesBefore: int({ min: 0, max: BYTES_MAX }),
+  /** What the run moved out and in: the group's usage once garbage collection has run. */
+  bytesOut: int({ min: 0, max: BYTES_MAX }),
+  bytesIn: int({ min: 0, max: BYTES_MAX }),
+});
+export type RebalanceGroup = Infer<typeof rebalanceGroupSchema>;
+
+export const REBALANCE_STATES = [
+  "running",
+  /** Every group's used fraction is within the threshold of every other's. */
+  "balanced",
+  /** The run moved its byte budget; another run goes on. */
+  "budgetSpent",
+  /** A whole pass found no version whose move would narrow the spread. */
+  "exhausted",
+  /** Moves kept failing (a group unreachable or full); `message` says why. */
+  "failed",
+] as const;
+
+export const rebalanceRunSchema = obj({
+  runId: requestIdField,
+  state: literal(...REBALANCE_STATES),
+  /** One line for people: why the run ended, or what it is doing. */
+  message: str({ bytesMax: 1024 }),
+  startedAtMs: timeMsField,
+  finishedAtMs: nullable(timeMsField),
+  thresholdBasisPoints: int({ min: 1, max: BASIS_POINTS_MAX }),
+  bytesPerSecondMax: int({ min: 1, max: BYTES_MAX }),
+  budgetBytes: int({ min: 1, max: BYTES_MAX }),
+  movedVersions: int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  movedChunks: int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  movedBytes: int({ min: 0, max: BYTES_MAX }),
+  /** Versions copied but not switched (deleted or changed meanwhile) or not copied (errors). */
+  skippedVersions: int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  groups: arr(rebalanceGroupSchema, { itemsMax: GROUPS_MAX }),
+});
+export type RebalanceRun = Infer<typeof rebalanceRunSchema>;
+export type RebalanceState = RebalanceRun["state"];
+
 /**
  * Op name → request body schema, response body schema, and whether the request or response
  * carries a payload of file bytes.
@@ -265,6 +312,36 @@ export const OPS = {
   raft: {
     request: raftWireHeaderSchema,
     response: empty,
+  },
+
+  // ---- storage, from the directory's rebalancer ----
+  /**
+   * The directory moved one upload's chunks out of this group: that upload's references go,
+   * committed or pending, and nobody else's (dropRefs would drop every version of the name).
+   */
+  dropUploadRefs: {
+    request: obj({
+      uid: uidField,
+      name: fileNameField,
+      uploadId: requestIdField,
+      forwarded: opt(bool),
+    }),
+    response: empty,
+  },
+
+  // ---- directory, for administrators ----
+  /**
+   * Move file data from fuller storage groups to emptier ones. Without `runId`: start a run
+   * (or join the one running) and answer it; with `runId`: answer that run's progress. Runs
+   * live on the directory primary only: after a failover a runId is unknown (NOT_FOUND).
+   */
+  rebalance: {
+    request: obj({
+      runId: opt(requestIdField),
+      /** Stop once every group's used fraction is within this of every other's (1 bp = 0.01%). */
+      thresholdBasisPoints: opt(int({ min: 1, max: BASIS_POINTS_MAX })),
+    }),
+    response: rebalanceRunSchema,
   },
 } as const satisfies Record<string, { request: Schema<unknown>; response: Schema<unknown> }>;
 
