@@ -112,6 +112,7 @@ describe("flags", () => {
       FTFS_JOIN: "127.0.0.1:7102, 127.0.0.1:7103",
       FTFS_CHUNK_BYTES: "1MiB",
       FTFS_REREPLICATION_GRACE: "90s",
+      FTFS_REBALANCE_RATE: "8MiB/s",
     });
     expect(config).toEqual({
       node: "d1",
@@ -121,10 +122,12 @@ describe("flags", () => {
       expect: 1,
       chunkBytes: 1024 * 1024,
       rereplicationGraceMs: 90_000,
+      rebalanceBytesPerSecond: 8 * 1024 * 1024,
     });
     const base = ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x"];
     expect(parseConfig([...base, "--join", ""], {})).toMatchObject({ join: [] });
     expect(parseConfig([...base, "--expect", "3"], {})).toMatchObject({ expect: 3 });
+    expect(parseConfig(base, {})).toMatchObject({ rebalanceBytesPerSecond: 64 * 1024 * 1024 });
     expect(parseConfig(["--help"], {})).toBe("help");
   });
 
@@ -145,6 +148,10 @@ describe("flags", () => {
     [
       ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x", "--rereplication-grace", "1d"],
       "--rereplication-grace",
+    ],
+    [
+      ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x", "--rebalance-rate", "1KiB"],
+      "--rebalance-rate",
     ],
   ] as const) {
     test(`refuses ${args.join(" ")}`, () => {

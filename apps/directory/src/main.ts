@@ -22,13 +22,19 @@ import {
   parseBytesFlag,
   parseClusterKeyFlag,
   parseFlags,
+  parseRateFlag,
   usage,
   UsageError,
   type FlagSpec,
   type Keyring,
   type Logger,
 } from "@ftfs/protocol/io";
-import { DIRECTORY_GROUP_SIZES, REREPLICATION_GRACE_MS_DEFAULT } from "./core/index.ts";
+import {
+  DIRECTORY_GROUP_SIZES,
+  REBALANCE_BYTES_PER_SECOND_DEFAULT,
+  REBALANCE_BYTES_PER_SECOND_MIN,
+  REREPLICATION_GRACE_MS_DEFAULT,
+} from "./core/index.ts";
 import { DirectoryNode } from "./io/directory-node.ts";
 import { SqliteMetadataStore } from "./io/sqlite-store.ts";
 
@@ -37,6 +43,7 @@ const DATABASE_FILE = "directory.sqlite";
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
 const NODE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
+const MIB = 1024 * 1024;
 
 const FLAGS: readonly FlagSpec[] = [
   { name: "node", description: "this node's id (d1, d2, …)" },
@@ -59,6 +66,11 @@ const FLAGS: readonly FlagSpec[] = [
       "a spare node, e.g. 5m, 30s",
     default: `${REREPLICATION_GRACE_MS_DEFAULT / 60_000}m`,
   },
+  {
+    name: "rebalance-rate",
+    description: "bytes per second `ftfs rebalance` copies between storage groups, e.g. 64MiB",
+    default: `${REBALANCE_BYTES_PER_SECOND_DEFAULT / MIB}MiB`,
+  },
   CLUSTER_KEY_FLAG,
 ];
 
@@ -70,6 +82,7 @@ export interface DirectoryConfig {
   readonly expect: number;
   readonly chunkBytes: number;
   readonly rereplicationGraceMs: number;
+  readonly rebalanceBytesPerSecond: number;
   /** Absent when no key was given: open dev mode. */
   readonly clusterKey?: Keyring;
 }
@@ -116,6 +129,12 @@ export function parseConfig(
   );
   const grace = parseDurationMs(flags["rereplication-grace"] ?? "");
   if (!grace.ok) throw new UsageError(`flag --rereplication-grace: ${grace.error.message}`);
+  const rebalanceBytesPerSecond = parseRateFlag(
+    "rebalance-rate",
+    flags["rebalance-rate"] ?? "",
+    REBALANCE_BYTES_PER_SECOND_MIN,
+    Number.MAX_SAFE_INTEGER,
+  );
   const clusterKey = parseClusterKeyFlag(flags["cluster-key"] ?? "");
   const config = {
     node,
@@ -125,6 +144,7 @@ export function parseConfig(
     expect,
     chunkBytes,
     rereplicationGraceMs: grace.value,
+    rebalanceBytesPerSecond,
   };
   return clusterKey.isOpen ? config : { ...config, clusterKey };
 }
@@ -142,6 +162,7 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
       join: config.join,
       expect: config.expect,
       rereplicationGraceMs: config.rereplicationGraceMs,
+      rebalanceBytesPerSecond: config.rebalanceBytesPerSecond,
       ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
     });
   } catch (error) {

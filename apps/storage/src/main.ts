@@ -19,6 +19,7 @@ import {
   parseBytesFlag,
   parseClusterKeyFlag,
   parseFlags,
+  parseRateFlag,
   usage,
   UsageError,
   type FlagSpec,
@@ -44,8 +45,6 @@ const EXIT_FAILURE = 1;
 const MIB = 1024 * 1024;
 /** A capacity of 0 would refuse every write; a node that should take none is not started. */
 const CAPACITY_BYTES_MIN = 1;
-/** The unit a rate may be written with (`32MiB/s`); the number is bytes per second either way. */
-const PER_SECOND_SUFFIX = "/s";
 /** How a boolean flag's environment twin may be written. */
 const TRUE_WORDS: ReadonlySet<string> = new Set(["true", "1", "yes"]);
 const FALSE_WORDS: ReadonlySet<string> = new Set(["false", "0", "no", ""]);
@@ -169,9 +168,7 @@ function parseMaintenance(flags: Readonly<Record<string, string>>): MaintenanceS
 
 /** Bytes per second, written `32MiB` or `32MiB/s`. */
 function rateFlag(flags: Readonly<Record<string, string>>, name: string, min: number): number {
-  const rate = (flags[name] ?? "").trim();
-  const bare = rate.endsWith(PER_SECOND_SUFFIX) ? rate.slice(0, -PER_SECOND_SUFFIX.length) : rate;
-  return parseBytesFlag(name, bare, min, Number.MAX_SAFE_INTEGER);
+  return parseRateFlag(name, flags[name] ?? "", min, Number.MAX_SAFE_INTEGER);
 }
 
 function durationFlag(

@@ -4,7 +4,9 @@
  * reads the session or the environment: the caller fills the gaps (uid, cluster) afterwards.
  */
 
-import { parseAddress } from "@ftfs/protocol/core";
+import { BASIS_POINTS_MAX, parseAddress } from "@ftfs/protocol/core";
+
+const BASIS_POINTS_PER_PERCENT = 100;
 
 export type ReadTarget =
   | { readonly kind: "stdout" }
@@ -22,6 +24,7 @@ export const HELP_TOPICS = [
   "ls",
   "rm",
   "status",
+  "rebalance",
   "shell",
 ] as const;
 export type HelpTopic = (typeof HELP_TOPICS)[number];
@@ -50,6 +53,11 @@ export type Command =
     }
   | { readonly kind: "remove"; readonly uid: string | null; readonly name: string }
   | { readonly kind: "status" }
+  | {
+      readonly kind: "rebalance";
+      /** Null: the directory's default threshold. */
+      readonly thresholdBasisPoints: number | null;
+    }
   | { readonly kind: "shell" }
   | { readonly kind: "help"; readonly topic: HelpTopic };
 
@@ -68,7 +76,7 @@ export type ParseResult =
   | { readonly ok: true; readonly value: Invocation }
   | { readonly ok: false; readonly message: string; readonly topic: HelpTopic };
 
-type ValueFlag = "cluster" | "user" | "from" | "as" | "output";
+type ValueFlag = "cluster" | "user" | "from" | "as" | "output" | "threshold";
 type BoolFlag = "json" | "help" | "stale";
 /** The flags a command may refuse: --cluster, --json and --help apply everywhere. */
 type CommandFlag = ValueFlag | "stale";
@@ -81,6 +89,7 @@ const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   "--as": "as",
   "--output": "output",
   "-o": "output",
+  "--threshold": "threshold",
 };
 const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
   "--json": "json",
@@ -90,7 +99,7 @@ const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
 };
 
 const SEED_ACTIONS = new Set(["c", "a", "r", "d"]);
-const VERBS = new Set(["put", "get", "ls", "rm", "status", "shell", "help"]);
+const VERBS = new Set(["put", "get", "ls", "rm", "status", "rebalance", "shell", "help"]);
 
 interface Tokens {
   readonly positionals: string[];
@@ -185,7 +194,8 @@ function parseCommand(tokens: Tokens): Command {
   if (second === undefined) {
     if (wantsHelp) return { kind: "help", topic: "main" };
     throw new UsageProblem(
-      `unknown command '${first}' (use put, get, ls, rm, status, shell, or <uid> c|a|r|d)`,
+      `unknown command '${first}' ` +
+        "(use put, get, ls, rm, status, rebalance, shell, or <uid> c|a|r|d)",
     );
   }
   if (!SEED_ACTIONS.has(second)) {
@@ -267,6 +277,10 @@ function parseVerb(
       allowOnly(tokens, [], topic);
       expectCount(rest, 0, 0, "status takes no arguments", topic);
       return { kind: "status" };
+    case "rebalance":
+      allowOnly(tokens, ["threshold"], topic);
+      expectCount(rest, 0, 0, "rebalance takes no arguments", topic);
+      return { kind: "rebalance", thresholdBasisPoints: thresholdOf(tokens.values.threshold) };
     case "shell":
       allowOnly(tokens, [], topic);
       expectCount(rest, 0, 0, "shell takes no arguments", topic);
@@ -316,6 +330,20 @@ function listSource(from: string | undefined, topic: HelpTopic): ListSource {
   throw new UsageProblem(`--from takes 'directory' or 'storage', not '${from}'`, topic);
 }
 
+/** A rebalance threshold in percent (`5`, `0.5`), to basis points: 0.01% to 100%. */
+function thresholdOf(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const percent = /^\d+(\.\d{1,2})?$/.test(text.trim()) ? Number(text) : Number.NaN;
+  const basisPoints = Math.round(percent * BASIS_POINTS_PER_PERCENT);
+  if (!Number.isFinite(percent) || basisPoints < 1 || basisPoints > BASIS_POINTS_MAX) {
+    throw new UsageProblem(
+      `--threshold takes a percentage from 0.01 to 100, not '${text}'`,
+      "rebalance",
+    );
+  }
+  return basisPoints;
+}
+
 function knownTopic(word: string): HelpTopic {
   const topic = HELP_TOPICS.find((candidate) => candidate === word);
   if (topic === undefined)
@@ -329,6 +357,7 @@ const FLAG_SPELLING: Readonly<Record<ValueFlag, string>> = {
   from: "--from",
   as: "--as",
   output: "--output",
+  threshold: "--threshold",
 };
 
 /** --cluster and --json apply everywhere; the rest only where listed. */

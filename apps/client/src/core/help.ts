@@ -30,6 +30,8 @@ friendly forms:
   ftfs rm <name>                delete a file (every version)
   ftfs status                   every member (role, group, address, state, primary/backup,
                                 epoch) and every storage group
+  ftfs rebalance                move existing file data from fuller storage groups to
+                                emptier ones (--threshold percent: how even; default 10)
   --user <uid>                  act as <uid> instead of the session's user
 ${COMMON}
 
@@ -75,6 +77,19 @@ Delete <name> (all its versions).`,
 
 Every cluster member (node, role, group, address, state, primary/backup, epoch)
 and every storage group's epoch, primary and in-sync replicas.`,
+  rebalance: `usage: ftfs rebalance [--threshold percent]
+
+An administrator's command: move existing file data from the fullest storage
+groups to the emptiest, until every group's used share is within --threshold
+percent of every other's (default 10), at the rate the directory was started
+with (--rebalance-rate) and at most its per-run budget. Waits for the run to
+end and prints what moved: versions, chunks, bytes, and per group its usage
+before, bytes out and in, and its usage once garbage collection has freed the
+moved copies (after the storage nodes' --gc-grace).
+
+Safe to repeat, and safe while clients read and write: a version switches to its
+new group only after every chunk is stored there, and only if it did not change
+meanwhile; readers holding the old location still find the old copies.`,
   shell: `usage: ftfs [shell]
 
 An interactive prompt over one connection. Each line is a command without the
@@ -95,6 +110,7 @@ export function helpText(topic: HelpTopic): string {
     case "ls":
     case "rm":
     case "status":
+    case "rebalance":
     case "shell":
       return `${TOPICS[topic]}\n${COMMON}`;
     default:

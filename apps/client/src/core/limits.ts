@@ -60,3 +60,9 @@ export const PROGRESS_REDRAW_INTERVAL_MS = 100;
 
 /** Width of a progress bar's bar, in terminal columns. */
 export const PROGRESS_BAR_COLUMNS = 24;
+
+/**
+ * How often `ftfs rebalance` asks for its run's progress. A run lasts seconds to minutes; twice
+ * a second shows progress promptly and costs the directory nothing.
+ */
+export const CLIENT_REBALANCE_POLL_INTERVAL_MS = 500;

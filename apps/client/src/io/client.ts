@@ -10,6 +10,7 @@ import {
   FtfsError,
   CONNECT_TIMEOUT_MS_DEFAULT,
   type FileEntry,
+  type RebalanceRun,
   type ResponseBody,
 } from "@ftfs/protocol/core";
 import { RpcPool } from "@ftfs/protocol/io";
@@ -19,6 +20,7 @@ import {
   CLIENT_CHUNK_TIMEOUT_MS,
   CLIENT_DIRECTORY_TIMEOUT_MS,
   CLIENT_FIRST_CONTACT_DEADLINE_MS,
+  CLIENT_REBALANCE_POLL_INTERVAL_MS,
   CLIENT_RETRY_DEADLINE_MS,
 } from "../core/limits.ts";
 import { mergeStatus, type ClusterStatus, type StatusAnswer } from "../core/status.ts";
@@ -190,6 +192,32 @@ export class FtfsClient {
     checkUid(uid);
     checkName(name);
     return this.directory.call("deleteFile", { uid, name, requestId: this.requestIds() });
+  }
+
+  /**
+   * Start a rebalance run on the directory primary (or join the one running) and wait for it
+   * to end, telling `onProgress` of each answer meanwhile. A failover ends the run: its id is
+   * unknown to the next primary, and that NOT_FOUND is thrown (moves are safe to repeat).
+   */
+  async rebalance(
+    options: {
+      readonly thresholdBasisPoints?: number;
+      readonly onProgress?: (run: RebalanceRun) => void;
+      readonly pollIntervalMs?: number;
+    } = {},
+  ): Promise<RebalanceRun> {
+    const { thresholdBasisPoints, onProgress } = options;
+    const pollIntervalMs = options.pollIntervalMs ?? CLIENT_REBALANCE_POLL_INTERVAL_MS;
+    let run = await this.directory.call(
+      "rebalance",
+      thresholdBasisPoints === undefined ? {} : { thresholdBasisPoints },
+    );
+    while (run.state === "running") {
+      onProgress?.(run);
+      await Bun.sleep(pollIntervalMs);
+      run = await this.directory.call("rebalance", { runId: run.runId });
+    }
+    return run;
   }
 
   /**

@@ -18,6 +18,7 @@ import {
   formatUploaded,
 } from "../core/format.ts";
 import { helpText } from "../core/help.ts";
+import { formatRebalance, formatRebalanceProgress } from "../core/rebalance-report.ts";
 import { newestCommitted } from "../core/storage-listing.ts";
 import { fileErrorReason } from "./byte-source.ts";
 import type { CliState } from "./cli-state.ts";
@@ -45,6 +46,8 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
       return remove(state, options, state.uidFor(command.uid), command.name);
     case "status":
       return status(state, options);
+    case "rebalance":
+      return rebalance(state, options, command.thresholdBasisPoints);
     default:
       return assertNever(command);
   }
@@ -228,6 +231,30 @@ async function remove(
 async function status(state: CliState, options: GlobalOptions): Promise<void> {
   const answer = await state.client(options).status();
   return options.json ? printJson(state, answer) : print(state, formatStatus(answer));
+}
+
+/**
+ * Waits for the run to end (progress on a terminal's stderr), prints it, and exits non-zero
+ * if it failed: a script must not take a failed run for a balanced cluster.
+ */
+async function rebalance(
+  state: CliState,
+  options: GlobalOptions,
+  thresholdBasisPoints: number | null,
+): Promise<void> {
+  const showProgress = state.io.stderrIsTty && !options.json;
+  const run = await state.client(options).rebalance({
+    ...(thresholdBasisPoints === null ? {} : { thresholdBasisPoints }),
+    onProgress: (progress) => {
+      if (showProgress) state.io.err(`\r\x1b[2K${formatRebalanceProgress(progress)}`);
+    },
+  });
+  if (showProgress) state.io.err("\r\x1b[2K");
+  if (options.json) await printJson(state, run);
+  else await print(state, formatRebalance(run));
+  if (run.state === "failed") {
+    throw new FtfsError("UNAVAILABLE", `rebalance failed: ${run.message}`);
+  }
 }
 
 /** `2025-11-24 07:28:01` in the local time zone: what `ls -l` users read at a glance. */

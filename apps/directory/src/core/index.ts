@@ -7,6 +7,7 @@ export * from "./manifest-rules.ts";
 export * from "./memory-store.ts";
 export * from "./model.ts";
 export * from "./queries.ts";
+export * from "./rebalance-rules.ts";
 export * from "./spare-rules.ts";
 export * from "./state-machine.ts";
 export * from "./storage-registry.ts";

@@ -69,3 +69,38 @@ export const RAFT_CONNECT_TIMEOUT_MS = 1_000;
 export const RAFT_SEND_TIMEOUT_MS = 5_000;
 /** How often a forming group looks at gossip for the members `--expect` asks for. */
 export const MEMBERS_POLL_INTERVAL_MS = 100;
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+
+/**
+ * Bytes per second a rebalance run copies (`--rebalance-rate`). Every byte is read from the
+ * source group, passes through the directory primary and is written to each replica of the
+ * target, all of which keep serving clients meanwhile. HDFS's balancer moves up to 100 MB/s
+ * per datanode; ours all funnel through one process, so about two thirds of that.
+ */
+export const REBALANCE_BYTES_PER_SECOND_DEFAULT = 64 * MIB;
+/** Least rate the flag takes: slower, a single run of its budget would last days. */
+export const REBALANCE_BYTES_PER_SECOND_MIN = MIB;
+/**
+ * Bytes one run moves at most, as HDFS's balancer bounds an iteration (10 GB): under three
+ * minutes at the default rate, after which a new run starts from fresh heartbeats.
+ */
+export const REBALANCE_RUN_BYTES_MAX = 10 * GIB;
+/** Default spread between the fullest and emptiest group's used share: HDFS's 10%. */
+export const REBALANCE_THRESHOLD_BASIS_POINTS_DEFAULT = 1_000;
+/** Versions read per step of a run's walk over the metadata: bounds memory, not the run. */
+export const REBALANCE_SCAN_PAGE_VERSIONS = 256;
+/**
+ * Chunks of one version copied at once: enough to hide a copy's round trips and the target's
+ * fsyncs, few enough that the directory holds at most this many chunks (16 MiB each at most).
+ */
+export const REBALANCE_CHUNKS_IN_FLIGHT = 4;
+/** Wait for one chunk of up to CHUNK_BYTES_MAX to come from, or go to, a storage node. */
+export const REBALANCE_CALL_TIMEOUT_MS = 10_000;
+/** Tries to put one chunk in the target while its primary fails over; then the version waits. */
+export const REBALANCE_PUT_ATTEMPTS_MAX = 5;
+/** Pause between two tries of a put: about what a storage failover takes to show. */
+export const REBALANCE_RETRY_DELAY_MS = 200;
+/** Versions in a row that could not be copied before a run gives up (a group down or full). */
+export const REBALANCE_FAILED_VERSIONS_IN_A_ROW_MAX = 5;

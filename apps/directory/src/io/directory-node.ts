@@ -21,6 +21,8 @@ import {
 import {
   GROUP_CHECK_INTERVAL_MS,
   MEMBERS_POLL_INTERVAL_MS,
+  REBALANCE_BYTES_PER_SECOND_DEFAULT,
+  REBALANCE_RUN_BYTES_MAX,
   REREPLICATION_GRACE_MS_DEFAULT,
   SHUTDOWN_FLUSH_TIMEOUT_MS,
   STORAGE_DEAD_AFTER_MS,
@@ -34,6 +36,7 @@ import { loadMembers, saveMembers } from "./members.ts";
 import { OutboxDrainer } from "./outbox.ts";
 import { RaftLog } from "./raft-log.ts";
 import { RaftTransport } from "./raft-transport.ts";
+import { Rebalancer } from "./rebalancer.ts";
 import { Replicator, type GroupMember, type Proposer } from "./replicator.ts";
 import type { SqliteMetadataStore } from "./sqlite-store.ts";
 
@@ -60,12 +63,15 @@ export interface DirectoryNodeOptions {
   readonly onFatal?: (error: unknown) => void;
   /** Applied entries between Raft snapshots (default RAFT_COMPACT_EVERY_ENTRIES). */
   readonly compactEveryEntries?: number;
+  /** Bytes per second a rebalance run copies (default REBALANCE_BYTES_PER_SECOND_DEFAULT). */
+  readonly rebalanceBytesPerSecond?: number;
 }
 
 /** What only the primary runs: created on election, stopped on losing it. */
 interface PrimaryDuties {
   readonly groups: GroupManager;
   readonly outbox: OutboxDrainer;
+  readonly rebalancer: Rebalancer;
   readonly ticker: ReturnType<typeof setInterval>;
 }
 
@@ -84,6 +90,7 @@ export class DirectoryNode {
   private readonly deadAfterMs: number;
   private readonly transport: RaftTransport;
   private readonly assembler = new raft.SnapshotAssembler();
+  private readonly newId = hyperid({ urlSafe: true });
   /** Member id → address: recorded at formation, refreshed from gossip. */
   private readonly addresses = new Map<string, string>();
   private replicator: Replicator | null = null;
@@ -124,16 +131,16 @@ export class DirectoryNode {
       propose: <C extends Command>(command: C) => this.propose(command),
       readBarrier: () => this.replicator?.readBarrier() ?? Promise.resolve(this.forming()),
     };
-    const newId = hyperid({ urlSafe: true });
     const handlers = directoryHandlers({
       node: this.node,
       address: () => this.address,
       store: this.store,
       proposer,
       groups: () => this.duties?.groups ?? null,
+      rebalancer: () => this.duties?.rebalancer ?? null,
       chunkBytes: options.chunkBytes,
       nowMs: this.nowMs,
-      newId,
+      newId: this.newId,
       deadAfterMs: this.deadAfterMs,
       logger: this.logger,
       leadership: () => this.leadership(),
@@ -316,7 +323,22 @@ export class DirectoryNode {
     });
     const checkEveryMs = this.options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS;
     const ticker = setInterval(() => void groups.tick(), checkEveryMs);
-    this.duties = { groups, outbox, ticker };
+    this.duties = { groups, outbox, rebalancer: this.newRebalancer(groups, proposer), ticker };
+  }
+
+  private newRebalancer(groups: GroupManager, proposer: Replicator): Rebalancer {
+    return new Rebalancer({
+      store: this.store,
+      proposer,
+      pool: this.pool,
+      logger: this.logger,
+      nowMs: this.nowMs,
+      monotonicMs: () => performance.now(),
+      usages: () => groups.usages(),
+      newId: this.newId,
+      bytesPerSecond: this.options.rebalanceBytesPerSecond ?? REBALANCE_BYTES_PER_SECOND_DEFAULT,
+      budgetBytes: REBALANCE_RUN_BYTES_MAX,
+    });
   }
 
   private stopDuties(): void {
@@ -324,7 +346,12 @@ export class DirectoryNode {
     if (duties === null) return;
     this.duties = null;
     clearInterval(duties.ticker);
-    this.retiring.push(duties.groups.idle().then(() => duties.outbox.stop(SHUTDOWN_FLUSH_TIMEOUT_MS)));
+    this.retiring.push(
+      Promise.all([
+        duties.groups.idle().then(() => duties.outbox.stop(SHUTDOWN_FLUSH_TIMEOUT_MS)),
+        duties.rebalancer.stop(SHUTDOWN_FLUSH_TIMEOUT_MS),
+      ]).then(() => undefined),
+    );
   }
 
   private onFatal(error: unknown): void {

@@ -12,11 +12,13 @@ import { assert, ok, type Result } from "@ftfs/protocol/core";
 import type { Logger } from "@ftfs/protocol/io";
 import {
   assignedGroup,
+  groupUsages,
   placementGroups,
   planGroups,
   resolveSpares,
   StorageRegistry,
   type GroupConfig,
+  type GroupUsage,
   type Heartbeat,
   type MetadataView,
   type StorageNodeStatus,
@@ -83,6 +85,13 @@ export class GroupManager {
     const nowMs = this.options.nowMs();
     const configs = this.options.store.listGroups();
     return placementGroups(configs, this.nodesIn(configs), nowMs, this.options.deadAfterMs);
+  }
+
+  /** Each group's usage by heartbeat, for the groups that can take part in a rebalance now. */
+  usages(): GroupUsage[] {
+    const configs = this.options.store.listGroups();
+    const { nowMs, deadAfterMs } = this.options;
+    return groupUsages(configs, this.nodesIn(configs), nowMs(), deadAfterMs);
   }
 
   /** Every known node; a spare that a configuration assigned shows its group. */

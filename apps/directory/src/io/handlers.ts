@@ -30,8 +30,10 @@ import {
   listLiveFiles,
   noSuchFile,
   type MetadataView,
+  REBALANCE_THRESHOLD_BASIS_POINTS_DEFAULT,
 } from "../core/index.ts";
 import type { GroupManager } from "./group-manager.ts";
+import type { Rebalancer } from "./rebalancer.ts";
 import type { Proposer } from "./replicator.ts";
 
 /** Where this node stands in its directory group. */
@@ -50,6 +52,8 @@ export interface DirectoryContext {
   readonly proposer: Proposer;
   /** The storage-group manager, which runs only on the primary. */
   readonly groups: () => GroupManager | null;
+  /** The rebalancer, which runs only on the primary. */
+  readonly rebalancer: () => Rebalancer | null;
   readonly chunkBytes: number;
   readonly nowMs: () => number;
   readonly newId: () => string;
@@ -289,6 +293,33 @@ async function onRegisterStorage(
   return ok({ body: { group: config.value, directoryNode } });
 }
 
+/**
+ * Start a rebalance run (or join the running one), or report a run by id. A runId this
+ * primary does not know belonged to a previous primary, or to a run long replaced.
+ */
+async function onRebalance(
+  context: DirectoryContext,
+  body: RequestBody<"rebalance">,
+): Answer<"rebalance"> {
+  const rebalancer = context.rebalancer();
+  if (rebalancer === null) {
+    return fail("UNAVAILABLE", "this directory node is not the primary; retry");
+  }
+  if (body.runId !== undefined) {
+    const run = rebalancer.status(body.runId);
+    if (run === undefined) {
+      return fail(
+        "NOT_FOUND",
+        `rebalance run ${body.runId} is not this primary's latest run (a failover or a newer ` +
+          "run ended it); run `ftfs rebalance` again",
+      );
+    }
+    return ok({ body: run });
+  }
+  const threshold = body.thresholdBasisPoints ?? REBALANCE_THRESHOLD_BASIS_POINTS_DEFAULT;
+  return ok({ body: rebalancer.start(threshold) });
+}
+
 /** A backup points every caller at the primary; with no primary known, the caller retries. */
 function onPrimary<O extends Op>(context: DirectoryContext, handler: Handler<O>): Handler<O> {
   return async (body: RequestBody<O>, request: RequestContext) => {
@@ -333,6 +364,7 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
       const groups = context.groups();
       return groups === null ? onBackupStatus(context) : onClusterStatus(context, groups);
     },
+    rebalance: served((body) => onRebalance(context, body)),
     // Storage nodes stamp their own group's epoch, not the directory's term: no term check.
     registerStorage: onPrimary(context, (body) => onRegisterStorage(context, body)),
     // Between directory nodes: no primary check, no term check (Raft checks terms itself).

@@ -88,3 +88,13 @@ export function parseBytesFlag(name: string, value: string, min: number, max: nu
   const scale = unit === "gib" ? 1024 ** 3 : unit === "mib" ? 1024 ** 2 : unit === "kib" ? 1024 : 1;
   return parseIntegerFlag(name, String(Number(match[1]) * scale), min, max);
 }
+
+/** The unit a rate may be written with (`32MiB/s`); the number is bytes per second either way. */
+const PER_SECOND_SUFFIX = "/s";
+
+/** Parse bytes per second, written `32MiB` or `32MiB/s`. */
+export function parseRateFlag(name: string, value: string, min: number, max: number): number {
+  const rate = value.trim();
+  const bare = rate.endsWith(PER_SECOND_SUFFIX) ? rate.slice(0, -PER_SECOND_SUFFIX.length) : rate;
+  return parseBytesFlag(name, bare, min, max);
+}
