@@ -129,6 +129,8 @@ function membershipChart(metrics: readonly SecondMetrics[], events: readonly Cha
     return colorOf.get(node) ?? "#888";
   };
   const cells: string[] = [];
+  // Labels after every cell: a later second's cell would otherwise paint over a label.
+  const labels: string[] = [];
   lanes.forEach((lane, laneIndex) => {
     const y = MARGIN_TOP_PX + laneIndex * LANE_HEIGHT_PX;
     cells.push(`<text x="${MARGIN_LEFT_PX - 6}" y="${y + 17}" font-size="11" text-anchor="end">${lane}</text>`);
@@ -142,14 +144,14 @@ function membershipChart(metrics: readonly SecondMetrics[], events: readonly Cha
       const x = frame.x(second.second);
       cells.push(`<rect x="${x}" y="${y + 2}" width="${frame.x(1) - frame.x(0) + 0.5}" height="${LANE_HEIGHT_PX - 4}" fill="${fill}"/>`);
       const label = `${node ?? "none"}${inSync === null ? "" : ` (${inSync})`}`;
-      if (label !== previous) cells.push(`<text x="${x + 2}" y="${y + 17}" font-size="10" fill="#fff">${label}</text>`);
+      if (label !== previous) labels.push(`<text x="${x + 2}" y="${y + 17}" font-size="10" fill="#fff">${label}</text>`);
       previous = label;
     });
   });
   const title = `<text x="8" y="16" font-size="13" font-weight="bold">Primary of each group ` +
     `<tspan font-weight="normal" fill="#555">(node id, in-sync replicas; gray: no directory primary answered, or none elected)</tspan></text>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${CHART_WIDTH_PX}" height="${heightPx}">` +
-    title + cells.join("") + markers(frame, events, spans, heightPx) + `</svg>`;
+    title + cells.join("") + labels.join("") + markers(frame, events, spans, heightPx) + `</svg>`;
 }
 
 export function renderReport(title: string, summaryText: string, metrics: readonly SecondMetrics[],
