@@ -36,8 +36,12 @@ const THRESHOLD_PERCENT = 4;
 const FILE_COUNT = 12;
 /** Sizes from 640 KiB to about 1.7 MiB: ten chunks and up each, 13 MiB in all. */
 const fileBytes = (at: number): number => 640 * KIB + at * 96 * KIB + 1_234;
-/** The pacer may run one chunk ahead of its rate before it first rests. */
-const PACING_SLACK_BYTES = E2E_CHUNK_BYTES;
+/**
+ * The rebalancer may run a few chunks ahead of its rate before it first rests (its chunks in
+ * flight), and a rest shorter than the pacer's least sleep may still be owed at the end.
+ */
+const PACING_SLACK_BYTES = 4 * E2E_CHUNK_BYTES;
+const PACING_SLACK_MS = 10;
 
 const fx = useCluster({
   directories: 1,
@@ -164,7 +168,8 @@ test("rebalance moves data from the full group to the new one, within the rate",
       : (group.usedBytesBefore - group.bytesOut + group.bytesIn) / group.capacityBytes;
   expect(Math.abs(shareAfter(s1) - shareAfter(s2))).toBeLessThanOrEqual(THRESHOLD_PERCENT / 100);
   const durationMs = (run.finishedAtMs ?? 0) - run.startedAtMs;
-  const boundMs = ((run.movedBytes - PACING_SLACK_BYTES) / REBALANCE_BYTES_PER_SECOND) * 1_000;
+  const boundMs =
+    ((run.movedBytes - PACING_SLACK_BYTES) / REBALANCE_BYTES_PER_SECOND) * 1_000 - PACING_SLACK_MS;
   expect(durationMs).toBeGreaterThanOrEqual(boundMs);
   const mibPerSecond = run.movedBytes / MIB / (durationMs / 1_000);
   console.log(
@@ -174,14 +179,17 @@ test("rebalance moves data from the full group to the new one, within the rate",
   );
 });
 
-test("both groups hold data, every file reads back exactly, and s1 drops the moved chunks", async () => {
+test("both groups hold data, every file reads back, and s1 drops the moved chunks", async () => {
   const groups = await storageGroups();
   const moved = [...groups].filter(([, where]) => where[0] === "s2").map(([name]) => name);
   expect(moved.length).toBe(run.movedVersions);
   expect([...groups.values()].filter((where) => where[0] === "s1").length).toBeGreaterThan(0);
-  const status = JSON.parse(text(expectOk(await fx.ws.ftfs(["status", "--json"], {
+  const statusRun = await fx.ws.ftfs(["status", "--json"], {
     env: { FTFS_CLUSTER: fx.clusterList },
-  })))) as { members: Array<{ group: string | null; usedBytes: number }> };
+  });
+  const status = JSON.parse(text(expectOk(statusRun))) as {
+    members: Array<{ group: string | null; usedBytes: number }>;
+  };
   for (const group of ["s1", "s2"]) {
     const members = status.members.filter((member) => member.group === group);
     expect(members.length).toBe(3);

@@ -156,6 +156,27 @@ describe("friendly forms", () => {
     });
   });
 
+  test("rebalance takes a threshold in percent, or the directory's default", () => {
+    expect(command(["rebalance"])).toEqual({ kind: "rebalance", thresholdBasisPoints: null });
+    expect(command(["rebalance", "--threshold", "5"])).toEqual({
+      kind: "rebalance",
+      thresholdBasisPoints: 500,
+    });
+    expect(command(["--json", "rebalance", "--threshold=0.25"])).toEqual({
+      kind: "rebalance",
+      thresholdBasisPoints: 25,
+    });
+    expect(command(["rebalance", "--threshold", "100"])).toMatchObject({
+      thresholdBasisPoints: 10_000,
+    });
+    for (const bad of ["0", "0.001", "101", "-1", "1e2", "five", ""]) {
+      expect(usageError(["rebalance", "--threshold", bad])).toContain("0.01 to 100");
+    }
+    expect(usageError(["rebalance", "now"])).toContain("no arguments");
+    expect(usageError(["ls", "--threshold", "5"])).toContain("--threshold does not apply");
+    expect(command(["rebalance", "--help"])).toEqual({ kind: "help", topic: "rebalance" });
+  });
+
   test("--help everywhere picks the command's topic", () => {
     expect(command(["--help"])).toEqual({ kind: "help", topic: "main" });
     expect(command(["put", "--help"])).toEqual({ kind: "help", topic: "put" });

@@ -26,7 +26,8 @@ function node(
   heardAtMs = NOW_MS - 100,
 ): StorageNodeStatus {
   const group = id.slice(0, 2);
-  return { node: id, group, address: `h:${id}`, usedBytes, capacityBytes, lastHeartbeatMs: heardAtMs };
+  const address = `h:${id}`;
+  return { node: id, group, address, usedBytes, capacityBytes, lastHeartbeatMs: heardAtMs };
 }
 
 function usage(group: string, usedGib: number, capacityGib = 10): GroupUsage {

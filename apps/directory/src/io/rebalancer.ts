@@ -210,7 +210,11 @@ export class Rebalancer {
     return answer.plan;
   }
 
-  private async consider(run: Run, record: VersionRecord, pacer: SharedPacer): Promise<Ending | null> {
+  private async consider(
+    run: Run,
+    record: VersionRecord,
+    pacer: SharedPacer,
+  ): Promise<Ending | null> {
     const next = this.ending(run);
     if ("state" in next) return next;
     if (record.kind !== "live") return null;
