@@ -327,7 +327,7 @@ export class Rebalancer {
     return this.putChunk(chunk, fetched.value, plan.to, owner);
   }
 
-  /** From the source's primary or any in-sync replica; bytes that do not hash right are skipped. */
+  /** From the source's primary, else another in-sync replica; bad bytes are passed over. */
   private async fetchChunk(chunk: ChunkRef, group: string): Promise<Result<Uint8Array>> {
     const config = this.options.store.getGroup(group);
     const short = chunk.id.slice(0, 12);
