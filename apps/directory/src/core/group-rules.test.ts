@@ -39,7 +39,8 @@ function node(name: string, heardAtMs: number, freeBytes = 1_000): StorageNodeSt
 
 /**
  * A configuration whose replicas are `nodes`, whose primary is `primary` (or none), whose
- * learners are `learners`, and whose replication factor is `replicationFactor` (or unrecorded).
+ * learners are `learners` (listed since `learnersSince`, by default this epoch), and whose
+ * replication factor is `replicationFactor` (or unrecorded).
  */
 function config(
   nodes: readonly string[],
@@ -47,12 +48,15 @@ function config(
   epoch: number,
   learners: readonly string[] = [],
   replicationFactor?: number,
+  learnersSince = epoch,
 ): GroupConfig {
   const all = ["s1a", "s1b", "s1c", "s1d"];
   const base = groupConfig("s1", all, epoch, primary === null ? -1 : all.indexOf(primary));
   const members = base.replicas;
   const replicas = members.filter((replica) => nodes.includes(replica.node));
-  const caughtUp = members.filter((replica) => learners.includes(replica.node));
+  const caughtUp = members
+    .filter((replica) => learners.includes(replica.node))
+    .map((replica) => ({ ...replica, since: learnersSince }));
   return {
     ...base,
     replicas,
@@ -103,11 +107,18 @@ const CASES: readonly Case[] = [
     changed: true,
   },
   {
-    name: "a learner that caught up at an older epoch stays a learner",
+    name: "a learner that caught up before its current stint stays a learner",
     current: config(["s1b"], "s1b", 3, ["s1a"]),
     nodes: [synced(node("s1a", ALIVE), 2), node("s1b", ALIVE)],
     expected: config(["s1b"], "s1b", 3, ["s1a"]),
     changed: false,
+  },
+  {
+    name: "a learner that caught up in its stint joins though other changes moved the epoch",
+    current: config(["s1b", "s1c"], "s1b", 5, ["s1a"], undefined, 2),
+    nodes: [synced(node("s1a", ALIVE), 2), node("s1b", ALIVE), node("s1c", ALIVE)],
+    expected: config(["s1a", "s1b", "s1c"], "s1b", 6, [], 3),
+    changed: true,
   },
   {
     name: "a replica that was dropped and came back is a learner, not in sync",
@@ -127,7 +138,7 @@ const CASES: readonly Case[] = [
     name: "the primary dies: the first live in-sync replica is promoted, never a learner",
     current: config(["s1b", "s1c", "s1d"], "s1b", 5, ["s1a"]),
     nodes: [node("s1a", ALIVE), node("s1b", DEAD), node("s1c", ALIVE), node("s1d", ALIVE)],
-    expected: config(["s1c", "s1d"], "s1c", 6, ["s1a"], 3),
+    expected: config(["s1c", "s1d"], "s1c", 6, ["s1a"], 3, 5),
     changed: true,
   },
   {
@@ -141,7 +152,7 @@ const CASES: readonly Case[] = [
     name: "an in-sync replica comes back: it is primary again; learners stay learners",
     current: config(["s1a"], null, 3, ["s1b", "s1c"]),
     nodes: [node("s1a", ALIVE), node("s1c", ALIVE), node("s1b", ALIVE)],
-    expected: config(["s1a"], "s1a", 4, ["s1b", "s1c"], 1),
+    expected: config(["s1a"], "s1a", 4, ["s1b", "s1c"], 1, 3),
     changed: true,
   },
   {

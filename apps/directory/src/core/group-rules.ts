@@ -8,7 +8,8 @@
  *   - a live node that is in the current configuration's replicas (in sync) stays in sync;
  *   - a live node that is not (new, restarted, or dropped while it was unreachable) is a
  *     learner: writes reach it, reads and promotion do not, until it reports that it copied
- *     everything the group held at the current epoch (syncedEpoch = epoch); then it joins;
+ *     the primary's data during its current stint as a learner (syncedEpoch >= since); then
+ *     it joins. Other changes that bump the epoch meanwhile do not reset its progress;
  *   - the primary stays while it is alive and in sync; otherwise the first in-sync node (in
  *     node order) is promoted. Only an in-sync node can be primary: a learner may lack chunks;
  *   - a new group takes its live nodes as they are: there is nothing to catch up on;
@@ -103,13 +104,40 @@ function asMember(status: StorageNodeStatus): Member {
   return { node: status.node, address: status.address };
 }
 
+type Learner = NonNullable<GroupConfig["learners"]>[number];
+
+/** The epoch since which `node` has been a learner without a break, if it is one in `config`. */
+function learnerSince(config: GroupConfig | undefined, node: string): number | undefined {
+  const learner = config?.learners?.find((member) => member.node === node);
+  if (learner === undefined || config === undefined) return undefined;
+  return learner.since ?? config.epoch;
+}
+
+/**
+ * A learner keeps its `since` while it stays one; a node that becomes one now starts at the
+ * epoch of the configuration that first lists it (the next one).
+ */
+function asLearners(current: GroupConfig | undefined, statuses: readonly StorageNodeStatus[]): Learner[] {
+  const next = (current?.epoch ?? 0) + 1;
+  return statuses.map((status) => ({
+    ...asMember(status),
+    since: learnerSince(current, status.node) ?? next,
+  }));
+}
+
+/** A learner that copied the primary's data during its current stint is in sync. */
+function caughtUp(current: GroupConfig, status: StorageNodeStatus): boolean {
+  const since = learnerSince(current, status.node);
+  return since !== undefined && status.syncedEpoch !== undefined && status.syncedEpoch >= since;
+}
+
 /**
  * Every in-sync replica is gone: only they hold every acknowledged chunk, so nobody else may
  * take their place. The in-sync set is kept as it is (dead), with no primary, until one of
  * them comes back; live others wait as learners.
  */
 function frozen(current: GroupConfig, live: readonly StorageNodeStatus[]): GroupConfig {
-  const learners = live.map(asMember);
+  const learners = asLearners(current, live);
   const candidate: GroupConfig = {
     group: current.group,
     epoch: current.epoch,
@@ -139,9 +167,7 @@ export function nextGroupConfig(
   if (!fresh && keptInSync.length === 0) return frozen(current, live);
   const inSync = fresh
     ? live
-    : live.filter(
-        (status) => wasInSync.has(status.node) || status.syncedEpoch === current.epoch,
-      );
+    : live.filter((status) => wasInSync.has(status.node) || caughtUp(current, status));
   const inSyncNodes = new Set(inSync.map((status) => status.node));
   const learners = live.filter((status) => !inSyncNodes.has(status.node));
   const primary = choosePrimary(current, inSync);
@@ -151,7 +177,7 @@ export function nextGroupConfig(
     primary: primary?.address ?? null,
     primaryNode: primary?.node ?? null,
     replicas: inSync.map(asMember),
-    ...(learners.length === 0 ? {} : { learners: learners.map(asMember) }),
+    ...(learners.length === 0 ? {} : { learners: asLearners(current, learners) }),
     replicationFactor: nextReplicationFactor(current, inSync),
   };
   if (current !== undefined && sameMembership(current, candidate)) return current;

@@ -50,7 +50,8 @@ function group(
     primary: primary === undefined ? null : (ADDRESS[primary] ?? "h:1"),
     primaryNode: primary ?? null,
     replicas: inSync.map(member),
-    ...(learners.length === 0 ? {} : { learners: learners.map(member) }),
+    // Learners listed first in this configuration (the rules keep an earlier `since`).
+    ...(learners.length === 0 ? {} : { learners: learners.map((node) => ({ ...member(node), since: epoch })) }),
     replicationFactor,
   };
 }

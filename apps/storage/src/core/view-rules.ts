@@ -66,7 +66,17 @@ function listsNode(view: GroupView, node: string): boolean {
 
 /** This node is catching up in `view`: it takes writes but is not yet in sync. */
 export function isLearner(view: GroupView | null, node: string): boolean {
-  return view?.learners?.some((member) => member.node === node) ?? false;
+  return learnerSince(view, node) !== null;
+}
+
+/**
+ * The epoch since which this node has been a learner without a break (its stint), or null
+ * when `view` does not list it as one. One full copy during the stint completes it.
+ */
+export function learnerSince(view: GroupView | null, node: string): number | null {
+  const learner = view?.learners?.find((member) => member.node === node);
+  if (learner === undefined || view === null) return null;
+  return learner.since ?? view.epoch;
 }
 
 /** The lease a heartbeat sent at `sentAtMs` and answered grants. */

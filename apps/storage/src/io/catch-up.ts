@@ -18,7 +18,7 @@ import {
   CATCH_UP_CHECK_INTERVAL_MS,
   CATCH_UP_CHUNKS_IN_FLIGHT,
   FORWARD_CONNECT_TIMEOUT_MS,
-  isLearner,
+  learnerSince,
 } from "../core/index.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import { refKey, type RefsStore } from "./refs-store.ts";
@@ -66,7 +66,7 @@ export class CatchUp {
     this.timer = setInterval(() => this.check(), CATCH_UP_CHECK_INTERVAL_MS);
   }
 
-  /** The epoch at which this node last finished catching up, for the heartbeat. */
+  /** The stint (learner since epoch) in which this node last finished catching up. */
   get syncedEpoch(): number | undefined {
     return this.synced;
   }
@@ -82,9 +82,9 @@ export class CatchUp {
   private check(): void {
     if (this.stopped || this.running !== null) return;
     const view = this.options.view();
-    if (view === null || !isLearner(view, this.options.node)) return;
-    if (view.primary === null || this.synced === view.epoch) return;
-    this.running = this.pass(view, view.primary)
+    const since = learnerSince(view, this.options.node);
+    if (view === null || since === null || view.primary === null || this.synced === since) return;
+    this.running = this.pass(view, view.primary, since)
       .catch((error: unknown) => {
         if (error instanceof ViewMoved) return;
         this.options.logger.warn("catch-up pass failed; will retry", {
@@ -96,7 +96,7 @@ export class CatchUp {
       });
   }
 
-  private async pass(view: GroupView, primary: string): Promise<void> {
+  private async pass(view: GroupView, primary: string, since: number): Promise<void> {
     const { logger, refs, chunks, monotonicMs, bytesPerSecond } = this.options;
     const startedMs = this.options.nowMs();
     const pace = new SharedPacer(bytesPerSecond, monotonicMs());
@@ -108,10 +108,11 @@ export class CatchUp {
       const page = await this.pool.call(primary, "syncRefs", { afterSeq }, {
         timeoutMs: CATCH_UP_CALL_TIMEOUT_MS,
       });
-      // The primary must answer at our epoch: then it forwards every new write to us too.
-      if (page.body.epoch !== view.epoch || this.options.view()?.epoch !== view.epoch) {
-        throw new ViewMoved();
-      }
+      // The primary must know a configuration of our stint (then it forwards every new write
+      // to us too), and the stint must still be ours: a break means writes may have missed us.
+      const now = this.options.view();
+      const sameStint = learnerSince(now, this.options.node) === since && now?.primary === primary;
+      if (page.body.epoch < since || !sameStint) throw new ViewMoved();
       const missing = page.body.refs.filter((ref) => !chunks.has(ref.chunkId));
       await this.copyChunks(primary, uniqueChunks(missing), pace);
       for (const ref of page.body.refs) {
@@ -124,9 +125,10 @@ export class CatchUp {
     if (this.stopped) return;
     this.stats.referencesDropped += refs.dropExcept(kept, localSeqAtStart);
     this.stats.passes += 1;
-    this.synced = view.epoch;
+    this.synced = since;
     logger.info("caught up with the group primary", {
       epoch: view.epoch,
+      since,
       primary,
       chunksCopied: this.stats.chunksCopied - before.chunksCopied,
       bytesCopied: this.stats.bytesCopied - before.bytesCopied,

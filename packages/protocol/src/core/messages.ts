@@ -47,6 +47,12 @@ export const chunkRefSchema = obj({
 export type ChunkRef = Infer<typeof chunkRefSchema>;
 
 const replicaSchema = obj({ node: nodeIdField, address: addressField });
+/**
+ * `since`: the epoch from which the learner has been listed without a break. Every write
+ * acknowledged from then on reached it, so one copy of the primary's data taken at or after
+ * `since` completes it, however many other changes bump the epoch meanwhile.
+ */
+const learnerSchema = obj({ node: nodeIdField, address: addressField, since: opt(epochField) });
 
 /**
  * A storage group as the directory configures it: who is primary, who is in sync (`replicas`),
@@ -62,7 +68,7 @@ export const groupViewSchema = obj({
   primary: nullable(addressField),
   primaryNode: nullable(nodeIdField),
   replicas: arr(replicaSchema, { itemsMax: MEMBERS_MAX }),
-  learners: opt(arr(replicaSchema, { itemsMax: MEMBERS_MAX })),
+  learners: opt(arr(learnerSchema, { itemsMax: MEMBERS_MAX })),
   replicationFactor: opt(int({ min: 1, max: MEMBERS_MAX })),
 });
 export type GroupView = Infer<typeof groupViewSchema>;
