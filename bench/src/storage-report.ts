@@ -12,7 +12,7 @@ const KIB = 1024;
 const MIB = 1024 * 1024;
 const LABEL_COLUMNS = 44;
 const VALUE_COLUMNS = 20;
-const RATIO_COLUMNS = 13;
+const RATIO_COLUMNS = 16;
 const VERDICT_COLUMNS = 8;
 /** The kill table's FTFS cells hold a median and a maximum. */
 const KILL_VALUE_COLUMNS = 30;
@@ -41,6 +41,8 @@ export interface Report {
   readonly kill: readonly KillResult[];
   readonly killShape: string;
   readonly swiftKillShape: string;
+  /** Rejections of the client library's promises that nothing handled (see storage.ts). */
+  readonly unhandledRejections: { readonly count: number; readonly samples: readonly string[] };
 }
 
 type Num = number | null | undefined;
@@ -186,7 +188,9 @@ function killLines(
   const seconds = (ms: number | null) => (ms === null ? null : ms / 1000);
   const swiftS = (ms: number | undefined, digits: number) => fmt((ms ?? Number.NaN) / 1000, digits);
   const catchUpMiB = (k: KillResult) => (k.catchUp === null ? null : k.catchUp.bytesCopied / MIB);
-  const readBack = kills.map((k) => `${k.verifiedOk}/${k.acked}`).join(", ");
+  const okSum = kills.reduce((sum, k) => sum + k.verifiedOk, 0);
+  const ackedSum = kills.reduce((sum, k) => sum + k.acked, 0);
+  const readBack = kills.length === 0 ? "" : `${okSum}/${ackedSum} (all runs)`;
   return [
     ["client-visible errors", killCell(kills, (k) => k.errors, 0), fmt(swift?.errors)],
     [
@@ -405,6 +409,14 @@ export function printReport(report: Report): void {
   for (const column of report.ftfs) {
     const samples = [...column.cells.values()].flat().flatMap((r) => r.errorSamples);
     for (const sample of samples.slice(0, 5)) console.log(`${column.label} error: ${sample}`);
+  }
+  for (const sample of report.swift.errorSamples) console.log(`Swift matrix error: ${sample}`);
+  const unhandled = report.unhandledRejections;
+  if (unhandled.count > 0) {
+    console.log(
+      `FTFS client: ${unhandled.count} unhandled promise rejection(s) in the load process:`,
+    );
+    for (const sample of unhandled.samples) console.log(`  ${sample}`);
   }
 }
 

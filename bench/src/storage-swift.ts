@@ -66,6 +66,8 @@ export interface SwiftFigures {
   readonly source: "measured" | "recorded";
   readonly cells: ReadonlyMap<string, SwiftCell>;
   readonly kill: SwiftKill | null;
+  /** The matrix's first error messages and status codes, when a phase had errors. */
+  readonly errorSamples: readonly string[];
 }
 
 /** shared/peers/README.md, measured 2026-11-24 (median of 3); only what it states. */
@@ -101,6 +103,7 @@ export function recordedSwift(): SwiftFigures {
   ]);
   return {
     source: "recorded",
+    errorSamples: [],
     cells,
     kill: {
       errors: 0,
@@ -193,6 +196,7 @@ interface LoadgenSide {
   readonly MiB_per_s: number;
   readonly lat_ms_p50: number | null;
   readonly lat_ms_p99: number | null;
+  readonly codes?: Readonly<Record<string, number>>;
 }
 
 interface LoadgenSummary {
@@ -225,6 +229,7 @@ async function swiftCell(
   durationS: number,
   resultsDir: string,
   repeat: number,
+  samples: string[],
 ): Promise<SwiftCell> {
   const base = join(resultsDir, `m-r${repeat}-s${cell.sizeBytes}-c${cell.loops}`);
   const container = `m${cell.sizeBytes}-c${cell.loops}`;
@@ -251,6 +256,19 @@ async function swiftCell(
   const perOp = (seconds: number, ops: number) => (ops > 0 ? (1000 * seconds) / ops : Number.NaN);
   const p = put.summary.put;
   const g = get.summary.get;
+  const what = `${cell.sizeBytes / 1024} KiB × ${cell.loops}`;
+  for (const [name, side, summary] of [
+    ["PUT", p, put.summary],
+    ["GET", g, get.summary],
+  ] as const) {
+    if (side.errors === 0) continue;
+    samples.push(
+      `${what} ${name}: ${side.errors} errors, status codes ${JSON.stringify(side.codes)}`,
+    );
+    for (const line of (summary.errSamples ?? []).slice(0, ERROR_SAMPLES_MAX)) {
+      samples.push(`${what} ${name}: ${line}`);
+    }
+  }
   return {
     putOpsPerS: p.ops_per_s,
     getOpsPerS: g.ops_per_s,
@@ -281,13 +299,14 @@ export async function runSwiftMatrix(
   durationS: number,
   resultsDir: string,
   log: (message: string) => void,
-): Promise<Map<string, SwiftCell>> {
+): Promise<{ cells: Map<string, SwiftCell>; errorSamples: string[] }> {
   await mkdir(resultsDir, { recursive: true });
   const perCell = new Map<string, SwiftCell[]>();
+  const errorSamples: string[] = [];
   for (let repeat = 1; repeat <= repeats; repeat += 1) {
     await freshSwift();
     for (const cell of cells) {
-      const result = await swiftCell(cell, durationS, resultsDir, repeat);
+      const result = await swiftCell(cell, durationS, resultsDir, repeat, errorSamples);
       const key = `${cell.sizeBytes}x${cell.loops}`;
       perCell.set(key, [...(perCell.get(key) ?? []), result]);
       log(
@@ -298,7 +317,8 @@ export async function runSwiftMatrix(
     }
   }
   await rm(resultsDir, { recursive: true, force: true });
-  return new Map([...perCell].map(([key, list]) => [key, medianCell(list)]));
+  const medians = new Map([...perCell].map(([key, list]) => [key, medianCell(list)]));
+  return { cells: medians, errorSamples };
 }
 
 export interface SwiftKillTiming {

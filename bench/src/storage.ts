@@ -120,6 +120,25 @@ const CELLS: readonly Cell[] = [
   { sizeBytes: LARGE_BYTES, loops: CLIENTS_MANY },
 ];
 
+/**
+ * Promises the FTFS client library rejected with nobody listening. Bun would print each and
+ * end the run with exit code 1 after the table; they are a finding about the library, so the
+ * table names them instead (UNHANDLED_SAMPLES_MAX of them, and how many there were).
+ */
+const unhandledRejections: string[] = [];
+let unhandledRejectionCount = 0;
+const UNHANDLED_SAMPLES_MAX = 5;
+
+function onUnhandledRejection(reason: unknown): void {
+  unhandledRejectionCount += 1;
+  const text = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+  const stack = reason instanceof Error ? (reason.stack ?? "").split("\n").slice(1, 4) : [];
+  const where = stack.map((line) => line.trim()).join(" < ");
+  if (unhandledRejections.length < UNHANDLED_SAMPLES_MAX)
+    unhandledRejections.push(`${text} (${where})`);
+  log(`unhandled promise rejection: ${text}`);
+}
+
 function log(message: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
@@ -217,7 +236,8 @@ async function measureSwift(
   try {
     await waitForOtherBench();
     state.swiftStarted = true;
-    const cells = await runSwiftMatrix(CELLS, 1, preset.phaseS, join(workDir, "swift-matrix"), log);
+    const matrixDir = join(workDir, "swift-matrix");
+    const matrix = await runSwiftMatrix(CELLS, 1, preset.phaseS, matrixDir, log);
     await waitForOtherBench();
     const k = preset.kill;
     const killTiming = {
@@ -233,7 +253,13 @@ async function measureSwift(
     log(
       `Swift kill: errors ${kill.errors}, gap ${gapS} s, verified ${kill.verifiedOk}/${kill.acked}`,
     );
-    return { figures: { source: "measured", cells, kill }, note: MEASURED_NOTE };
+    const figures: SwiftFigures = {
+      source: "measured",
+      cells: matrix.cells,
+      kill,
+      errorSamples: matrix.errorSamples,
+    };
+    return { figures, note: MEASURED_NOTE };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     log(`Swift failed: ${message}`);
@@ -304,6 +330,7 @@ async function run(
     kill,
     killShape: shapes.ftfs,
     swiftKillShape: shapes.swift,
+    unhandledRejections: { count: unhandledRejectionCount, samples: unhandledRejections },
   });
 }
 
@@ -330,6 +357,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  process.on("unhandledRejection", onUnhandledRejection);
   try {
     await run(argv, preset, withSwift, workDir, state);
   } finally {
@@ -337,6 +365,7 @@ async function main(): Promise<void> {
     rmSync(workDir, { recursive: true, force: true });
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("unhandledRejection", onUnhandledRejection);
   }
 }
 
