@@ -3,12 +3,13 @@
  * with the group's epoch; a refusal or failure refreshes the view and retries (perhaps on the
  * next group in the chunk's rendezvous ranking, if its own group has no primary). A get tries
  * the primary, then every replica, verifying the SHA-256 of what comes back; a bad, missing or
- * unreachable replica is skipped.
+ * unreachable replica is skipped. Both hedge: a request that stays quiet gets a second one.
  */
 
 import { FtfsError, type ChunkOwner, type ChunkRef } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
 import { rankGroups } from "../core/rendezvous.ts";
+import { AllAttemptsFailed, hedgedFirst } from "./hedge.ts";
 import { readAddresses, type GroupViews } from "./groups.ts";
 import { isRetryableError, NODE_DOWN_CODES, withRetry, type RetryObserver } from "./retry.ts";
 
@@ -16,6 +17,8 @@ export interface ChunkTransferOptions {
   readonly pool: RpcPool;
   readonly views: GroupViews;
   readonly timeoutMs: number;
+  /** A chunk request quiet this long gets a second one, to another replica or group. */
+  readonly hedgeMs: number;
   readonly retryDeadlineMs: number;
   readonly signal?: AbortSignal;
   readonly observer?: RetryObserver | undefined;
@@ -41,31 +44,49 @@ export async function putChunk(
 ): Promise<ChunkRef> {
   const ranked = rankGroups(chunkId, groups);
   const failedGroups = new Set<string>();
+  const putTo = async (group: string): Promise<ChunkRef> => {
+    const view = options.views.get(group);
+    if (view === undefined || view.primary === null) {
+      throw new FtfsError("UNAVAILABLE", "no storage group has a primary to take writes");
+    }
+    try {
+      await options.pool.call(
+        view.primary,
+        "putChunk",
+        { chunkId, owner },
+        { payload: bytes, epoch: view.epoch, timeoutMs: options.timeoutMs },
+      );
+    } catch (error) {
+      if (isRetryableError(error)) failedGroups.add(group);
+      if (error instanceof FtfsError && NODE_DOWN_CODES.has(error.code)) {
+        options.pool.forget(view.primary);
+      }
+      throw error;
+    }
+    return { id: chunkId, bytes: bytes.length, group };
+  };
   return withRetry(
     async () => {
-      const group = chooseGroup(ranked, options.views, failedGroups);
-      const view = options.views.get(group);
-      if (view === undefined || view.primary === null) {
-        throw new FtfsError("UNAVAILABLE", "no storage group has a primary to take writes");
-      }
-      try {
-        await options.pool.call(
-          view.primary,
-          "putChunk",
-          { chunkId, owner },
-          { payload: bytes, epoch: view.epoch, timeoutMs: options.timeoutMs },
-        );
-      } catch (error) {
-        if (isRetryableError(error)) failedGroups.add(group);
-        if (error instanceof FtfsError && NODE_DOWN_CODES.has(error.code)) {
-          options.pool.forget(view.primary);
-        }
-        throw error;
-      }
-      return { id: chunkId, bytes: bytes.length, group };
+      const first = chooseGroup(ranked, options.views, failedGroups);
+      // A primary that stops answering (paused, disk stalled) is hedged onto another group:
+      // the manifest records each chunk's group, so any group will do. Both may store it; the
+      // loser's copy is an unreferenced chunk that garbage collection removes.
+      const other = chooseGroup(ranked, options.views, new Set([...failedGroups, first]));
+      const targets = other === first ? [first] : [first, other];
+      return firstOf(targets.map((group) => () => putTo(group)), options.hedgeMs);
     },
     retryPolicy(options, `putChunk ${chunkId.slice(0, 12)}`),
   );
+}
+
+/** The first success of hedged attempts; when all fail, the first failure as the caller's. */
+async function firstOf<T>(attempts: ReadonlyArray<() => Promise<T>>, hedgeMs: number): Promise<T> {
+  try {
+    return await hedgedFirst(attempts, hedgeMs);
+  } catch (error) {
+    if (error instanceof AllAttemptsFailed) throw error.failures[0] ?? error;
+    throw error;
+  }
 }
 
 /**
@@ -109,14 +130,21 @@ async function getFromSomeReplica(
     );
   }
   const failures: FtfsError[] = [];
-  for (const address of addresses) {
+  // One replica after another; one that stays quiet past the hedge delay gets company.
+  const attempts = addresses.map((address) => async () => {
     try {
       return await getVerified(options, address, ref);
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
       if (NODE_DOWN_CODES.has(error.code)) options.pool.forget(address);
       failures.push(error);
+      throw error;
     }
+  });
+  try {
+    return await hedgedFirst(attempts, options.hedgeMs);
+  } catch (error) {
+    if (!(error instanceof AllAttemptsFailed)) throw error;
   }
   throw worstFailure(ref, failures);
 }

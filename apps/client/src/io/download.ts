@@ -7,6 +7,7 @@
  */
 
 import { FtfsError, type ChunkRef, type Manifest } from "@ftfs/protocol/core";
+import { CLIENT_CHUNK_HEDGE_MS } from "../core/limits.ts";
 import { getChunk, type ChunkTransferOptions } from "./chunks.ts";
 import { GroupViews } from "./groups.ts";
 import type { TransferContext } from "./transfer-context.ts";
@@ -34,6 +35,7 @@ export async function runDownload(
     pool: context.pool,
     views: new GroupViews(context.directory, answer.groups),
     timeoutMs: context.chunkTimeoutMs,
+    hedgeMs: CLIENT_CHUNK_HEDGE_MS,
     retryDeadlineMs: context.retryDeadlineMs,
     signal: abort.signal,
     observer: context.observer,

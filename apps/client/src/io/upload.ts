@@ -7,6 +7,7 @@
  */
 
 import { FtfsError, MANIFEST_CHUNKS_MAX, type ChunkRef, type GroupView } from "@ftfs/protocol/core";
+import { CLIENT_CHUNK_HEDGE_MS } from "../core/limits.ts";
 import type { ByteSource } from "./byte-source.ts";
 import { ChunkBuffers } from "./chunk-buffers.ts";
 import { putChunk, sha256Hex, type ChunkTransferOptions } from "./chunks.ts";
@@ -94,6 +95,7 @@ async function putAllChunks(
     pool: context.pool,
     views: new GroupViews(context.directory, placement.groups),
     timeoutMs: context.chunkTimeoutMs,
+    hedgeMs: CLIENT_CHUNK_HEDGE_MS,
     retryDeadlineMs: context.retryDeadlineMs,
     signal: abort.signal,
     observer: context.observer,

@@ -401,8 +401,12 @@ export class DirectoryNode {
       }
       return;
     }
-    if (member.meta.role !== "storage" || (kind !== "dead" && kind !== "left")) return;
-    // Faster than the heartbeat timeout, which stays as the fallback.
+    if (member.meta.role !== "storage") return;
+    if (kind !== "suspect" && kind !== "dead" && kind !== "left") return;
+    // A suspected node leaves its group's in-sync set at once (the design's rule): writes
+    // wait for every in-sync replica, so waiting for "dead" would stall its group for the
+    // whole suspicion timeout. If the suspicion was wrong, the node's next heartbeat brings
+    // it back as a learner, and one catch-up pass makes it in sync again.
     void this.duties?.groups.onMemberDown(member.id);
   }
 

@@ -1,0 +1,59 @@
+/**
+ * Hedged attempts: start the first; start the next when the last one failed or has been quiet
+ * for `hedgeMs`; answer with the first success. A paused node (SIGSTOP, a stalled disk) keeps
+ * its TCP connection open and answers nothing, so without a hedge a client would wait out its
+ * whole request timeout on it while another replica or group could serve at once.
+ */
+
+export class AllAttemptsFailed extends Error {
+  override readonly name = "AllAttemptsFailed";
+  readonly failures: readonly unknown[];
+
+  constructor(failures: readonly unknown[]) {
+    super(`all ${failures.length} attempts failed`);
+    this.failures = failures;
+  }
+}
+
+export function hedgedFirst<T>(
+  attempts: ReadonlyArray<() => Promise<T>>,
+  hedgeMs: number,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const failures: unknown[] = [];
+    let started = 0;
+    let settled = 0;
+    let done = false;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const startNext = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      if (done || started >= attempts.length) return;
+      const attempt = attempts[started];
+      started += 1;
+      if (attempt === undefined) return;
+      attempt().then(
+        (value) => {
+          if (done) return;
+          done = true;
+          if (timer !== null) clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          settled += 1;
+          failures.push(error);
+          if (done) return;
+          if (settled === attempts.length) {
+            done = true;
+            reject(new AllAttemptsFailed(failures));
+          } else if (settled === started) {
+            startNext();
+          }
+        },
+      );
+      if (started < attempts.length) timer = setTimeout(startNext, hedgeMs);
+    };
+    if (attempts.length === 0) reject(new AllAttemptsFailed([]));
+    else startNext();
+  });
+}
