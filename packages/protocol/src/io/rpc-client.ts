@@ -41,6 +41,8 @@ interface PendingCall {
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
+function ignore(): void {}
+
 export class RpcClient {
   readonly address: string;
   /** Called once when the connection ends, whoever ended it (a peer that died, or close()). */
@@ -115,11 +117,13 @@ export class RpcClient {
       this.pending.set(requestId, { op, resolve, reject, timer });
     });
     const header = { op, epoch: options.epoch ?? 0, body };
-    try {
-      await channel.send(FRAME_KIND.request, requestId, header, options.payload);
-    } catch (error) {
-      this.settle(requestId)?.reject(asConnectionError(error, this.address));
-    }
+    const sending = channel.send(FRAME_KIND.request, requestId, header, options.payload).then(
+      () => undefined,
+      (error: unknown) => this.settle(requestId)?.reject(asConnectionError(error, this.address)),
+    );
+    // The answer may come (an early error, the deadline) while a large payload is still being
+    // written to a peer that does not read: the caller hears it then, not when the write ends.
+    await Promise.race([sending, response.then(ignore, ignore)]);
     return decodeResponse(op, await response);
   }
 

@@ -152,3 +152,34 @@ describe("rpc over loopback", () => {
     expect((error as FtfsError).code).toBe("CONNECT_FAILED");
   });
 });
+
+describe("a peer that stops reading", () => {
+  test("a call's deadline reaches the caller while its large payload is still unsent", async () => {
+    // Accepts and never reads: the payload fills the socket buffers and the write waits.
+    const silent = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: { open: (socket) => socket.pause(), data: () => undefined },
+    });
+    try {
+      const client = await RpcClient.connect(`127.0.0.1:${silent.port}`);
+      const payload = new Uint8Array(16 * 1024 * 1024);
+      const startedAt = Date.now();
+      const outcome = await client
+        .call("putChunk", { chunkId: idA, owner: { uid: "u", name: "n", uploadId: "x" } }, {
+          payload,
+          timeoutMs: 200,
+        })
+        .then(
+          () => null,
+          (error: unknown) => error,
+        );
+      expect(outcome).toBeInstanceOf(FtfsError);
+      expect((outcome as FtfsError).code).toBe("TIMEOUT");
+      expect(Date.now() - startedAt).toBeLessThan(5_000);
+      client.close();
+    } finally {
+      silent.stop(true);
+    }
+  });
+});
