@@ -34,6 +34,7 @@ import { GroupManager } from "./group-manager.ts";
 import { directoryHandlers, type Leadership } from "./handlers.ts";
 import { loadMembers, saveMembers } from "./members.ts";
 import { OutboxDrainer } from "./outbox.ts";
+import { PrimaryWatch } from "./primary-watch.ts";
 import { RaftLog } from "./raft-log.ts";
 import { RaftTransport } from "./raft-transport.ts";
 import { Rebalancer } from "./rebalancer.ts";
@@ -72,6 +73,7 @@ interface PrimaryDuties {
   readonly groups: GroupManager;
   readonly outbox: OutboxDrainer;
   readonly rebalancer: Rebalancer;
+  readonly primaryWatch: PrimaryWatch;
   readonly ticker: ReturnType<typeof setInterval>;
 }
 
@@ -321,9 +323,17 @@ export class DirectoryNode {
     void Promise.all(this.retiring).then(() => {
       if (this.duties?.outbox === outbox) outbox.start();
     });
+    const primaryWatch = new PrimaryWatch({
+      logger: this.logger,
+      onDown: (node) => void groups.onMemberDown(node, "its port refused a connection"),
+    });
     const checkEveryMs = this.options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS;
-    const ticker = setInterval(() => void groups.tick(), checkEveryMs);
-    this.duties = { groups, outbox, rebalancer: this.newRebalancer(groups, proposer), ticker };
+    const ticker = setInterval(() => {
+      void groups.tick();
+      primaryWatch.follow(this.store.listGroups());
+    }, checkEveryMs);
+    const rebalancer = this.newRebalancer(groups, proposer);
+    this.duties = { groups, outbox, rebalancer, primaryWatch, ticker };
   }
 
   private newRebalancer(groups: GroupManager, proposer: Replicator): Rebalancer {
@@ -346,6 +356,7 @@ export class DirectoryNode {
     if (duties === null) return;
     this.duties = null;
     clearInterval(duties.ticker);
+    duties.primaryWatch.stop();
     this.retiring.push(
       Promise.all([
         duties.groups.idle().then(() => duties.outbox.stop(SHUTDOWN_FLUSH_TIMEOUT_MS)),
@@ -407,7 +418,7 @@ export class DirectoryNode {
     // wait for every in-sync replica, so waiting for "dead" would stall its group for the
     // whole suspicion timeout. If the suspicion was wrong, the node's next heartbeat brings
     // it back as a learner, and one catch-up pass makes it in sync again.
-    void this.duties?.groups.onMemberDown(member.id);
+    void this.duties?.groups.onMemberDown(member.id, `gossip: ${kind}`);
   }
 
   // ---- stopping ----

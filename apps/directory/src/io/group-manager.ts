@@ -68,10 +68,13 @@ export class GroupManager {
     return ok(config);
   }
 
-  /** Gossip says a storage node is dead or left: reconfigure its group now. */
-  onMemberDown(node: string): Promise<void> {
+  /**
+   * Evidence that a storage node is down (gossip suspects it or declared it dead, or its port
+   * refused a connection): reconfigure its group now rather than at the heartbeat timeout.
+   */
+  onMemberDown(node: string, evidence: string): Promise<void> {
     if (!this.registry.markDown(node, this.options.nowMs())) return this.queue;
-    this.options.logger.info("storage node down by gossip", { node });
+    this.options.logger.info("storage node down", { node, evidence });
     return this.reconfigure();
   }
 

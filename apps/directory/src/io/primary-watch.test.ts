@@ -1,0 +1,62 @@
+/**
+ * The primary watch: a watched primary whose connection closes and whose port then refuses is
+ * reported down once; a primary no longer watched (the group moved on) is never reported.
+ */
+import { afterEach, expect, test } from "bun:test";
+import type { TCPSocketListener } from "bun";
+import { createMemoryLogger } from "@ftfs/protocol/io";
+import type { GroupConfig } from "../core/index.ts";
+import { until } from "../testing/harness.ts";
+import { PrimaryWatch } from "./primary-watch.ts";
+
+const listeners: TCPSocketListener[] = [];
+const watches: PrimaryWatch[] = [];
+afterEach(() => {
+  for (const watch of watches.splice(0)) watch.stop();
+  for (const listener of listeners.splice(0)) listener.stop(true);
+});
+
+/** A TCP port that accepts and otherwise says nothing: enough to hold a connection open. */
+function listener(): TCPSocketListener {
+  const started = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: () => undefined } });
+  listeners.push(started);
+  return started;
+}
+
+function config(group: string, node: string, port: number): GroupConfig {
+  const address = `127.0.0.1:${port}`;
+  return { group, epoch: 1, primary: address, primaryNode: node, replicas: [{ node, address }] };
+}
+
+function watch(down: string[]): PrimaryWatch {
+  const started = new PrimaryWatch({
+    logger: createMemoryLogger("d1"),
+    onDown: (node) => down.push(node),
+  });
+  watches.push(started);
+  return started;
+}
+
+test("a watched primary that closes and then refuses is reported down, once", async () => {
+  const primary = listener();
+  const down: string[] = [];
+  const watcher = watch(down);
+  watcher.follow([config("s1", "s1a", primary.port)]);
+  await Bun.sleep(100); // connected
+  primary.stop(true); // closes the port and every connection: what a killed process's kernel does
+  await until("the primary is reported down", () => down.length > 0, 3_000);
+  await Bun.sleep(200);
+  expect(down).toEqual(["s1a"]);
+});
+
+test("a primary replaced in the configuration is no longer watched", async () => {
+  const [old, next] = [listener(), listener()];
+  const down: string[] = [];
+  const watcher = watch(down);
+  watcher.follow([config("s1", "s1a", old.port)]);
+  await Bun.sleep(100);
+  watcher.follow([config("s1", "s1b", next.port)]);
+  old.stop(true);
+  await Bun.sleep(500);
+  expect(down).toEqual([]);
+});
