@@ -7,6 +7,7 @@
  */
 
 import type { FtfsClient } from "ftfs";
+import { longestGap } from "./completions.ts";
 
 const MIB = 1024 * 1024;
 /**
@@ -202,22 +203,6 @@ export function phaseStats(run: PhaseRun, kind: OpKind | "all", sizeBytes: numbe
     longestGapMs: gap.gapMs,
     longestGapAtMs: gap.atMs,
   };
-}
-
-/** The longest time between two consecutive successful completions, PUT or GET. */
-export function longestGap(records: readonly OpRecord[]): { gapMs: number; atMs: number } {
-  const ends = records.filter((record) => record.ok).map((record) => record.endMs);
-  ends.sort((a, b) => a - b);
-  let gapMs = 0;
-  let atMs = 0;
-  for (let index = 1; index < ends.length; index += 1) {
-    const gap = (ends[index] ?? 0) - (ends[index - 1] ?? 0);
-    if (gap > gapMs) {
-      gapMs = gap;
-      atMs = ends[index - 1] ?? 0;
-    }
-  }
-  return { gapMs, atMs };
 }
 
 /** Successful completions per second with completion time in [fromMs, toMs). */

@@ -8,7 +8,8 @@ import type { ChurnRecord } from "./churn.ts";
 import { OP_KINDS, type BenchOptions, type OpKind } from "./config.ts";
 import type { ReadCheck } from "./history.ts";
 import type { LoadState, VerifyResult } from "./load.ts";
-import { longestGap, percentile, type SecondMetrics } from "./metrics.ts";
+import { longestGap } from "../completions.ts";
+import { percentile, type SecondMetrics } from "./metrics.ts";
 
 const MIB = 1024 * 1024;
 /** Every write is stored on the 3 replicas of its group, all on this one disk. */
