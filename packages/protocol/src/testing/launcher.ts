@@ -57,6 +57,11 @@ export class NodeProcess {
   readonly logPath: string;
   private readonly argv: readonly string[];
   private readonly env: Readonly<Record<string, string>>;
+  /**
+   * A command that execs the node (`ip netns exec <ns>` for the chaos harness); it must exec, not
+   * fork, so the spawned pid stays the node's own and signals reach it.
+   */
+  private readonly wrap: readonly string[];
   private child: Subprocess | null = null;
 
   constructor(init: {
@@ -68,6 +73,7 @@ export class NodeProcess {
     logPath: string;
     argv: readonly string[];
     env: Readonly<Record<string, string>>;
+    wrap?: readonly string[];
   }) {
     this.id = init.id;
     this.role = init.role;
@@ -77,6 +83,7 @@ export class NodeProcess {
     this.logPath = init.logPath;
     this.argv = init.argv;
     this.env = init.env;
+    this.wrap = init.wrap ?? [];
   }
 
   get pid(): number | null {
@@ -92,7 +99,7 @@ export class NodeProcess {
     // Appended, so a restarted node's log follows its previous life instead of overwriting it.
     const log = openSync(this.logPath, "a");
     try {
-      this.child = Bun.spawn([process.execPath, ...this.argv], {
+      this.child = Bun.spawn([...this.wrap, process.execPath, ...this.argv], {
         env: { ...process.env, FTFS_PARENT_PID: String(process.pid), ...this.env },
         stdin: "ignore",
         stdout: "ignore",
