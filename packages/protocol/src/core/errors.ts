@@ -27,6 +27,11 @@ export const ERROR_CODES = [
   "LOCAL_FILE", // a local file could not be read or was changed during upload
   "INTEGRITY", // bytes read back do not match their recorded hash
   "INTERNAL", // a bug or an unexpected I/O failure on the server
+  "AUTH_FAILED", // credentials (secret, token, MAC) that do not prove who the caller says
+  "FORBIDDEN", // an authenticated caller asked for something it may not do
+  "SESSION_EXPIRED", // a session token past its expiry or revoked (user removed); log in again
+  "QUOTA_EXCEEDED", // the user's byte or file quota would be exceeded
+  "RATE_LIMITED", // too many requests from this principal; `hint.retryAfterMs` says when to retry
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -37,10 +42,12 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === "string" && ERROR_CODE_SET.has(value);
 }
 
-/** Where to go instead: carried by NOT_PRIMARY and STALE_EPOCH answers. */
+/** Where to go instead (NOT_PRIMARY, STALE_EPOCH), or when to come back (RATE_LIMITED). */
 export interface ErrorHint {
   readonly primary?: string;
   readonly epoch?: number;
+  /** RATE_LIMITED: the earliest a retry can be admitted. */
+  readonly retryAfterMs?: number;
 }
 
 /** Codes after which the same request may succeed if sent again (perhaps elsewhere). */
@@ -52,6 +59,7 @@ const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "CONNECTION_CLOSED",
   "CONNECT_FAILED",
   "TOO_BUSY",
+  "RATE_LIMITED",
 ]);
 
 export function isRetryable(code: ErrorCode): boolean {

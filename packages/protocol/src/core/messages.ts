@@ -383,5 +383,7 @@ export function decodeEnvelope(header: unknown): { ok: true; value: RequestEnvel
 export const errorHeaderSchema = obj({
   code: str({ bytesMin: 1, bytesMax: 64 }),
   message: str({ bytesMax: 4096 }),
-  hint: opt(obj({ primary: opt(addressField), epoch: opt(epochField) })),
+  hint: opt(
+    obj({ primary: opt(addressField), epoch: opt(epochField), retryAfterMs: opt(timeMsField) }),
+  ),
 });

@@ -1,4 +1,5 @@
 /** The Bun edge of the protocol: TCP transport, RPC client and server, logs and flags. */
+export * from "./auth/node-hashes.ts";
 export * from "./cli-flags.ts";
 export * from "./frame-channel.ts";
 export * from "./logger.ts";

@@ -189,6 +189,7 @@ function decodeErrorFrame(frame: Frame, address: string): FtfsError {
   const cleanHint = {
     ...(hint.primary === undefined ? {} : { primary: hint.primary }),
     ...(hint.epoch === undefined ? {} : { epoch: hint.epoch }),
+    ...(hint.retryAfterMs === undefined ? {} : { retryAfterMs: hint.retryAfterMs }),
   };
   return new FtfsError(knownCode, message, { hint: cleanHint });
 }

@@ -1,0 +1,4 @@
+/** Users' authentication, pure: SCRAM verifiers and proofs, session tokens, login nonces. */
+export * from "./bytes.ts";
+export * from "./scram.ts";
+export * from "./session-token.ts";
