@@ -23,8 +23,13 @@ import {
   uidField,
   versionField,
   arr,
+  bool,
+  nullable,
+  opt,
+  scramVerifierSchema,
   type ChunkRef,
   type Schema,
+  type ScramVerifier,
 } from "@ftfs/protocol/core";
 import type { GroupConfig } from "./model.ts";
 
@@ -35,7 +40,11 @@ export interface CreateUser {
   readonly atMs: number;
 }
 
-/** Make an uploaded manifest the name's newest version. Idempotent by uploadId. */
+/**
+ * Make an uploaded manifest the name's newest version. Idempotent by uploadId. The quota
+ * defaults are the proposer's flags, carried so every replica judges the commit alike; a user's
+ * own quota overrides them; absent (commands logged before quotas), there is no default limit.
+ */
 export interface CommitVersion {
   readonly type: "commitVersion";
   readonly uid: string;
@@ -44,6 +53,30 @@ export interface CommitVersion {
   readonly bytes: number;
   readonly sha256: string;
   readonly chunks: readonly ChunkRef[];
+  readonly atMs: number;
+  readonly quotaBytesDefault?: number;
+  readonly quotaFilesDefault?: number;
+}
+
+/**
+ * Give a user credentials: a new user, or one `connect` made in insecure mode. The same
+ * verifier again (a retried add) answers as the first did; another verifier for a user that
+ * has one is refused: remove the user first.
+ */
+export interface UserAdd {
+  readonly type: "userAdd";
+  readonly uid: string;
+  readonly verifier: ScramVerifier;
+  readonly admin: boolean;
+  readonly quotaBytes: number | null;
+  readonly quotaFiles: number | null;
+  readonly atMs: number;
+}
+
+/** Remove a user: its sessions die (the directory checks users at every connection). */
+export interface UserRemove {
+  readonly type: "userRemove";
+  readonly uid: string;
   readonly atMs: number;
 }
 
@@ -99,7 +132,9 @@ export type Command =
   | DeleteFile
   | SetGroupConfig
   | AckNotices
-  | MoveVersion;
+  | MoveVersion
+  | UserAdd
+  | UserRemove;
 export type CommandType = Command["type"];
 
 /** What applying each command type answers when it succeeds. */
@@ -111,12 +146,15 @@ export interface Outcomes {
   readonly ackNotices: { readonly acked: number };
   /** Chunk references switched (a chunk used twice in the file counts twice), and their bytes. */
   readonly moveVersion: { readonly movedRefs: number; readonly movedBytes: number };
+  readonly userAdd: { readonly generation: number };
+  readonly userRemove: { readonly removed: boolean };
 }
 
 export type OutcomeOf<C extends Command> = Outcomes[C["type"]];
 export type Outcome = Outcomes[CommandType];
 
 const bytesField = int({ min: 0, max: FILE_BYTES_MAX });
+const quotaField = int({ min: 0, max: Number.MAX_SAFE_INTEGER });
 
 const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { type: T }>> } = {
   createUser: obj({ type: literal("createUser"), uid: uidField, atMs: timeMsField }),
@@ -129,6 +167,8 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     sha256: sha256Field,
     chunks: arr(chunkRefSchema, { itemsMax: MANIFEST_CHUNKS_MAX }),
     atMs: timeMsField,
+    quotaBytesDefault: opt(quotaField),
+    quotaFilesDefault: opt(quotaField),
   }),
   deleteFile: obj({
     type: literal("deleteFile"),
@@ -160,6 +200,16 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     chunkIds: arr(sha256Field, { itemsMax: MANIFEST_CHUNKS_MAX }),
     atMs: timeMsField,
   }),
+  userAdd: obj({
+    type: literal("userAdd"),
+    uid: uidField,
+    verifier: scramVerifierSchema,
+    admin: bool,
+    quotaBytes: nullable(quotaField),
+    quotaFiles: nullable(quotaField),
+    atMs: timeMsField,
+  }),
+  userRemove: obj({ type: literal("userRemove"), uid: uidField, atMs: timeMsField }),
 };
 
 function isCommandType(value: unknown): value is CommandType {

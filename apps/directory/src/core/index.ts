@@ -12,3 +12,4 @@ export * from "./spare-rules.ts";
 export * from "./state-machine.ts";
 export * from "./storage-registry.ts";
 export * from "./store.ts";
+export * from "./quota-rules.ts";

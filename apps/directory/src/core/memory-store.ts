@@ -11,8 +11,10 @@ import type {
   OutboxNotice,
   Tombstone,
   UserRecord,
+  UserUsage,
   VersionRecord,
 } from "./model.ts";
+import { NO_USAGE } from "./model.ts";
 import {
   compareNames,
   compareVersionKeys,
@@ -27,6 +29,7 @@ function pairKey(first: string, second: string): string {
 
 export class MemoryMetadataStore implements MetadataStore, MetadataTx {
   private readonly users = new Map<string, UserRecord>();
+  private readonly usage = new Map<string, UserUsage>();
   /** uid → name → versions, oldest first. */
   private readonly files = new Map<string, Map<string, VersionRecord[]>>();
   private readonly uploads = new Map<string, LiveVersion>();
@@ -41,6 +44,14 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
 
   getUser(uid: string): UserRecord | undefined {
     return this.users.get(uid);
+  }
+
+  listUsers(countMax: number): readonly UserRecord[] {
+    return [...this.users.values()].sort((a, b) => compareNames(a.uid, b.uid)).slice(0, countMax);
+  }
+
+  getUsage(uid: string): UserUsage {
+    return this.usage.get(uid) ?? NO_USAGE;
   }
 
   latestVersion(uid: string, name: string): VersionRecord | undefined {
@@ -141,6 +152,32 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     assert(!this.users.has(user.uid), `user ${user.uid} exists`);
     this.users.set(user.uid, user);
     undo.push(() => this.users.delete(user.uid));
+  }
+
+  replaceUser(user: UserRecord): void {
+    const undo = this.journal();
+    const previous = this.users.get(user.uid);
+    assert(previous !== undefined, `no user ${user.uid} to replace`);
+    this.users.set(user.uid, user);
+    undo.push(() => this.users.set(user.uid, previous));
+  }
+
+  removeUser(uid: string): void {
+    const undo = this.journal();
+    const previous = this.users.get(uid);
+    assert(previous !== undefined, `no user ${uid} to remove`);
+    this.users.delete(uid);
+    undo.push(() => this.users.set(uid, previous));
+  }
+
+  setUsage(uid: string, usage: UserUsage): void {
+    const undo = this.journal();
+    const previous = this.usage.get(uid);
+    this.usage.set(uid, usage);
+    undo.push(() => {
+      if (previous === undefined) this.usage.delete(uid);
+      else this.usage.set(uid, previous);
+    });
   }
 
   putVersion(record: VersionRecord): void {

@@ -4,12 +4,37 @@
  * rules that change them live in state-machine.ts, the places that keep them in the stores.
  */
 
-import type { ChunkRef, GroupView, RequestBody } from "@ftfs/protocol/core";
+import type { ChunkRef, GroupView, RequestBody, ScramVerifier } from "@ftfs/protocol/core";
 
+/**
+ * A user. Fields absent on a user `connect` made in insecure mode: it has no credentials (it
+ * cannot log in to a secure cluster until `ftfs admin user add` gives it some), no role, and
+ * the directory's default quotas.
+ */
 export interface UserRecord {
   readonly uid: string;
   readonly createdAtMs: number;
+  /** What a login is checked against (SCRAM); never the secret itself. */
+  readonly verifier?: ScramVerifier;
+  /** May run admin ops (users, cluster status, rebalance). */
+  readonly admin?: true;
+  /** Overrides of the directory's default quotas. */
+  readonly quotaBytes?: number;
+  readonly quotaFiles?: number;
+  /**
+   * The log index of the userAdd that gave the user its credentials. Session tokens carry it:
+   * a user removed and added again gets a new generation, so its old sessions stay dead.
+   */
+  readonly generation?: number;
 }
+
+/** What a user's live files take: newest live version of each name. Kept by the commands. */
+export interface UserUsage {
+  readonly bytes: number;
+  readonly files: number;
+}
+
+export const NO_USAGE: UserUsage = { bytes: 0, files: 0 };
 
 /** A committed upload: the name's content as of `version`. */
 export interface LiveVersion {

@@ -15,6 +15,7 @@ import {
   seedBasics,
   sha,
   T0_MS,
+  verifier,
 } from "../testing/fixtures.ts";
 import { EMPTY_SHA256 } from "./manifest-rules.ts";
 import { MemoryMetadataStore } from "./memory-store.ts";
@@ -46,6 +47,129 @@ function latest(store: MetadataStore, name: string): number | undefined {
   const found = findManifest(store, "alice", name, undefined);
   return found.ok ? found.value.manifest.version : undefined;
 }
+
+function addUser(
+  uid: string,
+  n: number,
+  quotas: { quotaBytes?: number; quotaFiles?: number } = {},
+): Extract<Command, { type: "userAdd" }> {
+  return {
+    type: "userAdd",
+    uid,
+    verifier: verifier(n),
+    admin: false,
+    quotaBytes: quotas.quotaBytes ?? null,
+    quotaFiles: quotas.quotaFiles ?? null,
+    atMs: T0_MS,
+  };
+}
+
+describe("userAdd and userRemove", () => {
+  test("a new user gets its verifier, role, quotas and the entry's index as generation", () => {
+    const store = freshStore();
+    const index = store.lastApplied() + 1;
+    const command = { ...addUser("bob", 1, { quotaBytes: 5 }), admin: true };
+    expect(applyOk(store, command)).toEqual({ generation: index });
+    expect(store.getUser("bob")).toEqual({
+      uid: "bob",
+      createdAtMs: T0_MS,
+      verifier: verifier(1),
+      admin: true,
+      quotaBytes: 5,
+      generation: index,
+    });
+  });
+
+  test("a retried add answers the same; another verifier for the user is refused", () => {
+    const store = freshStore();
+    const first = applyOk(store, addUser("bob", 1));
+    expect(applyOk(store, addUser("bob", 1))).toEqual(first);
+    const refused = apply(store, addUser("bob", 2));
+    expect(errorCode(refused)).toBe("BAD_REQUEST");
+    expect(store.getUser("bob")?.verifier).toEqual(verifier(1));
+  });
+
+  test("a user connect made (no credentials) gets them and keeps its files", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a", "u1", [chunk(1, 10)]));
+    applyOk(store, addUser("alice", 1));
+    expect(store.getUser("alice")?.verifier).toEqual(verifier(1));
+    expect(store.getUser("alice")?.createdAtMs).toBe(T0_MS);
+    expect(latest(store, "a")).toBe(1);
+  });
+
+  test("remove and add again: a new generation, the files and usage still the uid's", () => {
+    const store = freshStore();
+    const first = applyOk(store, addUser("bob", 1)).generation;
+    applyOk(store, commit("bob", "b", "u1", [chunk(1, 10)]));
+    expect(applyOk(store, { type: "userRemove", uid: "bob", atMs: T0_MS })).toEqual({ removed: true });
+    expect(store.getUser("bob")).toBeUndefined();
+    expect(applyOk(store, { type: "userRemove", uid: "bob", atMs: T0_MS })).toEqual({ removed: false });
+    const second = applyOk(store, addUser("bob", 2)).generation;
+    expect(second).toBeGreaterThan(first);
+    expect(store.getUsage("bob")).toEqual({ bytes: 10, files: 1 });
+  });
+
+  test("a bad uid is refused", () => {
+    expect(errorCode(apply(freshStore(), addUser("../x", 1)))).toBe("INVALID_UID");
+  });
+});
+
+describe("quotas", () => {
+  test("usage follows the newest live version of each name: put, update, delete", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a", "u1", [chunk(1, 10)]));
+    applyOk(store, commit("alice", "b", "u2", [chunk(2, 4)]));
+    expect(store.getUsage("alice")).toEqual({ bytes: 14, files: 2 });
+    applyOk(store, commit("alice", "a", "u3", [chunk(3, 3)]));
+    expect(store.getUsage("alice")).toEqual({ bytes: 7, files: 2 });
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "b", requestId: "r", atMs: T0_MS });
+    expect(store.getUsage("alice")).toEqual({ bytes: 3, files: 1 });
+    applyOk(store, commit("alice", "b", "u4", [chunk(4, 1)]));
+    expect(store.getUsage("alice")).toEqual({ bytes: 4, files: 2 });
+  });
+
+  test("a commit past the default byte quota is refused and changes nothing", () => {
+    const store = freshStore();
+    const limits = { quotaBytesDefault: 20, quotaFilesDefault: 10 };
+    applyOk(store, { ...commit("alice", "a", "u1", [chunk(1, 15)]), ...limits });
+    const refused = apply(store, { ...commit("alice", "b", "u2", [chunk(2, 6)]), ...limits });
+    expect(errorCode(refused)).toBe("QUOTA_EXCEEDED");
+    expect(!refused.ok && refused.error.message).toBe(
+      "'b' would take user alice past the quota of 20 B (15 B used, 21 B after)",
+    );
+    expect(store.getUsage("alice")).toEqual({ bytes: 15, files: 1 });
+    expect(latest(store, "b")).toBeUndefined();
+    expect(store.noticeGroups(10)).toEqual(["s1"]);
+    // Replacing the file with a smaller one still fits.
+    expect(apply(store, { ...commit("alice", "a", "u3", [chunk(3, 20)]), ...limits }).ok).toBe(true);
+  });
+
+  test("the file quota counts names; an update of an existing name needs no new one", () => {
+    const store = freshStore();
+    const limits = { quotaFilesDefault: 1 };
+    applyOk(store, { ...commit("alice", "a", "u1", [chunk(1, 1)]), ...limits });
+    const refused = apply(store, { ...commit("alice", "b", "u2", [chunk(2, 1)]), ...limits });
+    expect(errorCode(refused)).toBe("QUOTA_EXCEEDED");
+    expect(!refused.ok && refused.error.message).toContain("quota of 1 files");
+    expect(apply(store, { ...commit("alice", "a", "u3", [chunk(3, 2)]), ...limits }).ok).toBe(true);
+  });
+
+  test("a user's own quota overrides the default, either way", () => {
+    const store = freshStore();
+    applyOk(store, addUser("bob", 1, { quotaBytes: 100 }));
+    applyOk(store, addUser("carol", 2, { quotaBytes: 5 }));
+    const limits = { quotaBytesDefault: 10 };
+    expect(apply(store, { ...commit("bob", "x", "u1", [chunk(1, 50)]), ...limits }).ok).toBe(true);
+    const refused = apply(store, { ...commit("carol", "x", "u2", [chunk(2, 6)]), ...limits });
+    expect(errorCode(refused)).toBe("QUOTA_EXCEEDED");
+  });
+
+  test("commands logged before quotas (no defaults) have no default limit", () => {
+    const store = freshStore();
+    expect(apply(store, commit("alice", "a", "u1", [chunk(1, 10_000_000)])).ok).toBe(true);
+  });
+});
 
 describe("createUser", () => {
   test("creates once, then says the user exists", () => {

@@ -7,6 +7,7 @@
  */
 
 import {
+  assert,
   assertNever,
   CHUNK_BYTES_MAX,
   fail,
@@ -26,9 +27,12 @@ import type {
   OutcomeOf,
   Outcomes,
   SetGroupConfig,
+  UserAdd,
+  UserRemove,
 } from "./commands.ts";
 import { checkManifest, groupsOfChunks } from "./manifest-rules.ts";
-import type { Notice } from "./model.ts";
+import type { Notice, UserRecord } from "./model.ts";
+import { checkQuota, limitsOf, usageAfterDelete, usageAfterPut } from "./quota-rules.ts";
 import { compareNames, type MetadataStore, type MetadataTx } from "./store.ts";
 
 /**
@@ -60,6 +64,10 @@ function execute(tx: MetadataTx, index: number, command: Command): Result<Outcom
       return ok({ acked: tx.ackNotices(command.group, command.throughIndex, command.throughSeq) });
     case "moveVersion":
       return moveVersion(tx, index, command);
+    case "userAdd":
+      return userAdd(tx, index, command);
+    case "userRemove":
+      return userRemove(tx, command);
     default:
       return assertNever(command, "metadata command");
   }
@@ -71,6 +79,45 @@ function createUser(tx: MetadataTx, command: CreateUser): Result<Outcomes["creat
   if (tx.getUser(command.uid) !== undefined) return ok({ created: false });
   tx.putUser({ uid: command.uid, createdAtMs: command.atMs });
   return ok({ created: true });
+}
+
+/**
+ * Credentials for a new user, or for one `connect` made without any. The generation is this
+ * entry's index: unique for ever, so sessions of a removed and re-added user stay dead.
+ */
+function userAdd(tx: MetadataTx, index: number, command: UserAdd): Result<Outcomes["userAdd"]> {
+  const validUid = validateUid(command.uid);
+  if (!validUid.ok) return validUid;
+  const existing = tx.getUser(command.uid);
+  if (existing?.verifier !== undefined) {
+    // A retried add (same verifier, so the same secret) answers as the first one did.
+    if (existing.verifier.storedKey === command.verifier.storedKey) {
+      return ok({ generation: existing.generation ?? 0 });
+    }
+    return fail(
+      "BAD_REQUEST",
+      `user ${command.uid} already exists; remove it first (ftfs admin user rm ${command.uid})`,
+    );
+  }
+  const user: UserRecord = {
+    uid: command.uid,
+    createdAtMs: existing?.createdAtMs ?? command.atMs,
+    verifier: command.verifier,
+    generation: index,
+    ...(command.admin ? { admin: true } : {}),
+    ...(command.quotaBytes === null ? {} : { quotaBytes: command.quotaBytes }),
+    ...(command.quotaFiles === null ? {} : { quotaFiles: command.quotaFiles }),
+  };
+  if (existing === undefined) tx.putUser(user);
+  else tx.replaceUser(user);
+  return ok({ generation: index });
+}
+
+/** The user goes (its sessions with it); its files and usage stay under the uid. */
+function userRemove(tx: MetadataTx, command: UserRemove): Result<Outcomes["userRemove"]> {
+  if (tx.getUser(command.uid) === undefined) return ok({ removed: false });
+  tx.removeUser(command.uid);
+  return ok({ removed: true });
 }
 
 function commitVersion(
@@ -101,8 +148,16 @@ function commitVersion(
       return fail("MANIFEST_MISMATCH", `chunk ${at} names unknown storage group '${chunk.group}'`);
     }
   }
-  const version = (tx.latestVersion(uid, name)?.version ?? 0) + 1;
+  const latest = tx.latestVersion(uid, name);
   const { bytes, sha256, chunks } = command;
+  const usage = tx.getUsage(uid);
+  const after = usageAfterPut(usage, latest, bytes);
+  const user = tx.getUser(uid);
+  assert(user !== undefined, "checkUserAndName saw the user");
+  const quota = checkQuota(uid, name, usage, after, limitsOf(user, command));
+  if (!quota.ok) return quota;
+  const version = (latest?.version ?? 0) + 1;
+  tx.setUsage(uid, after);
   tx.putVersion({
     kind: "live",
     uid,
@@ -143,6 +198,7 @@ function deleteFile(
     if (record.kind !== "live") continue;
     for (const group of groupsOfChunks(record.chunks)) groups.add(group);
   }
+  tx.setUsage(uid, usageAfterDelete(tx.getUsage(uid), latest.bytes));
   tx.putVersion({
     kind: "tombstone",
     uid,

@@ -12,6 +12,7 @@ import type {
   OutboxNotice,
   Tombstone,
   UserRecord,
+  UserUsage,
   VersionRecord,
 } from "./model.ts";
 
@@ -25,6 +26,10 @@ export interface VersionKey {
 /** Reads of the applied state. Names sort by code point (SQLite's BINARY order on UTF-8). */
 export interface MetadataView {
   getUser(uid: string): UserRecord | undefined;
+  /** Every user, sorted by uid, at most countMax. */
+  listUsers(countMax: number): readonly UserRecord[];
+  /** What the user's live files take (NO_USAGE for none); kept even after the user goes. */
+  getUsage(uid: string): UserUsage;
   /** The newest version of a name, live or tombstone. */
   latestVersion(uid: string, name: string): VersionRecord | undefined;
   getVersion(uid: string, name: string, version: number): VersionRecord | undefined;
@@ -54,6 +59,12 @@ export interface MetadataView {
  */
 export interface MetadataTx extends MetadataView {
   putUser(user: UserRecord): void;
+  /** Replaces an existing user's record (credentials given to a user `connect` made). */
+  replaceUser(user: UserRecord): void;
+  /** Removes an existing user; its files and usage stay (they are the uid's, not the login's). */
+  removeUser(uid: string): void;
+  /** Replaces the user's usage. */
+  setUsage(uid: string, usage: UserUsage): void;
   putVersion(record: VersionRecord): void;
   /** Replaces an existing live version's chunk list (a rebalance moved its chunks). */
   replaceChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void;

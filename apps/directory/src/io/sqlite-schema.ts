@@ -1,9 +1,10 @@
 /**
- * The directory database's tables. A file written by another schema version is refused rather
- * than guessed at; a migration will say how to move from one to the next.
+ * The directory database's tables. A file of an older schema version this build knows how to
+ * move forward is migrated in place when opened (MIGRATIONS, one step per version, in one
+ * transaction); any other version is refused rather than guessed at.
  */
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const SCHEMA_SQL: readonly string[] = [
   // Small named values: schema version, lastApplied, Raft's term/vote/commit, the members.
@@ -17,8 +18,16 @@ export const SCHEMA_SQL: readonly string[] = [
      one INTEGER PRIMARY KEY CHECK (one = 1), idx INTEGER NOT NULL, term INTEGER NOT NULL,
      data BLOB NOT NULL
    )`,
+  // A user's SCRAM verifier (JSON; null for a user made by connect in insecure mode), role,
+  // own quotas (null: the defaults) and generation (see model.ts).
   `CREATE TABLE IF NOT EXISTS users (
-     uid TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL
+     uid TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL, verifier TEXT,
+     admin INTEGER NOT NULL DEFAULT 0, quota_bytes INTEGER, quota_files INTEGER,
+     generation INTEGER
+   ) WITHOUT ROWID`,
+  // What each uid's live files take; kept by the commands, outlives the users row.
+  `CREATE TABLE IF NOT EXISTS usage (
+     uid TEXT PRIMARY KEY, bytes INTEGER NOT NULL, files INTEGER NOT NULL
    ) WITHOUT ROWID`,
   // One row per version, live or tombstone; live rows carry their chunk list as JSON.
   `CREATE TABLE IF NOT EXISTS versions (
@@ -40,3 +49,29 @@ export const SCHEMA_SQL: readonly string[] = [
    ) WITHOUT ROWID`,
   `CREATE INDEX IF NOT EXISTS outbox_by_group ON outbox (grp, idx, seq)`,
 ];
+
+/** Every uid's usage from the versions table: the newest version of each name, if live. */
+export const RECOMPUTE_USAGE_SQL = `
+  INSERT INTO usage (uid, bytes, files)
+  SELECT v.uid, SUM(v.bytes), COUNT(*) FROM versions AS v
+  WHERE v.kind = 'live'
+    AND v.version = (SELECT MAX(w.version) FROM versions AS w WHERE w.uid = v.uid AND w.name = v.name)
+  GROUP BY v.uid`;
+
+/**
+ * Statements that move a file from schema `from` to `from + 1`, keyed by `from`. Version 3
+ * added users' credentials, roles, quotas and generations, and the usage table.
+ */
+export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
+  2: [
+    "ALTER TABLE users ADD COLUMN verifier TEXT",
+    "ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE users ADD COLUMN quota_bytes INTEGER",
+    "ALTER TABLE users ADD COLUMN quota_files INTEGER",
+    "ALTER TABLE users ADD COLUMN generation INTEGER",
+    `CREATE TABLE usage (
+       uid TEXT PRIMARY KEY, bytes INTEGER NOT NULL, files INTEGER NOT NULL
+     ) WITHOUT ROWID`,
+    RECOMPUTE_USAGE_SQL,
+  ],
+};

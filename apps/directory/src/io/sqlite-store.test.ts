@@ -18,7 +18,15 @@ import {
   type Command,
   type MetadataStore,
 } from "../core/index.ts";
-import { apply, applyOk, chunk, commit, groupConfig, T0_MS } from "../testing/fixtures.ts";
+import {
+  apply,
+  applyOk,
+  chunk,
+  commit,
+  groupConfig,
+  T0_MS,
+  verifier,
+} from "../testing/fixtures.ts";
 import { SqliteMetadataStore, StoreCorruptError } from "./sqlite-store.ts";
 
 const folders: string[] = [];
@@ -50,7 +58,9 @@ function closeStore(store: SqliteMetadataStore): void {
 function reads(store: MetadataStore) {
   return {
     lastApplied: store.lastApplied(),
-    users: ["alice", "bob", "carol"].map((uid) => store.getUser(uid)),
+    users: ["alice", "bob", "carol", "dave", "erin"].map((uid) => store.getUser(uid)),
+    userList: store.listUsers(10),
+    usage: ["alice", "bob", "carol", "dave", "erin"].map((uid) => store.getUsage(uid)),
     files: ["alice", "bob", "carol"].map((uid) => listLiveFiles(store, uid)),
     manifests: [undefined, 1, 2, 3, 4].map((version) => {
       const found = findManifest(store, "alice", "a.txt", version);
@@ -84,6 +94,12 @@ function buildHistory(store: MetadataStore): Command[] {
     commit("alice", "a.txt", "u3", [chunk(4, 1)]),
     commit("bob", "b", "u4", []),
     commit("bob", "b", "u5", [chunk(5, 7, "s2")]),
+    { type: "userAdd", uid: "erin", verifier: verifier(1), admin: true, quotaBytes: 100,
+      quotaFiles: null, atMs: T0_MS + 4 },
+    { type: "userAdd", uid: "dave", verifier: verifier(2), admin: false, quotaBytes: null,
+      quotaFiles: 3, atMs: T0_MS + 5 },
+    commit("dave", "d", "u6", [chunk(6, 4)]),
+    { type: "userRemove", uid: "dave", atMs: T0_MS + 6 },
   ];
   for (const command of log) applyOk(store, command);
   return log;
@@ -98,12 +114,12 @@ describe("SqliteMetadataStore across restarts", () => {
     const before = reads(store);
     expect(before.lastApplied).toBe(log.length);
     // The ack at entry 8 took s1's notice of entry 5 and left the later ones.
-    expect(before.notices[0]?.map((item) => item.index)).toEqual([6, 7, 9]);
+    expect(before.notices[0]?.map((item) => item.index)).toEqual([6, 7, 9, 14]);
     closeStore(store);
     const reopened = openStore(path);
     expect(reads(reopened)).toEqual(before);
     expect(reopened.readMeta("raftTerm")).toBe("3");
-    expect(applyOk(reopened, commit("alice", "a.txt", "u6", [chunk(6, 2)])).version).toBe(5);
+    expect(applyOk(reopened, commit("alice", "a.txt", "u7", [chunk(6, 2)])).version).toBe(5);
     expect(reopened.lastApplied()).toBe(log.length + 1);
   });
 
@@ -158,7 +174,7 @@ describe("SqliteMetadataStore across restarts", () => {
     const command = JSON.stringify({ type: "createUser", uid: "alice", atMs: T0_MS });
     raw.prepare("INSERT INTO log (idx, term, command) VALUES (1, 1, ?)").run(command);
     raw.close();
-    expect(() => SqliteMetadataStore.open(path)).toThrow(/schema version 1;.* reads 2/);
+    expect(() => SqliteMetadataStore.open(path)).toThrow(/schema version 1;.* reads 3/);
     expect(() => SqliteMetadataStore.open(path)).toThrow(StoreCorruptError);
     const after = new Database(path, { readonly: true });
     expect(after.query("SELECT value FROM meta WHERE key = 'schemaVersion'").get()).toEqual({
@@ -168,6 +184,33 @@ describe("SqliteMetadataStore across restarts", () => {
       { idx: 1, term: 1, command },
     ]);
     after.close();
+  });
+
+  test("a schema version 2 file is migrated: users keep their rows, usage is computed", () => {
+    const path = freshPath();
+    const store = openStore(path);
+    applyOk(store, { type: "createUser", uid: "alice", atMs: T0_MS });
+    applyOk(store, { type: "setGroupConfig", config: groupConfig("s1", ["s1a"]), atMs: T0_MS });
+    applyOk(store, commit("alice", "a", "u1", [chunk(1, 10)]));
+    applyOk(store, commit("alice", "a", "u2", [chunk(2, 30)]));
+    applyOk(store, commit("alice", "b", "u3", [chunk(3, 5)]));
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "b", requestId: "r", atMs: T0_MS });
+    applyOk(store, commit("alice", "c", "u4", [chunk(4, 7)]));
+    const expected = reads(store);
+    closeStore(store);
+    // Turn the file back into what schema 2 wrote: no usage table, users of two columns.
+    const raw = new Database(path);
+    raw.run("DROP TABLE usage");
+    raw.run("CREATE TABLE old_users (uid TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL) WITHOUT ROWID");
+    raw.run("INSERT INTO old_users SELECT uid, created_at_ms FROM users");
+    raw.run("DROP TABLE users");
+    raw.run("ALTER TABLE old_users RENAME TO users");
+    raw.run("UPDATE meta SET value = '2' WHERE key = 'schemaVersion'");
+    raw.close();
+    const migrated = openStore(path);
+    expect(reads(migrated)).toEqual(expected);
+    expect(migrated.getUsage("alice")).toEqual({ bytes: 37, files: 2 });
+    expect(migrated.readMeta("schemaVersion")).toBe("3");
   });
 
   test("a damaged row throws StoreCorruptError instead of answering garbage", () => {
@@ -259,7 +302,7 @@ describe("SqliteMetadataStore snapshots", () => {
       new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(data))),
     );
     expect(dump).toMatchObject({ lastApplied: store.lastApplied() });
-    expect((dump as { users: unknown[] }).users.length).toBe(2);
+    expect((dump as { users: unknown[] }).users.length).toBe(3);
   });
 
   test("export then import into a fresh store gives identical reads, also after a restart", () => {
@@ -279,6 +322,23 @@ describe("SqliteMetadataStore snapshots", () => {
     const next = commit("alice", "a.txt", "u6", [chunk(6, 2)]);
     expect(applyOk(target, next)).toEqual(applyOk(source, next));
     expect(reads(target)).toEqual(reads(source));
+  });
+
+  test("a snapshot of schema 2 (no usage, users of two columns) imports with usage computed", () => {
+    const source = openStore();
+    buildHistory(source);
+    const dump = JSON.parse(
+      new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(source.exportState()))),
+    ) as { usage?: unknown; users: Array<Record<string, unknown>> };
+    delete dump.usage;
+    dump.users = dump.users.map((user) => ({ uid: user.uid, created_at_ms: user.created_at_ms }));
+    const old = Bun.gzipSync(new TextEncoder().encode(JSON.stringify(dump)));
+    const target = openStore();
+    target.transaction(() => target.importState(old, source.lastApplied()));
+    for (const uid of ["alice", "bob", "dave"]) {
+      expect(target.getUsage(uid)).toEqual(source.getUsage(uid));
+    }
+    expect(target.getUsage("alice").bytes).toBeGreaterThan(0);
   });
 
   test("import replaces the state rather than merging into it", () => {

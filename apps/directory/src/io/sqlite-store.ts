@@ -22,6 +22,8 @@ import {
   groupViewSchema,
   MANIFEST_CHUNKS_MAX,
   OPS,
+  opt,
+  scramVerifierSchema,
   tryDecode,
   type Schema,
 } from "@ftfs/protocol/core";
@@ -34,10 +36,12 @@ import {
   type OutboxNotice,
   type Tombstone,
   type UserRecord,
+  type UserUsage,
+  NO_USAGE,
   type VersionKey,
   type VersionRecord,
 } from "../core/index.ts";
-import { SCHEMA_SQL, SCHEMA_VERSION } from "./sqlite-schema.ts";
+import { MIGRATIONS, RECOMPUTE_USAGE_SQL, SCHEMA_SQL, SCHEMA_VERSION } from "./sqlite-schema.ts";
 
 export class StoreCorruptError extends Error {
   override readonly name = "StoreCorruptError";
@@ -156,6 +160,40 @@ const VERSION_COLUMNS = [
 interface UserRow {
   uid: string;
   created_at_ms: number;
+  verifier: string | null;
+  admin: number;
+  quota_bytes: number | null;
+  quota_files: number | null;
+  generation: number | null;
+}
+
+const USER_COLUMNS = "uid, created_at_ms, verifier, admin, quota_bytes, quota_files, generation";
+
+function userFromRow(row: UserRow): UserRecord {
+  const what = `user '${row.uid}'`;
+  return {
+    uid: row.uid,
+    createdAtMs: row.created_at_ms,
+    ...(row.verifier === null
+      ? {}
+      : { verifier: decodeJson(scramVerifierSchema, row.verifier, `${what} verifier`) }),
+    ...(row.admin === 1 ? { admin: true } : {}),
+    ...(row.quota_bytes === null ? {} : { quotaBytes: row.quota_bytes }),
+    ...(row.quota_files === null ? {} : { quotaFiles: row.quota_files }),
+    ...(row.generation === null ? {} : { generation: row.generation }),
+  };
+}
+
+function userParams(user: UserRecord): [string, number, string | null, number, number | null, number | null, number | null] {
+  return [
+    user.uid,
+    user.createdAtMs,
+    user.verifier === undefined ? null : JSON.stringify(user.verifier),
+    user.admin === true ? 1 : 0,
+    user.quotaBytes ?? null,
+    user.quotaFiles ?? null,
+    user.generation ?? null,
+  ];
 }
 
 const STATE_ROWS_MAX = 100_000_000;
@@ -167,7 +205,20 @@ const rows = <T>(row: Schema<T>) => arr(row, { itemsMax: STATE_ROWS_MAX });
 /** A snapshot's content: the state tables' rows as they are stored. */
 const stateDumpSchema = obj({
   lastApplied: anyInt,
-  users: rows(obj({ uid: text, created_at_ms: anyInt })),
+  users: rows(
+    obj({
+      uid: text,
+      created_at_ms: anyInt,
+      // Absent in snapshots of schema 2: a user without credentials, role or own quotas.
+      verifier: opt(nullable(text)),
+      admin: opt(int({ min: 0, max: 1 })),
+      quota_bytes: opt(nullable(anyInt)),
+      quota_files: opt(nullable(anyInt)),
+      generation: opt(nullable(anyInt)),
+    }),
+  ),
+  /** Absent in snapshots of schema 2: recomputed from the versions. */
+  usage: opt(rows(obj({ uid: text, bytes: anyInt, files: anyInt }))),
   versions: rows(
     obj({
       uid: text,
@@ -196,11 +247,24 @@ function prepareStatements(db: Database) {
       `INSERT INTO meta (key, value) VALUES (?, ?)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
     ),
-    getUser: db.prepare<{ uid: string; created_at_ms: number }, [string]>(
-      "SELECT uid, created_at_ms FROM users WHERE uid = ?",
+    getUser: db.prepare<UserRow, [string]>(`SELECT ${USER_COLUMNS} FROM users WHERE uid = ?`),
+    listUsers: db.prepare<UserRow, [number]>(
+      `SELECT ${USER_COLUMNS} FROM users ORDER BY uid LIMIT ?`,
     ),
-    putUser: db.prepare<null, [string, number]>(
-      "INSERT INTO users (uid, created_at_ms) VALUES (?, ?)",
+    putUser: db.prepare<null, ReturnType<typeof userParams>>(
+      `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    replaceUser: db.prepare<null, ReturnType<typeof userParams>>(
+      `UPDATE users SET created_at_ms = ?2, verifier = ?3, admin = ?4, quota_bytes = ?5,
+         quota_files = ?6, generation = ?7 WHERE uid = ?1`,
+    ),
+    removeUser: db.prepare<null, [string]>("DELETE FROM users WHERE uid = ?"),
+    getUsage: db.prepare<{ bytes: number; files: number }, [string]>(
+      "SELECT bytes, files FROM usage WHERE uid = ?",
+    ),
+    setUsage: db.prepare<null, [string, number, number]>(
+      `INSERT INTO usage (uid, bytes, files) VALUES (?, ?, ?)
+       ON CONFLICT (uid) DO UPDATE SET bytes = excluded.bytes, files = excluded.files`,
     ),
     latestVersion: db.prepare<VersionRow, [string, string]>(
       `SELECT ${versionColumns} FROM versions WHERE uid = ? AND name = ?
@@ -280,6 +344,22 @@ function storedSchemaVersion(db: Database): string | null {
 }
 const META_LAST_APPLIED = "lastApplied";
 
+/**
+ * The statements that bring a file of schema `found` to SCHEMA_VERSION (none for a new file
+ * or a current one); null when no chain of migrations leads there.
+ */
+function migrationsFrom(found: string | null): string[] | null {
+  if (found === null || found === String(SCHEMA_VERSION)) return [];
+  if (!/^\d+$/.test(found) || Number(found) > SCHEMA_VERSION) return null;
+  const statements: string[] = [];
+  for (let version = Number(found); version < SCHEMA_VERSION; version += 1) {
+    const step = MIGRATIONS[version];
+    if (step === undefined) return null;
+    statements.push(...step);
+  }
+  return statements;
+}
+
 export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   readonly path: string;
   private readonly db: Database;
@@ -300,7 +380,8 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     try {
       // Look before touching: a file of another schema is refused exactly as it was found.
       const found = storedSchemaVersion(db);
-      if (found !== null && found !== String(SCHEMA_VERSION)) {
+      const migrations = migrationsFrom(found);
+      if (migrations === null) {
         throw new StoreCorruptError(
           `${path} has schema version ${found}; this build reads ${SCHEMA_VERSION}`,
         );
@@ -309,6 +390,13 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
       // FULL: the WAL is synced at every commit, so an acknowledged change survives power loss.
       db.run("PRAGMA synchronous = FULL");
       db.transaction(() => {
+        for (const statement of migrations) db.run(statement);
+        if (migrations.length > 0) {
+          db.prepare("UPDATE meta SET value = ? WHERE key = ?").run(
+            String(SCHEMA_VERSION),
+            META_SCHEMA_VERSION,
+          );
+        }
         for (const statement of SCHEMA_SQL) db.run(statement);
         if (found === null) {
           db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(
@@ -327,7 +415,15 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
 
   getUser(uid: string): UserRecord | undefined {
     const row = this.sql.getUser.get(uid);
-    return row === null ? undefined : { uid: row.uid, createdAtMs: row.created_at_ms };
+    return row === null ? undefined : userFromRow(row);
+  }
+
+  listUsers(countMax: number): readonly UserRecord[] {
+    return this.sql.listUsers.all(countMax).map(userFromRow);
+  }
+
+  getUsage(uid: string): UserUsage {
+    return this.sql.getUsage.get(uid) ?? NO_USAGE;
   }
 
   latestVersion(uid: string, name: string): VersionRecord | undefined {
@@ -464,8 +560,15 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   }
 
   private replaceState(dump: StateDump): void {
-    for (const table of ["users", "versions", "groups", "outbox"]) this.db.run(`DELETE FROM ${table}`);
-    for (const user of dump.users) this.sql.putUser.run(user.uid, user.created_at_ms);
+    for (const table of ["users", "usage", "versions", "groups", "outbox"]) {
+      this.db.run(`DELETE FROM ${table}`);
+    }
+    for (const user of dump.users) {
+      this.sql.putUser.run(
+        user.uid, user.created_at_ms, user.verifier ?? null, user.admin ?? 0,
+        user.quota_bytes ?? null, user.quota_files ?? null, user.generation ?? null,
+      );
+    }
     for (const row of dump.versions) {
       this.sql.putVersion.run(
         row.uid, row.name, row.version, row.kind, row.bytes, row.sha256, row.created_at_ms,
@@ -474,6 +577,8 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     }
     for (const row of dump.groups) this.sql.putGroup.run(row.grp, row.config);
     for (const row of dump.outbox) this.sql.enqueueNotice.run(row.idx, row.seq, row.grp, row.op, row.body);
+    if (dump.usage === undefined) this.db.run(RECOMPUTE_USAGE_SQL);
+    else for (const row of dump.usage) this.sql.setUsage.run(row.uid, row.bytes, row.files);
   }
 
   noticeGroups(countMax: number): readonly string[] {
@@ -496,7 +601,24 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
 
   putUser(user: UserRecord): void {
     this.assertWriting();
-    this.sql.putUser.run(user.uid, user.createdAtMs);
+    this.sql.putUser.run(...userParams(user));
+  }
+
+  replaceUser(user: UserRecord): void {
+    this.assertWriting();
+    const changed = this.sql.replaceUser.run(...userParams(user)).changes;
+    assert(changed === 1, `no user ${user.uid} to replace`);
+  }
+
+  removeUser(uid: string): void {
+    this.assertWriting();
+    const changed = this.sql.removeUser.run(uid).changes;
+    assert(changed === 1, `no user ${uid} to remove`);
+  }
+
+  setUsage(uid: string, usage: UserUsage): void {
+    this.assertWriting();
+    this.sql.setUsage.run(uid, usage.bytes, usage.files);
   }
 
   putVersion(record: VersionRecord): void {
@@ -580,7 +702,10 @@ export function exportStateOf(db: Database): { readonly index: number; readonly 
   const index = Number(applied?.value ?? "0");
   const dump: StateDump = {
     lastApplied: index,
-    users: db.query<UserRow, []>("SELECT uid, created_at_ms FROM users").all(),
+    users: db.query<UserRow, []>(`SELECT ${USER_COLUMNS} FROM users`).all(),
+    usage: db.query<{ uid: string; bytes: number; files: number }, []>(
+      "SELECT uid, bytes, files FROM usage",
+    ).all(),
     versions: db.query<VersionRow, []>(`SELECT ${VERSION_COLUMNS} FROM versions`).all(),
     groups: db.query<{ grp: string; config: string }, []>("SELECT grp, config FROM groups").all(),
     outbox: db.query<NoticeRow, []>("SELECT idx, seq, grp, op, body FROM outbox").all(),

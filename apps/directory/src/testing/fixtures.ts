@@ -3,7 +3,13 @@
  * readable defaults, and a helper that applies commands at consecutive log indexes.
  */
 
-import { assert, type ChunkRef, type Result } from "@ftfs/protocol/core";
+import {
+  assert,
+  SCRAM_ITERATIONS_MIN,
+  type ChunkRef,
+  type Result,
+  type ScramVerifier,
+} from "@ftfs/protocol/core";
 import {
   applyCommand,
   EMPTY_SHA256,
@@ -20,6 +26,17 @@ export const T0_MS = 1_700_000_000_000;
 /** A distinct, valid SHA-256 hex string for each n. */
 export function sha(n: number): string {
   return n.toString(16).padStart(64, "0");
+}
+
+/** A well-formed SCRAM verifier, distinct for each n (not derived from any secret). */
+export function verifier(n: number): ScramVerifier {
+  const digest = (tag: string) => `${tag}${String(n).padStart(42, "0")}`;
+  return {
+    salt: `salt${n}`,
+    iterations: SCRAM_ITERATIONS_MIN,
+    storedKey: digest("s"),
+    serverKey: digest("k"),
+  };
 }
 
 export function chunk(n: number, bytes: number, group = "s1"): ChunkRef {

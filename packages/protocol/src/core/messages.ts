@@ -15,6 +15,8 @@ import {
   NODE_ID_BYTES_MAX,
   UID_BYTES_MAX,
 } from "./limits.ts";
+import { SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN } from "./auth/scram.ts";
+import { LOGIN_NONCE_BYTES_MAX, SESSION_TOKEN_BYTES_MAX } from "./auth/session-token.ts";
 import { raftWireHeaderSchema } from "./raft/wire.ts";
 import type { Infer, Schema } from "./schema.ts";
 import { arr, bool, int, literal, nullable, obj, opt, str, tryDecode } from "./schema.ts";
@@ -38,6 +40,12 @@ export const requestIdField = str({ bytesMin: 1, bytesMax: REQUEST_ID_BYTES_MAX 
 export const epochField = int({ min: 0, max: EPOCH_MAX });
 export const versionField = int({ min: 1, max: Number.MAX_SAFE_INTEGER });
 export const timeMsField = int({ min: 0, max: Number.MAX_SAFE_INTEGER });
+/** A cluster key's id: the first 4 bytes of its SHA-256, in hex. */
+export const keyIdField = str({ bytesMin: 8, bytesMax: 8, pattern: /^[0-9a-f]{8}$/ });
+/** A handshake nonce: HELLO_NONCE_BYTES random bytes in base64. */
+export const nonceField = str({ bytesMin: 44, bytesMax: 44, pattern: /^[A-Za-z0-9+/]{43}=$/ });
+/** Session tokens are a few hundred bytes; the handshake refuses anything much longer. */
+const HELLO_TOKEN_BYTES_MAX = 2048;
 
 export const chunkRefSchema = obj({
   id: sha256Field,
@@ -182,6 +190,37 @@ export const rebalanceRunSchema = obj({
 });
 export type RebalanceRun = Infer<typeof rebalanceRunSchema>;
 export type RebalanceState = RebalanceRun["state"];
+
+/** base64url text of a 32-byte digest (SCRAM proofs, keys, signatures). */
+export const digestField = str({ bytesMin: 43, bytesMax: 43, pattern: /^[A-Za-z0-9_-]{43}$/ });
+const base64UrlField = str({ bytesMin: 1, bytesMax: 128, pattern: /^[A-Za-z0-9_-]+$/ });
+const loginNonceField = str({ bytesMin: 16, bytesMax: 64, pattern: /^[A-Za-z0-9_-]+$/ });
+const quotaField = int({ min: 0, max: BYTES_MAX });
+
+/** A user's SCRAM verifier as the directory keeps it (core/auth/scram.ts). */
+export const scramVerifierSchema = obj({
+  salt: base64UrlField,
+  iterations: int({ min: SCRAM_ITERATIONS_MIN, max: SCRAM_ITERATIONS_MAX }),
+  storedKey: digestField,
+  serverKey: digestField,
+});
+
+/** Users per userList answer. */
+export const USERS_LIST_MAX = 10_000;
+
+export const userSummarySchema = obj({
+  uid: uidField,
+  admin: bool,
+  /** False for a user `connect` made in insecure mode: it cannot log in. */
+  credentials: bool,
+  createdAtMs: timeMsField,
+  /** The user's own quotas; null: the directory's defaults. */
+  quotaBytes: nullable(quotaField),
+  quotaFiles: nullable(quotaField),
+  usedBytes: int({ min: 0, max: BYTES_MAX }),
+  usedFiles: int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+});
+export type UserSummary = Infer<typeof userSummarySchema>;
 
 /**
  * Op name → request body schema, response body schema, and whether the request or response
@@ -348,6 +387,84 @@ export const OPS = {
       thresholdBasisPoints: opt(int({ min: 1, max: BASIS_POINTS_MAX })),
     }),
     response: rebalanceRunSchema,
+  },
+
+  // ---- every connection, first ----
+  /**
+   * The handshake every connection opens with (io/channel-auth.ts): who the caller claims to
+   * be and its nonce; the answer is the server's nonce and whether frames are MACed from now on.
+   * `keyId` names the cluster key a node signs with; `token` is a user's session token.
+   */
+  hello: {
+    request: obj({
+      principal: obj({
+        kind: literal("node", "user", "anonymous"),
+        node: opt(nodeIdField),
+        keyId: opt(keyIdField),
+        token: opt(str({ bytesMin: 1, bytesMax: HELLO_TOKEN_BYTES_MAX })),
+      }),
+      clientNonce: nonceField,
+    }),
+    response: obj({ serverNonce: nonceField, mac: bool }),
+  },
+
+  // ---- directory, logging in (anonymous channels may call these) ----
+  /** A login's first step: the user's salt and rounds, and a stateless server nonce. */
+  loginStart: {
+    request: obj({ uid: uidField, clientNonce: loginNonceField }),
+    response: obj({
+      salt: base64UrlField,
+      iterations: int({ min: SCRAM_ITERATIONS_MIN, max: SCRAM_ITERATIONS_MAX }),
+      serverNonce: str({ bytesMin: 1, bytesMax: LOGIN_NONCE_BYTES_MAX }),
+    }),
+  },
+  /**
+   * A login's proof (SCRAM); the answer is a session token, its session key sealed with the
+   * ClientKey, and the server's signature proving it holds the user's verifier.
+   */
+  loginFinish: {
+    request: obj({
+      uid: uidField,
+      clientNonce: loginNonceField,
+      serverNonce: str({ bytesMin: 1, bytesMax: LOGIN_NONCE_BYTES_MAX }),
+      proof: digestField,
+    }),
+    response: obj({
+      token: str({ bytesMin: 1, bytesMax: SESSION_TOKEN_BYTES_MAX }),
+      sealedSessionKey: digestField,
+      serverSignature: digestField,
+      expiresAtMs: timeMsField,
+      admin: bool,
+    }),
+  },
+
+  // ---- directory, users (admin) ----
+  /** Give a user credentials (a verifier made by the client; the secret never leaves it). */
+  userAdd: {
+    request: obj({
+      uid: uidField,
+      verifier: scramVerifierSchema,
+      admin: bool,
+      quotaBytes: opt(quotaField),
+      quotaFiles: opt(quotaField),
+    }),
+    response: obj({ uid: uidField, generation: int({ min: 0, max: Number.MAX_SAFE_INTEGER }) }),
+  },
+  /** Remove a user and end its sessions; its files stay under the uid. */
+  userRemove: {
+    request: obj({ uid: uidField }),
+    response: obj({ uid: uidField }),
+  },
+  userList: {
+    request: empty,
+    response: obj({ users: arr(userSummarySchema, { itemsMax: USERS_LIST_MAX }) }),
+  },
+
+  // ---- directory, for clients ----
+  /** Every storage group's configuration: where a user's chunks can be listed and read. */
+  listGroups: {
+    request: empty,
+    response: obj({ groups: arr(groupViewSchema, { itemsMax: GROUPS_MAX }) }),
   },
 } as const satisfies Record<string, { request: Schema<unknown>; response: Schema<unknown> }>;
 
