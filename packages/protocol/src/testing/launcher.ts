@@ -46,6 +46,10 @@ export interface ClusterOptions {
   /** Fixed ports (the dev cluster) instead of free ones: node id → port. */
   readonly ports?: Readonly<Record<string, number>>;
   readonly env?: Readonly<Record<string, string>>;
+  /** Each node's listen host (default 127.0.0.1): the chaos harness gives each its namespace's. */
+  readonly hostOf?: (id: string) => string;
+  /** A command that execs the node, per node (see NodeProcess's `wrap`). */
+  readonly wrapOf?: (id: string) => readonly string[];
 }
 
 export class NodeProcess {
@@ -238,8 +242,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
   await mkdir(dataRoot, { recursive: true });
   const ids = clusterNodeIds(options);
   const portOf = async (id: string): Promise<number> => options.ports?.[id] ?? (await freePort());
+  const addressOf = async (id: string): Promise<string> =>
+    `${options.hostOf?.(id) ?? "127.0.0.1"}:${await portOf(id)}`;
+  const wrapOf = (id: string): readonly string[] => options.wrapOf?.(id) ?? [];
   const directoryAddresses: string[] = [];
-  for (const id of ids.directories) directoryAddresses.push(`127.0.0.1:${await portOf(id)}`);
+  for (const id of ids.directories) directoryAddresses.push(await addressOf(id));
   const chunkBytes = String(options.chunkBytes ?? CHUNK_BYTES_DEFAULT);
   const env = options.env ?? {};
   const nodes: NodeProcess[] = ids.directories.map((id, index) => {
@@ -247,25 +254,25 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     const peers = directoryAddresses.filter((other) => other !== address).join(",");
     const dataDir = join(dataRoot, id);
     return new NodeProcess({
-      id, role: "directory", group: null, address, dataDir, logPath: join(dataRoot, `${id}.log`), env,
+      id, role: "directory", group: null, address, dataDir, logPath: join(dataRoot, `${id}.log`), env, wrap: wrapOf(id),
       argv: [DIRECTORY_MAIN, "--node", id, "--listen", address, "--data", dataDir, "--join", peers,
         "--expect", String(ids.directories.length), "--chunk-bytes", chunkBytes],
     });
   });
   for (const { id, group } of ids.storage) {
-    const address = `127.0.0.1:${await portOf(id)}`;
+    const address = await addressOf(id);
     const dataDir = join(dataRoot, id);
     nodes.push(new NodeProcess({
-      id, role: "storage", group, address, dataDir, logPath: join(dataRoot, `${id}.log`), env,
+      id, role: "storage", group, address, dataDir, logPath: join(dataRoot, `${id}.log`), env, wrap: wrapOf(id),
       argv: [STORAGE_MAIN, "--node", id, "--group", group, "--listen", address, "--data", dataDir,
         "--join", directoryAddresses.join(",")],
     }));
   }
   for (const id of ids.spares) {
-    const address = `127.0.0.1:${await portOf(id)}`;
+    const address = await addressOf(id);
     const dataDir = join(dataRoot, id);
     nodes.push(new NodeProcess({
-      id, role: "storage", group: null, address, dataDir, logPath: join(dataRoot, `${id}.log`), env,
+      id, role: "storage", group: null, address, dataDir, logPath: join(dataRoot, `${id}.log`), env, wrap: wrapOf(id),
       argv: [STORAGE_MAIN, "--node", id, "--spare", "--listen", address, "--data", dataDir,
         "--join", directoryAddresses.join(",")],
     }));

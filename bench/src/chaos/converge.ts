@@ -1,0 +1,107 @@
+/**
+ * After healing: is the cluster whole again? Every node running; every directory answering,
+ * exactly one of them primary; every storage group with a primary, all of its nodes in sync
+ * (no learners) and its replication factor met; every directory node's own applied state
+ * listing the same files as the primary; and every node of a group holding the same committed
+ * owner references. Asked of each node directly, with short timeouts.
+ */
+
+import { RpcPool } from "@ftfs/protocol/io";
+import type { LocalCluster } from "@ftfs/protocol/testing";
+
+const CALL_TIMEOUT_MS = 2_000;
+const POOL_CONNECT_TIMEOUT_MS = 1_000;
+const POLL_INTERVAL_MS = 500;
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((item) => set.has(item));
+}
+
+/** The first reason the cluster is not converged, or null when it is. */
+export async function convergenceProblem(cluster: LocalCluster, pool: RpcPool, uids: readonly string[]): Promise<string | null> {
+  const stopped = cluster.nodes.filter((node) => !node.running);
+  if (stopped.length > 0) return `not running: ${stopped.map((node) => node.id).join(", ")}`;
+  const directories = cluster.nodes.filter((node) => node.role === "directory");
+  const statuses = [];
+  for (const node of directories) {
+    try {
+      statuses.push({ node, status: (await pool.call(node.address, "clusterStatus", {}, { timeoutMs: CALL_TIMEOUT_MS })).body });
+    } catch (error) {
+      return `directory ${node.id} does not answer clusterStatus: ${String(error)}`;
+    }
+  }
+  const primaries = statuses.filter(({ status }) =>
+    status.members.some((member) => member.node === status.node && member.primary));
+  if (primaries.length !== 1) return `${primaries.length} directory nodes call themselves primary`;
+  const primary = primaries[0];
+  if (primary === undefined) return "no directory primary";
+  for (const node of cluster.nodes) {
+    const member = primary.status.members.find((candidate) => candidate.node === node.id);
+    if (member?.state !== "alive") return `primary ${primary.node.id} sees ${node.id} as ${member?.state ?? "absent"}`;
+  }
+  for (const group of primary.status.groups) {
+    const expected = cluster.nodes.filter((node) => node.group === group.group).map((node) => node.id);
+    const inSync = group.replicas.map((replica) => replica.node);
+    if (group.primaryNode === null) return `group ${group.group} has no primary`;
+    if ((group.learners ?? []).length > 0) return `group ${group.group} still has learners ${(group.learners ?? []).map((l) => l.node).join(",")}`;
+    if (!sameSet(inSync, expected)) return `group ${group.group} in sync: ${inSync.join(",")}; expected ${expected.join(",")}`;
+    if (group.replicationFactor !== undefined && inSync.length < group.replicationFactor) {
+      return `group ${group.group} has ${inSync.length}/${group.replicationFactor} replicas`;
+    }
+  }
+  for (const uid of uids) {
+    const listings: Array<{ id: string; files: string[] }> = [];
+    for (const node of directories) {
+      try {
+        const answer = (await pool.call(node.address, "listFiles", { uid, stale: true }, { timeoutMs: CALL_TIMEOUT_MS })).body;
+        listings.push({ id: node.id, files: answer.files.map((f) => `${f.name}@${f.version}:${f.sha256}`) });
+      } catch (error) {
+        return `directory ${node.id} cannot list ${uid}: ${String(error)}`;
+      }
+    }
+    const [first, ...rest] = listings;
+    for (const other of rest) {
+      if (first !== undefined && !sameSet(first.files, other.files)) {
+        return `directories ${first.id} and ${other.id} list ${uid} differently`;
+      }
+    }
+    const groups = new Set(cluster.nodes.flatMap((node) => (node.group === null ? [] : [node.group])));
+    for (const group of groups) {
+      const owned: Array<{ id: string; refs: string[] }> = [];
+      for (const node of cluster.nodes.filter((candidate) => candidate.group === group)) {
+        try {
+          const answer = (await pool.call(node.address, "listOwned", { uid }, { timeoutMs: CALL_TIMEOUT_MS })).body;
+          owned.push({ id: node.id, refs: answer.files.filter((f) => f.version !== null).map((f) => `${f.name}@${f.version}:${f.chunks}`) });
+        } catch (error) {
+          return `storage ${node.id} cannot list ${uid}: ${String(error)}`;
+        }
+      }
+      const [head, ...tail] = owned;
+      for (const other of tail) {
+        if (head !== undefined && !sameSet(head.refs, other.refs)) {
+          return `storage ${head.id} and ${other.id} hold different committed files of ${uid}`;
+        }
+      }
+    }
+  }
+  return null;
+}
+
+/** Polls until converged; returns null, or the last problem seen when `timeoutMs` runs out. */
+export async function waitConverged(cluster: LocalCluster, uids: readonly string[], timeoutMs: number): Promise<string | null> {
+  const pool = new RpcPool(POOL_CONNECT_TIMEOUT_MS);
+  const deadline = performance.now() + timeoutMs;
+  let problem: string | null = "not checked";
+  try {
+    while (performance.now() < deadline) {
+      problem = await convergenceProblem(cluster, pool, uids);
+      if (problem === null) return null;
+      await Bun.sleep(POLL_INTERVAL_MS);
+    }
+    return problem;
+  } finally {
+    pool.close();
+  }
+}
