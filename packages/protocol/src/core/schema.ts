@@ -8,14 +8,40 @@ export class SchemaError extends Error {
   override readonly name = "SchemaError";
 }
 
+/**
+ * What a schema accepts, as data, so tests can generate values it accepts (the fuzzers in
+ * testing/fuzz build fast-check arbitraries from it). Decoding never reads it.
+ */
+export type SchemaSpec =
+  | {
+      readonly kind: "str";
+      readonly bytesMin: number;
+      readonly bytesMax: number;
+      readonly pattern: RegExp | null;
+    }
+  | { readonly kind: "int"; readonly min: number; readonly max: number }
+  | { readonly kind: "bool" }
+  | { readonly kind: "literal"; readonly values: readonly string[] }
+  | { readonly kind: "nullable"; readonly inner: SchemaSpec | null }
+  | { readonly kind: "arr"; readonly item: SchemaSpec | null; readonly itemsMax: number }
+  | {
+      readonly kind: "obj";
+      readonly fields: Readonly<Record<string, SchemaSpec | null>>;
+      readonly optional: readonly string[];
+    }
+  | { readonly kind: "oneOf"; readonly options: readonly (SchemaSpec | null)[] };
+
 export interface Schema<T> {
   readonly decode: (value: unknown, path: string) => T;
   readonly optional: false;
+  /** Absent on a hand-written schema that did not describe itself; tests then cannot generate it. */
+  readonly spec?: SchemaSpec;
 }
 
 export interface OptionalSchema<T> {
   readonly decode: (value: unknown, path: string) => T;
   readonly optional: true;
+  readonly spec?: SchemaSpec;
 }
 
 export type Infer<S> = S extends Schema<infer T> ? T : S extends OptionalSchema<infer T> ? T : never;
@@ -32,8 +58,12 @@ export type InferShape<S extends Shape> = {
   readonly [K in OptionalKeys<S>]?: Infer<S[K]>;
 };
 
-function schema<T>(decode: (value: unknown, path: string) => T): Schema<T> {
-  return { decode, optional: false };
+function schema<T>(spec: SchemaSpec, decode: (value: unknown, path: string) => T): Schema<T> {
+  return { decode, optional: false, spec };
+}
+
+function specOf(s: AnySchema): SchemaSpec | null {
+  return s.spec ?? null;
 }
 
 function failAt(path: string, expected: string, value: unknown): never {
@@ -45,7 +75,9 @@ const utf8 = new TextEncoder();
 
 export function str(options: { bytesMax: number; bytesMin?: number; pattern?: RegExp }): Schema<string> {
   const bytesMin = options.bytesMin ?? 0;
-  return schema((value, path) => {
+  const pattern = options.pattern ?? null;
+  const spec = { kind: "str", bytesMin, bytesMax: options.bytesMax, pattern } as const;
+  return schema(spec, (value, path) => {
     if (typeof value !== "string") return failAt(path, "a string", value);
     // Length in UTF-16 units bounds the UTF-8 length from both sides cheaply before encoding.
     if (value.length > options.bytesMax) throw new SchemaError(`${path}: longer than ${options.bytesMax} bytes`);
@@ -60,7 +92,7 @@ export function str(options: { bytesMax: number; bytesMin?: number; pattern?: Re
 }
 
 export function int(options: { min: number; max: number }): Schema<number> {
-  return schema((value, path) => {
+  return schema({ kind: "int", min: options.min, max: options.max }, (value, path) => {
     if (typeof value !== "number" || !Number.isSafeInteger(value)) return failAt(path, "an integer", value);
     if (value < options.min || value > options.max) {
       throw new SchemaError(`${path}: ${value} is outside ${options.min}..${options.max}`);
@@ -69,28 +101,32 @@ export function int(options: { min: number; max: number }): Schema<number> {
   });
 }
 
-export const bool: Schema<boolean> = schema((value, path) =>
+export const bool: Schema<boolean> = schema({ kind: "bool" }, (value, path) =>
   typeof value === "boolean" ? value : failAt(path, "a boolean", value),
 );
 
 export function literal<const T extends string>(...values: readonly T[]): Schema<T> {
   const allowed: ReadonlySet<string> = new Set(values);
-  return schema((value, path) => {
+  return schema({ kind: "literal", values }, (value, path) => {
     if (typeof value === "string" && allowed.has(value)) return value as T;
     return failAt(path, `one of ${values.join(", ")}`, value);
   });
 }
 
 export function nullable<T>(inner: Schema<T>): Schema<T | null> {
-  return schema((value, path) => (value === null ? null : inner.decode(value, path)));
+  const spec = { kind: "nullable", inner: specOf(inner) } as const;
+  return schema(spec, (value, path) => (value === null ? null : inner.decode(value, path)));
 }
 
 export function opt<T>(inner: Schema<T>): OptionalSchema<T> {
-  return { decode: inner.decode, optional: true };
+  return inner.spec === undefined
+    ? { decode: inner.decode, optional: true }
+    : { decode: inner.decode, optional: true, spec: inner.spec };
 }
 
 export function arr<T>(item: Schema<T>, options: { itemsMax: number }): Schema<readonly T[]> {
-  return schema((value, path) => {
+  const spec = { kind: "arr", item: specOf(item), itemsMax: options.itemsMax } as const;
+  return schema(spec, (value, path) => {
     if (!Array.isArray(value)) return failAt(path, "an array", value);
     if (value.length > options.itemsMax) {
       throw new SchemaError(`${path}: more than ${options.itemsMax} items`);
@@ -106,7 +142,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Unknown keys are dropped, not copied: a decoded value holds exactly its schema's fields. */
 export function obj<S extends Shape>(shape: S): Schema<InferShape<S>> {
   const keys = Object.keys(shape);
-  return schema((value, path) => {
+  const fields: Record<string, SchemaSpec | null> = {};
+  for (const key of keys) fields[key] = shape[key] === undefined ? null : specOf(shape[key]);
+  const optional = keys.filter((key) => shape[key]?.optional === true);
+  return schema({ kind: "obj", fields, optional }, (value, path) => {
     if (!isPlainObject(value)) return failAt(path, "an object", value);
     const out: Record<string, unknown> = {};
     for (const key of keys) {

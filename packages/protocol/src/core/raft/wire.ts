@@ -125,6 +125,7 @@ export interface RaftWirePart {
  */
 export const raftWireHeaderSchema: Schema<RaftWireHeader> = {
   optional: false,
+  spec: { kind: "oneOf", options: Object.values(HEADER_SCHEMAS).map((s) => s.spec ?? null) },
   decode(value: unknown, path: string): RaftWireHeader {
     const { type } = typeField.decode(value, path);
     return HEADER_SCHEMAS[type].decode(value, path);

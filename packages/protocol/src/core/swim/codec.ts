@@ -259,6 +259,7 @@ function syncFromWire(tag: "sreq" | "sres", w: WireOf<"sreq">): SyncMessage {
 
 const messageSchema: Schema<SwimMessage> = {
   optional: false,
+  spec: { kind: "oneOf", options: Object.values(WIRE_SCHEMAS).map((s) => s.spec ?? null) },
   decode(value: unknown, path: string): SwimMessage {
     const tag =
       typeof value === "object" && value !== null ? (value as { t?: unknown }).t : undefined;
