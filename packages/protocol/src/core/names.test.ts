@@ -20,6 +20,10 @@ describe("validateFileName", () => {
     ["é".repeat(128), "longer than 255 bytes"],
     ["bell\u0007", "control character"],
     [" lead", "white space"],
+    // Found by names.fuzz.test.ts: a lone surrogate has no UTF-8 form, so the name stored and
+    // written to disk (U+FFFD) would not be the name sent, and distinct names would collide.
+    ["\ud800.", "lone surrogate"],
+    ["a\udc00", "lone surrogate"],
   ])("refuses %j (%s) with INVALID_NAME", (name, reason) => {
     const result = validateFileName(name);
     expect(result.ok).toBe(false);

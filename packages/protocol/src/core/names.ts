@@ -16,6 +16,9 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 export function validateFileName(name: string): Result<string> {
   if (name.length === 0) return fail("INVALID_NAME", "file name is empty");
   if (name.includes("\u0000")) return fail("INVALID_NAME", "file name contains a NUL byte");
+  // A lone surrogate has no UTF-8 form: stores and disks would keep U+FFFD instead, so the
+  // name kept would not be the name sent, and distinct names would collide.
+  if (!name.isWellFormed()) return fail("INVALID_NAME", "file name contains a lone surrogate (not Unicode)");
   if (utf8.encode(name).length > FILE_NAME_BYTES_MAX) {
     return fail("INVALID_NAME", `file name is longer than ${FILE_NAME_BYTES_MAX} bytes`);
   }
