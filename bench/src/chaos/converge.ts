@@ -19,6 +19,17 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return b.every((item) => set.has(item));
 }
 
+/** Shown when two holders differ: a few entries only one of them has. */
+const DIFFERENCE_SHOWN_MAX = 4;
+
+function difference(a: readonly string[], b: readonly string[]): string {
+  const inB = new Set(b);
+  const inA = new Set(a);
+  const onlyA = a.filter((item) => !inB.has(item)).slice(0, DIFFERENCE_SHOWN_MAX);
+  const onlyB = b.filter((item) => !inA.has(item)).slice(0, DIFFERENCE_SHOWN_MAX);
+  return `only first: [${onlyA.join(" ")}]; only second: [${onlyB.join(" ")}]`;
+}
+
 /** The first reason the cluster is not converged, or null when it is. */
 export async function convergenceProblem(cluster: LocalCluster, pool: RpcPool, uids: readonly string[]): Promise<string | null> {
   const stopped = cluster.nodes.filter((node) => !node.running);
@@ -64,7 +75,7 @@ export async function convergenceProblem(cluster: LocalCluster, pool: RpcPool, u
     const [first, ...rest] = listings;
     for (const other of rest) {
       if (first !== undefined && !sameSet(first.files, other.files)) {
-        return `directories ${first.id} and ${other.id} list ${uid} differently`;
+        return `directories ${first.id} and ${other.id} list ${uid} differently: ${difference(first.files, other.files)}`;
       }
     }
     const groups = new Set(cluster.nodes.flatMap((node) => (node.group === null ? [] : [node.group])));
@@ -81,7 +92,7 @@ export async function convergenceProblem(cluster: LocalCluster, pool: RpcPool, u
       const [head, ...tail] = owned;
       for (const other of tail) {
         if (head !== undefined && !sameSet(head.refs, other.refs)) {
-          return `storage ${head.id} and ${other.id} hold different committed files of ${uid}`;
+          return `storage ${head.id} and ${other.id} hold different committed files of ${uid}: ${difference(head.refs, other.refs)}`;
         }
       }
     }

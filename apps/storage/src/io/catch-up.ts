@@ -115,11 +115,13 @@ export class CatchUp {
       if (page.body.epoch < since || !sameStint) throw new ViewMoved();
       const missing = page.body.refs.filter((ref) => !chunks.has(ref.chunkId));
       await this.copyChunks(primary, uniqueChunks(missing), pace);
-      for (const ref of page.body.refs) {
-        this.record(ref);
-        kept.add(refKey(ref.uid, ref.name, ref.uploadId));
-        afterSeq = Math.max(afterSeq, ref.seq);
-      }
+      refs.batch(() => {
+        for (const ref of page.body.refs) {
+          this.record(ref);
+          kept.add(refKey(ref.uid, ref.name, ref.uploadId));
+          afterSeq = Math.max(afterSeq, ref.seq);
+        }
+      });
       if (page.body.done || this.stopped) break;
     }
     if (this.stopped) return;
