@@ -103,7 +103,7 @@ function checkStream(stream: Uint8Array, cuts: readonly number[], shape: { capBy
 
 const splitCuts = fc.array(fc.nat(), { maxLength: 12 });
 
-fuzzTest("frames: valid frames round-trip exactly, split into reads anywhere", 4_000, () =>
+fuzzTest("frames: valid frames round-trip exactly, split into reads anywhere", 10_000, () =>
   fc.property(
     fc.array(frameInput, { minLength: 1, maxLength: 5 }),
     splitCuts,
@@ -130,13 +130,13 @@ fuzzTest("frames: valid frames round-trip exactly, split into reads anywhere", 4
   ),
 );
 
-fuzzTest("frames: random byte streams give frames or one typed error, within the cap", 4_000, () =>
+fuzzTest("frames: random byte streams give frames or one typed error, within the cap", 50_000, () =>
   fc.property(fc.uint8Array({ maxLength: 400 }), splitCuts, decoderShape, (stream, cuts, shape) => {
     checkStream(stream, cuts, shape);
   }),
 );
 
-fuzzTest("frames: mutated valid streams (bit flips, lengths, truncation) never break the decoder", 4_000, () =>
+fuzzTest("frames: mutated valid streams (bit flips, lengths, truncation) never break the decoder", 10_000, () =>
   fc.property(
     fc.array(frameInput, { minLength: 1, maxLength: 4 }),
     fc.array(byteMutation(lengthEdges(70_000)), { minLength: 1, maxLength: 4 }),
@@ -188,7 +188,7 @@ function expectedCode(raw: { version: number; kind: number; header: Uint8Array }
   }
 }
 
-fuzzTest("frames: header garbage, wrong version or kind is refused with the right code", 4_000, () =>
+fuzzTest("frames: header garbage, wrong version or kind is refused with the right code", 15_000, () =>
   fc.property(rawFrame, splitCuts, (raw, cuts) => {
     const outcome = checkStream(assemble(raw), cuts, { capBytes: 70_000, preallocateAfterBytes: 64 * 1024 });
     const expected = expectedCode(raw);

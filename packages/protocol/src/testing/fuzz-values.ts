@@ -245,7 +245,10 @@ function setOwn(target: Record<string, Json>, key: string, value: Json): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-function applyOne(root: Json, change: Mutation): Json {
+function applyOne(root: Json, planned: Mutation): Json {
+  // A copy: generated values may be shared (constants), and a value planted twice would
+  // otherwise end up inside itself.
+  const change = planned.kind === "delete" ? planned : { ...planned, value: copyJson(planned.value) };
   const nodes = containers(root);
   if (nodes.length === 0) return change.kind === "replace" ? change.value : root;
   const node = nodes[change.at % nodes.length];
@@ -264,6 +267,10 @@ function applyOne(root: Json, change: Mutation): Json {
     setOwn(node, key, change.value);
   }
   return root;
+}
+
+function copyJson(value: Json): Json {
+  return JSON.parse(JSON.stringify(value)) as Json;
 }
 
 /**

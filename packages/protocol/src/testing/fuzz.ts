@@ -8,7 +8,7 @@
  *   FTFS_FUZZ_RUNS=N      N cases per property (no time cut unless FTFS_FUZZ_SECONDS is set)
  *   FTFS_FUZZ_SECONDS=S   up to S seconds per property (unbounded runs unless FTFS_FUZZ_RUNS)
  *   FTFS_FUZZ_SEED=X      replay: the seed a failure printed (FTFS_FUZZ_PATH=P jumps straight to
- *                         the shrunk case)
+ *                         the shrunk case); with `-t '<test name>'` so only that property runs
  */
 
 import { test } from "bun:test";
@@ -79,7 +79,8 @@ function parametersOf<Ts>(settings: FuzzSettings, runs: number, timed: boolean):
 function failure<Ts>(name: string, details: fc.RunDetails<Ts>): Error {
   const report = fc.defaultReportMessage(details) ?? "property failed";
   const path = details.counterexamplePath === null ? "" : ` FTFS_FUZZ_PATH=${details.counterexamplePath}`;
-  return new Error(`fuzz ${name} failed\n${report}\nreplay: FTFS_FUZZ_SEED=${details.seed}${path} bun test <this file>`);
+  const replay = `FTFS_FUZZ_SEED=${details.seed}${path} bun test <this file> -t '${name}'`;
+  return new Error(`fuzz ${name} failed\n${report}\nreplay: ${replay}`);
 }
 
 /**
