@@ -1,14 +1,17 @@
 /**
  * `bun run dev`: the local cluster of CONTRACT.md. Three directory nodes on 127.0.0.1:7101-7103,
  * storage groups s1 (7111-7113) and s2 (7121-7123), data kept under .ftfs/dev/ so a restart
- * finds its files again. Prints where everything is and how to use the client; Ctrl-C stops
- * every node cleanly.
+ * finds its files again. Runs secure: a cluster key made once in .ftfs/dev/cluster.key (mode
+ * 0600) is read by every node. Prints where everything is and how to use the client; Ctrl-C
+ * stops every node cleanly.
  */
 
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { clusterNodeIds, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
 
 const DEV_DATA_ROOT = resolve(import.meta.dir, "../.ftfs/dev");
+/** Made on the first run, kept: nodes restarted later must share the key. */
+const DEV_CLUSTER_KEY_FILE = join(DEV_DATA_ROOT, "cluster.key");
 const DEV_GROUPS = [
   { name: "s1", size: 3 },
   { name: "s2", size: 3 },
@@ -40,6 +43,7 @@ function describeCluster(cluster: LocalCluster): string {
     ...rows,
     "",
     `data: ${DEV_DATA_ROOT}`,
+    `cluster key: ${DEV_CLUSTER_KEY_FILE} (nodes authenticate each other with it)`,
     "",
     "Try it (in another terminal):",
     "  bunx ftfs alice c                 # connect as alice; prints the primary",
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
     dataRoot: DEV_DATA_ROOT,
     ports: devPorts(),
     keep: true,
+    clusterKeyFile: DEV_CLUSTER_KEY_FILE,
   });
   console.log(describeCluster(cluster));
   let stopping = false;

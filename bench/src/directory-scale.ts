@@ -254,6 +254,7 @@ async function serve(folder: string, address: string, options: ScaleOptions): Pr
     env: {},
     argv: [
       DIRECTORY_MAIN, "--node", NODE_ID, "--listen", address, "--data", folder, "--expect", "1",
+      "--insecure",
     ],
   });
   const startMs = performance.now();

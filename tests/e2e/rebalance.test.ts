@@ -79,7 +79,7 @@ async function addGroup(group: string, size: number): Promise<void> {
     const id = `${group}${String.fromCharCode(97 + at)}`;
     const address = `127.0.0.1:${await freePort()}`;
     const dataDir = join(cluster.dataRoot, id);
-    const argv = [STORAGE_MAIN, "--node", id, "--group", group, "--listen", address];
+    const argv = [STORAGE_MAIN, "--node", id, "--group", group, "--listen", address, "--insecure"];
     const node = new NodeProcess({
       id,
       role: "storage",

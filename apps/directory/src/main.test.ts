@@ -86,7 +86,7 @@ async function startProcess(
   env: Record<string, string> = {},
 ): Promise<Running> {
   const child = Bun.spawn([process.execPath, MAIN, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, FTFS_INSECURE: "true", ...env },
     stdin: "ignore",
     stdout: "ignore",
     stderr: "pipe",
@@ -113,8 +113,9 @@ describe("flags", () => {
       FTFS_CHUNK_BYTES: "1MiB",
       FTFS_REREPLICATION_GRACE: "90s",
       FTFS_REBALANCE_RATE: "8MiB/s",
+      FTFS_INSECURE: "true",
     });
-    expect(config).toEqual({
+    expect(config).toMatchObject({
       node: "d1",
       listen: "127.0.0.1:7101",
       data: "/tmp/d",
@@ -123,8 +124,9 @@ describe("flags", () => {
       chunkBytes: 1024 * 1024,
       rereplicationGraceMs: 90_000,
       rebalanceBytesPerSecond: 8 * 1024 * 1024,
+      security: { insecure: true },
     });
-    const base = ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x"];
+    const base = ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x", "--insecure"];
     expect(parseConfig([...base, "--join", ""], {})).toMatchObject({ join: [] });
     expect(parseConfig([...base, "--expect", "3"], {})).toMatchObject({ expect: 3 });
     expect(parseConfig(base, {})).toMatchObject({ rebalanceBytesPerSecond: 64 * 1024 * 1024 });
@@ -152,6 +154,16 @@ describe("flags", () => {
     [
       ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x", "--rebalance-rate", "1KiB"],
       "--rebalance-rate",
+    ],
+    [["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x"], "no cluster key"],
+    [
+      ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x", "--insecure", "--cluster-key",
+        Buffer.alloc(32, 7).toString("base64")],
+      "exclude each other",
+    ],
+    [
+      ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x", "--cluster-key-file", "/nowhere"],
+      "--cluster-key-file: cannot read /nowhere",
     ],
   ] as const) {
     test(`refuses ${args.join(" ")}`, () => {

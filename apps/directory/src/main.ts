@@ -15,19 +15,20 @@ import {
   parseDurationMs,
 } from "@ftfs/protocol/core";
 import {
-  CLUSTER_KEY_FLAG,
   createLogger,
   describeError,
   exitWithParent,
   parseBytesFlag,
-  parseClusterKeyFlag,
   parseFlags,
   parseRateFlag,
+  parseSecurityFlags,
+  SECURITY_FLAGS,
+  securityOptions,
   usage,
   UsageError,
   type FlagSpec,
-  type Keyring,
   type Logger,
+  type SecuritySettings,
 } from "@ftfs/protocol/io";
 import {
   DIRECTORY_GROUP_SIZES,
@@ -71,7 +72,7 @@ const FLAGS: readonly FlagSpec[] = [
     description: "bytes per second `ftfs rebalance` copies between storage groups, e.g. 64MiB",
     default: `${REBALANCE_BYTES_PER_SECOND_DEFAULT / MIB}MiB`,
   },
-  CLUSTER_KEY_FLAG,
+  ...SECURITY_FLAGS,
 ];
 
 export interface DirectoryConfig {
@@ -83,8 +84,8 @@ export interface DirectoryConfig {
   readonly chunkBytes: number;
   readonly rereplicationGraceMs: number;
   readonly rebalanceBytesPerSecond: number;
-  /** Absent when no key was given: open dev mode. */
-  readonly clusterKey?: Keyring;
+  /** Cluster key (open: `--insecure`), connection bounds, TLS. */
+  readonly security: SecuritySettings;
 }
 
 /** Flags (with environment twins) to a config; throws UsageError naming the bad flag. */
@@ -135,8 +136,7 @@ export function parseConfig(
     REBALANCE_BYTES_PER_SECOND_MIN,
     Number.MAX_SAFE_INTEGER,
   );
-  const clusterKey = parseClusterKeyFlag(flags["cluster-key"] ?? "");
-  const config = {
+  return {
     node,
     listen,
     data,
@@ -145,8 +145,8 @@ export function parseConfig(
     chunkBytes,
     rereplicationGraceMs: grace.value,
     rebalanceBytesPerSecond,
+    security: parseSecurityFlags(flags),
   };
-  return clusterKey.isOpen ? config : { ...config, clusterKey };
 }
 
 function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
@@ -163,7 +163,7 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
       expect: config.expect,
       rereplicationGraceMs: config.rereplicationGraceMs,
       rebalanceBytesPerSecond: config.rebalanceBytesPerSecond,
-      ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
+      ...securityOptions(config.security),
     });
   } catch (error) {
     store.close();
@@ -187,6 +187,9 @@ function main(): void {
     return;
   }
   const logger = createLogger(config.node);
+  if (config.security.insecure) {
+    logger.warn("insecure mode: no cluster key, so no node or user is authenticated");
+  }
   let node: DirectoryNode;
   try {
     node = startNode(config, logger);

@@ -28,7 +28,7 @@ function spawnStorage(
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith("FTFS_")) delete env[key];
   return Bun.spawn([process.execPath, MAIN, ...args], {
-    env: { ...env, ...extraEnv },
+    env: { ...env, FTFS_INSECURE: "true", ...extraEnv },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

@@ -12,14 +12,15 @@ import {
   tryDecode,
 } from "@ftfs/protocol/core";
 import {
-  CLUSTER_KEY_FLAG,
   createLogger,
   describeError,
   exitWithParent,
   parseBytesFlag,
-  parseClusterKeyFlag,
   parseFlags,
   parseRateFlag,
+  parseSecurityFlags,
+  SECURITY_FLAGS,
+  securityOptions,
   usage,
   UsageError,
   type FlagSpec,
@@ -90,10 +91,12 @@ const FLAGS: readonly FlagSpec[] = [
     description: "bytes per second a catching-up node copies from its primary, e.g. 64MiB",
     default: `${CATCH_UP_BYTES_PER_SECOND_DEFAULT / MIB}MiB`,
   },
-  CLUSTER_KEY_FLAG,
+  ...SECURITY_FLAGS,
 ];
 
-function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger"> | "help" {
+type ParsedOptions = Omit<StorageNodeOptions, "logger"> & { readonly insecure: boolean };
+
+function parseOptions(argv: readonly string[]): ParsedOptions | "help" {
   const flags = parseFlags(argv, FLAGS);
   if (flags.help === "true") return "help";
   const node = requireFlag(flags, "node");
@@ -107,18 +110,19 @@ function parseOptions(argv: readonly string[]): Omit<StorageNodeOptions, "logger
   if (dataDir === "") throw new UsageError("flag --data must name a folder");
   const join = parseJoin(requireFlag(flags, "join"));
   const capacity = flags.capacity ?? "";
-  const clusterKey = parseClusterKeyFlag(flags["cluster-key"] ?? "");
   const maintenance = parseMaintenance(flags);
   const catchUpBytesPerSecond = rateFlag(flags, "catch-up-rate", CATCH_UP_BYTES_PER_SECOND_MIN);
+  const security = parseSecurityFlags(flags);
   const base = {
     node,
     ...membership,
     listen,
     dataDir,
     join,
-    clusterKey,
     maintenance,
     catchUpBytesPerSecond,
+    insecure: security.insecure,
+    ...securityOptions(security),
   };
   if (capacity === "") return base;
   return {
@@ -215,7 +219,7 @@ function parseJoin(value: string): string[] {
 }
 
 async function main(): Promise<number> {
-  let options: Omit<StorageNodeOptions, "logger"> | "help";
+  let options: ParsedOptions | "help";
   try {
     options = parseOptions(process.argv.slice(2));
   } catch (error) {
@@ -228,6 +232,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const logger = createLogger(options.node);
+  if (options.insecure) {
+    logger.warn("insecure mode: no cluster key, so no node or user is authenticated");
+  }
   // Listen for signals before starting, so a stop during start-up is still a clean stop.
   const stopped = stopSignal();
   let node: StorageNode;

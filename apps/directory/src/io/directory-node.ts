@@ -9,14 +9,26 @@
  */
 
 import hyperid from "hyperid";
-import { fail, parseAddress, raft, type Result, type swim } from "@ftfs/protocol/core";
+import {
+  CONNECT_TIMEOUT_MS_DEFAULT,
+  fail,
+  parseAddress,
+  raft,
+  type Result,
+  type swim,
+} from "@ftfs/protocol/core";
 import {
   ClusterGossip,
   describeError,
   Keyring,
+  nodeConnectOptions,
   RpcPool,
   RpcServer,
+  type ClientTls,
+  type ConnectionLimits,
+  type ConnectOptions,
   type Logger,
+  type ServerTls,
 } from "@ftfs/protocol/io";
 import {
   GROUP_CHECK_INTERVAL_MS,
@@ -52,8 +64,16 @@ export interface DirectoryNodeOptions {
   readonly join?: readonly string[];
   /** Directory nodes in the group (1, 3 or 5). */
   readonly expect?: number;
-  /** Gossip keyring (`--cluster-key`); absent: open dev mode. */
+  /**
+   * The cluster keyring (`--cluster-key`): gossip, node channels, sessions, tickets and
+   * receipts. Absent: insecure mode, nothing authenticated.
+   */
   readonly clusterKey?: Keyring;
+  /** Connection bounds of the RPC server (defaults in connection-guard.ts). */
+  readonly limits?: Partial<ConnectionLimits>;
+  /** Serve TLS; other nodes are then reached with TLS too, trusting `clientTls`. */
+  readonly tls?: ServerTls;
+  readonly clientTls?: ClientTls;
   readonly nowMs?: () => number;
   /** Heartbeat age after which a storage node counts as dead; tests shorten it. */
   readonly storageDeadAfterMs?: number;
@@ -85,7 +105,9 @@ export class DirectoryNode {
   private readonly logger: Logger;
   private readonly store: SqliteMetadataStore;
   private readonly raftLog: RaftLog;
-  private readonly pool = new RpcPool();
+  private readonly pool: RpcPool;
+  /** How this node proves itself to other nodes. */
+  private readonly connect: ConnectOptions;
   private readonly server: RpcServer;
   private readonly listenHost: string;
   private readonly nowMs: () => number;
@@ -120,8 +142,12 @@ export class DirectoryNode {
     this.logger = options.logger;
     this.store = options.store;
     this.raftLog = new RaftLog(this.store.database);
+    const keyring = options.clusterKey ?? Keyring.open();
+    this.connect = nodeConnectOptions(options.node, keyring, options.clientTls);
+    this.pool = new RpcPool(CONNECT_TIMEOUT_MS_DEFAULT, this.connect);
     this.transport = new RaftTransport({
       addressOf: (id) => this.addresses.get(id),
+      connect: this.connect,
       logger: this.logger,
       onPeerUnreachable: (id) => this.replicator?.suspectLeader(id),
     });
@@ -149,8 +175,16 @@ export class DirectoryNode {
       gossipMembers: () => this.gossipReady?.members() ?? [],
       onRaftMessage: (header, payload) => this.onRaftMessage(header, payload),
     });
-    this.server = RpcServer.start({ listen: options.listen, handlers, logger: this.logger });
-    this.gossip = this.startGossip(options.clusterKey ?? Keyring.open());
+    this.server = RpcServer.start({
+      listen: options.listen,
+      handlers,
+      logger: this.logger,
+      keyring,
+      node: options.node,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+    });
+    this.gossip = this.startGossip(keyring);
     const members = loadMembers(this.store);
     if (members !== null) this.startReplication(members);
     else if (this.expect === 1) this.startReplication(this.formGroup([this.selfMember()]));
@@ -325,6 +359,7 @@ export class DirectoryNode {
     });
     const primaryWatch = new PrimaryWatch({
       logger: this.logger,
+      connect: this.connect,
       onDown: (node) => void groups.onMemberDown(node, "its port refused a connection"),
     });
     const checkEveryMs = this.options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS;

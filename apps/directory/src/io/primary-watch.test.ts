@@ -3,22 +3,22 @@
  * reported down once; a primary no longer watched (the group moved on) is never reported.
  */
 import { afterEach, expect, test } from "bun:test";
-import type { TCPSocketListener } from "bun";
-import { createMemoryLogger } from "@ftfs/protocol/io";
+import { createMemoryLogger, RpcServer } from "@ftfs/protocol/io";
 import type { GroupConfig } from "../core/index.ts";
 import { until } from "../testing/harness.ts";
 import { PrimaryWatch } from "./primary-watch.ts";
 
-const listeners: TCPSocketListener[] = [];
+const listeners: RpcServer[] = [];
 const watches: PrimaryWatch[] = [];
 afterEach(() => {
   for (const watch of watches.splice(0)) watch.stop();
-  for (const listener of listeners.splice(0)) listener.stop(true);
+  for (const listener of listeners.splice(0)) listener.stop();
 });
 
-/** A TCP port that accepts and otherwise says nothing: enough to hold a connection open. */
-function listener(): TCPSocketListener {
-  const started = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: () => undefined } });
+/** A server that answers the handshake and serves nothing: enough to hold a connection open. */
+function listener(): RpcServer {
+  const logger = createMemoryLogger("s1a");
+  const started = RpcServer.start({ listen: "127.0.0.1:0", handlers: {}, logger });
   listeners.push(started);
   return started;
 }
@@ -43,7 +43,7 @@ test("a watched primary that closes and then refuses is reported down, once", as
   const watcher = watch(down);
   watcher.follow([config("s1", "s1a", primary.port)]);
   await Bun.sleep(100); // connected
-  primary.stop(true); // closes the port and every connection: what a killed process's kernel does
+  primary.stop(); // closes the port and every connection: what a killed process's kernel does
   await until("the primary is reported down", () => down.length > 0, 3_000);
   await Bun.sleep(200);
   expect(down).toEqual(["s1a"]);
@@ -56,7 +56,7 @@ test("a primary replaced in the configuration is no longer watched", async () =>
   watcher.follow([config("s1", "s1a", old.port)]);
   await Bun.sleep(100);
   watcher.follow([config("s1", "s1b", next.port)]);
-  old.stop(true);
+  old.stop();
   await Bun.sleep(500);
   expect(down).toEqual([]);
 });

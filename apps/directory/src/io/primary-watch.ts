@@ -6,7 +6,8 @@
  * its connection open: gossip remains the path for that.
  */
 
-import { RpcClient, type Logger } from "@ftfs/protocol/io";
+import { FtfsError } from "@ftfs/protocol/core";
+import { RpcClient, type ConnectOptions, type Logger } from "@ftfs/protocol/io";
 import type { GroupConfig } from "../core/index.ts";
 
 /** A refused reconnect is certain; one that hangs is left to gossip. */
@@ -15,6 +16,8 @@ const PRIMARY_WATCH_CONNECT_TIMEOUT_MS = 500;
 export interface PrimaryWatchOptions {
   readonly logger: Logger;
   readonly onDown: (node: string) => void;
+  /** How this node proves itself to storage nodes. */
+  readonly connect?: ConnectOptions;
 }
 
 interface Watched {
@@ -65,11 +68,17 @@ export class PrimaryWatch {
   private async connect(group: string, entry: Watched, afterClose: boolean): Promise<void> {
     let client: RpcClient;
     try {
-      client = await RpcClient.connect(entry.address, PRIMARY_WATCH_CONNECT_TIMEOUT_MS);
+      client = await RpcClient.connect(
+        entry.address,
+        PRIMARY_WATCH_CONNECT_TIMEOUT_MS,
+        this.options.connect,
+      );
     } catch (error) {
       if (this.watched.get(group) !== entry || this.stopped) return;
-      // Refused right after its connection closed: the process is gone.
-      if (afterClose) {
+      // Refused right after its connection closed: the process is gone. A refused handshake
+      // (a key being rotated, a connection limit) says the process is there.
+      const refused = error instanceof FtfsError && error.code === "CONNECT_FAILED";
+      if (afterClose && refused) {
         this.options.logger.info("storage primary's port refuses connections", {
           group,
           node: entry.node,

@@ -7,7 +7,7 @@
  */
 
 import { FtfsError, raft } from "@ftfs/protocol/core";
-import { RpcClient, type Logger } from "@ftfs/protocol/io";
+import { RpcClient, type ConnectOptions, type Logger } from "@ftfs/protocol/io";
 import {
   RAFT_CONNECT_TIMEOUT_MS,
   RAFT_PEER_QUEUE_MESSAGES_MAX,
@@ -19,6 +19,8 @@ export interface RaftTransportOptions {
   readonly logger: Logger;
   /** The link to a peer broke or its port refused us. */
   readonly onPeerUnreachable: (id: string) => void;
+  /** How this node proves itself to its peers (the cluster key). */
+  readonly connect?: ConnectOptions;
 }
 
 interface WirePart {
@@ -78,7 +80,7 @@ class PeerLink {
     }
     this.connecting = true;
     try {
-      const client = await RpcClient.connect(address, RAFT_CONNECT_TIMEOUT_MS);
+      const client = await RpcClient.connect(address, RAFT_CONNECT_TIMEOUT_MS, this.transport.connect);
       // An idle link that closes is news too: a killed peer's kernel closes it at once.
       client.onClosed = () => this.broken(client, new Error("connection closed"));
       this.client = client;

@@ -12,7 +12,7 @@
  */
 
 import { SharedPacer, type GroupView, type SyncRef } from "@ftfs/protocol/core";
-import { describeError, RpcPool, type Logger } from "@ftfs/protocol/io";
+import { describeError, RpcPool, type Logger, type ConnectOptions } from "@ftfs/protocol/io";
 import {
   CATCH_UP_CALL_TIMEOUT_MS,
   CATCH_UP_CHECK_INTERVAL_MS,
@@ -37,6 +37,8 @@ export interface CatchUpOptions {
   readonly bytesPerSecond: number;
   /** A pass finished: tell the directory now rather than at the next heartbeat. */
   readonly onSynced: () => void;
+  /** How this node proves itself to its primary (the cluster key). */
+  readonly connect?: ConnectOptions;
 }
 
 export interface CatchUpStats {
@@ -52,7 +54,7 @@ class ViewMoved extends Error {}
 export class CatchUp {
   readonly stats: CatchUpStats = { passes: 0, chunksCopied: 0, bytesCopied: 0, referencesDropped: 0 };
   private readonly options: CatchUpOptions;
-  private readonly pool = new RpcPool(FORWARD_CONNECT_TIMEOUT_MS);
+  private readonly pool: RpcPool;
   private readonly timer: ReturnType<typeof setInterval>;
   /** Pacing rests, cut short by stop(); one at a time, shared by the copy workers. */
   private readonly rest = new Rest();
@@ -63,6 +65,7 @@ export class CatchUp {
 
   constructor(options: CatchUpOptions) {
     this.options = options;
+    this.pool = new RpcPool(FORWARD_CONNECT_TIMEOUT_MS, options.connect);
     this.timer = setInterval(() => this.check(), CATCH_UP_CHECK_INTERVAL_MS);
   }
 

@@ -18,7 +18,7 @@ import {
   type ErrorCode,
   type GroupView,
 } from "@ftfs/protocol/core";
-import { describeError, RpcPool, type Logger } from "@ftfs/protocol/io";
+import { describeError, RpcPool, type Logger, type ConnectOptions } from "@ftfs/protocol/io";
 import {
   decideView,
   HEARTBEAT_CALL_TIMEOUT_MS,
@@ -54,11 +54,13 @@ export interface HeartbeatOptions {
   /** The epoch at which this node, a learner, finished catching up (absent: not yet). */
   readonly syncedEpoch?: () => number | undefined;
   readonly intervalMs?: number;
+  /** How this node proves itself to the directory (the cluster key). */
+  readonly connect?: ConnectOptions;
 }
 
 export class Heartbeat {
   private readonly options: HeartbeatOptions;
-  private readonly pool = new RpcPool(HEARTBEAT_CONNECT_TIMEOUT_MS);
+  private readonly pool: RpcPool;
   private readonly intervalMs: number;
   private currentView: GroupView | null = null;
   private currentGroup: string | null;
@@ -75,6 +77,7 @@ export class Heartbeat {
   constructor(options: HeartbeatOptions) {
     assert(options.join.length > 0, "heartbeat needs at least one directory address");
     this.options = options;
+    this.pool = new RpcPool(HEARTBEAT_CONNECT_TIMEOUT_MS, options.connect);
     this.intervalMs = options.intervalMs ?? STORAGE_HEARTBEAT_INTERVAL_MS;
     this.preferred = options.join[0] ?? "";
     this.currentGroup = options.group;

@@ -5,7 +5,7 @@
  */
 
 import type { GroupView } from "@ftfs/protocol/core";
-import type { Logger } from "@ftfs/protocol/io";
+import type { ConnectOptions, Logger } from "@ftfs/protocol/io";
 import {
   GC_GRACE_MS_DEFAULT,
   SCRUB_BYTES_PER_SECOND_DEFAULT,
@@ -34,6 +34,8 @@ export interface MaintenanceDeps {
   readonly logger: Logger;
   readonly nowMs: () => number;
   readonly monotonicMs: () => number;
+  /** How this node proves itself to other nodes (the cluster key). */
+  readonly connect?: ConnectOptions;
 }
 
 export interface MaintenanceStats {
@@ -51,7 +53,14 @@ export class Maintenance {
   private constructor(deps: MaintenanceDeps, settings: MaintenanceSettings) {
     const { chunks, refs, logger, monotonicMs } = deps;
     this.chunks = chunks;
-    this.repairer = new Repairer({ node: deps.node, chunks, refs, view: deps.view, logger });
+    this.repairer = new Repairer({
+      node: deps.node,
+      chunks,
+      refs,
+      view: deps.view,
+      logger,
+      ...(deps.connect === undefined ? {} : { connect: deps.connect }),
+    });
     this.scrubber = new Scrubber({
       chunks,
       refs,

@@ -12,7 +12,7 @@
  */
 
 import { FtfsError, type ErrorCode, type GroupView, type Result } from "@ftfs/protocol/core";
-import { describeError, RpcPool, type Logger } from "@ftfs/protocol/io";
+import { describeError, RpcPool, type Logger, type ConnectOptions } from "@ftfs/protocol/io";
 import {
   REPAIR_CONNECT_TIMEOUT_MS,
   REPAIR_FETCH_TIMEOUT_MS,
@@ -54,6 +54,8 @@ export interface RepairerOptions {
   /** The group's current configuration (from the heartbeat); null before the first answer. */
   readonly view: () => GroupView | null;
   readonly logger: Logger;
+  /** How this node proves itself to the replicas it copies from (the cluster key). */
+  readonly connect?: ConnectOptions;
 }
 
 export class Repairer {
@@ -68,7 +70,7 @@ export class Repairer {
     failed: 0,
   };
   private readonly options: RepairerOptions;
-  private readonly pool = new RpcPool(REPAIR_CONNECT_TIMEOUT_MS);
+  private readonly pool: RpcPool;
   /** Chunk id → why; insertion order is repair order. */
   private readonly queue = new Map<string, DamageKind>();
   private working: Promise<void> | null = null;
@@ -76,6 +78,7 @@ export class Repairer {
 
   constructor(options: RepairerOptions) {
     this.options = options;
+    this.pool = new RpcPool(REPAIR_CONNECT_TIMEOUT_MS, options.connect);
   }
 
   /** The chunk store's damage listener. */

@@ -14,7 +14,7 @@ import {
   type RequestBody,
   type Result,
 } from "@ftfs/protocol/core";
-import { RpcPool, type Logger } from "@ftfs/protocol/io";
+import { RpcPool, type Logger, type ConnectOptions } from "@ftfs/protocol/io";
 import { FORWARD_CONNECT_TIMEOUT_MS, FORWARD_TIMEOUT_MS, type Replica } from "../core/index.ts";
 
 /** The writes a primary replicates. */
@@ -33,12 +33,14 @@ export interface ForwardOptions {
 }
 
 export class Replicator {
-  private readonly pool = new RpcPool(FORWARD_CONNECT_TIMEOUT_MS);
+  private readonly pool: RpcPool;
   private readonly logger: Logger;
   /** Called when a backup says our epoch is stale: our view is behind; refresh it. */
   private readonly onStale: () => void;
 
-  constructor(logger: Logger, onStale: () => void) {
+  /** `connect`: how this node proves itself to its backups (the cluster key). */
+  constructor(logger: Logger, onStale: () => void, connect: ConnectOptions = {}) {
+    this.pool = new RpcPool(FORWARD_CONNECT_TIMEOUT_MS, connect);
     this.logger = logger;
     this.onStale = onStale;
   }

@@ -16,10 +16,16 @@ import { parseAddress, type GroupView, type Op, type swim } from "@ftfs/protocol
 import {
   ClusterGossip,
   RpcServer,
+  type ClientTls,
+  type ConnectionLimits,
+  type ConnectOptions,
   type Handler,
   type Handlers,
   Keyring,
+  nodeConnectOptions,
+  statelessUserAuthenticator,
   type Logger,
+  type ServerTls,
 } from "@ftfs/protocol/io";
 import {
   CATCH_UP_BYTES_PER_SECOND_DEFAULT,
@@ -53,8 +59,16 @@ export interface StorageNodeOptions {
   /** Monotonic clock for the primary lease; default performance.now. */
   readonly monotonicMs?: () => number;
   readonly heartbeatIntervalMs?: number;
-  /** Gossip keyring (`--cluster-key`); absent: open dev mode. */
+  /**
+   * The cluster keyring (`--cluster-key`): gossip, node channels, tickets and receipts.
+   * Absent: insecure mode, nothing authenticated.
+   */
   readonly clusterKey?: Keyring;
+  /** Connection bounds of the RPC server (defaults in connection-guard.ts). */
+  readonly limits?: Partial<ConnectionLimits>;
+  /** Serve TLS; other nodes are then reached with TLS too, trusting `clientTls`. */
+  readonly tls?: ServerTls;
+  readonly clientTls?: ClientTls;
   /** Scrubber and garbage-collection settings (`--scrub-rate`, `--gc-grace`, …). */
   readonly maintenance?: MaintenanceSettings;
   /** Learner copy rate (`--catch-up-rate`); default CATCH_UP_BYTES_PER_SECOND_DEFAULT. */
@@ -113,6 +127,7 @@ export class StorageNode {
         logger: options.logger,
         nowMs: options.nowMs ?? Date.now,
         monotonicMs: options.monotonicMs ?? (() => performance.now()),
+        connect: nodeConnect(options),
       },
       options.maintenance,
     );
@@ -166,12 +181,27 @@ export class StorageNode {
     this.node = node;
     this.chunks = chunks;
     this.refs = refs;
-    this.replicator = new Replicator(logger, () => this.heartbeat.refreshSoon());
+    const connect = nodeConnect(options);
+    this.replicator = new Replicator(logger, () => this.heartbeat.refreshSoon(), connect);
     const handlers = tracked(
       storageHandlers(this.context(logger, nowMs, monotonicMs)),
       this.inFlight,
     );
-    this.server = RpcServer.start({ listen: options.listen, handlers, logger });
+    this.server = RpcServer.start({
+      listen: options.listen,
+      handlers,
+      logger,
+      node,
+      ...(options.clusterKey === undefined
+        ? {}
+        : {
+            keyring: options.clusterKey,
+            // Stateless: a removed user's session works here until it expires (SESSION_TTL_MS).
+            authenticateUser: statelessUserAuthenticator(options.clusterKey, nowMs),
+          }),
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+    });
     this.address = advertisedAddress(options.listen, this.server.port);
     this.heartbeat = new Heartbeat({
       node,
@@ -184,6 +214,7 @@ export class StorageNode {
       monotonicMs,
       usage: () => ({ capacityBytes: chunks.capacityBytes, usedBytes: chunks.usedBytes }),
       syncedEpoch: () => this.catchUp.syncedEpoch,
+      connect,
       ...(options.heartbeatIntervalMs === undefined
         ? {}
         : { intervalMs: options.heartbeatIntervalMs }),
@@ -198,6 +229,7 @@ export class StorageNode {
       monotonicMs,
       bytesPerSecond: options.catchUpBytesPerSecond ?? CATCH_UP_BYTES_PER_SECOND_DEFAULT,
       onSynced: () => this.heartbeat.refreshSoon(),
+      connect,
     });
     this.heartbeat.start();
     logger.info("listening", {
@@ -325,6 +357,10 @@ function tracked(handlers: ReturnType<typeof storageHandlers>, inFlight: InFligh
  * The group from the flags, or from a spare's recorded assignment. A folder assigned to one
  * group as a spare is refused under another `--group`: its chunks belong to the first.
  */
+function nodeConnect(options: StorageNodeOptions): ConnectOptions {
+  return nodeConnectOptions(options.node, options.clusterKey, options.clientTls);
+}
+
 async function startMembership(options: StorageNodeOptions): Promise<Membership> {
   const spare = options.spare === true;
   if (spare === (options.group !== undefined)) {

@@ -32,6 +32,10 @@ export const ERROR_CODES = [
   "SESSION_EXPIRED", // a session token past its expiry or revoked (user removed); log in again
   "QUOTA_EXCEEDED", // the user's byte or file quota would be exceeded
   "RATE_LIMITED", // too many requests from this principal; `hint.retryAfterMs` says when to retry
+  "TICKET_REQUIRED", // a chunk write from a user without the placement ticket the directory issued
+  "TICKET_INVALID", // a placement ticket that is forged, expired, for another group, user or size
+  "RECEIPT_INVALID", // a manifest whose chunk lacks a valid receipt from its group's primary
+  "CONNECTION_LIMIT", // the node (or the caller's address) has as many connections as it accepts
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -60,6 +64,7 @@ const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "CONNECT_FAILED",
   "TOO_BUSY",
   "RATE_LIMITED",
+  "CONNECTION_LIMIT",
 ]);
 
 export function isRetryable(code: ErrorCode): boolean {

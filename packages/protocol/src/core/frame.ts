@@ -7,13 +7,20 @@
  *   u32 requestId   chosen by the requester; a response carries its request's id
  *   u32 headerBytes length of the JSON header that follows
  *   ... header      UTF-8 JSON
- *   ... payload     raw bytes (file data), the rest of the frame
+ *   ... payload     raw bytes (file data)
+ *   ... tag         FRAME_TAG_BYTES: the connection's MAC of the frame (zeros when unauthenticated)
  *
  * The decoder checks every length against its limit before it allocates, and once it has
  * failed it stays failed: a stream that lost framing cannot be trusted again.
  */
 
-import { FRAME_BYTES_MAX, FRAME_HEADER_BYTES_MAX, FRAME_PREFIX_BYTES, PROTOCOL_VERSION } from "./limits.ts";
+import {
+  FRAME_BYTES_MAX,
+  FRAME_HEADER_BYTES_MAX,
+  FRAME_PREFIX_BYTES,
+  FRAME_TAG_BYTES,
+  PROTOCOL_VERSION,
+} from "./limits.ts";
 import type { ErrorCode } from "./errors.ts";
 import { assert } from "./assert.ts";
 
@@ -25,6 +32,9 @@ export interface Frame {
   readonly requestId: number;
   readonly header: unknown;
   readonly payload: Uint8Array;
+  /** Prefix and header as received: with the payload, what the tag covers. */
+  readonly head: Uint8Array;
+  readonly tag: Uint8Array;
 }
 
 const LENGTH_FIELD_BYTES = 4;
@@ -36,14 +46,15 @@ export const REQUEST_ID_MAX = 0xffff_ffff;
 
 /**
  * Encode a frame as two buffers (prefix+header, payload) so a payload of file bytes is never
- * copied; the transport writes both in order.
+ * copied; the transport writes both in order, then FRAME_TAG_BYTES of tag (counted in the
+ * length already).
  */
 export function encodeFrame(kind: FrameKind, requestId: number, header: unknown, payload: Uint8Array = EMPTY): [Uint8Array, Uint8Array] {
   const headerBytes = utf8Encoder.encode(JSON.stringify(header));
   if (headerBytes.length > FRAME_HEADER_BYTES_MAX) {
     throw new RangeError(`frame header of ${headerBytes.length} bytes exceeds ${FRAME_HEADER_BYTES_MAX}`);
   }
-  const total = FRAME_PREFIX_BYTES + headerBytes.length + payload.length;
+  const total = FRAME_PREFIX_BYTES + headerBytes.length + payload.length + FRAME_TAG_BYTES;
   if (total > FRAME_BYTES_MAX) throw new RangeError(`frame of ${total} bytes exceeds ${FRAME_BYTES_MAX}`);
   const head = new Uint8Array(FRAME_PREFIX_BYTES + headerBytes.length);
   const view = new DataView(head.buffer);
@@ -56,12 +67,19 @@ export function encodeFrame(kind: FrameKind, requestId: number, header: unknown,
   return [head, payload];
 }
 
-/** Both parts as one buffer; for tests and small frames. */
-export function encodeFrameBytes(kind: FrameKind, requestId: number, header: unknown, payload?: Uint8Array): Uint8Array {
+/** The whole frame as one buffer, with `tag` (zeros: unauthenticated); for tests and tools. */
+export function encodeFrameBytes(
+  kind: FrameKind,
+  requestId: number,
+  header: unknown,
+  payload?: Uint8Array,
+  tag?: Uint8Array,
+): Uint8Array {
   const [head, body] = encodeFrame(kind, requestId, header, payload);
-  const out = new Uint8Array(head.length + body.length);
+  const out = new Uint8Array(head.length + body.length + FRAME_TAG_BYTES);
   out.set(head, 0);
   out.set(body, head.length);
+  if (tag !== undefined) out.set(tag.subarray(0, FRAME_TAG_BYTES), head.length + body.length);
   return out;
 }
 
@@ -134,7 +152,7 @@ export class FrameDecoder {
       if (this.pendingBytes < LENGTH_FIELD_BYTES) break;
       const length = this.peekUint32();
       const frameBytes = LENGTH_FIELD_BYTES + length;
-      if (length < FRAME_PREFIX_BYTES - LENGTH_FIELD_BYTES || frameBytes > this.frameBytesMax) {
+      if (length < FRAME_PREFIX_BYTES + FRAME_TAG_BYTES - LENGTH_FIELD_BYTES || frameBytes > this.frameBytesMax) {
         const code: ErrorCode = frameBytes > this.frameBytesMax ? "FRAME_TOO_LARGE" : "BAD_FRAME";
         return this.fail({ code, message: `frame length ${length} is outside the allowed range`, requestId: null }, frames);
       }
@@ -238,7 +256,8 @@ function decodeWholeFrame(bytes: Uint8Array): Frame | FrameDecodeError {
   if (kind !== FRAME_KIND.request && kind !== FRAME_KIND.response && kind !== FRAME_KIND.error) {
     return { code: "BAD_FRAME", message: `unknown frame kind ${kind}`, requestId };
   }
-  if (headerBytes > FRAME_HEADER_BYTES_MAX || FRAME_PREFIX_BYTES + headerBytes > bytes.length) {
+  const tagAt = bytes.length - FRAME_TAG_BYTES;
+  if (headerBytes > FRAME_HEADER_BYTES_MAX || FRAME_PREFIX_BYTES + headerBytes > tagAt) {
     return { code: "BAD_FRAME", message: `header length ${headerBytes} does not fit the frame`, requestId };
   }
   let header: unknown;
@@ -247,5 +266,13 @@ function decodeWholeFrame(bytes: Uint8Array): Frame | FrameDecodeError {
   } catch {
     return { code: "BAD_FRAME", message: "frame header is not UTF-8 JSON", requestId };
   }
-  return { kind, requestId, header, payload: bytes.subarray(FRAME_PREFIX_BYTES + headerBytes) };
+  const headEnd = FRAME_PREFIX_BYTES + headerBytes;
+  return {
+    kind,
+    requestId,
+    header,
+    payload: bytes.subarray(headEnd, tagAt),
+    head: bytes.subarray(0, headEnd),
+    tag: bytes.subarray(tagAt),
+  };
 }

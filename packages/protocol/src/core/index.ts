@@ -1,4 +1,5 @@
 /** The pure core of the protocol: codecs, schemas, limits and rules. No I/O in this folder. */
+export * from "./access.ts";
 export * from "./assert.ts";
 export * from "./auth/index.ts";
 export * from "./durations.ts";
@@ -8,6 +9,7 @@ export * from "./limits.ts";
 export * from "./messages.ts";
 export * from "./names.ts";
 export * from "./pacing.ts";
+export * from "./principal.ts";
 export * from "./schema.ts";
 export * from "./prng.ts";
 export * from "./rate-limit.ts";

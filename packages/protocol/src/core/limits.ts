@@ -7,7 +7,7 @@ const KIB = 1024;
 const MIB = 1024 * KIB;
 
 /** Wire format version carried in every frame; a peer speaking another version is refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Default chunk size: big enough that per-chunk overhead vanishes, small enough to pipeline. */
 export const CHUNK_BYTES_DEFAULT = 4 * MIB;
@@ -20,8 +20,14 @@ export const CHUNK_BYTES_MIN = 4 * KIB;
 export const FRAME_HEADER_BYTES_MAX = 4 * MIB;
 /** Fixed prefix: u32 length, u8 version, u8 kind, u32 request id, u32 header length. */
 export const FRAME_PREFIX_BYTES = 14;
+/**
+ * Every frame ends in a tag: 128 bits of HMAC-SHA256 over the frame under the connection's key
+ * (IPsec's HMAC-SHA-256-128, RFC 4868), or zeros on a connection that is not authenticated.
+ * Always present, so framing never depends on the handshake's outcome.
+ */
+export const FRAME_TAG_BYTES = 16;
 /** Hard cap on one frame; checked before any allocation so a hostile length cannot OOM a node. */
-export const FRAME_BYTES_MAX = FRAME_PREFIX_BYTES + FRAME_HEADER_BYTES_MAX + CHUNK_BYTES_MAX;
+export const FRAME_BYTES_MAX = FRAME_PREFIX_BYTES + FRAME_HEADER_BYTES_MAX + CHUNK_BYTES_MAX + FRAME_TAG_BYTES;
 
 /** A file name is one path component; 255 bytes is what ext4 and most file systems accept. */
 export const FILE_NAME_BYTES_MAX = 255;

@@ -2,22 +2,29 @@
  * A framed, backpressured byte channel over one Bun TCP socket. It owns the write queue and the
  * frame decoder of one connection; the RPC client and server are built on it. It never buffers
  * more than CONNECTION_WRITE_QUEUE_BYTES_MAX for a slow reader: `send` waits for the socket to
- * drain instead, so a writer cannot pile a whole file into memory.
+ * drain instead, so a writer cannot pile a whole file into memory. Once the handshake gave it a
+ * ChannelMac, every frame it sends is tagged and every frame it receives is checked before
+ * anyone sees it: a frame that fails ends the channel (AUTH_FAILED), nothing after it is read.
+ * It also keeps the clock of the frame now arriving, so a server can close a peer that trickles.
  */
 
 import type { Socket } from "bun";
 import {
   CONNECTION_WRITE_QUEUE_BYTES_MAX,
   encodeFrame,
+  FRAME_TAG_BYTES,
   FrameDecoder,
   FtfsError,
   type Frame,
   type FrameDecodeError,
   type FrameKind,
 } from "../core/index.ts";
+import { hashChecked, type ChannelMac } from "./channel-auth.ts";
 
 /** Frames smaller than this are written as one buffer: one syscall beats a zero-copy pair. */
 const COALESCE_PAYLOAD_BYTES_MAX = 64 * 1024;
+/** The tag of a frame on a connection without MACs. */
+const UNTAGGED = new Uint8Array(FRAME_TAG_BYTES);
 
 export interface ChannelEvents {
   onFrame(frame: Frame): void;
@@ -30,6 +37,12 @@ export interface ChannelSlot {
   channel: FrameChannel | null;
 }
 
+/** The frame now arriving: since when, and how many of its bytes came (slow-sender checks). */
+export interface FrameProgress {
+  readonly startedMs: number;
+  readonly bytes: number;
+}
+
 export class FrameChannel {
   private readonly socket: Socket<ChannelSlot>;
   private readonly decoder = new FrameDecoder();
@@ -38,6 +51,13 @@ export class FrameChannel {
   private queuedBytes = 0;
   private drainWaiters: Array<() => void> = [];
   private closedError: FtfsError | null = null;
+  private mac: ChannelMac | null = null;
+  private refused = false;
+  private frameStartedMs: number | null = null;
+  private frameBytes = 0;
+  private pausedByUs = false;
+  /** When bytes last arrived or a frame was sent (idle checks). */
+  lastActivityMs = performance.now();
 
   constructor(socket: Socket<ChannelSlot>, events: ChannelEvents) {
     this.socket = socket;
@@ -53,21 +73,38 @@ export class FrameChannel {
     return this.socket.remoteAddress;
   }
 
+  get authenticated(): boolean {
+    return this.mac !== null;
+  }
+
+  /** The frame now arriving, or null between frames and while reading is paused. */
+  get progress(): FrameProgress | null {
+    if (this.frameStartedMs === null || this.pausedByUs) return null;
+    return { startedMs: this.frameStartedMs, bytes: this.frameBytes };
+  }
+
+  /** From the next frame on, in both directions, frames carry tags under `mac`. */
+  authenticate(mac: ChannelMac): void {
+    this.mac = mac;
+  }
+
   /** Queue a frame; resolves once the queue is back under its bound. Rejects if closed. */
   send(kind: FrameKind, requestId: number, header: unknown, payload?: Uint8Array): Promise<void> {
     if (this.closedError !== null) return Promise.reject(this.closedError);
     const [head, body] = encodeFrame(kind, requestId, header, payload);
-    if (body.length === 0) {
-      this.enqueue(head);
-    } else if (body.length <= COALESCE_PAYLOAD_BYTES_MAX) {
-      const joined = new Uint8Array(head.length + body.length);
+    const tag = this.mac === null ? UNTAGGED : this.mac.seal(head, body, !hashChecked(header));
+    if (body.length <= COALESCE_PAYLOAD_BYTES_MAX) {
+      const joined = new Uint8Array(head.length + body.length + tag.length);
       joined.set(head, 0);
       joined.set(body, head.length);
+      joined.set(tag, head.length + body.length);
       this.enqueue(joined);
     } else {
       this.enqueue(head);
       this.enqueue(body);
+      this.enqueue(tag);
     }
+    this.lastActivityMs = performance.now();
     this.flush();
     if (this.queuedBytes <= CONNECTION_WRITE_QUEUE_BYTES_MAX) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -77,9 +114,36 @@ export class FrameChannel {
 
   /** Driver hook: bytes arrived. */
   receive(bytes: Uint8Array): void {
+    if (this.refused) return;
+    const nowMs = performance.now();
+    this.lastActivityMs = nowMs;
+    if (this.frameStartedMs === null) {
+      this.frameStartedMs = nowMs;
+      this.frameBytes = 0;
+    }
+    this.frameBytes += bytes.length;
     const result = this.decoder.push(bytes);
-    for (const frame of result.frames) this.events.onFrame(frame);
+    if (result.frames.length > 0) {
+      // The bytes of the frame still arriving are what is left buffered.
+      this.frameStartedMs = this.decoder.bufferedBytes === 0 ? null : nowMs;
+      this.frameBytes = this.decoder.bufferedBytes;
+    }
+    for (const frame of result.frames) {
+      if (this.mac !== null && !this.mac.verify(frame)) {
+        this.refused = true;
+        const message = "a frame's MAC does not verify (wrong key, altered or replayed)";
+        this.events.onDecodeError({ code: "AUTH_FAILED", message, requestId: null });
+        return;
+      }
+      this.events.onFrame(frame);
+      if (this.refused) return;
+    }
     if (result.error !== null) this.events.onDecodeError(result.error);
+  }
+
+  /** Read no more frames: the owner is about to close after an error answer. */
+  refuse(): void {
+    this.refused = true;
   }
 
   /** Driver hook: the socket can take more bytes. */
@@ -98,10 +162,15 @@ export class FrameChannel {
   }
 
   pause(): void {
+    this.pausedByUs = true;
     this.socket.pause();
   }
 
   resume(): void {
+    this.pausedByUs = false;
+    // The sender could not progress while we did not read: its clock starts again now.
+    if (this.frameStartedMs !== null) this.frameStartedMs = performance.now();
+    this.frameBytes = 0;
     this.socket.resume();
   }
 

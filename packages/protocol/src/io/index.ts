@@ -1,6 +1,9 @@
 /** The Bun edge of the protocol: TCP transport, RPC client and server, logs and flags. */
 export * from "./auth/node-hashes.ts";
+export * from "./channel-auth.ts";
 export * from "./cli-flags.ts";
+export * from "./cluster-key-flags.ts";
+export * from "./connection-guard.ts";
 export * from "./frame-channel.ts";
 export * from "./logger.ts";
 export * from "./rpc-client.ts";

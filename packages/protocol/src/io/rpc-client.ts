@@ -1,7 +1,9 @@
 /**
  * A multiplexed RPC client over one TCP connection: many requests in flight, matched to their
  * responses by request id, each with its own deadline. Responses are validated against the op's
- * schema before the caller sees them. Also a small per-address pool of such clients.
+ * schema before the caller sees them. Every connection opens with the `hello` handshake
+ * (channel-auth.ts) under the client's credentials; `connect` returns once it is done, so every
+ * call after it is tagged. Also a small per-address pool of such clients.
  */
 
 import {
@@ -20,7 +22,33 @@ import {
   type RequestBody,
   type ResponseBody,
 } from "../core/index.ts";
+import {
+  ANONYMOUS_CREDENTIALS,
+  ChannelMac,
+  claimOf,
+  connectionKey,
+  HASH_CHECKED_FIELD,
+  HASH_CHECKED_REQUEST_OPS,
+  HASH_CHECKED_RESPONSE_OPS,
+  hashChecked,
+  randomNonce,
+  type ClientCredentials,
+} from "./channel-auth.ts";
 import { channelSocketHandlers, FrameChannel, type ChannelSlot } from "./frame-channel.ts";
+
+/** TLS for a connection: the CA that signed the servers' certificates (PEM). */
+export interface ClientTls {
+  readonly ca: string;
+}
+
+export interface ConnectOptions {
+  /** Who this client proves itself as; anonymous by default. */
+  readonly credentials?: ClientCredentials;
+  /** Connect with TLS, trusting this CA; plain TCP when absent. */
+  readonly tls?: ClientTls | undefined;
+}
+
+
 
 export interface CallOptions {
   readonly payload?: Uint8Array;
@@ -55,7 +83,28 @@ export class RpcClient {
     this.address = address;
   }
 
-  static async connect(address: string, timeoutMs = CONNECT_TIMEOUT_MS_DEFAULT): Promise<RpcClient> {
+  static async connect(
+    address: string,
+    timeoutMs = CONNECT_TIMEOUT_MS_DEFAULT,
+    options: ConnectOptions = {},
+  ): Promise<RpcClient> {
+    const startedMs = performance.now();
+    const client = await RpcClient.open(address, timeoutMs, options.tls);
+    const remainingMs = Math.max(1, timeoutMs - (performance.now() - startedMs));
+    try {
+      await client.hello(options.credentials ?? ANONYMOUS_CREDENTIALS, remainingMs);
+    } catch (error) {
+      client.close();
+      if (error instanceof FtfsError && error.code === "TIMEOUT") {
+        throw new FtfsError("CONNECT_FAILED", `no handshake from ${address} within ${timeoutMs} ms`);
+      }
+      throw error;
+    }
+    return client;
+  }
+
+  /** Opens the TCP (or TLS) connection, without the handshake. */
+  private static async open(address: string, timeoutMs: number, tls: ClientTls | undefined): Promise<RpcClient> {
     const parsed = parseAddress(address);
     if (!parsed.ok) throw parsed.error;
     const client = new RpcClient(address);
@@ -73,6 +122,7 @@ export class RpcClient {
           port: parsed.value.port,
           data: { channel: null },
           socket: channelSocketHandlers,
+          ...(tls === undefined ? {} : { tls: { ca: tls.ca, serverName: parsed.value.host } }),
         }),
         deadline,
       ]);
@@ -92,6 +142,28 @@ export class RpcClient {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The handshake: claim the credentials' principal; with a key, both ends derive the
+   * connection key and every later frame is tagged. A client that holds a key refuses a server
+   * that does not MAC back: it cannot tell that server from an impostor.
+   */
+  private async hello(credentials: ClientCredentials, timeoutMs: number): Promise<void> {
+    const { claim, baseKey } = claimOf(credentials);
+    const clientNonce = randomNonce();
+    const answer = await this.call("hello", { principal: claim, clientNonce }, { timeoutMs });
+    const channel = this.channel;
+    if (channel === null) throw new FtfsError("CONNECTION_CLOSED", `connection to ${this.address} is closed`);
+    if (baseKey === null) return;
+    if (!answer.body.mac) {
+      throw new FtfsError(
+        "AUTH_FAILED",
+        `${this.address} does not authenticate connections (started with --insecure?)`,
+      );
+    }
+    const connKey = connectionKey(baseKey, clientNonce, answer.body.serverNonce, claim);
+    channel.authenticate(new ChannelMac(connKey, "client"));
   }
 
   get closed(): boolean {
@@ -116,7 +188,7 @@ export class RpcClient {
       }, timeoutMs);
       this.pending.set(requestId, { op, resolve, reject, timer });
     });
-    const header = { op, epoch: options.epoch ?? 0, body };
+    const header = requestHeader(op, options.epoch ?? 0, body, channel.authenticated && options.payload !== undefined);
     const sending = channel.send(FRAME_KIND.request, requestId, header, options.payload).then(
       () => undefined,
       (error: unknown) => this.settle(requestId)?.reject(asConnectionError(error, this.address)),
@@ -141,8 +213,17 @@ export class RpcClient {
   }
 
   private onFrame(frame: Frame): void {
+    if (frame.requestId === 0 && frame.kind === FRAME_KIND.error) {
+      // About the connection, not one call (a limit, a failed handshake): every call hears it.
+      this.failAll(decodeErrorFrame(frame, this.address));
+      return;
+    }
     const call = this.settle(frame.requestId);
     if (call === undefined) return; // a late answer to a call that timed out
+    if (hashChecked(frame.header) && !HASH_CHECKED_RESPONSE_OPS.has(call.op)) {
+      this.failAll(new FtfsError("AUTH_FAILED", `${this.address} left a ${call.op} payload unMACed`));
+      return;
+    }
     if (frame.kind === FRAME_KIND.error) {
       call.reject(decodeErrorFrame(frame, this.address));
       return;
@@ -166,6 +247,11 @@ export class RpcClient {
     for (const requestId of [...this.pending.keys()]) this.settle(requestId)?.reject(error);
     this.channel?.close();
   }
+}
+
+function requestHeader(op: Op, epoch: number, body: unknown, tagged: boolean): unknown {
+  if (tagged && HASH_CHECKED_REQUEST_OPS.has(op)) return { op, epoch, body, [HASH_CHECKED_FIELD]: true };
+  return { op, epoch, body };
 }
 
 function asConnectionError(error: unknown, address: string): FtfsError {
@@ -202,9 +288,11 @@ export class RpcPool {
   private readonly clients = new Map<string, RpcClient>();
   private readonly connecting = new Map<string, Promise<RpcClient>>();
   private readonly connectTimeoutMs: number;
+  private readonly options: ConnectOptions;
 
-  constructor(connectTimeoutMs = CONNECT_TIMEOUT_MS_DEFAULT) {
+  constructor(connectTimeoutMs = CONNECT_TIMEOUT_MS_DEFAULT, options: ConnectOptions = {}) {
     this.connectTimeoutMs = connectTimeoutMs;
+    this.options = options;
   }
 
   async get(address: string): Promise<RpcClient> {
@@ -212,7 +300,7 @@ export class RpcPool {
     if (existing !== undefined && !existing.closed) return existing;
     const inProgress = this.connecting.get(address);
     if (inProgress !== undefined) return inProgress;
-    const attempt = RpcClient.connect(address, this.connectTimeoutMs)
+    const attempt = RpcClient.connect(address, this.connectTimeoutMs, this.options)
       .then((client) => {
         this.clients.set(address, client);
         return client;

@@ -4,17 +4,35 @@
  * closed (framing is lost); a bad request gets an error answer and the connection lives on.
  * A connection with CONNECTION_REQUESTS_IN_FLIGHT_MAX unanswered requests is paused: the server
  * stops reading it until answers drain, so one greedy client cannot queue unbounded work.
+ *
+ * Every connection starts with `hello` (channel-auth.ts): it sets the connection's principal,
+ * and with a cluster key, the MAC every later frame carries. Each op's access (OP_ACCESS) is
+ * checked against the principal before its handler runs. The server also bounds connections:
+ * how many in all and per remote address, how long a handshake may take, how long a client may
+ * sit idle, and how slowly a frame may arrive (connection-guard.ts holds the rules).
  */
 
 import type { Socket, TCPSocketListener } from "bun";
 import {
+  ANONYMOUS,
+  assertNever,
   CONNECTION_REQUESTS_IN_FLIGHT_MAX,
   decodeEnvelope,
+  describePrincipal,
+  fail,
   FRAME_KIND,
   FtfsError,
+  mayCall,
+  OP_ACCESS,
   OPS,
   parseAddress,
+  RATE_LIMIT_BURST_DEFAULT,
+  RATE_LIMIT_PER_SECOND_DEFAULT,
+  RateLimiter,
   tryDecode,
+  type Principal,
+  type RateLimitConfig,
+  type UserPrincipal,
   type ErrorCode,
   type ErrorHint,
   type Frame,
@@ -24,7 +42,24 @@ import {
   type ResponseBody,
   type Result,
 } from "../core/index.ts";
+import {
+  ChannelMac,
+  connectionKey,
+  HASH_CHECKED_FIELD,
+  HASH_CHECKED_REQUEST_OPS,
+  HASH_CHECKED_RESPONSE_OPS,
+  hashChecked,
+  randomNonce,
+} from "./channel-auth.ts";
+import {
+  CONNECTION_SWEEP_INTERVAL_MS,
+  connectionLimitsWith,
+  slowConnectionReason,
+  type ConnectionLimits,
+  type ConnectionState,
+} from "./connection-guard.ts";
 import { channelSocketHandlers, FrameChannel, type ChannelEvents, type ChannelSlot } from "./frame-channel.ts";
+import type { Keyring } from "./gossip/keyring.ts";
 import type { Logger } from "./logger.ts";
 
 export interface RequestContext {
@@ -32,6 +67,22 @@ export interface RequestContext {
   readonly epoch: number;
   readonly payload: Uint8Array;
   readonly remoteAddress: string;
+  /** Who sent it, as the connection's handshake established (see OP_ACCESS). */
+  readonly principal: Principal;
+  /** Whether the principal was proven (a cluster key on this node), or only claimed. */
+  readonly authenticated: boolean;
+}
+
+/** What the app says about a user's session token: who it is and the key the channel MACs with. */
+export interface UserSession {
+  readonly principal: UserPrincipal;
+  readonly sessionKey: Uint8Array;
+}
+
+/** TLS for the listener: certificate chain and private key, PEM. */
+export interface ServerTls {
+  readonly cert: string;
+  readonly key: string;
 }
 
 export interface Reply<O extends Op> {
@@ -49,24 +100,71 @@ export interface ServerStats {
   requests: number;
   errors: number;
   badFrames: number;
+  /** Connections refused at a limit, or closed for a slow handshake, idleness or trickling. */
+  refusedConnections: number;
+  closedConnections: number;
+  authFailures: number;
 }
 
 export interface RpcServerOptions {
   readonly listen: string;
   readonly handlers: Handlers;
   readonly logger: Logger;
+  /**
+   * The cluster keyring. With keys, nodes prove themselves with its "channel" sub-key, users
+   * with sessions, and OP_ACCESS holds; open (or absent) is insecure mode: claims are believed.
+   */
+  readonly keyring?: Keyring;
+  /** Checks a user's session token (the users' app code); without it, user claims fail. */
+  readonly authenticateUser?: (token: string) => Result<UserSession>;
+  readonly limits?: Partial<ConnectionLimits>;
+  readonly tls?: ServerTls;
+  /** This node's id, for error messages people read. */
+  readonly node?: string;
+  /**
+   * Requests per principal (a user by uid, an anonymous caller per connection; nodes are not
+   * limited) before RATE_LIMITED; null turns it off. Default RATE_LIMIT_*_DEFAULT.
+   */
+  readonly rateLimit?: RateLimitConfig | null;
 }
 
 export class RpcServer {
-  readonly stats: ServerStats = { connections: 0, requests: 0, errors: 0, badFrames: 0 };
+  readonly stats: ServerStats = {
+    connections: 0,
+    requests: 0,
+    errors: 0,
+    badFrames: 0,
+    refusedConnections: 0,
+    closedConnections: 0,
+    authFailures: 0,
+  };
+  readonly limits: ConnectionLimits;
   private readonly handlers: Handlers;
   private readonly logger: Logger;
-  private readonly channels = new Set<FrameChannel>();
+  private readonly keyring: Keyring | null;
+  private readonly rateLimiter: RateLimiter | null;
+  /** Anonymous callers are limited per connection: each gets a number for its bucket's key. */
+  private readonly connectionIds = new WeakMap<ServerConnection, number>();
+  private nextConnectionId = 1;
+  private readonly authenticateUser: ((token: string) => Result<UserSession>) | null;
+  private readonly nodeName: string;
+  private readonly connections = new Set<ServerConnection>();
+  private readonly perAddress = new Map<string, number>();
   private listener: TCPSocketListener<ChannelSlot> | null = null;
+  private sweepTimer: ReturnType<typeof setInterval> | null = null;
 
   private constructor(options: RpcServerOptions) {
     this.handlers = options.handlers;
     this.logger = options.logger;
+    this.keyring = options.keyring === undefined || options.keyring.isOpen ? null : options.keyring;
+    this.authenticateUser = options.authenticateUser ?? null;
+    const rateLimit =
+      options.rateLimit === undefined
+        ? { perSecond: RATE_LIMIT_PER_SECOND_DEFAULT, burst: RATE_LIMIT_BURST_DEFAULT }
+        : options.rateLimit;
+    this.rateLimiter = rateLimit === null ? null : new RateLimiter(rateLimit);
+    this.limits = connectionLimitsWith(options.limits);
+    this.nodeName = options.node ?? "this node";
   }
 
   static start(options: RpcServerOptions): RpcServer {
@@ -77,17 +175,18 @@ export class RpcServer {
       hostname: parsed.value.host,
       port: parsed.value.port,
       data: { channel: null },
+      ...(options.tls === undefined ? {} : { tls: { cert: options.tls.cert, key: options.tls.key } }),
       socket: {
         ...channelSocketHandlers,
         open: (socket) => {
           // Bun.listen hands every accepted socket the same `data` object: give each its own.
           socket.data = { channel: null };
           socket.setNoDelay(true);
-          const connection = new ServerConnection(server);
-          server.accept(connection.attach(socket));
+          server.accept(socket);
         },
       },
     });
+    server.sweepTimer = setInterval(() => server.sweep(), CONNECTION_SWEEP_INTERVAL_MS);
     return server;
   }
 
@@ -96,29 +195,140 @@ export class RpcServer {
     return this.listener.port;
   }
 
-  stop(): void {
-    this.listener?.stop(true);
-    for (const channel of this.channels) channel.close();
-    this.channels.clear();
+  /** Whether this node authenticates connections (it has a cluster key). */
+  get secure(): boolean {
+    return this.keyring !== null;
   }
 
-  private accept(channel: FrameChannel): void {
-    this.channels.add(channel);
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  stop(): void {
+    this.listener?.stop(true);
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    for (const connection of [...this.connections]) connection.channel.close();
+    this.connections.clear();
+  }
+
+  private accept(socket: Socket<ChannelSlot>): void {
+    const connection = new ServerConnection(this, socket);
+    const address = connection.channel.remoteAddress;
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    const refusal =
+      this.connections.size >= this.limits.connectionsMax
+        ? `${this.nodeName} has ${this.connections.size} connections, its limit (--connections-max)`
+        : fromAddress >= this.limits.connectionsPerAddressMax
+          ? `${this.nodeName} has ${fromAddress} connections from ${address}, the limit per ` +
+            "address (--connections-per-address-max)"
+          : null;
+    if (refusal !== null) {
+      this.stats.refusedConnections += 1;
+      this.closeWithError(connection.channel, "CONNECTION_LIMIT", refusal);
+      return;
+    }
+    this.connections.add(connection);
+    this.perAddress.set(address, fromAddress + 1);
     this.stats.connections += 1;
   }
 
   /** Called by a connection when it ends. */
-  forget(channel: FrameChannel): void {
-    this.channels.delete(channel);
+  forget(connection: ServerConnection): void {
+    if (!this.connections.delete(connection)) return;
+    const address = connection.channel.remoteAddress;
+    const left = (this.perAddress.get(address) ?? 1) - 1;
+    if (left <= 0) this.perAddress.delete(address);
+    else this.perAddress.set(address, left);
   }
 
-  /** Called by a connection for each frame; answers it and reports when the answer is out. */
-  async serve(channel: FrameChannel, frame: Frame): Promise<void> {
+  /** Closes connections past a bound: handshake, idleness, trickling frames. */
+  private sweep(): void {
+    const nowMs = performance.now();
+    for (const connection of this.connections) {
+      const reason = slowConnectionReason(connection.state(), nowMs, this.limits);
+      if (reason === null) continue;
+      this.stats.closedConnections += 1;
+      this.logger.warn("closing a connection", { remote: connection.channel.remoteAddress, reason });
+      this.closeWithError(connection.channel, "TIMEOUT", `${this.nodeName} closed the connection: ${reason}`);
+    }
+  }
+
+  /** One error answer about the whole connection (request id 0), then close. */
+  closeWithError(channel: FrameChannel, code: ErrorCode, message: string, requestId = 0): void {
+    channel.refuse();
+    channel
+      .send(FRAME_KIND.error, requestId, { code, message })
+      .catch(() => undefined) // the peer may already be gone; there is nothing more to tell it
+      .finally(() => channel.close());
+  }
+
+  /**
+   * The handshake, synchronously: the answer goes out untagged, then the connection's MAC (if
+   * any) applies to every later frame in both directions.
+   */
+  handshake(connection: ServerConnection, frame: Frame, body: RequestBody<"hello">): void {
+    const outcome = this.accepted(body);
+    if (!outcome.ok) {
+      this.stats.authFailures += 1;
+      this.logger.warn("handshake refused", { remote: connection.channel.remoteAddress, reason: outcome.error.message });
+      this.closeWithError(connection.channel, outcome.error.code, outcome.error.message, frame.requestId);
+      return;
+    }
+    const { principal, baseKey } = outcome.value;
+    const serverNonce = randomNonce();
+    const answer = { body: { serverNonce, mac: baseKey !== null } };
+    connection.channel.send(FRAME_KIND.response, frame.requestId, answer).catch(() => undefined);
+    if (baseKey !== null) {
+      const connKey = connectionKey(baseKey, body.clientNonce, serverNonce, body.principal);
+      connection.channel.authenticate(new ChannelMac(connKey, "server"));
+    }
+    connection.principal = principal;
+  }
+
+  /** The principal a hello proves (or, in insecure mode, claims), and the key it MACs with. */
+  private accepted(body: RequestBody<"hello">): Result<{ principal: Principal; baseKey: Uint8Array | null }> {
+    const claim = body.principal;
+    if (claim.kind === "node" && claim.node === undefined) {
+      return { ok: false, error: new FtfsError("BAD_REQUEST", "hello: a node claim names its node") };
+    }
+    if (this.keyring === null) {
+      // Insecure mode: nothing can be proven, so a claim is taken as made.
+      const principal: Principal = claim.kind === "node" ? { kind: "node", node: claim.node ?? "" } : ANONYMOUS;
+      return { ok: true, value: { principal, baseKey: null } };
+    }
+    switch (claim.kind) {
+      case "anonymous":
+        return { ok: true, value: { principal: ANONYMOUS, baseKey: null } };
+      case "node": {
+        const key = claim.keyId === undefined ? undefined : this.keyring.subKeys("channel").lookup(claim.keyId);
+        if (key === undefined) {
+          const why = claim.keyId === undefined ? "no cluster key" : `cluster key ${claim.keyId}, which ${this.nodeName} does not hold`;
+          return { ok: false, error: new FtfsError("AUTH_FAILED", `node ${claim.node ?? "?"} signs with ${why}`) };
+        }
+        return { ok: true, value: { principal: { kind: "node", node: claim.node ?? "" }, baseKey: key } };
+      }
+      case "user": {
+        if (claim.token === undefined || this.authenticateUser === null) {
+          return { ok: false, error: new FtfsError("AUTH_FAILED", `${this.nodeName} cannot check a user session here`) };
+        }
+        const session = this.authenticateUser(claim.token);
+        if (!session.ok) return session;
+        return { ok: true, value: { principal: session.value.principal, baseKey: session.value.sessionKey } };
+      }
+      default:
+        return assertNever(claim.kind, "hello claim");
+    }
+  }
+
+  /** Called by a connection for each request after the handshake; answers it. */
+  async serve(connection: ServerConnection, frame: Frame, request: DecodedRequest): Promise<void> {
     this.stats.requests += 1;
-    const answer = await this.dispatch(frame, channel.remoteAddress);
+    const channel = connection.channel;
+    const answer = await this.dispatch(frame, request, connection);
     try {
       if (answer.ok) {
-        await channel.send(FRAME_KIND.response, frame.requestId, { body: answer.value.body }, answer.value.payload);
+        const header = responseHeader(request.op, answer.value.body, channel.authenticated && answer.value.payload !== undefined);
+        await channel.send(FRAME_KIND.response, frame.requestId, header, answer.value.payload);
       } else {
         this.stats.errors += 1;
         await channel.send(FRAME_KIND.error, frame.requestId, errorHeader(answer.error.code, answer.error.message, answer.error.hint));
@@ -129,37 +339,88 @@ export class RpcServer {
     }
   }
 
-  /** Called by a connection whose byte stream is not frames of this protocol. */
+  /** Called by a connection whose byte stream is not frames of this protocol (or fails its MAC). */
   rejectStream(channel: FrameChannel, error: FrameDecodeError): void {
-    this.stats.badFrames += 1;
+    if (error.code === "AUTH_FAILED") this.stats.authFailures += 1;
+    else this.stats.badFrames += 1;
     this.logger.warn("bad frame", { code: error.code, reason: error.message, remote: channel.remoteAddress });
-    channel
-      .send(FRAME_KIND.error, error.requestId ?? 0, { code: error.code, message: error.message })
-      .catch(() => undefined) // the peer may already be gone; there is nothing more to tell it
-      .finally(() => channel.close());
+    this.closeWithError(channel, error.code, error.message, error.requestId ?? 0);
   }
 
-  private async dispatch(frame: Frame, remoteAddress: string): Promise<Result<Reply<Op>>> {
-    if (frame.kind !== FRAME_KIND.request) {
-      return { ok: false, error: new FtfsError("BAD_FRAME", "expected a request frame") };
+  /** The principal's token bucket on this node; RATE_LIMITED says when one is back. */
+  private admitRate(principal: Principal, connection: ServerConnection): Result<void> {
+    if (this.rateLimiter === null || principal.kind === "node") return { ok: true, value: undefined };
+    const key = principal.kind === "user" ? `user:${principal.uid}` : `connection:${this.idOf(connection)}`;
+    const verdict = this.rateLimiter.admit(key, performance.now());
+    if (verdict.ok) return { ok: true, value: undefined };
+    const retryAfterMs = verdict.retryAfterMs;
+    return fail("RATE_LIMITED", `too many requests from ${describePrincipal(principal)}; retry in ${retryAfterMs} ms`, {
+      retryAfterMs,
+    });
+  }
+
+  private idOf(connection: ServerConnection): number {
+    let id = this.connectionIds.get(connection);
+    if (id === undefined) {
+      id = this.nextConnectionId;
+      this.nextConnectionId += 1;
+      this.connectionIds.set(connection, id);
     }
-    const envelope = decodeEnvelope(frame.header);
-    if (!envelope.ok) return { ok: false, error: new FtfsError(envelope.code, envelope.message) };
-    const { op, epoch, body } = envelope.value;
+    return id;
+  }
+
+  private async dispatch(frame: Frame, request: DecodedRequest, connection: ServerConnection): Promise<Result<Reply<Op>>> {
+    const { op, epoch, body } = request;
+    const principal = connection.principal;
+    if (this.keyring !== null && !mayCall(principal, OP_ACCESS[op])) {
+      return fail("FORBIDDEN", `${op} is not for ${describePrincipal(principal)}`);
+    }
+    const limited = this.admitRate(principal, connection);
+    if (!limited.ok) return limited;
     const handler = this.handlers[op] as Handler<Op> | undefined;
     if (handler === undefined) {
       return { ok: false, error: new FtfsError("UNKNOWN_OP", `this node does not serve '${op}'`) };
     }
-    const decoded = tryDecode(OPS[op].request, body);
-    if (!decoded.ok) return { ok: false, error: new FtfsError("BAD_REQUEST", `${op}: ${decoded.message}`) };
+    const context: RequestContext = {
+      op,
+      epoch,
+      payload: frame.payload,
+      remoteAddress: connection.channel.remoteAddress,
+      principal,
+      authenticated: this.keyring !== null,
+    };
     try {
-      return await handler(decoded.value as RequestBody<Op>, { op, epoch, payload: frame.payload, remoteAddress });
+      return await handler(body as RequestBody<Op>, context);
     } catch (error) {
       if (error instanceof FtfsError) return { ok: false, error };
       this.logger.error("handler failed", { op, error: describeError(error) });
       return { ok: false, error: new FtfsError("INTERNAL", `${op} failed on the server; see its log`) };
     }
   }
+}
+
+/** A request frame whose envelope and body fit their schemas. */
+interface DecodedRequest {
+  readonly op: Op;
+  readonly epoch: number;
+  readonly body: unknown;
+}
+
+function decodeRequest(frame: Frame): Result<DecodedRequest> {
+  if (frame.kind !== FRAME_KIND.request) {
+    return { ok: false, error: new FtfsError("BAD_FRAME", "expected a request frame") };
+  }
+  const envelope = decodeEnvelope(frame.header);
+  if (!envelope.ok) return { ok: false, error: new FtfsError(envelope.code, envelope.message) };
+  const { op, epoch, body } = envelope.value;
+  const decoded = tryDecode(OPS[op].request, body);
+  if (!decoded.ok) return { ok: false, error: new FtfsError("BAD_REQUEST", `${op}: ${decoded.message}`) };
+  return { ok: true, value: { op, epoch, body: decoded.value } };
+}
+
+function responseHeader(op: Op, body: unknown, tagged: boolean): unknown {
+  if (tagged && HASH_CHECKED_RESPONSE_OPS.has(op)) return { body, [HASH_CHECKED_FIELD]: true };
+  return { body };
 }
 
 function errorHeader(code: ErrorCode, message: string, hint: ErrorHint | undefined): unknown {
@@ -171,37 +432,79 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
-/** One accepted connection: counts its unanswered requests and pauses reading at the bound. */
+/**
+ * One accepted connection: its principal (set by hello), its unanswered requests (reading
+ * pauses at the bound), and what the sweep needs to judge it.
+ */
 class ServerConnection implements ChannelEvents {
+  readonly channel: FrameChannel;
+  principal: Principal = ANONYMOUS;
   private readonly server: RpcServer;
-  private channel: FrameChannel | null = null;
+  private readonly openedMs = performance.now();
+  private handshaken = false;
   private inFlight = 0;
 
-  constructor(server: RpcServer) {
+  constructor(server: RpcServer, socket: Socket<ChannelSlot>) {
     this.server = server;
+    this.channel = new FrameChannel(socket, this);
   }
 
-  attach(socket: Socket<ChannelSlot>): FrameChannel {
-    this.channel = new FrameChannel(socket, this);
-    return this.channel;
+  state(): ConnectionState {
+    return {
+      openedMs: this.openedMs,
+      handshaken: this.handshaken,
+      idleCounts: this.principal.kind !== "node",
+      requestsInFlight: this.inFlight,
+      lastActivityMs: this.channel.lastActivityMs,
+      progress: this.channel.progress,
+    };
   }
 
   onFrame(frame: Frame): void {
-    const channel = this.channel;
-    if (channel === null) return;
+    const request = decodeRequest(frame);
+    if (!request.ok) {
+      this.answerNow(frame, request.error);
+      return;
+    }
+    const { op } = request.value;
+    if (!this.handshaken) {
+      if (op !== "hello") {
+        this.server.closeWithError(this.channel, "AUTH_FAILED", "a connection must open with hello", frame.requestId);
+        return;
+      }
+      this.handshaken = true;
+      this.server.handshake(this, frame, request.value.body as RequestBody<"hello">);
+      return;
+    }
+    if (op === "hello") {
+      this.answerNow(frame, new FtfsError("BAD_REQUEST", "hello: this connection already said hello"));
+      return;
+    }
+    if (hashChecked(frame.header) && !HASH_CHECKED_REQUEST_OPS.has(op)) {
+      this.server.closeWithError(this.channel, "AUTH_FAILED", `${op} payloads are MACed`, frame.requestId);
+      return;
+    }
     this.inFlight += 1;
-    if (this.inFlight === CONNECTION_REQUESTS_IN_FLIGHT_MAX) channel.pause();
-    void this.server.serve(channel, frame).finally(() => {
-      if (this.inFlight === CONNECTION_REQUESTS_IN_FLIGHT_MAX) channel.resume();
+    if (this.inFlight === CONNECTION_REQUESTS_IN_FLIGHT_MAX) this.channel.pause();
+    void this.server.serve(this, frame, request.value).finally(() => {
+      if (this.inFlight === CONNECTION_REQUESTS_IN_FLIGHT_MAX) this.channel.resume();
       this.inFlight -= 1;
     });
   }
 
+  /** An error answer to one request; the connection lives on (framing is intact). */
+  private answerNow(frame: Frame, error: FtfsError): void {
+    this.server.stats.errors += 1;
+    this.channel
+      .send(FRAME_KIND.error, frame.requestId, errorHeader(error.code, error.message, error.hint))
+      .catch(() => undefined); // the peer left; its connection is being torn down
+  }
+
   onDecodeError(error: FrameDecodeError): void {
-    if (this.channel !== null) this.server.rejectStream(this.channel, error);
+    this.server.rejectStream(this.channel, error);
   }
 
   onClose(): void {
-    if (this.channel !== null) this.server.forget(this.channel);
+    this.server.forget(this);
   }
 }

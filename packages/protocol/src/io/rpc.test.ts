@@ -4,7 +4,15 @@
  * file bytes arrive intact, and a slow reader does not make the server buffer without bound.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { encodeFrameBytes, FRAME_KIND, FRAME_BYTES_MAX, fail, ok, FtfsError } from "../core/index.ts";
+import {
+  encodeFrameBytes,
+  FRAME_KIND,
+  FRAME_BYTES_MAX,
+  FrameDecoder,
+  fail,
+  ok,
+  FtfsError,
+} from "../core/index.ts";
 import { createMemoryLogger } from "./logger.ts";
 import { RpcClient } from "./rpc-client.ts";
 import { RpcServer } from "./rpc-server.ts";
@@ -120,7 +128,7 @@ describe("rpc over loopback", () => {
 
   test("garbage bytes get one BAD_FRAME-class error and a closed connection; others keep working", async () => {
     const server = startEchoServer();
-    const garbage = new Uint8Array([0, 0, 0, 20, ...new Array<number>(20).fill(9)]);
+    const garbage = new Uint8Array([0, 0, 0, 40, ...new Array<number>(40).fill(9)]);
     expect(await rawExchange(server.port, garbage, "close")).toContain("UNSUPPORTED_VERSION");
     const client = await RpcClient.connect(`127.0.0.1:${server.port}`);
     expect((await client.call("getChunk", { chunkId: idA })).body.bytes).toBe(1024 * 1024);
@@ -155,11 +163,21 @@ describe("rpc over loopback", () => {
 
 describe("a peer that stops reading", () => {
   test("a call's deadline reaches the caller while its large payload is still unsent", async () => {
-    // Accepts and never reads: the payload fills the socket buffers and the write waits.
+    // Answers the handshake, then never reads: the payload fills the socket buffers and the
+    // write waits.
+    const decoder = new FrameDecoder();
     const silent = Bun.listen({
       hostname: "127.0.0.1",
       port: 0,
-      socket: { open: (socket) => socket.pause(), data: () => undefined },
+      socket: {
+        data: (socket, bytes) => {
+          for (const frame of decoder.push(bytes).frames) {
+            const body = { serverNonce: Buffer.alloc(32).toString("base64"), mac: false };
+            socket.write(encodeFrameBytes(FRAME_KIND.response, frame.requestId, { body }));
+            socket.pause();
+          }
+        },
+      },
     });
     try {
       const client = await RpcClient.connect(`127.0.0.1:${silent.port}`);

@@ -5,13 +5,15 @@
  * not import them (packages never import apps).
  */
 
-import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { closeSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { CHUNK_BYTES_DEFAULT } from "../core/limits.ts";
-import { RpcClient } from "../io/rpc-client.ts";
+import { generateClusterKey } from "../io/cluster-key-flags.ts";
+import { Keyring } from "../io/gossip/keyring.ts";
+import { RpcClient, type ClientTls, type ConnectOptions } from "../io/rpc-client.ts";
 import { freePort } from "./free-port.ts";
 
 const REPO_ROOT = resolve(import.meta.dir, "../../../..");
@@ -50,6 +52,17 @@ export interface ClusterOptions {
   readonly hostOf?: (id: string) => string;
   /** A command that execs the node, per node (see NodeProcess's `wrap`). */
   readonly wrapOf?: (id: string) => readonly string[];
+  /**
+   * Authenticate everything with a fresh random cluster key (each node reads it from its own
+   * key file, so a test can rotate keys node by node). Default: every node `--insecure`.
+   */
+  readonly secure?: boolean;
+  /** Use the keys in this file (created with a fresh key if missing); implies `secure`. */
+  readonly clusterKeyFile?: string;
+  /** More flags for every node (TLS, connection limits). */
+  readonly nodeArgs?: readonly string[];
+  /** TLS the launcher's own probes use, when `nodeArgs` make the nodes serve TLS. */
+  readonly clientTls?: ClientTls;
 }
 
 export class NodeProcess {
@@ -144,15 +157,53 @@ export class NodeProcess {
   }
 }
 
+/** How a cluster authenticates: its key text (null: insecure) and the files nodes read it from. */
+export interface ClusterSecurity {
+  readonly clusterKey: string | null;
+  readonly keyFileOf: (id: string) => string | null;
+  readonly clientTls?: ClientTls | undefined;
+}
+
+/** The name the launcher's own connections claim as a node. */
+const LAUNCHER_NODE = "launcher";
+
 export class LocalCluster {
   readonly dataRoot: string;
   readonly nodes: readonly NodeProcess[];
+  /** The cluster keys in `--cluster-key` format (base64, comma list); null when insecure. */
+  readonly clusterKey: string | null;
   private readonly keep: boolean;
+  private readonly security: ClusterSecurity;
 
-  constructor(dataRoot: string, nodes: readonly NodeProcess[], keep: boolean) {
+  constructor(
+    dataRoot: string,
+    nodes: readonly NodeProcess[],
+    keep: boolean,
+    security: ClusterSecurity = { clusterKey: null, keyFileOf: () => null },
+  ) {
     this.dataRoot = dataRoot;
     this.nodes = nodes;
     this.keep = keep;
+    this.security = security;
+    this.clusterKey = security.clusterKey;
+  }
+
+  get keyring(): Keyring {
+    return this.clusterKey === null ? Keyring.open() : Keyring.parse(this.clusterKey);
+  }
+
+  /** Connect options that prove a node of this cluster (for tests that act as one, or admin). */
+  nodeConnectOptions(node = LAUNCHER_NODE): ConnectOptions {
+    const credentials = { kind: "node", node, keyring: this.keyring } as const;
+    const tls = this.security.clientTls;
+    return tls === undefined ? { credentials } : { credentials, tls };
+  }
+
+  /** The keys node `id` reads at its next start (a rotation step); `--cluster-key` format. */
+  async writeNodeKeys(id: string, keys: string): Promise<void> {
+    const file = this.security.keyFileOf(this.node(id).id);
+    if (file === null) throw new Error(`node ${id} has no key file: start the cluster secure`);
+    await writeFile(file, `${keys}\n`, { mode: 0o600 });
   }
 
   get directoryAddresses(): string[] {
@@ -186,7 +237,7 @@ export class LocalCluster {
     for (const address of this.directoryAddresses) {
       let client: RpcClient | null = null;
       try {
-        client = await RpcClient.connect(address, 500);
+        client = await RpcClient.connect(address, 500, this.nodeConnectOptions());
         const status = await client.call("clusterStatus", {}, { timeoutMs: 1_000 });
         const answeredByPrimary = status.body.members.some(
           (member) => member.node === status.body.node && member.primary,
@@ -249,6 +300,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
   for (const id of ids.directories) directoryAddresses.push(await addressOf(id));
   const chunkBytes = String(options.chunkBytes ?? CHUNK_BYTES_DEFAULT);
   const env = options.env ?? {};
+  const allIds = [...ids.directories, ...ids.storage.map((node) => node.id), ...ids.spares];
+  const security = await prepareSecurity(options, dataRoot, allIds);
+  const securityArgs = (id: string): string[] => {
+    const file = security.keyFileOf(id);
+    return [...(file === null ? ["--insecure"] : ["--cluster-key-file", file]), ...(options.nodeArgs ?? [])];
+  };
   const nodes: NodeProcess[] = ids.directories.map((id, index) => {
     const address = directoryAddresses[index] ?? "";
     const peers = directoryAddresses.filter((other) => other !== address).join(",");
@@ -256,7 +313,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     return new NodeProcess({
       id, role: "directory", group: null, address, dataDir, logPath: join(dataRoot, `${id}.log`), env, wrap: wrapOf(id),
       argv: [DIRECTORY_MAIN, "--node", id, "--listen", address, "--data", dataDir, "--join", peers,
-        "--expect", String(ids.directories.length), "--chunk-bytes", chunkBytes],
+        "--expect", String(ids.directories.length), "--chunk-bytes", chunkBytes, ...securityArgs(id)],
     });
   });
   for (const { id, group } of ids.storage) {
@@ -265,7 +322,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     nodes.push(new NodeProcess({
       id, role: "storage", group, address, dataDir, logPath: join(dataRoot, `${id}.log`), env, wrap: wrapOf(id),
       argv: [STORAGE_MAIN, "--node", id, "--group", group, "--listen", address, "--data", dataDir,
-        "--join", directoryAddresses.join(",")],
+        "--join", directoryAddresses.join(","), ...securityArgs(id)],
     }));
   }
   for (const id of ids.spares) {
@@ -274,10 +331,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     nodes.push(new NodeProcess({
       id, role: "storage", group: null, address, dataDir, logPath: join(dataRoot, `${id}.log`), env, wrap: wrapOf(id),
       argv: [STORAGE_MAIN, "--node", id, "--spare", "--listen", address, "--data", dataDir,
-        "--join", directoryAddresses.join(",")],
+        "--join", directoryAddresses.join(","), ...securityArgs(id)],
     }));
   }
-  const cluster = new LocalCluster(dataRoot, nodes, options.keep ?? false);
+  const cluster = new LocalCluster(dataRoot, nodes, options.keep ?? false, security);
   for (const node of nodes) node.start();
   try {
     await cluster.waitReady();
@@ -286,6 +343,34 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     throw error;
   }
   return cluster;
+}
+
+/**
+ * Key files: with `clusterKeyFile`, every node reads that one (made with a fresh key if it is
+ * missing); with `secure`, each node gets its own copy under <dataRoot>/keys, so a test can
+ * rotate keys one node at a time. Otherwise nodes run `--insecure`.
+ */
+async function prepareSecurity(
+  options: ClusterOptions,
+  dataRoot: string,
+  ids: readonly string[],
+): Promise<ClusterSecurity> {
+  const clientTls = options.clientTls;
+  if (options.clusterKeyFile !== undefined) {
+    const file = options.clusterKeyFile;
+    const existing = await readFile(file, "utf8").catch(() => null);
+    const clusterKey = existing?.trim() || generateClusterKey();
+    if (existing === null || existing.trim() === "") {
+      await writeFile(file, `${clusterKey}\n`, { mode: 0o600 });
+    }
+    return { clusterKey, keyFileOf: () => file, clientTls };
+  }
+  if (options.secure !== true) return { clusterKey: null, keyFileOf: () => null, clientTls };
+  const clusterKey = generateClusterKey();
+  const folder = join(dataRoot, "keys");
+  await mkdir(folder, { recursive: true, mode: 0o700 });
+  for (const id of ids) await writeFile(join(folder, `${id}.key`), `${clusterKey}\n`, { mode: 0o600 });
+  return { clusterKey, keyFileOf: (id) => join(folder, `${id}.key`), clientTls };
 }
 
 export interface FtfsRun {

@@ -4,9 +4,14 @@
  * operator rotates keys without downtime as with Serf's keyring (add the new key everywhere,
  * make it first everywhere, then drop the old one). An empty keyring is open dev mode: nothing
  * is signed or checked. Owns parsing and the tag; knows nothing of sockets or SWIM.
+ *
+ * The same keys serve TCP channels, sessions, placement tickets and receipts, but never raw:
+ * each purpose gets its own sub-key, HMAC(key, "ftfs/<purpose>/v1"), so a MAC made for one
+ * purpose can never pass as another's. Each key has an id (KEY_ID_BYTES of its SHA-256, hex)
+ * that signed things carry, so a verifier picks the right key during a rotation.
  */
 
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
 /**
  * Tag length: 128 bits of HMAC-SHA256, as IPsec's HMAC-SHA-256-128 (RFC 4868) uses; a forger
@@ -20,6 +25,33 @@ export const GOSSIP_KEY_BYTES_MAX = 64;
 /** Each key verified costs one HMAC per datagram; rotation needs two, a few more is plenty. */
 export const GOSSIP_KEYS_MAX = 8;
 
+/** Bytes of SHA-256(key) that name a key: enough to tell a keyring's few keys apart. */
+export const KEY_ID_BYTES = 4;
+
+/** What a sub-key is for; each purpose's MACs are useless for every other. */
+export type KeyPurpose = "channel" | "session" | "ticket" | "receipt";
+
+/** One derived key and the id of the cluster key it came from. */
+export interface SubKey {
+  readonly keyId: string;
+  readonly key: Uint8Array;
+}
+
+/** A purpose's sub-keys: the first signs, any verifies (found by the id a MAC names). */
+export interface SubKeys {
+  readonly signing: SubKey | null;
+  readonly lookup: (keyId: string) => Uint8Array | undefined;
+}
+
+export function keyIdOf(key: Uint8Array): string {
+  return createHash("sha256").update(key).digest().subarray(0, KEY_ID_BYTES).toString("hex");
+}
+
+/** HMAC-SHA256(key, "ftfs/<purpose>/v1"). */
+export function deriveSubKey(key: Uint8Array, purpose: KeyPurpose): Uint8Array {
+  return new Uint8Array(createHmac("sha256", key).update(`ftfs/${purpose}/v1`).digest());
+}
+
 export class KeyringError extends Error {
   override readonly name = "KeyringError";
   readonly code = "BAD_CLUSTER_KEY";
@@ -27,6 +59,7 @@ export class KeyringError extends Error {
 
 export class Keyring {
   private readonly keys: readonly Uint8Array[];
+  private readonly derived = new Map<KeyPurpose, SubKeys>();
 
   private constructor(keys: readonly Uint8Array[]) {
     this.keys = keys;
@@ -73,6 +106,22 @@ export class Keyring {
 
   get size(): number {
     return this.keys.length;
+  }
+
+  /** Every key's id, the signing key's first. */
+  get keyIds(): string[] {
+    return this.keys.map(keyIdOf);
+  }
+
+  /** The sub-keys of one purpose, derived once per keyring. */
+  subKeys(purpose: KeyPurpose): SubKeys {
+    const cached = this.derived.get(purpose);
+    if (cached !== undefined) return cached;
+    const all = this.keys.map((key) => ({ keyId: keyIdOf(key), key: deriveSubKey(key, purpose) }));
+    const byId = new Map(all.map((sub) => [sub.keyId, sub.key]));
+    const subKeys: SubKeys = { signing: all[0] ?? null, lookup: (keyId) => byId.get(keyId) };
+    this.derived.set(purpose, subKeys);
+    return subKeys;
   }
 
   /** Bytes the keyring adds to each datagram. */
