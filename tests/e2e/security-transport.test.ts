@@ -134,7 +134,7 @@ async function recordingRelay(target: string): Promise<{
         if (upstream === null) client.data.pending.push(copy);
         else upstream.write(copy);
       },
-      close: () => upstream?.end(),
+      close: () => void upstream?.end(),
     },
   });
   return {
