@@ -7,6 +7,11 @@
  */
 
 import { describe, expect, test } from "bun:test";
+import { RpcPool } from "@ftfs/protocol/io";
+import type { Manifest } from "@ftfs/protocol/core";
+import { chaosClient } from "../../bench/src/chaos/client.ts";
+import { startChaosCluster } from "../../bench/src/chaos/cluster.ts";
+import { convergenceProblem } from "../../bench/src/chaos/converge.ts";
 import { ChaosNet } from "../../bench/src/chaos/net.ts";
 import { runSchedule } from "../../bench/src/chaos/run.ts";
 import { FAULT_KINDS, type FaultKind } from "../../bench/src/chaos/schedule.ts";
@@ -36,6 +41,20 @@ const SCHEDULES: readonly SuiteSchedule[] = [
 ];
 
 const unavailable = ChaosNet.unavailableReason();
+const CHECK_CONNECT_TIMEOUT_MS = 1_000;
+const CHECK_CALL_TIMEOUT_MS = 2_000;
+/** A fresh cluster's catch-ups and gossip settle well within this. */
+const CHECK_SETTLE_MS = 20_000;
+const CHECK_POLL_MS = 200;
+
+/** The manifest from whichever directory node is primary (the others answer NOT_PRIMARY). */
+async function primaryManifest(directories: readonly string[], pool: RpcPool, version: number): Promise<Manifest> {
+  const answers = await Promise.allSettled(directories.map((address) =>
+    pool.call(address, "getManifest", { uid: "chaos0", name: "f0", version }, { timeoutMs: CHECK_CALL_TIMEOUT_MS })));
+  const answered = answers.find((answer) => answer.status === "fulfilled");
+  if (answered?.status !== "fulfilled") throw new Error("no directory node gave the manifest");
+  return answered.value.body.manifest;
+}
 
 describe("chaos", () => {
   if (unavailable !== null && process.env["CI"] !== "true") {
@@ -59,6 +78,32 @@ describe("chaos", () => {
       expect(result.violations).toEqual([]);
     }, SCHEDULE_TIMEOUT_MS);
   }
+
+  test("the convergence check sees a chunk missing from a group, and a whole cluster as converged", async () => {
+    const chaos = await startChaosCluster(`/tmp/ftfs-chaos-${process.pid}-check`);
+    const { client, close } = chaosClient(chaos.cluster.directoryAddresses);
+    const pool = new RpcPool(CHECK_CONNECT_TIMEOUT_MS);
+    try {
+      await client.connect("chaos0");
+      const written = await client.uploadBytes("chaos0", "f0", new Uint8Array(3 * 64 * 1024).fill(7));
+      const versions = [{ uid: "chaos0", name: "f0", version: written.version }];
+      let problem: string | null = "not asked";
+      for (const deadline = performance.now() + CHECK_SETTLE_MS; problem !== null && performance.now() < deadline;) {
+        problem = await convergenceProblem(chaos.cluster, pool, versions, new Map());
+        if (problem !== null) await Bun.sleep(CHECK_POLL_MS);
+      }
+      expect(problem).toBeNull();
+      // The same version, as if its manifest named one more chunk in s1 that no node holds.
+      const real = await primaryManifest(chaos.cluster.directoryAddresses, pool, written.version);
+      const forged: Manifest = { ...real, chunks: [...real.chunks, { id: "ab".repeat(32), bytes: 1, group: "s1" }] };
+      const cache = new Map([[`chaos0/f0@v${written.version}`, forged]]);
+      expect(await convergenceProblem(chaos.cluster, pool, versions, cache)).toMatch(/storage s1a lacks 1 of the \d+ chunks group s1 holds/);
+    } finally {
+      pool.close();
+      close();
+      await chaos.stop(false);
+    }
+  }, SCHEDULE_TIMEOUT_MS);
 
   test("every fault kind is in some schedule", () => {
     const covered = new Set(SCHEDULES.flatMap((schedule) => schedule.kinds));

@@ -18,7 +18,8 @@ const MIB = 1024 * KIB;
 export const CHAOS_CHUNK_BYTES = 64 * KIB;
 /** The storage node whose data folder is a small disk the nemesis fills. */
 export const SMALL_DISK_NODE = "s2c";
-const SMALL_DISK_BYTES = 64 * MIB;
+/** Room for a schedule's writes (~60 MiB per group in 45 s), so only the nemesis fills it. */
+const SMALL_DISK_BYTES = 256 * MIB;
 
 export const CHAOS_SHAPE: ClusterOptions = {
   directories: 3,

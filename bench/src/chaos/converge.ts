@@ -2,10 +2,11 @@
  * After healing: is the cluster whole again? Every node running; every directory answering,
  * exactly one of them primary; every storage group with a primary, all of its nodes in sync
  * (no learners) and its replication factor met; every directory node's own applied state
- * listing the same files as the primary; and every node of a group holding the same committed
- * owner references. Asked of each node directly, with short timeouts.
+ * listing the same files as the primary; and every chunk of every acknowledged version on every
+ * node of its group. Asked of each node directly, with short timeouts.
  */
 
+import { CHUNK_IDS_PER_REQUEST_MAX, type Manifest } from "@ftfs/protocol/core";
 import { RpcPool } from "@ftfs/protocol/io";
 import type { LocalCluster } from "@ftfs/protocol/testing";
 
@@ -31,7 +32,10 @@ function difference(a: readonly string[], b: readonly string[]): string {
 }
 
 /** The first reason the cluster is not converged, or null when it is. */
-export async function convergenceProblem(cluster: LocalCluster, pool: RpcPool, uids: readonly string[]): Promise<string | null> {
+export async function convergenceProblem(
+  cluster: LocalCluster, pool: RpcPool, versions: readonly FileVersion[], manifests: Map<string, Manifest>,
+): Promise<string | null> {
+  const uids = [...new Set(versions.map((version) => version.uid))];
   const stopped = cluster.nodes.filter((node) => !node.running);
   if (stopped.length > 0) return `not running: ${stopped.map((node) => node.id).join(", ")}`;
   const directories = cluster.nodes.filter((node) => node.role === "directory");
@@ -78,22 +82,63 @@ export async function convergenceProblem(cluster: LocalCluster, pool: RpcPool, u
         return `directories ${first.id} and ${other.id} list ${uid} differently: ${difference(first.files, other.files)}`;
       }
     }
-    const groups = new Set(cluster.nodes.flatMap((node) => (node.group === null ? [] : [node.group])));
-    for (const group of groups) {
-      const owned: Array<{ id: string; refs: string[] }> = [];
-      for (const node of cluster.nodes.filter((candidate) => candidate.group === group)) {
+  }
+  return missingChunks(cluster, pool, primary.node.address, versions, manifests);
+}
+
+/** An acknowledged version whose chunks must be on every in-sync node of their groups. */
+export interface FileVersion {
+  readonly uid: string;
+  readonly name: string;
+  readonly version: number;
+}
+
+/**
+ * The replication factor restored for the data itself: every chunk of every acknowledged
+ * version is on every in-sync node of the group its manifest places it in (asked of each node
+ * with hasChunks). Manifests never change, so they are fetched once and kept across polls.
+ */
+async function missingChunks(
+  cluster: LocalCluster, pool: RpcPool, directory: string, versions: readonly FileVersion[], manifests: Map<string, Manifest>,
+): Promise<string | null> {
+  const wanted = new Map<string, Map<string, string>>(); // group -> chunk id -> one version naming it
+  for (const version of versions) {
+    const key = `${version.uid}/${version.name}@v${version.version}`;
+    let manifest = manifests.get(key);
+    if (manifest === undefined) {
+      try {
+        const answer = await pool.call(directory, "getManifest",
+          { uid: version.uid, name: version.name, version: version.version }, { timeoutMs: CALL_TIMEOUT_MS });
+        manifest = answer.body.manifest;
+      } catch (error) {
+        return `no manifest for ${key}: ${String(error)}`;
+      }
+      manifests.set(key, manifest);
+    }
+    for (const chunk of manifest.chunks) {
+      const chunks = wanted.get(chunk.group) ?? new Map<string, string>();
+      chunks.set(chunk.id, key);
+      wanted.set(chunk.group, chunks);
+    }
+  }
+  for (const [group, chunks] of wanted) {
+    const ids = [...chunks.keys()];
+    for (const node of cluster.nodes.filter((candidate) => candidate.group === group)) {
+      const present = new Set<string>();
+      for (let from = 0; from < ids.length; from += CHUNK_IDS_PER_REQUEST_MAX) {
         try {
-          const answer = (await pool.call(node.address, "listOwned", { uid }, { timeoutMs: CALL_TIMEOUT_MS })).body;
-          owned.push({ id: node.id, refs: answer.files.filter((f) => f.version !== null).map((f) => `${f.name}@${f.version}:${f.chunks}`) });
+          const answer = await pool.call(node.address, "hasChunks",
+            { chunkIds: ids.slice(from, from + CHUNK_IDS_PER_REQUEST_MAX) }, { timeoutMs: CALL_TIMEOUT_MS });
+          for (const id of answer.body.present) present.add(id);
         } catch (error) {
-          return `storage ${node.id} cannot list ${uid}: ${String(error)}`;
+          return `storage ${node.id} does not answer hasChunks: ${String(error)}`;
         }
       }
-      const [head, ...tail] = owned;
-      for (const other of tail) {
-        if (head !== undefined && !sameSet(head.refs, other.refs)) {
-          return `storage ${head.id} and ${other.id} hold different committed files of ${uid}: ${difference(head.refs, other.refs)}`;
-        }
+      const missing = ids.filter((id) => !present.has(id));
+      if (missing.length > 0) {
+        const example = missing[0] ?? "";
+        return `storage ${node.id} lacks ${missing.length} of the ${ids.length} chunks group ${group} holds for ` +
+          `acknowledged versions (e.g. ${chunks.get(example)} chunk ${example.slice(0, 12)})`;
       }
     }
   }
@@ -101,13 +146,14 @@ export async function convergenceProblem(cluster: LocalCluster, pool: RpcPool, u
 }
 
 /** Polls until converged; returns null, or the last problem seen when `timeoutMs` runs out. */
-export async function waitConverged(cluster: LocalCluster, uids: readonly string[], timeoutMs: number): Promise<string | null> {
+export async function waitConverged(cluster: LocalCluster, versions: readonly FileVersion[], timeoutMs: number): Promise<string | null> {
   const pool = new RpcPool(POOL_CONNECT_TIMEOUT_MS);
+  const manifests = new Map<string, Manifest>();
   const deadline = performance.now() + timeoutMs;
   let problem: string | null = "not checked";
   try {
     while (performance.now() < deadline) {
-      problem = await convergenceProblem(cluster, pool, uids);
+      problem = await convergenceProblem(cluster, pool, versions, manifests);
       if (problem === null) return null;
       await Bun.sleep(POLL_INTERVAL_MS);
     }

@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { chaosClient } from "./client.ts";
 import { checkHistory, historySlice, type FinalRead, type Violation } from "./checker.ts";
 import { SMALL_DISK_NODE, startChaosCluster } from "./cluster.ts";
-import { waitConverged } from "./converge.ts";
-import { OpLog, type OpStatus } from "./history.ts";
+import { waitConverged, type FileVersion } from "./converge.ts";
+import { isWrite, OpLog, type OpStatus } from "./history.ts";
 import { startFault, type ActiveFault } from "./nemesis.ts";
 import { CHAOS_ROOT_PREFIX } from "./net.ts";
 import { describeFault, makeSchedule, type FaultKind } from "./schedule.ts";
@@ -55,13 +55,21 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function finalReads(directories: readonly string[], log: OpLog, files: Array<{ uid: string; name: string }>): Promise<FinalRead[]> {
-  const wanted: Array<{ uid: string; name: string; asked: number | null }> = files.map((f) => ({ ...f, asked: null }));
+function acknowledgedVersions(log: OpLog): FileVersion[] {
+  const versions: FileVersion[] = [];
   for (const op of log.ops) {
-    if (op.status === "ok" && op.version !== null && op.name !== null && (op.kind === "upload" || op.kind === "update")) {
-      wanted.push({ uid: op.uid, name: op.name, asked: op.version });
+    if (op.status === "ok" && op.version !== null && op.name !== null && isWrite(op)) {
+      versions.push({ uid: op.uid, name: op.name, version: op.version });
     }
   }
+  return versions;
+}
+
+async function finalReads(directories: readonly string[], log: OpLog, files: Array<{ uid: string; name: string }>): Promise<FinalRead[]> {
+  const wanted: Array<{ uid: string; name: string; asked: number | null }> = [
+    ...files.map((f) => ({ ...f, asked: null })),
+    ...acknowledgedVersions(log).map((v) => ({ uid: v.uid, name: v.name, asked: v.version })),
+  ];
   const { client, close } = chaosClient(directories);
   const out: FinalRead[] = [];
   let next = 0;
@@ -114,8 +122,7 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
     if (restMs > 0) await Bun.sleep(restMs);
     await workload.stop();
     options.say(`  load stopped after ${log.ops.length} ops; waiting for convergence`);
-    const uids = [...new Set(log.ops.map((op) => op.uid))];
-    const problem = await waitConverged(chaos.cluster, uids, CONVERGE_TIMEOUT_MS);
+    const problem = await waitConverged(chaos.cluster, acknowledgedVersions(log), CONVERGE_TIMEOUT_MS);
     if (problem !== null) {
       violations.push({ kind: "not-converged", file: null, opIds: [],
         detail: `not converged ${CONVERGE_TIMEOUT_MS} ms after healing: ${problem}` });
