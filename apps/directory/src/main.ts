@@ -20,6 +20,7 @@ import {
   exitWithParent,
   parseBytesFlag,
   parseFlags,
+  parseIntegerFlag,
   parseRateFlag,
   parseSecurityFlags,
   SECURITY_FLAGS,
@@ -32,6 +33,8 @@ import {
 } from "@ftfs/protocol/io";
 import {
   DIRECTORY_GROUP_SIZES,
+  QUOTA_BYTES_DEFAULT,
+  QUOTA_FILES_DEFAULT,
   REBALANCE_BYTES_PER_SECOND_DEFAULT,
   REBALANCE_BYTES_PER_SECOND_MIN,
   REREPLICATION_GRACE_MS_DEFAULT,
@@ -45,6 +48,7 @@ const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
 const NODE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
 const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
 
 const FLAGS: readonly FlagSpec[] = [
   { name: "node", description: "this node's id (d1, d2, …)" },
@@ -72,6 +76,16 @@ const FLAGS: readonly FlagSpec[] = [
     description: "bytes per second `ftfs rebalance` copies between storage groups, e.g. 64MiB",
     default: `${REBALANCE_BYTES_PER_SECOND_DEFAULT / MIB}MiB`,
   },
+  {
+    name: "quota-bytes-default",
+    description: "bytes a user's files may take, unless `ftfs admin user add --quota-bytes` says",
+    default: `${QUOTA_BYTES_DEFAULT / GIB}GiB`,
+  },
+  {
+    name: "quota-files-default",
+    description: "files a user may have, unless `ftfs admin user add --quota-files` says",
+    default: String(QUOTA_FILES_DEFAULT),
+  },
   ...SECURITY_FLAGS,
 ];
 
@@ -84,6 +98,8 @@ export interface DirectoryConfig {
   readonly chunkBytes: number;
   readonly rereplicationGraceMs: number;
   readonly rebalanceBytesPerSecond: number;
+  readonly quotaBytesDefault: number;
+  readonly quotaFilesDefault: number;
   /** Cluster key (open: `--insecure`), connection bounds, TLS. */
   readonly security: SecuritySettings;
 }
@@ -145,6 +161,18 @@ export function parseConfig(
     chunkBytes,
     rereplicationGraceMs: grace.value,
     rebalanceBytesPerSecond,
+    quotaBytesDefault: parseBytesFlag(
+      "quota-bytes-default",
+      flags["quota-bytes-default"] ?? "",
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    quotaFilesDefault: parseIntegerFlag(
+      "quota-files-default",
+      flags["quota-files-default"] ?? "",
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
     security: parseSecurityFlags(flags),
   };
 }
@@ -163,6 +191,8 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
       expect: config.expect,
       rereplicationGraceMs: config.rereplicationGraceMs,
       rebalanceBytesPerSecond: config.rebalanceBytesPerSecond,
+      quotaBytesDefault: config.quotaBytesDefault,
+      quotaFilesDefault: config.quotaFilesDefault,
       ...securityOptions(config.security),
     });
   } catch (error) {

@@ -20,7 +20,7 @@ function usageError(argv: string[]): string {
 
 describe("seed commands", () => {
   test("c, a, r, d and d --from storage", () => {
-    expect(command(["alice", "c"])).toEqual({ kind: "connect", uid: "alice" });
+    expect(command(["alice", "c"])).toEqual({ kind: "connect", uid: "alice", secretFile: null });
     expect(command(["alice", "a", "x.txt", "y.txt"])).toEqual({
       kind: "upload",
       uid: "alice",
@@ -141,6 +141,7 @@ describe("friendly forms", () => {
     expect(parsed.ok && parsed.value.options).toEqual({
       json: true,
       cluster: ["127.0.0.1:1", "127.0.0.1:2"],
+      clusterKeyFile: null,
     });
     expect(command(["put", "--", "--weird"])).toEqual({
       kind: "upload",

@@ -25,13 +25,19 @@ export const HELP_TOPICS = [
   "rm",
   "status",
   "rebalance",
+  "admin",
   "shell",
 ] as const;
 export type HelpTopic = (typeof HELP_TOPICS)[number];
 
 /** `uid: null` means "the session's user, or --user"; the runner resolves it. */
 export type Command =
-  | { readonly kind: "connect"; readonly uid: string }
+  | {
+      readonly kind: "connect";
+      readonly uid: string;
+      /** Where the secret is (else FTFS_SECRET, else a prompt on a terminal). */
+      readonly secretFile: string | null;
+    }
   | {
       readonly kind: "upload";
       readonly uid: string | null;
@@ -58,6 +64,15 @@ export type Command =
       /** Null: the directory's default threshold. */
       readonly thresholdBasisPoints: number | null;
     }
+  | {
+      readonly kind: "userAdd";
+      readonly uid: string;
+      readonly admin: boolean;
+      readonly quotaBytes: number | null;
+      readonly quotaFiles: number | null;
+    }
+  | { readonly kind: "userRemove"; readonly uid: string }
+  | { readonly kind: "userList" }
   | { readonly kind: "shell" }
   | { readonly kind: "help"; readonly topic: HelpTopic };
 
@@ -65,6 +80,8 @@ export interface GlobalOptions {
   readonly json: boolean;
   /** From --cluster; null means "FTFS_CLUSTER, else the session's, else the local cluster". */
   readonly cluster: readonly string[] | null;
+  /** From --cluster-key-file: act as an admin node (else FTFS_CLUSTER_KEY, else the session). */
+  readonly clusterKeyFile: string | null;
 }
 
 export interface Invocation {
@@ -76,10 +93,20 @@ export type ParseResult =
   | { readonly ok: true; readonly value: Invocation }
   | { readonly ok: false; readonly message: string; readonly topic: HelpTopic };
 
-type ValueFlag = "cluster" | "user" | "from" | "as" | "output" | "threshold";
-type BoolFlag = "json" | "help" | "stale";
+type ValueFlag =
+  | "cluster"
+  | "user"
+  | "from"
+  | "as"
+  | "output"
+  | "threshold"
+  | "secretFile"
+  | "quotaBytes"
+  | "quotaFiles"
+  | "clusterKeyFile";
+type BoolFlag = "json" | "help" | "stale" | "admin";
 /** The flags a command may refuse: --cluster, --json and --help apply everywhere. */
-type CommandFlag = ValueFlag | "stale";
+type CommandFlag = ValueFlag | "stale" | "admin";
 
 const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   "--cluster": "cluster",
@@ -90,16 +117,21 @@ const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   "--output": "output",
   "-o": "output",
   "--threshold": "threshold",
+  "--secret-file": "secretFile",
+  "--quota-bytes": "quotaBytes",
+  "--quota-files": "quotaFiles",
+  "--cluster-key-file": "clusterKeyFile",
 };
 const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
   "--json": "json",
   "--help": "help",
   "-h": "help",
   "--stale": "stale",
+  "--admin": "admin",
 };
 
 const SEED_ACTIONS = new Set(["c", "a", "r", "d"]);
-const VERBS = new Set(["put", "get", "ls", "rm", "status", "rebalance", "shell", "help"]);
+const VERBS = new Set(["put", "get", "ls", "rm", "status", "rebalance", "admin", "shell", "help"]);
 
 interface Tokens {
   readonly positionals: string[];
@@ -170,7 +202,9 @@ export function parseArgs(argv: readonly string[]): ParseResult {
       if (!parsed.ok) throw new UsageProblem(parsed.message);
       cluster = parsed.value;
     }
-    return { ok: true, value: { command, options: { json: tokens.flags.has("json"), cluster } } };
+    const clusterKeyFile = tokens.values.clusterKeyFile ?? null;
+    const options = { json: tokens.flags.has("json"), cluster, clusterKeyFile };
+    return { ok: true, value: { command, options } };
   } catch (error) {
     if (error instanceof UsageProblem)
       return { ok: false, message: error.message, topic: error.topic };
@@ -195,7 +229,7 @@ function parseCommand(tokens: Tokens): Command {
     if (wantsHelp) return { kind: "help", topic: "main" };
     throw new UsageProblem(
       `unknown command '${first}' ` +
-        "(use put, get, ls, rm, status, rebalance, shell, or <uid> c|a|r|d)",
+        "(use put, get, ls, rm, status, rebalance, admin, shell, or <uid> c|a|r|d)",
     );
   }
   if (!SEED_ACTIONS.has(second)) {
@@ -221,9 +255,9 @@ function parseSeed(
 ): Command {
   switch (action) {
     case "c":
-      allowOnly(tokens, [], topic);
+      allowOnly(tokens, ["secretFile"], topic);
       expectCount(rest, 0, 0, "c takes no arguments", topic);
-      return { kind: "connect", uid };
+      return { kind: "connect", uid, secretFile: tokens.values.secretFile ?? null };
     case "a":
       allowOnly(tokens, ["as"], topic);
       return uploadCommand(uid, rest, tokens, topic);
@@ -281,6 +315,8 @@ function parseVerb(
       allowOnly(tokens, ["threshold"], topic);
       expectCount(rest, 0, 0, "rebalance takes no arguments", topic);
       return { kind: "rebalance", thresholdBasisPoints: thresholdOf(tokens.values.threshold) };
+    case "admin":
+      return adminCommand(rest, tokens, topic);
     case "shell":
       allowOnly(tokens, [], topic);
       expectCount(rest, 0, 0, "shell takes no arguments", topic);
@@ -292,6 +328,60 @@ function parseVerb(
     default:
       throw new UsageProblem(`unknown command '${verb}'`);
   }
+}
+
+/** `admin user add|rm|ls`: the users of a secure cluster. */
+function adminCommand(rest: readonly string[], tokens: Tokens, topic: HelpTopic): Command {
+  const [noun, action, uid] = rest;
+  if (noun !== "user") throw new UsageProblem("admin takes: user add|rm|ls", topic);
+  switch (action) {
+    case "add":
+      allowOnly(tokens, ["admin", "quotaBytes", "quotaFiles"], topic);
+      expectCount(rest, 3, 3, "admin user add takes one uid", topic);
+      return {
+        kind: "userAdd",
+        uid: uid ?? "",
+        admin: tokens.flags.has("admin"),
+        quotaBytes: quotaOf("--quota-bytes", tokens.values.quotaBytes, BYTE_UNITS),
+        quotaFiles: quotaOf("--quota-files", tokens.values.quotaFiles, { "": 1 }),
+      };
+    case "rm":
+      allowOnly(tokens, [], topic);
+      expectCount(rest, 3, 3, "admin user rm takes one uid", topic);
+      return { kind: "userRemove", uid: uid ?? "" };
+    case "ls":
+      allowOnly(tokens, [], topic);
+      expectCount(rest, 2, 2, "admin user ls takes no arguments", topic);
+      return { kind: "userList" };
+    default:
+      throw new UsageProblem("admin user takes: add <uid>, rm <uid>, ls", topic);
+  }
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  b: 1,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+};
+
+/** A whole number, with a unit where `units` has one (`10GiB`); null when the flag is absent. */
+function quotaOf(
+  flag: string,
+  text: string | undefined,
+  units: Readonly<Record<string, number>>,
+): number | null {
+  if (text === undefined) return null;
+  const match = /^(\d+)\s*([A-Za-z]*)$/.exec(text.trim());
+  const scale = units[(match?.[2] ?? "?").toLowerCase()];
+  const value = match === null || scale === undefined ? Number.NaN : Number(match[1]) * scale;
+  if (!Number.isSafeInteger(value)) {
+    const example = units.gib === undefined ? "1000" : "10GiB";
+    throw new UsageProblem(`${flag} takes a whole number such as ${example}, not '${text}'`, "admin");
+  }
+  return value;
 }
 
 function uploadCommand(
@@ -358,16 +448,23 @@ const FLAG_SPELLING: Readonly<Record<ValueFlag, string>> = {
   as: "--as",
   output: "--output",
   threshold: "--threshold",
+  secretFile: "--secret-file",
+  quotaBytes: "--quota-bytes",
+  quotaFiles: "--quota-files",
+  clusterKeyFile: "--cluster-key-file",
 };
 
-/** --cluster and --json apply everywhere; the rest only where listed. */
+/** --cluster, --cluster-key-file and --json apply everywhere; the rest only where listed. */
 function allowOnly(tokens: Tokens, allowed: readonly CommandFlag[], topic: HelpTopic): void {
   for (const flag of Object.keys(tokens.values) as ValueFlag[]) {
-    if (flag !== "cluster" && !allowed.includes(flag)) {
+    if (flag !== "cluster" && flag !== "clusterKeyFile" && !allowed.includes(flag)) {
       throw new UsageProblem(`${FLAG_SPELLING[flag]} does not apply to this command`, topic);
     }
   }
   if (!allowed.includes("stale")) refuseStale(tokens, topic);
+  if (!allowed.includes("admin") && tokens.flags.has("admin")) {
+    throw new UsageProblem("--admin applies only to `ftfs admin user add`", topic);
+  }
 }
 
 /** Only the directory listing has a weaker read to offer; elsewhere the flag would be a lie. */

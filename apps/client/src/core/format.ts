@@ -4,7 +4,7 @@
  * so listings test without a time zone.
  */
 
-import type { FileEntry, GroupView, MemberView } from "@ftfs/protocol/core";
+import type { FileEntry, GroupView, MemberView, UserSummary } from "@ftfs/protocol/core";
 import { assertNever } from "@ftfs/protocol/core";
 import type { ClusterStatus } from "./status.ts";
 
@@ -228,4 +228,30 @@ function compareMembers(a: MemberView, b: MemberView): number {
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** `ftfs admin user ls`: each user's role, whether it can log in, quotas and usage. */
+export function formatUserTable(users: readonly UserSummary[]): string {
+  if (users.length === 0) return "no users";
+  const columns: Column[] = [
+    { title: "uid", align: "left" },
+    { title: "role", align: "left" },
+    { title: "login", align: "left" },
+    { title: "used", align: "right" },
+    { title: "quota", align: "right" },
+    { title: "files", align: "right" },
+    { title: "file quota", align: "right" },
+  ];
+  return formatTable(
+    columns,
+    users.map((user) => [
+      user.uid,
+      user.admin ? "admin" : "user",
+      user.credentials ? "yes" : "no",
+      formatBytes(user.usedBytes),
+      user.quotaBytes === null ? "default" : formatBytes(user.quotaBytes),
+      String(user.usedFiles),
+      user.quotaFiles === null ? "default" : String(user.quotaFiles),
+    ]),
+  );
 }

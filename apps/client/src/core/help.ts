@@ -7,6 +7,8 @@ const COMMON = `
 common flags:
   --cluster host:port[,…]  directory addresses (else $FTFS_CLUSTER, else the session's,
                            else the local cluster 127.0.0.1:7101-7103)
+  --cluster-key-file PATH  act with the cluster key (admin commands; else
+                           $FTFS_CLUSTER_KEY, else the session's admin user)
   --json                   machine-readable output (one JSON document)
   --help, -h               this help`;
 
@@ -32,18 +34,24 @@ friendly forms:
                                 epoch) and every storage group
   ftfs rebalance                move existing file data from fuller storage groups to
                                 emptier ones (--threshold percent: how even; default 10)
+  ftfs admin user add|rm|ls     users of a secure cluster (add prints a secret once)
   --user <uid>                  act as <uid> instead of the session's user
 ${COMMON}
 
-session: \`c\` remembers the user and cluster in $FTFS_CONFIG_DIR (else
-$XDG_CONFIG_HOME/ftfs, else ~/.config/ftfs)/session.json.
+session: \`c\` remembers the user and cluster (and on a secure cluster each user's
+session, mode 0600) in $FTFS_CONFIG_DIR (else $XDG_CONFIG_HOME/ftfs, else
+~/.config/ftfs)/session.json. Secrets: $FTFS_SECRET, --secret-file, or a prompt.
 exit status: 0 ok, 1 error (one line on stderr), 2 usage error.`;
 
 const TOPICS: Readonly<Record<Exclude<HelpTopic, "main">, string>> = {
-  c: `usage: ftfs <uid> c
+  c: `usage: ftfs <uid> c [--secret-file PATH]
 
-Connect as <uid> (created on first connect), print which directory node is
-primary, and remember the user and cluster for later commands.`,
+Connect as <uid>, print which directory node is primary, and remember the user
+and cluster for later commands. On a secure cluster this logs in: the secret
+comes from $FTFS_SECRET, --secret-file, or a prompt on a terminal; it never
+leaves this machine (SCRAM). The session (a token and its key, valid 12 hours,
+never the secret) is kept with mode 0600 beside the user and cluster. On an
+insecure cluster (no cluster key) the user is created on first connect.`,
   a: `usage: ftfs <uid> a <file>… [--as name]
 
 Upload each local file under its base name; an existing name gets a new version.
@@ -90,6 +98,20 @@ moved copies (after the storage nodes' --gc-grace).
 Safe to repeat, and safe while clients read and write: a version switches to its
 new group only after every chunk is stored there, and only if it did not change
 meanwhile; readers holding the old location still find the old copies.`,
+  admin: `usage: ftfs admin user add <uid> [--admin] [--quota-bytes N] [--quota-files N]
+       ftfs admin user rm <uid>
+       ftfs admin user ls
+
+Users of a secure cluster (one started with a cluster key). \`user add\` makes a
+random secret here, sends the directory only a salted verifier (SCRAM-SHA-256),
+and prints the secret once: give it to the user, who logs in with
+\`FTFS_SECRET=<secret> ftfs <uid> c\`. --admin lets the user run admin commands;
+--quota-bytes (e.g. 10GiB) and --quota-files override the directory's defaults.
+\`user rm\` removes the user and ends its sessions (its files stay under the uid).
+\`user ls\` lists users, roles, quotas and usage.
+
+Authorized by the cluster key (--cluster-key-file PATH or $FTFS_CLUSTER_KEY), or
+by the session of a user added with --admin.`,
   shell: `usage: ftfs [shell]
 
 An interactive prompt over one connection. Each line is a command without the
@@ -111,6 +133,7 @@ export function helpText(topic: HelpTopic): string {
     case "rm":
     case "status":
     case "rebalance":
+    case "admin":
     case "shell":
       return `${TOPICS[topic]}\n${COMMON}`;
     default:

@@ -5,8 +5,9 @@
  * else the session's, else the local dev cluster) and the user (--user, else the session's).
  */
 
-import { DEV_DIRECTORY_ADDRESSES } from "@ftfs/protocol/core";
-import { UsageError } from "@ftfs/protocol/io";
+import { readFileSync } from "node:fs";
+import { DEV_DIRECTORY_ADDRESSES, FtfsError } from "@ftfs/protocol/core";
+import { Keyring, UsageError, type ClientCredentials } from "@ftfs/protocol/io";
 import { parseClusterList, type GlobalOptions } from "../core/args.ts";
 import { CLI_READ_GC_INTERVAL_BYTES } from "../core/limits.ts";
 import { FtfsClient } from "./client.ts";
@@ -21,7 +22,21 @@ export interface CliIo {
   /** Write to stdout, waiting while the reader is slow (backpressure). */
   out(data: string | Uint8Array): Promise<void>;
   err(text: string): void;
+  /** Ask for a secret on the terminal without echoing it; absent where there is none. */
+  readonly readSecret?: (prompt: string) => Promise<string>;
 }
+
+/**
+ * Whom a command acts as: a user (its session on a secure cluster), an administrator (the
+ * cluster key, else the session's user), or nobody yet (a login in progress).
+ */
+export type Actor =
+  | { readonly kind: "user"; readonly uid: string }
+  | { readonly kind: "admin" }
+  | { readonly kind: "anonymous" };
+
+/** The node name the CLI claims when it holds the cluster key (admin commands). */
+const ADMIN_NODE_NAME = "ftfs-admin";
 
 /** stdout's reader went away (a closed pipe): nothing more can be said, so say nothing. */
 export class OutputClosedError extends Error {
@@ -62,19 +77,67 @@ export class CliState {
     return [...DEV_DIRECTORY_ADDRESSES];
   }
 
-  client(options: GlobalOptions): FtfsClient {
+  client(options: GlobalOptions, actor: Actor): FtfsClient {
     const addresses = this.clusterFor(options);
-    const key = addresses.join(",");
+    const { credentials, identity } = this.credentialsFor(options, actor);
+    const key = `${addresses.join(",")}|${identity}`;
     let client = this.clients.get(key);
     if (client === undefined) {
       client = new FtfsClient({
         directories: addresses,
         onRetry: this.retryReporter(),
         gcIntervalBytes: CLI_READ_GC_INTERVAL_BYTES,
+        credentials,
       });
       this.clients.set(key, client);
     }
     return client;
+  }
+
+  /**
+   * A user's saved session (anonymous without one: an insecure cluster needs none, and a
+   * secure one refuses with a hint to log in); for admin commands the cluster key first.
+   */
+  private credentialsFor(
+    options: GlobalOptions,
+    actor: Actor,
+  ): { credentials: ClientCredentials; identity: string } {
+    if (actor.kind === "admin") {
+      const keyring = this.clusterKey(options);
+      if (keyring !== null) {
+        return { credentials: { kind: "node", node: ADMIN_NODE_NAME, keyring }, identity: "node" };
+      }
+    }
+    const uid = actor.kind === "user" ? actor.uid : actor.kind === "admin" ? this.session?.uid : undefined;
+    const login = uid === undefined ? undefined : this.session?.logins?.[uid];
+    if (login === undefined) return { credentials: { kind: "anonymous" }, identity: "anonymous" };
+    if (Date.now() >= login.expiresAtMs) {
+      throw new FtfsError("SESSION_EXPIRED", `session expired: run \`ftfs ${login.uid} c\``);
+    }
+    return {
+      credentials: { kind: "user", token: login.token, sessionKey: login.sessionKey },
+      identity: `user:${login.token}`,
+    };
+  }
+
+  /** --cluster-key-file, else $FTFS_CLUSTER_KEY, else $FTFS_CLUSTER_KEY_FILE; null: none. */
+  private clusterKey(options: GlobalOptions): Keyring | null {
+    const file = options.clusterKeyFile ?? nonEmpty(this.io.env.FTFS_CLUSTER_KEY_FILE);
+    let text = file === null ? nonEmpty(this.io.env.FTFS_CLUSTER_KEY) : null;
+    if (file !== null) {
+      try {
+        text = readFileSync(file, "utf8");
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new FtfsError("LOCAL_FILE", `cannot read the cluster key file ${file}: ${reason}`);
+      }
+    }
+    if (text === null) return null;
+    try {
+      return Keyring.parse(text.trim());
+    } catch (error) {
+      throw new UsageError(`cluster key: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   /** Under FTFS_DEBUG, each retry is one stderr line; otherwise retries are silent pauses. */
@@ -99,4 +162,8 @@ export class CliState {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
   }
+}
+
+function nonEmpty(value: string | undefined): string | null {
+  return value === undefined || value.trim() === "" ? null : value;
 }

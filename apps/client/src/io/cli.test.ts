@@ -89,6 +89,7 @@ describe("ftfs commands", () => {
       uid: "alice",
       cluster: cluster.directoryAddresses,
       primary: cluster.directoryAddresses[0] ?? null,
+      logins: {},
     });
     expect((await stat(sessionPath(env))).mode & 0o777).toBe(0o600);
     const path = join(folder, "n.txt");

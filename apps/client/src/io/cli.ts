@@ -5,6 +5,7 @@
  */
 
 import { createInterface } from "node:readline";
+import { UsageError } from "@ftfs/protocol/io";
 import { parseArgs } from "../core/args.ts";
 import { CliState, OutputClosedError, type CliIo } from "./cli-state.ts";
 import { execute } from "./commands.ts";
@@ -47,7 +48,37 @@ export function processIo(): CliIo {
     stderrIsTty: process.stderr.isTTY === true,
     out: (data) => stdout.write(data),
     err: (text) => void process.stderr.write(text),
+    readSecret: promptSecret,
   };
+}
+
+const CTRL_C = "\u0003";
+
+/** A line from the terminal with echo off (raw mode), so the secret is not shown. */
+function promptSecret(prompt: string): Promise<string> {
+  process.stderr.write(prompt);
+  return new Promise((resolve, reject) => {
+    let typed = "";
+    const stdin = process.stdin;
+    const done = (error: Error | null): void => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off("data", onData);
+      process.stderr.write("\n");
+      if (error === null) resolve(typed);
+      else reject(error);
+    };
+    const onData = (data: Buffer): void => {
+      for (const char of data.toString("utf8")) {
+        if (char === "\r" || char === "\n") return done(null);
+        if (char === CTRL_C) return done(new UsageError("login cancelled"));
+        typed = char === "\u007f" ? typed.slice(0, -1) : typed + char;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on("data", onData);
+  });
 }
 
 /**

@@ -11,9 +11,11 @@ import {
   CONNECT_TIMEOUT_MS_DEFAULT,
   type FileEntry,
   type RebalanceRun,
+  type RequestBody,
   type ResponseBody,
+  type UserSummary,
 } from "@ftfs/protocol/core";
-import { RpcPool } from "@ftfs/protocol/io";
+import { RpcPool, type ClientCredentials } from "@ftfs/protocol/io";
 import hyperid from "hyperid";
 import type { StoredFile } from "../core/format.ts";
 import {
@@ -37,6 +39,13 @@ import {
   type UploadResult,
 } from "./upload.ts";
 import { baseName, checkName, checkUid } from "./validate.ts";
+import {
+  newClientNonce,
+  newUserCredentials,
+  proveLogin,
+  type LoginChallenge,
+  type LoginSession,
+} from "./login.ts";
 
 export interface FtfsClientOptions {
   /** Directory addresses (host:port); any live one works. */
@@ -56,6 +65,8 @@ export interface FtfsClientOptions {
   readonly gcIntervalBytes?: number;
   /** Share connections with other clients (the bench); closed by its owner, not by close(). */
   readonly pool?: RpcPool;
+  /** Who the client proves itself as (a logged-in user, an admin node); anonymous by default. */
+  readonly credentials?: ClientCredentials;
 }
 
 export type ConnectResult = ResponseBody<"connect">;
@@ -69,7 +80,12 @@ export class FtfsClient {
   private readonly requestIds = hyperid({ urlSafe: true });
 
   constructor(options: FtfsClientOptions) {
-    this.pool = options.pool ?? new RpcPool(options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT);
+    this.pool =
+      options.pool ??
+      new RpcPool(
+        options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT,
+        options.credentials === undefined ? {} : { credentials: options.credentials },
+      );
     this.ownsPool = options.pool === undefined;
     const retryDeadlineMs = options.retryDeadlineMs ?? CLIENT_RETRY_DEADLINE_MS;
     this.directory = new DirectoryClient(this.pool, {
@@ -102,6 +118,51 @@ export class FtfsClient {
     const answer = await this.directory.call("connect", { uid });
     this.directory.primary = answer.primary;
     return answer;
+  }
+
+  /**
+   * A login's first step; null when the cluster has no logins (insecure mode: no cluster key,
+   * so `connect` alone makes the session).
+   */
+  async loginStart(uid: string): Promise<LoginChallenge | null> {
+    checkUid(uid);
+    const clientNonce = newClientNonce();
+    try {
+      const start = await this.directory.call("loginStart", { uid, clientNonce });
+      return { uid, clientNonce, start };
+    } catch (error) {
+      if (error instanceof FtfsError && error.code === "UNKNOWN_OP") return null;
+      throw error;
+    }
+  }
+
+  /** A login's proof with the user's secret; the session it yields, once the server proved itself. */
+  async loginFinish(challenge: LoginChallenge, secret: string): Promise<LoginSession> {
+    const { proof, finish } = proveLogin(challenge, secret);
+    const { uid, clientNonce } = challenge;
+    const serverNonce = challenge.start.serverNonce;
+    const answer = await this.directory.call("loginFinish", { uid, clientNonce, serverNonce, proof });
+    return finish(answer);
+  }
+
+  /** Give `uid` credentials (admin); answers the secret, which nobody else ever sees. */
+  async userAdd(
+    uid: string,
+    options: Omit<RequestBody<"userAdd">, "uid" | "verifier">,
+  ): Promise<{ readonly secret: string; readonly generation: number }> {
+    checkUid(uid);
+    const { secret, verifier } = newUserCredentials();
+    const answer = await this.directory.call("userAdd", { uid, verifier, ...options });
+    return { secret, generation: answer.generation };
+  }
+
+  async userRemove(uid: string): Promise<void> {
+    checkUid(uid);
+    await this.directory.call("userRemove", { uid });
+  }
+
+  async userList(): Promise<UserSummary[]> {
+    return [...(await this.directory.call("userList", {})).users];
   }
 
   /** Upload a local file as `name` (default: its base name); an existing name: new version. */
@@ -177,10 +238,10 @@ export class FtfsClient {
   /** The user's files as the storage nodes know them: one live node per group, merged. */
   async listFromStorage(uid: string): Promise<StoredFile[]> {
     checkUid(uid);
-    const status = await this.directory.call("clusterStatus", {});
+    const { groups } = await this.directory.call("listGroups", {});
     const listings = await listEveryGroup(
       this.pool,
-      status.groups,
+      groups,
       uid,
       this.transfer.chunkTimeoutMs,
     );

@@ -5,7 +5,7 @@
  */
 
 import { rmSync } from "node:fs";
-import { open, rename, rm, stat } from "node:fs/promises";
+import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { assertNever, FtfsError } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
@@ -16,6 +16,7 @@ import {
   formatStatus,
   formatStoredTable,
   formatUploaded,
+  formatUserTable,
 } from "../core/format.ts";
 import { helpText } from "../core/help.ts";
 import { formatRebalance, formatRebalanceProgress } from "../core/rebalance-report.ts";
@@ -26,6 +27,7 @@ import type { FtfsClient } from "./client.ts";
 import type { ReadResult } from "./download.ts";
 import { progressBar } from "./progress.ts";
 import { saveSession } from "./session.ts";
+import type { LoginSession } from "./login.ts";
 
 export async function execute(invocation: Invocation, state: CliState): Promise<void> {
   const { command, options } = invocation;
@@ -35,7 +37,7 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
     case "shell":
       throw new UsageError("already in the shell");
     case "connect":
-      return connect(state, options, command.uid);
+      return connect(state, options, command.uid, command.secretFile);
     case "upload":
       return upload(state, options, command);
     case "read":
@@ -48,6 +50,10 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
       return status(state, options);
     case "rebalance":
       return rebalance(state, options, command.thresholdBasisPoints);
+    case "userAdd":
+    case "userRemove":
+    case "userList":
+      return adminUsers(state, options, command);
     default:
       return assertNever(command);
   }
@@ -61,10 +67,30 @@ async function printJson(state: CliState, value: unknown): Promise<void> {
   await print(state, JSON.stringify(value, null, 2));
 }
 
-async function connect(state: CliState, options: GlobalOptions, uid: string): Promise<void> {
+/**
+ * On a secure cluster: log in (SCRAM; the secret stays here), then connect over a channel the
+ * new session authenticates. On an insecure one (no logins served): connect, as the seed did.
+ * Other users' sessions in the file are kept: one `c` per user.
+ */
+async function connect(
+  state: CliState,
+  options: GlobalOptions,
+  uid: string,
+  secretFile: string | null,
+): Promise<void> {
   const cluster = state.clusterFor(options);
-  const answer = await state.client(options).connect(uid);
-  state.session = { uid, cluster, primary: answer.primary };
+  const anonymous = state.client(options, { kind: "anonymous" });
+  const challenge = await anonymous.loginStart(uid);
+  const { [uid]: previous, ...others } = state.session?.logins ?? {};
+  let logins: Record<string, LoginSession> = others;
+  if (challenge !== null) {
+    const secret = await readSecret(state, uid, secretFile);
+    logins = { ...others, [uid]: await anonymous.loginFinish(challenge, secret) };
+  }
+  const primary = state.session?.primary ?? null;
+  state.session = { uid, cluster, primary, logins };
+  const answer = await state.client(options, { kind: "user", uid }).connect(uid);
+  state.session = { uid, cluster, primary: answer.primary, logins };
   await saveSession(state.io.env, state.session);
   if (options.json) return printJson(state, { ...answer, cluster });
   const greeting = answer.created ? `connected as ${uid} (new user)` : `connected as ${uid}`;
@@ -83,7 +109,7 @@ async function upload(
   command: UploadCommand,
 ): Promise<void> {
   const uid = state.uidFor(command.uid);
-  const client = state.client(options);
+  const client = state.client(options, { kind: "user", uid });
   const results: ReadResult[] = [];
   let firstError: FtfsError | null = null;
   for (const file of command.files) {
@@ -122,7 +148,7 @@ async function read(
   name: string,
   target: ReadTarget,
 ): Promise<void> {
-  const client = state.client(options);
+  const client = state.client(options, { kind: "user", uid });
   const progress = progressBar(name, {
     isTty: state.io.stderrIsTty,
     write: (text) => state.io.err(text),
@@ -206,7 +232,7 @@ async function list(
   uid: string,
   command: ListCommand,
 ): Promise<void> {
-  const client = state.client(options);
+  const client = state.client(options, { kind: "user", uid });
   if (command.from === "storage") {
     const files = newestCommitted(await client.listFromStorage(uid));
     return options.json ? printJson(state, files) : print(state, formatStoredTable(files));
@@ -223,13 +249,13 @@ async function remove(
   uid: string,
   name: string,
 ): Promise<void> {
-  const answer = await state.client(options).remove(uid, name);
+  const answer = await state.client(options, { kind: "user", uid }).remove(uid, name);
   if (options.json) return printJson(state, { name, ...answer });
   return print(state, `removed ${name} (newest was v${answer.deletedVersion})`);
 }
 
 async function status(state: CliState, options: GlobalOptions): Promise<void> {
-  const answer = await state.client(options).status();
+  const answer = await state.client(options, { kind: "admin" }).status();
   return options.json ? printJson(state, answer) : print(state, formatStatus(answer));
 }
 
@@ -243,7 +269,7 @@ async function rebalance(
   thresholdBasisPoints: number | null,
 ): Promise<void> {
   const showProgress = state.io.stderrIsTty && !options.json;
-  const run = await state.client(options).rebalance({
+  const run = await state.client(options, { kind: "admin" }).rebalance({
     ...(thresholdBasisPoints === null ? {} : { thresholdBasisPoints }),
     onProgress: (progress) => {
       if (showProgress) state.io.err(`\r\x1b[2K${formatRebalanceProgress(progress)}`);
@@ -263,4 +289,67 @@ export function formatLocalTime(timeMs: number): string {
   const two = (value: number): string => String(value).padStart(2, "0");
   const day = `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
   return `${day} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+}
+
+/**
+ * The secret for a login: $FTFS_SECRET, else --secret-file, else a prompt on a terminal. A
+ * trailing newline of a file or a paste is not part of it.
+ */
+async function readSecret(state: CliState, uid: string, secretFile: string | null): Promise<string> {
+  const fromEnv = state.io.env.FTFS_SECRET;
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv.trim();
+  if (secretFile !== null) {
+    try {
+      return (await readFile(secretFile, "utf8")).trim();
+    } catch (error) {
+      const reason = fileErrorReason(error, "no such file");
+      throw new FtfsError("LOCAL_FILE", `cannot read the secret file ${secretFile}: ${reason}`);
+    }
+  }
+  if (state.io.stdinIsTty && state.io.readSecret !== undefined) {
+    return (await state.io.readSecret(`secret for ${uid}: `)).trim();
+  }
+  throw new UsageError(
+    `logging in as ${uid} needs its secret: set FTFS_SECRET, pass --secret-file PATH, ` +
+      "or run on a terminal",
+  );
+}
+
+type AdminUsersCommand = Extract<Command, { kind: "userAdd" | "userRemove" | "userList" }>;
+
+async function adminUsers(
+  state: CliState,
+  options: GlobalOptions,
+  command: AdminUsersCommand,
+): Promise<void> {
+  const client = state.client(options, { kind: "admin" });
+  switch (command.kind) {
+    case "userAdd": {
+      const { uid, admin } = command;
+      const added = await client.userAdd(uid, {
+        admin,
+        ...(command.quotaBytes === null ? {} : { quotaBytes: command.quotaBytes }),
+        ...(command.quotaFiles === null ? {} : { quotaFiles: command.quotaFiles }),
+      });
+      if (options.json) return printJson(state, { uid, admin, ...added });
+      return print(
+        state,
+        [
+          `added user ${uid}${admin ? " (admin)" : ""}; its secret (shown only this once):`,
+          added.secret,
+          `log in with: FTFS_SECRET=${added.secret} ftfs ${uid} c`,
+        ].join("\n"),
+      );
+    }
+    case "userRemove":
+      await client.userRemove(command.uid);
+      if (options.json) return printJson(state, { uid: command.uid, removed: true });
+      return print(state, `removed user ${command.uid}; its sessions are ended, its files kept`);
+    case "userList": {
+      const users = await client.userList();
+      return options.json ? printJson(state, users) : print(state, formatUserTable(users));
+    }
+    default:
+      return assertNever(command);
+  }
 }

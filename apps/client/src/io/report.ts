@@ -45,6 +45,9 @@ function userMessage(error: FtfsError): string {
     case "NO_SUCH_USER":
       // The servers may already say how; do not say it twice.
       return oneLine.includes(" c`") ? oneLine : `${oneLine} (connect first: ftfs <uid> c)`;
+    case "FORBIDDEN":
+      // A secure cluster refused a caller with no session: say how to get one.
+      return oneLine.includes("anonymous") ? `${oneLine} (log in first: ftfs <uid> c)` : oneLine;
     default:
       return oneLine;
   }

@@ -60,7 +60,7 @@ export async function withRetry<T>(
       firstFailureMs ??= nowMs;
       if (policy.signal?.aborted === true) throw error;
       const delayMs =
-        policy.skipSleep?.(error) === true ? 0 : backoffDelayMs(sleeps, Math.random());
+        policy.skipSleep?.(error) === true ? 0 : retryDelayMs(error, sleeps, Math.random());
       if (nowMs + delayMs - firstFailureMs > policy.deadlineMs()) {
         throw policy.onGiveUp === undefined ? error : policy.onGiveUp(error);
       }
@@ -81,4 +81,11 @@ async function runHook(policy: RetryPolicy, error: FtfsError, attemptIndex: numb
     // A failed refresh is one more failure the next attempt will meet and report; the retry
     // loop itself must not die of it.
   }
+}
+
+/** Backoff, but never sooner than a rate limit's retry-after: earlier would be refused again. */
+export function retryDelayMs(error: FtfsError, sleeps: number, random01: number): number {
+  const backoffMs = backoffDelayMs(sleeps, random01);
+  const retryAfterMs = error.code === "RATE_LIMITED" ? (error.hint?.retryAfterMs ?? 0) : 0;
+  return Math.max(backoffMs, retryAfterMs);
 }

@@ -1,15 +1,23 @@
 /**
- * The CLI's only durable state: who the user connected as, and where the cluster is. Written
- * by `ftfs <uid> c`, read by every later command. Lives in $FTFS_CONFIG_DIR, else
- * $XDG_CONFIG_HOME/ftfs, else ~/.config/ftfs, as session.json with mode 0600 (it names the
- * user and the cluster; other local users have no business reading it). Written to a temporary
- * file and renamed, so a crash never leaves half a session.
+ * The CLI's only durable state: who the user connected as, where the cluster is, and on a
+ * secure cluster each logged-in user's session (token and session key, never the secret).
+ * Written by `ftfs <uid> c`, read by every later command. Lives in $FTFS_CONFIG_DIR, else
+ * $XDG_CONFIG_HOME/ftfs, else ~/.config/ftfs, as session.json with mode 0600: a session key
+ * acts as its user until it expires, so other local users must not read it. Written to a
+ * temporary file and renamed, so a crash never leaves half a session.
  */
 
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { FtfsError, parseAddress, validateUid } from "@ftfs/protocol/core";
+import {
+  FtfsError,
+  fromBase64Url,
+  parseAddress,
+  toBase64Url,
+  validateUid,
+} from "@ftfs/protocol/core";
+import type { LoginSession } from "./login.ts";
 
 export const SESSION_FILE_NAME = "session.json";
 const SESSION_FILE_MODE = 0o600;
@@ -20,6 +28,8 @@ export interface Session {
   readonly cluster: readonly string[];
   /** The directory primary when the session was made; tried first next time. */
   readonly primary: string | null;
+  /** Sessions of users logged in to a secure cluster, by uid: one `c` per user. */
+  readonly logins?: Readonly<Record<string, LoginSession>>;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -63,7 +73,38 @@ export function parseSession(text: string): Session | null {
   );
   if (addresses.length !== cluster.length) return null;
   const primaryAddress = typeof primary === "string" && parseAddress(primary).ok ? primary : null;
-  return { uid, cluster: addresses, primary: primaryAddress };
+  const logins = parseLogins((value as Record<string, unknown>).logins);
+  return { uid, cluster: addresses, primary: primaryAddress, ...(logins === null ? {} : { logins }) };
+}
+
+/** Damaged entries are dropped: that user logs in again. */
+function parseLogins(value: unknown): Record<string, LoginSession> | null {
+  if (typeof value !== "object" || value === null) return null;
+  const logins: Record<string, LoginSession> = {};
+  for (const [uid, entry] of Object.entries(value)) {
+    if (typeof entry !== "object" || entry === null || !validateUid(uid).ok) continue;
+    const { token, sessionKey, expiresAtMs, admin } = entry as Record<string, unknown>;
+    const key = typeof sessionKey === "string" ? fromBase64Url(sessionKey) : null;
+    if (typeof token !== "string" || key === null || typeof expiresAtMs !== "number") continue;
+    logins[uid] = { uid, token, sessionKey: key, expiresAtMs, admin: admin === true };
+  }
+  return logins;
+}
+
+function serialize(session: Session): string {
+  const logins = Object.fromEntries(
+    Object.entries(session.logins ?? {}).map(([uid, login]) => [
+      uid,
+      {
+        token: login.token,
+        sessionKey: toBase64Url(login.sessionKey),
+        expiresAtMs: login.expiresAtMs,
+        admin: login.admin,
+      },
+    ]),
+  );
+  const { uid, cluster, primary } = session;
+  return `${JSON.stringify({ uid, cluster, primary, logins }, null, 2)}\n`;
 }
 
 export async function saveSession(env: Env, session: Session): Promise<void> {
@@ -72,7 +113,7 @@ export async function saveSession(env: Env, session: Session): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
   try {
     await mkdir(folder, { recursive: true, mode: CONFIG_DIR_MODE });
-    await writeFile(temporary, `${JSON.stringify(session, null, 2)}\n`, {
+    await writeFile(temporary, serialize(session), {
       mode: SESSION_FILE_MODE,
     });
     // The umask may have changed the mode, or a stale temporary file kept its old one.

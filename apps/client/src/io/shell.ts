@@ -57,6 +57,7 @@ async function runLine(
     options: {
       json: parsed.value.options.json || shellOptions.json,
       cluster: parsed.value.options.cluster ?? shellOptions.cluster,
+      clusterKeyFile: parsed.value.options.clusterKeyFile ?? shellOptions.clusterKeyFile,
     },
   };
   try {

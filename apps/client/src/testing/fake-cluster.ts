@@ -210,6 +210,7 @@ export class FakeCluster {
         guard("clusterStatus", () => ({
           body: { node: `d${index + 1}`, members: [], groups: this.groupViews() },
         })),
+      listGroups: () => guard("listGroups", () => ({ body: { groups: this.groupViews() } })),
     };
   }
 

@@ -33,6 +33,8 @@ import {
 import {
   GROUP_CHECK_INTERVAL_MS,
   MEMBERS_POLL_INTERVAL_MS,
+  QUOTA_BYTES_DEFAULT,
+  QUOTA_FILES_DEFAULT,
   REBALANCE_BYTES_PER_SECOND_DEFAULT,
   REBALANCE_RUN_BYTES_MAX,
   REREPLICATION_GRACE_MS_DEFAULT,
@@ -52,6 +54,7 @@ import { RaftTransport } from "./raft-transport.ts";
 import { Rebalancer } from "./rebalancer.ts";
 import { Replicator, type GroupMember, type Proposer } from "./replicator.ts";
 import type { SqliteMetadataStore } from "./sqlite-store.ts";
+import { directoryUserAuthenticator } from "./users.ts";
 
 export interface DirectoryNodeOptions {
   readonly node: string;
@@ -86,6 +89,9 @@ export interface DirectoryNodeOptions {
   readonly compactEveryEntries?: number;
   /** Bytes per second a rebalance run copies (default REBALANCE_BYTES_PER_SECOND_DEFAULT). */
   readonly rebalanceBytesPerSecond?: number;
+  /** Quotas of users without their own (defaults QUOTA_BYTES_DEFAULT, QUOTA_FILES_DEFAULT). */
+  readonly quotaBytesDefault?: number;
+  readonly quotaFilesDefault?: number;
 }
 
 /** What only the primary runs: created on election, stopped on losing it. */
@@ -174,12 +180,18 @@ export class DirectoryNode {
       leadership: () => this.leadership(),
       gossipMembers: () => this.gossipReady?.members() ?? [],
       onRaftMessage: (header, payload) => this.onRaftMessage(header, payload),
+      keyring: keyring.isOpen ? null : keyring,
+      quotaDefaults: {
+        quotaBytesDefault: options.quotaBytesDefault ?? QUOTA_BYTES_DEFAULT,
+        quotaFilesDefault: options.quotaFilesDefault ?? QUOTA_FILES_DEFAULT,
+      },
     });
     this.server = RpcServer.start({
       listen: options.listen,
       handlers,
       logger: this.logger,
       keyring,
+      authenticateUser: directoryUserAuthenticator(keyring, this.store, this.nowMs),
       node: options.node,
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),

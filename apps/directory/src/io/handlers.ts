@@ -6,18 +6,30 @@
  */
 
 import {
+  checkActsFor,
   fail,
   memberViewSchema,
   ok,
   parseAddress,
   tryDecode,
+  type GroupView,
   type MemberView,
   validateUid,
   type Op,
   type RequestBody,
   type Result,
+  type Ticket,
 } from "@ftfs/protocol/core";
-import type { Handler, Handlers, Logger, Reply, RequestContext } from "@ftfs/protocol/io";
+import {
+  issueTicket,
+  receiptValid,
+  type Handler,
+  type Handlers,
+  type Keyring,
+  type Logger,
+  type Reply,
+  type RequestContext,
+} from "@ftfs/protocol/io";
 import {
   checkManifest,
   checkUserAndName,
@@ -30,11 +42,22 @@ import {
   listLiveFiles,
   noSuchFile,
   type MetadataView,
+  checkQuota,
+  limitsOf,
+  type QuotaDefaults,
+  usageAfterPut,
   REBALANCE_THRESHOLD_BASIS_POINTS_DEFAULT,
 } from "../core/index.ts";
 import type { GroupManager } from "./group-manager.ts";
 import type { Rebalancer } from "./rebalancer.ts";
 import type { Proposer } from "./replicator.ts";
+import {
+  onLoginFinish,
+  onLoginStart,
+  onUserAdd,
+  onUserList,
+  onUserRemove,
+} from "./users.ts";
 
 /** Where this node stands in its directory group. */
 export type Leadership =
@@ -64,6 +87,10 @@ export interface DirectoryContext {
   readonly leadership: () => Leadership;
   /** A Raft message (or part of one) from a peer directory node. */
   readonly onRaftMessage: (header: unknown, payload: Uint8Array) => Result<void>;
+  /** The cluster keyring; null in insecure mode (no logins, users made by connect). */
+  readonly keyring: Keyring | null;
+  /** The quota defaults (`--quota-bytes-default`, `--quota-files-default`) commits carry. */
+  readonly quotaDefaults: Required<QuotaDefaults>;
 }
 
 type Answer<O extends Op> = Promise<Result<Reply<O>>>;
@@ -107,10 +134,18 @@ function withTermCheck<O extends Op>(context: DirectoryContext, handler: Handler
 async function onConnect(
   context: DirectoryContext,
   body: RequestBody<"connect">,
+  request: RequestContext,
 ): Answer<"connect"> {
   const valid = validateUid(body.uid);
   if (!valid.ok) return valid;
   let created = false;
+  // With a cluster key, users exist only by `ftfs admin user add`: connect creates nobody.
+  if (request.authenticated && context.store.getUser(body.uid) === undefined) {
+    return fail(
+      "NO_SUCH_USER",
+      `no user '${body.uid}'; an administrator adds users (ftfs admin user add ${body.uid})`,
+    );
+  }
   // A known user needs no command: connect is mostly a read, and the log should not grow by it.
   if (context.store.getUser(body.uid) === undefined) {
     const result = await context.proposer.propose({
@@ -140,12 +175,72 @@ async function onPlaceUpload(
     checkUserAndName(context.store, body.uid, body.name),
   );
   if (!valid.ok) return valid;
+  // Asked early so a refused upload stores nothing; the commit decides for good.
+  const quota = checkUploadQuota(context, body.uid, body.name, body.bytes);
+  if (!quota.ok) return quota;
   const groups = context.groups()?.placementGroups() ?? [];
   // An empty file has no chunks, so it needs no storage group.
   if (groups.length === 0 && body.bytes > 0) {
     return fail("UNAVAILABLE", "no storage group is available; retry when storage nodes are up");
   }
-  return ok({ body: { uploadId: context.newId(), chunkBytes: context.chunkBytes, groups } });
+  const uploadId = context.newId();
+  const tickets = ticketsFor(context, body, uploadId, groups);
+  const answer = { uploadId, chunkBytes: context.chunkBytes, groups };
+  return ok({ body: tickets === null ? answer : { ...answer, tickets } });
+}
+
+/**
+ * With a cluster key, a ticket per group lets the user write this upload there: each allows
+ * the whole file, since placement decides chunk by chunk (and hedged writes move chunks).
+ */
+function ticketsFor(
+  context: DirectoryContext,
+  body: RequestBody<"placeUpload">,
+  uploadId: string,
+  groups: readonly GroupView[],
+): Ticket[] | null {
+  const keyring = context.keyring;
+  if (keyring === null) return null;
+  const tickets: Ticket[] = [];
+  for (const view of groups) {
+    const grant = { uploadId, uid: body.uid, name: body.name, group: view.group, bytesMax: body.bytes };
+    const ticket = issueTicket(keyring, grant, context.nowMs());
+    if (ticket !== null) tickets.push(ticket);
+  }
+  return tickets;
+}
+
+/** With a cluster key, every chunk of a manifest needs its group primary's receipt. */
+function checkReceipts(context: DirectoryContext, body: RequestBody<"commitUpload">): Result<void> {
+  const keyring = context.keyring;
+  if (keyring === null || body.chunks.length === 0) return ok(undefined);
+  const receipts = body.receipts ?? [];
+  if (receipts.length !== body.chunks.length) {
+    return fail("RECEIPT_INVALID", `${body.chunks.length} chunks but ${receipts.length} receipts`);
+  }
+  for (const [index, chunk] of body.chunks.entries()) {
+    const fields = { group: chunk.group, chunkId: chunk.id, bytes: chunk.bytes, uploadId: body.uploadId };
+    if (!receiptValid(keyring, receipts[index] ?? "", fields)) {
+      return fail(
+        "RECEIPT_INVALID",
+        `chunk ${index} (${chunk.id.slice(0, 12)}) has no valid receipt from group ${chunk.group}`,
+      );
+    }
+  }
+  return ok(undefined);
+}
+
+function checkUploadQuota(
+  context: DirectoryContext,
+  uid: string,
+  name: string,
+  bytes: number,
+): Result<void> {
+  const user = context.store.getUser(uid);
+  if (user === undefined) return ok(undefined); // checkUserAndName answered that already
+  const usage = context.store.getUsage(uid);
+  const after = usageAfterPut(usage, context.store.latestVersion(uid, name), bytes);
+  return checkQuota(uid, name, usage, after, limitsOf(user, context.quotaDefaults));
 }
 
 async function onCommitUpload(
@@ -162,6 +257,8 @@ async function onCommitUpload(
     const shape = checkManifest(body, context.chunkBytes);
     if (!shape.ok) return shape;
   }
+  const vouched = checkReceipts(context, body);
+  if (!vouched.ok) return vouched;
   const { uid, name, uploadId, bytes, sha256, chunks } = body;
   const command = {
     type: "commitVersion",
@@ -172,6 +269,7 @@ async function onCommitUpload(
     sha256,
     chunks,
     atMs: context.nowMs(),
+    ...context.quotaDefaults,
   } as const;
   const result = await context.proposer.propose(command);
   if (!result.ok) return result;
@@ -348,17 +446,50 @@ async function onRaft(context: DirectoryContext, body: RequestBody<"raft">, requ
   return ok({ body: {} });
 }
 
+/**
+ * A user op runs only for the uid its caller may act for: a user for itself, a node for anyone
+ * (insecure mode: whoever the body names). FORBIDDEN otherwise, before anything is read.
+ */
+function forUser<O extends Op>(handler: Handler<O>): Handler<O> {
+  return async (body: RequestBody<O>, request: RequestContext) => {
+    const uid = (body as { readonly uid: string }).uid;
+    const allowed = checkActsFor(request.principal, request.authenticated, uid);
+    if (!allowed.ok) return allowed;
+    return handler(body, request);
+  };
+}
+
+/** Logging in exists only with a cluster key: without one a client just connects. */
+function loginHandlers(context: DirectoryContext): Handlers {
+  const keyring = context.keyring;
+  if (keyring === null) return {};
+  const served = <O extends Op>(handler: Handler<O>): Handler<O> => onPrimary(context, handler);
+  return {
+    loginStart: served((body) => onLoginStart(context, keyring, body)),
+    loginFinish: served((body) => onLoginFinish(context, keyring, body)),
+  };
+}
+
 export function directoryHandlers(context: DirectoryContext): Handlers {
   const served = <O extends Op>(handler: Handler<O>): Handler<O> =>
     onPrimary(context, withTermCheck(context, handler));
+  const servedForUser = <O extends "connect" | "placeUpload" | "commitUpload" | "getManifest" | "deleteFile">(
+    handler: Handler<O>,
+  ): Handler<O> => forUser(served(handler));
   return {
-    connect: served((body) => onConnect(context, body)),
-    placeUpload: served((body) => onPlaceUpload(context, body)),
-    commitUpload: served((body) => onCommitUpload(context, body)),
-    getManifest: served((body) => onGetManifest(context, body)),
-    listFiles: (body, request) =>
+    ...loginHandlers(context),
+    userAdd: served((body) => onUserAdd(context, body)),
+    userRemove: served((body) => onUserRemove(context, body)),
+    userList: served(() => onUserList(context)),
+    listGroups: served(async () => ok({ body: { groups: context.store.listGroups() } })),
+    connect: servedForUser((body, request) => onConnect(context, body, request)),
+    placeUpload: servedForUser((body) => onPlaceUpload(context, body)),
+    commitUpload: servedForUser((body) => onCommitUpload(context, body)),
+    getManifest: servedForUser((body) => onGetManifest(context, body)),
+    listFiles: forUser((body, request) =>
       body.stale === true ? onListFiles(context, body) : served(onListFilesOf(context))(body, request),
-    deleteFile: served((body) => onDeleteFile(context, body)),
+    ),
+    deleteFile: servedForUser((body) => onDeleteFile(context, body)),
     // Every node answers status, so a client asking every address sees each of them.
     clusterStatus: () => {
       const groups = context.groups();

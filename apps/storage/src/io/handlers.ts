@@ -7,6 +7,7 @@
  */
 
 import {
+  checkActsFor,
   fail,
   ok,
   SYNC_REFS_PER_PAGE_MAX,
@@ -17,7 +18,15 @@ import {
   type RequestBody,
   type Result,
 } from "@ftfs/protocol/core";
-import type { Handler, Logger, Reply, RequestContext } from "@ftfs/protocol/io";
+import {
+  checkTicket,
+  issueReceipt,
+  type Handler,
+  type Keyring,
+  type Logger,
+  type Reply,
+  type RequestContext,
+} from "@ftfs/protocol/io";
 import {
   admitWrite,
   OwnedFilesAggregate,
@@ -37,6 +46,8 @@ export interface StorageContext {
   readonly refs: RefsStore;
   readonly replicator: Replicator;
   readonly logger: Logger;
+  /** Checks users' placement tickets and signs receipts; open in insecure mode. */
+  readonly keyring: Keyring;
   /** Wall-clock time, for what is recorded (when a reference was made). */
   readonly nowMs: () => number;
   /** Monotonic time, for the primary lease: a wall-clock step must not stretch it. */
@@ -70,7 +81,7 @@ export function storageHandlers(context: StorageContext): StorageHandlers {
     commitRefs: (body, request) => onCommitRefs(context, body, request),
     dropRefs: (body, request) => onDropRefs(context, body, request),
     dropUploadRefs: (body, request) => onDropUploadRefs(context, body, request),
-    listOwned: (body) => onListOwned(context, body),
+    listOwned: (body, request) => onListOwned(context, body, request),
     syncRefs: (body) => onSyncRefs(context, body),
   };
 }
@@ -110,9 +121,15 @@ async function onPutChunk(
 ): Answer<"putChunk"> {
   const valid = validateOwner(body.owner.uid, body.owner.name);
   if (!valid.ok) return valid;
+  // A user stores chunks under its own name only: references decide whose files they are.
+  const allowed = checkActsFor(request.principal, request.authenticated, body.owner.uid);
+  if (!allowed.ok) return allowed;
+  const ticketed = checkPutTicket(context, body, request);
+  if (!ticketed.ok) return ticketed;
   const admitted = admit(context, body.forwarded, request.epoch);
   if (!admitted.ok) return admitted;
   // Verified before anything is stored or forwarded: bad bytes never become visible anywhere.
+  // (The frame's MAC leaves these bytes out for that reason: see channel-auth.ts.)
   const chunk = context.chunks.verify(body.chunkId, request.payload);
   if (!chunk.ok) return chunk;
   const forwardBody = { chunkId: body.chunkId, owner: body.owner, forwarded: true };
@@ -126,7 +143,42 @@ async function onPutChunk(
   if (!local.ok) return local;
   if (!remote.ok) return remote;
   const bytes = chunk.value.bytes.length;
-  return ok({ body: { chunkId: body.chunkId, bytes, replicas: 1 + remote.value } });
+  const answer = { chunkId: body.chunkId, bytes, replicas: 1 + remote.value };
+  // The primary vouches for the stored chunk; the directory commits only what it vouched for.
+  const group = context.group();
+  const receipt = body.forwarded === true || group === null ? null : issueReceipt(context.keyring, {
+    group,
+    chunkId: body.chunkId,
+    bytes,
+    uploadId: body.owner.uploadId,
+  });
+  return ok({ body: receipt === null ? answer : { ...answer, receipt } });
+}
+
+/**
+ * A user's write needs the directory's ticket for this group and upload, within its bytes;
+ * nodes (forwarding, rebalancing) need none, and an insecure node checks nothing.
+ */
+function checkPutTicket(
+  context: StorageContext,
+  body: RequestBody<"putChunk">,
+  request: RequestContext,
+): Result<void> {
+  if (!request.authenticated || request.principal.kind !== "user") return ok(undefined);
+  if (body.forwarded === true) return fail("FORBIDDEN", "only storage nodes forward chunk writes");
+  const ticket = body.ticket;
+  if (ticket === undefined) {
+    return fail("TICKET_REQUIRED", "a chunk write needs the placement ticket placeUpload gave");
+  }
+  const { uid, name, uploadId } = body.owner;
+  const use = { group: context.group(), uid, name, uploadId };
+  const checked = checkTicket(context.keyring, ticket, use, context.nowMs());
+  if (!checked.ok) return checked;
+  const after = context.refs.uploadBytes(uid, name, uploadId, body.chunkId) + request.payload.length;
+  if (after > ticket.bytesMax) {
+    return fail("TICKET_INVALID", `the upload would hold ${after} bytes here, over its ticket's ${ticket.bytesMax}`);
+  }
+  return ok(undefined);
 }
 
 /** The chunk first, then its reference: a reference never names a chunk that is not on disk. */
@@ -253,9 +305,12 @@ async function onDropUploadRefs(
 async function onListOwned(
   context: StorageContext,
   body: RequestBody<"listOwned">,
+  request: RequestContext,
 ): Answer<"listOwned"> {
   const valid = validateUid(body.uid);
   if (!valid.ok) return valid;
+  const allowed = checkActsFor(request.principal, request.authenticated, body.uid);
+  if (!allowed.ok) return allowed;
   const group = context.group();
   if (group === null) return ok({ body: { node: context.node, files: [] } });
   const aggregate = new OwnedFilesAggregate();

@@ -1,5 +1,6 @@
 /** The Bun edge of the protocol: TCP transport, RPC client and server, logs and flags. */
 export * from "./auth/node-hashes.ts";
+export * from "./auth/user-sessions.ts";
 export * from "./channel-auth.ts";
 export * from "./cli-flags.ts";
 export * from "./cluster-key-flags.ts";
@@ -9,4 +10,5 @@ export * from "./logger.ts";
 export * from "./rpc-client.ts";
 export * from "./rpc-server.ts";
 export * from "./parent-watch.ts";
+export * from "./placement-tickets.ts";
 export * from "./gossip/index.ts";

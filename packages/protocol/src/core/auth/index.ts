@@ -2,3 +2,4 @@
 export * from "./bytes.ts";
 export * from "./scram.ts";
 export * from "./session-token.ts";
+export * from "./acts-for.ts";
