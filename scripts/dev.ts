@@ -6,12 +6,18 @@
  * stops every node cleanly.
  */
 
+import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { Keyring } from "@ftfs/protocol/io";
 import { clusterNodeIds, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
+import { FtfsClient } from "ftfs";
 
 const DEV_DATA_ROOT = resolve(import.meta.dir, "../.ftfs/dev");
 /** Made on the first run, kept: nodes restarted later must share the key. */
 const DEV_CLUSTER_KEY_FILE = join(DEV_DATA_ROOT, "cluster.key");
+/** The demo user's secret, made with the user on the first run (mode 0600, as a key file). */
+const DEV_DEMO_SECRET_FILE = join(DEV_DATA_ROOT, "demo.secret");
+const DEV_DEMO_UID = "demo";
 const DEV_GROUPS = [
   { name: "s1", size: 3 },
   { name: "s2", size: 3 },
@@ -32,7 +38,28 @@ function devPorts(): Record<string, number> {
   return ports;
 }
 
-function describeCluster(cluster: LocalCluster): string {
+/**
+ * The demo user, added once with the cluster key (as `ftfs admin user add demo` would); its
+ * secret is kept beside the data so every later run prints the same login line.
+ */
+async function demoSecret(cluster: LocalCluster): Promise<string> {
+  const kept = await readFile(DEV_DEMO_SECRET_FILE, "utf8").catch(() => null);
+  if (kept !== null) return kept.trim();
+  const keyText = (await readFile(DEV_CLUSTER_KEY_FILE, "utf8")).trim();
+  const admin = new FtfsClient({
+    directories: cluster.directoryAddresses,
+    credentials: { kind: "node", node: "dev-admin", keyring: Keyring.parse(keyText) },
+  });
+  try {
+    const { secret } = await admin.userAdd(DEV_DEMO_UID, { admin: true });
+    await writeFile(DEV_DEMO_SECRET_FILE, `${secret}\n`, { mode: 0o600 });
+    return secret;
+  } finally {
+    admin.close();
+  }
+}
+
+function describeCluster(cluster: LocalCluster, secret: string): string {
   const rows = cluster.nodes.map(
     (node) => `  ${node.id.padEnd(5)} ${node.role.padEnd(10)} ${(node.group ?? "-").padEnd(4)} ${node.address.padEnd(16)} pid ${String(node.pid).padEnd(8)} log ${node.logPath}`,
   );
@@ -45,12 +72,15 @@ function describeCluster(cluster: LocalCluster): string {
     `data: ${DEV_DATA_ROOT}`,
     `cluster key: ${DEV_CLUSTER_KEY_FILE} (nodes authenticate each other with it)`,
     "",
+    `demo user: ${DEV_DEMO_UID} (admin), secret in ${DEV_DEMO_SECRET_FILE}`,
+    "",
     "Try it (in another terminal):",
-    "  bunx ftfs alice c                 # connect as alice; prints the primary",
-    "  bunx ftfs alice a README.md       # upload (again = new version)",
-    "  bunx ftfs alice d                 # list alice's files",
-    "  bunx ftfs alice r README.md       # print a file",
-    "  bunx ftfs status                  # every member and group",
+    `  FTFS_SECRET=${secret} bunx ftfs demo c   # log in once`,
+    "  bunx ftfs demo a README.md        # upload (again = new version)",
+    "  bunx ftfs demo d                  # list demo's files",
+    "  bunx ftfs demo r README.md        # print a file",
+    "  bunx ftfs status                  # every member and group (demo is an admin)",
+    `  FTFS_CLUSTER_KEY_FILE=${DEV_CLUSTER_KEY_FILE} bunx ftfs admin user add alice`,
     "  bunx ftfs                         # interactive prompt",
     "",
     "Ctrl-C stops every node.",
@@ -67,7 +97,7 @@ async function main(): Promise<void> {
     keep: true,
     clusterKeyFile: DEV_CLUSTER_KEY_FILE,
   });
-  console.log(describeCluster(cluster));
+  console.log(describeCluster(cluster, await demoSecret(cluster)));
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
