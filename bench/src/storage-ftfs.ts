@@ -9,6 +9,8 @@
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { CONNECT_TIMEOUT_MS_DEFAULT, makeVerifier, SCRAM_ITERATIONS_MIN } from "@ftfs/protocol/core";
+import { NODE_HASHES, RpcPool, secureRandomBytes } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
 import { FtfsClient } from "ftfs";
 import {
@@ -98,6 +100,40 @@ function clientCpuSeconds(): number {
   return (usage.user + usage.system) / 1e6;
 }
 
+/**
+ * `--secure`: clusters run with a cluster key, every connection tagged. Until the bench logs
+ * users in, its clients authenticate as a node (a node may do what a user may), so the figures
+ * measure the MACs on every hop without the users' tickets.
+ */
+let secureClusters = false;
+
+export function useSecureClusters(secure: boolean): void {
+  secureClusters = secure;
+}
+
+/** Pools of the clients of the cluster now running: closed with it. */
+const nodePools: RpcPool[] = [];
+
+function benchClient(cluster: LocalCluster): FtfsClient {
+  if (!secureClusters) return new FtfsClient({ directories: cluster.directoryAddresses });
+  const pool = new RpcPool(CONNECT_TIMEOUT_MS_DEFAULT, cluster.nodeConnectOptions("bench"));
+  nodePools.push(pool);
+  return new FtfsClient({ directories: cluster.directoryAddresses, pool });
+}
+
+/** A keyed cluster has no users until an administrator adds them; the bench adds its own. */
+async function addBenchUser(cluster: LocalCluster): Promise<void> {
+  const pool = new RpcPool(CONNECT_TIMEOUT_MS_DEFAULT, cluster.nodeConnectOptions("bench"));
+  try {
+    const secret = Buffer.from(secureRandomBytes(32)).toString("base64url");
+    const verifier = makeVerifier(NODE_HASHES, secret, secureRandomBytes(16), SCRAM_ITERATIONS_MIN);
+    const directory = cluster.directoryAddresses[0] ?? "";
+    await pool.call(directory, "userAdd", { uid: BENCH_UID, verifier, admin: false });
+  } finally {
+    pool.close();
+  }
+}
+
 async function withCluster<T>(
   layout: Layout,
   dataRoot: string,
@@ -107,16 +143,20 @@ async function withCluster<T>(
     name: `g${index + 1}`,
     size: REPLICAS_PER_GROUP,
   }));
-  const cluster = await startCluster({ directories: DIRECTORY_NODES, groups, dataRoot });
-  const clients = Array.from(
-    { length: FTFS_CLIENT_INSTANCES },
-    () => new FtfsClient({ directories: cluster.directoryAddresses }),
-  );
+  const cluster = await startCluster({
+    directories: DIRECTORY_NODES,
+    groups,
+    dataRoot,
+    secure: secureClusters,
+  });
+  const clients = Array.from({ length: FTFS_CLIENT_INSTANCES }, () => benchClient(cluster));
   try {
+    if (secureClusters) await addBenchUser(cluster);
     for (const client of clients) await client.connect(BENCH_UID);
     return await body(cluster, clients);
   } finally {
     for (const client of clients) client.close();
+    for (const pool of nodePools.splice(0)) pool.close();
     await cluster.stop();
   }
 }
@@ -423,7 +463,7 @@ async function killOnce(
   log: (message: string) => void,
 ): Promise<KillResult> {
   return withCluster({ label: "kill", groups: 1 }, dataRoot, async (cluster, clients) => {
-    const statusClient = new FtfsClient({ directories: cluster.directoryAddresses });
+    const statusClient = benchClient(cluster);
     try {
       const victimId = (await groupView(statusClient, "g1"))?.primaryNode ?? null;
       if (victimId === null) throw new Error("group g1 has no primary before the kill");

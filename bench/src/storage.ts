@@ -21,6 +21,7 @@ import {
   FTFS_CLIENT_INSTANCES,
   runFtfsKill,
   runFtfsMatrix,
+  useSecureClusters,
   type Cell,
   type CellResult,
   type KillTiming,
@@ -64,6 +65,12 @@ const FLAGS = [
   {
     name: "with-swift",
     description: "measure Swift in the same run",
+    boolean: true,
+    default: "false",
+  },
+  {
+    name: "secure",
+    description: "clusters with a cluster key: every frame MACed (clients act as a node)",
     boolean: true,
     default: "false",
   },
@@ -164,6 +171,7 @@ function revision(): string {
 
 function parsePreset(flags: Record<string, string>): Preset {
   const base = flags.quick === "true" ? QUICK : FULL;
+  useSecureClusters(flags.secure === "true");
   const repeats = flags.repeats
     ? parseIntegerFlag("repeats", flags.repeats, 1, REPEATS_MAX)
     : base.repeats;

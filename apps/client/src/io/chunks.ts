@@ -6,7 +6,7 @@
  * unreachable replica is skipped. Both hedge: a request that stays quiet gets a second one.
  */
 
-import { FtfsError, type ChunkOwner, type ChunkRef } from "@ftfs/protocol/core";
+import { FtfsError, type ChunkOwner, type ChunkRef, type Ticket } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
 import { rankGroups } from "../core/rendezvous.ts";
 import { AllAttemptsFailed, hedgedFirst } from "./hedge.ts";
@@ -22,6 +22,13 @@ export interface ChunkTransferOptions {
   readonly retryDeadlineMs: number;
   readonly signal?: AbortSignal;
   readonly observer?: RetryObserver | undefined;
+  /** Group → the placement ticket to write there (a cluster with a key gives them). */
+  readonly tickets?: ReadonlyMap<string, Ticket>;
+}
+
+/** A stored chunk, and the receipt its group's primary gave (a cluster with a key gives them). */
+export interface PlacedChunk extends ChunkRef {
+  readonly receipt?: string;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -41,21 +48,24 @@ export async function putChunk(
   bytes: Uint8Array,
   owner: ChunkOwner,
   groups: readonly string[],
-): Promise<ChunkRef> {
+): Promise<PlacedChunk> {
   const ranked = rankGroups(chunkId, groups);
   const failedGroups = new Set<string>();
-  const putTo = async (group: string): Promise<ChunkRef> => {
+  const putTo = async (group: string): Promise<PlacedChunk> => {
     const view = options.views.get(group);
     if (view === undefined || view.primary === null) {
       throw new FtfsError("UNAVAILABLE", "no storage group has a primary to take writes");
     }
+    const ticket = options.tickets?.get(group);
+    let receipt: string | undefined;
     try {
-      await options.pool.call(
+      const answer = await options.pool.call(
         view.primary,
         "putChunk",
-        { chunkId, owner },
+        ticket === undefined ? { chunkId, owner } : { chunkId, owner, ticket },
         { payload: bytes, epoch: view.epoch, timeoutMs: options.timeoutMs },
       );
+      receipt = answer.body.receipt;
     } catch (error) {
       if (isRetryableError(error)) failedGroups.add(group);
       if (error instanceof FtfsError && NODE_DOWN_CODES.has(error.code)) {
@@ -63,7 +73,8 @@ export async function putChunk(
       }
       throw error;
     }
-    return { id: chunkId, bytes: bytes.length, group };
+    const ref = { id: chunkId, bytes: bytes.length, group };
+    return receipt === undefined ? ref : { ...ref, receipt };
   };
   return withRetry(
     async () => {

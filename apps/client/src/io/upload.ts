@@ -6,11 +6,17 @@
  * lost answer never makes two versions. Until the commit nothing is visible.
  */
 
-import { FtfsError, MANIFEST_CHUNKS_MAX, type ChunkRef, type GroupView } from "@ftfs/protocol/core";
+import {
+  FtfsError,
+  MANIFEST_CHUNKS_MAX,
+  type ChunkRef,
+  type GroupView,
+  type Ticket,
+} from "@ftfs/protocol/core";
 import { CLIENT_CHUNK_HEDGE_MS } from "../core/limits.ts";
 import type { ByteSource } from "./byte-source.ts";
 import { ChunkBuffers } from "./chunk-buffers.ts";
-import { putChunk, sha256Hex, type ChunkTransferOptions } from "./chunks.ts";
+import { putChunk, sha256Hex, type ChunkTransferOptions, type PlacedChunk } from "./chunks.ts";
 import { GroupViews } from "./groups.ts";
 import type { TransferContext } from "./transfer-context.ts";
 
@@ -34,6 +40,7 @@ interface Placement {
   readonly uploadId: string;
   readonly chunkBytes: number;
   readonly groups: readonly GroupView[];
+  readonly tickets?: readonly Ticket[] | undefined;
 }
 
 export async function runUpload(
@@ -58,7 +65,8 @@ export async function runUpload(
   if (chunkCount > 0 && placement.groups.length === 0) {
     throw new FtfsError("UNAVAILABLE", "the cluster has no storage groups to place the file on");
   }
-  const { chunks, sha256 } = await putAllChunks(context, uid, name, source, placement, progress);
+  const placed = await putAllChunks(context, uid, name, source, placement, progress);
+  const { chunks, receipts, sha256 } = placed;
   await source.checkUnchanged();
   const committed = await context.directory.call("commitUpload", {
     uid,
@@ -67,6 +75,7 @@ export async function runUpload(
     bytes: source.bytes,
     sha256,
     chunks,
+    ...(receipts === null ? {} : { receipts }),
   });
   return {
     name,
@@ -88,7 +97,7 @@ async function putAllChunks(
   source: ByteSource,
   placement: Placement,
   progress?: ProgressListener,
-): Promise<{ chunks: ChunkRef[]; sha256: string }> {
+): Promise<{ chunks: ChunkRef[]; receipts: string[] | null; sha256: string }> {
   const chunkCount = Math.ceil(source.bytes / placement.chunkBytes);
   const abort = new AbortController();
   const transfer: ChunkTransferOptions = {
@@ -99,12 +108,13 @@ async function putAllChunks(
     retryDeadlineMs: context.retryDeadlineMs,
     signal: abort.signal,
     observer: context.observer,
+    tickets: new Map((placement.tickets ?? []).map((ticket) => [ticket.group, ticket])),
   };
   const groupNames = placement.groups.map((view) => view.group);
   const owner = { uid, name, uploadId: placement.uploadId };
   const fileHash = new Bun.CryptoHasher("sha256");
   const buffers = new ChunkBuffers(placement.chunkBytes, context.chunksInFlight + 1);
-  const refs: ChunkRef[] = [];
+  const refs: PlacedChunk[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown = null;
   let doneBytes = 0;
@@ -144,5 +154,12 @@ async function putAllChunks(
   }
   await Promise.all(inFlight);
   if (failure !== null) throw failure;
-  return { chunks: refs, sha256: fileHash.digest("hex") };
+  return { ...withoutReceipts(refs), sha256: fileHash.digest("hex") };
+}
+
+/** The manifest's chunk list, and the receipts beside it if every chunk got one. */
+function withoutReceipts(placed: readonly PlacedChunk[]): { chunks: ChunkRef[]; receipts: string[] | null } {
+  const chunks = placed.map(({ id, bytes, group }) => ({ id, bytes, group }));
+  const receipts = placed.flatMap((chunk) => (chunk.receipt === undefined ? [] : [chunk.receipt]));
+  return { chunks, receipts: receipts.length === placed.length && receipts.length > 0 ? receipts : null };
 }

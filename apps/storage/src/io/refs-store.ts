@@ -71,6 +71,7 @@ export class RefsStore {
   private readonly uploadChunks: Statement<{ chunk_id: string }, [string, string, string]>;
   private readonly dropOneUpload: Statement<unknown, [string, string, string]>;
   private readonly refCount: Statement<{ count: number }, [string]>;
+  private readonly uploadBytesExcept: Statement<{ bytes: number }, [string, string, string, string]>;
   private readonly expireIdle: Statement<unknown, [number, number]>;
   private readonly chunksAfter: Statement<{ chunk_id: string }, [string, number]>;
 
@@ -94,6 +95,10 @@ export class RefsStore {
     );
     this.ownedBy = db.query<RowOut, [string]>(
       "SELECT name, upload_id, version, chunk_bytes, seq FROM refs WHERE uid = ?1",
+    );
+    this.uploadBytesExcept = db.query<{ bytes: number }, [string, string, string, string]>(
+      `SELECT COALESCE(SUM(chunk_bytes), 0) AS bytes FROM (SELECT DISTINCT chunk_id, chunk_bytes
+       FROM refs WHERE uid = ?1 AND name = ?2 AND upload_id = ?3 AND chunk_id != ?4)`,
     );
     this.refCount = db.query<{ count: number }, [string]>(
       "SELECT COUNT(*) AS count FROM refs WHERE chunk_id = ?1",
@@ -154,6 +159,11 @@ export class RefsStore {
    */
   drop(uid: string, name: string): number {
     return this.dropCommitted.run(uid, name).changes;
+  }
+
+  /** Bytes of the chunks one upload references here, `chunkId` left out (a put's retry). */
+  uploadBytes(uid: string, name: string, uploadId: string, chunkId: string): number {
+    return this.uploadBytesExcept.get(uid, name, uploadId, chunkId)?.bytes ?? 0;
   }
 
   /** The ids of the chunks one upload references. */

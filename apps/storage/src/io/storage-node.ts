@@ -184,7 +184,7 @@ export class StorageNode {
     const connect = nodeConnect(options);
     this.replicator = new Replicator(logger, () => this.heartbeat.refreshSoon(), connect);
     const handlers = tracked(
-      storageHandlers(this.context(logger, nowMs, monotonicMs)),
+      storageHandlers(this.context(logger, nowMs, monotonicMs, options.clusterKey ?? Keyring.open())),
       this.inFlight,
     );
     this.server = RpcServer.start({
@@ -245,8 +245,14 @@ export class StorageNode {
   }
 
   /** What the handlers see. Requests arrive on later ticks, once the heartbeat exists. */
-  private context(logger: Logger, nowMs: () => number, monotonicMs: () => number): StorageContext {
+  private context(
+    logger: Logger,
+    nowMs: () => number,
+    monotonicMs: () => number,
+    keyring: Keyring,
+  ): StorageContext {
     return {
+      keyring,
       node: this.node,
       group: () => this.heartbeat.group,
       chunks: this.chunks,

@@ -130,6 +130,26 @@ export type OwnedFile = Infer<typeof ownedFileSchema>;
 
 const empty = obj({});
 
+/**
+ * A placement ticket (io/placement-tickets.ts): the directory lets `uid` write up to `bytesMax`
+ * bytes of one upload into one group until `expiresAtMs`; `mac` (base64url HMAC-SHA256 under
+ * the cluster key `keyId`'s "ticket" sub-key) makes it unforgeable.
+ */
+export const ticketSchema = obj({
+  uploadId: requestIdField,
+  uid: uidField,
+  name: fileNameField,
+  group: groupField,
+  bytesMax: int({ min: 0, max: FILE_BYTES_MAX }),
+  expiresAtMs: timeMsField,
+  keyId: keyIdField,
+  mac: str({ bytesMin: 43, bytesMax: 43, pattern: /^[A-Za-z0-9_-]{43}$/ }),
+});
+export type Ticket = Infer<typeof ticketSchema>;
+
+/** A chunk's receipt: the signing key's id, a dot, and a 128-bit MAC in base64url. */
+export const receiptField = str({ bytesMin: 31, bytesMax: 31, pattern: /^[0-9a-f]{8}\.[A-Za-z0-9_-]{22}$/ });
+
 /** Owner references per syncRefs page: bounds the answer, not the catch-up. */
 export const SYNC_REFS_PER_PAGE_MAX = 4096;
 
@@ -240,6 +260,8 @@ export const OPS = {
       uploadId: requestIdField,
       chunkBytes: int({ min: 1, max: CHUNK_BYTES_MAX }),
       groups: arr(groupViewSchema, { itemsMax: GROUPS_MAX }),
+      /** One per group, on a cluster with a key: what lets the user write there. */
+      tickets: opt(arr(ticketSchema, { itemsMax: GROUPS_MAX })),
     }),
   },
   /** Make an uploaded file's manifest the name's newest version, atomically. Idempotent by uploadId. */
@@ -251,6 +273,8 @@ export const OPS = {
       bytes: int({ min: 0, max: FILE_BYTES_MAX }),
       sha256: sha256Field,
       chunks: arr(chunkRefSchema, { itemsMax: MANIFEST_CHUNKS_MAX }),
+      /** Per chunk, the receipt its group's primary gave (a cluster with a key requires them). */
+      receipts: opt(arr(receiptField, { itemsMax: MANIFEST_CHUNKS_MAX })),
     }),
     response: obj({ version: versionField, createdAtMs: timeMsField }),
   },
@@ -302,8 +326,20 @@ export const OPS = {
   // ---- storage ----
   /** Store one chunk (payload); the primary forwards to in-sync backups before answering. */
   putChunk: {
-    request: obj({ chunkId: sha256Field, owner: chunkOwnerSchema, forwarded: opt(bool) }),
-    response: obj({ chunkId: sha256Field, bytes: int({ min: 1, max: CHUNK_BYTES_MAX }), replicas: int({ min: 1, max: MEMBERS_MAX }) }),
+    request: obj({
+      chunkId: sha256Field,
+      owner: chunkOwnerSchema,
+      forwarded: opt(bool),
+      /** The directory's permission to write this upload here; a user must carry one. */
+      ticket: opt(ticketSchema),
+    }),
+    response: obj({
+      chunkId: sha256Field,
+      bytes: int({ min: 1, max: CHUNK_BYTES_MAX }),
+      replicas: int({ min: 1, max: MEMBERS_MAX }),
+      /** The primary's word that the chunk is stored, for the manifest's commit. */
+      receipt: opt(receiptField),
+    }),
   },
   /** Read one chunk; the response payload is its bytes. */
   getChunk: {
