@@ -37,6 +37,18 @@ test("a read overlapping a write may return it, acknowledged later or never", ()
   expect(judgeRead(h, { ...base, startMs: 40, endMs: 31, version: 3, sha256: "sha3" })).toBe("unknown");
 });
 
+test("a version acknowledged only after the read started is still stale below one acknowledged before", () => {
+  const h = new History();
+  const slow = h.beginWrite("u", "a", "sha1", 1, 0);
+  slow.version = 1;
+  slow.endMs = 60; // committed first, but its answer came after v2's and after the read started
+  const fast = h.beginWrite("u", "a", "sha2", 1, 20);
+  fast.version = 2;
+  fast.endMs = 30;
+  const read = { uid: "u", name: "a", startMs: 40, endMs: 50, ackedBefore: [2], inFlightAtStart: [slow.id] };
+  expect(judgeRead(h, { ...read, version: 1, sha256: "sha1" })).toBe("stale");
+});
+
 test("schedules parse from lines with comments and from JSON, sorted by time", () => {
   const lines = parseSchedule("# fault\n12 restart storage-primary:s1\n5 kill storage-primary:s1\n");
   expect(lines.map((event) => event.atS)).toEqual([5, 12]);

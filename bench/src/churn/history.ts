@@ -101,7 +101,9 @@ export function judgeRead(history: History, read: ReadRecord): ReadVerdict {
     if (read.ackedBefore.includes(read.version)) {
       return read.version >= newestBefore ? "acked" : "stale";
     }
-    return sameVersion.startMs < read.endMs ? "concurrent" : "unknown";
+    if (sameVersion.startMs >= read.endMs) return "unknown";
+    // Acknowledged after the read started, yet numbered below a version acknowledged before it.
+    return read.version >= newestBefore ? "concurrent" : "stale";
   }
   const overlapping = writes.some(
     (write) => write.version === null && write.sha256 === read.sha256 && write.startMs < read.endMs,
