@@ -15,6 +15,7 @@
 
 import { mkdirSync, readFileSync, rmSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { processAlive } from "@ftfs/protocol/io";
 import { Netns } from "../netns.ts";
 
 /** Namespaces are `ftfs-chaos-<pid>-<node>`; bridges `ftc-<pid>`; host veth ends `ftc<pid>v<i>`. */
@@ -72,15 +73,6 @@ function installCleanupHandlers(): void {
   });
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Runs a short command to completion; throws with its stderr when it fails. */
 export function run(cmd: readonly string[], stdin = ""): string {
   const result = Bun.spawnSync([...cmd], {
@@ -118,7 +110,7 @@ export function sweepLeftovers(): string[] {
   for (const line of Bun.spawnSync(["ip", "netns", "list"]).stdout.toString().split("\n")) {
     const name = line.split(/\s+/)[0] ?? "";
     const match = new RegExp(`^${NS_PREFIX}(\\d+)-`).exec(name);
-    if (match !== null && !pidAlive(Number(match[1]))) {
+    if (match !== null && !processAlive(Number(match[1]))) {
       killNamespace(name);
       removed.push(`netns ${name}`);
     }
@@ -126,7 +118,7 @@ export function sweepLeftovers(): string[] {
   for (const line of Bun.spawnSync(["ip", "-o", "link", "show"]).stdout.toString().split("\n")) {
     const name = (line.split(":")[1] ?? "").trim().split("@")[0] ?? "";
     const match = new RegExp(`^${LINK_PREFIX}-?(\\d+)(v\\d+)?$`).exec(name);
-    if (match !== null && !pidAlive(Number(match[1]))) {
+    if (match !== null && !processAlive(Number(match[1]))) {
       attempt(["ip", "link", "del", name]);
       removed.push(`link ${name}`);
     }
@@ -134,7 +126,7 @@ export function sweepLeftovers(): string[] {
   for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
     const mountpoint = line.split(" ")[1] ?? "";
     const match = new RegExp(`/${CHAOS_ROOT_PREFIX}(\\d+)-`).exec(mountpoint);
-    if (match !== null && !pidAlive(Number(match[1]))) {
+    if (match !== null && !processAlive(Number(match[1]))) {
       attempt(["umount", "-l", mountpoint]);
       removed.push(`mount ${mountpoint}`);
     }

@@ -7,7 +7,8 @@
 export const PARENT_CHECK_INTERVAL_MS = 1_000;
 export const PARENT_PID_ENV = "FTFS_PARENT_PID";
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (ours to signal or not). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -24,7 +25,7 @@ export function exitWithParent(onOrphaned: () => void = () => process.kill(proce
   const parentPid = Number(raw);
   if (!Number.isSafeInteger(parentPid) || parentPid <= 1) return;
   const timer = setInterval(() => {
-    if (alive(parentPid)) return;
+    if (processAlive(parentPid)) return;
     clearInterval(timer);
     onOrphaned();
   }, PARENT_CHECK_INTERVAL_MS);
