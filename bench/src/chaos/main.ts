@@ -17,7 +17,7 @@ import { CLIENTS_DEFAULT } from "./workload.ts";
 const SCHEDULE_SECONDS_DEFAULT = 45;
 const MS_PER_MINUTE = 60_000;
 
-function table(results: readonly ScheduleResult[], elapsedMs: number): string {
+function table(results: readonly ScheduleResult[], harnessErrors: number, elapsedMs: number): string {
   const ops = results.reduce((sum, r) => sum + r.ops, 0);
   const count = (status: "ok" | "fail" | "unknown"): number => results.reduce((sum, r) => sum + r.byStatus[status], 0);
   const faults = results.reduce((sum, r) => sum + r.faults.length, 0);
@@ -36,6 +36,7 @@ function table(results: readonly ScheduleResult[], elapsedMs: number): string {
     ["operations", `${ops} (ok ${count("ok")}, fail ${count("fail")}, unknown ${count("unknown")})`],
     ["faults injected", `${faults} (${[...byKind].map(([kind, n]) => `${kind} ${n}`).join(", ")})`],
     ["violations", String(violations)],
+    ["harness errors", String(harnessErrors)],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `| ${label.padEnd(width)} | ${value}`).join("\n");
@@ -66,18 +67,27 @@ async function main(): Promise<number> {
   const started = performance.now();
   const deadline = minutes === null ? Infinity : started + minutes * MS_PER_MINUTE;
   const results: ScheduleResult[] = [];
+  const harnessErrors: string[] = [];
   for (let index = 0; index < schedules && performance.now() < deadline; index += 1) {
     const seed = firstSeed + index;
     console.log(`schedule ${index + 1}: seed ${seed}, ${durationS} s, kinds ${kinds.join(",")}`);
-    const result = await runSchedule({ seed, durationS, kinds, clients, say: (line) => console.log(line) });
+    let result: ScheduleResult;
+    try {
+      result = await runSchedule({ seed, durationS, kinds, clients, say: (line) => console.log(line) });
+    } catch (error) {
+      // The harness itself failed (not the system under test): say so, count it, go on.
+      harnessErrors.push(`seed ${seed}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      console.log(`  HARNESS ERROR ${harnessErrors.at(-1)}`);
+      continue;
+    }
     results.push(result);
     console.log(`  ${result.ops} ops (ok ${result.byStatus.ok}, fail ${result.byStatus.fail}, unknown ${result.byStatus.unknown}), ` +
       `${result.faults.length} faults, ${result.violations.length} violations, ${(result.elapsedMs / 1000).toFixed(0)} s`);
     for (const line of result.report) console.log(line);
     if (result.dataRoot !== null) console.log(`  logs and history kept in ${result.dataRoot}`);
   }
-  console.log(table(results, performance.now() - started));
-  return results.some((result) => result.violations.length > 0) ? 1 : 0;
+  console.log(table(results, harnessErrors.length, performance.now() - started));
+  return results.some((result) => result.violations.length > 0) || harnessErrors.length > 0 ? 1 : 0;
 }
 
 process.exit(await main());

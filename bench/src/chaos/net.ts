@@ -13,7 +13,7 @@
  * what this one made.
  */
 
-import { mkdirSync, readFileSync, rmSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { processAlive } from "@ftfs/protocol/io";
 import { Netns } from "../netns.ts";
@@ -33,6 +33,8 @@ const NODE_OCTET_FIRST = 10;
 const FAULT_TABLE = "ftfs_chaos";
 /** Random drops are `numgen random mod 100`: a loss rate is a whole percent. */
 const PERCENT = 100;
+/** Filler writes: big ones until the disk refuses, then page-sized ones for the last bytes. */
+const FILL_WRITE_BYTES = [1024 * 1024, 4096] as const;
 /** Data folders on tmpfs are mounted under this root name, so a sweep can find them by pid. */
 export const CHAOS_ROOT_PREFIX = "ftfs-chaos-";
 
@@ -254,13 +256,30 @@ export class ChaosNet {
     this.mounts.push(dir);
   }
 
-  /** Fills the disk at `dir` to the last byte with one file; returns its path and size. */
+  /**
+   * Fills the disk at `dir` to the last byte with one file; returns its path and size. The node
+   * keeps writing meanwhile, so the free space measured a moment ago may already be gone: the
+   * file is appended to until the disk refuses, not allocated at a size measured in advance.
+   */
   fillDisk(dir: string): { path: string; bytes: number } {
     const path = join(dir, "chaos-filler");
-    const stats = statfsSync(dir);
-    const bytes = Number(stats.bavail) * Number(stats.bsize);
-    if (bytes > 0) run(["fallocate", "-l", String(bytes), path]);
-    else writeFileSync(path, "");
+    const fd = openSync(path, "a");
+    let bytes = 0;
+    try {
+      for (const size of FILL_WRITE_BYTES) {
+        const zeros = new Uint8Array(size);
+        for (;;) {
+          try {
+            bytes += writeSync(fd, zeros);
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+            break;
+          }
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
     return { path, bytes };
   }
 
