@@ -142,6 +142,7 @@ describe("friendly forms", () => {
       json: true,
       cluster: ["127.0.0.1:1", "127.0.0.1:2"],
       clusterKeyFile: null,
+      tlsCa: null,
     });
     expect(command(["put", "--", "--weird"])).toEqual({
       kind: "upload",

@@ -82,6 +82,8 @@ export interface GlobalOptions {
   readonly cluster: readonly string[] | null;
   /** From --cluster-key-file: act as an admin node (else FTFS_CLUSTER_KEY, else the session). */
   readonly clusterKeyFile: string | null;
+  /** From --tls-ca: connect with TLS, trusting this CA file (else FTFS_TLS_CA; else plain TCP). */
+  readonly tlsCa: string | null;
 }
 
 export interface Invocation {
@@ -103,7 +105,8 @@ type ValueFlag =
   | "secretFile"
   | "quotaBytes"
   | "quotaFiles"
-  | "clusterKeyFile";
+  | "clusterKeyFile"
+  | "tlsCa";
 type BoolFlag = "json" | "help" | "stale" | "admin";
 /** The flags a command may refuse: --cluster, --json and --help apply everywhere. */
 type CommandFlag = ValueFlag | "stale" | "admin";
@@ -121,6 +124,7 @@ const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   "--quota-bytes": "quotaBytes",
   "--quota-files": "quotaFiles",
   "--cluster-key-file": "clusterKeyFile",
+  "--tls-ca": "tlsCa",
 };
 const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
   "--json": "json",
@@ -203,7 +207,8 @@ export function parseArgs(argv: readonly string[]): ParseResult {
       cluster = parsed.value;
     }
     const clusterKeyFile = tokens.values.clusterKeyFile ?? null;
-    const options = { json: tokens.flags.has("json"), cluster, clusterKeyFile };
+    const tlsCa = tokens.values.tlsCa ?? null;
+    const options = { json: tokens.flags.has("json"), cluster, clusterKeyFile, tlsCa };
     return { ok: true, value: { command, options } };
   } catch (error) {
     if (error instanceof UsageProblem)
@@ -452,12 +457,14 @@ const FLAG_SPELLING: Readonly<Record<ValueFlag, string>> = {
   quotaBytes: "--quota-bytes",
   quotaFiles: "--quota-files",
   clusterKeyFile: "--cluster-key-file",
+  tlsCa: "--tls-ca",
 };
 
-/** --cluster, --cluster-key-file and --json apply everywhere; the rest only where listed. */
+/** --cluster, --cluster-key-file, --tls-ca and --json apply everywhere; the rest where listed. */
 function allowOnly(tokens: Tokens, allowed: readonly CommandFlag[], topic: HelpTopic): void {
   for (const flag of Object.keys(tokens.values) as ValueFlag[]) {
-    if (flag !== "cluster" && flag !== "clusterKeyFile" && !allowed.includes(flag)) {
+    const everywhere = flag === "cluster" || flag === "clusterKeyFile" || flag === "tlsCa";
+    if (!everywhere && !allowed.includes(flag)) {
       throw new UsageProblem(`${FLAG_SPELLING[flag]} does not apply to this command`, topic);
     }
   }

@@ -9,6 +9,8 @@ common flags:
                            else the local cluster 127.0.0.1:7101-7103)
   --cluster-key-file PATH  act with the cluster key (admin commands; else
                            $FTFS_CLUSTER_KEY, else the session's admin user)
+  --tls-ca PATH            connect with TLS, trusting this CA (else $FTFS_TLS_CA;
+                           a cluster whose nodes run --tls-cert)
   --json                   machine-readable output (one JSON document)
   --help, -h               this help`;
 

@@ -7,7 +7,7 @@
 
 import { readFileSync } from "node:fs";
 import { DEV_DIRECTORY_ADDRESSES, FtfsError } from "@ftfs/protocol/core";
-import { Keyring, UsageError, type ClientCredentials } from "@ftfs/protocol/io";
+import { Keyring, UsageError, type ClientCredentials, type ClientTls } from "@ftfs/protocol/io";
 import { parseClusterList, type GlobalOptions } from "../core/args.ts";
 import { CLI_READ_GC_INTERVAL_BYTES } from "../core/limits.ts";
 import { FtfsClient } from "./client.ts";
@@ -88,6 +88,7 @@ export class CliState {
         onRetry: this.retryReporter(),
         gcIntervalBytes: CLI_READ_GC_INTERVAL_BYTES,
         credentials,
+        tls: this.tlsFor(options),
       });
       this.clients.set(key, client);
     }
@@ -118,6 +119,18 @@ export class CliState {
       credentials: { kind: "user", token: login.token, sessionKey: login.sessionKey },
       identity: `user:${login.token}`,
     };
+  }
+
+  /** --tls-ca, else $FTFS_TLS_CA: a CA file means TLS to every node; none, plain TCP. */
+  private tlsFor(options: GlobalOptions): ClientTls | undefined {
+    const file = options.tlsCa ?? nonEmpty(this.io.env.FTFS_TLS_CA);
+    if (file === null) return undefined;
+    try {
+      return { ca: readFileSync(file, "utf8") };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new FtfsError("LOCAL_FILE", `cannot read the TLS CA file ${file}: ${reason}`);
+    }
   }
 
   /** --cluster-key-file, else $FTFS_CLUSTER_KEY, else $FTFS_CLUSTER_KEY_FILE; null: none. */

@@ -15,7 +15,7 @@ import {
   type ResponseBody,
   type UserSummary,
 } from "@ftfs/protocol/core";
-import { RpcPool, type ClientCredentials } from "@ftfs/protocol/io";
+import { RpcPool, type ClientCredentials, type ClientTls } from "@ftfs/protocol/io";
 import hyperid from "hyperid";
 import type { StoredFile } from "../core/format.ts";
 import {
@@ -67,6 +67,8 @@ export interface FtfsClientOptions {
   readonly pool?: RpcPool;
   /** Who the client proves itself as (a logged-in user, an admin node); anonymous by default. */
   readonly credentials?: ClientCredentials;
+  /** Connect with TLS, trusting this CA (a cluster started with --tls-cert); else plain TCP. */
+  readonly tls?: ClientTls | undefined;
 }
 
 export type ConnectResult = ResponseBody<"connect">;
@@ -84,7 +86,10 @@ export class FtfsClient {
       options.pool ??
       new RpcPool(
         options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT,
-        options.credentials === undefined ? {} : { credentials: options.credentials },
+        {
+          ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+          ...(options.tls === undefined ? {} : { tls: options.tls }),
+        },
       );
     this.ownsPool = options.pool === undefined;
     const retryDeadlineMs = options.retryDeadlineMs ?? CLIENT_RETRY_DEADLINE_MS;

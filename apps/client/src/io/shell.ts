@@ -58,6 +58,7 @@ async function runLine(
       json: parsed.value.options.json || shellOptions.json,
       cluster: parsed.value.options.cluster ?? shellOptions.cluster,
       clusterKeyFile: parsed.value.options.clusterKeyFile ?? shellOptions.clusterKeyFile,
+      tlsCa: parsed.value.options.tlsCa ?? shellOptions.tlsCa,
     },
   };
   try {

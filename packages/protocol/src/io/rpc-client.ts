@@ -289,6 +289,7 @@ export class RpcPool {
   private readonly connecting = new Map<string, Promise<RpcClient>>();
   private readonly connectTimeoutMs: number;
   private readonly options: ConnectOptions;
+  private closed = false;
 
   constructor(connectTimeoutMs = CONNECT_TIMEOUT_MS_DEFAULT, options: ConnectOptions = {}) {
     this.connectTimeoutMs = connectTimeoutMs;
@@ -302,6 +303,12 @@ export class RpcPool {
     if (inProgress !== undefined) return inProgress;
     const attempt = RpcClient.connect(address, this.connectTimeoutMs, this.options)
       .then((client) => {
+        // Closed while the connection (and its handshake) was under way: an open socket kept
+        // here would outlive its owner and hold the process open.
+        if (this.closed) {
+          client.close();
+          throw new FtfsError("CONNECTION_CLOSED", `the pool for ${address} was closed`);
+        }
         this.clients.set(address, client);
         return client;
       })
@@ -322,6 +329,7 @@ export class RpcPool {
   }
 
   close(): void {
+    this.closed = true;
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
   }

@@ -14,7 +14,7 @@ import {
   FtfsError,
 } from "../core/index.ts";
 import { createMemoryLogger } from "./logger.ts";
-import { RpcClient } from "./rpc-client.ts";
+import { RpcClient, RpcPool } from "./rpc-client.ts";
 import { RpcServer } from "./rpc-server.ts";
 
 const servers: RpcServer[] = [];
@@ -158,6 +158,19 @@ describe("rpc over loopback", () => {
     servers.length = 0;
     const error = await RpcClient.connect(`127.0.0.1:${port}`).catch((caught: unknown) => caught);
     expect((error as FtfsError).code).toBe("CONNECT_FAILED");
+  });
+});
+
+describe("a pool", () => {
+  test("closed while a connection is still being made, it keeps no connection open", async () => {
+    const server = startEchoServer();
+    const pool = new RpcPool();
+    const getting = pool.get(`127.0.0.1:${server.port}`).catch((error: unknown) => error);
+    pool.close();
+    expect(((await getting) as FtfsError).code).toBe("CONNECTION_CLOSED");
+    const startedMs = performance.now();
+    while (server.connectionCount > 0 && performance.now() - startedMs < 2_000) await Bun.sleep(10);
+    expect(server.connectionCount).toBe(0);
   });
 });
 
