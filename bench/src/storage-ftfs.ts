@@ -9,8 +9,8 @@
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CONNECT_TIMEOUT_MS_DEFAULT, makeVerifier, SCRAM_ITERATIONS_MIN } from "@ftfs/protocol/core";
-import { NODE_HASHES, RpcPool, secureRandomBytes } from "@ftfs/protocol/io";
+import { CONNECT_TIMEOUT_MS_DEFAULT } from "@ftfs/protocol/core";
+import { RpcPool } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
 import { FtfsClient } from "ftfs";
 import {
@@ -121,19 +121,6 @@ function benchClient(cluster: LocalCluster): FtfsClient {
   return new FtfsClient({ directories: cluster.directoryAddresses, pool });
 }
 
-/** A keyed cluster has no users until an administrator adds them; the bench adds its own. */
-async function addBenchUser(cluster: LocalCluster): Promise<void> {
-  const pool = new RpcPool(CONNECT_TIMEOUT_MS_DEFAULT, cluster.nodeConnectOptions("bench"));
-  try {
-    const secret = Buffer.from(secureRandomBytes(32)).toString("base64url");
-    const verifier = makeVerifier(NODE_HASHES, secret, secureRandomBytes(16), SCRAM_ITERATIONS_MIN);
-    const directory = cluster.directoryAddresses[0] ?? "";
-    await pool.call(directory, "userAdd", { uid: BENCH_UID, verifier, admin: false });
-  } finally {
-    pool.close();
-  }
-}
-
 async function withCluster<T>(
   layout: Layout,
   dataRoot: string,
@@ -151,7 +138,8 @@ async function withCluster<T>(
   });
   const clients = Array.from({ length: FTFS_CLIENT_INSTANCES }, () => benchClient(cluster));
   try {
-    if (secureClusters) await addBenchUser(cluster);
+    // A keyed cluster has no users until an administrator adds them.
+    if (secureClusters) await cluster.addUser(BENCH_UID);
     for (const client of clients) await client.connect(BENCH_UID);
     return await body(cluster, clients);
   } finally {

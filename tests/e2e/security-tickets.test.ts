@@ -6,21 +6,8 @@
  * tool would: it adds the user and mints its session, then acts as that user.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import {
-  FtfsError,
-  issueToken,
-  makeVerifier,
-  SCRAM_ITERATIONS_MIN,
-  type Ticket,
-} from "@ftfs/protocol/core";
-import {
-  issueTicket,
-  NODE_HASHES,
-  RpcClient,
-  secureRandomBytes,
-  TICKET_TTL_MS,
-  type ConnectOptions,
-} from "@ftfs/protocol/io";
+import { FtfsError, issueToken, type Ticket } from "@ftfs/protocol/core";
+import { issueTicket, NODE_HASHES, RpcClient, TICKET_TTL_MS, type ConnectOptions } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
 import { E2E_CHUNK_BYTES, E2E_TEST_TIMEOUT_MS, randomBytes, sha256 } from "./helpers.ts";
 
@@ -43,10 +30,7 @@ beforeAll(async () => {
     ],
     chunkBytes: E2E_CHUNK_BYTES,
   });
-  const admin = await connect(directory(), cluster.nodeConnectOptions());
-  const secret = Buffer.from(secureRandomBytes(32)).toString("base64url");
-  const verifier = makeVerifier(NODE_HASHES, secret, secureRandomBytes(16), SCRAM_ITERATIONS_MIN);
-  const added = await admin.call("userAdd", { uid: UID, verifier, admin: false });
+  const added = await cluster.addUser(UID);
   const signing = cluster.keyring.subKeys("session").signing;
   if (signing === null) throw new Error("a secure cluster has a session key");
   const claims = {
@@ -54,7 +38,7 @@ beforeAll(async () => {
     sessionId: "e2e-session",
     admin: false,
     expiresAtMs: Date.now() + SESSION_TTL_MS,
-    generation: added.body.generation,
+    generation: added.generation,
   };
   const session = issueToken(NODE_HASHES, signing, claims);
   alice = { credentials: { kind: "user", token: session.token, sessionKey: session.sessionKey } };

@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { closeSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { makeVerifier, SCRAM_ITERATIONS_MIN } from "../core/auth/scram.ts";
 import { CHUNK_BYTES_DEFAULT } from "../core/limits.ts";
+import { NODE_HASHES, secureRandomBytes } from "../io/auth/node-hashes.ts";
 import { generateClusterKey } from "../io/cluster-key-flags.ts";
 import { Keyring } from "../io/gossip/keyring.ts";
 import { RpcClient, type ClientTls, type ConnectOptions } from "../io/rpc-client.ts";
@@ -197,6 +199,33 @@ export class LocalCluster {
     const credentials = { kind: "node", node, keyring: this.keyring } as const;
     const tls = this.security.clientTls;
     return tls === undefined ? { credentials } : { credentials, tls };
+  }
+
+  /**
+   * Add a user as an administrator holding the cluster key would (`ftfs admin user add`), with
+   * a fresh secret at the fewest PBKDF2 rounds (tests log in quickly). Answers its generation
+   * (what a session token for it names) and the secret.
+   */
+  async addUser(uid: string, admin = false): Promise<{ generation: number; secret: string }> {
+    const secret = Buffer.from(secureRandomBytes(32)).toString("base64url");
+    const verifier = makeVerifier(NODE_HASHES, secret, secureRandomBytes(16), SCRAM_ITERATIONS_MIN);
+    let lastError: unknown = new Error("no directory node");
+    for (const address of this.directoryAddresses) {
+      const client = await RpcClient.connect(address, 2_000, this.nodeConnectOptions()).catch((error: unknown) => {
+        lastError = error;
+        return null;
+      });
+      if (client === null) continue;
+      try {
+        const added = await client.call("userAdd", { uid, verifier, admin });
+        return { generation: added.body.generation, secret };
+      } catch (error) {
+        lastError = error; // a backup directory answers NOT_PRIMARY: ask the next
+      } finally {
+        client.close();
+      }
+    }
+    throw lastError;
   }
 
   /** The keys node `id` reads at its next start (a rotation step); `--cluster-key` format. */
