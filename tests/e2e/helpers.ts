@@ -16,6 +16,7 @@ import {
   type FtfsRunOptions,
   type LocalCluster,
 } from "@ftfs/protocol/testing";
+import { parseAddress } from "@ftfs/protocol/core";
 import { FtfsClient } from "ftfs";
 
 export const KIB = 1024;
@@ -155,4 +156,45 @@ export function useCluster(options: ClusterOptions): ClusterFixture {
       return get().clusterList;
     },
   };
+}
+
+/** How long a raw exchange waits for the server before it gives up. */
+const RAW_ANSWER_TIMEOUT_MS = 5_000;
+
+/**
+ * Send raw bytes to a server's port; return what came back as text (error frames are JSON):
+ * the first read (`until: "answer"`, an error frame is small and arrives in one read), or
+ * everything until the server closes (`until: "close"`), or what came by the deadline.
+ */
+export async function sendRaw(
+  address: string,
+  bytes: Uint8Array,
+  options: { readonly closeAfterSend?: boolean; readonly until?: "answer" | "close" } = {},
+): Promise<string> {
+  const parsed = parseAddress(address);
+  if (!parsed.ok) throw parsed.error;
+  const received: Uint8Array[] = [];
+  const done = Promise.withResolvers<void>();
+  const socket = await Bun.connect({
+    hostname: parsed.value.host,
+    port: parsed.value.port,
+    socket: {
+      data: (_socket, chunk) => {
+        received.push(new Uint8Array(chunk));
+        if (options.until !== "close") done.resolve();
+      },
+      close: () => done.resolve(),
+      error: () => done.resolve(),
+    },
+  });
+  socket.write(bytes);
+  if (options.closeAfterSend === true) socket.end();
+  const timer = setTimeout(() => {
+    socket.end();
+    done.resolve();
+  }, RAW_ANSWER_TIMEOUT_MS);
+  await done.promise;
+  clearTimeout(timer);
+  socket.end();
+  return new TextDecoder().decode(Buffer.concat(received));
 }

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { FtfsError, parseAddress, swim } from "@ftfs/protocol/core";
 import { generateClusterKey, Keyring, RpcClient, type ConnectOptions } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
-import { E2E_CHUNK_BYTES, E2E_TEST_TIMEOUT_MS, pollUntil, randomBytes } from "./helpers.ts";
+import { E2E_CHUNK_BYTES, E2E_TEST_TIMEOUT_MS, pollUntil, randomBytes, sendRaw } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
@@ -149,28 +149,6 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(parts));
 }
 
-/** The server's first answer to raw bytes, as text (an error frame's JSON is readable). */
-async function answerTo(address: string, bytes: Uint8Array): Promise<string> {
-  const parsed = parseAddress(address);
-  if (!parsed.ok) throw parsed.error;
-  const received: Uint8Array[] = [];
-  const closed = Promise.withResolvers<void>();
-  const socket = await Bun.connect({
-    hostname: parsed.value.host,
-    port: parsed.value.port,
-    socket: {
-      data: (_socket, chunk) => void received.push(new Uint8Array(chunk)),
-      close: () => closed.resolve(),
-      error: () => closed.resolve(),
-    },
-  });
-  socket.write(bytes);
-  const timer = setTimeout(() => socket.end(), CLOSE_DEADLINE_MS);
-  await closed.promise;
-  clearTimeout(timer);
-  return new TextDecoder().decode(concat(received));
-}
-
 test("a captured request replayed on a new connection, or again on its own, is refused", async () => {
   const relay = await recordingRelay(directory());
   try {
@@ -181,7 +159,7 @@ test("a captured request replayed on a new connection, or again on its own, is r
     const captured = concat(relay.sent);
     const lastRequest = concat(relay.sent.slice(helloBytes));
     // On a new connection: its hello is answered (fresh nonces), then the tags fail.
-    const replayed = await answerTo(directory(), captured);
+    const replayed = await sendRaw(directory(), captured, { until: "close" });
     expect(replayed).toContain("AUTH_FAILED");
     expect(replayed).not.toContain('"members"');
     // On the same connection: the sequence number is already used.

@@ -4,14 +4,12 @@
  * mid-frame. Each gets a typed error (or a clean close) and the node keeps serving everyone else.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { encodeFrameBytes, FRAME_BYTES_MAX, FRAME_KIND, parseAddress } from "@ftfs/protocol/core";
+import { encodeFrameBytes, FRAME_BYTES_MAX, FRAME_KIND } from "@ftfs/protocol/core";
 import { RpcClient } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
-import { E2E_CHUNK_BYTES, E2E_TEST_TIMEOUT_MS } from "./helpers.ts";
+import { E2E_CHUNK_BYTES, E2E_TEST_TIMEOUT_MS, sendRaw } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
-
-const ANSWER_TIMEOUT_MS = 5_000;
 
 let cluster: LocalCluster;
 
@@ -26,43 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-/**
- * Send raw bytes; return the first answer (an error frame is small and arrives in one read), or
- * what came before the server closed, or nothing by the deadline.
- */
-async function sendRaw(
-  address: string,
-  bytes: Uint8Array,
-  closeAfterSend = false,
-): Promise<string> {
-  const parsed = parseAddress(address);
-  if (!parsed.ok) throw parsed.error;
-  const received: Uint8Array[] = [];
-  const closed = Promise.withResolvers<void>();
-  const socket = await Bun.connect({
-    hostname: parsed.value.host,
-    port: parsed.value.port,
-    socket: {
-      data: (_socket, chunk) => {
-        received.push(new Uint8Array(chunk));
-        closed.resolve();
-      },
-      close: () => closed.resolve(),
-      error: () => closed.resolve(),
-    },
-  });
-  socket.write(bytes);
-  if (closeAfterSend) socket.end();
-  const timer = setTimeout(() => {
-    socket.end();
-    closed.resolve();
-  }, ANSWER_TIMEOUT_MS);
-  await closed.promise;
-  clearTimeout(timer);
-  socket.end();
-  return new TextDecoder().decode(Buffer.concat(received));
-}
 
 function oversizePrefix(): Uint8Array {
   const prefix = new Uint8Array(4);
@@ -108,7 +69,7 @@ test("every server answers garbage, oversize, foreign-version and malformed fram
       epoch: 0,
       body: { uid: "x" },
     });
-    await sendRaw(node.address, halfFrame.subarray(0, 10), true);
+    await sendRaw(node.address, halfFrame.subarray(0, 10), { closeAfterSend: true });
   }
   await stillServes();
   for (const node of cluster.nodes) expect(node.running).toBe(true);
