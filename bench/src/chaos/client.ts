@@ -1,6 +1,7 @@
 /**
- * Every FtfsClient the chaos harness makes comes from here, so switching the harness to
- * logged-in users (cluster security) is a change to this one file.
+ * Every FtfsClient and every raw connection pool the chaos harness makes comes from here, so
+ * switching the harness to logged-in users and to the cluster key (cluster security) is a
+ * change to this one file.
  */
 
 import { RpcPool } from "@ftfs/protocol/io";
@@ -24,4 +25,12 @@ export function chaosClient(directories: readonly string[]): ChaosClient {
       pool.close();
     },
   };
+}
+
+/**
+ * A pool for the harness's own calls to nodes (clusterStatus, stale listings, manifests,
+ * hasChunks), which a secured cluster will take only from a holder of the cluster key.
+ */
+export function chaosNodePool(connectTimeoutMs: number): RpcPool {
+  return new RpcPool(connectTimeoutMs);
 }

@@ -7,8 +7,9 @@
  */
 
 import { CHUNK_IDS_PER_REQUEST_MAX, type Manifest } from "@ftfs/protocol/core";
-import { RpcPool } from "@ftfs/protocol/io";
+import type { RpcPool } from "@ftfs/protocol/io";
 import type { LocalCluster } from "@ftfs/protocol/testing";
+import { chaosNodePool } from "./client.ts";
 
 const CALL_TIMEOUT_MS = 2_000;
 const POOL_CONNECT_TIMEOUT_MS = 1_000;
@@ -147,7 +148,7 @@ async function missingChunks(
 
 /** Polls until converged; returns null, or the last problem seen when `timeoutMs` runs out. */
 export async function waitConverged(cluster: LocalCluster, versions: readonly FileVersion[], timeoutMs: number): Promise<string | null> {
-  const pool = new RpcPool(POOL_CONNECT_TIMEOUT_MS);
+  const pool = chaosNodePool(POOL_CONNECT_TIMEOUT_MS);
   const manifests = new Map<string, Manifest>();
   const deadline = performance.now() + timeoutMs;
   let problem: string | null = "not checked";
