@@ -141,11 +141,12 @@ test("a paused primary steps down when resumed; what it took while deposed is no
   const before = await primaryDirectory();
   const acknowledged = new Map<string, string>();
   const errors: string[] = [];
+  // Connected (handshake done) while it runs: a paused node cannot answer a hello.
+  const straight = await RpcClient.connect(before.node.address, 1_000);
   before.node.kill("SIGSTOP");
   let resumed = false;
   try {
     // A commit sent straight to the paused primary waits in its socket buffer.
-    const straight = await RpcClient.connect(before.node.address, 1_000);
     const deposedWrite = straight
       .call("connect", { uid: "deposed-user" }, { timeoutMs: PAUSE_MS * 3 })
       .then(

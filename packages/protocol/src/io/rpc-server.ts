@@ -23,6 +23,7 @@ import {
   FRAME_KIND,
   FtfsError,
   mayCall,
+  ok,
   OP_ACCESS,
   OPS,
   parseAddress,
@@ -270,8 +271,9 @@ export class RpcServer {
     const outcome = this.accepted(body);
     if (!outcome.ok) {
       this.stats.authFailures += 1;
-      this.logger.warn("handshake refused", { remote: connection.channel.remoteAddress, reason: outcome.error.message });
-      this.closeWithError(connection.channel, outcome.error.code, outcome.error.message, frame.requestId);
+      const { code, message } = outcome.error;
+      this.logger.warn("handshake refused", { remote: connection.channel.remoteAddress, reason: message });
+      this.closeWithError(connection.channel, code, message, frame.requestId);
       return;
     }
     const { principal, baseKey } = outcome.value;
@@ -286,38 +288,46 @@ export class RpcServer {
   }
 
   /** The principal a hello proves (or, in insecure mode, claims), and the key it MACs with. */
-  private accepted(body: RequestBody<"hello">): Result<{ principal: Principal; baseKey: Uint8Array | null }> {
+  private accepted(body: RequestBody<"hello">): Result<Accepted> {
     const claim = body.principal;
     if (claim.kind === "node" && claim.node === undefined) {
-      return { ok: false, error: new FtfsError("BAD_REQUEST", "hello: a node claim names its node") };
+      return fail("BAD_REQUEST", "hello: a node claim names its node");
     }
     if (this.keyring === null) {
       // Insecure mode: nothing can be proven, so a claim is taken as made.
-      const principal: Principal = claim.kind === "node" ? { kind: "node", node: claim.node ?? "" } : ANONYMOUS;
-      return { ok: true, value: { principal, baseKey: null } };
+      const principal: Principal =
+        claim.kind === "node" ? { kind: "node", node: claim.node ?? "" } : ANONYMOUS;
+      return ok({ principal, baseKey: null });
     }
     switch (claim.kind) {
       case "anonymous":
-        return { ok: true, value: { principal: ANONYMOUS, baseKey: null } };
-      case "node": {
-        const key = claim.keyId === undefined ? undefined : this.keyring.subKeys("channel").lookup(claim.keyId);
-        if (key === undefined) {
-          const why = claim.keyId === undefined ? "no cluster key" : `cluster key ${claim.keyId}, which ${this.nodeName} does not hold`;
-          return { ok: false, error: new FtfsError("AUTH_FAILED", `node ${claim.node ?? "?"} signs with ${why}`) };
-        }
-        return { ok: true, value: { principal: { kind: "node", node: claim.node ?? "" }, baseKey: key } };
-      }
+        return ok({ principal: ANONYMOUS, baseKey: null });
+      case "node":
+        return this.acceptedNode(this.keyring, claim.node ?? "", claim.keyId);
       case "user": {
         if (claim.token === undefined || this.authenticateUser === null) {
-          return { ok: false, error: new FtfsError("AUTH_FAILED", `${this.nodeName} cannot check a user session here`) };
+          return fail("AUTH_FAILED", `${this.nodeName} cannot check a user session here`);
         }
         const session = this.authenticateUser(claim.token);
         if (!session.ok) return session;
-        return { ok: true, value: { principal: session.value.principal, baseKey: session.value.sessionKey } };
+        return ok({ principal: session.value.principal, baseKey: session.value.sessionKey });
       }
       default:
         return assertNever(claim.kind, "hello claim");
     }
+  }
+
+  /** A node proves itself with the channel sub-key of the cluster key it names. */
+  private acceptedNode(keyring: Keyring, node: string, keyId: string | undefined): Result<Accepted> {
+    const key = keyId === undefined ? undefined : keyring.subKeys("channel").lookup(keyId);
+    if (key === undefined) {
+      const why =
+        keyId === undefined
+          ? "no cluster key"
+          : `cluster key ${keyId}, which ${this.nodeName} does not hold`;
+      return fail("AUTH_FAILED", `node ${node} signs with ${why}`);
+    }
+    return ok({ principal: { kind: "node", node }, baseKey: key });
   }
 
   /** Called by a connection for each request after the handshake; answers it. */
@@ -397,6 +407,12 @@ export class RpcServer {
       return { ok: false, error: new FtfsError("INTERNAL", `${op} failed on the server; see its log`) };
     }
   }
+}
+
+/** What a handshake established: who, and the key its frames are MACed with (null: none). */
+interface Accepted {
+  readonly principal: Principal;
+  readonly baseKey: Uint8Array | null;
 }
 
 /** A request frame whose envelope and body fit their schemas. */
