@@ -249,17 +249,21 @@ describe("commitVersion", () => {
     expect(store.pendingNotices("s1", 100).length).toBe(1);
   });
 
-  test("a commit notifies each group its chunks live in, once", () => {
+  test("a commit notifies each group its chunks live in, once, naming exactly those", () => {
     const store = freshStore();
-    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 5), chunk(2, 5, "s2"), chunk(3, 5)]));
+    const chunks = [chunk(3, 5), chunk(2, 5, "s2"), chunk(1, 5), chunk(3, 5)];
+    applyOk(store, commit("alice", "a.txt", "u1", chunks));
     const index = store.lastApplied();
     expect(store.noticeGroups(10)).toEqual(["s1", "s2"]);
-    const body = { uid: "alice", name: "a.txt", uploadId: "u1", version: 1 };
+    const owner = { uid: "alice", name: "a.txt", uploadId: "u1", version: 1 };
+    // Distinct and sorted; s2's chunk is not named to s1 even if a put of it reached s1.
+    const toS1 = { ...owner, chunkIds: [sha(1), sha(3)] };
+    const toS2 = { ...owner, chunkIds: [sha(2)] };
     expect(store.pendingNotices("s1", 10)).toEqual([
-      { index, seq: 0, group: "s1", notice: { op: "commitRefs", body } },
+      { index, seq: 0, group: "s1", notice: { op: "commitRefs", body: toS1 } },
     ]);
     expect(store.pendingNotices("s2", 10)).toEqual([
-      { index, seq: 1, group: "s2", notice: { op: "commitRefs", body } },
+      { index, seq: 1, group: "s2", notice: { op: "commitRefs", body: toS2 } },
     ]);
   });
 });
@@ -481,7 +485,15 @@ describe("moveVersion", () => {
     );
     const owner = { uid: "alice", name: "a.txt", uploadId: "u1" };
     expect(store.pendingNotices("s2", 10)).toEqual([
-      { index, seq: 0, group: "s2", notice: { op: "commitRefs", body: { ...owner, version: 1 } } },
+      {
+        index,
+        seq: 0,
+        group: "s2",
+        notice: {
+          op: "commitRefs",
+          body: { ...owner, version: 1, chunkIds: [sha(1), sha(2), sha(3)] },
+        },
+      },
     ]);
     expect(store.pendingNotices("s1", 10)).toEqual([
       { index, seq: 1, group: "s1", notice: { op: "dropUploadRefs", body: owner } },

@@ -169,8 +169,11 @@ function commitVersion(
     uploadId,
     chunks,
   });
-  const notice: Notice = { op: "commitRefs", body: { uid, name, uploadId, version } };
-  enqueueForGroups(tx, index, groupsOfChunks(chunks), notice);
+  // Each group commits only the chunks the manifest keeps there: a put re-routed or hedged
+  // away from it may have left it a pending reference of this upload, which must not commit.
+  for (const [seq, group] of groupsOfChunks(chunks).entries()) {
+    tx.enqueueNotice({ index, seq, group, notice: commitNotice(command, version, chunks, group) });
+  }
   return ok({ version, createdAtMs: command.atMs });
 }
 
@@ -290,7 +293,7 @@ function moveVersion(
     index,
     seq: 0,
     group: to,
-    notice: { op: "commitRefs", body: { uid, name, uploadId, version } },
+    notice: commitNotice(command, version, chunks, to),
   });
   tx.enqueueNotice({
     index,
@@ -299,6 +302,18 @@ function moveVersion(
     notice: { op: "dropUploadRefs", body: { uid, name, uploadId } },
   });
   return ok({ movedRefs, movedBytes });
+}
+
+/** The commitRefs notice to `group` for one upload committed as `version` with `chunks`. */
+function commitNotice(
+  owner: { readonly uid: string; readonly name: string; readonly uploadId: string },
+  version: number,
+  chunks: readonly ChunkRef[],
+  group: string,
+): Notice {
+  const { uid, name, uploadId } = owner;
+  const chunkIds = chunkIdsIn(chunks, group);
+  return { op: "commitRefs", body: { uid, name, uploadId, version, chunkIds } };
 }
 
 /** The distinct ids of the chunks kept in `group`, sorted. */

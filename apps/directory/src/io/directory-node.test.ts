@@ -124,7 +124,13 @@ describe("directory server", () => {
     await until("commitRefs at the storage primary", () => storage.notices.length === 1);
     expect(storage.notices[0]).toEqual({
       op: "commitRefs",
-      body: { uid: "alice", name: "a.txt", uploadId: placed.uploadId, version: 1 },
+      body: {
+        uid: "alice",
+        name: "a.txt",
+        uploadId: placed.uploadId,
+        version: 1,
+        chunkIds: [sha(1), sha(2)],
+      },
       epoch: 1,
     });
 

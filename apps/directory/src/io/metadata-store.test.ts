@@ -344,6 +344,25 @@ for (const implementation of IMPLEMENTATIONS) {
       };
       store.applyEntry(3, (tx) => tx.enqueueNotice(commitNotice));
       expect(store.pendingNotices("s3", 10)).toEqual([commitNotice]);
+      // A notice naming its group's chunks keeps them; one written before they were named
+      // (above) still reads back without them.
+      const naming: OutboxNotice = {
+        ...commitNotice,
+        index: 4,
+        group: "s4",
+        notice: {
+          op: "commitRefs",
+          body: {
+            uid: "alice",
+            name: "x",
+            uploadId: sha(1).slice(0, 20),
+            version: 7,
+            chunkIds: [sha(2)],
+          },
+        },
+      };
+      store.applyEntry(4, (tx) => tx.enqueueNotice(naming));
+      expect(store.pendingNotices("s4", 10)).toEqual([naming]);
     });
 
     test("ackNotices forgets only that group's notices through (index, seq)", () => {

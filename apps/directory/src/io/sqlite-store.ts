@@ -131,9 +131,11 @@ function noticeFromRow(row: NoticeRow): OutboxNotice {
   let notice: Notice;
   if (row.op === "commitRefs") {
     const body = decodeJson(OPS.commitRefs.request, row.body, what);
+    const { uid, name, uploadId, version, chunkIds } = body;
+    // A row written before notices named their chunks has none: it commits the whole upload.
     notice = {
       op: "commitRefs",
-      body: { uid: body.uid, name: body.name, uploadId: body.uploadId, version: body.version },
+      body: { uid, name, uploadId, version, ...(chunkIds === undefined ? {} : { chunkIds }) },
     };
   } else if (row.op === "dropRefs") {
     const body = decodeJson(OPS.dropRefs.request, row.body, what);

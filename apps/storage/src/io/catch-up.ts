@@ -146,7 +146,9 @@ export class CatchUp {
   private record(ref: SyncRef): void {
     const owner = { uid: ref.uid, name: ref.name, uploadId: ref.uploadId };
     this.options.refs.addPending(ref.chunkId, owner, ref.bytes, this.options.nowMs());
-    if (ref.version !== null) this.options.refs.commit(ref.uid, ref.name, ref.uploadId, ref.version);
+    if (ref.version !== null) {
+      this.options.refs.commitChunk(ref.uid, ref.name, ref.uploadId, ref.version, ref.chunkId);
+    }
   }
 
   private async copyChunks(

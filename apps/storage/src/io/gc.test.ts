@@ -115,6 +115,23 @@ test("an idle upload's references expire, then its chunks go; a streaming one st
   expect(refs.referencesTo(streamingFirst)).toBe(1);
 });
 
+test("a commit naming some of an upload's chunks lets the others go after the grace", async () => {
+  const placed = await put("placed here by the manifest", owner("f.bin", "u1"));
+  // Stored here too, but the client re-routed (or hedged) them to another group.
+  const rerouted = await put("re-routed to another group", owner("f.bin", "u1"));
+  const shared = await put("re-routed, and another file's", owner("f.bin", "u1"));
+  await put("re-routed, and another file's", owner("g.bin", "u2"));
+  refs.commit("gus", "g.bin", "u2", 1, [shared]);
+  expect(refs.commit("gus", "f.bin", "u1", 1, [placed])).toBe(1);
+  skewMs = GRACE_MS + 1;
+  await gc.pass();
+  // The two references left pending expired; the chunk no other file names went with them.
+  expect(gc.stats).toMatchObject({ refsExpired: 2, chunksCollected: 1, errors: 0 });
+  expect(await onDisk(rerouted)).toBe(false);
+  expect([await onDisk(placed), await onDisk(shared)]).toEqual([true, true]);
+  expect([placed, rerouted, shared].map((id) => refs.referencesTo(id))).toEqual([1, 0, 1]);
+});
+
 test("start runs passes on its interval; stop ends the loop at once", async () => {
   const quick = new GarbageCollector({
     chunks,

@@ -219,12 +219,17 @@ async function onCommitRefs(
   if (!valid.ok) return valid;
   const admitted = admit(context, body.forwarded, request.epoch);
   if (!admitted.ok) return admitted;
-  const applied = guardRefs(() =>
-    context.refs.commit(body.uid, body.name, body.uploadId, body.version),
-  );
+  const { uid, name, uploadId, version, chunkIds } = body;
+  const applied = guardRefs(() => context.refs.commit(uid, name, uploadId, version, chunkIds));
   if (!applied.ok) return applied;
-  const { uid, name, uploadId, version } = body;
-  const forwardBody = { uid, name, uploadId, version, forwarded: true };
+  const forwardBody = {
+    uid,
+    name,
+    uploadId,
+    version,
+    ...(chunkIds === undefined ? {} : { chunkIds }),
+    forwarded: true,
+  };
   const remote = await context.replicator.forward(
     admitted.value.forwardTo,
     "commitRefs",

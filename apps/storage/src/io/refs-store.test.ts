@@ -61,6 +61,18 @@ test("drop removes the name's committed references and keeps in-flight uploads",
   store.close();
 });
 
+test("commitChunk commits one reference; the upload's other pending ones stay to expire", () => {
+  const store = RefsStore.open(join(dir, "refs.sqlite"));
+  // A learner's pending C2, which the primary's commit (naming only C1) left pending.
+  store.addPending(C1, { uid: "alice", name: "a.txt", uploadId: "u1" }, 10, 1);
+  store.addPending(C2, { uid: "alice", name: "a.txt", uploadId: "u1" }, 10, 2);
+  store.commitChunk("alice", "a.txt", "u1", 1, C1);
+  expect(rowsOf(store, "alice").map((row) => row.version)).toEqual([1, null]);
+  expect(store.expirePending(3, 10)).toBe(1);
+  expect([store.referencesTo(C1), store.referencesTo(C2)]).toEqual([1, 0]);
+  store.close();
+});
+
 test("expirePending drops only uploads whose newest pending reference is too old", () => {
   const store = RefsStore.open(join(dir, "refs.sqlite"));
   const C4 = "4".repeat(64);

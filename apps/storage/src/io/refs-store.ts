@@ -66,6 +66,7 @@ export class RefsStore {
   private readonly db: Database;
   private readonly insertPending: Statement;
   private readonly setVersion: Statement;
+  private readonly setChunkVersion: Statement<unknown, [string, string, string, number, string]>;
   private readonly dropCommitted: Statement;
   private readonly ownedBy: Statement<RowOut, [string]>;
   private readonly uploadChunks: Statement<{ chunk_id: string }, [string, string, string]>;
@@ -83,6 +84,10 @@ export class RefsStore {
     );
     this.setVersion = db.query(
       "UPDATE refs SET version = ?4 WHERE uid = ?1 AND name = ?2 AND upload_id = ?3",
+    );
+    this.setChunkVersion = db.query<unknown, [string, string, string, number, string]>(
+      `UPDATE refs SET version = ?4
+       WHERE uid = ?1 AND name = ?2 AND upload_id = ?3 AND chunk_id = ?5`,
     );
     this.dropCommitted = db.query(
       "DELETE FROM refs WHERE uid = ?1 AND name = ?2 AND version IS NOT NULL",
@@ -146,9 +151,39 @@ export class RefsStore {
     this.db.transaction(apply)();
   }
 
-  /** The directory committed this upload as `version`; returns how many references it names. */
-  commit(uid: string, name: string, uploadId: string, version: number): number {
-    return this.setVersion.run(uid, name, uploadId, version).changes;
+  /**
+   * The directory committed this upload as `version`, keeping `chunkIds` in this group: only
+   * their references commit, in one transaction; returns how many. The upload's other pending
+   * references here (puts the client re-routed or hedged to another group) stay pending, so
+   * they expire after the grace like an abandoned upload's and their chunks become garbage;
+   * committed, they would hold those chunks forever. They are not dropped at once: they may be
+   * a rebalancer's fresh copies for a later move into this group, whose own commitRefs is
+   * still to come. Without `chunkIds` (a notice from before they were named) every reference
+   * of the upload commits.
+   */
+  commit(
+    uid: string,
+    name: string,
+    uploadId: string,
+    version: number,
+    chunkIds?: readonly string[],
+  ): number {
+    if (chunkIds === undefined) return this.setVersion.run(uid, name, uploadId, version).changes;
+    let committed = 0;
+    this.db.transaction(() => {
+      for (const chunkId of chunkIds) {
+        committed += this.setChunkVersion.run(uid, name, uploadId, version, chunkId).changes;
+      }
+    })();
+    return committed;
+  }
+
+  /**
+   * One reference a catch-up page shows committed: only that chunk's, for the learner may hold
+   * pending references of the upload that the primary left pending at its commit.
+   */
+  commitChunk(uid: string, name: string, uploadId: string, version: number, chunkId: string): void {
+    this.setChunkVersion.run(uid, name, uploadId, version, chunkId);
   }
 
   /**

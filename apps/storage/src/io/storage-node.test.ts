@@ -207,6 +207,33 @@ describe("a replicated storage group", () => {
     }
   });
 
+  test("commitRefs naming its chunks commits only those, on every replica", async () => {
+    const primary = nodeOf("s1a").address;
+    const upload = { uid: "carol", name: "c.bin", uploadId: "up-c" };
+    // Sizes tell the two apart in the rows: 25 bytes kept here, 26 re-routed to another group.
+    const [kept = "", rerouted = ""] = ["kept here by the manifest", "re-routed to another group"];
+    for (const text of [kept, rerouted]) {
+      const payload = new TextEncoder().encode(text);
+      await pool.call(primary, "putChunk", { chunkId: sha256Hex(payload), owner: upload }, {
+        payload,
+        epoch: EPOCH,
+      });
+    }
+    const keptId = sha256Hex(new TextEncoder().encode(kept));
+    await pool.call(primary, "commitRefs", { ...upload, version: 1, chunkIds: [keptId] }, {
+      epoch: EPOCH,
+    });
+    for (const id of NODE_IDS) {
+      const rows: Array<[number, number | null]> = [];
+      nodeOf(id).refs.forEachOwnedBy("carol", (row) => rows.push([row.chunkBytes, row.version]));
+      // The re-routed chunk's reference stays pending, to expire after the grace.
+      expect(rows.sort((a, b) => a[0] - b[0])).toEqual([
+        [kept.length, 1],
+        [rerouted.length, null],
+      ]);
+    }
+  });
+
   test("hostile names are refused", async () => {
     const error = await refused(
       pool.call(

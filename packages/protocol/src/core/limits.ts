@@ -40,6 +40,11 @@ export const NODE_ID_BYTES_MAX = 64;
 export const FILE_BYTES_MAX = 4 * 1024 * 1024 * MIB;
 /** Chunks in one manifest: FILE_BYTES_MAX / CHUNK_BYTES_MIN would be too many; bound it. */
 export const MANIFEST_CHUNKS_MAX = 32_768;
+/**
+ * Chunk ids one commitRefs names: a group's share of one manifest's distinct chunks, so never
+ * more than the manifest holds (32,768 ids of 64 hex characters fit a frame header).
+ */
+export const COMMIT_CHUNK_IDS_MAX = MANIFEST_CHUNKS_MAX;
 /** Entries in one listing answer. */
 export const LIST_FILES_MAX = 100_000;
 /** Ids in one batched chunk query. */

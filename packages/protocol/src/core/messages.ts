@@ -8,6 +8,7 @@
 import {
   CHUNK_BYTES_MAX,
   CHUNK_IDS_PER_REQUEST_MAX,
+  COMMIT_CHUNK_IDS_MAX,
   FILE_BYTES_MAX,
   FILE_NAME_BYTES_MAX,
   LIST_FILES_MAX,
@@ -358,6 +359,13 @@ export const OPS = {
       name: fileNameField,
       uploadId: requestIdField,
       version: versionField,
+      /**
+       * The upload's chunks the manifest keeps in this group: only their references commit;
+       * the upload's other pending references here (a put re-routed or hedged to another
+       * group) stay pending and expire. Absent in outbox notices written before it existed:
+       * every reference of the upload commits, as it did then.
+       */
+      chunkIds: opt(arr(sha256Field, { itemsMax: COMMIT_CHUNK_IDS_MAX })),
       forwarded: opt(bool),
     }),
     response: empty,
