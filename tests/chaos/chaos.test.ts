@@ -9,7 +9,7 @@
 import { describe, expect, test } from "bun:test";
 import type { RpcPool } from "@ftfs/protocol/io";
 import type { Manifest } from "@ftfs/protocol/core";
-import { chaosClient, chaosNodePool } from "../../bench/src/chaos/client.ts";
+import { ChaosUsers, chaosNodePool } from "../../bench/src/chaos/client.ts";
 import { startChaosCluster } from "../../bench/src/chaos/cluster.ts";
 import { convergenceProblem } from "../../bench/src/chaos/converge.ts";
 import { ChaosNet } from "../../bench/src/chaos/net.ts";
@@ -81,8 +81,9 @@ describe("chaos", () => {
 
   test("the convergence check sees a chunk missing from a group, and a whole cluster as converged", async () => {
     const chaos = await startChaosCluster(`/tmp/ftfs-chaos-${process.pid}-check`);
-    const { client, close } = chaosClient(chaos.cluster.directoryAddresses);
-    const pool = chaosNodePool(CHECK_CONNECT_TIMEOUT_MS);
+    expect(chaos.cluster.clusterKey).not.toBeNull(); // the suite runs secure, as `bun run chaos` does
+    const { client, close } = await new ChaosUsers(chaos.cluster).client("chaos0");
+    const pool = chaosNodePool(chaos.cluster, CHECK_CONNECT_TIMEOUT_MS);
     try {
       await client.connect("chaos0");
       const written = await client.uploadBytes("chaos0", "f0", new Uint8Array(3 * 64 * 1024).fill(7));

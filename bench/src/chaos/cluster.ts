@@ -7,7 +7,7 @@
 
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { clusterNodeIds, startCluster, DIRECTORY_MAIN, type ClusterOptions, type LocalCluster } from "@ftfs/protocol/testing";
+import { clusterNodeIds, startCluster, type ClusterOptions, type LocalCluster } from "@ftfs/protocol/testing";
 import { ChaosNet } from "./net.ts";
 
 /** Every node listens on this port of its own address (namespaces share no ports). */
@@ -35,23 +35,8 @@ export interface ChaosCluster {
   stop(keep: boolean): Promise<void>;
 }
 
-let insecureEnv: Record<string, string> | null = null;
-
-/**
- * Nodes may soon refuse to start without a cluster key unless `--insecure` is given (the
- * harness's private bridge needs no key). Pass it through its environment twin when the
- * directory's help lists it, so this works before and after that flag exists.
- */
-function insecureFlagEnv(): Record<string, string> {
-  if (insecureEnv !== null) return insecureEnv;
-  const help = Bun.spawnSync([process.execPath, DIRECTORY_MAIN, "--help"], { stdout: "pipe", stderr: "pipe" });
-  const text = help.stdout.toString() + help.stderr.toString();
-  const match = /--insecure\s+(FTFS_[A-Z_]+)/.exec(text);
-  insecureEnv = match?.[1] === undefined ? {} : { [match[1]]: "true" };
-  return insecureEnv;
-}
-
-export async function startChaosCluster(dataRoot: string): Promise<ChaosCluster> {
+/** `secure`: every node gets the cluster key (its own key file); otherwise nodes run `--insecure`. */
+export async function startChaosCluster(dataRoot: string, secure = true): Promise<ChaosCluster> {
   await mkdir(dataRoot, { recursive: true });
   const net = ChaosNet.create();
   try {
@@ -70,7 +55,7 @@ export async function startChaosCluster(dataRoot: string): Promise<ChaosCluster>
       dataRoot,
       keep: true,
       ports,
-      env: insecureFlagEnv(),
+      secure,
       hostOf: (id) => net.ipOf(id),
       wrapOf: (id) => net.wrap(id),
     });

@@ -148,7 +148,7 @@ async function missingChunks(
 
 /** Polls until converged; returns null, or the last problem seen when `timeoutMs` runs out. */
 export async function waitConverged(cluster: LocalCluster, versions: readonly FileVersion[], timeoutMs: number): Promise<string | null> {
-  const pool = chaosNodePool(POOL_CONNECT_TIMEOUT_MS);
+  const pool = chaosNodePool(cluster, POOL_CONNECT_TIMEOUT_MS);
   const manifests = new Map<string, Manifest>();
   const deadline = performance.now() + timeoutMs;
   let problem: string | null = "not checked";

@@ -2,7 +2,8 @@
  * `bun run chaos`: run seeded fault schedules against a real cluster in network namespaces and
  * check every client operation's history. `--minutes N` keeps starting schedules (seeds
  * seed, seed+1, …) until N minutes have passed; `--schedules K` runs exactly K. Prints a table
- * at the end and exits 1 on any violation, 2 when the harness cannot run here.
+ * at the end and exits 1 on any violation, 2 when the harness cannot run here. Nodes run with a
+ * cluster key and clients log in as users; `--insecure` runs keyless nodes and anonymous clients.
  *
  *   bun run chaos --minutes 35
  *   bun run chaos --seed 1234 --schedules 1          # replay one schedule
@@ -51,6 +52,7 @@ async function main(): Promise<number> {
       "schedule-seconds": { type: "string", default: String(SCHEDULE_SECONDS_DEFAULT) },
       kinds: { type: "string", default: FAULT_KINDS.join(",") },
       clients: { type: "string", default: String(CLIENTS_DEFAULT) },
+      insecure: { type: "boolean", default: false },
     },
   });
   const reason = ChaosNet.unavailableReason();
@@ -64,16 +66,17 @@ async function main(): Promise<number> {
   const durationS = Number(values["schedule-seconds"]);
   const kinds = parseKinds(values.kinds);
   const clients = Number(values.clients);
+  const insecure = values.insecure;
   const started = performance.now();
   const deadline = minutes === null ? Infinity : started + minutes * MS_PER_MINUTE;
   const results: ScheduleResult[] = [];
   const harnessErrors: string[] = [];
   for (let index = 0; index < schedules && performance.now() < deadline; index += 1) {
     const seed = firstSeed + index;
-    console.log(`schedule ${index + 1}: seed ${seed}, ${durationS} s, kinds ${kinds.join(",")}`);
+    console.log(`schedule ${index + 1}: seed ${seed}, ${durationS} s, kinds ${kinds.join(",")}, ${insecure ? "insecure" : "secure"}`);
     let result: ScheduleResult;
     try {
-      result = await runSchedule({ seed, durationS, kinds, clients, say: (line) => console.log(line) });
+      result = await runSchedule({ seed, durationS, kinds, clients, insecure, say: (line) => console.log(line) });
     } catch (error) {
       // The harness itself failed (not the system under test): say so, count it, go on.
       harnessErrors.push(`seed ${seed}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);

@@ -9,7 +9,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FtfsError } from "@ftfs/protocol/core";
 import { tmpdir } from "node:os";
-import { chaosClient } from "./client.ts";
+import { ChaosUsers, type ChaosClient } from "./client.ts";
 import { checkHistory, historySlice, type FinalRead, type Violation } from "./checker.ts";
 import { SMALL_DISK_NODE, startChaosCluster } from "./cluster.ts";
 import { waitConverged, type FileVersion } from "./converge.ts";
@@ -28,6 +28,8 @@ export interface ScheduleOptions {
   readonly durationS: number;
   readonly kinds: readonly FaultKind[];
   readonly clients: number;
+  /** Nodes without a cluster key, clients without logins (`--insecure`); default: secure. */
+  readonly insecure?: boolean;
   /** Told of each event as it happens (faults, phases). */
   readonly say: (line: string) => void;
 }
@@ -45,9 +47,9 @@ export interface ScheduleResult {
   readonly elapsedMs: number;
 }
 
-export function replayCommand(options: Pick<ScheduleOptions, "seed" | "durationS" | "kinds" | "clients">): string {
+export function replayCommand(options: Pick<ScheduleOptions, "seed" | "durationS" | "kinds" | "clients" | "insecure">): string {
   return `bun run chaos --seed ${options.seed} --schedules 1 --schedule-seconds ${options.durationS} ` +
-    `--kinds ${options.kinds.join(",")} --clients ${options.clients}`;
+    `--kinds ${options.kinds.join(",")} --clients ${options.clients}${options.insecure === true ? " --insecure" : ""}`;
 }
 
 function errorText(error: unknown): string {
@@ -65,12 +67,21 @@ function acknowledgedVersions(log: OpLog): FileVersion[] {
   return versions;
 }
 
-async function finalReads(directories: readonly string[], log: OpLog, files: Array<{ uid: string; name: string }>): Promise<FinalRead[]> {
+async function finalReads(users: ChaosUsers, log: OpLog, files: Array<{ uid: string; name: string }>): Promise<FinalRead[]> {
   const wanted: Array<{ uid: string; name: string; asked: number | null }> = [
     ...files.map((f) => ({ ...f, asked: null })),
     ...acknowledgedVersions(log).map((v) => ({ uid: v.uid, name: v.name, asked: v.version })),
   ];
-  const { client, close } = chaosClient(directories);
+  // One login per user: a user reads only its own files.
+  const clients = new Map<string, Promise<ChaosClient>>();
+  const clientOf = (uid: string): Promise<ChaosClient> => {
+    let client = clients.get(uid);
+    if (client === undefined) {
+      client = users.client(uid);
+      clients.set(uid, client);
+    }
+    return client;
+  };
   const out: FinalRead[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -78,6 +89,7 @@ async function finalReads(directories: readonly string[], log: OpLog, files: Arr
       const item = wanted[index];
       if (item === undefined) continue;
       try {
+        const { client } = await clientOf(item.uid);
         const hasher = new Bun.CryptoHasher("sha256");
         const result = await client.read(item.uid, item.name, (chunk) => void hasher.update(chunk), item.asked ?? undefined);
         out.push({ ...item, version: result.version, sha256: hasher.digest("hex"), error: null });
@@ -89,7 +101,8 @@ async function finalReads(directories: readonly string[], log: OpLog, files: Arr
   try {
     await Promise.all(Array.from({ length: FINAL_READ_CONCURRENCY }, worker));
   } finally {
-    close();
+    const settled = await Promise.allSettled(clients.values());
+    for (const entry of settled) if (entry.status === "fulfilled") entry.value.close();
   }
   return out;
 }
@@ -98,13 +111,14 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
   const started = performance.now();
   const schedule = makeSchedule(options.seed, options.durationS, options.kinds, SMALL_DISK_NODE);
   const dataRoot = join(tmpdir(), `${CHAOS_ROOT_PREFIX}${process.pid}-${options.seed}`);
-  const chaos = await startChaosCluster(dataRoot);
+  const chaos = await startChaosCluster(dataRoot, options.insecure !== true);
   const log = new OpLog();
   const faults: string[] = [];
   const violations: Violation[] = [];
   let active: ActiveFault | null = null;
   try {
-    const workload = new Workload(log, chaos.cluster.directoryAddresses, options.seed, options.clients);
+    const users = new ChaosUsers(chaos.cluster);
+    const workload = new Workload(log, users, options.seed, options.clients);
     await workload.connect();
     workload.start();
     const t0 = performance.now();
@@ -127,7 +141,7 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
       violations.push({ kind: "not-converged", file: null, opIds: [],
         detail: `not converged ${CONVERGE_TIMEOUT_MS} ms after healing: ${problem}` });
     }
-    const finals = await finalReads(chaos.cluster.directoryAddresses, log, workload.files());
+    const finals = await finalReads(users, log, workload.files());
     violations.push(...checkHistory(log.ops, finals));
   } finally {
     if (active !== null) await active.heal();

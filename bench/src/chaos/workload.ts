@@ -6,7 +6,7 @@
 
 import { Prng } from "@ftfs/protocol/core";
 import { sha256Hex } from "ftfs";
-import { chaosClient, type ChaosClient } from "./client.ts";
+import type { ChaosClient, ChaosUsers } from "./client.ts";
 import { CHAOS_CHUNK_BYTES } from "./cluster.ts";
 import { fileKey, type OpKind, type OpLog } from "./history.ts";
 
@@ -56,21 +56,29 @@ export class Workload {
   private stopping = false;
   private loops: Promise<void>[] = [];
 
-  constructor(log: OpLog, directories: readonly string[], seed: number, clients: number) {
+  private readonly users: ChaosUsers;
+  private readonly clientCount: number;
+
+  constructor(log: OpLog, users: ChaosUsers, seed: number, clients: number) {
     this.log = log;
+    this.users = users;
+    this.clientCount = clients;
     this.random = new Prng(seed);
     this.base = new Uint8Array(FILE_BYTES_MAX);
     for (let index = 0; index < FILE_BYTES_MAX; index += 1) this.base[index] = this.random.intBelow(256);
-    for (let index = 0; index < clients; index += 1) this.clients.push(chaosClient(directories));
   }
 
   private uidOf(client: number): string {
     return `chaos${client % USERS}`;
   }
 
-  /** Creates the users (first connect), before any fault. */
+  /** Logs every client in as its user and connects it, before any fault. */
   async connect(): Promise<void> {
-    for (const [index, entry] of this.clients.entries()) await entry.client.connect(this.uidOf(index));
+    for (let index = 0; index < this.clientCount; index += 1) {
+      const entry = await this.users.client(this.uidOf(index));
+      this.clients.push(entry);
+      await entry.client.connect(this.uidOf(index));
+    }
   }
 
   start(): void {

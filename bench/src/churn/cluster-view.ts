@@ -1,7 +1,8 @@
 /**
  * Who is primary of what, asked of the directory nodes themselves over raw RPC with short
- * timeouts (a paused or killed node must not stall the sampler), and the churn targets
- * resolved against that view. Owns no process.
+ * timeouts (a paused or killed node must not stall the sampler), as a node of the cluster (a
+ * keyed cluster tells its status only to key holders), and the churn targets resolved against
+ * that view. Owns no process.
  */
 
 import { RpcClient } from "@ftfs/protocol/io";
@@ -19,11 +20,11 @@ interface DirectoryAnswer {
   readonly groups: readonly GroupView[];
 }
 
-async function ask(node: NodeProcess): Promise<DirectoryAnswer | null> {
+async function ask(cluster: LocalCluster, node: NodeProcess): Promise<DirectoryAnswer | null> {
   if (!node.running) return null;
   let client: RpcClient | null = null;
   try {
-    client = await RpcClient.connect(node.address, STATUS_CONNECT_TIMEOUT_MS);
+    client = await RpcClient.connect(node.address, STATUS_CONNECT_TIMEOUT_MS, cluster.nodeConnectOptions());
     const answer = await client.call("clusterStatus", {}, { timeoutMs: STATUS_CALL_TIMEOUT_MS });
     const self = answer.body.members.find((member) => member.node === answer.body.node);
     return { node, primary: self?.primary === true, groups: answer.body.groups };
@@ -41,7 +42,7 @@ export interface ClusterView {
 
 export async function clusterView(cluster: LocalCluster): Promise<ClusterView> {
   const directories = cluster.nodes.filter((node) => node.role === "directory");
-  const answers = (await Promise.all(directories.map(ask))).filter(
+  const answers = (await Promise.all(directories.map((node) => ask(cluster, node)))).filter(
     (answer): answer is DirectoryAnswer => answer !== null,
   );
   const primary = answers.find((answer) => answer.primary) ?? null;
