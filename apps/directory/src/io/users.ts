@@ -69,6 +69,12 @@ export function directoryUserAuthenticator(
     const { claims, session } = checked.value;
     const user = store.getUser(claims.uid);
     if (user?.verifier === undefined || (user.generation ?? 0) !== claims.generation) {
+      // A token names the log index of its user's userAdd, so a node that has not applied that
+      // far (a lagging backup, a primary-elect) cannot judge it: the client retries elsewhere
+      // or later. Only a node past that index knows the user was removed or re-created.
+      if (store.lastApplied() < claims.generation) {
+        return fail("UNAVAILABLE", `this directory node has not yet learned of user ${claims.uid}`);
+      }
       return fail("SESSION_EXPIRED", `session expired: run \`ftfs ${claims.uid} c\``);
     }
     // The role as it is now, not as it was at login.
