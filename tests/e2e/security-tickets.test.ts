@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { FtfsError, issueToken, type Ticket } from "@ftfs/protocol/core";
-import { issueTicket, NODE_HASHES, RpcClient, TICKET_TTL_MS, type ConnectOptions } from "@ftfs/protocol/io";
+import { issueTicket, NODE_HASHES, RpcClient, type ConnectOptions } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
 import { E2E_CHUNK_BYTES, E2E_TEST_TIMEOUT_MS, randomBytes, sha256 } from "./helpers.ts";
 
@@ -98,8 +98,8 @@ test("a user's chunk is stored only with the directory's ticket for this group, 
   expect(await codeOf(put({ ...good, bytesMax: good.bytesMax * 1000 }))).toBe("TICKET_INVALID");
   expect(await codeOf(put(good, bytes, { ...owner, uploadId: "another-upload" }))).toBe("TICKET_INVALID");
   const grant = { uploadId: placement.uploadId, uid: UID, name: "photo", group: "s1", bytesMax: bytes.length };
-  const expired = issueTicket(cluster.keyring, grant, Date.now() - TICKET_TTL_MS - 1_000);
-  expect(await codeOf(put(expired ?? undefined))).toBe("TICKET_INVALID");
+  const expired = issueTicket(cluster.keyring, grant, Date.now() - 1_000);
+  expect(await codeOf(put(expired ?? undefined))).toBe("UPLOAD_EXPIRED");
   // A ticket for the 4096-byte file does not carry a larger chunk.
   const larger = randomBytes(8192);
   expect(await codeOf(put(good, larger))).toBe("TICKET_INVALID");

@@ -1,9 +1,9 @@
 /**
- * Garbage collection on real processes (DESIGN.md: "unreferenced chunks are garbage-collected
- * after a grace period"), with a 2 s grace: once a file is deleted, its chunks leave the disk of
- * every replica, except a chunk another live file shares; and an upload in flight keeps its
- * chunks for as long as it streams, even a chunk whose file is old and that no committed file
- * still names, until it has been idle for the grace (it never committed: abandoned).
+ * Garbage collection on real processes (DESIGN.md: "the directory is the authority over what is
+ * live"), with a 2 s grace: once a file is deleted, its chunks leave the disk of every replica,
+ * except a chunk another live file shares; and an upload in flight keeps its chunks, even a
+ * chunk whose file is old and that no committed file still names, until its deadline passes
+ * (the directory's `--upload-deadline`, here 12 s): it never committed, so it was abandoned.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { stat } from "node:fs/promises";
@@ -24,6 +24,9 @@ setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
 const UID = "gil";
 const GRACE_MS = 2_000;
+const UPLOAD_DEADLINE_MS = 12_000;
+/** Wait for the abandoned upload's chunks: its deadline, then a pass or two. */
+const ABANDONED_GONE_DEADLINE_MS = UPLOAD_DEADLINE_MS + 15_000;
 /** How often the stand-in client of an upload in flight sends its next chunk. */
 const STREAM_CHUNK_INTERVAL_MS = 250;
 const PUT_TIMEOUT_MS = 5_000;
@@ -33,7 +36,11 @@ const fx = useCluster({
   groups: [{ name: "s1", size: 3 }],
   chunkBytes: E2E_CHUNK_BYTES,
   // The test reads the nodes' info lines (GC passes), whatever the caller's log level.
-  env: { FTFS_GC_GRACE: `${GRACE_MS}ms`, FTFS_LOG_LEVEL: "info" },
+  env: {
+    FTFS_GC_GRACE: `${GRACE_MS}ms`,
+    FTFS_UPLOAD_DEADLINE: `${UPLOAD_DEADLINE_MS}ms`,
+    FTFS_LOG_LEVEL: "info",
+  },
 });
 
 beforeAll(async () => {
@@ -78,12 +85,17 @@ async function gcPassStarts(node: NodeProcess): Promise<number[]> {
 }
 
 /**
- * A client's upload that has sent chunks and not committed: it puts `first`, then a fresh
- * chunk every STREAM_CHUNK_INTERVAL_MS until stopped, all as pending references of one upload.
+ * A client's upload that has sent chunks and not committed: placed by the directory (so it has
+ * a deadline), it puts `first`, then a fresh chunk every STREAM_CHUNK_INTERVAL_MS until
+ * stopped, all as pending references of one upload.
  */
 async function uploadInFlight(primary: string, first: Uint8Array) {
+  const directory = await RpcClient.connect(fx.cluster.directoryAddresses[0] ?? "");
+  const name = "in-flight.bin";
+  const placed = await directory.call("placeUpload", { uid: UID, name, bytes: 1 << 30 });
+  directory.close();
   const client = await RpcClient.connect(primary);
-  const owner = { uid: UID, name: "in-flight.bin", uploadId: `in-flight-${Date.now()}` };
+  const owner = { uid: UID, name, uploadId: placed.body.uploadId };
   const sent: string[] = [];
   const put = async (bytes: Uint8Array): Promise<void> => {
     const chunkId = sha256(bytes);
@@ -148,10 +160,14 @@ test("deleted files' chunks go from every replica; shared and in-flight chunks s
 
   await inFlight.stop();
   const abandoned = [...inFlight.sent];
-  await pollUntil("the abandoned upload's chunks are gone from every replica", async () => {
-    const gone = await Promise.all(abandoned.map((chunkId) => onNoReplica(chunkId)));
-    return gone.every(Boolean) ? true : undefined;
-  });
+  await pollUntil(
+    "the abandoned upload's chunks are gone from every replica",
+    async () => {
+      const gone = await Promise.all(abandoned.map((chunkId) => onNoReplica(chunkId)));
+      return gone.every(Boolean) ? true : undefined;
+    },
+    ABANDONED_GONE_DEADLINE_MS,
+  );
   expect(await onEveryReplica(sharedId ?? "")).toBe(true);
   expect(await onEveryReplica(keptId ?? "")).toBe(true);
   const read = expectOk(await fx.ws.ftfs([UID, "r", "live.bin"]));

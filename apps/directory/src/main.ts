@@ -38,6 +38,8 @@ import {
   REBALANCE_BYTES_PER_SECOND_DEFAULT,
   REBALANCE_BYTES_PER_SECOND_MIN,
   REREPLICATION_GRACE_MS_DEFAULT,
+  UPLOAD_DEADLINE_MS_DEFAULT,
+  UPLOAD_DEADLINE_MS_MIN,
 } from "./core/index.ts";
 import { DirectoryNode } from "./io/directory-node.ts";
 import { SqliteMetadataStore } from "./io/sqlite-store.ts";
@@ -77,6 +79,12 @@ const FLAGS: readonly FlagSpec[] = [
     default: `${REBALANCE_BYTES_PER_SECOND_DEFAULT / MIB}MiB`,
   },
   {
+    name: "upload-deadline",
+    description: "how long an upload may take from placement to commit; past it the upload " +
+      "must start again and its chunks are collected, e.g. 24h, 30m",
+    default: `${UPLOAD_DEADLINE_MS_DEFAULT / 3_600_000}h`,
+  },
+  {
     name: "quota-bytes-default",
     description: "bytes a user's files may take, unless `ftfs admin user add --quota-bytes` says",
     default: `${QUOTA_BYTES_DEFAULT / GIB}GiB`,
@@ -100,6 +108,7 @@ export interface DirectoryConfig {
   readonly rebalanceBytesPerSecond: number;
   readonly quotaBytesDefault: number;
   readonly quotaFilesDefault: number;
+  readonly uploadDeadlineMs: number;
   /** Cluster key (open: `--insecure`), connection bounds, TLS. */
   readonly security: SecuritySettings;
 }
@@ -146,6 +155,11 @@ export function parseConfig(
   );
   const grace = parseDurationMs(flags["rereplication-grace"] ?? "");
   if (!grace.ok) throw new UsageError(`flag --rereplication-grace: ${grace.error.message}`);
+  const deadline = parseDurationMs(flags["upload-deadline"] ?? "");
+  if (!deadline.ok) throw new UsageError(`flag --upload-deadline: ${deadline.error.message}`);
+  if (deadline.value < UPLOAD_DEADLINE_MS_MIN) {
+    throw new UsageError(`flag --upload-deadline must be at least ${UPLOAD_DEADLINE_MS_MIN} ms`);
+  }
   const rebalanceBytesPerSecond = parseRateFlag(
     "rebalance-rate",
     flags["rebalance-rate"] ?? "",
@@ -173,6 +187,7 @@ export function parseConfig(
       0,
       Number.MAX_SAFE_INTEGER,
     ),
+    uploadDeadlineMs: deadline.value,
     security: parseSecurityFlags(flags),
   };
 }
@@ -193,6 +208,7 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
       rebalanceBytesPerSecond: config.rebalanceBytesPerSecond,
       quotaBytesDefault: config.quotaBytesDefault,
       quotaFilesDefault: config.quotaFilesDefault,
+      uploadDeadlineMs: config.uploadDeadlineMs,
       ...securityOptions(config.security),
     });
   } catch (error) {

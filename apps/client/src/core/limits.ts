@@ -44,6 +44,13 @@ export const CLIENT_CHUNK_TIMEOUT_MS = 10_000;
  */
 export const CLIENT_CHUNK_HEDGE_MS = 1_000;
 
+/**
+ * Times an upload starts over from its placement when it ran past its deadline (a client
+ * paused for longer than the directory's `--upload-deadline`): once is what a woken laptop
+ * needs; more would mean the deadline is shorter than the upload itself takes.
+ */
+export const CLIENT_UPLOAD_RESTARTS_MAX = 2;
+
 /** NOT_PRIMARY redirects followed in a row before backing off: bounds a redirect loop. */
 export const CLIENT_PRIMARY_REDIRECTS_MAX = 4;
 

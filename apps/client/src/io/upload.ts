@@ -13,7 +13,7 @@ import {
   type GroupView,
   type Ticket,
 } from "@ftfs/protocol/core";
-import { CLIENT_CHUNK_HEDGE_MS } from "../core/limits.ts";
+import { CLIENT_CHUNK_HEDGE_MS, CLIENT_UPLOAD_RESTARTS_MAX } from "../core/limits.ts";
 import type { ByteSource } from "./byte-source.ts";
 import { ChunkBuffers } from "./chunk-buffers.ts";
 import { putChunk, sha256Hex, type ChunkTransferOptions, type PlacedChunk } from "./chunks.ts";
@@ -43,7 +43,30 @@ interface Placement {
   readonly tickets?: readonly Ticket[] | undefined;
 }
 
+/**
+ * An upload that ran past its deadline (the client slept: its chunks may have been collected)
+ * starts over with a new placement and sends every chunk again: the directory refuses to
+ * commit it, so nothing was acknowledged that storage may have dropped.
+ */
 export async function runUpload(
+  context: TransferContext,
+  uid: string,
+  name: string,
+  source: ByteSource,
+  progress?: ProgressListener,
+): Promise<UploadResult> {
+  for (let restarts = 0; ; restarts += 1) {
+    try {
+      return await uploadOnce(context, uid, name, source, progress);
+    } catch (error) {
+      const expired = error instanceof FtfsError && error.code === "UPLOAD_EXPIRED";
+      if (!expired || restarts >= CLIENT_UPLOAD_RESTARTS_MAX) throw error;
+      context.observer?.({ what: `upload of ${name}`, attempt: restarts + 1, error, delayMs: 0 });
+    }
+  }
+}
+
+async function uploadOnce(
   context: TransferContext,
   uid: string,
   name: string,

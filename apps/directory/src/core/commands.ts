@@ -15,6 +15,8 @@ import {
   literal,
   MANIFEST_CHUNKS_MAX,
   FILE_BYTES_MAX,
+  GC_CANDIDATES_PER_REQUEST_MAX,
+  GC_UPLOADS_PER_CANDIDATE_MAX,
   obj,
   requestIdField,
   sha256Field,
@@ -126,6 +128,17 @@ export interface MoveVersion {
   readonly atMs: number;
 }
 
+/**
+ * Record that these unfinished uploads can never commit, so storage may collect their chunks:
+ * each one not committed whose deadline is before `atMs` (the others are left alone). Swept
+ * records older than SWEPT_UPLOADS_KEPT_MS past their deadline are forgotten in the same step.
+ */
+export interface SweepUploads {
+  readonly type: "sweepUploads";
+  readonly uploads: readonly { readonly uid: string; readonly uploadId: string }[];
+  readonly atMs: number;
+}
+
 export type Command =
   | CreateUser
   | CommitVersion
@@ -134,7 +147,8 @@ export type Command =
   | AckNotices
   | MoveVersion
   | UserAdd
-  | UserRemove;
+  | UserRemove
+  | SweepUploads;
 export type CommandType = Command["type"];
 
 /** What applying each command type answers when it succeeds. */
@@ -148,6 +162,8 @@ export interface Outcomes {
   readonly moveVersion: { readonly movedRefs: number; readonly movedBytes: number };
   readonly userAdd: { readonly generation: number };
   readonly userRemove: { readonly removed: boolean };
+  /** Uploads newly recorded as swept. */
+  readonly sweepUploads: { readonly swept: number };
 }
 
 export type OutcomeOf<C extends Command> = Outcomes[C["type"]];
@@ -210,6 +226,13 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     atMs: timeMsField,
   }),
   userRemove: obj({ type: literal("userRemove"), uid: uidField, atMs: timeMsField }),
+  sweepUploads: obj({
+    type: literal("sweepUploads"),
+    uploads: arr(obj({ uid: uidField, uploadId: requestIdField }), {
+      itemsMax: GC_CANDIDATES_PER_REQUEST_MAX * GC_UPLOADS_PER_CANDIDATE_MAX,
+    }),
+    atMs: timeMsField,
+  }),
 };
 
 function isCommandType(value: unknown): value is CommandType {

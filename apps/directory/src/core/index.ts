@@ -1,6 +1,7 @@
 /** The directory's pure core: metadata commands, state machine, stores' contract, group rules. */
 export * from "./checks.ts";
 export * from "./commands.ts";
+export * from "./garbage-rules.ts";
 export * from "./group-rules.ts";
 export * from "./limits.ts";
 export * from "./manifest-rules.ts";

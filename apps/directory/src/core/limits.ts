@@ -104,3 +104,21 @@ export const REBALANCE_PUT_ATTEMPTS_MAX = 5;
 export const REBALANCE_RETRY_DELAY_MS = 200;
 /** Versions in a row that could not be copied before a run gives up (a group down or full). */
 export const REBALANCE_FAILED_VERSIONS_IN_A_ROW_MAX = 5;
+
+/**
+ * How long an upload may take from placement to commit (`--upload-deadline`). Past it the
+ * directory may sweep the upload (it can never commit) and storage may collect its chunks.
+ * Long, so a laptop closed for a night mid-upload still commits; the cost is how long an
+ * abandoned upload's chunks wait to be collected.
+ */
+export const UPLOAD_DEADLINE_MS_DEFAULT = 24 * 60 * 60_000;
+/** The shortest deadline the flag takes: tests use seconds; less would sweep healthy uploads. */
+export const UPLOAD_DEADLINE_MS_MIN = 1_000;
+/**
+ * A swept upload is remembered this long past its deadline, so a commit of it is refused by
+ * the record, not only by comparing clocks. Past it, the deadline check alone refuses (a
+ * directory node whose clock is a week slow is broken in worse ways).
+ */
+export const SWEPT_UPLOADS_KEPT_MS = 7 * 24 * 60 * 60_000;
+/** Swept-upload records forgotten per sweep command: bounds one log entry's work. */
+export const SWEPT_UPLOADS_PRUNED_PER_COMMAND_MAX = 1_000;

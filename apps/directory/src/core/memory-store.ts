@@ -27,6 +27,10 @@ function pairKey(first: string, second: string): string {
   return JSON.stringify([first, second]);
 }
 
+function versionKey(uid: string, name: string, version: number): string {
+  return JSON.stringify([uid, name, version]);
+}
+
 export class MemoryMetadataStore implements MetadataStore, MetadataTx {
   private readonly users = new Map<string, UserRecord>();
   private readonly usage = new Map<string, UserUsage>();
@@ -37,6 +41,12 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
   private readonly groups = new Map<string, GroupConfig>();
   /** group → notices in delivery order. */
   private readonly outbox = new Map<string, OutboxNotice[]>();
+  /** pairKey(uid, uploadId) → the swept upload's deadline. */
+  private readonly swept = new Map<string, { uid: string; uploadId: string; deadlineMs: number }>();
+  /** pairKey(group, chunkId) → the kept versions naming it there, as versionKey()s. */
+  private readonly kept = new Map<string, Set<string>>();
+  /** versionKey() → the pairKey(group, chunkId)s the version added to `kept`. */
+  private readonly keptBy = new Map<string, readonly string[]>();
   private applied = 0;
   private closed = false;
   /** Inverse steps of the writes of the transaction in progress; null outside one. */
@@ -115,6 +125,14 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
 
   lastApplied(): number {
     return this.applied;
+  }
+
+  uploadSwept(uid: string, uploadId: string): boolean {
+    return this.swept.has(pairKey(uid, uploadId));
+  }
+
+  chunkKept(group: string, chunkId: string): boolean {
+    return this.kept.has(pairKey(group, chunkId));
   }
 
   applyEntry<T>(index: number, apply: (tx: MetadataTx) => T): T {
@@ -254,6 +272,66 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     else this.outbox.set(group, kept);
     undo.push(() => this.outbox.set(group, queue));
     return queue.length - kept.length;
+  }
+
+  sweepUpload(uid: string, uploadId: string, deadlineMs: number): void {
+    const undo = this.journal();
+    const key = pairKey(uid, uploadId);
+    assert(!this.swept.has(key), `upload ${uploadId} already swept`);
+    this.swept.set(key, { uid, uploadId, deadlineMs });
+    undo.push(() => this.swept.delete(key));
+  }
+
+  forgetSweptBefore(beforeMs: number, countMax: number): number {
+    const undo = this.journal();
+    const gone = [...this.swept.entries()]
+      .filter(([, record]) => record.deadlineMs < beforeMs)
+      .sort(([, a], [, b]) => a.deadlineMs - b.deadlineMs || compareNames(a.uploadId, b.uploadId))
+      .slice(0, countMax);
+    for (const [key] of gone) this.swept.delete(key);
+    undo.push(() => {
+      for (const [key, record] of gone) this.swept.set(key, record);
+    });
+    return gone.length;
+  }
+
+  keepChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void {
+    const undo = this.journal();
+    const owner = versionKey(uid, name, version);
+    assert(!this.keptBy.has(owner), `version ${version} of ${name} is kept already`);
+    const places = [...new Set(chunks.map((chunk) => pairKey(chunk.group, chunk.id)))];
+    for (const place of places) {
+      const owners = this.kept.get(place) ?? new Set<string>();
+      owners.add(owner);
+      this.kept.set(place, owners);
+    }
+    this.keptBy.set(owner, places);
+    undo.push(() => this.unkeep(owner));
+  }
+
+  releaseChunks(uid: string, name: string, version: number): void {
+    const undo = this.journal();
+    const owner = versionKey(uid, name, version);
+    const places = this.keptBy.get(owner);
+    if (places === undefined) return;
+    this.unkeep(owner);
+    undo.push(() => {
+      for (const place of places) {
+        const owners = this.kept.get(place) ?? new Set<string>();
+        owners.add(owner);
+        this.kept.set(place, owners);
+      }
+      this.keptBy.set(owner, places);
+    });
+  }
+
+  private unkeep(owner: string): void {
+    for (const place of this.keptBy.get(owner) ?? []) {
+      const owners = this.kept.get(place);
+      owners?.delete(owner);
+      if (owners?.size === 0) this.kept.delete(place);
+    }
+    this.keptBy.delete(owner);
   }
 
   private versionsOf(uid: string, name: string): readonly VersionRecord[] {

@@ -20,7 +20,8 @@ import {
 import { EMPTY_SHA256 } from "./manifest-rules.ts";
 import { MemoryMetadataStore } from "./memory-store.ts";
 import { findManifest, listLiveFiles } from "./queries.ts";
-import type { Result } from "@ftfs/protocol/core";
+import { uploadIdWithDeadline, type Result } from "@ftfs/protocol/core";
+import { SWEPT_UPLOADS_KEPT_MS } from "./limits.ts";
 import type { Command, MoveVersion, Outcome } from "./commands.ts";
 import type { MetadataStore } from "./store.ts";
 import { applyCommand } from "./state-machine.ts";
@@ -257,8 +258,8 @@ describe("commitVersion", () => {
     expect(store.noticeGroups(10)).toEqual(["s1", "s2"]);
     const owner = { uid: "alice", name: "a.txt", uploadId: "u1", version: 1 };
     // Distinct and sorted; s2's chunk is not named to s1 even if a put of it reached s1.
-    const toS1 = { ...owner, chunkIds: [sha(1), sha(3)] };
-    const toS2 = { ...owner, chunkIds: [sha(2)] };
+    const toS1 = { ...owner, chunkIds: [sha(1), sha(3)], chunkBytes: [5, 5] };
+    const toS2 = { ...owner, chunkIds: [sha(2)], chunkBytes: [5] };
     expect(store.pendingNotices("s1", 10)).toEqual([
       { index, seq: 0, group: "s1", notice: { op: "commitRefs", body: toS1 } },
     ]);
@@ -357,9 +358,27 @@ describe("deleteFile", () => {
       atMs: T0_MS,
     });
     expect(store.noticeGroups(10)).toEqual(["s1"]);
+    // Exactly the upload deleted: a late or repeated delivery cannot touch a later upload.
     expect(store.pendingNotices("s1", 10).map((item) => item.notice)).toEqual([
-      { op: "dropRefs", body: { uid: "alice", name: "a.txt" } },
+      { op: "dropUploadRefs", body: { uid: "alice", name: "a.txt", uploadId: "u2" } },
     ]);
+  });
+
+  test("a delete names every kept upload of the name, each to the groups holding it", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10, "s1")]));
+    applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 10, "s1"), chunk(3, 10, "s2")]));
+    ackAll(store, "s1");
+    ackAll(store, "s2");
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS });
+    const drop = (uploadId: string) => ({
+      op: "dropUploadRefs" as const,
+      body: { uid: "alice", name: "a.txt", uploadId },
+    });
+    expect(store.pendingNotices("s1", 10).map((item) => item.notice)).toEqual([drop("u1"), drop("u2")]);
+    expect(store.pendingNotices("s2", 10).map((item) => item.notice)).toEqual([drop("u2")]);
+    for (const id of [1, 2]) expect(store.chunkKept("s1", sha(id))).toBe(false);
+    expect(store.chunkKept("s2", sha(3))).toBe(false);
   });
 });
 
@@ -449,6 +468,100 @@ describe("ackNotices", () => {
   });
 });
 
+describe("uploads, deadlines and sweeps", () => {
+  const sweep = (uploads: readonly string[], atMs: number) =>
+    ({
+      type: "sweepUploads",
+      uploads: uploads.map((uploadId) => ({ uid: "alice", uploadId })),
+      atMs,
+    }) as const;
+
+  test("a swept upload never commits, whenever its commit arrives", () => {
+    const store = freshStore();
+    const uploadId = uploadIdWithDeadline(T0_MS + 1_000, "x");
+    expect(applyOk(store, sweep([uploadId], T0_MS + 1_001))).toEqual({ swept: 1 });
+    expect(store.uploadSwept("alice", uploadId)).toBe(true);
+    // Even a commit stamped before the deadline (a primary whose clock is slow) is refused.
+    const late = apply(store, commit("alice", "a.txt", uploadId, [chunk(1, 10)], T0_MS));
+    expect(errorCode(late)).toBe("UPLOAD_EXPIRED");
+    expect(store.latestVersion("alice", "a.txt")).toBeUndefined();
+    expect(store.chunkKept("s1", sha(1))).toBe(false);
+  });
+
+  test("an upload is swept only past its deadline and only if it did not commit", () => {
+    const store = freshStore();
+    const open = uploadIdWithDeadline(T0_MS + 5_000, "open");
+    const committed = uploadIdWithDeadline(T0_MS + 5_000, "done");
+    applyOk(store, commit("alice", "a.txt", committed, [chunk(1, 10)], T0_MS));
+    expect(applyOk(store, sweep([open, committed], T0_MS + 5_000))).toEqual({ swept: 0 });
+    expect(applyOk(store, sweep([open, committed, open], T0_MS + 5_001))).toEqual({ swept: 1 });
+    expect(store.uploadSwept("alice", open)).toBe(true);
+    expect(store.uploadSwept("alice", committed)).toBe(false);
+    // A retried commit of the committed upload still answers as the first did.
+    const retried = applyOk(store, commit("alice", "a.txt", committed, [chunk(1, 10)], T0_MS + 9e9));
+    expect(retried.version).toBe(1);
+  });
+
+  test("a commit past its deadline is refused; an id without one is held to sweeps only", () => {
+    const store = freshStore();
+    const uploadId = uploadIdWithDeadline(T0_MS, "x");
+    const late = apply(store, commit("alice", "a.txt", uploadId, [chunk(1, 10)], T0_MS + 1));
+    expect(errorCode(late)).toBe("UPLOAD_EXPIRED");
+    applyOk(store, commit("alice", "b.txt", "legacy", [chunk(2, 10)], T0_MS + 9e9));
+    applyOk(store, sweep(["legacy-2"], T0_MS));
+    expect(errorCode(apply(store, commit("alice", "c.txt", "legacy-2", [chunk(3, 10)])))).toBe(
+      "UPLOAD_EXPIRED",
+    );
+  });
+
+  test("swept records are forgotten long past their deadline, and then the deadline refuses", () => {
+    const store = freshStore();
+    const old = uploadIdWithDeadline(T0_MS, "old");
+    applyOk(store, sweep([old], T0_MS + 1));
+    applyOk(store, sweep([], T0_MS + SWEPT_UPLOADS_KEPT_MS + 1));
+    expect(store.uploadSwept("alice", old)).toBe(false);
+    const late = apply(store, commit("alice", "a.txt", old, [chunk(1, 10)], T0_MS + 2));
+    expect(errorCode(late)).toBe("UPLOAD_EXPIRED");
+  });
+});
+
+describe("the chunk index", () => {
+  test("kept versions' chunks are indexed per group until the name is deleted", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10), chunk(2, 10, "s2")]));
+    applyOk(store, commit("alice", "a.txt", "u2", [chunk(1, 10), chunk(3, 10)]));
+    applyOk(store, commit("alice", "b.txt", "u3", [chunk(3, 10)]));
+    expect(store.chunkKept("s1", sha(1))).toBe(true);
+    expect(store.chunkKept("s2", sha(2))).toBe(true);
+    expect(store.chunkKept("s1", sha(2))).toBe(false);
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS });
+    expect(store.chunkKept("s1", sha(1))).toBe(false);
+    expect(store.chunkKept("s2", sha(2))).toBe(false);
+    // b.txt still names chunk 3 in s1.
+    expect(store.chunkKept("s1", sha(3))).toBe(true);
+  });
+
+  test("a move re-indexes the version's chunks under the target group", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10), chunk(2, 10)]));
+    applyOk(store, {
+      type: "moveVersion",
+      uid: "alice",
+      name: "a.txt",
+      version: 1,
+      uploadId: "u1",
+      from: "s1",
+      to: "s2",
+      chunkIds: [sha(1), sha(2)],
+      atMs: T0_MS,
+    });
+    for (const id of [1, 2]) {
+      expect(store.chunkKept("s1", sha(id))).toBe(false);
+      expect(store.chunkKept("s2", sha(id))).toBe(true);
+    }
+  });
+});
+
 describe("moveVersion", () => {
   function move(
     version: number,
@@ -491,7 +604,12 @@ describe("moveVersion", () => {
         group: "s2",
         notice: {
           op: "commitRefs",
-          body: { ...owner, version: 1, chunkIds: [sha(1), sha(2), sha(3)] },
+          body: {
+            ...owner,
+            version: 1,
+            chunkIds: [sha(1), sha(2), sha(3)],
+            chunkBytes: [5, 5, 4],
+          },
         },
       },
     ]);

@@ -12,6 +12,8 @@ import {
   CHUNK_BYTES_MAX,
   fail,
   ok,
+  uploadDeadlineMs,
+  uploadSweepableAfterMs,
   validateUid,
   type ChunkRef,
   type Result,
@@ -27,13 +29,15 @@ import type {
   OutcomeOf,
   Outcomes,
   SetGroupConfig,
+  SweepUploads,
   UserAdd,
   UserRemove,
 } from "./commands.ts";
+import { SWEPT_UPLOADS_KEPT_MS, SWEPT_UPLOADS_PRUNED_PER_COMMAND_MAX } from "./limits.ts";
 import { checkManifest, groupsOfChunks } from "./manifest-rules.ts";
 import type { Notice, UserRecord } from "./model.ts";
 import { checkQuota, limitsOf, usageAfterDelete, usageAfterPut } from "./quota-rules.ts";
-import { compareNames, type MetadataStore, type MetadataTx } from "./store.ts";
+import { type MetadataStore, type MetadataTx } from "./store.ts";
 
 /**
  * Apply `command`, committed as log entry `index`. `index` must follow the store's lastApplied;
@@ -68,6 +72,8 @@ function execute(tx: MetadataTx, index: number, command: Command): Result<Outcom
       return userAdd(tx, index, command);
     case "userRemove":
       return userRemove(tx, command);
+    case "sweepUploads":
+      return sweepUploads(tx, command);
     default:
       return assertNever(command, "metadata command");
   }
@@ -140,6 +146,8 @@ function commitVersion(
     }
     return ok({ version: earlier.version, createdAtMs: earlier.createdAtMs });
   }
+  const open = checkUploadOpen(tx, command);
+  if (!open.ok) return open;
   // The node's own chunk size is checked before proposing; the log only enforces the wire's cap.
   const shape = checkManifest(command, CHUNK_BYTES_MAX);
   if (!shape.ok) return shape;
@@ -169,6 +177,7 @@ function commitVersion(
     uploadId,
     chunks,
   });
+  tx.keepChunks(uid, name, version, chunks);
   // Each group commits only the chunks the manifest keeps there: a put re-routed or hedged
   // away from it may have left it a pending reference of this upload, which must not commit.
   for (const [seq, group] of groupsOfChunks(chunks).entries()) {
@@ -194,12 +203,19 @@ function deleteFile(
   }
   const latest = tx.latestVersion(uid, name);
   if (latest === undefined || latest.kind === "tombstone") return noSuchFile(uid, name);
-  // Versions before the previous tombstone had their references dropped by that deletion.
+  // Versions before the previous tombstone were released by that deletion. Each kept one is
+  // released here, and each group holding its chunks is told to drop exactly that upload's
+  // references: a notice that names the upload cannot touch a later upload of the same name,
+  // however late or often it is delivered.
   const since = (tx.latestTombstone(uid, name)?.version ?? 0) + 1;
-  const groups = new Set<string>();
+  const notices: Array<{ group: string; notice: Notice }> = [];
   for (const record of tx.listVersions(uid, name, since)) {
     if (record.kind !== "live") continue;
-    for (const group of groupsOfChunks(record.chunks)) groups.add(group);
+    tx.releaseChunks(uid, name, record.version);
+    for (const group of groupsOfChunks(record.chunks)) {
+      const body = { uid, name, uploadId: record.uploadId };
+      notices.push({ group, notice: { op: "dropUploadRefs", body } });
+    }
   }
   tx.setUsage(uid, usageAfterDelete(tx.getUsage(uid), latest.bytes));
   tx.putVersion({
@@ -211,10 +227,9 @@ function deleteFile(
     requestId,
     deletedVersion: latest.version,
   });
-  enqueueForGroups(tx, index, [...groups].sort(compareNames), {
-    op: "dropRefs",
-    body: { uid, name },
-  });
+  for (const [seq, { group, notice }] of notices.entries()) {
+    tx.enqueueNotice({ index, seq, group, notice });
+  }
   return ok({ deletedVersion: latest.version });
 }
 
@@ -289,6 +304,8 @@ function moveVersion(
     return { ...chunk, group: to };
   });
   tx.replaceChunks(uid, name, version, chunks);
+  tx.releaseChunks(uid, name, version);
+  tx.keepChunks(uid, name, version, chunks);
   tx.enqueueNotice({
     index,
     seq: 0,
@@ -313,7 +330,40 @@ function commitNotice(
 ): Notice {
   const { uid, name, uploadId } = owner;
   const chunkIds = chunkIdsIn(chunks, group);
-  return { op: "commitRefs", body: { uid, name, uploadId, version, chunkIds } };
+  const bytesOf = new Map(chunks.map((chunk) => [chunk.id, chunk.bytes]));
+  const chunkBytes = chunkIds.map((id) => bytesOf.get(id) ?? 0);
+  return { op: "commitRefs", body: { uid, name, uploadId, version, chunkIds, chunkBytes } };
+}
+
+/**
+ * A new commit's upload must still be open: not swept (its chunks may be gone), and not past
+ * its deadline by this command's time. Ids without a deadline (logged before ids had one) are
+ * held only to the first rule, so an old log replays as it applied.
+ */
+function checkUploadOpen(tx: MetadataTx, command: CommitVersion): Result<void> {
+  const { uid, uploadId, atMs } = command;
+  const deadlineMs = uploadDeadlineMs(uploadId);
+  if (tx.uploadSwept(uid, uploadId) || (deadlineMs !== null && atMs > deadlineMs)) {
+    return fail(
+      "UPLOAD_EXPIRED",
+      `the upload of '${command.name}' ran past its deadline and was not kept; upload it again`,
+    );
+  }
+  return ok(undefined);
+}
+
+/** Record the uploads that can no longer commit; forget records long past their deadline. */
+function sweepUploads(tx: MetadataTx, command: SweepUploads): Result<Outcomes["sweepUploads"]> {
+  let swept = 0;
+  for (const { uid, uploadId } of command.uploads) {
+    if (tx.findUpload(uid, uploadId) !== undefined || tx.uploadSwept(uid, uploadId)) continue;
+    if (uploadSweepableAfterMs(uploadId) >= command.atMs) continue;
+    // An id without a deadline is remembered from its sweep: only the record refuses its commit.
+    tx.sweepUpload(uid, uploadId, uploadDeadlineMs(uploadId) ?? command.atMs);
+    swept += 1;
+  }
+  tx.forgetSweptBefore(command.atMs - SWEPT_UPLOADS_KEPT_MS, SWEPT_UPLOADS_PRUNED_PER_COMMAND_MAX);
+  return ok({ swept });
 }
 
 /** The distinct ids of the chunks kept in `group`, sorted. */
@@ -331,11 +381,4 @@ function sameIds(kept: readonly string[], copied: readonly string[]): boolean {
   );
 }
 
-function enqueueForGroups(
-  tx: MetadataTx,
-  index: number,
-  groups: readonly string[],
-  notice: Notice,
-): void {
-  for (const [seq, group] of groups.entries()) tx.enqueueNotice({ index, seq, group, notice });
-}
+

@@ -51,6 +51,10 @@ export interface MetadataView {
   listGroups(): readonly GroupConfig[];
   /** Index of the last log entry applied; 0 for an empty log. */
   lastApplied(): number;
+  /** A sweepUploads recorded that this upload can never commit. */
+  uploadSwept(uid: string, uploadId: string): boolean;
+  /** Some kept version (the chunk index) names this chunk in this group. */
+  chunkKept(group: string, chunkId: string): boolean;
 }
 
 /**
@@ -73,6 +77,14 @@ export interface MetadataTx extends MetadataView {
   enqueueNotice(notice: OutboxNotice): void;
   /** Forget a group's notices up to and including (index, seq); answers how many went. */
   ackNotices(group: string, throughIndex: number, throughSeq: number): number;
+  /** Record that an upload can never commit; its deadline says when the record may go. */
+  sweepUpload(uid: string, uploadId: string, deadlineMs: number): void;
+  /** Forget at most countMax swept records whose deadline is before `beforeMs`. */
+  forgetSweptBefore(beforeMs: number, countMax: number): number;
+  /** Add a kept version's chunks to the chunk index. */
+  keepChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void;
+  /** Take a version's chunks out of the chunk index (deleted, or moved: kept again anew). */
+  releaseChunks(uid: string, name: string, version: number): void;
 }
 
 export interface MetadataStore extends MetadataView {

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import type { ChunkRef, ResponseBody } from "@ftfs/protocol/core";
 import type { RpcClient } from "@ftfs/protocol/io";
-import { EMPTY_SHA256 } from "../core/index.ts";
+import { EMPTY_SHA256, UPLOAD_DEADLINE_MS_DEFAULT } from "../core/index.ts";
 import { chunk, sha } from "../testing/fixtures.ts";
 import { failure, FakeStorage, startHarness, until, type Harness } from "../testing/harness.ts";
 
@@ -130,6 +130,8 @@ describe("directory server", () => {
         uploadId: placed.uploadId,
         version: 1,
         chunkIds: [sha(1), sha(2)],
+        chunkBytes: [20, 10],
+        term: 1,
       },
       epoch: 1,
     });
@@ -156,9 +158,13 @@ describe("directory server", () => {
     const del = { uid: "alice", name: "a.txt", requestId: "rm-1" };
     expect((await client.call("deleteFile", del)).body.deletedVersion).toBe(2);
     expect((await client.call("deleteFile", del)).body.deletedVersion).toBe(2);
-    await until("dropRefs at the storage primary", () =>
-      storage.notices.some((item) => item.op === "dropRefs"),
+    await until("both uploads' references dropped at the storage primary", () =>
+      storage.notices.filter((item) => item.op === "dropUploadRefs").length === 2,
     );
+    const dropped = storage.notices.flatMap((item) =>
+      item.op === "dropUploadRefs" ? [item.body.uploadId] : [],
+    );
+    expect(dropped).toEqual([placed.uploadId, again.uploadId]);
     const gone = await failure(client.call("getManifest", { uid: "alice", name: "a.txt" }));
     expect([gone.code, gone.message]).toEqual(["NOT_FOUND", "no file 'a.txt' for user 'alice'"]);
     expect((await client.call("listFiles", { uid: "alice" })).body.files).toEqual([]);
@@ -167,6 +173,36 @@ describe("directory server", () => {
 
     const v4 = commitBody("alice", "a.txt", "upload-after-rm", [chunk(4, 7)]);
     expect((await client.call("commitUpload", v4)).body.version).toBe(4);
+  });
+
+  test("garbage is confirmed only past the upload's deadline, and the late commit is refused", async () => {
+    const { client, clock } = await start();
+    const storage = fakeStorage();
+    await register(client, "s1a", storage.address);
+    await client.call("connect", { uid: "alice" });
+    const kept = (await client.call("placeUpload", { uid: "alice", name: "k", bytes: 10 })).body;
+    await client.call("commitUpload", commitBody("alice", "k", kept.uploadId, [chunk(1, 10)]));
+    const late = (await client.call("placeUpload", { uid: "alice", name: "late", bytes: 10 })).body;
+    const ask = () =>
+      client.call("confirmGarbage", {
+        group: "s1",
+        candidates: [
+          { chunkId: sha(1), uploads: [] },
+          { chunkId: sha(2), uploads: [{ uid: "alice", uploadId: late.uploadId }] },
+          { chunkId: sha(3), uploads: [] },
+        ],
+      });
+    // Before the deadline the open upload holds its chunk; the kept version holds chunk 1.
+    expect((await ask()).body).toEqual({ collectable: [sha(3)], closedUploads: [] });
+    clock.nowMs += UPLOAD_DEADLINE_MS_DEFAULT + 1;
+    expect((await ask()).body).toEqual({
+      collectable: [sha(2), sha(3)],
+      closedUploads: [{ uid: "alice", uploadId: late.uploadId }],
+    });
+    const commit = commitBody("alice", "late", late.uploadId, [chunk(2, 10)]);
+    const refused = await failure(client.call("commitUpload", commit));
+    expect(refused.code).toBe("UPLOAD_EXPIRED");
+    expect(refused.message).toContain("upload it again");
   });
 
   test("an empty file commits with no chunks and the hash of nothing", async () => {

@@ -38,6 +38,7 @@ import {
   REBALANCE_BYTES_PER_SECOND_DEFAULT,
   REBALANCE_RUN_BYTES_MAX,
   REREPLICATION_GRACE_MS_DEFAULT,
+  UPLOAD_DEADLINE_MS_DEFAULT,
   SHUTDOWN_FLUSH_TIMEOUT_MS,
   STORAGE_DEAD_AFTER_MS,
   STORAGE_NODES_MAX,
@@ -92,6 +93,8 @@ export interface DirectoryNodeOptions {
   /** Quotas of users without their own (defaults QUOTA_BYTES_DEFAULT, QUOTA_FILES_DEFAULT). */
   readonly quotaBytesDefault?: number;
   readonly quotaFilesDefault?: number;
+  /** How long an upload may take from placement to commit (UPLOAD_DEADLINE_MS_DEFAULT). */
+  readonly uploadDeadlineMs?: number;
 }
 
 /** What only the primary runs: created on election, stopped on losing it. */
@@ -185,6 +188,7 @@ export class DirectoryNode {
         quotaBytesDefault: options.quotaBytesDefault ?? QUOTA_BYTES_DEFAULT,
         quotaFilesDefault: options.quotaFilesDefault ?? QUOTA_FILES_DEFAULT,
       },
+      uploadDeadlineMs: options.uploadDeadlineMs ?? UPLOAD_DEADLINE_MS_DEFAULT,
     });
     this.server = RpcServer.start({
       listen: options.listen,

@@ -12,6 +12,7 @@ import {
   ok,
   parseAddress,
   tryDecode,
+  uploadIdWithDeadline,
   type GroupView,
   type MemberView,
   validateUid,
@@ -47,6 +48,9 @@ import {
   type QuotaDefaults,
   usageAfterPut,
   REBALANCE_THRESHOLD_BASIS_POINTS_DEFAULT,
+  judgeGarbage,
+  uploadsToSweep,
+  type GarbageFacts,
 } from "../core/index.ts";
 import type { GroupManager } from "./group-manager.ts";
 import type { Rebalancer } from "./rebalancer.ts";
@@ -91,6 +95,8 @@ export interface DirectoryContext {
   readonly keyring: Keyring | null;
   /** The quota defaults (`--quota-bytes-default`, `--quota-files-default`) commits carry. */
   readonly quotaDefaults: Required<QuotaDefaults>;
+  /** How long an upload may take from placement to commit (`--upload-deadline`). */
+  readonly uploadDeadlineMs: number;
 }
 
 type Answer<O extends Op> = Promise<Result<Reply<O>>>;
@@ -183,8 +189,9 @@ async function onPlaceUpload(
   if (groups.length === 0 && body.bytes > 0) {
     return fail("UNAVAILABLE", "no storage group is available; retry when storage nodes are up");
   }
-  const uploadId = context.newId();
-  const tickets = ticketsFor(context, body, uploadId, groups);
+  const deadlineMs = context.nowMs() + context.uploadDeadlineMs;
+  const uploadId = uploadIdWithDeadline(deadlineMs, context.newId());
+  const tickets = ticketsFor(context, body, uploadId, deadlineMs, groups);
   const answer = { uploadId, chunkBytes: context.chunkBytes, groups };
   return ok({ body: tickets === null ? answer : { ...answer, tickets } });
 }
@@ -197,6 +204,7 @@ function ticketsFor(
   context: DirectoryContext,
   body: RequestBody<"placeUpload">,
   uploadId: string,
+  deadlineMs: number,
   groups: readonly GroupView[],
 ): Ticket[] | null {
   const keyring = context.keyring;
@@ -204,7 +212,7 @@ function ticketsFor(
   const tickets: Ticket[] = [];
   for (const view of groups) {
     const grant = { uploadId, uid: body.uid, name: body.name, group: view.group, bytesMax: body.bytes };
-    const ticket = issueTicket(keyring, grant, context.nowMs());
+    const ticket = issueTicket(keyring, grant, deadlineMs);
     if (ticket !== null) tickets.push(ticket);
   }
   return tickets;
@@ -440,6 +448,43 @@ function onListFilesOf(context: DirectoryContext): Handler<"listFiles"> {
   return (body) => onListFiles(context, body);
 }
 
+/**
+ * A storage group's garbage collector asks which of its candidates it may delete. Answered as
+ * of a state proven current (read index), after a committed sweepUploads of the candidates'
+ * uploads that passed their deadline: what is judged here is what every replica will hold.
+ */
+async function onConfirmGarbage(
+  context: DirectoryContext,
+  body: RequestBody<"confirmGarbage">,
+): Answer<"confirmGarbage"> {
+  const current = await context.proposer.readBarrier();
+  if (!current.ok) return current;
+  const { store } = context;
+  const rebalancer = context.rebalancer();
+  const facts: GarbageFacts = {
+    uploadCommitted: (uid, uploadId) => store.findUpload(uid, uploadId) !== undefined,
+    uploadSwept: (uid, uploadId) => store.uploadSwept(uid, uploadId),
+    chunkKept: (group, chunkId) => store.chunkKept(group, chunkId),
+    moveInFlight: (group, chunkId) => rebalancer?.copying(group, chunkId) ?? false,
+  };
+  const due = uploadsToSweep(facts, body.candidates, context.nowMs());
+  if (due.length > 0) {
+    const swept = await context.proposer.propose({
+      type: "sweepUploads",
+      uploads: due,
+      atMs: context.nowMs(),
+    });
+    if (!swept.ok) return swept;
+    if (swept.value.swept > 0) {
+      context.logger.info("unfinished uploads past their deadline swept", {
+        group: body.group,
+        uploads: swept.value.swept,
+      });
+    }
+  }
+  return ok({ body: judgeGarbage(facts, body.group, body.candidates) });
+}
+
 async function onRaft(context: DirectoryContext, body: RequestBody<"raft">, request: RequestContext): Answer<"raft"> {
   const stepped = context.onRaftMessage(body, request.payload);
   if (!stepped.ok) return stepped;
@@ -498,6 +543,7 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     rebalance: served((body) => onRebalance(context, body)),
     // Storage nodes stamp their own group's epoch, not the directory's term: no term check.
     registerStorage: onPrimary(context, (body) => onRegisterStorage(context, body)),
+    confirmGarbage: onPrimary(context, (body) => onConfirmGarbage(context, body)),
     // Between directory nodes: no primary check, no term check (Raft checks terms itself).
     raft: (body, request) => onRaft(context, body, request),
   };

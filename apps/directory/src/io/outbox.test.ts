@@ -1,6 +1,6 @@
 /**
  * The outbox loop: notices reach each group's current primary in order, stamped with the
- * group's epoch, and leave the store only once acknowledged; a group whose primary is down
+ * group's epoch and the sender's directory term, and leave the store only once acknowledged; a group whose primary is down
  * keeps its notices and retries with backoff without holding up other groups; a notice the
  * storage node can never accept is dropped rather than blocking its group forever.
  */
@@ -17,12 +17,14 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+const DRAINER_TERM = 3;
+
 function drainerFor(store: MemoryMetadataStore): OutboxDrainer {
   const pool = new RpcPool(500);
   const drainer = new OutboxDrainer({
     store,
     // The single-node path of a proposal: apply at the next index, at once.
-    proposer: { propose: async (command) => apply(store, command) },
+    proposer: { propose: async (command) => apply(store, command), term: DRAINER_TERM },
     pool,
     logger: createMemoryLogger("d1"),
     nowMs: () => Date.now(),
@@ -84,15 +86,16 @@ describe("OutboxDrainer", () => {
     applyOk(store, commit("alice", "a", "u2", [chunk(2, 1)]));
     applyOk(store, { type: "deleteFile", uid: "alice", name: "a", requestId: "r1", atMs: 0 });
     drainerFor(store).start();
-    await until("three notices", () => storage.notices.length === 3);
-    expect(storage.notices.map((item) => [item.op, item.epoch])).toEqual([
-      ["commitRefs", 7],
-      ["commitRefs", 7],
-      ["dropRefs", 7],
+    await until("four notices", () => storage.notices.length === 4);
+    expect(storage.notices.map((item) => [item.op, item.epoch, item.body.term])).toEqual([
+      ["commitRefs", 7, DRAINER_TERM],
+      ["commitRefs", 7, DRAINER_TERM],
+      ["dropUploadRefs", 7, DRAINER_TERM],
+      ["dropUploadRefs", 7, DRAINER_TERM],
     ]);
     expect(
       storage.notices.map((item) => (item.op === "commitRefs" ? item.body.version : 0)),
-    ).toEqual([1, 2, 0]);
+    ).toEqual([1, 2, 0, 0]);
     await until("the outbox to empty", () => store.noticeGroups(10).length === 0);
   });
 
@@ -122,8 +125,8 @@ describe("OutboxDrainer", () => {
       listen: "127.0.0.1:0",
       logger: createMemoryLogger(),
       handlers: {
-        dropRefs: async (body) => {
-          received.push(body.name);
+        dropUploadRefs: async (body) => {
+          received.push(body.uploadId);
           return ok({ body: {} });
         },
       },
@@ -134,7 +137,8 @@ describe("OutboxDrainer", () => {
     applyOk(store, { type: "deleteFile", uid: "alice", name: "a", requestId: "r1", atMs: 0 });
     const drainer = drainerFor(store);
     drainer.start();
-    await until("the dropRefs after the refused commitRefs", () => received.length === 1);
+    await until("the drop after the refused commitRefs", () => received.length === 1);
+    expect(received).toEqual(["u1"]);
     expect(drainer.stats.dropped).toBe(1);
     await until("the outbox to empty", () => store.noticeGroups(10).length === 0);
   });

@@ -41,8 +41,8 @@ interface Backoff {
 
 export interface OutboxOptions {
   readonly store: MetadataStore;
-  /** Replicates the acknowledgements. */
-  readonly proposer: Pick<Proposer, "propose">;
+  /** Replicates the acknowledgements; its term stamps every notice (storage fences by it). */
+  readonly proposer: Pick<Proposer, "propose" | "term">;
   readonly pool: RpcPool;
   readonly logger: Logger;
   readonly nowMs: () => number;
@@ -167,7 +167,7 @@ export class OutboxDrainer {
       name: item.notice.body.name,
     };
     try {
-      await send(pool, address, item.notice, {
+      await send(pool, address, item.notice, this.options.proposer.term, {
         epoch: config.epoch,
         timeoutMs: OUTBOX_CALL_TIMEOUT_MS,
       });
@@ -214,22 +214,26 @@ export class OutboxDrainer {
   }
 }
 
-/** One notice as its storage request. */
+/**
+ * One notice as its storage request, stamped with the sender's term: once a group has heard
+ * from a newer primary, a deposed one's stale batch is refused there (NOT_PRIMARY).
+ */
 async function send(
   pool: RpcPool,
   address: string,
   notice: Notice,
+  term: number,
   options: { readonly epoch: number; readonly timeoutMs: number },
 ): Promise<void> {
   switch (notice.op) {
     case "commitRefs":
-      await pool.call(address, "commitRefs", notice.body, options);
+      await pool.call(address, "commitRefs", { ...notice.body, term }, options);
       return;
     case "dropRefs":
-      await pool.call(address, "dropRefs", notice.body, options);
+      await pool.call(address, "dropRefs", { ...notice.body, term }, options);
       return;
     case "dropUploadRefs":
-      await pool.call(address, "dropUploadRefs", notice.body, options);
+      await pool.call(address, "dropUploadRefs", { ...notice.body, term }, options);
       return;
     default:
       assertNever(notice, "outbox notice");

@@ -104,6 +104,11 @@ export class Rebalancer {
   private loop: Promise<void> | null = null;
   private stopped = false;
   private readonly wakers = new Set<() => void>();
+  /**
+   * Chunks being copied into a group for a move not yet committed, as JSON [group, chunkId],
+   * with how many moves copy each: garbage collection must not take them meanwhile.
+   */
+  private readonly copies = new Map<string, number>();
 
   constructor(options: RebalancerOptions) {
     this.options = options;
@@ -229,6 +234,31 @@ export class Rebalancer {
   }
 
   private async moveVersion(
+    run: Run,
+    record: LiveVersion,
+    plan: MovePlan,
+    chunks: readonly ChunkRef[],
+    pacer: SharedPacer,
+  ): Promise<Ending | null> {
+    const places = chunks.map((chunk) => JSON.stringify([plan.to, chunk.id]));
+    for (const place of places) this.copies.set(place, (this.copies.get(place) ?? 0) + 1);
+    try {
+      return await this.copyAndSwitch(run, record, plan, chunks, pacer);
+    } finally {
+      for (const place of places) {
+        const left = (this.copies.get(place) ?? 1) - 1;
+        if (left === 0) this.copies.delete(place);
+        else this.copies.set(place, left);
+      }
+    }
+  }
+
+  /** Whether a move in flight is copying this chunk into this group. */
+  copying(group: string, chunkId: string): boolean {
+    return this.copies.has(JSON.stringify([group, chunkId]));
+  }
+
+  private async copyAndSwitch(
     run: Run,
     record: LiveVersion,
     plan: MovePlan,

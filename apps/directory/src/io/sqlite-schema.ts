@@ -4,9 +4,32 @@
  * transaction); any other version is refused rather than guessed at.
  */
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
+
+/**
+ * The chunk index: one row per (group, chunk, kept version naming it there). Garbage
+ * collection asks it whether a group may delete a chunk. Derived from `versions` (see
+ * RECOMPUTE_KEPT_CHUNKS_SQL), kept by the commands.
+ */
+const KEPT_CHUNKS_TABLE = `CREATE TABLE IF NOT EXISTS kept_chunks (
+     grp TEXT NOT NULL, chunk_id TEXT NOT NULL, uid TEXT NOT NULL, name TEXT NOT NULL,
+     version INTEGER NOT NULL, PRIMARY KEY (grp, chunk_id, uid, name, version)
+   ) WITHOUT ROWID`;
+const KEPT_CHUNKS_BY_VERSION = `CREATE INDEX IF NOT EXISTS kept_chunks_by_version
+     ON kept_chunks (uid, name, version)`;
+/** Uploads that can never commit (sweepUploads), until long past their deadline. */
+const SWEPT_UPLOADS_TABLE = `CREATE TABLE IF NOT EXISTS swept_uploads (
+     uid TEXT NOT NULL, upload_id TEXT NOT NULL, deadline_ms INTEGER NOT NULL,
+     PRIMARY KEY (uid, upload_id)
+   ) WITHOUT ROWID`;
+const SWEPT_UPLOADS_BY_DEADLINE = `CREATE INDEX IF NOT EXISTS swept_uploads_by_deadline
+     ON swept_uploads (deadline_ms, upload_id)`;
 
 export const SCHEMA_SQL: readonly string[] = [
+  KEPT_CHUNKS_TABLE,
+  KEPT_CHUNKS_BY_VERSION,
+  SWEPT_UPLOADS_TABLE,
+  SWEPT_UPLOADS_BY_DEADLINE,
   // Small named values: schema version, lastApplied, Raft's term/vote/commit, the members.
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
   // Raft's log after the snapshot; a null command is a new leader's no-op.
@@ -59,8 +82,21 @@ export const RECOMPUTE_USAGE_SQL = `
   GROUP BY v.uid`;
 
 /**
+ * The chunk index from the versions table: every live version above its name's newest
+ * tombstone is kept, with each of its chunks in the group its manifest names.
+ */
+export const RECOMPUTE_KEPT_CHUNKS_SQL = `
+  INSERT OR IGNORE INTO kept_chunks (grp, chunk_id, uid, name, version)
+  SELECT json_extract(c.value, '$.group'), json_extract(c.value, '$.id'), v.uid, v.name, v.version
+  FROM versions AS v, json_each(v.chunks) AS c
+  WHERE v.kind = 'live'
+    AND v.version > COALESCE((SELECT MAX(t.version) FROM versions AS t
+                              WHERE t.uid = v.uid AND t.name = v.name AND t.kind = 'tombstone'), 0)`;
+
+/**
  * Statements that move a file from schema `from` to `from + 1`, keyed by `from`. Version 3
- * added users' credentials, roles, quotas and generations, and the usage table.
+ * added users' credentials, roles, quotas and generations, and the usage table; version 4 the
+ * chunk index and the swept uploads.
  */
 export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
   2: [
@@ -73,5 +109,12 @@ export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
        uid TEXT PRIMARY KEY, bytes INTEGER NOT NULL, files INTEGER NOT NULL
      ) WITHOUT ROWID`,
     RECOMPUTE_USAGE_SQL,
+  ],
+  3: [
+    KEPT_CHUNKS_TABLE,
+    KEPT_CHUNKS_BY_VERSION,
+    SWEPT_UPLOADS_TABLE,
+    SWEPT_UPLOADS_BY_DEADLINE,
+    RECOMPUTE_KEPT_CHUNKS_SQL,
   ],
 };

@@ -24,6 +24,7 @@ import {
   chunk,
   commit,
   groupConfig,
+  sha,
   T0_MS,
   verifier,
 } from "../testing/fixtures.ts";
@@ -77,6 +78,9 @@ function reads(store: MetadataStore) {
     groups: store.listGroups(),
     noticeGroups: store.noticeGroups(10),
     notices: ["s1", "s2", "s3"].map((group) => store.pendingNotices(group, 100)),
+    // The chunk index, for every (group, chunk) the history can name.
+    kept: ["s1", "s2"].map((group) => [1, 2, 3, 4, 5, 6].map((n) => store.chunkKept(group, sha(n)))),
+    swept: ["u8", "u9", "u1"].map((uploadId) => store.uploadSwept("alice", uploadId)),
   };
 }
 
@@ -100,6 +104,11 @@ function buildHistory(store: MetadataStore): Command[] {
       quotaFiles: 3, atMs: T0_MS + 5 },
     commit("dave", "d", "u6", [chunk(6, 4)]),
     { type: "userRemove", uid: "dave", atMs: T0_MS + 6 },
+    {
+      type: "sweepUploads",
+      uploads: [{ uid: "alice", uploadId: "u8" }, { uid: "alice", uploadId: "u1" }],
+      atMs: T0_MS + 7,
+    },
   ];
   for (const command of log) applyOk(store, command);
   return log;
@@ -114,7 +123,9 @@ describe("SqliteMetadataStore across restarts", () => {
     const before = reads(store);
     expect(before.lastApplied).toBe(log.length);
     // The ack at entry 8 took s1's notice of entry 5 and left the later ones.
-    expect(before.notices[0]?.map((item) => item.index)).toEqual([6, 7, 9, 14]);
+    // Entry 7, the delete of a.txt, drops each of its kept uploads (u1's and u2's) in s1.
+    expect(before.notices[0]?.map((item) => item.index)).toEqual([6, 7, 7, 9, 14]);
+    expect(before.swept).toEqual([true, false, false]);
     closeStore(store);
     const reopened = openStore(path);
     expect(reads(reopened)).toEqual(before);
@@ -174,7 +185,7 @@ describe("SqliteMetadataStore across restarts", () => {
     const command = JSON.stringify({ type: "createUser", uid: "alice", atMs: T0_MS });
     raw.prepare("INSERT INTO log (idx, term, command) VALUES (1, 1, ?)").run(command);
     raw.close();
-    expect(() => SqliteMetadataStore.open(path)).toThrow(/schema version 1;.* reads 3/);
+    expect(() => SqliteMetadataStore.open(path)).toThrow(/schema version 1;.* reads 4/);
     expect(() => SqliteMetadataStore.open(path)).toThrow(StoreCorruptError);
     const after = new Database(path, { readonly: true });
     expect(after.query("SELECT value FROM meta WHERE key = 'schemaVersion'").get()).toEqual({
@@ -210,7 +221,27 @@ describe("SqliteMetadataStore across restarts", () => {
     const migrated = openStore(path);
     expect(reads(migrated)).toEqual(expected);
     expect(migrated.getUsage("alice")).toEqual({ bytes: 37, files: 2 });
-    expect(migrated.readMeta("schemaVersion")).toBe("3");
+    expect(migrated.readMeta("schemaVersion")).toBe("4");
+  });
+
+  test("a schema version 3 file is migrated: the chunk index is built from its versions", () => {
+    const path = freshPath();
+    const store = openStore(path);
+    const log = buildHistory(store);
+    const expected = reads(store);
+    expect(expected.kept.flat().some(Boolean)).toBe(true);
+    closeStore(store);
+    // Turn the file back into what schema 3 wrote: no chunk index, no swept uploads.
+    const raw = new Database(path);
+    raw.run("DROP TABLE kept_chunks");
+    raw.run("DROP TABLE swept_uploads");
+    raw.run("UPDATE meta SET value = '3' WHERE key = 'schemaVersion'");
+    raw.close();
+    const migrated = openStore(path);
+    // Schema 3 could not sweep: everything but the swept records is as it was.
+    expect(reads(migrated)).toEqual({ ...expected, swept: [false, false, false] });
+    expect(migrated.readMeta("schemaVersion")).toBe("4");
+    expect(migrated.lastApplied()).toBe(log.length);
   });
 
   test("a damaged row throws StoreCorruptError instead of answering garbage", () => {

@@ -41,7 +41,13 @@ import {
   type VersionKey,
   type VersionRecord,
 } from "../core/index.ts";
-import { MIGRATIONS, RECOMPUTE_USAGE_SQL, SCHEMA_SQL, SCHEMA_VERSION } from "./sqlite-schema.ts";
+import {
+  MIGRATIONS,
+  RECOMPUTE_KEPT_CHUNKS_SQL,
+  RECOMPUTE_USAGE_SQL,
+  SCHEMA_SQL,
+  SCHEMA_VERSION,
+} from "./sqlite-schema.ts";
 
 export class StoreCorruptError extends Error {
   override readonly name = "StoreCorruptError";
@@ -131,11 +137,19 @@ function noticeFromRow(row: NoticeRow): OutboxNotice {
   let notice: Notice;
   if (row.op === "commitRefs") {
     const body = decodeJson(OPS.commitRefs.request, row.body, what);
-    const { uid, name, uploadId, version, chunkIds } = body;
-    // A row written before notices named their chunks has none: it commits the whole upload.
+    const { uid, name, uploadId, version, chunkIds, chunkBytes } = body;
+    // A row written before notices named their chunks has none: it commits the whole upload;
+    // one written before they carried sizes commits only references the node already has.
     notice = {
       op: "commitRefs",
-      body: { uid, name, uploadId, version, ...(chunkIds === undefined ? {} : { chunkIds }) },
+      body: {
+        uid,
+        name,
+        uploadId,
+        version,
+        ...(chunkIds === undefined ? {} : { chunkIds }),
+        ...(chunkBytes === undefined ? {} : { chunkBytes }),
+      },
     };
   } else if (row.op === "dropRefs") {
     const body = decodeJson(OPS.dropRefs.request, row.body, what);
@@ -238,6 +252,8 @@ const stateDumpSchema = obj({
   ),
   groups: rows(obj({ grp: text, config: text })),
   outbox: rows(obj({ idx: anyInt, seq: anyInt, grp: text, op: text, body: text })),
+  /** Absent in snapshots before schema 4: nothing was swept then. */
+  swept: opt(rows(obj({ uid: text, upload_id: text, deadline_ms: anyInt }))),
 });
 type StateDump = Infer<typeof stateDumpSchema>;
 
@@ -324,6 +340,27 @@ function prepareStatements(db: Database) {
     ),
     pendingNotices: db.prepare<NoticeRow, [string, number]>(
       "SELECT idx, seq, grp, op, body FROM outbox WHERE grp = ? ORDER BY idx, seq LIMIT ?",
+    ),
+    uploadSwept: db.prepare<{ one: number }, [string, string]>(
+      "SELECT 1 AS one FROM swept_uploads WHERE uid = ? AND upload_id = ?",
+    ),
+    sweepUpload: db.prepare<null, [string, string, number]>(
+      "INSERT INTO swept_uploads (uid, upload_id, deadline_ms) VALUES (?, ?, ?)",
+    ),
+    forgetSwept: db.prepare<null, [number, number]>(
+      `DELETE FROM swept_uploads WHERE (uid, upload_id) IN (
+         SELECT uid, upload_id FROM swept_uploads WHERE deadline_ms < ?1
+         ORDER BY deadline_ms, upload_id LIMIT ?2)`,
+    ),
+    chunkKept: db.prepare<{ one: number }, [string, string]>(
+      "SELECT 1 AS one FROM kept_chunks WHERE grp = ? AND chunk_id = ? LIMIT 1",
+    ),
+    keepChunk: db.prepare<null, [string, string, string, string, number]>(
+      `INSERT OR IGNORE INTO kept_chunks (grp, chunk_id, uid, name, version)
+       VALUES (?, ?, ?, ?, ?)`,
+    ),
+    releaseChunks: db.prepare<null, [string, string, number]>(
+      "DELETE FROM kept_chunks WHERE uid = ? AND name = ? AND version = ?",
     ),
     ackNotices: db.prepare<null, [string, number, number, number]>(
       `DELETE FROM outbox WHERE grp = ?1 AND (idx < ?2 OR (idx = ?3 AND seq <= ?4))`,
@@ -562,7 +599,8 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   }
 
   private replaceState(dump: StateDump): void {
-    for (const table of ["users", "usage", "versions", "groups", "outbox"]) {
+    const tables = ["users", "usage", "versions", "groups", "outbox", "kept_chunks", "swept_uploads"];
+    for (const table of tables) {
       this.db.run(`DELETE FROM ${table}`);
     }
     for (const user of dump.users) {
@@ -579,6 +617,8 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     }
     for (const row of dump.groups) this.sql.putGroup.run(row.grp, row.config);
     for (const row of dump.outbox) this.sql.enqueueNotice.run(row.idx, row.seq, row.grp, row.op, row.body);
+    for (const row of dump.swept ?? []) this.sql.sweepUpload.run(row.uid, row.upload_id, row.deadline_ms);
+    this.db.run(RECOMPUTE_KEPT_CHUNKS_SQL);
     if (dump.usage === undefined) this.db.run(RECOMPUTE_USAGE_SQL);
     else for (const row of dump.usage) this.sql.setUsage.run(row.uid, row.bytes, row.files);
   }
@@ -683,6 +723,34 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     );
   }
 
+  uploadSwept(uid: string, uploadId: string): boolean {
+    return this.sql.uploadSwept.get(uid, uploadId) !== null;
+  }
+
+  chunkKept(group: string, chunkId: string): boolean {
+    return this.sql.chunkKept.get(group, chunkId) !== null;
+  }
+
+  sweepUpload(uid: string, uploadId: string, deadlineMs: number): void {
+    this.assertWriting();
+    this.sql.sweepUpload.run(uid, uploadId, deadlineMs);
+  }
+
+  forgetSweptBefore(beforeMs: number, countMax: number): number {
+    this.assertWriting();
+    return this.sql.forgetSwept.run(beforeMs, countMax).changes;
+  }
+
+  keepChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void {
+    this.assertWriting();
+    for (const chunk of chunks) this.sql.keepChunk.run(chunk.group, chunk.id, uid, name, version);
+  }
+
+  releaseChunks(uid: string, name: string, version: number): void {
+    this.assertWriting();
+    this.sql.releaseChunks.run(uid, name, version);
+  }
+
   private version(row: VersionRow | null): VersionRecord | undefined {
     return row === null ? undefined : versionFromRow(row);
   }
@@ -711,6 +779,11 @@ export function exportStateOf(db: Database): { readonly index: number; readonly 
     versions: db.query<VersionRow, []>(`SELECT ${VERSION_COLUMNS} FROM versions`).all(),
     groups: db.query<{ grp: string; config: string }, []>("SELECT grp, config FROM groups").all(),
     outbox: db.query<NoticeRow, []>("SELECT idx, seq, grp, op, body FROM outbox").all(),
+    swept: db
+      .query<{ uid: string; upload_id: string; deadline_ms: number }, []>(
+        "SELECT uid, upload_id, deadline_ms FROM swept_uploads",
+      )
+      .all(),
   };
   return { index, data: Bun.gzipSync(new TextEncoder().encode(JSON.stringify(dump))) };
 }

@@ -42,7 +42,12 @@ export async function failure(call: Promise<unknown>): Promise<FtfsError> {
 
 export type Notice =
   | { readonly op: "commitRefs"; readonly body: RequestBody<"commitRefs">; readonly epoch: number }
-  | { readonly op: "dropRefs"; readonly body: RequestBody<"dropRefs">; readonly epoch: number };
+  | { readonly op: "dropRefs"; readonly body: RequestBody<"dropRefs">; readonly epoch: number }
+  | {
+      readonly op: "dropUploadRefs";
+      readonly body: RequestBody<"dropUploadRefs">;
+      readonly epoch: number;
+    };
 
 /** A storage node that only records the directory's notices. */
 export class FakeStorage {
@@ -60,6 +65,10 @@ export class FakeStorage {
         },
         dropRefs: async (body, context) => {
           this.notices.push({ op: "dropRefs", body, epoch: context.epoch });
+          return ok({ body: {} });
+        },
+        dropUploadRefs: async (body, context) => {
+          this.notices.push({ op: "dropUploadRefs", body, epoch: context.epoch });
           return ok({ body: {} });
         },
       },

@@ -1,9 +1,10 @@
 /**
- * Property: a chunk is collectable only when no reference names it, no put named it within
- * the grace, and its file is older than the grace; GC runs a few times per grace, bounded.
+ * Property: the directory is asked about a chunk only when no committed reference names it, no
+ * put named it within the grace, and its file is older than the grace; GC runs a few times per
+ * grace, bounded.
  */
 import { describe, expect, test } from "bun:test";
-import { gcIntervalMs, judgeChunk, pendingExpiryCutoffMs, type ChunkFacts } from "./gc-rules.ts";
+import { gcIntervalMs, judgeChunk, type ChunkFacts } from "./gc-rules.ts";
 import { GC_INTERVAL_MS_MAX, GC_INTERVAL_MS_MIN } from "./limits.ts";
 
 const GRACE_MS = 60_000;
@@ -18,34 +19,34 @@ interface Row {
 
 const TABLE: readonly Row[] = [
   {
-    name: "unreferenced, never put since start, old file: collected",
-    facts: { references: 0, lastPutAtMs: null, fileModifiedAtMs: OLD_MS },
-    verdict: { collect: true },
+    name: "uncommitted, never put since start, old file: asked about",
+    facts: { committed: 0, lastPutAtMs: null, fileModifiedAtMs: OLD_MS },
+    verdict: { ask: true },
   },
   {
-    name: "one reference keeps it however old (a file shared with others, or a pending upload)",
-    facts: { references: 1, lastPutAtMs: null, fileModifiedAtMs: 0 },
-    verdict: { collect: false, reason: "referenced" },
+    name: "one committed reference keeps it however old (a kept version names it)",
+    facts: { committed: 1, lastPutAtMs: null, fileModifiedAtMs: 0 },
+    verdict: { ask: false, reason: "referenced" },
   },
   {
     name: "a put just now deduplicated onto an old file: kept (its reference may be in flight)",
-    facts: { references: 0, lastPutAtMs: NOW_MS - 1, fileModifiedAtMs: 0 },
-    verdict: { collect: false, reason: "recentlyPut" },
+    facts: { committed: 0, lastPutAtMs: NOW_MS - 1, fileModifiedAtMs: 0 },
+    verdict: { ask: false, reason: "recentlyPut" },
   },
   {
     name: "a put exactly one grace ago no longer protects it",
-    facts: { references: 0, lastPutAtMs: OLD_MS, fileModifiedAtMs: 0 },
-    verdict: { collect: true },
+    facts: { committed: 0, lastPutAtMs: OLD_MS, fileModifiedAtMs: 0 },
+    verdict: { ask: true },
   },
   {
     name: "a file written within the grace: kept",
-    facts: { references: 0, lastPutAtMs: null, fileModifiedAtMs: OLD_MS + 1 },
-    verdict: { collect: false, reason: "youngFile" },
+    facts: { committed: 0, lastPutAtMs: null, fileModifiedAtMs: OLD_MS + 1 },
+    verdict: { ask: false, reason: "youngFile" },
   },
   {
     name: "a file dated in the future (clock stepped back): kept",
-    facts: { references: 0, lastPutAtMs: null, fileModifiedAtMs: NOW_MS + GRACE_MS },
-    verdict: { collect: false, reason: "youngFile" },
+    facts: { committed: 0, lastPutAtMs: null, fileModifiedAtMs: NOW_MS + GRACE_MS },
+    verdict: { ask: false, reason: "youngFile" },
   },
 ];
 
@@ -55,10 +56,6 @@ describe("judgeChunk", () => {
       expect(judgeChunk(row.facts, NOW_MS, GRACE_MS)).toEqual(row.verdict);
     });
   }
-});
-
-test("pending references expire one grace after their upload's latest chunk", () => {
-  expect(pendingExpiryCutoffMs(NOW_MS, GRACE_MS)).toBe(OLD_MS);
 });
 
 test("GC runs four times per grace, within its bounds", () => {

@@ -90,17 +90,15 @@ export const REPAIR_FETCH_TIMEOUT_MS = 10_000;
 export const REPAIR_CONNECT_TIMEOUT_MS = 1_000;
 
 /**
- * How long an unreferenced chunk file, and an upload's pending references, are kept. An upload
- * streams its chunks (each recorded as a pending reference) before the directory commits it; an
- * hour lets a slow multi-GiB upload finish, counted from its latest chunk, not its first.
+ * How long a chunk no committed reference names waits before garbage collection asks the
+ * directory whether it may go. A delay, never the judgement: the directory decides (an upload
+ * runs until its deadline, `--upload-deadline` on the directory, whatever this says). Short
+ * graces mean more questions; an hour keeps them rare.
  */
 export const GC_GRACE_MS_DEFAULT = HOUR_MS;
-/**
- * Least grace: an upload's chunks arrive a few at a time, and a client that stalls for a retry
- * or a slow disk must not see its upload expire between two of them.
- */
+/** Least grace: below it a node would ask about chunks its own puts are still writing. */
 export const GC_GRACE_MS_MIN = SECOND_MS;
-/** GC passes per grace period: an expired chunk lingers at most a quarter grace longer. */
+/** GC passes per grace period: garbage lingers at most a quarter grace past its confirmation. */
 export const GC_PASSES_PER_GRACE = 4;
 /** Bounds on the time between GC passes, whatever the grace. */
 export const GC_INTERVAL_MS_MIN = 100;
@@ -109,8 +107,8 @@ export const GC_INTERVAL_MS_MAX = 10 * MINUTE_MS;
 export const GC_CHECKS_PER_SECOND_MAX = 5_000;
 /** Chunk files deleted per second: each is an unlink plus an fsync of its folder. */
 export const GC_DELETES_PER_SECOND_MAX = 100;
-/** Abandoned uploads expired per SQLite transaction, so one never holds the writer long. */
-export const GC_EXPIRE_BATCH_UPLOADS = 100;
+/** Wait for the directory primary's answer to one page of candidates. */
+export const GC_CONFIRM_TIMEOUT_MS = 10_000;
 /**
  * Puts remembered in memory (chunk id → when) so a chunk deduplicated by a put is not
  * collected before the put's reference is recorded. Past it the oldest goes: its put finished

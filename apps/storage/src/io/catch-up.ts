@@ -1,9 +1,11 @@
 /**
  * A learner's catch-up: when this node's group view lists it as a learner (new, restarted, or
  * dropped while unreachable), it copies what it lacks from the primary, a set difference since
- * chunks are immutable: page through the primary's owner references, fetch each chunk it does
- * not hold (verified against its id), record the references, and drop references the
- * primary no longer has (files deleted meanwhile). Writes reach learners all along (the
+ * chunks are immutable: page through the primary's owner references, record them (a commit
+ * forwarded meanwhile records its own, committed, whichever comes first), fetch each chunk it
+ * does not hold (verified against its id), and drop references the primary no longer has
+ * (files deleted meanwhile). Dropping a reference deletes nothing: only the directory's word
+ * lets garbage collection take a chunk (io/gc.ts). Writes reach learners all along (the
  * primary forwards to them), so once a pass ends with the primary still at the same epoch,
  * this node holds everything; it reports syncedEpoch and the directory makes it in sync.
  *
@@ -116,8 +118,8 @@ export class CatchUp {
       const now = this.options.view();
       const sameStint = learnerSince(now, this.options.node) === since && now?.primary === primary;
       if (page.body.epoch < since || !sameStint) throw new ViewMoved();
-      const missing = page.body.refs.filter((ref) => !chunks.has(ref.chunkId));
-      await this.copyChunks(primary, uniqueChunks(missing), pace);
+      // References first, as a put records them: a chunk this node holds is then always held
+      // by a reference garbage collection names to the directory, never copied unclaimed.
       refs.batch(() => {
         for (const ref of page.body.refs) {
           this.record(ref);
@@ -125,6 +127,8 @@ export class CatchUp {
           afterSeq = Math.max(afterSeq, ref.seq);
         }
       });
+      const missing = page.body.refs.filter((ref) => !chunks.has(ref.chunkId));
+      await this.copyChunks(primary, uniqueChunks(missing), pace);
       if (page.body.done || this.stopped) break;
     }
     if (this.stopped) return;

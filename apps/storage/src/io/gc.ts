@@ -1,65 +1,95 @@
 /**
- * Garbage collection: every gcIntervalMs(grace), expire the pending references of uploads idle
- * for longer than the grace (they will never commit), then delete every chunk file that
- * core/gc-rules.ts judges collectable: named by no reference, not put within the grace, its
- * file older than the grace. A chunk many files share has a reference per file, so it goes
- * only when the last of them is dropped.
+ * Garbage collection: every gcIntervalMs(grace), walk the stored chunks, pick those
+ * core/gc-rules.ts says are worth asking about (no committed reference, not put or written
+ * within the grace), and ask the directory primary, a page at a time, which of them may go
+ * (confirmGarbage). Only what it confirms is deleted: this node never judges a chunk garbage by
+ * its own clock or its own references, which a lost notice, a catch-up or an empty disk can
+ * leave wrong. The answer also names uploads that are closed (committed or swept), whose
+ * pending references here protect nothing and go.
  *
- * Safety against uploads in flight rests on one tick: the facts are read (references, last
- * put) and the chunk leaves the index in the same synchronous step, so no put can slip in
- * between; a put of it afterwards waits for the unlink and writes it afresh. Checks and
- * deletions are each paced, so a pass over millions of chunks never hogs the disk or SQLite.
+ * Safety against puts in flight rests on one rule and one tick: a put records its reference
+ * before it writes the chunk, and the deletion re-reads the chunk's references in the same
+ * synchronous step that takes it out of the index, going ahead only if no reference was added
+ * since the question was asked; a put of it afterwards waits for the unlink and writes it
+ * afresh. Checks and deletions are each paced, so a pass over millions of chunks never hogs
+ * the disk or SQLite.
  */
 
-import { Pacer } from "@ftfs/protocol/core";
+import {
+  GC_UPLOADS_PER_CANDIDATE_MAX,
+  GC_CANDIDATES_PER_REQUEST_MAX,
+  Pacer,
+  type RequestBody,
+  type ResponseBody,
+  type Result,
+} from "@ftfs/protocol/core";
 import { describeError, type Logger } from "@ftfs/protocol/io";
 import {
   GC_CHECKS_PER_SECOND_MAX,
   GC_DELETES_PER_SECOND_MAX,
-  GC_EXPIRE_BATCH_UPLOADS,
   gcIntervalMs,
   judgeChunk,
-  pendingExpiryCutoffMs,
 } from "../core/index.ts";
 import { ChunkDeleteError, type ChunkStore } from "./chunk-store.ts";
-import type { RefsStore } from "./refs-store.ts";
+import type { ChunkRefFacts, RefsStore } from "./refs-store.ts";
 import { passesUntilStopped, Rest } from "./rest.ts";
 
 export interface GcStats {
   passes: number;
   chunksChecked: number;
+  /** Chunks the directory was asked about. */
+  candidates: number;
   chunksCollected: number;
   bytesFreed: number;
-  /** Pending references of abandoned uploads removed. */
-  refsExpired: number;
+  /** Pending references of closed uploads removed. */
+  refsDropped: number;
+  /** Questions the directory did not answer (the chunks wait for the next pass). */
+  unconfirmed: number;
   /** Chunk files that could not be deleted (logged). */
   errors: number;
 }
+
+export type ConfirmGarbage = (
+  body: RequestBody<"confirmGarbage">,
+) => Promise<Result<ResponseBody<"confirmGarbage">>>;
 
 export interface GcOptions {
   readonly chunks: ChunkStore;
   readonly refs: RefsStore;
   readonly logger: Logger;
   readonly graceMs: number;
-  /** Wall clock: compared with file times and recorded reference times. */
+  /** This node's group; null for a spare not assigned one (it holds nothing to collect). */
+  readonly group: () => string | null;
+  /** Asks the directory primary which candidates may go. */
+  readonly confirm: ConfirmGarbage;
+  /** Wall clock: compared with file times and recorded put times (delays only). */
   readonly nowMs: () => number;
   /** Monotonic clock: measures work for pacing. */
   readonly monotonicMs: () => number;
 }
 
+interface Candidate {
+  readonly chunkId: string;
+  readonly facts: ChunkRefFacts;
+}
+
 interface PassTally {
   checked: number;
+  candidates: number;
   collected: number;
   bytesFreed: number;
+  refsDropped: number;
 }
 
 export class GarbageCollector {
   readonly stats: GcStats = {
     passes: 0,
     chunksChecked: 0,
+    candidates: 0,
     chunksCollected: 0,
     bytesFreed: 0,
-    refsExpired: 0,
+    refsDropped: 0,
+    unconfirmed: 0,
     errors: 0,
   };
   private readonly options: GcOptions;
@@ -98,66 +128,112 @@ export class GarbageCollector {
     );
   }
 
-  /** One pass: expire abandoned uploads, then judge every chunk stored at its start. */
+  /** One pass: every chunk stored at its start is judged; candidates are asked about by page. */
   async pass(): Promise<void> {
     const { chunks, graceMs, logger, monotonicMs, nowMs } = this.options;
+    const group = this.options.group();
+    if (group === null) return;
     const startedMs = monotonicMs();
-    const expired = await this.expireAbandoned();
     chunks.forgetPutsBefore(nowMs() - graceMs);
-    const tally: PassTally = { checked: 0, collected: 0, bytesFreed: 0 };
+    const tally: PassTally = { checked: 0, candidates: 0, collected: 0, bytesFreed: 0, refsDropped: 0 };
     const checks = new Pacer(GC_CHECKS_PER_SECOND_MAX);
-    const deletes = new Pacer(GC_DELETES_PER_SECOND_MAX);
+    let page: Candidate[] = [];
     for (const chunkId of chunks.ids()) {
       if (this.rest.stopped) return;
       const itemStartedMs = monotonicMs();
-      const deleted = await this.consider(chunkId, tally);
-      const elapsedMs = monotonicMs() - itemStartedMs;
-      const restMs = deleted ? deletes.after(1, elapsedMs) : checks.after(1, elapsedMs);
+      const candidate = await this.consider(chunkId, tally);
+      if (candidate !== null) page.push(candidate);
+      const restMs = checks.after(1, monotonicMs() - itemStartedMs);
       if (restMs > 0) await this.rest.sleep(restMs);
+      if (page.length === GC_CANDIDATES_PER_REQUEST_MAX) {
+        await this.settle(group, page, tally);
+        page = [];
+      }
     }
+    if (page.length > 0) await this.settle(group, page, tally);
     this.stats.passes += 1;
     this.stats.chunksChecked += tally.checked;
     logger.info("garbage collection pass done", {
       chunks: tally.checked,
+      candidates: tally.candidates,
       collected: tally.collected,
       bytesFreed: tally.bytesFreed,
-      refsExpired: expired,
+      refsDropped: tally.refsDropped,
       durationMs: Math.round(monotonicMs() - startedMs),
     });
   }
 
-  /** Expire idle uploads' pending references, a batch per transaction; answers how many. */
-  private async expireAbandoned(): Promise<number> {
-    const { refs, nowMs, graceMs, logger } = this.options;
-    const cutoffMs = pendingExpiryCutoffMs(nowMs(), graceMs);
-    let total = 0;
-    for (;;) {
-      const removed = refs.expirePending(cutoffMs, GC_EXPIRE_BATCH_UPLOADS);
-      if (removed === 0) break;
-      total += removed;
-      await this.rest.sleep(0); // let requests at the references between batches
-    }
-    if (total > 0) {
-      this.stats.refsExpired += total;
-      logger.info("pending references of abandoned uploads expired", { refs: total, graceMs });
-    }
-    return total;
+  /** A candidate for the directory's judgement, or null when the chunk is not worth asking. */
+  private async consider(chunkId: string, tally: PassTally): Promise<Candidate | null> {
+    const { chunks, refs, graceMs, nowMs } = this.options;
+    tally.checked += 1;
+    const quick = refs.chunkRefFacts(chunkId, GC_UPLOADS_PER_CANDIDATE_MAX);
+    if (quick.committed > 0) return null; // the common case: no file system call
+    const fileModifiedAtMs = await chunks.modifiedAtMs(chunkId);
+    if (fileModifiedAtMs === null) return null;
+    const facts = refs.chunkRefFacts(chunkId, GC_UPLOADS_PER_CANDIDATE_MAX);
+    const verdict = judgeChunk(
+      { committed: facts.committed, lastPutAtMs: chunks.lastPutAtMs(chunkId), fileModifiedAtMs },
+      nowMs(),
+      graceMs,
+    );
+    if (!verdict.ask) return null;
+    tally.candidates += 1;
+    return { chunkId, facts };
   }
 
-  /** Judge one chunk and delete it if collectable; answers whether it was deleted. */
-  private async consider(chunkId: string, tally: PassTally): Promise<boolean> {
-    const { chunks, refs, graceMs, nowMs, logger } = this.options;
-    tally.checked += 1;
-    if (refs.referencesTo(chunkId) > 0) return false; // the common case: no file system call
-    const fileModifiedAtMs = await chunks.modifiedAtMs(chunkId);
-    if (fileModifiedAtMs === null) return false;
-    // Read again after the await, in the tick that removes it: a put may have come meanwhile.
-    const facts = {
-      references: refs.referencesTo(chunkId),
-      lastPutAtMs: chunks.lastPutAtMs(chunkId),
-      fileModifiedAtMs,
-    };
-    if (!judgeChunk(facts, nowMs(), graceMs).collect) return false;
+  /** Ask about one page; drop what the answer closes and delete what it confirms. */
+  private async settle(group: string, page: readonly Candidate[], tally: PassTally): Promise<void> {
+    const { logger, refs } = this.options;
+    this.stats.candidates += page.length;
+    const answer = await this.options.confirm({
+      group,
+      candidates: page.map(({ chunkId, facts }) => ({
+        chunkId,
+        uploads: facts.pendingUploads,
+        ...(facts.moreUploads ? { moreUploads: true } : {}),
+      })),
+    });
+    if (!answer.ok) {
+      this.stats.unconfirmed += page.length;
+      logger.warn("the directory did not confirm garbage; the chunks wait for the next pass", {
+        candidates: page.length,
+        code: answer.error.code,
+        reason: answer.error.message,
+      });
+      return;
+    }
+    let dropped = 0;
+    refs.batch(() => {
+      for (const { uid, uploadId } of answer.value.closedUploads) {
+        dropped += refs.dropPending(uid, uploadId);
+      }
+    });
+    tally.refsDropped += dropped;
+    this.stats.refsDropped += dropped;
+    const confirmed = new Set(answer.value.collectable);
+    const deletes = new Pacer(GC_DELETES_PER_SECOND_MAX);
+    for (const candidate of page) {
+      if (this.rest.stopped) return;
+      if (!confirmed.has(candidate.chunkId)) continue;
+      const startedMs = this.options.monotonicMs();
+      await this.collect(candidate, tally);
+      const restMs = deletes.after(1, this.options.monotonicMs() - startedMs);
+      if (restMs > 0) await this.rest.sleep(restMs);
+    }
+  }
+
+  /**
+   * Delete a confirmed chunk, unless a reference came since the question: then a put or a
+   * commit is using it, and the answer no longer holds. The check, the references' removal and
+   * the index's are one synchronous step.
+   */
+  private async collect(candidate: Candidate, tally: PassTally): Promise<void> {
+    const { chunks, refs, logger } = this.options;
+    const { chunkId } = candidate;
+    const now = refs.chunkRefFacts(chunkId, GC_UPLOADS_PER_CANDIDATE_MAX);
+    if (now.committed > 0 || now.lastSeq > candidate.facts.lastSeq) return;
+    refs.dropChunk(chunkId);
     try {
       const bytes = await chunks.remove(chunkId);
       tally.collected += 1;
@@ -173,6 +249,5 @@ export class GarbageCollector {
         error: describeError(error.cause),
       });
     }
-    return true;
   }
 }

@@ -36,6 +36,7 @@ import {
 } from "../core/index.ts";
 import type { ChunkStore, VerifiedChunk } from "./chunk-store.ts";
 import type { RefsStore } from "./refs-store.ts";
+import { applyNotice, type RefsNotice } from "./notices.ts";
 import type { Replicator } from "./replicator.ts";
 
 export interface StorageContext {
@@ -78,9 +79,9 @@ export function storageHandlers(context: StorageContext): StorageHandlers {
     getChunk: (body) => onGetChunk(context, body),
     hasChunks: async (body) =>
       ok({ body: { present: body.chunkIds.filter((id) => context.chunks.has(id)) } }),
-    commitRefs: (body, request) => onCommitRefs(context, body, request),
-    dropRefs: (body, request) => onDropRefs(context, body, request),
-    dropUploadRefs: (body, request) => onDropUploadRefs(context, body, request),
+    commitRefs: (body, request) => onNotice(context, "commitRefs", body, request),
+    dropRefs: (body, request) => onNotice(context, "dropRefs", body, request),
+    dropUploadRefs: (body, request) => onNotice(context, "dropUploadRefs", body, request),
     listOwned: (body, request) => onListOwned(context, body, request),
     syncRefs: (body) => onSyncRefs(context, body),
   };
@@ -181,18 +182,24 @@ function checkPutTicket(
   return ok(undefined);
 }
 
-/** The chunk first, then its reference: a reference never names a chunk that is not on disk. */
+/**
+ * The reference first, then the chunk: garbage collection asks the directory about a chunk
+ * with the uploads that hold it, and re-reads them before it deletes, so a reference recorded
+ * before the write means no put is ever in flight unseen. (A reference to a chunk whose write
+ * then failed names nothing on disk: the put is answered with the error, and the reference is
+ * closed with its upload.)
+ */
 async function storeLocally(
   context: StorageContext,
   chunk: VerifiedChunk,
   owner: ChunkOwner,
 ): Promise<Result<void>> {
-  const put = await context.chunks.put(chunk);
-  if (!put.ok) return put;
   const recorded = guardRefs(() =>
     context.refs.addPending(chunk.id, owner, chunk.bytes.length, context.nowMs()),
   );
   if (!recorded.ok) return recorded;
+  const put = await context.chunks.put(chunk);
+  if (!put.ok) return put;
   context.logger.debug("chunk stored", {
     chunkId: chunk.id,
     bytes: chunk.bytes.length,
@@ -210,101 +217,48 @@ async function onGetChunk(
   return ok({ body: { chunkId: body.chunkId, bytes: read.value.length }, payload: read.value });
 }
 
-async function onCommitRefs(
+/**
+ * A directory notice (commitRefs, dropRefs, dropUploadRefs): admitted like a write (epoch,
+ * primary lease), applied here (notices.ts), then forwarded to the group's other nodes.
+ */
+async function onNotice<O extends RefsNotice["op"]>(
   context: StorageContext,
-  body: RequestBody<"commitRefs">,
+  op: O,
+  body: RequestBody<O>,
   request: RequestContext,
-): Answer<"commitRefs"> {
+): Promise<Result<Reply<O>>> {
   const valid = validateOwner(body.uid, body.name);
   if (!valid.ok) return valid;
   const admitted = admit(context, body.forwarded, request.epoch);
   if (!admitted.ok) return admitted;
-  const { uid, name, uploadId, version, chunkIds } = body;
-  const applied = guardRefs(() => context.refs.commit(uid, name, uploadId, version, chunkIds));
+  const { forwarded: _, ...fields } = body;
+  // The three ops' bodies are told apart by `op`; the union cannot follow the generic.
+  const notice = { op, body: fields } as RefsNotice;
+  const applied = guardRefs(() =>
+    applyNotice(context.refs, notice, {
+      nowMs: context.nowMs(),
+      // A moved or deleted upload's chunks stay a grace for readers of the old manifest.
+      beforeDropUpload: (chunkIds) => {
+        for (const chunkId of chunkIds) context.chunks.hold(chunkId);
+      },
+    }),
+  );
   if (!applied.ok) return applied;
-  const forwardBody = {
-    uid,
-    name,
-    uploadId,
-    version,
-    ...(chunkIds === undefined ? {} : { chunkIds }),
-    forwarded: true,
-  };
+  if (!applied.value.ok) return applied.value;
   const remote = await context.replicator.forward(
     admitted.value.forwardTo,
-    "commitRefs",
-    forwardBody,
+    op,
+    { ...fields, forwarded: true } as RequestBody<O>,
     admitted.value,
   );
   if (!remote.ok) return remote;
-  context.logger.debug("references committed", {
-    uid,
-    name,
-    uploadId,
-    version,
-    refs: applied.value,
-  });
-  return ok({ body: {} });
-}
-
-async function onDropRefs(
-  context: StorageContext,
-  body: RequestBody<"dropRefs">,
-  request: RequestContext,
-): Answer<"dropRefs"> {
-  const valid = validateOwner(body.uid, body.name);
-  if (!valid.ok) return valid;
-  const admitted = admit(context, body.forwarded, request.epoch);
-  if (!admitted.ok) return admitted;
-  const applied = guardRefs(() => context.refs.drop(body.uid, body.name));
-  if (!applied.ok) return applied;
-  const forwardBody = { uid: body.uid, name: body.name, forwarded: true };
-  const remote = await context.replicator.forward(
-    admitted.value.forwardTo,
-    "dropRefs",
-    forwardBody,
-    admitted.value,
-  );
-  if (!remote.ok) return remote;
-  context.logger.debug("references dropped", {
+  context.logger.debug("directory notice applied", {
+    op,
     uid: body.uid,
     name: body.name,
-    refs: applied.value,
+    refs: applied.value.value,
   });
-  return ok({ body: {} });
-}
-
-/**
- * The directory moved one upload's chunks to another group. Its chunks here are held for a
- * grace first, in the same tick as the drop (no GC judgement can fall between), so readers of
- * the old manifest still find them; then they are garbage like a deleted file's.
- */
-async function onDropUploadRefs(
-  context: StorageContext,
-  body: RequestBody<"dropUploadRefs">,
-  request: RequestContext,
-): Answer<"dropUploadRefs"> {
-  const { uid, name, uploadId } = body;
-  const valid = validateOwner(uid, name);
-  if (!valid.ok) return valid;
-  const admitted = admit(context, body.forwarded, request.epoch);
-  if (!admitted.ok) return admitted;
-  const applied = guardRefs(() => {
-    for (const chunkId of context.refs.chunksOfUpload(uid, name, uploadId)) {
-      context.chunks.hold(chunkId);
-    }
-    return context.refs.dropUpload(uid, name, uploadId);
-  });
-  if (!applied.ok) return applied;
-  const remote = await context.replicator.forward(
-    admitted.value.forwardTo,
-    "dropUploadRefs",
-    { uid, name, uploadId, forwarded: true },
-    admitted.value,
-  );
-  if (!remote.ok) return remote;
-  context.logger.debug("upload references dropped", { uid, name, uploadId, refs: applied.value });
-  return ok({ body: {} });
+  return ok({ body: {} } as Reply<O>);
 }
 
 async function onListOwned(

@@ -14,9 +14,14 @@ import {
   assert,
   assertNever,
   FtfsError,
+  ok,
   STORAGE_HEARTBEAT_INTERVAL_MS,
   type ErrorCode,
   type GroupView,
+  type Op,
+  type RequestBody,
+  type ResponseBody,
+  type Result,
 } from "@ftfs/protocol/core";
 import { describeError, RpcPool, type Logger, type ConnectOptions } from "@ftfs/protocol/io";
 import {
@@ -183,6 +188,45 @@ export class Heartbeat {
       }
     }
     this.reportProblem(`no directory node took the heartbeat (${problems.join("; ")})`);
+  }
+
+  /**
+   * One request to the directory primary, for this node's other duties (garbage collection
+   * asks it what may go): the address that answered last first, NOT_PRIMARY hints followed,
+   * then the other `--join` addresses. Answers the first answer, or the last failure.
+   */
+  async callDirectory<O extends Op>(
+    op: O,
+    body: RequestBody<O>,
+    timeoutMs: number,
+  ): Promise<Result<ResponseBody<O>>> {
+    const queue = [
+      this.preferred,
+      ...this.options.join.filter((address) => address !== this.preferred),
+    ];
+    const tried = new Set<string>();
+    let hintsFollowed = 0;
+    let last = new FtfsError("UNAVAILABLE", "no directory node to ask");
+    while (queue.length > 0 && !this.stopped) {
+      const address = queue.shift() ?? "";
+      if (tried.has(address)) continue;
+      tried.add(address);
+      try {
+        const answer = await this.pool.call(address, op, body, { timeoutMs });
+        this.preferred = address;
+        return ok(answer.body);
+      } catch (error) {
+        if (!(error instanceof FtfsError)) throw error;
+        last = error;
+        if (CONNECTION_CODES.has(error.code)) this.pool.forget(address);
+        const hint = error.code === "NOT_PRIMARY" ? error.hint?.primary : undefined;
+        if (hint !== undefined && hintsFollowed < HEARTBEAT_HINT_FOLLOWS_MAX) {
+          hintsFollowed += 1;
+          queue.unshift(hint);
+        }
+      }
+    }
+    return { ok: false, error: last };
   }
 
   private async register(address: string): Promise<"done" | { problem: string; hint?: string }> {

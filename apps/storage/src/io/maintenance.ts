@@ -12,7 +12,7 @@ import {
   SCRUB_PASS_PAUSE_MS_DEFAULT,
 } from "../core/index.ts";
 import type { ChunkStore } from "./chunk-store.ts";
-import { GarbageCollector, type GcStats } from "./gc.ts";
+import { GarbageCollector, type ConfirmGarbage, type GcStats } from "./gc.ts";
 import type { RefsStore } from "./refs-store.ts";
 import { Repairer, type RepairStats } from "./repairer.ts";
 import { Scrubber, type ScrubStats } from "./scrubber.ts";
@@ -31,6 +31,10 @@ export interface MaintenanceDeps {
   readonly chunks: ChunkStore;
   readonly refs: RefsStore;
   readonly view: () => GroupView | null;
+  /** This node's group (null: a spare not assigned one). */
+  readonly group: () => string | null;
+  /** Asks the directory primary which garbage candidates may go. */
+  readonly confirmGarbage: ConfirmGarbage;
   readonly logger: Logger;
   readonly nowMs: () => number;
   readonly monotonicMs: () => number;
@@ -74,6 +78,8 @@ export class Maintenance {
       chunks,
       refs,
       logger,
+      group: deps.group,
+      confirm: deps.confirmGarbage,
       nowMs: deps.nowMs,
       monotonicMs,
       graceMs: settings.gcGraceMs ?? GC_GRACE_MS_DEFAULT,

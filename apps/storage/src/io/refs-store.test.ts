@@ -1,7 +1,10 @@
 /**
  * Property: owner references survive a reopen; a commit sets the version on exactly its
- * upload's rows; a drop removes the name's committed rows; retried puts add no duplicates;
- * only uploads idle past the cutoff lose their pending rows; referenced chunks page in order.
+ * upload's rows, and with chunk sizes inserts the committed rows it lacks, idempotently; a drop
+ * removes the name's committed rows; retried puts add no duplicates; dropPending removes only a
+ * closed upload's pending rows and dropChunk only that chunk's; chunkRefFacts reports what
+ * garbage collection asks about; the directory term only rises, across reopen; referenced
+ * chunks page in order. Nothing here expires by the clock.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -61,36 +64,126 @@ test("drop removes the name's committed references and keeps in-flight uploads",
   store.close();
 });
 
-test("commitChunk commits one reference; the upload's other pending ones stay to expire", () => {
+test("commitChunk commits one reference; the upload's other pending ones stay until closed", () => {
   const store = RefsStore.open(join(dir, "refs.sqlite"));
   // A learner's pending C2, which the primary's commit (naming only C1) left pending.
   store.addPending(C1, { uid: "alice", name: "a.txt", uploadId: "u1" }, 10, 1);
   store.addPending(C2, { uid: "alice", name: "a.txt", uploadId: "u1" }, 10, 2);
   store.commitChunk("alice", "a.txt", "u1", 1, C1);
   expect(rowsOf(store, "alice").map((row) => row.version)).toEqual([1, null]);
-  expect(store.expirePending(3, 10)).toBe(1);
+  // Garbage collection hears the upload is closed: only its pending reference goes.
+  expect(store.dropPending("alice", "u1")).toBe(1);
   expect([store.referencesTo(C1), store.referencesTo(C2)]).toEqual([1, 0]);
   store.close();
 });
 
-test("expirePending drops only uploads whose newest pending reference is too old", () => {
+test("commit with chunk sizes inserts missing references committed, idempotently", () => {
   const store = RefsStore.open(join(dir, "refs.sqlite"));
-  const C4 = "4".repeat(64);
-  // u1 is still streaming: its first chunk is old, its latest is not.
-  store.addPending(C1, { uid: "alice", name: "big", uploadId: "u1" }, 10, 100);
-  store.addPending(C2, { uid: "alice", name: "big", uploadId: "u1" }, 10, 200);
-  // u2 committed long ago: committed references never expire.
-  store.addPending(C3, { uid: "alice", name: "done", uploadId: "u2" }, 10, 50);
-  store.commit("alice", "done", "u2", 1);
-  // u3 and u4 were abandoned; u4 shares C1 with u1.
-  store.addPending(C4, { uid: "bob", name: "gave-up", uploadId: "u3" }, 10, 60);
-  store.addPending(C1, { uid: "bob", name: "gave-up-too", uploadId: "u4" }, 10, 70);
-  expect(store.expirePending(150, 1)).toBe(1); // one upload per call
-  expect(store.expirePending(150, 10)).toBe(1);
-  expect(store.expirePending(150, 10)).toBe(0);
-  expect([C1, C2, C3, C4].map((chunk) => store.referencesTo(chunk))).toEqual([1, 1, 1, 0]);
-  expect(store.expirePending(201, 10)).toBe(2);
-  expect(store.referencesTo(C3)).toBe(1);
+  // C1 was put here (pending); C2's pending reference never arrived (a learner still copying).
+  store.addPending(C1, { uid: "alice", name: "a.txt", uploadId: "u1" }, 10, 1);
+  expect(store.commit("alice", "a.txt", "u1", 3, [C1, C2], [10, 20], 5)).toBe(2);
+  const committed = (): string[] =>
+    rowsOf(store, "alice").map((row) => `${row.uploadId}/${row.version}/${row.chunkBytes}`);
+  expect(committed()).toEqual(["u1/3/10", "u1/3/20"]);
+  expect([store.referencesTo(C1), store.referencesTo(C2)]).toEqual([1, 1]);
+  // The same notice again (a retry, or a replay after a restart) adds no row.
+  const seqBefore = store.lastSeq();
+  store.commit("alice", "a.txt", "u1", 3, [C1, C2], [10, 20], 6);
+  expect(committed()).toEqual(["u1/3/10", "u1/3/20"]);
+  expect(store.lastSeq()).toBe(seqBefore);
+  store.close();
+});
+
+test("commit without chunk sizes commits only the references this node has", () => {
+  const store = RefsStore.open(join(dir, "refs.sqlite"));
+  store.addPending(C1, { uid: "alice", name: "a.txt", uploadId: "u1" }, 10, 1);
+  store.addPending(C3, { uid: "alice", name: "a.txt", uploadId: "u1" }, 10, 2);
+  // C2 has no row here: it is not invented; C3 is not named: it stays pending.
+  expect(store.commit("alice", "a.txt", "u1", 2, [C1, C2])).toBe(1);
+  expect(store.referencesTo(C2)).toBe(0);
+  const rows = rowsOf(store, "alice").map((row) => `${row.seq}/${row.version}`);
+  expect(rows).toEqual(["1/2", "2/null"]);
+  store.close();
+});
+
+test("admitDirectoryTerm refuses an older term, admits equal and newer, across reopen", () => {
+  const path = join(dir, "refs.sqlite");
+  const first = RefsStore.open(path);
+  expect(first.admitDirectoryTerm(3)).toBe(true);
+  expect(first.admitDirectoryTerm(3)).toBe(true);
+  expect(first.admitDirectoryTerm(2)).toBe(false);
+  expect(first.admitDirectoryTerm(5)).toBe(true);
+  first.close();
+  const second = RefsStore.open(path);
+  expect(second.admitDirectoryTerm(4)).toBe(false); // the deposed primary of term 4
+  expect(second.admitDirectoryTerm(5)).toBe(true);
+  expect(second.admitDirectoryTerm(6)).toBe(true);
+  expect(second.admitDirectoryTerm(5)).toBe(false);
+  second.close();
+});
+
+test("chunkRefFacts counts committed references, names pending uploads up to a cap", () => {
+  const store = RefsStore.open(join(dir, "refs.sqlite"));
+  expect(store.chunkRefFacts(C1, 2)).toEqual({
+    committed: 0,
+    pendingUploads: [],
+    moreUploads: false,
+    lastSeq: 0,
+  });
+  store.addPending(C1, { uid: "bob", name: "x", uploadId: "u3" }, 10, 1); // seq 1
+  store.addPending(C1, { uid: "alice", name: "x", uploadId: "u2" }, 10, 2); // seq 2
+  // One upload holding the chunk under two names counts once.
+  store.addPending(C1, { uid: "alice", name: "y", uploadId: "u2" }, 10, 3); // seq 3
+  store.addPending(C1, { uid: "alice", name: "z", uploadId: "u1" }, 10, 4); // seq 4
+  store.commit("alice", "z", "u1", 1); // committed: no longer pending
+  store.addPending(C2, { uid: "carol", name: "w", uploadId: "u9" }, 10, 5); // seq 5
+  expect(store.chunkRefFacts(C1, 2)).toEqual({
+    committed: 1,
+    pendingUploads: [
+      { uid: "alice", uploadId: "u2" },
+      { uid: "bob", uploadId: "u3" },
+    ],
+    moreUploads: false,
+    lastSeq: 4,
+  });
+  expect(store.chunkRefFacts(C1, 1)).toEqual({
+    committed: 1,
+    pendingUploads: [{ uid: "alice", uploadId: "u2" }],
+    moreUploads: true,
+    lastSeq: 4,
+  });
+  expect(store.chunkRefFacts(C2, 2).lastSeq).toBe(5);
+  store.close();
+});
+
+test("dropPending removes only that upload's pending references", () => {
+  const store = RefsStore.open(join(dir, "refs.sqlite"));
+  store.addPending(C1, { uid: "alice", name: "a", uploadId: "u1" }, 10, 1);
+  store.addPending(C2, { uid: "alice", name: "b", uploadId: "u1" }, 10, 2);
+  store.addPending(C3, { uid: "alice", name: "a", uploadId: "u1" }, 10, 3);
+  store.commit("alice", "a", "u1", 1, [C3]); // committed: stays
+  store.addPending(C1, { uid: "alice", name: "a", uploadId: "u2" }, 10, 4); // another upload
+  store.addPending(C1, { uid: "bob", name: "a", uploadId: "u1" }, 10, 5); // another user
+  expect(store.dropPending("alice", "u1")).toBe(2);
+  expect(store.dropPending("alice", "u1")).toBe(0);
+  const left = (uid: string): string[] =>
+    rowsOf(store, uid).map((row) => `${row.name}/${row.uploadId}/${row.version}`);
+  expect(left("alice").sort()).toEqual(["a/u1/1", "a/u2/null"]);
+  expect(left("bob")).toEqual(["a/u1/null"]);
+  expect([C1, C2, C3].map((chunk) => store.referencesTo(chunk))).toEqual([2, 0, 1]);
+  store.close();
+});
+
+test("dropChunk removes every reference to that chunk and no other", () => {
+  const store = RefsStore.open(join(dir, "refs.sqlite"));
+  store.addPending(C1, { uid: "alice", name: "a", uploadId: "u1" }, 10, 1);
+  store.addPending(C1, { uid: "bob", name: "b", uploadId: "u2" }, 10, 2);
+  store.commit("bob", "b", "u2", 1);
+  store.addPending(C2, { uid: "alice", name: "a", uploadId: "u1" }, 10, 3);
+  expect(store.dropChunk(C1)).toBe(2);
+  expect(store.dropChunk(C1)).toBe(0);
+  expect([store.referencesTo(C1), store.referencesTo(C2)]).toEqual([0, 1]);
+  expect(store.chunkRefFacts(C1, 1).lastSeq).toBe(0);
   store.close();
 });
 

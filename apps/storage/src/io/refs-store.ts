@@ -3,10 +3,10 @@
  * call returns). One row per (chunk, uid, name, upload): who holds a chunk, for which upload,
  * and, once the directory committed the upload, as which version (NULL until then).
  *
- * Rows also keep what garbage collection needs: the chunk's size and when the reference was
- * recorded, so the pending references of an upload that never commits expire after a grace
- * period (io/gc.ts asks), and a chunk no row names can be found. Nothing is deleted here on
- * its own.
+ * Rows also keep the chunk's size and when the reference was recorded. References are this
+ * node's knowledge of who holds a chunk, not the authority over it: garbage collection
+ * (io/gc.ts) deletes a chunk only when the directory confirms it, and then its rows go.
+ * Nothing is deleted here on its own judgement.
  *
  * This file does not know about chunk files, groups or the network.
  */
@@ -16,11 +16,13 @@ import type { ChunkOwner, SyncRef } from "@ftfs/protocol/core";
 import type { RefRow } from "../core/index.ts";
 
 /**
- * Bumped when the table layout changes; a newer file than this code is refused. (The
- * refs_pending index came later without a bump: an index changes no row, and a build without
- * it still reads and writes the file correctly.)
+ * Bumped when the table layout changes; a newer file than this code is refused. (Indexes came
+ * later without a bump: an index changes no row, and a build without it still reads and writes
+ * the file correctly.) Version 2 added `meta` (the newest directory term heard).
  */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+const META_DIRECTORY_TERM = "directoryTerm";
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS refs (
@@ -37,7 +39,21 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS refs_by_chunk ON refs (chunk_id);
   CREATE INDEX IF NOT EXISTS refs_pending ON refs (uid, name, upload_id, created_at_ms)
     WHERE version IS NULL;
+  CREATE INDEX IF NOT EXISTS refs_by_upload ON refs (uid, upload_id);
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 `;
+
+/** What garbage collection reads of one chunk's references, in one step. */
+export interface ChunkRefFacts {
+  /** References the directory committed (a kept version, as far as this node heard). */
+  readonly committed: number;
+  /** Distinct unfinished uploads whose pending references hold the chunk, at most a page. */
+  readonly pendingUploads: readonly { readonly uid: string; readonly uploadId: string }[];
+  /** More unfinished uploads hold it than `pendingUploads` names. */
+  readonly moreUploads: boolean;
+  /** The newest reference's seq (0: none): a reference added later changes it. */
+  readonly lastSeq: number;
+}
 
 interface SyncRow {
   seq: number;
@@ -73,7 +89,14 @@ export class RefsStore {
   private readonly dropOneUpload: Statement<unknown, [string, string, string]>;
   private readonly refCount: Statement<{ count: number }, [string]>;
   private readonly uploadBytesExcept: Statement<{ bytes: number }, [string, string, string, string]>;
-  private readonly expireIdle: Statement<unknown, [number, number]>;
+  private readonly chunkFacts: Statement<
+    { committed: number; last_seq: number | null },
+    [string]
+  >;
+  private readonly chunkPendingUploads: Statement<{ uid: string; upload_id: string }, [string, number]>;
+  private readonly dropChunkRows: Statement<unknown, [string]>;
+  private readonly dropPendingOfUpload: Statement<unknown, [string, string]>;
+  private readonly upsertCommitted: Statement<unknown, [string, string, string, string, number, number, number]>;
   private readonly chunksAfter: Statement<{ chunk_id: string }, [string, number]>;
 
   private constructor(db: Database) {
@@ -108,10 +131,21 @@ export class RefsStore {
     this.refCount = db.query<{ count: number }, [string]>(
       "SELECT COUNT(*) AS count FROM refs WHERE chunk_id = ?1",
     );
-    this.expireIdle = db.query<unknown, [number, number]>(
-      `DELETE FROM refs WHERE version IS NULL AND (uid, name, upload_id) IN (
-         SELECT uid, name, upload_id FROM refs WHERE version IS NULL
-         GROUP BY uid, name, upload_id HAVING MAX(created_at_ms) < ?1 LIMIT ?2)`,
+    this.chunkFacts = db.query<{ committed: number; last_seq: number | null }, [string]>(
+      `SELECT COUNT(version) AS committed, MAX(seq) AS last_seq FROM refs WHERE chunk_id = ?1`,
+    );
+    this.chunkPendingUploads = db.query<{ uid: string; upload_id: string }, [string, number]>(
+      `SELECT DISTINCT uid, upload_id FROM refs WHERE chunk_id = ?1 AND version IS NULL
+       ORDER BY uid, upload_id LIMIT ?2`,
+    );
+    this.dropChunkRows = db.query<unknown, [string]>("DELETE FROM refs WHERE chunk_id = ?1");
+    this.dropPendingOfUpload = db.query<unknown, [string, string]>(
+      "DELETE FROM refs WHERE uid = ?1 AND upload_id = ?2 AND version IS NULL",
+    );
+    this.upsertCommitted = db.query<unknown, [string, string, string, string, number, number, number]>(
+      `INSERT INTO refs (chunk_id, uid, name, upload_id, version, chunk_bytes, created_at_ms)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+       ON CONFLICT (uid, name, upload_id, chunk_id) DO UPDATE SET version = excluded.version`,
     );
     this.chunksAfter = db.query<{ chunk_id: string }, [string, number]>(
       "SELECT DISTINCT chunk_id FROM refs WHERE chunk_id > ?1 ORDER BY chunk_id LIMIT ?2",
@@ -153,13 +187,13 @@ export class RefsStore {
 
   /**
    * The directory committed this upload as `version`, keeping `chunkIds` in this group: only
-   * their references commit, in one transaction; returns how many. The upload's other pending
-   * references here (puts the client re-routed or hedged to another group) stay pending, so
-   * they expire after the grace like an abandoned upload's and their chunks become garbage;
-   * committed, they would hold those chunks forever. They are not dropped at once: they may be
-   * a rebalancer's fresh copies for a later move into this group, whose own commitRefs is
-   * still to come. Without `chunkIds` (a notice from before they were named) every reference
-   * of the upload commits.
+   * their references commit, in one transaction; returns how many. With `chunkBytes` (each
+   * chunk's size) a reference this node lacks is recorded committed, so a commit that arrives
+   * before the pending reference (a learner still copying) or after it was dropped (closed by
+   * garbage collection) still leaves the reference the directory's state implies. The
+   * upload's other pending references here (puts re-routed or hedged to another group) stay
+   * pending until garbage collection closes them. Without `chunkIds` (a notice from before
+   * they were named) every reference of the upload commits.
    */
   commit(
     uid: string,
@@ -167,15 +201,64 @@ export class RefsStore {
     uploadId: string,
     version: number,
     chunkIds?: readonly string[],
+    chunkBytes?: readonly number[],
+    nowMs = 0,
   ): number {
     if (chunkIds === undefined) return this.setVersion.run(uid, name, uploadId, version).changes;
     let committed = 0;
     this.db.transaction(() => {
-      for (const chunkId of chunkIds) {
-        committed += this.setChunkVersion.run(uid, name, uploadId, version, chunkId).changes;
+      for (const [at, chunkId] of chunkIds.entries()) {
+        const bytes = chunkBytes?.[at];
+        committed +=
+          bytes === undefined
+            ? this.setChunkVersion.run(uid, name, uploadId, version, chunkId).changes
+            : this.upsertCommitted.run(chunkId, uid, name, uploadId, version, bytes, nowMs).changes;
       }
     })();
     return committed;
+  }
+
+  /**
+   * The newest directory term this node heard a notice from, raised to `term` if that is
+   * newer; false when `term` is older (a deposed directory primary's stale notice).
+   */
+  admitDirectoryTerm(term: number): boolean {
+    const row = this.db
+      .query<{ value: number }, [string]>("SELECT value FROM meta WHERE key = ?1")
+      .get(META_DIRECTORY_TERM);
+    const known = row?.value ?? 0;
+    if (term < known) return false;
+    if (term > known) {
+      this.db
+        .query<unknown, [string, number]>(
+          `INSERT INTO meta (key, value) VALUES (?1, ?2)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        )
+        .run(META_DIRECTORY_TERM, term);
+    }
+    return true;
+  }
+
+  /** One chunk's references as garbage collection judges them (pendingMax uploads named). */
+  chunkRefFacts(chunkId: string, pendingMax: number): ChunkRefFacts {
+    const counts = this.chunkFacts.get(chunkId);
+    const pending = this.chunkPendingUploads.all(chunkId, pendingMax + 1);
+    return {
+      committed: counts?.committed ?? 0,
+      pendingUploads: pending.slice(0, pendingMax).map((row) => ({ uid: row.uid, uploadId: row.upload_id })),
+      moreUploads: pending.length > pendingMax,
+      lastSeq: counts?.last_seq ?? 0,
+    };
+  }
+
+  /** Every reference to a chunk goes (the directory confirmed it garbage). */
+  dropChunk(chunkId: string): number {
+    return this.dropChunkRows.run(chunkId).changes;
+  }
+
+  /** A closed upload's pending references go (committed or swept: they protect nothing). */
+  dropPending(uid: string, uploadId: string): number {
+    return this.dropPendingOfUpload.run(uid, uploadId).changes;
   }
 
   /**
@@ -189,8 +272,8 @@ export class RefsStore {
   /**
    * The name was deleted: its committed references go. Pending references stay: they belong
    * to uploads still in flight, which may commit after the delete as a new version; dropping
-   * them would orphan that version's chunks. A pending reference that never commits is left
-   * for garbage collection to expire.
+   * them would orphan that version's chunks. A pending reference that never commits goes when
+   * garbage collection hears from the directory that its upload is closed.
    */
   drop(uid: string, name: string): number {
     return this.dropCommitted.run(uid, name).changes;
@@ -253,7 +336,8 @@ export class RefsStore {
 
   /**
    * After a catch-up pass: references the primary no longer has go (their files were deleted
-   * while this node was away, or their uploads expired). Every reference a learner got came
+   * while this node was away, or their uploads were closed). No chunk goes with them: only the
+   * directory's confirmation lets garbage collection delete one. Every reference a learner got came
    * through a primary, so one the primary lacks was dropped there. `kept` holds refKey()s.
    * Only references older than the pass (seq <= throughSeq) are candidates: newer ones came
    * with writes during the pass.
@@ -275,15 +359,6 @@ export class RefsStore {
       }
     })();
     return dropped;
-  }
-
-  /**
-   * Expire the pending references of uploads idle since before `cutoffMs` (their newest
-   * pending reference is older): at most `uploadsMax` uploads per call, one transaction.
-   * Answers how many references went.
-   */
-  expirePending(cutoffMs: number, uploadsMax: number): number {
-    return this.expireIdle.run(cutoffMs, uploadsMax).changes;
   }
 
   /** Chunk ids some reference names, in id order, after `afterId` ("" to start): one page. */

@@ -28,6 +28,7 @@ import {
   type ServerTls,
 } from "@ftfs/protocol/io";
 import {
+  GC_CONFIRM_TIMEOUT_MS,
   CATCH_UP_BYTES_PER_SECOND_DEFAULT,
   REFS_DB_FILE,
   STOP_DRAIN_TIMEOUT_MS,
@@ -124,6 +125,9 @@ export class StorageNode {
         chunks: this.chunks,
         refs: this.refs,
         view: () => this.heartbeat.view,
+        group: () => this.heartbeat.group,
+        confirmGarbage: (body) =>
+          this.heartbeat.callDirectory("confirmGarbage", body, GC_CONFIRM_TIMEOUT_MS),
         logger: options.logger,
         nowMs: options.nowMs ?? Date.now,
         monotonicMs: options.monotonicMs ?? (() => performance.now()),

@@ -39,6 +39,7 @@ export const OP_ACCESS: Readonly<Record<Op, Access>> = {
   syncRefs: "node",
   raft: "node",
   dropUploadRefs: "node",
+  confirmGarbage: "node",
   rebalance: "admin",
   loginStart: "anyone",
   loginFinish: "anyone",

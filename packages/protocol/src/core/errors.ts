@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   "TICKET_INVALID", // a placement ticket that is forged, expired, for another group, user or size
   "RECEIPT_INVALID", // a manifest whose chunk lacks a valid receipt from its group's primary
   "CONNECTION_LIMIT", // the node (or the caller's address) has as many connections as it accepts
+  "UPLOAD_EXPIRED", // an upload committed after its deadline (its chunks may be gone); upload again
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

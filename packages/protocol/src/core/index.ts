@@ -13,5 +13,6 @@ export * from "./principal.ts";
 export * from "./schema.ts";
 export * from "./prng.ts";
 export * from "./rate-limit.ts";
+export * from "./upload-id.ts";
 export * as swim from "./swim/index.ts";
 export * as raft from "./raft/index.ts";

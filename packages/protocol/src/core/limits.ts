@@ -49,6 +49,13 @@ export const COMMIT_CHUNK_IDS_MAX = MANIFEST_CHUNKS_MAX;
 export const LIST_FILES_MAX = 100_000;
 /** Ids in one batched chunk query. */
 export const CHUNK_IDS_PER_REQUEST_MAX = 4096;
+/** Chunks one confirmGarbage asks about: a page of a GC pass's candidates. */
+export const GC_CANDIDATES_PER_REQUEST_MAX = 512;
+/**
+ * Uploads named per candidate chunk. A chunk many unfinished uploads share (the zero chunk)
+ * names the first few and says there are more; it is kept until fewer remain.
+ */
+export const GC_UPLOADS_PER_CANDIDATE_MAX = 16;
 
 /** Requests one connection may have unanswered; past it the server stops reading the socket. */
 export const CONNECTION_REQUESTS_IN_FLIGHT_MAX = 32;

@@ -8,6 +8,8 @@
 import {
   CHUNK_BYTES_MAX,
   CHUNK_IDS_PER_REQUEST_MAX,
+  GC_CANDIDATES_PER_REQUEST_MAX,
+  GC_UPLOADS_PER_CANDIDATE_MAX,
   COMMIT_CHUNK_IDS_MAX,
   FILE_BYTES_MAX,
   FILE_NAME_BYTES_MAX,
@@ -366,13 +368,20 @@ export const OPS = {
        * every reference of the upload commits, as it did then.
        */
       chunkIds: opt(arr(sha256Field, { itemsMax: COMMIT_CHUNK_IDS_MAX })),
+      /** Each chunk's size, beside chunkIds: a reference the node lacks is recorded committed. */
+      chunkBytes: opt(arr(int({ min: 1, max: CHUNK_BYTES_MAX }), { itemsMax: COMMIT_CHUNK_IDS_MAX })),
+      /** The sending directory primary's term: a node refuses notices of older terms. */
+      term: opt(epochField),
       forwarded: opt(bool),
     }),
     response: empty,
   },
-  /** The directory tells a group a name was deleted: its owner references go. */
+  /**
+   * The directory tells a group a name was deleted: its committed owner references go. Only in
+   * outbox notices written before deletions named their uploads (dropUploadRefs).
+   */
   dropRefs: {
-    request: obj({ uid: uidField, name: fileNameField, forwarded: opt(bool) }),
+    request: obj({ uid: uidField, name: fileNameField, term: opt(epochField), forwarded: opt(bool) }),
     response: empty,
   },
   /** A user's files as this storage node's owner references know them. */
@@ -413,9 +422,41 @@ export const OPS = {
       uid: uidField,
       name: fileNameField,
       uploadId: requestIdField,
+      term: opt(epochField),
       forwarded: opt(bool),
     }),
     response: empty,
+  },
+
+  // ---- directory, for storage nodes' garbage collection ----
+  /**
+   * Which of these chunks may a group delete? Each candidate names the unfinished uploads
+   * whose pending references hold it on the asking node (`moreUploads`: more than it names).
+   * The directory primary answers, as of its current state, the candidates no kept version
+   * of the group names, no move in flight is copying there, and whose uploads are all
+   * committed or swept (past their deadline: they can never commit); and which of the named
+   * uploads are closed (committed or swept: their pending references may go).
+   */
+  confirmGarbage: {
+    request: obj({
+      group: groupField,
+      candidates: arr(
+        obj({
+          chunkId: sha256Field,
+          uploads: arr(obj({ uid: uidField, uploadId: requestIdField }), {
+            itemsMax: GC_UPLOADS_PER_CANDIDATE_MAX,
+          }),
+          moreUploads: opt(bool),
+        }),
+        { itemsMax: GC_CANDIDATES_PER_REQUEST_MAX },
+      ),
+    }),
+    response: obj({
+      collectable: arr(sha256Field, { itemsMax: GC_CANDIDATES_PER_REQUEST_MAX }),
+      closedUploads: arr(obj({ uid: uidField, uploadId: requestIdField }), {
+        itemsMax: GC_CANDIDATES_PER_REQUEST_MAX * GC_UPLOADS_PER_CANDIDATE_MAX,
+      }),
+    }),
   },
 
   // ---- directory, for administrators ----

@@ -13,11 +13,6 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { fail, ok, type Result, type Ticket } from "../core/index.ts";
 import type { Keyring } from "./gossip/keyring.ts";
 
-/**
- * How long a ticket lets a user write: an upload slower than this asks for a new placement.
- * Long enough for the largest file at a slow link (4 TiB at 100 MiB/s is about 12 hours).
- */
-export const TICKET_TTL_MS = 24 * 60 * 60 * 1000;
 /** Receipt MACs: 128 bits, as the frame tags (RFC 4868's HMAC-SHA-256-128). */
 export const RECEIPT_MAC_BYTES = 16;
 
@@ -54,16 +49,20 @@ function ticketFields(ticket: Omit<Ticket, "keyId" | "mac">): (string | number)[
   return ["ticket", uploadId, uid, name, group, bytesMax, expiresAtMs];
 }
 
-/** A ticket under the keyring's signing key; null in insecure mode (nothing to sign with). */
-export function issueTicket(keyring: Keyring, grant: TicketGrant, nowMs: number): Ticket | null {
+/**
+ * A ticket under the keyring's signing key, valid until `expiresAtMs` (the upload's deadline:
+ * past it the upload can no longer commit, so a put for it is refused too); null in insecure
+ * mode (nothing to sign with).
+ */
+export function issueTicket(keyring: Keyring, grant: TicketGrant, expiresAtMs: number): Ticket | null {
   const signing = keyring.subKeys("ticket").signing;
   if (signing === null) return null;
-  const unsigned = { ...grant, expiresAtMs: nowMs + TICKET_TTL_MS };
+  const unsigned = { ...grant, expiresAtMs };
   const tag = mac(signing.key, ticketFields(unsigned)).toString("base64url");
   return { ...unsigned, keyId: signing.keyId, mac: tag };
 }
 
-/** Whether `ticket` admits a put of `use`; TICKET_INVALID says why not. */
+/** Whether `ticket` admits a put of `use`; TICKET_INVALID (UPLOAD_EXPIRED) says why not. */
 export function checkTicket(keyring: Keyring, ticket: Ticket, use: TicketUse, nowMs: number): Result<void> {
   const key = keyring.subKeys("ticket").lookup(ticket.keyId);
   if (key === undefined) return fail("TICKET_INVALID", `the ticket is signed with unknown key ${ticket.keyId}`);
@@ -71,7 +70,9 @@ export function checkTicket(keyring: Keyring, ticket: Ticket, use: TicketUse, no
   if (!timingSafeEqual(expected, Buffer.from(ticket.mac, "base64url"))) {
     return fail("TICKET_INVALID", "the ticket's MAC does not verify: not issued by the directory");
   }
-  if (ticket.expiresAtMs <= nowMs) return fail("TICKET_INVALID", "the ticket has expired: place the upload again");
+  if (ticket.expiresAtMs <= nowMs) {
+    return fail("UPLOAD_EXPIRED", "the upload ran past its deadline; upload the file again");
+  }
   if (use.group === null || ticket.group !== use.group) {
     return fail("TICKET_INVALID", `the ticket is for group ${ticket.group}, not this node's`);
   }
