@@ -22,10 +22,14 @@ function facts(options: {
   swept?: readonly string[];
   kept?: readonly string[];
   moving?: readonly string[];
+  /** "upload/group/chunk": a kept version of the upload names the chunk in the group. */
+  keeps?: readonly string[];
 }): GarbageFacts {
   return {
     uploadCommitted: (_uid, uploadId) => options.committed?.includes(uploadId) ?? false,
     uploadSwept: (_uid, uploadId) => options.swept?.includes(uploadId) ?? false,
+    uploadKeeps: (_uid, uploadId, group, chunkId) =>
+      options.keeps?.includes(`${uploadId}/${group}/${chunkId}`) ?? false,
     chunkKept: (group, chunkId) => options.kept?.includes(`${group}/${chunkId}`) ?? false,
     moveInFlight: (group, chunkId) => options.moving?.includes(`${group}/${chunkId}`) ?? false,
   };
@@ -72,13 +76,31 @@ describe("judgeGarbage", () => {
     });
   }
 
-  test("closed uploads are named once, open ones never", () => {
-    const known = facts({ swept: [PAST], committed: ["done"], kept: ["s1/b"] });
+  test("references are released for swept uploads and committed ones not keeping the chunk here", () => {
+    const known = facts({
+      swept: [PAST],
+      committed: ["done", "hedged"],
+      kept: ["s1/b"],
+      keeps: ["done/s1/b", "hedged/s2/b"],
+    });
     const verdict = judgeGarbage(known, "s1", [
       candidate("a", by(PAST, FUTURE)),
-      candidate("b", by(PAST, "done")),
+      candidate("b", by(PAST, "done", "hedged")),
     ]);
     expect(verdict.collectable).toEqual([]);
-    expect(verdict.closedUploads).toEqual(by(PAST, "done"));
+    // "done" keeps b in s1: its reference stays until its commit notice makes it committed.
+    expect(verdict.releasedRefs).toEqual([
+      { chunkId: "a", uid: "u", uploadId: PAST },
+      { chunkId: "b", uid: "u", uploadId: PAST },
+      { chunkId: "b", uid: "u", uploadId: "hedged" },
+    ]);
+  });
+
+  test("a chunk a move is copying here releases nothing", () => {
+    const known = facts({ committed: ["moved"], moving: ["s1/c"] });
+    expect(judgeGarbage(known, "s1", [candidate("c", by("moved"))])).toEqual({
+      collectable: [],
+      releasedRefs: [],
+    });
   });
 });

@@ -6,9 +6,9 @@
  *   last deletion, with their chunks where the manifest puts them);
  * - no move in flight is copying it there (the rebalancer's copies, held until moveVersion
  *   commits or fails);
- * - every unfinished upload whose pending reference holds it is closed: committed (its kept
- *   chunks are in the index) or swept (its deadline passed and a replicated sweepUploads
- *   recorded that it can never commit).
+ * - every upload whose pending reference holds it is closed: committed (its kept chunks are
+ *   in the index) or swept (its deadline passed and a replicated sweepUploads recorded that it
+ *   can never commit).
  * Deadlines only decide when an upload may be swept; the sweep is a command in the log, so a
  * commit and a sweep of one upload are ordered the same on every replica and exactly one wins.
  * Clocks therefore bound how long garbage waits, never whether a chunk is garbage.
@@ -35,15 +35,30 @@ export interface GarbageFacts {
   uploadCommitted(uid: string, uploadId: string): boolean;
   /** A sweepUploads recorded that the upload can never commit. */
   uploadSwept(uid: string, uploadId: string): boolean;
+  /** The upload committed a version still kept that names the chunk in the group. */
+  uploadKeeps(uid: string, uploadId: string, group: string, chunkId: string): boolean;
   /** Some kept version names the chunk in the group. */
   chunkKept(group: string, chunkId: string): boolean;
   /** The rebalancer is copying the chunk into the group (soft state of this primary). */
   moveInFlight(group: string, chunkId: string): boolean;
 }
 
+/** A pending reference: one upload's hold on one chunk. */
+export interface PendingRef {
+  readonly chunkId: string;
+  readonly uid: string;
+  readonly uploadId: string;
+}
+
 export interface GarbageVerdict {
   readonly collectable: readonly string[];
-  readonly closedUploads: readonly UploadKey[];
+  /**
+   * Pending references that protect nothing: their upload was swept, or committed without
+   * keeping this chunk in this group (a hedged put, or a version since deleted). A reference
+   * a kept version still needs is never released, even before its commitRefs arrives: a
+   * learner copies what its primary's references name.
+   */
+  readonly releasedRefs: readonly PendingRef[];
 }
 
 function uploadClosed(facts: GarbageFacts, upload: UploadKey): boolean {
@@ -76,24 +91,25 @@ export function uploadsToSweep(
   return due;
 }
 
-/** Which candidates `group` may delete, and which named uploads are closed. */
+/** Which candidates `group` may delete, and which of their pending references may go. */
 export function judgeGarbage(
   facts: GarbageFacts,
   group: string,
   candidates: readonly GarbageCandidate[],
 ): GarbageVerdict {
   const collectable: string[] = [];
-  const closed = new Map<string, UploadKey>();
-  for (const candidate of candidates) {
-    let allClosed = candidate.moreUploads !== true;
-    for (const upload of candidate.uploads) {
-      if (uploadClosed(facts, upload)) closed.set(JSON.stringify([upload.uid, upload.uploadId]), upload);
-      else allClosed = false;
+  const releasedRefs: PendingRef[] = [];
+  for (const { chunkId, uploads, moreUploads } of candidates) {
+    // A copy for a move in flight is held by the moved upload's id: leave it all alone.
+    if (facts.moveInFlight(group, chunkId)) continue;
+    let allReleased = moreUploads !== true;
+    for (const { uid, uploadId } of uploads) {
+      const released =
+        uploadClosed(facts, { uid, uploadId }) && !facts.uploadKeeps(uid, uploadId, group, chunkId);
+      if (released) releasedRefs.push({ chunkId, uid, uploadId });
+      else allReleased = false;
     }
-    if (!allClosed) continue;
-    if (facts.chunkKept(group, candidate.chunkId)) continue;
-    if (facts.moveInFlight(group, candidate.chunkId)) continue;
-    collectable.push(candidate.chunkId);
+    if (allReleased && !facts.chunkKept(group, chunkId)) collectable.push(chunkId);
   }
-  return { collectable, closedUploads: [...closed.values()] };
+  return { collectable, releasedRefs };
 }

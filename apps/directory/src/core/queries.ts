@@ -192,3 +192,18 @@ export function mergeGossipMembers(
   }
   return [...merged.values()];
 }
+
+/** The upload committed a version still kept (not deleted) that names the chunk in the group. */
+export function uploadKeeps(
+  store: MetadataView,
+  uid: string,
+  uploadId: string,
+  group: string,
+  chunkId: string,
+): boolean {
+  const record = store.findUpload(uid, uploadId);
+  if (record === undefined) return false;
+  const deletedThrough = store.latestTombstone(uid, record.name)?.version ?? 0;
+  if (record.version < deletedThrough) return false;
+  return record.chunks.some((chunk) => chunk.id === chunkId && chunk.group === group);
+}

@@ -193,11 +193,11 @@ describe("directory server", () => {
         ],
       });
     // Before the deadline the open upload holds its chunk; the kept version holds chunk 1.
-    expect((await ask()).body).toEqual({ collectable: [sha(3)], closedUploads: [] });
+    expect((await ask()).body).toEqual({ collectable: [sha(3)], releasedRefs: [] });
     clock.nowMs += UPLOAD_DEADLINE_MS_DEFAULT + 1;
     expect((await ask()).body).toEqual({
       collectable: [sha(2), sha(3)],
-      closedUploads: [{ uid: "alice", uploadId: late.uploadId }],
+      releasedRefs: [{ chunkId: sha(2), uid: "alice", uploadId: late.uploadId }],
     });
     const commit = commitBody("alice", "late", late.uploadId, [chunk(2, 10)]);
     const refused = await failure(client.call("commitUpload", commit));

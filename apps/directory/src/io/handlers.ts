@@ -49,6 +49,7 @@ import {
   usageAfterPut,
   REBALANCE_THRESHOLD_BASIS_POINTS_DEFAULT,
   judgeGarbage,
+  uploadKeeps,
   uploadsToSweep,
   type GarbageFacts,
 } from "../core/index.ts";
@@ -464,6 +465,7 @@ async function onConfirmGarbage(
   const facts: GarbageFacts = {
     uploadCommitted: (uid, uploadId) => store.findUpload(uid, uploadId) !== undefined,
     uploadSwept: (uid, uploadId) => store.uploadSwept(uid, uploadId),
+    uploadKeeps: (uid, uploadId, group, chunkId) => uploadKeeps(store, uid, uploadId, group, chunkId),
     chunkKept: (group, chunkId) => store.chunkKept(group, chunkId),
     moveInFlight: (group, chunkId) => rebalancer?.copying(group, chunkId) ?? false,
   };

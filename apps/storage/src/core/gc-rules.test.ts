@@ -4,7 +4,13 @@
  * grace, bounded.
  */
 import { describe, expect, test } from "bun:test";
-import { gcIntervalMs, judgeChunk, type ChunkFacts } from "./gc-rules.ts";
+import {
+  gcIntervalMs,
+  isAuditPass,
+  judgeChunk,
+  stillCollectable,
+  type ChunkFacts,
+} from "./gc-rules.ts";
 import { GC_INTERVAL_MS_MAX, GC_INTERVAL_MS_MIN } from "./limits.ts";
 
 const GRACE_MS = 60_000;
@@ -62,4 +68,25 @@ test("GC runs four times per grace, within its bounds", () => {
   expect(gcIntervalMs(4_000)).toBe(1_000);
   expect(gcIntervalMs(60 * 60_000)).toBe(GC_INTERVAL_MS_MAX);
   expect(gcIntervalMs(1)).toBe(GC_INTERVAL_MS_MIN);
+});
+
+test("a confirmation holds only while no reference was committed or added since the question", () => {
+  const asked = { committed: 0, lastSeq: 7 };
+  expect(stillCollectable(asked, { committed: 0, lastSeq: 7 })).toBe(true);
+  // Closed uploads' references were dropped meanwhile: still garbage.
+  expect(stillCollectable(asked, { committed: 0, lastSeq: 3 })).toBe(true);
+  expect(stillCollectable(asked, { committed: 0, lastSeq: 8 })).toBe(false);
+  expect(stillCollectable(asked, { committed: 1, lastSeq: 7 })).toBe(false);
+  // An audit asked about a committed chunk: the directory's word holds while nothing changed.
+  expect(stillCollectable({ committed: 1, lastSeq: 7 }, { committed: 1, lastSeq: 7 })).toBe(true);
+});
+
+test("an audit asks about committed chunks too, still sparing young and recently put ones", () => {
+  const committed = { committed: 2, lastPutAtMs: null, fileModifiedAtMs: OLD_MS };
+  expect(judgeChunk(committed, NOW_MS, GRACE_MS, true)).toEqual({ ask: true });
+  const young = { ...committed, fileModifiedAtMs: NOW_MS };
+  expect(judgeChunk(young, NOW_MS, GRACE_MS, true)).toEqual({ ask: false, reason: "youngFile" });
+  expect([0, 1, 2, 3, 4, 5, 6, 7].map(isAuditPass)).toEqual([
+    false, false, false, true, false, false, false, true,
+  ]);
 });

@@ -100,6 +100,11 @@ export const GC_GRACE_MS_DEFAULT = HOUR_MS;
 export const GC_GRACE_MS_MIN = SECOND_MS;
 /** GC passes per grace period: garbage lingers at most a quarter grace past its confirmation. */
 export const GC_PASSES_PER_GRACE = 4;
+/**
+ * One pass in this many also asks about chunks with committed references (an audit): a
+ * reference left behind by a notice delivered out of order is then found within a grace.
+ */
+export const GC_AUDIT_EVERY_PASSES = GC_PASSES_PER_GRACE;
 /** Bounds on the time between GC passes, whatever the grace. */
 export const GC_INTERVAL_MS_MIN = 100;
 export const GC_INTERVAL_MS_MAX = 10 * MINUTE_MS;

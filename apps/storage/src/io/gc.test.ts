@@ -41,7 +41,7 @@ type Answer = Result<ResponseBody<"confirmGarbage">>;
 /**
  * The directory primary as the collector sees it, judging as core/garbage-rules.ts does: a
  * candidate may go when no kept version names it and every upload holding it is closed (and
- * all were named). It records every question, as asked.
+ * all were named); a closed upload's references are released. It records every question.
  */
 class FakeDirectory {
   /** Chunks a kept version names in the group. */
@@ -61,12 +61,12 @@ class FakeDirectory {
     await Promise.resolve(); // the answer comes later, as it does over the network
     if (this.failure !== null) return { ok: false, error: this.failure };
     const collectable: string[] = [];
-    const closedUploads = new Map<string, { uid: string; uploadId: string }>();
+    const releasedRefs: Array<{ chunkId: string; uid: string; uploadId: string }> = [];
     for (const candidate of body.candidates) {
       let allClosed = candidate.moreUploads !== true;
       for (const upload of candidate.uploads) {
         const key = uploadKey(upload.uid, upload.uploadId);
-        if (this.closed.has(key)) closedUploads.set(key, upload);
+        if (this.closed.has(key)) releasedRefs.push({ chunkId: candidate.chunkId, ...upload });
         else allClosed = false;
       }
       if (allClosed && !this.kept.has(candidate.chunkId)) collectable.push(candidate.chunkId);
@@ -74,10 +74,7 @@ class FakeDirectory {
     this.beforeAnswer?.();
     return {
       ok: true,
-      value: {
-        collectable: [...collectable, ...this.alsoCollectable],
-        closedUploads: [...closedUploads.values()],
-      },
+      value: { collectable: [...collectable, ...this.alsoCollectable], releasedRefs },
     };
   };
 

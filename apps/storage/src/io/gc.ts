@@ -1,11 +1,11 @@
 /**
  * Garbage collection: every gcIntervalMs(grace), walk the stored chunks, pick those
- * core/gc-rules.ts says are worth asking about (no committed reference, not put or written
- * within the grace), and ask the directory primary, a page at a time, which of them may go
+ * core/gc-rules.ts says are worth asking about (no committed reference, or any on an audit
+ * pass; not put or written within the grace), and ask the directory primary, a page at a time, which of them may go
  * (confirmGarbage). Only what it confirms is deleted: this node never judges a chunk garbage by
  * its own clock or its own references, which a lost notice, a catch-up or an empty disk can
- * leave wrong. The answer also names uploads that are closed (committed or swept), whose
- * pending references here protect nothing and go.
+ * leave wrong. The answer also names pending references that protect nothing (their upload was
+ * swept, or committed without keeping that chunk here), which go.
  *
  * Safety against puts in flight rests on one rule and one tick: a put records its reference
  * before it writes the chunk, and the deletion re-reads the chunk's references in the same
@@ -28,7 +28,9 @@ import {
   GC_CHECKS_PER_SECOND_MAX,
   GC_DELETES_PER_SECOND_MAX,
   gcIntervalMs,
+  isAuditPass,
   judgeChunk,
+  stillCollectable,
 } from "../core/index.ts";
 import { ChunkDeleteError, type ChunkStore } from "./chunk-store.ts";
 import type { ChunkRefFacts, RefsStore } from "./refs-store.ts";
@@ -41,7 +43,7 @@ export interface GcStats {
   candidates: number;
   chunksCollected: number;
   bytesFreed: number;
-  /** Pending references of closed uploads removed. */
+  /** Pending references the directory released, removed. */
   refsDropped: number;
   /** Questions the directory did not answer (the chunks wait for the next pass). */
   unconfirmed: number;
@@ -135,13 +137,14 @@ export class GarbageCollector {
     if (group === null) return;
     const startedMs = monotonicMs();
     chunks.forgetPutsBefore(nowMs() - graceMs);
+    const audit = isAuditPass(this.stats.passes);
     const tally: PassTally = { checked: 0, candidates: 0, collected: 0, bytesFreed: 0, refsDropped: 0 };
     const checks = new Pacer(GC_CHECKS_PER_SECOND_MAX);
     let page: Candidate[] = [];
     for (const chunkId of chunks.ids()) {
       if (this.rest.stopped) return;
       const itemStartedMs = monotonicMs();
-      const candidate = await this.consider(chunkId, tally);
+      const candidate = await this.consider(chunkId, tally, audit);
       if (candidate !== null) page.push(candidate);
       const restMs = checks.after(1, monotonicMs() - itemStartedMs);
       if (restMs > 0) await this.rest.sleep(restMs);
@@ -154,6 +157,7 @@ export class GarbageCollector {
     this.stats.passes += 1;
     this.stats.chunksChecked += tally.checked;
     logger.info("garbage collection pass done", {
+      audit,
       chunks: tally.checked,
       candidates: tally.candidates,
       collected: tally.collected,
@@ -164,11 +168,15 @@ export class GarbageCollector {
   }
 
   /** A candidate for the directory's judgement, or null when the chunk is not worth asking. */
-  private async consider(chunkId: string, tally: PassTally): Promise<Candidate | null> {
+  private async consider(
+    chunkId: string,
+    tally: PassTally,
+    audit: boolean,
+  ): Promise<Candidate | null> {
     const { chunks, refs, graceMs, nowMs } = this.options;
     tally.checked += 1;
     const quick = refs.chunkRefFacts(chunkId, GC_UPLOADS_PER_CANDIDATE_MAX);
-    if (quick.committed > 0) return null; // the common case: no file system call
+    if (quick.committed > 0 && !audit) return null; // the common case: no file system call
     const fileModifiedAtMs = await chunks.modifiedAtMs(chunkId);
     if (fileModifiedAtMs === null) return null;
     const facts = refs.chunkRefFacts(chunkId, GC_UPLOADS_PER_CANDIDATE_MAX);
@@ -176,13 +184,14 @@ export class GarbageCollector {
       { committed: facts.committed, lastPutAtMs: chunks.lastPutAtMs(chunkId), fileModifiedAtMs },
       nowMs(),
       graceMs,
+      audit,
     );
     if (!verdict.ask) return null;
     tally.candidates += 1;
     return { chunkId, facts };
   }
 
-  /** Ask about one page; drop what the answer closes and delete what it confirms. */
+  /** Ask about one page; drop the references it releases and delete what it confirms. */
   private async settle(group: string, page: readonly Candidate[], tally: PassTally): Promise<void> {
     const { logger, refs } = this.options;
     this.stats.candidates += page.length;
@@ -205,8 +214,8 @@ export class GarbageCollector {
     }
     let dropped = 0;
     refs.batch(() => {
-      for (const { uid, uploadId } of answer.value.closedUploads) {
-        dropped += refs.dropPending(uid, uploadId);
+      for (const { chunkId, uid, uploadId } of answer.value.releasedRefs) {
+        dropped += refs.dropPendingRef(chunkId, uid, uploadId);
       }
     });
     tally.refsDropped += dropped;
@@ -232,7 +241,7 @@ export class GarbageCollector {
     const { chunks, refs, logger } = this.options;
     const { chunkId } = candidate;
     const now = refs.chunkRefFacts(chunkId, GC_UPLOADS_PER_CANDIDATE_MAX);
-    if (now.committed > 0 || now.lastSeq > candidate.facts.lastSeq) return;
+    if (!stillCollectable(candidate.facts, now)) return;
     refs.dropChunk(chunkId);
     try {
       const bytes = await chunks.remove(chunkId);

@@ -96,6 +96,7 @@ export class RefsStore {
   private readonly chunkPendingUploads: Statement<{ uid: string; upload_id: string }, [string, number]>;
   private readonly dropChunkRows: Statement<unknown, [string]>;
   private readonly dropPendingOfUpload: Statement<unknown, [string, string]>;
+  private readonly dropPendingChunkRef: Statement<unknown, [string, string, string]>;
   private readonly upsertCommitted: Statement<unknown, [string, string, string, string, number, number, number]>;
   private readonly chunksAfter: Statement<{ chunk_id: string }, [string, number]>;
 
@@ -141,6 +142,9 @@ export class RefsStore {
     this.dropChunkRows = db.query<unknown, [string]>("DELETE FROM refs WHERE chunk_id = ?1");
     this.dropPendingOfUpload = db.query<unknown, [string, string]>(
       "DELETE FROM refs WHERE uid = ?1 AND upload_id = ?2 AND version IS NULL",
+    );
+    this.dropPendingChunkRef = db.query<unknown, [string, string, string]>(
+      "DELETE FROM refs WHERE chunk_id = ?1 AND uid = ?2 AND upload_id = ?3 AND version IS NULL",
     );
     this.upsertCommitted = db.query<unknown, [string, string, string, string, number, number, number]>(
       `INSERT INTO refs (chunk_id, uid, name, upload_id, version, chunk_bytes, created_at_ms)
@@ -259,6 +263,11 @@ export class RefsStore {
   /** A closed upload's pending references go (committed or swept: they protect nothing). */
   dropPending(uid: string, uploadId: string): number {
     return this.dropPendingOfUpload.run(uid, uploadId).changes;
+  }
+
+  /** One upload's pending references to one chunk go (the directory released them). */
+  dropPendingRef(chunkId: string, uid: string, uploadId: string): number {
+    return this.dropPendingChunkRef.run(chunkId, uid, uploadId).changes;
   }
 
   /**

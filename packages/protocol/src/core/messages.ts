@@ -435,7 +435,7 @@ export const OPS = {
    * The directory primary answers, as of its current state, the candidates no kept version
    * of the group names, no move in flight is copying there, and whose uploads are all
    * committed or swept (past their deadline: they can never commit); and which of the named
-   * uploads are closed (committed or swept: their pending references may go).
+   * pending references protect nothing (swept, or committed without keeping that chunk here).
    */
   confirmGarbage: {
     request: obj({
@@ -453,7 +453,7 @@ export const OPS = {
     }),
     response: obj({
       collectable: arr(sha256Field, { itemsMax: GC_CANDIDATES_PER_REQUEST_MAX }),
-      closedUploads: arr(obj({ uid: uidField, uploadId: requestIdField }), {
+      releasedRefs: arr(obj({ chunkId: sha256Field, uid: uidField, uploadId: requestIdField }), {
         itemsMax: GC_CANDIDATES_PER_REQUEST_MAX * GC_UPLOADS_PER_CANDIDATE_MAX,
       }),
     }),

@@ -1,0 +1,451 @@
+/**
+ * The reference and garbage-collection protocol, simulated: the directory's real state machine
+ * (MemoryMetadataStore), the storage nodes' real owner references (RefsStore in memory), the
+ * real notice application (notices.ts), the directory's real garbage rules and the storage
+ * side's real deletion check, driven by one seeded schedule. Chunk files are a set per node.
+ *
+ * A schedule interleaves, at random: placements, chunk puts (reference first, as a put does),
+ * commits, deletes and re-uploads of the same names, notice deliveries (always a prefix from
+ * the oldest unacknowledged, as the outbox sends), acknowledgements, directory failovers (a
+ * new term), a deposed primary replaying an old batch, garbage-collection questions and their
+ * answers applied later (so puts and commits fall in between), clock jumps both ways on the
+ * directory, clients that pause past their deadline, and storage nodes whose disk is wiped
+ * that rejoin as learners and catch up page by page while writes go on.
+ *
+ * Safety, checked after every step: every chunk of every version the directory keeps is on
+ * every in-sync node. Liveness, checked after a heal (every notice delivered, catch-ups done,
+ * time past every deadline, a GC pass and an audit pass on every node): every chunk left on
+ * any node is one a kept version names. Each returns its problems; an empty list is a pass.
+ */
+
+import {
+  Prng,
+  uploadIdWithDeadline,
+  type ChunkRef,
+} from "@ftfs/protocol/core";
+import {
+  applyCommand,
+  judgeGarbage,
+  MemoryMetadataStore,
+  uploadKeeps,
+  uploadsToSweep,
+  type Command,
+  type GarbageFacts,
+  type GarbageVerdict,
+  type OutcomeOf,
+} from "../../apps/directory/src/core/index.ts";
+import { groupConfig, sha } from "../../apps/directory/src/testing/fixtures.ts";
+import { judgeChunk, stillCollectable } from "../../apps/storage/src/core/index.ts";
+import { applyNotice } from "../../apps/storage/src/io/notices.ts";
+import { refKey, RefsStore, type ChunkRefFacts } from "../../apps/storage/src/io/refs-store.ts";
+import type { Result } from "@ftfs/protocol/core";
+
+const UID = "alice";
+const GROUP = "s1";
+const NODES = ["s1a", "s1b", "s1c"] as const;
+const NAMES = ["a", "b", "c"] as const;
+/** Distinct chunk contents: few, so uploads share chunks (deduplication). */
+const CHUNK_POOL_SIZE = 10;
+const CHUNK_BYTES = 10;
+const UPLOAD_DEADLINE_MS = 10_000;
+const STEPS = 220;
+const OPEN_UPLOADS_MAX = 4;
+const NOTICES_PER_DELIVERY_MAX = 6;
+const CATCH_UP_PAGE_REFS = 3;
+const UPLOADS_PER_CANDIDATE_MAX = 16;
+const T0_MS = 1_700_000_000_000;
+
+interface StorageNode {
+  readonly id: string;
+  refs: RefsStore;
+  readonly chunks: Set<string>;
+  /** Catch-up progress while a learner; null when in sync. */
+  learner: { afterSeq: number; kept: Set<string>; localSeqAtStart: number } | null;
+  /** A GC question asked and not yet acted on. */
+  asked: { facts: Map<string, ChunkRefFacts>; verdict: GarbageVerdict } | null;
+}
+
+interface ClientUpload {
+  readonly name: string;
+  readonly uploadId: string;
+  readonly chunks: readonly string[];
+  put: number;
+}
+
+interface DeliveredBatch {
+  readonly term: number;
+  readonly notices: ReturnType<MemoryMetadataStore["pendingNotices"]>;
+}
+
+class World {
+  readonly problems: string[] = [];
+  /** What happened, one line per event, for a failing seed's report. */
+  readonly trace: string[] = [];
+  readonly store = new MemoryMetadataStore();
+  readonly nodes: StorageNode[];
+  readonly uploads: ClientUpload[] = [];
+  readonly batches: DeliveredBatch[] = [];
+  nowMs = T0_MS;
+  /** The latest deadline any upload was given (the directory's clock may since have gone back). */
+  latestDeadlineMs = T0_MS;
+  term = 1;
+  private index = 0;
+  private uploadCount = 0;
+
+  constructor(readonly prng: Prng) {
+    this.nodes = NODES.map((id) => ({
+      id,
+      refs: RefsStore.open(":memory:"),
+      chunks: new Set<string>(),
+      learner: null,
+      asked: null,
+    }));
+    this.apply({ type: "createUser", uid: UID, atMs: T0_MS });
+    this.apply({ type: "setGroupConfig", config: groupConfig(GROUP, [...NODES]), atMs: T0_MS });
+  }
+
+  close(): void {
+    for (const node of this.nodes) node.refs.close();
+  }
+
+  apply<C extends Command>(command: C): Result<OutcomeOf<C>> {
+    this.index += 1;
+    return applyCommand(this.store, this.index, command);
+  }
+
+  /** Nodes that take writes: in-sync ones and learners (the primary forwards to both). */
+  writers(): StorageNode[] {
+    return this.nodes;
+  }
+
+  inSync(): StorageNode[] {
+    return this.nodes.filter((node) => node.learner === null);
+  }
+
+  place(): void {
+    if (this.uploads.length >= OPEN_UPLOADS_MAX) return;
+    this.uploadCount += 1;
+    const count = 1 + this.prng.intBelow(3);
+    const chunks = Array.from({ length: count }, () => sha(1 + this.prng.intBelow(CHUNK_POOL_SIZE)));
+    const name = NAMES[this.prng.intBelow(NAMES.length)] ?? "a";
+    const deadlineMs = this.nowMs + UPLOAD_DEADLINE_MS;
+    this.latestDeadlineMs = Math.max(this.latestDeadlineMs, deadlineMs);
+    const uploadId = uploadIdWithDeadline(deadlineMs, `u${this.uploadCount}`);
+    this.uploads.push({ name, uploadId, chunks, put: 0 });
+    this.note(`place ${name} ${uploadId} [${chunks.map(short).join(",")}]`);
+  }
+
+  /** One chunk of an open upload reaches every node: the reference first, then the bytes. */
+  put(): void {
+    const upload = this.pick(this.uploads.filter((item) => item.put < item.chunks.length));
+    if (upload === undefined) return;
+    const chunkId = upload.chunks[upload.put] ?? "";
+    upload.put += 1;
+    const owner = { uid: UID, name: upload.name, uploadId: upload.uploadId };
+    this.note(`put ${short(chunkId)} of ${upload.uploadId}`);
+    for (const node of this.writers()) {
+      node.refs.addPending(chunkId, owner, CHUNK_BYTES, 0);
+      node.chunks.add(chunkId);
+    }
+  }
+
+  commit(): void {
+    const upload = this.pick(this.uploads.filter((item) => item.put === item.chunks.length));
+    if (upload === undefined) return;
+    const chunks: ChunkRef[] = upload.chunks.map((id) => ({ id, bytes: CHUNK_BYTES, group: GROUP }));
+    const result = this.apply({
+      type: "commitVersion",
+      uid: UID,
+      name: upload.name,
+      uploadId: upload.uploadId,
+      bytes: CHUNK_BYTES * chunks.length,
+      sha256: sha(900 + chunks.length),
+      chunks,
+      atMs: this.nowMs,
+    });
+    this.note(`commit ${upload.name} ${upload.uploadId}: ${result.ok ? `v${result.value.version}` : result.error.code}`);
+    if (!result.ok && result.error.code !== "UPLOAD_EXPIRED") {
+      this.problems.push(`commit of ${upload.uploadId} refused: ${result.error.message}`);
+    }
+    // Committed or expired, the client is done with this upload (it starts over if expired).
+    this.uploads.splice(this.uploads.indexOf(upload), 1);
+  }
+
+  remove(): void {
+    const name = NAMES[this.prng.intBelow(NAMES.length)] ?? "a";
+    if (this.store.latestVersion(UID, name)?.kind !== "live") return;
+    const requestId = `r${this.index}`;
+    const result = this.apply({ type: "deleteFile", uid: UID, name, requestId, atMs: this.nowMs });
+    this.note(`delete ${name}: ${result.ok ? "ok" : result.error.code}`);
+    if (!result.ok) this.problems.push(`delete of ${name} refused: ${result.error.message}`);
+  }
+
+  /** The outbox: a prefix from the oldest unacknowledged, in order, at the current term. */
+  deliver(): void {
+    const count = 1 + this.prng.intBelow(NOTICES_PER_DELIVERY_MAX);
+    const notices = this.store.pendingNotices(GROUP, count);
+    if (notices.length === 0) return;
+    this.note(`deliver ${describeNotices(notices)} at term ${this.term}`);
+    this.send({ term: this.term, notices });
+    this.batches.push({ term: this.term, notices });
+    const last = notices.at(-1);
+    if (last !== undefined && this.prng.chance(0.6)) {
+      const atMs = this.nowMs;
+      this.apply({ type: "ackNotices", group: GROUP, throughIndex: last.index, throughSeq: last.seq, atMs });
+    }
+  }
+
+  /** A deposed primary's drainer sends a batch it read in its own, older, term. */
+  replayStale(): void {
+    const old = this.batches.filter((batch) => batch.term < this.term);
+    const batch = this.pick(old);
+    if (batch === undefined) return;
+    this.note(`replay ${describeNotices(batch.notices)} at old term ${batch.term}`);
+    this.send(batch);
+  }
+
+  /**
+   * Notices go to the group's primary, which applies each and forwards it to the others; one
+   * it refuses (fenced by its term) is not forwarded, and the drainer stops there.
+   */
+  private send(batch: DeliveredBatch): void {
+    const primary = this.inSync()[0];
+    if (primary === undefined) return;
+    for (const item of batch.notices) {
+      const notice = { op: item.notice.op, body: { ...item.notice.body, term: batch.term } };
+      const typed = notice as Parameters<typeof applyNotice>[1];
+      if (!applyNotice(primary.refs, typed, { nowMs: 0 }).ok) return;
+      for (const node of this.writers()) if (node !== primary) applyNotice(node.refs, typed, { nowMs: 0 });
+    }
+  }
+
+  failover(): void {
+    this.term += 1;
+    this.note(`failover to term ${this.term}`);
+  }
+
+  /**
+   * Garbage collection asks the directory about every chunk no committed reference names (on
+   * an audit, about every chunk). Liveness delays (grace, recent puts) are left out: they only
+   * make the collector ask less often, and asking sooner is the harder case.
+   */
+  ask(node: StorageNode, audit: boolean): void {
+    const facts = new Map<string, ChunkRefFacts>();
+    for (const chunkId of node.chunks) {
+      const mark = node.refs.chunkRefFacts(chunkId, UPLOADS_PER_CANDIDATE_MAX);
+      if (judgeChunk({ ...mark, lastPutAtMs: null, fileModifiedAtMs: 0 }, this.nowMs, 1, audit).ask) {
+        facts.set(chunkId, mark);
+      }
+    }
+    const candidates = [...facts].map(([chunkId, mark]) => ({
+      chunkId,
+      uploads: mark.pendingUploads,
+      moreUploads: mark.moreUploads,
+    }));
+    const known = this.garbageFacts();
+    const due = uploadsToSweep(known, candidates, this.nowMs);
+    if (due.length > 0) this.apply({ type: "sweepUploads", uploads: due, atMs: this.nowMs });
+    node.asked = { facts, verdict: judgeGarbage(known, GROUP, candidates) };
+    const { collectable, releasedRefs } = node.asked.verdict;
+    this.note(
+      `${node.id} asks${audit ? " (audit)" : ""} [${[...facts.keys()].map(short).join(",")}] ` +
+        `swept ${due.length}: collectable [${collectable.map(short).join(",")}] ` +
+        `released [${releasedRefs.map((ref) => `${short(ref.chunkId)}@${ref.uploadId}`).join(",")}]`,
+    );
+  }
+
+  /** The answer acted on, perhaps many steps later: closed uploads' references, then deletes. */
+  act(node: StorageNode): void {
+    const asked = node.asked;
+    if (asked === null) return;
+    node.asked = null;
+    for (const { chunkId, uid, uploadId } of asked.verdict.releasedRefs) {
+      node.refs.dropPendingRef(chunkId, uid, uploadId);
+    }
+    for (const chunkId of asked.verdict.collectable) {
+      const mark = asked.facts.get(chunkId);
+      const now = node.refs.chunkRefFacts(chunkId, UPLOADS_PER_CANDIDATE_MAX);
+      if (mark === undefined || !stillCollectable(mark, now)) continue;
+      node.refs.dropChunk(chunkId);
+      node.chunks.delete(chunkId);
+      this.note(`${node.id} deletes ${short(chunkId)}`);
+    }
+  }
+
+  private garbageFacts(): GarbageFacts {
+    const store = this.store;
+    return {
+      uploadCommitted: (uid, uploadId) => store.findUpload(uid, uploadId) !== undefined,
+      uploadSwept: (uid, uploadId) => store.uploadSwept(uid, uploadId),
+      uploadKeeps: (uid, uploadId, group, chunkId) => uploadKeeps(store, uid, uploadId, group, chunkId),
+      chunkKept: (group, chunkId) => store.chunkKept(group, chunkId),
+      moveInFlight: () => false,
+    };
+  }
+
+  /** A backup's disk dies: it comes back empty, as a learner. */
+  wipe(): void {
+    const candidates = this.inSync();
+    if (candidates.length < 2) return;
+    const node = this.pick(candidates.slice(1));
+    if (node === undefined) return;
+    node.refs.close();
+    node.refs = RefsStore.open(":memory:");
+    node.chunks.clear();
+    node.asked = null;
+    node.learner = { afterSeq: 0, kept: new Set(), localSeqAtStart: 0 };
+    this.note(`${node.id} wiped`);
+  }
+
+  /** One page of a learner's catch-up from the primary: references first, then chunks. */
+  catchUp(node: StorageNode): void {
+    const learner = node.learner;
+    const primary = this.inSync()[0];
+    if (learner === null || primary === undefined) return;
+    const page = primary.refs.pageAfter(learner.afterSeq, CATCH_UP_PAGE_REFS);
+    node.refs.batch(() => {
+      for (const ref of page) {
+        const owner = { uid: ref.uid, name: ref.name, uploadId: ref.uploadId };
+        node.refs.addPending(ref.chunkId, owner, ref.bytes, 0);
+        if (ref.version !== null) {
+          node.refs.commitChunk(ref.uid, ref.name, ref.uploadId, ref.version, ref.chunkId);
+        }
+        learner.kept.add(refKey(ref.uid, ref.name, ref.uploadId));
+        learner.afterSeq = Math.max(learner.afterSeq, ref.seq);
+      }
+    });
+    for (const ref of page) if (primary.chunks.has(ref.chunkId)) node.chunks.add(ref.chunkId);
+    this.note(`${node.id} catch-up page of ${page.length}`);
+    if (page.length < CATCH_UP_PAGE_REFS) {
+      node.refs.dropExcept(learner.kept, learner.localSeqAtStart);
+      node.learner = null;
+    }
+  }
+
+  tickClock(): void {
+    const roll = this.prng.intBelow(20);
+    if (roll === 0) this.nowMs += 2 * UPLOAD_DEADLINE_MS * this.prng.nextFloat();
+    else if (roll === 1) this.nowMs -= UPLOAD_DEADLINE_MS * this.prng.nextFloat();
+    else this.nowMs += 50 + this.prng.intBelow(500);
+    this.nowMs = Math.round(this.nowMs);
+  }
+
+  /** Every chunk of every kept version is on every in-sync node. */
+  checkSafety(step: number): void {
+    for (const record of this.store.scanVersions(null, 10_000)) {
+      if (record.kind !== "live") continue;
+      const deletedThrough = this.store.latestTombstone(record.uid, record.name)?.version ?? 0;
+      if (record.version < deletedThrough) continue;
+      for (const chunk of record.chunks) {
+        for (const node of this.inSync()) {
+          if (!node.chunks.has(chunk.id)) {
+            this.problems.push(
+              `step ${step}: ${node.id} lost chunk ${chunk.id.slice(-4)} of kept ` +
+                `${record.name} v${record.version}`,
+            );
+          }
+        }
+      }
+    }
+  }
+
+  /** After the heal: nothing left on any node that no kept version names. */
+  checkNothingUnreferenced(): void {
+    for (const node of this.nodes) {
+      for (const chunkId of node.chunks) {
+        if (!this.store.chunkKept(GROUP, chunkId)) {
+          const mark = node.refs.chunkRefFacts(chunkId, UPLOADS_PER_CANDIDATE_MAX);
+          this.problems.push(
+            `after heal: ${node.id} still holds unreferenced chunk ${chunkId.slice(-4)} ` +
+              `(${mark.committed} committed references, ${mark.pendingUploads.length} pending uploads)`,
+          );
+        }
+      }
+    }
+  }
+
+  note(line: string): void {
+    this.trace.push(`[${this.nowMs - T0_MS}] ${line}`);
+  }
+
+  pick<T>(items: readonly T[]): T | undefined {
+    return items.length === 0 ? undefined : items[this.prng.intBelow(items.length)];
+  }
+}
+
+function short(chunkId: string): string {
+  return chunkId.slice(-2);
+}
+
+function describeNotices(notices: DeliveredBatch["notices"]): string {
+  const parts = notices.map((item) => {
+    const body = item.notice.body;
+    const upload = "uploadId" in body ? body.uploadId : body.name;
+    return `${item.notice.op}(${upload})`;
+  });
+  return `[${parts.join(" ")}]`;
+}
+
+/** Trace lines shown with a failure: enough to follow it, short enough to read. */
+const TRACE_LINES_SHOWN = 60;
+
+type Action = (world: World) => void;
+
+const ACTIONS: ReadonlyArray<readonly [number, Action]> = [
+  [4, (world) => world.place()],
+  [8, (world) => world.put()],
+  [4, (world) => world.commit()],
+  [2, (world) => world.remove()],
+  [5, (world) => world.deliver()],
+  [1, (world) => world.failover()],
+  [1, (world) => world.replayStale()],
+  [3, (world) => world.ask(world.pick(world.nodes) ?? world.nodes[0] as StorageNode, world.prng.chance(0.3))],
+  [3, (world) => world.act(world.pick(world.nodes) ?? world.nodes[0] as StorageNode)],
+  [1, (world) => world.wipe()],
+  [4, (world) => world.catchUp(world.pick(world.nodes) ?? world.nodes[0] as StorageNode)],
+];
+const ACTION_WEIGHT_TOTAL = ACTIONS.reduce((sum, [weight]) => sum + weight, 0);
+
+function act(world: World): void {
+  let roll = world.prng.intBelow(ACTION_WEIGHT_TOTAL);
+  for (const [weight, action] of ACTIONS) {
+    if (roll < weight) return action(world);
+    roll -= weight;
+  }
+}
+
+/** Deliver everything, finish catch-ups, pass every deadline, and collect twice everywhere. */
+function heal(world: World): void {
+  while (world.store.pendingNotices(GROUP, 1).length > 0) world.deliver();
+  for (const node of world.nodes) while (node.learner !== null) world.catchUp(node);
+  world.uploads.splice(0);
+  world.nowMs = Math.max(world.nowMs, world.latestDeadlineMs) + 1;
+  // A pass, then an audit: what the first closes, the second collects, committed or not.
+  for (const audit of [false, true]) {
+    for (const node of world.nodes) {
+      world.ask(node, audit);
+      world.act(node);
+    }
+  }
+}
+
+/** One seeded history; the problems it found. */
+export function gcProtocolScenario(seed: number): string[] {
+  const world = new World(new Prng(seed));
+  try {
+    for (let step = 0; step < STEPS && world.problems.length === 0; step += 1) {
+      act(world);
+      world.tickClock();
+      world.checkSafety(step);
+    }
+    if (world.problems.length > 0) return [...world.problems, ...world.trace.slice(-TRACE_LINES_SHOWN)];
+    heal(world);
+    world.checkSafety(STEPS);
+    world.checkNothingUnreferenced();
+    return world.problems.length === 0
+      ? []
+      : [...world.problems, ...world.trace.slice(-TRACE_LINES_SHOWN)];
+  } finally {
+    world.close();
+  }
+}
