@@ -40,6 +40,8 @@ import {
   REREPLICATION_GRACE_MS_DEFAULT,
   UPLOAD_DEADLINE_MS_DEFAULT,
   UPLOAD_DEADLINE_MS_MIN,
+  KEEP_VERSIONS_DEFAULT,
+  KEEP_VERSIONS_MAX,
 } from "./core/index.ts";
 import { DirectoryNode } from "./io/directory-node.ts";
 import { SqliteMetadataStore } from "./io/sqlite-store.ts";
@@ -85,6 +87,12 @@ const FLAGS: readonly FlagSpec[] = [
     default: `${UPLOAD_DEADLINE_MS_DEFAULT / 3_600_000}h`,
   },
   {
+    name: "keep-versions",
+    description: "versions each file keeps, the newest included; older ones are freed " +
+      "(quotas count every kept version)",
+    default: String(KEEP_VERSIONS_DEFAULT),
+  },
+  {
     name: "quota-bytes-default",
     description: "bytes a user's files may take, unless `ftfs admin user add --quota-bytes` says",
     default: `${QUOTA_BYTES_DEFAULT / GIB}GiB`,
@@ -109,6 +117,7 @@ export interface DirectoryConfig {
   readonly quotaBytesDefault: number;
   readonly quotaFilesDefault: number;
   readonly uploadDeadlineMs: number;
+  readonly keepVersions: number;
   /** Cluster key (open: `--insecure`), connection bounds, TLS. */
   readonly security: SecuritySettings;
 }
@@ -188,6 +197,7 @@ export function parseConfig(
       Number.MAX_SAFE_INTEGER,
     ),
     uploadDeadlineMs: deadline.value,
+    keepVersions: parseIntegerFlag("keep-versions", flags["keep-versions"] ?? "", 1, KEEP_VERSIONS_MAX),
     security: parseSecurityFlags(flags),
   };
 }
@@ -209,6 +219,7 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
       quotaBytesDefault: config.quotaBytesDefault,
       quotaFilesDefault: config.quotaFilesDefault,
       uploadDeadlineMs: config.uploadDeadlineMs,
+      keepVersions: config.keepVersions,
       ...securityOptions(config.security),
     });
   } catch (error) {

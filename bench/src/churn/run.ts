@@ -186,12 +186,24 @@ async function writeOutputs(options: BenchOptions, summary: Summary,
   if (!png.ok) process.stdout.write(`metrics.png skipped: ${png.note}\n`);
 }
 
+/**
+ * The run reads back every acknowledged version at the end, so the directories keep them all
+ * (the most `--keep-versions` takes; no name here gets near it). Pruning under the default
+ * policy is the directory's unit and end-to-end tests' business.
+ */
+const KEEP_EVERY_VERSION = 1_000;
+
 export async function main(argv: readonly string[]): Promise<number> {
   const options = parseArgs(argv);
   const schedule = await loadSchedule(options);
   const limits = await machineLimits(options);
   log(`starting a cluster: ${DIRECTORIES} directories, ${GROUPS.length} storage groups of 3`);
-  const cluster = await startCluster({ directories: DIRECTORIES, groups: GROUPS, keep: options.keep });
+  const cluster = await startCluster({
+    directories: DIRECTORIES,
+    groups: GROUPS,
+    keep: options.keep,
+    env: { FTFS_KEEP_VERSIONS: String(KEEP_EVERY_VERSION) },
+  });
   const stopOnSignal = (): void => void cluster.stop().finally(() => process.exit(130));
   process.once("SIGINT", stopOnSignal);
   try {

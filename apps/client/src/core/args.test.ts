@@ -32,6 +32,7 @@ describe("seed commands", () => {
       uid: "alice",
       name: "x.txt",
       target: { kind: "stdout" },
+      version: null,
     });
     expect(command(["alice", "d"])).toEqual({
       kind: "list",
@@ -99,18 +100,29 @@ describe("friendly forms", () => {
       uid: null,
       name: "n",
       target: { kind: "file", path: "n" },
+      version: null,
     });
     expect(command(["get", "n", "-o", "-"])).toEqual({
       kind: "read",
       uid: null,
       name: "n",
       target: { kind: "stdout" },
+      version: null,
     });
+    expect(command(["alice", "r", "x.txt", "--version", "v2"])).toMatchObject({ version: 2 });
+    expect(command(["get", "n", "--version", "7", "-o", "-"])).toMatchObject({
+      version: 7,
+      target: { kind: "stdout" },
+    });
+    expect(() => command(["get", "n", "--version", "latest"])).toThrow(/--version takes a version number/);
+    expect(() => command(["get", "n", "--version", "0"])).toThrow(/--version takes a version number/);
+    expect(() => command(["ls", "--version", "2"])).toThrow(/--version does not apply/);
     expect(command(["get", "n", "-o", "out.bin"])).toEqual({
       kind: "read",
       uid: null,
       name: "n",
       target: { kind: "file", path: "out.bin" },
+      version: null,
     });
     expect(command(["ls", "--from", "storage"])).toEqual({
       kind: "list",

@@ -49,6 +49,8 @@ export type Command =
       readonly uid: string | null;
       readonly name: string;
       readonly target: ReadTarget;
+      /** An older kept version (`--version N`); null: the newest. */
+      readonly version: number | null;
     }
   | {
       readonly kind: "list";
@@ -106,7 +108,8 @@ type ValueFlag =
   | "quotaBytes"
   | "quotaFiles"
   | "clusterKeyFile"
-  | "tlsCa";
+  | "tlsCa"
+  | "version";
 type BoolFlag = "json" | "help" | "stale" | "admin";
 /** The flags a command may refuse: --cluster, --json and --help apply everywhere. */
 type CommandFlag = ValueFlag | "stale" | "admin";
@@ -125,6 +128,7 @@ const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   "--quota-files": "quotaFiles",
   "--cluster-key-file": "clusterKeyFile",
   "--tls-ca": "tlsCa",
+  "--version": "version",
 };
 const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
   "--json": "json",
@@ -267,13 +271,14 @@ function parseSeed(
       allowOnly(tokens, ["as"], topic);
       return uploadCommand(uid, rest, tokens, topic);
     case "r":
-      allowOnly(tokens, ["output"], topic);
+      allowOnly(tokens, ["output", "version"], topic);
       expectCount(rest, 1, 1, "r takes exactly one file name", topic);
       return {
         kind: "read",
         uid,
         name: rest[0] ?? "",
         target: readTarget(tokens.values.output, null),
+        version: versionOf(tokens.values.version, topic),
       };
     case "d":
       allowOnly(tokens, ["from", "stale"], topic);
@@ -296,13 +301,14 @@ function parseVerb(
       allowOnly(tokens, ["as", "user"], topic);
       return uploadCommand(uid, rest, tokens, topic);
     case "get":
-      allowOnly(tokens, ["output", "user"], topic);
+      allowOnly(tokens, ["output", "user", "version"], topic);
       expectCount(rest, 1, 1, "get takes exactly one file name", topic);
       return {
         kind: "read",
         uid,
         name: rest[0] ?? "",
         target: readTarget(tokens.values.output, rest[0] ?? ""),
+        version: versionOf(tokens.values.version, topic),
       };
     case "ls":
       allowOnly(tokens, ["from", "user"], topic);
@@ -373,6 +379,17 @@ const BYTE_UNITS: Readonly<Record<string, number>> = {
 };
 
 /** A whole number, with a unit where `units` has one (`10GiB`); null when the flag is absent. */
+/** `--version N`: a version number as `d` shows it (v3 or 3). */
+function versionOf(text: string | undefined, topic: HelpTopic): number | null {
+  if (text === undefined) return null;
+  const match = /^v?(\d+)$/.exec(text.trim());
+  const value = match === null ? Number.NaN : Number(match[1]);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new UsageProblem(`--version takes a version number such as 3 or v3, not '${text}'`, topic);
+  }
+  return value;
+}
+
 function quotaOf(
   flag: string,
   text: string | undefined,
@@ -458,6 +475,7 @@ const FLAG_SPELLING: Readonly<Record<ValueFlag, string>> = {
   quotaFiles: "--quota-files",
   clusterKeyFile: "--cluster-key-file",
   tlsCa: "--tls-ca",
+  version: "--version",
 };
 
 /** --cluster, --cluster-key-file, --tls-ca and --json apply everywhere; the rest where listed. */

@@ -21,7 +21,7 @@ const MAIN = `usage: ftfs <uid> c|a|r|d …        the seed's commands
 seed commands:
   ftfs <uid> c                  connect as <uid>: print the directory primary, remember the session
   ftfs <uid> a <file>…          upload files under their base names (existing name: new version)
-  ftfs <uid> r <name>           write the file's bytes to stdout
+  ftfs <uid> r <name>           write the file's bytes to stdout (--version N: an older one)
   ftfs <uid> d                  list files (name, size, version, time) from the directory
   ftfs <uid> d --from storage   list files as the storage nodes know them
   ftfs <uid> d --stale          list files from whichever directory node answers first, even
@@ -58,9 +58,11 @@ insecure cluster (no cluster key) the user is created on first connect.`,
 
 Upload each local file under its base name; an existing name gets a new version.
 Prints one line per file: name, version, size, sha256.`,
-  r: `usage: ftfs <uid> r <name>
+  r: `usage: ftfs <uid> r <name> [--version N]
 
-Write the newest version of <name> to stdout, byte for byte (verified by sha256).`,
+Write the newest version of <name> to stdout, byte for byte (verified by sha256).
+--version N writes an older version the cluster still keeps (the directory keeps
+the newest few of each name: --keep-versions, 3 by default).`,
   d: `usage: ftfs <uid> d [--from directory|storage]
        ftfs <uid> d --stale
 
@@ -73,10 +75,10 @@ but may miss the newest writes. The output is the same as without it.`,
   put: `usage: ftfs put <file>… [--as name] [--user uid]
 
 Upload local files (stored under their base names, or --as for one file).`,
-  get: `usage: ftfs get <name> [-o file|-] [--user uid]
+  get: `usage: ftfs get <name> [-o file|-] [--version N] [--user uid]
 
 Download <name> to ./<name>, to -o file, or to stdout with -o -. The file appears
-whole or not at all.`,
+whole or not at all. --version N downloads an older version still kept.`,
   ls: `usage: ftfs ls [--from directory|storage] [--user uid]
 
 List files: name, size, version, time.`,

@@ -9,7 +9,7 @@ import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { assertNever, FtfsError } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
-import type { Command, GlobalOptions, Invocation, ReadTarget } from "../core/args.ts";
+import type { Command, GlobalOptions, Invocation } from "../core/args.ts";
 import {
   formatFileTable,
   formatSaved,
@@ -41,7 +41,7 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
     case "upload":
       return upload(state, options, command);
     case "read":
-      return read(state, options, state.uidFor(command.uid), command.name, command.target);
+      return read(state, options, state.uidFor(command.uid), command);
     case "list":
       return list(state, options, state.uidFor(command.uid), command);
     case "remove":
@@ -145,9 +145,10 @@ async function read(
   state: CliState,
   options: GlobalOptions,
   uid: string,
-  name: string,
-  target: ReadTarget,
+  command: Extract<Command, { kind: "read" }>,
 ): Promise<void> {
+  const { name, target } = command;
+  const version = command.version ?? undefined;
   const client = state.client(options, { kind: "user", uid });
   const progress = progressBar(name, {
     isTty: state.io.stderrIsTty,
@@ -155,11 +156,11 @@ async function read(
   });
   switch (target.kind) {
     case "stdout":
-      await client.read(uid, name, (chunk) => state.io.out(chunk), undefined, progress);
+      await client.read(uid, name, (chunk) => state.io.out(chunk), version, progress);
       return;
     case "file": {
       const path = await intoFolder(target.path, name);
-      const result = await readToFile(client, uid, name, path, progress);
+      const result = await readToFile(client, { uid, name, version }, path, progress);
       if (options.json) return printJson(state, { ...result, path });
       return print(state, formatSaved(result, path));
     }
@@ -180,11 +181,11 @@ async function intoFolder(path: string, name: string): Promise<string> {
 /** Via a temporary file beside the target, renamed at the end: it appears whole or not at all. */
 async function readToFile(
   client: FtfsClient,
-  uid: string,
-  name: string,
+  source: { readonly uid: string; readonly name: string; readonly version: number | undefined },
   path: string,
   progress: Parameters<FtfsClient["read"]>[4],
 ): Promise<ReadResult> {
+  const { uid, name, version } = source;
   const temporary = join(dirname(path), `.${basename(path)}.ftfs-${process.pid}.part`);
   let handle: Awaited<ReturnType<typeof open>>;
   try {
@@ -203,7 +204,7 @@ async function readToFile(
       uid,
       name,
       async (chunk) => void (await handle.write(chunk)),
-      undefined,
+      version,
       progress,
     );
     await handle.close();

@@ -33,6 +33,7 @@ import {
   type Schema,
   type ScramVerifier,
 } from "@ftfs/protocol/core";
+import { KEEP_VERSIONS_MAX } from "./limits.ts";
 import type { GroupConfig } from "./model.ts";
 
 /** A user's first connect. Creating an existing user is a no-op that says so. */
@@ -58,6 +59,11 @@ export interface CommitVersion {
   readonly atMs: number;
   readonly quotaBytesDefault?: number;
   readonly quotaFilesDefault?: number;
+  /**
+   * The proposer's keep policy (`--keep-versions`): the name keeps this many newest versions,
+   * this one included, and older ones are pruned. Absent (logged before the policy): all kept.
+   */
+  readonly keepVersions?: number;
 }
 
 /**
@@ -185,6 +191,7 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     atMs: timeMsField,
     quotaBytesDefault: opt(quotaField),
     quotaFilesDefault: opt(quotaField),
+    keepVersions: opt(int({ min: 1, max: KEEP_VERSIONS_MAX })),
   }),
   deleteFile: obj({
     type: literal("deleteFile"),

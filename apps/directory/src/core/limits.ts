@@ -122,3 +122,12 @@ export const UPLOAD_DEADLINE_MS_MIN = 1_000;
 export const SWEPT_UPLOADS_KEPT_MS = 7 * 24 * 60 * 60_000;
 /** Swept-upload records forgotten per sweep command: bounds one log entry's work. */
 export const SWEPT_UPLOADS_PRUNED_PER_COMMAND_MAX = 1_000;
+
+/**
+ * Versions a name keeps by default (`--keep-versions`): the newest and two before it, so an
+ * overwrite by mistake can be undone (`ftfs r name --version N`) while a file rewritten often
+ * takes at most three times its size. Quotas count every kept version.
+ */
+export const KEEP_VERSIONS_DEFAULT = 3;
+/** The most versions a name may keep: bounds one commit's pruning and a name's history. */
+export const KEEP_VERSIONS_MAX = 1_000;

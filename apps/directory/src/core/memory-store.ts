@@ -239,6 +239,22 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     });
   }
 
+  pruneVersion(uid: string, name: string, version: number): void {
+    const undo = this.journal();
+    const versions = this.files.get(uid)?.get(name) ?? [];
+    const at = versions.findIndex((record) => record.version === version);
+    const previous = versions[at];
+    assert(previous?.kind === "live", `no live version ${version} of ${name} to prune`);
+    const pruned: LiveVersion = { ...previous, pruned: true };
+    const key = pairKey(uid, previous.uploadId);
+    versions[at] = pruned;
+    this.uploads.set(key, pruned);
+    undo.push(() => {
+      versions[at] = previous;
+      this.uploads.set(key, previous);
+    });
+  }
+
   putGroup(config: GroupConfig): void {
     const undo = this.journal();
     const previous = this.groups.get(config.group);

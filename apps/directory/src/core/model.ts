@@ -47,6 +47,11 @@ export interface LiveVersion {
   readonly createdAtMs: number;
   readonly uploadId: string;
   readonly chunks: readonly ChunkRef[];
+  /**
+   * No longer kept: newer versions pushed it past the name's keep policy (`--keep-versions`).
+   * Its record stays (numbering, a retried commit's answer); its chunks are released.
+   */
+  readonly pruned?: true;
 }
 
 /**

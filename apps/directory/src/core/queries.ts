@@ -42,6 +42,13 @@ function findLive(
   if (record.kind === "tombstone" || record.version < deletedThrough) {
     return fail("NOT_FOUND", `version ${version} of file '${name}' for user '${uid}' was deleted`);
   }
+  if (record.pruned === true) {
+    return fail(
+      "NOT_FOUND",
+      `version ${version} of file '${name}' for user '${uid}' is no longer kept ` +
+        "(newer versions replaced it under the directory's --keep-versions policy)",
+    );
+  }
   return ok(record);
 }
 
@@ -204,6 +211,6 @@ export function uploadKeeps(
   const record = store.findUpload(uid, uploadId);
   if (record === undefined) return false;
   const deletedThrough = store.latestTombstone(uid, record.name)?.version ?? 0;
-  if (record.version < deletedThrough) return false;
+  if (record.version < deletedThrough || record.pruned === true) return false;
   return record.chunks.some((chunk) => chunk.id === chunkId && chunk.group === group);
 }

@@ -1,6 +1,7 @@
 /**
- * Per-user quotas: how much a user's live files may take (bytes, and files), judged on the
- * newest live version of each name, the way the listing shows them. Pure: the state machine
+ * Per-user quotas: how much a user's files may take: bytes of every kept version (what is on
+ * disk for them: the newest and the older ones the keep policy holds), and files (names whose
+ * newest version is live, the way the listing shows them). Pure: the state machine
  * decides on commit (deterministically, from the command and the replicated state); the
  * placeUpload handler asks the same question early so a refused upload stores nothing.
  * Only a change that grows usage is refused: deleting or shrinking is always allowed, even
@@ -8,7 +9,8 @@
  */
 
 import { fail, ok, type Result } from "@ftfs/protocol/core";
-import type { UserRecord, UserUsage, VersionRecord } from "./model.ts";
+import type { LiveVersion, UserRecord, UserUsage } from "./model.ts";
+import type { MetadataView } from "./store.ts";
 
 /**
  * Defaults for users without their own quota. Generous for one person's files on a small
@@ -37,19 +39,51 @@ export function limitsOf(user: UserRecord, defaults: QuotaDefaults): QuotaLimits
   };
 }
 
-/** Usage once `bytes` become the newest version of a name whose newest record is `latest`. */
-export function usageAfterPut(
-  usage: UserUsage,
-  latest: VersionRecord | undefined,
-  bytes: number,
-): UserUsage {
-  if (latest?.kind === "live") return { bytes: usage.bytes - latest.bytes + bytes, files: usage.files };
-  return { bytes: usage.bytes + bytes, files: usage.files + 1 };
+/**
+ * A name's kept versions, newest first: live, above its newest tombstone, not pruned. They are
+ * what the name takes on disk, so what its owner's usage counts.
+ */
+export function keptVersions(view: MetadataView, uid: string, name: string): LiveVersion[] {
+  const since = (view.latestTombstone(uid, name)?.version ?? 0) + 1;
+  return view
+    .listVersions(uid, name, since)
+    .filter((record): record is LiveVersion => record.kind === "live" && record.pruned !== true)
+    .reverse();
 }
 
-/** Usage once the live newest version `latest` is deleted. */
-export function usageAfterDelete(usage: UserUsage, latestBytes: number): UserUsage {
-  return { bytes: usage.bytes - latestBytes, files: usage.files - 1 };
+/** What committing `bytes` as a name's newest version does to its owner's usage. */
+export interface CommitPlan {
+  /** Kept versions the keep policy prunes once the new one is in (oldest last). */
+  readonly pruned: readonly LiveVersion[];
+  readonly usage: UserUsage;
+}
+
+/**
+ * The commit's effect: the new version is kept, and so are the newest `keepVersions - 1` of the
+ * name's kept versions (all of them when the policy is absent: commands logged before it); the
+ * rest are pruned, and usage counts what stays.
+ */
+export function planCommit(
+  view: MetadataView,
+  uid: string,
+  name: string,
+  bytes: number,
+  keepVersions: number | undefined,
+): CommitPlan {
+  const kept = keptVersions(view, uid, name);
+  const pruned = keepVersions === undefined ? [] : kept.slice(Math.max(0, keepVersions - 1));
+  const prunedBytes = pruned.reduce((sum, record) => sum + record.bytes, 0);
+  const usage = view.getUsage(uid);
+  const newName = view.latestVersion(uid, name)?.kind !== "live";
+  return {
+    pruned,
+    usage: { bytes: usage.bytes + bytes - prunedBytes, files: usage.files + (newName ? 1 : 0) },
+  };
+}
+
+/** Usage once a name is deleted: its kept versions' bytes, and the name, go. */
+export function usageAfterDelete(usage: UserUsage, keptBytes: number): UserUsage {
+  return { bytes: usage.bytes - keptBytes, files: usage.files - 1 };
 }
 
 /** QUOTA_EXCEEDED naming the limit, when `after` grows usage past one. */

@@ -117,17 +117,46 @@ describe("userAdd and userRemove", () => {
 });
 
 describe("quotas", () => {
-  test("usage follows the newest live version of each name: put, update, delete", () => {
+  test("usage counts every kept version: put, update, delete", () => {
     const store = freshStore();
     applyOk(store, commit("alice", "a", "u1", [chunk(1, 10)]));
     applyOk(store, commit("alice", "b", "u2", [chunk(2, 4)]));
     expect(store.getUsage("alice")).toEqual({ bytes: 14, files: 2 });
+    // Without a keep policy (commands logged before it) the old version stays, and counts.
     applyOk(store, commit("alice", "a", "u3", [chunk(3, 3)]));
-    expect(store.getUsage("alice")).toEqual({ bytes: 7, files: 2 });
-    applyOk(store, { type: "deleteFile", uid: "alice", name: "b", requestId: "r", atMs: T0_MS });
-    expect(store.getUsage("alice")).toEqual({ bytes: 3, files: 1 });
-    applyOk(store, commit("alice", "b", "u4", [chunk(4, 1)]));
-    expect(store.getUsage("alice")).toEqual({ bytes: 4, files: 2 });
+    expect(store.getUsage("alice")).toEqual({ bytes: 17, files: 2 });
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "a", requestId: "r", atMs: T0_MS });
+    expect(store.getUsage("alice")).toEqual({ bytes: 4, files: 1 });
+    // Keeping one version, an update replaces the bytes it counts.
+    applyOk(store, { ...commit("alice", "b", "u4", [chunk(4, 1)]), keepVersions: 1 });
+    expect(store.getUsage("alice")).toEqual({ bytes: 1, files: 1 });
+  });
+
+  test("the keep policy prunes the oldest kept versions: released, unreadable, dropped by upload", () => {
+    const store = freshStore();
+    const keep = (uploadId: string, n: number) =>
+      applyOk(store, { ...commit("alice", "a", uploadId, [chunk(n, 10), chunk(9, 1)]), keepVersions: 2 });
+    keep("u1", 1);
+    keep("u2", 2);
+    ackAll(store, "s1");
+    keep("u3", 3);
+    expect(store.getUsage("alice")).toEqual({ bytes: 22, files: 1 });
+    expect(store.chunkKept("s1", sha(1))).toBe(false);
+    // The chunk every version shares stays kept.
+    expect(store.chunkKept("s1", sha(9))).toBe(true);
+    const gone = findManifest(store, "alice", "a", 1);
+    expect(!gone.ok && gone.error.message).toContain("no longer kept");
+    expect(findManifest(store, "alice", "a", 2).ok).toBe(true);
+    const notices = store.pendingNotices("s1", 10).map((item) => item.notice);
+    expect(notices.map((notice) => notice.op)).toEqual(["commitRefs", "dropUploadRefs"]);
+    expect(notices[1]?.body).toEqual({ uid: "alice", name: "a", uploadId: "u1" });
+    // A retried commit of the pruned upload answers as the first did; it makes no version.
+    expect(applyOk(store, { ...commit("alice", "a", "u1", [chunk(1, 10), chunk(9, 1)]), keepVersions: 2 }))
+      .toMatchObject({ version: 1 });
+    expect(latest(store, "a")).toBe(3);
+    // Deleting the name releases only what is still kept.
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "a", requestId: "r", atMs: T0_MS });
+    expect(store.getUsage("alice")).toEqual({ bytes: 0, files: 0 });
   });
 
   test("a commit past the default byte quota is refused and changes nothing", () => {
@@ -142,8 +171,12 @@ describe("quotas", () => {
     expect(store.getUsage("alice")).toEqual({ bytes: 15, files: 1 });
     expect(latest(store, "b")).toBeUndefined();
     expect(store.noticeGroups(10)).toEqual(["s1"]);
-    // Replacing the file with a smaller one still fits.
-    expect(apply(store, { ...commit("alice", "a", "u3", [chunk(3, 20)]), ...limits }).ok).toBe(true);
+    // Replacing the file (keeping one version) with one that fits alone is allowed.
+    const replacing = { ...commit("alice", "a", "u3", [chunk(3, 20)]), ...limits, keepVersions: 1 };
+    expect(apply(store, replacing).ok).toBe(true);
+    // Keeping two, the old version still counts: the same update would not fit.
+    const keepingTwo = { ...commit("alice", "a", "u4", [chunk(4, 1)]), ...limits, keepVersions: 2 };
+    expect(errorCode(apply(store, keepingTwo))).toBe("QUOTA_EXCEEDED");
   });
 
   test("the file quota counts names; an update of an existing name needs no new one", () => {
@@ -375,7 +408,7 @@ describe("deleteFile", () => {
       op: "dropUploadRefs" as const,
       body: { uid: "alice", name: "a.txt", uploadId },
     });
-    expect(store.pendingNotices("s1", 10).map((item) => item.notice)).toEqual([drop("u1"), drop("u2")]);
+    expect(store.pendingNotices("s1", 10).map((item) => item.notice)).toEqual([drop("u2"), drop("u1")]);
     expect(store.pendingNotices("s2", 10).map((item) => item.notice)).toEqual([drop("u2")]);
     for (const id of [1, 2]) expect(store.chunkKept("s1", sha(id))).toBe(false);
     expect(store.chunkKept("s2", sha(3))).toBe(false);

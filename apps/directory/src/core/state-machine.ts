@@ -35,8 +35,14 @@ import type {
 } from "./commands.ts";
 import { SWEPT_UPLOADS_KEPT_MS, SWEPT_UPLOADS_PRUNED_PER_COMMAND_MAX } from "./limits.ts";
 import { checkManifest, groupsOfChunks } from "./manifest-rules.ts";
-import type { Notice, UserRecord } from "./model.ts";
-import { checkQuota, limitsOf, usageAfterDelete, usageAfterPut } from "./quota-rules.ts";
+import type { LiveVersion, Notice, UserRecord } from "./model.ts";
+import {
+  checkQuota,
+  keptVersions,
+  limitsOf,
+  planCommit,
+  usageAfterDelete,
+} from "./quota-rules.ts";
 import { type MetadataStore, type MetadataTx } from "./store.ts";
 
 /**
@@ -159,13 +165,13 @@ function commitVersion(
   const latest = tx.latestVersion(uid, name);
   const { bytes, sha256, chunks } = command;
   const usage = tx.getUsage(uid);
-  const after = usageAfterPut(usage, latest, bytes);
+  const plan = planCommit(tx, uid, name, bytes, command.keepVersions);
   const user = tx.getUser(uid);
   assert(user !== undefined, "checkUserAndName saw the user");
-  const quota = checkQuota(uid, name, usage, after, limitsOf(user, command));
+  const quota = checkQuota(uid, name, usage, plan.usage, limitsOf(user, command));
   if (!quota.ok) return quota;
   const version = (latest?.version ?? 0) + 1;
-  tx.setUsage(uid, after);
+  tx.setUsage(uid, plan.usage);
   tx.putVersion({
     kind: "live",
     uid,
@@ -180,8 +186,18 @@ function commitVersion(
   tx.keepChunks(uid, name, version, chunks);
   // Each group commits only the chunks the manifest keeps there: a put re-routed or hedged
   // away from it may have left it a pending reference of this upload, which must not commit.
-  for (const [seq, group] of groupsOfChunks(chunks).entries()) {
-    tx.enqueueNotice({ index, seq, group, notice: commitNotice(command, version, chunks, group) });
+  const notices = groupsOfChunks(chunks).map((group) => ({
+    group,
+    notice: commitNotice(command, version, chunks, group),
+  }));
+  // Versions past the keep policy are pruned in the same step: their chunks are released and
+  // their groups drop exactly their uploads' references.
+  for (const record of plan.pruned) {
+    tx.pruneVersion(uid, name, record.version);
+    notices.push(...releaseVersion(tx, record));
+  }
+  for (const [seq, { group, notice }] of notices.entries()) {
+    tx.enqueueNotice({ index, seq, group, notice });
   }
   return ok({ version, createdAtMs: command.atMs });
 }
@@ -207,17 +223,10 @@ function deleteFile(
   // released here, and each group holding its chunks is told to drop exactly that upload's
   // references: a notice that names the upload cannot touch a later upload of the same name,
   // however late or often it is delivered.
-  const since = (tx.latestTombstone(uid, name)?.version ?? 0) + 1;
-  const notices: Array<{ group: string; notice: Notice }> = [];
-  for (const record of tx.listVersions(uid, name, since)) {
-    if (record.kind !== "live") continue;
-    tx.releaseChunks(uid, name, record.version);
-    for (const group of groupsOfChunks(record.chunks)) {
-      const body = { uid, name, uploadId: record.uploadId };
-      notices.push({ group, notice: { op: "dropUploadRefs", body } });
-    }
-  }
-  tx.setUsage(uid, usageAfterDelete(tx.getUsage(uid), latest.bytes));
+  const kept = keptVersions(tx, uid, name);
+  const notices = kept.flatMap((record) => releaseVersion(tx, record));
+  const keptBytes = kept.reduce((sum, record) => sum + record.bytes, 0);
+  tx.setUsage(uid, usageAfterDelete(tx.getUsage(uid), keptBytes));
   tx.putVersion({
     kind: "tombstone",
     uid,
@@ -282,7 +291,8 @@ function moveVersion(
   if (!valid.ok) return valid;
   const record = tx.getVersion(uid, name, version);
   const deletedThrough = tx.latestTombstone(uid, name)?.version ?? 0;
-  if (record?.kind !== "live" || record.uploadId !== uploadId || version < deletedThrough) {
+  const gone = record?.kind !== "live" || record.pruned === true || version < deletedThrough;
+  if (gone || record.uploadId !== uploadId) {
     return fail("NOT_FOUND", `version ${version} of '${name}' (user '${uid}') is gone`);
   }
   if (from === to) return fail("BAD_REQUEST", `a move from group ${from} to itself`);
@@ -319,6 +329,23 @@ function moveVersion(
     notice: { op: "dropUploadRefs", body: { uid, name, uploadId } },
   });
   return ok({ movedRefs, movedBytes });
+}
+
+/**
+ * A kept version stops being kept (deleted or pruned): its chunks leave the chunk index, and
+ * each group holding them is told to drop exactly that upload's references. A notice naming
+ * the upload cannot touch a later upload of the same name, however late or often it arrives.
+ */
+function releaseVersion(
+  tx: MetadataTx,
+  record: LiveVersion,
+): Array<{ group: string; notice: Notice }> {
+  const { uid, name, uploadId } = record;
+  tx.releaseChunks(uid, name, record.version);
+  return groupsOfChunks(record.chunks).map((group) => ({
+    group,
+    notice: { op: "dropUploadRefs", body: { uid, name, uploadId } },
+  }));
 }
 
 /** The commitRefs notice to `group` for one upload committed as `version` with `chunks`. */

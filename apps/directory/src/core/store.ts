@@ -70,6 +70,8 @@ export interface MetadataTx extends MetadataView {
   /** Replaces the user's usage. */
   setUsage(uid: string, usage: UserUsage): void;
   putVersion(record: VersionRecord): void;
+  /** Marks an existing live version pruned (see LiveVersion.pruned). */
+  pruneVersion(uid: string, name: string, version: number): void;
   /** Replaces an existing live version's chunk list (a rebalance moved its chunks). */
   replaceChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void;
   /** Replaces the group's configuration. */

@@ -164,7 +164,7 @@ describe("directory server", () => {
     const dropped = storage.notices.flatMap((item) =>
       item.op === "dropUploadRefs" ? [item.body.uploadId] : [],
     );
-    expect(dropped).toEqual([placed.uploadId, again.uploadId]);
+    expect(dropped).toEqual([again.uploadId, placed.uploadId]);
     const gone = await failure(client.call("getManifest", { uid: "alice", name: "a.txt" }));
     expect([gone.code, gone.message]).toEqual(["NOT_FOUND", "no file 'a.txt' for user 'alice'"]);
     expect((await client.call("listFiles", { uid: "alice" })).body.files).toEqual([]);

@@ -39,6 +39,7 @@ import {
   REBALANCE_RUN_BYTES_MAX,
   REREPLICATION_GRACE_MS_DEFAULT,
   UPLOAD_DEADLINE_MS_DEFAULT,
+  KEEP_VERSIONS_DEFAULT,
   SHUTDOWN_FLUSH_TIMEOUT_MS,
   STORAGE_DEAD_AFTER_MS,
   STORAGE_NODES_MAX,
@@ -95,6 +96,8 @@ export interface DirectoryNodeOptions {
   readonly quotaFilesDefault?: number;
   /** How long an upload may take from placement to commit (UPLOAD_DEADLINE_MS_DEFAULT). */
   readonly uploadDeadlineMs?: number;
+  /** Versions each name keeps (KEEP_VERSIONS_DEFAULT). */
+  readonly keepVersions?: number;
 }
 
 /** What only the primary runs: created on election, stopped on losing it. */
@@ -189,6 +192,7 @@ export class DirectoryNode {
         quotaFilesDefault: options.quotaFilesDefault ?? QUOTA_FILES_DEFAULT,
       },
       uploadDeadlineMs: options.uploadDeadlineMs ?? UPLOAD_DEADLINE_MS_DEFAULT,
+      keepVersions: options.keepVersions ?? KEEP_VERSIONS_DEFAULT,
     });
     this.server = RpcServer.start({
       listen: options.listen,

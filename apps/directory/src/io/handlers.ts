@@ -46,7 +46,7 @@ import {
   checkQuota,
   limitsOf,
   type QuotaDefaults,
-  usageAfterPut,
+  planCommit,
   REBALANCE_THRESHOLD_BASIS_POINTS_DEFAULT,
   judgeGarbage,
   uploadKeeps,
@@ -98,6 +98,8 @@ export interface DirectoryContext {
   readonly quotaDefaults: Required<QuotaDefaults>;
   /** How long an upload may take from placement to commit (`--upload-deadline`). */
   readonly uploadDeadlineMs: number;
+  /** Versions each name keeps (`--keep-versions`), carried by commits. */
+  readonly keepVersions: number;
 }
 
 type Answer<O extends Op> = Promise<Result<Reply<O>>>;
@@ -248,8 +250,8 @@ function checkUploadQuota(
   const user = context.store.getUser(uid);
   if (user === undefined) return ok(undefined); // checkUserAndName answered that already
   const usage = context.store.getUsage(uid);
-  const after = usageAfterPut(usage, context.store.latestVersion(uid, name), bytes);
-  return checkQuota(uid, name, usage, after, limitsOf(user, context.quotaDefaults));
+  const plan = planCommit(context.store, uid, name, bytes, context.keepVersions);
+  return checkQuota(uid, name, usage, plan.usage, limitsOf(user, context.quotaDefaults));
 }
 
 async function onCommitUpload(
@@ -279,6 +281,7 @@ async function onCommitUpload(
     chunks,
     atMs: context.nowMs(),
     ...context.quotaDefaults,
+    keepVersions: context.keepVersions,
   } as const;
   const result = await context.proposer.propose(command);
   if (!result.ok) return result;

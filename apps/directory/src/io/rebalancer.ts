@@ -222,7 +222,7 @@ export class Rebalancer {
   ): Promise<Ending | null> {
     const next = this.ending(run);
     if ("state" in next) return next;
-    if (record.kind !== "live") return null;
+    if (record.kind !== "live" || record.pruned === true) return null;
     const chunks = distinctChunksIn(record.chunks, next.from);
     if (chunks.length === 0) return null;
     const deletedThrough = this.options.store.latestTombstone(record.uid, record.name)?.version;

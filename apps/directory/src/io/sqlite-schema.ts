@@ -58,6 +58,7 @@ export const SCHEMA_SQL: readonly string[] = [
      kind TEXT NOT NULL CHECK (kind IN ('live', 'tombstone')),
      bytes INTEGER, sha256 TEXT, created_at_ms INTEGER NOT NULL,
      upload_id TEXT, request_id TEXT, deleted_version INTEGER, chunks TEXT,
+     pruned INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (uid, name, version)
    ) WITHOUT ROWID`,
   `CREATE UNIQUE INDEX IF NOT EXISTS versions_by_upload ON versions (uid, upload_id)
@@ -73,13 +74,21 @@ export const SCHEMA_SQL: readonly string[] = [
   `CREATE INDEX IF NOT EXISTS outbox_by_group ON outbox (grp, idx, seq)`,
 ];
 
-/** Every uid's usage from the versions table: the newest version of each name, if live. */
+/**
+ * Every uid's usage from the versions table: the bytes of every kept version (live, above its
+ * name's newest tombstone, not pruned), and the names whose newest version is live.
+ */
 export const RECOMPUTE_USAGE_SQL = `
   INSERT INTO usage (uid, bytes, files)
-  SELECT v.uid, SUM(v.bytes), COUNT(*) FROM versions AS v
-  WHERE v.kind = 'live'
-    AND v.version = (SELECT MAX(w.version) FROM versions AS w WHERE w.uid = v.uid AND w.name = v.name)
-  GROUP BY v.uid`;
+  SELECT u.uid,
+    COALESCE((SELECT SUM(v.bytes) FROM versions AS v
+              WHERE v.uid = u.uid AND v.kind = 'live' AND v.pruned = 0
+                AND v.version > COALESCE((SELECT MAX(t.version) FROM versions AS t
+                  WHERE t.uid = v.uid AND t.name = v.name AND t.kind = 'tombstone'), 0)), 0),
+    (SELECT COUNT(*) FROM versions AS n
+     WHERE n.uid = u.uid AND n.kind = 'live'
+       AND n.version = (SELECT MAX(w.version) FROM versions AS w WHERE w.uid = n.uid AND w.name = n.name))
+  FROM (SELECT DISTINCT uid FROM versions) AS u`;
 
 /**
  * The chunk index from the versions table: every live version above its name's newest
@@ -89,14 +98,14 @@ export const RECOMPUTE_KEPT_CHUNKS_SQL = `
   INSERT OR IGNORE INTO kept_chunks (grp, chunk_id, uid, name, version)
   SELECT json_extract(c.value, '$.group'), json_extract(c.value, '$.id'), v.uid, v.name, v.version
   FROM versions AS v, json_each(v.chunks) AS c
-  WHERE v.kind = 'live'
+  WHERE v.kind = 'live' AND v.pruned = 0
     AND v.version > COALESCE((SELECT MAX(t.version) FROM versions AS t
                               WHERE t.uid = v.uid AND t.name = v.name AND t.kind = 'tombstone'), 0)`;
 
 /**
  * Statements that move a file from schema `from` to `from + 1`, keyed by `from`. Version 3
  * added users' credentials, roles, quotas and generations, and the usage table; version 4 the
- * chunk index and the swept uploads.
+ * chunk index, the swept uploads, pruned versions, and usage counting every kept version.
  */
 export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
   2: [
@@ -108,9 +117,13 @@ export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
     `CREATE TABLE usage (
        uid TEXT PRIMARY KEY, bytes INTEGER NOT NULL, files INTEGER NOT NULL
      ) WITHOUT ROWID`,
-    RECOMPUTE_USAGE_SQL,
+    // Filled by the next step, which computes usage as this build counts it.
   ],
   3: [
+    "ALTER TABLE versions ADD COLUMN pruned INTEGER NOT NULL DEFAULT 0",
+    // Usage now counts every kept version, not only the newest of each name.
+    "DELETE FROM usage",
+    RECOMPUTE_USAGE_SQL,
     KEPT_CHUNKS_TABLE,
     KEPT_CHUNKS_BY_VERSION,
     SWEPT_UPLOADS_TABLE,

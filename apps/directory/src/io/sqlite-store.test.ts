@@ -212,6 +212,7 @@ describe("SqliteMetadataStore across restarts", () => {
     // Turn the file back into what schema 2 wrote: no usage table, users of two columns.
     const raw = new Database(path);
     raw.run("DROP TABLE usage");
+    raw.run("ALTER TABLE versions DROP COLUMN pruned");
     raw.run("CREATE TABLE old_users (uid TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL) WITHOUT ROWID");
     raw.run("INSERT INTO old_users SELECT uid, created_at_ms FROM users");
     raw.run("DROP TABLE users");
@@ -220,7 +221,8 @@ describe("SqliteMetadataStore across restarts", () => {
     raw.close();
     const migrated = openStore(path);
     expect(reads(migrated)).toEqual(expected);
-    expect(migrated.getUsage("alice")).toEqual({ bytes: 37, files: 2 });
+    // a keeps both its versions (10 + 30 bytes), c its one (7); b was deleted.
+    expect(migrated.getUsage("alice")).toEqual({ bytes: 47, files: 2 });
     expect(migrated.readMeta("schemaVersion")).toBe("4");
   });
 
@@ -235,6 +237,9 @@ describe("SqliteMetadataStore across restarts", () => {
     const raw = new Database(path);
     raw.run("DROP TABLE kept_chunks");
     raw.run("DROP TABLE swept_uploads");
+    raw.run("ALTER TABLE versions DROP COLUMN pruned");
+    // Schema 3 counted only the newest version of each name; the migration recounts.
+    raw.run("UPDATE usage SET bytes = 0");
     raw.run("UPDATE meta SET value = '3' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);

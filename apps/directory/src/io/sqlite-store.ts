@@ -66,6 +66,7 @@ interface VersionRow {
   request_id: string | null;
   deleted_version: number | null;
   chunks: string | null;
+  pruned: number;
 }
 
 interface NoticeRow {
@@ -113,6 +114,7 @@ function versionFromRow(row: VersionRow): VersionRecord {
       createdAtMs: row.created_at_ms,
       uploadId: row.upload_id,
       chunks,
+      ...(row.pruned === 1 ? { pruned: true as const } : {}),
     };
   }
   if (row.kind === "tombstone") {
@@ -170,7 +172,7 @@ type Params = Array<string | number | null>;
 
 const VERSION_COLUMNS = [
   "uid, name, version, kind, bytes, sha256, created_at_ms,",
-  "upload_id, request_id, deleted_version, chunks",
+  "upload_id, request_id, deleted_version, chunks, pruned",
 ].join(" ");
 
 interface UserRow {
@@ -248,6 +250,8 @@ const stateDumpSchema = obj({
       request_id: nullable(text),
       deleted_version: nullable(anyInt),
       chunks: nullable(text),
+      /** Absent in snapshots before schema 4: nothing was pruned then. */
+      pruned: opt(int({ min: 0, max: 1 })),
     }),
   ),
   groups: rows(obj({ grp: text, config: text })),
@@ -313,7 +317,7 @@ function prepareStatements(db: Database) {
       `SELECT ${versionColumns} FROM versions WHERE uid = ? AND request_id = ?`,
     ),
     putVersion: db.prepare<null, Params>(
-      `INSERT INTO versions (${versionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO versions (${versionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     scanFromStart: db.prepare<VersionRow, [number]>(
       `SELECT ${versionColumns} FROM versions ORDER BY uid, name, version LIMIT ?`,
@@ -321,6 +325,9 @@ function prepareStatements(db: Database) {
     scanAfter: db.prepare<VersionRow, [string, string, number, number]>(
       `SELECT ${versionColumns} FROM versions WHERE (uid, name, version) > (?1, ?2, ?3)
        ORDER BY uid, name, version LIMIT ?4`,
+    ),
+    pruneVersion: db.prepare<null, [string, string, number]>(
+      "UPDATE versions SET pruned = 1 WHERE uid = ? AND name = ? AND version = ? AND kind = 'live'",
     ),
     replaceChunks: db.prepare<null, [string, string, number, string]>(
       `UPDATE versions SET chunks = ?4
@@ -612,15 +619,16 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     for (const row of dump.versions) {
       this.sql.putVersion.run(
         row.uid, row.name, row.version, row.kind, row.bytes, row.sha256, row.created_at_ms,
-        row.upload_id, row.request_id, row.deleted_version, row.chunks,
+        row.upload_id, row.request_id, row.deleted_version, row.chunks, row.pruned ?? 0,
       );
     }
     for (const row of dump.groups) this.sql.putGroup.run(row.grp, row.config);
     for (const row of dump.outbox) this.sql.enqueueNotice.run(row.idx, row.seq, row.grp, row.op, row.body);
     for (const row of dump.swept ?? []) this.sql.sweepUpload.run(row.uid, row.upload_id, row.deadline_ms);
+    // Derived state is computed here, not trusted from the snapshot: a snapshot from an older
+    // build counted usage differently (newest version only) and had no chunk index.
     this.db.run(RECOMPUTE_KEPT_CHUNKS_SQL);
-    if (dump.usage === undefined) this.db.run(RECOMPUTE_USAGE_SQL);
-    else for (const row of dump.usage) this.sql.setUsage.run(row.uid, row.bytes, row.files);
+    this.db.run(RECOMPUTE_USAGE_SQL);
   }
 
   noticeGroups(countMax: number): readonly string[] {
@@ -682,6 +690,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
         null,
         null,
         JSON.stringify(chunks),
+        record.pruned === true ? 1 : 0,
       );
     } else {
       const { requestId, deletedVersion } = record;
@@ -697,8 +706,15 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
         requestId,
         deletedVersion,
         null,
+        0,
       );
     }
+  }
+
+  pruneVersion(uid: string, name: string, version: number): void {
+    this.assertWriting();
+    const changed = this.sql.pruneVersion.run(uid, name, version).changes;
+    assert(changed === 1, `no live version ${version} of ${name} to prune`);
   }
 
   replaceChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void {
