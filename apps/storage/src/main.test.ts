@@ -3,10 +3,12 @@
  * --group with --spare, neither of them) with one line and exit status 2, prints --help, logs
  * JSON "listening" once it serves, takes its view from the directory, and on SIGTERM stops
  * cleanly with exit status 0. A spare takes the first view that lists it as its group, keeps
- * it on disk, and names it in its heartbeats after a restart.
+ * it on disk, and names it in its heartbeats after a restart. Every heartbeat names the data
+ * folder's identity, the same after a restart; another node's folder is refused at start with
+ * one error line (no stack) and exit status 1.
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ok, type RequestBody } from "@ftfs/protocol/core";
@@ -123,6 +125,8 @@ test("a spare takes the group listing it, keeps it on disk, names it after a res
   await until(() => heard.length > 0);
   expect(heard[0]).toMatchObject({ node: "x1", spare: true });
   expect(heard[0]?.group).toBeUndefined();
+  const folderId = heard[0]?.folderId;
+  expect(folderId).toMatch(/^[0-9a-f]{32}$/);
   assign = true;
   await lines.waitFor((line) => line.msg === "spare assigned to a group" && line.group === "s1");
   expect(JSON.parse(await readFile(join(dataDir, "assignment.json"), "utf8"))).toEqual({
@@ -136,9 +140,32 @@ test("a spare takes the group listing it, keeps it on disk, names it after a res
   const second = start();
   await new LogLines(second.stderr).waitFor((line) => line.msg === "listening");
   await until(() => heard.length > 0);
-  expect(heard[0]).toMatchObject({ node: "x1", spare: true, group: "s1" });
+  expect(heard[0]).toMatchObject({ node: "x1", spare: true, group: "s1", folderId });
   second.kill("SIGTERM");
   expect(await second.exited).toBe(0);
+});
+
+test("another node's data folder is refused at start: one error line, exit status 1", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "ftfs-storage-foreign-"));
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  const identity = { node: "s1a", folderId: "0123456789abcdef0123456789abcdef", createdAtMs: 1 };
+  await writeFile(join(dataDir, "identity.json"), `${JSON.stringify(identity)}\n`);
+  const args = ["--group", "s1", "--listen", "127.0.0.1:0", "--data", dataDir, "--join", "h:1"];
+  const child = spawnStorage(["--node", "s1b", ...args]);
+  const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+  expect(code).toBe(1);
+  const errors = stderr
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line.level === "error");
+  expect(errors).toEqual([
+    expect.objectContaining({
+      msg: "could not start",
+      error: expect.stringContaining(`belongs to storage node s1a (folder ${identity.folderId})`),
+    }),
+  ]);
+  expect(stderr).not.toMatch(/\s+at /);
 });
 
 async function until(condition: () => boolean): Promise<void> {

@@ -33,6 +33,7 @@ import {
   SCRUB_BYTES_PER_SECOND_DEFAULT,
   SCRUB_PASS_PAUSE_MS_DEFAULT,
 } from "./core/index.ts";
+import { ForeignFolderError, IdentityFileError } from "./io/identity.ts";
 import type { MaintenanceSettings } from "./io/maintenance.ts";
 import { StorageNode, type StorageNodeOptions } from "./io/storage-node.ts";
 
@@ -241,7 +242,11 @@ async function main(): Promise<number> {
   try {
     node = await StorageNode.start({ ...options, logger });
   } catch (error) {
-    logger.error("could not start", { error: describeError(error) });
+    // A data folder that is not this node's is the operator's to fix: one line, no stack.
+    const folderFault = error instanceof ForeignFolderError || error instanceof IdentityFileError;
+    logger.error("could not start", {
+      error: folderFault ? error.message : describeError(error),
+    });
     return EXIT_FAILURE;
   }
   exitWithParent();

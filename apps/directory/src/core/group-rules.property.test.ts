@@ -1,15 +1,19 @@
 /**
  * The group rules, spares included, under random histories (seeded, replayable with
  * FTFS_SEED): two groups of three and two spares; nodes die, come back with what their disk
- * held, catch up; spares are assigned after the grace, learn their group from the heartbeat
- * answer, keep it on disk, and catch up like any learner; writes are acknowledged only once
- * every live replica and learner stored them (the storage write path; a spare that has not
- * taken its group's view yet refuses them). Whatever happens (safety): an acknowledged write
- * is on every in-sync replica, the primary is in sync, learners and replicas never overlap, no
- * node is in two groups, a spare's group never changes once it has one, the replication factor
- * never falls, and the epoch moves exactly when the configuration does. Once faults stop
- * (liveness): every group with a live primary is back at its replication factor, unless no
- * live spare was left to give it.
+ * held or on a wiped disk (a new data folder: nothing held, a spare's assignment gone), catch
+ * up; spares are assigned after the grace, learn their group from the heartbeat answer, keep
+ * it on disk, and catch up like any learner; writes are acknowledged only once every live
+ * replica and learner stored them (the storage write path; a spare that has not taken its
+ * group's view yet refuses them). Group s2's own nodes are an older build: they report no
+ * folder id and their disks are never wiped. Whatever happens (safety): an acknowledged write
+ * is on every in-sync replica still on its recorded folder, the primary is in sync on its
+ * recorded folder, a group whose data is lost has no primary, learners and replicas never
+ * overlap, no node is in two groups, a spare's group never changes once it has one, the
+ * replication factor never falls, and the epoch moves exactly when the configuration does.
+ * Once faults stop (liveness): every group with a live primary is back at its replication
+ * factor, unless no live spare was left to give it. The histories must reach the cases that
+ * matter: wiped nodes rejoining in sync, and groups whose every in-sync node was wiped.
  */
 import { expect, test } from "bun:test";
 import { Prng } from "@ftfs/protocol/core";
@@ -32,6 +36,10 @@ const PROPERTY_TIMEOUT_MS = 30_000;
 const DEAD_AFTER_MS = 3_000;
 const GRACE_MS = 3_000;
 const STEP_MS = 1_000;
+/** Of the restarts of a node that has a folder id, the share that come back on a wiped disk. */
+const WIPED_RESTART_SHARE = 0.3;
+/** Older-build nodes: no folder id, never wiped. */
+const LEGACY_GROUP = "s2";
 
 interface NodeModel {
   readonly name: string;
@@ -41,8 +49,12 @@ interface NodeModel {
   /** The group it was started with, or the one a spare recorded on disk (survives death). */
   group: string | null;
   readonly spare: boolean;
-  /** What its disk holds (write ids); survives death. */
+  /** What its disk holds (write ids); survives death, not a wipe. */
   readonly held: Set<number>;
+  /** Its data folder's generation: a wiped disk comes back with the next one. */
+  disk: number;
+  /** An older build: reports no folder id (and is never wiped). */
+  readonly legacy: boolean;
 }
 
 interface World {
@@ -54,9 +66,16 @@ interface World {
   readonly acknowledged: Map<string, number[]>;
   nowMs: number;
   nextWrite: number;
+  /** Coverage: wiped nodes that rejoined in sync on their new folder; groups that lost data. */
+  readonly seen: { wipedRejoined: number; dataLost: number };
+}
+
+function folderOf(model: NodeModel): string | undefined {
+  return model.legacy ? undefined : `${model.name}-disk${model.disk}`;
 }
 
 function status(model: NodeModel): StorageNodeStatus {
+  const folderId = folderOf(model);
   return {
     node: model.name,
     group: model.group,
@@ -66,6 +85,7 @@ function status(model: NodeModel): StorageNodeStatus {
     lastHeartbeatMs: model.lastHeartbeatMs,
     spare: model.spare,
     ...(model.syncedEpoch === undefined ? {} : { syncedEpoch: model.syncedEpoch }),
+    ...(folderId === undefined ? {} : { folderId }),
   };
 }
 
@@ -75,7 +95,8 @@ function newWorld(seed: number): World {
     const spare = SPARES.includes(name);
     const group = spare ? null : name.slice(0, 2);
     const model = { name, alive: true, lastHeartbeatMs: 0, syncedEpoch: undefined, group, spare };
-    models.set(name, { ...model, held: new Set<number>() });
+    const legacy = group === LEGACY_GROUP;
+    models.set(name, { ...model, held: new Set<number>(), disk: 1, legacy });
   }
   const acknowledged = new Map(GROUPS.map((group) => [group, [] as number[]]));
   return {
@@ -86,6 +107,7 @@ function newWorld(seed: number): World {
     acknowledged,
     nowMs: 0,
     nextWrite: 1,
+    seen: { wipedRejoined: 0, dataLost: 0 },
   };
 }
 
@@ -96,13 +118,20 @@ function members(config: GroupConfig | undefined): { inSync: string[]; learning:
   };
 }
 
-/** A node dies, or one that is dead restarts (with its disk, forgetting it was synced). */
+/**
+ * A node dies, or one that is dead restarts, forgetting it was synced: with its disk, or on a
+ * wiped one (nothing held; a spare forgets its assignment, which was in the folder).
+ */
 function fault(world: World, model: NodeModel): void {
   const roll = world.prng.nextFloat();
   if (roll < 0.1) model.alive = false;
   else if (roll < 0.2 && !model.alive) {
     model.alive = true;
     model.syncedEpoch = undefined;
+    if (model.legacy || world.prng.nextFloat() >= WIPED_RESTART_SHARE) return;
+    model.disk += 1;
+    model.held.clear();
+    if (model.spare) model.group = null;
   }
 }
 
@@ -139,8 +168,19 @@ function reconfigure(world: World): string | null {
       return `${next.group}: replication factor fell to ${replicationFactorOf(next)}`;
     }
     world.configs.set(next.group, next);
+    count(world, current, next);
   }
   return null;
+}
+
+/** Coverage of the cases that matter: a wiped node back in sync; a group that lost data. */
+function count(world: World, current: GroupConfig | undefined, next: GroupConfig): void {
+  if (next.dataLost === true && current?.dataLost !== true) world.seen.dataLost += 1;
+  const before = new Set(current?.replicas.map((member) => member.node) ?? []);
+  for (const member of next.replicas) {
+    const rejoined = !before.has(member.node) && member.folderId?.endsWith("-disk1") === false;
+    if (rejoined) world.seen.wipedRejoined += 1;
+  }
 }
 
 /** Live spares take the view of a group that lists them (the heartbeat answer), for good. */
@@ -184,14 +224,26 @@ function safetyProblem(world: World): string | null {
     if (config.primaryNode !== null && !inSync.includes(config.primaryNode)) {
       return `${group}: primary ${config.primaryNode} is not in sync`;
     }
+    if (config.dataLost === true && config.primaryNode !== null) {
+      return `${group}: lost its data, yet ${config.primaryNode} is primary`;
+    }
     for (const node of [...inSync, ...learning]) {
       const other = listedIn.get(node);
       if (other !== undefined) return `${node} is in ${other} and ${group}`;
       listedIn.set(node, group);
     }
-    for (const node of inSync) {
-      const held = world.models.get(node)?.held;
-      const missing = world.acknowledged.get(group)?.find((id) => held?.has(id) !== true);
+    for (const slot of config.replicas) {
+      const { node } = slot;
+      const model = world.models.get(node);
+      if (model === undefined) return `${group}: lists ${node}, which does not exist`;
+      const onRecordedFolder = slot.folderId === undefined || slot.folderId === folderOf(model);
+      if (node === config.primaryNode && !onRecordedFolder) {
+        return `${group}: primary ${node} runs on a folder it was not admitted with`;
+      }
+      // A slot whose node came back on a new folder holds nothing; it serves nothing either.
+      if (!onRecordedFolder) continue;
+      const held = model.held;
+      const missing = world.acknowledged.get(group)?.find((id) => held.has(id) !== true);
       if (missing !== undefined) {
         const where = `${group} at epoch ${config.epoch}`;
         return `in-sync ${node} lacks acknowledged write ${missing} of ${where}`;
@@ -237,26 +289,38 @@ function livenessProblem(world: World): string | null {
   return null;
 }
 
-function history(seed: number): string | null {
+function run(seed: number): { problem: string | null; seen: World["seen"] } {
   const world = newWorld(seed);
+  const ended = (problem: string | null) => ({ problem, seen: world.seen });
   for (let at = 0; at < FAULT_STEPS; at += 1) {
     const problem = step(world, true);
-    if (problem !== null) return `fault step ${at}: ${problem}`;
+    if (problem !== null) return ended(`fault step ${at}: ${problem}`);
   }
   for (let at = 0; at < QUIET_STEPS; at += 1) {
     const problem = step(world, false);
-    if (problem !== null) return `quiet step ${at}: ${problem}`;
+    if (problem !== null) return ended(`quiet step ${at}: ${problem}`);
   }
-  return livenessProblem(world);
+  return ended(livenessProblem(world));
+}
+
+function history(seed: number): string | null {
+  return run(seed).problem;
 }
 
 test(
   "acknowledged writes stay on every in-sync replica; spares restore the factor",
   () => {
+    const seen = { wipedRejoined: 0, dataLost: 0 };
     forEachSeed("group rules with spares", seedList(SEEDS, 1), (seed) => {
-      const problem = history(seed);
-      return problem === null ? [] : [problem];
+      const outcome = run(seed);
+      seen.wipedRejoined += outcome.seen.wipedRejoined;
+      seen.dataLost += outcome.seen.dataLost;
+      return outcome.problem === null ? [] : [outcome.problem];
     });
+    if (seedList(SEEDS, 1).length === SEEDS) {
+      expect(seen.wipedRejoined).toBeGreaterThan(0);
+      expect(seen.dataLost).toBeGreaterThan(0);
+    }
   },
   PROPERTY_TIMEOUT_MS,
 );

@@ -15,7 +15,7 @@ import {
   type StorageNodeStatus,
 } from "./group-rules.ts";
 import type { GroupConfig } from "./model.ts";
-import { StorageRegistry, type Heartbeat } from "./storage-registry.ts";
+import { heartbeatOf, StorageRegistry, type Heartbeat } from "./storage-registry.ts";
 
 const DEAD_AFTER_MS = 3_000;
 const NOW_MS = 100_000;
@@ -278,5 +278,297 @@ describe("StorageRegistry", () => {
     registry.seed(config(["s1a", "s1b"], "s1a", 3), NOW_MS);
     expect(registry.isAlive("s1a", NOW_MS + DEAD_AFTER_MS - 1)).toBe(true);
     expect(registry.isAlive("s1a", NOW_MS + DEAD_AFTER_MS)).toBe(false);
+  });
+});
+
+/**
+ * A member is its data folder: a node back on a new folder (its disk wiped) is a new member,
+ * a learner until it caught up; when every in-sync node is back on a new folder the group
+ * says its data is lost and waits, with no primary, for a recorded folder to return.
+ */
+describe("nextGroupConfig with data folders", () => {
+  /** A node, its folder numbered `disk` (a wiped disk comes back with the next number). */
+  interface Listed {
+    readonly node: string;
+    readonly disk?: number;
+    readonly since?: number;
+  }
+
+  function folder(name: string, disk: number): string {
+    return `${name}-disk${disk}`;
+  }
+
+  function address(name: string): string {
+    return `127.0.0.1:${7200 + name.charCodeAt(2) - "a".charCodeAt(0)}`;
+  }
+
+  function member(listed: Listed): { node: string; address: string; folderId?: string } {
+    return {
+      node: listed.node,
+      address: address(listed.node),
+      ...(listed.disk === undefined ? {} : { folderId: folder(listed.node, listed.disk) }),
+    };
+  }
+
+  function view(spec: {
+    readonly epoch: number;
+    readonly primary: string | null;
+    readonly inSync: readonly Listed[];
+    readonly learners?: readonly Listed[];
+    readonly replicationFactor: number;
+    readonly dataLost?: true;
+  }): GroupConfig {
+    const learners = (spec.learners ?? []).map((listed) => ({
+      ...member(listed),
+      since: listed.since ?? spec.epoch,
+    }));
+    return {
+      group: "s1",
+      epoch: spec.epoch,
+      primary: spec.primary === null ? null : address(spec.primary),
+      primaryNode: spec.primary,
+      replicas: spec.inSync.map(member),
+      ...(learners.length === 0 ? {} : { learners }),
+      replicationFactor: spec.replicationFactor,
+      ...(spec.dataLost === undefined ? {} : { dataLost: spec.dataLost }),
+    };
+  }
+
+  function on(name: string, disk: number, heardAtMs = ALIVE): StorageNodeStatus {
+    return { ...node(name, heardAtMs), folderId: folder(name, disk) };
+  }
+
+  const THREE_IN_SYNC = view({
+    epoch: 3,
+    primary: "s1a",
+    inSync: [
+      { node: "s1a", disk: 1 },
+      { node: "s1b", disk: 1 },
+      { node: "s1c", disk: 1 },
+    ],
+    replicationFactor: 3,
+  });
+
+  const ALL_LOST = view({
+    epoch: 6,
+    primary: null,
+    inSync: [
+      { node: "s1a", disk: 1 },
+      { node: "s1b", disk: 1 },
+    ],
+    learners: [{ node: "s1c", disk: 1 }],
+    replicationFactor: 2,
+    dataLost: true,
+  });
+
+  const FOLDER_CASES: readonly Case[] = [
+    {
+      name: "a new group records each node's folder",
+      current: undefined,
+      nodes: [on("s1a", 1), on("s1b", 1)],
+      expected: view({
+        epoch: 1,
+        primary: "s1a",
+        inSync: [
+          { node: "s1a", disk: 1 },
+          { node: "s1b", disk: 1 },
+        ],
+        replicationFactor: 2,
+      }),
+      changed: true,
+    },
+    {
+      name: "every node on its recorded folder: no change",
+      current: THREE_IN_SYNC,
+      nodes: [on("s1a", 1), on("s1b", 1), on("s1c", 1)],
+      expected: THREE_IN_SYNC,
+      changed: false,
+    },
+    {
+      name: "a wiped in-sync backup is a learner: primary kept, its slot gone, epoch bumped",
+      current: THREE_IN_SYNC,
+      nodes: [on("s1a", 1), on("s1b", 1), on("s1c", 2)],
+      expected: view({
+        epoch: 4,
+        primary: "s1a",
+        inSync: [
+          { node: "s1a", disk: 1 },
+          { node: "s1b", disk: 1 },
+        ],
+        learners: [{ node: "s1c", disk: 2 }],
+        replicationFactor: 3,
+      }),
+      changed: true,
+    },
+    {
+      name: "a wiped primary is a learner; another in-sync node is promoted",
+      current: THREE_IN_SYNC,
+      nodes: [on("s1a", 2), on("s1b", 1), on("s1c", 1)],
+      expected: view({
+        epoch: 4,
+        primary: "s1b",
+        inSync: [
+          { node: "s1b", disk: 1 },
+          { node: "s1c", disk: 1 },
+        ],
+        learners: [{ node: "s1a", disk: 2 }],
+        replicationFactor: 3,
+      }),
+      changed: true,
+    },
+    {
+      name: "the wiped node that caught up on its new folder joins with that folder",
+      current: view({
+        epoch: 4,
+        primary: "s1a",
+        inSync: [
+          { node: "s1a", disk: 1 },
+          { node: "s1b", disk: 1 },
+        ],
+        learners: [{ node: "s1c", disk: 2 }],
+        replicationFactor: 3,
+      }),
+      nodes: [on("s1a", 1), on("s1b", 1), synced(on("s1c", 2), 4)],
+      expected: view({
+        epoch: 5,
+        primary: "s1a",
+        inSync: [
+          { node: "s1a", disk: 1 },
+          { node: "s1b", disk: 1 },
+          { node: "s1c", disk: 2 },
+        ],
+        replicationFactor: 3,
+      }),
+      changed: true,
+    },
+    {
+      name: "a learner back on a new folder starts its stint over (its old progress is gone)",
+      current: view({
+        epoch: 5,
+        primary: "s1a",
+        inSync: [{ node: "s1a", disk: 1 }],
+        learners: [{ node: "s1b", disk: 1, since: 2 }],
+        replicationFactor: 1,
+      }),
+      nodes: [on("s1a", 1), synced(on("s1b", 2), 2)],
+      expected: view({
+        epoch: 6,
+        primary: "s1a",
+        inSync: [{ node: "s1a", disk: 1 }],
+        learners: [{ node: "s1b", disk: 2, since: 6 }],
+        replicationFactor: 1,
+      }),
+      changed: true,
+    },
+    {
+      name: "every in-sync node back on a new folder: data lost, no primary, nobody promoted",
+      current: view({
+        epoch: 5,
+        primary: "s1a",
+        inSync: [
+          { node: "s1a", disk: 1 },
+          { node: "s1b", disk: 1 },
+        ],
+        replicationFactor: 2,
+      }),
+      nodes: [on("s1a", 2), on("s1b", 2), on("s1c", 1)],
+      expected: ALL_LOST,
+      changed: true,
+    },
+    {
+      name: "data lost, still: no change, even when the new folders report they caught up",
+      current: ALL_LOST,
+      nodes: [synced(on("s1a", 2), 6), synced(on("s1b", 2), 6), synced(on("s1c", 1), 6)],
+      expected: ALL_LOST,
+      changed: false,
+    },
+    {
+      name: "a recorded folder comes back (a disk remounted): in sync, primary, data found",
+      current: ALL_LOST,
+      nodes: [on("s1a", 1), on("s1b", 2), on("s1c", 1)],
+      expected: view({
+        epoch: 7,
+        primary: "s1a",
+        inSync: [{ node: "s1a", disk: 1 }],
+        learners: [
+          { node: "s1b", disk: 2, since: 7 },
+          { node: "s1c", disk: 1, since: 6 },
+        ],
+        replicationFactor: 2,
+      }),
+      changed: true,
+    },
+    {
+      name: "one in-sync node wiped, the other dead: the group waits, not yet data lost",
+      current: view({
+        epoch: 5,
+        primary: "s1a",
+        inSync: [
+          { node: "s1a", disk: 1 },
+          { node: "s1b", disk: 1 },
+        ],
+        replicationFactor: 2,
+      }),
+      nodes: [on("s1a", 2), on("s1b", 1, DEAD)],
+      expected: view({
+        epoch: 6,
+        primary: null,
+        inSync: [
+          { node: "s1a", disk: 1 },
+          { node: "s1b", disk: 1 },
+        ],
+        replicationFactor: 2,
+      }),
+      changed: true,
+    },
+    {
+      name: "a node of an older build (no folder id) is judged by node id, as before",
+      current: THREE_IN_SYNC,
+      nodes: [on("s1a", 1), node("s1b", ALIVE), on("s1c", 1)],
+      expected: THREE_IN_SYNC,
+      changed: false,
+    },
+    {
+      name: "a record with no folder id (an older build) takes the one the node now reports",
+      current: config(["s1a", "s1b"], "s1a", 2, [], 2),
+      nodes: [on("s1a", 1), node("s1b", ALIVE)],
+      expected: view({
+        epoch: 3,
+        primary: "s1a",
+        inSync: [{ node: "s1a", disk: 1 }, { node: "s1b" }],
+        replicationFactor: 2,
+      }),
+      changed: true,
+    },
+  ];
+
+  for (const each of FOLDER_CASES) {
+    test(each.name, () => {
+      const next = nextGroupConfig(each.current, "s1", each.nodes, NOW_MS, DEAD_AFTER_MS);
+      expect(next).toEqual(each.expected);
+      expect(next === each.current).toBe(!each.changed);
+    });
+  }
+
+  test("a node not heard from since a failover keeps its recorded folder", () => {
+    const registry = new StorageRegistry(10, DEAD_AFTER_MS);
+    registry.seed(THREE_IN_SYNC, NOW_MS);
+    const seeded = registry.list();
+    expect(seeded.map((status) => status.folderId)).toEqual([undefined, undefined, undefined]);
+    expect(nextGroupConfig(THREE_IN_SYNC, "s1", seeded, NOW_MS, DEAD_AFTER_MS)).toBe(
+      THREE_IN_SYNC,
+    );
+  });
+
+  test("a heartbeat carries the folder id into the registry", () => {
+    const beat = heartbeatOf({
+      node: "s1a",
+      group: "s1",
+      address: address("s1a"),
+      capacityBytes: 1,
+      usedBytes: 0,
+      folderId: folder("s1a", 1),
+    });
+    expect(beat.ok ? beat.value.folderId : null).toBe(folder("s1a", 1));
   });
 });

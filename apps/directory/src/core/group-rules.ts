@@ -5,7 +5,8 @@
  * gossip (SWIM) will feed the same rules later.
  *
  * Rules (PacificA's, with learners):
- *   - a live node that is in the current configuration's replicas (in sync) stays in sync;
+ *   - a live node that is in the current configuration's replicas (in sync) stays in sync,
+ *     as long as it runs on the data folder it was admitted with (below);
  *   - a live node that is not (new, restarted, or dropped while it was unreachable) is a
  *     learner: writes reach it, reads and promotion do not, until it reports that it copied
  *     the primary's data during its current stint as a learner (syncedEpoch >= since); then
@@ -13,8 +14,28 @@
  *   - the primary stays while it is alive and in sync; otherwise the first in-sync node (in
  *     node order) is promoted. Only an in-sync node can be primary: a learner may lack chunks;
  *   - a new group takes its live nodes as they are: there is nothing to catch up on;
- *   - when every in-sync node is dead, nobody else may replace them (only they hold every
- *     acknowledged chunk): the group waits, with no primary, until one of them returns;
+ *   - a member is its data folder, not only its node id: a live node whose reported folder id
+ *     differs from the one recorded for it (its disk was wiped or replaced) is a new member. An
+ *     in-sync node loses its slot (it leaves the in-sync set, the epoch bumps, a primary is
+ *     replaced by another in-sync node) and learns from the start like a new node; a learner
+ *     starts its stint over. A node or a record with no folder id (an older build, or a node not
+ *     heard from since a directory failover) is judged by node id alone, as before; a record
+ *     without one takes the id the node reports;
+ *   - when no in-sync node is live on its recorded folder (all dead, or back on new folders),
+ *     nobody else may replace them (only they held every acknowledged chunk): the group waits,
+ *     with no primary, until one of them returns on its folder. Meanwhile the in-sync set is
+ *     kept as recorded, folder ids included, so a folder that was only missing (a disk not
+ *     mounted, a wrong --data) is recognised when it comes back; a node back on a new folder
+ *     keeps its slot but is not counted as holding anything;
+ *   - data lost: when every in-sync node is live on a new folder, no node holds the group's
+ *     acknowledged chunks. The group says so (`dataLost: true`) and stays as above: no primary,
+ *     so no writes and no catch-up; its new folders are never promoted. It never re-forms
+ *     itself on them: that would turn a missing mount into a real loss (the returning folder
+ *     would be a stranger to a group that moved on), and giving up acknowledged data is an
+ *     operator's decision, not a timer's. Uploads go to other groups meanwhile (placement needs
+ *     a live primary); reads of the lost chunks fail naming the chunk (the listed nodes do not
+ *     have it). `dataLost` clears once an in-sync node returns on its recorded folder; until
+ *     then the way out is the operator's (there is no command yet to retire such a group);
  *   - the replication factor is the most nodes started for the group (`spare === false`) ever
  *     in sync at once. Former spares do not raise it: a node that comes back after a spare
  *     replaced it must not make the group want one more spare for good;
@@ -42,6 +63,8 @@ export interface StorageNodeStatus {
    * directory took over (seeded from a recorded configuration), so unknown.
    */
   readonly spare?: boolean;
+  /** The data folder the node runs on; absent: an older build, or not heard from yet. */
+  readonly folderId?: string;
 }
 
 /** A configuration recorded before replication factors existed counts its in-sync size. */
@@ -82,34 +105,77 @@ function choosePrimary(
 }
 
 type Member = GroupConfig["replicas"][number];
+type Learner = NonNullable<GroupConfig["learners"]>[number];
+
+function sameMember(left: Member, right: Member | undefined): boolean {
+  return (
+    right !== undefined &&
+    left.node === right.node &&
+    left.address === right.address &&
+    left.folderId === right.folderId
+  );
+}
 
 function sameMembers(left: readonly Member[], right: readonly Member[]): boolean {
-  if (left.length !== right.length) return false;
-  return left.every((member, at) => {
-    const other = right[at];
-    return other !== undefined && other.node === member.node && other.address === member.address;
-  });
+  return left.length === right.length && left.every((member, at) => sameMember(member, right[at]));
 }
 
 function sameMembership(left: GroupConfig, right: GroupConfig): boolean {
   if (left.primary !== right.primary || left.primaryNode !== right.primaryNode) return false;
   if (replicationFactorOf(left) !== replicationFactorOf(right)) return false;
+  if ((left.dataLost === true) !== (right.dataLost === true)) return false;
   return (
     sameMembers(left.replicas, right.replicas) &&
     sameMembers(left.learners ?? [], right.learners ?? [])
   );
 }
 
-function asMember(status: StorageNodeStatus): Member {
-  return { node: status.node, address: status.address };
+/** What `config` records for `node`: its in-sync slot, else its learner entry. */
+function recordOf(config: GroupConfig | undefined, node: string): Member | Learner | undefined {
+  const inSync = config?.replicas.find((member) => member.node === node);
+  return inSync ?? config?.learners?.find((member) => member.node === node);
 }
 
-type Learner = NonNullable<GroupConfig["learners"]>[number];
+/**
+ * The node runs on another data folder than the one recorded for it: a new member. Unknown on
+ * either side (an older build, a node not heard from since a failover) is not a change.
+ */
+export function folderChanged(recorded: Member | undefined, status: StorageNodeStatus): boolean {
+  return (
+    recorded?.folderId !== undefined &&
+    status.folderId !== undefined &&
+    recorded.folderId !== status.folderId
+  );
+}
 
-/** The epoch since which `node` has been a learner without a break, if it is one in `config`. */
-function learnerSince(config: GroupConfig | undefined, node: string): number | undefined {
-  const learner = config?.learners?.find((member) => member.node === node);
-  if (learner === undefined || config === undefined) return undefined;
+/** The member record: the folder the node reports, else the one recorded (kept, unknown). */
+function asMember(status: StorageNodeStatus, recorded: Member | undefined): Member {
+  const folderId = status.folderId ?? recorded?.folderId;
+  return {
+    node: status.node,
+    address: status.address,
+    ...(folderId === undefined ? {} : { folderId }),
+  };
+}
+
+/** `node` still holds its in-sync slot: it is recorded in sync, on the folder it runs on. */
+function keepsSlot(current: GroupConfig, status: StorageNodeStatus): boolean {
+  const slot = current.replicas.find((member) => member.node === status.node);
+  return slot !== undefined && !folderChanged(slot, status);
+}
+
+/**
+ * The epoch since which the node has been a learner without a break, if it is one in `config`
+ * on the folder it runs on now (a new folder starts a new stint).
+ */
+function learnerSince(
+  config: GroupConfig | undefined,
+  status: StorageNodeStatus,
+): number | undefined {
+  const learner = config?.learners?.find((member) => member.node === status.node);
+  if (learner === undefined || config === undefined || folderChanged(learner, status)) {
+    return undefined;
+  }
   return learner.since ?? config.epoch;
 }
 
@@ -120,24 +186,41 @@ function learnerSince(config: GroupConfig | undefined, node: string): number | u
 function asLearners(current: GroupConfig | undefined, statuses: readonly StorageNodeStatus[]): Learner[] {
   const next = (current?.epoch ?? 0) + 1;
   return statuses.map((status) => ({
-    ...asMember(status),
-    since: learnerSince(current, status.node) ?? next,
+    ...asMember(status, current?.learners?.find((member) => member.node === status.node)),
+    since: learnerSince(current, status) ?? next,
   }));
 }
 
 /** A learner that copied the primary's data during its current stint is in sync. */
 function caughtUp(current: GroupConfig, status: StorageNodeStatus): boolean {
-  const since = learnerSince(current, status.node);
+  const since = learnerSince(current, status);
   return since !== undefined && status.syncedEpoch !== undefined && status.syncedEpoch >= since;
 }
 
+/** Every in-sync slot's node is live, on a folder other than the recorded one. */
+function dataLost(current: GroupConfig, live: readonly StorageNodeStatus[]): boolean {
+  const byNode = new Map(live.map((status) => [status.node, status]));
+  return (
+    current.replicas.length > 0 &&
+    current.replicas.every((slot) => {
+      const status = byNode.get(slot.node);
+      return status !== undefined && folderChanged(slot, status);
+    })
+  );
+}
+
 /**
- * Every in-sync replica is gone: only they hold every acknowledged chunk, so nobody else may
- * take their place. The in-sync set is kept as it is (dead), with no primary, until one of
- * them comes back; live others wait as learners.
+ * No in-sync replica is live on its folder: only they held every acknowledged chunk, so nobody
+ * else may take their place. The in-sync set is kept as recorded (dead, or back on new
+ * folders), with no primary, until one of them comes back on its folder; live others wait as
+ * learners. When all of them are back on new folders, the data is lost, and the group says so.
  */
 function frozen(current: GroupConfig, live: readonly StorageNodeStatus[]): GroupConfig {
-  const learners = asLearners(current, live);
+  const slots = new Set(current.replicas.map((member) => member.node));
+  const learners = asLearners(
+    current,
+    live.filter((status) => !slots.has(status.node)),
+  );
   const candidate: GroupConfig = {
     group: current.group,
     epoch: current.epoch,
@@ -146,6 +229,7 @@ function frozen(current: GroupConfig, live: readonly StorageNodeStatus[]): Group
     replicas: current.replicas,
     ...(learners.length === 0 ? {} : { learners }),
     replicationFactor: replicationFactorOf(current),
+    ...(dataLost(current, live) ? { dataLost: true } : {}),
   };
   if (sameMembership(current, candidate)) return current;
   return { ...candidate, epoch: current.epoch + 1 };
@@ -160,14 +244,12 @@ export function nextGroupConfig(
   deadAfterMs: number,
 ): GroupConfig {
   const live = liveMembers(group, nodes, nowMs, deadAfterMs);
-  const wasInSync = new Set(current?.replicas.map((replica) => replica.node) ?? []);
   const epoch = current?.epoch ?? 0;
   const fresh = current === undefined || current.replicas.length === 0;
-  const keptInSync = live.filter((status) => wasInSync.has(status.node));
-  if (!fresh && keptInSync.length === 0) return frozen(current, live);
+  if (!fresh && !live.some((status) => keepsSlot(current, status))) return frozen(current, live);
   const inSync = fresh
     ? live
-    : live.filter((status) => wasInSync.has(status.node) || caughtUp(current, status));
+    : live.filter((status) => keepsSlot(current, status) || caughtUp(current, status));
   const inSyncNodes = new Set(inSync.map((status) => status.node));
   const learners = live.filter((status) => !inSyncNodes.has(status.node));
   const primary = choosePrimary(current, inSync);
@@ -176,7 +258,7 @@ export function nextGroupConfig(
     epoch,
     primary: primary?.address ?? null,
     primaryNode: primary?.node ?? null,
-    replicas: inSync.map(asMember),
+    replicas: inSync.map((status) => asMember(status, recordOf(current, status.node))),
     ...(learners.length === 0 ? {} : { learners: asLearners(current, learners) }),
     replicationFactor: nextReplicationFactor(current, inSync),
   };

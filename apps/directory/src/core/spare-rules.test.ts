@@ -5,7 +5,9 @@
  * the lowest node id, and never one too small for the group's data; when spares are short the
  * group closest to losing data goes first; a group gets one spare at a time, and a spare never
  * goes to two groups; a spare that dies while learning is replaced at once; a frozen group
- * gets none; the clock stops when the group is back at its factor.
+ * gets none, nor does one whose data is lost; a spare back on a wiped disk (its assignment
+ * gone with it) is its group's new learner, never a second group's; the clock stops when the
+ * group is back at its factor.
  */
 import { describe, expect, test } from "bun:test";
 import type { StorageNodeStatus } from "./group-rules.ts";
@@ -228,6 +230,37 @@ describe("planGroups", () => {
     const nodes = [storage("s1a", DEAD), spare("x1", ALIVE)];
     const result = plan([frozen], nodes, { s1: LONG_AGO });
     expect(result.assignments).toEqual([]);
+  });
+
+  test("a spare back on a wiped disk is its group's learner again, assigned nowhere else", () => {
+    const withFolder = (config: GroupConfig): GroupConfig => ({
+      ...config,
+      replicas: config.replicas.map((each) =>
+        each.node === "x1" ? { ...each, folderId: "x1-disk1" } : each,
+      ),
+    });
+    const current = withFolder(group("s1", 6, ["s1b", "s1c", "x1"]));
+    const s2 = group("s2", 9, ["s2a", "s2b"]);
+    const wiped = { ...spare("x1", ALIVE), folderId: "x1-disk2" };
+    const nodes = [...S1_LIVE, storage("s2a", ALIVE), storage("s2b", ALIVE), wiped];
+    const result = plan([current, s2], nodes, { s2: LONG_AGO });
+    expect(result.assignments).toEqual([]);
+    const relearning = { ...member("x1"), since: 7, folderId: "x1-disk2" };
+    expect(result.changes).toEqual([{ ...group("s1", 7, ["s1b", "s1c"]), learners: [relearning] }]);
+  });
+
+  test("a group whose data is lost gets no spare: nobody could give it the data", () => {
+    const lost: GroupConfig = {
+      ...group("s1", 7, ["s1a"]),
+      replicas: [{ ...member("s1a"), folderId: "s1a-disk1" }],
+      primary: null,
+      primaryNode: null,
+      dataLost: true,
+    };
+    const nodes = [{ ...storage("s1a", ALIVE), folderId: "s1a-disk2" }, spare("x1", ALIVE)];
+    const result = plan([lost], nodes, { s1: LONG_AGO });
+    expect(result.assignments).toEqual([]);
+    expect(result.changes).toEqual([]);
   });
 
   test("a learner not heard from since a failover may be a spare: no second one meanwhile", () => {

@@ -29,6 +29,7 @@ export function heartbeatOf(body: RequestBody<"registerStorage">): Result<Heartb
     capacityBytes: body.capacityBytes,
     usedBytes: body.usedBytes,
     ...(body.syncedEpoch === undefined ? {} : { syncedEpoch: body.syncedEpoch }),
+    ...(body.folderId === undefined ? {} : { folderId: body.folderId }),
   });
 }
 
@@ -57,10 +58,11 @@ export class StorageRegistry {
   }
 
   /**
-   * After a restart: count each recorded replica and learner as heard from at `nowMs` (usage
-   * unknown, spare or not unknown), so it has one heartbeat timeout to announce itself before
-   * its group is reconfigured. Learners too: a spare assigned as one must not lose its
-   * assignment to a failover.
+   * After a restart: count each recorded replica and learner as heard from at `nowMs` (usage,
+   * spare or not, and folder unknown: the recorded folder stands until the node reports its
+   * own), so it has one heartbeat timeout to announce itself before its group is
+   * reconfigured. Learners too: a spare assigned as one must not lose its assignment to a
+   * failover.
    */
   seed(config: GroupConfig, nowMs: number): void {
     for (const replica of [...config.replicas, ...(config.learners ?? [])]) {

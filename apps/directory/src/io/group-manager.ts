@@ -5,7 +5,9 @@
  * (core/spare-rules.ts). Recomputations run one at a time, so two heartbeats never propose the
  * same epoch twice. Soft state only (heartbeats, and when each group fell under its replication
  * factor: a new primary starts those clocks afresh, which delays a spare by at most one grace);
- * the configurations themselves are replicated metadata in the store.
+ * the configurations themselves are replicated metadata in the store. Each change that admits
+ * a node back on a new data folder, or in which a group loses (or finds again) its data, is
+ * said once in the log, when it is proposed.
  */
 
 import { assert, ok, type Result } from "@ftfs/protocol/core";
@@ -131,6 +133,7 @@ export class GroupManager {
       graceMs: this.options.rereplicationGraceMs,
     });
     this.underSinceMs = plan.underSinceMs;
+    const before = new Map(store.listGroups().map((config) => [config.group, config]));
     for (const config of plan.changes) {
       const result = await proposer.propose({ type: "setGroupConfig", config, atMs });
       if (!result.ok) {
@@ -147,11 +150,57 @@ export class GroupManager {
         replicas: config.replicas.map((replica) => replica.node).join(","),
         learners: (config.learners ?? []).map((learner) => learner.node).join(","),
         replicationFactor: config.replicationFactor ?? null,
+        dataLost: config.dataLost === true,
       });
+      logFolderChanges(logger, before.get(config.group), config);
       for (const assignment of plan.assignments) {
         if (assignment.group !== config.group) continue;
         logger.info("spare assigned to an under-replicated group", { ...assignment });
       }
     }
   }
+}
+
+/**
+ * Say what a configuration change did about data folders: each node admitted again on a new
+ * folder (a warning: its disk was wiped or replaced), and a group that lost, or found again,
+ * its data (an error: the group's acknowledged chunks are on no live disk). Called once per
+ * change, so each line appears once per change, never per heartbeat.
+ */
+function logFolderChanges(
+  logger: Logger,
+  before: GroupConfig | undefined,
+  after: GroupConfig,
+): void {
+  if (before === undefined) return;
+  const recorded = new Map(
+    [...before.replicas, ...(before.learners ?? [])].map((member) => [member.node, member]),
+  );
+  for (const member of [...after.replicas, ...(after.learners ?? [])]) {
+    const was = recorded.get(member.node)?.folderId;
+    if (was === undefined || member.folderId === undefined || was === member.folderId) continue;
+    logger.warn("storage node came back on a new data folder: a new member, a learner", {
+      group: after.group,
+      node: member.node,
+      recordedFolder: was,
+      reportedFolder: member.folderId,
+      epoch: after.epoch,
+    });
+  }
+  const lost = after.dataLost === true;
+  if (lost === (before.dataLost === true)) return;
+  if (lost) {
+    logger.error("storage group lost its data: every in-sync node came back on a new folder", {
+      group: after.group,
+      epoch: after.epoch,
+      replicas: after.replicas.map((replica) => replica.node).join(","),
+      action: "no primary until one of them returns on its recorded folder",
+    });
+    return;
+  }
+  logger.warn("storage group found its data again: an in-sync node is back on its folder", {
+    group: after.group,
+    epoch: after.epoch,
+    primary: after.primaryNode,
+  });
 }

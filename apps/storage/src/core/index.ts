@@ -3,6 +3,7 @@
  * the rules of background maintenance (scrub pacing, repair, garbage collection).
  */
 export * from "./gc-rules.ts";
+export * from "./identity-rules.ts";
 export * from "./layout.ts";
 export * from "./limits.ts";
 export * from "./owned-files.ts";

@@ -10,6 +10,8 @@
  *   refs.sqlite            owner references (plus its -wal and -shm files)
  *   assignment.json        a spare's group, once the directory assigned it one: `{"group":"s1"}`
  *   assignment.json.tmp    that file being written; replaced by a rename
+ *   identity.json          the folder's identity, made at its first start (core/identity-rules.ts)
+ *   identity.json.tmp      that file being written; replaced by a rename
  */
 
 import { isSha256Hex } from "@ftfs/protocol/core";
@@ -20,6 +22,8 @@ export const QUARANTINE_DIR = "quarantine";
 export const REFS_DB_FILE = "refs.sqlite";
 export const ASSIGNMENT_FILE = "assignment.json";
 export const ASSIGNMENT_TEMP_FILE = `${ASSIGNMENT_FILE}.tmp`;
+export const IDENTITY_FILE = "identity.json";
+export const IDENTITY_TEMP_FILE = `${IDENTITY_FILE}.tmp`;
 
 const FANOUT_CHARS = 2;
 const TEMP_SUFFIX = ".tmp";

@@ -47,6 +47,12 @@ export interface HeartbeatOptions {
   readonly group: string | null;
   /** Started with `--spare` (said in every heartbeat, assigned or not). */
   readonly spare: boolean;
+  /**
+   * The data folder's identity, said in every heartbeat: the directory takes a node back on
+   * another folder as a new member. The node always gives it; absent, the heartbeat says what
+   * an older build said.
+   */
+  readonly folderId?: string;
   /** Record a spare's assignment durably; the view is adopted only once this resolves. */
   readonly onAssigned: (group: string) => Promise<void>;
   /** The address other nodes reach us on (known only once the server listens). */
@@ -245,6 +251,7 @@ export class Heartbeat {
           address: this.options.address,
           ...this.options.usage(),
           ...(syncedEpoch === undefined ? {} : { syncedEpoch }),
+          ...(this.options.folderId === undefined ? {} : { folderId: this.options.folderId }),
         },
         { timeoutMs: HEARTBEAT_CALL_TIMEOUT_MS },
       );

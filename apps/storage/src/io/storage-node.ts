@@ -8,6 +8,10 @@
  * A spare (`spare: true`) starts with no group and holds nothing until the directory assigns
  * it one; the assignment is kept in the data folder (io/assignment.ts), so a restarted spare
  * comes back as a member of that group.
+ *
+ * The data folder has an identity (io/identity.ts), checked before anything else in it is
+ * opened: another node's folder is refused, and the folder id goes in every heartbeat, so a
+ * node back on a wiped disk is a new member to the directory.
  */
 
 import { statfs } from "node:fs/promises";
@@ -38,6 +42,7 @@ import { CatchUp } from "./catch-up.ts";
 import { ChunkStore } from "./chunk-store.ts";
 import { storageHandlers, type StorageContext } from "./handlers.ts";
 import { Heartbeat } from "./heartbeat.ts";
+import { openIdentity } from "./identity.ts";
 import { Maintenance, type MaintenanceSettings, type MaintenanceStats } from "./maintenance.ts";
 import { RefsStore } from "./refs-store.ts";
 import { Replicator } from "./replicator.ts";
@@ -82,8 +87,15 @@ interface Membership {
   readonly spare: boolean;
 }
 
+/** …and on which data folder. */
+interface Identity extends Membership {
+  readonly folderId: string;
+}
+
 export class StorageNode {
   readonly node: string;
+  /** The data folder's identity (made at its first start), reported in every heartbeat. */
+  readonly folderId: string;
   readonly address: string;
   readonly chunks: ChunkStore;
   readonly refs: RefsStore;
@@ -99,6 +111,13 @@ export class StorageNode {
 
   /** Open the stores in `--data` (recovering what is there), listen, and start heartbeating. */
   static async start(options: StorageNodeOptions): Promise<StorageNode> {
+    // First: a foreign folder must be refused before anything in it is opened or created.
+    const { folderId } = await openIdentity({
+      dataDir: options.dataDir,
+      node: options.node,
+      logger: options.logger,
+      nowMs: options.nowMs ?? Date.now,
+    });
     const chunks = await ChunkStore.open(options.dataDir, options.logger, options.nowMs);
     const membership = await startMembership(options);
     const freeOnDisk = options.capacityBytes === undefined ? await freeBytes(options.dataDir) : 0;
@@ -106,7 +125,7 @@ export class StorageNode {
     const refs = RefsStore.open(join(options.dataDir, REFS_DB_FILE));
     let node: StorageNode;
     try {
-      node = new StorageNode(options, membership, chunks, refs);
+      node = new StorageNode(options, { ...membership, folderId }, chunks, refs);
     } catch (error) {
       refs.close();
       throw error;
@@ -174,15 +193,16 @@ export class StorageNode {
 
   private constructor(
     options: StorageNodeOptions,
-    membership: Membership,
+    identity: Identity,
     chunks: ChunkStore,
     refs: RefsStore,
   ) {
     const { logger, node } = options;
-    const { group, spare } = membership;
+    const { group, spare, folderId } = identity;
     const nowMs = options.nowMs ?? Date.now;
     const monotonicMs = options.monotonicMs ?? (() => performance.now());
     this.node = node;
+    this.folderId = folderId;
     this.chunks = chunks;
     this.refs = refs;
     const connect = nodeConnect(options);
@@ -211,6 +231,7 @@ export class StorageNode {
       node,
       group,
       spare,
+      folderId,
       onAssigned: (assigned) => writeAssignment(options.dataDir, assigned),
       address: this.address,
       join: options.join,
@@ -241,6 +262,7 @@ export class StorageNode {
       group,
       spare,
       data: options.dataDir,
+      folderId,
       join: options.join.join(","),
       chunks: chunks.chunkCount,
       usedBytes: chunks.usedBytes,

@@ -57,13 +57,35 @@ export const chunkRefSchema = obj({
 });
 export type ChunkRef = Infer<typeof chunkRefSchema>;
 
-const replicaSchema = obj({ node: nodeIdField, address: addressField });
+/** Random bytes in a storage data folder's id: enough that two folders never share one. */
+export const FOLDER_ID_BYTES = 16;
+/** A storage data folder's identity, made at the folder's first start: lowercase hex. */
+export const folderIdField = str({
+  bytesMin: 2 * FOLDER_ID_BYTES,
+  bytesMax: 2 * FOLDER_ID_BYTES,
+  pattern: /^[0-9a-f]+$/,
+});
+
+/**
+ * `folderId`: the data folder the member was admitted with. A node that comes back on another
+ * folder (its disk was wiped or replaced) is a new member. Absent for nodes of older builds.
+ */
+const replicaSchema = obj({
+  node: nodeIdField,
+  address: addressField,
+  folderId: opt(folderIdField),
+});
 /**
  * `since`: the epoch from which the learner has been listed without a break. Every write
  * acknowledged from then on reached it, so one copy of the primary's data taken at or after
  * `since` completes it, however many other changes bump the epoch meanwhile.
  */
-const learnerSchema = obj({ node: nodeIdField, address: addressField, since: opt(epochField) });
+const learnerSchema = obj({
+  node: nodeIdField,
+  address: addressField,
+  since: opt(epochField),
+  folderId: opt(folderIdField),
+});
 
 /**
  * A storage group as the directory configures it: who is primary, who is in sync (`replicas`),
@@ -71,7 +93,9 @@ const learnerSchema = obj({ node: nodeIdField, address: addressField, since: opt
  * nothing new), but they serve no reads and cannot become primary until they are in sync.
  * `replicationFactor` is the most nodes started for this group that were ever in sync at once;
  * below it for a grace period, the group gets a spare node. Absent in configurations recorded
- * before spares existed: their in-sync size stands in for it.
+ * before spares existed: their in-sync size stands in for it. `dataLost`: every in-sync
+ * replica came back on a new data folder, so no node holds the group's acknowledged chunks;
+ * the group has no primary until one of those folders returns (absent: false).
  */
 export const groupViewSchema = obj({
   group: groupField,
@@ -81,6 +105,7 @@ export const groupViewSchema = obj({
   replicas: arr(replicaSchema, { itemsMax: MEMBERS_MAX }),
   learners: opt(arr(learnerSchema, { itemsMax: MEMBERS_MAX })),
   replicationFactor: opt(int({ min: 1, max: MEMBERS_MAX })),
+  dataLost: opt(bool),
 });
 export type GroupView = Infer<typeof groupViewSchema>;
 
@@ -322,6 +347,8 @@ export const OPS = {
       usedBytes: int({ min: 0, max: BYTES_MAX }),
       /** A learner that copied everything the group held at this epoch says so here. */
       syncedEpoch: opt(epochField),
+      /** The node's data folder identity (absent from older builds). */
+      folderId: opt(folderIdField),
     }),
     response: obj({ group: opt(groupViewSchema), directoryNode: nodeIdField }),
   },
