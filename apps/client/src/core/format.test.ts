@@ -87,3 +87,22 @@ test("status lists every member, directories first, and names directories that d
   expect(lines[5]).toMatch(/^x1\s+storage\s+spare\s/);
   expect(text).toContain("no answer from 127.0.0.1:7103");
 });
+
+test("status names a group whose every in-sync disk was replaced as data lost, not just idle", () => {
+  const group = (name: string, dataLost: boolean) => ({
+    group: name,
+    epoch: 4,
+    primary: null,
+    primaryNode: null,
+    replicas: [{ node: `${name}a`, address: "127.0.0.1:1" }],
+    ...(dataLost ? { dataLost: true } : {}),
+  });
+  const text = formatStatus({
+    node: "d1",
+    members: [],
+    groups: [group("s1", true), group("s2", false)],
+    unreachable: [],
+  });
+  expect(text).toMatch(/^s1\s+4\s+\(none: data lost, every in-sync disk was replaced\)\s+s1a/m);
+  expect(text).toMatch(/^s2\s+4\s+\(none\)\s+s2a/m);
+});

@@ -206,6 +206,8 @@ function memberGroup(member: MemberView): string {
 }
 
 function primaryLabel(group: GroupView): string {
+  // Every in-sync node came back on an empty disk: say so, not just "no primary".
+  if (group.dataLost === true) return "(none: data lost, every in-sync disk was replaced)";
   if (group.primary === null) return "(none)";
   return group.primaryNode === null ? group.primary : `${group.primaryNode} ${group.primary}`;
 }
