@@ -5,6 +5,7 @@ import {
   chunkIdAt,
   chunkPath,
   isFanoutName,
+  quarantinedChunkId,
   quarantinePath,
   tempPath,
 } from "./layout.ts";
@@ -20,6 +21,14 @@ test("temporary and quarantine names are unique per serial and outside chunks/",
   expect(tempPath(ID, 1)).toBe(`tmp/${ID}.1.tmp`);
   expect(tempPath(ID, 2)).not.toBe(tempPath(ID, 1));
   expect(quarantinePath(ID, 3)).toBe(`quarantine/${ID}.3`);
+});
+
+test("a quarantine file name gives back its chunk id; anything else is not ours", () => {
+  expect(quarantinedChunkId(`${ID}.3`)).toBe(ID);
+  expect(quarantinedChunkId(ID)).toBeNull();
+  expect(quarantinedChunkId(`${ID}.x`)).toBeNull();
+  expect(quarantinedChunkId(`${ID}.3.tmp`)).toBeNull();
+  expect(quarantinedChunkId("notes.txt")).toBeNull();
 });
 
 test("only a sha256 filed under its own fan-out is a chunk", () => {

@@ -6,7 +6,8 @@
  *   chunks/ab/cd/<id>      a stored chunk, named by its SHA-256 (two-level fan-out keeps
  *                          directories small: 65 536 leaves before any holds many files)
  *   tmp/<id>.<n>.tmp       a chunk being written; removed at start-up (a crash leftover)
- *   quarantine/<id>.<n>    a chunk whose bytes rotted; kept for a post-mortem, never served
+ *   quarantine/<id>.<n>    a chunk whose bytes rotted; never served; kept for a post-mortem
+ *                          until a grace after the chunk was repaired (io/gc.ts removes it)
  *   refs.sqlite            owner references (plus its -wal and -shm files)
  *   assignment.json        a spare's group, once the directory assigned it one: `{"group":"s1"}`
  *   assignment.json.tmp    that file being written; replaced by a rename
@@ -47,6 +48,14 @@ export function tempPath(chunkId: string, serial: number): string {
 
 export function quarantinePath(chunkId: string, serial: number): string {
   return `${QUARANTINE_DIR}/${chunkId}.${serial}`;
+}
+
+/** The chunk id a quarantine/ file name stands for, or null when it is not one of ours. */
+export function quarantinedChunkId(name: string): string | null {
+  const dot = name.indexOf(".");
+  const id = dot < 0 ? name : name.slice(0, dot);
+  const serial = dot < 0 ? "" : name.slice(dot + 1);
+  return isSha256Hex(id) && /^\d+$/.test(serial) ? id : null;
 }
 
 /** Is this a fan-out folder name (`ab`)? Anything else under chunks/ is not ours. */

@@ -202,3 +202,27 @@ test("puts are remembered, deduplicated ones too, until forgotten", async () => 
   expect(await store.modifiedAtMs(first)).toBeGreaterThan(0);
   expect(await store.modifiedAtMs(sha256Hex(bytesOf("never stored")))).toBeNull();
 });
+
+test("quarantined copies go once their chunk is whole again and the grace passed; others stay", async () => {
+  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const rot = async (text: string): Promise<string> => {
+    const id = await putText(store, text);
+    const path = join(dir, chunkPath(id));
+    const onDisk = await readFile(path);
+    onDisk[0] = (onDisk[0] ?? 0) ^ 0xff;
+    await writeFile(path, onDisk);
+    expect((await store.scrub(id)).ok).toBe(false);
+    return id;
+  };
+  await rot("repaired later");
+  await rot("never repaired");
+  await putText(store, "repaired later");
+  expect((await readdir(join(dir, "quarantine"))).length).toBe(2);
+  // Within the grace, nothing goes.
+  expect(await store.sweepQuarantine(60_000, Date.now())).toEqual({ files: 0, bytes: 0 });
+  const swept = await store.sweepQuarantine(60_000, Date.now() + 120_000);
+  expect(swept).toEqual({ files: 1, bytes: "repaired later".length });
+  const left = await readdir(join(dir, "quarantine"));
+  expect(left).toHaveLength(1);
+  expect(left[0]?.startsWith(sha256Hex(bytesOf("never repaired")))).toBe(true);
+});

@@ -34,6 +34,7 @@ import {
   CHUNKS_DIR,
   isFanoutName,
   QUARANTINE_DIR,
+  quarantinedChunkId,
   quarantinePath,
   TEMP_DIR,
   tempPath,
@@ -85,6 +86,8 @@ export class ChunkStore {
   private readonly nowMs: () => number;
   private readonly index = new Map<string, number>();
   private readonly writing = new Map<string, Promise<Result<PutOutcome>>>();
+  /** Puts under way per chunk id, from their start to their answer. */
+  private readonly putsInFlight = new Map<string, number>();
   /** Chunks being taken out (deleted or quarantined): a put of the same id waits for these. */
   private readonly removing = new Map<string, Promise<void>>();
   /** chunk id → wall-clock time of its latest put, oldest first; at most RECENT_PUTS_MAX. */
@@ -196,8 +199,28 @@ export class ChunkStore {
     return ok({ id: chunkId, bytes } as VerifiedChunk);
   }
 
+  /**
+   * A put of this chunk has started and not finished. Its reference is recorded before the put
+   * starts, so a reference to a chunk not (yet) here is damage only when no put is under way.
+   */
+  putInFlight(chunkId: string): boolean {
+    return (this.putsInFlight.get(chunkId) ?? 0) > 0;
+  }
+
   /** Store a verified chunk durably; a chunk already present (or being written) is reused. */
   async put(chunk: VerifiedChunk): Promise<Result<PutOutcome>> {
+    const count = this.putsInFlight.get(chunk.id) ?? 0;
+    this.putsInFlight.set(chunk.id, count + 1);
+    try {
+      return await this.putOnce(chunk);
+    } finally {
+      const left = (this.putsInFlight.get(chunk.id) ?? 1) - 1;
+      if (left === 0) this.putsInFlight.delete(chunk.id);
+      else this.putsInFlight.set(chunk.id, left);
+    }
+  }
+
+  private async putOnce(chunk: VerifiedChunk): Promise<Result<PutOutcome>> {
     this.notePut(chunk.id);
     const removal = this.removing.get(chunk.id);
     if (removal !== undefined) await removal;
@@ -372,6 +395,27 @@ export class ChunkStore {
     if (created === undefined) return;
     await fsyncDir(join(this.dataDir, dirs[1]));
     await fsyncDir(join(this.dataDir, dirs[0]));
+  }
+
+  /**
+   * Remove quarantined copies of chunks that are whole again (repaired) and were quarantined
+   * at least `keepMs` ago: they only served a post-mortem. A quarantined chunk never repaired
+   * is kept: its rotted bytes may be all that is left of it. Answers the files and bytes freed.
+   */
+  async sweepQuarantine(keepMs: number, nowMs: number): Promise<{ files: number; bytes: number }> {
+    const root = join(this.dataDir, QUARANTINE_DIR);
+    const freed = { files: 0, bytes: 0 };
+    for (const name of await readdir(root).catch(() => [])) {
+      const chunkId = quarantinedChunkId(name);
+      if (chunkId === null || !this.index.has(chunkId)) continue;
+      const info = await stat(join(root, name)).catch(() => null);
+      if (info === null || nowMs - info.mtimeMs < keepMs) continue;
+      await unlink(join(root, name));
+      freed.files += 1;
+      freed.bytes += info.size;
+    }
+    if (freed.files > 0) await fsyncDir(root);
+    return freed;
   }
 
   /** Move a rotted chunk aside; concurrent finders of the same rot share one move. */

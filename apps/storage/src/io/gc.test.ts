@@ -341,6 +341,7 @@ test("a spare, in no group, neither asks nor deletes", async () => {
     bytesFreed: 0,
     refsDropped: 0,
     unconfirmed: 0,
+    quarantineFilesFreed: 0,
     errors: 0,
   });
   expect(await onDisk(orphan)).toBe(true);

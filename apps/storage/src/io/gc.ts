@@ -47,6 +47,8 @@ export interface GcStats {
   refsDropped: number;
   /** Questions the directory did not answer (the chunks wait for the next pass). */
   unconfirmed: number;
+  /** Quarantined copies of repaired chunks removed. */
+  quarantineFilesFreed: number;
   /** Chunk files that could not be deleted (logged). */
   errors: number;
 }
@@ -92,6 +94,7 @@ export class GarbageCollector {
     bytesFreed: 0,
     refsDropped: 0,
     unconfirmed: 0,
+    quarantineFilesFreed: 0,
     errors: 0,
   };
   private readonly options: GcOptions;
@@ -154,6 +157,9 @@ export class GarbageCollector {
       }
     }
     if (page.length > 0) await this.settle(group, page, tally);
+    // Quarantined rot whose chunk was repaired served a post-mortem for a grace; then it goes.
+    const quarantine = await chunks.sweepQuarantine(graceMs, nowMs());
+    this.stats.quarantineFilesFreed += quarantine.files;
     this.stats.passes += 1;
     this.stats.chunksChecked += tally.checked;
     logger.info("garbage collection pass done", {
@@ -163,6 +169,7 @@ export class GarbageCollector {
       collected: tally.collected,
       bytesFreed: tally.bytesFreed,
       refsDropped: tally.refsDropped,
+      quarantineFilesFreed: quarantine.files,
       durationMs: Math.round(monotonicMs() - startedMs),
     });
   }

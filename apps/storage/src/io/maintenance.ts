@@ -7,6 +7,7 @@
 import type { GroupView } from "@ftfs/protocol/core";
 import type { ConnectOptions, Logger } from "@ftfs/protocol/io";
 import {
+  learnerSince,
   GC_GRACE_MS_DEFAULT,
   SCRUB_BYTES_PER_SECOND_DEFAULT,
   SCRUB_PASS_PAUSE_MS_DEFAULT,
@@ -73,6 +74,7 @@ export class Maintenance {
       monotonicMs,
       bytesPerSecond: settings.scrubBytesPerSecond ?? SCRUB_BYTES_PER_SECOND_DEFAULT,
       passPauseMs: settings.scrubPassPauseMs ?? SCRUB_PASS_PAUSE_MS_DEFAULT,
+      learning: () => learnerSince(deps.view(), deps.node) !== null,
     });
     this.gc = new GarbageCollector({
       chunks,

@@ -80,7 +80,7 @@ afterEach(async () => {
   await rm(fx.dir, { recursive: true, force: true });
 });
 
-function scrubber(bytesPerSecond = RATE_FAST_BYTES_PER_SECOND): Scrubber {
+function scrubber(bytesPerSecond = RATE_FAST_BYTES_PER_SECOND, learning = false): Scrubber {
   return new Scrubber({
     chunks: fx.chunks,
     refs: fx.refs,
@@ -89,6 +89,7 @@ function scrubber(bytesPerSecond = RATE_FAST_BYTES_PER_SECOND): Scrubber {
     bytesPerSecond,
     passPauseMs: 60_000,
     monotonicMs: () => performance.now(),
+    learning: () => learning,
   });
 }
 
@@ -160,6 +161,29 @@ test("the sweep repairs a referenced chunk the store does not hold", async () =>
   await fx.repairer.idle();
   expect(scrub.stats.missingFound).toBe(1);
   expect(await onDisk(id)).toBe("referenced, never indexed");
+});
+
+test("a reference whose put is still under way, or a learner's, is not damage", async () => {
+  const bytes = new TextEncoder().encode("a put in flight");
+  const id = sha256Hex(bytes);
+  fx.copies.set(id, bytes);
+  const verified = fx.chunks.verify(id, bytes);
+  if (!verified.ok) throw verified.error;
+  // The reference first, then the put, as the handlers do; the sweep runs while it writes.
+  fx.refs.addPending(id, OWNER, bytes.length, 1);
+  const writing = fx.chunks.put(verified.value);
+  const scrub = scrubber();
+  await scrub.pass();
+  expect((await writing).ok).toBe(true);
+  await fx.repairer.idle();
+  expect(scrub.stats.missingFound).toBe(0);
+  // A learner's references name what its catch-up has yet to copy.
+  const other = new TextEncoder().encode("not copied yet");
+  fx.refs.addPending(sha256Hex(other), OWNER, other.length, 1);
+  const learner = scrubber(RATE_FAST_BYTES_PER_SECOND, true);
+  await learner.pass();
+  expect(learner.stats.missingFound).toBe(0);
+  expect(fx.repairer.stats.queued).toBe(0);
 });
 
 test("a pass reads no faster than its rate", async () => {

@@ -41,6 +41,11 @@ export interface ScrubberOptions {
   readonly bytesPerSecond: number;
   readonly passPauseMs: number;
   readonly monotonicMs: () => number;
+  /**
+   * This node is a learner catching up: the chunks its references name and it lacks are the
+   * catch-up's to copy, not damage to repair.
+   */
+  readonly learning: () => boolean;
 }
 
 interface PassTally {
@@ -155,11 +160,13 @@ export class Scrubber {
    */
   private async sweep(tally: PassTally): Promise<void> {
     const { chunks, refs, repairer } = this.options;
+    if (this.options.learning()) return;
     let after = "";
     for (;;) {
       const page = refs.referencedChunksAfter(after, SCRUB_SWEEP_PAGE_ROWS);
       for (const chunkId of page) {
-        if (chunks.has(chunkId)) continue;
+        // A put records its reference before it writes: one under way is not damage.
+        if (chunks.has(chunkId) || chunks.putInFlight(chunkId)) continue;
         if (repairer.backlog >= REPAIR_QUEUE_MAX / 2) return;
         if (repairer.schedule(chunkId, "missing") !== "queued") continue;
         tally.missing += 1;
