@@ -185,9 +185,8 @@ function checkPutTicket(
 /**
  * The reference first, then the chunk: garbage collection asks the directory about a chunk
  * with the uploads that hold it, and re-reads them before it deletes, so a reference recorded
- * before the write means no put is ever in flight unseen. (A reference to a chunk whose write
- * then failed names nothing on disk: the put is answered with the error, and the reference is
- * closed with its upload.)
+ * before the write means no put is ever in flight unseen. A write that fails takes back the
+ * reference it made, so no reference names a chunk that is not here.
  */
 async function storeLocally(
   context: StorageContext,
@@ -199,7 +198,11 @@ async function storeLocally(
   );
   if (!recorded.ok) return recorded;
   const put = await context.chunks.put(chunk);
-  if (!put.ok) return put;
+  if (!put.ok) {
+    // Nothing was stored: the reference this put made would name a chunk that is not here.
+    if (recorded.value) context.refs.dropPendingRef(chunk.id, owner.uid, owner.uploadId);
+    return put;
+  }
   context.logger.debug("chunk stored", {
     chunkId: chunk.id,
     bytes: chunk.bytes.length,

@@ -175,9 +175,13 @@ export class RefsStore {
     return new RefsStore(db);
   }
 
-  /** Record that an upload of (uid, name) holds a chunk; idempotent for a retried put. */
-  addPending(chunkId: string, owner: ChunkOwner, chunkBytes: number, nowMs: number): void {
-    this.insertPending.run(chunkId, owner.uid, owner.name, owner.uploadId, chunkBytes, nowMs);
+  /**
+   * Record that an upload of (uid, name) holds a chunk; idempotent for a retried put. Answers
+   * whether this call recorded it (false: it was recorded already).
+   */
+  addPending(chunkId: string, owner: ChunkOwner, chunkBytes: number, nowMs: number): boolean {
+    const { uid, name, uploadId } = owner;
+    return this.insertPending.run(chunkId, uid, name, uploadId, chunkBytes, nowMs).changes > 0;
   }
 
   /**
