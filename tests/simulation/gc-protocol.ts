@@ -5,7 +5,8 @@
  * side's real deletion check, driven by one seeded schedule. Chunk files are a set per node.
  *
  * A schedule interleaves, at random: placements, chunk puts (reference first, as a put does),
- * commits, deletes and re-uploads of the same names, notice deliveries (always a prefix from
+ * commits under a keep policy of 1-3 versions (pruning older ones), deletes and re-uploads of
+ * the same names, notice deliveries (always a prefix from
  * the oldest unacknowledged, as the outbox sends), acknowledgements, directory failovers (a
  * new term), a deposed primary replaying an old batch, garbage-collection questions and their
  * answers applied later (so puts and commits fall in between), clock jumps both ways on the
@@ -162,6 +163,8 @@ class World {
       sha256: sha(900 + chunks.length),
       chunks,
       atMs: this.nowMs,
+      // The keep policy may differ between commits (the flag changed between primaries).
+      keepVersions: 1 + this.prng.intBelow(3),
     });
     this.note(`commit ${upload.name} ${upload.uploadId}: ${result.ok ? `v${result.value.version}` : result.error.code}`);
     if (!result.ok && result.error.code !== "UPLOAD_EXPIRED") {
@@ -333,7 +336,7 @@ class World {
   /** Every chunk of every kept version is on every in-sync node. */
   checkSafety(step: number): void {
     for (const record of this.store.scanVersions(null, 10_000)) {
-      if (record.kind !== "live") continue;
+      if (record.kind !== "live" || record.pruned === true) continue;
       const deletedThrough = this.store.latestTombstone(record.uid, record.name)?.version ?? 0;
       if (record.version < deletedThrough) continue;
       for (const chunk of record.chunks) {

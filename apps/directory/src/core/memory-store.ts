@@ -239,6 +239,22 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     });
   }
 
+  forgetVersion(uid: string, name: string, version: number): void {
+    const undo = this.journal();
+    const versions = this.files.get(uid)?.get(name) ?? [];
+    const at = versions.findIndex((record) => record.version === version);
+    const previous = versions[at];
+    assert(previous?.kind === "live", `no live version ${version} of ${name} to forget`);
+    assert(at < versions.length - 1, `version ${version} of ${name} is its newest record`);
+    const key = pairKey(uid, previous.uploadId);
+    versions.splice(at, 1);
+    this.uploads.delete(key);
+    undo.push(() => {
+      versions.splice(at, 0, previous);
+      this.uploads.set(key, previous);
+    });
+  }
+
   pruneVersion(uid: string, name: string, version: number): void {
     const undo = this.journal();
     const versions = this.files.get(uid)?.get(name) ?? [];

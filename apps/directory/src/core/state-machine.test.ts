@@ -558,6 +558,34 @@ describe("uploads, deadlines and sweeps", () => {
   });
 });
 
+describe("the history a name keeps", () => {
+  test("records of pruned and deleted versions go once their upload's deadline passed", () => {
+    const store = freshStore();
+    const id = (n: number) => uploadIdWithDeadline(T0_MS + n * 1_000, `u${n}`);
+    const put = (n: number, atMs: number) =>
+      applyOk(store, { ...commit("alice", "a", id(n), [chunk(n, 10)], atMs), keepVersions: 1 });
+    put(1, T0_MS);
+    put(2, T0_MS + 10); // prunes v1, whose deadline is still ahead: its record stays
+    expect(store.getVersion("alice", "a", 1)).toMatchObject({ pruned: true });
+    expect(applyOk(store, { ...commit("alice", "a", id(1), [chunk(1, 10)], T0_MS + 20), keepVersions: 1 }))
+      .toMatchObject({ version: 1 });
+    put(3, T0_MS + 1_500); // past v1's deadline, not v2's: v1's record goes; v2 is pruned now
+    expect(store.getVersion("alice", "a", 1)).toBeUndefined();
+    expect(store.getVersion("alice", "a", 2)).toMatchObject({ pruned: true });
+    // A late retry of the forgotten upload is refused by its deadline, never a new version.
+    const late = apply(store, { ...commit("alice", "a", id(1), [chunk(1, 10)], T0_MS + 1_600), keepVersions: 1 });
+    expect(errorCode(late)).toBe("UPLOAD_EXPIRED");
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "a", requestId: "r", atMs: T0_MS + 3_500 });
+    // v2 (pruned) and v3 (deleted) are past their deadlines: only the tombstone is left.
+    expect(store.listVersions("alice", "a", 0).map((record) => [record.version, record.kind])).toEqual([
+      [4, "tombstone"],
+    ]);
+    // The numbering goes on from the tombstone.
+    expect(applyOk(store, { ...commit("alice", "a", id(9), [chunk(5, 10)], T0_MS + 3_600), keepVersions: 1 }).version)
+      .toBe(5);
+  });
+});
+
 describe("the chunk index", () => {
   test("kept versions' chunks are indexed per group until the name is deleted", () => {
     const store = freshStore();

@@ -196,6 +196,7 @@ function commitVersion(
     tx.pruneVersion(uid, name, record.version);
     notices.push(...releaseVersion(tx, record));
   }
+  forgetExpiredRecords(tx, uid, name, command.atMs);
   for (const [seq, { group, notice }] of notices.entries()) {
     tx.enqueueNotice({ index, seq, group, notice });
   }
@@ -236,6 +237,7 @@ function deleteFile(
     requestId,
     deletedVersion: latest.version,
   });
+  forgetExpiredRecords(tx, uid, name, command.atMs);
   for (const [seq, { group, notice }] of notices.entries()) {
     tx.enqueueNotice({ index, seq, group, notice });
   }
@@ -329,6 +331,24 @@ function moveVersion(
     notice: { op: "dropUploadRefs", body: { uid, name, uploadId } },
   });
   return ok({ movedRefs, movedBytes });
+}
+
+/**
+ * A name's records of versions no longer kept (pruned, or below its newest tombstone) go once
+ * their upload's deadline has passed: until then a retried commit of that upload must find its
+ * record (and answer the version it made), after it the deadline refuses the commit anyway. So
+ * a name's history stays bounded: its kept versions, its tombstones, and what expired lately.
+ * Records of uploads without a deadline (logged before ids had one) stay.
+ */
+function forgetExpiredRecords(tx: MetadataTx, uid: string, name: string, atMs: number): void {
+  const deletedThrough = tx.latestTombstone(uid, name)?.version ?? 0;
+  const newest = tx.latestVersion(uid, name)?.version ?? 0;
+  for (const record of tx.listVersions(uid, name, 0)) {
+    if (record.kind !== "live" || record.version === newest) continue;
+    if (record.pruned !== true && record.version > deletedThrough) continue;
+    const deadlineMs = uploadDeadlineMs(record.uploadId);
+    if (deadlineMs !== null && deadlineMs < atMs) tx.forgetVersion(uid, name, record.version);
+  }
 }
 
 /**

@@ -72,6 +72,11 @@ export interface MetadataTx extends MetadataView {
   putVersion(record: VersionRecord): void;
   /** Marks an existing live version pruned (see LiveVersion.pruned). */
   pruneVersion(uid: string, name: string, version: number): void;
+  /**
+   * Forgets a live version that is no longer kept (pruned, or below a tombstone): its record
+   * goes. Never the name's newest record, which numbers the next version.
+   */
+  forgetVersion(uid: string, name: string, version: number): void;
   /** Replaces an existing live version's chunk list (a rebalance moved its chunks). */
   replaceChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void;
   /** Replaces the group's configuration. */

@@ -8,7 +8,7 @@
  * and throws StoreCorruptError (an I/O failure, not a peer's fault).
  */
 
-import { Database } from "bun:sqlite";
+import { Database, SQLiteError } from "bun:sqlite";
 import {
   arr,
   assert,
@@ -52,6 +52,16 @@ import {
 export class StoreCorruptError extends Error {
   override readonly name = "StoreCorruptError";
   readonly code = "STORE_CORRUPT";
+}
+
+/**
+ * The database could not grow: the disk (or the file's page limit) is full. The transaction
+ * did not commit and is rolled back, so the file holds what it held before it: a node can wait
+ * for space and go on. Every other failure of the disk (SQLITE_IOERR after a failed fsync above
+ * all) is not this: what reached the disk is then unknown, and the node must stop.
+ */
+export function isDiskFull(error: unknown): boolean {
+  return error instanceof SQLiteError && error.code === "SQLITE_FULL";
 }
 
 interface VersionRow {
@@ -325,6 +335,9 @@ function prepareStatements(db: Database) {
     scanAfter: db.prepare<VersionRow, [string, string, number, number]>(
       `SELECT ${versionColumns} FROM versions WHERE (uid, name, version) > (?1, ?2, ?3)
        ORDER BY uid, name, version LIMIT ?4`,
+    ),
+    forgetVersion: db.prepare<null, [string, string, number]>(
+      "DELETE FROM versions WHERE uid = ? AND name = ? AND version = ? AND kind = 'live'",
     ),
     pruneVersion: db.prepare<null, [string, string, number]>(
       "UPDATE versions SET pruned = 1 WHERE uid = ? AND name = ? AND version = ? AND kind = 'live'",
@@ -709,6 +722,14 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
         0,
       );
     }
+  }
+
+  forgetVersion(uid: string, name: string, version: number): void {
+    this.assertWriting();
+    const newest = this.latestVersion(uid, name)?.version ?? 0;
+    assert(version < newest, `version ${version} of ${name} is its newest record`);
+    const changed = this.sql.forgetVersion.run(uid, name, version).changes;
+    assert(changed === 1, `no live version ${version} of ${name} to forget`);
   }
 
   pruneVersion(uid: string, name: string, version: number): void {
