@@ -6,14 +6,23 @@
  * The group's members are fixed at first boot: a group of one starts at once; a larger group
  * waits until gossip shows `--expect` directory nodes, records them, and keeps them for good.
  * Until then every request is answered UNAVAILABLE, which clients retry.
+ *
+ * A full disk is an answer, not a crash: when Raft cannot persist for want of space, the node
+ * drops its replicator (as a crash would, in memory only) but stays up. It refuses changes
+ * (DISK_FULL, or points at the primary the others elected), serves what its own state can
+ * answer, and probes the disk; once a durable write succeeds it rebuilds the replicator from
+ * the disk, exactly as a restart would, and rejoins the group.
  */
 
+import { dirname } from "node:path";
 import hyperid from "hyperid";
 import {
   CONNECT_TIMEOUT_MS_DEFAULT,
   fail,
+  ok,
   parseAddress,
   raft,
+  type Op,
   type Result,
   type swim,
 } from "@ftfs/protocol/core";
@@ -27,6 +36,8 @@ import {
   type ClientTls,
   type ConnectionLimits,
   type ConnectOptions,
+  type Handler,
+  type Handlers,
   type Logger,
   type ServerTls,
 } from "@ftfs/protocol/io";
@@ -43,6 +54,8 @@ import {
   SHUTDOWN_FLUSH_TIMEOUT_MS,
   STORAGE_DEAD_AFTER_MS,
   STORAGE_NODES_MAX,
+  RAFT_ELECTION_TICKS,
+  RAFT_TICK_MS,
   type Command,
   type OutcomeOf,
 } from "../core/index.ts";
@@ -55,8 +68,27 @@ import { RaftLog } from "./raft-log.ts";
 import { RaftTransport } from "./raft-transport.ts";
 import { Rebalancer } from "./rebalancer.ts";
 import { Replicator, type GroupMember, type Proposer } from "./replicator.ts";
-import type { SqliteMetadataStore } from "./sqlite-store.ts";
+import { isDiskFull, type SqliteMetadataStore } from "./sqlite-store.ts";
 import { directoryUserAuthenticator } from "./users.ts";
+
+/** How often a node whose disk filled tries a durable write, to learn that space is back. */
+export const DISK_FULL_PROBE_INTERVAL_MS = 1_000;
+/**
+ * What that probe writes (then deletes): about what a busy batch of commands writes, so a
+ * probe that passes means Raft's next batches fit too, rather than failing again at once.
+ */
+export const DISK_FULL_PROBE_BYTES = 64 * 1024;
+/** The longest election timeout: Raft randomizes it in [1, 2) × RAFT_ELECTION_TICKS ticks. */
+const ELECTION_TIMEOUT_MS_MAX = 2 * RAFT_ELECTION_TICKS * RAFT_TICK_MS;
+/**
+ * How long a member of a larger group whose disk filled answers UNAVAILABLE (retry: another
+ * member should take over) before it answers DISK_FULL: three of the longest elections. Well
+ * under a client's retry deadline, so a takeover is a pause and a group that cannot take over
+ * is one clear line.
+ */
+export const DISK_FULL_TAKEOVER_GRACE_MS = 3 * ELECTION_TIMEOUT_MS_MAX;
+/** A leader heard over Raft this recently still leads: it heartbeats every few ticks. */
+const HEARD_LEADER_FRESH_MS = ELECTION_TIMEOUT_MS_MAX;
 
 export interface DirectoryNodeOptions {
   readonly node: string;
@@ -100,6 +132,17 @@ export interface DirectoryNodeOptions {
   readonly keepVersions?: number;
 }
 
+/** While the disk is full: this node is out of its group, waiting for space. */
+interface DiskFull {
+  /** performance.now() when it filled: how long the others have had to take over. */
+  readonly sinceMs: number;
+  /** The last term on this node's disk: its epoch while it waits. */
+  readonly term: number;
+  readonly probe: ReturnType<typeof setInterval>;
+  /** The newest leader heard from over Raft meanwhile: where to send callers. */
+  heard: { readonly id: string; readonly term: number; readonly atMs: number } | null;
+}
+
 /** What only the primary runs: created on election, stopped on losing it. */
 interface PrimaryDuties {
   readonly groups: GroupManager;
@@ -130,6 +173,10 @@ export class DirectoryNode {
   /** Member id → address: recorded at formation, refreshed from gossip. */
   private readonly addresses = new Map<string, string>();
   private replicator: Replicator | null = null;
+  /** The group as recorded at formation (empty until it forms). */
+  private members: readonly GroupMember[] = [];
+  /** Non-null while the disk is full and Raft is stopped. */
+  private diskFull: DiskFull | null = null;
   private duties: PrimaryDuties | null = null;
   private formingTimer: ReturnType<typeof setInterval> | null = null;
   /** The member set last refused for being larger than --expect (logged once per change). */
@@ -169,9 +216,9 @@ export class DirectoryNode {
         return currentTerm();
       },
       propose: <C extends Command>(command: C) => this.propose(command),
-      readBarrier: () => this.replicator?.readBarrier() ?? Promise.resolve(this.forming()),
+      readBarrier: () => this.readBarrier(),
     };
-    const handlers = directoryHandlers({
+    const handlers = this.refusingWhileFull(directoryHandlers({
       node: this.node,
       address: () => this.address,
       store: this.store,
@@ -193,7 +240,7 @@ export class DirectoryNode {
       },
       uploadDeadlineMs: options.uploadDeadlineMs ?? UPLOAD_DEADLINE_MS_DEFAULT,
       keepVersions: options.keepVersions ?? KEEP_VERSIONS_DEFAULT,
-    });
+    }));
     this.server = RpcServer.start({
       listen: options.listen,
       handlers,
@@ -237,7 +284,12 @@ export class DirectoryNode {
   }
 
   get term(): number {
-    return this.replicator?.term ?? 0;
+    return this.replicator?.term ?? this.diskFull?.term ?? 0;
+  }
+
+  /** The disk filled and this node waits for space (out of its group meanwhile). */
+  get isDiskFull(): boolean {
+    return this.diskFull !== null;
   }
 
   get outboxStats(): OutboxDrainer["stats"] | null {
@@ -265,10 +317,21 @@ export class DirectoryNode {
       this.lastRefusal = seen;
       return;
     }
+    const group = [...members].map(([id, address]) => ({ id, address }));
+    let formed: readonly GroupMember[];
+    try {
+      formed = this.formGroup(group);
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      // Nothing was recorded: the next poll tries again, as it would have before formation.
+      this.logger.error("disk is full: cannot record the directory group's members; retrying", {
+        dataFolder: this.dataFolder,
+      });
+      return;
+    }
     if (this.formingTimer !== null) clearInterval(this.formingTimer);
     this.formingTimer = null;
-    const group = [...members].map(([id, address]) => ({ id, address }));
-    this.startReplication(this.formGroup(group));
+    this.startReplication(formed);
   }
 
   private formGroup(members: readonly GroupMember[]): readonly GroupMember[] {
@@ -281,6 +344,7 @@ export class DirectoryNode {
   }
 
   private startReplication(members: readonly GroupMember[]): void {
+    this.members = members;
     for (const member of members) this.addresses.set(member.id, member.address);
     this.addresses.set(this.node, this.address);
     this.replicator = new Replicator({
@@ -294,6 +358,7 @@ export class DirectoryNode {
       onApplied: () => this.duties?.outbox.kick(),
       onLeadership: (leading) => this.onLeadership(leading),
       onFatal: (error) => this.onFatal(error),
+      onDiskFull: (error) => this.onDiskFull(error),
       random: Math.random,
       nowMs: this.nowMs,
       ...(this.options.compactEveryEntries === undefined
@@ -322,10 +387,27 @@ export class DirectoryNode {
   }
 
   private propose<C extends Command>(command: C): Promise<Result<OutcomeOf<C>>> {
+    if (this.diskFull !== null) return Promise.resolve(this.diskFullRefusal(this.diskFull));
     return this.replicator?.propose(command) ?? Promise.resolve(this.forming());
   }
 
+  private readBarrier(): Promise<Result<void>> {
+    const full = this.diskFull;
+    if (full === null) return this.replicator?.readBarrier() ?? Promise.resolve(this.forming());
+    // Alone in its group, nothing commits without this node: its applied state is current.
+    return Promise.resolve(this.alone ? ok(undefined) : this.diskFullRefusal(full));
+  }
+
   private leadership(): Leadership {
+    const full = this.diskFull;
+    if (full !== null) {
+      // Alone, it serves what needs no write (reads); proposals answer DISK_FULL themselves.
+      if (this.alone) return { kind: "primary" };
+      const refusal = this.diskFullRefusal(full);
+      const primary = refusal.error.hint?.primary;
+      if (primary === undefined) return { kind: "forming", error: refusal };
+      return { kind: "backup", primary };
+    }
     const replicator = this.replicator;
     if (replicator === null) return { kind: "forming", error: this.forming() };
     if (replicator.isLeader) return { kind: "primary" };
@@ -335,8 +417,10 @@ export class DirectoryNode {
   private onRaftMessage(header: unknown, payload: Uint8Array): Result<void> {
     const assembled = this.assembler.accept(header, payload);
     if (!assembled.ok) return assembled;
-    if (assembled.value !== null) this.replicator?.step(assembled.value);
-    return { ok: true, value: undefined };
+    if (assembled.value === null) return ok(undefined);
+    if (this.replicator !== null) this.replicator.step(assembled.value);
+    else if (this.diskFull !== null) this.hearWhileFull(this.diskFull, assembled.value);
+    return ok(undefined);
   }
 
   // ---- the primary's duties ----
@@ -424,9 +508,132 @@ export class DirectoryNode {
     this.logger.error("cannot persist Raft state; this node must stop", {
       error: describeError(error),
     });
+    if (this.diskFull !== null) clearInterval(this.diskFull.probe);
+    this.diskFull = null;
     this.stopDuties();
     if (this.options.onFatal !== undefined) this.options.onFatal(error);
     else process.exit(1);
+  }
+
+  // ---- a full disk ----
+
+  private get dataFolder(): string {
+    return dirname(this.store.path);
+  }
+
+  /** A group of one: no other node can take over, nor change the state behind its back. */
+  private get alone(): boolean {
+    return this.members.length === 1;
+  }
+
+  /** Raft stopped for want of space: stay up, refuse changes, and probe for space. */
+  private onDiskFull(error: unknown): void {
+    if (this.stopping !== null || this.diskFull !== null) return;
+    // The core's term may be one it never persisted: claim only what the disk holds.
+    const term = this.raftLog.durableTerm();
+    this.replicator = null;
+    this.stopDuties();
+    this.diskFull = {
+      sinceMs: performance.now(),
+      term,
+      probe: setInterval(() => this.probeDisk(), DISK_FULL_PROBE_INTERVAL_MS),
+      heard: null,
+    };
+    this.logger.error("disk is full: changes are refused until space returns; reads go on", {
+      dataFolder: this.dataFolder,
+      term,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+
+  /**
+   * A durable write through the store, as Raft's would be; once one succeeds, the replicator
+   * is rebuilt from the disk as a restart would, and the node rejoins its group. Another kind
+   * of disk failure is as fatal here as anywhere.
+   */
+  private probeDisk(): void {
+    const full = this.diskFull;
+    if (full === null || this.stopping !== null) return;
+    try {
+      this.store.transaction(() => this.raftLog.writeProbe(DISK_FULL_PROBE_BYTES));
+      this.store.transaction(() => this.raftLog.clearProbe());
+      clearInterval(full.probe);
+      this.diskFull = null;
+      this.logger.info("disk has room again; rejoining the directory group", {
+        dataFolder: this.dataFolder,
+        fullForMs: Math.round(performance.now() - full.sinceMs),
+      });
+      this.startReplication(loadMembers(this.store) ?? this.members);
+    } catch (error) {
+      if (isDiskFull(error)) return; // still full: the next probe tries again
+      this.onFatal(error);
+    }
+  }
+
+  /** A leader's append or heartbeat, heard while silent: callers are sent there. */
+  private hearWhileFull(full: DiskFull, message: raft.RaftMessage): void {
+    const { type } = message;
+    const fromLeader = type === "append" || type === "heartbeat" || type === "installSnapshot";
+    if (!fromLeader || message.term < full.term) return;
+    if (full.heard !== null && message.term < full.heard.term) return;
+    full.heard = { id: message.from, term: message.term, atMs: performance.now() };
+  }
+
+  /**
+   * What a change (or, in a larger group, a current read) hears while the disk is full: the
+   * primary, if one was heard lately; UNAVAILABLE (retry) while the others may still be
+   * electing one; else DISK_FULL, which no retry can fix until space is freed.
+   */
+  private diskFullRefusal(full: DiskFull): ReturnType<typeof fail> {
+    const nowMs = performance.now();
+    const where = `directory node ${this.node}'s disk is full (data folder ${this.dataFolder})`;
+    const heard = full.heard;
+    const primary =
+      heard !== null && nowMs - heard.atMs <= HEARD_LEADER_FRESH_MS
+        ? this.addresses.get(heard.id)
+        : undefined;
+    if (primary !== undefined) {
+      return fail("NOT_PRIMARY", `${where}; the primary is ${primary}`, { primary });
+    }
+    const resumes = "it resumes by itself once space is freed there";
+    if (this.alone) {
+      return fail(
+        "DISK_FULL",
+        `${where}: uploads, deletes and new users are refused; reads still work; ${resumes}`,
+      );
+    }
+    if (nowMs - full.sinceMs < DISK_FULL_TAKEOVER_GRACE_MS) {
+      return fail("UNAVAILABLE", `${where}; another directory node should take over; retry`);
+    }
+    return fail(
+      "DISK_FULL",
+      `${where} and no other directory node leads: changes are refused; stale listings ` +
+        `still work (ftfs <uid> d --stale); ${resumes}`,
+    );
+  }
+
+  /**
+   * Ops that lead to a change without proposing one: refused up front while the disk is full,
+   * so a client does not send chunks for a commit that must fail. A storage node's heartbeat
+   * is told to retry: this node answers again once space returns.
+   */
+  private refusingWhileFull(handlers: Handlers): Handlers {
+    const guard = <O extends Op>(handler: Handler<O>, retryable: boolean): Handler<O> => {
+      return (body, request) => {
+        const full = this.diskFull;
+        if (full === null) return handler(body, request);
+        const refusal = this.diskFullRefusal(full);
+        if (!retryable || refusal.error.code !== "DISK_FULL") return Promise.resolve(refusal);
+        return Promise.resolve(fail("UNAVAILABLE", refusal.error.message));
+      };
+    };
+    const { placeUpload, rebalance, registerStorage } = handlers;
+    return {
+      ...handlers,
+      ...(placeUpload === undefined ? {} : { placeUpload: guard(placeUpload, false) }),
+      ...(rebalance === undefined ? {} : { rebalance: guard(rebalance, false) }),
+      ...(registerStorage === undefined ? {} : { registerStorage: guard(registerStorage, true) }),
+    };
   }
 
   // ---- gossip ----
@@ -488,6 +695,7 @@ export class DirectoryNode {
     // Leave while the rest winds down: others record `left` at once, never `dead`.
     const leaving = this.gossip.then((gossip) => gossip?.stop());
     if (this.formingTimer !== null) clearInterval(this.formingTimer);
+    if (this.diskFull !== null) clearInterval(this.diskFull.probe);
     this.server.stop();
     this.stopDuties();
     this.replicator?.stop();

@@ -13,6 +13,8 @@ import { StoreCorruptError } from "./sqlite-store.ts";
 const META_TERM = "raftTerm";
 const META_VOTE = "raftVote";
 const META_COMMIT = "raftCommit";
+/** A row the disk-full probe writes and deletes; never read back. */
+const META_DISK_PROBE = "raftDiskProbe";
 
 interface EntryRow {
   idx: number;
@@ -46,6 +48,7 @@ export class RaftLog {
       truncateFrom: db.prepare<null, [number]>("DELETE FROM raft_log WHERE idx >= ?"),
       dropThrough: db.prepare<null, [number]>("DELETE FROM raft_log WHERE idx <= ?"),
       dropAll: db.prepare<null, []>("DELETE FROM raft_log"),
+      deleteMeta: db.prepare<null, [string]>("DELETE FROM meta WHERE key = ?"),
       snapshot: db.prepare<SnapshotRow, []>("SELECT idx, term, data FROM raft_snapshot"),
       putSnapshot: db.prepare<null, [number, number, Uint8Array]>(
         `INSERT INTO raft_snapshot (one, idx, term, data) VALUES (1, ?, ?, ?)
@@ -57,7 +60,7 @@ export class RaftLog {
 
   /** What a restarted node resumes from. */
   load(): raft.DurableState {
-    const term = Number(this.sql.getMeta.get(META_TERM)?.value ?? "0");
+    const term = this.durableTerm();
     const vote = this.sql.getMeta.get(META_VOTE)?.value ?? "";
     const commit = Number(this.sql.getMeta.get(META_COMMIT)?.value ?? "0");
     const row = this.sql.snapshot.get();
@@ -75,6 +78,11 @@ export class RaftLog {
     }
     const hardState = { term, vote: vote === "" ? null : raft.raftId(vote), commit };
     return { hardState, snapshot, entries };
+  }
+
+  /** The term on disk: what this node may claim once its core in memory is gone. */
+  durableTerm(): number {
+    return Number(this.sql.getMeta.get(META_TERM)?.value ?? "0");
   }
 
   /** Persists a Ready's durable parts; call inside the batch transaction. */
@@ -99,6 +107,21 @@ export class RaftLog {
     if (stored !== null && stored.term === snapshot.term) this.sql.dropThrough.run(snapshot.index);
     else this.sql.dropAll.run();
     this.sql.putSnapshot.run(snapshot.index, snapshot.term, snapshot.data);
+  }
+
+  /**
+   * Whether Raft could persist again after the disk filled: writes `bytes` of padding in one
+   * transaction, deletes it in the next (the caller runs each in store.transaction, so both
+   * reach the disk with an fsync). Throws what the disk throws.
+   */
+  writeProbe(bytes: number): void {
+    assert(this.db.inTransaction, "the disk probe is written inside a transaction");
+    this.sql.setMeta.run(META_DISK_PROBE, "x".repeat(bytes));
+  }
+
+  clearProbe(): void {
+    assert(this.db.inTransaction, "the disk probe is cleared inside a transaction");
+    this.sql.deleteMeta.run(META_DISK_PROBE);
   }
 
   close(): void {

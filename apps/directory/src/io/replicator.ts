@@ -7,6 +7,11 @@
  *
  * Batching is the group commit: inputs only mark work; one flush per event-loop turn takes
  * every proposal that arrived meanwhile into one Ready, one transaction and one fsync.
+ *
+ * A Ready that cannot be persisted stops this replicator for good, before anything of it is
+ * sent or advanced: the core in memory may then be ahead of the disk, so it is dropped, as a
+ * crash would drop it. A full disk (onDiskFull) is the node's to wait out and rebuild from the
+ * disk; any other disk failure is fatal (onFatal).
  */
 
 import {
@@ -36,7 +41,7 @@ import {
 import { SQLiteError } from "bun:sqlite";
 import type { RaftLog } from "./raft-log.ts";
 import { exportStateInWorker, type ExportedState } from "./snapshot-export.ts";
-import { StoreCorruptError, type SqliteMetadataStore } from "./sqlite-store.ts";
+import { isDiskFull, StoreCorruptError, type SqliteMetadataStore } from "./sqlite-store.ts";
 
 /** How a handler turns a command into a change, and makes a read current. */
 export interface Proposer {
@@ -67,6 +72,11 @@ export interface ReplicatorOptions {
   readonly onLeadership: (leading: boolean) => void;
   /** The disk failed under Raft's feet: the node must stop, it cannot go on safely. */
   readonly onFatal: (error: unknown) => void;
+  /**
+   * The disk is full (SQLITE_FULL, rolled back): this replicator has stopped without sending or
+   * advancing past what it could not persist. The node may build a new one from the disk.
+   */
+  readonly onDiskFull: (error: unknown) => void;
   readonly random: () => number;
   readonly nowMs: () => number;
   /** Applied entries between snapshots; tests lower it to exercise snapshot catch-up. */
@@ -212,11 +222,18 @@ export class Replicator implements Proposer {
   }
 
   stop(): void {
-    if (this.stopped) return;
+    this.halt("directory node is stopping; retry");
+  }
+
+  /** Stops ticking and answers every waiter (retryable); false if already stopped. */
+  private halt(message: string): boolean {
+    if (this.stopped) return false;
     this.stopped = true;
+    this.leading = false;
     clearInterval(this.ticker);
     if (this.suspicionTimer !== null) clearTimeout(this.suspicionTimer);
-    this.failEverything("UNAVAILABLE", "directory node is stopping; retry");
+    this.failEverything("UNAVAILABLE", message);
+    return true;
   }
 
   // ---- the loop ----
@@ -248,14 +265,18 @@ export class Replicator implements Proposer {
     return result;
   }
 
+  /**
+   * Nothing of the Ready that failed was sent or advanced: the core, ahead of the disk, is
+   * dropped with this replicator. Waiters are told to retry: a change in flight may or may not
+   * have reached the disk, and a retry (commands are idempotent by their ids) finds out.
+   */
   private die(error: unknown): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.leading = false;
-    clearInterval(this.ticker);
-    if (this.suspicionTimer !== null) clearTimeout(this.suspicionTimer);
-    this.failEverything("UNAVAILABLE", "directory node failed; retry another");
-    this.options.onFatal(error);
+    if (isDiskFull(error)) {
+      const message = `directory node ${this.id}'s disk filled while this change was in flight`;
+      if (this.halt(`${message}; retry`)) this.options.onDiskFull(error);
+      return;
+    }
+    if (this.halt("directory node failed; retry another")) this.options.onFatal(error);
   }
 
   private queueFlush(): void {
