@@ -172,67 +172,73 @@ export class Heartbeat {
     this.schedule(this.again ? this.refreshDelayMs() : this.intervalMs);
   }
 
-  /** Try the directory addresses in turn (preferred first), following NOT_PRIMARY hints. */
+  /** One heartbeat: the directory addresses in turn until one takes it. */
   private async beat(): Promise<void> {
-    const queue = [
-      this.preferred,
-      ...this.options.join.filter((address) => address !== this.preferred),
-    ];
-    const tried = new Set<string>();
-    let hintsFollowed = 0;
     const problems: string[] = [];
-    while (queue.length > 0 && !this.stopped) {
-      const address = queue.shift() ?? "";
-      if (tried.has(address)) continue;
-      tried.add(address);
+    const taken = await this.untilAnswered(async (address) => {
       const outcome = await this.register(address);
-      if (outcome === "done") return;
+      if (outcome === "done") return { answer: true };
       problems.push(`${address}: ${outcome.problem}`);
-      if (outcome.hint !== undefined && hintsFollowed < HEARTBEAT_HINT_FOLLOWS_MAX) {
-        hintsFollowed += 1;
-        queue.unshift(outcome.hint);
-      }
+      return outcome;
+    });
+    if (taken === null) {
+      this.reportProblem(`no directory node took the heartbeat (${problems.join("; ")})`);
     }
-    this.reportProblem(`no directory node took the heartbeat (${problems.join("; ")})`);
   }
 
   /**
    * One request to the directory primary, for this node's other duties (garbage collection
-   * asks it what may go): the address that answered last first, NOT_PRIMARY hints followed,
-   * then the other `--join` addresses. Answers the first answer, or the last failure.
+   * asks it what may go). Answers the first answer, or the last failure.
    */
   async callDirectory<O extends Op>(
     op: O,
     body: RequestBody<O>,
     timeoutMs: number,
   ): Promise<Result<ResponseBody<O>>> {
+    let last = new FtfsError("UNAVAILABLE", "no directory node to ask");
+    const answer = await this.untilAnswered(async (address) => {
+      try {
+        return { answer: (await this.pool.call(address, op, body, { timeoutMs })).body };
+      } catch (error) {
+        if (!(error instanceof FtfsError)) throw error;
+        last = error;
+        if (CONNECTION_CODES.has(error.code)) this.pool.forget(address);
+        const hint = error.code === "NOT_PRIMARY" ? error.hint?.primary : undefined;
+        return hint === undefined ? { problem: error.message } : { problem: error.message, hint };
+      }
+    });
+    return answer === null ? { ok: false, error: last } : ok(answer);
+  }
+
+  /**
+   * The one way this node finds the directory primary: the address that answered last first,
+   * then the other `--join` addresses, following NOT_PRIMARY hints (a bounded number). The
+   * address that answers becomes the preferred one. Null when none did.
+   */
+  private async untilAnswered<T>(
+    attempt: (address: string) => Promise<{ answer: T } | { problem: string; hint?: string }>,
+  ): Promise<T | null> {
     const queue = [
       this.preferred,
       ...this.options.join.filter((address) => address !== this.preferred),
     ];
     const tried = new Set<string>();
     let hintsFollowed = 0;
-    let last = new FtfsError("UNAVAILABLE", "no directory node to ask");
     while (queue.length > 0 && !this.stopped) {
       const address = queue.shift() ?? "";
       if (tried.has(address)) continue;
       tried.add(address);
-      try {
-        const answer = await this.pool.call(address, op, body, { timeoutMs });
+      const outcome = await attempt(address);
+      if ("answer" in outcome) {
         this.preferred = address;
-        return ok(answer.body);
-      } catch (error) {
-        if (!(error instanceof FtfsError)) throw error;
-        last = error;
-        if (CONNECTION_CODES.has(error.code)) this.pool.forget(address);
-        const hint = error.code === "NOT_PRIMARY" ? error.hint?.primary : undefined;
-        if (hint !== undefined && hintsFollowed < HEARTBEAT_HINT_FOLLOWS_MAX) {
-          hintsFollowed += 1;
-          queue.unshift(hint);
-        }
+        return outcome.answer;
+      }
+      if (outcome.hint !== undefined && hintsFollowed < HEARTBEAT_HINT_FOLLOWS_MAX) {
+        hintsFollowed += 1;
+        queue.unshift(outcome.hint);
       }
     }
-    return { ok: false, error: last };
+    return null;
   }
 
   private async register(address: string): Promise<"done" | { problem: string; hint?: string }> {
@@ -255,7 +261,6 @@ export class Heartbeat {
         },
         { timeoutMs: HEARTBEAT_CALL_TIMEOUT_MS },
       );
-      this.preferred = address;
       await this.adopt(answer.body.group, sentAtMs, answer.body.directoryNode);
       return "done";
     } catch (error) {
