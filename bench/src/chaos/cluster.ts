@@ -36,6 +36,9 @@ export interface ChaosCluster {
 }
 
 /** `secure`: every node gets the cluster key (its own key file); otherwise nodes run `--insecure`. */
+/** The most `--keep-versions` takes; no name in a schedule gets near it. */
+const KEEP_EVERY_VERSION = 1_000;
+
 export async function startChaosCluster(dataRoot: string, secure = true): Promise<ChaosCluster> {
   await mkdir(dataRoot, { recursive: true });
   const net = ChaosNet.create();
@@ -58,6 +61,8 @@ export async function startChaosCluster(dataRoot: string, secure = true): Promis
       secure,
       hostOf: (id) => net.ipOf(id),
       wrapOf: (id) => net.wrap(id),
+      // The checker reads back every acknowledged version after healing: keep them all.
+      env: { FTFS_KEEP_VERSIONS: String(KEEP_EVERY_VERSION) },
     });
     return {
       net, cluster, dataRoot, smallDiskDir,
