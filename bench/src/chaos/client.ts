@@ -48,6 +48,11 @@ export class ChaosUsers {
     }
   }
 
+  /** The user's secret (the user added on first use), for the CLI's FTFS_SECRET; null: insecure. */
+  async secret(uid: string): Promise<string | null> {
+    return this.cluster.clusterKey === null ? null : this.secretOf(uid);
+  }
+
   private secretOf(uid: string): Promise<string> {
     let secret = this.secrets.get(uid);
     if (secret === undefined) {

@@ -1,13 +1,18 @@
 /**
  * A real FTFS cluster with every node in its own network namespace (see net.ts): 3 directory
  * nodes and 2 storage groups of 3, started by the shared launcher through `ip netns exec`, small
- * chunks so files span chunks and groups, and one storage node whose data folder is a small
- * tmpfs the nemesis can fill.
+ * chunks so files span chunks and groups, one storage node whose data folder is a small tmpfs
+ * the nemesis can fill, GC timings of seconds (gc-timing.ts) so GC runs on live data, and, when
+ * asked, every storage node's wall clock under the nemesis's control (clock.ts).
  */
 
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { clusterNodeIds, startCluster, type ClusterOptions, type LocalCluster } from "@ftfs/protocol/testing";
+import { clockFile, fakeClockEnv, setClockOffset } from "./clock.ts";
+import {
+  CHAOS_GC_GRACE_MS, CHAOS_KEEP_VERSIONS, CHAOS_UPLOAD_DEADLINE_MS, durationFlag,
+} from "./gc-timing.ts";
 import { ChaosNet } from "./net.ts";
 
 /** Every node listens on this port of its own address (namespaces share no ports). */
@@ -26,20 +31,39 @@ export const CHAOS_SHAPE: ClusterOptions = {
   groups: [{ name: "s1", size: 3 }, { name: "s2", size: 3 }],
 };
 
+/** Every node's environment: GC grace (storage), upload deadline and keep policy (directory). */
+const CHAOS_NODE_ENV: Readonly<Record<string, string>> = {
+  FTFS_GC_GRACE: durationFlag(CHAOS_GC_GRACE_MS),
+  FTFS_UPLOAD_DEADLINE: durationFlag(CHAOS_UPLOAD_DEADLINE_MS),
+  FTFS_KEEP_VERSIONS: String(CHAOS_KEEP_VERSIONS),
+};
+
+export interface ChaosClusterOptions {
+  /** Nodes get the cluster key (their own key files); otherwise they run `--insecure`. */
+  readonly secure?: boolean;
+  /** Storage nodes run with libfaketime preloaded, so the nemesis can move their clocks. */
+  readonly fakeClocks?: boolean;
+}
+
 export interface ChaosCluster {
   readonly net: ChaosNet;
   readonly cluster: LocalCluster;
   readonly dataRoot: string;
   readonly smallDiskDir: string;
+  /**
+   * Moves a storage node's wall clock by `byS` seconds (within a second) and answers its offset
+   * from real time now; throws unless started with `fakeClocks`.
+   */
+  jumpClock(id: string, byS: number): number;
+  /** The nodes whose clocks were moved at some point. */
+  movedClocks(): readonly string[];
   /** Stops every node, deletes the network and (unless kept) the data. */
   stop(keep: boolean): Promise<void>;
 }
 
-/** `secure`: every node gets the cluster key (its own key file); otherwise nodes run `--insecure`. */
-/** The most `--keep-versions` takes; no name in a schedule gets near it. */
-const KEEP_EVERY_VERSION = 1_000;
-
-export async function startChaosCluster(dataRoot: string, secure = true): Promise<ChaosCluster> {
+export async function startChaosCluster(
+  dataRoot: string, options: ChaosClusterOptions = {},
+): Promise<ChaosCluster> {
   await mkdir(dataRoot, { recursive: true });
   const net = ChaosNet.create();
   try {
@@ -50,6 +74,27 @@ export async function startChaosCluster(dataRoot: string, secure = true): Promis
       net.addNode(id);
       ports[id] = NODE_PORT;
     }
+    const faked = options.fakeClocks === true ? ids.storage.map((node) => node.id) : [];
+    const offsetsS = new Map<string, number>(faked.map((id) => [id, 0]));
+    for (const id of faked) setClockOffset(clockFile(dataRoot, id), 0);
+    const clockFileOf = (id: string): string | null =>
+      (offsetsS.has(id) ? clockFile(dataRoot, id) : null);
+    const moved = new Set<string>();
+    const jumpClock = (id: string, byS: number): number => {
+      const offsetS = offsetsS.get(id);
+      if (offsetS === undefined) throw new Error(`node ${id} runs on the real clock`);
+      const next = offsetS + byS;
+      offsetsS.set(id, next);
+      setClockOffset(clockFile(dataRoot, id), next);
+      moved.add(id);
+      return next;
+    };
+    const movedClocks = (): readonly string[] => [...moved];
+    // `env` execs, as `ip netns exec` does: the spawned pid stays the node's own.
+    const wrapOf = (id: string): string[] => {
+      const file = clockFileOf(id);
+      return file === null ? net.wrap(id) : [...net.wrap(id), ...fakeClockEnv(file)];
+    };
     const smallDiskDir = join(dataRoot, SMALL_DISK_NODE);
     net.mountSmallDisk(smallDiskDir, SMALL_DISK_BYTES);
     const cluster = await startCluster({
@@ -58,14 +103,13 @@ export async function startChaosCluster(dataRoot: string, secure = true): Promis
       dataRoot,
       keep: true,
       ports,
-      secure,
+      secure: options.secure ?? true,
+      env: CHAOS_NODE_ENV,
       hostOf: (id) => net.ipOf(id),
-      wrapOf: (id) => net.wrap(id),
-      // The checker reads back every acknowledged version after healing: keep them all.
-      env: { FTFS_KEEP_VERSIONS: String(KEEP_EVERY_VERSION) },
+      wrapOf,
     });
     return {
-      net, cluster, dataRoot, smallDiskDir,
+      net, cluster, dataRoot, smallDiskDir, jumpClock, movedClocks,
       stop: async (keep) => {
         await cluster.stop();
         net.destroy();

@@ -2,11 +2,12 @@
  * After healing: is the cluster whole again? Every node running; every directory answering,
  * exactly one of them primary; every storage group with a primary, all of its nodes in sync
  * (no learners) and its replication factor met; every directory node's own applied state
- * listing the same files as the primary; and every chunk of every acknowledged version on every
- * node of its group. Asked of each node directly, with short timeouts.
+ * listing the same files as the primary; and every chunk of every acknowledged version no
+ * acknowledged delete removed on every node of its group. Asked of each node directly, with
+ * short timeouts.
  */
 
-import { CHUNK_IDS_PER_REQUEST_MAX, type Manifest } from "@ftfs/protocol/core";
+import { CHUNK_IDS_PER_REQUEST_MAX, FtfsError, type Manifest } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
 import type { LocalCluster } from "@ftfs/protocol/testing";
 import { chaosNodePool } from "./client.ts";
@@ -92,6 +93,8 @@ export interface FileVersion {
   readonly uid: string;
   readonly name: string;
   readonly version: number;
+  /** An unknown delete or unknown writes may have removed it: NOT_FOUND is then an answer. */
+  readonly mayBeGone?: boolean;
 }
 
 /**
@@ -112,6 +115,8 @@ async function missingChunks(
           { uid: version.uid, name: version.name, version: version.version }, { timeoutMs: CALL_TIMEOUT_MS });
         manifest = answer.body.manifest;
       } catch (error) {
+        const gone = error instanceof FtfsError && error.code === "NOT_FOUND";
+        if (gone && version.mayBeGone === true) continue;
         return `no manifest for ${key}: ${String(error)}`;
       }
       manifests.set(key, manifest);

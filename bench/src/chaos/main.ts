@@ -7,6 +7,7 @@
  *
  *   bun run chaos --minutes 35
  *   bun run chaos --seed 1234 --schedules 1          # replay one schedule
+ *   bun run chaos --seed 1234 --schedules 1 --keep   # … and keep its logs and history
  */
 
 import { parseArgs } from "node:util";
@@ -53,6 +54,7 @@ async function main(): Promise<number> {
       kinds: { type: "string", default: FAULT_KINDS.join(",") },
       clients: { type: "string", default: String(CLIENTS_DEFAULT) },
       insecure: { type: "boolean", default: false },
+      keep: { type: "boolean", default: false },
     },
   });
   const reason = ChaosNet.unavailableReason();
@@ -76,7 +78,9 @@ async function main(): Promise<number> {
     console.log(`schedule ${index + 1}: seed ${seed}, ${durationS} s, kinds ${kinds.join(",")}, ${insecure ? "insecure" : "secure"}`);
     let result: ScheduleResult;
     try {
-      result = await runSchedule({ seed, durationS, kinds, clients, insecure, say: (line) => console.log(line) });
+      const say = (line: string): void => console.log(line);
+      const keep = values.keep;
+      result = await runSchedule({ seed, durationS, kinds, clients, insecure, keep, say });
     } catch (error) {
       // The harness itself failed (not the system under test): say so, count it, go on.
       harnessErrors.push(`seed ${seed}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
@@ -84,8 +88,11 @@ async function main(): Promise<number> {
       continue;
     }
     results.push(result);
-    console.log(`  ${result.ops} ops (ok ${result.byStatus.ok}, fail ${result.byStatus.fail}, unknown ${result.byStatus.unknown}), ` +
+    const { ok, fail, unknown } = result.byStatus;
+    const byKind = Object.entries(result.byKind).map(([kind, n]) => `${kind} ${n}`).join(", ");
+    console.log(`  ${result.ops} ops (ok ${ok}, fail ${fail}, unknown ${unknown}; ${byKind}), ` +
       `${result.faults.length} faults, ${result.violations.length} violations, ${(result.elapsedMs / 1000).toFixed(0)} s`);
+    for (const line of result.figures) console.log(`  ${line}`);
     for (const line of result.report) console.log(line);
     if (result.dataRoot !== null) console.log(`  logs and history kept in ${result.dataRoot}`);
   }

@@ -4,19 +4,47 @@
  * nftables drop rules in the affected nodes' own namespaces (see net.ts); a full disk is a
  * filler file on the one node whose data folder is a small tmpfs. Clients (in the host
  * namespace) keep reaching every node: a node cut off from its peers must refuse or redirect
- * them, never answer wrongly.
+ * them, never answer wrongly. The GC faults: a real `ftfs` client stopped mid-upload past its
+ * deadline (cli-upload.ts), a storage node's wall clock jumped forward (clock.ts), and a storage
+ * backup restarted on an empty data folder.
  */
 
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import type { NodeProcess } from "@ftfs/protocol/testing";
 import { clusterView, resolveTarget } from "../churn/cluster-view.ts";
+import { CliUpload, PAUSED_UPLOAD_CHUNKS, pauseMidUpload, waitCollected } from "./cli-upload.ts";
+import type { ChaosUsers } from "./client.ts";
 import type { ChaosCluster } from "./cluster.ts";
+import { CLOCK_JUMP_S } from "./gc-timing.ts";
 import type { Fault } from "./schedule.ts";
+import type { Workload } from "./workload.ts";
 
 export interface ActiveFault {
   /** Who it hit, as resolved when it started (e.g. `kill s1b`). */
   readonly label: string;
-  heal(): Promise<void>;
+  /** Undoes it; may answer a note on how (e.g. whether a paused upload was collected first). */
+  heal(): Promise<string | null>;
 }
+
+/** What the nemesis acts on: the cluster, and for pause-client the users and the history. */
+export interface NemesisContext {
+  readonly chaos: ChaosCluster;
+  readonly users: ChaosUsers;
+  readonly workload: Workload;
+}
+
+/** pause-client: the CLI must show stored chunks within this (start-up, login, placement). */
+const MID_UPLOAD_WAIT_MS = 20_000;
+/** pause-client: past its scheduled pause, how long to wait more for its chunks to be collected. */
+const COLLECTED_WAIT_MS = 20_000;
+/** wipe: how long to wait for the group to be whole (a previous fault's node caught up). */
+const GROUP_WHOLE_WAIT_MS = 30_000;
+/** wipe: how long to wait for the directory to drop the killed node from the in-sync set. */
+const OUT_OF_SYNC_WAIT_MS = 20_000;
+const VIEW_POLL_MS = 200;
+
+const healed = (): Promise<string | null> => Promise.resolve(null);
 
 /** Role names resolved to a node; when the cluster names no holder (mid-election), a fixed stand-in. */
 async function resolve(chaos: ChaosCluster, target: string): Promise<NodeProcess> {
@@ -39,12 +67,136 @@ function cut(chaos: ChaosCluster, sideA: readonly string[], sideB: readonly stri
   for (const id of sideB) chaos.net.setRules(id, { dropFrom: ipsA, lossPercent: 0 });
 }
 
-function healNetwork(chaos: ChaosCluster): Promise<void> {
+function healNetwork(chaos: ChaosCluster): Promise<string | null> {
   for (const node of chaos.cluster.nodes) chaos.net.clearRules(node.id);
-  return Promise.resolve();
+  return healed();
 }
 
-export async function startFault(chaos: ChaosCluster, fault: Fault): Promise<ActiveFault> {
+/**
+ * pause-client: a real `ftfs` upload of 96 chunks to a fresh file of a workload user, SIGSTOPped
+ * once storage lists some of its chunks (pauseMidUpload); woken only after its scheduled pause
+ * (longer than the upload deadline) and once storage lists none of them (swept by the
+ * directory, collected by GC). It must then be refused, start over and succeed, or fail: never
+ * "uploaded" for bytes that are gone. Its outcome is in the history, checked like any write.
+ */
+async function pauseClient(context: NemesisContext, fault: Fault): Promise<ActiveFault> {
+  const [uid = "", name = ""] = fault.target.split("/");
+  const folder = join(context.chaos.dataRoot, `cli-${fault.atS.toFixed(1)}`);
+  const directories = context.chaos.cluster.directoryAddresses;
+  const lister = await context.users.client(uid);
+  let upload: CliUpload;
+  try {
+    const { users, workload } = context;
+    upload = await CliUpload.start({ users, workload, directories, uid, name, folder });
+  } catch (error) {
+    lister.close();
+    return { label: `pause-client ${fault.target}: not started (${String(error)})`, heal: healed };
+  }
+  const stepped = await pauseMidUpload(lister.client, upload, MID_UPLOAD_WAIT_MS);
+  const { paused } = stepped;
+  if (paused === null) {
+    lister.close();
+    const why = upload.running ? `not seen in ${MID_UPLOAD_WAIT_MS} ms` : "ended before seen";
+    const failed = stepped.failures === 0 ? ""
+      : `, ${stepped.failures} failed (${stepped.lastError ?? ""})`;
+    const looks = `${stepped.looks} looks${failed}`;
+    const label = `pause-client ${fault.target} #${upload.op.id}: ${why} mid-upload (${looks})`;
+    return { label, heal: healed };
+  }
+  const { uploadId, chunks } = paused;
+  return {
+    label: `pause-client ${fault.target} #${upload.op.id} (upload ${uploadId.slice(0, 12)}, ` +
+      `stopped with ${chunks} of ${PAUSED_UPLOAD_CHUNKS} chunks stored)`,
+    heal: async () => {
+      const collected = await waitCollected(lister.client, uid, uploadId, COLLECTED_WAIT_MS);
+      upload.resume();
+      lister.close();
+      return collected
+        ? "its chunks were collected before it woke"
+        : "its chunks were still listed when it woke";
+    },
+  };
+}
+
+/**
+ * clock-jump: a storage node's wall clock leaps forward by an hour (past the grace and every
+ * upload's deadline, so GC asks about every chunk it holds) and steps back at heal, as a
+ * corrected clock would, while the node keeps running.
+ */
+async function clockJump(chaos: ChaosCluster, fault: Fault): Promise<ActiveFault> {
+  const node = await resolve(chaos, fault.target);
+  chaos.jumpClock(node.id, CLOCK_JUMP_S);
+  return {
+    label: `clock-jump ${node.id} +${CLOCK_JUMP_S}s`,
+    heal: () => {
+      chaos.jumpClock(node.id, -CLOCK_JUMP_S);
+      return healed();
+    },
+  };
+}
+
+/** A group as the primary directory sees it: its primary, in-sync nodes and learners. */
+interface GroupState {
+  readonly primary: string;
+  readonly inSync: readonly string[];
+  readonly learners: number;
+}
+
+/** Polls the primary directory's view until `wanted` holds of the group; false on timeout. */
+async function waitGroup(
+  chaos: ChaosCluster, group: string, timeoutMs: number, wanted: (state: GroupState) => boolean,
+): Promise<boolean> {
+  for (const deadline = performance.now() + timeoutMs; performance.now() < deadline;) {
+    const { groups } = await clusterView(chaos.cluster);
+    const view = groups.find((candidate) => candidate.group === group);
+    if (view !== undefined && view.primaryNode !== null) {
+      const inSync = view.replicas.map((replica) => replica.node);
+      const learners = (view.learners ?? []).length;
+      if (wanted({ primary: view.primaryNode, inSync, learners })) return true;
+    }
+    await Bun.sleep(VIEW_POLL_MS);
+  }
+  return false;
+}
+
+/**
+ * wipe: a backup of a whole group (its two other replicas in sync) is killed, its data folder
+ * emptied, and restarted under the same node id once the directory has dropped it from the
+ * in-sync set: it must catch up as a learner. Restarting it before the directory noticed relies
+ * on the directory telling a new data folder from the old one (tests/e2e/storage-wiped-disk);
+ * this kind keeps to the case that is safe without it.
+ */
+async function wipe(chaos: ChaosCluster, fault: Fault): Promise<ActiveFault> {
+  const group = fault.target.split(":")[1] ?? "s1";
+  const size = chaos.cluster.nodes.filter((node) => node.group === group).length;
+  const whole = (state: GroupState): boolean =>
+    state.inSync.length === size && state.learners === 0;
+  if (!(await waitGroup(chaos, group, GROUP_WHOLE_WAIT_MS, whole))) {
+    const label = `wipe ${fault.target}: skipped, ${group} not whole in ${GROUP_WHOLE_WAIT_MS} ms`;
+    return { label, heal: healed };
+  }
+  const node = await resolve(chaos, fault.target);
+  node.kill("SIGKILL");
+  await node.exited();
+  // The folder's contents, not the folder: s2c's is a tmpfs mount point.
+  for (const entry of await readdir(node.dataDir)) {
+    await rm(join(node.dataDir, entry), { recursive: true, force: true });
+  }
+  const dropped = (state: GroupState): boolean => !state.inSync.includes(node.id);
+  return {
+    label: `wipe ${node.id}`,
+    heal: async () => {
+      const out = await waitGroup(chaos, group, OUT_OF_SYNC_WAIT_MS, dropped);
+      node.start();
+      return out
+        ? "restarted empty once out of the in-sync set"
+        : "restarted empty, still listed in sync";
+    },
+  };
+}
+
+export async function startFault(context: NemesisContext, fault: Fault): Promise<ActiveFault> {
+  const { chaos } = context;
   const all = chaos.cluster.nodes;
   const others = (node: NodeProcess): string[] => ids(all.filter((other) => other !== node));
   switch (fault.kind) {
@@ -56,13 +208,20 @@ export async function startFault(chaos: ChaosCluster, fault: Fault): Promise<Act
         heal: async () => {
           await node.exited();
           node.start();
+          return null;
         },
       };
     }
     case "pause": {
       const node = await resolve(chaos, fault.target);
       node.kill("SIGSTOP");
-      return { label: `pause ${node.id}`, heal: () => Promise.resolve(node.kill("SIGCONT")) };
+      return {
+        label: `pause ${node.id}`,
+        heal: () => {
+          node.kill("SIGCONT");
+          return healed();
+        },
+      };
     }
     case "isolate": {
       const node = await resolve(chaos, fault.target);
@@ -106,8 +265,17 @@ export async function startFault(chaos: ChaosCluster, fault: Fault): Promise<Act
       const filler = chaos.net.fillDisk(chaos.smallDiskDir);
       return {
         label: `disk-full ${fault.target} (${filler.bytes} bytes filled)`,
-        heal: () => Promise.resolve(chaos.net.unfillDisk(filler.path)),
+        heal: () => {
+          chaos.net.unfillDisk(filler.path);
+          return healed();
+        },
       };
     }
+    case "pause-client":
+      return pauseClient(context, fault);
+    case "clock-jump":
+      return clockJump(chaos, fault);
+    case "wipe":
+      return wipe(chaos, fault);
   }
 }

@@ -1,8 +1,9 @@
 /**
  * One chaos schedule end to end: a fresh cluster in namespaces, the clients, the seeded faults
- * one after another, then heal, convergence, the final read-back of every acknowledged version,
- * and the checker. The cluster and its network are always removed; the data folder (logs,
- * history.jsonl) is kept when something was wrong.
+ * one after another, then heal, convergence, a wait for garbage collection to pass over
+ * everything, the final read-back of every acknowledged version, the checker, and the disk
+ * check (disk-check.ts). The cluster and its network are always removed; the data folder
+ * (logs, history.jsonl) is kept when something was wrong.
  */
 
 import { writeFile } from "node:fs/promises";
@@ -10,17 +11,26 @@ import { join } from "node:path";
 import { FtfsError } from "@ftfs/protocol/core";
 import { tmpdir } from "node:os";
 import { ChaosUsers, type ChaosClient } from "./client.ts";
-import { checkHistory, historySlice, type FinalRead, type Violation } from "./checker.ts";
-import { SMALL_DISK_NODE, startChaosCluster } from "./cluster.ts";
-import { waitConverged, type FileVersion } from "./converge.ts";
+import {
+  checkHistory, historySlice, keptVersions, type FinalRead, type Violation,
+} from "./checker.ts";
+import { clockJumpUnavailableReason } from "./clock.ts";
+import { SMALL_DISK_NODE, startChaosCluster, type ChaosCluster } from "./cluster.ts";
+import { waitConverged } from "./converge.ts";
+import { checkDiskUse, gcFigures, waitForGcPasses } from "./disk-check.ts";
+import {
+  CHAOS_GC_GRACE_MS, CHAOS_KEEP_VERSIONS, CHAOS_UPLOAD_DEADLINE_MS, GC_PASSES_AFTER_LOAD,
+} from "./gc-timing.ts";
 import { isWrite, OpLog, type OpStatus } from "./history.ts";
-import { startFault, type ActiveFault } from "./nemesis.ts";
+import { startFault, type ActiveFault, type NemesisContext } from "./nemesis.ts";
 import { CHAOS_ROOT_PREFIX } from "./net.ts";
 import { describeFault, makeSchedule, type FaultKind } from "./schedule.ts";
 import { Workload } from "./workload.ts";
 
 /** After the last heal the cluster must be whole again within this long. */
 export const CONVERGE_TIMEOUT_MS = 60_000;
+/** GC_PASSES_AFTER_LOAD passes take ~5 s at a 2 s grace; a loaded node gets this long. */
+const GC_WAIT_TIMEOUT_MS = 60_000;
 const FINAL_READ_CONCURRENCY = 8;
 
 export interface ScheduleOptions {
@@ -30,6 +40,8 @@ export interface ScheduleOptions {
   readonly clients: number;
   /** Nodes without a cluster key, clients without logins (`--insecure`); default: secure. */
   readonly insecure?: boolean;
+  /** Keep the data folder (logs, history.jsonl) even when nothing was wrong (`--keep`). */
+  readonly keep?: boolean;
   /** Told of each event as it happens (faults, phases). */
   readonly say: (line: string) => void;
 }
@@ -38,10 +50,14 @@ export interface ScheduleResult {
   readonly seed: number;
   readonly ops: number;
   readonly byStatus: Readonly<Record<OpStatus, number>>;
+  /** Ops per kind (upload, update, read, list, delete). */
+  readonly byKind: Readonly<Record<string, number>>;
   readonly faults: readonly string[];
   readonly violations: readonly Violation[];
   /** The violations with their history slices, ready to print. */
   readonly report: readonly string[];
+  /** What GC did and what the disks hold after it (see disk-check.ts). */
+  readonly figures: readonly string[];
   readonly replay: string;
   readonly dataRoot: string | null;
   readonly elapsedMs: number;
@@ -57,20 +73,13 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function acknowledgedVersions(log: OpLog): FileVersion[] {
-  const versions: FileVersion[] = [];
-  for (const op of log.ops) {
-    if (op.status === "ok" && op.version !== null && op.name !== null && isWrite(op)) {
-      versions.push({ uid: op.uid, name: op.name, version: op.version });
-    }
-  }
-  return versions;
-}
-
 async function finalReads(users: ChaosUsers, log: OpLog, files: Array<{ uid: string; name: string }>): Promise<FinalRead[]> {
+  const acknowledged = log.ops.flatMap((op) =>
+    op.status === "ok" && op.version !== null && op.name !== null && isWrite(op)
+      ? [{ uid: op.uid, name: op.name, asked: op.version }] : []);
   const wanted: Array<{ uid: string; name: string; asked: number | null }> = [
     ...files.map((f) => ({ ...f, asked: null })),
-    ...acknowledgedVersions(log).map((v) => ({ uid: v.uid, name: v.name, asked: v.version })),
+    ...acknowledged,
   ];
   // One login per user: a user reads only its own files.
   const clients = new Map<string, Promise<ChaosClient>>();
@@ -92,9 +101,11 @@ async function finalReads(users: ChaosUsers, log: OpLog, files: Array<{ uid: str
         const { client } = await clientOf(item.uid);
         const hasher = new Bun.CryptoHasher("sha256");
         const result = await client.read(item.uid, item.name, (chunk) => void hasher.update(chunk), item.asked ?? undefined);
-        out.push({ ...item, version: result.version, sha256: hasher.digest("hex"), error: null });
+        const sha256 = hasher.digest("hex");
+        out.push({ ...item, version: result.version, sha256, absent: false, error: null });
       } catch (error) {
-        out.push({ ...item, version: null, sha256: null, error: errorText(error) });
+        const absent = error instanceof FtfsError && error.code === "NOT_FOUND";
+        out.push({ ...item, version: null, sha256: null, absent, error: errorText(error) });
       }
     }
   };
@@ -107,52 +118,159 @@ async function finalReads(users: ChaosUsers, log: OpLog, files: Array<{ uid: str
   return out;
 }
 
+/** The faults, one at a time at their scheduled times; answers each one's label (and heal note). */
+async function runFaults(
+  context: NemesisContext, options: ScheduleOptions, t0: number,
+  active: { fault: ActiveFault | null },
+): Promise<string[]> {
+  const faults: string[] = [];
+  const schedule = makeSchedule(options.seed, options.durationS, options.kinds, SMALL_DISK_NODE);
+  for (const fault of schedule) {
+    const waitMs = fault.atS * 1000 - (performance.now() - t0);
+    if (waitMs > 0) await Bun.sleep(waitMs);
+    const started = await startFault(context, fault);
+    active.fault = started;
+    options.say(`  ${describeFault(fault)} -> ${started.label}`);
+    await Bun.sleep(fault.durationS * 1000);
+    const note = await started.heal();
+    active.fault = null;
+    if (note !== null) options.say(`    healed: ${note}`);
+    faults.push(note === null ? started.label : `${started.label}; ${note}`);
+  }
+  return faults;
+}
+
+/**
+ * When GC may have settled (performance.now time): a grace after the load stopped, and past
+ * the deadline of every upload a client gave up on (placed before its op ended; until swept,
+ * its chunks are not garbage). Uploads that were acknowledged left nothing pending.
+ */
+function gcSettleFromMs(log: OpLog): number {
+  const abandonedEndMs = Math.max(-Infinity, ...log.ops.flatMap((op) =>
+    isWrite(op) && op.status === "unknown" && op.endMs !== null ? [op.endMs] : []));
+  const untilDeadlineMs = Math.max(0, abandonedEndMs + CHAOS_UPLOAD_DEADLINE_MS - log.nowMs());
+  return performance.now() + untilDeadlineMs + CHAOS_GC_GRACE_MS;
+}
+
+/**
+ * Restarts every node whose clock was moved: what it marked by its wall clock while ahead (puts,
+ * deleted uploads' chunks held a grace) it would hold for up to the step after the clock came
+ * back (by design), which the disk check cannot tell from a leak; a restart ends those holds.
+ */
+async function restartMovedClocks(
+  chaos: ChaosCluster, options: ScheduleOptions,
+): Promise<string | null> {
+  const ids = chaos.movedClocks();
+  if (ids.length > 0) options.say(`  restarting ${ids.join(", ")} (clocks moved) before checking`);
+  for (const id of ids) {
+    // One at a time, each back in sync before the next: never two replicas of a group down.
+    const problem = await waitConverged(chaos.cluster, [], CONVERGE_TIMEOUT_MS);
+    if (problem !== null) return `before restarting ${id}: ${problem}`;
+    await chaos.cluster.node(id).restart();
+  }
+  return null;
+}
+
+/**
+ * After the load: nodes whose clocks moved restarted, the cluster whole again, GC passed over
+ * everything (gcSettleFromMs, then GC_PASSES_AFTER_LOAD passes on every node), every
+ * acknowledged version read back, the history checked, and the disks compared with what is
+ * live.
+ */
+async function checkAfterLoad(
+  chaos: ChaosCluster, users: ChaosUsers, workload: Workload, log: OpLog, options: ScheduleOptions,
+): Promise<{ violations: Violation[]; figures: string[] }> {
+  const violations: Violation[] = [];
+  const restartProblem = await restartMovedClocks(chaos, options);
+  if (restartProblem !== null) {
+    violations.push({ kind: "not-converged", file: null, opIds: [],
+      detail: `not converged ${CONVERGE_TIMEOUT_MS} ms after healing, ${restartProblem}` });
+  }
+  const gcNotBeforeMs = gcSettleFromMs(log);
+  const rules = { keepVersions: CHAOS_KEEP_VERSIONS };
+  const kept = keptVersions(log.ops, rules);
+  const problem = await waitConverged(chaos.cluster, kept, CONVERGE_TIMEOUT_MS);
+  if (problem !== null) {
+    violations.push({ kind: "not-converged", file: null, opIds: [],
+      detail: `not converged ${CONVERGE_TIMEOUT_MS} ms after healing: ${problem}` });
+  }
+  const gcProblem = await waitForGcPasses(
+    chaos.cluster, gcNotBeforeMs, GC_PASSES_AFTER_LOAD, GC_WAIT_TIMEOUT_MS);
+  if (gcProblem !== null) {
+    violations.push({ kind: "not-converged", file: null, opIds: [],
+      detail: `GC did not run after healing: ${gcProblem}` });
+  }
+  options.say(`  GC passed over everything; reading back every acknowledged version`);
+  const finals = await finalReads(users, log, workload.files());
+  violations.push(...checkHistory(log.ops, finals, rules));
+  const uids = [...new Set(log.ops.map((op) => op.uid))];
+  const disk = await checkDiskUse(chaos.cluster, uids);
+  for (const detail of disk.lost) violations.push({ kind: "lost", file: null, opIds: [], detail });
+  for (const detail of disk.garbage) {
+    violations.push({ kind: "garbage-left", file: null, opIds: [], detail });
+  }
+  const deletedNames = finals.filter((final) => final.asked === null && final.absent).length;
+  const absentReads = log.ops.filter((op) => op.kind === "read" && op.absent).length;
+  const deletes = log.ops.filter((op) => op.kind === "delete");
+  const deletedOk = deletes.filter((op) => op.status === "ok" && !op.absent).length;
+  const figures = [
+    await gcFigures(chaos.cluster),
+    `deletes: ${deletedOk} acknowledged, ${deletes.length - deletedOk} answered NOT_FOUND or ` +
+      `unknown; ${absentReads} reads answered NOT_FOUND`,
+    ...workload.notes,
+    `final read-back: ${finals.length} reads, ${deletedNames} of ${workload.files().length} ` +
+      "names gone at the end",
+    ...disk.figures,
+  ];
+  return { violations, figures };
+}
+
 export async function runSchedule(options: ScheduleOptions): Promise<ScheduleResult> {
   const started = performance.now();
-  const schedule = makeSchedule(options.seed, options.durationS, options.kinds, SMALL_DISK_NODE);
+  const fakeClocks = options.kinds.includes("clock-jump");
+  const clockProblem = fakeClocks ? clockJumpUnavailableReason() : null;
+  if (clockProblem !== null) {
+    throw new Error(`the clock-jump fault cannot run here: ${clockProblem}`);
+  }
   const dataRoot = join(tmpdir(), `${CHAOS_ROOT_PREFIX}${process.pid}-${options.seed}`);
-  const chaos = await startChaosCluster(dataRoot, options.insecure !== true);
+  const secure = options.insecure !== true;
+  const chaos = await startChaosCluster(dataRoot, { secure, fakeClocks });
   const log = new OpLog();
-  const faults: string[] = [];
+  let faults: string[] = [];
   const violations: Violation[] = [];
-  let active: ActiveFault | null = null;
+  let figures: string[] = [];
+  const active: { fault: ActiveFault | null } = { fault: null };
+  let finished = false;
   try {
     const users = new ChaosUsers(chaos.cluster);
     const workload = new Workload(log, users, options.seed, options.clients);
     await workload.connect();
     workload.start();
     const t0 = performance.now();
-    for (const fault of schedule) {
-      const waitMs = fault.atS * 1000 - (performance.now() - t0);
-      if (waitMs > 0) await Bun.sleep(waitMs);
-      active = await startFault(chaos, fault);
-      faults.push(active.label);
-      options.say(`  ${describeFault(fault)} -> ${active.label}`);
-      await Bun.sleep(fault.durationS * 1000);
-      await active.heal();
-      active = null;
-    }
+    faults = await runFaults({ chaos, users, workload }, options, t0, active);
     const restMs = options.durationS * 1000 - (performance.now() - t0);
     if (restMs > 0) await Bun.sleep(restMs);
     await workload.stop();
-    options.say(`  load stopped after ${log.ops.length} ops; waiting for convergence`);
-    const problem = await waitConverged(chaos.cluster, acknowledgedVersions(log), CONVERGE_TIMEOUT_MS);
-    if (problem !== null) {
-      violations.push({ kind: "not-converged", file: null, opIds: [],
-        detail: `not converged ${CONVERGE_TIMEOUT_MS} ms after healing: ${problem}` });
-    }
-    const finals = await finalReads(users, log, workload.files());
-    violations.push(...checkHistory(log.ops, finals));
+    options.say(`  load stopped after ${log.ops.length} ops; waiting for convergence and GC`);
+    const after = await checkAfterLoad(chaos, users, workload, log, options);
+    violations.push(...after.violations);
+    figures = after.figures;
+    finished = true;
   } finally {
-    if (active !== null) await active.heal();
-    const keep = violations.length > 0;
+    if (active.fault !== null) await active.fault.heal();
+    // A harness error keeps the evidence too.
+    const keep = violations.length > 0 || !finished || options.keep === true;
     if (keep) {
       await writeFile(join(dataRoot, "history.jsonl"), log.ops.map((op) => JSON.stringify(op)).join("\n") + "\n");
     }
     await chaos.stop(keep);
   }
   const byStatus: Record<OpStatus, number> = { pending: 0, ok: 0, fail: 0, unknown: 0 };
-  for (const op of log.ops) byStatus[op.status] += 1;
+  const byKind: Record<string, number> = {};
+  for (const op of log.ops) {
+    byStatus[op.status] += 1;
+    byKind[op.kind] = (byKind[op.kind] ?? 0) + 1;
+  }
   const replay = replayCommand(options);
   const report: string[] = [];
   for (const violation of violations) {
@@ -161,7 +279,9 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
     report.push(`  seed ${options.seed}; replay: ${replay}`);
   }
   return {
-    seed: options.seed, ops: log.ops.length, byStatus, faults, violations, report, replay,
-    dataRoot: violations.length > 0 ? dataRoot : null, elapsedMs: performance.now() - started,
+    seed: options.seed, ops: log.ops.length, byStatus, byKind, faults, violations, report, figures,
+    replay,
+    dataRoot: violations.length > 0 || options.keep === true ? dataRoot : null,
+    elapsedMs: performance.now() - started,
   };
 }

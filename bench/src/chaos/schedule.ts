@@ -7,21 +7,46 @@
  */
 
 import { Prng } from "@ftfs/protocol/core";
+import { PAUSE_CLIENT_S_MIN } from "./gc-timing.ts";
 
-export const FAULT_KINDS = ["kill", "pause", "isolate", "split", "bridge", "oneway", "loss", "disk-full"] as const;
+export const FAULT_KINDS = [
+  "kill", "pause", "isolate", "split", "bridge", "oneway", "loss", "disk-full",
+  "pause-client", "clock-jump", "wipe",
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** The workload's users and each one's names, named here so a fault can aim at one file. */
+export const WORKLOAD_USERS = 3;
+export const NAMES_PER_USER = 5;
+
+export function workloadUid(index: number): string {
+  return `chaos${index % WORKLOAD_USERS}`;
+}
+
+export function workloadName(index: number): string {
+  return `f${index % NAMES_PER_USER}`;
+}
 
 /** Roles a node fault may hit, resolved when it starts (see churn/cluster-view.ts). */
 const NODE_ROLES = [
   "directory-primary", "directory-backup",
   "storage-primary:s1", "storage-primary:s2", "storage-backup:s1", "storage-backup:s2",
 ] as const;
+/** A clock jump hits a storage node (the role that runs GC against wall time). */
+const STORAGE_ROLES = [
+  "storage-primary:s1", "storage-primary:s2", "storage-backup:s1", "storage-backup:s2",
+] as const;
+/** A wipe hits a backup: its group's other two replicas stay in sync and hold everything. */
+const BACKUP_ROLES = ["storage-backup:s1", "storage-backup:s2"] as const;
 
 export interface Fault {
   readonly atS: number;
   readonly durationS: number;
   readonly kind: FaultKind;
-  /** The role (or node id) it hits: the isolated/killed/paused node, the bridge, the minority's storage primary. */
+  /**
+   * The role (or node id) it hits: the isolated/killed/paused/wiped/clock-jumped node, the
+   * bridge, the minority's storage primary; for pause-client, the file (`uid/name`) uploaded.
+   */
   readonly target: string;
   /** oneway: true drops what the target sends, false what it receives. loss: unused. */
   readonly outbound: boolean;
@@ -47,6 +72,20 @@ function between(random: Prng, min: number, max: number): number {
   return Math.round((min + random.nextFloat() * (max - min)) * 10) / 10;
 }
 
+function pausedSoFar(faults: readonly Fault[]): number {
+  return faults.filter((fault) => fault.kind === "pause-client").length;
+}
+
+/**
+ * A fresh file of one of the workload's users for the paused CLI upload, `uid/pausedN`: fresh,
+ * because storage's listing shows a name's committed version rather than a pending upload of
+ * it, and the nemesis must see the pending upload to stop it mid-way. Once acknowledged the
+ * name joins the workload's live names (read, updated and deleted by the clients).
+ */
+function pickPausedFile(random: Prng, index: number): string {
+  return `${workloadUid(random.intBelow(WORKLOAD_USERS))}/paused${index}`;
+}
+
 export function makeSchedule(seed: number, durationS: number, kinds: readonly FaultKind[], smallDiskNode: string): Fault[] {
   const random = new Prng(seed);
   const faults: Fault[] = [];
@@ -55,10 +94,15 @@ export function makeSchedule(seed: number, durationS: number, kinds: readonly Fa
     const durationMax = Math.min(DURATION_S_MAX, durationS - atS);
     if (durationMax < DURATION_S_MIN) break;
     const kind = pick(random, kinds);
-    const durationS_ = between(random, DURATION_S_MIN, durationMax);
+    const drawnS = between(random, DURATION_S_MIN, durationMax);
+    // A paused client must sleep past its upload's deadline: longer than any other fault.
+    const durationS_ = kind === "pause-client" ? Math.max(drawnS, PAUSE_CLIENT_S_MIN) : drawnS;
     const target = kind === "disk-full" ? smallDiskNode
       : kind === "split" ? pick(random, ["storage-primary:s1", "storage-primary:s2"])
       : kind === "bridge" ? pick(random, ["directory-primary", "directory-backup"])
+      : kind === "clock-jump" ? pick(random, STORAGE_ROLES)
+      : kind === "wipe" ? pick(random, BACKUP_ROLES)
+      : kind === "pause-client" ? pickPausedFile(random, pausedSoFar(faults))
       : pick(random, NODE_ROLES);
     faults.push({
       atS, durationS: durationS_, kind, target,

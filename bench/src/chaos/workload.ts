@@ -1,7 +1,9 @@
 /**
- * The clients: closed loops, each with its own FtfsClient, uploading, updating, reading and
- * listing a few shared names per user (so writes and reads of one file race), recording every
- * operation in the history. Sizes and choices come from the seed; timing from the cluster.
+ * The clients: closed loops, each with its own FtfsClient, uploading, updating, reading,
+ * listing and deleting a few shared names per user (so writes, deletes and reads of one file
+ * race, and a deleted name is uploaded again), recording every operation in the history. Sizes
+ * and choices come from the seed; timing from the cluster. Ops started elsewhere (the nemesis's
+ * upload through the real CLI) are tracked here too, so `stop` waits for them.
  */
 
 import { Prng } from "@ftfs/protocol/core";
@@ -9,11 +11,12 @@ import { sha256Hex } from "ftfs";
 import type { ChaosClient, ChaosUsers } from "./client.ts";
 import { CHAOS_CHUNK_BYTES } from "./cluster.ts";
 import { fileKey, type OpKind, type OpLog } from "./history.ts";
+import { NAMES_PER_USER, workloadName, workloadUid } from "./schedule.ts";
 
 export const CLIENTS_DEFAULT = 8;
-const USERS = 3;
-const NAMES_PER_USER = 5;
 const STAMP_BYTES = 8;
+/** Room for a chunk's index after the stamp, in files big enough to repeat the base bytes. */
+const CHUNK_INDEX_BYTES = 4;
 /** At least one stamp, so every write's bytes are its own. */
 const FILE_BYTES_MIN = STAMP_BYTES;
 /** Up to four 64 KiB chunks: files span chunks and storage groups. */
@@ -25,11 +28,51 @@ const FILE_BYTES_MAX = 4 * CHAOS_CHUNK_BYTES;
 export const OP_TIMEOUT_MS = 45_000;
 /** Pause between a client's ops: keeps 8 clients from saturating 2 shared cores. */
 const THINK_MS_MAX = 60;
+/**
+ * The op mix, as cumulative shares of a roll: updates, reads, lists, deletes, then uploads of
+ * a name drawn from all of the user's names (an update when the name has a live version, a
+ * re-upload when it was deleted). Deletes are rarer than uploads, so most names stay live.
+ */
+const ROLL_UPDATE = 0.3;
+const ROLL_READ = 0.72;
+const ROLL_LIST = 0.8;
+const ROLL_DELETE = 0.87;
 
-function errorText(error: unknown): string {
+function errorCode(error: unknown): string | null {
+  const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
+  return typeof code === "string" ? code : null;
+}
+
+export function errorText(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const code = (error as Error & { code?: unknown }).code;
-  return `${typeof code === "string" ? code : error.name}: ${error.message}`;
+  return `${errorCode(error) ?? error.name}: ${error.message}`;
+}
+
+/** The directory's definite "no such file (or version)": only it answers NOT_FOUND. */
+export function isNotFound(error: unknown): boolean {
+  return errorCode(error) === "NOT_FOUND";
+}
+
+/**
+ * `size` bytes of `base` (repeated), stamped with the op id at every chunk's start, and with
+ * the chunk's index after it when the file is longer than the base: no two writes, and no two
+ * chunks of one write, share a chunk, so a hash names exactly one write and chunks never
+ * deduplicate (the disk check counts them one by one).
+ */
+export function stampedBytes(base: Uint8Array, size: number, stampId: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let offset = 0; offset < size; offset += base.length) {
+    bytes.set(base.subarray(0, size - offset), offset);
+  }
+  const view = new DataView(bytes.buffer);
+  const indexed = size > base.length;
+  for (let offset = 0; offset + STAMP_BYTES <= size; offset += CHAOS_CHUNK_BYTES) {
+    view.setFloat64(offset, stampId);
+    if (indexed && offset + STAMP_BYTES + CHUNK_INDEX_BYTES <= size) {
+      view.setUint32(offset + STAMP_BYTES, offset / CHAOS_CHUNK_BYTES);
+    }
+  }
+  return bytes;
 }
 
 class Timeout extends Error {}
@@ -51,10 +94,17 @@ export class Workload {
   private readonly random: Prng;
   private readonly base: Uint8Array;
   private readonly clients: ChaosClient[] = [];
-  /** Names with at least one acknowledged write, per user (reads and updates draw from them). */
+  /**
+   * Per user, names with a live version as far as this workload knows: reads, updates and
+   * deletes draw from them.
+   */
   private readonly acked = new Map<string, Set<string>>();
   private stopping = false;
   private loops: Promise<void>[] = [];
+  /** Ops run outside the loops (the nemesis's CLI upload): awaited by `stop`. */
+  private readonly tracked = new Set<Promise<void>>();
+  /** What ops run outside the loops went through, for the run's figures. */
+  readonly notes: string[] = [];
 
   private readonly users: ChaosUsers;
   private readonly clientCount: number;
@@ -69,7 +119,7 @@ export class Workload {
   }
 
   private uidOf(client: number): string {
-    return `chaos${client % USERS}`;
+    return workloadUid(client);
   }
 
   /** Logs every client in as its user and connects it, before any fault. */
@@ -89,7 +139,41 @@ export class Workload {
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all(this.loops);
+    await Promise.all(this.tracked);
     for (const entry of this.clients) entry.close();
+  }
+
+  /** The history's client number for an op run outside the loops (after the loops' own). */
+  get externalClient(): number {
+    return this.clientCount;
+  }
+
+  /** The base bytes every write is cut from (seeded), for writes made outside the loops. */
+  get baseBytes(): Uint8Array {
+    return this.base;
+  }
+
+  get history(): OpLog {
+    return this.log;
+  }
+
+  /** Waits for an op run outside the loops before `stop` resolves. */
+  track(done: Promise<void>): void {
+    this.tracked.add(done);
+    void done.finally(() => this.tracked.delete(done));
+  }
+
+  /** Whether `name` has a live version as far as this workload knows (upload vs update). */
+  isLive(uid: string, name: string): boolean {
+    return this.acked.get(uid)?.has(name) ?? false;
+  }
+
+  /** Records what an op learned: the name has a live version (true) or none (false). */
+  noteLive(uid: string, name: string, live: boolean): void {
+    const set = this.acked.get(uid) ?? new Set<string>();
+    if (live) set.add(name);
+    else set.delete(name);
+    this.acked.set(uid, set);
   }
 
   /** Every file any write touched, for the final read-back. */
@@ -106,10 +190,11 @@ export class Workload {
     while (!this.stopping) {
       const names = [...(this.acked.get(uid) ?? [])];
       const roll = this.random.nextFloat();
-      let kind: OpKind = roll < 0.35 ? "update" : roll < 0.8 ? "read" : roll < 0.9 ? "list" : "upload";
+      let kind: OpKind = roll < ROLL_UPDATE ? "update" : roll < ROLL_READ ? "read"
+        : roll < ROLL_LIST ? "list" : roll < ROLL_DELETE ? "delete" : "upload";
       if (names.length === 0) kind = "upload";
       const name = kind === "upload"
-        ? `f${this.random.intBelow(NAMES_PER_USER)}`
+        ? workloadName(this.random.intBelow(NAMES_PER_USER))
         : names[this.random.intBelow(names.length)] ?? "f0";
       if (kind === "upload" && names.includes(name)) kind = "update";
       await this.op(entry, index, uid, kind, name);
@@ -136,25 +221,39 @@ export class Workload {
         const result = await withTimeout(ftfs.read(uid, name, (chunk) => void hasher.update(chunk)), OP_TIMEOUT_MS);
         this.log.ok(op, { version: result.version, sha256: hasher.digest("hex"), bytes: result.bytes });
       } catch (error) {
-        this.log.failed(op, errorText(error));
+        if (!isNotFound(error)) return this.log.failed(op, errorText(error));
+        this.log.absent(op, errorText(error));
+        this.noteLive(uid, name, false);
       }
       return;
     }
+    if (kind === "delete") return this.delete(ftfs, client, uid, name);
     const size = FILE_BYTES_MIN + this.random.intBelow(FILE_BYTES_MAX - FILE_BYTES_MIN);
-    const bytes = this.base.slice(0, size);
-    const stampId = this.log.ops.length + 1;
-    const view = new DataView(bytes.buffer);
     // The op id in every chunk: no two writes share bytes, so a hash names exactly one write.
-    for (let offset = 0; offset + STAMP_BYTES <= size; offset += CHAOS_CHUNK_BYTES) view.setFloat64(offset, stampId);
+    const bytes = stampedBytes(this.base, size, this.log.ops.length + 1);
     const op = this.log.invoke(client, kind, uid, name, { sha256: sha256Hex(bytes), bytes: size });
     try {
       const result = await withTimeout(ftfs.uploadBytes(uid, name, bytes), OP_TIMEOUT_MS);
       this.log.ok(op, { version: result.version });
-      const set = this.acked.get(uid) ?? new Set<string>();
-      set.add(name);
-      this.acked.set(uid, set);
+      this.noteLive(uid, name, true);
     } catch (error) {
       this.log.failed(op, errorText(error));
+    }
+  }
+
+  /** Deletes every version of the name: acknowledged with the version it removed, or absent. */
+  private async delete(
+    ftfs: ChaosClient["client"], client: number, uid: string, name: string,
+  ): Promise<void> {
+    const op = this.log.invoke(client, "delete", uid, name);
+    try {
+      const result = await withTimeout(ftfs.remove(uid, name), OP_TIMEOUT_MS);
+      this.log.ok(op, { version: result.deletedVersion });
+      this.noteLive(uid, name, false);
+    } catch (error) {
+      if (!isNotFound(error)) return this.log.failed(op, errorText(error));
+      this.log.absent(op, errorText(error));
+      this.noteLive(uid, name, false);
     }
   }
 }
