@@ -29,7 +29,7 @@ import {
 import {
   fillDisk,
   mountSmallDisk,
-  smallDiskUnavailableReason,
+  guardSmallDiskSuite,
   unfillDisk,
   unmountAll,
 } from "./small-disk.ts";
@@ -53,18 +53,8 @@ const CATCH_UP_DEADLINE_MS = 30_000;
 /** What the directory node logs when its disk fills (directory-node.ts). */
 const DISK_FULL_LOG = "disk is full: changes are refused";
 
-const unavailable = smallDiskUnavailableReason();
-
 describe("a directory group of three whose primary's disk fills", () => {
-  if (unavailable !== null && process.env["CI"] !== "true") {
-    test.skip(`SKIPPED, tmpfs mounts unavailable here: ${unavailable}`, () => {});
-    return;
-  }
-
-  test("a tmpfs can be mounted (CI runs as root)", () => {
-    expect(unavailable).toBeNull();
-  });
-  if (unavailable !== null) return;
+  if (!guardSmallDiskSuite()) return;
 
   let dataRoot = "";
   let cluster: LocalCluster | null = null;
