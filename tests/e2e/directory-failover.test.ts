@@ -8,6 +8,9 @@ import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { RpcClient } from "@ftfs/protocol/io";
 import type { NodeProcess } from "@ftfs/protocol/testing";
 import {
+  directoryViews as viewsOf,
+  primaryDirectory as primaryOf,
+  type DirectoryView,
   E2E_TEST_TIMEOUT_MS,
   expectOk,
   KIB,
@@ -34,37 +37,12 @@ beforeAll(async () => {
   expectOk(await fx.ws.ftfs([UID, "c", "--cluster", fx.clusterList]));
 });
 
-interface DirectoryView {
-  readonly node: NodeProcess;
-  readonly primary: boolean;
-  readonly term: number;
+function directoryViews(): Promise<DirectoryView[]> {
+  return viewsOf(fx.cluster.nodes);
 }
 
-/** What each live directory node says of itself. */
-async function directoryViews(): Promise<DirectoryView[]> {
-  const views: DirectoryView[] = [];
-  for (const node of fx.cluster.nodes.filter((candidate) => candidate.role === "directory")) {
-    let client: RpcClient | null = null;
-    try {
-      client = await RpcClient.connect(node.address, 500);
-      const status = (await client.call("clusterStatus", {}, { timeoutMs: 1_000 })).body;
-      const self = status.members.find((member) => member.node === status.node);
-      views.push({ node, primary: self?.primary === true, term: self?.epoch ?? 0 });
-    } catch {
-      // A killed or paused node does not answer; it is simply not in the view.
-    } finally {
-      client?.close();
-    }
-  }
-  return views;
-}
-
-async function primaryDirectory(other?: NodeProcess): Promise<DirectoryView> {
-  return pollUntil("one directory primary", async () => {
-    const primaries = (await directoryViews()).filter((view) => view.primary);
-    const found = primaries.length === 1 ? primaries[0] : undefined;
-    return found !== undefined && found.node !== other ? found : undefined;
-  });
+function primaryDirectory(other?: NodeProcess): Promise<DirectoryView> {
+  return primaryOf(fx.cluster.nodes, other);
 }
 
 /** Uploads files named prefix-<uploader>-<n> until stopped; records each acknowledged one. */

@@ -10,8 +10,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RpcClient } from "@ftfs/protocol/io";
-import { startCluster, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
+import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
 import { FtfsClient } from "ftfs";
 import {
   E2E_CHUNK_BYTES,
@@ -20,6 +19,7 @@ import {
   KIB,
   MIB,
   pollUntil,
+  primaryDirectory,
   randomBytes,
   sha256,
   text,
@@ -93,13 +93,13 @@ describe("a directory group of three whose primary's disk fills", () => {
     const stop = uploadLoop(client, acknowledged, errors);
     await pollUntil("uploads under way", async () => (acknowledged.size >= 5 ? true : undefined));
 
-    const full = await primaryDirectory(directories);
+    const full = (await primaryDirectory(directories)).node;
     const filler = fillDisk(full.dataDir);
     await pollUntil(
       "the full node out of the lead and another primary",
       async () => {
         const refused = (await full.log()).includes(DISK_FULL_LOG);
-        const other = await primaryDirectory(directories).catch(() => null);
+        const other = await primaryDirectory(directories).then((view) => view.node, () => null);
         return refused && other !== null && other !== full ? true : undefined;
       },
       TAKEOVER_DEADLINE_MS,
@@ -163,25 +163,4 @@ function uploadLoop(client: FtfsClient, acknowledged: Map<string, string>, error
     running = false;
     await Promise.all(loops);
   };
-}
-
-/** The one directory node that says it is primary (polled until exactly one does). */
-async function primaryDirectory(directories: readonly NodeProcess[]): Promise<NodeProcess> {
-  return pollUntil("one directory primary", async () => {
-    const primaries: NodeProcess[] = [];
-    for (const node of directories) {
-      let rpc: RpcClient | null = null;
-      try {
-        rpc = await RpcClient.connect(node.address, 500);
-        const status = (await rpc.call("clusterStatus", {}, { timeoutMs: 1_000 })).body;
-        const self = status.members.find((member) => member.node === status.node);
-        if (self?.primary === true) primaries.push(node);
-      } catch {
-        // A node that does not answer is simply not the primary.
-      } finally {
-        rpc?.close();
-      }
-    }
-    return primaries.length === 1 ? primaries[0] : undefined;
-  });
 }

@@ -15,7 +15,9 @@ import {
   type FtfsRun,
   type FtfsRunOptions,
   type LocalCluster,
+  type NodeProcess,
 } from "@ftfs/protocol/testing";
+import { RpcClient } from "@ftfs/protocol/io";
 import { parseAddress } from "@ftfs/protocol/core";
 import { FtfsClient } from "ftfs";
 
@@ -156,6 +158,50 @@ export function useCluster(options: ClusterOptions): ClusterFixture {
       return get().clusterList;
     },
   };
+}
+
+/** A status probe must not hang on a killed or paused node. */
+const STATUS_CONNECT_TIMEOUT_MS = 500;
+const STATUS_CALL_TIMEOUT_MS = 1_000;
+
+export interface DirectoryView {
+  readonly node: NodeProcess;
+  readonly primary: boolean;
+  readonly term: number;
+}
+
+/** What each directory node among `nodes` says of itself; one that does not answer is left out. */
+export async function directoryViews(nodes: readonly NodeProcess[]): Promise<DirectoryView[]> {
+  const directories = nodes.filter((node) => node.role === "directory");
+  const views = await Promise.all(
+    directories.map(async (node): Promise<DirectoryView | null> => {
+      let client: RpcClient | null = null;
+      try {
+        client = await RpcClient.connect(node.address, STATUS_CONNECT_TIMEOUT_MS);
+        const timeoutMs = STATUS_CALL_TIMEOUT_MS;
+        const status = (await client.call("clusterStatus", {}, { timeoutMs })).body;
+        const self = status.members.find((member) => member.node === status.node);
+        return { node, primary: self?.primary === true, term: self?.epoch ?? 0 };
+      } catch {
+        return null; // a killed, paused or starting node does not answer: not in the view
+      } finally {
+        client?.close();
+      }
+    }),
+  );
+  return views.filter((view): view is DirectoryView => view !== null);
+}
+
+/** The one directory node that says it is primary (polled until exactly one does, not `other`). */
+export async function primaryDirectory(
+  nodes: readonly NodeProcess[],
+  other?: NodeProcess,
+): Promise<DirectoryView> {
+  return pollUntil("one directory primary", async () => {
+    const primaries = (await directoryViews(nodes)).filter((view) => view.primary);
+    const found = primaries.length === 1 ? primaries[0] : undefined;
+    return found !== undefined && found.node !== other ? found : undefined;
+  });
 }
 
 /** How long a raw exchange waits for the server before it gives up. */
