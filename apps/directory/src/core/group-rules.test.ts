@@ -12,6 +12,7 @@ import {
   groupConfigChanges,
   nextGroupConfig,
   placementGroups,
+  releasedSpare,
   type StorageNodeStatus,
 } from "./group-rules.ts";
 import type { GroupConfig } from "./model.ts";
@@ -50,7 +51,7 @@ function config(
   replicationFactor?: number,
   learnersSince = epoch,
 ): GroupConfig {
-  const all = ["s1a", "s1b", "s1c", "s1d"];
+  const all = ["s1a", "s1b", "s1c", "s1d", "s1e"];
   const base = groupConfig("s1", all, epoch, primary === null ? -1 : all.indexOf(primary));
   const members = base.replicas;
   const replicas = members.filter((replica) => nodes.includes(replica.node));
@@ -181,7 +182,7 @@ const CASES: readonly Case[] = [
     changed: true,
   },
   {
-    name: "a former spare in sync does not raise the replication factor when a node returns",
+    name: "a node back after a spare replaced it takes its place: the spare leaves, factor kept",
     current: config(["s1b", "s1c", "s1d"], "s1b", 6, ["s1a"], 3),
     nodes: [
       synced(node("s1a", ALIVE), 6),
@@ -189,8 +190,69 @@ const CASES: readonly Case[] = [
       node("s1c", ALIVE),
       { ...node("s1d", ALIVE), spare: true },
     ],
-    expected: config(["s1a", "s1b", "s1c", "s1d"], "s1b", 7, [], 3),
+    expected: config(["s1a", "s1b", "s1c"], "s1b", 7, [], 3),
     changed: true,
+  },
+  {
+    name: "a spare in sync stays while the group needs it for its factor",
+    current: config(["s1b", "s1c", "s1d"], "s1b", 6, ["s1a"], 3),
+    nodes: [
+      node("s1a", ALIVE),
+      node("s1b", ALIVE),
+      node("s1c", ALIVE),
+      { ...node("s1d", ALIVE), spare: true },
+    ],
+    expected: config(["s1b", "s1c", "s1d"], "s1b", 6, ["s1a"], 3),
+    changed: false,
+  },
+  {
+    name: "a spare still learning leaves once the group is back at its factor without it",
+    current: config(["s1b", "s1c"], "s1b", 6, ["s1a", "s1d"], 3),
+    nodes: [
+      synced(node("s1a", ALIVE), 6),
+      node("s1b", ALIVE),
+      node("s1c", ALIVE),
+      { ...node("s1d", ALIVE), spare: true },
+    ],
+    expected: config(["s1a", "s1b", "s1c"], "s1b", 7, [], 3),
+    changed: true,
+  },
+  {
+    name: "a spare dead while another replaced it is not taken back when it returns",
+    current: config(["s1b", "s1c", "s1e"], "s1b", 8, [], 3),
+    nodes: [
+      node("s1b", ALIVE),
+      node("s1c", ALIVE),
+      { ...node("s1d", ALIVE), spare: true },
+      { ...node("s1e", ALIVE), spare: true },
+    ],
+    expected: config(["s1b", "s1c", "s1e"], "s1b", 8, [], 3),
+    changed: false,
+  },
+  {
+    name: "of two surplus spares in sync, the one that is not primary leaves",
+    current: config(["s1a", "s1b", "s1d", "s1e"], "s1d", 8, ["s1c"], 3),
+    nodes: [
+      node("s1a", ALIVE),
+      node("s1b", ALIVE),
+      node("s1c", ALIVE),
+      { ...node("s1d", ALIVE), spare: true },
+      { ...node("s1e", ALIVE), spare: true },
+    ],
+    expected: config(["s1a", "s1b", "s1d"], "s1d", 9, ["s1c"], 3, 8),
+    changed: true,
+  },
+  {
+    name: "a node not heard from since a failover is never released (it may be a spare or not)",
+    current: config(["s1a", "s1b", "s1c", "s1d"], "s1a", 8, [], 3),
+    nodes: [
+      node("s1a", ALIVE),
+      node("s1b", ALIVE),
+      node("s1c", ALIVE),
+      unknown(node("s1d", ALIVE)),
+    ],
+    expected: config(["s1a", "s1b", "s1c", "s1d"], "s1a", 8, [], 3),
+    changed: false,
   },
   {
     name: "nodes not heard from since a failover do not raise it; once they speak, they do",
@@ -226,6 +288,28 @@ describe("nextGroupConfig", () => {
       expect(next === each.current).toBe(!each.changed);
     });
   }
+});
+
+describe("releasedSpare", () => {
+  const current = config(["s1b", "s1c", "s1e"], "s1b", 8, [], 3);
+  const spare = { ...node("s1d", ALIVE), spare: true };
+  const nodes = [node("s1b", ALIVE), node("s1c", ALIVE), spare, { ...node("s1e", ALIVE), spare: true }];
+
+  test("a spare naming a full group that does not list it is released", () => {
+    expect(releasedSpare(current, spare, nodes, NOW_MS, DEAD_AFTER_MS)).toBe(true);
+  });
+
+  test("not while the group lists it, needs it, or has no primary; never a node started for it", () => {
+    const listed = config(["s1b", "s1c", "s1d"], "s1b", 8, [], 3);
+    expect(releasedSpare(listed, spare, nodes, NOW_MS, DEAD_AFTER_MS)).toBe(false);
+    const short = [node("s1b", ALIVE), node("s1c", ALIVE), spare];
+    const needing = config(["s1b", "s1c"], "s1b", 8, [], 3);
+    expect(releasedSpare(needing, spare, short, NOW_MS, DEAD_AFTER_MS)).toBe(false);
+    const deadAll = [node("s1b", DEAD), node("s1c", DEAD), spare, { ...node("s1e", DEAD), spare: true }];
+    expect(releasedSpare(current, spare, deadAll, NOW_MS, DEAD_AFTER_MS)).toBe(false);
+    const own = node("s1d", ALIVE);
+    expect(releasedSpare(current, own, nodes, NOW_MS, DEAD_AFTER_MS)).toBe(false);
+  });
 });
 
 describe("groupConfigChanges", () => {

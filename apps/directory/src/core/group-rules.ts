@@ -39,6 +39,11 @@
  *   - the replication factor is the most nodes started for the group (`spare === false`) ever
  *     in sync at once. Former spares do not raise it: a node that comes back after a spare
  *     replaced it must not make the group want one more spare for good;
+ *   - spares are released when not needed: once the group has its factor of live in-sync nodes
+ *     without them, a spare still learning leaves, and in-sync spares beyond the factor leave
+ *     (not the primary while another can go). A node back after a spare replaced it thus takes
+ *     its place again, and a spare that was dead while another replaced it returns to the
+ *     pool; a released spare forgets the group's data (it holds no copy the group needs);
  *   - any change bumps the epoch; no change keeps the very same configuration.
  *
  * A spare node (core/spare-rules.ts) has no group until one is assigned to it; callers resolve
@@ -247,11 +252,16 @@ export function nextGroupConfig(
   const epoch = current?.epoch ?? 0;
   const fresh = current === undefined || current.replicas.length === 0;
   if (!fresh && !live.some((status) => keepsSlot(current, status))) return frozen(current, live);
-  const inSync = fresh
+  const caughtUpNodes = fresh
     ? live
     : live.filter((status) => keepsSlot(current, status) || caughtUp(current, status));
+  const factor = nextReplicationFactor(current, caughtUpNodes);
+  const released = surplusSpares(current, live, caughtUpNodes, factor);
+  const inSync = caughtUpNodes.filter((status) => !released.has(status.node));
   const inSyncNodes = new Set(inSync.map((status) => status.node));
-  const learners = live.filter((status) => !inSyncNodes.has(status.node));
+  const learners = live.filter(
+    (status) => !inSyncNodes.has(status.node) && !released.has(status.node),
+  );
   const primary = choosePrimary(current, inSync);
   const candidate: GroupConfig = {
     group,
@@ -260,10 +270,65 @@ export function nextGroupConfig(
     primaryNode: primary?.node ?? null,
     replicas: inSync.map((status) => asMember(status, recordOf(current, status.node))),
     ...(learners.length === 0 ? {} : { learners: asLearners(current, learners) }),
-    replicationFactor: nextReplicationFactor(current, inSync),
+    replicationFactor: factor,
   };
   if (current !== undefined && sameMembership(current, candidate)) return current;
   return { ...candidate, epoch: epoch + 1 };
+}
+
+/**
+ * Spares the group no longer needs: with its replication factor of live in-sync nodes without
+ * them, a spare still learning is not needed, and in-sync spares beyond the factor are not
+ * either (the primary last, then by node order from the end). Only known spares go (a node's
+ * `spare` is unknown until it is heard from): nodes started for the group are the operator's.
+ */
+function surplusSpares(
+  current: GroupConfig | undefined,
+  live: readonly StorageNodeStatus[],
+  caughtUpNodes: readonly StorageNodeStatus[],
+  factor: number,
+): Set<string> {
+  const released = new Set<string>();
+  if (current === undefined) return released;
+  const caughtUpSet = new Set(caughtUpNodes.map((status) => status.node));
+  if (caughtUpNodes.length >= factor) {
+    for (const status of live) {
+      if (status.spare === true && !caughtUpSet.has(status.node)) released.add(status.node);
+    }
+  }
+  const primaryNode = current.primaryNode;
+  const inSyncSpares = caughtUpNodes
+    .filter((status) => status.spare === true)
+    .sort(
+      (a, b) =>
+        Number(a.node === primaryNode) - Number(b.node === primaryNode) ||
+        compareNames(b.node, a.node),
+    );
+  let surplus = caughtUpNodes.length - factor;
+  for (const status of inSyncSpares) {
+    if (surplus <= 0) break;
+    released.add(status.node);
+    surplus -= 1;
+  }
+  return released;
+}
+
+/**
+ * A spare this group released (see surplusSpares): it names the group, the recorded
+ * configuration does not list it, and the rules would not list it again. It may forget the
+ * group's data and go back to the pool: the group holds its factor of copies without it.
+ */
+export function releasedSpare(
+  config: GroupConfig,
+  status: StorageNodeStatus,
+  nodes: readonly StorageNodeStatus[],
+  nowMs: number,
+  deadAfterMs: number,
+): boolean {
+  if (status.spare !== true || status.group !== config.group) return false;
+  if (recordOf(config, status.node) !== undefined) return false;
+  const next = nextGroupConfig(config, config.group, nodes, nowMs, deadAfterMs);
+  return recordOf(next, status.node) === undefined && next.primaryNode !== null;
 }
 
 /**

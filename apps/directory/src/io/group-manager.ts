@@ -17,6 +17,7 @@ import {
   groupUsages,
   placementGroups,
   planGroups,
+  releasedSpare,
   resolveSpares,
   StorageRegistry,
   type GroupConfig,
@@ -38,6 +39,12 @@ export interface GroupManagerOptions {
   readonly rereplicationGraceMs: number;
 }
 
+/** What a heartbeat gets: its group's configuration, and whether the group released the spare. */
+export interface HeartbeatAnswer {
+  readonly config: GroupConfig | undefined;
+  readonly released: boolean;
+}
+
 export class GroupManager {
   private readonly options: GroupManagerOptions;
   private readonly registry: StorageRegistry;
@@ -57,17 +64,22 @@ export class GroupManager {
    * A storage node's heartbeat; answers its group's configuration after any change, or
    * nothing for a spare no group has been assigned.
    */
-  async onHeartbeat(heartbeat: Heartbeat): Promise<Result<GroupConfig | undefined>> {
+  async onHeartbeat(heartbeat: Heartbeat): Promise<Result<HeartbeatAnswer>> {
     const recorded = this.registry.record(heartbeat, this.options.nowMs());
     if (!recorded.ok) return recorded;
     await this.reconfigure();
-    const { store } = this.options;
-    const group = heartbeat.group ?? assignedGroup(store.listGroups(), heartbeat.node);
-    if (group === null) return ok(undefined);
+    const { store, nowMs, deadAfterMs } = this.options;
+    const configs = store.listGroups();
+    const group = heartbeat.group ?? assignedGroup(configs, heartbeat.node);
+    if (group === null) return ok({ config: undefined, released: false });
     const config = store.getGroup(group);
     // The node is alive this instant, so its group has a configuration naming it.
     assert(config !== undefined, `group ${group} has no configuration after a heartbeat`);
-    return ok(config);
+    const nodes = this.nodesIn(configs);
+    const status = nodes.find((candidate) => candidate.node === heartbeat.node);
+    const released =
+      status !== undefined && releasedSpare(config, status, nodes, nowMs(), deadAfterMs);
+    return ok({ config, released });
   }
 
   /**

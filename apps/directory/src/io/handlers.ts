@@ -395,12 +395,13 @@ async function onRegisterStorage(
   if (!heartbeat.ok) return heartbeat;
   const groups = context.groups();
   if (groups === null) return fail("UNAVAILABLE", "this directory node is not the primary; retry");
-  const config = await groups.onHeartbeat(heartbeat.value);
-  if (!config.ok) return config;
+  const answer = await groups.onHeartbeat(heartbeat.value);
+  if (!answer.ok) return answer;
   const directoryNode = context.node;
+  const { config, released } = answer.value;
   // A spare no group has been assigned gets no group: it waits, holding nothing.
-  if (config.value === undefined) return ok({ body: { directoryNode } });
-  return ok({ body: { group: config.value, directoryNode } });
+  if (config === undefined) return ok({ body: { directoryNode } });
+  return ok({ body: { group: config, directoryNode, ...(released ? { released } : {}) } });
 }
 
 /**

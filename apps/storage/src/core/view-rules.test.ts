@@ -49,6 +49,18 @@ test("a spare is not assigned by a view that does not list it", () => {
   expect(decideView(null, null, VIEW, "x1")).toEqual({ kind: "notListed", view: null });
 });
 
+test("an assigned spare its group released, and that the view no longer lists, goes back", () => {
+  expect(decideView(VIEW, "s1", VIEW, "x1", true, true)).toEqual({ kind: "release", group: "s1" });
+});
+
+test("a release is not heeded by a listed node, a node started for its group, or unsaid", () => {
+  const listing = { ...VIEW, epoch: VIEW.epoch + 1, learners: [{ node: "x1", address: "h:9" }] };
+  expect(decideView(VIEW, "s1", listing, "x1", true, true).kind).toBe("adopt");
+  expect(decideView(VIEW, "s1", VIEW, "x1", false, true).kind).toBe("adopt");
+  expect(decideView(VIEW, "s1", VIEW, "x1", true, false).kind).toBe("adopt");
+  expect(decideView(VIEW, "s2", VIEW, "x1", true, true).kind).toBe("wrongGroup");
+});
+
 test("the lease runs from the heartbeat's send time", () => {
   expect(leaseExpiry(10_000)).toBe(10_000 + PRIMARY_LEASE_MS);
 });

@@ -8,6 +8,10 @@
  * records the group on disk before it adopts the view, and from then on the spare is a member
  * of that group like any other (so it never takes a second group's view). A view that does not
  * list the spare assigns it nothing.
+ *
+ * An assigned spare whose group released it (the directory says `released`, and the view does
+ * not list it: the group has its replication factor without it) goes back to the pool: the
+ * caller forgets the group's data, then the assignment, and the node is unassigned again.
  */
 
 import type { GroupView } from "@ftfs/protocol/core";
@@ -17,22 +21,30 @@ export type ViewDecision =
   | { readonly kind: "adopt"; readonly view: GroupView; readonly changed: boolean }
   /** A spare's first group: persist `view.group`, then adopt the view. */
   | { readonly kind: "assign"; readonly view: GroupView }
+  /** A spare its group no longer needs: forget the group's data, then the assignment. */
+  | { readonly kind: "release"; readonly group: string }
   | { readonly kind: "older"; readonly view: GroupView }
   | { readonly kind: "wrongGroup"; readonly view: GroupView | null }
   | { readonly kind: "notListed"; readonly view: GroupView | null };
 
-/** `group` is null for a spare that has not been assigned one. */
+/**
+ * `group` is null for a spare that has not been assigned one; `released` is the directory's
+ * word that the group released this node, heeded only by a spare the view does not list.
+ */
 export function decideView(
   current: GroupView | null,
   group: string | null,
   incoming: GroupView,
   node: string,
+  spare = false,
+  released = false,
 ): ViewDecision {
   if (group === null) {
     if (!listsNode(incoming, node)) return { kind: "notListed", view: current };
     return { kind: "assign", view: incoming };
   }
   if (incoming.group !== group) return { kind: "wrongGroup", view: current };
+  if (spare && released && !listsNode(incoming, node)) return { kind: "release", group };
   if (current !== null && incoming.epoch < current.epoch) return { kind: "older", view: current };
   return {
     kind: "adopt",

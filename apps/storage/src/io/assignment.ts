@@ -62,6 +62,12 @@ export async function writeAssignment(dataDir: string, group: string): Promise<v
   await fsyncDir(dataDir);
 }
 
+/** Forget the assignment durably (a released spare, once its group data is gone). */
+export async function removeAssignment(dataDir: string): Promise<void> {
+  await rm(join(dataDir, ASSIGNMENT_FILE), { force: true });
+  await fsyncDir(dataDir);
+}
+
 function isMissing(error: unknown): boolean {
   return typeof error === "object" && error !== null && "code" in error && error.code === "ENOENT";
 }

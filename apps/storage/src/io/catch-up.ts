@@ -84,6 +84,11 @@ export class CatchUp {
     this.pool.close();
   }
 
+  /** Resolves once no pass is running (one running when the view went away ends at its page). */
+  async idle(): Promise<void> {
+    await this.running;
+  }
+
   private check(): void {
     if (this.stopped || this.running !== null) return;
     const view = this.options.view();

@@ -8,6 +8,9 @@
  * A spare (`--spare`) heartbeats with no group and holds no view until an answer carries the
  * view of a group that lists it: it records that group on disk (onAssigned) before it adopts
  * the view, so a crash in between leaves it unassigned or assigned, never acting unrecorded.
+ * When its group releases it, it drops the view and the group at once (nothing more is
+ * accepted for the group), then forgets the group's data and the assignment (onReleased); a
+ * crash before that ends leaves the assignment, so the next start is released again.
  */
 
 import {
@@ -55,6 +58,8 @@ export interface HeartbeatOptions {
   readonly folderId?: string;
   /** Record a spare's assignment durably; the view is adopted only once this resolves. */
   readonly onAssigned: (group: string) => Promise<void>;
+  /** Forget a released spare's group data, then its assignment; resolves once both are gone. */
+  readonly onReleased: (group: string) => Promise<void>;
   /** The address other nodes reach us on (known only once the server listens). */
   readonly address: string;
   readonly join: readonly string[];
@@ -261,7 +266,8 @@ export class Heartbeat {
         },
         { timeoutMs: HEARTBEAT_CALL_TIMEOUT_MS },
       );
-      await this.adopt(answer.body.group, sentAtMs, answer.body.directoryNode);
+      const released = answer.body.released === true;
+      await this.adopt(answer.body.group, sentAtMs, answer.body.directoryNode, released);
       return "done";
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
@@ -282,6 +288,7 @@ export class Heartbeat {
     incoming: GroupView | undefined,
     sentAtMs: number,
     directoryNode: string,
+    released: boolean,
   ): Promise<void> {
     const { logger, node } = this.options;
     if (incoming === undefined) {
@@ -292,7 +299,8 @@ export class Heartbeat {
       }
       return;
     }
-    const decision = decideView(this.currentView, this.currentGroup, incoming, node);
+    const { spare } = this.options;
+    const decision = decideView(this.currentView, this.currentGroup, incoming, node, spare, released);
     switch (decision.kind) {
       case "wrongGroup":
         logger.error("directory answered with another group's view; ignored", {
@@ -317,6 +325,9 @@ export class Heartbeat {
         });
         this.accept(decision.view, sentAtMs, directoryNode, true);
         return;
+      case "release":
+        await this.release(decision.group, directoryNode);
+        return;
       case "older":
         logger.debug("directory answered with an older view; kept ours", {
           directoryNode,
@@ -329,6 +340,23 @@ export class Heartbeat {
       default:
         assertNever(decision, "view decision");
     }
+  }
+
+  private async release(group: string, directoryNode: string): Promise<void> {
+    const { logger } = this.options;
+    this.currentGroup = null;
+    this.currentView = null;
+    this.leaseExpiresAt = 0;
+    logger.info("the group released this spare; forgetting its data", { group, directoryNode });
+    try {
+      await this.options.onReleased(group);
+    } catch (error) {
+      // Still assigned on disk: name the group again, so the next answer releases it again.
+      this.currentGroup = group;
+      throw error;
+    }
+    this.answered(directoryNode);
+    logger.info("spare back in the pool", { group });
   }
 
   private accept(view: GroupView, sentAtMs: number, directoryNode: string, changed: boolean): void {

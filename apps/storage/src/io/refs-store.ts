@@ -374,6 +374,11 @@ export class RefsStore {
     return dropped;
   }
 
+  /** Forget every reference (a released spare's group data); answers how many went. */
+  clear(): number {
+    return this.db.query("DELETE FROM refs").run().changes;
+  }
+
   /** Chunk ids some reference names, in id order, after `afterId` ("" to start): one page. */
   referencedChunksAfter(afterId: string, limit: number): string[] {
     return this.chunksAfter.all(afterId, limit).map((row) => row.chunk_id);

@@ -37,7 +37,12 @@ import {
   REFS_DB_FILE,
   STOP_DRAIN_TIMEOUT_MS,
 } from "../core/index.ts";
-import { AssignmentFileError, readAssignment, writeAssignment } from "./assignment.ts";
+import {
+  AssignmentFileError,
+  readAssignment,
+  removeAssignment,
+  writeAssignment,
+} from "./assignment.ts";
 import { CatchUp } from "./catch-up.ts";
 import { ChunkStore } from "./chunk-store.ts";
 import { storageHandlers, type StorageContext } from "./handlers.ts";
@@ -233,6 +238,7 @@ export class StorageNode {
       spare,
       folderId,
       onAssigned: (assigned) => writeAssignment(options.dataDir, assigned),
+      onReleased: (released) => this.forgetGroup(released, options.dataDir, logger),
       address: this.address,
       join: options.join,
       logger,
@@ -267,6 +273,28 @@ export class StorageNode {
       chunks: chunks.chunkCount,
       usedBytes: chunks.usedBytes,
       capacityBytes: chunks.capacityBytes,
+    });
+  }
+
+  /**
+   * A released spare forgets its group: requests already admitted and a catch-up pass under
+   * way end first (the heartbeat dropped the view, so nothing new is admitted), then every
+   * reference and chunk goes, then the assignment; a crash before the end leaves the
+   * assignment, and the next start is released again and finishes.
+   */
+  private async forgetGroup(group: string, dataDir: string, logger: Logger): Promise<void> {
+    await this.inFlight.drained(STOP_DRAIN_TIMEOUT_MS);
+    await this.catchUp.idle();
+    const references = this.refs.clear();
+    let bytes = 0;
+    const chunkIds = this.chunks.ids();
+    for (const chunkId of chunkIds) bytes += await this.chunks.remove(chunkId);
+    await removeAssignment(dataDir);
+    logger.info("released spare forgot its group", {
+      group,
+      references,
+      chunks: chunkIds.length,
+      bytes,
     });
   }
 
@@ -385,14 +413,14 @@ function tracked(handlers: ReturnType<typeof storageHandlers>, inFlight: InFligh
   };
 }
 
-/**
- * The group from the flags, or from a spare's recorded assignment. A folder assigned to one
- * group as a spare is refused under another `--group`: its chunks belong to the first.
- */
 function nodeConnect(options: StorageNodeOptions): ConnectOptions {
   return nodeConnectOptions(options.node, options.clusterKey, options.clientTls);
 }
 
+/**
+ * The group from the flags, or from a spare's recorded assignment. A folder assigned to one
+ * group as a spare is refused under another `--group`: its chunks belong to the first.
+ */
 async function startMembership(options: StorageNodeOptions): Promise<Membership> {
   const spare = options.spare === true;
   if (spare === (options.group !== undefined)) {

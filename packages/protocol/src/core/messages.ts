@@ -350,7 +350,15 @@ export const OPS = {
       /** The node's data folder identity (absent from older builds). */
       folderId: opt(folderIdField),
     }),
-    response: obj({ group: opt(groupViewSchema), directoryNode: nodeIdField }),
+    response: obj({
+      group: opt(groupViewSchema),
+      directoryNode: nodeIdField,
+      /**
+       * The group no longer needs this spare (it has its replication factor without it): the
+       * spare forgets the group's data and returns to the pool.
+       */
+      released: opt(bool),
+    }),
   },
 
   // ---- storage ----
