@@ -17,6 +17,7 @@ import {
   randomBytes,
   sha256,
   useCluster,
+  groupView,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -45,10 +46,8 @@ beforeAll(async () => {
   expectOk(await fx.ws.ftfs([UID, "c", "--cluster", fx.clusterList]));
 });
 
-async function group() {
-  const view = (await fx.client.status()).groups.find((candidate) => candidate.group === "s1");
-  if (view === undefined) throw new Error("group s1 has no configuration");
-  return view;
+function group() {
+  return groupView(fx.client, "s1");
 }
 
 async function gcPasses(node: NodeProcess): Promise<number> {

@@ -160,6 +160,13 @@ export function useCluster(options: ClusterOptions): ClusterFixture {
   };
 }
 
+/** A storage group's configuration as the cluster reports it now (it must have one). */
+export async function groupView(client: FtfsClient, group: string) {
+  const view = (await client.status()).groups.find((candidate) => candidate.group === group);
+  if (view === undefined) throw new Error(`group ${group} has no configuration`);
+  return view;
+}
+
 /** A status probe must not hang on a killed or paused node. */
 const STATUS_CONNECT_TIMEOUT_MS = 500;
 const STATUS_CALL_TIMEOUT_MS = 1_000;

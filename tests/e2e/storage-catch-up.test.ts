@@ -14,6 +14,7 @@ import {
   randomBytes,
   sha256,
   useCluster,
+  groupView,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -28,11 +29,8 @@ beforeAll(async () => {
   expectOk(await fx.ws.ftfs([UID, "c", "--cluster", fx.clusterList]));
 });
 
-async function group() {
-  const status = await fx.client.status();
-  const view = status.groups.find((candidate) => candidate.group === "s1");
-  if (view === undefined) throw new Error("group s1 has no configuration");
-  return view;
+function group() {
+  return groupView(fx.client, "s1");
 }
 
 test("a restarted backup catches up as a learner, then alone serves every file", async () => {

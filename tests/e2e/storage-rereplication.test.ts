@@ -21,6 +21,7 @@ import {
   sha256,
   text,
   useCluster,
+  groupView,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -54,11 +55,8 @@ beforeAll(async () => {
   expectOk(await fx.ws.ftfs([UID, "c", "--cluster", fx.clusterList]));
 });
 
-async function group() {
-  const status = await fx.client.status();
-  const view = status.groups.find((candidate) => candidate.group === GROUP);
-  if (view === undefined) throw new Error(`group ${GROUP} has no configuration`);
-  return view;
+function group() {
+  return groupView(fx.client, GROUP);
 }
 
 /** When the directory logged `msg` first after `afterMs` (wall clock, as the logs are). */
