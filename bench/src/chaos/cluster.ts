@@ -1,6 +1,6 @@
 /**
  * A real FTFS cluster with every node in its own network namespace (see net.ts): 3 directory
- * nodes and 2 storage groups of 3, started by the shared launcher through `ip netns exec`, small
+ * nodes, 2 storage groups of 3 and one spare storage node, started by the shared launcher through `ip netns exec`, small
  * chunks so files span chunks and groups, one storage node whose data folder is a small tmpfs
  * the nemesis can fill, GC timings of seconds (gc-timing.ts) so GC runs on live data, and, when
  * asked, every storage node's wall clock under the nemesis's control (clock.ts).
@@ -29,10 +29,23 @@ const SMALL_DISK_BYTES = 256 * MIB;
 export const CHAOS_SHAPE: ClusterOptions = {
   directories: 3,
   groups: [{ name: "s1", size: 3 }, { name: "s2", size: 3 }],
+  // Assigned to a group a node left (a kill or wipe longer than the grace below), released
+  // when that node is back in sync: the final checks require it back in the pool, its disk empty.
+  spares: 1,
 };
 
-/** Every node's environment: GC grace (storage), upload deadline and keep policy (directory). */
+/**
+ * Directory `--rereplication-grace`: short enough that a killed or wiped node's group gets the
+ * spare within a fault, so spares come and go under the other faults.
+ */
+const CHAOS_REREPLICATION_GRACE_MS = 3_000;
+
+/**
+ * Every node's environment: GC grace (storage), upload deadline, keep policy and
+ * re-replication grace (directory).
+ */
 const CHAOS_NODE_ENV: Readonly<Record<string, string>> = {
+  FTFS_REREPLICATION_GRACE: durationFlag(CHAOS_REREPLICATION_GRACE_MS),
   FTFS_GC_GRACE: durationFlag(CHAOS_GC_GRACE_MS),
   FTFS_UPLOAD_DEADLINE: durationFlag(CHAOS_UPLOAD_DEADLINE_MS),
   FTFS_KEEP_VERSIONS: String(CHAOS_KEEP_VERSIONS),

@@ -62,14 +62,17 @@ function storageNodes(cluster: LocalCluster): NodeProcess[] {
 
 /**
  * Waits until `notBeforeMs` (performance.now time) has passed, then until every storage node
- * has logged `passes` more GC passes than it had then. Answers null, or what was still missing.
+ * started for a group has logged `passes` more GC passes than it had then. Spares are left out:
+ * convergence already required them back in the pool, where they hold nothing and collect
+ * nothing (the disk check still requires their folders empty). Answers null, or what was
+ * still missing.
  */
 export async function waitForGcPasses(
   cluster: LocalCluster, notBeforeMs: number, passes: number, timeoutMs: number,
 ): Promise<string | null> {
   const restMs = notBeforeMs - performance.now();
   if (restMs > 0) await Bun.sleep(restMs);
-  const nodes = storageNodes(cluster);
+  const nodes = storageNodes(cluster).filter((node) => node.group !== null);
   const from = await Promise.all(nodes.map(async (node) => (await gcTally(node)).passes));
   let behind: string[] = [];
   for (const deadline = performance.now() + timeoutMs; performance.now() < deadline;) {
@@ -244,4 +247,17 @@ export async function gcFigures(cluster: LocalCluster): Promise<string> {
     return `${node.id} ${tally.passes} passes, ${tally.collected} chunks (${freed})`;
   }));
   return `GC: ${parts.join("; ")}`;
+}
+
+/** One line on spares: how often each was assigned to a group and released back to the pool. */
+export async function spareFigures(cluster: LocalCluster): Promise<string> {
+  const spares = storageNodes(cluster).filter((node) => node.group === null);
+  const parts = await Promise.all(spares.map(async (node) => {
+    const lines = (await node.log()).split("\n");
+    const count = (msg: string): number => lines.filter((line) => line.includes(`"msg":"${msg}"`)).length;
+    const assigned = count("spare assigned to a group");
+    const released = count("released spare forgot its group");
+    return `${node.id} assigned ${assigned} times, released ${released} times`;
+  }));
+  return `spares: ${parts.join("; ")}`;
 }

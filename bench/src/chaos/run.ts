@@ -17,7 +17,7 @@ import {
 import { clockJumpUnavailableReason } from "./clock.ts";
 import { SMALL_DISK_NODE, startChaosCluster, type ChaosCluster } from "./cluster.ts";
 import { waitConverged } from "./converge.ts";
-import { checkDiskUse, gcFigures, waitForGcPasses } from "./disk-check.ts";
+import { checkDiskUse, gcFigures, spareFigures, waitForGcPasses } from "./disk-check.ts";
 import {
   CHAOS_GC_GRACE_MS, CHAOS_KEEP_VERSIONS, CHAOS_UPLOAD_DEADLINE_MS, GC_PASSES_AFTER_LOAD,
 } from "./gc-timing.ts";
@@ -215,6 +215,7 @@ async function checkAfterLoad(
   const deletedOk = deletes.filter((op) => op.status === "ok" && !op.absent).length;
   const figures = [
     await gcFigures(chaos.cluster),
+    await spareFigures(chaos.cluster),
     `deletes: ${deletedOk} acknowledged, ${deletes.length - deletedOk} answered NOT_FOUND or ` +
       `unknown; ${absentReads} reads answered NOT_FOUND`,
     ...workload.notes,
