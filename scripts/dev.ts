@@ -61,7 +61,8 @@ async function demoSecret(cluster: LocalCluster): Promise<string> {
 
 function describeCluster(cluster: LocalCluster, secret: string): string {
   const rows = cluster.nodes.map(
-    (node) => `  ${node.id.padEnd(5)} ${node.role.padEnd(10)} ${(node.group ?? "-").padEnd(4)} ${node.address.padEnd(16)} pid ${String(node.pid).padEnd(8)} log ${node.logPath}`,
+    (node) =>
+      `  ${node.id.padEnd(5)} ${node.role.padEnd(10)} ${(node.group ?? "-").padEnd(4)} ${node.address.padEnd(16)} pid ${String(node.pid).padEnd(8)} log ${node.logPath}`,
   );
   return [
     "FTFS local cluster is up.",

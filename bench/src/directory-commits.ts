@@ -130,10 +130,12 @@ function watchedProcesses(cluster: LocalCluster, primary: DirectoryView): Watche
 }
 
 async function cpuOf(watched: readonly WatchedProcess[]): Promise<number[]> {
-  return Promise.all(watched.map(async (entry) => {
-    const each = await Promise.all(entry.pids.map((pid) => cpuSeconds(pid)));
-    return each.reduce<number>((sum, value) => sum + (value ?? Number.NaN), 0);
-  }));
+  return Promise.all(
+    watched.map(async (entry) => {
+      const each = await Promise.all(entry.pids.map((pid) => cpuSeconds(pid)));
+      return each.reduce<number>((sum, value) => sum + (value ?? Number.NaN), 0);
+    }),
+  );
 }
 
 interface Sample {
@@ -156,24 +158,29 @@ async function measureWindow(
   const errors: string[] = [];
   try {
     // Users are created before the clock starts: connect is a one-time cost, not a commit.
-    await Promise.all(connections.map((connection, index) =>
-      connection.call("connect", { uid: `${tag}-${index}` }, COMMIT_TIMEOUT_MS)));
+    await Promise.all(
+      connections.map((connection, index) =>
+        connection.call("connect", { uid: `${tag}-${index}` }, COMMIT_TIMEOUT_MS),
+      ),
+    );
     const windowStartMs = performance.now() + WARMUP_MS;
     const windowEndMs = windowStartMs + windowMs;
     const cpuAtStart = Bun.sleep(WARMUP_MS).then(() => cpuOf(watched));
     const cpuAtEnd = Bun.sleep(WARMUP_MS + windowMs).then(() => cpuOf(watched));
-    await Promise.all(connections.map(async (connection, index) => {
-      const uid = `${tag}-${index}`;
-      for (let n = 0; performance.now() < windowEndMs; n += 1) {
-        try {
-          const timing = await commitEmptyFile(connection, uid, `f${n}`);
-          samples.push({ endMs: performance.now(), timing });
-        } catch (error) {
-          errors.push(errorText(error));
-          await Bun.sleep(ERROR_PAUSE_MS);
+    await Promise.all(
+      connections.map(async (connection, index) => {
+        const uid = `${tag}-${index}`;
+        for (let n = 0; performance.now() < windowEndMs; n += 1) {
+          try {
+            const timing = await commitEmptyFile(connection, uid, `f${n}`);
+            samples.push({ endMs: performance.now(), timing });
+          } catch (error) {
+            errors.push(errorText(error));
+            await Bun.sleep(ERROR_PAUSE_MS);
+          }
         }
-      }
-    }));
+      }),
+    );
     const [before, after] = await Promise.all([cpuAtStart, cpuAtEnd]);
     const cpuCores = watched.map((entry, at) => ({
       id: entry.id,

@@ -124,9 +124,11 @@ export async function runFailover(
       const result = await runTrial(cluster, options, `fo${trial}`);
       trials.push(result);
       const { victim, successor, killToFirstAckMs, longestGapMs, errors } = result;
-      log(`failover trial ${trial}: ${victim} killed → ${successor} acked after ` +
-        `${killToFirstAckMs.toFixed(0)} ms; longest gap ${longestGapMs.toFixed(0)} ms; ` +
-        `${errors} errors; caught up in ${result.restartToCaughtUpMs.toFixed(0)} ms`);
+      log(
+        `failover trial ${trial}: ${victim} killed → ${successor} acked after ` +
+          `${killToFirstAckMs.toFixed(0)} ms; longest gap ${longestGapMs.toFixed(0)} ms; ` +
+          `${errors} errors; caught up in ${result.restartToCaughtUpMs.toFixed(0)} ms`,
+      );
     }
   } finally {
     await cluster.stop();
@@ -143,22 +145,31 @@ async function runTrial(
   const loops = await UploadLoops.start(cluster.directoryAddresses, uid, options.loops);
   try {
     const startMs = performance.now();
-    await pollUntil("steady uploads", () => {
-      const steady = performance.now() - startMs >= options.steadyMs;
-      return steady && loops.acks.length >= options.steadyAcks ? true : undefined;
-    }, TAKEOVER_DEADLINE_MS);
+    await pollUntil(
+      "steady uploads",
+      () => {
+        const steady = performance.now() - startMs >= options.steadyMs;
+        return steady && loops.acks.length >= options.steadyAcks ? true : undefined;
+      },
+      TAKEOVER_DEADLINE_MS,
+    );
     const victim = await waitForPrimary(cluster.nodes, SETTLE_DEADLINE_MS);
     const windowStartMs = loops.acks.at(-1)?.tMs ?? performance.now();
     const killMs = performance.now();
     victim.node.kill("SIGKILL");
     const byOther = (ack: Ack): boolean =>
       ack.committer !== null && ack.committer !== victim.node.address;
-    const first = await pollUntil("an upload acknowledged by the new primary", () =>
-      loops.acks.find((ack) => ack.tMs > killMs && byOther(ack)), TAKEOVER_DEADLINE_MS);
+    const first = await pollUntil(
+      "an upload acknowledged by the new primary",
+      () => loops.acks.find((ack) => ack.tMs > killMs && byOther(ack)),
+      TAKEOVER_DEADLINE_MS,
+    );
     const takeoverAcks = loops.acks.length;
-    await pollUntil("uploads after the takeover", () =>
-      loops.acks.length >= takeoverAcks + options.acksAfterTakeover ? true : undefined,
-    TAKEOVER_DEADLINE_MS);
+    await pollUntil(
+      "uploads after the takeover",
+      () => (loops.acks.length >= takeoverAcks + options.acksAfterTakeover ? true : undefined),
+      TAKEOVER_DEADLINE_MS,
+    );
     await victim.node.exited();
     const acknowledged = loops.acks.map((ack) => ack.name);
     const restartMs = performance.now();
@@ -189,26 +200,34 @@ async function waitCaughtUp(
   uid: string,
   names: readonly string[],
 ): Promise<void> {
-  await pollUntil(`${node.id} caught up`, async () => {
-    const client = await RpcClient.connect(node.address, STATUS_CONNECT_TIMEOUT_MS)
-      .catch(() => null);
-    if (client === null) return undefined;
-    try {
-      const request = { uid, stale: true };
-      const answer = await client.call("listFiles", request, { timeoutMs: LIST_TIMEOUT_MS });
-      const listed = new Set(answer.body.files.map((file) => file.name));
-      return names.every((name) => listed.has(name)) ? true : undefined;
-    } catch {
-      return undefined; // not serving yet, or the user is not replicated yet
-    } finally {
-      client.close();
-    }
-  }, CATCH_UP_DEADLINE_MS);
+  await pollUntil(
+    `${node.id} caught up`,
+    async () => {
+      const client = await RpcClient.connect(node.address, STATUS_CONNECT_TIMEOUT_MS).catch(
+        () => null,
+      );
+      if (client === null) return undefined;
+      try {
+        const request = { uid, stale: true };
+        const answer = await client.call("listFiles", request, { timeoutMs: LIST_TIMEOUT_MS });
+        const listed = new Set(answer.body.files.map((file) => file.name));
+        return names.every((name) => listed.has(name)) ? true : undefined;
+      } catch {
+        return undefined; // not serving yet, or the user is not replicated yet
+      } finally {
+        client.close();
+      }
+    },
+    CATCH_UP_DEADLINE_MS,
+  );
 }
 
 /** Longest silence between consecutive acknowledgements from `fromMs` to the last one. */
 function longestGap(acks: readonly Ack[], fromMs: number): number {
-  const times = acks.map((ack) => ack.tMs).filter((tMs) => tMs >= fromMs).sort((a, b) => a - b);
+  const times = acks
+    .map((ack) => ack.tMs)
+    .filter((tMs) => tMs >= fromMs)
+    .sort((a, b) => a - b);
   let longest = 0;
   for (let index = 1; index < times.length; index += 1) {
     longest = Math.max(longest, (times[index] ?? 0) - (times[index - 1] ?? 0));

@@ -83,11 +83,15 @@ export function waitForPrimary(
   deadlineMs: number,
   other?: NodeProcess,
 ): Promise<DirectoryView> {
-  return pollUntil("one directory primary", async () => {
-    const primaries = (await directoryViews(nodes)).filter((view) => view.primary);
-    const found = primaries.length === 1 ? primaries[0] : undefined;
-    return found !== undefined && found.node !== other ? found : undefined;
-  }, deadlineMs);
+  return pollUntil(
+    "one directory primary",
+    async () => {
+      const primaries = (await directoryViews(nodes)).filter((view) => view.primary);
+      const found = primaries.length === 1 ? primaries[0] : undefined;
+      return found !== undefined && found.node !== other ? found : undefined;
+    },
+    deadlineMs,
+  );
 }
 
 /**
@@ -102,19 +106,25 @@ export function waitForSettled(
 ): Promise<DirectoryView> {
   const directories = nodes.filter((node) => node.role === "directory").length;
   let seen = "no directory answered";
-  return pollUntil("a settled cluster", async () => {
-    const views = await directoryViews(nodes);
-    seen = views
-      .map((view) => `${view.node.id}${view.primary ? " (primary)" : ""} sees [${view.members}]`)
-      .join("; ");
-    const primaries = views.filter((view) => view.primary);
-    const primary = primaries[0];
-    if (views.length !== directories || primaries.length !== 1 || primary === undefined) {
-      return undefined;
-    }
-    const whole = primary.directoriesAlive === directories && primary.groupsWithPrimary === groups;
-    return whole ? primary : undefined;
-  }, deadlineMs, () => seen);
+  return pollUntil(
+    "a settled cluster",
+    async () => {
+      const views = await directoryViews(nodes);
+      seen = views
+        .map((view) => `${view.node.id}${view.primary ? " (primary)" : ""} sees [${view.members}]`)
+        .join("; ");
+      const primaries = views.filter((view) => view.primary);
+      const primary = primaries[0];
+      if (views.length !== directories || primaries.length !== 1 || primary === undefined) {
+        return undefined;
+      }
+      const whole =
+        primary.directoriesAlive === directories && primary.groupsWithPrimary === groups;
+      return whole ? primary : undefined;
+    },
+    deadlineMs,
+    () => seen,
+  );
 }
 
 /**

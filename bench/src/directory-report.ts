@@ -42,32 +42,65 @@ function table(rows: ReadonlyArray<readonly string[]>): string[] {
     row.forEach((cell, at) => (widths[at] = Math.max(widths[at] ?? 0, cell.length)));
   }
   const line = (row: readonly string[]): string =>
-    row.map((cell, at) => cell.padEnd(widths[at] ?? 0)).join(COLUMN_GAP).trimEnd();
+    row
+      .map((cell, at) => cell.padEnd(widths[at] ?? 0))
+      .join(COLUMN_GAP)
+      .trimEnd();
   return rows.map(line);
 }
 
 export function printFailover(trials: readonly FailoverTrial[], options: FailoverOptions): void {
   console.log("");
-  console.log(`== 1. failover: 3 directory nodes (Raft) + 1 storage group of ` +
-    `${FAILOVER_STORAGE_REPLICAS}, ${FAILOVER_CHUNK_BYTES / KIB} KiB chunks; ` +
-    "kill -9 of the primary ==");
-  console.log(`${options.loops} upload loops of ${FAILOVER_FILE_BYTES / KIB} KiB files ` +
-    "(uploadBytes), one FtfsClient each (own connections, own view of the primary); " +
-    `${options.trials} trials`);
-  const rows: string[][] = [[
-    "trial", "killed", "new", "kill→1st ack", "longest gap", "errors", "retries", "acks",
-    "restart→caught up",
-  ]];
-  trials.forEach((trial, at) => rows.push([
-    String(at + 1), trial.victim, trial.successor, formatMs(trial.killToFirstAckMs),
-    formatMs(trial.longestGapMs), String(trial.errors), String(trial.retries), String(trial.acks),
-    formatMs(trial.restartToCaughtUpMs),
-  ]));
-  for (const [label, reduce] of [["median", median], ["max", maxOf]] as const) {
+  console.log(
+    `== 1. failover: 3 directory nodes (Raft) + 1 storage group of ` +
+      `${FAILOVER_STORAGE_REPLICAS}, ${FAILOVER_CHUNK_BYTES / KIB} KiB chunks; ` +
+      "kill -9 of the primary ==",
+  );
+  console.log(
+    `${options.loops} upload loops of ${FAILOVER_FILE_BYTES / KIB} KiB files ` +
+      "(uploadBytes), one FtfsClient each (own connections, own view of the primary); " +
+      `${options.trials} trials`,
+  );
+  const rows: string[][] = [
+    [
+      "trial",
+      "killed",
+      "new",
+      "kill→1st ack",
+      "longest gap",
+      "errors",
+      "retries",
+      "acks",
+      "restart→caught up",
+    ],
+  ];
+  trials.forEach((trial, at) =>
+    rows.push([
+      String(at + 1),
+      trial.victim,
+      trial.successor,
+      formatMs(trial.killToFirstAckMs),
+      formatMs(trial.longestGapMs),
+      String(trial.errors),
+      String(trial.retries),
+      String(trial.acks),
+      formatMs(trial.restartToCaughtUpMs),
+    ]),
+  );
+  for (const [label, reduce] of [
+    ["median", median],
+    ["max", maxOf],
+  ] as const) {
     const of = (pick: (trial: FailoverTrial) => number): number => reduce(trials.map(pick));
     rows.push([
-      label, "", "", formatMs(of((t) => t.killToFirstAckMs)), formatMs(of((t) => t.longestGapMs)),
-      String(of((t) => t.errors)), String(of((t) => t.retries)), String(of((t) => t.acks)),
+      label,
+      "",
+      "",
+      formatMs(of((t) => t.killToFirstAckMs)),
+      formatMs(of((t) => t.longestGapMs)),
+      String(of((t) => t.errors)),
+      String(of((t) => t.retries)),
+      String(of((t) => t.acks)),
       formatMs(of((t) => t.restartToCaughtUpMs)),
     ]);
   }
@@ -80,42 +113,64 @@ export function printFailover(trials: readonly FailoverTrial[], options: Failove
   console.log("end of the trial (takeover, restart and catch-up included); retries: the clients'");
   console.log("own retries; restart→caught up: the killed node's own state (listFiles stale)");
   console.log("lists every upload acknowledged before its restart.");
-  console.log(`aim (issue): median kill→1st ack < ${seconds(FAILOVER_AIM_MS)}, 0 errors. ` +
-    "Context, not measured here: SeaweedFS master election waits ~10 s, HDFS's failover " +
-    "controller ~5 s.");
+  console.log(
+    `aim (issue): median kill→1st ack < ${seconds(FAILOVER_AIM_MS)}, 0 errors. ` +
+      "Context, not measured here: SeaweedFS master election waits ~10 s, HDFS's failover " +
+      "controller ~5 s.",
+  );
 }
 
 export function printCommits(figures: CommitFigures, options: CommitOptions): void {
   const fsync = figures.fdatasyncsPerSecond;
   console.log("");
   console.log("== 2. commit rate: placeUpload + commitUpload of a 0-byte file (metadata only) ==");
-  console.log("raw RpcClient calls to the primary of 3 directory nodes (+1 storage group of 3), " +
-    "one connection and one user per client");
+  console.log(
+    "raw RpcClient calls to the primary of 3 directory nodes (+1 storage group of 3), " +
+      "one connection and one user per client",
+  );
   const runs = figures.fdatasyncRuns.map((run) => run.toFixed(0)).join(", ");
-  console.log(`machine: 4 KiB append + fdatasync ${fsync.toFixed(0)}/s on the cluster's ` +
-    `filesystem (median of ${options.fsyncRuns} × ${seconds(options.fsyncWindowMs)}: ${runs})`);
-  const rows: string[][] = [[
-    "clients", "commits/s", "÷ fdatasync/s", "place+commit", "commitUpload", "errors", "redirects",
-  ]];
+  console.log(
+    `machine: 4 KiB append + fdatasync ${fsync.toFixed(0)}/s on the cluster's ` +
+      `filesystem (median of ${options.fsyncRuns} × ${seconds(options.fsyncWindowMs)}: ${runs})`,
+  );
+  const rows: string[][] = [
+    [
+      "clients",
+      "commits/s",
+      "÷ fdatasync/s",
+      "place+commit",
+      "commitUpload",
+      "errors",
+      "redirects",
+    ],
+  ];
   for (const window of [figures.concurrent, figures.sequential]) {
     rows.push([
-      String(window.clients), window.commitsPerSecond.toFixed(0),
-      (window.commitsPerSecond / fsync).toFixed(2), short(window.pair), short(window.commitOnly),
-      String(window.errors), String(window.redirects),
+      String(window.clients),
+      window.commitsPerSecond.toFixed(0),
+      (window.commitsPerSecond / fsync).toFixed(2),
+      short(window.pair),
+      short(window.commitOnly),
+      String(window.errors),
+      String(window.redirects),
     ]);
   }
   for (const line of table(rows)) console.log(line);
   for (const window of [figures.concurrent, figures.sequential]) printWindowNotes(window);
-  console.log(`windows: ${seconds(options.windowMs)} with ${options.clients} clients, ` +
-    `${seconds(options.sequentialWindowMs)} with 1, each after 1 s of warm-up. A commit is ` +
-    "fsynced by the primary and at least one backup, all on this one disk.");
+  console.log(
+    `windows: ${seconds(options.windowMs)} with ${options.clients} clients, ` +
+      `${seconds(options.sequentialWindowMs)} with 1, each after 1 s of warm-up. A commit is ` +
+      "fsynced by the primary and at least one backup, all on this one disk.",
+  );
   console.log("÷ fdatasync/s > 1: commits share fsyncs (group commit).");
 }
 
 function printWindowNotes(window: CommitWindow): void {
   const cpu = window.cpuCores.map((entry) => `${entry.id} ${entry.cores.toFixed(2)}`).join(", ");
-  console.log(`CPU during the ${window.clients}-client window, in cores of ` +
-    `${navigator.hardwareConcurrency}: ${cpu}`);
+  console.log(
+    `CPU during the ${window.clients}-client window, in cores of ` +
+      `${navigator.hardwareConcurrency}: ${cpu}`,
+  );
   for (const error of window.firstErrors) {
     console.log(`error (${window.clients} clients): ${error}`);
   }
@@ -124,31 +179,45 @@ function printWindowNotes(window: CommitWindow): void {
 export function printScale(figures: ScaleFigures): void {
   const { options } = figures;
   console.log("");
-  console.log(`== 3. scale: ${count(options.files)} files, ${count(options.users)} users ` +
-    `('${BIG_USER}' ${count(options.bigUserFiles)} files, '${MID_USER}' ` +
-    `${count(options.midUserFiles)}); one directory node ==`);
+  console.log(
+    `== 3. scale: ${count(options.files)} files, ${count(options.users)} users ` +
+      `('${BIG_USER}' ${count(options.bigUserFiles)} files, '${MID_USER}' ` +
+      `${count(options.midUserFiles)}); one directory node ==`,
+  );
   const repeats = options.listRepeats;
   const perSecond = Math.round(figures.commandsApplied / (figures.buildMs / 1000));
   const lines: Array<[string, string]> = [
-    ["build (applyCommand in-process, 10,000 per transaction)",
+    [
+      "build (applyCommand in-process, 10,000 per transaction)",
       `${count(figures.commandsApplied)} entries in ${seconds(figures.buildMs)} ` +
-      `(${count(perSecond)}/s)`],
-    ["snapshot (exportState: gzipped JSON of every row)",
+        `(${count(perSecond)}/s)`,
+    ],
+    [
+      "snapshot (exportState: gzipped JSON of every row)",
       `${mib(figures.snapshotBytes)} in ${seconds(figures.snapshotExportMs)}; stored in ` +
-      `${seconds(figures.snapshotWriteMs)}`],
+        `${seconds(figures.snapshotWriteMs)}`,
+    ],
     ["bench process peak RSS (build + export)", mib(figures.benchPeakRssBytes)],
     ["database file built (snapshot included)", mib(figures.databaseBytesBuilt)],
     ["database file after the run (with WAL)", mib(figures.databaseBytesAfter)],
     ["directory process start → serving as primary", formatMs(figures.startToPrimaryMs)],
-    [`listFiles '${BIG_USER}' (${count(options.bigUserFiles)} files), ${repeats}× in turn`,
-      formatLatency(figures.listBig)],
-    [`listFiles '${MID_USER}' (${count(options.midUserFiles)} files), ${repeats}× in turn`,
-      formatLatency(figures.listMid)],
-    [`place+commit of 0-byte files, ${options.commits}× in turn`,
-      formatLatency(figures.commitPair)],
+    [
+      `listFiles '${BIG_USER}' (${count(options.bigUserFiles)} files), ${repeats}× in turn`,
+      formatLatency(figures.listBig),
+    ],
+    [
+      `listFiles '${MID_USER}' (${count(options.midUserFiles)} files), ${repeats}× in turn`,
+      formatLatency(figures.listMid),
+    ],
+    [
+      `place+commit of 0-byte files, ${options.commits}× in turn`,
+      formatLatency(figures.commitPair),
+    ],
     ["  of which commitUpload", formatLatency(figures.commitOnly)],
-    ["directory RSS after: now / peak",
-      `${mib(figures.directoryRssBytes)} / ${mib(figures.directoryPeakRssBytes)}`],
+    [
+      "directory RSS after: now / peak",
+      `${mib(figures.directoryRssBytes)} / ${mib(figures.directoryPeakRssBytes)}`,
+    ],
   ];
   for (const line of table(lines)) console.log(line);
   console.log("listings are linearizable (read index); each file has one 4 KiB chunk ref.");
@@ -170,29 +239,35 @@ function summarizeFailover(trials: readonly FailoverTrial[]): void {
   const gap = median(trials.map((trial) => trial.longestGapMs));
   const catchUp = median(trials.map((trial) => trial.restartToCaughtUpMs));
   const verdict = median(first) < FAILOVER_AIM_MS && errors === 0 ? "meets" : "misses";
-  console.log(`failover (${trials.length} trials): kill -9 → first ack by the new primary median ` +
-    `${formatMs(median(first))}, max ${formatMs(maxOf(first))}; longest ack gap median ` +
-    `${formatMs(gap)}; client errors ${errors}; restart → caught up median ${formatMs(catchUp)} ` +
-    `(${verdict} the aim: < ${formatMs(FAILOVER_AIM_MS)}, 0 errors)`);
+  console.log(
+    `failover (${trials.length} trials): kill -9 → first ack by the new primary median ` +
+      `${formatMs(median(first))}, max ${formatMs(maxOf(first))}; longest ack gap median ` +
+      `${formatMs(gap)}; client errors ${errors}; restart → caught up median ${formatMs(catchUp)} ` +
+      `(${verdict} the aim: < ${formatMs(FAILOVER_AIM_MS)}, 0 errors)`,
+  );
 }
 
 function summarizeCommits(commits: CommitFigures): void {
   const fsync = commits.fdatasyncsPerSecond;
   const { concurrent: many, sequential: one } = commits;
-  console.log(`commits: ${many.clients} clients ${many.commitsPerSecond.toFixed(0)}/s = ` +
-    `${(many.commitsPerSecond / fsync).toFixed(2)} × fdatasync/s (${fsync.toFixed(0)}/s), ` +
-    `place+commit ${short(many.pair)}; 1 client ${one.commitsPerSecond.toFixed(0)}/s ` +
-    `(${(one.commitsPerSecond / fsync).toFixed(2)} ×, ${short(one.pair)}); errors ` +
-    `${many.errors + one.errors}`);
+  console.log(
+    `commits: ${many.clients} clients ${many.commitsPerSecond.toFixed(0)}/s = ` +
+      `${(many.commitsPerSecond / fsync).toFixed(2)} × fdatasync/s (${fsync.toFixed(0)}/s), ` +
+      `place+commit ${short(many.pair)}; 1 client ${one.commitsPerSecond.toFixed(0)}/s ` +
+      `(${(one.commitsPerSecond / fsync).toFixed(2)} ×, ${short(one.pair)}); errors ` +
+      `${many.errors + one.errors}`,
+  );
 }
 
 function summarizeScale(scale: ScaleFigures): void {
   const { options } = scale;
-  console.log(`scale (${count(options.files)} files): listFiles of ` +
-    `${count(options.bigUserFiles)} ` +
-    `${short(scale.listBig)}, of ${count(options.midUserFiles)} ${short(scale.listMid)}; commit ` +
-    `${short(scale.commitPair)}; directory RSS ${mib(scale.directoryRssBytes)}; database ` +
-    `${mib(scale.databaseBytesAfter)}; snapshot ${mib(scale.snapshotBytes)} exported in ` +
-    `${seconds(scale.snapshotExportMs)}; build ${seconds(scale.buildMs)}; start → primary ` +
-    `${formatMs(scale.startToPrimaryMs)}`);
+  console.log(
+    `scale (${count(options.files)} files): listFiles of ` +
+      `${count(options.bigUserFiles)} ` +
+      `${short(scale.listBig)}, of ${count(options.midUserFiles)} ${short(scale.listMid)}; commit ` +
+      `${short(scale.commitPair)}; directory RSS ${mib(scale.directoryRssBytes)}; database ` +
+      `${mib(scale.databaseBytesAfter)}; snapshot ${mib(scale.snapshotBytes)} exported in ` +
+      `${seconds(scale.snapshotExportMs)}; build ${seconds(scale.buildMs)}; start → primary ` +
+      `${formatMs(scale.startToPrimaryMs)}`,
+  );
 }

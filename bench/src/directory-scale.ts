@@ -199,7 +199,10 @@ export function buildDatabase(folder: string, address: string, options: ScaleOpt
 async function databaseBytes(folder: string): Promise<number> {
   let total = 0;
   for (const suffix of ["", "-wal"]) {
-    total += await stat(join(folder, DATABASE_FILE + suffix)).then((info) => info.size, () => 0);
+    total += await stat(join(folder, DATABASE_FILE + suffix)).then(
+      (info) => info.size,
+      () => 0,
+    );
   }
   return total;
 }
@@ -215,8 +218,10 @@ export async function runScale(options: ScaleOptions, workDir: string): Promise<
     const benchPeakRssBytes = await peakRssBytes(process.pid);
     const databaseBytesBuilt = await databaseBytes(folder);
     const snapshotMiB = (built.snapshotBytes / KIB / KIB).toFixed(1);
-    log(`scale: built ${built.commandsApplied} entries in ${formatMs(built.buildMs)}; ` +
-      `snapshot ${snapshotMiB} MiB in ${formatMs(built.snapshotExportMs)}`);
+    log(
+      `scale: built ${built.commandsApplied} entries in ${formatMs(built.buildMs)}; ` +
+        `snapshot ${snapshotMiB} MiB in ${formatMs(built.snapshotExportMs)}`,
+    );
     const served = await serve(folder, address, options);
     return {
       options,
@@ -253,7 +258,15 @@ async function serve(folder: string, address: string, options: ScaleOptions): Pr
     logPath: join(folder, `${NODE_ID}.log`),
     env: {},
     argv: [
-      DIRECTORY_MAIN, "--node", NODE_ID, "--listen", address, "--data", folder, "--expect", "1",
+      DIRECTORY_MAIN,
+      "--node",
+      NODE_ID,
+      "--listen",
+      address,
+      "--data",
+      folder,
+      "--expect",
+      "1",
       "--insecure",
     ],
   });

@@ -49,26 +49,52 @@ interface Preset {
 
 const FULL: Preset = {
   failover: {
-    trials: 7, loops: 10, steadyAcks: 50, steadyMs: 2_000, acksAfterTakeover: 50, tailMs: 1_000,
+    trials: 7,
+    loops: 10,
+    steadyAcks: 50,
+    steadyMs: 2_000,
+    acksAfterTakeover: 50,
+    tailMs: 1_000,
   },
   commits: {
-    clients: 100, windowMs: 10_000, sequentialWindowMs: 5_000, fsyncWindowMs: 3_000, fsyncRuns: 3,
+    clients: 100,
+    windowMs: 10_000,
+    sequentialWindowMs: 5_000,
+    fsyncWindowMs: 3_000,
+    fsyncRuns: 3,
   },
   scale: {
-    files: 1_000_000, users: 1_000, bigUserFiles: 10_000, midUserFiles: 1_000, listRepeats: 200,
+    files: 1_000_000,
+    users: 1_000,
+    bigUserFiles: 10_000,
+    midUserFiles: 1_000,
+    listRepeats: 200,
     commits: 500,
   },
 };
 
 const QUICK: Preset = {
   failover: {
-    trials: 2, loops: 10, steadyAcks: 20, steadyMs: 1_000, acksAfterTakeover: 20, tailMs: 300,
+    trials: 2,
+    loops: 10,
+    steadyAcks: 20,
+    steadyMs: 1_000,
+    acksAfterTakeover: 20,
+    tailMs: 300,
   },
   commits: {
-    clients: 100, windowMs: 3_000, sequentialWindowMs: 2_000, fsyncWindowMs: 1_000, fsyncRuns: 3,
+    clients: 100,
+    windowMs: 3_000,
+    sequentialWindowMs: 2_000,
+    fsyncWindowMs: 1_000,
+    fsyncRuns: 3,
   },
   scale: {
-    files: 100_000, users: 100, bigUserFiles: 10_000, midUserFiles: 1_000, listRepeats: 50,
+    files: 100_000,
+    users: 100,
+    bigUserFiles: 10_000,
+    midUserFiles: 1_000,
+    listRepeats: 50,
     commits: 100,
   },
 };
@@ -82,7 +108,10 @@ function commandLine(argv: readonly string[]): string {
 
 function parseParts(value: string): Set<Part> {
   const parts = new Set<Part>();
-  for (const raw of value.split(",").map((part) => part.trim()).filter((part) => part !== "")) {
+  for (const raw of value
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "")) {
     const part = PARTS.find((candidate) => candidate === raw);
     if (part === undefined) throw new UsageError(`--only takes ${PARTS.join(", ")}; got '${raw}'`);
     parts.add(part);

@@ -23,12 +23,34 @@ const FLAGS = [
   { name: "load-s", description: "steady-state load window, seconds", default: "20" },
   { name: "cpu-s", description: "full-CPU false-positive window, seconds", default: "60" },
   { name: "serf", description: "run Serf too: auto (when installed) or off", default: "auto" },
-  { name: "netns", description: "namespace measurements (cut link, loss): auto or off", default: "auto" },
+  {
+    name: "netns",
+    description: "namespace measurements (cut link, loss): auto or off",
+    default: "auto",
+  },
   { name: "cut-trials", description: "cut-link trials (namespace)", default: "5" },
-  { name: "loss-s", description: "random-loss false-positive window, seconds (namespace)", default: "60" },
-  { name: "loss-pct", description: "random loss on the gossip port, percent (namespace)", default: "10" },
+  {
+    name: "loss-s",
+    description: "random-loss false-positive window, seconds (namespace)",
+    default: "60",
+  },
+  {
+    name: "loss-pct",
+    description: "random loss on the gossip port, percent (namespace)",
+    default: "10",
+  },
 ] as const;
-const INTEGER_FLAGS = ["nodes", "trials", "stop-trials", "stop-s", "load-s", "cpu-s", "cut-trials", "loss-s", "loss-pct"];
+const INTEGER_FLAGS = [
+  "nodes",
+  "trials",
+  "stop-trials",
+  "stop-s",
+  "load-s",
+  "cpu-s",
+  "cut-trials",
+  "loss-s",
+  "loss-pct",
+];
 /** Longest we wait for every survivor to declare a victim dead (Serf's max is ~8 s). */
 const DETECT_DEADLINE_MS = 30_000;
 const CONVERGE_DEADLINE_MS = 60_000;
@@ -71,7 +93,11 @@ interface Placement {
   readonly wrap: (cmd: string[]) => string[];
 }
 
-const LOOPBACK: Placement = { host: () => "127.0.0.1", port: (base, i) => base + i, wrap: (cmd) => cmd };
+const LOOPBACK: Placement = {
+  host: () => "127.0.0.1",
+  port: (base, i) => base + i,
+  wrap: (cmd) => cmd,
+};
 
 /** In the namespace each member has its own address, so all share one port (loss rules name it). */
 function inNetns(ns: Netns): Placement {
@@ -118,11 +144,19 @@ const nodeIndex = (name: string): number => Number(name.replace(/^n/, ""));
 
 function ftfsSystem(n: number, placement: Placement = LOOPBACK): System {
   const procs = new Map<number, Subprocess<"ignore", "pipe", "pipe">>();
-  const stats = new Map<number, { atMs: number; alive: number; bytesOut: number; datagramsOut: number }>();
+  const stats = new Map<
+    number,
+    { atMs: number; alive: number; bytesOut: number; datagramsOut: number }
+  >();
   const seen: Seen[] = [];
   const gossipPort = (i: number) => placement.port(FTFS_PORT_BASE, i);
   const address = (i: number) => `${placement.host(i)}:${gossipPort(i)}`;
-  const kinds: Record<string, Seen["kind"]> = { dead: "dead", suspect: "suspect", alive: "alive", joined: "alive" };
+  const kinds: Record<string, Seen["kind"]> = {
+    dead: "dead",
+    suspect: "suspect",
+    alive: "alive",
+    joined: "alive",
+  };
   const system: System = {
     name: "FTFS",
     n,
@@ -130,19 +164,43 @@ function ftfsSystem(n: number, placement: Placement = LOOPBACK): System {
     gossipPort,
     start(i) {
       const seeds = i === 1 ? "" : address(1);
-      const cmd = placement.wrap([process.execPath, `${import.meta.dir}/gossip-node.ts`, `n${i}`, address(i), seeds]);
-      procs.set(i, spawnLines(cmd, (line) => {
-        if (!line.startsWith("{\"type\"")) return;
-        const parsed = JSON.parse(line) as Record<string, unknown>;
-        if (parsed.type === "stats") {
-          stats.set(i, parsed as unknown as { atMs: number; alive: number; bytesOut: number; datagramsOut: number });
-          return;
-        }
-        const kind = kinds[String(parsed.kind)];
-        if (kind === undefined) return;
-        const incarnation = typeof parsed.incarnation === "number" ? parsed.incarnation : undefined;
-        seen.push({ tMs: Date.now(), observer: i, kind, member: nodeIndex(String(parsed.member)), incarnation });
-      }));
+      const cmd = placement.wrap([
+        process.execPath,
+        `${import.meta.dir}/gossip-node.ts`,
+        `n${i}`,
+        address(i),
+        seeds,
+      ]);
+      procs.set(
+        i,
+        spawnLines(cmd, (line) => {
+          if (!line.startsWith('{"type"')) return;
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          if (parsed.type === "stats") {
+            stats.set(
+              i,
+              parsed as unknown as {
+                atMs: number;
+                alive: number;
+                bytesOut: number;
+                datagramsOut: number;
+              },
+            );
+            return;
+          }
+          const kind = kinds[String(parsed.kind)];
+          if (kind === undefined) return;
+          const incarnation =
+            typeof parsed.incarnation === "number" ? parsed.incarnation : undefined;
+          seen.push({
+            tMs: Date.now(),
+            observer: i,
+            kind,
+            member: nodeIndex(String(parsed.member)),
+            incarnation,
+          });
+        }),
+      );
     },
     pid: (i) => procs.get(i)?.pid ?? 0,
     async allAlive() {
@@ -170,7 +228,13 @@ function ftfsSystem(n: number, placement: Placement = LOOPBACK): System {
     },
   };
   const originalStart = system.start.bind(system);
-  return { ...system, start: (i) => { procs.get(i)?.kill("SIGKILL"); originalStart(i); } };
+  return {
+    ...system,
+    start: (i) => {
+      procs.get(i)?.kill("SIGKILL");
+      originalStart(i);
+    },
+  };
 }
 
 function serfSystem(n: number, placement: Placement = LOOPBACK): System {
@@ -192,22 +256,37 @@ function serfSystem(n: number, placement: Placement = LOOPBACK): System {
     start(i) {
       procs.get(i)?.kill("SIGKILL");
       const join = i === 1 ? [] : [`-join=${bind(1)}`];
-      const cmd = placement.wrap(["serf", "agent", `-node=n${i}`, `-bind=${bind(i)}`, `-rpc-addr=${rpc(i)}`,
-        "-profile=lan", ...join]);
-      procs.set(i, spawnLines(cmd, (line) => {
-        for (const [pattern, kind] of patterns) {
-          const match = pattern.exec(line);
-          if (match?.[1] !== undefined) {
-            seen.push({ tMs: Date.now(), observer: i, kind, member: nodeIndex(match[1]) });
+      const cmd = placement.wrap([
+        "serf",
+        "agent",
+        `-node=n${i}`,
+        `-bind=${bind(i)}`,
+        `-rpc-addr=${rpc(i)}`,
+        "-profile=lan",
+        ...join,
+      ]);
+      procs.set(
+        i,
+        spawnLines(cmd, (line) => {
+          for (const [pattern, kind] of patterns) {
+            const match = pattern.exec(line);
+            if (match?.[1] !== undefined) {
+              seen.push({ tMs: Date.now(), observer: i, kind, member: nodeIndex(match[1]) });
+            }
           }
-        }
-      }));
+        }),
+      );
     },
     pid: (i) => procs.get(i)?.pid ?? 0,
     async allAlive() {
       for (const i of procs.keys()) {
-        const out = Bun.spawnSync(placement.wrap(["serf", "members", `-rpc-addr=${rpc(i)}`, "-status=alive"]));
-        const lines = out.stdout.toString().split("\n").filter((line) => line.trim() !== "");
+        const out = Bun.spawnSync(
+          placement.wrap(["serf", "members", `-rpc-addr=${rpc(i)}`, "-status=alive"]),
+        );
+        const lines = out.stdout
+          .toString()
+          .split("\n")
+          .filter((line) => line.trim() !== "");
         if (lines.length !== n) return false;
       }
       return procs.size === n;
@@ -221,7 +300,10 @@ function serfSystem(n: number, placement: Placement = LOOPBACK): System {
   };
 }
 
-async function until(check: () => Promise<boolean> | boolean, deadlineMs: number): Promise<boolean> {
+async function until(
+  check: () => Promise<boolean> | boolean,
+  deadlineMs: number,
+): Promise<boolean> {
   const end = Date.now() + deadlineMs;
   while (Date.now() < end) {
     if (await check()) return true;
@@ -248,7 +330,8 @@ async function killTrial(system: System, victim: number, figures: Figures): Prom
   const deadBy = () => {
     const times = new Map<number, number>();
     for (const s of system.seen.slice(from)) {
-      if (s.kind === "dead" && s.member === victim && !times.has(s.observer)) times.set(s.observer, s.tMs);
+      if (s.kind === "dead" && s.member === victim && !times.has(s.observer))
+        times.set(s.observer, s.tMs);
     }
     return times;
   };
@@ -289,18 +372,32 @@ async function cpuWindow(system: System, seconds: number, figures: Figures): Pro
 
 async function measure(system: System, flags: Record<string, number>): Promise<Figures | null> {
   const figures: Figures = {
-    first: [], last: [], missed: 0, stopDeclaredDead: 0, stopTrials: 0,
-    cpuSuspects: 0, cpuDead: 0, load: null,
+    first: [],
+    last: [],
+    missed: 0,
+    stopDeclaredDead: 0,
+    stopTrials: 0,
+    cpuSuspects: 0,
+    cpuDead: 0,
+    load: null,
   };
   try {
     if (!(await startCluster(system))) return null;
-    if ((flags["load-s"] ?? 0) > 0) figures.load = await system.loadPerNode((flags["load-s"] ?? 0) * 1000);
+    if ((flags["load-s"] ?? 0) > 0)
+      figures.load = await system.loadPerNode((flags["load-s"] ?? 0) * 1000);
     for (let k = 0; k < (flags.trials ?? 0); k += 1) {
       await killTrial(system, 2 + (k % (system.n - 1)), figures);
-      log(`${system.name}: kill trial ${k + 1}: first ${figures.first.at(-1)?.toFixed(2)} s, last ${figures.last.at(-1)?.toFixed(2)} s`);
+      log(
+        `${system.name}: kill trial ${k + 1}: first ${figures.first.at(-1)?.toFixed(2)} s, last ${figures.last.at(-1)?.toFixed(2)} s`,
+      );
     }
     for (let k = 0; k < (flags["stop-trials"] ?? 0); k += 1) {
-      await stopTrial(system, 2 + ((k + 4) % (system.n - 1)), (flags["stop-s"] ?? 3) * 1000, figures);
+      await stopTrial(
+        system,
+        2 + ((k + 4) % (system.n - 1)),
+        (flags["stop-s"] ?? 3) * 1000,
+        figures,
+      );
     }
     if ((flags["cpu-s"] ?? 0) > 0) await cpuWindow(system, flags["cpu-s"] ?? 0, figures);
     return figures;
@@ -335,13 +432,22 @@ function firstBy(seen: readonly Seen[], pick: (s: Seen) => boolean): Map<number,
   return times;
 }
 
-async function cutTrial(system: System, ns: Netns, victim: number, figures: NetnsFigures): Promise<void> {
+async function cutTrial(
+  system: System,
+  ns: Netns,
+  victim: number,
+  figures: NetnsFigures,
+): Promise<void> {
   const survivors = system.n - 1;
   const from = system.seen.length;
   const cutMs = Date.now();
   ns.cut(Netns.host(victim));
   // The victim declares everyone else dead from its side; that is expected and not counted.
-  const deadBy = () => firstBy(system.seen.slice(from), (s) => s.kind === "dead" && s.member === victim && s.observer !== victim);
+  const deadBy = () =>
+    firstBy(
+      system.seen.slice(from),
+      (s) => s.kind === "dead" && s.member === victim && s.observer !== victim,
+    );
   const all = await until(() => deadBy().size >= survivors, CUT_DETECT_DEADLINE_MS);
   const times = [...deadBy().values()].map((t) => (t - cutMs) / 1000);
   if (times.length > 0) figures.cutFirst.push(Math.min(...times));
@@ -354,21 +460,35 @@ async function cutTrial(system: System, ns: Netns, victim: number, figures: Netn
   const healFrom = system.seen.length;
   const healMs = Date.now();
   ns.heal();
-  const aliveBy = () => firstBy(system.seen.slice(healFrom), (s) => s.kind === "alive" && s.member === victim && s.observer !== victim);
-  const healed = await until(async () => aliveBy().size >= survivors && (await system.allAlive()), HEAL_DEADLINE_MS);
+  const aliveBy = () =>
+    firstBy(
+      system.seen.slice(healFrom),
+      (s) => s.kind === "alive" && s.member === victim && s.observer !== victim,
+    );
+  const healed = await until(
+    async () => aliveBy().size >= survivors && (await system.allAlive()),
+    HEAL_DEADLINE_MS,
+  );
   if (healed) {
     figures.healAll.push((Math.max(...aliveBy().values()) - healMs) / 1000);
   } else {
     // Do not let one stuck member spoil the next trials: restart it and converge again.
     figures.healMissed += 1;
-    log(`${system.name}: n${victim} not alive everywhere ${HEAL_DEADLINE_MS / 1000} s after the heal; restarting it`);
+    log(
+      `${system.name}: n${victim} not alive everywhere ${HEAL_DEADLINE_MS / 1000} s after the heal; restarting it`,
+    );
     system.start(victim);
     await until(() => system.allAlive(), CONVERGE_DEADLINE_MS);
   }
   await Bun.sleep(SETTLE_MS);
 }
 
-async function lossWindow(system: System, ns: Netns, flags: Record<string, number>, figures: NetnsFigures) {
+async function lossWindow(
+  system: System,
+  ns: Netns,
+  flags: Record<string, number>,
+  figures: NetnsFigures,
+) {
   const from = system.seen.length;
   ns.startLoss(system.gossipPort(1), flags["loss-pct"] ?? 0);
   try {
@@ -381,28 +501,49 @@ async function lossWindow(system: System, ns: Netns, flags: Record<string, numbe
   const suspects = window.filter((s) => s.kind === "suspect");
   // One suspicion reaches every observer; FTFS's incarnation tells them apart. Serf's log has no
   // incarnation, but only the prober that raised a suspicion logs it, so each line is one.
-  const raised = new Set(suspects.map((s, k) => (s.incarnation === undefined ? `line ${k}` : `${s.member}@${s.incarnation}`)));
+  const raised = new Set(
+    suspects.map((s, k) =>
+      s.incarnation === undefined ? `line ${k}` : `${s.member}@${s.incarnation}`,
+    ),
+  );
   figures.lossRan = true;
   figures.lossSuspicions = raised.size;
   figures.lossSuspectEvents = suspects.length;
   figures.lossDeaths = window.filter((s) => s.kind === "dead").length;
 }
 
-async function measureNetns(system: System, ns: Netns, flags: Record<string, number>): Promise<NetnsFigures | null> {
+async function measureNetns(
+  system: System,
+  ns: Netns,
+  flags: Record<string, number>,
+): Promise<NetnsFigures | null> {
   const figures: NetnsFigures = {
-    cutFirst: [], cutLast: [], cutMissed: 0, cutCollateralDead: 0, healAll: [], healMissed: 0,
-    lossRan: false, lossSuspicions: 0, lossSuspectEvents: 0, lossDeaths: 0, lossApplied: null,
+    cutFirst: [],
+    cutLast: [],
+    cutMissed: 0,
+    cutCollateralDead: 0,
+    healAll: [],
+    healMissed: 0,
+    lossRan: false,
+    lossSuspicions: 0,
+    lossSuspectEvents: 0,
+    lossDeaths: 0,
+    lossApplied: null,
   };
   try {
     if (!(await startCluster(system))) return null;
     await Bun.sleep(SETTLE_MS);
     for (let k = 0; k < (flags["cut-trials"] ?? 0); k += 1) {
       await cutTrial(system, ns, 2 + (k % (system.n - 1)), figures);
-      log(`${system.name} (netns): cut trial ${k + 1}: first ${figures.cutFirst.at(-1)?.toFixed(2)} s, last ${figures.cutLast.at(-1)?.toFixed(2)} s, heal ${figures.healAll.at(-1)?.toFixed(2)} s`);
+      log(
+        `${system.name} (netns): cut trial ${k + 1}: first ${figures.cutFirst.at(-1)?.toFixed(2)} s, last ${figures.cutLast.at(-1)?.toFixed(2)} s, heal ${figures.healAll.at(-1)?.toFixed(2)} s`,
+      );
     }
     if ((flags["loss-s"] ?? 0) > 0 && (flags["loss-pct"] ?? 0) > 0) {
       await lossWindow(system, ns, flags, figures);
-      log(`${system.name} (netns): ${flags["loss-pct"]}% loss: ${figures.lossSuspicions} suspicions, ${figures.lossDeaths} deaths`);
+      log(
+        `${system.name} (netns): ${flags["loss-pct"]}% loss: ${figures.lossSuspicions} suspicions, ${figures.lossDeaths} deaths`,
+      );
     }
     return figures;
   } finally {
@@ -428,7 +569,10 @@ function summary(values: number[]): string {
   if (values.length === 0) return "n/a";
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length / 2;
-  const median = sorted.length % 2 ? sorted[Math.floor(mid)] ?? 0 : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  const median =
+    sorted.length % 2
+      ? (sorted[Math.floor(mid)] ?? 0)
+      : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
   return `${median.toFixed(2)} (${(sorted[0] ?? 0).toFixed(2)}–${(sorted.at(-1) ?? 0).toFixed(2)}) s n=${values.length}`;
 }
 
@@ -443,31 +587,57 @@ function report(
     ["kill -9 → first survivor declares dead, median (min–max)", (f) => summary(f.first)],
     ["kill -9 → every survivor declares dead, median (min–max)", (f) => summary(f.last)],
     ["kill trials not detected by all within 30 s", (f) => String(f.missed)],
-    [`${flags["stop-s"]} s SIGSTOP declared dead (trials)`, (f) => `${f.stopDeclaredDead} of ${f.stopTrials}`],
+    [
+      `${flags["stop-s"]} s SIGSTOP declared dead (trials)`,
+      (f) => `${f.stopDeclaredDead} of ${f.stopTrials}`,
+    ],
     [`full CPU ${flags["cpu-s"]} s: suspicions / deaths`, (f) => `${f.cpuSuspects} / ${f.cpuDead}`],
-    ["steady state per node: bytes/s, packets/s (sent)", (f) =>
-      f.load === null ? "n/a (no counters; anchor: ~320 B/s, ~2.3 pkt/s)" : `${f.load.bytesPerS.toFixed(0)} B/s, ${f.load.packetsPerS.toFixed(2)} pkt/s`],
+    [
+      "steady state per node: bytes/s, packets/s (sent)",
+      (f) =>
+        f.load === null
+          ? "n/a (no counters; anchor: ~320 B/s, ~2.3 pkt/s)"
+          : `${f.load.bytesPerS.toFixed(0)} B/s, ${f.load.packetsPerS.toFixed(2)} pkt/s`,
+    ],
   ];
   console.log(`\n${"measure".padEnd(58)}${rows.map(([name]) => name.padEnd(34)).join("")}`);
   for (const [label, pick] of lines) {
     console.log(`${label.padEnd(58)}${rows.map(([, f]) => col(f, pick).padEnd(34)).join("")}`);
   }
   if (netnsSkipped !== null) {
-    console.log(`namespace measurements (cut link, ${flags["loss-pct"]}% loss): skipped: ${netnsSkipped}`);
+    console.log(
+      `namespace measurements (cut link, ${flags["loss-pct"]}% loss): skipped: ${netnsSkipped}`,
+    );
     return;
   }
   const pct = flags["loss-pct"];
   const netnsLines: Array<[string, (f: NetnsFigures) => string]> = [
     ["cut link → first survivor declares dead, median (min–max)", (f) => summary(f.cutFirst)],
     ["cut link → every survivor declares dead, median (min–max)", (f) => summary(f.cutLast)],
-    [`cut trials not detected by all within ${CUT_DETECT_DEADLINE_MS / 1000} s`, (f) => String(f.cutMissed)],
+    [
+      `cut trials not detected by all within ${CUT_DETECT_DEADLINE_MS / 1000} s`,
+      (f) => String(f.cutMissed),
+    ],
     ["cut: a survivor declared another survivor dead", (f) => String(f.cutCollateralDead)],
     ["heal → every survivor sees it alive, median (min–max)", (f) => summary(f.healAll)],
-    [`heals not converged within ${HEAL_DEADLINE_MS / 1000} s (member restarted)`, (f) => String(f.healMissed)],
-    [`${pct}% loss ${flags["loss-s"]} s: suspicions raised / deaths`, (f) =>
-      !f.lossRan ? "not run" : `${f.lossSuspicions}${f.lossSuspectEvents !== f.lossSuspicions ? ` (${f.lossSuspectEvents} obs.)` : ""} / ${f.lossDeaths}`],
-    ["loss applied: dropped / seen gossip packets", (f) =>
-      f.lossApplied === null ? "n/a" : `${f.lossApplied.dropped} / ${f.lossApplied.seen} (${(100 * f.lossApplied.dropped / Math.max(1, f.lossApplied.seen)).toFixed(1)}%)`],
+    [
+      `heals not converged within ${HEAL_DEADLINE_MS / 1000} s (member restarted)`,
+      (f) => String(f.healMissed),
+    ],
+    [
+      `${pct}% loss ${flags["loss-s"]} s: suspicions raised / deaths`,
+      (f) =>
+        !f.lossRan
+          ? "not run"
+          : `${f.lossSuspicions}${f.lossSuspectEvents !== f.lossSuspicions ? ` (${f.lossSuspectEvents} obs.)` : ""} / ${f.lossDeaths}`,
+    ],
+    [
+      "loss applied: dropped / seen gossip packets",
+      (f) =>
+        f.lossApplied === null
+          ? "n/a"
+          : `${f.lossApplied.dropped} / ${f.lossApplied.seen} (${((100 * f.lossApplied.dropped) / Math.max(1, f.lossApplied.seen)).toFixed(1)}%)`,
+    ],
   ];
   console.log(`in a private network namespace, members on ${Netns.host(1)}…, nftables drop rules:`);
   for (const [label, pick] of netnsLines) {
@@ -477,19 +647,28 @@ function report(
     });
     console.log(`${label.padEnd(58)}${cells.join("")}`);
   }
-  console.log("(suspicions raised: FTFS counts distinct member+incarnation, \"obs.\" = observers told;");
-  console.log(" Serf counts its probers' \"Suspect … has failed\" log lines; deaths: (observer, member) pairs)");
+  console.log(
+    '(suspicions raised: FTFS counts distinct member+incarnation, "obs." = observers told;',
+  );
+  console.log(
+    ' Serf counts its probers\' "Suspect … has failed" log lines; deaths: (observer, member) pairs)',
+  );
 }
 
 async function main(): Promise<void> {
   const raw = parseFlags(process.argv.slice(2), FLAGS);
   if (raw.help === "true") {
-    console.log(`usage: bun run bench:gossip [--nodes N] [--trials K] [--stop-trials K] [--stop-s S] [--load-s S] [--cpu-s S] [--serf auto|off]`);
-    console.log(`         [--netns auto|off] [--cut-trials K] [--loss-s S] [--loss-pct P]   (namespace: root, ip, nft)`);
+    console.log(
+      `usage: bun run bench:gossip [--nodes N] [--trials K] [--stop-trials K] [--stop-s S] [--load-s S] [--cpu-s S] [--serf auto|off]`,
+    );
+    console.log(
+      `         [--netns auto|off] [--cut-trials K] [--loss-s S] [--loss-pct P]   (namespace: root, ip, nft)`,
+    );
     return;
   }
   const flags: Record<string, number> = {};
-  for (const name of INTEGER_FLAGS) flags[name] = parseIntegerFlag(name, raw[name] ?? "0", 0, 100_000);
+  for (const name of INTEGER_FLAGS)
+    flags[name] = parseIntegerFlag(name, raw[name] ?? "0", 0, 100_000);
   if ((flags["loss-pct"] ?? 0) > 100) throw new Error("--loss-pct is a percent (0..100)");
   const n = flags.nodes ?? 10;
   const serfWanted = raw.serf !== "off";
@@ -512,7 +691,9 @@ async function main(): Promise<void> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    const rows: Array<[string, Figures | null]> = [["FTFS", await measure(track(ftfsSystem(n)), flags)]];
+    const rows: Array<[string, Figures | null]> = [
+      ["FTFS", await measure(track(ftfsSystem(n)), flags)],
+    ];
     if (serfHere) rows.push([serfLabel, await measure(track(serfSystem(n)), flags)]);
     else if (serfWanted) log("serf is not installed (apt-get install -y serf): FTFS only");
 
@@ -528,11 +709,14 @@ async function main(): Promise<void> {
     if (ns !== null) {
       log(`namespace ${ns.name}: cut-link and loss measurements`);
       netnsRows.set("FTFS", await measureNetns(track(ftfsSystem(n, inNetns(ns))), ns, flags));
-      if (serfHere) netnsRows.set(serfLabel, await measureNetns(track(serfSystem(n, inNetns(ns))), ns, flags));
+      if (serfHere)
+        netnsRows.set(serfLabel, await measureNetns(track(serfSystem(n, inNetns(ns))), ns, flags));
     } else {
       log(`namespace measurements (cut link, loss) skipped: ${netnsSkipped}`);
     }
-    console.log(`\n${n} members on loopback, ${navigator.hardwareConcurrency} cores; durations from flags ${JSON.stringify(flags)}`);
+    console.log(
+      `\n${n} members on loopback, ${navigator.hardwareConcurrency} cores; durations from flags ${JSON.stringify(flags)}`,
+    );
     report(rows, netnsRows, netnsSkipped, flags);
   } finally {
     for (const system of systems) await system.stopAll();

@@ -36,10 +36,15 @@ function parseOptions(argv: readonly string[]): Options {
     const index = argv.indexOf(flag);
     const raw = index >= 0 ? argv[index + 1] : undefined;
     const parsed = raw === undefined ? fallback : Number(raw);
-    if (!Number.isSafeInteger(parsed) || parsed <= 0) throw new Error(`${flag} needs a positive integer`);
+    if (!Number.isSafeInteger(parsed) || parsed <= 0)
+      throw new Error(`${flag} needs a positive integer`);
     return parsed;
   };
-  return { sizeMiB: value("--size-mib", 1024), memorySizeMiB: value("--memory-size-mib", 2048), runs: value("--runs", 3) };
+  return {
+    sizeMiB: value("--size-mib", 1024),
+    memorySizeMiB: value("--memory-size-mib", 2048),
+    runs: value("--runs", 3),
+  };
 }
 
 /** A file whose every 4 MiB block differs (chunks are content-addressed: equal blocks dedupe). */
@@ -67,7 +72,10 @@ interface Transfer {
   readonly clientPeakRssBytes: number | null;
 }
 
-async function runFtfsTimed(args: readonly string[], env: Record<string, string>): Promise<Transfer> {
+async function runFtfsTimed(
+  args: readonly string[],
+  env: Record<string, string>,
+): Promise<Transfer> {
   const start = performance.now();
   const child = Bun.spawn([process.execPath, FTFS_MAIN, ...args], {
     env: { ...process.env, ...env },
@@ -78,7 +86,8 @@ async function runFtfsTimed(args: readonly string[], env: Record<string, string>
   const tracker = trackPeakRss(child.pid, RSS_SAMPLE_INTERVAL_MS);
   const [exitCode, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
   const clientPeakRssBytes = await tracker.stop();
-  if (exitCode !== 0) throw new Error(`ftfs ${args.join(" ")} failed (${exitCode}): ${stderr.trim()}`);
+  if (exitCode !== 0)
+    throw new Error(`ftfs ${args.join(" ")} failed (${exitCode}): ${stderr.trim()}`);
   return { seconds: (performance.now() - start) / 1000, clientPeakRssBytes };
 }
 
@@ -86,13 +95,21 @@ function mib(bytes: number | null): string {
   return bytes === null ? "?" : `${(bytes / MIB).toFixed(0)} MiB`;
 }
 
-async function uploadAndRead(cluster: LocalCluster, workDir: string, sizeMiB: number, run: number): Promise<{ up: Transfer; down: Transfer }> {
+async function uploadAndRead(
+  cluster: LocalCluster,
+  workDir: string,
+  sizeMiB: number,
+  run: number,
+): Promise<{ up: Transfer; down: Transfer }> {
   const local = join(workDir, `file-${sizeMiB}-${run}.bin`);
   writeTestFile(local, sizeMiB * MIB, run + 1);
   const env = { FTFS_CLUSTER: cluster.directoryAddresses.join(","), FTFS_CONFIG_DIR: workDir };
   await runFtfsTimed(["bench", "c"], env);
   const up = await runFtfsTimed(["bench", "a", local], env);
-  const down = await runFtfsTimed(["get", `file-${sizeMiB}-${run}.bin`, "--user", "bench", "-o", join(workDir, "readback.bin")], env);
+  const down = await runFtfsTimed(
+    ["get", `file-${sizeMiB}-${run}.bin`, "--user", "bench", "-o", join(workDir, "readback.bin")],
+    env,
+  );
   const same = await sameBytes(local, join(workDir, "readback.bin"));
   if (!same) throw new Error("read-back bytes differ from the uploaded file");
   await rm(local, { force: true });
@@ -112,9 +129,17 @@ async function sameBytes(a: string, b: string): Promise<boolean> {
 async function main(): Promise<void> {
   const options = parseOptions(Bun.argv.slice(2));
   const workDir = await mkdtemp(join(tmpdir(), "ftfs-bench-files-"));
-  console.log(`measuring machine limits (median of ${LIMITS_PROBE_RUNS} probes of ${LIMITS_PROBE_BYTES / MIB} MiB)…`);
-  const limits: MachineLimits = (await measureMachineLimitsMedian(join(workDir, "limits"), LIMITS_PROBE_BYTES, LIMITS_PROBE_RUNS)).median;
-  const cluster = await startCluster({ directories: 1, groups: [{ name: "s1", size: REPLICAS }], dataRoot: join(workDir, "cluster") });
+  console.log(
+    `measuring machine limits (median of ${LIMITS_PROBE_RUNS} probes of ${LIMITS_PROBE_BYTES / MIB} MiB)…`,
+  );
+  const limits: MachineLimits = (
+    await measureMachineLimitsMedian(join(workDir, "limits"), LIMITS_PROBE_BYTES, LIMITS_PROBE_RUNS)
+  ).median;
+  const cluster = await startCluster({
+    directories: 1,
+    groups: [{ name: "s1", size: REPLICAS }],
+    dataRoot: join(workDir, "cluster"),
+  });
   try {
     const ups: number[] = [];
     const downs: number[] = [];
@@ -122,11 +147,18 @@ async function main(): Promise<void> {
       const { up, down } = await uploadAndRead(cluster, workDir, options.sizeMiB, run);
       ups.push(options.sizeMiB / up.seconds);
       downs.push(options.sizeMiB / down.seconds);
-      console.log(`run ${run + 1}: upload ${(options.sizeMiB / up.seconds).toFixed(0)} MiB/s, read ${(options.sizeMiB / down.seconds).toFixed(0)} MiB/s`);
+      console.log(
+        `run ${run + 1}: upload ${(options.sizeMiB / up.seconds).toFixed(0)} MiB/s, read ${(options.sizeMiB / down.seconds).toFixed(0)} MiB/s`,
+      );
     }
     console.log(`measuring peak RSS with a ${options.memorySizeMiB} MiB file…`);
     const memoryRun = await uploadAndRead(cluster, workDir, options.memorySizeMiB, options.runs);
-    const serverPeaks = await Promise.all(cluster.nodes.map(async (node) => ({ node: node.id, peak: node.pid === null ? null : await peakRssBytes(node.pid) })));
+    const serverPeaks = await Promise.all(
+      cluster.nodes.map(async (node) => ({
+        node: node.id,
+        peak: node.pid === null ? null : await peakRssBytes(node.pid),
+      })),
+    );
     report(options, limits, ups, downs, memoryRun, serverPeaks);
   } finally {
     await cluster.stop();
@@ -146,15 +178,35 @@ function report(
   const down = median(downs);
   const uploadCeiling = limits.diskChunkFilesFsyncMiBps / REPLICAS;
   console.log("");
-  console.log(`== large files: ${options.sizeMiB} MiB, one client, ${REPLICAS} replicas on one disk, median of ${options.runs} ==`);
-  console.log(`machine: disk write+fsync ${limits.diskWriteFsyncMiBps.toFixed(0)} MiB/s (4 MiB files each fsynced ${limits.diskChunkFilesFsyncMiBps.toFixed(0)}), disk read ${limits.diskReadMiBps.toFixed(0)} MiB/s, loopback TCP ${limits.loopbackTcpMiBps.toFixed(0)} MiB/s`);
-  console.log(`upload ${up.toFixed(0)} MiB/s = ${(up / uploadCeiling).toFixed(2)} × (chunk-file disk limit ÷ ${REPLICAS}), ${(up / limits.loopbackTcpMiBps).toFixed(3)} × loopback`);
-  console.log(`read   ${down.toFixed(0)} MiB/s = ${(down / limits.diskReadMiBps).toFixed(2)} × disk read, ${(down / limits.loopbackTcpMiBps).toFixed(3)} × loopback`);
-  console.log(`peak RSS with a ${options.memorySizeMiB} MiB file (target < ${mib(RSS_TARGET_BYTES)} each):`);
-  console.log(`  ftfs upload ${mib(memoryRun.up.clientPeakRssBytes)}, ftfs read ${mib(memoryRun.down.clientPeakRssBytes)}`);
+  console.log(
+    `== large files: ${options.sizeMiB} MiB, one client, ${REPLICAS} replicas on one disk, median of ${options.runs} ==`,
+  );
+  console.log(
+    `machine: disk write+fsync ${limits.diskWriteFsyncMiBps.toFixed(0)} MiB/s (4 MiB files each fsynced ${limits.diskChunkFilesFsyncMiBps.toFixed(0)}), disk read ${limits.diskReadMiBps.toFixed(0)} MiB/s, loopback TCP ${limits.loopbackTcpMiBps.toFixed(0)} MiB/s`,
+  );
+  console.log(
+    `upload ${up.toFixed(0)} MiB/s = ${(up / uploadCeiling).toFixed(2)} × (chunk-file disk limit ÷ ${REPLICAS}), ${(up / limits.loopbackTcpMiBps).toFixed(3)} × loopback`,
+  );
+  console.log(
+    `read   ${down.toFixed(0)} MiB/s = ${(down / limits.diskReadMiBps).toFixed(2)} × disk read, ${(down / limits.loopbackTcpMiBps).toFixed(3)} × loopback`,
+  );
+  console.log(
+    `peak RSS with a ${options.memorySizeMiB} MiB file (target < ${mib(RSS_TARGET_BYTES)} each):`,
+  );
+  console.log(
+    `  ftfs upload ${mib(memoryRun.up.clientPeakRssBytes)}, ftfs read ${mib(memoryRun.down.clientPeakRssBytes)}`,
+  );
   for (const { node, peak } of serverPeaks) console.log(`  ${node.padEnd(6)} ${mib(peak)}`);
-  const over = [memoryRun.up.clientPeakRssBytes, memoryRun.down.clientPeakRssBytes, ...serverPeaks.map((entry) => entry.peak)].filter((peak) => peak !== null && peak >= RSS_TARGET_BYTES);
-  console.log(over.length === 0 ? "memory: every process under target" : `memory: ${over.length} process(es) over target`);
+  const over = [
+    memoryRun.up.clientPeakRssBytes,
+    memoryRun.down.clientPeakRssBytes,
+    ...serverPeaks.map((entry) => entry.peak),
+  ].filter((peak) => peak !== null && peak >= RSS_TARGET_BYTES);
+  console.log(
+    over.length === 0
+      ? "memory: every process under target"
+      : `memory: ${over.length} process(es) over target`,
+  );
 }
 
 await main();

@@ -25,7 +25,8 @@ export interface MachineLimits {
 }
 
 function fillPattern(bytes: Uint8Array): Uint8Array {
-  for (let index = 0; index < bytes.length; index += 1) bytes[index] = (index * 2_654_435_761) >>> 24;
+  for (let index = 0; index < bytes.length; index += 1)
+    bytes[index] = (index * 2_654_435_761) >>> 24;
   return bytes;
 }
 
@@ -80,9 +81,15 @@ export function measureFsyncRate(path: string): number {
 
 /** Stream bytes to a sink in another process over loopback with Bun sockets. */
 export async function measureLoopbackTcp(totalBytes: number): Promise<number> {
-  const sink = Bun.spawn([process.execPath, TCP_SINK_MAIN, String(totalBytes)], { stdout: "pipe", stderr: "inherit" });
+  const sink = Bun.spawn([process.execPath, TCP_SINK_MAIN, String(totalBytes)], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const reader = sink.stdout.getReader();
-  const first = await Promise.race([reader.read(), Bun.sleep(TCP_SINK_READY_TIMEOUT_MS).then(() => null)]);
+  const first = await Promise.race([
+    reader.read(),
+    Bun.sleep(TCP_SINK_READY_TIMEOUT_MS).then(() => null),
+  ]);
   if (first === null || first.value === undefined) throw new Error("tcp sink did not start");
   const port = Number(new TextDecoder().decode(first.value).trim().split("\n")[0]);
   const block = fillPattern(new Uint8Array(WRITE_BLOCK_BYTES));
@@ -117,7 +124,10 @@ export async function measureLoopbackTcp(totalBytes: number): Promise<number> {
   return totalBytes / MIB / seconds;
 }
 
-export async function measureMachineLimits(scratchDir: string, totalBytes: number): Promise<MachineLimits> {
+export async function measureMachineLimits(
+  scratchDir: string,
+  totalBytes: number,
+): Promise<MachineLimits> {
   await mkdir(scratchDir, { recursive: true });
   const bigFile = join(scratchDir, "sequential.bin");
   const chunkDir = join(scratchDir, "chunks");
@@ -128,7 +138,13 @@ export async function measureMachineLimits(scratchDir: string, totalBytes: numbe
     const diskChunkFilesFsyncMiBps = measureChunkFiles(chunkDir, totalBytes);
     const fsyncsPerSecond = measureFsyncRate(join(scratchDir, "fsync.bin"));
     const loopbackTcpMiBps = await measureLoopbackTcp(totalBytes);
-    return { diskWriteFsyncMiBps, diskChunkFilesFsyncMiBps, diskReadMiBps, fsyncsPerSecond, loopbackTcpMiBps };
+    return {
+      diskWriteFsyncMiBps,
+      diskChunkFilesFsyncMiBps,
+      diskReadMiBps,
+      fsyncsPerSecond,
+      loopbackTcpMiBps,
+    };
   } finally {
     await rm(scratchDir, { recursive: true, force: true });
   }
@@ -157,7 +173,8 @@ export async function measureMachineLimitsMedian(
   runs: number,
 ): Promise<{ median: MachineLimits; runs: MachineLimits[] }> {
   const all: MachineLimits[] = [];
-  for (let run = 0; run < runs; run += 1) all.push(await measureMachineLimits(scratchDir, totalBytes));
+  for (let run = 0; run < runs; run += 1)
+    all.push(await measureMachineLimits(scratchDir, totalBytes));
   const entries = LIMIT_KEYS.map((key) => [key, median(all.map((limits) => limits[key]))] as const);
   return { median: Object.fromEntries(entries) as unknown as MachineLimits, runs: all };
 }

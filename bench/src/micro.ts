@@ -6,14 +6,23 @@
  */
 
 import { Bench } from "tinybench";
-import { CHUNK_BYTES_DEFAULT, encodeFrameBytes, FRAME_KIND, FrameDecoder } from "@ftfs/protocol/core";
+import {
+  CHUNK_BYTES_DEFAULT,
+  encodeFrameBytes,
+  FRAME_KIND,
+  FrameDecoder,
+} from "@ftfs/protocol/core";
 
 const BENCH_TIME_MS = 1_000;
 const MIB = 1024 * 1024;
 
 const chunk = new Uint8Array(CHUNK_BYTES_DEFAULT);
 for (let index = 0; index < chunk.length; index += 4096) chunk[index] = index & 0xff;
-const header = { op: "putChunk", epoch: 3, body: { chunkId: "a".repeat(64), owner: { uid: "alice", name: "x", uploadId: "u" } } };
+const header = {
+  op: "putChunk",
+  epoch: 3,
+  body: { chunkId: "a".repeat(64), owner: { uid: "alice", name: "x", uploadId: "u" } },
+};
 const encoded = encodeFrameBytes(FRAME_KIND.request, 1, header, chunk);
 const smallFrame = encodeFrameBytes(FRAME_KIND.request, 1, header);
 const copyTarget = new Uint8Array(CHUNK_BYTES_DEFAULT);
@@ -52,8 +61,15 @@ function medianMs(task: (typeof bench.tasks)[number] | undefined): number {
 }
 
 const memcpyMedianMs = medianMs(bench.tasks[0]);
-console.log(`tinybench, ${BENCH_TIME_MS} ms per task, chunk ${CHUNK_BYTES_DEFAULT / MIB} MiB, header frame ${smallFrame.length} B`);
-console.log("task (median)".padEnd(38) + "ops/s".padStart(12) + "MiB/s".padStart(10) + "× memcpy time".padStart(15));
+console.log(
+  `tinybench, ${BENCH_TIME_MS} ms per task, chunk ${CHUNK_BYTES_DEFAULT / MIB} MiB, header frame ${smallFrame.length} B`,
+);
+console.log(
+  "task (median)".padEnd(38) +
+    "ops/s".padStart(12) +
+    "MiB/s".padStart(10) +
+    "× memcpy time".padStart(15),
+);
 for (const task of bench.tasks) {
   const meanMs = medianMs(task);
   const opsPerSecond = 1000 / meanMs;

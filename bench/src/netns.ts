@@ -33,9 +33,11 @@ export class Netns {
 
   /** Why the namespace measurements cannot run here, or null when they can. */
   static unavailableReason(): string | null {
-    if (process.platform !== "linux") return `network namespaces need Linux (this is ${process.platform})`;
+    if (process.platform !== "linux")
+      return `network namespaces need Linux (this is ${process.platform})`;
     if (process.getuid?.() !== 0) return "creating a network namespace needs root";
-    if (Bun.which("ip") === null) return "`ip` (iproute2) is not installed: apt-get install -y iproute2";
+    if (Bun.which("ip") === null)
+      return "`ip` (iproute2) is not installed: apt-get install -y iproute2";
     if (Bun.which("nft") === null) return "`nft` is not installed: apt-get install -y nftables";
     return null;
   }
@@ -132,9 +134,15 @@ export class Netns {
 
 /** Runs a short command to completion; throws with its stderr when it fails. */
 function run(cmd: readonly string[], stdin = ""): string {
-  const result = Bun.spawnSync([...cmd], { stdin: new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe" });
+  const result = Bun.spawnSync([...cmd], {
+    stdin: new TextEncoder().encode(stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (result.exitCode !== 0) {
-    throw new Error(`${cmd.join(" ")} failed (exit ${result.exitCode}): ${result.stderr.toString().trim()}`);
+    throw new Error(
+      `${cmd.join(" ")} failed (exit ${result.exitCode}): ${result.stderr.toString().trim()}`,
+    );
   }
   return result.stdout.toString();
 }

@@ -38,7 +38,10 @@ function importsOf(text: string): string[] {
 }
 
 describe("layering", () => {
-  const coreFiles = [...sourceFiles("packages/*/src/core/**/*.ts"), ...sourceFiles("apps/*/src/core/**/*.ts")];
+  const coreFiles = [
+    ...sourceFiles("packages/*/src/core/**/*.ts"),
+    ...sourceFiles("apps/*/src/core/**/*.ts"),
+  ];
 
   test("the import scanner sees every form of import and nothing in strings", () => {
     const sample = [
@@ -47,7 +50,7 @@ describe("layering", () => {
       'export * from "./c.ts";',
       'import "./d.ts";',
       'const e = await import("./e.ts");',
-      'const text = "data from \'./not-an-import\'";',
+      "const text = \"data from './not-an-import'\";",
     ].join("\n");
     expect(importsOf(sample).sort()).toEqual(["../b.ts", "./a.ts", "./c.ts", "./d.ts", "./e.ts"]);
   });
@@ -59,8 +62,12 @@ describe("layering", () => {
   test("core folders are pure", async () => {
     const violations: string[] = [];
     for (const path of coreFiles) {
-      const text = (await Bun.file(resolve(REPO_ROOT, path)).text()).replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
-      for (const [pattern, what] of BANNED_IN_CORE) if (pattern.test(text)) violations.push(`${path} ${what}`);
+      const text = (await Bun.file(resolve(REPO_ROOT, path)).text()).replace(
+        /\/\*[\s\S]*?\*\/|\/\/.*$/gm,
+        "",
+      );
+      for (const [pattern, what] of BANNED_IN_CORE)
+        if (pattern.test(text)) violations.push(`${path} ${what}`);
     }
     expect(violations).toEqual([]);
   });
@@ -69,7 +76,9 @@ describe("layering", () => {
     const violations: string[] = [];
     for (const path of coreFiles) {
       for (const target of importsOf(await Bun.file(resolve(REPO_ROOT, path)).text())) {
-        const local = target.startsWith(".") ? relative(REPO_ROOT, resolve(REPO_ROOT, path, "..", target)) : target;
+        const local = target.startsWith(".")
+          ? relative(REPO_ROOT, resolve(REPO_ROOT, path, "..", target))
+          : target;
         const ok = local.includes("/src/core/") || local === "@ftfs/protocol/core";
         if (!ok) violations.push(`${path} imports ${target}`);
       }
@@ -82,8 +91,13 @@ describe("layering", () => {
     for (const path of [...sourceFiles("packages/**/*.ts"), ...sourceFiles("apps/**/*.ts")]) {
       const app = /^apps\/([^/]+)\//.exec(path)?.[1] ?? null;
       for (const target of importsOf(await Bun.file(resolve(REPO_ROOT, path)).text())) {
-        const local = target.startsWith(".") ? relative(REPO_ROOT, resolve(REPO_ROOT, path, "..", target)) : target;
-        const targetApp = /^apps\/([^/]+)\//.exec(local)?.[1] ?? (/^@ftfs\/(directory|storage)$/.exec(local)?.[1] ?? null);
+        const local = target.startsWith(".")
+          ? relative(REPO_ROOT, resolve(REPO_ROOT, path, "..", target))
+          : target;
+        const targetApp =
+          /^apps\/([^/]+)\//.exec(local)?.[1] ??
+          /^@ftfs\/(directory|storage)$/.exec(local)?.[1] ??
+          null;
         if (targetApp !== null && targetApp !== app) violations.push(`${path} imports ${target}`);
       }
     }

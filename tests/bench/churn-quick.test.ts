@@ -16,32 +16,47 @@ const TEST_TIMEOUT_MS = 59_000;
 const QUICK_SECONDS = 20;
 
 interface QuickMetrics {
-  readonly summary: { readonly lost: number; readonly corrupted: number; readonly acknowledgedWrites: number; readonly readBackExact: number };
+  readonly summary: {
+    readonly lost: number;
+    readonly corrupted: number;
+    readonly acknowledgedWrites: number;
+    readonly readBackExact: number;
+  };
   readonly seconds: readonly unknown[];
 }
 
-test("bench --quick: no lost or corrupted write through kills of a storage and the directory primary", async () => {
-  const outDir = await mkdtemp(join(tmpdir(), "ftfs-churn-test-"));
-  try {
-    // The limits probe and the PNG assert nothing here and cost seconds on a loaded machine.
-    const child = Bun.spawn([process.execPath, BENCH_MAIN, "--quick", "--skip-limits", "--no-png", "--out", outDir], {
-      stdout: "pipe", stderr: "pipe",
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
-    const [stdout, stderr, code] = await Promise.all([
-      new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited,
-    ]);
-    clearTimeout(timer);
-    if (code !== 0) console.error(stdout, stderr);
-    expect(code).toBe(0);
-    const metrics = (await Bun.file(join(outDir, "metrics.json")).json()) as QuickMetrics;
-    expect(metrics.summary.lost).toBe(0);
-    expect(metrics.summary.corrupted).toBe(0);
-    expect(metrics.summary.acknowledgedWrites).toBeGreaterThan(0);
-    expect(metrics.summary.readBackExact).toBe(metrics.summary.acknowledgedWrites);
-    expect(metrics.seconds.length).toBe(QUICK_SECONDS);
-    expect(await Bun.file(join(outDir, "report.html")).exists()).toBe(true);
-  } finally {
-    await rm(outDir, { recursive: true, force: true });
-  }
-}, TEST_TIMEOUT_MS);
+test(
+  "bench --quick: no lost or corrupted write through kills of a storage and the directory primary",
+  async () => {
+    const outDir = await mkdtemp(join(tmpdir(), "ftfs-churn-test-"));
+    try {
+      // The limits probe and the PNG assert nothing here and cost seconds on a loaded machine.
+      const child = Bun.spawn(
+        [process.execPath, BENCH_MAIN, "--quick", "--skip-limits", "--no-png", "--out", outDir],
+        {
+          stdout: "pipe",
+          stderr: "pipe",
+        },
+      );
+      const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
+      const [stdout, stderr, code] = await Promise.all([
+        new Response(child.stdout).text(),
+        new Response(child.stderr).text(),
+        child.exited,
+      ]);
+      clearTimeout(timer);
+      if (code !== 0) console.error(stdout, stderr);
+      expect(code).toBe(0);
+      const metrics = (await Bun.file(join(outDir, "metrics.json")).json()) as QuickMetrics;
+      expect(metrics.summary.lost).toBe(0);
+      expect(metrics.summary.corrupted).toBe(0);
+      expect(metrics.summary.acknowledgedWrites).toBeGreaterThan(0);
+      expect(metrics.summary.readBackExact).toBe(metrics.summary.acknowledgedWrites);
+      expect(metrics.seconds.length).toBe(QUICK_SECONDS);
+      expect(await Bun.file(join(outDir, "report.html")).exists()).toBe(true);
+    } finally {
+      await rm(outDir, { recursive: true, force: true });
+    }
+  },
+  TEST_TIMEOUT_MS,
+);

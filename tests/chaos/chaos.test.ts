@@ -35,24 +35,44 @@ interface SuiteSchedule {
 
 /** The kinds the regression schedule of seed 6 ran with (all there were then). */
 const KINDS_BEFORE_GC_FAULTS: readonly FaultKind[] = [
-  "kill", "pause", "isolate", "split", "bridge", "oneway", "loss", "disk-full",
+  "kill",
+  "pause",
+  "isolate",
+  "split",
+  "bridge",
+  "oneway",
+  "loss",
+  "disk-full",
 ];
 
 const SCHEDULES: readonly SuiteSchedule[] = [
-  { why: "process faults: kill -9 and SIGSTOP of primaries and backups", seed: 101, kinds: ["kill", "pause"] },
-  { why: "partitions: isolate, majority/minority, bridge, one-way", seed: 202, kinds: ["isolate", "split", "bridge", "oneway"] },
+  {
+    why: "process faults: kill -9 and SIGSTOP of primaries and backups",
+    seed: 101,
+    kinds: ["kill", "pause"],
+  },
+  {
+    why: "partitions: isolate, majority/minority, bridge, one-way",
+    seed: 202,
+    kinds: ["isolate", "split", "bridge", "oneway"],
+  },
   { why: "random loss and a full disk", seed: 303, kinds: ["loss", "disk-full", "kill"] },
   {
     why: "regression: a learner's catch-up wrote each reference at its own fsync, starving its gossip acks for seconds; it was declared dead after every pass and never rejoined",
-    seed: 6, kinds: KINDS_BEFORE_GC_FAULTS, durationS: 45,
+    seed: 6,
+    kinds: KINDS_BEFORE_GC_FAULTS,
+    durationS: 45,
   },
   {
     // 3 s: a CLI client paused mid-upload for 14 s (its chunks collected while it sleeps);
     // 18 s: wipe of an s2 backup; 27 s: kill of the s1 primary; 33 s: an s1 backup's clock
     // +1 h for 4 s.
-    why: "GC on live data: a client paused past its upload deadline, a wiped backup, a storage " +
+    why:
+      "GC on live data: a client paused past its upload deadline, a wiped backup, a storage " +
       "clock an hour ahead",
-    seed: 457, kinds: ["pause-client", "clock-jump", "wipe", "kill"], durationS: 40,
+    seed: 457,
+    kinds: ["pause-client", "clock-jump", "wipe", "kill"],
+    durationS: 40,
   },
 ];
 
@@ -65,9 +85,21 @@ const CHECK_SETTLE_MS = 20_000;
 const CHECK_POLL_MS = 200;
 
 /** The manifest from whichever directory node is primary (the others answer NOT_PRIMARY). */
-async function primaryManifest(directories: readonly string[], pool: RpcPool, version: number): Promise<Manifest> {
-  const answers = await Promise.allSettled(directories.map((address) =>
-    pool.call(address, "getManifest", { uid: "chaos0", name: "f0", version }, { timeoutMs: CHECK_CALL_TIMEOUT_MS })));
+async function primaryManifest(
+  directories: readonly string[],
+  pool: RpcPool,
+  version: number,
+): Promise<Manifest> {
+  const answers = await Promise.allSettled(
+    directories.map((address) =>
+      pool.call(
+        address,
+        "getManifest",
+        { uid: "chaos0", name: "f0", version },
+        { timeoutMs: CHECK_CALL_TIMEOUT_MS },
+      ),
+    ),
+  );
   const answered = answers.find((answer) => answer.status === "fulfilled");
   if (answered?.status !== "fulfilled") throw new Error("no directory node gave the manifest");
   return answered.value.body.manifest;
@@ -95,46 +127,69 @@ describe("chaos", () => {
   for (const schedule of SCHEDULES) {
     const needsClock = schedule.kinds.includes("clock-jump");
     if (needsClock && clockUnavailable !== null && process.env["CI"] !== "true") continue;
-    test(`seed ${schedule.seed}: ${schedule.why}`, async () => {
-      const result = await runSchedule({
-        seed: schedule.seed, durationS: schedule.durationS ?? SCHEDULE_SECONDS, kinds: schedule.kinds, clients: CLIENTS_DEFAULT,
-        say: () => {},
-      });
-      const faults = `seed ${schedule.seed}: ${result.faults.join(" | ")}`;
-      console.log([faults, ...result.figures].join("\n  "));
-      if (result.report.length > 0) console.error(result.report.join("\n"));
-      expect(result.faults.length).toBeGreaterThan(0);
-      expect(result.byStatus.ok).toBeGreaterThan(0);
-      expect(result.violations).toEqual([]);
-    }, SCHEDULE_TIMEOUT_MS);
+    test(
+      `seed ${schedule.seed}: ${schedule.why}`,
+      async () => {
+        const result = await runSchedule({
+          seed: schedule.seed,
+          durationS: schedule.durationS ?? SCHEDULE_SECONDS,
+          kinds: schedule.kinds,
+          clients: CLIENTS_DEFAULT,
+          say: () => {},
+        });
+        const faults = `seed ${schedule.seed}: ${result.faults.join(" | ")}`;
+        console.log([faults, ...result.figures].join("\n  "));
+        if (result.report.length > 0) console.error(result.report.join("\n"));
+        expect(result.faults.length).toBeGreaterThan(0);
+        expect(result.byStatus.ok).toBeGreaterThan(0);
+        expect(result.violations).toEqual([]);
+      },
+      SCHEDULE_TIMEOUT_MS,
+    );
   }
 
-  test("the convergence check sees a chunk missing from a group, and a whole cluster as converged", async () => {
-    const chaos = await startChaosCluster(`/tmp/ftfs-chaos-${process.pid}-check`);
-    expect(chaos.cluster.clusterKey).not.toBeNull(); // the suite runs secure, as `bun run chaos` does
-    const { client, close } = await new ChaosUsers(chaos.cluster).client("chaos0");
-    const pool = chaosNodePool(chaos.cluster, CHECK_CONNECT_TIMEOUT_MS);
-    try {
-      await client.connect("chaos0");
-      const written = await client.uploadBytes("chaos0", "f0", new Uint8Array(3 * 64 * 1024).fill(7));
-      const versions = [{ uid: "chaos0", name: "f0", version: written.version }];
-      let problem: string | null = "not asked";
-      for (const deadline = performance.now() + CHECK_SETTLE_MS; problem !== null && performance.now() < deadline;) {
-        problem = await convergenceProblem(chaos.cluster, pool, versions, new Map());
-        if (problem !== null) await Bun.sleep(CHECK_POLL_MS);
+  test(
+    "the convergence check sees a chunk missing from a group, and a whole cluster as converged",
+    async () => {
+      const chaos = await startChaosCluster(`/tmp/ftfs-chaos-${process.pid}-check`);
+      expect(chaos.cluster.clusterKey).not.toBeNull(); // the suite runs secure, as `bun run chaos` does
+      const { client, close } = await new ChaosUsers(chaos.cluster).client("chaos0");
+      const pool = chaosNodePool(chaos.cluster, CHECK_CONNECT_TIMEOUT_MS);
+      try {
+        await client.connect("chaos0");
+        const written = await client.uploadBytes(
+          "chaos0",
+          "f0",
+          new Uint8Array(3 * 64 * 1024).fill(7),
+        );
+        const versions = [{ uid: "chaos0", name: "f0", version: written.version }];
+        let problem: string | null = "not asked";
+        for (
+          const deadline = performance.now() + CHECK_SETTLE_MS;
+          problem !== null && performance.now() < deadline;
+        ) {
+          problem = await convergenceProblem(chaos.cluster, pool, versions, new Map());
+          if (problem !== null) await Bun.sleep(CHECK_POLL_MS);
+        }
+        expect(problem).toBeNull();
+        // The same version, as if its manifest named one more chunk in s1 that no node holds.
+        const real = await primaryManifest(chaos.cluster.directoryAddresses, pool, written.version);
+        const forged: Manifest = {
+          ...real,
+          chunks: [...real.chunks, { id: "ab".repeat(32), bytes: 1, group: "s1" }],
+        };
+        const cache = new Map([[`chaos0/f0@v${written.version}`, forged]]);
+        expect(await convergenceProblem(chaos.cluster, pool, versions, cache)).toMatch(
+          /storage s1a lacks 1 of the \d+ chunks group s1 holds/,
+        );
+      } finally {
+        pool.close();
+        close();
+        await chaos.stop(false);
       }
-      expect(problem).toBeNull();
-      // The same version, as if its manifest named one more chunk in s1 that no node holds.
-      const real = await primaryManifest(chaos.cluster.directoryAddresses, pool, written.version);
-      const forged: Manifest = { ...real, chunks: [...real.chunks, { id: "ab".repeat(32), bytes: 1, group: "s1" }] };
-      const cache = new Map([[`chaos0/f0@v${written.version}`, forged]]);
-      expect(await convergenceProblem(chaos.cluster, pool, versions, cache)).toMatch(/storage s1a lacks 1 of the \d+ chunks group s1 holds/);
-    } finally {
-      pool.close();
-      close();
-      await chaos.stop(false);
-    }
-  }, SCHEDULE_TIMEOUT_MS);
+    },
+    SCHEDULE_TIMEOUT_MS,
+  );
 
   test("every fault kind is in some schedule", () => {
     const covered = new Set(SCHEDULES.flatMap((schedule) => schedule.kinds));

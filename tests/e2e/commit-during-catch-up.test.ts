@@ -51,7 +51,9 @@ function group() {
 }
 
 async function gcPasses(node: NodeProcess): Promise<number> {
-  return (await node.log()).split("\n").filter((line) => line.includes("garbage collection pass done")).length;
+  return (await node.log())
+    .split("\n")
+    .filter((line) => line.includes("garbage collection pass done")).length;
 }
 
 async function held(node: NodeProcess, chunkIds: readonly string[]): Promise<number> {
@@ -94,10 +96,14 @@ test("a commit during a learner's copy leaves every chunk of the file on the lea
   const chunkIds = chunks.map((bytes) => sha256(bytes));
 
   await learner.restart();
-  await pollUntil("the learner has copied some chunks, not all", async () => {
-    const count = await held(learner, chunkIds).catch(() => 0);
-    return count > 0 && count < UPLOAD_CHUNKS ? true : undefined;
-  }, PASS_DEADLINE_MS);
+  await pollUntil(
+    "the learner has copied some chunks, not all",
+    async () => {
+      const count = await held(learner, chunkIds).catch(() => 0);
+      return count > 0 && count < UPLOAD_CHUNKS ? true : undefined;
+    },
+    PASS_DEADLINE_MS,
+  );
   const manifest = chunkIds.map((id) => ({ id, bytes: E2E_CHUNK_BYTES, group: "s1" }));
   const committed = await directory.call("commitUpload", {
     ...owner,
@@ -110,22 +116,30 @@ test("a commit during a learner's copy leaves every chunk of the file on the lea
   // The copy was still under way when the commit was acknowledged.
   expect(await held(learner, chunkIds)).toBeLessThan(UPLOAD_CHUNKS);
 
-  await pollUntil("the learner is back in sync", async () =>
-    (await group()).replicas.some((replica) => replica.node === learner.id) ? true : undefined,
-  PASS_DEADLINE_MS);
+  await pollUntil(
+    "the learner is back in sync",
+    async () =>
+      (await group()).replicas.some((replica) => replica.node === learner.id) ? true : undefined,
+    PASS_DEADLINE_MS,
+  );
   const passesAtSync = await gcPasses(learner);
-  await pollUntil("the learner's garbage collection ran many times", async () =>
-    (await gcPasses(learner)) >= passesAtSync + GC_PASSES_AFTER_SYNC ? true : undefined,
-  PASS_DEADLINE_MS);
+  await pollUntil(
+    "the learner's garbage collection ran many times",
+    async () =>
+      (await gcPasses(learner)) >= passesAtSync + GC_PASSES_AFTER_SYNC ? true : undefined,
+    PASS_DEADLINE_MS,
+  );
   expect(await held(learner, chunkIds)).toBe(UPLOAD_CHUNKS);
 
   // With the two other replicas gone, the learner alone serves the file, byte for byte.
   for (const node of fx.cluster.nodes) {
     if (node.role === "storage" && node.id !== learner.id) node.kill("SIGKILL");
   }
-  await pollUntil("the learner is the group's primary", async () =>
-    (await group()).primaryNode === learner.id ? true : undefined,
-  PASS_DEADLINE_MS);
+  await pollUntil(
+    "the learner is the group's primary",
+    async () => ((await group()).primaryNode === learner.id ? true : undefined),
+    PASS_DEADLINE_MS,
+  );
   const read = expectOk(await fx.ws.ftfs([UID, "r", NAME]));
   expect(sha256(read.stdout)).toBe(sha256(whole));
 });

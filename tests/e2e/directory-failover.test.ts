@@ -68,9 +68,7 @@ function uploadLoop(prefix: string, acknowledged: Map<string, string>, errors: s
 
 async function expectAllListedAndReadable(acknowledged: ReadonlyMap<string, string>) {
   const listing = text(expectOk(await fx.ws.ftfs([UID, "d", "--json"])));
-  const listed = new Set(
-    (JSON.parse(listing) as Array<{ name: string }>).map((file) => file.name),
-  );
+  const listed = new Set((JSON.parse(listing) as Array<{ name: string }>).map((file) => file.name));
   const missing = [...acknowledged.keys()].filter((name) => !listed.has(name));
   expect(missing).toEqual([]);
   for (const [name, digest] of acknowledged) {
@@ -104,7 +102,11 @@ test("kill -9 of the directory primary under uploads: no acknowledged upload los
     const client = await RpcClient.connect(before.node.address, 500).catch(() => null);
     if (client === null) return undefined;
     try {
-      const answer = await client.call("listFiles", { uid: UID, stale: true }, { timeoutMs: 1_000 });
+      const answer = await client.call(
+        "listFiles",
+        { uid: UID, stale: true },
+        { timeoutMs: 1_000 },
+      );
       const names = new Set(answer.body.files.map((file) => file.name));
       return [...acknowledged.keys()].every((name) => names.has(name)) ? true : undefined;
     } catch {

@@ -99,7 +99,10 @@ describe("a directory group of three whose primary's disk fills", () => {
       "the full node out of the lead and another primary",
       async () => {
         const refused = (await full.log()).includes(DISK_FULL_LOG);
-        const other = await primaryDirectory(directories).then((view) => view.node, () => null);
+        const other = await primaryDirectory(directories).then(
+          (view) => view.node,
+          () => null,
+        );
         return refused && other !== null && other !== full ? true : undefined;
       },
       TAKEOVER_DEADLINE_MS,

@@ -86,7 +86,9 @@ async function logEntries(node: NodeProcess): Promise<LogEntry[]> {
 async function dropsApplied(node: NodeProcess, name: string): Promise<number> {
   return (await logEntries(node)).filter(
     (entry) =>
-      entry.msg === "directory notice applied" && entry.name === name && /^drop/.test(entry.op ?? ""),
+      entry.msg === "directory notice applied" &&
+      entry.name === name &&
+      /^drop/.test(entry.op ?? ""),
   ).length;
 }
 
@@ -128,7 +130,11 @@ async function stageInS1(name: string, bytes: Uint8Array) {
   for (let offset = 0; offset < bytes.length; offset += E2E_CHUNK_BYTES) {
     const payload = bytes.subarray(offset, offset + E2E_CHUNK_BYTES);
     const id = sha256(payload);
-    await storage.call("putChunk", { chunkId: id, owner: { uid: UID, name, uploadId } }, { payload });
+    await storage.call(
+      "putChunk",
+      { chunkId: id, owner: { uid: UID, name, uploadId } },
+      { payload },
+    );
     chunks.push({ id, bytes: payload.length, group: "s1" });
   }
   storage.close();
@@ -182,7 +188,8 @@ test("a delete notice replayed after rm and put of the same name leaves the new 
   const passesAtReplay = await gcPasses(s1);
   await pollUntil(
     "GC passes on s1 after the replay",
-    async () => ((await gcPasses(s1)) >= passesAtReplay + GC_PASSES_AFTER_REPLAY ? true : undefined),
+    async () =>
+      (await gcPasses(s1)) >= passesAtReplay + GC_PASSES_AFTER_REPLAY ? true : undefined,
     GC_PASSES_DEADLINE_MS,
   );
   expect(sha256(await fx.client.readBytes(UID, "f"))).toBe(sha256(secondBytes));

@@ -7,7 +7,13 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { CONNECT_TIMEOUT_MS_DEFAULT, FtfsError } from "@ftfs/protocol/core";
-import { generateClusterKey, Keyring, RpcClient, RpcPool, type ConnectOptions } from "@ftfs/protocol/io";
+import {
+  generateClusterKey,
+  Keyring,
+  RpcClient,
+  RpcPool,
+  type ConnectOptions,
+} from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
 import { FtfsClient } from "ftfs";
 import { E2E_CHUNK_BYTES, randomBytes, sha256 } from "./helpers.ts";
@@ -36,7 +42,9 @@ afterAll(async () => {
 
 /** A client acting as a node with `keys`: it may do what a user may, without a login. */
 function clientWith(keys: string): { client: FtfsClient; pool: RpcPool } {
-  const options: ConnectOptions = { credentials: { kind: "node", node: "rotation-test", keyring: Keyring.parse(keys) } };
+  const options: ConnectOptions = {
+    credentials: { kind: "node", node: "rotation-test", keyring: Keyring.parse(keys) },
+  };
   const pool = new RpcPool(CONNECT_TIMEOUT_MS_DEFAULT, options);
   return { client: new FtfsClient({ directories: cluster.directoryAddresses, pool }), pool };
 }
@@ -93,16 +101,22 @@ test("rotating the cluster key node by node (A; A,B; B,A; B) keeps uploads and r
 /** Until a directory primary reports all three storage nodes in sync, asked with `keys`. */
 async function waitWhole(keys: string): Promise<void> {
   const deadline = Date.now() + 30_000;
-  const options: ConnectOptions = { credentials: { kind: "node", node: "probe", keyring: Keyring.parse(keys) } };
+  const options: ConnectOptions = {
+    credentials: { kind: "node", node: "probe", keyring: Keyring.parse(keys) },
+  };
   while (Date.now() < deadline) {
     for (const address of cluster.directoryAddresses) {
       const client = await RpcClient.connect(address, 500, options).catch(() => null);
       if (client === null) continue;
       try {
         const status = (await client.call("clusterStatus", {}, { timeoutMs: 1_000 })).body;
-        const primary = status.members.some((member) => member.node === status.node && member.primary);
+        const primary = status.members.some(
+          (member) => member.node === status.node && member.primary,
+        );
         const s1 = status.groups.find((group) => group.group === "s1");
-        const directoriesAlive = status.members.filter((m) => m.role === "directory" && m.state === "alive");
+        const directoriesAlive = status.members.filter(
+          (m) => m.role === "directory" && m.state === "alive",
+        );
         if (primary && s1?.replicas.length === 3 && directoriesAlive.length === 3) return;
       } catch (error) {
         void error; // not ready yet: ask again

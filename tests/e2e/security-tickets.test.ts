@@ -89,15 +89,25 @@ test("a user's chunk is stored only with the directory's ticket for this group, 
   const put = (ticket: Ticket | undefined, chunk = bytes, who = owner) =>
     storage.call(
       "putChunk",
-      ticket === undefined ? { chunkId: sha256(chunk), owner: who } : { chunkId: sha256(chunk), owner: who, ticket },
+      ticket === undefined
+        ? { chunkId: sha256(chunk), owner: who }
+        : { chunkId: sha256(chunk), owner: who, ticket },
       { payload: chunk },
     );
   const good = ticketFor(placement.tickets, "s1");
   expect(await codeOf(put(undefined))).toBe("TICKET_REQUIRED");
   expect(await codeOf(put(ticketFor(placement.tickets, "s2")))).toBe("TICKET_INVALID");
   expect(await codeOf(put({ ...good, bytesMax: good.bytesMax * 1000 }))).toBe("TICKET_INVALID");
-  expect(await codeOf(put(good, bytes, { ...owner, uploadId: "another-upload" }))).toBe("TICKET_INVALID");
-  const grant = { uploadId: placement.uploadId, uid: UID, name: "photo", group: "s1", bytesMax: bytes.length };
+  expect(await codeOf(put(good, bytes, { ...owner, uploadId: "another-upload" }))).toBe(
+    "TICKET_INVALID",
+  );
+  const grant = {
+    uploadId: placement.uploadId,
+    uid: UID,
+    name: "photo",
+    group: "s1",
+    bytesMax: bytes.length,
+  };
   const expired = issueTicket(cluster.keyring, grant, Date.now() - 1_000);
   expect(await codeOf(put(expired ?? undefined))).toBe("UPLOAD_EXPIRED");
   // A ticket for the 4096-byte file does not carry a larger chunk.
@@ -123,8 +133,17 @@ test("a manifest commits only with every chunk's receipt from its group's primar
   ] as const) {
     const storage = await connect(cluster.node(`${group}a`).address, alice);
     const ticket = ticketFor(placement.tickets, group);
-    const answer = await storage.call("putChunk", { chunkId: sha256(chunk), owner, ticket }, { payload: chunk });
-    stored.push({ id: sha256(chunk), bytes: chunk.length, group, receipt: answer.body.receipt ?? "" });
+    const answer = await storage.call(
+      "putChunk",
+      { chunkId: sha256(chunk), owner, ticket },
+      { payload: chunk },
+    );
+    stored.push({
+      id: sha256(chunk),
+      bytes: chunk.length,
+      group,
+      receipt: answer.body.receipt ?? "",
+    });
   }
   const chunks = stored.map(({ id, bytes, group }) => ({ id, bytes, group }));
   const receipts = stored.map((chunk) => chunk.receipt);
@@ -139,12 +158,17 @@ test("a manifest commits only with every chunk's receipt from its group's primar
       chunks: list,
       ...extra,
     });
-  const forged = receipts.map((receipt) => `${receipt.slice(0, -2)}${receipt.endsWith("AA") ? "BB" : "AA"}`);
+  const forged = receipts.map(
+    (receipt) => `${receipt.slice(0, -2)}${receipt.endsWith("AA") ? "BB" : "AA"}`,
+  );
   expect(await codeOf(commit({}))).toBe("RECEIPT_INVALID");
   expect(await codeOf(commit({ receipts: forged }))).toBe("RECEIPT_INVALID");
   expect(await codeOf(commit({ receipts: [...receipts].reverse() }))).toBe("RECEIPT_INVALID");
   // A chunk no primary stored, claimed with another chunk's receipt.
-  const invented = [{ ...chunks[0], id: sha256(randomBytes(E2E_CHUNK_BYTES)) }, chunks[1]] as typeof chunks;
+  const invented = [
+    { ...chunks[0], id: sha256(randomBytes(E2E_CHUNK_BYTES)) },
+    chunks[1],
+  ] as typeof chunks;
   expect(await codeOf(commit({ receipts }, invented))).toBe("RECEIPT_INVALID");
   expect((await commit({ receipts })).body.version).toBe(1);
 });

@@ -31,11 +31,29 @@ let ws: Workspace;
 async function selfSigned(into: string, name: string): Promise<{ cert: string; key: string }> {
   const cert = join(into, `${name}.cert.pem`);
   const key = join(into, `${name}.key.pem`);
-  const made = Bun.spawnSync([
-    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-    "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
-    "-addext", "subjectAltName=IP:127.0.0.1",
-  ], { stdout: "ignore", stderr: "pipe" });
+  const made = Bun.spawnSync(
+    [
+      "openssl",
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdout: "ignore", stderr: "pipe" },
+  );
   if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
   return { cert, key };
 }
@@ -67,7 +85,9 @@ test("the ftfs binary uploads and reads back over TLS with the cluster's CA", as
   const path = await ws.file("data.bin", bytes);
   expectOk(await ws.ftfs(["alice", "a", path], { env }));
   // The flag works as the environment variable does.
-  const read = await ws.ftfs(["--tls-ca", ca, "alice", "r", "data.bin"], { env: { FTFS_CLUSTER: cluster_ } });
+  const read = await ws.ftfs(["--tls-ca", ca, "alice", "r", "data.bin"], {
+    env: { FTFS_CLUSTER: cluster_ },
+  });
   expectOk(read);
   expect(sha256(read.stdout)).toBe(sha256(bytes));
 });
@@ -78,11 +98,17 @@ test("plain TCP, or TLS trusting another CA, does not get in", async () => {
   expect(plain).toBeInstanceOf(FtfsError);
   const other = await selfSigned(folder, "other");
   const wrongCa = { tls: { ca: await readFile(other.cert, "utf8") } };
-  const untrusted = await RpcClient.connect(address, 1_000, wrongCa).catch((error: unknown) => error);
+  const untrusted = await RpcClient.connect(address, 1_000, wrongCa).catch(
+    (error: unknown) => error,
+  );
   expect(untrusted).toBeInstanceOf(FtfsError);
   const withoutCa = await ws.ftfs(["alice", "d"], { env: { FTFS_CLUSTER: address } });
   expect(withoutCa.exitCode).not.toBe(0);
-  const trusted = await RpcClient.connect(address, 1_000, { tls: { ca: await readFile(join(folder, "cluster.cert.pem"), "utf8") } });
-  expect((await trusted.call("listFiles", { uid: "alice" })).body.files.map((file) => file.name)).toEqual(["data.bin"]);
+  const trusted = await RpcClient.connect(address, 1_000, {
+    tls: { ca: await readFile(join(folder, "cluster.cert.pem"), "utf8") },
+  });
+  expect(
+    (await trusted.call("listFiles", { uid: "alice" })).body.files.map((file) => file.name),
+  ).toEqual(["data.bin"]);
   trusted.close();
 });

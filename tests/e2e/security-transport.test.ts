@@ -12,7 +12,13 @@ import { createHash } from "node:crypto";
 import { FtfsError, parseAddress, swim } from "@ftfs/protocol/core";
 import { generateClusterKey, Keyring, RpcClient, type ConnectOptions } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
-import { E2E_CHUNK_BYTES, E2E_TEST_TIMEOUT_MS, pollUntil, randomBytes, sendRaw } from "./helpers.ts";
+import {
+  E2E_CHUNK_BYTES,
+  E2E_TEST_TIMEOUT_MS,
+  pollUntil,
+  randomBytes,
+  sendRaw,
+} from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
@@ -42,7 +48,9 @@ function directory(): string {
 }
 
 function strangerOptions(): ConnectOptions {
-  return { credentials: { kind: "node", node: "intruder", keyring: Keyring.parse(generateClusterKey()) } };
+  return {
+    credentials: { kind: "node", node: "intruder", keyring: Keyring.parse(generateClusterKey()) },
+  };
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<FtfsError> {
@@ -71,9 +79,13 @@ test("without the cluster key: no registration as storage, no chunk pushed, no R
   const before = await membership();
   const primary = cluster.node("s1a").address;
   for (const address of [directory(), primary]) {
-    expect((await failureOf(RpcClient.connect(address, 2_000, strangerOptions()))).code).toBe("AUTH_FAILED");
+    expect((await failureOf(RpcClient.connect(address, 2_000, strangerOptions()))).code).toBe(
+      "AUTH_FAILED",
+    );
     // Claiming to be a node with no key at all fails the same way.
-    const keyless: ConnectOptions = { credentials: { kind: "node", node: "intruder", keyring: Keyring.open() } };
+    const keyless: ConnectOptions = {
+      credentials: { kind: "node", node: "intruder", keyring: Keyring.open() },
+    };
     expect((await failureOf(RpcClient.connect(address, 2_000, keyless))).code).toBe("AUTH_FAILED");
   }
   // Anonymous connections are let in, but only for logging in.
@@ -94,7 +106,11 @@ test("without the cluster key: no registration as storage, no chunk pushed, no R
   const put = toStorage.call("putChunk", { chunkId, owner, forwarded: true }, { payload: bytes });
   expect((await failureOf(put)).code).toBe("FORBIDDEN");
   toStorage.close();
-  const holder = await RpcClient.connect(cluster.node("s1b").address, 2_000, cluster.nodeConnectOptions());
+  const holder = await RpcClient.connect(
+    cluster.node("s1b").address,
+    2_000,
+    cluster.nodeConnectOptions(),
+  );
   expect((await holder.call("hasChunks", { chunkIds: [chunkId] })).body.present).toEqual([]);
   holder.close();
   expect(await membership()).toBe(before);
@@ -165,8 +181,8 @@ test("a captured request replayed on a new connection, or again on its own, is r
     // On the same connection: the sequence number is already used.
     relay.inject(lastRequest);
     const afterReplay = await failureOf(
-      pollUntil("the connection is closed", async () => (client.closed ? true : undefined)).then(() =>
-        client.call("clusterStatus", {}),
+      pollUntil("the connection is closed", async () => (client.closed ? true : undefined)).then(
+        () => client.call("clusterStatus", {}),
       ),
     );
     expect(["AUTH_FAILED", "CONNECTION_CLOSED"]).toContain(afterReplay.code);
@@ -193,10 +209,16 @@ test("connections that never say hello are closed after --handshake-timeout; oth
   );
   // One trickles the first bytes of a frame and then stops: no hello either.
   sockets[0]?.write(new Uint8Array([0, 0, 0, 200, 2]));
-  const keyed = await RpcClient.connect(cluster.node("s1a").address, 2_000, cluster.nodeConnectOptions());
+  const keyed = await RpcClient.connect(
+    cluster.node("s1a").address,
+    2_000,
+    cluster.nodeConnectOptions(),
+  );
   expect((await keyed.call("hasChunks", { chunkIds: [] })).body.present).toEqual([]);
   const startedMs = performance.now();
-  await pollUntil("every silent connection is closed", async () => (closed === SILENT_CONNECTIONS ? true : undefined));
+  await pollUntil("every silent connection is closed", async () =>
+    closed === SILENT_CONNECTIONS ? true : undefined,
+  );
   expect(performance.now() - startedMs).toBeLessThan(CLOSE_DEADLINE_MS);
   // The keyed connection is a node's: it outlives the handshake deadline.
   expect((await keyed.call("hasChunks", { chunkIds: [] })).body.present).toEqual([]);
@@ -213,7 +235,9 @@ test("a gossip datagram without the key, claiming a storage node is dead, change
   const socket = createSocket("udp4");
   for (const datagram of [dead, Keyring.parse(generateClusterKey()).seal(dead)]) {
     await new Promise<void>((resolve, reject) =>
-      socket.send(datagram, target.value.port, target.value.host, (error) => (error ? reject(error) : resolve())),
+      socket.send(datagram, target.value.port, target.value.host, (error) =>
+        error ? reject(error) : resolve(),
+      ),
     );
   }
   socket.close();

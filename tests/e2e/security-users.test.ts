@@ -36,7 +36,9 @@ const fx = useCluster({
 
 /** `ftfs` in the shared workspace, pointed at this cluster. */
 function ftfs(args: readonly string[], env: Record<string, string> = {}) {
-  return fx.ws.ftfs(args, { env: { FTFS_CLUSTER: fx.cluster.directoryAddresses.join(","), ...env } });
+  return fx.ws.ftfs(args, {
+    env: { FTFS_CLUSTER: fx.cluster.directoryAddresses.join(","), ...env },
+  });
 }
 
 function clusterKey(): string {
@@ -48,7 +50,9 @@ function clusterKey(): string {
 /** `ftfs admin user add` with the cluster key; answers the secret it printed once. */
 async function addUser(uid: string, flags: readonly string[] = []): Promise<string> {
   const run = expectOk(
-    await ftfs(["admin", "user", "add", uid, ...flags, "--json"], { FTFS_CLUSTER_KEY: clusterKey() }),
+    await ftfs(["admin", "user", "add", uid, ...flags, "--json"], {
+      FTFS_CLUSTER_KEY: clusterKey(),
+    }),
   );
   const answer = JSON.parse(text(run)) as { secret: string; uid: string };
   expect(answer.uid).toBe(uid);
@@ -168,15 +172,23 @@ describe("users of a secure cluster", () => {
 
   test("quotas: past the bytes or the files, one line, and nothing is committed", async () => {
     const ws = await workspace();
-    expectOk(await ws.ftfs(["carol", "c", "--cluster", fx.cluster.directoryAddresses.join(",")], {
-      env: { FTFS_SECRET: secrets.get("carol") ?? "" },
-    }));
+    expectOk(
+      await ws.ftfs(["carol", "c", "--cluster", fx.cluster.directoryAddresses.join(",")], {
+        env: { FTFS_SECRET: secrets.get("carol") ?? "" },
+      }),
+    );
     expectOk(await ws.ftfs(["carol", "a", await ws.file("one", randomBytes(60 * KIB))]));
     const big = await ws.ftfs(["carol", "a", await ws.file("two", randomBytes(60 * KIB))]);
-    expectOneLineError(big, /^ftfs: 'two' would take user carol past the quota of 100 KiB \(60 KiB used, 120 KiB after\)$/m);
+    expectOneLineError(
+      big,
+      /^ftfs: 'two' would take user carol past the quota of 100 KiB \(60 KiB used, 120 KiB after\)$/m,
+    );
     expectOk(await ws.ftfs(["carol", "a", await ws.file("small", "x")]));
     const third = await ws.ftfs(["carol", "a", await ws.file("three", "y")]);
-    expectOneLineError(third, /^ftfs: 'three' would take user carol past the quota of 2 files \(2 stored\)$/m);
+    expectOneLineError(
+      third,
+      /^ftfs: 'three' would take user carol past the quota of 2 files \(2 stored\)$/m,
+    );
     const listing = text(expectOk(await ws.ftfs(["carol", "d"])));
     expect(listing).not.toContain("two");
     expect(listing).not.toContain("three");
@@ -186,7 +198,9 @@ describe("users of a secure cluster", () => {
   test("an expired session is refused with one line, by the client and by the server", async () => {
     const ws = await workspace();
     const cluster = ["--cluster", fx.cluster.directoryAddresses.join(",")];
-    expectOk(await ws.ftfs(["bob", "c", ...cluster], { env: { FTFS_SECRET: secrets.get("bob") ?? "" } }));
+    expectOk(
+      await ws.ftfs(["bob", "c", ...cluster], { env: { FTFS_SECRET: secrets.get("bob") ?? "" } }),
+    );
     const path = join(ws.configDir, "session.json");
     const saved = JSON.parse(await readFile(path, "utf8")) as SavedSession;
     const login = saved.logins.bob;
@@ -219,9 +233,7 @@ describe("users of a secure cluster", () => {
 
   test("after user rm, the removed user's saved session is refused", async () => {
     expectOk(await ftfs(["alice", "d"]));
-    expectOk(
-      await ftfs(["admin", "user", "rm", "alice"], { FTFS_CLUSTER_KEY: clusterKey() }),
-    );
+    expectOk(await ftfs(["admin", "user", "rm", "alice"], { FTFS_CLUSTER_KEY: clusterKey() }));
     expectOneLineError(await ftfs(["alice", "d"]), /^ftfs: session expired: run `ftfs alice c`$/m);
     const again = await ftfs(["alice", "c"], { FTFS_SECRET: secrets.get("alice") ?? "" });
     expectOneLineError(again, /login as alice failed/);

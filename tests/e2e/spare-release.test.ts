@@ -83,7 +83,9 @@ test("a spare the group no longer needs forgets its data and serves the next gro
   }
   const spare = fx.cluster.node(SPARE);
   const before = await group();
-  const backup = fx.cluster.node(before.replicas.find((r) => r.node !== before.primaryNode)?.node ?? "");
+  const backup = fx.cluster.node(
+    before.replicas.find((r) => r.node !== before.primaryNode)?.node ?? "",
+  );
   const primary = fx.cluster.node(before.primaryNode ?? "");
   const liveChunks = await chunkFiles(primary.dataDir);
   expect(liveChunks).toBeGreaterThanOrEqual(FILES * (FILE_BYTES / CHUNK_BYTES));

@@ -77,8 +77,12 @@ async function configuredSince(afterMs: number): Promise<Configured[]> {
     .filter((line) => line.group === GROUP && Date.parse(String(line.time)) >= afterMs)
     .map((line) => ({
       epoch: Number(line.epoch),
-      replicas: String(line.replicas).split(",").filter((node) => node !== ""),
-      learners: String(line.learners).split(",").filter((node) => node !== ""),
+      replicas: String(line.replicas)
+        .split(",")
+        .filter((node) => node !== ""),
+      learners: String(line.learners)
+        .split(",")
+        .filter((node) => node !== ""),
     }));
 }
 

@@ -75,8 +75,13 @@ test("the newest versions are kept and readable; older ones and deleted names gi
     const read = expectOk(await fx.ws.ftfs([UID, "r", "doc.bin", "--version", String(version)]));
     expect(sha256(read.stdout)).toBe(sha256(versions[version - 1] ?? new Uint8Array()));
   }
-  expect(sha256(expectOk(await fx.ws.ftfs([UID, "r", "doc.bin"])).stdout)).toBe(sha256(versions[3] ?? new Uint8Array()));
-  expectOneLineError(await fx.ws.ftfs([UID, "r", "doc.bin", "--version", "1"]), /version 1 .* no longer kept/);
+  expect(sha256(expectOk(await fx.ws.ftfs([UID, "r", "doc.bin"])).stdout)).toBe(
+    sha256(versions[3] ?? new Uint8Array()),
+  );
+  expectOneLineError(
+    await fx.ws.ftfs([UID, "r", "doc.bin", "--version", "1"]),
+    /version 1 .* no longer kept/,
+  );
 
   const kept = KEEP_VERSIONS * VERSION_BYTES * REPLICAS;
   await pollUntil(

@@ -19,11 +19,7 @@
  * any node is one a kept version names. Each returns its problems; an empty list is a pass.
  */
 
-import {
-  Prng,
-  uploadIdWithDeadline,
-  type ChunkRef,
-} from "@ftfs/protocol/core";
+import { Prng, uploadIdWithDeadline, type ChunkRef } from "@ftfs/protocol/core";
 import {
   applyCommand,
   judgeGarbage,
@@ -127,7 +123,9 @@ class World {
     if (this.uploads.length >= OPEN_UPLOADS_MAX) return;
     this.uploadCount += 1;
     const count = 1 + this.prng.intBelow(3);
-    const chunks = Array.from({ length: count }, () => sha(1 + this.prng.intBelow(CHUNK_POOL_SIZE)));
+    const chunks = Array.from({ length: count }, () =>
+      sha(1 + this.prng.intBelow(CHUNK_POOL_SIZE)),
+    );
     const name = NAMES[this.prng.intBelow(NAMES.length)] ?? "a";
     const deadlineMs = this.nowMs + UPLOAD_DEADLINE_MS;
     this.latestDeadlineMs = Math.max(this.latestDeadlineMs, deadlineMs);
@@ -153,7 +151,11 @@ class World {
   commit(): void {
     const upload = this.pick(this.uploads.filter((item) => item.put === item.chunks.length));
     if (upload === undefined) return;
-    const chunks: ChunkRef[] = upload.chunks.map((id) => ({ id, bytes: CHUNK_BYTES, group: GROUP }));
+    const chunks: ChunkRef[] = upload.chunks.map((id) => ({
+      id,
+      bytes: CHUNK_BYTES,
+      group: GROUP,
+    }));
     const result = this.apply({
       type: "commitVersion",
       uid: UID,
@@ -166,7 +168,9 @@ class World {
       // The keep policy may differ between commits (the flag changed between primaries).
       keepVersions: 1 + this.prng.intBelow(3),
     });
-    this.note(`commit ${upload.name} ${upload.uploadId}: ${result.ok ? `v${result.value.version}` : result.error.code}`);
+    this.note(
+      `commit ${upload.name} ${upload.uploadId}: ${result.ok ? `v${result.value.version}` : result.error.code}`,
+    );
     if (!result.ok && result.error.code !== "UPLOAD_EXPIRED") {
       this.problems.push(`commit of ${upload.uploadId} refused: ${result.error.message}`);
     }
@@ -194,7 +198,13 @@ class World {
     const last = notices.at(-1);
     if (last !== undefined && this.prng.chance(0.6)) {
       const atMs = this.nowMs;
-      this.apply({ type: "ackNotices", group: GROUP, throughIndex: last.index, throughSeq: last.seq, atMs });
+      this.apply({
+        type: "ackNotices",
+        group: GROUP,
+        throughIndex: last.index,
+        throughSeq: last.seq,
+        atMs,
+      });
     }
   }
 
@@ -218,7 +228,8 @@ class World {
       const notice = { op: item.notice.op, body: { ...item.notice.body, term: batch.term } };
       const typed = notice as Parameters<typeof applyNotice>[1];
       if (!applyNotice(primary.refs, typed, { nowMs: 0 }).ok) return;
-      for (const node of this.writers()) if (node !== primary) applyNotice(node.refs, typed, { nowMs: 0 });
+      for (const node of this.writers())
+        if (node !== primary) applyNotice(node.refs, typed, { nowMs: 0 });
     }
   }
 
@@ -236,7 +247,9 @@ class World {
     const facts = new Map<string, ChunkRefFacts>();
     for (const chunkId of node.chunks) {
       const mark = node.refs.chunkRefFacts(chunkId, UPLOADS_PER_CANDIDATE_MAX);
-      if (judgeChunk({ ...mark, lastPutAtMs: null, fileModifiedAtMs: 0 }, this.nowMs, 1, audit).ask) {
+      if (
+        judgeChunk({ ...mark, lastPutAtMs: null, fileModifiedAtMs: 0 }, this.nowMs, 1, audit).ask
+      ) {
         facts.set(chunkId, mark);
       }
     }
@@ -280,7 +293,8 @@ class World {
     return {
       uploadCommitted: (uid, uploadId) => store.findUpload(uid, uploadId) !== undefined,
       uploadSwept: (uid, uploadId) => store.uploadSwept(uid, uploadId),
-      uploadKeeps: (uid, uploadId, group, chunkId) => uploadKeeps(store, uid, uploadId, group, chunkId),
+      uploadKeeps: (uid, uploadId, group, chunkId) =>
+        uploadKeeps(store, uid, uploadId, group, chunkId),
       chunkKept: (group, chunkId) => store.chunkKept(group, chunkId),
       moveInFlight: () => false,
     };
@@ -402,10 +416,14 @@ const ACTIONS: ReadonlyArray<readonly [number, Action]> = [
   [5, (world) => world.deliver()],
   [1, (world) => world.failover()],
   [1, (world) => world.replayStale()],
-  [3, (world) => world.ask(world.pick(world.nodes) ?? world.nodes[0] as StorageNode, world.prng.chance(0.3))],
-  [3, (world) => world.act(world.pick(world.nodes) ?? world.nodes[0] as StorageNode)],
+  [
+    3,
+    (world) =>
+      world.ask(world.pick(world.nodes) ?? (world.nodes[0] as StorageNode), world.prng.chance(0.3)),
+  ],
+  [3, (world) => world.act(world.pick(world.nodes) ?? (world.nodes[0] as StorageNode))],
   [1, (world) => world.wipe()],
-  [4, (world) => world.catchUp(world.pick(world.nodes) ?? world.nodes[0] as StorageNode)],
+  [4, (world) => world.catchUp(world.pick(world.nodes) ?? (world.nodes[0] as StorageNode))],
 ];
 const ACTION_WEIGHT_TOTAL = ACTIONS.reduce((sum, [weight]) => sum + weight, 0);
 
@@ -441,7 +459,8 @@ export function gcProtocolScenario(seed: number): string[] {
       world.tickClock();
       world.checkSafety(step);
     }
-    if (world.problems.length > 0) return [...world.problems, ...world.trace.slice(-TRACE_LINES_SHOWN)];
+    if (world.problems.length > 0)
+      return [...world.problems, ...world.trace.slice(-TRACE_LINES_SHOWN)];
     heal(world);
     world.checkSafety(STEPS);
     world.checkNothingUnreferenced();

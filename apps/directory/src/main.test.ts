@@ -157,8 +157,17 @@ describe("flags", () => {
     ],
     [["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x"], "no cluster key"],
     [
-      ["--node", "d1", "--listen", "127.0.0.1:1", "--data", "/x", "--insecure", "--cluster-key",
-        Buffer.alloc(32, 7).toString("base64")],
+      [
+        "--node",
+        "d1",
+        "--listen",
+        "127.0.0.1:1",
+        "--data",
+        "/x",
+        "--insecure",
+        "--cluster-key",
+        Buffer.alloc(32, 7).toString("base64"),
+      ],
       "exclude each other",
     ],
     [

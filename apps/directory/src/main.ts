@@ -71,7 +71,8 @@ const FLAGS: readonly FlagSpec[] = [
   },
   {
     name: "rereplication-grace",
-    description: "how long a storage group stays under its replication factor before it gets " +
+    description:
+      "how long a storage group stays under its replication factor before it gets " +
       "a spare node, e.g. 5m, 30s",
     default: `${REREPLICATION_GRACE_MS_DEFAULT / 60_000}m`,
   },
@@ -82,13 +83,15 @@ const FLAGS: readonly FlagSpec[] = [
   },
   {
     name: "upload-deadline",
-    description: "how long an upload may take from placement to commit; past it the upload " +
+    description:
+      "how long an upload may take from placement to commit; past it the upload " +
       "must start again and its chunks are collected, e.g. 24h, 30m",
     default: `${UPLOAD_DEADLINE_MS_DEFAULT / 3_600_000}h`,
   },
   {
     name: "keep-versions",
-    description: "versions each file keeps, the newest included; older ones are freed " +
+    description:
+      "versions each file keeps, the newest included; older ones are freed " +
       "(quotas count every kept version)",
     default: String(KEEP_VERSIONS_DEFAULT),
   },
@@ -197,7 +200,12 @@ export function parseConfig(
       Number.MAX_SAFE_INTEGER,
     ),
     uploadDeadlineMs: deadline.value,
-    keepVersions: parseIntegerFlag("keep-versions", flags["keep-versions"] ?? "", 1, KEEP_VERSIONS_MAX),
+    keepVersions: parseIntegerFlag(
+      "keep-versions",
+      flags["keep-versions"] ?? "",
+      1,
+      KEEP_VERSIONS_MAX,
+    ),
     security: parseSecurityFlags(flags),
   };
 }

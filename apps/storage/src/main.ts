@@ -191,7 +191,11 @@ function durationFlag(
 
 /** A default for --help: whole hours, minutes or seconds when it is one. */
 function formatDuration(durationMs: number): string {
-  for (const [unit, scaleMs] of [["h", 3_600_000], ["m", 60_000], ["s", 1_000]] as const) {
+  for (const [unit, scaleMs] of [
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1_000],
+  ] as const) {
     if (durationMs % scaleMs === 0) return `${durationMs / scaleMs}${unit}`;
   }
   return `${durationMs}ms`;

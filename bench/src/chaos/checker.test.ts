@@ -4,15 +4,38 @@
  */
 import { describe, expect, test } from "bun:test";
 import {
-  checkHistory, historySlice, keptVersions, type CheckRules, type FinalRead,
+  checkHistory,
+  historySlice,
+  keptVersions,
+  type CheckRules,
+  type FinalRead,
 } from "./checker.ts";
 import type { Op, OpKind, OpStatus } from "./history.ts";
 
 let nextId = 0;
-function op(kind: OpKind, startMs: number, endMs: number, status: OpStatus, fields: Partial<Op> = {}): Op {
+function op(
+  kind: OpKind,
+  startMs: number,
+  endMs: number,
+  status: OpStatus,
+  fields: Partial<Op> = {},
+): Op {
   return {
-    id: nextId++, client: 0, kind, uid: "u", name: kind === "list" ? null : "f", startMs, endMs, status,
-    sha256: null, bytes: null, version: null, listed: null, absent: false, error: null, ...fields,
+    id: nextId++,
+    client: 0,
+    kind,
+    uid: "u",
+    name: kind === "list" ? null : "f",
+    startMs,
+    endMs,
+    status,
+    sha256: null,
+    bytes: null,
+    version: null,
+    listed: null,
+    absent: false,
+    error: null,
+    ...fields,
   };
 }
 
@@ -22,9 +45,13 @@ function history(...ops: Op[]): Op[] {
 }
 
 function kinds(
-  ops: readonly Op[], finals: readonly FinalRead[] = [], rules?: CheckRules,
+  ops: readonly Op[],
+  finals: readonly FinalRead[] = [],
+  rules?: CheckRules,
 ): string[] {
-  return checkHistory(ops, finals, rules).map((v) => v.kind).sort();
+  return checkHistory(ops, finals, rules)
+    .map((v) => v.kind)
+    .sort();
 }
 
 interface FinalAnswer {
@@ -37,8 +64,13 @@ interface FinalAnswer {
 function final(asked: number | null, answer: FinalAnswer): FinalRead {
   const absent = answer.absent ?? false;
   return {
-    uid: "u", name: "f", asked, version: answer.version ?? null, sha256: answer.sha256 ?? null,
-    absent, error: answer.error ?? (absent ? "NOT_FOUND: gone" : null),
+    uid: "u",
+    name: "f",
+    asked,
+    version: answer.version ?? null,
+    sha256: answer.sha256 ?? null,
+    absent,
+    error: answer.error ?? (absent ? "NOT_FOUND: gone" : null),
   };
 }
 
@@ -53,8 +85,13 @@ const absentRead = (startMs: number, endMs: number): Op =>
 
 describe("checkHistory", () => {
   test("a read of the newest acknowledged version, or of a concurrent write, is fine", () => {
-    const ops = history(w1(), w2(), readOf(40, 50, 2, "b"),
-      op("update", 60, 90, "unknown", { sha256: "c" }), readOf(70, 80, 3, "c"));
+    const ops = history(
+      w1(),
+      w2(),
+      readOf(40, 50, 2, "b"),
+      op("update", 60, 90, "unknown", { sha256: "c" }),
+      readOf(70, 80, 3, "c"),
+    );
     expect(checkHistory(ops, [])).toEqual([]);
   });
 
@@ -62,7 +99,10 @@ describe("checkHistory", () => {
     const ops = history(w1(), w2(), readOf(40, 50, 1, "a"));
     const violations = checkHistory(ops, []);
     expect(violations.map((v) => v.kind)).toEqual(["stale-read"]);
-    expect(historySlice(ops, violations[0] ?? { kind: "lost", file: null, detail: "", opIds: [] }).length).toBeGreaterThanOrEqual(2);
+    expect(
+      historySlice(ops, violations[0] ?? { kind: "lost", file: null, detail: "", opIds: [] })
+        .length,
+    ).toBeGreaterThanOrEqual(2);
   });
 
   test("a version acknowledged later but numbered below an earlier acknowledgement is still stale", () => {
@@ -73,8 +113,13 @@ describe("checkHistory", () => {
   });
 
   test("bytes no write wrote, and reads going back in time, are caught", () => {
-    const ops = history(w1(), op("update", 20, 90, "unknown", { sha256: "b" }),
-      readOf(30, 40, 2, "b"), readOf(50, 60, 1, "a"), readOf(70, 80, 2, "zz"));
+    const ops = history(
+      w1(),
+      op("update", 20, 90, "unknown", { sha256: "b" }),
+      readOf(30, 40, 2, "b"),
+      readOf(50, 60, 1, "a"),
+      readOf(70, 80, 2, "zz"),
+    );
     expect(kinds(ops)).toEqual(["non-monotonic-read", "phantom-read"]);
   });
 
@@ -86,7 +131,8 @@ describe("checkHistory", () => {
   test("an acknowledged version that does not read back after healing is lost", () => {
     const ops = history(w1());
     const finals = [
-      final(1, { error: "CHUNK_NOT_FOUND: gone" }), final(null, { version: 1, sha256: "a" }),
+      final(1, { error: "CHUNK_NOT_FOUND: gone" }),
+      final(null, { version: 1, sha256: "a" }),
     ];
     expect(kinds(ops, finals)).toEqual(["lost"]);
   });
@@ -178,7 +224,8 @@ describe("checkHistory with deletes", () => {
   test("under a keep policy, a version with K newer acknowledged ones must read as gone", () => {
     const keep3 = { keepVersions: 3 };
     const updates = [2, 3, 4].map((version) =>
-      op("update", 10 * version, 10 * version + 5, "ok", { sha256: `s${version}`, version }));
+      op("update", 10 * version, 10 * version + 5, "ok", { sha256: `s${version}`, version }),
+    );
     const ops = history(w1(), ...updates);
     expect(kinds(ops, [final(1, { absent: true })], keep3)).toEqual([]);
     expect(kinds(ops, [final(1, { version: 1, sha256: "a" })], keep3)).toEqual(["not-pruned"]);

@@ -30,9 +30,23 @@
 import { fileKey, formatOp, isWrite, type Op } from "./history.ts";
 
 export type ViolationKind =
-  | "lost" | "corrupt" | "phantom-read" | "future-read" | "stale-read" | "non-monotonic-read"
-  | "deleted-read" | "absent-read" | "split-brain" | "list-missing" | "list-stale" | "list-deleted"
-  | "final-stale" | "delete-lost" | "not-pruned" | "not-converged" | "garbage-left";
+  | "lost"
+  | "corrupt"
+  | "phantom-read"
+  | "future-read"
+  | "stale-read"
+  | "non-monotonic-read"
+  | "deleted-read"
+  | "absent-read"
+  | "split-brain"
+  | "list-missing"
+  | "list-stale"
+  | "list-deleted"
+  | "final-stale"
+  | "delete-lost"
+  | "not-pruned"
+  | "not-converged"
+  | "garbage-left";
 
 /** What the directory under test was told to do (its flags). */
 export interface CheckRules {
@@ -114,10 +128,17 @@ function newestDeleteBefore(deletes: readonly Op[], beforeMs: number): Op | null
  * deleting it (or a newer one), or unknown (it may take effect at any point after its invoke).
  */
 function deleteThatCouldRemove(
-  deletes: readonly Op[], version: number, beforeMs: number,
+  deletes: readonly Op[],
+  version: number,
+  beforeMs: number,
 ): Op | null {
-  return deletes.find((remove) => remove.startMs < beforeMs &&
-    (remove.status === "unknown" || (remove.version ?? 0) >= version)) ?? null;
+  return (
+    deletes.find(
+      (remove) =>
+        remove.startMs < beforeMs &&
+        (remove.status === "unknown" || (remove.version ?? 0) >= version),
+    ) ?? null
+  );
 }
 
 /** The write acknowledged as `version`, if any. */
@@ -152,23 +173,41 @@ interface Shown {
 
 /** Checks that the bytes a read or a listing shows were written, in time, under that version. */
 function checkSource(
-  file: string, writes: readonly Op[], seen: Shown, what: string, out: Violation[],
+  file: string,
+  writes: readonly Op[],
+  seen: Shown,
+  what: string,
+  out: Violation[],
 ): void {
   const source = writes.find((write) => write.sha256 === seen.sha256);
   if (source === undefined) {
-    out.push({ kind: "phantom-read", file, opIds: [seen.id],
-      detail: `${what} v${seen.version} has bytes (sha ${seen.sha256?.slice(0, 12)}) ` +
-        "no write of this file wrote" });
+    out.push({
+      kind: "phantom-read",
+      file,
+      opIds: [seen.id],
+      detail:
+        `${what} v${seen.version} has bytes (sha ${seen.sha256?.slice(0, 12)}) ` +
+        "no write of this file wrote",
+    });
     return;
   }
   if (source.startMs >= seen.endMs) {
-    out.push({ kind: "future-read", file, opIds: [source.id, seen.id],
-      detail: `${what} has the bytes of write #${source.id}, invoked after it ended` });
+    out.push({
+      kind: "future-read",
+      file,
+      opIds: [source.id, seen.id],
+      detail: `${what} has the bytes of write #${source.id}, invoked after it ended`,
+    });
   }
   if (source.status === "ok" && source.version !== seen.version) {
-    out.push({ kind: "corrupt", file, opIds: [source.id, seen.id],
-      detail: `${what} has write #${source.id}'s bytes as v${seen.version}; ` +
-        `they were acknowledged as v${source.version}` });
+    out.push({
+      kind: "corrupt",
+      file,
+      opIds: [source.id, seen.id],
+      detail:
+        `${what} has write #${source.id}'s bytes as v${seen.version}; ` +
+        `they were acknowledged as v${source.version}`,
+    });
   }
 }
 
@@ -179,15 +218,24 @@ function checkRead(file: string, entry: FileOps, read: Op, out: Violation[]): vo
   const version = read.version ?? 0;
   const deleted = newestDeleteBefore(entry.deletes, read.startMs);
   if (deleted !== null && version <= (deleted.version ?? 0)) {
-    out.push({ kind: "deleted-read", file, opIds: [deleted.id, read.id],
-      detail: `read #${read.id} returned v${read.version}, but delete #${deleted.id}, ` +
-        `acknowledged before it started, removed every version up to v${deleted.version}` });
+    out.push({
+      kind: "deleted-read",
+      file,
+      opIds: [deleted.id, read.id],
+      detail:
+        `read #${read.id} returned v${read.version}, but delete #${deleted.id}, ` +
+        `acknowledged before it started, removed every version up to v${deleted.version}`,
+    });
     return;
   }
   const newest = newestAckedBefore(entry.writes, read.startMs);
   if (newest !== null && version < (newest.version ?? 0)) {
-    out.push({ kind: "stale-read", file, opIds: [newest.id, read.id],
-      detail: `read #${read.id} returned v${read.version}, but v${newest.version} (write #${newest.id}) was acknowledged before it started` });
+    out.push({
+      kind: "stale-read",
+      file,
+      opIds: [newest.id, read.id],
+      detail: `read #${read.id} returned v${read.version}, but v${newest.version} (write #${newest.id}) was acknowledged before it started`,
+    });
   }
 }
 
@@ -202,12 +250,16 @@ function checkAbsence(file: string, entry: FileOps, absence: Op, out: Violation[
   if (known === null) return; // the name may never have existed yet
   const version = known.version ?? 0;
   if (deleteThatCouldRemove(entry.deletes, version, absence.endMs ?? Infinity) !== null) return;
-  const how = known === read
-    ? `read #${known.id} returned`
-    : `write #${known.id} was acknowledged as`;
-  out.push({ kind: "absent-read", file, opIds: [known.id, absence.id],
-    detail: `${absence.kind} #${absence.id} found no such file, but ${how} v${version} before it ` +
-      "started and no delete invoked before it ended could have removed it" });
+  const how =
+    known === read ? `read #${known.id} returned` : `write #${known.id} was acknowledged as`;
+  out.push({
+    kind: "absent-read",
+    file,
+    opIds: [known.id, absence.id],
+    detail:
+      `${absence.kind} #${absence.id} found no such file, but ${how} v${version} before it ` +
+      "started and no delete invoked before it ended could have removed it",
+  });
 }
 
 function checkMonotonic(file: string, reads: readonly Op[], out: Violation[]): void {
@@ -218,12 +270,17 @@ function checkMonotonic(file: string, reads: readonly Op[], out: Violation[]): v
     // Fold in every read that ended before this one started.
     while (index < sorted.length && (sorted[index]?.endMs ?? Infinity) < read.startMs) {
       const done = sorted[index];
-      if (done !== undefined && (highest === null || (done.version ?? 0) > (highest.version ?? 0))) highest = done;
+      if (done !== undefined && (highest === null || (done.version ?? 0) > (highest.version ?? 0)))
+        highest = done;
       index += 1;
     }
     if (highest !== null && (read.version ?? 0) < (highest.version ?? 0)) {
-      out.push({ kind: "non-monotonic-read", file, opIds: [highest.id, read.id],
-        detail: `read #${read.id} returned v${read.version} after read #${highest.id} had returned v${highest.version}` });
+      out.push({
+        kind: "non-monotonic-read",
+        file,
+        opIds: [highest.id, read.id],
+        detail: `read #${read.id} returned v${read.version} after read #${highest.id} had returned v${highest.version}`,
+      });
     }
   }
 }
@@ -234,8 +291,12 @@ function checkSplitBrain(file: string, entry: FileOps, out: Violation[]): void {
     if (write.status !== "ok" || write.version === null) continue;
     const other = seen.get(write.version);
     if (other !== undefined && other.sha256 !== write.sha256) {
-      out.push({ kind: "split-brain", file, opIds: [other.id, write.id],
-        detail: `writes #${other.id} and #${write.id} were both acknowledged as v${write.version} with different bytes` });
+      out.push({
+        kind: "split-brain",
+        file,
+        opIds: [other.id, write.id],
+        detail: `writes #${other.id} and #${write.id} were both acknowledged as v${write.version} with different bytes`,
+      });
     }
     seen.set(write.version, write);
   }
@@ -244,15 +305,24 @@ function checkSplitBrain(file: string, entry: FileOps, out: Violation[]): void {
     const tombstone = remove.version + 1;
     const write = seen.get(tombstone);
     if (write !== undefined) {
-      out.push({ kind: "split-brain", file, opIds: [remove.id, write.id],
-        detail: `delete #${remove.id} took position v${tombstone} (it deleted ` +
-          `v${remove.version}), but write #${write.id} was acknowledged as v${tombstone}` });
+      out.push({
+        kind: "split-brain",
+        file,
+        opIds: [remove.id, write.id],
+        detail:
+          `delete #${remove.id} took position v${tombstone} (it deleted ` +
+          `v${remove.version}), but write #${write.id} was acknowledged as v${tombstone}`,
+      });
     }
   }
 }
 
 function checkListedFile(
-  key: string, entry: FileOps, list: Op, name: string, out: Violation[],
+  key: string,
+  entry: FileOps,
+  list: Op,
+  name: string,
+  out: Violation[],
 ): void {
   const found = (list.listed ?? []).find((listed) => listed.name === name);
   const newest = newestAckedBefore(entry.writes, list.startMs);
@@ -260,9 +330,14 @@ function checkListedFile(
   if (found === undefined) {
     if (newest === null) return;
     if (deleteThatCouldRemove(entry.deletes, newest.version ?? 0, listEndMs) !== null) return;
-    out.push({ kind: "list-missing", file: key, opIds: [newest.id, list.id],
-      detail: `list #${list.id} lacks ${name}, acknowledged (v${newest.version}, ` +
-        `write #${newest.id}) before it started` });
+    out.push({
+      kind: "list-missing",
+      file: key,
+      opIds: [newest.id, list.id],
+      detail:
+        `list #${list.id} lacks ${name}, acknowledged (v${newest.version}, ` +
+        `write #${newest.id}) before it started`,
+    });
     return;
   }
   const shown = { id: list.id, version: found.version, sha256: found.sha256, endMs: listEndMs };
@@ -270,21 +345,40 @@ function checkListedFile(
   const deleted = newestDeleteBefore(entry.deletes, list.startMs);
   const acked = ackedWriteOf(entry.writes, found.version);
   if (deleted !== null && found.version <= (deleted.version ?? 0)) {
-    out.push({ kind: "list-deleted", file: key, opIds: [deleted.id, list.id],
-      detail: `list #${list.id} shows ${name} at v${found.version}, deleted (up to ` +
-        `v${deleted.version}, delete #${deleted.id}) before it started` });
+    out.push({
+      kind: "list-deleted",
+      file: key,
+      opIds: [deleted.id, list.id],
+      detail:
+        `list #${list.id} shows ${name} at v${found.version}, deleted (up to ` +
+        `v${deleted.version}, delete #${deleted.id}) before it started`,
+    });
   } else if (newest !== null && found.version < (newest.version ?? 0)) {
-    out.push({ kind: "list-stale", file: key, opIds: [newest.id, list.id],
-      detail: `list #${list.id} shows ${name} at v${found.version}, but v${newest.version} ` +
-        "was acknowledged before it started" });
+    out.push({
+      kind: "list-stale",
+      file: key,
+      opIds: [newest.id, list.id],
+      detail:
+        `list #${list.id} shows ${name} at v${found.version}, but v${newest.version} ` +
+        "was acknowledged before it started",
+    });
   } else if (acked !== undefined && acked.sha256 !== found.sha256) {
-    out.push({ kind: "corrupt", file: key, opIds: [acked.id, list.id],
-      detail: `list #${list.id} shows ${name} v${found.version} with sha ` +
-        `${found.sha256.slice(0, 12)}, written as ${acked.sha256?.slice(0, 12)}` });
+    out.push({
+      kind: "corrupt",
+      file: key,
+      opIds: [acked.id, list.id],
+      detail:
+        `list #${list.id} shows ${name} v${found.version} with sha ` +
+        `${found.sha256.slice(0, 12)}, written as ${acked.sha256?.slice(0, 12)}`,
+    });
   }
 }
 
-function checkLists(ops: readonly Op[], files: ReadonlyMap<string, FileOps>, out: Violation[]): void {
+function checkLists(
+  ops: readonly Op[],
+  files: ReadonlyMap<string, FileOps>,
+  out: Violation[],
+): void {
   for (const list of ops) {
     if (list.kind !== "list" || list.status !== "ok" || list.listed === null) continue;
     for (const [key, entry] of files) {
@@ -301,47 +395,74 @@ function checkFinalLatest(key: string, entry: FileOps, final: FinalRead, out: Vi
   if (final.absent) {
     if (newest === null) return;
     if (deleteThatCouldRemove(entry.deletes, newest.version ?? 0, Infinity) !== null) return;
-    out.push({ kind: "final-stale", file: key, opIds: [newest.id],
-      detail: `after healing the file is gone; v${newest.version} was acknowledged ` +
-        "and no delete could have removed it" });
+    out.push({
+      kind: "final-stale",
+      file: key,
+      opIds: [newest.id],
+      detail:
+        `after healing the file is gone; v${newest.version} was acknowledged ` +
+        "and no delete could have removed it",
+    });
     return;
   }
   if (final.error !== null) {
     if (newest !== null) {
-      out.push({ kind: "final-stale", file: key, opIds: [newest.id],
-        detail: `after healing the latest read ${final.error}; ` +
-          `v${newest.version} was acknowledged` });
+      out.push({
+        kind: "final-stale",
+        file: key,
+        opIds: [newest.id],
+        detail:
+          `after healing the latest read ${final.error}; ` + `v${newest.version} was acknowledged`,
+      });
     }
     return;
   }
   const version = final.version ?? 0;
   if (deleted !== null && version <= (deleted.version ?? 0)) {
-    out.push({ kind: "delete-lost", file: key, opIds: [deleted.id],
-      detail: `after healing the latest is v${final.version}; delete #${deleted.id} removed ` +
-        `every version up to v${deleted.version}` });
+    out.push({
+      kind: "delete-lost",
+      file: key,
+      opIds: [deleted.id],
+      detail:
+        `after healing the latest is v${final.version}; delete #${deleted.id} removed ` +
+        `every version up to v${deleted.version}`,
+    });
   } else if (newest !== null && version < (newest.version ?? 0)) {
-    out.push({ kind: "final-stale", file: key, opIds: [newest.id],
-      detail: `after healing the latest read v${final.version}; ` +
-        `v${newest.version} was acknowledged` });
+    out.push({
+      kind: "final-stale",
+      file: key,
+      opIds: [newest.id],
+      detail:
+        `after healing the latest read v${final.version}; ` + `v${newest.version} was acknowledged`,
+    });
   }
 }
 
 /** A write acknowledged at `version + keepVersions` or later: `version` must have been pruned. */
 function prunerOf(writes: readonly Op[], version: number, rules: CheckRules): Op | null {
-  return writes.find((write) =>
-    write.status === "ok" && (write.version ?? 0) >= version + rules.keepVersions) ?? null;
+  return (
+    writes.find(
+      (write) => write.status === "ok" && (write.version ?? 0) >= version + rules.keepVersions,
+    ) ?? null
+  );
 }
 
 /** Whether enough writes that may have committed stand above `version` to have pruned it. */
 function mayBePruned(writes: readonly Op[], version: number, rules: CheckRules): boolean {
-  const above = writes.filter((write) =>
-    write.status === "unknown" || (write.status === "ok" && (write.version ?? 0) > version));
+  const above = writes.filter(
+    (write) =>
+      write.status === "unknown" || (write.status === "ok" && (write.version ?? 0) > version),
+  );
   return above.length >= rules.keepVersions;
 }
 
 /** After healing, one acknowledged version: gone if a delete or pruning removed it, else exact. */
 function checkFinalVersion(
-  key: string, entry: FileOps, final: FinalRead, rules: CheckRules, out: Violation[],
+  key: string,
+  entry: FileOps,
+  final: FinalRead,
+  rules: CheckRules,
+  out: Violation[],
 ): void {
   const asked = final.asked ?? 0;
   const write = ackedWriteOf(entry.writes, asked);
@@ -351,31 +472,49 @@ function checkFinalVersion(
   if (deleted !== null || pruner !== null) {
     if (final.absent) return;
     const answer = final.error ?? `sha ${final.sha256?.slice(0, 12)}`;
-    const by = deleted !== null ? `deleted by delete #${deleted.id}`
-      : `pruned by write #${pruner?.id} (v${pruner?.version}, keeping ${rules.keepVersions})`;
-    out.push({ kind: deleted !== null ? "delete-lost" : "not-pruned", file: key,
+    const by =
+      deleted !== null
+        ? `deleted by delete #${deleted.id}`
+        : `pruned by write #${pruner?.id} (v${pruner?.version}, keeping ${rules.keepVersions})`;
+    out.push({
+      kind: deleted !== null ? "delete-lost" : "not-pruned",
+      file: key,
       opIds: [write.id, (deleted ?? pruner)?.id ?? write.id],
-      detail: `v${asked} (write #${write.id}) was ${by}, but after healing it reads ${answer}, ` +
-        "not gone" });
+      detail:
+        `v${asked} (write #${write.id}) was ${by}, but after healing it reads ${answer}, ` +
+        "not gone",
+    });
     return;
   }
   if (final.absent && deleteThatCouldRemove(entry.deletes, asked, Infinity) !== null) return;
   if (final.absent && mayBePruned(entry.writes, asked, rules)) return;
   if (final.error !== null) {
-    out.push({ kind: "lost", file: key, opIds: [write.id],
-      detail: `acknowledged v${asked} (write #${write.id}) does not read back after healing: ` +
-        final.error });
+    out.push({
+      kind: "lost",
+      file: key,
+      opIds: [write.id],
+      detail:
+        `acknowledged v${asked} (write #${write.id}) does not read back after healing: ` +
+        final.error,
+    });
   } else if (final.sha256 !== write.sha256) {
-    out.push({ kind: "corrupt", file: key, opIds: [write.id],
-      detail: `acknowledged v${asked} reads back as sha ${final.sha256?.slice(0, 12)}, ` +
-        `written as ${write.sha256?.slice(0, 12)}` });
+    out.push({
+      kind: "corrupt",
+      file: key,
+      opIds: [write.id],
+      detail:
+        `acknowledged v${asked} reads back as sha ${final.sha256?.slice(0, 12)}, ` +
+        `written as ${write.sha256?.slice(0, 12)}`,
+    });
   }
 }
 
 const NO_OPS: FileOps = { writes: [], deletes: [], reads: [], absences: [] };
 
 export function checkHistory(
-  ops: readonly Op[], finals: readonly FinalRead[], rules: CheckRules = KEEP_EVERYTHING,
+  ops: readonly Op[],
+  finals: readonly FinalRead[],
+  rules: CheckRules = KEEP_EVERYTHING,
 ): Violation[] {
   const files = byFile(ops);
   const out: Violation[] = [];
@@ -412,7 +551,8 @@ export interface KeptVersion {
  * prune (what convergence must find everywhere).
  */
 export function keptVersions(
-  ops: readonly Op[], rules: CheckRules = KEEP_EVERYTHING,
+  ops: readonly Op[],
+  rules: CheckRules = KEEP_EVERYTHING,
 ): KeptVersion[] {
   const out: KeptVersion[] = [];
   for (const [, entry] of byFile(ops)) {
@@ -421,7 +561,8 @@ export function keptVersions(
       const version = write.version;
       if (ackedDeleteOf(entry.deletes, version) !== null) continue;
       if (prunerOf(entry.writes, version, rules) !== null) continue;
-      const mayBeGone = deleteThatCouldRemove(entry.deletes, version, Infinity) !== null ||
+      const mayBeGone =
+        deleteThatCouldRemove(entry.deletes, version, Infinity) !== null ||
         mayBePruned(entry.writes, version, rules);
       out.push({ uid: write.uid, name: write.name, version, mayBeGone });
     }

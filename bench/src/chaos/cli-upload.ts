@@ -56,7 +56,10 @@ export class CliUpload {
   readonly done: Promise<void>;
 
   private constructor(
-    options: CliUploadOptions, env: Record<string, string>, file: string, bytes: Uint8Array,
+    options: CliUploadOptions,
+    env: Record<string, string>,
+    file: string,
+    bytes: Uint8Array,
   ) {
     const { workload, uid, name } = options;
     this.workload = workload;
@@ -165,8 +168,10 @@ export class CliUpload {
     const retries = retryLines.length - restarts;
     const { op } = this;
     const how = op.status === "ok" ? `ok v${op.version}` : `${op.status} (${op.error ?? ""})`;
-    this.workload.notes.push(`cli upload #${op.id} ${op.uid}/${op.name}: ${how}; ` +
-      `started over ${restarts} time(s) after UPLOAD_EXPIRED, ${retries} other retries`);
+    this.workload.notes.push(
+      `cli upload #${op.id} ${op.uid}/${op.name}: ${how}; ` +
+        `started over ${restarts} time(s) after UPLOAD_EXPIRED, ${retries} other retries`,
+    );
   }
 }
 
@@ -196,7 +201,9 @@ export const PAUSED_UPLOAD_CHUNKS = PAUSED_UPLOAD_BYTES / CHAOS_CHUNK_BYTES;
  * finished first or `timeoutMs` passed.
  */
 export async function pauseMidUpload(
-  lister: FtfsClient, upload: CliUpload, timeoutMs: number,
+  lister: FtfsClient,
+  upload: CliUpload,
+  timeoutMs: number,
 ): Promise<StepOutcome> {
   const { uid, name } = upload.op;
   const deadline = performance.now() + timeoutMs;
@@ -215,8 +222,9 @@ export async function pauseMidUpload(
       await Bun.sleep(POLL_MS); // not asked: it stays stopped until storage answers
       continue;
     }
-    const found = stored.find((file) =>
-      file.name === name && file.version === null && file.chunks >= MID_UPLOAD_CHUNKS_MIN);
+    const found = stored.find(
+      (file) => file.name === name && file.version === null && file.chunks >= MID_UPLOAD_CHUNKS_MIN,
+    );
     if (found !== undefined) {
       const paused = { uploadId: found.uploadId, chunks: found.chunks };
       return { paused, looks, failures, lastError };
@@ -230,9 +238,12 @@ export async function pauseMidUpload(
 
 /** Polls until storage lists no chunk of the upload (swept, collected); false on timeout. */
 export async function waitCollected(
-  lister: FtfsClient, uid: string, uploadId: string, timeoutMs: number,
+  lister: FtfsClient,
+  uid: string,
+  uploadId: string,
+  timeoutMs: number,
 ): Promise<boolean> {
-  for (const deadline = performance.now() + timeoutMs; performance.now() < deadline;) {
+  for (const deadline = performance.now() + timeoutMs; performance.now() < deadline; ) {
     const stored = await lister.listFromStorage(uid).catch(() => null);
     if (stored !== null && !stored.some((file) => file.uploadId === uploadId)) return true;
     await Bun.sleep(POLL_MS * 10);

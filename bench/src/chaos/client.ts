@@ -34,15 +34,23 @@ export class ChaosUsers {
   /** A client with its own connections, logged in as `uid`, as one application process would be. */
   async client(uid: string): Promise<ChaosClient> {
     const directories = this.cluster.directoryAddresses;
-    if (this.cluster.clusterKey === null) return owned(new FtfsClient({ directories, connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS }));
+    if (this.cluster.clusterKey === null)
+      return owned(new FtfsClient({ directories, connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS }));
     const secret = await this.secretOf(uid);
     const anonymous = new FtfsClient({ directories, connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS });
     try {
       const challenge = await anonymous.loginStart(uid);
-      if (challenge === null) throw new Error(`the cluster has a key but its directory serves no logins (user ${uid})`);
+      if (challenge === null)
+        throw new Error(`the cluster has a key but its directory serves no logins (user ${uid})`);
       const session = await anonymous.loginFinish(challenge, secret);
-      const credentials = { kind: "user", token: session.token, sessionKey: session.sessionKey } as const;
-      return owned(new FtfsClient({ directories, connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS, credentials }));
+      const credentials = {
+        kind: "user",
+        token: session.token,
+        sessionKey: session.sessionKey,
+      } as const;
+      return owned(
+        new FtfsClient({ directories, connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS, credentials }),
+      );
     } finally {
       anonymous.close();
     }

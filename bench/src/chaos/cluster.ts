@@ -8,10 +8,18 @@
 
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { clusterNodeIds, startCluster, type ClusterOptions, type LocalCluster } from "@ftfs/protocol/testing";
+import {
+  clusterNodeIds,
+  startCluster,
+  type ClusterOptions,
+  type LocalCluster,
+} from "@ftfs/protocol/testing";
 import { clockFile, fakeClockEnv, setClockOffset } from "./clock.ts";
 import {
-  CHAOS_GC_GRACE_MS, CHAOS_KEEP_VERSIONS, CHAOS_UPLOAD_DEADLINE_MS, durationFlag,
+  CHAOS_GC_GRACE_MS,
+  CHAOS_KEEP_VERSIONS,
+  CHAOS_UPLOAD_DEADLINE_MS,
+  durationFlag,
 } from "./gc-timing.ts";
 import { ChaosNet } from "./net.ts";
 
@@ -28,7 +36,10 @@ const SMALL_DISK_BYTES = 256 * MIB;
 
 export const CHAOS_SHAPE: ClusterOptions = {
   directories: 3,
-  groups: [{ name: "s1", size: 3 }, { name: "s2", size: 3 }],
+  groups: [
+    { name: "s1", size: 3 },
+    { name: "s2", size: 3 },
+  ],
   // Assigned to a group a node left (a kill or wipe longer than the grace below), released
   // when that node is back in sync: the final checks require it back in the pool, its disk empty.
   spares: 1,
@@ -75,7 +86,8 @@ export interface ChaosCluster {
 }
 
 export async function startChaosCluster(
-  dataRoot: string, options: ChaosClusterOptions = {},
+  dataRoot: string,
+  options: ChaosClusterOptions = {},
 ): Promise<ChaosCluster> {
   await mkdir(dataRoot, { recursive: true });
   const net = ChaosNet.create();
@@ -91,7 +103,7 @@ export async function startChaosCluster(
     const offsetsS = new Map<string, number>(faked.map((id) => [id, 0]));
     for (const id of faked) setClockOffset(clockFile(dataRoot, id), 0);
     const clockFileOf = (id: string): string | null =>
-      (offsetsS.has(id) ? clockFile(dataRoot, id) : null);
+      offsetsS.has(id) ? clockFile(dataRoot, id) : null;
     const moved = new Set<string>();
     const jumpClock = (id: string, byS: number): number => {
       const offsetS = offsetsS.get(id);
@@ -122,7 +134,12 @@ export async function startChaosCluster(
       wrapOf,
     });
     return {
-      net, cluster, dataRoot, smallDiskDir, jumpClock, movedClocks,
+      net,
+      cluster,
+      dataRoot,
+      smallDiskDir,
+      jumpClock,
+      movedClocks,
       stop: async (keep) => {
         await cluster.stop();
         net.destroy();

@@ -35,7 +35,10 @@ function difference(a: readonly string[], b: readonly string[]): string {
 
 /** The first reason the cluster is not converged, or null when it is. */
 export async function convergenceProblem(
-  cluster: LocalCluster, pool: RpcPool, versions: readonly FileVersion[], manifests: Map<string, Manifest>,
+  cluster: LocalCluster,
+  pool: RpcPool,
+  versions: readonly FileVersion[],
+  manifests: Map<string, Manifest>,
 ): Promise<string | null> {
   const uids = [...new Set(versions.map((version) => version.uid))];
   const stopped = cluster.nodes.filter((node) => !node.running);
@@ -44,26 +47,36 @@ export async function convergenceProblem(
   const statuses = [];
   for (const node of directories) {
     try {
-      statuses.push({ node, status: (await pool.call(node.address, "clusterStatus", {}, { timeoutMs: CALL_TIMEOUT_MS })).body });
+      statuses.push({
+        node,
+        status: (await pool.call(node.address, "clusterStatus", {}, { timeoutMs: CALL_TIMEOUT_MS }))
+          .body,
+      });
     } catch (error) {
       return `directory ${node.id} does not answer clusterStatus: ${String(error)}`;
     }
   }
   const primaries = statuses.filter(({ status }) =>
-    status.members.some((member) => member.node === status.node && member.primary));
+    status.members.some((member) => member.node === status.node && member.primary),
+  );
   if (primaries.length !== 1) return `${primaries.length} directory nodes call themselves primary`;
   const primary = primaries[0];
   if (primary === undefined) return "no directory primary";
   for (const node of cluster.nodes) {
     const member = primary.status.members.find((candidate) => candidate.node === node.id);
-    if (member?.state !== "alive") return `primary ${primary.node.id} sees ${node.id} as ${member?.state ?? "absent"}`;
+    if (member?.state !== "alive")
+      return `primary ${primary.node.id} sees ${node.id} as ${member?.state ?? "absent"}`;
   }
   for (const group of primary.status.groups) {
-    const expected = cluster.nodes.filter((node) => node.group === group.group).map((node) => node.id);
+    const expected = cluster.nodes
+      .filter((node) => node.group === group.group)
+      .map((node) => node.id);
     const inSync = group.replicas.map((replica) => replica.node);
     if (group.primaryNode === null) return `group ${group.group} has no primary`;
-    if ((group.learners ?? []).length > 0) return `group ${group.group} still has learners ${(group.learners ?? []).map((l) => l.node).join(",")}`;
-    if (!sameSet(inSync, expected)) return `group ${group.group} in sync: ${inSync.join(",")}; expected ${expected.join(",")}`;
+    if ((group.learners ?? []).length > 0)
+      return `group ${group.group} still has learners ${(group.learners ?? []).map((l) => l.node).join(",")}`;
+    if (!sameSet(inSync, expected))
+      return `group ${group.group} in sync: ${inSync.join(",")}; expected ${expected.join(",")}`;
     if (group.replicationFactor !== undefined && inSync.length < group.replicationFactor) {
       return `group ${group.group} has ${inSync.length}/${group.replicationFactor} replicas`;
     }
@@ -72,8 +85,18 @@ export async function convergenceProblem(
     const listings: Array<{ id: string; files: string[] }> = [];
     for (const node of directories) {
       try {
-        const answer = (await pool.call(node.address, "listFiles", { uid, stale: true }, { timeoutMs: CALL_TIMEOUT_MS })).body;
-        listings.push({ id: node.id, files: answer.files.map((f) => `${f.name}@${f.version}:${f.sha256}`) });
+        const answer = (
+          await pool.call(
+            node.address,
+            "listFiles",
+            { uid, stale: true },
+            { timeoutMs: CALL_TIMEOUT_MS },
+          )
+        ).body;
+        listings.push({
+          id: node.id,
+          files: answer.files.map((f) => `${f.name}@${f.version}:${f.sha256}`),
+        });
       } catch (error) {
         return `directory ${node.id} cannot list ${uid}: ${String(error)}`;
       }
@@ -103,7 +126,11 @@ export interface FileVersion {
  * with hasChunks). Manifests never change, so they are fetched once and kept across polls.
  */
 async function missingChunks(
-  cluster: LocalCluster, pool: RpcPool, directory: string, versions: readonly FileVersion[], manifests: Map<string, Manifest>,
+  cluster: LocalCluster,
+  pool: RpcPool,
+  directory: string,
+  versions: readonly FileVersion[],
+  manifests: Map<string, Manifest>,
 ): Promise<string | null> {
   const wanted = new Map<string, Map<string, string>>(); // group -> chunk id -> one version naming it
   for (const version of versions) {
@@ -111,8 +138,12 @@ async function missingChunks(
     let manifest = manifests.get(key);
     if (manifest === undefined) {
       try {
-        const answer = await pool.call(directory, "getManifest",
-          { uid: version.uid, name: version.name, version: version.version }, { timeoutMs: CALL_TIMEOUT_MS });
+        const answer = await pool.call(
+          directory,
+          "getManifest",
+          { uid: version.uid, name: version.name, version: version.version },
+          { timeoutMs: CALL_TIMEOUT_MS },
+        );
         manifest = answer.body.manifest;
       } catch (error) {
         const gone = error instanceof FtfsError && error.code === "NOT_FOUND";
@@ -133,8 +164,12 @@ async function missingChunks(
       const present = new Set<string>();
       for (let from = 0; from < ids.length; from += CHUNK_IDS_PER_REQUEST_MAX) {
         try {
-          const answer = await pool.call(node.address, "hasChunks",
-            { chunkIds: ids.slice(from, from + CHUNK_IDS_PER_REQUEST_MAX) }, { timeoutMs: CALL_TIMEOUT_MS });
+          const answer = await pool.call(
+            node.address,
+            "hasChunks",
+            { chunkIds: ids.slice(from, from + CHUNK_IDS_PER_REQUEST_MAX) },
+            { timeoutMs: CALL_TIMEOUT_MS },
+          );
           for (const id of answer.body.present) present.add(id);
         } catch (error) {
           return `storage ${node.id} does not answer hasChunks: ${String(error)}`;
@@ -143,8 +178,10 @@ async function missingChunks(
       const missing = ids.filter((id) => !present.has(id));
       if (missing.length > 0) {
         const example = missing[0] ?? "";
-        return `storage ${node.id} lacks ${missing.length} of the ${ids.length} chunks group ${group} holds for ` +
-          `acknowledged versions (e.g. ${chunks.get(example)} chunk ${example.slice(0, 12)})`;
+        return (
+          `storage ${node.id} lacks ${missing.length} of the ${ids.length} chunks group ${group} holds for ` +
+          `acknowledged versions (e.g. ${chunks.get(example)} chunk ${example.slice(0, 12)})`
+        );
       }
     }
   }
@@ -152,7 +189,11 @@ async function missingChunks(
 }
 
 /** Polls until converged; returns null, or the last problem seen when `timeoutMs` runs out. */
-export async function waitConverged(cluster: LocalCluster, versions: readonly FileVersion[], timeoutMs: number): Promise<string | null> {
+export async function waitConverged(
+  cluster: LocalCluster,
+  versions: readonly FileVersion[],
+  timeoutMs: number,
+): Promise<string | null> {
   const pool = chaosNodePool(cluster, POOL_CONNECT_TIMEOUT_MS);
   const manifests = new Map<string, Manifest>();
   const deadline = performance.now() + timeoutMs;

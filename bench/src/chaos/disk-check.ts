@@ -68,14 +68,17 @@ function storageNodes(cluster: LocalCluster): NodeProcess[] {
  * still missing.
  */
 export async function waitForGcPasses(
-  cluster: LocalCluster, notBeforeMs: number, passes: number, timeoutMs: number,
+  cluster: LocalCluster,
+  notBeforeMs: number,
+  passes: number,
+  timeoutMs: number,
 ): Promise<string | null> {
   const restMs = notBeforeMs - performance.now();
   if (restMs > 0) await Bun.sleep(restMs);
   const nodes = storageNodes(cluster).filter((node) => node.group !== null);
   const from = await Promise.all(nodes.map(async (node) => (await gcTally(node)).passes));
   let behind: string[] = [];
-  for (const deadline = performance.now() + timeoutMs; performance.now() < deadline;) {
+  for (const deadline = performance.now() + timeoutMs; performance.now() < deadline; ) {
     const now = await Promise.all(nodes.map(async (node) => (await gcTally(node)).passes));
     behind = nodes.flatMap((node, at) => {
       const done = (now[at] ?? 0) - (from[at] ?? 0);
@@ -104,7 +107,9 @@ interface VersionRef {
 
 /** A version's manifest, or null when it is not live (deleted, or a deletion's own number). */
 async function manifestOf(
-  pool: RpcPool, address: string, ref: VersionRef,
+  pool: RpcPool,
+  address: string,
+  ref: VersionRef,
 ): Promise<Manifest | null> {
   try {
     const answer = await pool.call(address, "getManifest", ref, { timeoutMs: CALL_TIMEOUT_MS });
@@ -117,7 +122,9 @@ async function manifestOf(
 
 /** Every version 1…latest of every listed name, asked of the directory primary. */
 async function liveChunks(
-  cluster: LocalCluster, pool: RpcPool, uids: readonly string[],
+  cluster: LocalCluster,
+  pool: RpcPool,
+  uids: readonly string[],
 ): Promise<LiveFigures> {
   const primary = (await clusterView(cluster)).directoryPrimary;
   if (primary === null) throw new Error("no directory primary to list live versions");
@@ -206,7 +213,8 @@ async function nodeDisk(node: NodeProcess, live: ReadonlyMap<string, number>): P
   const extraBytes = sum(extra.map((id) => found.get(id) ?? 0));
   const liveBytes = sum(live.values());
   const diskBytes = sum(found.values());
-  const figure = `${node.id}: ${kib(diskBytes)} in ${found.size} chunk files; ` +
+  const figure =
+    `${node.id}: ${kib(diskBytes)} in ${found.size} chunk files; ` +
     `live ${kib(liveBytes)} in ${live.size}; ${extra.length} extra (${kib(extraBytes)}), ` +
     `${missing.length} missing`;
   return { node, liveBytes, diskBytes, missing, extra, extraBytes, figure };
@@ -214,7 +222,8 @@ async function nodeDisk(node: NodeProcess, live: ReadonlyMap<string, number>): P
 
 /** Compares every storage node's chunk files with its group's live chunks. */
 export async function checkDiskUse(
-  cluster: LocalCluster, uids: readonly string[],
+  cluster: LocalCluster,
+  uids: readonly string[],
 ): Promise<DiskReport> {
   const pool = chaosNodePool(cluster, POOL_CONNECT_TIMEOUT_MS);
   let live: LiveFigures;
@@ -223,16 +232,28 @@ export async function checkDiskUse(
   } finally {
     pool.close();
   }
-  const disks = await Promise.all(storageNodes(cluster).map((node) =>
-    nodeDisk(node, live.chunks.get(node.group ?? "") ?? new Map<string, number>())));
-  const lost = disks.filter((disk) => disk.missing.length > 0).map((disk) =>
-    `${disk.node.id} lacks ${disk.missing.length} chunks of live versions ` +
-    `(e.g. ${disk.missing[0]?.slice(0, 12)})`);
-  const garbage = disks.filter((disk) => disk.extraBytes > DISK_SLACK_BYTES).map((disk) =>
-    `${disk.node.id} holds ${disk.extra.length} chunks (${kib(disk.extraBytes)}) no live version ` +
-    `names, past the ${kib(DISK_SLACK_BYTES)} slack (e.g. ${disk.extra[0]?.slice(0, 12)})`);
+  const disks = await Promise.all(
+    storageNodes(cluster).map((node) =>
+      nodeDisk(node, live.chunks.get(node.group ?? "") ?? new Map<string, number>()),
+    ),
+  );
+  const lost = disks
+    .filter((disk) => disk.missing.length > 0)
+    .map(
+      (disk) =>
+        `${disk.node.id} lacks ${disk.missing.length} chunks of live versions ` +
+        `(e.g. ${disk.missing[0]?.slice(0, 12)})`,
+    );
+  const garbage = disks
+    .filter((disk) => disk.extraBytes > DISK_SLACK_BYTES)
+    .map(
+      (disk) =>
+        `${disk.node.id} holds ${disk.extra.length} chunks (${kib(disk.extraBytes)}) no live version ` +
+        `names, past the ${kib(DISK_SLACK_BYTES)} slack (e.g. ${disk.extra[0]?.slice(0, 12)})`,
+    );
   const onDisk = sum(disks.map((disk) => disk.diskBytes));
-  const total = `disk: ${kib(onDisk)} of chunk files on storage; ` +
+  const total =
+    `disk: ${kib(onDisk)} of chunk files on storage; ` +
     `live × replicas ${kib(sum(disks.map((disk) => disk.liveBytes)))} ` +
     `(${live.versions} live versions of ${live.names} names); ` +
     `slack ${kib(DISK_SLACK_BYTES)} per node`;
@@ -241,23 +262,28 @@ export async function checkDiskUse(
 
 /** One line on GC over the whole run: passes, chunks and bytes collected, per storage node. */
 export async function gcFigures(cluster: LocalCluster): Promise<string> {
-  const parts = await Promise.all(storageNodes(cluster).map(async (node) => {
-    const tally = await gcTally(node);
-    const freed = kib(tally.bytesFreed);
-    return `${node.id} ${tally.passes} passes, ${tally.collected} chunks (${freed})`;
-  }));
+  const parts = await Promise.all(
+    storageNodes(cluster).map(async (node) => {
+      const tally = await gcTally(node);
+      const freed = kib(tally.bytesFreed);
+      return `${node.id} ${tally.passes} passes, ${tally.collected} chunks (${freed})`;
+    }),
+  );
   return `GC: ${parts.join("; ")}`;
 }
 
 /** One line on spares: how often each was assigned to a group and released back to the pool. */
 export async function spareFigures(cluster: LocalCluster): Promise<string> {
   const spares = storageNodes(cluster).filter((node) => node.group === null);
-  const parts = await Promise.all(spares.map(async (node) => {
-    const lines = (await node.log()).split("\n");
-    const count = (msg: string): number => lines.filter((line) => line.includes(`"msg":"${msg}"`)).length;
-    const assigned = count("spare assigned to a group");
-    const released = count("released spare forgot its group");
-    return `${node.id} assigned ${assigned} times, released ${released} times`;
-  }));
+  const parts = await Promise.all(
+    spares.map(async (node) => {
+      const lines = (await node.log()).split("\n");
+      const count = (msg: string): number =>
+        lines.filter((line) => line.includes(`"msg":"${msg}"`)).length;
+      const assigned = count("spare assigned to a group");
+      const released = count("released spare forgot its group");
+      return `${node.id} assigned ${assigned} times, released ${released} times`;
+    }),
+  );
   return `spares: ${parts.join("; ")}`;
 }

@@ -62,17 +62,37 @@ export class OpLog {
     return performance.now() - this.t0Ms;
   }
 
-  invoke(client: number, kind: OpKind, uid: string, name: string | null, write?: { sha256: string; bytes: number }): Op {
+  invoke(
+    client: number,
+    kind: OpKind,
+    uid: string,
+    name: string | null,
+    write?: { sha256: string; bytes: number },
+  ): Op {
     const op: Op = {
-      id: this.ops.length, client, kind, uid, name, startMs: this.nowMs(), endMs: null, status: "pending",
-      sha256: write?.sha256 ?? null, bytes: write?.bytes ?? null, version: null, listed: null,
-      absent: false, error: null,
+      id: this.ops.length,
+      client,
+      kind,
+      uid,
+      name,
+      startMs: this.nowMs(),
+      endMs: null,
+      status: "pending",
+      sha256: write?.sha256 ?? null,
+      bytes: write?.bytes ?? null,
+      version: null,
+      listed: null,
+      absent: false,
+      error: null,
     };
     this.ops.push(op);
     return op;
   }
 
-  ok(op: Op, result: { version?: number; sha256?: string; bytes?: number; listed?: readonly ListedFile[] }): void {
+  ok(
+    op: Op,
+    result: { version?: number; sha256?: string; bytes?: number; listed?: readonly ListedFile[] },
+  ): void {
     op.endMs = this.nowMs();
     op.status = "ok";
     op.version = result.version ?? op.version;
@@ -101,10 +121,16 @@ export class OpLog {
 export function formatOp(op: Op): string {
   const end = op.endMs === null ? "…" : op.endMs.toFixed(0);
   const target = op.name === null ? op.uid : fileKey(op.uid, op.name);
-  const version = op.absent ? " absent" : op.version === null ? ""
-    : op.kind === "delete" ? ` deleted v1–v${op.version}` : ` v${op.version}`;
+  const version = op.absent
+    ? " absent"
+    : op.version === null
+      ? ""
+      : op.kind === "delete"
+        ? ` deleted v1–v${op.version}`
+        : ` v${op.version}`;
   const hash = op.sha256 === null ? "" : ` sha ${op.sha256.slice(0, 12)}`;
-  const listed = op.listed === null ? "" : ` [${op.listed.map((f) => `${f.name}@v${f.version}`).join(" ")}]`;
+  const listed =
+    op.listed === null ? "" : ` [${op.listed.map((f) => `${f.name}@v${f.version}`).join(" ")}]`;
   const error = op.error === null ? "" : ` (${op.error})`;
   return `#${op.id} c${op.client} ${op.kind} ${target} ${op.startMs.toFixed(0)}–${end} ms ${op.status}${version}${hash}${listed}${error}`;
 }

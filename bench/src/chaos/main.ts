@@ -19,9 +19,14 @@ import { CLIENTS_DEFAULT } from "./workload.ts";
 const SCHEDULE_SECONDS_DEFAULT = 45;
 const MS_PER_MINUTE = 60_000;
 
-function table(results: readonly ScheduleResult[], harnessErrors: number, elapsedMs: number): string {
+function table(
+  results: readonly ScheduleResult[],
+  harnessErrors: number,
+  elapsedMs: number,
+): string {
   const ops = results.reduce((sum, r) => sum + r.ops, 0);
-  const count = (status: "ok" | "fail" | "unknown"): number => results.reduce((sum, r) => sum + r.byStatus[status], 0);
+  const count = (status: "ok" | "fail" | "unknown"): number =>
+    results.reduce((sum, r) => sum + r.byStatus[status], 0);
   const faults = results.reduce((sum, r) => sum + r.faults.length, 0);
   const violations = results.reduce((sum, r) => sum + r.violations.length, 0);
   const byKind = new Map<string, number>();
@@ -35,7 +40,10 @@ function table(results: readonly ScheduleResult[], harnessErrors: number, elapse
     ["wall time", `${(elapsedMs / MS_PER_MINUTE).toFixed(1)} min`],
     ["schedules run", String(results.length)],
     ["seeds", results.length === 0 ? "-" : `${results[0]?.seed}…${results.at(-1)?.seed}`],
-    ["operations", `${ops} (ok ${count("ok")}, fail ${count("fail")}, unknown ${count("unknown")})`],
+    [
+      "operations",
+      `${ops} (ok ${count("ok")}, fail ${count("fail")}, unknown ${count("unknown")})`,
+    ],
     ["faults injected", `${faults} (${[...byKind].map(([kind, n]) => `${kind} ${n}`).join(", ")})`],
     ["violations", String(violations)],
     ["harness errors", String(harnessErrors)],
@@ -63,7 +71,8 @@ async function main(): Promise<number> {
     return 2;
   }
   const minutes = values.minutes === undefined ? null : Number(values.minutes);
-  const schedules = values.schedules === undefined ? (minutes === null ? 1 : Infinity) : Number(values.schedules);
+  const schedules =
+    values.schedules === undefined ? (minutes === null ? 1 : Infinity) : Number(values.schedules);
   const firstSeed = values.seed === undefined ? Date.now() % 1_000_000 : Number(values.seed);
   const durationS = Number(values["schedule-seconds"]);
   const kinds = parseKinds(values.kinds);
@@ -75,7 +84,9 @@ async function main(): Promise<number> {
   const harnessErrors: string[] = [];
   for (let index = 0; index < schedules && performance.now() < deadline; index += 1) {
     const seed = firstSeed + index;
-    console.log(`schedule ${index + 1}: seed ${seed}, ${durationS} s, kinds ${kinds.join(",")}, ${insecure ? "insecure" : "secure"}`);
+    console.log(
+      `schedule ${index + 1}: seed ${seed}, ${durationS} s, kinds ${kinds.join(",")}, ${insecure ? "insecure" : "secure"}`,
+    );
     let result: ScheduleResult;
     try {
       const say = (line: string): void => console.log(line);
@@ -83,15 +94,21 @@ async function main(): Promise<number> {
       result = await runSchedule({ seed, durationS, kinds, clients, insecure, keep, say });
     } catch (error) {
       // The harness itself failed (not the system under test): say so, count it, go on.
-      harnessErrors.push(`seed ${seed}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      harnessErrors.push(
+        `seed ${seed}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
       console.log(`  HARNESS ERROR ${harnessErrors.at(-1)}`);
       continue;
     }
     results.push(result);
     const { ok, fail, unknown } = result.byStatus;
-    const byKind = Object.entries(result.byKind).map(([kind, n]) => `${kind} ${n}`).join(", ");
-    console.log(`  ${result.ops} ops (ok ${ok}, fail ${fail}, unknown ${unknown}; ${byKind}), ` +
-      `${result.faults.length} faults, ${result.violations.length} violations, ${(result.elapsedMs / 1000).toFixed(0)} s`);
+    const byKind = Object.entries(result.byKind)
+      .map(([kind, n]) => `${kind} ${n}`)
+      .join(", ");
+    console.log(
+      `  ${result.ops} ops (ok ${ok}, fail ${fail}, unknown ${unknown}; ${byKind}), ` +
+        `${result.faults.length} faults, ${result.violations.length} violations, ${(result.elapsedMs / 1000).toFixed(0)} s`,
+    );
     for (const line of result.figures) console.log(`  ${line}`);
     for (const line of result.report) console.log(line);
     if (result.dataRoot !== null) console.log(`  logs and history kept in ${result.dataRoot}`);

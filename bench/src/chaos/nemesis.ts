@@ -97,15 +97,16 @@ async function pauseClient(context: NemesisContext, fault: Fault): Promise<Activ
   if (paused === null) {
     lister.close();
     const why = upload.running ? `not seen in ${MID_UPLOAD_WAIT_MS} ms` : "ended before seen";
-    const failed = stepped.failures === 0 ? ""
-      : `, ${stepped.failures} failed (${stepped.lastError ?? ""})`;
+    const failed =
+      stepped.failures === 0 ? "" : `, ${stepped.failures} failed (${stepped.lastError ?? ""})`;
     const looks = `${stepped.looks} looks${failed}`;
     const label = `pause-client ${fault.target} #${upload.op.id}: ${why} mid-upload (${looks})`;
     return { label, heal: healed };
   }
   const { uploadId, chunks } = paused;
   return {
-    label: `pause-client ${fault.target} #${upload.op.id} (upload ${uploadId.slice(0, 12)}, ` +
+    label:
+      `pause-client ${fault.target} #${upload.op.id} (upload ${uploadId.slice(0, 12)}, ` +
       `stopped with ${chunks} of ${PAUSED_UPLOAD_CHUNKS} chunks stored)`,
     heal: async () => {
       const collected = await waitCollected(lister.client, uid, uploadId, COLLECTED_WAIT_MS);
@@ -144,9 +145,12 @@ interface GroupState {
 
 /** Polls the primary directory's view until `wanted` holds of the group; false on timeout. */
 async function waitGroup(
-  chaos: ChaosCluster, group: string, timeoutMs: number, wanted: (state: GroupState) => boolean,
+  chaos: ChaosCluster,
+  group: string,
+  timeoutMs: number,
+  wanted: (state: GroupState) => boolean,
 ): Promise<boolean> {
-  for (const deadline = performance.now() + timeoutMs; performance.now() < deadline;) {
+  for (const deadline = performance.now() + timeoutMs; performance.now() < deadline; ) {
     const { groups } = await clusterView(chaos.cluster);
     const view = groups.find((candidate) => candidate.group === group);
     if (view !== undefined && view.primaryNode !== null) {
@@ -236,7 +240,10 @@ export async function startFault(context: NemesisContext, fault: Fault): Promise
       const minority = [directory.id, storage.id, backup.id];
       const majority = ids(all).filter((id) => !minority.includes(id));
       cut(chaos, minority, majority);
-      return { label: `split ${minority.join(",")} | ${majority.join(",")}`, heal: () => healNetwork(chaos) };
+      return {
+        label: `split ${minority.join(",")} | ${majority.join(",")}`,
+        heal: () => healNetwork(chaos),
+      };
     }
     case "bridge": {
       const bridge = await resolve(chaos, fault.target);
@@ -245,7 +252,10 @@ export async function startFault(context: NemesisContext, fault: Fault): Promise
       const sideA = ids(rest.filter((_, index) => index % 2 === 0));
       const sideB = ids(rest.filter((_, index) => index % 2 === 1));
       cut(chaos, sideA, sideB);
-      return { label: `bridge ${bridge.id}: ${sideA.join(",")} | ${sideB.join(",")}`, heal: () => healNetwork(chaos) };
+      return {
+        label: `bridge ${bridge.id}: ${sideA.join(",")} | ${sideB.join(",")}`,
+        heal: () => healNetwork(chaos),
+      };
     }
     case "oneway": {
       const node = await resolve(chaos, fault.target);
@@ -253,12 +263,19 @@ export async function startFault(context: NemesisContext, fault: Fault): Promise
       if (fault.outbound) {
         for (const id of others(node)) chaos.net.setRules(id, { dropFrom: [ip], lossPercent: 0 });
       } else {
-        chaos.net.setRules(node.id, { dropFrom: others(node).map((id) => chaos.net.ipOf(id)), lossPercent: 0 });
+        chaos.net.setRules(node.id, {
+          dropFrom: others(node).map((id) => chaos.net.ipOf(id)),
+          lossPercent: 0,
+        });
       }
-      return { label: `oneway ${fault.outbound ? "from" : "to"} ${node.id}`, heal: () => healNetwork(chaos) };
+      return {
+        label: `oneway ${fault.outbound ? "from" : "to"} ${node.id}`,
+        heal: () => healNetwork(chaos),
+      };
     }
     case "loss": {
-      for (const node of all) chaos.net.setRules(node.id, { dropFrom: [], lossPercent: fault.percent });
+      for (const node of all)
+        chaos.net.setRules(node.id, { dropFrom: [], lossPercent: fault.percent });
       return { label: `loss ${fault.percent}%`, heal: () => healNetwork(chaos) };
     }
     case "disk-full": {

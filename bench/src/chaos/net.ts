@@ -13,7 +13,15 @@
  * what this one made.
  */
 
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { processAlive } from "@ftfs/protocol/io";
 import { Netns } from "../netns.ts";
@@ -78,10 +86,14 @@ function installCleanupHandlers(): void {
 /** Runs a short command to completion; throws with its stderr when it fails. */
 export function run(cmd: readonly string[], stdin = ""): string {
   const result = Bun.spawnSync([...cmd], {
-    stdin: new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe",
+    stdin: new TextEncoder().encode(stdin),
+    stdout: "pipe",
+    stderr: "pipe",
   });
   if (result.exitCode !== 0) {
-    throw new Error(`${cmd.join(" ")} failed (exit ${result.exitCode}): ${result.stderr.toString().trim()}`);
+    throw new Error(
+      `${cmd.join(" ")} failed (exit ${result.exitCode}): ${result.stderr.toString().trim()}`,
+    );
   }
   return result.stdout.toString();
 }
@@ -169,10 +181,14 @@ export class ChaosNet {
     if (reason !== null) return reason;
     const probe = `${NS_PREFIX}${process.pid}-probe`;
     const made = Bun.spawnSync(["ip", "netns", "add", probe], { stdout: "ignore", stderr: "pipe" });
-    if (made.exitCode !== 0) return `cannot create a network namespace: ${made.stderr.toString().trim()}`;
+    if (made.exitCode !== 0)
+      return `cannot create a network namespace: ${made.stderr.toString().trim()}`;
     attempt(["ip", "netns", "del", probe]);
     const link = `${LINK_PREFIX}-${process.pid}`;
-    const bridge = Bun.spawnSync(["ip", "link", "add", link, "type", "bridge"], { stdout: "ignore", stderr: "pipe" });
+    const bridge = Bun.spawnSync(["ip", "link", "add", link, "type", "bridge"], {
+      stdout: "ignore",
+      stderr: "pipe",
+    });
     if (bridge.exitCode !== 0) return `cannot create a bridge: ${bridge.stderr.toString().trim()}`;
     attempt(["ip", "link", "del", link]);
     return null;
@@ -236,17 +252,23 @@ export class ChaosNet {
       `add chain inet ${FAULT_TABLE} input { type filter hook input priority 0; policy accept; }`,
     ];
     if (rules.dropFrom.length > 0) {
-      lines.push(`add rule inet ${FAULT_TABLE} input ip saddr { ${rules.dropFrom.join(", ")} } drop`);
+      lines.push(
+        `add rule inet ${FAULT_TABLE} input ip saddr { ${rules.dropFrom.join(", ")} } drop`,
+      );
     }
     if (rules.lossPercent > 0) {
-      lines.push(`add rule inet ${FAULT_TABLE} input iifname "eth0" numgen random mod ${PERCENT} lt ${rules.lossPercent} drop`);
+      lines.push(
+        `add rule inet ${FAULT_TABLE} input iifname "eth0" numgen random mod ${PERCENT} lt ${rules.lossPercent} drop`,
+      );
     }
     run(["ip", "netns", "exec", this.link(id).ns, "nft", "-f", "-"], lines.join("\n"));
   }
 
   clearRules(id: string): void {
-    run(["ip", "netns", "exec", this.link(id).ns, "nft", "-f", "-"],
-      `add table inet ${FAULT_TABLE}\ndelete table inet ${FAULT_TABLE}\n`);
+    run(
+      ["ip", "netns", "exec", this.link(id).ns, "nft", "-f", "-"],
+      `add table inet ${FAULT_TABLE}\ndelete table inet ${FAULT_TABLE}\n`,
+    );
   }
 
   /** Mounts a tmpfs of `bytes` at `dir` (a node's data folder): a disk that can be filled. */

@@ -12,14 +12,21 @@ import { FtfsError } from "@ftfs/protocol/core";
 import { tmpdir } from "node:os";
 import { ChaosUsers, type ChaosClient } from "./client.ts";
 import {
-  checkHistory, historySlice, keptVersions, type FinalRead, type Violation,
+  checkHistory,
+  historySlice,
+  keptVersions,
+  type FinalRead,
+  type Violation,
 } from "./checker.ts";
 import { clockJumpUnavailableReason } from "./clock.ts";
 import { SMALL_DISK_NODE, startChaosCluster, type ChaosCluster } from "./cluster.ts";
 import { waitConverged } from "./converge.ts";
 import { checkDiskUse, gcFigures, spareFigures, waitForGcPasses } from "./disk-check.ts";
 import {
-  CHAOS_GC_GRACE_MS, CHAOS_KEEP_VERSIONS, CHAOS_UPLOAD_DEADLINE_MS, GC_PASSES_AFTER_LOAD,
+  CHAOS_GC_GRACE_MS,
+  CHAOS_KEEP_VERSIONS,
+  CHAOS_UPLOAD_DEADLINE_MS,
+  GC_PASSES_AFTER_LOAD,
 } from "./gc-timing.ts";
 import { isWrite, OpLog, type OpStatus } from "./history.ts";
 import { startFault, type ActiveFault, type NemesisContext } from "./nemesis.ts";
@@ -63,9 +70,13 @@ export interface ScheduleResult {
   readonly elapsedMs: number;
 }
 
-export function replayCommand(options: Pick<ScheduleOptions, "seed" | "durationS" | "kinds" | "clients" | "insecure">): string {
-  return `bun run chaos --seed ${options.seed} --schedules 1 --schedule-seconds ${options.durationS} ` +
-    `--kinds ${options.kinds.join(",")} --clients ${options.clients}${options.insecure === true ? " --insecure" : ""}`;
+export function replayCommand(
+  options: Pick<ScheduleOptions, "seed" | "durationS" | "kinds" | "clients" | "insecure">,
+): string {
+  return (
+    `bun run chaos --seed ${options.seed} --schedules 1 --schedule-seconds ${options.durationS} ` +
+    `--kinds ${options.kinds.join(",")} --clients ${options.clients}${options.insecure === true ? " --insecure" : ""}`
+  );
 }
 
 function errorText(error: unknown): string {
@@ -73,10 +84,16 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function finalReads(users: ChaosUsers, log: OpLog, files: Array<{ uid: string; name: string }>): Promise<FinalRead[]> {
+async function finalReads(
+  users: ChaosUsers,
+  log: OpLog,
+  files: Array<{ uid: string; name: string }>,
+): Promise<FinalRead[]> {
   const acknowledged = log.ops.flatMap((op) =>
     op.status === "ok" && op.version !== null && op.name !== null && isWrite(op)
-      ? [{ uid: op.uid, name: op.name, asked: op.version }] : []);
+      ? [{ uid: op.uid, name: op.name, asked: op.version }]
+      : [],
+  );
   const wanted: Array<{ uid: string; name: string; asked: number | null }> = [
     ...files.map((f) => ({ ...f, asked: null })),
     ...acknowledged,
@@ -100,7 +117,12 @@ async function finalReads(users: ChaosUsers, log: OpLog, files: Array<{ uid: str
       try {
         const { client } = await clientOf(item.uid);
         const hasher = new Bun.CryptoHasher("sha256");
-        const result = await client.read(item.uid, item.name, (chunk) => void hasher.update(chunk), item.asked ?? undefined);
+        const result = await client.read(
+          item.uid,
+          item.name,
+          (chunk) => void hasher.update(chunk),
+          item.asked ?? undefined,
+        );
         const sha256 = hasher.digest("hex");
         out.push({ ...item, version: result.version, sha256, absent: false, error: null });
       } catch (error) {
@@ -120,7 +142,9 @@ async function finalReads(users: ChaosUsers, log: OpLog, files: Array<{ uid: str
 
 /** The faults, one at a time at their scheduled times; answers each one's label (and heal note). */
 async function runFaults(
-  context: NemesisContext, options: ScheduleOptions, t0: number,
+  context: NemesisContext,
+  options: ScheduleOptions,
+  t0: number,
   active: { fault: ActiveFault | null },
 ): Promise<string[]> {
   const faults: string[] = [];
@@ -146,8 +170,12 @@ async function runFaults(
  * its chunks are not garbage). Uploads that were acknowledged left nothing pending.
  */
 function gcSettleFromMs(log: OpLog): number {
-  const abandonedEndMs = Math.max(-Infinity, ...log.ops.flatMap((op) =>
-    isWrite(op) && op.status === "unknown" && op.endMs !== null ? [op.endMs] : []));
+  const abandonedEndMs = Math.max(
+    -Infinity,
+    ...log.ops.flatMap((op) =>
+      isWrite(op) && op.status === "unknown" && op.endMs !== null ? [op.endMs] : [],
+    ),
+  );
   const untilDeadlineMs = Math.max(0, abandonedEndMs + CHAOS_UPLOAD_DEADLINE_MS - log.nowMs());
   return performance.now() + untilDeadlineMs + CHAOS_GC_GRACE_MS;
 }
@@ -158,7 +186,8 @@ function gcSettleFromMs(log: OpLog): number {
  * back (by design), which the disk check cannot tell from a leak; a restart ends those holds.
  */
 async function restartMovedClocks(
-  chaos: ChaosCluster, options: ScheduleOptions,
+  chaos: ChaosCluster,
+  options: ScheduleOptions,
 ): Promise<string | null> {
   const ids = chaos.movedClocks();
   if (ids.length > 0) options.say(`  restarting ${ids.join(", ")} (clocks moved) before checking`);
@@ -178,27 +207,47 @@ async function restartMovedClocks(
  * live.
  */
 async function checkAfterLoad(
-  chaos: ChaosCluster, users: ChaosUsers, workload: Workload, log: OpLog, options: ScheduleOptions,
+  chaos: ChaosCluster,
+  users: ChaosUsers,
+  workload: Workload,
+  log: OpLog,
+  options: ScheduleOptions,
 ): Promise<{ violations: Violation[]; figures: string[] }> {
   const violations: Violation[] = [];
   const restartProblem = await restartMovedClocks(chaos, options);
   if (restartProblem !== null) {
-    violations.push({ kind: "not-converged", file: null, opIds: [],
-      detail: `not converged ${CONVERGE_TIMEOUT_MS} ms after healing, ${restartProblem}` });
+    violations.push({
+      kind: "not-converged",
+      file: null,
+      opIds: [],
+      detail: `not converged ${CONVERGE_TIMEOUT_MS} ms after healing, ${restartProblem}`,
+    });
   }
   const gcNotBeforeMs = gcSettleFromMs(log);
   const rules = { keepVersions: CHAOS_KEEP_VERSIONS };
   const kept = keptVersions(log.ops, rules);
   const problem = await waitConverged(chaos.cluster, kept, CONVERGE_TIMEOUT_MS);
   if (problem !== null) {
-    violations.push({ kind: "not-converged", file: null, opIds: [],
-      detail: `not converged ${CONVERGE_TIMEOUT_MS} ms after healing: ${problem}` });
+    violations.push({
+      kind: "not-converged",
+      file: null,
+      opIds: [],
+      detail: `not converged ${CONVERGE_TIMEOUT_MS} ms after healing: ${problem}`,
+    });
   }
   const gcProblem = await waitForGcPasses(
-    chaos.cluster, gcNotBeforeMs, GC_PASSES_AFTER_LOAD, GC_WAIT_TIMEOUT_MS);
+    chaos.cluster,
+    gcNotBeforeMs,
+    GC_PASSES_AFTER_LOAD,
+    GC_WAIT_TIMEOUT_MS,
+  );
   if (gcProblem !== null) {
-    violations.push({ kind: "not-converged", file: null, opIds: [],
-      detail: `GC did not run after healing: ${gcProblem}` });
+    violations.push({
+      kind: "not-converged",
+      file: null,
+      opIds: [],
+      detail: `GC did not run after healing: ${gcProblem}`,
+    });
   }
   options.say(`  GC passed over everything; reading back every acknowledged version`);
   const finals = await finalReads(users, log, workload.files());
@@ -262,7 +311,10 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
     // A harness error keeps the evidence too.
     const keep = violations.length > 0 || !finished || options.keep === true;
     if (keep) {
-      await writeFile(join(dataRoot, "history.jsonl"), log.ops.map((op) => JSON.stringify(op)).join("\n") + "\n");
+      await writeFile(
+        join(dataRoot, "history.jsonl"),
+        log.ops.map((op) => JSON.stringify(op)).join("\n") + "\n",
+      );
     }
     await chaos.stop(keep);
   }
@@ -275,12 +327,21 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
   const replay = replayCommand(options);
   const report: string[] = [];
   for (const violation of violations) {
-    report.push(`VIOLATION ${violation.kind}${violation.file === null ? "" : ` on ${violation.file}`}: ${violation.detail}`);
+    report.push(
+      `VIOLATION ${violation.kind}${violation.file === null ? "" : ` on ${violation.file}`}: ${violation.detail}`,
+    );
     for (const line of historySlice(log.ops, violation)) report.push(`    ${line}`);
     report.push(`  seed ${options.seed}; replay: ${replay}`);
   }
   return {
-    seed: options.seed, ops: log.ops.length, byStatus, byKind, faults, violations, report, figures,
+    seed: options.seed,
+    ops: log.ops.length,
+    byStatus,
+    byKind,
+    faults,
+    violations,
+    report,
+    figures,
     replay,
     dataRoot: violations.length > 0 || options.keep === true ? dataRoot : null,
     elapsedMs: performance.now() - started,

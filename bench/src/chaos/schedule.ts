@@ -10,8 +10,17 @@ import { Prng } from "@ftfs/protocol/core";
 import { PAUSE_CLIENT_S_MIN } from "./gc-timing.ts";
 
 export const FAULT_KINDS = [
-  "kill", "pause", "isolate", "split", "bridge", "oneway", "loss", "disk-full",
-  "pause-client", "clock-jump", "wipe",
+  "kill",
+  "pause",
+  "isolate",
+  "split",
+  "bridge",
+  "oneway",
+  "loss",
+  "disk-full",
+  "pause-client",
+  "clock-jump",
+  "wipe",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -29,12 +38,19 @@ export function workloadName(index: number): string {
 
 /** Roles a node fault may hit, resolved when it starts (see churn/cluster-view.ts). */
 const NODE_ROLES = [
-  "directory-primary", "directory-backup",
-  "storage-primary:s1", "storage-primary:s2", "storage-backup:s1", "storage-backup:s2",
+  "directory-primary",
+  "directory-backup",
+  "storage-primary:s1",
+  "storage-primary:s2",
+  "storage-backup:s1",
+  "storage-backup:s2",
 ] as const;
 /** A clock jump hits a storage node (the role that runs GC against wall time). */
 const STORAGE_ROLES = [
-  "storage-primary:s1", "storage-primary:s2", "storage-backup:s1", "storage-backup:s2",
+  "storage-primary:s1",
+  "storage-primary:s2",
+  "storage-backup:s1",
+  "storage-backup:s2",
 ] as const;
 /** A wipe hits a backup: its group's other two replicas stay in sync and hold everything. */
 const BACKUP_ROLES = ["storage-backup:s1", "storage-backup:s2"] as const;
@@ -86,7 +102,12 @@ function pickPausedFile(random: Prng, index: number): string {
   return `${workloadUid(random.intBelow(WORKLOAD_USERS))}/paused${index}`;
 }
 
-export function makeSchedule(seed: number, durationS: number, kinds: readonly FaultKind[], smallDiskNode: string): Fault[] {
+export function makeSchedule(
+  seed: number,
+  durationS: number,
+  kinds: readonly FaultKind[],
+  smallDiskNode: string,
+): Fault[] {
   const random = new Prng(seed);
   const faults: Fault[] = [];
   let atS = FIRST_FAULT_S;
@@ -97,15 +118,25 @@ export function makeSchedule(seed: number, durationS: number, kinds: readonly Fa
     const drawnS = between(random, DURATION_S_MIN, durationMax);
     // A paused client must sleep past its upload's deadline: longer than any other fault.
     const durationS_ = kind === "pause-client" ? Math.max(drawnS, PAUSE_CLIENT_S_MIN) : drawnS;
-    const target = kind === "disk-full" ? smallDiskNode
-      : kind === "split" ? pick(random, ["storage-primary:s1", "storage-primary:s2"])
-      : kind === "bridge" ? pick(random, ["directory-primary", "directory-backup"])
-      : kind === "clock-jump" ? pick(random, STORAGE_ROLES)
-      : kind === "wipe" ? pick(random, BACKUP_ROLES)
-      : kind === "pause-client" ? pickPausedFile(random, pausedSoFar(faults))
-      : pick(random, NODE_ROLES);
+    const target =
+      kind === "disk-full"
+        ? smallDiskNode
+        : kind === "split"
+          ? pick(random, ["storage-primary:s1", "storage-primary:s2"])
+          : kind === "bridge"
+            ? pick(random, ["directory-primary", "directory-backup"])
+            : kind === "clock-jump"
+              ? pick(random, STORAGE_ROLES)
+              : kind === "wipe"
+                ? pick(random, BACKUP_ROLES)
+                : kind === "pause-client"
+                  ? pickPausedFile(random, pausedSoFar(faults))
+                  : pick(random, NODE_ROLES);
     faults.push({
-      atS, durationS: durationS_, kind, target,
+      atS,
+      durationS: durationS_,
+      kind,
+      target,
       outbound: random.chance(0.5),
       percent: Math.round(between(random, LOSS_PERCENT_MIN, LOSS_PERCENT_MAX)),
     });
@@ -115,17 +146,22 @@ export function makeSchedule(seed: number, durationS: number, kinds: readonly Fa
 }
 
 export function describeFault(fault: Fault): string {
-  const what = fault.kind === "loss" ? `loss ${fault.percent}% everywhere`
-    : fault.kind === "oneway" ? `oneway ${fault.outbound ? "from" : "to"} ${fault.target}`
-    : fault.kind === "split" ? `split: minority = directory-primary + ${fault.target}`
-    : `${fault.kind} ${fault.target}`;
+  const what =
+    fault.kind === "loss"
+      ? `loss ${fault.percent}% everywhere`
+      : fault.kind === "oneway"
+        ? `oneway ${fault.outbound ? "from" : "to"} ${fault.target}`
+        : fault.kind === "split"
+          ? `split: minority = directory-primary + ${fault.target}`
+          : `${fault.kind} ${fault.target}`;
   return `${fault.atS.toFixed(1)}s +${fault.durationS.toFixed(1)}s ${what}`;
 }
 
 export function parseKinds(text: string): FaultKind[] {
   return text.split(",").map((word) => {
     const kind = FAULT_KINDS.find((candidate) => candidate === word.trim());
-    if (kind === undefined) throw new Error(`unknown fault kind '${word}' (${FAULT_KINDS.join(", ")})`);
+    if (kind === undefined)
+      throw new Error(`unknown fault kind '${word}' (${FAULT_KINDS.join(", ")})`);
     return kind;
   });
 }

@@ -115,7 +115,8 @@ export class Workload {
     this.clientCount = clients;
     this.random = new Prng(seed);
     this.base = new Uint8Array(FILE_BYTES_MAX);
-    for (let index = 0; index < FILE_BYTES_MAX; index += 1) this.base[index] = this.random.intBelow(256);
+    for (let index = 0; index < FILE_BYTES_MAX; index += 1)
+      this.base[index] = this.random.intBelow(256);
   }
 
   private uidOf(client: number): string {
@@ -190,25 +191,42 @@ export class Workload {
     while (!this.stopping) {
       const names = [...(this.acked.get(uid) ?? [])];
       const roll = this.random.nextFloat();
-      let kind: OpKind = roll < ROLL_UPDATE ? "update" : roll < ROLL_READ ? "read"
-        : roll < ROLL_LIST ? "list" : roll < ROLL_DELETE ? "delete" : "upload";
+      let kind: OpKind =
+        roll < ROLL_UPDATE
+          ? "update"
+          : roll < ROLL_READ
+            ? "read"
+            : roll < ROLL_LIST
+              ? "list"
+              : roll < ROLL_DELETE
+                ? "delete"
+                : "upload";
       if (names.length === 0) kind = "upload";
-      const name = kind === "upload"
-        ? workloadName(this.random.intBelow(NAMES_PER_USER))
-        : names[this.random.intBelow(names.length)] ?? "f0";
+      const name =
+        kind === "upload"
+          ? workloadName(this.random.intBelow(NAMES_PER_USER))
+          : (names[this.random.intBelow(names.length)] ?? "f0");
       if (kind === "upload" && names.includes(name)) kind = "update";
       await this.op(entry, index, uid, kind, name);
       await Bun.sleep(this.random.intBelow(THINK_MS_MAX));
     }
   }
 
-  private async op(entry: ChaosClient, client: number, uid: string, kind: OpKind, name: string): Promise<void> {
+  private async op(
+    entry: ChaosClient,
+    client: number,
+    uid: string,
+    kind: OpKind,
+    name: string,
+  ): Promise<void> {
     const { client: ftfs } = entry;
     if (kind === "list") {
       const op = this.log.invoke(client, kind, uid, null);
       try {
         const files = await withTimeout(ftfs.list(uid), OP_TIMEOUT_MS);
-        this.log.ok(op, { listed: files.map((f) => ({ name: f.name, version: f.version, sha256: f.sha256 })) });
+        this.log.ok(op, {
+          listed: files.map((f) => ({ name: f.name, version: f.version, sha256: f.sha256 })),
+        });
       } catch (error) {
         this.log.failed(op, errorText(error));
       }
@@ -218,8 +236,15 @@ export class Workload {
       const op = this.log.invoke(client, kind, uid, name);
       try {
         const hasher = new Bun.CryptoHasher("sha256");
-        const result = await withTimeout(ftfs.read(uid, name, (chunk) => void hasher.update(chunk)), OP_TIMEOUT_MS);
-        this.log.ok(op, { version: result.version, sha256: hasher.digest("hex"), bytes: result.bytes });
+        const result = await withTimeout(
+          ftfs.read(uid, name, (chunk) => void hasher.update(chunk)),
+          OP_TIMEOUT_MS,
+        );
+        this.log.ok(op, {
+          version: result.version,
+          sha256: hasher.digest("hex"),
+          bytes: result.bytes,
+        });
       } catch (error) {
         if (!isNotFound(error)) return this.log.failed(op, errorText(error));
         this.log.absent(op, errorText(error));
@@ -243,7 +268,10 @@ export class Workload {
 
   /** Deletes every version of the name: acknowledged with the version it removed, or absent. */
   private async delete(
-    ftfs: ChaosClient["client"], client: number, uid: string, name: string,
+    ftfs: ChaosClient["client"],
+    client: number,
+    uid: string,
+    name: string,
   ): Promise<void> {
     const op = this.log.invoke(client, "delete", uid, name);
     try {

@@ -115,8 +115,13 @@ export class ChurnPlayer {
 }
 
 /** Pairs each fault with its undo: the intervals a node was out, for the chart's shading. */
-export function outages(records: readonly ChurnRecord[], endMs: number): Array<{
-  fromMs: number; toMs: number; label: string;
+export function outages(
+  records: readonly ChurnRecord[],
+  endMs: number,
+): Array<{
+  fromMs: number;
+  toMs: number;
+  label: string;
 }> {
   const open = new Map<string, ChurnRecord>();
   const spans: Array<{ fromMs: number; toMs: number; label: string }> = [];

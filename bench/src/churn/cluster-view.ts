@@ -24,7 +24,11 @@ async function ask(cluster: LocalCluster, node: NodeProcess): Promise<DirectoryA
   if (!node.running) return null;
   let client: RpcClient | null = null;
   try {
-    client = await RpcClient.connect(node.address, STATUS_CONNECT_TIMEOUT_MS, cluster.nodeConnectOptions());
+    client = await RpcClient.connect(
+      node.address,
+      STATUS_CONNECT_TIMEOUT_MS,
+      cluster.nodeConnectOptions(),
+    );
     const answer = await client.call("clusterStatus", {}, { timeoutMs: STATUS_CALL_TIMEOUT_MS });
     const self = answer.body.members.find((member) => member.node === answer.body.node);
     return { node, primary: self?.primary === true, groups: answer.body.groups };
@@ -60,18 +64,27 @@ export function toSample(view: ClusterView, tMs: number): MembershipSample {
 }
 
 /** The node a role names now; null when the view does not say (no primary elected yet). */
-export function resolveTarget(cluster: LocalCluster, view: ClusterView, target: string): NodeProcess | null {
+export function resolveTarget(
+  cluster: LocalCluster,
+  view: ClusterView,
+  target: string,
+): NodeProcess | null {
   const [role, groupName] = target.split(":");
   const running = (node: NodeProcess): boolean => node.running;
   switch (role) {
     case "directory-primary":
       return view.directoryPrimary;
     case "directory-backup":
-      return cluster.nodes.find((node) =>
-        node.role === "directory" && running(node) && node !== view.directoryPrimary) ?? null;
+      return (
+        cluster.nodes.find(
+          (node) => node.role === "directory" && running(node) && node !== view.directoryPrimary,
+        ) ?? null
+      );
     case "storage-primary": {
       const group = view.groups.find((candidate) => candidate.group === groupName);
-      return group?.primaryNode === null || group === undefined ? null : cluster.node(group.primaryNode);
+      return group?.primaryNode === null || group === undefined
+        ? null
+        : cluster.node(group.primaryNode);
     }
     case "storage-backup": {
       const group = view.groups.find((candidate) => candidate.group === groupName);

@@ -61,7 +61,8 @@ function parseWeighted<T>(text: string, parseValue: (raw: string) => T): Weighte
     if (raw === undefined || !(weight >= 0)) throw new Error(`bad weighted entry '${part}'`);
     return { value: parseValue(raw), weight };
   });
-  if (!entries.some((entry) => entry.weight > 0)) throw new Error(`no positive weight in '${text}'`);
+  if (!entries.some((entry) => entry.weight > 0))
+    throw new Error(`no positive weight in '${text}'`);
   return entries;
 }
 
@@ -118,7 +119,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       continue;
     }
     const value = argv[index + 1];
-    if (!flag.startsWith("--") || value === undefined) throw new Error(`bad argument '${flag}'\n${USAGE}`);
+    if (!flag.startsWith("--") || value === undefined)
+      throw new Error(`bad argument '${flag}'\n${USAGE}`);
     flags.set(flag, value);
     index += 1;
   }

@@ -49,8 +49,15 @@ export class History {
 
   beginWrite(uid: string, name: string, sha256: string, bytes: number, nowMs: number): WriteRecord {
     const record: WriteRecord = {
-      id: this.writes.length, uid, name, sha256, bytes, startMs: nowMs,
-      endMs: null, version: null, failed: false,
+      id: this.writes.length,
+      uid,
+      name,
+      sha256,
+      bytes,
+      startMs: nowMs,
+      endMs: null,
+      version: null,
+      failed: false,
     };
     this.writes.push(record);
     const key = this.key(uid, name);
@@ -129,8 +136,10 @@ export function checkReads(history: History): ReadCheck {
     const verdict = judgeRead(history, read);
     counts[verdict] += 1;
     if ((verdict === "stale" || verdict === "unknown") && samples.length < CHECK_SAMPLES_MAX) {
-      samples.push(`${verdict}: ${read.uid}/${read.name} v${read.version} ` +
-        `(acked before: ${read.ackedBefore.join(",")}; sha ${read.sha256.slice(0, 12)})`);
+      samples.push(
+        `${verdict}: ${read.uid}/${read.name} v${read.version} ` +
+          `(acked before: ${read.ackedBefore.join(",")}; sha ${read.sha256.slice(0, 12)})`,
+      );
     }
   }
   return { ...counts, samples };

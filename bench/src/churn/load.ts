@@ -86,8 +86,14 @@ export class Load {
     this.random = prng(options.seed);
     const largest = Math.max(...options.sizes.map((entry) => entry.value));
     this.payloads = new Payloads(largest, this.random);
-    this.state = { history: new History(), records: [], retryTimesMs: [], errorSamples: [],
-      listMissing: 0, inFlight: 0 };
+    this.state = {
+      history: new History(),
+      records: [],
+      retryTimesMs: [],
+      errorSamples: [],
+      listMissing: 0,
+      inFlight: 0,
+    };
     const onRetry = (): void => void this.state.retryTimesMs.push(this.nowMs());
     for (let index = 0; index < options.clients; index += 1) {
       if (index % CLIENTS_PER_POOL === 0) this.pools.push(new RpcPool(POOL_CONNECT_TIMEOUT_MS));
@@ -113,7 +119,8 @@ export class Load {
   /** Create every user once, then let every client learn the primary. */
   async connect(): Promise<void> {
     const tenants = Math.min(TENANTS_MAX, this.options.clients);
-    for (let index = 0; index < tenants; index += 1) await this.clients[index]?.connect(this.uidOf(index));
+    for (let index = 0; index < tenants; index += 1)
+      await this.clients[index]?.connect(this.uidOf(index));
     await Promise.all(this.clients.map((client, index) => client.connect(this.uidOf(index))));
   }
 
@@ -138,7 +145,9 @@ export class Load {
       } catch (error) {
         ok = false;
         if (this.state.errorSamples.length < ERROR_SAMPLES_MAX) {
-          this.state.errorSamples.push(`${(startMs / 1000).toFixed(1)}s ${kind}: ${errorText(error)}`);
+          this.state.errorSamples.push(
+            `${(startMs / 1000).toFixed(1)}s ${kind}: ${errorText(error)}`,
+          );
         }
       }
       this.state.inFlight -= 1;
@@ -153,7 +162,11 @@ export class Load {
   }
 
   private async op(
-    client: FtfsClient, uid: string, kind: OpKind, newName: string, names: readonly string[],
+    client: FtfsClient,
+    uid: string,
+    kind: OpKind,
+    newName: string,
+    names: readonly string[],
   ): Promise<number> {
     switch (kind) {
       case "upload":
@@ -188,7 +201,9 @@ export class Load {
   }
 
   private acknowledge(record: WriteRecord, version: number): void {
-    const first = this.state.history.writesOf(record.uid, record.name).every((w) => w.version === null);
+    const first = this.state.history
+      .writesOf(record.uid, record.name)
+      .every((w) => w.version === null);
     record.version = version;
     if (!first) return;
     const names = this.ackedNames.get(record.uid) ?? [];
@@ -202,8 +217,13 @@ export class Load {
     const hasher = new Bun.CryptoHasher("sha256");
     const result = await client.read(uid, name, (chunk) => void hasher.update(chunk));
     this.state.history.reads.push({
-      uid, name, startMs, endMs: this.nowMs(), version: result.version,
-      sha256: hasher.digest("hex"), ...context,
+      uid,
+      name,
+      startMs,
+      endMs: this.nowMs(),
+      version: result.version,
+      sha256: hasher.digest("hex"),
+      ...context,
     });
     return result.bytes;
   }
@@ -249,7 +269,12 @@ export async function verifyAcknowledged(
       const label = `${write.uid}/${write.name}@v${write.version}`;
       try {
         const hasher = new Bun.CryptoHasher("sha256");
-        await client.read(write.uid, write.name, (chunk) => void hasher.update(chunk), write.version);
+        await client.read(
+          write.uid,
+          write.name,
+          (chunk) => void hasher.update(chunk),
+          write.version,
+        );
         if (hasher.digest("hex") === write.sha256) exact += 1;
         else {
           corrupted += 1;

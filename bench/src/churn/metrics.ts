@@ -60,7 +60,11 @@ export function perSecond(
 ): SecondMetrics[] {
   const seconds = Math.max(1, Math.ceil(durationMs / MS_PER_S));
   const buckets = Array.from({ length: seconds }, () => ({
-    ops: zeroOps(), bytes: 0, latencies: [] as number[], errors: 0, retries: 0,
+    ops: zeroOps(),
+    bytes: 0,
+    latencies: [] as number[],
+    errors: 0,
+    retries: 0,
   }));
   const bucketOf = (tMs: number): (typeof buckets)[number] | undefined =>
     buckets[Math.min(seconds - 1, Math.max(0, Math.floor(tMs / MS_PER_S)))];
@@ -96,4 +100,3 @@ export function perSecond(
     };
   });
 }
-

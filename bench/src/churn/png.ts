@@ -9,20 +9,38 @@ const WINDOW_SIZE = "1340,1560";
 /** A cold Chromium start on a loaded 2-core machine takes seconds; this only bounds a hang. */
 const RENDER_TIMEOUT_MS = 60_000;
 
-export async function renderPng(htmlPath: string, pngPath: string): Promise<{ ok: boolean; note: string }> {
+export async function renderPng(
+  htmlPath: string,
+  pngPath: string,
+): Promise<{ ok: boolean; note: string }> {
   const browser = BROWSERS.map((name) => Bun.which(name)).find((path) => path !== null);
   if (browser === undefined || browser === null) {
     return { ok: false, note: "no headless browser (apt-get install -y chromium)" };
   }
-  const child = Bun.spawn([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-    `--window-size=${WINDOW_SIZE}`, `--screenshot=${pngPath}`, `file://${htmlPath}`], {
-    stdout: "ignore", stderr: "pipe",
-  });
+  const child = Bun.spawn(
+    [
+      browser,
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--hide-scrollbars",
+      `--window-size=${WINDOW_SIZE}`,
+      `--screenshot=${pngPath}`,
+      `file://${htmlPath}`,
+    ],
+    {
+      stdout: "ignore",
+      stderr: "pipe",
+    },
+  );
   const timer = setTimeout(() => child.kill("SIGKILL"), RENDER_TIMEOUT_MS);
   const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
   clearTimeout(timer);
   if (code !== 0 || !(await Bun.file(pngPath).exists())) {
-    return { ok: false, note: `${browser} exited ${code}: ${stderr.trim().split("\n").at(-1) ?? ""}` };
+    return {
+      ok: false,
+      note: `${browser} exited ${code}: ${stderr.trim().split("\n").at(-1) ?? ""}`,
+    };
   }
   return { ok: true, note: "" };
 }

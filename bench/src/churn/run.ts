@@ -24,7 +24,10 @@ import { buildSummary, formatSummary, type Summary } from "./summary.ts";
 
 const MIB = 1024 * 1024;
 const DIRECTORIES = 3;
-const GROUPS = [{ name: "s1", size: 3 }, { name: "s2", size: 3 }] as const;
+const GROUPS = [
+  { name: "s1", size: 3 },
+  { name: "s2", size: 3 },
+] as const;
 /** Enough bytes for a stable disk and loopback figure, few enough to cost ~5 s. */
 const LIMITS_BYTES = 512 * MIB;
 const SAMPLE_INTERVAL_MS = 1_000;
@@ -49,19 +52,27 @@ class Sampler {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private busy = false;
 
-  constructor(private readonly cluster: LocalCluster, private readonly load: Load,
-    private readonly progress: (line: string) => void) {}
+  constructor(
+    private readonly cluster: LocalCluster,
+    private readonly load: Load,
+    private readonly progress: (line: string) => void,
+  ) {}
 
   async sampleCpu(): Promise<void> {
-    await Promise.all(this.cluster.nodes.map(async (node) => {
-      const pid = node.pid;
-      if (pid === null) return;
-      const seconds = await cpuSeconds(pid);
-      if (seconds === null) return;
-      const entry = this.cpuByPid.get(pid);
-      // A pid first seen after t0 is a restarted node: all its CPU is this run's.
-      this.cpuByPid.set(pid, { first: entry?.first ?? (this.membership.length === 0 ? seconds : 0), last: seconds });
-    }));
+    await Promise.all(
+      this.cluster.nodes.map(async (node) => {
+        const pid = node.pid;
+        if (pid === null) return;
+        const seconds = await cpuSeconds(pid);
+        if (seconds === null) return;
+        const entry = this.cpuByPid.get(pid);
+        // A pid first seen after t0 is a restarted node: all its CPU is this run's.
+        this.cpuByPid.set(pid, {
+          first: entry?.first ?? (this.membership.length === 0 ? seconds : 0),
+          last: seconds,
+        });
+      }),
+    );
   }
 
   start(): void {
@@ -89,9 +100,13 @@ class Sampler {
     const ok = state.records.filter((record) => record.ok).length;
     const errors = state.records.length - ok;
     const last = this.membership.at(-1);
-    const groups = Object.entries(last?.groupPrimary ?? {}).map(([group, node]) => `${group}:${node ?? "-"}`);
-    return `${(tMs / 1000).toFixed(0)}s ops ${ok} err ${errors} retries ${state.retryTimesMs.length} ` +
-      `in-flight ${state.inFlight} dir:${last?.directoryPrimary ?? "-"} ${groups.join(" ")}`;
+    const groups = Object.entries(last?.groupPrimary ?? {}).map(
+      ([group, node]) => `${group}:${node ?? "-"}`,
+    );
+    return (
+      `${(tMs / 1000).toFixed(0)}s ops ${ok} err ${errors} retries ${state.retryTimesMs.length} ` +
+      `in-flight ${state.inFlight} dir:${last?.directoryPrimary ?? "-"} ${groups.join(" ")}`
+    );
   }
 
   stop(): void {
@@ -116,8 +131,12 @@ interface RunOutcome {
   readonly failed: boolean;
 }
 
-async function runLoad(options: BenchOptions, cluster: LocalCluster, limits: MachineLimits | null,
-  schedule: readonly ChurnEvent[]): Promise<RunOutcome> {
+async function runLoad(
+  options: BenchOptions,
+  cluster: LocalCluster,
+  limits: MachineLimits | null,
+  schedule: readonly ChurnEvent[],
+): Promise<RunOutcome> {
   const tty = process.stderr.isTTY;
   const progress = (line: string): void => {
     if (tty) process.stderr.write(`\r\x1b[K${line}`);
@@ -142,7 +161,10 @@ async function runLoad(options: BenchOptions, cluster: LocalCluster, limits: Mac
   sampler.stop();
   const cpu = process.cpuUsage(cpu0);
   if (tty) process.stderr.write("\n");
-  for (const record of churn.records) log(`${(record.atMs / 1000).toFixed(1)}s ${record.action} ${record.target} → ${record.node ?? "?"} ${record.note}`);
+  for (const record of churn.records)
+    log(
+      `${(record.atMs / 1000).toFixed(1)}s ${record.action} ${record.target} → ${record.node ?? "?"} ${record.note}`,
+    );
   const healed = churn.heal();
   if (healed.length > 0) log(`healed: ${healed.join(", ")}`);
   await cluster.waitReady(HEAL_READY_TIMEOUT_MS);
@@ -152,37 +174,73 @@ async function runLoad(options: BenchOptions, cluster: LocalCluster, limits: Mac
   load.close();
   const reads = checkReads(load.state.history);
   const conflicts = conflictingAcks(load.state.history);
-  const metrics = perSecond(load.state.records, load.state.retryTimesMs, sampler.membership, durationMs);
+  const metrics = perSecond(
+    load.state.records,
+    load.state.retryTimesMs,
+    sampler.membership,
+    durationMs,
+  );
   const summary = buildSummary({
-    options, wallMs, durationMs, metrics, load: load.state, verify, reads, conflicts, limits,
-    churn: churn.records, serverCpuSeconds: sampler.serverCpuSeconds(),
-    loadCpuSeconds: (cpu.user + cpu.system) / 1e6, loopLagMsMax: sampler.loopLagMsMax,
+    options,
+    wallMs,
+    durationMs,
+    metrics,
+    load: load.state,
+    verify,
+    reads,
+    conflicts,
+    limits,
+    churn: churn.records,
+    serverCpuSeconds: sampler.serverCpuSeconds(),
+    loadCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    loopLagMsMax: sampler.loopLagMsMax,
   });
-  const failed = verify.lost > 0 || verify.corrupted > 0 || reads.unknown > 0 || reads.stale > 0 ||
-    conflicts.length > 0 || load.state.listMissing > 0;
+  const failed =
+    verify.lost > 0 ||
+    verify.corrupted > 0 ||
+    reads.unknown > 0 ||
+    reads.stale > 0 ||
+    conflicts.length > 0 ||
+    load.state.listMissing > 0;
   await writeOutputs(options, summary, metrics, churn, durationMs);
   return { summary, failed };
 }
 
-async function writeOutputs(options: BenchOptions, summary: Summary,
-  metrics: ReturnType<typeof perSecond>, churn: ChurnPlayer, durationMs: number): Promise<void> {
+async function writeOutputs(
+  options: BenchOptions,
+  summary: Summary,
+  metrics: ReturnType<typeof perSecond>,
+  churn: ChurnPlayer,
+  durationMs: number,
+): Promise<void> {
   const outDir = resolve(options.outDir);
   await mkdir(outDir, { recursive: true });
   const text = formatSummary(summary);
-  await writeFile(join(outDir, "metrics.json"), JSON.stringify({ summary, churn: churn.records, seconds: metrics }, null, 1));
-  const events = churn.records.filter((record) => record.node !== null).map((record) => ({
-    atS: record.atMs / 1000, label: `${record.action} ${record.node}`,
-  }));
+  await writeFile(
+    join(outDir, "metrics.json"),
+    JSON.stringify({ summary, churn: churn.records, seconds: metrics }, null, 1),
+  );
+  const events = churn.records
+    .filter((record) => record.node !== null)
+    .map((record) => ({
+      atS: record.atMs / 1000,
+      label: `${record.action} ${record.node}`,
+    }));
   const spans = outages(churn.records, durationMs).map((span) => ({
-    fromS: span.fromMs / 1000, toS: span.toMs / 1000, label: span.label,
+    fromS: span.fromMs / 1000,
+    toS: span.toMs / 1000,
+    label: span.label,
   }));
   const htmlPath = join(outDir, "report.html");
   const title = `FTFS churn bench: ${options.clients} clients, ${options.durationS} s`;
   await writeFile(htmlPath, renderReport(title, text, metrics, events, spans));
-  const png = options.noPng ? { ok: false, note: "--no-png" }
+  const png = options.noPng
+    ? { ok: false, note: "--no-png" }
     : await renderPng(htmlPath, join(outDir, "metrics.png"));
   process.stdout.write(`${text}\n`);
-  process.stdout.write(`outputs: ${outDir}/{metrics.json,report.html${png.ok ? ",metrics.png" : ""}}\n`);
+  process.stdout.write(
+    `outputs: ${outDir}/{metrics.json,report.html${png.ok ? ",metrics.png" : ""}}\n`,
+  );
   if (!png.ok) process.stdout.write(`metrics.png skipped: ${png.note}\n`);
 }
 

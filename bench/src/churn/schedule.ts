@@ -62,21 +62,25 @@ export function parseSchedule(text: string): ChurnEvent[] {
   if (trimmed.startsWith("[")) {
     const parsed: unknown = JSON.parse(trimmed);
     if (!Array.isArray(parsed)) throw new Error("a JSON churn schedule is an array");
-    return parsed.map((item: unknown) => {
-      const record = (item ?? {}) as Record<string, unknown>;
-      return checkEvent({
-        atS: Number(record["atS"]),
-        action: parseAction(String(record["action"])),
-        target: String(record["target"] ?? ""),
-      });
-    }).sort((a, b) => a.atS - b.atS);
+    return parsed
+      .map((item: unknown) => {
+        const record = (item ?? {}) as Record<string, unknown>;
+        return checkEvent({
+          atS: Number(record["atS"]),
+          action: parseAction(String(record["action"])),
+          target: String(record["target"] ?? ""),
+        });
+      })
+      .sort((a, b) => a.atS - b.atS);
   }
   const events: ChurnEvent[] = [];
   for (const raw of trimmed.split("\n")) {
     const line = raw.replace(/#.*/, "").trim();
     if (line === "") continue;
     const [at, action, target] = line.split(/\s+/);
-    events.push(checkEvent({ atS: Number(at), action: parseAction(action ?? ""), target: target ?? "" }));
+    events.push(
+      checkEvent({ atS: Number(at), action: parseAction(action ?? ""), target: target ?? "" }),
+    );
   }
   return events.sort((a, b) => a.atS - b.atS);
 }

@@ -79,10 +79,12 @@ export function buildSummary(input: SummaryInput): Summary {
   const ok = records.filter((record) => record.ok);
   const seconds = input.wallMs / MS_PER_S;
   const latencies = ok.map((record) => record.endMs - record.startMs).sort((a, b) => a - b);
-  const opsByKind = Object.fromEntries(OP_KINDS.map((kind) =>
-    [kind, ok.filter((record) => record.kind === kind).length])) as Record<OpKind, number>;
+  const opsByKind = Object.fromEntries(
+    OP_KINDS.map((kind) => [kind, ok.filter((record) => record.kind === kind).length]),
+  ) as Record<OpKind, number>;
   const bytes = ok.reduce((sum, record) => sum + record.bytes, 0);
-  const writeBytes = ok.filter((record) => record.kind === "upload" || record.kind === "update")
+  const writeBytes = ok
+    .filter((record) => record.kind === "upload" || record.kind === "update")
     .reduce((sum, record) => sum + record.bytes, 0);
   const gap = longestGap(records);
   const mibPerS = bytes / MIB / seconds;
@@ -117,41 +119,100 @@ export function buildSummary(input: SummaryInput): Summary {
     loadCpuShareOfOneCore: input.loadCpuSeconds / seconds,
     loopLagMsMax: input.loopLagMsMax,
     limits: input.limits,
-    writeTimesReplicasOverDiskFsync: input.limits === null ? null
-      : (writeMibPerS * REPLICAS) / input.limits.diskWriteFsyncMiBps,
+    writeTimesReplicasOverDiskFsync:
+      input.limits === null ? null : (writeMibPerS * REPLICAS) / input.limits.diskWriteFsyncMiBps,
     mibPerSOverLoopback: input.limits === null ? null : mibPerS / input.limits.loopbackTcpMiBps,
-    samples: [...input.load.errorSamples, ...input.verify.samples, ...readSamples, ...input.conflicts],
+    samples: [
+      ...input.load.errorSamples,
+      ...input.verify.samples,
+      ...readSamples,
+      ...input.conflicts,
+    ],
   };
 }
 
-const fixed = (value: number | null, digits = 1): string => (value === null ? "-" : value.toFixed(digits));
+const fixed = (value: number | null, digits = 1): string =>
+  value === null ? "-" : value.toFixed(digits);
 
 export function formatSummary(summary: Summary): string {
   const kinds = OP_KINDS.map((kind) => `${kind} ${summary.opsByKind[kind]}`).join(", ");
   const rows: Array<[string, string, string]> = [
-    ["clients / seconds / churn events", `${summary.clients} / ${fixed(summary.durationS)} / ${summary.churnEvents}`, "100 / - / 1 kill"],
+    [
+      "clients / seconds / churn events",
+      `${summary.clients} / ${fixed(summary.durationS)} / ${summary.churnEvents}`,
+      "100 / - / 1 kill",
+    ],
     ["operations completed", `${summary.opsTotal} (${kinds})`, ""],
     ["operations/s (mixed sizes)", fixed(summary.opsPerS), PEER.opsPerS],
-    ["MiB/s moved (of which written)", `${fixed(summary.mibPerS)} (${fixed(summary.writeMibPerS)})`, ""],
-    ["latency p50 / p95 / p99 ms", `${fixed(summary.p50Ms, 0)} / ${fixed(summary.p95Ms, 0)} / ${fixed(summary.p99Ms, 0)}`, ""],
-    ["errors (client gave up) / retries", `${summary.errors} / ${summary.retries}`, `${PEER.errors} / -`],
-    ["longest gap between completions", `${fixed(summary.longestGapMs / MS_PER_S, 2)} s at ${fixed(summary.longestGapAtS)} s`, PEER.longestGap],
-    ["acknowledged writes read back exact", `${summary.readBackExact} of ${summary.acknowledgedWrites}`, "all"],
-    ["lost / corrupted / conflicting acks", `${summary.lost} / ${summary.corrupted} / ${summary.conflictingAcks}`, `${PEER.lost} / 0 / -`],
-    ["reads: acked / concurrent / stale / unknown", `${summary.reads.acked} / ${summary.reads.concurrent} / ${summary.reads.stale} / ${summary.reads.unknown}`, ""],
+    [
+      "MiB/s moved (of which written)",
+      `${fixed(summary.mibPerS)} (${fixed(summary.writeMibPerS)})`,
+      "",
+    ],
+    [
+      "latency p50 / p95 / p99 ms",
+      `${fixed(summary.p50Ms, 0)} / ${fixed(summary.p95Ms, 0)} / ${fixed(summary.p99Ms, 0)}`,
+      "",
+    ],
+    [
+      "errors (client gave up) / retries",
+      `${summary.errors} / ${summary.retries}`,
+      `${PEER.errors} / -`,
+    ],
+    [
+      "longest gap between completions",
+      `${fixed(summary.longestGapMs / MS_PER_S, 2)} s at ${fixed(summary.longestGapAtS)} s`,
+      PEER.longestGap,
+    ],
+    [
+      "acknowledged writes read back exact",
+      `${summary.readBackExact} of ${summary.acknowledgedWrites}`,
+      "all",
+    ],
+    [
+      "lost / corrupted / conflicting acks",
+      `${summary.lost} / ${summary.corrupted} / ${summary.conflictingAcks}`,
+      `${PEER.lost} / 0 / -`,
+    ],
+    [
+      "reads: acked / concurrent / stale / unknown",
+      `${summary.reads.acked} / ${summary.reads.concurrent} / ${summary.reads.stale} / ${summary.reads.unknown}`,
+      "",
+    ],
     ["listings missing an acked name", String(summary.listMissing), ""],
-    ["server CPU s (all FTFS processes) / ms per op", `${fixed(summary.serverCpuSeconds)} / ${fixed(summary.serverCpuMsPerOp)}`, PEER.cpuPerOp],
-    ["load process CPU (share of one core) / max loop lag", `${fixed(summary.loadCpuShareOfOneCore * 100, 0)}% / ${fixed(summary.loopLagMsMax, 0)} ms`, ""],
+    [
+      "server CPU s (all FTFS processes) / ms per op",
+      `${fixed(summary.serverCpuSeconds)} / ${fixed(summary.serverCpuMsPerOp)}`,
+      PEER.cpuPerOp,
+    ],
+    [
+      "load process CPU (share of one core) / max loop lag",
+      `${fixed(summary.loadCpuShareOfOneCore * 100, 0)}% / ${fixed(summary.loopLagMsMax, 0)} ms`,
+      "",
+    ],
   ];
   if (summary.limits !== null) {
-    rows.push(["disk write+fsync / loopback TCP MiB/s", `${fixed(summary.limits.diskWriteFsyncMiBps, 0)} / ${fixed(summary.limits.loopbackTcpMiBps, 0)}`, "0.7-2.9 GiB/s / ~4 GiB/s"]);
-    rows.push(["written MiB/s × 3 replicas ÷ disk", fixed(summary.writeTimesReplicasOverDiskFsync, 3), ""]);
+    rows.push([
+      "disk write+fsync / loopback TCP MiB/s",
+      `${fixed(summary.limits.diskWriteFsyncMiBps, 0)} / ${fixed(summary.limits.loopbackTcpMiBps, 0)}`,
+      "0.7-2.9 GiB/s / ~4 GiB/s",
+    ]);
+    rows.push([
+      "written MiB/s × 3 replicas ÷ disk",
+      fixed(summary.writeTimesReplicasOverDiskFsync, 3),
+      "",
+    ]);
     rows.push(["MiB/s moved ÷ loopback TCP", fixed(summary.mibPerSOverLoopback, 4), ""]);
   }
   const width = Math.max(...rows.map(([label]) => label.length));
   const valueWidth = Math.max(...rows.map(([, value]) => value.length));
   const header = `${"".padEnd(width)}  ${"FTFS (this run)".padEnd(valueWidth)}  Swift (recorded, peers/README.md)`;
-  const lines = rows.map(([label, value, peer]) => `${label.padEnd(width)}  ${value.padEnd(valueWidth)}  ${peer}`);
-  const samples = summary.samples.length === 0 ? [] : ["", "samples:", ...summary.samples.map((sample) => `  ${sample}`)];
+  const lines = rows.map(
+    ([label, value, peer]) => `${label.padEnd(width)}  ${value.padEnd(valueWidth)}  ${peer}`,
+  );
+  const samples =
+    summary.samples.length === 0
+      ? []
+      : ["", "samples:", ...summary.samples.map((sample) => `  ${sample}`)];
   return [header, ...lines, ...samples].join("\n");
 }

@@ -114,8 +114,12 @@ describe("friendly forms", () => {
       version: 7,
       target: { kind: "stdout" },
     });
-    expect(() => command(["get", "n", "--version", "latest"])).toThrow(/--version takes a version number/);
-    expect(() => command(["get", "n", "--version", "0"])).toThrow(/--version takes a version number/);
+    expect(() => command(["get", "n", "--version", "latest"])).toThrow(
+      /--version takes a version number/,
+    );
+    expect(() => command(["get", "n", "--version", "0"])).toThrow(
+      /--version takes a version number/,
+    );
     expect(() => command(["ls", "--version", "2"])).toThrow(/--version does not apply/);
     expect(command(["get", "n", "-o", "out.bin"])).toEqual({
       kind: "read",

@@ -385,7 +385,10 @@ function versionOf(text: string | undefined, topic: HelpTopic): number | null {
   const match = /^v?(\d+)$/.exec(text.trim());
   const value = match === null ? Number.NaN : Number(match[1]);
   if (!Number.isSafeInteger(value) || value < 1) {
-    throw new UsageProblem(`--version takes a version number such as 3 or v3, not '${text}'`, topic);
+    throw new UsageProblem(
+      `--version takes a version number such as 3 or v3, not '${text}'`,
+      topic,
+    );
   }
   return value;
 }
@@ -401,7 +404,10 @@ function quotaOf(
   const value = match === null || scale === undefined ? Number.NaN : Number(match[1]) * scale;
   if (!Number.isSafeInteger(value)) {
     const example = units.gib === undefined ? "1000" : "10GiB";
-    throw new UsageProblem(`${flag} takes a whole number such as ${example}, not '${text}'`, "admin");
+    throw new UsageProblem(
+      `${flag} takes a whole number such as ${example}, not '${text}'`,
+      "admin",
+    );
   }
   return value;
 }

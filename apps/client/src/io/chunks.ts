@@ -84,7 +84,10 @@ export async function putChunk(
       // loser's copy is an unreferenced chunk that garbage collection removes.
       const other = chooseGroup(ranked, options.views, new Set([...failedGroups, first]));
       const targets = other === first ? [first] : [first, other];
-      return firstOf(targets.map((group) => () => putTo(group)), options.hedgeMs);
+      return firstOf(
+        targets.map((group) => () => putTo(group)),
+        options.hedgeMs,
+      );
     },
     retryPolicy(options, `putChunk ${chunkId.slice(0, 12)}`),
   );

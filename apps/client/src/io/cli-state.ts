@@ -109,7 +109,8 @@ export class CliState {
         return { credentials: { kind: "node", node: ADMIN_NODE_NAME, keyring }, identity: "node" };
       }
     }
-    const uid = actor.kind === "user" ? actor.uid : actor.kind === "admin" ? this.session?.uid : undefined;
+    const uid =
+      actor.kind === "user" ? actor.uid : actor.kind === "admin" ? this.session?.uid : undefined;
     const login = uid === undefined ? undefined : this.session?.logins?.[uid];
     if (login === undefined) return { credentials: { kind: "anonymous" }, identity: "anonymous" };
     if (Date.now() >= login.expiresAtMs) {
@@ -149,7 +150,9 @@ export class CliState {
     try {
       return Keyring.parse(text.trim());
     } catch (error) {
-      throw new UsageError(`cluster key: ${error instanceof Error ? error.message : String(error)}`);
+      throw new UsageError(
+        `cluster key: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 

@@ -33,11 +33,7 @@ import { DirectoryClient } from "./directory.ts";
 import { runDownload, type ChunkSink, type ReadResult } from "./download.ts";
 import { NODE_DOWN_CODES, type RetryObserver } from "./retry.ts";
 import { listEveryGroup } from "./storage-list.ts";
-import {
-  runUpload,
-  type ProgressListener,
-  type UploadResult,
-} from "./upload.ts";
+import { runUpload, type ProgressListener, type UploadResult } from "./upload.ts";
 import { baseName, checkName, checkUid } from "./validate.ts";
 import {
   newClientNonce,
@@ -84,13 +80,10 @@ export class FtfsClient {
   constructor(options: FtfsClientOptions) {
     this.pool =
       options.pool ??
-      new RpcPool(
-        options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT,
-        {
-          ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
-          ...(options.tls === undefined ? {} : { tls: options.tls }),
-        },
-      );
+      new RpcPool(options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT, {
+        ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
+      });
     this.ownsPool = options.pool === undefined;
     const retryDeadlineMs = options.retryDeadlineMs ?? CLIENT_RETRY_DEADLINE_MS;
     this.directory = new DirectoryClient(this.pool, {
@@ -146,7 +139,12 @@ export class FtfsClient {
     const { proof, finish } = proveLogin(challenge, secret);
     const { uid, clientNonce } = challenge;
     const serverNonce = challenge.start.serverNonce;
-    const answer = await this.directory.call("loginFinish", { uid, clientNonce, serverNonce, proof });
+    const answer = await this.directory.call("loginFinish", {
+      uid,
+      clientNonce,
+      serverNonce,
+      proof,
+    });
     return finish(answer);
   }
 
@@ -244,12 +242,7 @@ export class FtfsClient {
   async listFromStorage(uid: string): Promise<StoredFile[]> {
     checkUid(uid);
     const { groups } = await this.directory.call("listGroups", {});
-    const listings = await listEveryGroup(
-      this.pool,
-      groups,
-      uid,
-      this.transfer.chunkTimeoutMs,
-    );
+    const listings = await listEveryGroup(this.pool, groups, uid, this.transfer.chunkTimeoutMs);
     return mergeOwned(listings);
   }
 

@@ -296,7 +296,11 @@ export function formatLocalTime(timeMs: number): string {
  * The secret for a login: $FTFS_SECRET, else --secret-file, else a prompt on a terminal. A
  * trailing newline of a file or a paste is not part of it.
  */
-async function readSecret(state: CliState, uid: string, secretFile: string | null): Promise<string> {
+async function readSecret(
+  state: CliState,
+  uid: string,
+  secretFile: string | null,
+): Promise<string> {
   const fromEnv = state.io.env.FTFS_SECRET;
   if (fromEnv !== undefined && fromEnv !== "") return fromEnv.trim();
   if (secretFile !== null) {

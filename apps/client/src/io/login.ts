@@ -49,10 +49,14 @@ export function newClientNonce(): string {
 export function proveLogin(
   challenge: LoginChallenge,
   secret: string,
-): { readonly proof: string; readonly finish: (answer: ResponseBody<"loginFinish">) => LoginSession } {
+): {
+  readonly proof: string;
+  readonly finish: (answer: ResponseBody<"loginFinish">) => LoginSession;
+} {
   const { uid, clientNonce, start } = challenge;
   const salt = fromBase64Url(start.salt);
-  if (salt === null) throw new FtfsError("BAD_FRAME", "the directory sent a salt that is not base64url");
+  if (salt === null)
+    throw new FtfsError("BAD_FRAME", "the directory sent a salt that is not base64url");
   const keys = deriveClientKeys(hashes, secret, salt, start.iterations);
   const transcript: LoginTranscript = {
     uid,
@@ -68,9 +72,21 @@ export function proveLogin(
         "the directory could not prove it holds this user's verifier: not the cluster it claims",
       );
     }
-    const sessionKey = unsealSessionKey(hashes, keys.clientKey, transcript, answer.sealedSessionKey);
-    if (sessionKey === null) throw new FtfsError("BAD_FRAME", "the directory sent a malformed session key");
-    return { uid, token: answer.token, sessionKey, expiresAtMs: answer.expiresAtMs, admin: answer.admin };
+    const sessionKey = unsealSessionKey(
+      hashes,
+      keys.clientKey,
+      transcript,
+      answer.sealedSessionKey,
+    );
+    if (sessionKey === null)
+      throw new FtfsError("BAD_FRAME", "the directory sent a malformed session key");
+    return {
+      uid,
+      token: answer.token,
+      sessionKey,
+      expiresAtMs: answer.expiresAtMs,
+      admin: answer.admin,
+    };
   };
   return { proof: clientProof(hashes, keys, transcript), finish };
 }

@@ -74,7 +74,12 @@ export function parseSession(text: string): Session | null {
   if (addresses.length !== cluster.length) return null;
   const primaryAddress = typeof primary === "string" && parseAddress(primary).ok ? primary : null;
   const logins = parseLogins((value as Record<string, unknown>).logins);
-  return { uid, cluster: addresses, primary: primaryAddress, ...(logins === null ? {} : { logins }) };
+  return {
+    uid,
+    cluster: addresses,
+    primary: primaryAddress,
+    ...(logins === null ? {} : { logins }),
+  };
 }
 
 /** Damaged entries are dropped: that user logs in again. */

@@ -181,8 +181,14 @@ async function putAllChunks(
 }
 
 /** The manifest's chunk list, and the receipts beside it if every chunk got one. */
-function withoutReceipts(placed: readonly PlacedChunk[]): { chunks: ChunkRef[]; receipts: string[] | null } {
+function withoutReceipts(placed: readonly PlacedChunk[]): {
+  chunks: ChunkRef[];
+  receipts: string[] | null;
+} {
   const chunks = placed.map(({ id, bytes, group }) => ({ id, bytes, group }));
   const receipts = placed.flatMap((chunk) => (chunk.receipt === undefined ? [] : [chunk.receipt]));
-  return { chunks, receipts: receipts.length === placed.length && receipts.length > 0 ? receipts : null };
+  return {
+    chunks,
+    receipts: receipts.length === placed.length && receipts.length > 0 ? receipts : null,
+  };
 }

@@ -35,7 +35,8 @@ function facts(options: {
   };
 }
 
-const by = (...uploadIds: string[]): UploadKey[] => uploadIds.map((uploadId) => ({ uid: "u", uploadId }));
+const by = (...uploadIds: string[]): UploadKey[] =>
+  uploadIds.map((uploadId) => ({ uid: "u", uploadId }));
 const candidate = (chunkId: string, uploads: UploadKey[] = [], more = false): GarbageCandidate => ({
   chunkId,
   uploads,
@@ -54,14 +55,54 @@ describe("uploadsToSweep", () => {
 });
 
 describe("judgeGarbage", () => {
-  const rows: ReadonlyArray<{ name: string; known: GarbageFacts; input: GarbageCandidate; go: boolean }> = [
-    { name: "no uploads, not kept, not moving: goes", known: facts({}), input: candidate("c"), go: true },
-    { name: "kept in this group: stays", known: facts({ kept: ["s1/c"] }), input: candidate("c"), go: false },
-    { name: "kept only in another group: goes", known: facts({ kept: ["s2/c"] }), input: candidate("c"), go: true },
-    { name: "a move copying it here: stays", known: facts({ moving: ["s1/c"] }), input: candidate("c"), go: false },
-    { name: "an open upload holds it: stays", known: facts({}), input: candidate("c", by(PAST)), go: false },
-    { name: "a swept upload: goes", known: facts({ swept: [PAST] }), input: candidate("c", by(PAST)), go: true },
-    { name: "a committed upload elsewhere: goes", known: facts({ committed: ["x"] }), input: candidate("c", by("x")), go: true },
+  const rows: ReadonlyArray<{
+    name: string;
+    known: GarbageFacts;
+    input: GarbageCandidate;
+    go: boolean;
+  }> = [
+    {
+      name: "no uploads, not kept, not moving: goes",
+      known: facts({}),
+      input: candidate("c"),
+      go: true,
+    },
+    {
+      name: "kept in this group: stays",
+      known: facts({ kept: ["s1/c"] }),
+      input: candidate("c"),
+      go: false,
+    },
+    {
+      name: "kept only in another group: goes",
+      known: facts({ kept: ["s2/c"] }),
+      input: candidate("c"),
+      go: true,
+    },
+    {
+      name: "a move copying it here: stays",
+      known: facts({ moving: ["s1/c"] }),
+      input: candidate("c"),
+      go: false,
+    },
+    {
+      name: "an open upload holds it: stays",
+      known: facts({}),
+      input: candidate("c", by(PAST)),
+      go: false,
+    },
+    {
+      name: "a swept upload: goes",
+      known: facts({ swept: [PAST] }),
+      input: candidate("c", by(PAST)),
+      go: true,
+    },
+    {
+      name: "a committed upload elsewhere: goes",
+      known: facts({ committed: ["x"] }),
+      input: candidate("c", by("x")),
+      go: true,
+    },
     {
       name: "more uploads than named: stays, even if the named are closed",
       known: facts({ swept: [PAST] }),

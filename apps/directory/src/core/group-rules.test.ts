@@ -293,7 +293,12 @@ describe("nextGroupConfig", () => {
 describe("releasedSpare", () => {
   const current = config(["s1b", "s1c", "s1e"], "s1b", 8, [], 3);
   const spare = { ...node("s1d", ALIVE), spare: true };
-  const nodes = [node("s1b", ALIVE), node("s1c", ALIVE), spare, { ...node("s1e", ALIVE), spare: true }];
+  const nodes = [
+    node("s1b", ALIVE),
+    node("s1c", ALIVE),
+    spare,
+    { ...node("s1e", ALIVE), spare: true },
+  ];
 
   test("a spare naming a full group that does not list it is released", () => {
     expect(releasedSpare(current, spare, nodes, NOW_MS, DEAD_AFTER_MS)).toBe(true);
@@ -305,7 +310,12 @@ describe("releasedSpare", () => {
     const short = [node("s1b", ALIVE), node("s1c", ALIVE), spare];
     const needing = config(["s1b", "s1c"], "s1b", 8, [], 3);
     expect(releasedSpare(needing, spare, short, NOW_MS, DEAD_AFTER_MS)).toBe(false);
-    const deadAll = [node("s1b", DEAD), node("s1c", DEAD), spare, { ...node("s1e", DEAD), spare: true }];
+    const deadAll = [
+      node("s1b", DEAD),
+      node("s1c", DEAD),
+      spare,
+      { ...node("s1e", DEAD), spare: true },
+    ];
     expect(releasedSpare(current, spare, deadAll, NOW_MS, DEAD_AFTER_MS)).toBe(false);
     const own = node("s1d", ALIVE);
     expect(releasedSpare(current, own, nodes, NOW_MS, DEAD_AFTER_MS)).toBe(false);
@@ -639,9 +649,7 @@ describe("nextGroupConfig with data folders", () => {
     registry.seed(THREE_IN_SYNC, NOW_MS);
     const seeded = registry.list();
     expect(seeded.map((status) => status.folderId)).toEqual([undefined, undefined, undefined]);
-    expect(nextGroupConfig(THREE_IN_SYNC, "s1", seeded, NOW_MS, DEAD_AFTER_MS)).toBe(
-      THREE_IN_SYNC,
-    );
+    expect(nextGroupConfig(THREE_IN_SYNC, "s1", seeded, NOW_MS, DEAD_AFTER_MS)).toBe(THREE_IN_SYNC);
   });
 
   test("a heartbeat carries the folder id into the registry", () => {

@@ -188,10 +188,16 @@ function learnerSince(
  * A learner keeps its `since` while it stays one; a node that becomes one now starts at the
  * epoch of the configuration that first lists it (the next one).
  */
-function asLearners(current: GroupConfig | undefined, statuses: readonly StorageNodeStatus[]): Learner[] {
+function asLearners(
+  current: GroupConfig | undefined,
+  statuses: readonly StorageNodeStatus[],
+): Learner[] {
   const next = (current?.epoch ?? 0) + 1;
   return statuses.map((status) => ({
-    ...asMember(status, current?.learners?.find((member) => member.node === status.node)),
+    ...asMember(
+      status,
+      current?.learners?.find((member) => member.node === status.node),
+    ),
     since: learnerSince(current, status) ?? next,
   }));
 }

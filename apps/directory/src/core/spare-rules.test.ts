@@ -53,7 +53,9 @@ function group(
     primaryNode: primary ?? null,
     replicas: inSync.map(member),
     // Learners listed first in this configuration (the rules keep an earlier `since`).
-    ...(learners.length === 0 ? {} : { learners: learners.map((node) => ({ ...member(node), since: epoch })) }),
+    ...(learners.length === 0
+      ? {}
+      : { learners: learners.map((node) => ({ ...member(node), since: epoch })) }),
     replicationFactor,
   };
 }

@@ -103,9 +103,13 @@ describe("userAdd and userRemove", () => {
     const store = freshStore();
     const first = applyOk(store, addUser("bob", 1)).generation;
     applyOk(store, commit("bob", "b", "u1", [chunk(1, 10)]));
-    expect(applyOk(store, { type: "userRemove", uid: "bob", atMs: T0_MS })).toEqual({ removed: true });
+    expect(applyOk(store, { type: "userRemove", uid: "bob", atMs: T0_MS })).toEqual({
+      removed: true,
+    });
     expect(store.getUser("bob")).toBeUndefined();
-    expect(applyOk(store, { type: "userRemove", uid: "bob", atMs: T0_MS })).toEqual({ removed: false });
+    expect(applyOk(store, { type: "userRemove", uid: "bob", atMs: T0_MS })).toEqual({
+      removed: false,
+    });
     const second = applyOk(store, addUser("bob", 2)).generation;
     expect(second).toBeGreaterThan(first);
     expect(store.getUsage("bob")).toEqual({ bytes: 10, files: 1 });
@@ -135,7 +139,10 @@ describe("quotas", () => {
   test("the keep policy prunes the oldest kept versions: released, unreadable, dropped by upload", () => {
     const store = freshStore();
     const keep = (uploadId: string, n: number) =>
-      applyOk(store, { ...commit("alice", "a", uploadId, [chunk(n, 10), chunk(9, 1)]), keepVersions: 2 });
+      applyOk(store, {
+        ...commit("alice", "a", uploadId, [chunk(n, 10), chunk(9, 1)]),
+        keepVersions: 2,
+      });
     keep("u1", 1);
     keep("u2", 2);
     ackAll(store, "s1");
@@ -151,8 +158,12 @@ describe("quotas", () => {
     expect(notices.map((notice) => notice.op)).toEqual(["commitRefs", "dropUploadRefs"]);
     expect(notices[1]?.body).toEqual({ uid: "alice", name: "a", uploadId: "u1" });
     // A retried commit of the pruned upload answers as the first did; it makes no version.
-    expect(applyOk(store, { ...commit("alice", "a", "u1", [chunk(1, 10), chunk(9, 1)]), keepVersions: 2 }))
-      .toMatchObject({ version: 1 });
+    expect(
+      applyOk(store, {
+        ...commit("alice", "a", "u1", [chunk(1, 10), chunk(9, 1)]),
+        keepVersions: 2,
+      }),
+    ).toMatchObject({ version: 1 });
     expect(latest(store, "a")).toBe(3);
     // Deleting the name releases only what is still kept.
     applyOk(store, { type: "deleteFile", uid: "alice", name: "a", requestId: "r", atMs: T0_MS });
@@ -403,12 +414,21 @@ describe("deleteFile", () => {
     applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 10, "s1"), chunk(3, 10, "s2")]));
     ackAll(store, "s1");
     ackAll(store, "s2");
-    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS });
+    applyOk(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "a.txt",
+      requestId: "r1",
+      atMs: T0_MS,
+    });
     const drop = (uploadId: string) => ({
       op: "dropUploadRefs" as const,
       body: { uid: "alice", name: "a.txt", uploadId },
     });
-    expect(store.pendingNotices("s1", 10).map((item) => item.notice)).toEqual([drop("u2"), drop("u1")]);
+    expect(store.pendingNotices("s1", 10).map((item) => item.notice)).toEqual([
+      drop("u2"),
+      drop("u1"),
+    ]);
     expect(store.pendingNotices("s2", 10).map((item) => item.notice)).toEqual([drop("u2")]);
     for (const id of [1, 2]) expect(store.chunkKept("s1", sha(id))).toBe(false);
     expect(store.chunkKept("s2", sha(3))).toBe(false);
@@ -444,7 +464,6 @@ describe("setGroupConfig", () => {
     );
   });
 });
-
 
 describe("ackNotices", () => {
   test("forgets one group's notices through (index, seq) and answers how many", () => {
@@ -531,7 +550,10 @@ describe("uploads, deadlines and sweeps", () => {
     expect(store.uploadSwept("alice", open)).toBe(true);
     expect(store.uploadSwept("alice", committed)).toBe(false);
     // A retried commit of the committed upload still answers as the first did.
-    const retried = applyOk(store, commit("alice", "a.txt", committed, [chunk(1, 10)], T0_MS + 9e9));
+    const retried = applyOk(
+      store,
+      commit("alice", "a.txt", committed, [chunk(1, 10)], T0_MS + 9e9),
+    );
     expect(retried.version).toBe(1);
   });
 
@@ -567,22 +589,39 @@ describe("the history a name keeps", () => {
     put(1, T0_MS);
     put(2, T0_MS + 10); // prunes v1, whose deadline is still ahead: its record stays
     expect(store.getVersion("alice", "a", 1)).toMatchObject({ pruned: true });
-    expect(applyOk(store, { ...commit("alice", "a", id(1), [chunk(1, 10)], T0_MS + 20), keepVersions: 1 }))
-      .toMatchObject({ version: 1 });
+    expect(
+      applyOk(store, {
+        ...commit("alice", "a", id(1), [chunk(1, 10)], T0_MS + 20),
+        keepVersions: 1,
+      }),
+    ).toMatchObject({ version: 1 });
     put(3, T0_MS + 1_500); // past v1's deadline, not v2's: v1's record goes; v2 is pruned now
     expect(store.getVersion("alice", "a", 1)).toBeUndefined();
     expect(store.getVersion("alice", "a", 2)).toMatchObject({ pruned: true });
     // A late retry of the forgotten upload is refused by its deadline, never a new version.
-    const late = apply(store, { ...commit("alice", "a", id(1), [chunk(1, 10)], T0_MS + 1_600), keepVersions: 1 });
+    const late = apply(store, {
+      ...commit("alice", "a", id(1), [chunk(1, 10)], T0_MS + 1_600),
+      keepVersions: 1,
+    });
     expect(errorCode(late)).toBe("UPLOAD_EXPIRED");
-    applyOk(store, { type: "deleteFile", uid: "alice", name: "a", requestId: "r", atMs: T0_MS + 3_500 });
+    applyOk(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "a",
+      requestId: "r",
+      atMs: T0_MS + 3_500,
+    });
     // v2 (pruned) and v3 (deleted) are past their deadlines: only the tombstone is left.
-    expect(store.listVersions("alice", "a", 0).map((record) => [record.version, record.kind])).toEqual([
-      [4, "tombstone"],
-    ]);
+    expect(
+      store.listVersions("alice", "a", 0).map((record) => [record.version, record.kind]),
+    ).toEqual([[4, "tombstone"]]);
     // The numbering goes on from the tombstone.
-    expect(applyOk(store, { ...commit("alice", "a", id(9), [chunk(5, 10)], T0_MS + 3_600), keepVersions: 1 }).version)
-      .toBe(5);
+    expect(
+      applyOk(store, {
+        ...commit("alice", "a", id(9), [chunk(5, 10)], T0_MS + 3_600),
+        keepVersions: 1,
+      }).version,
+    ).toBe(5);
   });
 });
 
@@ -595,7 +634,13 @@ describe("the chunk index", () => {
     expect(store.chunkKept("s1", sha(1))).toBe(true);
     expect(store.chunkKept("s2", sha(2))).toBe(true);
     expect(store.chunkKept("s1", sha(2))).toBe(false);
-    applyOk(store, { type: "deleteFile", uid: "alice", name: "a.txt", requestId: "r1", atMs: T0_MS });
+    applyOk(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "a.txt",
+      requestId: "r1",
+      atMs: T0_MS,
+    });
     expect(store.chunkKept("s1", sha(1))).toBe(false);
     expect(store.chunkKept("s2", sha(2))).toBe(false);
     // b.txt still names chunk 3 in s1.

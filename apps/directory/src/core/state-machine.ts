@@ -36,13 +36,7 @@ import type {
 import { SWEPT_UPLOADS_KEPT_MS, SWEPT_UPLOADS_PRUNED_PER_COMMAND_MAX } from "./limits.ts";
 import { checkManifest, groupsOfChunks } from "./manifest-rules.ts";
 import type { LiveVersion, Notice, UserRecord } from "./model.ts";
-import {
-  checkQuota,
-  keptVersions,
-  limitsOf,
-  planCommit,
-  usageAfterDelete,
-} from "./quota-rules.ts";
+import { checkQuota, keptVersions, limitsOf, planCommit, usageAfterDelete } from "./quota-rules.ts";
 import { type MetadataStore, type MetadataTx } from "./store.ts";
 
 /**
@@ -423,9 +417,5 @@ export function chunkIdsIn(chunks: readonly ChunkRef[], group: string): string[]
 /** Both name the same non-empty set of ids. */
 function sameIds(kept: readonly string[], copied: readonly string[]): boolean {
   const copiedSet = new Set(copied);
-  return (
-    kept.length > 0 && kept.length === copiedSet.size && kept.every((id) => copiedSet.has(id))
-  );
+  return kept.length > 0 && kept.length === copiedSet.size && kept.every((id) => copiedSet.has(id));
 }
-
-

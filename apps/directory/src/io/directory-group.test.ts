@@ -47,7 +47,11 @@ async function staleNames(client: RpcClient, uid: string): Promise<string[]> {
 }
 
 /** Asks a node's own state until it lists `count` names; answers the last listing. */
-async function staleNamesOnceCount(client: RpcClient, uid: string, count: number): Promise<string[]> {
+async function staleNamesOnceCount(
+  client: RpcClient,
+  uid: string,
+  count: number,
+): Promise<string[]> {
   const deadline = Date.now() + ELECTION_WAIT_MS;
   let names: string[] = [];
   while (Date.now() < deadline) {
@@ -125,7 +129,9 @@ describe("a directory group of three", () => {
     await primary.call("connect", { uid: "carol" });
     const names = Array.from({ length: 3 * SNAPSHOT_EVERY_ENTRIES }, (_, at) => `s${100 + at}`);
     for (const name of names) await commitEmpty(primary, "carol", name);
-    expect(cluster.logs[leader]?.some((line) => line.includes("log compacted into a snapshot"))).toBe(true);
+    expect(
+      cluster.logs[leader]?.some((line) => line.includes("log compacted into a snapshot")),
+    ).toBe(true);
     cluster.restartNode(backupAt);
     const backup = await connectTo(cluster.addresses[backupAt] ?? "");
     expect(await staleNamesOnceCount(backup, "carol", names.length)).toEqual(names);

@@ -158,8 +158,9 @@ describe("directory server", () => {
     const del = { uid: "alice", name: "a.txt", requestId: "rm-1" };
     expect((await client.call("deleteFile", del)).body.deletedVersion).toBe(2);
     expect((await client.call("deleteFile", del)).body.deletedVersion).toBe(2);
-    await until("both uploads' references dropped at the storage primary", () =>
-      storage.notices.filter((item) => item.op === "dropUploadRefs").length === 2,
+    await until(
+      "both uploads' references dropped at the storage primary",
+      () => storage.notices.filter((item) => item.op === "dropUploadRefs").length === 2,
     );
     const dropped = storage.notices.flatMap((item) =>
       item.op === "dropUploadRefs" ? [item.body.uploadId] : [],

@@ -56,13 +56,7 @@ import {
 import type { GroupManager } from "./group-manager.ts";
 import type { Rebalancer } from "./rebalancer.ts";
 import type { Proposer } from "./replicator.ts";
-import {
-  onLoginFinish,
-  onLoginStart,
-  onUserAdd,
-  onUserList,
-  onUserRemove,
-} from "./users.ts";
+import { onLoginFinish, onLoginStart, onUserAdd, onUserList, onUserRemove } from "./users.ts";
 
 /** Where this node stands in its directory group. */
 export type Leadership =
@@ -214,7 +208,13 @@ function ticketsFor(
   if (keyring === null) return null;
   const tickets: Ticket[] = [];
   for (const view of groups) {
-    const grant = { uploadId, uid: body.uid, name: body.name, group: view.group, bytesMax: body.bytes };
+    const grant = {
+      uploadId,
+      uid: body.uid,
+      name: body.name,
+      group: view.group,
+      bytesMax: body.bytes,
+    };
     const ticket = issueTicket(keyring, grant, deadlineMs);
     if (ticket !== null) tickets.push(ticket);
   }
@@ -230,7 +230,12 @@ function checkReceipts(context: DirectoryContext, body: RequestBody<"commitUploa
     return fail("RECEIPT_INVALID", `${body.chunks.length} chunks but ${receipts.length} receipts`);
   }
   for (const [index, chunk] of body.chunks.entries()) {
-    const fields = { group: chunk.group, chunkId: chunk.id, bytes: chunk.bytes, uploadId: body.uploadId };
+    const fields = {
+      group: chunk.group,
+      chunkId: chunk.id,
+      bytes: chunk.bytes,
+      uploadId: body.uploadId,
+    };
     if (!receiptValid(keyring, receipts[index] ?? "", fields)) {
       return fail(
         "RECEIPT_INVALID",
@@ -352,13 +357,7 @@ async function onClusterStatus(
 ): Answer<"clusterStatus"> {
   const configs = context.store.listGroups();
   const self = { node: context.node, address: context.address(), term: context.proposer.term };
-  const known = clusterMembers(
-    self,
-    groups.nodes(),
-    configs,
-    context.nowMs(),
-    context.deadAfterMs,
-  );
+  const known = clusterMembers(self, groups.nodes(), configs, context.nowMs(), context.deadAfterMs);
   const members = withGossip(context, known, configs);
   return ok({ body: { node: context.node, members, groups: configs } });
 }
@@ -439,11 +438,18 @@ function onPrimary<O extends Op>(context: DirectoryContext, handler: Handler<O>)
     if (leadership.kind === "backup") {
       const { primary } = leadership;
       if (primary === null) {
-        return fail("UNAVAILABLE", `directory node ${context.node} knows no primary yet (election); retry`);
+        return fail(
+          "UNAVAILABLE",
+          `directory node ${context.node} knows no primary yet (election); retry`,
+        );
       }
-      return fail("NOT_PRIMARY", `directory node ${context.node} is a backup; the primary is ${primary}`, {
-        primary,
-      });
+      return fail(
+        "NOT_PRIMARY",
+        `directory node ${context.node} is a backup; the primary is ${primary}`,
+        {
+          primary,
+        },
+      );
     }
     return handler(body, request);
   };
@@ -469,7 +475,8 @@ async function onConfirmGarbage(
   const facts: GarbageFacts = {
     uploadCommitted: (uid, uploadId) => store.findUpload(uid, uploadId) !== undefined,
     uploadSwept: (uid, uploadId) => store.uploadSwept(uid, uploadId),
-    uploadKeeps: (uid, uploadId, group, chunkId) => uploadKeeps(store, uid, uploadId, group, chunkId),
+    uploadKeeps: (uid, uploadId, group, chunkId) =>
+      uploadKeeps(store, uid, uploadId, group, chunkId),
     chunkKept: (group, chunkId) => store.chunkKept(group, chunkId),
     moveInFlight: (group, chunkId) => rebalancer?.copying(group, chunkId) ?? false,
   };
@@ -491,7 +498,11 @@ async function onConfirmGarbage(
   return ok({ body: judgeGarbage(facts, body.group, body.candidates) });
 }
 
-async function onRaft(context: DirectoryContext, body: RequestBody<"raft">, request: RequestContext): Answer<"raft"> {
+async function onRaft(
+  context: DirectoryContext,
+  body: RequestBody<"raft">,
+  request: RequestContext,
+): Answer<"raft"> {
   const stepped = context.onRaftMessage(body, request.payload);
   if (!stepped.ok) return stepped;
   return ok({ body: {} });
@@ -524,7 +535,9 @@ function loginHandlers(context: DirectoryContext): Handlers {
 export function directoryHandlers(context: DirectoryContext): Handlers {
   const served = <O extends Op>(handler: Handler<O>): Handler<O> =>
     onPrimary(context, withTermCheck(context, handler));
-  const servedForUser = <O extends "connect" | "placeUpload" | "commitUpload" | "getManifest" | "deleteFile">(
+  const servedForUser = <
+    O extends "connect" | "placeUpload" | "commitUpload" | "getManifest" | "deleteFile",
+  >(
     handler: Handler<O>,
   ): Handler<O> => forUser(served(handler));
   return {
@@ -538,7 +551,9 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     commitUpload: servedForUser((body) => onCommitUpload(context, body)),
     getManifest: servedForUser((body) => onGetManifest(context, body)),
     listFiles: forUser((body, request) =>
-      body.stale === true ? onListFiles(context, body) : served(onListFilesOf(context))(body, request),
+      body.stale === true
+        ? onListFiles(context, body)
+        : served(onListFilesOf(context))(body, request),
     ),
     deleteFile: servedForUser((body) => onDeleteFile(context, body)),
     // Every node answers status, so a client asking every address sees each of them.

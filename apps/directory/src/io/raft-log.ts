@@ -92,7 +92,8 @@ export class RaftLog {
     const first = ready.entries[0];
     if (first !== undefined) {
       this.sql.truncateFrom.run(first.index);
-      for (const entry of ready.entries) this.sql.append.run(entry.index, entry.term, entry.command);
+      for (const entry of ready.entries)
+        this.sql.append.run(entry.index, entry.term, entry.command);
     }
     if (ready.hardState !== null) {
       this.sql.setMeta.run(META_TERM, String(ready.hardState.term));

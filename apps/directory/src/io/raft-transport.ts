@@ -80,7 +80,11 @@ class PeerLink {
     }
     this.connecting = true;
     try {
-      const client = await RpcClient.connect(address, RAFT_CONNECT_TIMEOUT_MS, this.transport.connect);
+      const client = await RpcClient.connect(
+        address,
+        RAFT_CONNECT_TIMEOUT_MS,
+        this.transport.connect,
+      );
       // An idle link that closes is news too: a killed peer's kernel closes it at once.
       client.onClosed = () => this.broken(client, new Error("connection closed"));
       this.client = client;

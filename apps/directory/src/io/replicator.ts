@@ -14,14 +14,7 @@
  * disk; any other disk failure is fatal (onFatal).
  */
 
-import {
-  fail,
-  ok,
-  Prng,
-  raft,
-  type ErrorCode,
-  type Result,
-} from "@ftfs/protocol/core";
+import { fail, ok, Prng, raft, type ErrorCode, type Result } from "@ftfs/protocol/core";
 import type { Logger } from "@ftfs/protocol/io";
 import {
   applyCommand,
@@ -195,7 +188,8 @@ export class Replicator implements Proposer {
     const bytes = new TextEncoder().encode(encodeCommand(command));
     if (!this.leading) return Promise.resolve(this.notPrimary());
     const proposed = this.guarded(() => this.node.propose(bytes));
-    if (proposed === null) return Promise.resolve(fail("UNAVAILABLE", "directory node failed; retry"));
+    if (proposed === null)
+      return Promise.resolve(fail("UNAVAILABLE", "directory node failed; retry"));
     if (!proposed.ok) {
       if (proposed.error.code === "BUSY") {
         const pending = proposed.error.uncommittedEntries;
@@ -430,8 +424,7 @@ export class Replicator implements Proposer {
     // Once serving in a term, keep serving until the role goes: commit runs ahead of apply
     // between batches, which says nothing about leadership.
     const stillLeading = this.leading && this.leadingTerm === this.term;
-    const leading =
-      this.node.currentRole === "leader" && (stillLeading || this.termApplied());
+    const leading = this.node.currentRole === "leader" && (stillLeading || this.termApplied());
     if (leading) this.leadingTerm = this.term;
     if (leading === this.leading) return;
     this.leading = leading;
@@ -477,19 +470,24 @@ export class Replicator implements Proposer {
   }
 
   private failEverything(code: ErrorCode, message: string): void {
-    const answer = code === "NOT_PRIMARY" || message === "" ? this.notPrimary() : fail(code, message);
+    const answer =
+      code === "NOT_PRIMARY" || message === "" ? this.notPrimary() : fail(code, message);
     for (const proposal of this.proposals.values()) proposal.settle(answer);
     this.proposals.clear();
     for (const read of this.unaskedReads) read.settle(answer);
     this.unaskedReads = [];
-    for (const round of this.readRounds.values()) for (const read of round.reads) read.settle(answer);
+    for (const round of this.readRounds.values())
+      for (const read of round.reads) read.settle(answer);
     this.readRounds.clear();
   }
 
   private notPrimary(): Result<never> {
     const address = this.leaderAddress();
     if (address === null) {
-      return fail("UNAVAILABLE", `directory node ${this.id} knows no primary yet (election); retry`);
+      return fail(
+        "UNAVAILABLE",
+        `directory node ${this.id} knows no primary yet (election); retry`,
+      );
     }
     return fail("NOT_PRIMARY", `directory node ${this.id} is a backup; the primary is ${address}`, {
       primary: address,
@@ -507,7 +505,8 @@ export class Replicator implements Proposer {
     if (index - this.snapshotIndex < every) return;
     this.exporting = true;
     const startedMs = this.options.nowMs();
-    const exportState = this.options.exportState ?? (() => exportStateInWorker(this.options.store.path));
+    const exportState =
+      this.options.exportState ?? (() => exportStateInWorker(this.options.store.path));
     void exportState()
       .then((exported) => {
         // Only forward: a snapshot installed from the primary meanwhile may be newer.
@@ -522,13 +521,15 @@ export class Replicator implements Proposer {
         });
       })
       .catch((error: unknown) => {
-        this.options.logger.error("snapshot export failed; the log keeps growing until the next try", {
-          error: error instanceof Error ? error.message : String(error),
-        });
+        this.options.logger.error(
+          "snapshot export failed; the log keeps growing until the next try",
+          {
+            error: error instanceof Error ? error.message : String(error),
+          },
+        );
       })
       .finally(() => {
         this.exporting = false;
       });
   }
-
 }

@@ -79,7 +79,9 @@ function reads(store: MetadataStore) {
     noticeGroups: store.noticeGroups(10),
     notices: ["s1", "s2", "s3"].map((group) => store.pendingNotices(group, 100)),
     // The chunk index, for every (group, chunk) the history can name.
-    kept: ["s1", "s2"].map((group) => [1, 2, 3, 4, 5, 6].map((n) => store.chunkKept(group, sha(n)))),
+    kept: ["s1", "s2"].map((group) =>
+      [1, 2, 3, 4, 5, 6].map((n) => store.chunkKept(group, sha(n))),
+    ),
     swept: ["u8", "u9", "u1"].map((uploadId) => store.uploadSwept("alice", uploadId)),
   };
 }
@@ -98,15 +100,32 @@ function buildHistory(store: MetadataStore): Command[] {
     commit("alice", "a.txt", "u3", [chunk(4, 1)]),
     commit("bob", "b", "u4", []),
     commit("bob", "b", "u5", [chunk(5, 7, "s2")]),
-    { type: "userAdd", uid: "erin", verifier: verifier(1), admin: true, quotaBytes: 100,
-      quotaFiles: null, atMs: T0_MS + 4 },
-    { type: "userAdd", uid: "dave", verifier: verifier(2), admin: false, quotaBytes: null,
-      quotaFiles: 3, atMs: T0_MS + 5 },
+    {
+      type: "userAdd",
+      uid: "erin",
+      verifier: verifier(1),
+      admin: true,
+      quotaBytes: 100,
+      quotaFiles: null,
+      atMs: T0_MS + 4,
+    },
+    {
+      type: "userAdd",
+      uid: "dave",
+      verifier: verifier(2),
+      admin: false,
+      quotaBytes: null,
+      quotaFiles: 3,
+      atMs: T0_MS + 5,
+    },
     commit("dave", "d", "u6", [chunk(6, 4)]),
     { type: "userRemove", uid: "dave", atMs: T0_MS + 6 },
     {
       type: "sweepUploads",
-      uploads: [{ uid: "alice", uploadId: "u8" }, { uid: "alice", uploadId: "u1" }],
+      uploads: [
+        { uid: "alice", uploadId: "u8" },
+        { uid: "alice", uploadId: "u1" },
+      ],
       atMs: T0_MS + 7,
     },
   ];
@@ -213,7 +232,9 @@ describe("SqliteMetadataStore across restarts", () => {
     const raw = new Database(path);
     raw.run("DROP TABLE usage");
     raw.run("ALTER TABLE versions DROP COLUMN pruned");
-    raw.run("CREATE TABLE old_users (uid TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL) WITHOUT ROWID");
+    raw.run(
+      "CREATE TABLE old_users (uid TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL) WITHOUT ROWID",
+    );
     raw.run("INSERT INTO old_users SELECT uid, created_at_ms FROM users");
     raw.run("DROP TABLE users");
     raw.run("ALTER TABLE old_users RENAME TO users");

@@ -212,7 +212,9 @@ function userFromRow(row: UserRow): UserRecord {
   };
 }
 
-function userParams(user: UserRecord): [string, number, string | null, number, number | null, number | null, number | null] {
+function userParams(
+  user: UserRecord,
+): [string, number, string | null, number, number | null, number | null, number | null] {
   return [
     user.uid,
     user.createdAtMs,
@@ -393,7 +395,9 @@ const META_SCHEMA_VERSION = "schemaVersion";
 /** The schema version a file records, or null for a new file (no meta table yet). */
 function storedSchemaVersion(db: Database): string | null {
   const table = db
-    .prepare<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+    .prepare<{ name: string }, []>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+    )
     .get();
   if (table === null) return null;
   const row = db
@@ -470,7 +474,6 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
       throw error;
     }
   }
-
 
   getUser(uid: string): UserRecord | undefined {
     const row = this.sql.getUser.get(uid);
@@ -619,25 +622,50 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   }
 
   private replaceState(dump: StateDump): void {
-    const tables = ["users", "usage", "versions", "groups", "outbox", "kept_chunks", "swept_uploads"];
+    const tables = [
+      "users",
+      "usage",
+      "versions",
+      "groups",
+      "outbox",
+      "kept_chunks",
+      "swept_uploads",
+    ];
     for (const table of tables) {
       this.db.run(`DELETE FROM ${table}`);
     }
     for (const user of dump.users) {
       this.sql.putUser.run(
-        user.uid, user.created_at_ms, user.verifier ?? null, user.admin ?? 0,
-        user.quota_bytes ?? null, user.quota_files ?? null, user.generation ?? null,
+        user.uid,
+        user.created_at_ms,
+        user.verifier ?? null,
+        user.admin ?? 0,
+        user.quota_bytes ?? null,
+        user.quota_files ?? null,
+        user.generation ?? null,
       );
     }
     for (const row of dump.versions) {
       this.sql.putVersion.run(
-        row.uid, row.name, row.version, row.kind, row.bytes, row.sha256, row.created_at_ms,
-        row.upload_id, row.request_id, row.deleted_version, row.chunks, row.pruned ?? 0,
+        row.uid,
+        row.name,
+        row.version,
+        row.kind,
+        row.bytes,
+        row.sha256,
+        row.created_at_ms,
+        row.upload_id,
+        row.request_id,
+        row.deleted_version,
+        row.chunks,
+        row.pruned ?? 0,
       );
     }
     for (const row of dump.groups) this.sql.putGroup.run(row.grp, row.config);
-    for (const row of dump.outbox) this.sql.enqueueNotice.run(row.idx, row.seq, row.grp, row.op, row.body);
-    for (const row of dump.swept ?? []) this.sql.sweepUpload.run(row.uid, row.upload_id, row.deadline_ms);
+    for (const row of dump.outbox)
+      this.sql.enqueueNotice.run(row.idx, row.seq, row.grp, row.op, row.body);
+    for (const row of dump.swept ?? [])
+      this.sql.sweepUpload.run(row.uid, row.upload_id, row.deadline_ms);
     // Derived state is computed here, not trusted from the snapshot: a snapshot from an older
     // build counted usage differently (newest version only) and had no chunk index.
     this.db.run(RECOMPUTE_KEPT_CHUNKS_SQL);
@@ -810,9 +838,11 @@ export function exportStateOf(db: Database): { readonly index: number; readonly 
   const dump: StateDump = {
     lastApplied: index,
     users: db.query<UserRow, []>(`SELECT ${USER_COLUMNS} FROM users`).all(),
-    usage: db.query<{ uid: string; bytes: number; files: number }, []>(
-      "SELECT uid, bytes, files FROM usage",
-    ).all(),
+    usage: db
+      .query<{ uid: string; bytes: number; files: number }, []>(
+        "SELECT uid, bytes, files FROM usage",
+      )
+      .all(),
     versions: db.query<VersionRow, []>(`SELECT ${VERSION_COLUMNS} FROM versions`).all(),
     groups: db.query<{ grp: string; config: string }, []>("SELECT grp, config FROM groups").all(),
     outbox: db.query<NoticeRow, []>("SELECT idx, seq, grp, op, body FROM outbox").all(),

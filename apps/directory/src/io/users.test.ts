@@ -14,7 +14,13 @@ const keyring = Keyring.of([new Uint8Array(32).fill(7)]);
 function tokenFor(generation: number): string {
   const signing = keyring.subKeys("session").signing;
   if (signing === null) throw new Error("the test keyring has a key");
-  const claims = { uid: "alice", sessionId: "s1", admin: false, expiresAtMs: NOW_MS + SESSION_TTL_MS, generation };
+  const claims = {
+    uid: "alice",
+    sessionId: "s1",
+    admin: false,
+    expiresAtMs: NOW_MS + SESSION_TTL_MS,
+    generation,
+  };
   return issueToken(NODE_HASHES, signing, claims).token;
 }
 
@@ -27,23 +33,40 @@ function viewOf(user: UserRecord | undefined, lastApplied: number): MetadataView
   return view as MetadataView;
 }
 
-const alice: UserRecord = { uid: "alice", createdAtMs: NOW_MS, verifier: VERIFIER, generation: ALICE_GENERATION };
+const alice: UserRecord = {
+  uid: "alice",
+  createdAtMs: NOW_MS,
+  verifier: VERIFIER,
+  generation: ALICE_GENERATION,
+};
 
 test("a node that has applied the user's userAdd accepts the session", () => {
-  const check = directoryUserAuthenticator(keyring, viewOf(alice, ALICE_GENERATION + 5), () => NOW_MS);
+  const check = directoryUserAuthenticator(
+    keyring,
+    viewOf(alice, ALICE_GENERATION + 5),
+    () => NOW_MS,
+  );
   const result = check(tokenFor(ALICE_GENERATION));
   expect(result.ok).toBe(true);
 });
 
 test("a node behind the user's userAdd answers a retryable UNAVAILABLE, not SESSION_EXPIRED", () => {
-  const check = directoryUserAuthenticator(keyring, viewOf(undefined, ALICE_GENERATION - 1), () => NOW_MS);
+  const check = directoryUserAuthenticator(
+    keyring,
+    viewOf(undefined, ALICE_GENERATION - 1),
+    () => NOW_MS,
+  );
   const result = check(tokenFor(ALICE_GENERATION));
   expect(result.ok).toBe(false);
   if (!result.ok) expect(result.error.code).toBe("UNAVAILABLE");
 });
 
 test("a node past the userAdd that no longer has the user says the session expired (removed)", () => {
-  const check = directoryUserAuthenticator(keyring, viewOf(undefined, ALICE_GENERATION + 3), () => NOW_MS);
+  const check = directoryUserAuthenticator(
+    keyring,
+    viewOf(undefined, ALICE_GENERATION + 3),
+    () => NOW_MS,
+  );
   const result = check(tokenFor(ALICE_GENERATION));
   expect(result.ok).toBe(false);
   if (!result.ok) expect(result.error.code).toBe("SESSION_EXPIRED");
@@ -51,7 +74,11 @@ test("a node past the userAdd that no longer has the user says the session expir
 
 test("a token of an older generation (user removed and added again) has expired", () => {
   const readded: UserRecord = { ...alice, generation: ALICE_GENERATION + 10 };
-  const check = directoryUserAuthenticator(keyring, viewOf(readded, ALICE_GENERATION + 10), () => NOW_MS);
+  const check = directoryUserAuthenticator(
+    keyring,
+    viewOf(readded, ALICE_GENERATION + 10),
+    () => NOW_MS,
+  );
   const result = check(tokenFor(ALICE_GENERATION));
   expect(result.ok).toBe(false);
   if (!result.ok) expect(result.error.code).toBe("SESSION_EXPIRED");

@@ -125,7 +125,13 @@ export async function onLoginFinish(
   const { uid, clientNonce, serverNonce, proof } = body;
   const sessionKeys = keyring.subKeys("session");
   const nowMs = context.nowMs();
-  const fresh = checkLoginNonce(hashes, serverNonce, { uid, clientNonce }, sessionKeys.lookup, nowMs);
+  const fresh = checkLoginNonce(
+    hashes,
+    serverNonce,
+    { uid, clientNonce },
+    sessionKeys.lookup,
+    nowMs,
+  );
   const user = context.store.getUser(uid);
   const verifier = saltOf(keyring, uid, user);
   const transcript: LoginTranscript = {

@@ -171,7 +171,9 @@ export async function startGroup(
   size: number,
   options: { readonly compactEveryEntries?: number } = {},
 ): Promise<GroupHarness> {
-  const dataDirs = Array.from({ length: size }, () => mkdtempSync(join(tmpdir(), "ftfs-dir-group-")));
+  const dataDirs = Array.from({ length: size }, () =>
+    mkdtempSync(join(tmpdir(), "ftfs-dir-group-")),
+  );
   const nodes: Array<DirectoryNode | null> = [];
   const addresses: string[] = [];
   const logs: string[][] = [];

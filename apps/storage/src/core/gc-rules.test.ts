@@ -87,6 +87,13 @@ test("an audit asks about committed chunks too, still sparing young and recently
   const young = { ...committed, fileModifiedAtMs: NOW_MS };
   expect(judgeChunk(young, NOW_MS, GRACE_MS, true)).toEqual({ ask: false, reason: "youngFile" });
   expect([0, 1, 2, 3, 4, 5, 6, 7].map(isAuditPass)).toEqual([
-    false, false, false, true, false, false, false, true,
+    false,
+    false,
+    false,
+    true,
+    false,
+    false,
+    false,
+    true,
   ]);
 });

@@ -54,7 +54,12 @@ export interface CatchUpStats {
 class ViewMoved extends Error {}
 
 export class CatchUp {
-  readonly stats: CatchUpStats = { passes: 0, chunksCopied: 0, bytesCopied: 0, referencesDropped: 0 };
+  readonly stats: CatchUpStats = {
+    passes: 0,
+    chunksCopied: 0,
+    bytesCopied: 0,
+    referencesDropped: 0,
+  };
   private readonly options: CatchUpOptions;
   private readonly pool: RpcPool;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -115,9 +120,14 @@ export class CatchUp {
     const localSeqAtStart = refs.lastSeq();
     let afterSeq = 0;
     for (;;) {
-      const page = await this.pool.call(primary, "syncRefs", { afterSeq }, {
-        timeoutMs: CATCH_UP_CALL_TIMEOUT_MS,
-      });
+      const page = await this.pool.call(
+        primary,
+        "syncRefs",
+        { afterSeq },
+        {
+          timeoutMs: CATCH_UP_CALL_TIMEOUT_MS,
+        },
+      );
       // The primary must know a configuration of our stint (then it forwards every new write
       // to us too), and the stint must still be ours: a break means writes may have missed us.
       const now = this.options.view();
@@ -194,9 +204,14 @@ export class CatchUp {
   /** Copies one chunk from the primary; answers its size. */
   private async copyChunk(primary: string, chunkId: string): Promise<number> {
     const { chunks } = this.options;
-    const answer = await this.pool.call(primary, "getChunk", { chunkId }, {
-      timeoutMs: CATCH_UP_CALL_TIMEOUT_MS,
-    });
+    const answer = await this.pool.call(
+      primary,
+      "getChunk",
+      { chunkId },
+      {
+        timeoutMs: CATCH_UP_CALL_TIMEOUT_MS,
+      },
+    );
     const verified = chunks.verify(chunkId, answer.payload);
     if (!verified.ok) throw verified.error;
     const stored = await chunks.put(verified.value);

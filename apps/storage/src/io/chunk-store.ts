@@ -424,7 +424,10 @@ export class ChunkStore {
     if (inProgress !== undefined) return inProgress;
     this.forget(chunkId);
     const moved = this.moveToQuarantine(chunkId);
-    this.trackRemoval(chunkId, moved.catch(() => undefined));
+    this.trackRemoval(
+      chunkId,
+      moved.catch(() => undefined),
+    );
     return moved;
   }
 

@@ -277,9 +277,11 @@ test("a reference added while the question is out keeps its chunk despite the an
   // The directory judged all three from the question and confirmed them all.
   expect(directory.askedAbout()).toEqual([putLate, committedLate, untouched].sort());
   expect(gc.stats).toMatchObject({ candidates: 3, chunksCollected: 1, errors: 0 });
-  expect([await onDisk(putLate), await onDisk(committedLate), await onDisk(untouched)]).toEqual(
-    [true, true, false],
-  );
+  expect([await onDisk(putLate), await onDisk(committedLate), await onDisk(untouched)]).toEqual([
+    true,
+    true,
+    false,
+  ]);
   expect([refs.referencesTo(putLate), refs.referencesTo(committedLate)]).toEqual([1, 1]);
 });
 

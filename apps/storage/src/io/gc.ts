@@ -141,7 +141,13 @@ export class GarbageCollector {
     const startedMs = monotonicMs();
     chunks.forgetPutsBefore(nowMs() - graceMs);
     const audit = isAuditPass(this.stats.passes);
-    const tally: PassTally = { checked: 0, candidates: 0, collected: 0, bytesFreed: 0, refsDropped: 0 };
+    const tally: PassTally = {
+      checked: 0,
+      candidates: 0,
+      collected: 0,
+      bytesFreed: 0,
+      refsDropped: 0,
+    };
     const checks = new Pacer(GC_CHECKS_PER_SECOND_MAX);
     let page: Candidate[] = [];
     for (const chunkId of chunks.ids()) {

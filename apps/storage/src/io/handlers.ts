@@ -88,7 +88,10 @@ export function storageHandlers(context: StorageContext): StorageHandlers {
 }
 
 /** A page of our references for a learner; the epoch lets it check we answer as its primary. */
-async function onSyncRefs(context: StorageContext, body: RequestBody<"syncRefs">): Answer<"syncRefs"> {
+async function onSyncRefs(
+  context: StorageContext,
+  body: RequestBody<"syncRefs">,
+): Answer<"syncRefs"> {
   const view = context.state().view;
   if (view === null) {
     return fail("UNAVAILABLE", `storage node ${context.node} has no group view yet; retry`);
@@ -147,12 +150,15 @@ async function onPutChunk(
   const answer = { chunkId: body.chunkId, bytes, replicas: 1 + remote.value };
   // The primary vouches for the stored chunk; the directory commits only what it vouched for.
   const group = context.group();
-  const receipt = body.forwarded === true || group === null ? null : issueReceipt(context.keyring, {
-    group,
-    chunkId: body.chunkId,
-    bytes,
-    uploadId: body.owner.uploadId,
-  });
+  const receipt =
+    body.forwarded === true || group === null
+      ? null
+      : issueReceipt(context.keyring, {
+          group,
+          chunkId: body.chunkId,
+          bytes,
+          uploadId: body.owner.uploadId,
+        });
   return ok({ body: receipt === null ? answer : { ...answer, receipt } });
 }
 
@@ -175,9 +181,13 @@ function checkPutTicket(
   const use = { group: context.group(), uid, name, uploadId };
   const checked = checkTicket(context.keyring, ticket, use, context.nowMs());
   if (!checked.ok) return checked;
-  const after = context.refs.uploadBytes(uid, name, uploadId, body.chunkId) + request.payload.length;
+  const after =
+    context.refs.uploadBytes(uid, name, uploadId, body.chunkId) + request.payload.length;
   if (after > ticket.bytesMax) {
-    return fail("TICKET_INVALID", `the upload would hold ${after} bytes here, over its ticket's ${ticket.bytesMax}`);
+    return fail(
+      "TICKET_INVALID",
+      `the upload would hold ${after} bytes here, over its ticket's ${ticket.bytesMax}`,
+    );
   }
   return ok(undefined);
 }

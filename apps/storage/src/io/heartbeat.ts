@@ -300,7 +300,14 @@ export class Heartbeat {
       return;
     }
     const { spare } = this.options;
-    const decision = decideView(this.currentView, this.currentGroup, incoming, node, spare, released);
+    const decision = decideView(
+      this.currentView,
+      this.currentGroup,
+      incoming,
+      node,
+      spare,
+      released,
+    );
     switch (decision.kind) {
       case "wrongGroup":
         logger.error("directory answered with another group's view; ignored", {

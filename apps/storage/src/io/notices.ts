@@ -14,7 +14,10 @@
 import { fail, ok, type RequestBody, type Result } from "@ftfs/protocol/core";
 import type { RefsStore } from "./refs-store.ts";
 
-type Body<O extends "commitRefs" | "dropRefs" | "dropUploadRefs"> = Omit<RequestBody<O>, "forwarded">;
+type Body<O extends "commitRefs" | "dropRefs" | "dropUploadRefs"> = Omit<
+  RequestBody<O>,
+  "forwarded"
+>;
 
 export type RefsNotice =
   | { readonly op: "commitRefs"; readonly body: Body<"commitRefs"> }
@@ -36,7 +39,10 @@ export function applyNotice(
 ): Result<number> {
   const term = notice.body.term;
   if (term !== undefined && !refs.admitDirectoryTerm(term)) {
-    return fail("NOT_PRIMARY", `a newer directory primary than term ${term} speaks for the cluster`);
+    return fail(
+      "NOT_PRIMARY",
+      `a newer directory primary than term ${term} speaks for the cluster`,
+    );
   }
   switch (notice.op) {
     case "commitRefs": {

@@ -88,16 +88,22 @@ export class RefsStore {
   private readonly uploadChunks: Statement<{ chunk_id: string }, [string, string, string]>;
   private readonly dropOneUpload: Statement<unknown, [string, string, string]>;
   private readonly refCount: Statement<{ count: number }, [string]>;
-  private readonly uploadBytesExcept: Statement<{ bytes: number }, [string, string, string, string]>;
-  private readonly chunkFacts: Statement<
-    { committed: number; last_seq: number | null },
-    [string]
+  private readonly uploadBytesExcept: Statement<
+    { bytes: number },
+    [string, string, string, string]
   >;
-  private readonly chunkPendingUploads: Statement<{ uid: string; upload_id: string }, [string, number]>;
+  private readonly chunkFacts: Statement<{ committed: number; last_seq: number | null }, [string]>;
+  private readonly chunkPendingUploads: Statement<
+    { uid: string; upload_id: string },
+    [string, number]
+  >;
   private readonly dropChunkRows: Statement<unknown, [string]>;
   private readonly dropPendingOfUpload: Statement<unknown, [string, string]>;
   private readonly dropPendingChunkRef: Statement<unknown, [string, string, string]>;
-  private readonly upsertCommitted: Statement<unknown, [string, string, string, string, number, number, number]>;
+  private readonly upsertCommitted: Statement<
+    unknown,
+    [string, string, string, string, number, number, number]
+  >;
   private readonly chunksAfter: Statement<{ chunk_id: string }, [string, number]>;
 
   private constructor(db: Database) {
@@ -146,7 +152,10 @@ export class RefsStore {
     this.dropPendingChunkRef = db.query<unknown, [string, string, string]>(
       "DELETE FROM refs WHERE chunk_id = ?1 AND uid = ?2 AND upload_id = ?3 AND version IS NULL",
     );
-    this.upsertCommitted = db.query<unknown, [string, string, string, string, number, number, number]>(
+    this.upsertCommitted = db.query<
+      unknown,
+      [string, string, string, string, number, number, number]
+    >(
       `INSERT INTO refs (chunk_id, uid, name, upload_id, version, chunk_bytes, created_at_ms)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
        ON CONFLICT (uid, name, upload_id, chunk_id) DO UPDATE SET version = excluded.version`,
@@ -253,7 +262,9 @@ export class RefsStore {
     const pending = this.chunkPendingUploads.all(chunkId, pendingMax + 1);
     return {
       committed: counts?.committed ?? 0,
-      pendingUploads: pending.slice(0, pendingMax).map((row) => ({ uid: row.uid, uploadId: row.upload_id })),
+      pendingUploads: pending
+        .slice(0, pendingMax)
+        .map((row) => ({ uid: row.uid, uploadId: row.upload_id })),
       moreUploads: pending.length > pendingMax,
       lastSeq: counts?.last_seq ?? 0,
     };
@@ -344,7 +355,9 @@ export class RefsStore {
 
   /** The newest reference's seq (0 when there is none). */
   lastSeq(): number {
-    return this.db.query<{ seq: number | null }, []>("SELECT MAX(seq) AS seq FROM refs").get()?.seq ?? 0;
+    return (
+      this.db.query<{ seq: number | null }, []>("SELECT MAX(seq) AS seq FROM refs").get()?.seq ?? 0
+    );
   }
 
   /**

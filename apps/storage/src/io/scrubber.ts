@@ -10,11 +10,7 @@
 
 import { FtfsError, Pacer } from "@ftfs/protocol/core";
 import { describeError, type Logger } from "@ftfs/protocol/io";
-import {
-  REPAIR_QUEUE_MAX,
-  SCRUB_SWEEP_PAGE_ROWS,
-  scrubCostBytes,
-} from "../core/index.ts";
+import { REPAIR_QUEUE_MAX, SCRUB_SWEEP_PAGE_ROWS, scrubCostBytes } from "../core/index.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import type { RefsStore } from "./refs-store.ts";
 import type { Repairer } from "./repairer.ts";

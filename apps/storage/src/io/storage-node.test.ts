@@ -214,15 +214,25 @@ describe("a replicated storage group", () => {
     const [kept = "", rerouted = ""] = ["kept here by the manifest", "re-routed to another group"];
     for (const text of [kept, rerouted]) {
       const payload = new TextEncoder().encode(text);
-      await pool.call(primary, "putChunk", { chunkId: sha256Hex(payload), owner: upload }, {
-        payload,
-        epoch: EPOCH,
-      });
+      await pool.call(
+        primary,
+        "putChunk",
+        { chunkId: sha256Hex(payload), owner: upload },
+        {
+          payload,
+          epoch: EPOCH,
+        },
+      );
     }
     const keptId = sha256Hex(new TextEncoder().encode(kept));
-    await pool.call(primary, "commitRefs", { ...upload, version: 1, chunkIds: [keptId] }, {
-      epoch: EPOCH,
-    });
+    await pool.call(
+      primary,
+      "commitRefs",
+      { ...upload, version: 1, chunkIds: [keptId] },
+      {
+        epoch: EPOCH,
+      },
+    );
     for (const id of NODE_IDS) {
       const rows: Array<[number, number | null]> = [];
       nodeOf(id).refs.forEachOwnedBy("carol", (row) => rows.push([row.chunkBytes, row.version]));
@@ -271,10 +281,15 @@ describe("a replicated storage group", () => {
     const newerId = sha256Hex(newer);
     const newerOwner = { ...owner, uploadId: "up-2" };
     const primary = nodeOf("s1a").address;
-    await pool.call(primary, "putChunk", { chunkId: newerId, owner: newerOwner }, {
-      payload: newer,
-      epoch: EPOCH,
-    });
+    await pool.call(
+      primary,
+      "putChunk",
+      { chunkId: newerId, owner: newerOwner },
+      {
+        payload: newer,
+        epoch: EPOCH,
+      },
+    );
     await pool.call(primary, "commitRefs", { ...newerOwner, version: 2 }, { epoch: EPOCH });
     const backupError = await refused(
       pool.call(nodeOf("s1b").address, "dropUploadRefs", owner, { epoch: EPOCH }),
@@ -284,9 +299,7 @@ describe("a replicated storage group", () => {
     await pool.call(primary, "dropUploadRefs", owner, { epoch: EPOCH });
     for (const id of NODE_IDS) {
       const listed = await pool.call(nodeOf(id).address, "listOwned", { uid: "alice" });
-      expect(listed.body.files.map((file) => [file.uploadId, file.version])).toEqual([
-        ["up-2", 2],
-      ]);
+      expect(listed.body.files.map((file) => [file.uploadId, file.version])).toEqual([["up-2", 2]]);
       const node = nodeOf(id);
       expect(node.refs.referencesTo(chunkId)).toBe(0);
       // Still on disk, and counted as just put: GC keeps it a grace for old-manifest readers.

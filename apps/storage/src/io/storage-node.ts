@@ -213,7 +213,9 @@ export class StorageNode {
     const connect = nodeConnect(options);
     this.replicator = new Replicator(logger, () => this.heartbeat.refreshSoon(), connect);
     const handlers = tracked(
-      storageHandlers(this.context(logger, nowMs, monotonicMs, options.clusterKey ?? Keyring.open())),
+      storageHandlers(
+        this.context(logger, nowMs, monotonicMs, options.clusterKey ?? Keyring.open()),
+      ),
       this.inFlight,
     );
     this.server = RpcServer.start({

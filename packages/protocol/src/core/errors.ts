@@ -99,6 +99,13 @@ export function ok<T>(value: T): { ok: true; value: T } {
   return { ok: true, value };
 }
 
-export function fail(code: ErrorCode, message: string, hint?: ErrorHint): { ok: false; error: FtfsError } {
-  return { ok: false, error: new FtfsError(code, message, hint === undefined ? undefined : { hint }) };
+export function fail(
+  code: ErrorCode,
+  message: string,
+  hint?: ErrorHint,
+): { ok: false; error: FtfsError } {
+  return {
+    ok: false,
+    error: new FtfsError(code, message, hint === undefined ? undefined : { hint }),
+  };
 }

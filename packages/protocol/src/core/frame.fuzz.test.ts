@@ -10,15 +10,33 @@
 import { expect } from "bun:test";
 import fc from "fast-check";
 import { fuzzTest } from "../testing/fuzz.ts";
-import { byteMutation, concatBytes, lengthEdges, mutateBytes, splitAt } from "../testing/fuzz-values.ts";
+import {
+  byteMutation,
+  concatBytes,
+  lengthEdges,
+  mutateBytes,
+  splitAt,
+} from "../testing/fuzz-values.ts";
 import type { ErrorCode } from "./errors.ts";
-import { encodeFrameBytes, FRAME_KIND, FrameDecoder, type Frame, type FrameDecodeError, type FrameKind } from "./frame.ts";
+import {
+  encodeFrameBytes,
+  FRAME_KIND,
+  FrameDecoder,
+  type Frame,
+  type FrameDecodeError,
+  type FrameKind,
+} from "./frame.ts";
 import { FRAME_PREFIX_BYTES, PROTOCOL_VERSION } from "./limits.ts";
 
 /** The only codes a frame decoder may answer with. */
-const DECODER_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["BAD_FRAME", "FRAME_TOO_LARGE", "UNSUPPORTED_VERSION"]);
+const DECODER_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "BAD_FRAME",
+  "FRAME_TOO_LARGE",
+  "UNSUPPORTED_VERSION",
+]);
 /** Bytes after the header and payload (the MAC tag), measured so this test follows the format. */
-const TRAILER_BYTES = encodeFrameBytes(FRAME_KIND.request, 0, null).length - FRAME_PREFIX_BYTES - "null".length;
+const TRAILER_BYTES =
+  encodeFrameBytes(FRAME_KIND.request, 0, null).length - FRAME_PREFIX_BYTES - "null".length;
 const utf8 = new TextEncoder();
 
 interface FrameInput {
@@ -47,7 +65,11 @@ interface Outcome {
 }
 
 /** Pushes every read, checking the invariants that must hold after each one. */
-function decodeReads(decoder: FrameDecoder, reads: readonly Uint8Array[], capBytes: number): Outcome {
+function decodeReads(
+  decoder: FrameDecoder,
+  reads: readonly Uint8Array[],
+  capBytes: number,
+): Outcome {
   const frames: Frame[] = [];
   let error: FrameDecodeError | null = null;
   for (const read of reads) {
@@ -62,7 +84,9 @@ function decodeReads(decoder: FrameDecoder, reads: readonly Uint8Array[], capByt
     expect(decoder.bufferedBytes).toBeLessThanOrEqual(capBytes);
     if (error !== null) {
       expect(DECODER_CODES.has(error.code)).toBe(true);
-      expect(error.requestId === null || (Number.isInteger(error.requestId) && error.requestId >= 0)).toBe(true);
+      expect(
+        error.requestId === null || (Number.isInteger(error.requestId) && error.requestId >= 0),
+      ).toBe(true);
       expect(decoder.bufferedBytes).toBe(0);
     }
   }
@@ -81,13 +105,24 @@ function summary(outcome: Outcome): unknown {
     header: JSON.stringify(frame.header),
     payload: Array.from(frame.payload),
   }));
-  const error = outcome.error === null ? null : { code: outcome.error.code, requestId: outcome.error.requestId };
+  const error =
+    outcome.error === null
+      ? null
+      : { code: outcome.error.code, requestId: outcome.error.requestId };
   return { frames, error };
 }
 
 /** The stream pushed whole and split at `cuts` must decode the same, within every invariant. */
-function checkStream(stream: Uint8Array, cuts: readonly number[], shape: { capBytes: number; preallocateAfterBytes: number }): Outcome {
-  const whole = decodeReads(new FrameDecoder(shape.capBytes, shape.preallocateAfterBytes), [stream], shape.capBytes);
+function checkStream(
+  stream: Uint8Array,
+  cuts: readonly number[],
+  shape: { capBytes: number; preallocateAfterBytes: number },
+): Outcome {
+  const whole = decodeReads(
+    new FrameDecoder(shape.capBytes, shape.preallocateAfterBytes),
+    [stream],
+    shape.capBytes,
+  );
   const split = decodeReads(
     new FrameDecoder(shape.capBytes, shape.preallocateAfterBytes),
     splitAt(stream, cuts),
@@ -109,7 +144,9 @@ fuzzTest("frames: valid frames round-trip exactly, split into reads anywhere", 1
     splitCuts,
     fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant(64 * 1024)),
     (inputs, cuts, preallocateAfterBytes) => {
-      const stream = concatBytes(inputs.map((f) => encodeFrameBytes(f.kind, f.requestId, f.header, f.payload)));
+      const stream = concatBytes(
+        inputs.map((f) => encodeFrameBytes(f.kind, f.requestId, f.header, f.payload)),
+      );
       const decoder = new FrameDecoder(undefined, preallocateAfterBytes);
       const frames: Frame[] = [];
       for (const read of splitAt(stream, cuts)) {
@@ -136,17 +173,22 @@ fuzzTest("frames: random byte streams give frames or one typed error, within the
   }),
 );
 
-fuzzTest("frames: mutated valid streams (bit flips, lengths, truncation) never break the decoder", 10_000, () =>
-  fc.property(
-    fc.array(frameInput, { minLength: 1, maxLength: 4 }),
-    fc.array(byteMutation(lengthEdges(70_000)), { minLength: 1, maxLength: 4 }),
-    splitCuts,
-    decoderShape,
-    (inputs, changes, cuts, shape) => {
-      const valid = concatBytes(inputs.map((f) => encodeFrameBytes(f.kind, f.requestId, f.header, f.payload)));
-      checkStream(mutateBytes(valid, changes), cuts, shape);
-    },
-  ),
+fuzzTest(
+  "frames: mutated valid streams (bit flips, lengths, truncation) never break the decoder",
+  10_000,
+  () =>
+    fc.property(
+      fc.array(frameInput, { minLength: 1, maxLength: 4 }),
+      fc.array(byteMutation(lengthEdges(70_000)), { minLength: 1, maxLength: 4 }),
+      splitCuts,
+      decoderShape,
+      (inputs, changes, cuts, shape) => {
+        const valid = concatBytes(
+          inputs.map((f) => encodeFrameBytes(f.kind, f.requestId, f.header, f.payload)),
+        );
+        checkStream(mutateBytes(valid, changes), cuts, shape);
+      },
+    ),
 );
 
 /** A frame assembled field by field, so version, kind and header bytes can be anything. */
@@ -162,7 +204,13 @@ const rawFrame = fc.record({
   payload: fc.uint8Array({ maxLength: 64 }),
 });
 
-function assemble(raw: { version: number; kind: number; requestId: number; header: Uint8Array; payload: Uint8Array }): Uint8Array {
+function assemble(raw: {
+  version: number;
+  kind: number;
+  requestId: number;
+  header: Uint8Array;
+  payload: Uint8Array;
+}): Uint8Array {
   const total = FRAME_PREFIX_BYTES + raw.header.length + raw.payload.length + TRAILER_BYTES;
   const bytes = new Uint8Array(total);
   const view = new DataView(bytes.buffer);
@@ -177,7 +225,11 @@ function assemble(raw: { version: number; kind: number; requestId: number; heade
 }
 
 /** What a frame decoder must make of one raw frame, worked out independently. */
-function expectedCode(raw: { version: number; kind: number; header: Uint8Array }): ErrorCode | null {
+function expectedCode(raw: {
+  version: number;
+  kind: number;
+  header: Uint8Array;
+}): ErrorCode | null {
   if (raw.version !== PROTOCOL_VERSION) return "UNSUPPORTED_VERSION";
   if (raw.kind > FRAME_KIND.error) return "BAD_FRAME";
   try {
@@ -188,16 +240,22 @@ function expectedCode(raw: { version: number; kind: number; header: Uint8Array }
   }
 }
 
-fuzzTest("frames: header garbage, wrong version or kind is refused with the right code", 15_000, () =>
-  fc.property(rawFrame, splitCuts, (raw, cuts) => {
-    const outcome = checkStream(assemble(raw), cuts, { capBytes: 70_000, preallocateAfterBytes: 64 * 1024 });
-    const expected = expectedCode(raw);
-    expect(outcome.error?.code ?? null).toBe(expected);
-    if (expected !== null) {
-      expect(outcome.error?.requestId).toBe(raw.requestId);
-      return;
-    }
-    expect(outcome.frames).toHaveLength(1);
-    expect(Array.from(outcome.frames[0]?.payload ?? [])).toEqual(Array.from(raw.payload));
-  }),
+fuzzTest(
+  "frames: header garbage, wrong version or kind is refused with the right code",
+  15_000,
+  () =>
+    fc.property(rawFrame, splitCuts, (raw, cuts) => {
+      const outcome = checkStream(assemble(raw), cuts, {
+        capBytes: 70_000,
+        preallocateAfterBytes: 64 * 1024,
+      });
+      const expected = expectedCode(raw);
+      expect(outcome.error?.code ?? null).toBe(expected);
+      if (expected !== null) {
+        expect(outcome.error?.requestId).toBe(raw.requestId);
+        return;
+      }
+      expect(outcome.frames).toHaveLength(1);
+      expect(Array.from(outcome.frames[0]?.payload ?? [])).toEqual(Array.from(raw.payload));
+    }),
 );

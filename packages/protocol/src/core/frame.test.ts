@@ -10,20 +10,38 @@ import { FRAME_BYTES_MAX, FRAME_PREFIX_BYTES } from "./limits.ts";
 /** Thresholds that make small test frames take the preallocating path, including at once. */
 const PREALLOCATE_THRESHOLDS = [1, 5, 20] as const;
 
-function sampleStream(): { bytes: Uint8Array; frames: Array<{ requestId: number; header: unknown; payload: number[] }> } {
+function sampleStream(): {
+  bytes: Uint8Array;
+  frames: Array<{ requestId: number; header: unknown; payload: number[] }>;
+} {
   const frames = [
     { requestId: 1, header: { op: "getChunk", epoch: 0, body: { chunkId: "x" } }, payload: [] },
     { requestId: 2, header: { body: { ok: true, text: "héllo ✓" } }, payload: [1, 2, 3, 255] },
-    { requestId: 0xffff_ffff, header: null, payload: Array.from({ length: 300 }, (_, i) => i % 256) },
+    {
+      requestId: 0xffff_ffff,
+      header: null,
+      payload: Array.from({ length: 300 }, (_, i) => i % 256),
+    },
   ];
   const parts = frames.map((frame) =>
-    encodeFrameBytes(FRAME_KIND.response, frame.requestId, frame.header, new Uint8Array(frame.payload)),
+    encodeFrameBytes(
+      FRAME_KIND.response,
+      frame.requestId,
+      frame.header,
+      new Uint8Array(frame.payload),
+    ),
   );
   return { bytes: new Uint8Array(Buffer.concat(parts)), frames };
 }
 
-function simplify(frames: Frame[]): Array<{ requestId: number; header: unknown; payload: number[] }> {
-  return frames.map((frame) => ({ requestId: frame.requestId, header: frame.header, payload: [...frame.payload] }));
+function simplify(
+  frames: Frame[],
+): Array<{ requestId: number; header: unknown; payload: number[] }> {
+  return frames.map((frame) => ({
+    requestId: frame.requestId,
+    header: frame.header,
+    payload: [...frame.payload],
+  }));
 }
 
 describe("FrameDecoder", () => {

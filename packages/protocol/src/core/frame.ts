@@ -49,13 +49,21 @@ export const REQUEST_ID_MAX = 0xffff_ffff;
  * copied; the transport writes both in order, then FRAME_TAG_BYTES of tag (counted in the
  * length already).
  */
-export function encodeFrame(kind: FrameKind, requestId: number, header: unknown, payload: Uint8Array = EMPTY): [Uint8Array, Uint8Array] {
+export function encodeFrame(
+  kind: FrameKind,
+  requestId: number,
+  header: unknown,
+  payload: Uint8Array = EMPTY,
+): [Uint8Array, Uint8Array] {
   const headerBytes = utf8Encoder.encode(JSON.stringify(header));
   if (headerBytes.length > FRAME_HEADER_BYTES_MAX) {
-    throw new RangeError(`frame header of ${headerBytes.length} bytes exceeds ${FRAME_HEADER_BYTES_MAX}`);
+    throw new RangeError(
+      `frame header of ${headerBytes.length} bytes exceeds ${FRAME_HEADER_BYTES_MAX}`,
+    );
   }
   const total = FRAME_PREFIX_BYTES + headerBytes.length + payload.length + FRAME_TAG_BYTES;
-  if (total > FRAME_BYTES_MAX) throw new RangeError(`frame of ${total} bytes exceeds ${FRAME_BYTES_MAX}`);
+  if (total > FRAME_BYTES_MAX)
+    throw new RangeError(`frame of ${total} bytes exceeds ${FRAME_BYTES_MAX}`);
   const head = new Uint8Array(FRAME_PREFIX_BYTES + headerBytes.length);
   const view = new DataView(head.buffer);
   view.setUint32(0, total - LENGTH_FIELD_BYTES);
@@ -90,7 +98,10 @@ export interface FrameDecodeError {
   readonly requestId: number | null;
 }
 
-export type FrameDecodeResult = { readonly frames: Frame[]; readonly error: FrameDecodeError | null };
+export type FrameDecodeResult = {
+  readonly frames: Frame[];
+  readonly error: FrameDecodeError | null;
+};
 
 /**
  * A frame still arriving after this many of its bytes gets its whole buffer allocated at once
@@ -116,7 +127,10 @@ export class FrameDecoder {
   private readonly frameBytesMax: number;
   private readonly preallocateAfterBytes: number;
 
-  constructor(frameBytesMax = FRAME_BYTES_MAX, preallocateAfterBytes = FRAME_PREALLOCATE_AFTER_BYTES) {
+  constructor(
+    frameBytesMax = FRAME_BYTES_MAX,
+    preallocateAfterBytes = FRAME_PREALLOCATE_AFTER_BYTES,
+  ) {
     this.frameBytesMax = frameBytesMax;
     this.preallocateAfterBytes = preallocateAfterBytes;
   }
@@ -152,9 +166,15 @@ export class FrameDecoder {
       if (this.pendingBytes < LENGTH_FIELD_BYTES) break;
       const length = this.peekUint32();
       const frameBytes = LENGTH_FIELD_BYTES + length;
-      if (length < FRAME_PREFIX_BYTES + FRAME_TAG_BYTES - LENGTH_FIELD_BYTES || frameBytes > this.frameBytesMax) {
+      if (
+        length < FRAME_PREFIX_BYTES + FRAME_TAG_BYTES - LENGTH_FIELD_BYTES ||
+        frameBytes > this.frameBytesMax
+      ) {
         const code: ErrorCode = frameBytes > this.frameBytesMax ? "FRAME_TOO_LARGE" : "BAD_FRAME";
-        return this.fail({ code, message: `frame length ${length} is outside the allowed range`, requestId: null }, frames);
+        return this.fail(
+          { code, message: `frame length ${length} is outside the allowed range`, requestId: null },
+          frames,
+        );
       }
       if (this.pendingBytes < frameBytes) {
         if (this.pendingBytes >= this.preallocateAfterBytes) this.startFilling(frameBytes);
@@ -251,18 +271,28 @@ function decodeWholeFrame(bytes: Uint8Array): Frame | FrameDecodeError {
   const requestId = view.getUint32(6);
   const headerBytes = view.getUint32(10);
   if (version !== PROTOCOL_VERSION) {
-    return { code: "UNSUPPORTED_VERSION", message: `protocol version ${version}, expected ${PROTOCOL_VERSION}`, requestId };
+    return {
+      code: "UNSUPPORTED_VERSION",
+      message: `protocol version ${version}, expected ${PROTOCOL_VERSION}`,
+      requestId,
+    };
   }
   if (kind !== FRAME_KIND.request && kind !== FRAME_KIND.response && kind !== FRAME_KIND.error) {
     return { code: "BAD_FRAME", message: `unknown frame kind ${kind}`, requestId };
   }
   const tagAt = bytes.length - FRAME_TAG_BYTES;
   if (headerBytes > FRAME_HEADER_BYTES_MAX || FRAME_PREFIX_BYTES + headerBytes > tagAt) {
-    return { code: "BAD_FRAME", message: `header length ${headerBytes} does not fit the frame`, requestId };
+    return {
+      code: "BAD_FRAME",
+      message: `header length ${headerBytes} does not fit the frame`,
+      requestId,
+    };
   }
   let header: unknown;
   try {
-    header = JSON.parse(utf8Decoder.decode(bytes.subarray(FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + headerBytes)));
+    header = JSON.parse(
+      utf8Decoder.decode(bytes.subarray(FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + headerBytes)),
+    );
   } catch {
     return { code: "BAD_FRAME", message: "frame header is not UTF-8 JSON", requestId };
   }

@@ -27,7 +27,8 @@ export const FRAME_PREFIX_BYTES = 14;
  */
 export const FRAME_TAG_BYTES = 16;
 /** Hard cap on one frame; checked before any allocation so a hostile length cannot OOM a node. */
-export const FRAME_BYTES_MAX = FRAME_PREFIX_BYTES + FRAME_HEADER_BYTES_MAX + CHUNK_BYTES_MAX + FRAME_TAG_BYTES;
+export const FRAME_BYTES_MAX =
+  FRAME_PREFIX_BYTES + FRAME_HEADER_BYTES_MAX + CHUNK_BYTES_MAX + FRAME_TAG_BYTES;
 
 /** A file name is one path component; 255 bytes is what ext4 and most file systems accept. */
 export const FILE_NAME_BYTES_MAX = 255;
@@ -83,4 +84,8 @@ export const STORAGE_HEARTBEAT_INTERVAL_MS = 500;
 export const STORAGE_HEARTBEAT_TIMEOUT_MS = 3_000;
 
 /** Local cluster of the contract: directory nodes and storage groups on fixed loopback ports. */
-export const DEV_DIRECTORY_ADDRESSES = ["127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103"] as const;
+export const DEV_DIRECTORY_ADDRESSES = [
+  "127.0.0.1:7101",
+  "127.0.0.1:7102",
+  "127.0.0.1:7103",
+] as const;

@@ -39,7 +39,9 @@ const TARGETS: readonly Target[] = [
 
 const targetArbitrary = fc.constantFrom(...TARGETS);
 
-type Decoded = { ok: true; value: unknown } | { ok: false; code: "BAD_REQUEST" | "UNKNOWN_OP"; message: string };
+type Decoded =
+  | { ok: true; value: unknown }
+  | { ok: false; code: "BAD_REQUEST" | "UNKNOWN_OP"; message: string };
 
 /** What the server does with a request header (rpc-server.ts's dispatch, before the handler). */
 function decodeRequest(header: unknown): Decoded {
@@ -52,7 +54,10 @@ function decodeRequest(header: unknown): Decoded {
 const PROTOTYPE_NAMES = Object.getOwnPropertyNames(Object.prototype).sort().join(",");
 
 /** The checks every decode answer must pass, accepted or refused. */
-function checkAnswer(schema: Schema<unknown>, answer: Decoded | { ok: false; message: string }): void {
+function checkAnswer(
+  schema: Schema<unknown>,
+  answer: Decoded | { ok: false; message: string },
+): void {
   expect(Object.getOwnPropertyNames(Object.prototype).sort().join(",")).toBe(PROTOTYPE_NAMES);
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   if (!answer.ok) {
@@ -81,23 +86,25 @@ function checkOwnKeys(value: unknown): void {
 /** Arbitrary JSON, including objects from fc.anything (null prototypes, odd keys) made JSON. */
 const anyJson: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue(),
-  fc
-    .anything({ withNullPrototype: true, withObjectString: true, maxDepth: 3 })
-    .map((value) => {
-      try {
-        const text = JSON.stringify(value);
-        return text === undefined ? null : (JSON.parse(text) as unknown);
-      } catch {
-        return null;
-      }
-    }),
+  fc.anything({ withNullPrototype: true, withObjectString: true, maxDepth: 3 }).map((value) => {
+    try {
+      const text = JSON.stringify(value);
+      return text === undefined ? null : (JSON.parse(text) as unknown);
+    } catch {
+      return null;
+    }
+  }),
 );
 
 const headerArbitrary: fc.Arbitrary<unknown> = fc.oneof(
   anyJson,
   fc.record(
     {
-      op: fc.oneof(fc.constantFrom(...OP_NAMES), fc.constantFrom("__proto__", "constructor", "toString"), anyJson),
+      op: fc.oneof(
+        fc.constantFrom(...OP_NAMES),
+        fc.constantFrom("__proto__", "constructor", "toString"),
+        anyJson,
+      ),
       epoch: fc.oneof(fc.nat(), fc.constantFrom(-1, 1.5, 2 ** 53, -0), anyJson),
       body: anyJson,
     },
@@ -105,17 +112,20 @@ const headerArbitrary: fc.Arbitrary<unknown> = fc.oneof(
   ),
 );
 
-fuzzTest("messages: arbitrary request headers are decoded or refused as BAD_REQUEST/UNKNOWN_OP", 20_000, () =>
-  fc.property(headerArbitrary, (header) => {
-    const answer = decodeRequest(header);
-    if (answer.ok) {
-      const envelope = decodeEnvelope(header);
-      expect(envelope.ok).toBe(true);
-      if (envelope.ok) checkAnswer(OPS[envelope.value.op].request as Schema<unknown>, answer);
-    } else {
-      checkAnswer(errorHeaderSchema as Schema<unknown>, answer);
-    }
-  }),
+fuzzTest(
+  "messages: arbitrary request headers are decoded or refused as BAD_REQUEST/UNKNOWN_OP",
+  20_000,
+  () =>
+    fc.property(headerArbitrary, (header) => {
+      const answer = decodeRequest(header);
+      if (answer.ok) {
+        const envelope = decodeEnvelope(header);
+        expect(envelope.ok).toBe(true);
+        if (envelope.ok) checkAnswer(OPS[envelope.value.op].request as Schema<unknown>, answer);
+      } else {
+        checkAnswer(errorHeaderSchema as Schema<unknown>, answer);
+      }
+    }),
 );
 
 fuzzTest("messages: arbitrary JSON against every request and response schema", 20_000, () =>
@@ -125,28 +135,42 @@ fuzzTest("messages: arbitrary JSON against every request and response schema", 2
 );
 
 const validCase = fc.oneof(
-  ...TARGETS.map((target) => validValue(target.schema.spec, target.name).map((value) => ({ target, value }))),
+  ...TARGETS.map((target) =>
+    validValue(target.schema.spec, target.name).map((value) => ({ target, value })),
+  ),
 );
 
-fuzzTest("messages: bodies generated from each schema are accepted and decode to themselves", 5_000, () =>
-  fc.property(validCase, ({ target, value }) => {
-    const decoded = tryDecode(target.schema, value);
-    if (!decoded.ok) throw new Error(`${target.name} refused a generated value: ${decoded.message}`);
-    expect(decoded.value).toEqual(value);
-    checkAnswer(target.schema, decoded);
-  }),
+fuzzTest(
+  "messages: bodies generated from each schema are accepted and decode to themselves",
+  5_000,
+  () =>
+    fc.property(validCase, ({ target, value }) => {
+      const decoded = tryDecode(target.schema, value);
+      if (!decoded.ok)
+        throw new Error(`${target.name} refused a generated value: ${decoded.message}`);
+      expect(decoded.value).toEqual(value);
+      checkAnswer(target.schema, decoded);
+    }),
 );
 
 fuzzTest("messages: mutated valid bodies (hostile keys, huge, deep) never throw", 5_000, () =>
-  fc.property(validCase, fc.array(mutation, { minLength: 1, maxLength: 3 }), ({ target, value }, changes) => {
-    const mutated = mutateJson(value, changes);
-    checkAnswer(target.schema, tryDecode(target.schema, mutated));
-  }),
+  fc.property(
+    validCase,
+    fc.array(mutation, { minLength: 1, maxLength: 3 }),
+    ({ target, value }, changes) => {
+      const mutated = mutateJson(value, changes);
+      checkAnswer(target.schema, tryDecode(target.schema, mutated));
+    },
+  ),
 );
 
 fuzzTest("messages: mutated requests through the whole server-side decode", 5_000, () =>
   fc.property(
-    fc.oneof(...OP_NAMES.map((op) => validValue(OPS[op].request.spec, op).map((body) => ({ op, epoch: 0, body })))),
+    fc.oneof(
+      ...OP_NAMES.map((op) =>
+        validValue(OPS[op].request.spec, op).map((body) => ({ op, epoch: 0, body })),
+      ),
+    ),
     fc.array(mutation, { maxLength: 3 }),
     (header, changes) => {
       const mutated = mutateJson(header, changes);
@@ -164,10 +188,14 @@ const invalidCase = fc.oneof(
   }),
 );
 
-fuzzTest("messages: a body breaking one bound (too long, out of range, missing) is refused", 5_000, () =>
-  fc.property(invalidCase, ({ target, value }) => {
-    const decoded = tryDecode(target.schema, value);
-    if (decoded.ok) throw new Error(`${target.name} accepted ${JSON.stringify(value).slice(0, 300)}`);
-    checkAnswer(target.schema, decoded);
-  }),
+fuzzTest(
+  "messages: a body breaking one bound (too long, out of range, missing) is refused",
+  5_000,
+  () =>
+    fc.property(invalidCase, ({ target, value }) => {
+      const decoded = tryDecode(target.schema, value);
+      if (decoded.ok)
+        throw new Error(`${target.name} accepted ${JSON.stringify(value).slice(0, 300)}`);
+      checkAnswer(target.schema, decoded);
+    }),
 );

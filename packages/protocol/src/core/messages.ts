@@ -37,7 +37,11 @@ export const uidField = str({ bytesMax: UID_BYTES_MAX });
 export const fileNameField = str({ bytesMax: FILE_NAME_BYTES_MAX * 4 });
 export const nodeIdField = str({ bytesMin: 1, bytesMax: NODE_ID_BYTES_MAX });
 export const addressField = str({ bytesMin: 3, bytesMax: ADDRESS_BYTES_MAX });
-export const groupField = str({ bytesMin: 1, bytesMax: NODE_ID_BYTES_MAX, pattern: /^[A-Za-z0-9._-]+$/ });
+export const groupField = str({
+  bytesMin: 1,
+  bytesMax: NODE_ID_BYTES_MAX,
+  pattern: /^[A-Za-z0-9._-]+$/,
+});
 export const sha256Field = str({ bytesMax: 64, bytesMin: 64, pattern: /^[0-9a-f]{64}$/ });
 export const requestIdField = str({ bytesMin: 1, bytesMax: REQUEST_ID_BYTES_MAX });
 export const epochField = int({ min: 0, max: EPOCH_MAX });
@@ -143,7 +147,11 @@ export const memberViewSchema = obj({
 });
 export type MemberView = Infer<typeof memberViewSchema>;
 
-export const chunkOwnerSchema = obj({ uid: uidField, name: fileNameField, uploadId: requestIdField });
+export const chunkOwnerSchema = obj({
+  uid: uidField,
+  name: fileNameField,
+  uploadId: requestIdField,
+});
 export type ChunkOwner = Infer<typeof chunkOwnerSchema>;
 
 export const ownedFileSchema = obj({
@@ -176,7 +184,11 @@ export const ticketSchema = obj({
 export type Ticket = Infer<typeof ticketSchema>;
 
 /** A chunk's receipt: the signing key's id, a dot, and a 128-bit MAC in base64url. */
-export const receiptField = str({ bytesMin: 31, bytesMax: 31, pattern: /^[0-9a-f]{8}\.[A-Za-z0-9_-]{22}$/ });
+export const receiptField = str({
+  bytesMin: 31,
+  bytesMax: 31,
+  pattern: /^[0-9a-f]{8}\.[A-Za-z0-9_-]{22}$/,
+});
 
 /** Owner references per syncRefs page: bounds the answer, not the catch-up. */
 export const SYNC_REFS_PER_PAGE_MAX = 4096;
@@ -279,11 +291,21 @@ export const OPS = {
   /** Reach the cluster as a user; creates the user on first connect (the seed's `c`). */
   connect: {
     request: obj({ uid: uidField }),
-    response: obj({ uid: uidField, created: bool, node: nodeIdField, primary: addressField, term: epochField }),
+    response: obj({
+      uid: uidField,
+      created: bool,
+      node: nodeIdField,
+      primary: addressField,
+      term: epochField,
+    }),
   },
   /** Ask where an upload's chunks go. */
   placeUpload: {
-    request: obj({ uid: uidField, name: fileNameField, bytes: int({ min: 0, max: FILE_BYTES_MAX }) }),
+    request: obj({
+      uid: uidField,
+      name: fileNameField,
+      bytes: int({ min: 0, max: FILE_BYTES_MAX }),
+    }),
     response: obj({
       uploadId: requestIdField,
       chunkBytes: int({ min: 1, max: CHUNK_BYTES_MAX }),
@@ -309,7 +331,10 @@ export const OPS = {
   /** The manifest of a name's newest version (or of `version`), with the groups to read from. */
   getManifest: {
     request: obj({ uid: uidField, name: fileNameField, version: opt(versionField) }),
-    response: obj({ manifest: manifestSchema, groups: arr(groupViewSchema, { itemsMax: GROUPS_MAX }) }),
+    response: obj({
+      manifest: manifestSchema,
+      groups: arr(groupViewSchema, { itemsMax: GROUPS_MAX }),
+    }),
   },
   listFiles: {
     request: obj({ uid: uidField, stale: opt(bool) }),
@@ -404,7 +429,9 @@ export const OPS = {
        */
       chunkIds: opt(arr(sha256Field, { itemsMax: COMMIT_CHUNK_IDS_MAX })),
       /** Each chunk's size, beside chunkIds: a reference the node lacks is recorded committed. */
-      chunkBytes: opt(arr(int({ min: 1, max: CHUNK_BYTES_MAX }), { itemsMax: COMMIT_CHUNK_IDS_MAX })),
+      chunkBytes: opt(
+        arr(int({ min: 1, max: CHUNK_BYTES_MAX }), { itemsMax: COMMIT_CHUNK_IDS_MAX }),
+      ),
       /** The sending directory primary's term: a node refuses notices of older terms. */
       term: opt(epochField),
       forwarded: opt(bool),
@@ -416,7 +443,12 @@ export const OPS = {
    * outbox notices written before deletions named their uploads (dropUploadRefs).
    */
   dropRefs: {
-    request: obj({ uid: uidField, name: fileNameField, term: opt(epochField), forwarded: opt(bool) }),
+    request: obj({
+      uid: uidField,
+      name: fileNameField,
+      term: opt(epochField),
+      forwarded: opt(bool),
+    }),
     response: empty,
   },
   /** A user's files as this storage node's owner references know them. */
@@ -607,7 +639,11 @@ export interface RequestEnvelope {
 const envelopeFields = obj({ op: str({ bytesMin: 1, bytesMax: 64 }), epoch: epochField });
 
 /** Check a request header's envelope; the body is decoded by the op's own schema afterwards. */
-export function decodeEnvelope(header: unknown): { ok: true; value: RequestEnvelope } | { ok: false; code: "BAD_REQUEST" | "UNKNOWN_OP"; message: string } {
+export function decodeEnvelope(
+  header: unknown,
+):
+  | { ok: true; value: RequestEnvelope }
+  | { ok: false; code: "BAD_REQUEST" | "UNKNOWN_OP"; message: string } {
   const fields = tryDecode(envelopeFields, header);
   if (!fields.ok) return { ok: false, code: "BAD_REQUEST", message: fields.message };
   if (!isOp(fields.value.op)) {

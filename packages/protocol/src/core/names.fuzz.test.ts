@@ -20,15 +20,47 @@ const utf8 = new TextEncoder();
 const FOLDER = "/srv/ftfs/data/alice";
 
 const PIECES = [
-  ".", "..", "/", "\\", "\u0000", "a", "Z", "é", "e\u0301", " ", "\t", "\n", "\u0085", "\u00a0",
-  "\u2028", "\u202e", "\u200b", "\ufeff", "\u2024", "\u2025", "\uff0e", "\uff0f", "\u2215", "%2e",
-  "%2f", "~", ":", "C:", "NUL", "\ud800", "😀", "x".repeat(100), "é".repeat(60),
+  ".",
+  "..",
+  "/",
+  "\\",
+  "\u0000",
+  "a",
+  "Z",
+  "é",
+  "e\u0301",
+  " ",
+  "\t",
+  "\n",
+  "\u0085",
+  "\u00a0",
+  "\u2028",
+  "\u202e",
+  "\u200b",
+  "\ufeff",
+  "\u2024",
+  "\u2025",
+  "\uff0e",
+  "\uff0f",
+  "\u2215",
+  "%2e",
+  "%2f",
+  "~",
+  ":",
+  "C:",
+  "NUL",
+  "\ud800",
+  "😀",
+  "x".repeat(100),
+  "é".repeat(60),
 ];
 
 const nameArbitrary = fc.oneof(
   fc.string({ unit: "binary", maxLength: 40 }),
   fc.string({ unit: "grapheme", maxLength: 40 }),
-  fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 8 }).map((parts) => parts.join("")),
+  fc
+    .array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 8 })
+    .map((parts) => parts.join("")),
   fc.integer({ min: 250, max: 260 }).map((bytes) => "n".repeat(bytes)),
   fc.integer({ min: 120, max: 130 }).map((chars) => "é".repeat(chars)),
 );
@@ -49,7 +81,13 @@ function breaksARule(name: string): boolean {
 }
 
 function isOneComponent(name: string): boolean {
-  return name !== "." && name !== ".." && !name.includes("/") && !name.includes("\\") && !name.includes("\u0000");
+  return (
+    name !== "." &&
+    name !== ".." &&
+    !name.includes("/") &&
+    !name.includes("\\") &&
+    !name.includes("\u0000")
+  );
 }
 
 fuzzTest("names: accepted file names stay one component inside their folder", 30_000, () =>
@@ -62,7 +100,8 @@ fuzzTest("names: accepted file names stay one component inside their folder", 30
     }
     expect(valid.value).toBe(name);
     expect(utf8.encode(name).length).toBeLessThanOrEqual(FILE_NAME_BYTES_MAX);
-    for (const form of [name, name.normalize("NFC"), name.normalize("NFD")]) expect(isOneComponent(form)).toBe(true);
+    for (const form of [name, name.normalize("NFC"), name.normalize("NFD")])
+      expect(isOneComponent(form)).toBe(true);
     const path = posix.join(FOLDER, name);
     expect(posix.dirname(path)).toBe(FOLDER);
     expect(posix.basename(path)).toBe(name);
@@ -72,21 +111,26 @@ fuzzTest("names: accepted file names stay one component inside their folder", 30
 
 const uidArbitrary = fc.oneof(
   fc.string({ unit: "binary", maxLength: 70 }),
-  fc.array(fc.constantFrom(...PIECES, "_", "-", "."), { minLength: 1, maxLength: 6 }).map((parts) => parts.join("")),
+  fc
+    .array(fc.constantFrom(...PIECES, "_", "-", "."), { minLength: 1, maxLength: 6 })
+    .map((parts) => parts.join("")),
   fc.stringMatching(/^[A-Za-z0-9._-]{0,70}$/),
 );
 
-fuzzTest("names: accepted uids are short, plain ASCII and never a path component trick", 30_000, () =>
-  fc.property(uidArbitrary, (uid) => {
-    const valid = validateUid(uid);
-    if (!valid.ok) {
-      expect(valid.error.code).toBe("INVALID_UID");
-      return;
-    }
-    expect(valid.value).toBe(uid);
-    expect(uid).toMatch(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/);
-    expect(uid.length).toBeLessThanOrEqual(UID_BYTES_MAX);
-    expect(isOneComponent(uid)).toBe(true);
-    expect(posix.dirname(posix.join(FOLDER, uid))).toBe(FOLDER);
-  }),
+fuzzTest(
+  "names: accepted uids are short, plain ASCII and never a path component trick",
+  30_000,
+  () =>
+    fc.property(uidArbitrary, (uid) => {
+      const valid = validateUid(uid);
+      if (!valid.ok) {
+        expect(valid.error.code).toBe("INVALID_UID");
+        return;
+      }
+      expect(valid.value).toBe(uid);
+      expect(uid).toMatch(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/);
+      expect(uid.length).toBeLessThanOrEqual(UID_BYTES_MAX);
+      expect(isOneComponent(uid)).toBe(true);
+      expect(posix.dirname(posix.join(FOLDER, uid))).toBe(FOLDER);
+    }),
 );

@@ -3,9 +3,12 @@ import { describe, expect, test } from "bun:test";
 import { parseAddress, validateFileName, validateUid } from "./names.ts";
 
 describe("validateFileName", () => {
-  test.each(["notes.txt", "a", "résumé.pdf", "with space.txt", ".hidden", "x".repeat(255)])("accepts %j", (name) => {
-    expect(validateFileName(name).ok).toBe(true);
-  });
+  test.each(["notes.txt", "a", "résumé.pdf", "with space.txt", ".hidden", "x".repeat(255)])(
+    "accepts %j",
+    (name) => {
+      expect(validateFileName(name).ok).toBe(true);
+    },
+  );
 
   test.each([
     ["", "empty"],
@@ -35,7 +38,9 @@ describe("validateFileName", () => {
 });
 
 describe("validateUid", () => {
-  test.each(["alice", "u1", "a.b-c_d"])("accepts %j", (uid) => expect(validateUid(uid).ok).toBe(true));
+  test.each(["alice", "u1", "a.b-c_d"])("accepts %j", (uid) =>
+    expect(validateUid(uid).ok).toBe(true),
+  );
   test.each(["", ".x", "a/b", "a b", "x".repeat(65), "ü"])("refuses %j", (uid) => {
     const result = validateUid(uid);
     expect(result.ok ? null : result.error.code).toBe("INVALID_UID");
@@ -44,7 +49,10 @@ describe("validateUid", () => {
 
 describe("parseAddress", () => {
   test("parses host:port and [v6]:port", () => {
-    expect(parseAddress("127.0.0.1:7101")).toEqual({ ok: true, value: { host: "127.0.0.1", port: 7101 } });
+    expect(parseAddress("127.0.0.1:7101")).toEqual({
+      ok: true,
+      value: { host: "127.0.0.1", port: 7101 },
+    });
     expect(parseAddress("[::1]:80")).toEqual({ ok: true, value: { host: "::1", port: 80 } });
   });
   test.each(["127.0.0.1", "host:99999", ":80", "a b:1"])("refuses %j", (address) => {

@@ -18,16 +18,23 @@ export function validateFileName(name: string): Result<string> {
   if (name.includes("\u0000")) return fail("INVALID_NAME", "file name contains a NUL byte");
   // A lone surrogate has no UTF-8 form: stores and disks would keep U+FFFD instead, so the
   // name kept would not be the name sent, and distinct names would collide.
-  if (!name.isWellFormed()) return fail("INVALID_NAME", "file name contains a lone surrogate (not Unicode)");
+  if (!name.isWellFormed())
+    return fail("INVALID_NAME", "file name contains a lone surrogate (not Unicode)");
   if (utf8.encode(name).length > FILE_NAME_BYTES_MAX) {
     return fail("INVALID_NAME", `file name is longer than ${FILE_NAME_BYTES_MAX} bytes`);
   }
-  if (name === "." || name === "..") return fail("INVALID_NAME", `file name '${name}' is not allowed`);
+  if (name === "." || name === "..")
+    return fail("INVALID_NAME", `file name '${name}' is not allowed`);
   if (name.includes("/") || name.includes("\\")) {
-    return fail("INVALID_NAME", `file name '${name}' contains a path separator; names are one component`);
+    return fail(
+      "INVALID_NAME",
+      `file name '${name}' contains a path separator; names are one component`,
+    );
   }
-  if (CONTROL_CHARACTERS.test(name)) return fail("INVALID_NAME", "file name contains a control character");
-  if (name.trim() !== name) return fail("INVALID_NAME", "file name starts or ends with white space");
+  if (CONTROL_CHARACTERS.test(name))
+    return fail("INVALID_NAME", "file name contains a control character");
+  if (name.trim() !== name)
+    return fail("INVALID_NAME", "file name starts or ends with white space");
   return ok(name);
 }
 
@@ -35,7 +42,8 @@ const UID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 
 export function validateUid(uid: string): Result<string> {
   if (uid.length === 0) return fail("INVALID_UID", "user id is empty");
-  if (uid.length > UID_BYTES_MAX) return fail("INVALID_UID", `user id is longer than ${UID_BYTES_MAX} characters`);
+  if (uid.length > UID_BYTES_MAX)
+    return fail("INVALID_UID", `user id is longer than ${UID_BYTES_MAX} characters`);
   if (!UID_PATTERN.test(uid)) {
     return fail("INVALID_UID", `user id '${uid}' may use only letters, digits, '.', '_' and '-'`);
   }
@@ -53,7 +61,8 @@ export function parseAddress(address: string): Result<{ host: string; port: numb
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
   if (match === null) return fail("BAD_REQUEST", `address '${address}' is not host:port`);
   const port = Number(match[2]);
-  if (port < 0 || port > 65_535) return fail("BAD_REQUEST", `address '${address}' has a port outside 0..65535`);
+  if (port < 0 || port > 65_535)
+    return fail("BAD_REQUEST", `address '${address}' has a port outside 0..65535`);
   const host = (match[1] ?? "").replace(/^\[|\]$/g, "");
   return ok({ host, port });
 }

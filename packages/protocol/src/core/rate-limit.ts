@@ -27,7 +27,9 @@ export interface RateLimitConfig {
   readonly burst: number;
 }
 
-export type RateVerdict = { readonly ok: true } | { readonly ok: false; readonly retryAfterMs: number };
+export type RateVerdict =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly retryAfterMs: number };
 
 /** One bucket: `tokens` as of `atMs`. */
 export class TokenBucket {
@@ -55,7 +57,10 @@ export class TokenBucket {
       return { ok: true };
     }
     const missing = 1 - this.tokens;
-    return { ok: false, retryAfterMs: Math.ceil((missing * MS_PER_SECOND) / this.config.perSecond) };
+    return {
+      ok: false,
+      retryAfterMs: Math.ceil((missing * MS_PER_SECOND) / this.config.perSecond),
+    };
   }
 }
 

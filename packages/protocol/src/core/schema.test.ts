@@ -14,8 +14,18 @@ const person = obj({
 
 describe("schema", () => {
   test("accepts a valid value and drops unknown keys", () => {
-    const decoded = tryDecode(person, { name: "ann", age: 3, kind: "a", tags: ["x"], boss: null, extra: 1 });
-    expect(decoded).toEqual({ ok: true, value: { name: "ann", age: 3, kind: "a", tags: ["x"], boss: null } });
+    const decoded = tryDecode(person, {
+      name: "ann",
+      age: 3,
+      kind: "a",
+      tags: ["x"],
+      boss: null,
+      extra: 1,
+    });
+    expect(decoded).toEqual({
+      ok: true,
+      value: { name: "ann", age: 3, kind: "a", tags: ["x"], boss: null },
+    });
   });
 
   test.each([
@@ -23,8 +33,14 @@ describe("schema", () => {
     [{ name: "ann", age: 3.5, kind: "a", tags: [], boss: null }, "age: expected an integer"],
     [{ name: "ann", age: 200, kind: "a", tags: [], boss: null }, "age: 200 is outside 0..150"],
     [{ name: "ann", age: 3, kind: "c", tags: [], boss: null }, "kind: expected one of a, b"],
-    [{ name: "ann", age: 3, kind: "a", tags: ["x", "y", "z"], boss: null }, "tags: more than 2 items"],
-    [{ name: "ann", age: 3, kind: "a", tags: ["long"], boss: null }, "tags[0]: longer than 3 bytes"],
+    [
+      { name: "ann", age: 3, kind: "a", tags: ["x", "y", "z"], boss: null },
+      "tags: more than 2 items",
+    ],
+    [
+      { name: "ann", age: 3, kind: "a", tags: ["long"], boss: null },
+      "tags[0]: longer than 3 bytes",
+    ],
     [{ name: "ann", age: 3, kind: "a", tags: [] }, "boss: missing"],
     [{ name: "ééééé", age: 3, kind: "a", tags: [], boss: null }, "name: longer than 8 bytes"],
     [[], "expected an object"],
@@ -35,9 +51,17 @@ describe("schema", () => {
   });
 
   test("an envelope names an unknown op as UNKNOWN_OP and a missing epoch as BAD_REQUEST", () => {
-    expect(decodeEnvelope({ op: "nope", epoch: 0, body: {} })).toMatchObject({ ok: false, code: "UNKNOWN_OP" });
-    expect(decodeEnvelope({ op: "listFiles", body: {} })).toMatchObject({ ok: false, code: "BAD_REQUEST" });
-    expect(decodeEnvelope({ op: "listFiles", epoch: 4, body: { uid: "u" } })).toMatchObject({ ok: true });
+    expect(decodeEnvelope({ op: "nope", epoch: 0, body: {} })).toMatchObject({
+      ok: false,
+      code: "UNKNOWN_OP",
+    });
+    expect(decodeEnvelope({ op: "listFiles", body: {} })).toMatchObject({
+      ok: false,
+      code: "BAD_REQUEST",
+    });
+    expect(decodeEnvelope({ op: "listFiles", epoch: 4, body: { uid: "u" } })).toMatchObject({
+      ok: true,
+    });
   });
 
   test("every op's request schema rejects a non-object body", () => {

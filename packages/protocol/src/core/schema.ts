@@ -44,12 +44,15 @@ export interface OptionalSchema<T> {
   readonly spec?: SchemaSpec;
 }
 
-export type Infer<S> = S extends Schema<infer T> ? T : S extends OptionalSchema<infer T> ? T : never;
+export type Infer<S> =
+  S extends Schema<infer T> ? T : S extends OptionalSchema<infer T> ? T : never;
 
 type AnySchema = Schema<unknown> | OptionalSchema<unknown>;
 type Shape = Record<string, AnySchema>;
 
-type RequiredKeys<S extends Shape> = { [K in keyof S]: S[K] extends OptionalSchema<unknown> ? never : K }[keyof S];
+type RequiredKeys<S extends Shape> = {
+  [K in keyof S]: S[K] extends OptionalSchema<unknown> ? never : K;
+}[keyof S];
 type OptionalKeys<S extends Shape> = Exclude<keyof S, RequiredKeys<S>>;
 
 export type InferShape<S extends Shape> = {
@@ -73,16 +76,22 @@ function failAt(path: string, expected: string, value: unknown): never {
 
 const utf8 = new TextEncoder();
 
-export function str(options: { bytesMax: number; bytesMin?: number; pattern?: RegExp }): Schema<string> {
+export function str(options: {
+  bytesMax: number;
+  bytesMin?: number;
+  pattern?: RegExp;
+}): Schema<string> {
   const bytesMin = options.bytesMin ?? 0;
   const pattern = options.pattern ?? null;
   const spec = { kind: "str", bytesMin, bytesMax: options.bytesMax, pattern } as const;
   return schema(spec, (value, path) => {
     if (typeof value !== "string") return failAt(path, "a string", value);
     // Length in UTF-16 units bounds the UTF-8 length from both sides cheaply before encoding.
-    if (value.length > options.bytesMax) throw new SchemaError(`${path}: longer than ${options.bytesMax} bytes`);
+    if (value.length > options.bytesMax)
+      throw new SchemaError(`${path}: longer than ${options.bytesMax} bytes`);
     const bytes = utf8.encode(value).length;
-    if (bytes > options.bytesMax) throw new SchemaError(`${path}: longer than ${options.bytesMax} bytes`);
+    if (bytes > options.bytesMax)
+      throw new SchemaError(`${path}: longer than ${options.bytesMax} bytes`);
     if (bytes < bytesMin) throw new SchemaError(`${path}: shorter than ${bytesMin} bytes`);
     if (options.pattern !== undefined && !options.pattern.test(value)) {
       throw new SchemaError(`${path}: not of the form ${options.pattern.source}`);
@@ -93,7 +102,8 @@ export function str(options: { bytesMax: number; bytesMin?: number; pattern?: Re
 
 export function int(options: { min: number; max: number }): Schema<number> {
   return schema({ kind: "int", min: options.min, max: options.max }, (value, path) => {
-    if (typeof value !== "number" || !Number.isSafeInteger(value)) return failAt(path, "an integer", value);
+    if (typeof value !== "number" || !Number.isSafeInteger(value))
+      return failAt(path, "an integer", value);
     if (value < options.min || value > options.max) {
       throw new SchemaError(`${path}: ${value} is outside ${options.min}..${options.max}`);
     }
@@ -163,7 +173,10 @@ export function obj<S extends Shape>(shape: S): Schema<InferShape<S>> {
 }
 
 /** Decode or return the error message: for boundaries that answer instead of throwing. */
-export function tryDecode<T>(s: Schema<T>, value: unknown): { ok: true; value: T } | { ok: false; message: string } {
+export function tryDecode<T>(
+  s: Schema<T>,
+  value: unknown,
+): { ok: true; value: T } | { ok: false; message: string } {
   try {
     return { ok: true, value: s.decode(value, "") };
   } catch (error) {

@@ -53,7 +53,12 @@ function frameOf(head: Uint8Array, payload: Uint8Array, tag: Uint8Array, header:
 
 describe("frame tags", () => {
   const claim: HelloClaim = { kind: "node", node: "a" };
-  const key = connectionKey(new Uint8Array(32).fill(1), "A".repeat(43) + "=", "B".repeat(43) + "=", claim);
+  const key = connectionKey(
+    new Uint8Array(32).fill(1),
+    "A".repeat(43) + "=",
+    "B".repeat(43) + "=",
+    claim,
+  );
 
   test("a frame verifies once, in order, in its own direction, unaltered", () => {
     const sender = new ChannelMac(key, "client");
@@ -76,7 +81,12 @@ describe("frame tags", () => {
     altered[altered.length - 2] = (altered[altered.length - 2] ?? 0) ^ 1;
     expect(new ChannelMac(key, "server").verify({ ...first, head: altered })).toBe(false);
     // Another connection's key.
-    const other = connectionKey(new Uint8Array(32).fill(1), "C".repeat(43) + "=", "B".repeat(43) + "=", claim);
+    const other = connectionKey(
+      new Uint8Array(32).fill(1),
+      "C".repeat(43) + "=",
+      "B".repeat(43) + "=",
+      claim,
+    );
     expect(new ChannelMac(other, "server").verify(first)).toBe(false);
   });
 
@@ -92,7 +102,9 @@ describe("frame tags", () => {
     const plainHeader = { op: "putChunk", epoch: 0, body: {} };
     const [plainHead] = encodeFrame(FRAME_KIND.request, 1, plainHeader, payload);
     const plainTag = new ChannelMac(key, "client").seal(plainHead, payload, true);
-    expect(new ChannelMac(key, "server").verify(frameOf(plainHead, swapped, plainTag, plainHeader))).toBe(false);
+    expect(
+      new ChannelMac(key, "server").verify(frameOf(plainHead, swapped, plainTag, plainHeader)),
+    ).toBe(false);
   });
 });
 
@@ -101,8 +113,13 @@ describe("the hello handshake", () => {
     const key = generateClusterKey();
     const server = serve({ keyring: Keyring.parse(key) });
     expect(await works(await connect(server, asNode("a", key)))).toBe(true);
-    for (const options of [asNode("b", generateClusterKey()), { credentials: { kind: "node", node: "c", keyring: Keyring.open() } } as const]) {
-      const error = await RpcClient.connect(`127.0.0.1:${server.port}`, 2_000, options).catch((caught: unknown) => caught);
+    for (const options of [
+      asNode("b", generateClusterKey()),
+      { credentials: { kind: "node", node: "c", keyring: Keyring.open() } } as const,
+    ]) {
+      const error = await RpcClient.connect(`127.0.0.1:${server.port}`, 2_000, options).catch(
+        (caught: unknown) => caught,
+      );
       expect((error as FtfsError).code).toBe("AUTH_FAILED");
     }
     expect(server.stats.authFailures).toBe(2);
@@ -110,15 +127,19 @@ describe("the hello handshake", () => {
 
   test("a keyed client refuses a server without a key: it could be anyone", async () => {
     const server = serve({});
-    const error = await RpcClient.connect(`127.0.0.1:${server.port}`, 2_000, asNode("a", generateClusterKey())).catch(
-      (caught: unknown) => caught,
-    );
+    const error = await RpcClient.connect(
+      `127.0.0.1:${server.port}`,
+      2_000,
+      asNode("a", generateClusterKey()),
+    ).catch((caught: unknown) => caught);
     expect((error as FtfsError).code).toBe("AUTH_FAILED");
   });
 
   test("anonymous callers reach only 'anyone' ops on a keyed node (FORBIDDEN), any op without a key", async () => {
     const secure = serve({ keyring: Keyring.parse(generateClusterKey()) });
-    const refused = await (await connect(secure)).call("hasChunks", { chunkIds: [] }).catch((caught: unknown) => caught);
+    const refused = await (await connect(secure))
+      .call("hasChunks", { chunkIds: [] })
+      .catch((caught: unknown) => caught);
     expect((refused as FtfsError).code).toBe("FORBIDDEN");
     expect(await works(await connect(serve({})))).toBe(true);
   });
@@ -134,7 +155,9 @@ describe("the hello handshake", () => {
         for (const to of nodes) {
           const server = serverOf.get(to);
           if (server === undefined || from === to) continue;
-          expect(await works(await connect(server, asNode(from, keysOf.get(from) ?? "")))).toBe(true);
+          expect(await works(await connect(server, asNode(from, keysOf.get(from) ?? "")))).toBe(
+            true,
+          );
         }
       }
     };
@@ -156,7 +179,9 @@ describe("connection bounds", () => {
       const server = serve({ limits });
       await connect(server);
       await connect(server);
-      const error = await RpcClient.connect(`127.0.0.1:${server.port}`, 2_000).catch((caught: unknown) => caught);
+      const error = await RpcClient.connect(`127.0.0.1:${server.port}`, 2_000).catch(
+        (caught: unknown) => caught,
+      );
       expect((error as FtfsError).code).toBe("CONNECTION_LIMIT");
       expect((error as FtfsError).message).toMatch(/--connections-(per-address-)?max/);
       expect(server.stats.refusedConnections).toBe(1);
@@ -202,14 +227,30 @@ describe("connection bounds", () => {
   });
 
   test("the rules: handshake deadline, slow frame, idleness", () => {
-    const limits = { ...CONNECTION_LIMITS_DEFAULT, handshakeTimeoutMs: 100, frameProgressGraceMs: 100, idleTimeoutMs: 100 };
-    const base = { openedMs: 0, handshaken: true, idleCounts: true, requestsInFlight: 0, lastActivityMs: 0, progress: null };
+    const limits = {
+      ...CONNECTION_LIMITS_DEFAULT,
+      handshakeTimeoutMs: 100,
+      frameProgressGraceMs: 100,
+      idleTimeoutMs: 100,
+    };
+    const base = {
+      openedMs: 0,
+      handshaken: true,
+      idleCounts: true,
+      requestsInFlight: 0,
+      lastActivityMs: 0,
+      progress: null,
+    };
     expect(slowConnectionReason({ ...base, handshaken: false }, 101, limits)).toMatch(/hello/);
     expect(slowConnectionReason({ ...base, handshaken: false }, 99, limits)).toBeNull();
     const slow = { startedMs: 0, bytes: 10 };
-    expect(slowConnectionReason({ ...base, progress: slow, lastActivityMs: 200 }, 200, limits)).toMatch(/B\/s/);
+    expect(
+      slowConnectionReason({ ...base, progress: slow, lastActivityMs: 200 }, 200, limits),
+    ).toMatch(/B\/s/);
     const fast = { startedMs: 0, bytes: 1_000_000 };
-    expect(slowConnectionReason({ ...base, progress: fast, lastActivityMs: 200 }, 200, limits)).toBeNull();
+    expect(
+      slowConnectionReason({ ...base, progress: fast, lastActivityMs: 200 }, 200, limits),
+    ).toBeNull();
     expect(slowConnectionReason(base, 101, limits)).toMatch(/idle/);
     expect(slowConnectionReason({ ...base, requestsInFlight: 1 }, 101, limits)).toBeNull();
     expect(slowConnectionReason({ ...base, idleCounts: false }, 101, limits)).toBeNull();

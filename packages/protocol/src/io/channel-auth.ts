@@ -12,7 +12,13 @@
  */
 
 import { timingSafeEqual } from "node:crypto";
-import { assertNever, FRAME_TAG_BYTES, type Frame, type Op, type RequestBody } from "../core/index.ts";
+import {
+  assertNever,
+  FRAME_TAG_BYTES,
+  type Frame,
+  type Op,
+  type RequestBody,
+} from "../core/index.ts";
 import type { Keyring } from "./gossip/keyring.ts";
 
 /** Nonces of each side: 256 random bits, so a connection key never repeats. */
@@ -51,11 +57,15 @@ export const ANONYMOUS_CREDENTIALS: ClientCredentials = { kind: "anonymous" };
 export type HelloClaim = RequestBody<"hello">["principal"];
 
 /** The claim a client sends, and the key it will MAC with (null: no MACs). */
-export function claimOf(credentials: ClientCredentials): { claim: HelloClaim; baseKey: Uint8Array | null } {
+export function claimOf(credentials: ClientCredentials): {
+  claim: HelloClaim;
+  baseKey: Uint8Array | null;
+} {
   switch (credentials.kind) {
     case "node": {
       const signing = credentials.keyring.subKeys("channel").signing;
-      if (signing === null) return { claim: { kind: "node", node: credentials.node }, baseKey: null };
+      if (signing === null)
+        return { claim: { kind: "node", node: credentials.node }, baseKey: null };
       return {
         claim: { kind: "node", node: credentials.node, keyId: signing.keyId },
         baseKey: signing.key,
@@ -126,7 +136,12 @@ export class ChannelMac {
     return frame.tag.length === FRAME_TAG_BYTES && timingSafeEqual(expected, frame.tag);
   }
 
-  private tagOf(direction: Direction, sequence: number, head: Uint8Array, payload: Uint8Array | null): Uint8Array {
+  private tagOf(
+    direction: Direction,
+    sequence: number,
+    head: Uint8Array,
+    payload: Uint8Array | null,
+  ): Uint8Array {
     const prefix = new Uint8Array(1 + SEQUENCE_BYTES);
     const view = new DataView(prefix.buffer);
     view.setUint8(0, direction);

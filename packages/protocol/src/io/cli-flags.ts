@@ -22,11 +22,27 @@ export function envName(flag: string): string {
 }
 
 export function usage(program: string, summary: string, specs: readonly FlagSpec[]): string {
-  const lines = [`usage: ${program} [flags]`, "", summary, "", "flags (each also read from its environment variable):"];
+  const lines = [
+    `usage: ${program} [flags]`,
+    "",
+    summary,
+    "",
+    "flags (each also read from its environment variable):",
+  ];
   for (const spec of specs) {
     const value = spec.boolean ? "" : " VALUE";
-    const fallback = spec.default === undefined ? (spec.boolean ? "" : " (required)") : ` (default ${spec.default || '""'})`;
-    lines.push(`  --${spec.name}${value}`.padEnd(28) + `${envName(spec.name)}`.padEnd(22) + spec.description + fallback);
+    const fallback =
+      spec.default === undefined
+        ? spec.boolean
+          ? ""
+          : " (required)"
+        : ` (default ${spec.default || '""'})`;
+    lines.push(
+      `  --${spec.name}${value}`.padEnd(28) +
+        `${envName(spec.name)}`.padEnd(22) +
+        spec.description +
+        fallback,
+    );
   }
   return `${lines.join("\n")}\n`;
 }
@@ -42,7 +58,8 @@ export function parseFlags(
   for (let index = 0; index < argv.length; index += 1) {
     const arg = argv[index] ?? "";
     if (arg === "--help" || arg === "-h") return { help: "true" };
-    if (!arg.startsWith("--")) throw new UsageError(`unexpected argument '${arg}' (flags start with --)`);
+    if (!arg.startsWith("--"))
+      throw new UsageError(`unexpected argument '${arg}' (flags start with --)`);
     const [rawName, inlineValue] = splitOnce(arg.slice(2), "=");
     const spec = byName.get(rawName);
     if (spec === undefined) throw new UsageError(`unknown flag --${rawName}; see --help`);
@@ -60,7 +77,8 @@ export function parseFlags(
   const out: Record<string, string> = {};
   for (const spec of specs) {
     const value = given.get(spec.name) ?? env[envName(spec.name)] ?? spec.default;
-    if (value === undefined) throw new UsageError(`flag --${spec.name} (or ${envName(spec.name)}) is required`);
+    if (value === undefined)
+      throw new UsageError(`flag --${spec.name} (or ${envName(spec.name)}) is required`);
     out[spec.name] = value;
   }
   return out;
@@ -83,7 +101,8 @@ export function parseIntegerFlag(name: string, value: string, min: number, max: 
 /** Parse sizes like 4MiB, 64KiB, 1048576. */
 export function parseBytesFlag(name: string, value: string, min: number, max: number): number {
   const match = /^(\d+)\s*(B|KiB|MiB|GiB)?$/i.exec(value.trim());
-  if (match === null) throw new UsageError(`flag --${name} must be a size such as 4MiB, got '${value}'`);
+  if (match === null)
+    throw new UsageError(`flag --${name} must be a size such as 4MiB, got '${value}'`);
   const unit = (match[2] ?? "B").toLowerCase();
   const scale = unit === "gib" ? 1024 ** 3 : unit === "mib" ? 1024 ** 2 : unit === "kib" ? 1024 : 1;
   return parseIntegerFlag(name, String(Number(match[1]) * scale), min, max);

@@ -59,7 +59,8 @@ export const SECURITY_FLAGS: readonly FlagSpec[] = [
   { name: "tls-key", description: "PEM private key of --tls-cert", default: "" },
   {
     name: "tls-ca",
-    description: "PEM CA this node trusts when it connects to other TLS nodes (default: --tls-cert)",
+    description:
+      "PEM CA this node trusts when it connects to other TLS nodes (default: --tls-cert)",
     default: "",
   },
 ];
@@ -134,7 +135,9 @@ function parseKeyFlags(flags: Readonly<Record<string, string>>): Keyring {
     return parseClusterKeyFlag(text);
   } catch (error) {
     if (error instanceof UsageError) {
-      throw new UsageError(error.message.replace("--cluster-key:", `--cluster-key-file (${file}):`));
+      throw new UsageError(
+        error.message.replace("--cluster-key:", `--cluster-key-file (${file}):`),
+      );
     }
     throw error;
   }
@@ -143,7 +146,12 @@ function parseKeyFlags(flags: Readonly<Record<string, string>>): Keyring {
 function parseLimits(flags: Readonly<Record<string, string>>): ConnectionLimits {
   return {
     ...CONNECTION_LIMITS_DEFAULT,
-    connectionsMax: parseIntegerFlag("connections-max", flags["connections-max"] ?? "", 1, 1_000_000),
+    connectionsMax: parseIntegerFlag(
+      "connections-max",
+      flags["connections-max"] ?? "",
+      1,
+      1_000_000,
+    ),
     connectionsPerAddressMax: parseIntegerFlag(
       "connections-per-address-max",
       flags["connections-per-address-max"] ?? "",
@@ -155,7 +163,9 @@ function parseLimits(flags: Readonly<Record<string, string>>): ConnectionLimits 
   };
 }
 
-function parseTls(flags: Readonly<Record<string, string>>): { server: ServerTls; client: ClientTls } | null {
+function parseTls(
+  flags: Readonly<Record<string, string>>,
+): { server: ServerTls; client: ClientTls } | null {
   const certFile = flags["tls-cert"] ?? "";
   const keyFile = flags["tls-key"] ?? "";
   const caFile = flags["tls-ca"] ?? "";
@@ -197,7 +207,9 @@ function booleanFlag(flags: Readonly<Record<string, string>>, name: string): boo
 
 /** A fresh random cluster key in the `--cluster-key` format (tests, `bun run dev`). */
 export function generateClusterKey(): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(CLUSTER_KEY_BYTES_GENERATED))).toString("base64");
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(CLUSTER_KEY_BYTES_GENERATED))).toString(
+    "base64",
+  );
 }
 
 /** Generated keys: 256 bits, the HMAC-SHA256 output size. */

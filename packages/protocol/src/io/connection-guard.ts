@@ -76,7 +76,10 @@ export function slowConnectionReason(
   if (progress !== null) {
     const elapsedMs = nowMs - progress.startedMs;
     const paceBytesPerSecond = (progress.bytes * 1000) / Math.max(1, elapsedMs);
-    if (elapsedMs > limits.frameProgressGraceMs && paceBytesPerSecond < limits.frameBytesPerSecondMin) {
+    if (
+      elapsedMs > limits.frameProgressGraceMs &&
+      paceBytesPerSecond < limits.frameBytesPerSecondMin
+    ) {
       return `a frame arriving at ${Math.round(paceBytesPerSecond)} B/s, under ${limits.frameBytesPerSecondMin} B/s`;
     }
     return null;

@@ -108,7 +108,9 @@ export class FrameChannel {
     this.flush();
     if (this.queuedBytes <= CONNECTION_WRITE_QUEUE_BYTES_MAX) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.drainWaiters.push(() => (this.closedError === null ? resolve() : reject(this.closedError)));
+      this.drainWaiters.push(() =>
+        this.closedError === null ? resolve() : reject(this.closedError),
+      );
     });
   }
 
@@ -154,7 +156,11 @@ export class FrameChannel {
   /** Driver hook: the socket ended. */
   ended(cause?: unknown): void {
     if (this.closedError !== null) return;
-    this.closedError = new FtfsError("CONNECTION_CLOSED", "connection closed", cause === undefined ? undefined : { cause });
+    this.closedError = new FtfsError(
+      "CONNECTION_CLOSED",
+      "connection closed",
+      cause === undefined ? undefined : { cause },
+    );
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.wakeWriters();

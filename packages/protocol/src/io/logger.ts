@@ -45,5 +45,8 @@ function writeStderr(line: string): void {
 /** For tests: a logger that keeps lines in memory. */
 export function createMemoryLogger(node = "test"): Logger & { readonly lines: string[] } {
   const lines: string[] = [];
-  return Object.assign(createLogger(node, (line) => lines.push(line)), { lines });
+  return Object.assign(
+    createLogger(node, (line) => lines.push(line)),
+    { lines },
+  );
 }

@@ -23,7 +23,10 @@ test("a node whose parent process is gone notices and stops itself", async () =>
 });
 
 test("a node with a live parent, or none named, keeps running", async () => {
-  const [withParent, withoutParent] = await Promise.all([runWithParent(String(process.pid)), runWithParent(undefined)]);
+  const [withParent, withoutParent] = await Promise.all([
+    runWithParent(String(process.pid)),
+    runWithParent(undefined),
+  ]);
   expect(withParent).toBe("still here");
   expect(withoutParent).toBe("still here");
 });

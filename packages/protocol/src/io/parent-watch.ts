@@ -19,7 +19,9 @@ export function processAlive(pid: number): boolean {
 }
 
 /** Start watching when FTFS_PARENT_PID is set; on the parent's exit, SIGTERM ourselves. */
-export function exitWithParent(onOrphaned: () => void = () => process.kill(process.pid, "SIGTERM")): void {
+export function exitWithParent(
+  onOrphaned: () => void = () => process.kill(process.pid, "SIGTERM"),
+): void {
   const raw = process.env[PARENT_PID_ENV];
   if (raw === undefined || raw === "") return;
   const parentPid = Number(raw);

@@ -54,7 +54,11 @@ function ticketFields(ticket: Omit<Ticket, "keyId" | "mac">): (string | number)[
  * past it the upload can no longer commit, so a put for it is refused too); null in insecure
  * mode (nothing to sign with).
  */
-export function issueTicket(keyring: Keyring, grant: TicketGrant, expiresAtMs: number): Ticket | null {
+export function issueTicket(
+  keyring: Keyring,
+  grant: TicketGrant,
+  expiresAtMs: number,
+): Ticket | null {
   const signing = keyring.subKeys("ticket").signing;
   if (signing === null) return null;
   const unsigned = { ...grant, expiresAtMs };
@@ -63,9 +67,15 @@ export function issueTicket(keyring: Keyring, grant: TicketGrant, expiresAtMs: n
 }
 
 /** Whether `ticket` admits a put of `use`; TICKET_INVALID (UPLOAD_EXPIRED) says why not. */
-export function checkTicket(keyring: Keyring, ticket: Ticket, use: TicketUse, nowMs: number): Result<void> {
+export function checkTicket(
+  keyring: Keyring,
+  ticket: Ticket,
+  use: TicketUse,
+  nowMs: number,
+): Result<void> {
   const key = keyring.subKeys("ticket").lookup(ticket.keyId);
-  if (key === undefined) return fail("TICKET_INVALID", `the ticket is signed with unknown key ${ticket.keyId}`);
+  if (key === undefined)
+    return fail("TICKET_INVALID", `the ticket is signed with unknown key ${ticket.keyId}`);
   const expected = mac(key, ticketFields(ticket));
   if (!timingSafeEqual(expected, Buffer.from(ticket.mac, "base64url"))) {
     return fail("TICKET_INVALID", "the ticket's MAC does not verify: not issued by the directory");

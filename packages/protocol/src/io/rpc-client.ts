@@ -48,8 +48,6 @@ export interface ConnectOptions {
   readonly tls?: ClientTls | undefined;
 }
 
-
-
 export interface CallOptions {
   readonly payload?: Uint8Array;
   /** The epoch the caller believes current; 0 means "not checked". */
@@ -96,7 +94,10 @@ export class RpcClient {
     } catch (error) {
       client.close();
       if (error instanceof FtfsError && error.code === "TIMEOUT") {
-        throw new FtfsError("CONNECT_FAILED", `no handshake from ${address} within ${timeoutMs} ms`);
+        throw new FtfsError(
+          "CONNECT_FAILED",
+          `no handshake from ${address} within ${timeoutMs} ms`,
+        );
       }
       throw error;
     }
@@ -104,14 +105,21 @@ export class RpcClient {
   }
 
   /** Opens the TCP (or TLS) connection, without the handshake. */
-  private static async open(address: string, timeoutMs: number, tls: ClientTls | undefined): Promise<RpcClient> {
+  private static async open(
+    address: string,
+    timeoutMs: number,
+    tls: ClientTls | undefined,
+  ): Promise<RpcClient> {
     const parsed = parseAddress(address);
     if (!parsed.ok) throw parsed.error;
     const client = new RpcClient(address);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new FtfsError("CONNECT_FAILED", `no answer from ${address} within ${timeoutMs} ms`)),
+        () =>
+          reject(
+            new FtfsError("CONNECT_FAILED", `no answer from ${address} within ${timeoutMs} ms`),
+          ),
         timeoutMs,
       );
     });
@@ -129,7 +137,8 @@ export class RpcClient {
       socket.setNoDelay(true);
       client.channel = new FrameChannel(socket, {
         onFrame: (frame) => client.onFrame(frame),
-        onDecodeError: (error) => client.failAll(new FtfsError(error.code, `bad frame from ${address}: ${error.message}`)),
+        onDecodeError: (error) =>
+          client.failAll(new FtfsError(error.code, `bad frame from ${address}: ${error.message}`)),
         onClose: (error) => {
           client.failAll(error);
           client.onClosed?.();
@@ -154,7 +163,8 @@ export class RpcClient {
     const clientNonce = randomNonce();
     const answer = await this.call("hello", { principal: claim, clientNonce }, { timeoutMs });
     const channel = this.channel;
-    if (channel === null) throw new FtfsError("CONNECTION_CLOSED", `connection to ${this.address} is closed`);
+    if (channel === null)
+      throw new FtfsError("CONNECTION_CLOSED", `connection to ${this.address} is closed`);
     if (baseKey === null) return;
     if (!answer.body.mac) {
       throw new FtfsError(
@@ -174,7 +184,11 @@ export class RpcClient {
     return this.pending.size;
   }
 
-  async call<O extends Op>(op: O, body: RequestBody<O>, options: CallOptions = {}): Promise<CallResult<O>> {
+  async call<O extends Op>(
+    op: O,
+    body: RequestBody<O>,
+    options: CallOptions = {},
+  ): Promise<CallResult<O>> {
     const channel = this.channel;
     if (channel === null || channel.closed) {
       throw new FtfsError("CONNECTION_CLOSED", `connection to ${this.address} is closed`);
@@ -184,11 +198,18 @@ export class RpcClient {
     const response = new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
-        reject(new FtfsError("TIMEOUT", `${op} to ${this.address} got no answer within ${timeoutMs} ms`));
+        reject(
+          new FtfsError("TIMEOUT", `${op} to ${this.address} got no answer within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       this.pending.set(requestId, { op, resolve, reject, timer });
     });
-    const header = requestHeader(op, options.epoch ?? 0, body, channel.authenticated && options.payload !== undefined);
+    const header = requestHeader(
+      op,
+      options.epoch ?? 0,
+      body,
+      channel.authenticated && options.payload !== undefined,
+    );
     const sending = channel.send(FRAME_KIND.request, requestId, header, options.payload).then(
       () => undefined,
       (error: unknown) => this.settle(requestId)?.reject(asConnectionError(error, this.address)),
@@ -221,7 +242,9 @@ export class RpcClient {
     const call = this.settle(frame.requestId);
     if (call === undefined) return; // a late answer to a call that timed out
     if (hashChecked(frame.header) && !HASH_CHECKED_RESPONSE_OPS.has(call.op)) {
-      this.failAll(new FtfsError("AUTH_FAILED", `${this.address} left a ${call.op} payload unMACed`));
+      this.failAll(
+        new FtfsError("AUTH_FAILED", `${this.address} left a ${call.op} payload unMACed`),
+      );
       return;
     }
     if (frame.kind === FRAME_KIND.error) {
@@ -250,7 +273,8 @@ export class RpcClient {
 }
 
 function requestHeader(op: Op, epoch: number, body: unknown, tagged: boolean): unknown {
-  if (tagged && HASH_CHECKED_REQUEST_OPS.has(op)) return { op, epoch, body, [HASH_CHECKED_FIELD]: true };
+  if (tagged && HASH_CHECKED_REQUEST_OPS.has(op))
+    return { op, epoch, body, [HASH_CHECKED_FIELD]: true };
   return { op, epoch, body };
 }
 
@@ -268,7 +292,8 @@ function decodeResponse<O extends Op>(op: O, frame: Frame): CallResult<O> {
 
 function decodeErrorFrame(frame: Frame, address: string): FtfsError {
   const decoded = tryDecode(errorHeaderSchema, frame.header);
-  if (!decoded.ok) return new FtfsError("BAD_FRAME", `malformed error from ${address}: ${decoded.message}`);
+  if (!decoded.ok)
+    return new FtfsError("BAD_FRAME", `malformed error from ${address}: ${decoded.message}`);
   const { code, message, hint } = decoded.value;
   const knownCode = isErrorCode(code) ? code : "INTERNAL";
   if (hint === undefined) return new FtfsError(knownCode, message);
@@ -317,7 +342,12 @@ export class RpcPool {
     return attempt;
   }
 
-  async call<O extends Op>(address: string, op: O, body: RequestBody<O>, options?: CallOptions): Promise<CallResult<O>> {
+  async call<O extends Op>(
+    address: string,
+    op: O,
+    body: RequestBody<O>,
+    options?: CallOptions,
+  ): Promise<CallResult<O>> {
     const client = await this.get(address);
     return client.call(op, body, options);
   }

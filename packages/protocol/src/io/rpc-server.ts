@@ -59,7 +59,12 @@ import {
   type ConnectionLimits,
   type ConnectionState,
 } from "./connection-guard.ts";
-import { channelSocketHandlers, FrameChannel, type ChannelEvents, type ChannelSlot } from "./frame-channel.ts";
+import {
+  channelSocketHandlers,
+  FrameChannel,
+  type ChannelEvents,
+  type ChannelSlot,
+} from "./frame-channel.ts";
 import type { Keyring } from "./gossip/keyring.ts";
 import type { Logger } from "./logger.ts";
 
@@ -91,7 +96,10 @@ export interface Reply<O extends Op> {
   readonly payload?: Uint8Array;
 }
 
-export type Handler<O extends Op> = (body: RequestBody<O>, context: RequestContext) => Promise<Result<Reply<O>>>;
+export type Handler<O extends Op> = (
+  body: RequestBody<O>,
+  context: RequestContext,
+) => Promise<Result<Reply<O>>>;
 
 /** The ops a server serves; the rest are answered UNKNOWN_OP. */
 export type Handlers = { readonly [O in Op]?: Handler<O> };
@@ -176,7 +184,9 @@ export class RpcServer {
       hostname: parsed.value.host,
       port: parsed.value.port,
       data: { channel: null },
-      ...(options.tls === undefined ? {} : { tls: { cert: options.tls.cert, key: options.tls.key } }),
+      ...(options.tls === undefined
+        ? {}
+        : { tls: { cert: options.tls.cert, key: options.tls.key } }),
       socket: {
         ...channelSocketHandlers,
         open: (socket) => {
@@ -249,8 +259,15 @@ export class RpcServer {
       const reason = slowConnectionReason(connection.state(), nowMs, this.limits);
       if (reason === null) continue;
       this.stats.closedConnections += 1;
-      this.logger.warn("closing a connection", { remote: connection.channel.remoteAddress, reason });
-      this.closeWithError(connection.channel, "TIMEOUT", `${this.nodeName} closed the connection: ${reason}`);
+      this.logger.warn("closing a connection", {
+        remote: connection.channel.remoteAddress,
+        reason,
+      });
+      this.closeWithError(
+        connection.channel,
+        "TIMEOUT",
+        `${this.nodeName} closed the connection: ${reason}`,
+      );
     }
   }
 
@@ -272,7 +289,10 @@ export class RpcServer {
     if (!outcome.ok) {
       this.stats.authFailures += 1;
       const { code, message } = outcome.error;
-      this.logger.warn("handshake refused", { remote: connection.channel.remoteAddress, reason: message });
+      this.logger.warn("handshake refused", {
+        remote: connection.channel.remoteAddress,
+        reason: message,
+      });
       this.closeWithError(connection.channel, code, message, frame.requestId);
       return;
     }
@@ -318,7 +338,11 @@ export class RpcServer {
   }
 
   /** A node proves itself with the channel sub-key of the cluster key it names. */
-  private acceptedNode(keyring: Keyring, node: string, keyId: string | undefined): Result<Accepted> {
+  private acceptedNode(
+    keyring: Keyring,
+    node: string,
+    keyId: string | undefined,
+  ): Result<Accepted> {
     const key = keyId === undefined ? undefined : keyring.subKeys("channel").lookup(keyId);
     if (key === undefined) {
       const why =
@@ -337,11 +361,19 @@ export class RpcServer {
     const answer = await this.dispatch(frame, request, connection);
     try {
       if (answer.ok) {
-        const header = responseHeader(request.op, answer.value.body, channel.authenticated && answer.value.payload !== undefined);
+        const header = responseHeader(
+          request.op,
+          answer.value.body,
+          channel.authenticated && answer.value.payload !== undefined,
+        );
         await channel.send(FRAME_KIND.response, frame.requestId, header, answer.value.payload);
       } else {
         this.stats.errors += 1;
-        await channel.send(FRAME_KIND.error, frame.requestId, errorHeader(answer.error.code, answer.error.message, answer.error.hint));
+        await channel.send(
+          FRAME_KIND.error,
+          frame.requestId,
+          errorHeader(answer.error.code, answer.error.message, answer.error.hint),
+        );
       }
     } catch (error) {
       // The client went away before its answer; the connection is already being torn down.
@@ -353,20 +385,30 @@ export class RpcServer {
   rejectStream(channel: FrameChannel, error: FrameDecodeError): void {
     if (error.code === "AUTH_FAILED") this.stats.authFailures += 1;
     else this.stats.badFrames += 1;
-    this.logger.warn("bad frame", { code: error.code, reason: error.message, remote: channel.remoteAddress });
+    this.logger.warn("bad frame", {
+      code: error.code,
+      reason: error.message,
+      remote: channel.remoteAddress,
+    });
     this.closeWithError(channel, error.code, error.message, error.requestId ?? 0);
   }
 
   /** The principal's token bucket on this node; RATE_LIMITED says when one is back. */
   private admitRate(principal: Principal, connection: ServerConnection): Result<void> {
-    if (this.rateLimiter === null || principal.kind === "node") return { ok: true, value: undefined };
-    const key = principal.kind === "user" ? `user:${principal.uid}` : `connection:${this.idOf(connection)}`;
+    if (this.rateLimiter === null || principal.kind === "node")
+      return { ok: true, value: undefined };
+    const key =
+      principal.kind === "user" ? `user:${principal.uid}` : `connection:${this.idOf(connection)}`;
     const verdict = this.rateLimiter.admit(key, performance.now());
     if (verdict.ok) return { ok: true, value: undefined };
     const retryAfterMs = verdict.retryAfterMs;
-    return fail("RATE_LIMITED", `too many requests from ${describePrincipal(principal)}; retry in ${retryAfterMs} ms`, {
-      retryAfterMs,
-    });
+    return fail(
+      "RATE_LIMITED",
+      `too many requests from ${describePrincipal(principal)}; retry in ${retryAfterMs} ms`,
+      {
+        retryAfterMs,
+      },
+    );
   }
 
   private idOf(connection: ServerConnection): number {
@@ -379,7 +421,11 @@ export class RpcServer {
     return id;
   }
 
-  private async dispatch(frame: Frame, request: DecodedRequest, connection: ServerConnection): Promise<Result<Reply<Op>>> {
+  private async dispatch(
+    frame: Frame,
+    request: DecodedRequest,
+    connection: ServerConnection,
+  ): Promise<Result<Reply<Op>>> {
     const { op, epoch, body } = request;
     const principal = connection.principal;
     if (this.keyring !== null && !mayCall(principal, OP_ACCESS[op])) {
@@ -404,7 +450,10 @@ export class RpcServer {
     } catch (error) {
       if (error instanceof FtfsError) return { ok: false, error };
       this.logger.error("handler failed", { op, error: describeError(error) });
-      return { ok: false, error: new FtfsError("INTERNAL", `${op} failed on the server; see its log`) };
+      return {
+        ok: false,
+        error: new FtfsError("INTERNAL", `${op} failed on the server; see its log`),
+      };
     }
   }
 }
@@ -430,7 +479,8 @@ function decodeRequest(frame: Frame): Result<DecodedRequest> {
   if (!envelope.ok) return { ok: false, error: new FtfsError(envelope.code, envelope.message) };
   const { op, epoch, body } = envelope.value;
   const decoded = tryDecode(OPS[op].request, body);
-  if (!decoded.ok) return { ok: false, error: new FtfsError("BAD_REQUEST", `${op}: ${decoded.message}`) };
+  if (!decoded.ok)
+    return { ok: false, error: new FtfsError("BAD_REQUEST", `${op}: ${decoded.message}`) };
   return { ok: true, value: { op, epoch, body: decoded.value } };
 }
 
@@ -444,7 +494,8 @@ function errorHeader(code: ErrorCode, message: string, hint: ErrorHint | undefin
 }
 
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}${error.stack ? `\n${error.stack}` : ""}`;
+  if (error instanceof Error)
+    return `${error.name}: ${error.message}${error.stack ? `\n${error.stack}` : ""}`;
   return String(error);
 }
 
@@ -485,7 +536,12 @@ class ServerConnection implements ChannelEvents {
     const { op } = request.value;
     if (!this.handshaken) {
       if (op !== "hello") {
-        this.server.closeWithError(this.channel, "AUTH_FAILED", "a connection must open with hello", frame.requestId);
+        this.server.closeWithError(
+          this.channel,
+          "AUTH_FAILED",
+          "a connection must open with hello",
+          frame.requestId,
+        );
         return;
       }
       this.handshaken = true;
@@ -493,11 +549,19 @@ class ServerConnection implements ChannelEvents {
       return;
     }
     if (op === "hello") {
-      this.answerNow(frame, new FtfsError("BAD_REQUEST", "hello: this connection already said hello"));
+      this.answerNow(
+        frame,
+        new FtfsError("BAD_REQUEST", "hello: this connection already said hello"),
+      );
       return;
     }
     if (hashChecked(frame.header) && !HASH_CHECKED_REQUEST_OPS.has(op)) {
-      this.server.closeWithError(this.channel, "AUTH_FAILED", `${op} payloads are MACed`, frame.requestId);
+      this.server.closeWithError(
+        this.channel,
+        "AUTH_FAILED",
+        `${op} payloads are MACed`,
+        frame.requestId,
+      );
       return;
     }
     this.inFlight += 1;

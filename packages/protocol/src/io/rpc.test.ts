@@ -28,7 +28,8 @@ function startEchoServer(): RpcServer {
     logger: createMemoryLogger(),
     handlers: {
       getChunk: async (body) => {
-        if (body.chunkId.startsWith("0")) return fail("CHUNK_NOT_FOUND", `no chunk ${body.chunkId}`);
+        if (body.chunkId.startsWith("0"))
+          return fail("CHUNK_NOT_FOUND", `no chunk ${body.chunkId}`);
         const payload = new Uint8Array(1024 * 1024).fill(7);
         return ok({ body: { chunkId: body.chunkId, bytes: payload.length }, payload });
       },
@@ -50,7 +51,11 @@ const id0 = "0".repeat(64);
  * Write raw bytes to a server and return what it sent back as text: everything until it closes
  * the connection, or (until "answer") the first bytes it sends.
  */
-async function rawExchange(port: number, bytes: Uint8Array, until: "close" | "answer"): Promise<string> {
+async function rawExchange(
+  port: number,
+  bytes: Uint8Array,
+  until: "close" | "answer",
+): Promise<string> {
   const received: Uint8Array[] = [];
   const done = Promise.withResolvers<void>();
   const socket = await Bun.connect({
@@ -77,7 +82,11 @@ describe("rpc over loopback", () => {
     const sizes = [1, 10, 1000, 100_000, 2_000_000];
     const answers = await Promise.all(
       sizes.map((size) =>
-        client.call("putChunk", { chunkId: idA, owner: { uid: "u", name: "n", uploadId: "x" } }, { payload: new Uint8Array(size) }),
+        client.call(
+          "putChunk",
+          { chunkId: idA, owner: { uid: "u", name: "n", uploadId: "x" } },
+          { payload: new Uint8Array(size) },
+        ),
       ),
     );
     expect(answers.map((answer) => answer.body.bytes)).toEqual(sizes);
@@ -86,7 +95,9 @@ describe("rpc over loopback", () => {
 
   test("two connections to one server each get their own answers", async () => {
     const server = startEchoServer();
-    const clients = await Promise.all([1, 2, 3].map(() => RpcClient.connect(`127.0.0.1:${server.port}`)));
+    const clients = await Promise.all(
+      [1, 2, 3].map(() => RpcClient.connect(`127.0.0.1:${server.port}`)),
+    );
     const owner = { uid: "u", name: "n", uploadId: "x" };
     const answers = await Promise.all(
       clients.map((client, index) =>
@@ -100,7 +111,9 @@ describe("rpc over loopback", () => {
   test("a handler's error value reaches the caller as a typed FtfsError, and the connection lives", async () => {
     const server = startEchoServer();
     const client = await RpcClient.connect(`127.0.0.1:${server.port}`);
-    const error = await client.call("getChunk", { chunkId: id0 }).catch((caught: unknown) => caught);
+    const error = await client
+      .call("getChunk", { chunkId: id0 })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(FtfsError);
     expect((error as FtfsError).code).toBe("CHUNK_NOT_FOUND");
     const answer = await client.call("getChunk", { chunkId: idA });
@@ -112,7 +125,9 @@ describe("rpc over loopback", () => {
   test("a thrown handler bug answers INTERNAL, not a crash", async () => {
     const server = startEchoServer();
     const client = await RpcClient.connect(`127.0.0.1:${server.port}`);
-    const error = await client.call("hasChunks", { chunkIds: [] }).catch((caught: unknown) => caught);
+    const error = await client
+      .call("hasChunks", { chunkIds: [] })
+      .catch((caught: unknown) => caught);
     expect((error as FtfsError).code).toBe("INTERNAL");
     expect((await client.call("getChunk", { chunkId: idA })).body.chunkId).toBe(idA);
     client.close();
@@ -145,7 +160,11 @@ describe("rpc over loopback", () => {
 
   test("a request whose body breaks its schema answers BAD_REQUEST naming the field", async () => {
     const server = startEchoServer();
-    const frame = encodeFrameBytes(FRAME_KIND.request, 5, { op: "getChunk", epoch: 0, body: { chunkId: 42 } });
+    const frame = encodeFrameBytes(FRAME_KIND.request, 5, {
+      op: "getChunk",
+      epoch: 0,
+      body: { chunkId: 42 },
+    });
     const text = await rawExchange(server.port, frame, "answer");
     expect(text).toContain("BAD_REQUEST");
     expect(text).toContain("chunkId");
@@ -197,10 +216,14 @@ describe("a peer that stops reading", () => {
       const payload = new Uint8Array(16 * 1024 * 1024);
       const startedAt = Date.now();
       const outcome = await client
-        .call("putChunk", { chunkId: idA, owner: { uid: "u", name: "n", uploadId: "x" } }, {
-          payload,
-          timeoutMs: 200,
-        })
+        .call(
+          "putChunk",
+          { chunkId: idA, owner: { uid: "u", name: "n", uploadId: "x" } },
+          {
+            payload,
+            timeoutMs: 200,
+          },
+        )
         .then(
           () => null,
           (error: unknown) => error,

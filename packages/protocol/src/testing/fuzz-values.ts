@@ -21,7 +21,9 @@ function utf8Bytes(text: string): number {
 }
 
 function missingSpec(where: string): never {
-  throw new Error(`schema at '${where || "value"}' has no spec: give it one (see SchemaSpec) so it can be fuzzed`);
+  throw new Error(
+    `schema at '${where || "value"}' has no spec: give it one (see SchemaSpec) so it can be fuzzed`,
+  );
 }
 
 function strArbitrary(spec: Extract<SchemaSpec, { kind: "str" }>): fc.Arbitrary<string> {
@@ -29,9 +31,12 @@ function strArbitrary(spec: Extract<SchemaSpec, { kind: "str" }>): fc.Arbitrary<
     const bytes = utf8Bytes(text);
     return bytes >= spec.bytesMin && bytes <= spec.bytesMax && (spec.pattern?.test(text) ?? true);
   };
-  if (spec.pattern !== null) return patternArbitrary(spec.pattern, spec.bytesMin, spec.bytesMax, fits);
+  if (spec.pattern !== null)
+    return patternArbitrary(spec.pattern, spec.bytesMin, spec.bytesMax, fits);
   const chars = Math.min(spec.bytesMax, Math.max(spec.bytesMin, STRING_CHARS_GENERATED_MAX));
-  const free = fc.string({ unit: "binary", minLength: spec.bytesMin, maxLength: chars }).filter(fits);
+  const free = fc
+    .string({ unit: "binary", minLength: spec.bytesMin, maxLength: chars })
+    .filter(fits);
   const edges = fc.constantFrom("x".repeat(spec.bytesMax), "y".repeat(spec.bytesMin)).filter(fits);
   return fc.oneof({ arbitrary: free, weight: 4 }, { arbitrary: edges, weight: 1 });
 }
@@ -54,14 +59,21 @@ function patternArbitrary(
 ): fc.Arbitrary<string> {
   const matching = fc.stringMatching(pattern);
   const stretched = fc
-    .tuple(fc.stringMatching(pattern), fc.integer({ min: Math.max(1, bytesMin), max: Math.max(1, bytesMax) }))
-    .map(([text, length]) => (text.length === 0 ? text : text.repeat(Math.ceil(length / text.length)).slice(0, length)));
+    .tuple(
+      fc.stringMatching(pattern),
+      fc.integer({ min: Math.max(1, bytesMin), max: Math.max(1, bytesMax) }),
+    )
+    .map(([text, length]) =>
+      text.length === 0 ? text : text.repeat(Math.ceil(length / text.length)).slice(0, length),
+    );
   const key = `${pattern.source}/${bytesMin}/${bytesMax}`;
   const known = patternArbitraries.get(key);
   if (known !== undefined) return known;
   const candidates = fc.oneof(matching, stretched);
   if (!fc.sample(candidates, { numRuns: PATTERN_PROBES, seed: 1 }).some(fits)) {
-    throw new Error(`cannot generate strings of ${bytesMin}..${bytesMax} bytes matching ${pattern.source}`);
+    throw new Error(
+      `cannot generate strings of ${bytesMin}..${bytesMax} bytes matching ${pattern.source}`,
+    );
   }
   const arbitrary = candidates.filter(fits);
   patternArbitraries.set(key, arbitrary);
@@ -70,12 +82,19 @@ function patternArbitrary(
 
 function intArbitrary(min: number, max: number): fc.Arbitrary<number> {
   const any = fc.bigInt({ min: BigInt(min), max: BigInt(max) }).map(Number);
-  return fc.oneof({ arbitrary: any, weight: 4 }, { arbitrary: fc.constantFrom(min, max), weight: 1 });
+  return fc.oneof(
+    { arbitrary: any, weight: 4 },
+    { arbitrary: fc.constantFrom(min, max), weight: 1 },
+  );
 }
 
-function objArbitrary(spec: Extract<SchemaSpec, { kind: "obj" }>, where: string): fc.Arbitrary<unknown> {
+function objArbitrary(
+  spec: Extract<SchemaSpec, { kind: "obj" }>,
+  where: string,
+): fc.Arbitrary<unknown> {
   const fields: Record<string, fc.Arbitrary<unknown>> = {};
-  for (const [key, field] of Object.entries(spec.fields)) fields[key] = validValue(field, `${where}.${key}`);
+  for (const [key, field] of Object.entries(spec.fields))
+    fields[key] = validValue(field, `${where}.${key}`);
   const requiredKeys = Object.keys(spec.fields).filter((key) => !spec.optional.includes(key));
   return fc.record(fields, { requiredKeys });
 }
@@ -101,7 +120,9 @@ export function validValue(spec: SchemaSpec | null | undefined, where = ""): fc.
     case "obj":
       return objArbitrary(spec, where);
     case "oneOf":
-      return fc.oneof(...spec.options.map((option, index) => validValue(option, `${where}<${index}>`)));
+      return fc.oneof(
+        ...spec.options.map((option, index) => validValue(option, `${where}<${index}>`)),
+      );
   }
 }
 
@@ -118,7 +139,10 @@ function intViolations(min: number, max: number): number[] {
   return out.filter((value): value is number => value !== null);
 }
 
-function objViolation(spec: Extract<SchemaSpec, { kind: "obj" }>, inUnion: boolean): fc.Arbitrary<unknown> | null {
+function objViolation(
+  spec: Extract<SchemaSpec, { kind: "obj" }>,
+  inUnion: boolean,
+): fc.Arbitrary<unknown> | null {
   const keys = Object.keys(spec.fields);
   const choices: fc.Arbitrary<unknown>[] = [];
   for (const key of keys) {
@@ -128,7 +152,8 @@ function objViolation(spec: Extract<SchemaSpec, { kind: "obj" }>, inUnion: boole
     const bad = invalidValue(field, false);
     if (bad === null) continue;
     const others: Record<string, fc.Arbitrary<unknown>> = {};
-    for (const other of keys) others[other] = other === key ? bad : validValue(spec.fields[other], other);
+    for (const other of keys)
+      others[other] = other === key ? bad : validValue(spec.fields[other], other);
     const requiredKeys = keys.filter((other) => other === key || !spec.optional.includes(other));
     choices.push(fc.record(others, { requiredKeys }));
   }
@@ -151,7 +176,10 @@ function objViolation(spec: Extract<SchemaSpec, { kind: "obj" }>, inUnion: boole
  * past its range, one item too many, a required field left out): the schema must refuse
  * every one. Null when the spec has no bound to break (an empty object).
  */
-export function invalidValue(spec: SchemaSpec | null | undefined, inUnion = false): fc.Arbitrary<unknown> | null {
+export function invalidValue(
+  spec: SchemaSpec | null | undefined,
+  inUnion = false,
+): fc.Arbitrary<unknown> | null {
   if (spec === null || spec === undefined) return missingSpec("");
   switch (spec.kind) {
     case "str":
@@ -167,8 +195,11 @@ export function invalidValue(spec: SchemaSpec | null | undefined, inUnion = fals
     case "arr": {
       const tooMany = fc.constant(new Array<null>(spec.itemsMax + 1).fill(null));
       const badItem = invalidValue(spec.item, false);
-      const oneBad = badItem === null ? null : fc.tuple(validValue(spec.item), badItem).map(([a, b]) => [a, b]);
-      return oneBad === null ? fc.oneof(tooMany, fc.constant({})) : fc.oneof(tooMany, oneBad, fc.constant({}));
+      const oneBad =
+        badItem === null ? null : fc.tuple(validValue(spec.item), badItem).map(([a, b]) => [a, b]);
+      return oneBad === null
+        ? fc.oneof(tooMany, fc.constant({}))
+        : fc.oneof(tooMany, oneBad, fc.constant({}));
     }
     case "obj":
       return objViolation(spec, inUnion);
@@ -185,7 +216,14 @@ export function invalidValue(spec: SchemaSpec | null | undefined, inUnion = fals
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** Keys a decoder must treat as data: prototype pollution gadgets and look-alikes. */
-export const HOSTILE_KEYS = ["__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf"];
+export const HOSTILE_KEYS = [
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "hasOwnProperty",
+  "valueOf",
+];
 
 function deep(depth: number): Json {
   let value: Json = [];
@@ -196,17 +234,33 @@ function deep(depth: number): Json {
 /** What a mutation puts in place of a node. */
 const replacement: fc.Arbitrary<Json> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>,
-  fc.constantFrom<Json>(-1, -0, 0, 1.5, 2 ** 53, 2 ** 64, 1e308, "", "\u0000", "..", "../..", true, null, [], {}),
+  fc.constantFrom<Json>(
+    -1,
+    -0,
+    0,
+    1.5,
+    2 ** 53,
+    2 ** 64,
+    1e308,
+    "",
+    "\u0000",
+    "..",
+    "../..",
+    true,
+    null,
+    [],
+    {},
+  ),
   fc.integer({ min: 1, max: 70_000 }).map((length) => "z".repeat(length)),
   fc.integer({ min: 1, max: 5_000 }).map((length): Json => new Array<Json>(length).fill(0)),
   fc.integer({ min: 2, max: NESTING_DEPTH_MAX }).map(deep),
-  fc.tuple(fc.constantFrom(...HOSTILE_KEYS), fc.jsonValue({ maxDepth: 1 }) as fc.Arbitrary<Json>).map(
-    ([key, value]) => {
+  fc
+    .tuple(fc.constantFrom(...HOSTILE_KEYS), fc.jsonValue({ maxDepth: 1 }) as fc.Arbitrary<Json>)
+    .map(([key, value]) => {
       const out: Record<string, Json> = {};
       setOwn(out, key, value);
       return out;
-    },
-  ),
+    }),
 );
 
 export type Mutation =
@@ -230,7 +284,10 @@ function isRecord(value: unknown): value is Record<string, Json> {
 }
 
 /** Every container node of `value` (pre-order), with the root first. */
-function containers(value: Json, out: (Json[] | Record<string, Json>)[] = []): (Json[] | Record<string, Json>)[] {
+function containers(
+  value: Json,
+  out: (Json[] | Record<string, Json>)[] = [],
+): (Json[] | Record<string, Json>)[] {
   if (Array.isArray(value)) {
     out.push(value);
     for (const item of value) containers(item, out);
@@ -242,19 +299,28 @@ function containers(value: Json, out: (Json[] | Record<string, Json>)[] = []): (
 }
 
 function setOwn(target: Record<string, Json>, key: string, value: Json): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }
 
 function applyOne(root: Json, planned: Mutation): Json {
   // A copy: generated values may be shared (constants), and a value planted twice would
   // otherwise end up inside itself.
-  const change = planned.kind === "delete" ? planned : { ...planned, value: copyJson(planned.value) };
+  const change =
+    planned.kind === "delete" ? planned : { ...planned, value: copyJson(planned.value) };
   const nodes = containers(root);
   if (nodes.length === 0) return change.kind === "replace" ? change.value : root;
   const node = nodes[change.at % nodes.length];
   if (node === undefined) return root;
   const keys = Array.isArray(node) ? node.map((_, index) => String(index)) : Object.keys(node);
-  const key = change.kind === "addKey" ? change.key : keys[Math.floor(change.at / nodes.length) % Math.max(1, keys.length)];
+  const key =
+    change.kind === "addKey"
+      ? change.key
+      : keys[Math.floor(change.at / nodes.length) % Math.max(1, keys.length)];
   if (key === undefined) return root;
   if (Array.isArray(node)) {
     const index = Number(key);
@@ -294,8 +360,23 @@ export type ByteMutation =
 
 /** Values planted in length fields: zero, tiny, around a cap, and the u32 extremes. */
 export function lengthEdges(capBytes: number): fc.Arbitrary<number> {
-  const edges = [0, 1, 9, 10, 13, 14, capBytes - 5, capBytes - 4, capBytes - 3, 0x7fff_ffff, 0xffff_ffff];
-  return fc.oneof(fc.constantFrom(...edges.filter((edge) => edge >= 0)), fc.nat({ max: 0xffff_ffff }));
+  const edges = [
+    0,
+    1,
+    9,
+    10,
+    13,
+    14,
+    capBytes - 5,
+    capBytes - 4,
+    capBytes - 3,
+    0x7fff_ffff,
+    0xffff_ffff,
+  ];
+  return fc.oneof(
+    fc.constantFrom(...edges.filter((edge) => edge >= 0)),
+    fc.nat({ max: 0xffff_ffff }),
+  );
 }
 
 export function byteMutation(lengthValues: fc.Arbitrary<number>): fc.Arbitrary<ByteMutation> {
@@ -303,7 +384,11 @@ export function byteMutation(lengthValues: fc.Arbitrary<number>): fc.Arbitrary<B
     fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.nat({ max: 7 }) }),
     fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.nat({ max: 255 }) }),
     fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
-    fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 16 }) }),
+    fc.record({
+      kind: fc.constant("insert" as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ maxLength: 16 }),
+    }),
     fc.record({ kind: fc.constant("u32" as const), at: fc.nat(), value: lengthValues }),
   );
 }
@@ -341,9 +426,9 @@ export function mutateBytes(input: Uint8Array, changes: readonly ByteMutation[])
 
 /** Split `bytes` into reads at the given cut points (any numbers; taken modulo the length). */
 export function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((cut) => (bytes.length === 0 ? 0 : cut % (bytes.length + 1))))].sort(
-    (a, b) => a - b,
-  );
+  const points = [
+    ...new Set(cuts.map((cut) => (bytes.length === 0 ? 0 : cut % (bytes.length + 1)))),
+  ].sort((a, b) => a - b);
   const out: Uint8Array[] = [];
   let start = 0;
   for (const point of [...points, bytes.length]) {

@@ -40,22 +40,29 @@ export interface FuzzSettings {
 function positiveNumber(name: string, text: string | undefined): number | null {
   if (text === undefined || text === "") return null;
   const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name}=${text}: expected a positive number`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new RangeError(`${name}=${text}: expected a positive number`);
   return value;
 }
 
 /** The settings for one property whose CI run count is `runsDefault`. */
-export function fuzzSettings(runsDefault: number, env: Record<string, string | undefined> = process.env): FuzzSettings {
+export function fuzzSettings(
+  runsDefault: number,
+  env: Record<string, string | undefined> = process.env,
+): FuzzSettings {
   const runs = positiveNumber("FTFS_FUZZ_RUNS", env.FTFS_FUZZ_RUNS);
   const seconds = positiveNumber("FTFS_FUZZ_SECONDS", env.FTFS_FUZZ_SECONDS);
   const seedText = env.FTFS_FUZZ_SEED;
   const seed = seedText === undefined || seedText === "" ? null : Number(seedText);
-  if (seed !== null && !Number.isSafeInteger(seed)) throw new RangeError(`FTFS_FUZZ_SEED=${seedText}: not an integer`);
-  const path = env.FTFS_FUZZ_PATH === undefined || env.FTFS_FUZZ_PATH === "" ? null : env.FTFS_FUZZ_PATH;
+  if (seed !== null && !Number.isSafeInteger(seed))
+    throw new RangeError(`FTFS_FUZZ_SEED=${seedText}: not an integer`);
+  const path =
+    env.FTFS_FUZZ_PATH === undefined || env.FTFS_FUZZ_PATH === "" ? null : env.FTFS_FUZZ_PATH;
   const long = runs !== null || seconds !== null;
   return {
     runs: Math.floor(runs ?? (seconds !== null ? FUZZ_RUNS_UNBOUNDED : runsDefault)),
-    timeLimitMs: seconds !== null ? Math.round(seconds * 1000) : long ? null : FUZZ_PROPERTY_MS_DEFAULT,
+    timeLimitMs:
+      seconds !== null ? Math.round(seconds * 1000) : long ? null : FUZZ_PROPERTY_MS_DEFAULT,
     seed,
     path,
   };
@@ -70,7 +77,8 @@ export interface FuzzReport {
 
 function parametersOf<Ts>(settings: FuzzSettings, runs: number, timed: boolean): fc.Parameters<Ts> {
   const parameters: fc.Parameters<Ts> = { numRuns: runs };
-  const withTime = timed && settings.timeLimitMs !== null ? { interruptAfterTimeLimit: settings.timeLimitMs } : {};
+  const withTime =
+    timed && settings.timeLimitMs !== null ? { interruptAfterTimeLimit: settings.timeLimitMs } : {};
   const withSeed = settings.seed !== null ? { seed: settings.seed } : {};
   const withPath = settings.path !== null ? { path: settings.path } : {};
   return { ...parameters, ...withTime, ...withSeed, ...withPath };
@@ -78,7 +86,8 @@ function parametersOf<Ts>(settings: FuzzSettings, runs: number, timed: boolean):
 
 function failure<Ts>(name: string, details: fc.RunDetails<Ts>): Error {
   const report = fc.defaultReportMessage(details) ?? "property failed";
-  const path = details.counterexamplePath === null ? "" : ` FTFS_FUZZ_PATH=${details.counterexamplePath}`;
+  const path =
+    details.counterexamplePath === null ? "" : ` FTFS_FUZZ_PATH=${details.counterexamplePath}`;
   const replay = `FTFS_FUZZ_SEED=${details.seed}${path} bun test <this file> -t '${name}'`;
   return new Error(`fuzz ${name} failed\n${report}\nreplay: ${replay}`);
 }
@@ -87,7 +96,11 @@ function failure<Ts>(name: string, details: fc.RunDetails<Ts>): Error {
  * Runs one property: up to `settings.runs` cases within the time limit, and at least
  * FUZZ_RUNS_MIN whatever the clock says. Throws the replayable report on a failure.
  */
-export function runFuzz<Ts>(name: string, property: fc.IProperty<Ts>, settings: FuzzSettings): FuzzReport {
+export function runFuzz<Ts>(
+  name: string,
+  property: fc.IProperty<Ts>,
+  settings: FuzzSettings,
+): FuzzReport {
   const started = performance.now();
   const first = fc.check(property, parametersOf<Ts>(settings, settings.runs, true));
   if (first.failed && !first.interrupted) throw failure(name, first);
@@ -95,7 +108,10 @@ export function runFuzz<Ts>(name: string, property: fc.IProperty<Ts>, settings: 
   const floor = Math.min(FUZZ_RUNS_MIN, settings.runs);
   if (first.interrupted && cases < floor) {
     // The clock cut the run before it meant anything: finish the floor on a fresh seed.
-    const rest = fc.check(property, { ...parametersOf<Ts>(settings, floor - cases, false), seed: first.seed + 1 });
+    const rest = fc.check(property, {
+      ...parametersOf<Ts>(settings, floor - cases, false),
+      seed: first.seed + 1,
+    });
     if (rest.failed) throw failure(name, rest);
     cases += rest.numRuns;
   }
@@ -107,10 +123,19 @@ export function runFuzz<Ts>(name: string, property: fc.IProperty<Ts>, settings: 
 }
 
 /** A bun test running one property under the environment's settings. */
-export function fuzzTest<Ts>(name: string, runsDefault: number, property: () => fc.IProperty<Ts>): void {
+export function fuzzTest<Ts>(
+  name: string,
+  runsDefault: number,
+  property: () => fc.IProperty<Ts>,
+): void {
   const settings = fuzzSettings(runsDefault);
-  const timeoutMs = settings.timeLimitMs === null ? 24 * 3_600_000 : settings.timeLimitMs + FUZZ_TEST_SLACK_MS;
-  test(name, () => {
-    runFuzz(name, property(), settings);
-  }, timeoutMs);
+  const timeoutMs =
+    settings.timeLimitMs === null ? 24 * 3_600_000 : settings.timeLimitMs + FUZZ_TEST_SLACK_MS;
+  test(
+    name,
+    () => {
+      runFuzz(name, property(), settings);
+    },
+    timeoutMs,
+  );
 }

@@ -211,10 +211,12 @@ export class LocalCluster {
     const verifier = makeVerifier(NODE_HASHES, secret, secureRandomBytes(16), SCRAM_ITERATIONS_MIN);
     let lastError: unknown = new Error("no directory node");
     for (const address of this.directoryAddresses) {
-      const client = await RpcClient.connect(address, 2_000, this.nodeConnectOptions()).catch((error: unknown) => {
-        lastError = error;
-        return null;
-      });
+      const client = await RpcClient.connect(address, 2_000, this.nodeConnectOptions()).catch(
+        (error: unknown) => {
+          lastError = error;
+          return null;
+        },
+      );
       if (client === null) continue;
       try {
         const added = await client.call("userAdd", { uid, verifier, admin });
@@ -259,7 +261,9 @@ export class LocalCluster {
       lastProblem = problem;
       await Bun.sleep(READY_POLL_INTERVAL_MS);
     }
-    throw new Error(`cluster not ready after ${timeoutMs} ms: ${lastProblem} (logs in ${this.dataRoot})`);
+    throw new Error(
+      `cluster not ready after ${timeoutMs} ms: ${lastProblem} (logs in ${this.dataRoot})`,
+    );
   }
 
   private async readinessProblem(expected: ReadonlyMap<string, number>): Promise<string | null> {
@@ -274,8 +278,10 @@ export class LocalCluster {
         if (!answeredByPrimary) continue; // a backup directory knows no groups: ask the next
         for (const [group, size] of expected) {
           const view = status.body.groups.find((candidate) => candidate.group === group);
-          if (view === undefined || view.primary === null) return `group ${group} has no primary yet`;
-          if (view.replicas.length < size) return `group ${group} has ${view.replicas.length}/${size} nodes`;
+          if (view === undefined || view.primary === null)
+            return `group ${group} has no primary yet`;
+          if (view.replicas.length < size)
+            return `group ${group} has ${view.replicas.length}/${size} nodes`;
         }
         return null;
       } catch (error) {
@@ -309,9 +315,15 @@ export function clusterNodeIds(options: ClusterOptions): {
   storage: Array<{ id: string; group: string }>;
   spares: string[];
 } {
-  const directories = Array.from({ length: options.directories ?? 1 }, (_, index) => `d${index + 1}`);
+  const directories = Array.from(
+    { length: options.directories ?? 1 },
+    (_, index) => `d${index + 1}`,
+  );
   const storage = (options.groups ?? DEFAULT_GROUPS).flatMap((group) =>
-    Array.from({ length: group.size }, (_, index) => ({ id: `${group.name}${String.fromCharCode(97 + index)}`, group: group.name })),
+    Array.from({ length: group.size }, (_, index) => ({
+      id: `${group.name}${String.fromCharCode(97 + index)}`,
+      group: group.name,
+    })),
   );
   const spares = Array.from({ length: options.spares ?? 0 }, (_, index) => `x${index + 1}`);
   return { directories, storage, spares };
@@ -333,35 +345,100 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
   const security = await prepareSecurity(options, dataRoot, allIds);
   const securityArgs = (id: string): string[] => {
     const file = security.keyFileOf(id);
-    return [...(file === null ? ["--insecure"] : ["--cluster-key-file", file]), ...(options.nodeArgs ?? [])];
+    return [
+      ...(file === null ? ["--insecure"] : ["--cluster-key-file", file]),
+      ...(options.nodeArgs ?? []),
+    ];
   };
   const nodes: NodeProcess[] = ids.directories.map((id, index) => {
     const address = directoryAddresses[index] ?? "";
     const peers = directoryAddresses.filter((other) => other !== address).join(",");
     const dataDir = join(dataRoot, id);
     return new NodeProcess({
-      id, role: "directory", group: null, address, dataDir, logPath: join(dataRoot, `${id}.log`), env, wrap: wrapOf(id),
-      argv: [DIRECTORY_MAIN, "--node", id, "--listen", address, "--data", dataDir, "--join", peers,
-        "--expect", String(ids.directories.length), "--chunk-bytes", chunkBytes, ...securityArgs(id)],
+      id,
+      role: "directory",
+      group: null,
+      address,
+      dataDir,
+      logPath: join(dataRoot, `${id}.log`),
+      env,
+      wrap: wrapOf(id),
+      argv: [
+        DIRECTORY_MAIN,
+        "--node",
+        id,
+        "--listen",
+        address,
+        "--data",
+        dataDir,
+        "--join",
+        peers,
+        "--expect",
+        String(ids.directories.length),
+        "--chunk-bytes",
+        chunkBytes,
+        ...securityArgs(id),
+      ],
     });
   });
   for (const { id, group } of ids.storage) {
     const address = await addressOf(id);
     const dataDir = join(dataRoot, id);
-    nodes.push(new NodeProcess({
-      id, role: "storage", group, address, dataDir, logPath: join(dataRoot, `${id}.log`), env, wrap: wrapOf(id),
-      argv: [STORAGE_MAIN, "--node", id, "--group", group, "--listen", address, "--data", dataDir,
-        "--join", directoryAddresses.join(","), ...securityArgs(id)],
-    }));
+    nodes.push(
+      new NodeProcess({
+        id,
+        role: "storage",
+        group,
+        address,
+        dataDir,
+        logPath: join(dataRoot, `${id}.log`),
+        env,
+        wrap: wrapOf(id),
+        argv: [
+          STORAGE_MAIN,
+          "--node",
+          id,
+          "--group",
+          group,
+          "--listen",
+          address,
+          "--data",
+          dataDir,
+          "--join",
+          directoryAddresses.join(","),
+          ...securityArgs(id),
+        ],
+      }),
+    );
   }
   for (const id of ids.spares) {
     const address = await addressOf(id);
     const dataDir = join(dataRoot, id);
-    nodes.push(new NodeProcess({
-      id, role: "storage", group: null, address, dataDir, logPath: join(dataRoot, `${id}.log`), env, wrap: wrapOf(id),
-      argv: [STORAGE_MAIN, "--node", id, "--spare", "--listen", address, "--data", dataDir,
-        "--join", directoryAddresses.join(","), ...securityArgs(id)],
-    }));
+    nodes.push(
+      new NodeProcess({
+        id,
+        role: "storage",
+        group: null,
+        address,
+        dataDir,
+        logPath: join(dataRoot, `${id}.log`),
+        env,
+        wrap: wrapOf(id),
+        argv: [
+          STORAGE_MAIN,
+          "--node",
+          id,
+          "--spare",
+          "--listen",
+          address,
+          "--data",
+          dataDir,
+          "--join",
+          directoryAddresses.join(","),
+          ...securityArgs(id),
+        ],
+      }),
+    );
   }
   const cluster = new LocalCluster(dataRoot, nodes, options.keep ?? false, security);
   for (const node of nodes) node.start();
@@ -398,7 +475,8 @@ async function prepareSecurity(
   const clusterKey = generateClusterKey();
   const folder = join(dataRoot, "keys");
   await mkdir(folder, { recursive: true, mode: 0o700 });
-  for (const id of ids) await writeFile(join(folder, `${id}.key`), `${clusterKey}\n`, { mode: 0o600 });
+  for (const id of ids)
+    await writeFile(join(folder, `${id}.key`), `${clusterKey}\n`, { mode: 0o600 });
   return { clusterKey, keyFileOf: (id) => join(folder, `${id}.key`), clientTls };
 }
 
@@ -427,7 +505,10 @@ function testConfigDir(): Promise<string> {
  * Run the real `ftfs` binary to completion and capture what it printed. Unless the caller sets
  * FTFS_CONFIG_DIR, its session lives in a private folder shared by this test process's runs.
  */
-export async function runFtfs(args: readonly string[], options: FtfsRunOptions = {}): Promise<FtfsRun> {
+export async function runFtfs(
+  args: readonly string[],
+  options: FtfsRunOptions = {},
+): Promise<FtfsRun> {
   const configDir = await testConfigDir();
   const child = Bun.spawn([process.execPath, FTFS_MAIN, ...args], {
     env: { ...process.env, FTFS_CONFIG_DIR: configDir, ...options.env },

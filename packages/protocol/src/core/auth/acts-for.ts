@@ -8,7 +8,11 @@
 import { fail, ok, type Result } from "../errors.ts";
 import { describePrincipal, type Principal } from "../principal.ts";
 
-export function checkActsFor(principal: Principal, authenticated: boolean, uid: string): Result<void> {
+export function checkActsFor(
+  principal: Principal,
+  authenticated: boolean,
+  uid: string,
+): Result<void> {
   if (!authenticated) return ok(undefined);
   if (principal.kind === "node") return ok(undefined);
   if (principal.kind === "user" && principal.uid === uid) return ok(undefined);

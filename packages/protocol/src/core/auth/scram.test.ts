@@ -36,21 +36,33 @@ function setup(): { verifier: ScramVerifier; transcript: LoginTranscript } {
 }
 
 function clientKeysFor(secret: string, verifier: ScramVerifier) {
-  return deriveClientKeys(hashes, secret, fromBase64Url(verifier.salt) ?? new Uint8Array(), verifier.iterations);
+  return deriveClientKeys(
+    hashes,
+    secret,
+    fromBase64Url(verifier.salt) ?? new Uint8Array(),
+    verifier.iterations,
+  );
 }
 
 describe("scram", () => {
   test("the right secret's proof verifies and reveals the ClientKey", () => {
     const { verifier, transcript } = setup();
     const keys = clientKeysFor(SECRET, verifier);
-    const clientKey = verifyProof(hashes, verifier, transcript, clientProof(hashes, keys, transcript));
+    const clientKey = verifyProof(
+      hashes,
+      verifier,
+      transcript,
+      clientProof(hashes, keys, transcript),
+    );
     expect(clientKey).toEqual(keys.clientKey);
   });
 
   test("a wrong secret's proof is refused", () => {
     const { verifier, transcript } = setup();
     const keys = clientKeysFor("wrong secret", verifier);
-    expect(verifyProof(hashes, verifier, transcript, clientProof(hashes, keys, transcript))).toBeNull();
+    expect(
+      verifyProof(hashes, verifier, transcript, clientProof(hashes, keys, transcript)),
+    ).toBeNull();
   });
 
   test("a proof from one login is refused in another (nonce, uid or salt changed)", () => {
@@ -68,7 +80,12 @@ describe("scram", () => {
 
   test("garbage proofs are refused, not thrown on", () => {
     const { verifier, transcript } = setup();
-    for (const proof of ["", "!!!", toBase64Url(new Uint8Array(31)), toBase64Url(new Uint8Array(32))]) {
+    for (const proof of [
+      "",
+      "!!!",
+      toBase64Url(new Uint8Array(31)),
+      toBase64Url(new Uint8Array(32)),
+    ]) {
       expect(verifyProof(hashes, verifier, transcript, proof)).toBeNull();
     }
   });
@@ -85,10 +102,18 @@ describe("scram", () => {
   test("the server's signature verifies for the client, and not for another verifier", () => {
     const { verifier, transcript } = setup();
     const keys = clientKeysFor(SECRET, verifier);
-    const signature = serverSignature(hashes, fromBase64Url(verifier.serverKey) ?? new Uint8Array(), transcript);
+    const signature = serverSignature(
+      hashes,
+      fromBase64Url(verifier.serverKey) ?? new Uint8Array(),
+      transcript,
+    );
     expect(verifyServerSignature(hashes, keys, transcript, signature)).toBe(true);
     const impostor = makeVerifier(hashes, SECRET, secureRandomBytes(16), SCRAM_ITERATIONS_MIN);
-    const fake = serverSignature(hashes, fromBase64Url(impostor.serverKey) ?? new Uint8Array(), transcript);
+    const fake = serverSignature(
+      hashes,
+      fromBase64Url(impostor.serverKey) ?? new Uint8Array(),
+      transcript,
+    );
     expect(verifyServerSignature(hashes, keys, transcript, fake)).toBe(false);
   });
 

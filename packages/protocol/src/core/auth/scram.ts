@@ -160,7 +160,11 @@ export function verifyServerSignature(
  * The session key travels sealed: XOR with a pad only the ClientKey's holder can compute,
  * so someone who watched the login learns nothing of it.
  */
-export function sealPad(hashes: Hashes, clientKey: Uint8Array, transcript: LoginTranscript): Uint8Array {
+export function sealPad(
+  hashes: Hashes,
+  clientKey: Uint8Array,
+  transcript: LoginTranscript,
+): Uint8Array {
   return hashes.hmacSha256(clientKey, concatBytes(utf8(SEAL_LABEL), authMessage(transcript)));
 }
 

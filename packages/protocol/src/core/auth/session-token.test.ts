@@ -23,7 +23,13 @@ const lookupOf =
   (...keys: SessionSubKey[]) =>
   (keyId: string) =>
     keys.find((key) => key.keyId === keyId)?.key;
-const claims = { uid: "alice", sessionId: "s1", admin: false, expiresAtMs: NOW_MS + 1000, generation: 3 };
+const claims = {
+  uid: "alice",
+  sessionId: "s1",
+  admin: false,
+  expiresAtMs: NOW_MS + 1000,
+  generation: 3,
+};
 
 describe("session tokens", () => {
   test("a token verifies with its claims and the same session key the issuer derived", () => {
@@ -43,9 +49,15 @@ describe("session tokens", () => {
   test("an altered claim, a foreign key or garbage is AUTH_FAILED", () => {
     const { token } = issueToken(hashes, keyA, claims);
     const [payload, mac] = token.split(".");
-    const json = JSON.parse(new TextDecoder().decode(fromBase64Url(payload ?? "") ?? new Uint8Array()));
+    const json = JSON.parse(
+      new TextDecoder().decode(fromBase64Url(payload ?? "") ?? new Uint8Array()),
+    );
     const admin = toBase64Url(new TextEncoder().encode(JSON.stringify({ ...json, admin: true })));
-    const foreign = issueToken(hashes, { keyId: "aaaaaaaa", key: secureRandomBytes(32) }, claims).token;
+    const foreign = issueToken(
+      hashes,
+      { keyId: "aaaaaaaa", key: secureRandomBytes(32) },
+      claims,
+    ).token;
     for (const bad of [`${admin}.${mac}`, foreign, "", "a.b", `${token}.x`, "x".repeat(5000)]) {
       const verified = verifyToken(hashes, bad, lookupOf(keyA), NOW_MS);
       expect(!verified.ok && verified.error.code).toBe("AUTH_FAILED");
@@ -66,14 +78,18 @@ describe("login nonces", () => {
   test("a nonce checks for its own login start until it expires", () => {
     const nonce = issueLoginNonce(hashes, keyA, login, secureRandomBytes(16), NOW_MS);
     expect(checkLoginNonce(hashes, nonce, login, lookupOf(keyA), NOW_MS + 1)).toBe(true);
-    expect(checkLoginNonce(hashes, nonce, login, lookupOf(keyA), NOW_MS + LOGIN_NONCE_TTL_MS)).toBe(false);
+    expect(checkLoginNonce(hashes, nonce, login, lookupOf(keyA), NOW_MS + LOGIN_NONCE_TTL_MS)).toBe(
+      false,
+    );
   });
 
   test("a nonce is refused for another user, another client nonce, or altered", () => {
     const nonce = issueLoginNonce(hashes, keyA, login, secureRandomBytes(16), NOW_MS);
     const lookup = lookupOf(keyA);
     expect(checkLoginNonce(hashes, nonce, { ...login, uid: "bob" }, lookup, NOW_MS)).toBe(false);
-    expect(checkLoginNonce(hashes, nonce, { ...login, clientNonce: "x" }, lookup, NOW_MS)).toBe(false);
+    expect(checkLoginNonce(hashes, nonce, { ...login, clientNonce: "x" }, lookup, NOW_MS)).toBe(
+      false,
+    );
     const [keyId, random, expiry, mac] = nonce.split(".");
     const later = `${keyId}.${random}.${Number(expiry) + 3_600_000}.${mac}`;
     expect(checkLoginNonce(hashes, later, login, lookup, NOW_MS)).toBe(false);

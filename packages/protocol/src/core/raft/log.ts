@@ -24,11 +24,7 @@ export class RaftLog {
   applied = 0;
 
   /** Rebuilds the view from what the durable store survived with. */
-  static restore(
-    snapshot: Snapshot | null,
-    entries: readonly Entry[],
-    commit: number,
-  ): RaftLog {
+  static restore(snapshot: Snapshot | null, entries: readonly Entry[], commit: number): RaftLog {
     const log = new RaftLog();
     if (snapshot !== null) {
       log.snapshotIndex = snapshot.index;
@@ -36,20 +32,14 @@ export class RaftLog {
       log.snapshot = snapshot;
     }
     entries.forEach((entry, offset) => {
-      assert(
-        entry.index === log.snapshotIndex + 1 + offset,
-        "stored entries are contiguous",
-      );
+      assert(entry.index === log.snapshotIndex + 1 + offset, "stored entries are contiguous");
     });
     log.entries = [...entries];
     log.stableIndex = log.lastIndex();
     // The state machine is rebuilt from the snapshot, then replays committed entries.
     log.applied = log.snapshotIndex;
     log.committed = Math.max(commit, log.snapshotIndex);
-    assert(
-      log.committed <= log.lastIndex(),
-      "a stored commit index never passes the stored log",
-    );
+    assert(log.committed <= log.lastIndex(), "a stored commit index never passes the stored log");
     return log;
   }
 
@@ -78,15 +68,9 @@ export class RaftLog {
 
   /** Entries in [from, to], both inclusive; `from` must not be compacted. */
   slice(from: number, to: number): Entry[] {
-    assert(
-      from > this.snapshotIndex,
-      `slice from ${from} reaches into the snapshot`,
-    );
+    assert(from > this.snapshotIndex, `slice from ${from} reaches into the snapshot`);
     if (to < from) return [];
-    return this.entries.slice(
-      from - this.snapshotIndex - 1,
-      to - this.snapshotIndex,
-    );
+    return this.entries.slice(from - this.snapshotIndex - 1, to - this.snapshotIndex);
   }
 
   matchTerm(index: number, term: number): boolean {
@@ -96,10 +80,7 @@ export class RaftLog {
   /** Raft §5.4.1: is (lastTerm, lastIndex) at least as up to date as ours? */
   isUpToDate(lastIndex: number, lastTerm: number): boolean {
     const ourTerm = this.lastTerm();
-    return (
-      lastTerm > ourTerm ||
-      (lastTerm === ourTerm && lastIndex >= this.lastIndex())
-    );
+    return lastTerm > ourTerm || (lastTerm === ourTerm && lastIndex >= this.lastIndex());
   }
 
   append(entry: Entry): void {
@@ -112,11 +93,7 @@ export class RaftLog {
    * holds (prevIndex, prevTerm), drop any conflicting suffix, add what is new, and return the
    * last index now known to match the leader; otherwise null.
    */
-  tryAppend(
-    prevIndex: number,
-    prevTerm: number,
-    entries: readonly Entry[],
-  ): number | null {
+  tryAppend(prevIndex: number, prevTerm: number, entries: readonly Entry[]): number | null {
     if (!this.matchTerm(prevIndex, prevTerm)) return null;
     for (const entry of entries) {
       if (entry.index <= this.snapshotIndex) continue;
@@ -131,10 +108,7 @@ export class RaftLog {
   private truncateFrom(index: number): void {
     // A committed entry is on a majority and in every future leader's log: a leader asking to
     // overwrite it means our own bug, not the peer's.
-    assert(
-      index > this.committed,
-      `a conflict at ${index} would drop committed entries`,
-    );
+    assert(index > this.committed, `a conflict at ${index} would drop committed entries`);
     this.entries.length = index - this.snapshotIndex - 1;
     this.stableIndex = Math.min(this.stableIndex, index - 1);
   }
@@ -148,20 +122,13 @@ export class RaftLog {
     if (prevIndex > this.lastIndex()) return this.lastIndex();
     const conflictTerm = this.termAt(prevIndex);
     let index = prevIndex;
-    while (
-      index - 1 > this.committed &&
-      this.termAt(index - 1) === conflictTerm
-    )
-      index -= 1;
+    while (index - 1 > this.committed && this.termAt(index - 1) === conflictTerm) index -= 1;
     return Math.max(this.committed, index - 1);
   }
 
   commitTo(index: number): void {
     if (index <= this.committed) return;
-    assert(
-      index <= this.lastIndex(),
-      `commit ${index} is beyond the last index`,
-    );
+    assert(index <= this.lastIndex(), `commit ${index} is beyond the last index`);
     this.committed = index;
   }
 
@@ -188,10 +155,7 @@ export class RaftLog {
 
   /** Folds entries up to `index` (applied here) into `data`, keeping the tail. */
   compact(index: number, data: Uint8Array): void {
-    assert(
-      index <= this.applied,
-      `compact ${index} beyond applied ${this.applied}`,
-    );
+    assert(index <= this.applied, `compact ${index} beyond applied ${this.applied}`);
     if (index <= this.snapshotIndex) return;
     const term = this.termAt(index);
     assert(term !== null, "an applied index has a term");

@@ -82,9 +82,10 @@ describe("leader election (§5.2)", () => {
     b.step(vote(IDS[0] as RaftId));
     b.step(vote(IDS[2] as RaftId));
     const replies = drain(b).filter((m) => m.type === "voteResponse");
-    expect(
-      replies.map((m) => (m.type === "voteResponse" ? m.granted : null)),
-    ).toEqual([true, false]);
+    expect(replies.map((m) => (m.type === "voteResponse" ? m.granted : null))).toEqual([
+      true,
+      false,
+    ]);
     expect(b.votedFor).toBe(IDS[0] as RaftId);
   });
 
@@ -145,11 +146,7 @@ describe("log replication and commitment (§5.3, §5.4.2)", () => {
       commit: 0,
     });
     const reply = drain(b).find((m) => m.type === "appendResponse");
-    expect(
-      reply?.type === "appendResponse" &&
-        !reply.success &&
-        reply.hintIndex === 0,
-    ).toBe(true);
+    expect(reply?.type === "appendResponse" && !reply.success && reply.hintIndex === 0).toBe(true);
   });
 
   test("a leader never commits entries from previous terms by counting replicas", () => {

@@ -42,13 +42,7 @@ import {
 /** The read-only view of a node's log that drivers and tests may inspect. */
 export type LogView = Pick<
   RaftLog,
-  | "firstIndex"
-  | "lastIndex"
-  | "lastTerm"
-  | "termAt"
-  | "entryAt"
-  | "snapshotIndex"
-  | "snapshot"
+  "firstIndex" | "lastIndex" | "lastTerm" | "termAt" | "entryAt" | "snapshotIndex" | "snapshot"
 >;
 
 interface PendingRead {
@@ -79,37 +73,23 @@ export class RaftNode {
   private readSeq = 0;
   /** Between ready() and advance() no input is allowed: the batch must stay what it said. */
   private awaitingAdvance = false;
-  private stepRole: (message: RaftMessage) => void = (m) =>
-    this.stepFollower(m);
+  private stepRole: (message: RaftMessage) => void = (m) => this.stepFollower(m);
   private tickRole: () => void = () => this.tickElection();
 
   constructor(options: RaftNodeOptions) {
     const size = options.peers.length;
-    assert(
-      (RAFT_GROUP_SIZES as readonly number[]).includes(size),
-      `group size ${size}`,
-    );
+    assert((RAFT_GROUP_SIZES as readonly number[]).includes(size), `group size ${size}`);
     assert(new Set(options.peers).size === size, "peer ids are distinct");
-    assert(
-      options.peers.includes(options.id),
-      "a node is one of its own peers",
-    );
+    assert(options.peers.includes(options.id), "a node is one of its own peers");
     const { electionTicks, heartbeatTicks } = options.config;
-    assert(
-      heartbeatTicks >= 1 && heartbeatTicks < electionTicks,
-      "heartbeat < election timeout",
-    );
+    assert(heartbeatTicks >= 1 && heartbeatTicks < electionTicks, "heartbeat < election timeout");
     this.id = options.id;
     this.peers = options.peers;
     this.config = options.config;
     this.prng = options.prng;
     const durable = options.durable;
     const hard = durable?.hardState ?? { term: 0, vote: null, commit: 0 };
-    this.log = RaftLog.restore(
-      durable?.snapshot ?? null,
-      durable?.entries ?? [],
-      hard.commit,
-    );
+    this.log = RaftLog.restore(durable?.snapshot ?? null, durable?.entries ?? [], hard.commit);
     this.term = hard.term;
     this.vote = hard.vote;
     this.persisted = {
@@ -278,26 +258,18 @@ export class RaftNode {
     assert(this.awaitingAdvance, "advance() without an outstanding ready()");
     this.awaitingAdvance = false;
     if (ready.hardState !== null) this.persisted = ready.hardState;
-    if (
-      ready.snapshot !== null &&
-      this.log.pendingSnapshot === ready.snapshot
-    ) {
+    if (ready.snapshot !== null && this.log.pendingSnapshot === ready.snapshot) {
       this.log.pendingSnapshot = null;
     }
     const lastEntry = ready.entries[ready.entries.length - 1];
     if (lastEntry !== undefined) {
-      assert(
-        this.log.matchTerm(lastEntry.index, lastEntry.term),
-        "entries changed before advance",
-      );
+      assert(this.log.matchTerm(lastEntry.index, lastEntry.term), "entries changed before advance");
       this.log.stableIndex = lastEntry.index;
     }
-    const lastApplied =
-      ready.committedEntries[ready.committedEntries.length - 1];
+    const lastApplied = ready.committedEntries[ready.committedEntries.length - 1];
     if (lastApplied !== undefined) this.log.applied = lastApplied.index;
     // The leader counts itself toward a majority only for entries on its own disk.
-    if (this.role === "leader" && this.maybeCommit())
-      this.broadcastAppend(true);
+    if (this.role === "leader" && this.maybeCommit()) this.broadcastAppend(true);
   }
 
   // ---- terms and votes (every role) ----
@@ -341,10 +313,8 @@ export class RaftNode {
     const canVote =
       message.type === "preVote"
         ? message.term > this.term && !this.inLease() && this.role !== "leader"
-        : this.vote === message.from ||
-          (this.vote === null && this.lead === null);
-    const granted =
-      canVote && this.log.isUpToDate(message.lastIndex, message.lastTerm);
+        : this.vote === message.from || (this.vote === null && this.lead === null);
+    const granted = canVote && this.log.isUpToDate(message.lastIndex, message.lastTerm);
     if (granted && message.type === "vote") {
       this.vote = message.from;
       this.electionElapsed = 0;
@@ -354,9 +324,7 @@ export class RaftNode {
 
   /** We heard from a leader within the minimum election timeout. */
   private inLease(): boolean {
-    return (
-      this.lead !== null && this.electionElapsed < this.config.electionTicks
-    );
+    return this.lead !== null && this.electionElapsed < this.config.electionTicks;
   }
 
   // ---- role transitions ----
@@ -409,11 +377,7 @@ export class RaftNode {
   private tallyVotes(): void {
     let granted = 0;
     for (const vote of this.votes.values()) if (vote) granted += 1;
-    const outcome = voteOutcome(
-      granted,
-      this.votes.size - granted,
-      this.peers.length,
-    );
+    const outcome = voteOutcome(granted, this.votes.size - granted, this.peers.length);
     if (outcome === "lost") this.becomeFollower(this.term, null);
     if (outcome !== "won") return;
     if (this.role === "preCandidate") this.becomeCandidate();
@@ -500,10 +464,7 @@ export class RaftNode {
     }
   }
 
-  private stepCandidate(
-    message: RaftMessage,
-    awaited: VoteResponse["type"],
-  ): void {
+  private stepCandidate(message: RaftMessage, awaited: VoteResponse["type"]): void {
     switch (message.type) {
       case "append":
       case "heartbeat":
@@ -532,16 +493,10 @@ export class RaftNode {
       this.send(appendReply(this, message.from, true, this.log.committed, 0));
       return;
     }
-    const matched = this.log.tryAppend(
-      message.prevIndex,
-      message.prevTerm,
-      message.entries,
-    );
+    const matched = this.log.tryAppend(message.prevIndex, message.prevTerm, message.entries);
     if (matched === null) {
       const hint = this.log.conflictHint(message.prevIndex);
-      this.send(
-        appendReply(this, message.from, false, message.prevIndex, hint),
-      );
+      this.send(appendReply(this, message.from, false, message.prevIndex, hint));
       return;
     }
     this.log.commitTo(Math.min(message.commit, matched));
@@ -587,10 +542,7 @@ export class RaftNode {
       case "heartbeat":
       case "installSnapshot":
         // Two leaders in one term would break election safety: our bug, never a peer's.
-        assert(
-          false,
-          `${this.id} leads term ${this.term}; ${message.from} sent ${message.type}`,
-        );
+        assert(false, `${this.id} leads term ${this.term}; ${message.from} sent ${message.type}`);
         return;
       default:
         return;
@@ -602,8 +554,7 @@ export class RaftNode {
     assert(pr !== undefined, "a leader tracks every peer");
     pr.recentActive = true;
     if (!message.success) {
-      if (pr.rejected(message.index, message.hintIndex))
-        this.replicateTo(message.from, pr, false);
+      if (pr.rejected(message.index, message.hintIndex)) this.replicateTo(message.from, pr, false);
       return;
     }
     const advanced = pr.matched(message.index);
@@ -635,8 +586,7 @@ export class RaftNode {
     const matches = [this.log.stableIndex];
     for (const pr of this.progress.values()) matches.push(pr.match);
     const index = committedIndex(matches);
-    if (index <= this.log.committed || this.log.termAt(index) !== this.term)
-      return false;
+    if (index <= this.log.committed || this.log.termAt(index) !== this.term) return false;
     this.log.commitTo(index);
     this.releaseReads();
     return true;
@@ -649,8 +599,7 @@ export class RaftNode {
       const read = this.pendingReads[0];
       assert(read !== undefined, "non-empty queue has a head");
       let acks = 1;
-      for (const pr of this.progress.values())
-        if (pr.readSeqAcked >= read.seq) acks += 1;
+      for (const pr of this.progress.values()) if (pr.readSeqAcked >= read.seq) acks += 1;
       if (acks < majority(this.peers.length)) return;
       this.pendingReads.shift();
       this.readStates.push({ requestId: read.requestId, index: read.index });
@@ -658,8 +607,7 @@ export class RaftNode {
   }
 
   private broadcastAppend(sendIfEmpty: boolean): void {
-    for (const [peer, pr] of this.progress)
-      this.replicateTo(peer, pr, sendIfEmpty);
+    for (const [peer, pr] of this.progress) this.replicateTo(peer, pr, sendIfEmpty);
   }
 
   private broadcastHeartbeat(): void {
@@ -689,10 +637,7 @@ export class RaftNode {
         this.sendSnapshot(peer, pr);
         return;
       }
-      const last = Math.min(
-        this.log.lastIndex(),
-        pr.next + RAFT_APPEND_ENTRIES_MAX - 1,
-      );
+      const last = Math.min(this.log.lastIndex(), pr.next + RAFT_APPEND_ENTRIES_MAX - 1);
       const entries = capEntryBytes(this.log.slice(pr.next, last));
       const commit = this.log.committed;
       const term = this.term;
@@ -742,10 +687,7 @@ export class RaftNode {
   }
 
   private assertAcceptingInput(): void {
-    assert(
-      !this.awaitingAdvance,
-      "the driver must advance() the last ready() before new input",
-    );
+    assert(!this.awaitingAdvance, "the driver must advance() the last ready() before new input");
   }
 }
 
@@ -783,13 +725,8 @@ function appendReply(
 }
 
 /** A granted pre-vote echoes the campaign term; anything else carries ours, to teach it. */
-function voteReply(
-  node: RaftNode,
-  request: PreVote | Vote,
-  granted: boolean,
-): VoteResponse {
+function voteReply(node: RaftNode, request: PreVote | Vote, granted: boolean): VoteResponse {
   const type = request.type === "preVote" ? "preVoteResponse" : "voteResponse";
-  const term =
-    request.type === "preVote" && granted ? request.term : node.currentTerm;
+  const term = request.type === "preVote" && granted ? request.term : node.currentTerm;
   return { type, from: node.id, to: request.from, term, granted };
 }

@@ -53,8 +53,7 @@ export class Progress {
   /** An append up to `index` matched: true if that told us something new. */
   matched(index: number): boolean {
     this.probeSent = false;
-    while (this.inflight.length > 0 && (this.inflight[0] ?? 0) <= index)
-      this.inflight.shift();
+    while (this.inflight.length > 0 && (this.inflight[0] ?? 0) <= index) this.inflight.shift();
     if (index <= this.match) return false;
     this.match = index;
     this.next = Math.max(this.next, index + 1);
@@ -71,10 +70,7 @@ export class Progress {
     } else if (rejectedIndex !== this.next - 1) {
       return false;
     }
-    this.next = Math.max(
-      this.match + 1,
-      Math.min(rejectedIndex, hintIndex + 1),
-    );
+    this.next = Math.max(this.match + 1, Math.min(rejectedIndex, hintIndex + 1));
     this.becomeProbe();
     return true;
   }
@@ -94,10 +90,7 @@ export class Progress {
   }
 
   becomeSnapshot(snapshotIndex: number): void {
-    assert(
-      snapshotIndex >= this.match,
-      "a snapshot never moves a follower back",
-    );
+    assert(snapshotIndex >= this.match, "a snapshot never moves a follower back");
     this.state = "snapshot";
     this.inflight.length = 0;
     this.next = snapshotIndex + 1;

@@ -22,11 +22,7 @@ export function committedIndex(matches: readonly number[]): number {
 export type VoteOutcome = "won" | "lost" | "pending";
 
 /** Granted and rejected counts out of `voters`: decided as soon as either side is a majority. */
-export function voteOutcome(
-  granted: number,
-  rejected: number,
-  voters: number,
-): VoteOutcome {
+export function voteOutcome(granted: number, rejected: number, voters: number): VoteOutcome {
   const needed = majority(voters);
   if (granted >= needed) return "won";
   if (rejected > voters - needed) return "lost";

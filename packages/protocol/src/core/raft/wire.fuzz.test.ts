@@ -32,29 +32,60 @@ const raftMessage: fc.Arbitrary<RaftMessage> = fc
   .chain((envelope) => {
     const upToTerm = fc.nat({ max: envelope.term });
     const entry = fc.record({ term: upToTerm, command: fc.option(bytes, { nil: null }) });
-    return fc.oneof(
-      fc.record({ type: fc.constantFrom("preVote" as const, "vote" as const), lastIndex: counter, lastTerm: upToTerm }),
-      fc.record({ type: fc.constantFrom("preVoteResponse" as const, "voteResponse" as const), granted: fc.boolean() }),
-      fc
-        .record({ prevIndex: fc.nat({ max: 1_000 }), prevTerm: upToTerm, commit: counter, entries: fc.array(entry, { maxLength: 5 }) })
-        .map(({ prevIndex, prevTerm, commit, entries }) => {
-          const terms = entries.map((e) => Math.max(e.term, prevTerm)).sort((a, b) => a - b);
-          const ordered = entries.map((e, i) => ({ index: prevIndex + 1 + i, term: terms[i] ?? prevTerm, command: e.command }));
-          return { type: "append" as const, prevIndex, prevTerm, commit, entries: ordered };
+    return fc
+      .oneof(
+        fc.record({
+          type: fc.constantFrom("preVote" as const, "vote" as const),
+          lastIndex: counter,
+          lastTerm: upToTerm,
         }),
-      fc.record({ type: fc.constant("appendResponse" as const), success: fc.boolean(), index: counter, hintIndex: counter }),
-      fc.record({ type: fc.constant("heartbeat" as const), commit: counter, readSeq: counter }),
-      fc.record({ type: fc.constant("heartbeatResponse" as const), readSeq: counter }),
-      fc.record({
-        type: fc.constant("installSnapshot" as const),
-        snapshot: fc.record({ index: counter, term: upToTerm, data: fc.uint8Array({ maxLength: 200 }) }),
-      }),
-    ).map((body) => ({ ...envelope, ...body }) as RaftMessage);
+        fc.record({
+          type: fc.constantFrom("preVoteResponse" as const, "voteResponse" as const),
+          granted: fc.boolean(),
+        }),
+        fc
+          .record({
+            prevIndex: fc.nat({ max: 1_000 }),
+            prevTerm: upToTerm,
+            commit: counter,
+            entries: fc.array(entry, { maxLength: 5 }),
+          })
+          .map(({ prevIndex, prevTerm, commit, entries }) => {
+            const terms = entries.map((e) => Math.max(e.term, prevTerm)).sort((a, b) => a - b);
+            const ordered = entries.map((e, i) => ({
+              index: prevIndex + 1 + i,
+              term: terms[i] ?? prevTerm,
+              command: e.command,
+            }));
+            return { type: "append" as const, prevIndex, prevTerm, commit, entries: ordered };
+          }),
+        fc.record({
+          type: fc.constant("appendResponse" as const),
+          success: fc.boolean(),
+          index: counter,
+          hintIndex: counter,
+        }),
+        fc.record({ type: fc.constant("heartbeat" as const), commit: counter, readSeq: counter }),
+        fc.record({ type: fc.constant("heartbeatResponse" as const), readSeq: counter }),
+        fc.record({
+          type: fc.constant("installSnapshot" as const),
+          snapshot: fc.record({
+            index: counter,
+            term: upToTerm,
+            data: fc.uint8Array({ maxLength: 200 }),
+          }),
+        }),
+      )
+      .map((body) => ({ ...envelope, ...body }) as RaftMessage);
   });
 
 /** What a message looks like after a trip through JSON and bytes; compared field by field. */
 function plain(message: unknown): unknown {
-  return JSON.parse(JSON.stringify(message, (_key, value: unknown) => (value instanceof Uint8Array ? Array.from(value) : value)));
+  return JSON.parse(
+    JSON.stringify(message, (_key, value: unknown) =>
+      value instanceof Uint8Array ? Array.from(value) : value,
+    ),
+  );
 }
 
 function checkDecoded(result: ReturnType<typeof decodeRaftMessage>): void {
@@ -74,7 +105,9 @@ fuzzTest("raft: valid messages round-trip exactly; snapshots also in parts", 5_0
     const decoded = decodeRaftMessage(JSON.parse(JSON.stringify(part.header)), part.payload);
     expect(decoded.ok && plain(decoded.value)).toEqual(plain(message));
     const assembler = new SnapshotAssembler();
-    const outputs = splitRaftMessage(message, partBytes).map((p) => assembler.accept(JSON.parse(JSON.stringify(p.header)), p.payload));
+    const outputs = splitRaftMessage(message, partBytes).map((p) =>
+      assembler.accept(JSON.parse(JSON.stringify(p.header)), p.payload),
+    );
     const last = outputs.at(-1);
     expect(outputs.slice(0, -1).every((o) => o.ok && o.value === null)).toBe(true);
     expect(last?.ok === true && plain(last.value)).toEqual(plain(message));
@@ -101,28 +134,39 @@ fuzzTest("raft: arbitrary, generated and mutated headers decode or give BAD_REQU
 
 const SENDERS_MAX = 2;
 
-fuzzTest("raft: any sequence of snapshot parts leaves the assembler bounded, never throwing", 3_000, () =>
-  fc.property(
-    fc.array(
-      fc.tuple(raftMessage, fc.integer({ min: 1, max: 32 }), fc.array(mutation, { maxLength: 2 }), fc.nat()),
-      { minLength: 1, maxLength: 6 },
+fuzzTest(
+  "raft: any sequence of snapshot parts leaves the assembler bounded, never throwing",
+  3_000,
+  () =>
+    fc.property(
+      fc.array(
+        fc.tuple(
+          raftMessage,
+          fc.integer({ min: 1, max: 32 }),
+          fc.array(mutation, { maxLength: 2 }),
+          fc.nat(),
+        ),
+        { minLength: 1, maxLength: 6 },
+      ),
+      (plan) => {
+        const assembler = new SnapshotAssembler(SENDERS_MAX);
+        // Parts of several messages, interleaved, some dropped, some mutated.
+        const parts = plan.flatMap(([message, partBytes, changes, skip]) =>
+          splitRaftMessage(message, partBytes)
+            .filter((_, index) => skip % 5 !== 0 || index !== skip % 7)
+            .map((p, index) => ({
+              header: index === 0 ? mutateJson(p.header, changes) : p.header,
+              payload: p.payload,
+            })),
+        );
+        let largest = 0;
+        for (const { header, payload } of parts) {
+          const total = (header as { totalBytes?: unknown }).totalBytes;
+          if (typeof total === "number") largest = Math.max(largest, total);
+          const result = assembler.accept(JSON.parse(JSON.stringify(header)), payload);
+          if (!result.ok) expect(result.error.code).toBe("BAD_REQUEST");
+          expect(assembler.pendingBytes).toBeLessThanOrEqual(SENDERS_MAX * largest);
+        }
+      },
     ),
-    (plan) => {
-      const assembler = new SnapshotAssembler(SENDERS_MAX);
-      // Parts of several messages, interleaved, some dropped, some mutated.
-      const parts = plan.flatMap(([message, partBytes, changes, skip]) =>
-        splitRaftMessage(message, partBytes)
-          .filter((_, index) => skip % 5 !== 0 || index !== skip % 7)
-          .map((p, index) => ({ header: index === 0 ? mutateJson(p.header, changes) : p.header, payload: p.payload })),
-      );
-      let largest = 0;
-      for (const { header, payload } of parts) {
-        const total = (header as { totalBytes?: unknown }).totalBytes;
-        if (typeof total === "number") largest = Math.max(largest, total);
-        const result = assembler.accept(JSON.parse(JSON.stringify(header)), payload);
-        if (!result.ok) expect(result.error.code).toBe("BAD_REQUEST");
-        expect(assembler.pendingBytes).toBeLessThanOrEqual(SENDERS_MAX * largest);
-      }
-    },
-  ),
 );

@@ -9,7 +9,13 @@
 import { expect } from "bun:test";
 import fc from "fast-check";
 import { fuzzTest } from "../../testing/fuzz.ts";
-import { byteMutation, lengthEdges, mutateBytes, mutateJson, mutation } from "../../testing/fuzz-values.ts";
+import {
+  byteMutation,
+  lengthEdges,
+  mutateBytes,
+  mutateJson,
+  mutation,
+} from "../../testing/fuzz-values.ts";
 import { decodeDatagram, encodeDatagram, PacketBuilder } from "./codec.ts";
 import { GOSSIP_PAYLOAD_BYTES_MAX } from "./config.ts";
 import type { SwimMessage } from "./messages.ts";
@@ -18,7 +24,10 @@ import { memberId, type MemberMeta, type MemberView } from "./types.ts";
 const utf8 = new TextEncoder();
 const MAGIC = utf8.encode("S1");
 
-const nodeId = fc.string({ unit: "binary", minLength: 1, maxLength: 20 }).filter((text) => utf8.encode(text).length <= 64).map(memberId);
+const nodeId = fc
+  .string({ unit: "binary", minLength: 1, maxLength: 20 })
+  .filter((text) => utf8.encode(text).length <= 64)
+  .map(memberId);
 const gossipAddress = fc
   .tuple(fc.stringMatching(/^[a-z0-9.-]{1,20}$/), fc.integer({ min: 0, max: 99_999 }))
   .map(([host, port]) => `${host}:${port}`);
@@ -47,11 +56,36 @@ const member: fc.Arbitrary<MemberView> = fc.record({
 
 const swimMessage: fc.Arbitrary<SwimMessage> = fc.oneof(
   fc.record({ type: fc.constant("ping" as const), seq, from: nodeId, target: nodeId }),
-  fc.record({ type: fc.constant("ack" as const), seq, from: nodeId, unknownSender: fc.constant(true as const) }, { requiredKeys: ["type", "seq", "from"] }),
-  fc.record({ type: fc.constant("ping-req" as const), seq, from: nodeId, target: nodeId, targetAddress: gossipAddress }),
+  fc.record(
+    {
+      type: fc.constant("ack" as const),
+      seq,
+      from: nodeId,
+      unknownSender: fc.constant(true as const),
+    },
+    { requiredKeys: ["type", "seq", "from"] },
+  ),
+  fc.record({
+    type: fc.constant("ping-req" as const),
+    seq,
+    from: nodeId,
+    target: nodeId,
+    targetAddress: gossipAddress,
+  }),
   fc.record({ type: fc.constant("nack" as const), seq, from: nodeId }),
-  fc.record({ type: fc.constant("alive" as const), id: nodeId, incarnation: count, address: gossipAddress, meta }),
-  fc.record({ type: fc.constant("suspect" as const), id: nodeId, incarnation: count, from: nodeId }),
+  fc.record({
+    type: fc.constant("alive" as const),
+    id: nodeId,
+    incarnation: count,
+    address: gossipAddress,
+    meta,
+  }),
+  fc.record({
+    type: fc.constant("suspect" as const),
+    id: nodeId,
+    incarnation: count,
+    from: nodeId,
+  }),
   fc.record({ type: fc.constant("dead" as const), id: nodeId, incarnation: count, from: nodeId }),
   fc.record({ type: fc.constant("leave" as const), id: nodeId, incarnation: count }),
   fc.record({
@@ -94,31 +128,39 @@ fuzzTest("gossip: valid datagrams round-trip exactly", 5_000, () =>
   }),
 );
 
-fuzzTest("gossip: random datagrams, with and without the magic, decode or give BAD_FRAME", 20_000, () =>
-  fc.property(
-    fc.oneof(
-      fc.uint8Array({ maxLength: 200 }),
-      fc.uint8Array({ maxLength: 200 }).map((rest) => new Uint8Array([...MAGIC, ...rest])),
-      fc.jsonValue({ maxDepth: 4 }).map((value) => utf8.encode(`S1${JSON.stringify(value)}`)),
-      fc.integer({ min: GOSSIP_PAYLOAD_BYTES_MAX - 2, max: GOSSIP_PAYLOAD_BYTES_MAX + 2 }).map((length) =>
-        utf8.encode(`S1["${"a".repeat(Math.max(0, length - 6))}"]`),
+fuzzTest(
+  "gossip: random datagrams, with and without the magic, decode or give BAD_FRAME",
+  20_000,
+  () =>
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.uint8Array({ maxLength: 200 }).map((rest) => new Uint8Array([...MAGIC, ...rest])),
+        fc.jsonValue({ maxDepth: 4 }).map((value) => utf8.encode(`S1${JSON.stringify(value)}`)),
+        fc
+          .integer({ min: GOSSIP_PAYLOAD_BYTES_MAX - 2, max: GOSSIP_PAYLOAD_BYTES_MAX + 2 })
+          .map((length) => utf8.encode(`S1["${"a".repeat(Math.max(0, length - 6))}"]`)),
       ),
+      (bytes) => {
+        checkDecode(bytes);
+      },
     ),
-    (bytes) => {
-      checkDecode(bytes);
-    },
-  ),
 );
 
-fuzzTest("gossip: mutated datagrams (bytes and message fields) decode or give BAD_FRAME", 10_000, () =>
-  fc.property(
-    datagramMessages,
-    fc.array(byteMutation(lengthEdges(GOSSIP_PAYLOAD_BYTES_MAX)), { maxLength: 3 }),
-    fc.array(mutation, { maxLength: 3 }),
-    (messages, byteChanges, jsonChanges) => {
-      const wire = JSON.parse(new TextDecoder().decode(encodeDatagram(messages).subarray(MAGIC.length))) as unknown;
-      const mutated = utf8.encode(`S1${JSON.stringify(mutateJson(wire, jsonChanges))}`);
-      checkDecode(mutateBytes(mutated, byteChanges));
-    },
-  ),
+fuzzTest(
+  "gossip: mutated datagrams (bytes and message fields) decode or give BAD_FRAME",
+  10_000,
+  () =>
+    fc.property(
+      datagramMessages,
+      fc.array(byteMutation(lengthEdges(GOSSIP_PAYLOAD_BYTES_MAX)), { maxLength: 3 }),
+      fc.array(mutation, { maxLength: 3 }),
+      (messages, byteChanges, jsonChanges) => {
+        const wire = JSON.parse(
+          new TextDecoder().decode(encodeDatagram(messages).subarray(MAGIC.length)),
+        ) as unknown;
+        const mutated = utf8.encode(`S1${JSON.stringify(mutateJson(wire, jsonChanges))}`);
+        checkDecode(mutateBytes(mutated, byteChanges));
+      },
+    ),
 );

@@ -16,11 +16,20 @@ export interface CheckedSession {
   readonly session: UserSession;
 }
 
-export function checkSessionToken(keyring: Keyring, token: string, nowMs: number): Result<CheckedSession> {
+export function checkSessionToken(
+  keyring: Keyring,
+  token: string,
+  nowMs: number,
+): Result<CheckedSession> {
   const verified = verifyToken(NODE_HASHES, token, keyring.subKeys("session").lookup, nowMs);
   if (!verified.ok) return verified;
   const { claims, sessionKey } = verified.value;
-  const principal = { kind: "user", uid: claims.uid, admin: claims.admin, sessionId: claims.sessionId } as const;
+  const principal = {
+    kind: "user",
+    uid: claims.uid,
+    admin: claims.admin,
+    sessionId: claims.sessionId,
+  } as const;
   return { ok: true, value: { claims, session: { principal, sessionKey } } };
 }
 

@@ -41,10 +41,7 @@ export class MemoryDurableStore {
     const first = ready.entries[0];
     if (first !== undefined) {
       const base = this.snapshot?.index ?? 0;
-      assert(
-        first.index > base && first.index <= base + this.entries.length + 1,
-        "log has a gap",
-      );
+      assert(first.index > base && first.index <= base + this.entries.length + 1, "log has a gap");
       this.entries.length = first.index - base - 1;
       this.entries.push(...ready.entries);
     }
@@ -71,10 +68,7 @@ export class MemoryDurableStore {
     const base = this.snapshot?.index ?? 0;
     const last = this.entries[snapshot.index - base - 1];
     // Keep the tail only if our log agrees with the snapshot where it ends.
-    this.entries =
-      last?.term === snapshot.term
-        ? this.entries.slice(snapshot.index - base)
-        : [];
+    this.entries = last?.term === snapshot.term ? this.entries.slice(snapshot.index - base) : [];
     this.snapshot = snapshot;
   }
 }
@@ -123,9 +117,7 @@ class RaftProcess implements SimProcess<string, RaftMessage> {
   unreachable(): void {}
 
   takeOutgoing(): Array<{ to: string; payload: RaftMessage }> {
-    return this.outgoing
-      .splice(0)
-      .map((message) => ({ to: message.to, payload: message }));
+    return this.outgoing.splice(0).map((message) => ({ to: message.to, payload: message }));
   }
 
   /** The driver loop every real shell must follow: persist, send, apply, advance. */
@@ -134,10 +126,7 @@ class RaftProcess implements SimProcess<string, RaftMessage> {
       const ready = this.node.ready();
       this.store.save(ready);
       this.outgoing.push(...ready.messages);
-      if (
-        ready.snapshot !== null &&
-        ready.snapshot.index > this.machine.appliedIndex
-      ) {
+      if (ready.snapshot !== null && ready.snapshot.index > this.machine.appliedIndex) {
         this.restore(ready.snapshot);
       }
       for (const entry of ready.committedEntries) this.apply(entry);
@@ -148,10 +137,7 @@ class RaftProcess implements SimProcess<string, RaftMessage> {
   }
 
   private apply(entry: Entry): void {
-    assert(
-      entry.index === this.machine.appliedIndex + 1,
-      "entries apply in order, once",
-    );
+    assert(entry.index === this.machine.appliedIndex + 1, "entries apply in order, once");
     this.machine.appliedIndex = entry.index;
     if (entry.command === null) return;
     const command = decoder.decode(entry.command);
@@ -160,9 +146,7 @@ class RaftProcess implements SimProcess<string, RaftMessage> {
   }
 
   private restore(snapshot: Snapshot): void {
-    const pairs = JSON.parse(decoder.decode(snapshot.data)) as Array<
-      [number, string]
-    >;
+    const pairs = JSON.parse(decoder.decode(snapshot.data)) as Array<[number, string]>;
     this.machine.commands.clear();
     for (const [index, command] of pairs) {
       this.machine.commands.set(index, command);
@@ -173,11 +157,7 @@ class RaftProcess implements SimProcess<string, RaftMessage> {
 
   private maybeCompact(): void {
     const applied = this.machine.appliedIndex;
-    if (
-      applied - this.node.logView.snapshotIndex <
-      RAFT_SIM_COMPACT_EVERY_ENTRIES
-    )
-      return;
+    if (applied - this.node.logView.snapshotIndex < RAFT_SIM_COMPACT_EVERY_ENTRIES) return;
     const data = encoder.encode(JSON.stringify([...this.machine.commands]));
     this.node.compact(applied, data);
   }
@@ -212,9 +192,7 @@ export class RaftCluster {
       payloadBytes: messageBytes,
       pausedInbox: "queue",
     });
-    this.ids = Array.from({ length: options.size }, (_, i) =>
-      raftId(`d${i + 1}`),
-    );
+    this.ids = Array.from({ length: options.size }, (_, i) => raftId(`d${i + 1}`));
     for (const id of this.ids) this.stores.set(id, new MemoryDurableStore());
   }
 
@@ -267,10 +245,7 @@ export class RaftCluster {
   act<T>(id: RaftId, action: (node: RaftNode) => T): T {
     let result: T | undefined;
     this.sim.act(id, (process) => {
-      assert(
-        process instanceof RaftProcess,
-        "a raft cluster runs raft processes",
-      );
+      assert(process instanceof RaftProcess, "a raft cluster runs raft processes");
       result = action(process.node);
       process.drain();
     });
@@ -321,9 +296,7 @@ export class RaftCluster {
       this.leaderOfTerm.set(term, node.id);
       this.checkCompleteness(node);
     } else if (known !== node.id) {
-      this.problems.push(
-        `election safety: ${known} and ${node.id} both lead term ${term}`,
-      );
+      this.problems.push(`election safety: ${known} and ${node.id} both lead term ${term}`);
     }
     this.recordCommits(node);
   }
@@ -332,8 +305,7 @@ export class RaftCluster {
   private checkCompleteness(node: RaftNode): void {
     const log = node.logView;
     for (const [index, record] of this.commits) {
-      if (record.commitTerm >= node.currentTerm || index <= log.snapshotIndex)
-        continue;
+      if (record.commitTerm >= node.currentTerm || index <= log.snapshotIndex) continue;
       if (log.termAt(index) !== record.term) {
         this.problems.push(
           `leader completeness: ${node.id} leads term ${node.currentTerm} ` +
@@ -348,8 +320,7 @@ export class RaftCluster {
     for (let index = from; index <= node.commitIndex; index += 1) {
       const entry = node.logView.entryAt(index);
       if (entry === null || this.commits.has(index)) continue;
-      const command =
-        entry.command === null ? null : decoder.decode(entry.command);
+      const command = entry.command === null ? null : decoder.decode(entry.command);
       this.commits.set(index, {
         term: entry.term,
         command,
@@ -370,9 +341,7 @@ export class RaftCluster {
         const y = this.store(this.ids[b] as RaftId);
         const problem = logMatchingProblem(x, y);
         if (problem !== null)
-          this.problems.push(
-            `log matching ${this.ids[a]}/${this.ids[b]}: ${problem}`,
-          );
+          this.problems.push(`log matching ${this.ids[a]}/${this.ids[b]}: ${problem}`);
       }
     }
   }
@@ -388,24 +357,15 @@ export class RaftCluster {
   }
 }
 
-function logMatchingProblem(
-  x: MemoryDurableStore,
-  y: MemoryDurableStore,
-): string | null {
+function logMatchingProblem(x: MemoryDurableStore, y: MemoryDurableStore): string | null {
   const low = Math.max(x.snapshot?.index ?? 0, y.snapshot?.index ?? 0) + 1;
   const high = Math.min(x.lastIndex(), y.lastIndex());
   let index = high;
-  while (index >= low && x.entryAt(index)?.term !== y.entryAt(index)?.term)
-    index -= 1;
+  while (index >= low && x.entryAt(index)?.term !== y.entryAt(index)?.term) index -= 1;
   for (; index >= low; index -= 1) {
     const e = x.entryAt(index);
     const f = y.entryAt(index);
-    if (
-      e === null ||
-      f === null ||
-      e.term !== f.term ||
-      !sameCommand(e.command, f.command)
-    ) {
+    if (e === null || f === null || e.term !== f.term || !sameCommand(e.command, f.command)) {
       return `logs differ at ${index} below a shared (index, term)`;
     }
   }
@@ -421,12 +381,8 @@ function sameCommand(a: Uint8Array | null, b: Uint8Array | null): boolean {
 function messageBytes(message: RaftMessage): number {
   const ENVELOPE_BYTES = 32;
   if (message.type === "append") {
-    return (
-      ENVELOPE_BYTES +
-      message.entries.reduce((n, e) => n + 16 + (e.command?.length ?? 0), 0)
-    );
+    return ENVELOPE_BYTES + message.entries.reduce((n, e) => n + 16 + (e.command?.length ?? 0), 0);
   }
-  if (message.type === "installSnapshot")
-    return ENVELOPE_BYTES + message.snapshot.data.length;
+  if (message.type === "installSnapshot") return ENVELOPE_BYTES + message.snapshot.data.length;
   return ENVELOPE_BYTES;
 }

@@ -49,11 +49,7 @@ function groupSize(prng: Prng): number {
 }
 
 /** Proposes `command` at whoever leads (a client retrying across leaders). */
-function proposeAtLeader(
-  cluster: RaftCluster,
-  command: string,
-  among?: readonly RaftId[],
-): void {
+function proposeAtLeader(cluster: RaftCluster, command: string, among?: readonly RaftId[]): void {
   const leader = cluster.leader(among);
   if (leader === null) return;
   cluster.act(leader, (node) => node.propose(encoder.encode(command)));
@@ -68,8 +64,7 @@ function nemesis(cluster: RaftCluster, prng: Prng): void {
   else if (roll < 25 && status === "down") cluster.boot(id);
   else if (roll < 33 && status === "up") cluster.sim.pause(id);
   else if (roll < 45 && status === "paused") cluster.sim.resume(id);
-  else if (roll < 55)
-    cluster.sim.network.partition(randomSplit(cluster.ids, prng));
+  else if (roll < 55) cluster.sim.network.partition(randomSplit(cluster.ids, prng));
   else if (roll < 68) cluster.sim.network.heal();
   else if (roll < 75) {
     const other = cluster.ids[prng.intBelow(cluster.ids.length)] as RaftId;
@@ -110,11 +105,7 @@ function runFaultPhase(cluster: RaftCluster, prng: Prng, seed: number): void {
  * Heals everything except, sometimes, one minority node left cut off: the majority side must
  * commit a new proposal within LIVENESS_BOUND_MS. Returns the time taken or null.
  */
-function runLivenessPhase(
-  cluster: RaftCluster,
-  prng: Prng,
-  seed: number,
-): number | null {
+function runLivenessPhase(cluster: RaftCluster, prng: Prng, seed: number): number | null {
   const sim = cluster.sim;
   sim.network.heal();
   sim.network.setDefaults({
@@ -135,19 +126,14 @@ function runLivenessPhase(
   const committedOnMajority = (): boolean => {
     const index = [...cluster.appliedAt].find(([, c]) => c === command)?.[0];
     if (index === undefined) return false;
-    const holders = majority.filter(
-      (id) => cluster.appliedIndex(id) >= index,
-    ).length;
+    const holders = majority.filter((id) => cluster.appliedIndex(id) >= index).length;
     return holders * 2 > cluster.ids.length;
   };
   let lastProposalMs = -Infinity;
   return cluster.runUntilTrue(() => {
     if (committedOnMajority()) return true;
     // A client re-proposes each election timeout until it sees the write applied.
-    if (
-      cluster.nowMs - lastProposalMs >= 10 * RAFT_SIM_TICK_MS &&
-      cluster.leader(majority)
-    ) {
+    if (cluster.nowMs - lastProposalMs >= 10 * RAFT_SIM_TICK_MS && cluster.leader(majority)) {
       proposeAtLeader(cluster, command, majority);
       lastProposalMs = cluster.nowMs;
     }
@@ -166,9 +152,7 @@ export function safetyAndLiveness(seed: number): RaftScenarioResult {
   cluster.checkLogMatching();
   const problems = [...cluster.problems];
   if (healedMs === null) {
-    problems.push(
-      `liveness: no commit on the majority within ${LIVENESS_BOUND_MS} ms of heal`,
-    );
+    problems.push(`liveness: no commit on the majority within ${LIVENESS_BOUND_MS} ms of heal`);
   }
   return { problems, measuredMs: healedMs === null ? {} : { heal: healedMs } };
 }
@@ -184,50 +168,33 @@ export function noDisruption(seed: number): RaftScenarioResult {
   const cluster = new RaftCluster({ seed, size });
   cluster.startAll();
   const problems: string[] = [];
-  const electedMs = cluster.runUntilTrue(
-    () => cluster.leader() !== null,
-    LIVENESS_BOUND_MS,
-  );
+  const electedMs = cluster.runUntilTrue(() => cluster.leader() !== null, LIVENESS_BOUND_MS);
   const leader = cluster.leader();
   if (electedMs === null || leader === null)
     return { problems: ["no first leader"], measuredMs: {} };
   const term = cluster.node(leader).currentTerm;
   const followers = cluster.ids.filter((id) => id !== leader);
   const loner = followers[prng.intBelow(followers.length)] as RaftId;
-  cluster.sim.network.partition([
-    [loner],
-    cluster.ids.filter((id) => id !== loner),
-  ]);
+  cluster.sim.network.partition([[loner], cluster.ids.filter((id) => id !== loner)]);
   cluster.sim.runFor(5 * 20 * RAFT_SIM_TICK_MS);
   cluster.sim.network.heal();
   cluster.sim.runFor(3 * 20 * RAFT_SIM_TICK_MS);
-  if (
-    cluster.leader() !== leader ||
-    cluster.node(leader).currentTerm !== term
-  ) {
-    problems.push(
-      `pre-vote: a rejoining follower disrupted leader ${leader} of term ${term}`,
-    );
+  if (cluster.leader() !== leader || cluster.node(leader).currentTerm !== term) {
+    problems.push(`pre-vote: a rejoining follower disrupted leader ${leader} of term ${term}`);
   }
   // A false suspicion while everyone else still hears the leader: their lease refuses it.
   const suspicious = followers[prng.intBelow(followers.length)] as RaftId;
   cluster.act(suspicious, (node) => node.suspectLeader());
   cluster.sim.runFor(3 * 20 * RAFT_SIM_TICK_MS);
-  if (
-    cluster.leader() !== leader ||
-    cluster.node(leader).currentTerm !== term
-  ) {
-    problems.push(
-      `pre-vote: a false suspicion disrupted leader ${leader} of term ${term}`,
-    );
+  if (cluster.leader() !== leader || cluster.node(leader).currentTerm !== term) {
+    problems.push(`pre-vote: a false suspicion disrupted leader ${leader} of term ${term}`);
   }
   cluster.sim.pause(leader);
   const failoverMs = cluster.runUntilTrue(
     () => cluster.leader(followers) !== null,
     LIVENESS_BOUND_MS,
   );
-  if (failoverMs === null)
-    problems.push("no new leader while the old one is paused");
+  if (failoverMs === null) problems.push("no new leader while the old one is paused");
   cluster.sim.resume(leader);
   cluster.sim.runFor(RAFT_SIM_TICK_MS);
   if (cluster.node(leader).currentRole === "leader") {

@@ -5,31 +5,21 @@
  * `FTFS_SEED=<n> bun test packages/protocol/src/testing/sim/raft.property.test.ts` replays it.
  */
 import { describe, expect, test } from "bun:test";
-import {
-  noDisruption,
-  safetyAndLiveness,
-} from "./raft-properties.ts";
+import { noDisruption, safetyAndLiveness } from "./raft-properties.ts";
 import { checkSeededProperty, seedList } from "./seeds.ts";
 
 const PROPERTY_TIMEOUT_MS = 60_000;
 
-
 describe("raft properties (simulated)", () => {
   test(
     "crashes, pauses, partitions, loss, duplication, reordering: safety holds, then a healed majority commits",
-    () =>
-      checkSeededProperty(
-        "raft safety+liveness",
-        seedList(5_000, 1),
-        safetyAndLiveness,
-      ),
+    () => checkSeededProperty("raft safety+liveness", seedList(5_000, 1), safetyAndLiveness),
     PROPERTY_TIMEOUT_MS,
   );
 
   test(
     "pre-vote: a rejoining or suspicious follower never disrupts a healthy leader; check-quorum: a paused leader is replaced and steps down",
-    () =>
-      checkSeededProperty("raft no-disruption", seedList(1_000, 100_001), noDisruption),
+    () => checkSeededProperty("raft no-disruption", seedList(1_000, 100_001), noDisruption),
     PROPERTY_TIMEOUT_MS,
   );
 

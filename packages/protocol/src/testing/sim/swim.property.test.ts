@@ -23,7 +23,6 @@ import {
 /** Generous per-test limits: each property takes a few seconds on one core. */
 const PROPERTY_TIMEOUT_MS = 60_000;
 
-
 describe("gossip properties (simulated)", () => {
   test(
     "(a) every crashed member is declared dead by every live member within the bound",
@@ -34,7 +33,9 @@ describe("gossip properties (simulated)", () => {
   test(
     "(b) at 10% packet loss no live member is ever declared dead",
     () =>
-      checkSeededProperty("10% loss", seedList(150, 10_001), (seed) => lossWithoutFalsePositives(seed)),
+      checkSeededProperty("10% loss", seedList(150, 10_001), (seed) =>
+        lossWithoutFalsePositives(seed),
+      ),
     PROPERTY_TIMEOUT_MS,
   );
 
@@ -64,7 +65,10 @@ describe("gossip properties (simulated)", () => {
 
   test(
     "(h) sluggish members (a saturated CPU's short stalls) get nobody declared dead",
-    () => checkSeededProperty("sluggish", seedList(100, 80_001), (seed) => sluggishMembers(seed, 30_000)),
+    () =>
+      checkSeededProperty("sluggish", seedList(100, 80_001), (seed) =>
+        sluggishMembers(seed, 30_000),
+      ),
     PROPERTY_TIMEOUT_MS,
   );
 
