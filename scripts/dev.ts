@@ -29,11 +29,12 @@ const GROUP_BASE_PORT = { s1: 7111, s2: 7121 } as const;
 function devPorts(): Record<string, number> {
   const ids = clusterNodeIds({ directories: DEV_DIRECTORIES, groups: DEV_GROUPS });
   const ports: Record<string, number> = {};
-  ids.directories.forEach((id, index) => (ports[id] = DIRECTORY_BASE_PORT + index));
+  for (const [index, id] of ids.directories.entries()) ports[id] = DIRECTORY_BASE_PORT + index;
   for (const group of DEV_GROUPS) {
-    ids.storage
-      .filter((node) => node.group === group.name)
-      .forEach((node, index) => (ports[node.id] = GROUP_BASE_PORT[group.name] + index));
+    const members = ids.storage.filter((node) => node.group === group.name);
+    for (const [index, node] of members.entries()) {
+      ports[node.id] = GROUP_BASE_PORT[group.name] + index;
+    }
   }
   return ports;
 }

@@ -73,7 +73,9 @@ class UploadLoops {
     loops: number,
   ): Promise<UploadLoops> {
     const self = new UploadLoops();
-    const onRetry = (): void => void (self.retries += 1);
+    const onRetry = (): void => {
+      self.retries += 1;
+    };
     const clients = Array.from(
       { length: loops },
       () => new FtfsClient({ directories: addresses, onRetry }),

@@ -39,7 +39,7 @@ const maxOf = (values: readonly number[]): number => Math.max(...values);
 function table(rows: ReadonlyArray<readonly string[]>): string[] {
   const widths: number[] = [];
   for (const row of rows) {
-    row.forEach((cell, at) => (widths[at] = Math.max(widths[at] ?? 0, cell.length)));
+    for (const [at, cell] of row.entries()) widths[at] = Math.max(widths[at] ?? 0, cell.length);
   }
   const line = (row: readonly string[]): string =>
     row
@@ -74,7 +74,7 @@ export function printFailover(trials: readonly FailoverTrial[], options: Failove
       "restart→caught up",
     ],
   ];
-  trials.forEach((trial, at) =>
+  for (const [at, trial] of trials.entries()) {
     rows.push([
       String(at + 1),
       trial.victim,
@@ -85,8 +85,8 @@ export function printFailover(trials: readonly FailoverTrial[], options: Failove
       String(trial.retries),
       String(trial.acks),
       formatMs(trial.restartToCaughtUpMs),
-    ]),
-  );
+    ]);
+  }
   for (const [label, reduce] of [
     ["median", median],
     ["max", maxOf],

@@ -95,11 +95,15 @@ function* history(options: ScaleOptions): Generator<Command> {
   const config = { group: GROUP, epoch: 1, primary: null, primaryNode: null, replicas: [] };
   yield { type: "setGroupConfig", config, atMs };
   const plan = filesPerUser(options);
-  for (const [uid] of plan) yield { type: "createUser", uid, atMs: (atMs += 1) };
+  for (const [uid] of plan) {
+    atMs += 1;
+    yield { type: "createUser", uid, atMs };
+  }
   let upload = 0;
   for (const [uid, files] of plan) {
     for (let file = 0; file < files; file += 1) {
       upload += 1;
+      atMs += 1;
       const sha256 = new Bun.CryptoHasher("sha256").update(`${uid}/${file}`).digest("hex");
       yield {
         type: "commitVersion",
@@ -109,7 +113,7 @@ function* history(options: ScaleOptions): Generator<Command> {
         bytes: FILE_BYTES,
         sha256,
         chunks: [{ id: sha256, bytes: FILE_BYTES, group: GROUP }],
-        atMs: (atMs += 1),
+        atMs,
       };
     }
   }

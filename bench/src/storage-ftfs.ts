@@ -352,7 +352,7 @@ async function catchUpFromLog(node: NodeProcess, sinceIso: string): Promise<Kill
       if ([bytesCopied, chunksCopied, tookMs].every(Number.isFinite))
         return { bytesCopied, chunksCopied, tookMs };
     } catch {
-      continue; // a torn last line while the node writes: the next read has it whole
+      // A torn last line while the node writes: the next read has it whole.
     }
   }
   return null;

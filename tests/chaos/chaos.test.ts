@@ -106,7 +106,7 @@ async function primaryManifest(
 }
 
 describe("chaos", () => {
-  if (unavailable !== null && process.env["CI"] !== "true") {
+  if (unavailable !== null && process.env.CI !== "true") {
     test.skip(`SKIPPED, network namespaces unavailable here: ${unavailable}`, () => {});
     return;
   }
@@ -115,7 +115,7 @@ describe("chaos", () => {
     expect(unavailable).toBeNull();
   });
 
-  if (clockUnavailable !== null && process.env["CI"] !== "true") {
+  if (clockUnavailable !== null && process.env.CI !== "true") {
     const reason = `a node's clock cannot be moved here: ${clockUnavailable}`;
     test.skip(`SKIPPED, clock-jump schedules: ${reason}`, () => {});
   } else {
@@ -126,7 +126,7 @@ describe("chaos", () => {
 
   for (const schedule of SCHEDULES) {
     const needsClock = schedule.kinds.includes("clock-jump");
-    if (needsClock && clockUnavailable !== null && process.env["CI"] !== "true") continue;
+    if (needsClock && clockUnavailable !== null && process.env.CI !== "true") continue;
     test(
       `seed ${schedule.seed}: ${schedule.why}`,
       async () => {

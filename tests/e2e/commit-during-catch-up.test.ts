@@ -78,7 +78,11 @@ test("a commit during a learner's copy leaves every chunk of the file on the lea
   // An upload whose chunks are stored, as pending references, but not committed yet.
   const chunks = Array.from({ length: UPLOAD_CHUNKS }, () => randomBytes(E2E_CHUNK_BYTES));
   const whole = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  chunks.reduce((offset, chunk) => (whole.set(chunk, offset), offset + chunk.length), 0);
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.length;
+  }
   const directory = await RpcClient.connect(fx.cluster.directoryAddresses[0] ?? "");
   const placed = await directory.call("placeUpload", { uid: UID, name: NAME, bytes: whole.length });
   const owner = { uid: UID, name: NAME, uploadId: placed.body.uploadId };

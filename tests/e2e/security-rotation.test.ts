@@ -6,7 +6,7 @@
  * longer accept key A.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { CONNECT_TIMEOUT_MS_DEFAULT, FtfsError } from "@ftfs/protocol/core";
+import { CONNECT_TIMEOUT_MS_DEFAULT, type FtfsError } from "@ftfs/protocol/core";
 import {
   generateClusterKey,
   Keyring,

@@ -203,7 +203,12 @@ test("connections that never say hello are closed after --handshake-timeout; oth
       Bun.connect({
         hostname: target.value.host,
         port: target.value.port,
-        socket: { data: () => undefined, close: () => void (closed += 1) },
+        socket: {
+          data: () => undefined,
+          close: () => {
+            closed += 1;
+          },
+        },
       }),
     ),
   );

@@ -57,7 +57,7 @@ export function smallDiskUnavailableReason(): string | null {
  */
 export function guardSmallDiskSuite(): boolean {
   const unavailable = smallDiskUnavailableReason();
-  if (unavailable !== null && process.env["CI"] !== "true") {
+  if (unavailable !== null && process.env.CI !== "true") {
     test.skip(`SKIPPED, tmpfs mounts unavailable here: ${unavailable}`, () => {});
     return false;
   }

@@ -313,7 +313,7 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
     if (keep) {
       await writeFile(
         join(dataRoot, "history.jsonl"),
-        log.ops.map((op) => JSON.stringify(op)).join("\n") + "\n",
+        `${log.ops.map((op) => JSON.stringify(op)).join("\n")}\n`,
       );
     }
     await chaos.stop(keep);

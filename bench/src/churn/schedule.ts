@@ -66,9 +66,9 @@ export function parseSchedule(text: string): ChurnEvent[] {
       .map((item: unknown) => {
         const record = (item ?? {}) as Record<string, unknown>;
         return checkEvent({
-          atS: Number(record["atS"]),
-          action: parseAction(String(record["action"])),
-          target: String(record["target"] ?? ""),
+          atS: Number(record.atS),
+          action: parseAction(String(record.action)),
+          target: String(record.target ?? ""),
         });
       })
       .sort((a, b) => a.atS - b.atS);

@@ -30,7 +30,9 @@ function capture(env: Record<string, string>): Captured {
       stderrIsTty: false,
       out: async (data) =>
         void out.push(typeof data === "string" ? encoder.encode(data) : data.slice()),
-      err: (text) => void (err += text),
+      err: (text) => {
+        err += text;
+      },
     },
     stdout: () => new TextDecoder().decode(Buffer.concat(out)),
     stderr: () => err,

@@ -175,7 +175,7 @@ const EXIT_INTERRUPTED = 130;
 /** `-o some/folder` saves as some/folder/<name>, as `cp` does. */
 async function intoFolder(path: string, name: string): Promise<string> {
   const info = await stat(path).catch(() => null); // absent: a new file of that name
-  return info !== null && info.isDirectory() ? join(path, name) : path;
+  return info?.isDirectory() ? join(path, name) : path;
 }
 
 /** Via a temporary file beside the target, renamed at the end: it appears whole or not at all. */

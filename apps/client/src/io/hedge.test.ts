@@ -14,7 +14,13 @@ function after<T>(delayMs: number, value: T, fail = false): () => Promise<T> {
 test("a quick first attempt wins and the second never starts", async () => {
   let secondStarted = false;
   const value = await hedgedFirst(
-    [after(1, "first"), () => ((secondStarted = true), Promise.resolve("second"))],
+    [
+      after(1, "first"),
+      () => {
+        secondStarted = true;
+        return Promise.resolve("second");
+      },
+    ],
     HEDGE_MS,
   );
   expect([value, secondStarted]).toEqual(["first", false]);

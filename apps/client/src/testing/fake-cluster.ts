@@ -306,18 +306,17 @@ export class FakeCluster {
   }
 
   private storageHandlers(node: FakeStorageNode): Handlers {
-    const cluster = this;
     const enter = async (op: Op): Promise<ErrorCode | null> => {
       const fault = node.faults.take(op);
       node.faults.inFlight += 1;
       node.faults.inFlightMax = Math.max(node.faults.inFlightMax, node.faults.inFlight);
-      cluster.storageInFlight += 1;
-      cluster.storageInFlightMax = Math.max(cluster.storageInFlightMax, cluster.storageInFlight);
+      this.storageInFlight += 1;
+      this.storageInFlightMax = Math.max(this.storageInFlightMax, this.storageInFlight);
       try {
         await node.faults.delay();
       } finally {
         node.faults.inFlight -= 1;
-        cluster.storageInFlight -= 1;
+        this.storageInFlight -= 1;
       }
       return fault === null ? null : fault.code;
     };
@@ -325,11 +324,11 @@ export class FakeCluster {
       putChunk: async (body, context) => {
         const fault = await enter("putChunk");
         if (fault !== null) return fail(fault, `scripted ${fault}`);
-        if (context.epoch < (cluster.epochs.get(node.group) ?? 0))
+        if (context.epoch < (this.epochs.get(node.group) ?? 0))
           return fail("STALE_EPOCH", "stale epoch");
         const hash = new Bun.CryptoHasher("sha256").update(context.payload).digest("hex");
         if (hash !== body.chunkId) return fail("CHUNK_MISMATCH", "bytes do not match the id");
-        const replicas = cluster.nodesOf(node.group).filter((peer) => peer.server !== null);
+        const replicas = this.nodesOf(node.group).filter((peer) => peer.server !== null);
         for (const peer of replicas) {
           const stored = peer.chunks.get(body.chunkId) ?? {
             bytes: context.payload.slice(),
@@ -355,7 +354,7 @@ export class FakeCluster {
       listOwned: async (body) => {
         const fault = await enter("listOwned");
         if (fault !== null) return fail(fault, `scripted ${fault}`);
-        return ok({ body: { node: node.node, files: cluster.ownedBy(node, body.uid) } });
+        return ok({ body: { node: node.node, files: this.ownedBy(node, body.uid) } });
       },
     };
   }

@@ -37,7 +37,7 @@ import { SWEPT_UPLOADS_KEPT_MS, SWEPT_UPLOADS_PRUNED_PER_COMMAND_MAX } from "./l
 import { checkManifest, groupsOfChunks } from "./manifest-rules.ts";
 import type { LiveVersion, Notice, UserRecord } from "./model.ts";
 import { checkQuota, keptVersions, limitsOf, planCommit, usageAfterDelete } from "./quota-rules.ts";
-import { type MetadataStore, type MetadataTx } from "./store.ts";
+import type { MetadataStore, MetadataTx } from "./store.ts";
 
 /**
  * Apply `command`, committed as log entry `index`. `index` must follow the store's lastApplied;

@@ -212,7 +212,7 @@ for (const implementation of IMPLEMENTATIONS) {
       const store = open();
       const names = ["😀", "ｚ", "é", "a", "Z", "gone"];
       store.applyEntry(1, (tx) => {
-        names.forEach((name, at) => tx.putVersion(live(name, 1, `up${at}`)));
+        for (const [at, name] of names.entries()) tx.putVersion(live(name, 1, `up${at}`));
         tx.putVersion(live("a", 2, "up-a2"));
         tx.putVersion({
           kind: "tombstone",

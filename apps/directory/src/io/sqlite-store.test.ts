@@ -157,7 +157,9 @@ describe("SqliteMetadataStore across restarts", () => {
     const store = openStore();
     const log = buildHistory(store);
     const replica = new MemoryMetadataStore();
-    log.forEach((command, at) => expect(applyCommand(replica, at + 1, command).ok).toBe(true));
+    for (const [at, command] of log.entries()) {
+      expect(applyCommand(replica, at + 1, command).ok).toBe(true);
+    }
     expect(reads(replica)).toEqual(reads(store));
   });
 

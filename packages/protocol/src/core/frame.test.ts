@@ -138,10 +138,10 @@ describe("FrameDecoder", () => {
   test("refuses another protocol version, an unknown kind, a bad header length and non-JSON", () => {
     const valid = encodeFrameBytes(FRAME_KIND.request, 7, { a: 1 });
     const cases: Array<[string, (bytes: Uint8Array) => void]> = [
-      ["UNSUPPORTED_VERSION", (bytes) => void (bytes[4] = 9)],
-      ["BAD_FRAME", (bytes) => void (bytes[5] = 7)],
+      ["UNSUPPORTED_VERSION", (bytes) => bytes.set([9], 4)],
+      ["BAD_FRAME", (bytes) => bytes.set([7], 5)],
       ["BAD_FRAME", (bytes) => new DataView(bytes.buffer).setUint32(10, 10_000)],
-      ["BAD_FRAME", (bytes) => void (bytes[FRAME_PREFIX_BYTES] = 0x7b + 1)],
+      ["BAD_FRAME", (bytes) => bytes.set([0x7b + 1], FRAME_PREFIX_BYTES)],
     ];
     for (const [code, mutate] of cases) {
       const bytes = valid.slice();

@@ -5,7 +5,7 @@
  * CONNECTION_LIMIT; a peer that trickles a frame, or idles as a client, is closed.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { FtfsError, ok, encodeFrame, FRAME_KIND, type Frame } from "../core/index.ts";
+import { type FtfsError, ok, encodeFrame, FRAME_KIND, type Frame } from "../core/index.ts";
 import { ChannelMac, connectionKey, HASH_CHECKED_FIELD, type HelloClaim } from "./channel-auth.ts";
 import { generateClusterKey } from "./cluster-key-flags.ts";
 import { slowConnectionReason, CONNECTION_LIMITS_DEFAULT } from "./connection-guard.ts";
@@ -55,8 +55,8 @@ describe("frame tags", () => {
   const claim: HelloClaim = { kind: "node", node: "a" };
   const key = connectionKey(
     new Uint8Array(32).fill(1),
-    "A".repeat(43) + "=",
-    "B".repeat(43) + "=",
+    `${"A".repeat(43)}=`,
+    `${"B".repeat(43)}=`,
     claim,
   );
 
@@ -83,8 +83,8 @@ describe("frame tags", () => {
     // Another connection's key.
     const other = connectionKey(
       new Uint8Array(32).fill(1),
-      "C".repeat(43) + "=",
-      "B".repeat(43) + "=",
+      `${"C".repeat(43)}=`,
+      `${"B".repeat(43)}=`,
       claim,
     );
     expect(new ChannelMac(other, "server").verify(first)).toBe(false);
@@ -195,7 +195,12 @@ describe("connection bounds", () => {
     const trickler = await Bun.connect({
       hostname: "127.0.0.1",
       port: server.port,
-      socket: { data: () => undefined, close: () => void (closed = true) },
+      socket: {
+        data: () => undefined,
+        close: () => {
+          closed = true;
+        },
+      },
     });
     const [head] = encodeFrame(FRAME_KIND.request, 1, { op: "hello", epoch: 0, body: {} });
     let sent = 0;

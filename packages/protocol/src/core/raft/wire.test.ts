@@ -41,7 +41,12 @@ function overWire(part: RaftWirePart): { header: unknown; payload: Uint8Array } 
   return { header: JSON.parse(JSON.stringify(part.header)), payload: part.payload };
 }
 
-function feed(assembler: SnapshotAssembler, part: RaftWirePart): Result<RaftMessage | null> {
+/** A part the test made sure exists (a missing one is a broken test, said as such). */
+function feed(
+  assembler: SnapshotAssembler,
+  part: RaftWirePart | undefined,
+): Result<RaftMessage | null> {
+  if (part === undefined) throw new Error("the test feeds a part it did not make");
   const { header, payload } = overWire(part);
   return assembler.accept(header, payload);
 }
@@ -252,11 +257,11 @@ describe("split and assemble", () => {
     }
     expect(assembler.pendingBytes).toBe(8);
     const freshParts = splitRaftMessage(fresh, 4);
-    expect(feed(assembler, freshParts[0]!)).toEqual(ok(null));
+    expect(feed(assembler, freshParts[0])).toEqual(ok(null));
     expect(assembler.partsDropped).toBe(2);
     expect(assembler.pendingBytes).toBe(4);
     // The abandoned snapshot's last part continues nothing: dropped, and the new one survives.
-    const stale = abandoned[2]!;
+    const stale = abandoned[2];
     expect(feed(assembler, stale)).toEqual(ok(null));
     expect(assembler.partsDropped).toBe(3);
     const results = freshParts.slice(1).map((part) => feed(assembler, part));
@@ -268,8 +273,8 @@ describe("split and assemble", () => {
     const message = snapshotMessage(40, patternBytes(12, 4));
     const parts = splitRaftMessage(message, 4);
     const assembler = new SnapshotAssembler();
-    expect(feed(assembler, parts[0]!)).toEqual(ok(null));
-    expect(feed(assembler, parts[2]!)).toEqual(ok(null));
+    expect(feed(assembler, parts[0])).toEqual(ok(null));
+    expect(feed(assembler, parts[2])).toEqual(ok(null));
     expect(assembler.partsDropped).toBe(2);
     expect(assembler.pendingBytes).toBe(0);
     const results = parts.map((part) => feed(assembler, part));
@@ -284,18 +289,18 @@ describe("split and assemble", () => {
     const [b0, b1] = splitRaftMessage(fromB, 4);
     const [c0, c1] = splitRaftMessage(fromC, 4);
     const [d0, d1] = splitRaftMessage(fromD, 4);
-    expect(feed(assembler, b0!)).toEqual(ok(null));
-    expect(feed(assembler, c0!)).toEqual(ok(null));
-    expect(feed(assembler, c1!)).toEqual(ok(fromC));
-    expect(feed(assembler, d0!)).toEqual(ok(null));
+    expect(feed(assembler, b0)).toEqual(ok(null));
+    expect(feed(assembler, c0)).toEqual(ok(null));
+    expect(feed(assembler, c1)).toEqual(ok(fromC));
+    expect(feed(assembler, d0)).toEqual(ok(null));
     expect(assembler.pendingBytes).toBe(8);
     const fromE = snapshotMessage(43, patternBytes(8, 4), { from: raftId("dir-e"), to: A });
     const [e0] = splitRaftMessage(fromE, 4);
-    expect(feed(assembler, e0!)).toEqual(ok(null));
+    expect(feed(assembler, e0)).toEqual(ok(null));
     expect(assembler.partsDropped).toBe(1);
-    expect(feed(assembler, b1!)).toEqual(ok(null));
+    expect(feed(assembler, b1)).toEqual(ok(null));
     expect(assembler.partsDropped).toBe(2);
-    expect(feed(assembler, d1!)).toEqual(ok(fromD));
+    expect(feed(assembler, d1)).toEqual(ok(fromD));
     expect(RAFT_SNAPSHOT_SENDERS_MAX).toBe(4);
   });
 
@@ -458,10 +463,11 @@ describe("refusals", () => {
     const bases = EVERY_TYPE.map((message) => overWire(encodeRaftMessage(message)));
     let accepted = 0;
     for (let round = 0; round < 2000; round += 1) {
-      const base = bases[prng.intBelow(bases.length)]!;
+      const base = bases[prng.intBelow(bases.length)];
+      if (base === undefined) throw new Error("prng index out of range");
       const header = JSON.parse(JSON.stringify(base.header)) as Record<string, unknown>;
       const keys = Object.keys(header);
-      header[keys[prng.intBelow(keys.length)]!] = junk[prng.intBelow(junk.length)];
+      header[keys[prng.intBelow(keys.length)] ?? ""] = junk[prng.intBelow(junk.length)];
       const payload = prng.chance(0.5) ? base.payload : base.payload.subarray(1);
       const decoded = decodeRaftMessage(header, payload);
       // Single-part messages only, so the assembler must agree with the plain decoder.

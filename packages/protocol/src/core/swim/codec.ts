@@ -275,6 +275,7 @@ const datagramSchema = arr(messageSchema, { itemsMax: GOSSIP_MESSAGES_PER_DATAGR
 
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the range is all of ASCII, controls too
 const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
 /** UTF-8 length of a string, cheap for the common all-ASCII case. */

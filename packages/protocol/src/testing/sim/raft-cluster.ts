@@ -7,7 +7,7 @@
  */
 
 import { assert } from "../../core/assert.ts";
-import { Prng } from "../../core/prng.ts";
+import type { Prng } from "../../core/prng.ts";
 import { RaftNode } from "../../core/raft/node.ts";
 import {
   RAFT_DEFAULT_CONFIG,

@@ -3,10 +3,10 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { forEachSeed, SeedFailure, seedList } from "./seeds.ts";
 
 describe("seeds", () => {
-  const saved = process.env["FTFS_SEED"];
+  const saved = process.env.FTFS_SEED;
   afterEach(() => {
-    if (saved === undefined) delete process.env["FTFS_SEED"];
-    else process.env["FTFS_SEED"] = saved;
+    if (saved === undefined) delete process.env.FTFS_SEED;
+    else process.env.FTFS_SEED = saved;
   });
 
   test("the first failing seed is thrown with its replay line", () => {
@@ -31,11 +31,11 @@ describe("seeds", () => {
   });
 
   test("FTFS_SEED replaces the list with its one seed; a bad value is refused", () => {
-    delete process.env["FTFS_SEED"];
+    delete process.env.FTFS_SEED;
     expect(seedList(3, 10)).toEqual([10, 11, 12]);
-    process.env["FTFS_SEED"] = "77";
+    process.env.FTFS_SEED = "77";
     expect(seedList(3, 10)).toEqual([77]);
-    process.env["FTFS_SEED"] = "seven";
+    process.env.FTFS_SEED = "seven";
     expect(() => seedList(3)).toThrow("FTFS_SEED must be an integer");
   });
 });

@@ -74,7 +74,9 @@ export function checkSeededProperty(
   forEachSeed(name, seeds, (seed) => {
     const outcome = run(seed);
     for (const [key, value] of Object.entries(outcome.measuredMs)) {
-      (measured[key] ??= []).push(value);
+      const samples = measured[key] ?? [];
+      samples.push(value);
+      measured[key] = samples;
     }
     return outcome.problems;
   });

@@ -62,7 +62,9 @@ function soakProperty(name: string, run: (seed: number) => ScenarioResult, optio
   for (let seed = options.from; seed < options.from + options.seeds; seed += 1) {
     const outcome = run(seed);
     for (const [key, value] of Object.entries(outcome.measuredMs)) {
-      (measured[key] ??= []).push(value);
+      const samples = measured[key] ?? [];
+      samples.push(value);
+      measured[key] = samples;
     }
     if (outcome.problems.length === 0) continue;
     failures += 1;

@@ -174,7 +174,7 @@ export function crashDetection(seed: number): ScenarioResult {
   );
   if (rejoinMs === null)
     problems.push(`restarted ${victims.join(",")} not alive everywhere in time`);
-  else out.measuredMs["restartAliveAll"] = rejoinMs;
+  else out.measuredMs.restartAliveAll = rejoinMs;
   return out;
 }
 
@@ -188,7 +188,7 @@ export function lossWithoutFalsePositives(seed: number, durationMs = 60_000): Sc
   for (const death of deaths.slice(0, 3)) {
     problems.push(`${death.observer} declared ${death.member} ${death.kind} at ${death.atMs} ms`);
   }
-  out.counts["suspicions"] = cluster.trace.filter(
+  out.counts.suspicions = cluster.trace.filter(
     (e) => e.kind === "suspect" && e.atMs >= startMs,
   ).length;
   return out;
@@ -220,8 +220,8 @@ export function pauses(seed: number): ScenarioResult {
   );
   if (backMs === null)
     problems.push(`${victim} paused ${longPauseMs} ms not alive to all in ${boundMs} ms`);
-  else out.measuredMs["refuteAfterLongPause"] = backMs;
-  out.counts["declaredDeadDuringLongPause"] = deadReportsAbout(cluster, [victim]);
+  else out.measuredMs.refuteAfterLongPause = backMs;
+  out.counts.declaredDeadDuringLongPause = deadReportsAbout(cluster, [victim]);
   return out;
 }
 
@@ -281,7 +281,7 @@ export function gracefulLeave(seed: number): ScenarioResult {
   const boundMs = disseminationBoundMs(cluster.config, size) + healBoundMs(cluster.config, size);
   const seenMs = cluster.runUntilTrue(() => cluster.allSee(others, [leaver], "left"), boundMs);
   if (seenMs === null) problems.push(`${leaver}'s leave not seen by all within ${boundMs} ms`);
-  else out.measuredMs["leaveSeenAll"] = seenMs + 1000;
+  else out.measuredMs.leaveSeenAll = seenMs + 1000;
   cluster.runFor(30_000);
   if (!cluster.allSee(others, [leaver], "left"))
     problems.push(`${leaver} is no longer left everywhere`);
@@ -328,7 +328,7 @@ export function metadataSpreads(seed: number): ScenarioResult {
   const spreadMs = cluster.runUntilTrue(agreed, boundMs);
   if (spreadMs === null)
     problems.push(`${updates} metadata updates not everywhere in ${boundMs} ms`);
-  else out.measuredMs["metadataSpreadFromFirstUpdate"] = cluster.nowMs - firstUpdateMs;
+  else out.measuredMs.metadataSpreadFromFirstUpdate = cluster.nowMs - firstUpdateMs;
   return out;
 }
 
@@ -378,8 +378,8 @@ export function singleCrashDetection(seed: number, size: number, icmp: boolean):
   );
   if (allMs === null) problems.push(`${victim} not dead everywhere within ${boundMs} ms`);
   const first = cluster.reports("dead", victim, crashedAtMs)[0];
-  out.measuredMs["first"] = first === undefined ? boundMs : first.atMs - crashedAtMs;
-  out.measuredMs["all"] = allMs ?? boundMs;
+  out.measuredMs.first = first === undefined ? boundMs : first.atMs - crashedAtMs;
+  out.measuredMs.all = allMs ?? boundMs;
   return out;
 }
 
@@ -415,6 +415,6 @@ export function sluggishMembers(seed: number, durationMs = 60_000): ScenarioResu
     problems.push(`${death.observer} declared ${death.member} dead at ${death.atMs} ms`);
   }
   if (!cluster.allSee(cluster.ids, cluster.ids, "alive")) problems.push("not all alive at the end");
-  out.counts["suspicions"] = cluster.trace.filter((e) => e.kind === "suspect").length;
+  out.counts.suspicions = cluster.trace.filter((e) => e.kind === "suspect").length;
   return out;
 }

@@ -98,8 +98,8 @@ describe("detection times against the anchor (10 members, as Serf was measured)"
     const all: number[] = [];
     forEachSeed(icmp ? "killed process" : "silent member", seedList(100, 70_001), (seed) => {
       const outcome = singleCrashDetection(seed, 10, icmp);
-      first.push(outcome.measuredMs["first"] ?? Number.NaN);
-      all.push(outcome.measuredMs["all"] ?? Number.NaN);
+      first.push(outcome.measuredMs.first ?? Number.NaN);
+      all.push(outcome.measuredMs.all ?? Number.NaN);
       return outcome.problems;
     });
     return { first: median(first), all: median(all) };
