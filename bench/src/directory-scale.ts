@@ -12,6 +12,7 @@
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DIRECTORY_MAIN, freePort, NodeProcess } from "@ftfs/protocol/testing";
+import { sha256Hex } from "@ftfs/protocol/io";
 import { applyCommand, type Command } from "../../apps/directory/src/core/index.ts";
 import { RaftLog } from "../../apps/directory/src/io/raft-log.ts";
 import { SqliteMetadataStore } from "../../apps/directory/src/io/sqlite-store.ts";
@@ -104,7 +105,7 @@ function* history(options: ScaleOptions): Generator<Command> {
     for (let file = 0; file < files; file += 1) {
       upload += 1;
       atMs += 1;
-      const sha256 = new Bun.CryptoHasher("sha256").update(`${uid}/${file}`).digest("hex");
+      const sha256 = sha256Hex(`${uid}/${file}`);
       yield {
         type: "commitVersion",
         uid,

@@ -17,7 +17,7 @@ import {
   type LocalCluster,
   type NodeProcess,
 } from "@ftfs/protocol/testing";
-import { RpcClient } from "@ftfs/protocol/io";
+import { RpcClient, sha256Hex } from "@ftfs/protocol/io";
 import { parseAddress } from "@ftfs/protocol/core";
 import { FtfsClient } from "ftfs";
 
@@ -62,6 +62,9 @@ export async function workspace(): Promise<Workspace> {
   };
 }
 
+/** The e2e tests name it by what it is for them: a file's or chunk's SHA-256. */
+export const sha256 = sha256Hex;
+
 export function randomBytes(length: number): Uint8Array {
   const bytes = new Uint8Array(length);
   const randomBlockBytes = 65_536; // getRandomValues fills at most 64 KiB per call
@@ -69,10 +72,6 @@ export function randomBytes(length: number): Uint8Array {
     crypto.getRandomValues(bytes.subarray(offset, Math.min(length, offset + randomBlockBytes)));
   }
   return bytes;
-}
-
-export function sha256(bytes: Uint8Array | string): string {
-  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
 }
 
 export function text(run: FtfsRun): string {

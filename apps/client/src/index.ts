@@ -10,7 +10,6 @@ export type { ProgressListener, TransferProgress, UploadResult } from "./io/uplo
 export type { RetryEvent, RetryObserver } from "./io/retry.ts";
 export type { StoredFile } from "./core/format.ts";
 export { pickGroup, rankGroups, rendezvousWeight } from "./core/rendezvous.ts";
-export { sha256Hex } from "./io/chunks.ts";
 export {
   CLIENT_CHUNK_TIMEOUT_MS,
   CLIENT_DIRECTORY_TIMEOUT_MS,

@@ -7,7 +7,8 @@
 
 import { assertNever } from "@ftfs/protocol/core";
 import { RpcPool } from "@ftfs/protocol/io";
-import { FtfsClient, sha256Hex } from "ftfs";
+import { sha256Hex } from "@ftfs/protocol/io";
+import { FtfsClient } from "ftfs";
 import { pickWeighted, type BenchOptions, type OpKind } from "./config.ts";
 import { History, type WriteRecord } from "./history.ts";
 import type { OpRecord } from "./metrics.ts";

@@ -7,11 +7,11 @@
  */
 
 import { FtfsError, type ChunkOwner, type ChunkRef, type Ticket } from "@ftfs/protocol/core";
-import type { RpcPool } from "@ftfs/protocol/io";
+import { sha256Hex, type RpcPool } from "@ftfs/protocol/io";
 import { rankGroups } from "../core/rendezvous.ts";
 import { AllAttemptsFailed, hedgedFirst } from "./hedge.ts";
 import { readAddresses, type GroupViews } from "./groups.ts";
-import { isRetryableError, NODE_DOWN_CODES, withRetry, type RetryObserver } from "./retry.ts";
+import { isRetryableError, withRetry, type RetryObserver } from "./retry.ts";
 
 export interface ChunkTransferOptions {
   readonly pool: RpcPool;
@@ -29,10 +29,6 @@ export interface ChunkTransferOptions {
 /** A stored chunk, and the receipt its group's primary gave (a cluster with a key gives them). */
 export interface PlacedChunk extends ChunkRef {
   readonly receipt?: string;
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
 }
 
 /**
@@ -68,9 +64,6 @@ export async function putChunk(
       receipt = answer.body.receipt;
     } catch (error) {
       if (isRetryableError(error)) failedGroups.add(group);
-      if (error instanceof FtfsError && NODE_DOWN_CODES.has(error.code)) {
-        options.pool.forget(view.primary);
-      }
       throw error;
     }
     const ref = { id: chunkId, bytes: bytes.length, group };
@@ -150,7 +143,6 @@ async function getFromSomeReplica(
       return await getVerified(options, address, ref);
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
-      if (NODE_DOWN_CODES.has(error.code)) options.pool.forget(address);
       failures.push(error);
       throw error;
     }

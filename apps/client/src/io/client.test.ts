@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { FtfsError } from "@ftfs/protocol/core";
 import { FakeCluster } from "../testing/fake-cluster.ts";
 import { FtfsClient, type FtfsClientOptions } from "./client.ts";
-import { sha256Hex } from "./chunks.ts";
+import { sha256Hex } from "@ftfs/protocol/io";
 
 const CHUNK_BYTES = 4096;
 const clusters: FakeCluster[] = [];

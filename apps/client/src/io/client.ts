@@ -15,7 +15,12 @@ import {
   type ResponseBody,
   type UserSummary,
 } from "@ftfs/protocol/core";
-import { RpcPool, type ClientCredentials, type ClientTls } from "@ftfs/protocol/io";
+import {
+  CONNECTION_FAILURE_CODES,
+  RpcPool,
+  type ClientCredentials,
+  type ClientTls,
+} from "@ftfs/protocol/io";
 import hyperid from "hyperid";
 import type { StoredFile } from "../core/format.ts";
 import {
@@ -31,7 +36,7 @@ import { memorySource, openFileSource } from "./byte-source.ts";
 import type { TransferContext } from "./transfer-context.ts";
 import { DirectoryClient } from "./directory.ts";
 import { runDownload, type ChunkSink, type ReadResult } from "./download.ts";
-import { NODE_DOWN_CODES, type RetryObserver } from "./retry.ts";
+import type { RetryObserver } from "./retry.ts";
 import { listEveryGroup } from "./storage-list.ts";
 import { runUpload, type ProgressListener, type UploadResult } from "./upload.ts";
 import { baseName, checkName, checkUid } from "./validate.ts";
@@ -311,7 +316,7 @@ export class FtfsClient {
       return answer.body;
     } catch (error) {
       // A node that refuses (a backup answering NOT_PRIMARY) is up; only silence is reported.
-      if (error instanceof FtfsError && !NODE_DOWN_CODES.has(error.code)) return "refused";
+      if (error instanceof FtfsError && !CONNECTION_FAILURE_CODES.has(error.code)) return "refused";
       return null;
     }
   }

@@ -14,9 +14,9 @@ import {
   type RequestBody,
   type ResponseBody,
 } from "@ftfs/protocol/core";
-import type { RpcPool } from "@ftfs/protocol/io";
+import { CONNECTION_FAILURE_CODES, type RpcPool } from "@ftfs/protocol/io";
 import { CLIENT_PRIMARY_REDIRECTS_MAX, CLIENT_SAME_NODE_RETRIES_MAX } from "../core/limits.ts";
-import { NODE_DOWN_CODES, withRetry, type RetryObserver } from "./retry.ts";
+import { withRetry, type RetryObserver } from "./retry.ts";
 
 export interface DirectoryOptions {
   readonly addresses: readonly string[];
@@ -126,13 +126,12 @@ export class DirectoryClient {
 
   private onAnyNodeFailure(address: string, error: FtfsError): void {
     if (error.code !== "CONNECT_FAILED") this.everAnswered = true;
-    if (!NODE_DOWN_CODES.has(error.code)) return;
-    this.pool.forget(address);
+    if (!CONNECTION_FAILURE_CODES.has(error.code)) return;
     if (this.preferred === address) this.preferred = null;
   }
 
   private anyNodeGiveUp(last: FtfsError): never {
-    if (NODE_DOWN_CODES.has(last.code)) throw this.giveUpError(last);
+    if (CONNECTION_FAILURE_CODES.has(last.code)) throw this.giveUpError(last);
     const where = this.addresses.join(",");
     const message = `no directory node at ${where} could serve the request: ${last.message}`;
     throw new FtfsError(last.code, message, { cause: last });
@@ -156,8 +155,7 @@ export class DirectoryClient {
       return;
     }
     this.redirectsInARow = 0;
-    if (NODE_DOWN_CODES.has(error.code)) {
-      this.pool.forget(address);
+    if (CONNECTION_FAILURE_CODES.has(error.code)) {
       this.preferred = null;
       this.busyInARow = 0;
       return;
@@ -170,7 +168,7 @@ export class DirectoryClient {
   }
 
   private giveUpError(error: FtfsError): FtfsError {
-    if (!NODE_DOWN_CODES.has(error.code)) return error;
+    if (!CONNECTION_FAILURE_CODES.has(error.code)) return error;
     const where = this.addresses.join(",");
     const message = this.everAnswered
       ? `lost contact with the cluster at ${where}: ${error.message}`

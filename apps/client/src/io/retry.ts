@@ -5,7 +5,7 @@
  * the delays themselves come from the pure core/backoff.ts.
  */
 
-import { FtfsError, type ErrorCode } from "@ftfs/protocol/core";
+import { FtfsError } from "@ftfs/protocol/core";
 import { backoffDelayMs } from "../core/backoff.ts";
 
 /** One retry about to happen: for debugging (FTFS_DEBUG) and for the bench's counters. */
@@ -33,13 +33,6 @@ export interface RetryPolicy {
   /** Immediate retries (no sleep) allowed for this error, e.g. following a primary hint. */
   readonly skipSleep?: (error: FtfsError) => boolean;
 }
-
-/** Answers that mean "that node is gone or stuck", as opposed to "it answered no". */
-export const NODE_DOWN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "CONNECT_FAILED",
-  "CONNECTION_CLOSED",
-  "TIMEOUT",
-]);
 
 export function isRetryableError(error: unknown): error is FtfsError {
   return error instanceof FtfsError && error.retryable;

@@ -31,7 +31,6 @@ async function listOneGroup(
       return { group: view.group, node: answer.body.node, files: answer.body.files };
     } catch (error) {
       if (error instanceof FtfsError && !error.retryable) throw error;
-      pool.forget(address);
       lastError = error;
     }
   }

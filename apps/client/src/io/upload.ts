@@ -16,7 +16,8 @@ import {
 import { CLIENT_CHUNK_HEDGE_MS, CLIENT_UPLOAD_RESTARTS_MAX } from "../core/limits.ts";
 import type { ByteSource } from "./byte-source.ts";
 import { ChunkBuffers } from "./chunk-buffers.ts";
-import { putChunk, sha256Hex, type ChunkTransferOptions, type PlacedChunk } from "./chunks.ts";
+import { sha256Hex } from "@ftfs/protocol/io";
+import { putChunk, type ChunkTransferOptions, type PlacedChunk } from "./chunks.ts";
 import { GroupViews } from "./groups.ts";
 import type { TransferContext } from "./transfer-context.ts";
 

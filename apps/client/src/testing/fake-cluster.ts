@@ -18,7 +18,7 @@ import {
   type Op,
   type OwnedFile,
 } from "@ftfs/protocol/core";
-import { createMemoryLogger, RpcServer, type Handlers } from "@ftfs/protocol/io";
+import { createMemoryLogger, RpcServer, sha256Hex, type Handlers } from "@ftfs/protocol/io";
 
 const KIB = 1024;
 
@@ -326,7 +326,7 @@ export class FakeCluster {
         if (fault !== null) return fail(fault, `scripted ${fault}`);
         if (context.epoch < (this.epochs.get(node.group) ?? 0))
           return fail("STALE_EPOCH", "stale epoch");
-        const hash = new Bun.CryptoHasher("sha256").update(context.payload).digest("hex");
+        const hash = sha256Hex(context.payload);
         if (hash !== body.chunkId) return fail("CHUNK_MISMATCH", "bytes do not match the id");
         const replicas = this.nodesOf(node.group).filter((peer) => peer.server !== null);
         for (const peer of replicas) {

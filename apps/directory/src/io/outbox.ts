@@ -184,7 +184,6 @@ export class OutboxDrainer {
         return true;
       }
       this.stats.failures += 1;
-      if (!(error instanceof FtfsError) || !error.retryable) pool.forget(address);
       logger.debug("notice not delivered; will retry", {
         ...fields,
         address,

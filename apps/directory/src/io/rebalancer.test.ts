@@ -16,7 +16,7 @@ import {
   type RebalanceRun,
   type Result,
 } from "@ftfs/protocol/core";
-import { createMemoryLogger, RpcPool, RpcServer } from "@ftfs/protocol/io";
+import { createMemoryLogger, RpcPool, RpcServer, sha256Hex } from "@ftfs/protocol/io";
 import {
   MemoryMetadataStore,
   type Command,
@@ -83,10 +83,6 @@ afterEach(() => {
   for (const fake of servers.splice(0)) fake.server.stop();
   for (const pool of pools.splice(0)) pool.close();
 });
-
-function sha256Hex(bytes: Uint8Array): string {
-  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
-}
 
 function group(name: string, epoch: number, nodes: readonly FakeStorage[]): GroupConfig {
   const replicas = nodes.map((node, at) => ({ node: `${name}${at}`, address: node.address }));

@@ -19,12 +19,11 @@ import {
   SharedPacer,
   type ChunkOwner,
   type ChunkRef,
-  type ErrorCode,
   type RebalanceRun,
   type RebalanceState,
   type Result,
 } from "@ftfs/protocol/core";
-import { describeError, type Logger, type RpcPool } from "@ftfs/protocol/io";
+import { describeError, sha256Hex, type Logger, type RpcPool } from "@ftfs/protocol/io";
 import {
   afterMove,
   chunkIdsIn,
@@ -47,13 +46,6 @@ import {
 import type { Proposer } from "./replicator.ts";
 
 const MIB = 1024 * 1024;
-
-/** Failures after which a connection is not trusted again: the next call reconnects. */
-const CONNECTION_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "CONNECT_FAILED",
-  "CONNECTION_CLOSED",
-  "TIMEOUT",
-]);
 
 export interface RebalancerOptions {
   readonly store: MetadataView;
@@ -374,7 +366,7 @@ export class Rebalancer {
         if (bytes.length === chunk.bytes && sha256Hex(bytes) === chunk.id) return ok(bytes);
         last = new FtfsError("INTEGRITY", `chunk ${short} from ${address} does not match its id`);
       } catch (error) {
-        last = this.noteFailure(address, error);
+        last = this.noteFailure(error);
       }
     }
     return { ok: false, error: last };
@@ -401,16 +393,15 @@ export class Rebalancer {
         );
         return ok(undefined);
       } catch (error) {
-        last = this.noteFailure(config.primary, error);
+        last = this.noteFailure(error);
         if (!last.retryable) break;
       }
     }
     return { ok: false, error: last };
   }
 
-  private noteFailure(address: string, error: unknown): FtfsError {
+  private noteFailure(error: unknown): FtfsError {
     if (!(error instanceof FtfsError)) throw error;
-    if (CONNECTION_CODES.has(error.code)) this.options.pool.forget(address);
     return error;
   }
 
@@ -483,10 +474,6 @@ function readOrder(config: GroupConfig): string[] {
     .map((replica) => replica.address)
     .filter((address) => address !== config.primary);
   return config.primary === null ? others : [config.primary, ...others];
-}
-
-function sha256Hex(bytes: Uint8Array): string {
-  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
 }
 
 function percent(basisPoints: number): string {

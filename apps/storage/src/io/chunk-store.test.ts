@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createMemoryLogger } from "@ftfs/protocol/io";
 import { chunkPath, tempPath } from "../core/index.ts";
-import { ChunkStore, sha256Hex, type DamageListener } from "./chunk-store.ts";
+import { sha256Hex } from "@ftfs/protocol/io";
+import { ChunkStore, type DamageListener } from "./chunk-store.ts";
 
 let dir = "";
 beforeEach(async () => {

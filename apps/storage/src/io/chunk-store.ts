@@ -24,7 +24,7 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { CHUNK_BYTES_MAX, fail, ok, type Result } from "@ftfs/protocol/core";
-import type { Logger } from "@ftfs/protocol/io";
+import { sha256Hex, type Logger } from "@ftfs/protocol/io";
 import {
   type DamageKind,
   RECENT_PUTS_MAX,
@@ -71,10 +71,6 @@ export class ChunkDeleteError extends Error {
 
 /** Error codes of the file system that mean "no room". */
 const NO_SPACE_CODES: ReadonlySet<string> = new Set(["ENOSPC", "EDQUOT"]);
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
-}
 
 export class ChunkStore {
   readonly dataDir: string;

@@ -21,7 +21,8 @@ import {
 } from "@ftfs/protocol/core";
 import { createMemoryLogger } from "@ftfs/protocol/io";
 import { chunkPath } from "../core/index.ts";
-import { ChunkStore, sha256Hex } from "./chunk-store.ts";
+import { sha256Hex } from "@ftfs/protocol/io";
+import { ChunkStore } from "./chunk-store.ts";
 import { GarbageCollector, type GcOptions } from "./gc.ts";
 import { RefsStore } from "./refs-store.ts";
 

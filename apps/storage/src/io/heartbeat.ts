@@ -19,7 +19,6 @@ import {
   FtfsError,
   ok,
   STORAGE_HEARTBEAT_INTERVAL_MS,
-  type ErrorCode,
   type GroupView,
   type Op,
   type RequestBody,
@@ -35,14 +34,6 @@ import {
   HEARTBEAT_REFRESH_GAP_MS_MIN,
   leaseExpiry,
 } from "../core/index.ts";
-
-/** Failures after which the connection is not trusted again: the next call reconnects. */
-const CONNECTION_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "CONNECT_FAILED",
-  "CONNECTION_CLOSED",
-  "TIMEOUT",
-  "BAD_FRAME",
-]);
 
 export interface HeartbeatOptions {
   readonly node: string;
@@ -207,7 +198,6 @@ export class Heartbeat {
       } catch (error) {
         if (!(error instanceof FtfsError)) throw error;
         last = error;
-        if (CONNECTION_CODES.has(error.code)) this.pool.forget(address);
         const hint = error.code === "NOT_PRIMARY" ? error.hint?.primary : undefined;
         return hint === undefined ? { problem: error.message } : { problem: error.message, hint };
       }
@@ -278,7 +268,6 @@ export class Heartbeat {
           reason: error.message,
         });
       }
-      if (CONNECTION_CODES.has(error.code)) this.pool.forget(address);
       const hint = error.code === "NOT_PRIMARY" ? error.hint?.primary : undefined;
       return hint === undefined ? { problem: error.message } : { problem: error.message, hint };
     }

@@ -11,7 +11,7 @@
  * Which replicas to ask and which damage is worth a repair are core/scrub-rules.ts's calls.
  */
 
-import { FtfsError, type ErrorCode, type GroupView, type Result } from "@ftfs/protocol/core";
+import { FtfsError, type GroupView, type Result } from "@ftfs/protocol/core";
 import { describeError, RpcPool, type Logger, type ConnectOptions } from "@ftfs/protocol/io";
 import {
   REPAIR_CONNECT_TIMEOUT_MS,
@@ -24,14 +24,6 @@ import {
 } from "../core/index.ts";
 import type { ChunkStore, VerifiedChunk } from "./chunk-store.ts";
 import type { RefsStore } from "./refs-store.ts";
-
-/** Failures after which the connection is not trusted again: the next call reconnects. */
-const CONNECTION_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "CONNECT_FAILED",
-  "CONNECTION_CLOSED",
-  "TIMEOUT",
-  "BAD_FRAME",
-]);
 
 export interface RepairStats {
   /** Damage reported, by kind (before deciding whether it is worth a repair). */
@@ -202,7 +194,6 @@ export class Repairer {
       return this.options.chunks.verify(chunkId, answer.payload);
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
-      if (CONNECTION_CODES.has(error.code)) this.pool.forget(source.address);
       return { ok: false, error };
     }
   }

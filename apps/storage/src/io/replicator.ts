@@ -6,26 +6,12 @@
  * to acknowledge. Which replicas to forward to is decided by core/request-rules.ts.
  */
 
-import {
-  fail,
-  FtfsError,
-  ok,
-  type ErrorCode,
-  type RequestBody,
-  type Result,
-} from "@ftfs/protocol/core";
+import { fail, FtfsError, ok, type RequestBody, type Result } from "@ftfs/protocol/core";
 import { RpcPool, type Logger, type ConnectOptions } from "@ftfs/protocol/io";
 import { FORWARD_CONNECT_TIMEOUT_MS, FORWARD_TIMEOUT_MS, type Replica } from "../core/index.ts";
 
 /** The writes a primary replicates. */
 export type ReplicatedOp = "putChunk" | "commitRefs" | "dropRefs" | "dropUploadRefs";
-
-/** Failures after which the connection is not trusted again: the next call reconnects. */
-const CONNECTION_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "CONNECT_FAILED",
-  "CONNECTION_CLOSED",
-  "TIMEOUT",
-]);
 
 export interface ForwardOptions {
   readonly epoch: number;
@@ -65,9 +51,7 @@ export class Replicator {
     outcomes.forEach((outcome, at) => {
       const target = targets[at];
       if (outcome.status === "fulfilled" || target === undefined) return;
-      failures.push(
-        `${target.node} (${target.address}): ${this.noteFailure(target, outcome.reason)}`,
-      );
+      failures.push(`${target.node} (${target.address}): ${this.noteFailure(outcome.reason)}`);
     });
     if (failures.length === 0) return ok(targets.length);
     this.logger.warn("replicated write not stored by every replica", {
@@ -85,11 +69,10 @@ export class Replicator {
     this.pool.close();
   }
 
-  private noteFailure(target: Replica, reason: unknown): string {
+  private noteFailure(reason: unknown): string {
     if (!(reason instanceof FtfsError)) {
       return reason instanceof Error ? reason.message : String(reason);
     }
-    if (CONNECTION_CODES.has(reason.code)) this.pool.forget(target.address);
     if (reason.code === "STALE_EPOCH") this.onStale();
     return `${reason.code} ${reason.message}`;
   }

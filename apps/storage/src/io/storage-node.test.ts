@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fail, FtfsError, ok, type GroupView } from "@ftfs/protocol/core";
 import { createMemoryLogger, RpcClient, RpcPool, RpcServer } from "@ftfs/protocol/io";
 import { chunkPath, PRIMARY_LEASE_MS } from "../core/index.ts";
-import { sha256Hex } from "./chunk-store.ts";
+import { sha256Hex } from "@ftfs/protocol/io";
 import { StorageNode } from "./storage-node.ts";
 
 const EPOCH = 5;

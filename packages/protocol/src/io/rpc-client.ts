@@ -17,6 +17,7 @@ import {
   REQUEST_ID_MAX,
   REQUEST_TIMEOUT_MS_DEFAULT,
   tryDecode,
+  type ErrorCode,
   type Frame,
   type Op,
   type RequestBody,
@@ -306,8 +307,21 @@ function decodeErrorFrame(frame: Frame, address: string): FtfsError {
 }
 
 /**
+ * Answers that mean the connection, not the node's judgement, failed: it could not be opened,
+ * it closed, a call on it went unanswered, or it carried a frame that does not decode. The
+ * pool drops such a connection itself; callers also read them as "that node is down or stuck".
+ */
+export const CONNECTION_FAILURE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "CONNECT_FAILED",
+  "CONNECTION_CLOSED",
+  "TIMEOUT",
+  "BAD_FRAME",
+]);
+
+/**
  * One live client per address, reconnecting on demand. Concurrent callers share one connect
- * attempt instead of racing to open several sockets.
+ * attempt instead of racing to open several sockets. A call that fails for the connection
+ * (CONNECTION_FAILURE_CODES) drops it, so the next call reconnects: callers never clean up.
  */
 export class RpcPool {
   private readonly clients = new Map<string, RpcClient>();
@@ -349,12 +363,20 @@ export class RpcPool {
     options?: CallOptions,
   ): Promise<CallResult<O>> {
     const client = await this.get(address);
-    return client.call(op, body, options);
+    try {
+      return await client.call(op, body, options);
+    } catch (error) {
+      if (error instanceof FtfsError && CONNECTION_FAILURE_CODES.has(error.code)) {
+        this.drop(address, client);
+      }
+      throw error;
+    }
   }
 
-  /** Drop a client believed broken, so the next call reconnects. */
-  forget(address: string): void {
-    this.clients.get(address)?.close();
+  /** Drop `client` if it is still the one kept for `address` (a newer one is left alone). */
+  private drop(address: string, client: RpcClient): void {
+    if (this.clients.get(address) !== client) return;
+    client.close();
     this.clients.delete(address);
   }
 

@@ -181,6 +181,41 @@ describe("rpc over loopback", () => {
 });
 
 describe("a pool", () => {
+  test("drops a connection whose call failed for the connection, and only then", async () => {
+    const slowId = "5".repeat(64);
+    const server = RpcServer.start({
+      listen: "127.0.0.1:0",
+      logger: createMemoryLogger(),
+      handlers: {
+        getChunk: async (body) => {
+          if (body.chunkId === slowId) await Bun.sleep(1_000);
+          return fail("CHUNK_NOT_FOUND", `no chunk ${body.chunkId}`);
+        },
+      },
+    });
+    servers.push(server);
+    const pool = new RpcPool();
+    const address = `127.0.0.1:${server.port}`;
+    try {
+      const first = await pool.get(address);
+      const refused = await pool.call(address, "getChunk", { chunkId: idA }).catch((e) => e);
+      expect((refused as FtfsError).code).toBe("CHUNK_NOT_FOUND");
+      expect(await pool.get(address)).toBe(first);
+      const options = { timeoutMs: 50 };
+      const silent = await pool
+        .call(address, "getChunk", { chunkId: slowId }, options)
+        .catch((e) => e);
+      expect((silent as FtfsError).code).toBe("TIMEOUT");
+      expect(first.closed).toBe(true);
+      const second = await pool.get(address);
+      expect(second).not.toBe(first);
+      const again = await pool.call(address, "getChunk", { chunkId: idA }).catch((e) => e);
+      expect((again as FtfsError).code).toBe("CHUNK_NOT_FOUND");
+    } finally {
+      pool.close();
+    }
+  });
+
   test("closed while a connection is still being made, it keeps no connection open", async () => {
     const server = startEchoServer();
     const pool = new RpcPool();

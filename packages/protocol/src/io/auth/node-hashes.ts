@@ -1,6 +1,7 @@
 /**
  * The hash primitives the pure authentication cores are given (core/auth/bytes.ts), on
- * node:crypto, and the randomness they are not allowed to draw themselves.
+ * node:crypto, the randomness they are not allowed to draw themselves, and the one SHA-256 hex
+ * digest that names chunks and files everywhere.
  */
 
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
@@ -12,6 +13,11 @@ export const NODE_HASHES: Hashes = {
   pbkdf2Sha256: (secret, salt, iterations) =>
     new Uint8Array(pbkdf2Sync(secret, salt, iterations, DIGEST_BYTES, "sha256")),
 };
+
+/** A chunk's id, a file's digest: SHA-256 in lowercase hex (Bun's native hasher). */
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+}
 
 /** Cryptographically random bytes (salts, nonces, secrets, session ids). */
 export function secureRandomBytes(count: number): Uint8Array {
