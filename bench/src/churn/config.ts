@@ -3,8 +3,7 @@
  * mix, with their defaults. Pure parsing; starts nothing and reads no file.
  */
 
-const KIB = 1024;
-const MIB = 1024 * KIB;
+import { parseByteSize } from "@ftfs/protocol/core";
 
 /** 100 clients: the seed's picture and Swift's kill test both use this many. */
 export const CLIENTS_DEFAULT = 100;
@@ -45,13 +44,10 @@ export interface BenchOptions {
   readonly noPng: boolean;
 }
 
-const UNIT_BYTES: Readonly<Record<string, number>> = { b: 1, kib: KIB, mib: MIB, kb: KIB, mb: MIB };
-
 export function parseSize(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = UNIT_BYTES[(match?.[2] ?? "").toLowerCase() || "b"];
-  if (match === null || unit === undefined) throw new Error(`bad size '${text}' (e.g. 64KiB)`);
-  return Math.round(Number(match[1]) * unit);
+  const parsed = parseByteSize(text);
+  if (!parsed.ok) throw new Error(`bad size: ${parsed.error.message}`);
+  return parsed.value;
 }
 
 function parseWeighted<T>(text: string, parseValue: (raw: string) => T): Weighted<T>[] {

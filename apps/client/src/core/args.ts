@@ -4,7 +4,7 @@
  * reads the session or the environment: the caller fills the gaps (uid, cluster) afterwards.
  */
 
-import { BASIS_POINTS_MAX, parseAddress } from "@ftfs/protocol/core";
+import { BASIS_POINTS_MAX, parseAddress, parseByteSize } from "@ftfs/protocol/core";
 
 const BASIS_POINTS_PER_PERCENT = 100;
 
@@ -353,8 +353,8 @@ function adminCommand(rest: readonly string[], tokens: Tokens, topic: HelpTopic)
         kind: "userAdd",
         uid: uid ?? "",
         admin: tokens.flags.has("admin"),
-        quotaBytes: quotaOf("--quota-bytes", tokens.values.quotaBytes, BYTE_UNITS),
-        quotaFiles: quotaOf("--quota-files", tokens.values.quotaFiles, { "": 1 }),
+        quotaBytes: quotaBytesOf(tokens.values.quotaBytes),
+        quotaFiles: quotaFilesOf(tokens.values.quotaFiles),
       };
     case "rm":
       allowOnly(tokens, [], topic);
@@ -369,16 +369,6 @@ function adminCommand(rest: readonly string[], tokens: Tokens, topic: HelpTopic)
   }
 }
 
-const BYTE_UNITS: Readonly<Record<string, number>> = {
-  "": 1,
-  b: 1,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
-  tib: 1024 ** 4,
-};
-
-/** A whole number, with a unit where `units` has one (`10GiB`); null when the flag is absent. */
 /** `--version N`: a version number as `d` shows it (v3 or 3). */
 function versionOf(text: string | undefined, topic: HelpTopic): number | null {
   if (text === undefined) return null;
@@ -393,19 +383,23 @@ function versionOf(text: string | undefined, topic: HelpTopic): number | null {
   return value;
 }
 
-function quotaOf(
-  flag: string,
-  text: string | undefined,
-  units: Readonly<Record<string, number>>,
-): number | null {
+/** `--quota-bytes 10GiB` (core sizes); null when the flag is absent. */
+function quotaBytesOf(text: string | undefined): number | null {
   if (text === undefined) return null;
-  const match = /^(\d+)\s*([A-Za-z]*)$/.exec(text.trim());
-  const scale = units[(match?.[2] ?? "?").toLowerCase()];
-  const value = match === null || scale === undefined ? Number.NaN : Number(match[1]) * scale;
+  const parsed = parseByteSize(text);
+  if (!parsed.ok) {
+    throw new UsageProblem(`--quota-bytes takes a size such as 10GiB, not '${text}'`, "admin");
+  }
+  return parsed.value;
+}
+
+/** `--quota-files 1000`; null when the flag is absent. */
+function quotaFilesOf(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const value = /^\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
   if (!Number.isSafeInteger(value)) {
-    const example = units.gib === undefined ? "1000" : "10GiB";
     throw new UsageProblem(
-      `${flag} takes a whole number such as ${example}, not '${text}'`,
+      `--quota-files takes a whole number such as 1000, not '${text}'`,
       "admin",
     );
   }

@@ -5,8 +5,8 @@
  * the delays themselves come from the pure core/backoff.ts.
  */
 
-import { FtfsError } from "@ftfs/protocol/core";
-import { backoffDelayMs } from "../core/backoff.ts";
+import { backoffDelayMs, FtfsError } from "@ftfs/protocol/core";
+import { CLIENT_RETRY_DELAY_MS_BASE, CLIENT_RETRY_DELAY_MS_MAX } from "../core/limits.ts";
 
 /** One retry about to happen: for debugging (FTFS_DEBUG) and for the bench's counters. */
 export interface RetryEvent {
@@ -78,7 +78,12 @@ async function runHook(policy: RetryPolicy, error: FtfsError, attemptIndex: numb
 
 /** Backoff, but never sooner than a rate limit's retry-after: earlier would be refused again. */
 export function retryDelayMs(error: FtfsError, sleeps: number, random01: number): number {
-  const backoffMs = backoffDelayMs(sleeps, random01);
+  const backoffMs = backoffDelayMs(
+    sleeps,
+    random01,
+    CLIENT_RETRY_DELAY_MS_BASE,
+    CLIENT_RETRY_DELAY_MS_MAX,
+  );
   const retryAfterMs = error.code === "RATE_LIMITED" ? (error.hint?.retryAfterMs ?? 0) : 0;
   return Math.max(backoffMs, retryAfterMs);
 }

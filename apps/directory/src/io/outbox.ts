@@ -7,7 +7,7 @@
  * groups go on. Storage applies notices idempotently, so a resend after a crash is harmless.
  */
 
-import { assertNever, FtfsError, type ErrorCode } from "@ftfs/protocol/core";
+import { assertNever, backoffDelayMs, FtfsError, type ErrorCode } from "@ftfs/protocol/core";
 import { describeError, type Logger, type RpcPool } from "@ftfs/protocol/io";
 import {
   OUTBOX_BATCH_NOTICES_MAX,
@@ -195,12 +195,12 @@ export class OutboxDrainer {
 
   private recordFailure(group: string): void {
     const failures = (this.backoff.get(group)?.failures ?? 0) + 1;
-    const ceilingMs = Math.min(
+    const delayMs = backoffDelayMs(
+      failures - 1,
+      this.options.random(),
+      OUTBOX_RETRY_DELAY_MS_MIN,
       OUTBOX_RETRY_DELAY_MS_MAX,
-      OUTBOX_RETRY_DELAY_MS_MIN * 2 ** Math.min(failures - 1, 30),
     );
-    // Equal jitter: somewhere between half the ceiling and the ceiling.
-    const delayMs = ceilingMs / 2 + (ceilingMs / 2) * this.options.random();
     this.backoff.set(group, { failures, retryAtMs: this.options.nowMs() + delayMs });
   }
 

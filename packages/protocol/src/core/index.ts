@@ -1,6 +1,7 @@
 /** The pure core of the protocol: codecs, schemas, limits and rules. No I/O in this folder. */
 export * from "./access.ts";
 export * from "./assert.ts";
+export * from "./backoff.ts";
 export * from "./auth/index.ts";
 export * from "./durations.ts";
 export * from "./errors.ts";
@@ -11,6 +12,7 @@ export * from "./names.ts";
 export * from "./pacing.ts";
 export * from "./principal.ts";
 export * from "./schema.ts";
+export * from "./sizes.ts";
 export * from "./prng.ts";
 export * from "./rate-limit.ts";
 export * from "./upload-id.ts";

@@ -4,6 +4,8 @@
  * over the default. A bad flag is one clear line and exit status 2.
  */
 
+import { parseByteSize } from "../core/sizes.ts";
+
 export interface FlagSpec {
   readonly name: string;
   readonly description: string;
@@ -98,14 +100,13 @@ export function parseIntegerFlag(name: string, value: string, min: number, max: 
   return parsed;
 }
 
-/** Parse sizes like 4MiB, 64KiB, 1048576. */
+/** Parse sizes like 4MiB, 64KiB, 1048576 (core/sizes.ts). */
 export function parseBytesFlag(name: string, value: string, min: number, max: number): number {
-  const match = /^(\d+)\s*(B|KiB|MiB|GiB)?$/i.exec(value.trim());
-  if (match === null)
+  const parsed = parseByteSize(value);
+  if (!parsed.ok) {
     throw new UsageError(`flag --${name} must be a size such as 4MiB, got '${value}'`);
-  const unit = (match[2] ?? "B").toLowerCase();
-  const scale = unit === "gib" ? 1024 ** 3 : unit === "mib" ? 1024 ** 2 : unit === "kib" ? 1024 : 1;
-  return parseIntegerFlag(name, String(Number(match[1]) * scale), min, max);
+  }
+  return parseIntegerFlag(name, String(parsed.value), min, max);
 }
 
 /** The unit a rate may be written with (`32MiB/s`); the number is bytes per second either way. */

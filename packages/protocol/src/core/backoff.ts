@@ -1,9 +1,8 @@
 /**
  * Capped exponential backoff with jitter, as a pure function: the caller passes the attempt
- * number and a random draw, so tests pin every delay and the I/O loop owns the clock.
+ * number and a random draw, so tests pin every delay and the I/O loop owns the clock. The
+ * client's retries and the directory's outbox both wait by it, with their own bounds.
  */
-
-import { CLIENT_RETRY_DELAY_MS_BASE, CLIENT_RETRY_DELAY_MS_MAX } from "./limits.ts";
 
 /**
  * "Equal jitter": half the exponential delay is fixed, half random. The fixed half keeps a
@@ -13,8 +12,8 @@ import { CLIENT_RETRY_DELAY_MS_BASE, CLIENT_RETRY_DELAY_MS_MAX } from "./limits.
 export function backoffDelayMs(
   attempt: number,
   random01: number,
-  baseMs: number = CLIENT_RETRY_DELAY_MS_BASE,
-  maxMs: number = CLIENT_RETRY_DELAY_MS_MAX,
+  baseMs: number,
+  maxMs: number,
 ): number {
   const exponent = Math.min(Math.max(0, attempt), 30); // 2^30 already exceeds any cap
   const ceilingMs = Math.min(maxMs, baseMs * 2 ** exponent);
