@@ -11,8 +11,10 @@ import {
   CHUNK_BYTES_MAX,
   CHUNK_BYTES_MIN,
   NODE_ID_BYTES_MAX,
+  nodeIdField,
   parseAddress,
   parseDurationMs,
+  tryDecode,
 } from "@ftfs/protocol/core";
 import {
   createLogger,
@@ -50,7 +52,6 @@ const PROGRAM = "ftfs-directory";
 const DATABASE_FILE = "directory.sqlite";
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
-const NODE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 
@@ -133,7 +134,7 @@ export function parseConfig(
   const flags = parseFlags(argv, FLAGS, env);
   if (flags.help === "true") return "help";
   const node = flags.node ?? "";
-  if (node.length === 0 || node.length > NODE_ID_BYTES_MAX || !NODE_ID_PATTERN.test(node)) {
+  if (!tryDecode(nodeIdField, node).ok) {
     throw new UsageError(
       `flag --node must be 1..${NODE_ID_BYTES_MAX} of letters, digits, '.', '_', '-'; got '${node}'`,
     );

@@ -6,11 +6,17 @@
  * unreachable replica is skipped. Both hedge: a request that stays quiet gets a second one.
  */
 
-import { FtfsError, type ChunkOwner, type ChunkRef, type Ticket } from "@ftfs/protocol/core";
+import {
+  FtfsError,
+  readAddresses,
+  type ChunkOwner,
+  type ChunkRef,
+  type Ticket,
+} from "@ftfs/protocol/core";
 import { sha256Hex, type RpcPool } from "@ftfs/protocol/io";
 import { rankGroups } from "../core/rendezvous.ts";
 import { AllAttemptsFailed, hedgedFirst } from "./hedge.ts";
-import { readAddresses, type GroupViews } from "./groups.ts";
+import type { GroupViews } from "./groups.ts";
 import { isRetryableError, withRetry, type RetryObserver } from "./retry.ts";
 
 export interface ChunkTransferOptions {

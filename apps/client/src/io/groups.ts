@@ -49,12 +49,3 @@ export class GroupViews {
     }
   }
 }
-
-/** Where a chunk of this group can be read: the primary first, then every other replica. */
-export function readAddresses(view: GroupView): string[] {
-  const addresses = view.primary === null ? [] : [view.primary];
-  for (const replica of view.replicas) {
-    if (!addresses.includes(replica.address)) addresses.push(replica.address);
-  }
-  return addresses;
-}

@@ -4,10 +4,9 @@
  * error: a listing silently missing a group's files would lie.
  */
 
-import { FtfsError, type GroupView } from "@ftfs/protocol/core";
+import { FtfsError, readAddresses, type GroupView } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
 import type { GroupListing } from "../core/storage-listing.ts";
-import { readAddresses } from "./groups.ts";
 
 export async function listEveryGroup(
   pool: RpcPool,

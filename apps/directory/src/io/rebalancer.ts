@@ -22,6 +22,7 @@ import {
   type RebalanceRun,
   type RebalanceState,
   type Result,
+  readAddresses,
 } from "@ftfs/protocol/core";
 import { describeError, sha256Hex, type Logger, type RpcPool } from "@ftfs/protocol/io";
 import {
@@ -35,7 +36,6 @@ import {
   REBALANCE_PUT_ATTEMPTS_MAX,
   REBALANCE_RETRY_DELAY_MS,
   REBALANCE_SCAN_PAGE_VERSIONS,
-  type GroupConfig,
   type GroupUsage,
   type LiveVersion,
   type MetadataView,
@@ -354,7 +354,7 @@ export class Rebalancer {
     const config = this.options.store.getGroup(group);
     const short = chunk.id.slice(0, 12);
     let last = new FtfsError("UNAVAILABLE", `group ${group} has no replica to read ${short} from`);
-    for (const address of config === undefined ? [] : readOrder(config)) {
+    for (const address of config === undefined ? [] : readAddresses(config)) {
       try {
         const answer = await this.options.pool.call(
           address,
@@ -466,14 +466,6 @@ function distinctChunksIn(chunks: readonly ChunkRef[], group: string): ChunkRef[
     const chunk = byId.get(id);
     return chunk === undefined ? [] : [chunk];
   });
-}
-
-/** The primary first (it surely has every acknowledged chunk), then the other in-sync ones. */
-function readOrder(config: GroupConfig): string[] {
-  const others = config.replicas
-    .map((replica) => replica.address)
-    .filter((address) => address !== config.primary);
-  return config.primary === null ? others : [config.primary, ...others];
 }
 
 function percent(basisPoints: number): string {

@@ -35,13 +35,15 @@ const BYTES_MAX = Number.MAX_SAFE_INTEGER;
 // servers apply so the error says exactly what is wrong with the name.
 export const uidField = str({ bytesMax: UID_BYTES_MAX });
 export const fileNameField = str({ bytesMax: FILE_NAME_BYTES_MAX * 4 });
-export const nodeIdField = str({ bytesMin: 1, bytesMax: NODE_ID_BYTES_MAX });
-export const addressField = str({ bytesMin: 3, bytesMax: ADDRESS_BYTES_MAX });
-export const groupField = str({
+/** Node ids and group names: letters, digits, '.', '_', '-' (they name files and log lines). */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
+export const nodeIdField = str({
   bytesMin: 1,
   bytesMax: NODE_ID_BYTES_MAX,
-  pattern: /^[A-Za-z0-9._-]+$/,
+  pattern: NODE_ID_PATTERN,
 });
+export const addressField = str({ bytesMin: 3, bytesMax: ADDRESS_BYTES_MAX });
+export const groupField = nodeIdField;
 export const sha256Field = str({ bytesMax: 64, bytesMin: 64, pattern: /^[0-9a-f]{64}$/ });
 export const requestIdField = str({ bytesMin: 1, bytesMax: REQUEST_ID_BYTES_MAX });
 export const epochField = int({ min: 0, max: EPOCH_MAX });
@@ -112,6 +114,18 @@ export const groupViewSchema = obj({
   dataLost: opt(bool),
 });
 export type GroupView = Infer<typeof groupViewSchema>;
+
+/**
+ * Where a chunk of this group can be read: the primary first (it surely has every acknowledged
+ * chunk), then every other in-sync replica. Learners are never read: they may lack chunks.
+ */
+export function readAddresses(view: GroupView): string[] {
+  const addresses = view.primary === null ? [] : [view.primary];
+  for (const replica of view.replicas) {
+    if (!addresses.includes(replica.address)) addresses.push(replica.address);
+  }
+  return addresses;
+}
 
 export const fileEntrySchema = obj({
   name: fileNameField,
