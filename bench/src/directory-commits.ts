@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { EMPTY_SHA256 } from "../../apps/directory/src/core/index.ts";
+import { EMPTY_SHA256 } from "@ftfs/directory/core";
 import { startCluster } from "@ftfs/protocol/testing";
 import type { LocalCluster } from "@ftfs/protocol/testing";
 import {

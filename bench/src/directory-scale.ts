@@ -13,9 +13,8 @@ import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DIRECTORY_MAIN, freePort, NodeProcess } from "@ftfs/protocol/testing";
 import { sha256Hex } from "@ftfs/protocol/io";
-import { applyCommand, type Command } from "../../apps/directory/src/core/index.ts";
-import { RaftLog } from "../../apps/directory/src/io/raft-log.ts";
-import { SqliteMetadataStore } from "../../apps/directory/src/io/sqlite-store.ts";
+import { applyCommand, type Command } from "@ftfs/directory/core";
+import { RaftLog, SqliteMetadataStore } from "@ftfs/directory/io";
 import { commitEmptyFile } from "./directory-commits.ts";
 import {
   formatMs,

@@ -1,7 +1,9 @@
 /**
  * The layering rules of STYLE.md, checked on the source: protocol cores are pure (no Bun, no
  * node:*, no clock, no randomness, no timers, no crypto), `core` imports only `core`, packages
- * never import apps, and apps never import each other.
+ * never import apps, apps never import each other, nothing shipped imports bench/, tests/ or
+ * scripts/, and those reach an app only through its package's entry points (`@ftfs/directory/
+ * core`, never `../../apps/directory/src/...`).
  */
 import { describe, expect, test } from "bun:test";
 import { Glob } from "bun";
@@ -21,10 +23,17 @@ const BANNED_IN_CORE: ReadonlyArray<[RegExp, string]> = [
   [/\bprocess\./, "reads process state"],
 ];
 
-function sourceFiles(pattern: string): string[] {
+function sourceFiles(pattern: string, withTests = false): string[] {
   return [...new Glob(pattern).scanSync({ cwd: REPO_ROOT })].filter(
-    (path) => !path.includes("node_modules") && !path.endsWith(".test.ts"),
+    (path) => !path.includes("node_modules") && (withTests || !path.endsWith(".test.ts")),
   );
+}
+
+/** The repository path an import names (relative ones resolved), or the package specifier. */
+function resolveImport(path: string, target: string): string {
+  return target.startsWith(".")
+    ? relative(REPO_ROOT, resolve(REPO_ROOT, path, "..", target))
+    : target;
 }
 
 /** Module specifiers of import/export-from statements, side-effect imports and import(). */
@@ -99,6 +108,41 @@ describe("layering", () => {
           /^@ftfs\/(directory|storage)$/.exec(local)?.[1] ??
           null;
         if (targetApp !== null && targetApp !== app) violations.push(`${path} imports ${target}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  test("nothing shipped imports bench, tests or scripts", async () => {
+    const violations: string[] = [];
+    const shipped = [
+      ...sourceFiles("packages/**/*.ts", true),
+      ...sourceFiles("apps/**/*.ts", true),
+    ];
+    for (const path of shipped) {
+      for (const target of importsOf(await Bun.file(resolve(REPO_ROOT, path)).text())) {
+        const local = resolveImport(path, target);
+        if (/^(bench|tests|scripts)\//.test(local) || local.startsWith("@ftfs/bench")) {
+          violations.push(`${path} imports ${target}`);
+        }
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  test("bench, tests and scripts reach an app only through its package's entry points", async () => {
+    const outside = [
+      ...sourceFiles("bench/**/*.ts", true),
+      ...sourceFiles("tests/**/*.ts", true),
+      ...sourceFiles("scripts/**/*.ts", true),
+    ];
+    expect(outside.length).toBeGreaterThan(10);
+    const violations: string[] = [];
+    for (const path of outside) {
+      for (const target of importsOf(await Bun.file(resolve(REPO_ROOT, path)).text())) {
+        if (resolveImport(path, target).startsWith("apps/")) {
+          violations.push(`${path} imports ${target}`);
+        }
       }
     }
     expect(violations).toEqual([]);

@@ -30,11 +30,10 @@ import {
   type GarbageFacts,
   type GarbageVerdict,
   type OutcomeOf,
-} from "../../apps/directory/src/core/index.ts";
-import { groupConfig, sha } from "../../apps/directory/src/testing/fixtures.ts";
-import { judgeChunk, stillCollectable } from "../../apps/storage/src/core/index.ts";
-import { applyNotice } from "../../apps/storage/src/io/notices.ts";
-import { refKey, RefsStore, type ChunkRefFacts } from "../../apps/storage/src/io/refs-store.ts";
+} from "@ftfs/directory/core";
+import { groupConfig, sha } from "@ftfs/directory/testing";
+import { judgeChunk, stillCollectable } from "@ftfs/storage/core";
+import { applyNotice, refKey, RefsStore, type ChunkRefFacts } from "@ftfs/storage/io";
 import type { Result } from "@ftfs/protocol/core";
 
 const UID = "alice";
