@@ -19,7 +19,7 @@ import {
   type FrameDecodeError,
   type FrameKind,
 } from "../core/index.ts";
-import { hashChecked, type ChannelMac } from "./channel-auth.ts";
+import { hashChecked, type ChannelMac } from "./security/channel-auth.ts";
 
 /** Frames smaller than this are written as one buffer: one syscall beats a zero-copy pair. */
 const COALESCE_PAYLOAD_BYTES_MAX = 64 * 1024;

@@ -50,3 +50,10 @@ export function createMemoryLogger(node = "test"): Logger & { readonly lines: st
     { lines },
   );
 }
+
+/** An error for a log field: its name, message and stack; anything else as text. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error)
+    return `${error.name}: ${error.message}${error.stack ? `\n${error.stack}` : ""}`;
+  return String(error);
+}

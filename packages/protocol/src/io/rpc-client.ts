@@ -34,7 +34,7 @@ import {
   hashChecked,
   randomNonce,
   type ClientCredentials,
-} from "./channel-auth.ts";
+} from "./security/channel-auth.ts";
 import { channelSocketHandlers, FrameChannel, type ChannelSlot } from "./frame-channel.ts";
 
 /** TLS for a connection: the CA that signed the servers' certificates (PEM). */

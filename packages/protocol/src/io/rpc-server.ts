@@ -51,7 +51,7 @@ import {
   HASH_CHECKED_RESPONSE_OPS,
   hashChecked,
   randomNonce,
-} from "./channel-auth.ts";
+} from "./security/channel-auth.ts";
 import {
   CONNECTION_SWEEP_INTERVAL_MS,
   connectionLimitsWith,
@@ -65,8 +65,8 @@ import {
   type ChannelEvents,
   type ChannelSlot,
 } from "./frame-channel.ts";
-import type { Keyring } from "./gossip/keyring.ts";
-import type { Logger } from "./logger.ts";
+import type { Keyring } from "./security/keyring.ts";
+import { describeError, type Logger } from "./logger.ts";
 
 export interface RequestContext {
   readonly op: Op;
@@ -491,12 +491,6 @@ function responseHeader(op: Op, body: unknown, tagged: boolean): unknown {
 
 function errorHeader(code: ErrorCode, message: string, hint: ErrorHint | undefined): unknown {
   return hint === undefined ? { code, message } : { code, message, hint };
-}
-
-export function describeError(error: unknown): string {
-  if (error instanceof Error)
-    return `${error.name}: ${error.message}${error.stack ? `\n${error.stack}` : ""}`;
-  return String(error);
 }
 
 /**

@@ -12,9 +12,9 @@ import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { makeVerifier, SCRAM_ITERATIONS_MIN } from "../core/auth/scram.ts";
 import { CHUNK_BYTES_DEFAULT } from "../core/limits.ts";
-import { NODE_HASHES, secureRandomBytes } from "../io/auth/node-hashes.ts";
-import { generateClusterKey } from "../io/cluster-key-flags.ts";
-import { Keyring } from "../io/gossip/keyring.ts";
+import { NODE_HASHES, secureRandomBytes } from "../io/security/node-hashes.ts";
+import { generateClusterKey } from "../io/security/cluster-key-flags.ts";
+import { Keyring } from "../io/security/keyring.ts";
 import { RpcClient, type ClientTls, type ConnectOptions } from "../io/rpc-client.ts";
 import { freePort } from "./free-port.ts";
 

@@ -4,7 +4,7 @@
  * survives sealing only for the secret's holder; the verifier reveals nothing that logs in.
  */
 import { describe, expect, test } from "bun:test";
-import { NODE_HASHES, secureRandomBytes } from "../../io/auth/node-hashes.ts";
+import { NODE_HASHES, secureRandomBytes } from "../../io/security/node-hashes.ts";
 import { fromBase64Url, toBase64Url } from "./bytes.ts";
 import {
   clientProof,

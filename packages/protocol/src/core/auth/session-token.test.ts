@@ -4,7 +4,7 @@
  * refused with the right code.
  */
 import { describe, expect, test } from "bun:test";
-import { NODE_HASHES, secureRandomBytes } from "../../io/auth/node-hashes.ts";
+import { NODE_HASHES, secureRandomBytes } from "../../io/security/node-hashes.ts";
 import { fromBase64Url, toBase64Url } from "./bytes.ts";
 import {
   checkLoginNonce,

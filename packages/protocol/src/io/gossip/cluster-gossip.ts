@@ -9,7 +9,7 @@ import type { swim } from "../../core/index.ts";
 import { UsageError } from "../cli-flags.ts";
 import type { Logger } from "../logger.ts";
 import { GossipDriver, GossipStartError, type GossipListener } from "./driver.ts";
-import { Keyring, KeyringError } from "./keyring.ts";
+import { Keyring, KeyringError } from "../security/keyring.ts";
 
 /** How often the app's state is read for metadata changes; a primary flip shows this late. */
 export const GOSSIP_META_POLL_INTERVAL_MS = 250;

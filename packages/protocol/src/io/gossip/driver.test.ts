@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { swim } from "../../core/index.ts";
 import { createMemoryLogger } from "../logger.ts";
 import { GossipDriver, type GossipDriverOptions } from "./driver.ts";
-import { Keyring } from "./keyring.ts";
+import { Keyring } from "../security/keyring.ts";
 
 const DEADLINE_MS = 5_000;
 const POLL_MS = 20;

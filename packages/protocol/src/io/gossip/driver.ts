@@ -8,7 +8,7 @@
 
 import { parseAddress, Prng, swim } from "../../core/index.ts";
 import type { Logger } from "../logger.ts";
-import { Keyring } from "./keyring.ts";
+import { Keyring } from "../security/keyring.ts";
 import { RefusalProber } from "./refusal-prober.ts";
 
 /** After leave(), keep ticking this long so the `left` rumor spreads (the core's contract). */

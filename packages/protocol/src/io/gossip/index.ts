@@ -1,5 +1,4 @@
-/** The gossip driver: SWIM core + Bun UDP + keyring. */
+/** The gossip driver: SWIM core + Bun UDP (datagrams tagged with the cluster keyring). */
 export * from "./driver.ts";
-export * from "./keyring.ts";
 export * from "./refusal-prober.ts";
 export * from "./cluster-gossip.ts";

@@ -18,8 +18,8 @@ import {
   type Frame,
   type Op,
   type RequestBody,
-} from "../core/index.ts";
-import type { Keyring } from "./gossip/keyring.ts";
+} from "../../core/index.ts";
+import type { Keyring } from "./keyring.ts";
 
 /** Nonces of each side: 256 random bits, so a connection key never repeats. */
 export const HELLO_NONCE_BYTES = 32;

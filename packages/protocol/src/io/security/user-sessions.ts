@@ -7,7 +7,7 @@
  */
 
 import { verifyToken, type Result, type SessionClaims } from "../../core/index.ts";
-import type { Keyring } from "../gossip/keyring.ts";
+import type { Keyring } from "./keyring.ts";
 import type { UserSession } from "../rpc-server.ts";
 import { NODE_HASHES } from "./node-hashes.ts";
 

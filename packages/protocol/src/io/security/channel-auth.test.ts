@@ -5,14 +5,14 @@
  * CONNECTION_LIMIT; a peer that trickles a frame, or idles as a client, is closed.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { type FtfsError, ok, encodeFrame, FRAME_KIND, type Frame } from "../core/index.ts";
+import { type FtfsError, ok, encodeFrame, FRAME_KIND, type Frame } from "../../core/index.ts";
 import { ChannelMac, connectionKey, HASH_CHECKED_FIELD, type HelloClaim } from "./channel-auth.ts";
 import { generateClusterKey } from "./cluster-key-flags.ts";
-import { slowConnectionReason, CONNECTION_LIMITS_DEFAULT } from "./connection-guard.ts";
-import { Keyring } from "./gossip/keyring.ts";
-import { createMemoryLogger } from "./logger.ts";
-import { RpcClient, type ConnectOptions } from "./rpc-client.ts";
-import { RpcServer, type RpcServerOptions } from "./rpc-server.ts";
+import { slowConnectionReason, CONNECTION_LIMITS_DEFAULT } from "../connection-guard.ts";
+import { Keyring } from "./keyring.ts";
+import { createMemoryLogger } from "../logger.ts";
+import { RpcClient, type ConnectOptions } from "../rpc-client.ts";
+import { RpcServer, type RpcServerOptions } from "../rpc-server.ts";
 
 const servers: RpcServer[] = [];
 const clients: RpcClient[] = [];

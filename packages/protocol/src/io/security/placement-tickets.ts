@@ -10,8 +10,8 @@
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { fail, ok, type Result, type Ticket } from "../core/index.ts";
-import type { Keyring } from "./gossip/keyring.ts";
+import { fail, ok, type Result, type Ticket } from "../../core/index.ts";
+import type { Keyring } from "./keyring.ts";
 
 /** Receipt MACs: 128 bits, as the frame tags (RFC 4868's HMAC-SHA-256-128). */
 export const RECEIPT_MAC_BYTES = 16;

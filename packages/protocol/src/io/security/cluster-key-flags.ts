@@ -6,14 +6,14 @@
  */
 
 import { readFileSync } from "node:fs";
-import { parseDurationMs } from "../core/index.ts";
+import { parseDurationMs } from "../../core/index.ts";
 import type { ClientCredentials } from "./channel-auth.ts";
-import { parseIntegerFlag, UsageError, type FlagSpec } from "./cli-flags.ts";
-import { CONNECTION_LIMITS_DEFAULT, type ConnectionLimits } from "./connection-guard.ts";
-import { CLUSTER_KEY_FLAG, parseClusterKeyFlag } from "./gossip/cluster-gossip.ts";
-import { Keyring } from "./gossip/keyring.ts";
-import type { ConnectOptions, ClientTls } from "./rpc-client.ts";
-import type { ServerTls } from "./rpc-server.ts";
+import { parseIntegerFlag, UsageError, type FlagSpec } from "../cli-flags.ts";
+import { CONNECTION_LIMITS_DEFAULT, type ConnectionLimits } from "../connection-guard.ts";
+import { CLUSTER_KEY_FLAG, parseClusterKeyFlag } from "../gossip/cluster-gossip.ts";
+import { Keyring } from "./keyring.ts";
+import type { ConnectOptions, ClientTls } from "../rpc-client.ts";
+import type { ServerTls } from "../rpc-server.ts";
 
 const TRUE_WORDS: ReadonlySet<string> = new Set(["true", "1", "yes"]);
 const FALSE_WORDS: ReadonlySet<string> = new Set(["false", "0", "no", ""]);
