@@ -14,7 +14,7 @@ import {
   type RequestBody,
   type ResponseBody,
 } from "@ftfs/protocol/core";
-import { CONNECTION_FAILURE_CODES, type RpcPool } from "@ftfs/protocol/io";
+import { CONNECTION_FAILURE_CODES, PrimaryFinder, type RpcPool } from "@ftfs/protocol/io";
 import { CLIENT_PRIMARY_REDIRECTS_MAX, CLIENT_SAME_NODE_RETRIES_MAX } from "../core/limits.ts";
 import { withRetry, type RetryObserver } from "./retry.ts";
 
@@ -29,12 +29,9 @@ export interface DirectoryOptions {
 export class DirectoryClient {
   private readonly pool: RpcPool;
   private readonly options: DirectoryOptions;
-  private readonly addresses: readonly string[];
-  private cursor = 0;
-  private preferred: string | null = null;
+  private readonly finder: PrimaryFinder;
   private everAnswered = false;
   private redirectsInARow = 0;
-  private busyInARow = 0;
 
   constructor(pool: RpcPool, options: DirectoryOptions) {
     if (options.addresses.length === 0) {
@@ -46,20 +43,23 @@ export class DirectoryClient {
     }
     this.pool = pool;
     this.options = options;
-    this.addresses = [...new Set(options.addresses)];
+    this.finder = new PrimaryFinder({
+      addresses: options.addresses,
+      busyRetriesMax: CLIENT_SAME_NODE_RETRIES_MAX,
+    });
   }
 
   /** The directory primary as last learned (from `connect` or a NOT_PRIMARY hint). */
   get primary(): string | null {
-    return this.preferred;
+    return this.finder.primary;
   }
 
   set primary(address: string | null) {
-    this.preferred = address;
+    this.finder.primary = address;
   }
 
   get clusterAddresses(): readonly string[] {
-    return this.addresses;
+    return this.finder.addresses;
   }
 
   /** Call with retries until the deadline: what every client operation uses. */
@@ -82,13 +82,12 @@ export class DirectoryClient {
    * (a view refresh between chunk retries), which must not stall it for a whole deadline.
    */
   async callOnce<O extends Op>(op: O, body: RequestBody<O>): Promise<ResponseBody<O>> {
-    const address = this.preferred ?? this.nextAddress();
+    const address = this.finder.next();
     try {
       const answer = await this.pool.call(address, op, body, { timeoutMs: this.options.timeoutMs });
       this.everAnswered = true;
       this.redirectsInARow = 0;
-      this.busyInARow = 0;
-      this.preferred = address;
+      this.finder.answered(address);
       return answer.body;
     } catch (error) {
       this.onFailure(address, error);
@@ -103,8 +102,8 @@ export class DirectoryClient {
    * followed because going to the primary is exactly what the caller chose not to wait for.
    */
   async callAnyNode<O extends Op>(op: O, body: RequestBody<O>): Promise<ResponseBody<O>> {
-    const first = this.preferred === null ? [] : [this.preferred];
-    const order = [...new Set([...first, ...this.addresses])];
+    const first = this.finder.primary === null ? [] : [this.finder.primary];
+    const order = [...new Set([...first, ...this.finder.addresses])];
     let last: FtfsError | null = null;
     for (const address of order) {
       try {
@@ -126,50 +125,28 @@ export class DirectoryClient {
 
   private onAnyNodeFailure(address: string, error: FtfsError): void {
     if (error.code !== "CONNECT_FAILED") this.everAnswered = true;
-    if (!CONNECTION_FAILURE_CODES.has(error.code)) return;
-    if (this.preferred === address) this.preferred = null;
+    // Only a dead node is news here: hints and busy answers are what this call chose to skip.
+    if (CONNECTION_FAILURE_CODES.has(error.code)) this.finder.failed(address, error);
   }
 
   private anyNodeGiveUp(last: FtfsError): never {
     if (CONNECTION_FAILURE_CODES.has(last.code)) throw this.giveUpError(last);
-    const where = this.addresses.join(",");
+    const where = this.finder.addresses.join(",");
     const message = `no directory node at ${where} could serve the request: ${last.message}`;
     throw new FtfsError(last.code, message, { cause: last });
-  }
-
-  private nextAddress(): string {
-    const address = this.addresses[this.cursor % this.addresses.length] ?? "";
-    this.cursor += 1;
-    return address;
   }
 
   private onFailure(address: string, error: unknown): void {
     if (!(error instanceof FtfsError)) return;
     // A node spoke, even if only to refuse: the cluster exists, so use the full deadline.
     if (error.code !== "CONNECT_FAILED") this.everAnswered = true;
-    if (error.code === "NOT_PRIMARY") {
-      const hinted = error.hint?.primary;
-      this.redirectsInARow += 1;
-      // A hint pointing back at the node that refused it is stale; ask someone else.
-      this.preferred = hinted !== undefined && hinted !== address ? hinted : null;
-      return;
-    }
-    this.redirectsInARow = 0;
-    if (CONNECTION_FAILURE_CODES.has(error.code)) {
-      this.preferred = null;
-      this.busyInARow = 0;
-      return;
-    }
-    // Alive but busy or without quorum (TOO_BUSY, UNAVAILABLE): it is most likely still the
-    // primary, so stay with it for a few tries, then look around in case it has been deposed.
-    this.busyInARow += 1;
-    this.preferred = this.busyInARow <= CLIENT_SAME_NODE_RETRIES_MAX ? address : null;
-    if (this.preferred === null) this.busyInARow = 0;
+    const kind = this.finder.failed(address, error);
+    this.redirectsInARow = kind === "redirected" ? this.redirectsInARow + 1 : 0;
   }
 
   private giveUpError(error: FtfsError): FtfsError {
     if (!CONNECTION_FAILURE_CODES.has(error.code)) return error;
-    const where = this.addresses.join(",");
+    const where = this.finder.addresses.join(",");
     const message = this.everAnswered
       ? `lost contact with the cluster at ${where}: ${error.message}`
       : `cannot reach the cluster at ${where}: is it running? (start one with \`bun run dev\`)`;

@@ -31,6 +31,11 @@ export const HEARTBEAT_CONNECT_TIMEOUT_MS = 500;
 export const HEARTBEAT_REFRESH_GAP_MS_MIN = 50;
 /** NOT_PRIMARY hints followed in one heartbeat round; bounds a ping-pong between stale nodes. */
 export const HEARTBEAT_HINT_FOLLOWS_MAX = 2;
+/**
+ * Rounds a directory node that is alive but busy (no quorum yet, overloaded) stays the first
+ * one asked: it is most likely still the primary, but may have been deposed.
+ */
+export const HEARTBEAT_BUSY_RETRIES_MAX = 3;
 
 /** On SIGTERM, how long in-flight requests may take to finish before the node exits anyway. */
 export const STOP_DRAIN_TIMEOUT_MS = 5_000;

@@ -25,11 +25,18 @@ import {
   type ResponseBody,
   type Result,
 } from "@ftfs/protocol/core";
-import { describeError, RpcPool, type Logger, type ConnectOptions } from "@ftfs/protocol/io";
+import {
+  describeError,
+  PrimaryFinder,
+  RpcPool,
+  type ConnectOptions,
+  type Logger,
+} from "@ftfs/protocol/io";
 import {
   decideView,
   HEARTBEAT_CALL_TIMEOUT_MS,
   HEARTBEAT_CONNECT_TIMEOUT_MS,
+  HEARTBEAT_BUSY_RETRIES_MAX,
   HEARTBEAT_HINT_FOLLOWS_MAX,
   HEARTBEAT_REFRESH_GAP_MS_MIN,
   leaseExpiry,
@@ -72,7 +79,7 @@ export class Heartbeat {
   private currentView: GroupView | null = null;
   private currentGroup: string | null;
   private leaseExpiresAt = 0;
-  private preferred: string;
+  private readonly finder: PrimaryFinder;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerDueMs = 0;
   private lastRoundStartMs = Number.NEGATIVE_INFINITY;
@@ -86,7 +93,10 @@ export class Heartbeat {
     this.options = options;
     this.pool = new RpcPool(HEARTBEAT_CONNECT_TIMEOUT_MS, options.connect);
     this.intervalMs = options.intervalMs ?? STORAGE_HEARTBEAT_INTERVAL_MS;
-    this.preferred = options.join[0] ?? "";
+    this.finder = new PrimaryFinder({
+      addresses: options.join,
+      busyRetriesMax: HEARTBEAT_BUSY_RETRIES_MAX,
+    });
     this.currentGroup = options.group;
   }
 
@@ -171,72 +181,38 @@ export class Heartbeat {
   /** One heartbeat: the directory addresses in turn until one takes it. */
   private async beat(): Promise<void> {
     const problems: string[] = [];
-    const taken = await this.untilAnswered(async (address) => {
+    const taken = await this.finder.sweep(async (address) => {
+      if (this.stopped) return { ok: false, error: new FtfsError("UNAVAILABLE", "stopping") };
       const outcome = await this.register(address);
-      if (outcome === "done") return { answer: true };
-      problems.push(`${address}: ${outcome.problem}`);
+      if (!outcome.ok) problems.push(`${address}: ${outcome.error.message}`);
       return outcome;
-    });
-    if (taken === null) {
+    }, HEARTBEAT_HINT_FOLLOWS_MAX);
+    if (!taken.ok) {
       this.reportProblem(`no directory node took the heartbeat (${problems.join("; ")})`);
     }
   }
 
   /**
    * One request to the directory primary, for this node's other duties (garbage collection
-   * asks it what may go). Answers the first answer, or the last failure.
+   * asks it what may go), found the way the heartbeat finds it. Answers the first answer, or
+   * the last failure.
    */
   async callDirectory<O extends Op>(
     op: O,
     body: RequestBody<O>,
     timeoutMs: number,
   ): Promise<Result<ResponseBody<O>>> {
-    let last = new FtfsError("UNAVAILABLE", "no directory node to ask");
-    const answer = await this.untilAnswered(async (address) => {
+    return this.finder.sweep(async (address) => {
       try {
-        return { answer: (await this.pool.call(address, op, body, { timeoutMs })).body };
+        return ok((await this.pool.call(address, op, body, { timeoutMs })).body);
       } catch (error) {
         if (!(error instanceof FtfsError)) throw error;
-        last = error;
-        const hint = error.code === "NOT_PRIMARY" ? error.hint?.primary : undefined;
-        return hint === undefined ? { problem: error.message } : { problem: error.message, hint };
+        return { ok: false, error };
       }
-    });
-    return answer === null ? { ok: false, error: last } : ok(answer);
+    }, HEARTBEAT_HINT_FOLLOWS_MAX);
   }
 
-  /**
-   * The one way this node finds the directory primary: the address that answered last first,
-   * then the other `--join` addresses, following NOT_PRIMARY hints (a bounded number). The
-   * address that answers becomes the preferred one. Null when none did.
-   */
-  private async untilAnswered<T>(
-    attempt: (address: string) => Promise<{ answer: T } | { problem: string; hint?: string }>,
-  ): Promise<T | null> {
-    const queue = [
-      this.preferred,
-      ...this.options.join.filter((address) => address !== this.preferred),
-    ];
-    const tried = new Set<string>();
-    let hintsFollowed = 0;
-    while (queue.length > 0 && !this.stopped) {
-      const address = queue.shift() ?? "";
-      if (tried.has(address)) continue;
-      tried.add(address);
-      const outcome = await attempt(address);
-      if ("answer" in outcome) {
-        this.preferred = address;
-        return outcome.answer;
-      }
-      if (outcome.hint !== undefined && hintsFollowed < HEARTBEAT_HINT_FOLLOWS_MAX) {
-        hintsFollowed += 1;
-        queue.unshift(outcome.hint);
-      }
-    }
-    return null;
-  }
-
-  private async register(address: string): Promise<"done" | { problem: string; hint?: string }> {
+  private async register(address: string): Promise<Result<true>> {
     const { node, logger } = this.options;
     const group = this.currentGroup;
     const sentAtMs = this.options.monotonicMs();
@@ -258,7 +234,7 @@ export class Heartbeat {
       );
       const released = answer.body.released === true;
       await this.adopt(answer.body.group, sentAtMs, answer.body.directoryNode, released);
-      return "done";
+      return ok(true);
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
       if (!error.retryable) {
@@ -268,8 +244,7 @@ export class Heartbeat {
           reason: error.message,
         });
       }
-      const hint = error.code === "NOT_PRIMARY" ? error.hint?.primary : undefined;
-      return hint === undefined ? { problem: error.message } : { problem: error.message, hint };
+      return { ok: false, error };
     }
   }
 

@@ -5,6 +5,7 @@ export * from "./frame-channel.ts";
 export * from "./gossip/index.ts";
 export * from "./logger.ts";
 export * from "./parent-watch.ts";
+export * from "./primary-finder.ts";
 export * from "./rpc-client.ts";
 export * from "./rpc-server.ts";
 export * from "./security/index.ts";
