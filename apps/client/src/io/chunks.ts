@@ -8,14 +8,20 @@
 
 import {
   FtfsError,
+  fail,
   readAddresses,
   type ChunkOwner,
   type ChunkRef,
   type Ticket,
 } from "@ftfs/protocol/core";
-import { sha256Hex, type RpcPool } from "@ftfs/protocol/io";
+import {
+  AllAttemptsFailed,
+  checkChunkBytes,
+  fetchChunk,
+  hedgedFirst,
+  type RpcPool,
+} from "@ftfs/protocol/io";
 import { rankGroups } from "../core/rendezvous.ts";
-import { AllAttemptsFailed, hedgedFirst } from "./hedge.ts";
 import type { GroupViews } from "./groups.ts";
 import { isRetryableError, withRetry, type RetryObserver } from "./retry.ts";
 
@@ -142,44 +148,22 @@ async function getFromSomeReplica(
       `storage group ${ref.group} has no replica to read chunk ${ref.id.slice(0, 12)} from`,
     );
   }
-  const failures: FtfsError[] = [];
   // One replica after another; one that stays quiet past the hedge delay gets company.
-  const attempts = addresses.map((address) => async () => {
-    try {
-      return await getVerified(options, address, ref);
-    } catch (error) {
-      if (!(error instanceof FtfsError)) throw error;
-      failures.push(error);
-      throw error;
-    }
+  const fetched = await fetchChunk(options.pool, {
+    chunkId: ref.id,
+    addresses,
+    timeoutMs: options.timeoutMs,
+    hedgeMs: options.hedgeMs,
+    verify: (bytes) =>
+      bytes.length === ref.bytes
+        ? checkChunkBytes(ref.id, bytes)
+        : fail("INTEGRITY", `chunk ${ref.id.slice(0, 12)} is not ${ref.bytes} bytes long`),
   });
-  try {
-    return await hedgedFirst(attempts, options.hedgeMs);
-  } catch (error) {
-    if (!(error instanceof AllAttemptsFailed)) throw error;
-  }
-  throw worstFailure(ref, failures);
-}
-
-async function getVerified(
-  options: ChunkTransferOptions,
-  address: string,
-  ref: ChunkRef,
-): Promise<Uint8Array> {
-  const answer = await options.pool.call(
-    address,
-    "getChunk",
-    { chunkId: ref.id },
-    { timeoutMs: options.timeoutMs },
+  if (fetched.ok) return fetched.value;
+  throw worstFailure(
+    ref,
+    fetched.failures.map((failure) => failure.error),
   );
-  const bytes = answer.payload;
-  if (bytes.length !== ref.bytes || sha256Hex(bytes) !== ref.id) {
-    throw new FtfsError(
-      "INTEGRITY",
-      `chunk ${ref.id.slice(0, 12)} from ${address} does not match its sha256`,
-    );
-  }
-  return bytes;
 }
 
 /**

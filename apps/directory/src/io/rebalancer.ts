@@ -15,6 +15,7 @@
 
 import {
   FtfsError,
+  fail,
   ok,
   SharedPacer,
   type ChunkOwner,
@@ -24,7 +25,13 @@ import {
   type Result,
   readAddresses,
 } from "@ftfs/protocol/core";
-import { describeError, sha256Hex, type Logger, type RpcPool } from "@ftfs/protocol/io";
+import {
+  checkChunkBytes,
+  describeError,
+  fetchChunk,
+  type Logger,
+  type RpcPool,
+} from "@ftfs/protocol/io";
 import {
   afterMove,
   chunkIdsIn,
@@ -353,23 +360,22 @@ export class Rebalancer {
   private async fetchChunk(chunk: ChunkRef, group: string): Promise<Result<Uint8Array>> {
     const config = this.options.store.getGroup(group);
     const short = chunk.id.slice(0, 12);
-    let last = new FtfsError("UNAVAILABLE", `group ${group} has no replica to read ${short} from`);
-    for (const address of config === undefined ? [] : readAddresses(config)) {
-      try {
-        const answer = await this.options.pool.call(
-          address,
-          "getChunk",
-          { chunkId: chunk.id },
-          { timeoutMs: REBALANCE_CALL_TIMEOUT_MS },
-        );
-        const bytes = answer.payload;
-        if (bytes.length === chunk.bytes && sha256Hex(bytes) === chunk.id) return ok(bytes);
-        last = new FtfsError("INTEGRITY", `chunk ${short} from ${address} does not match its id`);
-      } catch (error) {
-        last = this.noteFailure(error);
-      }
-    }
-    return { ok: false, error: last };
+    const fetched = await fetchChunk(this.options.pool, {
+      chunkId: chunk.id,
+      addresses: config === undefined ? [] : readAddresses(config),
+      timeoutMs: REBALANCE_CALL_TIMEOUT_MS,
+      verify: (bytes) =>
+        bytes.length === chunk.bytes
+          ? checkChunkBytes(chunk.id, bytes)
+          : fail("INTEGRITY", `chunk ${short} is not ${chunk.bytes} bytes long`),
+    });
+    if (fetched.ok) return ok(fetched.value);
+    const last = fetched.failures.at(-1)?.error;
+    return {
+      ok: false,
+      error:
+        last ?? new FtfsError("UNAVAILABLE", `group ${group} has no replica to read ${short} from`),
+    };
   }
 
   /** To the target's primary, stamped with its epoch; a failover is waited out briefly. */

@@ -13,8 +13,14 @@
  * filling up from nothing leaves clients most of the primary's disk and of its own.
  */
 
-import { SharedPacer, type GroupView, type SyncRef } from "@ftfs/protocol/core";
-import { describeError, RpcPool, type Logger, type ConnectOptions } from "@ftfs/protocol/io";
+import { FtfsError, SharedPacer, type GroupView, type SyncRef } from "@ftfs/protocol/core";
+import {
+  describeError,
+  fetchChunk,
+  RpcPool,
+  type ConnectOptions,
+  type Logger,
+} from "@ftfs/protocol/io";
 import {
   CATCH_UP_CALL_TIMEOUT_MS,
   CATCH_UP_CHECK_INTERVAL_MS,
@@ -204,21 +210,21 @@ export class CatchUp {
   /** Copies one chunk from the primary; answers its size. */
   private async copyChunk(primary: string, chunkId: string): Promise<number> {
     const { chunks } = this.options;
-    const answer = await this.pool.call(
-      primary,
-      "getChunk",
-      { chunkId },
-      {
-        timeoutMs: CATCH_UP_CALL_TIMEOUT_MS,
-      },
-    );
-    const verified = chunks.verify(chunkId, answer.payload);
-    if (!verified.ok) throw verified.error;
-    const stored = await chunks.put(verified.value);
+    const fetched = await fetchChunk(this.pool, {
+      chunkId,
+      addresses: [primary],
+      timeoutMs: CATCH_UP_CALL_TIMEOUT_MS,
+      verify: (bytes) => chunks.verify(chunkId, bytes),
+    });
+    if (!fetched.ok) {
+      throw fetched.failures[0]?.error ?? new FtfsError("UNAVAILABLE", "no primary to copy from");
+    }
+    const stored = await chunks.put(fetched.value);
     if (!stored.ok) throw stored.error;
+    const bytes = fetched.value.bytes.byteLength;
     this.stats.chunksCopied += 1;
-    this.stats.bytesCopied += answer.payload.byteLength;
-    return answer.payload.byteLength;
+    this.stats.bytesCopied += bytes;
+    return bytes;
   }
 }
 

@@ -11,8 +11,14 @@
  * Which replicas to ask and which damage is worth a repair are core/scrub-rules.ts's calls.
  */
 
-import { FtfsError, type GroupView, type Result } from "@ftfs/protocol/core";
-import { describeError, RpcPool, type Logger, type ConnectOptions } from "@ftfs/protocol/io";
+import type { GroupView } from "@ftfs/protocol/core";
+import {
+  describeError,
+  fetchChunk,
+  RpcPool,
+  type ConnectOptions,
+  type Logger,
+} from "@ftfs/protocol/io";
 import {
   REPAIR_CONNECT_TIMEOUT_MS,
   REPAIR_FETCH_TIMEOUT_MS,
@@ -22,7 +28,7 @@ import {
   type DamageKind,
   type Replica,
 } from "../core/index.ts";
-import type { ChunkStore, VerifiedChunk } from "./chunk-store.ts";
+import type { ChunkStore } from "./chunk-store.ts";
 import type { RefsStore } from "./refs-store.ts";
 
 export interface RepairStats {
@@ -153,26 +159,31 @@ export class Repairer {
     if (chunks.has(chunkId)) return; // a client's put stored it again meanwhile
     const sources = repairSources(this.options.view(), this.options.node);
     const problems: string[] = [];
-    for (const source of sources) {
-      const fetched = await this.fetch(source, chunkId);
-      if (!fetched.ok) {
-        problems.push(`${source.node}: ${fetched.error.code} ${fetched.error.message}`);
-        continue;
-      }
+    const fetched = await fetchChunk(this.pool, {
+      chunkId,
+      addresses: sources.map((source) => source.address),
+      timeoutMs: REPAIR_FETCH_TIMEOUT_MS,
+      // A peer's copy may have rotted too: it must hash to the id, as a put must.
+      verify: (bytes) => chunks.verify(chunkId, bytes),
+    });
+    if (fetched.ok) {
       const stored = await chunks.put(fetched.value);
-      if (!stored.ok) {
-        problems.push(`storing it here: ${stored.error.code} ${stored.error.message}`);
-        break;
+      if (stored.ok) {
+        this.stats.repaired += 1;
+        this.stats.repairedBytes += fetched.value.bytes.length;
+        logger.info("chunk repaired", {
+          chunkId,
+          kind,
+          from: nodeAt(sources, fetched.from),
+          bytes: fetched.value.bytes.length,
+        });
+        return;
       }
-      this.stats.repaired += 1;
-      this.stats.repairedBytes += fetched.value.bytes.length;
-      logger.info("chunk repaired", {
-        chunkId,
-        kind,
-        from: source.node,
-        bytes: fetched.value.bytes.length,
-      });
-      return;
+      problems.push(`storing it here: ${stored.error.code} ${stored.error.message}`);
+    } else {
+      for (const { address, error } of fetched.failures) {
+        problems.push(`${nodeAt(sources, address)}: ${error.code} ${error.message}`);
+      }
     }
     this.stats.failed += 1;
     logger.warn("chunk repair found no good copy", {
@@ -181,20 +192,9 @@ export class Repairer {
       problems: sources.length === 0 ? "no other replica known" : problems.join("; "),
     });
   }
+}
 
-  /** One replica's copy, verified against the id (a peer's copy may have rotted too). */
-  private async fetch(source: Replica, chunkId: string): Promise<Result<VerifiedChunk>> {
-    try {
-      const answer = await this.pool.call(
-        source.address,
-        "getChunk",
-        { chunkId },
-        { timeoutMs: REPAIR_FETCH_TIMEOUT_MS },
-      );
-      return this.options.chunks.verify(chunkId, answer.payload);
-    } catch (error) {
-      if (!(error instanceof FtfsError)) throw error;
-      return { ok: false, error };
-    }
-  }
+/** The node id of the source at `address`, for logs. */
+function nodeAt(sources: readonly Replica[], address: string): string {
+  return sources.find((source) => source.address === address)?.node ?? address;
 }

@@ -1,8 +1,10 @@
 /** The Bun edge of the protocol: TCP transport, RPC client and server, security, logs and flags. */
+export * from "./chunk-fetch.ts";
 export * from "./cli-flags.ts";
 export * from "./connection-guard.ts";
 export * from "./frame-channel.ts";
 export * from "./gossip/index.ts";
+export * from "./hedge.ts";
 export * from "./logger.ts";
 export * from "./parent-watch.ts";
 export * from "./primary-finder.ts";

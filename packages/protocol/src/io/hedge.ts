@@ -2,7 +2,8 @@
  * Hedged attempts: start the first; start the next when the last one failed or has been quiet
  * for `hedgeMs`; answer with the first success. A paused node (SIGSTOP, a stalled disk) keeps
  * its TCP connection open and answers nothing, so without a hedge a client would wait out its
- * whole request timeout on it while another replica or group could serve at once.
+ * whole request timeout on it while another replica or group could serve at once. With
+ * `hedgeMs` Infinity the attempts run one at a time, each after the last one failed.
  */
 
 export class AllAttemptsFailed extends Error {
@@ -51,7 +52,10 @@ export function hedgedFirst<T>(
           }
         },
       );
-      if (started < attempts.length) timer = setTimeout(startNext, hedgeMs);
+      // Infinity: one at a time (a timer that long would fire at once: timers cap at 2^31 ms).
+      if (started < attempts.length && Number.isFinite(hedgeMs)) {
+        timer = setTimeout(startNext, hedgeMs);
+      }
     };
     if (attempts.length === 0) reject(new AllAttemptsFailed([]));
     else startNext();

@@ -49,3 +49,18 @@ test("when every attempt fails, the error carries every failure in order of fail
   const failures = (outcome as AllAttemptsFailed).failures.map((error) => String(error));
   expect(failures.sort()).toEqual(["Error: a", "Error: b"]);
 });
+
+test("with an infinite hedge delay the attempts run one at a time", async () => {
+  let running = 0;
+  let most = 0;
+  const attempt = (fails: boolean) => async () => {
+    running += 1;
+    most = Math.max(most, running);
+    await Bun.sleep(5);
+    running -= 1;
+    if (fails) throw new Error("no");
+    return "ok";
+  };
+  const value = await hedgedFirst([attempt(true), attempt(true), attempt(false)], Infinity);
+  expect([value, most]).toEqual(["ok", 1]);
+});
