@@ -54,6 +54,8 @@ export interface CatchUpStats {
   chunksCopied: number;
   bytesCopied: number;
   referencesDropped: number;
+  /** Chunks the primary listed for unfinished uploads only and did not hold (not copied). */
+  danglingSkipped: number;
 }
 
 /** The pass stopped because the group moved on; the next check starts over. */
@@ -65,6 +67,7 @@ export class CatchUp {
     chunksCopied: 0,
     bytesCopied: 0,
     referencesDropped: 0,
+    danglingSkipped: 0,
   };
   private readonly options: CatchUpOptions;
   private readonly pool: RpcPool;
@@ -149,7 +152,7 @@ export class CatchUp {
         }
       });
       const missing = page.body.refs.filter((ref) => !chunks.has(ref.chunkId));
-      await this.copyChunks(primary, uniqueChunks(missing), pace);
+      await this.copyChunks(primary, missing, pace);
       if (page.body.done || this.stopped) break;
     }
     if (this.stopped) return;
@@ -178,9 +181,10 @@ export class CatchUp {
 
   private async copyChunks(
     primary: string,
-    ids: readonly string[],
+    missing: readonly SyncRef[],
     pace: SharedPacer,
   ): Promise<void> {
+    const ids = uniqueChunks(missing);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < ids.length && !this.stopped) {
@@ -188,7 +192,7 @@ export class CatchUp {
         if (this.stopped || next >= ids.length) return;
         const id = ids[next] ?? "";
         next += 1;
-        const bytes = await this.copyChunk(primary, id);
+        const bytes = await this.copyChunk(primary, id, missing);
         pace.done(bytes, this.options.monotonicMs());
       }
     };
@@ -207,9 +211,19 @@ export class CatchUp {
     }
   }
 
-  /** Copies one chunk from the primary; answers its size. */
-  private async copyChunk(primary: string, chunkId: string): Promise<number> {
-    const { chunks } = this.options;
+  /**
+   * Copies one chunk from the primary; answers its size. A chunk the primary lists but does
+   * not hold, named only by unfinished uploads, was never stored there (a put that failed, as
+   * on a full disk, and could not take its reference back): no upload with it can have been
+   * acknowledged, so its references here go and the pass goes on. A kept version's chunk the
+   * primary lacks stops the pass: this node must not join without it.
+   */
+  private async copyChunk(
+    primary: string,
+    chunkId: string,
+    page: readonly SyncRef[],
+  ): Promise<number> {
+    const { chunks, refs, logger } = this.options;
     const fetched = await fetchChunk(this.pool, {
       chunkId,
       addresses: [primary],
@@ -217,7 +231,18 @@ export class CatchUp {
       verify: (bytes) => chunks.verify(chunkId, bytes),
     });
     if (!fetched.ok) {
-      throw fetched.failures[0]?.error ?? new FtfsError("UNAVAILABLE", "no primary to copy from");
+      const error =
+        fetched.failures[0]?.error ?? new FtfsError("UNAVAILABLE", "no primary to copy from");
+      const named = page.filter((ref) => ref.chunkId === chunkId);
+      const unfinishedOnly = named.every((ref) => ref.version === null);
+      if (error.code !== "CHUNK_NOT_FOUND" || !unfinishedOnly) throw error;
+      for (const ref of named) refs.dropPendingRef(chunkId, ref.uid, ref.uploadId);
+      this.stats.danglingSkipped += 1;
+      logger.warn("the primary lacks a chunk only unfinished uploads name; not copied", {
+        chunkId,
+        references: named.length,
+      });
+      return 0;
     }
     const stored = await chunks.put(fetched.value);
     if (!stored.ok) throw stored.error;

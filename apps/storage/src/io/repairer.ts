@@ -16,6 +16,7 @@ import {
   describeError,
   fetchChunk,
   RpcPool,
+  type FetchFailure,
   type ConnectOptions,
   type Logger,
 } from "@ftfs/protocol/io";
@@ -43,6 +44,11 @@ export interface RepairStats {
   repairedBytes: number;
   /** Jobs that found no good copy, or could not store it. */
   failed: number;
+  /**
+   * Chunks no replica holds that only unfinished uploads named: their references were dropped
+   * (a put that failed everywhere and could not take its reference back, as on a full disk).
+   */
+  danglingDropped: number;
 }
 
 export interface RepairerOptions {
@@ -66,6 +72,7 @@ export class Repairer {
     repaired: 0,
     repairedBytes: 0,
     failed: 0,
+    danglingDropped: 0,
   };
   private readonly options: RepairerOptions;
   private readonly pool: RpcPool;
@@ -185,12 +192,37 @@ export class Repairer {
         problems.push(`${nodeAt(sources, address)}: ${error.code} ${error.message}`);
       }
     }
+    if (kind === "missing" && this.dropDangling(chunkId, fetched.ok ? [] : fetched.failures)) {
+      return;
+    }
     this.stats.failed += 1;
     logger.warn("chunk repair found no good copy", {
       chunkId,
       kind,
       problems: sources.length === 0 ? "no other replica known" : problems.join("; "),
     });
+  }
+
+  /**
+   * A referenced chunk that was never here (the sweep's "missing", not rot), that no replica of
+   * a known group holds (each said CHUNK_NOT_FOUND, or there is none to ask), and that only
+   * unfinished uploads name: the puts that recorded those references never stored it, so no
+   * upload with it can have been acknowledged in this group. Its references go, or a learner's
+   * catch-up would ask for it forever. A kept version's chunk is never forgotten so.
+   */
+  private dropDangling(chunkId: string, failures: readonly FetchFailure[]): boolean {
+    const { chunks, refs, logger } = this.options;
+    if (this.options.view() === null) return false;
+    if (!failures.every((failure) => failure.error.code === "CHUNK_NOT_FOUND")) return false;
+    if (chunks.has(chunkId) || chunks.putInFlight(chunkId)) return false;
+    if (refs.chunkRefFacts(chunkId, 0).committed > 0) return false;
+    const dropped = refs.dropChunk(chunkId);
+    this.stats.danglingDropped += 1;
+    logger.warn("no replica holds a chunk only unfinished uploads named; references dropped", {
+      chunkId,
+      references: dropped,
+    });
+    return true;
   }
 }
 

@@ -187,6 +187,27 @@ test("a reference whose put is still under way, or a learner's, is not damage", 
   expect(fx.repairer.stats.queued).toBe(0);
 });
 
+test("a chunk only unfinished uploads name, held by no replica, loses those references", async () => {
+  // A put whose write failed on a full disk, and whose reference could not be taken back
+  // either: nothing holds the chunk, and a learner's catch-up would ask for it forever.
+  const lost = new TextEncoder().encode("never stored anywhere");
+  const lostId = sha256Hex(lost);
+  fx.refs.addPending(lostId, OWNER, lost.length, 1);
+  // A kept version's chunk that no replica holds is data lost: said loudly, never forgotten.
+  const kept = new TextEncoder().encode("committed, then lost everywhere");
+  const keptId = sha256Hex(kept);
+  const keptOwner = { ...OWNER, uploadId: "u2" };
+  fx.refs.addPending(keptId, keptOwner, kept.length, 1);
+  fx.refs.commitChunk(keptOwner.uid, keptOwner.name, keptOwner.uploadId, 1, keptId);
+  const scrub = scrubber();
+  await scrub.pass();
+  await fx.repairer.idle();
+  expect(fx.refs.referencesTo(lostId)).toBe(0);
+  expect(fx.repairer.stats.danglingDropped).toBe(1);
+  expect(fx.refs.referencesTo(keptId)).toBe(1);
+  expect(logged("chunk repair found no good copy").map((entry) => entry.chunkId)).toEqual([keptId]);
+});
+
 test("a pass reads no faster than its rate", async () => {
   for (let index = 0; index < 8; index += 1) await stored(`chunk ${index}`);
   // Eight tiny chunks cost the minimum each: 8 × 64 KiB at 4 MiB/s is 125 ms.
