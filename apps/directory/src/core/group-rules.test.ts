@@ -367,6 +367,24 @@ describe("StorageRegistry", () => {
     expect(registry.list().map((status) => status.node)).toEqual(["s1b", "s1c"]);
   });
 
+  test("evidence that a node is down is kept as such, keeps its last heartbeat, and a beat clears it", () => {
+    const registry = new StorageRegistry(10, DEAD_AFTER_MS);
+    const { node: id, group, address, capacityBytes, usedBytes } = node("s1a", 0);
+    const beat: Heartbeat = { node: id, group, address, capacityBytes, usedBytes };
+    expect(registry.record(beat, NOW_MS).ok).toBe(true);
+    expect(registry.markDown("s1a", NOW_MS + 10, "gossip: dead")).toBe(true);
+    expect(registry.get("s1a")).toMatchObject({
+      lastHeartbeatMs: NOW_MS,
+      down: { evidence: "gossip: dead", atMs: NOW_MS + 10 },
+    });
+    expect(registry.isAlive("s1a", NOW_MS + 11)).toBe(false);
+    // Already down: nothing new to act on.
+    expect(registry.markDown("s1a", NOW_MS + 12, "its port refused a connection")).toBe(false);
+    expect(registry.record(beat, NOW_MS + 20).ok).toBe(true);
+    expect(registry.get("s1a")?.down).toBeUndefined();
+    expect(registry.isAlive("s1a", NOW_MS + 21)).toBe(true);
+  });
+
   test("seeding from a recorded configuration gives its nodes one timeout to speak up", () => {
     const registry = new StorageRegistry(10, DEAD_AFTER_MS);
     registry.seed(config(["s1a", "s1b"], "s1a", 3), NOW_MS);

@@ -1,8 +1,10 @@
 /**
  * Storage-group configuration rules (the directory as PacificA's configuration manager), pure:
  * given the registered storage nodes with their last heartbeat and `nowMs`, what each group's
- * configuration should be, and which groups can take an upload. Liveness here is heartbeat age;
- * gossip (SWIM) will feed the same rules later.
+ * configuration should be, and which groups can take an upload. A node is alive while its last
+ * heartbeat is younger than the timeout and no evidence says it is down (gossip declared it
+ * dead or left, or its port refused a connection: StorageNodeStatus.down); its next heartbeat
+ * clears that evidence.
  *
  * Rules (PacificA's, with learners):
  *   - a live node that is in the current configuration's replicas (in sync) stays in sync,
@@ -70,6 +72,8 @@ export interface StorageNodeStatus {
   readonly spare?: boolean;
   /** The data folder the node runs on; absent: an older build, or not heard from yet. */
   readonly folderId?: string;
+  /** Evidence since its last heartbeat that the node is down: what said so, and when. */
+  readonly down?: { readonly evidence: string; readonly atMs: number };
 }
 
 /** A configuration recorded before replication factors existed counts its in-sync size. */
@@ -88,7 +92,7 @@ function nextReplicationFactor(
 }
 
 export function isAlive(status: StorageNodeStatus, nowMs: number, deadAfterMs: number): boolean {
-  return nowMs - status.lastHeartbeatMs < deadAfterMs;
+  return status.down === undefined && nowMs - status.lastHeartbeatMs < deadAfterMs;
 }
 
 function liveMembers(

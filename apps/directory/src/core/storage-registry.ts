@@ -79,14 +79,16 @@ export class StorageRegistry {
   }
 
   /**
-   * Gossip declared the node dead (or it left): count it as silent since long enough ago that
-   * it is dead now, without waiting for the heartbeat timeout. Its next heartbeat revives it,
-   * so a gossip mistake costs one reconfiguration, never a node lost for good.
+   * Evidence that the node is down (gossip declared it dead or it left; its port refused a
+   * connection): it counts as dead from now, without waiting for the heartbeat timeout, and
+   * the evidence is kept beside its last heartbeat. Its next heartbeat clears it, so a mistaken
+   * suspicion costs one reconfiguration, never a node lost for good. True when this is news
+   * (the node was alive until now).
    */
-  markDown(node: string, nowMs: number): boolean {
+  markDown(node: string, nowMs: number, evidence: string): boolean {
     const status = this.nodes.get(node);
     if (status === undefined || !isAlive(status, nowMs, this.deadAfterMs)) return false;
-    this.nodes.set(node, { ...status, lastHeartbeatMs: nowMs - this.deadAfterMs });
+    this.nodes.set(node, { ...status, down: { evidence, atMs: nowMs } });
     return true;
   }
 

@@ -87,7 +87,7 @@ export class GroupManager {
    * refused a connection): reconfigure its group now rather than at the heartbeat timeout.
    */
   onMemberDown(node: string, evidence: string): Promise<void> {
-    if (!this.registry.markDown(node, this.options.nowMs())) return this.queue;
+    if (!this.registry.markDown(node, this.options.nowMs(), evidence)) return this.queue;
     this.options.logger.info("storage node down", { node, evidence });
     return this.reconfigure();
   }
