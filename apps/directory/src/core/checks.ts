@@ -9,6 +9,20 @@ import type { MetadataView } from "./store.ts";
 
 export type Failure = ReturnType<typeof fail>;
 
+/**
+ * The one answer a directory backup gives to what only the primary may serve: NOT_PRIMARY with
+ * the primary's address as a hint, or UNAVAILABLE (retry) while no primary is known (an
+ * election is under way).
+ */
+export function notPrimary(node: string, primary: string | null): Failure {
+  if (primary === null) {
+    return fail("UNAVAILABLE", `directory node ${node} knows no primary yet (election); retry`);
+  }
+  return fail("NOT_PRIMARY", `directory node ${node} is a backup; the primary is ${primary}`, {
+    primary,
+  });
+}
+
 export function noSuchUser(uid: string): Failure {
   return fail("NO_SUCH_USER", `no user '${uid}'; run \`ftfs ${uid} c\` to connect first`);
 }

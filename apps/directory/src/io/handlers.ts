@@ -52,6 +52,7 @@ import {
   uploadKeeps,
   uploadsToSweep,
   type GarbageFacts,
+  notPrimary,
 } from "../core/index.ts";
 import type { GroupManager } from "./group-manager.ts";
 import type { Rebalancer } from "./rebalancer.ts";
@@ -435,22 +436,7 @@ function onPrimary<O extends Op>(context: DirectoryContext, handler: Handler<O>)
   return async (body: RequestBody<O>, request: RequestContext) => {
     const leadership = context.leadership();
     if (leadership.kind === "forming") return leadership.error;
-    if (leadership.kind === "backup") {
-      const { primary } = leadership;
-      if (primary === null) {
-        return fail(
-          "UNAVAILABLE",
-          `directory node ${context.node} knows no primary yet (election); retry`,
-        );
-      }
-      return fail(
-        "NOT_PRIMARY",
-        `directory node ${context.node} is a backup; the primary is ${primary}`,
-        {
-          primary,
-        },
-      );
-    }
+    if (leadership.kind === "backup") return notPrimary(context.node, leadership.primary);
     return handler(body, request);
   };
 }

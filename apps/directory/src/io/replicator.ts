@@ -20,6 +20,7 @@ import {
   applyCommand,
   decodeCommand,
   encodeCommand,
+  notPrimary,
   RAFT_COMPACT_EVERY_ENTRIES,
   RAFT_ELECTION_TICKS,
   RAFT_HEARTBEAT_TICKS,
@@ -482,16 +483,7 @@ export class Replicator implements Proposer {
   }
 
   private notPrimary(): Result<never> {
-    const address = this.leaderAddress();
-    if (address === null) {
-      return fail(
-        "UNAVAILABLE",
-        `directory node ${this.id} knows no primary yet (election); retry`,
-      );
-    }
-    return fail("NOT_PRIMARY", `directory node ${this.id} is a backup; the primary is ${address}`, {
-      primary: address,
-    });
+    return notPrimary(this.id, this.leaderAddress());
   }
 
   /**
