@@ -54,9 +54,10 @@ import {
   SHUTDOWN_FLUSH_TIMEOUT_MS,
   STORAGE_DEAD_AFTER_MS,
   STORAGE_NODES_MAX,
-  RAFT_ELECTION_TICKS,
-  RAFT_TICK_MS,
+  diskFullRefusal,
+  hearWhileFull,
   type Command,
+  type DiskFullState,
   type OutcomeOf,
 } from "../core/index.ts";
 import { GroupManager } from "./group-manager.ts";
@@ -78,17 +79,6 @@ export const DISK_FULL_PROBE_INTERVAL_MS = 1_000;
  * probe that passes means Raft's next batches fit too, rather than failing again at once.
  */
 export const DISK_FULL_PROBE_BYTES = 64 * 1024;
-/** The longest election timeout: Raft randomizes it in [1, 2) × RAFT_ELECTION_TICKS ticks. */
-const ELECTION_TIMEOUT_MS_MAX = 2 * RAFT_ELECTION_TICKS * RAFT_TICK_MS;
-/**
- * How long a member of a larger group whose disk filled answers UNAVAILABLE (retry: another
- * member should take over) before it answers DISK_FULL: three of the longest elections. Well
- * under a client's retry deadline, so a takeover is a pause and a group that cannot take over
- * is one clear line.
- */
-export const DISK_FULL_TAKEOVER_GRACE_MS = 3 * ELECTION_TIMEOUT_MS_MAX;
-/** A leader heard over Raft this recently still leads: it heartbeats every few ticks. */
-const HEARD_LEADER_FRESH_MS = ELECTION_TIMEOUT_MS_MAX;
 
 export interface DirectoryNodeOptions {
   readonly node: string;
@@ -132,15 +122,10 @@ export interface DirectoryNodeOptions {
   readonly keepVersions?: number;
 }
 
-/** While the disk is full: this node is out of its group, waiting for space. */
+/** While the disk is full (core/disk-full-rules.ts), with the probe that waits for space. */
 interface DiskFull {
-  /** performance.now() when it filled: how long the others have had to take over. */
-  readonly sinceMs: number;
-  /** The last term on this node's disk: its epoch while it waits. */
-  readonly term: number;
+  state: DiskFullState;
   readonly probe: ReturnType<typeof setInterval>;
-  /** The newest leader heard from over Raft meanwhile: where to send callers. */
-  heard: { readonly id: string; readonly term: number; readonly atMs: number } | null;
 }
 
 /** What only the primary runs: created on election, stopped on losing it. */
@@ -286,7 +271,7 @@ export class DirectoryNode {
   }
 
   get term(): number {
-    return this.replicator?.term ?? this.diskFull?.term ?? 0;
+    return this.replicator?.term ?? this.diskFull?.state.term ?? 0;
   }
 
   /** The disk filled and this node waits for space (out of its group meanwhile). */
@@ -421,7 +406,10 @@ export class DirectoryNode {
     if (!assembled.ok) return assembled;
     if (assembled.value === null) return ok(undefined);
     if (this.replicator !== null) this.replicator.step(assembled.value);
-    else if (this.diskFull !== null) this.hearWhileFull(this.diskFull, assembled.value);
+    else if (this.diskFull !== null) {
+      const full = this.diskFull;
+      full.state = hearWhileFull(full.state, assembled.value, performance.now());
+    }
     return ok(undefined);
   }
 
@@ -536,10 +524,8 @@ export class DirectoryNode {
     this.replicator = null;
     this.stopDuties();
     this.diskFull = {
-      sinceMs: performance.now(),
-      term,
+      state: { sinceMs: performance.now(), term, heard: null },
       probe: setInterval(() => this.probeDisk(), DISK_FULL_PROBE_INTERVAL_MS),
-      heard: null,
     };
     this.logger.error("disk is full: changes are refused until space returns; reads go on", {
       dataFolder: this.dataFolder,
@@ -563,7 +549,7 @@ export class DirectoryNode {
       this.diskFull = null;
       this.logger.info("disk has room again; rejoining the directory group", {
         dataFolder: this.dataFolder,
-        fullForMs: Math.round(performance.now() - full.sinceMs),
+        fullForMs: Math.round(performance.now() - full.state.sinceMs),
       });
       this.startReplication(loadMembers(this.store) ?? this.members);
     } catch (error) {
@@ -572,46 +558,15 @@ export class DirectoryNode {
     }
   }
 
-  /** A leader's append or heartbeat, heard while silent: callers are sent there. */
-  private hearWhileFull(full: DiskFull, message: raft.RaftMessage): void {
-    const { type } = message;
-    const fromLeader = type === "append" || type === "heartbeat" || type === "installSnapshot";
-    if (!fromLeader || message.term < full.term) return;
-    if (full.heard !== null && message.term < full.heard.term) return;
-    full.heard = { id: message.from, term: message.term, atMs: performance.now() };
-  }
-
-  /**
-   * What a change (or, in a larger group, a current read) hears while the disk is full: the
-   * primary, if one was heard lately; UNAVAILABLE (retry) while the others may still be
-   * electing one; else DISK_FULL, which no retry can fix until space is freed.
-   */
+  /** What a change hears while the disk is full (core/disk-full-rules.ts). */
   private diskFullRefusal(full: DiskFull): ReturnType<typeof fail> {
-    const nowMs = performance.now();
-    const where = `directory node ${this.node}'s disk is full (data folder ${this.dataFolder})`;
-    const heard = full.heard;
-    const primary =
-      heard !== null && nowMs - heard.atMs <= HEARD_LEADER_FRESH_MS
-        ? this.addresses.get(heard.id)
-        : undefined;
-    if (primary !== undefined) {
-      return fail("NOT_PRIMARY", `${where}; the primary is ${primary}`, { primary });
-    }
-    const resumes = "it resumes by itself once space is freed there";
-    if (this.alone) {
-      return fail(
-        "DISK_FULL",
-        `${where}: uploads, deletes and new users are refused; reads still work; ${resumes}`,
-      );
-    }
-    if (nowMs - full.sinceMs < DISK_FULL_TAKEOVER_GRACE_MS) {
-      return fail("UNAVAILABLE", `${where}; another directory node should take over; retry`);
-    }
-    return fail(
-      "DISK_FULL",
-      `${where} and no other directory node leads: changes are refused; stale listings ` +
-        `still work (ftfs <uid> d --stale); ${resumes}`,
-    );
+    return diskFullRefusal(full.state, {
+      node: this.node,
+      dataFolder: this.dataFolder,
+      alone: this.alone,
+      nowMs: performance.now(),
+      addressOf: (node) => this.addresses.get(node),
+    });
   }
 
   /**
