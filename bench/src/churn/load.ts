@@ -6,11 +6,10 @@
  */
 
 import { assertNever } from "@ftfs/protocol/core";
-import { RpcPool } from "@ftfs/protocol/io";
-import { sha256Hex } from "@ftfs/protocol/io";
+import { RpcPool, sha256Hex } from "@ftfs/protocol/io";
 import { FtfsClient } from "ftfs";
+import { OpLog, type Op } from "../history/history.ts";
 import { pickWeighted, type BenchOptions, type OpKind } from "./config.ts";
-import { History, type WriteRecord } from "./history.ts";
 import type { OpRecord } from "./metrics.ts";
 
 /** Clients that share one connection pool: one pool per ~10 clients, as an app process would. */
@@ -25,7 +24,8 @@ const ERROR_SAMPLES_MAX = 8;
 const VERIFY_CONCURRENCY = 16;
 
 export interface LoadState {
-  readonly history: History;
+  /** Every client op, as the history checker (bench/src/history) judges it after the run. */
+  readonly ops: OpLog;
   readonly records: OpRecord[];
   readonly retryTimesMs: number[];
   readonly errorSamples: string[];
@@ -88,7 +88,7 @@ export class Load {
     const largest = Math.max(...options.sizes.map((entry) => entry.value));
     this.payloads = new Payloads(largest, this.random);
     this.state = {
-      history: new History(),
+      ops: new OpLog(),
       records: [],
       retryTimesMs: [],
       errorSamples: [],
@@ -142,7 +142,7 @@ export class Load {
       let bytes = 0;
       let ok = true;
       try {
-        bytes = await this.op(client, uid, kind, `f${index}-${n}`, names);
+        bytes = await this.op(client, index, uid, kind, `f${index}-${n}`, names);
       } catch (error) {
         ok = false;
         if (this.state.errorSamples.length < ERROR_SAMPLES_MAX) {
@@ -164,6 +164,7 @@ export class Load {
 
   private async op(
     client: FtfsClient,
+    index: number,
     uid: string,
     kind: OpKind,
     newName: string,
@@ -171,70 +172,90 @@ export class Load {
   ): Promise<number> {
     switch (kind) {
       case "upload":
-        return this.write(client, uid, newName);
+        return this.write(client, index, "upload", uid, newName);
       case "update":
-        return this.write(client, uid, this.pickName(names));
+        return this.write(client, index, "update", uid, this.pickName(names));
       case "read":
-        return this.read(client, uid, this.pickName(names));
+        return this.read(client, index, uid, this.pickName(names));
       case "list":
-        await this.list(client, uid, names.length);
+        await this.list(client, index, uid, names.length);
         return 0;
       default:
         return assertNever(kind, "op kind");
     }
   }
 
-  private async write(client: FtfsClient, uid: string, name: string): Promise<number> {
+  private async write(
+    client: FtfsClient,
+    index: number,
+    kind: "upload" | "update",
+    uid: string,
+    name: string,
+  ): Promise<number> {
     const size = pickWeighted(this.options.sizes, this.random());
     const bytes = this.payloads.bytes(size, this.stampNext);
     this.stampNext += 1;
-    const record = this.state.history.beginWrite(uid, name, sha256Hex(bytes), size, this.nowMs());
+    const { ops } = this.state;
+    const op = ops.invoke(index, kind, uid, name, { sha256: sha256Hex(bytes), bytes: size });
     try {
       const result = await client.uploadBytes(uid, name, bytes);
-      this.acknowledge(record, result.version);
+      ops.ok(op, { version: result.version });
+      this.acknowledged(uid, name);
       return size;
     } catch (error) {
-      record.failed = true;
+      ops.failed(op, errorText(error));
       throw error;
-    } finally {
-      record.endMs = this.nowMs();
     }
   }
 
-  private acknowledge(record: WriteRecord, version: number): void {
-    const first = this.state.history
-      .writesOf(record.uid, record.name)
-      .every((w) => w.version === null);
-    record.version = version;
-    if (!first) return;
-    const names = this.ackedNames.get(record.uid) ?? [];
-    names.push(record.name);
-    this.ackedNames.set(record.uid, names);
+  /** A name's first acknowledged version makes it one that updates, reads and lists use. */
+  private acknowledged(uid: string, name: string): void {
+    const names = this.ackedNames.get(uid) ?? [];
+    if (names.includes(name)) return;
+    names.push(name);
+    this.ackedNames.set(uid, names);
   }
 
-  private async read(client: FtfsClient, uid: string, name: string): Promise<number> {
-    const context = this.state.history.readContext(uid, name);
-    const startMs = this.nowMs();
+  private async read(
+    client: FtfsClient,
+    index: number,
+    uid: string,
+    name: string,
+  ): Promise<number> {
+    const { ops } = this.state;
+    const op = ops.invoke(index, "read", uid, name);
     const hasher = new Bun.CryptoHasher("sha256");
-    const result = await client.read(uid, name, (chunk) => void hasher.update(chunk));
-    this.state.history.reads.push({
-      uid,
-      name,
-      startMs,
-      endMs: this.nowMs(),
-      version: result.version,
-      sha256: hasher.digest("hex"),
-      ...context,
-    });
-    return result.bytes;
+    try {
+      const result = await client.read(uid, name, (chunk) => void hasher.update(chunk));
+      ops.ok(op, { version: result.version, sha256: hasher.digest("hex"), bytes: result.bytes });
+      return result.bytes;
+    } catch (error) {
+      ops.failed(op, errorText(error));
+      throw error;
+    }
   }
 
   /** Every name acknowledged before the listing started must be in it. */
-  private async list(client: FtfsClient, uid: string, ackedBefore: number): Promise<void> {
+  private async list(
+    client: FtfsClient,
+    index: number,
+    uid: string,
+    ackedBefore: number,
+  ): Promise<void> {
+    const { ops } = this.state;
+    const op = ops.invoke(index, "list", uid, null);
     const expected = (this.ackedNames.get(uid) ?? []).slice(0, ackedBefore);
-    const listed = new Set((await client.list(uid)).map((file) => file.name));
-    const missing = expected.filter((name) => !listed.has(name)).length;
-    this.state.listMissing += missing;
+    let files: Awaited<ReturnType<FtfsClient["list"]>>;
+    try {
+      files = await client.list(uid);
+    } catch (error) {
+      ops.failed(op, errorText(error));
+      throw error;
+    }
+    const listed = files.map(({ name, version, sha256 }) => ({ name, version, sha256 }));
+    ops.ok(op, { listed });
+    const names = new Set(listed.map((file) => file.name));
+    this.state.listMissing += expected.filter((name) => !names.has(name)).length;
   }
 
   close(): void {
@@ -254,7 +275,7 @@ export interface VerifyResult {
 /** Read every acknowledged (name, version) back and compare its SHA-256 with what was written. */
 export async function verifyAcknowledged(
   directories: readonly string[],
-  writes: readonly WriteRecord[],
+  writes: readonly Op[],
 ): Promise<VerifyResult> {
   const pool = new RpcPool(POOL_CONNECT_TIMEOUT_MS);
   const client = new FtfsClient({ directories, pool });
@@ -266,7 +287,7 @@ export async function verifyAcknowledged(
   const worker = async (): Promise<void> => {
     for (let index = next++; index < writes.length; index = next++) {
       const write = writes[index];
-      if (write === undefined || write.version === null) continue;
+      if (write === undefined || write.version === null || write.name === null) continue;
       const label = `${write.uid}/${write.name}@v${write.version}`;
       try {
         const hasher = new Bun.CryptoHasher("sha256");

@@ -14,7 +14,8 @@ import { cpuSeconds } from "../proc-stats.ts";
 import { ChurnPlayer, outages } from "./churn.ts";
 import { clusterView, toSample } from "./cluster-view.ts";
 import { parseArgs, type BenchOptions } from "./config.ts";
-import { checkReads, conflictingAcks } from "./history.ts";
+import { checkHistory } from "../history/checker.ts";
+import { isWrite } from "../history/history.ts";
 import { Load, verifyAcknowledged } from "./load.ts";
 import { perSecond, type MembershipSample } from "./metrics.ts";
 import { renderPng } from "./png.ts";
@@ -168,12 +169,13 @@ async function runLoad(
   const healed = churn.heal();
   if (healed.length > 0) log(`healed: ${healed.join(", ")}`);
   await cluster.waitReady(HEAL_READY_TIMEOUT_MS);
-  const acked = load.state.history.acknowledged();
+  const ops = load.state.ops.ops;
+  const acked = ops.filter((op) => isWrite(op) && op.status === "ok");
   log(`reading back ${acked.length} acknowledged writes`);
   const verify = await verifyAcknowledged(cluster.directoryAddresses, acked);
   load.close();
-  const reads = checkReads(load.state.history);
-  const conflicts = conflictingAcks(load.state.history);
+  // The chaos suite's checker: per-file linearizability of reads, listings and acknowledgements.
+  const violations = checkHistory(ops, []);
   const metrics = perSecond(
     load.state.records,
     load.state.retryTimesMs,
@@ -187,8 +189,7 @@ async function runLoad(
     metrics,
     load: load.state,
     verify,
-    reads,
-    conflicts,
+    violations,
     limits,
     churn: churn.records,
     serverCpuSeconds: sampler.serverCpuSeconds(),
@@ -196,12 +197,7 @@ async function runLoad(
     loopLagMsMax: sampler.loopLagMsMax,
   });
   const failed =
-    verify.lost > 0 ||
-    verify.corrupted > 0 ||
-    reads.unknown > 0 ||
-    reads.stale > 0 ||
-    conflicts.length > 0 ||
-    load.state.listMissing > 0;
+    verify.lost > 0 || verify.corrupted > 0 || violations.length > 0 || load.state.listMissing > 0;
   await writeOutputs(options, summary, metrics, churn, durationMs);
   return { summary, failed };
 }

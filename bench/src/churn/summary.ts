@@ -6,7 +6,7 @@
 import type { MachineLimits } from "../machine-limits.ts";
 import type { ChurnRecord } from "./churn.ts";
 import { OP_KINDS, type BenchOptions, type OpKind } from "./config.ts";
-import type { ReadCheck } from "./history.ts";
+import type { Violation, ViolationKind } from "../history/checker.ts";
 import type { LoadState, VerifyResult } from "./load.ts";
 import { longestGap } from "../completions.ts";
 import { percentile, type SecondMetrics } from "./metrics.ts";
@@ -31,8 +31,8 @@ export interface SummaryInput {
   readonly metrics: readonly SecondMetrics[];
   readonly load: LoadState;
   readonly verify: VerifyResult;
-  readonly reads: ReadCheck;
-  readonly conflicts: readonly string[];
+  /** What the history checker found over every op of the run (bench/src/history). */
+  readonly violations: readonly Violation[];
   readonly limits: MachineLimits | null;
   readonly churn: readonly ChurnRecord[];
   readonly serverCpuSeconds: number;
@@ -61,7 +61,8 @@ export interface Summary {
   readonly lost: number;
   readonly corrupted: number;
   readonly conflictingAcks: number;
-  readonly reads: Omit<ReadCheck, "samples">;
+  /** History violations by kind (stale, phantom, corrupt, non-monotonic reads, …): all 0. */
+  readonly violations: Readonly<Partial<Record<ViolationKind, number>>>;
   readonly listMissing: number;
   readonly serverCpuSeconds: number;
   readonly serverCpuMsPerOp: number;
@@ -89,7 +90,10 @@ export function buildSummary(input: SummaryInput): Summary {
   const gap = longestGap(records);
   const mibPerS = bytes / MIB / seconds;
   const writeMibPerS = writeBytes / MIB / seconds;
-  const { samples: readSamples, ...reads } = input.reads;
+  const violations: Partial<Record<ViolationKind, number>> = {};
+  for (const violation of input.violations) {
+    violations[violation.kind] = (violations[violation.kind] ?? 0) + 1;
+  }
   return {
     clients: input.options.clients,
     durationS: seconds,
@@ -110,8 +114,8 @@ export function buildSummary(input: SummaryInput): Summary {
     readBackExact: input.verify.exact,
     lost: input.verify.lost,
     corrupted: input.verify.corrupted,
-    conflictingAcks: input.conflicts.length,
-    reads,
+    conflictingAcks: violations["split-brain"] ?? 0,
+    violations,
     listMissing: input.load.listMissing,
     serverCpuSeconds: input.serverCpuSeconds,
     serverCpuMsPerOp: (input.serverCpuSeconds * MS_PER_S) / Math.max(1, ok.length),
@@ -125,10 +129,19 @@ export function buildSummary(input: SummaryInput): Summary {
     samples: [
       ...input.load.errorSamples,
       ...input.verify.samples,
-      ...readSamples,
-      ...input.conflicts,
+      ...input.violations
+        .slice(0, VIOLATION_SAMPLES_MAX)
+        .map((violation) => `${violation.kind}: ${violation.detail}`),
     ],
   };
+}
+
+/** Violations shown in the summary's samples; every one is counted by kind. */
+const VIOLATION_SAMPLES_MAX = 5;
+
+function violationsText(summary: Summary): string {
+  const parts = Object.entries(summary.violations).map(([kind, count]) => `${kind} ${count}`);
+  return parts.length === 0 ? "0" : parts.join(", ");
 }
 
 const fixed = (value: number | null, digits = 1): string =>
@@ -174,11 +187,7 @@ export function formatSummary(summary: Summary): string {
       `${summary.lost} / ${summary.corrupted} / ${summary.conflictingAcks}`,
       `${PEER.lost} / 0 / -`,
     ],
-    [
-      "reads: acked / concurrent / stale / unknown",
-      `${summary.reads.acked} / ${summary.reads.concurrent} / ${summary.reads.stale} / ${summary.reads.unknown}`,
-      "",
-    ],
+    ["history violations (reads, listings, acknowledgements)", violationsText(summary), "0"],
     ["listings missing an acked name", String(summary.listMissing), ""],
     [
       "server CPU s (all FTFS processes) / ms per op",
