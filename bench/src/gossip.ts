@@ -13,7 +13,7 @@
 
 import { parseFlags, parseIntegerFlag } from "@ftfs/protocol/io";
 import type { Subprocess } from "bun";
-import { Netns, type LossCounters } from "./netns.ts";
+import { Netns, type LossCounters } from "@ftfs/protocol/testing";
 
 const FLAGS = [
   { name: "nodes", description: "members per cluster", default: "10" },

@@ -17,7 +17,7 @@ import { sha256Hex } from "@ftfs/protocol/io";
 import type { FtfsClient } from "ftfs";
 import type { ChaosUsers } from "./client.ts";
 import { CHAOS_CHUNK_BYTES } from "./cluster.ts";
-import type { Op } from "../history/history.ts";
+import type { Op } from "@ftfs/protocol/testing/history";
 import { errorText, OP_TIMEOUT_MS, stampedBytes, type Workload } from "./workload.ts";
 
 /**

@@ -16,8 +16,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { FtfsError, type Manifest } from "@ftfs/protocol/core";
 import type { RpcPool } from "@ftfs/protocol/io";
-import type { LocalCluster, NodeProcess } from "@ftfs/protocol/testing";
-import { clusterView } from "../churn/cluster-view.ts";
+import { clusterView, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
 import { chaosNodePool } from "./client.ts";
 
 const GC_PASS_LINE = '"msg":"garbage collection pass done"';

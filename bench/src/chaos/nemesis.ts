@@ -11,8 +11,7 @@
 
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { NodeProcess } from "@ftfs/protocol/testing";
-import { clusterView, resolveTarget } from "../churn/cluster-view.ts";
+import { clusterView, resolveTarget, type NodeProcess } from "@ftfs/protocol/testing";
 import { CliUpload, PAUSED_UPLOAD_CHUNKS, pauseMidUpload, waitCollected } from "./cli-upload.ts";
 import type { ChaosUsers } from "./client.ts";
 import type { ChaosCluster } from "./cluster.ts";

@@ -24,7 +24,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { processAlive } from "@ftfs/protocol/io";
-import { Netns } from "../netns.ts";
+import { Netns } from "@ftfs/protocol/testing";
 
 /** Namespaces are `ftfs-chaos-<pid>-<node>`; bridges `ftc-<pid>`; host veth ends `ftc<pid>v<i>`. */
 const NS_PREFIX = "ftfs-chaos-";

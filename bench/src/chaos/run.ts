@@ -17,7 +17,7 @@ import {
   keptVersions,
   type FinalRead,
   type Violation,
-} from "../history/checker.ts";
+} from "@ftfs/protocol/testing/history";
 import { clockJumpUnavailableReason } from "./clock.ts";
 import { SMALL_DISK_NODE, startChaosCluster, type ChaosCluster } from "./cluster.ts";
 import { waitConverged } from "./converge.ts";
@@ -28,7 +28,7 @@ import {
   CHAOS_UPLOAD_DEADLINE_MS,
   GC_PASSES_AFTER_LOAD,
 } from "./gc-timing.ts";
-import { isWrite, OpLog, type OpStatus } from "../history/history.ts";
+import { isWrite, OpLog, type OpStatus } from "@ftfs/protocol/testing/history";
 import { startFault, type ActiveFault, type NemesisContext } from "./nemesis.ts";
 import { CHAOS_ROOT_PREFIX } from "./net.ts";
 import { describeFault, makeSchedule, type FaultKind } from "./schedule.ts";

@@ -10,7 +10,7 @@ import { Prng } from "@ftfs/protocol/core";
 import { sha256Hex } from "@ftfs/protocol/io";
 import type { ChaosClient, ChaosUsers } from "./client.ts";
 import { CHAOS_CHUNK_BYTES } from "./cluster.ts";
-import { fileKey, type OpKind, type OpLog } from "../history/history.ts";
+import { fileKey, type OpKind, type OpLog } from "@ftfs/protocol/testing/history";
 import { NAMES_PER_USER, workloadName, workloadUid } from "./schedule.ts";
 
 export const CLIENTS_DEFAULT = 8;

@@ -7,7 +7,7 @@
 
 import { assertNever } from "@ftfs/protocol/core";
 import type { LocalCluster, NodeProcess } from "@ftfs/protocol/testing";
-import { clusterView, resolveTarget } from "./cluster-view.ts";
+import { clusterView, resolveTarget } from "@ftfs/protocol/testing";
 import { isUndo, type ChurnAction, type ChurnEvent } from "./schedule.ts";
 
 /** A role may be briefly unheld (an election in progress): look again for this long. */

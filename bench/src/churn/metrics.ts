@@ -3,6 +3,7 @@
  * Pure: seconds are counted from the load's start; an operation counts in the second it ended.
  */
 
+import type { MembershipSample } from "@ftfs/protocol/testing";
 import { OP_KINDS, type OpKind } from "./config.ts";
 
 const MIB = 1024 * 1024;
@@ -16,16 +17,6 @@ export interface OpRecord {
   readonly ok: boolean;
   /** Payload bytes moved (uploaded or read); 0 for listings and failures. */
   readonly bytes: number;
-}
-
-export interface MembershipSample {
-  readonly tMs: number;
-  /** Node id of the directory primary, null when no directory claims it. */
-  readonly directoryPrimary: string | null;
-  /** Group → primary node id (null: none), as the directory primary records it. */
-  readonly groupPrimary: Readonly<Record<string, string | null>>;
-  /** Group → in-sync replicas. */
-  readonly groupInSync: Readonly<Record<string, number>>;
 }
 
 export interface SecondMetrics {

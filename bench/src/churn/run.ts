@@ -8,16 +8,21 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
+import {
+  clusterView,
+  startCluster,
+  toSample,
+  type LocalCluster,
+  type MembershipSample,
+} from "@ftfs/protocol/testing";
 import { measureMachineLimits, type MachineLimits } from "../machine-limits.ts";
 import { cpuSeconds } from "../proc-stats.ts";
 import { ChurnPlayer, outages } from "./churn.ts";
-import { clusterView, toSample } from "./cluster-view.ts";
 import { parseArgs, type BenchOptions } from "./config.ts";
-import { checkHistory } from "../history/checker.ts";
-import { isWrite } from "../history/history.ts";
+import { checkHistory } from "@ftfs/protocol/testing/history";
+import { isWrite } from "@ftfs/protocol/testing/history";
 import { Load, verifyAcknowledged } from "./load.ts";
-import { perSecond, type MembershipSample } from "./metrics.ts";
+import { perSecond } from "./metrics.ts";
 import { renderPng } from "./png.ts";
 import { renderReport } from "./report-html.ts";
 import { DEFAULT_SCHEDULE, QUICK_SCHEDULE, parseSchedule, type ChurnEvent } from "./schedule.ts";

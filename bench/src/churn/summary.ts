@@ -6,7 +6,7 @@
 import type { MachineLimits } from "../machine-limits.ts";
 import type { ChurnRecord } from "./churn.ts";
 import { OP_KINDS, type BenchOptions, type OpKind } from "./config.ts";
-import type { Violation, ViolationKind } from "../history/checker.ts";
+import type { Violation, ViolationKind } from "@ftfs/protocol/testing/history";
 import type { LoadState, VerifyResult } from "./load.ts";
 import { longestGap } from "../completions.ts";
 import { percentile, type SecondMetrics } from "./metrics.ts";

@@ -5,10 +5,20 @@
  * that view. Owns no process.
  */
 
-import { RpcClient } from "@ftfs/protocol/io";
-import type { GroupView } from "@ftfs/protocol/core";
-import type { LocalCluster, NodeProcess } from "@ftfs/protocol/testing";
-import type { MembershipSample } from "./metrics.ts";
+import { RpcClient } from "../io/index.ts";
+import type { GroupView } from "../core/index.ts";
+import type { LocalCluster, NodeProcess } from "./launcher.ts";
+
+/** Who leads what at one moment, as the churn bench samples it each second. */
+export interface MembershipSample {
+  readonly tMs: number;
+  /** Node id of the directory primary, null when no directory claims it. */
+  readonly directoryPrimary: string | null;
+  /** Group → primary node id (null: none), as the directory primary records it. */
+  readonly groupPrimary: Readonly<Record<string, string | null>>;
+  /** Group → in-sync replicas. */
+  readonly groupInSync: Readonly<Record<string, number>>;
+}
 
 /** A status probe must answer well inside the 1 s sampling period, or it is skipped. */
 const STATUS_CONNECT_TIMEOUT_MS = 400;
