@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-const BENCH_MAIN = resolve(import.meta.dir, "../../bench/src/main.ts");
+const BENCH_MAIN = resolve(import.meta.dir, "../../bench/src/churn/main.ts");
 /** The quick run is ~20 s of load plus start-up and read-back; this bounds a hang. */
 const RUN_TIMEOUT_MS = 55_000;
 const TEST_TIMEOUT_MS = 59_000;

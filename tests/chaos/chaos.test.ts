@@ -1,6 +1,6 @@
 /**
  * The short chaos suite: a few seeded fault schedules against a real cluster in network
- * namespaces (bench/src/chaos), each checked for lost, stale or corrupt data, for deletes that
+ * namespaces (tests/chaos/harness), each checked for lost, stale or corrupt data, for deletes that
  * did not hold, for convergence after healing, and for garbage left on disk once GC (grace 2 s,
  * upload deadline 8 s, so it runs on live data throughout) has passed over everything. Where
  * namespaces cannot be created (not root, no iproute2), or a node's clock cannot be moved (no
@@ -11,14 +11,14 @@
 import { describe, expect, test } from "bun:test";
 import type { RpcPool } from "@ftfs/protocol/io";
 import type { Manifest } from "@ftfs/protocol/core";
-import { ChaosUsers, chaosNodePool } from "../../bench/src/chaos/client.ts";
-import { startChaosCluster } from "../../bench/src/chaos/cluster.ts";
-import { convergenceProblem } from "../../bench/src/chaos/converge.ts";
-import { clockJumpUnavailableReason } from "../../bench/src/chaos/clock.ts";
-import { ChaosNet } from "../../bench/src/chaos/net.ts";
-import { runSchedule } from "../../bench/src/chaos/run.ts";
-import { FAULT_KINDS, type FaultKind } from "../../bench/src/chaos/schedule.ts";
-import { CLIENTS_DEFAULT } from "../../bench/src/chaos/workload.ts";
+import { ChaosUsers, chaosNodePool } from "./harness/client.ts";
+import { startChaosCluster } from "./harness/cluster.ts";
+import { convergenceProblem } from "./harness/converge.ts";
+import { clockJumpUnavailableReason } from "./harness/clock.ts";
+import { ChaosNet } from "./harness/net.ts";
+import { runSchedule } from "./harness/run.ts";
+import { FAULT_KINDS, type FaultKind } from "./harness/schedule.ts";
+import { CLIENTS_DEFAULT } from "./harness/workload.ts";
 
 /** Short schedules: the whole suite must stay within a few minutes on 2 busy cores. */
 const SCHEDULE_SECONDS = 30;

@@ -15,8 +15,8 @@ import {
   type LocalCluster,
   type MembershipSample,
 } from "@ftfs/protocol/testing";
-import { measureMachineLimits, type MachineLimits } from "../machine-limits.ts";
-import { cpuSeconds } from "../proc-stats.ts";
+import { measureMachineLimits, type MachineLimits } from "../machine/limits.ts";
+import { cpuSeconds } from "../common/proc-stats.ts";
 import { ChurnPlayer, outages } from "./churn.ts";
 import { parseArgs, type BenchOptions } from "./config.ts";
 import { checkHistory } from "@ftfs/protocol/testing/history";

@@ -3,12 +3,12 @@
  * peer's figure recorded in ../shared/peers/README.md. Pure.
  */
 
-import type { MachineLimits } from "../machine-limits.ts";
+import type { MachineLimits } from "../machine/limits.ts";
 import type { ChurnRecord } from "./churn.ts";
 import { OP_KINDS, type BenchOptions, type OpKind } from "./config.ts";
 import type { Violation, ViolationKind } from "@ftfs/protocol/testing/history";
 import type { LoadState, VerifyResult } from "./load.ts";
-import { longestGap } from "../completions.ts";
+import { longestGap } from "../common/completions.ts";
 import { percentile, type SecondMetrics } from "./metrics.ts";
 
 const MIB = 1024 * 1024;

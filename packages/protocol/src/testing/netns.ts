@@ -1,5 +1,5 @@
 /**
- * A private network namespace for bench/src/gossip.ts: the measurements plain loopback cannot
+ * A private network namespace for bench/src/gossip/main.ts: the measurements plain loopback cannot
  * do (a silent cut link, random packet loss) need firewall rules, and rules on the host's own
  * loopback would touch everything else on the machine. Inside a fresh namespace the whole
  * 127.0.0.0/8 is on `lo`, so members get their own addresses (127.0.0.11…) that rules can name,

@@ -4,9 +4,9 @@
  * of results already measured; it measures nothing and starts nothing.
  */
 
-import { median, type MachineLimits } from "./machine-limits.ts";
-import { cellKey, type Cell, type CellResult, type KillResult } from "./storage-ftfs.ts";
-import type { SwiftCell, SwiftFigures, SwiftKill } from "./storage-swift.ts";
+import { median, type MachineLimits } from "../machine/limits.ts";
+import { cellKey, type Cell, type CellResult, type KillResult } from "./ftfs.ts";
+import type { SwiftCell, SwiftFigures, SwiftKill } from "./swift.ts";
 
 const KIB = 1024;
 const MIB = 1024 * 1024;

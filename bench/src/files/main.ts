@@ -14,8 +14,8 @@ import { openSync, closeSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FTFS_MAIN, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
-import { measureMachineLimitsMedian, median, type MachineLimits } from "./machine-limits.ts";
-import { peakRssBytes, trackPeakRss } from "./process-memory.ts";
+import { measureMachineLimitsMedian, median, type MachineLimits } from "../machine/limits.ts";
+import { peakRssBytes, trackPeakRss } from "../common/process-memory.ts";
 
 const MIB = 1024 * 1024;
 const GENERATE_BLOCK_BYTES = 4 * MIB;

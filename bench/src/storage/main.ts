@@ -16,7 +16,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags, parseIntegerFlag, UsageError } from "@ftfs/protocol/io";
-import { measureMachineLimitsMedian, type MachineLimits } from "./machine-limits.ts";
+import { measureMachineLimitsMedian, type MachineLimits } from "../machine/limits.ts";
 import {
   FTFS_CLIENT_INSTANCES,
   runFtfsKill,
@@ -26,8 +26,8 @@ import {
   type CellResult,
   type KillTiming,
   type Layout,
-} from "./storage-ftfs.ts";
-import { printReport, type FtfsColumn } from "./storage-report.ts";
+} from "./ftfs.ts";
+import { printReport, type FtfsColumn } from "./report.ts";
 import {
   cleanSwift,
   cleanSwiftSync,
@@ -37,7 +37,7 @@ import {
   swiftUnavailableReason,
   type SwiftFigures,
   type SwiftKill,
-} from "./storage-swift.ts";
+} from "./swift.ts";
 
 const KIB = 1024;
 const MIB = 1024 * 1024;
@@ -152,7 +152,7 @@ function log(message: string): void {
 
 function commandLine(argv: readonly string[]): string {
   const viaScript = process.env.npm_lifecycle_event === "bench:storage";
-  return [viaScript ? "bun run bench:storage" : "bun bench/src/storage.ts", ...argv].join(" ");
+  return [viaScript ? "bun run bench:storage" : "bun bench/src/storage/main.ts", ...argv].join(" ");
 }
 
 /**

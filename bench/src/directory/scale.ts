@@ -15,7 +15,7 @@ import { DIRECTORY_MAIN, freePort, NodeProcess } from "@ftfs/protocol/testing";
 import { sha256Hex } from "@ftfs/protocol/io";
 import { applyCommand, type Command } from "@ftfs/directory/core";
 import { RaftLog, SqliteMetadataStore } from "@ftfs/directory/io";
-import { commitEmptyFile } from "./directory-commits.ts";
+import { commitEmptyFile } from "./commits.ts";
 import {
   formatMs,
   log,
@@ -23,9 +23,9 @@ import {
   pollUntil,
   summarize,
   type LatencySummary,
-} from "./directory-probe.ts";
-import { currentRssBytes } from "./proc-stats.ts";
-import { peakRssBytes } from "./process-memory.ts";
+} from "./probe.ts";
+import { currentRssBytes } from "../common/proc-stats.ts";
+import { peakRssBytes } from "../common/process-memory.ts";
 
 /** The file name the directory node opens in its data folder (apps/directory/src/main.ts). */
 const DATABASE_FILE = "directory.sqlite";

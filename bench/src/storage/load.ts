@@ -7,7 +7,7 @@
  */
 
 import type { FtfsClient } from "ftfs";
-import { longestGap } from "./completions.ts";
+import { longestGap } from "../common/completions.ts";
 
 const MIB = 1024 * 1024;
 /**

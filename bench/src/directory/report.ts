@@ -4,17 +4,17 @@
  * issue's stated aim.
  */
 
-import type { CommitFigures, CommitOptions, CommitWindow } from "./directory-commits.ts";
+import type { CommitFigures, CommitOptions, CommitWindow } from "./commits.ts";
 import {
   FAILOVER_CHUNK_BYTES,
   FAILOVER_FILE_BYTES,
   FAILOVER_STORAGE_REPLICAS,
   type FailoverOptions,
   type FailoverTrial,
-} from "./directory-failover.ts";
-import { formatLatency, formatMs, type LatencySummary } from "./directory-probe.ts";
-import { BIG_USER, MID_USER, type ScaleFigures } from "./directory-scale.ts";
-import { median } from "./machine-limits.ts";
+} from "./failover.ts";
+import { formatLatency, formatMs, type LatencySummary } from "./probe.ts";
+import { BIG_USER, MID_USER, type ScaleFigures } from "./scale.ts";
+import { median } from "../machine/limits.ts";
 
 const KIB = 1024;
 const MIB = KIB * KIB;

@@ -7,7 +7,7 @@
 
 import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { median } from "./machine-limits.ts";
+import { median } from "./limits.ts";
 
 const PROBE_WRITE_BYTES = 4096;
 const PROBE_FILE = "fdatasync-probe.bin";

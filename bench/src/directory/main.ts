@@ -14,17 +14,11 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags, UsageError } from "@ftfs/protocol/io";
-import { runCommits, type CommitOptions } from "./directory-commits.ts";
-import { runFailover, type FailoverOptions } from "./directory-failover.ts";
-import { log } from "./directory-probe.ts";
-import {
-  printCommits,
-  printFailover,
-  printScale,
-  printSummary,
-  type Results,
-} from "./directory-report.ts";
-import { runScale, type ScaleOptions } from "./directory-scale.ts";
+import { runCommits, type CommitOptions } from "./commits.ts";
+import { runFailover, type FailoverOptions } from "./failover.ts";
+import { log } from "./probe.ts";
+import { printCommits, printFailover, printScale, printSummary, type Results } from "./report.ts";
+import { runScale, type ScaleOptions } from "./scale.ts";
 
 const PARTS = ["failover", "commits", "scale"] as const;
 type Part = (typeof PARTS)[number];
@@ -102,7 +96,7 @@ const QUICK: Preset = {
 /** The command as typed: through the package script when `bun run` started us. */
 function commandLine(argv: readonly string[]): string {
   const viaScript = process.env.npm_lifecycle_event === "bench:directory";
-  const program = viaScript ? "bun run bench:directory" : "bun bench/src/directory.ts";
+  const program = viaScript ? "bun run bench:directory" : "bun bench/src/directory/main.ts";
   return [program, ...argv].join(" ");
 }
 

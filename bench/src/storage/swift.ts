@@ -10,8 +10,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { median } from "./machine-limits.ts";
-import type { Cell } from "./storage-ftfs.ts";
+import { median } from "../machine/limits.ts";
+import type { Cell } from "./ftfs.ts";
 
 const PEER_DIR = "/work/shared/peers/swift";
 const SETUP_SH = join(PEER_DIR, "setup.sh");

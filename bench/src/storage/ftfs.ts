@@ -21,7 +21,7 @@ import {
   Workload,
   type PhaseRun,
   type PhaseStats,
-} from "./storage-load.ts";
+} from "./load.ts";
 
 const REPLICAS_PER_GROUP = 3;
 /**

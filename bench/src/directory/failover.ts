@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { startCluster, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
 import { RpcClient } from "@ftfs/protocol/io";
 import { FtfsClient } from "ftfs";
-import { errorText, log, pollUntil, waitForPrimary, waitForSettled } from "./directory-probe.ts";
+import { errorText, log, pollUntil, waitForPrimary, waitForSettled } from "./probe.ts";
 
 const KIB = 1024;
 export const FAILOVER_CHUNK_BYTES = 64 * KIB;

@@ -1,11 +1,11 @@
 /**
- * `bun run bench:gossip`: failure detection of real FTFS gossip processes (bench/src/gossip-node
+ * `bun run bench:gossip`: failure detection of real FTFS gossip processes (bench/src/gossip/node
  * .ts, the real driver) on loopback, and of HashiCorp Serf run the same way when `serf` is
  * installed, printed side by side. Per system: kill -9 → first and last survivor declaring the
  * victim dead (trials; median/min/max); SIGSTOP pauses never declared dead (count); FTFS bytes
  * and packets per second per node in steady state (from the driver's counters); false
  * positives while busy loops saturate every core. Durations are flags for a quick run.
- * Then, in a private network namespace (bench/src/netns.ts; needs root, `ip` and `nft`; `--netns
+ * Then, in a private network namespace (packages/protocol/src/testing/netns.ts; needs root, `ip` and `nft`; `--netns
  * off` skips it), what loopback cannot do: a cut link (a member silenced by drop rules, its
  * process still running, so no port-unreachable) → first and last survivor declaring it dead,
  * and false suspicions/deaths while 10% of gossip packets are dropped at random.
@@ -166,7 +166,7 @@ function ftfsSystem(n: number, placement: Placement = LOOPBACK): System {
       const seeds = i === 1 ? "" : address(1);
       const cmd = placement.wrap([
         process.execPath,
-        `${import.meta.dir}/gossip-node.ts`,
+        `${import.meta.dir}/node.ts`,
         `n${i}`,
         address(i),
         seeds,

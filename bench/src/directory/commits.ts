@@ -19,9 +19,9 @@ import {
   waitForSettled,
   type DirectoryView,
   type LatencySummary,
-} from "./directory-probe.ts";
-import { measureFdatasyncRateMedian } from "./fdatasync-rate.ts";
-import { cpuSeconds } from "./proc-stats.ts";
+} from "./probe.ts";
+import { measureFdatasyncRateMedian } from "../machine/fdatasync-rate.ts";
+import { cpuSeconds } from "../common/proc-stats.ts";
 
 const KIB = 1024;
 const DIRECTORIES = 3;

@@ -1,7 +1,7 @@
 /** `bun run bench:limits`: print this machine's disk and loopback limits (median of 3 runs). */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { measureMachineLimitsMedian, type MachineLimits } from "./machine-limits.ts";
+import { measureMachineLimitsMedian, type MachineLimits } from "./limits.ts";
 
 const RUNS = 3;
 const TOTAL_BYTES = 512 * 1024 * 1024;

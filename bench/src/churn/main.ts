@@ -1,6 +1,6 @@
 /** `bun run bench`: the churn benchmark (bench/src/churn/run.ts). */
 
-import { main } from "./churn/run.ts";
+import { main } from "./run.ts";
 
 try {
   process.exit(await main(process.argv.slice(2)));

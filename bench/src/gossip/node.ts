@@ -1,8 +1,8 @@
 /**
- * One standalone FTFS gossip member for bench/src/gossip.ts: the real driver (GossipDriver) on
+ * One standalone FTFS gossip member for bench/src/gossip/main.ts: the real driver (GossipDriver) on
  * `--listen`, joined through `--join`, printing one JSON line per membership event and one
  * stats line every STATS_INTERVAL_MS on stdout, so the bench can time detections and load.
- * Usage: bun bench/src/gossip-node.ts ID HOST:PORT [SEED,SEED…] [BASE64-KEY]
+ * Usage: bun bench/src/gossip/node.ts ID HOST:PORT [SEED,SEED…] [BASE64-KEY]
  */
 
 import { GossipDriver, Keyring, createLogger } from "@ftfs/protocol/io";
