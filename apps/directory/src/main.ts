@@ -13,14 +13,16 @@ import {
   NODE_ID_BYTES_MAX,
   nodeIdField,
   parseAddress,
-  parseDurationMs,
   tryDecode,
 } from "@ftfs/protocol/core";
 import {
   createLogger,
   describeError,
   exitWithParent,
+  formatDurationMs,
+  parseAddressListFlag,
   parseBytesFlag,
+  parseDurationFlag,
   parseFlags,
   parseIntegerFlag,
   parseRateFlag,
@@ -75,7 +77,7 @@ const FLAGS: readonly FlagSpec[] = [
     description:
       "how long a storage group stays under its replication factor before it gets " +
       "a spare node, e.g. 5m, 30s",
-    default: `${REREPLICATION_GRACE_MS_DEFAULT / 60_000}m`,
+    default: formatDurationMs(REREPLICATION_GRACE_MS_DEFAULT),
   },
   {
     name: "rebalance-rate",
@@ -87,7 +89,7 @@ const FLAGS: readonly FlagSpec[] = [
     description:
       "how long an upload may take from placement to commit; past it the upload " +
       "must start again and its chunks are collected, e.g. 24h, 30m",
-    default: `${UPLOAD_DEADLINE_MS_DEFAULT / 3_600_000}h`,
+    default: formatDurationMs(UPLOAD_DEADLINE_MS_DEFAULT),
   },
   {
     name: "keep-versions",
@@ -145,15 +147,7 @@ export function parseConfig(
   }
   const data = flags.data ?? "";
   if (data.length === 0) throw new UsageError("flag --data must name a folder");
-  const join = (flags.join ?? "")
-    .split(",")
-    .map((part) => part.trim())
-    .filter((part) => part.length > 0);
-  for (const address of join) {
-    if (!parseAddress(address).ok) {
-      throw new UsageError(`flag --join has '${address}', which is not host:port`);
-    }
-  }
+  const join = parseAddressListFlag("join", flags.join, 0);
   const expect = Number(flags.expect);
   if (!DIRECTORY_GROUP_SIZES.some((size) => size === expect)) {
     throw new UsageError(
@@ -166,13 +160,16 @@ export function parseConfig(
     CHUNK_BYTES_MIN,
     CHUNK_BYTES_MAX,
   );
-  const grace = parseDurationMs(flags["rereplication-grace"] ?? "");
-  if (!grace.ok) throw new UsageError(`flag --rereplication-grace: ${grace.error.message}`);
-  const deadline = parseDurationMs(flags["upload-deadline"] ?? "");
-  if (!deadline.ok) throw new UsageError(`flag --upload-deadline: ${deadline.error.message}`);
-  if (deadline.value < UPLOAD_DEADLINE_MS_MIN) {
-    throw new UsageError(`flag --upload-deadline must be at least ${UPLOAD_DEADLINE_MS_MIN} ms`);
-  }
+  const rereplicationGraceMs = parseDurationFlag(
+    "rereplication-grace",
+    flags["rereplication-grace"],
+    0,
+  );
+  const uploadDeadlineMs = parseDurationFlag(
+    "upload-deadline",
+    flags["upload-deadline"],
+    UPLOAD_DEADLINE_MS_MIN,
+  );
   const rebalanceBytesPerSecond = parseRateFlag(
     "rebalance-rate",
     flags["rebalance-rate"] ?? "",
@@ -186,7 +183,7 @@ export function parseConfig(
     join,
     expect,
     chunkBytes,
-    rereplicationGraceMs: grace.value,
+    rereplicationGraceMs,
     rebalanceBytesPerSecond,
     quotaBytesDefault: parseBytesFlag(
       "quota-bytes-default",
@@ -200,7 +197,7 @@ export function parseConfig(
       0,
       Number.MAX_SAFE_INTEGER,
     ),
-    uploadDeadlineMs: deadline.value,
+    uploadDeadlineMs,
     keepVersions: parseIntegerFlag(
       "keep-versions",
       flags["keep-versions"] ?? "",

@@ -62,7 +62,7 @@ test("a bad maintenance flag is one line naming it and exit status 2", async () 
   const cases: Array<[string, string, RegExp]> = [
     ["--scrub-rate", "fast", /--scrub-rate/],
     ["--scrub-pause", "1d", /--scrub-pause/],
-    ["--gc-grace", "10ms", /--gc-grace must be at least 1000 ms/],
+    ["--gc-grace", "10ms", /--gc-grace must be at least 1s/],
   ];
   for (const [flag, value, pattern] of cases) {
     const child = spawnStorage([...base, "--join", "127.0.0.1:1", flag, value]);

@@ -4,18 +4,16 @@
  * exits 0. A bad flag is one line on stderr and exit status 2. All behaviour lives in io/.
  */
 
-import {
-  groupField,
-  nodeIdField,
-  parseAddress,
-  parseDurationMs,
-  tryDecode,
-} from "@ftfs/protocol/core";
+import { groupField, nodeIdField, parseAddress, tryDecode } from "@ftfs/protocol/core";
 import {
   createLogger,
   describeError,
   exitWithParent,
+  formatDurationMs,
+  parseAddressListFlag,
+  parseBooleanFlag,
   parseBytesFlag,
+  parseDurationFlag,
   parseFlags,
   parseRateFlag,
   parseSecurityFlags,
@@ -48,9 +46,6 @@ const MIB = 1024 * 1024;
 /** A capacity of 0 would refuse every write; a node that should take none is not started. */
 const CAPACITY_BYTES_MIN = 1;
 /** How a boolean flag's environment twin may be written. */
-const TRUE_WORDS: ReadonlySet<string> = new Set(["true", "1", "yes"]);
-const FALSE_WORDS: ReadonlySet<string> = new Set(["false", "0", "no", ""]);
-
 const FLAGS: readonly FlagSpec[] = [
   { name: "node", description: "this node's id, unique in the cluster (e.g. s1a)" },
   {
@@ -80,12 +75,12 @@ const FLAGS: readonly FlagSpec[] = [
   {
     name: "scrub-pause",
     description: "pause between two scrub passes, e.g. 10m, 30s, 500ms",
-    default: formatDuration(SCRUB_PASS_PAUSE_MS_DEFAULT),
+    default: formatDurationMs(SCRUB_PASS_PAUSE_MS_DEFAULT),
   },
   {
     name: "gc-grace",
     description: "how long unreferenced chunks and unfinished uploads are kept, e.g. 1h, 90s",
-    default: formatDuration(GC_GRACE_MS_DEFAULT),
+    default: formatDurationMs(GC_GRACE_MS_DEFAULT),
   },
   {
     name: "catch-up-rate",
@@ -109,7 +104,7 @@ function parseOptions(argv: readonly string[]): ParsedOptions | "help" {
   }
   if (!parseAddress(listen).ok) throw new UsageError(`flag --listen: '${listen}' is not host:port`);
   if (dataDir === "") throw new UsageError("flag --data must name a folder");
-  const join = parseJoin(requireFlag(flags, "join"));
+  const join = parseAddressListFlag("join", requireFlag(flags, "join"), 1);
   const capacity = flags.capacity ?? "";
   const maintenance = parseMaintenance(flags);
   const catchUpBytesPerSecond = rateFlag(flags, "catch-up-rate", CATCH_UP_BYTES_PER_SECOND_MIN);
@@ -142,7 +137,7 @@ function parseMembership(
   flags: Readonly<Record<string, string>>,
 ): { readonly group: string } | { readonly spare: true } {
   const group = flags.group ?? "";
-  const spare = booleanFlag(flags, "spare");
+  const spare = parseBooleanFlag("spare", flags.spare);
   if (spare && group !== "") {
     throw new UsageError(
       "flags --group and --spare exclude each other: a spare gets its group from the directory",
@@ -156,18 +151,11 @@ function parseMembership(
   return { group };
 }
 
-function booleanFlag(flags: Readonly<Record<string, string>>, name: string): boolean {
-  const value = (flags[name] ?? "").trim().toLowerCase();
-  if (TRUE_WORDS.has(value)) return true;
-  if (FALSE_WORDS.has(value)) return false;
-  throw new UsageError(`flag --${name} takes no value (its environment twin: true or false)`);
-}
-
 function parseMaintenance(flags: Readonly<Record<string, string>>): MaintenanceSettings {
   return {
     scrubBytesPerSecond: rateFlag(flags, "scrub-rate", 0),
-    scrubPassPauseMs: durationFlag(flags, "scrub-pause", 0),
-    gcGraceMs: durationFlag(flags, "gc-grace", GC_GRACE_MS_MIN),
+    scrubPassPauseMs: parseDurationFlag("scrub-pause", flags["scrub-pause"], 0),
+    gcGraceMs: parseDurationFlag("gc-grace", flags["gc-grace"], GC_GRACE_MS_MIN),
   };
 }
 
@@ -176,51 +164,10 @@ function rateFlag(flags: Readonly<Record<string, string>>, name: string, min: nu
   return parseRateFlag(name, flags[name] ?? "", min, Number.MAX_SAFE_INTEGER);
 }
 
-function durationFlag(
-  flags: Readonly<Record<string, string>>,
-  name: string,
-  minMs: number,
-): number {
-  const parsed = parseDurationMs(flags[name] ?? "");
-  if (!parsed.ok) throw new UsageError(`flag --${name}: ${parsed.error.message}`);
-  if (parsed.value < minMs) {
-    throw new UsageError(`flag --${name} must be at least ${minMs} ms, got '${flags[name]}'`);
-  }
-  return parsed.value;
-}
-
-/** A default for --help: whole hours, minutes or seconds when it is one. */
-function formatDuration(durationMs: number): string {
-  for (const [unit, scaleMs] of [
-    ["h", 3_600_000],
-    ["m", 60_000],
-    ["s", 1_000],
-  ] as const) {
-    if (durationMs % scaleMs === 0) return `${durationMs / scaleMs}${unit}`;
-  }
-  return `${durationMs}ms`;
-}
-
 function requireFlag(flags: Readonly<Record<string, string>>, name: string): string {
   const value = flags[name];
   if (value === undefined) throw new UsageError(`flag --${name} is required`);
   return value;
-}
-
-function parseJoin(value: string): string[] {
-  const addresses = value
-    .split(",")
-    .map((part) => part.trim())
-    .filter((part) => part !== "");
-  if (addresses.length === 0) {
-    throw new UsageError("flag --join needs at least one directory address");
-  }
-  for (const address of addresses) {
-    if (!parseAddress(address).ok) {
-      throw new UsageError(`flag --join: '${address}' is not host:port`);
-    }
-  }
-  return addresses;
 }
 
 async function main(): Promise<number> {

@@ -4,7 +4,9 @@
  * over the default. A bad flag is one clear line and exit status 2.
  */
 
+import { parseAddress } from "../core/names.ts";
 import { parseByteSize } from "../core/sizes.ts";
+import { parseDurationMs } from "../core/durations.ts";
 
 export interface FlagSpec {
   readonly name: string;
@@ -117,4 +119,61 @@ export function parseRateFlag(name: string, value: string, min: number, max: num
   const rate = value.trim();
   const bare = rate.endsWith(PER_SECOND_SUFFIX) ? rate.slice(0, -PER_SECOND_SUFFIX.length) : rate;
   return parseBytesFlag(name, bare, min, max);
+}
+
+/** The words a boolean flag's environment twin may hold (the flag itself takes no value). */
+const TRUE_WORDS: ReadonlySet<string> = new Set(["true", "1", "yes"]);
+const FALSE_WORDS: ReadonlySet<string> = new Set(["false", "0", "no", ""]);
+
+/** A flag that takes no value: set, or its environment twin true/false. */
+export function parseBooleanFlag(name: string, value: string | undefined): boolean {
+  const word = (value ?? "").trim().toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
+  throw new UsageError(`flag --${name} takes no value (its environment twin: true or false)`);
+}
+
+/** A duration (`1h`, `90s`, `250ms`; core/durations.ts) of at least `minMs`. */
+export function parseDurationFlag(name: string, value: string | undefined, minMs: number): number {
+  const parsed = parseDurationMs(value ?? "");
+  if (!parsed.ok) throw new UsageError(`flag --${name}: ${parsed.error.message}`);
+  if (parsed.value < minMs) {
+    throw new UsageError(
+      `flag --${name} must be at least ${formatDurationMs(minMs)}, got '${value}'`,
+    );
+  }
+  return parsed.value;
+}
+
+/** A duration as a flag takes it: whole hours, minutes or seconds when it is one (help defaults). */
+export function formatDurationMs(durationMs: number): string {
+  for (const [unit, scaleMs] of [
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1_000],
+  ] as const) {
+    if (durationMs > 0 && durationMs % scaleMs === 0) return `${durationMs / scaleMs}${unit}`;
+  }
+  return `${durationMs}ms`;
+}
+
+/** A comma list of host:port addresses, at least `min` of them. */
+export function parseAddressListFlag(
+  name: string,
+  value: string | undefined,
+  min: number,
+): string[] {
+  const addresses = (value ?? "")
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
+  if (addresses.length < min) {
+    throw new UsageError(`flag --${name} needs at least ${min} address${min === 1 ? "" : "es"}`);
+  }
+  for (const address of addresses) {
+    if (!parseAddress(address).ok) {
+      throw new UsageError(`flag --${name}: '${address}' is not host:port`);
+    }
+  }
+  return addresses;
 }

@@ -6,17 +6,19 @@
  */
 
 import { readFileSync } from "node:fs";
-import { parseDurationMs } from "../../core/index.ts";
 import type { ClientCredentials } from "./channel-auth.ts";
-import { parseIntegerFlag, UsageError, type FlagSpec } from "../cli-flags.ts";
+import {
+  parseBooleanFlag,
+  parseDurationFlag,
+  parseIntegerFlag,
+  UsageError,
+  type FlagSpec,
+} from "../cli-flags.ts";
 import { CONNECTION_LIMITS_DEFAULT, type ConnectionLimits } from "../connection-guard.ts";
 import { CLUSTER_KEY_FLAG, parseClusterKeyFlag } from "../gossip/cluster-gossip.ts";
 import { Keyring } from "./keyring.ts";
 import type { ConnectOptions, ClientTls } from "../rpc-client.ts";
 import type { ServerTls } from "../rpc-server.ts";
-
-const TRUE_WORDS: ReadonlySet<string> = new Set(["true", "1", "yes"]);
-const FALSE_WORDS: ReadonlySet<string> = new Set(["false", "0", "no", ""]);
 
 export const SECURITY_FLAGS: readonly FlagSpec[] = [
   CLUSTER_KEY_FLAG,
@@ -78,7 +80,7 @@ export interface SecuritySettings {
 /** Parsed security flags; throws UsageError naming the flag at fault. */
 export function parseSecurityFlags(flags: Readonly<Record<string, string>>): SecuritySettings {
   const keyring = parseKeyFlags(flags);
-  const insecure = booleanFlag(flags, "insecure");
+  const insecure = parseBooleanFlag("insecure", flags.insecure);
   if (keyring.isOpen && !insecure) {
     throw new UsageError(
       "no cluster key: give --cluster-key-file FILE (or --cluster-key, or their FTFS_ twins) " +
@@ -158,8 +160,8 @@ function parseLimits(flags: Readonly<Record<string, string>>): ConnectionLimits 
       1,
       1_000_000,
     ),
-    handshakeTimeoutMs: durationFlag(flags, "handshake-timeout"),
-    idleTimeoutMs: durationFlag(flags, "idle-timeout"),
+    handshakeTimeoutMs: parseDurationFlag("handshake-timeout", flags["handshake-timeout"], 1),
+    idleTimeoutMs: parseDurationFlag("idle-timeout", flags["idle-timeout"], 1),
   };
 }
 
@@ -189,20 +191,6 @@ function readFlagFile(flag: string, path: string): string {
     const reason = error instanceof Error ? error.message : String(error);
     throw new UsageError(`flag --${flag}: cannot read ${path}: ${reason}`);
   }
-}
-
-function durationFlag(flags: Readonly<Record<string, string>>, name: string): number {
-  const parsed = parseDurationMs(flags[name] ?? "");
-  if (!parsed.ok) throw new UsageError(`flag --${name}: ${parsed.error.message}`);
-  if (parsed.value <= 0) throw new UsageError(`flag --${name} must be longer than 0`);
-  return parsed.value;
-}
-
-function booleanFlag(flags: Readonly<Record<string, string>>, name: string): boolean {
-  const value = (flags[name] ?? "").trim().toLowerCase();
-  if (TRUE_WORDS.has(value)) return true;
-  if (FALSE_WORDS.has(value)) return false;
-  throw new UsageError(`flag --${name} takes no value (its environment twin: true or false)`);
 }
 
 /** A fresh random cluster key in the `--cluster-key` format (tests, `bun run dev`). */
