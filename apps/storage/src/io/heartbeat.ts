@@ -58,8 +58,8 @@ export interface HeartbeatOptions {
   readonly onAssigned: (group: string) => Promise<void>;
   /** Forget a released spare's group data, then its assignment; resolves once both are gone. */
   readonly onReleased: (group: string) => Promise<void>;
-  /** The address other nodes reach us on (known only once the server listens). */
-  readonly address: string;
+  /** The address other nodes reach us on (read at each beat: known once the server listens). */
+  readonly address: () => string;
   readonly join: readonly string[];
   readonly logger: Logger;
   /** Monotonic time: the lease is measured on it. */
@@ -225,7 +225,7 @@ export class Heartbeat {
           node,
           ...(group === null ? {} : { group }),
           ...(this.options.spare ? { spare: true } : {}),
-          address: this.options.address,
+          address: this.options.address(),
           ...this.options.usage(),
           ...(syncedEpoch === undefined ? {} : { syncedEpoch }),
           ...(this.options.folderId === undefined ? {} : { folderId: this.options.folderId }),

@@ -212,28 +212,8 @@ export class StorageNode {
     this.refs = refs;
     const connect = nodeConnect(options);
     this.replicator = new Replicator(logger, () => this.heartbeat.refreshSoon(), connect);
-    const handlers = tracked(
-      storageHandlers(
-        this.context(logger, nowMs, monotonicMs, options.clusterKey ?? Keyring.open()),
-      ),
-      this.inFlight,
-    );
-    this.server = RpcServer.start({
-      listen: options.listen,
-      handlers,
-      logger,
-      node,
-      ...(options.clusterKey === undefined
-        ? {}
-        : {
-            keyring: options.clusterKey,
-            // Stateless: a removed user's session works here until it expires (SESSION_TTL_MS).
-            authenticateUser: statelessUserAuthenticator(options.clusterKey, nowMs),
-          }),
-      ...(options.limits === undefined ? {} : { limits: options.limits }),
-      ...(options.tls === undefined ? {} : { tls: options.tls }),
-    });
-    this.address = advertisedAddress(options.listen, this.server.port);
+    // Heartbeat and catch-up first: the handlers use them, and the server takes requests as
+    // soon as it listens. The heartbeat reads our address only when it beats (after start).
     this.heartbeat = new Heartbeat({
       node,
       group,
@@ -241,7 +221,7 @@ export class StorageNode {
       folderId,
       onAssigned: (assigned) => writeAssignment(options.dataDir, assigned),
       onReleased: (released) => this.forgetGroup(released, options.dataDir, logger),
-      address: this.address,
+      address: () => this.address,
       join: options.join,
       logger,
       monotonicMs,
@@ -264,6 +244,28 @@ export class StorageNode {
       onSynced: () => this.heartbeat.refreshSoon(),
       connect,
     });
+    const handlers = tracked(
+      storageHandlers(
+        this.context(logger, nowMs, monotonicMs, options.clusterKey ?? Keyring.open()),
+      ),
+      this.inFlight,
+    );
+    this.server = RpcServer.start({
+      listen: options.listen,
+      handlers,
+      logger,
+      node,
+      ...(options.clusterKey === undefined
+        ? {}
+        : {
+            keyring: options.clusterKey,
+            // Stateless: a removed user's session works here until it expires (SESSION_TTL_MS).
+            authenticateUser: statelessUserAuthenticator(options.clusterKey, nowMs),
+          }),
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+    });
+    this.address = advertisedAddress(options.listen, this.server.port);
     this.heartbeat.start();
     logger.info("listening", {
       address: this.address,
@@ -300,7 +302,7 @@ export class StorageNode {
     });
   }
 
-  /** What the handlers see. Requests arrive on later ticks, once the heartbeat exists. */
+  /** What the handlers see: the heartbeat and catch-up exist before the server listens. */
   private context(
     logger: Logger,
     nowMs: () => number,
