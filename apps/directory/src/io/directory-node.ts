@@ -209,23 +209,24 @@ export class DirectoryNode {
         address: () => this.address,
         store: this.store,
         proposer,
-        groups: () => this.duties?.groups ?? null,
-        rebalancer: () => this.duties?.rebalancer ?? null,
-        chunkBytes: options.chunkBytes,
+        primary: () => this.duties,
         nowMs: this.nowMs,
         newId: this.newId,
-        deadAfterMs: this.deadAfterMs,
         logger: this.logger,
         leadership: () => this.leadership(),
         gossipMembers: () => this.gossipReady?.members() ?? [],
         onRaftMessage: (header, payload) => this.onRaftMessage(header, payload),
         keyring: keyring.isOpen ? null : keyring,
-        quotaDefaults: {
-          quotaBytesDefault: options.quotaBytesDefault ?? QUOTA_BYTES_DEFAULT,
-          quotaFilesDefault: options.quotaFilesDefault ?? QUOTA_FILES_DEFAULT,
+        settings: {
+          chunkBytes: options.chunkBytes,
+          deadAfterMs: this.deadAfterMs,
+          quotaDefaults: {
+            quotaBytesDefault: options.quotaBytesDefault ?? QUOTA_BYTES_DEFAULT,
+            quotaFilesDefault: options.quotaFilesDefault ?? QUOTA_FILES_DEFAULT,
+          },
+          uploadDeadlineMs: options.uploadDeadlineMs ?? UPLOAD_DEADLINE_MS_DEFAULT,
+          keepVersions: options.keepVersions ?? KEEP_VERSIONS_DEFAULT,
         },
-        uploadDeadlineMs: options.uploadDeadlineMs ?? UPLOAD_DEADLINE_MS_DEFAULT,
-        keepVersions: options.keepVersions ?? KEEP_VERSIONS_DEFAULT,
       }),
     );
     this.server = RpcServer.start({

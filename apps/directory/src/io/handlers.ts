@@ -67,34 +67,44 @@ export type Leadership =
   /** The group has not formed yet (`--expect` members not all seen): `error` says so. */
   | { readonly kind: "forming"; readonly error: Result<never> };
 
-export interface DirectoryContext {
-  readonly node: string;
-  /** The address clients reach this node at (known once the server listens). */
-  readonly address: () => string;
-  readonly store: MetadataView;
-  readonly proposer: Proposer;
-  /** The storage-group manager, which runs only on the primary. */
-  readonly groups: () => GroupManager | null;
-  /** The rebalancer, which runs only on the primary. */
-  readonly rebalancer: () => Rebalancer | null;
+/** What the operator set for this directory (its flags), as requests need it. */
+export interface DirectorySettings {
   readonly chunkBytes: number;
-  readonly nowMs: () => number;
-  readonly newId: () => string;
-  /** Every member as our gossip sees it (empty without gossip). */
-  readonly gossipMembers: () => readonly GossipMember[];
+  /** A storage node silent this long is dead (its group is reconfigured). */
   readonly deadAfterMs: number;
-  readonly logger: Logger;
-  readonly leadership: () => Leadership;
-  /** A Raft message (or part of one) from a peer directory node. */
-  readonly onRaftMessage: (header: unknown, payload: Uint8Array) => Result<void>;
-  /** The cluster keyring; null in insecure mode (no logins, users made by connect). */
-  readonly keyring: Keyring | null;
   /** The quota defaults (`--quota-bytes-default`, `--quota-files-default`) commits carry. */
   readonly quotaDefaults: Required<QuotaDefaults>;
   /** How long an upload may take from placement to commit (`--upload-deadline`). */
   readonly uploadDeadlineMs: number;
   /** Versions each name keeps (`--keep-versions`), carried by commits. */
   readonly keepVersions: number;
+}
+
+/** What only the primary runs; null elsewhere. */
+export interface PrimaryServices {
+  /** The storage-group manager. */
+  readonly groups: GroupManager;
+  readonly rebalancer: Rebalancer;
+}
+
+export interface DirectoryContext {
+  readonly node: string;
+  /** The address clients reach this node at (known once the server listens). */
+  readonly address: () => string;
+  readonly store: MetadataView;
+  readonly proposer: Proposer;
+  readonly primary: () => PrimaryServices | null;
+  readonly leadership: () => Leadership;
+  readonly settings: DirectorySettings;
+  /** The cluster keyring; null in insecure mode (no logins, users made by connect). */
+  readonly keyring: Keyring | null;
+  readonly nowMs: () => number;
+  readonly newId: () => string;
+  /** Every member as our gossip sees it (empty without gossip). */
+  readonly gossipMembers: () => readonly GossipMember[];
+  /** A Raft message (or part of one) from a peer directory node. */
+  readonly onRaftMessage: (header: unknown, payload: Uint8Array) => Result<void>;
+  readonly logger: Logger;
 }
 
 type Answer<O extends Op> = Promise<Result<Reply<O>>>;
@@ -182,15 +192,15 @@ async function onPlaceUpload(
   // Asked early so a refused upload stores nothing; the commit decides for good.
   const quota = checkUploadQuota(context, body.uid, body.name, body.bytes);
   if (!quota.ok) return quota;
-  const groups = context.groups()?.placementGroups() ?? [];
+  const groups = context.primary()?.groups.placementGroups() ?? [];
   // An empty file has no chunks, so it needs no storage group.
   if (groups.length === 0 && body.bytes > 0) {
     return fail("UNAVAILABLE", "no storage group is available; retry when storage nodes are up");
   }
-  const deadlineMs = context.nowMs() + context.uploadDeadlineMs;
+  const deadlineMs = context.nowMs() + context.settings.uploadDeadlineMs;
   const uploadId = uploadIdWithDeadline(deadlineMs, context.newId());
   const tickets = ticketsFor(context, body, uploadId, deadlineMs, groups);
-  const answer = { uploadId, chunkBytes: context.chunkBytes, groups };
+  const answer = { uploadId, chunkBytes: context.settings.chunkBytes, groups };
   return ok({ body: tickets === null ? answer : { ...answer, tickets } });
 }
 
@@ -256,8 +266,8 @@ function checkUploadQuota(
   const user = context.store.getUser(uid);
   if (user === undefined) return ok(undefined); // checkUserAndName answered that already
   const usage = context.store.getUsage(uid);
-  const plan = planCommit(context.store, uid, name, bytes, context.keepVersions);
-  return checkQuota(uid, name, usage, plan.usage, limitsOf(user, context.quotaDefaults));
+  const plan = planCommit(context.store, uid, name, bytes, context.settings.keepVersions);
+  return checkQuota(uid, name, usage, plan.usage, limitsOf(user, context.settings.quotaDefaults));
 }
 
 async function onCommitUpload(
@@ -271,7 +281,7 @@ async function onCommitUpload(
   // A retried commit of an upload already in the log answers from the log, whatever the
   // chunk size is now; only a new commit is held to this node's chunk size.
   if (context.store.findUpload(body.uid, body.uploadId) === undefined) {
-    const shape = checkManifest(body, context.chunkBytes);
+    const shape = checkManifest(body, context.settings.chunkBytes);
     if (!shape.ok) return shape;
   }
   const vouched = checkReceipts(context, body);
@@ -286,8 +296,8 @@ async function onCommitUpload(
     sha256,
     chunks,
     atMs: context.nowMs(),
-    ...context.quotaDefaults,
-    keepVersions: context.keepVersions,
+    ...context.settings.quotaDefaults,
+    keepVersions: context.settings.keepVersions,
   } as const;
   const result = await context.proposer.propose(command);
   if (!result.ok) return result;
@@ -358,7 +368,13 @@ async function onClusterStatus(
 ): Answer<"clusterStatus"> {
   const configs = context.store.listGroups();
   const self = { node: context.node, address: context.address(), term: context.proposer.term };
-  const known = clusterMembers(self, groups.nodes(), configs, context.nowMs(), context.deadAfterMs);
+  const known = clusterMembers(
+    self,
+    groups.nodes(),
+    configs,
+    context.nowMs(),
+    context.settings.deadAfterMs,
+  );
   const members = withGossip(context, known, configs);
   return ok({ body: { node: context.node, members, groups: configs } });
 }
@@ -393,7 +409,7 @@ async function onRegisterStorage(
   if (!address.ok) return address;
   const heartbeat = heartbeatOf(body);
   if (!heartbeat.ok) return heartbeat;
-  const groups = context.groups();
+  const groups = context.primary()?.groups ?? null;
   if (groups === null) return fail("UNAVAILABLE", "this directory node is not the primary; retry");
   const answer = await groups.onHeartbeat(heartbeat.value);
   if (!answer.ok) return answer;
@@ -412,7 +428,7 @@ async function onRebalance(
   context: DirectoryContext,
   body: RequestBody<"rebalance">,
 ): Answer<"rebalance"> {
-  const rebalancer = context.rebalancer();
+  const rebalancer = context.primary()?.rebalancer ?? null;
   if (rebalancer === null) {
     return fail("UNAVAILABLE", "this directory node is not the primary; retry");
   }
@@ -457,7 +473,7 @@ async function onConfirmGarbage(
   const current = await context.proposer.readBarrier();
   if (!current.ok) return current;
   const { store } = context;
-  const rebalancer = context.rebalancer();
+  const rebalancer = context.primary()?.rebalancer ?? null;
   const facts: GarbageFacts = {
     uploadCommitted: (uid, uploadId) => store.findUpload(uid, uploadId) !== undefined,
     uploadSwept: (uid, uploadId) => store.uploadSwept(uid, uploadId),
@@ -544,7 +560,7 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     deleteFile: servedForUser((body) => onDeleteFile(context, body)),
     // Every node answers status, so a client asking every address sees each of them.
     clusterStatus: () => {
-      const groups = context.groups();
+      const groups = context.primary()?.groups ?? null;
       return groups === null ? onBackupStatus(context) : onClusterStatus(context, groups);
     },
     rebalance: served((body) => onRebalance(context, body)),
