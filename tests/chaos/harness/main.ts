@@ -52,19 +52,35 @@ function table(
   return rows.map(([label, value]) => `| ${label.padEnd(width)} | ${value}`).join("\n");
 }
 
+const USAGE = `usage: bun run chaos [--minutes N | --schedules K] [--seed S] [--schedule-seconds T]
+                     [--kinds ${FAULT_KINDS.join(",")}]
+                     [--clients C] [--insecure] [--keep]`;
+const EXIT_USAGE = 2;
+
+const OPTIONS = {
+  minutes: { type: "string" },
+  schedules: { type: "string" },
+  seed: { type: "string" },
+  "schedule-seconds": { type: "string", default: String(SCHEDULE_SECONDS_DEFAULT) },
+  kinds: { type: "string", default: FAULT_KINDS.join(",") },
+  clients: { type: "string", default: String(CLIENTS_DEFAULT) },
+  insecure: { type: "boolean", default: false },
+  keep: { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+} as const;
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      minutes: { type: "string" },
-      schedules: { type: "string" },
-      seed: { type: "string" },
-      "schedule-seconds": { type: "string", default: String(SCHEDULE_SECONDS_DEFAULT) },
-      kinds: { type: "string", default: FAULT_KINDS.join(",") },
-      clients: { type: "string", default: String(CLIENTS_DEFAULT) },
-      insecure: { type: "boolean", default: false },
-      keep: { type: "boolean", default: false },
-    },
-  });
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"];
+  try {
+    values = parseArgs({ options: OPTIONS }).values;
+  } catch (error) {
+    console.error(`chaos: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const reason = ChaosNet.unavailableReason();
   if (reason !== null) {
     console.error(`chaos: cannot run here: ${reason}`);
