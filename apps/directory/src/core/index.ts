@@ -10,6 +10,7 @@ export * from "./memory-store.ts";
 export * from "./model.ts";
 export * from "./queries.ts";
 export * from "./quota-rules.ts";
+export * from "./replica.ts";
 export * from "./rebalance-rules.ts";
 export * from "./spare-rules.ts";
 export * from "./state-machine.ts";

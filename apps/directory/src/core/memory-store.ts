@@ -31,6 +31,26 @@ function versionKey(uid: string, name: string, version: number): string {
   return JSON.stringify([uid, name, version]);
 }
 
+/** MemoryMetadataStore's state as JSON: each map as its entries. */
+interface MemoryStateDump {
+  readonly applied: number;
+  readonly users: Array<[string, UserRecord]>;
+  readonly usage: Array<[string, UserUsage]>;
+  readonly files: Array<[string, Array<[string, VersionRecord[]]>]>;
+  readonly uploads: Array<[string, LiveVersion]>;
+  readonly deletes: Array<[string, Tombstone]>;
+  readonly groups: Array<[string, GroupConfig]>;
+  readonly outbox: Array<[string, OutboxNotice[]]>;
+  readonly swept: Array<[string, { uid: string; uploadId: string; deadlineMs: number }]>;
+  readonly kept: Array<[string, string[]]>;
+  readonly keptBy: Array<[string, readonly string[]]>;
+}
+
+function refill<K, V>(map: Map<K, V>, entries: ReadonlyArray<readonly [K, V]>): void {
+  map.clear();
+  for (const [key, value] of entries) map.set(key, value);
+}
+
 export class MemoryMetadataStore implements MetadataStore, MetadataTx {
   private readonly users = new Map<string, UserRecord>();
   private readonly usage = new Map<string, UserUsage>();
@@ -163,6 +183,53 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
 
   close(): void {
     this.closed = true;
+  }
+
+  /**
+   * The whole state as bytes, as of lastApplied(): the simulator's snapshot (the real node's
+   * comes from SQLite). Every map goes as its entries, in insertion order, so an import answers
+   * every query exactly as this store does.
+   */
+  exportState(): Uint8Array {
+    const dump: MemoryStateDump = {
+      applied: this.applied,
+      users: [...this.users],
+      usage: [...this.usage],
+      files: [...this.files].map(([uid, byName]) => [uid, [...byName]]),
+      uploads: [...this.uploads],
+      deletes: [...this.deletes],
+      groups: [...this.groups],
+      outbox: [...this.outbox],
+      swept: [...this.swept],
+      kept: [...this.kept].map(([place, owners]) => [place, [...owners]]),
+      keptBy: [...this.keptBy],
+    };
+    return new TextEncoder().encode(JSON.stringify(dump));
+  }
+
+  /** Replaces the whole state with an exported one, as of `index`. */
+  importState(data: Uint8Array, index: number): void {
+    assert(this.undo === null, "a snapshot is installed between entries");
+    // Our own export, never a peer's bytes from the wire: a cast, not a decoder.
+    const dump = JSON.parse(new TextDecoder().decode(data)) as MemoryStateDump;
+    assert(dump.applied === index, `snapshot holds index ${dump.applied}, expected ${index}`);
+    refill(this.users, dump.users);
+    refill(this.usage, dump.usage);
+    refill(
+      this.files,
+      dump.files.map(([uid, byName]) => [uid, new Map(byName)]),
+    );
+    refill(this.uploads, dump.uploads);
+    refill(this.deletes, dump.deletes);
+    refill(this.groups, dump.groups);
+    refill(this.outbox, dump.outbox);
+    refill(this.swept, dump.swept);
+    refill(
+      this.kept,
+      dump.kept.map(([place, owners]) => [place, new Set(owners)]),
+    );
+    refill(this.keptBy, dump.keptBy);
+    this.applied = index;
   }
 
   putUser(user: UserRecord): void {

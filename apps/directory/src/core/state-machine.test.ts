@@ -190,6 +190,23 @@ describe("quotas", () => {
     expect(errorCode(apply(store, keepingTwo))).toBe("QUOTA_EXCEEDED");
   });
 
+  test("a refused commit stays refused: a late copy of it never commits once space is freed", () => {
+    const store = freshStore();
+    const limits = { quotaBytesDefault: 20, quotaFilesDefault: 10 };
+    applyOk(store, { ...commit("alice", "a", "u1", [chunk(1, 15)]), ...limits });
+    const tooBig = { ...commit("alice", "b", "u2", [chunk(2, 6)]), ...limits };
+    expect(errorCode(apply(store, tooBig))).toBe("QUOTA_EXCEEDED");
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "a", requestId: "r1", atMs: T0_MS });
+    expect(errorCode(apply(store, tooBig))).toBe("UPLOAD_EXPIRED");
+    expect(latest(store, "b")).toBeUndefined();
+    // An upload committed once is never marked refused by a mismatching copy.
+    const other = { ...commit("alice", "c", "u3", [chunk(3, 1)]), ...limits };
+    applyOk(store, other);
+    expect(errorCode(apply(store, { ...other, name: "d" }))).toBe("MANIFEST_MISMATCH");
+    expect(store.uploadSwept("alice", "u3")).toBe(false);
+    expect(latest(store, "c")).toBe(1);
+  });
+
   test("the file quota counts names; an update of an existing name needs no new one", () => {
     const store = freshStore();
     const limits = { quotaFilesDefault: 1 };
@@ -348,6 +365,26 @@ describe("deleteFile", () => {
     applyOk(store, commit("alice", "a.txt", "u2", [chunk(2, 10)]));
     expect(applyOk(store, del)).toEqual({ deletedVersion: 1 });
     expect(latest(store, "a.txt")).toBe(3);
+  });
+
+  test("a refused delete stays refused: a late copy of it deletes nothing put since", () => {
+    // Found by the directory simulation (seed 48): a delete answered NOT_FOUND, the client
+    // uploads the name, then a copy of the same request still in flight reaches the primary.
+    const store = freshStore();
+    const del = {
+      type: "deleteFile",
+      uid: "alice",
+      name: "a.txt",
+      requestId: "r1",
+      atMs: T0_MS,
+    } as const;
+    expect(errorCode(apply(store, del))).toBe("NOT_FOUND");
+    applyOk(store, commit("alice", "a.txt", "u1", [chunk(1, 10)]));
+    expect(errorCode(apply(store, del))).toBe("NOT_FOUND");
+    expect(latest(store, "a.txt")).toBe(1);
+    // The record goes with the swept uploads', a week after; by then no copy is in flight.
+    applyOk(store, { type: "sweepUploads", uploads: [], atMs: T0_MS + SWEPT_UPLOADS_KEPT_MS + 1 });
+    expect(store.uploadSwept("alice", "r1")).toBe(false);
   });
 
   test("deleting a missing or deleted name is NOT_FOUND with a clear message", () => {

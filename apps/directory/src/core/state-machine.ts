@@ -132,8 +132,6 @@ function commitVersion(
   command: CommitVersion,
 ): Result<Outcomes["commitVersion"]> {
   const { uid, name, uploadId } = command;
-  const valid = checkUserAndName(tx, uid, name);
-  if (!valid.ok) return valid;
   const earlier = tx.findUpload(uid, uploadId);
   if (earlier !== undefined) {
     const same =
@@ -146,6 +144,18 @@ function commitVersion(
     }
     return ok({ version: earlier.version, createdAtMs: earlier.createdAtMs });
   }
+  const deadlineMs = uploadDeadlineMs(uploadId) ?? command.atMs;
+  return refusedForGood(tx, uid, uploadId, deadlineMs, commitNewVersion(tx, index, command));
+}
+
+function commitNewVersion(
+  tx: MetadataTx,
+  index: number,
+  command: CommitVersion,
+): Result<Outcomes["commitVersion"]> {
+  const { uid, name, uploadId } = command;
+  const valid = checkUserAndName(tx, uid, name);
+  if (!valid.ok) return valid;
   const open = checkUploadOpen(tx, command);
   if (!open.ok) return open;
   // The node's own chunk size is checked before proposing; the log only enforces the wire's cap.
@@ -203,8 +213,6 @@ function deleteFile(
   command: DeleteFile,
 ): Result<Outcomes["deleteFile"]> {
   const { uid, name, requestId } = command;
-  const valid = checkUserAndName(tx, uid, name);
-  if (!valid.ok) return valid;
   const earlier = tx.findDeleteRequest(uid, requestId);
   if (earlier !== undefined) {
     if (earlier.name !== name) {
@@ -212,8 +220,14 @@ function deleteFile(
     }
     return ok({ deletedVersion: earlier.deletedVersion });
   }
+  // A copy of a delete already refused (a retry in flight when the answer came) stays refused.
+  if (tx.uploadSwept(uid, requestId)) return noSuchFile(uid, name);
+  const valid = checkUserAndName(tx, uid, name);
+  if (!valid.ok) return refusedForGood(tx, uid, requestId, command.atMs, valid);
   const latest = tx.latestVersion(uid, name);
-  if (latest === undefined || latest.kind === "tombstone") return noSuchFile(uid, name);
+  if (latest === undefined || latest.kind === "tombstone") {
+    return refusedForGood(tx, uid, requestId, command.atMs, noSuchFile(uid, name));
+  }
   // Versions before the previous tombstone were released by that deletion. Each kept one is
   // released here, and each group holding its chunks is told to drop exactly that upload's
   // references: a notice that names the upload cannot touch a later upload of the same name,
@@ -236,6 +250,23 @@ function deleteFile(
     tx.enqueueNotice({ index, seq, group, notice });
   }
   return ok({ deletedVersion: latest.version });
+}
+
+/**
+ * A change a rule refused is refused for good: its request id is recorded beside the swept
+ * uploads, so a late copy of the same request (a retry still in flight when the client got its
+ * answer) cannot take effect after the client was told it did not (Raft thesis §6.3, applied
+ * to refusals). The record goes SWEPT_UPLOADS_KEPT_MS past `deadlineMs`, as a swept upload's.
+ */
+function refusedForGood<T>(
+  tx: MetadataTx,
+  uid: string,
+  requestId: string,
+  deadlineMs: number,
+  result: Result<T>,
+): Result<T> {
+  if (!result.ok && !tx.uploadSwept(uid, requestId)) tx.sweepUpload(uid, requestId, deadlineMs);
+  return result;
 }
 
 function setGroupConfig(

@@ -1,11 +1,12 @@
 /**
- * The Raft driver of a directory node: owns the sans-I/O RaftNode and gives it a clock (ticks),
- * a disk (RaftLog and the metadata store, one transaction per batch), a network (send) and a
- * state machine (applyCommand). Handlers see it as a Proposer: propose() answers once the
- * command is committed by a majority and applied here; readBarrier() answers once a heartbeat
- * round proved this node still leads and the state has caught up with the commit index.
+ * The Raft driver of a directory node: gives the sans-I/O DirectoryReplica (core/replica.ts) a
+ * clock (ticks), a disk (RaftLog and the metadata store, one transaction per batch), a network
+ * (send) and a snapshot exporter (a worker). Handlers see it as a Proposer: propose() answers
+ * once the command is committed by a majority and applied here; readBarrier() answers once a
+ * heartbeat round proved this node still leads and the state has caught up with the commit
+ * index.
  *
- * Batching is the group commit: inputs only mark work; one flush per event-loop turn takes
+ * Batching is the group commit: inputs only mark work; one drain per event-loop turn takes
  * every proposal that arrived meanwhile into one Ready, one transaction and one fsync.
  *
  * A Ready that cannot be persisted stops this replicator for good, before anything of it is
@@ -14,23 +15,16 @@
  * disk; any other disk failure is fatal (onFatal).
  */
 
-import { fail, ok, Prng, raft, type ErrorCode, type Result } from "@ftfs/protocol/core";
+import { fail, type raft, type Result } from "@ftfs/protocol/core";
 import type { Logger } from "@ftfs/protocol/io";
 import {
-  applyCommand,
-  decodeCommand,
-  encodeCommand,
-  notPrimary,
-  RAFT_COMPACT_EVERY_ENTRIES,
-  RAFT_ELECTION_TICKS,
-  RAFT_HEARTBEAT_TICKS,
-  RAFT_PROPOSAL_TIMEOUT_MS,
-  RAFT_READ_TIMEOUT_MS,
+  DirectoryReplica,
   RAFT_SUSPECT_JITTER_MS_MAX,
   RAFT_TICK_MS,
   type Command,
-  type Outcome,
   type OutcomeOf,
+  type ReplicaDisk,
+  type ReplicaEvent,
 } from "../core/index.ts";
 import { SQLiteError } from "bun:sqlite";
 import type { RaftLog } from "./raft-log.ts";
@@ -79,40 +73,25 @@ export interface ReplicatorOptions {
   readonly exportState?: () => Promise<ExportedState>;
 }
 
-interface PendingProposal {
-  readonly term: number;
-  readonly deadlineMs: number;
-  readonly settle: (result: Result<Outcome>) => void;
-}
-
-interface PendingRead {
-  readonly deadlineMs: number;
-  readonly settle: (result: Result<void>) => void;
-}
-
-/** One read-index round: every read that arrived before it was asked. */
-interface ReadRound {
-  readonly reads: PendingRead[];
-  index: number | null;
+/** The replica's disk on SQLite: Raft's log beside the state, in the same database. */
+function sqliteReplicaDisk(store: SqliteMetadataStore, raftLog: RaftLog): ReplicaDisk {
+  return {
+    state: store,
+    loadRaft: () => raftLog.load(),
+    transaction: (work) => store.transaction(work),
+    saveRaft: (ready) => raftLog.save(ready),
+    installSnapshot: (data, index) => store.importState(data, index),
+    isDiskError: (error) => error instanceof SQLiteError || error instanceof StoreCorruptError,
+  };
 }
 
 export class Replicator implements Proposer {
   readonly id: string;
   private readonly options: ReplicatorOptions;
-  private readonly node: raft.RaftNode;
-  private readonly proposals = new Map<number, PendingProposal>();
-  private unaskedReads: PendingRead[] = [];
-  private readonly readRounds = new Map<string, ReadRound>();
-  private nextReadRound = 1;
+  private readonly replica: DirectoryReplica;
   private flushQueued = false;
-  private leading = false;
-  /** The term in which `leading` last became true. */
-  private leadingTerm = 0;
-  private knownLeader: string | null = null;
   private suspicionTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly ticker: ReturnType<typeof setInterval>;
-  private snapshotIndex: number;
-  private coreApplied: number;
   private stopped = false;
   /** A snapshot export is running (one at a time). */
   private exporting = false;
@@ -120,51 +99,49 @@ export class Replicator implements Proposer {
   constructor(options: ReplicatorOptions) {
     this.options = options;
     this.id = options.id;
-    const durable = options.raftLog.load();
-    this.snapshotIndex = durable.snapshot?.index ?? 0;
-    this.coreApplied = this.snapshotIndex;
-    const seed = Math.floor(options.random() * 2 ** 31);
-    this.node = new raft.RaftNode({
-      id: raft.raftId(options.id),
-      peers: options.members.map(raft.raftId),
-      config: { electionTicks: RAFT_ELECTION_TICKS, heartbeatTicks: RAFT_HEARTBEAT_TICKS },
+    this.replica = new DirectoryReplica({
+      id: options.id,
+      members: options.members,
+      disk: sqliteReplicaDisk(options.store, options.raftLog),
       // Seeded here, so the core itself stays deterministic; only the seed is random.
-      prng: new Prng(seed),
-      durable,
+      seed: Math.floor(options.random() * 2 ** 31),
+      addressOf: options.addressOf,
+      ...(options.compactEveryEntries === undefined
+        ? {}
+        : { compactEveryEntries: options.compactEveryEntries }),
     });
-    this.ticker = setInterval(() => this.onTick(), RAFT_TICK_MS);
-    // A group of one has nobody to wait for: campaign now rather than after a timeout.
-    if (options.members.length === 1) this.node.suspectLeader();
+    this.ticker = setInterval(
+      () => this.input(() => this.replica.tick(options.nowMs())),
+      RAFT_TICK_MS,
+    );
     this.queueFlush();
   }
 
   get term(): number {
-    return this.node.currentTerm;
+    return this.replica.term;
   }
 
   get isLeader(): boolean {
-    return this.leading;
+    return this.replica.isLeader;
   }
 
   get leaderId(): string | null {
-    return this.node.leader;
+    return this.replica.leaderId;
   }
 
   get commitIndex(): number {
-    return this.node.commitIndex;
+    return this.replica.commitIndex;
   }
 
   /** The primary's address when another node leads; null when we lead or nobody is known. */
   leaderAddress(): string | null {
-    const leader = this.node.leader;
-    if (leader === null || leader === this.id) return null;
-    return this.options.addressOf(leader) ?? null;
+    return this.replica.leaderAddress();
   }
 
   // ---- inputs ----
 
   step(message: raft.RaftMessage): void {
-    this.input(() => this.node.step(message));
+    this.input(() => this.replica.step(message));
   }
 
   /**
@@ -173,46 +150,33 @@ export class Replicator implements Proposer {
    * pre-vote; peers still hearing the primary refuse it, so a false alarm changes nothing.
    */
   suspectLeader(id: string): void {
-    if (this.stopped || this.suspicionTimer !== null) return;
-    if (this.node.leader !== id || id === this.id) return;
+    if (this.stopped || this.suspicionTimer !== null || !this.replica.suspects(id)) return;
     const delayMs = Math.floor(this.options.random() * RAFT_SUSPECT_JITTER_MS_MAX);
     this.suspicionTimer = setTimeout(() => {
       this.suspicionTimer = null;
-      if (this.stopped || this.node.leader !== id) return;
+      if (!this.replica.suspects(id)) return;
       this.options.logger.info("primary suspected; campaigning", { primary: id, term: this.term });
-      this.input(() => this.node.suspectLeader());
+      this.input(() => this.replica.campaign());
     }, delayMs);
   }
 
   propose<C extends Command>(command: C): Promise<Result<OutcomeOf<C>>> {
-    if (this.stopped) return Promise.resolve(fail("UNAVAILABLE", "directory node is stopping"));
-    const bytes = new TextEncoder().encode(encodeCommand(command));
-    if (!this.leading) return Promise.resolve(this.notPrimary());
-    const proposed = this.guarded(() => this.node.propose(bytes));
-    if (proposed === null)
-      return Promise.resolve(fail("UNAVAILABLE", "directory node failed; retry"));
-    if (!proposed.ok) {
-      if (proposed.error.code === "BUSY") {
-        const pending = proposed.error.uncommittedEntries;
-        return Promise.resolve(fail("TOO_BUSY", `${pending} changes await commit; retry`));
-      }
-      return Promise.resolve(this.notPrimary());
-    }
-    this.queueFlush();
     return new Promise((resolve) => {
-      const deadlineMs = this.options.nowMs() + RAFT_PROPOSAL_TIMEOUT_MS;
       // The state machine answers a command with its own type's outcome (state-machine.ts).
-      const settle = (result: Result<Outcome>) => resolve(result as Result<OutcomeOf<C>>);
-      this.proposals.set(proposed.index, { term: proposed.term, deadlineMs, settle });
+      const settle = (result: Result<unknown>) => resolve(result as Result<OutcomeOf<C>>);
+      if (this.stopped) return settle(fail("UNAVAILABLE", "directory node is stopping"));
+      const nowMs = this.options.nowMs();
+      const taken = this.input(() => this.replica.propose(command, nowMs, settle));
+      // The core threw (and this node stopped): whatever was in flight is retried elsewhere.
+      if (taken === null) settle(fail("UNAVAILABLE", "directory node failed; retry"));
     });
   }
 
   readBarrier(): Promise<Result<void>> {
-    if (this.stopped) return Promise.resolve(fail("UNAVAILABLE", "directory node is stopping"));
-    if (!this.leading) return Promise.resolve(this.notPrimary());
     return new Promise((settle) => {
-      this.unaskedReads.push({ deadlineMs: this.options.nowMs() + RAFT_READ_TIMEOUT_MS, settle });
-      this.queueFlush();
+      const nowMs = this.options.nowMs();
+      const taken = this.input(() => this.replica.readBarrier(nowMs, settle));
+      if (taken === null) settle(fail("UNAVAILABLE", "directory node is stopping"));
     });
   }
 
@@ -224,30 +188,20 @@ export class Replicator implements Proposer {
   private halt(message: string): boolean {
     if (this.stopped) return false;
     this.stopped = true;
-    this.leading = false;
     clearInterval(this.ticker);
     if (this.suspicionTimer !== null) clearTimeout(this.suspicionTimer);
-    this.failEverything("UNAVAILABLE", message);
+    this.replica.stop(message);
     return true;
   }
 
   // ---- the loop ----
 
-  private onTick(): void {
-    this.input(() => this.node.tick());
-    this.expireWaiters();
-  }
-
   /**
    * Every input to the core goes through here: a throw from the core (a broken invariant) or
-   * from the disk stops this node for good, since its state can no longer be trusted.
+   * from the disk stops this node for good, since its state can no longer be trusted. Null
+   * when this node is stopped or the input killed it.
    */
-  private input(apply: () => void): void {
-    this.guarded(apply);
-  }
-
-  /** Runs one input; null when this node is stopped or the input killed it. */
-  private guarded<T>(apply: () => T): T | null {
+  private input<T>(apply: () => T): T | null {
     if (this.stopped) return null;
     let result: T;
     try {
@@ -289,201 +243,36 @@ export class Replicator implements Proposer {
   }
 
   private flush(): void {
-    this.askReads();
-    let applied = false;
-    while (this.node.hasReady()) {
-      const ready = this.node.ready();
-      const outcomes = this.persistAndApply(ready);
-      for (const message of ready.messages) this.options.send(message);
-      this.node.advance(ready);
-      if (ready.snapshot !== null) {
-        this.snapshotIndex = ready.snapshot.index;
-        this.coreApplied = Math.max(this.coreApplied, ready.snapshot.index);
-      }
-      const last = ready.committedEntries.at(-1);
-      if (last !== undefined) this.coreApplied = last.index;
-      for (const state of ready.readStates) {
-        const round = this.readRounds.get(state.requestId);
-        if (round !== undefined) round.index = state.index;
-      }
-      this.settleProposals(outcomes);
-      applied ||= outcomes.length > 0;
-      this.noticeRoleChange();
-      this.askReads();
-    }
-    this.noticeRoleChange();
-    this.settleReads();
-    if (applied) this.options.onApplied();
+    const output = this.replica.drain();
+    for (const message of output.messages) this.options.send(message);
+    for (const event of output.events) this.report(event);
+    if (output.applied) this.options.onApplied();
     this.maybeCompact();
   }
 
-  /** Entries, hard state, snapshot and the newly committed commands: one transaction. */
-  private persistAndApply(ready: raft.Ready): Array<[raft.Entry, Result<Outcome>]> {
-    const { store, raftLog, logger } = this.options;
-    const outcomes: Array<[raft.Entry, Result<Outcome>]> = [];
-    store.transaction(() => {
-      raftLog.save(ready);
-      const snapshot = ready.snapshot;
-      if (snapshot !== null && snapshot.index > store.lastApplied()) {
-        store.importState(snapshot.data, snapshot.index);
-        logger.info("state restored from the primary's snapshot", { index: snapshot.index });
-      }
-      for (const entry of ready.committedEntries) {
-        // After a restart the state may be ahead of what the core re-delivers.
-        if (entry.index <= store.lastApplied()) continue;
-        outcomes.push([entry, this.applyEntry(entry)]);
-      }
-    });
-    return outcomes;
-  }
-
-  private applyEntry(entry: raft.Entry): Result<Outcome> {
-    const { store, logger } = this.options;
-    if (entry.command === null) {
-      store.applyEntry(entry.index, () => undefined);
-      return fail("NOT_PRIMARY", "a new primary's no-op");
+  private report(event: ReplicaEvent): void {
+    const { logger } = this.options;
+    switch (event.kind) {
+      case "leader":
+        logger.info("directory primary", {
+          primary: event.leader,
+          term: event.term,
+          self: event.self,
+        });
+        return;
+      case "leadership":
+        this.options.onLeadership(event.leading);
+        return;
+      case "restored":
+        logger.info("state restored from the primary's snapshot", { index: event.index });
+        return;
+      case "skipped":
+        logger.error("committed log entry applied as a no-op", {
+          index: event.index,
+          reason: event.reason,
+        });
+        return;
     }
-    const decoded = decodeCommand(new TextDecoder().decode(entry.command));
-    if (!decoded.ok) {
-      // Every replica holds the same bytes, so every replica skips the same entry.
-      logger.error("log entry does not decode; applied as a no-op", {
-        index: entry.index,
-        reason: decoded.message,
-      });
-      store.applyEntry(entry.index, () => undefined);
-      return fail("INTERNAL", `log entry ${entry.index} does not decode`);
-    }
-    try {
-      return applyCommand(store, entry.index, decoded.value);
-    } catch (error) {
-      // The disk or the file failing is this node's problem: it must stop (rethrow). A rule of
-      // the state machine broken by a committed command would break on every replica alike:
-      // apply it as a no-op, loudly, rather than crash the whole group in a loop.
-      if (error instanceof SQLiteError || error instanceof StoreCorruptError) throw error;
-      logger.error("committed command broke a state-machine invariant; applied as a no-op", {
-        index: entry.index,
-        type: decoded.value.type,
-        error: error instanceof Error ? error.message : String(error),
-      });
-      store.applyEntry(entry.index, () => undefined);
-      return fail("INTERNAL", `log entry ${entry.index} could not be applied`);
-    }
-  }
-
-  private settleProposals(outcomes: ReadonlyArray<[raft.Entry, Result<Outcome>]>): void {
-    for (const [entry, outcome] of outcomes) {
-      const proposal = this.proposals.get(entry.index);
-      if (proposal === undefined) continue;
-      this.proposals.delete(entry.index);
-      // Another term's entry at our index means ours was overwritten: it never committed.
-      if (proposal.term === entry.term) proposal.settle(outcome);
-      else proposal.settle(this.notPrimary());
-    }
-  }
-
-  /** All reads that arrived since the last round share one heartbeat round. */
-  private askReads(): void {
-    if (this.unaskedReads.length === 0 || this.node.currentRole !== "leader") return;
-    const requestId = String(this.nextReadRound);
-    const asked = this.node.readIndex(requestId);
-    if (asked.ok) {
-      this.nextReadRound += 1;
-      this.readRounds.set(requestId, { reads: this.unaskedReads, index: null });
-      this.unaskedReads = [];
-      return;
-    }
-    // A new primary first commits its own no-op; the reads wait for that, then ask again.
-    if (asked.error.code === "LEADER_NOT_READY") return;
-    const reads = this.unaskedReads;
-    this.unaskedReads = [];
-    const answer =
-      asked.error.code === "BUSY"
-        ? fail("TOO_BUSY", "too many reads await confirmation; retry")
-        : this.notPrimary();
-    for (const read of reads) read.settle(answer);
-  }
-
-  private settleReads(): void {
-    const applied = this.options.store.lastApplied();
-    for (const [requestId, round] of this.readRounds) {
-      if (round.index === null || round.index > applied) continue;
-      this.readRounds.delete(requestId);
-      for (const read of round.reads) read.settle(ok(undefined));
-    }
-  }
-
-  private noticeRoleChange(): void {
-    const leader = this.node.leader;
-    if (leader !== this.knownLeader) {
-      this.knownLeader = leader;
-      this.options.logger.info("directory primary", {
-        primary: leader,
-        term: this.term,
-        self: leader === this.id,
-      });
-    }
-    // Once serving in a term, keep serving until the role goes: commit runs ahead of apply
-    // between batches, which says nothing about leadership.
-    const stillLeading = this.leading && this.leadingTerm === this.term;
-    const leading = this.node.currentRole === "leader" && (stillLeading || this.termApplied());
-    if (leading) this.leadingTerm = this.term;
-    if (leading === this.leading) return;
-    this.leading = leading;
-    // Whatever we accepted as primary may yet commit under the next one, or may not: the
-    // caller is told to retry, and commands are idempotent by their ids.
-    if (!leading) this.failEverything("NOT_PRIMARY", "");
-    this.options.onLeadership(leading);
-  }
-
-  /**
-   * A new leader serves only once an entry of its own term is committed and applied: before
-   * that its state may lack entries an earlier primary acknowledged.
-   */
-  private termApplied(): boolean {
-    const commit = this.node.commitIndex;
-    return (
-      this.node.logView.termAt(commit) === this.node.currentTerm &&
-      this.options.store.lastApplied() >= commit
-    );
-  }
-
-  private expireWaiters(): void {
-    const nowMs = this.options.nowMs();
-    for (const [index, proposal] of this.proposals) {
-      if (proposal.deadlineMs > nowMs) continue;
-      this.proposals.delete(index);
-      proposal.settle(fail("UNAVAILABLE", "the change was not committed in time; retry"));
-    }
-    const late = fail("UNAVAILABLE", "the directory group did not confirm the read in time; retry");
-    this.unaskedReads = this.unaskedReads.filter((read) => {
-      if (read.deadlineMs > nowMs) return true;
-      read.settle(late);
-      return false;
-    });
-    for (const [requestId, round] of this.readRounds) {
-      const expired = round.reads.filter((read) => read.deadlineMs <= nowMs);
-      if (expired.length === 0) continue;
-      for (const read of expired) read.settle(late);
-      const kept = round.reads.filter((read) => read.deadlineMs > nowMs);
-      if (kept.length === 0) this.readRounds.delete(requestId);
-      else this.readRounds.set(requestId, { reads: kept, index: round.index });
-    }
-  }
-
-  private failEverything(code: ErrorCode, message: string): void {
-    const answer =
-      code === "NOT_PRIMARY" || message === "" ? this.notPrimary() : fail(code, message);
-    for (const proposal of this.proposals.values()) proposal.settle(answer);
-    this.proposals.clear();
-    for (const read of this.unaskedReads) read.settle(answer);
-    this.unaskedReads = [];
-    for (const round of this.readRounds.values())
-      for (const read of round.reads) read.settle(answer);
-    this.readRounds.clear();
-  }
-
-  private notPrimary(): Result<never> {
-    return notPrimary(this.id, this.leaderAddress());
   }
 
   /**
@@ -491,21 +280,15 @@ export class Replicator implements Proposer {
    * large state); the core takes it when it comes back, as of the index the export read.
    */
   private maybeCompact(): void {
-    if (this.exporting) return;
-    const index = this.options.store.lastApplied();
-    const every = this.options.compactEveryEntries ?? RAFT_COMPACT_EVERY_ENTRIES;
-    if (index - this.snapshotIndex < every) return;
+    if (this.exporting || !this.replica.compactionDue()) return;
     this.exporting = true;
     const startedMs = this.options.nowMs();
     const exportState =
       this.options.exportState ?? (() => exportStateInWorker(this.options.store.path));
     void exportState()
       .then((exported) => {
-        // Only forward: a snapshot installed from the primary meanwhile may be newer.
-        if (this.stopped || exported.index <= this.snapshotIndex) return;
-        if (exported.index > this.coreApplied) return;
-        this.input(() => this.node.compact(exported.index, exported.data));
-        this.snapshotIndex = exported.index;
+        const compacted = this.input(() => this.replica.compact(exported.index, exported.data));
+        if (compacted !== true) return;
         this.options.logger.info("log compacted into a snapshot", {
           index: exported.index,
           bytes: exported.data.byteLength,

@@ -47,6 +47,13 @@ describe("Prng", () => {
     expect([...a].sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
+  test("pick reaches every item, and refuses an empty list", () => {
+    const prng = new Prng(5);
+    const seen = new Set(Array.from({ length: 200 }, () => prng.pick(["a", "b", "c"])));
+    expect([...seen].sort()).toEqual(["a", "b", "c"]);
+    expect(() => prng.pick([])).toThrow();
+  });
+
   test("forks are deterministic and independent of the parent's later draws", () => {
     const parent = new Prng(11);
     const child = parent.fork();

@@ -94,6 +94,12 @@ export class Prng implements Random {
     return this.nextFloat() < p;
   }
 
+  /** One of `items`, each equally likely; the list must not be empty. */
+  pick<T>(items: readonly T[]): T {
+    assert(items.length > 0, "pick needs at least one item");
+    return items[this.intBelow(items.length)] as T;
+  }
+
   shuffle<T>(items: T[]): T[] {
     for (let i = items.length - 1; i > 0; i -= 1) {
       const j = this.intBelow(i + 1);

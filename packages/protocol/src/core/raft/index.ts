@@ -2,6 +2,7 @@
  * Raft for the directory group, sans I/O: the node, its log view, message types, bounds and
  * their wire codec.
  */
+export * from "./drive.ts";
 export * from "./log.ts";
 export * from "./node.ts";
 export * from "./progress.ts";

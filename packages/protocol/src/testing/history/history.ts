@@ -56,10 +56,16 @@ export function fileKey(uid: string, name: string): string {
 
 export class OpLog {
   readonly ops: Op[] = [];
-  private readonly t0Ms = performance.now();
+  private readonly clockMs: () => number;
+
+  /** Times come from `clockMs` (a simulator's), or else from the run's start on this host. */
+  constructor(clockMs?: () => number) {
+    const t0Ms = performance.now();
+    this.clockMs = clockMs ?? (() => performance.now() - t0Ms);
+  }
 
   nowMs(): number {
-    return performance.now() - this.t0Ms;
+    return this.clockMs();
   }
 
   invoke(

@@ -8,6 +8,7 @@
 
 import { assert } from "../../core/assert.ts";
 import type { Prng } from "../../core/prng.ts";
+import { driveReadies } from "../../core/raft/drive.ts";
 import { RaftNode } from "../../core/raft/node.ts";
 import {
   RAFT_DEFAULT_CONFIG,
@@ -120,20 +121,22 @@ class RaftProcess implements SimProcess<string, RaftMessage> {
     return this.outgoing.splice(0).map((message) => ({ to: message.to, payload: message }));
   }
 
-  /** The driver loop every real shell must follow: persist, send, apply, advance. */
+  /** The loop every real driver runs (core/raft/drive.ts), with a toy command log applied. */
   drain(): void {
-    while (this.node.hasReady()) {
-      const ready = this.node.ready();
-      this.store.save(ready);
-      this.outgoing.push(...ready.messages);
-      if (ready.snapshot !== null && ready.snapshot.index > this.machine.appliedIndex) {
-        this.restore(ready.snapshot);
-      }
-      for (const entry of ready.committedEntries) this.apply(entry);
-      this.node.advance(ready);
-      this.cluster.observe(this.node);
-      this.maybeCompact();
-    }
+    driveReadies(this.node, {
+      persist: (ready) => {
+        this.store.save(ready);
+        if (ready.snapshot !== null && ready.snapshot.index > this.machine.appliedIndex) {
+          this.restore(ready.snapshot);
+        }
+        for (const entry of ready.committedEntries) this.apply(entry);
+      },
+      send: (messages) => this.outgoing.push(...messages),
+      advanced: () => {
+        this.cluster.observe(this.node);
+        this.maybeCompact();
+      },
+    });
   }
 
   private apply(entry: Entry): void {

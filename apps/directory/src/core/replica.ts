@@ -1,0 +1,446 @@
+/**
+ * One directory replica, sans I/O: the Raft core, the state machine it feeds, and the
+ * bookkeeping between them and the clients (proposals waiting to commit, read-index rounds,
+ * deadlines, whether this replica serves as primary). The real node drives it with timers, a
+ * socket transport and SQLite (io/replicator.ts); the simulator drives the same class with
+ * simulated time, a faulty network and the in-memory store (tests/simulation), so seeded
+ * schedules check the directory itself, not a model of it.
+ *
+ * Inputs (step, tick, propose, readBarrier, campaign, compact, stop) only change memory; drain()
+ * then runs the one Raft drive loop (core/raft/drive.ts) through the disk, settles whoever can
+ * be answered, and hands back the messages to send and what happened.
+ */
+
+import { fail, ok, Prng, raft, type ErrorCode, type Result } from "@ftfs/protocol/core";
+import { notPrimary } from "./checks.ts";
+import { decodeCommand, encodeCommand, type Command, type Outcome } from "./commands.ts";
+import {
+  RAFT_COMPACT_EVERY_ENTRIES,
+  RAFT_ELECTION_TICKS,
+  RAFT_HEARTBEAT_TICKS,
+  RAFT_PROPOSAL_TIMEOUT_MS,
+  RAFT_READ_TIMEOUT_MS,
+} from "./limits.ts";
+import { applyCommand } from "./state-machine.ts";
+import type { MetadataStore } from "./store.ts";
+
+/** Where a replica keeps what must survive a crash: Raft's log and the applied state. */
+export interface ReplicaDisk {
+  readonly state: MetadataStore;
+  /** What the last run left: hard state, snapshot and log entries. */
+  loadRaft(): raft.DurableState;
+  /** Runs `work` as one durable write (one fsync): a crash keeps all of it or none. */
+  transaction<T>(work: () => T): T;
+  /** The Ready's entries, hard state and snapshot; inside transaction(). */
+  saveRaft(ready: raft.Ready): void;
+  /** Replaces the applied state with a snapshot's, as of `index`; inside transaction(). */
+  installSnapshot(data: Uint8Array, index: number): void;
+  /**
+   * The disk or the file failed (the node must stop), as opposed to a state-machine rule that
+   * a committed command broke (which breaks alike on every replica).
+   */
+  isDiskError(error: unknown): boolean;
+}
+
+export interface ReplicaOptions {
+  readonly id: string;
+  readonly members: readonly string[];
+  readonly disk: ReplicaDisk;
+  /** Seeds the core's randomness (election timeouts); the driver draws it. */
+  readonly seed: number;
+  /** The address of a member, for NOT_PRIMARY hints. */
+  readonly addressOf: (id: string) => string | undefined;
+  /** Applied entries between snapshots; tests lower it to exercise snapshot catch-up. */
+  readonly compactEveryEntries?: number;
+}
+
+/** What happened in a drain that the driver reports or acts on. */
+export type ReplicaEvent =
+  | {
+      readonly kind: "leader";
+      readonly leader: string | null;
+      readonly term: number;
+      readonly self: boolean;
+    }
+  /** This replica started (true) or stopped (false) serving as primary. */
+  | { readonly kind: "leadership"; readonly leading: boolean }
+  | { readonly kind: "restored"; readonly index: number }
+  /** A committed entry was applied as a no-op: it does not decode, or it broke a rule. */
+  | { readonly kind: "skipped"; readonly index: number; readonly reason: string };
+
+export interface ReplicaOutput {
+  readonly messages: readonly raft.RaftMessage[];
+  readonly events: readonly ReplicaEvent[];
+  /** Commands were applied (the outbox has notices to send). */
+  readonly applied: boolean;
+}
+
+export type Settle<T> = (result: Result<T>) => void;
+
+interface PendingProposal {
+  readonly term: number;
+  readonly deadlineMs: number;
+  readonly settle: Settle<Outcome>;
+}
+
+interface PendingRead {
+  readonly deadlineMs: number;
+  readonly settle: Settle<void>;
+}
+
+/** One read-index round: every read that arrived before it was asked. */
+interface ReadRound {
+  readonly reads: PendingRead[];
+  index: number | null;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class DirectoryReplica {
+  readonly id: string;
+  private readonly options: ReplicaOptions;
+  private readonly node: raft.RaftNode;
+  private readonly proposals = new Map<number, PendingProposal>();
+  private unaskedReads: PendingRead[] = [];
+  private readonly readRounds = new Map<string, ReadRound>();
+  private nextReadRound = 1;
+  private leading = false;
+  /** The term in which `leading` last became true. */
+  private leadingTerm = 0;
+  private knownLeader: string | null = null;
+  private snapshotIndex: number;
+  /** The index the core has handed out for applying (a snapshot's, or a committed entry's). */
+  private coreApplied: number;
+  private stopped = false;
+  private outgoing: raft.RaftMessage[] = [];
+  private events: ReplicaEvent[] = [];
+  private applied = false;
+
+  constructor(options: ReplicaOptions) {
+    this.options = options;
+    this.id = options.id;
+    const durable = options.disk.loadRaft();
+    this.snapshotIndex = durable.snapshot?.index ?? 0;
+    this.coreApplied = this.snapshotIndex;
+    this.node = new raft.RaftNode({
+      id: raft.raftId(options.id),
+      peers: options.members.map(raft.raftId),
+      config: { electionTicks: RAFT_ELECTION_TICKS, heartbeatTicks: RAFT_HEARTBEAT_TICKS },
+      prng: new Prng(options.seed),
+      durable,
+    });
+    // A group of one has nobody to wait for: campaign now rather than after a timeout.
+    if (options.members.length === 1) this.node.suspectLeader();
+  }
+
+  /** Raft's current term, which clients see as the directory's epoch. */
+  get term(): number {
+    return this.node.currentTerm;
+  }
+
+  /** The one answer to "am I primary?": leading, and serving (its term's entry applied). */
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  get leaderId(): string | null {
+    return this.node.leader;
+  }
+
+  get commitIndex(): number {
+    return this.node.commitIndex;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** The primary's address when another node leads; null when we lead or nobody is known. */
+  leaderAddress(): string | null {
+    const leader = this.node.leader;
+    if (leader === null || leader === this.id) return null;
+    return this.options.addressOf(leader) ?? null;
+  }
+
+  /** The answer to a change or a read this replica cannot serve. */
+  notPrimary(): Result<never> {
+    return notPrimary(this.id, this.leaderAddress());
+  }
+
+  // ---- inputs: each changes memory only; drain() then does the work ----
+
+  step(message: raft.RaftMessage): void {
+    if (this.stopped) return;
+    this.node.step(message);
+  }
+
+  tick(nowMs: number): void {
+    if (this.stopped) return;
+    this.node.tick();
+    this.expireWaiters(nowMs);
+  }
+
+  /** Evidence against `id` matters only while it is the primary we follow. */
+  suspects(id: string): boolean {
+    return !this.stopped && id !== this.id && this.node.leader === id;
+  }
+
+  /**
+   * Starts a pre-vote: peers still hearing the primary refuse it, so a false alarm changes
+   * nothing.
+   */
+  campaign(): void {
+    if (this.stopped) return;
+    this.node.suspectLeader();
+  }
+
+  /** Settles once `command` is committed by a majority and applied here, or cannot be. */
+  propose(command: Command, nowMs: number, settle: Settle<Outcome>): void {
+    if (this.stopped) return settle(fail("UNAVAILABLE", "directory node is stopping"));
+    if (!this.leading) return settle(this.notPrimary());
+    const proposed = this.node.propose(encoder.encode(encodeCommand(command)));
+    if (!proposed.ok) {
+      if (proposed.error.code !== "BUSY") return settle(this.notPrimary());
+      const pending = proposed.error.uncommittedEntries;
+      return settle(fail("TOO_BUSY", `${pending} changes await commit; retry`));
+    }
+    const deadlineMs = nowMs + RAFT_PROPOSAL_TIMEOUT_MS;
+    this.proposals.set(proposed.index, { term: proposed.term, deadlineMs, settle });
+  }
+
+  /** Settles ok once a read of the local state is linearizable. */
+  readBarrier(nowMs: number, settle: Settle<void>): void {
+    if (this.stopped) return settle(fail("UNAVAILABLE", "directory node is stopping"));
+    if (!this.leading) return settle(this.notPrimary());
+    this.unaskedReads.push({ deadlineMs: nowMs + RAFT_READ_TIMEOUT_MS, settle });
+  }
+
+  /** Applied entries past the last snapshot have piled up: time to export the state. */
+  compactionDue(): boolean {
+    if (this.stopped) return false;
+    const every = this.options.compactEveryEntries ?? RAFT_COMPACT_EVERY_ENTRIES;
+    return this.options.disk.state.lastApplied() - this.snapshotIndex >= every;
+  }
+
+  /**
+   * Folds the log up to `index` into `data`, the state as of `index` (exported meanwhile).
+   * Only forward: a snapshot installed from the primary meanwhile may be newer. False if not.
+   */
+  compact(index: number, data: Uint8Array): boolean {
+    if (this.stopped || index <= this.snapshotIndex || index > this.coreApplied) return false;
+    this.node.compact(index, data);
+    this.snapshotIndex = index;
+    return true;
+  }
+
+  /** Answers every waiter (retryable) and takes no more input; false if already stopped. */
+  stop(message: string): boolean {
+    if (this.stopped) return false;
+    this.stopped = true;
+    this.leading = false;
+    this.failEverything("UNAVAILABLE", message);
+    return true;
+  }
+
+  // ---- the loop ----
+
+  /**
+   * Persists and applies what the core handed out, settles what can be settled, and answers
+   * what to send and what happened. A throw (the disk failing, or the core's invariant) leaves
+   * this replica unusable: the driver stops it, as a crash would.
+   */
+  drain(): ReplicaOutput {
+    if (!this.stopped) {
+      this.askReads();
+      raft.driveReadies(this.node, {
+        persist: (ready) => this.persistAndApply(ready),
+        send: (messages) => this.outgoing.push(...messages),
+        advanced: (ready, outcomes) => this.advanced(ready, outcomes),
+      });
+      this.noticeRoleChange();
+      this.settleReads();
+    }
+    const output = { messages: this.outgoing, events: this.events, applied: this.applied };
+    this.outgoing = [];
+    this.events = [];
+    this.applied = false;
+    return output;
+  }
+
+  private advanced(ready: raft.Ready, outcomes: ReadonlyArray<[raft.Entry, Result<Outcome>]>) {
+    if (ready.snapshot !== null) {
+      this.snapshotIndex = ready.snapshot.index;
+      this.coreApplied = Math.max(this.coreApplied, ready.snapshot.index);
+    }
+    const last = ready.committedEntries.at(-1);
+    if (last !== undefined) this.coreApplied = last.index;
+    for (const state of ready.readStates) {
+      const round = this.readRounds.get(state.requestId);
+      if (round !== undefined) round.index = state.index;
+    }
+    this.settleProposals(outcomes);
+    this.applied ||= outcomes.length > 0;
+    this.noticeRoleChange();
+    this.askReads();
+  }
+
+  /** Entries, hard state, snapshot and the newly committed commands: one transaction. */
+  private persistAndApply(ready: raft.Ready): Array<[raft.Entry, Result<Outcome>]> {
+    const { disk } = this.options;
+    const state = disk.state;
+    const outcomes: Array<[raft.Entry, Result<Outcome>]> = [];
+    disk.transaction(() => {
+      disk.saveRaft(ready);
+      const snapshot = ready.snapshot;
+      if (snapshot !== null && snapshot.index > state.lastApplied()) {
+        disk.installSnapshot(snapshot.data, snapshot.index);
+        this.events.push({ kind: "restored", index: snapshot.index });
+      }
+      for (const entry of ready.committedEntries) {
+        // After a restart the state may be ahead of what the core re-delivers.
+        if (entry.index <= state.lastApplied()) continue;
+        outcomes.push([entry, this.applyEntry(entry)]);
+      }
+    });
+    return outcomes;
+  }
+
+  private applyEntry(entry: raft.Entry): Result<Outcome> {
+    const state = this.options.disk.state;
+    if (entry.command === null) {
+      state.applyEntry(entry.index, () => undefined);
+      return fail("NOT_PRIMARY", "a new primary's no-op");
+    }
+    const decoded = decodeCommand(decoder.decode(entry.command));
+    if (!decoded.ok) {
+      // Every replica holds the same bytes, so every replica skips the same entry.
+      this.events.push({ kind: "skipped", index: entry.index, reason: decoded.message });
+      state.applyEntry(entry.index, () => undefined);
+      return fail("INTERNAL", `log entry ${entry.index} does not decode`);
+    }
+    try {
+      return applyCommand(state, entry.index, decoded.value);
+    } catch (error) {
+      // The disk or the file failing is this node's problem: it must stop (rethrow). A rule of
+      // the state machine broken by a committed command would break on every replica alike:
+      // apply it as a no-op, loudly, rather than crash the whole group in a loop.
+      if (this.options.disk.isDiskError(error)) throw error;
+      const why = error instanceof Error ? error.message : String(error);
+      this.events.push({
+        kind: "skipped",
+        index: entry.index,
+        reason: `${decoded.value.type} broke a state-machine invariant: ${why}`,
+      });
+      state.applyEntry(entry.index, () => undefined);
+      return fail("INTERNAL", `log entry ${entry.index} could not be applied`);
+    }
+  }
+
+  private settleProposals(outcomes: ReadonlyArray<[raft.Entry, Result<Outcome>]>): void {
+    for (const [entry, outcome] of outcomes) {
+      const proposal = this.proposals.get(entry.index);
+      if (proposal === undefined) continue;
+      this.proposals.delete(entry.index);
+      // Another term's entry at our index means ours was overwritten: it never committed.
+      if (proposal.term === entry.term) proposal.settle(outcome);
+      else proposal.settle(this.notPrimary());
+    }
+  }
+
+  /** All reads that arrived since the last round share one heartbeat round. */
+  private askReads(): void {
+    if (this.unaskedReads.length === 0 || this.node.currentRole !== "leader") return;
+    const requestId = String(this.nextReadRound);
+    const asked = this.node.readIndex(requestId);
+    if (asked.ok) {
+      this.nextReadRound += 1;
+      this.readRounds.set(requestId, { reads: this.unaskedReads, index: null });
+      this.unaskedReads = [];
+      return;
+    }
+    // A new primary first commits its own no-op; the reads wait for that, then ask again.
+    if (asked.error.code === "LEADER_NOT_READY") return;
+    const reads = this.unaskedReads;
+    this.unaskedReads = [];
+    const answer =
+      asked.error.code === "BUSY"
+        ? fail("TOO_BUSY", "too many reads await confirmation; retry")
+        : this.notPrimary();
+    for (const read of reads) read.settle(answer);
+  }
+
+  private settleReads(): void {
+    const applied = this.options.disk.state.lastApplied();
+    for (const [requestId, round] of this.readRounds) {
+      if (round.index === null || round.index > applied) continue;
+      this.readRounds.delete(requestId);
+      for (const read of round.reads) read.settle(ok(undefined));
+    }
+  }
+
+  private noticeRoleChange(): void {
+    const leader = this.node.leader;
+    if (leader !== this.knownLeader) {
+      this.knownLeader = leader;
+      this.events.push({ kind: "leader", leader, term: this.term, self: leader === this.id });
+    }
+    // Once serving in a term, keep serving until the role goes: commit runs ahead of apply
+    // between batches, which says nothing about leadership.
+    const stillLeading = this.leading && this.leadingTerm === this.term;
+    const leading = this.node.currentRole === "leader" && (stillLeading || this.termApplied());
+    if (leading) this.leadingTerm = this.term;
+    if (leading === this.leading) return;
+    this.leading = leading;
+    // Whatever we accepted as primary may yet commit under the next one, or may not: the
+    // caller is told to retry, and commands are idempotent by their ids.
+    if (!leading) this.failEverything("NOT_PRIMARY", "");
+    this.events.push({ kind: "leadership", leading });
+  }
+
+  /**
+   * A new leader serves only once an entry of its own term is committed and applied: before
+   * that its state may lack entries an earlier primary acknowledged.
+   */
+  private termApplied(): boolean {
+    const commit = this.node.commitIndex;
+    return (
+      this.node.logView.termAt(commit) === this.node.currentTerm &&
+      this.options.disk.state.lastApplied() >= commit
+    );
+  }
+
+  private expireWaiters(nowMs: number): void {
+    for (const [index, proposal] of this.proposals) {
+      if (proposal.deadlineMs > nowMs) continue;
+      this.proposals.delete(index);
+      proposal.settle(fail("UNAVAILABLE", "the change was not committed in time; retry"));
+    }
+    const late = fail("UNAVAILABLE", "the directory group did not confirm the read in time; retry");
+    this.unaskedReads = this.unaskedReads.filter((read) => {
+      if (read.deadlineMs > nowMs) return true;
+      read.settle(late);
+      return false;
+    });
+    for (const [requestId, round] of this.readRounds) {
+      const expired = round.reads.filter((read) => read.deadlineMs <= nowMs);
+      if (expired.length === 0) continue;
+      for (const read of expired) read.settle(late);
+      const kept = round.reads.filter((read) => read.deadlineMs > nowMs);
+      if (kept.length === 0) this.readRounds.delete(requestId);
+      else this.readRounds.set(requestId, { reads: kept, index: round.index });
+    }
+  }
+
+  private failEverything(code: ErrorCode, message: string): void {
+    const answer =
+      code === "NOT_PRIMARY" || message === "" ? this.notPrimary() : fail(code, message);
+    for (const proposal of this.proposals.values()) proposal.settle(answer);
+    this.proposals.clear();
+    for (const read of this.unaskedReads) read.settle(answer);
+    this.unaskedReads = [];
+    for (const round of this.readRounds.values())
+      for (const read of round.reads) read.settle(answer);
+    this.readRounds.clear();
+  }
+}
