@@ -1,11 +1,11 @@
 /**
- * One directory node: its store, its Raft replicator and transport, the storage-group manager
- * and outbox (run only while this node is the primary), gossip, and the RPC server, wired
+ * One directory node: its store, its Raft replicator and transport, the primary's duties (run
+ * only while this node is the primary: primary-duties.ts), gossip, and the RPC server, wired
  * together and started and stopped in the right order.
  *
- * The group's members are fixed at first boot: a group of one starts at once; a larger group
- * waits until gossip shows `--expect` directory nodes, records them, and keeps them for good.
- * Until then every request is answered UNAVAILABLE, which clients retry.
+ * The group's members are fixed at first boot (members.ts): a group of one starts at once; a
+ * larger group waits until gossip shows `--expect` directory nodes, records them, and keeps
+ * them for good. Until then every request is answered UNAVAILABLE, which clients retry.
  *
  * A full disk is an answer, not a crash: when Raft cannot persist for want of space, the node
  * drops its replicator (as a crash would, in memory only) but stays up. It refuses changes
@@ -21,7 +21,6 @@ import {
   fail,
   ok,
   parseAddress,
-  raft,
   type Op,
   type Result,
   type swim,
@@ -42,32 +41,23 @@ import {
   type ServerTls,
 } from "@ftfs/protocol/io";
 import {
-  GROUP_CHECK_INTERVAL_MS,
-  MEMBERS_POLL_INTERVAL_MS,
   QUOTA_BYTES_DEFAULT,
   QUOTA_FILES_DEFAULT,
-  REBALANCE_BYTES_PER_SECOND_DEFAULT,
-  REBALANCE_RUN_BYTES_MAX,
-  REREPLICATION_GRACE_MS_DEFAULT,
   UPLOAD_DEADLINE_MS_DEFAULT,
   KEEP_VERSIONS_DEFAULT,
-  SHUTDOWN_FLUSH_TIMEOUT_MS,
   STORAGE_DEAD_AFTER_MS,
-  STORAGE_NODES_MAX,
   diskFullRefusal,
   hearWhileFull,
   type Command,
   type DiskFullState,
   type OutcomeOf,
 } from "../core/index.ts";
-import { GroupManager } from "./group-manager.ts";
 import { directoryHandlers, type Leadership } from "./handlers.ts";
-import { loadMembers, saveMembers } from "./members.ts";
-import { OutboxDrainer } from "./outbox.ts";
-import { PrimaryWatch } from "./primary-watch.ts";
+import { formGroup, formingRefusal, GroupFormation, loadMembers } from "./members.ts";
+import type { OutboxDrainer } from "./outbox.ts";
+import { PrimaryDuties } from "./primary-duties.ts";
 import { RaftLog } from "./raft-log.ts";
 import { RaftTransport } from "./raft-transport.ts";
-import { Rebalancer } from "./rebalancer.ts";
 import { Replicator, type GroupMember, type Proposer } from "./replicator.ts";
 import { isDiskFull, type SqliteMetadataStore } from "./sqlite-store.ts";
 import { directoryUserAuthenticator } from "./users.ts";
@@ -128,15 +118,6 @@ interface DiskFull {
   readonly probe: ReturnType<typeof setInterval>;
 }
 
-/** What only the primary runs: created on election, stopped on losing it. */
-interface PrimaryDuties {
-  readonly groups: GroupManager;
-  readonly outbox: OutboxDrainer;
-  readonly rebalancer: Rebalancer;
-  readonly primaryWatch: PrimaryWatch;
-  readonly ticker: ReturnType<typeof setInterval>;
-}
-
 export class DirectoryNode {
   readonly node: string;
   readonly join: readonly string[];
@@ -153,7 +134,6 @@ export class DirectoryNode {
   private readonly nowMs: () => number;
   private readonly deadAfterMs: number;
   private readonly transport: RaftTransport;
-  private readonly assembler = new raft.SnapshotAssembler();
   private readonly newId = hyperid({ urlSafe: true });
   /** Member id → address: recorded at formation, refreshed from gossip. */
   private readonly addresses = new Map<string, string>();
@@ -163,9 +143,8 @@ export class DirectoryNode {
   /** Non-null while the disk is full and Raft is stopped. */
   private diskFull: DiskFull | null = null;
   private duties: PrimaryDuties | null = null;
-  private formingTimer: ReturnType<typeof setInterval> | null = null;
-  /** The member set last refused for being larger than --expect (logged once per change). */
-  private lastRefusal = "";
+  /** Waiting for the group to form (null once it has, or if it had before this start). */
+  private formation: GroupFormation | null = null;
   /** Resolves to null when the UDP port could not be bound. */
   private readonly gossip: Promise<ClusterGossip | null>;
   private gossipReady: ClusterGossip | null = null;
@@ -242,8 +221,18 @@ export class DirectoryNode {
     this.gossip = this.startGossip(keyring);
     const members = loadMembers(this.store);
     if (members !== null) this.startReplication(members);
-    else if (this.expect === 1) this.startReplication(this.formGroup([this.selfMember()]));
-    else this.formingTimer = setInterval(() => this.tryForming(), MEMBERS_POLL_INTERVAL_MS);
+    else if (this.expect === 1) {
+      this.startReplication(formGroup(this.store, this.logger, [this.selfMember()]));
+    } else {
+      this.formation = new GroupFormation({
+        store: this.store,
+        logger: this.logger,
+        expect: this.expect,
+        seen: () => this.directoriesSeen(),
+        dataFolder: this.dataFolder,
+        onFormed: (members) => this.startReplication(members),
+      });
+    }
   }
 
   /** Start serving: the server listens before this returns. */
@@ -290,47 +279,6 @@ export class DirectoryNode {
     return { id: this.node, address: this.address };
   }
 
-  /** Gossip shows exactly `--expect` directory nodes: they are the group, for good. */
-  private tryForming(): void {
-    const members = this.directoriesSeen();
-    if (members.size < this.expect) return;
-    if (members.size > this.expect) {
-      const seen = [...members.keys()].sort().join(",");
-      if (seen !== this.lastRefusal) {
-        this.logger.error("more directory nodes than --expect; not forming a group", {
-          expect: this.expect,
-          seen,
-        });
-      }
-      this.lastRefusal = seen;
-      return;
-    }
-    const group = [...members].map(([id, address]) => ({ id, address }));
-    let formed: readonly GroupMember[];
-    try {
-      formed = this.formGroup(group);
-    } catch (error) {
-      if (!isDiskFull(error)) throw error;
-      // Nothing was recorded: the next poll tries again, as it would have before formation.
-      this.logger.error("disk is full: cannot record the directory group's members; retrying", {
-        dataFolder: this.dataFolder,
-      });
-      return;
-    }
-    if (this.formingTimer !== null) clearInterval(this.formingTimer);
-    this.formingTimer = null;
-    this.startReplication(formed);
-  }
-
-  private formGroup(members: readonly GroupMember[]): readonly GroupMember[] {
-    const sorted = [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    saveMembers(this.store, sorted);
-    this.logger.info("directory group formed", {
-      members: sorted.map((member) => `${member.id}@${member.address}`).join(","),
-    });
-    return sorted;
-  }
-
   private startReplication(members: readonly GroupMember[]): void {
     this.members = members;
     for (const member of members) this.addresses.set(member.id, member.address);
@@ -367,11 +315,7 @@ export class DirectoryNode {
   }
 
   private forming(): Result<never> {
-    const seen = this.directoriesSeen().size;
-    return fail(
-      "UNAVAILABLE",
-      `directory group is forming: ${seen} of ${this.expect} directory nodes seen; retry`,
-    );
+    return formingRefusal(this.directoriesSeen().size, this.expect);
   }
 
   private propose<C extends Command>(command: C): Promise<Result<OutcomeOf<C>>> {
@@ -403,7 +347,7 @@ export class DirectoryNode {
   }
 
   private onRaftMessage(header: unknown, payload: Uint8Array): Result<void> {
-    const assembled = this.assembler.accept(header, payload);
+    const assembled = this.transport.receive(header, payload);
     if (!assembled.ok) return assembled;
     if (assembled.value === null) return ok(undefined);
     if (this.replicator !== null) this.replicator.step(assembled.value);
@@ -427,57 +371,19 @@ export class DirectoryNode {
 
   private startDuties(): void {
     if (this.duties !== null || this.stopping !== null || this.replicator === null) return;
-    const proposer = this.replicator;
-    // A new registry starts every known node at "seen now": a new primary gives storage nodes
-    // a full timeout to find it before judging any of them dead.
-    const groups = new GroupManager({
+    this.duties = new PrimaryDuties({
       store: this.store,
-      proposer,
-      logger: this.logger,
-      nowMs: this.nowMs,
-      nodesMax: STORAGE_NODES_MAX,
-      deadAfterMs: this.deadAfterMs,
-      rereplicationGraceMs: this.options.rereplicationGraceMs ?? REREPLICATION_GRACE_MS_DEFAULT,
-    });
-    const outbox = new OutboxDrainer({
-      store: this.store,
-      proposer,
+      proposer: this.replicator,
       pool: this.pool,
-      logger: this.logger,
-      nowMs: this.nowMs,
-      random: Math.random,
-    });
-    // A previous term's drainer may still have notices on the wire: let it finish first, so a
-    // group never sees this term's notices overtaken by older ones.
-    void Promise.all(this.retiring).then(() => {
-      if (this.duties?.outbox === outbox) outbox.start();
-    });
-    const primaryWatch = new PrimaryWatch({
-      logger: this.logger,
       connect: this.connect,
-      onDown: (node) => void groups.onMemberDown(node, "its port refused a connection"),
-    });
-    const checkEveryMs = this.options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS;
-    const ticker = setInterval(() => {
-      void groups.tick();
-      primaryWatch.follow(this.store.listGroups());
-    }, checkEveryMs);
-    const rebalancer = this.newRebalancer(groups, proposer);
-    this.duties = { groups, outbox, rebalancer, primaryWatch, ticker };
-  }
-
-  private newRebalancer(groups: GroupManager, proposer: Replicator): Rebalancer {
-    return new Rebalancer({
-      store: this.store,
-      proposer,
-      pool: this.pool,
       logger: this.logger,
       nowMs: this.nowMs,
-      monotonicMs: () => performance.now(),
-      usages: () => groups.usages(),
       newId: this.newId,
-      bytesPerSecond: this.options.rebalanceBytesPerSecond ?? REBALANCE_BYTES_PER_SECOND_DEFAULT,
-      budgetBytes: REBALANCE_RUN_BYTES_MAX,
+      deadAfterMs: this.deadAfterMs,
+      after: Promise.all(this.retiring),
+      rereplicationGraceMs: this.options.rereplicationGraceMs,
+      groupCheckIntervalMs: this.options.groupCheckIntervalMs,
+      rebalanceBytesPerSecond: this.options.rebalanceBytesPerSecond,
     });
   }
 
@@ -485,14 +391,7 @@ export class DirectoryNode {
     const duties = this.duties;
     if (duties === null) return;
     this.duties = null;
-    clearInterval(duties.ticker);
-    duties.primaryWatch.stop();
-    this.retiring.push(
-      Promise.all([
-        duties.groups.idle().then(() => duties.outbox.stop(SHUTDOWN_FLUSH_TIMEOUT_MS)),
-        duties.rebalancer.stop(SHUTDOWN_FLUSH_TIMEOUT_MS),
-      ]).then(() => undefined),
-    );
+    this.retiring.push(duties.stop());
   }
 
   private onFatal(error: unknown): void {
@@ -652,7 +551,7 @@ export class DirectoryNode {
   private async shutdown(): Promise<void> {
     // Leave while the rest winds down: others record `left` at once, never `dead`.
     const leaving = this.gossip.then((gossip) => gossip?.stop());
-    if (this.formingTimer !== null) clearInterval(this.formingTimer);
+    this.formation?.stop();
     if (this.diskFull !== null) clearInterval(this.diskFull.probe);
     this.server.stop();
     this.stopDuties();

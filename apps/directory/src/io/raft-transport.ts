@@ -1,12 +1,12 @@
 /**
- * Raft messages between directory nodes over the RPC frames: one TCP connection per peer,
- * messages written in order without waiting for each receipt (a receipt only says the bytes
- * arrived). Sending never blocks Raft: a peer that cannot be reached has its queue bounded
+ * Raft messages between directory nodes over the RPC frames, both ways. Out: one TCP
+ * connection per peer, messages written in order without waiting for each receipt (a receipt
+ * only says the bytes arrived). In: snapshot parts assembled into whole messages. Sending never blocks Raft: a peer that cannot be reached has its queue bounded
  * and its messages dropped, which Raft tolerates by resending. A refused connection to a peer
  * is reported, since a dead primary's port refuses at once, long before any timeout.
  */
 
-import { FtfsError, raft } from "@ftfs/protocol/core";
+import { FtfsError, raft, type Result } from "@ftfs/protocol/core";
 import { RpcClient, type ConnectOptions, type Logger } from "@ftfs/protocol/io";
 import {
   RAFT_CONNECT_TIMEOUT_MS,
@@ -117,6 +117,8 @@ class PeerLink {
 export class RaftTransport {
   private readonly options: RaftTransportOptions;
   private readonly links = new Map<string, PeerLink>();
+  /** Snapshots arrive in parts; the rest of the messages pass straight through. */
+  private readonly assembler = new raft.SnapshotAssembler();
 
   constructor(options: RaftTransportOptions) {
     this.options = options;
@@ -129,6 +131,14 @@ export class RaftTransport {
       this.links.set(message.to, link);
     }
     link.send(raft.splitRaftMessage(message, raft.RAFT_SNAPSHOT_PART_BYTES));
+  }
+
+  /**
+   * One frame from a peer: the whole message it completes, null while a snapshot's parts are
+   * still arriving, or the reason it is refused.
+   */
+  receive(header: unknown, payload: Uint8Array): Result<raft.RaftMessage | null> {
+    return this.assembler.accept(header, payload);
   }
 
   close(): void {
