@@ -10,7 +10,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Keyring } from "@ftfs/protocol/io";
 import { clusterNodeIds, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
-import { FtfsClient } from "ftfs";
+import { FtfsClient } from "@ftfs/client";
 
 const DEV_DATA_ROOT = resolve(import.meta.dir, "../.ftfs/dev");
 /** Made on the first run, kept: nodes restarted later must share the key. */

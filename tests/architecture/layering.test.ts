@@ -88,7 +88,8 @@ describe("layering", () => {
         const local = target.startsWith(".")
           ? relative(REPO_ROOT, resolve(REPO_ROOT, path, "..", target))
           : target;
-        const ok = local.includes("/src/core/") || local === "@ftfs/protocol/core";
+        // A package's core entry point (@ftfs/protocol/core, @ftfs/client/core) is core too.
+        const ok = local.includes("/src/core/") || /^@ftfs\/(protocol|client)\/core$/.test(local);
         if (!ok) violations.push(`${path} imports ${target}`);
       }
     }
@@ -105,8 +106,8 @@ describe("layering", () => {
           : target;
         const targetApp =
           /^apps\/([^/]+)\//.exec(local)?.[1] ??
-          /^@ftfs\/(directory|storage)$/.exec(local)?.[1] ??
-          null;
+          /^@ftfs\/(directory|storage)(\/|$)/.exec(local)?.[1] ??
+          (/^ftfs(\/|$)/.test(local) ? "client" : null);
         if (targetApp !== null && targetApp !== app) violations.push(`${path} imports ${target}`);
       }
     }

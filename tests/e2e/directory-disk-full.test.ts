@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FtfsError } from "@ftfs/protocol/core";
 import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
-import { FtfsClient } from "ftfs";
+import { FtfsClient } from "@ftfs/client";
 import {
   E2E_CHUNK_BYTES,
   E2E_TEST_TIMEOUT_MS,

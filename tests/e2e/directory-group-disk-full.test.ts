@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
-import { FtfsClient } from "ftfs";
+import { FtfsClient } from "@ftfs/client";
 import {
   E2E_CHUNK_BYTES,
   E2E_TEST_TIMEOUT_MS,

@@ -19,7 +19,7 @@ import {
 } from "@ftfs/protocol/testing";
 import { RpcClient, sha256Hex } from "@ftfs/protocol/io";
 import { parseAddress } from "@ftfs/protocol/core";
-import { FtfsClient } from "ftfs";
+import { FtfsClient } from "@ftfs/client";
 
 export const KIB = 1024;
 export const MIB = 1024 * KIB;

@@ -15,7 +15,7 @@ import {
   type ConnectOptions,
 } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster } from "@ftfs/protocol/testing";
-import { FtfsClient } from "ftfs";
+import { FtfsClient } from "@ftfs/client";
 import { E2E_CHUNK_BYTES, randomBytes, sha256 } from "./helpers.ts";
 
 /** Three steps of six restarts each, every one waiting for the cluster to be whole again. */

@@ -11,7 +11,7 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fromBase64Url, issueToken } from "@ftfs/protocol/core";
 import { Keyring, NODE_HASHES } from "@ftfs/protocol/io";
-import { FtfsClient } from "ftfs";
+import { FtfsClient } from "@ftfs/client";
 import {
   E2E_CHUNK_BYTES,
   E2E_TEST_TIMEOUT_MS,

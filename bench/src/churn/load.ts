@@ -7,7 +7,7 @@
 
 import { assertNever } from "@ftfs/protocol/core";
 import { RpcPool, sha256Hex } from "@ftfs/protocol/io";
-import { FtfsClient } from "ftfs";
+import { FtfsClient } from "@ftfs/client";
 import { OpLog, type Op } from "@ftfs/protocol/testing/history";
 import { pickWeighted, type BenchOptions, type OpKind } from "./config.ts";
 import type { OpRecord } from "./metrics.ts";

@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { startCluster, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
 import { RpcClient } from "@ftfs/protocol/io";
-import { FtfsClient } from "ftfs";
+import { FtfsClient } from "@ftfs/client";
 import { errorText, log, pollUntil, waitForPrimary, waitForSettled } from "./probe.ts";
 
 const KIB = 1024;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { CONNECT_TIMEOUT_MS_DEFAULT } from "@ftfs/protocol/core";
 import { RpcPool } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
-import { FtfsClient } from "ftfs";
+import { FtfsClient } from "@ftfs/client";
 import {
   okRate,
   phaseStats,

@@ -6,7 +6,7 @@
  * the caller brings a running cluster and connected clients.
  */
 
-import type { FtfsClient } from "ftfs";
+import type { FtfsClient } from "@ftfs/client";
 import { longestGap } from "../common/completions.ts";
 
 const MIB = 1024 * 1024;

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { FTFS_MAIN, runFtfs } from "@ftfs/protocol/testing";
 import { sha256Hex } from "@ftfs/protocol/io";
-import type { FtfsClient } from "ftfs";
+import type { FtfsClient } from "@ftfs/client";
 import type { ChaosUsers } from "./client.ts";
 import { CHAOS_CHUNK_BYTES } from "./cluster.ts";
 import type { Op } from "@ftfs/protocol/testing/history";

@@ -7,7 +7,7 @@
 
 import { RpcPool } from "@ftfs/protocol/io";
 import type { LocalCluster } from "@ftfs/protocol/testing";
-import { FtfsClient } from "ftfs";
+import { FtfsClient } from "@ftfs/client";
 
 const CLIENT_CONNECT_TIMEOUT_MS = 2_000;
 /** The node name the harness's own connections claim on a secure cluster. */

@@ -6,7 +6,8 @@
 
 import type { FileEntry, GroupView, MemberView, UserSummary } from "@ftfs/protocol/core";
 import { assertNever } from "@ftfs/protocol/core";
-import type { ClusterStatus } from "./status.ts";
+import type { ClusterStatus } from "@ftfs/client/core";
+import type { StoredFile } from "@ftfs/client/core";
 
 const BYTES_PER_KIB = 1024;
 const SIZE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"] as const;
@@ -117,17 +118,6 @@ export function formatFileTable(
       formatTime(file.createdAtMs),
     ]),
   );
-}
-
-/** A file as the storage nodes know it: merged over every group that holds some of its chunks. */
-export interface StoredFile {
-  readonly name: string;
-  readonly version: number | null;
-  readonly uploadId: string;
-  readonly bytes: number;
-  readonly chunks: number;
-  readonly groups: readonly string[];
-  readonly nodes: readonly string[];
 }
 
 export function formatStoredTable(files: readonly StoredFile[]): string {

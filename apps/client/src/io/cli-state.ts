@@ -9,9 +9,9 @@ import { readFileSync } from "node:fs";
 import { DEV_DIRECTORY_ADDRESSES, FtfsError } from "@ftfs/protocol/core";
 import { Keyring, UsageError, type ClientCredentials, type ClientTls } from "@ftfs/protocol/io";
 import { parseClusterList, type GlobalOptions } from "../core/args.ts";
-import { CLI_READ_GC_INTERVAL_BYTES } from "../core/limits.ts";
-import { FtfsClient } from "./client.ts";
-import type { RetryObserver } from "./retry.ts";
+import { CLI_READ_GC_INTERVAL_BYTES } from "@ftfs/client";
+import { FtfsClient } from "@ftfs/client";
+import type { RetryObserver } from "@ftfs/client";
 import { loadSession, type Env, type Session } from "./session.ts";
 
 /** The process's terminals and environment, behind an interface so tests can capture them. */

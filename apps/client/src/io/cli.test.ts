@@ -7,7 +7,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FakeCluster } from "../testing/fake-cluster.ts";
+import { FakeCluster } from "@ftfs/client/testing";
 import type { CliIo } from "./cli-state.ts";
 import { runCli } from "./cli.ts";
 import { loadSession, parseSession, sessionPath } from "./session.ts";

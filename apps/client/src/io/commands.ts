@@ -20,14 +20,14 @@ import {
 } from "../core/format.ts";
 import { helpText } from "../core/help.ts";
 import { formatRebalance, formatRebalanceProgress } from "../core/rebalance-report.ts";
-import { newestCommitted } from "../core/storage-listing.ts";
-import { fileErrorReason } from "./byte-source.ts";
+import { newestCommitted } from "@ftfs/client";
+import { fileErrorReason } from "@ftfs/client";
 import type { CliState } from "./cli-state.ts";
-import type { FtfsClient } from "./client.ts";
-import type { ReadResult } from "./download.ts";
+import type { FtfsClient } from "@ftfs/client";
+import type { ReadResult } from "@ftfs/client";
 import { progressBar } from "./progress.ts";
 import { saveSession } from "./session.ts";
-import type { LoginSession } from "./login.ts";
+import type { LoginSession } from "@ftfs/client";
 
 export async function execute(invocation: Invocation, state: CliState): Promise<void> {
   const { command, options } = invocation;

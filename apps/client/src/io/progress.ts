@@ -6,7 +6,7 @@
 
 import { formatBytes } from "../core/format.ts";
 import { PROGRESS_BAR_COLUMNS, PROGRESS_REDRAW_INTERVAL_MS } from "../core/limits.ts";
-import type { ProgressListener, TransferProgress } from "./upload.ts";
+import type { ProgressListener, TransferProgress } from "@ftfs/client";
 
 export interface ProgressTerminal {
   readonly isTty: boolean;

@@ -17,7 +17,7 @@ import {
   toBase64Url,
   validateUid,
 } from "@ftfs/protocol/core";
-import type { LoginSession } from "./login.ts";
+import type { LoginSession } from "@ftfs/client";
 
 export const SESSION_FILE_NAME = "session.json";
 const SESSION_FILE_MODE = 0o600;

@@ -6,7 +6,17 @@
  */
 
 import type { OwnedFile } from "@ftfs/protocol/core";
-import type { StoredFile } from "./format.ts";
+
+/** A file as the storage nodes know it: merged over every group that holds some of its chunks. */
+export interface StoredFile {
+  readonly name: string;
+  readonly version: number | null;
+  readonly uploadId: string;
+  readonly bytes: number;
+  readonly chunks: number;
+  readonly groups: readonly string[];
+  readonly nodes: readonly string[];
+}
 
 export interface GroupListing {
   readonly group: string;

@@ -22,7 +22,6 @@ import {
   type ClientTls,
 } from "@ftfs/protocol/io";
 import hyperid from "hyperid";
-import type { StoredFile } from "../core/format.ts";
 import {
   CLIENT_CHUNK_TIMEOUT_MS,
   CLIENT_DIRECTORY_TIMEOUT_MS,
@@ -31,7 +30,7 @@ import {
   CLIENT_RETRY_DEADLINE_MS,
 } from "../core/limits.ts";
 import { mergeStatus, type ClusterStatus, type StatusAnswer } from "../core/status.ts";
-import { mergeOwned } from "../core/storage-listing.ts";
+import { mergeOwned, type StoredFile } from "../core/storage-listing.ts";
 import { memorySource, openFileSource } from "./byte-source.ts";
 import type { TransferContext } from "./transfer-context.ts";
 import { DirectoryClient } from "./directory.ts";
