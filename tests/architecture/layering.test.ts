@@ -106,7 +106,7 @@ describe("layering", () => {
           : target;
         const targetApp =
           /^apps\/([^/]+)\//.exec(local)?.[1] ??
-          /^@ftfs\/(directory|storage)(\/|$)/.exec(local)?.[1] ??
+          /^@ftfs\/(directory|storage|s3)(\/|$)/.exec(local)?.[1] ??
           (/^ftfs(\/|$)/.test(local) ? "client" : null);
         if (targetApp !== null && targetApp !== app) violations.push(`${path} imports ${target}`);
       }
