@@ -24,7 +24,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { processAlive } from "@ftfs/protocol/io";
-import { Netns } from "@ftfs/protocol/testing";
+import { Netns, runCommand } from "@ftfs/protocol/testing";
 
 /** Namespaces are `ftfs-chaos-<pid>-<node>`; bridges `ftc-<pid>`; host veth ends `ftc<pid>v<i>`. */
 const NS_PREFIX = "ftfs-chaos-";
@@ -83,21 +83,6 @@ function installCleanupHandlers(): void {
   });
 }
 
-/** Runs a short command to completion; throws with its stderr when it fails. */
-export function run(cmd: readonly string[], stdin = ""): string {
-  const result = Bun.spawnSync([...cmd], {
-    stdin: new TextEncoder().encode(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (result.exitCode !== 0) {
-    throw new Error(
-      `${cmd.join(" ")} failed (exit ${result.exitCode}): ${result.stderr.toString().trim()}`,
-    );
-  }
-  return result.stdout.toString();
-}
-
 /** For cleanup: a failure is reported as a result (the thing may already be gone), not thrown. */
 function attempt(cmd: readonly string[]): boolean {
   return Bun.spawnSync([...cmd], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
@@ -149,7 +134,7 @@ export function sweepLeftovers(): string[] {
 }
 
 function freeSubnetOctet(): number {
-  const used = run(["ip", "-4", "-o", "addr", "show"]);
+  const used = runCommand(["ip", "-4", "-o", "addr", "show"]);
   for (let step = 0; step < SUBNET_OCTET_SPAN; step += 1) {
     const octet = SUBNET_OCTET_FIRST + ((process.pid + step) % SUBNET_OCTET_SPAN);
     if (!used.includes(` ${SUBNET_BASE}.${octet}.`)) return octet;
@@ -201,9 +186,9 @@ export class ChaosNet {
     const net = new ChaosNet(freeSubnetOctet());
     live.add(net);
     try {
-      run(["ip", "link", "add", net.bridge, "type", "bridge"]);
-      run(["ip", "addr", "add", `${net.hostIp}/24`, "dev", net.bridge]);
-      run(["ip", "link", "set", net.bridge, "up"]);
+      runCommand(["ip", "link", "add", net.bridge, "type", "bridge"]);
+      runCommand(["ip", "addr", "add", `${net.hostIp}/24`, "dev", net.bridge]);
+      runCommand(["ip", "link", "set", net.bridge, "up"]);
     } catch (error) {
       net.destroy();
       throw error;
@@ -219,12 +204,12 @@ export class ChaosNet {
     if (hostEnd.length > IFNAME_BYTES_MAX) throw new Error(`interface name ${hostEnd} is too long`);
     const ip = `${SUBNET_BASE}.${this.octet}.${NODE_OCTET_FIRST + index}`;
     this.nodes.set(id, { ns, hostEnd, ip });
-    run(["ip", "netns", "add", ns]);
-    run(["ip", "link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", ns]);
-    run(["ip", "link", "set", hostEnd, "master", this.bridge, "up"]);
-    run(["ip", "-n", ns, "addr", "add", `${ip}/24`, "dev", "eth0"]);
-    run(["ip", "-n", ns, "link", "set", "eth0", "up"]);
-    run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+    runCommand(["ip", "netns", "add", ns]);
+    runCommand(["ip", "link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+    runCommand(["ip", "link", "set", hostEnd, "master", this.bridge, "up"]);
+    runCommand(["ip", "-n", ns, "addr", "add", `${ip}/24`, "dev", "eth0"]);
+    runCommand(["ip", "-n", ns, "link", "set", "eth0", "up"]);
+    runCommand(["ip", "-n", ns, "link", "set", "lo", "up"]);
     return ip;
   }
 
@@ -261,11 +246,11 @@ export class ChaosNet {
         `add rule inet ${FAULT_TABLE} input iifname "eth0" numgen random mod ${PERCENT} lt ${rules.lossPercent} drop`,
       );
     }
-    run(["ip", "netns", "exec", this.link(id).ns, "nft", "-f", "-"], lines.join("\n"));
+    runCommand(["ip", "netns", "exec", this.link(id).ns, "nft", "-f", "-"], lines.join("\n"));
   }
 
   clearRules(id: string): void {
-    run(
+    runCommand(
       ["ip", "netns", "exec", this.link(id).ns, "nft", "-f", "-"],
       `add table inet ${FAULT_TABLE}\ndelete table inet ${FAULT_TABLE}\n`,
     );
@@ -274,7 +259,7 @@ export class ChaosNet {
   /** Mounts a tmpfs of `bytes` at `dir` (a node's data folder): a disk that can be filled. */
   mountSmallDisk(dir: string, bytes: number): void {
     mkdirSync(dir, { recursive: true });
-    run(["mount", "-t", "tmpfs", "-o", `size=${bytes}`, "tmpfs", dir]);
+    runCommand(["mount", "-t", "tmpfs", "-o", `size=${bytes}`, "tmpfs", dir]);
     this.mounts.push(dir);
   }
 

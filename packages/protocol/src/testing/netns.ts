@@ -45,9 +45,9 @@ export class Netns {
   /** Creates `ftfs-gossip-bench-<pid>` with `lo` up; throws with `ip`'s message on failure. */
   static create(): Netns {
     const ns = new Netns(`ftfs-gossip-bench-${process.pid}`);
-    run(["ip", "netns", "add", ns.name]);
+    runCommand(["ip", "netns", "add", ns.name]);
     try {
-      run(ns.exec(["ip", "link", "set", "lo", "up"]));
+      runCommand(ns.exec(["ip", "link", "set", "lo", "up"]));
     } catch (error) {
       ns.destroy();
       throw error;
@@ -102,7 +102,7 @@ export class Netns {
 
   /** Removes the loss rules and returns their counters (rules in the order startLoss added). */
   stopLoss(): LossCounters {
-    const listing = run(this.exec(["nft", "list", "table", "inet", LOSS_TABLE]));
+    const listing = runCommand(this.exec(["nft", "list", "table", "inet", LOSS_TABLE]));
     this.nft(`delete table inet ${LOSS_TABLE}`);
     const packets = [...listing.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
     const [seenIn = 0, seenReplies = 0, droppedIn = 0, droppedReplies = 0] = packets;
@@ -128,12 +128,12 @@ export class Netns {
   }
 
   private nft(script: string): void {
-    run(this.exec(["nft", "-f", "-"]), script);
+    runCommand(this.exec(["nft", "-f", "-"]), script);
   }
 }
 
 /** Runs a short command to completion; throws with its stderr when it fails. */
-function run(cmd: readonly string[], stdin = ""): string {
+export function runCommand(cmd: readonly string[], stdin = ""): string {
   const result = Bun.spawnSync([...cmd], {
     stdin: new TextEncoder().encode(stdin),
     stdout: "pipe",

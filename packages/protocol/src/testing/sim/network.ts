@@ -105,3 +105,15 @@ export class SimNetwork<A extends string> {
 function pathKey(from: string, to: string): string {
   return `${from}→${to}`;
 }
+
+/** A random faulty path for a seeded schedule: delay, and some loss, duplication, reordering. */
+export function faultyPath(prng: Random): PathOptions {
+  return {
+    delayMinMs: 1,
+    delayMaxMs: 1 + prng.intBelow(15),
+    lossProbability: prng.intBelow(4) * 0.05,
+    duplicateProbability: prng.intBelow(3) * 0.05,
+    reorderProbability: prng.intBelow(3) * 0.1,
+    reorderDelayMs: 40,
+  };
+}

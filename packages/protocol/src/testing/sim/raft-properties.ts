@@ -8,7 +8,7 @@
 
 import { Prng } from "../../core/prng.ts";
 import type { RaftId } from "../../core/raft/types.ts";
-import type { PathOptions } from "./network.ts";
+import { faultyPath } from "./network.ts";
 import { RAFT_SIM_TICK_MS, RaftCluster } from "./raft-cluster.ts";
 
 export interface RaftScenarioResult {
@@ -31,17 +31,6 @@ const LIVENESS_BOUND_MS = 10 * 10 * RAFT_SIM_TICK_MS;
 const LOG_CHECK_EVERY_MS = 500;
 
 const encoder = new TextEncoder();
-
-function faultyPath(prng: Prng): PathOptions {
-  return {
-    delayMinMs: 1,
-    delayMaxMs: 1 + prng.intBelow(15),
-    lossProbability: prng.intBelow(4) * 0.05,
-    duplicateProbability: prng.intBelow(3) * 0.05,
-    reorderProbability: prng.intBelow(3) * 0.1,
-    reorderDelayMs: 40,
-  };
-}
 
 function groupSize(prng: Prng): number {
   const sizes = [1, 3, 3, 5, 5];
