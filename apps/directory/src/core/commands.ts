@@ -7,7 +7,11 @@
  */
 
 import {
+  accessKeyIdField,
   chunkRefSchema,
+  keyIdField,
+  sealedSecretSchema,
+  type SealedSecret,
   fileNameField,
   groupField,
   groupViewSchema,
@@ -33,7 +37,7 @@ import {
   type Schema,
   type ScramVerifier,
 } from "@ftfs/protocol/core";
-import { KEEP_VERSIONS_MAX } from "./limits.ts";
+import { ACCESS_KEYS_RESEALED_PER_COMMAND_MAX, KEEP_VERSIONS_MAX } from "./limits.ts";
 import type { GroupConfig } from "./model.ts";
 
 /** A user's first connect. Creating an existing user is a no-op that says so. */
@@ -85,6 +89,40 @@ export interface UserAdd {
 export interface UserRemove {
   readonly type: "userRemove";
   readonly uid: string;
+  readonly atMs: number;
+}
+
+/**
+ * Give a user an S3 access key (id and sealed secret made by the proposing primary). The same
+ * record again (a retried create) answers as the first did.
+ */
+export interface AccessKeyAdd {
+  readonly type: "accessKeyAdd";
+  readonly uid: string;
+  readonly accessKeyId: string;
+  readonly sealed: SealedSecret;
+  readonly atMs: number;
+}
+
+/** Take a user's access key away; requests signed with it are refused from then on. */
+export interface AccessKeyRemove {
+  readonly type: "accessKeyRemove";
+  readonly uid: string;
+  readonly accessKeyId: string;
+  readonly atMs: number;
+}
+
+/**
+ * Seal access keys' secrets again under the cluster key that signs now (a key rotation), each
+ * only if it is still sealed as the primary read it (`from`): a newer seal is never undone.
+ */
+export interface AccessKeysReseal {
+  readonly type: "accessKeysReseal";
+  readonly keys: readonly {
+    readonly accessKeyId: string;
+    readonly fromKeyId: string;
+    readonly sealed: SealedSecret;
+  }[];
   readonly atMs: number;
 }
 
@@ -154,6 +192,9 @@ export type Command =
   | MoveVersion
   | UserAdd
   | UserRemove
+  | AccessKeyAdd
+  | AccessKeyRemove
+  | AccessKeysReseal
   | SweepUploads;
 export type CommandType = Command["type"];
 
@@ -168,6 +209,9 @@ export interface Outcomes {
   readonly moveVersion: { readonly movedRefs: number; readonly movedBytes: number };
   readonly userAdd: { readonly generation: number };
   readonly userRemove: { readonly removed: boolean };
+  readonly accessKeyAdd: { readonly createdAtMs: number };
+  readonly accessKeyRemove: { readonly removed: boolean };
+  readonly accessKeysReseal: { readonly resealed: number };
   /** Uploads newly recorded as swept. */
   readonly sweepUploads: { readonly swept: number };
 }
@@ -233,6 +277,27 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     atMs: timeMsField,
   }),
   userRemove: obj({ type: literal("userRemove"), uid: uidField, atMs: timeMsField }),
+  accessKeyAdd: obj({
+    type: literal("accessKeyAdd"),
+    uid: uidField,
+    accessKeyId: accessKeyIdField,
+    sealed: sealedSecretSchema,
+    atMs: timeMsField,
+  }),
+  accessKeyRemove: obj({
+    type: literal("accessKeyRemove"),
+    uid: uidField,
+    accessKeyId: accessKeyIdField,
+    atMs: timeMsField,
+  }),
+  accessKeysReseal: obj({
+    type: literal("accessKeysReseal"),
+    keys: arr(
+      obj({ accessKeyId: accessKeyIdField, fromKeyId: keyIdField, sealed: sealedSecretSchema }),
+      { itemsMax: ACCESS_KEYS_RESEALED_PER_COMMAND_MAX },
+    ),
+    atMs: timeMsField,
+  }),
   sweepUploads: obj({
     type: literal("sweepUploads"),
     uploads: arr(obj({ uid: uidField, uploadId: requestIdField }), {

@@ -131,3 +131,12 @@ export const SWEPT_UPLOADS_PRUNED_PER_COMMAND_MAX = 1_000;
 export const KEEP_VERSIONS_DEFAULT = 3;
 /** The most versions a name may keep: bounds one commit's pruning and a name's history. */
 export const KEEP_VERSIONS_MAX = 1_000;
+
+/** Access keys resealed per command during a key rotation: bounds one log entry. */
+export const ACCESS_KEYS_RESEALED_PER_COMMAND_MAX = 256;
+/**
+ * How often the primary looks for access keys sealed under a cluster key that no longer signs
+ * (a rotation in progress); also once as it becomes primary. SECURITY.md's rotation steps wait
+ * this long before dropping the old key.
+ */
+export const ACCESS_KEY_RESEAL_INTERVAL_MS = 10_000;

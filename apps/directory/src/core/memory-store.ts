@@ -4,8 +4,9 @@
  * rolls all of them back before it propagates. Not durable, by design.
  */
 
-import { assert, type ChunkRef } from "@ftfs/protocol/core";
+import { assert, type ChunkRef, type SealedSecret } from "@ftfs/protocol/core";
 import type {
+  AccessKeyRecord,
   GroupConfig,
   LiveVersion,
   OutboxNotice,
@@ -44,6 +45,7 @@ interface MemoryStateDump {
   readonly swept: Array<[string, { uid: string; uploadId: string; deadlineMs: number }]>;
   readonly kept: Array<[string, string[]]>;
   readonly keptBy: Array<[string, readonly string[]]>;
+  readonly accessKeys: Array<[string, AccessKeyRecord]>;
 }
 
 function refill<K, V>(map: Map<K, V>, entries: ReadonlyArray<readonly [K, V]>): void {
@@ -67,6 +69,8 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
   private readonly kept = new Map<string, Set<string>>();
   /** versionKey() → the pairKey(group, chunkId)s the version added to `kept`. */
   private readonly keptBy = new Map<string, readonly string[]>();
+  /** accessKeyId → its record, in creation order. */
+  private readonly accessKeys = new Map<string, AccessKeyRecord>();
   private applied = 0;
   private closed = false;
   /** Inverse steps of the writes of the transaction in progress; null outside one. */
@@ -155,6 +159,46 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     return this.kept.has(pairKey(group, chunkId));
   }
 
+  getAccessKey(accessKeyId: string): AccessKeyRecord | undefined {
+    return this.accessKeys.get(accessKeyId);
+  }
+
+  listAccessKeys(uid: string): readonly AccessKeyRecord[] {
+    return [...this.accessKeys.values()]
+      .filter((record) => record.uid === uid)
+      .sort((a, b) => a.createdAtMs - b.createdAtMs || compareNames(a.accessKeyId, b.accessKeyId));
+  }
+
+  scanAccessKeys(afterId: string | null, countMax: number): readonly AccessKeyRecord[] {
+    return [...this.accessKeys.values()]
+      .filter((record) => afterId === null || compareNames(record.accessKeyId, afterId) > 0)
+      .sort((a, b) => compareNames(a.accessKeyId, b.accessKeyId))
+      .slice(0, countMax);
+  }
+
+  putAccessKey(record: AccessKeyRecord): void {
+    const undo = this.journal();
+    assert(!this.accessKeys.has(record.accessKeyId), `access key ${record.accessKeyId} exists`);
+    this.accessKeys.set(record.accessKeyId, record);
+    undo.push(() => this.accessKeys.delete(record.accessKeyId));
+  }
+
+  resealAccessKey(accessKeyId: string, sealed: SealedSecret): void {
+    const undo = this.journal();
+    const previous = this.accessKeys.get(accessKeyId);
+    assert(previous !== undefined, `no access key ${accessKeyId} to reseal`);
+    this.accessKeys.set(accessKeyId, { ...previous, sealed });
+    undo.push(() => this.accessKeys.set(accessKeyId, previous));
+  }
+
+  removeAccessKey(accessKeyId: string): void {
+    const undo = this.journal();
+    const previous = this.accessKeys.get(accessKeyId);
+    assert(previous !== undefined, `no access key ${accessKeyId} to remove`);
+    this.accessKeys.delete(accessKeyId);
+    undo.push(() => this.accessKeys.set(accessKeyId, previous));
+  }
+
   applyEntry<T>(index: number, apply: (tx: MetadataTx) => T): T {
     assert(!this.closed, "store is closed");
     assert(index === this.applied + 1, `log index ${index} after ${this.applied}`);
@@ -203,6 +247,7 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
       swept: [...this.swept],
       kept: [...this.kept].map(([place, owners]) => [place, [...owners]]),
       keptBy: [...this.keptBy],
+      accessKeys: [...this.accessKeys],
     };
     return new TextEncoder().encode(JSON.stringify(dump));
   }
@@ -229,6 +274,7 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
       dump.kept.map(([place, owners]) => [place, new Set(owners)]),
     );
     refill(this.keptBy, dump.keptBy);
+    refill(this.accessKeys, dump.accessKeys);
     this.applied = index;
   }
 

@@ -1,16 +1,30 @@
 /**
- * The directory's metadata records: users, file versions (live ones and tombstones), storage
+ * The directory's metadata records: users, their S3 access keys, file versions (live ones and tombstones), storage
  * group configurations, outbox notices and the persistent term. Plain immutable values; the
  * rules that change them live in state-machine.ts, the places that keep them in the stores.
  */
 
-import type { ChunkRef, GroupView, RequestBody, ScramVerifier } from "@ftfs/protocol/core";
+import type {
+  ChunkRef,
+  GroupView,
+  RequestBody,
+  ScramVerifier,
+  SealedSecret,
+} from "@ftfs/protocol/core";
 
 /**
  * A user. Fields absent on a user `connect` made in insecure mode: it has no credentials (it
  * cannot log in to a secure cluster until `ftfs admin user add` gives it some), no role, and
  * the directory's default quotas.
  */
+/** An S3 access key: whose it is, and its secret sealed under the cluster key. */
+export interface AccessKeyRecord {
+  readonly accessKeyId: string;
+  readonly uid: string;
+  readonly sealed: SealedSecret;
+  readonly createdAtMs: number;
+}
+
 export interface UserRecord {
   readonly uid: string;
   readonly createdAtMs: number;

@@ -22,6 +22,7 @@ import { MemoryMetadataStore } from "./memory-store.ts";
 import { findManifest, listLiveFiles } from "./queries.ts";
 import { uploadIdWithDeadline, type Result } from "@ftfs/protocol/core";
 import { SWEPT_UPLOADS_KEPT_MS } from "./limits.ts";
+import { ACCESS_KEYS_PER_USER_MAX } from "@ftfs/protocol/core";
 import type { Command, MoveVersion, Outcome } from "./commands.ts";
 import type { MetadataStore } from "./store.ts";
 import { applyCommand } from "./state-machine.ts";
@@ -117,6 +118,67 @@ describe("userAdd and userRemove", () => {
 
   test("a bad uid is refused", () => {
     expect(errorCode(apply(freshStore(), addUser("../x", 1)))).toBe("INVALID_UID");
+  });
+});
+
+describe("access keys", () => {
+  const sealed = (n: number) => ({
+    keyId: "0a1b2c3d",
+    nonce: `${"N".repeat(15)}${n % 10}`,
+    ciphertext: `sealed${n}`,
+  });
+  const add = (uid: string, id: string, n: number) =>
+    ({ type: "accessKeyAdd", uid, accessKeyId: id, sealed: sealed(n), atMs: T0_MS + n }) as const;
+
+  test("a user's keys: added once (a retry answers the same), at most the limit", () => {
+    const store = freshStore();
+    const first = add("alice", "FTFSAAAAAAAAAAAAAAAA", 1);
+    expect(applyOk(store, first)).toEqual({ createdAtMs: T0_MS + 1 });
+    expect(applyOk(store, first)).toEqual({ createdAtMs: T0_MS + 1 });
+    expect(errorCode(apply(store, { ...first, sealed: sealed(2) }))).toBe("BAD_REQUEST");
+    expect(errorCode(apply(store, add("nobody", "FTFSBBBBBBBBBBBBBBBB", 3)))).toBe("NO_SUCH_USER");
+    const letters = "CDEFGHIJK";
+    for (let n = 1; n < ACCESS_KEYS_PER_USER_MAX; n += 1) {
+      applyOk(store, add("alice", `FTFS${(letters[n] ?? "Z").repeat(16)}`, 10 + n));
+    }
+    expect(store.listAccessKeys("alice")).toHaveLength(ACCESS_KEYS_PER_USER_MAX);
+    expect(errorCode(apply(store, add("alice", "FTFSZZZZZZZZZZZZZZZZ", 99)))).toBe(
+      "QUOTA_EXCEEDED",
+    );
+  });
+
+  test("only the owner's key is removed; removing the user removes its keys", () => {
+    const store = freshStore();
+    applyOk(store, { type: "createUser", uid: "bob", atMs: T0_MS });
+    applyOk(store, add("alice", "FTFSAAAAAAAAAAAAAAAA", 1));
+    applyOk(store, add("bob", "FTFSBBBBBBBBBBBBBBBB", 2));
+    const remove = (uid: string, accessKeyId: string) =>
+      ({ type: "accessKeyRemove", uid, accessKeyId, atMs: T0_MS }) as const;
+    expect(applyOk(store, remove("bob", "FTFSAAAAAAAAAAAAAAAA"))).toEqual({ removed: false });
+    expect(store.getAccessKey("FTFSAAAAAAAAAAAAAAAA")?.uid).toBe("alice");
+    expect(applyOk(store, remove("alice", "FTFSAAAAAAAAAAAAAAAA"))).toEqual({ removed: true });
+    expect(applyOk(store, remove("alice", "FTFSAAAAAAAAAAAAAAAA"))).toEqual({ removed: false });
+    applyOk(store, { type: "userRemove", uid: "bob", atMs: T0_MS });
+    expect(store.getAccessKey("FTFSBBBBBBBBBBBBBBBB")).toBeUndefined();
+  });
+
+  test("a reseal replaces only a seal still as the primary read it", () => {
+    const store = freshStore();
+    applyOk(store, add("alice", "FTFSAAAAAAAAAAAAAAAA", 1));
+    const newSeal = { keyId: "99999999", nonce: "RRRRRRRRRRRRRRRR", ciphertext: "resealed" };
+    const reseal = (fromKeyId: string) =>
+      ({
+        type: "accessKeysReseal",
+        keys: [
+          { accessKeyId: "FTFSAAAAAAAAAAAAAAAA", fromKeyId, sealed: newSeal },
+          { accessKeyId: "FTFSGONEGONEGONEGONE", fromKeyId, sealed: newSeal },
+        ],
+        atMs: T0_MS,
+      }) as const;
+    expect(applyOk(store, reseal("ffffffff"))).toEqual({ resealed: 0 });
+    expect(applyOk(store, reseal("0a1b2c3d"))).toEqual({ resealed: 1 });
+    expect(store.getAccessKey("FTFSAAAAAAAAAAAAAAAA")?.sealed).toEqual(newSeal);
+    expect(applyOk(store, reseal("0a1b2c3d"))).toEqual({ resealed: 0 });
   });
 });
 

@@ -7,6 +7,7 @@
  */
 
 import {
+  ACCESS_KEYS_PER_USER_MAX,
   assert,
   assertNever,
   CHUNK_BYTES_MAX,
@@ -18,8 +19,11 @@ import {
   type ChunkRef,
   type Result,
 } from "@ftfs/protocol/core";
-import { checkUserAndName, noSuchFile } from "./checks.ts";
+import { checkUserAndName, noSuchFile, noSuchUser } from "./checks.ts";
 import type {
+  AccessKeyAdd,
+  AccessKeyRemove,
+  AccessKeysReseal,
   Command,
   CommitVersion,
   CreateUser,
@@ -74,6 +78,12 @@ function execute(tx: MetadataTx, index: number, command: Command): Result<Outcom
       return userRemove(tx, command);
     case "sweepUploads":
       return sweepUploads(tx, command);
+    case "accessKeyAdd":
+      return accessKeyAdd(tx, command);
+    case "accessKeyRemove":
+      return accessKeyRemove(tx, command);
+    case "accessKeysReseal":
+      return accessKeysReseal(tx, command);
     default:
       return assertNever(command, "metadata command");
   }
@@ -119,11 +129,60 @@ function userAdd(tx: MetadataTx, index: number, command: UserAdd): Result<Outcom
   return ok({ generation: index });
 }
 
-/** The user goes (its sessions with it); its files and usage stay under the uid. */
+/**
+ * The user goes (its sessions and access keys with it: nothing it signed works any more); its
+ * files and usage stay under the uid.
+ */
 function userRemove(tx: MetadataTx, command: UserRemove): Result<Outcomes["userRemove"]> {
   if (tx.getUser(command.uid) === undefined) return ok({ removed: false });
+  for (const key of tx.listAccessKeys(command.uid)) tx.removeAccessKey(key.accessKeyId);
   tx.removeUser(command.uid);
   return ok({ removed: true });
+}
+
+function accessKeyAdd(tx: MetadataTx, command: AccessKeyAdd): Result<Outcomes["accessKeyAdd"]> {
+  const { uid, accessKeyId, sealed } = command;
+  const earlier = tx.getAccessKey(accessKeyId);
+  if (earlier !== undefined) {
+    const same = earlier.uid === uid && earlier.sealed.ciphertext === sealed.ciphertext;
+    if (same) return ok({ createdAtMs: earlier.createdAtMs });
+    // Ids are 80 random bits: a clash is a bug or an attack, never chance.
+    return fail("BAD_REQUEST", `access key ${accessKeyId} already exists`);
+  }
+  if (tx.getUser(uid) === undefined) return noSuchUser(uid);
+  if (tx.listAccessKeys(uid).length >= ACCESS_KEYS_PER_USER_MAX) {
+    return fail(
+      "QUOTA_EXCEEDED",
+      `user ${uid} already has ${ACCESS_KEYS_PER_USER_MAX} access keys; remove one first`,
+    );
+  }
+  tx.putAccessKey({ accessKeyId, uid, sealed, createdAtMs: command.atMs });
+  return ok({ createdAtMs: command.atMs });
+}
+
+function accessKeyRemove(
+  tx: MetadataTx,
+  command: AccessKeyRemove,
+): Result<Outcomes["accessKeyRemove"]> {
+  const key = tx.getAccessKey(command.accessKeyId);
+  // Another user's key is answered as no key at all: ids are not to be probed.
+  if (key === undefined || key.uid !== command.uid) return ok({ removed: false });
+  tx.removeAccessKey(command.accessKeyId);
+  return ok({ removed: true });
+}
+
+function accessKeysReseal(
+  tx: MetadataTx,
+  command: AccessKeysReseal,
+): Result<Outcomes["accessKeysReseal"]> {
+  let resealed = 0;
+  for (const { accessKeyId, fromKeyId, sealed } of command.keys) {
+    const key = tx.getAccessKey(accessKeyId);
+    if (key === undefined || key.sealed.keyId !== fromKeyId) continue;
+    tx.resealAccessKey(accessKeyId, sealed);
+    resealed += 1;
+  }
+  return ok({ resealed });
 }
 
 function commitVersion(

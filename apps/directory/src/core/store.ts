@@ -5,8 +5,9 @@
  * records; what is allowed is decided by state-machine.ts, which writes through a MetadataTx.
  */
 
-import type { ChunkRef } from "@ftfs/protocol/core";
+import type { ChunkRef, SealedSecret } from "@ftfs/protocol/core";
 import type {
+  AccessKeyRecord,
   GroupConfig,
   LiveVersion,
   OutboxNotice,
@@ -55,6 +56,11 @@ export interface MetadataView {
   uploadSwept(uid: string, uploadId: string): boolean;
   /** Some kept version (the chunk index) names this chunk in this group. */
   chunkKept(group: string, chunkId: string): boolean;
+  getAccessKey(accessKeyId: string): AccessKeyRecord | undefined;
+  /** A user's access keys, oldest first. */
+  listAccessKeys(uid: string): readonly AccessKeyRecord[];
+  /** Every access key after `afterId` (null: from the start) by id, at most countMax. */
+  scanAccessKeys(afterId: string | null, countMax: number): readonly AccessKeyRecord[];
 }
 
 /**
@@ -92,6 +98,10 @@ export interface MetadataTx extends MetadataView {
   keepChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void;
   /** Take a version's chunks out of the chunk index (deleted, or moved: kept again anew). */
   releaseChunks(uid: string, name: string, version: number): void;
+  putAccessKey(record: AccessKeyRecord): void;
+  /** Replaces an existing access key's seal (a key rotation). */
+  resealAccessKey(accessKeyId: string, sealed: SealedSecret): void;
+  removeAccessKey(accessKeyId: string): void;
 }
 
 export interface MetadataStore extends MetadataView {

@@ -135,6 +135,8 @@ export class DirectoryNode {
   private readonly deadAfterMs: number;
   private readonly transport: RaftTransport;
   private readonly newId = hyperid({ urlSafe: true });
+  /** The cluster keyring; null in insecure mode. */
+  private readonly keyring: Keyring | null;
   /** Member id → address: recorded at formation, refreshed from gossip. */
   private readonly addresses = new Map<string, string>();
   private replicator: Replicator | null = null;
@@ -166,6 +168,7 @@ export class DirectoryNode {
     this.store = options.store;
     this.raftLog = new RaftLog(this.store.database);
     const keyring = options.clusterKey ?? Keyring.open();
+    this.keyring = keyring.isOpen ? null : keyring;
     this.connect = nodeConnectOptions(options.node, keyring, options.clientTls);
     this.pool = new RpcPool(CONNECT_TIMEOUT_MS_DEFAULT, this.connect);
     this.transport = new RaftTransport({
@@ -195,7 +198,7 @@ export class DirectoryNode {
         leadership: () => this.leadership(),
         gossipMembers: () => this.gossipReady?.members() ?? [],
         onRaftMessage: (header, payload) => this.onRaftMessage(header, payload),
-        keyring: keyring.isOpen ? null : keyring,
+        keyring: this.keyring,
         settings: {
           chunkBytes: options.chunkBytes,
           deadAfterMs: this.deadAfterMs,
@@ -381,6 +384,7 @@ export class DirectoryNode {
       newId: this.newId,
       deadAfterMs: this.deadAfterMs,
       after: Promise.all(this.retiring),
+      keyring: this.keyring,
       rereplicationGraceMs: this.options.rereplicationGraceMs,
       groupCheckIntervalMs: this.options.groupCheckIntervalMs,
       rebalanceBytesPerSecond: this.options.rebalanceBytesPerSecond,

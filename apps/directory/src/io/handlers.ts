@@ -57,6 +57,7 @@ import {
 import type { GroupManager } from "./group-manager.ts";
 import type { Rebalancer } from "./rebalancer.ts";
 import type { Proposer } from "./replicator.ts";
+import { checkKeyOwner, onKeyCreate, onKeyList, onKeyRemove, onKeyResolve } from "./access-keys.ts";
 import { onLoginFinish, onLoginStart, onUserAdd, onUserList, onUserRemove } from "./users.ts";
 
 /** Where this node stands in its directory group. */
@@ -523,6 +524,17 @@ function forUser<O extends Op>(handler: Handler<O>): Handler<O> {
   };
 }
 
+/** Access keys are managed by their user, an admin, or a node (checkKeyOwner). */
+function forKeyOwner<O extends "keyCreate" | "keyRemove" | "keyList">(
+  handler: Handler<O>,
+): Handler<O> {
+  return async (body: RequestBody<O>, request: RequestContext) => {
+    const allowed = checkKeyOwner(request, body.uid);
+    if (!allowed.ok) return allowed;
+    return handler(body, request);
+  };
+}
+
 /** Logging in exists only with a cluster key: without one a client just connects. */
 function loginHandlers(context: DirectoryContext): Handlers {
   const keyring = context.keyring;
@@ -547,6 +559,10 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     userAdd: served((body) => onUserAdd(context, body)),
     userRemove: served((body) => onUserRemove(context, body)),
     userList: served(() => onUserList(context)),
+    keyCreate: forKeyOwner(served((body) => onKeyCreate(context, body))),
+    keyRemove: forKeyOwner(served((body) => onKeyRemove(context, body))),
+    keyList: forKeyOwner(served((body) => onKeyList(context, body))),
+    keyResolve: served((body) => onKeyResolve(context, body)),
     listGroups: served(async () => ok({ body: { groups: context.store.listGroups() } })),
     connect: servedForUser((body, request) => onConnect(context, body, request)),
     placeUpload: servedForUser((body) => onPlaceUpload(context, body)),

@@ -137,6 +137,47 @@ for (const implementation of IMPLEMENTATIONS) {
       expect(store.pendingNotices("s1", 10)).toEqual([notice(1, 0, "s1", "a")]);
     });
 
+    test("access keys: per user oldest first, scanned by id, resealed and removed", () => {
+      const store = open();
+      const key = (letter: string, uid: string, atMs: number) => ({
+        accessKeyId: `FTFS${letter.repeat(16)}`,
+        uid,
+        sealed: { keyId: "0a1b2c3d", nonce: `${letter.repeat(15)}A`, ciphertext: `c${letter}` },
+        createdAtMs: atMs,
+      });
+      store.applyEntry(1, (tx) => {
+        tx.putAccessKey(key("C", "alice", 2));
+        tx.putAccessKey(key("B", "alice", 1));
+        tx.putAccessKey(key("D", "bob", 3));
+        expect(tx.getAccessKey(key("D", "bob", 3).accessKeyId)).toEqual(key("D", "bob", 3));
+      });
+      expect(store.listAccessKeys("alice")).toEqual([key("B", "alice", 1), key("C", "alice", 2)]);
+      expect(store.listAccessKeys("carol")).toEqual([]);
+      const ids = (after: string | null, count: number) =>
+        store.scanAccessKeys(after, count).map((record) => record.accessKeyId[4]);
+      expect(ids(null, 10)).toEqual(["B", "C", "D"]);
+      expect(ids(key("B", "", 0).accessKeyId, 1)).toEqual(["C"]);
+      const resealed = { keyId: "99999999", nonce: "ZZZZZZZZZZZZZZZZ", ciphertext: "new" };
+      store.applyEntry(2, (tx) => {
+        tx.resealAccessKey(key("C", "", 0).accessKeyId, resealed);
+        tx.removeAccessKey(key("B", "", 0).accessKeyId);
+      });
+      expect(store.listAccessKeys("alice")).toEqual([
+        { ...key("C", "alice", 2), sealed: resealed },
+      ]);
+      expect(store.getAccessKey(key("B", "", 0).accessKeyId)).toBeUndefined();
+      // A throw takes every access-key write of its entry back.
+      expect(() =>
+        store.applyEntry(3, (tx) => {
+          tx.removeAccessKey(key("C", "", 0).accessKeyId);
+          tx.putAccessKey(key("E", "carol", 4));
+          throw new Error("broken rule");
+        }),
+      ).toThrow("broken rule");
+      expect(store.listAccessKeys("alice")).toHaveLength(1);
+      expect(store.listAccessKeys("carol")).toEqual([]);
+    });
+
     test("a throw inside applyEntry leaves no trace", () => {
       const store = open();
       store.applyEntry(1, (tx) => {

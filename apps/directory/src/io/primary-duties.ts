@@ -1,13 +1,21 @@
 /**
  * What only the directory primary runs, created when it starts serving and stopped when it
  * stops: the storage-group manager (with its periodic check and the TCP watch on each group's
- * primary), the outbox drainer that delivers notices to storage, and the rebalancer. A new
+ * primary), the outbox drainer that delivers notices to storage, the rebalancer, and the
+ * reseal of access keys after a cluster-key rotation (access-keys.ts). A new
  * primary's outbox starts only once the previous term's drainers have finished, so a group
  * never sees this term's notices overtaken by older ones.
  */
 
-import type { ConnectOptions, Logger, RpcPool } from "@ftfs/protocol/io";
 import {
+  describeError,
+  type ConnectOptions,
+  type Keyring,
+  type Logger,
+  type RpcPool,
+} from "@ftfs/protocol/io";
+import {
+  ACCESS_KEY_RESEAL_INTERVAL_MS,
   GROUP_CHECK_INTERVAL_MS,
   REBALANCE_BYTES_PER_SECOND_DEFAULT,
   REBALANCE_RUN_BYTES_MAX,
@@ -15,6 +23,7 @@ import {
   SHUTDOWN_FLUSH_TIMEOUT_MS,
   STORAGE_NODES_MAX,
 } from "../core/index.ts";
+import { resealAccessKeys } from "./access-keys.ts";
 import { GroupManager } from "./group-manager.ts";
 import type { PrimaryServices } from "./handlers.ts";
 import { OutboxDrainer } from "./outbox.ts";
@@ -39,6 +48,8 @@ export interface PrimaryDutiesOptions {
   readonly rebalanceBytesPerSecond: number | undefined;
   /** The previous terms' duties, still finishing: the outbox waits for them. */
   readonly after: Promise<unknown>;
+  /** The cluster keyring, to reseal access keys after a rotation; null in insecure mode. */
+  readonly keyring: Keyring | null;
 }
 
 export class PrimaryDuties implements PrimaryServices {
@@ -47,6 +58,8 @@ export class PrimaryDuties implements PrimaryServices {
   readonly rebalancer: Rebalancer;
   private readonly primaryWatch: PrimaryWatch;
   private readonly ticker: ReturnType<typeof setInterval>;
+  private readonly resealTicker: ReturnType<typeof setInterval>;
+  private resealing: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
   constructor(options: PrimaryDutiesOptions) {
@@ -76,6 +89,26 @@ export class PrimaryDuties implements PrimaryServices {
       void groups.tick();
       this.primaryWatch.follow(store.listGroups());
     }, options.groupCheckIntervalMs ?? GROUP_CHECK_INTERVAL_MS);
+    const keys = { store, proposer, nowMs, logger, keyring: options.keyring };
+    let passRunning = false;
+    const reseal = () => {
+      if (passRunning || this.stopped) return;
+      passRunning = true;
+      this.resealing = resealAccessKeys(keys)
+        .catch((error: unknown) =>
+          logger.error("access key reseal failed; the next pass retries", {
+            error: describeError(error),
+          }),
+        )
+        .finally(() => {
+          passRunning = false;
+        });
+    };
+    // At once (a new primary may be the first with the rotated key first), then now and then.
+    void options.after.then(() => {
+      if (!this.stopped) reseal();
+    });
+    this.resealTicker = setInterval(reseal, ACCESS_KEY_RESEAL_INTERVAL_MS);
     this.rebalancer = new Rebalancer({
       store,
       proposer,
@@ -94,8 +127,10 @@ export class PrimaryDuties implements PrimaryServices {
   stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.ticker);
+    clearInterval(this.resealTicker);
     this.primaryWatch.stop();
     return Promise.all([
+      this.resealing,
       this.groups.idle().then(() => this.outbox.stop(SHUTDOWN_FLUSH_TIMEOUT_MS)),
       this.rebalancer.stop(SHUTDOWN_FLUSH_TIMEOUT_MS),
     ]).then(() => undefined);

@@ -4,7 +4,7 @@
  * transaction); any other version is refused rather than guessed at.
  */
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * The chunk index: one row per (group, chunk, kept version naming it there). Garbage
@@ -25,7 +25,17 @@ const SWEPT_UPLOADS_TABLE = `CREATE TABLE IF NOT EXISTS swept_uploads (
 const SWEPT_UPLOADS_BY_DEADLINE = `CREATE INDEX IF NOT EXISTS swept_uploads_by_deadline
      ON swept_uploads (deadline_ms, upload_id)`;
 
+/** Users' S3 access keys: the secret sealed under the cluster key (JSON), never in the clear. */
+const ACCESS_KEYS_TABLE = `CREATE TABLE IF NOT EXISTS access_keys (
+     access_key_id TEXT PRIMARY KEY, uid TEXT NOT NULL, sealed TEXT NOT NULL,
+     created_at_ms INTEGER NOT NULL
+   ) WITHOUT ROWID`;
+const ACCESS_KEYS_BY_USER = `CREATE INDEX IF NOT EXISTS access_keys_by_user
+     ON access_keys (uid, created_at_ms, access_key_id)`;
+
 export const SCHEMA_SQL: readonly string[] = [
+  ACCESS_KEYS_TABLE,
+  ACCESS_KEYS_BY_USER,
   KEPT_CHUNKS_TABLE,
   KEPT_CHUNKS_BY_VERSION,
   SWEPT_UPLOADS_TABLE,
@@ -105,7 +115,8 @@ export const RECOMPUTE_KEPT_CHUNKS_SQL = `
 /**
  * Statements that move a file from schema `from` to `from + 1`, keyed by `from`. Version 3
  * added users' credentials, roles, quotas and generations, and the usage table; version 4 the
- * chunk index, the swept uploads, pruned versions, and usage counting every kept version.
+ * chunk index, the swept uploads, pruned versions, and usage counting every kept version;
+ * version 5 the access keys.
  */
 export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
   2: [
@@ -130,4 +141,5 @@ export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
     SWEPT_UPLOADS_BY_DEADLINE,
     RECOMPUTE_KEPT_CHUNKS_SQL,
   ],
+  4: [ACCESS_KEYS_TABLE, ACCESS_KEYS_BY_USER],
 };

@@ -28,6 +28,7 @@ import {
   T0_MS,
   verifier,
 } from "../testing/fixtures.ts";
+import { SCHEMA_VERSION } from "./sqlite-schema.ts";
 import { SqliteMetadataStore, StoreCorruptError } from "./sqlite-store.ts";
 
 const folders: string[] = [];
@@ -83,8 +84,11 @@ function reads(store: MetadataStore) {
       [1, 2, 3, 4, 5, 6].map((n) => store.chunkKept(group, sha(n))),
     ),
     swept: ["u8", "u9", "u1"].map((uploadId) => store.uploadSwept("alice", uploadId)),
+    accessKeys: ["erin", "dave"].map((uid) => store.listAccessKeys(uid)),
   };
 }
+
+const SEALED = { keyId: "0a1b2c3d", nonce: "AAAAAAAAAAAAAAAA", ciphertext: "c2VjcmV0" };
 
 /** A history touching every table; answers the commands applied, in log order. */
 function buildHistory(store: MetadataStore): Command[] {
@@ -119,6 +123,20 @@ function buildHistory(store: MetadataStore): Command[] {
       atMs: T0_MS + 5,
     },
     commit("dave", "d", "u6", [chunk(6, 4)]),
+    {
+      type: "accessKeyAdd",
+      uid: "erin",
+      accessKeyId: "FTFSERINERINERINERIN",
+      sealed: SEALED,
+      atMs: T0_MS,
+    },
+    {
+      type: "accessKeyAdd",
+      uid: "dave",
+      accessKeyId: "FTFSDAVEDAVEDAVEDAVE",
+      sealed: SEALED,
+      atMs: T0_MS,
+    },
     { type: "userRemove", uid: "dave", atMs: T0_MS + 6 },
     {
       type: "sweepUploads",
@@ -206,7 +224,9 @@ describe("SqliteMetadataStore across restarts", () => {
     const command = JSON.stringify({ type: "createUser", uid: "alice", atMs: T0_MS });
     raw.prepare("INSERT INTO log (idx, term, command) VALUES (1, 1, ?)").run(command);
     raw.close();
-    expect(() => SqliteMetadataStore.open(path)).toThrow(/schema version 1;.* reads 4/);
+    expect(() => SqliteMetadataStore.open(path)).toThrow(
+      new RegExp(`schema version 1;.* reads ${SCHEMA_VERSION}`),
+    );
     expect(() => SqliteMetadataStore.open(path)).toThrow(StoreCorruptError);
     const after = new Database(path, { readonly: true });
     expect(after.query("SELECT value FROM meta WHERE key = 'schemaVersion'").get()).toEqual({
@@ -246,7 +266,7 @@ describe("SqliteMetadataStore across restarts", () => {
     expect(reads(migrated)).toEqual(expected);
     // a keeps both its versions (10 + 30 bytes), c its one (7); b was deleted.
     expect(migrated.getUsage("alice")).toEqual({ bytes: 47, files: 2 });
-    expect(migrated.readMeta("schemaVersion")).toBe("4");
+    expect(migrated.readMeta("schemaVersion")).toBe(String(SCHEMA_VERSION));
   });
 
   test("a schema version 3 file is migrated: the chunk index is built from its versions", () => {
@@ -260,6 +280,7 @@ describe("SqliteMetadataStore across restarts", () => {
     const raw = new Database(path);
     raw.run("DROP TABLE kept_chunks");
     raw.run("DROP TABLE swept_uploads");
+    raw.run("DROP TABLE access_keys");
     raw.run("ALTER TABLE versions DROP COLUMN pruned");
     // Schema 3 counted only the newest version of each name; the migration recounts.
     raw.run("UPDATE usage SET bytes = 0");
@@ -267,9 +288,39 @@ describe("SqliteMetadataStore across restarts", () => {
     raw.close();
     const migrated = openStore(path);
     // Schema 3 could not sweep: everything but the swept records is as it was.
-    expect(reads(migrated)).toEqual({ ...expected, swept: [false, false, false] });
-    expect(migrated.readMeta("schemaVersion")).toBe("4");
+    expect(reads(migrated)).toEqual({
+      ...expected,
+      swept: [false, false, false],
+      accessKeys: [[], []],
+    });
+    expect(migrated.readMeta("schemaVersion")).toBe(String(SCHEMA_VERSION));
     expect(migrated.lastApplied()).toBe(log.length);
+  });
+
+  test("a schema version 4 file is migrated: it gains the access keys, empty", () => {
+    const path = freshPath();
+    const store = openStore(path);
+    const log = buildHistory(store);
+    const expected = reads(store);
+    closeStore(store);
+    const raw = new Database(path);
+    raw.run("DROP TABLE access_keys");
+    raw.run("UPDATE meta SET value = '4' WHERE key = 'schemaVersion'");
+    raw.close();
+    const migrated = openStore(path);
+    expect(expected.accessKeys[0]).toHaveLength(1);
+    expect(reads(migrated)).toEqual({ ...expected, accessKeys: [[], []] });
+    expect(migrated.readMeta("schemaVersion")).toBe(String(SCHEMA_VERSION));
+    const sealed = { keyId: "0a1b2c3d", nonce: "AAAAAAAAAAAAAAAA", ciphertext: "c2VjcmV0" };
+    migrated.applyEntry(log.length + 1, (tx) =>
+      tx.putAccessKey({
+        accessKeyId: "FTFSAAAAAAAAAAAAAAAA",
+        uid: "alice",
+        sealed,
+        createdAtMs: 1,
+      }),
+    );
+    expect(migrated.getAccessKey("FTFSAAAAAAAAAAAAAAAA")?.sealed).toEqual(sealed);
   });
 
   test("a damaged row throws StoreCorruptError instead of answering garbage", () => {

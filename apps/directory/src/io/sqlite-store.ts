@@ -24,10 +24,13 @@ import {
   OPS,
   opt,
   scramVerifierSchema,
+  sealedSecretSchema,
   tryDecode,
   type Schema,
+  type SealedSecret,
 } from "@ftfs/protocol/core";
 import {
+  type AccessKeyRecord,
   type GroupConfig,
   type LiveVersion,
   type MetadataStore,
@@ -212,6 +215,24 @@ function userFromRow(row: UserRow): UserRecord {
   };
 }
 
+interface AccessKeyRow {
+  readonly access_key_id: string;
+  readonly uid: string;
+  readonly sealed: string;
+  readonly created_at_ms: number;
+}
+
+const ACCESS_KEY_COLUMNS = "access_key_id, uid, sealed, created_at_ms";
+
+function accessKeyFromRow(row: AccessKeyRow): AccessKeyRecord {
+  return {
+    accessKeyId: row.access_key_id,
+    uid: row.uid,
+    sealed: decodeJson(sealedSecretSchema, row.sealed, `access key ${row.access_key_id}`),
+    createdAtMs: row.created_at_ms,
+  };
+}
+
 function userParams(
   user: UserRecord,
 ): [string, number, string | null, number, number | null, number | null, number | null] {
@@ -270,6 +291,10 @@ const stateDumpSchema = obj({
   outbox: rows(obj({ idx: anyInt, seq: anyInt, grp: text, op: text, body: text })),
   /** Absent in snapshots before schema 4: nothing was swept then. */
   swept: opt(rows(obj({ uid: text, upload_id: text, deadline_ms: anyInt }))),
+  /** Absent in snapshots before schema 5: there were no access keys then. */
+  accessKeys: opt(
+    rows(obj({ access_key_id: text, uid: text, sealed: text, created_at_ms: anyInt })),
+  ),
 });
 type StateDump = Infer<typeof stateDumpSchema>;
 
@@ -374,6 +399,24 @@ function prepareStatements(db: Database) {
          SELECT uid, upload_id FROM swept_uploads WHERE deadline_ms < ?1
          ORDER BY deadline_ms, upload_id LIMIT ?2)`,
     ),
+    getAccessKey: db.prepare<AccessKeyRow, [string]>(
+      `SELECT ${ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?`,
+    ),
+    listAccessKeys: db.prepare<AccessKeyRow, [string]>(
+      `SELECT ${ACCESS_KEY_COLUMNS} FROM access_keys WHERE uid = ?
+       ORDER BY created_at_ms, access_key_id`,
+    ),
+    scanAccessKeys: db.prepare<AccessKeyRow, [string, number]>(
+      `SELECT ${ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id > ?
+       ORDER BY access_key_id LIMIT ?`,
+    ),
+    putAccessKey: db.prepare<null, [string, string, string, number]>(
+      "INSERT INTO access_keys (access_key_id, uid, sealed, created_at_ms) VALUES (?, ?, ?, ?)",
+    ),
+    resealAccessKey: db.prepare<null, [string, string]>(
+      "UPDATE access_keys SET sealed = ? WHERE access_key_id = ?",
+    ),
+    removeAccessKey: db.prepare<null, [string]>("DELETE FROM access_keys WHERE access_key_id = ?"),
     chunkKept: db.prepare<{ one: number }, [string, string]>(
       "SELECT 1 AS one FROM kept_chunks WHERE grp = ? AND chunk_id = ? LIMIT 1",
     ),
@@ -630,6 +673,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
       "outbox",
       "kept_chunks",
       "swept_uploads",
+      "access_keys",
     ];
     for (const table of tables) {
       this.db.run(`DELETE FROM ${table}`);
@@ -666,6 +710,9 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
       this.sql.enqueueNotice.run(row.idx, row.seq, row.grp, row.op, row.body);
     for (const row of dump.swept ?? [])
       this.sql.sweepUpload.run(row.uid, row.upload_id, row.deadline_ms);
+    for (const row of dump.accessKeys ?? []) {
+      this.sql.putAccessKey.run(row.access_key_id, row.uid, row.sealed, row.created_at_ms);
+    }
     // Derived state is computed here, not trusted from the snapshot: a snapshot from an older
     // build counted usage differently (newest version only) and had no chunk index.
     this.db.run(RECOMPUTE_KEPT_CHUNKS_SQL);
@@ -806,6 +853,41 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     return this.sql.forgetSwept.run(beforeMs, countMax).changes;
   }
 
+  getAccessKey(accessKeyId: string): AccessKeyRecord | undefined {
+    const row = this.sql.getAccessKey.get(accessKeyId);
+    return row === null ? undefined : accessKeyFromRow(row);
+  }
+
+  listAccessKeys(uid: string): readonly AccessKeyRecord[] {
+    return this.sql.listAccessKeys.all(uid).map(accessKeyFromRow);
+  }
+
+  scanAccessKeys(afterId: string | null, countMax: number): readonly AccessKeyRecord[] {
+    return this.sql.scanAccessKeys.all(afterId ?? "", countMax).map(accessKeyFromRow);
+  }
+
+  putAccessKey(record: AccessKeyRecord): void {
+    this.assertWriting();
+    this.sql.putAccessKey.run(
+      record.accessKeyId,
+      record.uid,
+      JSON.stringify(record.sealed),
+      record.createdAtMs,
+    );
+  }
+
+  resealAccessKey(accessKeyId: string, sealed: SealedSecret): void {
+    this.assertWriting();
+    const changed = this.sql.resealAccessKey.run(JSON.stringify(sealed), accessKeyId).changes;
+    assert(changed === 1, `no access key ${accessKeyId} to reseal`);
+  }
+
+  removeAccessKey(accessKeyId: string): void {
+    this.assertWriting();
+    const changed = this.sql.removeAccessKey.run(accessKeyId).changes;
+    assert(changed === 1, `no access key ${accessKeyId} to remove`);
+  }
+
   keepChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void {
     this.assertWriting();
     for (const chunk of chunks) this.sql.keepChunk.run(chunk.group, chunk.id, uid, name, version);
@@ -851,6 +933,7 @@ export function exportStateOf(db: Database): { readonly index: number; readonly 
         "SELECT uid, upload_id, deadline_ms FROM swept_uploads",
       )
       .all(),
+    accessKeys: db.query<AccessKeyRow, []>(`SELECT ${ACCESS_KEY_COLUMNS} FROM access_keys`).all(),
   };
   return { index, data: Bun.gzipSync(new TextEncoder().encode(JSON.stringify(dump))) };
 }

@@ -46,6 +46,11 @@ export const OP_ACCESS: Readonly<Record<Op, Access>> = {
   userAdd: "admin",
   userRemove: "admin",
   userList: "admin",
+  // The handlers hold a user to its own uid; an admin may manage anyone's keys.
+  keyCreate: "user",
+  keyRemove: "user",
+  keyList: "user",
+  keyResolve: "node",
   listGroups: "user",
 };
 

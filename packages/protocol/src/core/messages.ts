@@ -297,6 +297,42 @@ export const userSummarySchema = obj({
 export type UserSummary = Infer<typeof userSummarySchema>;
 
 /**
+ * An S3 access key id: "FTFS" and 16 characters of RFC 4648 base32, 20 in all, as AWS's own
+ * ids look (S3 clients and tools assume that shape).
+ */
+export const accessKeyIdField = str({
+  bytesMin: 20,
+  bytesMax: 20,
+  pattern: /^FTFS[A-Z2-7]{16}$/,
+});
+/** An access key's secret: 40 base64url characters (240 random bits), as long as AWS's. */
+export const accessKeySecretField = str({
+  bytesMin: 40,
+  bytesMax: 40,
+  pattern: /^[A-Za-z0-9_-]{40}$/,
+});
+/** Access keys a user may hold at once (AWS allows 2; rotation needs 2, a few more is plenty). */
+export const ACCESS_KEYS_PER_USER_MAX = 8;
+
+/**
+ * An access key's secret as the directory keeps it: AES-256-GCM under a sub-key of the cluster
+ * key named by keyId (S3's signatures need the raw secret, so it cannot be kept as a hash).
+ */
+export const sealedSecretSchema = obj({
+  keyId: keyIdField,
+  nonce: str({ bytesMin: 16, bytesMax: 16, pattern: /^[A-Za-z0-9_-]{16}$/ }),
+  ciphertext: str({ bytesMin: 1, bytesMax: 128, pattern: /^[A-Za-z0-9_-]+$/ }),
+});
+export type SealedSecret = Infer<typeof sealedSecretSchema>;
+
+export const accessKeySummarySchema = obj({
+  accessKeyId: accessKeyIdField,
+  uid: uidField,
+  createdAtMs: timeMsField,
+});
+export type AccessKeySummary = Infer<typeof accessKeySummarySchema>;
+
+/**
  * Op name → request body schema, response body schema, and whether the request or response
  * carries a payload of file bytes.
  */
@@ -624,6 +660,26 @@ export const OPS = {
   userList: {
     request: empty,
     response: obj({ users: arr(userSummarySchema, { itemsMax: USERS_LIST_MAX }) }),
+  },
+
+  // ---- directory, S3 access keys (a user for itself, an admin for anyone) ----
+  /** A new access key for `uid`; the answer is the only time its secret is shown. */
+  keyCreate: {
+    request: obj({ uid: uidField }),
+    response: obj({ accessKeyId: accessKeyIdField, secret: accessKeySecretField, uid: uidField }),
+  },
+  keyRemove: {
+    request: obj({ uid: uidField, accessKeyId: accessKeyIdField }),
+    response: obj({ accessKeyId: accessKeyIdField }),
+  },
+  keyList: {
+    request: obj({ uid: uidField }),
+    response: obj({ keys: arr(accessKeySummarySchema, { itemsMax: ACCESS_KEYS_PER_USER_MAX }) }),
+  },
+  /** For the S3 gateway (a node): whose key it is, and its secret sealed under the cluster key. */
+  keyResolve: {
+    request: obj({ accessKeyId: accessKeyIdField }),
+    response: obj({ uid: uidField, sealed: sealedSecretSchema }),
   },
 
   // ---- directory, for clients ----

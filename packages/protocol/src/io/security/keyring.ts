@@ -29,7 +29,7 @@ export const GOSSIP_KEYS_MAX = 8;
 export const KEY_ID_BYTES = 4;
 
 /** What a sub-key is for; each purpose's MACs are useless for every other. */
-export type KeyPurpose = "channel" | "session" | "ticket" | "receipt";
+export type KeyPurpose = "channel" | "session" | "ticket" | "receipt" | "access-key";
 
 /** One derived key and the id of the cluster key it came from. */
 export interface SubKey {
