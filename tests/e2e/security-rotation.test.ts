@@ -3,13 +3,15 @@
  * restarted one at a time with "A,B", then "B,A", then "B" (Serf's procedure: add, promote,
  * drop). Uploads and verified reads run the whole time and every one succeeds (the client
  * retries across a restarting node as it does across any failover); at the end the nodes no
- * longer accept key A.
+ * longer accept key A. An S3 access key made under A is resealed under B by the primary once
+ * B signs, and still opens, with the same secret, once A is gone.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { CONNECT_TIMEOUT_MS_DEFAULT, type FtfsError } from "@ftfs/protocol/core";
 import {
   generateClusterKey,
   Keyring,
+  openAccessKeySecret,
   RpcClient,
   RpcPool,
   type ConnectOptions,
@@ -23,6 +25,8 @@ const ROTATION_TEST_TIMEOUT_MS = 180_000;
 setDefaultTimeout(ROTATION_TEST_TIMEOUT_MS);
 
 const UID = "rotor";
+/** The primary reseals as it starts and every ACCESS_KEY_RESEAL_INTERVAL_MS: 10 s, and slack. */
+const RESEAL_WAIT_MS = 25_000;
 
 let cluster: LocalCluster;
 
@@ -75,10 +79,16 @@ test("rotating the cluster key node by node (A; A,B; B,A; B) keeps uploads and r
       }
     }
   })();
+  const accessKey = await withClient(keyA, (client) => client.keyCreate(UID));
+  const keyIdB = Keyring.parse(keyB).keyIds[0];
   const steps = [`${keyA},${keyB}`, `${keyB},${keyA}`, keyB];
   for (const [index, step] of steps.entries()) {
     // The last step drops A: clients sign with B from then on (every node has held B since step 1).
-    if (index === steps.length - 1) keys = `${keyB},${keyA}`;
+    if (index === steps.length - 1) {
+      keys = `${keyB},${keyA}`;
+      // SECURITY.md's rotation: before dropping A, every access key is sealed under B.
+      await waitResealed(accessKey.accessKeyId, keys, keyIdB ?? "");
+    }
     for (const node of cluster.nodes) {
       await cluster.writeNodeKeys(node.id, step);
       await node.restart();
@@ -96,7 +106,37 @@ test("rotating the cluster key node by node (A; A,B; B,A; B) keeps uploads and r
     credentials: { kind: "node", node: "old", keyring: Keyring.parse(keyA) },
   }).catch((error: unknown) => error);
   expect((refused as FtfsError).code).toBe("AUTH_FAILED");
+  // The access key made under A opens under B alone, with the secret shown at its creation.
+  const resolved = await withClient(keyB, (client) =>
+    client.resolveAccessKey(accessKey.accessKeyId),
+  );
+  expect(resolved.uid).toBe(UID);
+  expect(openAccessKeySecret(Keyring.parse(keyB), accessKey.accessKeyId, resolved.sealed)).toBe(
+    accessKey.secret,
+  );
 });
+
+async function withClient<T>(keys: string, work: (client: FtfsClient) => Promise<T>): Promise<T> {
+  const { client, pool } = clientWith(keys);
+  try {
+    return await work(client);
+  } finally {
+    client.close();
+    pool.close();
+  }
+}
+
+/** Until the directory reports `accessKeyId` sealed under the cluster key `keyId`. */
+async function waitResealed(accessKeyId: string, keys: string, keyId: string): Promise<void> {
+  const deadline = Date.now() + RESEAL_WAIT_MS;
+  for (;;) {
+    const sealed = await withClient(keys, (client) => client.resolveAccessKey(accessKeyId));
+    if (sealed.sealed.keyId === keyId) return;
+    if (Date.now() > deadline)
+      throw new Error(`access key still sealed under ${sealed.sealed.keyId}`);
+    await Bun.sleep(200);
+  }
+}
 
 /** Until a directory primary reports all three storage nodes in sync, asked with `keys`. */
 async function waitWhole(keys: string): Promise<void> {

@@ -26,6 +26,7 @@ export const HELP_TOPICS = [
   "status",
   "rebalance",
   "admin",
+  "key",
   "shell",
 ] as const;
 export type HelpTopic = (typeof HELP_TOPICS)[number];
@@ -75,6 +76,15 @@ export type Command =
     }
   | { readonly kind: "userRemove"; readonly uid: string }
   | { readonly kind: "userList" }
+  /** S3 access keys: the acting user's own (uid null), or any user's as an admin. */
+  | { readonly kind: "keyCreate"; readonly uid: string | null; readonly asAdmin: boolean }
+  | { readonly kind: "keyList"; readonly uid: string | null; readonly asAdmin: boolean }
+  | {
+      readonly kind: "keyRemove";
+      readonly uid: string | null;
+      readonly accessKeyId: string;
+      readonly asAdmin: boolean;
+    }
   | { readonly kind: "shell" }
   | { readonly kind: "help"; readonly topic: HelpTopic };
 
@@ -139,7 +149,18 @@ const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
 };
 
 const SEED_ACTIONS = new Set(["c", "a", "r", "d"]);
-const VERBS = new Set(["put", "get", "ls", "rm", "status", "rebalance", "admin", "shell", "help"]);
+const VERBS = new Set([
+  "put",
+  "get",
+  "ls",
+  "rm",
+  "status",
+  "rebalance",
+  "admin",
+  "key",
+  "shell",
+  "help",
+]);
 
 interface Tokens {
   readonly positionals: string[];
@@ -238,7 +259,7 @@ function parseCommand(tokens: Tokens): Command {
     if (wantsHelp) return { kind: "help", topic: "main" };
     throw new UsageProblem(
       `unknown command '${first}' ` +
-        "(use put, get, ls, rm, status, rebalance, admin, shell, or <uid> c|a|r|d)",
+        "(use put, get, ls, rm, status, rebalance, admin, key, shell, or <uid> c|a|r|d)",
     );
   }
   if (!SEED_ACTIONS.has(second)) {
@@ -328,6 +349,9 @@ function parseVerb(
       return { kind: "rebalance", thresholdBasisPoints: thresholdOf(tokens.values.threshold) };
     case "admin":
       return adminCommand(rest, tokens, topic);
+    case "key":
+      allowOnly(tokens, ["user"], topic);
+      return keyCommand(uid, rest, false, topic);
     case "shell":
       allowOnly(tokens, [], topic);
       expectCount(rest, 0, 0, "shell takes no arguments", topic);
@@ -341,10 +365,57 @@ function parseVerb(
   }
 }
 
-/** `admin user add|rm|ls`: the users of a secure cluster. */
+/**
+ * `key create|ls|rm <id>` (the acting user's S3 access keys) and, as an admin, `admin key
+ * create|ls <uid>` and `admin key rm <uid> <id>`.
+ */
+function keyCommand(
+  uid: string | null,
+  rest: readonly string[],
+  asAdmin: boolean,
+  topic: HelpTopic,
+): Command {
+  const [action, ...operands] = rest;
+  const prefix = asAdmin ? "admin key" : "key";
+  const ownerArgs = asAdmin ? 1 : 0;
+  const owner = asAdmin ? (operands[0] ?? null) : uid;
+  switch (action) {
+    case "create":
+    case "ls":
+      expectCount(
+        operands,
+        ownerArgs,
+        ownerArgs,
+        `${prefix} ${action} takes ${asAdmin ? "one uid" : "no arguments"}`,
+        topic,
+      );
+      return { kind: action === "create" ? "keyCreate" : "keyList", uid: owner, asAdmin };
+    case "rm":
+      expectCount(
+        operands,
+        ownerArgs + 1,
+        ownerArgs + 1,
+        `${prefix} rm takes ${asAdmin ? "a uid and " : ""}an access key id`,
+        topic,
+      );
+      return { kind: "keyRemove", uid: owner, accessKeyId: operands[ownerArgs] ?? "", asAdmin };
+    default:
+      throw new UsageProblem(
+        `${prefix} takes: create${asAdmin ? " <uid>" : ""}, ls${asAdmin ? " <uid>" : ""}, rm ${asAdmin ? "<uid> " : ""}<access key id>`,
+        topic,
+      );
+  }
+}
+
+/** `admin user add|rm|ls`: the users of a secure cluster; `admin key …`: anyone's keys. */
 function adminCommand(rest: readonly string[], tokens: Tokens, topic: HelpTopic): Command {
   const [noun, action, uid] = rest;
-  if (noun !== "user") throw new UsageProblem("admin takes: user add|rm|ls", topic);
+  if (noun === "key") {
+    allowOnly(tokens, [], topic);
+    return keyCommand(null, rest.slice(1), true, topic);
+  }
+  if (noun !== "user")
+    throw new UsageProblem("admin takes: user add|rm|ls, key create|ls|rm", topic);
   switch (action) {
     case "add":
       allowOnly(tokens, ["admin", "quotaBytes", "quotaFiles"], topic);

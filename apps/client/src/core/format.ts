@@ -4,7 +4,13 @@
  * so listings test without a time zone.
  */
 
-import type { FileEntry, GroupView, MemberView, UserSummary } from "@ftfs/protocol/core";
+import type {
+  AccessKeySummary,
+  FileEntry,
+  GroupView,
+  MemberView,
+  UserSummary,
+} from "@ftfs/protocol/core";
 import { assertNever } from "@ftfs/protocol/core";
 import type { ClusterStatus } from "@ftfs/client/core";
 import type { StoredFile } from "@ftfs/client/core";
@@ -245,5 +251,21 @@ export function formatUserTable(users: readonly UserSummary[]): string {
       String(user.usedFiles),
       user.quotaFiles === null ? "default" : String(user.quotaFiles),
     ]),
+  );
+}
+
+export function formatAccessKeyTable(
+  keys: readonly AccessKeySummary[],
+  formatTime: (timeMs: number) => string,
+): string {
+  if (keys.length === 0) return "no access keys";
+  const columns: Column[] = [
+    { title: "access key id", align: "left" },
+    { title: "user", align: "left" },
+    { title: "created", align: "left" },
+  ];
+  return formatTable(
+    columns,
+    keys.map((key) => [key.accessKeyId, key.uid, formatTime(key.createdAtMs)]),
   );
 }

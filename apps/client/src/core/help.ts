@@ -37,6 +37,7 @@ friendly forms:
   ftfs rebalance                move existing file data from fuller storage groups to
                                 emptier ones (--threshold percent: how even; default 10)
   ftfs admin user add|rm|ls     users of a secure cluster (add prints a secret once)
+  ftfs key create|ls|rm         your S3 access keys (create prints the secret once)
   --user <uid>                  act as <uid> instead of the session's user
 ${COMMON}
 
@@ -105,6 +106,8 @@ meanwhile; readers holding the old location still find the old copies.`,
   admin: `usage: ftfs admin user add <uid> [--admin] [--quota-bytes N] [--quota-files N]
        ftfs admin user rm <uid>
        ftfs admin user ls
+       ftfs admin key create|ls <uid>
+       ftfs admin key rm <uid> <access key id>
 
 Users of a secure cluster (one started with a cluster key). \`user add\` makes a
 random secret here, sends the directory only a salted verifier (SCRAM-SHA-256),
@@ -112,10 +115,19 @@ and prints the secret once: give it to the user, who logs in with
 \`FTFS_SECRET=<secret> ftfs <uid> c\`. --admin lets the user run admin commands;
 --quota-bytes (e.g. 10GiB) and --quota-files override the directory's defaults.
 \`user rm\` removes the user and ends its sessions (its files stay under the uid).
-\`user ls\` lists users, roles, quotas and usage.
+\`user ls\` lists users, roles, quotas and usage. \`key …\` manages any user's S3 access
+keys, as \`ftfs key\` does a user's own.
 
 Authorized by the cluster key (--cluster-key-file PATH or $FTFS_CLUSTER_KEY), or
 by the session of a user added with --admin.`,
+  key: `usage: ftfs key create [--user <uid>]
+       ftfs key ls [--user <uid>]
+       ftfs key rm <access key id> [--user <uid>]
+
+S3 access keys of the acting user (the session's, or --user): what S3 clients
+sign their requests with. \`create\` prints the key id and its secret; the secret
+is shown only this once (the cluster keeps it sealed under the cluster key). A
+user holds at most 8 keys; \`rm\` ends a key at once. Needs a secure cluster.`,
   shell: `usage: ftfs [shell]
 
 An interactive prompt over one connection. Each line is a command without the
@@ -138,6 +150,7 @@ export function helpText(topic: HelpTopic): string {
     case "status":
     case "rebalance":
     case "admin":
+    case "key":
     case "shell":
       return `${TOPICS[topic]}\n${COMMON}`;
     default:

@@ -11,6 +11,7 @@ import { assertNever, FtfsError } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
 import type { Command, GlobalOptions, Invocation } from "../core/args.ts";
 import {
+  formatAccessKeyTable,
   formatFileTable,
   formatSaved,
   formatStatus,
@@ -54,6 +55,10 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
     case "userRemove":
     case "userList":
       return adminUsers(state, options, command);
+    case "keyCreate":
+    case "keyList":
+    case "keyRemove":
+      return accessKeys(state, options, command);
     default:
       return assertNever(command);
   }
@@ -318,6 +323,46 @@ async function readSecret(
     `logging in as ${uid} needs its secret: set FTFS_SECRET, pass --secret-file PATH, ` +
       "or run on a terminal",
   );
+}
+
+type AccessKeysCommand = Extract<Command, { kind: "keyCreate" | "keyList" | "keyRemove" }>;
+
+/** S3 access keys: the acting user's own, or (admin) anyone's. */
+async function accessKeys(
+  state: CliState,
+  options: GlobalOptions,
+  command: AccessKeysCommand,
+): Promise<void> {
+  const uid = command.asAdmin ? (command.uid ?? "") : state.uidFor(command.uid);
+  const client = state.client(options, command.asAdmin ? { kind: "admin" } : { kind: "user", uid });
+  switch (command.kind) {
+    case "keyCreate": {
+      const key = await client.keyCreate(uid);
+      if (options.json) return printJson(state, key);
+      return print(
+        state,
+        [
+          `created access key ${key.accessKeyId} for user ${uid}; its secret (shown only this once):`,
+          key.secret,
+        ].join("\n"),
+      );
+    }
+    case "keyList": {
+      const keys = await client.keyList(uid);
+      if (options.json) return printJson(state, keys);
+      return print(state, formatAccessKeyTable(keys, formatLocalTime));
+    }
+    case "keyRemove":
+      await client.keyRemove(uid, command.accessKeyId);
+      if (options.json)
+        return printJson(state, { accessKeyId: command.accessKeyId, removed: true });
+      return print(
+        state,
+        `removed access key ${command.accessKeyId} of user ${uid}; requests signed with it are refused`,
+      );
+    default:
+      return assertNever(command);
+  }
 }
 
 type AdminUsersCommand = Extract<Command, { kind: "userAdd" | "userRemove" | "userList" }>;

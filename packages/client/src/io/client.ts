@@ -9,6 +9,7 @@ import {
   CLIENT_CHUNKS_IN_FLIGHT_DEFAULT,
   FtfsError,
   CONNECT_TIMEOUT_MS_DEFAULT,
+  type AccessKeySummary,
   type FileEntry,
   type RebalanceRun,
   type RequestBody,
@@ -38,7 +39,7 @@ import { runDownload, type ChunkSink, type ReadResult } from "./download.ts";
 import type { RetryObserver } from "./retry.ts";
 import { listEveryGroup } from "./storage-list.ts";
 import { runUpload, type ProgressListener, type UploadResult } from "./upload.ts";
-import { baseName, checkName, checkUid } from "./validate.ts";
+import { baseName, checkAccessKeyId, checkName, checkUid } from "./validate.ts";
 import {
   newClientNonce,
   newUserCredentials,
@@ -170,6 +171,32 @@ export class FtfsClient {
 
   async userList(): Promise<UserSummary[]> {
     return [...(await this.directory.call("userList", {})).users];
+  }
+
+  /** A new S3 access key for `uid`: the answer is the only time its secret is seen. */
+  async keyCreate(uid: string): Promise<ResponseBody<"keyCreate">> {
+    checkUid(uid);
+    return this.directory.call("keyCreate", { uid });
+  }
+
+  async keyList(uid: string): Promise<AccessKeySummary[]> {
+    checkUid(uid);
+    return [...(await this.directory.call("keyList", { uid })).keys];
+  }
+
+  /**
+   * Whose access key this is, and its secret sealed under the cluster key (the S3 gateway's
+   * question; only a node, holding the cluster key, may ask, and only it can open the seal).
+   */
+  async resolveAccessKey(accessKeyId: string): Promise<ResponseBody<"keyResolve">> {
+    checkAccessKeyId(accessKeyId);
+    return this.directory.call("keyResolve", { accessKeyId });
+  }
+
+  async keyRemove(uid: string, accessKeyId: string): Promise<void> {
+    checkUid(uid);
+    checkAccessKeyId(accessKeyId);
+    await this.directory.call("keyRemove", { uid, accessKeyId });
   }
 
   /** Upload a local file as `name` (default: its base name); an existing name: new version. */

@@ -3,7 +3,13 @@
  * themselves are the protocol's (names.ts); this only turns their results into throws.
  */
 
-import { FtfsError, validateFileName, validateUid } from "@ftfs/protocol/core";
+import {
+  accessKeyIdField,
+  FtfsError,
+  tryDecode,
+  validateFileName,
+  validateUid,
+} from "@ftfs/protocol/core";
 
 export function checkUid(uid: string): void {
   const valid = validateUid(uid);
@@ -13,6 +19,16 @@ export function checkUid(uid: string): void {
 export function checkName(name: string): void {
   const valid = validateFileName(name);
   if (!valid.ok) throw valid.error;
+}
+
+/** An S3 access key id as the cluster makes them; anything else is a typo, said plainly. */
+export function checkAccessKeyId(accessKeyId: string): void {
+  if (tryDecode(accessKeyIdField, accessKeyId).ok) return;
+  const shown = accessKeyId.length > 40 ? `${accessKeyId.slice(0, 40)}…` : accessKeyId;
+  throw new FtfsError(
+    "BAD_REQUEST",
+    `'${shown}' is not an access key id (ids are FTFS and 16 capital letters and digits 2-7)`,
+  );
 }
 
 /** The last path component, as the seed stored uploads; `a/b/` gives `b`. */
