@@ -4,7 +4,15 @@
  * line a person can act on.
  */
 
-import { fail, ok, validateFileName, validateUid, type Result } from "@ftfs/protocol/core";
+import {
+  fail,
+  HOME_BUCKET,
+  objectOfStoredName,
+  ok,
+  validateStoredName,
+  validateUid,
+  type Result,
+} from "@ftfs/protocol/core";
 import type { MetadataView } from "./store.ts";
 
 export type Failure = ReturnType<typeof fail>;
@@ -40,9 +48,19 @@ export function checkUserAndName(
   const validUid = validateUid(uid);
   if (!validUid.ok) return validUid;
   if (name !== null) {
-    const validName = validateFileName(name);
+    const validName = validateStoredName(name);
     if (!validName.ok) return validName;
   }
   if (view.getUser(uid) === undefined) return noSuchUser(uid);
+  if (name !== null) {
+    const { bucket } = objectOfStoredName(name);
+    if (bucket !== HOME_BUCKET && view.getBucket(uid, bucket) === undefined) {
+      return noSuchBucket(uid, bucket);
+    }
+  }
   return ok(undefined);
+}
+
+export function noSuchBucket(uid: string, bucket: string): Failure {
+  return fail("NO_SUCH_BUCKET", `user '${uid}' has no bucket '${bucket}'`);
 }

@@ -8,6 +8,7 @@
 
 import {
   accessKeyIdField,
+  bucketField,
   chunkRefSchema,
   keyIdField,
   sealedSecretSchema,
@@ -126,6 +127,22 @@ export interface AccessKeysReseal {
   readonly atMs: number;
 }
 
+/** Make a bucket for a user; making one it already has answers created: false. */
+export interface BucketCreate {
+  readonly type: "bucketCreate";
+  readonly uid: string;
+  readonly bucket: string;
+  readonly atMs: number;
+}
+
+/** Delete a user's empty bucket (never the home bucket). */
+export interface BucketDelete {
+  readonly type: "bucketDelete";
+  readonly uid: string;
+  readonly bucket: string;
+  readonly atMs: number;
+}
+
 /** Remove a name by writing a tombstone version. Idempotent by requestId. */
 export interface DeleteFile {
   readonly type: "deleteFile";
@@ -195,6 +212,8 @@ export type Command =
   | AccessKeyAdd
   | AccessKeyRemove
   | AccessKeysReseal
+  | BucketCreate
+  | BucketDelete
   | SweepUploads;
 export type CommandType = Command["type"];
 
@@ -212,6 +231,8 @@ export interface Outcomes {
   readonly accessKeyAdd: { readonly createdAtMs: number };
   readonly accessKeyRemove: { readonly removed: boolean };
   readonly accessKeysReseal: { readonly resealed: number };
+  readonly bucketCreate: { readonly created: boolean; readonly createdAtMs: number };
+  readonly bucketDelete: { readonly deleted: boolean };
   /** Uploads newly recorded as swept. */
   readonly sweepUploads: { readonly swept: number };
 }
@@ -288,6 +309,18 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     type: literal("accessKeyRemove"),
     uid: uidField,
     accessKeyId: accessKeyIdField,
+    atMs: timeMsField,
+  }),
+  bucketCreate: obj({
+    type: literal("bucketCreate"),
+    uid: uidField,
+    bucket: bucketField,
+    atMs: timeMsField,
+  }),
+  bucketDelete: obj({
+    type: literal("bucketDelete"),
+    uid: uidField,
+    bucket: bucketField,
     atMs: timeMsField,
   }),
   accessKeysReseal: obj({

@@ -7,6 +7,7 @@
 import { assert, type ChunkRef, type SealedSecret } from "@ftfs/protocol/core";
 import type {
   AccessKeyRecord,
+  BucketRecord,
   GroupConfig,
   LiveVersion,
   OutboxNotice,
@@ -46,6 +47,7 @@ interface MemoryStateDump {
   readonly kept: Array<[string, string[]]>;
   readonly keptBy: Array<[string, readonly string[]]>;
   readonly accessKeys: Array<[string, AccessKeyRecord]>;
+  readonly buckets: Array<[string, BucketRecord]>;
 }
 
 function refill<K, V>(map: Map<K, V>, entries: ReadonlyArray<readonly [K, V]>): void {
@@ -69,6 +71,8 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
   private readonly kept = new Map<string, Set<string>>();
   /** versionKey() → the pairKey(group, chunkId)s the version added to `kept`. */
   private readonly keptBy = new Map<string, readonly string[]>();
+  /** pairKey(uid, bucket) → the bucket. */
+  private readonly buckets = new Map<string, BucketRecord>();
   /** accessKeyId → its record, in creation order. */
   private readonly accessKeys = new Map<string, AccessKeyRecord>();
   private applied = 0;
@@ -157,6 +161,45 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
 
   chunkKept(group: string, chunkId: string): boolean {
     return this.kept.has(pairKey(group, chunkId));
+  }
+
+  getBucket(uid: string, bucket: string): BucketRecord | undefined {
+    return this.buckets.get(pairKey(uid, bucket));
+  }
+
+  listBuckets(uid: string): readonly BucketRecord[] {
+    return [...this.buckets.values()]
+      .filter((record) => record.uid === uid)
+      .sort((a, b) => compareNames(a.bucket, b.bucket));
+  }
+
+  listLiveFilesFrom(
+    uid: string,
+    prefix: string,
+    after: string | null,
+    countMax: number,
+  ): readonly LiveVersion[] {
+    return this.listLiveFiles(uid, Number.MAX_SAFE_INTEGER)
+      .filter((record) => record.name.startsWith(prefix))
+      .filter((record) => after === null || compareNames(record.name, after) > 0)
+      .slice(0, countMax);
+  }
+
+  putBucket(record: BucketRecord): void {
+    const undo = this.journal();
+    const key = pairKey(record.uid, record.bucket);
+    assert(!this.buckets.has(key), `bucket ${record.bucket} exists`);
+    this.buckets.set(key, record);
+    undo.push(() => this.buckets.delete(key));
+  }
+
+  removeBucket(uid: string, bucket: string): void {
+    const undo = this.journal();
+    const key = pairKey(uid, bucket);
+    const previous = this.buckets.get(key);
+    assert(previous !== undefined, `no bucket ${bucket} to remove`);
+    this.buckets.delete(key);
+    undo.push(() => this.buckets.set(key, previous));
   }
 
   getAccessKey(accessKeyId: string): AccessKeyRecord | undefined {
@@ -248,6 +291,7 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
       kept: [...this.kept].map(([place, owners]) => [place, [...owners]]),
       keptBy: [...this.keptBy],
       accessKeys: [...this.accessKeys],
+      buckets: [...this.buckets],
     };
     return new TextEncoder().encode(JSON.stringify(dump));
   }
@@ -275,6 +319,7 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     );
     refill(this.keptBy, dump.keptBy);
     refill(this.accessKeys, dump.accessKeys);
+    refill(this.buckets, dump.buckets);
     this.applied = index;
   }
 

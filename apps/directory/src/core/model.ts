@@ -17,6 +17,13 @@ import type {
  * cannot log in to a secure cluster until `ftfs admin user add` gives it some), no role, and
  * the directory's default quotas.
  */
+/** A user's bucket besides its home bucket (object-names.ts); its objects are stored names. */
+export interface BucketRecord {
+  readonly uid: string;
+  readonly bucket: string;
+  readonly createdAtMs: number;
+}
+
 /** An S3 access key: whose it is, and its secret sealed under the cluster key. */
 export interface AccessKeyRecord {
   readonly accessKeyId: string;

@@ -4,19 +4,24 @@
  */
 
 import {
+  bucketNamePrefix,
+  HOME_BUCKET,
   LIST_FILES_MAX,
+  objectOfStoredName,
   ok,
   fail,
+  validateUid,
+  type ObjectEntry,
   type FileEntry,
   type Manifest,
   type MemberView,
   type Result,
 } from "@ftfs/protocol/core";
-import { checkUserAndName, noSuchFile } from "./checks.ts";
+import { checkUserAndName, noSuchBucket, noSuchFile, noSuchUser } from "./checks.ts";
 import { isAlive, type StorageNodeStatus } from "./group-rules.ts";
 import { groupsOfChunks } from "./manifest-rules.ts";
 import type { GroupConfig, LiveVersion } from "./model.ts";
-import type { MetadataView } from "./store.ts";
+import { compareNames, type MetadataView } from "./store.ts";
 
 export interface ManifestAnswer {
   readonly manifest: Manifest;
@@ -81,18 +86,21 @@ export function findManifest(
 }
 
 /** The newest version of each of the user's live names, sorted by name. */
+/**
+ * The user's files: its home bucket's objects, named by their keys (other buckets are S3's
+ * to list), sorted by key.
+ */
 export function listLiveFiles(view: MetadataView, uid: string): Result<FileEntry[]> {
   const valid = checkUserAndName(view, uid, null);
   if (!valid.ok) return valid;
-  return ok(
-    view.listLiveFiles(uid, LIST_FILES_MAX).map((record) => ({
-      name: record.name,
-      version: record.version,
-      bytes: record.bytes,
-      sha256: record.sha256,
-      createdAtMs: record.createdAtMs,
-    })),
-  );
+  const files: FileEntry[] = [];
+  for (const record of view.listLiveFiles(uid, LIST_FILES_MAX)) {
+    const { bucket, key } = objectOfStoredName(record.name);
+    if (bucket !== HOME_BUCKET) continue;
+    const { version, bytes, sha256, createdAtMs } = record;
+    files.push({ name: key, version, bytes, sha256, createdAtMs });
+  }
+  return ok(files.sort((a, b) => compareNames(a.name, b.name)));
 }
 
 export interface DirectorySelf {
@@ -213,4 +221,101 @@ export function uploadKeeps(
   const deletedThrough = store.latestTombstone(uid, record.name)?.version ?? 0;
   if (record.version < deletedThrough || record.pruned === true) return false;
   return record.chunks.some((chunk) => chunk.id === chunkId && chunk.group === group);
+}
+
+export interface ObjectsPage {
+  readonly objects: readonly ObjectEntry[];
+  readonly truncated: boolean;
+}
+
+/**
+ * One page of a bucket's live objects whose keys begin with `prefix`, keys after `after`, in
+ * S3's order (code points of the key). The home bucket's keys come from two ranges of stored
+ * names, the file names and the "/ftfs/" names, merged here.
+ */
+export function listBucketObjects(
+  view: MetadataView,
+  uid: string,
+  bucket: string,
+  prefix: string,
+  after: string | null,
+  countMax: number,
+): Result<ObjectsPage> {
+  const validUid = validateUid(uid);
+  if (!validUid.ok) return validUid;
+  if (view.getUser(uid) === undefined) return noSuchUser(uid);
+  if (bucket !== HOME_BUCKET && view.getBucket(uid, bucket) === undefined) {
+    return noSuchBucket(uid, bucket);
+  }
+  const wanted = countMax + 1;
+  const slashed = slashedKeys(view, uid, bucket, prefix, after, wanted);
+  const keys =
+    bucket === HOME_BUCKET
+      ? mergeByKey(slashed, fileNameKeys(view, uid, prefix, after, wanted), wanted)
+      : slashed;
+  return ok({ objects: keys.slice(0, countMax), truncated: keys.length > countMax });
+}
+
+/** Keys stored as "/bucket/key". */
+function slashedKeys(
+  view: MetadataView,
+  uid: string,
+  bucket: string,
+  prefix: string,
+  after: string | null,
+  countMax: number,
+): ObjectEntry[] {
+  const base = bucketNamePrefix(bucket);
+  const records = view.listLiveFilesFrom(
+    uid,
+    base + prefix,
+    after === null ? null : base + after,
+    countMax,
+  );
+  return records.map((record) => objectEntry(record, record.name.slice(base.length)));
+}
+
+/** Home keys stored as file names: every stored name not beginning with "/". */
+function fileNameKeys(
+  view: MetadataView,
+  uid: string,
+  prefix: string,
+  after: string | null,
+  countMax: number,
+): ObjectEntry[] {
+  if (prefix.startsWith("/")) return [];
+  const out: ObjectEntry[] = [];
+  let cursor = after;
+  while (out.length < countMax) {
+    const page = view.listLiveFilesFrom(uid, prefix, cursor, countMax - out.length);
+    const last = page.at(-1);
+    if (last === undefined) break;
+    for (const record of page) {
+      if (!record.name.startsWith("/")) out.push(objectEntry(record, record.name));
+    }
+    // Every "/..." name sorts together: jump past them all at once.
+    cursor = last.name.startsWith("/") ? AFTER_EVERY_SLASHED_NAME : last.name;
+  }
+  return out;
+}
+
+/** Above every stored name that begins with "/" (the largest code point follows it). */
+const AFTER_EVERY_SLASHED_NAME = "/\u{10FFFF}";
+
+function mergeByKey(
+  left: readonly ObjectEntry[],
+  right: readonly ObjectEntry[],
+  countMax: number,
+): ObjectEntry[] {
+  return [...left, ...right].sort((a, b) => compareNames(a.key, b.key)).slice(0, countMax);
+}
+
+function objectEntry(record: LiveVersion, key: string): ObjectEntry {
+  return {
+    key,
+    version: record.version,
+    bytes: record.bytes,
+    sha256: record.sha256,
+    createdAtMs: record.createdAtMs,
+  };
 }

@@ -22,7 +22,7 @@ import { MemoryMetadataStore } from "./memory-store.ts";
 import { findManifest, listLiveFiles } from "./queries.ts";
 import { uploadIdWithDeadline, type Result } from "@ftfs/protocol/core";
 import { SWEPT_UPLOADS_KEPT_MS } from "./limits.ts";
-import { ACCESS_KEYS_PER_USER_MAX } from "@ftfs/protocol/core";
+import { ACCESS_KEYS_PER_USER_MAX, bucketNamePrefix, HOME_BUCKET } from "@ftfs/protocol/core";
 import type { Command, MoveVersion, Outcome } from "./commands.ts";
 import type { MetadataStore } from "./store.ts";
 import { applyCommand } from "./state-machine.ts";
@@ -118,6 +118,62 @@ describe("userAdd and userRemove", () => {
 
   test("a bad uid is refused", () => {
     expect(errorCode(apply(freshStore(), addUser("../x", 1)))).toBe("INVALID_UID");
+  });
+});
+
+describe("buckets and objects", () => {
+  function bucket<T extends "bucketCreate" | "bucketDelete">(type: T, name: string, uid = "alice") {
+    return { type, uid, bucket: name, atMs: T0_MS };
+  }
+
+  test("a user's buckets: made once, the home bucket always there, bad names refused", () => {
+    const store = freshStore();
+    expect(applyOk(store, bucket("bucketCreate", "photos"))).toEqual({
+      created: true,
+      createdAtMs: T0_MS,
+    });
+    expect(applyOk(store, bucket("bucketCreate", "photos")).created).toBe(false);
+    expect(applyOk(store, bucket("bucketCreate", HOME_BUCKET)).created).toBe(false);
+    expect(errorCode(apply(store, bucket("bucketCreate", "Bad_Name")))).toBe("INVALID_NAME");
+    expect(errorCode(apply(store, bucket("bucketCreate", "photos", "nobody")))).toBe(
+      "NO_SUCH_USER",
+    );
+    expect(store.listBuckets("alice").map((b) => b.bucket)).toEqual(["photos"]);
+  });
+
+  test("objects commit only into a bucket the user has; any key, '/' and all", () => {
+    const store = freshStore();
+    const object = (name: string, uploadId: string) =>
+      commit("alice", name, uploadId, [chunk(1, 5)]);
+    expect(errorCode(apply(store, object("/photos/2026/cat.jpg", "u1")))).toBe("NO_SUCH_BUCKET");
+    applyOk(store, bucket("bucketCreate", "photos"));
+    expect(applyOk(store, object("/photos/2026/cat.jpg", "u2")).version).toBe(1);
+    expect(applyOk(store, object("/ftfs/dir/in/home.txt", "u3")).version).toBe(1);
+    // A home key that is a file name has one stored form only.
+    expect(errorCode(apply(store, object("/ftfs/plain.txt", "u4")))).toBe("INVALID_NAME");
+    expect(
+      store.listLiveFilesFrom("alice", bucketNamePrefix("photos"), null, 10).map((v) => v.name),
+    ).toEqual(["/photos/2026/cat.jpg"]);
+  });
+
+  test("only an empty bucket is deleted, never the home bucket", () => {
+    const store = freshStore();
+    applyOk(store, bucket("bucketCreate", "photos"));
+    applyOk(store, commit("alice", "/photos/a", "u1", [chunk(1, 5)]));
+    expect(errorCode(apply(store, bucket("bucketDelete", "photos")))).toBe("BUCKET_NOT_EMPTY");
+    applyOk(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "/photos/a",
+      requestId: "r1",
+      atMs: T0_MS,
+    });
+    expect(applyOk(store, bucket("bucketDelete", "photos"))).toEqual({ deleted: true });
+    expect(errorCode(apply(store, bucket("bucketDelete", "photos")))).toBe("NO_SUCH_BUCKET");
+    expect(errorCode(apply(store, bucket("bucketDelete", HOME_BUCKET)))).toBe("BAD_REQUEST");
+    expect(errorCode(apply(store, commit("alice", "/photos/b", "u2", [chunk(2, 5)])))).toBe(
+      "NO_SUCH_BUCKET",
+    );
   });
 });
 

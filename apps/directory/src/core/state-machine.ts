@@ -9,6 +9,10 @@
 import {
   ACCESS_KEYS_PER_USER_MAX,
   assert,
+  BUCKETS_PER_USER_MAX,
+  bucketNamePrefix,
+  HOME_BUCKET,
+  validateBucketName,
   assertNever,
   CHUNK_BYTES_MAX,
   fail,
@@ -19,9 +23,11 @@ import {
   type ChunkRef,
   type Result,
 } from "@ftfs/protocol/core";
-import { checkUserAndName, noSuchFile, noSuchUser } from "./checks.ts";
+import { checkUserAndName, noSuchBucket, noSuchFile, noSuchUser } from "./checks.ts";
 import type {
   AccessKeyAdd,
+  BucketCreate,
+  BucketDelete,
   AccessKeyRemove,
   AccessKeysReseal,
   Command,
@@ -84,6 +90,10 @@ function execute(tx: MetadataTx, index: number, command: Command): Result<Outcom
       return accessKeyRemove(tx, command);
     case "accessKeysReseal":
       return accessKeysReseal(tx, command);
+    case "bucketCreate":
+      return bucketCreate(tx, command);
+    case "bucketDelete":
+      return bucketDelete(tx, command);
     default:
       return assertNever(command, "metadata command");
   }
@@ -138,6 +148,42 @@ function userRemove(tx: MetadataTx, command: UserRemove): Result<Outcomes["userR
   for (const key of tx.listAccessKeys(command.uid)) tx.removeAccessKey(key.accessKeyId);
   tx.removeUser(command.uid);
   return ok({ removed: true });
+}
+
+function bucketCreate(tx: MetadataTx, command: BucketCreate): Result<Outcomes["bucketCreate"]> {
+  const { uid, bucket } = command;
+  const validName = validateBucketName(bucket);
+  if (!validName.ok) return validName;
+  const user = tx.getUser(uid);
+  if (user === undefined) return noSuchUser(uid);
+  if (bucket === HOME_BUCKET) return ok({ created: false, createdAtMs: user.createdAtMs });
+  const existing = tx.getBucket(uid, bucket);
+  if (existing !== undefined) return ok({ created: false, createdAtMs: existing.createdAtMs });
+  if (tx.listBuckets(uid).length >= BUCKETS_PER_USER_MAX) {
+    return fail(
+      "QUOTA_EXCEEDED",
+      `user ${uid} already has ${BUCKETS_PER_USER_MAX} buckets; delete one first`,
+    );
+  }
+  tx.putBucket({ uid, bucket, createdAtMs: command.atMs });
+  return ok({ created: true, createdAtMs: command.atMs });
+}
+
+/** Only an empty bucket goes; the home bucket holds the user's files and never goes. */
+function bucketDelete(tx: MetadataTx, command: BucketDelete): Result<Outcomes["bucketDelete"]> {
+  const { uid, bucket } = command;
+  if (bucket === HOME_BUCKET) {
+    return fail(
+      "BAD_REQUEST",
+      `bucket '${HOME_BUCKET}' holds the user's files; it cannot be deleted`,
+    );
+  }
+  if (tx.getBucket(uid, bucket) === undefined) return noSuchBucket(uid, bucket);
+  if (tx.listLiveFilesFrom(uid, bucketNamePrefix(bucket), null, 1).length > 0) {
+    return fail("BUCKET_NOT_EMPTY", `bucket '${bucket}' still holds objects; delete them first`);
+  }
+  tx.removeBucket(uid, bucket);
+  return ok({ deleted: true });
 }
 
 function accessKeyAdd(tx: MetadataTx, command: AccessKeyAdd): Result<Outcomes["accessKeyAdd"]> {

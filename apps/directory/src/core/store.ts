@@ -8,6 +8,7 @@
 import type { ChunkRef, SealedSecret } from "@ftfs/protocol/core";
 import type {
   AccessKeyRecord,
+  BucketRecord,
   GroupConfig,
   LiveVersion,
   OutboxNotice,
@@ -56,6 +57,19 @@ export interface MetadataView {
   uploadSwept(uid: string, uploadId: string): boolean;
   /** Some kept version (the chunk index) names this chunk in this group. */
   chunkKept(group: string, chunkId: string): boolean;
+  getBucket(uid: string, bucket: string): BucketRecord | undefined;
+  /** A user's buckets (its home bucket is implicit, not listed), sorted by name. */
+  listBuckets(uid: string): readonly BucketRecord[];
+  /**
+   * The newest version of each name beginning with `prefix` whose newest version is live,
+   * names after `after` (null: from the first), sorted by code point, at most countMax.
+   */
+  listLiveFilesFrom(
+    uid: string,
+    prefix: string,
+    after: string | null,
+    countMax: number,
+  ): readonly LiveVersion[];
   getAccessKey(accessKeyId: string): AccessKeyRecord | undefined;
   /** A user's access keys, oldest first. */
   listAccessKeys(uid: string): readonly AccessKeyRecord[];
@@ -98,6 +112,8 @@ export interface MetadataTx extends MetadataView {
   keepChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void;
   /** Take a version's chunks out of the chunk index (deleted, or moved: kept again anew). */
   releaseChunks(uid: string, name: string, version: number): void;
+  putBucket(record: BucketRecord): void;
+  removeBucket(uid: string, bucket: string): void;
   putAccessKey(record: AccessKeyRecord): void;
   /** Replaces an existing access key's seal (a key rotation). */
   resealAccessKey(accessKeyId: string, sealed: SealedSecret): void;

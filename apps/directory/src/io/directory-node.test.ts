@@ -235,13 +235,14 @@ describe("directory server", () => {
     }
   });
 
-  test("hostile and invalid names get INVALID_NAME on every op, and the connection lives", async () => {
+  test("hostile and invalid names are refused on every op, and the connection lives", async () => {
     const { client } = await start();
     await register(client, "s1a", fakeStorage().address);
     await client.call("connect", { uid: "alice" });
     const names = [
       "../x",
-      "/etc/passwd",
+      "/x",
+      "/Etc/passwd",
       "a/../../b",
       "",
       "a\u0000b",
@@ -259,6 +260,12 @@ describe("directory server", () => {
       ];
       for (const call of calls)
         expect([name, (await failure(call)).code]).toEqual([name, "INVALID_NAME"]);
+    }
+    // A name beginning with "/" is an object in a bucket (object-names.ts): never a path, and
+    // refused while the user has no such bucket.
+    for (const name of ["/etc/passwd", "/tmp/../x"]) {
+      const call = client.call("getManifest", { uid: "alice", name });
+      expect([name, (await failure(call)).code]).toEqual([name, "NO_SUCH_BUCKET"]);
     }
     const badUid = await failure(client.call("listFiles", { uid: "../../root" }));
     expect(badUid.code).toBe("INVALID_UID");

@@ -58,6 +58,7 @@ import type { GroupManager } from "./group-manager.ts";
 import type { Rebalancer } from "./rebalancer.ts";
 import type { Proposer } from "./replicator.ts";
 import { checkKeyOwner, onKeyCreate, onKeyList, onKeyRemove, onKeyResolve } from "./access-keys.ts";
+import { onBucketCreate, onBucketDelete, onBucketList, onListObjects } from "./buckets.ts";
 import { onLoginFinish, onLoginStart, onUserAdd, onUserList, onUserRemove } from "./users.ts";
 
 /** Where this node stands in its directory group. */
@@ -563,6 +564,10 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     keyRemove: forKeyOwner(served((body) => onKeyRemove(context, body))),
     keyList: forKeyOwner(served((body) => onKeyList(context, body))),
     keyResolve: served((body) => onKeyResolve(context, body)),
+    bucketCreate: forUser(served((body) => onBucketCreate(context, body))),
+    bucketDelete: forUser(served((body) => onBucketDelete(context, body))),
+    bucketList: forUser(served((body) => onBucketList(context, body))),
+    listObjects: forUser(served((body) => onListObjects(context, body))),
     listGroups: served(async () => ok({ body: { groups: context.store.listGroups() } })),
     connect: servedForUser((body, request) => onConnect(context, body, request)),
     placeUpload: servedForUser((body) => onPlaceUpload(context, body)),

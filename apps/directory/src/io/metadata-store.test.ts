@@ -137,6 +137,41 @@ for (const implementation of IMPLEMENTATIONS) {
       expect(store.pendingNotices("s1", 10)).toEqual([notice(1, 0, "s1", "a")]);
     });
 
+    test("buckets per user, and a ranged listing of live names by prefix in code point order", () => {
+      const store = open();
+      const names = ["/b/a/1", "/b/a/2", "/b/é", "/b/z", "/bb/x", "/c/q", "plain", "/b/a/3"];
+      store.applyEntry(1, (tx) => {
+        tx.putBucket({ uid: "alice", bucket: "zeta", createdAtMs: 2 });
+        tx.putBucket({ uid: "alice", bucket: "alpha", createdAtMs: 1 });
+        tx.putBucket({ uid: "bob", bucket: "alpha", createdAtMs: 3 });
+        for (const [index, name] of names.entries()) tx.putVersion(live(name, 1, `u${index}`));
+        // A deleted name is not listed.
+        tx.putVersion({
+          kind: "tombstone",
+          uid: "alice",
+          name: "/b/a/3",
+          version: 2,
+          createdAtMs: T0_MS,
+          requestId: "r1",
+          deletedVersion: 1,
+        });
+      });
+      expect(store.listBuckets("alice").map((b) => b.bucket)).toEqual(["alpha", "zeta"]);
+      expect(store.getBucket("bob", "alpha")?.createdAtMs).toBe(3);
+      expect(store.getBucket("bob", "zeta")).toBeUndefined();
+      const listed = (prefix: string, after: string | null, count = 10) =>
+        store.listLiveFilesFrom("alice", prefix, after, count).map((record) => record.name);
+      expect(listed("/b/", null)).toEqual(["/b/a/1", "/b/a/2", "/b/z", "/b/é"]);
+      expect(listed("/b/", "/b/a/1", 2)).toEqual(["/b/a/2", "/b/z"]);
+      expect(listed("/b/a/", null)).toEqual(["/b/a/1", "/b/a/2"]);
+      expect(listed("/b/", "/b/é")).toEqual([]);
+      expect(listed("/", null, 3)).toEqual(["/b/a/1", "/b/a/2", "/b/z"]);
+      expect(listed("", "/c/q")).toEqual(["plain"]);
+      expect(listed("/nothing/", null)).toEqual([]);
+      store.applyEntry(2, (tx) => tx.removeBucket("alice", "alpha"));
+      expect(store.listBuckets("alice").map((b) => b.bucket)).toEqual(["zeta"]);
+    });
+
     test("access keys: per user oldest first, scanned by id, resealed and removed", () => {
       const store = open();
       const key = (letter: string, uid: string, atMs: number) => ({

@@ -4,7 +4,7 @@
  * transaction); any other version is refused rather than guessed at.
  */
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /**
  * The chunk index: one row per (group, chunk, kept version naming it there). Garbage
@@ -33,7 +33,14 @@ const ACCESS_KEYS_TABLE = `CREATE TABLE IF NOT EXISTS access_keys (
 const ACCESS_KEYS_BY_USER = `CREATE INDEX IF NOT EXISTS access_keys_by_user
      ON access_keys (uid, created_at_ms, access_key_id)`;
 
+/** Users' buckets besides the home bucket; their objects are rows of `versions`. */
+const BUCKETS_TABLE = `CREATE TABLE IF NOT EXISTS buckets (
+     uid TEXT NOT NULL, bucket TEXT NOT NULL, created_at_ms INTEGER NOT NULL,
+     PRIMARY KEY (uid, bucket)
+   ) WITHOUT ROWID`;
+
 export const SCHEMA_SQL: readonly string[] = [
+  BUCKETS_TABLE,
   ACCESS_KEYS_TABLE,
   ACCESS_KEYS_BY_USER,
   KEPT_CHUNKS_TABLE,
@@ -116,7 +123,7 @@ export const RECOMPUTE_KEPT_CHUNKS_SQL = `
  * Statements that move a file from schema `from` to `from + 1`, keyed by `from`. Version 3
  * added users' credentials, roles, quotas and generations, and the usage table; version 4 the
  * chunk index, the swept uploads, pruned versions, and usage counting every kept version;
- * version 5 the access keys.
+ * version 5 the access keys; version 6 the buckets.
  */
 export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
   2: [
@@ -142,4 +149,5 @@ export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
     RECOMPUTE_KEPT_CHUNKS_SQL,
   ],
   4: [ACCESS_KEYS_TABLE, ACCESS_KEYS_BY_USER],
+  5: [BUCKETS_TABLE],
 };

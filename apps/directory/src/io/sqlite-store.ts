@@ -31,6 +31,7 @@ import {
 } from "@ftfs/protocol/core";
 import {
   type AccessKeyRecord,
+  type BucketRecord,
   type GroupConfig,
   type LiveVersion,
   type MetadataStore,
@@ -215,6 +216,30 @@ function userFromRow(row: UserRow): UserRecord {
   };
 }
 
+interface BucketRow {
+  readonly uid: string;
+  readonly bucket: string;
+  readonly created_at_ms: number;
+}
+
+function bucketFromRow(row: BucketRow): BucketRecord {
+  return { uid: row.uid, bucket: row.bucket, createdAtMs: row.created_at_ms };
+}
+
+/**
+ * Names are compared as SQLite's BINARY order of their UTF-8, which is code point order: the
+ * names beginning with `prefix` are exactly those in [prefix, prefixEnd(prefix)).
+ */
+function prefixEnd(prefix: string): string {
+  const points = [...prefix];
+  const last = points.pop();
+  if (last === undefined) return "\u{10FFFF}\u{10FFFF}";
+  const next = (last.codePointAt(0) ?? 0) + 1;
+  // U+10FFFF has no successor; the surrogates are no code points of UTF-8.
+  if (next > 0x10ffff) return `${prefix}\u{10FFFF}`;
+  return points.join("") + String.fromCodePoint(next === 0xd800 ? 0xe000 : next);
+}
+
 interface AccessKeyRow {
   readonly access_key_id: string;
   readonly uid: string;
@@ -291,6 +316,8 @@ const stateDumpSchema = obj({
   outbox: rows(obj({ idx: anyInt, seq: anyInt, grp: text, op: text, body: text })),
   /** Absent in snapshots before schema 4: nothing was swept then. */
   swept: opt(rows(obj({ uid: text, upload_id: text, deadline_ms: anyInt }))),
+  /** Absent in snapshots before schema 6: there were no buckets then. */
+  buckets: opt(rows(obj({ uid: text, bucket: text, created_at_ms: anyInt }))),
   /** Absent in snapshots before schema 5: there were no access keys then. */
   accessKeys: opt(
     rows(obj({ access_key_id: text, uid: text, sealed: text, created_at_ms: anyInt })),
@@ -346,6 +373,28 @@ function prepareStatements(db: Database) {
          AND v.version = (SELECT MAX(w.version) FROM versions AS w
                           WHERE w.uid = v.uid AND w.name = v.name)
        ORDER BY v.name LIMIT ?2`,
+    ),
+    // The newest version of each name in [from, to) that begins with the prefix, live only.
+    listLiveFilesFrom: db.prepare<VersionRow, [string, string, string, string, number]>(
+      `SELECT ${versionColumns} FROM versions AS v
+       WHERE v.uid = ?1 AND v.name >= ?2 AND v.name < ?3 AND v.name > ?4
+         AND substr(v.name, 1, length(?2)) = ?2
+         AND v.kind = 'live'
+         AND v.version = (SELECT MAX(w.version) FROM versions AS w
+                          WHERE w.uid = v.uid AND w.name = v.name)
+       ORDER BY v.name LIMIT ?5`,
+    ),
+    getBucket: db.prepare<BucketRow, [string, string]>(
+      "SELECT uid, bucket, created_at_ms FROM buckets WHERE uid = ? AND bucket = ?",
+    ),
+    listBuckets: db.prepare<BucketRow, [string]>(
+      "SELECT uid, bucket, created_at_ms FROM buckets WHERE uid = ? ORDER BY bucket",
+    ),
+    putBucket: db.prepare<null, [string, string, number]>(
+      "INSERT INTO buckets (uid, bucket, created_at_ms) VALUES (?, ?, ?)",
+    ),
+    removeBucket: db.prepare<null, [string, string]>(
+      "DELETE FROM buckets WHERE uid = ? AND bucket = ?",
     ),
     findUpload: db.prepare<VersionRow, [string, string]>(
       `SELECT ${versionColumns} FROM versions WHERE uid = ? AND upload_id = ?`,
@@ -552,6 +601,44 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     return this.sql.listLiveFiles.all(uid, countMax).map(versionFromRow).filter(isLive);
   }
 
+  listLiveFilesFrom(
+    uid: string,
+    prefix: string,
+    after: string | null,
+    countMax: number,
+  ): readonly LiveVersion[] {
+    // Bounded by the prefix's range, so a scan never walks the user's other names; names are
+    // never empty, so "" is below every one of them.
+    const rows = this.sql.listLiveFilesFrom.all(
+      uid,
+      prefix,
+      prefixEnd(prefix),
+      after ?? "",
+      countMax,
+    );
+    return rows.map(versionFromRow).filter(isLive);
+  }
+
+  getBucket(uid: string, bucket: string): BucketRecord | undefined {
+    const row = this.sql.getBucket.get(uid, bucket);
+    return row === null ? undefined : bucketFromRow(row);
+  }
+
+  listBuckets(uid: string): readonly BucketRecord[] {
+    return this.sql.listBuckets.all(uid).map(bucketFromRow);
+  }
+
+  putBucket(record: BucketRecord): void {
+    this.assertWriting();
+    this.sql.putBucket.run(record.uid, record.bucket, record.createdAtMs);
+  }
+
+  removeBucket(uid: string, bucket: string): void {
+    this.assertWriting();
+    const changed = this.sql.removeBucket.run(uid, bucket).changes;
+    assert(changed === 1, `no bucket ${bucket} to remove`);
+  }
+
   findUpload(uid: string, uploadId: string): LiveVersion | undefined {
     const record = this.version(this.sql.findUpload.get(uid, uploadId));
     return record?.kind === "live" ? record : undefined;
@@ -674,6 +761,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
       "kept_chunks",
       "swept_uploads",
       "access_keys",
+      "buckets",
     ];
     for (const table of tables) {
       this.db.run(`DELETE FROM ${table}`);
@@ -710,6 +798,8 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
       this.sql.enqueueNotice.run(row.idx, row.seq, row.grp, row.op, row.body);
     for (const row of dump.swept ?? [])
       this.sql.sweepUpload.run(row.uid, row.upload_id, row.deadline_ms);
+    for (const row of dump.buckets ?? [])
+      this.sql.putBucket.run(row.uid, row.bucket, row.created_at_ms);
     for (const row of dump.accessKeys ?? []) {
       this.sql.putAccessKey.run(row.access_key_id, row.uid, row.sealed, row.created_at_ms);
     }
@@ -934,6 +1024,7 @@ export function exportStateOf(db: Database): { readonly index: number; readonly 
       )
       .all(),
     accessKeys: db.query<AccessKeyRow, []>(`SELECT ${ACCESS_KEY_COLUMNS} FROM access_keys`).all(),
+    buckets: db.query<BucketRow, []>("SELECT uid, bucket, created_at_ms FROM buckets").all(),
   };
   return { index, data: Bun.gzipSync(new TextEncoder().encode(JSON.stringify(dump))) };
 }

@@ -11,7 +11,7 @@ import {
   fail,
   ok,
   SYNC_REFS_PER_PAGE_MAX,
-  validateFileName,
+  validateStoredName,
   validateUid,
   type ChunkOwner,
   type Op,
@@ -113,7 +113,7 @@ function admit(
 function validateOwner(uid: string, name: string): Result<void> {
   const validUid = validateUid(uid);
   if (!validUid.ok) return validUid;
-  const validName = validateFileName(name);
+  const validName = validateStoredName(name);
   if (!validName.ok) return validName;
   return ok(undefined);
 }

@@ -5,7 +5,7 @@
  * null: an interrupted upload awaiting garbage collection) are kept apart from committed ones.
  */
 
-import type { OwnedFile } from "@ftfs/protocol/core";
+import { HOME_BUCKET, objectOfStoredName, type OwnedFile } from "@ftfs/protocol/core";
 
 /** A file as the storage nodes know it: merged over every group that holds some of its chunks. */
 export interface StoredFile {
@@ -24,10 +24,14 @@ export interface GroupListing {
   readonly files: readonly OwnedFile[];
 }
 
+/** Files of the home bucket (named by key), as the directory's listing names them. */
 export function mergeOwned(listings: readonly GroupListing[]): StoredFile[] {
   const byUpload = new Map<string, { file: StoredFile; groups: Set<string>; nodes: Set<string> }>();
   for (const listing of listings) {
-    for (const owned of listing.files) {
+    for (const stored of listing.files) {
+      const object = objectOfStoredName(stored.name);
+      if (object.bucket !== HOME_BUCKET) continue;
+      const owned = { ...stored, name: object.key };
       const key = `${owned.name}\u0000${owned.uploadId}`;
       const known = byUpload.get(key);
       if (known === undefined) {

@@ -10,6 +10,7 @@ import {
   FtfsError,
   CONNECT_TIMEOUT_MS_DEFAULT,
   type AccessKeySummary,
+  type ObjectName,
   type FileEntry,
   type RebalanceRun,
   type RequestBody,
@@ -39,7 +40,14 @@ import { runDownload, type ChunkSink, type ReadResult } from "./download.ts";
 import type { RetryObserver } from "./retry.ts";
 import { listEveryGroup } from "./storage-list.ts";
 import { runUpload, type ProgressListener, type UploadResult } from "./upload.ts";
-import { baseName, checkAccessKeyId, checkName, checkUid } from "./validate.ts";
+import {
+  baseName,
+  checkAccessKeyId,
+  checkBucket,
+  checkedStoredName,
+  checkName,
+  checkUid,
+} from "./validate.ts";
 import {
   newClientNonce,
   newUserCredentials,
@@ -184,6 +192,43 @@ export class FtfsClient {
     return [...(await this.directory.call("keyList", { uid })).keys];
   }
 
+  /** A bucket for `uid` (S3's namespace); one it already has answers created: false. */
+  async bucketCreate(uid: string, bucket: string): Promise<ResponseBody<"bucketCreate">> {
+    checkUid(uid);
+    checkBucket(bucket);
+    return this.directory.call("bucketCreate", { uid, bucket });
+  }
+
+  async bucketDelete(uid: string, bucket: string): Promise<void> {
+    checkUid(uid);
+    checkBucket(bucket);
+    await this.directory.call("bucketDelete", { uid, bucket });
+  }
+
+  /** The user's buckets, its home bucket first. */
+  async bucketList(uid: string): Promise<ResponseBody<"bucketList">["buckets"]> {
+    checkUid(uid);
+    return (await this.directory.call("bucketList", { uid })).buckets;
+  }
+
+  /** One page of a bucket's objects (keys beginning with `prefix`, after `after`). */
+  async listObjects(
+    uid: string,
+    bucket: string,
+    page: { readonly prefix: string; readonly after: string | null; readonly countMax: number },
+  ): Promise<ResponseBody<"listObjects">> {
+    checkUid(uid);
+    checkBucket(bucket);
+    const { prefix, after, countMax } = page;
+    return this.directory.call("listObjects", {
+      uid,
+      bucket,
+      prefix,
+      countMax,
+      ...(after === null ? {} : { after }),
+    });
+  }
+
   /**
    * Whose access key this is, and its secret sealed under the cluster key (the S3 gateway's
    * question; only a node, holding the cluster key, may ask, and only it can open the seal).
@@ -281,6 +326,33 @@ export class FtfsClient {
   async remove(uid: string, name: string): Promise<{ deletedVersion: number }> {
     checkUid(uid);
     checkName(name);
+    return this.directory.call("deleteFile", { uid, name, requestId: this.requestIds() });
+  }
+
+  /** Store `bytes` as `key` in one of the user's buckets (a new version if the key exists). */
+  async putObjectBytes(
+    uid: string,
+    object: ObjectName,
+    bytes: Uint8Array,
+    progress?: ProgressListener,
+  ): Promise<UploadResult> {
+    const name = checkedStoredName(uid, object);
+    return runUpload(this.transfer, uid, name, memorySource(object.key, bytes), progress);
+  }
+
+  /** Stream an object's bytes, verified, in order, to `sink`. */
+  async getObject(
+    uid: string,
+    object: ObjectName,
+    sink: ChunkSink,
+    version?: number,
+  ): Promise<ReadResult> {
+    return runDownload(this.transfer, uid, checkedStoredName(uid, object), sink, version);
+  }
+
+  /** Delete an object (every version of its key). */
+  async deleteObject(uid: string, object: ObjectName): Promise<{ deletedVersion: number }> {
+    const name = checkedStoredName(uid, object);
     return this.directory.call("deleteFile", { uid, name, requestId: this.requestIds() });
   }
 

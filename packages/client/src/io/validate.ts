@@ -6,7 +6,11 @@
 import {
   accessKeyIdField,
   FtfsError,
+  storedNameOf,
   tryDecode,
+  validateBucketName,
+  validateObjectKey,
+  type ObjectName,
   validateFileName,
   validateUid,
 } from "@ftfs/protocol/core";
@@ -19,6 +23,20 @@ export function checkUid(uid: string): void {
 export function checkName(name: string): void {
   const valid = validateFileName(name);
   if (!valid.ok) throw valid.error;
+}
+
+export function checkBucket(bucket: string): void {
+  const valid = validateBucketName(bucket);
+  if (!valid.ok) throw valid.error;
+}
+
+/** The stored name of a valid (bucket, key), after the uid's own check. */
+export function checkedStoredName(uid: string, object: ObjectName): string {
+  checkUid(uid);
+  checkBucket(object.bucket);
+  const key = validateObjectKey(object.key);
+  if (!key.ok) throw key.error;
+  return storedNameOf(object);
 }
 
 /** An S3 access key id as the cluster makes them; anything else is a typo, said plainly. */

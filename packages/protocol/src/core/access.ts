@@ -51,6 +51,10 @@ export const OP_ACCESS: Readonly<Record<Op, Access>> = {
   keyRemove: "user",
   keyList: "user",
   keyResolve: "node",
+  bucketCreate: "user",
+  bucketDelete: "user",
+  bucketList: "user",
+  listObjects: "user",
   listGroups: "user",
 };
 

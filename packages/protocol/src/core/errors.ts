@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   "RECEIPT_INVALID", // a manifest whose chunk lacks a valid receipt from its group's primary
   "CONNECTION_LIMIT", // the node (or the caller's address) has as many connections as it accepts
   "UPLOAD_EXPIRED", // an upload committed after its deadline (its chunks may be gone); upload again
+  "NO_SUCH_BUCKET", // the user has no bucket of that name
+  "BUCKET_NOT_EMPTY", // a bucket that still holds objects cannot be deleted
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

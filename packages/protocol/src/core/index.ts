@@ -9,6 +9,7 @@ export * from "./frame.ts";
 export * from "./limits.ts";
 export * from "./messages.ts";
 export * from "./names.ts";
+export * from "./object-names.ts";
 export * from "./pacing.ts";
 export * from "./principal.ts";
 export * from "./schema.ts";

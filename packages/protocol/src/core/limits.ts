@@ -32,6 +32,17 @@ export const FRAME_BYTES_MAX =
 
 /** A file name is one path component; 255 bytes is what ext4 and most file systems accept. */
 export const FILE_NAME_BYTES_MAX = 255;
+/** S3's bounds on a bucket name. */
+export const BUCKET_NAME_CHARS_MIN = 3;
+export const BUCKET_NAME_CHARS_MAX = 63;
+/** S3's bound on an object key, in UTF-8 bytes. */
+export const OBJECT_KEY_BYTES_MAX = 1024;
+/** Objects per listObjects answer (S3's max-keys is at most 1,000 too). */
+export const LIST_OBJECTS_MAX = 1_000;
+/** Buckets a user may have besides its home bucket (S3's default limit is 100). */
+export const BUCKETS_PER_USER_MAX = 1_000;
+/** The longest name the directory keeps: "/" bucket "/" key (object-names.ts). */
+export const STORED_NAME_BYTES_MAX = 1 + BUCKET_NAME_CHARS_MAX + 1 + OBJECT_KEY_BYTES_MAX;
 /** User ids are short, printable, and safe to use in logs and paths. */
 export const UID_BYTES_MAX = 64;
 /** A node id names a process in logs, gossip and `--data` folders. */

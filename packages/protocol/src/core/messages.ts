@@ -12,7 +12,12 @@ import {
   GC_UPLOADS_PER_CANDIDATE_MAX,
   COMMIT_CHUNK_IDS_MAX,
   FILE_BYTES_MAX,
-  FILE_NAME_BYTES_MAX,
+  STORED_NAME_BYTES_MAX,
+  BUCKETS_PER_USER_MAX,
+  LIST_OBJECTS_MAX,
+  OBJECT_KEY_BYTES_MAX,
+  BUCKET_NAME_CHARS_MAX,
+  BUCKET_NAME_CHARS_MIN,
   LIST_FILES_MAX,
   MANIFEST_CHUNKS_MAX,
   NODE_ID_BYTES_MAX,
@@ -34,7 +39,15 @@ const BYTES_MAX = Number.MAX_SAFE_INTEGER;
 // Field schemas. Names and uids are only bounded here; their rules live in names.ts, which
 // servers apply so the error says exactly what is wrong with the name.
 export const uidField = str({ bytesMax: UID_BYTES_MAX });
-export const fileNameField = str({ bytesMax: FILE_NAME_BYTES_MAX * 4 });
+/** A bucket name's bytes (object-names.ts checks S3's rules). */
+export const bucketField = str({
+  bytesMin: BUCKET_NAME_CHARS_MIN,
+  bytesMax: BUCKET_NAME_CHARS_MAX,
+});
+/** A key or a part of one (a listing's prefix), up to S3's bound. */
+export const objectKeyPartField = str({ bytesMax: OBJECT_KEY_BYTES_MAX });
+/** A stored name: a file name, or an object's "/bucket/key" (object-names.ts). */
+export const fileNameField = str({ bytesMax: STORED_NAME_BYTES_MAX });
 /** Node ids and group names: letters, digits, '.', '_', '-' (they name files and log lines). */
 export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
 export const nodeIdField = str({
@@ -295,6 +308,16 @@ export const userSummarySchema = obj({
   usedFiles: int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
 });
 export type UserSummary = Infer<typeof userSummarySchema>;
+
+/** A bucket's object as a listing shows it. */
+export const objectEntrySchema = obj({
+  key: objectKeyPartField,
+  version: versionField,
+  bytes: int({ min: 0, max: BYTES_MAX }),
+  sha256: sha256Field,
+  createdAtMs: timeMsField,
+});
+export type ObjectEntry = Infer<typeof objectEntrySchema>;
 
 /**
  * An S3 access key id: "FTFS" and 16 characters of RFC 4648 base32, 20 in all, as AWS's own
@@ -680,6 +703,40 @@ export const OPS = {
   keyResolve: {
     request: obj({ accessKeyId: accessKeyIdField }),
     response: obj({ uid: uidField, sealed: sealedSecretSchema }),
+  },
+
+  // ---- directory, buckets and objects (S3's view of a user's names) ----
+  bucketCreate: {
+    request: obj({ uid: uidField, bucket: bucketField }),
+    response: obj({ bucket: bucketField, created: bool, createdAtMs: timeMsField }),
+  },
+  bucketDelete: {
+    request: obj({ uid: uidField, bucket: bucketField }),
+    response: obj({ bucket: bucketField }),
+  },
+  /** The user's buckets, its home bucket first. */
+  bucketList: {
+    request: obj({ uid: uidField }),
+    response: obj({
+      buckets: arr(obj({ bucket: bucketField, createdAtMs: timeMsField }), {
+        itemsMax: BUCKETS_PER_USER_MAX + 1,
+      }),
+    }),
+  },
+  /** One page of a bucket's live objects with keys beginning with `prefix`, after `after`. */
+  listObjects: {
+    request: obj({
+      uid: uidField,
+      bucket: bucketField,
+      prefix: objectKeyPartField,
+      after: opt(objectKeyPartField),
+      countMax: int({ min: 1, max: LIST_OBJECTS_MAX }),
+    }),
+    response: obj({
+      objects: arr(objectEntrySchema, { itemsMax: LIST_OBJECTS_MAX }),
+      /** More objects follow the last one listed. */
+      truncated: bool,
+    }),
   },
 
   // ---- directory, for clients ----
