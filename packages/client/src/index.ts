@@ -7,7 +7,12 @@ export type { ClusterStatus } from "./core/status.ts";
 export { FtfsClient, type ConnectResult, type FtfsClientOptions } from "./io/client.ts";
 export type { ChunkSink, ReadResult } from "./io/download.ts";
 export type { ProgressListener, TransferProgress, UploadResult } from "./io/upload.ts";
-export { fileErrorReason } from "./io/byte-source.ts";
+export {
+  fileErrorReason,
+  streamSource,
+  type ByteSource,
+  type StreamDigests,
+} from "./io/byte-source.ts";
 export type { LoginSession } from "./io/login.ts";
 export type { RetryEvent, RetryObserver } from "./io/retry.ts";
 export { newestCommitted, type StoredFile } from "./core/storage-listing.ts";

@@ -11,7 +11,9 @@ import {
   bucketField,
   chunkRefSchema,
   keyIdField,
+  objectAttrsSchema,
   sealedSecretSchema,
+  type ObjectAttrs,
   type SealedSecret,
   fileNameField,
   groupField,
@@ -69,6 +71,8 @@ export interface CommitVersion {
    * this one included, and older ones are pruned. Absent (logged before the policy): all kept.
    */
   readonly keepVersions?: number;
+  /** An S3 object's attributes, kept with the version. */
+  readonly attrs?: ObjectAttrs;
 }
 
 /**
@@ -257,6 +261,7 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     quotaBytesDefault: opt(quotaField),
     quotaFilesDefault: opt(quotaField),
     keepVersions: opt(int({ min: 1, max: KEEP_VERSIONS_MAX })),
+    attrs: opt(objectAttrsSchema),
   }),
   deleteFile: obj({
     type: literal("deleteFile"),

@@ -7,6 +7,7 @@
 import type {
   ChunkRef,
   GroupView,
+  ObjectAttrs,
   RequestBody,
   ScramVerifier,
   SealedSecret,
@@ -73,6 +74,8 @@ export interface LiveVersion {
    * Its record stays (numbering, a retried commit's answer); its chunks are released.
    */
   readonly pruned?: true;
+  /** An object's S3 attributes (ETag MD5, Content-Type, metadata); absent for `ftfs` files. */
+  readonly attrs?: ObjectAttrs;
 }
 
 /**

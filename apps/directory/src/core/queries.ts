@@ -78,9 +78,18 @@ export function findManifest(
     }
     groups.push(config);
   }
-  const { bytes, sha256, createdAtMs, chunks } = record;
+  const { bytes, sha256, createdAtMs, chunks, attrs } = record;
   return ok({
-    manifest: { uid, name, version: record.version, bytes, sha256, createdAtMs, chunks },
+    manifest: {
+      uid,
+      name,
+      version: record.version,
+      bytes,
+      sha256,
+      createdAtMs,
+      chunks,
+      ...(attrs === undefined ? {} : { attrs }),
+    },
     groups,
   });
 }
@@ -317,5 +326,6 @@ function objectEntry(record: LiveVersion, key: string): ObjectEntry {
     bytes: record.bytes,
     sha256: record.sha256,
     createdAtMs: record.createdAtMs,
+    ...(record.attrs?.md5 === undefined ? {} : { md5: record.attrs.md5 }),
   };
 }

@@ -291,6 +291,7 @@ function commitNewVersion(
     createdAtMs: command.atMs,
     uploadId,
     chunks,
+    ...(command.attrs === undefined ? {} : { attrs: command.attrs }),
   });
   tx.keepChunks(uid, name, version, chunks);
   // Each group commits only the chunks the manifest keeps there: a put re-routed or hedged

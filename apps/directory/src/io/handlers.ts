@@ -300,6 +300,7 @@ async function onCommitUpload(
     atMs: context.nowMs(),
     ...context.settings.quotaDefaults,
     keepVersions: context.settings.keepVersions,
+    ...(body.attrs === undefined ? {} : { attrs: body.attrs }),
   } as const;
   const result = await context.proposer.propose(command);
   if (!result.ok) return result;

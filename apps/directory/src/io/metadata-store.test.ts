@@ -137,6 +137,22 @@ for (const implementation of IMPLEMENTATIONS) {
       expect(store.pendingNotices("s1", 10)).toEqual([notice(1, 0, "s1", "a")]);
     });
 
+    test("an object's attributes are kept with its version, pruned or not", () => {
+      const store = open();
+      const attrs = {
+        md5: "0123456789abcdef0123456789abcdef",
+        contentType: "image/jpeg",
+        meta: [{ name: "owner", value: "alice smith" }],
+      };
+      store.applyEntry(1, (tx) => tx.putVersion({ ...live("/photos/cat.jpg", 1, "u1"), attrs }));
+      store.applyEntry(2, (tx) => tx.pruneVersion("alice", "/photos/cat.jpg", 1));
+      expect(store.getVersion("alice", "/photos/cat.jpg", 1)).toEqual({
+        ...live("/photos/cat.jpg", 1, "u1"),
+        attrs,
+        pruned: true,
+      });
+    });
+
     test("buckets per user, and a ranged listing of live names by prefix in code point order", () => {
       const store = open();
       const names = ["/b/a/1", "/b/a/2", "/b/é", "/b/z", "/bb/x", "/c/q", "plain", "/b/a/3"];

@@ -75,7 +75,7 @@ export const SCHEMA_SQL: readonly string[] = [
      kind TEXT NOT NULL CHECK (kind IN ('live', 'tombstone')),
      bytes INTEGER, sha256 TEXT, created_at_ms INTEGER NOT NULL,
      upload_id TEXT, request_id TEXT, deleted_version INTEGER, chunks TEXT,
-     pruned INTEGER NOT NULL DEFAULT 0,
+     pruned INTEGER NOT NULL DEFAULT 0, attrs TEXT,
      PRIMARY KEY (uid, name, version)
    ) WITHOUT ROWID`,
   `CREATE UNIQUE INDEX IF NOT EXISTS versions_by_upload ON versions (uid, upload_id)
@@ -123,7 +123,7 @@ export const RECOMPUTE_KEPT_CHUNKS_SQL = `
  * Statements that move a file from schema `from` to `from + 1`, keyed by `from`. Version 3
  * added users' credentials, roles, quotas and generations, and the usage table; version 4 the
  * chunk index, the swept uploads, pruned versions, and usage counting every kept version;
- * version 5 the access keys; version 6 the buckets.
+ * version 5 the access keys; version 6 the buckets and objects' attributes.
  */
 export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
   2: [
@@ -149,5 +149,5 @@ export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
     RECOMPUTE_KEPT_CHUNKS_SQL,
   ],
   4: [ACCESS_KEYS_TABLE, ACCESS_KEYS_BY_USER],
-  5: [BUCKETS_TABLE],
+  5: [BUCKETS_TABLE, "ALTER TABLE versions ADD COLUMN attrs TEXT"],
 };

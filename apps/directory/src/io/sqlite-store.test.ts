@@ -260,6 +260,8 @@ describe("SqliteMetadataStore across restarts", () => {
     raw.run("INSERT INTO old_users SELECT uid, created_at_ms FROM users");
     raw.run("DROP TABLE users");
     raw.run("ALTER TABLE old_users RENAME TO users");
+    raw.run("ALTER TABLE versions DROP COLUMN attrs");
+    raw.run("DROP TABLE buckets");
     raw.run("UPDATE meta SET value = '2' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);
@@ -284,6 +286,8 @@ describe("SqliteMetadataStore across restarts", () => {
     raw.run("ALTER TABLE versions DROP COLUMN pruned");
     // Schema 3 counted only the newest version of each name; the migration recounts.
     raw.run("UPDATE usage SET bytes = 0");
+    raw.run("ALTER TABLE versions DROP COLUMN attrs");
+    raw.run("DROP TABLE buckets");
     raw.run("UPDATE meta SET value = '3' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);
@@ -305,6 +309,8 @@ describe("SqliteMetadataStore across restarts", () => {
     closeStore(store);
     const raw = new Database(path);
     raw.run("DROP TABLE access_keys");
+    raw.run("ALTER TABLE versions DROP COLUMN attrs");
+    raw.run("DROP TABLE buckets");
     raw.run("UPDATE meta SET value = '4' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);

@@ -23,6 +23,7 @@ import {
   MANIFEST_CHUNKS_MAX,
   OPS,
   opt,
+  objectAttrsSchema,
   scramVerifierSchema,
   sealedSecretSchema,
   tryDecode,
@@ -81,6 +82,8 @@ interface VersionRow {
   deleted_version: number | null;
   chunks: string | null;
   pruned: number;
+  /** An object's S3 attributes (ObjectAttrs, JSON); null for files `ftfs` stored. */
+  attrs: string | null;
 }
 
 interface NoticeRow {
@@ -129,6 +132,9 @@ function versionFromRow(row: VersionRow): VersionRecord {
       uploadId: row.upload_id,
       chunks,
       ...(row.pruned === 1 ? { pruned: true as const } : {}),
+      ...(row.attrs === null
+        ? {}
+        : { attrs: decodeJson(objectAttrsSchema, row.attrs, `${what} attributes`) }),
     };
   }
   if (row.kind === "tombstone") {
@@ -186,7 +192,7 @@ type Params = Array<string | number | null>;
 
 const VERSION_COLUMNS = [
   "uid, name, version, kind, bytes, sha256, created_at_ms,",
-  "upload_id, request_id, deleted_version, chunks, pruned",
+  "upload_id, request_id, deleted_version, chunks, pruned, attrs",
 ].join(" ");
 
 interface UserRow {
@@ -310,6 +316,8 @@ const stateDumpSchema = obj({
       chunks: nullable(text),
       /** Absent in snapshots before schema 4: nothing was pruned then. */
       pruned: opt(int({ min: 0, max: 1 })),
+      /** Absent in snapshots before schema 6: no object had attributes then. */
+      attrs: opt(nullable(text)),
     }),
   ),
   groups: rows(obj({ grp: text, config: text })),
@@ -403,7 +411,7 @@ function prepareStatements(db: Database) {
       `SELECT ${versionColumns} FROM versions WHERE uid = ? AND request_id = ?`,
     ),
     putVersion: db.prepare<null, Params>(
-      `INSERT INTO versions (${versionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO versions (${versionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     scanFromStart: db.prepare<VersionRow, [number]>(
       `SELECT ${versionColumns} FROM versions ORDER BY uid, name, version LIMIT ?`,
@@ -791,6 +799,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
         row.deleted_version,
         row.chunks,
         row.pruned ?? 0,
+        row.attrs ?? null,
       );
     }
     for (const row of dump.groups) this.sql.putGroup.run(row.grp, row.config);
@@ -869,6 +878,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
         null,
         JSON.stringify(chunks),
         record.pruned === true ? 1 : 0,
+        record.attrs === undefined ? null : JSON.stringify(record.attrs),
       );
     } else {
       const { requestId, deletedVersion } = record;
@@ -885,6 +895,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
         deletedVersion,
         null,
         0,
+        null,
       );
     }
   }

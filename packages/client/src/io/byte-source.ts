@@ -128,3 +128,92 @@ function errorCode(error: unknown): string | undefined {
   const code = (error as { code: unknown }).code;
   return typeof code === "string" ? code : undefined;
 }
+
+/** What a streamed source's bytes hash to, once all were read. */
+export interface StreamDigests {
+  readonly md5Hex: string;
+  readonly sha256Hex: string;
+}
+
+/**
+ * Bytes arriving on a stream of a declared length (an S3 PUT's body), read once, in order: a
+ * read at any other offset (an upload that had to start over) fails with UNAVAILABLE, for the
+ * sender to send again. MD5 and SHA-256 are taken on the way; before the commit, the stream
+ * must have ended at exactly the declared length, and `verify` (a Content-MD5, a signed
+ * payload hash) must accept the digests, or nothing is committed.
+ */
+export function streamSource(
+  label: string,
+  bytes: number,
+  stream: ReadableStream<Uint8Array>,
+  verify: (digests: StreamDigests) => void,
+): ByteSource & { readonly digests: () => StreamDigests } {
+  const reader = stream.getReader();
+  const md5 = new Bun.CryptoHasher("md5");
+  const sha256 = new Bun.CryptoHasher("sha256");
+  let position = 0;
+  let pending: Uint8Array = new Uint8Array(0);
+  let digests: StreamDigests | null = null;
+  const short = () =>
+    new FtfsError("BAD_REQUEST", `${label}: the body ended before its declared ${bytes} bytes`);
+  const take = async (length: number, into: Uint8Array): Promise<Uint8Array> => {
+    const view = into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      if (pending.length === 0) {
+        const next = await reader.read();
+        if (next.done) throw short();
+        pending = next.value;
+        continue;
+      }
+      const part = pending.subarray(0, length - filled);
+      view.set(part, filled);
+      filled += part.length;
+      pending = pending.subarray(part.length);
+    }
+    md5.update(view);
+    sha256.update(view);
+    return view;
+  };
+  const finish = async (): Promise<StreamDigests> => {
+    if (digests !== null) return digests;
+    if (position !== bytes) throw short();
+    while (pending.length === 0) {
+      const next = await reader.read();
+      if (next.done) break;
+      pending = next.value;
+    }
+    if (pending.length > 0) {
+      throw new FtfsError(
+        "BAD_REQUEST",
+        `${label}: the body is longer than its declared ${bytes} bytes`,
+      );
+    }
+    digests = { md5Hex: md5.digest("hex"), sha256Hex: sha256.digest("hex") };
+    return digests;
+  };
+  return {
+    label,
+    bytes,
+    read: async (offset, length, into) => {
+      if (offset !== position) {
+        throw new FtfsError(
+          "UNAVAILABLE",
+          `${label}: the upload had to start over, and a streamed body is read only once; send it again`,
+        );
+      }
+      const view = await take(length, into);
+      position += length;
+      return view;
+    },
+    checkUnchanged: async () => verify(await finish()),
+    digests: () => {
+      if (digests === null) throw new Error("the stream's digests are known only once it is read");
+      return digests;
+    },
+    close: async () => {
+      // Cancelling a stream that already ended or failed has nothing left to say.
+      await reader.cancel().catch(() => undefined);
+    },
+  };
+}

@@ -10,6 +10,7 @@ import {
   FtfsError,
   CONNECT_TIMEOUT_MS_DEFAULT,
   type AccessKeySummary,
+  type ObjectAttrs,
   type ObjectName,
   type FileEntry,
   type RebalanceRun,
@@ -33,7 +34,7 @@ import {
 } from "../core/limits.ts";
 import { mergeStatus, type ClusterStatus, type StatusAnswer } from "../core/status.ts";
 import { mergeOwned, type StoredFile } from "../core/storage-listing.ts";
-import { memorySource, openFileSource } from "./byte-source.ts";
+import { memorySource, openFileSource, type ByteSource } from "./byte-source.ts";
 import type { TransferContext } from "./transfer-context.ts";
 import { DirectoryClient } from "./directory.ts";
 import { runDownload, type ChunkSink, type ReadResult } from "./download.ts";
@@ -338,6 +339,20 @@ export class FtfsClient {
   ): Promise<UploadResult> {
     const name = checkedStoredName(uid, object);
     return runUpload(this.transfer, uid, name, memorySource(object.key, bytes), progress);
+  }
+
+  /**
+   * Store what `source` holds as `key` in one of the user's buckets, with the attributes
+   * `attrs` answers once every byte was read (an S3 PUT: its MD5 is known only at the end).
+   */
+  async putObject(
+    uid: string,
+    object: ObjectName,
+    source: ByteSource,
+    attrs: () => ObjectAttrs,
+  ): Promise<UploadResult> {
+    const name = checkedStoredName(uid, object);
+    return runUpload(this.transfer, uid, name, source, undefined, attrs);
   }
 
   /** Stream an object's bytes, verified, in order, to `sink`. */

@@ -7,6 +7,7 @@
  */
 
 import {
+  type ObjectAttrs,
   FtfsError,
   MANIFEST_CHUNKS_MAX,
   type ChunkRef,
@@ -55,10 +56,11 @@ export async function runUpload(
   name: string,
   source: ByteSource,
   progress?: ProgressListener,
+  attrs?: () => ObjectAttrs,
 ): Promise<UploadResult> {
   for (let restarts = 0; ; restarts += 1) {
     try {
-      return await uploadOnce(context, uid, name, source, progress);
+      return await uploadOnce(context, uid, name, source, progress, attrs);
     } catch (error) {
       const expired = error instanceof FtfsError && error.code === "UPLOAD_EXPIRED";
       if (!expired || restarts >= CLIENT_UPLOAD_RESTARTS_MAX) throw error;
@@ -73,6 +75,7 @@ async function uploadOnce(
   name: string,
   source: ByteSource,
   progress?: ProgressListener,
+  attrs?: () => ObjectAttrs,
 ): Promise<UploadResult> {
   const placement: Placement = await context.directory.call("placeUpload", {
     uid,
@@ -92,6 +95,8 @@ async function uploadOnce(
   const placed = await putAllChunks(context, uid, name, source, placement, progress);
   const { chunks, receipts, sha256 } = placed;
   await source.checkUnchanged();
+  // Known only now: an object's MD5 is of every byte read.
+  const objectAttrs = attrs?.();
   const committed = await context.directory.call("commitUpload", {
     uid,
     name,
@@ -100,6 +105,7 @@ async function uploadOnce(
     sha256,
     chunks,
     ...(receipts === null ? {} : { receipts }),
+    ...(objectAttrs === undefined ? {} : { attrs: objectAttrs }),
   });
   return {
     name,

@@ -149,6 +149,26 @@ export const fileEntrySchema = obj({
 });
 export type FileEntry = Infer<typeof fileEntrySchema>;
 
+/** User metadata an object keeps (S3's x-amz-meta-*): S3 bounds it to 2 KB in all. */
+export const OBJECT_META_BYTES_MAX = 2048;
+export const OBJECT_META_ENTRIES_MAX = 64;
+const objectMetaField = str({ bytesMax: OBJECT_META_BYTES_MAX });
+
+/**
+ * What S3 clients expect an object to carry beyond its bytes: the MD5 of its bytes (hex, its
+ * ETag), its Content-Type, and its user metadata. Absent for files `ftfs` uploaded.
+ */
+export const objectAttrsSchema = obj({
+  md5: opt(str({ bytesMin: 32, bytesMax: 32, pattern: /^[0-9a-f]{32}$/ })),
+  contentType: opt(str({ bytesMax: 256 })),
+  meta: opt(
+    arr(obj({ name: objectMetaField, value: objectMetaField }), {
+      itemsMax: OBJECT_META_ENTRIES_MAX,
+    }),
+  ),
+});
+export type ObjectAttrs = Infer<typeof objectAttrsSchema>;
+
 export const manifestSchema = obj({
   uid: uidField,
   name: fileNameField,
@@ -157,6 +177,7 @@ export const manifestSchema = obj({
   sha256: sha256Field,
   createdAtMs: timeMsField,
   chunks: arr(chunkRefSchema, { itemsMax: MANIFEST_CHUNKS_MAX }),
+  attrs: opt(objectAttrsSchema),
 });
 export type Manifest = Infer<typeof manifestSchema>;
 
@@ -316,6 +337,8 @@ export const objectEntrySchema = obj({
   bytes: int({ min: 0, max: BYTES_MAX }),
   sha256: sha256Field,
   createdAtMs: timeMsField,
+  /** The MD5 of the bytes, for objects S3 clients stored. */
+  md5: opt(str({ bytesMin: 32, bytesMax: 32, pattern: /^[0-9a-f]{32}$/ })),
 });
 export type ObjectEntry = Infer<typeof objectEntrySchema>;
 
@@ -398,6 +421,7 @@ export const OPS = {
       chunks: arr(chunkRefSchema, { itemsMax: MANIFEST_CHUNKS_MAX }),
       /** Per chunk, the receipt its group's primary gave (a cluster with a key requires them). */
       receipts: opt(arr(receiptField, { itemsMax: MANIFEST_CHUNKS_MAX })),
+      attrs: opt(objectAttrsSchema),
     }),
     response: obj({ version: versionField, createdAtMs: timeMsField }),
   },
