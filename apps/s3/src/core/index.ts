@@ -1,3 +1,6 @@
-/** The S3 gateway's pure parts: S3's errors and Signature Version 4. */
+/** The S3 gateway's pure parts: errors, signatures, routing, listings and XML. */
+export * from "./listing.ts";
+export * from "./routing.ts";
 export * from "./s3-error.ts";
 export * from "./sigv4.ts";
+export * from "./xml.ts";

@@ -4,30 +4,38 @@
  * gateway; made here so the pure parts (signatures, names, ranges) can refuse with a value.
  */
 
-export type S3ErrorCode =
-  | "AccessDenied"
-  | "AuthorizationHeaderMalformed"
-  | "AuthorizationQueryParametersError"
-  | "InvalidAccessKeyId"
-  | "InvalidArgument"
-  | "InvalidRequest"
-  | "MissingSecurityHeader"
-  | "RequestTimeTooSkewed"
-  | "SignatureDoesNotMatch"
-  | "XAmzContentSHA256Mismatch";
-
-const STATUS_OF: Readonly<Record<S3ErrorCode, number>> = {
+const STATUS_OF = {
   AccessDenied: 403,
   AuthorizationHeaderMalformed: 400,
   AuthorizationQueryParametersError: 400,
+  BadDigest: 400,
+  BucketAlreadyOwnedByYou: 409,
+  BucketNotEmpty: 409,
+  EntityTooLarge: 400,
+  IncompleteBody: 400,
+  InternalError: 500,
   InvalidAccessKeyId: 403,
   InvalidArgument: 400,
+  InvalidBucketName: 400,
+  InvalidDigest: 400,
+  InvalidRange: 416,
   InvalidRequest: 400,
+  KeyTooLongError: 400,
+  MethodNotAllowed: 405,
+  MissingContentLength: 411,
   MissingSecurityHeader: 400,
+  NoSuchBucket: 404,
+  NoSuchKey: 404,
+  NotImplemented: 501,
+  QuotaExceeded: 403,
   RequestTimeTooSkewed: 403,
+  ServiceUnavailable: 503,
   SignatureDoesNotMatch: 403,
+  TooManyBuckets: 400,
   XAmzContentSHA256Mismatch: 400,
-};
+} as const satisfies Record<string, number>;
+
+export type S3ErrorCode = keyof typeof STATUS_OF;
 
 export interface S3Error {
   readonly code: S3ErrorCode;

@@ -13,6 +13,7 @@ import {
   type ObjectAttrs,
   type ObjectName,
   type FileEntry,
+  type Manifest,
   type RebalanceRun,
   type RequestBody,
   type ResponseBody,
@@ -353,6 +354,13 @@ export class FtfsClient {
   ): Promise<UploadResult> {
     const name = checkedStoredName(uid, object);
     return runUpload(this.transfer, uid, name, source, undefined, attrs);
+  }
+
+  /** An object's newest version (or `version`): size, hashes, attributes, where its chunks are. */
+  async objectManifest(uid: string, object: ObjectName, version?: number): Promise<Manifest> {
+    const name = checkedStoredName(uid, object);
+    const request = version === undefined ? { uid, name } : { uid, name, version };
+    return (await this.directory.call("getManifest", request)).manifest;
   }
 
   /** Stream an object's bytes, verified, in order, to `sink`. */

@@ -20,13 +20,18 @@ import { Keyring } from "./keyring.ts";
 import type { ConnectOptions, ClientTls } from "../rpc-client.ts";
 import type { ServerTls } from "../rpc-server.ts";
 
-export const SECURITY_FLAGS: readonly FlagSpec[] = [
+/** The cluster key, inline or from a file: every program that holds the key takes these. */
+export const CLUSTER_KEY_FLAGS: readonly FlagSpec[] = [
   CLUSTER_KEY_FLAG,
   {
     name: "cluster-key-file",
     description: "file with the cluster keys, as --cluster-key (keeps them out of ps)",
     default: "",
   },
+];
+
+export const SECURITY_FLAGS: readonly FlagSpec[] = [
+  ...CLUSTER_KEY_FLAGS,
   {
     name: "insecure",
     description: "run without a cluster key: no node or user is authenticated (dev only)",
@@ -124,7 +129,8 @@ export function nodeConnectOptions(
   return clientTls === undefined ? { credentials } : { credentials, tls: clientTls };
 }
 
-function parseKeyFlags(flags: Readonly<Record<string, string>>): Keyring {
+/** The keyring the cluster-key flags name (open when neither is given). */
+export function parseKeyFlags(flags: Readonly<Record<string, string>>): Keyring {
   const inline = flags["cluster-key"] ?? "";
   const file = flags["cluster-key-file"] ?? "";
   if (inline !== "" && file !== "") {

@@ -1,0 +1,709 @@
+/**
+ * The S3 gateway: HTTP/1.1, stateless (run several; any may die), speaking S3 to
+ * clients and FTFS to the cluster through the client library, as a node (it holds the
+ * cluster key). Every request is signed (Signature Version 4, header or presigned URL) with a
+ * user's access key; the key's user is who the request acts for, so a user reaches only its
+ * own buckets, and quotas, receipts and the no-loss rules apply as on the native path.
+ * Bodies stream through: an upload goes to storage chunk by chunk as it arrives, a download
+ * leaves as chunks come back; nothing is committed unless every byte arrived and matched the
+ * hashes the client signed or sent (x-amz-content-sha256, Content-MD5).
+ *
+ * The server is node:http as Bun implements it, not Bun.serve: Bun.serve hands handlers a URL
+ * with dot segments resolved (even `%2E%2E`), so the key `a/../b` would arrive as `b` and
+ * its signature would not match; node:http keeps the request target exactly as sent.
+ */
+
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import {
+  FtfsError,
+  isRetryable,
+  OBJECT_META_BYTES_MAX,
+  OBJECT_META_ENTRIES_MAX,
+  validateBucketName,
+  validateObjectKey,
+  type Manifest,
+  type ObjectAttrs,
+  type ObjectName,
+} from "@ftfs/protocol/core";
+import {
+  describeError,
+  NODE_HASHES,
+  openAccessKeySecret,
+  type Keyring,
+  type Logger,
+} from "@ftfs/protocol/io";
+import { streamSource, type FtfsClient, type StreamDigests } from "@ftfs/client";
+import {
+  afterEveryKeyWith,
+  commonPrefixOf,
+  continuationToken,
+  document,
+  el,
+  errorXml,
+  parseRange,
+  positionOfToken,
+  readSignatureClaim,
+  route,
+  s3Error,
+  STREAMING_SIGNED_PAYLOAD,
+  STREAMING_SIGNED_PAYLOAD_TRAILER,
+  STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+  UNSIGNED_PAYLOAD,
+  urlEncodeKey,
+  verifySignature,
+  type ArrivedRequest,
+  type S3Error,
+  type S3ErrorCode,
+} from "../core/index.ts";
+
+/** An access key's user and secret are kept this long: a removed key stops within it. */
+export const ACCESS_KEY_CACHE_MS = 5_000;
+/** S3's max-keys: the default and the most one listing answers. */
+const LIST_KEYS_MAX = 1_000;
+/** The largest object one PUT stores (S3's single-PUT limit). */
+export const PUT_OBJECT_BYTES_MAX = 5 * 1024 ** 3;
+const REQUEST_ID_BYTES = 8;
+
+export interface GatewayOptions {
+  readonly hostname: string;
+  readonly port: number;
+  /** The cluster, acting as a node (the cluster key). */
+  readonly client: FtfsClient;
+  readonly keyring: Keyring;
+  readonly region: string;
+  /** Virtual-host addressing under this domain (bucket.<domain>); null: path style only. */
+  readonly domain: string | null;
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+}
+
+/** A refusal in S3's terms, thrown from deep inside a request and answered as XML. */
+class S3Failure extends Error {
+  readonly s3: S3Error;
+
+  constructor(code: S3ErrorCode, message: string) {
+    super(message);
+    this.s3 = s3Error(code, message);
+  }
+}
+
+interface Caller {
+  readonly uid: string;
+  readonly payloadHash: string;
+}
+
+/** A request's body, read once: streamed (an upload) or drained (a body the op ignores). */
+interface RequestBodyStream {
+  stream(): ReadableStream<Uint8Array>;
+  discard(): Promise<void>;
+}
+
+export class S3Gateway {
+  private readonly options: GatewayOptions;
+  private readonly server: Server;
+  private readonly keys = new Map<string, { uid: string; secret: string; untilMs: number }>();
+
+  private constructor(options: GatewayOptions, server: Server) {
+    this.options = options;
+    this.server = server;
+  }
+
+  /** Listens before it answers. */
+  static async start(options: GatewayOptions): Promise<S3Gateway> {
+    const server = createServer();
+    const gateway = new S3Gateway(options, server);
+    server.on("request", (incoming: IncomingMessage, outgoing: ServerResponse) => {
+      void gateway.exchange(incoming, outgoing);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, options.hostname, () => resolve());
+    });
+    return gateway;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === "object" && address !== null ? address.port : this.options.port;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** One HTTP exchange: the S3 answer, written with backpressure. */
+  private async exchange(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
+    const body: RequestBodyStream = {
+      stream: () => Readable.toWeb(incoming) as ReadableStream<Uint8Array>,
+      discard: async () => {
+        for await (const _ of incoming) {
+          // drained: the op does not read this body
+        }
+      },
+    };
+    const response = await this.handle(arrivedRequest(incoming), body);
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    outgoing.writeHead(response.status, headers);
+    try {
+      if (response.body !== null) {
+        for await (const chunk of response.body) {
+          if (!outgoing.write(chunk)) await once(outgoing, "drain");
+        }
+      }
+      outgoing.end();
+    } catch (error) {
+      // The body failed mid-way (logged where it failed): cut the connection, so the client
+      // sees a short body rather than a complete-looking one.
+      outgoing.destroy(error instanceof Error ? error : undefined);
+    }
+  }
+
+  private async handle(arrived: ArrivedRequest, request: RequestBodyStream): Promise<Response> {
+    const requestId = Buffer.from(crypto.getRandomValues(new Uint8Array(REQUEST_ID_BYTES)))
+      .toString("hex")
+      .toUpperCase();
+    try {
+      const response = await this.serve(request, arrived);
+      response.headers.set("x-amz-request-id", requestId);
+      return response;
+    } catch (error) {
+      const s3 = this.s3ErrorOf(error);
+      if (s3.status >= 500) {
+        this.options.logger.warn("S3 request failed", {
+          method: arrived.method,
+          path: arrived.rawPath.slice(0, 200),
+          code: s3.code,
+          error: describeError(error),
+        });
+      }
+      const body = arrived.method === "HEAD" ? null : errorXml(s3, arrived.rawPath, requestId);
+      return new Response(body, {
+        status: s3.status,
+        headers: { "content-type": "application/xml", "x-amz-request-id": requestId },
+      });
+    }
+  }
+
+  private async serve(request: RequestBodyStream, arrived: ArrivedRequest): Promise<Response> {
+    const host = arrived.headers.get("host") ?? "";
+    const routed = route(
+      arrived.method,
+      host,
+      arrived.rawPath,
+      arrived.rawQuery,
+      this.options.domain,
+    );
+    const caller = await this.authenticate(arrived);
+    if (routed.kind === "unsupported") {
+      throw new S3Failure("NotImplemented", `${routed.what} is not implemented by this gateway`);
+    }
+    const { operation, bucket, key, query } = routed;
+    const { uid } = caller;
+    switch (operation) {
+      case "ListBuckets":
+        return this.listBuckets(uid);
+      case "CreateBucket":
+        return this.createBucket(uid, requireBucket(bucket), request);
+      case "DeleteBucket":
+        await this.options.client.bucketDelete(uid, requireBucket(bucket));
+        return new Response(null, { status: 204 });
+      case "HeadBucket":
+        await this.options.client.listObjects(uid, requireBucket(bucket), {
+          prefix: "",
+          after: null,
+          countMax: 1,
+        });
+        return new Response(null, { status: 200 });
+      case "GetBucketLocation":
+        await this.options.client.listObjects(uid, requireBucket(bucket), {
+          prefix: "",
+          after: null,
+          countMax: 1,
+        });
+        return xmlResponse(
+          document("LocationConstraint", [
+            this.options.region === "us-east-1" ? "" : this.options.region,
+          ]),
+        );
+      case "ListObjectsV2":
+      case "ListObjects":
+        return this.listObjects(uid, requireBucket(bucket), query, operation === "ListObjectsV2");
+      case "PutObject":
+        return this.putObject(caller, objectName(bucket, key), request, arrived);
+      case "GetObject":
+        return this.getObject(uid, objectName(bucket, key), arrived, true);
+      case "HeadObject":
+        return this.getObject(uid, objectName(bucket, key), arrived, false);
+      case "DeleteObject":
+        return this.deleteObject(uid, objectName(bucket, key));
+    }
+  }
+
+  // ---- authentication ----
+
+  private async authenticate(arrived: ArrivedRequest): Promise<Caller> {
+    const claim = readSignatureClaim(arrived);
+    if (!claim.ok) throw new S3Failure(claim.error.code, claim.error.message);
+    if (claim.value === null) {
+      throw new S3Failure(
+        "AccessDenied",
+        "anonymous requests are not served; sign with an access key",
+      );
+    }
+    const key = await this.accessKey(claim.value.accessKeyId);
+    const verified = verifySignature(arrived, claim.value, {
+      secret: key.secret,
+      region: this.options.region,
+      nowMs: this.options.nowMs(),
+      hashes: NODE_HASHES,
+    });
+    if (!verified.ok) throw new S3Failure(verified.error.code, verified.error.message);
+    const payloadHash = claim.value.payloadHash;
+    if (
+      payloadHash === STREAMING_SIGNED_PAYLOAD ||
+      payloadHash === STREAMING_SIGNED_PAYLOAD_TRAILER ||
+      payloadHash === STREAMING_UNSIGNED_PAYLOAD_TRAILER
+    ) {
+      throw new S3Failure(
+        "NotImplemented",
+        `${payloadHash} bodies are not served by this gateway yet`,
+      );
+    }
+    if (payloadHash !== UNSIGNED_PAYLOAD && !/^[0-9a-f]{64}$/.test(payloadHash)) {
+      throw new S3Failure(
+        "InvalidArgument",
+        "x-amz-content-sha256 must be a SHA-256 in hex or UNSIGNED-PAYLOAD",
+      );
+    }
+    return { uid: key.uid, payloadHash };
+  }
+
+  private async accessKey(accessKeyId: string): Promise<{ uid: string; secret: string }> {
+    const nowMs = this.options.nowMs();
+    const cached = this.keys.get(accessKeyId);
+    if (cached !== undefined && cached.untilMs > nowMs) return cached;
+    let resolved: { uid: string; sealed: Parameters<typeof openAccessKeySecret>[2] };
+    try {
+      resolved = await this.options.client.resolveAccessKey(accessKeyId);
+    } catch (error) {
+      if (
+        error instanceof FtfsError &&
+        (error.code === "NOT_FOUND" || error.code === "BAD_REQUEST")
+      ) {
+        throw new S3Failure(
+          "InvalidAccessKeyId",
+          "the access key id you provided does not exist in our records",
+        );
+      }
+      throw error;
+    }
+    const secret = openAccessKeySecret(this.options.keyring, accessKeyId, resolved.sealed);
+    if (secret === null) {
+      // Sealed under a cluster key this gateway lacks: its keyring is behind a rotation.
+      throw new S3Failure(
+        "ServiceUnavailable",
+        "this gateway cannot check that access key now; retry",
+      );
+    }
+    const entry = { uid: resolved.uid, secret, untilMs: nowMs + ACCESS_KEY_CACHE_MS };
+    this.keys.set(accessKeyId, entry);
+    return entry;
+  }
+
+  // ---- buckets ----
+
+  private async listBuckets(uid: string): Promise<Response> {
+    const buckets = await this.options.client.bucketList(uid);
+    return xmlResponse(
+      document("ListAllMyBucketsResult", [
+        el("Owner", [el("ID", uid), el("DisplayName", uid)]),
+        el(
+          "Buckets",
+          buckets.map((bucket) =>
+            el("Bucket", [
+              el("Name", bucket.bucket),
+              el("CreationDate", isoTime(bucket.createdAtMs)),
+            ]),
+          ),
+        ),
+      ]),
+    );
+  }
+
+  private async createBucket(
+    uid: string,
+    bucket: string,
+    request: RequestBodyStream,
+  ): Promise<Response> {
+    // A CreateBucketConfiguration body names a region; this gateway has one.
+    await request.discard();
+    const made = await this.options.client.bucketCreate(uid, bucket);
+    if (!made.created && this.options.region !== "us-east-1") {
+      throw new S3Failure("BucketAlreadyOwnedByYou", `you already own bucket '${bucket}'`);
+    }
+    return new Response(null, { status: 200, headers: { location: `/${bucket}` } });
+  }
+
+  private async listObjects(
+    uid: string,
+    bucket: string,
+    query: ReadonlyMap<string, string>,
+    v2: boolean,
+  ): Promise<Response> {
+    const prefix = query.get("prefix") ?? "";
+    const delimiter = query.get("delimiter") ?? "";
+    const maxKeysText = query.get("max-keys") ?? String(LIST_KEYS_MAX);
+    if (!/^\d{1,7}$/.test(maxKeysText)) {
+      throw new S3Failure("InvalidArgument", "max-keys must be a non-negative integer");
+    }
+    const maxKeys = Math.min(Number(maxKeysText), LIST_KEYS_MAX);
+    const urlEncoded = query.get("encoding-type") === "url";
+    const token = query.get("continuation-token");
+    let start: string | null;
+    if (v2 && token !== undefined) {
+      start = positionOfToken(token);
+      if (start === null)
+        throw new S3Failure("InvalidArgument", "the continuation token is not valid");
+    } else {
+      const marker = v2 ? query.get("start-after") : query.get("marker");
+      start =
+        marker === undefined || marker === ""
+          ? null
+          : delimiter !== "" && marker.endsWith(delimiter)
+            ? afterEveryKeyWith(marker)
+            : marker;
+    }
+    const contents: string[] = [];
+    const prefixes: string[] = [];
+    let count = 0;
+    let after = start;
+    let truncated = false;
+    let lastListed: string | null = null;
+    fill: for (;;) {
+      // One more than fits: whether anything follows decides IsTruncated.
+      const page = await this.options.client.listObjects(uid, bucket, {
+        prefix,
+        after,
+        countMax: Math.min(LIST_KEYS_MAX, maxKeys - count + 1),
+      });
+      for (const object of page.objects) {
+        if (count >= maxKeys) {
+          truncated = true;
+          break fill;
+        }
+        const common = commonPrefixOf(object.key, prefix, delimiter);
+        if (common !== null) {
+          prefixes.push(
+            el("CommonPrefixes", [el("Prefix", urlEncoded ? urlEncodeKey(common) : common)]),
+          );
+          count += 1;
+          lastListed = common;
+          after = afterEveryKeyWith(common);
+          continue fill;
+        }
+        contents.push(
+          el("Contents", [
+            el("Key", urlEncoded ? urlEncodeKey(object.key) : object.key),
+            el("LastModified", isoTime(object.createdAtMs)),
+            el("ETag", etagOf(object.md5, object.sha256)),
+            el("Size", object.bytes),
+            el("StorageClass", "STANDARD"),
+          ]),
+        );
+        count += 1;
+        lastListed = object.key;
+        after = object.key;
+      }
+      if (!page.truncated) break;
+    }
+    const shownPrefix = urlEncoded ? urlEncodeKey(prefix) : prefix;
+    const common = [
+      el("Name", bucket),
+      el("Prefix", shownPrefix),
+      el("MaxKeys", maxKeys),
+      ...(delimiter === ""
+        ? []
+        : [el("Delimiter", urlEncoded ? urlEncodeKey(delimiter) : delimiter)]),
+      ...(urlEncoded ? [el("EncodingType", "url")] : []),
+      el("IsTruncated", truncated),
+    ];
+    const paging = v2
+      ? [
+          el("KeyCount", count),
+          ...(token === undefined ? [] : [el("ContinuationToken", token)]),
+          ...(query.has("start-after") ? [el("StartAfter", query.get("start-after") ?? "")] : []),
+          ...(truncated && after !== null
+            ? [el("NextContinuationToken", continuationToken(after))]
+            : []),
+        ]
+      : [
+          el("Marker", query.get("marker") ?? ""),
+          ...(truncated && delimiter !== "" && lastListed !== null
+            ? [el("NextMarker", urlEncoded ? urlEncodeKey(lastListed) : lastListed)]
+            : []),
+        ];
+    return xmlResponse(
+      document("ListBucketResult", [...common, ...paging, ...contents, ...prefixes]),
+    );
+  }
+
+  // ---- objects ----
+
+  private async putObject(
+    caller: Caller,
+    object: ObjectName,
+    request: RequestBodyStream,
+    arrived: ArrivedRequest,
+  ): Promise<Response> {
+    const headers = arrived.headers;
+    if (headers.has("x-amz-copy-source")) {
+      throw new S3Failure("NotImplemented", "CopyObject is not implemented by this gateway yet");
+    }
+    const lengthText = headers.get("content-length");
+    if (lengthText === undefined) {
+      throw new S3Failure("MissingContentLength", "a PUT needs a Content-Length");
+    }
+    if (!/^\d{1,15}$/.test(lengthText))
+      throw new S3Failure("InvalidArgument", "Content-Length is not a number");
+    const length = Number(lengthText);
+    if (length > PUT_OBJECT_BYTES_MAX) {
+      throw new S3Failure("EntityTooLarge", `one PUT stores at most ${PUT_OBJECT_BYTES_MAX} bytes`);
+    }
+    const contentMd5 = headers.get("content-md5");
+    const expectedMd5 = contentMd5 === undefined ? null : md5HexOfHeader(contentMd5);
+    const meta = userMetadata(headers);
+    const source = streamSource(
+      `${object.bucket}/${object.key}`,
+      length,
+      request.stream(),
+      (digests: StreamDigests) => {
+        if (caller.payloadHash !== UNSIGNED_PAYLOAD && digests.sha256Hex !== caller.payloadHash) {
+          throw new S3Failure(
+            "XAmzContentSHA256Mismatch",
+            "the body's SHA-256 is not the x-amz-content-sha256 that was signed",
+          );
+        }
+        if (expectedMd5 !== null && digests.md5Hex !== expectedMd5) {
+          throw new S3Failure(
+            "BadDigest",
+            "the Content-MD5 you specified did not match what we received",
+          );
+        }
+      },
+    );
+    try {
+      const attrs = (): ObjectAttrs => ({
+        md5: source.digests().md5Hex,
+        contentType: headers.get("content-type") ?? "binary/octet-stream",
+        ...(meta.length === 0 ? {} : { meta }),
+      });
+      await this.options.client.putObject(caller.uid, object, source, attrs);
+      return new Response(null, {
+        status: 200,
+        headers: { etag: `"${source.digests().md5Hex}"` },
+      });
+    } finally {
+      await source.close();
+    }
+  }
+
+  private async getObject(
+    uid: string,
+    object: ObjectName,
+    arrived: ArrivedRequest,
+    withBody: boolean,
+  ): Promise<Response> {
+    const manifest = await this.options.client.objectManifest(uid, object);
+    const headers = objectHeaders(manifest);
+    const range = parseRange(arrived.headers.get("range"), manifest.bytes);
+    if (range === "unsatisfiable") {
+      throw new S3Failure("InvalidRange", "the requested range is not satisfiable");
+    }
+    const start = range?.start ?? 0;
+    const end = range === null ? manifest.bytes - 1 : range.end;
+    headers.set("content-length", String(Math.max(0, end - start + 1)));
+    if (range !== null) headers.set("content-range", `bytes ${start}-${end}/${manifest.bytes}`);
+    const status = range === null ? 200 : 206;
+    if (!withBody || manifest.bytes === 0) return new Response(null, { status, headers });
+    const body = this.objectBody(uid, object, manifest.version, start, end);
+    return new Response(body, { status, headers });
+  }
+
+  /** The bytes [start, end] of one version, leaving as chunks arrive (with backpressure). */
+  private objectBody(
+    uid: string,
+    object: ObjectName,
+    version: number,
+    start: number,
+    end: number,
+  ): ReadableStream<Uint8Array> {
+    const client = this.options.client;
+    const logger = this.options.logger;
+    let pulled: (() => void) | null = null;
+    return new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          let offset = 0;
+          const done = new Error("range delivered");
+          const sink = async (chunk: Uint8Array) => {
+            const from = Math.max(start - offset, 0);
+            const to = Math.min(end + 1 - offset, chunk.length);
+            offset += chunk.length;
+            if (to > from) controller.enqueue(chunk.subarray(from, to));
+            if (offset > end) throw done;
+            while ((controller.desiredSize ?? 1) <= 0) {
+              await new Promise<void>((resolve) => {
+                pulled = resolve;
+              });
+            }
+          };
+          client.getObject(uid, object, sink, version).then(
+            () => controller.close(),
+            (error: unknown) => {
+              if (error === done) return controller.close();
+              // Headers are gone already: the client sees a short body and retries.
+              logger.warn("S3 object read failed mid-body", { error: describeError(error) });
+              controller.error(error);
+            },
+          );
+        },
+        pull() {
+          pulled?.();
+          pulled = null;
+        },
+      },
+      { highWaterMark: 2 },
+    );
+  }
+
+  private async deleteObject(uid: string, object: ObjectName): Promise<Response> {
+    try {
+      await this.options.client.deleteObject(uid, object);
+    } catch (error) {
+      // Deleting a key that is not there succeeds in S3.
+      if (!(error instanceof FtfsError && error.code === "NOT_FOUND")) throw error;
+    }
+    return new Response(null, { status: 204 });
+  }
+
+  private s3ErrorOf(error: unknown): S3Error {
+    if (error instanceof S3Failure) return error.s3;
+    if (!(error instanceof FtfsError))
+      return s3Error("InternalError", "we encountered an internal error; retry");
+    const { code, message } = error;
+    switch (code) {
+      case "NO_SUCH_BUCKET":
+        return s3Error("NoSuchBucket", message);
+      case "NOT_FOUND":
+        return s3Error("NoSuchKey", "the specified key does not exist");
+      case "BUCKET_NOT_EMPTY":
+        return s3Error("BucketNotEmpty", message);
+      case "INVALID_NAME":
+        return s3Error("InvalidArgument", message);
+      case "QUOTA_EXCEEDED":
+        return s3Error("QuotaExceeded", message);
+      case "FORBIDDEN":
+        return s3Error("AccessDenied", message);
+      case "BAD_REQUEST":
+      case "LOCAL_FILE":
+        return s3Error("IncompleteBody", message);
+      case "UPLOAD_EXPIRED":
+        return s3Error("ServiceUnavailable", `${message}; retry`);
+      default:
+        return isRetryable(code)
+          ? s3Error("ServiceUnavailable", "the cluster is busy or failing over; retry")
+          : s3Error("InternalError", "we encountered an internal error; retry");
+    }
+  }
+}
+
+/** The request as SigV4 must see it: the target exactly as sent, headers by lower name. */
+function arrivedRequest(incoming: IncomingMessage): ArrivedRequest {
+  const target = incoming.url ?? "/";
+  const question = target.indexOf("?");
+  const headers = new Map<string, string>();
+  for (const [name, value] of Object.entries(incoming.headers)) {
+    if (value === undefined) continue;
+    headers.set(name.toLowerCase(), Array.isArray(value) ? value.join(",") : value);
+  }
+  return {
+    method: incoming.method ?? "GET",
+    rawPath: question < 0 ? target : target.slice(0, question),
+    rawQuery: question < 0 ? "" : target.slice(question + 1),
+    headers,
+  };
+}
+
+function requireBucket(bucket: string | null): string {
+  const valid = validateBucketName(bucket ?? "");
+  if (!valid.ok) throw new S3Failure("InvalidBucketName", valid.error.message);
+  return valid.value;
+}
+
+function objectName(bucket: string | null, key: string | null): ObjectName {
+  const name = requireBucket(bucket);
+  const valid = validateObjectKey(key ?? "");
+  if (!valid.ok) {
+    const code = valid.error.message.includes("longer") ? "KeyTooLongError" : "InvalidArgument";
+    throw new S3Failure(code, valid.error.message);
+  }
+  return { bucket: name, key: valid.value };
+}
+
+function xmlResponse(body: string): Response {
+  return new Response(body, { status: 200, headers: { "content-type": "application/xml" } });
+}
+
+function isoTime(epochMs: number): string {
+  return new Date(epochMs).toISOString();
+}
+
+/** An object's ETag: the MD5 of its bytes; a file `ftfs` stored has its SHA-256 instead. */
+function etagOf(md5: string | undefined, sha256: string): string {
+  return `"${md5 ?? sha256}"`;
+}
+
+function objectHeaders(manifest: Manifest): Headers {
+  const headers = new Headers({
+    etag: etagOf(manifest.attrs?.md5, manifest.sha256),
+    "last-modified": new Date(manifest.createdAtMs).toUTCString(),
+    "content-type": manifest.attrs?.contentType ?? "binary/octet-stream",
+    "accept-ranges": "bytes",
+  });
+  for (const { name, value } of manifest.attrs?.meta ?? [])
+    headers.set(`x-amz-meta-${name}`, value);
+  return headers;
+}
+
+/** x-amz-meta-* headers, bounded as S3 bounds them (2 KB in all). */
+function userMetadata(
+  headers: ReadonlyMap<string, string>,
+): Array<{ name: string; value: string }> {
+  const meta: Array<{ name: string; value: string }> = [];
+  let bytes = 0;
+  for (const [name, value] of headers) {
+    if (!name.startsWith("x-amz-meta-")) continue;
+    const short = name.slice("x-amz-meta-".length);
+    bytes += short.length + value.length;
+    meta.push({ name: short, value });
+  }
+  if (bytes > OBJECT_META_BYTES_MAX || meta.length > OBJECT_META_ENTRIES_MAX) {
+    throw new S3Failure(
+      "InvalidArgument",
+      `user metadata is limited to ${OBJECT_META_BYTES_MAX} bytes`,
+    );
+  }
+  return meta.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+function md5HexOfHeader(contentMd5: string): string {
+  const bytes = Buffer.from(contentMd5, "base64");
+  if (bytes.length !== 16)
+    throw new S3Failure("InvalidDigest", "the Content-MD5 you specified is not valid");
+  return bytes.toString("hex");
+}

@@ -1,0 +1,123 @@
+"""An S3 user's journey with boto3 (Debian's python3-boto3) against the FTFS gateway: every
+step's outcome is printed as one JSON document for the test to judge."""
+import hashlib
+import json
+import os
+import sys
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint = os.environ["S3_ENDPOINT"]
+key_id = os.environ["S3_KEY_ID"]
+secret = os.environ["S3_SECRET"]
+config = Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 3})
+s3 = boto3.client(
+    "s3",
+    endpoint_url=endpoint,
+    aws_access_key_id=key_id,
+    aws_secret_access_key=secret,
+    region_name="us-east-1",
+    config=config,
+)
+out = {}
+
+
+def code_of(call):
+    try:
+        call()
+        return "ok"
+    except ClientError as error:
+        return error.response["Error"]["Code"]
+
+
+out["buckets_before"] = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+s3.create_bucket(Bucket="photos")
+out["buckets_after"] = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+out["location"] = s3.get_bucket_location(Bucket="photos").get("LocationConstraint")
+
+big = os.urandom(3 * 1024 * 1024 + 17)
+s3.put_object(
+    Bucket="photos",
+    Key="2026/cat.jpg",
+    Body=big,
+    ContentType="image/jpeg",
+    Metadata={"owner": "alice", "taken": "2026-12-07"},
+)
+keys = ["2026/dog.jpg", "2025/old.jpg", "a b/ü ✓.txt", "top.txt", "dir/../dots.txt", "empty"]
+for key in keys:
+    s3.put_object(Bucket="photos", Key=key, Body=b"" if key == "empty" else key.encode())
+
+head = s3.head_object(Bucket="photos", Key="2026/cat.jpg")
+out["head"] = {
+    "length": head["ContentLength"],
+    "etag": head["ETag"],
+    "md5": '"' + hashlib.md5(big).hexdigest() + '"',
+    "type": head["ContentType"],
+    "meta": head["Metadata"],
+}
+got = s3.get_object(Bucket="photos", Key="2026/cat.jpg")["Body"].read()
+out["get_sha256_ok"] = hashlib.sha256(got).hexdigest() == hashlib.sha256(big).hexdigest()
+part = s3.get_object(Bucket="photos", Key="2026/cat.jpg", Range="bytes=1048570-1048590")
+out["range"] = {
+    "ok": part["Body"].read() == big[1048570:1048591],
+    "status": part["ResponseMetadata"]["HTTPStatusCode"],
+    "content_range": part["ContentRange"],
+}
+out["unicode_key"] = s3.get_object(Bucket="photos", Key="a b/ü ✓.txt")["Body"].read().decode()
+out["dots_key"] = s3.get_object(Bucket="photos", Key="dir/../dots.txt")["Body"].read().decode()
+out["empty_len"] = len(s3.get_object(Bucket="photos", Key="empty")["Body"].read())
+
+listing = s3.list_objects_v2(Bucket="photos", Delimiter="/")
+out["top_level"] = {
+    "keys": [o["Key"] for o in listing.get("Contents", [])],
+    "prefixes": [p["Prefix"] for p in listing.get("CommonPrefixes", [])],
+}
+paged = []
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="photos", PaginationConfig={"PageSize": 2}):
+    paged.extend(o["Key"] for o in page.get("Contents", []))
+out["paged_v2"] = paged
+paged_v1 = []
+for page in s3.get_paginator("list_objects").paginate(Bucket="photos", PaginationConfig={"PageSize": 3}):
+    paged_v1.extend(o["Key"] for o in page.get("Contents", []))
+out["paged_v1"] = paged_v1
+out["prefix_2026"] = [o["Key"] for o in s3.list_objects_v2(Bucket="photos", Prefix="2026/").get("Contents", [])]
+
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "photos", "Key": "top.txt"}, ExpiresIn=300)
+out["presigned"] = urllib.request.urlopen(url).read().decode()
+
+out["no_such_key"] = code_of(lambda: s3.get_object(Bucket="photos", Key="missing"))
+out["no_such_bucket"] = code_of(lambda: s3.list_objects_v2(Bucket="nothere"))
+out["not_empty"] = code_of(lambda: s3.delete_bucket(Bucket="photos"))
+out["bad_name"] = code_of(lambda: s3.create_bucket(Bucket="Bad_Name"))
+out["bad_md5"] = code_of(
+    lambda: s3.put_object(Bucket="photos", Key="x", Body=b"abc", ContentMD5="AAAAAAAAAAAAAAAAAAAAAA==")
+)
+wrong = boto3.client(
+    "s3",
+    endpoint_url=endpoint,
+    aws_access_key_id=key_id,
+    aws_secret_access_key=secret[:-1] + ("A" if secret[-1] != "A" else "B"),
+    region_name="us-east-1",
+    config=config,
+)
+out["wrong_secret"] = code_of(lambda: wrong.list_buckets())
+unknown = boto3.client(
+    "s3",
+    endpoint_url=endpoint,
+    aws_access_key_id="FTFSAAAAAAAAAAAAAAAA",
+    aws_secret_access_key=secret,
+    region_name="us-east-1",
+    config=config,
+)
+out["unknown_key"] = code_of(lambda: unknown.list_buckets())
+
+for key in ["2026/cat.jpg", *keys]:
+    s3.delete_object(Bucket="photos", Key=key)
+out["delete_missing"] = code_of(lambda: s3.delete_object(Bucket="photos", Key="never-was"))
+out["after_deletes"] = s3.list_objects_v2(Bucket="photos").get("KeyCount")
+s3.delete_bucket(Bucket="photos")
+out["buckets_end"] = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+json.dump(out, sys.stdout)

@@ -1,0 +1,190 @@
+/**
+ * The S3 gateway on a real cluster, driven by a client nobody here wrote: boto3 (Debian's
+ * python3-boto3) makes a bucket; puts objects with '/' and Unicode in their keys, metadata, a
+ * content type, an empty body; reads whole and by range; lists with a delimiter and in pages
+ * (v1 and v2, boto3's own paginators); opens a presigned URL; hits the errors S3 clients act
+ * on (NoSuchKey, NoSuchBucket, BucketNotEmpty, BadDigest, a wrong secret, an unknown key); and
+ * cleans up. Objects put over S3 into the home bucket read back through `ftfs`.
+ * .ci/run installs python3-boto3; without it this fails under CI=true.
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FtfsClient } from "@ftfs/client";
+import { Keyring } from "@ftfs/protocol/io";
+import { freePort } from "@ftfs/protocol/testing";
+import { E2E_TEST_TIMEOUT_MS, expectOk, sha256, useCluster } from "../e2e/helpers.ts";
+
+setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
+
+const PYTHON = "/usr/bin/python3";
+const GATEWAY_MAIN = join(import.meta.dir, "../../apps/s3/src/main.ts");
+const GATEWAY_START_TIMEOUT_MS = 10_000;
+
+const fx = useCluster({
+  directories: 1,
+  groups: [{ name: "s1", size: 2 }],
+  chunkBytes: 1024 * 1024,
+  secure: true,
+});
+
+let gateway: Bun.Subprocess | null = null;
+let endpoint = "";
+let accessKey = { accessKeyId: "", secret: "" };
+let aliceSecret = "";
+
+const boto3Missing =
+  !existsSync(PYTHON) || Bun.spawnSync([PYTHON, "-c", "import boto3"]).exitCode !== 0;
+const skip = boto3Missing && process.env.CI !== "true";
+
+beforeAll(async () => {
+  if (skip) return;
+  const folder = await mkdtemp(join(tmpdir(), "ftfs-s3-"));
+  const keyFile = join(folder, "cluster.key");
+  await writeFile(keyFile, fx.cluster.clusterKey ?? "", { mode: 0o600 });
+  aliceSecret = (await fx.cluster.addUser("alice")).secret;
+  const admin = new FtfsClient({
+    directories: fx.cluster.directoryAddresses,
+    credentials: {
+      kind: "node",
+      node: "s3-test",
+      keyring: Keyring.parse(fx.cluster.clusterKey ?? ""),
+    },
+  });
+  try {
+    accessKey = await admin.keyCreate("alice");
+  } finally {
+    admin.close();
+  }
+  const port = await freePort();
+  endpoint = `http://127.0.0.1:${port}`;
+  gateway = Bun.spawn(
+    [
+      process.execPath,
+      GATEWAY_MAIN,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--cluster",
+      fx.cluster.directoryAddresses.join(","),
+      "--cluster-key-file",
+      keyFile,
+    ],
+    { stdout: "inherit", stderr: "inherit" },
+  );
+  const deadline = Date.now() + GATEWAY_START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const up = await fetch(endpoint).then(
+      () => true,
+      () => false,
+    );
+    if (up) return;
+    await Bun.sleep(50);
+  }
+  throw new Error("the S3 gateway did not start");
+});
+
+afterAll(async () => {
+  gateway?.kill("SIGTERM");
+  await gateway?.exited;
+});
+
+test.skipIf(skip)(
+  "boto3's journey: buckets, objects, listings, ranges, presigned URLs, errors",
+  () => {
+    const run = Bun.spawnSync([PYTHON, join(import.meta.dir, "boto3-journey.py")], {
+      env: {
+        ...process.env,
+        S3_ENDPOINT: endpoint,
+        S3_KEY_ID: accessKey.accessKeyId,
+        S3_SECRET: accessKey.secret,
+        AWS_EC2_METADATA_DISABLED: "true",
+      },
+    });
+    if (run.exitCode !== 0) throw new Error(`boto3 journey failed:\n${run.stderr.toString()}`);
+    const out = JSON.parse(run.stdout.toString());
+    expect(out.buckets_before).toEqual(["ftfs"]);
+    expect(out.buckets_after).toEqual(["ftfs", "photos"]);
+    expect(out.location).toBeNull();
+    expect(out.head.etag).toBe(out.head.md5);
+    expect(out.head).toMatchObject({
+      length: 3 * 1024 * 1024 + 17,
+      type: "image/jpeg",
+      meta: { owner: "alice", taken: "2026-12-07" },
+    });
+    expect(out.get_sha256_ok).toBe(true);
+    expect(out.range).toEqual({
+      ok: true,
+      status: 206,
+      content_range: `bytes 1048570-1048590/${3 * 1024 * 1024 + 17}`,
+    });
+    expect(out.unicode_key).toBe("a b/ü ✓.txt");
+    expect(out.dots_key).toBe("dir/../dots.txt");
+    expect(out.empty_len).toBe(0);
+    expect(out.top_level).toEqual({
+      keys: ["empty", "top.txt"],
+      prefixes: ["2025/", "2026/", "a b/", "dir/"],
+    });
+    const all = [
+      "2025/old.jpg",
+      "2026/cat.jpg",
+      "2026/dog.jpg",
+      "a b/ü ✓.txt",
+      "dir/../dots.txt",
+      "empty",
+      "top.txt",
+    ];
+    expect(out.paged_v2).toEqual(all);
+    expect(out.paged_v1).toEqual(all);
+    expect(out.prefix_2026).toEqual(["2026/cat.jpg", "2026/dog.jpg"]);
+    expect(out.presigned).toBe("top.txt");
+    expect({
+      no_such_key: out.no_such_key,
+      no_such_bucket: out.no_such_bucket,
+      not_empty: out.not_empty,
+      bad_name: out.bad_name,
+      bad_md5: out.bad_md5,
+      wrong_secret: out.wrong_secret,
+      unknown_key: out.unknown_key,
+      delete_missing: out.delete_missing,
+    }).toEqual({
+      no_such_key: "NoSuchKey",
+      no_such_bucket: "NoSuchBucket",
+      not_empty: "BucketNotEmpty",
+      bad_name: "InvalidBucketName",
+      bad_md5: "BadDigest",
+      wrong_secret: "SignatureDoesNotMatch",
+      unknown_key: "InvalidAccessKeyId",
+      delete_missing: "ok",
+    });
+    expect(out.after_deletes).toBe(0);
+    expect(out.buckets_end).toEqual(["ftfs"]);
+  },
+);
+
+test.skipIf(skip)("an object put over S3 into the home bucket is a file ftfs reads", async () => {
+  const body = new Uint8Array(5000).map((_, at) => at % 256);
+  const script = [
+    "import boto3, os, sys",
+    "s3 = boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT'],",
+    "  aws_access_key_id=os.environ['S3_KEY_ID'], aws_secret_access_key=os.environ['S3_SECRET'],",
+    "  region_name='us-east-1')",
+    "s3.put_object(Bucket='ftfs', Key='via-s3.bin', Body=sys.stdin.buffer.read())",
+  ].join("\n");
+  const run = Bun.spawnSync([PYTHON, "-c", script], {
+    stdin: body,
+    env: {
+      ...process.env,
+      S3_ENDPOINT: endpoint,
+      S3_KEY_ID: accessKey.accessKeyId,
+      S3_SECRET: accessKey.secret,
+      AWS_EC2_METADATA_DISABLED: "true",
+    },
+  });
+  if (run.exitCode !== 0) throw new Error(run.stderr.toString());
+  const env = { FTFS_CLUSTER: fx.clusterList, FTFS_SECRET: aliceSecret };
+  expectOk(await fx.ws.ftfs(["alice", "c"], { env }));
+  const read = expectOk(await fx.ws.ftfs(["alice", "r", "via-s3.bin"], { env }));
+  expect(sha256(read.stdout)).toBe(sha256(body));
+});
