@@ -1,11 +1,12 @@
 /**
- * The S3 gateway on a real cluster, driven by a client nobody here wrote: boto3 (Debian's
+ * The S3 gateway on a real cluster, driven by clients nobody here wrote. boto3 (Debian's
  * python3-boto3) makes a bucket; puts objects with '/' and Unicode in their keys, metadata, a
  * content type, an empty body; reads whole and by range; lists with a delimiter and in pages
  * (v1 and v2, boto3's own paginators); opens a presigned URL; hits the errors S3 clients act
  * on (NoSuchKey, NoSuchBucket, BucketNotEmpty, BadDigest, a wrong secret, an unknown key); and
- * cleans up. Objects put over S3 into the home bucket read back through `ftfs`.
- * .ci/run installs python3-boto3; without it this fails under CI=true.
+ * cleans up. Objects put over S3 into the home bucket read back through `ftfs`. The AWS CLI
+ * (Debian's awscli v2) makes and removes a bucket, copies and syncs a tree both ways, lists.
+ * .ci/run installs python3-boto3 and awscli; without them this fails under CI=true.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -188,3 +189,69 @@ test.skipIf(skip)("an object put over S3 into the home bucket is a file ftfs rea
   const read = expectOk(await fx.ws.ftfs(["alice", "r", "via-s3.bin"], { env }));
   expect(sha256(read.stdout)).toBe(sha256(body));
 });
+
+const AWS = "/usr/bin/aws";
+const awsMissing = !existsSync(AWS);
+
+function aws(args: readonly string[], cwd: string) {
+  const run = Bun.spawnSync([AWS, "--endpoint-url", endpoint, "--no-cli-pager", ...args], {
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: cwd,
+      AWS_ACCESS_KEY_ID: accessKey.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: accessKey.secret,
+      AWS_DEFAULT_REGION: "us-east-1",
+      AWS_CONFIG_FILE: join(cwd, "no-config"),
+      AWS_SHARED_CREDENTIALS_FILE: join(cwd, "no-credentials"),
+      AWS_EC2_METADATA_DISABLED: "true",
+    },
+  });
+  return { code: run.exitCode, out: run.stdout.toString(), err: run.stderr.toString() };
+}
+
+test.skipIf(awsMissing && process.env.CI !== "true")(
+  "the AWS CLI: mb, cp both ways, ls, sync, s3api head-object, rm, rb",
+  async () => {
+    const folder = await mkdtemp(join(tmpdir(), "ftfs-aws-"));
+    const files = new Map([
+      ["one.txt", "first file\n"],
+      ["sub/two.bin", "x".repeat(200_000)],
+      ["sub/deeper/three.txt", "third\n"],
+    ]);
+    for (const [name, text] of files) {
+      await Bun.write(join(folder, "up", name), text);
+    }
+    const ok = (run: { code: number; out: string; err: string }) => {
+      expect({ code: run.code, err: run.err }).toEqual({ code: 0, err: "" });
+      return run.out;
+    };
+    ok(aws(["s3", "mb", "s3://cli-bucket"], folder));
+    ok(aws(["s3", "cp", join(folder, "up", "one.txt"), "s3://cli-bucket/one.txt"], folder));
+    ok(aws(["s3", "sync", join(folder, "up", "sub"), "s3://cli-bucket/sub"], folder));
+    const listing = ok(aws(["s3", "ls", "--recursive", "s3://cli-bucket/"], folder));
+    expect(
+      listing
+        .trim()
+        .split("\n")
+        .map((line) => line.split(/\s+/).at(-1)),
+    ).toEqual(["one.txt", "sub/deeper/three.txt", "sub/two.bin"]);
+    const top = ok(aws(["s3", "ls", "s3://cli-bucket/"], folder));
+    expect(top).toContain("PRE sub/");
+    ok(aws(["s3", "sync", "s3://cli-bucket", join(folder, "down")], folder));
+    for (const [name, text] of files) {
+      expect(await Bun.file(join(folder, "down", name)).text()).toBe(text);
+    }
+    const head = JSON.parse(
+      ok(aws(["s3api", "head-object", "--bucket", "cli-bucket", "--key", "one.txt"], folder)),
+    ) as { ContentLength: number; ETag: string };
+    expect(head.ContentLength).toBe(11);
+    expect(head.ETag).toBe(`"${new Bun.CryptoHasher("md5").update("first file\n").digest("hex")}"`);
+    const refused = aws(["s3", "rb", "s3://cli-bucket"], folder);
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toContain("BucketNotEmpty");
+    ok(aws(["s3", "rm", "--recursive", "s3://cli-bucket/"], folder));
+    ok(aws(["s3", "rb", "s3://cli-bucket"], folder));
+    expect(ok(aws(["s3", "ls"], folder))).not.toContain("cli-bucket");
+  },
+);
