@@ -2,8 +2,8 @@
  * `bun run dev`: the local cluster of CONTRACT.md. Three directory nodes on 127.0.0.1:7101-7103,
  * storage groups s1 (7111-7113) and s2 (7121-7123), data kept under .ftfs/dev/ so a restart
  * finds its files again. Runs secure: a cluster key made once in .ftfs/dev/cluster.key (mode
- * 0600) is read by every node. Prints where everything is and how to use the client; Ctrl-C
- * stops every node cleanly.
+ * 0600) is read by every node. The S3 gateway serves on 127.0.0.1:7180. Prints where
+ * everything is and how to use the client and an S3 client; Ctrl-C stops everything cleanly.
  */
 
 import { readFile, writeFile } from "node:fs/promises";
@@ -23,6 +23,12 @@ const DEV_GROUPS = [
   { name: "s2", size: 3 },
 ] as const;
 const DEV_DIRECTORIES = 3;
+/** The S3 gateway's address, and the demo user's access key (made once, kept, mode 0600). */
+const DEV_S3_LISTEN = "127.0.0.1:7180";
+const DEV_DEMO_ACCESS_KEY_FILE = join(DEV_DATA_ROOT, "demo.s3-key.json");
+const DEV_S3_LOG = join(DEV_DATA_ROOT, "s3.log");
+const GATEWAY_MAIN = resolve(import.meta.dir, "../apps/s3/src/main.ts");
+const GATEWAY_START_TIMEOUT_MS = 10_000;
 const DIRECTORY_BASE_PORT = 7101;
 const GROUP_BASE_PORT = { s1: 7111, s2: 7121 } as const;
 
@@ -60,7 +66,64 @@ async function demoSecret(cluster: LocalCluster): Promise<string> {
   }
 }
 
-function describeCluster(cluster: LocalCluster, secret: string): string {
+/** The demo user's S3 access key, made once (as `ftfs key create` would) and kept. */
+async function demoAccessKey(
+  cluster: LocalCluster,
+): Promise<{ accessKeyId: string; secret: string }> {
+  const kept = await readFile(DEV_DEMO_ACCESS_KEY_FILE, "utf8").catch(() => null);
+  if (kept !== null) return JSON.parse(kept) as { accessKeyId: string; secret: string };
+  const keyText = (await readFile(DEV_CLUSTER_KEY_FILE, "utf8")).trim();
+  const admin = new FtfsClient({
+    directories: cluster.directoryAddresses,
+    credentials: { kind: "node", node: "dev-admin", keyring: Keyring.parse(keyText) },
+  });
+  try {
+    const { accessKeyId, secret } = await admin.keyCreate(DEV_DEMO_UID);
+    await writeFile(DEV_DEMO_ACCESS_KEY_FILE, JSON.stringify({ accessKeyId, secret }), {
+      mode: 0o600,
+    });
+    return { accessKeyId, secret };
+  } finally {
+    admin.close();
+  }
+}
+
+/** The S3 gateway, a child that ends with this process; answers once it serves. */
+async function startGateway(cluster: LocalCluster): Promise<Bun.Subprocess> {
+  const log = Bun.file(DEV_S3_LOG);
+  const gateway = Bun.spawn(
+    [
+      process.execPath,
+      GATEWAY_MAIN,
+      "--listen",
+      DEV_S3_LISTEN,
+      "--cluster",
+      cluster.directoryAddresses.join(","),
+      "--cluster-key-file",
+      DEV_CLUSTER_KEY_FILE,
+    ],
+    { stdout: log, stderr: log, env: { ...process.env, FTFS_PARENT_PID: String(process.pid) } },
+  );
+  const deadline = Date.now() + GATEWAY_START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (
+      await fetch(`http://${DEV_S3_LISTEN}/`).then(
+        () => true,
+        () => false,
+      )
+    )
+      return gateway;
+    await Bun.sleep(50);
+  }
+  gateway.kill();
+  throw new Error(`the S3 gateway did not start; see ${DEV_S3_LOG}`);
+}
+
+function describeCluster(
+  cluster: LocalCluster,
+  secret: string,
+  s3Key: { accessKeyId: string; secret: string },
+): string {
   const rows = cluster.nodes.map(
     (node) =>
       `  ${node.id.padEnd(5)} ${node.role.padEnd(10)} ${(node.group ?? "-").padEnd(4)} ${node.address.padEnd(16)} pid ${String(node.pid).padEnd(8)} log ${node.logPath}`,
@@ -85,6 +148,12 @@ function describeCluster(cluster: LocalCluster, secret: string): string {
     `  FTFS_CLUSTER_KEY_FILE=${DEV_CLUSTER_KEY_FILE} bunx ftfs admin user add alice`,
     "  bunx ftfs                         # interactive prompt",
     "",
+    `S3: http://${DEV_S3_LISTEN} (region us-east-1; log ${DEV_S3_LOG}). Bucket "ftfs" holds`,
+    "demo's files; demo's access key is kept in " + DEV_DEMO_ACCESS_KEY_FILE + ":",
+    `  export AWS_ACCESS_KEY_ID=${s3Key.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3Key.secret}`,
+    `  aws --endpoint-url http://${DEV_S3_LISTEN} s3 ls s3://ftfs/`,
+    `  aws --endpoint-url http://${DEV_S3_LISTEN} s3 cp README.md s3://ftfs/docs/README.md`,
+    "",
     "Ctrl-C stops every node.",
   ].join("\n");
 }
@@ -99,12 +168,16 @@ async function main(): Promise<void> {
     keep: true,
     clusterKeyFile: DEV_CLUSTER_KEY_FILE,
   });
-  console.log(describeCluster(cluster, await demoSecret(cluster)));
+  const secret = await demoSecret(cluster);
+  const gateway = await startGateway(cluster);
+  console.log(describeCluster(cluster, secret, await demoAccessKey(cluster)));
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     console.log("\nstopping every node…");
+    gateway.kill("SIGTERM");
+    await gateway.exited;
     await cluster.stop();
     console.log("stopped. Data kept in", DEV_DATA_ROOT);
     process.exit(0);
