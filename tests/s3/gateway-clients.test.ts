@@ -255,3 +255,52 @@ test.skipIf(awsMissing && process.env.CI !== "true")(
     expect(ok(aws(["s3", "ls"], folder))).not.toContain("cli-bucket");
   },
 );
+
+test.skipIf(skip)(
+  "aws-chunked bodies as SDKs stream them: signed chunks, checksum trailers",
+  async () => {
+    const run = Bun.spawnSync([PYTHON, join(import.meta.dir, "aws-chunked-put.py")], {
+      env: {
+        ...process.env,
+        S3_ENDPOINT: endpoint,
+        S3_KEY_ID: accessKey.accessKeyId,
+        S3_SECRET: accessKey.secret,
+      },
+    });
+    if (run.exitCode !== 0) throw new Error(run.stderr.toString());
+    const out = JSON.parse(run.stdout.toString()) as Record<string, unknown>;
+    expect(out).toMatchObject({
+      signed: 200,
+      trailer: 200,
+      corrupt: [403, true],
+      bad_checksum: [400, true],
+    });
+    const admin = new FtfsClient({
+      directories: fx.cluster.directoryAddresses,
+      credentials: {
+        kind: "node",
+        node: "s3-test",
+        keyring: Keyring.parse(fx.cluster.clusterKey ?? ""),
+      },
+    });
+    try {
+      for (const key of ["chunked/signed.bin", "chunked/trailer.bin"]) {
+        const parts: Uint8Array[] = [];
+        await admin.getObject("alice", { bucket: "ftfs", key }, (chunk) => void parts.push(chunk));
+        expect(sha256(Buffer.concat(parts))).toBe(out.sha256 as string);
+      }
+      // Refused bodies committed nothing.
+      const listed = await admin.listObjects("alice", "ftfs", {
+        prefix: "chunked/",
+        after: null,
+        countMax: 10,
+      });
+      expect(listed.objects.map((object) => object.key)).toEqual([
+        "chunked/signed.bin",
+        "chunked/trailer.bin",
+      ]);
+    } finally {
+      admin.close();
+    }
+  },
+);

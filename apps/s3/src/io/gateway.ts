@@ -6,7 +6,8 @@
  * own buckets, and quotas, receipts and the no-loss rules apply as on the native path.
  * Bodies stream through: an upload goes to storage chunk by chunk as it arrives, a download
  * leaves as chunks come back; nothing is committed unless every byte arrived and matched the
- * hashes the client signed or sent (x-amz-content-sha256, Content-MD5).
+ * hashes the client signed or sent (x-amz-content-sha256, Content-MD5, an aws-chunked body's
+ * chunk signatures and trailing checksums).
  *
  * The server is node:http as Bun implements it, not Bun.serve: Bun.serve hands handlers a URL
  * with dot segments resolved (even `%2E%2E`), so the key `a/../b` would arrive as `b` and
@@ -37,6 +38,9 @@ import {
 import { streamSource, type FtfsClient, type StreamDigests } from "@ftfs/client";
 import {
   afterEveryKeyWith,
+  AwsChunkedDecoder,
+  Crc,
+  trailerValues,
   commonPrefixOf,
   continuationToken,
   document,
@@ -55,6 +59,7 @@ import {
   verifySignature,
   type ArrivedRequest,
   type S3Error,
+  type VerifiedSignature,
   type S3ErrorCode,
 } from "../core/index.ts";
 
@@ -92,6 +97,8 @@ class S3Failure extends Error {
 interface Caller {
   readonly uid: string;
   readonly payloadHash: string;
+  /** The checked signature: an aws-chunked body's chunks are signed in a chain from it. */
+  readonly signature: VerifiedSignature;
 }
 
 /** A request's body, read once: streamed (an upload) or drained (a body the op ignores). */
@@ -264,23 +271,14 @@ export class S3Gateway {
     });
     if (!verified.ok) throw new S3Failure(verified.error.code, verified.error.message);
     const payloadHash = claim.value.payloadHash;
-    if (
-      payloadHash === STREAMING_SIGNED_PAYLOAD ||
-      payloadHash === STREAMING_SIGNED_PAYLOAD_TRAILER ||
-      payloadHash === STREAMING_UNSIGNED_PAYLOAD_TRAILER
-    ) {
-      throw new S3Failure(
-        "NotImplemented",
-        `${payloadHash} bodies are not served by this gateway yet`,
-      );
-    }
-    if (payloadHash !== UNSIGNED_PAYLOAD && !/^[0-9a-f]{64}$/.test(payloadHash)) {
+    const hexHash = /^[0-9a-f]{64}$/.test(payloadHash);
+    if (!STREAMING_PAYLOADS.has(payloadHash) && payloadHash !== UNSIGNED_PAYLOAD && !hexHash) {
       throw new S3Failure(
         "InvalidArgument",
-        "x-amz-content-sha256 must be a SHA-256 in hex or UNSIGNED-PAYLOAD",
+        "x-amz-content-sha256 must be a SHA-256 in hex, UNSIGNED-PAYLOAD or an aws-chunked form",
       );
     }
-    return { uid: key.uid, payloadHash };
+    return { uid: key.uid, payloadHash, signature: verified.value };
   }
 
   private async accessKey(accessKeyId: string): Promise<{ uid: string; secret: string }> {
@@ -464,12 +462,19 @@ export class S3Gateway {
     if (headers.has("x-amz-copy-source")) {
       throw new S3Failure("NotImplemented", "CopyObject is not implemented by this gateway yet");
     }
-    const lengthText = headers.get("content-length");
+    const chunked = STREAMING_PAYLOADS.has(caller.payloadHash);
+    // An aws-chunked body's own length is its framing's; the object's is declared apart.
+    const lengthText = headers.get(chunked ? "x-amz-decoded-content-length" : "content-length");
     if (lengthText === undefined) {
-      throw new S3Failure("MissingContentLength", "a PUT needs a Content-Length");
+      throw new S3Failure(
+        "MissingContentLength",
+        chunked
+          ? "an aws-chunked PUT needs x-amz-decoded-content-length"
+          : "a PUT needs a Content-Length",
+      );
     }
     if (!/^\d{1,15}$/.test(lengthText))
-      throw new S3Failure("InvalidArgument", "Content-Length is not a number");
+      throw new S3Failure("InvalidArgument", "the body's length is not a number");
     const length = Number(lengthText);
     if (length > PUT_OBJECT_BYTES_MAX) {
       throw new S3Failure("EntityTooLarge", `one PUT stores at most ${PUT_OBJECT_BYTES_MAX} bytes`);
@@ -477,12 +482,16 @@ export class S3Gateway {
     const contentMd5 = headers.get("content-md5");
     const expectedMd5 = contentMd5 === undefined ? null : md5HexOfHeader(contentMd5);
     const meta = userMetadata(headers);
+    const body = chunked
+      ? decodeChunked(request.stream(), caller)
+      : { stream: request.stream(), checksums: () => undefined };
     const source = streamSource(
       `${object.bucket}/${object.key}`,
       length,
-      request.stream(),
+      body.stream,
       (digests: StreamDigests) => {
-        if (caller.payloadHash !== UNSIGNED_PAYLOAD && digests.sha256Hex !== caller.payloadHash) {
+        const signedHash = !chunked && caller.payloadHash !== UNSIGNED_PAYLOAD;
+        if (signedHash && digests.sha256Hex !== caller.payloadHash) {
           throw new S3Failure(
             "XAmzContentSHA256Mismatch",
             "the body's SHA-256 is not the x-amz-content-sha256 that was signed",
@@ -494,6 +503,7 @@ export class S3Gateway {
             "the Content-MD5 you specified did not match what we received",
           );
         }
+        body.checksums(digests);
       },
     );
     try {
@@ -620,6 +630,68 @@ export class S3Gateway {
           : s3Error("InternalError", "we encountered an internal error; retry");
     }
   }
+}
+
+const STREAMING_PAYLOADS: ReadonlySet<string> = new Set([
+  STREAMING_SIGNED_PAYLOAD,
+  STREAMING_SIGNED_PAYLOAD_TRAILER,
+  STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+]);
+
+/**
+ * An aws-chunked body decoded as it arrives: signed chunks checked link by link, trailing
+ * checksums (x-amz-checksum-crc32, -crc32c, -sha256) compared with the bytes once all came.
+ */
+function decodeChunked(
+  raw: ReadableStream<Uint8Array>,
+  caller: Caller,
+): { stream: ReadableStream<Uint8Array>; checksums: (digests: StreamDigests) => void } {
+  const signed = caller.payloadHash !== STREAMING_UNSIGNED_PAYLOAD_TRAILER;
+  const decoder = new AwsChunkedDecoder({
+    signed: signed ? caller.signature : null,
+    hashes: NODE_HASHES,
+    trailer: caller.payloadHash !== STREAMING_SIGNED_PAYLOAD,
+  });
+  const crc32 = new Crc("crc32");
+  const crc32c = new Crc("crc32c");
+  const stream = raw.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(bytes, controller) {
+        const out = decoder.push(bytes);
+        if (!Array.isArray(out)) throw new S3Failure(out.code, out.message);
+        for (const part of out) {
+          crc32.update(part);
+          crc32c.update(part);
+          controller.enqueue(part);
+        }
+      },
+      flush() {
+        const ended = decoder.end();
+        if (ended !== null) throw new S3Failure(ended.code, ended.message);
+      },
+    }),
+  );
+  const checksums = (digests: StreamDigests) => {
+    const trailers = trailerValues(decoder.trailers);
+    const computed: Record<string, string> = {
+      "x-amz-checksum-crc32": crc32.base64(),
+      "x-amz-checksum-crc32c": crc32c.base64(),
+      "x-amz-checksum-sha256": Buffer.from(digests.sha256Hex, "hex").toString("base64"),
+    };
+    for (const [name, value] of trailers) {
+      if (!name.startsWith("x-amz-checksum-")) continue;
+      const ours = computed[name];
+      if (ours === undefined) {
+        throw new S3Failure(
+          "InvalidRequest",
+          `the checksum ${name} is not supported; use crc32, crc32c or sha256`,
+        );
+      }
+      if (ours !== value)
+        throw new S3Failure("BadDigest", `the ${name} sent does not match the body`);
+    }
+  };
+  return { stream, checksums };
 }
 
 /** The request as SigV4 must see it: the target exactly as sent, headers by lower name. */
