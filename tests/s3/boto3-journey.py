@@ -46,7 +46,7 @@ s3.put_object(
     ContentType="image/jpeg",
     Metadata={"owner": "alice", "taken": "2026-12-07"},
 )
-keys = ["2026/dog.jpg", "2025/old.jpg", "a b/ü ✓.txt", "top.txt", "dir/../dots.txt", "empty"]
+keys = ["2026/dog.jpg", "2025/old.jpg", "a b/ü ✓.txt", "top.txt", "dir/../dots.txt", "empty", "x&y<z>'.txt"]
 for key in keys:
     s3.put_object(Bucket="photos", Key=key, Body=b"" if key == "empty" else key.encode())
 
@@ -114,8 +114,12 @@ unknown = boto3.client(
 )
 out["unknown_key"] = code_of(lambda: unknown.list_buckets())
 
-for key in ["2026/cat.jpg", *keys]:
-    s3.delete_object(Bucket="photos", Key=key)
+s3.delete_object(Bucket="photos", Key="2026/cat.jpg")
+batch = s3.delete_objects(
+    Bucket="photos", Delete={"Objects": [{"Key": key} for key in [*keys, "never-was"]]}
+)
+out["delete_objects"] = sorted(d["Key"] for d in batch.get("Deleted", []))
+out["delete_objects_errors"] = batch.get("Errors", [])
 out["delete_missing"] = code_of(lambda: s3.delete_object(Bucket="photos", Key="never-was"))
 out["after_deletes"] = s3.list_objects_v2(Bucket="photos").get("KeyCount")
 s3.delete_bucket(Bucket="photos")

@@ -124,7 +124,7 @@ test.skipIf(skip)(
     expect(out.dots_key).toBe("dir/../dots.txt");
     expect(out.empty_len).toBe(0);
     expect(out.top_level).toEqual({
-      keys: ["empty", "top.txt"],
+      keys: ["empty", "top.txt", "x&y<z>'.txt"],
       prefixes: ["2025/", "2026/", "a b/", "dir/"],
     });
     const all = [
@@ -135,6 +135,7 @@ test.skipIf(skip)(
       "dir/../dots.txt",
       "empty",
       "top.txt",
+      "x&y<z>'.txt",
     ];
     expect(out.paged_v2).toEqual(all);
     expect(out.paged_v1).toEqual(all);
@@ -159,6 +160,10 @@ test.skipIf(skip)(
       unknown_key: "InvalidAccessKeyId",
       delete_missing: "ok",
     });
+    expect(out.delete_objects).toEqual(
+      [...all.filter((key) => key !== "2026/cat.jpg"), "never-was"].sort(),
+    );
+    expect(out.delete_objects_errors).toEqual([]);
     expect(out.after_deletes).toBe(0);
     expect(out.buckets_end).toEqual(["ftfs"]);
   },

@@ -6,3 +6,4 @@ export * from "./routing.ts";
 export * from "./s3-error.ts";
 export * from "./sigv4.ts";
 export * from "./xml.ts";
+export * from "./xml-read.ts";

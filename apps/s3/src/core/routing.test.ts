@@ -50,7 +50,12 @@ describe("route", () => {
 
   test("what is not served is named", () => {
     expect(op("GET", "/photos?versioning")).toEqual({ unsupported: "?versioning" });
-    expect(op("POST", "/photos?delete")).toEqual({ unsupported: "?delete" });
+    expect(op("POST", "/photos?delete")).toEqual({
+      op: "DeleteObjects",
+      bucket: "photos",
+      key: null,
+    });
+    expect(op("POST", "/photos/k?uploads")).toEqual({ unsupported: "?uploads" });
     expect(op("PUT", "/photos/k?uploadId=1&partNumber=2").unsupported).toBeDefined();
     expect(op("PATCH", "/photos/k")).toEqual({ unsupported: "PATCH /photos/k" });
   });

@@ -18,7 +18,8 @@ export type S3Operation =
   | "PutObject"
   | "GetObject"
   | "HeadObject"
-  | "DeleteObject";
+  | "DeleteObject"
+  | "DeleteObjects";
 
 export type Route =
   | {
@@ -36,7 +37,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   "acl",
   "analytics",
   "cors",
-  "delete",
   "encryption",
   "intelligent-tiering",
   "inventory",
@@ -92,7 +92,12 @@ export function route(
   for (const subresource of UNSUPPORTED_SUBRESOURCES) {
     if (query.has(subresource)) return { kind: "unsupported", what: `?${subresource}` };
   }
-  if (method === "POST") return { kind: "unsupported", what: "POST" };
+  if (method === "POST") {
+    if (bucket !== null && key === null && query.has("delete")) {
+      return { kind: "operation", operation: "DeleteObjects", bucket, key, query };
+    }
+    return { kind: "unsupported", what: "POST" };
+  }
   const operation = operationOf(method, bucket, key, query);
   if (operation === null) return { kind: "unsupported", what: `${method} ${rawPath}` };
   return { kind: "operation", operation, bucket, key, query };

@@ -38,6 +38,10 @@ import {
 import { streamSource, type FtfsClient, type StreamDigests } from "@ftfs/client";
 import {
   afterEveryKeyWith,
+  childrenNamed,
+  childText,
+  parseXml,
+  XML_BODY_BYTES_MAX,
   AwsChunkedDecoder,
   Crc,
   trailerValues,
@@ -65,6 +69,8 @@ import {
 
 /** An access key's user and secret are kept this long: a removed key stops within it. */
 export const ACCESS_KEY_CACHE_MS = 5_000;
+/** Keys one DeleteObjects request may name (S3's limit). */
+const DELETE_OBJECTS_MAX = 1_000;
 /** S3's max-keys: the default and the most one listing answers. */
 const LIST_KEYS_MAX = 1_000;
 /** The largest object one PUT stores (S3's single-PUT limit). */
@@ -248,6 +254,8 @@ export class S3Gateway {
         return this.getObject(uid, objectName(bucket, key), arrived, false);
       case "DeleteObject":
         return this.deleteObject(uid, objectName(bucket, key));
+      case "DeleteObjects":
+        return this.deleteObjects(caller, requireBucket(bucket), request, arrived);
     }
   }
 
@@ -599,6 +607,86 @@ export class S3Gateway {
       if (!(error instanceof FtfsError && error.code === "NOT_FOUND")) throw error;
     }
     return new Response(null, { status: 204 });
+  }
+
+  /** DeleteObjects: up to 1,000 keys named in XML, each deleted and reported on its own. */
+  private async deleteObjects(
+    caller: Caller,
+    bucket: string,
+    request: RequestBodyStream,
+    arrived: ArrivedRequest,
+  ): Promise<Response> {
+    const text = await this.smallBody(caller, request, arrived);
+    const root = parseXml(text);
+    if (root === null || root.name !== "Delete") {
+      throw new S3Failure("MalformedXML", "the XML you provided was not well-formed");
+    }
+    const objects = childrenNamed(root, "Object");
+    if (objects.length === 0 || objects.length > DELETE_OBJECTS_MAX) {
+      throw new S3Failure(
+        "MalformedXML",
+        `a DeleteObjects request names 1 to ${DELETE_OBJECTS_MAX} keys`,
+      );
+    }
+    const quiet = childText(root, "Quiet") === "true";
+    const results: string[] = [];
+    for (const entry of objects) {
+      const key = childText(entry, "Key") ?? "";
+      try {
+        if (childText(entry, "VersionId") !== null) {
+          throw new S3Failure("NotImplemented", "deleting a given version is not implemented yet");
+        }
+        await this.deleteObject(caller.uid, objectName(bucket, key));
+        if (!quiet) results.push(el("Deleted", [el("Key", key)]));
+      } catch (error) {
+        const s3 = this.s3ErrorOf(error);
+        results.push(el("Error", [el("Key", key), el("Code", s3.code), el("Message", s3.message)]));
+      }
+    }
+    return xmlResponse(document("DeleteResult", results));
+  }
+
+  /** A small request body (XML), bounded, checked against what the client signed or sent. */
+  private async smallBody(
+    caller: Caller,
+    request: RequestBodyStream,
+    arrived: ArrivedRequest,
+  ): Promise<string> {
+    const parts: Uint8Array[] = [];
+    let bytes = 0;
+    const reader = request.stream().getReader();
+    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+      bytes += next.value.length;
+      if (bytes > XML_BODY_BYTES_MAX) {
+        await reader.cancel();
+        throw new S3Failure(
+          "MalformedXML",
+          `the request body is larger than ${XML_BODY_BYTES_MAX} bytes`,
+        );
+      }
+      parts.push(next.value);
+    }
+    const body = Buffer.concat(parts);
+    if (/^[0-9a-f]{64}$/.test(caller.payloadHash)) {
+      const sha256 = new Bun.CryptoHasher("sha256").update(body).digest("hex");
+      if (sha256 !== caller.payloadHash) {
+        throw new S3Failure(
+          "XAmzContentSHA256Mismatch",
+          "the body's SHA-256 is not the one signed",
+        );
+      }
+    }
+    const contentMd5 = arrived.headers.get("content-md5");
+    if (contentMd5 !== undefined) {
+      const md5 = new Bun.CryptoHasher("md5").update(body).digest("hex");
+      if (md5 !== md5HexOfHeader(contentMd5)) {
+        throw new S3Failure(
+          "BadDigest",
+          "the Content-MD5 you specified did not match what we received",
+        );
+      }
+    }
+    return new TextDecoder().decode(body);
   }
 
   private s3ErrorOf(error: unknown): S3Error {
