@@ -309,3 +309,108 @@ test.skipIf(skip)(
     }
   },
 );
+
+const RCLONE = "/usr/bin/rclone";
+const S3CMD = "/usr/bin/s3cmd";
+
+function tool(command: readonly string[], cwd: string, env: Record<string, string> = {}) {
+  const run = Bun.spawnSync([...command], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: cwd, ...env },
+  });
+  return { code: run.exitCode, out: run.stdout.toString(), err: run.stderr.toString() };
+}
+
+async function treeOn(disk: string, files: ReadonlyMap<string, string>): Promise<void> {
+  for (const [name, text] of files) await Bun.write(join(disk, name), text);
+}
+
+const TREE = new Map([
+  ["a.txt", "alpha\n"],
+  ["dir/b.bin", "b".repeat(300_000)],
+  ["dir/sub/c.txt", "gamma\n"],
+  ["ü space.txt", "unicode\n"],
+]);
+
+test.skipIf(!existsSync(RCLONE) && process.env.CI !== "true")(
+  "rclone: sync up, check (its own hashing), lsf, sync down, purge",
+  async () => {
+    const folder = await mkdtemp(join(tmpdir(), "ftfs-rclone-"));
+    await treeOn(join(folder, "up"), TREE);
+    // A remote named ft, configured by environment (rclone's own way), no config file.
+    const remote = "ft:";
+    const config = {
+      RCLONE_CONFIG_FT_TYPE: "s3",
+      RCLONE_CONFIG_FT_PROVIDER: "Other",
+      RCLONE_CONFIG_FT_ACCESS_KEY_ID: accessKey.accessKeyId,
+      RCLONE_CONFIG_FT_SECRET_ACCESS_KEY: accessKey.secret,
+      RCLONE_CONFIG_FT_ENDPOINT: endpoint,
+      RCLONE_CONFIG_FT_REGION: "us-east-1",
+    };
+    const rclone = (...args: string[]) =>
+      tool([RCLONE, "--config", "/dev/null", ...args], folder, config);
+    const ok = (run: { code: number; out: string; err: string }) => {
+      expect({
+        code: run.code,
+        err: run.err.split("\n").filter((line) => /ERROR/.test(line)),
+      }).toEqual({
+        code: 0,
+        err: [],
+      });
+      return run.out;
+    };
+    ok(rclone("mkdir", `${remote}rc-bucket`));
+    ok(rclone("sync", join(folder, "up"), `${remote}rc-bucket`));
+    ok(rclone("check", join(folder, "up"), `${remote}rc-bucket`));
+    const listed = ok(rclone("lsf", "-R", "--files-only", `${remote}rc-bucket`));
+    expect(listed.trim().split("\n").sort()).toEqual([...TREE.keys()].sort());
+    ok(rclone("sync", `${remote}rc-bucket`, join(folder, "down")));
+    for (const [name, text] of TREE)
+      expect(await Bun.file(join(folder, "down", name)).text()).toBe(text);
+    ok(rclone("purge", `${remote}rc-bucket`));
+    expect(ok(rclone("lsf", remote))).not.toContain("rc-bucket");
+  },
+);
+
+test.skipIf(!existsSync(S3CMD) && process.env.CI !== "true")(
+  "s3cmd: mb, put, ls, get, sync, del, rb",
+  async () => {
+    const folder = await mkdtemp(join(tmpdir(), "ftfs-s3cmd-"));
+    await treeOn(join(folder, "up"), TREE);
+    const host = endpoint.replace("http://", "");
+    const s3cmd = (...args: string[]) =>
+      tool(
+        [
+          S3CMD,
+          "--config=/dev/null",
+          `--access_key=${accessKey.accessKeyId}`,
+          `--secret_key=${accessKey.secret}`,
+          `--host=${host}`,
+          `--host-bucket=${host}`,
+          "--no-ssl",
+          "--region=us-east-1",
+          ...args,
+        ],
+        folder,
+      );
+    const ok = (run: { code: number; out: string; err: string }) => {
+      expect({
+        code: run.code,
+        err: run.err.split("\n").filter((line) => /ERROR/.test(line)),
+      }).toEqual({
+        code: 0,
+        err: [],
+      });
+      return run.out;
+    };
+    ok(s3cmd("mb", "s3://cmd-bucket"));
+    ok(s3cmd("put", join(folder, "up", "a.txt"), "s3://cmd-bucket/a.txt"));
+    ok(s3cmd("sync", `${join(folder, "up")}/`, "s3://cmd-bucket/tree/"));
+    const listed = ok(s3cmd("ls", "-r", "s3://cmd-bucket"));
+    for (const name of TREE.keys()) expect(listed).toContain(`s3://cmd-bucket/tree/${name}`);
+    ok(s3cmd("get", "s3://cmd-bucket/tree/dir/b.bin", join(folder, "b.bin")));
+    expect(await Bun.file(join(folder, "b.bin")).text()).toBe(TREE.get("dir/b.bin") ?? "");
+    ok(s3cmd("del", "--recursive", "--force", "s3://cmd-bucket"));
+    ok(s3cmd("rb", "s3://cmd-bucket"));
+  },
+);

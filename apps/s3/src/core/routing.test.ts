@@ -49,7 +49,8 @@ describe("route", () => {
   });
 
   test("what is not served is named", () => {
-    expect(op("GET", "/photos?versioning")).toEqual({ unsupported: "?versioning" });
+    expect(op("GET", "/photos?versioning").op).toBe("GetBucketVersioning");
+    expect(op("PUT", "/photos?versioning")).toEqual({ unsupported: "?versioning" });
     expect(op("POST", "/photos?delete")).toEqual({
       op: "DeleteObjects",
       bucket: "photos",

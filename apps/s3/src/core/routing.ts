@@ -19,7 +19,8 @@ export type S3Operation =
   | "GetObject"
   | "HeadObject"
   | "DeleteObject"
-  | "DeleteObjects";
+  | "DeleteObjects"
+  | "GetBucketVersioning";
 
 export type Route =
   | {
@@ -88,6 +89,10 @@ export function route(
     const slash = rest.indexOf("/");
     bucket = rest === "" ? null : slash < 0 ? rest : rest.slice(0, slash);
     key = slash < 0 || slash === rest.length - 1 ? null : rest.slice(slash + 1);
+  }
+  // Versioning's state can be read (never enabled, for now); setting it is not served yet.
+  if (method === "GET" && bucket !== null && key === null && query.has("versioning")) {
+    return { kind: "operation", operation: "GetBucketVersioning", bucket, key, query };
   }
   for (const subresource of UNSUPPORTED_SUBRESOURCES) {
     if (query.has(subresource)) return { kind: "unsupported", what: `?${subresource}` };

@@ -243,6 +243,14 @@ export class S3Gateway {
             this.options.region === "us-east-1" ? "" : this.options.region,
           ]),
         );
+      case "GetBucketVersioning":
+        await this.options.client.listObjects(uid, requireBucket(bucket), {
+          prefix: "",
+          after: null,
+          countMax: 1,
+        });
+        // Never enabled: S3 answers an empty configuration for such a bucket.
+        return xmlResponse(document("VersioningConfiguration", []));
       case "ListObjectsV2":
       case "ListObjects":
         return this.listObjects(uid, requireBucket(bucket), query, operation === "ListObjectsV2");
