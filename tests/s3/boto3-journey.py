@@ -88,6 +88,30 @@ out["prefix_2026"] = [o["Key"] for o in s3.list_objects_v2(Bucket="photos", Pref
 url = s3.generate_presigned_url("get_object", Params={"Bucket": "photos", "Key": "top.txt"}, ExpiresIn=300)
 out["presigned"] = urllib.request.urlopen(url).read().decode()
 
+s3.copy_object(Bucket="photos", Key="copies/cat.jpg", CopySource={"Bucket": "photos", "Key": "2026/cat.jpg"})
+copied = s3.get_object(Bucket="photos", Key="copies/cat.jpg")
+out["copy"] = {
+    "same": hashlib.sha256(copied["Body"].read()).hexdigest() == hashlib.sha256(big).hexdigest(),
+    "etag": copied["ETag"],
+    "type": copied["ContentType"],
+    "meta": copied["Metadata"],
+}
+s3.copy_object(
+    Bucket="photos",
+    Key="copies/cat2.jpg",
+    CopySource="photos/2026/cat.jpg",
+    MetadataDirective="REPLACE",
+    ContentType="image/png",
+    Metadata={"new": "yes"},
+)
+replaced = s3.head_object(Bucket="photos", Key="copies/cat2.jpg")
+out["copy_replaced"] = {"type": replaced["ContentType"], "meta": replaced["Metadata"], "etag": replaced["ETag"]}
+out["copy_self"] = code_of(lambda: s3.copy_object(Bucket="photos", Key="top.txt", CopySource="photos/top.txt"))
+out["copy_missing"] = code_of(lambda: s3.copy_object(Bucket="photos", Key="y", CopySource="photos/missing"))
+s3.delete_objects(
+    Bucket="photos", Delete={"Objects": [{"Key": "copies/cat.jpg"}, {"Key": "copies/cat2.jpg"}]}
+)
+
 out["no_such_key"] = code_of(lambda: s3.get_object(Bucket="photos", Key="missing"))
 out["no_such_bucket"] = code_of(lambda: s3.list_objects_v2(Bucket="nothere"))
 out["not_empty"] = code_of(lambda: s3.delete_bucket(Bucket="photos"))

@@ -141,6 +141,18 @@ test.skipIf(skip)(
     expect(out.paged_v1).toEqual(all);
     expect(out.prefix_2026).toEqual(["2026/cat.jpg", "2026/dog.jpg"]);
     expect(out.presigned).toBe("top.txt");
+    expect(out.copy).toEqual({
+      same: true,
+      etag: out.head.md5,
+      type: "image/jpeg",
+      meta: { owner: "alice", taken: "2026-12-07" },
+    });
+    expect(out.copy_replaced).toEqual({
+      type: "image/png",
+      meta: { new: "yes" },
+      etag: out.head.md5,
+    });
+    expect([out.copy_self, out.copy_missing]).toEqual(["InvalidRequest", "NoSuchKey"]);
     expect({
       no_such_key: out.no_such_key,
       no_such_bucket: out.no_such_bucket,
@@ -216,7 +228,7 @@ function aws(args: readonly string[], cwd: string) {
 }
 
 test.skipIf(awsMissing && process.env.CI !== "true")(
-  "the AWS CLI: mb, cp both ways, ls, sync, s3api head-object, rm, rb",
+  "the AWS CLI: mb, cp both ways and bucket to bucket, ls, sync, s3api head-object, rm, rb",
   async () => {
     const folder = await mkdtemp(join(tmpdir(), "ftfs-aws-"));
     const files = new Map([
@@ -252,6 +264,8 @@ test.skipIf(awsMissing && process.env.CI !== "true")(
     ) as { ContentLength: number; ETag: string };
     expect(head.ContentLength).toBe(11);
     expect(head.ETag).toBe(`"${new Bun.CryptoHasher("md5").update("first file\n").digest("hex")}"`);
+    ok(aws(["s3", "cp", "s3://cli-bucket/one.txt", "s3://cli-bucket/copied.txt"], folder));
+    expect(ok(aws(["s3", "cp", "s3://cli-bucket/copied.txt", "-"], folder))).toBe("first file\n");
     const refused = aws(["s3", "rb", "s3://cli-bucket"], folder);
     expect(refused.code).not.toBe(0);
     expect(refused.err).toContain("BucketNotEmpty");

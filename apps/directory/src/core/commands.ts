@@ -147,6 +147,27 @@ export interface BucketDelete {
   readonly atMs: number;
 }
 
+/**
+ * Make a kept version's bytes the newest version of another name, by its chunk list (S3's
+ * CopyObject: no byte moves). Checked when applied, so a source deleted meanwhile is never
+ * copied: its chunks may already be collected. Idempotent by uploadId, as a commit is.
+ */
+export interface CopyVersion {
+  readonly type: "copyVersion";
+  readonly uid: string;
+  readonly from: string;
+  /** The source's version; absent: its newest. */
+  readonly fromVersion?: number;
+  readonly name: string;
+  readonly uploadId: string;
+  readonly atMs: number;
+  readonly quotaBytesDefault?: number;
+  readonly quotaFilesDefault?: number;
+  readonly keepVersions?: number;
+  /** The copy's attributes; absent: the source's. */
+  readonly attrs?: ObjectAttrs;
+}
+
 /** Remove a name by writing a tombstone version. Idempotent by requestId. */
 export interface DeleteFile {
   readonly type: "deleteFile";
@@ -218,6 +239,7 @@ export type Command =
   | AccessKeysReseal
   | BucketCreate
   | BucketDelete
+  | CopyVersion
   | SweepUploads;
 export type CommandType = Command["type"];
 
@@ -237,6 +259,7 @@ export interface Outcomes {
   readonly accessKeysReseal: { readonly resealed: number };
   readonly bucketCreate: { readonly created: boolean; readonly createdAtMs: number };
   readonly bucketDelete: { readonly deleted: boolean };
+  readonly copyVersion: { readonly version: number; readonly createdAtMs: number };
   /** Uploads newly recorded as swept. */
   readonly sweepUploads: { readonly swept: number };
 }
@@ -315,6 +338,19 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     uid: uidField,
     accessKeyId: accessKeyIdField,
     atMs: timeMsField,
+  }),
+  copyVersion: obj({
+    type: literal("copyVersion"),
+    uid: uidField,
+    from: fileNameField,
+    fromVersion: opt(versionField),
+    name: fileNameField,
+    uploadId: requestIdField,
+    atMs: timeMsField,
+    quotaBytesDefault: opt(quotaField),
+    quotaFilesDefault: opt(quotaField),
+    keepVersions: opt(int({ min: 1, max: KEEP_VERSIONS_MAX })),
+    attrs: opt(objectAttrsSchema),
   }),
   bucketCreate: obj({
     type: literal("bucketCreate"),

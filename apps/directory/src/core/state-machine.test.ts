@@ -177,6 +177,47 @@ describe("buckets and objects", () => {
   });
 });
 
+describe("copyVersion", () => {
+  const copy = (from: string, name: string, uploadId: string, extra = {}) =>
+    ({ type: "copyVersion", uid: "alice", from, name, uploadId, atMs: T0_MS, ...extra }) as const;
+
+  test("the copy is a new version with the source's chunks, kept and told to their groups", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a", "u1", [chunk(1, 10), chunk(2, 4, "s2")]));
+    const before = store.pendingNotices("s2", 100).length;
+    expect(applyOk(store, copy("a", "b", "c1"))).toEqual({ version: 1, createdAtMs: T0_MS });
+    const a = store.latestVersion("alice", "a");
+    const b = store.latestVersion("alice", "b");
+    expect(b?.kind === "live" && a?.kind === "live" && b.chunks).toEqual(
+      a?.kind === "live" ? a.chunks : [],
+    );
+    expect(b?.kind === "live" && b.uploadId).toBe("c1");
+    expect(store.pendingNotices("s2", 100).length).toBe(before + 1);
+    // A retried copy answers the same; the usage counts the copy's bytes too.
+    expect(applyOk(store, copy("a", "b", "c1")).version).toBe(1);
+    expect(store.getUsage("alice")).toEqual({ bytes: 28, files: 2 });
+  });
+
+  test("a source deleted before the copy applies is never copied, and stays refused", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "a", "u1", [chunk(1, 10)]));
+    applyOk(store, { type: "deleteFile", uid: "alice", name: "a", requestId: "r1", atMs: T0_MS });
+    expect(errorCode(apply(store, copy("a", "b", "c1")))).toBe("NOT_FOUND");
+    applyOk(store, commit("alice", "a", "u2", [chunk(2, 10)]));
+    expect(errorCode(apply(store, copy("a", "b", "c1")))).toBe("UPLOAD_EXPIRED");
+    expect(store.latestVersion("alice", "b")).toBeUndefined();
+  });
+
+  test("an older kept version can be the source; a pruned one cannot", () => {
+    const store = freshStore();
+    applyOk(store, { ...commit("alice", "a", "u1", [chunk(1, 10)]), keepVersions: 2 });
+    applyOk(store, { ...commit("alice", "a", "u2", [chunk(2, 10)]), keepVersions: 2 });
+    expect(applyOk(store, copy("a", "old", "c1", { fromVersion: 1 })).version).toBe(1);
+    applyOk(store, { ...commit("alice", "a", "u3", [chunk(3, 10)]), keepVersions: 2 });
+    expect(errorCode(apply(store, copy("a", "gone", "c2", { fromVersion: 1 })))).toBe("NOT_FOUND");
+  });
+});
+
 describe("access keys", () => {
   const sealed = (n: number) => ({
     keyId: "0a1b2c3d",

@@ -32,6 +32,7 @@ import type {
   AccessKeysReseal,
   Command,
   CommitVersion,
+  CopyVersion,
   CreateUser,
   DeleteFile,
   MoveVersion,
@@ -70,6 +71,8 @@ function execute(tx: MetadataTx, index: number, command: Command): Result<Outcom
       return createUser(tx, command);
     case "commitVersion":
       return commitVersion(tx, index, command);
+    case "copyVersion":
+      return copyVersion(tx, index, command);
     case "deleteFile":
       return deleteFile(tx, index, command);
     case "setGroupConfig":
@@ -251,6 +254,69 @@ function commitVersion(
   }
   const deadlineMs = uploadDeadlineMs(uploadId) ?? command.atMs;
   return refusedForGood(tx, uid, uploadId, deadlineMs, commitNewVersion(tx, index, command));
+}
+
+/** A copy is the commit of the source's manifest under a new upload, judged when applied. */
+function copyVersion(
+  tx: MetadataTx,
+  index: number,
+  command: CopyVersion,
+): Result<Outcomes["copyVersion"]> {
+  const { uid, from, fromVersion, name, uploadId } = command;
+  const earlier = tx.findUpload(uid, uploadId);
+  if (earlier !== undefined) {
+    if (earlier.name !== name) {
+      return fail("MANIFEST_MISMATCH", `upload ${uploadId} was already committed as another name`);
+    }
+    return ok({ version: earlier.version, createdAtMs: earlier.createdAtMs });
+  }
+  const valid = checkUserAndName(tx, uid, from);
+  if (!valid.ok) return valid;
+  const source = keptSource(tx, uid, from, fromVersion);
+  const deadlineMs = uploadDeadlineMs(uploadId) ?? command.atMs;
+  if (!source.ok) return refusedForGood(tx, uid, uploadId, deadlineMs, source);
+  const { bytes, sha256, chunks } = source.value;
+  const attrs = command.attrs ?? source.value.attrs;
+  const commit: CommitVersion = {
+    type: "commitVersion",
+    uid,
+    name,
+    uploadId,
+    bytes,
+    sha256,
+    chunks,
+    atMs: command.atMs,
+    ...(command.quotaBytesDefault === undefined
+      ? {}
+      : { quotaBytesDefault: command.quotaBytesDefault }),
+    ...(command.quotaFilesDefault === undefined
+      ? {}
+      : { quotaFilesDefault: command.quotaFilesDefault }),
+    ...(command.keepVersions === undefined ? {} : { keepVersions: command.keepVersions }),
+    ...(attrs === undefined ? {} : { attrs }),
+  };
+  return refusedForGood(tx, uid, uploadId, deadlineMs, commitNewVersion(tx, index, commit));
+}
+
+/** The version a copy reads: live, not pruned, not below a tombstone. */
+function keptSource(
+  tx: MetadataTx,
+  uid: string,
+  name: string,
+  version: number | undefined,
+): Result<LiveVersion> {
+  const record =
+    version === undefined ? tx.latestVersion(uid, name) : tx.getVersion(uid, name, version);
+  const deletedThrough = tx.latestTombstone(uid, name)?.version ?? 0;
+  if (
+    record === undefined ||
+    record.kind !== "live" ||
+    record.pruned === true ||
+    record.version < deletedThrough
+  ) {
+    return noSuchFile(uid, name);
+  }
+  return ok(record);
 }
 
 function commitNewVersion(

@@ -272,6 +272,30 @@ function checkUploadQuota(
   return checkQuota(uid, name, usage, plan.usage, limitsOf(user, context.settings.quotaDefaults));
 }
 
+async function onCopyObject(
+  context: DirectoryContext,
+  body: RequestBody<"copyObject">,
+): Answer<"copyObject"> {
+  const { uid, from, fromVersion, name, uploadId, attrs } = body;
+  const valid = checkUserAndName(context.store, uid, name);
+  if (!valid.ok) return valid;
+  const copied = await context.proposer.propose({
+    type: "copyVersion",
+    uid,
+    from,
+    ...(fromVersion === undefined ? {} : { fromVersion }),
+    name,
+    uploadId,
+    atMs: context.nowMs(),
+    ...context.settings.quotaDefaults,
+    keepVersions: context.settings.keepVersions,
+    ...(attrs === undefined ? {} : { attrs }),
+  });
+  if (!copied.ok) return copied;
+  context.logger.info("version copied", { uid, name, version: copied.value.version });
+  return ok({ body: copied.value });
+}
+
 async function onCommitUpload(
   context: DirectoryContext,
   body: RequestBody<"commitUpload">,
@@ -569,6 +593,7 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     bucketDelete: forUser(served((body) => onBucketDelete(context, body))),
     bucketList: forUser(served((body) => onBucketList(context, body))),
     listObjects: forUser(served((body) => onListObjects(context, body))),
+    copyObject: forUser(served((body) => onCopyObject(context, body))),
     listGroups: served(async () => ok({ body: { groups: context.store.listGroups() } })),
     connect: servedForUser((body, request) => onConnect(context, body, request)),
     placeUpload: servedForUser((body) => onPlaceUpload(context, body)),

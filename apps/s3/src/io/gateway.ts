@@ -475,8 +475,10 @@ export class S3Gateway {
     arrived: ArrivedRequest,
   ): Promise<Response> {
     const headers = arrived.headers;
-    if (headers.has("x-amz-copy-source")) {
-      throw new S3Failure("NotImplemented", "CopyObject is not implemented by this gateway yet");
+    const copySource = headers.get("x-amz-copy-source");
+    if (copySource !== undefined) {
+      await request.discard();
+      return this.copyObject(caller.uid, copySource, object, headers);
     }
     const chunked = STREAMING_PAYLOADS.has(caller.payloadHash);
     // An aws-chunked body's own length is its framing's; the object's is declared apart.
@@ -536,6 +538,56 @@ export class S3Gateway {
     } finally {
       await source.close();
     }
+  }
+
+  /** CopyObject: the source's chunk list under the new key, with its or new metadata. */
+  private async copyObject(
+    uid: string,
+    copySource: string,
+    object: ObjectName,
+    headers: ReadonlyMap<string, string>,
+  ): Promise<Response> {
+    if ([...headers.keys()].some((name) => name.startsWith("x-amz-copy-source-if-"))) {
+      throw new S3Failure("NotImplemented", "conditional copies are not implemented yet");
+    }
+    const question = copySource.indexOf("?");
+    if (question >= 0) {
+      throw new S3Failure("NotImplemented", "copying a given version is not implemented yet");
+    }
+    const decoded = safeDecodeURIComponent(copySource).replace(/^\//, "");
+    const slash = decoded.indexOf("/");
+    if (slash < 0) throw new S3Failure("InvalidArgument", "x-amz-copy-source must be bucket/key");
+    const from = objectName(decoded.slice(0, slash), decoded.slice(slash + 1));
+    const directive = headers.get("x-amz-metadata-directive") ?? "COPY";
+    if (directive !== "COPY" && directive !== "REPLACE") {
+      throw new S3Failure("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE");
+    }
+    if (directive === "COPY" && from.bucket === object.bucket && from.key === object.key) {
+      throw new S3Failure(
+        "InvalidRequest",
+        "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata",
+      );
+    }
+    const source = await this.options.client.objectManifest(uid, from);
+    const meta = userMetadata(headers);
+    const attrs: ObjectAttrs | undefined =
+      directive === "COPY"
+        ? undefined
+        : {
+            ...(source.attrs?.md5 === undefined ? {} : { md5: source.attrs.md5 }),
+            contentType: headers.get("content-type") ?? "binary/octet-stream",
+            ...(meta.length === 0 ? {} : { meta }),
+          };
+    const copied = await this.options.client.copyObject(uid, from, object, {
+      version: source.version,
+      ...(attrs === undefined ? {} : { attrs }),
+    });
+    return xmlResponse(
+      document("CopyObjectResult", [
+        el("ETag", etagOf(source.attrs?.md5, source.sha256)),
+        el("LastModified", isoTime(copied.createdAtMs)),
+      ]),
+    );
   }
 
   private async getObject(
@@ -805,6 +857,14 @@ function arrivedRequest(incoming: IncomingMessage): ArrivedRequest {
     rawQuery: question < 0 ? "" : target.slice(question + 1),
     headers,
   };
+}
+
+function safeDecodeURIComponent(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new S3Failure("InvalidArgument", "x-amz-copy-source is not valid URL encoding");
+  }
 }
 
 function requireBucket(bucket: string | null): string {

@@ -74,3 +74,8 @@ export const CLI_READ_GC_INTERVAL_BYTES = 32 * 1024 * 1024;
  * a second shows progress promptly and costs the directory nothing.
  */
 export const CLIENT_REBALANCE_POLL_INTERVAL_MS = 500;
+/**
+ * A server-side copy's upload id carries a deadline this far ahead: the copy commits in one
+ * directory command, so an hour is slack for any failover (and for clocks that differ).
+ */
+export const COPY_DEADLINE_MS = 60 * 60_000;

@@ -9,6 +9,7 @@ import {
   CLIENT_CHUNKS_IN_FLIGHT_DEFAULT,
   FtfsError,
   CONNECT_TIMEOUT_MS_DEFAULT,
+  uploadIdWithDeadline,
   type AccessKeySummary,
   type ObjectAttrs,
   type ObjectName,
@@ -32,6 +33,7 @@ import {
   CLIENT_FIRST_CONTACT_DEADLINE_MS,
   CLIENT_REBALANCE_POLL_INTERVAL_MS,
   CLIENT_RETRY_DEADLINE_MS,
+  COPY_DEADLINE_MS,
 } from "../core/limits.ts";
 import { mergeStatus, type ClusterStatus, type StatusAnswer } from "../core/status.ts";
 import { mergeOwned, type StoredFile } from "../core/storage-listing.ts";
@@ -371,6 +373,27 @@ export class FtfsClient {
     version?: number,
   ): Promise<ReadResult> {
     return runDownload(this.transfer, uid, checkedStoredName(uid, object), sink, version);
+  }
+
+  /**
+   * Copy an object (its newest version, or `version`) to another key, by chunk list: no byte
+   * moves. `attrs` absent: the source's.
+   */
+  async copyObject(
+    uid: string,
+    from: ObjectName,
+    to: ObjectName,
+    options: { readonly version?: number; readonly attrs?: ObjectAttrs } = {},
+  ): Promise<ResponseBody<"copyObject">> {
+    const request = {
+      uid,
+      from: checkedStoredName(uid, from),
+      name: checkedStoredName(uid, to),
+      uploadId: uploadIdWithDeadline(Date.now() + COPY_DEADLINE_MS, this.requestIds()),
+      ...(options.version === undefined ? {} : { fromVersion: options.version }),
+      ...(options.attrs === undefined ? {} : { attrs: options.attrs }),
+    };
+    return this.directory.call("copyObject", request);
   }
 
   /** Delete an object (every version of its key). */

@@ -55,6 +55,7 @@ export const OP_ACCESS: Readonly<Record<Op, Access>> = {
   bucketDelete: "user",
   bucketList: "user",
   listObjects: "user",
+  copyObject: "user",
   listGroups: "user",
 };
 

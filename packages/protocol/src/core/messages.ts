@@ -747,6 +747,21 @@ export const OPS = {
       }),
     }),
   },
+  /**
+   * A kept version's bytes as the newest version of `name`, by chunk list (no byte moves);
+   * `attrs` absent: the source's.
+   */
+  copyObject: {
+    request: obj({
+      uid: uidField,
+      from: fileNameField,
+      fromVersion: opt(versionField),
+      name: fileNameField,
+      uploadId: requestIdField,
+      attrs: opt(objectAttrsSchema),
+    }),
+    response: obj({ version: versionField, createdAtMs: timeMsField }),
+  },
   /** One page of a bucket's live objects with keys beginning with `prefix`, after `after`. */
   listObjects: {
     request: obj({
