@@ -16,7 +16,6 @@
 
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { Readable } from "node:stream";
 import {
   FtfsError,
   isRetryable,
@@ -149,7 +148,7 @@ export class S3Gateway {
   /** One HTTP exchange: the S3 answer, written with backpressure. */
   private async exchange(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
     const body: RequestBodyStream = {
-      stream: () => Readable.toWeb(incoming) as ReadableStream<Uint8Array>,
+      stream: () => pulledStream(incoming),
       discard: async () => {
         for await (const _ of incoming) {
           // drained: the op does not read this body
@@ -840,6 +839,30 @@ function decodeChunked(
     }
   };
   return { stream, checksums };
+}
+
+/**
+ * A request body as a web stream that reads the socket only as fast as it is consumed, so an
+ * upload never holds more than the chunks in flight (the socket's window throttles the sender).
+ */
+function pulledStream(incoming: IncomingMessage): ReadableStream<Uint8Array> {
+  const iterator = incoming[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await iterator.next();
+        if (next.done === true) controller.close();
+        else
+          controller.enqueue(
+            new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.length),
+          );
+      },
+      async cancel() {
+        await iterator.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** The request as SigV4 must see it: the target exactly as sent, headers by lower name. */
