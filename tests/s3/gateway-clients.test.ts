@@ -86,6 +86,17 @@ beforeAll(async () => {
   throw new Error("the S3 gateway did not start");
 });
 
+/** Where the Python clients find the gateway and alice's access key. */
+function pythonEnv(): Record<string, string | undefined> {
+  return {
+    ...process.env,
+    S3_ENDPOINT: endpoint,
+    S3_KEY_ID: accessKey.accessKeyId,
+    S3_SECRET: accessKey.secret,
+    AWS_EC2_METADATA_DISABLED: "true",
+  };
+}
+
 afterAll(async () => {
   gateway?.kill("SIGTERM");
   await gateway?.exited;
@@ -95,13 +106,7 @@ test.skipIf(skip)(
   "boto3's journey: buckets, objects, listings, ranges, presigned URLs, errors",
   () => {
     const run = Bun.spawnSync([PYTHON, join(import.meta.dir, "boto3-journey.py")], {
-      env: {
-        ...process.env,
-        S3_ENDPOINT: endpoint,
-        S3_KEY_ID: accessKey.accessKeyId,
-        S3_SECRET: accessKey.secret,
-        AWS_EC2_METADATA_DISABLED: "true",
-      },
+      env: pythonEnv(),
     });
     if (run.exitCode !== 0) throw new Error(`boto3 journey failed:\n${run.stderr.toString()}`);
     const out = JSON.parse(run.stdout.toString());
@@ -192,13 +197,7 @@ test.skipIf(skip)("an object put over S3 into the home bucket is a file ftfs rea
   ].join("\n");
   const run = Bun.spawnSync([PYTHON, "-c", script], {
     stdin: body,
-    env: {
-      ...process.env,
-      S3_ENDPOINT: endpoint,
-      S3_KEY_ID: accessKey.accessKeyId,
-      S3_SECRET: accessKey.secret,
-      AWS_EC2_METADATA_DISABLED: "true",
-    },
+    env: pythonEnv(),
   });
   if (run.exitCode !== 0) throw new Error(run.stderr.toString());
   const env = { FTFS_CLUSTER: fx.clusterList, FTFS_SECRET: aliceSecret };
@@ -279,12 +278,7 @@ test.skipIf(skip)(
   "aws-chunked bodies as SDKs stream them: signed chunks, checksum trailers",
   async () => {
     const run = Bun.spawnSync([PYTHON, join(import.meta.dir, "aws-chunked-put.py")], {
-      env: {
-        ...process.env,
-        S3_ENDPOINT: endpoint,
-        S3_KEY_ID: accessKey.accessKeyId,
-        S3_SECRET: accessKey.secret,
-      },
+      env: pythonEnv(),
     });
     if (run.exitCode !== 0) throw new Error(run.stderr.toString());
     const out = JSON.parse(run.stdout.toString()) as Record<string, unknown>;
