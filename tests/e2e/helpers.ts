@@ -250,3 +250,37 @@ export async function sendRaw(
   socket.end();
   return new TextDecoder().decode(Buffer.concat(received));
 }
+
+/** A self-signed certificate for 127.0.0.1 (the name clients check), and its key. */
+export async function selfSignedCertificate(
+  into: string,
+  name: string,
+): Promise<{ cert: string; key: string }> {
+  const cert = join(into, `${name}.cert.pem`);
+  const key = join(into, `${name}.key.pem`);
+  const made = Bun.spawnSync(
+    [
+      "openssl",
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdout: "ignore", stderr: "pipe" },
+  );
+  if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
+  return { cert, key };
+}

@@ -16,9 +16,10 @@ import {
   E2E_TEST_TIMEOUT_MS,
   expectOk,
   randomBytes,
+  selfSignedCertificate,
   sha256,
-  workspace,
   type Workspace,
+  workspace,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -27,40 +28,9 @@ let cluster: LocalCluster;
 let folder: string;
 let ws: Workspace;
 
-/** A self-signed certificate for 127.0.0.1 (the name clients check), and its key. */
-async function selfSigned(into: string, name: string): Promise<{ cert: string; key: string }> {
-  const cert = join(into, `${name}.cert.pem`);
-  const key = join(into, `${name}.key.pem`);
-  const made = Bun.spawnSync(
-    [
-      "openssl",
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdout: "ignore", stderr: "pipe" },
-  );
-  if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
-  return { cert, key };
-}
-
 beforeAll(async () => {
   folder = await mkdtemp(join(tmpdir(), "ftfs-tls-"));
-  const { cert, key } = await selfSigned(folder, "cluster");
+  const { cert, key } = await selfSignedCertificate(folder, "cluster");
   cluster = await startCluster({
     directories: 1,
     groups: [{ name: "s1", size: 2 }],
@@ -96,7 +66,7 @@ test("plain TCP, or TLS trusting another CA, does not get in", async () => {
   const address = cluster.directoryAddresses[0] ?? "";
   const plain = await RpcClient.connect(address, 1_000).catch((error: unknown) => error);
   expect(plain).toBeInstanceOf(FtfsError);
-  const other = await selfSigned(folder, "other");
+  const other = await selfSignedCertificate(folder, "other");
   const wrongCa = { tls: { ca: await readFile(other.cert, "utf8") } };
   const untrusted = await RpcClient.connect(address, 1_000, wrongCa).catch(
     (error: unknown) => error,

@@ -9,6 +9,10 @@ import { parseAddress } from "@ftfs/protocol/core";
 import {
   CLUSTER_KEY_FLAGS,
   createLogger,
+  parseTlsFlags,
+  TLS_FLAGS,
+  type ClientTls,
+  type ServerTls,
   exitWithParent,
   parseAddressListFlag,
   parseFlags,
@@ -30,6 +34,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: "listen", description: "host:port to serve S3 (HTTP) on", default: "127.0.0.1:7180" },
   { name: "cluster", description: "comma-separated directory node addresses" },
   ...CLUSTER_KEY_FLAGS,
+  ...TLS_FLAGS,
   { name: "region", description: "the region clients sign for", default: REGION_DEFAULT },
   {
     name: "domain",
@@ -45,6 +50,8 @@ export interface GatewayConfig {
   readonly keyring: Keyring;
   readonly region: string;
   readonly domain: string | null;
+  /** HTTPS for S3 clients, and TLS to the cluster's nodes (as a node's TLS flags mean). */
+  readonly tls: { readonly server: ServerTls; readonly client: ClientTls } | null;
 }
 
 export function parseConfig(
@@ -75,6 +82,7 @@ export function parseConfig(
     keyring,
     region,
     domain,
+    tls: parseTlsFlags(flags),
   };
 }
 
@@ -97,6 +105,7 @@ async function main(): Promise<void> {
   const client = new FtfsClient({
     directories: config.cluster,
     credentials: { kind: "node", node: `s3-${config.port}`, keyring: config.keyring },
+    ...(config.tls === null ? {} : { tls: config.tls.client }),
   });
   const gateway = await S3Gateway.start({
     hostname: config.hostname,
@@ -105,6 +114,7 @@ async function main(): Promise<void> {
     keyring: config.keyring,
     region: config.region,
     domain: config.domain,
+    tls: config.tls?.server ?? null,
     logger,
     nowMs: () => Date.now(),
   });

@@ -16,6 +16,7 @@
 
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import {
   FtfsError,
   isRetryable,
@@ -33,6 +34,7 @@ import {
   openAccessKeySecret,
   type Keyring,
   type Logger,
+  type ServerTls,
 } from "@ftfs/protocol/io";
 import { streamSource, type FtfsClient, type StreamDigests } from "@ftfs/client";
 import {
@@ -85,6 +87,8 @@ export interface GatewayOptions {
   readonly region: string;
   /** Virtual-host addressing under this domain (bucket.<domain>); null: path style only. */
   readonly domain: string | null;
+  /** Serve HTTPS with this certificate; null: plain HTTP (loopback, or behind a proxy). */
+  readonly tls: ServerTls | null;
   readonly logger: Logger;
   readonly nowMs: () => number;
 }
@@ -124,7 +128,10 @@ export class S3Gateway {
 
   /** Listens before it answers. */
   static async start(options: GatewayOptions): Promise<S3Gateway> {
-    const server = createServer();
+    const server =
+      options.tls === null
+        ? createServer()
+        : createHttpsServer({ cert: options.tls.cert, key: options.tls.key });
     const gateway = new S3Gateway(options, server);
     server.on("request", (incoming: IncomingMessage, outgoing: ServerResponse) => {
       void gateway.exchange(incoming, outgoing);

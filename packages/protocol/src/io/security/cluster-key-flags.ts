@@ -30,6 +30,22 @@ export const CLUSTER_KEY_FLAGS: readonly FlagSpec[] = [
   },
 ];
 
+/** TLS for a listener, and the CA trusted when connecting to TLS nodes. */
+export const TLS_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "tls-cert",
+    description: "PEM certificate chain: serve TLS instead of plain TCP (needs --tls-key)",
+    default: "",
+  },
+  { name: "tls-key", description: "PEM private key of --tls-cert", default: "" },
+  {
+    name: "tls-ca",
+    description:
+      "PEM CA this node trusts when it connects to other TLS nodes (default: --tls-cert)",
+    default: "",
+  },
+];
+
 export const SECURITY_FLAGS: readonly FlagSpec[] = [
   ...CLUSTER_KEY_FLAGS,
   {
@@ -58,18 +74,7 @@ export const SECURITY_FLAGS: readonly FlagSpec[] = [
     description: "a client connection idle this long is closed, e.g. 5m",
     default: `${CONNECTION_LIMITS_DEFAULT.idleTimeoutMs}ms`,
   },
-  {
-    name: "tls-cert",
-    description: "PEM certificate chain: serve TLS instead of plain TCP (needs --tls-key)",
-    default: "",
-  },
-  { name: "tls-key", description: "PEM private key of --tls-cert", default: "" },
-  {
-    name: "tls-ca",
-    description:
-      "PEM CA this node trusts when it connects to other TLS nodes (default: --tls-cert)",
-    default: "",
-  },
+  ...TLS_FLAGS,
 ];
 
 export interface SecuritySettings {
@@ -95,7 +100,7 @@ export function parseSecurityFlags(flags: Readonly<Record<string, string>>): Sec
   if (!keyring.isOpen && insecure) {
     throw new UsageError("--insecure and a cluster key exclude each other: give one of them");
   }
-  const tls = parseTls(flags);
+  const tls = parseTlsFlags(flags);
   const base = { keyring, insecure, limits: parseLimits(flags) };
   if (tls === null) return base;
   return { ...base, tls: tls.server, clientTls: tls.client };
@@ -171,7 +176,8 @@ function parseLimits(flags: Readonly<Record<string, string>>): ConnectionLimits 
   };
 }
 
-function parseTls(
+/** The TLS flags: what to serve, and what to trust connecting to nodes; null for plain TCP. */
+export function parseTlsFlags(
   flags: Readonly<Record<string, string>>,
 ): { server: ServerTls; client: ClientTls } | null {
   const certFile = flags["tls-cert"] ?? "";
