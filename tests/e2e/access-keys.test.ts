@@ -85,7 +85,8 @@ async function databaseBytes(): Promise<string> {
 
 test("a user's own key: the secret once, kept sealed, opened by a node, removed for good", async () => {
   await addAndLogIn("alice");
-  const created = expectOk(await ftfs(["key", "create", "--user", "alice"]));
+  // After `alice c` the session's user is alice: `ftfs key create` needs no --user.
+  const created = expectOk(await ftfs(["key", "create"]));
   const lines = text(created).trim().split("\n");
   expect(lines[0]).toMatch(/^created access key FTFS[A-Z2-7]{16} for user alice; its secret/);
   const accessKeyId = /FTFS[A-Z2-7]{16}/.exec(lines[0] ?? "")?.[0] ?? "";
