@@ -9,7 +9,12 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Keyring } from "@ftfs/protocol/io";
-import { clusterNodeIds, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
+import {
+  clusterNodeIds,
+  startCluster,
+  startS3Gateway,
+  type LocalCluster,
+} from "@ftfs/protocol/testing";
 import { FtfsClient } from "@ftfs/client";
 
 const DEV_DATA_ROOT = resolve(import.meta.dir, "../.ftfs/dev");
@@ -27,8 +32,6 @@ const DEV_DIRECTORIES = 3;
 const DEV_S3_LISTEN = "127.0.0.1:7180";
 const DEV_DEMO_ACCESS_KEY_FILE = join(DEV_DATA_ROOT, "demo.s3-key.json");
 const DEV_S3_LOG = join(DEV_DATA_ROOT, "s3.log");
-const GATEWAY_MAIN = resolve(import.meta.dir, "../apps/s3/src/main.ts");
-const GATEWAY_START_TIMEOUT_MS = 10_000;
 const DIRECTORY_BASE_PORT = 7101;
 const GROUP_BASE_PORT = { s1: 7111, s2: 7121 } as const;
 
@@ -90,33 +93,14 @@ async function demoAccessKey(
 
 /** The S3 gateway, a child that ends with this process; answers once it serves. */
 async function startGateway(cluster: LocalCluster): Promise<Bun.Subprocess> {
-  const log = Bun.file(DEV_S3_LOG);
-  const gateway = Bun.spawn(
-    [
-      process.execPath,
-      GATEWAY_MAIN,
-      "--listen",
-      DEV_S3_LISTEN,
-      "--cluster",
-      cluster.directoryAddresses.join(","),
-      "--cluster-key-file",
-      DEV_CLUSTER_KEY_FILE,
-    ],
-    { stdout: log, stderr: log, env: { ...process.env, FTFS_PARENT_PID: String(process.pid) } },
-  );
-  const deadline = Date.now() + GATEWAY_START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (
-      await fetch(`http://${DEV_S3_LISTEN}/`).then(
-        () => true,
-        () => false,
-      )
-    )
-      return gateway;
-    await Bun.sleep(50);
-  }
-  gateway.kill();
-  throw new Error(`the S3 gateway did not start; see ${DEV_S3_LOG}`);
+  const started = await startS3Gateway({
+    listen: DEV_S3_LISTEN,
+    cluster: cluster.directoryAddresses,
+    clusterKeyFile: DEV_CLUSTER_KEY_FILE,
+    logFile: DEV_S3_LOG,
+    env: { FTFS_PARENT_PID: String(process.pid) },
+  });
+  return started.process;
 }
 
 function describeCluster(

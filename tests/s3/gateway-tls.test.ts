@@ -11,14 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FtfsClient } from "@ftfs/client";
 import { Keyring } from "@ftfs/protocol/io";
-import { freePort, startCluster, type LocalCluster } from "@ftfs/protocol/testing";
+import { freePort, startCluster, startS3Gateway, type LocalCluster } from "@ftfs/protocol/testing";
 import { E2E_TEST_TIMEOUT_MS, selfSignedCertificate } from "../e2e/helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
 const PYTHON = "/usr/bin/python3";
-const GATEWAY_MAIN = join(import.meta.dir, "../../apps/s3/src/main.ts");
-const GATEWAY_START_TIMEOUT_MS = 10_000;
 const skip =
   process.env.CI !== "true" &&
   (!existsSync(PYTHON) || Bun.spawnSync([PYTHON, "-c", "import boto3"]).exitCode !== 0);
@@ -60,35 +58,14 @@ beforeAll(async () => {
   } finally {
     admin.close();
   }
-  const port = await freePort();
-  endpoint = `https://127.0.0.1:${port}`;
-  gateway = Bun.spawn(
-    [
-      process.execPath,
-      GATEWAY_MAIN,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--cluster",
-      cluster.directoryAddresses.join(","),
-      "--cluster-key-file",
-      keyFile,
-      "--tls-cert",
-      cert,
-      "--tls-key",
-      key,
-    ],
-    { stdout: "inherit", stderr: "inherit" },
-  );
-  const deadline = Date.now() + GATEWAY_START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const up = await fetch(endpoint, { tls: { ca } }).then(
-      () => true,
-      () => false,
-    );
-    if (up) return;
-    await Bun.sleep(50);
-  }
-  throw new Error("the S3 gateway did not start");
+  const started = await startS3Gateway({
+    listen: `127.0.0.1:${await freePort()}`,
+    cluster: cluster.directoryAddresses,
+    clusterKeyFile: keyFile,
+    tls: { certFile: cert, keyFile: key, ca },
+  });
+  endpoint = started.endpoint;
+  gateway = started.process;
 });
 
 afterAll(async () => {

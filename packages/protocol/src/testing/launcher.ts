@@ -527,3 +527,57 @@ export async function runFtfs(
   clearTimeout(timer);
   return { exitCode, stdout, stderr };
 }
+
+export const S3_GATEWAY_MAIN = join(REPO_ROOT, "apps/s3/src/main.ts");
+/** How long the S3 gateway may take to answer after it is spawned. */
+export const S3_GATEWAY_START_TIMEOUT_MS = 10_000;
+
+export interface S3GatewayOptions {
+  readonly listen: string;
+  readonly cluster: readonly string[];
+  readonly clusterKeyFile: string;
+  /** HTTPS (and TLS to the nodes), as the gateway's --tls-cert/--tls-key mean. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly ca: string };
+  /** Where its log goes (default: this process's stderr). */
+  readonly logFile?: string;
+  /** Extra environment (FTFS_PARENT_PID, so it ends with its parent). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** The S3 gateway as a child process; answers once it serves at its endpoint. */
+export async function startS3Gateway(
+  options: S3GatewayOptions,
+): Promise<{ readonly endpoint: string; readonly process: Subprocess }> {
+  const tlsArgs =
+    options.tls === undefined
+      ? []
+      : ["--tls-cert", options.tls.certFile, "--tls-key", options.tls.keyFile];
+  const output = options.logFile === undefined ? "inherit" : Bun.file(options.logFile);
+  const child = Bun.spawn(
+    [
+      process.execPath,
+      S3_GATEWAY_MAIN,
+      "--listen",
+      options.listen,
+      "--cluster",
+      options.cluster.join(","),
+      "--cluster-key-file",
+      options.clusterKeyFile,
+      ...tlsArgs,
+    ],
+    { stdout: output, stderr: output, env: { ...process.env, ...options.env } },
+  );
+  const endpoint = `${options.tls === undefined ? "http" : "https"}://${options.listen}`;
+  const fetchOptions = options.tls === undefined ? {} : { tls: { ca: options.tls.ca } };
+  const deadline = Date.now() + S3_GATEWAY_START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const up = await fetch(endpoint, fetchOptions).then(
+      () => true,
+      () => false,
+    );
+    if (up) return { endpoint, process: child };
+    await Bun.sleep(READY_POLL_INTERVAL_MS);
+  }
+  child.kill();
+  throw new Error(`the S3 gateway at ${endpoint} did not start`);
+}
