@@ -24,10 +24,12 @@ export const STORAGE_MAIN = join(REPO_ROOT, "apps/storage/src/main.ts");
 export const FTFS_MAIN = join(REPO_ROOT, "apps/client/src/main.ts");
 
 /** How long a cluster may take to come up before the launcher gives up. */
-export const CLUSTER_READY_TIMEOUT_MS = 20_000;
+export const CLUSTER_READY_TIMEOUT_MS = 30_000;
 /** How long a node may take to exit on SIGTERM before it is killed. */
 export const NODE_STOP_TIMEOUT_MS = 5_000;
 const READY_POLL_INTERVAL_MS = 50;
+/** How much of a dead node's log a failed start shows. */
+const LOG_TAIL_CHARS = 2_000;
 const FTFS_RUN_TIMEOUT_MS_DEFAULT = 30_000;
 
 export type NodeRole = "directory" | "storage";
@@ -111,6 +113,11 @@ export class NodeProcess {
 
   get running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Started, then exited: crashed, killed, or stopped. */
+  get hasExited(): boolean {
+    return this.child !== null && !this.running;
   }
 
   start(): void {
@@ -256,6 +263,14 @@ export class LocalCluster {
     const deadline = Date.now() + timeoutMs;
     let lastProblem = "no directory answered";
     while (Date.now() < deadline) {
+      const dead = this.nodes.find((node) => node.hasExited);
+      if (dead !== undefined) {
+        // Waiting on would only time out: say at once which node died, and why.
+        const log = await readFile(dead.logPath, "utf8").catch(() => "");
+        throw new Error(
+          `cluster not ready: node ${dead.id} exited; the end of its log (${dead.logPath}):\n${log.slice(-LOG_TAIL_CHARS)}`,
+        );
+      }
       const problem = await this.readinessProblem(expected);
       if (problem === null) return;
       lastProblem = problem;
