@@ -44,6 +44,18 @@ beforeAll(async () => {
   const keyFile = join(folder, "cluster.key");
   await writeFile(keyFile, fx.cluster.clusterKey ?? "", { mode: 0o600 });
   aliceSecret = (await fx.cluster.addUser("alice")).secret;
+  accessKey = await withAdmin((admin) => admin.keyCreate("alice"));
+  const started = await startS3Gateway({
+    listen: `127.0.0.1:${await freePort()}`,
+    cluster: fx.cluster.directoryAddresses,
+    clusterKeyFile: keyFile,
+  });
+  endpoint = started.endpoint;
+  gateway = started.process;
+});
+
+/** The cluster as a node sees it, to check what clients stored. */
+async function withAdmin<T>(use: (admin: FtfsClient) => Promise<T>): Promise<T> {
   const admin = new FtfsClient({
     directories: fx.cluster.directoryAddresses,
     credentials: {
@@ -53,18 +65,11 @@ beforeAll(async () => {
     },
   });
   try {
-    accessKey = await admin.keyCreate("alice");
+    return await use(admin);
   } finally {
     admin.close();
   }
-  const started = await startS3Gateway({
-    listen: `127.0.0.1:${await freePort()}`,
-    cluster: fx.cluster.directoryAddresses,
-    clusterKeyFile: keyFile,
-  });
-  endpoint = started.endpoint;
-  gateway = started.process;
-});
+}
 
 /** Where the Python clients find the gateway and alice's access key. */
 function pythonEnv(): Record<string, string | undefined> {
@@ -186,6 +191,59 @@ test.skipIf(skip)("an object put over S3 into the home bucket is a file ftfs rea
   expect(sha256(read.stdout)).toBe(sha256(body));
 });
 
+test.skipIf(skip)(
+  "boto3 multipart: parts, a part again, listings, completion, errors, abort, part copy, managed transfer",
+  async () => {
+    const run = Bun.spawnSync([PYTHON, join(import.meta.dir, "boto3-multipart.py")], {
+      env: pythonEnv(),
+    });
+    if (run.exitCode !== 0) throw new Error(`boto3 multipart failed:\n${run.stderr.toString()}`);
+    const out = JSON.parse(run.stdout.toString());
+    const MIB = 1024 * 1024;
+    expect(out.part_etags_are_md5s).toBe(true);
+    expect(out.parts).toEqual([
+      [1, 5 * MIB, true],
+      [2, 5 * MIB + 7, true],
+      [3, 1000, true],
+    ]);
+    expect(out.parts_paged).toEqual([true, 2, 2]);
+    expect(out.parts_rest).toEqual([3]);
+    expect(out.uploads).toEqual([["videos/big.bin", true]]);
+    expect(out.objects_while_open).toBe(0);
+    expect(out.rb_while_open).toBe("BucketNotEmpty");
+    expect([out.wrong_etag, out.wrong_order, out.too_small, out.other_key]).toEqual([
+      "InvalidPart",
+      "InvalidPartOrder",
+      "EntityTooSmall",
+      "NoSuchUpload",
+    ]);
+    expect(out.complete_etag).toBe(true);
+    expect(out.get).toEqual({
+      same: true,
+      etag: true,
+      type: "video/mp4",
+      meta: { camera: "left" },
+      length: 10 * MIB + 7 + 1000,
+    });
+    expect(out.range_across_parts).toBe(true);
+    expect(out.listed).toEqual([["videos/big.bin", 10 * MIB + 1007, true]]);
+    expect(out.uploads_after).toBe(0);
+    expect([out.part_after_complete, out.unknown_upload, out.abort_unknown]).toEqual([
+      "NoSuchUpload",
+      "NoSuchUpload",
+      "NoSuchUpload",
+    ]);
+    expect(out.part_copy).toBe(true);
+    expect(out.after_abort).toEqual([0, "NoSuchUpload", "404"]);
+    expect(out.managed).toEqual({ same: true, etag: true });
+    // Joined from parts, read by ftfs: each chunk checked by its id, the list by its digest.
+    const env = { FTFS_CLUSTER: fx.clusterList, FTFS_SECRET: aliceSecret };
+    expectOk(await fx.ws.ftfs(["alice", "c"], { env }));
+    const read = expectOk(await fx.ws.ftfs(["alice", "r", "joined.bin"], { env }));
+    expect(sha256(read.stdout)).toBe(out.home_sha256);
+  },
+);
+
 const AWS = "/usr/bin/aws";
 const awsMissing = !existsSync(AWS);
 
@@ -207,7 +265,7 @@ function aws(args: readonly string[], cwd: string) {
 }
 
 test.skipIf(awsMissing && process.env.CI !== "true")(
-  "the AWS CLI: mb, cp both ways and bucket to bucket, ls, sync, s3api head-object, rm, rb",
+  "the AWS CLI: mb, cp both ways (multipart over 8 MiB) and bucket to bucket, ls, sync, s3api head-object, rm, rb",
   async () => {
     const folder = await mkdtemp(join(tmpdir(), "ftfs-aws-"));
     const files = new Map([
@@ -244,6 +302,18 @@ test.skipIf(awsMissing && process.env.CI !== "true")(
     expect(head.ContentLength).toBe(11);
     expect(head.ETag).toBe(`"${new Bun.CryptoHasher("md5").update("first file\n").digest("hex")}"`);
     ok(aws(["s3", "cp", "s3://cli-bucket/one.txt", "s3://cli-bucket/copied.txt"], folder));
+    // Over its 8 MiB threshold the CLI uploads in parts, copies by part copies, reads in ranges.
+    const large = crypto.getRandomValues(new Uint8Array(20 * 1024 * 1024 + 5));
+    await Bun.write(join(folder, "large.bin"), large);
+    ok(aws(["s3", "cp", join(folder, "large.bin"), "s3://cli-bucket/large.bin"], folder));
+    const largeHead = JSON.parse(
+      ok(aws(["s3api", "head-object", "--bucket", "cli-bucket", "--key", "large.bin"], folder)),
+    ) as { ContentLength: number; ETag: string };
+    expect(largeHead.ContentLength).toBe(large.length);
+    expect(largeHead.ETag).toMatch(/^"[0-9a-f]{32}-3"$/);
+    ok(aws(["s3", "cp", "s3://cli-bucket/large.bin", "s3://cli-bucket/large-copy.bin"], folder));
+    ok(aws(["s3", "cp", "s3://cli-bucket/large-copy.bin", join(folder, "large-back.bin")], folder));
+    expect(sha256(await Bun.file(join(folder, "large-back.bin")).bytes())).toBe(sha256(large));
     expect(ok(aws(["s3", "cp", "s3://cli-bucket/copied.txt", "-"], folder))).toBe("first file\n");
     const refused = aws(["s3", "rb", "s3://cli-bucket"], folder);
     expect(refused.code).not.toBe(0);
@@ -268,15 +338,7 @@ test.skipIf(skip)(
       corrupt: [403, true],
       bad_checksum: [400, true],
     });
-    const admin = new FtfsClient({
-      directories: fx.cluster.directoryAddresses,
-      credentials: {
-        kind: "node",
-        node: "s3-test",
-        keyring: Keyring.parse(fx.cluster.clusterKey ?? ""),
-      },
-    });
-    try {
+    await withAdmin(async (admin) => {
       for (const key of ["chunked/signed.bin", "chunked/trailer.bin"]) {
         const parts: Uint8Array[] = [];
         await admin.getObject("alice", { bucket: "ftfs", key }, (chunk) => void parts.push(chunk));
@@ -292,9 +354,7 @@ test.skipIf(skip)(
         "chunked/signed.bin",
         "chunked/trailer.bin",
       ]);
-    } finally {
-      admin.close();
-    }
+    });
   },
 );
 
@@ -361,7 +421,7 @@ test.skipIf(!existsSync(RCLONE) && process.env.CI !== "true")(
 );
 
 test.skipIf(!existsSync(S3CMD) && process.env.CI !== "true")(
-  "s3cmd: mb, put, ls, get, sync, del, rb",
+  "s3cmd: mb, put, ls, get, sync, del, rb; a multipart put (5 MiB parts) read back exact",
   async () => {
     const folder = await mkdtemp(join(tmpdir(), "ftfs-s3cmd-"));
     await treeOn(join(folder, "up"), TREE);
@@ -398,6 +458,26 @@ test.skipIf(!existsSync(S3CMD) && process.env.CI !== "true")(
     for (const name of TREE.keys()) expect(listed).toContain(`s3://cmd-bucket/tree/${name}`);
     ok(s3cmd("get", "s3://cmd-bucket/tree/dir/b.bin", join(folder, "b.bin")));
     expect(await Bun.file(join(folder, "b.bin")).text()).toBe(TREE.get("dir/b.bin") ?? "");
+    const large = crypto.getRandomValues(new Uint8Array(12 * 1024 * 1024 + 9));
+    await Bun.write(join(folder, "large.bin"), large);
+    const put = ok(
+      s3cmd(
+        "put",
+        "--multipart-chunk-size-mb=5",
+        join(folder, "large.bin"),
+        "s3://cmd-bucket/large.bin",
+      ),
+    );
+    expect(put).toContain("large.bin");
+    // s3cmd lists a multipart object's MD5 from the metadata it stored with it.
+    const md5 = new Bun.CryptoHasher("md5").update(large).digest("hex");
+    expect(ok(s3cmd("ls", "--list-md5", "s3://cmd-bucket/large.bin"))).toContain(md5);
+    const stored = await withAdmin((admin) =>
+      admin.objectManifest("alice", { bucket: "cmd-bucket", key: "large.bin" }),
+    );
+    expect(stored.attrs?.parts).toBe(3);
+    ok(s3cmd("get", "s3://cmd-bucket/large.bin", join(folder, "large-back.bin")));
+    expect(sha256(await Bun.file(join(folder, "large-back.bin")).bytes())).toBe(sha256(large));
     ok(s3cmd("del", "--recursive", "--force", "s3://cmd-bucket"));
     ok(s3cmd("rb", "s3://cmd-bucket"));
   },

@@ -9,6 +9,7 @@ import {
   HOME_BUCKET,
   objectOfStoredName,
   ok,
+  partOfStoredName,
   validateStoredName,
   validateUid,
   type Result,
@@ -52,13 +53,24 @@ export function checkUserAndName(
     if (!validName.ok) return validName;
   }
   if (view.getUser(uid) === undefined) return noSuchUser(uid);
-  if (name !== null) {
+  const part = name === null ? null : partOfStoredName(name);
+  if (part !== null) {
+    // A part exists only while its upload is open: its bucket was checked when it opened.
+    if (view.getMultipart(uid, part.uploadId) === undefined) return noSuchUpload(part.uploadId);
+  } else if (name !== null) {
     const { bucket } = objectOfStoredName(name);
     if (bucket !== HOME_BUCKET && view.getBucket(uid, bucket) === undefined) {
       return noSuchBucket(uid, bucket);
     }
   }
   return ok(undefined);
+}
+
+export function noSuchUpload(uploadId: string): Failure {
+  return fail(
+    "NO_SUCH_UPLOAD",
+    `no open multipart upload '${uploadId.slice(0, 64)}' (it may have been completed or aborted)`,
+  );
 }
 
 export function noSuchBucket(uid: string, bucket: string): Failure {

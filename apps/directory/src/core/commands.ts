@@ -11,7 +11,10 @@ import {
   bucketField,
   chunkRefSchema,
   keyIdField,
+  md5Field,
   objectAttrsSchema,
+  partNumberField,
+  MULTIPART_PARTS_MAX,
   sealedSecretSchema,
   type ObjectAttrs,
   type SealedSecret,
@@ -225,6 +228,49 @@ export interface SweepUploads {
   readonly atMs: number;
 }
 
+/** Open a multipart upload of `name` under the id the proposer made. Idempotent by id. */
+export interface MultipartCreate {
+  readonly type: "multipartCreate";
+  readonly uid: string;
+  readonly uploadId: string;
+  readonly name: string;
+  readonly attrs?: ObjectAttrs;
+  readonly atMs: number;
+}
+
+/**
+ * Join the listed parts, as of the versions the proposer read (so the chunk ids its `sha256`
+ * was computed over), into the object's newest version, and drop every part of the upload, in
+ * one step: the object's chunks are kept before the parts' are released. Checked when applied
+ * (a part uploaded again since no longer matches). Idempotent by uploadId, as a commit is.
+ */
+export interface MultipartComplete {
+  readonly type: "multipartComplete";
+  readonly uid: string;
+  readonly uploadId: string;
+  readonly parts: readonly {
+    readonly partNumber: number;
+    readonly version: number;
+    readonly md5: string;
+  }[];
+  /** SHA-256 of the joined chunk list's ids (see chunkListSha256). */
+  readonly sha256: string;
+  /** MD5 of the parts' MD5s: with the part count, the object's ETag. */
+  readonly md5: string;
+  readonly atMs: number;
+  readonly quotaBytesDefault?: number;
+  readonly quotaFilesDefault?: number;
+  readonly keepVersions?: number;
+}
+
+/** Drop an open multipart upload and all its parts. */
+export interface MultipartAbort {
+  readonly type: "multipartAbort";
+  readonly uid: string;
+  readonly uploadId: string;
+  readonly atMs: number;
+}
+
 export type Command =
   | CreateUser
   | CommitVersion
@@ -240,7 +286,10 @@ export type Command =
   | BucketCreate
   | BucketDelete
   | CopyVersion
-  | SweepUploads;
+  | SweepUploads
+  | MultipartCreate
+  | MultipartComplete
+  | MultipartAbort;
 export type CommandType = Command["type"];
 
 /** What applying each command type answers when it succeeds. */
@@ -262,6 +311,15 @@ export interface Outcomes {
   readonly copyVersion: { readonly version: number; readonly createdAtMs: number };
   /** Uploads newly recorded as swept. */
   readonly sweepUploads: { readonly swept: number };
+  readonly multipartCreate: { readonly initiatedAtMs: number };
+  readonly multipartComplete: {
+    readonly name: string;
+    readonly version: number;
+    readonly bytes: number;
+    readonly createdAtMs: number;
+  };
+  /** Part names deleted with the upload. */
+  readonly multipartAbort: { readonly partsDropped: number };
 }
 
 export type OutcomeOf<C extends Command> = Outcomes[C["type"]];
@@ -370,6 +428,34 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
       obj({ accessKeyId: accessKeyIdField, fromKeyId: keyIdField, sealed: sealedSecretSchema }),
       { itemsMax: ACCESS_KEYS_RESEALED_PER_COMMAND_MAX },
     ),
+    atMs: timeMsField,
+  }),
+  multipartCreate: obj({
+    type: literal("multipartCreate"),
+    uid: uidField,
+    uploadId: requestIdField,
+    name: fileNameField,
+    attrs: opt(objectAttrsSchema),
+    atMs: timeMsField,
+  }),
+  multipartComplete: obj({
+    type: literal("multipartComplete"),
+    uid: uidField,
+    uploadId: requestIdField,
+    parts: arr(obj({ partNumber: partNumberField, version: versionField, md5: md5Field }), {
+      itemsMax: MULTIPART_PARTS_MAX,
+    }),
+    sha256: sha256Field,
+    md5: md5Field,
+    atMs: timeMsField,
+    quotaBytesDefault: opt(quotaField),
+    quotaFilesDefault: opt(quotaField),
+    keepVersions: opt(int({ min: 1, max: KEEP_VERSIONS_MAX })),
+  }),
+  multipartAbort: obj({
+    type: literal("multipartAbort"),
+    uid: uidField,
+    uploadId: requestIdField,
     atMs: timeMsField,
   }),
   sweepUploads: obj({

@@ -8,6 +8,7 @@ export * from "./limits.ts";
 export * from "./manifest-rules.ts";
 export * from "./memory-store.ts";
 export * from "./model.ts";
+export * from "./multipart-queries.ts";
 export * from "./queries.ts";
 export * from "./quota-rules.ts";
 export * from "./replica.ts";

@@ -10,6 +10,7 @@ import type {
   BucketRecord,
   GroupConfig,
   LiveVersion,
+  MultipartRecord,
   OutboxNotice,
   Tombstone,
   UserRecord,
@@ -18,8 +19,10 @@ import type {
 } from "./model.ts";
 import { NO_USAGE } from "./model.ts";
 import {
+  compareMultipartPositions,
   compareNames,
   compareVersionKeys,
+  type MultipartPosition,
   type MetadataStore,
   type MetadataTx,
   type VersionKey,
@@ -48,6 +51,8 @@ interface MemoryStateDump {
   readonly keptBy: Array<[string, readonly string[]]>;
   readonly accessKeys: Array<[string, AccessKeyRecord]>;
   readonly buckets: Array<[string, BucketRecord]>;
+  /** Absent in dumps made before multipart uploads. */
+  readonly multiparts?: Array<[string, MultipartRecord]>;
 }
 
 function refill<K, V>(map: Map<K, V>, entries: ReadonlyArray<readonly [K, V]>): void {
@@ -73,6 +78,8 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
   private readonly keptBy = new Map<string, readonly string[]>();
   /** pairKey(uid, bucket) → the bucket. */
   private readonly buckets = new Map<string, BucketRecord>();
+  /** pairKey(uid, uploadId) → the open multipart upload. */
+  private readonly multiparts = new Map<string, MultipartRecord>();
   /** accessKeyId → its record, in creation order. */
   private readonly accessKeys = new Map<string, AccessKeyRecord>();
   private applied = 0;
@@ -202,6 +209,46 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     undo.push(() => this.buckets.set(key, previous));
   }
 
+  getMultipart(uid: string, uploadId: string): MultipartRecord | undefined {
+    return this.multiparts.get(pairKey(uid, uploadId));
+  }
+
+  listMultiparts(
+    uid: string,
+    prefix: string,
+    after: MultipartPosition | null,
+    countMax: number,
+  ): readonly MultipartRecord[] {
+    return [...this.multiparts.values()]
+      .filter((record) => record.uid === uid && record.name.startsWith(prefix))
+      .filter((record) => after === null || compareMultipartPositions(record, after) > 0)
+      .sort(compareMultipartPositions)
+      .slice(0, countMax);
+  }
+
+  countMultiparts(uid: string): number {
+    let count = 0;
+    for (const record of this.multiparts.values()) if (record.uid === uid) count += 1;
+    return count;
+  }
+
+  putMultipart(record: MultipartRecord): void {
+    const undo = this.journal();
+    const key = pairKey(record.uid, record.uploadId);
+    assert(!this.multiparts.has(key), `multipart upload ${record.uploadId} exists`);
+    this.multiparts.set(key, record);
+    undo.push(() => this.multiparts.delete(key));
+  }
+
+  removeMultipart(uid: string, uploadId: string): void {
+    const undo = this.journal();
+    const key = pairKey(uid, uploadId);
+    const previous = this.multiparts.get(key);
+    assert(previous !== undefined, `no multipart upload ${uploadId} to remove`);
+    this.multiparts.delete(key);
+    undo.push(() => this.multiparts.set(key, previous));
+  }
+
   getAccessKey(accessKeyId: string): AccessKeyRecord | undefined {
     return this.accessKeys.get(accessKeyId);
   }
@@ -292,6 +339,7 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
       keptBy: [...this.keptBy],
       accessKeys: [...this.accessKeys],
       buckets: [...this.buckets],
+      multiparts: [...this.multiparts],
     };
     return new TextEncoder().encode(JSON.stringify(dump));
   }
@@ -320,6 +368,7 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     refill(this.keptBy, dump.keptBy);
     refill(this.accessKeys, dump.accessKeys);
     refill(this.buckets, dump.buckets);
+    refill(this.multiparts, dump.multiparts ?? []);
     this.applied = index;
   }
 

@@ -25,6 +25,19 @@ export interface BucketRecord {
   readonly createdAtMs: number;
 }
 
+/**
+ * An open S3 multipart upload: the object it will become (`name`, a stored name) and the
+ * attributes it will have. Its parts are versions of names of their own (object-names.ts).
+ */
+export interface MultipartRecord {
+  readonly uid: string;
+  readonly uploadId: string;
+  readonly name: string;
+  readonly initiatedAtMs: number;
+  /** Content-Type and user metadata, given when the upload was opened. */
+  readonly attrs?: ObjectAttrs;
+}
+
 /** An S3 access key: whose it is, and its secret sealed under the cluster key. */
 export interface AccessKeyRecord {
   readonly accessKeyId: string;

@@ -327,5 +327,6 @@ function objectEntry(record: LiveVersion, key: string): ObjectEntry {
     sha256: record.sha256,
     createdAtMs: record.createdAtMs,
     ...(record.attrs?.md5 === undefined ? {} : { md5: record.attrs.md5 }),
+    ...(record.attrs?.parts === undefined ? {} : { parts: record.attrs.parts }),
   };
 }

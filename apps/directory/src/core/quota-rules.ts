@@ -61,7 +61,8 @@ export interface CommitPlan {
 /**
  * The commit's effect: the new version is kept, and so are the newest `keepVersions - 1` of the
  * name's kept versions (all of them when the policy is absent: commands logged before it); the
- * rest are pruned, and usage counts what stays.
+ * rest are pruned, and usage counts what stays. `usage`: the user's before the commit (a
+ * multipart completion's, once its parts are gone); default, the stored one.
  */
 export function planCommit(
   view: MetadataView,
@@ -69,11 +70,11 @@ export function planCommit(
   name: string,
   bytes: number,
   keepVersions: number | undefined,
+  usage: UserUsage = view.getUsage(uid),
 ): CommitPlan {
   const kept = keptVersions(view, uid, name);
   const pruned = keepVersions === undefined ? [] : kept.slice(Math.max(0, keepVersions - 1));
   const prunedBytes = pruned.reduce((sum, record) => sum + record.bytes, 0);
-  const usage = view.getUsage(uid);
   const newName = view.latestVersion(uid, name)?.kind !== "live";
   return {
     pruned,

@@ -20,10 +20,20 @@ import {
   uploadDeadlineMs,
   uploadSweepableAfterMs,
   validateUid,
+  FILE_BYTES_MAX,
+  MANIFEST_CHUNKS_MAX,
+  MULTIPART_PART_BYTES_MIN,
+  MULTIPART_UPLOADS_PER_USER_MAX,
+  partNamePrefix,
+  partOfStoredName,
+  partStoredName,
+  MULTIPART_PARTS_MAX,
+  validateMultipartUploadId,
   type ChunkRef,
+  type ObjectAttrs,
   type Result,
 } from "@ftfs/protocol/core";
-import { checkUserAndName, noSuchBucket, noSuchFile, noSuchUser } from "./checks.ts";
+import { checkUserAndName, noSuchBucket, noSuchFile, noSuchUpload, noSuchUser } from "./checks.ts";
 import type {
   AccessKeyAdd,
   BucketCreate,
@@ -36,6 +46,9 @@ import type {
   CreateUser,
   DeleteFile,
   MoveVersion,
+  MultipartAbort,
+  MultipartComplete,
+  MultipartCreate,
   Outcome,
   OutcomeOf,
   Outcomes,
@@ -46,8 +59,15 @@ import type {
 } from "./commands.ts";
 import { SWEPT_UPLOADS_KEPT_MS, SWEPT_UPLOADS_PRUNED_PER_COMMAND_MAX } from "./limits.ts";
 import { checkManifest, groupsOfChunks } from "./manifest-rules.ts";
-import type { LiveVersion, Notice, UserRecord } from "./model.ts";
-import { checkQuota, keptVersions, limitsOf, planCommit, usageAfterDelete } from "./quota-rules.ts";
+import type { LiveVersion, MultipartRecord, Notice, UserRecord, UserUsage } from "./model.ts";
+import {
+  checkQuota,
+  keptVersions,
+  limitsOf,
+  planCommit,
+  usageAfterDelete,
+  type CommitPlan,
+} from "./quota-rules.ts";
 import type { MetadataStore, MetadataTx } from "./store.ts";
 
 /**
@@ -97,6 +117,12 @@ function execute(tx: MetadataTx, index: number, command: Command): Result<Outcom
       return bucketCreate(tx, command);
     case "bucketDelete":
       return bucketDelete(tx, command);
+    case "multipartCreate":
+      return multipartCreate(tx, command);
+    case "multipartComplete":
+      return multipartComplete(tx, index, command);
+    case "multipartAbort":
+      return multipartAbort(tx, index, command);
     default:
       return assertNever(command, "metadata command");
   }
@@ -184,6 +210,12 @@ function bucketDelete(tx: MetadataTx, command: BucketDelete): Result<Outcomes["b
   if (tx.getBucket(uid, bucket) === undefined) return noSuchBucket(uid, bucket);
   if (tx.listLiveFilesFrom(uid, bucketNamePrefix(bucket), null, 1).length > 0) {
     return fail("BUCKET_NOT_EMPTY", `bucket '${bucket}' still holds objects; delete them first`);
+  }
+  if (tx.listMultiparts(uid, bucketNamePrefix(bucket), null, 1).length > 0) {
+    return fail(
+      "BUCKET_NOT_EMPTY",
+      `bucket '${bucket}' has multipart uploads in progress; complete or abort them first`,
+    );
   }
   tx.removeBucket(uid, bucket);
   return ok({ deleted: true });
@@ -276,7 +308,12 @@ function copyVersion(
   const deadlineMs = uploadDeadlineMs(uploadId) ?? command.atMs;
   if (!source.ok) return refusedForGood(tx, uid, uploadId, deadlineMs, source);
   const { bytes, sha256, chunks } = source.value;
-  const attrs = command.attrs ?? source.value.attrs;
+  // Whether the version's digest is its bytes' or its chunk list's goes with the bytes.
+  const parts = source.value.attrs?.parts;
+  const attrs =
+    command.attrs === undefined
+      ? source.value.attrs
+      : { ...withoutParts(command.attrs), ...(parts === undefined ? {} : { parts }) };
   const commit: CommitVersion = {
     type: "commitVersion",
     uid,
@@ -296,6 +333,11 @@ function copyVersion(
     ...(attrs === undefined ? {} : { attrs }),
   };
   return refusedForGood(tx, uid, uploadId, deadlineMs, commitNewVersion(tx, index, commit));
+}
+
+function withoutParts(attrs: ObjectAttrs): ObjectAttrs {
+  const { parts: _parts, ...rest } = attrs;
+  return rest;
 }
 
 /** The version a copy reads: live, not pruned, not below a tombstone. */
@@ -324,7 +366,24 @@ function commitNewVersion(
   index: number,
   command: CommitVersion,
 ): Result<Outcomes["commitVersion"]> {
-  const { uid, name, uploadId } = command;
+  const checked = checkNewVersion(tx, command, tx.getUsage(command.uid));
+  if (!checked.ok) return checked;
+  enqueueNotices(tx, index, writeNewVersion(tx, command, checked.value));
+  return ok({ version: checked.value.version, createdAtMs: command.atMs });
+}
+
+interface NewVersionPlan {
+  readonly version: number;
+  readonly plan: CommitPlan;
+}
+
+/** Every rule a new version must pass, with `usage` as the user's usage before it. */
+function checkNewVersion(
+  tx: MetadataTx,
+  command: CommitVersion,
+  usage: UserUsage,
+): Result<NewVersionPlan> {
+  const { uid, name } = command;
   const valid = checkUserAndName(tx, uid, name);
   if (!valid.ok) return valid;
   const open = checkUploadOpen(tx, command);
@@ -337,15 +396,21 @@ function commitNewVersion(
       return fail("MANIFEST_MISMATCH", `chunk ${at} names unknown storage group '${chunk.group}'`);
     }
   }
-  const latest = tx.latestVersion(uid, name);
-  const { bytes, sha256, chunks } = command;
-  const usage = tx.getUsage(uid);
-  const plan = planCommit(tx, uid, name, bytes, command.keepVersions);
+  const plan = planCommit(tx, uid, name, command.bytes, command.keepVersions, usage);
   const user = tx.getUser(uid);
   assert(user !== undefined, "checkUserAndName saw the user");
   const quota = checkQuota(uid, name, usage, plan.usage, limitsOf(user, command));
   if (!quota.ok) return quota;
-  const version = (latest?.version ?? 0) + 1;
+  return ok({ version: (tx.latestVersion(uid, name)?.version ?? 0) + 1, plan });
+}
+
+/** Write a checked new version; answers the notices its groups need, in order. */
+function writeNewVersion(
+  tx: MetadataTx,
+  command: CommitVersion,
+  { version, plan }: NewVersionPlan,
+): GroupNotice[] {
+  const { uid, name, uploadId, bytes, sha256, chunks } = command;
   tx.setUsage(uid, plan.usage);
   tx.putVersion({
     kind: "live",
@@ -373,10 +438,19 @@ function commitNewVersion(
     notices.push(...releaseVersion(tx, record));
   }
   forgetExpiredRecords(tx, uid, name, command.atMs);
+  return notices;
+}
+
+interface GroupNotice {
+  readonly group: string;
+  readonly notice: Notice;
+}
+
+/** A command's notices, numbered in the order its groups must receive them. */
+function enqueueNotices(tx: MetadataTx, index: number, notices: readonly GroupNotice[]): void {
   for (const [seq, { group, notice }] of notices.entries()) {
     tx.enqueueNotice({ index, seq, group, notice });
   }
-  return ok({ version, createdAtMs: command.atMs });
 }
 
 function deleteFile(
@@ -394,16 +468,37 @@ function deleteFile(
   }
   // A copy of a delete already refused (a retry in flight when the answer came) stays refused.
   if (tx.uploadSwept(uid, requestId)) return noSuchFile(uid, name);
+  if (requestId.startsWith(RESERVED_REQUEST_ID_PREFIX)) {
+    return fail(
+      "BAD_REQUEST",
+      `request ids beginning with '${RESERVED_REQUEST_ID_PREFIX}' are reserved`,
+    );
+  }
   const valid = checkUserAndName(tx, uid, name);
   if (!valid.ok) return refusedForGood(tx, uid, requestId, command.atMs, valid);
   const latest = tx.latestVersion(uid, name);
   if (latest === undefined || latest.kind === "tombstone") {
     return refusedForGood(tx, uid, requestId, command.atMs, noSuchFile(uid, name));
   }
-  // Versions before the previous tombstone were released by that deletion. Each kept one is
-  // released here, and each group holding its chunks is told to drop exactly that upload's
-  // references: a notice that names the upload cannot touch a later upload of the same name,
-  // however late or often it is delivered.
+  enqueueNotices(tx, index, removeName(tx, uid, name, requestId, latest.version, command.atMs));
+  return ok({ deletedVersion: latest.version });
+}
+
+/**
+ * A name goes: a tombstone takes the next version number, each kept version is released, and
+ * each group holding its chunks is told to drop exactly that upload's references: a notice
+ * that names the upload cannot touch a later upload of the same name, however late or often
+ * it is delivered. Versions before the previous tombstone were released by that deletion.
+ * Answers the notices.
+ */
+function removeName(
+  tx: MetadataTx,
+  uid: string,
+  name: string,
+  requestId: string,
+  latestVersion: number,
+  atMs: number,
+): GroupNotice[] {
   const kept = keptVersions(tx, uid, name);
   const notices = kept.flatMap((record) => releaseVersion(tx, record));
   const keptBytes = kept.reduce((sum, record) => sum + record.bytes, 0);
@@ -412,16 +507,13 @@ function deleteFile(
     kind: "tombstone",
     uid,
     name,
-    version: latest.version + 1,
-    createdAtMs: command.atMs,
+    version: latestVersion + 1,
+    createdAtMs: atMs,
     requestId,
-    deletedVersion: latest.version,
+    deletedVersion: latestVersion,
   });
-  forgetExpiredRecords(tx, uid, name, command.atMs);
-  for (const [seq, { group, notice }] of notices.entries()) {
-    tx.enqueueNotice({ index, seq, group, notice });
-  }
-  return ok({ deletedVersion: latest.version });
+  forgetExpiredRecords(tx, uid, name, atMs);
+  return notices;
 }
 
 /**
@@ -553,10 +645,7 @@ function forgetExpiredRecords(tx: MetadataTx, uid: string, name: string, atMs: n
  * each group holding them is told to drop exactly that upload's references. A notice naming
  * the upload cannot touch a later upload of the same name, however late or often it arrives.
  */
-function releaseVersion(
-  tx: MetadataTx,
-  record: LiveVersion,
-): Array<{ group: string; notice: Notice }> {
+function releaseVersion(tx: MetadataTx, record: LiveVersion): GroupNotice[] {
   const { uid, name, uploadId } = record;
   tx.releaseChunks(uid, name, record.version);
   return groupsOfChunks(record.chunks).map((group) => ({
@@ -608,6 +697,189 @@ function sweepUploads(tx: MetadataTx, command: SweepUploads): Result<Outcomes["s
   }
   tx.forgetSweptBefore(command.atMs - SWEPT_UPLOADS_KEPT_MS, SWEPT_UPLOADS_PRUNED_PER_COMMAND_MAX);
   return ok({ swept });
+}
+
+/** Open a multipart upload of an object, named by its stored name (object-names.ts). */
+function multipartCreate(
+  tx: MetadataTx,
+  command: MultipartCreate,
+): Result<Outcomes["multipartCreate"]> {
+  const { uid, uploadId, name } = command;
+  const validId = validateMultipartUploadId(uploadId);
+  if (!validId.ok) return validId;
+  if (partOfStoredName(name) !== null) {
+    return fail("INVALID_NAME", "a multipart upload is of an object, not of a part");
+  }
+  const valid = checkUserAndName(tx, uid, name);
+  if (!valid.ok) return valid;
+  const earlier = tx.getMultipart(uid, uploadId);
+  if (earlier !== undefined) {
+    if (earlier.name !== name) {
+      return fail("BAD_REQUEST", `multipart upload ${uploadId} is of another object`);
+    }
+    return ok({ initiatedAtMs: earlier.initiatedAtMs });
+  }
+  if (tx.countMultiparts(uid) >= MULTIPART_UPLOADS_PER_USER_MAX) {
+    return fail(
+      "QUOTA_EXCEEDED",
+      `user ${uid} has ${MULTIPART_UPLOADS_PER_USER_MAX} multipart uploads open; ` +
+        "complete or abort some first",
+    );
+  }
+  tx.putMultipart({
+    uid,
+    uploadId,
+    name,
+    initiatedAtMs: command.atMs,
+    ...(command.attrs === undefined ? {} : { attrs: command.attrs }),
+  });
+  return ok({ initiatedAtMs: command.atMs });
+}
+
+/**
+ * The listed parts become the object's newest version; every part of the upload goes, in the
+ * same step. Checks come first (the parts, then the new version against the usage the parts
+ * leave), writes last; the object's chunks are kept in the step that releases the parts', and
+ * each group hears of the object before it is told to drop the parts' references.
+ */
+function multipartComplete(
+  tx: MetadataTx,
+  index: number,
+  command: MultipartComplete,
+): Result<Outcomes["multipartComplete"]> {
+  const { uid, uploadId } = command;
+  const earlier = tx.findUpload(uid, uploadId);
+  if (earlier !== undefined) {
+    const { name, version, bytes, createdAtMs } = earlier;
+    return ok({ name, version, bytes, createdAtMs });
+  }
+  const upload = tx.getMultipart(uid, uploadId);
+  if (upload === undefined) return noSuchUpload(uploadId);
+  const joined = joinParts(tx, upload, command.parts);
+  if (!joined.ok) return joined;
+  const { bytes, chunks } = joined.value;
+  const commit: CommitVersion = {
+    type: "commitVersion",
+    uid,
+    name: upload.name,
+    uploadId,
+    bytes,
+    sha256: command.sha256,
+    chunks,
+    atMs: command.atMs,
+    ...(command.quotaBytesDefault === undefined
+      ? {}
+      : { quotaBytesDefault: command.quotaBytesDefault }),
+    ...(command.quotaFilesDefault === undefined
+      ? {}
+      : { quotaFilesDefault: command.quotaFilesDefault }),
+    ...(command.keepVersions === undefined ? {} : { keepVersions: command.keepVersions }),
+    attrs: { ...upload.attrs, md5: command.md5, parts: command.parts.length },
+  };
+  const partNames = openPartNames(tx, uid, uploadId);
+  const usage = usageWithout(tx, uid, partNames);
+  const checked = checkNewVersion(tx, commit, usage);
+  if (!checked.ok) return checked;
+  const dropped = dropParts(tx, uid, partNames, command.atMs);
+  const kept = writeNewVersion(tx, commit, checked.value);
+  tx.removeMultipart(uid, uploadId);
+  enqueueNotices(tx, index, [...kept, ...dropped]);
+  return ok({
+    name: upload.name,
+    version: checked.value.version,
+    bytes,
+    createdAtMs: command.atMs,
+  });
+}
+
+function multipartAbort(
+  tx: MetadataTx,
+  index: number,
+  command: MultipartAbort,
+): Result<Outcomes["multipartAbort"]> {
+  const { uid, uploadId } = command;
+  if (tx.getMultipart(uid, uploadId) === undefined) return noSuchUpload(uploadId);
+  const partNames = openPartNames(tx, uid, uploadId);
+  enqueueNotices(tx, index, dropParts(tx, uid, partNames, command.atMs));
+  tx.removeMultipart(uid, uploadId);
+  return ok({ partsDropped: partNames.length });
+}
+
+/** The chunk list the listed parts make, in order, each part checked against the listing. */
+function joinParts(
+  tx: MetadataTx,
+  upload: MultipartRecord,
+  parts: MultipartComplete["parts"],
+): Result<{ bytes: number; chunks: ChunkRef[] }> {
+  if (parts.length === 0) return fail("INVALID_PART", "a completion must name at least one part");
+  const chunks: ChunkRef[] = [];
+  let bytes = 0;
+  let previous = 0;
+  for (const [at, { partNumber, version, md5 }] of parts.entries()) {
+    if (partNumber <= previous) {
+      return fail("INVALID_PART_ORDER", "the parts must be listed in ascending order, each once");
+    }
+    previous = partNumber;
+    const record = tx.latestVersion(upload.uid, partStoredName(upload.uploadId, partNumber));
+    if (record?.kind !== "live" || record.version !== version || record.attrs?.md5 !== md5) {
+      return fail(
+        "INVALID_PART",
+        `part ${partNumber} was not uploaded, or not with ETag ${md5}; upload it again`,
+      );
+    }
+    if (at < parts.length - 1 && record.bytes < MULTIPART_PART_BYTES_MIN) {
+      return fail(
+        "PART_TOO_SMALL",
+        `part ${partNumber} has ${record.bytes} bytes; every part but the last needs ` +
+          `${MULTIPART_PART_BYTES_MIN}`,
+      );
+    }
+    bytes += record.bytes;
+    chunks.push(...record.chunks);
+  }
+  if (chunks.length > MANIFEST_CHUNKS_MAX || bytes > FILE_BYTES_MAX) {
+    return fail(
+      "INVALID_PART",
+      `the parts make an object of ${bytes} bytes in ${chunks.length} chunks, over the ` +
+        `limit of ${FILE_BYTES_MAX} bytes in ${MANIFEST_CHUNKS_MAX} chunks`,
+    );
+  }
+  return ok({ bytes, chunks });
+}
+
+/** The upload's part names whose newest version is live. */
+function openPartNames(tx: MetadataTx, uid: string, uploadId: string): string[] {
+  return tx
+    .listLiveFilesFrom(uid, partNamePrefix(uploadId), null, MULTIPART_PARTS_MAX)
+    .map((record) => record.name);
+}
+
+/** The user's usage once these names are gone. */
+function usageWithout(tx: MetadataTx, uid: string, names: readonly string[]): UserUsage {
+  let usage = tx.getUsage(uid);
+  for (const name of names) {
+    const keptBytes = keptVersions(tx, uid, name).reduce((sum, record) => sum + record.bytes, 0);
+    usage = usageAfterDelete(usage, keptBytes);
+  }
+  return usage;
+}
+
+/** Every part name goes, as a deleted file does; answers the notices. */
+/** Request ids the directory gives the deletions it makes itself (a part's name). */
+const RESERVED_REQUEST_ID_PREFIX = "//";
+
+function dropParts(
+  tx: MetadataTx,
+  uid: string,
+  partNames: readonly string[],
+  atMs: number,
+): GroupNotice[] {
+  return partNames.flatMap((name) => {
+    const latest = tx.latestVersion(uid, name);
+    assert(latest?.kind === "live", `part ${name} is open`);
+    // The part name, never used again, is a request id no client's delete may take (RESERVED_REQUEST_ID_PREFIX).
+    return removeName(tx, uid, name, name, latest.version, atMs);
+  });
 }
 
 /** The distinct ids of the chunks kept in `group`, sorted. */

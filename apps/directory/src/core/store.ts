@@ -11,6 +11,7 @@ import type {
   BucketRecord,
   GroupConfig,
   LiveVersion,
+  MultipartRecord,
   OutboxNotice,
   Tombstone,
   UserRecord,
@@ -23,6 +24,12 @@ export interface VersionKey {
   readonly uid: string;
   readonly name: string;
   readonly version: number;
+}
+
+/** Where a listing of multipart uploads stands: after this upload of this name. */
+export interface MultipartPosition {
+  readonly name: string;
+  readonly uploadId: string;
 }
 
 /** Reads of the applied state. Names sort by code point (SQLite's BINARY order on UTF-8). */
@@ -70,6 +77,19 @@ export interface MetadataView {
     after: string | null,
     countMax: number,
   ): readonly LiveVersion[];
+  getMultipart(uid: string, uploadId: string): MultipartRecord | undefined;
+  /**
+   * A user's open multipart uploads of names beginning with `prefix`, in (name, uploadId)
+   * order, after `after` (null: from the first), at most countMax.
+   */
+  listMultiparts(
+    uid: string,
+    prefix: string,
+    after: MultipartPosition | null,
+    countMax: number,
+  ): readonly MultipartRecord[];
+  /** How many multipart uploads the user has open. */
+  countMultiparts(uid: string): number;
   getAccessKey(accessKeyId: string): AccessKeyRecord | undefined;
   /** A user's access keys, oldest first. */
   listAccessKeys(uid: string): readonly AccessKeyRecord[];
@@ -114,6 +134,8 @@ export interface MetadataTx extends MetadataView {
   releaseChunks(uid: string, name: string, version: number): void;
   putBucket(record: BucketRecord): void;
   removeBucket(uid: string, bucket: string): void;
+  putMultipart(record: MultipartRecord): void;
+  removeMultipart(uid: string, uploadId: string): void;
   putAccessKey(record: AccessKeyRecord): void;
   /** Replaces an existing access key's seal (a key rotation). */
   resealAccessKey(accessKeyId: string, sealed: SealedSecret): void;
@@ -144,6 +166,14 @@ export function compareNames(left: string, right: string): number {
     if (difference !== 0) return difference;
   }
   return a.length - b.length;
+}
+
+/** (name, uploadId) order by code point: the order of listMultiparts. */
+export function compareMultipartPositions(
+  left: MultipartPosition,
+  right: MultipartPosition,
+): number {
+  return compareNames(left.name, right.name) || compareNames(left.uploadId, right.uploadId);
 }
 
 /** (uid, name, version) order, names by code point: the order of scanVersions. */

@@ -59,6 +59,13 @@ import type { Rebalancer } from "./rebalancer.ts";
 import type { Proposer } from "./replicator.ts";
 import { checkKeyOwner, onKeyCreate, onKeyList, onKeyRemove, onKeyResolve } from "./access-keys.ts";
 import { onBucketCreate, onBucketDelete, onBucketList, onListObjects } from "./buckets.ts";
+import {
+  onMultipartAbort,
+  onMultipartComplete,
+  onMultipartCreate,
+  onMultipartList,
+  onMultipartParts,
+} from "./multipart.ts";
 import { onLoginFinish, onLoginStart, onUserAdd, onUserList, onUserRemove } from "./users.ts";
 
 /** Where this node stands in its directory group. */
@@ -300,6 +307,10 @@ async function onCommitUpload(
   context: DirectoryContext,
   body: RequestBody<"commitUpload">,
 ): Answer<"commitUpload"> {
+  if (body.attrs?.parts !== undefined) {
+    // Only a multipart completion joins parts (and records its chunk list's digest).
+    return fail("BAD_REQUEST", "an upload cannot claim to be joined from parts");
+  }
   const valid = await checkedCurrent(context, () =>
     checkUserAndName(context.store, body.uid, body.name),
   );
@@ -594,6 +605,11 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     bucketList: forUser(served((body) => onBucketList(context, body))),
     listObjects: forUser(served((body) => onListObjects(context, body))),
     copyObject: forUser(served((body) => onCopyObject(context, body))),
+    multipartCreate: forUser(served((body) => onMultipartCreate(context, body))),
+    multipartAbort: forUser(served((body) => onMultipartAbort(context, body))),
+    multipartComplete: forUser(served((body) => onMultipartComplete(context, body))),
+    multipartParts: forUser(served((body) => onMultipartParts(context, body))),
+    multipartList: forUser(served((body) => onMultipartList(context, body))),
     listGroups: served(async () => ok({ body: { groups: context.store.listGroups() } })),
     connect: servedForUser((body, request) => onConnect(context, body, request)),
     placeUpload: servedForUser((body) => onPlaceUpload(context, body)),

@@ -4,7 +4,7 @@
  * transaction); any other version is refused rather than guessed at.
  */
 
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /**
  * The chunk index: one row per (group, chunk, kept version naming it there). Garbage
@@ -39,7 +39,18 @@ const BUCKETS_TABLE = `CREATE TABLE IF NOT EXISTS buckets (
      PRIMARY KEY (uid, bucket)
    ) WITHOUT ROWID`;
 
+/** Open S3 multipart uploads; their parts are rows of `versions` (object-names.ts). */
+const MULTIPART_UPLOADS_TABLE = `CREATE TABLE IF NOT EXISTS multipart_uploads (
+     uid TEXT NOT NULL, upload_id TEXT NOT NULL, name TEXT NOT NULL,
+     initiated_at_ms INTEGER NOT NULL, attrs TEXT,
+     PRIMARY KEY (uid, upload_id)
+   ) WITHOUT ROWID`;
+const MULTIPART_UPLOADS_BY_NAME = `CREATE INDEX IF NOT EXISTS multipart_uploads_by_name
+     ON multipart_uploads (uid, name, upload_id)`;
+
 export const SCHEMA_SQL: readonly string[] = [
+  MULTIPART_UPLOADS_TABLE,
+  MULTIPART_UPLOADS_BY_NAME,
   BUCKETS_TABLE,
   ACCESS_KEYS_TABLE,
   ACCESS_KEYS_BY_USER,
@@ -123,7 +134,8 @@ export const RECOMPUTE_KEPT_CHUNKS_SQL = `
  * Statements that move a file from schema `from` to `from + 1`, keyed by `from`. Version 3
  * added users' credentials, roles, quotas and generations, and the usage table; version 4 the
  * chunk index, the swept uploads, pruned versions, and usage counting every kept version;
- * version 5 the access keys; version 6 the buckets and objects' attributes.
+ * version 5 the access keys; version 6 the buckets and objects' attributes; version 7 the
+ * multipart uploads.
  */
 export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
   2: [
@@ -150,4 +162,5 @@ export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
   ],
   4: [ACCESS_KEYS_TABLE, ACCESS_KEYS_BY_USER],
   5: [BUCKETS_TABLE, "ALTER TABLE versions ADD COLUMN attrs TEXT"],
+  6: [MULTIPART_UPLOADS_TABLE, MULTIPART_UPLOADS_BY_NAME],
 };

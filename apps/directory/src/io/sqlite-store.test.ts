@@ -28,6 +28,7 @@ import {
   T0_MS,
   verifier,
 } from "../testing/fixtures.ts";
+import { partStoredName } from "@ftfs/protocol/core";
 import { SCHEMA_VERSION } from "./sqlite-schema.ts";
 import { SqliteMetadataStore, StoreCorruptError } from "./sqlite-store.ts";
 
@@ -57,6 +58,12 @@ function closeStore(store: SqliteMetadataStore): void {
 }
 
 /** Everything a client or the outbox could ask, as one comparable value. */
+/** The open upload's part, as a read finds it: its manifest, or the error's code. */
+function partManifest(store: MetadataStore): unknown {
+  const found = findManifest(store, "alice", partStoredName("mpu1", 1), undefined);
+  return found.ok ? found.value.manifest : found.error.code;
+}
+
 function reads(store: MetadataStore) {
   return {
     lastApplied: store.lastApplied(),
@@ -85,7 +92,19 @@ function reads(store: MetadataStore) {
     ),
     swept: ["u8", "u9", "u1"].map((uploadId) => store.uploadSwept("alice", uploadId)),
     accessKeys: ["erin", "dave"].map((uid) => store.listAccessKeys(uid)),
+    multiparts: [
+      store.listMultiparts("alice", "", null, 10),
+      store.listMultiparts("alice", "/photos/b", { name: "/photos/a", uploadId: "z" }, 10),
+      store.countMultiparts("alice"),
+      store.getMultipart("alice", "mpu1"),
+      partManifest(store),
+    ],
   };
+}
+
+/** What reads() answers once the open multipart upload's record is gone (its part stays). */
+function expectedWithoutMultiparts(expected: ReturnType<typeof reads>): ReturnType<typeof reads> {
+  return { ...expected, multiparts: [[], [], 0, undefined, "NO_SUCH_UPLOAD"] };
 }
 
 const SEALED = { keyId: "0a1b2c3d", nonce: "AAAAAAAAAAAAAAAA", ciphertext: "c2VjcmV0" };
@@ -145,6 +164,19 @@ function buildHistory(store: MetadataStore): Command[] {
         { uid: "alice", uploadId: "u1" },
       ],
       atMs: T0_MS + 7,
+    },
+    { type: "bucketCreate", uid: "alice", bucket: "photos", atMs: T0_MS + 8 },
+    {
+      type: "multipartCreate",
+      uid: "alice",
+      uploadId: "mpu1",
+      name: "/photos/big",
+      attrs: { contentType: "video/mp4" },
+      atMs: T0_MS + 8,
+    },
+    {
+      ...commit("alice", partStoredName("mpu1", 1), "u10", [chunk(2, 5, "s2")]),
+      attrs: { md5: "0123456789abcdef0123456789abcdef" },
     },
   ];
   for (const command of log) applyOk(store, command);
@@ -288,12 +320,13 @@ describe("SqliteMetadataStore across restarts", () => {
     raw.run("UPDATE usage SET bytes = 0");
     raw.run("ALTER TABLE versions DROP COLUMN attrs");
     raw.run("DROP TABLE buckets");
+    raw.run("DROP TABLE multipart_uploads");
     raw.run("UPDATE meta SET value = '3' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);
     // Schema 3 could not sweep: everything but the swept records is as it was.
     expect(reads(migrated)).toEqual({
-      ...expected,
+      ...expectedWithoutMultiparts(expected),
       swept: [false, false, false],
       accessKeys: [[], []],
     });
@@ -311,11 +344,13 @@ describe("SqliteMetadataStore across restarts", () => {
     raw.run("DROP TABLE access_keys");
     raw.run("ALTER TABLE versions DROP COLUMN attrs");
     raw.run("DROP TABLE buckets");
+    raw.run("DROP TABLE multipart_uploads");
     raw.run("UPDATE meta SET value = '4' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);
     expect(expected.accessKeys[0]).toHaveLength(1);
-    expect(reads(migrated)).toEqual({ ...expected, accessKeys: [[], []] });
+    const noUploads = expectedWithoutMultiparts(expected);
+    expect(reads(migrated)).toEqual({ ...noUploads, accessKeys: [[], []] });
     expect(migrated.readMeta("schemaVersion")).toBe(String(SCHEMA_VERSION));
     const sealed = { keyId: "0a1b2c3d", nonce: "AAAAAAAAAAAAAAAA", ciphertext: "c2VjcmV0" };
     migrated.applyEntry(log.length + 1, (tx) =>
@@ -327,6 +362,22 @@ describe("SqliteMetadataStore across restarts", () => {
       }),
     );
     expect(migrated.getAccessKey("FTFSAAAAAAAAAAAAAAAA")?.sealed).toEqual(sealed);
+  });
+
+  test("a schema version 6 file is migrated: it gains the multipart uploads, empty", () => {
+    const path = freshPath();
+    const store = openStore(path);
+    buildHistory(store);
+    const expected = reads(store);
+    closeStore(store);
+    const raw = new Database(path);
+    raw.run("DROP TABLE multipart_uploads");
+    raw.run("UPDATE meta SET value = '6' WHERE key = 'schemaVersion'");
+    raw.close();
+    const migrated = openStore(path);
+    expect(expected.multiparts[2]).toBe(1);
+    expect(reads(migrated)).toEqual(expectedWithoutMultiparts(expected));
+    expect(migrated.readMeta("schemaVersion")).toBe(String(SCHEMA_VERSION));
   });
 
   test("a damaged row throws StoreCorruptError instead of answering garbage", () => {

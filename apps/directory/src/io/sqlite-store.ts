@@ -36,6 +36,8 @@ import {
   type GroupConfig,
   type LiveVersion,
   type MetadataStore,
+  type MultipartPosition,
+  type MultipartRecord,
   type MetadataTx,
   type Notice,
   type OutboxNotice,
@@ -232,6 +234,28 @@ function bucketFromRow(row: BucketRow): BucketRecord {
   return { uid: row.uid, bucket: row.bucket, createdAtMs: row.created_at_ms };
 }
 
+interface MultipartRow {
+  readonly uid: string;
+  readonly upload_id: string;
+  readonly name: string;
+  readonly initiated_at_ms: number;
+  readonly attrs: string | null;
+}
+
+const MULTIPART_COLUMNS = "uid, upload_id, name, initiated_at_ms, attrs";
+
+function multipartFromRow(row: MultipartRow): MultipartRecord {
+  return {
+    uid: row.uid,
+    uploadId: row.upload_id,
+    name: row.name,
+    initiatedAtMs: row.initiated_at_ms,
+    ...(row.attrs === null
+      ? {}
+      : { attrs: decodeJson(objectAttrsSchema, row.attrs, "multipart upload attributes") }),
+  };
+}
+
 /**
  * Names are compared as SQLite's BINARY order of their UTF-8, which is code point order: the
  * names beginning with `prefix` are exactly those in [prefix, prefixEnd(prefix)).
@@ -326,6 +350,18 @@ const stateDumpSchema = obj({
   swept: opt(rows(obj({ uid: text, upload_id: text, deadline_ms: anyInt }))),
   /** Absent in snapshots before schema 6: there were no buckets then. */
   buckets: opt(rows(obj({ uid: text, bucket: text, created_at_ms: anyInt }))),
+  /** Absent in snapshots before schema 7: there were no multipart uploads then. */
+  multiparts: opt(
+    rows(
+      obj({
+        uid: text,
+        upload_id: text,
+        name: text,
+        initiated_at_ms: anyInt,
+        attrs: nullable(text),
+      }),
+    ),
+  ),
   /** Absent in snapshots before schema 5: there were no access keys then. */
   accessKeys: opt(
     rows(obj({ access_key_id: text, uid: text, sealed: text, created_at_ms: anyInt })),
@@ -403,6 +439,24 @@ function prepareStatements(db: Database) {
     ),
     removeBucket: db.prepare<null, [string, string]>(
       "DELETE FROM buckets WHERE uid = ? AND bucket = ?",
+    ),
+    getMultipart: db.prepare<MultipartRow, [string, string]>(
+      `SELECT ${MULTIPART_COLUMNS} FROM multipart_uploads WHERE uid = ? AND upload_id = ?`,
+    ),
+    listMultiparts: db.prepare<MultipartRow, [string, string, string, string, string, number]>(
+      `SELECT ${MULTIPART_COLUMNS} FROM multipart_uploads
+       WHERE uid = ?1 AND name >= ?2 AND name < ?3 AND substr(name, 1, length(?2)) = ?2
+         AND (name > ?4 OR (name = ?4 AND upload_id > ?5))
+       ORDER BY name, upload_id LIMIT ?6`,
+    ),
+    countMultiparts: db.prepare<{ count: number }, [string]>(
+      "SELECT COUNT(*) AS count FROM multipart_uploads WHERE uid = ?",
+    ),
+    putMultipart: db.prepare<null, [string, string, string, number, string | null]>(
+      `INSERT INTO multipart_uploads (${MULTIPART_COLUMNS}) VALUES (?, ?, ?, ?, ?)`,
+    ),
+    removeMultipart: db.prepare<null, [string, string]>(
+      "DELETE FROM multipart_uploads WHERE uid = ? AND upload_id = ?",
     ),
     findUpload: db.prepare<VersionRow, [string, string]>(
       `SELECT ${versionColumns} FROM versions WHERE uid = ? AND upload_id = ?`,
@@ -627,6 +681,49 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     return rows.map(versionFromRow).filter(isLive);
   }
 
+  getMultipart(uid: string, uploadId: string): MultipartRecord | undefined {
+    const row = this.sql.getMultipart.get(uid, uploadId);
+    return row === null ? undefined : multipartFromRow(row);
+  }
+
+  listMultiparts(
+    uid: string,
+    prefix: string,
+    after: MultipartPosition | null,
+    countMax: number,
+  ): readonly MultipartRecord[] {
+    const rows = this.sql.listMultiparts.all(
+      uid,
+      prefix,
+      prefixEnd(prefix),
+      after?.name ?? "",
+      after?.uploadId ?? "",
+      countMax,
+    );
+    return rows.map(multipartFromRow);
+  }
+
+  countMultiparts(uid: string): number {
+    return this.sql.countMultiparts.get(uid)?.count ?? 0;
+  }
+
+  putMultipart(record: MultipartRecord): void {
+    this.assertWriting();
+    this.sql.putMultipart.run(
+      record.uid,
+      record.uploadId,
+      record.name,
+      record.initiatedAtMs,
+      record.attrs === undefined ? null : JSON.stringify(record.attrs),
+    );
+  }
+
+  removeMultipart(uid: string, uploadId: string): void {
+    this.assertWriting();
+    const changed = this.sql.removeMultipart.run(uid, uploadId).changes;
+    assert(changed === 1, `no multipart upload ${uploadId} to remove`);
+  }
+
   getBucket(uid: string, bucket: string): BucketRecord | undefined {
     const row = this.sql.getBucket.get(uid, bucket);
     return row === null ? undefined : bucketFromRow(row);
@@ -770,6 +867,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
       "swept_uploads",
       "access_keys",
       "buckets",
+      "multipart_uploads",
     ];
     for (const table of tables) {
       this.db.run(`DELETE FROM ${table}`);
@@ -809,6 +907,9 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
       this.sql.sweepUpload.run(row.uid, row.upload_id, row.deadline_ms);
     for (const row of dump.buckets ?? [])
       this.sql.putBucket.run(row.uid, row.bucket, row.created_at_ms);
+    for (const row of dump.multiparts ?? []) {
+      this.sql.putMultipart.run(row.uid, row.upload_id, row.name, row.initiated_at_ms, row.attrs);
+    }
     for (const row of dump.accessKeys ?? []) {
       this.sql.putAccessKey.run(row.access_key_id, row.uid, row.sealed, row.created_at_ms);
     }
@@ -1036,6 +1137,9 @@ export function exportStateOf(db: Database): { readonly index: number; readonly 
       .all(),
     accessKeys: db.query<AccessKeyRow, []>(`SELECT ${ACCESS_KEY_COLUMNS} FROM access_keys`).all(),
     buckets: db.query<BucketRow, []>("SELECT uid, bucket, created_at_ms FROM buckets").all(),
+    multiparts: db
+      .query<MultipartRow, []>(`SELECT ${MULTIPART_COLUMNS} FROM multipart_uploads`)
+      .all(),
   };
   return { index, data: Bun.gzipSync(new TextEncoder().encode(JSON.stringify(dump))) };
 }

@@ -56,9 +56,34 @@ describe("route", () => {
       bucket: "photos",
       key: null,
     });
-    expect(op("POST", "/photos/k?uploads")).toEqual({ unsupported: "?uploads" });
-    expect(op("PUT", "/photos/k?uploadId=1&partNumber=2").unsupported).toBeDefined();
+    expect(op("GET", "/photos/k?partNumber=2")).toEqual({ unsupported: "GET ?partNumber" });
+    expect(op("GET", "/photos/k?tagging").op).toBe("GetObjectTagging");
+    expect(op("PUT", "/photos/k?tagging")).toEqual({ unsupported: "?tagging" });
+    expect(op("PUT", "/photos/k?uploadId=1")).toEqual({ unsupported: "PUT ?uploadId" });
     expect(op("PATCH", "/photos/k")).toEqual({ unsupported: "PATCH /photos/k" });
+  });
+
+  test("multipart uploads, by method and subresource", () => {
+    const at = { bucket: "photos", key: "a/b.bin" };
+    expect(op("POST", "/photos/a/b.bin?uploads")).toEqual({ op: "CreateMultipartUpload", ...at });
+    expect(op("PUT", "/photos/a/b.bin?partNumber=2&uploadId=u")).toEqual({
+      op: "UploadPart",
+      ...at,
+    });
+    expect(op("POST", "/photos/a/b.bin?uploadId=u")).toEqual({
+      op: "CompleteMultipartUpload",
+      ...at,
+    });
+    expect(op("DELETE", "/photos/a/b.bin?uploadId=u")).toEqual({
+      op: "AbortMultipartUpload",
+      ...at,
+    });
+    expect(op("GET", "/photos/a/b.bin?uploadId=u&max-parts=2")).toEqual({ op: "ListParts", ...at });
+    expect(op("GET", "/photos?uploads&prefix=a")).toEqual({
+      op: "ListMultipartUploads",
+      bucket: "photos",
+      key: null,
+    });
   });
 });
 

@@ -20,7 +20,14 @@ export type S3Operation =
   | "HeadObject"
   | "DeleteObject"
   | "DeleteObjects"
-  | "GetBucketVersioning";
+  | "GetBucketVersioning"
+  | "CreateMultipartUpload"
+  | "UploadPart"
+  | "CompleteMultipartUpload"
+  | "AbortMultipartUpload"
+  | "ListParts"
+  | "ListMultipartUploads"
+  | "GetObjectTagging";
 
 export type Route =
   | {
@@ -47,7 +54,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   "notification",
   "object-lock",
   "ownershipControls",
-  "partNumber",
   "policy",
   "policyStatus",
   "publicAccessBlock",
@@ -59,8 +65,6 @@ const UNSUPPORTED_SUBRESOURCES = [
   "select",
   "tagging",
   "torrent",
-  "uploadId",
-  "uploads",
   "versioning",
   "versions",
   "versionId",
@@ -90,9 +94,22 @@ export function route(
     bucket = rest === "" ? null : slash < 0 ? rest : rest.slice(0, slash);
     key = slash < 0 || slash === rest.length - 1 ? null : rest.slice(slash + 1);
   }
+  // No object has tags (none can be set): reading them answers an empty set, as S3 does for an
+  // object without any (the AWS CLI reads them to copy an object in parts).
+  if (method === "GET" && key !== null && query.has("tagging")) {
+    return { kind: "operation", operation: "GetObjectTagging", bucket, key, query };
+  }
   // Versioning's state can be read (never enabled, for now); setting it is not served yet.
   if (method === "GET" && bucket !== null && key === null && query.has("versioning")) {
     return { kind: "operation", operation: "GetBucketVersioning", bucket, key, query };
+  }
+  const multipart = multipartOperation(method, bucket, key, query);
+  if (multipart !== null) {
+    return { kind: "operation", operation: multipart, bucket, key, query };
+  }
+  // A part of a completed object (GET ?partNumber) is not served, nor other methods on uploads.
+  for (const subresource of ["partNumber", "uploadId", "uploads"]) {
+    if (query.has(subresource)) return { kind: "unsupported", what: `${method} ?${subresource}` };
   }
   for (const subresource of UNSUPPORTED_SUBRESOURCES) {
     if (query.has(subresource)) return { kind: "unsupported", what: `?${subresource}` };
@@ -106,6 +123,33 @@ export function route(
   const operation = operationOf(method, bucket, key, query);
   if (operation === null) return { kind: "unsupported", what: `${method} ${rawPath}` };
   return { kind: "operation", operation, bucket, key, query };
+}
+
+/** The multipart operations, told apart by method and subresource (uploads, uploadId). */
+function multipartOperation(
+  method: string,
+  bucket: string | null,
+  key: string | null,
+  query: ReadonlyMap<string, string>,
+): S3Operation | null {
+  if (bucket === null) return null;
+  if (key === null) {
+    return method === "GET" && query.has("uploads") ? "ListMultipartUploads" : null;
+  }
+  if (query.has("uploads")) return method === "POST" ? "CreateMultipartUpload" : null;
+  if (!query.has("uploadId")) return null;
+  switch (method) {
+    case "PUT":
+      return query.has("partNumber") ? "UploadPart" : null;
+    case "POST":
+      return "CompleteMultipartUpload";
+    case "DELETE":
+      return "AbortMultipartUpload";
+    case "GET":
+      return "ListParts";
+    default:
+      return null;
+  }
 }
 
 function operationOf(

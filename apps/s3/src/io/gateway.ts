@@ -20,6 +20,10 @@ import { createServer as createHttpsServer } from "node:https";
 import {
   FtfsError,
   isRetryable,
+  MULTIPART_PART_BYTES_MAX,
+  MULTIPART_PARTS_MAX,
+  objectOfStoredName,
+  validateMultipartUploadId,
   OBJECT_META_BYTES_MAX,
   OBJECT_META_ENTRIES_MAX,
   validateBucketName,
@@ -37,6 +41,8 @@ import {
   type ServerTls,
 } from "@ftfs/protocol/io";
 import { streamSource, type FtfsClient, type StreamDigests } from "@ftfs/client";
+
+type StreamSource = ReturnType<typeof streamSource>;
 import {
   afterEveryKeyWith,
   childrenNamed,
@@ -72,6 +78,9 @@ import {
 export const ACCESS_KEY_CACHE_MS = 5_000;
 /** Keys one DeleteObjects request may name (S3's limit). */
 const DELETE_OBJECTS_MAX = 1_000;
+/** S3's max-parts and max-uploads: the default and the most one listing answers. */
+const LIST_PARTS_MAX = 1_000;
+const LIST_UPLOADS_MAX = 1_000;
 /** S3's max-keys: the default and the most one listing answers. */
 const LIST_KEYS_MAX = 1_000;
 /** The largest object one PUT stores (S3's single-PUT limit). */
@@ -270,6 +279,28 @@ export class S3Gateway {
         return this.deleteObject(uid, objectName(bucket, key));
       case "DeleteObjects":
         return this.deleteObjects(caller, requireBucket(bucket), request, arrived);
+      case "CreateMultipartUpload":
+        return this.createMultipartUpload(uid, objectName(bucket, key), request, arrived);
+      case "UploadPart":
+        return this.uploadPart(caller, objectName(bucket, key), query, request, arrived);
+      case "CompleteMultipartUpload":
+        return this.completeMultipartUpload(
+          caller,
+          objectName(bucket, key),
+          query,
+          request,
+          arrived,
+        );
+      case "AbortMultipartUpload":
+        await this.options.client.multipartAbort(uid, objectName(bucket, key), uploadIdOf(query));
+        return new Response(null, { status: 204 });
+      case "ListParts":
+        return this.listParts(uid, objectName(bucket, key), query);
+      case "ListMultipartUploads":
+        return this.listMultipartUploads(uid, requireBucket(bucket), query);
+      case "GetObjectTagging":
+        await this.options.client.objectManifest(uid, objectName(bucket, key));
+        return xmlResponse(document("Tagging", [el("TagSet", [])]));
     }
   }
 
@@ -430,7 +461,7 @@ export class S3Gateway {
           el("Contents", [
             el("Key", urlEncoded ? urlEncodeKey(object.key) : object.key),
             el("LastModified", isoTime(object.createdAtMs)),
-            el("ETag", etagOf(object.md5, object.sha256)),
+            el("ETag", etagOf(object)),
             el("Size", object.bytes),
             el("StorageClass", "STANDARD"),
           ]),
@@ -486,6 +517,37 @@ export class S3Gateway {
       await request.discard();
       return this.copyObject(caller.uid, copySource, object, headers);
     }
+    const meta = userMetadata(headers);
+    const source = this.bodySource(caller, request, arrived, object, PUT_OBJECT_BYTES_MAX);
+    try {
+      const attrs = (): ObjectAttrs => ({
+        md5: source.digests().md5Hex,
+        contentType: headers.get("content-type") ?? "binary/octet-stream",
+        ...(meta.length === 0 ? {} : { meta }),
+      });
+      await this.options.client.putObject(caller.uid, object, source, attrs);
+      return new Response(null, {
+        status: 200,
+        headers: { etag: `"${source.digests().md5Hex}"` },
+      });
+    } finally {
+      await source.close();
+    }
+  }
+
+  /**
+   * A body to store, streamed: its declared length bounded by `bytesMax`, aws-chunked framing
+   * decoded and checked, and before anything is committed its digests checked against what
+   * the client signed (x-amz-content-sha256) or sent (Content-MD5, trailing checksums).
+   */
+  private bodySource(
+    caller: Caller,
+    request: RequestBodyStream,
+    arrived: ArrivedRequest,
+    object: ObjectName,
+    bytesMax: number,
+  ): StreamSource {
+    const headers = arrived.headers;
     const chunked = STREAMING_PAYLOADS.has(caller.payloadHash);
     // An aws-chunked body's own length is its framing's; the object's is declared apart.
     const lengthText = headers.get(chunked ? "x-amz-decoded-content-length" : "content-length");
@@ -500,16 +562,15 @@ export class S3Gateway {
     if (!/^\d{1,15}$/.test(lengthText))
       throw new S3Failure("InvalidArgument", "the body's length is not a number");
     const length = Number(lengthText);
-    if (length > PUT_OBJECT_BYTES_MAX) {
-      throw new S3Failure("EntityTooLarge", `one PUT stores at most ${PUT_OBJECT_BYTES_MAX} bytes`);
+    if (length > bytesMax) {
+      throw new S3Failure("EntityTooLarge", `one PUT stores at most ${bytesMax} bytes`);
     }
     const contentMd5 = headers.get("content-md5");
     const expectedMd5 = contentMd5 === undefined ? null : md5HexOfHeader(contentMd5);
-    const meta = userMetadata(headers);
     const body = chunked
       ? decodeChunked(request.stream(), caller)
       : { stream: request.stream(), checksums: () => undefined };
-    const source = streamSource(
+    return streamSource(
       `${object.bucket}/${object.key}`,
       length,
       body.stream,
@@ -530,20 +591,264 @@ export class S3Gateway {
         body.checksums(digests);
       },
     );
+  }
+
+  // ---- multipart uploads ----
+
+  private async createMultipartUpload(
+    uid: string,
+    object: ObjectName,
+    request: RequestBodyStream,
+    arrived: ArrivedRequest,
+  ): Promise<Response> {
+    await request.discard();
+    const headers = arrived.headers;
+    const meta = userMetadata(headers);
+    const opened = await this.options.client.multipartCreate(uid, object, {
+      contentType: headers.get("content-type") ?? "binary/octet-stream",
+      ...(meta.length === 0 ? {} : { meta }),
+    });
+    return xmlResponse(
+      document("InitiateMultipartUploadResult", [
+        el("Bucket", object.bucket),
+        el("Key", object.key),
+        el("UploadId", opened.uploadId),
+      ]),
+    );
+  }
+
+  /** UploadPart, or UploadPartCopy (a range of another object, read and stored anew). */
+  private async uploadPart(
+    caller: Caller,
+    object: ObjectName,
+    query: ReadonlyMap<string, string>,
+    request: RequestBodyStream,
+    arrived: ArrivedRequest,
+  ): Promise<Response> {
+    const uploadId = uploadIdOf(query);
+    const partNumber = partNumberOf(query.get("partNumber"));
+    const copySource = arrived.headers.get("x-amz-copy-source");
+    if (copySource !== undefined) {
+      await request.discard();
+      return this.uploadPartCopy(caller.uid, uploadId, partNumber, copySource, arrived.headers);
+    }
+    const source = this.bodySource(caller, request, arrived, object, MULTIPART_PART_BYTES_MAX);
     try {
-      const attrs = (): ObjectAttrs => ({
-        md5: source.digests().md5Hex,
-        contentType: headers.get("content-type") ?? "binary/octet-stream",
-        ...(meta.length === 0 ? {} : { meta }),
-      });
-      await this.options.client.putObject(caller.uid, object, source, attrs);
-      return new Response(null, {
-        status: 200,
-        headers: { etag: `"${source.digests().md5Hex}"` },
-      });
+      const md5 = () => ({ md5: source.digests().md5Hex });
+      await this.options.client.putPart(caller.uid, uploadId, partNumber, source, md5);
+      return new Response(null, { status: 200, headers: { etag: `"${source.digests().md5Hex}"` } });
     } finally {
       await source.close();
     }
+  }
+
+  private async uploadPartCopy(
+    uid: string,
+    uploadId: string,
+    partNumber: number,
+    copySource: string,
+    headers: ReadonlyMap<string, string>,
+  ): Promise<Response> {
+    const from = copySourceOf(copySource);
+    const manifest = await this.options.client.objectManifest(uid, from);
+    const rangeHeader = headers.get("x-amz-copy-source-range");
+    const range = rangeHeader === undefined ? null : parseRange(rangeHeader, manifest.bytes);
+    if (range === "unsatisfiable" || (rangeHeader !== undefined && range === null)) {
+      throw new S3Failure("InvalidRange", "x-amz-copy-source-range is not a range of the source");
+    }
+    const start = range?.start ?? 0;
+    const end = range === null ? manifest.bytes - 1 : range.end;
+    const length = Math.max(0, end - start + 1);
+    if (length > MULTIPART_PART_BYTES_MAX) {
+      throw new S3Failure(
+        "EntityTooLarge",
+        `a part holds at most ${MULTIPART_PART_BYTES_MAX} bytes`,
+      );
+    }
+    const body =
+      length === 0
+        ? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() })
+        : this.objectBody(uid, from, manifest.version, start, end);
+    const source = streamSource(`${from.bucket}/${from.key}`, length, body, () => undefined);
+    try {
+      const md5 = () => ({ md5: source.digests().md5Hex });
+      const stored = await this.options.client.putPart(uid, uploadId, partNumber, source, md5);
+      return xmlResponse(
+        document("CopyPartResult", [
+          el("ETag", `"${source.digests().md5Hex}"`),
+          el("LastModified", isoTime(stored.createdAtMs)),
+        ]),
+      );
+    } finally {
+      await source.close();
+    }
+  }
+
+  private async completeMultipartUpload(
+    caller: Caller,
+    object: ObjectName,
+    query: ReadonlyMap<string, string>,
+    request: RequestBodyStream,
+    arrived: ArrivedRequest,
+  ): Promise<Response> {
+    const uploadId = uploadIdOf(query);
+    const root = parseXml(await this.smallBody(caller, request, arrived));
+    if (root === null || root.name !== "CompleteMultipartUpload") {
+      throw new S3Failure("MalformedXML", "the XML you provided was not well-formed");
+    }
+    const parts = childrenNamed(root, "Part").map((part) => ({
+      partNumber: partNumberOf(childText(part, "PartNumber") ?? undefined),
+      md5: md5OfEtag(childText(part, "ETag")),
+    }));
+    if (parts.length === 0) {
+      throw new S3Failure("MalformedXML", "a completion must name at least one part");
+    }
+    const md5 = new Bun.CryptoHasher("md5");
+    for (const part of parts) md5.update(Buffer.from(part.md5, "hex"));
+    const etagMd5 = md5.digest("hex");
+    await this.options.client.multipartComplete(caller.uid, object, uploadId, parts, etagMd5);
+    return xmlResponse(
+      document("CompleteMultipartUploadResult", [
+        el("Location", `/${object.bucket}/${urlEncodeKey(object.key)}`),
+        el("Bucket", object.bucket),
+        el("Key", object.key),
+        el("ETag", `"${etagMd5}-${parts.length}"`),
+      ]),
+    );
+  }
+
+  private async listParts(
+    uid: string,
+    object: ObjectName,
+    query: ReadonlyMap<string, string>,
+  ): Promise<Response> {
+    const uploadId = uploadIdOf(query);
+    const maxParts = boundedCount(query.get("max-parts"), LIST_PARTS_MAX, "max-parts");
+    const markerText = query.get("part-number-marker") ?? "0";
+    if (!/^\d{1,5}$/.test(markerText)) {
+      throw new S3Failure("InvalidArgument", "part-number-marker must be a part number");
+    }
+    const marker = Math.min(Number(markerText), MULTIPART_PARTS_MAX);
+    const page = await this.options.client.multipartParts(
+      uid,
+      uploadId,
+      marker,
+      Math.max(1, maxParts),
+    );
+    const { bucket, key } = objectOfStoredName(page.name);
+    if (bucket !== object.bucket || key !== object.key) {
+      throw new S3Failure("NoSuchUpload", "that upload is of another key");
+    }
+    const parts = maxParts === 0 ? [] : page.parts;
+    const last = parts.at(-1);
+    return xmlResponse(
+      document("ListPartsResult", [
+        el("Bucket", object.bucket),
+        el("Key", object.key),
+        el("UploadId", uploadId),
+        el("Initiator", [el("ID", uid), el("DisplayName", uid)]),
+        el("Owner", [el("ID", uid), el("DisplayName", uid)]),
+        el("StorageClass", "STANDARD"),
+        el("PartNumberMarker", marker),
+        el("NextPartNumberMarker", last?.partNumber ?? marker),
+        el("MaxParts", maxParts),
+        el("IsTruncated", maxParts === 0 ? page.parts.length > 0 : page.truncated),
+        ...parts.map((part) =>
+          el("Part", [
+            el("PartNumber", part.partNumber),
+            el("LastModified", isoTime(part.createdAtMs)),
+            el("ETag", `"${part.md5}"`),
+            el("Size", part.bytes),
+          ]),
+        ),
+      ]),
+    );
+  }
+
+  private async listMultipartUploads(
+    uid: string,
+    bucket: string,
+    query: ReadonlyMap<string, string>,
+  ): Promise<Response> {
+    const prefix = query.get("prefix") ?? "";
+    const delimiter = query.get("delimiter") ?? "";
+    const maxUploads = boundedCount(query.get("max-uploads"), LIST_UPLOADS_MAX, "max-uploads");
+    const urlEncoded = query.get("encoding-type") === "url";
+    const keyMarker = query.get("key-marker") ?? "";
+    const uploadIdMarker = query.get("upload-id-marker") ?? "";
+    const shown = (text: string) => (urlEncoded ? urlEncodeKey(text) : text);
+    let after: { key: string; uploadId?: string } | null =
+      keyMarker === ""
+        ? null
+        : uploadIdMarker === ""
+          ? {
+              key:
+                delimiter !== "" && keyMarker.endsWith(delimiter)
+                  ? afterEveryKeyWith(keyMarker)
+                  : keyMarker,
+              uploadId: "\u{10FFFF}",
+            }
+          : { key: keyMarker, uploadId: uploadIdMarker };
+    const uploads: string[] = [];
+    const prefixes: string[] = [];
+    let count = 0;
+    let truncated = false;
+    let lastListed: { key: string; uploadId: string } | null = null;
+    fill: for (;;) {
+      const page = await this.options.client.multipartList(uid, bucket, {
+        prefix,
+        after,
+        countMax: Math.min(LIST_UPLOADS_MAX, maxUploads - count + 1),
+      });
+      for (const upload of page.uploads) {
+        if (count >= maxUploads) {
+          truncated = true;
+          break fill;
+        }
+        const common = commonPrefixOf(upload.key, prefix, delimiter);
+        if (common !== null) {
+          prefixes.push(el("CommonPrefixes", [el("Prefix", shown(common))]));
+          count += 1;
+          lastListed = { key: common, uploadId: "" };
+          after = { key: afterEveryKeyWith(common) };
+          continue fill;
+        }
+        uploads.push(
+          el("Upload", [
+            el("Key", shown(upload.key)),
+            el("UploadId", upload.uploadId),
+            el("Initiator", [el("ID", uid), el("DisplayName", uid)]),
+            el("Owner", [el("ID", uid), el("DisplayName", uid)]),
+            el("StorageClass", "STANDARD"),
+            el("Initiated", isoTime(upload.initiatedAtMs)),
+          ]),
+        );
+        count += 1;
+        lastListed = { key: upload.key, uploadId: upload.uploadId };
+        after = lastListed;
+      }
+      if (!page.truncated) break;
+    }
+    return xmlResponse(
+      document("ListMultipartUploadsResult", [
+        el("Bucket", bucket),
+        el("KeyMarker", shown(keyMarker)),
+        el("UploadIdMarker", uploadIdMarker),
+        ...(truncated && lastListed !== null
+          ? [
+              el("NextKeyMarker", shown(lastListed.key)),
+              el("NextUploadIdMarker", lastListed.uploadId),
+            ]
+          : []),
+        ...(delimiter === "" ? [] : [el("Delimiter", shown(delimiter))]),
+        el("Prefix", shown(prefix)),
+        ...(urlEncoded ? [el("EncodingType", "url")] : []),
+        el("MaxUploads", maxUploads),
+        el("IsTruncated", truncated),
+        ...uploads,
+        ...prefixes,
+      ]),
+    );
   }
 
   /** CopyObject: the source's chunk list under the new key, with its or new metadata. */
@@ -556,14 +861,7 @@ export class S3Gateway {
     if ([...headers.keys()].some((name) => name.startsWith("x-amz-copy-source-if-"))) {
       throw new S3Failure("NotImplemented", "conditional copies are not implemented yet");
     }
-    const question = copySource.indexOf("?");
-    if (question >= 0) {
-      throw new S3Failure("NotImplemented", "copying a given version is not implemented yet");
-    }
-    const decoded = safeDecodeURIComponent(copySource).replace(/^\//, "");
-    const slash = decoded.indexOf("/");
-    if (slash < 0) throw new S3Failure("InvalidArgument", "x-amz-copy-source must be bucket/key");
-    const from = objectName(decoded.slice(0, slash), decoded.slice(slash + 1));
+    const from = copySourceOf(copySource);
     const directive = headers.get("x-amz-metadata-directive") ?? "COPY";
     if (directive !== "COPY" && directive !== "REPLACE") {
       throw new S3Failure("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE");
@@ -590,7 +888,7 @@ export class S3Gateway {
     });
     return xmlResponse(
       document("CopyObjectResult", [
-        el("ETag", etagOf(source.attrs?.md5, source.sha256)),
+        el("ETag", manifestEtag(source)),
         el("LastModified", isoTime(copied.createdAtMs)),
       ]),
     );
@@ -767,6 +1065,14 @@ export class S3Gateway {
         return s3Error("NoSuchKey", "the specified key does not exist");
       case "BUCKET_NOT_EMPTY":
         return s3Error("BucketNotEmpty", message);
+      case "NO_SUCH_UPLOAD":
+        return s3Error("NoSuchUpload", "the specified multipart upload does not exist");
+      case "INVALID_PART":
+        return s3Error("InvalidPart", message);
+      case "INVALID_PART_ORDER":
+        return s3Error("InvalidPartOrder", message);
+      case "PART_TOO_SMALL":
+        return s3Error("EntityTooSmall", message);
       case "INVALID_NAME":
         return s3Error("InvalidArgument", message);
       case "QUOTA_EXCEEDED":
@@ -889,6 +1195,55 @@ function arrivedRequest(incoming: IncomingMessage): ArrivedRequest {
   };
 }
 
+/** x-amz-copy-source: "bucket/key" (URL-encoded, a leading '/' allowed). */
+function copySourceOf(copySource: string): ObjectName {
+  const question = copySource.indexOf("?");
+  if (question >= 0) {
+    throw new S3Failure("NotImplemented", "copying a given version is not implemented yet");
+  }
+  const decoded = safeDecodeURIComponent(copySource).replace(/^\//, "");
+  const slash = decoded.indexOf("/");
+  if (slash < 0) throw new S3Failure("InvalidArgument", "x-amz-copy-source must be bucket/key");
+  return objectName(decoded.slice(0, slash), decoded.slice(slash + 1));
+}
+
+function uploadIdOf(query: ReadonlyMap<string, string>): string {
+  const uploadId = query.get("uploadId") ?? "";
+  if (!validateMultipartUploadId(uploadId).ok) {
+    throw new S3Failure("NoSuchUpload", "the specified multipart upload does not exist");
+  }
+  return uploadId;
+}
+
+function partNumberOf(text: string | undefined): number {
+  const partNumber = Number(text ?? "");
+  if (!/^\d{1,5}$/.test(text ?? "") || partNumber < 1 || partNumber > MULTIPART_PARTS_MAX) {
+    throw new S3Failure(
+      "InvalidArgument",
+      `part numbers must be integers from 1 to ${MULTIPART_PARTS_MAX}`,
+    );
+  }
+  return partNumber;
+}
+
+/** A part's ETag as a completion names it: its MD5 in hex, quoted or not. */
+function md5OfEtag(etag: string | null): string {
+  const md5 = (etag ?? "").trim().replace(/^"|"$/g, "").toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(md5)) {
+    throw new S3Failure("InvalidPart", "one of the parts' ETags is not one this gateway gave");
+  }
+  return md5;
+}
+
+/** A max-keys style count: absent, the most; over the most, the most. */
+function boundedCount(text: string | undefined, most: number, what: string): number {
+  if (text === undefined) return most;
+  if (!/^\d{1,7}$/.test(text)) {
+    throw new S3Failure("InvalidArgument", `${what} must be a non-negative integer`);
+  }
+  return Math.min(Number(text), most);
+}
+
 function safeDecodeURIComponent(text: string): string {
   try {
     return decodeURIComponent(text);
@@ -921,14 +1276,30 @@ function isoTime(epochMs: number): string {
   return new Date(epochMs).toISOString();
 }
 
-/** An object's ETag: the MD5 of its bytes; a file `ftfs` stored has its SHA-256 instead. */
-function etagOf(md5: string | undefined, sha256: string): string {
-  return `"${md5 ?? sha256}"`;
+/**
+ * An object's ETag: the MD5 of its bytes; for one joined from N parts, the MD5 of the parts'
+ * MD5s and "-N" (as S3's); a file `ftfs` stored has its SHA-256 instead.
+ */
+function etagOf(object: {
+  readonly sha256: string;
+  readonly md5?: string | undefined;
+  readonly parts?: number | undefined;
+}): string {
+  if (object.md5 === undefined) return `"${object.sha256}"`;
+  return object.parts === undefined ? `"${object.md5}"` : `"${object.md5}-${object.parts}"`;
+}
+
+function manifestEtag(manifest: Manifest): string {
+  return etagOf({
+    sha256: manifest.sha256,
+    md5: manifest.attrs?.md5,
+    parts: manifest.attrs?.parts,
+  });
 }
 
 function objectHeaders(manifest: Manifest): Headers {
   const headers = new Headers({
-    etag: etagOf(manifest.attrs?.md5, manifest.sha256),
+    etag: manifestEtag(manifest),
     "last-modified": new Date(manifest.createdAtMs).toUTCString(),
     "content-type": manifest.attrs?.contentType ?? "binary/octet-stream",
     "accept-ranges": "bytes",

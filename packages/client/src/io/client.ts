@@ -48,6 +48,7 @@ import {
   baseName,
   checkAccessKeyId,
   checkBucket,
+  checkedPartName,
   checkedStoredName,
   checkName,
   checkUid,
@@ -394,6 +395,88 @@ export class FtfsClient {
       ...(options.attrs === undefined ? {} : { attrs: options.attrs }),
     };
     return this.directory.call("copyObject", request);
+  }
+
+  /** Open a multipart upload of an object that gets `attrs` (type, metadata) once complete. */
+  async multipartCreate(
+    uid: string,
+    object: ObjectName,
+    attrs?: ObjectAttrs,
+  ): Promise<ResponseBody<"multipartCreate">> {
+    const name = checkedStoredName(uid, object);
+    return this.directory.call("multipartCreate", {
+      uid,
+      name,
+      ...(attrs === undefined ? {} : { attrs }),
+    });
+  }
+
+  /**
+   * Upload part `partNumber` of an open multipart upload from `source` (a part uploaded again
+   * replaces the earlier one); `attrs` answers once every byte was read (the part's MD5).
+   */
+  async putPart(
+    uid: string,
+    uploadId: string,
+    partNumber: number,
+    source: ByteSource,
+    attrs: () => ObjectAttrs,
+  ): Promise<UploadResult> {
+    const name = checkedPartName(uid, uploadId, partNumber);
+    return runUpload(this.transfer, uid, name, source, undefined, attrs);
+  }
+
+  /**
+   * Join the listed parts, in order, into the object (no byte moves) and drop every part.
+   * `md5`: the MD5 of the parts' MD5s, which with the count makes the S3 ETag.
+   */
+  async multipartComplete(
+    uid: string,
+    object: ObjectName,
+    uploadId: string,
+    parts: ReadonlyArray<{ readonly partNumber: number; readonly md5: string }>,
+    md5: string,
+  ): Promise<ResponseBody<"multipartComplete">> {
+    const name = checkedStoredName(uid, object);
+    const request = { uid, name, uploadId, parts: [...parts], md5 };
+    return this.directory.call("multipartComplete", request);
+  }
+
+  /** Drop an open upload of `object` and its parts. */
+  async multipartAbort(uid: string, object: ObjectName, uploadId: string): Promise<void> {
+    const name = checkedStoredName(uid, object);
+    await this.directory.call("multipartAbort", { uid, name, uploadId });
+  }
+
+  /** One page of an open upload's parts, numbered after `afterPart` (0: from the first). */
+  async multipartParts(
+    uid: string,
+    uploadId: string,
+    afterPart: number,
+    countMax: number,
+  ): Promise<ResponseBody<"multipartParts">> {
+    checkUid(uid);
+    return this.directory.call("multipartParts", { uid, uploadId, afterPart, countMax });
+  }
+
+  /** One page of a bucket's open uploads of keys beginning with `prefix`, by (key, id). */
+  async multipartList(
+    uid: string,
+    bucket: string,
+    page: {
+      readonly prefix: string;
+      readonly after: { readonly key: string; readonly uploadId?: string } | null;
+      readonly countMax: number;
+    },
+  ): Promise<ResponseBody<"multipartList">> {
+    checkUid(uid);
+    return this.directory.call("multipartList", {
+      uid,
+      bucket,
+      prefix: page.prefix,
+      ...(page.after === null ? {} : { after: page.after }),
+      countMax: page.countMax,
+    });
   }
 
   /** Delete an object (every version of its key). */

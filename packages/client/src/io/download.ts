@@ -3,10 +3,12 @@
  * fetch its chunks with at most `chunksInFlight` outstanding, verify each, and hand them to
  * the sink strictly in order, waiting for the sink before fetching further (backpressure):
  * memory is bounded by the window, never by the file. The whole file's SHA-256 is checked at
- * the end against the manifest's.
+ * the end against the manifest's; an object joined from multipart parts records the SHA-256 of
+ * its chunk list instead (chunk-list-digest.ts), checked the same way.
  */
 
 import { FtfsError, type ChunkRef, type Manifest } from "@ftfs/protocol/core";
+import { chunkListSha256 } from "@ftfs/protocol/io";
 import { CLIENT_CHUNK_HEDGE_MS } from "../core/limits.ts";
 import { getChunk, type ChunkTransferOptions } from "./chunks.ts";
 import { GroupViews } from "./groups.ts";
@@ -65,7 +67,9 @@ async function streamChunks(
 ): Promise<void> {
   const refs: readonly ChunkRef[] = manifest.chunks;
   const ahead: Array<Promise<Uint8Array>> = [];
-  const fileHash = new Bun.CryptoHasher("sha256");
+  // Each chunk is checked against its id as it arrives; a joined object's digest is its list's.
+  const joined = manifest.attrs?.parts !== undefined;
+  const fileHash = joined ? null : new Bun.CryptoHasher("sha256");
   let started = 0;
   let doneBytes = 0;
   progress?.({ doneBytes, totalBytes: manifest.bytes, chunks: refs.length });
@@ -81,13 +85,14 @@ async function streamChunks(
     const next = ahead.shift();
     if (next === undefined) throw new FtfsError("INTERNAL", "read window underrun");
     const bytes = await next;
-    fileHash.update(bytes);
+    fileHash?.update(bytes);
     await sink(bytes);
     afterChunk(bytes.length);
     doneBytes += bytes.length;
     progress?.({ doneBytes, totalBytes: manifest.bytes, chunks: refs.length });
   }
-  const sha256 = fileHash.digest("hex");
+  const sha256 =
+    fileHash === null ? chunkListSha256(refs.map((ref) => ref.id)) : fileHash.digest("hex");
   if (doneBytes !== manifest.bytes || sha256 !== manifest.sha256) {
     throw new FtfsError(
       "INTEGRITY",

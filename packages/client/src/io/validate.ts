@@ -6,7 +6,10 @@
 import {
   accessKeyIdField,
   FtfsError,
+  MULTIPART_PARTS_MAX,
+  partStoredName,
   storedNameOf,
+  validateMultipartUploadId,
   tryDecode,
   validateBucketName,
   validateObjectKey,
@@ -37,6 +40,20 @@ export function checkedStoredName(uid: string, object: ObjectName): string {
   const key = validateObjectKey(object.key);
   if (!key.ok) throw key.error;
   return storedNameOf(object);
+}
+
+/** A multipart upload id and part number, as the cluster makes and S3 bounds them. */
+export function checkedPartName(uid: string, uploadId: string, partNumber: number): string {
+  checkUid(uid);
+  const valid = validateMultipartUploadId(uploadId);
+  if (!valid.ok) throw valid.error;
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MULTIPART_PARTS_MAX) {
+    throw new FtfsError(
+      "BAD_REQUEST",
+      `part numbers run from 1 to ${MULTIPART_PARTS_MAX}, not ${partNumber}`,
+    );
+  }
+  return partStoredName(uploadId, partNumber);
 }
 
 /** An S3 access key id as the cluster makes them; anything else is a typo, said plainly. */

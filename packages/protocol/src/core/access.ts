@@ -56,6 +56,11 @@ export const OP_ACCESS: Readonly<Record<Op, Access>> = {
   bucketList: "user",
   listObjects: "user",
   copyObject: "user",
+  multipartCreate: "user",
+  multipartAbort: "user",
+  multipartComplete: "user",
+  multipartParts: "user",
+  multipartList: "user",
   listGroups: "user",
 };
 

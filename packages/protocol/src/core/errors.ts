@@ -39,6 +39,10 @@ export const ERROR_CODES = [
   "UPLOAD_EXPIRED", // an upload committed after its deadline (its chunks may be gone); upload again
   "NO_SUCH_BUCKET", // the user has no bucket of that name
   "BUCKET_NOT_EMPTY", // a bucket that still holds objects cannot be deleted
+  "NO_SUCH_UPLOAD", // no open multipart upload of that id (never made, completed or aborted)
+  "INVALID_PART", // a completion names a part that is not there, or not with that ETag
+  "INVALID_PART_ORDER", // a completion's parts are not in ascending order, each once
+  "PART_TOO_SMALL", // a part other than the last is under MULTIPART_PART_BYTES_MIN
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -41,6 +41,27 @@ export const OBJECT_KEY_BYTES_MAX = 1024;
 export const LIST_OBJECTS_MAX = 1_000;
 /** Buckets a user may have besides its home bucket (S3's default limit is 100). */
 export const BUCKETS_PER_USER_MAX = 1_000;
+/** Parts one multipart upload may have, numbered 1 to this (S3's limit). */
+export const MULTIPART_PARTS_MAX = 10_000;
+/** A multipart upload's parts but the last are at least this big (S3's limit). */
+export const MULTIPART_PART_BYTES_MIN = 5 * MIB;
+/** The largest part (S3's limit). */
+export const MULTIPART_PART_BYTES_MAX = 5 * 1024 * MIB;
+/**
+ * Multipart uploads one user may have open at once: each holds a record and its parts until
+ * completed or aborted, so their number is bounded (S3 sets none; 10,000 is plenty for tools).
+ */
+export const MULTIPART_UPLOADS_PER_USER_MAX = 10_000;
+/** Multipart uploads one listing answers (S3's max-uploads is at most 1,000 too). */
+export const LIST_MULTIPART_UPLOADS_MAX = 1_000;
+/** Parts one listing answers (S3's max-parts is at most 1,000 too). */
+export const LIST_PARTS_MAX = 1_000;
+/**
+ * How long a multipart upload may stay open: its id carries this deadline, past which it can
+ * no longer complete. S3 keeps them until aborted; a bound keeps forgotten ones from
+ * holding their parts for ever unnoticed (they stay listed until aborted).
+ */
+export const MULTIPART_UPLOAD_LIFETIME_MS = 30 * 24 * 3_600_000;
 /** The longest name the directory keeps: "/" bucket "/" key (object-names.ts). */
 export const STORED_NAME_BYTES_MAX = 1 + BUCKET_NAME_CHARS_MAX + 1 + OBJECT_KEY_BYTES_MAX;
 /** User ids are short, printable, and safe to use in logs and paths. */

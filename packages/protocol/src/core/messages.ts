@@ -20,6 +20,9 @@ import {
   BUCKET_NAME_CHARS_MIN,
   LIST_FILES_MAX,
   MANIFEST_CHUNKS_MAX,
+  LIST_MULTIPART_UPLOADS_MAX,
+  LIST_PARTS_MAX,
+  MULTIPART_PARTS_MAX,
   NODE_ID_BYTES_MAX,
   UID_BYTES_MAX,
 } from "./limits.ts";
@@ -158,8 +161,17 @@ const objectMetaField = str({ bytesMax: OBJECT_META_BYTES_MAX });
  * What S3 clients expect an object to carry beyond its bytes: the MD5 of its bytes (hex, its
  * ETag), its Content-Type, and its user metadata. Absent for files `ftfs` uploaded.
  */
+/** An MD5 in lowercase hex: an S3 object's ETag. */
+export const md5Field = str({ bytesMin: 32, bytesMax: 32, pattern: /^[0-9a-f]{32}$/ });
+export const partNumberField = int({ min: 1, max: MULTIPART_PARTS_MAX });
+
 export const objectAttrsSchema = obj({
-  md5: opt(str({ bytesMin: 32, bytesMax: 32, pattern: /^[0-9a-f]{32}$/ })),
+  md5: opt(md5Field),
+  /**
+   * Joined from this many parts of a multipart upload: `md5` is then the MD5 of the parts'
+   * MD5s (S3's ETag "md5-N"), and the version's sha256 that of its chunk ids (multipart.ts).
+   */
+  parts: opt(partNumberField),
   contentType: opt(str({ bytesMax: 256 })),
   meta: opt(
     arr(obj({ name: objectMetaField, value: objectMetaField }), {
@@ -337,8 +349,10 @@ export const objectEntrySchema = obj({
   bytes: int({ min: 0, max: BYTES_MAX }),
   sha256: sha256Field,
   createdAtMs: timeMsField,
-  /** The MD5 of the bytes, for objects S3 clients stored. */
-  md5: opt(str({ bytesMin: 32, bytesMax: 32, pattern: /^[0-9a-f]{32}$/ })),
+  /** The MD5 of the bytes, for objects S3 clients stored (see objectAttrsSchema). */
+  md5: opt(md5Field),
+  /** Joined from this many parts (see objectAttrsSchema). */
+  parts: opt(partNumberField),
 });
 export type ObjectEntry = Infer<typeof objectEntrySchema>;
 
@@ -774,6 +788,81 @@ export const OPS = {
     response: obj({
       objects: arr(objectEntrySchema, { itemsMax: LIST_OBJECTS_MAX }),
       /** More objects follow the last one listed. */
+      truncated: bool,
+    }),
+  },
+
+  // ---- directory, S3's multipart uploads: each part is uploaded as a name of its own ----
+  /** Open a multipart upload of the object `name`, to get `attrs` once complete. */
+  multipartCreate: {
+    request: obj({ uid: uidField, name: fileNameField, attrs: opt(objectAttrsSchema) }),
+    response: obj({ uploadId: requestIdField, initiatedAtMs: timeMsField }),
+  },
+  /** Drop an open multipart upload of `name` and its parts. */
+  multipartAbort: {
+    request: obj({ uid: uidField, name: fileNameField, uploadId: requestIdField }),
+    response: obj({ uploadId: requestIdField }),
+  },
+  /**
+   * Make the listed parts, in order, the object's newest version (their chunk lists joined; no
+   * byte moves) and drop every part. `md5` is the MD5 of the parts' MD5s (the ETag's).
+   * Idempotent: a completed upload answers the version it made.
+   */
+  multipartComplete: {
+    request: obj({
+      uid: uidField,
+      /** The object the upload is of; an upload of another answers NO_SUCH_UPLOAD. */
+      name: fileNameField,
+      uploadId: requestIdField,
+      parts: arr(obj({ partNumber: partNumberField, md5: md5Field }), {
+        itemsMax: MULTIPART_PARTS_MAX,
+      }),
+      md5: md5Field,
+    }),
+    response: obj({
+      name: fileNameField,
+      version: versionField,
+      bytes: int({ min: 0, max: FILE_BYTES_MAX }),
+      createdAtMs: timeMsField,
+    }),
+  },
+  /** One page of an open upload's parts, numbered after `afterPart`. */
+  multipartParts: {
+    request: obj({
+      uid: uidField,
+      uploadId: requestIdField,
+      afterPart: int({ min: 0, max: MULTIPART_PARTS_MAX }),
+      countMax: int({ min: 1, max: LIST_PARTS_MAX }),
+    }),
+    response: obj({
+      name: fileNameField,
+      initiatedAtMs: timeMsField,
+      parts: arr(
+        obj({
+          partNumber: partNumberField,
+          bytes: int({ min: 0, max: FILE_BYTES_MAX }),
+          md5: md5Field,
+          createdAtMs: timeMsField,
+        }),
+        { itemsMax: LIST_PARTS_MAX },
+      ),
+      truncated: bool,
+    }),
+  },
+  /** One page of a bucket's open uploads with keys beginning with `prefix`, by (key, id). */
+  multipartList: {
+    request: obj({
+      uid: uidField,
+      bucket: bucketField,
+      prefix: objectKeyPartField,
+      after: opt(obj({ key: objectKeyPartField, uploadId: opt(requestIdField) })),
+      countMax: int({ min: 1, max: LIST_MULTIPART_UPLOADS_MAX }),
+    }),
+    response: obj({
+      uploads: arr(
+        obj({ key: objectKeyPartField, uploadId: requestIdField, initiatedAtMs: timeMsField }),
+        { itemsMax: LIST_MULTIPART_UPLOADS_MAX },
+      ),
       truncated: bool,
     }),
   },

@@ -9,10 +9,20 @@
  * A file name never starts with "/", so the two forms never meet, and the mapping is one to
  * one (the "/" form of a home key that is a valid file name is refused as not canonical). S3
  * keys are opaque: "/" and all, never turned into a local path by anything here.
+ *
+ * A multipart upload's parts are stored as names of a third form, "//" uploadId "/" part
+ * number (five digits, so they sort by number). A bucket name is never empty, so no object is
+ * ever stored under such a name, and no listing of a bucket or of files shows one; the
+ * directory joins a completed upload's parts into its object and deletes them in one step.
  */
 
 import type { Result } from "./errors.ts";
-import { BUCKET_NAME_CHARS_MAX, BUCKET_NAME_CHARS_MIN, OBJECT_KEY_BYTES_MAX } from "./limits.ts";
+import {
+  BUCKET_NAME_CHARS_MAX,
+  BUCKET_NAME_CHARS_MIN,
+  MULTIPART_PARTS_MAX,
+  OBJECT_KEY_BYTES_MAX,
+} from "./limits.ts";
 import { fail, ok } from "./errors.ts";
 import { validateFileName } from "./names.ts";
 
@@ -81,11 +91,51 @@ export function bucketNamePrefix(bucket: string): string {
   return `/${bucket}/`;
 }
 
+/** A multipart upload id: what the directory makes (upload-id.ts), nothing that needs escaping. */
+const MULTIPART_UPLOAD_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+const PART_NAME_PATTERN = /^\/\/([A-Za-z0-9._-]{1,64})\/(\d{5})$/;
+const PART_NUMBER_DIGITS = 5;
+
+export interface PartName {
+  readonly uploadId: string;
+  readonly partNumber: number;
+}
+
+export function validateMultipartUploadId(uploadId: string): Result<string> {
+  return MULTIPART_UPLOAD_ID_PATTERN.test(uploadId)
+    ? ok(uploadId)
+    : fail("NO_SUCH_UPLOAD", "that is not a multipart upload id");
+}
+
+/** The stored names of an upload's parts begin with this. */
+export function partNamePrefix(uploadId: string): string {
+  return `//${uploadId}/`;
+}
+
+/** The stored name of part `partNumber` (1 to MULTIPART_PARTS_MAX) of a multipart upload. */
+export function partStoredName(uploadId: string, partNumber: number): string {
+  return `${partNamePrefix(uploadId)}${String(partNumber).padStart(PART_NUMBER_DIGITS, "0")}`;
+}
+
+/** The part a stored name is, or null for a file's or an object's name. */
+export function partOfStoredName(name: string): PartName | null {
+  const match = PART_NAME_PATTERN.exec(name);
+  if (match === null) return null;
+  const partNumber = Number(match[2]);
+  if (partNumber < 1 || partNumber > MULTIPART_PARTS_MAX) return null;
+  return { uploadId: match[1] ?? "", partNumber };
+}
+
 /**
- * What the directory and storage accept as a name: a file name, or the canonical stored name
- * of a valid (bucket, key).
+ * What the directory and storage accept as a name: a file name, the canonical stored name of
+ * a valid (bucket, key), or a multipart upload's part.
  */
 export function validateStoredName(name: string): Result<string> {
+  if (name.startsWith("//")) {
+    return partOfStoredName(name) === null
+      ? fail("INVALID_NAME", "not a part of a multipart upload")
+      : ok(name);
+  }
   if (!name.startsWith("/")) return validateFileName(name);
   const slash = name.indexOf("/", 1);
   if (slash < 0) return fail("INVALID_NAME", "object name has no key after its bucket");

@@ -1,5 +1,6 @@
 /** The Bun edge of the protocol: TCP transport, RPC client and server, security, logs and flags. */
 export * from "./chunk-fetch.ts";
+export * from "./chunk-list-digest.ts";
 export * from "./cli-flags.ts";
 export * from "./connection-guard.ts";
 export * from "./frame-channel.ts";

@@ -1,0 +1,142 @@
+/**
+ * S3 multipart uploads at the directory: an upload is opened and dropped through the log, its
+ * parts are uploaded as names of their own (placeUpload and commitUpload, as any file), and a
+ * completion reads the parts as they stand, computes the joined object's digest over their
+ * chunk ids, and proposes the command that joins them, pinned to the versions read.
+ * Listings are linearizable reads through the primary, one bounded page at a time.
+ */
+
+import {
+  MULTIPART_UPLOAD_LIFETIME_MS,
+  ok,
+  uploadIdWithDeadline,
+  type Op,
+  type RequestBody,
+  type Result,
+} from "@ftfs/protocol/core";
+import { chunkListSha256, type Logger, type Reply } from "@ftfs/protocol/io";
+import {
+  listBucketUploads,
+  listParts,
+  noSuchUpload,
+  partsToJoin,
+  type MetadataView,
+} from "../core/index.ts";
+import type { DirectorySettings } from "./handlers.ts";
+import type { Proposer } from "./replicator.ts";
+
+export interface MultipartContext {
+  readonly store: MetadataView;
+  readonly proposer: Proposer;
+  readonly settings: DirectorySettings;
+  readonly nowMs: () => number;
+  readonly newId: () => string;
+  readonly logger: Logger;
+}
+
+type Answer<O extends Op> = Promise<Result<Reply<O>>>;
+
+export async function onMultipartCreate(
+  context: MultipartContext,
+  body: RequestBody<"multipartCreate">,
+): Answer<"multipartCreate"> {
+  const atMs = context.nowMs();
+  const uploadId = uploadIdWithDeadline(atMs + MULTIPART_UPLOAD_LIFETIME_MS, context.newId());
+  const opened = await context.proposer.propose({
+    type: "multipartCreate",
+    uid: body.uid,
+    uploadId,
+    name: body.name,
+    ...(body.attrs === undefined ? {} : { attrs: body.attrs }),
+    atMs,
+  });
+  if (!opened.ok) return opened;
+  context.logger.info("multipart upload opened", { uid: body.uid, name: body.name, uploadId });
+  return ok({ body: { uploadId, initiatedAtMs: opened.value.initiatedAtMs } });
+}
+
+export async function onMultipartAbort(
+  context: MultipartContext,
+  body: RequestBody<"multipartAbort">,
+): Answer<"multipartAbort"> {
+  const current = await context.proposer.readBarrier();
+  if (!current.ok) return current;
+  // An upload's object never changes: checked here, it holds when the command applies.
+  const upload = context.store.getMultipart(body.uid, body.uploadId);
+  if (upload !== undefined && upload.name !== body.name) return noSuchUpload(body.uploadId);
+  const aborted = await context.proposer.propose({
+    type: "multipartAbort",
+    uid: body.uid,
+    uploadId: body.uploadId,
+    atMs: context.nowMs(),
+  });
+  if (!aborted.ok) return aborted;
+  context.logger.info("multipart upload aborted", {
+    uid: body.uid,
+    uploadId: body.uploadId,
+    parts: aborted.value.partsDropped,
+  });
+  return ok({ body: { uploadId: body.uploadId } });
+}
+
+export async function onMultipartComplete(
+  context: MultipartContext,
+  body: RequestBody<"multipartComplete">,
+): Answer<"multipartComplete"> {
+  const { uid, uploadId } = body;
+  const current = await context.proposer.readBarrier();
+  if (!current.ok) return current;
+  const completed = context.store.findUpload(uid, uploadId);
+  const joined = partsToJoin(context.store, uid, uploadId, body.parts);
+  const name = joined.ok ? joined.value.upload.name : completed?.name;
+  if (name !== undefined && name !== body.name) return noSuchUpload(uploadId);
+  // A completion retried after it applied finds no open upload: the command answers it.
+  const parts = joined.ok ? joined.value.parts : [];
+  if (!joined.ok && completed === undefined) return joined;
+  const done = await context.proposer.propose({
+    type: "multipartComplete",
+    uid,
+    uploadId,
+    parts: parts.map(({ partNumber, version, md5 }) => ({ partNumber, version, md5 })),
+    sha256: chunkListSha256(parts.flatMap((part) => part.chunks.map((chunk) => chunk.id))),
+    md5: body.md5,
+    atMs: context.nowMs(),
+    ...context.settings.quotaDefaults,
+    keepVersions: context.settings.keepVersions,
+  });
+  if (!done.ok) return done;
+  context.logger.info("multipart upload completed", {
+    uid,
+    uploadId,
+    name: done.value.name,
+    version: done.value.version,
+    parts: parts.length,
+  });
+  return ok({ body: done.value });
+}
+
+export async function onMultipartParts(
+  context: MultipartContext,
+  body: RequestBody<"multipartParts">,
+): Answer<"multipartParts"> {
+  const current = await context.proposer.readBarrier();
+  if (!current.ok) return current;
+  const page = listParts(context.store, body.uid, body.uploadId, body.afterPart, body.countMax);
+  if (!page.ok) return page;
+  const { upload, parts, truncated } = page.value;
+  return ok({
+    body: { name: upload.name, initiatedAtMs: upload.initiatedAtMs, parts: [...parts], truncated },
+  });
+}
+
+export async function onMultipartList(
+  context: MultipartContext,
+  body: RequestBody<"multipartList">,
+): Answer<"multipartList"> {
+  const current = await context.proposer.readBarrier();
+  if (!current.ok) return current;
+  const { uid, bucket, prefix, after, countMax } = body;
+  const page = listBucketUploads(context.store, uid, bucket, prefix, after ?? null, countMax);
+  if (!page.ok) return page;
+  return ok({ body: page.value });
+}
