@@ -6,7 +6,8 @@
  *
  * A schedule interleaves, at random: placements, chunk puts (reference first, as a put does),
  * commits under a keep policy of 1-3 versions (pruning older ones), deletes and re-uploads of
- * the same names, notice deliveries (always a prefix from
+ * the same names, S3 multipart uploads (parts uploaded, uploaded again, completed by joining
+ * some of them, or aborted), notice deliveries (always a prefix from
  * the oldest unacknowledged, as the outbox sends), acknowledgements, directory failovers (a
  * new term), a deposed primary replaying an old batch, garbage-collection questions and their
  * answers applied later (so puts and commits fall in between), clock jumps both ways on the
@@ -19,7 +20,13 @@
  * any node is one a kept version names. Each returns its problems; an empty list is a pass.
  */
 
-import { Prng, uploadIdWithDeadline, type ChunkRef } from "@ftfs/protocol/core";
+import {
+  MULTIPART_PART_BYTES_MIN,
+  partStoredName,
+  Prng,
+  uploadIdWithDeadline,
+  type ChunkRef,
+} from "@ftfs/protocol/core";
 import {
   applyCommand,
   judgeGarbage,
@@ -43,6 +50,11 @@ const NAMES = ["a", "b", "c"] as const;
 /** Distinct chunk contents: few, so uploads share chunks (deduplication). */
 const CHUNK_POOL_SIZE = 10;
 const CHUNK_BYTES = 10;
+/** Parts' chunks: their own pool, big enough that a part passes the parts' size floor. */
+const PART_CHUNK_POOL_SIZE = 6;
+const PART_CHUNK_BYTES = MULTIPART_PART_BYTES_MIN;
+const PART_NUMBERS_MAX = 3;
+const MULTIPART_DEADLINE_MS = 1_000_000;
 const UPLOAD_DEADLINE_MS = 10_000;
 const STEPS = 220;
 const OPEN_UPLOADS_MAX = 4;
@@ -65,6 +77,8 @@ interface ClientUpload {
   readonly name: string;
   readonly uploadId: string;
   readonly chunks: readonly string[];
+  /** A part of the open multipart upload: its chunks are part-sized. */
+  readonly part: boolean;
   put: number;
 }
 
@@ -85,6 +99,8 @@ class World {
   /** The latest deadline any upload was given (the directory's clock may since have gone back). */
   latestDeadlineMs = T0_MS;
   term = 1;
+  /** The S3 multipart upload open now, if any. */
+  multipart: { readonly uploadId: string; readonly name: string } | null = null;
   private index = 0;
   private uploadCount = 0;
 
@@ -121,15 +137,21 @@ class World {
   place(): void {
     if (this.uploads.length >= OPEN_UPLOADS_MAX) return;
     this.uploadCount += 1;
+    const multipart = this.multipart;
+    const part = multipart !== null && this.prng.chance(0.5);
     const count = 1 + this.prng.intBelow(3);
     const chunks = Array.from({ length: count }, () =>
-      sha(1 + this.prng.intBelow(CHUNK_POOL_SIZE)),
+      part
+        ? sha(100 + this.prng.intBelow(PART_CHUNK_POOL_SIZE))
+        : sha(1 + this.prng.intBelow(CHUNK_POOL_SIZE)),
     );
-    const name = NAMES[this.prng.intBelow(NAMES.length)] ?? "a";
+    const name = part
+      ? partStoredName(multipart.uploadId, 1 + this.prng.intBelow(PART_NUMBERS_MAX))
+      : (NAMES[this.prng.intBelow(NAMES.length)] ?? "a");
     const deadlineMs = this.nowMs + UPLOAD_DEADLINE_MS;
     this.latestDeadlineMs = Math.max(this.latestDeadlineMs, deadlineMs);
     const uploadId = uploadIdWithDeadline(deadlineMs, `u${this.uploadCount}`);
-    this.uploads.push({ name, uploadId, chunks, put: 0 });
+    this.uploads.push({ name, uploadId, chunks, part, put: 0 });
     this.note(`place ${name} ${uploadId} [${chunks.map(short).join(",")}]`);
   }
 
@@ -142,7 +164,7 @@ class World {
     const owner = { uid: UID, name: upload.name, uploadId: upload.uploadId };
     this.note(`put ${short(chunkId)} of ${upload.uploadId}`);
     for (const node of this.writers()) {
-      node.refs.addPending(chunkId, owner, CHUNK_BYTES, 0);
+      node.refs.addPending(chunkId, owner, upload.part ? PART_CHUNK_BYTES : CHUNK_BYTES, 0);
       node.chunks.add(chunkId);
     }
   }
@@ -150,27 +172,27 @@ class World {
   commit(): void {
     const upload = this.pick(this.uploads.filter((item) => item.put === item.chunks.length));
     if (upload === undefined) return;
-    const chunks: ChunkRef[] = upload.chunks.map((id) => ({
-      id,
-      bytes: CHUNK_BYTES,
-      group: GROUP,
-    }));
+    const bytes = upload.part ? PART_CHUNK_BYTES : CHUNK_BYTES;
+    const chunks: ChunkRef[] = upload.chunks.map((id) => ({ id, bytes, group: GROUP }));
     const result = this.apply({
       type: "commitVersion",
       uid: UID,
       name: upload.name,
       uploadId: upload.uploadId,
-      bytes: CHUNK_BYTES * chunks.length,
+      bytes: bytes * chunks.length,
       sha256: sha(900 + chunks.length),
       chunks,
       atMs: this.nowMs,
       // The keep policy may differ between commits (the flag changed between primaries).
       keepVersions: 1 + this.prng.intBelow(3),
+      ...(upload.part ? { attrs: { md5: md5Of(upload.uploadId) } } : {}),
     });
     this.note(
       `commit ${upload.name} ${upload.uploadId}: ${result.ok ? `v${result.value.version}` : result.error.code}`,
     );
-    if (!result.ok && result.error.code !== "UPLOAD_EXPIRED") {
+    // A part's upload may have been completed or aborted meanwhile.
+    const gone = upload.part && !result.ok && result.error.code === "NO_SUCH_UPLOAD";
+    if (!result.ok && result.error.code !== "UPLOAD_EXPIRED" && !gone) {
       this.problems.push(`commit of ${upload.uploadId} refused: ${result.error.message}`);
     }
     // Committed or expired, the client is done with this upload (it starts over if expired).
@@ -184,6 +206,69 @@ class World {
     const result = this.apply({ type: "deleteFile", uid: UID, name, requestId, atMs: this.nowMs });
     this.note(`delete ${name}: ${result.ok ? "ok" : result.error.code}`);
     if (!result.ok) this.problems.push(`delete of ${name} refused: ${result.error.message}`);
+  }
+
+  multipartCreate(): void {
+    if (this.multipart !== null) return;
+    this.uploadCount += 1;
+    const uploadId = uploadIdWithDeadline(
+      this.nowMs + MULTIPART_DEADLINE_MS,
+      `m${this.uploadCount}`,
+    );
+    const name = NAMES[this.prng.intBelow(NAMES.length)] ?? "a";
+    const result = this.apply({
+      type: "multipartCreate",
+      uid: UID,
+      uploadId,
+      name,
+      atMs: this.nowMs,
+    });
+    this.note(`multipart ${uploadId} of ${name}: ${result.ok ? "open" : result.error.code}`);
+    if (!result.ok) this.problems.push(`multipart create refused: ${result.error.message}`);
+    else this.multipart = { uploadId, name };
+  }
+
+  /** Join some of the parts there are (as the directory reads them) into the object. */
+  multipartComplete(): void {
+    const multipart = this.multipart;
+    if (multipart === null) return;
+    const parts = [];
+    for (let number = 1; number <= PART_NUMBERS_MAX; number += 1) {
+      const record = this.store.latestVersion(UID, partStoredName(multipart.uploadId, number));
+      if (record?.kind !== "live" || !this.prng.chance(0.7)) continue;
+      parts.push({ partNumber: number, version: record.version, md5: record.attrs?.md5 ?? "" });
+    }
+    if (parts.length === 0) return;
+    const result = this.apply({
+      type: "multipartComplete",
+      uid: UID,
+      uploadId: multipart.uploadId,
+      parts,
+      sha256: sha(950 + parts.length),
+      md5: md5Of(multipart.uploadId),
+      atMs: this.nowMs,
+      keepVersions: 1 + this.prng.intBelow(3),
+    });
+    this.note(
+      `complete ${multipart.uploadId} parts ${parts.map((part) => part.partNumber).join(",")}: ` +
+        `${result.ok ? `v${result.value.version}` : result.error.code}`,
+    );
+    if (!result.ok) this.problems.push(`completion refused: ${result.error.message}`);
+    this.multipart = null;
+  }
+
+  multipartAbort(): void {
+    const multipart = this.multipart;
+    if (multipart === null) return;
+    const result = this.apply({
+      type: "multipartAbort",
+      uid: UID,
+      uploadId: multipart.uploadId,
+      atMs: this.nowMs,
+    });
+    this.note(`abort ${multipart.uploadId}: ${result.ok ? "ok" : result.error.code}`);
+    if (!result.ok) this.problems.push(`abort refused: ${result.error.message}`);
+    this.multipart = null;
   }
 
   /** The outbox: a prefix from the oldest unacknowledged, in order, at the current term. */
@@ -389,6 +474,11 @@ class World {
   }
 }
 
+/** A part's MD5 as its upload recorded it (any 32 hex digits: only equality matters). */
+function md5Of(uploadId: string): string {
+  return new Bun.CryptoHasher("md5").update(uploadId).digest("hex");
+}
+
 function short(chunkId: string): string {
   return chunkId.slice(-2);
 }
@@ -412,6 +502,9 @@ const ACTIONS: ReadonlyArray<readonly [number, Action]> = [
   [8, (world) => world.put()],
   [4, (world) => world.commit()],
   [2, (world) => world.remove()],
+  [1, (world) => world.multipartCreate()],
+  [1, (world) => world.multipartComplete()],
+  [1, (world) => world.multipartAbort()],
   [5, (world) => world.deliver()],
   [1, (world) => world.failover()],
   [1, (world) => world.replayStale()],
