@@ -244,6 +244,43 @@ test.skipIf(skip)(
   },
 );
 
+test.skipIf(skip)(
+  "boto3 conditional requests: reads, create-only and compare-and-swap writes, racing writers, copies",
+  () => {
+    const run = Bun.spawnSync([PYTHON, join(import.meta.dir, "boto3-conditions.py")], {
+      env: pythonEnv(),
+    });
+    if (run.exitCode !== 0) throw new Error(`boto3 conditions failed:\n${run.stderr.toString()}`);
+    const out = JSON.parse(run.stdout.toString());
+    expect(out.reads).toEqual({
+      if_match: 200,
+      if_match_other: "PreconditionFailed",
+      if_none_match: 304,
+      if_none_match_other: 200,
+      if_modified_since_earlier: 200,
+      if_modified_since_later: 304,
+      if_unmodified_since_earlier: "PreconditionFailed",
+      if_unmodified_since_later: 200,
+      head_if_none_match: 304,
+    });
+    expect(out.create_only).toEqual({ new_key: 200, existing_key: "PreconditionFailed" });
+    expect(out.compare_and_swap).toEqual({
+      stale_etag: "PreconditionFailed",
+      missing_key: "NoSuchKey",
+      current_etag: 200,
+      after: "two",
+    });
+    expect(out.race).toEqual(["200", ...Array(7).fill("PreconditionFailed")]);
+    expect(out.race_body).toBe(true);
+    expect(out.copies).toEqual({
+      if_match: 200,
+      if_match_other: "PreconditionFailed",
+      if_none_match: "PreconditionFailed",
+      if_unmodified_since_earlier: "PreconditionFailed",
+    });
+  },
+);
+
 const AWS = "/usr/bin/aws";
 const awsMissing = !existsSync(AWS);
 

@@ -17,6 +17,8 @@ import {
   MULTIPART_PARTS_MAX,
   sealedSecretSchema,
   type ObjectAttrs,
+  type WritePrecondition,
+  writePreconditionSchema,
   type SealedSecret,
   fileNameField,
   groupField,
@@ -76,6 +78,8 @@ export interface CommitVersion {
   readonly keepVersions?: number;
   /** An S3 object's attributes, kept with the version. */
   readonly attrs?: ObjectAttrs;
+  /** A conditional write: the name's newest live version must be this one (null: none). */
+  readonly precondition?: WritePrecondition;
 }
 
 /**
@@ -257,6 +261,7 @@ export interface MultipartComplete {
   readonly sha256: string;
   /** MD5 of the parts' MD5s: with the part count, the object's ETag. */
   readonly md5: string;
+  readonly precondition?: WritePrecondition;
   readonly atMs: number;
   readonly quotaBytesDefault?: number;
   readonly quotaFilesDefault?: number;
@@ -343,6 +348,7 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     quotaFilesDefault: opt(quotaField),
     keepVersions: opt(int({ min: 1, max: KEEP_VERSIONS_MAX })),
     attrs: opt(objectAttrsSchema),
+    precondition: opt(writePreconditionSchema),
   }),
   deleteFile: obj({
     type: literal("deleteFile"),
@@ -447,6 +453,7 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     }),
     sha256: sha256Field,
     md5: md5Field,
+    precondition: opt(writePreconditionSchema),
     atMs: timeMsField,
     quotaBytesDefault: opt(quotaField),
     quotaFilesDefault: opt(quotaField),

@@ -1040,3 +1040,60 @@ describe("the log", () => {
     });
   });
 });
+
+describe("conditional writes", () => {
+  test("a write bound to a version lands only on that version; to none, only on no live one", () => {
+    const store = freshStore();
+    const create = {
+      ...commit("alice", "c.txt", "u1", [chunk(1, 10)]),
+      precondition: { version: null },
+    };
+    expect(applyOk(store, create).version).toBe(1);
+    const again = {
+      ...commit("alice", "c.txt", "u2", [chunk(2, 10)]),
+      precondition: { version: null },
+    };
+    expect(errorCode(apply(store, again))).toBe("PRECONDITION_FAILED");
+    const swap = (uploadId: string, version: number) => ({
+      ...commit("alice", "c.txt", uploadId, [chunk(3, 10)]),
+      precondition: { version },
+    });
+    expect(errorCode(apply(store, swap("u3", 2)))).toBe("PRECONDITION_FAILED");
+    expect(latest(store, "c.txt")).toBe(1);
+    expect(applyOk(store, swap("u4", 1)).version).toBe(2);
+    // After a delete the name has no live version: create-only writes land again.
+    applyOk(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "c.txt",
+      requestId: "r1",
+      atMs: T0_MS,
+    });
+    expect(errorCode(apply(store, swap("u5", 2)))).toBe("PRECONDITION_FAILED");
+    const recreate = {
+      ...commit("alice", "c.txt", "u6", [chunk(4, 10)]),
+      precondition: { version: null },
+    };
+    expect(applyOk(store, recreate).version).toBe(4);
+  });
+
+  test("a refused conditional write stays refused when its upload is retried", () => {
+    const store = freshStore();
+    applyOk(store, commit("alice", "c.txt", "u1", [chunk(1, 10)]));
+    const create = {
+      ...commit("alice", "c.txt", "u2", [chunk(2, 10)]),
+      precondition: { version: null },
+    };
+    expect(errorCode(apply(store, create))).toBe("PRECONDITION_FAILED");
+    applyOk(store, {
+      type: "deleteFile",
+      uid: "alice",
+      name: "c.txt",
+      requestId: "r1",
+      atMs: T0_MS,
+    });
+    // The name is free now, but this upload was refused: its late copy must not land.
+    expect(apply(store, create).ok).toBe(false);
+    expect(latest(store, "c.txt")).toBeUndefined();
+  });
+});

@@ -388,6 +388,19 @@ function checkNewVersion(
   if (!valid.ok) return valid;
   const open = checkUploadOpen(tx, command);
   if (!open.ok) return open;
+  const precondition = command.precondition;
+  if (precondition !== undefined) {
+    const latest = tx.latestVersion(uid, name);
+    const live = latest?.kind === "live" ? latest.version : null;
+    if (live !== precondition.version) {
+      return fail(
+        "PRECONDITION_FAILED",
+        live === null
+          ? `'${name}' does not exist (the write was to replace version ${precondition.version})`
+          : `'${name}' is at version ${live}, not ${precondition.version ?? "absent"} as the write required`,
+      );
+    }
+  }
   // The node's own chunk size is checked before proposing; the log only enforces the wire's cap.
   const shape = checkManifest(command, CHUNK_BYTES_MAX);
   if (!shape.ok) return shape;
@@ -775,6 +788,7 @@ function multipartComplete(
       : { quotaFilesDefault: command.quotaFilesDefault }),
     ...(command.keepVersions === undefined ? {} : { keepVersions: command.keepVersions }),
     attrs: { ...upload.attrs, md5: command.md5, parts: command.parts.length },
+    ...(command.precondition === undefined ? {} : { precondition: command.precondition }),
   };
   const partNames = openPartNames(tx, uid, uploadId);
   const usage = usageWithout(tx, uid, partNames);

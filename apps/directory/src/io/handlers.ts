@@ -336,6 +336,7 @@ async function onCommitUpload(
     ...context.settings.quotaDefaults,
     keepVersions: context.settings.keepVersions,
     ...(body.attrs === undefined ? {} : { attrs: body.attrs }),
+    ...(body.precondition === undefined ? {} : { precondition: body.precondition }),
   } as const;
   const result = await context.proposer.propose(command);
   if (!result.ok) return result;

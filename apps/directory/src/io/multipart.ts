@@ -100,6 +100,7 @@ export async function onMultipartComplete(
     parts: parts.map(({ partNumber, version, md5 }) => ({ partNumber, version, md5 })),
     sha256: chunkListSha256(parts.flatMap((part) => part.chunks.map((chunk) => chunk.id))),
     md5: body.md5,
+    ...(body.precondition === undefined ? {} : { precondition: body.precondition }),
     atMs: context.nowMs(),
     ...context.settings.quotaDefaults,
     keepVersions: context.settings.keepVersions,

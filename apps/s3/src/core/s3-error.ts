@@ -32,6 +32,7 @@ const STATUS_OF = {
   NoSuchKey: 404,
   NoSuchUpload: 404,
   NotImplemented: 501,
+  PreconditionFailed: 412,
   QuotaExceeded: 403,
   RequestTimeTooSkewed: 403,
   ServiceUnavailable: 503,

@@ -10,6 +10,7 @@
  * signature compared in constant time. Hash primitives come from the io layer (Hashes).
  */
 
+import { utcMs } from "./dates.ts";
 import { constantTimeEqual, utf8, type Hashes } from "@ftfs/protocol/core";
 import { s3Fail, s3Ok, type S3Result } from "./s3-error.ts";
 
@@ -396,37 +397,10 @@ function toHex(bytes: Uint8Array): string {
   return out;
 }
 
-const MS_PER_DAY = 86_400_000;
-
 /** x-amz-date (YYYYMMDD'T'HHMMSS'Z', UTC) as epoch milliseconds; null if it is not one. */
 export function amzDateMs(amzDate: string): number | null {
   const match = /^([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z$/.exec(amzDate);
   if (match === null) return null;
-  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
-  if (hour > 23 || minute > 59 || second > 60) return null;
-  return daysFromCivil(year, month, day) * MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000;
-}
-
-function daysInMonth(year: number, month: number): number {
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
-}
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yearOfEra = y - era * 400;
-  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const dayOfEra =
-    yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
-  return era * 146_097 + dayOfEra - 719_468;
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number);
+  return utcMs(year, month, day, hour, minute, second);
 }

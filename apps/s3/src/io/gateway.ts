@@ -31,6 +31,7 @@ import {
   type Manifest,
   type ObjectAttrs,
   type ObjectName,
+  type WritePrecondition,
 } from "@ftfs/protocol/core";
 import {
   describeError,
@@ -57,6 +58,9 @@ import {
   document,
   el,
   errorXml,
+  etagListMatches,
+  evaluateConditions,
+  type ConditionHeaders,
   parseRange,
   positionOfToken,
   readSignatureClaim,
@@ -518,6 +522,7 @@ export class S3Gateway {
       return this.copyObject(caller.uid, copySource, object, headers);
     }
     const meta = userMetadata(headers);
+    const precondition = await this.writePrecondition(caller.uid, object, headers);
     const source = this.bodySource(caller, request, arrived, object, PUT_OBJECT_BYTES_MAX);
     try {
       const attrs = (): ObjectAttrs => ({
@@ -525,7 +530,7 @@ export class S3Gateway {
         contentType: headers.get("content-type") ?? "binary/octet-stream",
         ...(meta.length === 0 ? {} : { meta }),
       });
-      await this.options.client.putObject(caller.uid, object, source, attrs);
+      await this.options.client.putObject(caller.uid, object, source, attrs, precondition);
       return new Response(null, {
         status: 200,
         headers: { etag: `"${source.digests().md5Hex}"` },
@@ -533,6 +538,44 @@ export class S3Gateway {
     } finally {
       await source.close();
     }
+  }
+
+  /**
+   * A conditional write's precondition: If-None-Match: * (the key must not exist) or If-Match
+   * (the key must still be the version with that ETag), checked now so a write bound to fail
+   * reads no body, and held by the commit (compare and swap on the version).
+   */
+  private async writePrecondition(
+    uid: string,
+    object: ObjectName,
+    headers: ReadonlyMap<string, string>,
+  ): Promise<WritePrecondition | undefined> {
+    const ifNoneMatch = headers.get("if-none-match");
+    const ifMatch = headers.get("if-match");
+    if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+    if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== "*") {
+      throw new S3Failure("NotImplemented", "a write's If-None-Match can only be *");
+    }
+    let current: Manifest | null = null;
+    try {
+      current = await this.options.client.objectManifest(uid, object);
+    } catch (error) {
+      if (!(error instanceof FtfsError && error.code === "NOT_FOUND")) throw error;
+    }
+    if (ifMatch !== undefined) {
+      if (current === null) throw new S3Failure("NoSuchKey", "the specified key does not exist");
+      if (!etagListMatches(ifMatch, manifestEtag(current))) {
+        throw new S3Failure(
+          "PreconditionFailed",
+          "the object's ETag is not the one If-Match names",
+        );
+      }
+      return { version: current.version };
+    }
+    if (current !== null) {
+      throw new S3Failure("PreconditionFailed", "the key exists and If-None-Match is *");
+    }
+    return { version: null };
   }
 
   /**
@@ -706,7 +749,15 @@ export class S3Gateway {
     const md5 = new Bun.CryptoHasher("md5");
     for (const part of parts) md5.update(Buffer.from(part.md5, "hex"));
     const etagMd5 = md5.digest("hex");
-    await this.options.client.multipartComplete(caller.uid, object, uploadId, parts, etagMd5);
+    const precondition = await this.writePrecondition(caller.uid, object, arrived.headers);
+    await this.options.client.multipartComplete(
+      caller.uid,
+      object,
+      uploadId,
+      parts,
+      etagMd5,
+      precondition,
+    );
     return xmlResponse(
       document("CompleteMultipartUploadResult", [
         el("Location", `/${object.bucket}/${urlEncodeKey(object.key)}`),
@@ -858,9 +909,6 @@ export class S3Gateway {
     object: ObjectName,
     headers: ReadonlyMap<string, string>,
   ): Promise<Response> {
-    if ([...headers.keys()].some((name) => name.startsWith("x-amz-copy-source-if-"))) {
-      throw new S3Failure("NotImplemented", "conditional copies are not implemented yet");
-    }
     const from = copySourceOf(copySource);
     const directive = headers.get("x-amz-metadata-directive") ?? "COPY";
     if (directive !== "COPY" && directive !== "REPLACE") {
@@ -873,6 +921,16 @@ export class S3Gateway {
       );
     }
     const source = await this.options.client.objectManifest(uid, from);
+    const sourceState = { etag: manifestEtag(source), lastModifiedMs: source.createdAtMs };
+    // A copy's conditions are on its source; any that does not hold fails it (412).
+    if (
+      evaluateConditions(readConditions(headers, "x-amz-copy-source-"), sourceState) !== "proceed"
+    ) {
+      throw new S3Failure(
+        "PreconditionFailed",
+        "at least one of the copy's preconditions did not hold",
+      );
+    }
     const meta = userMetadata(headers);
     const attrs: ObjectAttrs | undefined =
       directive === "COPY"
@@ -902,6 +960,22 @@ export class S3Gateway {
   ): Promise<Response> {
     const manifest = await this.options.client.objectManifest(uid, object);
     const headers = objectHeaders(manifest);
+    const condition = evaluateConditions(readConditions(arrived.headers, ""), {
+      etag: manifestEtag(manifest),
+      lastModifiedMs: manifest.createdAtMs,
+    });
+    if (condition === "failed") {
+      throw new S3Failure("PreconditionFailed", "at least one of the preconditions did not hold");
+    }
+    if (condition === "not-modified") {
+      return new Response(null, {
+        status: 304,
+        headers: {
+          etag: manifestEtag(manifest),
+          "last-modified": headers.get("last-modified") ?? "",
+        },
+      });
+    }
     const range = parseRange(arrived.headers.get("range"), manifest.bytes);
     if (range === "unsatisfiable") {
       throw new S3Failure("InvalidRange", "the requested range is not satisfiable");
@@ -1067,6 +1141,8 @@ export class S3Gateway {
         return s3Error("BucketNotEmpty", message);
       case "NO_SUCH_UPLOAD":
         return s3Error("NoSuchUpload", "the specified multipart upload does not exist");
+      case "PRECONDITION_FAILED":
+        return s3Error("PreconditionFailed", message);
       case "INVALID_PART":
         return s3Error("InvalidPart", message);
       case "INVALID_PART_ORDER":
@@ -1205,6 +1281,16 @@ function copySourceOf(copySource: string): ObjectName {
   const slash = decoded.indexOf("/");
   if (slash < 0) throw new S3Failure("InvalidArgument", "x-amz-copy-source must be bucket/key");
   return objectName(decoded.slice(0, slash), decoded.slice(slash + 1));
+}
+
+/** The conditional headers, plain or with a prefix (a copy's "x-amz-copy-source-"). */
+function readConditions(headers: ReadonlyMap<string, string>, prefix: string): ConditionHeaders {
+  return {
+    ifMatch: headers.get(`${prefix}if-match`),
+    ifNoneMatch: headers.get(`${prefix}if-none-match`),
+    ifModifiedSince: headers.get(`${prefix}if-modified-since`),
+    ifUnmodifiedSince: headers.get(`${prefix}if-unmodified-since`),
+  };
 }
 
 function uploadIdOf(query: ReadonlyMap<string, string>): string {

@@ -12,6 +12,7 @@ import {
   uploadIdWithDeadline,
   type AccessKeySummary,
   type ObjectAttrs,
+  type WritePrecondition,
   type ObjectName,
   type FileEntry,
   type Manifest,
@@ -261,7 +262,7 @@ export class FtfsClient {
     checkName(remoteName);
     const source = await openFileSource(localPath);
     try {
-      return await runUpload(this.transfer, uid, remoteName, source, progress);
+      return await runUpload(this.transfer, uid, remoteName, source, { progress });
     } finally {
       await source.close();
     }
@@ -276,7 +277,7 @@ export class FtfsClient {
   ): Promise<UploadResult> {
     checkUid(uid);
     checkName(name);
-    return runUpload(this.transfer, uid, name, memorySource(name, bytes), progress);
+    return runUpload(this.transfer, uid, name, memorySource(name, bytes), { progress });
   }
 
   /** Stream a file's bytes, verified, in order, to `sink`; awaits the sink (backpressure). */
@@ -342,21 +343,23 @@ export class FtfsClient {
     progress?: ProgressListener,
   ): Promise<UploadResult> {
     const name = checkedStoredName(uid, object);
-    return runUpload(this.transfer, uid, name, memorySource(object.key, bytes), progress);
+    return runUpload(this.transfer, uid, name, memorySource(object.key, bytes), { progress });
   }
 
   /**
    * Store what `source` holds as `key` in one of the user's buckets, with the attributes
    * `attrs` answers once every byte was read (an S3 PUT: its MD5 is known only at the end).
+   * With a precondition, only if the key is still at that version when the write applies.
    */
   async putObject(
     uid: string,
     object: ObjectName,
     source: ByteSource,
     attrs: () => ObjectAttrs,
+    precondition?: WritePrecondition,
   ): Promise<UploadResult> {
     const name = checkedStoredName(uid, object);
-    return runUpload(this.transfer, uid, name, source, undefined, attrs);
+    return runUpload(this.transfer, uid, name, source, { attrs, precondition });
   }
 
   /** An object's newest version (or `version`): size, hashes, attributes, where its chunks are. */
@@ -423,7 +426,7 @@ export class FtfsClient {
     attrs: () => ObjectAttrs,
   ): Promise<UploadResult> {
     const name = checkedPartName(uid, uploadId, partNumber);
-    return runUpload(this.transfer, uid, name, source, undefined, attrs);
+    return runUpload(this.transfer, uid, name, source, { attrs });
   }
 
   /**
@@ -436,9 +439,17 @@ export class FtfsClient {
     uploadId: string,
     parts: ReadonlyArray<{ readonly partNumber: number; readonly md5: string }>,
     md5: string,
+    precondition?: WritePrecondition,
   ): Promise<ResponseBody<"multipartComplete">> {
     const name = checkedStoredName(uid, object);
-    const request = { uid, name, uploadId, parts: [...parts], md5 };
+    const request = {
+      uid,
+      name,
+      uploadId,
+      parts: [...parts],
+      md5,
+      ...(precondition === undefined ? {} : { precondition }),
+    };
     return this.directory.call("multipartComplete", request);
   }
 

@@ -8,6 +8,7 @@
 
 import {
   type ObjectAttrs,
+  type WritePrecondition,
   FtfsError,
   MANIFEST_CHUNKS_MAX,
   type ChunkRef,
@@ -50,17 +51,24 @@ interface Placement {
  * starts over with a new placement and sends every chunk again: the directory refuses to
  * commit it, so nothing was acknowledged that storage may have dropped.
  */
+export interface UploadOptions {
+  readonly progress?: ProgressListener | undefined;
+  /** An object's attributes, asked for once every byte was read (its MD5 is known then). */
+  readonly attrs?: (() => ObjectAttrs) | undefined;
+  /** A conditional write (S3's If-Match, If-None-Match: *), judged at the commit. */
+  readonly precondition?: WritePrecondition | undefined;
+}
+
 export async function runUpload(
   context: TransferContext,
   uid: string,
   name: string,
   source: ByteSource,
-  progress?: ProgressListener,
-  attrs?: () => ObjectAttrs,
+  options: UploadOptions = {},
 ): Promise<UploadResult> {
   for (let restarts = 0; ; restarts += 1) {
     try {
-      return await uploadOnce(context, uid, name, source, progress, attrs);
+      return await uploadOnce(context, uid, name, source, options);
     } catch (error) {
       const expired = error instanceof FtfsError && error.code === "UPLOAD_EXPIRED";
       if (!expired || restarts >= CLIENT_UPLOAD_RESTARTS_MAX) throw error;
@@ -74,8 +82,7 @@ async function uploadOnce(
   uid: string,
   name: string,
   source: ByteSource,
-  progress?: ProgressListener,
-  attrs?: () => ObjectAttrs,
+  { progress, attrs, precondition }: UploadOptions,
 ): Promise<UploadResult> {
   const placement: Placement = await context.directory.call("placeUpload", {
     uid,
@@ -106,6 +113,7 @@ async function uploadOnce(
     chunks,
     ...(receipts === null ? {} : { receipts }),
     ...(objectAttrs === undefined ? {} : { attrs: objectAttrs }),
+    ...(precondition === undefined ? {} : { precondition }),
   });
   return {
     name,

@@ -43,6 +43,7 @@ export const ERROR_CODES = [
   "INVALID_PART", // a completion names a part that is not there, or not with that ETag
   "INVALID_PART_ORDER", // a completion's parts are not in ascending order, each once
   "PART_TOO_SMALL", // a part other than the last is under MULTIPART_PART_BYTES_MIN
+  "PRECONDITION_FAILED", // a conditional write found the name at another version than it named
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

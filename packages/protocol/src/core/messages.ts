@@ -165,6 +165,14 @@ const objectMetaField = str({ bytesMax: OBJECT_META_BYTES_MAX });
 export const md5Field = str({ bytesMin: 32, bytesMax: 32, pattern: /^[0-9a-f]{32}$/ });
 export const partNumberField = int({ min: 1, max: MULTIPART_PARTS_MAX });
 
+/**
+ * A conditional write: the name's newest live version must be `version` when the write is
+ * applied (null: the name must have none), or the write is refused with PRECONDITION_FAILED.
+ * S3's If-Match (compare and swap) and If-None-Match: * (create only).
+ */
+export const writePreconditionSchema = obj({ version: nullable(versionField) });
+export type WritePrecondition = Infer<typeof writePreconditionSchema>;
+
 export const objectAttrsSchema = obj({
   md5: opt(md5Field),
   /**
@@ -436,6 +444,7 @@ export const OPS = {
       /** Per chunk, the receipt its group's primary gave (a cluster with a key requires them). */
       receipts: opt(arr(receiptField, { itemsMax: MANIFEST_CHUNKS_MAX })),
       attrs: opt(objectAttrsSchema),
+      precondition: opt(writePreconditionSchema),
     }),
     response: obj({ version: versionField, createdAtMs: timeMsField }),
   },
@@ -818,6 +827,7 @@ export const OPS = {
         itemsMax: MULTIPART_PARTS_MAX,
       }),
       md5: md5Field,
+      precondition: opt(writePreconditionSchema),
     }),
     response: obj({
       name: fileNameField,
