@@ -8,84 +8,34 @@
  * (Debian's awscli v2) makes and removes a bucket, copies and syncs a tree both ways, lists.
  * .ci/run installs python3-boto3 and awscli; without them this fails under CI=true.
  */
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FtfsClient } from "@ftfs/client";
-import { Keyring } from "@ftfs/protocol/io";
-import { freePort, startS3Gateway } from "@ftfs/protocol/testing";
-import { E2E_TEST_TIMEOUT_MS, expectOk, sha256, useCluster } from "../e2e/helpers.ts";
+import { E2E_TEST_TIMEOUT_MS, expectOk, sha256 } from "../e2e/helpers.ts";
+import { useGateway } from "./gateway-fixture.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
 const PYTHON = "/usr/bin/python3";
 
-const fx = useCluster({
-  directories: 1,
-  groups: [{ name: "s1", size: 2 }],
-  chunkBytes: 1024 * 1024,
-  secure: true,
-});
-
-let gateway: Bun.Subprocess | null = null;
-let endpoint = "";
-let accessKey = { accessKeyId: "", secret: "" };
-let aliceSecret = "";
+const { fx, endpoint, accessKey, aliceSecret, withAdmin } = useGateway();
 
 const boto3Missing =
   !existsSync(PYTHON) || Bun.spawnSync([PYTHON, "-c", "import boto3"]).exitCode !== 0;
 const skip = boto3Missing && process.env.CI !== "true";
 
-// The gateway starts whatever clients this machine has: each test guards on its own client.
-beforeAll(async () => {
-  const folder = await mkdtemp(join(tmpdir(), "ftfs-s3-"));
-  const keyFile = join(folder, "cluster.key");
-  await writeFile(keyFile, fx.cluster.clusterKey ?? "", { mode: 0o600 });
-  aliceSecret = (await fx.cluster.addUser("alice")).secret;
-  accessKey = await withAdmin((admin) => admin.keyCreate("alice"));
-  const started = await startS3Gateway({
-    listen: `127.0.0.1:${await freePort()}`,
-    cluster: fx.cluster.directoryAddresses,
-    clusterKeyFile: keyFile,
-  });
-  endpoint = started.endpoint;
-  gateway = started.process;
-});
-
-/** The cluster as a node sees it, to check what clients stored. */
-async function withAdmin<T>(use: (admin: FtfsClient) => Promise<T>): Promise<T> {
-  const admin = new FtfsClient({
-    directories: fx.cluster.directoryAddresses,
-    credentials: {
-      kind: "node",
-      node: "s3-test",
-      keyring: Keyring.parse(fx.cluster.clusterKey ?? ""),
-    },
-  });
-  try {
-    return await use(admin);
-  } finally {
-    admin.close();
-  }
-}
-
 /** Where the Python clients find the gateway and alice's access key. */
 function pythonEnv(): Record<string, string | undefined> {
   return {
     ...process.env,
-    S3_ENDPOINT: endpoint,
-    S3_KEY_ID: accessKey.accessKeyId,
-    S3_SECRET: accessKey.secret,
+    S3_ENDPOINT: endpoint(),
+    S3_KEY_ID: accessKey().accessKeyId,
+    S3_SECRET: accessKey().secret,
     AWS_EC2_METADATA_DISABLED: "true",
   };
 }
-
-afterAll(async () => {
-  gateway?.kill("SIGTERM");
-  await gateway?.exited;
-});
 
 test.skipIf(skip)(
   "boto3's journey: buckets, objects, listings, ranges, presigned URLs, errors",
@@ -185,7 +135,7 @@ test.skipIf(skip)("an object put over S3 into the home bucket is a file ftfs rea
     env: pythonEnv(),
   });
   if (run.exitCode !== 0) throw new Error(run.stderr.toString());
-  const env = { FTFS_CLUSTER: fx.clusterList, FTFS_SECRET: aliceSecret };
+  const env = { FTFS_CLUSTER: fx.clusterList, FTFS_SECRET: aliceSecret() };
   expectOk(await fx.ws.ftfs(["alice", "c"], { env }));
   const read = expectOk(await fx.ws.ftfs(["alice", "r", "via-s3.bin"], { env }));
   expect(sha256(read.stdout)).toBe(sha256(body));
@@ -237,7 +187,7 @@ test.skipIf(skip)(
     expect(out.after_abort).toEqual([0, "NoSuchUpload", "404"]);
     expect(out.managed).toEqual({ same: true, etag: true });
     // Joined from parts, read by ftfs: each chunk checked by its id, the list by its digest.
-    const env = { FTFS_CLUSTER: fx.clusterList, FTFS_SECRET: aliceSecret };
+    const env = { FTFS_CLUSTER: fx.clusterList, FTFS_SECRET: aliceSecret() };
     expectOk(await fx.ws.ftfs(["alice", "c"], { env }));
     const read = expectOk(await fx.ws.ftfs(["alice", "r", "joined.bin"], { env }));
     expect(sha256(read.stdout)).toBe(out.home_sha256);
@@ -285,13 +235,13 @@ const AWS = "/usr/bin/aws";
 const awsMissing = !existsSync(AWS);
 
 function aws(args: readonly string[], cwd: string) {
-  const run = Bun.spawnSync([AWS, "--endpoint-url", endpoint, "--no-cli-pager", ...args], {
+  const run = Bun.spawnSync([AWS, "--endpoint-url", endpoint(), "--no-cli-pager", ...args], {
     cwd,
     env: {
       PATH: process.env.PATH ?? "",
       HOME: cwd,
-      AWS_ACCESS_KEY_ID: accessKey.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: accessKey.secret,
+      AWS_ACCESS_KEY_ID: accessKey().accessKeyId,
+      AWS_SECRET_ACCESS_KEY: accessKey().secret,
       AWS_DEFAULT_REGION: "us-east-1",
       AWS_CONFIG_FILE: join(cwd, "no-config"),
       AWS_SHARED_CREDENTIALS_FILE: join(cwd, "no-credentials"),
@@ -427,9 +377,9 @@ test.skipIf(!existsSync(RCLONE) && process.env.CI !== "true")(
     const config = {
       RCLONE_CONFIG_FT_TYPE: "s3",
       RCLONE_CONFIG_FT_PROVIDER: "Other",
-      RCLONE_CONFIG_FT_ACCESS_KEY_ID: accessKey.accessKeyId,
-      RCLONE_CONFIG_FT_SECRET_ACCESS_KEY: accessKey.secret,
-      RCLONE_CONFIG_FT_ENDPOINT: endpoint,
+      RCLONE_CONFIG_FT_ACCESS_KEY_ID: accessKey().accessKeyId,
+      RCLONE_CONFIG_FT_SECRET_ACCESS_KEY: accessKey().secret,
+      RCLONE_CONFIG_FT_ENDPOINT: endpoint(),
       RCLONE_CONFIG_FT_REGION: "us-east-1",
     };
     const rclone = (...args: string[]) =>
@@ -462,14 +412,14 @@ test.skipIf(!existsSync(S3CMD) && process.env.CI !== "true")(
   async () => {
     const folder = await mkdtemp(join(tmpdir(), "ftfs-s3cmd-"));
     await treeOn(join(folder, "up"), TREE);
-    const host = endpoint.replace("http://", "");
+    const host = endpoint().replace("http://", "");
     const s3cmd = (...args: string[]) =>
       tool(
         [
           S3CMD,
           "--config=/dev/null",
-          `--access_key=${accessKey.accessKeyId}`,
-          `--secret_key=${accessKey.secret}`,
+          `--access_key=${accessKey().accessKeyId}`,
+          `--secret_key=${accessKey().secret}`,
           `--host=${host}`,
           `--host-bucket=${host}`,
           "--no-ssl",

@@ -161,4 +161,23 @@ describe("CRCs", () => {
     expect(check("crc32")).toBe("cbf43926");
     expect(check("crc32c")).toBe("e3069283");
   });
+
+  test("CRC-32 over random bytes split anywhere equals zlib's; CRC-32C is split-proof too", () => {
+    const bytes = crypto.getRandomValues(new Uint8Array(100_003));
+    const whole = new Crc("crc32c");
+    whole.update(bytes);
+    for (const cuts of [[1], [7, 8, 9], [4096, 50_001], [99_999]]) {
+      const crc32 = new Crc("crc32");
+      const crc32c = new Crc("crc32c");
+      let from = 0;
+      for (const to of [...cuts, bytes.length]) {
+        crc32.update(bytes.subarray(from, to));
+        crc32c.update(bytes.subarray(from, to));
+        from = to;
+      }
+      const zlib = Bun.hash.crc32(bytes).toString(16).padStart(8, "0");
+      expect(Buffer.from(crc32.base64(), "base64").toString("hex")).toBe(zlib);
+      expect(crc32c.base64()).toBe(whole.base64());
+    }
+  });
 });

@@ -610,9 +610,7 @@ export class S3Gateway {
     }
     const contentMd5 = headers.get("content-md5");
     const expectedMd5 = contentMd5 === undefined ? null : md5HexOfHeader(contentMd5);
-    const body = chunked
-      ? decodeChunked(request.stream(), caller)
-      : { stream: request.stream(), checksums: () => undefined };
+    const body = decodedBody(request.stream(), caller, headers);
     return streamSource(
       `${object.bucket}/${object.key}`,
       length,
@@ -1174,60 +1172,133 @@ const STREAMING_PAYLOADS: ReadonlySet<string> = new Set([
   STREAMING_UNSIGNED_PAYLOAD_TRAILER,
 ]);
 
+/** The checksums a body may carry (x-amz-checksum-<name>), each computed as it streams. */
+const BODY_CHECKSUMS = ["crc32", "crc32c", "sha1", "sha256"] as const;
+type BodyChecksum = (typeof BODY_CHECKSUMS)[number];
+/** x-amz-checksum-* headers that say how, not what: never a value to check. */
+const CHECKSUM_SETTING_HEADERS = new Set([
+  "x-amz-checksum-algorithm",
+  "x-amz-checksum-type",
+  "x-amz-checksum-mode",
+]);
+
+function checksumName(header: string): BodyChecksum {
+  const name = header.slice("x-amz-checksum-".length);
+  const known = BODY_CHECKSUMS.find((candidate) => candidate === name);
+  if (known === undefined) {
+    throw new S3Failure(
+      "InvalidRequest",
+      `the checksum ${header} is not supported; use crc32, crc32c, sha1 or sha256`,
+    );
+  }
+  return known;
+}
+
 /**
- * An aws-chunked body decoded as it arrives: signed chunks checked link by link, trailing
- * checksums (x-amz-checksum-crc32, -crc32c, -sha256) compared with the bytes once all came.
+ * The checksums a body declares, in headers (known now) and in aws-chunked trailers (named now
+ * by x-amz-trailer, their values known at the end): every one is checked, none ignored.
  */
-function decodeChunked(
+function declaredChecksums(headers: ReadonlyMap<string, string>): {
+  readonly inHeaders: ReadonlyMap<BodyChecksum, string>;
+  readonly inTrailers: ReadonlySet<BodyChecksum>;
+} {
+  const inHeaders = new Map<BodyChecksum, string>();
+  for (const [name, value] of headers) {
+    if (!name.startsWith("x-amz-checksum-") || CHECKSUM_SETTING_HEADERS.has(name)) continue;
+    inHeaders.set(checksumName(name), value.trim());
+  }
+  const inTrailers = new Set<BodyChecksum>();
+  for (const name of (headers.get("x-amz-trailer") ?? "").split(",")) {
+    const trimmed = name.trim().toLowerCase();
+    if (trimmed.startsWith("x-amz-checksum-")) inTrailers.add(checksumName(trimmed));
+  }
+  return { inHeaders, inTrailers };
+}
+
+/** The named checksums of the bytes that pass through, as S3 writes them (base64). */
+function checksumTap(names: ReadonlySet<BodyChecksum>): {
+  tap: TransformStream<Uint8Array, Uint8Array>;
+  values: (sha256Hex: string) => Map<BodyChecksum, string>;
+} {
+  const crc32 = names.has("crc32") ? new Crc("crc32") : null;
+  const crc32c = names.has("crc32c") ? new Crc("crc32c") : null;
+  const sha1 = names.has("sha1") ? new Bun.CryptoHasher("sha1") : null;
+  const tap = new TransformStream<Uint8Array, Uint8Array>({
+    transform(bytes, controller) {
+      crc32?.update(bytes);
+      crc32c?.update(bytes);
+      sha1?.update(bytes);
+      controller.enqueue(bytes);
+    },
+  });
+  const values = (sha256Hex: string) => {
+    const out = new Map<BodyChecksum, string>();
+    if (crc32 !== null) out.set("crc32", crc32.base64());
+    if (crc32c !== null) out.set("crc32c", crc32c.base64());
+    if (sha1 !== null) out.set("sha1", sha1.digest("base64"));
+    out.set("sha256", Buffer.from(sha256Hex, "hex").toString("base64"));
+    return out;
+  };
+  return { tap, values };
+}
+
+/**
+ * A body as the object's bytes: an aws-chunked one decoded as it arrives (signed chunks
+ * checked link by link), and every checksum it declares, in headers or trailers, compared
+ * with the bytes once all came.
+ */
+function decodedBody(
   raw: ReadableStream<Uint8Array>,
   caller: Caller,
+  headers: ReadonlyMap<string, string>,
 ): { stream: ReadableStream<Uint8Array>; checksums: (digests: StreamDigests) => void } {
-  const signed = caller.payloadHash !== STREAMING_UNSIGNED_PAYLOAD_TRAILER;
-  const decoder = new AwsChunkedDecoder({
-    signed: signed ? caller.signature : null,
-    hashes: NODE_HASHES,
-    trailer: caller.payloadHash !== STREAMING_SIGNED_PAYLOAD,
-  });
-  const crc32 = new Crc("crc32");
-  const crc32c = new Crc("crc32c");
-  const stream = raw.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(bytes, controller) {
-        const out = decoder.push(bytes);
-        if (!Array.isArray(out)) throw new S3Failure(out.code, out.message);
-        for (const part of out) {
-          crc32.update(part);
-          crc32c.update(part);
-          controller.enqueue(part);
-        }
-      },
-      flush() {
-        const ended = decoder.end();
-        if (ended !== null) throw new S3Failure(ended.code, ended.message);
-      },
-    }),
+  const chunked = STREAMING_PAYLOADS.has(caller.payloadHash);
+  const declared = declaredChecksums(headers);
+  const { tap, values } = checksumTap(
+    new Set([...declared.inHeaders.keys(), ...declared.inTrailers]),
   );
+  let trailers = (): ReadonlyMap<string, string> => new Map();
+  let bytes = raw;
+  if (chunked) {
+    const signed = caller.payloadHash !== STREAMING_UNSIGNED_PAYLOAD_TRAILER;
+    const decoder = new AwsChunkedDecoder({
+      signed: signed ? caller.signature : null,
+      hashes: NODE_HASHES,
+      trailer: caller.payloadHash !== STREAMING_SIGNED_PAYLOAD,
+    });
+    trailers = () => trailerValues(decoder.trailers);
+    bytes = raw.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          const out = decoder.push(chunk);
+          if (!Array.isArray(out)) throw new S3Failure(out.code, out.message);
+          for (const part of out) controller.enqueue(part);
+        },
+        flush() {
+          const ended = decoder.end();
+          if (ended !== null) throw new S3Failure(ended.code, ended.message);
+        },
+      }),
+    );
+  }
   const checksums = (digests: StreamDigests) => {
-    const trailers = trailerValues(decoder.trailers);
-    const computed: Record<string, string> = {
-      "x-amz-checksum-crc32": crc32.base64(),
-      "x-amz-checksum-crc32c": crc32c.base64(),
-      "x-amz-checksum-sha256": Buffer.from(digests.sha256Hex, "hex").toString("base64"),
-    };
-    for (const [name, value] of trailers) {
-      if (!name.startsWith("x-amz-checksum-")) continue;
-      const ours = computed[name];
-      if (ours === undefined) {
-        throw new S3Failure(
-          "InvalidRequest",
-          `the checksum ${name} is not supported; use crc32, crc32c or sha256`,
-        );
+    const computed = values(digests.sha256Hex);
+    const expected = new Map(declared.inHeaders);
+    for (const [name, value] of trailers()) {
+      if (name.startsWith("x-amz-checksum-")) expected.set(checksumName(name), value);
+    }
+    for (const name of declared.inTrailers) {
+      if (!expected.has(name)) {
+        throw new S3Failure("IncompleteBody", `the trailer x-amz-checksum-${name} never came`);
       }
-      if (ours !== value)
-        throw new S3Failure("BadDigest", `the ${name} sent does not match the body`);
+    }
+    for (const [name, value] of expected) {
+      if (computed.get(name) !== value) {
+        throw new S3Failure("BadDigest", `the x-amz-checksum-${name} sent does not match the body`);
+      }
     }
   };
-  return { stream, checksums };
+  return { stream: bytes.pipeThrough(tap), checksums };
 }
 
 /**
