@@ -22,17 +22,29 @@ export interface GatewayFixture {
   withAdmin<T>(use: (admin: FtfsClient) => Promise<T>): Promise<T>;
   /** The gateway's process (a fault test kills it). */
   gateway(): Bun.Subprocess;
+  /** SIGKILL the gateway. */
+  killGateway(): Promise<void>;
+  /** A new gateway at the same address (after the old one was killed). */
+  startGateway(): Promise<void>;
 }
 
-export function useGateway(options: { readonly chunkBytes?: number } = {}): GatewayFixture {
+export interface GatewayClusterShape {
+  readonly directories?: number;
+  readonly groupSize?: number;
+  readonly chunkBytes?: number;
+}
+
+export function useGateway(shape: GatewayClusterShape = {}): GatewayFixture {
   const fx = useCluster({
-    directories: 1,
-    groups: [{ name: "s1", size: 2 }],
-    chunkBytes: options.chunkBytes ?? 1024 * 1024,
+    directories: shape.directories ?? 1,
+    groups: [{ name: "s1", size: shape.groupSize ?? 2 }],
+    chunkBytes: shape.chunkBytes ?? 1024 * 1024,
     secure: true,
   });
   let gateway: Bun.Subprocess | null = null;
   let endpoint = "";
+  let listen = "";
+  let keyFile = "";
   let accessKey = { accessKeyId: "", secret: "" };
   let aliceSecret = "";
 
@@ -54,18 +66,23 @@ export function useGateway(options: { readonly chunkBytes?: number } = {}): Gate
 
   beforeAll(async () => {
     const folder = await mkdtemp(join(tmpdir(), "ftfs-s3-"));
-    const keyFile = join(folder, "cluster.key");
+    keyFile = join(folder, "cluster.key");
     await writeFile(keyFile, fx.cluster.clusterKey ?? "", { mode: 0o600 });
     aliceSecret = (await fx.cluster.addUser("alice")).secret;
     accessKey = await withAdmin((admin) => admin.keyCreate("alice"));
+    listen = `127.0.0.1:${await freePort()}`;
+    await startGateway();
+  });
+
+  const startGateway = async (): Promise<void> => {
     const started = await startS3Gateway({
-      listen: `127.0.0.1:${await freePort()}`,
+      listen,
       cluster: fx.cluster.directoryAddresses,
       clusterKeyFile: keyFile,
     });
     endpoint = started.endpoint;
     gateway = started.process;
-  });
+  };
 
   afterAll(async () => {
     gateway?.kill("SIGTERM");
@@ -82,5 +99,10 @@ export function useGateway(options: { readonly chunkBytes?: number } = {}): Gate
       if (gateway === null) throw new Error("the gateway has not started");
       return gateway;
     },
+    killGateway: async () => {
+      gateway?.kill("SIGKILL");
+      await gateway?.exited;
+    },
+    startGateway,
   };
 }

@@ -709,7 +709,7 @@ export class S3Gateway {
     const body =
       length === 0
         ? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() })
-        : this.objectBody(uid, from, manifest.version, start, end);
+        : this.objectBody(uid, from, manifest, start, end);
     const source = streamSource(`${from.bucket}/${from.key}`, length, body, () => undefined);
     try {
       const md5 = () => ({ md5: source.digests().md5Hex });
@@ -984,42 +984,41 @@ export class S3Gateway {
     if (range !== null) headers.set("content-range", `bytes ${start}-${end}/${manifest.bytes}`);
     const status = range === null ? 200 : 206;
     if (!withBody || manifest.bytes === 0) return new Response(null, { status, headers });
-    const body = this.objectBody(uid, object, manifest.version, start, end);
+    const body = this.objectBody(uid, object, manifest, start, end);
     return new Response(body, { status, headers });
   }
 
-  /** The bytes [start, end] of one version, leaving as chunks arrive (with backpressure). */
+  /**
+   * The bytes [start, end] of one version of `bytes` bytes, leaving as chunks arrive (with
+   * backpressure). A part of the object fetches only the chunks that hold it; the whole one
+   * is also checked against its recorded digest at the end.
+   */
   private objectBody(
     uid: string,
     object: ObjectName,
-    version: number,
+    manifest: { readonly version: number; readonly bytes: number },
     start: number,
     end: number,
   ): ReadableStream<Uint8Array> {
     const client = this.options.client;
     const logger = this.options.logger;
+    const whole = start === 0 && end === manifest.bytes - 1;
+    const options = { version: manifest.version, ...(whole ? {} : { range: { start, end } }) };
     let pulled: (() => void) | null = null;
     return new ReadableStream<Uint8Array>(
       {
         start(controller) {
-          let offset = 0;
-          const done = new Error("range delivered");
           const sink = async (chunk: Uint8Array) => {
-            const from = Math.max(start - offset, 0);
-            const to = Math.min(end + 1 - offset, chunk.length);
-            offset += chunk.length;
-            if (to > from) controller.enqueue(chunk.subarray(from, to));
-            if (offset > end) throw done;
+            controller.enqueue(chunk);
             while ((controller.desiredSize ?? 1) <= 0) {
               await new Promise<void>((resolve) => {
                 pulled = resolve;
               });
             }
           };
-          client.getObject(uid, object, sink, version).then(
+          client.getObject(uid, object, sink, options).then(
             () => controller.close(),
             (error: unknown) => {
-              if (error === done) return controller.close();
               // Headers are gone already: the client sees a short body and retries.
               logger.warn("S3 object read failed mid-body", { error: describeError(error) });
               controller.error(error);

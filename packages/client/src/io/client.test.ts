@@ -137,6 +137,34 @@ describe("bounded memory", () => {
     });
     expect(written).toBe(10);
   });
+
+  test("a byte range fetches only the chunks that hold it and yields exactly its bytes", async () => {
+    const { cluster, client } = setUp();
+    await client.connect("alice");
+    const bytes = randomBytes(CHUNK_BYTES * 10 + 17);
+    await client.uploadBytes("alice", "f", bytes);
+    const fetched = (): number =>
+      cluster.storage.reduce((sum, node) => sum + (node.faults.calls.get("getChunk") ?? 0), 0);
+    const object = { bucket: "ftfs", key: "f" };
+    const cases = [
+      { start: CHUNK_BYTES * 3 + 5, end: CHUNK_BYTES * 4 + 9, chunks: 2 },
+      { start: CHUNK_BYTES * 10, end: CHUNK_BYTES * 10 + 16, chunks: 1 },
+      { start: 0, end: 0, chunks: 1 },
+    ];
+    for (const { start, end, chunks } of cases) {
+      const before = fetched();
+      const parts: Uint8Array[] = [];
+      await client.getObject("alice", object, (chunk) => void parts.push(chunk), {
+        range: { start, end },
+      });
+      expect(Buffer.concat(parts)).toEqual(Buffer.from(bytes.subarray(start, end + 1)));
+      expect(fetched() - before).toBe(chunks);
+    }
+    const outside = client.getObject("alice", object, () => undefined, {
+      range: { start: 0, end: bytes.length },
+    });
+    expect((await caught(outside)).code).toBe("BAD_REQUEST");
+  });
 });
 
 describe("finding the primary and retrying", () => {

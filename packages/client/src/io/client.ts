@@ -41,7 +41,7 @@ import { mergeOwned, type StoredFile } from "../core/storage-listing.ts";
 import { memorySource, openFileSource, type ByteSource } from "./byte-source.ts";
 import type { TransferContext } from "./transfer-context.ts";
 import { DirectoryClient } from "./directory.ts";
-import { runDownload, type ChunkSink, type ReadResult } from "./download.ts";
+import { runDownload, type ByteRange, type ChunkSink, type ReadResult } from "./download.ts";
 import type { RetryObserver } from "./retry.ts";
 import { listEveryGroup } from "./storage-list.ts";
 import { runUpload, type ProgressListener, type UploadResult } from "./upload.ts";
@@ -290,7 +290,7 @@ export class FtfsClient {
   ): Promise<ReadResult> {
     checkUid(uid);
     checkName(name);
-    return runDownload(this.transfer, uid, name, sink, version, progress);
+    return runDownload(this.transfer, uid, name, sink, { version, progress });
   }
 
   /** A whole file in memory: for tests and small files only. */
@@ -369,14 +369,17 @@ export class FtfsClient {
     return (await this.directory.call("getManifest", request)).manifest;
   }
 
-  /** Stream an object's bytes, verified, in order, to `sink`. */
+  /**
+   * Stream an object's bytes (its newest version, or `version`; all, or `range`), verified, in
+   * order, to `sink`: a range fetches only the chunks that hold it.
+   */
   async getObject(
     uid: string,
     object: ObjectName,
     sink: ChunkSink,
-    version?: number,
+    options: { readonly version?: number; readonly range?: ByteRange } = {},
   ): Promise<ReadResult> {
-    return runDownload(this.transfer, uid, checkedStoredName(uid, object), sink, version);
+    return runDownload(this.transfer, uid, checkedStoredName(uid, object), sink, options);
   }
 
   /**

@@ -4,7 +4,8 @@
  * the sink strictly in order, waiting for the sink before fetching further (backpressure):
  * memory is bounded by the window, never by the file. The whole file's SHA-256 is checked at
  * the end against the manifest's; an object joined from multipart parts records the SHA-256 of
- * its chunk list instead (chunk-list-digest.ts), checked the same way.
+ * its chunk list instead (chunk-list-digest.ts), checked the same way. A byte range fetches only
+ * the chunks that hold it (each still checked against its id) and hands the sink exactly it.
  */
 
 import { FtfsError, type ChunkRef, type Manifest } from "@ftfs/protocol/core";
@@ -19,13 +20,26 @@ export type ChunkSink = (chunk: Uint8Array) => Promise<void> | void;
 
 export type ReadResult = UploadResult;
 
+/** Bytes `start` to `end`, both included. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface DownloadOptions {
+  /** Default: the newest version. */
+  readonly version?: number | undefined;
+  readonly progress?: ProgressListener | undefined;
+  /** Default: every byte. */
+  readonly range?: ByteRange | undefined;
+}
+
 export async function runDownload(
   context: TransferContext,
   uid: string,
   name: string,
   sink: ChunkSink,
-  version?: number,
-  progress?: ProgressListener,
+  { version, progress, range }: DownloadOptions = {},
 ): Promise<ReadResult> {
   const answer = await context.directory.call(
     "getManifest",
@@ -44,7 +58,7 @@ export async function runDownload(
   };
   try {
     const gc = collector(context.gcIntervalBytes);
-    await streamChunks(context.chunksInFlight, transfer, manifest, sink, gc, progress);
+    await streamChunks(context.chunksInFlight, transfer, manifest, sink, gc, progress, range);
   } finally {
     abort.abort(); // on failure, stops fetches still retrying ahead of the one that failed
   }
@@ -64,11 +78,16 @@ async function streamChunks(
   sink: ChunkSink,
   afterChunk: (bytes: number) => void,
   progress?: ProgressListener,
+  range?: ByteRange,
 ): Promise<void> {
   const refs: readonly ChunkRef[] = manifest.chunks;
-  const ahead: Array<Promise<Uint8Array>> = [];
-  // Each chunk is checked against its id as it arrives; a joined object's digest is its list's.
   const joined = manifest.attrs?.parts !== undefined;
+  // Each chunk is checked against its id as it arrives; a joined object's digest is its list's.
+  if (joined && chunkListSha256(refs.map((ref) => ref.id)) !== manifest.sha256) {
+    throw new FtfsError("INTEGRITY", `${manifest.name} v${manifest.version}'s chunk list is damaged`);
+  }
+  if (range !== undefined) return streamRange(window, transfer, manifest, sink, range);
+  const ahead: Array<Promise<Uint8Array>> = [];
   const fileHash = joined ? null : new Bun.CryptoHasher("sha256");
   let started = 0;
   let doneBytes = 0;
@@ -91,14 +110,59 @@ async function streamChunks(
     doneBytes += bytes.length;
     progress?.({ doneBytes, totalBytes: manifest.bytes, chunks: refs.length });
   }
-  const sha256 =
-    fileHash === null ? chunkListSha256(refs.map((ref) => ref.id)) : fileHash.digest("hex");
+  const sha256 = fileHash === null ? manifest.sha256 : fileHash.digest("hex");
   if (doneBytes !== manifest.bytes || sha256 !== manifest.sha256) {
     throw new FtfsError(
       "INTEGRITY",
       `${manifest.name} v${manifest.version} read back as ${sha256.slice(0, 12)}…, ` +
         `not ${manifest.sha256.slice(0, 12)}…`,
     );
+  }
+}
+
+/**
+ * Only the chunks that hold bytes [start, end], fetched with the same window, each checked
+ * against its id; the sink gets exactly the range.
+ */
+async function streamRange(
+  window: number,
+  transfer: ChunkTransferOptions,
+  manifest: Manifest,
+  sink: ChunkSink,
+  range: ByteRange,
+): Promise<void> {
+  if (range.start < 0 || range.end < range.start || range.end >= manifest.bytes) {
+    throw new FtfsError(
+      "BAD_REQUEST",
+      `bytes ${range.start}-${range.end} are not within ${manifest.name}'s ${manifest.bytes}`,
+    );
+  }
+  const wanted: Array<{ ref: ChunkRef; from: number; to: number }> = [];
+  let offset = 0;
+  for (const ref of manifest.chunks) {
+    const from = Math.max(range.start - offset, 0);
+    const to = Math.min(range.end + 1 - offset, ref.bytes);
+    if (to > from) wanted.push({ ref, from, to });
+    offset += ref.bytes;
+    if (offset > range.end) break;
+  }
+  const ahead: Array<Promise<Uint8Array>> = [];
+  let started = 0;
+  for (let index = 0; index < wanted.length; index += 1) {
+    while (started < wanted.length && started < index + window) {
+      const next = wanted[started];
+      if (next === undefined) break;
+      const fetch = getChunk(transfer, next.ref);
+      fetch.catch(() => undefined); // awaited in order below; this only marks it handled
+      ahead.push(fetch);
+      started += 1;
+    }
+    const piece = wanted[index];
+    const fetched = ahead.shift();
+    if (piece === undefined || fetched === undefined) {
+      throw new FtfsError("INTERNAL", "read window underrun");
+    }
+    await sink((await fetched).subarray(piece.from, piece.to));
   }
 }
 
