@@ -84,7 +84,10 @@ async function streamChunks(
   const joined = manifest.attrs?.parts !== undefined;
   // Each chunk is checked against its id as it arrives; a joined object's digest is its list's.
   if (joined && chunkListSha256(refs.map((ref) => ref.id)) !== manifest.sha256) {
-    throw new FtfsError("INTEGRITY", `${manifest.name} v${manifest.version}'s chunk list is damaged`);
+    throw new FtfsError(
+      "INTEGRITY",
+      `${manifest.name} v${manifest.version}'s chunk list is damaged`,
+    );
   }
   if (range !== undefined) return streamRange(window, transfer, manifest, sink, range);
   const ahead: Array<Promise<Uint8Array>> = [];
