@@ -133,7 +133,7 @@ function describeCluster(
     "  bunx ftfs                         # interactive prompt",
     "",
     `S3: http://${DEV_S3_LISTEN} (region us-east-1; log ${DEV_S3_LOG}). Bucket "ftfs" holds`,
-    "demo's files; demo's access key is kept in " + DEV_DEMO_ACCESS_KEY_FILE + ":",
+    `demo's files; demo's access key is kept in ${DEV_DEMO_ACCESS_KEY_FILE}:`,
     `  export AWS_ACCESS_KEY_ID=${s3Key.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3Key.secret}`,
     `  aws --endpoint-url http://${DEV_S3_LISTEN} s3 ls s3://ftfs/`,
     `  aws --endpoint-url http://${DEV_S3_LISTEN} s3 cp README.md s3://ftfs/docs/README.md`,

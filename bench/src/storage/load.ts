@@ -115,13 +115,19 @@ export class Workload {
   }
 }
 
-export interface PhaseSpec {
+/** What a phase drives: a PUT and a GET through a client of kind C. */
+export interface PhaseWorkload<C> {
+  put(client: C): Promise<void>;
+  get(client: C): Promise<void>;
+}
+
+export interface PhaseSpec<C = FtfsClient> {
   readonly loops: number;
   readonly durationMs: number;
-  readonly clients: readonly FtfsClient[];
+  readonly clients: readonly C[];
   /** What loop `loop` does next; mixed phases draw at random. */
   readonly pick: (loop: number) => OpKind;
-  readonly workload: Workload;
+  readonly workload: PhaseWorkload<C>;
   /** Told the phase's start time (performance.now()), so a caller can schedule faults on it. */
   readonly onStart?: (startMs: number) => void;
 }
@@ -138,7 +144,7 @@ function describeError(error: unknown): string {
   return `${typeof code === "string" ? code : error.name}: ${error.message}`;
 }
 
-export async function runPhase(spec: PhaseSpec): Promise<PhaseRun> {
+export async function runPhase<C>(spec: PhaseSpec<C>): Promise<PhaseRun> {
   const records: OpRecord[] = [];
   const errorSamples: string[] = [];
   const startMs = performance.now();

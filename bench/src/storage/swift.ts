@@ -162,7 +162,7 @@ async function run(
 }
 
 /** Stop and wipe, then start 4 fresh nodes (bench.sh's `fresh`). */
-async function freshSwift(): Promise<void> {
+export async function freshSwift(): Promise<void> {
   await run(["bash", SETUP_SH, "stop"], SETUP_TIMEOUT_MS);
   await run(["bash", SETUP_SH, "init"], SETUP_TIMEOUT_MS);
   await run(["bash", SETUP_SH, "start"], SETUP_TIMEOUT_MS);

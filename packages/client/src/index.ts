@@ -5,7 +5,7 @@
 
 export type { ClusterStatus } from "./core/status.ts";
 export { FtfsClient, type ConnectResult, type FtfsClientOptions } from "./io/client.ts";
-export type { ChunkSink, ReadResult } from "./io/download.ts";
+export type { ByteRange, ChunkSink, ObjectLocation, ReadResult } from "./io/download.ts";
 export type { ProgressListener, TransferProgress, UploadResult } from "./io/upload.ts";
 export {
   fileErrorReason,

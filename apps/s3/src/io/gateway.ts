@@ -41,7 +41,12 @@ import {
   type Logger,
   type ServerTls,
 } from "@ftfs/protocol/io";
-import { streamSource, type FtfsClient, type StreamDigests } from "@ftfs/client";
+import {
+  streamSource,
+  type FtfsClient,
+  type ObjectLocation,
+  type StreamDigests,
+} from "@ftfs/client";
 
 type StreamSource = ReturnType<typeof streamSource>;
 import {
@@ -691,7 +696,8 @@ export class S3Gateway {
     headers: ReadonlyMap<string, string>,
   ): Promise<Response> {
     const from = copySourceOf(copySource);
-    const manifest = await this.options.client.objectManifest(uid, from);
+    const location = await this.options.client.objectLocation(uid, from);
+    const manifest = location.manifest;
     const rangeHeader = headers.get("x-amz-copy-source-range");
     const range = rangeHeader === undefined ? null : parseRange(rangeHeader, manifest.bytes);
     if (range === "unsatisfiable" || (rangeHeader !== undefined && range === null)) {
@@ -709,7 +715,7 @@ export class S3Gateway {
     const body =
       length === 0
         ? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() })
-        : this.objectBody(uid, from, manifest, start, end);
+        : this.objectBody(uid, from, location, start, end);
     const source = streamSource(`${from.bucket}/${from.key}`, length, body, () => undefined);
     try {
       const md5 = () => ({ md5: source.digests().md5Hex });
@@ -956,7 +962,8 @@ export class S3Gateway {
     arrived: ArrivedRequest,
     withBody: boolean,
   ): Promise<Response> {
-    const manifest = await this.options.client.objectManifest(uid, object);
+    const location = await this.options.client.objectLocation(uid, object);
+    const manifest = location.manifest;
     const headers = objectHeaders(manifest);
     const condition = evaluateConditions(readConditions(arrived.headers, ""), {
       etag: manifestEtag(manifest),
@@ -984,7 +991,7 @@ export class S3Gateway {
     if (range !== null) headers.set("content-range", `bytes ${start}-${end}/${manifest.bytes}`);
     const status = range === null ? 200 : 206;
     if (!withBody || manifest.bytes === 0) return new Response(null, { status, headers });
-    const body = this.objectBody(uid, object, manifest, start, end);
+    const body = this.objectBody(uid, object, location, start, end);
     return new Response(body, { status, headers });
   }
 
@@ -996,14 +1003,14 @@ export class S3Gateway {
   private objectBody(
     uid: string,
     object: ObjectName,
-    manifest: { readonly version: number; readonly bytes: number },
+    location: ObjectLocation,
     start: number,
     end: number,
   ): ReadableStream<Uint8Array> {
     const client = this.options.client;
     const logger = this.options.logger;
-    const whole = start === 0 && end === manifest.bytes - 1;
-    const options = { version: manifest.version, ...(whole ? {} : { range: { start, end } }) };
+    const whole = start === 0 && end === location.manifest.bytes - 1;
+    const options = { location, ...(whole ? {} : { range: { start, end } }) };
     let pulled: (() => void) | null = null;
     return new ReadableStream<Uint8Array>(
       {

@@ -41,7 +41,13 @@ import { mergeOwned, type StoredFile } from "../core/storage-listing.ts";
 import { memorySource, openFileSource, type ByteSource } from "./byte-source.ts";
 import type { TransferContext } from "./transfer-context.ts";
 import { DirectoryClient } from "./directory.ts";
-import { runDownload, type ByteRange, type ChunkSink, type ReadResult } from "./download.ts";
+import {
+  runDownload,
+  type ByteRange,
+  type ChunkSink,
+  type ObjectLocation,
+  type ReadResult,
+} from "./download.ts";
 import type { RetryObserver } from "./retry.ts";
 import { listEveryGroup } from "./storage-list.ts";
 import { runUpload, type ProgressListener, type UploadResult } from "./upload.ts";
@@ -364,9 +370,17 @@ export class FtfsClient {
 
   /** An object's newest version (or `version`): size, hashes, attributes, where its chunks are. */
   async objectManifest(uid: string, object: ObjectName, version?: number): Promise<Manifest> {
+    return (await this.objectLocation(uid, object, version)).manifest;
+  }
+
+  /**
+   * An object's manifest with the groups that hold its chunks: what a read needs, so a caller
+   * that looks at the manifest first (a gateway) hands it to getObject instead of asking twice.
+   */
+  async objectLocation(uid: string, object: ObjectName, version?: number): Promise<ObjectLocation> {
     const name = checkedStoredName(uid, object);
     const request = version === undefined ? { uid, name } : { uid, name, version };
-    return (await this.directory.call("getManifest", request)).manifest;
+    return this.directory.call("getManifest", request);
   }
 
   /**
@@ -377,7 +391,11 @@ export class FtfsClient {
     uid: string,
     object: ObjectName,
     sink: ChunkSink,
-    options: { readonly version?: number; readonly range?: ByteRange } = {},
+    options: {
+      readonly version?: number;
+      readonly range?: ByteRange;
+      readonly location?: ObjectLocation;
+    } = {},
   ): Promise<ReadResult> {
     return runDownload(this.transfer, uid, checkedStoredName(uid, object), sink, options);
   }

@@ -8,7 +8,7 @@
  * the chunks that hold it (each still checked against its id) and hands the sink exactly it.
  */
 
-import { FtfsError, type ChunkRef, type Manifest } from "@ftfs/protocol/core";
+import { FtfsError, type ChunkRef, type Manifest, type ResponseBody } from "@ftfs/protocol/core";
 import { chunkListSha256 } from "@ftfs/protocol/io";
 import { CLIENT_CHUNK_HEDGE_MS } from "../core/limits.ts";
 import { getChunk, type ChunkTransferOptions } from "./chunks.ts";
@@ -26,9 +26,14 @@ export interface ByteRange {
   readonly end: number;
 }
 
+/** What the directory answers for a read: the manifest and the groups its chunks are in. */
+export type ObjectLocation = ResponseBody<"getManifest">;
+
 export interface DownloadOptions {
   /** Default: the newest version. */
   readonly version?: number | undefined;
+  /** The manifest already fetched (by objectLocation): the read starts at the chunks. */
+  readonly location?: ObjectLocation | undefined;
   readonly progress?: ProgressListener | undefined;
   /** Default: every byte. */
   readonly range?: ByteRange | undefined;
@@ -39,12 +44,14 @@ export async function runDownload(
   uid: string,
   name: string,
   sink: ChunkSink,
-  { version, progress, range }: DownloadOptions = {},
+  { version, progress, range, location }: DownloadOptions = {},
 ): Promise<ReadResult> {
-  const answer = await context.directory.call(
-    "getManifest",
-    version === undefined ? { uid, name } : { uid, name, version },
-  );
+  const answer =
+    location ??
+    (await context.directory.call(
+      "getManifest",
+      version === undefined ? { uid, name } : { uid, name, version },
+    ));
   const manifest = answer.manifest;
   const abort = new AbortController();
   const transfer: ChunkTransferOptions = {
