@@ -137,6 +137,12 @@ function describeCluster(
     `  export AWS_ACCESS_KEY_ID=${s3Key.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3Key.secret}`,
     `  aws --endpoint-url http://${DEV_S3_LISTEN} s3 ls s3://ftfs/`,
     `  aws --endpoint-url http://${DEV_S3_LISTEN} s3 cp README.md s3://ftfs/docs/README.md`,
+    "rclone, configured by environment (a remote named ftfs):",
+    `  export RCLONE_CONFIG_FTFS_TYPE=s3 RCLONE_CONFIG_FTFS_PROVIDER=Other \\`,
+    `    RCLONE_CONFIG_FTFS_ENDPOINT=http://${DEV_S3_LISTEN} \\`,
+    `    RCLONE_CONFIG_FTFS_ACCESS_KEY_ID=${s3Key.accessKeyId} \\`,
+    `    RCLONE_CONFIG_FTFS_SECRET_ACCESS_KEY=${s3Key.secret}`,
+    "  rclone copy apps/s3 ftfs:ftfs/apps-s3 && rclone lsf -R ftfs:ftfs",
     "",
     "Ctrl-C stops every node.",
   ].join("\n");
