@@ -142,7 +142,7 @@ function describeCluster(
     `    RCLONE_CONFIG_FTFS_ENDPOINT=http://${DEV_S3_LISTEN} \\`,
     `    RCLONE_CONFIG_FTFS_ACCESS_KEY_ID=${s3Key.accessKeyId} \\`,
     `    RCLONE_CONFIG_FTFS_SECRET_ACCESS_KEY=${s3Key.secret}`,
-    "  rclone copy apps/s3 ftfs:ftfs/apps-s3 && rclone lsf -R ftfs:ftfs",
+    "  rclone copy apps/s3/src ftfs:ftfs/s3-src && rclone check apps/s3/src ftfs:ftfs/s3-src",
     "",
     "Ctrl-C stops every node.",
   ].join("\n");

@@ -11,6 +11,7 @@
 import { FtfsError, type ChunkRef, type Manifest, type ResponseBody } from "@ftfs/protocol/core";
 import { chunkListSha256 } from "@ftfs/protocol/io";
 import { CLIENT_CHUNK_HEDGE_MS } from "../core/limits.ts";
+import type { ChunkBudget } from "./chunk-budget.ts";
 import { getChunk, type ChunkTransferOptions } from "./chunks.ts";
 import { GroupViews } from "./groups.ts";
 import type { TransferContext } from "./transfer-context.ts";
@@ -65,7 +66,8 @@ export async function runDownload(
   };
   try {
     const gc = collector(context.gcIntervalBytes);
-    await streamChunks(context.chunksInFlight, transfer, manifest, sink, gc, progress, range);
+    const window = { chunks: context.chunksInFlight, budget: context.budget };
+    await streamChunks(window, transfer, manifest, sink, gc, progress, range);
   } finally {
     abort.abort(); // on failure, stops fetches still retrying ahead of the one that failed
   }
@@ -79,7 +81,7 @@ export async function runDownload(
 }
 
 async function streamChunks(
-  window: number,
+  window: Window,
   transfer: ChunkTransferOptions,
   manifest: Manifest,
   sink: ChunkSink,
@@ -97,29 +99,16 @@ async function streamChunks(
     );
   }
   if (range !== undefined) return streamRange(window, transfer, manifest, sink, range);
-  const ahead: Array<Promise<Uint8Array>> = [];
   const fileHash = joined ? null : new Bun.CryptoHasher("sha256");
-  let started = 0;
   let doneBytes = 0;
   progress?.({ doneBytes, totalBytes: manifest.bytes, chunks: refs.length });
-  for (let index = 0; index < refs.length; index += 1) {
-    while (started < refs.length && started < index + window) {
-      const ref = refs[started];
-      if (ref === undefined) break;
-      const fetch = getChunk(transfer, ref);
-      fetch.catch(() => undefined); // awaited in order below; this only marks it handled
-      ahead.push(fetch);
-      started += 1;
-    }
-    const next = ahead.shift();
-    if (next === undefined) throw new FtfsError("INTERNAL", "read window underrun");
-    const bytes = await next;
+  await fetchInOrder(window, transfer, refs, async (bytes) => {
     fileHash?.update(bytes);
     await sink(bytes);
     afterChunk(bytes.length);
     doneBytes += bytes.length;
     progress?.({ doneBytes, totalBytes: manifest.bytes, chunks: refs.length });
-  }
+  });
   const sha256 = fileHash === null ? manifest.sha256 : fileHash.digest("hex");
   if (doneBytes !== manifest.bytes || sha256 !== manifest.sha256) {
     throw new FtfsError(
@@ -130,12 +119,63 @@ async function streamChunks(
   }
 }
 
+/** How far a read may run ahead: its own window, and the client's budget over all transfers. */
+interface Window {
+  readonly chunks: number;
+  readonly budget: ChunkBudget | null;
+}
+
+/**
+ * Fetch `refs` with at most `window.chunks` outstanding (each also holding room in the
+ * budget until it is delivered) and hand each to `deliver` in order, waiting for it: memory
+ * is bounded by the window, never by the file.
+ */
+async function fetchInOrder(
+  window: Window,
+  transfer: ChunkTransferOptions,
+  refs: readonly ChunkRef[],
+  deliver: (bytes: Uint8Array, index: number) => Promise<void>,
+): Promise<void> {
+  const ahead: Array<Promise<Uint8Array>> = [];
+  let started = 0;
+  let held = 0;
+  try {
+    for (let index = 0; index < refs.length; index += 1) {
+      while (started < refs.length && started < index + window.chunks) {
+        const ref = refs[started];
+        if (ref === undefined) break;
+        if (window.budget !== null) {
+          // Wait for room only with nothing ahead: a read that holds chunks it has not yet
+          // delivered must deliver them rather than wait, or reads could hold the whole
+          // budget between them and each wait for more.
+          if (ahead.length === 0) await window.budget.acquire();
+          else if (!window.budget.tryAcquire()) break;
+          held += 1;
+        }
+        const fetch = getChunk(transfer, ref);
+        fetch.catch(() => undefined); // awaited in order below; this only marks it handled
+        ahead.push(fetch);
+        started += 1;
+      }
+      const next = ahead.shift();
+      if (next === undefined) throw new FtfsError("INTERNAL", "read window underrun");
+      await deliver(await next, index);
+      if (window.budget !== null) {
+        window.budget.release();
+        held -= 1;
+      }
+    }
+  } finally {
+    for (; held > 0; held -= 1) window.budget?.release();
+  }
+}
+
 /**
  * Only the chunks that hold bytes [start, end], fetched with the same window, each checked
  * against its id; the sink gets exactly the range.
  */
 async function streamRange(
-  window: number,
+  window: Window,
   transfer: ChunkTransferOptions,
   manifest: Manifest,
   sink: ChunkSink,
@@ -156,24 +196,12 @@ async function streamRange(
     offset += ref.bytes;
     if (offset > range.end) break;
   }
-  const ahead: Array<Promise<Uint8Array>> = [];
-  let started = 0;
-  for (let index = 0; index < wanted.length; index += 1) {
-    while (started < wanted.length && started < index + window) {
-      const next = wanted[started];
-      if (next === undefined) break;
-      const fetch = getChunk(transfer, next.ref);
-      fetch.catch(() => undefined); // awaited in order below; this only marks it handled
-      ahead.push(fetch);
-      started += 1;
-    }
+  const refs = wanted.map((piece) => piece.ref);
+  await fetchInOrder(window, transfer, refs, async (bytes, index) => {
     const piece = wanted[index];
-    const fetched = ahead.shift();
-    if (piece === undefined || fetched === undefined) {
-      throw new FtfsError("INTERNAL", "read window underrun");
-    }
-    await sink((await fetched).subarray(piece.from, piece.to));
-  }
+    if (piece === undefined) throw new FtfsError("INTERNAL", "read window underrun");
+    await sink(bytes.subarray(piece.from, piece.to));
+  });
 }
 
 /** Counts bytes read and collects garbage after every `intervalBytes` of them (0: never). */

@@ -4,6 +4,7 @@
  */
 
 import type { RpcPool } from "@ftfs/protocol/io";
+import type { ChunkBudget } from "./chunk-budget.ts";
 import type { DirectoryClient } from "./directory.ts";
 import type { RetryObserver } from "./retry.ts";
 
@@ -11,6 +12,8 @@ export interface TransferContext {
   readonly pool: RpcPool;
   readonly directory: DirectoryClient;
   readonly chunksInFlight: number;
+  /** The chunks all transfers together may hold (a server's bound); null: windows only. */
+  readonly budget: ChunkBudget | null;
   readonly chunkTimeoutMs: number;
   readonly retryDeadlineMs: number;
   readonly observer?: RetryObserver | undefined;
