@@ -67,6 +67,7 @@ import {
   planCommit,
   usageAfterDelete,
   type CommitPlan,
+  type QuotaDefaults,
 } from "./quota-rules.ts";
 import type { MetadataStore, MetadataTx } from "./store.ts";
 
@@ -323,13 +324,7 @@ function copyVersion(
     sha256,
     chunks,
     atMs: command.atMs,
-    ...(command.quotaBytesDefault === undefined
-      ? {}
-      : { quotaBytesDefault: command.quotaBytesDefault }),
-    ...(command.quotaFilesDefault === undefined
-      ? {}
-      : { quotaFilesDefault: command.quotaFilesDefault }),
-    ...(command.keepVersions === undefined ? {} : { keepVersions: command.keepVersions }),
+    ...commitPolicy(command),
     ...(attrs === undefined ? {} : { attrs }),
   };
   return refusedForGood(tx, uid, uploadId, deadlineMs, commitNewVersion(tx, index, commit));
@@ -338,6 +333,20 @@ function copyVersion(
 function withoutParts(attrs: ObjectAttrs): ObjectAttrs {
   const { parts: _parts, ...rest } = attrs;
   return rest;
+}
+
+/** The quota defaults and keep policy a command carries, for the commit it makes. */
+function commitPolicy(command: QuotaDefaults & { readonly keepVersions?: number }): {
+  quotaBytesDefault?: number;
+  quotaFilesDefault?: number;
+  keepVersions?: number;
+} {
+  const { quotaBytesDefault, quotaFilesDefault, keepVersions } = command;
+  return {
+    ...(quotaBytesDefault === undefined ? {} : { quotaBytesDefault }),
+    ...(quotaFilesDefault === undefined ? {} : { quotaFilesDefault }),
+    ...(keepVersions === undefined ? {} : { keepVersions }),
+  };
 }
 
 /** The version a copy reads: live, not pruned, not below a tombstone. */
@@ -780,13 +789,7 @@ function multipartComplete(
     sha256: command.sha256,
     chunks,
     atMs: command.atMs,
-    ...(command.quotaBytesDefault === undefined
-      ? {}
-      : { quotaBytesDefault: command.quotaBytesDefault }),
-    ...(command.quotaFilesDefault === undefined
-      ? {}
-      : { quotaFilesDefault: command.quotaFilesDefault }),
-    ...(command.keepVersions === undefined ? {} : { keepVersions: command.keepVersions }),
+    ...commitPolicy(command),
     attrs: { ...upload.attrs, md5: command.md5, parts: command.parts.length },
     ...(command.precondition === undefined ? {} : { precondition: command.precondition }),
   };
