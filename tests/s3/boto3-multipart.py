@@ -60,6 +60,9 @@ rest = s3.list_parts(Bucket="mpu", Key="videos/big.bin", UploadId=upload, PartNu
 out["parts_rest"] = [p["PartNumber"] for p in rest["Parts"]]
 uploads = s3.list_multipart_uploads(Bucket="mpu")
 out["uploads"] = [[u["Key"], u["UploadId"] == upload] for u in uploads.get("Uploads", [])]
+out["part_to_other_key"] = code_of(
+    lambda: s3.upload_part(Bucket="mpu", Key="videos/other.bin", UploadId=upload, PartNumber=4, Body=b"x")
+)
 out["objects_while_open"] = s3.list_objects_v2(Bucket="mpu").get("KeyCount")
 out["rb_while_open"] = code_of(lambda: s3.delete_bucket(Bucket="mpu"))
 

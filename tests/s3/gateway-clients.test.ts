@@ -159,6 +159,7 @@ test.skipIf(skip)(
     expect(out.parts_paged).toEqual([true, 2, 2]);
     expect(out.parts_rest).toEqual([3]);
     expect(out.uploads).toEqual([["videos/big.bin", true]]);
+    expect(out.part_to_other_key).toBe("NoSuchUpload");
     expect(out.objects_while_open).toBe(0);
     expect(out.rb_while_open).toBe("BucketNotEmpty");
     expect([out.wrong_etag, out.wrong_order, out.too_small, out.other_key]).toEqual([

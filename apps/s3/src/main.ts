@@ -29,12 +29,6 @@ const PROGRAM = "ftfs-s3";
 const EXIT_USAGE = 2;
 /** The region S3 clients default to; a request signed for another is refused. */
 const REGION_DEFAULT = "us-east-1";
-/**
- * Chunks all requests together may hold at once (bodies on their way to storage, and back):
- * the gateway's memory is bounded by this, not by how many clients it serves. At the default
- * 4 MiB chunk (each held about twice: its buffer and its frame) that is ~128 MiB.
- */
-const GATEWAY_CHUNKS_HELD_MAX = 16;
 
 const FLAGS: readonly FlagSpec[] = [
   { name: "listen", description: "host:port to serve S3 (HTTP) on", default: "127.0.0.1:7180" },
@@ -111,7 +105,6 @@ async function main(): Promise<void> {
   const client = new FtfsClient({
     directories: config.cluster,
     credentials: { kind: "node", node: `s3-${config.port}`, keyring: config.keyring },
-    chunksHeldMax: GATEWAY_CHUNKS_HELD_MAX,
     ...(config.tls === null ? {} : { tls: config.tls.client }),
   });
   const gateway = await S3Gateway.start({

@@ -189,7 +189,11 @@ export class S3Gateway {
     try {
       if (response.body !== null) {
         for await (const chunk of response.body) {
-          if (!outgoing.write(chunk)) await once(outgoing, "drain");
+          if (outgoing.write(chunk)) continue;
+          // A client gone mid-body never drains: stop (leaving the loop cancels the body, so
+          // the read behind it ends too) instead of waiting for ever.
+          await Promise.race([once(outgoing, "drain"), once(outgoing, "close")]);
+          if (outgoing.destroyed || outgoing.writableEnded) break;
         }
       }
       outgoing.end();
@@ -673,6 +677,13 @@ export class S3Gateway {
   ): Promise<Response> {
     const uploadId = uploadIdOf(query);
     const partNumber = partNumberOf(query.get("partNumber"));
+    // A part goes to the upload of the URL's key only: S3 answers NoSuchUpload otherwise.
+    const upload = await this.options.client.multipartParts(caller.uid, uploadId, 0, 1);
+    const uploadOf = objectOfStoredName(upload.name);
+    if (uploadOf.bucket !== object.bucket || uploadOf.key !== object.key) {
+      await request.discard();
+      throw new S3Failure("NoSuchUpload", "the specified multipart upload does not exist");
+    }
     const copySource = arrived.headers.get("x-amz-copy-source");
     if (copySource !== undefined) {
       await request.discard();
@@ -1012,20 +1023,25 @@ export class S3Gateway {
     const whole = start === 0 && end === location.manifest.bytes - 1;
     const options = { location, ...(whole ? {} : { range: { start, end } }) };
     let pulled: (() => void) | null = null;
+    let cancelled = false;
+    const gone = new Error("the body's reader went away");
     return new ReadableStream<Uint8Array>(
       {
         start(controller) {
           const sink = async (chunk: Uint8Array) => {
+            if (cancelled) throw gone;
             controller.enqueue(chunk);
             while ((controller.desiredSize ?? 1) <= 0) {
               await new Promise<void>((resolve) => {
                 pulled = resolve;
               });
+              if (cancelled) throw gone;
             }
           };
           client.getObject(uid, object, sink, options).then(
             () => controller.close(),
             (error: unknown) => {
+              if (error === gone) return;
               // Headers are gone already: the client sees a short body and retries.
               logger.warn("S3 object read failed mid-body", { error: describeError(error) });
               controller.error(error);
@@ -1033,6 +1049,12 @@ export class S3Gateway {
           );
         },
         pull() {
+          pulled?.();
+          pulled = null;
+        },
+        // The reader left (a client gone, a copy that failed): end the read behind it.
+        cancel() {
+          cancelled = true;
           pulled?.();
           pulled = null;
         },

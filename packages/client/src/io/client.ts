@@ -41,7 +41,6 @@ import { mergeOwned, type StoredFile } from "../core/storage-listing.ts";
 import { memorySource, openFileSource, type ByteSource } from "./byte-source.ts";
 import type { TransferContext } from "./transfer-context.ts";
 import { DirectoryClient } from "./directory.ts";
-import { ChunkBudget } from "./chunk-budget.ts";
 import {
   runDownload,
   type ByteRange,
@@ -73,12 +72,6 @@ export interface FtfsClientOptions {
   /** Directory addresses (host:port); any live one works. */
   readonly directories: readonly string[];
   readonly chunksInFlight?: number;
-  /**
-   * The chunks all of this client's transfers may hold at once (each also keeps its own
-   * window): a process serving many transfers (the S3 gateway) bounds its memory by this.
-   * Absent: no bound beyond each transfer's window.
-   */
-  readonly chunksHeldMax?: number;
   readonly retryDeadlineMs?: number;
   readonly firstContactDeadlineMs?: number;
   readonly directoryTimeoutMs?: number;
@@ -130,7 +123,6 @@ export class FtfsClient {
       pool: this.pool,
       directory: this.directory,
       chunksInFlight: Math.max(1, options.chunksInFlight ?? CLIENT_CHUNKS_IN_FLIGHT_DEFAULT),
-      budget: options.chunksHeldMax === undefined ? null : new ChunkBudget(options.chunksHeldMax),
       chunkTimeoutMs: options.chunkTimeoutMs ?? CLIENT_CHUNK_TIMEOUT_MS,
       retryDeadlineMs,
       observer: options.onRetry,

@@ -11,7 +11,6 @@
 import { FtfsError, type ChunkRef, type Manifest, type ResponseBody } from "@ftfs/protocol/core";
 import { chunkListSha256 } from "@ftfs/protocol/io";
 import { CLIENT_CHUNK_HEDGE_MS } from "../core/limits.ts";
-import type { ChunkBudget } from "./chunk-budget.ts";
 import { getChunk, type ChunkTransferOptions } from "./chunks.ts";
 import { GroupViews } from "./groups.ts";
 import type { TransferContext } from "./transfer-context.ts";
@@ -66,8 +65,7 @@ export async function runDownload(
   };
   try {
     const gc = collector(context.gcIntervalBytes);
-    const window = { chunks: context.chunksInFlight, budget: context.budget };
-    await streamChunks(window, transfer, manifest, sink, gc, progress, range);
+    await streamChunks(context.chunksInFlight, transfer, manifest, sink, gc, progress, range);
   } finally {
     abort.abort(); // on failure, stops fetches still retrying ahead of the one that failed
   }
@@ -81,7 +79,7 @@ export async function runDownload(
 }
 
 async function streamChunks(
-  window: Window,
+  window: number,
   transfer: ChunkTransferOptions,
   manifest: Manifest,
   sink: ChunkSink,
@@ -119,54 +117,30 @@ async function streamChunks(
   }
 }
 
-/** How far a read may run ahead: its own window, and the client's budget over all transfers. */
-interface Window {
-  readonly chunks: number;
-  readonly budget: ChunkBudget | null;
-}
-
 /**
- * Fetch `refs` with at most `window.chunks` outstanding (each also holding room in the
- * budget until it is delivered) and hand each to `deliver` in order, waiting for it: memory
- * is bounded by the window, never by the file.
+ * Fetch `refs` with at most `window` outstanding and hand each to `deliver` in order, waiting
+ * for it: memory is bounded by the window, never by the file.
  */
 async function fetchInOrder(
-  window: Window,
+  window: number,
   transfer: ChunkTransferOptions,
   refs: readonly ChunkRef[],
   deliver: (bytes: Uint8Array, index: number) => Promise<void>,
 ): Promise<void> {
   const ahead: Array<Promise<Uint8Array>> = [];
   let started = 0;
-  let held = 0;
-  try {
-    for (let index = 0; index < refs.length; index += 1) {
-      while (started < refs.length && started < index + window.chunks) {
-        const ref = refs[started];
-        if (ref === undefined) break;
-        if (window.budget !== null) {
-          // Wait for room only with nothing ahead: a read that holds chunks it has not yet
-          // delivered must deliver them rather than wait, or reads could hold the whole
-          // budget between them and each wait for more.
-          if (ahead.length === 0) await window.budget.acquire();
-          else if (!window.budget.tryAcquire()) break;
-          held += 1;
-        }
-        const fetch = getChunk(transfer, ref);
-        fetch.catch(() => undefined); // awaited in order below; this only marks it handled
-        ahead.push(fetch);
-        started += 1;
-      }
-      const next = ahead.shift();
-      if (next === undefined) throw new FtfsError("INTERNAL", "read window underrun");
-      await deliver(await next, index);
-      if (window.budget !== null) {
-        window.budget.release();
-        held -= 1;
-      }
+  for (let index = 0; index < refs.length; index += 1) {
+    while (started < refs.length && started < index + window) {
+      const ref = refs[started];
+      if (ref === undefined) break;
+      const fetch = getChunk(transfer, ref);
+      fetch.catch(() => undefined); // awaited in order below; this only marks it handled
+      ahead.push(fetch);
+      started += 1;
     }
-  } finally {
-    for (; held > 0; held -= 1) window.budget?.release();
+    const next = ahead.shift();
+    if (next === undefined) throw new FtfsError("INTERNAL", "read window underrun");
+    await deliver(await next, index);
   }
 }
 
@@ -175,7 +149,7 @@ async function fetchInOrder(
  * against its id; the sink gets exactly the range.
  */
 async function streamRange(
-  window: Window,
+  window: number,
   transfer: ChunkTransferOptions,
   manifest: Manifest,
   sink: ChunkSink,

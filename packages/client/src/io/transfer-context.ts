@@ -4,7 +4,6 @@
  */
 
 import type { RpcPool } from "@ftfs/protocol/io";
-import type { ChunkBudget } from "./chunk-budget.ts";
 import type { DirectoryClient } from "./directory.ts";
 import type { RetryObserver } from "./retry.ts";
 
@@ -12,8 +11,6 @@ export interface TransferContext {
   readonly pool: RpcPool;
   readonly directory: DirectoryClient;
   readonly chunksInFlight: number;
-  /** The chunks all transfers together may hold (a server's bound); null: windows only. */
-  readonly budget: ChunkBudget | null;
   readonly chunkTimeoutMs: number;
   readonly retryDeadlineMs: number;
   readonly observer?: RetryObserver | undefined;

@@ -151,15 +151,7 @@ async function putAllChunks(
   const groupNames = placement.groups.map((view) => view.group);
   const owner = { uid, name, uploadId: placement.uploadId };
   const fileHash = new Bun.CryptoHasher("sha256");
-  // With a budget, buffers are the budget's, shared by every transfer; else this upload's own.
-  const budget = context.budget;
-  const buffers =
-    budget === null
-      ? new ChunkBuffers(placement.chunkBytes, context.chunksInFlight + 1)
-      : {
-          take: () => budget.buffer(placement.chunkBytes),
-          give: (b: Uint8Array) => budget.recycle(b),
-        };
+  const buffers = new ChunkBuffers(placement.chunkBytes, context.chunksInFlight + 1);
   const refs: PlacedChunk[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown = null;
@@ -169,13 +161,11 @@ async function putAllChunks(
     for (let index = 0; index < chunkCount && failure === null; index += 1) {
       while (inFlight.size >= context.chunksInFlight) await Promise.race(inFlight);
       if (failure !== null) break;
-      await context.budget?.acquire();
       const offset = index * placement.chunkBytes;
       const buffer = buffers.take();
       const length = Math.min(placement.chunkBytes, source.bytes - offset);
       const bytes = await source.read(offset, length, buffer).catch((error: unknown) => {
         buffers.give(buffer);
-        context.budget?.release();
         throw error;
       });
       fileHash.update(bytes);
@@ -191,7 +181,6 @@ async function putAllChunks(
         })
         .finally(() => {
           buffers.give(buffer);
-          context.budget?.release();
           inFlight.delete(put);
         });
       inFlight.add(put);
