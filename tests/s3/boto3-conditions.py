@@ -4,25 +4,12 @@ If-None-Match: * (create only) and If-Match (compare and swap), racing writers i
 copies with x-amz-copy-source-if-*. Every outcome is printed as one JSON document."""
 import datetime
 import json
-import os
 import threading
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+from gateway_client import client
 
-def client():
-    return boto3.client(
-        "s3",
-        endpoint_url=os.environ["S3_ENDPOINT"],
-        aws_access_key_id=os.environ["S3_KEY_ID"],
-        aws_secret_access_key=os.environ["S3_SECRET"],
-        region_name="us-east-1",
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-    )
-
-
-s3 = client()
+s3 = client(attempts=1)
 out = {}
 
 
@@ -38,7 +25,7 @@ def status_of(call):
 def put_with(headers, key, body):
     """A PUT with extra headers (this boto3 predates its IfNoneMatch/IfMatch parameters),
     signed by a client of its own (so racing threads never share one's handlers)."""
-    own = client()
+    own = client(attempts=1)
 
     def add(request, **_):
         for name, value in headers.items():

@@ -6,31 +6,11 @@ import os
 import sys
 import urllib.request
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from gateway_client import client, code_of
 
-endpoint = os.environ["S3_ENDPOINT"]
-key_id = os.environ["S3_KEY_ID"]
 secret = os.environ["S3_SECRET"]
-config = Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 3})
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id=key_id,
-    aws_secret_access_key=secret,
-    region_name="us-east-1",
-    config=config,
-)
+s3 = client()
 out = {}
-
-
-def code_of(call):
-    try:
-        call()
-        return "ok"
-    except ClientError as error:
-        return error.response["Error"]["Code"]
 
 
 out["buckets_before"] = [b["Name"] for b in s3.list_buckets()["Buckets"]]
@@ -119,23 +99,9 @@ out["bad_name"] = code_of(lambda: s3.create_bucket(Bucket="Bad_Name"))
 out["bad_md5"] = code_of(
     lambda: s3.put_object(Bucket="photos", Key="x", Body=b"abc", ContentMD5="AAAAAAAAAAAAAAAAAAAAAA==")
 )
-wrong = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id=key_id,
-    aws_secret_access_key=secret[:-1] + ("A" if secret[-1] != "A" else "B"),
-    region_name="us-east-1",
-    config=config,
-)
+wrong = client(secret=secret[:-1] + ("A" if secret[-1] != "A" else "B"))
 out["wrong_secret"] = code_of(lambda: wrong.list_buckets())
-unknown = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id="FTFSAAAAAAAAAAAAAAAA",
-    aws_secret_access_key=secret,
-    region_name="us-east-1",
-    config=config,
-)
+unknown = client(key_id="FTFSAAAAAAAAAAAAAAAA")
 out["unknown_key"] = code_of(lambda: unknown.list_buckets())
 
 s3.delete_object(Bucket="photos", Key="2026/cat.jpg")

@@ -6,29 +6,12 @@ import io
 import json
 import os
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from gateway_client import client, code_of
 
 MIB = 1024 * 1024
-s3 = boto3.client(
-    "s3",
-    endpoint_url=os.environ["S3_ENDPOINT"],
-    aws_access_key_id=os.environ["S3_KEY_ID"],
-    aws_secret_access_key=os.environ["S3_SECRET"],
-    region_name="us-east-1",
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
-)
+s3 = client()
 out = {}
-
-
-def code_of(call):
-    try:
-        call()
-        return "ok"
-    except ClientError as error:
-        return error.response["Error"]["Code"]
 
 
 def etag_of(parts):

@@ -20,7 +20,7 @@ setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
 const PYTHON = "/usr/bin/python3";
 
-const { fx, endpoint, accessKey, aliceSecret, withAdmin } = useGateway();
+const { fx, endpoint, accessKey, aliceSecret, withAdmin, awsCliEnv } = useGateway();
 
 const boto3Missing =
   !existsSync(PYTHON) || Bun.spawnSync([PYTHON, "-c", "import boto3"]).exitCode !== 0;
@@ -238,16 +238,7 @@ const awsMissing = !existsSync(AWS);
 function aws(args: readonly string[], cwd: string) {
   const run = Bun.spawnSync([AWS, "--endpoint-url", endpoint(), "--no-cli-pager", ...args], {
     cwd,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: cwd,
-      AWS_ACCESS_KEY_ID: accessKey().accessKeyId,
-      AWS_SECRET_ACCESS_KEY: accessKey().secret,
-      AWS_DEFAULT_REGION: "us-east-1",
-      AWS_CONFIG_FILE: join(cwd, "no-config"),
-      AWS_SHARED_CREDENTIALS_FILE: join(cwd, "no-credentials"),
-      AWS_EC2_METADATA_DISABLED: "true",
-    },
+    env: awsCliEnv(cwd),
   });
   return { code: run.exitCode, out: run.stdout.toString(), err: run.stderr.toString() };
 }

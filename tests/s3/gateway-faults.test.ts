@@ -27,24 +27,14 @@ const GATEWAY_KILL_AFTER_MS = 1_000;
 /** How long a client may wait for progress before a kill (generous: a shared machine). */
 const PROGRESS_DEADLINE_MS = 120_000;
 
-const { fx, endpoint, accessKey, withAdmin, killGateway, startGateway } = useGateway({
+const { fx, endpoint, accessKey, withAdmin, killGateway, startGateway, awsCliEnv } = useGateway({
   directories: 3,
   groupSize: 3,
 });
 
+/** The CLI retries through a failover as a user would configure it to. */
 function awsEnv(home: string): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? "",
-    HOME: home,
-    AWS_ACCESS_KEY_ID: accessKey().accessKeyId,
-    AWS_SECRET_ACCESS_KEY: accessKey().secret,
-    AWS_DEFAULT_REGION: "us-east-1",
-    AWS_CONFIG_FILE: join(home, "no-config"),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, "no-credentials"),
-    AWS_EC2_METADATA_DISABLED: "true",
-    AWS_MAX_ATTEMPTS: "10",
-    AWS_RETRY_MODE: "standard",
-  };
+  return { ...awsCliEnv(home), AWS_MAX_ATTEMPTS: "10", AWS_RETRY_MODE: "standard" };
 }
 
 function aws(

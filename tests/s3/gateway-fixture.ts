@@ -20,6 +20,8 @@ export interface GatewayFixture {
   /** alice's own secret, for `ftfs`. */
   aliceSecret(): string;
   withAdmin<T>(use: (admin: FtfsClient) => Promise<T>): Promise<T>;
+  /** The AWS CLI's environment: alice's key, no config files of the machine's, home `home`. */
+  awsCliEnv(home: string): Record<string, string>;
   /** The gateway's process (a fault test kills it). */
   gateway(): Bun.Subprocess;
   /** SIGKILL the gateway. */
@@ -95,6 +97,16 @@ export function useGateway(shape: GatewayClusterShape = {}): GatewayFixture {
     accessKey: () => accessKey,
     aliceSecret: () => aliceSecret,
     withAdmin,
+    awsCliEnv: (home) => ({
+      PATH: process.env.PATH ?? "",
+      HOME: home,
+      AWS_ACCESS_KEY_ID: accessKey.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: accessKey.secret,
+      AWS_DEFAULT_REGION: "us-east-1",
+      AWS_CONFIG_FILE: join(home, "no-config"),
+      AWS_SHARED_CREDENTIALS_FILE: join(home, "no-credentials"),
+      AWS_EC2_METADATA_DISABLED: "true",
+    }),
     gateway: () => {
       if (gateway === null) throw new Error("the gateway has not started");
       return gateway;

@@ -30,7 +30,9 @@ import {
   validateObjectKey,
   type Manifest,
   type ObjectAttrs,
+  type ObjectEntry,
   type ObjectName,
+  type ResponseBody,
   type WritePrecondition,
 } from "@ftfs/protocol/core";
 import {
@@ -442,49 +444,36 @@ export class S3Gateway {
             ? afterEveryKeyWith(marker)
             : marker;
     }
-    const contents: string[] = [];
-    const prefixes: string[] = [];
-    let count = 0;
-    let after = start;
-    let truncated = false;
-    let lastListed: string | null = null;
-    fill: for (;;) {
-      // One more than fits: whether anything follows decides IsTruncated.
-      const page = await this.options.client.listObjects(uid, bucket, {
-        prefix,
-        after,
-        countMax: Math.min(LIST_KEYS_MAX, maxKeys - count + 1),
-      });
-      for (const object of page.objects) {
-        if (count >= maxKeys) {
-          truncated = true;
-          break fill;
-        }
-        const common = commonPrefixOf(object.key, prefix, delimiter);
-        if (common !== null) {
-          prefixes.push(
-            el("CommonPrefixes", [el("Prefix", urlEncoded ? urlEncodeKey(common) : common)]),
-          );
-          count += 1;
-          lastListed = common;
-          after = afterEveryKeyWith(common);
-          continue fill;
-        }
-        contents.push(
-          el("Contents", [
-            el("Key", urlEncoded ? urlEncodeKey(object.key) : object.key),
-            el("LastModified", isoTime(object.createdAtMs)),
-            el("ETag", etagOf(object)),
-            el("Size", object.bytes),
-            el("StorageClass", "STANDARD"),
-          ]),
-        );
-        count += 1;
-        lastListed = object.key;
-        after = object.key;
-      }
-      if (!page.truncated) break;
-    }
+    const walked = await walkListing<ObjectEntry, string>({
+      prefix,
+      delimiter,
+      max: maxKeys,
+      pageMax: LIST_KEYS_MAX,
+      start,
+      positionOf: (object) => object.key,
+      afterPrefix: afterEveryKeyWith,
+      page: async (after, countMax) => {
+        const page = await this.options.client.listObjects(uid, bucket, {
+          prefix,
+          after,
+          countMax,
+        });
+        return { entries: page.objects, truncated: page.truncated };
+      },
+    });
+    const { count, truncated, after, last } = walked;
+    const contents = walked.entries.map((object) =>
+      el("Contents", [
+        el("Key", urlEncoded ? urlEncodeKey(object.key) : object.key),
+        el("LastModified", isoTime(object.createdAtMs)),
+        el("ETag", etagOf(object)),
+        el("Size", object.bytes),
+        el("StorageClass", "STANDARD"),
+      ]),
+    );
+    const prefixes = walked.prefixes.map((common) =>
+      el("CommonPrefixes", [el("Prefix", urlEncoded ? urlEncodeKey(common) : common)]),
+    );
     const shownPrefix = urlEncoded ? urlEncodeKey(prefix) : prefix;
     const common = [
       el("Name", bucket),
@@ -507,8 +496,8 @@ export class S3Gateway {
         ]
       : [
           el("Marker", query.get("marker") ?? ""),
-          ...(truncated && delimiter !== "" && lastListed !== null
-            ? [el("NextMarker", urlEncoded ? urlEncodeKey(lastListed) : lastListed)]
+          ...(truncated && delimiter !== "" && last !== null
+            ? [el("NextMarker", urlEncoded ? urlEncodeKey(last.key) : last.key)]
             : []),
         ];
     return xmlResponse(
@@ -843,7 +832,7 @@ export class S3Gateway {
     const keyMarker = query.get("key-marker") ?? "";
     const uploadIdMarker = query.get("upload-id-marker") ?? "";
     const shown = (text: string) => (urlEncoded ? urlEncodeKey(text) : text);
-    let after: { key: string; uploadId?: string } | null =
+    const after: { key: string; uploadId?: string } | null =
       keyMarker === ""
         ? null
         : uploadIdMarker === ""
@@ -855,55 +844,46 @@ export class S3Gateway {
               uploadId: "\u{10FFFF}",
             }
           : { key: keyMarker, uploadId: uploadIdMarker };
-    const uploads: string[] = [];
-    const prefixes: string[] = [];
-    let count = 0;
-    let truncated = false;
-    let lastListed: { key: string; uploadId: string } | null = null;
-    fill: for (;;) {
-      const page = await this.options.client.multipartList(uid, bucket, {
-        prefix,
-        after,
-        countMax: Math.min(LIST_UPLOADS_MAX, maxUploads - count + 1),
-      });
-      for (const upload of page.uploads) {
-        if (count >= maxUploads) {
-          truncated = true;
-          break fill;
-        }
-        const common = commonPrefixOf(upload.key, prefix, delimiter);
-        if (common !== null) {
-          prefixes.push(el("CommonPrefixes", [el("Prefix", shown(common))]));
-          count += 1;
-          lastListed = { key: common, uploadId: "" };
-          after = { key: afterEveryKeyWith(common) };
-          continue fill;
-        }
-        uploads.push(
-          el("Upload", [
-            el("Key", shown(upload.key)),
-            el("UploadId", upload.uploadId),
-            el("Initiator", [el("ID", uid), el("DisplayName", uid)]),
-            el("Owner", [el("ID", uid), el("DisplayName", uid)]),
-            el("StorageClass", "STANDARD"),
-            el("Initiated", isoTime(upload.initiatedAtMs)),
-          ]),
-        );
-        count += 1;
-        lastListed = { key: upload.key, uploadId: upload.uploadId };
-        after = lastListed;
-      }
-      if (!page.truncated) break;
-    }
+    const walked = await walkListing<UploadEntry, { key: string; uploadId?: string }>({
+      prefix,
+      delimiter,
+      max: maxUploads,
+      pageMax: LIST_UPLOADS_MAX,
+      start: after,
+      positionOf: (upload) => ({ key: upload.key, uploadId: upload.uploadId }),
+      afterPrefix: (common) => ({ key: afterEveryKeyWith(common) }),
+      page: async (position, countMax) => {
+        const page = await this.options.client.multipartList(uid, bucket, {
+          prefix,
+          after: position,
+          countMax,
+        });
+        return { entries: page.uploads, truncated: page.truncated };
+      },
+    });
+    const { truncated, last } = walked;
+    const uploads = walked.entries.map((upload) =>
+      el("Upload", [
+        el("Key", shown(upload.key)),
+        el("UploadId", upload.uploadId),
+        el("Initiator", [el("ID", uid), el("DisplayName", uid)]),
+        el("Owner", [el("ID", uid), el("DisplayName", uid)]),
+        el("StorageClass", "STANDARD"),
+        el("Initiated", isoTime(upload.initiatedAtMs)),
+      ]),
+    );
+    const prefixes = walked.prefixes.map((common) =>
+      el("CommonPrefixes", [el("Prefix", shown(common))]),
+    );
     return xmlResponse(
       document("ListMultipartUploadsResult", [
         el("Bucket", bucket),
         el("KeyMarker", shown(keyMarker)),
         el("UploadIdMarker", uploadIdMarker),
-        ...(truncated && lastListed !== null
+        ...(truncated && last !== null
           ? [
-              el("NextKeyMarker", shown(lastListed.key)),
-              el("NextUploadIdMarker", lastListed.uploadId),
+              el("NextKeyMarker", shown(last.key)),
+              el("NextUploadIdMarker", last.entry?.uploadId ?? ""),
             ]
           : []),
         ...(delimiter === "" ? [] : [el("Delimiter", shown(delimiter))]),
@@ -1368,6 +1348,64 @@ function arrivedRequest(incoming: IncomingMessage): ArrivedRequest {
     rawQuery: question < 0 ? "" : target.slice(question + 1),
     headers,
   };
+}
+
+type UploadEntry = ResponseBody<"multipartList">["uploads"][number];
+
+/**
+ * S3's listing walk, one for objects and uploads alike: pages of entries in key order, each
+ * key under a delimiter rolled into its common prefix (counted once), until `max` are
+ * counted. One more than fits is asked for: whether anything follows decides IsTruncated.
+ * `after` is where a next page would start; `last` the last listed (a prefix: entry null).
+ */
+async function walkListing<T extends { readonly key: string }, P>(spec: {
+  readonly prefix: string;
+  readonly delimiter: string;
+  readonly max: number;
+  readonly pageMax: number;
+  readonly start: P | null;
+  readonly positionOf: (entry: T) => P;
+  readonly afterPrefix: (common: string) => P;
+  readonly page: (
+    after: P | null,
+    countMax: number,
+  ) => Promise<{ readonly entries: readonly T[]; readonly truncated: boolean }>;
+}): Promise<{
+  entries: T[];
+  prefixes: string[];
+  count: number;
+  truncated: boolean;
+  after: P | null;
+  last: { key: string; entry: T | null } | null;
+}> {
+  const entries: T[] = [];
+  const prefixes: string[] = [];
+  let count = 0;
+  let after = spec.start;
+  let truncated = false;
+  let last: { key: string; entry: T | null } | null = null;
+  fill: for (;;) {
+    const page = await spec.page(after, Math.min(spec.pageMax, spec.max - count + 1));
+    for (const entry of page.entries) {
+      if (count >= spec.max) {
+        truncated = true;
+        break fill;
+      }
+      count += 1;
+      const common = commonPrefixOf(entry.key, spec.prefix, spec.delimiter);
+      if (common !== null) {
+        prefixes.push(common);
+        last = { key: common, entry: null };
+        after = spec.afterPrefix(common);
+        continue fill;
+      }
+      entries.push(entry);
+      last = { key: entry.key, entry };
+      after = spec.positionOf(entry);
+    }
+    if (!page.truncated) break;
+  }
+  return { entries, prefixes, count, truncated, after, last };
 }
 
 /** x-amz-copy-source: "bucket/key" (URL-encoded, a leading '/' allowed). */
