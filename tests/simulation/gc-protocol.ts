@@ -6,7 +6,8 @@
  *
  * A schedule interleaves, at random: placements, chunk puts (reference first, as a put does),
  * commits under a keep policy of 1-3 versions (pruning older ones), deletes and re-uploads of
- * the same names, S3 multipart uploads (parts uploaded, uploaded again, completed by joining
+ * the same names, S3 versioning turned on for some names (deletes leave markers; versions
+ * and markers deleted by number), S3 multipart uploads (parts uploaded, uploaded again, completed by joining
  * some of them, or aborted), notice deliveries (always a prefix from
  * the oldest unacknowledged, as the outbox sends), acknowledgements, directory failovers (a
  * new term), a deposed primary replaying an old batch, garbage-collection questions and their
@@ -46,7 +47,8 @@ import type { Result } from "@ftfs/protocol/core";
 const UID = "alice";
 const GROUP = "s1";
 const NODES = ["s1a", "s1b", "s1c"] as const;
-const NAMES = ["a", "b", "c"] as const;
+/** Files, and objects of bucket "ver", whose S3 versioning the schedule turns on at some point. */
+const NAMES = ["a", "b", "c", "/ver/a", "/ver/b"] as const;
 /** Distinct chunk contents: few, so uploads share chunks (deduplication). */
 const CHUNK_POOL_SIZE = 10;
 const CHUNK_BYTES = 10;
@@ -114,6 +116,7 @@ class World {
     }));
     this.apply({ type: "createUser", uid: UID, atMs: T0_MS });
     this.apply({ type: "setGroupConfig", config: groupConfig(GROUP, [...NODES]), atMs: T0_MS });
+    this.apply({ type: "bucketCreate", uid: UID, bucket: "ver", atMs: T0_MS });
   }
 
   close(): void {
@@ -201,11 +204,43 @@ class World {
 
   remove(): void {
     const name = NAMES[this.prng.intBelow(NAMES.length)] ?? "a";
-    if (this.store.latestVersion(UID, name)?.kind !== "live") return;
+    if (this.store.currentVersion(UID, name)?.kind !== "live") return;
     const requestId = `r${this.index}`;
     const result = this.apply({ type: "deleteFile", uid: UID, name, requestId, atMs: this.nowMs });
     this.note(`delete ${name}: ${result.ok ? "ok" : result.error.code}`);
     if (!result.ok) this.problems.push(`delete of ${name} refused: ${result.error.message}`);
+  }
+
+  /** Bucket "ver" gets S3 versioning (or has it suspended): deletes there leave markers. */
+  versioning(): void {
+    const versioning = this.prng.chance(0.5) ? "enabled" : "suspended";
+    const result = this.apply({
+      type: "bucketVersioning",
+      uid: UID,
+      bucket: "ver",
+      versioning,
+      atMs: this.nowMs,
+    });
+    this.note(`versioning ${versioning}: ${result.ok ? "ok" : result.error.code}`);
+    if (!result.ok) this.problems.push(`versioning refused: ${result.error.message}`);
+  }
+
+  /** One version or delete marker of a name deleted by its number (it may be gone already). */
+  removeVersion(): void {
+    const name = NAMES[this.prng.intBelow(NAMES.length)] ?? "a";
+    const record = this.pick(this.store.listVersions(UID, name, 0));
+    if (record === undefined) return;
+    const result = this.apply({
+      type: "deleteVersion",
+      uid: UID,
+      name,
+      version: record.version,
+      atMs: this.nowMs,
+    });
+    this.note(
+      `delete ${name} v${record.version}: ${result.ok ? JSON.stringify(result.value) : result.error.code}`,
+    );
+    if (!result.ok) this.problems.push(`delete of ${name} v${record.version} refused`);
   }
 
   multipartCreate(): void {
@@ -435,7 +470,7 @@ class World {
   checkSafety(step: number): void {
     for (const record of this.store.scanVersions(null, 10_000)) {
       if (record.kind !== "live" || record.pruned === true) continue;
-      const deletedThrough = this.store.latestTombstone(record.uid, record.name)?.version ?? 0;
+      const deletedThrough = this.store.deletedThrough(record.uid, record.name);
       if (record.version < deletedThrough) continue;
       for (const chunk of record.chunks) {
         for (const node of this.inSync()) {
@@ -502,6 +537,8 @@ const ACTIONS: ReadonlyArray<readonly [number, Action]> = [
   [8, (world) => world.put()],
   [4, (world) => world.commit()],
   [2, (world) => world.remove()],
+  [1, (world) => world.versioning()],
+  [1, (world) => world.removeVersion()],
   [1, (world) => world.multipartCreate()],
   [1, (world) => world.multipartComplete()],
   [1, (world) => world.multipartAbort()],

@@ -46,7 +46,7 @@ import {
   type ScramVerifier,
 } from "@ftfs/protocol/core";
 import { ACCESS_KEYS_RESEALED_PER_COMMAND_MAX, KEEP_VERSIONS_MAX } from "./limits.ts";
-import type { GroupConfig } from "./model.ts";
+import type { BucketVersioning, GroupConfig } from "./model.ts";
 
 /** A user's first connect. Creating an existing user is a no-op that says so. */
 export interface CreateUser {
@@ -175,7 +175,35 @@ export interface CopyVersion {
   readonly attrs?: ObjectAttrs;
 }
 
-/** Remove a name by writing a tombstone version. Idempotent by requestId. */
+/**
+ * Set a bucket's S3 versioning (model.ts, BucketRecord). Never the home bucket's: it follows
+ * the directory's keep policy, as `ftfs` users expect.
+ */
+export interface BucketVersioningSet {
+  readonly type: "bucketVersioning";
+  readonly uid: string;
+  readonly bucket: string;
+  readonly versioning: BucketVersioning;
+  readonly atMs: number;
+}
+
+/**
+ * Delete one version of a name for good, or one delete marker (S3's DELETE with a versionId):
+ * its chunks are released; if it was the current version, the newest below it is current
+ * again. One already gone answers deleted: false, so a retry is harmless.
+ */
+export interface DeleteVersion {
+  readonly type: "deleteVersion";
+  readonly uid: string;
+  readonly name: string;
+  readonly version: number;
+  readonly atMs: number;
+}
+
+/**
+ * Remove a name by writing a tombstone version. Idempotent by requestId. In a bucket with
+ * versioning on, the tombstone is a delete marker and every version stays kept.
+ */
 export interface DeleteFile {
   readonly type: "deleteFile";
   readonly uid: string;
@@ -294,14 +322,17 @@ export type Command =
   | SweepUploads
   | MultipartCreate
   | MultipartComplete
-  | MultipartAbort;
+  | MultipartAbort
+  | BucketVersioningSet
+  | DeleteVersion;
 export type CommandType = Command["type"];
 
 /** What applying each command type answers when it succeeds. */
 export interface Outcomes {
   readonly createUser: { readonly created: boolean };
   readonly commitVersion: { readonly version: number; readonly createdAtMs: number };
-  readonly deleteFile: { readonly deletedVersion: number };
+  /** markerVersion: the delete marker's version, when the deletion left one. */
+  readonly deleteFile: { readonly deletedVersion: number; readonly markerVersion?: number };
   readonly setGroupConfig: { readonly epoch: number };
   readonly ackNotices: { readonly acked: number };
   /** Chunk references switched (a chunk used twice in the file counts twice), and their bytes. */
@@ -325,6 +356,9 @@ export interface Outcomes {
   };
   /** Part names deleted with the upload. */
   readonly multipartAbort: { readonly partsDropped: number };
+  readonly bucketVersioning: { readonly versioning: BucketVersioning };
+  /** marker: what was deleted was a delete marker. */
+  readonly deleteVersion: { readonly deleted: boolean; readonly marker: boolean };
 }
 
 export type OutcomeOf<C extends Command> = Outcomes[C["type"]];
@@ -463,6 +497,20 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     type: literal("multipartAbort"),
     uid: uidField,
     uploadId: requestIdField,
+    atMs: timeMsField,
+  }),
+  bucketVersioning: obj({
+    type: literal("bucketVersioning"),
+    uid: uidField,
+    bucket: bucketField,
+    versioning: literal("enabled", "suspended"),
+    atMs: timeMsField,
+  }),
+  deleteVersion: obj({
+    type: literal("deleteVersion"),
+    uid: uidField,
+    name: fileNameField,
+    version: versionField,
     atMs: timeMsField,
   }),
   sweepUploads: obj({

@@ -8,6 +8,7 @@ import { assert, type ChunkRef, type SealedSecret } from "@ftfs/protocol/core";
 import type {
   AccessKeyRecord,
   BucketRecord,
+  BucketVersioning,
   GroupConfig,
   LiveVersion,
   MultipartRecord,
@@ -21,8 +22,10 @@ import { NO_USAGE } from "./model.ts";
 import {
   compareMultipartPositions,
   compareNames,
+  compareObjectVersionPositions,
   compareVersionKeys,
   type MultipartPosition,
+  type ObjectVersionPosition,
   type MetadataStore,
   type MetadataTx,
   type VersionKey,
@@ -107,13 +110,37 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     return this.versionsOf(uid, name).find((record) => record.version === version);
   }
 
-  latestTombstone(uid: string, name: string): Tombstone | undefined {
-    const versions = this.versionsOf(uid, name);
-    for (let at = versions.length - 1; at >= 0; at -= 1) {
-      const record = versions[at];
-      if (record?.kind === "tombstone") return record;
+  currentVersion(uid: string, name: string): VersionRecord | undefined {
+    return this.versionsOf(uid, name).findLast((record) => record.pruned !== true);
+  }
+
+  deletedThrough(uid: string, name: string): number {
+    const deletion = this.versionsOf(uid, name).findLast(
+      (record) => record.kind === "tombstone" && record.marker !== true,
+    );
+    return deletion?.version ?? 0;
+  }
+
+  listObjectVersions(
+    uid: string,
+    prefix: string,
+    after: ObjectVersionPosition | null,
+    countMax: number,
+  ): readonly VersionRecord[] {
+    const found: VersionRecord[] = [];
+    for (const [name, versions] of this.files.get(uid) ?? []) {
+      if (!name.startsWith(prefix)) continue;
+      const deletedThrough = this.deletedThrough(uid, name);
+      for (const record of versions) {
+        const listed =
+          record.pruned !== true &&
+          record.version > deletedThrough &&
+          (record.kind === "live" || record.marker === true);
+        if (!listed) continue;
+        if (after === null || compareObjectVersionPositions(record, after) > 0) found.push(record);
+      }
     }
-    return undefined;
+    return found.sort(compareObjectVersionPositions).slice(0, countMax);
   }
 
   listVersions(uid: string, name: string, fromVersion: number): readonly VersionRecord[] {
@@ -123,8 +150,8 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
   listLiveFiles(uid: string, countMax: number): readonly LiveVersion[] {
     const live: LiveVersion[] = [];
     for (const versions of this.files.get(uid)?.values() ?? []) {
-      const latest = versions.at(-1);
-      if (latest?.kind === "live") live.push(latest);
+      const current = versions.findLast((record) => record.pruned !== true);
+      if (current?.kind === "live") live.push(current);
     }
     return live.sort((a, b) => compareNames(a.name, b.name)).slice(0, countMax);
   }
@@ -467,6 +494,18 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     const versions = this.files.get(uid)?.get(name) ?? [];
     const at = versions.findIndex((record) => record.version === version);
     const previous = versions[at];
+    if (previous?.kind === "tombstone") {
+      assert(previous.marker === true, `version ${version} of ${name} is not a delete marker`);
+      const pruned: Tombstone = { ...previous, pruned: true };
+      const key = pairKey(uid, previous.requestId);
+      versions[at] = pruned;
+      this.deletes.set(key, pruned);
+      undo.push(() => {
+        versions[at] = previous;
+        this.deletes.set(key, previous);
+      });
+      return;
+    }
     assert(previous?.kind === "live", `no live version ${version} of ${name} to prune`);
     const pruned: LiveVersion = { ...previous, pruned: true };
     const key = pairKey(uid, previous.uploadId);
@@ -476,6 +515,15 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
       versions[at] = previous;
       this.uploads.set(key, previous);
     });
+  }
+
+  setBucketVersioning(uid: string, bucket: string, versioning: BucketVersioning): void {
+    const undo = this.journal();
+    const key = pairKey(uid, bucket);
+    const previous = this.buckets.get(key);
+    assert(previous !== undefined, `no bucket ${bucket} to change`);
+    this.buckets.set(key, { ...previous, versioning });
+    undo.push(() => this.buckets.set(key, previous));
   }
 
   putGroup(config: GroupConfig): void {

@@ -23,7 +23,15 @@ export interface BucketRecord {
   readonly uid: string;
   readonly bucket: string;
   readonly createdAtMs: number;
+  /**
+   * S3 versioning, once turned on (absent: never). On, in either state, a delete leaves a delete
+   * marker and keeps every version, and no commit prunes one: versions go only when deleted by
+   * number. "suspended" differs only in what S3 clients are told.
+   */
+  readonly versioning?: BucketVersioning;
 }
+
+export type BucketVersioning = "enabled" | "suspended";
 
 /**
  * An open S3 multipart upload: the object it will become (`name`, a stored name) and the
@@ -83,8 +91,9 @@ export interface LiveVersion {
   readonly uploadId: string;
   readonly chunks: readonly ChunkRef[];
   /**
-   * No longer kept: newer versions pushed it past the name's keep policy (`--keep-versions`).
-   * Its record stays (numbering, a retried commit's answer); its chunks are released.
+   * No longer kept: newer versions pushed it past the name's keep policy (`--keep-versions`),
+   * or it was deleted by its number. Its record stays (numbering, a retried commit's answer);
+   * its chunks are released.
    */
   readonly pruned?: true;
   /** An object's S3 attributes (ETag MD5, Content-Type, metadata); absent for `ftfs` files. */
@@ -102,8 +111,15 @@ export interface Tombstone {
   readonly version: number;
   readonly createdAtMs: number;
   readonly requestId: string;
-  /** The live version this deletion removed (what the user is told was deleted). */
+  /** The live version this deletion removed (what the user is told was deleted); 0: none. */
   readonly deletedVersion: number;
+  /**
+   * An S3 delete marker (a delete in a bucket with versioning on): the name reads as deleted,
+   * but the versions below stay kept. Any other tombstone releases every version below it.
+   */
+  readonly marker?: true;
+  /** A marker deleted by its number: the name reads as its newest version below again. */
+  readonly pruned?: true;
 }
 
 export type VersionRecord = LiveVersion | Tombstone;

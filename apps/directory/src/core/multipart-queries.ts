@@ -139,7 +139,7 @@ export function partsToJoin(
   if (!upload.ok) return upload;
   const joined: JoinedPart[] = [];
   for (const { partNumber, md5 } of parts) {
-    const record = view.latestVersion(uid, partStoredName(uploadId, partNumber));
+    const record = view.currentVersion(uid, partStoredName(uploadId, partNumber));
     if (record?.kind !== "live" || record.attrs?.md5 !== md5) {
       return fail(
         "INVALID_PART",

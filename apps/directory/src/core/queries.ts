@@ -12,6 +12,7 @@ import {
   fail,
   validateUid,
   type ObjectEntry,
+  type ObjectVersionEntry,
   type FileEntry,
   type Manifest,
   type MemberView,
@@ -20,7 +21,7 @@ import {
 import { checkUserAndName, noSuchBucket, noSuchFile, noSuchUser } from "./checks.ts";
 import { isAlive, type StorageNodeStatus } from "./group-rules.ts";
 import { groupsOfChunks } from "./manifest-rules.ts";
-import type { GroupConfig, LiveVersion } from "./model.ts";
+import type { GroupConfig, LiveVersion, VersionRecord } from "./model.ts";
 import { compareNames, type MetadataView } from "./store.ts";
 
 export interface ManifestAnswer {
@@ -36,14 +37,23 @@ function findLive(
   version: number | undefined,
 ): Result<LiveVersion> {
   if (version === undefined) {
-    const latest = view.latestVersion(uid, name);
-    return latest?.kind === "live" ? ok(latest) : noSuchFile(uid, name);
+    const current = view.currentVersion(uid, name);
+    return current?.kind === "live" ? ok(current) : noSuchFile(uid, name);
   }
   const record = view.getVersion(uid, name, version);
   if (record === undefined) {
     return fail("NOT_FOUND", `no version ${version} of file '${name}' for user '${uid}'`);
   }
-  const deletedThrough = view.latestTombstone(uid, name)?.version ?? 0;
+  const deletedThrough = view.deletedThrough(uid, name);
+  if (record.kind === "tombstone" && record.marker === true && record.pruned !== true) {
+    return fail(
+      "NOT_FOUND",
+      `version ${version} of '${name}' for user '${uid}' is a delete marker`,
+      {
+        deleteMarker: true,
+      },
+    );
+  }
   if (record.kind === "tombstone" || record.version < deletedThrough) {
     return fail("NOT_FOUND", `version ${version} of file '${name}' for user '${uid}' was deleted`);
   }
@@ -51,7 +61,7 @@ function findLive(
     return fail(
       "NOT_FOUND",
       `version ${version} of file '${name}' for user '${uid}' is no longer kept ` +
-        "(newer versions replaced it under the directory's --keep-versions policy)",
+        "(deleted, or replaced by newer versions under the cluster's --keep-versions policy)",
     );
   }
   return ok(record);
@@ -227,7 +237,7 @@ export function uploadKeeps(
 ): boolean {
   const record = store.findUpload(uid, uploadId);
   if (record === undefined) return false;
-  const deletedThrough = store.latestTombstone(uid, record.name)?.version ?? 0;
+  const deletedThrough = store.deletedThrough(uid, record.name);
   if (record.version < deletedThrough || record.pruned === true) return false;
   return record.chunks.some((chunk) => chunk.id === chunkId && chunk.group === group);
 }
@@ -326,6 +336,104 @@ function objectEntry(record: LiveVersion, key: string): ObjectEntry {
     bytes: record.bytes,
     sha256: record.sha256,
     createdAtMs: record.createdAtMs,
+    ...(record.attrs?.md5 === undefined ? {} : { md5: record.attrs.md5 }),
+    ...(record.attrs?.parts === undefined ? {} : { parts: record.attrs.parts }),
+  };
+}
+
+export interface ObjectVersionsPage {
+  readonly versions: readonly ObjectVersionEntry[];
+  readonly truncated: boolean;
+}
+
+/** Where a page of object versions starts: after this version of this key. */
+export interface ObjectVersionCursor {
+  readonly key: string;
+  readonly version: number;
+}
+
+/**
+ * One page of a bucket's object versions and standing delete markers whose keys begin with
+ * `prefix`, after `after`, in S3's order: by key, newest first within a key. As with
+ * listBucketObjects, the home bucket's keys come from two ranges of stored names, merged.
+ */
+export function listBucketObjectVersions(
+  view: MetadataView,
+  uid: string,
+  bucket: string,
+  prefix: string,
+  after: ObjectVersionCursor | null,
+  countMax: number,
+): Result<ObjectVersionsPage> {
+  const validUid = validateUid(uid);
+  if (!validUid.ok) return validUid;
+  if (view.getUser(uid) === undefined) return noSuchUser(uid);
+  if (bucket !== HOME_BUCKET && view.getBucket(uid, bucket) === undefined) {
+    return noSuchBucket(uid, bucket);
+  }
+  const wanted = countMax + 1;
+  const base = bucketNamePrefix(bucket);
+  const slashed = view
+    .listObjectVersions(
+      uid,
+      base + prefix,
+      after === null ? null : { name: base + after.key, version: after.version },
+      wanted,
+    )
+    .map((record) => versionEntry(view, record, record.name.slice(base.length)));
+  const entries =
+    bucket === HOME_BUCKET
+      ? [...slashed, ...fileNameVersions(view, uid, prefix, after, wanted)]
+          .sort(compareVersionEntries)
+          .slice(0, wanted)
+      : slashed;
+  return ok({ versions: entries.slice(0, countMax), truncated: entries.length > countMax });
+}
+
+/** Versions of home keys stored as file names: every stored name not beginning with "/". */
+function fileNameVersions(
+  view: MetadataView,
+  uid: string,
+  prefix: string,
+  after: ObjectVersionCursor | null,
+  countMax: number,
+): ObjectVersionEntry[] {
+  if (prefix.startsWith("/")) return [];
+  const out: ObjectVersionEntry[] = [];
+  let cursor = after === null ? null : { name: after.key, version: after.version };
+  while (out.length < countMax) {
+    const page = view.listObjectVersions(uid, prefix, cursor, countMax - out.length);
+    const last = page.at(-1);
+    if (last === undefined) break;
+    for (const record of page) {
+      if (!record.name.startsWith("/")) out.push(versionEntry(view, record, record.name));
+    }
+    // Every "/..." name sorts together: jump past them all at once (version 0: the whole name).
+    cursor = last.name.startsWith("/")
+      ? { name: AFTER_EVERY_SLASHED_NAME, version: 0 }
+      : { name: last.name, version: last.version };
+  }
+  return out;
+}
+
+function compareVersionEntries(left: ObjectVersionEntry, right: ObjectVersionEntry): number {
+  return compareNames(left.key, right.key) || right.version - left.version;
+}
+
+function versionEntry(view: MetadataView, record: VersionRecord, key: string): ObjectVersionEntry {
+  const latest = view.currentVersion(record.uid, record.name)?.version === record.version;
+  const { version, createdAtMs } = record;
+  if (record.kind === "tombstone") {
+    return { key, version, createdAtMs, latest, deleteMarker: true, bytes: 0 };
+  }
+  return {
+    key,
+    version,
+    createdAtMs,
+    latest,
+    deleteMarker: false,
+    bytes: record.bytes,
+    sha256: record.sha256,
     ...(record.attrs?.md5 === undefined ? {} : { md5: record.attrs.md5 }),
     ...(record.attrs?.parts === undefined ? {} : { parts: record.attrs.parts }),
   };

@@ -8,7 +8,14 @@
  * over a quota lowered since.
  */
 
-import { fail, ok, type Result } from "@ftfs/protocol/core";
+import {
+  fail,
+  HOME_BUCKET,
+  objectOfStoredName,
+  ok,
+  partOfStoredName,
+  type Result,
+} from "@ftfs/protocol/core";
 import type { LiveVersion, UserRecord, UserUsage } from "./model.ts";
 import type { MetadataView } from "./store.ts";
 
@@ -44,11 +51,31 @@ export function limitsOf(user: UserRecord, defaults: QuotaDefaults): QuotaLimits
  * what the name takes on disk, so what its owner's usage counts.
  */
 export function keptVersions(view: MetadataView, uid: string, name: string): LiveVersion[] {
-  const since = (view.latestTombstone(uid, name)?.version ?? 0) + 1;
+  const since = view.deletedThrough(uid, name) + 1;
   return view
     .listVersions(uid, name, since)
     .filter((record): record is LiveVersion => record.kind === "live" && record.pruned !== true)
     .reverse();
+}
+
+/**
+ * The name's bucket has S3 versioning on (either state): its deletes leave delete markers,
+ * and its versions go only when deleted by number. The home bucket and parts never have it.
+ */
+export function versioningOn(view: MetadataView, uid: string, name: string): boolean {
+  if (partOfStoredName(name) !== null) return false;
+  const { bucket } = objectOfStoredName(name);
+  return bucket !== HOME_BUCKET && view.getBucket(uid, bucket)?.versioning !== undefined;
+}
+
+/** The keep policy a commit of `name` follows: none (keep all) where versioning is on. */
+export function keepPolicy(
+  view: MetadataView,
+  uid: string,
+  name: string,
+  keepVersions: number | undefined,
+): number | undefined {
+  return versioningOn(view, uid, name) ? undefined : keepVersions;
 }
 
 /** What committing `bytes` as a name's newest version does to its owner's usage. */
@@ -75,7 +102,7 @@ export function planCommit(
   const kept = keptVersions(view, uid, name);
   const pruned = keepVersions === undefined ? [] : kept.slice(Math.max(0, keepVersions - 1));
   const prunedBytes = pruned.reduce((sum, record) => sum + record.bytes, 0);
-  const newName = view.latestVersion(uid, name)?.kind !== "live";
+  const newName = view.currentVersion(uid, name)?.kind !== "live";
   return {
     pruned,
     usage: { bytes: usage.bytes + bytes - prunedBytes, files: usage.files + (newName ? 1 : 0) },

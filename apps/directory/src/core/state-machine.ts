@@ -38,6 +38,7 @@ import type {
   AccessKeyAdd,
   BucketCreate,
   BucketDelete,
+  BucketVersioningSet,
   AccessKeyRemove,
   AccessKeysReseal,
   Command,
@@ -45,6 +46,7 @@ import type {
   CopyVersion,
   CreateUser,
   DeleteFile,
+  DeleteVersion,
   MoveVersion,
   MultipartAbort,
   MultipartComplete,
@@ -62,10 +64,12 @@ import { checkManifest, groupsOfChunks } from "./manifest-rules.ts";
 import type { LiveVersion, MultipartRecord, Notice, UserRecord, UserUsage } from "./model.ts";
 import {
   checkQuota,
+  keepPolicy,
   keptVersions,
   limitsOf,
   planCommit,
   usageAfterDelete,
+  versioningOn,
   type CommitPlan,
   type QuotaDefaults,
 } from "./quota-rules.ts";
@@ -124,6 +128,10 @@ function execute(tx: MetadataTx, index: number, command: Command): Result<Outcom
       return multipartComplete(tx, index, command);
     case "multipartAbort":
       return multipartAbort(tx, index, command);
+    case "bucketVersioning":
+      return bucketVersioning(tx, command);
+    case "deleteVersion":
+      return deleteVersion(tx, index, command);
     default:
       return assertNever(command, "metadata command");
   }
@@ -209,8 +217,12 @@ function bucketDelete(tx: MetadataTx, command: BucketDelete): Result<Outcomes["b
     );
   }
   if (tx.getBucket(uid, bucket) === undefined) return noSuchBucket(uid, bucket);
-  if (tx.listLiveFilesFrom(uid, bucketNamePrefix(bucket), null, 1).length > 0) {
-    return fail("BUCKET_NOT_EMPTY", `bucket '${bucket}' still holds objects; delete them first`);
+  // Versions and delete markers count: a bucket made again later must not find them.
+  if (tx.listObjectVersions(uid, bucketNamePrefix(bucket), null, 1).length > 0) {
+    return fail(
+      "BUCKET_NOT_EMPTY",
+      `bucket '${bucket}' still holds objects or versions of them; delete them first`,
+    );
   }
   if (tx.listMultiparts(uid, bucketNamePrefix(bucket), null, 1).length > 0) {
     return fail(
@@ -220,6 +232,24 @@ function bucketDelete(tx: MetadataTx, command: BucketDelete): Result<Outcomes["b
   }
   tx.removeBucket(uid, bucket);
   return ok({ deleted: true });
+}
+
+function bucketVersioning(
+  tx: MetadataTx,
+  command: BucketVersioningSet,
+): Result<Outcomes["bucketVersioning"]> {
+  const { uid, bucket, versioning } = command;
+  if (bucket === HOME_BUCKET) {
+    return fail(
+      "BAD_REQUEST",
+      `bucket '${HOME_BUCKET}' keeps versions by the cluster's keep policy; ` +
+        "make a bucket of your own to turn versioning on",
+    );
+  }
+  const record = tx.getBucket(uid, bucket);
+  if (record === undefined) return noSuchBucket(uid, bucket);
+  if (record.versioning !== versioning) tx.setBucketVersioning(uid, bucket, versioning);
+  return ok({ versioning });
 }
 
 function accessKeyAdd(tx: MetadataTx, command: AccessKeyAdd): Result<Outcomes["accessKeyAdd"]> {
@@ -357,8 +387,8 @@ function keptSource(
   version: number | undefined,
 ): Result<LiveVersion> {
   const record =
-    version === undefined ? tx.latestVersion(uid, name) : tx.getVersion(uid, name, version);
-  const deletedThrough = tx.latestTombstone(uid, name)?.version ?? 0;
+    version === undefined ? tx.currentVersion(uid, name) : tx.getVersion(uid, name, version);
+  const deletedThrough = tx.deletedThrough(uid, name);
   if (
     record === undefined ||
     record.kind !== "live" ||
@@ -399,8 +429,8 @@ function checkNewVersion(
   if (!open.ok) return open;
   const precondition = command.precondition;
   if (precondition !== undefined) {
-    const latest = tx.latestVersion(uid, name);
-    const live = latest?.kind === "live" ? latest.version : null;
+    const current = tx.currentVersion(uid, name);
+    const live = current?.kind === "live" ? current.version : null;
     if (live !== precondition.version) {
       return fail(
         "PRECONDITION_FAILED",
@@ -418,12 +448,13 @@ function checkNewVersion(
       return fail("MANIFEST_MISMATCH", `chunk ${at} names unknown storage group '${chunk.group}'`);
     }
   }
-  const plan = planCommit(tx, uid, name, command.bytes, command.keepVersions, usage);
+  const keep = keepPolicy(tx, uid, name, command.keepVersions);
+  const plan = planCommit(tx, uid, name, command.bytes, keep, usage);
   const user = tx.getUser(uid);
   assert(user !== undefined, "checkUserAndName saw the user");
   const quota = checkQuota(uid, name, usage, plan.usage, limitsOf(user, command));
   if (!quota.ok) return quota;
-  return ok({ version: (tx.latestVersion(uid, name)?.version ?? 0) + 1, plan });
+  return ok({ version: nextVersion(tx, uid, name), plan });
 }
 
 /** Write a checked new version; answers the notices its groups need, in order. */
@@ -486,7 +517,10 @@ function deleteFile(
     if (earlier.name !== name) {
       return fail("BAD_REQUEST", `request ${requestId} already deleted another file`);
     }
-    return ok({ deletedVersion: earlier.deletedVersion });
+    return ok({
+      deletedVersion: earlier.deletedVersion,
+      ...(earlier.marker === true ? { markerVersion: earlier.version } : {}),
+    });
   }
   // A copy of a delete already refused (a retry in flight when the answer came) stays refused.
   if (tx.uploadSwept(uid, requestId)) return noSuchFile(uid, name);
@@ -498,12 +532,73 @@ function deleteFile(
   }
   const valid = checkUserAndName(tx, uid, name);
   if (!valid.ok) return refusedForGood(tx, uid, requestId, command.atMs, valid);
-  const latest = tx.latestVersion(uid, name);
-  if (latest === undefined || latest.kind === "tombstone") {
+  const current = tx.currentVersion(uid, name);
+  if (current === undefined || current.kind === "tombstone") {
     return refusedForGood(tx, uid, requestId, command.atMs, noSuchFile(uid, name));
   }
-  enqueueNotices(tx, index, removeName(tx, uid, name, requestId, latest.version, command.atMs));
-  return ok({ deletedVersion: latest.version });
+  if (versioningOn(tx, uid, name)) {
+    // A delete marker: the name reads as deleted; its versions stay, and so do their bytes.
+    const markerVersion = nextVersion(tx, uid, name);
+    tx.putVersion({
+      kind: "tombstone",
+      uid,
+      name,
+      version: markerVersion,
+      createdAtMs: command.atMs,
+      requestId,
+      deletedVersion: current.version,
+      marker: true,
+    });
+    const usage = tx.getUsage(uid);
+    tx.setUsage(uid, { bytes: usage.bytes, files: usage.files - 1 });
+    return ok({ deletedVersion: current.version, markerVersion });
+  }
+  enqueueNotices(tx, index, removeName(tx, uid, name, requestId, current.version, command.atMs));
+  return ok({ deletedVersion: current.version });
+}
+
+/** The number the name's next version takes (numbers are never reused). */
+function nextVersion(tx: MetadataTx, uid: string, name: string): number {
+  return (tx.latestVersion(uid, name)?.version ?? 0) + 1;
+}
+
+function deleteVersion(
+  tx: MetadataTx,
+  index: number,
+  command: DeleteVersion,
+): Result<Outcomes["deleteVersion"]> {
+  const { uid, name, version } = command;
+  if (partOfStoredName(name) !== null) {
+    return fail("BAD_REQUEST", "a part of a multipart upload goes only with its upload");
+  }
+  const valid = checkUserAndName(tx, uid, name);
+  if (!valid.ok) return valid;
+  const record = tx.getVersion(uid, name, version);
+  const standing =
+    record !== undefined &&
+    record.pruned !== true &&
+    record.version > tx.deletedThrough(uid, name) &&
+    (record.kind === "live" || record.marker === true);
+  if (!standing) return ok({ deleted: false, marker: false });
+  const wasCurrent = tx.currentVersion(uid, name)?.version === version;
+  tx.pruneVersion(uid, name, version);
+  const usage = tx.getUsage(uid);
+  let { bytes, files } = usage;
+  const notices: GroupNotice[] = [];
+  if (record.kind === "live") {
+    bytes -= record.bytes;
+    notices.push(...releaseVersion(tx, record));
+  }
+  if (wasCurrent) {
+    // The newest version below becomes current: the name may be a file again, or no longer.
+    const liveBefore = record.kind === "live" ? 1 : 0;
+    const liveAfter = tx.currentVersion(uid, name)?.kind === "live" ? 1 : 0;
+    files += liveAfter - liveBefore;
+  }
+  tx.setUsage(uid, { bytes, files });
+  enqueueNotices(tx, index, notices);
+  forgetExpiredRecords(tx, uid, name, command.atMs);
+  return ok({ deleted: true, marker: record.kind === "tombstone" });
 }
 
 /**
@@ -518,7 +613,7 @@ function removeName(
   uid: string,
   name: string,
   requestId: string,
-  latestVersion: number,
+  deletedVersion: number,
   atMs: number,
 ): GroupNotice[] {
   const kept = keptVersions(tx, uid, name);
@@ -529,10 +624,10 @@ function removeName(
     kind: "tombstone",
     uid,
     name,
-    version: latestVersion + 1,
+    version: nextVersion(tx, uid, name),
     createdAtMs: atMs,
     requestId,
-    deletedVersion: latestVersion,
+    deletedVersion,
   });
   forgetExpiredRecords(tx, uid, name, atMs);
   return notices;
@@ -603,7 +698,7 @@ function moveVersion(
   const valid = checkUserAndName(tx, uid, name);
   if (!valid.ok) return valid;
   const record = tx.getVersion(uid, name, version);
-  const deletedThrough = tx.latestTombstone(uid, name)?.version ?? 0;
+  const deletedThrough = tx.deletedThrough(uid, name);
   const gone = record?.kind !== "live" || record.pruned === true || version < deletedThrough;
   if (gone || record.uploadId !== uploadId) {
     return fail("NOT_FOUND", `version ${version} of '${name}' (user '${uid}') is gone`);
@@ -652,7 +747,7 @@ function moveVersion(
  * Records of uploads without a deadline (logged before ids had one) stay.
  */
 function forgetExpiredRecords(tx: MetadataTx, uid: string, name: string, atMs: number): void {
-  const deletedThrough = tx.latestTombstone(uid, name)?.version ?? 0;
+  const deletedThrough = tx.deletedThrough(uid, name);
   const newest = tx.latestVersion(uid, name)?.version ?? 0;
   for (const record of tx.listVersions(uid, name, 0)) {
     if (record.kind !== "live" || record.version === newest) continue;
@@ -837,7 +932,7 @@ function joinParts(
       return fail("INVALID_PART_ORDER", "the parts must be listed in ascending order, each once");
     }
     previous = partNumber;
-    const record = tx.latestVersion(upload.uid, partStoredName(upload.uploadId, partNumber));
+    const record = tx.currentVersion(upload.uid, partStoredName(upload.uploadId, partNumber));
     if (record?.kind !== "live" || record.version !== version || record.attrs?.md5 !== md5) {
       return fail(
         "INVALID_PART",
@@ -892,10 +987,10 @@ function dropParts(
   atMs: number,
 ): GroupNotice[] {
   return partNames.flatMap((name) => {
-    const latest = tx.latestVersion(uid, name);
-    assert(latest?.kind === "live", `part ${name} is open`);
+    const current = tx.currentVersion(uid, name);
+    assert(current?.kind === "live", `part ${name} is open`);
     // The part name, never used again, is a request id no client's delete may take (RESERVED_REQUEST_ID_PREFIX).
-    return removeName(tx, uid, name, name, latest.version, atMs);
+    return removeName(tx, uid, name, name, current.version, atMs);
   });
 }
 

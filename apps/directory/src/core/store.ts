@@ -9,6 +9,7 @@ import type { ChunkRef, SealedSecret } from "@ftfs/protocol/core";
 import type {
   AccessKeyRecord,
   BucketRecord,
+  BucketVersioning,
   GroupConfig,
   LiveVersion,
   MultipartRecord,
@@ -26,6 +27,12 @@ export interface VersionKey {
   readonly version: number;
 }
 
+/** Where a listing of object versions stands: after this version of this name. */
+export interface ObjectVersionPosition {
+  readonly name: string;
+  readonly version: number;
+}
+
 /** Where a listing of multipart uploads stands: after this upload of this name. */
 export interface MultipartPosition {
   readonly name: string;
@@ -39,14 +46,22 @@ export interface MetadataView {
   listUsers(countMax: number): readonly UserRecord[];
   /** What the user's live files take (NO_USAGE for none); kept even after the user goes. */
   getUsage(uid: string): UserUsage;
-  /** The newest version of a name, live or tombstone. */
+  /** The newest version of a name, live or tombstone, pruned or not: it numbers the next. */
   latestVersion(uid: string, name: string): VersionRecord | undefined;
+  /**
+   * The name's current version: its newest not pruned, live or tombstone (a deleted name's
+   * current version is a tombstone). What a read without a version number finds.
+   */
+  currentVersion(uid: string, name: string): VersionRecord | undefined;
   getVersion(uid: string, name: string, version: number): VersionRecord | undefined;
-  /** The newest tombstone of a name: versions at or below it are gone. */
-  latestTombstone(uid: string, name: string): Tombstone | undefined;
+  /**
+   * The number at or below which a name's versions are gone: its newest tombstone that is not
+   * a delete marker (0: none).
+   */
+  deletedThrough(uid: string, name: string): number;
   /** A name's versions numbered fromVersion and up, oldest first. */
   listVersions(uid: string, name: string, fromVersion: number): readonly VersionRecord[];
-  /** The newest version of each name whose newest version is live, sorted by name. */
+  /** The current version of each name whose current version is live, sorted by name. */
   listLiveFiles(uid: string, countMax: number): readonly LiveVersion[];
   findUpload(uid: string, uploadId: string): LiveVersion | undefined;
   findDeleteRequest(uid: string, requestId: string): Tombstone | undefined;
@@ -68,7 +83,7 @@ export interface MetadataView {
   /** A user's buckets (its home bucket is implicit, not listed), sorted by name. */
   listBuckets(uid: string): readonly BucketRecord[];
   /**
-   * The newest version of each name beginning with `prefix` whose newest version is live,
+   * The current version of each name beginning with `prefix` whose current version is live,
    * names after `after` (null: from the first), sorted by code point, at most countMax.
    */
   listLiveFilesFrom(
@@ -77,6 +92,17 @@ export interface MetadataView {
     after: string | null,
     countMax: number,
   ): readonly LiveVersion[];
+  /**
+   * The versions S3 lists of names beginning with `prefix`: kept live versions and standing
+   * delete markers (not pruned, above their name's deletedThrough), by name, newest first
+   * within a name; after `after` in that order (null: from the first), at most countMax.
+   */
+  listObjectVersions(
+    uid: string,
+    prefix: string,
+    after: ObjectVersionPosition | null,
+    countMax: number,
+  ): readonly VersionRecord[];
   getMultipart(uid: string, uploadId: string): MultipartRecord | undefined;
   /**
    * A user's open multipart uploads of names beginning with `prefix`, in (name, uploadId)
@@ -110,7 +136,7 @@ export interface MetadataTx extends MetadataView {
   /** Replaces the user's usage. */
   setUsage(uid: string, usage: UserUsage): void;
   putVersion(record: VersionRecord): void;
-  /** Marks an existing live version pruned (see LiveVersion.pruned). */
+  /** Marks an existing live version or delete marker pruned (see LiveVersion.pruned). */
   pruneVersion(uid: string, name: string, version: number): void;
   /**
    * Forgets a live version that is no longer kept (pruned, or below a tombstone): its record
@@ -134,6 +160,8 @@ export interface MetadataTx extends MetadataView {
   releaseChunks(uid: string, name: string, version: number): void;
   putBucket(record: BucketRecord): void;
   removeBucket(uid: string, bucket: string): void;
+  /** Sets an existing bucket's versioning state. */
+  setBucketVersioning(uid: string, bucket: string, versioning: BucketVersioning): void;
   putMultipart(record: MultipartRecord): void;
   removeMultipart(uid: string, uploadId: string): void;
   putAccessKey(record: AccessKeyRecord): void;
@@ -174,6 +202,14 @@ export function compareMultipartPositions(
   right: MultipartPosition,
 ): number {
   return compareNames(left.name, right.name) || compareNames(left.uploadId, right.uploadId);
+}
+
+/** (name ascending, version descending): the order of listObjectVersions. */
+export function compareObjectVersionPositions(
+  left: ObjectVersionPosition,
+  right: ObjectVersionPosition,
+): number {
+  return compareNames(left.name, right.name) || right.version - left.version;
 }
 
 /** (uid, name, version) order, names by code point: the order of scanVersions. */

@@ -6,7 +6,12 @@
 
 import { HOME_BUCKET, ok, type Op, type RequestBody, type Result } from "@ftfs/protocol/core";
 import type { Logger, Reply } from "@ftfs/protocol/io";
-import { listBucketObjects, noSuchUser, type MetadataView } from "../core/index.ts";
+import {
+  listBucketObjects,
+  listBucketObjectVersions,
+  noSuchUser,
+  type MetadataView,
+} from "../core/index.ts";
 import type { Proposer } from "./replicator.ts";
 
 export interface BucketsContext {
@@ -57,10 +62,47 @@ export async function onBucketList(
   const user = context.store.getUser(body.uid);
   if (user === undefined) return noSuchUser(body.uid);
   const home = { bucket: HOME_BUCKET, createdAtMs: user.createdAtMs };
-  const others = context.store
-    .listBuckets(body.uid)
-    .map(({ bucket, createdAtMs }) => ({ bucket, createdAtMs }));
+  const others = context.store.listBuckets(body.uid).map(({ bucket, createdAtMs, versioning }) => ({
+    bucket,
+    createdAtMs,
+    ...(versioning === undefined ? {} : { versioning }),
+  }));
   return ok({ body: { buckets: [home, ...others] } });
+}
+
+export async function onBucketVersioning(
+  context: BucketsContext,
+  body: RequestBody<"bucketVersioning">,
+): Answer<"bucketVersioning"> {
+  const set = await context.proposer.propose({
+    type: "bucketVersioning",
+    uid: body.uid,
+    bucket: body.bucket,
+    versioning: body.versioning,
+    atMs: context.nowMs(),
+  });
+  if (!set.ok) return set;
+  context.logger.info("bucket versioning set", body);
+  return ok({ body: set.value });
+}
+
+export async function onListObjectVersions(
+  context: BucketsContext,
+  body: RequestBody<"listObjectVersions">,
+): Answer<"listObjectVersions"> {
+  const current = await context.proposer.readBarrier();
+  if (!current.ok) return current;
+  const { uid, bucket, prefix, after, countMax } = body;
+  const page = listBucketObjectVersions(
+    context.store,
+    uid,
+    bucket,
+    prefix,
+    after ?? null,
+    countMax,
+  );
+  if (!page.ok) return page;
+  return ok({ body: { versions: [...page.value.versions], truncated: page.value.truncated } });
 }
 
 export async function onListObjects(

@@ -46,6 +46,7 @@ import {
   checkQuota,
   limitsOf,
   type QuotaDefaults,
+  keepPolicy,
   planCommit,
   REBALANCE_THRESHOLD_BASIS_POINTS_DEFAULT,
   judgeGarbage,
@@ -58,7 +59,14 @@ import type { GroupManager } from "./group-manager.ts";
 import type { Rebalancer } from "./rebalancer.ts";
 import type { Proposer } from "./replicator.ts";
 import { checkKeyOwner, onKeyCreate, onKeyList, onKeyRemove, onKeyResolve } from "./access-keys.ts";
-import { onBucketCreate, onBucketDelete, onBucketList, onListObjects } from "./buckets.ts";
+import {
+  onBucketCreate,
+  onBucketDelete,
+  onBucketList,
+  onBucketVersioning,
+  onListObjects,
+  onListObjectVersions,
+} from "./buckets.ts";
 import {
   onMultipartAbort,
   onMultipartComplete,
@@ -275,7 +283,8 @@ function checkUploadQuota(
   const user = context.store.getUser(uid);
   if (user === undefined) return ok(undefined); // checkUserAndName answered that already
   const usage = context.store.getUsage(uid);
-  const plan = planCommit(context.store, uid, name, bytes, context.settings.keepVersions);
+  const keep = keepPolicy(context.store, uid, name, context.settings.keepVersions);
+  const plan = planCommit(context.store, uid, name, bytes, keep);
   return checkQuota(uid, name, usage, plan.usage, limitsOf(user, context.settings.quotaDefaults));
 }
 
@@ -385,7 +394,7 @@ async function onDeleteFile(
     if (!known.ok) return known;
     const retried = context.store.findDeleteRequest(uid, requestId) !== undefined;
     // Refuse a missing name here, so a stream of bad deletes does not grow the log.
-    const exists = context.store.latestVersion(uid, name)?.kind === "live";
+    const exists = context.store.currentVersion(uid, name)?.kind === "live";
     return !retried && !exists ? noSuchFile(uid, name) : known;
   });
   if (!valid.ok) return valid;
@@ -398,6 +407,25 @@ async function onDeleteFile(
   });
   if (!result.ok) return result;
   context.logger.info("file deleted", { uid, name, deletedVersion: result.value.deletedVersion });
+  return ok({ body: result.value });
+}
+
+async function onDeleteVersion(
+  context: DirectoryContext,
+  body: RequestBody<"deleteVersion">,
+): Answer<"deleteVersion"> {
+  const { uid, name, version } = body;
+  const valid = await checkedCurrent(context, () => checkUserAndName(context.store, uid, name));
+  if (!valid.ok) return valid;
+  const result = await context.proposer.propose({
+    type: "deleteVersion",
+    uid,
+    name,
+    version,
+    atMs: context.nowMs(),
+  });
+  if (!result.ok) return result;
+  if (result.value.deleted) context.logger.info("version deleted", { uid, name, version });
   return ok({ body: result.value });
 }
 
@@ -605,6 +633,9 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     bucketDelete: forUser(served((body) => onBucketDelete(context, body))),
     bucketList: forUser(served((body) => onBucketList(context, body))),
     listObjects: forUser(served((body) => onListObjects(context, body))),
+    listObjectVersions: forUser(served((body) => onListObjectVersions(context, body))),
+    bucketVersioning: forUser(served((body) => onBucketVersioning(context, body))),
+    deleteVersion: forUser(served((body) => onDeleteVersion(context, body))),
     copyObject: forUser(served((body) => onCopyObject(context, body))),
     multipartCreate: forUser(served((body) => onMultipartCreate(context, body))),
     multipartAbort: forUser(served((body) => onMultipartAbort(context, body))),

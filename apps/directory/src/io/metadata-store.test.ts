@@ -127,7 +127,7 @@ for (const implementation of IMPLEMENTATIONS) {
       expect(store.latestVersion("alice", "a")).toEqual(live("a", 3, "up3"));
       expect(store.getVersion("alice", "a", 1)).toEqual(live("a", 1, "up1"));
       expect(store.getVersion("alice", "a", 4)).toBeUndefined();
-      expect(store.latestTombstone("alice", "a")?.version).toBe(2);
+      expect(store.deletedThrough("alice", "a")).toBe(2);
       expect(store.listVersions("alice", "a", 2).map((record) => record.version)).toEqual([2, 3]);
       expect(store.findUpload("alice", "up3")?.version).toBe(3);
       expect(store.findUpload("bob", "up3")).toBeUndefined();
@@ -186,6 +186,62 @@ for (const implementation of IMPLEMENTATIONS) {
       expect(listed("/nothing/", null)).toEqual([]);
       store.applyEntry(2, (tx) => tx.removeBucket("alice", "alpha"));
       expect(store.listBuckets("alice").map((b) => b.bucket)).toEqual(["zeta"]);
+    });
+
+    test("delete markers and pruned versions: current version, deletedThrough, version listing", () => {
+      const store = open();
+      const tombstone = (name: string, version: number, requestId: string): VersionRecord => ({
+        kind: "tombstone",
+        uid: "alice",
+        name,
+        version,
+        createdAtMs: T0_MS,
+        requestId,
+        deletedVersion: version - 1,
+      });
+      const marker = (name: string, version: number, requestId: string): VersionRecord => ({
+        ...tombstone(name, version, requestId),
+        marker: true,
+      });
+      store.applyEntry(1, (tx) => {
+        tx.putBucket({ uid: "alice", bucket: "b", createdAtMs: T0_MS });
+        tx.setBucketVersioning("alice", "b", "enabled");
+        tx.putVersion(live("/b/k", 1, "k1"));
+        tx.putVersion(live("/b/k", 2, "k2"));
+        tx.putVersion(marker("/b/k", 3, "m3"));
+        tx.putVersion(live("/b/k", 4, "k4"));
+        tx.putVersion(live("/b/j", 1, "j1"));
+        tx.putVersion(tombstone("/b/j", 2, "m2"));
+        tx.putVersion(live("/b/j", 3, "j3"));
+        tx.putVersion(live("/c/x", 1, "x1"));
+      });
+      expect(store.getBucket("alice", "b")?.versioning).toBe("enabled");
+      // A marker is no deletion of what lies below it; a plain tombstone is.
+      expect(store.deletedThrough("alice", "/b/k")).toBe(0);
+      expect(store.deletedThrough("alice", "/b/j")).toBe(2);
+      const listed = (after: { name: string; version: number } | null, countMax = 100) =>
+        store
+          .listObjectVersions("alice", "/b/", after, countMax)
+          .map((r) => `${r.name}@${r.version}`);
+      expect(listed(null)).toEqual(["/b/j@3", "/b/k@4", "/b/k@3", "/b/k@2", "/b/k@1"]);
+      expect(listed({ name: "/b/k", version: 3 }, 2)).toEqual(["/b/k@2", "/b/k@1"]);
+      expect(listed({ name: "/b/j", version: 3 }, 1)).toEqual(["/b/k@4"]);
+      // Pruning the newest version and a marker: the current version is the newest left.
+      store.applyEntry(2, (tx) => {
+        tx.pruneVersion("alice", "/b/k", 4);
+        tx.pruneVersion("alice", "/b/k", 3);
+      });
+      expect(store.latestVersion("alice", "/b/k")?.version).toBe(4);
+      expect(store.currentVersion("alice", "/b/k")?.version).toBe(2);
+      expect(store.getVersion("alice", "/b/k", 3)).toMatchObject({ marker: true, pruned: true });
+      expect(listed(null)).toEqual(["/b/j@3", "/b/k@2", "/b/k@1"]);
+      const liveVersions = () =>
+        store.listLiveFilesFrom("alice", "/b/", null, 10).map((r) => `${r.name}@${r.version}`);
+      expect(liveVersions()).toEqual(["/b/j@3", "/b/k@2"]);
+      store.applyEntry(3, (tx) => tx.putVersion(marker("/b/k", 5, "m5")));
+      expect(store.currentVersion("alice", "/b/k")?.kind).toBe("tombstone");
+      expect(liveVersions()).toEqual(["/b/j@3"]);
+      expect(store.findDeleteRequest("alice", "m5")?.marker).toBe(true);
     });
 
     test("access keys: per user oldest first, scanned by id, resealed and removed", () => {

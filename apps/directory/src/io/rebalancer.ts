@@ -224,8 +224,7 @@ export class Rebalancer {
     if (record.kind !== "live" || record.pruned === true) return null;
     const chunks = distinctChunksIn(record.chunks, next.from);
     if (chunks.length === 0) return null;
-    const deletedThrough = this.options.store.latestTombstone(record.uid, record.name)?.version;
-    if (deletedThrough !== undefined && deletedThrough > record.version) return null;
+    if (this.options.store.deletedThrough(record.uid, record.name) > record.version) return null;
     const bytes = chunks.reduce((sum, chunk) => sum + chunk.bytes, 0);
     if (!narrowsSpread(run.projected, next, bytes)) return null;
     run.message = `moving data from ${next.from} to ${next.to}`;

@@ -4,7 +4,7 @@
  * transaction); any other version is refused rather than guessed at.
  */
 
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /**
  * The chunk index: one row per (group, chunk, kept version naming it there). Garbage
@@ -35,6 +35,11 @@ const ACCESS_KEYS_BY_USER = `CREATE INDEX IF NOT EXISTS access_keys_by_user
 
 /** Users' buckets besides the home bucket; their objects are rows of `versions`. */
 const BUCKETS_TABLE = `CREATE TABLE IF NOT EXISTS buckets (
+     uid TEXT NOT NULL, bucket TEXT NOT NULL, created_at_ms INTEGER NOT NULL, versioning TEXT,
+     PRIMARY KEY (uid, bucket)
+   ) WITHOUT ROWID`;
+/** The buckets table as schema 6 made it: a migration's steps build on the shape before. */
+const BUCKETS_TABLE_SCHEMA_6 = `CREATE TABLE buckets (
      uid TEXT NOT NULL, bucket TEXT NOT NULL, created_at_ms INTEGER NOT NULL,
      PRIMARY KEY (uid, bucket)
    ) WITHOUT ROWID`;
@@ -80,13 +85,14 @@ export const SCHEMA_SQL: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS usage (
      uid TEXT PRIMARY KEY, bytes INTEGER NOT NULL, files INTEGER NOT NULL
    ) WITHOUT ROWID`,
-  // One row per version, live or tombstone; live rows carry their chunk list as JSON.
+  // One row per version, live or tombstone; live rows carry their chunk list as JSON. A
+  // tombstone with marker = 1 is an S3 delete marker (model.ts); pruned = 1 on one: deleted.
   `CREATE TABLE IF NOT EXISTS versions (
      uid TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
      kind TEXT NOT NULL CHECK (kind IN ('live', 'tombstone')),
      bytes INTEGER, sha256 TEXT, created_at_ms INTEGER NOT NULL,
      upload_id TEXT, request_id TEXT, deleted_version INTEGER, chunks TEXT,
-     pruned INTEGER NOT NULL DEFAULT 0, attrs TEXT,
+     pruned INTEGER NOT NULL DEFAULT 0, attrs TEXT, marker INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (uid, name, version)
    ) WITHOUT ROWID`,
   `CREATE UNIQUE INDEX IF NOT EXISTS versions_by_upload ON versions (uid, upload_id)
@@ -103,39 +109,61 @@ export const SCHEMA_SQL: readonly string[] = [
 ];
 
 /**
+ * The version number at or below which a name's versions are gone, in SQL over the row `v`:
+ * its newest tombstone that is not a delete marker (0: none).
+ */
+export function deletedThroughSql(v: string): string {
+  return `COALESCE((SELECT MAX(t.version) FROM versions AS t
+    WHERE t.uid = ${v}.uid AND t.name = ${v}.name AND t.kind = 'tombstone' AND t.marker = 0), 0)`;
+}
+
+/** The number of a name's current version in SQL over the row `v`: its newest not pruned. */
+export function currentVersionSql(v: string): string {
+  return `(SELECT MAX(w.version) FROM versions AS w
+    WHERE w.uid = ${v}.uid AND w.name = ${v}.name AND w.pruned = 0)`;
+}
+
+/**
  * Every uid's usage from the versions table: the bytes of every kept version (live, above its
- * name's newest tombstone, not pruned), and the names whose newest version is live.
+ * name's deletedThrough, not pruned), and the names whose current version is live.
  */
 export const RECOMPUTE_USAGE_SQL = `
   INSERT INTO usage (uid, bytes, files)
   SELECT u.uid,
     COALESCE((SELECT SUM(v.bytes) FROM versions AS v
               WHERE v.uid = u.uid AND v.kind = 'live' AND v.pruned = 0
-                AND v.version > COALESCE((SELECT MAX(t.version) FROM versions AS t
-                  WHERE t.uid = v.uid AND t.name = v.name AND t.kind = 'tombstone'), 0)), 0),
+                AND v.version > ${deletedThroughSql("v")}), 0),
     (SELECT COUNT(*) FROM versions AS n
-     WHERE n.uid = u.uid AND n.kind = 'live'
-       AND n.version = (SELECT MAX(w.version) FROM versions AS w WHERE w.uid = n.uid AND w.name = n.name))
+     WHERE n.uid = u.uid AND n.kind = 'live' AND n.version = ${currentVersionSql("n")})
   FROM (SELECT DISTINCT uid FROM versions) AS u`;
 
 /**
- * The chunk index from the versions table: every live version above its name's newest
- * tombstone is kept, with each of its chunks in the group its manifest names.
+ * The chunk index from the versions table: every kept version (live, not pruned, above its
+ * name's deletedThrough), with each of its chunks in the group its manifest names.
  */
 export const RECOMPUTE_KEPT_CHUNKS_SQL = `
   INSERT OR IGNORE INTO kept_chunks (grp, chunk_id, uid, name, version)
   SELECT json_extract(c.value, '$.group'), json_extract(c.value, '$.id'), v.uid, v.name, v.version
   FROM versions AS v, json_each(v.chunks) AS c
-  WHERE v.kind = 'live' AND v.pruned = 0
-    AND v.version > COALESCE((SELECT MAX(t.version) FROM versions AS t
-                              WHERE t.uid = v.uid AND t.name = v.name AND t.kind = 'tombstone'), 0)`;
+  WHERE v.kind = 'live' AND v.pruned = 0 AND v.version > ${deletedThroughSql("v")}`;
+
+/**
+ * After any migration, the derived tables are computed afresh from `versions` as this build
+ * counts them (the migrations themselves only change the shape).
+ */
+export const RECOMPUTE_DERIVED_SQL: readonly string[] = [
+  "DELETE FROM usage",
+  RECOMPUTE_USAGE_SQL,
+  "DELETE FROM kept_chunks",
+  RECOMPUTE_KEPT_CHUNKS_SQL,
+];
 
 /**
  * Statements that move a file from schema `from` to `from + 1`, keyed by `from`. Version 3
  * added users' credentials, roles, quotas and generations, and the usage table; version 4 the
  * chunk index, the swept uploads, pruned versions, and usage counting every kept version;
  * version 5 the access keys; version 6 the buckets and objects' attributes; version 7 the
- * multipart uploads.
+ * multipart uploads; version 8 delete markers and buckets' versioning.
  */
 export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
   2: [
@@ -151,16 +179,17 @@ export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
   ],
   3: [
     "ALTER TABLE versions ADD COLUMN pruned INTEGER NOT NULL DEFAULT 0",
-    // Usage now counts every kept version, not only the newest of each name.
-    "DELETE FROM usage",
-    RECOMPUTE_USAGE_SQL,
+    // Usage now counts every kept version (RECOMPUTE_DERIVED_SQL, after the last step).
     KEPT_CHUNKS_TABLE,
     KEPT_CHUNKS_BY_VERSION,
     SWEPT_UPLOADS_TABLE,
     SWEPT_UPLOADS_BY_DEADLINE,
-    RECOMPUTE_KEPT_CHUNKS_SQL,
   ],
   4: [ACCESS_KEYS_TABLE, ACCESS_KEYS_BY_USER],
-  5: [BUCKETS_TABLE, "ALTER TABLE versions ADD COLUMN attrs TEXT"],
+  5: [BUCKETS_TABLE_SCHEMA_6, "ALTER TABLE versions ADD COLUMN attrs TEXT"],
   6: [MULTIPART_UPLOADS_TABLE, MULTIPART_UPLOADS_BY_NAME],
+  7: [
+    "ALTER TABLE versions ADD COLUMN marker INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE buckets ADD COLUMN versioning TEXT",
+  ],
 };

@@ -80,7 +80,7 @@ function reads(store: MetadataStore) {
       store.listVersions("bob", "b", 1),
       store.listVersions("carol", "c", 1),
     ],
-    tombstone: store.latestTombstone("alice", "a.txt"),
+    deletedThrough: store.deletedThrough("alice", "a.txt"),
     upload: store.findUpload("alice", "u2"),
     deletion: store.findDeleteRequest("alice", "r1"),
     groups: store.listGroups(),
@@ -284,6 +284,7 @@ describe("SqliteMetadataStore across restarts", () => {
     closeStore(store);
     // Turn the file back into what schema 2 wrote: no usage table, users of two columns.
     const raw = new Database(path);
+    raw.run("ALTER TABLE versions DROP COLUMN marker");
     raw.run("DROP TABLE usage");
     raw.run("ALTER TABLE versions DROP COLUMN pruned");
     raw.run(
@@ -312,6 +313,7 @@ describe("SqliteMetadataStore across restarts", () => {
     closeStore(store);
     // Turn the file back into what schema 3 wrote: no chunk index, no swept uploads.
     const raw = new Database(path);
+    raw.run("ALTER TABLE versions DROP COLUMN marker");
     raw.run("DROP TABLE kept_chunks");
     raw.run("DROP TABLE swept_uploads");
     raw.run("DROP TABLE access_keys");
@@ -341,6 +343,7 @@ describe("SqliteMetadataStore across restarts", () => {
     const expected = reads(store);
     closeStore(store);
     const raw = new Database(path);
+    raw.run("ALTER TABLE versions DROP COLUMN marker");
     raw.run("DROP TABLE access_keys");
     raw.run("ALTER TABLE versions DROP COLUMN attrs");
     raw.run("DROP TABLE buckets");
@@ -364,6 +367,22 @@ describe("SqliteMetadataStore across restarts", () => {
     expect(migrated.getAccessKey("FTFSAAAAAAAAAAAAAAAA")?.sealed).toEqual(sealed);
   });
 
+  test("a schema version 7 file is migrated: no delete markers, no bucket versioned", () => {
+    const path = freshPath();
+    const store = openStore(path);
+    buildHistory(store);
+    const expected = reads(store);
+    closeStore(store);
+    const raw = new Database(path);
+    raw.run("ALTER TABLE versions DROP COLUMN marker");
+    raw.run("ALTER TABLE buckets DROP COLUMN versioning");
+    raw.run("UPDATE meta SET value = '7' WHERE key = 'schemaVersion'");
+    raw.close();
+    const migrated = openStore(path);
+    expect(reads(migrated)).toEqual(expected);
+    expect(migrated.readMeta("schemaVersion")).toBe(String(SCHEMA_VERSION));
+  });
+
   test("a schema version 6 file is migrated: it gains the multipart uploads, empty", () => {
     const path = freshPath();
     const store = openStore(path);
@@ -371,7 +390,9 @@ describe("SqliteMetadataStore across restarts", () => {
     const expected = reads(store);
     closeStore(store);
     const raw = new Database(path);
+    raw.run("ALTER TABLE versions DROP COLUMN marker");
     raw.run("DROP TABLE multipart_uploads");
+    raw.run("ALTER TABLE buckets DROP COLUMN versioning");
     raw.run("UPDATE meta SET value = '6' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);

@@ -33,6 +33,7 @@ import {
 import {
   type AccessKeyRecord,
   type BucketRecord,
+  type BucketVersioning,
   type GroupConfig,
   type LiveVersion,
   type MetadataStore,
@@ -45,13 +46,15 @@ import {
   type UserRecord,
   type UserUsage,
   NO_USAGE,
+  type ObjectVersionPosition,
   type VersionKey,
   type VersionRecord,
 } from "../core/index.ts";
 import {
   MIGRATIONS,
-  RECOMPUTE_KEPT_CHUNKS_SQL,
-  RECOMPUTE_USAGE_SQL,
+  currentVersionSql,
+  deletedThroughSql,
+  RECOMPUTE_DERIVED_SQL,
   SCHEMA_SQL,
   SCHEMA_VERSION,
 } from "./sqlite-schema.ts";
@@ -86,6 +89,8 @@ interface VersionRow {
   pruned: number;
   /** An object's S3 attributes (ObjectAttrs, JSON); null for files `ftfs` stored. */
   attrs: string | null;
+  /** 1: a tombstone that is an S3 delete marker. */
+  marker: number;
 }
 
 interface NoticeRow {
@@ -151,6 +156,8 @@ function versionFromRow(row: VersionRow): VersionRecord {
       createdAtMs: row.created_at_ms,
       requestId: row.request_id,
       deletedVersion: row.deleted_version,
+      ...(row.marker === 1 ? { marker: true as const } : {}),
+      ...(row.pruned === 1 ? { pruned: true as const } : {}),
     };
   }
   throw new StoreCorruptError(`${what} has unknown kind '${row.kind}'`);
@@ -194,7 +201,7 @@ type Params = Array<string | number | null>;
 
 const VERSION_COLUMNS = [
   "uid, name, version, kind, bytes, sha256, created_at_ms,",
-  "upload_id, request_id, deleted_version, chunks, pruned, attrs",
+  "upload_id, request_id, deleted_version, chunks, pruned, attrs, marker",
 ].join(" ");
 
 interface UserRow {
@@ -228,10 +235,22 @@ interface BucketRow {
   readonly uid: string;
   readonly bucket: string;
   readonly created_at_ms: number;
+  readonly versioning: string | null;
 }
 
+const BUCKET_COLUMNS = "uid, bucket, created_at_ms, versioning";
+
 function bucketFromRow(row: BucketRow): BucketRecord {
-  return { uid: row.uid, bucket: row.bucket, createdAtMs: row.created_at_ms };
+  const { versioning } = row;
+  if (versioning !== null && versioning !== "enabled" && versioning !== "suspended") {
+    throw new StoreCorruptError(`bucket '${row.bucket}' has unknown versioning '${versioning}'`);
+  }
+  return {
+    uid: row.uid,
+    bucket: row.bucket,
+    createdAtMs: row.created_at_ms,
+    ...(versioning === null ? {} : { versioning }),
+  };
 }
 
 interface MultipartRow {
@@ -342,6 +361,8 @@ const stateDumpSchema = obj({
       pruned: opt(int({ min: 0, max: 1 })),
       /** Absent in snapshots before schema 6: no object had attributes then. */
       attrs: opt(nullable(text)),
+      /** Absent in snapshots before schema 8: there were no delete markers then. */
+      marker: opt(int({ min: 0, max: 1 })),
     }),
   ),
   groups: rows(obj({ grp: text, config: text })),
@@ -349,7 +370,17 @@ const stateDumpSchema = obj({
   /** Absent in snapshots before schema 4: nothing was swept then. */
   swept: opt(rows(obj({ uid: text, upload_id: text, deadline_ms: anyInt }))),
   /** Absent in snapshots before schema 6: there were no buckets then. */
-  buckets: opt(rows(obj({ uid: text, bucket: text, created_at_ms: anyInt }))),
+  buckets: opt(
+    rows(
+      obj({
+        uid: text,
+        bucket: text,
+        created_at_ms: anyInt,
+        /** Absent in snapshots before schema 8: no bucket was versioned then. */
+        versioning: opt(nullable(text)),
+      }),
+    ),
+  ),
   /** Absent in snapshots before schema 7: there were no multipart uploads then. */
   multiparts: opt(
     rows(
@@ -403,9 +434,25 @@ function prepareStatements(db: Database) {
     getVersion: db.prepare<VersionRow, [string, string, number]>(
       `SELECT ${versionColumns} FROM versions WHERE uid = ? AND name = ? AND version = ?`,
     ),
-    latestTombstone: db.prepare<VersionRow, [string, string]>(
-      `SELECT ${versionColumns} FROM versions WHERE uid = ? AND name = ? AND kind = 'tombstone'
+    currentVersion: db.prepare<VersionRow, [string, string]>(
+      `SELECT ${versionColumns} FROM versions WHERE uid = ? AND name = ? AND pruned = 0
        ORDER BY version DESC LIMIT 1`,
+    ),
+    deletedThrough: db.prepare<{ version: number }, [string, string]>(
+      `SELECT version FROM versions
+       WHERE uid = ? AND name = ? AND kind = 'tombstone' AND marker = 0
+       ORDER BY version DESC LIMIT 1`,
+    ),
+    // Kept live versions and standing markers of names in [from, to) with the prefix, after
+    // (name, version) in (name ascending, version descending) order.
+    listObjectVersions: db.prepare<VersionRow, [string, string, string, string, number, number]>(
+      `SELECT ${versionColumns} FROM versions AS v
+       WHERE v.uid = ?1 AND v.name >= ?2 AND v.name < ?3
+         AND substr(v.name, 1, length(?2)) = ?2
+         AND (v.name > ?4 OR (v.name = ?4 AND v.version < ?5))
+         AND v.pruned = 0 AND (v.kind = 'live' OR v.marker = 1)
+         AND v.version > ${deletedThroughSql("v")}
+       ORDER BY v.name, v.version DESC LIMIT ?6`,
     ),
     listVersions: db.prepare<VersionRow, [string, string, number]>(
       `SELECT ${versionColumns} FROM versions WHERE uid = ? AND name = ? AND version >= ?
@@ -413,29 +460,28 @@ function prepareStatements(db: Database) {
     ),
     listLiveFiles: db.prepare<VersionRow, [string, number]>(
       `SELECT ${versionColumns} FROM versions AS v
-       WHERE v.uid = ?1 AND v.kind = 'live'
-         AND v.version = (SELECT MAX(w.version) FROM versions AS w
-                          WHERE w.uid = v.uid AND w.name = v.name)
+       WHERE v.uid = ?1 AND v.kind = 'live' AND v.version = ${currentVersionSql("v")}
        ORDER BY v.name LIMIT ?2`,
     ),
-    // The newest version of each name in [from, to) that begins with the prefix, live only.
+    // The current version of each name in [from, to) that begins with the prefix, live only.
     listLiveFilesFrom: db.prepare<VersionRow, [string, string, string, string, number]>(
       `SELECT ${versionColumns} FROM versions AS v
        WHERE v.uid = ?1 AND v.name >= ?2 AND v.name < ?3 AND v.name > ?4
          AND substr(v.name, 1, length(?2)) = ?2
-         AND v.kind = 'live'
-         AND v.version = (SELECT MAX(w.version) FROM versions AS w
-                          WHERE w.uid = v.uid AND w.name = v.name)
+         AND v.kind = 'live' AND v.version = ${currentVersionSql("v")}
        ORDER BY v.name LIMIT ?5`,
     ),
     getBucket: db.prepare<BucketRow, [string, string]>(
-      "SELECT uid, bucket, created_at_ms FROM buckets WHERE uid = ? AND bucket = ?",
+      `SELECT ${BUCKET_COLUMNS} FROM buckets WHERE uid = ? AND bucket = ?`,
     ),
     listBuckets: db.prepare<BucketRow, [string]>(
-      "SELECT uid, bucket, created_at_ms FROM buckets WHERE uid = ? ORDER BY bucket",
+      `SELECT ${BUCKET_COLUMNS} FROM buckets WHERE uid = ? ORDER BY bucket`,
     ),
-    putBucket: db.prepare<null, [string, string, number]>(
-      "INSERT INTO buckets (uid, bucket, created_at_ms) VALUES (?, ?, ?)",
+    putBucket: db.prepare<null, [string, string, number, string | null]>(
+      `INSERT INTO buckets (${BUCKET_COLUMNS}) VALUES (?, ?, ?, ?)`,
+    ),
+    setBucketVersioning: db.prepare<null, [string, string, string]>(
+      "UPDATE buckets SET versioning = ?3 WHERE uid = ?1 AND bucket = ?2",
     ),
     removeBucket: db.prepare<null, [string, string]>(
       "DELETE FROM buckets WHERE uid = ? AND bucket = ?",
@@ -465,7 +511,7 @@ function prepareStatements(db: Database) {
       `SELECT ${versionColumns} FROM versions WHERE uid = ? AND request_id = ?`,
     ),
     putVersion: db.prepare<null, Params>(
-      `INSERT INTO versions (${versionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO versions (${versionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     scanFromStart: db.prepare<VersionRow, [number]>(
       `SELECT ${versionColumns} FROM versions ORDER BY uid, name, version LIMIT ?`,
@@ -478,7 +524,8 @@ function prepareStatements(db: Database) {
       "DELETE FROM versions WHERE uid = ? AND name = ? AND version = ? AND kind = 'live'",
     ),
     pruneVersion: db.prepare<null, [string, string, number]>(
-      "UPDATE versions SET pruned = 1 WHERE uid = ? AND name = ? AND version = ? AND kind = 'live'",
+      `UPDATE versions SET pruned = 1 WHERE uid = ? AND name = ? AND version = ?
+       AND (kind = 'live' OR marker = 1)`,
     ),
     replaceChunks: db.prepare<null, [string, string, number, string]>(
       `UPDATE versions SET chunks = ?4
@@ -574,7 +621,7 @@ function migrationsFrom(found: string | null): string[] | null {
     if (step === undefined) return null;
     statements.push(...step);
   }
-  return statements;
+  return [...statements, ...RECOMPUTE_DERIVED_SQL];
 }
 
 export class SqliteMetadataStore implements MetadataStore, MetadataTx {
@@ -650,9 +697,30 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     return this.version(this.sql.getVersion.get(uid, name, version));
   }
 
-  latestTombstone(uid: string, name: string): Tombstone | undefined {
-    const record = this.version(this.sql.latestTombstone.get(uid, name));
-    return record?.kind === "tombstone" ? record : undefined;
+  currentVersion(uid: string, name: string): VersionRecord | undefined {
+    return this.version(this.sql.currentVersion.get(uid, name));
+  }
+
+  deletedThrough(uid: string, name: string): number {
+    return this.sql.deletedThrough.get(uid, name)?.version ?? 0;
+  }
+
+  listObjectVersions(
+    uid: string,
+    prefix: string,
+    after: ObjectVersionPosition | null,
+    countMax: number,
+  ): readonly VersionRecord[] {
+    // "" is below every name and MAX_SAFE_INTEGER above every version: from the first.
+    const rows = this.sql.listObjectVersions.all(
+      uid,
+      prefix,
+      prefixEnd(prefix),
+      after?.name ?? "",
+      after?.version ?? Number.MAX_SAFE_INTEGER,
+      countMax,
+    );
+    return rows.map(versionFromRow);
   }
 
   listVersions(uid: string, name: string, fromVersion: number): readonly VersionRecord[] {
@@ -735,7 +803,18 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
 
   putBucket(record: BucketRecord): void {
     this.assertWriting();
-    this.sql.putBucket.run(record.uid, record.bucket, record.createdAtMs);
+    this.sql.putBucket.run(
+      record.uid,
+      record.bucket,
+      record.createdAtMs,
+      record.versioning ?? null,
+    );
+  }
+
+  setBucketVersioning(uid: string, bucket: string, versioning: BucketVersioning): void {
+    this.assertWriting();
+    const changed = this.sql.setBucketVersioning.run(uid, bucket, versioning).changes;
+    assert(changed === 1, `no bucket ${bucket} to change`);
   }
 
   removeBucket(uid: string, bucket: string): void {
@@ -898,6 +977,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
         row.chunks,
         row.pruned ?? 0,
         row.attrs ?? null,
+        row.marker ?? 0,
       );
     }
     for (const row of dump.groups) this.sql.putGroup.run(row.grp, row.config);
@@ -906,7 +986,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     for (const row of dump.swept ?? [])
       this.sql.sweepUpload.run(row.uid, row.upload_id, row.deadline_ms);
     for (const row of dump.buckets ?? [])
-      this.sql.putBucket.run(row.uid, row.bucket, row.created_at_ms);
+      this.sql.putBucket.run(row.uid, row.bucket, row.created_at_ms, row.versioning ?? null);
     for (const row of dump.multiparts ?? []) {
       this.sql.putMultipart.run(row.uid, row.upload_id, row.name, row.initiated_at_ms, row.attrs);
     }
@@ -915,8 +995,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     }
     // Derived state is computed here, not trusted from the snapshot: a snapshot from an older
     // build counted usage differently (newest version only) and had no chunk index.
-    this.db.run(RECOMPUTE_KEPT_CHUNKS_SQL);
-    this.db.run(RECOMPUTE_USAGE_SQL);
+    for (const statement of RECOMPUTE_DERIVED_SQL) this.db.run(statement);
   }
 
   noticeGroups(countMax: number): readonly string[] {
@@ -980,6 +1059,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
         JSON.stringify(chunks),
         record.pruned === true ? 1 : 0,
         record.attrs === undefined ? null : JSON.stringify(record.attrs),
+        0,
       );
     } else {
       const { requestId, deletedVersion } = record;
@@ -995,8 +1075,9 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
         requestId,
         deletedVersion,
         null,
-        0,
+        record.pruned === true ? 1 : 0,
         null,
+        record.marker === true ? 1 : 0,
       );
     }
   }
@@ -1012,7 +1093,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   pruneVersion(uid: string, name: string, version: number): void {
     this.assertWriting();
     const changed = this.sql.pruneVersion.run(uid, name, version).changes;
-    assert(changed === 1, `no live version ${version} of ${name} to prune`);
+    assert(changed === 1, `no live version or delete marker ${version} of ${name} to prune`);
   }
 
   replaceChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void {
@@ -1136,7 +1217,7 @@ export function exportStateOf(db: Database): { readonly index: number; readonly 
       )
       .all(),
     accessKeys: db.query<AccessKeyRow, []>(`SELECT ${ACCESS_KEY_COLUMNS} FROM access_keys`).all(),
-    buckets: db.query<BucketRow, []>("SELECT uid, bucket, created_at_ms FROM buckets").all(),
+    buckets: db.query<BucketRow, []>(`SELECT ${BUCKET_COLUMNS} FROM buckets`).all(),
     multiparts: db
       .query<MultipartRow, []>(`SELECT ${MULTIPART_COLUMNS} FROM multipart_uploads`)
       .all(),

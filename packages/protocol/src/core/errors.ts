@@ -60,6 +60,8 @@ export interface ErrorHint {
   readonly epoch?: number;
   /** RATE_LIMITED: the earliest a retry can be admitted. */
   readonly retryAfterMs?: number;
+  /** NOT_FOUND: the version asked for is an S3 delete marker (S3 answers it differently). */
+  readonly deleteMarker?: boolean;
 }
 
 /** Codes after which the same request may succeed if sent again (perhaps elsewhere). */

@@ -364,6 +364,25 @@ export const objectEntrySchema = obj({
 });
 export type ObjectEntry = Infer<typeof objectEntrySchema>;
 
+/** A bucket's S3 versioning state, once turned on. */
+export const bucketVersioningField = literal("enabled", "suspended");
+
+/** One version of an object, or a delete marker, as ListObjectVersions shows it. */
+export const objectVersionEntrySchema = obj({
+  key: objectKeyPartField,
+  version: versionField,
+  createdAtMs: timeMsField,
+  /** The key's current version. */
+  latest: bool,
+  /** A delete marker: no bytes, no digests. */
+  deleteMarker: bool,
+  bytes: int({ min: 0, max: BYTES_MAX }),
+  sha256: opt(sha256Field),
+  md5: opt(md5Field),
+  parts: opt(partNumberField),
+});
+export type ObjectVersionEntry = Infer<typeof objectVersionEntrySchema>;
+
 /**
  * An S3 access key id: "FTFS" and 16 characters of RFC 4648 base32, 20 in all, as AWS's own
  * ids look (S3 clients and tools assume that shape).
@@ -463,7 +482,16 @@ export const OPS = {
   /** Remove a name; idempotent by requestId. */
   deleteFile: {
     request: obj({ uid: uidField, name: fileNameField, requestId: requestIdField }),
-    response: obj({ deletedVersion: versionField }),
+    /** markerVersion: the delete marker the deletion left (a bucket with versioning on). */
+    response: obj({ deletedVersion: versionField, markerVersion: opt(versionField) }),
+  },
+  /**
+   * Delete one version, or one delete marker, of a name for good (S3's DELETE with versionId).
+   * Idempotent: one already gone answers deleted: false.
+   */
+  deleteVersion: {
+    request: obj({ uid: uidField, name: fileNameField, version: versionField }),
+    response: obj({ deleted: bool, marker: bool }),
   },
   /** Every member as this node sees it, and every storage group's configuration. */
   clusterStatus: {
@@ -765,9 +793,15 @@ export const OPS = {
   bucketList: {
     request: obj({ uid: uidField }),
     response: obj({
-      buckets: arr(obj({ bucket: bucketField, createdAtMs: timeMsField }), {
-        itemsMax: BUCKETS_PER_USER_MAX + 1,
-      }),
+      buckets: arr(
+        obj({
+          bucket: bucketField,
+          createdAtMs: timeMsField,
+          /** Absent: versioning was never turned on. */
+          versioning: opt(bucketVersioningField),
+        }),
+        { itemsMax: BUCKETS_PER_USER_MAX + 1 },
+      ),
     }),
   },
   /**
@@ -784,6 +818,28 @@ export const OPS = {
       attrs: opt(objectAttrsSchema),
     }),
     response: obj({ version: versionField, createdAtMs: timeMsField }),
+  },
+  /** Turn a bucket's S3 versioning on ("enabled") or suspend it (its home bucket: never). */
+  bucketVersioning: {
+    request: obj({ uid: uidField, bucket: bucketField, versioning: bucketVersioningField }),
+    response: obj({ versioning: bucketVersioningField }),
+  },
+  /**
+   * One page of a bucket's object versions and delete markers with keys beginning with
+   * `prefix`, by key, newest first within a key, after `after`.
+   */
+  listObjectVersions: {
+    request: obj({
+      uid: uidField,
+      bucket: bucketField,
+      prefix: objectKeyPartField,
+      after: opt(obj({ key: objectKeyPartField, version: versionField })),
+      countMax: int({ min: 1, max: LIST_OBJECTS_MAX }),
+    }),
+    response: obj({
+      versions: arr(objectVersionEntrySchema, { itemsMax: LIST_OBJECTS_MAX }),
+      truncated: bool,
+    }),
   },
   /** One page of a bucket's live objects with keys beginning with `prefix`, after `after`. */
   listObjects: {
@@ -922,6 +978,11 @@ export const errorHeaderSchema = obj({
   code: str({ bytesMin: 1, bytesMax: 64 }),
   message: str({ bytesMax: 4096 }),
   hint: opt(
-    obj({ primary: opt(addressField), epoch: opt(epochField), retryAfterMs: opt(timeMsField) }),
+    obj({
+      primary: opt(addressField),
+      epoch: opt(epochField),
+      retryAfterMs: opt(timeMsField),
+      deleteMarker: opt(bool),
+    }),
   ),
 });

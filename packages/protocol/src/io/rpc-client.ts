@@ -302,6 +302,7 @@ function decodeErrorFrame(frame: Frame, address: string): FtfsError {
     ...(hint.primary === undefined ? {} : { primary: hint.primary }),
     ...(hint.epoch === undefined ? {} : { epoch: hint.epoch }),
     ...(hint.retryAfterMs === undefined ? {} : { retryAfterMs: hint.retryAfterMs }),
+    ...(hint.deleteMarker === undefined ? {} : { deleteMarker: hint.deleteMarker }),
   };
   return new FtfsError(knownCode, message, { hint: cleanHint });
 }
