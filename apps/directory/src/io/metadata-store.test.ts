@@ -14,6 +14,7 @@ import {
   type LiveVersion,
   type MetadataStore,
   type OutboxNotice,
+  type Tombstone,
   type UserRecord,
   type VersionRecord,
 } from "../core/index.ts";
@@ -190,7 +191,7 @@ for (const implementation of IMPLEMENTATIONS) {
 
     test("delete markers and pruned versions: current version, deletedThrough, version listing", () => {
       const store = open();
-      const tombstone = (name: string, version: number, requestId: string): VersionRecord => ({
+      const tombstone = (name: string, version: number, requestId: string): Tombstone => ({
         kind: "tombstone",
         uid: "alice",
         name,
@@ -199,7 +200,7 @@ for (const implementation of IMPLEMENTATIONS) {
         requestId,
         deletedVersion: version - 1,
       });
-      const marker = (name: string, version: number, requestId: string): VersionRecord => ({
+      const marker = (name: string, version: number, requestId: string): Tombstone => ({
         ...tombstone(name, version, requestId),
         marker: true,
       });
