@@ -232,6 +232,54 @@ test.skipIf(skip)(
   },
 );
 
+test.skipIf(skip)(
+  "boto3 versioning: ids, listings in pages, reads and copies by id, delete markers, suspension",
+  () => {
+    const run = Bun.spawnSync([PYTHON, join(import.meta.dir, "boto3-versioning.py")], {
+      env: pythonEnv(),
+    });
+    if (run.exitCode !== 0) throw new Error(`boto3 versioning failed:\n${run.stderr.toString()}`);
+    const out = JSON.parse(run.stdout.toString());
+    expect([out.status_before, out.status_enabled]).toEqual([null, "Enabled"]);
+    expect(out.ids_distinct).toBe(true);
+    expect(out.versions.map((v: unknown[]) => [v[2], v[3]])).toEqual([
+      [true, 5],
+      [false, 3],
+      [false, 3],
+    ]);
+    expect(out.ids_listed).toBe(true);
+    expect(out.markers).toEqual([]);
+    expect([out.read_v1, out.head_v2, out.get_version_header]).toEqual(["one", 3, true]);
+    expect(out.delete).toEqual({ marker: true, new_id: true });
+    expect([out.read_deleted, out.listed_deleted]).toEqual(["NoSuchKey", 0]);
+    expect(out.versions_after_delete.map((v: unknown[]) => v[2])).toEqual([false, false, false]);
+    expect(out.markers_after_delete.map((m: unknown[]) => m[2])).toEqual([true]);
+    expect(out.read_marker).toBe("MethodNotAllowed");
+    expect(out.read_missing_version).toBe("NoSuchVersion");
+    expect(out.read_bad_version).toBe("InvalidArgument");
+    expect(out.read_old_after_delete).toBe("two");
+    expect(out.undelete).toEqual({ marker: true, id: true });
+    expect(out.read_after_undelete).toBe("three");
+    expect(out.copy).toEqual({ source_id: true, body: "one" });
+    expect(out.read_after_deleting_latest).toBe("two");
+    expect(out.versions_after_deleting_latest.map((v: unknown[]) => [v[0], v[2]])).toEqual([
+      ["k", true],
+      ["k", false],
+      ["k-copy", true],
+    ]);
+    const listed = out.versions_after_deleting_latest.map((v: unknown[]) => [v[0], v[1]]);
+    expect(out.paged).toEqual(listed);
+    expect(out.paginated).toEqual(listed);
+    expect(out.after_key_marker).toEqual(["k-copy"]);
+    expect(out.bucket_with_versions).toBe("BucketNotEmpty");
+    expect([out.status_suspended, out.suspended_delete_marker]).toEqual(["Suspended", true]);
+    expect(out.delete_objects).toEqual({ deleted: 5, named: 5, errors: [], markers: 2 });
+    expect(out.left).toEqual([[], []]);
+    expect(out.bucket_emptied).toBe("ok");
+    expect(out.home_bucket).toBe("InvalidBucketState");
+  },
+);
+
 const AWS = "/usr/bin/aws";
 const awsMissing = !existsSync(AWS);
 
@@ -300,6 +348,46 @@ test.skipIf(awsMissing && process.env.CI !== "true")(
     ok(aws(["s3", "rm", "--recursive", "s3://cli-bucket/"], folder));
     ok(aws(["s3", "rb", "s3://cli-bucket"], folder));
     expect(ok(aws(["s3", "ls"], folder))).not.toContain("cli-bucket");
+  },
+);
+
+test.skipIf(awsMissing && process.env.CI !== "true")(
+  "the AWS CLI's s3api versioning: put-bucket-versioning, list-object-versions, get and delete by --version-id",
+  async () => {
+    const folder = await mkdtemp(join(tmpdir(), "ftfs-aws-versions-"));
+    const ok = (run: { code: number; out: string; err: string }) => {
+      expect({ code: run.code, err: run.err }).toEqual({ code: 0, err: "" });
+      return run.out;
+    };
+    const api = (...args: string[]) => ok(aws(["s3api", ...args, "--bucket", "cli-vers"], folder));
+    ok(aws(["s3", "mb", "s3://cli-vers"], folder));
+    api("put-bucket-versioning", "--versioning-configuration", "Status=Enabled");
+    expect(JSON.parse(api("get-bucket-versioning"))).toEqual({ Status: "Enabled" });
+    const ids: string[] = [];
+    for (const text of ["first\n", "second version\n"]) {
+      await Bun.write(join(folder, "body"), text);
+      const put = JSON.parse(
+        api("put-object", "--key", "notes.txt", "--body", join(folder, "body")),
+      );
+      ids.push(put.VersionId);
+    }
+    const listed = JSON.parse(api("list-object-versions")) as {
+      Versions: { VersionId: string; IsLatest: boolean; Size: number }[];
+    };
+    expect(listed.Versions.map((v) => [v.VersionId, v.IsLatest, v.Size])).toEqual([
+      [ids[1], true, 15],
+      [ids[0], false, 6],
+    ]);
+    const first = join(folder, "first.txt");
+    api("get-object", "--key", "notes.txt", "--version-id", ids[0] ?? "", first);
+    expect(await Bun.file(first).text()).toBe("first\n");
+    const removed = JSON.parse(api("delete-object", "--key", "notes.txt"));
+    expect(removed.DeleteMarker).toBe(true);
+    const gone = aws(["s3", "cp", "s3://cli-vers/notes.txt", join(folder, "gone.txt")], folder);
+    expect(gone.code).not.toBe(0);
+    api("delete-object", "--key", "notes.txt", "--version-id", removed.VersionId);
+    ok(aws(["s3", "cp", "s3://cli-vers/notes.txt", join(folder, "back.txt")], folder));
+    expect(await Bun.file(join(folder, "back.txt")).text()).toBe("second version\n");
   },
 );
 

@@ -50,7 +50,12 @@ describe("route", () => {
 
   test("what is not served is named", () => {
     expect(op("GET", "/photos?versioning").op).toBe("GetBucketVersioning");
-    expect(op("PUT", "/photos?versioning")).toEqual({ unsupported: "?versioning" });
+    expect(op("PUT", "/photos?versioning").op).toBe("PutBucketVersioning");
+    expect(op("GET", "/photos?versions").op).toBe("ListObjectVersions");
+    expect(op("GET", "/photos/k?versionId=3").op).toBe("GetObject");
+    expect(op("DELETE", "/photos/k?versionId=3").op).toBe("DeleteObject");
+    expect(op("PUT", "/photos/k?versionId=3")).toEqual({ unsupported: "PUT ?versionId" });
+    expect(op("PUT", "/photos/k?versioning")).toEqual({ unsupported: "?versioning" });
     expect(op("POST", "/photos?delete")).toEqual({
       op: "DeleteObjects",
       bucket: "photos",

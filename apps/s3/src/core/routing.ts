@@ -21,6 +21,8 @@ export type S3Operation =
   | "DeleteObject"
   | "DeleteObjects"
   | "GetBucketVersioning"
+  | "PutBucketVersioning"
+  | "ListObjectVersions"
   | "CreateMultipartUpload"
   | "UploadPart"
   | "CompleteMultipartUpload"
@@ -40,7 +42,7 @@ export type Route =
     }
   | { readonly kind: "unsupported"; readonly what: string };
 
-/** Subresources of a bucket or an object this gateway does not serve (yet). */
+/** Subresources of a bucket or an object this gateway does not serve (yet), or not there. */
 const UNSUPPORTED_SUBRESOURCES = [
   "acl",
   "analytics",
@@ -65,9 +67,9 @@ const UNSUPPORTED_SUBRESOURCES = [
   "select",
   "tagging",
   "torrent",
+  // Served above where they apply (a bucket's); anywhere else they are not.
   "versioning",
   "versions",
-  "versionId",
   "website",
   "accelerate",
   "attributes",
@@ -99,9 +101,21 @@ export function route(
   if (method === "GET" && key !== null && query.has("tagging")) {
     return { kind: "operation", operation: "GetObjectTagging", bucket, key, query };
   }
-  // Versioning's state can be read (never enabled, for now); setting it is not served yet.
-  if (method === "GET" && bucket !== null && key === null && query.has("versioning")) {
-    return { kind: "operation", operation: "GetBucketVersioning", bucket, key, query };
+  if (bucket !== null && key === null && query.has("versioning")) {
+    if (method === "GET") {
+      return { kind: "operation", operation: "GetBucketVersioning", bucket, key, query };
+    }
+    if (method === "PUT") {
+      return { kind: "operation", operation: "PutBucketVersioning", bucket, key, query };
+    }
+  }
+  if (method === "GET" && bucket !== null && key === null && query.has("versions")) {
+    return { kind: "operation", operation: "ListObjectVersions", bucket, key, query };
+  }
+  // A version is named only where one is read or deleted (GET, HEAD, DELETE of an object).
+  const versionTarget = key !== null && ["GET", "HEAD", "DELETE"].includes(method);
+  if (query.has("versionId") && !versionTarget) {
+    return { kind: "unsupported", what: `${method} ?versionId` };
   }
   const multipart = multipartOperation(method, bucket, key, query);
   if (multipart !== null) {

@@ -16,8 +16,10 @@ const STATUS_OF = {
   IncompleteBody: 400,
   InternalError: 500,
   InvalidAccessKeyId: 403,
+  IllegalVersioningConfigurationException: 400,
   InvalidArgument: 400,
   InvalidBucketName: 400,
+  InvalidBucketState: 409,
   InvalidDigest: 400,
   InvalidPart: 400,
   InvalidPartOrder: 400,
@@ -31,6 +33,7 @@ const STATUS_OF = {
   NoSuchBucket: 404,
   NoSuchKey: 404,
   NoSuchUpload: 404,
+  NoSuchVersion: 404,
   NotImplemented: 501,
   PreconditionFailed: 412,
   QuotaExceeded: 403,
@@ -47,10 +50,16 @@ export interface S3Error {
   readonly code: S3ErrorCode;
   readonly status: number;
   readonly message: string;
+  /** Headers S3 sends with this error (a delete marker's x-amz-delete-marker, say). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
-export function s3Error(code: S3ErrorCode, message: string): S3Error {
-  return { code, status: STATUS_OF[code], message };
+export function s3Error(
+  code: S3ErrorCode,
+  message: string,
+  headers?: Readonly<Record<string, string>>,
+): S3Error {
+  return { code, status: STATUS_OF[code], message, ...(headers === undefined ? {} : { headers }) };
 }
 
 export type S3Result<T> =

@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from "node:https";
 import {
   FtfsError,
+  HOME_BUCKET,
   isRetryable,
   MULTIPART_PART_BYTES_MAX,
   MULTIPART_PARTS_MAX,
@@ -31,6 +32,7 @@ import {
   type Manifest,
   type ObjectAttrs,
   type ObjectEntry,
+  type ObjectVersionEntry,
   type ObjectName,
   type ResponseBody,
   type WritePrecondition,
@@ -117,9 +119,9 @@ export interface GatewayOptions {
 class S3Failure extends Error {
   readonly s3: S3Error;
 
-  constructor(code: S3ErrorCode, message: string) {
+  constructor(code: S3ErrorCode, message: string, headers?: Readonly<Record<string, string>>) {
     super(message);
-    this.s3 = s3Error(code, message);
+    this.s3 = s3Error(code, message, headers);
   }
 }
 
@@ -227,7 +229,11 @@ export class S3Gateway {
       const body = arrived.method === "HEAD" ? null : errorXml(s3, arrived.rawPath, requestId);
       return new Response(body, {
         status: s3.status,
-        headers: { "content-type": "application/xml", "x-amz-request-id": requestId },
+        headers: {
+          ...s3.headers,
+          "content-type": "application/xml",
+          "x-amz-request-id": requestId,
+        },
       });
     }
   }
@@ -274,24 +280,22 @@ export class S3Gateway {
           ]),
         );
       case "GetBucketVersioning":
-        await this.options.client.listObjects(uid, requireBucket(bucket), {
-          prefix: "",
-          after: null,
-          countMax: 1,
-        });
-        // Never enabled: S3 answers an empty configuration for such a bucket.
-        return xmlResponse(document("VersioningConfiguration", []));
+        return this.getBucketVersioning(uid, requireBucket(bucket));
+      case "PutBucketVersioning":
+        return this.putBucketVersioning(caller, requireBucket(bucket), request, arrived);
+      case "ListObjectVersions":
+        return this.listObjectVersions(uid, requireBucket(bucket), query);
       case "ListObjectsV2":
       case "ListObjects":
         return this.listObjects(uid, requireBucket(bucket), query, operation === "ListObjectsV2");
       case "PutObject":
         return this.putObject(caller, objectName(bucket, key), request, arrived);
       case "GetObject":
-        return this.getObject(uid, objectName(bucket, key), arrived, true);
+        return this.getObject(uid, objectName(bucket, key), versionIdOf(query), arrived, true);
       case "HeadObject":
-        return this.getObject(uid, objectName(bucket, key), arrived, false);
+        return this.getObject(uid, objectName(bucket, key), versionIdOf(query), arrived, false);
       case "DeleteObject":
-        return this.deleteObject(uid, objectName(bucket, key));
+        return this.deleteObject(uid, objectName(bucket, key), versionIdOf(query));
       case "DeleteObjects":
         return this.deleteObjects(caller, requireBucket(bucket), request, arrived);
       case "CreateMultipartUpload":
@@ -505,6 +509,151 @@ export class S3Gateway {
     );
   }
 
+  private async getBucketVersioning(uid: string, bucket: string): Promise<Response> {
+    const found = (await this.options.client.bucketList(uid)).find(
+      (record) => record.bucket === bucket,
+    );
+    if (found === undefined) {
+      throw new S3Failure("NoSuchBucket", "the specified bucket does not exist");
+    }
+    // Never turned on: S3 answers an empty configuration.
+    const status =
+      found.versioning === undefined
+        ? []
+        : [el("Status", found.versioning === "enabled" ? "Enabled" : "Suspended")];
+    return xmlResponse(document("VersioningConfiguration", status));
+  }
+
+  private async putBucketVersioning(
+    caller: Caller,
+    bucket: string,
+    request: RequestBodyStream,
+    arrived: ArrivedRequest,
+  ): Promise<Response> {
+    const root = parseXml(await this.smallBody(caller, request, arrived));
+    if (root === null || root.name !== "VersioningConfiguration") {
+      throw new S3Failure("MalformedXML", "the XML you provided was not well-formed");
+    }
+    if (childText(root, "MfaDelete") === "Enabled") {
+      throw new S3Failure("NotImplemented", "MFA delete is not implemented by this gateway");
+    }
+    if (bucket === HOME_BUCKET) {
+      throw new S3Failure(
+        "InvalidBucketState",
+        `bucket '${HOME_BUCKET}' keeps versions by the cluster's keep policy; ` +
+          "make a bucket of your own to turn versioning on",
+      );
+    }
+    const status = childText(root, "Status");
+    if (status !== "Enabled" && status !== "Suspended") {
+      throw new S3Failure(
+        "IllegalVersioningConfigurationException",
+        "the versioning configuration's Status must be Enabled or Suspended",
+      );
+    }
+    await this.options.client.bucketVersioning(
+      caller.uid,
+      bucket,
+      status === "Enabled" ? "enabled" : "suspended",
+    );
+    return new Response(null, { status: 200 });
+  }
+
+  /** ListObjectVersions: versions and delete markers by key, newest first within a key. */
+  private async listObjectVersions(
+    uid: string,
+    bucket: string,
+    query: ReadonlyMap<string, string>,
+  ): Promise<Response> {
+    const prefix = query.get("prefix") ?? "";
+    const delimiter = query.get("delimiter") ?? "";
+    const maxKeys = boundedCount(query.get("max-keys"), LIST_KEYS_MAX, "max-keys");
+    const urlEncoded = query.get("encoding-type") === "url";
+    const keyMarker = query.get("key-marker") ?? "";
+    const versionIdMarker = query.get("version-id-marker") ?? "";
+    if (versionIdMarker !== "" && keyMarker === "") {
+      throw new S3Failure("InvalidArgument", "a version-id-marker needs a key-marker");
+    }
+    // After a key marker alone comes the next key (version 0: below every version of it).
+    const start: VersionPosition | null =
+      keyMarker === ""
+        ? null
+        : versionIdMarker !== ""
+          ? { key: keyMarker, version: versionNumberOf(versionIdMarker) }
+          : {
+              key:
+                delimiter !== "" && keyMarker.endsWith(delimiter)
+                  ? afterEveryKeyWith(keyMarker)
+                  : keyMarker,
+              version: 0,
+            };
+    const walked = await walkListing<ObjectVersionEntry, VersionPosition>({
+      prefix,
+      delimiter,
+      max: maxKeys,
+      pageMax: LIST_KEYS_MAX,
+      start,
+      positionOf: (entry) => ({ key: entry.key, version: entry.version }),
+      afterPrefix: (common) => ({ key: afterEveryKeyWith(common), version: 0 }),
+      page: async (after, countMax) => {
+        const page = await this.options.client.listObjectVersions(uid, bucket, {
+          prefix,
+          after,
+          countMax,
+        });
+        return { entries: page.versions, truncated: page.truncated };
+      },
+    });
+    const shown = (key: string) => (urlEncoded ? urlEncodeKey(key) : key);
+    const owner = el("Owner", [el("ID", uid), el("DisplayName", uid)]);
+    const listed = walked.entries.map((entry) =>
+      entry.deleteMarker
+        ? el("DeleteMarker", [
+            el("Key", shown(entry.key)),
+            el("VersionId", String(entry.version)),
+            el("IsLatest", entry.latest),
+            el("LastModified", isoTime(entry.createdAtMs)),
+            owner,
+          ])
+        : el("Version", [
+            el("Key", shown(entry.key)),
+            el("VersionId", String(entry.version)),
+            el("IsLatest", entry.latest),
+            el("LastModified", isoTime(entry.createdAtMs)),
+            el("ETag", etagOf({ sha256: entry.sha256 ?? "", md5: entry.md5, parts: entry.parts })),
+            el("Size", entry.bytes),
+            owner,
+            el("StorageClass", "STANDARD"),
+          ]),
+    );
+    const prefixes = walked.prefixes.map((common) =>
+      el("CommonPrefixes", [el("Prefix", shown(common))]),
+    );
+    const last = walked.last;
+    const next =
+      walked.truncated && last !== null
+        ? [
+            el("NextKeyMarker", shown(last.key)),
+            ...(last.entry === null ? [] : [el("NextVersionIdMarker", String(last.entry.version))]),
+          ]
+        : [];
+    return xmlResponse(
+      document("ListVersionsResult", [
+        el("Name", bucket),
+        el("Prefix", shown(prefix)),
+        el("KeyMarker", shown(keyMarker)),
+        el("VersionIdMarker", versionIdMarker),
+        el("MaxKeys", maxKeys),
+        ...(delimiter === "" ? [] : [el("Delimiter", shown(delimiter))]),
+        ...(urlEncoded ? [el("EncodingType", "url")] : []),
+        el("IsTruncated", walked.truncated),
+        ...next,
+        ...listed,
+        ...prefixes,
+      ]),
+    );
+  }
+
   // ---- objects ----
 
   private async putObject(
@@ -528,10 +677,16 @@ export class S3Gateway {
         contentType: headers.get("content-type") ?? "binary/octet-stream",
         ...(meta.length === 0 ? {} : { meta }),
       });
-      await this.options.client.putObject(caller.uid, object, source, attrs, precondition);
+      const put = await this.options.client.putObject(
+        caller.uid,
+        object,
+        source,
+        attrs,
+        precondition,
+      );
       return new Response(null, {
         status: 200,
-        headers: { etag: `"${source.digests().md5Hex}"` },
+        headers: { etag: `"${source.digests().md5Hex}"`, "x-amz-version-id": String(put.version) },
       });
     } finally {
       await source.close();
@@ -695,8 +850,10 @@ export class S3Gateway {
     copySource: string,
     headers: ReadonlyMap<string, string>,
   ): Promise<Response> {
-    const from = copySourceOf(copySource);
-    const location = await this.options.client.objectLocation(uid, from);
+    const { object: from, version: fromVersion } = copySourceOf(copySource);
+    const location = await versionRead(fromVersion, () =>
+      this.options.client.objectLocation(uid, from, fromVersion),
+    );
     const manifest = location.manifest;
     const rangeHeader = headers.get("x-amz-copy-source-range");
     const range = rangeHeader === undefined ? null : parseRange(rangeHeader, manifest.bytes);
@@ -754,7 +911,7 @@ export class S3Gateway {
     for (const part of parts) md5.update(Buffer.from(part.md5, "hex"));
     const etagMd5 = md5.digest("hex");
     const precondition = await this.writePrecondition(caller.uid, object, arrived.headers);
-    await this.options.client.multipartComplete(
+    const completed = await this.options.client.multipartComplete(
       caller.uid,
       object,
       uploadId,
@@ -762,7 +919,7 @@ export class S3Gateway {
       etagMd5,
       precondition,
     );
-    return xmlResponse(
+    const response = xmlResponse(
       document("CompleteMultipartUploadResult", [
         el("Location", `/${object.bucket}/${urlEncodeKey(object.key)}`),
         el("Bucket", object.bucket),
@@ -770,6 +927,8 @@ export class S3Gateway {
         el("ETag", `"${etagMd5}-${parts.length}"`),
       ]),
     );
+    response.headers.set("x-amz-version-id", String(completed.version));
+    return response;
   }
 
   private async listParts(
@@ -904,18 +1063,21 @@ export class S3Gateway {
     object: ObjectName,
     headers: ReadonlyMap<string, string>,
   ): Promise<Response> {
-    const from = copySourceOf(copySource);
+    const { object: from, version: fromVersion } = copySourceOf(copySource);
     const directive = headers.get("x-amz-metadata-directive") ?? "COPY";
     if (directive !== "COPY" && directive !== "REPLACE") {
       throw new S3Failure("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE");
     }
-    if (directive === "COPY" && from.bucket === object.bucket && from.key === object.key) {
+    const onItself = from.bucket === object.bucket && from.key === object.key;
+    if (directive === "COPY" && onItself && fromVersion === undefined) {
       throw new S3Failure(
         "InvalidRequest",
         "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata",
       );
     }
-    const source = await this.options.client.objectManifest(uid, from);
+    const source = await versionRead(fromVersion, () =>
+      this.options.client.objectManifest(uid, from, fromVersion),
+    );
     const sourceState = { etag: manifestEtag(source), lastModifiedMs: source.createdAtMs };
     // A copy's conditions are on its source; any that does not hold fails it (412).
     if (
@@ -939,21 +1101,27 @@ export class S3Gateway {
       version: source.version,
       ...(attrs === undefined ? {} : { attrs }),
     });
-    return xmlResponse(
+    const response = xmlResponse(
       document("CopyObjectResult", [
         el("ETag", manifestEtag(source)),
         el("LastModified", isoTime(copied.createdAtMs)),
       ]),
     );
+    response.headers.set("x-amz-version-id", String(copied.version));
+    response.headers.set("x-amz-copy-source-version-id", String(source.version));
+    return response;
   }
 
   private async getObject(
     uid: string,
     object: ObjectName,
+    version: number | undefined,
     arrived: ArrivedRequest,
     withBody: boolean,
   ): Promise<Response> {
-    const location = await this.options.client.objectLocation(uid, object);
+    const location = await versionRead(version, () =>
+      this.options.client.objectLocation(uid, object, version),
+    );
     const manifest = location.manifest;
     const headers = objectHeaders(manifest);
     const condition = evaluateConditions(readConditions(arrived.headers, ""), {
@@ -1043,14 +1211,42 @@ export class S3Gateway {
     );
   }
 
-  private async deleteObject(uid: string, object: ObjectName): Promise<Response> {
-    try {
-      await this.options.client.deleteObject(uid, object);
-    } catch (error) {
-      // Deleting a key that is not there succeeds in S3.
-      if (!(error instanceof FtfsError && error.code === "NOT_FOUND")) throw error;
+  private async deleteObject(
+    uid: string,
+    object: ObjectName,
+    version: number | undefined,
+  ): Promise<Response> {
+    const deleted = await this.deleted(uid, object, version);
+    const headers: Record<string, string> = {};
+    if (deleted.version !== undefined) headers["x-amz-version-id"] = String(deleted.version);
+    if (deleted.deleteMarker) headers["x-amz-delete-marker"] = "true";
+    return new Response(null, { status: 204, headers });
+  }
+
+  /**
+   * Delete a key (a delete marker where versioning is on), or one version or marker of it;
+   * what is not there is deleted already, as S3 has it. Answers what S3 reports: the version
+   * deleted (or the marker made), and whether it is a delete marker.
+   */
+  private async deleted(
+    uid: string,
+    object: ObjectName,
+    version: number | undefined,
+  ): Promise<{ version?: number; deleteMarker: boolean }> {
+    const client = this.options.client;
+    if (version !== undefined) {
+      const answer = await client.deleteObjectVersion(uid, object, version);
+      return { version, deleteMarker: answer.marker };
     }
-    return new Response(null, { status: 204 });
+    try {
+      const answer = await client.deleteObject(uid, object);
+      return answer.markerVersion === undefined
+        ? { deleteMarker: false }
+        : { version: answer.markerVersion, deleteMarker: true };
+    } catch (error) {
+      if (!(error instanceof FtfsError && error.code === "NOT_FOUND")) throw error;
+      return { deleteMarker: false };
+    }
   }
 
   /** DeleteObjects: up to 1,000 keys named in XML, each deleted and reported on its own. */
@@ -1077,11 +1273,20 @@ export class S3Gateway {
     for (const entry of objects) {
       const key = childText(entry, "Key") ?? "";
       try {
-        if (childText(entry, "VersionId") !== null) {
-          throw new S3Failure("NotImplemented", "deleting a given version is not implemented yet");
-        }
-        await this.deleteObject(caller.uid, objectName(bucket, key));
-        if (!quiet) results.push(el("Deleted", [el("Key", key)]));
+        const versionText = childText(entry, "VersionId");
+        const version = versionText === null ? undefined : versionNumberOf(versionText);
+        const deleted = await this.deleted(caller.uid, objectName(bucket, key), version);
+        const named = version === undefined ? [] : [el("VersionId", String(version))];
+        const marker =
+          deleted.deleteMarker && deleted.version !== undefined
+            ? [
+                el("DeleteMarker", true),
+                ...(version === undefined
+                  ? [el("DeleteMarkerVersionId", String(deleted.version))]
+                  : []),
+              ]
+            : [];
+        if (!quiet) results.push(el("Deleted", [el("Key", key), ...named, ...marker]));
       } catch (error) {
         const s3 = this.s3ErrorOf(error);
         results.push(el("Error", [el("Key", key), el("Code", s3.code), el("Message", s3.message)]));
@@ -1408,16 +1613,64 @@ async function walkListing<T extends { readonly key: string }, P>(spec: {
   return { entries, prefixes, count, truncated, after, last };
 }
 
-/** x-amz-copy-source: "bucket/key" (URL-encoded, a leading '/' allowed). */
-function copySourceOf(copySource: string): ObjectName {
+/** Where a listing of versions stands: after this version of this key (0: after every one). */
+interface VersionPosition {
+  readonly key: string;
+  readonly version: number;
+}
+
+/** x-amz-copy-source: "bucket/key" (URL-encoded, a leading '/' allowed), "?versionId=N". */
+function copySourceOf(copySource: string): { object: ObjectName; version: number | undefined } {
   const question = copySource.indexOf("?");
+  const path = question < 0 ? copySource : copySource.slice(0, question);
+  let version: number | undefined;
   if (question >= 0) {
-    throw new S3Failure("NotImplemented", "copying a given version is not implemented yet");
+    const query = new URLSearchParams(copySource.slice(question + 1));
+    const versionId = query.get("versionId");
+    if (versionId === null || [...query.keys()].length !== 1) {
+      throw new S3Failure("InvalidArgument", "x-amz-copy-source may name only a versionId");
+    }
+    version = versionNumberOf(versionId);
   }
-  const decoded = safeDecodeURIComponent(copySource).replace(/^\//, "");
+  const decoded = safeDecodeURIComponent(path).replace(/^\//, "");
   const slash = decoded.indexOf("/");
   if (slash < 0) throw new S3Failure("InvalidArgument", "x-amz-copy-source must be bucket/key");
-  return objectName(decoded.slice(0, slash), decoded.slice(slash + 1));
+  return { object: objectName(decoded.slice(0, slash), decoded.slice(slash + 1)), version };
+}
+
+/** Version ids are FTFS's version numbers, in decimal. */
+function versionNumberOf(versionId: string): number {
+  if (!/^[1-9]\d{0,14}$/.test(versionId)) {
+    throw new S3Failure("InvalidArgument", "invalid version id specified");
+  }
+  return Number(versionId);
+}
+
+/** The versionId a request names, if any. */
+function versionIdOf(query: ReadonlyMap<string, string>): number | undefined {
+  const versionId = query.get("versionId");
+  return versionId === undefined ? undefined : versionNumberOf(versionId);
+}
+
+/**
+ * A read of one version: one that is not there is S3's NoSuchVersion, one that is a delete
+ * marker its MethodNotAllowed with x-amz-delete-marker (S3's answers to a named version).
+ */
+async function versionRead<T>(version: number | undefined, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (version === undefined || !(error instanceof FtfsError) || error.code !== "NOT_FOUND") {
+      throw error;
+    }
+    if (error.hint?.deleteMarker === true) {
+      throw new S3Failure("MethodNotAllowed", "the specified version is a delete marker", {
+        "x-amz-delete-marker": "true",
+        "x-amz-version-id": String(version),
+      });
+    }
+    throw new S3Failure("NoSuchVersion", "the specified version does not exist");
+  }
 }
 
 /** The conditional headers, plain or with a prefix (a copy's "x-amz-copy-source-"). */
@@ -1523,6 +1776,7 @@ function manifestEtag(manifest: Manifest): string {
 function objectHeaders(manifest: Manifest): Headers {
   const headers = new Headers({
     etag: manifestEtag(manifest),
+    "x-amz-version-id": String(manifest.version),
     "last-modified": new Date(manifest.createdAtMs).toUTCString(),
     "content-type": manifest.attrs?.contentType ?? "binary/octet-stream",
     "accept-ranges": "bytes",

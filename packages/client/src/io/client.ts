@@ -241,6 +241,39 @@ export class FtfsClient {
     });
   }
 
+  /** Turn a bucket's S3 versioning on ("enabled") or suspend it. */
+  async bucketVersioning(
+    uid: string,
+    bucket: string,
+    versioning: ResponseBody<"bucketVersioning">["versioning"],
+  ): Promise<void> {
+    checkUid(uid);
+    checkBucket(bucket);
+    await this.directory.call("bucketVersioning", { uid, bucket, versioning });
+  }
+
+  /** One page of a bucket's object versions and delete markers, by key, newest first. */
+  async listObjectVersions(
+    uid: string,
+    bucket: string,
+    page: {
+      readonly prefix: string;
+      readonly after: { readonly key: string; readonly version: number } | null;
+      readonly countMax: number;
+    },
+  ): Promise<ResponseBody<"listObjectVersions">> {
+    checkUid(uid);
+    checkBucket(bucket);
+    const { prefix, after, countMax } = page;
+    return this.directory.call("listObjectVersions", {
+      uid,
+      bucket,
+      prefix,
+      countMax,
+      ...(after === null ? {} : { after }),
+    });
+  }
+
   /**
    * Whose access key this is, and its secret sealed under the cluster key (the S3 gateway's
    * question; only a node, holding the cluster key, may ask, and only it can open the seal).
@@ -511,10 +544,23 @@ export class FtfsClient {
     });
   }
 
-  /** Delete an object (every version of its key). */
-  async deleteObject(uid: string, object: ObjectName): Promise<{ deletedVersion: number }> {
+  /**
+   * Delete an object: every version of its key, or, in a bucket with versioning on, none of
+   * them (a delete marker is left, its number in markerVersion).
+   */
+  async deleteObject(uid: string, object: ObjectName): Promise<ResponseBody<"deleteFile">> {
     const name = checkedStoredName(uid, object);
     return this.directory.call("deleteFile", { uid, name, requestId: this.requestIds() });
+  }
+
+  /** Delete one version or delete marker of an object for good. */
+  async deleteObjectVersion(
+    uid: string,
+    object: ObjectName,
+    version: number,
+  ): Promise<ResponseBody<"deleteVersion">> {
+    const name = checkedStoredName(uid, object);
+    return this.directory.call("deleteVersion", { uid, name, version });
   }
 
   /**

@@ -833,7 +833,10 @@ export const OPS = {
       uid: uidField,
       bucket: bucketField,
       prefix: objectKeyPartField,
-      after: opt(obj({ key: objectKeyPartField, version: versionField })),
+      /** Version 0: after every version of the key. */
+      after: opt(
+        obj({ key: objectKeyPartField, version: int({ min: 0, max: Number.MAX_SAFE_INTEGER }) }),
+      ),
       countMax: int({ min: 1, max: LIST_OBJECTS_MAX }),
     }),
     response: obj({
