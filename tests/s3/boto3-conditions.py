@@ -90,4 +90,39 @@ out["copies"] = {
     "if_none_match": status_of(copy(CopySourceIfNoneMatch=now_etag)),
     "if_unmodified_since_earlier": status_of(copy(CopySourceIfUnmodifiedSince=earlier)),
 }
+
+
+def complete_with(headers, upload_id, parts):
+    """A CompleteMultipartUpload with extra headers, as put_with."""
+    own = client(attempts=1)
+
+    def add(request, **_):
+        for name, value in headers.items():
+            request.headers[name] = value
+
+    own.meta.events.register_first("before-sign.s3.CompleteMultipartUpload", add)
+    return own.complete_multipart_upload(
+        Bucket="cond", Key="mpu", UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+
+
+def open_upload(body):
+    upload_id = s3.create_multipart_upload(Bucket="cond", Key="mpu")["UploadId"]
+    part = s3.upload_part(Bucket="cond", Key="mpu", UploadId=upload_id, PartNumber=1, Body=body)
+    return upload_id, [{"PartNumber": 1, "ETag": part["ETag"]}]
+
+
+# A create-only completion sent twice (its first answer lost) succeeds twice, as S3's does;
+# another upload's create-only completion of the same key then fails.
+upload_id, parts = open_upload(b"first upload")
+out["completion_retry"] = {
+    "first": status_of(lambda: complete_with({"If-None-Match": "*"}, upload_id, parts)),
+    "retry": status_of(lambda: complete_with({"If-None-Match": "*"}, upload_id, parts)),
+}
+other_id, other_parts = open_upload(b"second upload")
+out["completion_retry"]["other_upload"] = status_of(
+    lambda: complete_with({"If-None-Match": "*"}, other_id, other_parts)
+)
+out["completion_retry"]["body"] = s3.get_object(Bucket="cond", Key="mpu")["Body"].read().decode()
+s3.abort_multipart_upload(Bucket="cond", Key="mpu", UploadId=other_id)
 print(json.dumps(out))

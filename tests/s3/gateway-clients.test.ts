@@ -229,6 +229,12 @@ test.skipIf(skip)(
       if_none_match: "PreconditionFailed",
       if_unmodified_since_earlier: "PreconditionFailed",
     });
+    expect(out.completion_retry).toEqual({
+      first: 200,
+      retry: 200,
+      other_upload: "PreconditionFailed",
+      body: "first upload",
+    });
   },
 );
 
@@ -375,8 +381,8 @@ test.skipIf(awsMissing && process.env.CI !== "true")(
       Versions: { VersionId: string; IsLatest: boolean; Size: number }[];
     };
     expect(listed.Versions.map((v) => [v.VersionId, v.IsLatest, v.Size])).toEqual([
-      [ids[1], true, 15],
-      [ids[0], false, 6],
+      [ids[1] ?? "", true, 15],
+      [ids[0] ?? "", false, 6],
     ]);
     const first = join(folder, "first.txt");
     api("get-object", "--key", "notes.txt", "--version-id", ids[0] ?? "", first);

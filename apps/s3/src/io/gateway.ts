@@ -910,7 +910,7 @@ export class S3Gateway {
     const md5 = new Bun.CryptoHasher("md5");
     for (const part of parts) md5.update(Buffer.from(part.md5, "hex"));
     const etagMd5 = md5.digest("hex");
-    const precondition = await this.writePrecondition(caller.uid, object, arrived.headers);
+    const precondition = await this.completionPrecondition(caller.uid, object, uploadId, arrived);
     const completed = await this.options.client.multipartComplete(
       caller.uid,
       object,
@@ -929,6 +929,32 @@ export class S3Gateway {
     );
     response.headers.set("x-amz-version-id", String(completed.version));
     return response;
+  }
+
+  /**
+   * A completion's write precondition. One that no longer holds because this very upload was
+   * completed (a retry whose first answer was lost) is none: the directory answers a completed
+   * upload with what it made, as S3 does, and an id is never opened again, so nothing else can
+   * complete under it.
+   */
+  private async completionPrecondition(
+    uid: string,
+    object: ObjectName,
+    uploadId: string,
+    arrived: ArrivedRequest,
+  ): Promise<WritePrecondition | undefined> {
+    try {
+      return await this.writePrecondition(uid, object, arrived.headers);
+    } catch (error) {
+      if (!(error instanceof S3Failure && error.s3.code === "PreconditionFailed")) throw error;
+      try {
+        await this.options.client.multipartParts(uid, uploadId, 0, 1);
+      } catch (asked) {
+        if (asked instanceof FtfsError && asked.code === "NO_SUCH_UPLOAD") return undefined;
+        throw asked;
+      }
+      throw error;
+    }
   }
 
   private async listParts(
