@@ -283,6 +283,8 @@ class World {
       md5: md5Of(multipart.uploadId),
       atMs: this.nowMs,
       keepVersions: 1 + this.prng.intBelow(3),
+      // Parts forgotten, or tombstoned as commands logged before forgetParts do.
+      forgetParts: this.prng.chance(0.5),
     });
     this.note(
       `complete ${multipart.uploadId} parts ${parts.map((part) => part.partNumber).join(",")}: ` +
@@ -300,6 +302,7 @@ class World {
       uid: UID,
       uploadId: multipart.uploadId,
       atMs: this.nowMs,
+      forgetParts: this.prng.chance(0.5),
     });
     this.note(`abort ${multipart.uploadId}: ${result.ok ? "ok" : result.error.code}`);
     if (!result.ok) this.problems.push(`abort refused: ${result.error.message}`);

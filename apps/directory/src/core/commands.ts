@@ -294,6 +294,8 @@ export interface MultipartComplete {
   readonly quotaBytesDefault?: number;
   readonly quotaFilesDefault?: number;
   readonly keepVersions?: number;
+  /** The parts' records go (PARTS_FORGOTTEN); absent (logged before): each is tombstoned. */
+  readonly forgetParts?: boolean;
 }
 
 /** Drop an open multipart upload and all its parts. */
@@ -302,6 +304,8 @@ export interface MultipartAbort {
   readonly uid: string;
   readonly uploadId: string;
   readonly atMs: number;
+  /** As MultipartComplete's. */
+  readonly forgetParts?: boolean;
 }
 
 export type Command =
@@ -492,12 +496,14 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     quotaBytesDefault: opt(quotaField),
     quotaFilesDefault: opt(quotaField),
     keepVersions: opt(int({ min: 1, max: KEEP_VERSIONS_MAX })),
+    forgetParts: opt(bool),
   }),
   multipartAbort: obj({
     type: literal("multipartAbort"),
     uid: uidField,
     uploadId: requestIdField,
     atMs: timeMsField,
+    forgetParts: opt(bool),
   }),
   bucketVersioning: obj({
     type: literal("bucketVersioning"),

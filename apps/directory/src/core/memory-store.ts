@@ -489,6 +489,28 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
     });
   }
 
+  forgetName(uid: string, name: string): void {
+    const undo = this.journal();
+    const byName = this.files.get(uid);
+    const versions = byName?.get(name);
+    assert(byName !== undefined && versions !== undefined, `no records of ${name} to forget`);
+    for (const record of versions) {
+      assert(!this.keptBy.has(versionKey(uid, name, record.version)), `${name} is still kept`);
+    }
+    byName.delete(name);
+    for (const record of versions) {
+      if (record.kind === "live") this.uploads.delete(pairKey(uid, record.uploadId));
+      else this.deletes.delete(pairKey(uid, record.requestId));
+    }
+    undo.push(() => {
+      byName.set(name, versions);
+      for (const record of versions) {
+        if (record.kind === "live") this.uploads.set(pairKey(uid, record.uploadId), record);
+        else this.deletes.set(pairKey(uid, record.requestId), record);
+      }
+    });
+  }
+
   pruneVersion(uid: string, name: string, version: number): void {
     const undo = this.journal();
     const versions = this.files.get(uid)?.get(name) ?? [];

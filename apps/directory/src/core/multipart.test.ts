@@ -125,7 +125,10 @@ describe("multipartComplete", () => {
     putPart(store, 3, [chunk(4, 50)]); // uploaded, then left out of the completion
     const usageBefore = store.getUsage("alice");
     expect(usageBefore.bytes).toBe(PART_BYTES + 1_007 + 50);
-    const done = applyOk(store, completion([{ partNumber: 1 }, { partNumber: 2 }]));
+    const done = applyOk(store, {
+      ...completion([{ partNumber: 1 }, { partNumber: 2 }]),
+      forgetParts: true,
+    });
     expect(done).toEqual({
       name: OBJECT,
       version: 1,
@@ -140,10 +143,33 @@ describe("multipartComplete", () => {
     expect(manifest.attrs).toEqual({ contentType: "video/mp4", md5: md5(999), parts: 2 });
     // The parts' bytes left usage as the object's came in: counted once.
     expect(store.getUsage("alice")).toEqual({ bytes: PART_BYTES + 1_007, files: 1 });
-    for (const n of [1, 2, 3])
-      expect(store.latestVersion("alice", partStoredName(UPLOAD, n))?.kind).toBe("tombstone");
+    // The parts leave no record behind: an upload's names are never used again.
+    for (const n of [1, 2, 3]) {
+      expect(store.listVersions("alice", partStoredName(UPLOAD, n), 0)).toEqual([]);
+      expect(store.findUpload("alice", `part-${n}-${n}`)).toBeUndefined();
+    }
     expect(store.getMultipart("alice", UPLOAD)).toBeUndefined();
     expect(store.chunkKept("s1", sha(1))).toBe(true);
+    expect(store.chunkKept("s1", sha(4))).toBe(false);
+    const dropped = store
+      .pendingNotices("s1", 100)
+      .flatMap(({ notice }) => (notice.op === "dropUploadRefs" ? [notice.body.uploadId] : []));
+    expect(dropped.sort()).toEqual(["part-1-1", "part-2-2", "part-3-3"]);
+    // A late copy of a part's commit finds no open upload.
+    const late = putPart(store, 3, [chunk(4, 50)]);
+    expect(late.ok ? "" : late.error.code).toBe("NO_SUCH_UPLOAD");
+    expect(store.chunkKept("s1", sha(4))).toBe(false);
+  });
+
+  test("a completion logged before forgetParts tombstones each part, as it did", () => {
+    const store = freshStore();
+    open(store);
+    putPart(store, 1, [chunk(1, PART_BYTES)]);
+    putPart(store, 2, [chunk(4, 50)]);
+    applyOk(store, completion([{ partNumber: 1 }]));
+    for (const n of [1, 2])
+      expect(store.latestVersion("alice", partStoredName(UPLOAD, n))?.kind).toBe("tombstone");
+    expect(store.getUsage("alice")).toEqual({ bytes: PART_BYTES, files: 1 });
     expect(store.chunkKept("s1", sha(4))).toBe(false);
   });
 
@@ -223,9 +249,16 @@ describe("multipartAbort", () => {
     open(store);
     putPart(store, 1, [chunk(1, 10)]);
     putPart(store, 2, [chunk(2, 10, "s2")]);
-    const abort = { type: "multipartAbort", uid: "alice", uploadId: UPLOAD, atMs: T0_MS } as const;
+    const abort = {
+      type: "multipartAbort",
+      uid: "alice",
+      uploadId: UPLOAD,
+      atMs: T0_MS,
+      forgetParts: true,
+    } as const;
     expect(applyOk(store, abort)).toEqual({ partsDropped: 2 });
     expect(store.getMultipart("alice", UPLOAD)).toBeUndefined();
+    expect(store.listVersions("alice", partStoredName(UPLOAD, 1), 0)).toEqual([]);
     expect(store.chunkKept("s1", sha(1))).toBe(false);
     expect(store.chunkKept("s2", sha(2))).toBe(false);
     expect(store.getUsage("alice")).toEqual({ bytes: 0, files: 0 });

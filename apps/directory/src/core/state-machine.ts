@@ -892,7 +892,7 @@ function multipartComplete(
   const usage = usageWithout(tx, uid, partNames);
   const checked = checkNewVersion(tx, commit, usage);
   if (!checked.ok) return checked;
-  const dropped = dropParts(tx, uid, partNames, command.atMs);
+  const dropped = dropParts(tx, uid, partNames, command);
   const kept = writeNewVersion(tx, commit, checked.value);
   tx.removeMultipart(uid, uploadId);
   enqueueNotices(tx, index, [...kept, ...dropped]);
@@ -912,7 +912,7 @@ function multipartAbort(
   const { uid, uploadId } = command;
   if (tx.getMultipart(uid, uploadId) === undefined) return noSuchUpload(uploadId);
   const partNames = openPartNames(tx, uid, uploadId);
-  enqueueNotices(tx, index, dropParts(tx, uid, partNames, command.atMs));
+  enqueueNotices(tx, index, dropParts(tx, uid, partNames, command));
   tx.removeMultipart(uid, uploadId);
   return ok({ partsDropped: partNames.length });
 }
@@ -976,21 +976,36 @@ function usageWithout(tx: MetadataTx, uid: string, names: readonly string[]): Us
   return usage;
 }
 
-/** Every part name goes, as a deleted file does; answers the notices. */
-/** Request ids the directory gives the deletions it makes itself (a part's name). */
+/**
+ * Request ids the directory gave the deletions it made itself: a part's name, when parts
+ * were tombstoned (commands logged before forgetParts). No client's delete may take one.
+ */
 const RESERVED_REQUEST_ID_PREFIX = "//";
 
+/**
+ * Every part name goes, as a deleted file does; answers the notices. A part's name is never
+ * used again (its upload's id is unique), so with forgetParts its records go too and an upload
+ * leaves nothing behind: a late retry of a part's commit then finds no open upload and is
+ * refused, as it would be anyway. Commands logged before forgetParts tombstone each part.
+ */
 function dropParts(
   tx: MetadataTx,
   uid: string,
   partNames: readonly string[],
-  atMs: number,
+  command: { readonly atMs: number; readonly forgetParts?: boolean },
 ): GroupNotice[] {
   return partNames.flatMap((name) => {
     const current = tx.currentVersion(uid, name);
     assert(current?.kind === "live", `part ${name} is open`);
-    // The part name, never used again, is a request id no client's delete may take (RESERVED_REQUEST_ID_PREFIX).
-    return removeName(tx, uid, name, name, current.version, atMs);
+    if (command.forgetParts !== true) {
+      return removeName(tx, uid, name, name, current.version, command.atMs);
+    }
+    const kept = keptVersions(tx, uid, name);
+    const notices = kept.flatMap((record) => releaseVersion(tx, record));
+    const keptBytes = kept.reduce((sum, record) => sum + record.bytes, 0);
+    tx.setUsage(uid, usageAfterDelete(tx.getUsage(uid), keptBytes));
+    tx.forgetName(uid, name);
+    return notices;
   });
 }
 

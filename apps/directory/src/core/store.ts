@@ -143,6 +143,11 @@ export interface MetadataTx extends MetadataView {
    * goes. Never the name's newest record, which numbers the next version.
    */
   forgetVersion(uid: string, name: string, version: number): void;
+  /**
+   * Forgets every record of a name whose versions are all released (none in the chunk index):
+   * only for a name never used again (a multipart upload's part).
+   */
+  forgetName(uid: string, name: string): void;
   /** Replaces an existing live version's chunk list (a rebalance moved its chunks). */
   replaceChunks(uid: string, name: string, version: number, chunks: readonly ChunkRef[]): void;
   /** Replaces the group's configuration. */

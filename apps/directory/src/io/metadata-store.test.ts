@@ -245,6 +245,24 @@ for (const implementation of IMPLEMENTATIONS) {
       expect(store.findDeleteRequest("alice", "m5")?.marker).toBe(true);
     });
 
+    test("forgetName drops every record of a released name, and only of a released one", () => {
+      const store = open();
+      const part = "//mpu/00001";
+      store.applyEntry(1, (tx) => {
+        tx.putVersion(live(part, 1, "p1"));
+        tx.putVersion(live(part, 2, "p2"));
+        tx.putVersion(live("kept", 1, "k1"));
+        tx.keepChunks("alice", "kept", 1, live("kept", 1, "k1").chunks);
+      });
+      store.applyEntry(2, (tx) => tx.forgetName("alice", part));
+      expect(store.listVersions("alice", part, 0)).toEqual([]);
+      expect(store.findUpload("alice", "p2")).toBeUndefined();
+      expect(store.latestVersion("alice", "kept")?.version).toBe(1);
+      expect(() => store.applyEntry(3, (tx) => tx.forgetName("alice", "kept"))).toThrow();
+      expect(store.lastApplied()).toBe(2);
+      expect(store.findUpload("alice", "k1")?.version).toBe(1);
+    });
+
     test("access keys: per user oldest first, scanned by id, resealed and removed", () => {
       const store = open();
       const key = (letter: string, uid: string, atMs: number) => ({

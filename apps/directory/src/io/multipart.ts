@@ -69,6 +69,7 @@ export async function onMultipartAbort(
     uid: body.uid,
     uploadId: body.uploadId,
     atMs: context.nowMs(),
+    forgetParts: true,
   });
   if (!aborted.ok) return aborted;
   context.logger.info("multipart upload aborted", {
@@ -104,6 +105,7 @@ export async function onMultipartComplete(
     atMs: context.nowMs(),
     ...context.settings.quotaDefaults,
     keepVersions: context.settings.keepVersions,
+    forgetParts: true,
   });
   if (!done.ok) return done;
   context.logger.info("multipart upload completed", {

@@ -523,6 +523,12 @@ function prepareStatements(db: Database) {
     forgetVersion: db.prepare<null, [string, string, number]>(
       "DELETE FROM versions WHERE uid = ? AND name = ? AND version = ? AND kind = 'live'",
     ),
+    forgetName: db.prepare<null, [string, string]>(
+      "DELETE FROM versions WHERE uid = ? AND name = ?",
+    ),
+    keptVersionsOfName: db.prepare<{ kept: number }, [string, string]>(
+      "SELECT COUNT(*) AS kept FROM kept_chunks WHERE uid = ? AND name = ?",
+    ),
     pruneVersion: db.prepare<null, [string, string, number]>(
       `UPDATE versions SET pruned = 1 WHERE uid = ? AND name = ? AND version = ?
        AND (kind = 'live' OR marker = 1)`,
@@ -1088,6 +1094,13 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
     assert(version < newest, `version ${version} of ${name} is its newest record`);
     const changed = this.sql.forgetVersion.run(uid, name, version).changes;
     assert(changed === 1, `no live version ${version} of ${name} to forget`);
+  }
+
+  forgetName(uid: string, name: string): void {
+    this.assertWriting();
+    assert(this.sql.keptVersionsOfName.get(uid, name)?.kept === 0, `${name} is still kept`);
+    const changed = this.sql.forgetName.run(uid, name).changes;
+    assert(changed > 0, `no records of ${name} to forget`);
   }
 
   pruneVersion(uid: string, name: string, version: number): void {
