@@ -8,7 +8,7 @@
  * commits under a keep policy of 1-3 versions (pruning older ones), deletes and re-uploads of
  * the same names, S3 versioning turned on for some names (deletes leave markers; versions
  * and markers deleted by number), S3 multipart uploads (parts uploaded, uploaded again, completed by joining
- * some of them, or aborted), notice deliveries (always a prefix from
+ * some of them, aborted, or expired), notice deliveries (always a prefix from
  * the oldest unacknowledged, as the outbox sends), acknowledgements, directory failovers (a
  * new term), a deposed primary replaying an old batch, garbage-collection questions and their
  * answers applied later (so puts and commits fall in between), clock jumps both ways on the
@@ -56,7 +56,8 @@ const CHUNK_BYTES = 10;
 const PART_CHUNK_POOL_SIZE = 6;
 const PART_CHUNK_BYTES = MULTIPART_PART_BYTES_MIN;
 const PART_NUMBERS_MAX = 3;
-const MULTIPART_DEADLINE_MS = 1_000_000;
+/** Short enough that some uploads outlive it within a schedule (the expiry pass runs). */
+const MULTIPART_DEADLINE_MS = 30_000;
 const UPLOAD_DEADLINE_MS = 10_000;
 const STEPS = 220;
 const OPEN_UPLOADS_MAX = 4;
@@ -290,6 +291,8 @@ class World {
       `complete ${multipart.uploadId} parts ${parts.map((part) => part.partNumber).join(",")}: ` +
         `${result.ok ? `v${result.value.version}` : result.error.code}`,
     );
+    // Past its lifetime the upload cannot complete; the expiry pass will take it.
+    if (!result.ok && result.error.code === "UPLOAD_EXPIRED") return;
     if (!result.ok) this.problems.push(`completion refused: ${result.error.message}`);
     this.multipart = null;
   }
@@ -307,6 +310,20 @@ class World {
     this.note(`abort ${multipart.uploadId}: ${result.ok ? "ok" : result.error.code}`);
     if (!result.ok) this.problems.push(`abort refused: ${result.error.message}`);
     this.multipart = null;
+  }
+
+  /** The primary's expiry pass: the open upload goes if its lifetime has ended. */
+  multipartExpire(): void {
+    const multipart = this.multipart;
+    if (multipart === null) return;
+    const result = this.apply({
+      type: "multipartExpire",
+      uploads: [{ uid: UID, uploadId: multipart.uploadId }],
+      atMs: this.nowMs,
+    });
+    this.note(`expire ${multipart.uploadId}: ${result.ok ? result.value.expired : "refused"}`);
+    if (!result.ok) this.problems.push(`expiry refused: ${result.error.message}`);
+    else if (result.value.expired === 1) this.multipart = null;
   }
 
   /** The outbox: a prefix from the oldest unacknowledged, in order, at the current term. */
@@ -545,6 +562,7 @@ const ACTIONS: ReadonlyArray<readonly [number, Action]> = [
   [1, (world) => world.multipartCreate()],
   [1, (world) => world.multipartComplete()],
   [1, (world) => world.multipartAbort()],
+  [1, (world) => world.multipartExpire()],
   [5, (world) => world.deliver()],
   [1, (world) => world.failover()],
   [1, (world) => world.replayStale()],

@@ -45,7 +45,11 @@ import {
   type Schema,
   type ScramVerifier,
 } from "@ftfs/protocol/core";
-import { ACCESS_KEYS_RESEALED_PER_COMMAND_MAX, KEEP_VERSIONS_MAX } from "./limits.ts";
+import {
+  ACCESS_KEYS_RESEALED_PER_COMMAND_MAX,
+  KEEP_VERSIONS_MAX,
+  MULTIPART_EXPIRED_PER_COMMAND_MAX,
+} from "./limits.ts";
 import type { BucketVersioning, GroupConfig } from "./model.ts";
 
 /** A user's first connect. Creating an existing user is a no-op that says so. */
@@ -308,6 +312,16 @@ export interface MultipartAbort {
   readonly forgetParts?: boolean;
 }
 
+/**
+ * Abort these multipart uploads, each only if it is still open and its lifetime (the deadline
+ * its id carries) ended before `atMs`: the primary's clean-up of uploads clients abandoned.
+ */
+export interface MultipartExpire {
+  readonly type: "multipartExpire";
+  readonly uploads: readonly { readonly uid: string; readonly uploadId: string }[];
+  readonly atMs: number;
+}
+
 export type Command =
   | CreateUser
   | CommitVersion
@@ -328,7 +342,8 @@ export type Command =
   | MultipartComplete
   | MultipartAbort
   | BucketVersioningSet
-  | DeleteVersion;
+  | DeleteVersion
+  | MultipartExpire;
 export type CommandType = Command["type"];
 
 /** What applying each command type answers when it succeeds. */
@@ -363,6 +378,8 @@ export interface Outcomes {
   readonly bucketVersioning: { readonly versioning: BucketVersioning };
   /** marker: what was deleted was a delete marker. */
   readonly deleteVersion: { readonly deleted: boolean; readonly marker: boolean };
+  /** Uploads aborted (the others were gone already or not yet expired). */
+  readonly multipartExpire: { readonly expired: number };
 }
 
 export type OutcomeOf<C extends Command> = Outcomes[C["type"]];
@@ -517,6 +534,13 @@ const COMMAND_SCHEMAS: { readonly [T in CommandType]: Schema<Extract<Command, { 
     uid: uidField,
     name: fileNameField,
     version: versionField,
+    atMs: timeMsField,
+  }),
+  multipartExpire: obj({
+    type: literal("multipartExpire"),
+    uploads: arr(obj({ uid: uidField, uploadId: requestIdField }), {
+      itemsMax: MULTIPART_EXPIRED_PER_COMMAND_MAX,
+    }),
     atMs: timeMsField,
   }),
   sweepUploads: obj({

@@ -132,6 +132,14 @@ export const KEEP_VERSIONS_DEFAULT = 3;
 /** The most versions a name may keep: bounds one commit's pruning and a name's history. */
 export const KEEP_VERSIONS_MAX = 1_000;
 
+/**
+ * How often the primary looks for multipart uploads past their lifetime (S3's clients abandon
+ * uploads; their parts would hold space and quota forever).
+ */
+export const MULTIPART_EXPIRY_INTERVAL_MS = 60_000;
+/** Expired multipart uploads aborted per command: bounds one log entry's work. */
+export const MULTIPART_EXPIRED_PER_COMMAND_MAX = 64;
+
 /** Access keys resealed per command during a key rotation: bounds one log entry. */
 export const ACCESS_KEYS_RESEALED_PER_COMMAND_MAX = 256;
 /**

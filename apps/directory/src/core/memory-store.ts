@@ -20,6 +20,7 @@ import type {
 } from "./model.ts";
 import { NO_USAGE } from "./model.ts";
 import {
+  compareMultipartAges,
   compareMultipartPositions,
   compareNames,
   compareObjectVersionPositions,
@@ -250,6 +251,18 @@ export class MemoryMetadataStore implements MetadataStore, MetadataTx {
       .filter((record) => record.uid === uid && record.name.startsWith(prefix))
       .filter((record) => after === null || compareMultipartPositions(record, after) > 0)
       .sort(compareMultipartPositions)
+      .slice(0, countMax);
+  }
+
+  multipartsInitiatedBefore(
+    beforeMs: number,
+    after: MultipartRecord | null,
+    countMax: number,
+  ): readonly MultipartRecord[] {
+    return [...this.multiparts.values()]
+      .filter((record) => record.initiatedAtMs <= beforeMs)
+      .filter((record) => after === null || compareMultipartAges(record, after) > 0)
+      .sort(compareMultipartAges)
       .slice(0, countMax);
   }
 

@@ -288,3 +288,32 @@ describe("multipartAbort", () => {
     expect(errorCode(refused)).toBe("BAD_REQUEST");
   });
 });
+
+describe("multipartExpire", () => {
+  test("aborts the open uploads past their lifetime, and only those", () => {
+    const store = freshStore();
+    open(store);
+    putPart(store, 1, [chunk(1, 10)]);
+    const young = uploadIdWithDeadline(T0_MS + 2 * MULTIPART_UPLOAD_LIFETIME_MS, "mpu-young");
+    open(store, young, "/photos/young.bin");
+    const expire = (atMs: number) =>
+      applyOk(store, {
+        type: "multipartExpire",
+        uploads: [
+          { uid: "alice", uploadId: UPLOAD },
+          { uid: "alice", uploadId: young },
+          { uid: "alice", uploadId: "never-opened" },
+        ],
+        atMs,
+      });
+    expect(expire(T0_MS + MULTIPART_UPLOAD_LIFETIME_MS)).toEqual({ expired: 0 });
+    expect(expire(T0_MS + MULTIPART_UPLOAD_LIFETIME_MS + 1)).toEqual({ expired: 1 });
+    expect(store.getMultipart("alice", UPLOAD)).toBeUndefined();
+    expect(store.getMultipart("alice", young)).toBeDefined();
+    expect(store.listVersions("alice", partStoredName(UPLOAD, 1), 0)).toEqual([]);
+    expect(store.chunkKept("s1", sha(1))).toBe(false);
+    expect(store.getUsage("alice")).toEqual({ bytes: 0, files: 0 });
+    // Again (a retried command, or the next pass): nothing more goes.
+    expect(expire(T0_MS + MULTIPART_UPLOAD_LIFETIME_MS + 2)).toEqual({ expired: 0 });
+  });
+});

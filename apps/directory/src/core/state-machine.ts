@@ -51,6 +51,7 @@ import type {
   MultipartAbort,
   MultipartComplete,
   MultipartCreate,
+  MultipartExpire,
   Outcome,
   OutcomeOf,
   Outcomes,
@@ -132,6 +133,8 @@ function execute(tx: MetadataTx, index: number, command: Command): Result<Outcom
       return bucketVersioning(tx, command);
     case "deleteVersion":
       return deleteVersion(tx, index, command);
+    case "multipartExpire":
+      return multipartExpire(tx, index, command);
     default:
       return assertNever(command, "metadata command");
   }
@@ -915,6 +918,26 @@ function multipartAbort(
   enqueueNotices(tx, index, dropParts(tx, uid, partNames, command));
   tx.removeMultipart(uid, uploadId);
   return ok({ partsDropped: partNames.length });
+}
+
+function multipartExpire(
+  tx: MetadataTx,
+  index: number,
+  command: MultipartExpire,
+): Result<Outcomes["multipartExpire"]> {
+  const notices: GroupNotice[] = [];
+  let expired = 0;
+  for (const { uid, uploadId } of command.uploads) {
+    const deadlineMs = uploadDeadlineMs(uploadId);
+    if (tx.getMultipart(uid, uploadId) === undefined) continue;
+    if (deadlineMs === null || deadlineMs >= command.atMs) continue;
+    const partNames = openPartNames(tx, uid, uploadId);
+    notices.push(...dropParts(tx, uid, partNames, { atMs: command.atMs, forgetParts: true }));
+    tx.removeMultipart(uid, uploadId);
+    expired += 1;
+  }
+  enqueueNotices(tx, index, notices);
+  return ok({ expired });
 }
 
 /** The chunk list the listed parts make, in order, each part checked against the listing. */

@@ -114,6 +114,15 @@ export interface MetadataView {
     after: MultipartPosition | null,
     countMax: number,
   ): readonly MultipartRecord[];
+  /**
+   * Every user's open multipart uploads initiated at or before `beforeMs`, oldest first (by
+   * initiation, uid, id), after `after` (null: from the oldest), at most countMax.
+   */
+  multipartsInitiatedBefore(
+    beforeMs: number,
+    after: MultipartRecord | null,
+    countMax: number,
+  ): readonly MultipartRecord[];
   /** How many multipart uploads the user has open. */
   countMultiparts(uid: string): number;
   getAccessKey(accessKeyId: string): AccessKeyRecord | undefined;
@@ -207,6 +216,15 @@ export function compareMultipartPositions(
   right: MultipartPosition,
 ): number {
   return compareNames(left.name, right.name) || compareNames(left.uploadId, right.uploadId);
+}
+
+/** (initiatedAtMs, uid, uploadId): the order of multipartsInitiatedBefore. */
+export function compareMultipartAges(left: MultipartRecord, right: MultipartRecord): number {
+  return (
+    left.initiatedAtMs - right.initiatedAtMs ||
+    compareNames(left.uid, right.uid) ||
+    compareNames(left.uploadId, right.uploadId)
+  );
 }
 
 /** (name ascending, version descending): the order of listObjectVersions. */

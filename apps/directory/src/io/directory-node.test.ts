@@ -9,7 +9,12 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import type { ChunkRef, ResponseBody } from "@ftfs/protocol/core";
+import {
+  MULTIPART_UPLOAD_LIFETIME_MS,
+  partStoredName,
+  type ChunkRef,
+  type ResponseBody,
+} from "@ftfs/protocol/core";
 import type { RpcClient } from "@ftfs/protocol/io";
 import { EMPTY_SHA256, UPLOAD_DEADLINE_MS_DEFAULT } from "../core/index.ts";
 import { chunk, sha } from "../testing/fixtures.ts";
@@ -69,6 +74,9 @@ function commitBody(uid: string, name: string, uploadId: string, chunks: readonl
   const sha256 = bytes === 0 ? EMPTY_SHA256 : sha(bytes);
   return { uid, name, uploadId, bytes, sha256, chunks };
 }
+
+/** Polls, 50 ms apart, for the expiry pass (every 50 ms in the harness) to be seen. */
+const EXPIRY_POLLS_MAX = 100;
 
 describe("directory server", () => {
   test("connect creates the user once and names this node as primary", async () => {
@@ -204,6 +212,48 @@ describe("directory server", () => {
     const refused = await failure(client.call("commitUpload", commit));
     expect(refused.code).toBe("UPLOAD_EXPIRED");
     expect(refused.message).toContain("upload it again");
+  });
+
+  test("the primary aborts a multipart upload left open past its lifetime, parts and all", async () => {
+    const { client, clock } = await start();
+    await register(client, "s1a", fakeStorage().address);
+    await client.call("connect", { uid: "alice" });
+    await client.call("bucketCreate", { uid: "alice", bucket: "photos" });
+    const opened = (await client.call("multipartCreate", { uid: "alice", name: "/photos/big.bin" }))
+      .body;
+    const part = partStoredName(opened.uploadId, 1);
+    const placed = (await client.call("placeUpload", { uid: "alice", name: part, bytes: 10 })).body;
+    await client.call("commitUpload", {
+      ...commitBody("alice", part, placed.uploadId, [chunk(1, 10)]),
+      attrs: { md5: "0".repeat(32) },
+    });
+    const uploads = async () =>
+      (
+        await client.call("multipartList", {
+          uid: "alice",
+          bucket: "photos",
+          prefix: "",
+          countMax: 10,
+        })
+      ).body.uploads.length;
+    expect(await uploads()).toBe(1);
+    clock.nowMs += MULTIPART_UPLOAD_LIFETIME_MS - 1_000;
+    await Bun.sleep(200);
+    expect(await uploads()).toBe(1);
+    clock.nowMs += 2_000;
+    for (let polls = 0; (await uploads()) > 0; polls += 1) {
+      expect(polls).toBeLessThan(EXPIRY_POLLS_MAX);
+      await Bun.sleep(50);
+    }
+    // Its parts went with it: another one finds no upload to join.
+    const refused = await failure(
+      client.call("placeUpload", {
+        uid: "alice",
+        name: partStoredName(opened.uploadId, 2),
+        bytes: 10,
+      }),
+    );
+    expect(refused.code).toBe("NO_SUCH_UPLOAD");
   });
 
   test("an empty file commits with no chunks and the hash of nothing", async () => {

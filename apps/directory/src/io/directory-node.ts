@@ -97,6 +97,8 @@ export interface DirectoryNodeOptions {
   /** How long a storage group stays under its replication factor before it gets a spare. */
   readonly rereplicationGraceMs?: number;
   readonly groupCheckIntervalMs?: number;
+  /** How often the primary aborts expired multipart uploads (MULTIPART_EXPIRY_INTERVAL_MS). */
+  readonly multipartExpiryIntervalMs?: number;
   /** The disk failed under Raft: the process must go (main exits; tests may record it). */
   readonly onFatal?: (error: unknown) => void;
   /** Applied entries between Raft snapshots (default RAFT_COMPACT_EVERY_ENTRIES). */
@@ -387,6 +389,7 @@ export class DirectoryNode {
       keyring: this.keyring,
       rereplicationGraceMs: this.options.rereplicationGraceMs,
       groupCheckIntervalMs: this.options.groupCheckIntervalMs,
+      multipartExpiryIntervalMs: this.options.multipartExpiryIntervalMs,
       rebalanceBytesPerSecond: this.options.rebalanceBytesPerSecond,
     });
   }

@@ -9,6 +9,7 @@
 import {
   MULTIPART_UPLOAD_LIFETIME_MS,
   ok,
+  uploadDeadlineMs,
   uploadIdWithDeadline,
   type Op,
   type RequestBody,
@@ -18,9 +19,11 @@ import { chunkListSha256, type Logger, type Reply } from "@ftfs/protocol/io";
 import {
   listBucketUploads,
   listParts,
+  MULTIPART_EXPIRED_PER_COMMAND_MAX,
   noSuchUpload,
   partsToJoin,
   type MetadataView,
+  type MultipartRecord,
 } from "../core/index.ts";
 import type { DirectorySettings } from "./handlers.ts";
 import type { Proposer } from "./replicator.ts";
@@ -142,4 +145,37 @@ export async function onMultipartList(
   const page = listBucketUploads(context.store, uid, bucket, prefix, after ?? null, countMax);
   if (!page.ok) return page;
   return ok({ body: page.value });
+}
+
+/**
+ * Abort every multipart upload whose lifetime has ended (clients abandon uploads; their parts
+ * would hold space and quota forever), a command's worth at a time. The command checks each
+ * deadline again against its own time, so a primary whose clock runs ahead only proposes
+ * early; the replicas judge by the time in the log. Answers how many went.
+ */
+export async function expireMultiparts(
+  context: Pick<MultipartContext, "store" | "proposer" | "nowMs" | "logger">,
+): Promise<number> {
+  const atMs = context.nowMs();
+  let expired = 0;
+  let after: MultipartRecord | null = null;
+  for (;;) {
+    // Ids carry their deadline; an upload opened within the lifetime cannot be past it.
+    const page = context.store.multipartsInitiatedBefore(
+      atMs - MULTIPART_UPLOAD_LIFETIME_MS,
+      after,
+      MULTIPART_EXPIRED_PER_COMMAND_MAX,
+    );
+    const last = page.at(-1);
+    if (last === undefined) return expired;
+    after = last;
+    const uploads = page
+      .filter((record) => (uploadDeadlineMs(record.uploadId) ?? Number.POSITIVE_INFINITY) < atMs)
+      .map(({ uid, uploadId }) => ({ uid, uploadId }));
+    if (uploads.length === 0) continue;
+    const done = await context.proposer.propose({ type: "multipartExpire", uploads, atMs });
+    if (!done.ok) return expired; // not primary any more, or busy: the next pass retries
+    expired += done.value.expired;
+    context.logger.info("expired multipart uploads aborted", { count: done.value.expired });
+  }
 }

@@ -2,7 +2,8 @@
  * What only the directory primary runs, created when it starts serving and stopped when it
  * stops: the storage-group manager (with its periodic check and the TCP watch on each group's
  * primary), the outbox drainer that delivers notices to storage, the rebalancer, and the
- * reseal of access keys after a cluster-key rotation (access-keys.ts). A new
+ * reseal of access keys after a cluster-key rotation (access-keys.ts), and the abort of
+ * multipart uploads past their lifetime (multipart.ts). A new
  * primary's outbox starts only once the previous term's drainers have finished, so a group
  * never sees this term's notices overtaken by older ones.
  */
@@ -17,6 +18,7 @@ import {
 import {
   ACCESS_KEY_RESEAL_INTERVAL_MS,
   GROUP_CHECK_INTERVAL_MS,
+  MULTIPART_EXPIRY_INTERVAL_MS,
   REBALANCE_BYTES_PER_SECOND_DEFAULT,
   REBALANCE_RUN_BYTES_MAX,
   REREPLICATION_GRACE_MS_DEFAULT,
@@ -25,6 +27,7 @@ import {
 } from "../core/index.ts";
 import { resealAccessKeys } from "./access-keys.ts";
 import { GroupManager } from "./group-manager.ts";
+import { expireMultiparts } from "./multipart.ts";
 import type { PrimaryServices } from "./handlers.ts";
 import { OutboxDrainer } from "./outbox.ts";
 import { PrimaryWatch } from "./primary-watch.ts";
@@ -45,6 +48,7 @@ export interface PrimaryDutiesOptions {
   /** The operator's settings; undefined: the default. */
   readonly rereplicationGraceMs: number | undefined;
   readonly groupCheckIntervalMs: number | undefined;
+  readonly multipartExpiryIntervalMs: number | undefined;
   readonly rebalanceBytesPerSecond: number | undefined;
   /** The previous terms' duties, still finishing: the outbox waits for them. */
   readonly after: Promise<unknown>;
@@ -59,7 +63,9 @@ export class PrimaryDuties implements PrimaryServices {
   private readonly primaryWatch: PrimaryWatch;
   private readonly ticker: ReturnType<typeof setInterval>;
   private readonly resealTicker: ReturnType<typeof setInterval>;
+  private readonly expiryTicker: ReturnType<typeof setInterval>;
   private resealing: Promise<unknown> = Promise.resolve();
+  private expiring: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
   constructor(options: PrimaryDutiesOptions) {
@@ -109,6 +115,20 @@ export class PrimaryDuties implements PrimaryServices {
       if (!this.stopped) reseal();
     });
     this.resealTicker = setInterval(reseal, ACCESS_KEY_RESEAL_INTERVAL_MS);
+    let expiryRunning = false;
+    this.expiryTicker = setInterval(() => {
+      if (expiryRunning || this.stopped) return;
+      expiryRunning = true;
+      this.expiring = expireMultiparts({ store, proposer, nowMs, logger })
+        .catch((error: unknown) =>
+          logger.error("multipart upload expiry failed; the next pass retries", {
+            error: describeError(error),
+          }),
+        )
+        .finally(() => {
+          expiryRunning = false;
+        });
+    }, options.multipartExpiryIntervalMs ?? MULTIPART_EXPIRY_INTERVAL_MS);
     this.rebalancer = new Rebalancer({
       store,
       proposer,
@@ -128,9 +148,11 @@ export class PrimaryDuties implements PrimaryServices {
     this.stopped = true;
     clearInterval(this.ticker);
     clearInterval(this.resealTicker);
+    clearInterval(this.expiryTicker);
     this.primaryWatch.stop();
     return Promise.all([
       this.resealing,
+      this.expiring,
       this.groups.idle().then(() => this.outbox.stop(SHUTDOWN_FLUSH_TIMEOUT_MS)),
       this.rebalancer.stop(SHUTDOWN_FLUSH_TIMEOUT_MS),
     ]).then(() => undefined);

@@ -52,10 +52,14 @@ const MULTIPART_UPLOADS_TABLE = `CREATE TABLE IF NOT EXISTS multipart_uploads (
    ) WITHOUT ROWID`;
 const MULTIPART_UPLOADS_BY_NAME = `CREATE INDEX IF NOT EXISTS multipart_uploads_by_name
      ON multipart_uploads (uid, name, upload_id)`;
+/** Made on open (IF NOT EXISTS) for older files too: the expiry pass walks uploads by age. */
+const MULTIPART_UPLOADS_BY_AGE = `CREATE INDEX IF NOT EXISTS multipart_uploads_by_age
+     ON multipart_uploads (initiated_at_ms, uid, upload_id)`;
 
 export const SCHEMA_SQL: readonly string[] = [
   MULTIPART_UPLOADS_TABLE,
   MULTIPART_UPLOADS_BY_NAME,
+  MULTIPART_UPLOADS_BY_AGE,
   BUCKETS_TABLE,
   ACCESS_KEYS_TABLE,
   ACCESS_KEYS_BY_USER,

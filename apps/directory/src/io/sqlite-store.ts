@@ -495,6 +495,11 @@ function prepareStatements(db: Database) {
          AND (name > ?4 OR (name = ?4 AND upload_id > ?5))
        ORDER BY name, upload_id LIMIT ?6`,
     ),
+    multipartsInitiatedBefore: db.prepare<MultipartRow, [number, number, string, string, number]>(
+      `SELECT ${MULTIPART_COLUMNS} FROM multipart_uploads
+       WHERE initiated_at_ms <= ?1 AND (initiated_at_ms, uid, upload_id) > (?2, ?3, ?4)
+       ORDER BY initiated_at_ms, uid, upload_id LIMIT ?5`,
+    ),
     countMultiparts: db.prepare<{ count: number }, [string]>(
       "SELECT COUNT(*) AS count FROM multipart_uploads WHERE uid = ?",
     ),
@@ -771,6 +776,22 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
       prefix,
       prefixEnd(prefix),
       after?.name ?? "",
+      after?.uploadId ?? "",
+      countMax,
+    );
+    return rows.map(multipartFromRow);
+  }
+
+  multipartsInitiatedBefore(
+    beforeMs: number,
+    after: MultipartRecord | null,
+    countMax: number,
+  ): readonly MultipartRecord[] {
+    // From the oldest: before every time (-1), every uid and id ("").
+    const rows = this.sql.multipartsInitiatedBefore.all(
+      beforeMs,
+      after?.initiatedAtMs ?? -1,
+      after?.uid ?? "",
       after?.uploadId ?? "",
       countMax,
     );

@@ -109,6 +109,7 @@ export interface HarnessOptions {
 export const HARNESS_T0_MS = 1_700_000_000_000;
 const CHUNK_BYTES_TEST = 64 * 1024;
 const GROUP_CHECK_INTERVAL_MS_TEST = 20;
+const MULTIPART_EXPIRY_INTERVAL_MS_TEST = 50;
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "ftfs-dir-node-"));
@@ -128,6 +129,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ? {}
       : { rereplicationGraceMs: options.rereplicationGraceMs }),
     groupCheckIntervalMs: GROUP_CHECK_INTERVAL_MS_TEST,
+    multipartExpiryIntervalMs: MULTIPART_EXPIRY_INTERVAL_MS_TEST,
   });
   await until("the node of a group of one is primary", () => node.isPrimary);
   const client = await RpcClient.connect(node.address);
