@@ -1,7 +1,7 @@
 """PUTs aws-chunked bodies the way the AWS SDKs stream them, signed by botocore (the seed
 signature over the headers) with the chunk chain computed here by SigV4's rules: a signed body,
-an unsigned body with a CRC32 trailer, and two that must be refused (a changed chunk, a wrong
-trailing checksum). Prints each status and the objects read back, as JSON."""
+an unsigned body with a CRC32 trailer, a signed body with a signed CRC32 trailer, and three
+that must be refused (a changed chunk, a wrong trailing checksum, a forged trailer signature). Prints each status and the objects read back, as JSON."""
 import base64
 import binascii
 import datetime
@@ -70,6 +70,25 @@ def signed_chunks(body, seed, amz_date, corrupt=False):
     return out
 
 
+def signed_trailer(body, seed, amz_date, trailer_signature=None):
+    """Signed chunks, then a CRC32 trailer signed in the chain from the final chunk."""
+    date = amz_date[:8]
+    scope = f"{date}/{REGION}/s3/aws4_request"
+    chunks = signed_chunks(body, seed, amz_date)
+    final = chunks.rsplit(b"chunk-signature=", 1)[1][:64].decode()
+    crc = base64.b64encode(binascii.crc32(body).to_bytes(4, "big")).decode()
+    canonical = f"x-amz-checksum-crc32:{crc}\n"
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256-TRAILER", amz_date, scope, final, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    signature = trailer_signature or hmac.new(signing_key(date), to_sign.encode(), hashlib.sha256).hexdigest()
+    # The final chunk's CRLF gives way to the trailers.
+    return (
+        chunks[:-2]
+        + f"x-amz-checksum-crc32:{crc}\r\nx-amz-trailer-signature:{signature}\r\n\r\n".encode()
+    )
+
+
 def unsigned_trailer(body, seed, amz_date, checksum=None):
     crc = checksum or base64.b64encode(binascii.crc32(body).to_bytes(4, "big")).decode()
     out = b""
@@ -110,5 +129,14 @@ status, text = send(
     "STREAMING-UNSIGNED-PAYLOAD-TRAILER", lambda b, s, d: unsigned_trailer(b, s, d, "AAAAAA=="),
 )
 out["bad_checksum"] = [status, "BadDigest" in text]
+out["signed_trailer"] = send(
+    "PUT", "/ftfs/chunked/signed-trailer.bin", body, chunked_headers(body, True),
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", signed_trailer,
+)[0]
+status, text = send(
+    "PUT", "/ftfs/chunked/forged-trailer.bin", body, chunked_headers(body, True),
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", lambda b, s, d: signed_trailer(b, s, d, "0" * 64),
+)
+out["forged_trailer"] = [status, "SignatureDoesNotMatch" in text]
 out["sha256"] = hashlib.sha256(body).hexdigest()
 json.dump(out, sys.stdout)

@@ -408,11 +408,17 @@ test.skipIf(skip)(
     expect(out).toMatchObject({
       signed: 200,
       trailer: 200,
+      signed_trailer: 200,
       corrupt: [403, true],
       bad_checksum: [400, true],
+      forged_trailer: [403, true],
     });
     await withAdmin(async (admin) => {
-      for (const key of ["chunked/signed.bin", "chunked/trailer.bin"]) {
+      for (const key of [
+        "chunked/signed.bin",
+        "chunked/trailer.bin",
+        "chunked/signed-trailer.bin",
+      ]) {
         const parts: Uint8Array[] = [];
         await admin.getObject("alice", { bucket: "ftfs", key }, (chunk) => void parts.push(chunk));
         expect(sha256(Buffer.concat(parts))).toBe(out.sha256 as string);
@@ -424,6 +430,7 @@ test.skipIf(skip)(
         countMax: 10,
       });
       expect(listed.objects.map((object) => object.key)).toEqual([
+        "chunked/signed-trailer.bin",
         "chunked/signed.bin",
         "chunked/trailer.bin",
       ]);

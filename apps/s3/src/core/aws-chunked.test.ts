@@ -5,6 +5,7 @@
  * over. CRC-32 and CRC-32C match their standard check values.
  */
 import { describe, expect, test } from "bun:test";
+import { createHash, createHmac } from "node:crypto";
 import { NODE_HASHES } from "@ftfs/protocol/io";
 import { AwsChunkedDecoder, trailerValues } from "./aws-chunked.ts";
 import { Crc } from "./checksums.ts";
@@ -146,6 +147,78 @@ describe("aws-chunked", () => {
       expect(decoder.end()).toBeNull();
       expect(new TextDecoder().decode(Buffer.concat(parts))).toBe("hello aws-chunked");
       expect(trailerValues(decoder.trailers).get("x-amz-checksum-crc32")).toBe(crc.base64());
+    }
+  });
+});
+
+/**
+ * The trailer signature of AWS's example, computed here with node:crypto from the documented
+ * string to sign (AWS4-HMAC-SHA256-TRAILER, the date, the scope, the final chunk's signature,
+ * and the SHA-256 of the trailers as sorted `name:value\n` lines), apart from the gateway's code.
+ */
+function exampleTrailerSignature(canonical: string): string {
+  const hmac = (key: Buffer | string, text: string) =>
+    createHmac("sha256", key).update(text).digest();
+  const signingKey = ["20130524", "us-east-1", "s3", "aws4_request"].reduce<Buffer | string>(
+    (key, part) => hmac(key, part),
+    `AWS4${SECRET}`,
+  );
+  const stringToSign = [
+    "AWS4-HMAC-SHA256-TRAILER",
+    "20130524T000000Z",
+    "20130524/us-east-1/s3/aws4_request",
+    SIGNATURES[2],
+    createHash("sha256").update(canonical).digest("hex"),
+  ].join("\n");
+  return hmac(signingKey, stringToSign).toString("hex");
+}
+
+function signedTrailerDecoder(): AwsChunkedDecoder {
+  const request = exampleRequest();
+  const claim = readSignatureClaim(request);
+  if (!claim.ok || claim.value === null) throw new Error("no claim");
+  const verified = verifySignature(request, claim.value, {
+    secret: SECRET,
+    region: "us-east-1",
+    nowMs: 1_369_353_600_000,
+    hashes: NODE_HASHES,
+  });
+  if (!verified.ok) throw new Error(verified.error.message);
+  return new AwsChunkedDecoder({ signed: verified.value, hashes: NODE_HASHES, trailer: true });
+}
+
+describe("signed trailers", () => {
+  const crc = new Crc("crc32c");
+  crc.update(new Uint8Array(66_560).fill(97));
+  const checksumLine = `x-amz-checksum-crc32c:${crc.base64()}`;
+  const withTrailers = (lines: readonly string[]) =>
+    Buffer.concat([
+      ...chunk(65_536, SIGNATURES[0] ?? ""),
+      ...chunk(1_024, SIGNATURES[1] ?? ""),
+      encoder.encode(`0;chunk-signature=${SIGNATURES[2]}\r\n`),
+      encoder.encode(lines.map((line) => `${line}\r\n`).join("")),
+      encoder.encode("\r\n"),
+    ]);
+  const signature = exampleTrailerSignature(`${checksumLine}\n`);
+
+  test("trailers signed in the chain from the final chunk decode, however split", () => {
+    const body = withTrailers([checksumLine, `x-amz-trailer-signature:${signature}`]);
+    for (const size of [1, 1000, body.length]) {
+      expect(decode(signedTrailerDecoder(), body, size)).toBe(66_560);
+    }
+  });
+
+  test("a trailer changed, a signature changed or missing is refused", () => {
+    const other = `x-amz-checksum-crc32c:AAAAAA==`;
+    const forged = signature.replace(/^./, signature.startsWith("0") ? "1" : "0");
+    for (const lines of [
+      [other, `x-amz-trailer-signature:${signature}`],
+      [checksumLine, `x-amz-trailer-signature:${forged}`],
+      [checksumLine],
+    ]) {
+      expect(decode(signedTrailerDecoder(), withTrailers(lines), 4096)).toBe(
+        "SignatureDoesNotMatch",
+      );
     }
   });
 });

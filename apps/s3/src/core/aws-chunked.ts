@@ -11,7 +11,12 @@
 
 import type { Hashes } from "@ftfs/protocol/core";
 import { s3Error, type S3Error } from "./s3-error.ts";
-import { chunkSignature, EMPTY_PAYLOAD_SHA256, type VerifiedSignature } from "./sigv4.ts";
+import {
+  chunkSignature,
+  EMPTY_PAYLOAD_SHA256,
+  trailerSignature,
+  type VerifiedSignature,
+} from "./sigv4.ts";
 
 /** A chunk header line (size, signature) is short; a longer one is not aws-chunked. */
 const CHUNK_HEADER_BYTES_MAX = 256;
@@ -19,6 +24,8 @@ const CHUNK_HEADER_BYTES_MAX = 256;
 export const AWS_CHUNK_BYTES_MAX = 16 * 1024 * 1024;
 /** Trailing headers: a few checksums and their signature. */
 const TRAILER_BYTES_MAX = 4096;
+/** The trailing header that signs the others in a signed body. */
+const TRAILER_SIGNATURE_HEADER = "x-amz-trailer-signature";
 
 export interface ChunkedOptions {
   /** The request's checked signature: chunks are signed in a chain from it. Null: unsigned. */
@@ -156,12 +163,26 @@ export class AwsChunkedDecoder {
     if (line === "") {
       if (this.trailers.length === 0) return "next"; // the CRLF that ends the last chunk
       this.phase = "done";
-      return "next";
+      return this.checkTrailerSignature();
     }
     if (this.trailers.join("").length + line.length > TRAILER_BYTES_MAX) {
       return malformed("trailing headers are too long");
     }
     this.trailers.push(line);
+    return "next";
+  }
+
+  /** A signed body's trailers must carry their signature, chained from the final chunk's. */
+  private checkTrailerSignature(): "next" | S3Error {
+    const { signed, hashes } = this.options;
+    if (signed === null) return "next";
+    const values = trailerValues(this.trailers);
+    const claimed = values.get(TRAILER_SIGNATURE_HEADER);
+    values.delete(TRAILER_SIGNATURE_HEADER);
+    const expected = trailerSignature(signed, this.previousSignature, values, hashes);
+    if (claimed !== expected) {
+      return s3Error("SignatureDoesNotMatch", "the trailing headers' signature does not match");
+    }
     return "next";
   }
 

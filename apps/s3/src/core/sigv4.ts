@@ -16,6 +16,8 @@ import { s3Fail, s3Ok, type S3Result } from "./s3-error.ts";
 
 export const SIGV4_ALGORITHM = "AWS4-HMAC-SHA256";
 const CHUNK_ALGORITHM = "AWS4-HMAC-SHA256-PAYLOAD";
+/** What a signed aws-chunked body's trailing headers are signed as (trailerSignature). */
+const TRAILER_ALGORITHM = "AWS4-HMAC-SHA256-TRAILER";
 const SCOPE_TERMINATOR = "aws4_request";
 const SERVICE = "s3";
 /** The payload hash a client may name instead of hashing the body (presigned URLs always do). */
@@ -294,6 +296,31 @@ export function chunkSignature(
     previousSignature,
     EMPTY_PAYLOAD_SHA256,
     chunkSha256Hex,
+  ].join("\n");
+  return toHex(hashes.hmacSha256(verified.signingKey, utf8(stringToSign)));
+}
+
+/**
+ * The signature of a signed aws-chunked body's trailing headers: it signs the final chunk's
+ * signature and the SHA-256 (hex) of the trailers as `name:value\n` lines, names lowercased
+ * and sorted, the signature's own line left out.
+ */
+export function trailerSignature(
+  verified: VerifiedSignature,
+  finalChunkSignature: string,
+  trailers: ReadonlyMap<string, string>,
+  hashes: Hashes,
+): string {
+  const canonical = [...trailers]
+    .sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))
+    .map(([name, value]) => `${name}:${value}\n`)
+    .join("");
+  const stringToSign = [
+    TRAILER_ALGORITHM,
+    verified.claim.amzDate,
+    credentialScope(verified.claim),
+    finalChunkSignature,
+    toHex(hashes.sha256(utf8(canonical))),
   ].join("\n");
   return toHex(hashes.hmacSha256(verified.signingKey, utf8(stringToSign)));
 }
