@@ -5,7 +5,7 @@
  * rather than doing something else.
  */
 
-import { parseQuery } from "./sigv4.ts";
+import { parseQuery } from "@ftfs/protocol/core";
 
 export type S3Operation =
   | "ListBuckets"

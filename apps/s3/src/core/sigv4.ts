@@ -11,26 +11,34 @@
  */
 
 import { utcMs } from "./dates.ts";
-import { constantTimeEqual, utf8, type Hashes } from "@ftfs/protocol/core";
+import {
+  constantTimeEqual,
+  EMPTY_PAYLOAD_SHA256,
+  parseQuery,
+  SIGV4_ALGORITHM,
+  type SigV4Request,
+  sigV4CanonicalRequest,
+  sigV4CredentialScope,
+  sigV4RequestSignature,
+  sigV4SigningKey,
+  UNSIGNED_PAYLOAD,
+  utf8,
+  type Hashes,
+} from "@ftfs/protocol/core";
 import { s3Fail, s3Ok, type S3Result } from "./s3-error.ts";
 
-export const SIGV4_ALGORITHM = "AWS4-HMAC-SHA256";
 const CHUNK_ALGORITHM = "AWS4-HMAC-SHA256-PAYLOAD";
 /** What a signed aws-chunked body's trailing headers are signed as (trailerSignature). */
 const TRAILER_ALGORITHM = "AWS4-HMAC-SHA256-TRAILER";
+/** What a credential's scope ends with: /s3/aws4_request (sigV4CredentialScope). */
+const SCOPE_SERVICE = "s3";
 const SCOPE_TERMINATOR = "aws4_request";
-const SERVICE = "s3";
-/** The payload hash a client may name instead of hashing the body (presigned URLs always do). */
-export const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
 /** A body sent as aws-chunked, each chunk signed in a chain from the request's signature. */
 export const STREAMING_SIGNED_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
 /** As above, with trailing headers (checksums) after the last chunk. */
 export const STREAMING_SIGNED_PAYLOAD_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
 /** aws-chunked without chunk signatures, checksums in trailers (SDKs' default over TLS). */
 export const STREAMING_UNSIGNED_PAYLOAD_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
-/** SHA-256 of no bytes, in hex: the payload hash of an empty body. */
-export const EMPTY_PAYLOAD_SHA256 =
-  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /** S3 refuses a request signed more than this far from its own clock (either way). */
 export const SIGV4_CLOCK_SKEW_MS_MAX = 15 * 60_000;
@@ -41,15 +49,7 @@ const SIGNED_HEADERS_MAX = 64;
 const ACCESS_KEY_ID_CHARS_MAX = 128;
 
 /** A request as it arrived: method, path and query exactly as sent, headers by lower name. */
-export interface ArrivedRequest {
-  readonly method: string;
-  /** The path as sent, still percent-encoded, without the query. */
-  readonly rawPath: string;
-  /** The query as sent, without the `?`. */
-  readonly rawQuery: string;
-  /** Lowercase header names; a header sent more than once, its values joined by ",". */
-  readonly headers: ReadonlyMap<string, string>;
-}
+export type ArrivedRequest = SigV4Request;
 
 /** What a request claims about its signature, before it is checked. */
 export interface SignatureClaim {
@@ -187,8 +187,8 @@ function buildClaim(
     return malformed("the access key id is empty or too long");
   }
   if (!/^[0-9]{8}$/.test(scopeDate)) return malformed("the credential's date must be YYYYMMDD");
-  if (service !== SERVICE || terminator !== SCOPE_TERMINATOR) {
-    return malformed(`the credential's scope must end in /${SERVICE}/${SCOPE_TERMINATOR}`);
+  if (service !== SCOPE_SERVICE || terminator !== SCOPE_TERMINATOR) {
+    return malformed(`the credential's scope must end in /${SCOPE_SERVICE}/${SCOPE_TERMINATOR}`);
   }
   if (region === "") return malformed("the credential names no region");
   if (amzDateMs(amzDate) === null) return malformed("x-amz-date must be YYYYMMDD'T'HHMMSS'Z'");
@@ -259,16 +259,19 @@ export function verifySignature(
     }
   }
   const { hashes } = options;
-  const scope = credentialScope(claim);
-  const canonical = canonicalRequest(request, claim);
-  const stringToSign = [
-    SIGV4_ALGORITHM,
+  const canonical = sigV4CanonicalRequest(request, {
+    signedHeaders: claim.signedHeaders,
+    payloadHash: claim.payloadHash,
+    presigned: claim.expiresSeconds !== null,
+  });
+  const signingKey = sigV4SigningKey(options.secret, claim.scopeDate, claim.region, hashes);
+  const expected = sigV4RequestSignature(
+    signingKey,
     claim.amzDate,
-    scope,
-    toHex(hashes.sha256(utf8(canonical))),
-  ].join("\n");
-  const signingKey = deriveSigningKey(options.secret, claim.scopeDate, claim.region, hashes);
-  const expected = toHex(hashes.hmacSha256(signingKey, utf8(stringToSign)));
+    credentialScope(claim),
+    canonical,
+    hashes,
+  );
   if (!constantTimeEqual(utf8(expected), utf8(claim.signature))) {
     return s3Fail(
       "SignatureDoesNotMatch",
@@ -326,96 +329,7 @@ export function trailerSignature(
 }
 
 function credentialScope(claim: SignatureClaim): string {
-  return `${claim.scopeDate}/${claim.region}/${SERVICE}/${SCOPE_TERMINATOR}`;
-}
-
-function deriveSigningKey(
-  secret: string,
-  date: string,
-  region: string,
-  hashes: Hashes,
-): Uint8Array {
-  const dateKey = hashes.hmacSha256(utf8(`AWS4${secret}`), utf8(date));
-  const regionKey = hashes.hmacSha256(dateKey, utf8(region));
-  const serviceKey = hashes.hmacSha256(regionKey, utf8(SERVICE));
-  return hashes.hmacSha256(serviceKey, utf8(SCOPE_TERMINATOR));
-}
-
-/** The canonical request: what the client hashed and signed. */
-export function canonicalRequest(request: ArrivedRequest, claim: SignatureClaim): string {
-  const presigned = claim.expiresSeconds !== null;
-  const query = parseQuery(request.rawQuery)
-    .filter(([key]) => !(presigned && key.toLowerCase() === "x-amz-signature"))
-    .map(([key, value]) => [uriEncode(key), uriEncode(value)] as const)
-    .sort(([a, x], [b, y]) => compareAscii(a, b) || compareAscii(x, y))
-    .map(([key, value]) => `${key}=${value}`)
-    .join("&");
-  const headers = [...claim.signedHeaders]
-    .sort(compareAscii)
-    .map((name) => `${name}:${canonicalHeaderValue(request.headers.get(name) ?? "")}\n`)
-    .join("");
-  return [
-    request.method,
-    canonicalPath(request.rawPath),
-    query,
-    headers,
-    [...claim.signedHeaders].sort(compareAscii).join(";"),
-    claim.payloadHash,
-  ].join("\n");
-}
-
-/** S3's canonical URI: each segment decoded, then encoded once (S3 never encodes twice). */
-function canonicalPath(rawPath: string): string {
-  if (rawPath === "") return "/";
-  return rawPath
-    .split("/")
-    .map((segment) => uriEncode(safeDecode(segment)))
-    .join("/");
-}
-
-/** Header values as signed: trimmed, runs of spaces folded to one. */
-function canonicalHeaderValue(value: string): string {
-  return value.trim().replace(/\s+/g, " ");
-}
-
-/** Query pairs decoded, in arrival order; `key` alone is `key=`. */
-export function parseQuery(rawQuery: string): Array<readonly [string, string]> {
-  if (rawQuery === "") return [];
-  return rawQuery
-    .split("&")
-    .filter((part) => part !== "")
-    .map((part) => {
-      const equals = part.indexOf("=");
-      const key = equals < 0 ? part : part.slice(0, equals);
-      const value = equals < 0 ? "" : part.slice(equals + 1);
-      return [safeDecode(key), safeDecode(value)] as const;
-    });
-}
-
-/** A malformed escape is taken literally: the signature check then refuses the request. */
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-/** RFC 3986 encoding as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ as %XX, uppercase. */
-export function uriEncode(text: string): string {
-  let out = "";
-  for (const byte of utf8(text)) {
-    const char = String.fromCharCode(byte);
-    out += /[A-Za-z0-9\-_.~]/.test(char)
-      ? char
-      : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return out;
-}
-
-/** Byte order of ASCII strings (SigV4 sorts by code point, not by locale). */
-function compareAscii(left: string, right: string): number {
-  return left < right ? -1 : left > right ? 1 : 0;
+  return sigV4CredentialScope(claim.scopeDate, claim.region);
 }
 
 function toHex(bytes: Uint8Array): string {
@@ -431,3 +345,5 @@ export function amzDateMs(amzDate: string): number | null {
   const [year, month, day, hour, minute, second] = match.slice(1).map(Number);
   return utcMs(year, month, day, hour, minute, second);
 }
+
+export { EMPTY_PAYLOAD_SHA256, SIGV4_ALGORITHM, UNSIGNED_PAYLOAD };

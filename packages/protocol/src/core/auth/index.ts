@@ -3,3 +3,4 @@ export * from "./bytes.ts";
 export * from "./scram.ts";
 export * from "./session-token.ts";
 export * from "./acts-for.ts";
+export * from "./sigv4.ts";
