@@ -23,7 +23,7 @@ import {
   type Keyring,
 } from "@ftfs/protocol/io";
 import { FtfsClient } from "@ftfs/client";
-import { S3Gateway } from "./io/gateway.ts";
+import { GATEWAY_CHUNKS_IN_FLIGHT, GATEWAY_GC_INTERVAL_BYTES, S3Gateway } from "./io/gateway.ts";
 
 const PROGRAM = "ftfs-s3";
 const EXIT_USAGE = 2;
@@ -106,6 +106,8 @@ async function main(): Promise<void> {
     directories: config.cluster,
     credentials: { kind: "node", node: `s3-${config.port}`, keyring: config.keyring },
     ...(config.tls === null ? {} : { tls: config.tls.client }),
+    chunksInFlight: GATEWAY_CHUNKS_IN_FLIGHT,
+    gcIntervalBytes: GATEWAY_GC_INTERVAL_BYTES,
   });
   const gateway = await S3Gateway.start({
     hostname: config.hostname,

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { DEV_DIRECTORY_ADDRESSES, FtfsError } from "@ftfs/protocol/core";
 import { Keyring, UsageError, type ClientCredentials, type ClientTls } from "@ftfs/protocol/io";
 import { parseClusterList, type GlobalOptions } from "../core/args.ts";
-import { CLI_READ_GC_INTERVAL_BYTES } from "@ftfs/client";
+import { CLI_GC_INTERVAL_BYTES } from "@ftfs/client";
 import { FtfsClient } from "@ftfs/client";
 import type { RetryObserver } from "@ftfs/client";
 import { loadSession, type Env, type Session } from "./session.ts";
@@ -86,7 +86,7 @@ export class CliState {
       client = new FtfsClient({
         directories: addresses,
         onRetry: this.retryReporter(),
-        gcIntervalBytes: CLI_READ_GC_INTERVAL_BYTES,
+        gcIntervalBytes: CLI_GC_INTERVAL_BYTES,
         credentials,
         tls: this.tlsFor(options),
       });

@@ -61,13 +61,13 @@ export const CLIENT_PRIMARY_REDIRECTS_MAX = 4;
 export const CLIENT_SAME_NODE_RETRIES_MAX = 3;
 
 /**
- * The CLI asks for a garbage collection after each this many bytes read. A read's chunk
+ * The CLI asks for a garbage collection after each this many bytes moved. A transfer's chunk
  * payloads become garbage as soon as they are written out, but the collector lets a few
  * hundred MiB of them pile up before it runs; one collection per 32 MiB (about 10 ms) holds a
  * 1 GiB read to about half the memory for a few percent of its time. Off (0) in the library
  * by default: a process running many clients (the bench) must not collect that often.
  */
-export const CLI_READ_GC_INTERVAL_BYTES = 32 * 1024 * 1024;
+export const CLI_GC_INTERVAL_BYTES = 32 * 1024 * 1024;
 
 /**
  * How often `ftfs rebalance` asks for its run's progress. A run lasts seconds to minutes; twice

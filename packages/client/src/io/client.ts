@@ -39,7 +39,7 @@ import {
 import { mergeStatus, type ClusterStatus, type StatusAnswer } from "../core/status.ts";
 import { mergeOwned, type StoredFile } from "../core/storage-listing.ts";
 import { memorySource, openFileSource, type ByteSource } from "./byte-source.ts";
-import type { TransferContext } from "./transfer-context.ts";
+import { collector, type TransferContext } from "./transfer-context.ts";
 import { DirectoryClient } from "./directory.ts";
 import {
   runDownload,
@@ -80,8 +80,8 @@ export interface FtfsClientOptions {
   /** Told of every retry (the CLI prints them under FTFS_DEBUG; the bench counts them). */
   readonly onRetry?: RetryObserver | undefined;
   /**
-   * Collect garbage after each this many bytes read (default 0: never). The CLI sets
-   * CLI_READ_GC_INTERVAL_BYTES, since it runs one transfer per process and is judged by RSS.
+   * Collect garbage after each this many bytes moved by all the client's transfers (default
+   * 0: never; see collector). The CLI sets CLI_GC_INTERVAL_BYTES, the S3 gateway its own.
    */
   readonly gcIntervalBytes?: number;
   /** Share connections with other clients (the bench); closed by its owner, not by close(). */
@@ -126,7 +126,7 @@ export class FtfsClient {
       chunkTimeoutMs: options.chunkTimeoutMs ?? CLIENT_CHUNK_TIMEOUT_MS,
       retryDeadlineMs,
       observer: options.onRetry,
-      gcIntervalBytes: options.gcIntervalBytes ?? 0,
+      moved: collector(options.gcIntervalBytes ?? 0),
     };
   }
 

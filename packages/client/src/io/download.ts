@@ -64,8 +64,15 @@ export async function runDownload(
     observer: context.observer,
   };
   try {
-    const gc = collector(context.gcIntervalBytes);
-    await streamChunks(context.chunksInFlight, transfer, manifest, sink, gc, progress, range);
+    await streamChunks(
+      context.chunksInFlight,
+      transfer,
+      manifest,
+      sink,
+      context.moved,
+      progress,
+      range,
+    );
   } finally {
     abort.abort(); // on failure, stops fetches still retrying ahead of the one that failed
   }
@@ -96,7 +103,9 @@ async function streamChunks(
       `${manifest.name} v${manifest.version}'s chunk list is damaged`,
     );
   }
-  if (range !== undefined) return streamRange(window, transfer, manifest, sink, range);
+  if (range !== undefined) {
+    return streamRange(window, transfer, manifest, sink, afterChunk, range);
+  }
   const fileHash = joined ? null : new Bun.CryptoHasher("sha256");
   let doneBytes = 0;
   progress?.({ doneBytes, totalBytes: manifest.bytes, chunks: refs.length });
@@ -153,6 +162,7 @@ async function streamRange(
   transfer: ChunkTransferOptions,
   manifest: Manifest,
   sink: ChunkSink,
+  afterChunk: (bytes: number) => void,
   range: ByteRange,
 ): Promise<void> {
   if (range.start < 0 || range.end < range.start || range.end >= manifest.bytes) {
@@ -175,17 +185,6 @@ async function streamRange(
     const piece = wanted[index];
     if (piece === undefined) throw new FtfsError("INTERNAL", "read window underrun");
     await sink(bytes.subarray(piece.from, piece.to));
+    afterChunk(bytes.length);
   });
-}
-
-/** Counts bytes read and collects garbage after every `intervalBytes` of them (0: never). */
-function collector(intervalBytes: number): (bytes: number) => void {
-  if (intervalBytes <= 0) return () => undefined;
-  let sinceBytes = 0;
-  return (bytes) => {
-    sinceBytes += bytes;
-    if (sinceBytes < intervalBytes) return;
-    sinceBytes = 0;
-    Bun.gc(true);
-  };
 }

@@ -172,6 +172,7 @@ async function putAllChunks(
       const put: Promise<void> = putChunk(transfer, sha256Hex(bytes), bytes, owner, groupNames)
         .then((ref) => {
           refs[index] = ref;
+          context.moved(ref.bytes);
           doneBytes += ref.bytes;
           progress?.({ doneBytes, totalBytes: source.bytes, chunks: chunkCount });
         })
