@@ -34,6 +34,8 @@ const DEV_DEMO_ACCESS_KEY_FILE = join(DEV_DATA_ROOT, "demo.s3-key.json");
 const DEV_S3_LOG = join(DEV_DATA_ROOT, "s3.log");
 const DIRECTORY_BASE_PORT = 7101;
 const GROUP_BASE_PORT = { s1: 7111, s2: 7121 } as const;
+/** Each node's /metrics, /healthz and /readyz: its port plus this (7101 → 8101). */
+const HTTP_PORT_OFFSET = 1000;
 
 function devPorts(): Record<string, number> {
   const ids = clusterNodeIds({ directories: DEV_DIRECTORIES, groups: DEV_GROUPS });
@@ -46,6 +48,12 @@ function devPorts(): Record<string, number> {
     }
   }
   return ports;
+}
+
+function devHttpPorts(): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(devPorts()).map(([id, port]) => [id, port + HTTP_PORT_OFFSET]),
+  );
 }
 
 /**
@@ -110,12 +118,12 @@ function describeCluster(
 ): string {
   const rows = cluster.nodes.map(
     (node) =>
-      `  ${node.id.padEnd(5)} ${node.role.padEnd(10)} ${(node.group ?? "-").padEnd(4)} ${node.address.padEnd(16)} pid ${String(node.pid).padEnd(8)} log ${node.logPath}`,
+      `  ${node.id.padEnd(5)} ${node.role.padEnd(10)} ${(node.group ?? "-").padEnd(4)} ${node.address.padEnd(16)} ${`http://${node.httpAddress ?? "-"}/metrics`.padEnd(38)} pid ${String(node.pid).padEnd(8)} log ${node.logPath}`,
   );
   return [
     "FTFS local cluster is up.",
     "",
-    "  node  role       grp  address          process       log",
+    `  node  role       grp  address          ${"metrics (also /healthz, /readyz)".padEnd(38)} process       log`,
     ...rows,
     "",
     `data: ${DEV_DATA_ROOT}`,
@@ -155,6 +163,8 @@ async function main(): Promise<void> {
     groups: DEV_GROUPS,
     dataRoot: DEV_DATA_ROOT,
     ports: devPorts(),
+    statusHttp: true,
+    httpPorts: devHttpPorts(),
     keep: true,
     clusterKeyFile: DEV_CLUSTER_KEY_FILE,
   });

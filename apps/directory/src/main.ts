@@ -26,6 +26,8 @@ import {
   parseFlags,
   parseIntegerFlag,
   parseRateFlag,
+  HTTP_LISTEN_FLAG,
+  httpListenOf,
   parseSecurityFlags,
   SECURITY_FLAGS,
   securityOptions,
@@ -67,6 +69,7 @@ const FLAGS: readonly FlagSpec[] = [
     default: "",
   },
   { name: "expect", description: "directory nodes in the group: 1, 3 or 5", default: "1" },
+  HTTP_LISTEN_FLAG,
   {
     name: "chunk-bytes",
     description: "chunk size for uploads (e.g. 4MiB)",
@@ -114,6 +117,8 @@ const FLAGS: readonly FlagSpec[] = [
 export interface DirectoryConfig {
   readonly node: string;
   readonly listen: string;
+  /** Where /metrics, /healthz and /readyz are served; null: nowhere. */
+  readonly httpListen: string | null;
   readonly data: string;
   readonly join: readonly string[];
   readonly expect: number;
@@ -179,6 +184,7 @@ export function parseConfig(
   return {
     node,
     listen,
+    httpListen: httpListenOf(flags),
     data,
     join,
     expect,
@@ -215,6 +221,7 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
     return DirectoryNode.start({
       node: config.node,
       listen: config.listen,
+      ...(config.httpListen === null ? {} : { httpListen: config.httpListen }),
       store,
       chunkBytes: config.chunkBytes,
       logger,

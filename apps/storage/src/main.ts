@@ -16,6 +16,8 @@ import {
   parseDurationFlag,
   parseFlags,
   parseRateFlag,
+  HTTP_LISTEN_FLAG,
+  httpListenOf,
   parseSecurityFlags,
   SECURITY_FLAGS,
   securityOptions,
@@ -60,6 +62,7 @@ const FLAGS: readonly FlagSpec[] = [
     default: "false",
   },
   { name: "listen", description: "host:port for requests (TCP) and gossip (UDP)" },
+  HTTP_LISTEN_FLAG,
   { name: "data", description: "folder for chunks and owner references" },
   { name: "join", description: "directory addresses, comma-separated (TCP, and gossip seeds)" },
   {
@@ -109,10 +112,12 @@ function parseOptions(argv: readonly string[]): ParsedOptions | "help" {
   const maintenance = parseMaintenance(flags);
   const catchUpBytesPerSecond = rateFlag(flags, "catch-up-rate", CATCH_UP_BYTES_PER_SECOND_MIN);
   const security = parseSecurityFlags(flags);
+  const httpListen = httpListenOf(flags);
   const base = {
     node,
     ...membership,
     listen,
+    ...(httpListen === null ? {} : { httpListen }),
     dataDir,
     join,
     maintenance,

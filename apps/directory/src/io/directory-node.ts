@@ -24,6 +24,7 @@ import {
   type Op,
   type Result,
   type swim,
+  MetricsRegistry,
 } from "@ftfs/protocol/core";
 import {
   ClusterGossip,
@@ -32,6 +33,7 @@ import {
   nodeConnectOptions,
   RpcPool,
   RpcServer,
+  startStatusEndpoint,
   type ClientTls,
   type ConnectionLimits,
   type ConnectOptions,
@@ -39,7 +41,9 @@ import {
   type Handlers,
   type Logger,
   type ServerTls,
+  type StatusEndpoint,
 } from "@ftfs/protocol/io";
+import { registerDirectoryMetrics } from "./metrics.ts";
 import {
   QUOTA_BYTES_DEFAULT,
   QUOTA_FILES_DEFAULT,
@@ -97,6 +101,8 @@ export interface DirectoryNodeOptions {
   /** How long a storage group stays under its replication factor before it gets a spare. */
   readonly rereplicationGraceMs?: number;
   readonly groupCheckIntervalMs?: number;
+  /** Serve /metrics, /healthz and /readyz over HTTP here (host:port); absent: not served. */
+  readonly httpListen?: string;
   /** How often the primary aborts expired multipart uploads (MULTIPART_EXPIRY_INTERVAL_MS). */
   readonly multipartExpiryIntervalMs?: number;
   /** The disk failed under Raft: the process must go (main exits; tests may record it). */
@@ -132,6 +138,8 @@ export class DirectoryNode {
   /** How this node proves itself to other nodes. */
   private readonly connect: ConnectOptions;
   private readonly server: RpcServer;
+  private readonly metrics = new MetricsRegistry();
+  private readonly statusEndpoint: StatusEndpoint | null;
   private readonly listenHost: string;
   private readonly nowMs: () => number;
   private readonly deadAfterMs: number;
@@ -220,9 +228,27 @@ export class DirectoryNode {
       keyring,
       authenticateUser: directoryUserAuthenticator(keyring, this.store, this.nowMs),
       node: options.node,
+      metrics: this.metrics,
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
     });
+    registerDirectoryMetrics(this.metrics, {
+      term: () => this.term,
+      leader: () => this.isPrimary,
+      commitIndex: () => this.replicator?.commitIndex ?? 0,
+      appliedIndex: () => this.store.lastApplied(),
+      members: () => this.gossipReady?.members() ?? [],
+      groups: () => this.store.listGroups(),
+    });
+    this.statusEndpoint =
+      options.httpListen === undefined
+        ? null
+        : startStatusEndpoint({
+            listen: options.httpListen,
+            registry: this.metrics,
+            ready: () => this.replicator !== null && this.diskFull === null,
+            logger: this.logger,
+          });
     this.gossip = this.startGossip(keyring);
     const members = loadMembers(this.store);
     if (members !== null) this.startReplication(members);
@@ -568,6 +594,7 @@ export class DirectoryNode {
     this.pool.close();
     this.raftLog.close();
     this.store.close();
+    await this.statusEndpoint?.stop();
     await leaving;
     this.logger.info("stopped", {});
   }

@@ -16,7 +16,13 @@
 
 import { statfs } from "node:fs/promises";
 import { join } from "node:path";
-import { parseAddress, type GroupView, type Op, type swim } from "@ftfs/protocol/core";
+import {
+  MetricsRegistry,
+  parseAddress,
+  type GroupView,
+  type Op,
+  type swim,
+} from "@ftfs/protocol/core";
 import {
   ClusterGossip,
   RpcServer,
@@ -30,7 +36,10 @@ import {
   statelessUserAuthenticator,
   type Logger,
   type ServerTls,
+  startStatusEndpoint,
+  type StatusEndpoint,
 } from "@ftfs/protocol/io";
+import { registerStorageMetrics } from "./metrics.ts";
 import {
   GC_CONFIRM_TIMEOUT_MS,
   CATCH_UP_BYTES_PER_SECOND_DEFAULT,
@@ -59,6 +68,8 @@ export interface StorageNodeOptions {
   /** Started with `--spare`: the directory assigns the group. Excludes `group`. */
   readonly spare?: boolean;
   readonly listen: string;
+  /** Serve /metrics, /healthz and /readyz over HTTP here (host:port); absent: not served. */
+  readonly httpListen?: string;
   readonly dataDir: string;
   /** Directory addresses to heartbeat. */
   readonly join: readonly string[];
@@ -105,6 +116,7 @@ export class StorageNode {
   readonly chunks: ChunkStore;
   readonly refs: RefsStore;
   private readonly server: RpcServer;
+  private readonly statusEndpoint: StatusEndpoint | null;
   private readonly heartbeat: Heartbeat;
   private readonly replicator: Replicator;
   private readonly catchUp: CatchUp;
@@ -250,11 +262,13 @@ export class StorageNode {
       ),
       this.inFlight,
     );
+    const metrics = new MetricsRegistry();
     this.server = RpcServer.start({
       listen: options.listen,
       handlers,
       logger,
       node,
+      metrics,
       ...(options.clusterKey === undefined
         ? {}
         : {
@@ -266,6 +280,21 @@ export class StorageNode {
       ...(options.tls === undefined ? {} : { tls: options.tls }),
     });
     this.address = advertisedAddress(options.listen, this.server.port);
+    registerStorageMetrics(metrics, {
+      node,
+      usedBytes: () => chunks.usedBytes,
+      capacityBytes: () => chunks.capacityBytes,
+      view: () => this.heartbeat.view,
+    });
+    this.statusEndpoint =
+      options.httpListen === undefined
+        ? null
+        : startStatusEndpoint({
+            listen: options.httpListen,
+            registry: metrics,
+            ready: () => this.heartbeat.view !== null,
+            logger,
+          });
     this.heartbeat.start();
     logger.info("listening", {
       address: this.address,
@@ -360,6 +389,7 @@ export class StorageNode {
     this.replicator.close();
     await maintenanceStopped;
     this.refs.close();
+    await this.statusEndpoint?.stop();
     await leaving;
   }
 }

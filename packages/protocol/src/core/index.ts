@@ -19,3 +19,4 @@ export * from "./rate-limit.ts";
 export * from "./upload-id.ts";
 export * as swim from "./swim/index.ts";
 export * as raft from "./raft/index.ts";
+export * from "./metrics.ts";

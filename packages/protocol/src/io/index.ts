@@ -12,3 +12,4 @@ export * from "./primary-finder.ts";
 export * from "./rpc-client.ts";
 export * from "./rpc-server.ts";
 export * from "./security/index.ts";
+export * from "./status-http.ts";

@@ -14,6 +14,9 @@
 
 import type { Socket, TCPSocketListener } from "bun";
 import {
+  type Counter,
+  type Histogram,
+  type MetricsRegistry,
   ANONYMOUS,
   assertNever,
   CONNECTION_REQUESTS_IN_FLIGHT_MAX,
@@ -135,6 +138,47 @@ export interface RpcServerOptions {
    * limited) before RATE_LIMITED; null turns it off. Default RATE_LIMIT_*_DEFAULT.
    */
   readonly rateLimit?: RateLimitConfig | null;
+  /** Where requests, their latency and bytes are counted (a node's /metrics); none: not. */
+  readonly metrics?: MetricsRegistry;
+}
+
+/** The RPC server's metrics in a node's registry. */
+class RpcMetrics {
+  readonly requests: Counter;
+  readonly duration: Histogram;
+  readonly payloadBytes: Counter;
+
+  constructor(registry: MetricsRegistry, stats: ServerStats) {
+    this.requests = registry.counter(
+      "ftfs_rpc_requests_total",
+      "Requests this node answered, by operation and result code (ok, or the error's code).",
+      ["op", "code"],
+    );
+    this.duration = registry.histogram(
+      "ftfs_rpc_request_duration_seconds",
+      "Time from a request's arrival to its answer being queued, by operation.",
+      ["op"],
+    );
+    this.payloadBytes = registry.counter(
+      "ftfs_rpc_payload_bytes_total",
+      "File bytes carried by requests (in) and answers (out).",
+      ["direction"],
+    );
+    const connections = registry.gauge("ftfs_rpc_connections", "Client connections open now.");
+    const refused = registry.gauge(
+      "ftfs_rpc_refused_connections",
+      "Connections refused at a limit or closed for slowness, since the node started.",
+    );
+    const badFrames = registry.gauge(
+      "ftfs_rpc_rejected_streams",
+      "Connections closed for frames that do not decode or fail their MAC, since start.",
+    );
+    registry.collect(() => {
+      connections.set({}, stats.connections);
+      refused.set({}, stats.refusedConnections + stats.closedConnections);
+      badFrames.set({}, stats.badFrames + stats.authFailures);
+    });
+  }
 }
 
 export class RpcServer {
@@ -160,6 +204,7 @@ export class RpcServer {
   private readonly connections = new Set<ServerConnection>();
   private readonly perAddress = new Map<string, number>();
   private listener: TCPSocketListener<ChannelSlot> | null = null;
+  private readonly metrics: RpcMetrics | null;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
 
   private constructor(options: RpcServerOptions) {
@@ -172,6 +217,8 @@ export class RpcServer {
         ? { perSecond: RATE_LIMIT_PER_SECOND_DEFAULT, burst: RATE_LIMIT_BURST_DEFAULT }
         : options.rateLimit;
     this.rateLimiter = rateLimit === null ? null : new RateLimiter(rateLimit);
+    this.metrics =
+      options.metrics === undefined ? null : new RpcMetrics(options.metrics, this.stats);
     this.limits = connectionLimitsWith(options.limits);
     this.nodeName = options.node ?? "this node";
   }
@@ -358,7 +405,17 @@ export class RpcServer {
   async serve(connection: ServerConnection, frame: Frame, request: DecodedRequest): Promise<void> {
     this.stats.requests += 1;
     const channel = connection.channel;
+    const startedMs = performance.now();
     const answer = await this.dispatch(frame, request, connection);
+    if (this.metrics !== null) {
+      const { op } = request;
+      this.metrics.requests.inc({ op, code: answer.ok ? "ok" : answer.error.code });
+      this.metrics.duration.observe({ op }, (performance.now() - startedMs) / 1000);
+      this.metrics.payloadBytes.inc({ direction: "in" }, frame.payload.length);
+      if (answer.ok) {
+        this.metrics.payloadBytes.inc({ direction: "out" }, answer.value.payload?.length ?? 0);
+      }
+    }
     try {
       if (answer.ok) {
         const header = responseHeader(

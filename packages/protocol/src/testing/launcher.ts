@@ -67,6 +67,10 @@ export interface ClusterOptions {
   readonly nodeArgs?: readonly string[];
   /** TLS the launcher's own probes use, when `nodeArgs` make the nodes serve TLS. */
   readonly clientTls?: ClientTls;
+  /** Each node serves /metrics, /healthz and /readyz on a port of its own (httpAddress). */
+  readonly statusHttp?: boolean;
+  /** Fixed ports for statusHttp (the dev cluster): node id → port; others get free ones. */
+  readonly httpPorts?: Readonly<Record<string, number>>;
 }
 
 export class NodeProcess {
@@ -74,6 +78,8 @@ export class NodeProcess {
   readonly role: NodeRole;
   readonly group: string | null;
   readonly address: string;
+  /** Where the node serves /metrics (ClusterOptions.statusHttp); null: it does not. */
+  readonly httpAddress: string | null;
   readonly dataDir: string;
   readonly logPath: string;
   private readonly argv: readonly string[];
@@ -90,6 +96,7 @@ export class NodeProcess {
     role: NodeRole;
     group: string | null;
     address: string;
+    httpAddress?: string | null;
     dataDir: string;
     logPath: string;
     argv: readonly string[];
@@ -100,6 +107,7 @@ export class NodeProcess {
     this.role = init.role;
     this.group = init.group;
     this.address = init.address;
+    this.httpAddress = init.httpAddress ?? null;
     this.dataDir = init.dataDir;
     this.logPath = init.logPath;
     this.argv = init.argv;
@@ -358,10 +366,19 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
   const env = options.env ?? {};
   const allIds = [...ids.directories, ...ids.storage.map((node) => node.id), ...ids.spares];
   const security = await prepareSecurity(options, dataRoot, allIds);
+  const httpAddresses = new Map<string, string>();
+  if (options.statusHttp === true) {
+    for (const id of allIds) {
+      const port = options.httpPorts?.[id] ?? (await freePort());
+      httpAddresses.set(id, `${options.hostOf?.(id) ?? "127.0.0.1"}:${port}`);
+    }
+  }
   const securityArgs = (id: string): string[] => {
     const file = security.keyFileOf(id);
+    const http = httpAddresses.get(id);
     return [
       ...(file === null ? ["--insecure"] : ["--cluster-key-file", file]),
+      ...(http === undefined ? [] : ["--http-listen", http]),
       ...(options.nodeArgs ?? []),
     ];
   };
@@ -374,6 +391,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       role: "directory",
       group: null,
       address,
+      httpAddress: httpAddresses.get(id) ?? null,
       dataDir,
       logPath: join(dataRoot, `${id}.log`),
       env,
@@ -405,6 +423,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
         role: "storage",
         group,
         address,
+        httpAddress: httpAddresses.get(id) ?? null,
         dataDir,
         logPath: join(dataRoot, `${id}.log`),
         env,
@@ -435,6 +454,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
         role: "storage",
         group: null,
         address,
+        httpAddress: httpAddresses.get(id) ?? null,
         dataDir,
         logPath: join(dataRoot, `${id}.log`),
         env,

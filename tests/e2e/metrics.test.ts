@@ -1,0 +1,128 @@
+/**
+ * Every node serves /metrics, /healthz and /readyz when started with --http-listen. What they
+ * serve passes Debian's `promtool check metrics` (the Prometheus project's own linter), counts
+ * the requests a real upload made, shows each storage node's bytes and the one primary, and
+ * follows a failure: a storage backup killed with kill -9 leaves its group's in-sync count at
+ * the directory, and the dead node's endpoint stops answering. .ci/run installs prometheus
+ * (for promtool); without it this fails under CI=true.
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { startCluster, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
+import {
+  E2E_CHUNK_BYTES,
+  E2E_TEST_TIMEOUT_MS,
+  expectOk,
+  POLL_DEADLINE_MS,
+  POLL_INTERVAL_MS,
+  workspace,
+  type Workspace,
+} from "./helpers.ts";
+
+setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
+
+const PROMTOOL = "/usr/bin/promtool";
+const promtoolMissing = !existsSync(PROMTOOL);
+
+let cluster: LocalCluster;
+let ws: Workspace;
+
+beforeAll(async () => {
+  cluster = await startCluster({
+    directories: 1,
+    groups: [{ name: "s1", size: 3 }],
+    chunkBytes: E2E_CHUNK_BYTES,
+    statusHttp: true,
+  });
+  ws = await workspace();
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+  await rm(ws.folder, { recursive: true, force: true });
+});
+
+async function scrape(node: NodeProcess): Promise<string> {
+  const response = await fetch(`http://${node.httpAddress}/metrics`);
+  expect(response.status).toBe(200);
+  expect(response.headers.get("content-type")).toContain("text/plain; version=0.0.4");
+  return response.text();
+}
+
+/** The value of one sample (name and labels exactly as rendered), or null if absent. */
+function sample(text: string, series: string): number | null {
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? null : Number(line.slice(series.length + 1));
+}
+
+async function until<T>(what: string, probe: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + POLL_DEADLINE_MS;
+  for (;;) {
+    const value = await probe().catch(() => null);
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(POLL_INTERVAL_MS);
+  }
+}
+
+test.skipIf(promtoolMissing && process.env.CI !== "true")(
+  "every node's /metrics passes promtool, counts an upload, and shows the group; healthz and readyz answer",
+  async () => {
+    const env = { FTFS_CLUSTER: cluster.directoryAddresses.join(",") };
+    const bytes = crypto.getRandomValues(new Uint8Array(3 * E2E_CHUNK_BYTES + 5));
+    const file = await ws.file("metrics.bin", bytes);
+    expectOk(await ws.ftfs(["alice", "c"], { env }));
+    expectOk(await ws.ftfs(["alice", "a", file], { env }));
+    for (const node of cluster.nodes) {
+      const text = await scrape(node);
+      const lint = Bun.spawnSync([PROMTOOL, "check", "metrics"], { stdin: Buffer.from(text) });
+      expect({ node: node.id, code: lint.exitCode, problems: lint.stderr.toString() }).toEqual({
+        node: node.id,
+        code: 0,
+        problems: "",
+      });
+      expect((await fetch(`http://${node.httpAddress}/healthz`)).status).toBe(200);
+      const ready = await until(`${node.id} ready`, async () => {
+        const response = await fetch(`http://${node.httpAddress}/readyz`);
+        return response.status === 200 ? response : null;
+      });
+      expect(await ready.text()).toBe("ready\n");
+      expect(sample(text, "ftfs_process_resident_memory_bytes")).toBeGreaterThan(0);
+    }
+    const directory = await scrape(cluster.node("d1"));
+    expect(sample(directory, "ftfs_raft_leader")).toBe(1);
+    expect(sample(directory, 'ftfs_rpc_requests_total{op="commitUpload",code="ok"}')).toBe(1);
+    expect(sample(directory, 'ftfs_storage_group_in_sync_replicas{group="s1"}')).toBe(3);
+    expect(sample(directory, 'ftfs_gossip_members{state="alive"}')).toBe(4);
+    const storage = await Promise.all(
+      ["s1a", "s1b", "s1c"].map(async (id) => scrape(cluster.node(id))),
+    );
+    for (const text of storage) {
+      expect(sample(text, "ftfs_storage_used_bytes")).toBeGreaterThanOrEqual(3 * E2E_CHUNK_BYTES);
+      expect(sample(text, 'ftfs_rpc_payload_bytes_total{direction="in"}')).toBeGreaterThan(0);
+    }
+    expect(storage.map((text) => sample(text, "ftfs_storage_primary")).sort()).toEqual([0, 0, 1]);
+  },
+);
+
+test("a storage node killed with kill -9 leaves its group's in-sync count at the directory", async () => {
+  const primaries = await Promise.all(
+    ["s1a", "s1b", "s1c"].map(async (id) => ({ id, text: await scrape(cluster.node(id)) })),
+  );
+  const backup = primaries.find(({ text }) => sample(text, "ftfs_storage_primary") === 0)?.id;
+  expect(backup).toBeDefined();
+  const before = await scrape(cluster.node("d1"));
+  expect(sample(before, 'ftfs_storage_group_in_sync_replicas{group="s1"}')).toBe(3);
+  const killed = cluster.node(backup ?? "");
+  killed.kill("SIGKILL");
+  await until("s1 at 2 in-sync replicas", async () => {
+    const text = await scrape(cluster.node("d1"));
+    return sample(text, 'ftfs_storage_group_in_sync_replicas{group="s1"}') === 2 ? text : null;
+  });
+  const gone = await fetch(`http://${killed.httpAddress}/healthz`).then(
+    () => "answered",
+    () => "refused",
+  );
+  expect(gone).toBe("refused");
+});
