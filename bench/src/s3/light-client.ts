@@ -49,7 +49,7 @@ export class LightS3Client {
       { method, rawPath, rawQuery: "", headers },
       this.credentials,
       payloadHash,
-      Date.now(),
+      amzDateOf(Date.now()),
       NODE_HASHES,
     );
     const response = await fetch(`${this.endpoint}${rawPath}`, {
@@ -63,6 +63,14 @@ export class LightS3Client {
     }
     return response;
   }
+}
+
+/** YYYYMMDD'T'HHMMSS'Z' of an epoch time, as x-amz-date carries it. */
+function amzDateOf(epochMs: number): string {
+  return new Date(epochMs)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 /** Keys here are plain ASCII paths ("r0c1s/42"): each segment encoded as sent. */

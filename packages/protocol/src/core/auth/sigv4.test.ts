@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { NODE_HASHES } from "../../io/security/node-hashes.ts";
-import { amzDateOf, EMPTY_PAYLOAD_SHA256, signSigV4, uriEncode } from "./sigv4.ts";
+import { EMPTY_PAYLOAD_SHA256, signSigV4, uriEncode } from "./sigv4.ts";
 
 const CREDENTIALS = {
   accessKeyId: "AKIAIOSFODNN7EXAMPLE",
@@ -13,7 +13,7 @@ const CREDENTIALS = {
   region: "us-east-1",
 };
 /** The examples' time, 2013-05-24T00:00:00Z. */
-const SIGNED_AT_MS = 1_369_353_600_000;
+const SIGNED_AT = "20130524T000000Z";
 
 describe("signSigV4", () => {
   test("AWS's GET object example signs to AWS's signature", () => {
@@ -29,7 +29,7 @@ describe("signSigV4", () => {
       },
       CREDENTIALS,
       EMPTY_PAYLOAD_SHA256,
-      SIGNED_AT_MS,
+      SIGNED_AT,
       NODE_HASHES,
     );
     expect(signed).toEqual({
@@ -40,10 +40,6 @@ describe("signSigV4", () => {
       "x-amz-date": "20130524T000000Z",
       "x-amz-content-sha256": EMPTY_PAYLOAD_SHA256,
     });
-  });
-
-  test("x-amz-date is the UTC second of the time", () => {
-    expect(amzDateOf(SIGNED_AT_MS + 61_999)).toBe("20130524T000101Z");
   });
 
   test("URI encoding keeps only the unreserved characters", () => {

@@ -101,17 +101,17 @@ export interface SigV4Credentials {
 }
 
 /**
- * The headers that sign `request` (which must carry its host header) at `atMs`: x-amz-date,
- * x-amz-content-sha256 and the Authorization covering every header given and those two.
+ * The headers that sign `request` (which must carry its host header) at `amzDate`
+ * (YYYYMMDD'T'HHMMSS'Z', UTC; the caller reads the clock): x-amz-date, x-amz-content-sha256
+ * and the Authorization covering every header given and those two.
  */
 export function signSigV4(
   request: SigV4Request,
   credentials: SigV4Credentials,
   payloadHash: string,
-  atMs: number,
+  amzDate: string,
   hashes: Hashes,
 ): Record<"authorization" | "x-amz-date" | "x-amz-content-sha256", string> {
-  const amzDate = amzDateOf(atMs);
   const scopeDate = amzDate.slice(0, 8);
   const headers = new Map(request.headers);
   headers.set("x-amz-date", amzDate);
@@ -131,14 +131,6 @@ export function signSigV4(
     "x-amz-date": amzDate,
     "x-amz-content-sha256": payloadHash,
   };
-}
-
-/** YYYYMMDD'T'HHMMSS'Z' of an epoch time, as x-amz-date carries it. */
-export function amzDateOf(epochMs: number): string {
-  return new Date(epochMs)
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}/, "");
 }
 
 /** S3's canonical URI: each segment decoded, then encoded once (S3 never encodes twice). */
