@@ -30,6 +30,8 @@ const DEV_GROUPS = [
 const DEV_DIRECTORIES = 3;
 /** The S3 gateway's address, and the demo user's access key (made once, kept, mode 0600). */
 const DEV_S3_LISTEN = "127.0.0.1:7180";
+/** The gateway's /metrics, /healthz and /readyz, as the nodes' (port + 1000). */
+const DEV_S3_HTTP_LISTEN = "127.0.0.1:8180";
 const DEV_DEMO_ACCESS_KEY_FILE = join(DEV_DATA_ROOT, "demo.s3-key.json");
 const DEV_S3_LOG = join(DEV_DATA_ROOT, "s3.log");
 const DIRECTORY_BASE_PORT = 7101;
@@ -106,6 +108,7 @@ async function startGateway(cluster: LocalCluster): Promise<Bun.Subprocess> {
     cluster: cluster.directoryAddresses,
     clusterKeyFile: DEV_CLUSTER_KEY_FILE,
     logFile: DEV_S3_LOG,
+    httpListen: DEV_S3_HTTP_LISTEN,
     env: { FTFS_PARENT_PID: String(process.pid) },
   });
   return started.process;
@@ -140,8 +143,8 @@ function describeCluster(
     `  FTFS_CLUSTER_KEY_FILE=${DEV_CLUSTER_KEY_FILE} bunx ftfs admin user add alice`,
     "  bunx ftfs                         # interactive prompt",
     "",
-    `S3: http://${DEV_S3_LISTEN} (region us-east-1; log ${DEV_S3_LOG}). Bucket "ftfs" holds`,
-    `demo's files; demo's access key is kept in ${DEV_DEMO_ACCESS_KEY_FILE}:`,
+    `S3: http://${DEV_S3_LISTEN} (region us-east-1; log ${DEV_S3_LOG}; metrics http://${DEV_S3_HTTP_LISTEN}/metrics).`,
+    `Bucket "ftfs" holds demo's files; demo's access key is kept in ${DEV_DEMO_ACCESS_KEY_FILE}:`,
     `  export AWS_ACCESS_KEY_ID=${s3Key.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3Key.secret}`,
     `  aws --endpoint-url http://${DEV_S3_LISTEN} s3 ls s3://ftfs/`,
     `  aws --endpoint-url http://${DEV_S3_LISTEN} s3 cp README.md s3://ftfs/docs/README.md`,

@@ -4,12 +4,20 @@
  * the requests a real upload made, shows each storage node's bytes and the one primary, and
  * follows a failure: a storage backup killed with kill -9 leaves its group's in-sync count at
  * the directory, and the dead node's endpoint stops answering. .ci/run installs prometheus
- * (for promtool); without it this fails under CI=true.
+ * (for promtool); without it this fails under CI=true. The Prometheus config and alert rules
+ * shipped in deploy/prometheus pass promtool's checks and its rule unit tests.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import { startCluster, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  freePort,
+  startCluster,
+  type LocalCluster,
+  type NodeProcess,
+} from "@ftfs/protocol/testing";
 import {
   E2E_CHUNK_BYTES,
   E2E_TEST_TIMEOUT_MS,
@@ -55,6 +63,24 @@ function sample(text: string, series: string): number | null {
   const line = text.split("\n").find((candidate) => candidate.startsWith(`${series} `));
   return line === undefined ? null : Number(line.slice(series.length + 1));
 }
+
+/** A storage node of s1 that is not its primary, as their own metrics say. */
+async function storageBackup(): Promise<string> {
+  const views = await Promise.all(
+    ["s1a", "s1b", "s1c"].map(async (id) => ({ id, text: await scrape(cluster.node(id)) })),
+  );
+  const backup = views.find(({ text }) => sample(text, "ftfs_storage_primary") === 0)?.id;
+  if (backup === undefined) throw new Error("no backup in s1");
+  return backup;
+}
+
+interface PromResult {
+  readonly metric: Record<string, string>;
+  readonly value: [number, string];
+}
+
+/** Scrapes often, so the test waits seconds, not minutes. */
+const PROMETHEUS_SCRAPE_INTERVAL = "1s";
 
 async function until<T>(what: string, probe: () => Promise<T | null>): Promise<T> {
   const deadline = Date.now() + POLL_DEADLINE_MS;
@@ -106,15 +132,76 @@ test.skipIf(promtoolMissing && process.env.CI !== "true")(
   },
 );
 
+const PROMETHEUS = "/usr/bin/prometheus";
+
+test.skipIf(!existsSync(PROMETHEUS) && process.env.CI !== "true")(
+  "Debian's Prometheus scrapes every node; after a kill -9 it answers which group is under-replicated",
+  async () => {
+    const folder = await mkdtemp(join(tmpdir(), "ftfs-prometheus-"));
+    const targets = cluster.nodes.map((node) => `"${node.httpAddress}"`).join(", ");
+    await writeFile(
+      join(folder, "prometheus.yml"),
+      [
+        "global:",
+        `  scrape_interval: ${PROMETHEUS_SCRAPE_INTERVAL}`,
+        "scrape_configs:",
+        "  - job_name: ftfs",
+        "    static_configs:",
+        `      - targets: [${targets}]`,
+        "",
+      ].join("\n"),
+    );
+    const web = `127.0.0.1:${await freePort()}`;
+    const server = Bun.spawn(
+      [
+        PROMETHEUS,
+        `--config.file=${join(folder, "prometheus.yml")}`,
+        `--storage.tsdb.path=${join(folder, "data")}`,
+        `--web.listen-address=${web}`,
+      ],
+      {
+        stdout: Bun.file(join(folder, "prometheus.log")),
+        stderr: Bun.file(join(folder, "prometheus.log")),
+      },
+    );
+    const query = async (expression: string): Promise<PromResult[]> => {
+      const url = `http://${web}/api/v1/query?query=${encodeURIComponent(expression)}`;
+      const answer = (await (await fetch(url)).json()) as { data: { result: PromResult[] } };
+      return answer.data.result;
+    };
+    try {
+      await until("Prometheus scraping every node", async () => {
+        const up = await query("sum(up)");
+        return Number(up[0]?.value[1] ?? 0) === cluster.nodes.length ? up : null;
+      });
+      const underReplicated =
+        "max by (group) (ftfs_storage_group_in_sync_replicas)" +
+        " < max by (group) (ftfs_storage_group_replication_factor)";
+      expect(await query(underReplicated)).toEqual([]);
+      const backup = await storageBackup();
+      cluster.node(backup).kill("SIGKILL");
+      const found = await until("Prometheus to see s1 under-replicated", async () => {
+        const result = await query(underReplicated);
+        return result.length > 0 ? result : null;
+      });
+      expect(found.map((series) => series.metric.group)).toEqual(["s1"]);
+      cluster.node(backup).start();
+      await until("s1 whole again in Prometheus", async () =>
+        (await query(underReplicated)).length === 0 ? true : null,
+      );
+    } finally {
+      server.kill("SIGTERM");
+      await server.exited;
+      await rm(folder, { recursive: true, force: true });
+    }
+  },
+);
+
 test("a storage node killed with kill -9 leaves its group's in-sync count at the directory", async () => {
-  const primaries = await Promise.all(
-    ["s1a", "s1b", "s1c"].map(async (id) => ({ id, text: await scrape(cluster.node(id)) })),
-  );
-  const backup = primaries.find(({ text }) => sample(text, "ftfs_storage_primary") === 0)?.id;
-  expect(backup).toBeDefined();
+  const backup = await storageBackup();
   const before = await scrape(cluster.node("d1"));
   expect(sample(before, 'ftfs_storage_group_in_sync_replicas{group="s1"}')).toBe(3);
-  const killed = cluster.node(backup ?? "");
+  const killed = cluster.node(backup);
   killed.kill("SIGKILL");
   await until("s1 at 2 in-sync replicas", async () => {
     const text = await scrape(cluster.node("d1"));
@@ -126,3 +213,22 @@ test("a storage node killed with kill -9 leaves its group's in-sync count at the
   );
   expect(gone).toBe("refused");
 });
+
+test.skipIf(promtoolMissing && process.env.CI !== "true")(
+  "the shipped Prometheus config and alert rules pass promtool, and the alerts fire when they should",
+  () => {
+    const folder = join(import.meta.dir, "..", "..", "deploy", "prometheus");
+    for (const args of [
+      ["check", "config", "prometheus.yml"],
+      ["check", "rules", "ftfs-alerts.yml"],
+      ["test", "rules", "ftfs-alerts.test.yml"],
+    ]) {
+      const run = Bun.spawnSync([PROMTOOL, ...args], { cwd: folder });
+      expect({ args, code: run.exitCode, err: run.stderr.toString() }).toEqual({
+        args,
+        code: 0,
+        err: "",
+      });
+    }
+  },
+);

@@ -20,7 +20,7 @@ setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
 const PYTHON = "/usr/bin/python3";
 
-const { fx, endpoint, accessKey, aliceSecret, withAdmin, awsCliEnv } = useGateway();
+const { fx, endpoint, accessKey, aliceSecret, withAdmin, awsCliEnv, httpAddress } = useGateway();
 
 const boto3Missing =
   !existsSync(PYTHON) || Bun.spawnSync([PYTHON, "-c", "import boto3"]).exitCode !== 0;
@@ -562,3 +562,45 @@ test.skipIf(!existsSync(S3CMD) && process.env.CI !== "true")(
     ok(s3cmd("rb", "s3://cmd-bucket"));
   },
 );
+
+const PROMTOOL = "/usr/bin/promtool";
+
+test.skipIf(!existsSync(PROMTOOL) && process.env.CI !== "true")(
+  "the gateway's /metrics counts S3 requests by operation and outcome, and passes promtool",
+  async () => {
+    const probe = Bun.spawnSync([PYTHON, "-c", METRICS_PROBE_PY, "metrics/probe.txt"], {
+      env: pythonEnv(),
+      cwd: import.meta.dir,
+    });
+    if (probe.exitCode !== 0) throw new Error(probe.stderr.toString());
+    const response = await fetch(`http://${httpAddress()}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const lint = Bun.spawnSync([PROMTOOL, "check", "metrics"], { stdin: Buffer.from(text) });
+    expect({ code: lint.exitCode, problems: lint.stderr.toString() }).toEqual({
+      code: 0,
+      problems: "",
+    });
+    const count = (series: string) =>
+      Number(
+        text
+          .split("\n")
+          .find((line) => line.startsWith(`${series} `))
+          ?.slice(series.length + 1) ?? "0",
+      );
+    expect(count('ftfs_s3_requests_total{operation="PutObject",code="ok"}')).toBeGreaterThan(0);
+    expect(count('ftfs_s3_requests_total{operation="GetObject",code="NoSuchKey"}')).toBeGreaterThan(
+      0,
+    );
+    expect((await fetch(`http://${httpAddress()}/readyz`)).status).toBe(200);
+  },
+);
+
+/** One PUT and one GET of a key that is not there, with boto3 (the metrics test's traffic). */
+const METRICS_PROBE_PY = `
+import sys
+from gateway_client import client, code_of
+s3 = client(attempts=1)
+s3.put_object(Bucket="ftfs", Key=sys.argv[1], Body=b"probe")
+assert code_of(lambda: s3.get_object(Bucket="ftfs", Key=sys.argv[1] + ".missing")) == "NoSuchKey"
+`;

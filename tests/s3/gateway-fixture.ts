@@ -22,6 +22,8 @@ export interface GatewayFixture {
   withAdmin<T>(use: (admin: FtfsClient) => Promise<T>): Promise<T>;
   /** The AWS CLI's environment: alice's key, no config files of the machine's, home `home`. */
   awsCliEnv(home: string): Record<string, string>;
+  /** Where the gateway serves /metrics, /healthz and /readyz (host:port). */
+  httpAddress(): string;
   /** The gateway's process (a fault test kills it). */
   gateway(): Bun.Subprocess;
   /** SIGKILL the gateway. */
@@ -46,6 +48,7 @@ export function useGateway(shape: GatewayClusterShape = {}): GatewayFixture {
   let gateway: Bun.Subprocess | null = null;
   let endpoint = "";
   let listen = "";
+  let httpListen = "";
   let keyFile = "";
   let accessKey = { accessKeyId: "", secret: "" };
   let aliceSecret = "";
@@ -73,6 +76,7 @@ export function useGateway(shape: GatewayClusterShape = {}): GatewayFixture {
     aliceSecret = (await fx.cluster.addUser("alice")).secret;
     accessKey = await withAdmin((admin) => admin.keyCreate("alice"));
     listen = `127.0.0.1:${await freePort()}`;
+    httpListen = `127.0.0.1:${await freePort()}`;
     await startGateway();
   });
 
@@ -81,6 +85,7 @@ export function useGateway(shape: GatewayClusterShape = {}): GatewayFixture {
       listen,
       cluster: fx.cluster.directoryAddresses,
       clusterKeyFile: keyFile,
+      httpListen,
     });
     endpoint = started.endpoint;
     gateway = started.process;
@@ -94,6 +99,7 @@ export function useGateway(shape: GatewayClusterShape = {}): GatewayFixture {
   return {
     fx,
     endpoint: () => endpoint,
+    httpAddress: () => httpListen,
     accessKey: () => accessKey,
     aliceSecret: () => aliceSecret,
     withAdmin,

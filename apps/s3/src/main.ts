@@ -5,10 +5,13 @@
  * A bad flag is one line on stderr and exit status 2.
  */
 
-import { parseAddress } from "@ftfs/protocol/core";
+import { MetricsRegistry, parseAddress } from "@ftfs/protocol/core";
 import {
   CLUSTER_KEY_FLAGS,
   createLogger,
+  HTTP_LISTEN_FLAG,
+  httpListenOf,
+  startStatusEndpoint,
   parseTlsFlags,
   TLS_FLAGS,
   type ClientTls,
@@ -32,6 +35,7 @@ const REGION_DEFAULT = "us-east-1";
 
 const FLAGS: readonly FlagSpec[] = [
   { name: "listen", description: "host:port to serve S3 (HTTP) on", default: "127.0.0.1:7180" },
+  HTTP_LISTEN_FLAG,
   { name: "cluster", description: "comma-separated directory node addresses" },
   ...CLUSTER_KEY_FLAGS,
   ...TLS_FLAGS,
@@ -52,6 +56,8 @@ export interface GatewayConfig {
   readonly domain: string | null;
   /** HTTPS for S3 clients, and TLS to the cluster's nodes (as a node's TLS flags mean). */
   readonly tls: { readonly server: ServerTls; readonly client: ClientTls } | null;
+  /** Where /metrics, /healthz and /readyz are served; null: nowhere. */
+  readonly httpListen: string | null;
 }
 
 export function parseConfig(
@@ -83,6 +89,7 @@ export function parseConfig(
     region,
     domain,
     tls: parseTlsFlags(flags),
+    httpListen: httpListenOf(flags),
   };
 }
 
@@ -109,6 +116,7 @@ async function main(): Promise<void> {
     chunksInFlight: GATEWAY_CHUNKS_IN_FLIGHT,
     gcIntervalBytes: GATEWAY_GC_INTERVAL_BYTES,
   });
+  const metrics = new MetricsRegistry();
   const gateway = await S3Gateway.start({
     hostname: config.hostname,
     port: config.port,
@@ -119,14 +127,25 @@ async function main(): Promise<void> {
     tls: config.tls?.server ?? null,
     logger,
     nowMs: () => Date.now(),
+    metrics,
   });
+  // Stateless: serving is being ready.
+  const status =
+    config.httpListen === null
+      ? null
+      : startStatusEndpoint({
+          listen: config.httpListen,
+          registry: metrics,
+          ready: () => true,
+          logger,
+        });
   logger.info("listening", {
     address: `${config.hostname}:${gateway.port}`,
     region: config.region,
   });
   const stop = (signal: string): void => {
     logger.info("stopping", { signal });
-    void gateway.stop().then(() => {
+    void Promise.all([gateway.stop(), status?.stop()]).then(() => {
       client.close();
       process.exit(0);
     });

@@ -20,6 +20,9 @@ import { createServer as createHttpsServer } from "node:https";
 import {
   FtfsError,
   HOME_BUCKET,
+  type Counter,
+  type Histogram,
+  type MetricsRegistry,
   isRetryable,
   MULTIPART_PART_BYTES_MAX,
   MULTIPART_PARTS_MAX,
@@ -74,6 +77,7 @@ import {
   positionOfToken,
   readSignatureClaim,
   route,
+  type Route,
   s3Error,
   STREAMING_SIGNED_PAYLOAD,
   STREAMING_SIGNED_PAYLOAD_TRAILER,
@@ -128,6 +132,33 @@ export interface GatewayOptions {
   readonly tls: ServerTls | null;
   readonly logger: Logger;
   readonly nowMs: () => number;
+  /** Where requests are counted (the gateway's /metrics); absent: not counted. */
+  readonly metrics?: MetricsRegistry;
+}
+
+/** The gateway's metrics: S3 requests by operation and outcome, and their time to answer. */
+class GatewayMetrics {
+  private readonly requests: Counter;
+  private readonly duration: Histogram;
+
+  constructor(registry: MetricsRegistry) {
+    this.requests = registry.counter(
+      "ftfs_s3_requests_total",
+      "S3 requests answered, by operation and result (ok, or S3's error code).",
+      ["operation", "code"],
+    );
+    this.duration = registry.histogram(
+      "ftfs_s3_request_duration_seconds",
+      "Time from an S3 request's arrival to its answer's headers, by operation.",
+      ["operation"],
+    );
+  }
+
+  record(routed: Route, code: string, startedMs: number): void {
+    const operation = routed.kind === "operation" ? routed.operation : "Unsupported";
+    this.requests.inc({ operation, code });
+    this.duration.observe({ operation }, (performance.now() - startedMs) / 1000);
+  }
 }
 
 /** A refusal in S3's terms, thrown from deep inside a request and answered as XML. */
@@ -157,10 +188,12 @@ export class S3Gateway {
   private readonly options: GatewayOptions;
   private readonly server: Server;
   private readonly keys = new Map<string, { uid: string; secret: string; untilMs: number }>();
+  private readonly metrics: GatewayMetrics | null;
 
   private constructor(options: GatewayOptions, server: Server) {
     this.options = options;
     this.server = server;
+    this.metrics = options.metrics === undefined ? null : new GatewayMetrics(options.metrics);
   }
 
   /** Listens before it answers. */
@@ -227,12 +260,22 @@ export class S3Gateway {
     const requestId = Buffer.from(crypto.getRandomValues(new Uint8Array(REQUEST_ID_BYTES)))
       .toString("hex")
       .toUpperCase();
+    const startedMs = performance.now();
+    const routed = route(
+      arrived.method,
+      arrived.headers.get("host") ?? "",
+      arrived.rawPath,
+      arrived.rawQuery,
+      this.options.domain,
+    );
     try {
-      const response = await this.serve(request, arrived);
+      const response = await this.serve(request, arrived, routed);
       response.headers.set("x-amz-request-id", requestId);
+      this.metrics?.record(routed, "ok", startedMs);
       return response;
     } catch (error) {
       const s3 = this.s3ErrorOf(error);
+      this.metrics?.record(routed, s3.code, startedMs);
       if (s3.status >= 500) {
         this.options.logger.warn("S3 request failed", {
           method: arrived.method,
@@ -253,15 +296,11 @@ export class S3Gateway {
     }
   }
 
-  private async serve(request: RequestBodyStream, arrived: ArrivedRequest): Promise<Response> {
-    const host = arrived.headers.get("host") ?? "";
-    const routed = route(
-      arrived.method,
-      host,
-      arrived.rawPath,
-      arrived.rawQuery,
-      this.options.domain,
-    );
+  private async serve(
+    request: RequestBodyStream,
+    arrived: ArrivedRequest,
+    routed: Route,
+  ): Promise<Response> {
     const caller = await this.authenticate(arrived);
     if (routed.kind === "unsupported") {
       throw new S3Failure("NotImplemented", `${routed.what} is not implemented by this gateway`);

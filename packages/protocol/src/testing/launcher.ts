@@ -577,6 +577,8 @@ export interface S3GatewayOptions {
   readonly logFile?: string;
   /** Extra environment (FTFS_PARENT_PID, so it ends with its parent). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Serve its /metrics, /healthz and /readyz here (--http-listen). */
+  readonly httpListen?: string;
 }
 
 /** The S3 gateway as a child process; answers once it serves at its endpoint. */
@@ -599,6 +601,7 @@ export async function startS3Gateway(
       "--cluster-key-file",
       options.clusterKeyFile,
       ...tlsArgs,
+      ...(options.httpListen === undefined ? [] : ["--http-listen", options.httpListen]),
     ],
     { stdout: output, stderr: output, env: { ...process.env, ...options.env } },
   );
