@@ -177,6 +177,8 @@ describe("the friendly forms", () => {
     expect(status.groups.map((group) => group.group).sort()).toEqual(["s1", "s2"]);
     for (const group of status.groups) expect(group.primary).not.toBeNull();
     const table = text(expectOk(await fx.ws.ftfs(["status"])));
+    // The verdict comes first: every group whole and every member alive.
+    expect(table.split("\n")[0]).toMatch(/^healthy \(answered by d\d\)$/);
     for (const node of storage) expect(table).toMatch(new RegExp(`^${node.id}\\s+storage\\s`, "m"));
   });
 

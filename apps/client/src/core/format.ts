@@ -12,7 +12,7 @@ import type {
   UserSummary,
 } from "@ftfs/protocol/core";
 import { assertNever } from "@ftfs/protocol/core";
-import type { ClusterStatus } from "@ftfs/client/core";
+import { healthVerdict, type ClusterStatus } from "@ftfs/client/core";
 import type { StoredFile } from "@ftfs/client/core";
 
 const BYTES_PER_KIB = 1024;
@@ -185,8 +185,10 @@ export function formatStatus(status: ClusterStatus): string {
     ]);
   const unreachable =
     status.unreachable.length === 0 ? [] : ["", `no answer from ${status.unreachable.join(", ")}`];
+  const verdict = healthVerdict(status);
+  const why = verdict.reasons.length === 0 ? "" : `: ${verdict.reasons.join("; ")}`;
   return [
-    `answered by ${status.node}`,
+    `${verdict.level}${why} (answered by ${status.node})`,
     "",
     formatTable(memberColumns, memberRows),
     ...unreachable,

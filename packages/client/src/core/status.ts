@@ -39,3 +39,45 @@ export function mergeStatus(
   }
   return { node: primary.node, members, groups: primary.groups, unreachable };
 }
+
+/** The cluster's health in one word, and why. */
+export interface HealthVerdict {
+  /**
+   * unavailable: some files cannot be written (a group has no primary); degraded: everything
+   * serves, with less redundancy than it should have; healthy: neither.
+   */
+  readonly level: "healthy" | "degraded" | "unavailable";
+  /** What makes it so, worst first; empty when healthy. */
+  readonly reasons: readonly string[];
+}
+
+/** `ftfs status`'s first line: what an operator must know before reading the tables. */
+export function healthVerdict(status: ClusterStatus): HealthVerdict {
+  const unavailable: string[] = [];
+  const degraded: string[] = [];
+  for (const group of status.groups) {
+    if (group.dataLost === true) {
+      unavailable.push(`${group.group} lost its data (every in-sync disk was replaced)`);
+    } else if (group.primary === null) {
+      unavailable.push(`${group.group} has no primary`);
+    }
+    const factor = group.replicationFactor ?? group.replicas.length;
+    if (group.replicas.length < factor) {
+      degraded.push(`${group.group} has ${group.replicas.length} of ${factor} in-sync replicas`);
+    }
+    const learners = group.learners ?? [];
+    if (learners.length > 0) {
+      degraded.push(`${group.group} is catching up ${learners.map((l) => l.node).join(", ")}`);
+    }
+  }
+  for (const member of status.members) {
+    if (member.state === "dead" || member.state === "suspect") {
+      degraded.push(`${member.node} is ${member.state}`);
+    }
+  }
+  for (const address of status.unreachable) degraded.push(`no answer from ${address}`);
+  if (unavailable.length > 0) {
+    return { level: "unavailable", reasons: [...unavailable, ...degraded] };
+  }
+  return { level: degraded.length > 0 ? "degraded" : "healthy", reasons: degraded };
+}
