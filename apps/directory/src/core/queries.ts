@@ -302,18 +302,38 @@ function fileNameKeys(
   after: string | null,
   countMax: number,
 ): ObjectEntry[] {
+  return homeFileNameRecords(
+    prefix,
+    after,
+    countMax,
+    (cursor, count) => view.listLiveFilesFrom(uid, prefix, cursor, count),
+    (record) => record.name,
+    AFTER_EVERY_SLASHED_NAME,
+  ).map((record) => objectEntry(record, record.name));
+}
+
+/**
+ * Records of the home bucket's keys stored as file names (every stored name not beginning
+ * with "/"), from `page` (a listing by name from a cursor), at most countMax. Every "/..." name
+ * sorts together, so a page that reaches them jumps past them all at once (`pastSlashed`).
+ */
+function homeFileNameRecords<R extends { readonly name: string }, C>(
+  prefix: string,
+  after: C | null,
+  countMax: number,
+  page: (cursor: C | null, countMax: number) => readonly R[],
+  cursorOf: (record: R) => C,
+  pastSlashed: C,
+): R[] {
   if (prefix.startsWith("/")) return [];
-  const out: ObjectEntry[] = [];
+  const out: R[] = [];
   let cursor = after;
   while (out.length < countMax) {
-    const page = view.listLiveFilesFrom(uid, prefix, cursor, countMax - out.length);
-    const last = page.at(-1);
+    const records = page(cursor, countMax - out.length);
+    const last = records.at(-1);
     if (last === undefined) break;
-    for (const record of page) {
-      if (!record.name.startsWith("/")) out.push(objectEntry(record, record.name));
-    }
-    // Every "/..." name sorts together: jump past them all at once.
-    cursor = last.name.startsWith("/") ? AFTER_EVERY_SLASHED_NAME : last.name;
+    for (const record of records) if (!record.name.startsWith("/")) out.push(record);
+    cursor = last.name.startsWith("/") ? pastSlashed : cursorOf(last);
   }
   return out;
 }
@@ -390,7 +410,7 @@ export function listBucketObjectVersions(
   return ok({ versions: entries.slice(0, countMax), truncated: entries.length > countMax });
 }
 
-/** Versions of home keys stored as file names: every stored name not beginning with "/". */
+/** Versions of home keys stored as file names (version 0 in a cursor: past the whole name). */
 function fileNameVersions(
   view: MetadataView,
   uid: string,
@@ -398,22 +418,14 @@ function fileNameVersions(
   after: ObjectVersionCursor | null,
   countMax: number,
 ): ObjectVersionEntry[] {
-  if (prefix.startsWith("/")) return [];
-  const out: ObjectVersionEntry[] = [];
-  let cursor = after === null ? null : { name: after.key, version: after.version };
-  while (out.length < countMax) {
-    const page = view.listObjectVersions(uid, prefix, cursor, countMax - out.length);
-    const last = page.at(-1);
-    if (last === undefined) break;
-    for (const record of page) {
-      if (!record.name.startsWith("/")) out.push(versionEntry(view, record, record.name));
-    }
-    // Every "/..." name sorts together: jump past them all at once (version 0: the whole name).
-    cursor = last.name.startsWith("/")
-      ? { name: AFTER_EVERY_SLASHED_NAME, version: 0 }
-      : { name: last.name, version: last.version };
-  }
-  return out;
+  return homeFileNameRecords(
+    prefix,
+    after === null ? null : { name: after.key, version: after.version },
+    countMax,
+    (cursor, count) => view.listObjectVersions(uid, prefix, cursor, count),
+    (record) => ({ name: record.name, version: record.version }),
+    { name: AFTER_EVERY_SLASHED_NAME, version: 0 },
+  ).map((record) => versionEntry(view, record, record.name));
 }
 
 function compareVersionEntries(left: ObjectVersionEntry, right: ObjectVersionEntry): number {

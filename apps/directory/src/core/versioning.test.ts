@@ -200,4 +200,35 @@ describe("bucket versioning", () => {
     });
     expect(refused.ok ? "" : refused.error.code).toBe("BAD_REQUEST");
   });
+
+  test("the home bucket lists the versions of file names and of its other keys together, by page", () => {
+    const store = freshStore("enabled");
+    for (const [name, n] of [
+      ["a.txt", 1],
+      ["a.txt", 2],
+      ["/ftfs/dir/k", 3],
+      ["/vers/other", 4],
+      ["zz.txt", 5],
+    ] as const) {
+      put(store, n, name);
+    }
+    const page = (after: { key: string; version: number } | null, countMax: number) => {
+      const listed = listBucketObjectVersions(store, "alice", "ftfs", "", after, countMax);
+      if (!listed.ok) throw new Error(listed.error.message);
+      return listed.value;
+    };
+    const whole = page(null, 100).versions.map((entry) => `${entry.key}@${entry.version}`);
+    expect(whole).toEqual(["a.txt@2", "a.txt@1", "dir/k@1", "zz.txt@1"]);
+    const paged: string[] = [];
+    let after: { key: string; version: number } | null = null;
+    for (let pages = 0; pages < 10; pages += 1) {
+      const next = page(after, 1);
+      const entry = next.versions[0];
+      if (entry === undefined) break;
+      paged.push(`${entry.key}@${entry.version}`);
+      after = { key: entry.key, version: entry.version };
+      if (!next.truncated) break;
+    }
+    expect(paged).toEqual(whole);
+  });
 });
