@@ -2,7 +2,8 @@
  * `bun run dev`: the local cluster of CONTRACT.md. Three directory nodes on 127.0.0.1:7101-7103,
  * storage groups s1 (7111-7113) and s2 (7121-7123), data kept under .ftfs/dev/ so a restart
  * finds its files again. Runs secure: a cluster key made once in .ftfs/dev/cluster.key (mode
- * 0600) is read by every node. The S3 gateway serves on 127.0.0.1:7180. Prints where
+ * 0600) is read by every node. The S3 gateway serves on 127.0.0.1:7180; each directory node
+ * serves the web console on its HTTP port (7101 → http://127.0.0.1:8101/). Prints where
  * everything is and how to use the client and an S3 client; Ctrl-C stops everything cleanly.
  */
 
@@ -123,8 +124,14 @@ function describeCluster(
     (node) =>
       `  ${node.id.padEnd(5)} ${node.role.padEnd(10)} ${(node.group ?? "-").padEnd(4)} ${node.address.padEnd(16)} ${`http://${node.httpAddress ?? "-"}/metrics`.padEnd(38)} pid ${String(node.pid).padEnd(8)} log ${node.logPath}`,
   );
+  const consoles = cluster.nodes
+    .filter((node) => node.role === "directory" && node.httpAddress !== null)
+    .map((node) => `http://${node.httpAddress}/`);
   return [
     "FTFS local cluster is up.",
+    "",
+    `Web console: ${consoles[0] ?? "-"}  (any directory node serves it: ${consoles.slice(1).join(", ")})`,
+    `  log in as ${DEV_DEMO_UID} with the secret below.`,
     "",
     `  node  role       grp  address          ${"metrics (also /healthz, /readyz)".padEnd(38)} process       log`,
     ...rows,

@@ -139,7 +139,8 @@ describe("friendly forms", () => {
       uid: "carol",
       name: "n",
     });
-    expect(command(["status"])).toEqual({ kind: "status" });
+    expect(command(["status"])).toEqual({ kind: "status", watch: false });
+    expect(command(["status", "--watch"])).toEqual({ kind: "status", watch: true });
     expect(command([])).toEqual({ kind: "shell" });
     expect(command(["shell"])).toEqual({ kind: "shell" });
   });
@@ -148,6 +149,7 @@ describe("friendly forms", () => {
     expect(usageError(["put", "a", "b", "--as", "c"])).toContain("--as");
     expect(usageError(["ls", "--bogus"])).toContain("unknown flag --bogus");
     expect(usageError(["status", "--cluster"])).toContain("needs a value");
+    expect(usageError(["ls", "--watch"])).toContain("--watch applies only to `ftfs status`");
     expect(usageError(["status", "--cluster", "nohost"])).toContain("not host:port");
     expect(usageError(["alice", "c", "--user", "bob"])).toContain("--user");
   });

@@ -61,7 +61,7 @@ export type Command =
       readonly stale: boolean;
     }
   | { readonly kind: "remove"; readonly uid: string | null; readonly name: string }
-  | { readonly kind: "status" }
+  | { readonly kind: "status"; readonly watch: boolean }
   | {
       readonly kind: "rebalance";
       /** Null: the directory's default threshold. */
@@ -120,9 +120,9 @@ type ValueFlag =
   | "clusterKeyFile"
   | "tlsCa"
   | "version";
-type BoolFlag = "json" | "help" | "stale" | "admin";
+type BoolFlag = "json" | "help" | "stale" | "admin" | "watch";
 /** The flags a command may refuse: --cluster, --json and --help apply everywhere. */
-type CommandFlag = ValueFlag | "stale" | "admin";
+type CommandFlag = ValueFlag | "stale" | "admin" | "watch";
 
 const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   "--cluster": "cluster",
@@ -146,6 +146,7 @@ const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
   "-h": "help",
   "--stale": "stale",
   "--admin": "admin",
+  "--watch": "watch",
 };
 
 const SEED_ACTIONS = new Set(["c", "a", "r", "d"]);
@@ -340,9 +341,9 @@ function parseVerb(
       expectCount(rest, 1, 1, "rm takes exactly one file name", topic);
       return { kind: "remove", uid, name: rest[0] ?? "" };
     case "status":
-      allowOnly(tokens, [], topic);
+      allowOnly(tokens, ["watch"], topic);
       expectCount(rest, 0, 0, "status takes no arguments", topic);
-      return { kind: "status" };
+      return { kind: "status", watch: tokens.flags.has("watch") };
     case "rebalance":
       allowOnly(tokens, ["threshold"], topic);
       expectCount(rest, 0, 0, "rebalance takes no arguments", topic);
@@ -560,6 +561,9 @@ function allowOnly(tokens: Tokens, allowed: readonly CommandFlag[], topic: HelpT
   if (!allowed.includes("stale")) refuseStale(tokens, topic);
   if (!allowed.includes("admin") && tokens.flags.has("admin")) {
     throw new UsageProblem("--admin applies only to `ftfs admin user add`", topic);
+  }
+  if (!allowed.includes("watch") && tokens.flags.has("watch")) {
+    throw new UsageProblem("--watch applies only to `ftfs status`", topic);
   }
 }
 

@@ -1,22 +1,8 @@
-/** People-facing formatting: sizes in binary units, short hashes, aligned tables, safe text. */
+/** People-facing formatting: short hashes, aligned tables, safe text. */
 import { expect, test } from "bun:test";
-import {
-  formatBytes,
-  formatFileTable,
-  formatStatus,
-  formatTable,
-  formatUploaded,
-  shortHash,
-} from "./format.ts";
+import { formatFileTable, formatStatus, formatTable, formatUploaded, shortHash } from "./format.ts";
 
 const SHA = "abcd1234".padEnd(64, "0");
-
-test("sizes use binary units with one decimal", () => {
-  expect(formatBytes(0)).toBe("0 B");
-  expect(formatBytes(1023)).toBe("1023 B");
-  expect(formatBytes(12_595)).toBe("12.3 KiB");
-  expect(formatBytes(4 * 1024 * 1024)).toBe("4.0 MiB");
-});
 
 test("an upload prints one line: name, version, size, short hash", () => {
   expect(shortHash(SHA)).toBe("sha256:abcd1234…");

@@ -11,12 +11,10 @@ import type {
   MemberView,
   UserSummary,
 } from "@ftfs/protocol/core";
-import { assertNever } from "@ftfs/protocol/core";
+import { assertNever, formatBytes } from "@ftfs/protocol/core";
 import { healthVerdict, type ClusterStatus } from "@ftfs/client/core";
 import type { StoredFile } from "@ftfs/client/core";
 
-const BYTES_PER_KIB = 1024;
-const SIZE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"] as const;
 /** Hex digits of a hash shown to people: enough to tell files apart, short enough to read. */
 export const SHORT_HASH_HEX_DIGITS = 8;
 /** Space between table columns. */
@@ -25,18 +23,6 @@ const COLUMN_GAP = "  ";
 // must not trust that its input was.
 // biome-ignore lint: the control range is the point of this pattern.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
-
-/** 0 B, 999 B, 12.3 KiB, 4.0 MiB: binary units, one decimal past bytes. */
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= BYTES_PER_KIB && unit < SIZE_UNITS.length - 1) {
-    value /= BYTES_PER_KIB;
-    unit += 1;
-  }
-  if (unit === 0) return `${bytes} B`;
-  return `${value.toFixed(1)} ${SIZE_UNITS[unit]}`;
-}
 
 export function shortHash(sha256: string): string {
   return `sha256:${sha256.slice(0, SHORT_HASH_HEX_DIGITS)}…`;

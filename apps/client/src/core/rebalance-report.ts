@@ -11,7 +11,8 @@ import {
   type RebalanceRun,
   type RebalanceState,
 } from "@ftfs/protocol/core";
-import { formatBytes, formatTable, type Column } from "./format.ts";
+import { formatBytes } from "@ftfs/protocol/core";
+import { formatTable, type Column } from "./format.ts";
 
 const MS_PER_SECOND = 1_000;
 const PERCENT = 100;

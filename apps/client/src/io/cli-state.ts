@@ -18,6 +18,7 @@ import { loadSession, type Env, type Session } from "./session.ts";
 export interface CliIo {
   readonly env: Env;
   readonly stdinIsTty: boolean;
+  readonly stdoutIsTty: boolean;
   readonly stderrIsTty: boolean;
   /** Write to stdout, waiting while the reader is slow (backpressure). */
   out(data: string | Uint8Array): Promise<void>;

@@ -27,6 +27,7 @@ function capture(env: Record<string, string>): Captured {
     io: {
       env,
       stdinIsTty: false,
+      stdoutIsTty: false,
       stderrIsTty: false,
       out: async (data) =>
         void out.push(typeof data === "string" ? encoder.encode(data) : data.slice()),

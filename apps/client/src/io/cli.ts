@@ -45,6 +45,7 @@ export function processIo(): CliIo {
   return {
     env: process.env,
     stdinIsTty: process.stdin.isTTY === true,
+    stdoutIsTty: process.stdout.isTTY === true,
     stderrIsTty: process.stderr.isTTY === true,
     out: (data) => stdout.write(data),
     err: (text) => void process.stderr.write(text),

@@ -22,6 +22,12 @@ import {
 import { helpText } from "../core/help.ts";
 import { formatRebalance, formatRebalanceProgress } from "../core/rebalance-report.ts";
 import { newestCommitted } from "@ftfs/client";
+import {
+  ClusterTimeline,
+  healthVerdict,
+  type ClusterStatus,
+  type TimelineEvent,
+} from "@ftfs/client/core";
 import { fileErrorReason } from "@ftfs/client";
 import type { CliState } from "./cli-state.ts";
 import type { FtfsClient } from "@ftfs/client";
@@ -48,7 +54,7 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
     case "remove":
       return remove(state, options, state.uidFor(command.uid), command.name);
     case "status":
-      return status(state, options);
+      return command.watch ? watchStatus(state, options) : status(state, options);
     case "rebalance":
       return rebalance(state, options, command.thresholdBasisPoints);
     case "userAdd":
@@ -263,6 +269,63 @@ async function remove(
 async function status(state: CliState, options: GlobalOptions): Promise<void> {
   const answer = await state.client(options, { kind: "admin" }).status();
   return options.json ? printJson(state, answer) : print(state, formatStatus(answer));
+}
+
+/** How often `ftfs status --watch` asks again. */
+const STATUS_WATCH_INTERVAL_MS = 2_000;
+/** The recent events a terminal's watch shows under the tables. */
+const STATUS_WATCH_EVENTS_SHOWN = 8;
+/** Clear the terminal and go home: each refresh replaces the last. */
+const CLEAR_SCREEN = "\x1b[H\x1b[2J";
+
+/**
+ * `ftfs status --watch`, until Ctrl-C: on a terminal the status redrawn in place with the
+ * latest events under it; otherwise (a log, a pipe) one line per change, so the output reads
+ * as a history: the verdict first, then each event as it is seen; with --json one status
+ * object per line. A round the cluster does not answer is said and the watch goes on.
+ */
+async function watchStatus(state: CliState, options: GlobalOptions): Promise<void> {
+  const client = state.client(options, { kind: "admin" });
+  const timeline = new ClusterTimeline();
+  const redraw = state.io.stdoutIsTty && !options.json;
+  let eventsShown = 0;
+  for (;;) {
+    const atMs = Date.now();
+    let answer: ClusterStatus | null = null;
+    try {
+      answer = await client.status();
+    } catch (error) {
+      if (!(error instanceof FtfsError)) throw error;
+      const line = `${new Date(atMs).toISOString()} no answer from the cluster: ${error.message}`;
+      const problem = { code: error.code, message: error.message };
+      if (options.json) await print(state, JSON.stringify({ atMs, error: problem }));
+      else await print(state, redraw ? `${CLEAR_SCREEN}${line}` : line);
+    }
+    if (answer !== null) {
+      timeline.observe(atMs, answer);
+      if (options.json) {
+        await print(state, JSON.stringify({ atMs, verdict: healthVerdict(answer), ...answer }));
+      } else if (redraw) {
+        const recent = timeline.events().slice(-STATUS_WATCH_EVENTS_SHOWN).map(formatEvent);
+        const footer = `every ${STATUS_WATCH_INTERVAL_MS / 1000} s; Ctrl-C stops`;
+        await print(
+          state,
+          [CLEAR_SCREEN + formatStatus(answer), "", "recent events:", ...recent, "", footer].join(
+            "\n",
+          ),
+        );
+      } else {
+        for (const event of timeline.eventsAfter(eventsShown))
+          await print(state, formatEvent(event));
+      }
+      eventsShown = timeline.eventsTotal;
+    }
+    await Bun.sleep(STATUS_WATCH_INTERVAL_MS);
+  }
+}
+
+function formatEvent(event: TimelineEvent): string {
+  return `${new Date(event.atMs).toISOString()} ${event.text}`;
 }
 
 /**

@@ -4,7 +4,7 @@
  * limited; the bar erases itself when the transfer ends so the result line stands alone.
  */
 
-import { formatBytes } from "../core/format.ts";
+import { formatBytes } from "@ftfs/protocol/core";
 import { PROGRESS_BAR_COLUMNS, PROGRESS_REDRAW_INTERVAL_MS } from "../core/limits.ts";
 import type { ProgressListener, TransferProgress } from "@ftfs/client";
 

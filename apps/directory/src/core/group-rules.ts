@@ -62,6 +62,9 @@ export interface StorageNodeStatus {
   readonly address: string;
   readonly capacityBytes: number;
   readonly usedBytes: number;
+  /** File bytes the node received and sent since it started, as its last heartbeat said. */
+  readonly bytesInTotal?: number;
+  readonly bytesOutTotal?: number;
   readonly lastHeartbeatMs: number;
   /** A learner that finished catching up at this epoch. */
   readonly syncedEpoch?: number;

@@ -167,6 +167,8 @@ export function clusterMembers(
       epoch: config?.epoch ?? 0,
       usedBytes: status.usedBytes,
       capacityBytes: status.capacityBytes,
+      ...(status.bytesInTotal === undefined ? {} : { bytesInTotal: status.bytesInTotal }),
+      ...(status.bytesOutTotal === undefined ? {} : { bytesOutTotal: status.bytesOutTotal }),
     });
   }
   return members;
@@ -222,6 +224,8 @@ export function mergeGossipMembers(
       epoch: before?.role === "directory" ? before.epoch : (config?.epoch ?? member.meta.epoch),
       usedBytes: before?.usedBytes || member.meta.usedBytes,
       capacityBytes: before?.capacityBytes || member.meta.capacityBytes,
+      ...(before?.bytesInTotal === undefined ? {} : { bytesInTotal: before.bytesInTotal }),
+      ...(before?.bytesOutTotal === undefined ? {} : { bytesOutTotal: before.bytesOutTotal }),
     });
   }
   return [...merged.values()];

@@ -30,6 +30,8 @@ export function heartbeatOf(body: RequestBody<"registerStorage">): Result<Heartb
     usedBytes: body.usedBytes,
     ...(body.syncedEpoch === undefined ? {} : { syncedEpoch: body.syncedEpoch }),
     ...(body.folderId === undefined ? {} : { folderId: body.folderId }),
+    ...(body.bytesInTotal === undefined ? {} : { bytesInTotal: body.bytesInTotal }),
+    ...(body.bytesOutTotal === undefined ? {} : { bytesOutTotal: body.bytesOutTotal }),
   });
 }
 

@@ -43,6 +43,7 @@ import {
   type ServerTls,
   type StatusEndpoint,
 } from "@ftfs/protocol/io";
+import { WebConsole } from "./console.ts";
 import { registerDirectoryMetrics } from "./metrics.ts";
 import {
   QUOTA_BYTES_DEFAULT,
@@ -140,6 +141,8 @@ export class DirectoryNode {
   private readonly server: RpcServer;
   private readonly metrics = new MetricsRegistry();
   private readonly statusEndpoint: StatusEndpoint | null;
+  /** The web console, on the status endpoint's listener. */
+  private readonly console: WebConsole | null;
   private readonly listenHost: string;
   private readonly nowMs: () => number;
   private readonly deadAfterMs: number;
@@ -207,6 +210,7 @@ export class DirectoryNode {
         logger: this.logger,
         leadership: () => this.leadership(),
         gossipMembers: () => this.gossipReady?.members() ?? [],
+        userTraffic: () => this.server.stats.userTraffic,
         onRaftMessage: (header, payload) => this.onRaftMessage(header, payload),
         keyring: this.keyring,
         settings: {
@@ -221,12 +225,13 @@ export class DirectoryNode {
         },
       }),
     );
+    const authenticate = directoryUserAuthenticator(keyring, this.store, this.nowMs);
     this.server = RpcServer.start({
       listen: options.listen,
       handlers,
       logger: this.logger,
       keyring,
-      authenticateUser: directoryUserAuthenticator(keyring, this.store, this.nowMs),
+      authenticateUser: authenticate,
       node: options.node,
       metrics: this.metrics,
       ...(options.limits === undefined ? {} : { limits: options.limits }),
@@ -240,6 +245,21 @@ export class DirectoryNode {
       members: () => this.gossipReady?.members() ?? [],
       groups: () => this.store.listGroups(),
     });
+    this.console =
+      options.httpListen === undefined
+        ? null
+        : new WebConsole({
+            node: options.node,
+            directories: () =>
+              this.addresses.size === 0 ? [this.address] : [...this.addresses.values()],
+            pool: this.pool,
+            clientTls: options.clientTls,
+            secure: this.keyring !== null,
+            authenticate,
+            nowMs: this.nowMs,
+            logger: this.logger,
+          });
+    const webConsole = this.console;
     this.statusEndpoint =
       options.httpListen === undefined
         ? null
@@ -248,6 +268,7 @@ export class DirectoryNode {
             registry: this.metrics,
             ready: () => this.replicator !== null && this.diskFull === null,
             logger: this.logger,
+            ...(webConsole === null ? {} : { routes: (request) => webConsole.handle(request) }),
           });
     this.gossip = this.startGossip(keyring);
     const members = loadMembers(this.store);
@@ -594,6 +615,7 @@ export class DirectoryNode {
     this.pool.close();
     this.raftLog.close();
     this.store.close();
+    this.console?.stop();
     await this.statusEndpoint?.stop();
     await leaving;
     this.logger.info("stopped", {});

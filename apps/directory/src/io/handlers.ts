@@ -20,6 +20,7 @@ import {
   type RequestBody,
   type Result,
   type Ticket,
+  type TrafficSample,
 } from "@ftfs/protocol/core";
 import {
   issueTicket,
@@ -119,6 +120,8 @@ export interface DirectoryContext {
   readonly newId: () => string;
   /** Every member as our gossip sees it (empty without gossip). */
   readonly gossipMembers: () => readonly GossipMember[];
+  /** The file requests this node answered since it started (clusterStatus carries them). */
+  readonly userTraffic: () => TrafficSample;
   /** A Raft message (or part of one) from a peer directory node. */
   readonly onRaftMessage: (header: unknown, payload: Uint8Array) => Result<void>;
   readonly logger: Logger;
@@ -443,7 +446,8 @@ async function onClusterStatus(
     context.settings.deadAfterMs,
   );
   const members = withGossip(context, known, configs);
-  return ok({ body: { node: context.node, members, groups: configs } });
+  const traffic = context.userTraffic();
+  return ok({ body: { node: context.node, members, groups: configs, traffic } });
 }
 
 /**

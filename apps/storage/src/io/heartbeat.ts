@@ -64,7 +64,13 @@ export interface HeartbeatOptions {
   readonly logger: Logger;
   /** Monotonic time: the lease is measured on it. */
   readonly monotonicMs: () => number;
-  readonly usage: () => { readonly capacityBytes: number; readonly usedBytes: number };
+  /** What the node holds and offers, and the file bytes it moved since it started. */
+  readonly usage: () => {
+    readonly capacityBytes: number;
+    readonly usedBytes: number;
+    readonly bytesInTotal?: number;
+    readonly bytesOutTotal?: number;
+  };
   /** The epoch at which this node, a learner, finished catching up (absent: not yet). */
   readonly syncedEpoch?: () => number | undefined;
   readonly intervalMs?: number;

@@ -237,7 +237,12 @@ export class StorageNode {
       join: options.join,
       logger,
       monotonicMs,
-      usage: () => ({ capacityBytes: chunks.capacityBytes, usedBytes: chunks.usedBytes }),
+      usage: () => ({
+        capacityBytes: chunks.capacityBytes,
+        usedBytes: chunks.usedBytes,
+        bytesInTotal: this.server.stats.payloadBytesIn,
+        bytesOutTotal: this.server.stats.payloadBytesOut,
+      }),
       syncedEpoch: () => this.catchUp.syncedEpoch,
       connect,
       ...(options.heartbeatIntervalMs === undefined

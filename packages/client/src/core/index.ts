@@ -3,3 +3,4 @@ export * from "./limits.ts";
 export * from "./rendezvous.ts";
 export * from "./status.ts";
 export * from "./storage-listing.ts";
+export * from "./timeline.ts";

@@ -5,12 +5,14 @@
  * not answer. Pure; the asking is io/client.ts's.
  */
 
-import type { GroupView, MemberView } from "@ftfs/protocol/core";
+import type { GroupView, MemberView, TrafficSample } from "@ftfs/protocol/core";
 
 export interface StatusAnswer {
   readonly node: string;
   readonly members: readonly MemberView[];
   readonly groups: readonly GroupView[];
+  /** The answering node's file requests since it started (absent from older builds). */
+  readonly traffic?: TrafficSample;
 }
 
 export interface ClusterStatus extends StatusAnswer {
@@ -37,7 +39,13 @@ export function mergeStatus(
       members.push(member);
     }
   }
-  return { node: primary.node, members, groups: primary.groups, unreachable };
+  return {
+    node: primary.node,
+    members,
+    groups: primary.groups,
+    unreachable,
+    ...(primary.traffic === undefined ? {} : { traffic: primary.traffic }),
+  };
 }
 
 /** The cluster's health in one word, and why. */

@@ -595,7 +595,7 @@ export class FtfsClient {
    * list is still shown, and one that does not answer is named in `unreachable`.
    */
   async status(): Promise<ClusterStatus> {
-    const primaryView = await this.directory.call("clusterStatus", {});
+    const primaryView = await this.primaryStatus();
     const listed = new Set(primaryView.members.map((member) => member.address));
     const others = this.directory.clusterAddresses.filter((address) => !listed.has(address));
     const answers = await Promise.all(
@@ -605,6 +605,25 @@ export class FtfsClient {
       view === "refused" ? [] : [{ address, view }],
     );
     return mergeStatus(primaryView, views);
+  }
+
+  /**
+   * The directory primary's view: only it hears the storage nodes' heartbeats (their usage
+   * and traffic) and counts the users' requests. Whichever node answers first names the
+   * primary; if that was a backup, the primary is asked too, and the backup's view stands
+   * only when the primary does not answer.
+   */
+  private async primaryStatus(): Promise<StatusAnswer> {
+    const first = await this.directory.call("clusterStatus", {});
+    const isPrimary = (member: StatusAnswer["members"][number]) =>
+      member.role === "directory" && member.primary;
+    if (first.members.some((member) => member.node === first.node && isPrimary(member))) {
+      return first;
+    }
+    const primary = first.members.find(isPrimary);
+    if (primary === undefined) return first;
+    const view = await this.askStatus(primary.address);
+    return view === null || view === "refused" ? first : view;
   }
 
   /** A directory's own view; null if it is down; "refused" if it answered with an error. */

@@ -20,3 +20,4 @@ export * from "./upload-id.ts";
 export * as swim from "./swim/index.ts";
 export * as raft from "./raft/index.ts";
 export * from "./metrics.ts";
+export * from "./traffic.ts";

@@ -29,6 +29,7 @@ import {
 import { SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN } from "./auth/scram.ts";
 import { LOGIN_NONCE_BYTES_MAX, SESSION_TOKEN_BYTES_MAX } from "./auth/session-token.ts";
 import { raftWireHeaderSchema } from "./raft/wire.ts";
+import { TRAFFIC_LATENCY_BUCKETS } from "./traffic.ts";
 import type { Infer, Schema } from "./schema.ts";
 import { arr, bool, int, literal, nullable, obj, opt, str, tryDecode } from "./schema.ts";
 
@@ -212,8 +213,18 @@ export const memberViewSchema = obj({
   epoch: epochField,
   usedBytes: int({ min: 0, max: BYTES_MAX }),
   capacityBytes: int({ min: 0, max: BYTES_MAX }),
+  /** A storage node's file bytes received and sent since it started (its heartbeat's word). */
+  bytesInTotal: opt(int({ min: 0, max: BYTES_MAX })),
+  bytesOutTotal: opt(int({ min: 0, max: BYTES_MAX })),
 });
 export type MemberView = Infer<typeof memberViewSchema>;
+
+/** A directory node's file requests since it started (see traffic.ts). */
+export const trafficSchema = obj({
+  requests: int({ min: 0, max: BYTES_MAX }),
+  failed: int({ min: 0, max: BYTES_MAX }),
+  latencyBuckets: arr(int({ min: 0, max: BYTES_MAX }), { itemsMax: TRAFFIC_LATENCY_BUCKETS }),
+});
 
 export const chunkOwnerSchema = obj({
   uid: uidField,
@@ -500,6 +511,8 @@ export const OPS = {
       node: nodeIdField,
       members: arr(memberViewSchema, { itemsMax: MEMBERS_MAX }),
       groups: arr(groupViewSchema, { itemsMax: GROUPS_MAX }),
+      /** The answering node's file requests (absent from older builds). */
+      traffic: opt(trafficSchema),
     }),
   },
 
@@ -522,6 +535,9 @@ export const OPS = {
       syncedEpoch: opt(epochField),
       /** The node's data folder identity (absent from older builds). */
       folderId: opt(folderIdField),
+      /** File bytes this node received and sent since it started. */
+      bytesInTotal: opt(int({ min: 0, max: BYTES_MAX })),
+      bytesOutTotal: opt(int({ min: 0, max: BYTES_MAX })),
     }),
     response: obj({
       group: opt(groupViewSchema),

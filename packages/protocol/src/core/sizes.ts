@@ -28,3 +28,18 @@ export function parseByteSize(text: string): Result<number> {
   }
   return ok(bytes);
 }
+
+const BYTES_PER_KIB = 1024;
+const SIZE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"] as const;
+
+/** 0 B, 999 B, 12.3 KiB, 4.0 MiB: binary units, one decimal past bytes. */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= BYTES_PER_KIB && unit < SIZE_UNITS.length - 1) {
+    value /= BYTES_PER_KIB;
+    unit += 1;
+  }
+  if (unit === 0) return `${bytes} B`;
+  return `${value.toFixed(1)} ${SIZE_UNITS[unit]}`;
+}

@@ -20,12 +20,14 @@ import {
   ANONYMOUS,
   assertNever,
   CONNECTION_REQUESTS_IN_FLIGHT_MAX,
+  countRequest,
   decodeEnvelope,
   describePrincipal,
   fail,
   FRAME_KIND,
   FtfsError,
   mayCall,
+  newTrafficCount,
   ok,
   OP_ACCESS,
   OPS,
@@ -36,6 +38,7 @@ import {
   tryDecode,
   type Principal,
   type RateLimitConfig,
+  type TrafficCount,
   type UserPrincipal,
   type ErrorCode,
   type ErrorHint,
@@ -116,6 +119,11 @@ export interface ServerStats {
   refusedConnections: number;
   closedConnections: number;
   authFailures: number;
+  /** File bytes carried by requests (in) and by answers (out). */
+  payloadBytesIn: number;
+  payloadBytesOut: number;
+  /** Requests of user-facing operations (OP_ACCESS "user"): what the cluster's users asked. */
+  readonly userTraffic: TrafficCount;
 }
 
 export interface RpcServerOptions {
@@ -190,6 +198,9 @@ export class RpcServer {
     refusedConnections: 0,
     closedConnections: 0,
     authFailures: 0,
+    payloadBytesIn: 0,
+    payloadBytesOut: 0,
+    userTraffic: newTrafficCount(),
   };
   readonly limits: ConnectionLimits;
   private readonly handlers: Handlers;
@@ -407,6 +418,11 @@ export class RpcServer {
     const channel = connection.channel;
     const startedMs = performance.now();
     const answer = await this.dispatch(frame, request, connection);
+    this.stats.payloadBytesIn += frame.payload.length;
+    if (answer.ok) this.stats.payloadBytesOut += answer.value.payload?.length ?? 0;
+    if (OP_ACCESS[request.op] === "user") {
+      countRequest(this.stats.userTraffic, answer.ok, performance.now() - startedMs);
+    }
     if (this.metrics !== null) {
       const { op } = request;
       this.metrics.requests.inc({ op, code: answer.ok ? "ok" : answer.error.code });

@@ -37,6 +37,8 @@ export interface StatusEndpointOptions {
   /** Whether the node does its job now (readyz). */
   readonly ready: () => boolean;
   readonly logger: Logger;
+  /** More pages on the same listener (a directory's console); null: not theirs. */
+  readonly routes?: (request: Request) => Promise<Response | null>;
 }
 
 export interface StatusEndpoint {
@@ -51,7 +53,9 @@ export function startStatusEndpoint(options: StatusEndpointOptions): StatusEndpo
   const server = Bun.serve({
     hostname: parsed.value.host,
     port: parsed.value.port,
-    fetch(request) {
+    async fetch(request) {
+      const routed = options.routes === undefined ? null : await options.routes(request);
+      if (routed !== null) return routed;
       if (request.method !== "GET" && request.method !== "HEAD") {
         return new Response("only GET\n", { status: 405, headers: { allow: "GET, HEAD" } });
       }

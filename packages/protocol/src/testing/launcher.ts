@@ -537,6 +537,24 @@ function testConfigDir(): Promise<string> {
 }
 
 /**
+ * Start the real `ftfs` binary with its output piped, for a command that runs until stopped
+ * (`ftfs status --watch`); the caller reads it and kills it. Same environment as runFtfs.
+ */
+export async function spawnFtfs(
+  args: readonly string[],
+  options: Omit<FtfsRunOptions, "timeoutMs"> = {},
+): Promise<Subprocess<"ignore" | Blob, "pipe", "pipe">> {
+  const configDir = await testConfigDir();
+  return Bun.spawn([process.execPath, FTFS_MAIN, ...args], {
+    env: { ...process.env, FTFS_CONFIG_DIR: configDir, ...options.env },
+    cwd: options.cwd ?? REPO_ROOT,
+    stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+}
+
+/**
  * Run the real `ftfs` binary to completion and capture what it printed. Unless the caller sets
  * FTFS_CONFIG_DIR, its session lives in a private folder shared by this test process's runs.
  */
@@ -544,14 +562,7 @@ export async function runFtfs(
   args: readonly string[],
   options: FtfsRunOptions = {},
 ): Promise<FtfsRun> {
-  const configDir = await testConfigDir();
-  const child = Bun.spawn([process.execPath, FTFS_MAIN, ...args], {
-    env: { ...process.env, FTFS_CONFIG_DIR: configDir, ...options.env },
-    cwd: options.cwd ?? REPO_ROOT,
-    stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const child = await spawnFtfs(args, options);
   const timeoutMs = options.timeoutMs ?? FTFS_RUN_TIMEOUT_MS_DEFAULT;
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   const [stdout, stderr, exitCode] = await Promise.all([
