@@ -1,19 +1,25 @@
 /**
  * `bun run bench --quick` survives its churn (a storage primary and the directory primary each
  * killed with SIGKILL and restarted under 20 clients) without losing or corrupting one
- * acknowledged write, exits 0, and writes metrics.json (one entry per second) and report.html.
+ * acknowledged write, exits 0, and writes metrics.json (one entry per second), report.html and
+ * metrics.png (a real PNG of the report's size, rendered without a browser).
  */
 
 import { expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pngDimensions } from "../../bench/src/common/svg-png.ts";
 
 const BENCH_MAIN = resolve(import.meta.dir, "../../bench/src/churn/main.ts");
 /** The quick run is ~20 s of load plus start-up and read-back; this bounds a hang. */
 const RUN_TIMEOUT_MS = 55_000;
 const TEST_TIMEOUT_MS = 59_000;
 const QUICK_SECONDS = 20;
+/** The report is 1300 px of charts plus margins wide, and five charts and a summary tall. */
+const PNG_WIDTH_PX = 1324;
+const PNG_HEIGHT_PX_MIN = 1000;
+const PNG_HEIGHT_PX_MAX = 4000;
 
 interface QuickMetrics {
   readonly summary: {
@@ -30,9 +36,9 @@ test(
   async () => {
     const outDir = await mkdtemp(join(tmpdir(), "ftfs-churn-test-"));
     try {
-      // The limits probe and the PNG assert nothing here and cost seconds on a loaded machine.
+      // The limits probe asserts nothing here and costs seconds on a loaded machine.
       const child = Bun.spawn(
-        [process.execPath, BENCH_MAIN, "--quick", "--skip-limits", "--no-png", "--out", outDir],
+        [process.execPath, BENCH_MAIN, "--quick", "--skip-limits", "--out", outDir],
         {
           stdout: "pipe",
           stderr: "pipe",
@@ -54,6 +60,11 @@ test(
       expect(metrics.summary.readBackExact).toBe(metrics.summary.acknowledgedWrites);
       expect(metrics.seconds.length).toBe(QUICK_SECONDS);
       expect(await Bun.file(join(outDir, "report.html")).exists()).toBe(true);
+      const png = new Uint8Array(await Bun.file(join(outDir, "metrics.png")).arrayBuffer());
+      const size = pngDimensions(png);
+      expect(size?.widthPx).toBe(PNG_WIDTH_PX);
+      expect(size?.heightPx).toBeGreaterThan(PNG_HEIGHT_PX_MIN);
+      expect(size?.heightPx).toBeLessThan(PNG_HEIGHT_PX_MAX);
     } finally {
       await rm(outDir, { recursive: true, force: true });
     }

@@ -17,14 +17,14 @@ import {
 } from "@ftfs/protocol/testing";
 import { measureMachineLimits, type MachineLimits } from "../machine/limits.ts";
 import { cpuSeconds } from "../common/proc-stats.ts";
+import { renderSvg } from "../common/svg-png.ts";
 import { ChurnPlayer, outages } from "./churn.ts";
 import { parseArgs, type BenchOptions } from "./config.ts";
 import { checkHistory } from "@ftfs/protocol/testing/history";
 import { isWrite } from "@ftfs/protocol/testing/history";
 import { Load, verifyAcknowledged } from "./load.ts";
 import { perSecond } from "./metrics.ts";
-import { renderPng } from "./png.ts";
-import { renderReport } from "./report-html.ts";
+import { renderReportHtml, renderReportSvg } from "./report-svg.ts";
 import { DEFAULT_SCHEDULE, QUICK_SCHEDULE, parseSchedule, type ChurnEvent } from "./schedule.ts";
 import { buildSummary, formatSummary, type Summary } from "./summary.ts";
 
@@ -232,17 +232,20 @@ async function writeOutputs(
     toS: span.toMs / 1000,
     label: span.label,
   }));
-  const htmlPath = join(outDir, "report.html");
   const title = `FTFS churn bench: ${options.clients} clients, ${options.durationS} s`;
-  await writeFile(htmlPath, renderReport(title, text, metrics, events, spans));
-  const png = options.noPng
-    ? { ok: false, note: "--no-png" }
-    : await renderPng(htmlPath, join(outDir, "metrics.png"));
+  const svg = renderReportSvg({
+    title,
+    summaryText: text,
+    metrics,
+    events,
+    spans,
+    recoveries: [],
+  });
+  await writeFile(join(outDir, "report.html"), renderReportHtml(title, svg));
+  const image = await renderSvg(svg);
+  await writeFile(join(outDir, "metrics.png"), image.png);
   process.stdout.write(`${text}\n`);
-  process.stdout.write(
-    `outputs: ${outDir}/{metrics.json,report.html${png.ok ? ",metrics.png" : ""}}\n`,
-  );
-  if (!png.ok) process.stdout.write(`metrics.png skipped: ${png.note}\n`);
+  process.stdout.write(`outputs: ${outDir}/{metrics.json,report.html,metrics.png}\n`);
 }
 
 /**
