@@ -17,6 +17,7 @@ import {
 } from "@ftfs/protocol/testing";
 import { measureMachineLimits, type MachineLimits } from "../machine/limits.ts";
 import { cpuSeconds } from "../common/proc-stats.ts";
+import { formatProgress, startProgress } from "../common/progress.ts";
 import { renderSvg } from "../common/svg-png.ts";
 import { ChurnPlayer, outages } from "./churn.ts";
 import { parseArgs, type BenchOptions } from "./config.ts";
@@ -25,7 +26,13 @@ import { isWrite } from "@ftfs/protocol/testing/history";
 import { Load, verifyAcknowledged } from "./load.ts";
 import { perSecond } from "./metrics.ts";
 import { renderReportHtml, renderReportSvg } from "./report-svg.ts";
-import { DEFAULT_SCHEDULE, QUICK_SCHEDULE, parseSchedule, type ChurnEvent } from "./schedule.ts";
+import {
+  DEFAULT_SCHEDULE,
+  QUICK_SCHEDULE,
+  describeNextEvent,
+  parseSchedule,
+  type ChurnEvent,
+} from "./schedule.ts";
 import { buildSummary, formatSummary, type Summary } from "./summary.ts";
 
 const MIB = 1024 * 1024;
@@ -61,7 +68,6 @@ class Sampler {
   constructor(
     private readonly cluster: LocalCluster,
     private readonly load: Load,
-    private readonly progress: (line: string) => void,
   ) {}
 
   async sampleCpu(): Promise<void> {
@@ -93,26 +99,11 @@ class Sampler {
         const tMs = this.load.nowMs();
         const [view] = await Promise.all([clusterView(this.cluster), this.sampleCpu()]);
         this.membership.push(toSample(view, tMs));
-        this.progress(this.describe(tMs));
       } finally {
         this.busy = false;
       }
     };
     this.timer = setTimeout(() => void tick(), SAMPLE_INTERVAL_MS);
-  }
-
-  private describe(tMs: number): string {
-    const state = this.load.state;
-    const ok = state.records.filter((record) => record.ok).length;
-    const errors = state.records.length - ok;
-    const last = this.membership.at(-1);
-    const groups = Object.entries(last?.groupPrimary ?? {}).map(
-      ([group, node]) => `${group}:${node ?? "-"}`,
-    );
-    return (
-      `${(tMs / 1000).toFixed(0)}s ops ${ok} err ${errors} retries ${state.retryTimesMs.length} ` +
-      `in-flight ${state.inFlight} dir:${last?.directoryPrimary ?? "-"} ${groups.join(" ")}`
-    );
   }
 
   stop(): void {
@@ -124,6 +115,34 @@ class Sampler {
     for (const entry of this.cpuByPid.values()) total += entry.last - entry.first;
     return total;
   }
+}
+
+/** The terminal's progress line: the load so far, the next churn event, who leads what. */
+function progressLine(
+  load: Load,
+  sampler: Sampler,
+  schedule: readonly ChurnEvent[],
+  durationMs: number,
+): string {
+  const { records } = load.state;
+  const ok = records.filter((record) => record.ok).length;
+  const last = sampler.membership.at(-1);
+  const groups = Object.entries(last?.groupPrimary ?? {}).map(
+    ([group, node]) => `${group}:${node ?? "-"}`,
+  );
+  const elapsedMs = load.nowMs();
+  const detail = [
+    describeNextEvent(schedule, elapsedMs, durationMs),
+    `${load.state.retryTimesMs.length} retries`,
+    `primaries dir:${last?.directoryPrimary ?? "-"} ${groups.join(" ")}`,
+  ];
+  return formatProgress({
+    elapsedMs,
+    totalMs: durationMs,
+    ok,
+    errors: records.length - ok,
+    detail: detail.join("  "),
+  });
 }
 
 async function machineLimits(options: BenchOptions): Promise<MachineLimits | null> {
@@ -143,30 +162,27 @@ async function runLoad(
   limits: MachineLimits | null,
   schedule: readonly ChurnEvent[],
 ): Promise<RunOutcome> {
-  const tty = process.stderr.isTTY;
-  const progress = (line: string): void => {
-    if (tty) process.stderr.write(`\r\x1b[K${line}`);
-  };
   const load = new Load(options, cluster.directoryAddresses, performance.now());
   await load.connect();
   const t0Ms = performance.now();
   const durationMs = options.durationS * 1000;
   load.resetClock(t0Ms);
-  const sampler = new Sampler(cluster, load, progress);
+  const sampler = new Sampler(cluster, load);
   await sampler.sampleCpu();
   sampler.membership.push(toSample(await clusterView(cluster), 0));
   const cpu0 = process.cpuUsage();
   sampler.start();
+  const progress = startProgress(() => progressLine(load, sampler, schedule, durationMs));
   const churn = new ChurnPlayer(cluster);
   const churnDone = churn.play(schedule, t0Ms, durationMs);
   await load.run(durationMs);
   const wallMs = performance.now() - t0Ms;
+  progress.stop();
   churn.stop();
   await churnDone;
   await sampler.sampleCpu();
   sampler.stop();
   const cpu = process.cpuUsage(cpu0);
-  if (tty) process.stderr.write("\n");
   for (const record of churn.records)
     log(
       `${(record.atMs / 1000).toFixed(1)}s ${record.action} ${record.target} → ${record.node ?? "?"} ${record.note}`,
