@@ -1,8 +1,9 @@
 /**
  * `bun run bench`: a cluster of real processes (3 directories, 2 storage groups of 3), N
  * clients with a mixed workload while a churn schedule kills, pauses and stops nodes; per-second
- * metrics, the end-of-run history check, and the outputs (summary, metrics.json, report.html,
- * metrics.png). Owns the cluster and its temporary folder, removed unless --keep.
+ * metrics, the time each group takes to be whole again after a storage node comes back, the
+ * end-of-run history check, and the outputs (summary, metrics.json, report.html, metrics.png).
+ * Owns the cluster and its temporary folder, removed unless --keep.
  */
 
 import { mkdir, rm, writeFile } from "node:fs/promises";
@@ -25,6 +26,8 @@ import { checkHistory } from "@ftfs/protocol/testing/history";
 import { isWrite } from "@ftfs/protocol/testing/history";
 import { Load, verifyAcknowledged } from "./load.ts";
 import { perSecond } from "./metrics.ts";
+import { measureRecoveries, storageReturns, type Recovery } from "./recovery.ts";
+import { RecoveryWatch } from "./recovery-watch.ts";
 import { renderReportHtml, renderReportSvg } from "./report-svg.ts";
 import {
   DEFAULT_SCHEDULE,
@@ -156,22 +159,34 @@ interface RunOutcome {
   readonly failed: boolean;
 }
 
-async function runLoad(
+/** What the timed part of the run leaves for the checks and the report. */
+interface Played {
+  readonly load: Load;
+  readonly sampler: Sampler;
+  readonly churn: ChurnPlayer;
+  readonly wallMs: number;
+  readonly loadCpuSeconds: number;
+  readonly recoveries: readonly Recovery[];
+}
+
+/** The load with its churn, samplers, status watch and progress line, for `durationMs`. */
+async function play(
   options: BenchOptions,
   cluster: LocalCluster,
-  limits: MachineLimits | null,
   schedule: readonly ChurnEvent[],
-): Promise<RunOutcome> {
+  durationMs: number,
+): Promise<Played> {
   const load = new Load(options, cluster.directoryAddresses, performance.now());
   await load.connect();
   const t0Ms = performance.now();
-  const durationMs = options.durationS * 1000;
   load.resetClock(t0Ms);
   const sampler = new Sampler(cluster, load);
   await sampler.sampleCpu();
   sampler.membership.push(toSample(await clusterView(cluster), 0));
   const cpu0 = process.cpuUsage();
   sampler.start();
+  const watch = new RecoveryWatch(cluster.directoryAddresses, () => load.nowMs());
+  watch.start();
   const progress = startProgress(() => progressLine(load, sampler, schedule, durationMs));
   const churn = new ChurnPlayer(cluster);
   const churnDone = churn.play(schedule, t0Ms, durationMs);
@@ -179,13 +194,37 @@ async function runLoad(
   const wallMs = performance.now() - t0Ms;
   progress.stop();
   churn.stop();
-  await churnDone;
+  await Promise.all([churnDone, watch.stop()]);
   await sampler.sampleCpu();
   sampler.stop();
   const cpu = process.cpuUsage(cpu0);
+  return {
+    load,
+    sampler,
+    churn,
+    wallMs,
+    loadCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    recoveries: measureRecoveries(storageReturns(churn.records), watch.observations),
+  };
+}
+
+async function runLoad(
+  options: BenchOptions,
+  cluster: LocalCluster,
+  limits: MachineLimits | null,
+  schedule: readonly ChurnEvent[],
+): Promise<RunOutcome> {
+  const durationMs = options.durationS * 1000;
+  const { load, sampler, churn, wallMs, loadCpuSeconds, recoveries } = await play(
+    options,
+    cluster,
+    schedule,
+    durationMs,
+  );
   for (const record of churn.records)
     log(
-      `${(record.atMs / 1000).toFixed(1)}s ${record.action} ${record.target} → ${record.node ?? "?"} ${record.note}`,
+      `${(record.atMs / 1000).toFixed(1)}s ${record.action} ${record.target} → ` +
+        `${record.node ?? "?"} ${record.note}`,
     );
   const healed = churn.heal();
   if (healed.length > 0) log(`healed: ${healed.join(", ")}`);
@@ -214,8 +253,9 @@ async function runLoad(
     limits,
     churn: churn.records,
     serverCpuSeconds: sampler.serverCpuSeconds(),
-    loadCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    loadCpuSeconds,
     loopLagMsMax: sampler.loopLagMsMax,
+    recoveries,
   });
   const failed =
     verify.lost > 0 || verify.corrupted > 0 || violations.length > 0 || load.state.listMissing > 0;
@@ -255,7 +295,11 @@ async function writeOutputs(
     metrics,
     events,
     spans,
-    recoveries: [],
+    recoveries: summary.recoveries.map((recovery) => ({
+      group: recovery.group,
+      fromS: recovery.atS,
+      toS: recovery.wholeAfterS === null ? null : recovery.atS + recovery.wholeAfterS,
+    })),
   });
   await writeFile(join(outDir, "report.html"), renderReportHtml(title, svg));
   const image = await renderSvg(svg);

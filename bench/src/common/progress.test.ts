@@ -45,7 +45,7 @@ function fakeStream(isTTY: boolean): ProgressStream & { readonly writes: string[
   return { isTTY, columns: 40, writes, write: (text: string) => writes.push(text) };
 }
 
-test("on a terminal the line is redrawn in place and cleared at stop; a pipe gets nothing", async () => {
+test("a terminal gets the line redrawn in place, cleared at stop; a pipe none", async () => {
   const terminal = fakeStream(true);
   const pipe = fakeStream(false);
   let draws = 0;

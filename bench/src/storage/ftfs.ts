@@ -13,6 +13,7 @@ import { CONNECT_TIMEOUT_MS_DEFAULT } from "@ftfs/protocol/core";
 import { RpcPool } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
 import { FtfsClient } from "@ftfs/client";
+import { statusWithin } from "../common/cluster-status.ts";
 import {
   okRate,
   phaseStats,
@@ -49,7 +50,6 @@ const VERIFY_LOOPS = 20;
 const STATUS_POLL_MS = 100;
 /** After the restart, wait at most this long for the node to rejoin the in-sync set. */
 const IN_SYNC_DEADLINE_MS = 120_000;
-const STATUS_TIMEOUT_MS = 2_000;
 
 export interface Layout {
   readonly label: string;
@@ -208,7 +208,8 @@ export async function runFtfsMatrix(
     const dataRoot = join(workDir, `ftfs-${layout.label}-r${repeat + 1}`);
     await withCluster(layout, dataRoot, async (cluster, clients) => {
       for (const cell of cells) {
-        const name = `FTFS ${layout.label} r${repeat + 1} ${cell.sizeBytes / 1024} KiB × ${cell.loops}`;
+        const size = `${cell.sizeBytes / 1024} KiB × ${cell.loops}`;
+        const name = `FTFS ${layout.label} r${repeat + 1} ${size}`;
         const result = await runCell(
           cluster,
           clients,
@@ -331,15 +332,8 @@ function watchGroup(
 }
 
 async function groupView(client: FtfsClient, group: string) {
-  try {
-    const status = await Promise.race([
-      client.status(),
-      Bun.sleep(STATUS_TIMEOUT_MS).then(() => null),
-    ]);
-    return status?.groups.find((view) => view.group === group) ?? null;
-  } catch {
-    return null; // the directory is busy or electing: ask again on the next poll
-  }
+  const status = await statusWithin(client);
+  return status?.groups.find((view) => view.group === group) ?? null;
 }
 
 /** The restarted node's first "caught up" line logged after `sinceIso`. */
