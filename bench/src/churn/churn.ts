@@ -22,6 +22,8 @@ export interface ChurnRecord {
   readonly action: ChurnAction;
   readonly target: string;
   readonly node: string | null;
+  /** The storage group of the node hit; null for a directory node or when none was hit. */
+  readonly group: string | null;
   readonly note: string;
 }
 
@@ -64,7 +66,13 @@ export class ChurnPlayer {
   private async apply(event: ChurnEvent, t0Ms: number): Promise<ChurnRecord> {
     const node = await this.resolve(event);
     const atMs = performance.now() - t0Ms;
-    const base = { atMs, action: event.action, target: event.target, node: node?.id ?? null };
+    const base = {
+      atMs,
+      action: event.action,
+      target: event.target,
+      node: node?.id ?? null,
+      group: node?.group ?? null,
+    };
     if (node === null) return { ...base, note: "skipped: target not found" };
     this.hit.set(event.target, node);
     await this.signal(node, event.action);

@@ -40,8 +40,6 @@ export interface BenchOptions {
   /** Skip the machine-limits probe (the CI test: it costs seconds and asserts nothing). */
   readonly skipLimits: boolean;
   readonly seed: number;
-  /** Skip metrics.png (the CI test: a cold Chromium costs seconds on a loaded machine). */
-  readonly noPng: boolean;
 }
 
 export function parseSize(text: string): number {
@@ -97,7 +95,6 @@ export const USAGE = `bun run bench [flags]
   --out DIR          output folder (default bench-results/<timestamp>/)
   --keep             keep the cluster's data folder
   --skip-limits      do not measure the machine's disk and loopback limits
-  --no-png           do not render metrics.png
   --seed N           seed for sizes, ops and names`;
 
 function timestamp(): string {
@@ -107,7 +104,7 @@ function timestamp(): string {
 export function parseArgs(argv: readonly string[]): BenchOptions {
   const flags = new Map<string, string>();
   const switches = new Set<string>();
-  const SWITCHES = new Set(["--quick", "--keep", "--skip-limits", "--no-png", "--help"]);
+  const SWITCHES = new Set(["--quick", "--keep", "--skip-limits", "--help"]);
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index] ?? "";
     if (SWITCHES.has(flag)) {
@@ -137,7 +134,6 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     outDir: flags.get("--out") ?? `bench-results/${timestamp()}`,
     keep: switches.has("--keep"),
     skipLimits: switches.has("--skip-limits"),
-    noPng: switches.has("--no-png"),
     seed: Math.floor(number("--seed", Date.now() % 1_000_000_007)),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * `bun run bench`: a cluster of real processes (3 directories, 2 storage groups of 3), N
  * clients with a mixed workload while a churn schedule kills, pauses and stops nodes; per-second
- * metrics, the end-of-run history check, and the outputs (summary, metrics.json, report.html,
- * metrics.png). Owns the cluster and its temporary folder, removed unless --keep.
+ * metrics, the time each group takes to be whole again after a storage node comes back, the
+ * end-of-run history check, and the outputs (summary, metrics.json, report.html, metrics.png).
+ * Owns the cluster and its temporary folder, removed unless --keep.
  */
 
 import { mkdir, rm, writeFile } from "node:fs/promises";
@@ -17,15 +18,24 @@ import {
 } from "@ftfs/protocol/testing";
 import { measureMachineLimits, type MachineLimits } from "../machine/limits.ts";
 import { cpuSeconds } from "../common/proc-stats.ts";
+import { formatProgress, startProgress } from "../common/progress.ts";
+import { renderSvg } from "../common/svg-png.ts";
 import { ChurnPlayer, outages } from "./churn.ts";
 import { parseArgs, type BenchOptions } from "./config.ts";
 import { checkHistory } from "@ftfs/protocol/testing/history";
 import { isWrite } from "@ftfs/protocol/testing/history";
 import { Load, verifyAcknowledged } from "./load.ts";
 import { perSecond } from "./metrics.ts";
-import { renderPng } from "./png.ts";
-import { renderReport } from "./report-html.ts";
-import { DEFAULT_SCHEDULE, QUICK_SCHEDULE, parseSchedule, type ChurnEvent } from "./schedule.ts";
+import { measureRecoveries, storageReturns, type Recovery } from "./recovery.ts";
+import { RecoveryWatch } from "./recovery-watch.ts";
+import { renderReportHtml, renderReportSvg } from "./report-svg.ts";
+import {
+  DEFAULT_SCHEDULE,
+  QUICK_SCHEDULE,
+  describeNextEvent,
+  parseSchedule,
+  type ChurnEvent,
+} from "./schedule.ts";
 import { buildSummary, formatSummary, type Summary } from "./summary.ts";
 
 const MIB = 1024 * 1024;
@@ -61,7 +71,6 @@ class Sampler {
   constructor(
     private readonly cluster: LocalCluster,
     private readonly load: Load,
-    private readonly progress: (line: string) => void,
   ) {}
 
   async sampleCpu(): Promise<void> {
@@ -93,26 +102,11 @@ class Sampler {
         const tMs = this.load.nowMs();
         const [view] = await Promise.all([clusterView(this.cluster), this.sampleCpu()]);
         this.membership.push(toSample(view, tMs));
-        this.progress(this.describe(tMs));
       } finally {
         this.busy = false;
       }
     };
     this.timer = setTimeout(() => void tick(), SAMPLE_INTERVAL_MS);
-  }
-
-  private describe(tMs: number): string {
-    const state = this.load.state;
-    const ok = state.records.filter((record) => record.ok).length;
-    const errors = state.records.length - ok;
-    const last = this.membership.at(-1);
-    const groups = Object.entries(last?.groupPrimary ?? {}).map(
-      ([group, node]) => `${group}:${node ?? "-"}`,
-    );
-    return (
-      `${(tMs / 1000).toFixed(0)}s ops ${ok} err ${errors} retries ${state.retryTimesMs.length} ` +
-      `in-flight ${state.inFlight} dir:${last?.directoryPrimary ?? "-"} ${groups.join(" ")}`
-    );
   }
 
   stop(): void {
@@ -126,6 +120,34 @@ class Sampler {
   }
 }
 
+/** The terminal's progress line: the load so far, the next churn event, who leads what. */
+function progressLine(
+  load: Load,
+  sampler: Sampler,
+  schedule: readonly ChurnEvent[],
+  durationMs: number,
+): string {
+  const { records } = load.state;
+  const ok = records.filter((record) => record.ok).length;
+  const last = sampler.membership.at(-1);
+  const groups = Object.entries(last?.groupPrimary ?? {}).map(
+    ([group, node]) => `${group}:${node ?? "-"}`,
+  );
+  const elapsedMs = load.nowMs();
+  const detail = [
+    describeNextEvent(schedule, elapsedMs, durationMs),
+    `${load.state.retryTimesMs.length} retries`,
+    `primaries dir:${last?.directoryPrimary ?? "-"} ${groups.join(" ")}`,
+  ];
+  return formatProgress({
+    elapsedMs,
+    totalMs: durationMs,
+    ok,
+    errors: records.length - ok,
+    detail: detail.join("  "),
+  });
+}
+
 async function machineLimits(options: BenchOptions): Promise<MachineLimits | null> {
   if (options.skipLimits) return null;
   log("measuring the machine's limits (disk write+fsync, loopback TCP)");
@@ -137,39 +159,72 @@ interface RunOutcome {
   readonly failed: boolean;
 }
 
+/** What the timed part of the run leaves for the checks and the report. */
+interface Played {
+  readonly load: Load;
+  readonly sampler: Sampler;
+  readonly churn: ChurnPlayer;
+  readonly wallMs: number;
+  readonly loadCpuSeconds: number;
+  readonly recoveries: readonly Recovery[];
+}
+
+/** The load with its churn, samplers, status watch and progress line, for `durationMs`. */
+async function play(
+  options: BenchOptions,
+  cluster: LocalCluster,
+  schedule: readonly ChurnEvent[],
+  durationMs: number,
+): Promise<Played> {
+  const load = new Load(options, cluster.directoryAddresses, performance.now());
+  await load.connect();
+  const t0Ms = performance.now();
+  load.resetClock(t0Ms);
+  const sampler = new Sampler(cluster, load);
+  await sampler.sampleCpu();
+  sampler.membership.push(toSample(await clusterView(cluster), 0));
+  const cpu0 = process.cpuUsage();
+  sampler.start();
+  const watch = new RecoveryWatch(cluster.directoryAddresses, () => load.nowMs());
+  watch.start();
+  const progress = startProgress(() => progressLine(load, sampler, schedule, durationMs));
+  const churn = new ChurnPlayer(cluster);
+  const churnDone = churn.play(schedule, t0Ms, durationMs);
+  await load.run(durationMs);
+  const wallMs = performance.now() - t0Ms;
+  progress.stop();
+  churn.stop();
+  await Promise.all([churnDone, watch.stop()]);
+  await sampler.sampleCpu();
+  sampler.stop();
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    load,
+    sampler,
+    churn,
+    wallMs,
+    loadCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    recoveries: measureRecoveries(storageReturns(churn.records), watch.observations),
+  };
+}
+
 async function runLoad(
   options: BenchOptions,
   cluster: LocalCluster,
   limits: MachineLimits | null,
   schedule: readonly ChurnEvent[],
 ): Promise<RunOutcome> {
-  const tty = process.stderr.isTTY;
-  const progress = (line: string): void => {
-    if (tty) process.stderr.write(`\r\x1b[K${line}`);
-  };
-  const load = new Load(options, cluster.directoryAddresses, performance.now());
-  await load.connect();
-  const t0Ms = performance.now();
   const durationMs = options.durationS * 1000;
-  load.resetClock(t0Ms);
-  const sampler = new Sampler(cluster, load, progress);
-  await sampler.sampleCpu();
-  sampler.membership.push(toSample(await clusterView(cluster), 0));
-  const cpu0 = process.cpuUsage();
-  sampler.start();
-  const churn = new ChurnPlayer(cluster);
-  const churnDone = churn.play(schedule, t0Ms, durationMs);
-  await load.run(durationMs);
-  const wallMs = performance.now() - t0Ms;
-  churn.stop();
-  await churnDone;
-  await sampler.sampleCpu();
-  sampler.stop();
-  const cpu = process.cpuUsage(cpu0);
-  if (tty) process.stderr.write("\n");
+  const { load, sampler, churn, wallMs, loadCpuSeconds, recoveries } = await play(
+    options,
+    cluster,
+    schedule,
+    durationMs,
+  );
   for (const record of churn.records)
     log(
-      `${(record.atMs / 1000).toFixed(1)}s ${record.action} ${record.target} → ${record.node ?? "?"} ${record.note}`,
+      `${(record.atMs / 1000).toFixed(1)}s ${record.action} ${record.target} → ` +
+        `${record.node ?? "?"} ${record.note}`,
     );
   const healed = churn.heal();
   if (healed.length > 0) log(`healed: ${healed.join(", ")}`);
@@ -198,8 +253,9 @@ async function runLoad(
     limits,
     churn: churn.records,
     serverCpuSeconds: sampler.serverCpuSeconds(),
-    loadCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    loadCpuSeconds,
     loopLagMsMax: sampler.loopLagMsMax,
+    recoveries,
   });
   const failed =
     verify.lost > 0 || verify.corrupted > 0 || violations.length > 0 || load.state.listMissing > 0;
@@ -232,17 +288,24 @@ async function writeOutputs(
     toS: span.toMs / 1000,
     label: span.label,
   }));
-  const htmlPath = join(outDir, "report.html");
   const title = `FTFS churn bench: ${options.clients} clients, ${options.durationS} s`;
-  await writeFile(htmlPath, renderReport(title, text, metrics, events, spans));
-  const png = options.noPng
-    ? { ok: false, note: "--no-png" }
-    : await renderPng(htmlPath, join(outDir, "metrics.png"));
+  const svg = renderReportSvg({
+    title,
+    summaryText: text,
+    metrics,
+    events,
+    spans,
+    recoveries: summary.recoveries.map((recovery) => ({
+      group: recovery.group,
+      fromS: recovery.atS,
+      toS: recovery.wholeAfterS === null ? null : recovery.atS + recovery.wholeAfterS,
+    })),
+  });
+  await writeFile(join(outDir, "report.html"), renderReportHtml(title, svg));
+  const image = await renderSvg(svg);
+  await writeFile(join(outDir, "metrics.png"), image.png);
   process.stdout.write(`${text}\n`);
-  process.stdout.write(
-    `outputs: ${outDir}/{metrics.json,report.html${png.ok ? ",metrics.png" : ""}}\n`,
-  );
-  if (!png.ok) process.stdout.write(`metrics.png skipped: ${png.note}\n`);
+  process.stdout.write(`outputs: ${outDir}/{metrics.json,report.html,metrics.png}\n`);
 }
 
 /**

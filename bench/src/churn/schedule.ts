@@ -44,6 +44,22 @@ export const QUICK_SCHEDULE: readonly ChurnEvent[] = [
   { atS: 14, action: "restart", target: "directory-primary" },
 ];
 
+/**
+ * What the progress line says of the churn: the next event played before `endMs` and how far
+ * off it is, "churn: done" once every one has passed, "churn: none" for an empty schedule.
+ */
+export function describeNextEvent(
+  events: readonly ChurnEvent[],
+  elapsedMs: number,
+  endMs: number,
+): string {
+  if (events.length === 0) return "churn: none";
+  const next = events.find((event) => event.atS * 1000 >= elapsedMs && event.atS * 1000 < endMs);
+  if (next === undefined) return "churn: done";
+  const inS = Math.max(0, Math.ceil((next.atS * 1000 - elapsedMs) / 1000));
+  return `next: ${next.action} ${next.target} in ${inS} s`;
+}
+
 function parseAction(text: string): ChurnAction {
   const action = ACTIONS.find((candidate) => candidate === text);
   if (action === undefined) throw new Error(`bad churn action '${text}' (${ACTIONS.join(", ")})`);

@@ -10,6 +10,7 @@ import type { Violation, ViolationKind } from "@ftfs/protocol/testing/history";
 import type { LoadState, VerifyResult } from "./load.ts";
 import { longestGap } from "../common/completions.ts";
 import { percentile, type SecondMetrics } from "./metrics.ts";
+import { formatRecoveries, type Recovery } from "./recovery.ts";
 
 const MIB = 1024 * 1024;
 /** Every write is stored on the 3 replicas of its group, all on this one disk. */
@@ -38,6 +39,7 @@ export interface SummaryInput {
   readonly serverCpuSeconds: number;
   readonly loadCpuSeconds: number;
   readonly loopLagMsMax: number;
+  readonly recoveries: readonly Recovery[];
 }
 
 export interface Summary {
@@ -72,6 +74,8 @@ export interface Summary {
   readonly limits: MachineLimits | null;
   readonly writeTimesReplicasOverDiskFsync: number | null;
   readonly mibPerSOverLoopback: number | null;
+  /** Per return of a storage node: how long until its group was whole again (recovery.ts). */
+  readonly recoveries: readonly Recovery[];
   readonly samples: readonly string[];
 }
 
@@ -126,6 +130,7 @@ export function buildSummary(input: SummaryInput): Summary {
     writeTimesReplicasOverDiskFsync:
       input.limits === null ? null : (writeMibPerS * REPLICAS) / input.limits.diskWriteFsyncMiBps,
     mibPerSOverLoopback: input.limits === null ? null : mibPerS / input.limits.loopbackTcpMiBps,
+    recoveries: input.recoveries,
     samples: [
       ...input.load.errorSamples,
       ...input.verify.samples,
@@ -142,6 +147,16 @@ const VIOLATION_SAMPLES_MAX = 5;
 function violationsText(summary: Summary): string {
   const parts = Object.entries(summary.violations).map(([kind, count]) => `${kind} ${count}`);
   return parts.length === 0 ? "0" : parts.join(", ");
+}
+
+/** "1 of 1 (2.4 s)": how many storage returns saw their group whole again, and the slowest. */
+function recoveriesText(recoveries: readonly Recovery[]): string {
+  if (recoveries.length === 0) return "- (no storage node came back)";
+  const times = recoveries.flatMap((recovery) =>
+    recovery.wholeAfterS === null ? [] : [recovery.wholeAfterS],
+  );
+  const slowest = times.length === 0 ? "" : ` (${Math.max(...times).toFixed(1)} s)`;
+  return `${times.length} of ${recoveries.length}${slowest}`;
 }
 
 const fixed = (value: number | null, digits = 1): string =>
@@ -194,6 +209,7 @@ export function formatSummary(summary: Summary): string {
       `${fixed(summary.serverCpuSeconds)} / ${fixed(summary.serverCpuMsPerOp)}`,
       PEER.cpuPerOp,
     ],
+    ["storage returns whole again (slowest)", recoveriesText(summary.recoveries), ""],
     [
       "load process CPU (share of one core) / max loop lag",
       `${fixed(summary.loadCpuShareOfOneCore * 100, 0)}% / ${fixed(summary.loopLagMsMax, 0)} ms`,
@@ -219,9 +235,15 @@ export function formatSummary(summary: Summary): string {
   const lines = rows.map(
     ([label, value, peer]) => `${label.padEnd(width)}  ${value.padEnd(valueWidth)}  ${peer}`,
   );
+  const recoveries = formatRecoveries(summary.recoveries);
   const samples =
     summary.samples.length === 0
       ? []
       : ["", "samples:", ...summary.samples.map((sample) => `  ${sample}`)];
-  return [header, ...lines, ...samples].join("\n");
+  return [
+    header,
+    ...lines,
+    ...(recoveries.length === 0 ? [] : ["", ...recoveries]),
+    ...samples,
+  ].join("\n");
 }

@@ -158,6 +158,7 @@ async function measureCell<C>(
   workload: PhaseWorkload<C>,
   cell: Cell,
   seconds: number,
+  label: string,
 ): Promise<CellFigures> {
   const phase = (kind: "put" | "get") =>
     runPhase({
@@ -166,6 +167,7 @@ async function measureCell<C>(
       clients,
       pick: () => kind,
       workload,
+      label: `${label} ${kind.toUpperCase()}`,
     });
   const put = phaseStats(await phase("put"), "put", cell.sizeBytes);
   const get = phaseStats(await phase("get"), "get", cell.sizeBytes);
@@ -401,12 +403,19 @@ async function main(): Promise<void> {
               nativeWorkload("bench", `${prefix}n`, payloads),
               cell,
               seconds,
+              `ftfs native ${cellName(cell)}`,
             ),
           );
           record(
             "ftfs s3",
             cell,
-            await measureCell([light], s3Workload(`${prefix}s`, payloads), cell, seconds),
+            await measureCell(
+              [light],
+              s3Workload(`${prefix}s`, payloads),
+              cell,
+              seconds,
+              `ftfs s3 ${cellName(cell)}`,
+            ),
           );
         }
         const taken = await multipartSeconds(s3, `r${repeat}-multipart`, multipartBytes);
@@ -427,7 +436,13 @@ async function main(): Promise<void> {
           record(
             "swift s3",
             cell,
-            await measureCell([light], s3Workload(`r${repeat}c${index}`, payloads), cell, seconds),
+            await measureCell(
+              [light],
+              s3Workload(`r${repeat}c${index}`, payloads),
+              cell,
+              seconds,
+              `swift s3 ${cellName(cell)}`,
+            ),
           );
         }
         const taken = await multipartSeconds(s3, `r${repeat}-multipart`, multipartBytes);

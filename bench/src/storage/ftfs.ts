@@ -13,6 +13,7 @@ import { CONNECT_TIMEOUT_MS_DEFAULT } from "@ftfs/protocol/core";
 import { RpcPool } from "@ftfs/protocol/io";
 import { startCluster, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
 import { FtfsClient } from "@ftfs/client";
+import { statusWithin } from "../common/cluster-status.ts";
 import {
   okRate,
   phaseStats,
@@ -49,7 +50,6 @@ const VERIFY_LOOPS = 20;
 const STATUS_POLL_MS = 100;
 /** After the restart, wait at most this long for the node to rejoin the in-sync set. */
 const IN_SYNC_DEADLINE_MS = 120_000;
-const STATUS_TIMEOUT_MS = 2_000;
 
 export interface Layout {
   readonly label: string;
@@ -166,6 +166,7 @@ async function runCell(
   cell: Cell,
   phaseMs: number,
   seed: number,
+  label: string,
 ): Promise<CellResult> {
   const workload = new Workload(
     BENCH_UID,
@@ -173,8 +174,12 @@ async function runCell(
     new Payloads(cell.sizeBytes, seed),
   );
   const spec = { loops: cell.loops, durationMs: phaseMs, clients, workload };
-  const put = await measuredPhase(cluster, () => runPhase({ ...spec, pick: () => "put" }));
-  const get = await measuredPhase(cluster, () => runPhase({ ...spec, pick: () => "get" }));
+  const put = await measuredPhase(cluster, () =>
+    runPhase({ ...spec, pick: () => "put", label: `${label} PUT` }),
+  );
+  const get = await measuredPhase(cluster, () =>
+    runPhase({ ...spec, pick: () => "get", label: `${label} GET` }),
+  );
   const putStats = phaseStats(put.run, "put", cell.sizeBytes);
   const getStats = phaseStats(get.run, "get", cell.sizeBytes);
   const perOpMs = (seconds: number, ops: number) => (ops > 0 ? (1000 * seconds) / ops : Number.NaN);
@@ -203,12 +208,15 @@ export async function runFtfsMatrix(
     const dataRoot = join(workDir, `ftfs-${layout.label}-r${repeat + 1}`);
     await withCluster(layout, dataRoot, async (cluster, clients) => {
       for (const cell of cells) {
+        const size = `${cell.sizeBytes / 1024} KiB × ${cell.loops}`;
+        const name = `FTFS ${layout.label} r${repeat + 1} ${size}`;
         const result = await runCell(
           cluster,
           clients,
           cell,
           phaseMs,
           repeat * 1_000 + cell.loops + 1,
+          name,
         );
         const list = results.get(cellKey(cell)) ?? [];
         list.push(result);
@@ -216,10 +224,7 @@ export async function runFtfsMatrix(
         const side = (name: string, stats: PhaseStats) =>
           `${name} ${stats.opsPerS.toFixed(1)}/s p99 ${stats.p99Ms.toFixed(0)} ms ` +
           `err ${stats.errors}`;
-        log(
-          `FTFS ${layout.label} r${repeat + 1} ${cell.sizeBytes / 1024} KiB × ${cell.loops}: ` +
-            `${side("PUT", result.put)}, ${side("GET", result.get)}`,
-        );
+        log(`${name}: ${side("PUT", result.put)}, ${side("GET", result.get)}`);
       }
     });
   }
@@ -327,15 +332,8 @@ function watchGroup(
 }
 
 async function groupView(client: FtfsClient, group: string) {
-  try {
-    const status = await Promise.race([
-      client.status(),
-      Bun.sleep(STATUS_TIMEOUT_MS).then(() => null),
-    ]);
-    return status?.groups.find((view) => view.group === group) ?? null;
-  } catch {
-    return null; // the directory is busy or electing: ask again on the next poll
-  }
+  const status = await statusWithin(client);
+  return status?.groups.find((view) => view.group === group) ?? null;
 }
 
 /** The restarted node's first "caught up" line logged after `sinceIso`. */
@@ -466,6 +464,9 @@ async function killOnce(
         workload,
         pick: () => (Math.random() < KILL_GET_RATIO ? "get" : "put"),
         onStart: (startMs) => schedule.start(startMs),
+        label:
+          `FTFS kill: ${victimId} killed at ${timing.killAtMs / 1000} s, ` +
+          `restarted at ${timing.restartAtMs / 1000} s`,
       });
       schedule.cancel();
       const watcher = schedule.watcher;

@@ -8,6 +8,7 @@
 
 import type { FtfsClient } from "@ftfs/client";
 import { longestGap } from "../common/completions.ts";
+import { formatProgress, startProgress } from "../common/progress.ts";
 
 const MIB = 1024 * 1024;
 /**
@@ -130,6 +131,8 @@ export interface PhaseSpec<C = FtfsClient> {
   readonly workload: PhaseWorkload<C>;
   /** Told the phase's start time (performance.now()), so a caller can schedule faults on it. */
   readonly onStart?: (startMs: number) => void;
+  /** What the terminal's progress line calls the phase ("FTFS g1 64 KiB × 100 PUT"). */
+  readonly label?: string;
 }
 
 export interface PhaseRun {
@@ -149,6 +152,17 @@ export async function runPhase<C>(spec: PhaseSpec<C>): Promise<PhaseRun> {
   const errorSamples: string[] = [];
   const startMs = performance.now();
   const endMs = startMs + spec.durationMs;
+  let okCount = 0;
+  let errorCount = 0;
+  const progress = startProgress(() =>
+    formatProgress({
+      elapsedMs: performance.now() - startMs,
+      totalMs: spec.durationMs,
+      ok: okCount,
+      errors: errorCount,
+      ...(spec.label === undefined ? {} : { detail: spec.label }),
+    }),
+  );
   spec.onStart?.(startMs);
   const loop = async (index: number): Promise<void> => {
     const client = spec.clients[index % spec.clients.length];
@@ -165,9 +179,15 @@ export async function runPhase<C>(spec: PhaseSpec<C>): Promise<PhaseRun> {
           errorSamples.push(`${kind}: ${describeError(error)}`);
       }
       records.push({ kind, startMs: opStartMs - startMs, endMs: performance.now() - startMs, ok });
+      if (ok) okCount += 1;
+      else errorCount += 1;
     }
   };
-  await Promise.all(Array.from({ length: spec.loops }, (_, index) => loop(index)));
+  try {
+    await Promise.all(Array.from({ length: spec.loops }, (_, index) => loop(index)));
+  } finally {
+    progress.stop();
+  }
   return { records, wallMs: performance.now() - startMs, errorSamples };
 }
 

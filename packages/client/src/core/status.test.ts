@@ -2,11 +2,12 @@
  * `ftfs status`'s verdict: healthy only when every group has its primary and its factor of
  * in-sync replicas and every member is alive; a group without a primary (or with its data
  * lost) makes it unavailable; fewer replicas, a catch-up, a dead or suspect member or a
- * directory that did not answer make it degraded; the reasons say which, worst first.
+ * directory that did not answer make it degraded; the reasons say which, worst first. A group
+ * is whole only with a primary, its factor of in-sync replicas and no learner.
  */
 import { describe, expect, test } from "bun:test";
 import type { GroupView, MemberView } from "@ftfs/protocol/core";
-import { healthVerdict, type ClusterStatus } from "./status.ts";
+import { healthVerdict, isGroupWhole, type ClusterStatus } from "./status.ts";
 
 function member(node: string, state: MemberView["state"] = "alive"): MemberView {
   return {
@@ -83,5 +84,19 @@ describe("healthVerdict", () => {
       "s3 lost its data (every in-sync disk was replaced)",
       "s1 has 2 of 3 in-sync replicas",
     ]);
+  });
+});
+
+describe("isGroupWhole", () => {
+  test("whole: a primary, the factor in sync, no learner", () => {
+    expect(isGroupWhole(group("s1", 3))).toBe(true);
+  });
+
+  test("not whole: a replica short, a learner catching up, no primary, or data lost", () => {
+    const learners = [{ node: "s1c", address: "127.0.0.1:3" }];
+    expect(isGroupWhole(group("s1", 2))).toBe(false);
+    expect(isGroupWhole(group("s1", 3, { learners }))).toBe(false);
+    expect(isGroupWhole(group("s1", 3, { primary: null, primaryNode: null }))).toBe(false);
+    expect(isGroupWhole(group("s1", 3, { dataLost: true }))).toBe(false);
   });
 });

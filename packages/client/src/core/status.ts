@@ -59,24 +59,47 @@ export interface HealthVerdict {
   readonly reasons: readonly string[];
 }
 
+/**
+ * What keeps one group from being whole: `unavailable` (no primary, or its data lost) and
+ * `degraded` (fewer in-sync replicas than its factor, a node catching up). A group with
+ * neither is whole: a primary, every replica in sync, no learner.
+ */
+export function groupProblems(group: GroupView): {
+  readonly unavailable: readonly string[];
+  readonly degraded: readonly string[];
+} {
+  const unavailable: string[] = [];
+  const degraded: string[] = [];
+  if (group.dataLost === true) {
+    unavailable.push(`${group.group} lost its data (every in-sync disk was replaced)`);
+  } else if (group.primary === null) {
+    unavailable.push(`${group.group} has no primary`);
+  }
+  const factor = group.replicationFactor ?? group.replicas.length;
+  if (group.replicas.length < factor) {
+    degraded.push(`${group.group} has ${group.replicas.length} of ${factor} in-sync replicas`);
+  }
+  const learners = group.learners ?? [];
+  if (learners.length > 0) {
+    degraded.push(`${group.group} is catching up ${learners.map((l) => l.node).join(", ")}`);
+  }
+  return { unavailable, degraded };
+}
+
+/** Fully replicated: what the churn bench waits for after a storage node comes back. */
+export function isGroupWhole(group: GroupView): boolean {
+  const problems = groupProblems(group);
+  return problems.unavailable.length === 0 && problems.degraded.length === 0;
+}
+
 /** `ftfs status`'s first line: what an operator must know before reading the tables. */
 export function healthVerdict(status: ClusterStatus): HealthVerdict {
   const unavailable: string[] = [];
   const degraded: string[] = [];
   for (const group of status.groups) {
-    if (group.dataLost === true) {
-      unavailable.push(`${group.group} lost its data (every in-sync disk was replaced)`);
-    } else if (group.primary === null) {
-      unavailable.push(`${group.group} has no primary`);
-    }
-    const factor = group.replicationFactor ?? group.replicas.length;
-    if (group.replicas.length < factor) {
-      degraded.push(`${group.group} has ${group.replicas.length} of ${factor} in-sync replicas`);
-    }
-    const learners = group.learners ?? [];
-    if (learners.length > 0) {
-      degraded.push(`${group.group} is catching up ${learners.map((l) => l.node).join(", ")}`);
-    }
+    const problems = groupProblems(group);
+    unavailable.push(...problems.unavailable);
+    degraded.push(...problems.degraded);
   }
   for (const member of status.members) {
     if (member.state === "dead" || member.state === "suspect") {
