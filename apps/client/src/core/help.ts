@@ -32,8 +32,9 @@ friendly forms:
   ftfs get <name> [-o file|-]   download to ./<name>, to a file, or to stdout (-o -)
   ftfs ls [--from storage]      list
   ftfs rm <name>                delete a file (every version)
-  ftfs status                   every member (role, group, address, state, primary/backup,
-                                epoch) and every storage group
+  ftfs status [--watch]         the health verdict, every member (role, group, address,
+                                state, primary/backup, epoch) and every storage group;
+                                --watch: again every 2 s, with what changed
   ftfs rebalance                move existing file data from fuller storage groups to
                                 emptier ones (--threshold percent: how even; default 10)
   ftfs admin user add|rm|ls     users of a secure cluster (add prints a secret once)
@@ -86,10 +87,17 @@ List files: name, size, version, time.`,
   rm: `usage: ftfs rm <name> [--user uid]
 
 Delete <name> (all its versions).`,
-  status: `usage: ftfs status
+  status: `usage: ftfs status [--watch]
 
-Every cluster member (node, role, group, address, state, primary/backup, epoch)
-and every storage group's epoch, primary and in-sync replicas.`,
+The cluster's health in one line (healthy, degraded or unavailable, and why),
+then every cluster member (node, role, group, address, state, primary/backup,
+epoch) and every storage group's epoch, primary and in-sync replicas.
+
+--watch   ask again every 2 s until Ctrl-C: on a terminal the status is redrawn
+          with the recent events under it; in a pipe or a file, one timestamped
+          line per change (a member dead or back, a failover, a replica out of
+          or back in sync, the verdict changing). With --json, one status
+          object per line.`,
   rebalance: `usage: ftfs rebalance [--threshold percent]
 
 An administrator's command: move existing file data from the fullest storage
