@@ -557,6 +557,7 @@ export class DirectoryNode {
       join: this.join,
       keyring,
       logger: this.logger,
+      metrics: this.metrics,
       meta: () => ({
         role: "directory",
         group: null,

@@ -129,6 +129,8 @@ export class StorageNode {
   private readonly replicator: Replicator;
   private readonly catchUp: CatchUp;
   private readonly fsync: Fsync;
+  /** This node's /metrics: gossip registers its own there once it starts. */
+  private readonly metrics: MetricsRegistry;
   private readonly inFlight = new InFlight();
   /** Null when the UDP port could not be bound: the heartbeat still keeps us known. */
   private gossip: ClusterGossip | null = null;
@@ -201,6 +203,7 @@ export class StorageNode {
       join: options.join,
       keyring: options.clusterKey ?? Keyring.open(),
       logger: options.logger,
+      metrics: this.metrics,
       meta: () => {
         const view = this.heartbeat.view;
         return {
@@ -238,6 +241,7 @@ export class StorageNode {
     this.chunks = chunks;
     this.refs = refs;
     this.fsync = fsync;
+    this.metrics = metrics;
     const connect = nodeConnect(options);
     this.replicator = new Replicator(logger, () => this.heartbeat.refreshSoon(), connect);
     // Heartbeat and catch-up first: the handlers use them, and the server takes requests as
