@@ -1,9 +1,11 @@
 /**
  * Every node serves /metrics, /healthz and /readyz when started with --http-listen. What they
  * serve passes Debian's `promtool check metrics` (the Prometheus project's own linter), counts
- * the requests a real upload made, shows each storage node's bytes and the one primary, and
- * follows a failure: a storage backup killed with kill -9 leaves its group's in-sync count at
- * the directory, and the dead node's endpoint stops answering. .ci/run installs prometheus
+ * the requests a real upload made, shows each storage node's bytes and the one primary, its
+ * disk space, fsyncs, catch-up, scrub and GC, every node's gossip and refusals, a directory's
+ * apply lag, snapshots and group counts, and follows a failure: a storage backup killed with
+ * kill -9 leaves its group's in-sync count, and the count of under-replicated groups, at the
+ * directory, and the dead node's endpoint stops answering. .ci/run installs prometheus
  * (for promtool); without it this fails under CI=true. The Prometheus config and alert rules
  * shipped in deploy/prometheus pass promtool's checks and its rule unit tests.
  */
@@ -122,18 +124,36 @@ test.skipIf(promtoolMissing && process.env.CI !== "true")(
       });
       expect(await ready.text()).toBe("ready\n");
       expect(sample(text, "ftfs_process_resident_memory_bytes")).toBeGreaterThan(0);
+      expect(sample(text, 'ftfs_rpc_refused_total{reason="auth_failed"}')).toBe(0);
+      expect(sample(text, "ftfs_gossip_probes_total")).not.toBeNull();
+      expect(sample(text, "ftfs_gossip_suspicions_total")).not.toBeNull();
     }
     const directory = await scrape(cluster.node("d1"));
     expect(sample(directory, "ftfs_raft_leader")).toBe(1);
     expect(sample(directory, 'ftfs_rpc_requests_total{op="commitUpload",code="ok"}')).toBe(1);
     expect(sample(directory, 'ftfs_storage_group_in_sync_replicas{group="s1"}')).toBe(3);
     expect(sample(directory, 'ftfs_gossip_members{state="alive"}')).toBe(4);
+    expect(sample(directory, "ftfs_storage_groups_under_replicated")).toBe(0);
+    expect(sample(directory, "ftfs_storage_groups_unavailable")).toBe(0);
+    expect(sample(directory, "ftfs_raft_apply_lag_entries")).toBeGreaterThanOrEqual(0);
+    expect(sample(directory, "ftfs_raft_snapshots_taken_total")).not.toBeNull();
     const storage = await Promise.all(
       ["s1a", "s1b", "s1c"].map(async (id) => scrape(cluster.node(id))),
     );
     for (const text of storage) {
       expect(sample(text, "ftfs_storage_used_bytes")).toBeGreaterThanOrEqual(3 * E2E_CHUNK_BYTES);
       expect(sample(text, 'ftfs_rpc_payload_bytes_total{direction="in"}')).toBeGreaterThan(0);
+      const freeBytes = sample(text, "ftfs_disk_free_bytes") ?? 0;
+      expect(freeBytes).toBeGreaterThan(0);
+      expect(sample(text, "ftfs_disk_size_bytes")).toBeGreaterThanOrEqual(freeBytes);
+      // Every chunk stored was fsync'd, file and folder, and its reference committed.
+      for (const target of ["file", "folder", "references"]) {
+        const fsyncs = `ftfs_fsync_duration_seconds_count{target="${target}"}`;
+        expect(sample(text, fsyncs)).toBeGreaterThanOrEqual(4);
+      }
+      expect(sample(text, "ftfs_catch_up_remaining_bytes")).not.toBeNull();
+      expect(sample(text, "ftfs_scrub_checked_chunks_total")).not.toBeNull();
+      expect(sample(text, "ftfs_gc_freed_bytes_total")).not.toBeNull();
     }
     expect(storage.map((text) => sample(text, "ftfs_storage_primary")).sort()).toEqual([0, 0, 1]);
   },
@@ -192,6 +212,8 @@ test.skipIf(!existsSync(PROMETHEUS) && process.env.CI !== "true")(
         return result.length > 0 ? result : null;
       });
       expect(found.map((series) => series.metric.group)).toEqual(["s1"]);
+      const counted = await query("max(ftfs_storage_groups_under_replicated)");
+      expect(counted.map((series) => Number(series.value[1]))).toEqual([1]);
       cluster.node(backup).start();
       // A restarted node catches up before it is in sync again: allow a loaded machine longer.
       await until(
@@ -213,10 +235,11 @@ test("a storage node killed with kill -9 leaves its group's in-sync count at the
   expect(sample(before, 'ftfs_storage_group_in_sync_replicas{group="s1"}')).toBe(3);
   const killed = cluster.node(backup);
   killed.kill("SIGKILL");
-  await until("s1 at 2 in-sync replicas", async () => {
+  const after = await until("s1 at 2 in-sync replicas", async () => {
     const text = await scrape(cluster.node("d1"));
     return sample(text, 'ftfs_storage_group_in_sync_replicas{group="s1"}') === 2 ? text : null;
   });
+  expect(sample(after, "ftfs_storage_groups_under_replicated")).toBe(1);
   const gone = await fetch(`http://${killed.httpAddress}/healthz`).then(
     () => "answered",
     () => "refused",

@@ -2,7 +2,8 @@
  * A directory group of three in-process nodes over real loopback TCP and UDP gossip: the group
  * forms from gossip, elects one primary, and the backups point callers at it; acknowledged
  * changes survive the primary's loss; a backup restarted on its folder catches up; stale reads
- * are served by backups only when asked for.
+ * are served by backups only when asked for. Snapshots taken, sent and installed show in the
+ * nodes' /metrics.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { RpcClient } from "@ftfs/protocol/io";
@@ -60,6 +61,12 @@ async function staleNamesOnceCount(
     await Bun.sleep(20);
   }
   throw new Error(`after ${ELECTION_WAIT_MS} ms the node lists ${names.length} of ${count} names`);
+}
+
+/** One unlabelled sample of a node's /metrics text (NaN if absent). */
+function metric(text: string, name: string): number {
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${name} `));
+  return Number(line?.slice(name.length + 1) ?? Number.NaN);
 }
 
 describe("a directory group of three", () => {
@@ -139,5 +146,12 @@ describe("a directory group of three", () => {
       line.includes("state restored from the primary's snapshot"),
     );
     expect(restored).toBe(true);
+    const leaderMetrics = cluster.nodes[leader]?.renderMetrics() ?? "";
+    expect(metric(leaderMetrics, "ftfs_raft_snapshots_taken_total")).toBeGreaterThan(0);
+    expect(metric(leaderMetrics, "ftfs_raft_snapshots_sent_total")).toBeGreaterThan(0);
+    expect(metric(leaderMetrics, "ftfs_raft_snapshot_bytes")).toBeGreaterThan(0);
+    const backupMetrics = cluster.nodes[backupAt]?.renderMetrics() ?? "";
+    expect(metric(backupMetrics, "ftfs_raft_snapshots_installed_total")).toBeGreaterThan(0);
+    expect(metric(backupMetrics, "ftfs_raft_snapshots_sent_total")).toBe(0);
   });
 });

@@ -63,7 +63,8 @@ import type { OutboxDrainer } from "./outbox.ts";
 import { PrimaryDuties } from "./primary-duties.ts";
 import { RaftLog } from "./raft-log.ts";
 import { RaftTransport } from "./raft-transport.ts";
-import { Replicator, type GroupMember, type Proposer } from "./replicator.ts";
+import { newRebalanceTotals } from "./rebalancer.ts";
+import { newSnapshotStats, Replicator, type GroupMember, type Proposer } from "./replicator.ts";
 import { isDiskFull, type SqliteMetadataStore } from "./sqlite-store.ts";
 import { directoryUserAuthenticator } from "./users.ts";
 
@@ -140,6 +141,9 @@ export class DirectoryNode {
   private readonly connect: ConnectOptions;
   private readonly server: RpcServer;
   private readonly metrics = new MetricsRegistry();
+  /** Counted across the replicators and primary terms of this process, for /metrics. */
+  private readonly snapshots = newSnapshotStats();
+  private readonly rebalanceTotals = newRebalanceTotals();
   private readonly statusEndpoint: StatusEndpoint | null;
   /** The web console, on the status endpoint's listener. */
   private readonly console: WebConsole | null;
@@ -242,8 +246,13 @@ export class DirectoryNode {
       leader: () => this.isPrimary,
       commitIndex: () => this.replicator?.commitIndex ?? 0,
       appliedIndex: () => this.store.lastApplied(),
+      snapshots: () => this.snapshots,
       members: () => this.gossipReady?.members() ?? [],
       groups: () => this.store.listGroups(),
+      rebalance: () => ({
+        ...this.rebalanceTotals,
+        running: this.duties?.rebalancer.running ?? false,
+      }),
     });
     this.console =
       options.httpListen === undefined
@@ -325,6 +334,11 @@ export class DirectoryNode {
     return this.duties?.outbox.stats ?? null;
   }
 
+  /** What /metrics serves, without the HTTP endpoint (tests, tools). */
+  renderMetrics(): string {
+    return this.metrics.render();
+  }
+
   // ---- forming the group ----
 
   private selfMember(): GroupMember {
@@ -349,6 +363,7 @@ export class DirectoryNode {
       onDiskFull: (error) => this.onDiskFull(error),
       random: Math.random,
       nowMs: this.nowMs,
+      snapshots: this.snapshots,
       ...(this.options.compactEveryEntries === undefined
         ? {}
         : { compactEveryEntries: this.options.compactEveryEntries }),
@@ -438,6 +453,7 @@ export class DirectoryNode {
       groupCheckIntervalMs: this.options.groupCheckIntervalMs,
       multipartExpiryIntervalMs: this.options.multipartExpiryIntervalMs,
       rebalanceBytesPerSecond: this.options.rebalanceBytesPerSecond,
+      rebalanceTotals: this.rebalanceTotals,
     });
   }
 
@@ -557,6 +573,7 @@ export class DirectoryNode {
       join: this.join,
       keyring,
       logger: this.logger,
+      metrics: this.metrics,
       meta: () => ({
         role: "directory",
         group: null,

@@ -31,7 +31,7 @@ import { expireMultiparts } from "./multipart.ts";
 import type { PrimaryServices } from "./handlers.ts";
 import { OutboxDrainer } from "./outbox.ts";
 import { PrimaryWatch } from "./primary-watch.ts";
-import { Rebalancer } from "./rebalancer.ts";
+import { Rebalancer, type RebalanceTotals } from "./rebalancer.ts";
 import type { Proposer } from "./replicator.ts";
 import type { SqliteMetadataStore } from "./sqlite-store.ts";
 
@@ -50,6 +50,8 @@ export interface PrimaryDutiesOptions {
   readonly groupCheckIntervalMs: number | undefined;
   readonly multipartExpiryIntervalMs: number | undefined;
   readonly rebalanceBytesPerSecond: number | undefined;
+  /** The node's rebalance totals, added to by every term's rebalancer. */
+  readonly rebalanceTotals: RebalanceTotals;
   /** The previous terms' duties, still finishing: the outbox waits for them. */
   readonly after: Promise<unknown>;
   /** The cluster keyring, to reseal access keys after a rotation; null in insecure mode. */
@@ -140,6 +142,7 @@ export class PrimaryDuties implements PrimaryServices {
       newId: options.newId,
       bytesPerSecond: options.rebalanceBytesPerSecond ?? REBALANCE_BYTES_PER_SECOND_DEFAULT,
       budgetBytes: REBALANCE_RUN_BYTES_MAX,
+      totals: options.rebalanceTotals,
     });
   }
 

@@ -4,7 +4,7 @@
  * the threshold, puts each chunk in the target under the version's own upload before the
  * switch, leaves deleted versions alone, reads around a replica with bad bytes, skips a version
  * deleted while it was being copied, gives up after versions in a row fail to copy, and never
- * copies faster than its rate.
+ * copies faster than its rate. What it moved adds up in the node's totals.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import {
@@ -26,7 +26,7 @@ import {
   REBALANCE_CHUNKS_IN_FLIGHT,
 } from "../core/index.ts";
 import { apply, applyOk, commit, T0_MS } from "../testing/fixtures.ts";
-import { Rebalancer, type RebalancerOptions } from "./rebalancer.ts";
+import { newRebalanceTotals, Rebalancer, type RebalancerOptions } from "./rebalancer.ts";
 
 const FAST_BYTES_PER_SECOND = 1024 ** 3;
 const BUDGET_BYTES = 1024 ** 3;
@@ -176,11 +176,18 @@ describe("a run", () => {
     for (const name of "abcdef") w.upload(name, 5);
     w.upload("gone", 5);
     apply(w.store, { type: "deleteFile", uid: "alice", name: "gone", requestId: "r", atMs: T0_MS });
-    const rebalancer = w.rebalancer();
-    const run = await finished(rebalancer, rebalancer.start(1_000).runId);
+    const totals = newRebalanceTotals();
+    const rebalancer = w.rebalancer({ totals });
+    expect(rebalancer.running).toBe(false);
+    const started = rebalancer.start(1_000);
+    expect(rebalancer.running).toBe(true);
+    const run = await finished(rebalancer, started.runId);
+    expect(rebalancer.running).toBe(false);
     // 30 chunks of live files in s1 (30% of capacity), none in s2: three files even it out.
     expect(run).toMatchObject({ state: "balanced", movedVersions: 3, movedChunks: 15 });
     expect(run.movedBytes).toBe(15 * CHUNK_BYTES);
+    // The node's totals (its /metrics) add up what its runs moved.
+    expect(totals).toEqual({ movedBytes: 15 * CHUNK_BYTES, movedChunks: 15 });
     const names = ["a", "b", "c", "d", "e", "f"];
     const moved = names.filter((name) => groupsOf(w.store, name)[0] === "s2");
     expect(moved).toEqual(["a", "b", "c"]);

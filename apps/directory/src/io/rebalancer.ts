@@ -54,6 +54,19 @@ import type { Proposer } from "./replicator.ts";
 
 const MIB = 1024 * 1024;
 
+/**
+ * What every rebalance run this node led moved, in all: kept by the node, across the terms it
+ * was primary (each builds a new rebalancer), for its /metrics.
+ */
+export interface RebalanceTotals {
+  movedBytes: number;
+  movedChunks: number;
+}
+
+export function newRebalanceTotals(): RebalanceTotals {
+  return { movedBytes: 0, movedChunks: 0 };
+}
+
 export interface RebalancerOptions {
   readonly store: MetadataView;
   readonly proposer: Pick<Proposer, "propose">;
@@ -69,6 +82,8 @@ export interface RebalancerOptions {
   readonly bytesPerSecond: number;
   /** Bytes one run moves at most. */
   readonly budgetBytes: number;
+  /** Where moves are added up across runs (the node's); default: a fresh count. */
+  readonly totals?: RebalanceTotals;
 }
 
 interface Run {
@@ -99,6 +114,7 @@ const STEPPED_DOWN: Ending = {
 
 export class Rebalancer {
   private readonly options: RebalancerOptions;
+  private readonly totals: RebalanceTotals;
   private run: Run | null = null;
   private loop: Promise<void> | null = null;
   private stopped = false;
@@ -111,6 +127,12 @@ export class Rebalancer {
 
   constructor(options: RebalancerOptions) {
     this.options = options;
+    this.totals = options.totals ?? newRebalanceTotals();
+  }
+
+  /** A run is moving data now. */
+  get running(): boolean {
+    return this.run?.state === "running";
   }
 
   /** Start a run, or answer the one already running. */
@@ -292,6 +314,8 @@ export class Rebalancer {
     run.movedVersions += 1;
     run.movedChunks += chunks;
     run.movedBytes += bytes;
+    this.totals.movedChunks += chunks;
+    this.totals.movedBytes += bytes;
     run.failedInRow = 0;
     run.projected = afterMove(run.projected, plan, bytes);
     run.bytesOut.set(plan.from, (run.bytesOut.get(plan.from) ?? 0) + bytes);

@@ -45,6 +45,23 @@ export interface GroupMember {
   readonly address: string;
 }
 
+/**
+ * Snapshots this node took (folding its log), sent to lagging members (as primary), and
+ * installed from its primary. The node keeps one across the replicators it builds (a full
+ * disk rebuilds one), so the counts only rise for as long as the process lives.
+ */
+export interface SnapshotStats {
+  taken: number;
+  sent: number;
+  installed: number;
+  /** Bytes of the last snapshot taken (0: none yet). */
+  lastBytes: number;
+}
+
+export function newSnapshotStats(): SnapshotStats {
+  return { taken: 0, sent: 0, installed: 0, lastBytes: 0 };
+}
+
 export interface ReplicatorOptions {
   readonly id: string;
   readonly members: readonly string[];
@@ -71,6 +88,8 @@ export interface ReplicatorOptions {
   readonly compactEveryEntries?: number;
   /** How the state is exported for a snapshot; default: a worker reading the database. */
   readonly exportState?: () => Promise<ExportedState>;
+  /** Where snapshots are counted (the node's, across replicators); default: a fresh count. */
+  readonly snapshots?: SnapshotStats;
 }
 
 /** The replica's disk on SQLite: Raft's log beside the state, in the same database. */
@@ -89,6 +108,7 @@ export class Replicator implements Proposer {
   readonly id: string;
   private readonly options: ReplicatorOptions;
   private readonly replica: DirectoryReplica;
+  private readonly snapshots: SnapshotStats;
   private flushQueued = false;
   private suspicionTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly ticker: ReturnType<typeof setInterval>;
@@ -99,6 +119,7 @@ export class Replicator implements Proposer {
   constructor(options: ReplicatorOptions) {
     this.options = options;
     this.id = options.id;
+    this.snapshots = options.snapshots ?? newSnapshotStats();
     this.replica = new DirectoryReplica({
       id: options.id,
       members: options.members,
@@ -244,7 +265,10 @@ export class Replicator implements Proposer {
 
   private flush(): void {
     const output = this.replica.drain();
-    for (const message of output.messages) this.options.send(message);
+    for (const message of output.messages) {
+      if (message.type === "installSnapshot") this.snapshots.sent += 1;
+      this.options.send(message);
+    }
     for (const event of output.events) this.report(event);
     if (output.applied) this.options.onApplied();
     this.maybeCompact();
@@ -264,6 +288,7 @@ export class Replicator implements Proposer {
         this.options.onLeadership(event.leading);
         return;
       case "restored":
+        this.snapshots.installed += 1;
         logger.info("state restored from the primary's snapshot", { index: event.index });
         return;
       case "skipped":
@@ -289,6 +314,8 @@ export class Replicator implements Proposer {
       .then((exported) => {
         const compacted = this.input(() => this.replica.compact(exported.index, exported.data));
         if (compacted !== true) return;
+        this.snapshots.taken += 1;
+        this.snapshots.lastBytes = exported.data.byteLength;
         this.options.logger.info("log compacted into a snapshot", {
           index: exported.index,
           bytes: exported.data.byteLength,

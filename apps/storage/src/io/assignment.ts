@@ -7,11 +7,11 @@
  * does not decide anything; heartbeat.ts and view-rules.ts do.
  */
 
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { groupField, obj, tryDecode } from "@ftfs/protocol/core";
 import { ASSIGNMENT_FILE, ASSIGNMENT_TEMP_FILE } from "../core/index.ts";
-import { fsyncDir } from "./chunk-store.ts";
+import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
 
 const assignmentSchema = obj({ group: groupField });
 
@@ -48,24 +48,22 @@ export async function readAssignment(dataDir: string): Promise<string | null> {
 }
 
 /** Record the assignment durably; resolves once it survives a crash. */
-export async function writeAssignment(dataDir: string, group: string): Promise<void> {
-  const temp = join(dataDir, ASSIGNMENT_TEMP_FILE);
-  await rm(temp, { force: true }); // a crash leftover
-  const handle = await open(temp, "wx");
-  try {
-    await handle.writeFile(`${JSON.stringify({ group })}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, join(dataDir, ASSIGNMENT_FILE));
-  await fsyncDir(dataDir);
+export async function writeAssignment(
+  dataDir: string,
+  group: string,
+  fsync: Fsync = UNTIMED_FSYNC,
+): Promise<void> {
+  const text = `${JSON.stringify({ group })}\n`;
+  await fsync.replaceFile(dataDir, ASSIGNMENT_TEMP_FILE, ASSIGNMENT_FILE, text);
 }
 
 /** Forget the assignment durably (a released spare, once its group data is gone). */
-export async function removeAssignment(dataDir: string): Promise<void> {
+export async function removeAssignment(
+  dataDir: string,
+  fsync: Fsync = UNTIMED_FSYNC,
+): Promise<void> {
   await rm(join(dataDir, ASSIGNMENT_FILE), { force: true });
-  await fsyncDir(dataDir);
+  await fsync.folder(dataDir);
 }
 
 function isMissing(error: unknown): boolean {

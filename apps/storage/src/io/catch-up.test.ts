@@ -3,6 +3,8 @@
  * finishes; a chunk the primary lists for an unfinished upload but does not hold (a put that
  * failed there on a full disk and could not take its reference back) does not stall it forever
  * (its references are not kept), while a kept version's chunk the primary lacks still does.
+ * Its stats say what it copied, and what it still lacks: nothing once synced, the stalled
+ * chunk's bytes while stalled.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -10,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fail, ok, type GroupView, type SyncRef } from "@ftfs/protocol/core";
 import { createMemoryLogger, RpcServer, sha256Hex } from "@ftfs/protocol/io";
-import { CatchUp } from "./catch-up.ts";
+import { CatchUp, type CatchUpStats } from "./catch-up.ts";
 import { ChunkStore } from "./chunk-store.ts";
 import { RefsStore } from "./refs-store.ts";
 
@@ -25,6 +27,8 @@ interface Fixture {
   primary: RpcServer;
   listed: SyncRef[];
   held: Map<string, Uint8Array>;
+  /** Called as the primary serves each chunk (the learner's stats are read mid-copy). */
+  onGetChunk: () => void;
 }
 
 let fx: Fixture;
@@ -40,6 +44,7 @@ beforeEach(async () => {
     handlers: {
       syncRefs: async () => ok({ body: { epoch: 3, refs: listed, done: true } }),
       getChunk: async (body) => {
+        fx.onGetChunk();
         const payload = held.get(body.chunkId);
         if (payload === undefined) return fail("CHUNK_NOT_FOUND", `no chunk ${body.chunkId}`);
         return ok({ body: { chunkId: body.chunkId, bytes: payload.length }, payload });
@@ -53,6 +58,7 @@ beforeEach(async () => {
     primary,
     listed,
     held,
+    onGetChunk: () => undefined,
   };
 });
 
@@ -69,8 +75,10 @@ function chunk(text: string, seq: number, version: number | null): SyncRef {
   return { ...ref, version };
 }
 
-/** Run a learner's catch-up until it syncs or SETTLE_MS pass; answers whether it synced. */
-async function catchUp(): Promise<boolean> {
+/** Run a learner's catch-up until it syncs or SETTLE_MS pass: whether it synced, its stats. */
+async function catchUp(
+  onCopy: (stats: CatchUpStats) => void = () => undefined,
+): Promise<{ synced: boolean; stats: CatchUpStats }> {
   const address = `127.0.0.1:${fx.primary.port}`;
   const view: GroupView = {
     group: "s1",
@@ -94,10 +102,12 @@ async function catchUp(): Promise<boolean> {
       synced = true;
     },
   });
+  fx.onGetChunk = () => onCopy(learner.stats);
   const deadline = performance.now() + SETTLE_MS;
   while (!synced && performance.now() < deadline) await Bun.sleep(20);
   await learner.stop();
-  return synced;
+  fx.onGetChunk = () => undefined;
+  return { synced, stats: learner.stats };
 }
 
 function hold(ref: SyncRef): void {
@@ -111,15 +121,39 @@ test("a chunk the primary lists for an unfinished upload but lacks does not stal
   fx.listed.push(kept, pending, dangling);
   hold(kept);
   hold(pending);
-  expect(await catchUp()).toBe(true);
+  const { synced, stats } = await catchUp();
+  expect(synced).toBe(true);
+  expect(stats).toMatchObject({
+    chunksCopied: 2,
+    bytesCopied: kept.bytes + pending.bytes,
+    remainingBytes: 0,
+  });
   expect([fx.chunks.has(kept.chunkId), fx.chunks.has(pending.chunkId)]).toEqual([true, true]);
   expect(fx.chunks.has(dangling.chunkId)).toBe(false);
   expect(fx.refs.referencesTo(dangling.chunkId)).toBe(0);
   expect(fx.refs.referencesTo(kept.chunkId)).toBe(1);
 });
 
+test("the bytes a learner lacks fall as it copies, to none once it is in sync", async () => {
+  // More chunks than the copy keeps in flight, so some are asked for after others arrived.
+  const listed = Array.from({ length: 12 }, (_, at) => chunk(`file-${at}.txt`, at + 1, 1));
+  fx.listed.push(...listed);
+  for (const ref of listed) hold(ref);
+  const totalBytes = listed.reduce((sum, ref) => sum + ref.bytes, 0);
+  const seen: number[] = [];
+  const { synced, stats } = await catchUp((now) => seen.push(now.remainingBytes));
+  expect(synced).toBe(true);
+  expect(seen.length).toBe(listed.length);
+  expect(seen[0]).toBe(totalBytes);
+  expect(Math.min(...seen)).toBeLessThan(totalBytes);
+  expect(stats.remainingBytes).toBe(0);
+  expect(stats.bytesCopied).toBe(totalBytes);
+});
+
 test("a kept version's chunk the primary lacks still stops the learner from joining", async () => {
   const lost = chunk("lost.txt", 1, 4);
   fx.listed.push(lost);
-  expect(await catchUp()).toBe(false);
+  const { synced, stats } = await catchUp();
+  expect(synced).toBe(false);
+  expect(stats).toMatchObject({ chunksCopied: 0, bytesCopied: 0, remainingBytes: lost.bytes });
 });

@@ -53,6 +53,13 @@ export interface CatchUpStats {
   passes: number;
   chunksCopied: number;
   bytesCopied: number;
+  /**
+   * Not a count: bytes of the chunks this node knows it lacks and has yet to copy, now. Known
+   * a page of references at a time (the primary does not say how much it holds in all), so a
+   * long catch-up shows a page's worth falling, then the next page's. Kept after a failed
+   * pass (a stalled copy shows as bytes that do not fall); 0 once caught up.
+   */
+  remainingBytes: number;
   referencesDropped: number;
   /** Chunks the primary listed for unfinished uploads only and did not hold (not copied). */
   danglingSkipped: number;
@@ -66,6 +73,7 @@ export class CatchUp {
     passes: 0,
     chunksCopied: 0,
     bytesCopied: 0,
+    remainingBytes: 0,
     referencesDropped: 0,
     danglingSkipped: 0,
   };
@@ -107,6 +115,7 @@ export class CatchUp {
     if (this.stopped || this.running !== null) return;
     const view = this.options.view();
     const since = learnerSince(view, this.options.node);
+    if (since === null || this.synced === since) this.stats.remainingBytes = 0;
     if (view === null || since === null || view.primary === null || this.synced === since) return;
     this.running = this.pass(view, view.primary, since)
       .catch((error: unknown) => {
@@ -158,6 +167,7 @@ export class CatchUp {
     if (this.stopped) return;
     this.stats.referencesDropped += refs.dropExcept(kept, localSeqAtStart);
     this.stats.passes += 1;
+    this.stats.remainingBytes = 0;
     this.synced = since;
     logger.info("caught up with the group primary", {
       epoch: view.epoch,
@@ -185,6 +195,8 @@ export class CatchUp {
     pace: SharedPacer,
   ): Promise<void> {
     const ids = uniqueChunks(missing);
+    const sizes = new Map(missing.map((ref) => [ref.chunkId, ref.bytes]));
+    this.stats.remainingBytes = ids.reduce((sum, id) => sum + (sizes.get(id) ?? 0), 0);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < ids.length && !this.stopped) {
@@ -193,6 +205,7 @@ export class CatchUp {
         const id = ids[next] ?? "";
         next += 1;
         const bytes = await this.copyChunk(primary, id, missing);
+        this.stats.remainingBytes -= sizes.get(id) ?? 0;
         pace.done(bytes, this.options.monotonicMs());
       }
     };

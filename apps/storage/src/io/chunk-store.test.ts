@@ -2,7 +2,8 @@
  * Property: a chunk becomes visible only whole, under its own SHA-256, durable across a
  * restart; bad bytes, crash leftovers and rot on disk never reach a reader. Damage found is
  * reported once the store is right again; a removal frees its bytes at once and a put of the
- * same id waits for it; puts are remembered (deduplicated ones too) until forgotten.
+ * same id waits for it; puts are remembered (deduplicated ones too) until forgotten. Every
+ * fsync goes through the store's Fsync, so each is timed.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { access, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
@@ -12,6 +13,7 @@ import { createMemoryLogger } from "@ftfs/protocol/io";
 import { chunkPath, tempPath } from "../core/index.ts";
 import { sha256Hex } from "@ftfs/protocol/io";
 import { ChunkStore, type DamageListener } from "./chunk-store.ts";
+import { Fsync, type FsyncTarget } from "./fsync.ts";
 
 let dir = "";
 beforeEach(async () => {
@@ -42,6 +44,20 @@ test("put then get returns the same bytes, stored under chunks/ab/cd/<id>", asyn
   expect(store.usedBytes).toBe(11);
   expect(store.chunkCount).toBe(1);
   expect(await readdir(join(dir, "tmp"))).toEqual([]);
+});
+
+test("a put fsyncs its file and its folders through the store's Fsync; a dedupe fsyncs none", async () => {
+  const targets: FsyncTarget[] = [];
+  const fsync = new Fsync((target) => targets.push(target));
+  const store = await ChunkStore.open(dir, createMemoryLogger(), Date.now, fsync);
+  expect(targets).toEqual(["folder"]); // the data folder, after making chunks/ and the rest
+  targets.length = 0;
+  await putText(store, "timed");
+  // The file; then the two new fan-out folders' parents; then the leaf folder, for the rename.
+  expect(targets).toEqual(["file", "folder", "folder", "folder"]);
+  targets.length = 0;
+  await putText(store, "timed");
+  expect(targets).toEqual([]);
 });
 
 test("bytes that do not hash to the id are refused and nothing becomes visible", async () => {

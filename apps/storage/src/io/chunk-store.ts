@@ -39,6 +39,7 @@ import {
   TEMP_DIR,
   tempPath,
 } from "../core/index.ts";
+import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
 import { dropCachedPages } from "./page-cache.ts";
 
 declare const verifiedBrand: unique symbol;
@@ -80,6 +81,8 @@ export class ChunkStore {
   onDamage: DamageListener | null = null;
   private readonly logger: Logger;
   private readonly nowMs: () => number;
+  /** Every fsync of chunk files and folders goes through this (it times them). */
+  private readonly fsync: Fsync;
   private readonly index = new Map<string, number>();
   private readonly writing = new Map<string, Promise<Result<PutOutcome>>>();
   /** Puts under way per chunk id, from their start to their answer. */
@@ -94,10 +97,11 @@ export class ChunkStore {
   private reservedBytes = 0;
   private serial = 0;
 
-  private constructor(dataDir: string, logger: Logger, nowMs: () => number) {
+  private constructor(dataDir: string, logger: Logger, nowMs: () => number, fsync: Fsync) {
     this.dataDir = dataDir;
     this.logger = logger;
     this.nowMs = nowMs;
+    this.fsync = fsync;
   }
 
   /**
@@ -108,15 +112,16 @@ export class ChunkStore {
     dataDir: string,
     logger: Logger,
     nowMs: () => number = Date.now,
+    fsync: Fsync = UNTIMED_FSYNC,
   ): Promise<ChunkStore> {
-    const store = new ChunkStore(dataDir, logger, nowMs);
+    const store = new ChunkStore(dataDir, logger, nowMs, fsync);
     await mkdir(dataDir, { recursive: true });
     const leftovers = await readdir(join(dataDir, TEMP_DIR)).catch(() => []);
     await rm(join(dataDir, TEMP_DIR), { recursive: true, force: true });
     for (const dir of [CHUNKS_DIR, TEMP_DIR, QUARANTINE_DIR]) {
       await mkdir(join(dataDir, dir), { recursive: true });
     }
-    await fsyncDir(dataDir);
+    await fsync.folder(dataDir);
     if (leftovers.length > 0) {
       logger.info("removed temporary files left by a crash", { files: leftovers.length });
     }
@@ -314,7 +319,7 @@ export class ChunkStore {
       throw new ChunkDeleteError(chunkId, error);
     }
     try {
-      await fsyncDir(join(this.dataDir, chunkDirs(chunkId)[2]));
+      await this.fsync.folder(join(this.dataDir, chunkDirs(chunkId)[2]));
     } catch (error) {
       // The name is gone (a crash could bring it back, and a later pass deletes it again).
       throw new ChunkDeleteError(chunkId, error);
@@ -352,10 +357,10 @@ export class ChunkStore {
     this.reservedBytes += size;
     const temp = join(this.dataDir, tempPath(chunk.id, this.nextSerial()));
     try {
-      await writeDurably(temp, chunk.bytes);
+      await writeDurably(temp, chunk.bytes, this.fsync);
       await this.ensureDirs(chunk.id);
       await rename(temp, join(this.dataDir, chunkPath(chunk.id)));
-      await fsyncDir(join(this.dataDir, chunkDirs(chunk.id)[2]));
+      await this.fsync.folder(join(this.dataDir, chunkDirs(chunk.id)[2]));
     } catch (error) {
       await rm(temp, { force: true });
       if (NO_SPACE_CODES.has(errorCode(error) ?? "")) {
@@ -389,8 +394,8 @@ export class ChunkStore {
   private async createDirs(dirs: readonly [string, string, string]): Promise<void> {
     const created = await mkdir(join(this.dataDir, dirs[2]), { recursive: true });
     if (created === undefined) return;
-    await fsyncDir(join(this.dataDir, dirs[1]));
-    await fsyncDir(join(this.dataDir, dirs[0]));
+    await this.fsync.folder(join(this.dataDir, dirs[1]));
+    await this.fsync.folder(join(this.dataDir, dirs[0]));
   }
 
   /**
@@ -410,7 +415,7 @@ export class ChunkStore {
       freed.files += 1;
       freed.bytes += info.size;
     }
-    if (freed.files > 0) await fsyncDir(root);
+    if (freed.files > 0) await this.fsync.folder(root);
     return freed;
   }
 
@@ -431,7 +436,7 @@ export class ChunkStore {
     const target = join(this.dataDir, quarantinePath(chunkId, this.nextSerial()));
     try {
       await rename(join(this.dataDir, chunkPath(chunkId)), target);
-      await fsyncDir(join(this.dataDir, chunkDirs(chunkId)[2]));
+      await this.fsync.folder(join(this.dataDir, chunkDirs(chunkId)[2]));
     } catch (error) {
       // Another reader quarantined it first; the chunk is out of the index either way.
       if (errorCode(error) !== "ENOENT") throw error;
@@ -504,11 +509,11 @@ export class ChunkStore {
  * Write a new file and fsync it before closing: once this returns, the bytes are on disk. Its
  * now-clean pages are then dropped from the page cache (see page-cache.ts for why).
  */
-async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
+async function writeDurably(path: string, bytes: Uint8Array, fsync: Fsync): Promise<void> {
   const handle = await open(path, "wx");
   try {
     await handle.writeFile(bytes);
-    await handle.sync();
+    await fsync.file(handle);
     dropCachedPages(handle.fd);
   } finally {
     await handle.close();
@@ -534,16 +539,6 @@ function settledQuietly(): void {}
 
 function notFound(chunkId: string): Result<never> {
   return fail("CHUNK_NOT_FOUND", `no chunk ${chunkId.slice(0, 12)} on this node`);
-}
-
-/** fsync a folder, so a rename or creation inside it survives a power cut. */
-export async function fsyncDir(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -6,7 +6,7 @@
  * is core/identity-rules.ts's decision; this file reads, writes, draws the random id and logs.
  */
 
-import { access, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { access, mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { assertNever, FOLDER_ID_BYTES, tryDecode } from "@ftfs/protocol/core";
 import type { Logger } from "@ftfs/protocol/io";
@@ -20,7 +20,7 @@ import {
   REFS_DB_FILE,
   type FolderIdentity,
 } from "../core/index.ts";
-import { fsyncDir } from "./chunk-store.ts";
+import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
 
 /** The identity file exists but is not one we wrote (unreadable, not JSON, malformed). */
 export class IdentityFileError extends Error {
@@ -57,6 +57,8 @@ export interface IdentityOptions {
   readonly nowMs: () => number;
   /** Random bytes for the folder id; default crypto.getRandomValues. */
   readonly randomBytes?: (count: number) => Uint8Array;
+  /** How the new identity is made durable (timed for /metrics); default untimed. */
+  readonly fsync?: Fsync;
 }
 
 /**
@@ -75,12 +77,12 @@ export async function openIdentity(options: IdentityOptions): Promise<FolderIden
     case "foreign":
       throw new ForeignFolderError(dataDir, node, decision.identity);
     case "create": {
-      const identity = await writeIdentity(dataDir, newIdentity(options));
+      const identity = await writeIdentity(options, newIdentity(options));
       logger.info("new data folder: identity made", { data: dataDir, folderId: identity.folderId });
       return identity;
     }
     case "adopt": {
-      const identity = await writeIdentity(dataDir, newIdentity(options));
+      const identity = await writeIdentity(options, newIdentity(options));
       logger.warn("data folder written by an older build (no identity): adopted", {
         data: dataDir,
         folderId: identity.folderId,
@@ -126,18 +128,13 @@ function newIdentity(options: IdentityOptions): FolderIdentity {
 }
 
 /** Record the identity durably; resolves once it survives a crash. */
-async function writeIdentity(dataDir: string, identity: FolderIdentity): Promise<FolderIdentity> {
-  const temp = join(dataDir, IDENTITY_TEMP_FILE);
-  await rm(temp, { force: true }); // a crash leftover
-  const handle = await open(temp, "wx");
-  try {
-    await handle.writeFile(`${JSON.stringify(identity)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, join(dataDir, IDENTITY_FILE));
-  await fsyncDir(dataDir);
+async function writeIdentity(
+  options: IdentityOptions,
+  identity: FolderIdentity,
+): Promise<FolderIdentity> {
+  const fsync = options.fsync ?? UNTIMED_FSYNC;
+  const text = `${JSON.stringify(identity)}\n`;
+  await fsync.replaceFile(options.dataDir, IDENTITY_TEMP_FILE, IDENTITY_FILE, text);
   return identity;
 }
 

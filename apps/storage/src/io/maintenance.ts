@@ -47,6 +47,8 @@ export interface MaintenanceStats {
   readonly scrub: Readonly<ScrubStats>;
   readonly repair: Readonly<RepairStats>;
   readonly gc: Readonly<GcStats>;
+  /** Repairs waiting or running now. */
+  readonly repairBacklog: number;
 }
 
 export class Maintenance {
@@ -97,7 +99,12 @@ export class Maintenance {
   }
 
   get stats(): MaintenanceStats {
-    return { scrub: this.scrubber.stats, repair: this.repairer.stats, gc: this.gc.stats };
+    return {
+      scrub: this.scrubber.stats,
+      repair: this.repairer.stats,
+      gc: this.gc.stats,
+      repairBacklog: this.repairer.backlog,
+    };
   }
 
   /** Stop every loop and wait for the work under way; the stores may close after this. */

@@ -4,13 +4,15 @@
  * removes the name's committed rows; retried puts add no duplicates; dropPending removes only a
  * closed upload's pending rows and dropChunk only that chunk's; chunkRefFacts reports what
  * garbage collection asks about; the directory term only rises, across reopen; referenced
- * chunks page in order. Nothing here expires by the clock.
+ * chunks page in order. Nothing here expires by the clock. Each change is one commit, timed:
+ * a batch of changes is one.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { aggregateOwned, type RefRow } from "../core/index.ts";
+import { Fsync, type FsyncTarget } from "./fsync.ts";
 import { RefsStore } from "./refs-store.ts";
 
 let dir = "";
@@ -196,5 +198,24 @@ test("referencedChunksAfter pages through distinct chunk ids in order", () => {
   expect(store.referencedChunksAfter("", 2)).toEqual([C1, C2]);
   expect(store.referencedChunksAfter(C2, 2)).toEqual([C3]);
   expect(store.referencedChunksAfter(C3, 2)).toEqual([]);
+  store.close();
+});
+
+test("each change is one timed commit, a batch of changes too; reads commit nothing", () => {
+  const targets: FsyncTarget[] = [];
+  const store = RefsStore.open(join(dir, "refs.sqlite"), new Fsync((t) => targets.push(t)));
+  store.addPending(C1, { uid: "alice", name: "a", uploadId: "u1" }, 10, 1);
+  store.commit("alice", "a", "u1", 1, [C1], [10]);
+  expect(targets).toEqual(["references", "references"]);
+  store.batch(() => {
+    store.addPending(C2, { uid: "bob", name: "b", uploadId: "u2" }, 10, 2);
+    store.addPending(C3, { uid: "bob", name: "b", uploadId: "u2" }, 10, 3);
+    store.commitChunk("bob", "b", "u2", 1, C2);
+  });
+  expect(targets.length).toBe(3);
+  expect([C1, C2, C3].map((chunk) => store.referencesTo(chunk))).toEqual([1, 1, 1]);
+  expect(targets.length).toBe(3);
+  expect(store.dropChunk(C3)).toBe(1);
+  expect(targets.length).toBe(4);
   store.close();
 });

@@ -1,6 +1,6 @@
 /**
  * Owner references in SQLite (bun:sqlite, WAL, synchronous=FULL: a change is on disk when the
- * call returns). One row per (chunk, uid, name, upload): who holds a chunk, for which upload,
+ * call returns). Every change commits through `write`, the one place its fsync is timed. One row per (chunk, uid, name, upload): who holds a chunk, for which upload,
  * and, once the directory committed the upload, as which version (NULL until then).
  *
  * Rows also keep the chunk's size and when the reference was recorded. References are this
@@ -14,6 +14,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import type { ChunkOwner, SyncRef } from "@ftfs/protocol/core";
 import type { RefRow } from "../core/index.ts";
+import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
 
 /**
  * Bumped when the table layout changes; a newer file than this code is refused. (Indexes came
@@ -80,6 +81,7 @@ interface RowOut {
 
 export class RefsStore {
   private readonly db: Database;
+  private readonly fsync: Fsync;
   private readonly insertPending: Statement;
   private readonly setVersion: Statement;
   private readonly setChunkVersion: Statement<unknown, [string, string, string, number, string]>;
@@ -106,8 +108,9 @@ export class RefsStore {
   >;
   private readonly chunksAfter: Statement<{ chunk_id: string }, [string, number]>;
 
-  private constructor(db: Database) {
+  private constructor(db: Database, fsync: Fsync) {
     this.db = db;
+    this.fsync = fsync;
     this.insertPending = db.query(
       `INSERT INTO refs (chunk_id, uid, name, upload_id, version, chunk_bytes, created_at_ms)
        VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6) ON CONFLICT DO NOTHING`,
@@ -165,7 +168,8 @@ export class RefsStore {
     );
   }
 
-  static open(path: string): RefsStore {
+  /** `fsync` times each commit (the node's /metrics); default untimed. */
+  static open(path: string, fsync: Fsync = UNTIMED_FSYNC): RefsStore {
     const db = new Database(path, { create: true, strict: true });
     db.run("PRAGMA journal_mode = WAL");
     db.run("PRAGMA synchronous = FULL");
@@ -181,7 +185,16 @@ export class RefsStore {
       db.run(SCHEMA);
       db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     })();
-    return new RefsStore(db);
+    return new RefsStore(db, fsync);
+  }
+
+  /**
+   * Every change goes through here: one transaction, committed (and fsync'd) and timed. A
+   * change made inside another's transaction (a batch) is only part of that one commit.
+   */
+  private write<T>(change: () => T): T {
+    if (this.db.inTransaction) return change();
+    return this.fsync.commit(() => this.db.transaction(change)());
   }
 
   /**
@@ -190,7 +203,8 @@ export class RefsStore {
    */
   addPending(chunkId: string, owner: ChunkOwner, chunkBytes: number, nowMs: number): boolean {
     const { uid, name, uploadId } = owner;
-    return this.insertPending.run(chunkId, uid, name, uploadId, chunkBytes, nowMs).changes > 0;
+    const run = () => this.insertPending.run(chunkId, uid, name, uploadId, chunkBytes, nowMs);
+    return this.write(run).changes > 0;
   }
 
   /**
@@ -199,7 +213,7 @@ export class RefsStore {
    * for seconds, long enough for gossip to declare the node dead and restart its catch-up.
    */
   batch(apply: () => void): void {
-    this.db.transaction(apply)();
+    this.write(apply);
   }
 
   /**
@@ -221,9 +235,11 @@ export class RefsStore {
     chunkBytes?: readonly number[],
     nowMs = 0,
   ): number {
-    if (chunkIds === undefined) return this.setVersion.run(uid, name, uploadId, version).changes;
+    if (chunkIds === undefined) {
+      return this.write(() => this.setVersion.run(uid, name, uploadId, version).changes);
+    }
     let committed = 0;
-    this.db.transaction(() => {
+    this.write(() => {
       for (const [at, chunkId] of chunkIds.entries()) {
         const bytes = chunkBytes?.[at];
         committed +=
@@ -231,7 +247,7 @@ export class RefsStore {
             ? this.setChunkVersion.run(uid, name, uploadId, version, chunkId).changes
             : this.upsertCommitted.run(chunkId, uid, name, uploadId, version, bytes, nowMs).changes;
       }
-    })();
+    });
     return committed;
   }
 
@@ -246,12 +262,11 @@ export class RefsStore {
     const known = row?.value ?? 0;
     if (term < known) return false;
     if (term > known) {
-      this.db
-        .query<unknown, [string, number]>(
-          `INSERT INTO meta (key, value) VALUES (?1, ?2)
-           ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-        )
-        .run(META_DIRECTORY_TERM, term);
+      const raise = this.db.query<unknown, [string, number]>(
+        `INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      );
+      this.write(() => raise.run(META_DIRECTORY_TERM, term));
     }
     return true;
   }
@@ -272,17 +287,17 @@ export class RefsStore {
 
   /** Every reference to a chunk goes (the directory confirmed it garbage). */
   dropChunk(chunkId: string): number {
-    return this.dropChunkRows.run(chunkId).changes;
+    return this.write(() => this.dropChunkRows.run(chunkId).changes);
   }
 
   /** A closed upload's pending references go (committed or swept: they protect nothing). */
   dropPending(uid: string, uploadId: string): number {
-    return this.dropPendingOfUpload.run(uid, uploadId).changes;
+    return this.write(() => this.dropPendingOfUpload.run(uid, uploadId).changes);
   }
 
   /** One upload's pending references to one chunk go (the directory released them). */
   dropPendingRef(chunkId: string, uid: string, uploadId: string): number {
-    return this.dropPendingChunkRef.run(chunkId, uid, uploadId).changes;
+    return this.write(() => this.dropPendingChunkRef.run(chunkId, uid, uploadId).changes);
   }
 
   /**
@@ -290,7 +305,7 @@ export class RefsStore {
    * pending references of the upload that the primary left pending at its commit.
    */
   commitChunk(uid: string, name: string, uploadId: string, version: number, chunkId: string): void {
-    this.setChunkVersion.run(uid, name, uploadId, version, chunkId);
+    this.write(() => this.setChunkVersion.run(uid, name, uploadId, version, chunkId));
   }
 
   /**
@@ -300,7 +315,7 @@ export class RefsStore {
    * garbage collection hears from the directory that its upload is closed.
    */
   drop(uid: string, name: string): number {
-    return this.dropCommitted.run(uid, name).changes;
+    return this.write(() => this.dropCommitted.run(uid, name).changes);
   }
 
   /** Bytes of the chunks one upload references here, `chunkId` left out (a put's retry). */
@@ -318,7 +333,7 @@ export class RefsStore {
    * another group. Other uploads of the name keep theirs. Answers how many went.
    */
   dropUpload(uid: string, name: string, uploadId: string): number {
-    return this.dropOneUpload.run(uid, name, uploadId).changes;
+    return this.write(() => this.dropOneUpload.run(uid, name, uploadId).changes);
   }
 
   /** Visit every reference a user holds, one row at a time. */
@@ -378,18 +393,19 @@ export class RefsStore {
     const remove = this.db.query<null, [string, string, string, number]>(
       "DELETE FROM refs WHERE uid = ?1 AND name = ?2 AND upload_id = ?3 AND seq <= ?4",
     );
-    this.db.transaction(() => {
+    this.write(() => {
       for (const row of rows) {
         if (kept.has(refKey(row.uid, row.name, row.upload_id))) continue;
         dropped += remove.run(row.uid, row.name, row.upload_id, throughSeq).changes;
       }
-    })();
+    });
     return dropped;
   }
 
   /** Forget every reference (a released spare's group data); answers how many went. */
   clear(): number {
-    return this.db.query("DELETE FROM refs").run().changes;
+    const remove = this.db.query("DELETE FROM refs");
+    return this.write(() => remove.run().changes);
   }
 
   /** Chunk ids some reference names, in id order, after `afterId` ("" to start): one page. */

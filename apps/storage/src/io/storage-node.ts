@@ -14,7 +14,6 @@
  * node back on a wiped disk is a new member to the directory.
  */
 
-import { statfs } from "node:fs/promises";
 import { join } from "node:path";
 import {
   MetricsRegistry,
@@ -39,7 +38,7 @@ import {
   startStatusEndpoint,
   type StatusEndpoint,
 } from "@ftfs/protocol/io";
-import { registerStorageMetrics } from "./metrics.ts";
+import { registerFsyncMetrics, registerStorageMetrics } from "./metrics.ts";
 import {
   GC_CONFIRM_TIMEOUT_MS,
   CATCH_UP_BYTES_PER_SECOND_DEFAULT,
@@ -54,6 +53,8 @@ import {
 } from "./assignment.ts";
 import { CatchUp } from "./catch-up.ts";
 import { ChunkStore } from "./chunk-store.ts";
+import { DiskSpace } from "./disk-space.ts";
+import { Fsync } from "./fsync.ts";
 import { storageHandlers, type StorageContext } from "./handlers.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { openIdentity } from "./identity.ts";
@@ -108,6 +109,13 @@ interface Identity extends Membership {
   readonly folderId: string;
 }
 
+/** What start() opened before the node is built: the disk's instruments and the registry. */
+interface Instruments {
+  readonly metrics: MetricsRegistry;
+  readonly fsync: Fsync;
+  readonly disk: DiskSpace;
+}
+
 export class StorageNode {
   readonly node: string;
   /** The data folder's identity (made at its first start), reported in every heartbeat. */
@@ -120,6 +128,9 @@ export class StorageNode {
   private readonly heartbeat: Heartbeat;
   private readonly replicator: Replicator;
   private readonly catchUp: CatchUp;
+  private readonly fsync: Fsync;
+  /** This node's /metrics: gossip registers its own there once it starts. */
+  private readonly metrics: MetricsRegistry;
   private readonly inFlight = new InFlight();
   /** Null when the UDP port could not be bound: the heartbeat still keeps us known. */
   private gossip: ClusterGossip | null = null;
@@ -128,21 +139,25 @@ export class StorageNode {
 
   /** Open the stores in `--data` (recovering what is there), listen, and start heartbeating. */
   static async start(options: StorageNodeOptions): Promise<StorageNode> {
+    const metrics = new MetricsRegistry();
+    const fsync = new Fsync(registerFsyncMetrics(metrics));
     // First: a foreign folder must be refused before anything in it is opened or created.
     const { folderId } = await openIdentity({
       dataDir: options.dataDir,
       node: options.node,
       logger: options.logger,
       nowMs: options.nowMs ?? Date.now,
+      fsync,
     });
-    const chunks = await ChunkStore.open(options.dataDir, options.logger, options.nowMs);
+    const chunks = await ChunkStore.open(options.dataDir, options.logger, options.nowMs, fsync);
     const membership = await startMembership(options);
-    const freeOnDisk = options.capacityBytes === undefined ? await freeBytes(options.dataDir) : 0;
-    chunks.capacityBytes = options.capacityBytes ?? freeOnDisk + chunks.usedBytes;
-    const refs = RefsStore.open(join(options.dataDir, REFS_DB_FILE));
+    const disk = await DiskSpace.open(options.dataDir, options.logger);
+    chunks.capacityBytes = options.capacityBytes ?? disk.sample.freeBytes + chunks.usedBytes;
+    const refs = RefsStore.open(join(options.dataDir, REFS_DB_FILE), fsync);
+    const instruments = { metrics, fsync, disk };
     let node: StorageNode;
     try {
-      node = new StorageNode(options, { ...membership, folderId }, chunks, refs);
+      node = new StorageNode(options, { ...membership, folderId }, chunks, refs, instruments);
     } catch (error) {
       refs.close();
       throw error;
@@ -188,6 +203,7 @@ export class StorageNode {
       join: options.join,
       keyring: options.clusterKey ?? Keyring.open(),
       logger: options.logger,
+      metrics: this.metrics,
       meta: () => {
         const view = this.heartbeat.view;
         return {
@@ -213,15 +229,19 @@ export class StorageNode {
     identity: Identity,
     chunks: ChunkStore,
     refs: RefsStore,
+    instruments: Instruments,
   ) {
     const { logger, node } = options;
     const { group, spare, folderId } = identity;
+    const { metrics, fsync } = instruments;
     const nowMs = options.nowMs ?? Date.now;
     const monotonicMs = options.monotonicMs ?? (() => performance.now());
     this.node = node;
     this.folderId = folderId;
     this.chunks = chunks;
     this.refs = refs;
+    this.fsync = fsync;
+    this.metrics = metrics;
     const connect = nodeConnect(options);
     this.replicator = new Replicator(logger, () => this.heartbeat.refreshSoon(), connect);
     // Heartbeat and catch-up first: the handlers use them, and the server takes requests as
@@ -231,7 +251,7 @@ export class StorageNode {
       group,
       spare,
       folderId,
-      onAssigned: (assigned) => writeAssignment(options.dataDir, assigned),
+      onAssigned: (assigned) => writeAssignment(options.dataDir, assigned, fsync),
       onReleased: (released) => this.forgetGroup(released, options.dataDir, logger),
       address: () => this.address,
       join: options.join,
@@ -267,7 +287,6 @@ export class StorageNode {
       ),
       this.inFlight,
     );
-    const metrics = new MetricsRegistry();
     this.server = RpcServer.start({
       listen: options.listen,
       handlers,
@@ -290,6 +309,9 @@ export class StorageNode {
       usedBytes: () => chunks.usedBytes,
       capacityBytes: () => chunks.capacityBytes,
       view: () => this.heartbeat.view,
+      disk: instruments.disk,
+      catchUp: () => this.catchUp.stats,
+      maintenance: () => this.maintenanceStats,
     });
     this.statusEndpoint =
       options.httpListen === undefined
@@ -327,7 +349,7 @@ export class StorageNode {
     let bytes = 0;
     const chunkIds = this.chunks.ids();
     for (const chunkId of chunkIds) bytes += await this.chunks.remove(chunkId);
-    await removeAssignment(dataDir);
+    await removeAssignment(dataDir, this.fsync);
     logger.info("released spare forgot its group", {
       group,
       references,
@@ -482,9 +504,4 @@ function advertisedAddress(listen: string, port: number): string {
   if (!parsed.ok) throw parsed.error;
   const host = parsed.value.host.includes(":") ? `[${parsed.value.host}]` : parsed.value.host;
   return `${host}:${port}`;
-}
-
-async function freeBytes(path: string): Promise<number> {
-  const info = await statfs(path);
-  return Math.min(Number.MAX_SAFE_INTEGER, Number(info.bavail) * Number(info.bsize));
 }

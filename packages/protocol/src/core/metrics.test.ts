@@ -53,6 +53,20 @@ describe("MetricsRegistry", () => {
     expect(scrapes).toBe(1);
   });
 
+  test("a counter read from a component's stats takes its total, and refuses one that fell", () => {
+    const registry = new MetricsRegistry();
+    const checked = registry.counter("ftfs_scrub_checked_chunks_total", "Chunks scrubbed.");
+    const stats = { checked: 0 };
+    registry.collect(() => checked.setTotal({}, stats.checked));
+    stats.checked = 5;
+    expect(registry.render()).toContain("\nftfs_scrub_checked_chunks_total 5\n");
+    stats.checked = 9;
+    expect(registry.render()).toContain("\nftfs_scrub_checked_chunks_total 9\n");
+    expect(checked.valueAt({})).toBe(9);
+    stats.checked = 4;
+    expect(() => registry.render()).toThrow(/fell from 9 to 4/);
+  });
+
   test("names and labels that break the conventions are refused", () => {
     const registry = new MetricsRegistry();
     expect(() => registry.counter("ftfs_requests", "no _total")).toThrow();

@@ -5,7 +5,8 @@
  * units in the name, `_total` on counters and nowhere else. Label values are what the code
  * passes (op names, result codes, group names), never user or chunk ids: every label set is a
  * time series a server keeps. Values read at scrape time (a Raft term, disk free) are gauges
- * set by a collector the registry runs before it renders.
+ * set by a collector the registry runs before it renders; so are counts a component keeps in
+ * its own stats (chunks scrubbed), as counters whose total only rises.
  */
 
 import { assert } from "./assert.ts";
@@ -88,6 +89,11 @@ class ValueMetric extends Metric {
     else series.value = value;
   }
 
+  /** The series' value now (0 if it has none yet). */
+  valueAt(labels: Labels): number {
+    return this.series.get(this.key(labels))?.value ?? 0;
+  }
+
   /** Drops every series (a gauge set afresh at each scrape, whose label sets come and go). */
   reset(): void {
     this.series.clear();
@@ -109,6 +115,16 @@ export class Counter extends ValueMetric {
   inc(labels: Labels = {}, by = 1): void {
     assert(by >= 0, `${this.name} may only go up`);
     this.add(labels, by);
+  }
+
+  /**
+   * A count kept elsewhere (a component's stats, alive as long as the process), read at each
+   * scrape. It may only go up: a total that fell is our bug, and would read as a restart.
+   */
+  setTotal(labels: Labels, total: number): void {
+    const before = this.valueAt(labels);
+    assert(total >= before, `${this.name} fell from ${before} to ${total}`);
+    this.put(labels, total);
   }
 }
 

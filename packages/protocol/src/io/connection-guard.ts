@@ -63,14 +63,23 @@ export interface ConnectionState {
   readonly progress: { readonly startedMs: number; readonly bytes: number } | null;
 }
 
+/** A bound a connection overstayed: which (a metric's label), and a sentence for the log. */
+export interface SlowConnection {
+  readonly kind: "handshake_timeout" | "slow_frame" | "idle";
+  readonly message: string;
+}
+
 /** Why the connection must close now, or null while it keeps within every bound. */
 export function slowConnectionReason(
   state: ConnectionState,
   nowMs: number,
   limits: ConnectionLimits,
-): string | null {
+): SlowConnection | null {
   if (!state.handshaken && nowMs - state.openedMs > limits.handshakeTimeoutMs) {
-    return `no hello within ${limits.handshakeTimeoutMs} ms`;
+    return {
+      kind: "handshake_timeout",
+      message: `no hello within ${limits.handshakeTimeoutMs} ms`,
+    };
   }
   const progress = state.progress;
   if (progress !== null) {
@@ -80,13 +89,17 @@ export function slowConnectionReason(
       elapsedMs > limits.frameProgressGraceMs &&
       paceBytesPerSecond < limits.frameBytesPerSecondMin
     ) {
-      return `a frame arriving at ${Math.round(paceBytesPerSecond)} B/s, under ${limits.frameBytesPerSecondMin} B/s`;
+      const pace = Math.round(paceBytesPerSecond);
+      return {
+        kind: "slow_frame",
+        message: `a frame arriving at ${pace} B/s, under ${limits.frameBytesPerSecondMin} B/s`,
+      };
     }
     return null;
   }
   const idle = state.idleCounts && state.requestsInFlight === 0;
   if (idle && nowMs - state.lastActivityMs > limits.idleTimeoutMs) {
-    return `idle for over ${limits.idleTimeoutMs} ms`;
+    return { kind: "idle", message: `idle for over ${limits.idleTimeoutMs} ms` };
   }
   return null;
 }

@@ -1,10 +1,10 @@
 /**
  * The server's rate limit on real sockets: a caller past its burst is answered RATE_LIMITED
  * with a retry-after the client decodes, other callers are not affected, and after the wait
- * the caller is served again; nodes are never limited.
+ * the caller is served again; nodes are never limited. Each refusal is counted in /metrics.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { FtfsError, ok } from "../core/index.ts";
+import { FtfsError, MetricsRegistry, ok } from "../core/index.ts";
 import { createMemoryLogger } from "./logger.ts";
 import { RpcClient } from "./rpc-client.ts";
 import { RpcServer } from "./rpc-server.ts";
@@ -16,11 +16,15 @@ afterEach(() => {
   for (const server of servers.splice(0)) server.stop();
 });
 
-function start(rateLimit: { perSecond: number; burst: number } | null): RpcServer {
+function start(
+  rateLimit: { perSecond: number; burst: number } | null,
+  metrics = new MetricsRegistry(),
+): RpcServer {
   const server = RpcServer.start({
     listen: "127.0.0.1:0",
     logger: createMemoryLogger(),
     rateLimit,
+    metrics,
     handlers: { hasChunks: async () => ok({ body: { present: [] } }) },
   });
   servers.push(server);
@@ -45,7 +49,8 @@ async function codeOf(call: Promise<unknown>): Promise<FtfsError | "ok"> {
 
 describe("rate limits", () => {
   test("past the burst: RATE_LIMITED with retry-after; another caller is unaffected", async () => {
-    const server = start({ perSecond: 10, burst: 2 });
+    const metrics = new MetricsRegistry();
+    const server = start({ perSecond: 10, burst: 2 }, metrics);
     const greedy = await connect(server);
     const calm = await connect(server);
     expect(await codeOf(greedy.call("hasChunks", { chunkIds: [] }))).toBe("ok");
@@ -59,6 +64,7 @@ describe("rate limits", () => {
     expect(await codeOf(calm.call("hasChunks", { chunkIds: [] }))).toBe("ok");
     await Bun.sleep(retryAfterMs + 5);
     expect(await codeOf(greedy.call("hasChunks", { chunkIds: [] }))).toBe("ok");
+    expect(metrics.render()).toContain('\nftfs_rpc_refused_total{reason="rate_limited"} 1\n');
   });
 
   test("null turns the limit off", async () => {

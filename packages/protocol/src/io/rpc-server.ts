@@ -9,7 +9,8 @@
  * and with a cluster key, the MAC every later frame carries. Each op's access (OP_ACCESS) is
  * checked against the principal before its handler runs. The server also bounds connections:
  * how many in all and per remote address, how long a handshake may take, how long a client may
- * sit idle, and how slowly a frame may arrive (connection-guard.ts holds the rules).
+ * sit idle, and how slowly a frame may arrive (connection-guard.ts holds the rules). Every
+ * refusal, of a connection or of a request, is counted by its reason (REFUSAL_REASONS).
  */
 
 import type { Socket, TCPSocketListener } from "bun";
@@ -150,11 +151,31 @@ export interface RpcServerOptions {
   readonly metrics?: MetricsRegistry;
 }
 
+/**
+ * Why the server refused a connection or a request, or cut a connection off: the label of
+ * ftfs_rpc_refused_total. At a connection limit (in all, or per address); a handshake, frame
+ * or client that overstayed its bound; a failed or missing proof of who is calling; bytes that
+ * are not frames of this protocol; an op the caller may not call; a caller past its rate.
+ */
+export const REFUSAL_REASONS = [
+  "connections_max",
+  "connections_per_address_max",
+  "handshake_timeout",
+  "slow_frame",
+  "idle",
+  "auth_failed",
+  "bad_frame",
+  "forbidden",
+  "rate_limited",
+] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
 /** The RPC server's metrics in a node's registry. */
 class RpcMetrics {
   readonly requests: Counter;
   readonly duration: Histogram;
   readonly payloadBytes: Counter;
+  readonly refused: Counter;
 
   constructor(registry: MetricsRegistry, stats: ServerStats) {
     this.requests = registry.counter(
@@ -172,20 +193,15 @@ class RpcMetrics {
       "File bytes carried by requests (in) and answers (out).",
       ["direction"],
     );
+    this.refused = registry.counter(
+      "ftfs_rpc_refused_total",
+      "Connections and requests this node refused or cut off, by reason.",
+      ["reason"],
+    );
+    // Every reason from the start: a rate over a series that appears only later misses its first.
+    for (const reason of REFUSAL_REASONS) this.refused.inc({ reason }, 0);
     const connections = registry.gauge("ftfs_rpc_connections", "Client connections open now.");
-    const refused = registry.gauge(
-      "ftfs_rpc_refused_connections",
-      "Connections refused at a limit or closed for slowness, since the node started.",
-    );
-    const badFrames = registry.gauge(
-      "ftfs_rpc_rejected_streams",
-      "Connections closed for frames that do not decode or fail their MAC, since start.",
-    );
-    registry.collect(() => {
-      connections.set({}, stats.connections);
-      refused.set({}, stats.refusedConnections + stats.closedConnections);
-      badFrames.set({}, stats.badFrames + stats.authFailures);
-    });
+    registry.collect(() => connections.set({}, stats.connections));
   }
 }
 
@@ -284,21 +300,34 @@ export class RpcServer {
     const connection = new ServerConnection(this, socket);
     const address = connection.channel.remoteAddress;
     const fromAddress = this.perAddress.get(address) ?? 0;
-    const refusal =
+    const refusal: [RefusalReason, string] | null =
       this.connections.size >= this.limits.connectionsMax
-        ? `${this.nodeName} has ${this.connections.size} connections, its limit (--connections-max)`
+        ? [
+            "connections_max",
+            `${this.nodeName} has ${this.connections.size} connections, its limit ` +
+              "(--connections-max)",
+          ]
         : fromAddress >= this.limits.connectionsPerAddressMax
-          ? `${this.nodeName} has ${fromAddress} connections from ${address}, the limit per ` +
-            "address (--connections-per-address-max)"
+          ? [
+              "connections_per_address_max",
+              `${this.nodeName} has ${fromAddress} connections from ${address}, the limit per ` +
+                "address (--connections-per-address-max)",
+            ]
           : null;
     if (refusal !== null) {
       this.stats.refusedConnections += 1;
-      this.closeWithError(connection.channel, "CONNECTION_LIMIT", refusal);
+      this.countRefusal(refusal[0]);
+      this.closeWithError(connection.channel, "CONNECTION_LIMIT", refusal[1]);
       return;
     }
     this.connections.add(connection);
     this.perAddress.set(address, fromAddress + 1);
     this.stats.connections += 1;
+  }
+
+  /** Counts a refusal for /metrics (ServerStats keeps its own, coarser, counts). */
+  countRefusal(reason: RefusalReason): void {
+    this.metrics?.refused.inc({ reason });
   }
 
   /** Called by a connection when it ends. */
@@ -314,17 +343,18 @@ export class RpcServer {
   private sweep(): void {
     const nowMs = performance.now();
     for (const connection of this.connections) {
-      const reason = slowConnectionReason(connection.state(), nowMs, this.limits);
-      if (reason === null) continue;
+      const slow = slowConnectionReason(connection.state(), nowMs, this.limits);
+      if (slow === null) continue;
       this.stats.closedConnections += 1;
+      this.countRefusal(slow.kind);
       this.logger.warn("closing a connection", {
         remote: connection.channel.remoteAddress,
-        reason,
+        reason: slow.message,
       });
       this.closeWithError(
         connection.channel,
         "TIMEOUT",
-        `${this.nodeName} closed the connection: ${reason}`,
+        `${this.nodeName} closed the connection: ${slow.message}`,
       );
     }
   }
@@ -346,6 +376,7 @@ export class RpcServer {
     const outcome = this.accepted(body);
     if (!outcome.ok) {
       this.stats.authFailures += 1;
+      this.countRefusal("auth_failed");
       const { code, message } = outcome.error;
       this.logger.warn("handshake refused", {
         remote: connection.channel.remoteAddress,
@@ -458,6 +489,7 @@ export class RpcServer {
   rejectStream(channel: FrameChannel, error: FrameDecodeError): void {
     if (error.code === "AUTH_FAILED") this.stats.authFailures += 1;
     else this.stats.badFrames += 1;
+    this.countRefusal(error.code === "AUTH_FAILED" ? "auth_failed" : "bad_frame");
     this.logger.warn("bad frame", {
       code: error.code,
       reason: error.message,
@@ -502,10 +534,14 @@ export class RpcServer {
     const { op, epoch, body } = request;
     const principal = connection.principal;
     if (this.keyring !== null && !mayCall(principal, OP_ACCESS[op])) {
+      this.countRefusal("forbidden");
       return fail("FORBIDDEN", `${op} is not for ${describePrincipal(principal)}`);
     }
     const limited = this.admitRate(principal, connection);
-    if (!limited.ok) return limited;
+    if (!limited.ok) {
+      this.countRefusal("rate_limited");
+      return limited;
+    }
     const handler = this.handlers[op] as Handler<Op> | undefined;
     if (handler === undefined) {
       return { ok: false, error: new FtfsError("UNKNOWN_OP", `this node does not serve '${op}'`) };
@@ -603,6 +639,7 @@ class ServerConnection implements ChannelEvents {
     const { op } = request.value;
     if (!this.handshaken) {
       if (op !== "hello") {
+        this.server.countRefusal("auth_failed");
         this.server.closeWithError(
           this.channel,
           "AUTH_FAILED",
@@ -623,6 +660,7 @@ class ServerConnection implements ChannelEvents {
       return;
     }
     if (hashChecked(frame.header) && !HASH_CHECKED_REQUEST_OPS.has(op)) {
+      this.server.countRefusal("auth_failed");
       this.server.closeWithError(
         this.channel,
         "AUTH_FAILED",

@@ -12,6 +12,7 @@ import {
   fail,
   ok,
   FtfsError,
+  MetricsRegistry,
 } from "../core/index.ts";
 import { createMemoryLogger } from "./logger.ts";
 import { RpcClient, RpcPool } from "./rpc-client.ts";
@@ -22,10 +23,11 @@ afterEach(() => {
   for (const server of servers.splice(0)) server.stop();
 });
 
-function startEchoServer(): RpcServer {
+function startEchoServer(metrics?: MetricsRegistry): RpcServer {
   const server = RpcServer.start({
     listen: "127.0.0.1:0",
     logger: createMemoryLogger(),
+    ...(metrics === undefined ? {} : { metrics }),
     handlers: {
       getChunk: async (body) => {
         if (body.chunkId.startsWith("0"))
@@ -151,11 +153,13 @@ describe("rpc over loopback", () => {
   });
 
   test("an oversize frame length is refused before any allocation", async () => {
-    const server = startEchoServer();
+    const metrics = new MetricsRegistry();
+    const server = startEchoServer(metrics);
     const prefix = new Uint8Array(4);
     new DataView(prefix.buffer).setUint32(0, FRAME_BYTES_MAX + 1);
     expect(await rawExchange(server.port, prefix, "close")).toContain("FRAME_TOO_LARGE");
     expect(server.stats.badFrames).toBe(1);
+    expect(metrics.render()).toContain('\nftfs_rpc_refused_total{reason="bad_frame"} 1\n');
   });
 
   test("a request whose body breaks its schema answers BAD_REQUEST naming the field", async () => {

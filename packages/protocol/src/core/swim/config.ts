@@ -47,6 +47,11 @@ export const SWIM_SYNC_ANSWERED_REMEMBERED = 64;
 export const SWIM_EVENTS_PENDING_MAX = 65_536;
 /** Packets held for the driver; past it the oldest are dropped and counted. */
 export const SWIM_OUTBOX_PACKETS_MAX = 65_536;
+/**
+ * Probe round trips held for the driver (its latency histogram); past it the oldest are
+ * dropped. A driver takes them after every call, so it holds one or two at most.
+ */
+export const SWIM_ROUND_TRIPS_PENDING_MAX = 1_024;
 /** How often a driver should call tick(): timeouts fire at most this late. */
 export const SWIM_TICK_INTERVAL_MS_RECOMMENDED = 50;
 

@@ -9,7 +9,12 @@ import type { Random } from "../prng.ts";
 import type { Awareness } from "./awareness.ts";
 import { PacketBuilder } from "./codec.ts";
 import type { SwimConfig } from "./config.ts";
-import { SWIM_EVENTS_PENDING_MAX, SWIM_OUTBOX_PACKETS_MAX, retransmitLimit } from "./config.ts";
+import {
+  SWIM_EVENTS_PENDING_MAX,
+  SWIM_OUTBOX_PACKETS_MAX,
+  SWIM_ROUND_TRIPS_PENDING_MAX,
+  retransmitLimit,
+} from "./config.ts";
 import type { MemberRecord, MemberTable } from "./member-table.ts";
 import { viewOf } from "./member-table.ts";
 import type { SwimMessage } from "./messages.ts";
@@ -27,6 +32,8 @@ export interface OutboundPacket {
 /** The probe of one member in the current protocol period. */
 export interface ActiveProbe {
   readonly seq: number;
+  /** When the ping went out: its ack's arrival, less this, is the probe's round trip. */
+  readonly sentMs: number;
   readonly target: MemberId;
   /** The target's incarnation when probed: a refutation meanwhile voids the verdict. */
   readonly incarnation: number;
@@ -53,6 +60,9 @@ export interface SwimCounters {
   probes: number;
   probesFailed: number;
   pingsMisdirected: number;
+  /** Members this node began to suspect (its own verdict, or news from others). */
+  suspicions: number;
+  /** News that this node was suspect or dead, refuted with a higher incarnation. */
   refutations: number;
   unreachableReports: number;
   relaysDropped: number;
@@ -72,6 +82,7 @@ export function newCounters(): SwimCounters {
     probes: 0,
     probesFailed: 0,
     pingsMisdirected: 0,
+    suspicions: 0,
     refutations: 0,
     unreachableReports: 0,
     relaysDropped: 0,
@@ -100,6 +111,8 @@ export interface SwimContext {
   readonly counters: SwimCounters;
   readonly outbox: OutboundPacket[];
   readonly events: MemberEvent[];
+  /** Round trips (ms) of probes answered since the driver last took them. */
+  readonly roundTripsMs: number[];
   readonly relays: Map<number, Relay>;
   /** Members with an open suspicion, so tick() need not scan the whole table. */
   readonly suspects: Set<MemberId>;
@@ -147,6 +160,12 @@ export function pushPacket(ctx: SwimContext, packet: OutboundPacket): void {
   ctx.outbox.push(packet);
   ctx.counters.packetsSent += 1;
   ctx.counters.bytesSent += packet.bytes.length;
+}
+
+/** A probe was answered `roundTripMs` after its ping went out. */
+export function noteRoundTrip(ctx: SwimContext, roundTripMs: number): void {
+  if (ctx.roundTripsMs.length >= SWIM_ROUND_TRIPS_PENDING_MAX) ctx.roundTripsMs.shift();
+  ctx.roundTripsMs.push(roundTripMs);
 }
 
 export function emitEvent(ctx: SwimContext, kind: MemberEventKind, record: MemberRecord): void {

@@ -152,6 +152,8 @@ describe("SwimNode probing", () => {
     const target = memberId(probe.target);
     expect(a.member(target)?.state).toBe("suspect");
     expect(a.takeEvents().map((e) => `${e.kind} ${e.member.id}`)).toContain(`suspect ${target}`);
+    expect(a.stats().suspicions).toBe(1);
+    expect(a.takeProbeRoundTrips()).toEqual([]); // never answered: no round trip
     // Three helpers, no nacks: our own messages may not be getting out (Lifeguard).
     expect(a.stats().awarenessScore).toBe(3);
     const suspectedAtMs = probe.atMs + 1000;
@@ -197,6 +199,21 @@ describe("SwimNode probing", () => {
     expect(a.stats().awarenessScore).toBe(0);
   });
 
+  test("an answered probe's round trip is its ack's time less its ping's, taken once", () => {
+    const { nodes } = five();
+    const a = nodes[0] as SwimNode;
+    const probe = tickUntilPing(a, 0);
+    const ping = messagesIn(probe.packets).find((m) => m.type === "ping");
+    if (ping?.type !== "ping") throw new Error("expected the ping");
+    a.receive(probe.atMs + 30, `${probe.target}:7946`, [
+      { type: "ack", seq: ping.seq + 1000, from: memberId(probe.target) }, // not this probe's
+      { type: "ack", seq: ping.seq, from: memberId(probe.target) },
+      { type: "ack", seq: ping.seq, from: memberId(probe.target) }, // a duplicate
+    ]);
+    expect(a.takeProbeRoundTrips()).toEqual([30]);
+    expect(a.takeProbeRoundTrips()).toEqual([]);
+  });
+
   test("a stall between ticks slides deadlines: an ack read after the stall still counts", () => {
     const { nodes } = five();
     const a = nodes[0] as SwimNode;
@@ -213,6 +230,8 @@ describe("SwimNode probing", () => {
     tickAlone(a, stalledAtMs + TICK_MS, stalledAtMs + 1000);
     expect(a.stats().stalls).toBe(1);
     expect(a.stats().probesFailed).toBe(0);
+    // The round trip is the ack's time less the ping's, stall included.
+    expect(a.takeProbeRoundTrips()).toEqual([3000]);
     expect(a.member(memberId(probe.target))?.state).toBe("alive");
   });
 });
@@ -228,6 +247,8 @@ describe("SwimNode suspicion and refutation", () => {
     wire.run(TICK_MS, 2000);
     expect(a.member(b.id)).toMatchObject({ state: "alive", incarnation: 1 });
     expect(a.takeEvents().map((e) => e.kind)).toEqual(["suspect", "alive"]);
+    expect([a.stats().suspicions, a.stats().refutations]).toEqual([1, 0]);
+    expect([b.stats().suspicions, b.stats().refutations]).toEqual([0, 1]);
   });
 
   test("buddy: a ping to a suspect carries the suspicion; its ack carries the refutation", () => {

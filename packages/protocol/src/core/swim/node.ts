@@ -107,6 +107,7 @@ export class SwimNode {
       counters: newCounters(),
       outbox: [],
       events: [],
+      roundTripsMs: [],
       relays: new Map(),
       suspects: new Set(),
       answeredSyncs: [],
@@ -241,6 +242,14 @@ export class SwimNode {
   /** Membership changes since the last call, in the order they happened. */
   takeEvents(): MemberEvent[] {
     return this.ctx.events.splice(0, this.ctx.events.length);
+  }
+
+  /**
+   * Round trips (ms) of the probes answered since the last call, direct or through a relay:
+   * from our ping to the first ack, as the core's clock (the driver's nowMs) saw them.
+   */
+  takeProbeRoundTrips(): number[] {
+    return this.ctx.roundTripsMs.splice(0, this.ctx.roundTripsMs.length);
   }
 
   /** Every member we track, self included. */

@@ -5,7 +5,13 @@
  * relay side of ping-req, and Lifeguard's buddy system: a member we suspect hears it from us.
  */
 
-import { nextSeq, sendPacket, type ActiveProbe, type SwimContext } from "./context.ts";
+import {
+  nextSeq,
+  noteRoundTrip,
+  sendPacket,
+  type ActiveProbe,
+  type SwimContext,
+} from "./context.ts";
 import { SWIM_RELAYS_IN_FLIGHT_MAX } from "./config.ts";
 import type { MemberRecord } from "./member-table.ts";
 import type {
@@ -45,6 +51,7 @@ function startProbe(ctx: SwimContext): void {
   const seq = nextSeq(ctx);
   ctx.probe = {
     seq,
+    sentMs: ctx.nowMs,
     target: target.id,
     incarnation: target.incarnation,
     ackDeadlineMs: ctx.nowMs + ctx.awareness.scale(ctx.config.probeTimeoutMs),
@@ -153,6 +160,7 @@ export function onAck(ctx: SwimContext, fromAddress: GossipAddress, message: Ack
   if (probe !== null && message.seq === probe.seq) {
     // Only a direct answer shows we are healthy; an indirect one shows a path problem.
     if (!probe.indirect) ctx.awareness.applyDelta(-1);
+    noteRoundTrip(ctx, ctx.nowMs - probe.sentMs);
     ctx.probe = null;
     return;
   }

@@ -160,7 +160,9 @@ export function onSuspect(ctx: SwimContext, message: SuspectMessage): void {
   startSuspicion(ctx, record, message.from);
   ctx.table.setState(record, "suspect", ctx.nowMs);
   ctx.queue.enqueue(message);
-  if (wasAlive) emitEvent(ctx, "suspect", record);
+  if (!wasAlive) return;
+  ctx.counters.suspicions += 1;
+  emitEvent(ctx, "suspect", record);
 }
 
 function startSuspicion(ctx: SwimContext, record: MemberRecord, from: MemberId): void {

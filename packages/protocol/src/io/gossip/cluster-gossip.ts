@@ -5,7 +5,7 @@
  * publishing policy (which changes go out at once, which are rate-limited); no app logic.
  */
 
-import type { swim } from "../../core/index.ts";
+import type { MetricsRegistry, swim } from "../../core/index.ts";
 import { UsageError } from "../cli-flags.ts";
 import type { Logger } from "../logger.ts";
 import { GossipDriver, GossipStartError, type GossipListener } from "./driver.ts";
@@ -31,6 +31,8 @@ export interface ClusterGossipOptions {
   readonly meta: () => swim.MemberMetaFields;
   readonly logger: Logger;
   readonly leaveLingerMs?: number;
+  /** The node's /metrics registry: gossip's probes, suspicions and round trips go there. */
+  readonly metrics?: MetricsRegistry;
 }
 
 /** Parses a `--cluster-key` value, turning a bad key into a UsageError naming the flag. */
@@ -79,6 +81,7 @@ export class ClusterGossip {
         meta: options.meta(),
         keyring: options.keyring,
         logger: options.logger,
+        ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       });
     } catch (error) {
       if (!(error instanceof GossipStartError)) throw error;

@@ -2,11 +2,12 @@
  * The gossip driver on real loopback UDP: drivers join and see each other, a graceful leave is
  * seen as `left`, a closed port is found dead fast through the refusal check, and datagrams
  * that are not ours (wrong key, garbage, oversize, malformed) are dropped and counted while
- * the node keeps working. Every wait polls with a deadline; none sleeps a fixed time.
+ * the node keeps working. Probes, their round trips and suspicions reach /metrics. Every wait
+ * polls with a deadline; none sleeps a fixed time.
  */
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { swim } from "../../core/index.ts";
+import { MetricsRegistry, swim } from "../../core/index.ts";
 import { createMemoryLogger } from "../logger.ts";
 import { GossipDriver, type GossipDriverOptions } from "./driver.ts";
 import { Keyring } from "../security/keyring.ts";
@@ -124,6 +125,29 @@ describe("GossipDriver on loopback UDP", () => {
       () => stateOf(a, "c") === "dead" && stateOf(b, "c") === "dead",
     );
     expect(a.stats().refusalsFound + b.stats().refusalsFound).toBeGreaterThan(0);
+  });
+
+  test("probes, their round trips and suspicions are counted in /metrics", async () => {
+    const metrics = new MetricsRegistry();
+    // Two members only: nobody but a itself can make a suspect b.
+    const a = await startDriver("a", { metrics });
+    const b = await startDriver("b");
+    b.join([a.address]);
+    await until("joined", () => allAlive([a, b]));
+    const series = (name: string): number => {
+      const line = metrics
+        .render()
+        .split("\n")
+        .find((candidate) => candidate.startsWith(`${name} `));
+      return Number(line?.slice(name.length + 1) ?? Number.NaN);
+    };
+    await until("a probe answered", () => series("ftfs_gossip_probe_round_trip_seconds_count") > 0);
+    expect(series("ftfs_gossip_probes_total")).toBeGreaterThan(0);
+    expect(series("ftfs_gossip_suspicions_total")).toBe(0);
+    b.close();
+    await until("a sees b dead", () => stateOf(a, "b") === "dead");
+    expect(series("ftfs_gossip_suspicions_total")).toBe(1);
+    expect(series("ftfs_gossip_refutations_total")).toBe(0);
   });
 
   test("a datagram under another key is dropped and counted; its sender never joins", async () => {

@@ -6,9 +6,10 @@
  * and counted, never thrown. It must not block: every handler is short and synchronous.
  */
 
-import { parseAddress, Prng, swim } from "../../core/index.ts";
+import { type MetricsRegistry, parseAddress, Prng, swim } from "../../core/index.ts";
 import type { Logger } from "../logger.ts";
 import { Keyring } from "../security/keyring.ts";
+import { registerGossipMetrics, type RoundTripObserver } from "./metrics.ts";
 import { RefusalProber } from "./refusal-prober.ts";
 
 /** After leave(), keep ticking this long so the `left` rumor spreads (the core's contract). */
@@ -51,6 +52,8 @@ export interface GossipDriverOptions {
   /** For a test that must replay; default: 48 bits from crypto.getRandomValues. */
   readonly seed?: number;
   readonly tickIntervalMs?: number;
+  /** Where probes, suspicions and round trips are counted (a node's /metrics); none: not. */
+  readonly metrics?: MetricsRegistry;
 }
 
 export type GossipListener = (event: swim.MemberEvent) => void;
@@ -91,6 +94,7 @@ export class GossipDriver {
   private readonly logger: Logger;
   private readonly listeners = new Set<GossipListener>();
   private readonly prober: RefusalProber;
+  private readonly onRoundTrip: RoundTripObserver | null;
   private readonly counters: DriverCounters = {
     datagramsIn: 0,
     bytesIn: 0,
@@ -131,6 +135,10 @@ export class GossipDriver {
       nowMs: systemNowMs,
       onRefused: (address) => this.onRefused(address),
     });
+    this.onRoundTrip =
+      options.metrics === undefined
+        ? null
+        : registerGossipMetrics(options.metrics, () => this.node.stats());
   }
 
   /**
@@ -274,7 +282,7 @@ export class GossipDriver {
     this.flush();
   }
 
-  /** Sends what the core queued and delivers its events. */
+  /** Sends what the core queued, delivers its events, and observes its probes' round trips. */
   private flush(): void {
     const socket = this.socket;
     const nowMs = systemNowMs();
@@ -282,6 +290,7 @@ export class GossipDriver {
       if (socket !== null) this.send(socket, packet, nowMs);
     }
     for (const event of this.node.takeEvents()) this.deliver(event);
+    for (const roundTripMs of this.node.takeProbeRoundTrips()) this.onRoundTrip?.(roundTripMs);
   }
 
   private send(socket: UdpSocket, packet: swim.OutboundPacket, nowMs: number): void {

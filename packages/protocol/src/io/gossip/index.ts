@@ -2,3 +2,4 @@
 export * from "./driver.ts";
 export * from "./refusal-prober.ts";
 export * from "./cluster-gossip.ts";
+export * from "./metrics.ts";

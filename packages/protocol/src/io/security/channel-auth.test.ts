@@ -2,17 +2,25 @@
  * Channel authentication and connection bounds over real loopback sockets: tags bind each
  * frame to its connection, direction and place in the stream; a keyring rotation done one node
  * at a time never breaks a link; a node past its connection limits refuses with
- * CONNECTION_LIMIT; a peer that trickles a frame, or idles as a client, is closed.
+ * CONNECTION_LIMIT; a peer that trickles a frame, or idles as a client, is closed. Each
+ * refusal is counted in /metrics under its reason.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { type FtfsError, ok, encodeFrame, FRAME_KIND, type Frame } from "../../core/index.ts";
+import {
+  type FtfsError,
+  ok,
+  encodeFrame,
+  FRAME_KIND,
+  type Frame,
+  MetricsRegistry,
+} from "../../core/index.ts";
 import { ChannelMac, connectionKey, HASH_CHECKED_FIELD, type HelloClaim } from "./channel-auth.ts";
 import { generateClusterKey } from "./cluster-key-flags.ts";
 import { slowConnectionReason, CONNECTION_LIMITS_DEFAULT } from "../connection-guard.ts";
 import { Keyring } from "./keyring.ts";
 import { createMemoryLogger } from "../logger.ts";
 import { RpcClient, type ConnectOptions } from "../rpc-client.ts";
-import { RpcServer, type RpcServerOptions } from "../rpc-server.ts";
+import { type RefusalReason, RpcServer, type RpcServerOptions } from "../rpc-server.ts";
 
 const servers: RpcServer[] = [];
 const clients: RpcClient[] = [];
@@ -21,15 +29,29 @@ afterEach(() => {
   for (const server of servers.splice(0)) server.stop();
 });
 
+/** The registry of each server serve() started, for its refusal counts. */
+const registries = new WeakMap<RpcServer, MetricsRegistry>();
+
 function serve(options: Partial<RpcServerOptions> = {}): RpcServer {
+  const metrics = new MetricsRegistry();
   const server = RpcServer.start({
     listen: "127.0.0.1:0",
     logger: createMemoryLogger("s"),
     handlers: { hasChunks: async (body) => ok({ body: { present: body.chunkIds } }) },
+    metrics,
     ...options,
   });
+  registries.set(server, metrics);
   servers.push(server);
   return server;
+}
+
+/** ftfs_rpc_refused_total for one reason, as the server's /metrics shows it. */
+function refused(server: RpcServer, reason: RefusalReason): number {
+  const series = `ftfs_rpc_refused_total{reason="${reason}"} `;
+  const text = registries.get(server)?.render() ?? "";
+  const line = text.split("\n").find((candidate) => candidate.startsWith(series));
+  return Number(line?.slice(series.length) ?? Number.NaN);
 }
 
 async function connect(server: RpcServer, options: ConnectOptions = {}): Promise<RpcClient> {
@@ -123,6 +145,8 @@ describe("the hello handshake", () => {
       expect((error as FtfsError).code).toBe("AUTH_FAILED");
     }
     expect(server.stats.authFailures).toBe(2);
+    expect(refused(server, "auth_failed")).toBe(2);
+    expect(refused(server, "forbidden")).toBe(0);
   });
 
   test("a keyed client refuses a server without a key: it could be anyone", async () => {
@@ -137,10 +161,11 @@ describe("the hello handshake", () => {
 
   test("anonymous callers reach only 'anyone' ops on a keyed node (FORBIDDEN), any op without a key", async () => {
     const secure = serve({ keyring: Keyring.parse(generateClusterKey()) });
-    const refused = await (await connect(secure))
+    const denied = await (await connect(secure))
       .call("hasChunks", { chunkIds: [] })
       .catch((caught: unknown) => caught);
-    expect((refused as FtfsError).code).toBe("FORBIDDEN");
+    expect((denied as FtfsError).code).toBe("FORBIDDEN");
+    expect(refused(secure, "forbidden")).toBe(1);
     expect(await works(await connect(serve({})))).toBe(true);
   });
 
@@ -175,7 +200,11 @@ describe("the hello handshake", () => {
 
 describe("connection bounds", () => {
   test("past --connections-max, and per address, a connection is refused with CONNECTION_LIMIT", async () => {
-    for (const limits of [{ connectionsMax: 2 }, { connectionsPerAddressMax: 2 }]) {
+    const cases = [
+      { limits: { connectionsMax: 2 }, reason: "connections_max" },
+      { limits: { connectionsPerAddressMax: 2 }, reason: "connections_per_address_max" },
+    ] as const;
+    for (const { limits, reason } of cases) {
       const server = serve({ limits });
       await connect(server);
       await connect(server);
@@ -185,6 +214,7 @@ describe("connection bounds", () => {
       expect((error as FtfsError).code).toBe("CONNECTION_LIMIT");
       expect((error as FtfsError).message).toMatch(/--connections-(per-address-)?max/);
       expect(server.stats.refusedConnections).toBe(1);
+      expect(refused(server, reason)).toBe(1);
     }
   });
 
@@ -213,6 +243,7 @@ describe("connection bounds", () => {
       while (!closed && performance.now() - startedMs < 3_000) await Bun.sleep(25);
       expect(closed).toBe(true);
       expect(server.stats.closedConnections).toBe(1);
+      expect([refused(server, "slow_frame"), refused(server, "idle")]).toEqual([1, 0]);
       expect(await works(steady)).toBe(true);
     } finally {
       clearInterval(timer);
@@ -229,6 +260,7 @@ describe("connection bounds", () => {
     while (!client.closed && performance.now() - startedMs < 3_000) await Bun.sleep(25);
     expect(client.closed).toBe(true);
     expect(await works(node)).toBe(true);
+    expect(refused(server, "idle")).toBe(1);
   });
 
   test("the rules: handshake deadline, slow frame, idleness", () => {
@@ -246,17 +278,23 @@ describe("connection bounds", () => {
       lastActivityMs: 0,
       progress: null,
     };
-    expect(slowConnectionReason({ ...base, handshaken: false }, 101, limits)).toMatch(/hello/);
+    expect(slowConnectionReason({ ...base, handshaken: false }, 101, limits)).toMatchObject({
+      kind: "handshake_timeout",
+      message: expect.stringMatching(/hello/),
+    });
     expect(slowConnectionReason({ ...base, handshaken: false }, 99, limits)).toBeNull();
     const slow = { startedMs: 0, bytes: 10 };
     expect(
       slowConnectionReason({ ...base, progress: slow, lastActivityMs: 200 }, 200, limits),
-    ).toMatch(/B\/s/);
+    ).toMatchObject({ kind: "slow_frame", message: expect.stringMatching(/B\/s/) });
     const fast = { startedMs: 0, bytes: 1_000_000 };
     expect(
       slowConnectionReason({ ...base, progress: fast, lastActivityMs: 200 }, 200, limits),
     ).toBeNull();
-    expect(slowConnectionReason(base, 101, limits)).toMatch(/idle/);
+    expect(slowConnectionReason(base, 101, limits)).toMatchObject({
+      kind: "idle",
+      message: expect.stringMatching(/idle/),
+    });
     expect(slowConnectionReason({ ...base, requestsInFlight: 1 }, 101, limits)).toBeNull();
     expect(slowConnectionReason({ ...base, idleCounts: false }, 101, limits)).toBeNull();
   });

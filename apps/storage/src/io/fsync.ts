@@ -1,0 +1,81 @@
+/**
+ * Every fsync a storage node makes goes through here, timed: a file's bytes (chunks, the
+ * identity and assignment files), a folder (a rename or creation in it), and a commit of the
+ * owner references. SQLite fsyncs inside its own commit, out of our reach, so for references
+ * the whole commit is timed; its fsync is most of it. The times go to an observer (the node's
+ * /metrics), so a slow disk shows as slow fsyncs rather than as slow requests of unknown cause.
+ *
+ * Also the one way a small state file is replaced durably: a temporary file, fsync'd, renamed
+ * into place, the folder fsync'd, so a crash leaves the old file or the new, never half of one.
+ * This file decides nothing about what is written where.
+ */
+
+import { type FileHandle, open, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+
+/** What an fsync made durable; a label of the fsync histogram, so a short fixed list. */
+export const FSYNC_TARGETS = ["file", "folder", "references"] as const;
+export type FsyncTarget = (typeof FSYNC_TARGETS)[number];
+
+/** Told how long each fsync (or reference commit) took. */
+export type FsyncObserver = (target: FsyncTarget, seconds: number) => void;
+
+export class Fsync {
+  private readonly observe: FsyncObserver | null;
+  private readonly monotonicMs: () => number;
+
+  /** Without an observer nothing is timed (tests, tools). */
+  constructor(observe: FsyncObserver | null = null, monotonicMs = () => performance.now()) {
+    this.observe = observe;
+    this.monotonicMs = monotonicMs;
+  }
+
+  /** fsync an open file: once this resolves, its bytes are on disk. */
+  async file(handle: FileHandle): Promise<void> {
+    const startedMs = this.monotonicMs();
+    await handle.sync();
+    this.timed("file", startedMs);
+  }
+
+  /** fsync a folder, so a rename or creation inside it survives a power cut. */
+  async folder(path: string): Promise<void> {
+    const handle = await open(path, "r");
+    try {
+      const startedMs = this.monotonicMs();
+      await handle.sync();
+      this.timed("folder", startedMs);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Run a synchronous SQLite commit (which fsyncs before it returns), timed as a whole. */
+  commit<T>(work: () => T): T {
+    const startedMs = this.monotonicMs();
+    const result = work();
+    this.timed("references", startedMs);
+    return result;
+  }
+
+  /** Replace `folder/name` with `text`, durably, through `folder/tempName`. */
+  async replaceFile(folder: string, tempName: string, name: string, text: string): Promise<void> {
+    const temp = join(folder, tempName);
+    await rm(temp, { force: true }); // a crash leftover
+    const handle = await open(temp, "wx");
+    try {
+      await handle.writeFile(text);
+      await this.file(handle);
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, join(folder, name));
+    await this.folder(folder);
+  }
+
+  private timed(target: FsyncTarget, startedMs: number): void {
+    this.observe?.(target, (this.monotonicMs() - startedMs) / 1000);
+  }
+}
+
+/** For callers that time nothing (tests, tools): fsyncs all the same. */
+export const UNTIMED_FSYNC = new Fsync();
