@@ -11,7 +11,7 @@ import type {
   MemberView,
   UserSummary,
 } from "@ftfs/protocol/core";
-import { assertNever, formatBytes } from "@ftfs/protocol/core";
+import { assertNever, formatBytes, uploadDeadlineMs } from "@ftfs/protocol/core";
 import { healthVerdict, type ClusterStatus } from "@ftfs/client/core";
 import type { StoredFile } from "@ftfs/client/core";
 
@@ -33,11 +33,56 @@ export interface UploadedFile {
   readonly version: number;
   readonly bytes: number;
   readonly sha256: string;
+  /** Bytes an interrupted earlier run had stored and this one did not send again. */
+  readonly resumedBytes?: number;
 }
 
-/** `uploaded notes.txt  v2  12.3 KiB  sha256:abcd1234…` */
+/**
+ * `uploaded notes.txt  v2  12.3 KiB  sha256:abcd1234…`, and for a resumed upload
+ * `  (resumed: 48.0 MiB were already stored)`.
+ */
 export function formatUploaded(file: UploadedFile): string {
-  return `uploaded ${fileSummary(file)}`;
+  const resumed = file.resumedBytes ?? 0;
+  const note =
+    resumed > 0 ? `${COLUMN_GAP}(resumed: ${formatBytes(resumed)} were already stored)` : "";
+  return `uploaded ${fileSummary(file)}${note}`;
+}
+
+/** What an interrupted upload left: its stored bytes, and its id (which carries its deadline). */
+export interface KeptUpload {
+  readonly bytes: number;
+  readonly uploadId: string;
+}
+
+/**
+ * How to go on after an upload stopped partway: what is kept, until when, and that the same
+ * command resumes it. `formatTime` shows the deadline (local time in the CLI).
+ */
+export function resumeHint(
+  kept: KeptUpload,
+  totalBytes: number,
+  formatTime: (timeMs: number) => string,
+): string {
+  const deadlineMs = uploadDeadlineMs(kept.uploadId);
+  const until = deadlineMs === null ? "" : ` and kept until ${formatTime(deadlineMs)}`;
+  return (
+    `${formatBytes(kept.bytes)} of ${formatBytes(totalBytes)} are stored${until}; ` +
+    "run the same command again to resume"
+  );
+}
+
+/** The line for Ctrl-C during an upload of `file`. */
+export function formatInterrupted(
+  file: string,
+  kept: KeptUpload | null,
+  totalBytes: number | null,
+  formatTime: (timeMs: number) => string,
+): string {
+  const shown = displayText(file);
+  if (kept === null || kept.bytes === 0 || totalBytes === null) {
+    return `stopped uploading ${shown}; nothing of it was stored yet`;
+  }
+  return `stopped uploading ${shown}: ${resumeHint(kept, totalBytes, formatTime)}`;
 }
 
 /** `saved notes.txt  v2  12.3 KiB  sha256:abcd1234…  to ./notes.txt` */

@@ -16,7 +16,6 @@ import {
   formatSaved,
   formatStatus,
   formatStoredTable,
-  formatUploaded,
   formatUserTable,
 } from "../core/format.ts";
 import { helpText } from "../core/help.ts";
@@ -32,7 +31,9 @@ import { fileErrorReason } from "@ftfs/client";
 import type { CliState } from "./cli-state.ts";
 import type { FtfsClient } from "@ftfs/client";
 import type { ReadResult } from "@ftfs/client";
+import { formatLocalTime } from "./local-time.ts";
 import { progressBar } from "./progress.ts";
+import { EXIT_INTERRUPTED, upload } from "./upload-command.ts";
 import { saveSession } from "./session.ts";
 import type { LoginSession } from "@ftfs/client";
 
@@ -111,47 +112,6 @@ async function connect(
   );
 }
 
-type UploadCommand = Extract<Command, { kind: "upload" }>;
-
-/** Each file in turn; one failing file is reported and the rest still go (exit status 1). */
-async function upload(
-  state: CliState,
-  options: GlobalOptions,
-  command: UploadCommand,
-): Promise<void> {
-  const uid = state.uidFor(command.uid);
-  const client = state.client(options, { kind: "user", uid });
-  const results: ReadResult[] = [];
-  let firstError: FtfsError | null = null;
-  for (const file of command.files) {
-    try {
-      const progress = progressBar(basename(file), {
-        isTty: state.io.stderrIsTty,
-        write: (text) => state.io.err(text),
-      });
-      const result = await client.upload(uid, file, command.as ?? undefined, progress);
-      results.push(result);
-      if (!options.json) await print(state, formatUploaded(result));
-    } catch (error) {
-      if (!(error instanceof FtfsError) || command.files.length === 1) throw error;
-      firstError ??= error;
-      state.io.err(`ftfs: ${error.message}\n`);
-    }
-  }
-  if (options.json) await printJson(state, results);
-  if (firstError !== null) throw new ReportedError(firstError);
-}
-
-/** An error already printed; it only sets the exit status. */
-export class ReportedError extends Error {
-  override readonly name = "ReportedError";
-  readonly original: FtfsError;
-  constructor(original: FtfsError) {
-    super(original.message);
-    this.original = original;
-  }
-}
-
 async function read(
   state: CliState,
   options: GlobalOptions,
@@ -179,9 +139,6 @@ async function read(
       return assertNever(target);
   }
 }
-
-/** 128 + SIGINT: the status a shell expects of a command stopped by Ctrl-C. */
-const EXIT_INTERRUPTED = 130;
 
 /** `-o some/folder` saves as some/folder/<name>, as `cp` does. */
 async function intoFolder(path: string, name: string): Promise<string> {
@@ -350,14 +307,6 @@ async function rebalance(
   if (run.state === "failed") {
     throw new FtfsError("UNAVAILABLE", `rebalance failed: ${run.message}`);
   }
-}
-
-/** `2025-11-24 07:28:01` in the local time zone: what `ls -l` users read at a glance. */
-export function formatLocalTime(timeMs: number): string {
-  const date = new Date(timeMs);
-  const two = (value: number): string => String(value).padStart(2, "0");
-  const day = `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
-  return `${day} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
 }
 
 /**

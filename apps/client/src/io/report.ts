@@ -7,7 +7,7 @@
 import { FtfsError } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
 import { OutputClosedError } from "./cli-state.ts";
-import { ReportedError } from "./commands.ts";
+import { ReportedError } from "./upload-command.ts";
 import type { Env } from "./session.ts";
 
 export const EXIT_OK = 0;

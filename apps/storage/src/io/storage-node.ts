@@ -471,6 +471,7 @@ function tracked(handlers: ReturnType<typeof storageHandlers>, inFlight: InFligh
     dropUploadRefs: track(handlers.dropUploadRefs, inFlight),
     listOwned: track(handlers.listOwned, inFlight),
     syncRefs: track(handlers.syncRefs, inFlight),
+    uploadHeld: track(handlers.uploadHeld, inFlight),
   };
 }
 

@@ -6,12 +6,16 @@
  */
 
 import { open, stat, type FileHandle } from "node:fs/promises";
+import { resolve } from "node:path";
 import { FILE_BYTES_MAX, FtfsError } from "@ftfs/protocol/core";
+import type { SourceIdentity } from "../core/upload-journal.ts";
 
 export interface ByteSource {
   /** Shown in messages: the local path, or the remote name for in-memory bytes. */
   readonly label: string;
   readonly bytes: number;
+  /** Which local file this is, for an upload journal; absent for bytes that are not a file. */
+  readonly identity?: SourceIdentity;
   /**
    * Bytes [offset, offset + length). A file source reads into `into` (at least `length`
    * long) so an upload can recycle a few chunk buffers instead of allocating one per chunk;
@@ -29,6 +33,8 @@ interface FileIdentity {
   readonly inode: number;
 }
 
+const MICROSECONDS_PER_MS = 1000;
+
 export async function openFileSource(path: string): Promise<ByteSource> {
   const opened = await identify(path);
   let handle: FileHandle;
@@ -39,9 +45,16 @@ export async function openFileSource(path: string): Promise<ByteSource> {
   }
   const changed = (): FtfsError =>
     new FtfsError("LOCAL_FILE", `${path} changed while uploading; nothing was committed`);
+  const identity: SourceIdentity = {
+    path: resolve(path),
+    bytes: opened.bytes,
+    mtimeUs: Math.round(opened.mtimeMs * MICROSECONDS_PER_MS),
+    inode: opened.inode,
+  };
   return {
     label: path,
     bytes: opened.bytes,
+    identity,
     read: async (offset, length, into) => {
       const view = into.subarray(0, length);
       let filled = 0;

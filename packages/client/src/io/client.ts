@@ -50,6 +50,8 @@ import {
 } from "./download.ts";
 import type { RetryObserver } from "./retry.ts";
 import { listEveryGroup } from "./storage-list.ts";
+import { fileJournal } from "./upload-journal.ts";
+import type { JournalState } from "../core/upload-journal.ts";
 import { runUpload, type ProgressListener, type UploadResult } from "./upload.ts";
 import {
   baseName,
@@ -93,6 +95,14 @@ export interface FtfsClientOptions {
 }
 
 export type ConnectResult = ResponseBody<"connect">;
+
+export interface UploadFileOptions {
+  /** The name to store it under; default its base name. */
+  readonly name?: string | undefined;
+  readonly progress?: ProgressListener | undefined;
+  /** Keep a journal here, so an interrupted upload resumes when run again. */
+  readonly journalDir?: string | undefined;
+}
 
 export class FtfsClient {
   private readonly pool: RpcPool;
@@ -289,22 +299,42 @@ export class FtfsClient {
     await this.directory.call("keyRemove", { uid, accessKeyId });
   }
 
-  /** Upload a local file as `name` (default: its base name); an existing name: new version. */
+  /**
+   * Upload a local file as `name` (default: its base name); an existing name: new version.
+   * With `journalDir`, the upload is journaled there and a re-run after an interruption
+   * resumes it, sending only the chunks its groups do not hold for it yet.
+   */
   async upload(
     uid: string,
     localPath: string,
-    name?: string,
-    progress?: ProgressListener,
+    options: UploadFileOptions = {},
   ): Promise<UploadResult> {
-    const remoteName = name ?? baseName(localPath);
+    const remoteName = options.name ?? baseName(localPath);
     checkUid(uid);
     checkName(remoteName);
     const source = await openFileSource(localPath);
+    const journal =
+      options.journalDir === undefined
+        ? undefined
+        : fileJournal(options.journalDir, { uid, name: remoteName }, localPath);
     try {
-      return await runUpload(this.transfer, uid, remoteName, source, { progress });
+      return await runUpload(this.transfer, uid, remoteName, source, {
+        progress: options.progress,
+        journal,
+      });
     } finally {
       await source.close();
     }
+  }
+
+  /** What an interrupted upload of `localPath` as (uid, name) left to resume, or null. */
+  async pendingUpload(
+    uid: string,
+    localPath: string,
+    options: { readonly name?: string; readonly journalDir: string },
+  ): Promise<JournalState | null> {
+    const name = options.name ?? baseName(localPath);
+    return fileJournal(options.journalDir, { uid, name }, localPath).load();
   }
 
   /** Upload bytes already in memory (tests, the bench). */

@@ -34,7 +34,8 @@ import type { Infer, Schema } from "./schema.ts";
 import { arr, bool, int, literal, nullable, obj, opt, str, tryDecode } from "./schema.ts";
 
 const MEMBERS_MAX = 1024;
-const GROUPS_MAX = 1024;
+/** Storage groups one answer (or a client's upload journal) may name. */
+export const GROUPS_MAX = 1024;
 const ADDRESS_BYTES_MAX = 64;
 const REQUEST_ID_BYTES_MAX = 64;
 const EPOCH_MAX = Number.MAX_SAFE_INTEGER;
@@ -957,6 +958,20 @@ export const OPS = {
   listGroups: {
     request: empty,
     response: obj({ groups: arr(groupViewSchema, { itemsMax: GROUPS_MAX }) }),
+  },
+
+  // ---- storage, for clients ----
+  /**
+   * Which of these chunks this node holds under a reference of exactly this upload (pending
+   * or committed): what a resumed upload may skip sending. Presence alone is not enough: a
+   * chunk no open upload references may be garbage the directory has already confirmed.
+   */
+  uploadHeld: {
+    request: obj({
+      owner: chunkOwnerSchema,
+      chunkIds: arr(sha256Field, { itemsMax: CHUNK_IDS_PER_REQUEST_MAX }),
+    }),
+    response: obj({ present: arr(sha256Field, { itemsMax: CHUNK_IDS_PER_REQUEST_MAX }) }),
   },
 } as const satisfies Record<string, { request: Schema<unknown>; response: Schema<unknown> }>;
 

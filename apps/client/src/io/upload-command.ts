@@ -1,0 +1,151 @@
+/**
+ * `ftfs <uid> a` and `ftfs put`: upload local files, each journaled in the config folder so
+ * an interrupted upload (Ctrl-C, a kill, a network gone for longer than the retries last)
+ * resumes when the same command runs again. Ctrl-C stops at once and says what was kept and
+ * how to resume; a failure says the same beside its reason.
+ */
+
+import { basename, join } from "node:path";
+import { FtfsError } from "@ftfs/protocol/core";
+import type { FtfsClient, TransferProgress, UploadResult } from "@ftfs/client";
+import type { Command, GlobalOptions } from "../core/args.ts";
+import { formatInterrupted, formatUploaded, resumeHint } from "../core/format.ts";
+import type { CliState } from "./cli-state.ts";
+import { formatLocalTime } from "./local-time.ts";
+import { progressBar } from "./progress.ts";
+import { configDir, type Env } from "./session.ts";
+
+/** 128 + SIGINT: the status a shell expects of a command stopped by Ctrl-C. */
+export const EXIT_INTERRUPTED = 130;
+const UPLOAD_JOURNAL_FOLDER = "uploads";
+const CLEAR_LINE = "\r\u001b[2K";
+
+type UploadCommand = Extract<Command, { kind: "upload" }>;
+
+/** Where upload journals live: beside the session, private to the user. */
+export function uploadJournalDir(env: Env): string {
+  return join(configDir(env), UPLOAD_JOURNAL_FOLDER);
+}
+
+/** Each file in turn; one failing file is reported and the rest still go (exit status 1). */
+export async function upload(
+  state: CliState,
+  options: GlobalOptions,
+  command: UploadCommand,
+): Promise<void> {
+  const uid = state.uidFor(command.uid);
+  const client = state.client(options, { kind: "user", uid });
+  const results: UploadResult[] = [];
+  let firstError: FtfsError | null = null;
+  for (const file of command.files) {
+    try {
+      const result = await uploadOne(state, client, { uid, file, name: command.as });
+      results.push(result);
+      if (!options.json) await state.io.out(`${formatUploaded(result)}\n`);
+    } catch (error) {
+      if (!(error instanceof FtfsError) || command.files.length === 1) throw error;
+      firstError ??= error;
+      state.io.err(`ftfs: ${error.message}\n`);
+    }
+  }
+  if (options.json) await state.io.out(`${JSON.stringify(results, null, 2)}\n`);
+  if (firstError !== null) throw new ReportedError(firstError);
+}
+
+/** An error already printed; it only sets the exit status. */
+export class ReportedError extends Error {
+  override readonly name = "ReportedError";
+  readonly original: FtfsError;
+  constructor(original: FtfsError) {
+    super(original.message);
+    this.original = original;
+  }
+}
+
+interface UploadJob {
+  readonly uid: string;
+  readonly file: string;
+  readonly name: string | null;
+}
+
+async function uploadOne(
+  state: CliState,
+  client: FtfsClient,
+  job: UploadJob,
+): Promise<UploadResult> {
+  const journalDir = uploadJournalDir(state.io.env);
+  const bar = progressBar(basename(job.file), {
+    isTty: state.io.stderrIsTty,
+    write: (text) => state.io.err(text),
+  });
+  let last: TransferProgress | null = null;
+  const progress = (now: TransferProgress): void => {
+    last = now;
+    bar?.(now);
+  };
+  const name = job.name ?? undefined;
+  // Ctrl-C: the chunks stored so far stay stored (the upload's deadline keeps them); say so.
+  const onInterrupt = (): void => {
+    void interrupted(state, client, job, last).finally(() => process.exit(EXIT_INTERRUPTED));
+  };
+  process.once("SIGINT", onInterrupt);
+  try {
+    return await client.upload(job.uid, job.file, { name, progress, journalDir });
+  } catch (error) {
+    throw await withResumeHint(client, job, journalDir, error);
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+}
+
+async function interrupted(
+  state: CliState,
+  client: FtfsClient,
+  job: UploadJob,
+  last: TransferProgress | null,
+): Promise<void> {
+  const journalDir = uploadJournalDir(state.io.env);
+  const name = job.name ?? undefined;
+  const pending = await client
+    .pendingUpload(job.uid, job.file, { journalDir, ...(name === undefined ? {} : { name }) })
+    .catch(() => null);
+  const kept = pending === null ? null : storedOf(pending);
+  const total = last === null ? (pending?.start.source.bytes ?? null) : last.totalBytes;
+  const line = formatInterrupted(job.file, kept, total, formatLocalTime);
+  state.io.err(`${state.io.stderrIsTty ? CLEAR_LINE : ""}ftfs: ${line}\n`);
+}
+
+/** Bytes and deadline of what a journal says is stored. */
+function storedOf(pending: NonNullable<Awaited<ReturnType<FtfsClient["pendingUpload"]>>>): {
+  readonly bytes: number;
+  readonly uploadId: string;
+} {
+  let bytes = 0;
+  for (const chunk of pending.chunks.values()) bytes += chunk.bytes;
+  return { bytes, uploadId: pending.start.uploadId };
+}
+
+/** Problems of the local file itself: nothing was kept that a re-run could use. */
+const NOT_RESUMABLE_CODES: ReadonlySet<string> = new Set([
+  "LOCAL_FILE",
+  "INVALID_NAME",
+  "INVALID_UID",
+  "QUOTA_EXCEEDED",
+]);
+
+/** A failed upload whose chunks are partly stored: the error, and how to go on from there. */
+async function withResumeHint(
+  client: FtfsClient,
+  job: UploadJob,
+  journalDir: string,
+  error: unknown,
+): Promise<unknown> {
+  if (!(error instanceof FtfsError) || NOT_RESUMABLE_CODES.has(error.code)) return error;
+  const name = job.name ?? undefined;
+  const pending = await client
+    .pendingUpload(job.uid, job.file, { journalDir, ...(name === undefined ? {} : { name }) })
+    .catch(() => null);
+  if (pending === null || pending.chunks.size === 0) return error;
+  const hint = resumeHint(storedOf(pending), pending.start.source.bytes, formatLocalTime);
+  return new FtfsError(error.code, `${error.message}; ${hint}`, { cause: error });
+}
