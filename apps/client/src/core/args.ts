@@ -4,7 +4,7 @@
  * reads the session or the environment: the caller fills the gaps (uid, cluster) afterwards.
  */
 
-import { BASIS_POINTS_MAX, parseAddress, parseByteSize } from "@ftfs/protocol/core";
+import { assertNever, BASIS_POINTS_MAX, parseAddress, parseByteSize } from "@ftfs/protocol/core";
 
 const BASIS_POINTS_PER_PERCENT = 100;
 
@@ -619,4 +619,42 @@ export function splitLine(
   if (quote !== null) return { ok: false, message: `unterminated ${quote} quote` };
   if (inWord) words.push(word);
   return { ok: true, value: words };
+}
+
+/** The command in the words a user would type after `ftfs` (friendly forms), for messages. */
+export function commandLabel(command: Command): string {
+  switch (command.kind) {
+    case "connect":
+      return `${command.uid} c`;
+    case "upload":
+      return "put";
+    case "read":
+      return "get";
+    case "list":
+      return "ls";
+    case "remove":
+      return "rm";
+    case "status":
+      return "status";
+    case "rebalance":
+      return "rebalance";
+    case "userAdd":
+      return "admin user add";
+    case "userRemove":
+      return "admin user rm";
+    case "userList":
+      return "admin user ls";
+    case "keyCreate":
+      return command.asAdmin ? "admin key create" : "key create";
+    case "keyList":
+      return command.asAdmin ? "admin key ls" : "key ls";
+    case "keyRemove":
+      return command.asAdmin ? "admin key rm" : "key rm";
+    case "shell":
+      return "shell";
+    case "help":
+      return "help";
+    default:
+      return assertNever(command);
+  }
 }

@@ -187,6 +187,43 @@ describe("ftfs commands", () => {
   });
 });
 
+describe("errors people can act on", () => {
+  test("with --json, errors are a JSON object on stderr, with the same exit status", async () => {
+    const { cluster, run } = await setUp();
+    const where = ["--cluster", cluster.directoryAddresses.join(",")];
+    const usage = await run(["carol", "x", "--json"]);
+    expect(usage.status).toBe(2);
+    expect(JSON.parse(usage.stderr)).toEqual({
+      error: {
+        code: "USAGE",
+        message: "unknown action 'x' for user 'carol' (actions: c, a, r, d) (see ftfs --help)",
+      },
+    });
+    const missing = await run(["bob", "d", "--json", ...where]);
+    expect(missing.status).toBe(1);
+    expect(JSON.parse(missing.stderr)).toEqual({
+      error: { code: "NO_SUCH_USER", message: "no user 'bob' (connect first: ftfs <uid> c)" },
+    });
+    expect(missing.stdout).toBe("");
+  });
+
+  test("an unreachable cluster says where its address came from: the saved session", async () => {
+    const { cluster, folder, run } = await setUp();
+    await run(["alice", "c", "--cluster", cluster.directoryAddresses.join(",")]);
+    cluster.stop();
+    const failed = await run(["ls"]);
+    const file = join(folder, "config", "session.json");
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toStartWith(
+      `ftfs: cannot reach the cluster at ${cluster.directoryAddresses[0]}: `,
+    );
+    expect(failed.stderr).toEndWith(
+      `is it running? (the address is the saved session's, from \`alice c\`, kept in ${file}; ` +
+        "point at another with --cluster or FTFS_CLUSTER, or forget the session: ftfs logout)\n",
+    );
+  });
+});
+
 describe("session file", () => {
   test("a damaged or hostile session counts as none", () => {
     expect(parseSession("{")).toBeNull();

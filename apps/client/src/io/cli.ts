@@ -6,10 +6,10 @@
 
 import { createInterface } from "node:readline";
 import { UsageError } from "@ftfs/protocol/io";
-import { parseArgs } from "../core/args.ts";
+import { commandLabel, parseArgs } from "../core/args.ts";
 import { CliState, OutputClosedError, type CliIo } from "./cli-state.ts";
 import { execute } from "./commands.ts";
-import { describeFailure, EXIT_OK, EXIT_USAGE } from "./report.ts";
+import { describeFailure, EXIT_OK, EXIT_USAGE, failureLine, USAGE_CODE } from "./report.ts";
 import { runShell, type LineSource } from "./shell.ts";
 
 const SHELL_PROMPT = "ftfs> ";
@@ -21,18 +21,21 @@ export async function runCli(
 ): Promise<number> {
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
-    io.err(`ftfs: ${parsed.message} (see ftfs --help)\n`);
+    const message = `${parsed.message} (see ftfs --help)`;
+    const failure = { message, code: USAGE_CODE, status: EXIT_USAGE };
+    io.err(failureLine(failure, argv.includes("--json")) ?? "");
     return EXIT_USAGE;
   }
   const state = await CliState.load(io);
   try {
     if (parsed.value.command.kind === "shell")
       return await runShell(state, parsed.value.options, lines());
+    state.command = commandLabel(parsed.value.command);
     await execute(parsed.value, state);
     return EXIT_OK;
   } catch (error) {
-    const failure = describeFailure(error, io.env);
-    if (failure.message !== null) io.err(`ftfs: ${failure.message}\n`);
+    const failure = describeFailure(error, io.env, state.failureContext);
+    io.err(failureLine(failure, parsed.value.options.json) ?? "");
     return failure.status;
   } finally {
     state.close();

@@ -5,10 +5,16 @@
  * one line and the prompt continues; `exit`, `quit` or end of input ends it.
  */
 
-import { parseArgs, splitLine, type GlobalOptions, type Invocation } from "../core/args.ts";
+import {
+  commandLabel,
+  parseArgs,
+  splitLine,
+  type GlobalOptions,
+  type Invocation,
+} from "../core/args.ts";
 import type { CliState } from "./cli-state.ts";
 import { execute } from "./commands.ts";
-import { describeFailure, EXIT_BROKEN_PIPE } from "./report.ts";
+import { describeFailure, EXIT_BROKEN_PIPE, failureLine } from "./report.ts";
 
 export interface LineSource {
   readonly lines: AsyncIterable<string>;
@@ -62,11 +68,13 @@ async function runLine(
     },
   };
   try {
+    state.command = commandLabel(invocation.command);
+    state.failureContext = null;
     await execute(invocation, state);
     return 0;
   } catch (error) {
-    const failure = describeFailure(error, state.io.env);
-    if (failure.message !== null) state.io.err(`ftfs: ${failure.message}\n`);
+    const failure = describeFailure(error, state.io.env, state.failureContext);
+    state.io.err(failureLine(failure, invocation.options.json) ?? "");
     return failure.status;
   }
 }

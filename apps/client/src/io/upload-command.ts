@@ -13,6 +13,7 @@ import { formatInterrupted, formatUploaded, resumeHint } from "../core/format.ts
 import type { CliState } from "./cli-state.ts";
 import { formatLocalTime } from "./local-time.ts";
 import { progressBar } from "./progress.ts";
+import { describeFailure, ReportedError } from "./report.ts";
 import { configDir, type Env } from "./session.ts";
 
 /** 128 + SIGINT: the status a shell expects of a command stopped by Ctrl-C. */
@@ -27,7 +28,10 @@ export function uploadJournalDir(env: Env): string {
   return join(configDir(env), UPLOAD_JOURNAL_FOLDER);
 }
 
-/** Each file in turn; one failing file is reported and the rest still go (exit status 1). */
+/**
+ * Each file in turn; one failing file is reported and the rest still go (exit status 1). With
+ * --json the answer is one array: each file's result, or `{file, error: {code, message}}`.
+ */
 export async function upload(
   state: CliState,
   options: GlobalOptions,
@@ -35,7 +39,7 @@ export async function upload(
 ): Promise<void> {
   const uid = state.uidFor(command.uid);
   const client = state.client(options, { kind: "user", uid });
-  const results: UploadResult[] = [];
+  const results: unknown[] = [];
   let firstError: FtfsError | null = null;
   for (const file of command.files) {
     try {
@@ -45,21 +49,14 @@ export async function upload(
     } catch (error) {
       if (!(error instanceof FtfsError) || command.files.length === 1) throw error;
       firstError ??= error;
-      state.io.err(`ftfs: ${error.message}\n`);
+      const failure = describeFailure(error, state.io.env, state.failureContext);
+      const message = failure.message ?? error.message;
+      if (options.json) results.push({ file, error: { code: error.code, message } });
+      else state.io.err(`ftfs: ${message}\n`);
     }
   }
   if (options.json) await state.io.out(`${JSON.stringify(results, null, 2)}\n`);
   if (firstError !== null) throw new ReportedError(firstError);
-}
-
-/** An error already printed; it only sets the exit status. */
-export class ReportedError extends Error {
-  override readonly name = "ReportedError";
-  readonly original: FtfsError;
-  constructor(original: FtfsError) {
-    super(original.message);
-    this.original = original;
-  }
 }
 
 interface UploadJob {

@@ -292,6 +292,7 @@ export class StorageNode {
       handlers,
       logger,
       node,
+      role: "storage",
       metrics,
       ...(options.clusterKey === undefined
         ? {}

@@ -164,7 +164,9 @@ export class FtfsClient {
       const start = await this.directory.call("loginStart", { uid, clientNonce });
       return { uid, clientNonce, start };
     } catch (error) {
-      if (error instanceof FtfsError && error.code === "UNKNOWN_OP") return null;
+      // An insecure directory serves no logins; a storage node (a wrong address) is an error.
+      const insecure = error instanceof FtfsError && error.code === "UNKNOWN_OP";
+      if (insecure && error.hint?.role !== "storage") return null;
       throw error;
     }
   }

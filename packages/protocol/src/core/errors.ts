@@ -54,6 +54,9 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === "string" && ERROR_CODE_SET.has(value);
 }
 
+/** The kinds of node that serve requests. */
+export type ServerRole = "directory" | "storage";
+
 /** Where to go instead (NOT_PRIMARY, STALE_EPOCH), or when to come back (RATE_LIMITED). */
 export interface ErrorHint {
   readonly primary?: string;
@@ -62,6 +65,8 @@ export interface ErrorHint {
   readonly retryAfterMs?: number;
   /** NOT_FOUND: the version asked for is an S3 delete marker (S3 answers it differently). */
   readonly deleteMarker?: boolean;
+  /** UNKNOWN_OP: what kind of node answered (a storage node given as the cluster's address). */
+  readonly role?: ServerRole;
 }
 
 /** Codes after which the same request may succeed if sent again (perhaps elsewhere). */

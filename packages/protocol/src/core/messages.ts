@@ -1017,6 +1017,7 @@ export const errorHeaderSchema = obj({
       epoch: opt(epochField),
       retryAfterMs: opt(timeMsField),
       deleteMarker: opt(bool),
+      role: opt(literal("directory", "storage")),
     }),
   ),
 });
