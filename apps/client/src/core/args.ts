@@ -27,6 +27,8 @@ export const HELP_TOPICS = [
   "rebalance",
   "admin",
   "key",
+  "whoami",
+  "logout",
   "shell",
 ] as const;
 export type HelpTopic = (typeof HELP_TOPICS)[number];
@@ -85,6 +87,10 @@ export type Command =
       readonly accessKeyId: string;
       readonly asAdmin: boolean;
     }
+  /** Who commands act as, on which cluster, and every other login kept here. */
+  | { readonly kind: "whoami" }
+  /** Forget a user's login here (null: the current user's); `all`: the whole session. */
+  | { readonly kind: "logout"; readonly uid: string | null; readonly all: boolean }
   | { readonly kind: "shell" }
   | { readonly kind: "help"; readonly topic: HelpTopic };
 
@@ -120,9 +126,9 @@ type ValueFlag =
   | "clusterKeyFile"
   | "tlsCa"
   | "version";
-type BoolFlag = "json" | "help" | "stale" | "admin" | "watch";
+type BoolFlag = "json" | "help" | "stale" | "admin" | "watch" | "all";
 /** The flags a command may refuse: --cluster, --json and --help apply everywhere. */
-type CommandFlag = ValueFlag | "stale" | "admin" | "watch";
+type CommandFlag = ValueFlag | "stale" | "admin" | "watch" | "all";
 
 const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   "--cluster": "cluster",
@@ -147,6 +153,7 @@ const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
   "--stale": "stale",
   "--admin": "admin",
   "--watch": "watch",
+  "--all": "all",
 };
 
 const SEED_ACTIONS = new Set(["c", "a", "r", "d"]);
@@ -159,6 +166,8 @@ const VERBS = new Set([
   "rebalance",
   "admin",
   "key",
+  "whoami",
+  "logout",
   "shell",
   "help",
 ]);
@@ -260,7 +269,8 @@ function parseCommand(tokens: Tokens): Command {
     if (wantsHelp) return { kind: "help", topic: "main" };
     throw new UsageProblem(
       `unknown command '${first}' ` +
-        "(use put, get, ls, rm, status, rebalance, admin, key, shell, or <uid> c|a|r|d)",
+        "(use put, get, ls, rm, status, whoami, logout, rebalance, admin, key, shell, " +
+        "or <uid> c|a|r|d)",
     );
   }
   if (!SEED_ACTIONS.has(second)) {
@@ -353,6 +363,17 @@ function parseVerb(
     case "key":
       allowOnly(tokens, ["user"], topic);
       return keyCommand(uid, rest, false, topic);
+    case "whoami":
+      allowOnly(tokens, [], topic);
+      expectCount(rest, 0, 0, "whoami takes no arguments", topic);
+      return { kind: "whoami" };
+    case "logout": {
+      allowOnly(tokens, ["all"], topic);
+      expectCount(rest, 0, 1, "logout takes at most one uid", topic);
+      const all = tokens.flags.has("all");
+      if (all && rest.length > 0) throw new UsageProblem("logout --all takes no uid", topic);
+      return { kind: "logout", uid: rest[0] ?? null, all };
+    }
     case "shell":
       allowOnly(tokens, [], topic);
       expectCount(rest, 0, 0, "shell takes no arguments", topic);
@@ -565,6 +586,9 @@ function allowOnly(tokens: Tokens, allowed: readonly CommandFlag[], topic: HelpT
   if (!allowed.includes("watch") && tokens.flags.has("watch")) {
     throw new UsageProblem("--watch applies only to `ftfs status`", topic);
   }
+  if (!allowed.includes("all") && tokens.flags.has("all")) {
+    throw new UsageProblem("--all applies only to `ftfs logout`", topic);
+  }
 }
 
 /** Only the directory listing has a weaker read to offer; elsewhere the flag would be a lie. */
@@ -650,6 +674,10 @@ export function commandLabel(command: Command): string {
       return command.asAdmin ? "admin key ls" : "key ls";
     case "keyRemove":
       return command.asAdmin ? "admin key rm" : "key rm";
+    case "whoami":
+      return "whoami";
+    case "logout":
+      return "logout";
     case "shell":
       return "shell";
     case "help":

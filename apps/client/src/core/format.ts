@@ -100,6 +100,14 @@ export function fileSummary(file: UploadedFile): string {
   ].join(COLUMN_GAP);
 }
 
+/**
+ * `  (as bob)` when a friendly command's user came from the session rather than the command
+ * line: whose files were touched is never left for the user to guess.
+ */
+export function actingNote(given: string | null, uid: string): string {
+  return given === null ? `  (as ${uid})` : "";
+}
+
 export function displayText(text: string): string {
   return text.replace(CONTROL_CHARACTERS, "?");
 }

@@ -39,6 +39,8 @@ friendly forms:
                                 emptier ones (--threshold percent: how even; default 10)
   ftfs admin user add|rm|ls     users of a secure cluster (add prints a secret once)
   ftfs key create|ls|rm         your S3 access keys (create prints the secret once)
+  ftfs whoami                   who commands act as, on which cluster; other logins here
+  ftfs logout [uid] [--all]     forget a login here (default: the current user's)
   --user <uid>                  act as <uid> instead of the session's user
 ${COMMON}
 
@@ -136,6 +138,18 @@ S3 access keys of the acting user (the session's, or --user): what S3 clients
 sign their requests with. \`create\` prints the key id and its secret; the secret
 is shown only this once (the cluster keeps it sealed under the cluster key). A
 user holds at most 8 keys; \`rm\` ends a key at once. Needs a secure cluster.`,
+  whoami: `usage: ftfs whoami
+
+Who friendly commands (put, get, ls, rm, key) act as, until when the login holds,
+and on which cluster; every other user logged in here; where the session is kept.
+Nothing is asked of the cluster. Exit status 1 when nobody is logged in.`,
+  logout: `usage: ftfs logout [uid]
+       ftfs logout --all
+
+Forget a user's login on this machine (default: the user commands act as): its
+token and session key are deleted from the session file. Other users' logins stay;
+if the current user logs out, commands have no user until the next \`c\` or --user.
+--all forgets the whole session, its cluster address included.`,
   shell: `usage: ftfs [shell]
 
 An interactive prompt over one connection. Each line is a command without the
@@ -159,6 +173,8 @@ export function helpText(topic: HelpTopic): string {
     case "rebalance":
     case "admin":
     case "key":
+    case "whoami":
+    case "logout":
     case "shell":
       return `${TOPICS[topic]}\n${COMMON}`;
     default:

@@ -67,12 +67,16 @@ export class CliState {
   }
 
   /** The directory addresses to use, most specific source first. */
-  clusterFor(options: GlobalOptions): string[] {
-    return this.cluster(options).addresses;
+  clusterFor(options: GlobalOptions, actor?: Actor): string[] {
+    return this.cluster(options, actor).addresses;
   }
 
-  /** The addresses and where they came from: --cluster, FTFS_CLUSTER, the session, the default. */
-  cluster(options: GlobalOptions): { addresses: string[]; source: ClusterSource } {
+  /**
+   * The addresses and where they came from: --cluster, FTFS_CLUSTER, else the cluster the
+   * acting user logged in to, else the session's, else the local dev cluster. A user's login
+   * is good only on its own cluster, so acting as that user goes there unless told otherwise.
+   */
+  cluster(options: GlobalOptions, actor?: Actor): { addresses: string[]; source: ClusterSource } {
     if (options.cluster !== null)
       return { addresses: [...options.cluster], source: { kind: "flag" } };
     const fromEnv = this.io.env.FTFS_CLUSTER;
@@ -81,14 +85,25 @@ export class CliState {
       if (!parsed.ok) throw new UsageError(`FTFS_CLUSTER: ${parsed.message}`);
       return { addresses: parsed.value, source: { kind: "env" } };
     }
-    if (this.session !== null) {
-      // The last primary first: it most likely still is, which saves a redirect.
-      const primary = this.session.primary === null ? [] : [this.session.primary];
-      const addresses = [...new Set([...primary, ...this.session.cluster])];
-      const file = sessionPath(this.io.env);
-      return { addresses, source: { kind: "session", uid: this.session.uid, file } };
+    const session = this.session;
+    if (session === null) {
+      return { addresses: [...DEV_DIRECTORY_ADDRESSES], source: { kind: "default" } };
     }
-    return { addresses: [...DEV_DIRECTORY_ADDRESSES], source: { kind: "default" } };
+    const file = sessionPath(this.io.env);
+    const uid = actor?.kind === "user" ? actor.uid : session.uid;
+    const login = uid === null ? undefined : session.logins?.[uid];
+    if (
+      uid !== null &&
+      login?.cluster !== undefined &&
+      !sameAddresses(login.cluster, session.cluster)
+    ) {
+      return { addresses: [...login.cluster], source: { kind: "session", uid, file } };
+    }
+    // The last primary first: it most likely still is, which saves a redirect.
+    const primary = session.primary === null ? [] : [session.primary];
+    const addresses = [...new Set([...primary, ...session.cluster])];
+    const madeBy = session.uid ?? Object.keys(session.logins ?? {})[0] ?? "?";
+    return { addresses, source: { kind: "session", uid: madeBy, file } };
   }
 
   /** How the user runs the CLI, so the commands it suggests work as typed. */
@@ -97,7 +112,7 @@ export class CliState {
   }
 
   client(options: GlobalOptions, actor: Actor): FtfsClient {
-    const { addresses, source } = this.cluster(options);
+    const { addresses, source } = this.cluster(options, actor);
     this.failureContext = {
       command: this.command,
       acting: this.actingAs(options, actor),
@@ -136,7 +151,7 @@ export class CliState {
     }
     const uid =
       actor.kind === "user" ? actor.uid : actor.kind === "admin" ? this.session?.uid : undefined;
-    const login = uid === undefined ? undefined : this.session?.logins?.[uid];
+    const login = uid === undefined || uid === null ? undefined : this.session?.logins?.[uid];
     if (login === undefined) return { credentials: { kind: "anonymous" }, identity: "anonymous" };
     if (Date.now() >= login.expiresAtMs) {
       throw new FtfsError("SESSION_EXPIRED", `${login.uid}'s session has expired`);
@@ -219,8 +234,11 @@ export class CliState {
   /** The user a friendly command acts as. */
   uidFor(given: string | null): string {
     if (given !== null) return given;
-    if (this.session !== null) return this.session.uid;
-    throw new UsageError("no user: connect first with `ftfs <uid> c`, or pass --user <uid>");
+    const uid = this.session?.uid ?? null;
+    if (uid !== null) return uid;
+    throw new UsageError(
+      `no user: connect first with \`${this.invokedAs} <uid> c\`, or pass --user <uid>`,
+    );
   }
 
   close(): void {
@@ -240,4 +258,8 @@ function nonEmpty(value: string | undefined): string | null {
 export function invokedAs(env: Env): string {
   const runner = env.npm_lifecycle_event;
   return runner === "bunx" || runner === "npx" ? `${runner} ftfs` : "ftfs";
+}
+
+function sameAddresses(left: readonly string[], right: readonly string[]): boolean {
+  return left.length === right.length && left.every((address) => right.includes(address));
 }

@@ -5,7 +5,7 @@
  */
 
 import { rmSync } from "node:fs";
-import { open, readFile, rename, rm, stat } from "node:fs/promises";
+import { open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { assertNever, FtfsError } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
@@ -13,6 +13,7 @@ import type { Command, GlobalOptions, Invocation } from "../core/args.ts";
 import {
   formatAccessKeyTable,
   formatFileTable,
+  actingNote,
   formatSaved,
   formatStatus,
   formatStoredTable,
@@ -34,8 +35,7 @@ import type { ReadResult } from "@ftfs/client";
 import { formatLocalTime } from "./local-time.ts";
 import { progressBar } from "./progress.ts";
 import { EXIT_INTERRUPTED, upload } from "./upload-command.ts";
-import { saveSession } from "./session.ts";
-import type { LoginSession } from "@ftfs/client";
+import { connect, logout, whoami } from "./session-commands.ts";
 
 export async function execute(invocation: Invocation, state: CliState): Promise<void> {
   const { command, options } = invocation;
@@ -46,6 +46,10 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
       throw new UsageError("already in the shell");
     case "connect":
       return connect(state, options, command.uid, command.secretFile);
+    case "whoami":
+      return whoami(state, options);
+    case "logout":
+      return logout(state, options, command);
     case "upload":
       return upload(state, options, command);
     case "read":
@@ -53,7 +57,7 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
     case "list":
       return list(state, options, state.uidFor(command.uid), command);
     case "remove":
-      return remove(state, options, state.uidFor(command.uid), command.name);
+      return remove(state, options, state.uidFor(command.uid), command);
     case "status":
       return command.watch ? watchStatus(state, options) : status(state, options);
     case "rebalance":
@@ -79,39 +83,6 @@ async function printJson(state: CliState, value: unknown): Promise<void> {
   await print(state, JSON.stringify(value, null, 2));
 }
 
-/**
- * On a secure cluster: log in (SCRAM; the secret stays here), then connect over a channel the
- * new session authenticates. On an insecure one (no logins served): connect, as the seed did.
- * Other users' sessions in the file are kept: one `c` per user.
- */
-async function connect(
-  state: CliState,
-  options: GlobalOptions,
-  uid: string,
-  secretFile: string | null,
-): Promise<void> {
-  const cluster = state.clusterFor(options);
-  const anonymous = state.client(options, { kind: "anonymous" });
-  const challenge = await anonymous.loginStart(uid);
-  const { [uid]: previous, ...others } = state.session?.logins ?? {};
-  let logins: Record<string, LoginSession> = others;
-  if (challenge !== null) {
-    const secret = await readSecret(state, uid, secretFile);
-    logins = { ...others, [uid]: await anonymous.loginFinish(challenge, secret) };
-  }
-  const primary = state.session?.primary ?? null;
-  state.session = { uid, cluster, primary, logins };
-  const answer = await state.client(options, { kind: "user", uid }).connect(uid);
-  state.session = { uid, cluster, primary: answer.primary, logins };
-  await saveSession(state.io.env, state.session);
-  if (options.json) return printJson(state, { ...answer, cluster });
-  const greeting = answer.created ? `connected as ${uid} (new user)` : `connected as ${uid}`;
-  return print(
-    state,
-    `${greeting}; primary directory node ${answer.node} at ${answer.primary} (term ${answer.term})`,
-  );
-}
-
 async function read(
   state: CliState,
   options: GlobalOptions,
@@ -133,7 +104,7 @@ async function read(
       const path = await intoFolder(target.path, name);
       const result = await readToFile(client, { uid, name, version }, path, progress);
       if (options.json) return printJson(state, { ...result, path });
-      return print(state, formatSaved(result, path));
+      return print(state, `${formatSaved(result, path)}${actingNote(command.uid, uid)}`);
     }
     default:
       return assertNever(target);
@@ -207,20 +178,23 @@ async function list(
     return options.json ? printJson(state, files) : print(state, formatStoredTable(files));
   }
   const files = await client.list(uid, { stale: command.stale });
-  return options.json
-    ? printJson(state, files)
-    : print(state, formatFileTable(files, formatLocalTime));
+  if (options.json) return printJson(state, files);
+  // The user came from the session: say whose files these are.
+  const caption = command.uid === null ? `files of ${uid}\n` : "";
+  return print(state, `${caption}${formatFileTable(files, formatLocalTime)}`);
 }
 
 async function remove(
   state: CliState,
   options: GlobalOptions,
   uid: string,
-  name: string,
+  command: Extract<Command, { kind: "remove" }>,
 ): Promise<void> {
+  const { name } = command;
   const answer = await state.client(options, { kind: "user", uid }).remove(uid, name);
   if (options.json) return printJson(state, { name, ...answer });
-  return print(state, `removed ${name} (newest was v${answer.deletedVersion})`);
+  const note = actingNote(command.uid, uid);
+  return print(state, `removed ${name} (newest was v${answer.deletedVersion})${note}`);
 }
 
 async function status(state: CliState, options: GlobalOptions): Promise<void> {
@@ -307,34 +281,6 @@ async function rebalance(
   if (run.state === "failed") {
     throw new FtfsError("UNAVAILABLE", `rebalance failed: ${run.message}`);
   }
-}
-
-/**
- * The secret for a login: $FTFS_SECRET, else --secret-file, else a prompt on a terminal. A
- * trailing newline of a file or a paste is not part of it.
- */
-async function readSecret(
-  state: CliState,
-  uid: string,
-  secretFile: string | null,
-): Promise<string> {
-  const fromEnv = state.io.env.FTFS_SECRET;
-  if (fromEnv !== undefined && fromEnv !== "") return fromEnv.trim();
-  if (secretFile !== null) {
-    try {
-      return (await readFile(secretFile, "utf8")).trim();
-    } catch (error) {
-      const reason = fileErrorReason(error, "no such file");
-      throw new FtfsError("LOCAL_FILE", `cannot read the secret file ${secretFile}: ${reason}`);
-    }
-  }
-  if (state.io.stdinIsTty && state.io.readSecret !== undefined) {
-    return (await state.io.readSecret(`secret for ${uid}: `)).trim();
-  }
-  throw new UsageError(
-    `logging in as ${uid} needs its secret: set FTFS_SECRET, pass --secret-file PATH, ` +
-      "or run on a terminal",
-  );
 }
 
 type AccessKeysCommand = Extract<Command, { kind: "keyCreate" | "keyList" | "keyRemove" }>;

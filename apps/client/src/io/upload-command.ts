@@ -9,7 +9,7 @@ import { basename, join } from "node:path";
 import { FtfsError } from "@ftfs/protocol/core";
 import type { FtfsClient, TransferProgress, UploadResult } from "@ftfs/client";
 import type { Command, GlobalOptions } from "../core/args.ts";
-import { formatInterrupted, formatUploaded, resumeHint } from "../core/format.ts";
+import { actingNote, formatInterrupted, formatUploaded, resumeHint } from "../core/format.ts";
 import type { CliState } from "./cli-state.ts";
 import { formatLocalTime } from "./local-time.ts";
 import { progressBar } from "./progress.ts";
@@ -45,7 +45,8 @@ export async function upload(
     try {
       const result = await uploadOne(state, client, { uid, file, name: command.as });
       results.push(result);
-      if (!options.json) await state.io.out(`${formatUploaded(result)}\n`);
+      const note = actingNote(command.uid, uid);
+      if (!options.json) await state.io.out(`${formatUploaded(result)}${note}\n`);
     } catch (error) {
       if (!(error instanceof FtfsError) || command.files.length === 1) throw error;
       firstError ??= error;

@@ -44,6 +44,7 @@ export const ERROR_CODES = [
   "INVALID_PART_ORDER", // a completion's parts are not in ascending order, each once
   "PART_TOO_SMALL", // a part other than the last is under MULTIPART_PART_BYTES_MIN
   "PRECONDITION_FAILED", // a conditional write found the name at another version than it named
+  "NOT_LOGGED_IN", // the client holds no session for the user it was asked to act as; log in
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
