@@ -3,7 +3,8 @@
  * as, until when, on which cluster, and who else is logged in; friendly commands say whom they
  * acted as when the user came from the session; logout forgets a login here and then commands
  * act as nobody rather than as someone else; a session left by another cluster is named as the
- * source of an address nobody answers, never silently trusted.
+ * source of an address nobody answers, never silently trusted. A stream (`put -`) on a secure
+ * cluster may store what the user's quota leaves room for, and no more.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
@@ -13,6 +14,9 @@ import {
   E2E_TEST_TIMEOUT_MS,
   expectOk,
   expectOneLineError,
+  KIB,
+  MIB,
+  randomBytes,
   text,
   useCluster,
   workspace,
@@ -91,4 +95,28 @@ test("a session left by another cluster is named as the source of the address", 
   expectOk(await ws.ftfs(["logout", "--all"]));
   const connected = await ws.ftfs(["alice", "c", "--cluster", fx.clusterList], { env: secret });
   expect(text(expectOk(connected))).toStartWith("connected as alice;");
+});
+
+test("a stream past the user's quota is refused as such; one within it is stored", async () => {
+  const ws = await workspace();
+  const key = { FTFS_CLUSTER_KEY: fx.cluster.clusterKey ?? "" };
+  const added = await ws.ftfs(
+    ["admin", "user", "add", "tiny", "--quota-bytes", "1MiB", "--json"],
+    env(key),
+  );
+  const { secret } = JSON.parse(text(expectOk(added))) as { secret: string };
+  expectOk(await ws.ftfs(["tiny", "c"], env({ FTFS_SECRET: secret })));
+  const small = randomBytes(600 * KIB);
+  expectOk(await ws.ftfs(["put", "-", "--as", "small.bin"], { ...env(), stdin: small }));
+  const large = await ws.ftfs(["put", "-", "--as", "large.bin"], {
+    ...env(),
+    stdin: randomBytes(3 * MIB),
+  });
+  expectOneLineError(
+    large,
+    /^ftfs: large\.bin is larger than the 424\.0 KiB the quota leaves room for; nothing was committed$/,
+  );
+  const listed = text(expectOk(await ws.ftfs(["tiny", "d"], env())));
+  expect(listed).toContain("small.bin");
+  expect(listed).not.toContain("large.bin");
 });

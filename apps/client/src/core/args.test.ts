@@ -26,6 +26,7 @@ describe("seed commands", () => {
       uid: "alice",
       files: ["x.txt", "y.txt"],
       as: null,
+      recursive: false,
     });
     expect(command(["alice", "r", "x.txt"])).toEqual({
       kind: "read",
@@ -33,6 +34,7 @@ describe("seed commands", () => {
       name: "x.txt",
       target: { kind: "stdout" },
       version: null,
+      force: false,
     });
     expect(command(["alice", "d"])).toEqual({
       kind: "list",
@@ -88,12 +90,14 @@ describe("friendly forms", () => {
       uid: null,
       files: ["a", "b"],
       as: null,
+      recursive: false,
     });
     expect(command(["put", "a", "--as", "b", "--user", "bob"])).toEqual({
       kind: "upload",
       uid: "bob",
       files: ["a"],
       as: "b",
+      recursive: false,
     });
     expect(command(["get", "n"])).toEqual({
       kind: "read",
@@ -101,6 +105,7 @@ describe("friendly forms", () => {
       name: "n",
       target: { kind: "file", path: "n" },
       version: null,
+      force: false,
     });
     expect(command(["get", "n", "-o", "-"])).toEqual({
       kind: "read",
@@ -108,6 +113,7 @@ describe("friendly forms", () => {
       name: "n",
       target: { kind: "stdout" },
       version: null,
+      force: false,
     });
     expect(command(["alice", "r", "x.txt", "--version", "v2"])).toMatchObject({ version: 2 });
     expect(command(["get", "n", "--version", "7", "-o", "-"])).toMatchObject({
@@ -127,6 +133,7 @@ describe("friendly forms", () => {
       name: "n",
       target: { kind: "file", path: "out.bin" },
       version: null,
+      force: false,
     });
     expect(command(["ls", "--from", "storage"])).toEqual({
       kind: "list",
@@ -167,12 +174,14 @@ describe("friendly forms", () => {
       uid: null,
       files: ["--weird"],
       as: null,
+      recursive: false,
     });
     expect(command(["put", "x", "--as", ""])).toEqual({
       kind: "upload",
       uid: null,
       files: ["x"],
       as: "",
+      recursive: false,
     });
   });
 

@@ -44,8 +44,11 @@ export type Command =
   | {
       readonly kind: "upload";
       readonly uid: string | null;
+      /** Local paths; `-` alone is standard input (then `as` names it). */
       readonly files: readonly string[];
       readonly as: string | null;
+      /** `-r`: each path is a folder, uploaded with everything under it. */
+      readonly recursive: boolean;
     }
   | {
       readonly kind: "read";
@@ -54,6 +57,8 @@ export type Command =
       readonly target: ReadTarget;
       /** An older kept version (`--version N`); null: the newest. */
       readonly version: number | null;
+      /** Replace a local file that is already there. */
+      readonly force: boolean;
     }
   | {
       readonly kind: "list";
@@ -126,9 +131,9 @@ type ValueFlag =
   | "clusterKeyFile"
   | "tlsCa"
   | "version";
-type BoolFlag = "json" | "help" | "stale" | "admin" | "watch" | "all";
+type BoolFlag = "json" | "help" | "stale" | "admin" | "watch" | "all" | "recursive" | "force";
 /** The flags a command may refuse: --cluster, --json and --help apply everywhere. */
-type CommandFlag = ValueFlag | "stale" | "admin" | "watch" | "all";
+type CommandFlag = ValueFlag | Exclude<BoolFlag, "json" | "help">;
 
 const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   "--cluster": "cluster",
@@ -154,6 +159,10 @@ const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
   "--admin": "admin",
   "--watch": "watch",
   "--all": "all",
+  "-r": "recursive",
+  "--recursive": "recursive",
+  "--force": "force",
+  "-f": "force",
 };
 
 const SEED_ACTIONS = new Set(["c", "a", "r", "d"]);
@@ -300,10 +309,10 @@ function parseSeed(
       expectCount(rest, 0, 0, "c takes no arguments", topic);
       return { kind: "connect", uid, secretFile: tokens.values.secretFile ?? null };
     case "a":
-      allowOnly(tokens, ["as"], topic);
+      allowOnly(tokens, ["as", "recursive"], topic);
       return uploadCommand(uid, rest, tokens, topic);
     case "r":
-      allowOnly(tokens, ["output", "version"], topic);
+      allowOnly(tokens, ["output", "version", "force"], topic);
       expectCount(rest, 1, 1, "r takes exactly one file name", topic);
       return {
         kind: "read",
@@ -311,6 +320,7 @@ function parseSeed(
         name: rest[0] ?? "",
         target: readTarget(tokens.values.output, null),
         version: versionOf(tokens.values.version, topic),
+        force: tokens.flags.has("force"),
       };
     case "d":
       allowOnly(tokens, ["from", "stale"], topic);
@@ -330,17 +340,18 @@ function parseVerb(
   const uid = tokens.values.user ?? null;
   switch (verb) {
     case "put":
-      allowOnly(tokens, ["as", "user"], topic);
+      allowOnly(tokens, ["as", "user", "recursive"], topic);
       return uploadCommand(uid, rest, tokens, topic);
     case "get":
-      allowOnly(tokens, ["output", "user", "version"], topic);
+      allowOnly(tokens, ["output", "user", "version", "force"], topic);
       expectCount(rest, 1, 1, "get takes exactly one file name", topic);
       return {
         kind: "read",
         uid,
         name: rest[0] ?? "",
-        target: readTarget(tokens.values.output, rest[0] ?? ""),
+        target: readTarget(tokens.values.output, lastPart(rest[0] ?? "")),
         version: versionOf(tokens.values.version, topic),
+        force: tokens.flags.has("force"),
       };
     case "ls":
       allowOnly(tokens, ["from", "user"], topic);
@@ -507,9 +518,21 @@ function uploadCommand(
 ): Command {
   expectCount(files, 1, Number.POSITIVE_INFINITY, "name at least one local file to upload", topic);
   const as = tokens.values.as ?? null;
+  const recursive = tokens.flags.has("recursive");
   if (as !== null && files.length !== 1)
     throw new UsageProblem("--as names one file; upload one file at a time with it", topic);
-  return { kind: "upload", uid, files, as };
+  if (files.includes("-")) {
+    if (files.length !== 1 || recursive)
+      throw new UsageProblem("- (standard input) is uploaded alone, without -r", topic);
+    if (as === null)
+      throw new UsageProblem("standard input has no name: give one with --as NAME", topic);
+  }
+  return { kind: "upload", uid, files, as, recursive };
+}
+
+/** A remote name's last part: `get photos/a.jpg` saves ./a.jpg, as `cp` would. */
+function lastPart(name: string): string {
+  return name.slice(name.lastIndexOf("/") + 1);
 }
 
 /** `get name` saves to ./name; `-o -` (and the seed's `r`) writes to stdout. */
@@ -588,6 +611,12 @@ function allowOnly(tokens: Tokens, allowed: readonly CommandFlag[], topic: HelpT
   }
   if (!allowed.includes("all") && tokens.flags.has("all")) {
     throw new UsageProblem("--all applies only to `ftfs logout`", topic);
+  }
+  if (!allowed.includes("recursive") && tokens.flags.has("recursive")) {
+    throw new UsageProblem("-r applies only to uploads (put, a)", topic);
+  }
+  if (!allowed.includes("force") && tokens.flags.has("force")) {
+    throw new UsageProblem("--force applies only to downloads (get, r -o)", topic);
   }
 }
 

@@ -28,8 +28,11 @@ seed commands:
                                 with no primary elected (may miss the newest writes)
 
 friendly forms:
-  ftfs put <file>… [--as name]  upload
-  ftfs get <name> [-o file|-]   download to ./<name>, to a file, or to stdout (-o -)
+  ftfs put <file>… [--as name]  upload (an interrupted upload resumes when run again)
+  ftfs put - --as <name>        upload standard input
+  ftfs put -r <folder>…         upload every file under each folder as folder/sub/file
+  ftfs get <name> [-o file|-]   download to ./<name>, to a file, or to stdout (-o -);
+                                an existing local file is kept unless --force
   ftfs ls [--from storage]      list
   ftfs rm <name>                delete a file (every version)
   ftfs status [--watch]         the health verdict, every member (role, group, address,
@@ -59,9 +62,12 @@ leaves this machine (SCRAM). The session (a token and its key, valid 12 hours,
 never the secret) is kept with mode 0600 beside the user and cluster. On an
 insecure cluster (no cluster key) the user is created on first connect.`,
   a: `usage: ftfs <uid> a <file>… [--as name]
+       ftfs <uid> a - --as <name>
+       ftfs <uid> a -r <folder>… [--as name]
 
 Upload each local file under its base name; an existing name gets a new version.
-Prints one line per file: name, version, size, sha256.`,
+Prints one line per file: name, version, size, sha256. As \`put\` (see its help):
+interrupted uploads resume, \`-\` reads standard input, \`-r\` uploads folders.`,
   r: `usage: ftfs <uid> r <name> [--version N]
 
 Write the newest version of <name> to stdout, byte for byte (verified by sha256).
@@ -77,12 +83,29 @@ of every storage group what it holds instead.
 backup, as of that node's applied state: it works while no primary is elected,
 but may miss the newest writes. The output is the same as without it.`,
   put: `usage: ftfs put <file>… [--as name] [--user uid]
+       ftfs put - --as <name>
+       ftfs put -r <folder>… [--as name]
 
-Upload local files (stored under their base names, or --as for one file).`,
-  get: `usage: ftfs get <name> [-o file|-] [--version N] [--user uid]
+Upload local files (stored under their base names, or --as for one file).
 
-Download <name> to ./<name>, to -o file, or to stdout with -o -. The file appears
-whole or not at all. --version N downloads an older version still kept.`,
+An upload stopped partway (Ctrl-C, a kill, a network gone) resumes when the same
+command runs again on the unchanged file: chunks the cluster confirms it holds
+for that upload are not sent again. What was kept is said when it stops; it is
+kept until the upload's deadline (a day by default).
+
+-      read standard input to its end (any length; memory stays bounded) and
+       store it as --as <name>. A stream cannot be resumed.
+-r     upload every file under each folder, named <folder>/<sub>/<file> (or
+       --as <name>/…): keys that \`ls\` lists and S3 clients see as folders.
+       Each part must be a valid file name; links to folders, sockets and
+       devices cannot be stored, and any such entry refuses the whole run
+       before anything is sent. One progress bar for the whole run.`,
+  get: `usage: ftfs get <name> [-o file|-] [--version N] [--force] [--user uid]
+
+Download <name> to ./<name> (for a/b/c, ./c), to -o file (a folder: into it),
+or to stdout with -o -. The file appears whole or not at all. A local file that
+is already there is kept, and the download refused, unless --force.
+--version N downloads an older version still kept.`,
   ls: `usage: ftfs ls [--from directory|storage] [--user uid]
 
 List files: name, size, version, time.`,

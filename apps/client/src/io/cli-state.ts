@@ -26,6 +26,8 @@ export interface CliIo {
   err(text: string): void;
   /** Ask for a secret on the terminal without echoing it; absent where there is none. */
   readonly readSecret?: (prompt: string) => Promise<string>;
+  /** Standard input as bytes (`put -`); absent where there is none. */
+  readonly stdin?: () => AsyncIterable<Uint8Array>;
 }
 
 /**

@@ -53,6 +53,7 @@ export function processIo(): CliIo {
     out: (data) => stdout.write(data),
     err: (text) => void process.stderr.write(text),
     readSecret: promptSecret,
+    stdin: () => Bun.stdin.stream(),
   };
 }
 

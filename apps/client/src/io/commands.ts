@@ -101,7 +101,15 @@ async function read(
       await client.read(uid, name, (chunk) => state.io.out(chunk), version, progress);
       return;
     case "file": {
-      const path = await intoFolder(target.path, name);
+      const path = await intoFolder(target.path, name.slice(name.lastIndexOf("/") + 1));
+      // Another file's bytes are not ours to lose: replacing one takes --force.
+      const existing = await stat(path).catch(() => null); // absent: nothing to replace
+      if (existing !== null && !command.force) {
+        throw new FtfsError(
+          "LOCAL_FILE",
+          `${path} already exists; add --force to replace it, or -o another path`,
+        );
+      }
       const result = await readToFile(client, { uid, name, version }, path, progress);
       if (options.json) return printJson(state, { ...result, path });
       return print(state, `${formatSaved(result, path)}${actingNote(command.uid, uid)}`);

@@ -72,6 +72,30 @@ describe("round trips", () => {
     expect(sha256Hex(await client.readBytes("alice", "big.bin"))).toBe(sha256Hex(bytes));
   });
 
+  test("a stream of unknown length uploads exactly: short, on a chunk boundary, empty", async () => {
+    const { client } = setUp({ chunksInFlight: 2 });
+    await client.connect("alice");
+    for (const length of [CHUNK_BYTES * 3 + 17, CHUNK_BYTES * 4, 0]) {
+      const bytes = randomBytes(length);
+      // Pieces of odd sizes, as a pipe delivers them.
+      const stream = (async function* () {
+        for (let offset = 0; offset < bytes.length; offset += 1000) {
+          yield bytes.subarray(offset, offset + 1000);
+        }
+      })();
+      const seen: Array<number | null> = [];
+      const result = await client.uploadStream("alice", `s${length}`, stream, (now) =>
+        seen.push(now.totalBytes),
+      );
+      expect(result.bytes).toBe(length);
+      expect(result.sha256).toBe(sha256Hex(bytes));
+      expect(sha256Hex(await client.readBytes("alice", `s${length}`))).toBe(sha256Hex(bytes));
+      // Unknown until the end, then known: a progress bar can finish.
+      expect(seen[0]).toBeNull();
+      expect(seen.at(-1)).toBe(length);
+    }
+  });
+
   test("a zero-byte file has no chunks and the empty hash", async () => {
     const { client } = setUp();
     await client.connect("alice");

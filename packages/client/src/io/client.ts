@@ -38,7 +38,7 @@ import {
 } from "../core/limits.ts";
 import { mergeStatus, type ClusterStatus, type StatusAnswer } from "../core/status.ts";
 import { mergeOwned, type StoredFile } from "../core/storage-listing.ts";
-import { memorySource, openFileSource, type ByteSource } from "./byte-source.ts";
+import { memorySource, openFileSource, unsizedSource, type ByteSource } from "./byte-source.ts";
 import { collector, type TransferContext } from "./transfer-context.ts";
 import { DirectoryClient } from "./directory.ts";
 import {
@@ -60,6 +60,7 @@ import {
   checkedPartName,
   checkedStoredName,
   checkName,
+  checkedRemoteName,
   checkUid,
 } from "./validate.ts";
 import {
@@ -313,17 +314,18 @@ export class FtfsClient {
   ): Promise<UploadResult> {
     const remoteName = options.name ?? baseName(localPath);
     checkUid(uid);
-    checkName(remoteName);
+    const stored = checkedRemoteName(remoteName);
     const source = await openFileSource(localPath);
     const journal =
       options.journalDir === undefined
         ? undefined
-        : fileJournal(options.journalDir, { uid, name: remoteName }, localPath);
+        : fileJournal(options.journalDir, { uid, name: stored }, localPath);
     try {
-      return await runUpload(this.transfer, uid, remoteName, source, {
+      const result = await runUpload(this.transfer, uid, stored, source, {
         progress: options.progress,
         journal,
       });
+      return { ...result, name: remoteName };
     } finally {
       await source.close();
     }
@@ -335,8 +337,28 @@ export class FtfsClient {
     localPath: string,
     options: { readonly name?: string; readonly journalDir: string },
   ): Promise<JournalState | null> {
-    const name = options.name ?? baseName(localPath);
+    const name = checkedRemoteName(options.name ?? baseName(localPath));
     return fileJournal(options.journalDir, { uid, name }, localPath).load();
+  }
+
+  /**
+   * Upload a stream of unknown length (stdin) as `name`: read once, chunk by chunk, so memory
+   * holds only the chunks in flight. Not resumable: a stream cannot be read again.
+   */
+  async uploadStream(
+    uid: string,
+    name: string,
+    stream: AsyncIterable<Uint8Array>,
+    progress?: ProgressListener,
+  ): Promise<UploadResult> {
+    checkUid(uid);
+    const stored = checkedRemoteName(name);
+    const source = unsizedSource(name, stream);
+    try {
+      return { ...(await runUpload(this.transfer, uid, stored, source, { progress })), name };
+    } finally {
+      await source.close();
+    }
   }
 
   /** Upload bytes already in memory (tests, the bench). */
@@ -360,8 +382,11 @@ export class FtfsClient {
     progress?: ProgressListener,
   ): Promise<ReadResult> {
     checkUid(uid);
-    checkName(name);
-    return runDownload(this.transfer, uid, name, sink, { version, progress });
+    const stored = checkedRemoteName(name);
+    return {
+      ...(await runDownload(this.transfer, uid, stored, sink, { version, progress })),
+      name,
+    };
   }
 
   /** A whole file in memory: for tests and small files only. */
@@ -402,8 +427,8 @@ export class FtfsClient {
   /** Delete a name (every version). Retries reuse one requestId: never a second delete. */
   async remove(uid: string, name: string): Promise<{ deletedVersion: number }> {
     checkUid(uid);
-    checkName(name);
-    return this.directory.call("deleteFile", { uid, name, requestId: this.requestIds() });
+    const stored = checkedRemoteName(name);
+    return this.directory.call("deleteFile", { uid, name: stored, requestId: this.requestIds() });
   }
 
   /** Store `bytes` as `key` in one of the user's buckets (a new version if the key exists). */

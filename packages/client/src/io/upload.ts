@@ -14,6 +14,8 @@ import {
   type ObjectAttrs,
   type WritePrecondition,
   FtfsError,
+  FILE_BYTES_MAX,
+  formatBytes,
   MANIFEST_CHUNKS_MAX,
   type ChunkOwner,
   type ChunkRef,
@@ -38,7 +40,9 @@ import type { UploadJournal } from "./upload-journal.ts";
 /** Reported as bytes reach the storage groups; `chunks` tells a progress bar if it is worth it. */
 export interface TransferProgress {
   readonly doneBytes: number;
-  readonly totalBytes: number;
+  /** Null while a stream's length is unknown (an upload from stdin). */
+  readonly totalBytes: number | null;
+  /** Chunks in the transfer (of a stream: read so far). */
   readonly chunks: number;
   /** Of doneBytes, those stored before this run began (a resumed upload): not this run's rate. */
   readonly resumedBytes?: number;
@@ -145,19 +149,20 @@ async function uploadOnce(
 ): Promise<UploadResult> {
   const { uid, name, source } = task;
   const placement = await placeOrResume(context, task, journal);
-  const chunkCount = Math.ceil(source.bytes / placement.chunkBytes);
-  if (chunkCount > MANIFEST_CHUNKS_MAX) {
-    throw new FtfsError(
-      "LOCAL_FILE",
-      `${source.label} needs ${chunkCount} chunks; at most ${MANIFEST_CHUNKS_MAX} fit a file`,
-    );
-  }
-  if (chunkCount > 0 && placement.groups.length === 0) {
-    throw new FtfsError("UNAVAILABLE", "the cluster has no storage groups to place the file on");
+  if (source.bytes !== null) {
+    const chunkCount = Math.ceil(source.bytes / placement.chunkBytes);
+    if (chunkCount > MANIFEST_CHUNKS_MAX) throw tooManyChunks(source, chunkCount);
+    if (chunkCount > 0 && placement.groups.length === 0) {
+      throw new FtfsError("UNAVAILABLE", "the cluster has no storage groups to place the file on");
+    }
   }
   const held = await heldChunks(context, task, placement);
-  const placed = await putAllChunks(context, task, placement, { progress, held, journal });
-  const { chunks, receipts, sha256 } = placed;
+  const placed = await putAllChunks(context, task, placement, { progress, held, journal }).catch(
+    (error: unknown) => {
+      throw source.bytes === null ? streamTooLarge(source, placement, error) : error;
+    },
+  );
+  const { chunks, receipts, sha256, bytes } = placed;
   await source.checkUnchanged();
   // Known only now: an object's MD5 is of every byte read.
   const objectAttrs = attrs?.();
@@ -165,7 +170,7 @@ async function uploadOnce(
     uid,
     name,
     uploadId: placement.uploadId,
-    bytes: source.bytes,
+    bytes,
     sha256,
     chunks,
     ...(receipts === null ? {} : { receipts }),
@@ -175,11 +180,35 @@ async function uploadOnce(
   return {
     name,
     version: committed.version,
-    bytes: source.bytes,
+    bytes,
     sha256,
     createdAtMs: committed.createdAtMs,
     resumedBytes: placed.resumedBytes,
   };
+}
+
+/**
+ * A stream's tickets allow what room the user's quota leaves; a storage node refusing a chunk
+ * past that is the quota speaking, and is said as such.
+ */
+function streamTooLarge(source: ByteSource, placement: Placement, error: unknown): unknown {
+  if (!(error instanceof FtfsError) || error.code !== "TICKET_INVALID") return error;
+  const room = Math.min(...(placement.tickets ?? []).map((ticket) => ticket.bytesMax));
+  if (!Number.isFinite(room)) return error;
+  return new FtfsError(
+    "QUOTA_EXCEEDED",
+    `${source.label} is larger than the ${formatBytes(room)} the quota leaves room for; ` +
+      "nothing was committed",
+    { cause: error },
+  );
+}
+
+function tooManyChunks(source: ByteSource, chunkCount: number): FtfsError {
+  const count = chunkCount > MANIFEST_CHUNKS_MAX ? `${chunkCount}` : `over ${MANIFEST_CHUNKS_MAX}`;
+  return new FtfsError(
+    "LOCAL_FILE",
+    `${source.label} needs ${count} chunks; at most ${MANIFEST_CHUNKS_MAX} fit a file`,
+  );
 }
 
 /**
@@ -193,11 +222,13 @@ async function placeOrResume(
 ): Promise<Placement> {
   const { uid, name, source, resume } = task;
   if (resume === null) {
-    const placement = await context.directory.call("placeUpload", {
-      uid,
-      name,
-      bytes: source.bytes,
-    });
+    // A stream's length is known only at its end: ask for room up to the largest file.
+    const placement = await context.directory.call(
+      "placeUpload",
+      source.bytes === null
+        ? { uid, name, bytes: FILE_BYTES_MAX, bytesUnknown: true }
+        : { uid, name, bytes: source.bytes },
+    );
     if (source.identity !== undefined) {
       journal?.begin({
         uid,
@@ -255,12 +286,15 @@ interface PutOutcome {
   readonly chunks: ChunkRef[];
   readonly receipts: string[] | null;
   readonly sha256: string;
+  /** Bytes read: the file's size, which a stream tells only at its end. */
+  readonly bytes: number;
   readonly resumedBytes: number;
 }
 
 /**
  * Read, hash and put every chunk with a bounded window. Reading is sequential (so the
- * whole-file hash is incremental); puts overlap. The first failure aborts the rest.
+ * whole-file hash is incremental); puts overlap. The first failure aborts the rest. A source
+ * of unknown length (a stream) ends at its first short read.
  */
 async function putAllChunks(
   context: TransferContext,
@@ -270,30 +304,40 @@ async function putAllChunks(
 ): Promise<PutOutcome> {
   const { source } = task;
   const pump = new ChunkPump(context, task, placement, options);
-  const chunkCount = Math.ceil(source.bytes / placement.chunkBytes);
-  const buffers = new ChunkBuffers(placement.chunkBytes, context.chunksInFlight + 1);
+  const { chunkBytes } = placement;
+  const buffers = new ChunkBuffers(chunkBytes, context.chunksInFlight + 1);
   const fileHash = new Bun.CryptoHasher("sha256");
+  let offset = 0;
   pump.report();
   try {
-    for (let index = 0; index < chunkCount && pump.failure === null; index += 1) {
+    for (let index = 0; pump.failure === null; index += 1) {
+      if (source.bytes !== null && offset >= source.bytes) break;
+      if (index >= MANIFEST_CHUNKS_MAX) throw tooManyChunks(source, index + 1);
       await pump.roomForOne();
       if (pump.failure !== null) break;
-      const offset = index * placement.chunkBytes;
       const buffer = buffers.take();
-      const length = Math.min(placement.chunkBytes, source.bytes - offset);
+      const length =
+        source.bytes === null ? chunkBytes : Math.min(chunkBytes, source.bytes - offset);
       const bytes = await source.read(offset, length, buffer).catch((error: unknown) => {
         buffers.give(buffer);
         throw error;
       });
+      if (bytes.length === 0) {
+        buffers.give(buffer); // a stream that ended on a chunk boundary
+        break;
+      }
       fileHash.update(bytes);
+      offset += bytes.length;
       pump.put(index, bytes, () => buffers.give(buffer));
+      if (bytes.length < length) break; // a stream's last chunk
     }
   } catch (error) {
     // The source failed (changed, unreadable): stop the puts still retrying, then report it.
     pump.fail(error);
   }
-  const refs = await pump.settled();
-  return { ...withoutReceipts(refs), sha256: fileHash.digest("hex"), resumedBytes: pump.resumed };
+  const refs = await pump.settled(offset);
+  const sha256 = fileHash.digest("hex");
+  return { ...withoutReceipts(refs), sha256, bytes: offset, resumedBytes: pump.resumed };
 }
 
 /** The chunk puts of one upload: the window, the first failure, progress and the journal. */
@@ -307,7 +351,9 @@ class ChunkPump {
   private readonly transfer: ChunkTransferOptions;
   private readonly owner: ChunkOwner;
   private readonly groupNames: readonly string[];
-  private readonly chunkCount: number;
+  private chunkCount: number;
+  /** Null until a stream ends. */
+  private totalBytes: number | null;
   private doneBytes: number;
 
   constructor(
@@ -328,7 +374,9 @@ class ChunkPump {
     };
     this.owner = { uid: task.uid, name: task.name, uploadId: placement.uploadId };
     this.groupNames = placement.groups.map((view) => view.group);
-    this.chunkCount = Math.ceil(task.source.bytes / placement.chunkBytes);
+    const total = task.source.bytes;
+    this.chunkCount = total === null ? 0 : Math.ceil(total / placement.chunkBytes);
+    this.totalBytes = total;
     let resumed = 0;
     for (const chunk of options.held.values()) resumed += chunk.bytes;
     this.resumed = resumed;
@@ -336,13 +384,8 @@ class ChunkPump {
   }
 
   report(): void {
-    const { doneBytes, chunkCount: chunks, resumed: resumedBytes } = this;
-    this.options.progress?.({
-      doneBytes,
-      totalBytes: this.task.source.bytes,
-      chunks,
-      resumedBytes,
-    });
+    const { doneBytes, chunkCount: chunks, resumed: resumedBytes, totalBytes } = this;
+    this.options.progress?.({ doneBytes, totalBytes, chunks, resumedBytes });
   }
 
   async roomForOne(): Promise<void> {
@@ -351,6 +394,7 @@ class ChunkPump {
 
   /** Put chunk `index` (unless it is held already); `release` returns its buffer when done. */
   put(index: number, bytes: Uint8Array, release: () => void): void {
+    if (this.task.source.bytes === null) this.chunkCount = index + 1;
     const id = sha256Hex(bytes);
     const held = this.options.held.get(index);
     if (held !== undefined && held.id === id) {
@@ -375,9 +419,14 @@ class ChunkPump {
     this.abort.abort();
   }
 
-  async settled(): Promise<PlacedChunk[]> {
+  /** Every put done; `bytesRead` is the whole source (a stream's length, known now). */
+  async settled(bytesRead: number): Promise<PlacedChunk[]> {
     await Promise.all(this.inFlight);
     if (this.failure !== null) throw this.failure;
+    if (this.totalBytes === null) {
+      this.totalBytes = bytesRead;
+      this.report();
+    }
     return this.refs;
   }
 

@@ -453,7 +453,13 @@ export const OPS = {
     request: obj({
       uid: uidField,
       name: fileNameField,
+      /** The file's size; with bytesUnknown, the most it may turn out to be. */
       bytes: int({ min: 0, max: FILE_BYTES_MAX }),
+      /**
+       * A stream whose length is known only at its end (stdin): the quota is judged at the
+       * commit, and the tickets allow what room the user's quota leaves, up to `bytes`.
+       */
+      bytesUnknown: opt(bool),
     }),
     response: obj({
       uploadId: requestIdField,
