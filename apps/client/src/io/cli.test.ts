@@ -129,7 +129,7 @@ describe("ftfs commands", () => {
     });
     await run(["bob", "c", ...where]);
     expect((await run(["bob", "r", "../x", ...where])).stderr).toBe(
-      "ftfs: file name '../x' contains a path separator; names are one component\n",
+      "ftfs: name '../x': file name '..' is not allowed\n",
     );
     expect((await run(["bob", "a", "/nope", ...where])).stderr).toBe("ftfs: /nope: no such file\n");
   });
