@@ -4,15 +4,8 @@
  * so listings test without a time zone.
  */
 
-import type {
-  AccessKeySummary,
-  FileEntry,
-  GroupView,
-  MemberView,
-  UserSummary,
-} from "@ftfs/protocol/core";
-import { assertNever, formatBytes, uploadDeadlineMs } from "@ftfs/protocol/core";
-import { healthVerdict, type ClusterStatus } from "@ftfs/client/core";
+import type { AccessKeySummary, FileEntry, UserSummary } from "@ftfs/protocol/core";
+import { formatBytes, uploadDeadlineMs } from "@ftfs/protocol/core";
 import type { StoredFile } from "@ftfs/client/core";
 
 /** Hex digits of a hash shown to people: enough to tell files apart, short enough to read. */
@@ -184,88 +177,7 @@ export function formatStoredTable(files: readonly StoredFile[]): string {
   return formatTable(columns, rows);
 }
 
-export function formatStatus(status: ClusterStatus): string {
-  const memberColumns: Column[] = [
-    { title: "node", align: "left" },
-    { title: "role", align: "left" },
-    { title: "group", align: "left" },
-    { title: "address", align: "left" },
-    { title: "state", align: "left" },
-    { title: "incarnation", align: "right" },
-    { title: "primary/backup", align: "left" },
-    { title: "epoch", align: "right" },
-  ];
-  const members = [...status.members].sort((a, b) => compareMembers(a, b));
-  const memberRows = members.map((member) => [
-    member.node,
-    member.role,
-    memberGroup(member),
-    member.address,
-    member.state,
-    String(member.incarnation),
-    member.primary ? "primary" : "backup",
-    String(member.epoch),
-  ]);
-  const groupColumns: Column[] = [
-    { title: "group", align: "left" },
-    { title: "epoch", align: "right" },
-    { title: "primary", align: "left" },
-    { title: "in-sync replicas", align: "left" },
-    { title: "catching up", align: "left" },
-  ];
-  const groupRows = [...status.groups]
-    .sort((a, b) => compareText(a.group, b.group))
-    .map((group) => [
-      group.group,
-      String(group.epoch),
-      primaryLabel(group),
-      group.replicas.map((replica) => replica.node).join(",") || "-",
-      (group.learners ?? []).map((learner) => learner.node).join(",") || "-",
-    ]);
-  const unreachable =
-    status.unreachable.length === 0 ? [] : ["", `no answer from ${status.unreachable.join(", ")}`];
-  const verdict = healthVerdict(status);
-  const why = verdict.reasons.length === 0 ? "" : `: ${verdict.reasons.join("; ")}`;
-  return [
-    `${verdict.level}${why} (answered by ${status.node})`,
-    "",
-    formatTable(memberColumns, memberRows),
-    ...unreachable,
-    "",
-    groupRows.length === 0 ? "no storage groups" : formatTable(groupColumns, groupRows),
-  ].join("\n");
-}
-
-/** A storage node with no group is a spare the directory has not assigned yet. */
-function memberGroup(member: MemberView): string {
-  if (member.group !== null) return member.group;
-  return member.role === "storage" ? "spare" : "-";
-}
-
-function primaryLabel(group: GroupView): string {
-  // Every in-sync node came back on an empty disk: say so, not just "no primary".
-  if (group.dataLost === true) return "(none: data lost, every in-sync disk was replaced)";
-  if (group.primary === null) return "(none)";
-  return group.primaryNode === null ? group.primary : `${group.primaryNode} ${group.primary}`;
-}
-
-function compareMembers(a: MemberView, b: MemberView): number {
-  const rank = (member: MemberView): number => {
-    switch (member.role) {
-      case "directory":
-        return 0;
-      case "storage":
-        return member.group === null ? 2 : 1; // spares after the groups
-      default:
-        return assertNever(member.role);
-    }
-  };
-  return (
-    rank(a) - rank(b) || compareText(a.group ?? "", b.group ?? "") || compareText(a.node, b.node)
-  );
-}
-
-function compareText(a: string, b: string): number {
+export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -15,11 +15,11 @@ import {
   formatFileTable,
   actingNote,
   formatSaved,
-  formatStatus,
   formatStoredTable,
   formatUserTable,
 } from "../core/format.ts";
 import { helpText } from "../core/help.ts";
+import { formatStatus } from "../core/status-table.ts";
 import { formatRebalance, formatRebalanceProgress } from "../core/rebalance-report.ts";
 import { newestCommitted } from "@ftfs/client";
 import {
@@ -205,10 +205,27 @@ async function remove(
   return print(state, `removed ${name} (newest was v${answer.deletedVersion})${note}`);
 }
 
+/**
+ * A node catching up has a time left only at a measured rate: when one is, the status is asked
+ * once more a moment later, and the table says how long the catch-up has to go.
+ */
 async function status(state: CliState, options: GlobalOptions): Promise<void> {
-  const answer = await state.client(options, { kind: "admin" }).status();
-  return options.json ? printJson(state, answer) : print(state, formatStatus(answer));
+  const client = state.client(options, { kind: "admin" });
+  const first = await client.status();
+  if (options.json) return printJson(state, first);
+  const learning = first.groups.some((group) => (group.learners ?? []).length > 0);
+  if (!learning) return print(state, formatStatus(first));
+  const timeline = new ClusterTimeline();
+  timeline.observe(Date.now(), first);
+  await Bun.sleep(STATUS_CATCH_UP_SAMPLE_MS);
+  const second = await client.status().catch(() => null); // the first answer still stands
+  if (second === null) return print(state, formatStatus(first));
+  timeline.observe(Date.now(), second);
+  return print(state, formatStatus(second, timeline.catchUps()));
 }
+
+/** How long `ftfs status` waits to measure a catch-up's rate (only while one is running). */
+const STATUS_CATCH_UP_SAMPLE_MS = 1_000;
 
 /** How often `ftfs status --watch` asks again. */
 const STATUS_WATCH_INTERVAL_MS = 2_000;
@@ -249,9 +266,14 @@ async function watchStatus(state: CliState, options: GlobalOptions): Promise<voi
         const footer = `every ${STATUS_WATCH_INTERVAL_MS / 1000} s; Ctrl-C stops`;
         await print(
           state,
-          [CLEAR_SCREEN + formatStatus(answer), "", "recent events:", ...recent, "", footer].join(
-            "\n",
-          ),
+          [
+            CLEAR_SCREEN + formatStatus(answer, timeline.catchUps()),
+            "",
+            "recent events:",
+            ...recent,
+            "",
+            footer,
+          ].join("\n"),
         );
       } else {
         for (const event of timeline.eventsAfter(eventsShown))
