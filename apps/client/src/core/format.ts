@@ -172,7 +172,7 @@ export function formatStoredTable(files: readonly StoredFile[]): string {
     formatBytes(file.bytes),
     file.version === null ? "uncommitted" : `v${file.version}`,
     String(file.chunks),
-    file.groups.join(","),
+    file.groups.join(",") || "-",
   ]);
   return formatTable(columns, rows);
 }

@@ -14,6 +14,7 @@ import {
   formatAccessKeyTable,
   formatFileTable,
   actingNote,
+  compareText,
   formatSaved,
   formatStoredTable,
   formatUserTable,
@@ -21,7 +22,7 @@ import {
 import { helpText } from "../core/help.ts";
 import { formatStatus } from "../core/status-table.ts";
 import { formatRebalance, formatRebalanceProgress } from "../core/rebalance-report.ts";
-import { newestCommitted } from "@ftfs/client";
+import { newestCommitted, type StoredFile } from "@ftfs/client";
 import {
   ClusterTimeline,
   healthVerdict,
@@ -182,7 +183,7 @@ async function list(
 ): Promise<void> {
   const client = state.client(options, { kind: "user", uid });
   if (command.from === "storage") {
-    const files = newestCommitted(await client.listFromStorage(uid));
+    const files = await storageListing(client, uid);
     return options.json ? printJson(state, files) : print(state, formatStoredTable(files));
   }
   const files = await client.list(uid, { stale: command.stale });
@@ -190,6 +191,23 @@ async function list(
   // The user came from the session: say whose files these are.
   const caption = command.uid === null ? `files of ${uid}\n` : "";
   return print(state, `${caption}${formatFileTable(files, formatLocalTime)}`);
+}
+
+/**
+ * What the storage nodes hold, newest committed version per name, with the empty files the
+ * directory lists: an empty file has no chunks, so no storage node holds anything of it, and
+ * leaving it out would make the two listings disagree about which files exist.
+ */
+async function storageListing(client: FtfsClient, uid: string): Promise<StoredFile[]> {
+  const [stored, listed] = await Promise.all([client.listFromStorage(uid), client.list(uid)]);
+  const files = newestCommitted(stored);
+  const known = new Set(files.map((file) => file.name));
+  for (const file of listed) {
+    if (file.bytes !== 0 || known.has(file.name)) continue;
+    const { name, version } = file;
+    files.push({ name, version, uploadId: "", bytes: 0, chunks: 0, groups: [], nodes: [] });
+  }
+  return files.sort((a, b) => compareText(a.name, b.name));
 }
 
 async function remove(
