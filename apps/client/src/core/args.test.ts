@@ -56,20 +56,29 @@ describe("seed commands", () => {
     });
   });
 
-  test("d --stale asks for a stale directory listing; --stale anywhere else is refused", () => {
+  test("d and ls --stale ask for a stale directory listing; --stale elsewhere is refused", () => {
     const stale: Command = { kind: "list", uid: "alice", from: "directory", stale: true };
     expect(command(["alice", "d", "--stale"])).toEqual(stale);
     expect(command(["--stale", "alice", "d", "--from", "directory"])).toEqual(stale);
-    const refused = "--stale applies only to `<uid> d` (list files)";
+    expect(command(["ls", "--stale", "-u", "alice"])).toEqual(stale);
+    expect(command(["ls", "--stale"])).toEqual({ ...stale, uid: null });
+    const refused = "--stale applies only to listings (`ls`, `<uid> d`)";
     expect(usageError(["u", "x", "--stale"])).toContain("unknown action 'x'");
     expect(usageError(["u", "r", "x", "--stale"])).toBe(refused);
     expect(usageError(["u", "c", "--stale"])).toBe(refused);
-    expect(usageError(["ls", "--stale", "-u", "alice"])).toBe(refused);
+    expect(usageError(["ls", "--stale", "--from", "storage"])).toContain("does not combine");
     expect(usageError(["status", "--stale"])).toBe(refused);
     expect(usageError(["--stale"])).toBe(refused);
     expect(usageError(["alice", "d", "--stale", "--from", "storage"])).toContain(
       "does not combine with --from storage",
     );
+  });
+
+  test("--version alone is the program's; after a command, a file's version", () => {
+    expect(command(["--version"])).toEqual({ kind: "version" });
+    expect(command(["--version", "--json"])).toEqual({ kind: "version" });
+    expect(command(["get", "n", "--version", "2"])).toMatchObject({ kind: "read", version: 2 });
+    expect(usageError(["--version", "3"])).toBe("--version does not apply to this command");
   });
 
   test("wrong arity and unknown actions are usage errors", () => {

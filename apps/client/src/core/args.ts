@@ -97,6 +97,8 @@ export type Command =
   /** Forget a user's login here (null: the current user's); `all`: the whole session. */
   | { readonly kind: "logout"; readonly uid: string | null; readonly all: boolean }
   | { readonly kind: "shell" }
+  /** `ftfs --version`: this program's version. */
+  | { readonly kind: "version" }
   | { readonly kind: "help"; readonly topic: HelpTopic };
 
 export interface GlobalOptions {
@@ -241,6 +243,18 @@ export function parseClusterList(
 }
 
 export function parseArgs(argv: readonly string[]): ParseResult {
+  // `--version` alone is the program's; after a command it takes a file's version number.
+  if (argv.length > 0 && argv.every((arg) => arg === "--version" || arg === "--json")) {
+    if (argv.filter((arg) => arg === "--version").length === 1) {
+      const options = {
+        json: argv.includes("--json"),
+        cluster: null,
+        clusterKeyFile: null,
+        tlsCa: null,
+      };
+      return { ok: true, value: { command: { kind: "version" }, options } };
+    }
+  }
   try {
     const tokens = tokenize(argv);
     const command = parseCommand(tokens);
@@ -266,7 +280,7 @@ function parseCommand(tokens: Tokens): Command {
   const wantsHelp = tokens.flags.has("help");
   if (first === undefined) {
     if (wantsHelp) return { kind: "help", topic: "main" };
-    refuseStale(tokens, "shell");
+    allowOnly(tokens, [], "shell");
     return { kind: "shell" };
   }
   if (VERBS.has(first)) {
@@ -325,7 +339,7 @@ function parseSeed(
     case "d":
       allowOnly(tokens, ["from", "stale"], topic);
       expectCount(rest, 0, 0, "d takes no arguments (did you mean --from storage?)", topic);
-      return seedList(uid, tokens, topic);
+      return listCommand(uid, tokens, topic);
     default:
       throw new UsageProblem(`unknown action '${action}'`, topic);
   }
@@ -354,9 +368,9 @@ function parseVerb(
         force: tokens.flags.has("force"),
       };
     case "ls":
-      allowOnly(tokens, ["from", "user"], topic);
+      allowOnly(tokens, ["from", "user", "stale"], topic);
       expectCount(rest, 0, 0, "ls takes no arguments", topic);
-      return { kind: "list", uid, from: listSource(tokens.values.from, topic), stale: false };
+      return listCommand(uid, tokens, topic);
     case "rm":
       allowOnly(tokens, ["user"], topic);
       expectCount(rest, 1, 1, "rm takes exactly one file name", topic);
@@ -542,7 +556,7 @@ function readTarget(output: string | undefined, defaultPath: string | null): Rea
   return { kind: "file", path };
 }
 
-function seedList(uid: string, tokens: Tokens, topic: HelpTopic): Command {
+function listCommand(uid: string | null, tokens: Tokens, topic: HelpTopic): Command {
   const from = listSource(tokens.values.from, topic);
   const stale = tokens.flags.has("stale");
   if (stale && from === "storage") {
@@ -623,7 +637,7 @@ function allowOnly(tokens: Tokens, allowed: readonly CommandFlag[], topic: HelpT
 /** Only the directory listing has a weaker read to offer; elsewhere the flag would be a lie. */
 function refuseStale(tokens: Tokens, topic: HelpTopic): void {
   if (tokens.flags.has("stale"))
-    throw new UsageProblem("--stale applies only to `<uid> d` (list files)", topic);
+    throw new UsageProblem("--stale applies only to listings (`ls`, `<uid> d`)", topic);
 }
 
 function expectCount(
@@ -705,6 +719,8 @@ export function commandLabel(command: Command): string {
       return command.asAdmin ? "admin key rm" : "key rm";
     case "whoami":
       return "whoami";
+    case "version":
+      return "--version";
     case "logout":
       return "logout";
     case "shell":

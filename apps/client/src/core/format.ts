@@ -6,12 +6,19 @@
 
 import type { AccessKeySummary, FileEntry, UserSummary } from "@ftfs/protocol/core";
 import { formatBytes, uploadDeadlineMs } from "@ftfs/protocol/core";
+import { displayWidth, fitWidth, padWidth } from "./text-width.ts";
 import type { StoredFile } from "@ftfs/client/core";
 
 /** Hex digits of a hash shown to people: enough to tell files apart, short enough to read. */
 export const SHORT_HASH_HEX_DIGITS = 8;
 /** Space between table columns. */
 const COLUMN_GAP = "  ";
+/**
+ * A listing's name column is at most this wide: with size (at most 10), version (7) and time
+ * (19) and the gaps, a row fits an 80-column terminal. Longer names end in an ellipsis;
+ * --json has them whole.
+ */
+export const NAME_COLUMNS_MAX = 38;
 // Control characters would let a name rewrite the terminal; names are validated, but a table
 // must not trust that its input was.
 // biome-ignore lint: the control range is the point of this pattern.
@@ -110,16 +117,26 @@ export type Align = "left" | "right";
 export interface Column {
   readonly title: string;
   readonly align: Align;
+  /** Cells wider than this many terminal columns are cut with an ellipsis (--json has them whole). */
+  readonly widthMax?: number;
 }
 
-/** Columns padded to their widest cell; the last column is not padded (no trailing spaces). */
+/**
+ * Columns padded to their widest cell, measured in terminal columns (wide characters and
+ * emoji take two); the last column is not padded (no trailing spaces).
+ */
 export function formatTable(
   columns: readonly Column[],
   rows: readonly (readonly string[])[],
 ): string {
-  const cells = rows.map((row) => columns.map((_, index) => displayText(row[index] ?? "")));
+  const cells = rows.map((row) =>
+    columns.map((column, index) => {
+      const text = displayText(row[index] ?? "");
+      return column.widthMax === undefined ? text : fitWidth(text, column.widthMax);
+    }),
+  );
   const widths = columns.map((column, index) =>
-    Math.max(column.title.length, ...cells.map((row) => (row[index] ?? "").length)),
+    Math.max(displayWidth(column.title), ...cells.map((row) => displayWidth(row[index] ?? ""))),
   );
   const render = (row: readonly string[]): string =>
     row
@@ -127,8 +144,8 @@ export function formatTable(
         const column = columns[index];
         const width = widths[index] ?? 0;
         if (column === undefined) return cell;
-        if (column.align === "right") return cell.padStart(width);
-        return index === row.length - 1 ? cell : cell.padEnd(width);
+        if (column.align === "left" && index === row.length - 1) return cell;
+        return padWidth(cell, width, column.align);
       })
       .join(COLUMN_GAP);
   return [render(columns.map((column) => column.title)), ...cells.map(render)].join("\n");
@@ -141,7 +158,7 @@ export function formatFileTable(
 ): string {
   if (files.length === 0) return "no files";
   const columns: Column[] = [
-    { title: "name", align: "left" },
+    { title: "name", align: "left", widthMax: NAME_COLUMNS_MAX },
     { title: "size", align: "right" },
     { title: "version", align: "right" },
     { title: "time", align: "left" },
@@ -161,7 +178,7 @@ export function formatFileTable(
 export function formatStoredTable(files: readonly StoredFile[]): string {
   if (files.length === 0) return "no files on the storage nodes";
   const columns: Column[] = [
-    { title: "name", align: "left" },
+    { title: "name", align: "left", widthMax: NAME_COLUMNS_MAX },
     { title: "size", align: "right" },
     { title: "version", align: "right" },
     { title: "chunks", align: "right" },
@@ -181,8 +198,17 @@ export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** `ftfs admin user ls`: each user's role, whether it can log in, quotas and usage. */
-export function formatUserTable(users: readonly UserSummary[]): string {
+/**
+ * `ftfs admin user ls`: each user's role, whether it can log in, quotas and usage. A quota
+ * is a number: a user's own, or the directory's default (said so with a `*` and a note).
+ */
+export function formatUserTable(
+  users: readonly UserSummary[],
+  defaults: {
+    readonly quotaBytesDefault: number | null;
+    readonly quotaFilesDefault: number | null;
+  },
+): string {
   if (users.length === 0) return "no users";
   const columns: Column[] = [
     { title: "uid", align: "left" },
@@ -193,18 +219,30 @@ export function formatUserTable(users: readonly UserSummary[]): string {
     { title: "files", align: "right" },
     { title: "file quota", align: "right" },
   ];
-  return formatTable(
+  const table = formatTable(
     columns,
     users.map((user) => [
       user.uid,
       user.admin ? "admin" : "user",
       user.credentials ? "yes" : "no",
       formatBytes(user.usedBytes),
-      user.quotaBytes === null ? "default" : formatBytes(user.quotaBytes),
+      quotaCell(user.quotaBytes, defaults.quotaBytesDefault, formatBytes),
       String(user.usedFiles),
-      user.quotaFiles === null ? "default" : String(user.quotaFiles),
+      quotaCell(user.quotaFiles, defaults.quotaFilesDefault, String),
     ]),
   );
+  const defaulted = users.some((user) => user.quotaBytes === null || user.quotaFiles === null);
+  return defaulted ? `${table}\n* the directory's default` : table;
+}
+
+/** A user's own quota, or the default marked `*` ("default" only if the directory is silent). */
+function quotaCell(
+  own: number | null,
+  fallback: number | null,
+  show: (n: number) => string,
+): string {
+  if (own !== null) return show(own);
+  return fallback === null ? "default" : `${show(fallback)}*`;
 }
 
 export function formatAccessKeyTable(

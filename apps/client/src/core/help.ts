@@ -11,8 +11,10 @@ common flags:
                            $FTFS_CLUSTER_KEY, else the session's admin user)
   --tls-ca PATH            connect with TLS, trusting this CA (else $FTFS_TLS_CA;
                            a cluster whose nodes run --tls-cert)
-  --json                   machine-readable output (one JSON document)
-  --help, -h               this help`;
+  --json                   machine-readable output (one JSON document); errors too,
+                           as {"error": {"code", "message"}} on stderr
+  --help, -h               this help
+  --version                this program's version (ftfs --version)`;
 
 const MAIN = `usage: ftfs <uid> c|a|r|d …        the seed's commands
        ftfs put|get|ls|rm|status …    friendly forms (user from the session or --user)
@@ -33,7 +35,7 @@ friendly forms:
   ftfs put -r <folder>…         upload every file under each folder as folder/sub/file
   ftfs get <name> [-o file|-]   download to ./<name>, to a file, or to stdout (-o -);
                                 an existing local file is kept unless --force
-  ftfs ls [--from storage]      list
+  ftfs ls [--from storage]      list (--stale: from any directory node, as d --stale)
   ftfs rm <name>                delete a file (every version)
   ftfs status [--watch]         the health verdict, every member (role, group, address,
                                 state, primary/backup, epoch) and every storage group;
@@ -107,8 +109,11 @@ or to stdout with -o -. The file appears whole or not at all. A local file that
 is already there is kept, and the download refused, unless --force.
 --version N downloads an older version still kept.`,
   ls: `usage: ftfs ls [--from directory|storage] [--user uid]
+       ftfs ls --stale [--user uid]
 
-List files: name, size, version, time.`,
+List files: name, size, version, time. --from storage and --stale as for
+\`ftfs <uid> d\` (see its help). Names too wide for the table are cut with an
+ellipsis; --json has them whole.`,
   rm: `usage: ftfs rm <name> [--user uid]
 
 Delete <name> (all its versions).`,

@@ -11,7 +11,7 @@ import { FakeCluster } from "@ftfs/client/testing";
 import type { CliIo } from "./cli-state.ts";
 import { runCli } from "./cli.ts";
 import { loadSession, parseSession, sessionPath } from "./session.ts";
-import type { LineSource } from "./shell.ts";
+import type { Completer, LineSource } from "./shell.ts";
 
 interface Captured {
   readonly io: CliIo;
@@ -185,6 +185,28 @@ describe("ftfs commands", () => {
       expect.stringMatching(/^ftfs: unknown command 'bogus'/),
       "ftfs: no file 'missing file'",
     ]);
+  });
+});
+
+describe("the shell", () => {
+  test("Tab offers the session user's remote names; Ctrl-D ends the prompt's line", async () => {
+    const { cluster, folder, run } = await setUp();
+    const where = ["--cluster", cluster.directoryAddresses.join(",")];
+    await run(["alice", "c", ...where]);
+    await writeFile(join(folder, "notes.txt"), "hi\n");
+    await run(["put", join(folder, "notes.txt")]);
+    let completer: Completer | null = null;
+    const captured = capture({ FTFS_CONFIG_DIR: join(folder, "config"), HOME: folder });
+    const io = { ...captured.io, stdinIsTty: true };
+    const status = await runCli(["shell"], io, (given) => {
+      completer = given;
+      return lines()();
+    });
+    expect(status).toBe(0);
+    // The banner, then end of input: the last prompt's line is ended.
+    expect(captured.stdout()).toEndWith("\n\n");
+    const offered = await (completer as Completer | null)?.("get no");
+    expect(offered).toEqual([["notes.txt"], "no"]);
   });
 });
 

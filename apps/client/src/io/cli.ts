@@ -10,14 +10,14 @@ import { commandLabel, parseArgs } from "../core/args.ts";
 import { CliState, OutputClosedError, type CliIo } from "./cli-state.ts";
 import { execute } from "./commands.ts";
 import { describeFailure, EXIT_OK, EXIT_USAGE, failureLine, USAGE_CODE } from "./report.ts";
-import { runShell, type LineSource } from "./shell.ts";
+import { runShell, shellCompleter, type Completer, type LineSource } from "./shell.ts";
 
 const SHELL_PROMPT = "ftfs> ";
 
 export async function runCli(
   argv: readonly string[],
   io: CliIo,
-  lines: () => LineSource,
+  lines: (completer: Completer) => LineSource,
 ): Promise<number> {
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
@@ -28,8 +28,10 @@ export async function runCli(
   }
   const state = await CliState.load(io);
   try {
-    if (parsed.value.command.kind === "shell")
-      return await runShell(state, parsed.value.options, lines());
+    if (parsed.value.command.kind === "shell") {
+      const completer = shellCompleter(state, parsed.value.options);
+      return await runShell(state, parsed.value.options, lines(completer));
+    }
     state.command = commandLabel(parsed.value.command);
     await execute(parsed.value, state);
     return EXIT_OK;
@@ -133,14 +135,23 @@ class StdoutWriter {
   }
 }
 
-/** stdin as shell lines, with line editing and a prompt when it is a terminal. */
-export function stdinLines(): LineSource {
+/** stdin as shell lines, with line editing, a prompt and Tab completion on a terminal. */
+export function stdinLines(completer: Completer): LineSource {
   const terminal = process.stdin.isTTY === true;
   const reader = createInterface({
     input: process.stdin,
     output: terminal ? process.stdout : undefined,
     terminal,
     prompt: SHELL_PROMPT,
+    ...(terminal
+      ? {
+          completer: (line: string, done: (error: null, answer: [string[], string]) => void) =>
+            void completer(line).then(
+              (answer) => done(null, answer),
+              () => done(null, [[], line]),
+            ),
+        }
+      : {}),
   });
   return {
     lines: reader,

@@ -7,7 +7,7 @@
 import { rmSync } from "node:fs";
 import { open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
-import { assertNever, FtfsError } from "@ftfs/protocol/core";
+import { assertNever, FtfsError, PROTOCOL_VERSION } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
 import type { Command, GlobalOptions, Invocation } from "../core/args.ts";
 import {
@@ -20,6 +20,7 @@ import {
   formatUserTable,
 } from "../core/format.ts";
 import { helpText } from "../core/help.ts";
+import { FTFS_VERSION, versionLine } from "../core/version.ts";
 import { formatStatus } from "../core/status-table.ts";
 import { formatRebalance, formatRebalanceProgress } from "../core/rebalance-report.ts";
 import { newestCommitted, type StoredFile } from "@ftfs/client";
@@ -45,6 +46,10 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
       return print(state, helpText(command.topic));
     case "shell":
       throw new UsageError("already in the shell");
+    case "version":
+      if (options.json)
+        return printJson(state, { version: FTFS_VERSION, protocol: PROTOCOL_VERSION });
+      return print(state, versionLine(PROTOCOL_VERSION));
     case "connect":
       return connect(state, options, command.uid, command.secretFile);
     case "whoami":
@@ -393,7 +398,7 @@ async function adminUsers(
         [
           `added user ${uid}${admin ? " (admin)" : ""}; its secret (shown only this once):`,
           added.secret,
-          `log in with: FTFS_SECRET=${added.secret} ftfs ${uid} c`,
+          `log in with: FTFS_SECRET=${added.secret} ${state.invokedAs} ${uid} c`,
         ].join("\n"),
       );
     }
@@ -402,8 +407,9 @@ async function adminUsers(
       if (options.json) return printJson(state, { uid: command.uid, removed: true });
       return print(state, `removed user ${command.uid}; its sessions are ended, its files kept`);
     case "userList": {
-      const users = await client.userList();
-      return options.json ? printJson(state, users) : print(state, formatUserTable(users));
+      const listed = await client.userList();
+      if (options.json) return printJson(state, listed.users);
+      return print(state, formatUserTable(listed.users, listed));
     }
     default:
       return assertNever(command);

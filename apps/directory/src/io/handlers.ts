@@ -648,7 +648,7 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     ...loginHandlers(context),
     userAdd: served((body) => onUserAdd(context, body)),
     userRemove: served((body) => onUserRemove(context, body)),
-    userList: served(() => onUserList(context)),
+    userList: served(() => onUserList(context, context.settings.quotaDefaults)),
     keyCreate: forKeyOwner(served((body) => onKeyCreate(context, body))),
     keyRemove: forKeyOwner(served((body) => onKeyRemove(context, body))),
     keyList: forKeyOwner(served((body) => onKeyList(context, body))),

@@ -202,8 +202,18 @@ export class FtfsClient {
     await this.directory.call("userRemove", { uid });
   }
 
-  async userList(): Promise<UserSummary[]> {
-    return [...(await this.directory.call("userList", {})).users];
+  /** Every user, and the default quotas of those without their own (null: not told). */
+  async userList(): Promise<{
+    readonly users: UserSummary[];
+    readonly quotaBytesDefault: number | null;
+    readonly quotaFilesDefault: number | null;
+  }> {
+    const answer = await this.directory.call("userList", {});
+    return {
+      users: [...answer.users],
+      quotaBytesDefault: answer.quotaBytesDefault ?? null,
+      quotaFilesDefault: answer.quotaFilesDefault ?? null,
+    };
   }
 
   /** A new S3 access key for `uid`: the answer is the only time its secret is seen. */

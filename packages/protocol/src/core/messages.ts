@@ -780,7 +780,12 @@ export const OPS = {
   },
   userList: {
     request: empty,
-    response: obj({ users: arr(userSummarySchema, { itemsMax: USERS_LIST_MAX }) }),
+    response: obj({
+      users: arr(userSummarySchema, { itemsMax: USERS_LIST_MAX }),
+      /** The quotas of users without their own (absent from older directories). */
+      quotaBytesDefault: opt(quotaField),
+      quotaFilesDefault: opt(quotaField),
+    }),
   },
 
   // ---- directory, S3 access keys (a user for itself, an admin for anyone) ----
