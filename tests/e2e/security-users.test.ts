@@ -110,7 +110,7 @@ describe("users of a secure cluster", () => {
     const run = await ftfs(["admin", "user", "add", "mallory"]);
     expectOneLineError(
       run,
-      /^ftfs: `ftfs admin user add` needs an administrator, and no administrator is logged in: log in as an administrator \(`ftfs <admin uid> c`\) or give the cluster key \(--cluster-key-file PATH or FTFS_CLUSTER_KEY_FILE\)$/,
+      /^ftfs: `ftfs admin user add` was refused: that needs an administrator, which an anonymous caller is not; log in as an administrator \(`ftfs <admin uid> c`\) or give the cluster key \(--cluster-key-file PATH or FTFS_CLUSTER_KEY_FILE\)$/,
     );
   });
 
@@ -171,7 +171,7 @@ describe("users of a secure cluster", () => {
     // The session's user (bob, the last to log in) is not an admin: said so, with what to do.
     expectOneLineError(
       await ftfs(["status"]),
-      /^ftfs: `ftfs status` needs an administrator, and the session's user bob is not an administrator: log in as an administrator/,
+      /^ftfs: `ftfs status` was refused: that needs an administrator, which user bob is not; log in as an administrator/,
     );
     const status = await ftfs(["status"], { FTFS_CLUSTER_KEY: clusterKey() });
     expect(text(expectOk(status))).toContain("s1");

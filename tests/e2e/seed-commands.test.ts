@@ -95,12 +95,18 @@ describe("the seed's commands", () => {
       name: string;
       version: number;
       bytes: number;
+      chunks: number;
+      groups: string[];
     }>;
-    // A zero-byte file has no chunks, so no storage node holds anything of it.
-    expect(fromStorage.map((file) => [file.name, file.version, file.bytes])).toEqual([
-      ["big.bin", 1, multiChunk.length],
-      ["notes.txt", 1, notes.length],
+    // A zero-byte file has no chunks, so no storage node holds anything of it: it is listed
+    // (as d lists it) with none, and no group.
+    const rows = fromStorage.map((file) => [file.name, file.version, file.bytes, file.chunks]);
+    expect(rows).toEqual([
+      ["big.bin", 1, multiChunk.length, Math.ceil(multiChunk.length / E2E_CHUNK_BYTES)],
+      ["empty.txt", 1, 0, 0],
+      ["notes.txt", 1, notes.length, 1],
     ]);
+    expect(fromStorage.find((file) => file.name === "empty.txt")?.groups).toEqual([]);
   });
 
   test("r writes the exact bytes to stdout, for one chunk, many chunks and none", async () => {

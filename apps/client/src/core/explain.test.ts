@@ -48,15 +48,15 @@ describe("refusals", () => {
       invokedAs: "ftfs",
     });
     expect(explainFailure(refused, status)).toBe(
-      "`ftfs status` needs an administrator, and the session's user bob is not an administrator: " +
+      "`ftfs status` was refused: that needs an administrator, which user bob is not; " +
         "log in as an administrator (`ftfs <admin uid> c`) or give the cluster key " +
         "(--cluster-key-file PATH or FTFS_CLUSTER_KEY_FILE)",
     );
-    const nobody = {
-      ...status,
-      acting: { kind: "admin", keyGiven: false, sessionUid: null },
-    } as const;
-    expect(explainFailure(refused, nobody)).toContain("and no administrator is logged in:");
+    // A handler's own refusal is kept, with the same advice.
+    const keys = facts("FORBIDDEN", "user bob may not manage the access keys of alice");
+    expect(explainFailure(keys, { ...status, command: "admin key ls" })).toStartWith(
+      "`ftfs admin key ls` was refused: user bob may not manage the access keys of alice; log in",
+    );
   });
 
   test("an expired session names whose, and the login that renews it", () => {

@@ -71,13 +71,11 @@ function forbidden(message: string, context: FailureContext): string {
         `\`${invokedAs} ${acting.uid} c\` (its secret from FTFS_SECRET, --secret-file or a prompt)`
       );
     case "admin": {
-      const who =
-        acting.sessionUid === null
-          ? "no administrator is logged in"
-          : `the session's user ${acting.sessionUid} is not an administrator`;
-      const login = `log in as an administrator (\`${invokedAs} <admin uid> c\`)`;
-      if (acting.keyGiven) return `\`${context.command}\`: ${message}`;
-      return `\`${invokedAs} ${context.command}\` needs an administrator, and ${who}: ${login} or ${keyHint}`;
+      if (acting.keyGiven) return `\`${invokedAs} ${context.command}\` was refused: ${message}`;
+      return (
+        `\`${invokedAs} ${context.command}\` was refused: ${message}; log in as an ` +
+        `administrator (\`${invokedAs} <admin uid> c\`) or ${keyHint}`
+      );
     }
     case "anonymous":
       return `${message} (log in first: ${invokedAs} <uid> c)`;
