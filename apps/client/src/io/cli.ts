@@ -7,7 +7,7 @@
 import { createInterface } from "node:readline";
 import { UsageError } from "@ftfs/protocol/io";
 import { commandLabel, parseArgs } from "../core/args.ts";
-import { CliState, OutputClosedError, type CliIo } from "./cli-state.ts";
+import { CliState, invokedAs, OutputClosedError, type CliIo } from "./cli-state.ts";
 import { execute } from "./commands.ts";
 import { describeFailure, EXIT_OK, EXIT_USAGE, failureLine, USAGE_CODE } from "./report.ts";
 import { runShell, shellCompleter, type Completer, type LineSource } from "./shell.ts";
@@ -21,7 +21,7 @@ export async function runCli(
 ): Promise<number> {
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
-    const message = `${parsed.message} (see ftfs --help)`;
+    const message = `${parsed.message} (see ${invokedAs(io.env)} --help)`;
     const failure = { message, code: USAGE_CODE, status: EXIT_USAGE };
     io.err(failureLine(failure, argv.includes("--json")) ?? "");
     return EXIT_USAGE;

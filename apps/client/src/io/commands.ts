@@ -151,7 +151,7 @@ async function readToFile(
     rmSync(temporary, { force: true });
     process.exit(EXIT_INTERRUPTED);
   };
-  process.once("SIGINT", onInterrupt);
+  process.on("SIGINT", onInterrupt);
   try {
     const result = await client.read(
       uid,

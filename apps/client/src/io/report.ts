@@ -9,7 +9,7 @@
 import { FtfsError } from "@ftfs/protocol/core";
 import { connectFailureOf, UsageError } from "@ftfs/protocol/io";
 import { errorJson, explainFailure, type FailureContext } from "../core/explain.ts";
-import { OutputClosedError } from "./cli-state.ts";
+import { invokedAs, OutputClosedError } from "./cli-state.ts";
 import type { Env } from "./session.ts";
 
 export const EXIT_OK = 0;
@@ -52,7 +52,8 @@ export function describeFailure(
     return { message: null, code: INTERNAL_CODE, status: EXIT_BROKEN_PIPE };
   }
   if (error instanceof UsageError) {
-    return { message: `${error.message} (see ftfs --help)`, code: USAGE_CODE, status: EXIT_USAGE };
+    const help = `see ${invokedAs(env)} --help`;
+    return { message: `${error.message} (${help})`, code: USAGE_CODE, status: EXIT_USAGE };
   }
   if (error instanceof FtfsError) {
     const facts = {

@@ -8,7 +8,13 @@
 import { basename, join, resolve } from "node:path";
 import { FtfsError } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
-import type { FtfsClient, ProgressListener, TransferProgress, UploadResult } from "@ftfs/client";
+import type {
+  FtfsClient,
+  JournalState,
+  ProgressListener,
+  TransferProgress,
+  UploadResult,
+} from "@ftfs/client";
 import type { Command, GlobalOptions } from "../core/args.ts";
 import { actingNote, formatInterrupted, formatUploaded, resumeHint } from "../core/format.ts";
 import { PUT_TREE_PROBLEMS_SHOWN_MAX } from "../core/limits.ts";
@@ -155,10 +161,13 @@ async function uploadOne(
   };
   const name = job.name ?? undefined;
   // Ctrl-C: the chunks stored so far stay stored (the upload's deadline keeps them); say so.
+  // `on`, not `once`: under `bunx ftfs` the launcher passes the terminal's Ctrl-C on, so two
+  // arrive, and the second must not kill the process before it has said anything.
   const onInterrupt = (): void => {
-    void interrupted(state, client, job, last).finally(() => process.exit(EXIT_INTERRUPTED));
+    interrupted(state, client, job, last);
+    process.exit(EXIT_INTERRUPTED);
   };
-  process.once("SIGINT", onInterrupt);
+  process.on("SIGINT", onInterrupt);
   try {
     return await client.upload(job.uid, job.file, { name, progress, journalDir });
   } catch (error) {
@@ -193,17 +202,27 @@ async function uploadStdin(
   await state.io.out(`${formatUploaded(result)}${actingNote(command.uid, uid)}\n`);
 }
 
-async function interrupted(
+/**
+ * Said at once, before exiting: under `bunx ftfs` the launcher dies of the same Ctrl-C and may
+ * take this process with it, so nothing here may wait.
+ */
+function interrupted(
   state: CliState,
   client: FtfsClient,
   job: UploadJob,
   last: TransferProgress | null,
-): Promise<void> {
+): void {
   const journalDir = uploadJournalDir(state.io.env);
   const name = job.name ?? undefined;
-  const pending = await client
-    .pendingUpload(job.uid, job.file, { journalDir, ...(name === undefined ? {} : { name }) })
-    .catch(() => null);
+  let pending: JournalState | null = null;
+  try {
+    pending = client.pendingUploadNow(job.uid, job.file, {
+      journalDir,
+      ...(name === undefined ? {} : { name }),
+    });
+  } catch {
+    pending = null; // an unreadable journal: say what the progress knew
+  }
   const kept = pending === null ? null : storedOf(pending);
   const total = last === null ? (pending?.start.source.bytes ?? null) : last.totalBytes;
   const line = formatInterrupted(job.file, kept, total, formatLocalTime);
@@ -211,7 +230,7 @@ async function interrupted(
 }
 
 /** Bytes and deadline of what a journal says is stored. */
-function storedOf(pending: NonNullable<Awaited<ReturnType<FtfsClient["pendingUpload"]>>>): {
+function storedOf(pending: JournalState): {
   readonly bytes: number;
   readonly uploadId: string;
 } {

@@ -351,6 +351,16 @@ export class FtfsClient {
     return fileJournal(options.journalDir, { uid, name }, localPath).load();
   }
 
+  /** pendingUpload, read at once (a Ctrl-C handler has no time to wait). */
+  pendingUploadNow(
+    uid: string,
+    localPath: string,
+    options: { readonly name?: string; readonly journalDir: string },
+  ): JournalState | null {
+    const name = checkedRemoteName(options.name ?? baseName(localPath));
+    return fileJournal(options.journalDir, { uid, name }, localPath).loadNow();
+  }
+
   /**
    * Upload a stream of unknown length (stdin) as `name`: read once, chunk by chunk, so memory
    * holds only the chunks in flight. Not resumable: a stream cannot be read again.

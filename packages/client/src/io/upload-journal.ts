@@ -7,7 +7,7 @@
  * What the lines mean, and when a journal may be resumed, is core/upload-journal.ts.
  */
 
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { sha256Hex } from "@ftfs/protocol/io";
@@ -30,6 +30,8 @@ const JOURNAL_SUFFIX = ".upload.jsonl";
 export interface UploadJournal {
   /** What an earlier run left, or null (none, or damaged). */
   load(): Promise<JournalState | null>;
+  /** The same, read at once: for a signal handler, which must say it before it exits. */
+  loadNow(): JournalState | null;
   /** A new placement: the journal starts over with it. */
   begin(start: JournalStart): void;
   /** A chunk every in-sync replica of its group acknowledged. */
@@ -60,6 +62,15 @@ export function fileJournal(
     load: async () => {
       const text = await readFile(path, "utf8").catch(() => null); // none yet
       return text === null ? null : parseJournal(text);
+    },
+    loadNow: () => {
+      let text: string;
+      try {
+        text = readFileSync(path, "utf8");
+      } catch {
+        return null; // none yet
+      }
+      return parseJournal(text);
     },
     begin: (start) =>
       write(() => {
