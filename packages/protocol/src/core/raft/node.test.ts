@@ -383,3 +383,61 @@ describe("membership changes (thesis §4.1: one server at a time)", () => {
     expect(leader.currentRole).toBe("follower");
   });
 });
+
+describe("admission: an empty folder never votes until the log adds it as a learner", () => {
+  test("a wiped member restarted empty learns it is a voter but neither votes nor campaigns", () => {
+    const nodes = cluster();
+    const leader = elect(nodes, IDS[0] as RaftId);
+    leader.propose(encoder.encode("x"));
+    settle(nodes, drain(leader));
+    const wiped = new RaftNode({
+      id: IDS[2] as RaftId,
+      peers: [],
+      config: CONFIG,
+      prng: new Prng(5),
+      admitted: false,
+    });
+    nodes.set(IDS[2] as RaftId, wiped);
+    leader.propose(encoder.encode("y"));
+    for (let i = 0; i < 3 * CONFIG.electionTicks; i += 1) {
+      leader.tick();
+      settle(nodes, drain(leader));
+    }
+    expect(wiped.admitted).toBe(false);
+    // b asks for c's vote with a log that lacks what c holds now: c must not grant.
+    const request: RaftMessage = {
+      type: "vote",
+      from: IDS[1] as RaftId,
+      to: IDS[2] as RaftId,
+      term: leader.currentTerm + 5,
+      lastIndex: wiped.logView.lastIndex() + 10,
+      lastTerm: leader.currentTerm + 4,
+    };
+    for (let i = 0; i < 3 * CONFIG.electionTicks; i += 1) wiped.tick();
+    wiped.step(request);
+    const answers = drain(wiped).filter((m) => m.type === "voteResponse");
+    expect(answers.map((m) => (m.type === "voteResponse" ? m.granted : null))).toEqual([false]);
+    expect(wiped.currentRole).toBe("follower");
+  });
+
+  test("a node added as a learner is admitted", () => {
+    const nodes = cluster();
+    const D = raftId("d");
+    const joiner = new RaftNode({
+      id: D,
+      peers: [],
+      config: CONFIG,
+      prng: new Prng(6),
+      admitted: false,
+    });
+    nodes.set(D, joiner);
+    const leader = elect(nodes, IDS[0] as RaftId);
+    for (let i = 0; i < 2 * CONFIG.electionTicks; i += 1) {
+      for (const node of nodes.values()) node.tick();
+      for (const node of nodes.values()) settle(nodes, drain(node));
+    }
+    expect(leader.proposeMembership({ kind: "addLearner", id: D, address: "h:1" }).ok).toBe(true);
+    settle(nodes, drain(leader));
+    expect(joiner.admitted).toBe(true);
+  });
+});

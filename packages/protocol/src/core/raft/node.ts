@@ -69,6 +69,8 @@ export class RaftNode {
   private membership: Membership;
   /** The index of the entry that set it; 0 when it comes from the snapshot or bootstrap. */
   private configIndex = 0;
+  /** See RaftNodeOptions.admitted: an unadmitted node neither votes nor campaigns. */
+  private admittedAsMember: boolean;
   private readonly config: RaftConfig;
   private readonly prng: Random;
   private readonly log: RaftLog;
@@ -103,6 +105,7 @@ export class RaftNode {
     this.id = options.id;
     this.bootstrap = bootstrapMembership(options.peers);
     this.membership = this.bootstrap;
+    this.admittedAsMember = options.admitted ?? true;
     this.config = options.config;
     this.prng = options.prng;
     const durable = options.durable;
@@ -148,6 +151,11 @@ export class RaftNode {
   /** The configuration in force on this node now. */
   get currentMembership(): Membership {
     return this.membership;
+  }
+
+  /** Whether this node may vote and campaign (see RaftNodeOptions.admitted). */
+  get admitted(): boolean {
+    return this.admittedAsMember;
   }
 
   /** Whether the newest configuration change in our log is committed. */
@@ -394,7 +402,8 @@ export class RaftNode {
       message.type === "preVote"
         ? message.term > this.term && !this.inLease() && this.role !== "leader"
         : this.vote === message.from || (this.vote === null && this.lead === null);
-    const granted = canVote && this.log.isUpToDate(message.lastIndex, message.lastTerm);
+    const granted =
+      canVote && this.admittedAsMember && this.log.isUpToDate(message.lastIndex, message.lastTerm);
     if (granted && message.type === "vote") {
       this.vote = message.from;
       this.electionElapsed = 0;
@@ -821,6 +830,8 @@ export class RaftNode {
   private adoptMembership(membership: Membership, index: number): void {
     this.membership = membership;
     this.configIndex = index;
+    const self = membership.members.find((member) => member.id === this.id);
+    if (self !== undefined && !self.voter) this.admittedAsMember = true;
     if (this.role !== "leader") return;
     const others = new Set(this.otherPeers());
     for (const peer of [...this.progress.keys()]) if (!others.has(peer)) this.progress.delete(peer);
@@ -837,6 +848,7 @@ export class RaftNode {
    * the change. Votes are still counted by the configuration in force.
    */
   private mayCampaign(): boolean {
+    if (!this.admittedAsMember) return false;
     return (
       isVoter(this.membership, this.id) || isVoter(this.membershipAt(this.log.committed), this.id)
     );

@@ -182,6 +182,14 @@ export interface RaftNodeOptions {
   readonly prng: Random;
   /** Empty for a first boot; what the durable store holds on a restart. */
   readonly durable?: DurableState;
+  /**
+   * False for a node that joined with an empty folder and has not yet seen a configuration
+   * that added it as a learner: it must never vote or campaign, because an empty folder may
+   * be a wiped member that forgot its votes and the entries it acknowledged. It becomes
+   * admitted on its own once the log lists it as a learner (the driver persists that).
+   * Default true.
+   */
+  readonly admitted?: boolean;
 }
 
 export type ProposeError =

@@ -221,6 +221,8 @@ export class RaftCluster {
     const node = new RaftNode({
       id,
       peers: this.bootstrapIds.includes(id) ? this.bootstrapIds : [],
+      // A joiner's empty folder is admitted only once the log adds it (its log then holds it).
+      admitted: this.bootstrapIds.includes(id) || store.lastIndex() > 0,
       config: this.config,
       prng: this.sim.prng.fork(),
       durable: store.load(),

@@ -209,7 +209,10 @@ function changeMembership(cluster: RaftCluster, prng: Prng): void {
   const membership = cluster.node(leader).currentMembership;
   const members = membership.members;
   const outsiders = cluster.ids.filter((id) => !members.some((member) => member.id === id));
-  const learners = members.filter((member) => !member.voter);
+  // The driver's policy: a learner is promoted only once it holds everything committed.
+  const matches = cluster.node(leader).matchIndexes();
+  const commit = cluster.node(leader).commitIndex;
+  const learners = members.filter((m) => !m.voter && (matches.get(m.id) ?? 0) >= commit);
   const voters = members.filter((member) => member.voter);
   const roll = prng.intBelow(3);
   cluster.act(leader, (node) => {
