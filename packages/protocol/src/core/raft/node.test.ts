@@ -32,7 +32,10 @@ function drain(node: RaftNode): RaftMessage[] {
 
 /** Delivers messages among `nodes` until quiet (a perfect network). */
 function settle(nodes: Map<RaftId, RaftNode>, pending: RaftMessage[]): void {
+  let delivered = 0;
   for (let m = pending.shift(); m !== undefined; m = pending.shift()) {
+    delivered += 1;
+    if (delivered > 100000) throw new Error(`no quiet: ${JSON.stringify(m).slice(0, 300)}`);
     const to = nodes.get(m.to);
     if (to === undefined) continue;
     to.step(m);

@@ -67,6 +67,15 @@ export class Progress {
    * rejections (of appends sent before an earlier success or retry) are ignored: false.
    */
   rejected(rejectedIndex: number, hintIndex: number): boolean {
+    if (hintIndex < this.match && rejectedIndex > hintIndex && rejectedIndex >= this.match) {
+      // Its log now ends before what it acknowledged: the follower lost its disk (a wiped
+      // folder under the same id). Start over from what it holds, or the leader would retry
+      // the same append forever. Its vote is the admission rule's business, not this one's.
+      this.match = hintIndex;
+      this.next = hintIndex + 1;
+      this.becomeProbe();
+      return true;
+    }
     if (this.state === "replicate") {
       if (rejectedIndex <= this.match) return false;
     } else if (rejectedIndex !== this.next - 1) {
