@@ -6,9 +6,9 @@ import {
   parseBooleanFlag,
   parseBytesFlag,
   parseDurationFlag,
-  parseFlags,
   UsageError,
 } from "./cli-flags.ts";
+import { parseFlags } from "./flag-values.ts";
 
 function refusal(run: () => unknown): string {
   try {
