@@ -166,7 +166,7 @@ function configText(role: NodeRole, id: string, path: string, keys: TomlKeys): s
   const lines = [
     `# FTFS ${role === "s3" ? "S3 gateway" : `${role} node`} ${id}, made by \`ftfs cluster init\`.`,
     `# Start it with: ftfs server ${role} --config ${path}`,
-    "# Keys are the flags of `ftfs server --help`; a flag or its FTFS_ variable overrides one.",
+    `# Keys are the flags of \`ftfs server ${role} --help\`; a flag or FTFS_ variable overrides one.`,
     ...keys.map(([key, value]) => `${key} = ${tomlValue(value)}`),
   ];
   return `${lines.join("\n")}\n`;
@@ -209,10 +209,11 @@ export function instructions(plan: ClusterPlan, outDir: string, configRoot: stri
   }
   lines.push(
     "",
-    "Then, from any machine with ftfs and the cluster key, make the first admin and log in:",
+    "Then, from any machine with ftfs and the cluster key, make the first admin, and log in",
+    "with the secret it prints:",
     `  ftfs admin user add ${FIRST_ADMIN_UID} --admin --cluster ${cluster} ` +
       `--cluster-key-file ${outDir}/${CLUSTER_KEY_FILE}`,
-    `  FTFS_SECRET=<the secret it printed> ftfs ${FIRST_ADMIN_UID} c --cluster ${cluster}`,
+    `  FTFS_SECRET=<secret> ftfs ${FIRST_ADMIN_UID} c --cluster ${cluster}`,
   );
   const consoles = plan.nodes.filter((node) => node.role === "directory" && node.httpAddress);
   if (consoles.length > 0) {
