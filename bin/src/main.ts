@@ -38,6 +38,8 @@ servers and deployment (the one binary carries them all):
   ftfs --version                the version and the commit this was built from
 `;
 
+const CLUSTER_USAGE =
+  "usage: ftfs cluster init --directory h:p,… --storage s1=h:p,… (see --help)\n";
 const SERVER_USAGE =
   "usage: ftfs server directory|storage|s3 [flags]   (`ftfs server <kind> --help` for its flags)\n";
 
@@ -47,19 +49,22 @@ async function main(argv: readonly string[]): Promise<number | null> {
     PROCESS_OUTPUT.out(versionLine());
     return 0;
   }
+  const wantsHelp = second === "--help" || second === "-h";
   if (first === "server") {
     const server = second === undefined ? undefined : SERVERS[second];
-    if (server === undefined) {
-      const said = second === undefined ? "" : `unknown server '${second}'; `;
-      PROCESS_OUTPUT.err(`ftfs: ${said}${SERVER_USAGE}`);
-      return second === "--help" || second === "-h" ? 0 : EXIT_USAGE;
-    }
-    return server(rest, process.env, `ftfs server ${second}`);
+    if (server !== undefined) return server(rest, process.env, `ftfs server ${second}`);
+    if (wantsHelp) PROCESS_OUTPUT.out(SERVER_USAGE);
+    else
+      PROCESS_OUTPUT.err(
+        `ftfs: ${second === undefined ? "" : `unknown server '${second}'; `}${SERVER_USAGE}`,
+      );
+    return wantsHelp ? 0 : EXIT_USAGE;
   }
   if (first === "cluster") {
     if (second === "init") return clusterInit(rest, PROCESS_OUTPUT);
-    PROCESS_OUTPUT.err("ftfs: usage: ftfs cluster init --directory … --storage … (see --help)\n");
-    return second === "--help" || second === "-h" ? 0 : EXIT_USAGE;
+    if (wantsHelp) PROCESS_OUTPUT.out(CLUSTER_USAGE);
+    else PROCESS_OUTPUT.err(`ftfs: ${CLUSTER_USAGE}`);
+    return wantsHelp ? 0 : EXIT_USAGE;
   }
   await clientMain(argv);
   const askedHelp = argv.length === 1 && (first === "--help" || first === "-h" || first === "help");

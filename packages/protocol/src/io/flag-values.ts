@@ -138,7 +138,15 @@ function loadConfig(path: string, specs: readonly FlagSpec[]): ConfigEntries {
   try {
     document = parseConfigText(path, readFileSync(path, "utf8"));
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES"
+          ? "not readable by this user"
+          : error instanceof Error
+            ? error.message
+            : String(error);
     return { entries: new Map(), problems: [`config ${path}: ${reason}`] };
   }
   const checked = configEntries(document, specs);
