@@ -40,7 +40,7 @@ describe("ftfs, the one program", () => {
     );
   });
 
-  test("server <kind> --print-config: config file, environment over it, flag over both", async () => {
+  test("server <kind> --print-config: file, environment over it, flag over both", async () => {
     const config = join(folder, "s1a.toml");
     writeFileSync(
       config,
@@ -63,7 +63,8 @@ describe("ftfs, the one program", () => {
     const config = join(folder, "bad.toml");
     writeFileSync(
       config,
-      'node = "d1"\nlisten = "nowhere"\ndata = "/tmp/d"\nexpect = 2\nlisen = "x"\ninsecure = true\n',
+      'node = "d1"\nlisten = "nowhere"\ndata = "/tmp/d"\nexpect = 2\n' +
+        'lisen = "x"\ninsecure = true\n',
     );
     const run = await ftfs(["server", "directory", "--config", config]);
     expect(run.code).toBe(2);
@@ -112,7 +113,7 @@ describe("ftfs, the one program", () => {
     expect(again.stderr).toContain(`${join(out, "cluster.key")} exists`);
   });
 
-  test("anything else is the client: its usage errors, and its help with the servers' after", async () => {
+  test("anything else is the client: errors, help (servers after)", async () => {
     const usage = await ftfs(["alice", "x"]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toBe(

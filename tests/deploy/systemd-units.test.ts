@@ -32,7 +32,7 @@ const missing =
     ? "systemd's tools or python3 are not installed (apt-get install systemd python3)"
     : null;
 
-/** Binds the socket named by argv[1], says "bound", then prints each datagram (escaped) on a line. */
+/** Binds the socket argv[1] names, says "bound", then prints each datagram on a line. */
 const NOTIFY_RECEIVER = [
   "import socket, sys",
   "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
@@ -138,7 +138,7 @@ describe("systemd units", () => {
       expect(setting(text, "StateDirectory")).toBe("ftfs");
     });
 
-    test(`ftfs-${role}@${instance}: ExecStart is the real subcommand with a config it accepts`, async () => {
+    test(`ftfs-${role}@${instance}: ExecStart runs the real subcommand on its config`, async () => {
       const { text } = await localUnit(role);
       const execStart = setting(text, "ExecStart") ?? "";
       const argv = execStart.replaceAll("%i", instance).split(" ");

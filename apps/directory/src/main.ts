@@ -161,29 +161,14 @@ export function parseConfig(argv: readonly string[], env: Env): DirectoryConfig 
 function parseValues(flags: FlagValues, problems: UsageProblems): DirectoryConfig {
   const values = flags.values;
   const take = <T>(parse: () => T, fallback: T): T => problems.take(parse, fallback);
-  const node = values.node ?? "";
-  take(() => {
-    if (!tryDecode(nodeIdField, node).ok) {
-      throw new UsageError(
-        `flag --node must be 1..${NODE_ID_BYTES_MAX} of letters, digits, '.', '_', '-'; got '${node}'`,
-      );
-    }
-  }, undefined);
-  const listen = values.listen ?? "";
-  take(() => {
-    if (!parseAddress(listen).ok)
-      throw new UsageError(`flag --listen must be host:port, got '${listen}'`);
-  }, undefined);
-  const data = values.data ?? "";
-  take(() => {
-    if (data.length === 0) throw new UsageError("flag --data must name a folder");
-  }, undefined);
+  const { node, listen, data } = values;
+  take(() => checkIdentity(node ?? "", listen ?? "", data ?? ""), undefined);
   const expect = take(() => parseExpect(values.expect ?? ""), 1);
   return {
-    node,
-    listen,
+    node: node ?? "",
+    listen: listen ?? "",
     httpListen: take(() => httpListenOf(values), null),
-    data,
+    data: data ?? "",
     join: take(() => parseAddressListFlag("join", values.join, 0), []),
     expect,
     chunkBytes: take(
@@ -240,6 +225,20 @@ function parseValues(flags: FlagValues, problems: UsageProblems): DirectoryConfi
     ),
     security: take(() => parseSecurityFlags(values), OPEN_SECURITY),
   };
+}
+
+/** The node's id, address and folder: each wrong one its own problem. */
+function checkIdentity(node: string, listen: string, data: string): void {
+  const problems: string[] = [];
+  if (!tryDecode(nodeIdField, node).ok) {
+    problems.push(
+      `flag --node must be 1..${NODE_ID_BYTES_MAX} of letters, digits, '.', '_', '-'; ` +
+        `got '${node}'`,
+    );
+  }
+  if (!parseAddress(listen).ok) problems.push(`flag --listen must be host:port, got '${listen}'`);
+  if (data.length === 0) problems.push("flag --data must name a folder");
+  if (problems.length > 0) throw new UsageError(problems);
 }
 
 function parseExpect(text: string): number {

@@ -166,7 +166,8 @@ function configText(role: NodeRole, id: string, path: string, keys: TomlKeys): s
   const lines = [
     `# FTFS ${role === "s3" ? "S3 gateway" : `${role} node`} ${id}, made by \`ftfs cluster init\`.`,
     `# Start it with: ftfs server ${role} --config ${path}`,
-    `# Keys are the flags of \`ftfs server ${role} --help\`; a flag or FTFS_ variable overrides one.`,
+    `# Keys are the flags of \`ftfs server ${role} --help\`; ` +
+      "a flag or FTFS_ variable overrides one.",
     ...keys.map(([key, value]) => `${key} = ${tomlValue(value)}`),
   ];
   return `${lines.join("\n")}\n`;

@@ -260,7 +260,7 @@ function editDistance(a: string, b: string): number {
   return previous[b.length] ?? 0;
 }
 
-/** A problem that names a flag, told where that flag's value came from when not the command line. */
+/** A problem naming a flag, told where the flag's value came from (unless the command line). */
 export function explainSource(flags: FlagValues): (problem: string) => string {
   return (problem) => {
     const name = /--([a-z0-9-]+)/.exec(problem)?.[1];
