@@ -32,7 +32,8 @@ const READY_POLL_INTERVAL_MS = 50;
 const LOG_TAIL_CHARS = 2_000;
 const FTFS_RUN_TIMEOUT_MS_DEFAULT = 30_000;
 
-export type NodeRole = "directory" | "storage";
+/** An S3 gateway takes part in no group; the deployment test starts one beside the nodes. */
+export type NodeRole = "directory" | "storage" | "s3";
 
 export interface GroupSpec {
   readonly name: string;
@@ -89,6 +90,9 @@ export class NodeProcess {
    * fork, so the spawned pid stays the node's own and signals reach it.
    */
   private readonly wrap: readonly string[];
+  /** The program and its first arguments: Bun (running argv's script), or the one binary. */
+  private readonly program: readonly string[];
+  private readonly cwd: string | undefined;
   private child: Subprocess | null = null;
 
   constructor(init: {
@@ -102,6 +106,8 @@ export class NodeProcess {
     argv: readonly string[];
     env: Readonly<Record<string, string>>;
     wrap?: readonly string[];
+    program?: readonly string[];
+    cwd?: string;
   }) {
     this.id = init.id;
     this.role = init.role;
@@ -113,6 +119,8 @@ export class NodeProcess {
     this.argv = init.argv;
     this.env = init.env;
     this.wrap = init.wrap ?? [];
+    this.program = init.program ?? [process.execPath];
+    this.cwd = init.cwd;
   }
 
   get pid(): number | null {
@@ -133,8 +141,9 @@ export class NodeProcess {
     // Appended, so a restarted node's log follows its previous life instead of overwriting it.
     const log = openSync(this.logPath, "a");
     try {
-      this.child = Bun.spawn([...this.wrap, process.execPath, ...this.argv], {
+      this.child = Bun.spawn([...this.wrap, ...this.program, ...this.argv], {
         env: { ...process.env, FTFS_PARENT_PID: String(process.pid), ...this.env },
+        ...(this.cwd === undefined ? {} : { cwd: this.cwd }),
         stdin: "ignore",
         stdout: "ignore",
         stderr: log,
@@ -526,6 +535,8 @@ export interface FtfsRunOptions {
   readonly stdin?: string | Uint8Array;
   readonly timeoutMs?: number;
   readonly cwd?: string;
+  /** What runs: `bun apps/client/src/main.ts` unless this names another (the one binary). */
+  readonly program?: readonly string[];
 }
 
 let privateConfigDir: Promise<string> | null = null;
@@ -545,7 +556,7 @@ export async function spawnFtfs(
   options: Omit<FtfsRunOptions, "timeoutMs"> = {},
 ): Promise<Subprocess<"ignore" | Blob, "pipe", "pipe">> {
   const configDir = await testConfigDir();
-  return Bun.spawn([process.execPath, FTFS_MAIN, ...args], {
+  return Bun.spawn([...(options.program ?? [process.execPath, FTFS_MAIN]), ...args], {
     env: { ...process.env, FTFS_CONFIG_DIR: configDir, ...options.env },
     cwd: options.cwd ?? REPO_ROOT,
     stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
