@@ -29,6 +29,7 @@ import {
   Keyring,
   notifySystemd,
   parseAddressListFlag,
+  parseBooleanFlag,
   parseBytesFlag,
   parseDurationFlag,
   parseIntegerFlag,
@@ -81,6 +82,15 @@ const FLAGS: readonly FlagSpec[] = [
     default: "",
   },
   { name: "expect", description: "directory nodes in the group: 1, 3 or 5", default: "1" },
+  {
+    name: "new-member",
+    description:
+      "join a directory group that already exists, with an empty folder, once added by " +
+      "`ftfs admin directory add <node> <address>`: never forms a group, never votes until the " +
+      "group's log adds it",
+    boolean: true,
+    default: "false",
+  },
   HTTP_LISTEN_FLAG,
   {
     name: "chunk-bytes",
@@ -141,6 +151,8 @@ export interface DirectoryConfig {
   readonly data: string;
   readonly join: readonly string[];
   readonly expect: number;
+  /** Joins an existing group as a new member (`--new-member`) rather than forming one. */
+  readonly newMember: boolean;
   readonly chunkBytes: number;
   readonly rereplicationGraceMs: number;
   readonly rebalanceBytesPerSecond: number;
@@ -171,6 +183,7 @@ function parseValues(flags: FlagValues, problems: UsageProblems): DirectoryConfi
     data: data ?? "",
     join: take(() => parseAddressListFlag("join", values.join, 0), []),
     expect,
+    newMember: take(() => parseBooleanFlag("new-member", values["new-member"]), false),
     chunkBytes: take(
       () =>
         parseBytesFlag(
@@ -271,6 +284,7 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
       logger,
       join: config.join,
       expect: config.expect,
+      newMember: config.newMember,
       rereplicationGraceMs: config.rereplicationGraceMs,
       rebalanceBytesPerSecond: config.rebalanceBytesPerSecond,
       quotaBytesDefault: config.quotaBytesDefault,

@@ -11,7 +11,9 @@ import type {
   MemberView,
   UserSummary,
 } from "@ftfs/protocol/core";
-import { assertNever, formatBytes } from "@ftfs/protocol/core";
+import { assertNever, formatBytes, type ResponseBody } from "@ftfs/protocol/core";
+
+type DirectoryMembersView = ResponseBody<"directoryMembers">;
 import { healthVerdict, type ClusterStatus } from "@ftfs/client/core";
 import type { StoredFile } from "@ftfs/client/core";
 
@@ -240,6 +242,26 @@ export function formatUserTable(users: readonly UserSummary[]): string {
       user.quotaFiles === null ? "default" : String(user.quotaFiles),
     ]),
   );
+}
+
+/** `ftfs admin directory ls`: each member, its role, and how far behind the primary it is. */
+export function formatDirectoryMembers(view: DirectoryMembersView): string {
+  const columns: Column[] = [
+    { title: "node", align: "left" },
+    { title: "address", align: "left" },
+    { title: "role", align: "left" },
+    { title: "behind", align: "right" },
+  ];
+  const rows = view.members.map((member) => [
+    member.node,
+    member.address,
+    member.node === view.primary ? "primary" : member.voter ? "voter" : "learner (catching up)",
+    member.node === view.primary ? "-" : `${Math.max(0, view.commitIndex - member.matchIndex)}`,
+  ]);
+  const voters = view.members.filter((member) => member.voter).length;
+  const note = view.committed ? "" : " (the last change is still being committed)";
+  return `${formatTable(columns, rows)}
+${voters} voters; a majority is ${Math.floor(voters / 2) + 1}${note}`;
 }
 
 export function formatAccessKeyTable(

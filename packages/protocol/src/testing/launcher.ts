@@ -195,7 +195,10 @@ const LAUNCHER_NODE = "launcher";
 
 export class LocalCluster {
   readonly dataRoot: string;
-  readonly nodes: readonly NodeProcess[];
+  private readonly nodeList: NodeProcess[];
+  private readonly newDirectory:
+    | ((id: string, peers: readonly string[]) => Promise<NodeProcess>)
+    | undefined;
   /** The cluster keys in `--cluster-key` format (base64, comma list); null when insecure. */
   readonly clusterKey: string | null;
   private readonly keep: boolean;
@@ -206,9 +209,11 @@ export class LocalCluster {
     nodes: readonly NodeProcess[],
     keep: boolean,
     security: ClusterSecurity = { clusterKey: null, keyFileOf: () => null },
+    newDirectory?: (id: string, peers: readonly string[]) => Promise<NodeProcess>,
   ) {
     this.dataRoot = dataRoot;
-    this.nodes = nodes;
+    this.nodeList = [...nodes];
+    this.newDirectory = newDirectory;
     this.keep = keep;
     this.security = security;
     this.clusterKey = security.clusterKey;
@@ -259,6 +264,23 @@ export class LocalCluster {
     const file = this.security.keyFileOf(this.node(id).id);
     if (file === null) throw new Error(`node ${id} has no key file: start the cluster secure`);
     await writeFile(file, `${keys}\n`, { mode: 0o600 });
+  }
+
+  get nodes(): readonly NodeProcess[] {
+    return this.nodeList;
+  }
+
+  /**
+   * Starts a new directory node `id` with an empty folder and `--new-member`, joining the
+   * running ones (`ftfs admin directory add` makes it a member); it stops with the cluster.
+   */
+  async addDirectory(id: string): Promise<NodeProcess> {
+    if (this.newDirectory === undefined) throw new Error("this cluster cannot add nodes");
+    if (this.nodeList.some((node) => node.id === id)) throw new Error(`${id} already exists`);
+    const node = await this.newDirectory(id, this.directoryAddresses);
+    this.nodeList.push(node);
+    node.start();
+    return node;
   }
 
   get directoryAddresses(): string[] {
@@ -391,9 +413,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       ...(options.nodeArgs ?? []),
     ];
   };
-  const nodes: NodeProcess[] = ids.directories.map((id, index) => {
-    const address = directoryAddresses[index] ?? "";
-    const peers = directoryAddresses.filter((other) => other !== address).join(",");
+  const directoryProcess = (
+    id: string,
+    address: string,
+    peers: string,
+    extraArgs: readonly string[],
+  ): NodeProcess => {
     const dataDir = join(dataRoot, id);
     return new NodeProcess({
       id,
@@ -420,9 +445,26 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
         "--chunk-bytes",
         chunkBytes,
         ...securityArgs(id),
+        ...extraArgs,
       ],
     });
+  };
+  const nodes: NodeProcess[] = ids.directories.map((id, index) => {
+    const address = directoryAddresses[index] ?? "";
+    const peers = directoryAddresses.filter((other) => other !== address).join(",");
+    return directoryProcess(id, address, peers, []);
   });
+  /** A directory node that joins the running group as a new member (`--new-member`). */
+  const newDirectory = async (id: string, peers: readonly string[]): Promise<NodeProcess> => {
+    const keyFile = security.keyFileOf(id);
+    if (keyFile !== null && security.clusterKey !== null) {
+      await writeFile(keyFile, `${security.clusterKey}\n`, { mode: 0o600 });
+    }
+    if (options.statusHttp === true) {
+      httpAddresses.set(id, `${options.hostOf?.(id) ?? "127.0.0.1"}:${await freePort()}`);
+    }
+    return directoryProcess(id, await addressOf(id), peers.join(","), ["--new-member"]);
+  };
   for (const { id, group } of ids.storage) {
     const address = await addressOf(id);
     const dataDir = join(dataRoot, id);
@@ -484,7 +526,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       }),
     );
   }
-  const cluster = new LocalCluster(dataRoot, nodes, options.keep ?? false, security);
+  const cluster = new LocalCluster(dataRoot, nodes, options.keep ?? false, security, newDirectory);
   for (const node of nodes) node.start();
   try {
     await cluster.waitReady();

@@ -245,9 +245,12 @@ export class RaftNode {
       return { ok: false, error: { code: "INVALID_CHANGE", reason: changed.reason } };
     }
     const voters = voterIds(changed.membership);
+    // Up means it answered one of the last two heartbeats: a voter that died a moment ago
+    // must not count, or the change could leave the group without a majority.
+    const upWithinTicks = 2 * this.config.heartbeatTicks;
     const live = voters.filter((id) => {
       const pr = this.progress.get(id);
-      return id === this.id || pr?.live === true || pr?.recentActive === true;
+      return id === this.id || (pr !== undefined && pr.ticksSinceHeard <= upWithinTicks);
     });
     if (live.length < majority(voters.length)) {
       const needed = majority(voters.length);
@@ -531,6 +534,7 @@ export class RaftNode {
   /** Heartbeats, and check-quorum: a leader cut off from a majority steps down (§6.2). */
   private tickLeader(): void {
     this.heartbeatElapsed += 1;
+    for (const pr of this.progress.values()) pr.ticksSinceHeard += 1;
     this.electionElapsed += 1;
     if (this.electionElapsed >= this.config.electionTicks) {
       this.electionElapsed = 0;
@@ -538,7 +542,6 @@ export class RaftNode {
       let active = voters.includes(this.id) ? 1 : 0;
       for (const [peer, pr] of this.progress) {
         if (pr.recentActive && voters.includes(peer)) active += 1;
-        pr.live = pr.recentActive;
         pr.recentActive = false;
       }
       if (active < majority(voters.length)) {
@@ -665,6 +668,7 @@ export class RaftNode {
     const pr = this.progress.get(message.from);
     if (pr === undefined) return; // a member since removed, answering late
     pr.recentActive = true;
+    pr.ticksSinceHeard = 0;
     if (!message.success) {
       if (pr.rejected(message.index, message.hintIndex)) this.replicateTo(message.from, pr, false);
       return;
@@ -681,6 +685,7 @@ export class RaftNode {
     const pr = this.progress.get(message.from);
     if (pr === undefined) return; // a member since removed, answering late
     pr.recentActive = true;
+    pr.ticksSinceHeard = 0;
     // The link works, yet the follower still lags a heartbeat interval (≫ a round trip) later:
     // treat what is in flight as lost and resend from its match, by probing.
     if (pr.match < this.log.lastIndex()) {

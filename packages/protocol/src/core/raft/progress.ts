@@ -17,8 +17,8 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
-  /** Heard from during the last whole check-quorum round (a leader's evidence it is up). */
-  live = false;
+  /** Leader ticks since this follower last answered anything (it answers every heartbeat). */
+  ticksSinceHeard = Number.POSITIVE_INFINITY;
   /** The newest read-index round this follower confirmed. */
   readSeqAcked = 0;
   /** Last indexes of appends in flight, oldest first; at most RAFT_INFLIGHT_APPENDS_MAX. */
