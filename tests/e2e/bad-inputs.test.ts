@@ -36,10 +36,12 @@ async function expectStillServing(): Promise<void> {
   expect(text(expectOk(await fx.ws.ftfs(["carol", "r", "good.txt"])))).toBe("a good file\n");
 }
 
+// A name may be file names joined by "/" (a folder's files, `put -r`), never a part that climbs.
 const HOSTILE_NAMES: ReadonlyArray<[string, RegExp]> = [
-  ["../x", /path separator/],
-  ["/etc/passwd", /path separator/],
-  ["a/../../b", /path separator/],
+  ["../x", /^ftfs: name '\.\.\/x': file name '\.\.' is not allowed$/],
+  ["/etc/passwd", /^ftfs: name '\/etc\/passwd' has an empty part/],
+  ["a/../../b", /file name '\.\.' is not allowed/],
+  ["a\\b", /path separator/],
   ["", /empty/],
   ["x".repeat(300), /longer than 255 bytes/],
   ["..", /not allowed/],
@@ -115,10 +117,40 @@ describe("bad input is one clear line, and the cluster keeps serving", () => {
     expectOneLineError(
       run,
       new RegExp(
-        `^ftfs: cannot reach the cluster at ${nobody}: is it running\\? \\(start one with \`bun run dev\`\\)$`,
+        `^ftfs: cannot reach the cluster at ${nobody}: nothing listens at ${nobody} ` +
+          "\\(connection refused\\); is it running\\? \\(the address came from --cluster\\)$",
       ),
     );
     expect(Date.now() - startedMs).toBeLessThan(10_000);
+    await expectStillServing();
+  });
+
+  test("a wrong address says what is there: a storage node, a web server, no such host", async () => {
+    const storage = fx.cluster.nodes.find((node) => node.role === "storage")?.address ?? "";
+    expectOneLineError(
+      await fx.ws.ftfs(["carol", "d", "--cluster", storage]),
+      new RegExp(
+        `^ftfs: ${storage} is a storage node, not a directory node; give a directory node's ` +
+          "address \\(the address came from --cluster\\)$",
+      ),
+    );
+    const web = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("hello") });
+    try {
+      const address = `127.0.0.1:${web.port}`;
+      expectOneLineError(
+        await fx.ws.ftfs(["carol", "d"], { env: { FTFS_CLUSTER: address } }),
+        new RegExp(
+          `^ftfs: ${address} is not an FTFS node \\(it answered HTTP\\) ` +
+            "\\(the address came from FTFS_CLUSTER\\)$",
+        ),
+      );
+    } finally {
+      web.stop(true);
+    }
+    expectOneLineError(
+      await fx.ws.ftfs(["carol", "d", "--cluster", "no-such-host.invalid:7101"]),
+      /^ftfs: cannot reach the cluster at no-such-host\.invalid:7101: no such host 'no-such-host\.invalid' \(the name does not resolve\) \(the address came from --cluster\)$/,
+    );
     await expectStillServing();
   });
 });

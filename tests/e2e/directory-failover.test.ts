@@ -95,6 +95,19 @@ test("kill -9 of the directory primary under uploads: no acknowledged upload los
   // The client retries through the failover: no upload surfaced an error.
   expect(errors).toEqual([]);
   await expectAllListedAndReadable(acknowledged);
+  // `ftfs status` is honest about it: the dead node is not primary, one live node is.
+  const table = await pollUntil("ftfs status shows the killed primary dead", async () => {
+    const run = await fx.ws.ftfs(["status"]);
+    const shown = text(run);
+    return new RegExp(`^${before.node.id}\\s+directory\\s.*\\sdead\\s`, "m").test(shown)
+      ? shown
+      : undefined;
+  });
+  const directoryRows = table.split("\n").filter((line) => /^\S+\s+directory\s/.test(line));
+  expect(directoryRows.filter((line) => /\sprimary\s/.test(line))).toEqual([
+    expect.stringMatching(new RegExp(`^${after.node.id}\\s.*\\salive\\s`)),
+  ]);
+  expect(table.split("\n")[0]).toMatch(new RegExp(`^degraded: .*${before.node.id} is dead`));
 
   await before.node.restart();
   // The restarted node catches up: its own state lists every acknowledged upload.

@@ -108,7 +108,10 @@ describe("users of a secure cluster", () => {
 
   test("without the key or an admin session, admin commands are refused", async () => {
     const run = await ftfs(["admin", "user", "add", "mallory"]);
-    expectOneLineError(run, /userAdd is not for an anonymous caller/);
+    expectOneLineError(
+      run,
+      /^ftfs: `ftfs admin user add` needs an administrator, and no administrator is logged in: log in as an administrator \(`ftfs <admin uid> c`\) or give the cluster key \(--cluster-key-file PATH or FTFS_CLUSTER_KEY_FILE\)$/,
+    );
   });
 
   test("a wrong secret and an unknown user get the same refusal", async () => {
@@ -165,7 +168,11 @@ describe("users of a secure cluster", () => {
   });
 
   test("a non-admin user may not see cluster status; the cluster key may", async () => {
-    expectOneLineError(await ftfs(["status"]), /clusterStatus is not for user/);
+    // The session's user (bob, the last to log in) is not an admin: said so, with what to do.
+    expectOneLineError(
+      await ftfs(["status"]),
+      /^ftfs: `ftfs status` needs an administrator, and the session's user bob is not an administrator: log in as an administrator/,
+    );
     const status = await ftfs(["status"], { FTFS_CLUSTER_KEY: clusterKey() });
     expect(text(expectOk(status))).toContain("s1");
   });
@@ -208,7 +215,10 @@ describe("users of a secure cluster", () => {
     // The client knows its session's expiry: it says so without asking.
     login.expiresAtMs = Date.now() - 1;
     await writeFile(path, JSON.stringify(saved));
-    expectOneLineError(await ws.ftfs(["bob", "d"]), /^ftfs: session expired: run `ftfs bob c`$/m);
+    expectOneLineError(
+      await ws.ftfs(["bob", "d"]),
+      /^ftfs: bob's session has expired or was ended: log in again with `ftfs bob c`$/m,
+    );
     // A token the cluster signed that has expired, presented as if fresh: the server refuses.
     const claims = JSON.parse(
       new TextDecoder().decode(fromBase64Url(login.token.split(".")[0] ?? "") ?? new Uint8Array()),
@@ -228,13 +238,19 @@ describe("users of a secure cluster", () => {
       expiresAtMs: Date.now() + 60_000,
     };
     await writeFile(path, JSON.stringify(saved));
-    expectOneLineError(await ws.ftfs(["bob", "d"]), /^ftfs: session expired: run `ftfs bob c`$/m);
+    expectOneLineError(
+      await ws.ftfs(["bob", "d"]),
+      /^ftfs: bob's session has expired or was ended: log in again with `ftfs bob c`$/m,
+    );
   });
 
   test("after user rm, the removed user's saved session is refused", async () => {
     expectOk(await ftfs(["alice", "d"]));
     expectOk(await ftfs(["admin", "user", "rm", "alice"], { FTFS_CLUSTER_KEY: clusterKey() }));
-    expectOneLineError(await ftfs(["alice", "d"]), /^ftfs: session expired: run `ftfs alice c`$/m);
+    expectOneLineError(
+      await ftfs(["alice", "d"]),
+      /^ftfs: alice's session has expired or was ended: log in again with `ftfs alice c`$/m,
+    );
     const again = await ftfs(["alice", "c"], { FTFS_SECRET: secrets.get("alice") ?? "" });
     expectOneLineError(again, /login as alice failed/);
     // Bob, logged in beside alice, is untouched.

@@ -2,7 +2,8 @@
  * A storage primary that crashes is a pause, not an error (guarantee 4 of DESIGN.md): an
  * upload under way when the primary of a group is SIGKILLed completes and reads back exactly;
  * a read right after a primary dies is served by the group's other replicas; and both keep
- * working once the directory has promoted a backup.
+ * working once the directory has promoted a backup. Afterwards the storage nodes' listing
+ * (`d --from storage`) tells the same sizes and versions as the directory's, empty files too.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { FTFS_MAIN } from "@ftfs/protocol/testing";
@@ -83,4 +84,29 @@ test("a read right after a primary dies is served by the other replicas", async 
   expect(text(expectOk(await fx.ws.ftfs(["erin", "d"])))).toMatch(
     /^after-crash\.bin\s+2\.0 MiB\s+v1/m,
   );
+});
+
+test("after the failovers, d --from storage agrees with d, empty files included", async () => {
+  expectOk(await fx.ws.ftfs(["erin", "a", await fx.ws.file("empty.txt", "")]));
+  const fromDirectory = async () =>
+    JSON.parse(text(expectOk(await fx.ws.ftfs(["erin", "d", "--json"])))) as Array<{
+      name: string;
+      version: number;
+      bytes: number;
+    }>;
+  const expected = (await fromDirectory())
+    .map(({ name, version, bytes }) => ({ name, version, bytes }))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  expect(expected.map((file) => file.name)).toContain("empty.txt");
+  // Notices reach the groups after the commits: poll until storage tells the same story.
+  await pollUntil("d --from storage agrees with d", async () => {
+    const run = await fx.ws.ftfs(["erin", "d", "--from", "storage", "--json"]);
+    if (run.exitCode !== 0) return undefined;
+    const stored = (
+      JSON.parse(text(run)) as Array<{ name: string; version: number; bytes: number }>
+    )
+      .map(({ name, version, bytes }) => ({ name, version, bytes }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    return JSON.stringify(stored) === JSON.stringify(expected) ? true : undefined;
+  });
 });

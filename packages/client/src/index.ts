@@ -4,7 +4,13 @@
  */
 
 export type { ClusterStatus } from "./core/status.ts";
-export { FtfsClient, type ConnectResult, type FtfsClientOptions } from "./io/client.ts";
+export {
+  FtfsClient,
+  type ConnectResult,
+  type FtfsClientOptions,
+  type UploadFileOptions,
+} from "./io/client.ts";
+export type { JournalState, JournalChunk } from "./core/upload-journal.ts";
 export type { ByteRange, ChunkSink, ObjectLocation, ReadResult } from "./io/download.ts";
 export type { ProgressListener, TransferProgress, UploadResult } from "./io/upload.ts";
 export {

@@ -26,6 +26,7 @@ describe("seed commands", () => {
       uid: "alice",
       files: ["x.txt", "y.txt"],
       as: null,
+      recursive: false,
     });
     expect(command(["alice", "r", "x.txt"])).toEqual({
       kind: "read",
@@ -33,6 +34,7 @@ describe("seed commands", () => {
       name: "x.txt",
       target: { kind: "stdout" },
       version: null,
+      force: false,
     });
     expect(command(["alice", "d"])).toEqual({
       kind: "list",
@@ -54,20 +56,29 @@ describe("seed commands", () => {
     });
   });
 
-  test("d --stale asks for a stale directory listing; --stale anywhere else is refused", () => {
+  test("d and ls --stale ask for a stale directory listing; --stale elsewhere is refused", () => {
     const stale: Command = { kind: "list", uid: "alice", from: "directory", stale: true };
     expect(command(["alice", "d", "--stale"])).toEqual(stale);
     expect(command(["--stale", "alice", "d", "--from", "directory"])).toEqual(stale);
-    const refused = "--stale applies only to `<uid> d` (list files)";
+    expect(command(["ls", "--stale", "-u", "alice"])).toEqual(stale);
+    expect(command(["ls", "--stale"])).toEqual({ ...stale, uid: null });
+    const refused = "--stale applies only to listings (`ls`, `<uid> d`)";
     expect(usageError(["u", "x", "--stale"])).toContain("unknown action 'x'");
     expect(usageError(["u", "r", "x", "--stale"])).toBe(refused);
     expect(usageError(["u", "c", "--stale"])).toBe(refused);
-    expect(usageError(["ls", "--stale", "-u", "alice"])).toBe(refused);
+    expect(usageError(["ls", "--stale", "--from", "storage"])).toContain("does not combine");
     expect(usageError(["status", "--stale"])).toBe(refused);
     expect(usageError(["--stale"])).toBe(refused);
     expect(usageError(["alice", "d", "--stale", "--from", "storage"])).toContain(
       "does not combine with --from storage",
     );
+  });
+
+  test("--version alone is the program's; after a command, a file's version", () => {
+    expect(command(["--version"])).toEqual({ kind: "version" });
+    expect(command(["--version", "--json"])).toEqual({ kind: "version" });
+    expect(command(["get", "n", "--version", "2"])).toMatchObject({ kind: "read", version: 2 });
+    expect(usageError(["--version", "3"])).toBe("--version does not apply to this command");
   });
 
   test("wrong arity and unknown actions are usage errors", () => {
@@ -88,12 +99,14 @@ describe("friendly forms", () => {
       uid: null,
       files: ["a", "b"],
       as: null,
+      recursive: false,
     });
     expect(command(["put", "a", "--as", "b", "--user", "bob"])).toEqual({
       kind: "upload",
       uid: "bob",
       files: ["a"],
       as: "b",
+      recursive: false,
     });
     expect(command(["get", "n"])).toEqual({
       kind: "read",
@@ -101,6 +114,7 @@ describe("friendly forms", () => {
       name: "n",
       target: { kind: "file", path: "n" },
       version: null,
+      force: false,
     });
     expect(command(["get", "n", "-o", "-"])).toEqual({
       kind: "read",
@@ -108,6 +122,7 @@ describe("friendly forms", () => {
       name: "n",
       target: { kind: "stdout" },
       version: null,
+      force: false,
     });
     expect(command(["alice", "r", "x.txt", "--version", "v2"])).toMatchObject({ version: 2 });
     expect(command(["get", "n", "--version", "7", "-o", "-"])).toMatchObject({
@@ -127,6 +142,7 @@ describe("friendly forms", () => {
       name: "n",
       target: { kind: "file", path: "out.bin" },
       version: null,
+      force: false,
     });
     expect(command(["ls", "--from", "storage"])).toEqual({
       kind: "list",
@@ -167,12 +183,14 @@ describe("friendly forms", () => {
       uid: null,
       files: ["--weird"],
       as: null,
+      recursive: false,
     });
     expect(command(["put", "x", "--as", ""])).toEqual({
       kind: "upload",
       uid: null,
       files: ["x"],
       as: "",
+      recursive: false,
     });
   });
 

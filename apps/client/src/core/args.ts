@@ -4,7 +4,7 @@
  * reads the session or the environment: the caller fills the gaps (uid, cluster) afterwards.
  */
 
-import { BASIS_POINTS_MAX, parseAddress, parseByteSize } from "@ftfs/protocol/core";
+import { assertNever, BASIS_POINTS_MAX, parseAddress, parseByteSize } from "@ftfs/protocol/core";
 
 const BASIS_POINTS_PER_PERCENT = 100;
 
@@ -27,6 +27,8 @@ export const HELP_TOPICS = [
   "rebalance",
   "admin",
   "key",
+  "whoami",
+  "logout",
   "shell",
 ] as const;
 export type HelpTopic = (typeof HELP_TOPICS)[number];
@@ -42,8 +44,11 @@ export type Command =
   | {
       readonly kind: "upload";
       readonly uid: string | null;
+      /** Local paths; `-` alone is standard input (then `as` names it). */
       readonly files: readonly string[];
       readonly as: string | null;
+      /** `-r`: each path is a folder, uploaded with everything under it. */
+      readonly recursive: boolean;
     }
   | {
       readonly kind: "read";
@@ -52,6 +57,8 @@ export type Command =
       readonly target: ReadTarget;
       /** An older kept version (`--version N`); null: the newest. */
       readonly version: number | null;
+      /** Replace a local file that is already there. */
+      readonly force: boolean;
     }
   | {
       readonly kind: "list";
@@ -92,7 +99,13 @@ export type Command =
       readonly accessKeyId: string;
       readonly asAdmin: boolean;
     }
+  /** Who commands act as, on which cluster, and every other login kept here. */
+  | { readonly kind: "whoami" }
+  /** Forget a user's login here (null: the current user's); `all`: the whole session. */
+  | { readonly kind: "logout"; readonly uid: string | null; readonly all: boolean }
   | { readonly kind: "shell" }
+  /** `ftfs --version`: this program's version. */
+  | { readonly kind: "version" }
   | { readonly kind: "help"; readonly topic: HelpTopic };
 
 export interface GlobalOptions {
@@ -127,9 +140,9 @@ type ValueFlag =
   | "clusterKeyFile"
   | "tlsCa"
   | "version";
-type BoolFlag = "json" | "help" | "stale" | "admin" | "watch";
+type BoolFlag = "json" | "help" | "stale" | "admin" | "watch" | "all" | "recursive" | "force";
 /** The flags a command may refuse: --cluster, --json and --help apply everywhere. */
-type CommandFlag = ValueFlag | "stale" | "admin" | "watch";
+type CommandFlag = ValueFlag | Exclude<BoolFlag, "json" | "help">;
 
 const VALUE_FLAGS: Readonly<Record<string, ValueFlag>> = {
   "--cluster": "cluster",
@@ -154,6 +167,11 @@ const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
   "--stale": "stale",
   "--admin": "admin",
   "--watch": "watch",
+  "--all": "all",
+  "-r": "recursive",
+  "--recursive": "recursive",
+  "--force": "force",
+  "-f": "force",
 };
 
 const SEED_ACTIONS = new Set(["c", "a", "r", "d"]);
@@ -166,6 +184,8 @@ const VERBS = new Set([
   "rebalance",
   "admin",
   "key",
+  "whoami",
+  "logout",
   "shell",
   "help",
 ]);
@@ -230,6 +250,18 @@ export function parseClusterList(
 }
 
 export function parseArgs(argv: readonly string[]): ParseResult {
+  // `--version` alone is the program's; after a command it takes a file's version number.
+  if (argv.length > 0 && argv.every((arg) => arg === "--version" || arg === "--json")) {
+    if (argv.filter((arg) => arg === "--version").length === 1) {
+      const options = {
+        json: argv.includes("--json"),
+        cluster: null,
+        clusterKeyFile: null,
+        tlsCa: null,
+      };
+      return { ok: true, value: { command: { kind: "version" }, options } };
+    }
+  }
   try {
     const tokens = tokenize(argv);
     const command = parseCommand(tokens);
@@ -255,7 +287,7 @@ function parseCommand(tokens: Tokens): Command {
   const wantsHelp = tokens.flags.has("help");
   if (first === undefined) {
     if (wantsHelp) return { kind: "help", topic: "main" };
-    refuseStale(tokens, "shell");
+    allowOnly(tokens, [], "shell");
     return { kind: "shell" };
   }
   if (VERBS.has(first)) {
@@ -267,7 +299,8 @@ function parseCommand(tokens: Tokens): Command {
     if (wantsHelp) return { kind: "help", topic: "main" };
     throw new UsageProblem(
       `unknown command '${first}' ` +
-        "(use put, get, ls, rm, status, rebalance, admin, key, shell, or <uid> c|a|r|d)",
+        "(use put, get, ls, rm, status, whoami, logout, rebalance, admin, key, shell, " +
+        "or <uid> c|a|r|d)",
     );
   }
   if (!SEED_ACTIONS.has(second)) {
@@ -297,10 +330,10 @@ function parseSeed(
       expectCount(rest, 0, 0, "c takes no arguments", topic);
       return { kind: "connect", uid, secretFile: tokens.values.secretFile ?? null };
     case "a":
-      allowOnly(tokens, ["as"], topic);
+      allowOnly(tokens, ["as", "recursive"], topic);
       return uploadCommand(uid, rest, tokens, topic);
     case "r":
-      allowOnly(tokens, ["output", "version"], topic);
+      allowOnly(tokens, ["output", "version", "force"], topic);
       expectCount(rest, 1, 1, "r takes exactly one file name", topic);
       return {
         kind: "read",
@@ -308,11 +341,12 @@ function parseSeed(
         name: rest[0] ?? "",
         target: readTarget(tokens.values.output, null),
         version: versionOf(tokens.values.version, topic),
+        force: tokens.flags.has("force"),
       };
     case "d":
       allowOnly(tokens, ["from", "stale"], topic);
       expectCount(rest, 0, 0, "d takes no arguments (did you mean --from storage?)", topic);
-      return seedList(uid, tokens, topic);
+      return listCommand(uid, tokens, topic);
     default:
       throw new UsageProblem(`unknown action '${action}'`, topic);
   }
@@ -327,22 +361,23 @@ function parseVerb(
   const uid = tokens.values.user ?? null;
   switch (verb) {
     case "put":
-      allowOnly(tokens, ["as", "user"], topic);
+      allowOnly(tokens, ["as", "user", "recursive"], topic);
       return uploadCommand(uid, rest, tokens, topic);
     case "get":
-      allowOnly(tokens, ["output", "user", "version"], topic);
+      allowOnly(tokens, ["output", "user", "version", "force"], topic);
       expectCount(rest, 1, 1, "get takes exactly one file name", topic);
       return {
         kind: "read",
         uid,
         name: rest[0] ?? "",
-        target: readTarget(tokens.values.output, rest[0] ?? ""),
+        target: readTarget(tokens.values.output, lastPart(rest[0] ?? "")),
         version: versionOf(tokens.values.version, topic),
+        force: tokens.flags.has("force"),
       };
     case "ls":
-      allowOnly(tokens, ["from", "user"], topic);
+      allowOnly(tokens, ["from", "user", "stale"], topic);
       expectCount(rest, 0, 0, "ls takes no arguments", topic);
-      return { kind: "list", uid, from: listSource(tokens.values.from, topic), stale: false };
+      return listCommand(uid, tokens, topic);
     case "rm":
       allowOnly(tokens, ["user"], topic);
       expectCount(rest, 1, 1, "rm takes exactly one file name", topic);
@@ -360,6 +395,17 @@ function parseVerb(
     case "key":
       allowOnly(tokens, ["user"], topic);
       return keyCommand(uid, rest, false, topic);
+    case "whoami":
+      allowOnly(tokens, [], topic);
+      expectCount(rest, 0, 0, "whoami takes no arguments", topic);
+      return { kind: "whoami" };
+    case "logout": {
+      allowOnly(tokens, ["all"], topic);
+      expectCount(rest, 0, 1, "logout takes at most one uid", topic);
+      const all = tokens.flags.has("all");
+      if (all && rest.length > 0) throw new UsageProblem("logout --all takes no uid", topic);
+      return { kind: "logout", uid: rest[0] ?? null, all };
+    }
     case "shell":
       allowOnly(tokens, [], topic);
       expectCount(rest, 0, 0, "shell takes no arguments", topic);
@@ -526,9 +572,21 @@ function uploadCommand(
 ): Command {
   expectCount(files, 1, Number.POSITIVE_INFINITY, "name at least one local file to upload", topic);
   const as = tokens.values.as ?? null;
+  const recursive = tokens.flags.has("recursive");
   if (as !== null && files.length !== 1)
     throw new UsageProblem("--as names one file; upload one file at a time with it", topic);
-  return { kind: "upload", uid, files, as };
+  if (files.includes("-")) {
+    if (files.length !== 1 || recursive)
+      throw new UsageProblem("- (standard input) is uploaded alone, without -r", topic);
+    if (as === null)
+      throw new UsageProblem("standard input has no name: give one with --as NAME", topic);
+  }
+  return { kind: "upload", uid, files, as, recursive };
+}
+
+/** A remote name's last part: `get photos/a.jpg` saves ./a.jpg, as `cp` would. */
+function lastPart(name: string): string {
+  return name.slice(name.lastIndexOf("/") + 1);
 }
 
 /** `get name` saves to ./name; `-o -` (and the seed's `r`) writes to stdout. */
@@ -538,7 +596,7 @@ function readTarget(output: string | undefined, defaultPath: string | null): Rea
   return { kind: "file", path };
 }
 
-function seedList(uid: string, tokens: Tokens, topic: HelpTopic): Command {
+function listCommand(uid: string | null, tokens: Tokens, topic: HelpTopic): Command {
   const from = listSource(tokens.values.from, topic);
   const stale = tokens.flags.has("stale");
   if (stale && from === "storage") {
@@ -605,12 +663,21 @@ function allowOnly(tokens: Tokens, allowed: readonly CommandFlag[], topic: HelpT
   if (!allowed.includes("watch") && tokens.flags.has("watch")) {
     throw new UsageProblem("--watch applies only to `ftfs status`", topic);
   }
+  if (!allowed.includes("all") && tokens.flags.has("all")) {
+    throw new UsageProblem("--all applies only to `ftfs logout`", topic);
+  }
+  if (!allowed.includes("recursive") && tokens.flags.has("recursive")) {
+    throw new UsageProblem("-r applies only to uploads (put, a)", topic);
+  }
+  if (!allowed.includes("force") && tokens.flags.has("force")) {
+    throw new UsageProblem("--force applies only to downloads (get, r -o)", topic);
+  }
 }
 
 /** Only the directory listing has a weaker read to offer; elsewhere the flag would be a lie. */
 function refuseStale(tokens: Tokens, topic: HelpTopic): void {
   if (tokens.flags.has("stale"))
-    throw new UsageProblem("--stale applies only to `<uid> d` (list files)", topic);
+    throw new UsageProblem("--stale applies only to listings (`ls`, `<uid> d`)", topic);
 }
 
 function expectCount(
@@ -659,4 +726,52 @@ export function splitLine(
   if (quote !== null) return { ok: false, message: `unterminated ${quote} quote` };
   if (inWord) words.push(word);
   return { ok: true, value: words };
+}
+
+/** The command in the words a user would type after `ftfs` (friendly forms), for messages. */
+export function commandLabel(command: Command): string {
+  switch (command.kind) {
+    case "connect":
+      return `${command.uid} c`;
+    case "upload":
+      return "put";
+    case "read":
+      return "get";
+    case "list":
+      return "ls";
+    case "remove":
+      return "rm";
+    case "status":
+      return "status";
+    case "rebalance":
+      return "rebalance";
+    case "userAdd":
+      return "admin user add";
+    case "userRemove":
+      return "admin user rm";
+    case "userList":
+      return "admin user ls";
+    case "directoryList":
+      return "admin directory ls";
+    case "directoryChange":
+      return `admin directory ${command.change}`;
+    case "keyCreate":
+      return command.asAdmin ? "admin key create" : "key create";
+    case "keyList":
+      return command.asAdmin ? "admin key ls" : "key ls";
+    case "keyRemove":
+      return command.asAdmin ? "admin key rm" : "key rm";
+    case "whoami":
+      return "whoami";
+    case "version":
+      return "--version";
+    case "logout":
+      return "logout";
+    case "shell":
+      return "shell";
+    case "help":
+      return "help";
+    default:
+      return assertNever(command);
+  }
 }

@@ -1,6 +1,8 @@
 /** People-facing formatting: short hashes, aligned tables, safe text. */
-import { expect, test } from "bun:test";
-import { formatFileTable, formatStatus, formatTable, formatUploaded, shortHash } from "./format.ts";
+import { describe, expect, test } from "bun:test";
+import type { MemberView } from "@ftfs/protocol/core";
+import { formatFileTable, formatTable, formatUploaded, shortHash } from "./format.ts";
+import { formatStatus } from "./status-table.ts";
 
 const SHA = "abcd1234".padEnd(64, "0");
 
@@ -65,9 +67,11 @@ test("status lists every member, directories first, and names directories that d
   });
   const lines = text.split("\n");
   expect(lines[2]).toMatch(
-    /^node\s+role\s+group\s+address\s+state\s+incarnation\s+primary\/backup\s+epoch$/,
+    /^node\s+role\s+group\s+address\s+state\s+incarnation\s+primary\/backup\s+epoch\s+used\s+free$/,
   );
-  expect(lines[3]).toMatch(/^d1\s+directory\s+-\s+127\.0\.0\.1:2\s+alive\s+\d+\s+primary\s+1$/);
+  expect(lines[3]).toMatch(
+    /^d1\s+directory\s+-\s+127\.0\.0\.1:2\s+alive\s+\d+\s+primary\s+1\s+-\s+-$/,
+  );
   expect(lines[4]).toMatch(/^s1a\s+storage\s+s1\s/);
   // A storage node with no group is a spare waiting for an assignment.
   expect(lines[5]).toMatch(/^x1\s+storage\s+spare\s/);
@@ -91,4 +95,91 @@ test("status names a group whose every in-sync disk was replaced as data lost, n
   });
   expect(text).toMatch(/^s1\s+4\s+\(none: data lost, every in-sync disk was replaced\)\s+s1a/m);
   expect(text).toMatch(/^s2\s+4\s+\(none\)\s+s2a/m);
+});
+
+describe("an honest status", () => {
+  const GIB = 1024 ** 3;
+  const member = (
+    node: string,
+    fields: Partial<MemberView> & Pick<MemberView, "role">,
+  ): MemberView => ({
+    node,
+    group: null,
+    address: `127.0.0.1:${7100 + node.length}`,
+    state: "alive",
+    incarnation: 1,
+    primary: false,
+    epoch: 1,
+    usedBytes: 0,
+    capacityBytes: 0,
+    ...fields,
+  });
+  const status = {
+    node: "d1",
+    members: [
+      member("d1", { role: "directory", primary: true, epoch: 3 }),
+      // Killed while primary at term 2: gossip still carries its last claim.
+      member("d3", { role: "directory", primary: true, epoch: 2, state: "dead" }),
+      member("d2", { role: "directory", primary: true, epoch: 2 }), // stale, alive
+      member("s1a", {
+        role: "storage",
+        group: "s1",
+        primary: true,
+        usedBytes: 4 * GIB,
+        capacityBytes: 10 * GIB,
+      }),
+      member("s1b", { role: "storage", group: "s1", usedBytes: 4 * GIB, capacityBytes: 8 * GIB }),
+      member("s1c", { role: "storage", group: "s1", usedBytes: 1 * GIB, capacityBytes: 10 * GIB }),
+    ],
+    groups: [
+      {
+        group: "s1",
+        epoch: 7,
+        primary: "127.0.0.1:7103",
+        primaryNode: "s1a",
+        replicas: [
+          { node: "s1a", address: "127.0.0.1:7103" },
+          { node: "s1b", address: "127.0.0.1:7103" },
+        ],
+        learners: [{ node: "s1c", address: "127.0.0.1:7103" }],
+        replicationFactor: 3,
+      },
+    ],
+    unreachable: [],
+  };
+
+  test("a dead node is never primary; of live claims the highest term leads; storage roles are the group's", () => {
+    const row = (node: string) =>
+      formatStatus(status)
+        .split("\n")
+        .find((line) => line.startsWith(`${node} `));
+    expect(row("d1")).toMatch(/\sprimary\s/);
+    expect(row("d3")).toMatch(/\sdead\s+\d+\s+-\s/);
+    expect(row("d2")).toMatch(/\sbackup\s/);
+    expect(row("s1a")).toMatch(/\sprimary\s+1\s+4\.0 GiB\s+6\.0 GiB$/);
+    expect(row("s1b")).toMatch(/\sbackup\s+1\s+4\.0 GiB\s+4\.0 GiB$/);
+    expect(row("s1c")).toMatch(/\slearner\s/);
+  });
+
+  test("the verdict and the group say how far a catch-up is, and with a rate how long it has left", () => {
+    const catchUps = [
+      {
+        group: "s1",
+        node: "s1c",
+        heldBytes: GIB,
+        targetBytes: 4 * GIB,
+        bytesPerS: GIB / 4,
+        etaS: 12,
+      },
+    ];
+    const text = formatStatus(status, catchUps);
+    expect(text.split("\n")[0]).toBe(
+      "degraded: s1 has 2 of 3 in-sync replicas; s1 is catching up s1c (25%, about 12 s left); " +
+        "d3 is dead (answered by d1)",
+    );
+    // The group can take what its fullest in-sync replica has free.
+    expect(text).toMatch(
+      /^s1\s+7\s+s1a 127\.0\.0\.1:7103\s+s1a,s1b\s+s1c 25% ETA 12 s\s+4\.0 GiB\s+4\.0 GiB$/m,
+    );
+  });
 });

@@ -4,23 +4,23 @@
  * so listings test without a time zone.
  */
 
-import type {
-  AccessKeySummary,
-  FileEntry,
-  GroupView,
-  MemberView,
-  UserSummary,
-} from "@ftfs/protocol/core";
-import { assertNever, formatBytes, type ResponseBody } from "@ftfs/protocol/core";
+import type { AccessKeySummary, FileEntry, UserSummary } from "@ftfs/protocol/core";
+import { formatBytes, uploadDeadlineMs, type ResponseBody } from "@ftfs/protocol/core";
+import { displayWidth, fitWidth, padWidth } from "./text-width.ts";
 
 type DirectoryMembersView = ResponseBody<"directoryMembers">;
-import { healthVerdict, type ClusterStatus } from "@ftfs/client/core";
 import type { StoredFile } from "@ftfs/client/core";
 
 /** Hex digits of a hash shown to people: enough to tell files apart, short enough to read. */
 export const SHORT_HASH_HEX_DIGITS = 8;
 /** Space between table columns. */
 const COLUMN_GAP = "  ";
+/**
+ * A listing's name column is at most this wide: with size (at most 10), version (7) and time
+ * (19) and the gaps, a row fits an 80-column terminal. Longer names end in an ellipsis;
+ * --json has them whole.
+ */
+export const NAME_COLUMNS_MAX = 38;
 // Control characters would let a name rewrite the terminal; names are validated, but a table
 // must not trust that its input was.
 // biome-ignore lint: the control range is the point of this pattern.
@@ -35,11 +35,56 @@ export interface UploadedFile {
   readonly version: number;
   readonly bytes: number;
   readonly sha256: string;
+  /** Bytes an interrupted earlier run had stored and this one did not send again. */
+  readonly resumedBytes?: number;
 }
 
-/** `uploaded notes.txt  v2  12.3 KiB  sha256:abcd1234…` */
+/**
+ * `uploaded notes.txt  v2  12.3 KiB  sha256:abcd1234…`, and for a resumed upload
+ * `  (resumed: 48.0 MiB were already stored)`.
+ */
 export function formatUploaded(file: UploadedFile): string {
-  return `uploaded ${fileSummary(file)}`;
+  const resumed = file.resumedBytes ?? 0;
+  const note =
+    resumed > 0 ? `${COLUMN_GAP}(resumed: ${formatBytes(resumed)} were already stored)` : "";
+  return `uploaded ${fileSummary(file)}${note}`;
+}
+
+/** What an interrupted upload left: its stored bytes, and its id (which carries its deadline). */
+export interface KeptUpload {
+  readonly bytes: number;
+  readonly uploadId: string;
+}
+
+/**
+ * How to go on after an upload stopped partway: what is kept, until when, and that the same
+ * command resumes it. `formatTime` shows the deadline (local time in the CLI).
+ */
+export function resumeHint(
+  kept: KeptUpload,
+  totalBytes: number,
+  formatTime: (timeMs: number) => string,
+): string {
+  const deadlineMs = uploadDeadlineMs(kept.uploadId);
+  const until = deadlineMs === null ? "" : ` and kept until ${formatTime(deadlineMs)}`;
+  return (
+    `${formatBytes(kept.bytes)} of ${formatBytes(totalBytes)} are stored${until}; ` +
+    "run the same command again to resume"
+  );
+}
+
+/** The line for Ctrl-C during an upload of `file`. */
+export function formatInterrupted(
+  file: string,
+  kept: KeptUpload | null,
+  totalBytes: number | null,
+  formatTime: (timeMs: number) => string,
+): string {
+  const shown = displayText(file);
+  if (kept === null || kept.bytes === 0 || totalBytes === null) {
+    return `stopped uploading ${shown}; nothing of it was stored yet`;
+  }
+  return `stopped uploading ${shown}: ${resumeHint(kept, totalBytes, formatTime)}`;
 }
 
 /** `saved notes.txt  v2  12.3 KiB  sha256:abcd1234…  to ./notes.txt` */
@@ -57,6 +102,14 @@ export function fileSummary(file: UploadedFile): string {
   ].join(COLUMN_GAP);
 }
 
+/**
+ * `  (as bob)` when a friendly command's user came from the session rather than the command
+ * line: whose files were touched is never left for the user to guess.
+ */
+export function actingNote(given: string | null, uid: string): string {
+  return given === null ? `  (as ${uid})` : "";
+}
+
 export function displayText(text: string): string {
   return text.replace(CONTROL_CHARACTERS, "?");
 }
@@ -66,16 +119,26 @@ export type Align = "left" | "right";
 export interface Column {
   readonly title: string;
   readonly align: Align;
+  /** Cells wider than this many terminal columns are cut with an ellipsis (--json has them whole). */
+  readonly widthMax?: number;
 }
 
-/** Columns padded to their widest cell; the last column is not padded (no trailing spaces). */
+/**
+ * Columns padded to their widest cell, measured in terminal columns (wide characters and
+ * emoji take two); the last column is not padded (no trailing spaces).
+ */
 export function formatTable(
   columns: readonly Column[],
   rows: readonly (readonly string[])[],
 ): string {
-  const cells = rows.map((row) => columns.map((_, index) => displayText(row[index] ?? "")));
+  const cells = rows.map((row) =>
+    columns.map((column, index) => {
+      const text = displayText(row[index] ?? "");
+      return column.widthMax === undefined ? text : fitWidth(text, column.widthMax);
+    }),
+  );
   const widths = columns.map((column, index) =>
-    Math.max(column.title.length, ...cells.map((row) => (row[index] ?? "").length)),
+    Math.max(displayWidth(column.title), ...cells.map((row) => displayWidth(row[index] ?? ""))),
   );
   const render = (row: readonly string[]): string =>
     row
@@ -83,8 +146,8 @@ export function formatTable(
         const column = columns[index];
         const width = widths[index] ?? 0;
         if (column === undefined) return cell;
-        if (column.align === "right") return cell.padStart(width);
-        return index === row.length - 1 ? cell : cell.padEnd(width);
+        if (column.align === "left" && index === row.length - 1) return cell;
+        return padWidth(cell, width, column.align);
       })
       .join(COLUMN_GAP);
   return [render(columns.map((column) => column.title)), ...cells.map(render)].join("\n");
@@ -97,7 +160,7 @@ export function formatFileTable(
 ): string {
   if (files.length === 0) return "no files";
   const columns: Column[] = [
-    { title: "name", align: "left" },
+    { title: "name", align: "left", widthMax: NAME_COLUMNS_MAX },
     { title: "size", align: "right" },
     { title: "version", align: "right" },
     { title: "time", align: "left" },
@@ -117,7 +180,7 @@ export function formatFileTable(
 export function formatStoredTable(files: readonly StoredFile[]): string {
   if (files.length === 0) return "no files on the storage nodes";
   const columns: Column[] = [
-    { title: "name", align: "left" },
+    { title: "name", align: "left", widthMax: NAME_COLUMNS_MAX },
     { title: "size", align: "right" },
     { title: "version", align: "right" },
     { title: "chunks", align: "right" },
@@ -128,98 +191,26 @@ export function formatStoredTable(files: readonly StoredFile[]): string {
     formatBytes(file.bytes),
     file.version === null ? "uncommitted" : `v${file.version}`,
     String(file.chunks),
-    file.groups.join(","),
+    file.groups.join(",") || "-",
   ]);
   return formatTable(columns, rows);
 }
 
-export function formatStatus(status: ClusterStatus): string {
-  const memberColumns: Column[] = [
-    { title: "node", align: "left" },
-    { title: "role", align: "left" },
-    { title: "group", align: "left" },
-    { title: "address", align: "left" },
-    { title: "state", align: "left" },
-    { title: "incarnation", align: "right" },
-    { title: "primary/backup", align: "left" },
-    { title: "epoch", align: "right" },
-  ];
-  const members = [...status.members].sort((a, b) => compareMembers(a, b));
-  const memberRows = members.map((member) => [
-    member.node,
-    member.role,
-    memberGroup(member),
-    member.address,
-    member.state,
-    String(member.incarnation),
-    member.primary ? "primary" : "backup",
-    String(member.epoch),
-  ]);
-  const groupColumns: Column[] = [
-    { title: "group", align: "left" },
-    { title: "epoch", align: "right" },
-    { title: "primary", align: "left" },
-    { title: "in-sync replicas", align: "left" },
-    { title: "catching up", align: "left" },
-  ];
-  const groupRows = [...status.groups]
-    .sort((a, b) => compareText(a.group, b.group))
-    .map((group) => [
-      group.group,
-      String(group.epoch),
-      primaryLabel(group),
-      group.replicas.map((replica) => replica.node).join(",") || "-",
-      (group.learners ?? []).map((learner) => learner.node).join(",") || "-",
-    ]);
-  const unreachable =
-    status.unreachable.length === 0 ? [] : ["", `no answer from ${status.unreachable.join(", ")}`];
-  const verdict = healthVerdict(status);
-  const why = verdict.reasons.length === 0 ? "" : `: ${verdict.reasons.join("; ")}`;
-  return [
-    `${verdict.level}${why} (answered by ${status.node})`,
-    "",
-    formatTable(memberColumns, memberRows),
-    ...unreachable,
-    "",
-    groupRows.length === 0 ? "no storage groups" : formatTable(groupColumns, groupRows),
-  ].join("\n");
-}
-
-/** A storage node with no group is a spare the directory has not assigned yet. */
-function memberGroup(member: MemberView): string {
-  if (member.group !== null) return member.group;
-  return member.role === "storage" ? "spare" : "-";
-}
-
-function primaryLabel(group: GroupView): string {
-  // Every in-sync node came back on an empty disk: say so, not just "no primary".
-  if (group.dataLost === true) return "(none: data lost, every in-sync disk was replaced)";
-  if (group.primary === null) return "(none)";
-  return group.primaryNode === null ? group.primary : `${group.primaryNode} ${group.primary}`;
-}
-
-function compareMembers(a: MemberView, b: MemberView): number {
-  const rank = (member: MemberView): number => {
-    switch (member.role) {
-      case "directory":
-        return 0;
-      case "storage":
-        return member.group === null ? 2 : 1; // spares after the groups
-      default:
-        return assertNever(member.role);
-    }
-  };
-  return (
-    rank(a) - rank(b) || compareText(a.group ?? "", b.group ?? "") || compareText(a.node, b.node)
-  );
-}
-
-function compareText(a: string, b: string): number {
+export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** `ftfs admin user ls`: each user's role, whether it can log in, quotas and usage. */
-export function formatUserTable(users: readonly UserSummary[]): string {
+/**
+ * `ftfs admin user ls`: each user's role, whether it can log in, quotas and usage. A quota
+ * is a number: a user's own, or the directory's default (said so with a `*` and a note).
+ */
+export function formatUserTable(
+  users: readonly UserSummary[],
+  defaults: {
+    readonly quotaBytesDefault: number | null;
+    readonly quotaFilesDefault: number | null;
+  },
+): string {
   if (users.length === 0) return "no users";
   const columns: Column[] = [
     { title: "uid", align: "left" },
@@ -230,18 +221,30 @@ export function formatUserTable(users: readonly UserSummary[]): string {
     { title: "files", align: "right" },
     { title: "file quota", align: "right" },
   ];
-  return formatTable(
+  const table = formatTable(
     columns,
     users.map((user) => [
       user.uid,
       user.admin ? "admin" : "user",
       user.credentials ? "yes" : "no",
       formatBytes(user.usedBytes),
-      user.quotaBytes === null ? "default" : formatBytes(user.quotaBytes),
+      quotaCell(user.quotaBytes, defaults.quotaBytesDefault, formatBytes),
       String(user.usedFiles),
-      user.quotaFiles === null ? "default" : String(user.quotaFiles),
+      quotaCell(user.quotaFiles, defaults.quotaFilesDefault, String),
     ]),
   );
+  const defaulted = users.some((user) => user.quotaBytes === null || user.quotaFiles === null);
+  return defaulted ? `${table}\n* the directory's default` : table;
+}
+
+/** A user's own quota, or the default marked `*` ("default" only if the directory is silent). */
+function quotaCell(
+  own: number | null,
+  fallback: number | null,
+  show: (n: number) => string,
+): string {
+  if (own !== null) return show(own);
+  return fallback === null ? "default" : `${show(fallback)}*`;
 }
 
 /** `ftfs admin directory ls`: each member, its role, and how far behind the primary it is. */

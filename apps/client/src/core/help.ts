@@ -11,8 +11,10 @@ common flags:
                            $FTFS_CLUSTER_KEY, else the session's admin user)
   --tls-ca PATH            connect with TLS, trusting this CA (else $FTFS_TLS_CA;
                            a cluster whose nodes run --tls-cert)
-  --json                   machine-readable output (one JSON document)
-  --help, -h               this help`;
+  --json                   machine-readable output (one JSON document); errors too,
+                           as {"error": {"code", "message"}} on stderr
+  --help, -h               this help
+  --version                this program's version (ftfs --version)`;
 
 const MAIN = `usage: ftfs <uid> c|a|r|d …        the seed's commands
        ftfs put|get|ls|rm|status …    friendly forms (user from the session or --user)
@@ -28,9 +30,12 @@ seed commands:
                                 with no primary elected (may miss the newest writes)
 
 friendly forms:
-  ftfs put <file>… [--as name]  upload
-  ftfs get <name> [-o file|-]   download to ./<name>, to a file, or to stdout (-o -)
-  ftfs ls [--from storage]      list
+  ftfs put <file>… [--as name]  upload (an interrupted upload resumes when run again)
+  ftfs put - --as <name>        upload standard input
+  ftfs put -r <folder>…         upload every file under each folder as folder/sub/file
+  ftfs get <name> [-o file|-]   download to ./<name>, to a file, or to stdout (-o -);
+                                an existing local file is kept unless --force
+  ftfs ls [--from storage]      list (--stale: from any directory node, as d --stale)
   ftfs rm <name>                delete a file (every version)
   ftfs status [--watch]         the health verdict, every member (role, group, address,
                                 state, primary/backup, epoch) and every storage group;
@@ -40,6 +45,8 @@ friendly forms:
   ftfs admin user add|rm|ls     users of a secure cluster (add prints a secret once)
   ftfs admin directory ls|add|remove  the directory group's members, one change at a time
   ftfs key create|ls|rm         your S3 access keys (create prints the secret once)
+  ftfs whoami                   who commands act as, on which cluster; other logins here
+  ftfs logout [uid] [--all]     forget a login here (default: the current user's)
   --user <uid>                  act as <uid> instead of the session's user
 ${COMMON}
 
@@ -58,9 +65,12 @@ leaves this machine (SCRAM). The session (a token and its key, valid 12 hours,
 never the secret) is kept with mode 0600 beside the user and cluster. On an
 insecure cluster (no cluster key) the user is created on first connect.`,
   a: `usage: ftfs <uid> a <file>… [--as name]
+       ftfs <uid> a - --as <name>
+       ftfs <uid> a -r <folder>… [--as name]
 
 Upload each local file under its base name; an existing name gets a new version.
-Prints one line per file: name, version, size, sha256.`,
+Prints one line per file: name, version, size, sha256. As \`put\` (see its help):
+interrupted uploads resume, \`-\` reads standard input, \`-r\` uploads folders.`,
   r: `usage: ftfs <uid> r <name> [--version N]
 
 Write the newest version of <name> to stdout, byte for byte (verified by sha256).
@@ -76,15 +86,35 @@ of every storage group what it holds instead.
 backup, as of that node's applied state: it works while no primary is elected,
 but may miss the newest writes. The output is the same as without it.`,
   put: `usage: ftfs put <file>… [--as name] [--user uid]
+       ftfs put - --as <name>
+       ftfs put -r <folder>… [--as name]
 
-Upload local files (stored under their base names, or --as for one file).`,
-  get: `usage: ftfs get <name> [-o file|-] [--version N] [--user uid]
+Upload local files (stored under their base names, or --as for one file).
 
-Download <name> to ./<name>, to -o file, or to stdout with -o -. The file appears
-whole or not at all. --version N downloads an older version still kept.`,
+An upload stopped partway (Ctrl-C, a kill, a network gone) resumes when the same
+command runs again on the unchanged file: chunks the cluster confirms it holds
+for that upload are not sent again. What was kept is said when it stops; it is
+kept until the upload's deadline (a day by default).
+
+-      read standard input to its end (any length; memory stays bounded) and
+       store it as --as <name>. A stream cannot be resumed.
+-r     upload every file under each folder, named <folder>/<sub>/<file> (or
+       --as <name>/…): keys that \`ls\` lists and S3 clients see as folders.
+       Each part must be a valid file name; links to folders, sockets and
+       devices cannot be stored, and any such entry refuses the whole run
+       before anything is sent. One progress bar for the whole run.`,
+  get: `usage: ftfs get <name> [-o file|-] [--version N] [--force] [--user uid]
+
+Download <name> to ./<name> (for a/b/c, ./c), to -o file (a folder: into it),
+or to stdout with -o -. The file appears whole or not at all. A local file that
+is already there is kept, and the download refused, unless --force.
+--version N downloads an older version still kept.`,
   ls: `usage: ftfs ls [--from directory|storage] [--user uid]
+       ftfs ls --stale [--user uid]
 
-List files: name, size, version, time.`,
+List files: name, size, version, time. --from storage and --stale as for
+\`ftfs <uid> d\` (see its help). Names too wide for the table are cut with an
+ellipsis; --json has them whole.`,
   rm: `usage: ftfs rm <name> [--user uid]
 
 Delete <name> (all its versions).`,
@@ -146,6 +176,18 @@ S3 access keys of the acting user (the session's, or --user): what S3 clients
 sign their requests with. \`create\` prints the key id and its secret; the secret
 is shown only this once (the cluster keeps it sealed under the cluster key). A
 user holds at most 8 keys; \`rm\` ends a key at once. Needs a secure cluster.`,
+  whoami: `usage: ftfs whoami
+
+Who friendly commands (put, get, ls, rm, key) act as, until when the login holds,
+and on which cluster; every other user logged in here; where the session is kept.
+Nothing is asked of the cluster. Exit status 1 when nobody is logged in.`,
+  logout: `usage: ftfs logout [uid]
+       ftfs logout --all
+
+Forget a user's login on this machine (default: the user commands act as): its
+token and session key are deleted from the session file. Other users' logins stay;
+if the current user logs out, commands have no user until the next \`c\` or --user.
+--all forgets the whole session, its cluster address included.`,
   shell: `usage: ftfs [shell]
 
 An interactive prompt over one connection. Each line is a command without the
@@ -169,6 +211,8 @@ export function helpText(topic: HelpTopic): string {
     case "rebalance":
     case "admin":
     case "key":
+    case "whoami":
+    case "logout":
     case "shell":
       return `${TOPICS[topic]}\n${COMMON}`;
     default:

@@ -6,13 +6,14 @@
  */
 
 import { readFileSync } from "node:fs";
-import { DEV_DIRECTORY_ADDRESSES, FtfsError } from "@ftfs/protocol/core";
+import { assertNever, DEV_DIRECTORY_ADDRESSES, FtfsError } from "@ftfs/protocol/core";
 import { Keyring, UsageError, type ClientCredentials, type ClientTls } from "@ftfs/protocol/io";
 import { parseClusterList, type GlobalOptions } from "../core/args.ts";
 import { CLI_GC_INTERVAL_BYTES } from "@ftfs/client";
 import { FtfsClient } from "@ftfs/client";
 import type { RetryObserver } from "@ftfs/client";
-import { loadSession, type Env, type Session } from "./session.ts";
+import type { ActingAs, ClusterSource, FailureContext } from "../core/explain.ts";
+import { loadSession, sessionPath, type Env, type Session } from "./session.ts";
 
 /** The process's terminals and environment, behind an interface so tests can capture them. */
 export interface CliIo {
@@ -25,6 +26,8 @@ export interface CliIo {
   err(text: string): void;
   /** Ask for a secret on the terminal without echoing it; absent where there is none. */
   readonly readSecret?: (prompt: string) => Promise<string>;
+  /** Standard input as bytes (`put -`); absent where there is none. */
+  readonly stdin?: () => AsyncIterable<Uint8Array>;
 }
 
 /**
@@ -50,6 +53,10 @@ export class OutputClosedError extends Error {
 export class CliState {
   readonly io: CliIo;
   session: Session | null;
+  /** The command being run, in the user's words (for error lines); set by the runner. */
+  command = "";
+  /** Who the last client was made for and where its cluster came from: errors explain it. */
+  failureContext: FailureContext | null = null;
   private readonly clients = new Map<string, FtfsClient>();
 
   private constructor(io: CliIo, session: Session | null) {
@@ -62,24 +69,58 @@ export class CliState {
   }
 
   /** The directory addresses to use, most specific source first. */
-  clusterFor(options: GlobalOptions): string[] {
-    if (options.cluster !== null) return [...options.cluster];
+  clusterFor(options: GlobalOptions, actor?: Actor): string[] {
+    return this.cluster(options, actor).addresses;
+  }
+
+  /**
+   * The addresses and where they came from: --cluster, FTFS_CLUSTER, else the cluster the
+   * acting user logged in to, else the session's, else the local dev cluster. A user's login
+   * is good only on its own cluster, so acting as that user goes there unless told otherwise.
+   */
+  cluster(options: GlobalOptions, actor?: Actor): { addresses: string[]; source: ClusterSource } {
+    if (options.cluster !== null)
+      return { addresses: [...options.cluster], source: { kind: "flag" } };
     const fromEnv = this.io.env.FTFS_CLUSTER;
     if (fromEnv !== undefined && fromEnv.trim() !== "") {
       const parsed = parseClusterList(fromEnv);
       if (!parsed.ok) throw new UsageError(`FTFS_CLUSTER: ${parsed.message}`);
-      return parsed.value;
+      return { addresses: parsed.value, source: { kind: "env" } };
     }
-    if (this.session !== null) {
-      // The last primary first: it most likely still is, which saves a redirect.
-      const primary = this.session.primary === null ? [] : [this.session.primary];
-      return [...new Set([...primary, ...this.session.cluster])];
+    const session = this.session;
+    if (session === null) {
+      return { addresses: [...DEV_DIRECTORY_ADDRESSES], source: { kind: "default" } };
     }
-    return [...DEV_DIRECTORY_ADDRESSES];
+    const file = sessionPath(this.io.env);
+    const uid = actor?.kind === "user" ? actor.uid : session.uid;
+    const login = uid === null ? undefined : session.logins?.[uid];
+    if (
+      uid !== null &&
+      login?.cluster !== undefined &&
+      !sameAddresses(login.cluster, session.cluster)
+    ) {
+      return { addresses: [...login.cluster], source: { kind: "session", uid, file } };
+    }
+    // The last primary first: it most likely still is, which saves a redirect.
+    const primary = session.primary === null ? [] : [session.primary];
+    const addresses = [...new Set([...primary, ...session.cluster])];
+    const madeBy = session.uid ?? Object.keys(session.logins ?? {})[0] ?? "?";
+    return { addresses, source: { kind: "session", uid: madeBy, file } };
+  }
+
+  /** How the user runs the CLI, so the commands it suggests work as typed. */
+  get invokedAs(): string {
+    return invokedAs(this.io.env);
   }
 
   client(options: GlobalOptions, actor: Actor): FtfsClient {
-    const addresses = this.clusterFor(options);
+    const { addresses, source } = this.cluster(options, actor);
+    this.failureContext = {
+      command: this.command,
+      acting: this.actingAs(options, actor),
+      source,
+      invokedAs: this.invokedAs,
+    };
     const { credentials, identity } = this.credentialsFor(options, actor);
     const key = `${addresses.join(",")}|${identity}`;
     let client = this.clients.get(key);
@@ -112,10 +153,10 @@ export class CliState {
     }
     const uid =
       actor.kind === "user" ? actor.uid : actor.kind === "admin" ? this.session?.uid : undefined;
-    const login = uid === undefined ? undefined : this.session?.logins?.[uid];
+    const login = uid === undefined || uid === null ? undefined : this.session?.logins?.[uid];
     if (login === undefined) return { credentials: { kind: "anonymous" }, identity: "anonymous" };
     if (Date.now() >= login.expiresAtMs) {
-      throw new FtfsError("SESSION_EXPIRED", `session expired: run \`ftfs ${login.uid} c\``);
+      throw new FtfsError("SESSION_EXPIRED", `${login.uid}'s session has expired`);
     }
     return {
       credentials: { kind: "user", token: login.token, sessionKey: login.sessionKey },
@@ -157,6 +198,30 @@ export class CliState {
     }
   }
 
+  private actingAs(options: GlobalOptions, actor: Actor): ActingAs {
+    switch (actor.kind) {
+      case "user":
+        return {
+          kind: "user",
+          uid: actor.uid,
+          loggedIn: this.session?.logins?.[actor.uid] !== undefined,
+        };
+      case "admin": {
+        const keyGiven =
+          options.clusterKeyFile !== null ||
+          nonEmpty(this.io.env.FTFS_CLUSTER_KEY_FILE) !== null ||
+          nonEmpty(this.io.env.FTFS_CLUSTER_KEY) !== null;
+        const sessionUid = this.session?.uid ?? null;
+        const loggedIn = sessionUid !== null && this.session?.logins?.[sessionUid] !== undefined;
+        return { kind: "admin", keyGiven, sessionUid: loggedIn ? sessionUid : null };
+      }
+      case "anonymous":
+        return { kind: "anonymous" };
+      default:
+        return assertNever(actor);
+    }
+  }
+
   /** Under FTFS_DEBUG, each retry is one stderr line; otherwise retries are silent pauses. */
   private retryReporter(): RetryObserver | undefined {
     const debug = this.io.env.FTFS_DEBUG;
@@ -171,8 +236,11 @@ export class CliState {
   /** The user a friendly command acts as. */
   uidFor(given: string | null): string {
     if (given !== null) return given;
-    if (this.session !== null) return this.session.uid;
-    throw new UsageError("no user: connect first with `ftfs <uid> c`, or pass --user <uid>");
+    const uid = this.session?.uid ?? null;
+    if (uid !== null) return uid;
+    throw new UsageError(
+      `no user: connect first with \`${this.invokedAs} <uid> c\`, or pass --user <uid>`,
+    );
   }
 
   close(): void {
@@ -183,4 +251,17 @@ export class CliState {
 
 function nonEmpty(value: string | undefined): string | null {
   return value === undefined || value.trim() === "" ? null : value;
+}
+
+/**
+ * `bunx ftfs` or `npx ftfs` when run that way (they say so in npm_lifecycle_event), else
+ * `ftfs`: an installed or compiled binary.
+ */
+export function invokedAs(env: Env): string {
+  const runner = env.npm_lifecycle_event;
+  return runner === "bunx" || runner === "npx" ? `${runner} ftfs` : "ftfs";
+}
+
+function sameAddresses(left: readonly string[], right: readonly string[]): boolean {
+  return left.length === right.length && left.every((address) => right.includes(address));
 }

@@ -6,33 +6,38 @@
 
 import { createInterface } from "node:readline";
 import { UsageError } from "@ftfs/protocol/io";
-import { parseArgs } from "../core/args.ts";
+import { commandLabel, parseArgs } from "../core/args.ts";
 import { CliState, OutputClosedError, type CliIo } from "./cli-state.ts";
 import { execute } from "./commands.ts";
-import { describeFailure, EXIT_OK, EXIT_USAGE } from "./report.ts";
-import { runShell, type LineSource } from "./shell.ts";
+import { describeFailure, EXIT_OK, EXIT_USAGE, failureLine, USAGE_CODE } from "./report.ts";
+import { runShell, shellCompleter, type Completer, type LineSource } from "./shell.ts";
 
 const SHELL_PROMPT = "ftfs> ";
 
 export async function runCli(
   argv: readonly string[],
   io: CliIo,
-  lines: () => LineSource,
+  lines: (completer: Completer) => LineSource,
 ): Promise<number> {
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
-    io.err(`ftfs: ${parsed.message} (see ftfs --help)\n`);
+    const message = `${parsed.message} (see ftfs --help)`;
+    const failure = { message, code: USAGE_CODE, status: EXIT_USAGE };
+    io.err(failureLine(failure, argv.includes("--json")) ?? "");
     return EXIT_USAGE;
   }
   const state = await CliState.load(io);
   try {
-    if (parsed.value.command.kind === "shell")
-      return await runShell(state, parsed.value.options, lines());
+    if (parsed.value.command.kind === "shell") {
+      const completer = shellCompleter(state, parsed.value.options);
+      return await runShell(state, parsed.value.options, lines(completer));
+    }
+    state.command = commandLabel(parsed.value.command);
     await execute(parsed.value, state);
     return EXIT_OK;
   } catch (error) {
-    const failure = describeFailure(error, io.env);
-    if (failure.message !== null) io.err(`ftfs: ${failure.message}\n`);
+    const failure = describeFailure(error, io.env, state.failureContext);
+    io.err(failureLine(failure, parsed.value.options.json) ?? "");
     return failure.status;
   } finally {
     state.close();
@@ -50,6 +55,7 @@ export function processIo(): CliIo {
     out: (data) => stdout.write(data),
     err: (text) => void process.stderr.write(text),
     readSecret: promptSecret,
+    stdin: () => Bun.stdin.stream(),
   };
 }
 
@@ -129,14 +135,23 @@ class StdoutWriter {
   }
 }
 
-/** stdin as shell lines, with line editing and a prompt when it is a terminal. */
-export function stdinLines(): LineSource {
+/** stdin as shell lines, with line editing, a prompt and Tab completion on a terminal. */
+export function stdinLines(completer: Completer): LineSource {
   const terminal = process.stdin.isTTY === true;
   const reader = createInterface({
     input: process.stdin,
     output: terminal ? process.stdout : undefined,
     terminal,
     prompt: SHELL_PROMPT,
+    ...(terminal
+      ? {
+          completer: (line: string, done: (error: null, answer: [string[], string]) => void) =>
+            void completer(line).then(
+              (answer) => done(null, answer),
+              () => done(null, [[], line]),
+            ),
+        }
+      : {}),
   });
   return {
     lines: reader,

@@ -5,24 +5,26 @@
  */
 
 import { rmSync } from "node:fs";
-import { open, readFile, rename, rm, stat } from "node:fs/promises";
+import { open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
-import { assertNever, FtfsError } from "@ftfs/protocol/core";
+import { assertNever, FtfsError, PROTOCOL_VERSION } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
 import type { Command, GlobalOptions, Invocation } from "../core/args.ts";
 import {
   formatAccessKeyTable,
   formatFileTable,
+  actingNote,
+  compareText,
   formatSaved,
-  formatStatus,
   formatStoredTable,
-  formatUploaded,
   formatUserTable,
   formatDirectoryMembers,
 } from "../core/format.ts";
 import { helpText } from "../core/help.ts";
+import { FTFS_VERSION, versionLine } from "../core/version.ts";
+import { formatStatus } from "../core/status-table.ts";
 import { formatRebalance, formatRebalanceProgress } from "../core/rebalance-report.ts";
-import { newestCommitted } from "@ftfs/client";
+import { newestCommitted, type StoredFile } from "@ftfs/client";
 import {
   ClusterTimeline,
   healthVerdict,
@@ -33,9 +35,10 @@ import { fileErrorReason } from "@ftfs/client";
 import type { CliState } from "./cli-state.ts";
 import type { FtfsClient } from "@ftfs/client";
 import type { ReadResult } from "@ftfs/client";
+import { formatLocalTime } from "./local-time.ts";
 import { progressBar } from "./progress.ts";
-import { saveSession } from "./session.ts";
-import type { LoginSession } from "@ftfs/client";
+import { EXIT_INTERRUPTED, upload } from "./upload-command.ts";
+import { connect, logout, whoami } from "./session-commands.ts";
 
 export async function execute(invocation: Invocation, state: CliState): Promise<void> {
   const { command, options } = invocation;
@@ -44,8 +47,16 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
       return print(state, helpText(command.topic));
     case "shell":
       throw new UsageError("already in the shell");
+    case "version":
+      if (options.json)
+        return printJson(state, { version: FTFS_VERSION, protocol: PROTOCOL_VERSION });
+      return print(state, versionLine(PROTOCOL_VERSION));
     case "connect":
       return connect(state, options, command.uid, command.secretFile);
+    case "whoami":
+      return whoami(state, options);
+    case "logout":
+      return logout(state, options, command);
     case "upload":
       return upload(state, options, command);
     case "read":
@@ -53,7 +64,7 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
     case "list":
       return list(state, options, state.uidFor(command.uid), command);
     case "remove":
-      return remove(state, options, state.uidFor(command.uid), command.name);
+      return remove(state, options, state.uidFor(command.uid), command);
     case "status":
       return command.watch ? watchStatus(state, options) : status(state, options);
     case "rebalance":
@@ -82,80 +93,6 @@ async function printJson(state: CliState, value: unknown): Promise<void> {
   await print(state, JSON.stringify(value, null, 2));
 }
 
-/**
- * On a secure cluster: log in (SCRAM; the secret stays here), then connect over a channel the
- * new session authenticates. On an insecure one (no logins served): connect, as the seed did.
- * Other users' sessions in the file are kept: one `c` per user.
- */
-async function connect(
-  state: CliState,
-  options: GlobalOptions,
-  uid: string,
-  secretFile: string | null,
-): Promise<void> {
-  const cluster = state.clusterFor(options);
-  const anonymous = state.client(options, { kind: "anonymous" });
-  const challenge = await anonymous.loginStart(uid);
-  const { [uid]: previous, ...others } = state.session?.logins ?? {};
-  let logins: Record<string, LoginSession> = others;
-  if (challenge !== null) {
-    const secret = await readSecret(state, uid, secretFile);
-    logins = { ...others, [uid]: await anonymous.loginFinish(challenge, secret) };
-  }
-  const primary = state.session?.primary ?? null;
-  state.session = { uid, cluster, primary, logins };
-  const answer = await state.client(options, { kind: "user", uid }).connect(uid);
-  state.session = { uid, cluster, primary: answer.primary, logins };
-  await saveSession(state.io.env, state.session);
-  if (options.json) return printJson(state, { ...answer, cluster });
-  const greeting = answer.created ? `connected as ${uid} (new user)` : `connected as ${uid}`;
-  return print(
-    state,
-    `${greeting}; primary directory node ${answer.node} at ${answer.primary} (term ${answer.term})`,
-  );
-}
-
-type UploadCommand = Extract<Command, { kind: "upload" }>;
-
-/** Each file in turn; one failing file is reported and the rest still go (exit status 1). */
-async function upload(
-  state: CliState,
-  options: GlobalOptions,
-  command: UploadCommand,
-): Promise<void> {
-  const uid = state.uidFor(command.uid);
-  const client = state.client(options, { kind: "user", uid });
-  const results: ReadResult[] = [];
-  let firstError: FtfsError | null = null;
-  for (const file of command.files) {
-    try {
-      const progress = progressBar(basename(file), {
-        isTty: state.io.stderrIsTty,
-        write: (text) => state.io.err(text),
-      });
-      const result = await client.upload(uid, file, command.as ?? undefined, progress);
-      results.push(result);
-      if (!options.json) await print(state, formatUploaded(result));
-    } catch (error) {
-      if (!(error instanceof FtfsError) || command.files.length === 1) throw error;
-      firstError ??= error;
-      state.io.err(`ftfs: ${error.message}\n`);
-    }
-  }
-  if (options.json) await printJson(state, results);
-  if (firstError !== null) throw new ReportedError(firstError);
-}
-
-/** An error already printed; it only sets the exit status. */
-export class ReportedError extends Error {
-  override readonly name = "ReportedError";
-  readonly original: FtfsError;
-  constructor(original: FtfsError) {
-    super(original.message);
-    this.original = original;
-  }
-}
-
 async function read(
   state: CliState,
   options: GlobalOptions,
@@ -174,18 +111,23 @@ async function read(
       await client.read(uid, name, (chunk) => state.io.out(chunk), version, progress);
       return;
     case "file": {
-      const path = await intoFolder(target.path, name);
+      const path = await intoFolder(target.path, name.slice(name.lastIndexOf("/") + 1));
+      // Another file's bytes are not ours to lose: replacing one takes --force.
+      const existing = await stat(path).catch(() => null); // absent: nothing to replace
+      if (existing !== null && !command.force) {
+        throw new FtfsError(
+          "LOCAL_FILE",
+          `${path} already exists; add --force to replace it, or -o another path`,
+        );
+      }
       const result = await readToFile(client, { uid, name, version }, path, progress);
       if (options.json) return printJson(state, { ...result, path });
-      return print(state, formatSaved(result, path));
+      return print(state, `${formatSaved(result, path)}${actingNote(command.uid, uid)}`);
     }
     default:
       return assertNever(target);
   }
 }
-
-/** 128 + SIGINT: the status a shell expects of a command stopped by Ctrl-C. */
-const EXIT_INTERRUPTED = 130;
 
 /** `-o some/folder` saves as some/folder/<name>, as `cp` does. */
 async function intoFolder(path: string, name: string): Promise<string> {
@@ -250,30 +192,67 @@ async function list(
 ): Promise<void> {
   const client = state.client(options, { kind: "user", uid });
   if (command.from === "storage") {
-    const files = newestCommitted(await client.listFromStorage(uid));
+    const files = await storageListing(client, uid);
     return options.json ? printJson(state, files) : print(state, formatStoredTable(files));
   }
   const files = await client.list(uid, { stale: command.stale });
-  return options.json
-    ? printJson(state, files)
-    : print(state, formatFileTable(files, formatLocalTime));
+  if (options.json) return printJson(state, files);
+  // The user came from the session: say whose files these are.
+  const caption = command.uid === null ? `files of ${uid}\n` : "";
+  return print(state, `${caption}${formatFileTable(files, formatLocalTime)}`);
+}
+
+/**
+ * What the storage nodes hold, newest committed version per name, with the empty files the
+ * directory lists: an empty file has no chunks, so no storage node holds anything of it, and
+ * leaving it out would make the two listings disagree about which files exist.
+ */
+async function storageListing(client: FtfsClient, uid: string): Promise<StoredFile[]> {
+  const [stored, listed] = await Promise.all([client.listFromStorage(uid), client.list(uid)]);
+  const files = newestCommitted(stored);
+  const known = new Set(files.map((file) => file.name));
+  for (const file of listed) {
+    if (file.bytes !== 0 || known.has(file.name)) continue;
+    const { name, version } = file;
+    files.push({ name, version, uploadId: "", bytes: 0, chunks: 0, groups: [], nodes: [] });
+  }
+  return files.sort((a, b) => compareText(a.name, b.name));
 }
 
 async function remove(
   state: CliState,
   options: GlobalOptions,
   uid: string,
-  name: string,
+  command: Extract<Command, { kind: "remove" }>,
 ): Promise<void> {
+  const { name } = command;
   const answer = await state.client(options, { kind: "user", uid }).remove(uid, name);
   if (options.json) return printJson(state, { name, ...answer });
-  return print(state, `removed ${name} (newest was v${answer.deletedVersion})`);
+  const note = actingNote(command.uid, uid);
+  return print(state, `removed ${name} (newest was v${answer.deletedVersion})${note}`);
 }
 
+/**
+ * A node catching up has a time left only at a measured rate: when one is, the status is asked
+ * once more a moment later, and the table says how long the catch-up has to go.
+ */
 async function status(state: CliState, options: GlobalOptions): Promise<void> {
-  const answer = await state.client(options, { kind: "admin" }).status();
-  return options.json ? printJson(state, answer) : print(state, formatStatus(answer));
+  const client = state.client(options, { kind: "admin" });
+  const first = await client.status();
+  if (options.json) return printJson(state, first);
+  const learning = first.groups.some((group) => (group.learners ?? []).length > 0);
+  if (!learning) return print(state, formatStatus(first));
+  const timeline = new ClusterTimeline();
+  timeline.observe(Date.now(), first);
+  await Bun.sleep(STATUS_CATCH_UP_SAMPLE_MS);
+  const second = await client.status().catch(() => null); // the first answer still stands
+  if (second === null) return print(state, formatStatus(first));
+  timeline.observe(Date.now(), second);
+  return print(state, formatStatus(second, timeline.catchUps()));
 }
+
+/** How long `ftfs status` waits to measure a catch-up's rate (only while one is running). */
+const STATUS_CATCH_UP_SAMPLE_MS = 1_000;
 
 /** How often `ftfs status --watch` asks again. */
 const STATUS_WATCH_INTERVAL_MS = 2_000;
@@ -314,9 +293,14 @@ async function watchStatus(state: CliState, options: GlobalOptions): Promise<voi
         const footer = `every ${STATUS_WATCH_INTERVAL_MS / 1000} s; Ctrl-C stops`;
         await print(
           state,
-          [CLEAR_SCREEN + formatStatus(answer), "", "recent events:", ...recent, "", footer].join(
-            "\n",
-          ),
+          [
+            CLEAR_SCREEN + formatStatus(answer, timeline.catchUps()),
+            "",
+            "recent events:",
+            ...recent,
+            "",
+            footer,
+          ].join("\n"),
         );
       } else {
         for (const event of timeline.eventsAfter(eventsShown))
@@ -354,42 +338,6 @@ async function rebalance(
   if (run.state === "failed") {
     throw new FtfsError("UNAVAILABLE", `rebalance failed: ${run.message}`);
   }
-}
-
-/** `2025-11-24 07:28:01` in the local time zone: what `ls -l` users read at a glance. */
-export function formatLocalTime(timeMs: number): string {
-  const date = new Date(timeMs);
-  const two = (value: number): string => String(value).padStart(2, "0");
-  const day = `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
-  return `${day} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
-}
-
-/**
- * The secret for a login: $FTFS_SECRET, else --secret-file, else a prompt on a terminal. A
- * trailing newline of a file or a paste is not part of it.
- */
-async function readSecret(
-  state: CliState,
-  uid: string,
-  secretFile: string | null,
-): Promise<string> {
-  const fromEnv = state.io.env.FTFS_SECRET;
-  if (fromEnv !== undefined && fromEnv !== "") return fromEnv.trim();
-  if (secretFile !== null) {
-    try {
-      return (await readFile(secretFile, "utf8")).trim();
-    } catch (error) {
-      const reason = fileErrorReason(error, "no such file");
-      throw new FtfsError("LOCAL_FILE", `cannot read the secret file ${secretFile}: ${reason}`);
-    }
-  }
-  if (state.io.stdinIsTty && state.io.readSecret !== undefined) {
-    return (await state.io.readSecret(`secret for ${uid}: `)).trim();
-  }
-  throw new UsageError(
-    `logging in as ${uid} needs its secret: set FTFS_SECRET, pass --secret-file PATH, ` +
-      "or run on a terminal",
-  );
 }
 
 type AccessKeysCommand = Extract<Command, { kind: "keyCreate" | "keyList" | "keyRemove" }>;
@@ -476,7 +424,7 @@ async function adminUsers(
         [
           `added user ${uid}${admin ? " (admin)" : ""}; its secret (shown only this once):`,
           added.secret,
-          `log in with: FTFS_SECRET=${added.secret} ftfs ${uid} c`,
+          `log in with: FTFS_SECRET=${added.secret} ${state.invokedAs} ${uid} c`,
         ].join("\n"),
       );
     }
@@ -485,8 +433,9 @@ async function adminUsers(
       if (options.json) return printJson(state, { uid: command.uid, removed: true });
       return print(state, `removed user ${command.uid}; its sessions are ended, its files kept`);
     case "userList": {
-      const users = await client.userList();
-      return options.json ? printJson(state, users) : print(state, formatUserTable(users));
+      const listed = await client.userList();
+      if (options.json) return printJson(state, listed.users);
+      return print(state, formatUserTable(listed.users, listed));
     }
     default:
       return assertNever(command);

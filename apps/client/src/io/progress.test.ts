@@ -3,16 +3,7 @@
  * rate limited, erased at the end so the result line stands alone.
  */
 import { expect, test } from "bun:test";
-import { progressBar, renderBar } from "./progress.ts";
-
-test("a bar shows the fraction, the amounts and the rate", () => {
-  const line = renderBar(
-    "big.bin",
-    { doneBytes: 512 * 1024, totalBytes: 1024 * 1024, chunks: 4 },
-    1_000,
-  );
-  expect(line).toBe("big.bin [############------------]  50% 512.0 KiB/1.0 MiB 512.0 KiB/s");
-});
+import { progressBar } from "./progress.ts";
 
 test("no bar off a terminal, none for one chunk, and the bar is erased when done", () => {
   const written: string[] = [];
@@ -29,4 +20,12 @@ test("no bar off a terminal, none for one chunk, and the bar is erased when done
   expect(written.length).toBe(2);
   expect(written[0]).toContain("x [");
   expect(written[1]).toBe("\r\u001b[2K");
+});
+
+test("a stream's bar ends when its length becomes known", () => {
+  const written: string[] = [];
+  const bar = progressBar("stdin", { isTty: true, write: (text) => void written.push(text) });
+  bar?.({ doneBytes: 100, totalBytes: null, chunks: 2 });
+  bar?.({ doneBytes: 150, totalBytes: 150, chunks: 2 });
+  expect(written).toEqual([expect.stringContaining("stdin  100 B"), "\r\u001b[2K"]);
 });

@@ -7,7 +7,7 @@
  * temporary file and renamed, so a crash never leaves half a session.
  */
 
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import {
@@ -23,13 +23,20 @@ export const SESSION_FILE_NAME = "session.json";
 const SESSION_FILE_MODE = 0o600;
 const CONFIG_DIR_MODE = 0o700;
 
+/** A user's login, and the cluster it was made on (its token is good there only). */
+export interface SavedLogin extends LoginSession {
+  /** Absent in files written before logins named their cluster: the session's then. */
+  readonly cluster?: readonly string[];
+}
+
 export interface Session {
-  readonly uid: string;
+  /** Who friendly commands act as; null after that user logged out while others stay. */
+  readonly uid: string | null;
   readonly cluster: readonly string[];
   /** The directory primary when the session was made; tried first next time. */
   readonly primary: string | null;
   /** Sessions of users logged in to a secure cluster, by uid: one `c` per user. */
-  readonly logins?: Readonly<Record<string, LoginSession>>;
+  readonly logins?: Readonly<Record<string, SavedLogin>>;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -66,32 +73,42 @@ export function parseSession(text: string): Session | null {
   }
   if (typeof value !== "object" || value === null) return null;
   const { uid, cluster, primary } = value as Record<string, unknown>;
-  if (typeof uid !== "string" || !validateUid(uid).ok) return null;
-  if (!Array.isArray(cluster) || cluster.length === 0) return null;
-  const addresses = cluster.filter(
-    (item): item is string => typeof item === "string" && parseAddress(item).ok,
-  );
-  if (addresses.length !== cluster.length) return null;
+  const current =
+    uid === null ? null : typeof uid === "string" && validateUid(uid).ok ? uid : false;
+  if (current === false) return null;
+  const addresses = addressList(cluster);
+  if (addresses === null) return null;
   const primaryAddress = typeof primary === "string" && parseAddress(primary).ok ? primary : null;
   const logins = parseLogins((value as Record<string, unknown>).logins);
   return {
-    uid,
+    uid: current,
     cluster: addresses,
     primary: primaryAddress,
     ...(logins === null ? {} : { logins }),
   };
 }
 
+/** A non-empty list of host:port addresses, or null. */
+function addressList(value: unknown): string[] | null {
+  if (!Array.isArray(value) || value.length === 0) return null;
+  const addresses = value.filter(
+    (item): item is string => typeof item === "string" && parseAddress(item).ok,
+  );
+  return addresses.length === value.length ? addresses : null;
+}
+
 /** Damaged entries are dropped: that user logs in again. */
-function parseLogins(value: unknown): Record<string, LoginSession> | null {
+function parseLogins(value: unknown): Record<string, SavedLogin> | null {
   if (typeof value !== "object" || value === null) return null;
-  const logins: Record<string, LoginSession> = {};
+  const logins: Record<string, SavedLogin> = {};
   for (const [uid, entry] of Object.entries(value)) {
     if (typeof entry !== "object" || entry === null || !validateUid(uid).ok) continue;
-    const { token, sessionKey, expiresAtMs, admin } = entry as Record<string, unknown>;
+    const { token, sessionKey, expiresAtMs, admin, cluster } = entry as Record<string, unknown>;
     const key = typeof sessionKey === "string" ? fromBase64Url(sessionKey) : null;
     if (typeof token !== "string" || key === null || typeof expiresAtMs !== "number") continue;
-    logins[uid] = { uid, token, sessionKey: key, expiresAtMs, admin: admin === true };
+    const addresses = addressList(cluster);
+    const login = { uid, token, sessionKey: key, expiresAtMs, admin: admin === true };
+    logins[uid] = addresses === null ? login : { ...login, cluster: addresses };
   }
   return logins;
 }
@@ -105,6 +122,7 @@ function serialize(session: Session): string {
         sessionKey: toBase64Url(login.sessionKey),
         expiresAtMs: login.expiresAtMs,
         admin: login.admin,
+        ...(login.cluster === undefined ? {} : { cluster: login.cluster }),
       },
     ]),
   );
@@ -127,6 +145,18 @@ export async function saveSession(env: Env, session: Session): Promise<void> {
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new FtfsError("LOCAL_FILE", `cannot save the session in ${folder}: ${reason}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Forget the session: the file goes (nothing to do if there is none). */
+export async function removeSession(env: Env): Promise<void> {
+  try {
+    await rm(sessionPath(env), { force: true });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new FtfsError("LOCAL_FILE", `cannot remove ${sessionPath(env)}: ${reason}`, {
       cause: error,
     });
   }

@@ -5,10 +5,17 @@
  * one line and the prompt continues; `exit`, `quit` or end of input ends it.
  */
 
-import { parseArgs, splitLine, type GlobalOptions, type Invocation } from "../core/args.ts";
+import {
+  commandLabel,
+  parseArgs,
+  splitLine,
+  type GlobalOptions,
+  type Invocation,
+} from "../core/args.ts";
 import type { CliState } from "./cli-state.ts";
+import { completeLine, completionSlot } from "../core/completion.ts";
 import { execute } from "./commands.ts";
-import { describeFailure, EXIT_BROKEN_PIPE } from "./report.ts";
+import { describeFailure, EXIT_BROKEN_PIPE, failureLine } from "./report.ts";
 
 export interface LineSource {
   readonly lines: AsyncIterable<string>;
@@ -17,7 +24,12 @@ export interface LineSource {
   close(): void;
 }
 
+/** Tab completion for a line: the candidates for its last word, and that word. */
+export type Completer = (line: string) => Promise<[string[], string]>;
+
 const EXIT_WORDS = new Set(["exit", "quit", "q"]);
+/** Remote names offered by Tab are listed again after this long. */
+const COMPLETION_NAMES_FRESH_MS = 10_000;
 const SHELL_BANNER =
   "ftfs shell: commands as on the command line without `ftfs` (try `help`); `exit` quits.";
 
@@ -29,16 +41,44 @@ export async function runShell(
 ): Promise<number> {
   if (state.io.stdinIsTty) await state.io.out(`${SHELL_BANNER}\n`);
   let status = 0;
+  let exited = false;
   source.prompt();
   for await (const raw of source.lines) {
     const line = raw.trim();
-    if (EXIT_WORDS.has(line)) break;
+    exited = EXIT_WORDS.has(line);
+    if (exited) break;
     if (line !== "" && !line.startsWith("#")) status = await runLine(state, shellOptions, line);
     if (status === EXIT_BROKEN_PIPE) break; // nobody is reading any more
     source.prompt();
   }
   source.close();
+  // End of input (Ctrl-D) leaves the cursor after the prompt: end that line for the next one.
+  if (!exited && state.io.stdinIsTty && status !== EXIT_BROKEN_PIPE) await state.io.out("\n");
   return status;
+}
+
+/**
+ * Completion as the shell's session sees it: the acting user's remote names are listed once
+ * and kept a while (a listing per Tab would be slow and noisy); a failure offers no names.
+ */
+export function shellCompleter(state: CliState, shellOptions: GlobalOptions): Completer {
+  let cached: { readonly atMs: number; readonly names: readonly string[] } | null = null;
+  const names = async (): Promise<readonly string[]> => {
+    if (cached !== null && Date.now() - cached.atMs < COMPLETION_NAMES_FRESH_MS)
+      return cached.names;
+    const uid = state.session?.uid ?? null;
+    if (uid === null) return [];
+    const listed = await state
+      .client(shellOptions, { kind: "user", uid })
+      .list(uid, { stale: true })
+      .catch(() => []);
+    cached = { atMs: Date.now(), names: listed.map((file) => file.name) };
+    return cached.names;
+  };
+  return async (line) => {
+    const { slot } = completionSlot(line);
+    return completeLine(line, slot === "name" ? await names() : []);
+  };
 }
 
 async function runLine(
@@ -62,11 +102,13 @@ async function runLine(
     },
   };
   try {
+    state.command = commandLabel(invocation.command);
+    state.failureContext = null;
     await execute(invocation, state);
     return 0;
   } catch (error) {
-    const failure = describeFailure(error, state.io.env);
-    if (failure.message !== null) state.io.err(`ftfs: ${failure.message}\n`);
+    const failure = describeFailure(error, state.io.env, state.failureContext);
+    state.io.err(failureLine(failure, invocation.options.json) ?? "");
     return failure.status;
   }
 }

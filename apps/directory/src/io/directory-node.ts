@@ -251,6 +251,7 @@ export class DirectoryNode {
       keyring,
       authenticateUser: authenticate,
       node: options.node,
+      role: "directory",
       metrics: this.metrics,
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),

@@ -6,6 +6,7 @@
  */
 
 import {
+  FILE_BYTES_MAX,
   checkActsFor,
   fail,
   memberViewSchema,
@@ -209,17 +210,22 @@ async function onPlaceUpload(
     checkUserAndName(context.store, body.uid, body.name),
   );
   if (!valid.ok) return valid;
-  // Asked early so a refused upload stores nothing; the commit decides for good.
-  const quota = checkUploadQuota(context, body.uid, body.name, body.bytes);
+  // Asked early so a refused upload stores nothing; the commit decides for good. A stream's
+  // size is unknown: only the name is judged now, and its tickets allow what room is left.
+  const unknown = body.bytesUnknown === true;
+  const quota = checkUploadQuota(context, body.uid, body.name, unknown ? 0 : body.bytes);
   if (!quota.ok) return quota;
+  const bytesMax = unknown
+    ? Math.min(body.bytes, quotaRoom(context, body.uid, body.name))
+    : body.bytes;
   const groups = context.primary()?.groups.placementGroups() ?? [];
   // An empty file has no chunks, so it needs no storage group.
-  if (groups.length === 0 && body.bytes > 0) {
+  if (groups.length === 0 && (body.bytes > 0 || unknown)) {
     return fail("UNAVAILABLE", "no storage group is available; retry when storage nodes are up");
   }
   const deadlineMs = context.nowMs() + context.settings.uploadDeadlineMs;
   const uploadId = uploadIdWithDeadline(deadlineMs, context.newId());
-  const tickets = ticketsFor(context, body, uploadId, deadlineMs, groups);
+  const tickets = ticketsFor(context, { ...body, bytes: bytesMax }, uploadId, deadlineMs, groups);
   const answer = { uploadId, chunkBytes: context.settings.chunkBytes, groups };
   return ok({ body: tickets === null ? answer : { ...answer, tickets } });
 }
@@ -275,6 +281,20 @@ function checkReceipts(context: DirectoryContext, body: RequestBody<"commitUploa
     }
   }
   return ok(undefined);
+}
+
+/**
+ * Bytes a new version of `name` may take before the user's byte quota refuses its commit (the
+ * versions its commit prunes freed); unlimited is the largest file.
+ */
+function quotaRoom(context: DirectoryContext, uid: string, name: string): number {
+  const user = context.store.getUser(uid);
+  if (user === undefined) return 0; // checkUserAndName answered that already
+  const limit = limitsOf(user, context.settings.quotaDefaults).bytes;
+  if (limit === null) return FILE_BYTES_MAX;
+  const keep = keepPolicy(context.store, uid, name, context.settings.keepVersions);
+  const afterEmpty = planCommit(context.store, uid, name, 0, keep).usage.bytes;
+  return Math.max(0, limit - afterEmpty);
 }
 
 function checkUploadQuota(
@@ -628,7 +648,7 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
     ...loginHandlers(context),
     userAdd: served((body) => onUserAdd(context, body)),
     userRemove: served((body) => onUserRemove(context, body)),
-    userList: served(() => onUserList(context)),
+    userList: served(() => onUserList(context, context.settings.quotaDefaults)),
     keyCreate: forKeyOwner(served((body) => onKeyCreate(context, body))),
     keyRemove: forKeyOwner(served((body) => onKeyRemove(context, body))),
     keyList: forKeyOwner(served((body) => onKeyList(context, body))),

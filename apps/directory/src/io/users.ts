@@ -208,7 +208,11 @@ export async function onUserRemove(
   return ok({ body: { uid: body.uid } });
 }
 
-export async function onUserList(context: UsersContext): Answer<"userList"> {
+/** Every user, with the directory's default quotas (what a user without its own has). */
+export async function onUserList(
+  context: UsersContext,
+  defaults: { readonly quotaBytesDefault: number; readonly quotaFilesDefault: number },
+): Answer<"userList"> {
   const current = await context.proposer.readBarrier();
   if (!current.ok) return current;
   const users = context.store.listUsers(USERS_LIST_MAX).map((user): UserSummary => {
@@ -224,5 +228,5 @@ export async function onUserList(context: UsersContext): Answer<"userList"> {
       usedFiles: usage.files,
     };
   });
-  return ok({ body: { users } });
+  return ok({ body: { users, ...defaults } });
 }

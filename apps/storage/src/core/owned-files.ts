@@ -5,7 +5,10 @@
  * Per name the answer is the newest version this node knows: the highest committed version,
  * or, only when no version of the name is committed here, the most recently started pending
  * upload (version null). `bytes` and `chunks` count the upload's distinct chunks held here
- * (a file that repeats a chunk has one reference to it, so it counts once).
+ * (a file that repeats a chunk has one reference to it, so it counts once); of a committed
+ * upload, only its committed references: a pending one beside them is a chunk the manifest put
+ * in another group (a put hedged or retried there across a failover), not part of the version
+ * here, and counting it would make the listing larger than the file.
  */
 
 import {
@@ -27,8 +30,9 @@ export interface RefRow {
 interface UploadTotal {
   readonly uploadId: string;
   version: number | null;
-  bytes: number;
-  chunks: number;
+  /** The committed references' share, and the pending ones' apart. */
+  committed: { bytes: number; chunks: number };
+  pending: { bytes: number; chunks: number };
   lastSeq: number;
 }
 
@@ -50,15 +54,16 @@ export class OwnedFilesAggregate {
     const total = uploads.get(row.uploadId) ?? {
       uploadId: row.uploadId,
       version: null,
-      bytes: 0,
-      chunks: 0,
+      committed: { bytes: 0, chunks: 0 },
+      pending: { bytes: 0, chunks: 0 },
       lastSeq: 0,
     };
-    // A retried put that landed after the commit leaves a pending row beside committed ones:
-    // the upload's version is the one any of its rows carries.
+    // The upload's version is the one any of its rows carries; its pending rows then are
+    // chunks kept in another group (see the file's comment).
     if (row.version !== null) total.version = Math.max(total.version ?? 0, row.version);
-    total.bytes += row.chunkBytes;
-    total.chunks += 1;
+    const share = row.version === null ? total.pending : total.committed;
+    share.bytes += row.chunkBytes;
+    share.chunks += 1;
     total.lastSeq = Math.max(total.lastSeq, row.seq);
     uploads.set(row.uploadId, total);
   }
@@ -70,12 +75,13 @@ export class OwnedFilesAggregate {
       const chosen = newestUpload(this.byName.get(name)?.values() ?? []);
       if (chosen === null) continue;
       if (files.length === LIST_FILES_MAX) return { files, truncated: true };
+      const { bytes, chunks } = shareOf(chosen);
       files.push({
         name,
         version: chosen.version,
         uploadId: chosen.uploadId,
-        bytes: chosen.bytes,
-        chunks: chosen.chunks,
+        bytes,
+        chunks,
         group,
       });
     }
@@ -83,12 +89,18 @@ export class OwnedFilesAggregate {
   }
 }
 
+/** What an upload holds here as the listing counts it: committed rows, else pending ones. */
+function shareOf(upload: UploadTotal): { bytes: number; chunks: number } {
+  return upload.version === null ? upload.pending : upload.committed;
+}
+
 /** Committed beats pending; among committed the highest version; otherwise the latest seq. */
 function newestUpload(uploads: Iterable<UploadTotal>): UploadTotal | null {
   let best: UploadTotal | null = null;
   for (const upload of uploads) {
     // An upload past the manifest bounds can never become a file; it is not listed.
-    if (upload.bytes > FILE_BYTES_MAX || upload.chunks > MANIFEST_CHUNKS_MAX) continue;
+    const { bytes, chunks } = shareOf(upload);
+    if (bytes > FILE_BYTES_MAX || chunks > MANIFEST_CHUNKS_MAX) continue;
     if (best === null || isNewer(upload, best)) best = upload;
   }
   return best;

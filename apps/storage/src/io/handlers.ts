@@ -1,6 +1,6 @@
 /**
  * The storage node's request handlers: putChunk, getChunk, hasChunks, commitRefs, dropRefs,
- * dropUploadRefs, listOwned, syncRefs. Each checks names, asks core/request-rules.ts whether
+ * dropUploadRefs, listOwned, syncRefs, uploadHeld. Each checks names, asks core/request-rules.ts whether
  * this node may accept a write, applies it locally and (as primary) forwards it through the
  * Replicator. User and peer faults are answered as values; only our own bugs and unexpected
  * I/O failures throw.
@@ -68,7 +68,8 @@ export type StorageOp =
   | "dropRefs"
   | "dropUploadRefs"
   | "listOwned"
-  | "syncRefs";
+  | "syncRefs"
+  | "uploadHeld";
 export type StorageHandlers = { readonly [O in StorageOp]: Handler<O> };
 
 type Answer<O extends Op> = Promise<Result<Reply<O>>>;
@@ -84,7 +85,29 @@ export function storageHandlers(context: StorageContext): StorageHandlers {
     dropUploadRefs: (body, request) => onNotice(context, "dropUploadRefs", body, request),
     listOwned: (body, request) => onListOwned(context, body, request),
     syncRefs: (body) => onSyncRefs(context, body),
+    uploadHeld: (body, request) => onUploadHeld(context, body, request),
   };
+}
+
+/**
+ * A resumed upload asks which of its chunks need not be sent again: those this node holds
+ * under a reference of that very upload. Such a reference keeps the chunk from garbage
+ * collection until the upload commits or is swept (README: Garbage collection, interrupted uploads), so the answer stays
+ * true until the commit; a bare chunk without it could be confirmed garbage at any moment.
+ */
+async function onUploadHeld(
+  context: StorageContext,
+  body: RequestBody<"uploadHeld">,
+  request: RequestContext,
+): Answer<"uploadHeld"> {
+  const valid = validateOwner(body.owner.uid, body.owner.name);
+  if (!valid.ok) return valid;
+  const allowed = checkActsFor(request.principal, request.authenticated, body.owner.uid);
+  if (!allowed.ok) return allowed;
+  const present = body.chunkIds.filter(
+    (chunkId) => context.refs.uploadReferences(body.owner, chunkId) && context.chunks.has(chunkId),
+  );
+  return ok({ body: { present } });
 }
 
 /** A page of our references for a learner; the epoch lets it check we answer as its primary. */

@@ -219,3 +219,19 @@ test("each change is one timed commit, a batch of changes too; reads commit noth
   expect(targets.length).toBe(4);
   store.close();
 });
+
+test("uploadReferences names only the asking upload's references, pending or committed", () => {
+  const store = RefsStore.open(join(dir, "refs.sqlite"));
+  const first = { uid: "alice", name: "a.txt", uploadId: "u1" };
+  store.addPending(C1, first, 10, 1);
+  store.addPending(C2, { uid: "alice", name: "a.txt", uploadId: "u2" }, 10, 2);
+  expect(store.uploadReferences(first, C1)).toBe(true);
+  // Another upload of the same name holds C2: not this upload's to skip.
+  expect(store.uploadReferences(first, C2)).toBe(false);
+  expect(store.uploadReferences({ ...first, uid: "bob" }, C1)).toBe(false);
+  store.commit("alice", "a.txt", "u1", 1);
+  expect(store.uploadReferences(first, C1)).toBe(true);
+  store.dropUpload("alice", "a.txt", "u1");
+  expect(store.uploadReferences(first, C1)).toBe(false);
+  store.close();
+});

@@ -88,6 +88,7 @@ export class RefsStore {
   private readonly dropCommitted: Statement;
   private readonly ownedBy: Statement<RowOut, [string]>;
   private readonly uploadChunks: Statement<{ chunk_id: string }, [string, string, string]>;
+  private readonly uploadRef: Statement<{ found: number }, [string, string, string, string]>;
   private readonly dropOneUpload: Statement<unknown, [string, string, string]>;
   private readonly refCount: Statement<{ count: number }, [string]>;
   private readonly uploadBytesExcept: Statement<
@@ -127,6 +128,10 @@ export class RefsStore {
     );
     this.uploadChunks = db.query<{ chunk_id: string }, [string, string, string]>(
       "SELECT DISTINCT chunk_id FROM refs WHERE uid = ?1 AND name = ?2 AND upload_id = ?3",
+    );
+    this.uploadRef = db.query<{ found: number }, [string, string, string, string]>(
+      `SELECT 1 AS found FROM refs
+       WHERE uid = ?1 AND name = ?2 AND upload_id = ?3 AND chunk_id = ?4 LIMIT 1`,
     );
     this.dropOneUpload = db.query<unknown, [string, string, string]>(
       "DELETE FROM refs WHERE uid = ?1 AND name = ?2 AND upload_id = ?3",
@@ -326,6 +331,11 @@ export class RefsStore {
   /** The ids of the chunks one upload references. */
   chunksOfUpload(uid: string, name: string, uploadId: string): string[] {
     return this.uploadChunks.all(uid, name, uploadId).map((row) => row.chunk_id);
+  }
+
+  /** Whether one upload references the chunk here (pending or committed). */
+  uploadReferences(owner: ChunkOwner, chunkId: string): boolean {
+    return this.uploadRef.get(owner.uid, owner.name, owner.uploadId, chunkId) !== null;
   }
 
   /**

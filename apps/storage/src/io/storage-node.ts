@@ -292,6 +292,7 @@ export class StorageNode {
       handlers,
       logger,
       node,
+      role: "storage",
       metrics,
       ...(options.clusterKey === undefined
         ? {}
@@ -471,6 +472,7 @@ function tracked(handlers: ReturnType<typeof storageHandlers>, inFlight: InFligh
     dropUploadRefs: track(handlers.dropUploadRefs, inFlight),
     listOwned: track(handlers.listOwned, inFlight),
     syncRefs: track(handlers.syncRefs, inFlight),
+    uploadHeld: track(handlers.uploadHeld, inFlight),
   };
 }
 

@@ -79,3 +79,9 @@ export const CLIENT_REBALANCE_POLL_INTERVAL_MS = 500;
  * directory command, so an hour is slack for any failover (and for clocks that differ).
  */
 export const COPY_DEADLINE_MS = 60 * 60_000;
+
+/**
+ * A journal's upload is resumed only while its deadline is at least this far off: nearer, the
+ * commit would likely come too late and be refused, and every chunk would go again anyway.
+ */
+export const CLIENT_RESUME_DEADLINE_MARGIN_MS = 60_000;

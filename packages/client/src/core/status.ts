@@ -7,6 +7,8 @@
 
 import type { GroupView, MemberView, TrafficSample } from "@ftfs/protocol/core";
 
+const PERCENT = 100;
+
 export interface StatusAnswer {
   readonly node: string;
   readonly members: readonly MemberView[];
@@ -64,7 +66,11 @@ export interface HealthVerdict {
  * `degraded` (fewer in-sync replicas than its factor, a node catching up). A group with
  * neither is whole: a primary, every replica in sync, no learner.
  */
-export function groupProblems(group: GroupView): {
+export function groupProblems(
+  group: GroupView,
+  members: ReadonlyMap<string, MemberView> = new Map(),
+  secondsLeft: ReadonlyMap<string, number> = new Map(),
+): {
   readonly unavailable: readonly string[];
   readonly degraded: readonly string[];
 } {
@@ -81,9 +87,30 @@ export function groupProblems(group: GroupView): {
   }
   const learners = group.learners ?? [];
   if (learners.length > 0) {
-    degraded.push(`${group.group} is catching up ${learners.map((l) => l.node).join(", ")}`);
+    const shown = learners.map((learner) =>
+      withShare(learner.node, group, members, secondsLeft.get(`${group.group}/${learner.node}`)),
+    );
+    degraded.push(`${group.group} is catching up ${shown.join(", ")}`);
   }
   return { unavailable, degraded };
+}
+
+/**
+ * `s1c (40%, about 12 s left)`: how much of its primary's bytes a learner holds, when both are
+ * known, and the time left when a rate was measured.
+ */
+function withShare(
+  node: string,
+  group: GroupView,
+  members: ReadonlyMap<string, MemberView>,
+  secondsLeft: number | undefined,
+): string {
+  const target = group.primaryNode === null ? undefined : members.get(group.primaryNode);
+  const held = members.get(node)?.usedBytes;
+  if (target === undefined || held === undefined || target.usedBytes === 0) return node;
+  const share = Math.min(PERCENT, Math.floor((held * PERCENT) / target.usedBytes));
+  const left = secondsLeft === undefined ? "" : `, about ${Math.ceil(secondsLeft)} s left`;
+  return `${node} (${share}%${left})`;
 }
 
 /** Fully replicated: what the churn bench waits for after a storage node comes back. */
@@ -92,12 +119,19 @@ export function isGroupWhole(group: GroupView): boolean {
   return problems.unavailable.length === 0 && problems.degraded.length === 0;
 }
 
-/** `ftfs status`'s first line: what an operator must know before reading the tables. */
-export function healthVerdict(status: ClusterStatus): HealthVerdict {
+/**
+ * `ftfs status`'s first line: what an operator must know before reading the tables.
+ * `secondsLeft`: catch-ups' times left by `group/node`, where a rate was measured.
+ */
+export function healthVerdict(
+  status: ClusterStatus,
+  secondsLeft: ReadonlyMap<string, number> = new Map(),
+): HealthVerdict {
   const unavailable: string[] = [];
   const degraded: string[] = [];
+  const members = new Map(status.members.map((member) => [member.node, member]));
   for (const group of status.groups) {
-    const problems = groupProblems(group);
+    const problems = groupProblems(group, members, secondsLeft);
     unavailable.push(...problems.unavailable);
     degraded.push(...problems.degraded);
   }

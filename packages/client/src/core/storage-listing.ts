@@ -1,8 +1,10 @@
 /**
  * `d --from storage`: what the storage groups say a user owns, merged into one listing. A
  * file's chunks are spread over groups, so each group reports its share of an upload; the
- * shares of one upload (same uploadId) add up to the file. Uploads never committed (version
- * null: an interrupted upload awaiting garbage collection) are kept apart from committed ones.
+ * committed shares of one upload (same uploadId) add up to the file. A pending share is kept
+ * apart, even of an upload another group reports committed: it holds chunks the manifest put
+ * elsewhere (a put hedged across a failover), or an upload never committed (interrupted,
+ * awaiting garbage collection); adding it would make a file look larger than it is.
  */
 
 import { HOME_BUCKET, objectOfStoredName, type OwnedFile } from "@ftfs/protocol/core";
@@ -32,7 +34,8 @@ export function mergeOwned(listings: readonly GroupListing[]): StoredFile[] {
       const object = objectOfStoredName(stored.name);
       if (object.bucket !== HOME_BUCKET) continue;
       const owned = { ...stored, name: object.key };
-      const key = `${owned.name}\u0000${owned.uploadId}`;
+      const state = owned.version === null ? "pending" : "committed";
+      const key = `${owned.name}\u0000${owned.uploadId}\u0000${state}`;
       const known = byUpload.get(key);
       if (known === undefined) {
         byUpload.set(key, {

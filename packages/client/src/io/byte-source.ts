@@ -6,12 +6,20 @@
  */
 
 import { open, stat, type FileHandle } from "node:fs/promises";
+import { resolve } from "node:path";
 import { FILE_BYTES_MAX, FtfsError } from "@ftfs/protocol/core";
+import type { SourceIdentity } from "../core/upload-journal.ts";
 
 export interface ByteSource {
   /** Shown in messages: the local path, or the remote name for in-memory bytes. */
   readonly label: string;
-  readonly bytes: number;
+  /**
+   * The size; null for a stream whose length is known only at its end (stdin): its reads come
+   * in order, and a read returns fewer bytes than asked only at the end (none: it ended).
+   */
+  readonly bytes: number | null;
+  /** Which local file this is, for an upload journal; absent for bytes that are not a file. */
+  readonly identity?: SourceIdentity;
   /**
    * Bytes [offset, offset + length). A file source reads into `into` (at least `length`
    * long) so an upload can recycle a few chunk buffers instead of allocating one per chunk;
@@ -29,6 +37,8 @@ interface FileIdentity {
   readonly inode: number;
 }
 
+const MICROSECONDS_PER_MS = 1000;
+
 export async function openFileSource(path: string): Promise<ByteSource> {
   const opened = await identify(path);
   let handle: FileHandle;
@@ -39,9 +49,16 @@ export async function openFileSource(path: string): Promise<ByteSource> {
   }
   const changed = (): FtfsError =>
     new FtfsError("LOCAL_FILE", `${path} changed while uploading; nothing was committed`);
+  const identity: SourceIdentity = {
+    path: resolve(path),
+    bytes: opened.bytes,
+    mtimeUs: Math.round(opened.mtimeMs * MICROSECONDS_PER_MS),
+    inode: opened.inode,
+  };
   return {
     label: path,
     bytes: opened.bytes,
+    identity,
     read: async (offset, length, into) => {
       const view = into.subarray(0, length);
       let filled = 0;
@@ -127,6 +144,54 @@ function errorCode(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
   const code = (error as { code: unknown }).code;
   return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * A stream of unknown length (stdin), read once, in order, chunk by chunk: memory holds the
+ * chunks in flight and one piece of the stream, never the whole. A read at any other offset
+ * (an upload that had to start over) fails: the bytes are gone, the user must send them again.
+ */
+export function unsizedSource(label: string, stream: AsyncIterable<Uint8Array>): ByteSource {
+  const iterator = stream[Symbol.asyncIterator]();
+  let position = 0;
+  let pending: Uint8Array = new Uint8Array(0);
+  let ended = false;
+  return {
+    label,
+    bytes: null,
+    read: async (offset, length, into) => {
+      if (offset !== position) {
+        throw new FtfsError(
+          "UNAVAILABLE",
+          `${label} had to start over, and a stream is read only once; send it again`,
+        );
+      }
+      const view = into.subarray(0, length);
+      let filled = 0;
+      while (filled < length) {
+        if (pending.length === 0) {
+          if (ended) break;
+          const next = await iterator.next();
+          if (next.done === true) {
+            ended = true;
+            break;
+          }
+          pending = next.value;
+          continue;
+        }
+        const part = pending.subarray(0, length - filled);
+        view.set(part, filled);
+        filled += part.length;
+        pending = pending.subarray(part.length);
+      }
+      position += filled;
+      return view.subarray(0, filled);
+    },
+    checkUnchanged: async () => undefined,
+    close: async () => {
+      await iterator.return?.();
+    },
+  };
 }
 
 /** What a streamed source's bytes hash to, once all were read. */

@@ -38,7 +38,7 @@ import {
 } from "../core/limits.ts";
 import { mergeStatus, type ClusterStatus, type StatusAnswer } from "../core/status.ts";
 import { mergeOwned, type StoredFile } from "../core/storage-listing.ts";
-import { memorySource, openFileSource, type ByteSource } from "./byte-source.ts";
+import { memorySource, openFileSource, unsizedSource, type ByteSource } from "./byte-source.ts";
 import { collector, type TransferContext } from "./transfer-context.ts";
 import { DirectoryClient } from "./directory.ts";
 import {
@@ -50,6 +50,8 @@ import {
 } from "./download.ts";
 import type { RetryObserver } from "./retry.ts";
 import { listEveryGroup } from "./storage-list.ts";
+import { fileJournal } from "./upload-journal.ts";
+import type { JournalState } from "../core/upload-journal.ts";
 import { runUpload, type ProgressListener, type UploadResult } from "./upload.ts";
 import {
   baseName,
@@ -58,6 +60,7 @@ import {
   checkedPartName,
   checkedStoredName,
   checkName,
+  checkedRemoteName,
   checkUid,
 } from "./validate.ts";
 import {
@@ -93,6 +96,14 @@ export interface FtfsClientOptions {
 }
 
 export type ConnectResult = ResponseBody<"connect">;
+
+export interface UploadFileOptions {
+  /** The name to store it under; default its base name. */
+  readonly name?: string | undefined;
+  readonly progress?: ProgressListener | undefined;
+  /** Keep a journal here, so an interrupted upload resumes when run again. */
+  readonly journalDir?: string | undefined;
+}
 
 export class FtfsClient {
   private readonly pool: RpcPool;
@@ -154,7 +165,9 @@ export class FtfsClient {
       const start = await this.directory.call("loginStart", { uid, clientNonce });
       return { uid, clientNonce, start };
     } catch (error) {
-      if (error instanceof FtfsError && error.code === "UNKNOWN_OP") return null;
+      // An insecure directory serves no logins; a storage node (a wrong address) is an error.
+      const insecure = error instanceof FtfsError && error.code === "UNKNOWN_OP";
+      if (insecure && error.hint?.role !== "storage") return null;
       throw error;
     }
   }
@@ -210,8 +223,18 @@ export class FtfsClient {
     await this.directory.call("userRemove", { uid });
   }
 
-  async userList(): Promise<UserSummary[]> {
-    return [...(await this.directory.call("userList", {})).users];
+  /** Every user, and the default quotas of those without their own (null: not told). */
+  async userList(): Promise<{
+    readonly users: UserSummary[];
+    readonly quotaBytesDefault: number | null;
+    readonly quotaFilesDefault: number | null;
+  }> {
+    const answer = await this.directory.call("userList", {});
+    return {
+      users: [...answer.users],
+      quotaBytesDefault: answer.quotaBytesDefault ?? null,
+      quotaFilesDefault: answer.quotaFilesDefault ?? null,
+    };
   }
 
   /** A new S3 access key for `uid`: the answer is the only time its secret is seen. */
@@ -310,19 +333,60 @@ export class FtfsClient {
     await this.directory.call("keyRemove", { uid, accessKeyId });
   }
 
-  /** Upload a local file as `name` (default: its base name); an existing name: new version. */
+  /**
+   * Upload a local file as `name` (default: its base name); an existing name: new version.
+   * With `journalDir`, the upload is journaled there and a re-run after an interruption
+   * resumes it, sending only the chunks its groups do not hold for it yet.
+   */
   async upload(
     uid: string,
     localPath: string,
-    name?: string,
+    options: UploadFileOptions = {},
+  ): Promise<UploadResult> {
+    const remoteName = options.name ?? baseName(localPath);
+    checkUid(uid);
+    const stored = checkedRemoteName(remoteName);
+    const source = await openFileSource(localPath);
+    const journal =
+      options.journalDir === undefined
+        ? undefined
+        : fileJournal(options.journalDir, { uid, name: stored }, localPath);
+    try {
+      const result = await runUpload(this.transfer, uid, stored, source, {
+        progress: options.progress,
+        journal,
+      });
+      return { ...result, name: remoteName };
+    } finally {
+      await source.close();
+    }
+  }
+
+  /** What an interrupted upload of `localPath` as (uid, name) left to resume, or null. */
+  async pendingUpload(
+    uid: string,
+    localPath: string,
+    options: { readonly name?: string; readonly journalDir: string },
+  ): Promise<JournalState | null> {
+    const name = checkedRemoteName(options.name ?? baseName(localPath));
+    return fileJournal(options.journalDir, { uid, name }, localPath).load();
+  }
+
+  /**
+   * Upload a stream of unknown length (stdin) as `name`: read once, chunk by chunk, so memory
+   * holds only the chunks in flight. Not resumable: a stream cannot be read again.
+   */
+  async uploadStream(
+    uid: string,
+    name: string,
+    stream: AsyncIterable<Uint8Array>,
     progress?: ProgressListener,
   ): Promise<UploadResult> {
-    const remoteName = name ?? baseName(localPath);
     checkUid(uid);
-    checkName(remoteName);
-    const source = await openFileSource(localPath);
+    const stored = checkedRemoteName(name);
+    const source = unsizedSource(name, stream);
     try {
-      return await runUpload(this.transfer, uid, remoteName, source, { progress });
+      return { ...(await runUpload(this.transfer, uid, stored, source, { progress })), name };
     } finally {
       await source.close();
     }
@@ -349,8 +413,11 @@ export class FtfsClient {
     progress?: ProgressListener,
   ): Promise<ReadResult> {
     checkUid(uid);
-    checkName(name);
-    return runDownload(this.transfer, uid, name, sink, { version, progress });
+    const stored = checkedRemoteName(name);
+    return {
+      ...(await runDownload(this.transfer, uid, stored, sink, { version, progress })),
+      name,
+    };
   }
 
   /** A whole file in memory: for tests and small files only. */
@@ -391,8 +458,8 @@ export class FtfsClient {
   /** Delete a name (every version). Retries reuse one requestId: never a second delete. */
   async remove(uid: string, name: string): Promise<{ deletedVersion: number }> {
     checkUid(uid);
-    checkName(name);
-    return this.directory.call("deleteFile", { uid, name, requestId: this.requestIds() });
+    const stored = checkedRemoteName(name);
+    return this.directory.call("deleteFile", { uid, name: stored, requestId: this.requestIds() });
   }
 
   /** Store `bytes` as `key` in one of the user's buckets (a new version if the key exists). */

@@ -14,7 +14,13 @@ import {
   type RequestBody,
   type ResponseBody,
 } from "@ftfs/protocol/core";
-import { CONNECTION_FAILURE_CODES, PrimaryFinder, type RpcPool } from "@ftfs/protocol/io";
+import {
+  CONNECTION_FAILURE_CODES,
+  ConnectError,
+  connectFailureOf,
+  PrimaryFinder,
+  type RpcPool,
+} from "@ftfs/protocol/io";
 import { CLIENT_PRIMARY_REDIRECTS_MAX, CLIENT_SAME_NODE_RETRIES_MAX } from "../core/limits.ts";
 import { withRetry, type RetryObserver } from "./retry.ts";
 
@@ -91,7 +97,7 @@ export class DirectoryClient {
       return answer.body;
     } catch (error) {
       this.onFailure(address, error);
-      throw error;
+      throw notADirectory(address, error);
     }
   }
 
@@ -114,7 +120,7 @@ export class DirectoryClient {
         return answer.body;
       } catch (error) {
         // A refusal that is the node's verdict on the request (unknown user) is the answer.
-        if (!(error instanceof FtfsError) || !error.retryable) throw error;
+        if (!(error instanceof FtfsError) || !error.retryable) throw notADirectory(address, error);
         last = error;
         this.onAnyNodeFailure(address, error);
       }
@@ -144,12 +150,35 @@ export class DirectoryClient {
     this.redirectsInARow = kind === "redirected" ? this.redirectsInARow + 1 : 0;
   }
 
+  /**
+   * The deadline passed with no node answering: which addresses, why the last one failed, and
+   * (unless the address itself is wrong: no such host, not an FTFS node) whether it runs.
+   */
   private giveUpError(error: FtfsError): FtfsError {
     if (!CONNECTION_FAILURE_CODES.has(error.code)) return error;
     const where = this.finder.addresses.join(",");
-    const message = this.everAnswered
-      ? `lost contact with the cluster at ${where}: ${error.message}`
-      : `cannot reach the cluster at ${where}: is it running? (start one with \`bun run dev\`)`;
-    return new FtfsError(error.code, message, { cause: error });
+    const reason = connectFailureOf(error) ?? "other";
+    if (this.everAnswered) {
+      const message = `lost contact with the cluster at ${where}: ${error.message}`;
+      return new ConnectError(error.code, reason, message, error);
+    }
+    const addressWrong = reason === "dns" || reason === "foreign";
+    const question = addressWrong ? "" : "; is it running?";
+    const message = `cannot reach the cluster at ${where}: ${error.message}${question}`;
+    return new ConnectError(error.code, reason, message, error);
   }
+}
+
+/**
+ * A node that says it is a storage node, not a directory: the address is wrong, and the user
+ * needs to hear exactly that rather than which request it refused.
+ */
+function notADirectory(address: string, error: unknown): unknown {
+  if (!(error instanceof FtfsError) || error.code !== "UNKNOWN_OP") return error;
+  if (error.hint?.role !== "storage") return error;
+  return new FtfsError(
+    "UNKNOWN_OP",
+    `${address} is a storage node, not a directory node; give a directory node's address`,
+    { cause: error, hint: error.hint },
+  );
 }

@@ -18,7 +18,8 @@ import type { ProgressListener, UploadResult } from "./upload.ts";
 
 export type ChunkSink = (chunk: Uint8Array) => Promise<void> | void;
 
-export type ReadResult = UploadResult;
+/** A file read: which version, its size and hash, when it was made. */
+export type ReadResult = Omit<UploadResult, "resumedBytes">;
 
 /** Bytes `start` to `end`, both included. */
 export interface ByteRange {

@@ -6,6 +6,7 @@
 import {
   accessKeyIdField,
   FtfsError,
+  HOME_BUCKET,
   MULTIPART_PARTS_MAX,
   partStoredName,
   storedNameOf,
@@ -26,6 +27,31 @@ export function checkUid(uid: string): void {
 export function checkName(name: string): void {
   const valid = validateFileName(name);
   if (!valid.ok) throw valid.error;
+}
+
+/**
+ * What `ftfs` accepts as a remote name: a file name, or file names joined by "/" (a key of the
+ * home bucket, as `put -r` stores a folder's files and S3 clients see folders); answers the
+ * stored name. Every part must be a file name, so no name can climb out of a folder: `..`, an
+ * empty part (a leading, trailing or doubled "/") and a backslash are refused.
+ */
+export function checkedRemoteName(name: string): string {
+  const plain = validateFileName(name);
+  if (plain.ok) return name;
+  if (!name.includes("/")) throw plain.error;
+  for (const part of name.split("/")) {
+    if (part === "") {
+      throw new FtfsError(
+        "INVALID_NAME",
+        `name '${name}' has an empty part (a leading, trailing or doubled '/')`,
+      );
+    }
+    const valid = validateFileName(part);
+    if (!valid.ok) throw new FtfsError("INVALID_NAME", `name '${name}': ${valid.error.message}`);
+  }
+  const key = validateObjectKey(name);
+  if (!key.ok) throw key.error;
+  return storedNameOf({ bucket: HOME_BUCKET, key: name });
 }
 
 export function checkBucket(bucket: string): void {

@@ -11,6 +11,7 @@ import {
   fail,
   FtfsError,
   ok,
+  uploadIdWithDeadline,
   type ErrorCode,
   type FileEntry,
   type GroupView,
@@ -233,12 +234,18 @@ export class FakeCluster {
   }
 
   private uploads = 0;
+  /** How far ahead of the real clock placeUpload sets an upload's deadline. */
+  uploadDeadlineAheadMs = 3_600_000;
 
   private onPlace(uid: string) {
     this.requireUser(uid);
     this.uploads += 1;
     const groups = this.placementViews ?? this.groupViews();
-    return { body: { uploadId: `up-${this.uploads}`, chunkBytes: this.chunkBytes, groups } };
+    const uploadId = uploadIdWithDeadline(
+      Date.now() + this.uploadDeadlineAheadMs,
+      `up-${this.uploads}`,
+    );
+    return { body: { uploadId, chunkBytes: this.chunkBytes, groups } };
   }
 
   private onCommit(body: {
@@ -350,6 +357,17 @@ export class FakeCluster {
           body: { chunkId: body.chunkId, bytes: stored.bytes.length },
           payload: stored.bytes,
         });
+      },
+      uploadHeld: async (body) => {
+        const fault = await enter("uploadHeld");
+        if (fault !== null) return fail(fault, `scripted ${fault}`);
+        const { uid, name, uploadId } = body.owner;
+        const present = body.chunkIds.filter((id) =>
+          (node.chunks.get(id)?.owners ?? []).some(
+            (owner) => owner.uid === uid && owner.name === name && owner.uploadId === uploadId,
+          ),
+        );
+        return ok({ body: { present } });
       },
       listOwned: async (body) => {
         const fault = await enter("listOwned");

@@ -67,6 +67,8 @@ export const OP_ACCESS: Readonly<Record<Op, Access>> = {
   multipartParts: "user",
   multipartList: "user",
   listGroups: "user",
+  // The handler holds a user to its own uploads.
+  uploadHeld: "user",
 };
 
 /** Whether `principal` may call an op of this access. */

@@ -44,6 +44,7 @@ export const ERROR_CODES = [
   "INVALID_PART_ORDER", // a completion's parts are not in ascending order, each once
   "PART_TOO_SMALL", // a part other than the last is under MULTIPART_PART_BYTES_MIN
   "PRECONDITION_FAILED", // a conditional write found the name at another version than it named
+  "NOT_LOGGED_IN", // the client holds no session for the user it was asked to act as; log in
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -54,6 +55,9 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === "string" && ERROR_CODE_SET.has(value);
 }
 
+/** The kinds of node that serve requests. */
+export type ServerRole = "directory" | "storage";
+
 /** Where to go instead (NOT_PRIMARY, STALE_EPOCH), or when to come back (RATE_LIMITED). */
 export interface ErrorHint {
   readonly primary?: string;
@@ -62,6 +66,8 @@ export interface ErrorHint {
   readonly retryAfterMs?: number;
   /** NOT_FOUND: the version asked for is an S3 delete marker (S3 answers it differently). */
   readonly deleteMarker?: boolean;
+  /** UNKNOWN_OP: what kind of node answered (a storage node given as the cluster's address). */
+  readonly role?: ServerRole;
 }
 
 /** Codes after which the same request may succeed if sent again (perhaps elsewhere). */

@@ -4,7 +4,14 @@
  * error before allocation, and a failed decoder stays failed.
  */
 import { describe, expect, test } from "bun:test";
-import { encodeFrameBytes, FRAME_KIND, FrameDecoder, type Frame } from "./frame.ts";
+import {
+  encodeFrameBytes,
+  foreignProtocolOf,
+  FRAME_KIND,
+  FrameDecoder,
+  type ForeignProtocol,
+  type Frame,
+} from "./frame.ts";
 import { FRAME_BYTES_MAX, FRAME_PREFIX_BYTES } from "./limits.ts";
 
 /** Thresholds that make small test frames take the preallocating path, including at once. */
@@ -165,5 +172,26 @@ describe("FrameDecoder", () => {
     const bytes = encodeFrameBytes(FRAME_KIND.request, 1, {}, payload);
     const result = new FrameDecoder().push(bytes);
     expect(result.frames[0]?.payload.buffer).toBe(bytes.buffer);
+  });
+});
+
+describe("another protocol's bytes", () => {
+  test("a web server's answer, a TLS alert or an SSH banner is named, not a frame length", () => {
+    const cases: Array<[string, ForeignProtocol]> = [
+      ["HTTP/1.1 400 Bad Request\r\n\r\n", "HTTP"],
+      ["GET / HTTP/1.1\r\n\r\n", "HTTP"],
+      ["\u0015\u0003\u0003\u0000\u0002\u0002\u0032", "TLS"],
+      ["SSH-2.0-OpenSSH_9.2\r\n", "SSH"],
+    ];
+    for (const [text, protocol] of cases) {
+      const bytes = Uint8Array.from(text, (char) => char.charCodeAt(0));
+      const result = new FrameDecoder().push(bytes);
+      expect({ code: result.error?.code, foreign: result.error?.foreign }).toEqual({
+        code: "BAD_FRAME",
+        foreign: protocol,
+      });
+      expect(result.error?.message).toBe(`these bytes are ${protocol}, not FTFS frames`);
+    }
+    expect(foreignProtocolOf(0x00001000)).toBeNull();
   });
 });

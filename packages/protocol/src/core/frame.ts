@@ -96,6 +96,38 @@ export interface FrameDecodeError {
   readonly message: string;
   /** The request id, when the prefix was read far enough to know it, so the error can answer it. */
   readonly requestId: number | null;
+  /** The bytes are another protocol's (a web server, TLS): what people should be told. */
+  readonly foreign?: ForeignProtocol;
+}
+
+/** Protocols whose first bytes are recognised where a frame's length should be. */
+export type ForeignProtocol = "HTTP" | "TLS" | "SSH";
+
+/** Big-endian first four bytes of what those protocols send first. */
+const FOREIGN_PREFIXES: ReadonlyMap<number, ForeignProtocol> = new Map([
+  [0x48545450, "HTTP"], // "HTTP": a response
+  [0x47455420, "HTTP"], // "GET "
+  [0x504f5354, "HTTP"], // "POST"
+  [0x50555420, "HTTP"], // "PUT "
+  [0x48454144, "HTTP"], // "HEAD"
+  [0x5353482d, "SSH"], // "SSH-"
+]);
+const TLS_RECORD_ALERT = 0x15;
+const TLS_RECORD_HANDSHAKE = 0x16;
+const TLS_MAJOR_VERSION = 0x03;
+
+/**
+ * Which protocol, if any, begins with these four bytes (read as a frame's length): a frame
+ * length that is really "HTTP" (1213486160) says a web server answered, which is what a person
+ * needs to hear, not the number.
+ */
+export function foreignProtocolOf(prefix: number): ForeignProtocol | null {
+  const known = FOREIGN_PREFIXES.get(prefix);
+  if (known !== undefined) return known;
+  const first = prefix >>> 24;
+  const second = (prefix >>> 16) & 0xff;
+  const tlsRecord = first === TLS_RECORD_ALERT || first === TLS_RECORD_HANDSHAKE;
+  return tlsRecord && second === TLS_MAJOR_VERSION ? "TLS" : null;
 }
 
 export type FrameDecodeResult = {
@@ -170,6 +202,11 @@ export class FrameDecoder {
         length < FRAME_PREFIX_BYTES + FRAME_TAG_BYTES - LENGTH_FIELD_BYTES ||
         frameBytes > this.frameBytesMax
       ) {
+        const foreign = foreignProtocolOf(length);
+        if (foreign !== null) {
+          const message = `these bytes are ${foreign}, not FTFS frames`;
+          return this.fail({ code: "BAD_FRAME", message, requestId: null, foreign }, frames);
+        }
         const code: ErrorCode = frameBytes > this.frameBytesMax ? "FRAME_TOO_LARGE" : "BAD_FRAME";
         return this.fail(
           { code, message: `frame length ${length} is outside the allowed range`, requestId: null },

@@ -34,7 +34,8 @@ import type { Infer, Schema } from "./schema.ts";
 import { arr, bool, int, literal, nullable, obj, opt, str, tryDecode } from "./schema.ts";
 
 const MEMBERS_MAX = 1024;
-const GROUPS_MAX = 1024;
+/** Storage groups one answer (or a client's upload journal) may name. */
+export const GROUPS_MAX = 1024;
 const ADDRESS_BYTES_MAX = 64;
 const REQUEST_ID_BYTES_MAX = 64;
 const EPOCH_MAX = Number.MAX_SAFE_INTEGER;
@@ -471,7 +472,13 @@ export const OPS = {
     request: obj({
       uid: uidField,
       name: fileNameField,
+      /** The file's size; with bytesUnknown, the most it may turn out to be. */
       bytes: int({ min: 0, max: FILE_BYTES_MAX }),
+      /**
+       * A stream whose length is known only at its end (stdin): the quota is judged at the
+       * commit, and the tickets allow what room the user's quota leaves, up to `bytes`.
+       */
+      bytesUnknown: opt(bool),
     }),
     response: obj({
       uploadId: requestIdField,
@@ -810,7 +817,12 @@ export const OPS = {
   },
   userList: {
     request: empty,
-    response: obj({ users: arr(userSummarySchema, { itemsMax: USERS_LIST_MAX }) }),
+    response: obj({
+      users: arr(userSummarySchema, { itemsMax: USERS_LIST_MAX }),
+      /** The quotas of users without their own (absent from older directories). */
+      quotaBytesDefault: opt(quotaField),
+      quotaFilesDefault: opt(quotaField),
+    }),
   },
 
   // ---- directory, S3 access keys (a user for itself, an admin for anyone) ----
@@ -995,6 +1007,20 @@ export const OPS = {
     request: empty,
     response: obj({ groups: arr(groupViewSchema, { itemsMax: GROUPS_MAX }) }),
   },
+
+  // ---- storage, for clients ----
+  /**
+   * Which of these chunks this node holds under a reference of exactly this upload (pending
+   * or committed): what a resumed upload may skip sending. Presence alone is not enough: a
+   * chunk no open upload references may be garbage the directory has already confirmed.
+   */
+  uploadHeld: {
+    request: obj({
+      owner: chunkOwnerSchema,
+      chunkIds: arr(sha256Field, { itemsMax: CHUNK_IDS_PER_REQUEST_MAX }),
+    }),
+    response: obj({ present: arr(sha256Field, { itemsMax: CHUNK_IDS_PER_REQUEST_MAX }) }),
+  },
 } as const satisfies Record<string, { request: Schema<unknown>; response: Schema<unknown> }>;
 
 export type Op = keyof typeof OPS;
@@ -1039,6 +1065,7 @@ export const errorHeaderSchema = obj({
       epoch: opt(epochField),
       retryAfterMs: opt(timeMsField),
       deleteMarker: opt(bool),
+      role: opt(literal("directory", "storage")),
     }),
   ),
 });

@@ -7,6 +7,7 @@
  */
 
 import {
+  assertNever,
   CONNECT_TIMEOUT_MS_DEFAULT,
   errorHeaderSchema,
   FRAME_KIND,
@@ -19,6 +20,7 @@ import {
   tryDecode,
   type ErrorCode,
   type Frame,
+  type FrameDecodeError,
   type Op,
   type RequestBody,
   type ResponseBody,
@@ -95,8 +97,9 @@ export class RpcClient {
     } catch (error) {
       client.close();
       if (error instanceof FtfsError && error.code === "TIMEOUT") {
-        throw new FtfsError(
+        throw new ConnectError(
           "CONNECT_FAILED",
+          "timeout",
           `no handshake from ${address} within ${timeoutMs} ms`,
         );
       }
@@ -119,7 +122,11 @@ export class RpcClient {
       timer = setTimeout(
         () =>
           reject(
-            new FtfsError("CONNECT_FAILED", `no answer from ${address} within ${timeoutMs} ms`),
+            new ConnectError(
+              "CONNECT_FAILED",
+              "timeout",
+              `no answer from ${address} within ${timeoutMs} ms`,
+            ),
           ),
         timeoutMs,
       );
@@ -138,8 +145,7 @@ export class RpcClient {
       socket.setNoDelay(true);
       client.channel = new FrameChannel(socket, {
         onFrame: (frame) => client.onFrame(frame),
-        onDecodeError: (error) =>
-          client.failAll(new FtfsError(error.code, `bad frame from ${address}: ${error.message}`)),
+        onDecodeError: (error) => client.failAll(decodeFailure(address, error)),
         onClose: (error) => {
           client.failAll(error);
           client.onClosed?.();
@@ -148,7 +154,7 @@ export class RpcClient {
       return client;
     } catch (error) {
       if (error instanceof FtfsError) throw error;
-      throw new FtfsError("CONNECT_FAILED", `cannot connect to ${address}`, { cause: error });
+      throw noConnection(address, parsed.value.host, error);
     } finally {
       clearTimeout(timer);
     }
@@ -199,9 +205,7 @@ export class RpcClient {
     const response = new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
-        reject(
-          new FtfsError("TIMEOUT", `${op} to ${this.address} got no answer within ${timeoutMs} ms`),
-        );
+        reject(new FtfsError("TIMEOUT", `${this.address} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(requestId, { op, resolve, reject, timer });
     });
@@ -273,6 +277,78 @@ export class RpcClient {
   }
 }
 
+/**
+ * Why a node could not be reached, as a client can act on it: a name that does not resolve
+ * (fix the address), a refused or silent port (is it running?), or a port where something
+ * other than FTFS answers (the wrong address).
+ */
+export type ConnectFailure = "dns" | "refused" | "unreachable" | "timeout" | "foreign" | "other";
+
+/** A connection to a node failed before any FTFS answer: why, in `reason`. */
+export class ConnectError extends FtfsError {
+  readonly reason: ConnectFailure;
+  constructor(code: ErrorCode, reason: ConnectFailure, message: string, cause?: unknown) {
+    super(code, message, cause === undefined ? undefined : { cause });
+    this.reason = reason;
+  }
+}
+
+/** The ConnectError behind `error`, following causes; null if none. */
+export function connectFailureOf(error: unknown): ConnectFailure | null {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if (current instanceof ConnectError) return current.reason;
+  }
+  return null;
+}
+
+/** Why a TCP connection could not be opened, in words a person can act on. */
+function noConnection(address: string, host: string, error: unknown): ConnectError {
+  const code =
+    typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
+  const failed = (reason: ConnectFailure, message: string): ConnectError =>
+    new ConnectError("CONNECT_FAILED", reason, message, error);
+  switch (code) {
+    case "ENOTFOUND":
+    case "EAI_NONAME":
+    case "EAI_AGAIN":
+    case "EAI_FAIL":
+      return failed("dns", `no such host '${host}' (the name does not resolve)`);
+    case "ECONNREFUSED":
+      return failed("refused", `nothing listens at ${address} (connection refused)`);
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return failed("unreachable", `${address} is unreachable (no route to it)`);
+    default:
+      return failed(
+        "other",
+        `cannot connect to ${address}${error instanceof Error ? `: ${error.message}` : ""}`,
+      );
+  }
+}
+
+/** Bytes from `address` that are not frames; another protocol's are named as such. */
+function decodeFailure(address: string, error: FrameDecodeError): FtfsError {
+  switch (error.foreign) {
+    case undefined:
+      return new FtfsError(error.code, `bad frame from ${address}: ${error.message}`);
+    case "TLS":
+      return new ConnectError(
+        error.code,
+        "foreign",
+        `${address} answered with TLS: the cluster expects TLS connections (give its CA)`,
+      );
+    case "HTTP":
+    case "SSH":
+      return new ConnectError(
+        error.code,
+        "foreign",
+        `${address} is not an FTFS node (it answered ${error.foreign})`,
+      );
+    default:
+      return assertNever(error.foreign);
+  }
+}
+
 function requestHeader(op: Op, epoch: number, body: unknown, tagged: boolean): unknown {
   if (tagged && HASH_CHECKED_REQUEST_OPS.has(op))
     return { op, epoch, body, [HASH_CHECKED_FIELD]: true };
@@ -303,6 +379,7 @@ function decodeErrorFrame(frame: Frame, address: string): FtfsError {
     ...(hint.epoch === undefined ? {} : { epoch: hint.epoch }),
     ...(hint.retryAfterMs === undefined ? {} : { retryAfterMs: hint.retryAfterMs }),
     ...(hint.deleteMarker === undefined ? {} : { deleteMarker: hint.deleteMarker }),
+    ...(hint.role === undefined ? {} : { role: hint.role }),
   };
   return new FtfsError(knownCode, message, { hint: cleanHint });
 }

@@ -37,8 +37,10 @@ import {
   RATE_LIMIT_PER_SECOND_DEFAULT,
   RateLimiter,
   tryDecode,
+  type Access,
   type Principal,
   type RateLimitConfig,
+  type ServerRole,
   type TrafficCount,
   type UserPrincipal,
   type ErrorCode,
@@ -142,6 +144,8 @@ export interface RpcServerOptions {
   readonly tls?: ServerTls;
   /** This node's id, for error messages people read. */
   readonly node?: string;
+  /** What kind of node serves here: told to a client that asks for what it does not serve. */
+  readonly role?: ServerRole;
   /**
    * Requests per principal (a user by uid, an anonymous caller per connection; nodes are not
    * limited) before RATE_LIMITED; null turns it off. Default RATE_LIMIT_*_DEFAULT.
@@ -228,6 +232,7 @@ export class RpcServer {
   private nextConnectionId = 1;
   private readonly authenticateUser: ((token: string) => Result<UserSession>) | null;
   private readonly nodeName: string;
+  private readonly role: ServerRole | null;
   private readonly connections = new Set<ServerConnection>();
   private readonly perAddress = new Map<string, number>();
   private listener: TCPSocketListener<ChannelSlot> | null = null;
@@ -248,6 +253,18 @@ export class RpcServer {
       options.metrics === undefined ? null : new RpcMetrics(options.metrics, this.stats);
     this.limits = connectionLimitsWith(options.limits);
     this.nodeName = options.node ?? "this node";
+    this.role = options.role ?? null;
+  }
+
+  /** An op this node has no handler for: say what kind of node it is, so a client can tell. */
+  private unknownOp(): Result<Reply<Op>> {
+    if (this.role === null)
+      return fail("UNKNOWN_OP", `${this.nodeName} does not serve that request`);
+    return fail(
+      "UNKNOWN_OP",
+      `${this.nodeName} is a ${this.role} node, which does not serve that request`,
+      { role: this.role },
+    );
   }
 
   static start(options: RpcServerOptions): RpcServer {
@@ -533,18 +550,17 @@ export class RpcServer {
   ): Promise<Result<Reply<Op>>> {
     const { op, epoch, body } = request;
     const principal = connection.principal;
+    const handler = this.handlers[op] as Handler<Op> | undefined;
+    // Asked first: a client that reached the wrong kind of node should hear that, whoever it is.
+    if (handler === undefined) return this.unknownOp();
     if (this.keyring !== null && !mayCall(principal, OP_ACCESS[op])) {
       this.countRefusal("forbidden");
-      return fail("FORBIDDEN", `${op} is not for ${describePrincipal(principal)}`);
+      return fail("FORBIDDEN", forbiddenMessage(OP_ACCESS[op], principal));
     }
     const limited = this.admitRate(principal, connection);
     if (!limited.ok) {
       this.countRefusal("rate_limited");
       return limited;
-    }
-    const handler = this.handlers[op] as Handler<Op> | undefined;
-    if (handler === undefined) {
-      return { ok: false, error: new FtfsError("UNKNOWN_OP", `this node does not serve '${op}'`) };
     }
     const context: RequestContext = {
       op,
@@ -561,7 +577,7 @@ export class RpcServer {
       this.logger.error("handler failed", { op, error: describeError(error) });
       return {
         ok: false,
-        error: new FtfsError("INTERNAL", `${op} failed on the server; see its log`),
+        error: new FtfsError("INTERNAL", `the request failed on ${this.nodeName}; see its log`),
       };
     }
   }
@@ -691,5 +707,24 @@ class ServerConnection implements ChannelEvents {
 
   onClose(): void {
     this.server.forget(this);
+  }
+}
+
+/**
+ * Why a caller may not make a request, without naming the request's internal op: the client
+ * knows what its user asked for and says it in the user's words.
+ */
+function forbiddenMessage(access: Access, principal: Principal): string {
+  const who = describePrincipal(principal);
+  switch (access) {
+    case "anyone":
+    case "user":
+      return `that needs a logged-in user; ${who} may only log in`;
+    case "admin":
+      return `that needs an administrator, which ${who} is not`;
+    case "node":
+      return `only the cluster's own nodes may do that, and ${who} is not one`;
+    default:
+      return assertNever(access, "op access");
   }
 }

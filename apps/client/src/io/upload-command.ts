@@ -1,0 +1,246 @@
+/**
+ * `ftfs <uid> a` and `ftfs put`: upload local files, each journaled in the config folder so
+ * an interrupted upload (Ctrl-C, a kill, a network gone for longer than the retries last)
+ * resumes when the same command runs again. Ctrl-C stops at once and says what was kept and
+ * how to resume; a failure says the same beside its reason.
+ */
+
+import { basename, join, resolve } from "node:path";
+import { FtfsError } from "@ftfs/protocol/core";
+import { UsageError } from "@ftfs/protocol/io";
+import type { FtfsClient, ProgressListener, TransferProgress, UploadResult } from "@ftfs/client";
+import type { Command, GlobalOptions } from "../core/args.ts";
+import { actingNote, formatInterrupted, formatUploaded, resumeHint } from "../core/format.ts";
+import { PUT_TREE_PROBLEMS_SHOWN_MAX } from "../core/limits.ts";
+import { describeProblems, planTree } from "../core/tree-plan.ts";
+import type { CliState } from "./cli-state.ts";
+import { formatLocalTime } from "./local-time.ts";
+import { progressBar } from "./progress.ts";
+import { describeFailure, ReportedError } from "./report.ts";
+import { configDir, type Env } from "./session.ts";
+import { walkTree } from "./tree.ts";
+
+/** 128 + SIGINT: the status a shell expects of a command stopped by Ctrl-C. */
+export const EXIT_INTERRUPTED = 130;
+const UPLOAD_JOURNAL_FOLDER = "uploads";
+const CLEAR_LINE = "\r\u001b[2K";
+
+type UploadCommand = Extract<Command, { kind: "upload" }>;
+
+/** Where upload journals live: beside the session, private to the user. */
+export function uploadJournalDir(env: Env): string {
+  return join(configDir(env), UPLOAD_JOURNAL_FOLDER);
+}
+
+/**
+ * Each file in turn; one failing file is reported and the rest still go (exit status 1). With
+ * --json the answer is one array: each file's result, or `{file, error: {code, message}}`.
+ * `-` uploads standard input; `-r` each folder's files, under one progress bar.
+ */
+export async function upload(
+  state: CliState,
+  options: GlobalOptions,
+  command: UploadCommand,
+): Promise<void> {
+  const uid = state.uidFor(command.uid);
+  const client = state.client(options, { kind: "user", uid });
+  if (command.files[0] === "-") return uploadStdin(state, options, command, client);
+  const { jobs, overall } = command.recursive
+    ? await treeJobs(state, command)
+    : { jobs: command.files.map((file) => ({ uid, file, name: command.as })), overall: null };
+  const results: unknown[] = [];
+  let firstError: FtfsError | null = null;
+  for (const job of jobs) {
+    try {
+      const result = await uploadOne(state, client, { ...job, uid }, overall);
+      overall?.fileDone(result.bytes);
+      results.push(result);
+      const note = actingNote(command.uid, uid);
+      if (!options.json) await state.io.out(`${formatUploaded(result)}${note}\n`);
+    } catch (error) {
+      if (!(error instanceof FtfsError) || jobs.length === 1) throw error;
+      firstError ??= error;
+      const failure = describeFailure(error, state.io.env, state.failureContext);
+      const message = failure.message ?? error.message;
+      if (options.json) results.push({ file: job.file, error: { code: error.code, message } });
+      else state.io.err(`${state.io.stderrIsTty ? CLEAR_LINE : ""}ftfs: ${message}\n`);
+    }
+  }
+  overall?.finish();
+  if (options.json) await state.io.out(`${JSON.stringify(results, null, 2)}\n`);
+  if (firstError !== null) throw new ReportedError(firstError);
+}
+
+interface UploadJob {
+  readonly uid: string;
+  readonly file: string;
+  readonly name: string | null;
+}
+
+/**
+ * `put -r`: every folder walked and planned before anything is sent; what cannot be stored
+ * refuses the whole run in one line. Each file is named from its folder's name (or --as).
+ */
+async function treeJobs(
+  state: CliState,
+  command: UploadCommand,
+): Promise<{ jobs: Omit<UploadJob, "uid">[]; overall: OverallProgress | null }> {
+  const jobs: Omit<UploadJob, "uid">[] = [];
+  let bytes = 0;
+  for (const folder of command.files) {
+    const prefix = command.as ?? basename(resolve(folder));
+    const plan = planTree(prefix, await walkTree(folder));
+    if (plan.problems.length > 0) {
+      const line = describeProblems(folder, plan.problems, PUT_TREE_PROBLEMS_SHOWN_MAX);
+      throw new FtfsError("INVALID_NAME", line);
+    }
+    for (const file of plan.files)
+      jobs.push({ file: join(folder, ...file.parts), name: file.name });
+    bytes += plan.bytes;
+  }
+  const label = `${command.files.map((folder) => basename(resolve(folder))).join(", ")} (${jobs.length} files)`;
+  const bar = progressBar(label, {
+    isTty: state.io.stderrIsTty,
+    write: (text) => state.io.err(text),
+  });
+  return { jobs, overall: bar === undefined ? null : new OverallProgress(bar, bytes) };
+}
+
+/** One bar over many files: each file's progress shifted by the bytes of the files before. */
+class OverallProgress {
+  private doneBytes = 0;
+  private resumedBytes = 0;
+
+  constructor(
+    private readonly bar: ProgressListener,
+    private readonly totalBytes: number,
+  ) {}
+
+  /** The listener for the file now uploading. */
+  forFile(): ProgressListener {
+    return (now) => {
+      const resumed = this.resumedBytes + (now.resumedBytes ?? 0);
+      // Never at 100% before the last file is done: the bar stays up between files.
+      const doneBytes = Math.min(this.doneBytes + now.doneBytes, this.totalBytes - 1);
+      this.bar({ doneBytes, totalBytes: this.totalBytes, chunks: 2, resumedBytes: resumed });
+    };
+  }
+
+  fileDone(bytes: number): void {
+    this.doneBytes += bytes;
+  }
+
+  finish(): void {
+    this.bar({ doneBytes: this.totalBytes, totalBytes: this.totalBytes, chunks: 2 });
+  }
+}
+
+async function uploadOne(
+  state: CliState,
+  client: FtfsClient,
+  job: UploadJob,
+  overall: OverallProgress | null,
+): Promise<UploadResult> {
+  const journalDir = uploadJournalDir(state.io.env);
+  const bar =
+    overall?.forFile() ??
+    progressBar(job.name ?? basename(job.file), {
+      isTty: state.io.stderrIsTty,
+      write: (text) => state.io.err(text),
+    });
+  let last: TransferProgress | null = null;
+  const progress = (now: TransferProgress): void => {
+    last = now;
+    bar?.(now);
+  };
+  const name = job.name ?? undefined;
+  // Ctrl-C: the chunks stored so far stay stored (the upload's deadline keeps them); say so.
+  const onInterrupt = (): void => {
+    void interrupted(state, client, job, last).finally(() => process.exit(EXIT_INTERRUPTED));
+  };
+  process.once("SIGINT", onInterrupt);
+  try {
+    return await client.upload(job.uid, job.file, { name, progress, journalDir });
+  } catch (error) {
+    throw await withResumeHint(client, job, journalDir, error);
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+}
+
+/**
+ * `put - --as NAME`: standard input, of a length known only at its end, read once with bounded
+ * memory. Not journaled: a stream cannot be read again, so Ctrl-C keeps nothing worth saying.
+ */
+async function uploadStdin(
+  state: CliState,
+  options: GlobalOptions,
+  command: UploadCommand,
+  client: FtfsClient,
+): Promise<void> {
+  const uid = state.uidFor(command.uid);
+  const name = command.as ?? "";
+  const stdin = state.io.stdin;
+  if (stdin === undefined) throw new UsageError("there is no standard input to read");
+  if (state.io.stdinIsTty)
+    state.io.err("ftfs: reading standard input until end of input (Ctrl-D)\n");
+  const bar = progressBar(name, {
+    isTty: state.io.stderrIsTty,
+    write: (text) => state.io.err(text),
+  });
+  const result = await client.uploadStream(uid, name, stdin(), bar);
+  if (options.json) return state.io.out(`${JSON.stringify([result], null, 2)}\n`);
+  await state.io.out(`${formatUploaded(result)}${actingNote(command.uid, uid)}\n`);
+}
+
+async function interrupted(
+  state: CliState,
+  client: FtfsClient,
+  job: UploadJob,
+  last: TransferProgress | null,
+): Promise<void> {
+  const journalDir = uploadJournalDir(state.io.env);
+  const name = job.name ?? undefined;
+  const pending = await client
+    .pendingUpload(job.uid, job.file, { journalDir, ...(name === undefined ? {} : { name }) })
+    .catch(() => null);
+  const kept = pending === null ? null : storedOf(pending);
+  const total = last === null ? (pending?.start.source.bytes ?? null) : last.totalBytes;
+  const line = formatInterrupted(job.file, kept, total, formatLocalTime);
+  state.io.err(`${state.io.stderrIsTty ? CLEAR_LINE : ""}ftfs: ${line}\n`);
+}
+
+/** Bytes and deadline of what a journal says is stored. */
+function storedOf(pending: NonNullable<Awaited<ReturnType<FtfsClient["pendingUpload"]>>>): {
+  readonly bytes: number;
+  readonly uploadId: string;
+} {
+  let bytes = 0;
+  for (const chunk of pending.chunks.values()) bytes += chunk.bytes;
+  return { bytes, uploadId: pending.start.uploadId };
+}
+
+/** Problems of the local file itself: nothing was kept that a re-run could use. */
+const NOT_RESUMABLE_CODES: ReadonlySet<string> = new Set([
+  "LOCAL_FILE",
+  "INVALID_NAME",
+  "INVALID_UID",
+  "QUOTA_EXCEEDED",
+]);
+
+/** A failed upload whose chunks are partly stored: the error, and how to go on from there. */
+async function withResumeHint(
+  client: FtfsClient,
+  job: UploadJob,
+  journalDir: string,
+  error: unknown,
+): Promise<unknown> {
+  if (!(error instanceof FtfsError) || NOT_RESUMABLE_CODES.has(error.code)) return error;
+  const name = job.name ?? undefined;
+  const pending = await client
+    .pendingUpload(job.uid, job.file, { journalDir, ...(name === undefined ? {} : { name }) })
+    .catch(() => null);
+  if (pending === null || pending.chunks.size === 0) return error;
+  const hint = resumeHint(storedOf(pending), pending.start.source.bytes, formatLocalTime);
+  return new FtfsError(error.code, `${error.message}; ${hint}`, { cause: error });
+}
