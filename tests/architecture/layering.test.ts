@@ -3,7 +3,9 @@
  * node:*, no clock, no randomness, no timers, no crypto), `core` imports only `core`, packages
  * never import apps, apps never import each other, nothing shipped imports bench/, tests/ or
  * scripts/, and those reach an app only through its package's entry points (`@ftfs/directory/
- * core`, never `../../apps/directory/src/...`).
+ * core`, never `../../apps/directory/src/...`). bin/ is the one binary (`ftfs server …` beside
+ * the client): the only place allowed to import every app, through their entry points alone,
+ * and nothing imports it.
  */
 import { describe, expect, test } from "bun:test";
 import { Glob } from "bun";
@@ -50,6 +52,7 @@ describe("layering", () => {
   const coreFiles = [
     ...sourceFiles("packages/*/src/core/**/*.ts"),
     ...sourceFiles("apps/*/src/core/**/*.ts"),
+    ...sourceFiles("bin/src/core/**/*.ts"),
   ];
 
   test("the import scanner sees every form of import and nothing in strings", () => {
@@ -88,8 +91,11 @@ describe("layering", () => {
         const local = target.startsWith(".")
           ? relative(REPO_ROOT, resolve(REPO_ROOT, path, "..", target))
           : target;
-        // A package's core entry point (@ftfs/protocol/core, @ftfs/client/core) is core too.
-        const ok = local.includes("/src/core/") || /^@ftfs\/(protocol|client)\/core$/.test(local);
+        // A package's or app's core entry point (@ftfs/protocol/core, @ftfs/directory/core) is
+        // core too; bin/'s core may read the apps' rules (cluster init plans a directory group).
+        const ok =
+          local.includes("/src/core/") ||
+          /^@ftfs\/(protocol|client|directory|storage|s3)\/core$/.test(local);
         if (!ok) violations.push(`${path} imports ${target}`);
       }
     }
@@ -109,6 +115,21 @@ describe("layering", () => {
           /^@ftfs\/(directory|storage|s3)(\/|$)/.exec(local)?.[1] ??
           (/^ftfs(\/|$)/.test(local) ? "client" : null);
         if (targetApp !== null && targetApp !== app) violations.push(`${path} imports ${target}`);
+        if (/^bin\/|^@ftfs\/bin(\/|$)/.test(local)) violations.push(`${path} imports ${target}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  test("bin/ reaches each app only through its package's entry points", async () => {
+    const files = sourceFiles("bin/**/*.ts", true);
+    expect(files.length).toBeGreaterThan(2);
+    const violations: string[] = [];
+    for (const path of files) {
+      for (const target of importsOf(await Bun.file(resolve(REPO_ROOT, path)).text())) {
+        if (resolveImport(path, target).startsWith("apps/")) {
+          violations.push(`${path} imports ${target}`);
+        }
       }
     }
     expect(violations).toEqual([]);
@@ -119,6 +140,7 @@ describe("layering", () => {
     const shipped = [
       ...sourceFiles("packages/**/*.ts", true),
       ...sourceFiles("apps/**/*.ts", true),
+      ...sourceFiles("bin/**/*.ts", true),
     ];
     for (const path of shipped) {
       for (const target of importsOf(await Bun.file(resolve(REPO_ROOT, path)).text())) {

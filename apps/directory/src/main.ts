@@ -1,7 +1,9 @@
 /**
- * `bun run apps/directory`: parse flags (each with its FTFS_* environment twin), open the data
- * folder's database, start the directory node, and stop it cleanly on SIGTERM or SIGINT.
- * A bad flag is one line on stderr and exit status 2; a failure to start is logged, status 1.
+ * The directory node as a program (`bun run apps/directory`, and `ftfs server directory` in the
+ * one binary, both through `run`): resolve flags, environment twins and config file, open the
+ * data folder's database, start the node, tell systemd it serves, and stop cleanly on SIGTERM
+ * or SIGINT. Every bad flag or key is one line on stderr, exit status 2; a failure to start
+ * is logged, status 1.
  */
 
 import { mkdirSync } from "node:fs";
@@ -16,26 +18,39 @@ import {
   tryDecode,
 } from "@ftfs/protocol/core";
 import {
+  CONFIG_FLAGS,
+  CONNECTION_LIMITS_DEFAULT,
   createLogger,
   describeError,
+  EXIT_FAILURE,
+  EXIT_OK,
   exitWithParent,
   formatDurationMs,
+  Keyring,
+  notifySystemd,
   parseAddressListFlag,
+  parseBooleanFlag,
   parseBytesFlag,
   parseDurationFlag,
-  parseFlags,
   parseIntegerFlag,
   parseRateFlag,
+  parseWithProblems,
+  prepareServer,
   HTTP_LISTEN_FLAG,
   httpListenOf,
   parseSecurityFlags,
+  readFlags,
   SECURITY_FLAGS,
   securityOptions,
-  usage,
+  stopSignal,
   UsageError,
+  type Env,
   type FlagSpec,
+  type FlagValues,
   type Logger,
   type SecuritySettings,
+  type ServerProgram,
+  type UsageProblems,
 } from "@ftfs/protocol/io";
 import {
   DIRECTORY_GROUP_SIZES,
@@ -54,8 +69,6 @@ import { SqliteMetadataStore } from "./io/sqlite-store.ts";
 
 const PROGRAM = "ftfs-directory";
 const DATABASE_FILE = "directory.sqlite";
-const EXIT_USAGE = 2;
-const EXIT_FAILURE = 1;
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 
@@ -69,6 +82,15 @@ const FLAGS: readonly FlagSpec[] = [
     default: "",
   },
   { name: "expect", description: "directory nodes in the group: 1, 3 or 5", default: "1" },
+  {
+    name: "new-member",
+    description:
+      "join a directory group that already exists, with an empty folder, once added by " +
+      "`ftfs admin directory add <node> <address>`: never forms a group, never votes until the " +
+      "group's log adds it",
+    boolean: true,
+    default: "false",
+  },
   HTTP_LISTEN_FLAG,
   {
     name: "chunk-bytes",
@@ -112,7 +134,14 @@ const FLAGS: readonly FlagSpec[] = [
     default: String(QUOTA_FILES_DEFAULT),
   },
   ...SECURITY_FLAGS,
+  ...CONFIG_FLAGS,
 ];
+/** Only a fallback so the other values can still be checked after a bad security flag. */
+const OPEN_SECURITY: SecuritySettings = {
+  keyring: Keyring.open(),
+  insecure: true,
+  limits: CONNECTION_LIMITS_DEFAULT,
+};
 
 export interface DirectoryConfig {
   readonly node: string;
@@ -122,6 +151,8 @@ export interface DirectoryConfig {
   readonly data: string;
   readonly join: readonly string[];
   readonly expect: number;
+  /** Joins an existing group as a new member (`--new-member`) rather than forming one. */
+  readonly newMember: boolean;
   readonly chunkBytes: number;
   readonly rereplicationGraceMs: number;
   readonly rebalanceBytesPerSecond: number;
@@ -133,86 +164,112 @@ export interface DirectoryConfig {
   readonly security: SecuritySettings;
 }
 
-/** Flags (with environment twins) to a config; throws UsageError naming the bad flag. */
-export function parseConfig(
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-): DirectoryConfig | "help" {
-  const flags = parseFlags(argv, FLAGS, env);
-  if (flags.help === "true") return "help";
-  const node = flags.node ?? "";
-  if (!tryDecode(nodeIdField, node).ok) {
-    throw new UsageError(
-      `flag --node must be 1..${NODE_ID_BYTES_MAX} of letters, digits, '.', '_', '-'; got '${node}'`,
-    );
-  }
-  const listen = flags.listen ?? "";
-  if (!parseAddress(listen).ok) {
-    throw new UsageError(`flag --listen must be host:port, got '${listen}'`);
-  }
-  const data = flags.data ?? "";
-  if (data.length === 0) throw new UsageError("flag --data must name a folder");
-  const join = parseAddressListFlag("join", flags.join, 0);
-  const expect = Number(flags.expect);
-  if (!DIRECTORY_GROUP_SIZES.some((size) => size === expect)) {
-    throw new UsageError(
-      `flag --expect must be one of ${DIRECTORY_GROUP_SIZES.join(", ")}, got '${flags.expect}'`,
-    );
-  }
-  const chunkBytes = parseBytesFlag(
-    "chunk-bytes",
-    flags["chunk-bytes"] ?? "",
-    CHUNK_BYTES_MIN,
-    CHUNK_BYTES_MAX,
-  );
-  const rereplicationGraceMs = parseDurationFlag(
-    "rereplication-grace",
-    flags["rereplication-grace"],
-    0,
-  );
-  const uploadDeadlineMs = parseDurationFlag(
-    "upload-deadline",
-    flags["upload-deadline"],
-    UPLOAD_DEADLINE_MS_MIN,
-  );
-  const rebalanceBytesPerSecond = parseRateFlag(
-    "rebalance-rate",
-    flags["rebalance-rate"] ?? "",
-    REBALANCE_BYTES_PER_SECOND_MIN,
-    Number.MAX_SAFE_INTEGER,
-  );
+/** Flags (with environment twins and the config file) to a config; throws every UsageError. */
+export function parseConfig(argv: readonly string[], env: Env): DirectoryConfig | "help" {
+  const flags = readFlags(argv, FLAGS, env);
+  return flags.help ? "help" : parseWithProblems(DIRECTORY_PROGRAM, flags);
+}
+
+function parseValues(flags: FlagValues, problems: UsageProblems): DirectoryConfig {
+  const values = flags.values;
+  const take = <T>(parse: () => T, fallback: T): T => problems.take(parse, fallback);
+  const { node, listen, data } = values;
+  take(() => checkIdentity(node ?? "", listen ?? "", data ?? ""), undefined);
+  const expect = take(() => parseExpect(values.expect ?? ""), 1);
   return {
-    node,
-    listen,
-    httpListen: httpListenOf(flags),
-    data,
-    join,
+    node: node ?? "",
+    listen: listen ?? "",
+    httpListen: take(() => httpListenOf(values), null),
+    data: data ?? "",
+    join: take(() => parseAddressListFlag("join", values.join, 0), []),
     expect,
-    chunkBytes,
-    rereplicationGraceMs,
-    rebalanceBytesPerSecond,
-    quotaBytesDefault: parseBytesFlag(
-      "quota-bytes-default",
-      flags["quota-bytes-default"] ?? "",
-      0,
-      Number.MAX_SAFE_INTEGER,
+    newMember: take(() => parseBooleanFlag("new-member", values["new-member"]), false),
+    chunkBytes: take(
+      () =>
+        parseBytesFlag(
+          "chunk-bytes",
+          values["chunk-bytes"] ?? "",
+          CHUNK_BYTES_MIN,
+          CHUNK_BYTES_MAX,
+        ),
+      CHUNK_BYTES_DEFAULT,
     ),
-    quotaFilesDefault: parseIntegerFlag(
-      "quota-files-default",
-      flags["quota-files-default"] ?? "",
+    rereplicationGraceMs: take(
+      () => parseDurationFlag("rereplication-grace", values["rereplication-grace"], 0),
       0,
-      Number.MAX_SAFE_INTEGER,
     ),
-    uploadDeadlineMs,
-    keepVersions: parseIntegerFlag(
-      "keep-versions",
-      flags["keep-versions"] ?? "",
+    rebalanceBytesPerSecond: take(
+      () =>
+        parseRateFlag(
+          "rebalance-rate",
+          values["rebalance-rate"] ?? "",
+          REBALANCE_BYTES_PER_SECOND_MIN,
+          Number.MAX_SAFE_INTEGER,
+        ),
+      REBALANCE_BYTES_PER_SECOND_MIN,
+    ),
+    quotaBytesDefault: take(
+      () =>
+        parseBytesFlag(
+          "quota-bytes-default",
+          values["quota-bytes-default"] ?? "",
+          0,
+          Number.MAX_SAFE_INTEGER,
+        ),
+      0,
+    ),
+    quotaFilesDefault: take(
+      () =>
+        parseIntegerFlag(
+          "quota-files-default",
+          values["quota-files-default"] ?? "",
+          0,
+          Number.MAX_SAFE_INTEGER,
+        ),
+      0,
+    ),
+    uploadDeadlineMs: take(
+      () => parseDurationFlag("upload-deadline", values["upload-deadline"], UPLOAD_DEADLINE_MS_MIN),
+      UPLOAD_DEADLINE_MS_MIN,
+    ),
+    keepVersions: take(
+      () => parseIntegerFlag("keep-versions", values["keep-versions"] ?? "", 1, KEEP_VERSIONS_MAX),
       1,
-      KEEP_VERSIONS_MAX,
     ),
-    security: parseSecurityFlags(flags),
+    security: take(() => parseSecurityFlags(values), OPEN_SECURITY),
   };
 }
+
+/** The node's id, address and folder: each wrong one its own problem. */
+function checkIdentity(node: string, listen: string, data: string): void {
+  const problems: string[] = [];
+  if (!tryDecode(nodeIdField, node).ok) {
+    problems.push(
+      `flag --node must be 1..${NODE_ID_BYTES_MAX} of letters, digits, '.', '_', '-'; ` +
+        `got '${node}'`,
+    );
+  }
+  if (!parseAddress(listen).ok) problems.push(`flag --listen must be host:port, got '${listen}'`);
+  if (data.length === 0) problems.push("flag --data must name a folder");
+  if (problems.length > 0) throw new UsageError(problems);
+}
+
+function parseExpect(text: string): number {
+  const expect = Number(text);
+  if (!DIRECTORY_GROUP_SIZES.some((size) => size === expect)) {
+    throw new UsageError(
+      `flag --expect must be one of ${DIRECTORY_GROUP_SIZES.join(", ")}, got '${text}'`,
+    );
+  }
+  return expect;
+}
+
+const DIRECTORY_PROGRAM: ServerProgram<DirectoryConfig> = {
+  program: PROGRAM,
+  summary: "The FTFS directory node: users, files, versions, storage groups.",
+  specs: FLAGS,
+  parse: parseValues,
+};
 
 function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
   mkdirSync(config.data, { recursive: true });
@@ -227,6 +284,7 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
       logger,
       join: config.join,
       expect: config.expect,
+      newMember: config.newMember,
       rereplicationGraceMs: config.rereplicationGraceMs,
       rebalanceBytesPerSecond: config.rebalanceBytesPerSecond,
       quotaBytesDefault: config.quotaBytesDefault,
@@ -241,39 +299,33 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
   }
 }
 
-function main(): void {
-  let config: DirectoryConfig | "help";
-  try {
-    config = parseConfig(Bun.argv.slice(2), process.env);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${PROGRAM}: ${error.message}\n`);
-    process.exit(EXIT_USAGE);
-  }
-  if (config === "help") {
-    process.stdout.write(
-      usage(PROGRAM, "The FTFS directory node: users, files, versions, storage groups.", FLAGS),
-    );
-    return;
-  }
+/**
+ * The directory node as a program: `bun run apps/directory` and `ftfs server directory` both
+ * come here. Resolves with the exit status once the node has stopped (SIGTERM, SIGINT).
+ */
+export async function run(argv: readonly string[], env: Env, program = PROGRAM): Promise<number> {
+  const prepared = prepareServer({ ...DIRECTORY_PROGRAM, program }, argv, env);
+  if (!prepared.start) return prepared.status;
+  const config = prepared.config;
   const logger = createLogger(config.node);
   if (config.security.insecure) {
     logger.warn("insecure mode: no cluster key, so no node or user is authenticated");
   }
+  const stopped = stopSignal();
   let node: DirectoryNode;
   try {
     node = startNode(config, logger);
   } catch (error) {
     logger.error("cannot start", { error: describeError(error) });
-    process.exit(EXIT_FAILURE);
+    return EXIT_FAILURE;
   }
-  const stop = (signal: string): void => {
-    logger.info("stopping", { signal });
-    void node.stop().then(() => process.exit(0));
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  notifySystemd("ready", `directory node ${config.node} serves at ${config.listen}`, logger, env);
   exitWithParent();
+  const signal = await stopped;
+  logger.info("stopping", { signal });
+  notifySystemd("stopping", "leaving the cluster", logger, env);
+  await node.stop();
+  return EXIT_OK;
 }
 
-if (import.meta.main) main();
+if (import.meta.main) process.exit(await run(Bun.argv.slice(2), process.env));

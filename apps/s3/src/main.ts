@@ -1,12 +1,25 @@
 /**
- * `bun run apps/s3`: the S3 gateway. Parse flags (each with its FTFS_* environment twin), hold
- * the cluster key (it acts for users as a node does, and opens access keys' sealed secrets),
- * serve S3 over HTTP, and stop cleanly on SIGTERM or SIGINT. Stateless: run several.
- * A bad flag is one line on stderr and exit status 2.
+ * The S3 gateway as a program (`bun run apps/s3`, and `ftfs server s3` in the one binary, both
+ * through `run`): resolve flags, environment twins and config file, hold the cluster key (it
+ * acts for users as a node does, and opens access keys' sealed secrets), serve S3 over HTTP,
+ * and stop cleanly on SIGTERM or SIGINT. Stateless: run several. Every bad flag or key is one
+ * line on stderr, exit status 2.
  */
 
 import { MetricsRegistry, parseAddress } from "@ftfs/protocol/core";
 import {
+  CONFIG_FLAGS,
+  EXIT_OK,
+  Keyring,
+  notifySystemd,
+  parseWithProblems,
+  prepareServer,
+  readFlags,
+  stopSignal,
+  type Env,
+  type FlagValues,
+  type ServerProgram,
+  type UsageProblems,
   CLUSTER_KEY_FLAGS,
   createLogger,
   HTTP_LISTEN_FLAG,
@@ -18,18 +31,14 @@ import {
   type ServerTls,
   exitWithParent,
   parseAddressListFlag,
-  parseFlags,
   parseKeyFlags,
-  usage,
   UsageError,
   type FlagSpec,
-  type Keyring,
 } from "@ftfs/protocol/io";
 import { FtfsClient } from "@ftfs/client";
 import { GATEWAY_CHUNKS_IN_FLIGHT, GATEWAY_GC_INTERVAL_BYTES, S3Gateway } from "./io/gateway.ts";
 
 const PROGRAM = "ftfs-s3";
-const EXIT_USAGE = 2;
 /** The region S3 clients default to; a request signed for another is refused. */
 const REGION_DEFAULT = "us-east-1";
 
@@ -45,6 +54,7 @@ const FLAGS: readonly FlagSpec[] = [
     description: "serve virtual-host addressing (bucket.DOMAIN) as well as path style",
     default: "",
   },
+  ...CONFIG_FLAGS,
 ];
 
 export interface GatewayConfig {
@@ -60,54 +70,65 @@ export interface GatewayConfig {
   readonly httpListen: string | null;
 }
 
-export function parseConfig(
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-): GatewayConfig | "help" {
-  const flags = parseFlags(argv, FLAGS, env);
-  if (flags.help === "true") return "help";
-  const listen = parseAddress(flags.listen ?? "");
-  if (!listen.ok) throw new UsageError(`flag --listen must be host:port, got '${flags.listen}'`);
-  const cluster = parseAddressListFlag("cluster", flags.cluster, 1);
-  const keyring = parseKeyFlags(flags);
-  if (keyring.isOpen) {
-    throw new UsageError(
-      "the gateway needs the cluster key (--cluster-key-file FILE): it checks access keys " +
-        "sealed under it, and a cluster without one has no access keys",
-    );
-  }
-  const region = flags.region ?? REGION_DEFAULT;
-  if (!/^[a-z0-9-]{1,32}$/.test(region)) {
-    throw new UsageError(`flag --region must be a region name such as us-east-1, got '${region}'`);
-  }
-  const domain = flags.domain === "" || flags.domain === undefined ? null : flags.domain;
+export function parseConfig(argv: readonly string[], env: Env): GatewayConfig | "help" {
+  const flags = readFlags(argv, FLAGS, env);
+  return flags.help ? "help" : parseWithProblems(GATEWAY_PROGRAM, flags);
+}
+
+function parseValues(flags: FlagValues, problems: UsageProblems): GatewayConfig {
+  const values = flags.values;
+  const listen = problems.take(() => {
+    const parsed = parseAddress(values.listen ?? "");
+    if (!parsed.ok) throw new UsageError(`flag --listen must be host:port, got '${values.listen}'`);
+    return parsed.value;
+  }, null);
+  const cluster = problems.take(() => parseAddressListFlag("cluster", values.cluster, 1), []);
+  const keyring = problems.take(() => parseKeyFlags(values), Keyring.open());
+  problems.take(() => {
+    if (keyring.isOpen) {
+      throw new UsageError(
+        "the gateway needs the cluster key (--cluster-key-file FILE): it checks access keys " +
+          "sealed under it, and a cluster without one has no access keys",
+      );
+    }
+  }, undefined);
+  const region = values.region ?? REGION_DEFAULT;
+  problems.take(() => {
+    if (!/^[a-z0-9-]{1,32}$/.test(region)) {
+      throw new UsageError(
+        `flag --region must be a region name such as us-east-1, got '${region}'`,
+      );
+    }
+  }, undefined);
+  const domain = values.domain === "" || values.domain === undefined ? null : values.domain;
   return {
-    hostname: listen.value.host,
-    port: listen.value.port,
+    hostname: listen?.host ?? "",
+    port: listen?.port ?? 0,
     cluster,
     keyring,
     region,
     domain,
-    tls: parseTlsFlags(flags),
-    httpListen: httpListenOf(flags),
+    tls: problems.take(() => parseTlsFlags(values), null),
+    httpListen: problems.take(() => httpListenOf(values), null),
   };
 }
 
-async function main(): Promise<void> {
-  let config: GatewayConfig | "help";
-  try {
-    config = parseConfig(Bun.argv.slice(2), process.env);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${PROGRAM}: ${error.message}\n`);
-    process.exit(EXIT_USAGE);
-  }
-  if (config === "help") {
-    process.stdout.write(
-      usage(PROGRAM, "The FTFS S3 gateway: S3 clients' requests to the cluster.", FLAGS),
-    );
-    return;
-  }
+const GATEWAY_PROGRAM: ServerProgram<GatewayConfig> = {
+  program: PROGRAM,
+  summary: "The FTFS S3 gateway: S3 clients' requests to the cluster.",
+  specs: FLAGS,
+  parse: parseValues,
+};
+
+/**
+ * The gateway as a program: `bun run apps/s3` and `ftfs server s3` both come here. Resolves
+ * with the exit status once it has stopped (SIGTERM, SIGINT).
+ */
+export async function run(argv: readonly string[], env: Env, program = PROGRAM): Promise<number> {
+  const prepared = prepareServer({ ...GATEWAY_PROGRAM, program }, argv, env);
+  if (!prepared.start) return prepared.status;
+  const config = prepared.config;
+  const stopped = stopSignal();
   const logger = createLogger("s3");
   const client = new FtfsClient({
     directories: config.cluster,
@@ -143,16 +164,14 @@ async function main(): Promise<void> {
     address: `${config.hostname}:${gateway.port}`,
     region: config.region,
   });
-  const stop = (signal: string): void => {
-    logger.info("stopping", { signal });
-    void Promise.all([gateway.stop(), status?.stop()]).then(() => {
-      client.close();
-      process.exit(0);
-    });
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  notifySystemd("ready", `S3 gateway serves at ${config.hostname}:${gateway.port}`, logger, env);
   exitWithParent();
+  const signal = await stopped;
+  logger.info("stopping", { signal });
+  notifySystemd("stopping", "draining requests", logger, env);
+  await Promise.all([gateway.stop(), status?.stop()]);
+  client.close();
+  return EXIT_OK;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) process.exit(await run(Bun.argv.slice(2), process.env));

@@ -1,29 +1,42 @@
 /**
- * `bun run apps/storage`: a chunk storage node. Parses flags (each with its FTFS_* environment
- * twin), starts the node, logs JSON lines on stderr, and on SIGTERM or SIGINT stops cleanly and
- * exits 0. A bad flag is one line on stderr and exit status 2. All behaviour lives in io/.
+ * A chunk storage node as a program (`bun run apps/storage`, and `ftfs server storage` in the
+ * one binary, both through `run`): resolves flags, environment twins and config file, starts
+ * the node, tells systemd it serves, logs JSON lines on stderr, and on SIGTERM or SIGINT stops
+ * cleanly and exits 0. Every bad flag or key is one line on stderr, exit status 2. All
+ * behaviour lives in io/.
  */
 
 import { groupField, nodeIdField, parseAddress, tryDecode } from "@ftfs/protocol/core";
 import {
+  CONFIG_FLAGS,
+  CONNECTION_LIMITS_DEFAULT,
   createLogger,
   describeError,
+  EXIT_FAILURE,
+  EXIT_OK,
   exitWithParent,
   formatDurationMs,
+  Keyring,
+  notifySystemd,
   parseAddressListFlag,
   parseBooleanFlag,
   parseBytesFlag,
   parseDurationFlag,
-  parseFlags,
   parseRateFlag,
+  prepareServer,
   HTTP_LISTEN_FLAG,
   httpListenOf,
   parseSecurityFlags,
   SECURITY_FLAGS,
   securityOptions,
-  usage,
+  stopSignal,
   UsageError,
+  type Env,
   type FlagSpec,
+  type FlagValues,
+  type SecuritySettings,
+  type ServerProgram,
+  type UsageProblems,
 } from "@ftfs/protocol/io";
 import {
   CATCH_UP_BYTES_PER_SECOND_DEFAULT,
@@ -42,12 +55,9 @@ const SUMMARY =
   "A storage node: keeps immutable, content-addressed chunks and their owner references, " +
   "and replicates writes to the other nodes of its --group. A --spare node holds nothing " +
   "until the directory assigns it to a group that lost a node.";
-const EXIT_USAGE = 2;
-const EXIT_FAILURE = 1;
 const MIB = 1024 * 1024;
 /** A capacity of 0 would refuse every write; a node that should take none is not started. */
 const CAPACITY_BYTES_MIN = 1;
-/** How a boolean flag's environment twin may be written. */
 const FLAGS: readonly FlagSpec[] = [
   { name: "node", description: "this node's id, unique in the cluster (e.g. s1a)" },
   {
@@ -91,49 +101,60 @@ const FLAGS: readonly FlagSpec[] = [
     default: `${CATCH_UP_BYTES_PER_SECOND_DEFAULT / MIB}MiB`,
   },
   ...SECURITY_FLAGS,
+  ...CONFIG_FLAGS,
 ];
+/** Only a fallback so the other values can still be checked after a bad security flag. */
+const OPEN_SECURITY: SecuritySettings = {
+  keyring: Keyring.open(),
+  insecure: true,
+  limits: CONNECTION_LIMITS_DEFAULT,
+};
 
 type ParsedOptions = Omit<StorageNodeOptions, "logger"> & { readonly insecure: boolean };
 
-function parseOptions(argv: readonly string[]): ParsedOptions | "help" {
-  const flags = parseFlags(argv, FLAGS);
-  if (flags.help === "true") return "help";
-  const node = requireFlag(flags, "node");
-  const membership = parseMembership(flags);
-  const listen = requireFlag(flags, "listen");
-  const dataDir = requireFlag(flags, "data");
-  if (!tryDecode(nodeIdField, node).ok) {
-    throw new UsageError(`flag --node: '${node}' is not a node id`);
-  }
-  if (!parseAddress(listen).ok) throw new UsageError(`flag --listen: '${listen}' is not host:port`);
-  if (dataDir === "") throw new UsageError("flag --data must name a folder");
-  const join = parseAddressListFlag("join", requireFlag(flags, "join"), 1);
-  const capacity = flags.capacity ?? "";
-  const maintenance = parseMaintenance(flags);
-  const catchUpBytesPerSecond = rateFlag(flags, "catch-up-rate", CATCH_UP_BYTES_PER_SECOND_MIN);
-  const security = parseSecurityFlags(flags);
-  const httpListen = httpListenOf(flags);
-  const base = {
+function parseValues(flags: FlagValues, problems: UsageProblems): ParsedOptions {
+  const values = flags.values;
+  const take = <T>(parse: () => T, fallback: T): T => problems.take(parse, fallback);
+  const node = values.node ?? "";
+  take(() => {
+    if (!tryDecode(nodeIdField, node).ok)
+      throw new UsageError(`flag --node: '${node}' is not a node id`);
+  }, undefined);
+  const membership = take(() => parseMembership(values), { spare: true } as const);
+  const listen = values.listen ?? "";
+  take(() => {
+    if (!parseAddress(listen).ok)
+      throw new UsageError(`flag --listen: '${listen}' is not host:port`);
+  }, undefined);
+  const dataDir = values.data ?? "";
+  take(() => {
+    if (dataDir === "") throw new UsageError("flag --data must name a folder");
+  }, undefined);
+  const security = take(() => parseSecurityFlags(values), OPEN_SECURITY);
+  const httpListen = take(() => httpListenOf(values), null);
+  const capacity = values.capacity ?? "";
+  const capacityBytes =
+    capacity === ""
+      ? null
+      : take(
+          () => parseBytesFlag("capacity", capacity, CAPACITY_BYTES_MIN, Number.MAX_SAFE_INTEGER),
+          null,
+        );
+  return {
     node,
     ...membership,
     listen,
     ...(httpListen === null ? {} : { httpListen }),
     dataDir,
-    join,
-    maintenance,
-    catchUpBytesPerSecond,
+    join: take(() => parseAddressListFlag("join", values.join, 1), []),
+    maintenance: parseMaintenance(values, problems),
+    catchUpBytesPerSecond: take(
+      () => rateFlag(values, "catch-up-rate", CATCH_UP_BYTES_PER_SECOND_MIN),
+      CATCH_UP_BYTES_PER_SECOND_MIN,
+    ),
     insecure: security.insecure,
     ...securityOptions(security),
-  };
-  if (capacity === "") return base;
-  return {
-    ...base,
-    capacityBytes: parseBytesFlag(
-      "capacity",
-      capacity,
-      CAPACITY_BYTES_MIN,
-      Number.MAX_SAFE_INTEGER,
-    ),
+    ...(capacityBytes === null ? {} : { capacityBytes }),
   };
 }
 
@@ -156,11 +177,20 @@ function parseMembership(
   return { group };
 }
 
-function parseMaintenance(flags: Readonly<Record<string, string>>): MaintenanceSettings {
+function parseMaintenance(
+  flags: Readonly<Record<string, string>>,
+  problems: UsageProblems,
+): MaintenanceSettings {
   return {
-    scrubBytesPerSecond: rateFlag(flags, "scrub-rate", 0),
-    scrubPassPauseMs: parseDurationFlag("scrub-pause", flags["scrub-pause"], 0),
-    gcGraceMs: parseDurationFlag("gc-grace", flags["gc-grace"], GC_GRACE_MS_MIN),
+    scrubBytesPerSecond: problems.take(() => rateFlag(flags, "scrub-rate", 0), 0),
+    scrubPassPauseMs: problems.take(
+      () => parseDurationFlag("scrub-pause", flags["scrub-pause"], 0),
+      0,
+    ),
+    gcGraceMs: problems.take(
+      () => parseDurationFlag("gc-grace", flags["gc-grace"], GC_GRACE_MS_MIN),
+      GC_GRACE_MS_MIN,
+    ),
   };
 }
 
@@ -169,25 +199,21 @@ function rateFlag(flags: Readonly<Record<string, string>>, name: string, min: nu
   return parseRateFlag(name, flags[name] ?? "", min, Number.MAX_SAFE_INTEGER);
 }
 
-function requireFlag(flags: Readonly<Record<string, string>>, name: string): string {
-  const value = flags[name];
-  if (value === undefined) throw new UsageError(`flag --${name} is required`);
-  return value;
-}
+const STORAGE_PROGRAM: ServerProgram<ParsedOptions> = {
+  program: PROGRAM,
+  summary: SUMMARY,
+  specs: FLAGS,
+  parse: parseValues,
+};
 
-async function main(): Promise<number> {
-  let options: ParsedOptions | "help";
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${PROGRAM}: ${error.message}\n`);
-    return EXIT_USAGE;
-  }
-  if (options === "help") {
-    process.stdout.write(usage(PROGRAM, SUMMARY, FLAGS));
-    return 0;
-  }
+/**
+ * The storage node as a program: `bun run apps/storage` and `ftfs server storage` both come
+ * here. Resolves with the exit status once the node has stopped (SIGTERM, SIGINT).
+ */
+export async function run(argv: readonly string[], env: Env, program = PROGRAM): Promise<number> {
+  const prepared = prepareServer({ ...STORAGE_PROGRAM, program }, argv, env);
+  if (!prepared.start) return prepared.status;
+  const options = prepared.config;
   const logger = createLogger(options.node);
   if (options.insecure) {
     logger.warn("insecure mode: no cluster key, so no node or user is authenticated");
@@ -205,20 +231,14 @@ async function main(): Promise<number> {
     });
     return EXIT_FAILURE;
   }
+  notifySystemd("ready", `storage node ${options.node} serves at ${options.listen}`, logger, env);
   exitWithParent();
   const signal = await stopped;
   logger.info("stopping", { signal });
+  notifySystemd("stopping", "leaving the cluster", logger, env);
   await node.stop();
   logger.info("stopped");
-  return 0;
+  return EXIT_OK;
 }
 
-function stopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) {
-      process.once(signal, () => resolve(signal));
-    }
-  });
-}
-
-process.exit(await main());
+if (import.meta.main) process.exit(await run(process.argv.slice(2), process.env));

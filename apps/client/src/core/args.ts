@@ -83,6 +83,13 @@ export type Command =
     }
   | { readonly kind: "userRemove"; readonly uid: string }
   | { readonly kind: "userList" }
+  | { readonly kind: "directoryList" }
+  | {
+      readonly kind: "directoryChange";
+      readonly change: "add" | "remove";
+      readonly node: string;
+      readonly address: string | null;
+    }
   /** S3 access keys: the acting user's own (uid null), or any user's as an admin. */
   | { readonly kind: "keyCreate"; readonly uid: string | null; readonly asAdmin: boolean }
   | { readonly kind: "keyList"; readonly uid: string | null; readonly asAdmin: boolean }
@@ -454,15 +461,26 @@ function keyCommand(
   }
 }
 
-/** `admin user add|rm|ls`: the users of a secure cluster; `admin key …`: anyone's keys. */
+/**
+ * `admin user add|rm|ls`: the users of a secure cluster; `admin key …`: anyone's keys;
+ * `admin directory ls|add|remove`: the directory group's members.
+ */
 function adminCommand(rest: readonly string[], tokens: Tokens, topic: HelpTopic): Command {
   const [noun, action, uid] = rest;
   if (noun === "key") {
     allowOnly(tokens, [], topic);
     return keyCommand(null, rest.slice(1), true, topic);
   }
-  if (noun !== "user")
-    throw new UsageProblem("admin takes: user add|rm|ls, key create|ls|rm", topic);
+  if (noun === "directory") {
+    allowOnly(tokens, [], topic);
+    return directoryCommand(rest, topic);
+  }
+  if (noun !== "user") {
+    throw new UsageProblem(
+      "admin takes: user add|rm|ls, key create|ls|rm, directory ls|add|remove",
+      topic,
+    );
+  }
   switch (action) {
     case "add":
       allowOnly(tokens, ["admin", "quotaBytes", "quotaFiles"], topic);
@@ -484,6 +502,28 @@ function adminCommand(rest: readonly string[], tokens: Tokens, topic: HelpTopic)
       return { kind: "userList" };
     default:
       throw new UsageProblem("admin user takes: add <uid>, rm <uid>, ls", topic);
+  }
+}
+
+/** `admin directory ls`, `admin directory add <node> <host:port>`, `admin directory remove <node>`. */
+function directoryCommand(rest: readonly string[], topic: HelpTopic): Command {
+  const [, action, node, address] = rest;
+  switch (action) {
+    case "ls":
+      expectCount(rest, 2, 2, "admin directory ls takes no arguments", topic);
+      return { kind: "directoryList" };
+    case "add":
+      expectCount(rest, 4, 4, "admin directory add takes a node id and its host:port", topic);
+      return { kind: "directoryChange", change: "add", node: node ?? "", address: address ?? "" };
+    case "remove":
+    case "rm":
+      expectCount(rest, 3, 3, "admin directory remove takes one node id", topic);
+      return { kind: "directoryChange", change: "remove", node: node ?? "", address: null };
+    default:
+      throw new UsageProblem(
+        "admin directory takes: ls, add <node> <host:port>, remove <node>",
+        topic,
+      );
   }
 }
 
@@ -711,6 +751,10 @@ export function commandLabel(command: Command): string {
       return "admin user rm";
     case "userList":
       return "admin user ls";
+    case "directoryList":
+      return "admin directory ls";
+    case "directoryChange":
+      return `admin directory ${command.change}`;
     case "keyCreate":
       return command.asAdmin ? "admin key create" : "key create";
     case "keyList":

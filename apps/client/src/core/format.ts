@@ -5,8 +5,10 @@
  */
 
 import type { AccessKeySummary, FileEntry, UserSummary } from "@ftfs/protocol/core";
-import { formatBytes, uploadDeadlineMs } from "@ftfs/protocol/core";
+import { formatBytes, uploadDeadlineMs, type ResponseBody } from "@ftfs/protocol/core";
 import { displayWidth, fitWidth, padWidth } from "./text-width.ts";
+
+type DirectoryMembersView = ResponseBody<"directoryMembers">;
 import type { StoredFile } from "@ftfs/client/core";
 
 /** Hex digits of a hash shown to people: enough to tell files apart, short enough to read. */
@@ -243,6 +245,26 @@ function quotaCell(
 ): string {
   if (own !== null) return show(own);
   return fallback === null ? "default" : `${show(fallback)}*`;
+}
+
+/** `ftfs admin directory ls`: each member, its role, and how far behind the primary it is. */
+export function formatDirectoryMembers(view: DirectoryMembersView): string {
+  const columns: Column[] = [
+    { title: "node", align: "left" },
+    { title: "address", align: "left" },
+    { title: "role", align: "left" },
+    { title: "behind", align: "right" },
+  ];
+  const rows = view.members.map((member) => [
+    member.node,
+    member.address,
+    member.node === view.primary ? "primary" : member.voter ? "voter" : "learner (catching up)",
+    member.node === view.primary ? "-" : `${Math.max(0, view.commitIndex - member.matchIndex)}`,
+  ]);
+  const voters = view.members.filter((member) => member.voter).length;
+  const note = view.committed ? "" : " (the last change is still being committed)";
+  return `${formatTable(columns, rows)}
+${voters} voters; a majority is ${Math.floor(voters / 2) + 1}${note}`;
 }
 
 export function formatAccessKeyTable(

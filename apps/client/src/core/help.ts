@@ -43,6 +43,7 @@ friendly forms:
   ftfs rebalance                move existing file data from fuller storage groups to
                                 emptier ones (--threshold percent: how even; default 10)
   ftfs admin user add|rm|ls     users of a secure cluster (add prints a secret once)
+  ftfs admin directory ls|add|remove  the directory group's members, one change at a time
   ftfs key create|ls|rm         your S3 access keys (create prints the secret once)
   ftfs whoami                   who commands act as, on which cluster; other logins here
   ftfs logout [uid] [--all]     forget a login here (default: the current user's)
@@ -146,6 +147,9 @@ meanwhile; readers holding the old location still find the old copies.`,
        ftfs admin user ls
        ftfs admin key create|ls <uid>
        ftfs admin key rm <uid> <access key id>
+       ftfs admin directory ls
+       ftfs admin directory add <node> <host:port>
+       ftfs admin directory remove <node>
 
 Users of a secure cluster (one started with a cluster key). \`user add\` makes a
 random secret here, sends the directory only a salted verifier (SCRAM-SHA-256),
@@ -155,6 +159,12 @@ and prints the secret once: give it to the user, who logs in with
 \`user rm\` removes the user and ends its sessions (its files stay under the uid).
 \`user ls\` lists users, roles, quotas and usage. \`key …\` manages any user's S3 access
 keys, as \`ftfs key\` does a user's own.
+
+\`directory …\` changes the directory group one node at a time: \`add\` makes the node
+a learner (start it with --new-member and an empty folder; it copies the log and is
+promoted to voter once it keeps up), \`remove\` takes one out (refused if the voters
+that answer would then be too few to agree). To replace a node whose disk died:
+\`remove\` its id, then \`add\` a new one.
 
 Authorized by the cluster key (--cluster-key-file PATH or $FTFS_CLUSTER_KEY), or
 by the session of a user added with --admin.`,

@@ -18,6 +18,7 @@ import {
   formatSaved,
   formatStoredTable,
   formatUserTable,
+  formatDirectoryMembers,
 } from "../core/format.ts";
 import { helpText } from "../core/help.ts";
 import { FTFS_VERSION, versionLine } from "../core/version.ts";
@@ -72,6 +73,9 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
     case "userRemove":
     case "userList":
       return adminUsers(state, options, command);
+    case "directoryList":
+    case "directoryChange":
+      return adminDirectory(state, options, command);
     case "keyCreate":
     case "keyList":
     case "keyRemove":
@@ -377,6 +381,28 @@ async function accessKeys(
 }
 
 type AdminUsersCommand = Extract<Command, { kind: "userAdd" | "userRemove" | "userList" }>;
+type AdminDirectoryCommand = Extract<Command, { kind: "directoryList" | "directoryChange" }>;
+
+/** `ftfs admin directory ls|add|remove`: the directory group's members. */
+async function adminDirectory(
+  state: CliState,
+  options: GlobalOptions,
+  command: AdminDirectoryCommand,
+): Promise<void> {
+  const client = state.client(options, { kind: "admin" });
+  const view =
+    command.kind === "directoryList"
+      ? await client.directoryMembers()
+      : await client.directoryChange(command.change, command.node, command.address ?? undefined);
+  if (options.json) return printJson(state, view);
+  const done =
+    command.kind === "directoryList"
+      ? ""
+      : command.change === "add"
+        ? `added ${command.node} as a learner: start it with --new-member; it votes once caught up\n`
+        : `removed ${command.node} from the directory group\n`;
+  return print(state, `${done}${formatDirectoryMembers(view)}`);
+}
 
 async function adminUsers(
   state: CliState,

@@ -4,6 +4,7 @@ export * from "./commands.ts";
 export * from "./disk-full-rules.ts";
 export * from "./garbage-rules.ts";
 export * from "./group-rules.ts";
+export * from "./promotion-rules.ts";
 export * from "./limits.ts";
 export * from "./manifest-rules.ts";
 export * from "./memory-store.ts";

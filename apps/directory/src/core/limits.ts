@@ -148,3 +148,13 @@ export const ACCESS_KEYS_RESEALED_PER_COMMAND_MAX = 256;
  * this long before dropping the old key.
  */
 export const ACCESS_KEY_RESEAL_INTERVAL_MS = 10_000;
+
+/**
+ * A learner directory node is promoted to voter once its log is within this many entries of
+ * the primary's commit index (a few batches: it keeps up with the live traffic)...
+ */
+export const DIRECTORY_PROMOTE_LAG_ENTRIES_MAX = 256;
+/** ...and has stayed that close for this long (not a lucky moment between bursts). */
+export const DIRECTORY_PROMOTE_STABLE_MS = 2_000;
+/** How often a directory primary looks for learners to promote. */
+export const DIRECTORY_MEMBERSHIP_CHECK_INTERVAL_MS = 500;

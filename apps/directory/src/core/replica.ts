@@ -11,7 +11,15 @@
  * be answered, and hands back the messages to send and what happened.
  */
 
-import { fail, ok, Prng, raft, type ErrorCode, type Result } from "@ftfs/protocol/core";
+import {
+  assertNever,
+  fail,
+  ok,
+  Prng,
+  raft,
+  type ErrorCode,
+  type Result,
+} from "@ftfs/protocol/core";
 import { notPrimary } from "./checks.ts";
 import { decodeCommand, encodeCommand, type Command, type Outcome } from "./commands.ts";
 import {
@@ -52,6 +60,8 @@ export interface ReplicaOptions {
   readonly addressOf: (id: string) => string | undefined;
   /** Applied entries between snapshots; tests lower it to exercise snapshot catch-up. */
   readonly compactEveryEntries?: number;
+  /** False for a node that joined with an empty folder (see raft.RaftNodeOptions.admitted). */
+  readonly admitted?: boolean;
 }
 
 /** What happened in a drain that the driver reports or acts on. */
@@ -83,6 +93,12 @@ interface PendingProposal {
   readonly settle: Settle<Outcome>;
 }
 
+interface PendingChange {
+  readonly term: number;
+  readonly deadlineMs: number;
+  readonly settle: Settle<raft.Membership>;
+}
+
 interface PendingRead {
   readonly deadlineMs: number;
   readonly settle: Settle<void>;
@@ -102,6 +118,8 @@ export class DirectoryReplica {
   private readonly options: ReplicaOptions;
   private readonly node: raft.RaftNode;
   private readonly proposals = new Map<number, PendingProposal>();
+  /** Membership changes proposed here, by the index of their configuration entry. */
+  private readonly changes = new Map<number, PendingChange>();
   private unaskedReads: PendingRead[] = [];
   private readonly readRounds = new Map<string, ReadRound>();
   private nextReadRound = 1;
@@ -129,6 +147,7 @@ export class DirectoryReplica {
       config: { electionTicks: RAFT_ELECTION_TICKS, heartbeatTicks: RAFT_HEARTBEAT_TICKS },
       prng: new Prng(options.seed),
       durable,
+      ...(options.admitted === undefined ? {} : { admitted: options.admitted }),
     });
     // A group of one has nobody to wait for: campaign now rather than after a timeout.
     if (options.members.length === 1) this.node.suspectLeader();
@@ -160,7 +179,32 @@ export class DirectoryReplica {
   leaderAddress(): string | null {
     const leader = this.node.leader;
     if (leader === null || leader === this.id) return null;
-    return this.options.addressOf(leader) ?? null;
+    return this.options.addressOf(leader) ?? this.memberAddress(leader);
+  }
+
+  /** The configuration in force here (the newest in the log), and whether it is committed. */
+  get membership(): raft.Membership {
+    return this.node.currentMembership;
+  }
+
+  get membershipCommitted(): boolean {
+    return this.node.membershipCommitted;
+  }
+
+  /** Whether this node may vote (see ReplicaOptions.admitted). */
+  get admitted(): boolean {
+    return this.node.admitted;
+  }
+
+  /** As primary: how far each other member's log matches ours. */
+  matchIndexes(): ReadonlyMap<string, number> {
+    return this.node.matchIndexes();
+  }
+
+  /** Where a member of the configuration is reached, as its configuration entry says. */
+  memberAddress(id: string): string | null {
+    const member = this.node.currentMembership.members.find((m) => m.id === id);
+    return member === undefined || member.address === "" ? null : member.address;
   }
 
   /** The answer to a change or a read this replica cannot serve. */
@@ -207,6 +251,24 @@ export class DirectoryReplica {
     }
     const deadlineMs = nowMs + RAFT_PROPOSAL_TIMEOUT_MS;
     this.proposals.set(proposed.index, { term: proposed.term, deadlineMs, settle });
+  }
+
+  /**
+   * Settles with the new configuration once its entry is committed, or with why not: one
+   * change at a time, a change that does not fit (BAD_REQUEST), or one that would leave the
+   * voters this primary hears from short of the new majority (PRECONDITION_FAILED).
+   */
+  proposeMembership(
+    change: raft.MembershipChange,
+    nowMs: number,
+    settle: Settle<raft.Membership>,
+  ): void {
+    if (this.stopped) return settle(fail("UNAVAILABLE", "directory node is stopping"));
+    if (!this.leading) return settle(this.notPrimary());
+    const proposed = this.node.proposeMembership(change);
+    if (!proposed.ok) return settle(membershipRefusal(proposed.error, this.notPrimary()));
+    const deadlineMs = nowMs + RAFT_PROPOSAL_TIMEOUT_MS;
+    this.changes.set(proposed.index, { term: this.node.currentTerm, deadlineMs, settle });
   }
 
   /** Settles ok once a read of the local state is linearizable. */
@@ -280,6 +342,7 @@ export class DirectoryReplica {
       if (round !== undefined) round.index = state.index;
     }
     this.settleProposals(outcomes);
+    this.settleChanges(ready.committedEntries);
     this.applied ||= outcomes.length > 0;
     this.noticeRoleChange();
     this.askReads();
@@ -345,6 +408,17 @@ export class DirectoryReplica {
       // Another term's entry at our index means ours was overwritten: it never committed.
       if (proposal.term === entry.term) proposal.settle(outcome);
       else proposal.settle(this.notPrimary());
+    }
+  }
+
+  private settleChanges(committed: readonly raft.Entry[]): void {
+    for (const entry of committed) {
+      const change = this.changes.get(entry.index);
+      if (change === undefined) continue;
+      this.changes.delete(entry.index);
+      if (change.term === entry.term && entry.membership !== undefined) {
+        change.settle(ok(entry.membership));
+      } else change.settle(this.notPrimary());
     }
   }
 
@@ -416,6 +490,11 @@ export class DirectoryReplica {
       this.proposals.delete(index);
       proposal.settle(fail("UNAVAILABLE", "the change was not committed in time; retry"));
     }
+    for (const [index, change] of this.changes) {
+      if (change.deadlineMs > nowMs) continue;
+      this.changes.delete(index);
+      change.settle(fail("UNAVAILABLE", "the membership change was not committed in time; retry"));
+    }
     const late = fail("UNAVAILABLE", "the directory group did not confirm the read in time; retry");
     this.unaskedReads = this.unaskedReads.filter((read) => {
       if (read.deadlineMs > nowMs) return true;
@@ -437,10 +516,37 @@ export class DirectoryReplica {
       code === "NOT_PRIMARY" || message === "" ? this.notPrimary() : fail(code, message);
     for (const proposal of this.proposals.values()) proposal.settle(answer);
     this.proposals.clear();
+    for (const change of this.changes.values()) change.settle(answer);
+    this.changes.clear();
     for (const read of this.unaskedReads) read.settle(answer);
     this.unaskedReads = [];
     for (const round of this.readRounds.values())
       for (const read of round.reads) read.settle(answer);
     this.readRounds.clear();
+  }
+}
+
+/** A refused membership change as the error a caller acts on. */
+function membershipRefusal(
+  error: raft.MembershipChangeError,
+  notPrimary: Result<never>,
+): Result<never> {
+  switch (error.code) {
+    case "NOT_LEADER":
+      return notPrimary;
+    case "LEADER_NOT_READY":
+      return fail("UNAVAILABLE", "the directory primary was just elected; retry in a moment");
+    case "CHANGE_IN_PROGRESS":
+      return fail("TOO_BUSY", "another membership change is still being committed; retry");
+    case "INVALID_CHANGE":
+      return fail("BAD_REQUEST", error.reason);
+    case "QUORUM_AT_RISK":
+      return fail(
+        "PRECONDITION_FAILED",
+        `refused: after it the directory group would need ${error.needed} voters to agree, ` +
+          `and only ${error.liveVoters} answer now`,
+      );
+    default:
+      return assertNever(error, "membership change error");
   }
 }

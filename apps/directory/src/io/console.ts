@@ -5,7 +5,8 @@
  * is, with this node's own credentials) and feeds a ClusterTimeline; the console's sessions
  * (an admin logs in with the same uid and secret as the CLI; the console keeps the session
  * token, never the secret, and checks it on every request so a removed or demoted user is
- * out at once); and the page, its script bundled by `bun build` when the node starts. On an
+ * out at once); and the page and its script: built into the one binary by `bun run build`, or
+ * from a checkout read and bundled by `Bun.build` on the first request. On an
  * insecure cluster (no cluster key) there are no users: the console is as open as the cluster.
  * It must not change anything in the cluster: it only reads.
  */
@@ -40,6 +41,33 @@ export const CONSOLE_COOKIE_NAME = "ftfs_console";
 const APP_ENTRY_PATH = resolve(import.meta.dir, "../../console/app.ts");
 const PAGE_PATH = resolve(import.meta.dir, "../../console/index.html");
 
+/**
+ * Set by `bun run build` (bin/src/build.ts, with buildConsoleAssets below) in the one binary,
+ * which carries no source files to read or bundle; undefined when run from a checkout.
+ */
+declare const FTFS_CONSOLE_PAGE: string | undefined;
+declare const FTFS_CONSOLE_SCRIPT: string | undefined;
+
+export interface ConsoleAssets {
+  readonly page: string;
+  /** app.ts bundled for browsers. */
+  readonly script: string;
+}
+
+/** The page and its script bundled for browsers, from the source files. */
+export async function buildConsoleAssets(): Promise<ConsoleAssets> {
+  const [page, script] = await Promise.all([Bun.file(PAGE_PATH).text(), bundle(APP_ENTRY_PATH)]);
+  return { page, script };
+}
+
+/** The binary's built-in assets, or (from a checkout) those built from the sources now. */
+function consoleAssets(): Promise<ConsoleAssets> {
+  if (typeof FTFS_CONSOLE_PAGE === "string" && typeof FTFS_CONSOLE_SCRIPT === "string") {
+    return Promise.resolve({ page: FTFS_CONSOLE_PAGE, script: FTFS_CONSOLE_SCRIPT });
+  }
+  return buildConsoleAssets();
+}
+
 export interface ConsoleOptions {
   readonly node: string;
   /** Client addresses of the directory nodes (this one included). */
@@ -70,7 +98,7 @@ export class WebConsole {
   private readonly sampler: ReturnType<typeof setInterval>;
   private sampling = false;
   private lastError: { readonly atMs: number; readonly message: string } | null = null;
-  private script: Promise<string> | null = null;
+  private assets: Promise<ConsoleAssets> | null = null;
 
   constructor(options: ConsoleOptions) {
     this.options = options;
@@ -106,9 +134,9 @@ export class WebConsole {
     switch (`${request.method} ${path}`) {
       case "GET /":
       case "GET /console":
-        return new Response(Bun.file(PAGE_PATH), { headers: pageHeaders("text/html") });
+        return new Response((await this.pageAssets()).page, { headers: pageHeaders("text/html") });
       case "GET /console/app.js":
-        return new Response(await this.bundledScript(), {
+        return new Response((await this.pageAssets()).script, {
           headers: pageHeaders("text/javascript"),
         });
       case "GET /console/api/session":
@@ -237,9 +265,9 @@ export class WebConsole {
     return session;
   }
 
-  private bundledScript(): Promise<string> {
-    this.script ??= bundle(APP_ENTRY_PATH);
-    return this.script;
+  private pageAssets(): Promise<ConsoleAssets> {
+    this.assets ??= consoleAssets();
+    return this.assets;
   }
 }
 

@@ -44,6 +44,14 @@ import {
   type StatusEndpoint,
 } from "@ftfs/protocol/io";
 import { WebConsole } from "./console.ts";
+import {
+  admittedAsMember,
+  changeMembership,
+  joinedAsNewMember,
+  markJoinedAsNewMember,
+  MembershipDuties,
+  membersView,
+} from "./directory-membership.ts";
 import { registerDirectoryMetrics } from "./metrics.ts";
 import {
   QUOTA_BYTES_DEFAULT,
@@ -53,6 +61,7 @@ import {
   STORAGE_DEAD_AFTER_MS,
   diskFullRefusal,
   hearWhileFull,
+  notPrimary,
   type Command,
   type DiskFullState,
   type OutcomeOf,
@@ -105,6 +114,8 @@ export interface DirectoryNodeOptions {
   readonly groupCheckIntervalMs?: number;
   /** Serve /metrics, /healthz and /readyz over HTTP here (host:port); absent: not served. */
   readonly httpListen?: string;
+  /** Join an existing group as a new member (`--new-member`) rather than form one. */
+  readonly newMember?: boolean;
   /** How often the primary aborts expired multipart uploads (MULTIPART_EXPIRY_INTERVAL_MS). */
   readonly multipartExpiryIntervalMs?: number;
   /** The disk failed under Raft: the process must go (main exits; tests may record it). */
@@ -145,6 +156,8 @@ export class DirectoryNode {
   private readonly snapshots = newSnapshotStats();
   private readonly rebalanceTotals = newRebalanceTotals();
   private readonly statusEndpoint: StatusEndpoint | null;
+  /** Promotion of caught-up learners (as primary) and a new member's admission on disk. */
+  private readonly membershipDuties: MembershipDuties;
   /** The web console, on the status endpoint's listener. */
   private readonly console: WebConsole | null;
   private readonly listenHost: string;
@@ -189,7 +202,7 @@ export class DirectoryNode {
     this.connect = nodeConnectOptions(options.node, keyring, options.clientTls);
     this.pool = new RpcPool(CONNECT_TIMEOUT_MS_DEFAULT, this.connect);
     this.transport = new RaftTransport({
-      addressOf: (id) => this.addresses.get(id),
+      addressOf: (id) => this.addresses.get(id) ?? this.replicator?.memberAddress(id) ?? undefined,
       connect: this.connect,
       logger: this.logger,
       onPeerUnreachable: (id) => this.replicator?.suspectLeader(id),
@@ -202,8 +215,9 @@ export class DirectoryNode {
       propose: <C extends Command>(command: C) => this.propose(command),
       readBarrier: () => this.readBarrier(),
     };
-    const handlers = this.refusingWhileFull(
-      directoryHandlers({
+    const handlers = this.refusingWhileFull({
+      ...this.membershipHandlers(),
+      ...directoryHandlers({
         node: this.node,
         address: () => this.address,
         store: this.store,
@@ -228,7 +242,7 @@ export class DirectoryNode {
           keepVersions: options.keepVersions ?? KEEP_VERSIONS_DEFAULT,
         },
       }),
-    );
+    });
     const authenticate = directoryUserAuthenticator(keyring, this.store, this.nowMs);
     this.server = RpcServer.start({
       listen: options.listen,
@@ -282,8 +296,16 @@ export class DirectoryNode {
           });
     this.gossip = this.startGossip(keyring);
     const members = loadMembers(this.store);
+    this.membershipDuties = new MembershipDuties({
+      store: this.store,
+      replicator: () => this.replicator,
+      logger: this.logger,
+      nowMs: this.nowMs,
+    });
     if (members !== null) this.startReplication(members);
-    else if (this.expect === 1) {
+    else if (options.newMember === true || joinedAsNewMember(this.store)) {
+      this.startAsNewMember();
+    } else if (this.expect === 1) {
       this.startReplication(formGroup(this.store, this.logger, [this.selfMember()]));
     } else {
       this.formation = new GroupFormation({
@@ -346,18 +368,56 @@ export class DirectoryNode {
     return { id: this.node, address: this.address };
   }
 
+  /** `ftfs admin directory ls|add|remove`: the primary answers, from its log. */
+  private membershipHandlers(): Pick<Handlers, "directoryMembers" | "directoryChange"> {
+    const atPrimary = (): Result<Replicator> => {
+      const replicator = this.replicator;
+      if (replicator === null) return this.forming();
+      if (!replicator.isLeader) return notPrimary(this.node, replicator.leaderAddress());
+      return ok(replicator);
+    };
+    return {
+      directoryMembers: async () => {
+        const primary = atPrimary();
+        if (!primary.ok) return primary;
+        return ok({ body: membersView(primary.value, this.node, (id) => this.addresses.get(id)) });
+      },
+      directoryChange: async (body) => {
+        const primary = atPrimary();
+        if (!primary.ok) return primary;
+        return changeMembership(primary.value, this.node, body, (id) => this.addresses.get(id));
+      },
+    };
+  }
+
+  /**
+   * An empty folder joining a group that exists: it waits to be added (a learner), and never
+   * votes until its log says it was (an empty folder may be a wiped member that forgot its
+   * votes). What it must remember across a restart is written down (directory-membership.ts).
+   */
+  private startAsNewMember(): void {
+    markJoinedAsNewMember(this.store);
+    this.logger.info("joining an existing directory group as a new member", {
+      admitted: admittedAsMember(this.store),
+      add: `ftfs admin directory add ${this.node} ${this.address}`,
+    });
+    this.startReplication([]);
+  }
+
   private startReplication(members: readonly GroupMember[]): void {
     this.members = members;
     for (const member of members) this.addresses.set(member.id, member.address);
     this.addresses.set(this.node, this.address);
+    const joined = members.length === 0;
     this.replicator = new Replicator({
       id: this.node,
       members: members.map((member) => member.id),
+      ...(joined ? { admitted: admittedAsMember(this.store) } : {}),
       store: this.store,
       raftLog: this.raftLog,
       logger: this.logger,
       send: (message) => this.transport.send(message),
-      addressOf: (id) => this.addresses.get(id),
+      addressOf: (id) => this.addresses.get(id) ?? this.replicator?.memberAddress(id) ?? undefined,
       onApplied: () => this.duties?.outbox.kick(),
       onLeadership: (leading) => this.onLeadership(leading),
       onFatal: (error) => this.onFatal(error),
@@ -594,9 +654,9 @@ export class DirectoryNode {
     if (this.stopping !== null) return;
     const { member, kind } = event;
     if (member.meta.role === "directory") {
-      if (this.addresses.has(member.id) && kind !== "dead" && kind !== "left") {
-        this.addresses.set(member.id, member.meta.address);
-      }
+      // Every directory gossip knows, members or not yet: a new member learns where the others
+      // are here (the group's first configuration names no addresses), and they learn its.
+      if (kind !== "dead" && kind !== "left") this.addresses.set(member.id, member.meta.address);
       // Suspicion is the trigger the design asks for; the election timeout is the fallback.
       if (kind === "suspect" || kind === "dead" || kind === "left") {
         this.replicator?.suspectLeader(member.id);
@@ -624,6 +684,7 @@ export class DirectoryNode {
     // Leave while the rest winds down: others record `left` at once, never `dead`.
     const leaving = this.gossip.then((gossip) => gossip?.stop());
     this.formation?.stop();
+    this.membershipDuties.stop();
     if (this.diskFull !== null) clearInterval(this.diskFull.probe);
     this.server.stop();
     this.stopDuties();

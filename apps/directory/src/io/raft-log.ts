@@ -7,7 +7,7 @@
  */
 
 import type { Database } from "bun:sqlite";
-import { assert, raft } from "@ftfs/protocol/core";
+import { arr, assert, bool, nodeIdField, obj, raft, str, tryDecode } from "@ftfs/protocol/core";
 import { StoreCorruptError } from "./sqlite-store.ts";
 
 const META_TERM = "raftTerm";
@@ -20,12 +20,47 @@ interface EntryRow {
   idx: number;
   term: number;
   command: Uint8Array | null;
+  membership: string | null;
 }
 
 interface SnapshotRow {
   idx: number;
   term: number;
   data: Uint8Array;
+  membership: string | null;
+}
+
+/** Bytes of a member's address, as the wire bounds it. */
+const MEMBER_ADDRESS_BYTES_MAX = 300;
+const membershipSchema = obj({
+  members: arr(
+    obj({
+      id: nodeIdField,
+      address: str({ bytesMin: 0, bytesMax: MEMBER_ADDRESS_BYTES_MAX }),
+      voter: bool,
+    }),
+    { itemsMax: raft.RAFT_MEMBERS_MAX },
+  ),
+});
+
+/** A stored configuration, checked as it is read back (our own disk, but a damaged one). */
+function membershipOf(text: string | null, where: string): raft.Membership | undefined {
+  if (text === null) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new StoreCorruptError(`${where}: configuration is not JSON`, { cause: error });
+  }
+  const decoded = tryDecode(membershipSchema, parsed);
+  if (!decoded.ok) throw new StoreCorruptError(`${where}: configuration ${decoded.message}`);
+  return {
+    members: decoded.value.members.map((member) => ({ ...member, id: raft.raftId(member.id) })),
+  };
+}
+
+function membershipText(membership: raft.Membership | undefined): string | null {
+  return membership === undefined ? null : JSON.stringify(membership);
 }
 
 export class RaftLog {
@@ -40,20 +75,24 @@ export class RaftLog {
         `INSERT INTO meta (key, value) VALUES (?, ?)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
       ),
-      entries: db.prepare<EntryRow, []>("SELECT idx, term, command FROM raft_log ORDER BY idx"),
+      entries: db.prepare<EntryRow, []>(
+        "SELECT idx, term, command, membership FROM raft_log ORDER BY idx",
+      ),
       termAt: db.prepare<{ term: number }, [number]>("SELECT term FROM raft_log WHERE idx = ?"),
-      append: db.prepare<null, [number, number, Uint8Array | null]>(
-        "INSERT INTO raft_log (idx, term, command) VALUES (?, ?, ?)",
+      append: db.prepare<null, [number, number, Uint8Array | null, string | null]>(
+        "INSERT INTO raft_log (idx, term, command, membership) VALUES (?, ?, ?, ?)",
       ),
       truncateFrom: db.prepare<null, [number]>("DELETE FROM raft_log WHERE idx >= ?"),
       dropThrough: db.prepare<null, [number]>("DELETE FROM raft_log WHERE idx <= ?"),
       dropAll: db.prepare<null, []>("DELETE FROM raft_log"),
       deleteMeta: db.prepare<null, [string]>("DELETE FROM meta WHERE key = ?"),
-      snapshot: db.prepare<SnapshotRow, []>("SELECT idx, term, data FROM raft_snapshot"),
-      putSnapshot: db.prepare<null, [number, number, Uint8Array]>(
-        `INSERT INTO raft_snapshot (one, idx, term, data) VALUES (1, ?, ?, ?)
+      snapshot: db.prepare<SnapshotRow, []>(
+        "SELECT idx, term, data, membership FROM raft_snapshot",
+      ),
+      putSnapshot: db.prepare<null, [number, number, Uint8Array, string | null]>(
+        `INSERT INTO raft_snapshot (one, idx, term, data, membership) VALUES (1, ?, ?, ?, ?)
          ON CONFLICT (one) DO UPDATE SET idx = excluded.idx, term = excluded.term,
-                                         data = excluded.data`,
+                                         data = excluded.data, membership = excluded.membership`,
       ),
     };
   }
@@ -64,8 +103,16 @@ export class RaftLog {
     const vote = this.sql.getMeta.get(META_VOTE)?.value ?? "";
     const commit = Number(this.sql.getMeta.get(META_COMMIT)?.value ?? "0");
     const row = this.sql.snapshot.get();
+    const membership = row === null ? undefined : membershipOf(row.membership, "raft snapshot");
     const snapshot =
-      row === null ? null : { index: row.idx, term: row.term, data: new Uint8Array(row.data) };
+      row === null
+        ? null
+        : {
+            index: row.idx,
+            term: row.term,
+            data: new Uint8Array(row.data),
+            ...(membership === undefined ? {} : { membership }),
+          };
     const entries: raft.Entry[] = [];
     let expected = (snapshot?.index ?? 0) + 1;
     for (const entry of this.sql.entries.all()) {
@@ -73,7 +120,13 @@ export class RaftLog {
         throw new StoreCorruptError(`raft log has index ${entry.idx} where ${expected} belongs`);
       }
       const command = entry.command === null ? null : new Uint8Array(entry.command);
-      entries.push({ index: entry.idx, term: entry.term, command });
+      const config = membershipOf(entry.membership, `raft log entry ${entry.idx}`);
+      entries.push({
+        index: entry.idx,
+        term: entry.term,
+        command,
+        ...(config === undefined ? {} : { membership: config }),
+      });
       expected += 1;
     }
     const hardState = { term, vote: vote === "" ? null : raft.raftId(vote), commit };
@@ -93,7 +146,12 @@ export class RaftLog {
     if (first !== undefined) {
       this.sql.truncateFrom.run(first.index);
       for (const entry of ready.entries)
-        this.sql.append.run(entry.index, entry.term, entry.command);
+        this.sql.append.run(
+          entry.index,
+          entry.term,
+          entry.command,
+          membershipText(entry.membership),
+        );
     }
     if (ready.hardState !== null) {
       this.sql.setMeta.run(META_TERM, String(ready.hardState.term));
@@ -107,7 +165,12 @@ export class RaftLog {
     const stored = this.sql.termAt.get(snapshot.index);
     if (stored !== null && stored.term === snapshot.term) this.sql.dropThrough.run(snapshot.index);
     else this.sql.dropAll.run();
-    this.sql.putSnapshot.run(snapshot.index, snapshot.term, snapshot.data);
+    this.sql.putSnapshot.run(
+      snapshot.index,
+      snapshot.term,
+      snapshot.data,
+      membershipText(snapshot.membership),
+    );
   }
 
   /**

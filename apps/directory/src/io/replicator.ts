@@ -90,6 +90,8 @@ export interface ReplicatorOptions {
   readonly exportState?: () => Promise<ExportedState>;
   /** Where snapshots are counted (the node's, across replicators); default: a fresh count. */
   readonly snapshots?: SnapshotStats;
+  /** False for a node that joined with an empty folder and is not yet admitted. */
+  readonly admitted?: boolean;
 }
 
 /** The replica's disk on SQLite: Raft's log beside the state, in the same database. */
@@ -130,6 +132,7 @@ export class Replicator implements Proposer {
       ...(options.compactEveryEntries === undefined
         ? {}
         : { compactEveryEntries: options.compactEveryEntries }),
+      ...(options.admitted === undefined ? {} : { admitted: options.admitted }),
     });
     this.ticker = setInterval(
       () => this.input(() => this.replica.tick(options.nowMs())),
@@ -157,6 +160,38 @@ export class Replicator implements Proposer {
   /** The primary's address when another node leads; null when we lead or nobody is known. */
   leaderAddress(): string | null {
     return this.replica.leaderAddress();
+  }
+
+  /** The group's configuration as this node's log has it, and whether that is committed. */
+  get membership(): raft.Membership {
+    return this.replica.membership;
+  }
+
+  get membershipCommitted(): boolean {
+    return this.replica.membershipCommitted;
+  }
+
+  get admitted(): boolean {
+    return this.replica.admitted;
+  }
+
+  /** As primary: how far each other member's log matches ours. */
+  matchIndexes(): ReadonlyMap<string, number> {
+    return this.replica.matchIndexes();
+  }
+
+  memberAddress(id: string): string | null {
+    return this.replica.memberAddress(id);
+  }
+
+  /** One single-server change; settles once its configuration entry is committed. */
+  proposeMembership(change: raft.MembershipChange): Promise<Result<raft.Membership>> {
+    return new Promise((settle) => {
+      if (this.stopped) return settle(fail("UNAVAILABLE", "directory node is stopping"));
+      const nowMs = this.options.nowMs();
+      const taken = this.input(() => this.replica.proposeMembership(change, nowMs, settle));
+      if (taken === null) settle(fail("UNAVAILABLE", "directory node failed; retry"));
+    });
   }
 
   // ---- inputs ----

@@ -4,7 +4,7 @@
  * transaction); any other version is refused rather than guessed at.
  */
 
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 
 /**
  * The chunk index: one row per (group, chunk, kept version naming it there). Garbage
@@ -69,14 +69,16 @@ export const SCHEMA_SQL: readonly string[] = [
   SWEPT_UPLOADS_BY_DEADLINE,
   // Small named values: schema version, lastApplied, Raft's term/vote/commit, the members.
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
-  // Raft's log after the snapshot; a null command is a new leader's no-op.
+  // Raft's log after the snapshot; a null command is a new leader's no-op, or a
+  // configuration entry when membership (the group's members as JSON) is set.
   `CREATE TABLE IF NOT EXISTS raft_log (
-     idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, command BLOB
+     idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, command BLOB, membership TEXT
    )`,
-  // The newest snapshot (one row): the state as of idx, which replaces the log through idx.
+  // The newest snapshot (one row): the state as of idx, which replaces the log through idx,
+  // and the configuration in force there (JSON; null in snapshots from before version 9).
   `CREATE TABLE IF NOT EXISTS raft_snapshot (
      one INTEGER PRIMARY KEY CHECK (one = 1), idx INTEGER NOT NULL, term INTEGER NOT NULL,
-     data BLOB NOT NULL
+     data BLOB NOT NULL, membership TEXT
    )`,
   // A user's SCRAM verifier (JSON; null for a user made by connect in insecure mode), role,
   // own quotas (null: the defaults) and generation (see model.ts).
@@ -167,7 +169,8 @@ export const RECOMPUTE_DERIVED_SQL: readonly string[] = [
  * added users' credentials, roles, quotas and generations, and the usage table; version 4 the
  * chunk index, the swept uploads, pruned versions, and usage counting every kept version;
  * version 5 the access keys; version 6 the buckets and objects' attributes; version 7 the
- * multipart uploads; version 8 delete markers and buckets' versioning.
+ * multipart uploads; version 8 delete markers and buckets' versioning; version 9 the Raft
+ * log's configuration entries and the snapshot's configuration.
  */
 export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
   2: [
@@ -195,5 +198,9 @@ export const MIGRATIONS: Readonly<Record<number, readonly string[]>> = {
   7: [
     "ALTER TABLE versions ADD COLUMN marker INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE buckets ADD COLUMN versioning TEXT",
+  ],
+  8: [
+    "ALTER TABLE raft_log ADD COLUMN membership TEXT",
+    "ALTER TABLE raft_snapshot ADD COLUMN membership TEXT",
   ],
 };

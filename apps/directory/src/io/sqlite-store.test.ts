@@ -295,6 +295,8 @@ describe("SqliteMetadataStore across restarts", () => {
     raw.run("ALTER TABLE old_users RENAME TO users");
     raw.run("ALTER TABLE versions DROP COLUMN attrs");
     raw.run("DROP TABLE buckets");
+    raw.run("ALTER TABLE raft_log DROP COLUMN membership");
+    raw.run("ALTER TABLE raft_snapshot DROP COLUMN membership");
     raw.run("UPDATE meta SET value = '2' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);
@@ -323,6 +325,8 @@ describe("SqliteMetadataStore across restarts", () => {
     raw.run("ALTER TABLE versions DROP COLUMN attrs");
     raw.run("DROP TABLE buckets");
     raw.run("DROP TABLE multipart_uploads");
+    raw.run("ALTER TABLE raft_log DROP COLUMN membership");
+    raw.run("ALTER TABLE raft_snapshot DROP COLUMN membership");
     raw.run("UPDATE meta SET value = '3' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);
@@ -348,6 +352,8 @@ describe("SqliteMetadataStore across restarts", () => {
     raw.run("ALTER TABLE versions DROP COLUMN attrs");
     raw.run("DROP TABLE buckets");
     raw.run("DROP TABLE multipart_uploads");
+    raw.run("ALTER TABLE raft_log DROP COLUMN membership");
+    raw.run("ALTER TABLE raft_snapshot DROP COLUMN membership");
     raw.run("UPDATE meta SET value = '4' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);
@@ -367,6 +373,24 @@ describe("SqliteMetadataStore across restarts", () => {
     expect(migrated.getAccessKey("FTFSAAAAAAAAAAAAAAAA")?.sealed).toEqual(sealed);
   });
 
+  test("a schema version 8 file is migrated: its Raft log and snapshot gain configurations, none set", () => {
+    const path = freshPath();
+    const store = openStore(path);
+    buildHistory(store);
+    const expected = reads(store);
+    closeStore(store);
+    const raw = new Database(path);
+    raw.run("ALTER TABLE raft_log DROP COLUMN membership");
+    raw.run("ALTER TABLE raft_snapshot DROP COLUMN membership");
+    raw.run("UPDATE meta SET value = '8' WHERE key = 'schemaVersion'");
+    raw.close();
+    const migrated = openStore(path);
+    expect(reads(migrated)).toEqual(expected);
+    expect(migrated.readMeta("schemaVersion")).toBe(String(SCHEMA_VERSION));
+    const columns = new Database(path).query("SELECT name FROM pragma_table_info('raft_log')");
+    expect(columns.all().map((row) => (row as { name: string }).name)).toContain("membership");
+  });
+
   test("a schema version 7 file is migrated: no delete markers, no bucket versioned", () => {
     const path = freshPath();
     const store = openStore(path);
@@ -376,6 +400,8 @@ describe("SqliteMetadataStore across restarts", () => {
     const raw = new Database(path);
     raw.run("ALTER TABLE versions DROP COLUMN marker");
     raw.run("ALTER TABLE buckets DROP COLUMN versioning");
+    raw.run("ALTER TABLE raft_log DROP COLUMN membership");
+    raw.run("ALTER TABLE raft_snapshot DROP COLUMN membership");
     raw.run("UPDATE meta SET value = '7' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);
@@ -393,6 +419,8 @@ describe("SqliteMetadataStore across restarts", () => {
     raw.run("ALTER TABLE versions DROP COLUMN marker");
     raw.run("DROP TABLE multipart_uploads");
     raw.run("ALTER TABLE buckets DROP COLUMN versioning");
+    raw.run("ALTER TABLE raft_log DROP COLUMN membership");
+    raw.run("ALTER TABLE raft_snapshot DROP COLUMN membership");
     raw.run("UPDATE meta SET value = '6' WHERE key = 'schemaVersion'");
     raw.close();
     const migrated = openStore(path);

@@ -272,7 +272,7 @@ describe("finding the primary and retrying", () => {
     }
     const bytes = randomBytes(CHUNK_BYTES * 4);
     await client.uploadBytes("alice", "after", bytes);
-    expect(cluster.directoryFaults[0]?.calls.get("clusterStatus")).toBeGreaterThan(0);
+    expect(cluster.directoryFaults[0]?.calls.get("listGroups")).toBeGreaterThan(0);
     expect(sha256Hex(await client.readBytes("alice", "after"))).toBe(sha256Hex(bytes));
   });
 

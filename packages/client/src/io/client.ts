@@ -197,6 +197,27 @@ export class FtfsClient {
     return { secret, generation: answer.generation };
   }
 
+  /** The directory group's members, as its primary's log has them (admin). */
+  async directoryMembers(): Promise<ResponseBody<"directoryMembers">> {
+    return this.directory.call("directoryMembers", {});
+  }
+
+  /**
+   * Adds a directory node (it joins as a learner and is promoted once caught up) or removes
+   * one (admin); answers once the change is committed.
+   */
+  async directoryChange(
+    change: "add" | "remove",
+    node: string,
+    address?: string,
+  ): Promise<ResponseBody<"directoryChange">> {
+    return this.directory.call("directoryChange", {
+      change,
+      node,
+      ...(address === undefined ? {} : { address }),
+    });
+  }
+
   async userRemove(uid: string): Promise<void> {
     checkUid(uid);
     await this.directory.call("userRemove", { uid });

@@ -1,8 +1,9 @@
 /**
  * The client's picture of the storage groups (epoch, primary, in-sync replicas), as the
- * directory last described them. Refreshed from the directory's clusterStatus when a storage
- * node refuses or fails; concurrent refreshes share one request so a hundred failing chunk
- * puts ask the directory once.
+ * directory last described them. Refreshed from the directory's listGroups (open to every user;
+ * clusterStatus is an admin's, so a user's client on a secure cluster could never refresh and
+ * kept writing to a dead primary) when a storage node refuses or fails; concurrent refreshes
+ * share one request so a hundred failing chunk puts ask the directory once.
  */
 
 import type { GroupView } from "@ftfs/protocol/core";
@@ -33,7 +34,7 @@ export class GroupViews {
    */
   refresh(): Promise<void> {
     this.refreshing ??= this.directory
-      .callOnce("clusterStatus", {})
+      .callOnce("listGroups", {})
       .then((status) => this.accept(status.groups))
       .finally(() => {
         this.refreshing = null;

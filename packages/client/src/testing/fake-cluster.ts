@@ -99,7 +99,7 @@ export class FakeCluster {
   primaryIndex = 0;
   /** Every listFiles request body as a directory node decoded it, in arrival order. */
   readonly listRequests: Array<{ readonly node: number; readonly body: unknown }> = [];
-  /** If set, placeUpload hands out these (stale) views while clusterStatus tells the truth. */
+  /** If set, placeUpload hands out these (stale) views while listGroups tells the truth. */
   placementViews: GroupView[] | null = null;
   /** Chunk requests being served right now over all storage nodes, and the most ever. */
   storageInFlight = 0;

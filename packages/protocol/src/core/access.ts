@@ -41,6 +41,8 @@ export const OP_ACCESS: Readonly<Record<Op, Access>> = {
   dropUploadRefs: "node",
   confirmGarbage: "node",
   rebalance: "admin",
+  directoryMembers: "admin",
+  directoryChange: "admin",
   loginStart: "anyone",
   loginFinish: "anyone",
   userAdd: "admin",

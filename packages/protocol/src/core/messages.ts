@@ -145,6 +145,25 @@ export function readAddresses(view: GroupView): string[] {
   return addresses;
 }
 
+/** One directory node in the group's configuration, as its primary sees it. */
+export const directoryMemberSchema = obj({
+  node: nodeIdField,
+  address: addressField,
+  /** Voters elect and commit; a learner is catching up, to be promoted. */
+  voter: bool,
+  /** How far its log matches the primary's (the primary: its own last index). */
+  matchIndex: int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+});
+export type DirectoryMember = Infer<typeof directoryMemberSchema>;
+
+export const directoryMembersSchema = obj({
+  primary: nodeIdField,
+  commitIndex: int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  /** False while the last change is still being committed. */
+  committed: bool,
+  members: arr(directoryMemberSchema, { itemsMax: MEMBERS_MAX }),
+});
+
 export const fileEntrySchema = obj({
   name: fileNameField,
   version: versionField,
@@ -703,6 +722,24 @@ export const OPS = {
    * (or join the one running) and answer it; with `runId`: answer that run's progress. Runs
    * live on the directory primary only: after a failover a runId is unknown (NOT_FOUND).
    */
+  /** The directory group's configuration, as its primary's log has it. */
+  directoryMembers: {
+    request: empty,
+    response: directoryMembersSchema,
+  },
+  /**
+   * One change to the directory group: add a node (it joins as a learner and is promoted once
+   * it has caught up) or remove one. Answers once the change is committed.
+   */
+  directoryChange: {
+    request: obj({
+      change: literal("add", "remove"),
+      node: nodeIdField,
+      /** Where the node is reached (add only). */
+      address: opt(addressField),
+    }),
+    response: directoryMembersSchema,
+  },
   rebalance: {
     request: obj({
       runId: opt(requestIdField),

@@ -6,7 +6,6 @@ import {
   parseBooleanFlag,
   parseBytesFlag,
   parseDurationFlag,
-  parseFlags,
   UsageError,
 } from "./cli-flags.ts";
 
@@ -21,13 +20,6 @@ function refusal(run: () => unknown): string {
 }
 
 describe("server flags", () => {
-  test("a flag beats its environment twin, which beats the default", () => {
-    const specs = [{ name: "gc-grace", description: "", default: "1h" }];
-    expect(parseFlags(["--gc-grace", "5s"], specs, { FTFS_GC_GRACE: "9s" })["gc-grace"]).toBe("5s");
-    expect(parseFlags([], specs, { FTFS_GC_GRACE: "9s" })["gc-grace"]).toBe("9s");
-    expect(parseFlags([], specs, {})["gc-grace"]).toBe("1h");
-  });
-
   test("durations: units, a floor said in the flag's own units, junk refused", () => {
     expect(parseDurationFlag("gc-grace", "90s", 1_000)).toBe(90_000);
     expect(refusal(() => parseDurationFlag("gc-grace", "10ms", 1_000))).toBe(

@@ -1,7 +1,8 @@
 /**
- * Command-line flags with environment twins (`--data` ↔ `FTFS_DATA`) and `--help`, for the
- * server apps. A flag given on the command line wins over its environment twin, which wins
- * over the default. A bad flag is one clear line and exit status 2.
+ * Command-line flags for the server apps: their specs, `--help`, the usage error, and the
+ * parsers of each kind of value (sizes, rates, durations, booleans, address lists), each
+ * refusing with one clear line naming the flag. Where a value comes from (flag, environment
+ * twin, config file, default) is flag-values.ts's. A usage error exits with status 2.
  */
 
 import { parseAddress } from "../core/names.ts";
@@ -15,10 +16,52 @@ export interface FlagSpec {
   readonly default?: string;
   /** A flag that takes no value. */
   readonly boolean?: boolean;
+  /** A value never printed back (`--print-config` says only that it is set). */
+  readonly secret?: boolean;
 }
 
+/**
+ * The user's mistake in flags, environment twins or a config file: each problem is one line the
+ * program prints as it is (with its name before it) before it exits with status 2.
+ */
 export class UsageError extends Error {
   override readonly name = "UsageError";
+  readonly problems: readonly string[];
+
+  constructor(problems: string | readonly string[]) {
+    const list = typeof problems === "string" ? [problems] : [...problems];
+    super(list.join("\n"));
+    this.problems = list;
+  }
+}
+
+/**
+ * Collects every UsageError of a config's values, so one start names every wrong value at
+ * once instead of one per attempt. `explain` adds where a value came from (a config file, an
+ * environment variable) to a problem that names its flag.
+ */
+export class UsageProblems {
+  private readonly found: string[] = [];
+  private readonly explain: (problem: string) => string;
+
+  constructor(explain: (problem: string) => string = (problem) => problem) {
+    this.explain = explain;
+  }
+
+  /** What `parse` gives, or `fallback` (only so the others can be checked) if it refused. */
+  take<T>(parse: () => T, fallback: T): T {
+    try {
+      return parse();
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      this.found.push(...error.problems.map(this.explain));
+      return fallback;
+    }
+  }
+
+  throwIfAny(): void {
+    if (this.found.length > 0) throw new UsageError(this.found);
+  }
 }
 
 export function envName(flag: string): string {
@@ -49,48 +92,6 @@ export function usage(program: string, summary: string, specs: readonly FlagSpec
     );
   }
   return `${lines.join("\n")}\n`;
-}
-
-/** Parse argv (without the program) against specs; throws UsageError with one clear line. */
-export function parseFlags(
-  argv: readonly string[],
-  specs: readonly FlagSpec[],
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): Record<string, string> & { help?: "true" } {
-  const byName = new Map(specs.map((spec) => [spec.name, spec]));
-  const given = new Map<string, string>();
-  for (let index = 0; index < argv.length; index += 1) {
-    const arg = argv[index] ?? "";
-    if (arg === "--help" || arg === "-h") return { help: "true" };
-    if (!arg.startsWith("--"))
-      throw new UsageError(`unexpected argument '${arg}' (flags start with --)`);
-    const [rawName, inlineValue] = splitOnce(arg.slice(2), "=");
-    const spec = byName.get(rawName);
-    if (spec === undefined) throw new UsageError(`unknown flag --${rawName}; see --help`);
-    if (spec.boolean) {
-      given.set(rawName, inlineValue ?? "true");
-      continue;
-    }
-    const value = inlineValue ?? argv[index + 1];
-    if (value === undefined || (inlineValue === undefined && value.startsWith("--"))) {
-      throw new UsageError(`flag --${rawName} needs a value`);
-    }
-    if (inlineValue === undefined) index += 1;
-    given.set(rawName, value);
-  }
-  const out: Record<string, string> = {};
-  for (const spec of specs) {
-    const value = given.get(spec.name) ?? env[envName(spec.name)] ?? spec.default;
-    if (value === undefined)
-      throw new UsageError(`flag --${spec.name} (or ${envName(spec.name)}) is required`);
-    out[spec.name] = value;
-  }
-  return out;
-}
-
-function splitOnce(text: string, separator: string): [string, string | undefined] {
-  const at = text.indexOf(separator);
-  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
 }
 
 /** Parse a positive integer flag value or throw a UsageError naming the flag. */

@@ -13,3 +13,6 @@ export * from "./rpc-client.ts";
 export * from "./rpc-server.ts";
 export * from "./security/index.ts";
 export * from "./status-http.ts";
+export * from "./flag-values.ts";
+export * from "./sd-notify.ts";
+export * from "./server-main.ts";

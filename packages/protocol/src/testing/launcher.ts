@@ -32,7 +32,8 @@ const READY_POLL_INTERVAL_MS = 50;
 const LOG_TAIL_CHARS = 2_000;
 const FTFS_RUN_TIMEOUT_MS_DEFAULT = 30_000;
 
-export type NodeRole = "directory" | "storage";
+/** An S3 gateway takes part in no group; the deployment test starts one beside the nodes. */
+export type NodeRole = "directory" | "storage" | "s3";
 
 export interface GroupSpec {
   readonly name: string;
@@ -89,6 +90,9 @@ export class NodeProcess {
    * fork, so the spawned pid stays the node's own and signals reach it.
    */
   private readonly wrap: readonly string[];
+  /** The program and its first arguments: Bun (running argv's script), or the one binary. */
+  private readonly program: readonly string[];
+  private readonly cwd: string | undefined;
   private child: Subprocess | null = null;
 
   constructor(init: {
@@ -102,6 +106,8 @@ export class NodeProcess {
     argv: readonly string[];
     env: Readonly<Record<string, string>>;
     wrap?: readonly string[];
+    program?: readonly string[];
+    cwd?: string;
   }) {
     this.id = init.id;
     this.role = init.role;
@@ -113,6 +119,8 @@ export class NodeProcess {
     this.argv = init.argv;
     this.env = init.env;
     this.wrap = init.wrap ?? [];
+    this.program = init.program ?? [process.execPath];
+    this.cwd = init.cwd;
   }
 
   get pid(): number | null {
@@ -133,8 +141,9 @@ export class NodeProcess {
     // Appended, so a restarted node's log follows its previous life instead of overwriting it.
     const log = openSync(this.logPath, "a");
     try {
-      this.child = Bun.spawn([...this.wrap, process.execPath, ...this.argv], {
+      this.child = Bun.spawn([...this.wrap, ...this.program, ...this.argv], {
         env: { ...process.env, FTFS_PARENT_PID: String(process.pid), ...this.env },
+        ...(this.cwd === undefined ? {} : { cwd: this.cwd }),
         stdin: "ignore",
         stdout: "ignore",
         stderr: log,
@@ -186,7 +195,10 @@ const LAUNCHER_NODE = "launcher";
 
 export class LocalCluster {
   readonly dataRoot: string;
-  readonly nodes: readonly NodeProcess[];
+  private readonly nodeList: NodeProcess[];
+  private readonly newDirectory:
+    | ((id: string, peers: readonly string[]) => Promise<NodeProcess>)
+    | undefined;
   /** The cluster keys in `--cluster-key` format (base64, comma list); null when insecure. */
   readonly clusterKey: string | null;
   private readonly keep: boolean;
@@ -197,9 +209,11 @@ export class LocalCluster {
     nodes: readonly NodeProcess[],
     keep: boolean,
     security: ClusterSecurity = { clusterKey: null, keyFileOf: () => null },
+    newDirectory?: (id: string, peers: readonly string[]) => Promise<NodeProcess>,
   ) {
     this.dataRoot = dataRoot;
-    this.nodes = nodes;
+    this.nodeList = [...nodes];
+    this.newDirectory = newDirectory;
     this.keep = keep;
     this.security = security;
     this.clusterKey = security.clusterKey;
@@ -250,6 +264,23 @@ export class LocalCluster {
     const file = this.security.keyFileOf(this.node(id).id);
     if (file === null) throw new Error(`node ${id} has no key file: start the cluster secure`);
     await writeFile(file, `${keys}\n`, { mode: 0o600 });
+  }
+
+  get nodes(): readonly NodeProcess[] {
+    return this.nodeList;
+  }
+
+  /**
+   * Starts a new directory node `id` with an empty folder and `--new-member`, joining the
+   * running ones (`ftfs admin directory add` makes it a member); it stops with the cluster.
+   */
+  async addDirectory(id: string): Promise<NodeProcess> {
+    if (this.newDirectory === undefined) throw new Error("this cluster cannot add nodes");
+    if (this.nodeList.some((node) => node.id === id)) throw new Error(`${id} already exists`);
+    const node = await this.newDirectory(id, this.directoryAddresses);
+    this.nodeList.push(node);
+    node.start();
+    return node;
   }
 
   get directoryAddresses(): string[] {
@@ -382,9 +413,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       ...(options.nodeArgs ?? []),
     ];
   };
-  const nodes: NodeProcess[] = ids.directories.map((id, index) => {
-    const address = directoryAddresses[index] ?? "";
-    const peers = directoryAddresses.filter((other) => other !== address).join(",");
+  const directoryProcess = (
+    id: string,
+    address: string,
+    peers: string,
+    extraArgs: readonly string[],
+  ): NodeProcess => {
     const dataDir = join(dataRoot, id);
     return new NodeProcess({
       id,
@@ -411,9 +445,26 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
         "--chunk-bytes",
         chunkBytes,
         ...securityArgs(id),
+        ...extraArgs,
       ],
     });
+  };
+  const nodes: NodeProcess[] = ids.directories.map((id, index) => {
+    const address = directoryAddresses[index] ?? "";
+    const peers = directoryAddresses.filter((other) => other !== address).join(",");
+    return directoryProcess(id, address, peers, []);
   });
+  /** A directory node that joins the running group as a new member (`--new-member`). */
+  const newDirectory = async (id: string, peers: readonly string[]): Promise<NodeProcess> => {
+    const keyFile = security.keyFileOf(id);
+    if (keyFile !== null && security.clusterKey !== null) {
+      await writeFile(keyFile, `${security.clusterKey}\n`, { mode: 0o600 });
+    }
+    if (options.statusHttp === true) {
+      httpAddresses.set(id, `${options.hostOf?.(id) ?? "127.0.0.1"}:${await freePort()}`);
+    }
+    return directoryProcess(id, await addressOf(id), peers.join(","), ["--new-member"]);
+  };
   for (const { id, group } of ids.storage) {
     const address = await addressOf(id);
     const dataDir = join(dataRoot, id);
@@ -475,7 +526,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       }),
     );
   }
-  const cluster = new LocalCluster(dataRoot, nodes, options.keep ?? false, security);
+  const cluster = new LocalCluster(dataRoot, nodes, options.keep ?? false, security, newDirectory);
   for (const node of nodes) node.start();
   try {
     await cluster.waitReady();
@@ -526,6 +577,8 @@ export interface FtfsRunOptions {
   readonly stdin?: string | Uint8Array;
   readonly timeoutMs?: number;
   readonly cwd?: string;
+  /** What runs: `bun apps/client/src/main.ts` unless this names another (the one binary). */
+  readonly program?: readonly string[];
 }
 
 let privateConfigDir: Promise<string> | null = null;
@@ -545,7 +598,7 @@ export async function spawnFtfs(
   options: Omit<FtfsRunOptions, "timeoutMs"> = {},
 ): Promise<Subprocess<"ignore" | Blob, "pipe", "pipe">> {
   const configDir = await testConfigDir();
-  return Bun.spawn([process.execPath, FTFS_MAIN, ...args], {
+  return Bun.spawn([...(options.program ?? [process.execPath, FTFS_MAIN]), ...args], {
     env: { ...process.env, FTFS_CONFIG_DIR: configDir, ...options.env },
     cwd: options.cwd ?? REPO_ROOT,
     stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),

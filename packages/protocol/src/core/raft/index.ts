@@ -4,6 +4,7 @@
  */
 export * from "./drive.ts";
 export * from "./log.ts";
+export * from "./membership.ts";
 export * from "./node.ts";
 export * from "./progress.ts";
 export * from "./quorum.ts";

@@ -6,7 +6,7 @@
  */
 
 import { assert } from "../assert.ts";
-import type { Entry, Snapshot } from "./types.ts";
+import type { Entry, Membership, Snapshot } from "./types.ts";
 
 export class RaftLog {
   /** Index and term of the last entry folded into the snapshot (0, 0 for none). */
@@ -154,7 +154,7 @@ export class RaftLog {
   }
 
   /** Folds entries up to `index` (applied here) into `data`, keeping the tail. */
-  compact(index: number, data: Uint8Array): void {
+  compact(index: number, data: Uint8Array, membership: Membership): void {
     assert(index <= this.applied, `compact ${index} beyond applied ${this.applied}`);
     if (index <= this.snapshotIndex) return;
     const term = this.termAt(index);
@@ -163,7 +163,7 @@ export class RaftLog {
     this.snapshotIndex = index;
     this.snapshotTerm = term;
     this.stableIndex = Math.max(this.stableIndex, index);
-    this.snapshot = { index, term, data };
+    this.snapshot = { index, term, data, membership };
     this.pendingSnapshot = this.snapshot;
   }
 }

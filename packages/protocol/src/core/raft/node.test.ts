@@ -32,7 +32,10 @@ function drain(node: RaftNode): RaftMessage[] {
 
 /** Delivers messages among `nodes` until quiet (a perfect network). */
 function settle(nodes: Map<RaftId, RaftNode>, pending: RaftMessage[]): void {
+  let delivered = 0;
   for (let m = pending.shift(); m !== undefined; m = pending.shift()) {
+    delivered += 1;
+    if (delivered > 100000) throw new Error(`no quiet: ${JSON.stringify(m).slice(0, 300)}`);
     const to = nodes.get(m.to);
     if (to === undefined) continue;
     to.step(m);
@@ -274,5 +277,170 @@ describe("append size", () => {
       m.type === "append" ? m.entries.reduce((sum, e) => sum + (e.command?.byteLength ?? 0), 0) : 0,
     );
     expect(Math.max(...bytes)).toBe(big.byteLength);
+  });
+});
+
+describe("membership changes (thesis §4.1: one server at a time)", () => {
+  const D = raftId("d");
+
+  /** a, b, c formed the group; d starts empty, not yet a member. */
+  function withJoiner(): Map<RaftId, RaftNode> {
+    const nodes = cluster();
+    nodes.set(D, new RaftNode({ id: D, peers: [], config: CONFIG, prng: new Prng(9) }));
+    return nodes;
+  }
+
+  function change(
+    nodes: Map<RaftId, RaftNode>,
+    leader: RaftNode,
+    ...args: Parameters<RaftNode["proposeMembership"]>
+  ) {
+    const result = leader.proposeMembership(...args);
+    settle(nodes, drain(leader));
+    return result;
+  }
+
+  /** A few heartbeat rounds, so check-quorum has seen who answers. */
+  function rounds(nodes: Map<RaftId, RaftNode>, count: number): void {
+    for (let i = 0; i < count * CONFIG.electionTicks; i += 1) {
+      for (const node of nodes.values()) node.tick();
+      for (const node of nodes.values()) settle(nodes, drain(node));
+    }
+  }
+
+  test("a node added as a learner gets the log but no vote; promoted, it counts; the change is in the log", () => {
+    const nodes = withJoiner();
+    const leader = elect(nodes, IDS[0] as RaftId);
+    const d = nodes.get(D) as RaftNode;
+    rounds(nodes, 2);
+    const added = change(nodes, leader, { kind: "addLearner", id: D, address: "h4:1" });
+    expect(added.ok).toBe(true);
+    expect(d.currentMembership).toEqual(leader.currentMembership);
+    expect(d.commitIndex).toBe(leader.commitIndex);
+    // A learner never campaigns, however long it hears nothing.
+    for (let i = 0; i < 5 * CONFIG.electionTicks; i += 1) d.tick();
+    expect(d.currentRole).toBe("follower");
+    rounds(nodes, 2);
+    expect(change(nodes, leader, { kind: "promote", id: D }).ok).toBe(true);
+    expect(d.currentMembership.members.find((m) => m.id === D)?.voter).toBe(true);
+    const entry = leader.logView.entryAt(leader.logView.lastIndex());
+    expect(entry?.membership?.members.map((m) => `${m.id}:${m.voter}`)).toEqual([
+      "a:true",
+      "b:true",
+      "c:true",
+      "d:true",
+    ]);
+  });
+
+  test("one change at a time; a change that does not fit is refused with its reason", () => {
+    const nodes = withJoiner();
+    const leader = elect(nodes, IDS[0] as RaftId);
+    rounds(nodes, 2);
+    const first = leader.proposeMembership({ kind: "addLearner", id: D, address: "h4:1" });
+    expect(first.ok).toBe(true);
+    const second = leader.proposeMembership({ kind: "remove", id: IDS[1] as RaftId });
+    expect(second.ok ? null : second.error.code).toBe("CHANGE_IN_PROGRESS");
+    settle(nodes, drain(leader));
+    const twice = leader.proposeMembership({ kind: "addLearner", id: D, address: "h4:1" });
+    expect(twice).toEqual({
+      ok: false,
+      error: { code: "INVALID_CHANGE", reason: "d is already a member" },
+    });
+    const follower = nodes.get(IDS[1] as RaftId) as RaftNode;
+    const notLeader = follower.proposeMembership({ kind: "remove", id: D });
+    expect(notLeader).toEqual({
+      ok: false,
+      error: { code: "NOT_LEADER", leaderHint: IDS[0] ?? null },
+    });
+  });
+
+  test("a removal that would leave fewer live voters than the new majority is refused", () => {
+    const nodes = cluster();
+    const leader = elect(nodes, IDS[0] as RaftId);
+    rounds(nodes, 2);
+    // c goes silent: a and b still make 2 of 3.
+    nodes.delete(IDS[2] as RaftId);
+    rounds(nodes, 2);
+    const result = leader.proposeMembership({ kind: "remove", id: IDS[1] as RaftId });
+    expect(result).toEqual({
+      ok: false,
+      error: { code: "QUORUM_AT_RISK", liveVoters: 1, needed: 2 },
+    });
+    // Removing the silent c instead keeps a and b: allowed.
+    expect(change(nodes, leader, { kind: "remove", id: IDS[2] as RaftId }).ok).toBe(true);
+    expect(leader.currentMembership.members.map((m) => String(m.id))).toEqual(["a", "b"]);
+  });
+
+  test("a leader that removes itself leads until the removal commits, then steps down and never campaigns", () => {
+    const nodes = cluster();
+    const leader = elect(nodes, IDS[0] as RaftId);
+    rounds(nodes, 2);
+    const removed = change(nodes, leader, { kind: "remove", id: IDS[0] as RaftId });
+    expect(removed.ok).toBe(true);
+    expect(leader.currentRole).toBe("follower");
+    expect(leader.commitIndex).toBe(removed.ok ? removed.index : -1);
+    rounds(nodes, 5);
+    const leaders = [...nodes.values()].filter((node) => node.currentRole === "leader");
+    expect(leaders.map((node) => node.id)).not.toContain(IDS[0]);
+    expect(leaders).toHaveLength(1);
+    expect(leader.currentRole).toBe("follower");
+  });
+});
+
+describe("admission: an empty folder never votes until the log adds it as a learner", () => {
+  test("a wiped member restarted empty learns it is a voter but neither votes nor campaigns", () => {
+    const nodes = cluster();
+    const leader = elect(nodes, IDS[0] as RaftId);
+    leader.propose(encoder.encode("x"));
+    settle(nodes, drain(leader));
+    const wiped = new RaftNode({
+      id: IDS[2] as RaftId,
+      peers: [],
+      config: CONFIG,
+      prng: new Prng(5),
+      admitted: false,
+    });
+    nodes.set(IDS[2] as RaftId, wiped);
+    leader.propose(encoder.encode("y"));
+    for (let i = 0; i < 3 * CONFIG.electionTicks; i += 1) {
+      leader.tick();
+      settle(nodes, drain(leader));
+    }
+    expect(wiped.admitted).toBe(false);
+    // b asks for c's vote with a log that lacks what c holds now: c must not grant.
+    const request: RaftMessage = {
+      type: "vote",
+      from: IDS[1] as RaftId,
+      to: IDS[2] as RaftId,
+      term: leader.currentTerm + 5,
+      lastIndex: wiped.logView.lastIndex() + 10,
+      lastTerm: leader.currentTerm + 4,
+    };
+    for (let i = 0; i < 3 * CONFIG.electionTicks; i += 1) wiped.tick();
+    wiped.step(request);
+    const answers = drain(wiped).filter((m) => m.type === "voteResponse");
+    expect(answers.map((m) => (m.type === "voteResponse" ? m.granted : null))).toEqual([false]);
+    expect(wiped.currentRole).toBe("follower");
+  });
+
+  test("a node added as a learner is admitted", () => {
+    const nodes = cluster();
+    const D = raftId("d");
+    const joiner = new RaftNode({
+      id: D,
+      peers: [],
+      config: CONFIG,
+      prng: new Prng(6),
+      admitted: false,
+    });
+    nodes.set(D, joiner);
+    const leader = elect(nodes, IDS[0] as RaftId);
+    for (let i = 0; i < 2 * CONFIG.electionTicks; i += 1) {
+      for (const node of nodes.values()) node.tick();
+      for (const node of nodes.values()) settle(nodes, drain(node));
+    }
+    expect(leader.proposeMembership({ kind: "addLearner", id: D, address: "h:1" }).ok).toBe(true);
+    settle(nodes, drain(leader));
+    expect(joiner.admitted).toBe(true);
   });
 });

@@ -10,6 +10,13 @@
 import { assert } from "../assert.ts";
 import type { Random } from "../prng.ts";
 import { RaftLog } from "./log.ts";
+import {
+  bootstrapMembership,
+  changedMembership,
+  isVoter,
+  memberIds,
+  voterIds,
+} from "./membership.ts";
 import { Progress } from "./progress.ts";
 import { committedIndex, majority, voteOutcome } from "./quorum.ts";
 import {
@@ -25,6 +32,9 @@ import {
   type Heartbeat,
   type HeartbeatResponse,
   type InstallSnapshot,
+  type Membership,
+  type MembershipChange,
+  type MembershipChangeResult,
   type PreVote,
   type ProposeResult,
   type RaftConfig,
@@ -53,7 +63,14 @@ interface PendingRead {
 
 export class RaftNode {
   readonly id: RaftId;
-  readonly peers: readonly RaftId[];
+  /** The configuration the group was formed with (empty for a node that joined later). */
+  private readonly bootstrap: Membership;
+  /** The configuration in force: the newest in the log, committed or not (thesis §4.1). */
+  private membership: Membership;
+  /** The index of the entry that set it; 0 when it comes from the snapshot or bootstrap. */
+  private configIndex = 0;
+  /** See RaftNodeOptions.admitted: an unadmitted node neither votes nor campaigns. */
+  private admittedAsMember: boolean;
   private readonly config: RaftConfig;
   private readonly prng: Random;
   private readonly log: RaftLog;
@@ -78,18 +95,23 @@ export class RaftNode {
 
   constructor(options: RaftNodeOptions) {
     const size = options.peers.length;
-    assert((RAFT_GROUP_SIZES as readonly number[]).includes(size), `group size ${size}`);
-    assert(new Set(options.peers).size === size, "peer ids are distinct");
-    assert(options.peers.includes(options.id), "a node is one of its own peers");
+    if (size > 0) {
+      assert((RAFT_GROUP_SIZES as readonly number[]).includes(size), `group size ${size}`);
+      assert(new Set(options.peers).size === size, "peer ids are distinct");
+      assert(options.peers.includes(options.id), "a node is one of its own peers");
+    }
     const { electionTicks, heartbeatTicks } = options.config;
     assert(heartbeatTicks >= 1 && heartbeatTicks < electionTicks, "heartbeat < election timeout");
     this.id = options.id;
-    this.peers = options.peers;
+    this.bootstrap = bootstrapMembership(options.peers);
+    this.membership = this.bootstrap;
+    this.admittedAsMember = options.admitted ?? true;
     this.config = options.config;
     this.prng = options.prng;
     const durable = options.durable;
     const hard = durable?.hardState ?? { term: 0, vote: null, commit: 0 };
     this.log = RaftLog.restore(durable?.snapshot ?? null, durable?.entries ?? [], hard.commit);
+    this.refreshMembership();
     this.term = hard.term;
     this.vote = hard.vote;
     this.persisted = {
@@ -126,6 +148,28 @@ export class RaftNode {
     return this.log;
   }
 
+  /** The configuration in force on this node now. */
+  get currentMembership(): Membership {
+    return this.membership;
+  }
+
+  /** Whether this node may vote and campaign (see RaftNodeOptions.admitted). */
+  get admitted(): boolean {
+    return this.admittedAsMember;
+  }
+
+  /** Whether the newest configuration change in our log is committed. */
+  get membershipCommitted(): boolean {
+    return this.configIndex <= this.log.committed;
+  }
+
+  /** A leader's view of how far each other member's log matches its own (0 if unknown). */
+  matchIndexes(): ReadonlyMap<RaftId, number> {
+    const matches = new Map<RaftId, number>();
+    for (const [peer, pr] of this.progress) matches.set(peer, pr.match);
+    return matches;
+  }
+
   // ---- inputs ----
 
   /** One logical tick; timeouts are counted in ticks so the driver owns the clock. */
@@ -136,8 +180,10 @@ export class RaftNode {
 
   step(message: RaftMessage): void {
     this.assertAcceptingInput();
-    // A message for someone else or from outside the static group is a peer's fault: dropped.
-    if (message.to !== this.id || !this.peers.includes(message.from)) return;
+    // A message for someone else is a peer's fault: dropped. Senders outside our configuration
+    // are heard: a leader adding us, or a member our log does not list yet (thesis §4.1); the
+    // transport has already authenticated them as nodes of this cluster.
+    if (message.to !== this.id) return;
     if (message.from === this.id) return;
     if (message.term > this.term) {
       if (!this.acceptHigherTerm(message)) return;
@@ -171,6 +217,50 @@ export class RaftNode {
     this.log.append({ index, term: this.term, command });
     this.broadcastAppend(false);
     return { ok: true, index, term: this.term };
+  }
+
+  /**
+   * One single-server change (thesis §4.1), appended as a configuration entry that is in
+   * force at once. Refused until the leader has committed an entry of its own term (so a
+   * change from an earlier term it has not seen committed cannot overlap this one), while the
+   * last change is uncommitted, and when the voters we hear from would be fewer than the new
+   * configuration's majority.
+   */
+  proposeMembership(change: MembershipChange): MembershipChangeResult {
+    this.assertAcceptingInput();
+    if (this.role !== "leader") {
+      return { ok: false, error: { code: "NOT_LEADER", leaderHint: this.lead } };
+    }
+    if (this.log.termAt(this.log.committed) !== this.term) {
+      return { ok: false, error: { code: "LEADER_NOT_READY" } };
+    }
+    if (this.configIndex > this.log.committed) {
+      return {
+        ok: false,
+        error: { code: "CHANGE_IN_PROGRESS", configIndex: this.configIndex },
+      };
+    }
+    const changed = changedMembership(this.membership, change);
+    if (!changed.ok) {
+      return { ok: false, error: { code: "INVALID_CHANGE", reason: changed.reason } };
+    }
+    const voters = voterIds(changed.membership);
+    // Up means it answered one of the last two heartbeats: a voter that died a moment ago
+    // must not count, or the change could leave the group without a majority.
+    const upWithinTicks = 2 * this.config.heartbeatTicks;
+    const live = voters.filter((id) => {
+      const pr = this.progress.get(id);
+      return id === this.id || (pr !== undefined && pr.ticksSinceHeard <= upWithinTicks);
+    });
+    if (live.length < majority(voters.length)) {
+      const needed = majority(voters.length);
+      return { ok: false, error: { code: "QUORUM_AT_RISK", liveVoters: live.length, needed } };
+    }
+    const index = this.log.lastIndex() + 1;
+    this.log.append({ index, term: this.term, command: null, membership: changed.membership });
+    this.adoptMembership(changed.membership, index);
+    this.broadcastAppend(false);
+    return { ok: true, index, membership: changed.membership };
   }
 
   /**
@@ -212,7 +302,7 @@ export class RaftNode {
    */
   suspectLeader(): void {
     this.assertAcceptingInput();
-    if (this.role !== "follower") return;
+    if (this.role !== "follower" || !this.mayCampaign()) return;
     this.lead = null;
     this.campaign();
   }
@@ -220,7 +310,7 @@ export class RaftNode {
   /** The state machine has applied up to `index` and serialized itself as `data`. */
   compact(index: number, data: Uint8Array): void {
     this.assertAcceptingInput();
-    this.log.compact(index, data);
+    this.log.compact(index, data, this.membershipAt(index));
   }
 
   // ---- output ----
@@ -270,6 +360,7 @@ export class RaftNode {
     if (lastApplied !== undefined) this.log.applied = lastApplied.index;
     // The leader counts itself toward a majority only for entries on its own disk.
     if (this.role === "leader" && this.maybeCommit()) this.broadcastAppend(true);
+    this.stepDownIfRemoved();
   }
 
   // ---- terms and votes (every role) ----
@@ -314,7 +405,8 @@ export class RaftNode {
       message.type === "preVote"
         ? message.term > this.term && !this.inLease() && this.role !== "leader"
         : this.vote === message.from || (this.vote === null && this.lead === null);
-    const granted = canVote && this.log.isUpToDate(message.lastIndex, message.lastTerm);
+    const granted =
+      canVote && this.admittedAsMember && this.log.isUpToDate(message.lastIndex, message.lastTerm);
     if (granted && message.type === "vote") {
       this.vote = message.from;
       this.electionElapsed = 0;
@@ -366,7 +458,7 @@ export class RaftNode {
 
   private requestVotes(type: "preVote" | "vote", term: number): void {
     this.votes.set(this.id, true);
-    for (const peer of this.otherPeers()) {
+    for (const peer of this.otherVoters()) {
       const lastIndex = this.log.lastIndex();
       const lastTerm = this.log.lastTerm();
       this.send({ type, from: this.id, to: peer, term, lastIndex, lastTerm });
@@ -375,9 +467,15 @@ export class RaftNode {
   }
 
   private tallyVotes(): void {
+    const voters = voterIds(this.membership);
     let granted = 0;
-    for (const vote of this.votes.values()) if (vote) granted += 1;
-    const outcome = voteOutcome(granted, this.votes.size - granted, this.peers.length);
+    let rejected = 0;
+    for (const [from, vote] of this.votes) {
+      if (!voters.includes(from)) continue; // only the configuration's voters decide
+      if (vote) granted += 1;
+      else rejected += 1;
+    }
+    const outcome = voteOutcome(granted, rejected, voters.length);
     if (outcome === "lost") this.becomeFollower(this.term, null);
     if (outcome !== "won") return;
     if (this.role === "preCandidate") this.becomeCandidate();
@@ -421,21 +519,32 @@ export class RaftNode {
 
   private tickElection(): void {
     this.electionElapsed += 1;
-    if (this.electionElapsed >= this.electionTimeout) this.campaign();
+    if (this.electionElapsed < this.electionTimeout) return;
+    if (this.mayCampaign()) {
+      this.campaign();
+      return;
+    }
+    // A learner, a node not yet added, or one removed waits to hear from a leader; having not
+    // heard one for a whole timeout, it no longer vouches for one (its lease ends), so it can
+    // vote for a candidate that needs it (a learner the candidate's log already promoted).
+    this.lead = null;
+    this.electionElapsed = 0;
   }
 
   /** Heartbeats, and check-quorum: a leader cut off from a majority steps down (§6.2). */
   private tickLeader(): void {
     this.heartbeatElapsed += 1;
+    for (const pr of this.progress.values()) pr.ticksSinceHeard += 1;
     this.electionElapsed += 1;
     if (this.electionElapsed >= this.config.electionTicks) {
       this.electionElapsed = 0;
-      let active = 1;
-      for (const pr of this.progress.values()) {
-        if (pr.recentActive) active += 1;
+      const voters = voterIds(this.membership);
+      let active = voters.includes(this.id) ? 1 : 0;
+      for (const [peer, pr] of this.progress) {
+        if (pr.recentActive && voters.includes(peer)) active += 1;
         pr.recentActive = false;
       }
-      if (active < majority(this.peers.length)) {
+      if (active < majority(voters.length)) {
         this.becomeFollower(this.term, null);
         return;
       }
@@ -499,6 +608,11 @@ export class RaftNode {
       this.send(appendReply(this, message.from, false, message.prevIndex, hint));
       return;
     }
+    const ourConfigEntry = this.configIndex === 0 ? null : this.log.entryAt(this.configIndex);
+    const configTouched =
+      message.entries.some((entry) => entry.membership !== undefined) ||
+      (this.configIndex > 0 && ourConfigEntry?.membership === undefined);
+    if (configTouched) this.refreshMembership();
     this.log.commitTo(Math.min(message.commit, matched));
     this.send(appendReply(this, message.from, true, matched, 0));
   }
@@ -526,6 +640,7 @@ export class RaftNode {
       this.log.commitTo(snapshot.index);
     } else {
       this.log.restoreSnapshot(snapshot);
+      this.refreshMembership();
     }
     this.send(appendReply(this, message.from, true, snapshot.index, 0));
   }
@@ -551,22 +666,26 @@ export class RaftNode {
 
   private onAppendResponse(message: AppendResponse): void {
     const pr = this.progress.get(message.from);
-    assert(pr !== undefined, "a leader tracks every peer");
+    if (pr === undefined) return; // a member since removed, answering late
     pr.recentActive = true;
+    pr.ticksSinceHeard = 0;
     if (!message.success) {
       if (pr.rejected(message.index, message.hintIndex)) this.replicateTo(message.from, pr, false);
       return;
     }
     const advanced = pr.matched(message.index);
     if (advanced && pr.state !== "replicate") pr.becomeReplicate();
-    if (advanced && this.maybeCommit()) this.broadcastAppend(true);
-    else this.replicateTo(message.from, pr, false);
+    if (advanced && this.maybeCommit()) {
+      this.broadcastAppend(true);
+      this.stepDownIfRemoved();
+    } else this.replicateTo(message.from, pr, false);
   }
 
   private onHeartbeatResponse(message: HeartbeatResponse): void {
     const pr = this.progress.get(message.from);
-    assert(pr !== undefined, "a leader tracks every peer");
+    if (pr === undefined) return; // a member since removed, answering late
     pr.recentActive = true;
+    pr.ticksSinceHeard = 0;
     // The link works, yet the follower still lags a heartbeat interval (≫ a round trip) later:
     // treat what is in flight as lost and resend from its match, by probing.
     if (pr.match < this.log.lastIndex()) {
@@ -583,8 +702,11 @@ export class RaftNode {
    * entries then commit with it by the Log Matching Property.
    */
   private maybeCommit(): boolean {
-    const matches = [this.log.stableIndex];
-    for (const pr of this.progress.values()) matches.push(pr.match);
+    const voters = voterIds(this.membership);
+    // A leader that removed itself still leads until that change commits, without counting.
+    const matches = voters.includes(this.id) ? [this.log.stableIndex] : [];
+    for (const [peer, pr] of this.progress) if (voters.includes(peer)) matches.push(pr.match);
+    if (matches.length === 0) return false;
     const index = committedIndex(matches);
     if (index <= this.log.committed || this.log.termAt(index) !== this.term) return false;
     this.log.commitTo(index);
@@ -598,9 +720,12 @@ export class RaftNode {
     while (this.pendingReads.length > 0) {
       const read = this.pendingReads[0];
       assert(read !== undefined, "non-empty queue has a head");
-      let acks = 1;
-      for (const pr of this.progress.values()) if (pr.readSeqAcked >= read.seq) acks += 1;
-      if (acks < majority(this.peers.length)) return;
+      const voters = voterIds(this.membership);
+      let acks = voters.includes(this.id) ? 1 : 0;
+      for (const [peer, pr] of this.progress) {
+        if (voters.includes(peer) && pr.readSeqAcked >= read.seq) acks += 1;
+      }
+      if (acks < majority(voters.length)) return;
       this.pendingReads.shift();
       this.readStates.push({ requestId: read.requestId, index: read.index });
     }
@@ -679,7 +804,65 @@ export class RaftNode {
   }
 
   private otherPeers(): RaftId[] {
-    return this.peers.filter((peer) => peer !== this.id);
+    return memberIds(this.membership).filter((peer) => peer !== this.id);
+  }
+
+  private otherVoters(): RaftId[] {
+    return voterIds(this.membership).filter((peer) => peer !== this.id);
+  }
+
+  // ---- configuration ----
+
+  /** The newest configuration in the log, else the snapshot's, else the bootstrap one. */
+  private refreshMembership(): void {
+    for (let index = this.log.lastIndex(); index > this.log.snapshotIndex; index -= 1) {
+      const membership = this.log.entryAt(index)?.membership;
+      if (membership !== undefined) return this.adoptMembership(membership, index);
+    }
+    this.adoptMembership(this.log.snapshot?.membership ?? this.bootstrap, 0);
+  }
+
+  /** The configuration in force at `index` (for a snapshot ending there). */
+  private membershipAt(index: number): Membership {
+    for (let at = index; at > this.log.snapshotIndex; at -= 1) {
+      const membership = this.log.entryAt(at)?.membership;
+      if (membership !== undefined) return membership;
+    }
+    return this.log.snapshot?.membership ?? this.bootstrap;
+  }
+
+  /** A leader starts (or stops) replicating to members as soon as a configuration is in force. */
+  private adoptMembership(membership: Membership, index: number): void {
+    this.membership = membership;
+    this.configIndex = index;
+    const self = membership.members.find((member) => member.id === this.id);
+    if (self !== undefined && !self.voter) this.admittedAsMember = true;
+    if (this.role !== "leader") return;
+    const others = new Set(this.otherPeers());
+    for (const peer of [...this.progress.keys()]) if (!others.has(peer)) this.progress.delete(peer);
+    for (const peer of others) {
+      if (!this.progress.has(peer)) this.progress.set(peer, new Progress(this.log.lastIndex() + 1));
+    }
+  }
+
+  /**
+   * A voter of the configuration in force may campaign; so may a voter of the newest committed
+   * one. The second case is a leader that removed itself and lost its leadership before the
+   * removal committed: the remaining voters may need its log to elect anyone (their logs can
+   * lack entries only it and they together hold), so it must be able to lead again and finish
+   * the change. Votes are still counted by the configuration in force.
+   */
+  private mayCampaign(): boolean {
+    if (!this.admittedAsMember) return false;
+    return (
+      isVoter(this.membership, this.id) || isVoter(this.membershipAt(this.log.committed), this.id)
+    );
+  }
+
+  /** A leader whose removal committed hands over by stepping down (thesis §4.2.2). */
+  private stepDownIfRemoved(): void {
+    if (this.role !== "leader" || isVoter(this.membership, this.id)) return;
+    if (this.configIndex <= this.log.committed) this.becomeFollower(this.term, null);
   }
 
   private hardState(): HardState {

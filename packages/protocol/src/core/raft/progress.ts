@@ -17,6 +17,8 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** Leader ticks since this follower last answered anything (it answers every heartbeat). */
+  ticksSinceHeard = Number.POSITIVE_INFINITY;
   /** The newest read-index round this follower confirmed. */
   readSeqAcked = 0;
   /** Last indexes of appends in flight, oldest first; at most RAFT_INFLIGHT_APPENDS_MAX. */
@@ -65,6 +67,15 @@ export class Progress {
    * rejections (of appends sent before an earlier success or retry) are ignored: false.
    */
   rejected(rejectedIndex: number, hintIndex: number): boolean {
+    if (hintIndex < this.match && rejectedIndex > hintIndex && rejectedIndex >= this.match) {
+      // Its log now ends before what it acknowledged: the follower lost its disk (a wiped
+      // folder under the same id). Start over from what it holds, or the leader would retry
+      // the same append forever. Its vote is the admission rule's business, not this one's.
+      this.match = hintIndex;
+      this.next = hintIndex + 1;
+      this.becomeProbe();
+      return true;
+    }
     if (this.state === "replicate") {
       if (rejectedIndex <= this.match) return false;
     } else if (rejectedIndex !== this.next - 1) {

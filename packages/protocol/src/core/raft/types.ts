@@ -13,11 +13,32 @@ export function raftId(value: string): RaftId {
   return value as RaftId;
 }
 
-/** One log entry. `command` is null for the no-op a new leader appends to commit its term. */
+/**
+ * A member of the group as a configuration entry names it. `address` is the driver's (where to
+ * reach it); the core carries it and never reads it. A voter counts toward every majority; a
+ * learner receives the log but neither votes nor counts, until a later entry promotes it.
+ */
+export interface RaftMember {
+  readonly id: RaftId;
+  readonly address: string;
+  readonly voter: boolean;
+}
+
+/** The group's configuration: who is in it (thesis §4.1). Member ids are distinct. */
+export interface Membership {
+  readonly members: readonly RaftMember[];
+}
+
+/**
+ * One log entry. `command` is null for the no-op a new leader appends to commit its term, and
+ * for a configuration entry, which carries `membership` instead: the configuration it starts,
+ * in force on every node from the moment the entry is in its log (committed or not).
+ */
 export interface Entry {
   readonly index: number;
   readonly term: number;
   readonly command: Uint8Array | null;
+  readonly membership?: Membership;
 }
 
 /** What must be on disk before any message that depends on it is sent (Raft Figure 2). */
@@ -27,11 +48,15 @@ export interface HardState {
   readonly commit: number;
 }
 
-/** The state machine as of `index`, replacing every entry up to and including it. */
+/**
+ * The state machine as of `index`, replacing every entry up to and including it, and the
+ * configuration in force at `index` (absent: the group's first, from its bootstrap).
+ */
 export interface Snapshot {
   readonly index: number;
   readonly term: number;
   readonly data: Uint8Array;
+  readonly membership?: Membership;
 }
 
 /** Everything a node restarts from: what a durable store survived a crash with. */
@@ -146,17 +171,51 @@ export interface RaftConfig {
 
 export interface RaftNodeOptions {
   readonly id: RaftId;
-  /** The whole group including `id`: 1, 3 or 5 members, the same list on every node. */
+  /**
+   * The group it was bootstrapped with, including `id`: 1, 3 or 5 voters, the same list on
+   * every node that formed it; later configurations come through the log. Empty for a node
+   * that joins an existing group: it neither campaigns nor votes until the log (or a snapshot)
+   * makes it a member.
+   */
   readonly peers: readonly RaftId[];
   readonly config: RaftConfig;
   readonly prng: Random;
   /** Empty for a first boot; what the durable store holds on a restart. */
   readonly durable?: DurableState;
+  /**
+   * False for a node that joined with an empty folder and has not yet seen a configuration
+   * that added it as a learner: it must never vote or campaign, because an empty folder may
+   * be a wiped member that forgot its votes and the entries it acknowledged. It becomes
+   * admitted on its own once the log lists it as a learner (the driver persists that).
+   * Default true.
+   */
+  readonly admitted?: boolean;
 }
 
 export type ProposeError =
   | { readonly code: "NOT_LEADER"; readonly leaderHint: RaftId | null }
   | { readonly code: "BUSY"; readonly uncommittedEntries: number };
+
+/** One server at a time (thesis §4.1): add a learner, promote it to voter, or remove one. */
+export type MembershipChange =
+  | { readonly kind: "addLearner"; readonly id: RaftId; readonly address: string }
+  | { readonly kind: "promote"; readonly id: RaftId }
+  | { readonly kind: "remove"; readonly id: RaftId };
+
+export type MembershipChangeError =
+  | { readonly code: "NOT_LEADER"; readonly leaderHint: RaftId | null }
+  /** A leader must commit an entry of its own term before changing the configuration. */
+  | { readonly code: "LEADER_NOT_READY" }
+  /** The last change is not committed yet: one at a time. */
+  | { readonly code: "CHANGE_IN_PROGRESS"; readonly configIndex: number }
+  /** The change does not fit the configuration (a member added twice, an unknown id...). */
+  | { readonly code: "INVALID_CHANGE"; readonly reason: string }
+  /** After it, the voters the leader hears from would be fewer than the new majority. */
+  | { readonly code: "QUORUM_AT_RISK"; readonly liveVoters: number; readonly needed: number };
+
+export type MembershipChangeResult =
+  | { readonly ok: true; readonly index: number; readonly membership: Membership }
+  | { readonly ok: false; readonly error: MembershipChangeError };
 
 export type ProposeResult =
   | { readonly ok: true; readonly index: number; readonly term: number }
@@ -172,8 +231,14 @@ export type ReadIndexResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly error: ReadIndexError };
 
-/** Group sizes the design allows: odd, so a majority survives ⌊n/2⌋ failures. */
+/** Group sizes a group may be formed with: odd, so a majority survives ⌊n/2⌋ failures. */
 export const RAFT_GROUP_SIZES = [1, 3, 5] as const;
+
+/** Voters a configuration may have (changes pass through even sizes on their way). */
+export const RAFT_VOTERS_MAX = 7;
+
+/** Members (voters and learners) a configuration may have. */
+export const RAFT_MEMBERS_MAX = 9;
 
 /** Entries per append message: bounds a message's size and a slow follower's catch-up burst. */
 export const RAFT_APPEND_ENTRIES_MAX = 64;

@@ -10,6 +10,8 @@ import { Prng } from "../prng.ts";
 import {
   raftId,
   RAFT_APPEND_ENTRIES_MAX,
+  RAFT_MEMBERS_MAX,
+  type Membership,
   type Append,
   type Entry,
   type InstallSnapshot,
@@ -119,7 +121,32 @@ const EVERY_TYPE: RaftMessage[] = [
   snapshotMessage(41, new Uint8Array(0)),
 ];
 
+const MEMBERSHIP: Membership = {
+  members: [
+    { id: A, address: "10.0.0.1:7101", voter: true },
+    { id: B, address: "10.0.0.2:7101", voter: false },
+  ],
+};
+
 describe("encode and decode", () => {
+  test("a configuration entry and a snapshot's configuration come back equal", () => {
+    const append: RaftMessage = {
+      ...APPEND,
+      entries: [{ index: 8, term: 2, command: null, membership: MEMBERSHIP }],
+      commit: 7,
+    };
+    expect(roundTrip(append)).toEqual({ ok: true, value: append });
+    const base = snapshotMessage(40, patternBytes(10, 1));
+    const snapshot: RaftMessage = {
+      ...base,
+      snapshot: { ...base.snapshot, membership: MEMBERSHIP },
+    };
+    expect(roundTrip(snapshot)).toEqual({ ok: true, value: snapshot });
+    for (const [part] of [splitRaftMessage(snapshot, 4)]) {
+      expect(JSON.stringify(part?.header)).toContain("10.0.0.2:7101");
+    }
+  });
+
   test("every message type comes back equal after a JSON trip of its header", () => {
     const seen = new Set<string>();
     for (const message of EVERY_TYPE) {
@@ -301,7 +328,8 @@ describe("split and assemble", () => {
     expect(feed(assembler, b1)).toEqual(ok(null));
     expect(assembler.partsDropped).toBe(2);
     expect(feed(assembler, d1)).toEqual(ok(fromD));
-    expect(RAFT_SNAPSHOT_SENDERS_MAX).toBe(4);
+    // Only a leader sends snapshots: one per other member of the largest configuration.
+    expect(RAFT_SNAPSHOT_SENDERS_MAX).toBe(RAFT_MEMBERS_MAX - 1);
   });
 
   test("messages other than snapshot parts pass straight through the assembler", () => {

@@ -12,9 +12,9 @@ import { assert, assertNever } from "../assert.ts";
 import { fail, ok, type FtfsError, type Result } from "../errors.ts";
 import { CHUNK_BYTES_MAX, NODE_ID_BYTES_MAX } from "../limits.ts";
 import type { Infer, Schema } from "../schema.ts";
-import { arr, bool, int, literal, obj, str, tryDecode } from "../schema.ts";
-import type { Append, Entry, InstallSnapshot, RaftMessage } from "./types.ts";
-import { RAFT_APPEND_ENTRIES_MAX, RAFT_GROUP_SIZES, raftId } from "./types.ts";
+import { arr, bool, int, literal, obj, opt, str, tryDecode } from "../schema.ts";
+import type { Append, Entry, InstallSnapshot, Membership, RaftMessage, Snapshot } from "./types.ts";
+import { RAFT_APPEND_ENTRIES_MAX, RAFT_MEMBERS_MAX, raftId } from "./types.ts";
 
 const MIB = 1024 * 1024;
 
@@ -31,7 +31,7 @@ export const RAFT_SNAPSHOT_PART_BYTES = 4 * MIB;
 export const RAFT_SNAPSHOT_BYTES_MAX = 1024 * MIB;
 
 /** Partial snapshots one assembler holds: one per other member of the largest group. */
-export const RAFT_SNAPSHOT_SENDERS_MAX = Math.max(...RAFT_GROUP_SIZES) - 1;
+export const RAFT_SNAPSHOT_SENDERS_MAX = RAFT_MEMBERS_MAX - 1;
 
 // Same bounds as messages.ts's nodeIdField, which cannot be imported here (see the top).
 const raftIdField = str({ bytesMin: 1, bytesMax: NODE_ID_BYTES_MAX });
@@ -55,7 +55,25 @@ const voteResponseHeader = obj({
   ...envelope,
   granted: bool,
 });
-const wireEntry = obj({ index: counterField, term: counterField, bytes: commandBytesField });
+/** A member's address is the driver's host:port; bounded like any address on the wire. */
+const RAFT_MEMBER_ADDRESS_BYTES_MAX = 300;
+const membershipField = obj({
+  members: arr(
+    obj({
+      id: raftIdField,
+      address: str({ bytesMin: 0, bytesMax: RAFT_MEMBER_ADDRESS_BYTES_MAX }),
+      voter: bool,
+    }),
+    { itemsMax: RAFT_MEMBERS_MAX },
+  ),
+});
+const wireEntry = obj({
+  index: counterField,
+  term: counterField,
+  bytes: commandBytesField,
+  /** A configuration entry's configuration (its command is null). */
+  membership: opt(membershipField),
+});
 const appendHeader = obj({
   type: literal("append"),
   ...envelope,
@@ -86,7 +104,7 @@ const heartbeatResponseHeader = obj({
 const snapshotHeader = obj({
   type: literal("installSnapshot"),
   ...envelope,
-  snapshot: obj({ index: counterField, term: counterField }),
+  snapshot: obj({ index: counterField, term: counterField, membership: opt(membershipField) }),
   totalBytes: snapshotBytesField,
   part: snapshotBytesField,
   parts: int({ min: 1, max: RAFT_SNAPSHOT_BYTES_MAX }),
@@ -178,8 +196,9 @@ function encodeAppend(message: Append): RaftWirePart {
   const payload = new Uint8Array(totalBytes);
   const entries: RaftWireEntry[] = [];
   let offset = 0;
-  for (const { index, term, command } of message.entries) {
-    entries.push({ index, term, bytes: command === null ? NULL_COMMAND_BYTES : command.length });
+  for (const { index, term, command, membership } of message.entries) {
+    const bytes = command === null ? NULL_COMMAND_BYTES : command.length;
+    entries.push({ index, term, bytes, ...(membership === undefined ? {} : { membership }) });
     if (command === null) continue;
     payload.set(command, offset);
     offset += command.length;
@@ -198,7 +217,11 @@ function snapshotPartHeader(
     totalBytes <= RAFT_SNAPSHOT_BYTES_MAX,
     `snapshot of ${totalBytes} bytes is over RAFT_SNAPSHOT_BYTES_MAX; no peer would accept it`,
   );
-  const identity = { index: snapshot.index, term: snapshot.term };
+  const identity = {
+    index: snapshot.index,
+    term: snapshot.term,
+    ...(snapshot.membership === undefined ? {} : { membership: snapshot.membership }),
+  };
   return { type: message.type, from, to, term, snapshot: identity, totalBytes, ...place };
 }
 
@@ -322,9 +345,13 @@ function decodeAppend(wire: AppendHeader, payload: Uint8Array): Result<RaftMessa
   if (problem !== null) return badRequest(problem);
   const entries: Entry[] = [];
   let offset = 0;
-  for (const { index, term, bytes } of wire.entries) {
+  for (const { index, term, bytes, membership } of wire.entries) {
     if (bytes === NULL_COMMAND_BYTES) {
-      entries.push({ index, term, command: null });
+      entries.push(
+        membership === undefined
+          ? { index, term, command: null }
+          : { index, term, command: null, membership: asMembership(membership) },
+      );
       continue;
     }
     // A copy: the payload may be a view into a socket buffer, and the log keeps entries long.
@@ -355,8 +382,21 @@ function snapshotPartProblem(wire: RaftSnapshotHeader, payloadBytes: number): st
   return null;
 }
 
+/** A decoded configuration as the core's type (ids branded; shape checked by the schema). */
+function asMembership(wire: Infer<typeof membershipField>): Membership {
+  return {
+    members: wire.members.map((member) => ({ ...member, id: raftId(member.id) })),
+  };
+}
+
 function snapshotMessage(wire: RaftSnapshotHeader, data: Uint8Array): InstallSnapshot {
-  const snapshot = { index: wire.snapshot.index, term: wire.snapshot.term, data };
+  const { index, term, membership } = wire.snapshot;
+  const snapshot: Snapshot = {
+    index,
+    term,
+    data,
+    ...(membership === undefined ? {} : { membership: asMembership(membership) }),
+  };
   return {
     type: "installSnapshot",
     from: raftId(wire.from),

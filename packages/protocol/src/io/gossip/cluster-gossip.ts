@@ -49,6 +49,7 @@ export const CLUSTER_KEY_FLAG = {
   name: "cluster-key",
   description: "gossip keys, base64 (16-64 bytes), comma list, first signs; empty: open dev mode",
   default: "",
+  secret: true,
 } as const;
 
 export class ClusterGossip {

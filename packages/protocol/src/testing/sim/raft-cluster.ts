@@ -86,6 +86,11 @@ const decoder = new TextDecoder();
 export interface RaftClusterOptions {
   readonly seed: number;
   readonly size: number;
+  /**
+   * How many of the `size` nodes form the group (d1..dN); the rest boot empty, to be added
+   * through the log. Default: all of them.
+   */
+  readonly bootstrapSize?: number;
   readonly path?: PathOptions;
   readonly config?: RaftConfig;
 }
@@ -176,6 +181,8 @@ interface CommitRecord {
 export class RaftCluster {
   readonly sim: Simulator<string, RaftMessage>;
   readonly ids: readonly RaftId[];
+  /** The nodes that formed the group; the others join through configuration changes. */
+  readonly bootstrapIds: readonly RaftId[];
   readonly config: RaftConfig;
   readonly problems: string[] = [];
   readonly stores = new Map<RaftId, MemoryDurableStore>();
@@ -196,6 +203,7 @@ export class RaftCluster {
       pausedInbox: "queue",
     });
     this.ids = Array.from({ length: options.size }, (_, i) => raftId(`d${i + 1}`));
+    this.bootstrapIds = this.ids.slice(0, options.bootstrapSize ?? options.size);
     for (const id of this.ids) this.stores.set(id, new MemoryDurableStore());
   }
 
@@ -212,7 +220,9 @@ export class RaftCluster {
     const store = this.store(id);
     const node = new RaftNode({
       id,
-      peers: this.ids,
+      peers: this.bootstrapIds.includes(id) ? this.bootstrapIds : [],
+      // A joiner's empty folder is admitted only once the log adds it (its log then holds it).
+      admitted: this.bootstrapIds.includes(id) || store.lastIndex() > 0,
       config: this.config,
       prng: this.sim.prng.fork(),
       durable: store.load(),

@@ -195,3 +195,105 @@ export function noDisruption(seed: number): RaftScenarioResult {
     measuredMs: failoverMs === null ? {} : { failover: failoverMs },
   };
 }
+
+/** Pool of nodes a membership scenario draws from, and the group it starts as. */
+const MEMBERSHIP_POOL_SIZE = 6;
+const MEMBERSHIP_BOOTSTRAP_SIZES = [1, 3] as const;
+/** Voters a membership scenario keeps at most (the nemesis stops adding past it). */
+const MEMBERSHIP_VOTERS_MAX = 5;
+
+/** A single-server change at whoever leads: add a learner, promote one, or remove a member. */
+function changeMembership(cluster: RaftCluster, prng: Prng): void {
+  const leader = cluster.leader();
+  if (leader === null) return;
+  const membership = cluster.node(leader).currentMembership;
+  const members = membership.members;
+  const outsiders = cluster.ids.filter((id) => !members.some((member) => member.id === id));
+  // The driver's policy: a learner is promoted only once it holds everything committed.
+  const matches = cluster.node(leader).matchIndexes();
+  const commit = cluster.node(leader).commitIndex;
+  const learners = members.filter((m) => !m.voter && (matches.get(m.id) ?? 0) >= commit);
+  const voters = members.filter((member) => member.voter);
+  const roll = prng.intBelow(3);
+  cluster.act(leader, (node) => {
+    if (roll === 0 && outsiders.length > 0) {
+      const id = outsiders[prng.intBelow(outsiders.length)] as RaftId;
+      return node.proposeMembership({ kind: "addLearner", id, address: `sim-${id}` });
+    }
+    if (roll === 1 && learners.length > 0 && voters.length < MEMBERSHIP_VOTERS_MAX) {
+      const id = (learners[prng.intBelow(learners.length)] as { id: RaftId }).id;
+      return node.proposeMembership({ kind: "promote", id });
+    }
+    const member = members[prng.intBelow(members.length)];
+    if (member === undefined) return null;
+    return node.proposeMembership({ kind: "remove", id: member.id });
+  });
+}
+
+/**
+ * Membership changes through the log (thesis §4.1) under the same faults: nodes are added as
+ * learners, promoted, and removed (the leader too) one at a time while crashes, pauses,
+ * partitions and loss go on; election safety, log matching, leader completeness and
+ * state-machine safety must hold across every configuration. After heal, the configuration a
+ * leader then has must commit a new proposal on a majority of its voters within the bound.
+ */
+export function membershipChanges(seed: number): RaftScenarioResult {
+  const prng = new Prng(seed);
+  const bootstrapSize =
+    MEMBERSHIP_BOOTSTRAP_SIZES[prng.intBelow(MEMBERSHIP_BOOTSTRAP_SIZES.length)] ?? 3;
+  const cluster = new RaftCluster({
+    seed,
+    size: MEMBERSHIP_POOL_SIZE,
+    bootstrapSize,
+    path: faultyPath(prng),
+  });
+  cluster.startAll();
+  const endMs = cluster.nowMs + FAULT_PHASE_MS;
+  let proposal = 0;
+  while (cluster.nowMs < endMs) {
+    cluster.sim.runFor(PROPOSE_EVERY_MS);
+    proposal += 1;
+    proposeAtLeader(cluster, `s${seed}-c${proposal}`);
+    const roll = prng.intBelow(100);
+    if (roll < 25) changeMembership(cluster, prng);
+    else if (roll < 45) nemesis(cluster, prng);
+    if (proposal % 5 === 0) cluster.checkLogMatching();
+  }
+  const healedMs = healAndCommit(cluster, seed);
+  cluster.checkLogMatching();
+  const problems = [...cluster.problems];
+  if (healedMs === null) {
+    problems.push(`liveness: no commit on the voters' majority within ${LIVENESS_BOUND_MS} ms`);
+  }
+  return { problems, measuredMs: healedMs === null ? {} : { heal: healedMs } };
+}
+
+/** Everything healed and up: the leader's voters must apply a new command on a majority. */
+function healAndCommit(cluster: RaftCluster, seed: number): number | null {
+  const sim = cluster.sim;
+  sim.network.heal();
+  sim.network.setDefaults({
+    ...sim.network.pathOptions(cluster.ids[0] as RaftId, "x"),
+    lossProbability: 0,
+  });
+  for (const id of cluster.ids) {
+    if (cluster.status(id) === "down") cluster.boot(id);
+    if (cluster.status(id) === "paused") sim.resume(id);
+  }
+  const command = `s${seed}-final`;
+  let lastProposalMs = -Infinity;
+  return cluster.runUntilTrue(() => {
+    const leader = cluster.leader();
+    const index = [...cluster.appliedAt].find(([, c]) => c === command)?.[0];
+    if (leader !== null && index !== undefined) {
+      const voters = cluster.node(leader).currentMembership.members.filter((m) => m.voter);
+      const holders = voters.filter((m) => cluster.appliedIndex(m.id) >= index).length;
+      if (holders * 2 > voters.length) return true;
+    }
+    if (cluster.nowMs - lastProposalMs >= 10 * RAFT_SIM_TICK_MS && leader !== null) {
+      proposeAtLeader(cluster, command);
+      lastProposalMs = cluster.nowMs;
+    }
+    return false;
+  }, LIVENESS_BOUND_MS);
+}

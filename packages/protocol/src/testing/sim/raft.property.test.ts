@@ -5,7 +5,7 @@
  * `FTFS_SEED=<n> bun test packages/protocol/src/testing/sim/raft.property.test.ts` replays it.
  */
 import { describe, expect, test } from "bun:test";
-import { noDisruption, safetyAndLiveness } from "./raft-properties.ts";
+import { membershipChanges, noDisruption, safetyAndLiveness } from "./raft-properties.ts";
 import { checkSeededProperty, seedList } from "./seeds.ts";
 
 const PROPERTY_TIMEOUT_MS = 60_000;
@@ -20,6 +20,12 @@ describe("raft properties (simulated)", () => {
   test(
     "pre-vote: a rejoining or suspicious follower never disrupts a healthy leader; check-quorum: a paused leader is replaced and steps down",
     () => checkSeededProperty("raft no-disruption", seedList(1_000, 100_001), noDisruption),
+    PROPERTY_TIMEOUT_MS,
+  );
+
+  test(
+    "membership changes one server at a time (add learner, promote, remove, the leader too) under the same faults: safety across configurations, then the leader's voters commit",
+    () => checkSeededProperty("raft membership", seedList(1_000, 200_001), membershipChanges),
     PROPERTY_TIMEOUT_MS,
   );
 
