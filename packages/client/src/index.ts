@@ -11,6 +11,7 @@ export {
   type UploadFileOptions,
 } from "./io/client.ts";
 export type { JournalState, JournalChunk } from "./core/upload-journal.ts";
+export { pruneJournals } from "./io/upload-journal.ts";
 export type { ByteRange, ChunkSink, ObjectLocation, ReadResult } from "./io/download.ts";
 export type { ProgressListener, TransferProgress, UploadResult } from "./io/upload.ts";
 export {

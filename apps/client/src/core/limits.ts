@@ -13,3 +13,8 @@ export const PROGRESS_LABEL_COLUMNS = 32;
 export const PUT_TREE_FILES_MAX = 100_000;
 /** Problems a refused `put -r` names in its one line; the count says how many more. */
 export const PUT_TREE_PROBLEMS_SHOWN_MAX = 3;
+/**
+ * Upload journals an upload looks at to remove those past their deadline: enough that a
+ * folder of given-up uploads empties over a few runs, few enough that the look costs nothing.
+ */
+export const JOURNALS_PRUNED_MAX = 64;

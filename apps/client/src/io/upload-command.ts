@@ -8,6 +8,7 @@
 import { basename, join, resolve } from "node:path";
 import { FtfsError } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
+import { pruneJournals } from "@ftfs/client";
 import type {
   FtfsClient,
   JournalState,
@@ -17,7 +18,7 @@ import type {
 } from "@ftfs/client";
 import type { Command, GlobalOptions } from "../core/args.ts";
 import { actingNote, formatInterrupted, formatUploaded, resumeHint } from "../core/format.ts";
-import { PUT_TREE_PROBLEMS_SHOWN_MAX } from "../core/limits.ts";
+import { JOURNALS_PRUNED_MAX, PUT_TREE_PROBLEMS_SHOWN_MAX } from "../core/limits.ts";
 import { describeProblems, planTree } from "../core/tree-plan.ts";
 import type { CliState } from "./cli-state.ts";
 import { formatLocalTime } from "./local-time.ts";
@@ -51,6 +52,8 @@ export async function upload(
   const uid = state.uidFor(command.uid);
   const client = state.client(options, { kind: "user", uid });
   if (command.files[0] === "-") return uploadStdin(state, options, command, client);
+  // Journals nobody can resume any more (past their deadline) go; a cheap look, bounded.
+  await pruneJournals(uploadJournalDir(state.io.env), Date.now(), JOURNALS_PRUNED_MAX);
   const { jobs, overall } = command.recursive
     ? await treeJobs(state, command)
     : { jobs: command.files.map((file) => ({ uid, file, name: command.as })), overall: null };

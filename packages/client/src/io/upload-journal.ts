@@ -8,8 +8,9 @@
  */
 
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { uploadDeadlineMs } from "@ftfs/protocol/core";
 import { sha256Hex } from "@ftfs/protocol/io";
 import {
   chunkLine,
@@ -83,4 +84,29 @@ export function fileJournal(
     // commits it again, which the directory answers from its log with the same version.
     forget: () => rm(path, { force: true }).catch(() => undefined),
   };
+}
+
+/**
+ * Journals of uploads that can no longer be resumed (past their deadline, or unreadable) are
+ * removed, at most `examineMax` of them per call, so the folder does not grow with every
+ * upload that was given up for good. Answers how many went.
+ */
+export async function pruneJournals(
+  folder: string,
+  nowMs: number,
+  examineMax: number,
+): Promise<number> {
+  const names = await readdir(folder).catch(() => []); // no folder yet: nothing to prune
+  let removed = 0;
+  for (const name of names.filter((entry) => entry.endsWith(JOURNAL_SUFFIX)).slice(0, examineMax)) {
+    const path = join(folder, name);
+    const text = await readFile(path, "utf8").catch(() => null); // gone meanwhile
+    if (text === null) continue;
+    const state = parseJournal(text);
+    const deadlineMs = state === null ? null : uploadDeadlineMs(state.start.uploadId);
+    if (deadlineMs !== null && deadlineMs > nowMs) continue;
+    await rm(path, { force: true }).catch(() => undefined); // another run's: it may remove it
+    removed += 1;
+  }
+  return removed;
 }
