@@ -95,6 +95,11 @@ export function expectOneLineError(run: FtfsRun, pattern: RegExp, exitCode = 1):
   expect(run.stderr).not.toMatch(/\n\s+at /);
 }
 
+/** A pattern matching exactly `text`, a whole line: for messages too long for one literal. */
+export function wholeLine(text: string): RegExp {
+  return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`);
+}
+
 /** Poll `probe` until it returns a value (not undefined) or the deadline passes. */
 export async function pollUntil<T>(
   what: string,

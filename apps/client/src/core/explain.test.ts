@@ -70,7 +70,8 @@ describe("addresses", () => {
   test("a stopped cluster: the reason, where the address came from, what to do", () => {
     const refused = facts(
       "CONNECT_FAILED",
-      "cannot reach the cluster at 127.0.0.1:17601: nothing listens at 127.0.0.1:17601 (connection refused); is it running?",
+      "cannot reach the cluster at 127.0.0.1:17601: nothing listens at 127.0.0.1:17601 " +
+        "(connection refused); is it running?",
       { connectFailure: "refused" },
     );
     expect(explainFailure(refused, context({ source: SESSION }))).toBe(

@@ -11,8 +11,14 @@
 const segmenter = new Intl.Segmenter("en", { granularity: "grapheme" });
 const EMOJI_PRESENTATION = /\p{Emoji_Presentation}|\uFE0F/u;
 /** East Asian Wide and Fullwidth blocks (Hangul, CJK, Hiragana/Katakana, fullwidth forms…). */
-const EAST_ASIAN_WIDE =
-  /[\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF\uA000-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u{20000}-\u{3FFFD}]/u;
+const EAST_ASIAN_WIDE = new RegExp(
+  [
+    "[\\u1100-\\u115F\\u2E80-\\u303E\\u3041-\\u33FF\\u3400-\\u4DBF\\u4E00-\\u9FFF",
+    "\\uA000-\\uA4CF\\uAC00-\\uD7A3\\uF900-\\uFAFF\\uFE30-\\uFE4F\\uFF00-\\uFF60",
+    "\\uFFE0-\\uFFE6\\u{20000}-\\u{3FFFD}]",
+  ].join(""),
+  "u",
+);
 const ELLIPSIS = "…";
 
 function graphemeWidth(grapheme: string): number {

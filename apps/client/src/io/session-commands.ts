@@ -173,11 +173,12 @@ export async function logout(
     await saveSession(state.io.env, rest);
     state.session = rest;
   }
+  const login = `\`${state.invokedAs} <uid> c\``;
   const after =
     rest.uid !== null
       ? `commands still act as ${rest.uid}`
       : left.length > 0
-        ? `still logged in here: ${left.join(", ")}; commands act as nobody until \`${state.invokedAs} <uid> c\` or --user`
+        ? `still logged in here: ${left.join(", ")}; commands act as nobody until ${login} or --user`
         : "nobody is logged in here now";
   return say(`logged out ${uid} (its session is deleted from this machine); ${after}`, {
     loggedOut: [uid],

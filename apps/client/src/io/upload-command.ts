@@ -107,7 +107,8 @@ async function treeJobs(
       jobs.push({ file: join(folder, ...file.parts), name: file.name });
     bytes += plan.bytes;
   }
-  const label = `${command.files.map((folder) => basename(resolve(folder))).join(", ")} (${jobs.length} files)`;
+  const folders = command.files.map((folder) => basename(resolve(folder))).join(", ");
+  const label = `${folders} (${jobs.length} files)`;
   const bar = progressBar(label, {
     isTty: state.io.stderrIsTty,
     write: (text) => state.io.err(text),

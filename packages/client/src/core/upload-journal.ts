@@ -5,8 +5,9 @@
  * acknowledged (index, id, size, group, receipt). Pure: the file itself is io/upload-journal.ts.
  *
  * The journal is a hint, never the authority: a resumed upload skips a chunk only after the
- * group answers that it holds it for this very upload (io/resume.ts; README, interrupted uploads). So a
- * torn last line, a line of another run, or a damaged file only costs bytes sent again.
+ * group answers that it holds it for this very upload (io/resume.ts; README, interrupted
+ * uploads). So a torn last line, a line of another run, or a damaged file only costs bytes
+ * sent again.
  */
 
 import {
