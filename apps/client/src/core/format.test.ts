@@ -148,7 +148,7 @@ describe("an honest status", () => {
     unreachable: [],
   };
 
-  test("a dead node is never primary; of live claims the highest term leads; storage roles are the group's", () => {
+  test("a dead node is never primary; the highest live term leads; storage roles by group", () => {
     const row = (node: string) =>
       formatStatus(status)
         .split("\n")
@@ -161,7 +161,7 @@ describe("an honest status", () => {
     expect(row("s1c")).toMatch(/\slearner\s/);
   });
 
-  test("the verdict and the group say how far a catch-up is, and with a rate how long it has left", () => {
+  test("the verdict and group say how far a catch-up is, and with a rate its time left", () => {
     const catchUps = [
       {
         group: "s1",
