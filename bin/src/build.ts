@@ -9,7 +9,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { buildConsoleAssets } from "@ftfs/directory/io";
 import { parseFlags } from "@ftfs/protocol/io";
-import { buildInfo } from "./version.ts";
+import { buildInfo } from "ftfs/main";
 
 const REPO_ROOT = resolve(import.meta.dir, "../..");
 const ENTRY = resolve(import.meta.dir, "main.ts");

@@ -32,12 +32,18 @@ async function ftfs(args: readonly string[], env: Record<string, string> = {}) {
 }
 
 describe("ftfs, the one program", () => {
-  test("--version names the version and the commit", async () => {
+  test("--version names the version, the commit and the protocol; --json too", async () => {
     const run = await ftfs(["--version"]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(
-      /^ftfs \d+\.\d+\.\d+ \(commit [0-9a-f]{7,}\S*, run from a checkout\)\n$/,
+      /^ftfs \d+\.\d+\.\d+ \(commit [0-9a-f]{7,}\S*, run from a checkout; protocol \d+\)\n$/,
     );
+    const json = await ftfs(["--version", "--json"]);
+    expect(JSON.parse(json.stdout)).toEqual({
+      version: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+      commit: expect.stringMatching(/^[0-9a-f]{7,}/),
+      protocol: expect.any(Number),
+    });
   });
 
   test("server <kind> --print-config: file, environment over it, flag over both", async () => {

@@ -14,7 +14,6 @@ import { run as runS3 } from "@ftfs/s3/main";
 import { run as runStorage } from "@ftfs/storage/main";
 import { EXIT_USAGE, PROCESS_OUTPUT } from "@ftfs/protocol/io";
 import { clusterInit } from "./cluster-init.ts";
-import { versionLine } from "./version.ts";
 
 type ServerRun = (
   argv: readonly string[],
@@ -45,10 +44,6 @@ const SERVER_USAGE =
 
 async function main(argv: readonly string[]): Promise<number | null> {
   const [first, second, ...rest] = argv;
-  if (argv.length === 1 && first === "--version") {
-    PROCESS_OUTPUT.out(versionLine());
-    return 0;
-  }
   const wantsHelp = second === "--help" || second === "-h";
   if (first === "server") {
     const server = second === undefined ? undefined : SERVERS[second];

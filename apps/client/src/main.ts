@@ -8,6 +8,9 @@
 import { processIo, runCli, stdinLines } from "./io/cli.ts";
 import { EXIT_BROKEN_PIPE } from "./io/report.ts";
 
+/** What a build bakes into the binary (`bun run build`): the version and the commit. */
+export { buildInfo } from "./io/build-info.ts";
+
 /** Runs one command (or the shell) and sets the process's exit status. */
 export async function main(argv: readonly string[]): Promise<void> {
   const status = await runCli(argv, processIo(), stdinLines);

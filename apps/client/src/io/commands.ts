@@ -21,7 +21,7 @@ import {
   formatDirectoryMembers,
 } from "../core/format.ts";
 import { helpText } from "../core/help.ts";
-import { FTFS_VERSION, versionLine } from "../core/version.ts";
+import { buildInfo, versionLine } from "./build-info.ts";
 import { formatStatus } from "../core/status-table.ts";
 import { formatRebalance, formatRebalanceProgress } from "../core/rebalance-report.ts";
 import { newestCommitted, type StoredFile } from "@ftfs/client";
@@ -47,10 +47,11 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
       return print(state, helpText(command.topic));
     case "shell":
       throw new UsageError("already in the shell");
-    case "version":
-      if (options.json)
-        return printJson(state, { version: FTFS_VERSION, protocol: PROTOCOL_VERSION });
+    case "version": {
+      const { version, commit } = buildInfo();
+      if (options.json) return printJson(state, { version, commit, protocol: PROTOCOL_VERSION });
       return print(state, versionLine(PROTOCOL_VERSION));
+    }
     case "connect":
       return connect(state, options, command.uid, command.secretFile);
     case "whoami":

@@ -5,13 +5,13 @@
  */
 
 import { resolve } from "node:path";
-import packageJson from "../package.json" with { type: "json" };
+import { FTFS_VERSION } from "../core/version.ts";
 
 /** Set by build.ts with `define`; undefined from a checkout. */
 declare const FTFS_BUILD_VERSION: string | undefined;
 declare const FTFS_BUILD_COMMIT: string | undefined;
 
-const REPO_ROOT = resolve(import.meta.dir, "../..");
+const REPO_ROOT = resolve(import.meta.dir, "../../../..");
 
 export interface BuildInfo {
   readonly version: string;
@@ -24,7 +24,7 @@ export function buildInfo(): BuildInfo {
   if (typeof FTFS_BUILD_VERSION === "string" && typeof FTFS_BUILD_COMMIT === "string") {
     return { version: FTFS_BUILD_VERSION, commit: FTFS_BUILD_COMMIT, compiled: true };
   }
-  return { version: packageJson.version, commit: checkoutCommit(), compiled: false };
+  return { version: FTFS_VERSION, commit: checkoutCommit(), compiled: false };
 }
 
 /** The checkout's commit, `-dirty` when it has changes not committed; "unknown" without git. */
@@ -42,8 +42,8 @@ export function checkoutCommit(): string {
   }
 }
 
-/** What `ftfs --version` prints. */
-export function versionLine(info: BuildInfo = buildInfo()): string {
+/** What `ftfs --version` prints: the program, the commit, and the wire protocol's number. */
+export function versionLine(protocolVersion: number, info: BuildInfo = buildInfo()): string {
   const from = info.compiled ? "" : ", run from a checkout";
-  return `ftfs ${info.version} (commit ${info.commit}${from})\n`;
+  return `ftfs ${info.version} (commit ${info.commit}${from}; protocol ${protocolVersion})`;
 }
