@@ -188,6 +188,25 @@ describe("the friendly forms", () => {
     for (const node of storage) expect(table).toMatch(new RegExp(`^${node.id}\\s+storage\\s`, "m"));
   });
 
+  test("admin storage ls: every storage node, its group, primary or in sync, used and free", async () => {
+    const table = text(expectOk(await fx.ws.ftfs(["admin", "storage", "ls"])));
+    const rows = table
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((line) => line.split(/\s{2,}/));
+    const storage = fx.cluster.nodes.filter((node) => node.role === "storage");
+    expect(rows.map((row) => row[0]).sort()).toEqual(storage.map((node) => node.id).sort());
+    for (const group of ["s1", "s2"]) {
+      const roles = rows.filter((row) => row[1] === group).map((row) => row[2]);
+      expect(roles.filter((role) => role === "primary")).toHaveLength(1);
+      expect(roles.filter((role) => role !== "primary").every((role) => role === "in sync")).toBe(
+        true,
+      );
+    }
+    for (const row of rows) expect(row[3]).toBe("alive");
+  });
+
   // Known gap on the server side: the directory primary does not list its directory peers
   // yet (membership comes with gossip), and backups answer clusterStatus with NOT_PRIMARY.
   // This test states the contract and is expected to fail until then: make it a plain

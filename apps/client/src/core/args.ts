@@ -84,6 +84,7 @@ export type Command =
   | { readonly kind: "userRemove"; readonly uid: string }
   | { readonly kind: "userList" }
   | { readonly kind: "directoryList" }
+  | { readonly kind: "storageList" }
   | {
       readonly kind: "directoryChange";
       readonly change: "add" | "remove";
@@ -475,9 +476,15 @@ function adminCommand(rest: readonly string[], tokens: Tokens, topic: HelpTopic)
     allowOnly(tokens, [], topic);
     return directoryCommand(rest, topic);
   }
+  if (noun === "storage") {
+    allowOnly(tokens, [], topic);
+    if (action !== "ls") throw new UsageProblem("admin storage takes: ls", topic);
+    expectCount(rest, 2, 2, "admin storage ls takes no arguments", topic);
+    return { kind: "storageList" };
+  }
   if (noun !== "user") {
     throw new UsageProblem(
-      "admin takes: user add|rm|ls, key create|ls|rm, directory ls|add|remove",
+      "admin takes: user add|rm|ls, key create|ls|rm, directory ls|add|remove, storage ls",
       topic,
     );
   }
@@ -753,6 +760,8 @@ export function commandLabel(command: Command): string {
       return "admin user ls";
     case "directoryList":
       return "admin directory ls";
+    case "storageList":
+      return "admin storage ls";
     case "directoryChange":
       return `admin directory ${command.change}`;
     case "keyCreate":

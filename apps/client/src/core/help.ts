@@ -150,6 +150,7 @@ meanwhile; readers holding the old location still find the old copies.`,
        ftfs admin directory ls
        ftfs admin directory add <node> <host:port>
        ftfs admin directory remove <node>
+       ftfs admin storage ls
 
 Users of a secure cluster (one started with a cluster key). \`user add\` makes a
 random secret here, sends the directory only a salted verifier (SCRAM-SHA-256),
@@ -165,6 +166,10 @@ a learner (start it with --new-member and an empty folder; it copies the log and
 promoted to voter once it keeps up), \`remove\` takes one out (refused if the voters
 that answer would then be too few to agree). To replace a node whose disk died:
 \`remove\` its id, then \`add\` a new one.
+
+\`storage ls\` lists every storage node: its group, its part in it (primary, in sync,
+catching up, spare), gossip's state, bytes used and free, and how much of its
+primary's bytes a node catching up holds so far.
 
 Authorized by the cluster key (--cluster-key-file PATH or $FTFS_CLUSTER_KEY), or
 by the session of a user added with --admin.`,

@@ -19,6 +19,7 @@ import {
   formatStoredTable,
   formatUserTable,
   formatDirectoryMembers,
+  formatStorageNodes,
 } from "../core/format.ts";
 import { helpText } from "../core/help.ts";
 import { buildInfo, versionLine } from "./build-info.ts";
@@ -77,6 +78,15 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
     case "directoryList":
     case "directoryChange":
       return adminDirectory(state, options, command);
+    case "storageList": {
+      const status = await state.client(options, { kind: "admin" }).status();
+      return options.json
+        ? printJson(
+            state,
+            status.members.filter((member) => member.role === "storage"),
+          )
+        : print(state, formatStorageNodes(status));
+    }
     case "keyCreate":
     case "keyList":
     case "keyRemove":
