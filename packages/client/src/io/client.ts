@@ -718,10 +718,25 @@ export class FtfsClient {
     if (first.members.some((member) => member.node === first.node && isPrimary(member))) {
       return first;
     }
-    const primary = first.members.find(isPrimary);
-    if (primary === undefined) return first;
-    const view = await this.askStatus(primary.address);
-    return view === null || view === "refused" ? first : view;
+    // A dead primary's last claim lingers in gossip beside the new one's: ask the live
+    // claimant of the highest term first, and accept only an answer that is a primary's own.
+    // Gossip may not have spread the new primary's claim yet: then any live directory may be it.
+    const live = first.members.filter(
+      (member) =>
+        member.role === "directory" && member.state === "alive" && member.node !== first.node,
+    );
+    const claimants = [
+      ...live.filter(isPrimary).sort((a, b) => b.epoch - a.epoch),
+      ...live.filter((member) => !isPrimary(member)),
+    ];
+    for (const claimant of claimants) {
+      const view = await this.askStatus(claimant.address);
+      if (view === null || view === "refused") continue;
+      if (view.members.some((member) => member.node === view.node && isPrimary(member))) {
+        return view;
+      }
+    }
+    return first;
   }
 
   /** A directory's own view; null if it is down; "refused" if it answered with an error. */
