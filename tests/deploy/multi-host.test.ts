@@ -223,11 +223,6 @@ function sha256(bytes: Uint8Array | string): string {
 }
 
 describe("deploying the one binary on three hosts", () => {
-  if (unavailable !== null && process.env.CI !== "true") {
-    test.skip(`SKIPPED, network namespaces unavailable here: ${unavailable}`, () => {});
-    return;
-  }
-
   test("network namespaces can be created (CI runs as root)", () => {
     expect(unavailable).toBeNull();
   });

@@ -157,59 +157,54 @@ test("nothing is readable without a login; a non-admin and a wrong secret are re
   expect(forged.status).toBe(401);
 });
 
-test.skipIf(chromiumMissing && process.env.CI !== "true")(
-  "in Chromium: log in, 9 members alive; kill -9 a storage node: dead and degraded within seconds; restart: whole again",
-  async () => {
-    if (chromiumMissing) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-    const page = await browser.newPage();
-    await page.setViewport(VIEWPORT);
-    await page.goto(consoleUrl("d1"));
-    await page.waitForSelector("#uid", { visible: true });
-    await shot(page, "1-login");
-    await page.type("#uid", "root");
-    await page.type("#secret", adminSecret);
-    await page.click("#login-submit");
+test("in Chromium: log in, 9 members alive; kill -9 a storage node: dead and degraded within seconds; restart: whole again", async () => {
+  if (chromiumMissing) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  const page = await browser.newPage();
+  await page.setViewport(VIEWPORT);
+  await page.goto(consoleUrl("d1"));
+  await page.waitForSelector("#uid", { visible: true });
+  await shot(page, "1-login");
+  await page.type("#uid", "root");
+  await page.type("#secret", adminSecret);
+  await page.click("#login-submit");
 
-    const whole = await until(RECOVERY_SEEN_DEADLINE_MS, "9 members alive, healthy", async () => {
-      const view = await pageView(page);
-      const alive = Object.values(view.states).filter((state) => state === "alive").length;
-      return alive === 9 && view.level === "healthy" ? view : null;
-    });
-    expect(Object.keys(whole.value.states).sort()).toEqual(
-      ["d1", "d2", "d3", "s1a", "s1b", "s1c", "s2a", "s2b", "s2c"].sort(),
-    );
-    expect(whole.value.inSync).toEqual({ s1: "3 of 3", s2: "3 of 3" });
-    await shot(page, "2-healthy");
+  const whole = await until(RECOVERY_SEEN_DEADLINE_MS, "9 members alive, healthy", async () => {
+    const view = await pageView(page);
+    const alive = Object.values(view.states).filter((state) => state === "alive").length;
+    return alive === 9 && view.level === "healthy" ? view : null;
+  });
+  expect(Object.keys(whole.value.states).sort()).toEqual(
+    ["d1", "d2", "d3", "s1a", "s1b", "s1c", "s2a", "s2b", "s2c"].sort(),
+  );
+  expect(whole.value.inSync).toEqual({ s1: "3 of 3", s2: "3 of 3" });
+  await shot(page, "2-healthy");
 
-    cluster.node("s2b").kill("SIGKILL");
-    const dead = await until(DEATH_SEEN_DEADLINE_MS, "s2b dead, s2 degraded", async () => {
-      const view = await pageView(page);
-      return view.states.s2b === "dead" && view.inSync.s2 === "2 of 3" && view.level === "degraded"
-        ? view
-        : null;
-    });
-    console.log(
-      `console: s2b seen dead and s2 degraded ${dead.afterMs.toFixed(0)} ms after kill -9`,
-    );
-    expect(await page.$eval("#health-reasons", (list) => list.textContent)).toContain(
-      "s2 has 2 of 3 in-sync replicas",
-    );
-    expect(await page.$eval("#events", (list) => list.textContent)).toContain("s2b is dead");
-    await shot(page, "3-degraded");
+  cluster.node("s2b").kill("SIGKILL");
+  const dead = await until(DEATH_SEEN_DEADLINE_MS, "s2b dead, s2 degraded", async () => {
+    const view = await pageView(page);
+    return view.states.s2b === "dead" && view.inSync.s2 === "2 of 3" && view.level === "degraded"
+      ? view
+      : null;
+  });
+  console.log(`console: s2b seen dead and s2 degraded ${dead.afterMs.toFixed(0)} ms after kill -9`);
+  expect(await page.$eval("#health-reasons", (list) => list.textContent)).toContain(
+    "s2 has 2 of 3 in-sync replicas",
+  );
+  expect(await page.$eval("#events", (list) => list.textContent)).toContain("s2b is dead");
+  await shot(page, "3-degraded");
 
-    await cluster.node("s2b").restart();
-    const back = await until(RECOVERY_SEEN_DEADLINE_MS, "s2b back, s2 whole", async () => {
-      const view = await pageView(page);
-      return view.states.s2b === "alive" && view.inSync.s2 === "3 of 3" && view.level === "healthy"
-        ? view
-        : null;
-    });
-    console.log(`console: s2b back and s2 whole ${back.afterMs.toFixed(0)} ms after restart`);
-    expect(await page.$eval("#events", (list) => list.textContent)).toContain("s2b is alive again");
-    await shot(page, "4-recovered");
-    await page.close();
-  },
-);
+  await cluster.node("s2b").restart();
+  const back = await until(RECOVERY_SEEN_DEADLINE_MS, "s2b back, s2 whole", async () => {
+    const view = await pageView(page);
+    return view.states.s2b === "alive" && view.inSync.s2 === "3 of 3" && view.level === "healthy"
+      ? view
+      : null;
+  });
+  console.log(`console: s2b back and s2 whole ${back.afterMs.toFixed(0)} ms after restart`);
+  expect(await page.$eval("#events", (list) => list.textContent)).toContain("s2b is alive again");
+  await shot(page, "4-recovered");
+  await page.close();
+});
 
 test("a backup directory's console shows the primary's view; a removed admin is out at once", async () => {
   const status = await admin.status();

@@ -33,10 +33,13 @@ import {
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
 const PROMTOOL = "/usr/bin/promtool";
-const promtoolMissing = !existsSync(PROMTOOL);
 
 let cluster: LocalCluster;
 let ws: Workspace;
+
+test("Debian's promtool and prometheus are installed (.ci/run installs them)", () => {
+  expect([existsSync(PROMTOOL), existsSync("/usr/bin/prometheus")]).toEqual([true, true]);
+});
 
 beforeAll(async () => {
   cluster = await startCluster({
@@ -101,133 +104,127 @@ async function until<T>(
   }
 }
 
-test.skipIf(promtoolMissing && process.env.CI !== "true")(
-  "every node's /metrics passes promtool, counts an upload, and shows the group; healthz and readyz answer",
-  async () => {
-    const env = { FTFS_CLUSTER: cluster.directoryAddresses.join(",") };
-    const bytes = crypto.getRandomValues(new Uint8Array(3 * E2E_CHUNK_BYTES + 5));
-    const file = await ws.file("metrics.bin", bytes);
-    expectOk(await ws.ftfs(["alice", "c"], { env }));
-    expectOk(await ws.ftfs(["alice", "a", file], { env }));
-    for (const node of cluster.nodes) {
-      const text = await scrape(node);
-      const lint = Bun.spawnSync([PROMTOOL, "check", "metrics"], { stdin: Buffer.from(text) });
-      expect({ node: node.id, code: lint.exitCode, problems: lint.stderr.toString() }).toEqual({
-        node: node.id,
-        code: 0,
-        problems: "",
-      });
-      expect((await fetch(`http://${node.httpAddress}/healthz`)).status).toBe(200);
-      const ready = await until(`${node.id} ready`, async () => {
-        const response = await fetch(`http://${node.httpAddress}/readyz`);
-        return response.status === 200 ? response : null;
-      });
-      expect(await ready.text()).toBe("ready\n");
-      expect(sample(text, "ftfs_process_resident_memory_bytes")).toBeGreaterThan(0);
-      expect(sample(text, 'ftfs_rpc_refused_total{reason="auth_failed"}')).toBe(0);
-      expect(sample(text, "ftfs_gossip_probes_total")).not.toBeNull();
-      expect(sample(text, "ftfs_gossip_suspicions_total")).not.toBeNull();
+test("every node's /metrics passes promtool, counts an upload, and shows the group; healthz and readyz answer", async () => {
+  const env = { FTFS_CLUSTER: cluster.directoryAddresses.join(",") };
+  const bytes = crypto.getRandomValues(new Uint8Array(3 * E2E_CHUNK_BYTES + 5));
+  const file = await ws.file("metrics.bin", bytes);
+  expectOk(await ws.ftfs(["alice", "c"], { env }));
+  expectOk(await ws.ftfs(["alice", "a", file], { env }));
+  for (const node of cluster.nodes) {
+    const text = await scrape(node);
+    const lint = Bun.spawnSync([PROMTOOL, "check", "metrics"], { stdin: Buffer.from(text) });
+    expect({ node: node.id, code: lint.exitCode, problems: lint.stderr.toString() }).toEqual({
+      node: node.id,
+      code: 0,
+      problems: "",
+    });
+    expect((await fetch(`http://${node.httpAddress}/healthz`)).status).toBe(200);
+    const ready = await until(`${node.id} ready`, async () => {
+      const response = await fetch(`http://${node.httpAddress}/readyz`);
+      return response.status === 200 ? response : null;
+    });
+    expect(await ready.text()).toBe("ready\n");
+    expect(sample(text, "ftfs_process_resident_memory_bytes")).toBeGreaterThan(0);
+    expect(sample(text, 'ftfs_rpc_refused_total{reason="auth_failed"}')).toBe(0);
+    expect(sample(text, "ftfs_gossip_probes_total")).not.toBeNull();
+    expect(sample(text, "ftfs_gossip_suspicions_total")).not.toBeNull();
+  }
+  const directory = await scrape(cluster.node("d1"));
+  expect(sample(directory, "ftfs_raft_leader")).toBe(1);
+  expect(sample(directory, 'ftfs_rpc_requests_total{op="commitUpload",code="ok"}')).toBe(1);
+  expect(sample(directory, 'ftfs_storage_group_in_sync_replicas{group="s1"}')).toBe(3);
+  expect(sample(directory, 'ftfs_gossip_members{state="alive"}')).toBe(4);
+  expect(sample(directory, "ftfs_storage_groups_under_replicated")).toBe(0);
+  expect(sample(directory, "ftfs_storage_groups_unavailable")).toBe(0);
+  expect(sample(directory, "ftfs_raft_apply_lag_entries")).toBeGreaterThanOrEqual(0);
+  expect(sample(directory, "ftfs_raft_snapshots_taken_total")).not.toBeNull();
+  const storage = await Promise.all(
+    ["s1a", "s1b", "s1c"].map(async (id) => scrape(cluster.node(id))),
+  );
+  for (const text of storage) {
+    expect(sample(text, "ftfs_storage_used_bytes")).toBeGreaterThanOrEqual(3 * E2E_CHUNK_BYTES);
+    expect(sample(text, 'ftfs_rpc_payload_bytes_total{direction="in"}')).toBeGreaterThan(0);
+    const freeBytes = sample(text, "ftfs_disk_free_bytes") ?? 0;
+    expect(freeBytes).toBeGreaterThan(0);
+    expect(sample(text, "ftfs_disk_size_bytes")).toBeGreaterThanOrEqual(freeBytes);
+    // Every chunk stored was fsync'd, file and folder, and its reference committed.
+    for (const target of ["file", "folder", "references"]) {
+      const fsyncs = `ftfs_fsync_duration_seconds_count{target="${target}"}`;
+      expect(sample(text, fsyncs)).toBeGreaterThanOrEqual(4);
     }
-    const directory = await scrape(cluster.node("d1"));
-    expect(sample(directory, "ftfs_raft_leader")).toBe(1);
-    expect(sample(directory, 'ftfs_rpc_requests_total{op="commitUpload",code="ok"}')).toBe(1);
-    expect(sample(directory, 'ftfs_storage_group_in_sync_replicas{group="s1"}')).toBe(3);
-    expect(sample(directory, 'ftfs_gossip_members{state="alive"}')).toBe(4);
-    expect(sample(directory, "ftfs_storage_groups_under_replicated")).toBe(0);
-    expect(sample(directory, "ftfs_storage_groups_unavailable")).toBe(0);
-    expect(sample(directory, "ftfs_raft_apply_lag_entries")).toBeGreaterThanOrEqual(0);
-    expect(sample(directory, "ftfs_raft_snapshots_taken_total")).not.toBeNull();
-    const storage = await Promise.all(
-      ["s1a", "s1b", "s1c"].map(async (id) => scrape(cluster.node(id))),
-    );
-    for (const text of storage) {
-      expect(sample(text, "ftfs_storage_used_bytes")).toBeGreaterThanOrEqual(3 * E2E_CHUNK_BYTES);
-      expect(sample(text, 'ftfs_rpc_payload_bytes_total{direction="in"}')).toBeGreaterThan(0);
-      const freeBytes = sample(text, "ftfs_disk_free_bytes") ?? 0;
-      expect(freeBytes).toBeGreaterThan(0);
-      expect(sample(text, "ftfs_disk_size_bytes")).toBeGreaterThanOrEqual(freeBytes);
-      // Every chunk stored was fsync'd, file and folder, and its reference committed.
-      for (const target of ["file", "folder", "references"]) {
-        const fsyncs = `ftfs_fsync_duration_seconds_count{target="${target}"}`;
-        expect(sample(text, fsyncs)).toBeGreaterThanOrEqual(4);
-      }
-      expect(sample(text, "ftfs_catch_up_remaining_bytes")).not.toBeNull();
-      expect(sample(text, "ftfs_scrub_checked_chunks_total")).not.toBeNull();
-      expect(sample(text, "ftfs_gc_freed_bytes_total")).not.toBeNull();
-    }
-    expect(storage.map((text) => sample(text, "ftfs_storage_primary")).sort()).toEqual([0, 0, 1]);
-  },
-);
+    expect(sample(text, "ftfs_catch_up_remaining_bytes")).not.toBeNull();
+    expect(sample(text, "ftfs_scrub_checked_chunks_total")).not.toBeNull();
+    expect(sample(text, "ftfs_gc_freed_bytes_total")).not.toBeNull();
+  }
+  expect(storage.map((text) => sample(text, "ftfs_storage_primary")).sort()).toEqual([0, 0, 1]);
+});
 
 const PROMETHEUS = "/usr/bin/prometheus";
 
-test.skipIf(!existsSync(PROMETHEUS) && process.env.CI !== "true")(
-  "Debian's Prometheus scrapes every node; after a kill -9 it answers which group is under-replicated",
-  async () => {
-    const folder = await mkdtemp(join(tmpdir(), "ftfs-prometheus-"));
-    const targets = cluster.nodes.map((node) => `"${node.httpAddress}"`).join(", ");
-    await writeFile(
-      join(folder, "prometheus.yml"),
-      [
-        "global:",
-        `  scrape_interval: ${PROMETHEUS_SCRAPE_INTERVAL}`,
-        "scrape_configs:",
-        "  - job_name: ftfs",
-        "    static_configs:",
-        `      - targets: [${targets}]`,
-        "",
-      ].join("\n"),
+test("Debian's Prometheus scrapes every node; after a kill -9 it answers which group is under-replicated", async () => {
+  const folder = await mkdtemp(join(tmpdir(), "ftfs-prometheus-"));
+  const targets = cluster.nodes.map((node) => `"${node.httpAddress}"`).join(", ");
+  await writeFile(
+    join(folder, "prometheus.yml"),
+    [
+      "global:",
+      `  scrape_interval: ${PROMETHEUS_SCRAPE_INTERVAL}`,
+      "scrape_configs:",
+      "  - job_name: ftfs",
+      "    static_configs:",
+      `      - targets: [${targets}]`,
+      "",
+    ].join("\n"),
+  );
+  const web = `127.0.0.1:${await freePort()}`;
+  const server = Bun.spawn(
+    [
+      PROMETHEUS,
+      `--config.file=${join(folder, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(folder, "data")}`,
+      `--web.listen-address=${web}`,
+    ],
+    {
+      stdout: Bun.file(join(folder, "prometheus.log")),
+      stderr: Bun.file(join(folder, "prometheus.log")),
+    },
+  );
+  const query = async (expression: string): Promise<PromResult[]> => {
+    const url = `http://${web}/api/v1/query?query=${encodeURIComponent(expression)}`;
+    const answer = (await (await fetch(url)).json()) as { data: { result: PromResult[] } };
+    return answer.data.result;
+  };
+  try {
+    await until("Prometheus scraping every node", async () => {
+      const up = await query("sum(up)");
+      return Number(up[0]?.value[1] ?? 0) === cluster.nodes.length ? up : null;
+    });
+    const underReplicated =
+      "max by (group) (ftfs_storage_group_in_sync_replicas)" +
+      " < max by (group) (ftfs_storage_group_replication_factor)";
+    expect(await query(underReplicated)).toEqual([]);
+    const backup = await storageBackup();
+    cluster.node(backup).kill("SIGKILL");
+    const found = await until("Prometheus to see s1 under-replicated", async () => {
+      const result = await query(underReplicated);
+      return result.length > 0 ? result : null;
+    });
+    expect(found.map((series) => series.metric.group)).toEqual(["s1"]);
+    const counted = await query("max(ftfs_storage_groups_under_replicated)");
+    expect(counted.map((series) => Number(series.value[1]))).toEqual([1]);
+    cluster.node(backup).start();
+    // A restarted node catches up before it is in sync again: allow a loaded machine longer.
+    await until(
+      "s1 whole again in Prometheus",
+      async () => ((await query(underReplicated)).length === 0 ? true : null),
+      REJOIN_DEADLINE_MS,
     );
-    const web = `127.0.0.1:${await freePort()}`;
-    const server = Bun.spawn(
-      [
-        PROMETHEUS,
-        `--config.file=${join(folder, "prometheus.yml")}`,
-        `--storage.tsdb.path=${join(folder, "data")}`,
-        `--web.listen-address=${web}`,
-      ],
-      {
-        stdout: Bun.file(join(folder, "prometheus.log")),
-        stderr: Bun.file(join(folder, "prometheus.log")),
-      },
-    );
-    const query = async (expression: string): Promise<PromResult[]> => {
-      const url = `http://${web}/api/v1/query?query=${encodeURIComponent(expression)}`;
-      const answer = (await (await fetch(url)).json()) as { data: { result: PromResult[] } };
-      return answer.data.result;
-    };
-    try {
-      await until("Prometheus scraping every node", async () => {
-        const up = await query("sum(up)");
-        return Number(up[0]?.value[1] ?? 0) === cluster.nodes.length ? up : null;
-      });
-      const underReplicated =
-        "max by (group) (ftfs_storage_group_in_sync_replicas)" +
-        " < max by (group) (ftfs_storage_group_replication_factor)";
-      expect(await query(underReplicated)).toEqual([]);
-      const backup = await storageBackup();
-      cluster.node(backup).kill("SIGKILL");
-      const found = await until("Prometheus to see s1 under-replicated", async () => {
-        const result = await query(underReplicated);
-        return result.length > 0 ? result : null;
-      });
-      expect(found.map((series) => series.metric.group)).toEqual(["s1"]);
-      const counted = await query("max(ftfs_storage_groups_under_replicated)");
-      expect(counted.map((series) => Number(series.value[1]))).toEqual([1]);
-      cluster.node(backup).start();
-      // A restarted node catches up before it is in sync again: allow a loaded machine longer.
-      await until(
-        "s1 whole again in Prometheus",
-        async () => ((await query(underReplicated)).length === 0 ? true : null),
-        REJOIN_DEADLINE_MS,
-      );
-    } finally {
-      server.kill("SIGTERM");
-      await server.exited;
-      await rm(folder, { recursive: true, force: true });
-    }
-  },
-);
+  } finally {
+    server.kill("SIGTERM");
+    await server.exited;
+    await rm(folder, { recursive: true, force: true });
+  }
+});
 
 test("a storage node killed with kill -9 leaves its group's in-sync count at the directory", async () => {
   const backup = await storageBackup();
@@ -247,21 +244,18 @@ test("a storage node killed with kill -9 leaves its group's in-sync count at the
   expect(gone).toBe("refused");
 });
 
-test.skipIf(promtoolMissing && process.env.CI !== "true")(
-  "the shipped Prometheus config and alert rules pass promtool, and the alerts fire when they should",
-  () => {
-    const folder = join(import.meta.dir, "..", "..", "deploy", "prometheus");
-    for (const args of [
-      ["check", "config", "prometheus.yml"],
-      ["check", "rules", "ftfs-alerts.yml"],
-      ["test", "rules", "ftfs-alerts.test.yml"],
-    ]) {
-      const run = Bun.spawnSync([PROMTOOL, ...args], { cwd: folder });
-      expect({ args, code: run.exitCode, err: run.stderr.toString() }).toEqual({
-        args,
-        code: 0,
-        err: "",
-      });
-    }
-  },
-);
+test("the shipped Prometheus config and alert rules pass promtool, and the alerts fire when they should", () => {
+  const folder = join(import.meta.dir, "..", "..", "deploy", "prometheus");
+  for (const args of [
+    ["check", "config", "prometheus.yml"],
+    ["check", "rules", "ftfs-alerts.yml"],
+    ["test", "rules", "ftfs-alerts.test.yml"],
+  ]) {
+    const run = Bun.spawnSync([PROMTOOL, ...args], { cwd: folder });
+    expect({ args, code: run.exitCode, err: run.stderr.toString() }).toEqual({
+      args,
+      code: 0,
+      err: "",
+    });
+  }
+});
