@@ -6,6 +6,7 @@
  * but the node that served it. Text from the cluster goes in as text, never as markup.
  */
 
+import type { CatchUpProgress, TimelineSample } from "@ftfs/client/core";
 import { formatBytes } from "@ftfs/protocol/core";
 
 /** How often the page asks for the state. */
@@ -45,23 +46,6 @@ interface Group {
   readonly learners?: readonly Replica[];
   readonly replicationFactor?: number;
 }
-interface CatchUp {
-  readonly group: string;
-  readonly node: string;
-  readonly heldBytes: number;
-  readonly targetBytes: number;
-  readonly bytesPerS: number | null;
-  readonly etaS: number | null;
-}
-interface Sample {
-  readonly atMs: number;
-  readonly requestsPerS: number | null;
-  readonly failedPerS: number | null;
-  readonly latencyP50Ms: number | null;
-  readonly latencyP99Ms: number | null;
-  readonly bytesInPerS: number | null;
-  readonly bytesOutPerS: number | null;
-}
 interface ConsoleState {
   readonly servedBy: string;
   readonly answeredBy: string | null;
@@ -69,8 +53,8 @@ interface ConsoleState {
   readonly members: readonly Member[];
   readonly groups: readonly Group[];
   readonly unreachable: readonly string[];
-  readonly catchUps: readonly CatchUp[];
-  readonly samples: readonly Sample[];
+  readonly catchUps: readonly CatchUpProgress[];
+  readonly samples: readonly TimelineSample[];
   readonly events: ReadonlyArray<{ atMs: number; kind: string; text: string }>;
   readonly lastError: { atMs: number; message: string } | null;
 }
@@ -229,7 +213,7 @@ function renderGroups(state: ConsoleState): void {
   }
 }
 
-function describeCatchUp(catchUp: CatchUp): string {
+function describeCatchUp(catchUp: CatchUpProgress): string {
   const share =
     catchUp.targetBytes === 0
       ? 100
@@ -287,7 +271,7 @@ interface Line {
   readonly values: ReadonlyArray<number | null>;
 }
 
-function renderCharts(samples: readonly Sample[]): void {
+function renderCharts(samples: readonly TimelineSample[]): void {
   const times = samples.map((sample) => sample.atMs);
   drawChart(byId("chart-requests"), times, [
     { color: "#4e79a7", values: samples.map((s) => s.requestsPerS) },
