@@ -2,6 +2,7 @@
 export * from "./checks.ts";
 export * from "./commands.ts";
 export * from "./disk-full-rules.ts";
+export * from "./drain-rules.ts";
 export * from "./garbage-rules.ts";
 export * from "./group-rules.ts";
 export * from "./promotion-rules.ts";

@@ -130,6 +130,12 @@ export const groupViewSchema = obj({
   learners: opt(arr(learnerSchema, { itemsMax: MEMBERS_MAX })),
   replicationFactor: opt(int({ min: 1, max: MEMBERS_MAX })),
   dataLost: opt(bool),
+  /**
+   * Nodes an operator asked to leave the group (`ftfs admin storage drain`): each stays in sync
+   * until the group has its replication factor of in-sync replicas without it, then leaves and
+   * is never listed again while it is named here.
+   */
+  draining: opt(arr(nodeIdField, { itemsMax: MEMBERS_MAX })),
 });
 export type GroupView = Infer<typeof groupViewSchema>;
 
