@@ -746,6 +746,15 @@ export const OPS = {
     }),
     response: directoryMembersSchema,
   },
+  /**
+   * Drain a storage node out of its group (or cancel that): it stops being primary, a spare
+   * takes its place, and it leaves once the group holds its factor of copies without it.
+   * Answers the group's configuration once the change is committed; the rest follows.
+   */
+  storageDrain: {
+    request: obj({ node: nodeIdField, cancel: opt(bool) }),
+    response: obj({ group: groupViewSchema }),
+  },
   rebalance: {
     request: obj({
       runId: opt(requestIdField),
