@@ -1,5 +1,6 @@
 /** The directory's pure core: metadata commands, state machine, stores' contract, group rules. */
 export * from "./checks.ts";
+export * from "./autopilot-rules.ts";
 export * from "./commands.ts";
 export * from "./disk-full-rules.ts";
 export * from "./drain-rules.ts";
