@@ -98,7 +98,8 @@ type Wire =
 
 /** A replica's disk: what survives its crash. One event is atomic, as one transaction is. */
 class SimDisk implements ReplicaDisk {
-  readonly raftStore = new MemoryDurableStore();
+  /** These replicas are never wiped, so one folder each is enough (and none is bound). */
+  readonly raftStore = new MemoryDurableStore("sim-disk");
   readonly state = new MemoryMetadataStore();
 
   loadRaft(): raft.DurableState {

@@ -158,3 +158,6 @@ export const DIRECTORY_PROMOTE_LAG_ENTRIES_MAX = 256;
 export const DIRECTORY_PROMOTE_STABLE_MS = 2_000;
 /** How often a directory primary looks for learners to promote. */
 export const DIRECTORY_MEMBERSHIP_CHECK_INTERVAL_MS = 500;
+
+/** How long a forming node waits for a peer to say which data folder it runs on. */
+export const IDENTITY_CALL_TIMEOUT_MS = 1_000;

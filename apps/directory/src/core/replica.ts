@@ -62,6 +62,10 @@ export interface ReplicaOptions {
   readonly compactEveryEntries?: number;
   /** False for a node that joined with an empty folder (see raft.RaftNodeOptions.admitted). */
   readonly admitted?: boolean;
+  /** This node's data folder identity (raft.RaftNodeOptions.folder). */
+  readonly folder?: string;
+  /** Each founder's folder when the group formed (raft.RaftNodeOptions.peerFolders). */
+  readonly peerFolders?: ReadonlyMap<string, string>;
 }
 
 /** What happened in a drain that the driver reports or acts on. */
@@ -148,6 +152,14 @@ export class DirectoryReplica {
       prng: new Prng(options.seed),
       durable,
       ...(options.admitted === undefined ? {} : { admitted: options.admitted }),
+      ...(options.folder === undefined ? {} : { folder: options.folder }),
+      ...(options.peerFolders === undefined
+        ? {}
+        : {
+            peerFolders: new Map(
+              [...options.peerFolders].map(([id, folder]) => [raft.raftId(id), folder]),
+            ),
+          }),
     });
     // A group of one has nobody to wait for: campaign now rather than after a timeout.
     if (options.members.length === 1) this.node.suspectLeader();
@@ -194,6 +206,16 @@ export class DirectoryReplica {
   /** Whether this node may vote (see ReplicaOptions.admitted). */
   get admitted(): boolean {
     return this.node.admitted;
+  }
+
+  /** Members heard from another folder than the one the configuration binds them to. */
+  strangerFolders(): ReadonlyMap<string, string> {
+    return this.node.strangerFolders();
+  }
+
+  /** The configuration binds this node's id to another folder: it neither votes nor campaigns. */
+  get strangerToGroup(): boolean {
+    return this.node.strangerToGroup;
   }
 
   /** As primary: how many ticks each other member has not answered (from our election). */

@@ -25,6 +25,18 @@ import {
 import type { Replicator } from "./replicator.ts";
 import type { SqliteMetadataStore } from "./sqlite-store.ts";
 
+/** This data folder's identity, made on its first start: a wiped or new disk has another. */
+const META_FOLDER = "folderId";
+
+/** The folder's identity, made and written down on first use. */
+export function directoryFolderId(store: SqliteMetadataStore): string {
+  const recorded = store.readMeta(META_FOLDER);
+  if (recorded !== undefined) return recorded;
+  const made = `f-${crypto.randomUUID()}`;
+  store.writeMeta(META_FOLDER, made);
+  return made;
+}
+
 /** Set once a node started with --new-member: it joined an existing group, never formed one. */
 const META_JOINED = "joinedAsNewMember";
 /** Set once such a node's log added it as a learner: it may vote from then on. */
@@ -107,6 +119,9 @@ export class MembershipDuties {
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly watch = new PromotionWatch();
   private promoting = false;
+  /** Strangers already reported (id/folder), and whether this node was told it is one. */
+  private readonly reportedStrangers = new Set<string>();
+  private reportedSelfStranger = false;
 
   constructor(options: MembershipDutiesOptions) {
     this.options = options;
@@ -122,6 +137,7 @@ export class MembershipDuties {
     const replicator = this.options.replicator();
     if (replicator === null) return;
     const { store } = this.options;
+    this.reportStrangers(replicator);
     if (replicator.admitted && joinedAsNewMember(store) && !admittedAsMember(store)) {
       store.writeMeta(META_ADMITTED, "1");
       this.options.logger.info("added to the directory group as a learner; catching up", {});
@@ -153,6 +169,39 @@ export class MembershipDuties {
       .finally(() => {
         this.promoting = false;
       });
+  }
+
+  /**
+   * Said once each: a member heard from another data folder than the group binds it to (its
+   * disk was wiped or replaced), and, on such a node, that it will not vote. Either way the
+   * way out is the operator's: remove the id, then add it back.
+   */
+  private reportStrangers(replicator: Replicator): void {
+    const { logger, self } = this.options;
+    if (replicator.strangerToGroup && !this.reportedSelfStranger) {
+      this.reportedSelfStranger = true;
+      logger.error(
+        "this node's data folder is not the one the directory group knows for it " +
+          "(a wiped or replaced disk): it will not vote or campaign",
+        {
+          action: `ftfs admin directory remove ${self}, then ftfs admin directory add ${self} <address>`,
+        },
+      );
+    }
+    for (const [peer, folder] of replicator.strangerFolders()) {
+      const key = `${peer}/${folder}`;
+      if (this.reportedStrangers.has(key)) continue;
+      this.reportedStrangers.add(key);
+      logger.warn(
+        "a directory node answers from another data folder than the group knows for it " +
+          "(a wiped or replaced disk); its votes and acknowledgements are ignored",
+        {
+          peer,
+          folder,
+          action: `ftfs admin directory remove ${peer}, then ftfs admin directory add ${peer} <address>`,
+        },
+      );
+    }
   }
 
   /** The autopilot's one removal at a time, as an operator's `remove` would be. */

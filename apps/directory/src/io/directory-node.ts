@@ -47,6 +47,7 @@ import { WebConsole } from "./console.ts";
 import {
   admittedAsMember,
   changeMembership,
+  directoryFolderId,
   joinedAsNewMember,
   markJoinedAsNewMember,
   MembershipDuties,
@@ -61,6 +62,7 @@ import {
   STORAGE_DEAD_AFTER_MS,
   diskFullRefusal,
   hearWhileFull,
+  IDENTITY_CALL_TIMEOUT_MS,
   notPrimary,
   type AutopilotSettings,
   type Command,
@@ -150,6 +152,8 @@ export class DirectoryNode {
   private readonly logger: Logger;
   private readonly store: SqliteMetadataStore;
   private readonly raftLog: RaftLog;
+  /** This data folder's identity: the directory group binds this node's id to it. */
+  private readonly folderId: string;
   private readonly pool: RpcPool;
   /** How this node proves itself to other nodes. */
   private readonly connect: ConnectOptions;
@@ -200,6 +204,7 @@ export class DirectoryNode {
     this.logger = options.logger;
     this.store = options.store;
     this.raftLog = new RaftLog(this.store.database);
+    this.folderId = directoryFolderId(this.store);
     const keyring = options.clusterKey ?? Keyring.open();
     this.keyring = keyring.isOpen ? null : keyring;
     this.connect = nodeConnectOptions(options.node, keyring, options.clientTls);
@@ -319,6 +324,9 @@ export class DirectoryNode {
         expect: this.expect,
         seen: () => this.directoriesSeen(),
         dataFolder: this.dataFolder,
+        identify: (id, address) => this.folderOf(id, address),
+        folder: this.folderId,
+        onStranger: (boundFolder) => this.startAsStranger(boundFolder),
         onFormed: (members) => this.startReplication(members),
       });
     }
@@ -370,11 +378,14 @@ export class DirectoryNode {
   // ---- forming the group ----
 
   private selfMember(): GroupMember {
-    return { id: this.node, address: this.address };
+    return { id: this.node, address: this.address, folder: this.folderId };
   }
 
   /** `ftfs admin directory ls|add|remove`: the primary answers, from its log. */
-  private membershipHandlers(): Pick<Handlers, "directoryMembers" | "directoryChange"> {
+  private membershipHandlers(): Pick<
+    Handlers,
+    "directoryMembers" | "directoryChange" | "directoryIdentity"
+  > {
     const atPrimary = (): Result<Replicator> => {
       const replicator = this.replicator;
       if (replicator === null) return this.forming();
@@ -382,6 +393,17 @@ export class DirectoryNode {
       return ok(replicator);
     };
     return {
+      // Answered before the group forms: the founders bind each other's folders with it.
+      directoryIdentity: async (body) => {
+        const bound = body.asking === undefined ? undefined : this.boundFolderOf(body.asking);
+        return ok({
+          body: {
+            node: this.node,
+            folder: this.folderId,
+            ...(bound === undefined ? {} : { boundFolder: bound }),
+          },
+        });
+      },
       directoryMembers: async () => {
         const primary = atPrimary();
         if (!primary.ok) return primary;
@@ -393,6 +415,33 @@ export class DirectoryNode {
         return changeMembership(primary.value, this.node, body, (id) => this.addresses.get(id));
       },
     };
+  }
+
+  /** The folder this node's group binds `id` to, as its configuration (or formation) says. */
+  private boundFolderOf(id: string): string | undefined {
+    const configured = this.replicator?.membership.members.find((member) => member.id === id);
+    if (configured !== undefined) return configured.folder;
+    return this.members.find((member) => member.id === id)?.folder;
+  }
+
+  /**
+   * Formation found the group formed already, binding this node's id to another folder: this
+   * is a wiped or replaced disk under an old id. It must not vote (it forgot its votes and
+   * the entries it acknowledged); it waits, as a new member does, to be removed and added.
+   */
+  private startAsStranger(boundFolder: string): void {
+    this.logger.error(
+      "this node's data folder is not the one the directory group knows for it " +
+        "(a wiped or replaced disk): it will not vote or campaign",
+      {
+        folder: this.folderId,
+        groupKnows: boundFolder,
+        action:
+          `ftfs admin directory remove ${this.node}, ` +
+          `then ftfs admin directory add ${this.node} ${this.address}`,
+      },
+    );
+    this.startAsNewMember();
   }
 
   /**
@@ -414,9 +463,16 @@ export class DirectoryNode {
     for (const member of members) this.addresses.set(member.id, member.address);
     this.addresses.set(this.node, this.address);
     const joined = members.length === 0;
+    const peerFolders = new Map(
+      members.flatMap((member) =>
+        member.folder === undefined ? [] : [[member.id, member.folder]],
+      ),
+    );
     this.replicator = new Replicator({
       id: this.node,
       members: members.map((member) => member.id),
+      folder: this.folderId,
+      ...(peerFolders.size === 0 ? {} : { peerFolders }),
       ...(joined ? { admitted: admittedAsMember(this.store) } : {}),
       store: this.store,
       raftLog: this.raftLog,
@@ -434,6 +490,33 @@ export class DirectoryNode {
         ? {}
         : { compactEveryEntries: this.options.compactEveryEntries }),
     });
+  }
+
+  /**
+   * The data folder `id` answers from at `address` (this node's own), and the folder its
+   * group binds this node to; null: no answer.
+   */
+  private async folderOf(
+    id: string,
+    address: string,
+  ): Promise<{ folder: string; boundSelf: string | null } | null> {
+    if (id === this.node) return { folder: this.folderId, boundSelf: null };
+    try {
+      const answer = await this.pool.call(
+        address,
+        "directoryIdentity",
+        { asking: this.node },
+        { timeoutMs: IDENTITY_CALL_TIMEOUT_MS },
+      );
+      if (answer.body.node !== id) return null;
+      return { folder: answer.body.folder, boundSelf: answer.body.boundFolder ?? null };
+    } catch (error) {
+      this.logger.debug("directory node did not say its folder yet", {
+        peer: id,
+        reason: describeError(error),
+      });
+      return null;
+    }
   }
 
   /** Directory nodes alive in gossip, this one included: id → address. */

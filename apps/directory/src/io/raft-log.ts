@@ -7,7 +7,17 @@
  */
 
 import type { Database } from "bun:sqlite";
-import { arr, assert, bool, nodeIdField, obj, raft, str, tryDecode } from "@ftfs/protocol/core";
+import {
+  arr,
+  assert,
+  bool,
+  nodeIdField,
+  obj,
+  opt,
+  raft,
+  str,
+  tryDecode,
+} from "@ftfs/protocol/core";
 import { StoreCorruptError } from "./sqlite-store.ts";
 
 const META_TERM = "raftTerm";
@@ -38,6 +48,7 @@ const membershipSchema = obj({
       id: nodeIdField,
       address: str({ bytesMin: 0, bytesMax: MEMBER_ADDRESS_BYTES_MAX }),
       voter: bool,
+      folder: opt(str({ bytesMin: 1, bytesMax: raft.RAFT_FOLDER_ID_BYTES_MAX })),
     }),
     { itemsMax: raft.RAFT_MEMBERS_MAX },
   ),

@@ -43,6 +43,8 @@ export interface Proposer {
 export interface GroupMember {
   readonly id: string;
   readonly address: string;
+  /** The data folder it formed the group from (absent: recorded before folders were bound). */
+  readonly folder?: string;
 }
 
 /**
@@ -92,6 +94,10 @@ export interface ReplicatorOptions {
   readonly snapshots?: SnapshotStats;
   /** False for a node that joined with an empty folder and is not yet admitted. */
   readonly admitted?: boolean;
+  /** This node's data folder identity: stamped on its Raft messages, bound when it votes. */
+  readonly folder?: string;
+  /** Each founder's folder when the group formed. */
+  readonly peerFolders?: ReadonlyMap<string, string>;
 }
 
 /** The replica's disk on SQLite: Raft's log beside the state, in the same database. */
@@ -133,6 +139,8 @@ export class Replicator implements Proposer {
         ? {}
         : { compactEveryEntries: options.compactEveryEntries }),
       ...(options.admitted === undefined ? {} : { admitted: options.admitted }),
+      ...(options.folder === undefined ? {} : { folder: options.folder }),
+      ...(options.peerFolders === undefined ? {} : { peerFolders: options.peerFolders }),
     });
     this.ticker = setInterval(
       () => this.input(() => this.replica.tick(options.nowMs())),
@@ -173,6 +181,16 @@ export class Replicator implements Proposer {
 
   get admitted(): boolean {
     return this.replica.admitted;
+  }
+
+  /** Members heard from another folder than the one the group binds them to. */
+  strangerFolders(): ReadonlyMap<string, string> {
+    return this.replica.strangerFolders();
+  }
+
+  /** The group binds this node's id to another data folder: it neither votes nor campaigns. */
+  get strangerToGroup(): boolean {
+    return this.replica.strangerToGroup;
   }
 
   /** As primary: how long each other member has not answered, in ms (from our election). */

@@ -44,6 +44,7 @@ export const OP_ACCESS: Readonly<Record<Op, Access>> = {
   directoryMembers: "admin",
   directoryChange: "admin",
   storageDrain: "admin",
+  directoryIdentity: "node",
   loginStart: "anyone",
   loginFinish: "anyone",
   userAdd: "admin",

@@ -28,6 +28,7 @@ import {
 } from "./limits.ts";
 import { SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN } from "./auth/scram.ts";
 import { LOGIN_NONCE_BYTES_MAX, SESSION_TOKEN_BYTES_MAX } from "./auth/session-token.ts";
+import { RAFT_FOLDER_ID_BYTES_MAX } from "./raft/types.ts";
 import { raftWireHeaderSchema } from "./raft/wire.ts";
 import { TRAFFIC_LATENCY_BUCKETS } from "./traffic.ts";
 import type { Infer, Schema } from "./schema.ts";
@@ -728,6 +729,20 @@ export const OPS = {
    * (or join the one running) and answer it; with `runId`: answer that run's progress. Runs
    * live on the directory primary only: after a failover a runId is unknown (NOT_FOUND).
    */
+  /**
+   * Between directory nodes forming their group: who answers, and the data folder it runs on,
+   * which the group binds it to (a wiped disk under the same id is then a stranger).
+   */
+  directoryIdentity: {
+    /** `asking`: the caller's id, so the answer can say which folder the group binds it to. */
+    request: obj({ asking: opt(nodeIdField) }),
+    response: obj({
+      node: nodeIdField,
+      folder: str({ bytesMin: 1, bytesMax: RAFT_FOLDER_ID_BYTES_MAX }),
+      /** The folder this node's group binds `asking` to; absent: none (not formed, unbound). */
+      boundFolder: opt(str({ bytesMin: 1, bytesMax: RAFT_FOLDER_ID_BYTES_MAX })),
+    }),
+  },
   /** The directory group's configuration, as its primary's log has it. */
   directoryMembers: {
     request: empty,

@@ -15,9 +15,20 @@ import {
   type RaftMember,
 } from "./types.ts";
 
-/** The configuration a group was formed with: every peer a voter, addresses the driver's. */
-export function bootstrapMembership(peers: readonly RaftId[]): Membership {
-  return { members: peers.map((id) => ({ id, address: "", voter: true })) };
+/**
+ * The configuration a group was formed with: every peer a voter, addresses the driver's, each
+ * bound to the folder it formed the group from (when known).
+ */
+export function bootstrapMembership(
+  peers: readonly RaftId[],
+  folders: ReadonlyMap<RaftId, string> = new Map(),
+): Membership {
+  return {
+    members: peers.map((id) => {
+      const folder = folders.get(id);
+      return { id, address: "", voter: true, ...(folder === undefined ? {} : { folder }) };
+    }),
+  };
 }
 
 export function voterIds(membership: Membership): RaftId[] {
@@ -36,10 +47,14 @@ export function memberOf(membership: Membership, id: RaftId): RaftMember | undef
   return membership.members.find((member) => member.id === id);
 }
 
-/** The configuration after `change`, or why it cannot be made. */
+/**
+ * The configuration after `change`, or why it cannot be made. A promotion binds the learner
+ * to `heardFolder`, the folder the leader hears it from: from then on only that folder votes.
+ */
 export function changedMembership(
   membership: Membership,
   change: MembershipChange,
+  heardFolder?: string,
 ): { readonly ok: true; readonly membership: Membership } | { readonly ok: false; reason: string } {
   const existing = memberOf(membership, change.id);
   switch (change.kind) {
@@ -57,8 +72,9 @@ export function changedMembership(
       if (voterIds(membership).length >= RAFT_VOTERS_MAX) {
         return refused(`the group already has ${RAFT_VOTERS_MAX} voters`);
       }
+      const bound = heardFolder === undefined ? {} : { folder: heardFolder };
       const members = membership.members.map((member) =>
-        member.id === change.id ? { ...member, voter: true } : member,
+        member.id === change.id ? { ...member, voter: true, ...bound } : member,
       );
       return { ok: true, membership: { members } };
     }
@@ -87,7 +103,8 @@ export function sameMembership(a: Membership, b: Membership): boolean {
       other !== undefined &&
       other.id === member.id &&
       other.address === member.address &&
-      other.voter === member.voter
+      other.voter === member.voter &&
+      other.folder === member.folder
     );
   });
 }

@@ -15,6 +15,7 @@ import {
   changedMembership,
   isVoter,
   memberIds,
+  memberOf,
   voterIds,
 } from "./membership.ts";
 import { Progress } from "./progress.ts";
@@ -71,6 +72,12 @@ export class RaftNode {
   private configIndex = 0;
   /** See RaftNodeOptions.admitted: an unadmitted node neither votes nor campaigns. */
   private admittedAsMember: boolean;
+  /** See RaftNodeOptions.folder; undefined: this node stamps none and binds none. */
+  private readonly folder: string | undefined;
+  /** The folder each member was last heard from: what a promotion binds it to. */
+  private readonly heardFolders = new Map<RaftId, string>();
+  /** Members heard from a folder other than the one bound for them, and that folder. */
+  private readonly strangers = new Map<RaftId, string>();
   private readonly config: RaftConfig;
   private readonly prng: Random;
   private readonly log: RaftLog;
@@ -103,7 +110,8 @@ export class RaftNode {
     const { electionTicks, heartbeatTicks } = options.config;
     assert(heartbeatTicks >= 1 && heartbeatTicks < electionTicks, "heartbeat < election timeout");
     this.id = options.id;
-    this.bootstrap = bootstrapMembership(options.peers);
+    this.folder = options.folder;
+    this.bootstrap = bootstrapMembership(options.peers, options.peerFolders);
     this.membership = this.bootstrap;
     this.admittedAsMember = options.admitted ?? true;
     this.config = options.config;
@@ -158,6 +166,19 @@ export class RaftNode {
     return this.admittedAsMember;
   }
 
+  /**
+   * Members whose messages come from another folder than the configuration binds them to
+   * (their disks were wiped or replaced): ignored until removed and added back. Driver logs.
+   */
+  strangerFolders(): ReadonlyMap<RaftId, string> {
+    return this.strangers;
+  }
+
+  /** The configuration in force binds this node's id to another folder than its own. */
+  get strangerToGroup(): boolean {
+    return this.boundElsewhere(this.membership);
+  }
+
   /** Whether the newest configuration change in our log is committed. */
   get membershipCommitted(): boolean {
     return this.configIndex <= this.log.committed;
@@ -195,6 +216,7 @@ export class RaftNode {
     // transport has already authenticated them as nodes of this cluster.
     if (message.to !== this.id) return;
     if (message.from === this.id) return;
+    if (!this.fromBoundFolder(message)) return;
     if (message.term > this.term) {
       if (!this.acceptHigherTerm(message)) return;
     } else if (message.term < this.term) {
@@ -250,7 +272,13 @@ export class RaftNode {
         error: { code: "CHANGE_IN_PROGRESS", configIndex: this.configIndex },
       };
     }
-    const changed = changedMembership(this.membership, change);
+    const heard = change.kind === "promote" ? this.heardFolders.get(change.id) : undefined;
+    if (change.kind === "promote" && this.folder !== undefined && heard === undefined) {
+      // Its folder must be bound before it votes; it comes with its first answer.
+      const reason = `${change.id} has not answered yet`;
+      return { ok: false, error: { code: "INVALID_CHANGE", reason } };
+    }
+    const changed = changedMembership(this.membership, change, heard);
     if (!changed.ok) {
       return { ok: false, error: { code: "INVALID_CHANGE", reason: changed.reason } };
     }
@@ -416,7 +444,10 @@ export class RaftNode {
         ? message.term > this.term && !this.inLease() && this.role !== "leader"
         : this.vote === message.from || (this.vote === null && this.lead === null);
     const granted =
-      canVote && this.admittedAsMember && this.log.isUpToDate(message.lastIndex, message.lastTerm);
+      canVote &&
+      this.admittedAsMember &&
+      !this.strangerToGroup &&
+      this.log.isUpToDate(message.lastIndex, message.lastTerm);
     if (granted && message.type === "vote") {
       this.vote = message.from;
       this.electionElapsed = 0;
@@ -810,7 +841,30 @@ export class RaftNode {
   // ---- plumbing ----
 
   private send(message: RaftMessage): void {
-    this.outbox.push(message);
+    this.outbox.push(this.folder === undefined ? message : { ...message, folder: this.folder });
+  }
+
+  /**
+   * A message from a member bound to a folder counts only if it comes from that folder: the
+   * same id on a wiped disk forgot its votes and the entries it acknowledged, so its vote
+   * could elect a leader missing committed entries, and its acknowledgement commit what only
+   * it and a minority hold. Such a message is dropped and its sender remembered as a stranger.
+   */
+  private fromBoundFolder(message: RaftMessage): boolean {
+    const bound = memberOf(this.membership, message.from)?.folder;
+    if (bound !== undefined && message.folder !== bound) {
+      this.strangers.set(message.from, message.folder ?? "");
+      return false;
+    }
+    this.strangers.delete(message.from);
+    if (message.folder !== undefined) this.heardFolders.set(message.from, message.folder);
+    return true;
+  }
+
+  /** `membership` binds this node's id to a folder other than its own. */
+  private boundElsewhere(membership: Membership): boolean {
+    const bound = memberOf(membership, this.id)?.folder;
+    return this.folder !== undefined && bound !== undefined && bound !== this.folder;
   }
 
   private otherPeers(): RaftId[] {
@@ -863,9 +917,11 @@ export class RaftNode {
    * the change. Votes are still counted by the configuration in force.
    */
   private mayCampaign(): boolean {
-    if (!this.admittedAsMember) return false;
+    if (!this.admittedAsMember || this.strangerToGroup) return false;
+    const committed = this.membershipAt(this.log.committed);
     return (
-      isVoter(this.membership, this.id) || isVoter(this.membershipAt(this.log.committed), this.id)
+      isVoter(this.membership, this.id) ||
+      (isVoter(committed, this.id) && !this.boundElsewhere(committed))
     );
   }
 

@@ -22,7 +22,17 @@ export interface RaftMember {
   readonly id: RaftId;
   readonly address: string;
   readonly voter: boolean;
+  /**
+   * The data folder this member votes and acknowledges from (its identity on disk). Bound
+   * when the group forms and when a learner is promoted; messages from the id sent from any
+   * other folder (a wiped disk under the old id) are ignored. Absent: unbound (a learner, or a
+   * group formed before folders were bound): any folder is heard.
+   */
+  readonly folder?: string;
 }
+
+/** A data folder's identity, as nodes stamp it on their messages. */
+export const RAFT_FOLDER_ID_BYTES_MAX = 64;
 
 /** The group's configuration: who is in it (thesis §4.1). Member ids are distinct. */
 export interface Membership {
@@ -71,6 +81,8 @@ interface Envelope {
   readonly from: RaftId;
   readonly to: RaftId;
   readonly term: number;
+  /** The sender's data folder (RaftNodeOptions.folder); absent from a node that has none. */
+  readonly folder?: string;
 }
 
 /** `term` is the term the sender would campaign at, one above its own (thesis §9.6). */
@@ -178,6 +190,14 @@ export interface RaftNodeOptions {
    * makes it a member.
    */
   readonly peers: readonly RaftId[];
+  /** Each peer's data folder when the group formed: bound in the first configuration. */
+  readonly peerFolders?: ReadonlyMap<RaftId, string>;
+  /**
+   * This node's data folder identity, stamped on every message it sends. A node whose
+   * configuration binds its id to another folder is a stranger to the group (its disk was
+   * wiped or replaced): it neither votes nor campaigns until removed and added back.
+   */
+  readonly folder?: string;
   readonly config: RaftConfig;
   readonly prng: Random;
   /** Empty for a first boot; what the durable store holds on a restart. */

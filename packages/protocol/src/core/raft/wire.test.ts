@@ -147,6 +147,22 @@ describe("encode and decode", () => {
     }
   });
 
+  test("the sender's folder and a member's bound folder come back equal, on every type", () => {
+    for (const message of EVERY_TYPE) {
+      const stamped: RaftMessage = { ...message, folder: "f-0123abcd" };
+      expect(roundTrip(stamped)).toEqual({ ok: true, value: stamped });
+    }
+    const bound = {
+      members: [{ id: A, address: "10.0.0.1:7101", voter: true, folder: "f-a" }],
+    };
+    const append: RaftMessage = {
+      ...APPEND,
+      entries: [{ index: 8, term: 2, command: null, membership: bound }],
+      commit: 7,
+    };
+    expect(roundTrip(append)).toEqual({ ok: true, value: append });
+  });
+
   test("every message type comes back equal after a JSON trip of its header", () => {
     const seen = new Set<string>();
     for (const message of EVERY_TYPE) {

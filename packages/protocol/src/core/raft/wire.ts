@@ -14,7 +14,12 @@ import { CHUNK_BYTES_MAX, NODE_ID_BYTES_MAX } from "../limits.ts";
 import type { Infer, Schema } from "../schema.ts";
 import { arr, bool, int, literal, obj, opt, str, tryDecode } from "../schema.ts";
 import type { Append, Entry, InstallSnapshot, Membership, RaftMessage, Snapshot } from "./types.ts";
-import { RAFT_APPEND_ENTRIES_MAX, RAFT_MEMBERS_MAX, raftId } from "./types.ts";
+import {
+  RAFT_APPEND_ENTRIES_MAX,
+  RAFT_FOLDER_ID_BYTES_MAX,
+  RAFT_MEMBERS_MAX,
+  raftId,
+} from "./types.ts";
 
 const MIB = 1024 * 1024;
 
@@ -42,7 +47,13 @@ const commandBytesField = int({ min: -1, max: CHUNK_BYTES_MAX });
 const NULL_COMMAND_BYTES = -1;
 const EMPTY = new Uint8Array(0);
 
-const envelope = { from: raftIdField, to: raftIdField, term: counterField };
+const folderField = str({ bytesMin: 1, bytesMax: RAFT_FOLDER_ID_BYTES_MAX });
+const envelope = {
+  from: raftIdField,
+  to: raftIdField,
+  term: counterField,
+  folder: opt(folderField),
+};
 
 const voteHeader = obj({
   type: literal("preVote", "vote"),
@@ -63,6 +74,7 @@ const membershipField = obj({
       id: raftIdField,
       address: str({ bytesMin: 0, bytesMax: RAFT_MEMBER_ADDRESS_BYTES_MAX }),
       voter: bool,
+      folder: opt(folderField),
     }),
     { itemsMax: RAFT_MEMBERS_MAX },
   ),
@@ -154,6 +166,16 @@ export const raftWireHeaderSchema: Schema<RaftWireHeader> = {
 
 /** One frame's worth; an installSnapshot becomes a single part, however large its data. */
 export function encodeRaftMessage(message: RaftMessage): RaftWirePart {
+  return withFolder(encodeBody(message), message);
+}
+
+/** The sender's folder rides in every header that has one to say. */
+function withFolder(part: RaftWirePart, message: RaftMessage): RaftWirePart {
+  if (message.folder === undefined) return part;
+  return { header: { ...part.header, folder: message.folder }, payload: part.payload };
+}
+
+function encodeBody(message: RaftMessage): RaftWirePart {
   const { from, to, term } = message;
   switch (message.type) {
     case "preVote":
@@ -244,7 +266,7 @@ export function splitRaftMessage(message: RaftMessage, partBytesMax: number): Ra
     const offset = part * partBytesMax;
     const header = snapshotPartHeader(message, { part, parts, offset });
     const end = Math.min(offset + partBytesMax, data.length);
-    out.push({ header, payload: data.subarray(offset, end) });
+    out.push(withFolder({ header, payload: data.subarray(offset, end) }, message));
   }
   return out;
 }
@@ -276,6 +298,12 @@ export function decodeRaftMessage(header: unknown, payload: Uint8Array): Result<
 
 /** The message a checked header and its payload stand for; snapshots here are single-part. */
 function fromHeader(wire: RaftWireHeader, payload: Uint8Array): Result<RaftMessage> {
+  const message = bodyFromHeader(wire, payload);
+  if (!message.ok || wire.folder === undefined) return message;
+  return ok({ ...message.value, folder: wire.folder });
+}
+
+function bodyFromHeader(wire: RaftWireHeader, payload: Uint8Array): Result<RaftMessage> {
   if (wire.from === wire.to) return badRequest(`message from ${wire.from} to itself`);
   const from = raftId(wire.from);
   const to = raftId(wire.to);
@@ -402,6 +430,7 @@ function snapshotMessage(wire: RaftSnapshotHeader, data: Uint8Array): InstallSna
     from: raftId(wire.from),
     to: raftId(wire.to),
     term: wire.term,
+    ...(wire.folder === undefined ? {} : { folder: wire.folder }),
     snapshot,
   };
 }

@@ -35,6 +35,14 @@ export class MemoryDurableStore {
   hardState: HardState = { term: 0, vote: null, commit: 0 };
   snapshot: Snapshot | null = null;
   entries: Entry[] = [];
+  /** This disk's identity: a wiped disk comes back with a new one. */
+  readonly folder: string;
+  /** The founders' folders as this node saw them when it formed the group (the driver's meta). */
+  formedWith: ReadonlyMap<RaftId, string> | null = null;
+
+  constructor(folder: string) {
+    this.folder = folder;
+  }
 
   /** Persists a ready's durable parts, as one fsync. */
   save(ready: Ready): void {
@@ -192,6 +200,8 @@ export class RaftCluster {
   /** State-machine safety: the command applied at each index, by anyone. */
   readonly appliedAt = new Map<number, string>();
   private readonly commitSeen = new Map<RaftId, number>();
+  /** How many times each node's disk was wiped. */
+  private readonly wipes = new Map<RaftId, number>();
 
   constructor(options: RaftClusterOptions) {
     this.config = options.config ?? RAFT_DEFAULT_CONFIG;
@@ -204,7 +214,7 @@ export class RaftCluster {
     });
     this.ids = Array.from({ length: options.size }, (_, i) => raftId(`d${i + 1}`));
     this.bootstrapIds = this.ids.slice(0, options.bootstrapSize ?? options.size);
-    for (const id of this.ids) this.stores.set(id, new MemoryDurableStore());
+    for (const id of this.ids) this.stores.set(id, new MemoryDurableStore(`${id}/disk0`));
   }
 
   get prng(): Prng {
@@ -218,9 +228,17 @@ export class RaftCluster {
   /** Starts (or restarts after a crash) `id` from whatever its durable store holds. */
   boot(id: RaftId): void {
     const store = this.store(id);
+    const founder = this.bootstrapIds.includes(id);
+    // A founder records the folders it formed the group with on its first boot, as the
+    // driver does: from what the others say of themselves then.
+    if (founder && store.formedWith === null) {
+      store.formedWith = new Map(this.bootstrapIds.map((peer) => [peer, this.store(peer).folder]));
+    }
     const node = new RaftNode({
       id,
-      peers: this.bootstrapIds.includes(id) ? this.bootstrapIds : [],
+      folder: store.folder,
+      peers: founder ? this.bootstrapIds : [],
+      ...(store.formedWith === null ? {} : { peerFolders: store.formedWith }),
       // A joiner's empty folder is admitted only once the log adds it (its log then holds it).
       admitted: this.bootstrapIds.includes(id) || store.lastIndex() > 0,
       config: this.config,
@@ -237,6 +255,19 @@ export class RaftCluster {
   crash(id: RaftId): void {
     this.sim.crash(id);
     this.commitSeen.delete(id);
+  }
+
+  /**
+   * The node's disk dies and it comes back on an empty one under the same id, started as it
+   * was first (a founder forms again from what it sees; a joiner waits to be added): every
+   * vote it cast and every entry it acknowledged are gone.
+   */
+  wipe(id: RaftId): void {
+    if (this.status(id) !== "down") this.crash(id);
+    const generation = (this.wipes.get(id) ?? 0) + 1;
+    this.wipes.set(id, generation);
+    this.stores.set(id, new MemoryDurableStore(`${id}/disk${generation}`));
+    this.boot(id);
   }
 
   status(id: RaftId): "up" | "paused" | "down" {

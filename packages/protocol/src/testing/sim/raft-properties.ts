@@ -196,6 +196,78 @@ export function noDisruption(seed: number): RaftScenarioResult {
   };
 }
 
+/** Of the nemesis's steps in the wipe scenario, the share that wipes a node's disk. */
+const WIPE_PER_STEP_CHANCE = 0.05;
+
+/**
+ * A member's disk dies and it comes back empty under its old id, once per run, among the
+ * other faults: it forgot its votes and the entries it acknowledged, so its vote must not
+ * elect a leader missing them, nor its acknowledgement commit anything. Safety must hold
+ * throughout; after heal, the members whose disks survived commit on a majority.
+ */
+export function wipedDisk(seed: number): RaftScenarioResult {
+  const prng = new Prng(seed);
+  const size = prng.chance(0.5) ? 3 : 5;
+  const cluster = new RaftCluster({ seed, size, path: faultyPath(prng) });
+  cluster.startAll();
+  const endMs = cluster.nowMs + FAULT_PHASE_MS;
+  let proposal = 0;
+  let nextNemesisMs = cluster.nowMs;
+  let wiped: RaftId | null = null;
+  while (cluster.nowMs < endMs) {
+    cluster.sim.runFor(PROPOSE_EVERY_MS);
+    proposal += 1;
+    proposeAtLeader(cluster, `s${seed}-c${proposal}`);
+    if (cluster.nowMs < nextNemesisMs) continue;
+    nextNemesisMs += NEMESIS_STEP_MS;
+    if (wiped === null && prng.chance(WIPE_PER_STEP_CHANCE)) {
+      wiped = cluster.ids[prng.intBelow(cluster.ids.length)] as RaftId;
+      cluster.wipe(wiped);
+    } else nemesis(cluster, prng);
+    if (proposal % 5 === 0) cluster.checkLogMatching();
+  }
+  const survivors = cluster.ids.filter((id) => id !== wiped);
+  const healedMs = healAndCommitOn(cluster, seed, survivors);
+  cluster.checkLogMatching();
+  const problems = [...cluster.problems];
+  if (healedMs === null) {
+    problems.push(`liveness: no commit on the survivors within ${LIVENESS_BOUND_MS} ms of heal`);
+  }
+  return { problems, measuredMs: healedMs === null ? {} : { heal: healedMs } };
+}
+
+/** Everything healed and up: a new command must be applied on a majority of the group. */
+function healAndCommitOn(
+  cluster: RaftCluster,
+  seed: number,
+  voters: readonly RaftId[],
+): number | null {
+  const sim = cluster.sim;
+  sim.network.heal();
+  sim.network.setDefaults({
+    ...sim.network.pathOptions(cluster.ids[0] as RaftId, "x"),
+    lossProbability: 0,
+  });
+  for (const id of cluster.ids) {
+    if (cluster.status(id) === "down") cluster.boot(id);
+    if (cluster.status(id) === "paused") sim.resume(id);
+  }
+  const command = `s${seed}-final`;
+  let lastProposalMs = -Infinity;
+  return cluster.runUntilTrue(() => {
+    const index = [...cluster.appliedAt].find(([, c]) => c === command)?.[0];
+    if (index !== undefined) {
+      const holders = voters.filter((id) => cluster.appliedIndex(id) >= index).length;
+      if (holders * 2 > cluster.ids.length) return true;
+    }
+    if (cluster.nowMs - lastProposalMs >= 10 * RAFT_SIM_TICK_MS) {
+      proposeAtLeader(cluster, command, voters);
+      lastProposalMs = cluster.nowMs;
+    }
+    return false;
+  }, LIVENESS_BOUND_MS);
+}
+
 /** Pool of nodes a membership scenario draws from, and the group it starts as. */
 const MEMBERSHIP_POOL_SIZE = 6;
 const MEMBERSHIP_BOOTSTRAP_SIZES = [1, 3] as const;

@@ -5,7 +5,12 @@
  * `FTFS_SEED=<n> bun test packages/protocol/src/testing/sim/raft.property.test.ts` replays it.
  */
 import { describe, expect, test } from "bun:test";
-import { membershipChanges, noDisruption, safetyAndLiveness } from "./raft-properties.ts";
+import {
+  membershipChanges,
+  noDisruption,
+  safetyAndLiveness,
+  wipedDisk,
+} from "./raft-properties.ts";
 import { checkSeededProperty, seedList } from "./seeds.ts";
 
 const PROPERTY_TIMEOUT_MS = 60_000;
@@ -26,6 +31,12 @@ describe("raft properties (simulated)", () => {
   test(
     "membership changes one server at a time (add learner, promote, remove, the leader too) under the same faults: safety across configurations, then the leader's voters commit",
     () => checkSeededProperty("raft membership", seedList(1_000, 200_001), membershipChanges),
+    PROPERTY_TIMEOUT_MS,
+  );
+
+  test(
+    "a member's disk dies and it comes back empty under its old id: its forgotten votes and acknowledgements never elect a leader missing a committed entry",
+    () => checkSeededProperty("raft wiped disk", seedList(1_000, 300_001), wipedDisk),
     PROPERTY_TIMEOUT_MS,
   );
 
