@@ -27,9 +27,29 @@ import type { SqliteMetadataStore } from "./sqlite-store.ts";
 
 /** This data folder's identity, made on its first start: a wiped or new disk has another. */
 const META_FOLDER = "folderId";
+/** The node this folder belongs to, written on its first start. */
+const META_NODE = "nodeId";
 
-/** The folder's identity, made and written down on first use. */
-export function directoryFolderId(store: SqliteMetadataStore): string {
+/** A folder started under another node's id: it holds that node's votes and log. */
+export class ForeignFolderError extends Error {
+  override readonly name = "ForeignFolderError";
+
+  constructor(owner: string, node: string) {
+    super(
+      `this data folder belongs to directory node ${owner}, not ${node}: start it with ` +
+        `--node ${owner}, or give ${node} a folder of its own`,
+    );
+  }
+}
+
+/**
+ * The folder's identity, made and written down on first use, with the node it belongs to; a
+ * folder of another node is refused (it would vote with that node's votes).
+ */
+export function directoryFolderId(store: SqliteMetadataStore, node: string): string {
+  const owner = store.readMeta(META_NODE);
+  if (owner !== undefined && owner !== node) throw new ForeignFolderError(owner, node);
+  if (owner === undefined) store.writeMeta(META_NODE, node);
   const recorded = store.readMeta(META_FOLDER);
   if (recorded !== undefined) return recorded;
   const made = `f-${crypto.randomUUID()}`;

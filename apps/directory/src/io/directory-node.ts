@@ -204,7 +204,7 @@ export class DirectoryNode {
     this.logger = options.logger;
     this.store = options.store;
     this.raftLog = new RaftLog(this.store.database);
-    this.folderId = directoryFolderId(this.store);
+    this.folderId = directoryFolderId(this.store, options.node);
     const keyring = options.clusterKey ?? Keyring.open();
     this.keyring = keyring.isOpen ? null : keyring;
     this.connect = nodeConnectOptions(options.node, keyring, options.clientTls);
