@@ -5,6 +5,7 @@ import {
   formatFileTable,
   formatStorageNodes,
   formatTable,
+  formatUnchanged,
   formatUploaded,
   shortHash,
 } from "./format.ts";
@@ -16,6 +17,9 @@ test("an upload prints one line: name, version, size, short hash", () => {
   expect(shortHash(SHA)).toBe("sha256:abcd1234…");
   expect(formatUploaded({ name: "notes.txt", version: 2, bytes: 12_595, sha256: SHA })).toBe(
     "uploaded notes.txt  v2  12.3 KiB  sha256:abcd1234…",
+  );
+  expect(formatUnchanged({ name: "a/b.txt", version: 1, bytes: 3, sha256: SHA })).toBe(
+    "unchanged a/b.txt  v1  3 B  sha256:abcd1234…  (already stored, not sent)",
   );
 });
 

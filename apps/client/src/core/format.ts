@@ -51,6 +51,11 @@ export function formatUploaded(file: UploadedFile): string {
   return `uploaded ${fileSummary(file)}${note}`;
 }
 
+/** `put -r` left a file unsent: the cluster's newest version of its name has the same bytes. */
+export function formatUnchanged(file: UploadedFile): string {
+  return `unchanged ${fileSummary(file)}${COLUMN_GAP}(already stored, not sent)`;
+}
+
 /** What an interrupted upload left: its stored bytes, and its id (which carries its deadline). */
 export interface KeptUpload {
   readonly bytes: number;
