@@ -56,6 +56,14 @@ export function formatUnchanged(file: UploadedFile): string {
   return `unchanged ${fileSummary(file)}${COLUMN_GAP}(already stored, not sent)`;
 }
 
+/** Ctrl-C of `put -`: a stream is read once, so there is nothing to resume. */
+export function formatStreamInterrupted(name: string): string {
+  return (
+    `stopped reading standard input for ${displayText(name)}: nothing was stored, and a ` +
+    "stream cannot resume (it is read only once); run the command again with the whole input"
+  );
+}
+
 /** What an interrupted upload left: its stored bytes, and its id (which carries its deadline). */
 export interface KeptUpload {
   readonly bytes: number;

@@ -21,6 +21,7 @@ import type { Command, GlobalOptions } from "../core/args.ts";
 import {
   actingNote,
   formatInterrupted,
+  formatStreamInterrupted,
   formatUnchanged,
   formatUploaded,
   resumeHint,
@@ -252,7 +253,8 @@ async function uploadOne(
 
 /**
  * `put - --as NAME`: standard input, of a length known only at its end, read once with bounded
- * memory. Not journaled: a stream cannot be read again, so Ctrl-C keeps nothing worth saying.
+ * memory. Not journaled: a stream cannot be read again, so Ctrl-C says that nothing was stored
+ * and that the command must run again with the whole input.
  */
 async function uploadStdin(
   state: CliState,
@@ -270,7 +272,21 @@ async function uploadStdin(
     isTty: state.io.stderrIsTty,
     write: (text) => state.io.err(text),
   });
-  const result = await client.uploadStream(uid, name, stdin(), bar);
+  // Ctrl-C: nothing was committed, and a re-run cannot read the same input again; say so.
+  // The chunks already sent stay pending until the upload's deadline, then garbage collection
+  // frees them, as for any upload never committed.
+  const onInterrupt = (): void => {
+    const clear = state.io.stderrIsTty ? CLEAR_LINE : "";
+    state.io.err(`${clear}ftfs: ${formatStreamInterrupted(name)}\n`);
+    process.exit(EXIT_INTERRUPTED);
+  };
+  process.on("SIGINT", onInterrupt);
+  let result: UploadResult;
+  try {
+    result = await client.uploadStream(uid, name, stdin(), bar);
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
   if (options.json) return state.io.out(`${JSON.stringify([result], null, 2)}\n`);
   await state.io.out(`${formatUploaded(result)}${actingNote(command.uid, uid)}\n`);
 }
