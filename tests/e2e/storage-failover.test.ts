@@ -3,7 +3,8 @@
  * upload under way when the primary of a group is SIGKILLed completes and reads back exactly;
  * a read right after a primary dies is served by the group's other replicas; and both keep
  * working once the directory has promoted a backup. Afterwards the storage nodes' listing
- * (`d --from storage`) tells the same sizes and versions as the directory's, empty files too.
+ * (`d --from storage`) tells the same sizes and versions as the directory's, empty files too,
+ * and a file that repeats a chunk counts that chunk once per time the file holds it.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { FTFS_MAIN } from "@ftfs/protocol/testing";
@@ -88,6 +89,10 @@ test("a read right after a primary dies is served by the other replicas", async 
 
 test("after the failovers, d --from storage agrees with d, empty files included", async () => {
   expectOk(await fx.ws.ftfs(["erin", "a", await fx.ws.file("empty.txt", "")]));
+  // One chunk-sized block three times over, then another: four chunks, two distinct.
+  const block = randomBytes(CHUNK_BYTES);
+  const repeating = Buffer.concat([block, block, randomBytes(CHUNK_BYTES), block]);
+  expectOk(await fx.ws.ftfs(["erin", "a", await fx.ws.file("repeats.bin", repeating)]));
   const fromDirectory = async () =>
     JSON.parse(text(expectOk(await fx.ws.ftfs(["erin", "d", "--json"])))) as Array<{
       name: string;
@@ -108,5 +113,10 @@ test("after the failovers, d --from storage agrees with d, empty files included"
       .map(({ name, version, bytes }) => ({ name, version, bytes }))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
     return JSON.stringify(stored) === JSON.stringify(expected) ? true : undefined;
+  }).catch(async (error: unknown) => {
+    const run = await fx.ws.ftfs(["erin", "d", "--from", "storage"]);
+    throw new Error(`${error}; d --from storage says:\n${text(run)}`);
   });
+  const table = text(expectOk(await fx.ws.ftfs(["erin", "d", "--from", "storage"])));
+  expect(table).toMatch(/^repeats\.bin\s+1\.0 MiB\s+v1\s+4\s/m);
 });
