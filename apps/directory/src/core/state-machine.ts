@@ -789,8 +789,12 @@ function commitNotice(
   const chunkIds = chunkIdsIn(chunks, group);
   const bytesOf = new Map(chunks.map((chunk) => [chunk.id, chunk.bytes]));
   const chunkBytes = chunkIds.map((id) => bytesOf.get(id) ?? 0);
+  // Counted in this group only: a chunk the manifest keeps in two groups (a put re-routed
+  // across a failover) is each group's that often.
   const usesOf = new Map<string, number>();
-  for (const chunk of chunks) usesOf.set(chunk.id, (usesOf.get(chunk.id) ?? 0) + 1);
+  for (const chunk of chunks) {
+    if (chunk.group === group) usesOf.set(chunk.id, (usesOf.get(chunk.id) ?? 0) + 1);
+  }
   const chunkUses = chunkIds.map((id) => usesOf.get(id) ?? 1);
   const repeats = chunkUses.some((uses) => uses > 1);
   return {
