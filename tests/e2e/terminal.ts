@@ -23,6 +23,9 @@ export const KEY = {
   ctrlU: "\u0015",
 } as const;
 
+/** The shell's prompt, last on the terminal (readline puts the cursor after it). */
+export const PROMPT_AT_END = /ftfs> (?:\u001b\[\d+G)?$/;
+
 export interface TerminalRun {
   /** Everything written to the terminal so far. */
   output(): string;
@@ -69,10 +72,12 @@ export function ftfsInTerminal(args: readonly string[], options: TerminalOptions
     type: (keys) => void terminal.write(keys),
     waitFor: (pattern, from = 0) =>
       pollUntil(
-        `${pattern} on the terminal (it shows ${JSON.stringify(output.slice(from))})`,
+        `${pattern} on the terminal`,
         async () => output.slice(from).match(pattern) ?? undefined,
         POLL_DEADLINE_MS,
-      ),
+      ).catch((error: unknown) => {
+        throw new Error(`${error}; it shows ${JSON.stringify(output.slice(from))}`);
+      }),
     exited,
     pid: child.pid,
     kill: () => child.kill("SIGKILL"),
