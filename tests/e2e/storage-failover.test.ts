@@ -74,6 +74,11 @@ test("an upload survives the SIGKILL of a group primary mid-transfer", async () 
 test("a read right after a primary dies is served by the other replicas", async () => {
   const bytes = randomBytes(4 * MIB + 3);
   expectOk(await fx.ws.ftfs(["erin", "a", await fx.ws.file("replicated.bin", bytes)]));
+  // One chunk-sized block three times over, and another: four chunks, two distinct. Stored
+  // before the failover, listed (last test) by the group's new primary.
+  const block = randomBytes(CHUNK_BYTES);
+  const repeating = Buffer.concat([block, block, randomBytes(CHUNK_BYTES), block]);
+  expectOk(await fx.ws.ftfs(["erin", "a", await fx.ws.file("repeats.bin", repeating)]));
   fx.cluster.node(await primaryOf("s2")).kill("SIGKILL");
   const read = expectOk(await fx.ws.ftfs(["erin", "r", "replicated.bin"]));
   expect(sha256(read.stdout)).toBe(sha256(bytes));
@@ -89,10 +94,6 @@ test("a read right after a primary dies is served by the other replicas", async 
 
 test("after the failovers, d --from storage agrees with d, empty files included", async () => {
   expectOk(await fx.ws.ftfs(["erin", "a", await fx.ws.file("empty.txt", "")]));
-  // One chunk-sized block three times over, then another: four chunks, two distinct.
-  const block = randomBytes(CHUNK_BYTES);
-  const repeating = Buffer.concat([block, block, randomBytes(CHUNK_BYTES), block]);
-  expectOk(await fx.ws.ftfs(["erin", "a", await fx.ws.file("repeats.bin", repeating)]));
   const fromDirectory = async () =>
     JSON.parse(text(expectOk(await fx.ws.ftfs(["erin", "d", "--json"])))) as Array<{
       name: string;
