@@ -116,7 +116,9 @@ async function unchangedFiles(
   for (const job of jobs) {
     const entry = job.name === null ? undefined : listed.get(job.name);
     if (entry === undefined || entry.bytes !== job.bytes) continue;
-    if ((await localFileSha256(job.file)) === entry.sha256) unchanged.set(job, entry);
+    // A file that cannot be read now is left to its upload, which reports why, per file.
+    const sha256 = await localFileSha256(job.file).catch(() => null);
+    if (sha256 === entry.sha256) unchanged.set(job, entry);
   }
   return unchanged;
 }
