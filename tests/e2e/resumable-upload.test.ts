@@ -24,7 +24,7 @@ import {
   text,
   useCluster,
 } from "./helpers.ts";
-import { ftfsInTerminal, KEY } from "./terminal.ts";
+import { CLEAR_LINE, ftfsInTerminal, KEY } from "./terminal.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
@@ -189,8 +189,12 @@ test("put -r again after Ctrl-C: unchanged files are not sent, the stopped one r
   first.type(KEY.ctrlC);
   expect(await first.exited).toBe(130);
   expect(first.output()).toMatch(/uploaded tree\/a\.bin {2}v1 /);
-  expect(first.output()).toMatch(
-    /\r\u001b\[2Kftfs: stopped uploading .*tree\/b\.bin: [\d.]+ MiB of 12\.0 MiB are stored .*; run the same command again to resume\r\n$/,
+  // After the erased progress line, on a line of its own, last.
+  const said = first.output();
+  const stopped = said.lastIndexOf(`${CLEAR_LINE}ftfs: stopped uploading`);
+  expect(stopped).toBeGreaterThan(0);
+  expect(said.slice(stopped + CLEAR_LINE.length)).toMatch(
+    /^ftfs: stopped uploading .*tree\/b\.bin: [\d.]+ MiB of 12\.0 MiB are stored .*; run the same command again to resume\r\n$/,
   );
   const kept = await journaledBytes();
   expect(kept).toBeGreaterThanOrEqual(CHUNKS_BEFORE_STOP * E2E_CHUNK_BYTES);

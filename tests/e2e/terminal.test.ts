@@ -17,7 +17,14 @@ import {
   randomBytes,
   useCluster,
 } from "./helpers.ts";
-import { ftfsInTerminal, KEY, PROMPT_AT_END, type TerminalRun } from "./terminal.ts";
+import {
+  atEnd,
+  CLEAR_LINE,
+  ftfsInTerminal,
+  KEY,
+  PROMPT_AT_END,
+  type TerminalRun,
+} from "./terminal.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
@@ -25,7 +32,6 @@ setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 const BIG_FILE_BYTES = 24 * MIB;
 /** A human's two Tab presses arrive as two reads; readline takes one read of two as a paste. */
 const BETWEEN_KEYS_MS = 150;
-const CLEAR_LINE = "\r\u001b[2K";
 
 const fx = useCluster({
   directories: 1,
@@ -69,7 +75,7 @@ test("the shell: Tab completes, double Tab lists once, Ctrl-C drops the line, Ct
   const beforeList = shell.output().length;
   shell.type(KEY.tab);
   await Bun.sleep(BETWEEN_KEYS_MS);
-  await typeAndSee(shell, KEY.tab, /photo\.jpg[^]*ftfs> get (?:\u001b\[\d+G)?$/);
+  await typeAndSee(shell, KEY.tab, atEnd(String.raw`photo\.jpg[\s\S]*ftfs> get `));
   const listed = shell.output().slice(beforeList);
   expect(count(listed, "notes-one.txt")).toBe(1);
   expect(count(listed, "photo.jpg")).toBe(1);
@@ -77,12 +83,12 @@ test("the shell: Tab completes, double Tab lists once, Ctrl-C drops the line, Ct
   // A common prefix completes without listing.
   await typeAndSee(shell, `no${KEY.tab}`, /tes-$/);
   // Ctrl-C drops the line; the shell goes on with a fresh prompt.
-  await typeAndSee(shell, KEY.ctrlC, /\r\n[^]*ftfs> (?:\u001b\[\d+G)?$/);
-  await typeAndSee(shell, `ann d${KEY.enter}`, /photo\.jpg[^]*ftfs> (?:\u001b\[\d+G)?$/);
+  await typeAndSee(shell, KEY.ctrlC, atEnd(String.raw`\r\n[\s\S]*ftfs> `));
+  await typeAndSee(shell, `ann d${KEY.enter}`, atEnd(String.raw`photo\.jpg[\s\S]*ftfs> `));
   // Ctrl-D on an empty line: the prompt's line ends, then the shell.
   shell.type(KEY.ctrlD);
   expect(await shell.exited).toBe(0);
-  expect(shell.output()).toMatch(/ftfs> (?:\u001b\[\d+G)?\r?\n$/);
+  expect(shell.output()).toMatch(atEnd("ftfs> ", String.raw`\r?\n`));
   expect(shell.output()).not.toContain("internal error");
 });
 

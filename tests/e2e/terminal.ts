@@ -23,8 +23,21 @@ export const KEY = {
   ctrlU: "\u0015",
 } as const;
 
-/** The shell's prompt, last on the terminal (readline puts the cursor after it). */
-export const PROMPT_AT_END = /ftfs> (?:\u001b\[\d+G)?$/;
+/** The escape character that starts a terminal's control sequences. */
+const ESC = "\u001b";
+/** Back to the line's start, and erase it: how a progress line is taken down. */
+export const CLEAR_LINE = `\r${ESC}[2K`;
+
+/**
+ * A pattern for `source` (a regular expression's text) last on the terminal, where readline
+ * may have moved the cursor after it with an escape sequence, followed only by `then`.
+ */
+export function atEnd(source: string, then = ""): RegExp {
+  return new RegExp(`${source}(?:${ESC}\\[\\d+G)?${then}$`);
+}
+
+/** The shell's prompt, last on the terminal. */
+export const PROMPT_AT_END = atEnd("ftfs> ");
 
 export interface TerminalRun {
   /** Everything written to the terminal so far. */
