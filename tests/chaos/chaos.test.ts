@@ -74,6 +74,11 @@ const SCHEDULES: readonly SuiteSchedule[] = [
     kinds: ["pause-client", "clock-jump", "wipe", "kill"],
     durationS: 40,
   },
+  {
+    why: "operations under faults: a directory node replaced, storage nodes drained, kill -9",
+    seed: 522,
+    kinds: ["replace-directory", "drain", "kill"],
+  },
 ];
 
 const unavailable = ChaosNet.unavailableReason();

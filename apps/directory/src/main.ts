@@ -15,6 +15,7 @@ import {
   NODE_ID_BYTES_MAX,
   nodeIdField,
   parseAddress,
+  raft,
   tryDecode,
 } from "@ftfs/protocol/core";
 import {
@@ -59,6 +60,8 @@ import {
   REBALANCE_BYTES_PER_SECOND_DEFAULT,
   REBALANCE_BYTES_PER_SECOND_MIN,
   REREPLICATION_GRACE_MS_DEFAULT,
+  AUTOPILOT_MIN_VOTERS_DEFAULT,
+  type AutopilotSettings,
   UPLOAD_DEADLINE_MS_DEFAULT,
   UPLOAD_DEADLINE_MS_MIN,
   KEEP_VERSIONS_DEFAULT,
@@ -96,6 +99,18 @@ const FLAGS: readonly FlagSpec[] = [
     name: "chunk-bytes",
     description: "chunk size for uploads (e.g. 4MiB)",
     default: String(CHUNK_BYTES_DEFAULT),
+  },
+  {
+    name: "autopilot-dead-after",
+    description:
+      "remove a directory voter that has not answered the primary for this long, e.g. 30m " +
+      "(0: never, the default); never below --autopilot-min-voters",
+    default: "0",
+  },
+  {
+    name: "autopilot-min-voters",
+    description: "the fewest directory voters the autopilot leaves",
+    default: String(AUTOPILOT_MIN_VOTERS_DEFAULT),
   },
   {
     name: "rereplication-grace",
@@ -155,6 +170,8 @@ export interface DirectoryConfig {
   readonly newMember: boolean;
   readonly chunkBytes: number;
   readonly rereplicationGraceMs: number;
+  /** Remove voters silent this long; null: never (the default). */
+  readonly autopilot: AutopilotSettings | null;
   readonly rebalanceBytesPerSecond: number;
   readonly quotaBytesDefault: number;
   readonly quotaFilesDefault: number;
@@ -198,6 +215,7 @@ function parseValues(flags: FlagValues, problems: UsageProblems): DirectoryConfi
       () => parseDurationFlag("rereplication-grace", values["rereplication-grace"], 0),
       0,
     ),
+    autopilot: take(() => autopilotOf(values), null),
     rebalanceBytesPerSecond: take(
       () =>
         parseRateFlag(
@@ -271,6 +289,18 @@ const DIRECTORY_PROGRAM: ServerProgram<DirectoryConfig> = {
   parse: parseValues,
 };
 
+/** The autopilot's flags; off unless --autopilot-dead-after names a time. */
+function autopilotOf(values: FlagValues["values"]): AutopilotSettings | null {
+  const deadAfterMs = parseDurationFlag("autopilot-dead-after", values["autopilot-dead-after"], 0);
+  const minVoters = parseIntegerFlag(
+    "autopilot-min-voters",
+    values["autopilot-min-voters"] ?? "",
+    1,
+    raft.RAFT_MEMBERS_MAX,
+  );
+  return deadAfterMs === 0 ? null : { deadAfterMs, minVoters };
+}
+
 function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
   mkdirSync(config.data, { recursive: true });
   const store = SqliteMetadataStore.open(join(config.data, DATABASE_FILE));
@@ -286,6 +316,7 @@ function startNode(config: DirectoryConfig, logger: Logger): DirectoryNode {
       expect: config.expect,
       newMember: config.newMember,
       rereplicationGraceMs: config.rereplicationGraceMs,
+      autopilot: config.autopilot,
       rebalanceBytesPerSecond: config.rebalanceBytesPerSecond,
       quotaBytesDefault: config.quotaBytesDefault,
       quotaFilesDefault: config.quotaFilesDefault,

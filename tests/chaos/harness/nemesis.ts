@@ -6,11 +6,15 @@
  * namespace) keep reaching every node: a node cut off from its peers must refuse or redirect
  * them, never answer wrongly. The GC faults: a real `ftfs` client stopped mid-upload past its
  * deadline (cli-upload.ts), a storage node's wall clock jumped forward (clock.ts), and a storage
- * backup restarted on an empty data folder.
+ * backup restarted on an empty data folder. The operator's faults: a directory node whose disk
+ * died replaced (removed, wiped, added back as a new member), and a storage node drained (its
+ * drain cancelled at heal, so it rejoins and the spare goes back to the pool).
  */
 
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { FtfsClient } from "@ftfs/client";
+import { FtfsError } from "@ftfs/protocol/core";
 import { clusterView, resolveTarget, type NodeProcess } from "@ftfs/protocol/testing";
 import { CliUpload, PAUSED_UPLOAD_CHUNKS, pauseMidUpload, waitCollected } from "./cli-upload.ts";
 import type { ChaosUsers } from "./client.ts";
@@ -42,6 +46,14 @@ const GROUP_WHOLE_WAIT_MS = 30_000;
 /** wipe: how long to wait for the directory to drop the killed node from the in-sync set. */
 const OUT_OF_SYNC_WAIT_MS = 20_000;
 const VIEW_POLL_MS = 200;
+/** An operator's command, retried through a directory election or a refused moment. */
+const ADMIN_DEADLINE_MS = 20_000;
+const ADMIN_RETRY_MS = 250;
+const ADMIN_CONNECT_TIMEOUT_MS = 1_000;
+/** replace-directory: how long the new member has to catch up and be promoted at heal. */
+const PROMOTED_WAIT_MS = 30_000;
+/** The name the nemesis's admin connections claim (it holds the cluster key, as an operator). */
+const ADMIN_NODE = "chaos-operator";
 
 const healed = (): Promise<string | null> => Promise.resolve(null);
 
@@ -198,6 +210,93 @@ async function wipe(chaos: ChaosCluster, fault: Fault): Promise<ActiveFault> {
   };
 }
 
+/** A client proving the cluster key, as `ftfs admin …` run by an operator does. */
+function adminClient(chaos: ChaosCluster): FtfsClient {
+  return new FtfsClient({
+    directories: chaos.cluster.directoryAddresses,
+    connectTimeoutMs: ADMIN_CONNECT_TIMEOUT_MS,
+    ...chaos.cluster.nodeConnectOptions(ADMIN_NODE),
+  });
+}
+
+/** Retries an admin command refused for a moment (an election, a change in progress). */
+async function asAdmin<T>(chaos: ChaosCluster, act: (admin: FtfsClient) => Promise<T>): Promise<T> {
+  const admin = adminClient(chaos);
+  try {
+    for (const deadline = performance.now() + ADMIN_DEADLINE_MS; ; ) {
+      try {
+        return await act(admin);
+      } catch (error) {
+        if (!(error instanceof FtfsError) || performance.now() > deadline) throw error;
+        await Bun.sleep(ADMIN_RETRY_MS);
+      }
+    }
+  } finally {
+    admin.close();
+  }
+}
+
+/**
+ * replace-directory: a directory backup's disk dies (kill -9, its folder emptied); the operator
+ * removes it from the group, which runs on the two others meanwhile; at heal it is added back
+ * under the same id as a new member (`--new-member`): it copies the log as a learner and is
+ * promoted to voter. Its old votes and entries are gone with its disk, so it must never vote
+ * before its log says it was added.
+ */
+async function replaceDirectory(chaos: ChaosCluster, fault: Fault): Promise<ActiveFault> {
+  const node = await resolve(chaos, fault.target);
+  node.kill("SIGKILL");
+  await node.exited();
+  for (const entry of await readdir(node.dataDir)) {
+    await rm(join(node.dataDir, entry), { recursive: true, force: true });
+  }
+  let removed: string;
+  try {
+    await asAdmin(chaos, (admin) => admin.directoryChange("remove", node.id));
+    removed = "removed";
+  } catch (error) {
+    removed = `not removed (${error instanceof Error ? error.message : String(error)})`;
+  }
+  return {
+    label: `replace-directory ${node.id}: disk lost, ${removed}`,
+    heal: async () => {
+      node.start(["--new-member"]);
+      await asAdmin(chaos, (admin) => admin.directoryChange("add", node.id, node.address));
+      for (const deadline = performance.now() + PROMOTED_WAIT_MS; performance.now() < deadline; ) {
+        const view = await asAdmin(chaos, (admin) => admin.directoryMembers());
+        const member = view.members.find((each) => each.node === node.id);
+        if (member?.voter === true) return "added back as a new member, caught up and promoted";
+        await Bun.sleep(VIEW_POLL_MS);
+      }
+      return `added back as a new member, not promoted in ${PROMOTED_WAIT_MS} ms`;
+    },
+  };
+}
+
+/**
+ * drain: the operator drains a storage node (primary or backup) under the load: it hands over
+ * its primary role, the spare copies its group's data, and it leaves once the group holds its
+ * factor without it. At heal the drain is cancelled: the node rejoins as a learner and catches
+ * up, and the spare, no longer needed, is released back to the pool (the final checks want it
+ * there, its disk empty).
+ */
+async function drain(chaos: ChaosCluster, fault: Fault): Promise<ActiveFault> {
+  const node = await resolve(chaos, fault.target);
+  const drained = await asAdmin(chaos, (admin) => admin.storageDrain(node.id, false));
+  const group = drained.group.group;
+  return {
+    label: `drain ${node.id} of ${group}`,
+    heal: async () => {
+      const view = (await clusterView(chaos.cluster)).groups.find((each) => each.group === group);
+      const listed = [...(view?.replicas ?? []), ...(view?.learners ?? [])].some(
+        (member) => member.node === node.id,
+      );
+      await asAdmin(chaos, (admin) => admin.storageDrain(node.id, true));
+      return listed ? "cancelled while still in its group" : "cancelled after it left its group";
+    },
+  };
+}
+
 export async function startFault(context: NemesisContext, fault: Fault): Promise<ActiveFault> {
   const { chaos } = context;
   const all = chaos.cluster.nodes;
@@ -293,5 +392,9 @@ export async function startFault(context: NemesisContext, fault: Fault): Promise
       return clockJump(chaos, fault);
     case "wipe":
       return wipe(chaos, fault);
+    case "replace-directory":
+      return replaceDirectory(chaos, fault);
+    case "drain":
+      return drain(chaos, fault);
   }
 }

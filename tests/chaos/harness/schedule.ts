@@ -21,6 +21,8 @@ export const FAULT_KINDS = [
   "pause-client",
   "clock-jump",
   "wipe",
+  "replace-directory",
+  "drain",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -60,8 +62,9 @@ export interface Fault {
   readonly durationS: number;
   readonly kind: FaultKind;
   /**
-   * The role (or node id) it hits: the isolated/killed/paused/wiped/clock-jumped node, the
-   * bridge, the minority's storage primary; for pause-client, the file (`uid/name`) uploaded.
+   * The role (or node id) it hits: the isolated/killed/paused/wiped/clock-jumped/replaced/
+   * drained node, the bridge, the minority's storage primary; for pause-client, the file
+   * (`uid/name`) uploaded.
    */
   readonly target: string;
   /** oneway: true drops what the target sends, false what it receives. loss: unused. */
@@ -131,7 +134,11 @@ export function makeSchedule(
                 ? pick(random, BACKUP_ROLES)
                 : kind === "pause-client"
                   ? pickPausedFile(random, pausedSoFar(faults))
-                  : pick(random, NODE_ROLES);
+                  : kind === "replace-directory"
+                    ? "directory-backup"
+                    : kind === "drain"
+                      ? pick(random, STORAGE_ROLES)
+                      : pick(random, NODE_ROLES);
     faults.push({
       atS,
       durationS: durationS_,

@@ -86,6 +86,13 @@ export type Command =
   | { readonly kind: "directoryList" }
   | { readonly kind: "storageList" }
   | {
+      readonly kind: "storageDrain";
+      readonly node: string;
+      readonly cancel: boolean;
+      /** Follow the drain until the node has left its group. */
+      readonly wait: boolean;
+    }
+  | {
       readonly kind: "directoryChange";
       readonly change: "add" | "remove";
       readonly node: string;
@@ -141,7 +148,17 @@ type ValueFlag =
   | "clusterKeyFile"
   | "tlsCa"
   | "version";
-type BoolFlag = "json" | "help" | "stale" | "admin" | "watch" | "all" | "recursive" | "force";
+type BoolFlag =
+  | "json"
+  | "help"
+  | "stale"
+  | "admin"
+  | "watch"
+  | "all"
+  | "recursive"
+  | "force"
+  | "cancel"
+  | "wait";
 /** The flags a command may refuse: --cluster, --json and --help apply everywhere. */
 type CommandFlag = ValueFlag | Exclude<BoolFlag, "json" | "help">;
 
@@ -173,6 +190,8 @@ const BOOL_FLAGS: Readonly<Record<string, BoolFlag>> = {
   "--recursive": "recursive",
   "--force": "force",
   "-f": "force",
+  "--cancel": "cancel",
+  "--wait": "wait",
 };
 
 const SEED_ACTIONS = new Set(["c", "a", "r", "d"]);
@@ -476,15 +495,10 @@ function adminCommand(rest: readonly string[], tokens: Tokens, topic: HelpTopic)
     allowOnly(tokens, [], topic);
     return directoryCommand(rest, topic);
   }
-  if (noun === "storage") {
-    allowOnly(tokens, [], topic);
-    if (action !== "ls") throw new UsageProblem("admin storage takes: ls", topic);
-    expectCount(rest, 2, 2, "admin storage ls takes no arguments", topic);
-    return { kind: "storageList" };
-  }
+  if (noun === "storage") return storageCommand(rest, tokens, topic);
   if (noun !== "user") {
     throw new UsageProblem(
-      "admin takes: user add|rm|ls, key create|ls|rm, directory ls|add|remove, storage ls",
+      "admin takes: user add|rm|ls, key create|ls|rm, directory ls|add|remove, storage ls|drain",
       topic,
     );
   }
@@ -510,6 +524,26 @@ function adminCommand(rest: readonly string[], tokens: Tokens, topic: HelpTopic)
     default:
       throw new UsageProblem("admin user takes: add <uid>, rm <uid>, ls", topic);
   }
+}
+
+/** `admin storage ls`, `admin storage drain <node> [--wait]`, `admin storage drain --cancel <node>`. */
+function storageCommand(rest: readonly string[], tokens: Tokens, topic: HelpTopic): Command {
+  const [, action, node] = rest;
+  if (action === "ls") {
+    allowOnly(tokens, [], topic);
+    expectCount(rest, 2, 2, "admin storage ls takes no arguments", topic);
+    return { kind: "storageList" };
+  }
+  if (action !== "drain") {
+    throw new UsageProblem("admin storage takes: ls, drain [--cancel] [--wait] <node>", topic);
+  }
+  allowOnly(tokens, ["cancel", "wait"], topic);
+  expectCount(rest, 3, 3, "admin storage drain takes one storage node id", topic);
+  const cancel = tokens.flags.has("cancel");
+  if (cancel && tokens.flags.has("wait")) {
+    throw new UsageProblem("--wait follows a drain; a cancel takes effect at once", topic);
+  }
+  return { kind: "storageDrain", node: node ?? "", cancel, wait: tokens.flags.has("wait") };
 }
 
 /** `admin directory ls`, `admin directory add <node> <host:port>`, `admin directory remove <node>`. */
@@ -679,6 +713,11 @@ function allowOnly(tokens: Tokens, allowed: readonly CommandFlag[], topic: HelpT
   if (!allowed.includes("force") && tokens.flags.has("force")) {
     throw new UsageProblem("--force applies only to downloads (get, r -o)", topic);
   }
+  for (const flag of ["cancel", "wait"] as const) {
+    if (!allowed.includes(flag) && tokens.flags.has(flag)) {
+      throw new UsageProblem(`--${flag} applies only to \`ftfs admin storage drain\``, topic);
+    }
+  }
 }
 
 /** Only the directory listing has a weaker read to offer; elsewhere the flag would be a lie. */
@@ -762,6 +801,8 @@ export function commandLabel(command: Command): string {
       return "admin directory ls";
     case "storageList":
       return "admin storage ls";
+    case "storageDrain":
+      return "admin storage drain";
     case "directoryChange":
       return `admin directory ${command.change}`;
     case "keyCreate":

@@ -3,7 +3,6 @@ import { describe, expect, test } from "bun:test";
 import type { MemberView } from "@ftfs/protocol/core";
 import {
   formatFileTable,
-  formatStorageNodes,
   formatTable,
   formatUnchanged,
   formatUploaded,
@@ -191,54 +190,5 @@ describe("an honest status", () => {
     expect(text).toMatch(
       /^s1\s+7\s+s1a 127\.0\.0\.1:7103\s+s1a,s1b\s+s1c 25% ETA 12 s\s+4\.0 GiB\s+4\.0 GiB$/m,
     );
-  });
-});
-
-describe("admin storage ls", () => {
-  const node = (name: string, usedBytes: number, group: string | null): MemberView => ({
-    node: name,
-    role: "storage",
-    group,
-    address: "127.0.0.1:1",
-    state: "alive",
-    incarnation: 1,
-    primary: false,
-    epoch: 3,
-    usedBytes,
-    capacityBytes: 1024 * 1024,
-  });
-
-  test("each node's part in its group, used and free, and a catch-up's share of the primary", () => {
-    const table = formatStorageNodes({
-      node: "d1",
-      unreachable: [],
-      members: [
-        node("s1c", 256 * 1024, "s1"),
-        node("s1a", 1024 * 512, "s1"),
-        node("s1b", 1024 * 512, "s1"),
-        node("x1", 0, null),
-      ],
-      groups: [
-        {
-          group: "s1",
-          epoch: 3,
-          primary: "127.0.0.1:1",
-          primaryNode: "s1a",
-          replicas: [
-            { node: "s1a", address: "127.0.0.1:1" },
-            { node: "s1b", address: "127.0.0.1:1" },
-          ],
-          learners: [{ node: "s1c", address: "127.0.0.1:1" }],
-          replicationFactor: 3,
-        },
-      ],
-    });
-    const rows = table.split("\n").map((line) => line.split(/\s{2,}/));
-    expect(rows.slice(1)).toEqual([
-      ["s1a", "s1", "primary", "alive", "512.0 KiB", "512.0 KiB", "-"],
-      ["s1b", "s1", "in sync", "alive", "512.0 KiB", "512.0 KiB", "-"],
-      ["s1c", "s1", "catching up", "alive", "256.0 KiB", "768.0 KiB", "50%"],
-      ["x1", "-", "spare", "alive", "0 B", "1.0 MiB", "-"],
-    ]);
   });
 });

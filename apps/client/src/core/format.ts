@@ -6,7 +6,6 @@
 
 import type { AccessKeySummary, FileEntry, UserSummary } from "@ftfs/protocol/core";
 import { formatBytes, uploadDeadlineMs, type ResponseBody } from "@ftfs/protocol/core";
-import type { ClusterStatus } from "@ftfs/client/core";
 import { displayWidth, fitWidth, padWidth } from "./text-width.ts";
 
 type DirectoryMembersView = ResponseBody<"directoryMembers">;
@@ -259,58 +258,6 @@ function quotaCell(
 ): string {
   if (own !== null) return show(own);
   return fallback === null ? "default" : `${show(fallback)}*`;
-}
-
-/**
- * `ftfs admin storage ls`: every storage node with its group, its part in it (primary, in
- * sync, catching up, spare), gossip's state, the bytes it holds and has free, and for a node
- * catching up how much of its primary's bytes it holds so far.
- */
-export function formatStorageNodes(status: ClusterStatus): string {
-  const columns: Column[] = [
-    { title: "node", align: "left" },
-    { title: "group", align: "left" },
-    { title: "role", align: "left" },
-    { title: "state", align: "left" },
-    { title: "used", align: "right" },
-    { title: "free", align: "right" },
-    { title: "caught up", align: "right" },
-  ];
-  const byNode = new Map(status.members.map((member) => [member.node, member]));
-  const storage = status.members
-    .filter((member) => member.role === "storage")
-    .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
-  if (storage.length === 0) return "no storage nodes";
-  const rows = storage.map((member) => {
-    const group = status.groups.find((view) => view.group === member.group);
-    const learning = group?.learners?.some((learner) => learner.node === member.node) === true;
-    const role =
-      group === undefined
-        ? "spare"
-        : group.primaryNode === member.node
-          ? "primary"
-          : group.replicas.some((replica) => replica.node === member.node)
-            ? "in sync"
-            : learning
-              ? "catching up"
-              : "out of the group";
-    const primaryBytes =
-      group?.primaryNode == null ? 0 : (byNode.get(group.primaryNode)?.usedBytes ?? 0);
-    const share =
-      !learning || primaryBytes === 0
-        ? "-"
-        : `${Math.min(100, Math.floor((member.usedBytes * 100) / primaryBytes))}%`;
-    return [
-      member.node,
-      member.group ?? "-",
-      role,
-      member.state,
-      formatBytes(member.usedBytes),
-      formatBytes(Math.max(0, member.capacityBytes - member.usedBytes)),
-      share,
-    ];
-  });
-  return formatTable(columns, rows);
 }
 
 /** `ftfs admin directory ls`: each member, its role, and how far behind the primary it is. */

@@ -156,6 +156,8 @@ meanwhile; readers holding the old location still find the old copies.`,
        ftfs admin directory add <node> <host:port>
        ftfs admin directory remove <node>
        ftfs admin storage ls
+       ftfs admin storage drain <node> [--wait]
+       ftfs admin storage drain --cancel <node>
 
 Users of a secure cluster (one started with a cluster key). \`user add\` makes a
 random secret here, sends the directory only a salted verifier (SCRAM-SHA-256),
@@ -173,8 +175,12 @@ that answer would then be too few to agree). To replace a node whose disk died:
 \`remove\` its id, then \`add\` a new one.
 
 \`storage ls\` lists every storage node: its group, its part in it (primary, in sync,
-catching up, spare), gossip's state, bytes used and free, and how much of its
-primary's bytes a node catching up holds so far.
+catching up, draining, drained, spare), gossip's state, bytes used and free, and
+its progress: how much of its primary's bytes a node catching up holds, with the
+time left. \`storage drain\` retires a node: it stops being primary, a spare copies
+its group's data (the node keeps serving meanwhile), and it leaves only once the
+group holds its full count of copies without it; then it is safe to stop. --wait
+follows the drain until then. \`--cancel\` keeps the node (or brings it back).
 
 Authorized by the cluster key (--cluster-key-file PATH or $FTFS_CLUSTER_KEY), or
 by the session of a user added with --admin.`,

@@ -19,8 +19,8 @@ import {
   formatStoredTable,
   formatUserTable,
   formatDirectoryMembers,
-  formatStorageNodes,
 } from "../core/format.ts";
+import { describeDrain, drainProgress, formatStorageNodes } from "../core/storage-table.ts";
 import { helpText } from "../core/help.ts";
 import { buildInfo, versionLine } from "./build-info.ts";
 import { formatStatus } from "../core/status-table.ts";
@@ -29,6 +29,7 @@ import { newestCommitted, type StoredFile } from "@ftfs/client";
 import {
   ClusterTimeline,
   healthVerdict,
+  type CatchUpProgress,
   type ClusterStatus,
   type TimelineEvent,
 } from "@ftfs/client/core";
@@ -78,15 +79,10 @@ export async function execute(invocation: Invocation, state: CliState): Promise<
     case "directoryList":
     case "directoryChange":
       return adminDirectory(state, options, command);
-    case "storageList": {
-      const status = await state.client(options, { kind: "admin" }).status();
-      return options.json
-        ? printJson(
-            state,
-            status.members.filter((member) => member.role === "storage"),
-          )
-        : print(state, formatStorageNodes(status));
-    }
+    case "storageList":
+      return storageList(state, options);
+    case "storageDrain":
+      return storageDrain(state, options, command);
     case "keyCreate":
     case "keyList":
     case "keyRemove":
@@ -249,17 +245,100 @@ async function remove(
  */
 async function status(state: CliState, options: GlobalOptions): Promise<void> {
   const client = state.client(options, { kind: "admin" });
+  if (options.json) return printJson(state, await client.status());
+  const measured = await statusWithCatchUps(client);
+  return print(state, formatStatus(measured.status, measured.catchUps));
+}
+
+/** The status, asked twice a moment apart while a node is catching up, for its rate. */
+async function statusWithCatchUps(
+  client: FtfsClient,
+): Promise<{ status: ClusterStatus; catchUps: CatchUpProgress[] }> {
   const first = await client.status();
-  if (options.json) return printJson(state, first);
   const learning = first.groups.some((group) => (group.learners ?? []).length > 0);
-  if (!learning) return print(state, formatStatus(first));
+  if (!learning) return { status: first, catchUps: [] };
   const timeline = new ClusterTimeline();
   timeline.observe(Date.now(), first);
   await Bun.sleep(STATUS_CATCH_UP_SAMPLE_MS);
   const second = await client.status().catch(() => null); // the first answer still stands
-  if (second === null) return print(state, formatStatus(first));
+  if (second === null) return { status: first, catchUps: [] };
   timeline.observe(Date.now(), second);
-  return print(state, formatStatus(second, timeline.catchUps()));
+  return { status: second, catchUps: timeline.catchUps() };
+}
+
+async function storageList(state: CliState, options: GlobalOptions): Promise<void> {
+  const client = state.client(options, { kind: "admin" });
+  if (options.json) {
+    const answer = await client.status();
+    return printJson(state, {
+      nodes: answer.members.filter((member) => member.role === "storage"),
+      groups: answer.groups,
+    });
+  }
+  const measured = await statusWithCatchUps(client);
+  return print(state, formatStorageNodes(measured.status, measured.catchUps));
+}
+
+/** How often `ftfs admin storage drain --wait` asks how the drain is going. */
+const DRAIN_WAIT_INTERVAL_MS = 1_000;
+
+/**
+ * `ftfs admin storage drain [--cancel] [--wait] <node>`: the directory records the drain and
+ * answers at once; with --wait, one line per change of its progress until the node is out of
+ * its group (a terminal or a pipe alike: the lines read as a history).
+ */
+async function storageDrain(
+  state: CliState,
+  options: GlobalOptions,
+  command: Extract<Command, { kind: "storageDrain" }>,
+): Promise<void> {
+  const client = state.client(options, { kind: "admin" });
+  const { node, cancel } = command;
+  const answer = await client.storageDrain(node, cancel);
+  const group = answer.group.group;
+  if (options.json && !command.wait) return printJson(state, answer);
+  if (cancel) {
+    const listed = [...answer.group.replicas, ...(answer.group.learners ?? [])].some(
+      (member) => member.node === node,
+    );
+    const next = listed ? "it stays in the group" : "it rejoins the group and catches up";
+    return print(state, `drain of ${node} cancelled: ${next} (group ${group})`);
+  }
+  if (!options.json) {
+    await print(state, `draining ${node} out of ${group}; \`ftfs admin storage ls\` shows it`);
+  }
+  if (!command.wait) return;
+  const timeline = new ClusterTimeline();
+  let lastLine = "";
+  for (;;) {
+    const status = await client.status();
+    timeline.observe(Date.now(), status);
+    const progress = drainProgress(status, node, timeline.catchUps());
+    if (progress === null) {
+      throw new FtfsError("NOT_FOUND", `the drain of ${node} was cancelled meanwhile`);
+    }
+    if (options.json) await print(state, JSON.stringify({ atMs: Date.now(), node, ...progress }));
+    if (progress.kind === "drained") {
+      const factor = answer.group.replicationFactor ?? answer.group.replicas.length;
+      if (!options.json) {
+        await print(
+          state,
+          `${node} drained out of ${group}: the group holds ${factor} copies without it; ` +
+            "safe to stop",
+        );
+      }
+      return;
+    }
+    // The rate's digits change every second: a line per phase and per whole percent.
+    const line = describeDrain({
+      ...progress,
+      ...(progress.kind === "copying" ? { etaS: null } : {}),
+    });
+    if (!options.json && line !== lastLine)
+      await print(state, `${node}: ${describeDrain(progress)}`);
+    lastLine = line;
+    await Bun.sleep(DRAIN_WAIT_INTERVAL_MS);
+  }
 }
 
 /** How long `ftfs status` waits to measure a catch-up's rate (only while one is running). */

@@ -11,14 +11,23 @@
  * recorded folder, a group whose data is lost has no primary, learners and replicas never
  * overlap, no node is in two groups, a spare's group never changes once it has one, the
  * replication factor never falls, and the epoch moves exactly when the configuration does.
- * Once faults stop (liveness): every group with a live primary is back at its replication
- * factor, unless no live spare was left to give it. The histories must reach the cases that
+ * The operator drains nodes and cancels drains meanwhile (core/drain-rules.ts): a draining
+ * node leaves its group only in a change that leaves the factor of in-sync copies without it,
+ * is never listed again while it is named, and is primary only when no other in-sync node is
+ * live. Once faults stop (liveness): every group with a live primary is back at its replication
+ * factor, and every draining node has left it, unless no live spare was left to give it. The histories must reach the cases that
  * matter: wiped nodes rejoining in sync, and groups whose every in-sync node was wiped.
  */
 import { expect, test } from "bun:test";
 import { Prng } from "@ftfs/protocol/core";
 import { forEachSeed, seedList } from "@ftfs/protocol/testing";
-import { isAlive, replicationFactorOf, type StorageNodeStatus } from "./group-rules.ts";
+import { drainChange } from "./drain-rules.ts";
+import {
+  drainingNodes,
+  isAlive,
+  replicationFactorOf,
+  type StorageNodeStatus,
+} from "./group-rules.ts";
 import type { GroupConfig } from "./model.ts";
 import { planGroups } from "./spare-rules.ts";
 
@@ -38,6 +47,9 @@ const GRACE_MS = 3_000;
 const STEP_MS = 1_000;
 /** Of the restarts of a node that has a folder id, the share that come back on a wiped disk. */
 const WIPED_RESTART_SHARE = 0.3;
+/** Of the fault steps, the share in which the operator drains a node, or cancels a drain. */
+const DRAIN_SHARE = 0.03;
+const CANCEL_SHARE = 0.01;
 /** Older-build nodes: no folder id, never wiped. */
 const LEGACY_GROUP = "s2";
 
@@ -66,8 +78,8 @@ interface World {
   readonly acknowledged: Map<string, number[]>;
   nowMs: number;
   nextWrite: number;
-  /** Coverage: wiped nodes that rejoined in sync on their new folder; groups that lost data. */
-  readonly seen: { wipedRejoined: number; dataLost: number };
+  /** Coverage: wiped nodes back in sync on a new folder; groups that lost data; drains done. */
+  readonly seen: { wipedRejoined: number; dataLost: number; drained: number };
 }
 
 function folderOf(model: NodeModel): string | undefined {
@@ -107,7 +119,7 @@ function newWorld(seed: number): World {
     acknowledged,
     nowMs: 0,
     nextWrite: 1,
-    seen: { wipedRejoined: 0, dataLost: 0 },
+    seen: { wipedRejoined: 0, dataLost: 0, drained: 0 },
   };
 }
 
@@ -133,6 +145,16 @@ function fault(world: World, model: NodeModel): void {
     model.held.clear();
     if (model.spare) model.group = null;
   }
+}
+
+/** The operator drains a node of a group, or cancels a drain: a configuration change. */
+function operate(world: World): void {
+  const roll = world.prng.nextFloat();
+  if (roll >= DRAIN_SHARE + CANCEL_SHARE) return;
+  const cancel = roll >= DRAIN_SHARE;
+  const node = NODES[world.prng.intBelow(NODES.length)] ?? "";
+  const changed = drainChange([...world.configs.values()], node, cancel);
+  if (changed.ok) world.configs.set(changed.value.group, changed.value);
 }
 
 /** A learner that knows its group copies the primary's whole disk, says so at this epoch. */
@@ -167,8 +189,45 @@ function reconfigure(world: World): string | null {
     if (current !== undefined && replicationFactorOf(next) < replicationFactorOf(current)) {
       return `${next.group}: replication factor fell to ${replicationFactorOf(next)}`;
     }
+    const problem = drainProblem(world, current, next);
+    if (problem !== null) return problem;
     world.configs.set(next.group, next);
     count(world, current, next);
+  }
+  return null;
+}
+
+/** A draining node leaves only with the factor of copies kept without it, and for good. */
+function drainProblem(
+  world: World,
+  current: GroupConfig | undefined,
+  next: GroupConfig,
+): string | null {
+  if (current === undefined) return null;
+  const draining = drainingNodes(current);
+  const listedBefore = new Set([...members(current).inSync, ...members(current).learning]);
+  const { inSync, learning } = members(next);
+  const staying = inSync.filter((node) => !draining.has(node));
+  for (const node of draining) {
+    const listedNow = inSync.includes(node) || learning.includes(node);
+    if (!listedBefore.has(node) && listedNow) return `${next.group}: drained ${node} is back`;
+    // A node dead, wiped, or no longer naming the group leaves as any such node does.
+    const model = world.models.get(node);
+    const slot = current.replicas.find((each) => each.node === node);
+    const holds =
+      model?.alive === true &&
+      model.group === current.group &&
+      (slot?.folderId === undefined || slot.folderId === folderOf(model));
+    if (!holds || slot === undefined || inSync.includes(node)) continue;
+    if (staying.length < replicationFactorOf(next)) {
+      return `${next.group}: ${node} left with ${staying.length} in-sync copies without it`;
+    }
+    world.seen.drained += 1;
+  }
+  const primary = next.primaryNode;
+  const liveOther = staying.some((node) => world.models.get(node)?.alive === true);
+  if (primary !== null && draining.has(primary) && liveOther) {
+    return `${next.group}: draining ${primary} is primary while another in-sync node is live`;
   }
   return null;
 }
@@ -258,7 +317,10 @@ function step(world: World, faults: boolean): string | null {
   const names = [...world.models.keys()];
   const picked = world.models.get(names[world.prng.intBelow(names.length)] ?? "");
   if (picked === undefined) return "no model";
-  if (faults) fault(world, picked);
+  if (faults) {
+    fault(world, picked);
+    operate(world);
+  }
   const learners = faults ? [picked] : [...world.models.values()];
   for (const model of learners) catchUp(world, model);
   const problem = reconfigure(world) ?? spareHearsAnswer(world);
@@ -274,8 +336,9 @@ function livenessProblem(world: World): string | null {
     const found = statuses.find((each) => each.node === node);
     return found !== undefined && isAlive(found, world.nowMs, DEAD_AFTER_MS);
   };
+  const named = new Set([...world.configs.values()].flatMap((config) => config.draining ?? []));
   const idleSpares = [...world.models.values()].filter(
-    (model) => model.spare && model.alive && model.group === null,
+    (model) => model.spare && model.alive && model.group === null && !named.has(model.name),
   );
   for (const [group, config] of world.configs) {
     if (config.primaryNode === null || !live(config.primaryNode)) continue;
@@ -284,6 +347,10 @@ function livenessProblem(world: World): string | null {
     if (learning.some(live)) return `${group}: learners ${learning} still catching up`;
     if (liveInSync < replicationFactorOf(config) && idleSpares.length > 0) {
       return `${group}: ${liveInSync} of ${replicationFactorOf(config)} in sync, spares idle`;
+    }
+    const stillDraining = inSync.filter((node) => drainingNodes(config).has(node));
+    if (stillDraining.length > 0 && idleSpares.length > 0) {
+      return `${group}: ${stillDraining} still draining, spares idle`;
     }
   }
   return null;
@@ -310,16 +377,18 @@ function history(seed: number): string | null {
 test(
   "acknowledged writes stay on every in-sync replica; spares restore the factor",
   () => {
-    const seen = { wipedRejoined: 0, dataLost: 0 };
+    const seen = { wipedRejoined: 0, dataLost: 0, drained: 0 };
     forEachSeed("group rules with spares", seedList(SEEDS, 1), (seed) => {
       const outcome = run(seed);
       seen.wipedRejoined += outcome.seen.wipedRejoined;
       seen.dataLost += outcome.seen.dataLost;
+      seen.drained += outcome.seen.drained;
       return outcome.problem === null ? [] : [outcome.problem];
     });
     if (seedList(SEEDS, 1).length === SEEDS) {
       expect(seen.wipedRejoined).toBeGreaterThan(0);
       expect(seen.dataLost).toBeGreaterThan(0);
+      expect(seen.drained).toBeGreaterThan(0);
     }
   },
   PROPERTY_TIMEOUT_MS,

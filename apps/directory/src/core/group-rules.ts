@@ -46,6 +46,14 @@
  *     (not the primary while another can go). A node back after a spare replaced it thus takes
  *     its place again, and a spare that was dead while another replaced it returns to the
  *     pool; a released spare forgets the group's data (it holds no copy the group needs);
+ *   - draining (`ftfs admin storage drain`, the configuration's `draining` list): a draining
+ *     node is never primary while another in-sync node is live, is not counted toward the
+ *     replication factor's copies (so the group gets a spare at once, with no grace), and
+ *     stays in sync, taking every write and serving reads, until the group has its factor of
+ *     live in-sync replicas without it; only then does it leave. A draining learner leaves at
+ *     once (it holds nothing the group needs), and a drained node is never listed again while
+ *     the list names it. Its copies are not counted toward releasing spares either, so the
+ *     spare that replaces it stays;
  *   - any change bumps the epoch; no change keeps the very same configuration.
  *
  * A spare node (core/spare-rules.ts) has no group until one is assigned to it; callers resolve
@@ -109,11 +117,20 @@ function liveMembers(
     .sort((a, b) => compareNames(a.node, b.node));
 }
 
+/** The current primary if it stays in sync and is not draining; else the first that is not. */
 function choosePrimary(
   current: GroupConfig | undefined,
   inSync: readonly StorageNodeStatus[],
+  draining: ReadonlySet<string>,
 ): StorageNodeStatus | undefined {
-  return inSync.find((status) => status.node === current?.primaryNode) ?? inSync[0];
+  const staying = inSync.filter((status) => !draining.has(status.node));
+  const candidates = staying.length === 0 ? inSync : staying;
+  return candidates.find((status) => status.node === current?.primaryNode) ?? candidates[0];
+}
+
+/** The nodes the configuration's operator asked to leave. */
+export function drainingNodes(config: GroupConfig | undefined): ReadonlySet<string> {
+  return new Set(config?.draining ?? []);
 }
 
 type Member = GroupConfig["replicas"][number];
@@ -136,6 +153,10 @@ function sameMembership(left: GroupConfig, right: GroupConfig): boolean {
   if (left.primary !== right.primary || left.primaryNode !== right.primaryNode) return false;
   if (replicationFactorOf(left) !== replicationFactorOf(right)) return false;
   if ((left.dataLost === true) !== (right.dataLost === true)) return false;
+  const leftDraining = left.draining ?? [];
+  const rightDraining = right.draining ?? [];
+  if (leftDraining.length !== rightDraining.length) return false;
+  if (leftDraining.some((node, at) => rightDraining[at] !== node)) return false;
   return (
     sameMembers(left.replicas, right.replicas) &&
     sameMembers(left.learners ?? [], right.learners ?? [])
@@ -235,9 +256,10 @@ function dataLost(current: GroupConfig, live: readonly StorageNodeStatus[]): boo
  */
 function frozen(current: GroupConfig, live: readonly StorageNodeStatus[]): GroupConfig {
   const slots = new Set(current.replicas.map((member) => member.node));
+  const draining = drainingNodes(current);
   const learners = asLearners(
     current,
-    live.filter((status) => !slots.has(status.node)),
+    live.filter((status) => !slots.has(status.node) && !draining.has(status.node)),
   );
   const candidate: GroupConfig = {
     group: current.group,
@@ -248,6 +270,7 @@ function frozen(current: GroupConfig, live: readonly StorageNodeStatus[]): Group
     ...(learners.length === 0 ? {} : { learners }),
     replicationFactor: replicationFactorOf(current),
     ...(dataLost(current, live) ? { dataLost: true } : {}),
+    ...(current.draining === undefined ? {} : { draining: current.draining }),
   };
   if (sameMembership(current, candidate)) return current;
   return { ...candidate, epoch: current.epoch + 1 };
@@ -268,14 +291,23 @@ export function nextGroupConfig(
   const caughtUpNodes = fresh
     ? live
     : live.filter((status) => keepsSlot(current, status) || caughtUp(current, status));
-  const factor = nextReplicationFactor(current, caughtUpNodes);
-  const released = surplusSpares(current, live, caughtUpNodes, factor);
-  const inSync = caughtUpNodes.filter((status) => !released.has(status.node));
+  const draining = drainingNodes(current);
+  const staying = caughtUpNodes.filter((status) => !draining.has(status.node));
+  // A draining node's copy does not raise the factor: the node that replaces it would.
+  const factor = nextReplicationFactor(current, staying);
+  const released = surplusSpares(current, live, staying, factor);
+  const stayingInSync = staying.filter((status) => !released.has(status.node));
+  // A draining node leaves once the others hold the factor of copies without it.
+  const drained = stayingInSync.length >= factor;
+  const inSync = caughtUpNodes.filter(
+    (status) => !released.has(status.node) && !(drained && draining.has(status.node)),
+  );
   const inSyncNodes = new Set(inSync.map((status) => status.node));
   const learners = live.filter(
-    (status) => !inSyncNodes.has(status.node) && !released.has(status.node),
+    (status) =>
+      !inSyncNodes.has(status.node) && !released.has(status.node) && !draining.has(status.node),
   );
-  const primary = choosePrimary(current, inSync);
+  const primary = choosePrimary(current, inSync, draining);
   const candidate: GroupConfig = {
     group,
     epoch,
@@ -284,6 +316,7 @@ export function nextGroupConfig(
     replicas: inSync.map((status) => asMember(status, recordOf(current, status.node))),
     ...(learners.length === 0 ? {} : { learners: asLearners(current, learners) }),
     replicationFactor: factor,
+    ...(current?.draining === undefined ? {} : { draining: current.draining }),
   };
   if (current !== undefined && sameMembership(current, candidate)) return current;
   return { ...candidate, epoch: epoch + 1 };

@@ -1,7 +1,9 @@
 /** The directory's pure core: metadata commands, state machine, stores' contract, group rules. */
 export * from "./checks.ts";
+export * from "./autopilot-rules.ts";
 export * from "./commands.ts";
 export * from "./disk-full-rules.ts";
+export * from "./drain-rules.ts";
 export * from "./garbage-rules.ts";
 export * from "./group-rules.ts";
 export * from "./promotion-rules.ts";

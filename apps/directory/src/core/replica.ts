@@ -196,6 +196,11 @@ export class DirectoryReplica {
     return this.node.admitted;
   }
 
+  /** As primary: how many ticks each other member has not answered (from our election). */
+  silentTicks(): ReadonlyMap<string, number> {
+    return this.node.silentTicks();
+  }
+
   /** As primary: how far each other member's log matches ours. */
   matchIndexes(): ReadonlyMap<string, number> {
     return this.node.matchIndexes();

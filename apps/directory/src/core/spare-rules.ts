@@ -19,10 +19,15 @@
  *   - when spares are short, the group with the fewest live in-sync replicas goes first (it is
  *     the closest to losing data), then the one under-replicated the longest, then by name;
  *   - a frozen group (no live in-sync replica, so no primary) gets no spare: nobody could give
- *     it the acknowledged chunks.
+ *     it the acknowledged chunks;
+ *   - a draining node (core/drain-rules.ts) does not count as a copy: a group with a live
+ *     in-sync node draining wants its spare at once, without the grace (the operator asked),
+ *     and the spare must have room for what the draining node holds. A spare named in any
+ *     group's draining list is never assigned again while it is named there.
  */
 
 import {
+  drainingNodes,
   groupConfigChanges,
   isAlive,
   nextGroupConfig,
@@ -85,8 +90,11 @@ function freeBytes(status: StorageNodeStatus): number {
 /** What a group looks like for re-replication, from its configuration after this round. */
 interface GroupHealth {
   readonly config: GroupConfig;
+  /** Live in-sync replicas that are not draining. */
   readonly liveInSync: readonly StorageNodeStatus[];
-  /** Live in-sync replicas plus learners. */
+  /** Live in-sync replicas that are draining: they leave once a spare replaced them. */
+  readonly liveDraining: readonly StorageNodeStatus[];
+  /** Live in-sync replicas (not draining) plus learners. */
   readonly liveCount: number;
   /** A learner that is, or may be, a spare is still catching up. */
   readonly spareLearning: boolean;
@@ -102,11 +110,15 @@ function health(
     const status = byNode.get(node);
     return status !== undefined && isAlive(status, nowMs, deadAfterMs) ? status : undefined;
   };
-  const liveInSync = config.replicas.flatMap((member) => live(member.node) ?? []);
+  const draining = drainingNodes(config);
+  const liveReplicas = config.replicas.flatMap((member) => live(member.node) ?? []);
+  const liveInSync = liveReplicas.filter((status) => !draining.has(status.node));
+  const liveDraining = liveReplicas.filter((status) => draining.has(status.node));
   const liveLearners = (config.learners ?? []).flatMap((member) => live(member.node) ?? []);
   return {
     config,
     liveInSync,
+    liveDraining,
     liveCount: liveInSync.length + liveLearners.length,
     // Unknown (not heard from since a failover) counts as a spare: one timeout of caution.
     spareLearning: liveLearners.some((status) => status.spare !== false),
@@ -135,6 +147,7 @@ function unassignedSpares(
         status.spare === true &&
         status.group === null &&
         assignedGroup(configs, status.node) === null &&
+        !configs.some((config) => drainingNodes(config).has(status.node)) &&
         isAlive(status, nowMs, deadAfterMs),
     )
     .sort((a, b) => freeBytes(b) - freeBytes(a) || compareNames(a.node, b.node));
@@ -147,7 +160,8 @@ function needsSpare(
   graceMs: number,
 ): boolean {
   const sinceMs = underSinceMs.get(group.config.group);
-  if (sinceMs === undefined || nowMs - sinceMs < graceMs) return false;
+  if (sinceMs === undefined) return false;
+  if (group.liveDraining.length === 0 && nowMs - sinceMs < graceMs) return false;
   if (group.spareLearning || group.config.primaryNode === null) return false;
   return group.liveCount < replicationFactorOf(group.config);
 }
@@ -168,7 +182,8 @@ function chooseSpares(
   const assignments: SpareAssignment[] = [];
   for (const group of ordered) {
     // The spare must hold everything the group holds, or its catch-up stops on a full disk.
-    const neededBytes = Math.max(0, ...group.liveInSync.map((status) => status.usedBytes));
+    const holders = [...group.liveInSync, ...group.liveDraining];
+    const neededBytes = Math.max(0, ...holders.map((status) => status.usedBytes));
     const at = pool.findIndex((status) => freeBytes(status) >= neededBytes);
     const spare = pool[at];
     if (spare === undefined) continue;

@@ -16,7 +16,12 @@ import {
   type Result,
 } from "@ftfs/protocol/core";
 import type { Logger, Reply } from "@ftfs/protocol/io";
-import { DIRECTORY_MEMBERSHIP_CHECK_INTERVAL_MS, PromotionWatch } from "../core/index.ts";
+import {
+  type AutopilotSettings,
+  deadVoterToRemove,
+  DIRECTORY_MEMBERSHIP_CHECK_INTERVAL_MS,
+  PromotionWatch,
+} from "../core/index.ts";
 import type { Replicator } from "./replicator.ts";
 import type { SqliteMetadataStore } from "./sqlite-store.ts";
 
@@ -87,6 +92,10 @@ export interface MembershipDutiesOptions {
   readonly replicator: () => Replicator | null;
   readonly logger: Logger;
   readonly nowMs: () => number;
+  /** Remove voters silent too long (core/autopilot-rules.ts); null: off, the default. */
+  readonly autopilot: AutopilotSettings | null;
+  /** This node's id: the autopilot never removes the primary itself. */
+  readonly self: string;
 }
 
 /**
@@ -124,17 +133,49 @@ export class MembershipDuties {
       replicator.commitIndex,
       this.options.nowMs(),
     );
-    if (learner === null) return;
+    if (learner === null) {
+      this.removeDeadVoter(replicator);
+      return;
+    }
     this.promoting = true;
     void replicator
       .proposeMembership({ kind: "promote", id: raft.raftId(learner) })
       .then((promoted) => {
         if (promoted.ok)
-          this.options.logger.info("directory learner promoted to voter", { node: learner });
+          this.options.logger.info("directory learner promoted to voter", { learner });
         else {
           this.options.logger.warn("directory learner not promoted; will retry", {
-            node: learner,
+            learner,
             reason: promoted.error.message,
+          });
+        }
+      })
+      .finally(() => {
+        this.promoting = false;
+      });
+  }
+
+  /** The autopilot's one removal at a time, as an operator's `remove` would be. */
+  private removeDeadVoter(replicator: Replicator): void {
+    const { autopilot, logger, self } = this.options;
+    if (autopilot === null) return;
+    const dead = deadVoterToRemove(replicator.membership, self, replicator.silentMs(), autopilot);
+    if (dead === null) return;
+    this.promoting = true;
+    const silentMs = replicator.silentMs().get(dead) ?? 0;
+    void replicator
+      .proposeMembership({ kind: "remove", id: raft.raftId(dead) })
+      .then((removed) => {
+        if (removed.ok) {
+          logger.warn("autopilot removed a dead directory voter", {
+            voter: dead,
+            silentMs,
+            voters: removed.value.members.filter((member) => member.voter).length,
+          });
+        } else {
+          logger.warn("autopilot could not remove a dead directory voter; will retry", {
+            voter: dead,
+            reason: removed.error.message,
           });
         }
       })

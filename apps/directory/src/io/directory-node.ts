@@ -62,6 +62,7 @@ import {
   diskFullRefusal,
   hearWhileFull,
   notPrimary,
+  type AutopilotSettings,
   type Command,
   type DiskFullState,
   type OutcomeOf,
@@ -116,6 +117,8 @@ export interface DirectoryNodeOptions {
   readonly httpListen?: string;
   /** Join an existing group as a new member (`--new-member`) rather than form one. */
   readonly newMember?: boolean;
+  /** Remove directory voters silent too long (core/autopilot-rules.ts); absent or null: off. */
+  readonly autopilot?: AutopilotSettings | null;
   /** How often the primary aborts expired multipart uploads (MULTIPART_EXPIRY_INTERVAL_MS). */
   readonly multipartExpiryIntervalMs?: number;
   /** The disk failed under Raft: the process must go (main exits; tests may record it). */
@@ -301,6 +304,8 @@ export class DirectoryNode {
       replicator: () => this.replicator,
       logger: this.logger,
       nowMs: this.nowMs,
+      autopilot: options.autopilot ?? null,
+      self: this.node,
     });
     if (members !== null) this.startReplication(members);
     else if (options.newMember === true || joinedAsNewMember(this.store)) {

@@ -10,10 +10,11 @@
  * said once in the log, when it is proposed.
  */
 
-import { assert, ok, type Result } from "@ftfs/protocol/core";
+import { assert, fail, ok, type Result } from "@ftfs/protocol/core";
 import type { Logger } from "@ftfs/protocol/io";
 import {
   assignedGroup,
+  drainChange,
   groupUsages,
   placementGroups,
   planGroups,
@@ -90,6 +91,40 @@ export class GroupManager {
     if (!this.registry.markDown(node, this.options.nowMs(), evidence)) return this.queue;
     this.options.logger.info("storage node down", { node, evidence });
     return this.reconfigure();
+  }
+
+  /**
+   * `ftfs admin storage drain` (or its cancel): the change goes through the log in turn with
+   * the recomputations, then one round of the rules follows at once (the primary moves off
+   * the node and a spare is assigned). Answers the group's configuration after that round.
+   */
+  async drain(node: string, cancel: boolean): Promise<Result<GroupConfig>> {
+    const { store, proposer, logger, nowMs } = this.options;
+    const recorded = this.queue.then(async (): Promise<Result<string>> => {
+      const change = drainChange(store.listGroups(), node, cancel);
+      if (!change.ok) return change;
+      const config = change.value;
+      // Already draining: nothing to record.
+      if (store.getGroup(config.group)?.epoch === config.epoch) return ok(config.group);
+      const result = await proposer.propose({ type: "setGroupConfig", config, atMs: nowMs() });
+      if (!result.ok) return result;
+      logger.info(cancel ? "storage node drain cancelled" : "storage node draining", {
+        node,
+        group: config.group,
+        epoch: config.epoch,
+      });
+      return ok(config.group);
+    });
+    this.queue = recorded.then(
+      () => undefined,
+      () => undefined,
+    );
+    const group = await recorded;
+    if (!group.ok) return group;
+    await this.reconfigure();
+    const config = store.getGroup(group.value);
+    if (config === undefined) return fail("NOT_FOUND", `storage group ${group.value} is gone`);
+    return ok(config);
   }
 
   /** Periodic check: notices nodes gone silent. */

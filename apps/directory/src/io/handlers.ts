@@ -511,6 +511,18 @@ async function onRegisterStorage(
   return ok({ body: { group: config, directoryNode, ...(released ? { released } : {}) } });
 }
 
+/** `ftfs admin storage drain [--cancel] <node>`, at the primary (which owns the groups). */
+async function onStorageDrain(
+  context: DirectoryContext,
+  body: RequestBody<"storageDrain">,
+): Answer<"storageDrain"> {
+  const groups = context.primary()?.groups ?? null;
+  if (groups === null) return fail("UNAVAILABLE", "this directory node is not the primary; retry");
+  const config = await groups.drain(body.node, body.cancel === true);
+  if (!config.ok) return config;
+  return ok({ body: { group: config.value } });
+}
+
 /**
  * Start a rebalance run (or join the running one), or report a run by id. A runId this
  * primary does not know belonged to a previous primary, or to a run long replaced.
@@ -683,6 +695,7 @@ export function directoryHandlers(context: DirectoryContext): Handlers {
       return groups === null ? onBackupStatus(context) : onClusterStatus(context, groups);
     },
     rebalance: served((body) => onRebalance(context, body)),
+    storageDrain: served((body) => onStorageDrain(context, body)),
     // Storage nodes stamp their own group's epoch, not the directory's term: no term check.
     registerStorage: onPrimary(context, (body) => onRegisterStorage(context, body)),
     confirmGarbage: onPrimary(context, (body) => onConfirmGarbage(context, body)),

@@ -175,6 +175,13 @@ export class Replicator implements Proposer {
     return this.replica.admitted;
   }
 
+  /** As primary: how long each other member has not answered, in ms (from our election). */
+  silentMs(): ReadonlyMap<string, number> {
+    const silent = new Map<string, number>();
+    for (const [id, ticks] of this.replica.silentTicks()) silent.set(id, ticks * RAFT_TICK_MS);
+    return silent;
+  }
+
   /** As primary: how far each other member's log matches ours. */
   matchIndexes(): ReadonlyMap<string, number> {
     return this.replica.matchIndexes();

@@ -218,6 +218,14 @@ export class FtfsClient {
     });
   }
 
+  /**
+   * Drains a storage node out of its group, or cancels that (admin); answers its group's
+   * configuration once the drain is recorded (the copy to a spare follows).
+   */
+  async storageDrain(node: string, cancel: boolean): Promise<ResponseBody<"storageDrain">> {
+    return this.directory.call("storageDrain", { node, ...(cancel ? { cancel } : {}) });
+  }
+
   async userRemove(uid: string): Promise<void> {
     checkUid(uid);
     await this.directory.call("userRemove", { uid });

@@ -43,6 +43,7 @@ export const OP_ACCESS: Readonly<Record<Op, Access>> = {
   rebalance: "admin",
   directoryMembers: "admin",
   directoryChange: "admin",
+  storageDrain: "admin",
   loginStart: "anyone",
   loginFinish: "anyone",
   userAdd: "admin",

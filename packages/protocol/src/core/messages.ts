@@ -130,6 +130,12 @@ export const groupViewSchema = obj({
   learners: opt(arr(learnerSchema, { itemsMax: MEMBERS_MAX })),
   replicationFactor: opt(int({ min: 1, max: MEMBERS_MAX })),
   dataLost: opt(bool),
+  /**
+   * Nodes an operator asked to leave the group (`ftfs admin storage drain`): each stays in sync
+   * until the group has its replication factor of in-sync replicas without it, then leaves and
+   * is never listed again while it is named here.
+   */
+  draining: opt(arr(nodeIdField, { itemsMax: MEMBERS_MAX })),
 });
 export type GroupView = Infer<typeof groupViewSchema>;
 
@@ -750,6 +756,15 @@ export const OPS = {
       address: opt(addressField),
     }),
     response: directoryMembersSchema,
+  },
+  /**
+   * Drain a storage node out of its group (or cancel that): it stops being primary, a spare
+   * takes its place, and it leaves once the group holds its factor of copies without it.
+   * Answers the group's configuration once the change is committed; the rest follows.
+   */
+  storageDrain: {
+    request: obj({ node: nodeIdField, cancel: opt(bool) }),
+    response: obj({ group: groupViewSchema }),
   },
   rebalance: {
     request: obj({

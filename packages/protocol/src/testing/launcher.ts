@@ -136,12 +136,13 @@ export class NodeProcess {
     return this.child !== null && !this.running;
   }
 
-  start(): void {
+  /** `extraArgs`: for this start only (a wiped directory node back with `--new-member`). */
+  start(extraArgs: readonly string[] = []): void {
     if (this.running) throw new Error(`node ${this.id} is already running`);
     // Appended, so a restarted node's log follows its previous life instead of overwriting it.
     const log = openSync(this.logPath, "a");
     try {
-      this.child = Bun.spawn([...this.wrap, ...this.program, ...this.argv], {
+      this.child = Bun.spawn([...this.wrap, ...this.program, ...this.argv, ...extraArgs], {
         env: { ...process.env, FTFS_PARENT_PID: String(process.pid), ...this.env },
         ...(this.cwd === undefined ? {} : { cwd: this.cwd }),
         stdin: "ignore",

@@ -163,6 +163,16 @@ export class RaftNode {
     return this.configIndex <= this.log.committed;
   }
 
+  /**
+   * A leader's view of how long each other member has been silent, in ticks since it last
+   * answered (counted from when this node became leader: a new leader knows no older silence).
+   */
+  silentTicks(): ReadonlyMap<RaftId, number> {
+    const silent = new Map<RaftId, number>();
+    for (const [peer, pr] of this.progress) silent.set(peer, pr.ticksSinceHeard);
+    return silent;
+  }
+
   /** A leader's view of how far each other member's log matches its own (0 if unknown). */
   matchIndexes(): ReadonlyMap<RaftId, number> {
     const matches = new Map<RaftId, number>();
