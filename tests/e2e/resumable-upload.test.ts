@@ -4,10 +4,13 @@
  * again continues the same upload, sending only what the groups do not confirm holding for it,
  * even after the storage nodes' garbage collection has passed over the waiting chunks (an open
  * upload's chunks are never garbage); after a kill -9 too. The file reads back exactly and the
- * journal is gone once it committed.
+ * journal is gone once it committed. `put -r` run again after Ctrl-C sends no file the cluster
+ * already holds with the same content, resumes the interrupted one, and its progress line starts
+ * where the last run stopped. All through the real binary, on a pseudo-terminal where the
+ * progress line matters.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FTFS_MAIN } from "@ftfs/protocol/testing";
 import {
@@ -21,6 +24,7 @@ import {
   text,
   useCluster,
 } from "./helpers.ts";
+import { CLEAR_LINE, ftfsInTerminal, KEY } from "./terminal.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
 
@@ -156,4 +160,71 @@ test("after a kill -9 the same command resumes too", async () => {
   child.kill("SIGKILL");
   await child.exited;
   await resumeAndCheck(path, bytes, "killed.bin");
+});
+
+function terminalEnv(): Record<string, string> {
+  return { FTFS_CONFIG_DIR: fx.ws.configDir, ...env() };
+}
+
+/** The percent of the first progress line drawn in `raw` terminal output. */
+function firstPercent(raw: string, label: string): number {
+  const escaped = label.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  const found = raw.match(new RegExp(`${escaped} \\[[#-]+\\] +(\\d+)%`));
+  if (found === null) throw new Error(`no progress line for ${label} in ${JSON.stringify(raw)}`);
+  return Number(found[1]);
+}
+
+test("put -r again after Ctrl-C: unchanged files are not sent, the stopped one resumes", async () => {
+  const tree = join(fx.ws.folder, "tree");
+  await mkdir(tree);
+  const before = randomBytes(3 * E2E_CHUNK_BYTES + 7);
+  const big = randomBytes(FILE_BYTES);
+  const after = randomBytes(2 * E2E_CHUNK_BYTES);
+  await writeFile(join(tree, "a.bin"), before);
+  await writeFile(join(tree, "b.bin"), big);
+  await writeFile(join(tree, "c.bin"), after);
+  await writeFile(join(tree, "0-empty"), "");
+  const first = ftfsInTerminal(["put", "-r", tree], { env: terminalEnv() });
+  await untilJournaled(CHUNKS_BEFORE_STOP); // of b.bin: 0-empty and a.bin committed, their journals gone
+  first.type(KEY.ctrlC);
+  expect(await first.exited).toBe(130);
+  expect(first.output()).toMatch(/uploaded tree\/a\.bin {2}v1 /);
+  // After the erased progress line, on a line of its own, last.
+  const said = first.output();
+  const stopped = said.lastIndexOf(`${CLEAR_LINE}ftfs: stopped uploading`);
+  expect(stopped).toBeGreaterThan(0);
+  expect(said.slice(stopped + CLEAR_LINE.length)).toMatch(
+    /^ftfs: stopped uploading .*tree\/b\.bin: [\d.]+ MiB of 12\.0 MiB are stored .*; run the same command again to resume\r\n$/,
+  );
+  const kept = await journaledBytes();
+  expect(kept).toBeGreaterThanOrEqual(CHUNKS_BEFORE_STOP * E2E_CHUNK_BYTES);
+
+  const again = ftfsInTerminal(["put", "-r", tree], { env: terminalEnv() });
+  expect(await again.exited).toBe(0);
+  const shown = again.output();
+  expect(shown).toMatch(/unchanged tree\/a\.bin {2}v1 .*\(already stored, not sent\)/);
+  expect(shown).toMatch(/unchanged tree\/0-empty {2}v1 /);
+  expect(shown).toMatch(
+    /uploaded tree\/b\.bin {2}v1 .*\(resumed: [\d.]+ MiB were already stored\)/,
+  );
+  expect(shown).toMatch(/uploaded tree\/c\.bin {2}v1 /);
+  // The one bar starts where the last run stopped: a.bin and what b.bin had stored are done.
+  const totalBytes = before.length + big.length + after.length;
+  const startPercent = Math.floor(((before.length + kept) * 100) / totalBytes);
+  expect(firstPercent(shown, "tree (4 files)")).toBeGreaterThanOrEqual(startPercent);
+
+  const listed = JSON.parse(text(expectOk(await fx.ws.ftfs(["ls", "--json"], { env: env() }))));
+  const versions = (listed as Array<{ name: string; version: number }>)
+    .filter((file) => file.name.startsWith("tree/"))
+    .map((file) => `${file.name} v${file.version}`);
+  expect(versions).toEqual(["tree/0-empty v1", "tree/a.bin v1", "tree/b.bin v1", "tree/c.bin v1"]);
+  for (const [name, bytes] of [
+    ["tree/a.bin", before],
+    ["tree/b.bin", big],
+    ["tree/c.bin", after],
+  ] as const) {
+    const read = expectOk(await fx.ws.ftfs(["get", name, "-o", "-"], { env: env() }));
+    expect(sha256(read.stdout)).toBe(sha256(bytes));
+  }
+  expect(await journalLines()).toEqual([]);
 });

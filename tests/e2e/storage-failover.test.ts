@@ -3,7 +3,8 @@
  * upload under way when the primary of a group is SIGKILLed completes and reads back exactly;
  * a read right after a primary dies is served by the group's other replicas; and both keep
  * working once the directory has promoted a backup. Afterwards the storage nodes' listing
- * (`d --from storage`) tells the same sizes and versions as the directory's, empty files too.
+ * (`d --from storage`) tells the same sizes and versions as the directory's, empty files too,
+ * and a file that repeats a chunk counts that chunk once per time the file holds it.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { FTFS_MAIN } from "@ftfs/protocol/testing";
@@ -73,6 +74,11 @@ test("an upload survives the SIGKILL of a group primary mid-transfer", async () 
 test("a read right after a primary dies is served by the other replicas", async () => {
   const bytes = randomBytes(4 * MIB + 3);
   expectOk(await fx.ws.ftfs(["erin", "a", await fx.ws.file("replicated.bin", bytes)]));
+  // One chunk-sized block three times over, and another: four chunks, two distinct. Stored
+  // before the failover, listed (last test) by the group's new primary.
+  const block = randomBytes(CHUNK_BYTES);
+  const repeating = Buffer.concat([block, block, randomBytes(CHUNK_BYTES), block]);
+  expectOk(await fx.ws.ftfs(["erin", "a", await fx.ws.file("repeats.bin", repeating)]));
   fx.cluster.node(await primaryOf("s2")).kill("SIGKILL");
   const read = expectOk(await fx.ws.ftfs(["erin", "r", "replicated.bin"]));
   expect(sha256(read.stdout)).toBe(sha256(bytes));
@@ -108,5 +114,10 @@ test("after the failovers, d --from storage agrees with d, empty files included"
       .map(({ name, version, bytes }) => ({ name, version, bytes }))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
     return JSON.stringify(stored) === JSON.stringify(expected) ? true : undefined;
+  }).catch(async (error: unknown) => {
+    const run = await fx.ws.ftfs(["erin", "d", "--from", "storage"]);
+    throw new Error(`${error}; d --from storage says:\n${text(run)}`);
   });
+  const table = text(expectOk(await fx.ws.ftfs(["erin", "d", "--from", "storage"])));
+  expect(table).toMatch(/^repeats\.bin\s+1\.0 MiB\s+v1\s+4\s/m);
 });

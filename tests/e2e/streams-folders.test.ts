@@ -3,14 +3,17 @@
  * any length; `put -r` stores a folder's files as folder/sub/file, which `ls` lists and `get`
  * reads back, and refuses a folder holding what cannot be stored before sending anything;
  * `get` keeps an existing local file unless --force; `--version N` reads an older version.
+ * Ctrl-C of `put -` says plainly that a stream cannot resume and that nothing was stored.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { FTFS_MAIN } from "@ftfs/protocol/testing";
 import {
   E2E_CHUNK_BYTES,
   E2E_TEST_TIMEOUT_MS,
   expectOk,
+  pollUntil,
   expectOneLineError,
   MIB,
   randomBytes,
@@ -42,6 +45,29 @@ test("put - stores standard input; without a name it is a usage error", async ()
   );
   expect(sha256(expectOk(await fx.ws.ftfs(["erin", "r", "piped.bin"])).stdout)).toBe(sha256(bytes));
   expectOneLineError(await fx.ws.ftfs(["put", "-"], { stdin: "x" }), /--as NAME/, 2);
+});
+
+test("Ctrl-C of put - says a stream cannot resume and nothing was stored", async () => {
+  const child = Bun.spawn([process.execPath, FTFS_MAIN, "put", "-", "--as", "cut.bin"], {
+    env: { ...process.env, FTFS_CONFIG_DIR: fx.ws.configDir, FTFS_CLUSTER: "" },
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  // Several chunks go out; the stream stays open, as a pipe from a slow producer would.
+  child.stdin.write(randomBytes(4 * E2E_CHUNK_BYTES));
+  await child.stdin.flush();
+  await pollUntil("the stream's first chunks stored", async () => {
+    const stored = await fx.client.listFromStorage("erin");
+    return stored.some((file) => file.name === "cut.bin" && file.version === null) || undefined;
+  });
+  child.kill("SIGINT");
+  expect(await child.exited).toBe(130);
+  expect(await new Response(child.stderr).text()).toBe(
+    "ftfs: stopped reading standard input for cut.bin: nothing was stored, and a stream " +
+      "cannot resume (it is read only once); run the command again with the whole input\n",
+  );
+  expect(text(expectOk(await fx.ws.ftfs(["ls"])))).not.toContain("cut.bin");
 });
 
 test("put -r stores a folder's files under its name; get reads them back", async () => {

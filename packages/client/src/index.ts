@@ -16,6 +16,7 @@ export type { ByteRange, ChunkSink, ObjectLocation, ReadResult } from "./io/down
 export type { ProgressListener, TransferProgress, UploadResult } from "./io/upload.ts";
 export {
   fileErrorReason,
+  localFileSha256,
   streamSource,
   type ByteSource,
   type StreamDigests,

@@ -61,11 +61,17 @@ export function completionSlot(line: string): {
   return { word, slot: "other" };
 }
 
-/** readline's answer: the candidates that start with the word, and the word. */
+/**
+ * readline's answer: the candidates that start with the word, and the word. A single one ends
+ * with a space, as a shell completes: the word is whole, the cursor moves on, and a second Tab
+ * offers what comes next instead of listing that one word again.
+ */
 export function completeLine(line: string, names: readonly string[]): [string[], string] {
   const { word, slot } = completionSlot(line);
   const pool = candidates(slot, names);
-  return [pool.filter((candidate) => candidate.startsWith(word)), word];
+  const matching = pool.filter((candidate) => candidate.startsWith(word));
+  const only = matching.length === 1 ? matching[0] : undefined;
+  return [only === undefined ? matching : [`${only} `], word];
 }
 
 function candidates(slot: CompletionSlot, names: readonly string[]): readonly string[] {

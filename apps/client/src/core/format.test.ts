@@ -1,7 +1,13 @@
 /** People-facing formatting: short hashes, aligned tables, safe text. */
 import { describe, expect, test } from "bun:test";
 import type { MemberView } from "@ftfs/protocol/core";
-import { formatFileTable, formatTable, formatUploaded, shortHash } from "./format.ts";
+import {
+  formatFileTable,
+  formatTable,
+  formatUnchanged,
+  formatUploaded,
+  shortHash,
+} from "./format.ts";
 import { formatStatus } from "./status-table.ts";
 
 const SHA = "abcd1234".padEnd(64, "0");
@@ -10,6 +16,9 @@ test("an upload prints one line: name, version, size, short hash", () => {
   expect(shortHash(SHA)).toBe("sha256:abcd1234…");
   expect(formatUploaded({ name: "notes.txt", version: 2, bytes: 12_595, sha256: SHA })).toBe(
     "uploaded notes.txt  v2  12.3 KiB  sha256:abcd1234…",
+  );
+  expect(formatUnchanged({ name: "a/b.txt", version: 1, bytes: 3, sha256: SHA })).toBe(
+    "unchanged a/b.txt  v1  3 B  sha256:abcd1234…  (already stored, not sent)",
   );
 });
 

@@ -50,6 +50,19 @@ export function formatUploaded(file: UploadedFile): string {
   return `uploaded ${fileSummary(file)}${note}`;
 }
 
+/** `put -r` left a file unsent: the cluster's newest version of its name has the same bytes. */
+export function formatUnchanged(file: UploadedFile): string {
+  return `unchanged ${fileSummary(file)}${COLUMN_GAP}(already stored, not sent)`;
+}
+
+/** Ctrl-C of `put -`: a stream is read once, so there is nothing to resume. */
+export function formatStreamInterrupted(name: string): string {
+  return (
+    `stopped reading standard input for ${displayText(name)}: nothing was stored, and a ` +
+    "stream cannot resume (it is read only once); run the command again with the whole input"
+  );
+}
+
 /** What an interrupted upload left: its stored bytes, and its id (which carries its deadline). */
 export interface KeptUpload {
   readonly bytes: number;

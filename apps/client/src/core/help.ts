@@ -97,12 +97,17 @@ for that upload are not sent again. What was kept is said when it stops; it is
 kept until the upload's deadline (a day by default).
 
 -      read standard input to its end (any length; memory stays bounded) and
-       store it as --as <name>. A stream cannot be resumed.
+       store it as --as <name>. A stream cannot be resumed: it is read once,
+       so Ctrl-C stores nothing, and the command must run again with the
+       whole input.
 -r     upload every file under each folder, named <folder>/<sub>/<file> (or
        --as <name>/…): keys that \`ls\` lists and S3 clients see as folders.
        Each part must be a valid file name; links to folders, sockets and
        devices cannot be stored, and any such entry refuses the whole run
-       before anything is sent. One progress bar for the whole run.`,
+       before anything is sent. One progress bar for the whole run. Run
+       again, a file the cluster already holds with the same bytes (its
+       newest version's SHA-256) is not sent ("unchanged"), and one stopped
+       partway resumes: an interrupted -r run goes on where it stopped.`,
   get: `usage: ftfs get <name> [-o file|-] [--version N] [--force] [--user uid]
 
 Download <name> to ./<name> (for a/b/c, ./c), to -o file (a folder: into it),

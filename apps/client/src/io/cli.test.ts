@@ -206,7 +206,7 @@ describe("the shell", () => {
     // The banner, then end of input: the last prompt's line is ended.
     expect(captured.stdout()).toEndWith("\n\n");
     const offered = await (completer as Completer | null)?.("get no");
-    expect(offered).toEqual([["notes.txt"], "no"]);
+    expect(offered).toEqual([["notes.txt "], "no"]);
   });
 });
 

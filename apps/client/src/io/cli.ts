@@ -13,6 +13,7 @@ import { describeFailure, EXIT_OK, EXIT_USAGE, failureLine, USAGE_CODE } from ".
 import { runShell, shellCompleter, type Completer, type LineSource } from "./shell.ts";
 
 const SHELL_PROMPT = "ftfs> ";
+const SHELL_EXIT_HINT = "Ctrl-D or `exit` leaves the shell";
 
 export async function runCli(
   argv: readonly string[],
@@ -153,9 +154,30 @@ export function stdinLines(completer: Completer): LineSource {
         }
       : {}),
   });
+  // Between a line and the next prompt a command runs. Ctrl-C then is meant for it: the
+  // terminal is in raw mode, so readline, not the kernel, sees the key; it is passed on as the
+  // signal a command outside the shell would get (an upload says what it kept, and exits).
+  // At the prompt, Ctrl-C drops the line typed so far and prompts again, as a shell does.
+  let commandRunning = false;
+  reader.on("line", () => {
+    commandRunning = true;
+  });
+  reader.on("SIGINT", () => {
+    if (commandRunning) {
+      process.kill(process.pid, "SIGINT");
+      return;
+    }
+    const typed = reader.line;
+    reader.write(null, { ctrl: true, name: "e" });
+    reader.write(null, { ctrl: true, name: "u" });
+    const hint = typed === "" ? `\n(${SHELL_EXIT_HINT})` : "";
+    process.stdout.write(`${typed}^C${hint}\n`);
+    reader.prompt();
+  });
   return {
     lines: reader,
     prompt: () => {
+      commandRunning = false;
       if (terminal) reader.prompt();
     },
     close: () => reader.close(),

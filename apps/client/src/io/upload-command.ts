@@ -8,7 +8,8 @@
 import { basename, join, resolve } from "node:path";
 import { FtfsError } from "@ftfs/protocol/core";
 import { UsageError } from "@ftfs/protocol/io";
-import { pruneJournals } from "@ftfs/client";
+import { localFileSha256, pruneJournals } from "@ftfs/client";
+import type { FileEntry } from "@ftfs/protocol/core";
 import type {
   FtfsClient,
   JournalState,
@@ -17,7 +18,14 @@ import type {
   UploadResult,
 } from "@ftfs/client";
 import type { Command, GlobalOptions } from "../core/args.ts";
-import { actingNote, formatInterrupted, formatUploaded, resumeHint } from "../core/format.ts";
+import {
+  actingNote,
+  formatInterrupted,
+  formatStreamInterrupted,
+  formatUnchanged,
+  formatUploaded,
+  resumeHint,
+} from "../core/format.ts";
 import { JOURNALS_PRUNED_MAX, PUT_TREE_PROBLEMS_SHOWN_MAX } from "../core/limits.ts";
 import { describeProblems, planTree } from "../core/tree-plan.ts";
 import type { CliState } from "./cli-state.ts";
@@ -56,16 +64,28 @@ export async function upload(
   await pruneJournals(uploadJournalDir(state.io.env), Date.now(), JOURNALS_PRUNED_MAX);
   const { jobs, overall } = command.recursive
     ? await treeJobs(state, command)
-    : { jobs: command.files.map((file) => ({ uid, file, name: command.as })), overall: null };
+    : { jobs: command.files.map((file) => ({ file, name: command.as })), overall: null };
+  // A folder sent again: what the cluster already holds with the same bytes is not sent.
+  const unchanged = command.recursive ? await unchangedFiles(client, uid, jobs) : new Map();
+  for (const entry of unchanged.values()) overall?.skip(entry.bytes);
   const results: unknown[] = [];
   let firstError: FtfsError | null = null;
+  const note = actingNote(command.uid, uid);
   for (const job of jobs) {
+    const stored = unchanged.get(job);
+    if (stored !== undefined) {
+      results.push({ ...stored, resumedBytes: 0, unchanged: true });
+      if (!options.json) await overall?.print(state, `${formatUnchanged(stored)}${note}\n`);
+      continue;
+    }
     try {
       const result = await uploadOne(state, client, { ...job, uid }, overall);
-      overall?.fileDone(result.bytes);
-      results.push(result);
-      const note = actingNote(command.uid, uid);
-      if (!options.json) await state.io.out(`${formatUploaded(result)}${note}\n`);
+      overall?.fileDone(result);
+      results.push(command.recursive ? { ...result, unchanged: false } : result);
+      const line = `${formatUploaded(result)}${note}\n`;
+      if (options.json) continue;
+      if (overall === null) await state.io.out(line);
+      else await overall.print(state, line);
     } catch (error) {
       if (!(error instanceof FtfsError) || jobs.length === 1) throw error;
       firstError ??= error;
@@ -80,10 +100,40 @@ export async function upload(
   if (firstError !== null) throw new ReportedError(firstError);
 }
 
+/**
+ * The planned files the cluster already holds, by job: asked, not guessed. One listing gives
+ * each name's newest version with its size and SHA-256; a local file of that size is hashed and
+ * left unsent when the hashes match. A name the listing lacks (new, or past what one listing
+ * shows) is uploaded, which is always safe.
+ */
+async function unchangedFiles(
+  client: FtfsClient,
+  uid: string,
+  jobs: readonly TreeJob[],
+): Promise<Map<TreeJob, FileEntry>> {
+  const listed = new Map((await client.list(uid)).map((entry) => [entry.name, entry]));
+  const unchanged = new Map<TreeJob, FileEntry>();
+  for (const job of jobs) {
+    const entry = job.name === null ? undefined : listed.get(job.name);
+    if (entry === undefined || entry.bytes !== job.bytes) continue;
+    // A file that cannot be read now is left to its upload, which reports why, per file.
+    const sha256 = await localFileSha256(job.file).catch(() => null);
+    if (sha256 === entry.sha256) unchanged.set(job, entry);
+  }
+  return unchanged;
+}
+
 interface UploadJob {
   readonly uid: string;
   readonly file: string;
   readonly name: string | null;
+}
+
+/** A file to upload, as planned: with its size when a folder's walk measured it. */
+interface TreeJob {
+  readonly file: string;
+  readonly name: string | null;
+  readonly bytes?: number;
 }
 
 /**
@@ -93,8 +143,8 @@ interface UploadJob {
 async function treeJobs(
   state: CliState,
   command: UploadCommand,
-): Promise<{ jobs: Omit<UploadJob, "uid">[]; overall: OverallProgress | null }> {
-  const jobs: Omit<UploadJob, "uid">[] = [];
+): Promise<{ jobs: TreeJob[]; overall: OverallProgress | null }> {
+  const jobs: TreeJob[] = [];
   let bytes = 0;
   for (const folder of command.files) {
     const prefix = command.as ?? basename(resolve(folder));
@@ -104,7 +154,7 @@ async function treeJobs(
       throw new FtfsError("INVALID_NAME", line);
     }
     for (const file of plan.files)
-      jobs.push({ file: join(folder, ...file.parts), name: file.name });
+      jobs.push({ file: join(folder, ...file.parts), name: file.name, bytes: file.bytes });
     bytes += plan.bytes;
   }
   const folders = command.files.map((folder) => basename(resolve(folder))).join(", ");
@@ -113,35 +163,56 @@ async function treeJobs(
     isTty: state.io.stderrIsTty,
     write: (text) => state.io.err(text),
   });
-  return { jobs, overall: bar === undefined ? null : new OverallProgress(bar, bytes) };
+  const terminal = state.io.stderrIsTty;
+  return { jobs, overall: new OverallProgress(bar ?? null, bytes, terminal) };
 }
 
-/** One bar over many files: each file's progress shifted by the bytes of the files before. */
+/**
+ * One bar over many files: each file's progress shifted by the bytes of the files before.
+ * Files left unsent (unchanged) and what a resumed file had stored count as done from the
+ * start, and not toward the rate, so the bar starts where the last run stopped.
+ */
 class OverallProgress {
   private doneBytes = 0;
   private resumedBytes = 0;
 
   constructor(
-    private readonly bar: ProgressListener,
+    private readonly bar: ProgressListener | null,
     private readonly totalBytes: number,
+    private readonly terminal: boolean,
   ) {}
 
   /** The listener for the file now uploading. */
-  forFile(): ProgressListener {
+  forFile(): ProgressListener | undefined {
+    const bar = this.bar;
+    if (bar === null) return undefined;
     return (now) => {
       const resumed = this.resumedBytes + (now.resumedBytes ?? 0);
       // Never at 100% before the last file is done: the bar stays up between files.
       const doneBytes = Math.min(this.doneBytes + now.doneBytes, this.totalBytes - 1);
-      this.bar({ doneBytes, totalBytes: this.totalBytes, chunks: 2, resumedBytes: resumed });
+      bar({ doneBytes, totalBytes: this.totalBytes, chunks: 2, resumedBytes: resumed });
     };
   }
 
-  fileDone(bytes: number): void {
+  /** A file not sent: the cluster holds it already. */
+  skip(bytes: number): void {
     this.doneBytes += bytes;
+    this.resumedBytes += bytes;
+  }
+
+  fileDone(result: UploadResult): void {
+    this.doneBytes += result.bytes;
+    this.resumedBytes += result.resumedBytes;
+  }
+
+  /** A result line, on a line of its own: the bar (on the same terminal) is erased first. */
+  async print(state: CliState, line: string): Promise<void> {
+    if (this.terminal) state.io.err(CLEAR_LINE);
+    await state.io.out(line);
   }
 
   finish(): void {
-    this.bar({ doneBytes: this.totalBytes, totalBytes: this.totalBytes, chunks: 2 });
+    this.bar?.({ doneBytes: this.totalBytes, totalBytes: this.totalBytes, chunks: 2 });
   }
 }
 
@@ -153,11 +224,12 @@ async function uploadOne(
 ): Promise<UploadResult> {
   const journalDir = uploadJournalDir(state.io.env);
   const bar =
-    overall?.forFile() ??
-    progressBar(job.name ?? basename(job.file), {
-      isTty: state.io.stderrIsTty,
-      write: (text) => state.io.err(text),
-    });
+    overall !== null
+      ? overall.forFile()
+      : progressBar(job.name ?? basename(job.file), {
+          isTty: state.io.stderrIsTty,
+          write: (text) => state.io.err(text),
+        });
   let last: TransferProgress | null = null;
   const progress = (now: TransferProgress): void => {
     last = now;
@@ -183,7 +255,8 @@ async function uploadOne(
 
 /**
  * `put - --as NAME`: standard input, of a length known only at its end, read once with bounded
- * memory. Not journaled: a stream cannot be read again, so Ctrl-C keeps nothing worth saying.
+ * memory. Not journaled: a stream cannot be read again, so Ctrl-C says that nothing was stored
+ * and that the command must run again with the whole input.
  */
 async function uploadStdin(
   state: CliState,
@@ -201,7 +274,21 @@ async function uploadStdin(
     isTty: state.io.stderrIsTty,
     write: (text) => state.io.err(text),
   });
-  const result = await client.uploadStream(uid, name, stdin(), bar);
+  // Ctrl-C: nothing was committed, and a re-run cannot read the same input again; say so.
+  // The chunks already sent stay pending until the upload's deadline, then garbage collection
+  // frees them, as for any upload never committed.
+  const onInterrupt = (): void => {
+    const clear = state.io.stderrIsTty ? CLEAR_LINE : "";
+    state.io.err(`${clear}ftfs: ${formatStreamInterrupted(name)}\n`);
+    process.exit(EXIT_INTERRUPTED);
+  };
+  process.on("SIGINT", onInterrupt);
+  let result: UploadResult;
+  try {
+    result = await client.uploadStream(uid, name, stdin(), bar);
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
   if (options.json) return state.io.out(`${JSON.stringify([result], null, 2)}\n`);
   await state.io.out(`${formatUploaded(result)}${actingNote(command.uid, uid)}\n`);
 }

@@ -472,14 +472,16 @@ describe("commitVersion", () => {
 
   test("a commit notifies each group its chunks live in, once, naming exactly those", () => {
     const store = freshStore();
-    const chunks = [chunk(3, 5), chunk(2, 5, "s2"), chunk(1, 5), chunk(3, 5)];
+    // Chunk 3 twice in s1 and once in s2 (a put re-routed across a failover).
+    const chunks = [chunk(3, 5), chunk(2, 5, "s2"), chunk(1, 5), chunk(3, 5), chunk(3, 5, "s2")];
     applyOk(store, commit("alice", "a.txt", "u1", chunks));
     const index = store.lastApplied();
     expect(store.noticeGroups(10)).toEqual(["s1", "s2"]);
     const owner = { uid: "alice", name: "a.txt", uploadId: "u1", version: 1 };
-    // Distinct and sorted; s2's chunk is not named to s1 even if a put of it reached s1.
-    const toS1 = { ...owner, chunkIds: [sha(1), sha(3)], chunkBytes: [5, 5] };
-    const toS2 = { ...owner, chunkIds: [sha(2)], chunkBytes: [5] };
+    // Distinct and sorted; s2's chunk is not named to s1 even if a put of it reached s1. The
+    // file holds chunk 3 twice: s1 hears so, to list the file at its whole size.
+    const toS1 = { ...owner, chunkIds: [sha(1), sha(3)], chunkBytes: [5, 5], chunkUses: [1, 2] };
+    const toS2 = { ...owner, chunkIds: [sha(2), sha(3)], chunkBytes: [5, 5] };
     expect(store.pendingNotices("s1", 10)).toEqual([
       { index, seq: 0, group: "s1", notice: { op: "commitRefs", body: toS1 } },
     ]);
@@ -911,6 +913,7 @@ describe("moveVersion", () => {
             version: 1,
             chunkIds: [sha(1), sha(2), sha(3)],
             chunkBytes: [5, 5, 4],
+            chunkUses: [2, 1, 1], // the moved file holds chunk 1 twice
           },
         },
       },

@@ -774,7 +774,11 @@ function releaseVersion(tx: MetadataTx, record: LiveVersion): GroupNotice[] {
   }));
 }
 
-/** The commitRefs notice to `group` for one upload committed as `version` with `chunks`. */
+/**
+ * The commitRefs notice to `group` for one upload committed as `version` with `chunks`. A file
+ * that holds a chunk more than once says how often (chunkUses), so the group's listing of the
+ * user's files counts the file's whole size; otherwise the notice is as it always was.
+ */
 function commitNotice(
   owner: { readonly uid: string; readonly name: string; readonly uploadId: string },
   version: number,
@@ -785,7 +789,26 @@ function commitNotice(
   const chunkIds = chunkIdsIn(chunks, group);
   const bytesOf = new Map(chunks.map((chunk) => [chunk.id, chunk.bytes]));
   const chunkBytes = chunkIds.map((id) => bytesOf.get(id) ?? 0);
-  return { op: "commitRefs", body: { uid, name, uploadId, version, chunkIds, chunkBytes } };
+  // Counted in this group only: a chunk the manifest keeps in two groups (a put re-routed
+  // across a failover) is each group's that often.
+  const usesOf = new Map<string, number>();
+  for (const chunk of chunks) {
+    if (chunk.group === group) usesOf.set(chunk.id, (usesOf.get(chunk.id) ?? 0) + 1);
+  }
+  const chunkUses = chunkIds.map((id) => usesOf.get(id) ?? 1);
+  const repeats = chunkUses.some((uses) => uses > 1);
+  return {
+    op: "commitRefs",
+    body: {
+      uid,
+      name,
+      uploadId,
+      version,
+      chunkIds,
+      chunkBytes,
+      ...(repeats ? { chunkUses } : {}),
+    },
+  };
 }
 
 /**

@@ -168,7 +168,7 @@ function noticeFromRow(row: NoticeRow): OutboxNotice {
   let notice: Notice;
   if (row.op === "commitRefs") {
     const body = decodeJson(OPS.commitRefs.request, row.body, what);
-    const { uid, name, uploadId, version, chunkIds, chunkBytes } = body;
+    const { uid, name, uploadId, version, chunkIds, chunkBytes, chunkUses } = body;
     // A row written before notices named their chunks has none: it commits the whole upload;
     // one written before they carried sizes commits only references the node already has.
     notice = {
@@ -180,6 +180,7 @@ function noticeFromRow(row: NoticeRow): OutboxNotice {
         version,
         ...(chunkIds === undefined ? {} : { chunkIds }),
         ...(chunkBytes === undefined ? {} : { chunkBytes }),
+        ...(chunkUses === undefined ? {} : { chunkUses }),
       },
     };
   } else if (row.op === "dropRefs") {

@@ -1,7 +1,7 @@
 /**
  * Property: per name, listOwned shows the highest committed version (its bytes and chunk count,
  * of its committed references only), and a pending upload only when no version of the name is
- * committed; names come sorted.
+ * committed; names come sorted. A chunk the file holds several times counts that often.
  */
 import { expect, test } from "bun:test";
 import { aggregateOwned, type RefRow } from "./owned-files.ts";
@@ -12,9 +12,10 @@ const row = (
   uploadId: string,
   version: number | null,
   chunkBytes: number,
+  uses = 1,
 ): RefRow => {
   seq += 1;
-  return { name, uploadId, version, chunkBytes, seq };
+  return { name, uploadId, version, chunkBytes, uses, seq };
 };
 
 test("the newest committed version wins over older ones and over pending uploads", () => {
@@ -53,4 +54,11 @@ test("names are sorted and no rows means no files", () => {
     "zeta",
   ]);
   expect(aggregateOwned([], "s1")).toEqual({ files: [], truncated: false });
+});
+
+test("a chunk a file holds three times counts three times: the listing tells the file's size", () => {
+  const rows = [row("r.bin", "u1", 1, 64, 3), row("r.bin", "u1", 1, 64)];
+  expect(aggregateOwned(rows, "s1").files).toEqual([
+    { name: "r.bin", version: 1, uploadId: "u1", bytes: 256, chunks: 4, group: "s1" },
+  ]);
 });

@@ -4,11 +4,12 @@
  *
  * Per name the answer is the newest version this node knows: the highest committed version,
  * or, only when no version of the name is committed here, the most recently started pending
- * upload (version null). `bytes` and `chunks` count the upload's distinct chunks held here
- * (a file that repeats a chunk has one reference to it, so it counts once); of a committed
- * upload, only its committed references: a pending one beside them is a chunk the manifest put
- * in another group (a put hedged or retried there across a failover), not part of the version
- * here, and counting it would make the listing larger than the file.
+ * upload (version null). `bytes` and `chunks` count the upload's chunks held here as the file
+ * holds them: a file that repeats a chunk has one reference to it, which says how many times
+ * the file uses it (`uses`), and counts that often, so the listing tells the file's size. Of a
+ * committed upload, only its committed references: a pending one beside them is a chunk the
+ * manifest put in another group (a put hedged or retried there across a failover), not part of
+ * the version here, and counting it would make the listing larger than the file.
  */
 
 import {
@@ -23,6 +24,8 @@ export interface RefRow {
   readonly uploadId: string;
   readonly version: number | null;
   readonly chunkBytes: number;
+  /** Times the committed file holds the chunk (1 for a pending reference). */
+  readonly uses: number;
   /** Insertion order: a larger seq was recorded later. */
   readonly seq: number;
 }
@@ -62,8 +65,8 @@ export class OwnedFilesAggregate {
     // chunks kept in another group (see the file's comment).
     if (row.version !== null) total.version = Math.max(total.version ?? 0, row.version);
     const share = row.version === null ? total.pending : total.committed;
-    share.bytes += row.chunkBytes;
-    share.chunks += 1;
+    share.bytes += row.chunkBytes * row.uses;
+    share.chunks += row.uses;
     total.lastSeq = Math.max(total.lastSeq, row.seq);
     uploads.set(row.uploadId, total);
   }

@@ -185,7 +185,8 @@ export class CatchUp {
     const owner = { uid: ref.uid, name: ref.name, uploadId: ref.uploadId };
     this.options.refs.addPending(ref.chunkId, owner, ref.bytes, this.options.nowMs());
     if (ref.version !== null) {
-      this.options.refs.commitChunk(ref.uid, ref.name, ref.uploadId, ref.version, ref.chunkId);
+      const { uid, name, uploadId, version, chunkId } = ref;
+      this.options.refs.commitChunk(uid, name, uploadId, version, chunkId, ref.uses ?? 1);
     }
   }
 

@@ -46,8 +46,9 @@ export function applyNotice(
   }
   switch (notice.op) {
     case "commitRefs": {
-      const { uid, name, uploadId, version, chunkIds, chunkBytes } = notice.body;
-      return ok(refs.commit(uid, name, uploadId, version, chunkIds, chunkBytes, effects.nowMs));
+      const { uid, name, uploadId, version, chunkIds, chunkBytes, chunkUses } = notice.body;
+      const { nowMs } = effects;
+      return ok(refs.commit(uid, name, uploadId, version, chunkIds, chunkBytes, nowMs, chunkUses));
     }
     case "dropRefs":
       return ok(refs.drop(notice.body.uid, notice.body.name));

@@ -4,10 +4,13 @@
  * removes the name's committed rows; retried puts add no duplicates; dropPending removes only a
  * closed upload's pending rows and dropChunk only that chunk's; chunkRefFacts reports what
  * garbage collection asks about; the directory term only rises, across reopen; referenced
- * chunks page in order. Nothing here expires by the clock. Each change is one commit, timed:
+ * chunks page in order. How often a file holds a chunk (`uses`) is kept by a commit and by a
+ * catch-up page, and a file from before `uses` opens with every reference used once.
+ * Nothing here expires by the clock. Each change is one commit, timed:
  * a batch of changes is one.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -93,6 +96,55 @@ test("commit with chunk sizes inserts missing references committed, idempotently
   store.commit("alice", "a.txt", "u1", 3, [C1, C2], [10, 20], 6);
   expect(committed()).toEqual(["u1/3/10", "u1/3/20"]);
   expect(store.lastSeq()).toBe(seqBefore);
+  store.close();
+});
+
+test("a chunk the file holds several times keeps how often, through a commit and a catch-up", () => {
+  const store = RefsStore.open(join(dir, "refs.sqlite"));
+  store.addPending(C1, { uid: "alice", name: "r.bin", uploadId: "u1" }, 10, 1);
+  store.commit("alice", "r.bin", "u1", 1, [C1, C2], [10, 20], 5, [3, 1]);
+  const uses = (of: RefsStore): string[] =>
+    rowsOf(of, "alice").map((row) => `${row.version}/${row.chunkBytes}x${row.uses}`);
+  expect(uses(store)).toEqual(["1/10x3", "1/20x1"]);
+  // A learner copies the page: the repeat comes with it.
+  const page = store.pageAfter(0, 10);
+  expect(page.map((ref) => ref.uses)).toEqual([3, undefined]);
+  const learner = RefsStore.open(join(dir, "learner.sqlite"));
+  for (const ref of page) {
+    learner.addPending(
+      ref.chunkId,
+      { uid: ref.uid, name: ref.name, uploadId: ref.uploadId },
+      ref.bytes,
+      7,
+    );
+    if (ref.version !== null) {
+      learner.commitChunk(ref.uid, ref.name, ref.uploadId, ref.version, ref.chunkId, ref.uses);
+    }
+  }
+  expect(uses(learner)).toEqual(["1/10x3", "1/20x1"]);
+  learner.close();
+  store.close();
+});
+
+test("a references file from before uses (schema 2) opens with every reference used once", () => {
+  const path = join(dir, "old.sqlite");
+  const old = new Database(path, { create: true, strict: true });
+  old.run(`CREATE TABLE refs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL, uid TEXT NOT NULL,
+    name TEXT NOT NULL, upload_id TEXT NOT NULL, version INTEGER, chunk_bytes INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL, UNIQUE (uid, name, upload_id, chunk_id))`);
+  old.run("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID");
+  old.run(`INSERT INTO refs (chunk_id, uid, name, upload_id, version, chunk_bytes, created_at_ms)
+    VALUES ('${C1}', 'alice', 'a.txt', 'u1', 1, 10, 1)`);
+  old.run("PRAGMA user_version = 2");
+  old.close();
+  const store = RefsStore.open(path);
+  expect(rowsOf(store, "alice").map((row) => row.uses)).toEqual([1]);
+  store.commit("alice", "a.txt", "u2", 2, [C2], [20], 5, [2]);
+  expect(rowsOf(store, "alice").map((row) => `${row.uploadId}x${row.uses}`)).toEqual([
+    "u1x1",
+    "u2x2",
+  ]);
   store.close();
 });
 

@@ -19,9 +19,10 @@ import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
 /**
  * Bumped when the table layout changes; a newer file than this code is refused. (Indexes came
  * later without a bump: an index changes no row, and a build without it still reads and writes
- * the file correctly.) Version 2 added `meta` (the newest directory term heard).
+ * the file correctly.) Version 2 added `meta` (the newest directory term heard); version 3
+ * `refs.uses` (how many times a committed file holds the chunk), added to older files on open.
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const META_DIRECTORY_TERM = "directoryTerm";
 
@@ -35,6 +36,7 @@ const SCHEMA = `
     version INTEGER,
     chunk_bytes INTEGER NOT NULL,
     created_at_ms INTEGER NOT NULL,
+    uses INTEGER NOT NULL DEFAULT 1,
     UNIQUE (uid, name, upload_id, chunk_id)
   );
   CREATE INDEX IF NOT EXISTS refs_by_chunk ON refs (chunk_id);
@@ -60,6 +62,7 @@ interface SyncRow {
   seq: number;
   chunk_id: string;
   chunk_bytes: number;
+  uses: number;
   uid: string;
   name: string;
   upload_id: string;
@@ -76,6 +79,7 @@ interface RowOut {
   upload_id: string;
   version: number | null;
   chunk_bytes: number;
+  uses: number;
   seq: number;
 }
 
@@ -84,7 +88,10 @@ export class RefsStore {
   private readonly fsync: Fsync;
   private readonly insertPending: Statement;
   private readonly setVersion: Statement;
-  private readonly setChunkVersion: Statement<unknown, [string, string, string, number, string]>;
+  private readonly setChunkVersion: Statement<
+    unknown,
+    [string, string, string, number, string, number]
+  >;
   private readonly dropCommitted: Statement;
   private readonly ownedBy: Statement<RowOut, [string]>;
   private readonly uploadChunks: Statement<{ chunk_id: string }, [string, string, string]>;
@@ -105,7 +112,7 @@ export class RefsStore {
   private readonly dropPendingChunkRef: Statement<unknown, [string, string, string]>;
   private readonly upsertCommitted: Statement<
     unknown,
-    [string, string, string, string, number, number, number]
+    [string, string, string, string, number, number, number, number]
   >;
   private readonly chunksAfter: Statement<{ chunk_id: string }, [string, number]>;
 
@@ -119,8 +126,8 @@ export class RefsStore {
     this.setVersion = db.query(
       "UPDATE refs SET version = ?4 WHERE uid = ?1 AND name = ?2 AND upload_id = ?3",
     );
-    this.setChunkVersion = db.query<unknown, [string, string, string, number, string]>(
-      `UPDATE refs SET version = ?4
+    this.setChunkVersion = db.query<unknown, [string, string, string, number, string, number]>(
+      `UPDATE refs SET version = ?4, uses = ?6
        WHERE uid = ?1 AND name = ?2 AND upload_id = ?3 AND chunk_id = ?5`,
     );
     this.dropCommitted = db.query(
@@ -137,7 +144,7 @@ export class RefsStore {
       "DELETE FROM refs WHERE uid = ?1 AND name = ?2 AND upload_id = ?3",
     );
     this.ownedBy = db.query<RowOut, [string]>(
-      "SELECT name, upload_id, version, chunk_bytes, seq FROM refs WHERE uid = ?1",
+      "SELECT name, upload_id, version, chunk_bytes, uses, seq FROM refs WHERE uid = ?1",
     );
     this.uploadBytesExcept = db.query<{ bytes: number }, [string, string, string, string]>(
       `SELECT COALESCE(SUM(chunk_bytes), 0) AS bytes FROM (SELECT DISTINCT chunk_id, chunk_bytes
@@ -162,11 +169,12 @@ export class RefsStore {
     );
     this.upsertCommitted = db.query<
       unknown,
-      [string, string, string, string, number, number, number]
+      [string, string, string, string, number, number, number, number]
     >(
-      `INSERT INTO refs (chunk_id, uid, name, upload_id, version, chunk_bytes, created_at_ms)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-       ON CONFLICT (uid, name, upload_id, chunk_id) DO UPDATE SET version = excluded.version`,
+      `INSERT INTO refs (chunk_id, uid, name, upload_id, version, chunk_bytes, created_at_ms, uses)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+       ON CONFLICT (uid, name, upload_id, chunk_id)
+       DO UPDATE SET version = excluded.version, uses = excluded.uses`,
     );
     this.chunksAfter = db.query<{ chunk_id: string }, [string, number]>(
       "SELECT DISTINCT chunk_id FROM refs WHERE chunk_id > ?1 ORDER BY chunk_id LIMIT ?2",
@@ -188,6 +196,10 @@ export class RefsStore {
     }
     db.transaction(() => {
       db.run(SCHEMA);
+      const columns = db.query<{ name: string }, []>("PRAGMA table_info(refs)").all();
+      if (!columns.some((column) => column.name === "uses")) {
+        db.run("ALTER TABLE refs ADD COLUMN uses INTEGER NOT NULL DEFAULT 1");
+      }
       db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     })();
     return new RefsStore(db, fsync);
@@ -229,7 +241,8 @@ export class RefsStore {
    * garbage collection) still leaves the reference the directory's state implies. The
    * upload's other pending references here (puts re-routed or hedged to another group) stay
    * pending until garbage collection closes them. Without `chunkIds` (a notice from before
-   * they were named) every reference of the upload commits.
+   * they were named) every reference of the upload commits. `chunkUses`, beside chunkIds, is
+   * how many times the file holds each (absent: once).
    */
   commit(
     uid: string,
@@ -239,6 +252,7 @@ export class RefsStore {
     chunkIds?: readonly string[],
     chunkBytes?: readonly number[],
     nowMs = 0,
+    chunkUses?: readonly number[],
   ): number {
     if (chunkIds === undefined) {
       return this.write(() => this.setVersion.run(uid, name, uploadId, version).changes);
@@ -247,10 +261,12 @@ export class RefsStore {
     this.write(() => {
       for (const [at, chunkId] of chunkIds.entries()) {
         const bytes = chunkBytes?.[at];
+        const uses = chunkUses?.[at] ?? 1;
         committed +=
           bytes === undefined
-            ? this.setChunkVersion.run(uid, name, uploadId, version, chunkId).changes
-            : this.upsertCommitted.run(chunkId, uid, name, uploadId, version, bytes, nowMs).changes;
+            ? this.setChunkVersion.run(uid, name, uploadId, version, chunkId, uses).changes
+            : this.upsertCommitted.run(chunkId, uid, name, uploadId, version, bytes, nowMs, uses)
+                .changes;
       }
     });
     return committed;
@@ -309,8 +325,15 @@ export class RefsStore {
    * One reference a catch-up page shows committed: only that chunk's, for the learner may hold
    * pending references of the upload that the primary left pending at its commit.
    */
-  commitChunk(uid: string, name: string, uploadId: string, version: number, chunkId: string): void {
-    this.write(() => this.setChunkVersion.run(uid, name, uploadId, version, chunkId));
+  commitChunk(
+    uid: string,
+    name: string,
+    uploadId: string,
+    version: number,
+    chunkId: string,
+    uses = 1,
+  ): void {
+    this.write(() => this.setChunkVersion.run(uid, name, uploadId, version, chunkId, uses));
   }
 
   /**
@@ -354,6 +377,7 @@ export class RefsStore {
         uploadId: row.upload_id,
         version: row.version,
         chunkBytes: row.chunk_bytes,
+        uses: row.uses,
         seq: row.seq,
       });
     }
@@ -363,7 +387,7 @@ export class RefsStore {
   pageAfter(afterSeq: number, countMax: number): SyncRef[] {
     const rows = this.db
       .query<SyncRow, [number, number]>(
-        `SELECT seq, chunk_id, chunk_bytes, uid, name, upload_id, version FROM refs
+        `SELECT seq, chunk_id, chunk_bytes, uses, uid, name, upload_id, version FROM refs
          WHERE seq > ?1 ORDER BY seq LIMIT ?2`,
       )
       .all(afterSeq, countMax);
@@ -375,6 +399,7 @@ export class RefsStore {
       name: row.name,
       uploadId: row.upload_id,
       version: row.version,
+      ...(row.uses > 1 ? { uses: row.uses } : {}),
     }));
   }
 

@@ -5,7 +5,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { streamSource, type StreamDigests } from "./byte-source.ts";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { localFileSha256, streamSource, type StreamDigests } from "./byte-source.ts";
 
 function streamOf(parts: readonly Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream({
@@ -61,5 +64,19 @@ describe("streamSource", () => {
     });
     await refused.read(0, 1000, new Uint8Array(1000));
     await expect(refused.checkUnchanged()).rejects.toThrow(/Content-MD5/);
+  });
+});
+
+describe("localFileSha256", () => {
+  test("a file's hash, an empty one's, and a missing file as a LOCAL_FILE error", async () => {
+    const folder = await mkdtemp(join(tmpdir(), "ftfs-hash-"));
+    const path = join(folder, "body");
+    await writeFile(path, BODY);
+    expect(await localFileSha256(path)).toBe(EXPECTED.sha256Hex);
+    await writeFile(path, "");
+    expect(await localFileSha256(path)).toBe(createHash("sha256").digest("hex"));
+    await expect(localFileSha256(join(folder, "gone"))).rejects.toMatchObject({
+      code: "LOCAL_FILE",
+    });
   });
 });

@@ -87,6 +87,20 @@ export async function openFileSource(path: string): Promise<ByteSource> {
   };
 }
 
+/**
+ * A local file's SHA-256, read in slices (bounded memory): `put -r` compares it with what the
+ * cluster holds under the file's name to leave an unchanged file unsent.
+ */
+export async function localFileSha256(path: string): Promise<string> {
+  const hash = new Bun.CryptoHasher("sha256");
+  try {
+    for await (const slice of Bun.file(path).stream()) hash.update(slice);
+  } catch (error) {
+    throw localFileError(path, error);
+  }
+  return hash.digest("hex");
+}
+
 export function memorySource(label: string, bytes: Uint8Array): ByteSource {
   return {
     label,

@@ -299,6 +299,9 @@ export const receiptField = str({
 /** Owner references per syncRefs page: bounds the answer, not the catch-up. */
 export const SYNC_REFS_PER_PAGE_MAX = 4096;
 
+/** How many times one file holds one chunk: at most every chunk of a manifest. */
+const chunkUsesField = int({ min: 1, max: MANIFEST_CHUNKS_MAX });
+
 export const syncRefSchema = obj({
   seq: int({ min: 1, max: Number.MAX_SAFE_INTEGER }),
   chunkId: sha256Field,
@@ -307,6 +310,8 @@ export const syncRefSchema = obj({
   name: fileNameField,
   uploadId: requestIdField,
   version: nullable(versionField),
+  /** Times the committed file holds the chunk (commitRefs' chunkUses); absent: once. */
+  uses: opt(chunkUsesField),
 });
 export type SyncRef = Infer<typeof syncRefSchema>;
 
@@ -629,6 +634,12 @@ export const OPS = {
       chunkBytes: opt(
         arr(int({ min: 1, max: CHUNK_BYTES_MAX }), { itemsMax: COMMIT_CHUNK_IDS_MAX }),
       ),
+      /**
+       * How many times the file holds each chunk, beside chunkIds (a file that repeats a block
+       * holds one reference to it, used that often), so the group's listing counts the file's
+       * size. Absent: once each (every id once, or a notice written before it existed).
+       */
+      chunkUses: opt(arr(chunkUsesField, { itemsMax: COMMIT_CHUNK_IDS_MAX })),
       /** The sending directory primary's term: a node refuses notices of older terms. */
       term: opt(epochField),
       forwarded: opt(bool),
