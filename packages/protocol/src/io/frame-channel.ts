@@ -58,6 +58,8 @@ export class FrameChannel {
   private pausedByUs = false;
   /** When bytes last arrived or a frame was sent (idle checks). */
   lastActivityMs = performance.now();
+  /** When bytes last arrived: the peer is alive and working (hedge.ts). */
+  lastReceivedMs = performance.now();
 
   constructor(socket: Socket<ChannelSlot>, events: ChannelEvents) {
     this.socket = socket;
@@ -119,6 +121,7 @@ export class FrameChannel {
     if (this.refused) return;
     const nowMs = performance.now();
     this.lastActivityMs = nowMs;
+    this.lastReceivedMs = nowMs;
     if (this.frameStartedMs === null) {
       this.frameStartedMs = nowMs;
       this.frameBytes = 0;
