@@ -75,8 +75,11 @@ export async function runDownload(
       progress,
       range,
     );
-  } finally {
-    abort.abort(); // on failure, stops fetches still retrying ahead of the one that failed
+  } catch (error) {
+    // Stops fetches still retrying ahead of the one that failed. A read that succeeded awaited
+    // every fetch it started, so it has nothing to stop (and aborting costs an event dispatch).
+    abort.abort();
+    throw error;
   }
   return {
     name: manifest.name,
