@@ -2,14 +2,15 @@
  * Moving one chunk to or from the storage groups. A put goes to the group's primary stamped
  * with the group's epoch; a refusal or failure refreshes the view and retries (perhaps on the
  * next group in the chunk's rendezvous ranking, if its own group has no primary). A get tries
- * the primary, then every replica, verifying the SHA-256 of what comes back; a bad, missing or
- * unreachable replica is skipped. Both hedge: a request that stays quiet gets a second one.
+ * the in-sync replicas, starting at the one the chunk's id picks (reads spread over all of them),
+ * verifying the SHA-256 of what comes back; a bad, missing or unreachable replica is skipped.
+ * Both hedge: a request that stays quiet gets a second one.
  */
 
 import {
   FtfsError,
   fail,
-  readAddresses,
+  chunkReadAddresses,
   type ChunkOwner,
   type ChunkRef,
   type Ticket,
@@ -141,7 +142,7 @@ async function getFromSomeReplica(
   ref: ChunkRef,
 ): Promise<Uint8Array> {
   const view = options.views.get(ref.group);
-  const addresses = view === undefined ? [] : readAddresses(view);
+  const addresses = view === undefined ? [] : chunkReadAddresses(view, ref.id);
   if (addresses.length === 0) {
     throw new FtfsError(
       "UNAVAILABLE",

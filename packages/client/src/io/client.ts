@@ -442,6 +442,9 @@ export class FtfsClient {
   async readBytes(uid: string, name: string, version?: number): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
     const result = await this.read(uid, name, (chunk) => void parts.push(chunk), version);
+    // A one-chunk file is its chunk: the buffer it arrived in is handed over, not copied.
+    const only = parts.length === 1 ? parts[0] : undefined;
+    if (only !== undefined && only.length === result.bytes) return only;
     const out = new Uint8Array(result.bytes);
     let offset = 0;
     for (const part of parts) {

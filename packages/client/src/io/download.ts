@@ -3,8 +3,9 @@
  * fetch its chunks with at most `chunksInFlight` outstanding, verify each, and hand them to
  * the sink strictly in order, waiting for the sink before fetching further (backpressure):
  * memory is bounded by the window, never by the file. The whole file's SHA-256 is checked at
- * the end against the manifest's; an object joined from multipart parts records the SHA-256 of
- * its chunk list instead (chunk-list-digest.ts), checked the same way. A byte range fetches only
+ * the end against the manifest's (a one-chunk file's is its chunk's id, checked already); an
+ * object joined from multipart parts records the SHA-256 of its chunk list instead
+ * (chunk-list-digest.ts), checked the same way. A byte range fetches only
  * the chunks that hold it (each still checked against its id) and hands the sink exactly it.
  */
 
@@ -74,8 +75,11 @@ export async function runDownload(
       progress,
       range,
     );
-  } finally {
-    abort.abort(); // on failure, stops fetches still retrying ahead of the one that failed
+  } catch (error) {
+    // Stops fetches still retrying ahead of the one that failed. A read that succeeded awaited
+    // every fetch it started, so it has nothing to stop (and aborting costs an event dispatch).
+    abort.abort();
+    throw error;
   }
   return {
     name: manifest.name,
@@ -107,7 +111,7 @@ async function streamChunks(
   if (range !== undefined) {
     return streamRange(window, transfer, manifest, sink, afterChunk, range);
   }
-  const fileHash = joined ? null : new Bun.CryptoHasher("sha256");
+  const fileHash = joined || isOneChunk(manifest) ? null : new Bun.CryptoHasher("sha256");
   let doneBytes = 0;
   progress?.({ doneBytes, totalBytes: manifest.bytes, chunks: refs.length });
   await fetchInOrder(window, transfer, refs, async (bytes) => {
@@ -125,6 +129,15 @@ async function streamChunks(
         `not ${manifest.sha256.slice(0, 12)}…`,
     );
   }
+}
+
+/**
+ * A file that is one chunk: that chunk's id is the file's SHA-256, and the chunk is checked
+ * against its id as it arrives, so hashing the file again would only hash each byte twice.
+ */
+function isOneChunk(manifest: Manifest): boolean {
+  const only = manifest.chunks.length === 1 ? manifest.chunks[0] : undefined;
+  return only !== undefined && only.id === manifest.sha256 && only.bytes === manifest.bytes;
 }
 
 /**

@@ -15,11 +15,19 @@ const GOOD = new TextEncoder().encode("the chunk's bytes");
 const ID = sha256Hex(GOOD);
 const SILENCE_MS = 2_000;
 
-type Replica = "good" | "rotten" | "missing" | "silent";
+const OTHER = new TextEncoder().encode("another chunk, answered at once");
+const OTHER_ID = sha256Hex(OTHER);
+/** A "slow" replica's answer for ID: it keeps answering other calls meanwhile. */
+const SLOW_MS = 400;
+
+type Replica = "good" | "rotten" | "missing" | "silent" | "slow";
+
+const asked = new Map<string, number>();
 
 const servers: RpcServer[] = [];
 const pools: RpcPool[] = [];
 afterEach(() => {
+  asked.clear();
   for (const server of servers.splice(0)) server.stop();
   for (const pool of pools.splice(0)) pool.close();
 });
@@ -30,6 +38,11 @@ function replica(kind: Replica): string {
     logger: createMemoryLogger(),
     handlers: {
       getChunk: async (body) => {
+        asked.set(kind, (asked.get(kind) ?? 0) + 1);
+        if (body.chunkId === OTHER_ID) {
+          return ok({ body: { chunkId: OTHER_ID, bytes: OTHER.length }, payload: OTHER });
+        }
+        if (kind === "slow") await Bun.sleep(SLOW_MS);
         if (kind === "missing") return fail("CHUNK_NOT_FOUND", `no chunk ${body.chunkId}`);
         if (kind === "silent") await Bun.sleep(SILENCE_MS);
         const payload = kind === "rotten" ? GOOD.map((byte) => byte ^ 1) : GOOD;
@@ -75,6 +88,28 @@ describe("fetchChunk", () => {
     });
     expect(fetched.ok && fetched.from).toBe(addresses[1] ?? "");
     expect(performance.now() - startedMs).toBeLessThan(SILENCE_MS);
+  });
+
+  test("a slow replica still answering other calls is not hedged: no second copy is fetched", async () => {
+    const [slow, good] = [replica("slow"), replica("good")];
+    const shared = pool();
+    let fetching = true;
+    const chatter = (async () => {
+      while (fetching) {
+        await shared.call(slow, "getChunk", { chunkId: OTHER_ID }, { timeoutMs: 1_000 });
+        await Bun.sleep(10);
+      }
+    })();
+    const fetched = await fetchChunk(shared, {
+      chunkId: ID,
+      addresses: [slow, good],
+      timeoutMs: SLOW_MS * 10,
+      hedgeMs: 50,
+    });
+    fetching = false;
+    await chatter;
+    expect(fetched.ok && fetched.from).toBe(slow);
+    expect(asked.get("good") ?? 0).toBe(0);
   });
 
   test("the caller's check replaces the hash check, and what it keeps is answered", async () => {

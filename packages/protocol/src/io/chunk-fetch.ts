@@ -1,8 +1,8 @@
 /**
  * The one way to fetch a chunk from a storage group, for every reader (the client library, the
  * directory's rebalancer, a storage node's repairer and catch-up): replicas in the caller's
- * order (the primary first: it surely has every acknowledged chunk), a quiet one given company
- * after `hedgeMs`, and the bytes checked against the chunk's id before anyone uses them; a
+ * order, a quiet one given company after `hedgeMs` (quiet: nothing heard on its connection,
+ * see hedge.ts), and the bytes checked against the chunk's id before anyone uses them; a
  * replica whose copy is bad or missing is passed over. Every failure is kept, by address, for
  * the caller to judge (retry, report, repair).
  */
@@ -48,26 +48,34 @@ export async function fetchChunk<T = Uint8Array>(
   pool: RpcPool,
   fetch: ChunkFetch<T>,
 ): Promise<FetchOutcome<T>> {
-  const { chunkId, timeoutMs } = fetch;
+  const { chunkId, timeoutMs, addresses } = fetch;
   const verify =
     fetch.verify ?? ((bytes: Uint8Array) => checkChunkBytes(chunkId, bytes) as Result<T>);
   const failures: FetchFailure[] = [];
-  const attempts = fetch.addresses.map((address) => async () => {
+  let won = false;
+  const attempts = addresses.map((address) => async () => {
     let checked: Result<T>;
     try {
       const answer = await pool.call(address, "getChunk", { chunkId }, { timeoutMs });
+      // A hedge that lost the race: its bytes are not used, so they are not hashed either.
+      if (won) throw new FtfsError("UNAVAILABLE", "another replica answered first");
       checked = verify(answer.payload);
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
       checked = { ok: false, error };
     }
-    if (checked.ok) return { value: checked.value, from: address };
+    if (checked.ok) {
+      won = true;
+      return { value: checked.value, from: address };
+    }
     failures.push({ address, error: checked.error });
     throw checked.error;
   });
   try {
-    const won = await hedgedFirst(attempts, fetch.hedgeMs ?? Number.POSITIVE_INFINITY);
-    return { ok: true, ...won };
+    const first = await hedgedFirst(attempts, fetch.hedgeMs ?? Number.POSITIVE_INFINITY, {
+      heardAgoMs: (index) => pool.heardAgoMs(addresses[index] ?? ""),
+    });
+    return { ok: true, ...first };
   } catch (error) {
     if (!(error instanceof AllAttemptsFailed)) throw error;
     return { ok: false, failures };

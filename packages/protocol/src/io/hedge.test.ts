@@ -64,3 +64,31 @@ test("with an infinite hedge delay the attempts run one at a time", async () => 
   const value = await hedgedFirst([attempt(true), attempt(true), attempt(false)], Infinity);
   expect([value, most]).toEqual(["ok", 1]);
 });
+
+test("an attempt whose peer keeps talking is not hedged until the peer falls silent", async () => {
+  let secondStarted = false;
+  const heardUntilMs = performance.now() + 5 * HEDGE_MS;
+  const value = await hedgedFirst(
+    [
+      after(3 * HEDGE_MS, "busy but working"),
+      () => {
+        secondStarted = true;
+        return Promise.resolve("hedge");
+      },
+    ],
+    HEDGE_MS,
+    { heardAgoMs: () => (performance.now() < heardUntilMs ? 0 : Number.POSITIVE_INFINITY) },
+  );
+  expect([value, secondStarted]).toEqual(["busy but working", false]);
+});
+
+test("once the peer falls silent for hedgeMs, the hedge starts", async () => {
+  const silentFromMs = performance.now() + 2 * HEDGE_MS;
+  const startedAt = performance.now();
+  const value = await hedgedFirst([after(10_000, "stuck"), after(1, "hedge")], HEDGE_MS, {
+    heardAgoMs: () => Math.max(0, performance.now() - silentFromMs),
+  });
+  expect(value).toBe("hedge");
+  expect(performance.now() - startedAt).toBeGreaterThanOrEqual(3 * HEDGE_MS - 5);
+  expect(performance.now() - startedAt).toBeLessThan(1_000);
+});

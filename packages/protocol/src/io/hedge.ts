@@ -4,6 +4,11 @@
  * its TCP connection open and answers nothing, so without a hedge a client would wait out its
  * whole request timeout on it while another replica or group could serve at once. With
  * `hedgeMs` Infinity the attempts run one at a time, each after the last one failed.
+ *
+ * "Quiet" is the attempt's, or, when the caller can tell (`heardAgoMs`), its peer's: an attempt
+ * queued behind other answers on a busy connection is slow, not stuck, and a hedge would only
+ * add a second copy of the work to a machine that is already at its limit (under 100 readers,
+ * hedging on the attempt's own time made every read fetch its chunk two or three times).
  */
 
 export class AllAttemptsFailed extends Error {
@@ -16,9 +21,18 @@ export class AllAttemptsFailed extends Error {
   }
 }
 
+export interface HedgeOptions {
+  /**
+   * How long ago attempt `index`'s peer last sent us anything (Infinity: never, or unknown).
+   * A peer heard from within `hedgeMs` is working: the hedge waits until it falls silent.
+   */
+  readonly heardAgoMs?: (index: number) => number;
+}
+
 export function hedgedFirst<T>(
   attempts: ReadonlyArray<() => Promise<T>>,
   hedgeMs: number,
+  options: HedgeOptions = {},
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const failures: unknown[] = [];
@@ -26,6 +40,15 @@ export function hedgedFirst<T>(
     let settled = 0;
     let done = false;
     let timer: ReturnType<typeof setTimeout> | null = null;
+    const armHedge = (delayMs: number): void => {
+      timer = setTimeout(onQuiet, delayMs);
+    };
+    const onQuiet = (): void => {
+      timer = null;
+      const heardMs = options.heardAgoMs?.(started - 1) ?? Number.POSITIVE_INFINITY;
+      if (heardMs < hedgeMs) armHedge(hedgeMs - heardMs);
+      else startNext();
+    };
     const startNext = (): void => {
       if (timer !== null) clearTimeout(timer);
       timer = null;
@@ -53,9 +76,7 @@ export function hedgedFirst<T>(
         },
       );
       // Infinity: one at a time (a timer that long would fire at once: timers cap at 2^31 ms).
-      if (started < attempts.length && Number.isFinite(hedgeMs)) {
-        timer = setTimeout(startNext, hedgeMs);
-      }
+      if (started < attempts.length && Number.isFinite(hedgeMs)) armHedge(hedgeMs);
     };
     if (attempts.length === 0) reject(new AllAttemptsFailed([]));
     else startNext();

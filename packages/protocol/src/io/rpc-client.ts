@@ -191,6 +191,13 @@ export class RpcClient {
     return this.pending.size;
   }
 
+  /** Milliseconds since the server last sent anything on this connection. */
+  get heardAgoMs(): number {
+    const channel = this.channel;
+    if (channel === null || channel.closed) return Number.POSITIVE_INFINITY;
+    return performance.now() - channel.lastReceivedMs;
+  }
+
   async call<O extends Op>(
     op: O,
     body: RequestBody<O>,
@@ -449,6 +456,14 @@ export class RpcPool {
       }
       throw error;
     }
+  }
+
+  /**
+   * Milliseconds since `address` last sent anything on our connection to it; Infinity when
+   * there is none. A peer streaming answers is alive even while one call waits its turn.
+   */
+  heardAgoMs(address: string): number {
+    return this.clients.get(address)?.heardAgoMs ?? Number.POSITIVE_INFINITY;
   }
 
   /** Drop `client` if it is still the one kept for `address` (a newer one is left alone). */
