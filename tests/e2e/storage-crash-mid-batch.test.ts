@@ -19,6 +19,7 @@ import { createMemoryLogger, RpcClient } from "@ftfs/protocol/io";
 import { ChunkStore, RefsStore } from "@ftfs/storage/io";
 import {
   E2E_TEST_TIMEOUT_MS,
+  expectOk,
   KIB,
   groupView,
   pollUntil,
@@ -50,6 +51,7 @@ const fx = useCluster({
 });
 
 beforeAll(async () => {
+  expectOk(await fx.ws.ftfs([UID, "c", "--cluster", fx.clusterList]));
   const status = await pollUntil("group s1 has a primary", async () => {
     const view = await groupView(fx.client, "s1");
     return view.primary === null || view.replicas.length < 3 ? undefined : view;
@@ -73,7 +75,11 @@ async function writeUntilStopped(
     const chunkId = sha256(bytes);
     log.sent.set(chunkId, bytes);
     try {
-      await primary.call("putChunk", { chunkId, owner }, { payload: bytes, timeoutMs: CALL_TIMEOUT_MS });
+      await primary.call(
+        "putChunk",
+        { chunkId, owner },
+        { payload: bytes, timeoutMs: CALL_TIMEOUT_MS },
+      );
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
       return; // cut off by the kill: not acknowledged

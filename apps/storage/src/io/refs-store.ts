@@ -15,6 +15,7 @@ import { Database, type Statement } from "bun:sqlite";
 import type { ChunkOwner, SyncRef } from "@ftfs/protocol/core";
 import type { RefRow } from "../core/index.ts";
 import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
+import type { ChangeOutcome } from "./group-commit.ts";
 
 /**
  * Bumped when the table layout changes; a newer file than this code is refused. (Indexes came
@@ -200,6 +201,26 @@ export class RefsStore {
   private write<T>(change: () => T): T {
     if (this.db.inTransaction) return change();
     return this.fsync.commit(() => this.db.transaction(change)());
+  }
+
+  /**
+   * Runs `changes` in order in one transaction, one commit (and fsync) for all: a round of
+   * group commit (group-commit.ts). Each change runs in a savepoint of its own, so one that
+   * throws is rolled back alone and answers its error; the others commit. Throws when the
+   * commit fails: then none of them holds.
+   */
+  commitEach(changes: readonly (() => unknown)[]): ChangeOutcome[] {
+    const outcomes: ChangeOutcome[] = [];
+    this.write(() => {
+      for (const change of changes) {
+        try {
+          outcomes.push({ ok: true, value: this.db.transaction(change)() });
+        } catch (error) {
+          outcomes.push({ ok: false, error });
+        }
+      }
+    });
+    return outcomes;
   }
 
   /**
