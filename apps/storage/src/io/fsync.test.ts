@@ -32,22 +32,33 @@ function observed(): { fsync: Fsync; seen: Array<[FsyncTarget, number]> } {
   return { fsync, seen };
 }
 
-test("a file, a folder and a commit are each timed once, under their own target", async () => {
+test("a file, a folder, a commit and a log are each timed once, under their target", async () => {
   const { fsync, seen } = observed();
   const handle = await open(join(dir, "a"), "w");
   try {
     await handle.writeFile("a");
     await fsync.file(handle);
+    await fsync.folder(dir);
+    expect(fsync.commit(() => 42, handle.fd)).toBe(42);
+    await fsync.log(handle.fd);
   } finally {
     await handle.close();
   }
-  await fsync.folder(dir);
-  expect(fsync.commit(() => 42)).toBe(42);
   expect(seen).toEqual([
     ["file", 0.002],
     ["folder", 0.002],
     ["references", 0.002],
+    ["references", 0.002],
   ]);
+});
+
+test("a log fsync that fails rejects and is not timed", async () => {
+  const { fsync, seen } = observed();
+  const handle = await open(join(dir, "b"), "w");
+  const fd = handle.fd;
+  await handle.close();
+  await expect(fsync.log(fd)).rejects.toThrow();
+  expect(seen).toEqual([]);
 });
 
 test("a replaced file holds the new text; its fsyncs are the file's and the folder's", async () => {
@@ -64,7 +75,7 @@ test("a commit that throws is not timed: the work did not happen", () => {
   expect(() =>
     fsync.commit(() => {
       throw new Error("disk full");
-    }),
+    }, -1),
   ).toThrow("disk full");
   expect(seen).toEqual([]);
 });

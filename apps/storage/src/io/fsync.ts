@@ -10,6 +10,7 @@
  * This file decides nothing about what is written where.
  */
 
+import { fdatasync, fdatasyncSync } from "node:fs";
 import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -49,12 +50,28 @@ export class Fsync {
     }
   }
 
-  /** Run a synchronous SQLite commit (which fsyncs before it returns), timed as a whole. */
-  commit<T>(work: () => T): T {
+  /**
+   * Run a synchronous SQLite commit, then fsync its write-ahead log (`logFd`) before this
+   * returns; the two are timed as one reference commit.
+   */
+  commit<T>(work: () => T, logFd: number): T {
     const startedMs = this.monotonicMs();
     const result = work();
+    fdatasyncSync(logFd);
     this.timed("references", startedMs);
     return result;
+  }
+
+  /**
+   * fsync a SQLite write-ahead log off the event loop: once this resolves, every commit made
+   * before the call is on disk. Timed as a reference commit (it is the commit's fsync).
+   */
+  async log(logFd: number): Promise<void> {
+    const startedMs = this.monotonicMs();
+    await new Promise<void>((resolve, reject) =>
+      fdatasync(logFd, (error) => (error === null ? resolve() : reject(error))),
+    );
+    this.timed("references", startedMs);
   }
 
   /** Replace `folder/name` with `text`, durably, through `folder/tempName`. */

@@ -296,6 +296,7 @@ function groupedPut(text: string, putOwner: ChunkOwner) {
   const due: Array<() => void> = [];
   const refsCommit = new GroupCommit(
     (changes) => refs.commitEach(changes),
+    () => refs.syncLog(),
     (run) => due.push(run),
   );
   const bytes = new TextEncoder().encode(text);

@@ -1,21 +1,24 @@
 /**
  * Group commit of owner references (issue 17): the reference changes of requests that arrive
- * together share one SQLite transaction, so one fsync, instead of one each. A commit is
- * synchronous and holds the event loop for its fsync; at one commit per chunk write and one per
- * directory notice, a storage node under a hundred concurrent small writes spent most of its
- * time blocked in COMMIT, and the disk did one fsync per reference.
+ * together share one SQLite transaction and one fsync, instead of one of each per change. A
+ * synchronous commit that fsyncs holds the event loop for the fsync; at one such commit per
+ * chunk write and one per directory notice, a storage node under a hundred concurrent small
+ * writes spent most of its time blocked in COMMIT, and the disk did one fsync per reference.
  *
  * A change is queued; its round runs once the event loop has taken in what arrived with it
  * (the next check phase, `setImmediate`): the changes queued by then, at most
  * REFS_ROUND_CHANGES_MAX, run in the order they came, in one transaction, each in a savepoint
- * of its own, so a change that throws is rolled back and answered alone. Right after the
- * commit, in the same synchronous step, each change's `afterCommit` runs with its value: a chunk write
- * starts storing its chunk there, so garbage collection, which decides in one synchronous step
- * too, never sees a new reference without its write under way (see handlers.ts).
+ * of its own, so a change that throws is rolled back and answered alone. The commit does not
+ * fsync: `durable` (the store's log fsync, off the event loop, shared with the rounds that
+ * commit while one runs) does. Right after the commit, in the same synchronous step, each
+ * change's `afterCommit` runs with its value: a chunk write starts storing its chunk there, so
+ * garbage collection, which decides in one synchronous step too, never sees a new reference
+ * without its write under way (see handlers.ts), and the chunk's own fsyncs run beside the
+ * log's.
  *
- * Nothing is answered before its round committed; a commit that fails fails every change of
- * its round. Requests that arrive while a round commits wait for the next one: under load the
- * rounds grow, idle a round holds one change and costs what a lone commit did.
+ * Nothing is answered before its round is durable; a commit or log fsync that fails fails
+ * every change of its round. Requests that arrive while a round commits wait for the next
+ * one: under load the rounds grow, idle a round holds one change.
  */
 
 import { REFS_ROUND_CHANGES_MAX } from "../core/index.ts";
@@ -48,9 +51,13 @@ export interface GroupCommitStats {
   largestRound: number;
 }
 
+/** Makes every commit made before the call durable. */
+export type MakeDurable = () => Promise<void>;
+
 export class GroupCommit {
   readonly stats: GroupCommitStats = { rounds: 0, changes: 0, largestRound: 0 };
   private readonly commitEach: CommitEach;
+  private readonly durable: MakeDurable;
   private readonly schedule: (run: () => void) => void;
   private queue: Pending[] = [];
   private scheduled = false;
@@ -58,9 +65,11 @@ export class GroupCommit {
   /** `schedule` runs a round later (default: once the event loop has taken in its input). */
   constructor(
     commitEach: CommitEach,
+    durable: MakeDurable,
     schedule: (run: () => void) => void = (run) => setImmediate(run),
   ) {
     this.commitEach = commitEach;
+    this.durable = durable;
     this.schedule = schedule;
   }
 
@@ -70,9 +79,9 @@ export class GroupCommit {
   }
 
   /**
-   * Queue `change` for the next round. Resolves, once the round committed, with what
+   * Queue `change` for the next round. Resolves, once the round is durable, with what
    * `afterCommit` answered (run right after the commit, in the same step); rejects with the
-   * change's own error, `afterCommit`'s, or the commit's.
+   * change's own error, `afterCommit`'s, or the commit's or the log fsync's.
    */
   submit<T>(change: () => T): Promise<T>;
   submit<T, R>(change: () => T, afterCommit: (value: T) => R): Promise<Awaited<R>>;
@@ -113,19 +122,31 @@ export class GroupCommit {
       for (const pending of taken) pending.reject(error);
       return;
     }
-    for (const [at, pending] of taken.entries()) {
+    // Started now, so it covers this commit; the chunk stores below run beside it.
+    const durable = this.durable();
+    const answers: ChangeOutcome[] = taken.map((pending, at) => {
       const outcome = outcomes[at];
       if (outcome === undefined) {
-        pending.reject(new Error("the reference commit answered fewer outcomes than changes"));
-      } else if (!outcome.ok) {
-        pending.reject(outcome.error);
-      } else {
-        try {
-          pending.resolve(pending.afterCommit(outcome.value));
-        } catch (error) {
-          pending.reject(error);
-        }
+        return { ok: false, error: new Error("the commit answered fewer outcomes than changes") };
       }
-    }
+      if (!outcome.ok) return outcome;
+      try {
+        return { ok: true, value: pending.afterCommit(outcome.value) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    });
+    durable.then(
+      () => {
+        for (const [at, pending] of taken.entries()) {
+          const answer = answers[at];
+          if (answer?.ok === true) pending.resolve(answer.value);
+          else pending.reject(answer?.error);
+        }
+      },
+      (error: unknown) => {
+        for (const pending of taken) pending.reject(error);
+      },
+    );
   }
 }

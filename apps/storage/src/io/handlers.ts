@@ -234,8 +234,14 @@ export async function storeLocally(
   const started = await guardRefs(
     context.refsCommit.submit(
       () => context.refs.addPending(chunk.id, owner, chunk.bytes.length, context.nowMs()),
-      // Not awaited here: an object, so the round hands back the store under way, not its end.
-      (recorded) => ({ recorded, put: context.chunks.put(chunk) }),
+      (recorded) => {
+        const put = context.chunks.put(chunk);
+        // Awaited below once the round is durable; if the round fails, its error is the answer
+        // and the store's outcome (an orphan chunk at worst, for GC) is nobody's to hear.
+        put.catch(() => undefined);
+        // Wrapped, so the round hands back the store under way rather than waiting for it.
+        return { recorded, put };
+      },
     ),
   );
   if (!started.ok) return started;

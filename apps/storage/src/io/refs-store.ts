@@ -1,6 +1,10 @@
 /**
- * Owner references in SQLite (bun:sqlite, WAL, synchronous=FULL: a change is on disk when the
- * call returns). Every change commits through `write`, the one place its fsync is timed. One row per (chunk, uid, name, upload): who holds a chunk, for which upload,
+ * Owner references in SQLite (bun:sqlite, WAL). A change is on disk when the call returns:
+ * every change commits through `write`, which fsyncs the write-ahead log itself right after
+ * the commit (synchronous=NORMAL leaves that to us), the one place its fsync is timed. A round
+ * of group commit (`commitEach`) commits the same way but leaves the log's fsync to
+ * `syncLog`, off the event loop and shared by the rounds that commit while one runs; its
+ * changes are durable, and may be acknowledged, only once that resolves. One row per (chunk, uid, name, upload): who holds a chunk, for which upload,
  * and, once the directory committed the upload, as which version (NULL until then).
  *
  * Rows also keep the chunk's size and when the reference was recorded. References are this
@@ -12,6 +16,7 @@
  */
 
 import { Database, type Statement } from "bun:sqlite";
+import { closeSync, openSync } from "node:fs";
 import type { ChunkOwner, SyncRef } from "@ftfs/protocol/core";
 import type { RefRow } from "../core/index.ts";
 import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
@@ -83,6 +88,11 @@ interface RowOut {
 export class RefsStore {
   private readonly db: Database;
   private readonly fsync: Fsync;
+  /** The write-ahead log, open for our own fsyncs of it. */
+  private readonly logFd: number;
+  /** The log fsync under way, and the one queued to start after it (see syncLog). */
+  private logSyncing: Promise<void> | null = null;
+  private logSyncQueued: Promise<void> | null = null;
   private readonly insertPending: Statement;
   private readonly setVersion: Statement;
   private readonly setChunkVersion: Statement<unknown, [string, string, string, number, string]>;
@@ -110,9 +120,10 @@ export class RefsStore {
   >;
   private readonly chunksAfter: Statement<{ chunk_id: string }, [string, number]>;
 
-  private constructor(db: Database, fsync: Fsync) {
+  private constructor(db: Database, fsync: Fsync, logFd: number) {
     this.db = db;
     this.fsync = fsync;
+    this.logFd = logFd;
     this.insertPending = db.query(
       `INSERT INTO refs (chunk_id, uid, name, upload_id, version, chunk_bytes, created_at_ms)
        VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6) ON CONFLICT DO NOTHING`,
@@ -178,7 +189,9 @@ export class RefsStore {
   static open(path: string, fsync: Fsync = UNTIMED_FSYNC): RefsStore {
     const db = new Database(path, { create: true, strict: true });
     db.run("PRAGMA journal_mode = WAL");
-    db.run("PRAGMA synchronous = FULL");
+    // Commits do not fsync the log: `write` does right after, `syncLog` later (file comment).
+    // Checkpoints still fsync the log before and the database after, as with FULL.
+    db.run("PRAGMA synchronous = NORMAL");
     const found =
       db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
     if (found > SCHEMA_VERSION) {
@@ -191,7 +204,16 @@ export class RefsStore {
       db.run(SCHEMA);
       db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     })();
-    return new RefsStore(db, fsync);
+    // SQLite keeps the log file while the database is open (it deletes it only at close). The
+    // schema's commit needs no fsync of its own: a crash before the next one only repeats it.
+    let logFd: number;
+    try {
+      logFd = openSync(`${path}-wal`, "r");
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new RefsStore(db, fsync, logFd);
   }
 
   /**
@@ -200,18 +222,19 @@ export class RefsStore {
    */
   private write<T>(change: () => T): T {
     if (this.db.inTransaction) return change();
-    return this.fsync.commit(() => this.db.transaction(change)());
+    return this.fsync.commit(() => this.db.transaction(change)(), this.logFd);
   }
 
   /**
-   * Runs `changes` in order in one transaction, one commit (and fsync) for all: a round of
-   * group commit (group-commit.ts). Each change runs in a savepoint of its own, so one that
-   * throws is rolled back alone and answers its error; the others commit. Throws when the
-   * commit fails: then none of them holds.
+   * Runs `changes` in order in one transaction, one commit for all: a round of group commit
+   * (group-commit.ts). Each change runs in a savepoint of its own, so one that throws is rolled
+   * back alone and answers its error; the others commit. Throws when the commit fails: then
+   * none of them holds. The commit is visible at once but durable only once `syncLog`,
+   * called after this returns, resolves.
    */
   commitEach(changes: readonly (() => unknown)[]): ChangeOutcome[] {
     const outcomes: ChangeOutcome[] = [];
-    this.write(() => {
+    this.db.transaction(() => {
       for (const change of changes) {
         try {
           outcomes.push({ ok: true, value: this.db.transaction(change)() });
@@ -219,8 +242,30 @@ export class RefsStore {
           outcomes.push({ ok: false, error });
         }
       }
-    });
+    })();
     return outcomes;
+  }
+
+  /**
+   * Make every commit made before this call durable: an fsync of the log off the event loop.
+   * Calls that come while one runs share the next, which starts when it ends, so the disk
+   * sees at most one log fsync at a time however many rounds commit meanwhile.
+   */
+  syncLog(): Promise<void> {
+    if (this.logSyncing === null) return this.startLogSync();
+    this.logSyncQueued ??= this.logSyncing.then(settledQuietly, settledQuietly).then(() => {
+      this.logSyncQueued = null;
+      return this.startLogSync();
+    });
+    return this.logSyncQueued;
+  }
+
+  private startLogSync(): Promise<void> {
+    const running = this.fsync.log(this.logFd).finally(() => {
+      if (this.logSyncing === running) this.logSyncing = null;
+    });
+    this.logSyncing = running;
+    return running;
   }
 
   /**
@@ -451,5 +496,8 @@ export class RefsStore {
 
   close(): void {
     this.db.close();
+    closeSync(this.logFd);
   }
 }
+
+function settledQuietly(): void {}

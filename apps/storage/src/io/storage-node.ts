@@ -243,7 +243,10 @@ export class StorageNode {
     this.folderId = folderId;
     this.chunks = chunks;
     this.refs = refs;
-    this.refsCommit = new GroupCommit((changes) => refs.commitEach(changes));
+    this.refsCommit = new GroupCommit(
+      (changes) => refs.commitEach(changes),
+      () => refs.syncLog(),
+    );
     this.fsync = fsync;
     this.metrics = metrics;
     const connect = nodeConnect(options);
