@@ -10,7 +10,7 @@ import { access, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createMemoryLogger } from "@ftfs/protocol/io";
-import { chunkPath, tempPath } from "../core/index.ts";
+import { chunkDirs, chunkPath, tempPath } from "../core/index.ts";
 import { sha256Hex } from "@ftfs/protocol/io";
 import { ChunkStore, type DamageListener } from "./chunk-store.ts";
 import { Fsync, type FsyncTarget } from "./fsync.ts";
@@ -58,6 +58,28 @@ test("a put fsyncs its file and its folders through the store's Fsync; a dedupe 
   targets.length = 0;
   await putText(store, "timed");
   expect(targets).toEqual([]);
+});
+
+test("a new leaf folder under an existing first-level folder costs one parent fsync", async () => {
+  const folders: string[] = [];
+  class RecordingFsync extends Fsync {
+    override folder(path: string): Promise<void> {
+      folders.push(path.slice(dir.length + 1));
+      return super.folder(path);
+    }
+  }
+  const store = await ChunkStore.open(dir, createMemoryLogger(), Date.now, new RecordingFsync());
+  const first = await putText(store, "first");
+  // Another chunk whose first two hex digits match but whose next two do not: its leaf is new.
+  let text = "";
+  for (let n = 0; ; n += 1) {
+    text = `neighbour ${n}`;
+    const id = sha256Hex(bytesOf(text));
+    if (id.slice(0, 2) === first.slice(0, 2) && id.slice(2, 4) !== first.slice(2, 4)) break;
+  }
+  folders.length = 0;
+  const second = await putText(store, text);
+  expect(folders).toEqual([`chunks/${second.slice(0, 2)}`, chunkDirs(second)[2]]);
 });
 
 test("bytes that do not hash to the id are refused and nothing becomes visible", async () => {

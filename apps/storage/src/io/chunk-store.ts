@@ -22,7 +22,7 @@
  */
 
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { CHUNK_BYTES_MAX, fail, ok, type Result } from "@ftfs/protocol/core";
 import { sha256Hex, type Logger } from "@ftfs/protocol/io";
 import {
@@ -375,7 +375,6 @@ export class ChunkStore {
     return ok({ written: true });
   }
 
-  /** Create the fan-out folders once; a folder created now is made durable in its parent. */
   /**
    * Create a chunk's fan-out folders, durably, once. Writers of other chunks in the same new
    * folder wait for the same promise: none may acknowledge before the folder itself is on disk.
@@ -392,10 +391,15 @@ export class ChunkStore {
   }
 
   private async createDirs(dirs: readonly [string, string, string]): Promise<void> {
-    const created = await mkdir(join(this.dataDir, dirs[2]), { recursive: true });
+    const leaf = join(this.dataDir, dirs[2]);
+    const created = await mkdir(leaf, { recursive: true });
     if (created === undefined) return;
-    await this.fsync.folder(join(this.dataDir, dirs[1]));
-    await this.fsync.folder(join(this.dataDir, dirs[0]));
+    // The new leaf is named in its parent; the parent is new in chunks/ only if mkdir made it
+    // too (then `created` is the parent): on a store past its first chunks, one fsync, not two.
+    const syncs = [this.fsync.folder(join(this.dataDir, dirs[1]))];
+    if (resolve(created) !== resolve(leaf))
+      syncs.push(this.fsync.folder(join(this.dataDir, dirs[0])));
+    await Promise.all(syncs);
   }
 
   /**

@@ -90,9 +90,6 @@ export class RefsStore {
   private readonly fsync: Fsync;
   /** The write-ahead log, open for our own fsyncs of it. */
   private readonly logFd: number;
-  /** The log fsync under way, and the one queued to start after it (see syncLog). */
-  private logSyncing: Promise<void> | null = null;
-  private logSyncQueued: Promise<void> | null = null;
   private readonly insertPending: Statement;
   private readonly setVersion: Statement;
   private readonly setChunkVersion: Statement<unknown, [string, string, string, number, string]>;
@@ -247,25 +244,12 @@ export class RefsStore {
   }
 
   /**
-   * Make every commit made before this call durable: an fsync of the log off the event loop.
-   * Calls that come while one runs share the next, which starts when it ends, so the disk
-   * sees at most one log fsync at a time however many rounds commit meanwhile.
+   * Make every commit made before this call durable: an fsync of the log off the event loop,
+   * shared with the calls that come while one runs (Fsync.log), so the disk sees one log fsync
+   * at a time however many rounds commit meanwhile.
    */
   syncLog(): Promise<void> {
-    if (this.logSyncing === null) return this.startLogSync();
-    this.logSyncQueued ??= this.logSyncing.then(settledQuietly, settledQuietly).then(() => {
-      this.logSyncQueued = null;
-      return this.startLogSync();
-    });
-    return this.logSyncQueued;
-  }
-
-  private startLogSync(): Promise<void> {
-    const running = this.fsync.log(this.logFd).finally(() => {
-      if (this.logSyncing === running) this.logSyncing = null;
-    });
-    this.logSyncing = running;
-    return running;
+    return this.fsync.log(this.logFd);
   }
 
   /**
@@ -499,5 +483,3 @@ export class RefsStore {
     closeSync(this.logFd);
   }
 }
-
-function settledQuietly(): void {}
