@@ -53,11 +53,38 @@ test("a put fsyncs its file and its folders through the store's Fsync; a dedupe 
   expect(targets).toEqual(["folder"]); // the data folder, after making chunks/ and the rest
   targets.length = 0;
   await putText(store, "timed");
-  // The file; then the two new fan-out folders' parents; then the leaf folder, for the rename.
-  expect(targets).toEqual(["file", "folder", "folder", "folder"]);
+  // The file; the two new fan-out folders' parents (beside it); the leaf folder, for the rename.
+  expect(targets.sort()).toEqual(["file", "folder", "folder", "folder"]);
   targets.length = 0;
   await putText(store, "timed");
   expect(targets).toEqual([]);
+});
+
+test("a put into a new folder is answered only once the folder's own fsync is done", async () => {
+  let release = (): void => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  class HoldingFsync extends Fsync {
+    override async folder(path: string): Promise<void> {
+      // The fsync that makes a new leaf's name durable: the first-level folder's.
+      if (/chunks\/[0-9a-f]{2}$/.test(path)) await held;
+      return super.folder(path);
+    }
+  }
+  const store = await ChunkStore.open(dir, createMemoryLogger(), Date.now, new HoldingFsync());
+  const bytes = bytesOf("waits for its folder");
+  const verified = store.verify(sha256Hex(bytes), bytes);
+  if (!verified.ok) throw verified.error;
+  let answered = false;
+  const put = store.put(verified.value).then((result) => {
+    answered = true;
+    return result;
+  });
+  await Bun.sleep(50);
+  expect(answered).toBe(false);
+  release();
+  expect((await put).ok).toBe(true);
 });
 
 test("a new leaf folder under an existing first-level folder costs one parent fsync", async () => {
