@@ -320,6 +320,7 @@ export class StorageNode {
       disk: instruments.disk,
       catchUp: () => this.catchUp.stats,
       maintenance: () => this.maintenanceStats,
+      refsCommit: () => this.refsCommit.stats,
     });
     this.statusEndpoint =
       options.httpListen === undefined
