@@ -4,8 +4,10 @@
  * the commit (synchronous=NORMAL leaves that to us), the one place its fsync is timed. A round
  * of group commit (`commitEach`) commits the same way but leaves the log's fsync to
  * `syncLog`, off the event loop and shared by the rounds that commit while one runs; its
- * changes are durable, and may be acknowledged, only once that resolves. One row per (chunk, uid, name, upload): who holds a chunk, for which upload,
- * and, once the directory committed the upload, as which version (NULL until then).
+ * changes are durable, and may be acknowledged, only once that resolves.
+ *
+ * One row per (chunk, uid, name, upload): who holds a chunk, for which upload, and, once the
+ * directory committed the upload, as which version (NULL until then).
  *
  * Rows also keep the chunk's size and when the reference was recorded. References are this
  * node's knowledge of who holds a chunk, not the authority over it: garbage collection
