@@ -94,13 +94,13 @@ export class Fsync {
   }
 
   /**
-   * Run a synchronous SQLite commit, then fsync its write-ahead log (`logFd`) before this
-   * returns; the two are timed as one reference commit.
+   * Run a synchronous SQLite commit, then fsync its write-ahead log (`logFd`; null: an
+   * in-memory database, nothing to sync) before this returns; timed as one reference commit.
    */
-  commit<T>(work: () => T, logFd: number): T {
+  commit<T>(work: () => T, logFd: number | null): T {
     const startedMs = this.monotonicMs();
     const result = work();
-    fdatasyncSync(logFd);
+    if (logFd !== null) fdatasyncSync(logFd);
     this.timed("references", startedMs);
     return result;
   }

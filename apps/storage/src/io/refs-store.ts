@@ -33,6 +33,9 @@ const SCHEMA_VERSION = 2;
 
 const META_DIRECTORY_TERM = "directoryTerm";
 
+/** SQLite's name for a database held in memory only. */
+const IN_MEMORY_PATH = ":memory:";
+
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS refs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -90,8 +93,8 @@ interface RowOut {
 export class RefsStore {
   private readonly db: Database;
   private readonly fsync: Fsync;
-  /** The write-ahead log, open for our own fsyncs of it. */
-  private readonly logFd: number;
+  /** The write-ahead log, open for our own fsyncs of it; null for an in-memory database. */
+  private readonly logFd: number | null;
   private readonly insertPending: Statement;
   private readonly setVersion: Statement;
   private readonly setChunkVersion: Statement<unknown, [string, string, string, number, string]>;
@@ -119,7 +122,7 @@ export class RefsStore {
   >;
   private readonly chunksAfter: Statement<{ chunk_id: string }, [string, number]>;
 
-  private constructor(db: Database, fsync: Fsync, logFd: number) {
+  private constructor(db: Database, fsync: Fsync, logFd: number | null) {
     this.db = db;
     this.fsync = fsync;
     this.logFd = logFd;
@@ -205,9 +208,10 @@ export class RefsStore {
     })();
     // SQLite keeps the log file while the database is open (it deletes it only at close). The
     // schema's commit needs no fsync of its own: a crash before the next one only repeats it.
-    let logFd: number;
+    // An in-memory database (simulations) has no log and nothing to make durable.
+    let logFd: number | null = null;
     try {
-      logFd = openSync(`${path}-wal`, "r");
+      if (path !== IN_MEMORY_PATH) logFd = openSync(`${path}-wal`, "r");
     } catch (error) {
       db.close();
       throw error;
@@ -251,7 +255,7 @@ export class RefsStore {
    * at a time however many rounds commit meanwhile.
    */
   syncLog(): Promise<void> {
-    return this.fsync.log(this.logFd);
+    return this.logFd === null ? Promise.resolve() : this.fsync.log(this.logFd);
   }
 
   /**
@@ -482,6 +486,6 @@ export class RefsStore {
 
   close(): void {
     this.db.close();
-    closeSync(this.logFd);
+    if (this.logFd !== null) closeSync(this.logFd);
   }
 }
