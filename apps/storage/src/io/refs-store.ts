@@ -484,8 +484,16 @@ export class RefsStore {
     return this.refCount.get(chunkId)?.count ?? 0;
   }
 
+  /**
+   * Close the database. The log's descriptor is closed only after the log fsyncs already
+   * asked for (a sync asked for now queues behind them): closed under them, its number could
+   * be reused by another file and one of them would fsync that file instead.
+   */
   close(): void {
     this.db.close();
-    if (this.logFd !== null) closeSync(this.logFd);
+    const logFd = this.logFd;
+    if (logFd === null) return;
+    const closeLog = (): void => closeSync(logFd);
+    void this.fsync.log(logFd).then(closeLog, closeLog);
   }
 }
