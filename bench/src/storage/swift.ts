@@ -9,11 +9,14 @@
 
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { median } from "../machine/limits.ts";
 import type { Cell } from "./ftfs.ts";
 
-const PEER_DIR = "/work/shared/peers/swift";
+/** This checkout's root (bench/src/storage is three folders down). */
+const REPO_ROOT = resolve(import.meta.dir, "../../..");
+/** The peer scripts sit in shared/ beside the checkout, wherever it is. */
+const PEER_DIR = resolve(REPO_ROOT, "../shared/peers/swift");
 const SETUP_SH = join(PEER_DIR, "setup.sh");
 const BENCH_SH = join(PEER_DIR, "bench.sh");
 const CPU_SH = join(PEER_DIR, "cpu.sh");

@@ -23,6 +23,13 @@ export const FORWARD_TIMEOUT_MS = REQUEST_TIMEOUT_MS_DEFAULT / 3;
 /** Wait to open a connection to a backup; loopback or LAN, so a dead peer is known quickly. */
 export const FORWARD_CONNECT_TIMEOUT_MS = 1_000;
 
+/**
+ * Reference changes one group-commit round holds at most (io/group-commit.ts). A round's
+ * transaction holds the event loop while it runs; a few hundred inserts take about a
+ * millisecond, the fsync they share dominates, and changes past this wait for the next round.
+ */
+export const REFS_ROUND_CHANGES_MAX = 512;
+
 /** Wait for one registerStorage answer; longer than this and the next directory is tried. */
 export const HEARTBEAT_CALL_TIMEOUT_MS = 1_000;
 /** Wait to open a connection to a directory node. */

@@ -10,7 +10,7 @@ import { access, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createMemoryLogger } from "@ftfs/protocol/io";
-import { chunkPath, tempPath } from "../core/index.ts";
+import { chunkDirs, chunkPath, tempPath } from "../core/index.ts";
 import { sha256Hex } from "@ftfs/protocol/io";
 import { ChunkStore, type DamageListener } from "./chunk-store.ts";
 import { Fsync, type FsyncTarget } from "./fsync.ts";
@@ -53,11 +53,60 @@ test("a put fsyncs its file and its folders through the store's Fsync; a dedupe 
   expect(targets).toEqual(["folder"]); // the data folder, after making chunks/ and the rest
   targets.length = 0;
   await putText(store, "timed");
-  // The file; then the two new fan-out folders' parents; then the leaf folder, for the rename.
-  expect(targets).toEqual(["file", "folder", "folder", "folder"]);
+  // The file; the two new fan-out folders' parents (beside it); the leaf folder, for the rename.
+  expect(targets.sort()).toEqual(["file", "folder", "folder", "folder"]);
   targets.length = 0;
   await putText(store, "timed");
   expect(targets).toEqual([]);
+});
+
+test("a put into a new folder is answered only once the folder's own fsync is done", async () => {
+  let release = (): void => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  class HoldingFsync extends Fsync {
+    override async folder(path: string): Promise<void> {
+      // The fsync that makes a new leaf's name durable: the first-level folder's.
+      if (/chunks\/[0-9a-f]{2}$/.test(path)) await held;
+      return super.folder(path);
+    }
+  }
+  const store = await ChunkStore.open(dir, createMemoryLogger(), Date.now, new HoldingFsync());
+  const bytes = bytesOf("waits for its folder");
+  const verified = store.verify(sha256Hex(bytes), bytes);
+  if (!verified.ok) throw verified.error;
+  let answered = false;
+  const put = store.put(verified.value).then((result) => {
+    answered = true;
+    return result;
+  });
+  await Bun.sleep(50);
+  expect(answered).toBe(false);
+  release();
+  expect((await put).ok).toBe(true);
+});
+
+test("a new leaf folder under an existing first-level folder costs one parent fsync", async () => {
+  const folders: string[] = [];
+  class RecordingFsync extends Fsync {
+    override folder(path: string): Promise<void> {
+      folders.push(path.slice(dir.length + 1));
+      return super.folder(path);
+    }
+  }
+  const store = await ChunkStore.open(dir, createMemoryLogger(), Date.now, new RecordingFsync());
+  const first = await putText(store, "first");
+  // Another chunk whose first two hex digits match but whose next two do not: its leaf is new.
+  let text = "";
+  for (let n = 0; ; n += 1) {
+    text = `neighbour ${n}`;
+    const id = sha256Hex(bytesOf(text));
+    if (id.slice(0, 2) === first.slice(0, 2) && id.slice(2, 4) !== first.slice(2, 4)) break;
+  }
+  folders.length = 0;
+  const second = await putText(store, text);
+  expect(folders).toEqual([`chunks/${second.slice(0, 2)}`, chunkDirs(second)[2]]);
 });
 
 test("bytes that do not hash to the id are refused and nothing becomes visible", async () => {

@@ -22,7 +22,7 @@
  */
 
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { CHUNK_BYTES_MAX, fail, ok, type Result } from "@ftfs/protocol/core";
 import { sha256Hex, type Logger } from "@ftfs/protocol/io";
 import {
@@ -70,6 +70,15 @@ export class ChunkDeleteError extends Error {
   }
 }
 
+/** A fan-out leaf folder: when it exists, and when its name (and its parent's) is durable. */
+interface LeafDir {
+  readonly made: Promise<void>;
+  readonly durable: Promise<void>;
+}
+
+/** A leaf folder found on disk at open: made and durable long ago. */
+const KNOWN_LEAF: LeafDir = { made: Promise.resolve(), durable: Promise.resolve() };
+
 /** Error codes of the file system that mean "no room". */
 const NO_SPACE_CODES: ReadonlySet<string> = new Set(["ENOSPC", "EDQUOT"]);
 
@@ -91,8 +100,8 @@ export class ChunkStore {
   private readonly removing = new Map<string, Promise<void>>();
   /** chunk id → wall-clock time of its latest put, oldest first; at most RECENT_PUTS_MAX. */
   private readonly recentPuts = new Map<string, number>();
-  /** Fan-out folders known durable (or being made so): leaf path → when it is ready. */
-  private readonly leafDirs = new Map<string, Promise<void>>();
+  /** Fan-out folders known made and durable (or being so): leaf path → when each is. */
+  private readonly leafDirs = new Map<string, LeafDir>();
   private used = 0;
   private reservedBytes = 0;
   private serial = 0;
@@ -357,10 +366,16 @@ export class ChunkStore {
     this.reservedBytes += size;
     const temp = join(this.dataDir, tempPath(chunk.id, this.nextSerial()));
     try {
-      await writeDurably(temp, chunk.bytes, this.fsync);
-      await this.ensureDirs(chunk.id);
+      // The file and its folders are made side by side; the rename needs both.
+      const leaf = this.ensureDirs(chunk.id);
+      await allSettledOrThrow([writeDurably(temp, chunk.bytes, this.fsync), leaf.made]);
       await rename(temp, join(this.dataDir, chunkPath(chunk.id)));
-      await this.fsync.folder(join(this.dataDir, chunkDirs(chunk.id)[2]));
+      // The rename's fsync and a new folder's own (in its parent) run side by side too: the
+      // chunk is durable once both are, whichever ends first.
+      await allSettledOrThrow([
+        this.fsync.folder(join(this.dataDir, chunkDirs(chunk.id)[2])),
+        leaf.durable,
+      ]);
     } catch (error) {
       await rm(temp, { force: true });
       if (NO_SPACE_CODES.has(errorCode(error) ?? "")) {
@@ -375,27 +390,39 @@ export class ChunkStore {
     return ok({ written: true });
   }
 
-  /** Create the fan-out folders once; a folder created now is made durable in its parent. */
   /**
    * Create a chunk's fan-out folders, durably, once. Writers of other chunks in the same new
-   * folder wait for the same promise: none may acknowledge before the folder itself is on disk.
+   * folder share the same promises: none may acknowledge before the folder itself is on disk.
    */
-  private ensureDirs(chunkId: string): Promise<void> {
+  private ensureDirs(chunkId: string): LeafDir {
     const dirs = chunkDirs(chunkId);
     const known = this.leafDirs.get(dirs[2]);
     if (known !== undefined) return known;
-    const ready = this.createDirs(dirs);
-    this.leafDirs.set(dirs[2], ready);
+    const made = mkdir(join(this.dataDir, dirs[2]), { recursive: true });
+    const durable = made.then((created) => this.syncNewDirs(dirs, created));
+    const leaf = { made: made.then(() => undefined), durable };
+    this.leafDirs.set(dirs[2], leaf);
     // A failed attempt (say, ENOSPC) is forgotten so that a later put tries again.
-    ready.catch(() => this.leafDirs.delete(dirs[2]));
-    return ready;
+    durable.catch(() => {
+      if (this.leafDirs.get(dirs[2]) === leaf) this.leafDirs.delete(dirs[2]);
+    });
+    return leaf;
   }
 
-  private async createDirs(dirs: readonly [string, string, string]): Promise<void> {
-    const created = await mkdir(join(this.dataDir, dirs[2]), { recursive: true });
+  /** fsync the parents of the folders mkdir made (`created`: the first it made, if any). */
+  private async syncNewDirs(
+    dirs: readonly [string, string, string],
+    created: string | undefined,
+  ): Promise<void> {
     if (created === undefined) return;
-    await this.fsync.folder(join(this.dataDir, dirs[1]));
-    await this.fsync.folder(join(this.dataDir, dirs[0]));
+    const leaf = join(this.dataDir, dirs[2]);
+    // The new leaf is named in its parent; the parent is new in chunks/ only if mkdir made it
+    // too (then `created` is the parent): on a store past its first chunks, one fsync, not two.
+    const syncs = [this.fsync.folder(join(this.dataDir, dirs[1]))];
+    if (resolve(created) !== resolve(leaf)) {
+      syncs.push(this.fsync.folder(join(this.dataDir, dirs[0])));
+    }
+    await allSettledOrThrow(syncs);
   }
 
   /**
@@ -479,7 +506,7 @@ export class ChunkStore {
           strays += 1;
           continue;
         }
-        this.leafDirs.set(`${CHUNKS_DIR}/${first}/${second}`, Promise.resolve());
+        this.leafDirs.set(`${CHUNKS_DIR}/${first}/${second}`, KNOWN_LEAF);
         strays += await this.scanLeaf(first, second);
       }
     }
@@ -536,6 +563,15 @@ async function readUncached(path: string): Promise<Uint8Array> {
 }
 
 function settledQuietly(): void {}
+
+/**
+ * Wait for every one of `work`, then throw the first failure: nothing is left running behind
+ * a failure (the caller cleans up after it), unlike Promise.all.
+ */
+async function allSettledOrThrow(work: readonly Promise<unknown>[]): Promise<void> {
+  const settled = await Promise.allSettled(work);
+  for (const outcome of settled) if (outcome.status === "rejected") throw outcome.reason;
+}
 
 function notFound(chunkId: string): Result<never> {
   return fail("CHUNK_NOT_FOUND", `no chunk ${chunkId.slice(0, 12)} on this node`);

@@ -5,7 +5,10 @@
  * grace are not asked about yet; a chunk the directory does not confirm stays however old; an
  * unanswered question deletes nothing; the pending references of uploads the directory calls
  * closed go, other uploads' stay; a spare (no group) does nothing. Freed bytes leave the
- * store's accounting and the files leave the disk.
+ * store's accounting and the files leave the disk. A put through the handler's group-commit
+ * path races a deletion safely either way: its reference committed first keeps the chunk; its
+ * round run after the deletion stores the chunk afresh; a put that fails takes back its
+ * reference and is not acknowledged.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { access, mkdtemp, rm } from "node:fs/promises";
@@ -24,6 +27,8 @@ import { chunkPath } from "../core/index.ts";
 import { sha256Hex } from "@ftfs/protocol/io";
 import { ChunkStore } from "./chunk-store.ts";
 import { GarbageCollector, type GcOptions } from "./gc.ts";
+import { GroupCommit } from "./group-commit.ts";
+import { storeLocally } from "./handlers.ts";
 import { RefsStore } from "./refs-store.ts";
 
 const GRACE_MS = 60_000;
@@ -284,6 +289,78 @@ test("a reference added while the question is out keeps its chunk despite the an
     false,
   ]);
   expect([refs.referencesTo(putLate), refs.referencesTo(committedLate)]).toEqual([1, 1]);
+});
+
+/** A put through the handler's path, its round run only when the test says. */
+function groupedPut(text: string, putOwner: ChunkOwner) {
+  const due: Array<() => void> = [];
+  const refsCommit = new GroupCommit(
+    (changes) => refs.commitEach(changes),
+    () => refs.syncLog(),
+    (run) => due.push(run),
+  );
+  const bytes = new TextEncoder().encode(text);
+  const verified = chunks.verify(sha256Hex(bytes), bytes);
+  if (!verified.ok) throw verified.error;
+  const context = { refs, refsCommit, chunks, nowMs, logger: createMemoryLogger() };
+  const stored = storeLocally(context, verified.value, putOwner);
+  return {
+    id: verified.value.id,
+    stored,
+    runRound: () => {
+      for (const run of due.splice(0)) run();
+    },
+  };
+}
+
+test("a grouped put whose round commits while the question is out keeps its chunk", async () => {
+  const id = await put("an old orphan an upload names again");
+  skewMs = GRACE_MS + 1;
+  let answered: Promise<unknown> = Promise.resolve();
+  directory.beforeAnswer = () => {
+    const again = groupedPut("an old orphan an upload names again", owner("again.bin", "u9"));
+    again.runRound(); // the reference commits before the answer is acted on
+    answered = again.stored;
+  };
+  await gc.pass();
+  expect(directory.askedAbout()).toEqual([id]);
+  expect(gc.stats.chunksCollected).toBe(0);
+  expect(await answered).toEqual({ ok: true, value: undefined });
+  expect([await onDisk(id), refs.referencesTo(id)]).toEqual([true, 1]);
+});
+
+test("a grouped put still waiting for its round when the chunk goes stores it afresh", async () => {
+  const id = await put("an orphan deleted while a put of it waits");
+  skewMs = GRACE_MS + 1;
+  let waiting: ReturnType<typeof groupedPut> | null = null;
+  directory.beforeAnswer = () => {
+    waiting = groupedPut("an orphan deleted while a put of it waits", owner("late.bin", "u9"));
+  };
+  await gc.pass();
+  expect(gc.stats.chunksCollected).toBe(1);
+  expect(await onDisk(id)).toBe(false);
+  const late = waiting as ReturnType<typeof groupedPut> | null;
+  if (late === null) throw new Error("the put was not submitted");
+  late.runRound();
+  expect(await late.stored).toEqual({ ok: true, value: undefined });
+  expect([await onDisk(id), chunks.has(id), refs.referencesTo(id)]).toEqual([true, true, 1]);
+});
+
+test("a grouped put that fails takes back its reference and is not acknowledged", async () => {
+  chunks.capacityBytes = 0;
+  const failing = groupedPut("no room for this", owner("full.bin", "u3"));
+  let settled = false;
+  void failing.stored.finally(() => {
+    settled = true;
+  });
+  // The reference's removal has a round of its own, after the put's failure.
+  while (!settled) {
+    failing.runRound();
+    await Bun.sleep(1);
+  }
+  const result = await failing.stored;
+  expect(result.ok).toBe(false);
+  expect([chunks.has(failing.id), refs.referencesTo(failing.id)]).toEqual([false, 0]);
 });
 
 test("closed uploads' pending references go; other uploads' and committed ones stay", async () => {

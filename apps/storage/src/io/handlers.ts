@@ -35,6 +35,7 @@ import {
   type NodeState,
 } from "../core/index.ts";
 import type { ChunkStore, VerifiedChunk } from "./chunk-store.ts";
+import type { GroupCommit } from "./group-commit.ts";
 import type { RefsStore } from "./refs-store.ts";
 import { applyNotice, type RefsNotice } from "./notices.ts";
 import type { Replicator } from "./replicator.ts";
@@ -45,6 +46,8 @@ export interface StorageContext {
   readonly group: () => string | null;
   readonly chunks: ChunkStore;
   readonly refs: RefsStore;
+  /** Requests' reference changes go through here: those that arrive together share a commit. */
+  readonly refsCommit: GroupCommit;
   readonly replicator: Replicator;
   readonly logger: Logger;
   /** Checks users' placement tickets and signs receipts; open in insecure mode. */
@@ -218,22 +221,42 @@ function checkPutTicket(
 /**
  * The reference first, then the chunk: garbage collection asks the directory about a chunk
  * with the uploads that hold it, and re-reads them before it deletes, so a reference recorded
- * before the write means no put is ever in flight unseen. A write that fails takes back the
- * reference it made, so no reference names a chunk that is not here.
+ * before the write means no put is ever in flight unseen. The reference is committed in a round
+ * shared with the other requests of the moment (group-commit.ts), and the chunk's store starts
+ * in the same synchronous step as that commit. A write that fails takes back the reference it
+ * made, so no reference names a chunk that is not here.
  */
-async function storeLocally(
-  context: StorageContext,
+export async function storeLocally(
+  context: Pick<StorageContext, "refs" | "refsCommit" | "chunks" | "nowMs" | "logger">,
   chunk: VerifiedChunk,
   owner: ChunkOwner,
 ): Promise<Result<void>> {
-  const recorded = guardRefs(() =>
-    context.refs.addPending(chunk.id, owner, chunk.bytes.length, context.nowMs()),
+  const started = await guardRefs(
+    context.refsCommit.submit(
+      () => context.refs.addPending(chunk.id, owner, chunk.bytes.length, context.nowMs()),
+      (recorded) => {
+        const put = context.chunks.put(chunk);
+        // Awaited below once the round is durable; if the round fails, its error is the answer
+        // and the store's outcome (an orphan chunk at worst, for GC) is nobody's to hear.
+        put.catch(() => undefined);
+        // Wrapped, so the round hands back the store under way rather than waiting for it.
+        return { recorded, put };
+      },
+    ),
   );
-  if (!recorded.ok) return recorded;
-  const put = await context.chunks.put(chunk);
+  if (!started.ok) return started;
+  const { recorded, put: putting } = started.value;
+  const put = await putting;
   if (!put.ok) {
     // Nothing was stored: the reference this put made would name a chunk that is not here.
-    if (recorded.value) context.refs.dropPendingRef(chunk.id, owner.uid, owner.uploadId);
+    if (recorded) {
+      const dropped = await guardRefs(
+        context.refsCommit.submit(() =>
+          context.refs.dropPendingRef(chunk.id, owner.uid, owner.uploadId),
+        ),
+      );
+      if (!dropped.ok) return dropped;
+    }
     return put;
   }
   context.logger.debug("chunk stored", {
@@ -270,14 +293,16 @@ async function onNotice<O extends RefsNotice["op"]>(
   const { forwarded: _, ...fields } = body;
   // The three ops' bodies are told apart by `op`; the union cannot follow the generic.
   const notice = { op, body: fields } as RefsNotice;
-  const applied = guardRefs(() =>
-    applyNotice(context.refs, notice, {
-      nowMs: context.nowMs(),
-      // A moved or deleted upload's chunks stay a grace for readers of the old manifest.
-      beforeDropUpload: (chunkIds) => {
-        for (const chunkId of chunkIds) context.chunks.hold(chunkId);
-      },
-    }),
+  const applied = await guardRefs(
+    context.refsCommit.submit(() =>
+      applyNotice(context.refs, notice, {
+        nowMs: context.nowMs(),
+        // A moved or deleted upload's chunks stay a grace for readers of the old manifest.
+        beforeDropUpload: (chunkIds) => {
+          for (const chunkId of chunkIds) context.chunks.hold(chunkId);
+        },
+      }),
+    ),
   );
   if (!applied.ok) return applied;
   if (!applied.value.ok) return applied.value;
@@ -321,9 +346,9 @@ async function onListOwned(
 }
 
 /** The references database ran out of room: that is DISK_FULL to the caller, not a bug. */
-function guardRefs<T>(apply: () => T): Result<T> {
+async function guardRefs<T>(applied: Promise<T>): Promise<Result<T>> {
   try {
-    return ok(apply());
+    return ok(await applied);
   } catch (error) {
     if (isSqliteFull(error)) {
       return fail("DISK_FULL", "storage node's disk is full (owner references)");

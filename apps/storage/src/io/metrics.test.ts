@@ -76,6 +76,7 @@ test("disk space, catch-up and maintenance are read at each scrape", () => {
     },
     catchUp: () => CATCH_UP,
     maintenance: () => maintenance,
+    refsCommit: () => ({ rounds: 4, changes: 30, largestRound: 12 }),
   });
   const before = registry.render();
   expect(refreshes).toBe(1);
@@ -86,6 +87,8 @@ test("disk space, catch-up and maintenance are read at each scrape", () => {
   expect(sample(before, "ftfs_catch_up_copied_chunks_total")).toBe(3);
   expect(sample(before, "ftfs_scrub_checked_chunks_total")).toBe(0);
   expect(sample(before, "ftfs_gc_freed_bytes_total")).toBe(0);
+  expect(sample(before, "ftfs_refs_commit_rounds_total")).toBe(4);
+  expect(sample(before, "ftfs_refs_commit_changes_total")).toBe(30);
   maintenance = MAINTENANCE;
   const after = registry.render();
   expect(sample(after, "ftfs_scrub_passes_total")).toBe(2);

@@ -16,6 +16,7 @@ import {
 import type { CatchUpStats } from "./catch-up.ts";
 import type { DiskSample } from "./disk-space.ts";
 import type { FsyncObserver } from "./fsync.ts";
+import type { GroupCommitStats } from "./group-commit.ts";
 import type { MaintenanceStats } from "./maintenance.ts";
 
 /** Below the request buckets too: an fsync on a good SSD takes a fraction of a millisecond. */
@@ -32,6 +33,8 @@ export interface StorageMetricsSource {
   readonly catchUp: () => Readonly<CatchUpStats>;
   /** Null until the maintenance loops started. */
   readonly maintenance: () => MaintenanceStats | null;
+  /** Group commit of requests' reference changes (group-commit.ts). */
+  readonly refsCommit: () => Readonly<GroupCommitStats>;
 }
 
 /** The fsync histogram, made first: the node fsyncs (its identity) before it serves. */
@@ -64,6 +67,14 @@ export function registerStorageMetrics(
     "ftfs_storage_primary",
     "1 while this node is its group's primary.",
   );
+  const rounds = registry.counter(
+    "ftfs_refs_commit_rounds_total",
+    "Group-commit rounds: commits (and log fsyncs) shared by requests' reference changes.",
+  );
+  const changes = registry.counter(
+    "ftfs_refs_commit_changes_total",
+    "Requests' reference changes committed in those rounds (÷ rounds: changes per fsync).",
+  );
   const collectCatchUp = registerCatchUpMetrics(registry, source.catchUp);
   const collectMaintenance = registerMaintenanceMetrics(registry, source.maintenance);
   registry.collect(() => {
@@ -75,6 +86,9 @@ export function registerStorageMetrics(
     const view = source.view();
     epoch.set({}, view?.epoch ?? 0);
     primary.set({}, view !== null && view.primaryNode === source.node ? 1 : 0);
+    const committed = source.refsCommit();
+    rounds.setTotal({}, committed.rounds);
+    changes.setTotal({}, committed.changes);
     collectCatchUp();
     collectMaintenance();
   });

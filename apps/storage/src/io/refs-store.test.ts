@@ -287,3 +287,17 @@ test("uploadReferences names only the asking upload's references, pending or com
   expect(store.uploadReferences(first, C1)).toBe(false);
   store.close();
 });
+
+test("an in-memory store (simulations) commits rounds and has no log to fsync", async () => {
+  const store = RefsStore.open(":memory:");
+  try {
+    const outcomes = store.commitEach([
+      () => store.addPending(C1, { uid: "ann", name: "m.txt", uploadId: "u1" }, 5, 1),
+    ]);
+    expect(outcomes).toEqual([{ ok: true, value: true }]);
+    await store.syncLog();
+    expect(store.referencesTo(C1)).toBe(1);
+  } finally {
+    store.close();
+  }
+});

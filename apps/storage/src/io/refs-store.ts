@@ -1,7 +1,13 @@
 /**
- * Owner references in SQLite (bun:sqlite, WAL, synchronous=FULL: a change is on disk when the
- * call returns). Every change commits through `write`, the one place its fsync is timed. One row per (chunk, uid, name, upload): who holds a chunk, for which upload,
- * and, once the directory committed the upload, as which version (NULL until then).
+ * Owner references in SQLite (bun:sqlite, WAL). A change is on disk when the call returns:
+ * every change commits through `write`, which fsyncs the write-ahead log itself right after
+ * the commit (synchronous=NORMAL leaves that to us), the one place its fsync is timed. A round
+ * of group commit (`commitEach`) commits the same way but leaves the log's fsync to
+ * `syncLog`, off the event loop and shared by the rounds that commit while one runs; its
+ * changes are durable, and may be acknowledged, only once that resolves.
+ *
+ * One row per (chunk, uid, name, upload): who holds a chunk, for which upload, and, once the
+ * directory committed the upload, as which version (NULL until then).
  *
  * Rows also keep the chunk's size and when the reference was recorded. References are this
  * node's knowledge of who holds a chunk, not the authority over it: garbage collection
@@ -12,9 +18,11 @@
  */
 
 import { Database, type Statement } from "bun:sqlite";
+import { closeSync, openSync } from "node:fs";
 import type { ChunkOwner, SyncRef } from "@ftfs/protocol/core";
 import type { RefRow } from "../core/index.ts";
 import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
+import type { ChangeOutcome } from "./group-commit.ts";
 
 /**
  * Bumped when the table layout changes; a newer file than this code is refused. (Indexes came
@@ -25,6 +33,9 @@ import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
 const SCHEMA_VERSION = 3;
 
 const META_DIRECTORY_TERM = "directoryTerm";
+
+/** SQLite's name for a database held in memory only. */
+const IN_MEMORY_PATH = ":memory:";
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS refs (
@@ -86,6 +97,8 @@ interface RowOut {
 export class RefsStore {
   private readonly db: Database;
   private readonly fsync: Fsync;
+  /** The write-ahead log, open for our own fsyncs of it; null for an in-memory database. */
+  private readonly logFd: number | null;
   private readonly insertPending: Statement;
   private readonly setVersion: Statement;
   private readonly setChunkVersion: Statement<
@@ -116,9 +129,10 @@ export class RefsStore {
   >;
   private readonly chunksAfter: Statement<{ chunk_id: string }, [string, number]>;
 
-  private constructor(db: Database, fsync: Fsync) {
+  private constructor(db: Database, fsync: Fsync, logFd: number | null) {
     this.db = db;
     this.fsync = fsync;
+    this.logFd = logFd;
     this.insertPending = db.query(
       `INSERT INTO refs (chunk_id, uid, name, upload_id, version, chunk_bytes, created_at_ms)
        VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6) ON CONFLICT DO NOTHING`,
@@ -185,7 +199,9 @@ export class RefsStore {
   static open(path: string, fsync: Fsync = UNTIMED_FSYNC): RefsStore {
     const db = new Database(path, { create: true, strict: true });
     db.run("PRAGMA journal_mode = WAL");
-    db.run("PRAGMA synchronous = FULL");
+    // Commits do not fsync the log: `write` does right after, `syncLog` later (file comment).
+    // Checkpoints still fsync the log before and the database after, as with FULL.
+    db.run("PRAGMA synchronous = NORMAL");
     const found =
       db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
     if (found > SCHEMA_VERSION) {
@@ -202,7 +218,17 @@ export class RefsStore {
       }
       db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     })();
-    return new RefsStore(db, fsync);
+    // SQLite keeps the log file while the database is open (it deletes it only at close). The
+    // schema's commit needs no fsync of its own: a crash before the next one only repeats it.
+    // An in-memory database (simulations) has no log and nothing to make durable.
+    let logFd: number | null = null;
+    try {
+      if (path !== IN_MEMORY_PATH) logFd = openSync(`${path}-wal`, "r");
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new RefsStore(db, fsync, logFd);
   }
 
   /**
@@ -211,7 +237,37 @@ export class RefsStore {
    */
   private write<T>(change: () => T): T {
     if (this.db.inTransaction) return change();
-    return this.fsync.commit(() => this.db.transaction(change)());
+    return this.fsync.commit(() => this.db.transaction(change)(), this.logFd);
+  }
+
+  /**
+   * Runs `changes` in order in one transaction, one commit for all: a round of group commit
+   * (group-commit.ts). Each change runs in a savepoint of its own, so one that throws is rolled
+   * back alone and answers its error; the others commit. Throws when the commit fails: then
+   * none of them holds. The commit is visible at once but durable only once `syncLog`,
+   * called after this returns, resolves.
+   */
+  commitEach(changes: readonly (() => unknown)[]): ChangeOutcome[] {
+    const outcomes: ChangeOutcome[] = [];
+    this.db.transaction(() => {
+      for (const change of changes) {
+        try {
+          outcomes.push({ ok: true, value: this.db.transaction(change)() });
+        } catch (error) {
+          outcomes.push({ ok: false, error });
+        }
+      }
+    })();
+    return outcomes;
+  }
+
+  /**
+   * Make every commit made before this call durable: an fsync of the log off the event loop,
+   * shared with the calls that come while one runs (Fsync.log), so the disk sees one log fsync
+   * at a time however many rounds commit meanwhile.
+   */
+  syncLog(): Promise<void> {
+    return this.logFd === null ? Promise.resolve() : this.fsync.log(this.logFd);
   }
 
   /**
@@ -453,7 +509,16 @@ export class RefsStore {
     return this.refCount.get(chunkId)?.count ?? 0;
   }
 
+  /**
+   * Close the database. The log's descriptor is closed only after the log fsyncs already
+   * asked for (a sync asked for now queues behind them): closed under them, its number could
+   * be reused by another file and one of them would fsync that file instead.
+   */
   close(): void {
     this.db.close();
+    const logFd = this.logFd;
+    if (logFd === null) return;
+    const closeLog = (): void => closeSync(logFd);
+    void this.fsync.log(logFd).then(closeLog, closeLog);
   }
 }

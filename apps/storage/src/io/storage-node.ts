@@ -55,6 +55,7 @@ import { CatchUp } from "./catch-up.ts";
 import { ChunkStore } from "./chunk-store.ts";
 import { DiskSpace } from "./disk-space.ts";
 import { Fsync } from "./fsync.ts";
+import { GroupCommit } from "./group-commit.ts";
 import { storageHandlers, type StorageContext } from "./handlers.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { openIdentity } from "./identity.ts";
@@ -123,6 +124,8 @@ export class StorageNode {
   readonly address: string;
   readonly chunks: ChunkStore;
   readonly refs: RefsStore;
+  /** Requests' reference changes, committed in shared rounds. */
+  readonly refsCommit: GroupCommit;
   private readonly server: RpcServer;
   private readonly statusEndpoint: StatusEndpoint | null;
   private readonly heartbeat: Heartbeat;
@@ -240,6 +243,10 @@ export class StorageNode {
     this.folderId = folderId;
     this.chunks = chunks;
     this.refs = refs;
+    this.refsCommit = new GroupCommit(
+      (changes) => refs.commitEach(changes),
+      () => refs.syncLog(),
+    );
     this.fsync = fsync;
     this.metrics = metrics;
     const connect = nodeConnect(options);
@@ -313,6 +320,7 @@ export class StorageNode {
       disk: instruments.disk,
       catchUp: () => this.catchUp.stats,
       maintenance: () => this.maintenanceStats,
+      refsCommit: () => this.refsCommit.stats,
     });
     this.statusEndpoint =
       options.httpListen === undefined
@@ -372,6 +380,7 @@ export class StorageNode {
       group: () => this.heartbeat.group,
       chunks: this.chunks,
       refs: this.refs,
+      refsCommit: this.refsCommit,
       replicator: this.replicator,
       logger,
       nowMs,
