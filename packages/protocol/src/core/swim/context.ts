@@ -164,9 +164,19 @@ export function sendPacket(
   for (const message of messages) {
     assert(packet.tryAdd(message), `a ${message.type} message must fit its datagram`);
   }
-  if (piggyback) ctx.queue.fill(packet, retransmitLimit(ctx.config, ctx.table.activeCount));
+  if (piggyback) ctx.queue.fill(packet, rumorTransmitLimit(ctx));
   if (packet.isEmpty) return;
   pushPacket(ctx, { to, messages: packet.messages, bytes: packet.encode() });
+}
+
+/**
+ * R(n) for our rumors, with n every member we still remember, dead ones included (memberlist
+ * counts them too): a death must not shrink the budget of the very rumor that announces it.
+ * At 10 members R drops from 8 to 4 when n falls to 9, and the news of a death then missed a
+ * survivor in one run of fifteen (the detection curve, issue 20).
+ */
+export function rumorTransmitLimit(ctx: SwimContext): number {
+  return retransmitLimit(ctx.config, ctx.table.size);
 }
 
 export function pushPacket(ctx: SwimContext, packet: OutboundPacket): void {

@@ -19,9 +19,15 @@ import type { Random } from "../prng.ts";
 import { Awareness } from "./awareness.ts";
 import { decodeDatagram, PacketBuilder } from "./codec.ts";
 import type { SwimConfig } from "./config.ts";
-import { retransmitLimit, validateSwimConfig } from "./config.ts";
+import { validateSwimConfig } from "./config.ts";
 import type { OutboundPacket, SwimContext, SwimCounters } from "./context.ts";
-import { gossipSoon, newCounters, pushPacket, setSuspicion } from "./context.ts";
+import {
+  gossipSoon,
+  newCounters,
+  pushPacket,
+  rumorTransmitLimit,
+  setSuspicion,
+} from "./context.ts";
 import type { MemberRecord } from "./member-table.ts";
 import { MemberTable, viewOf } from "./member-table.ts";
 import type { SwimMessage } from "./messages.ts";
@@ -380,7 +386,7 @@ export class SwimNode {
         isActive(record.state) ||
         (record.state === "dead" && ctx.nowMs - record.stateChangeMs < recentlyDeadMs),
     );
-    const limit = retransmitLimit(ctx.config, ctx.table.activeCount);
+    const limit = rumorTransmitLimit(ctx);
     for (const target of targets) {
       const packet = new PacketBuilder();
       ctx.queue.fill(packet, limit);
