@@ -21,6 +21,8 @@ const CLUSTER_MEMBERS = 10;
 const BIG_CLUSTER_MEMBERS = 100;
 const LOSS_WINDOW_MS = 60_000;
 const LOSS_PROBABILITY = 0.1;
+/** Where a live host's checks start to fail too: the fast path's own false alarms show here. */
+const HEAVY_LOSS_PROBABILITY = 0.3;
 const PAUSE_MS = 3_000;
 /** After a pause, watch this long for a late death (a suspicion must resolve first). */
 const PAUSE_OBSERVE_MS = 30_000;
@@ -95,12 +97,12 @@ function silentDetection(seed: number, size: number, config: SwimConfig): Detect
   return null;
 }
 
-function lossFalseAlarms(seed: number, config: SwimConfig): { suspicions: number; deaths: number } {
-  const { cluster } = formCluster(
-    seed,
-    { size: CLUSTER_MEMBERS, path: { lossProbability: LOSS_PROBABILITY } },
-    config,
-  );
+function lossFalseAlarms(
+  seed: number,
+  config: SwimConfig,
+  lossProbability: number,
+): { suspicions: number; deaths: number } {
+  const { cluster } = formCluster(seed, { size: CLUSTER_MEMBERS, path: { lossProbability } }, config);
   const startMs = cluster.nowMs;
   cluster.runFor(LOSS_WINDOW_MS);
   const window = cluster.trace.filter((e) => e.atMs >= startMs);
@@ -132,13 +134,19 @@ function measure(candidate: Candidate, seeds: number, bigSeeds: number): string[
   const all = detections.map((d) => d.allMs);
   const first = detections.map((d) => d.firstMs);
   const confirmations = detections.map((d) => d.confirmationsAtDeath);
-  let suspicions = 0;
-  let deaths = 0;
-  for (const seed of seedList(seeds, 91_001)) {
-    const alarms = lossFalseAlarms(seed, candidate.config);
-    suspicions += alarms.suspicions;
-    deaths += alarms.deaths;
-  }
+  const alarms = [LOSS_PROBABILITY, HEAVY_LOSS_PROBABILITY].map((loss) => {
+    let suspicions = 0;
+    let deaths = 0;
+    for (const seed of seedList(seeds, 91_001)) {
+      const found = lossFalseAlarms(seed, candidate.config, loss);
+      suspicions += found.suspicions;
+      deaths += found.deaths;
+    }
+    return (
+      `  ${loss * 100}% loss ${LOSS_WINDOW_MS / 1000} s: ${(suspicions / seeds).toFixed(2)} ` +
+      `suspicions and ${(deaths / seeds).toFixed(2)} deaths per run (${seeds} runs)`
+    );
+  });
   const pausesDead = seedList(seeds, 92_001).filter((s) => pauseDeclaredDead(s, candidate.config));
   const lines = [
     `${candidate.name}`,
@@ -146,8 +154,7 @@ function measure(candidate: Candidate, seeds: number, bigSeeds: number): string[
       `${seconds(median(all))} s median, p90 ${seconds(percentile(all, 0.9))} s ` +
       `(${detections.length}/${seeds} detected); confirmations at the first death: median ` +
       `${median(confirmations)}`,
-    `  ${LOSS_PROBABILITY * 100}% loss ${LOSS_WINDOW_MS / 1000} s: ${(suspicions / seeds).toFixed(2)} ` +
-      `suspicions and ${(deaths / seeds).toFixed(2)} deaths per run (${seeds} runs)`,
+    ...alarms,
     `  ${PAUSE_MS / 1000} s pause declared dead: ${pausesDead.length} of ${seeds}`,
   ];
   if (bigSeeds > 0) lines.push(...confirmationArrivals(candidate.config, bigSeeds));
