@@ -266,9 +266,7 @@ export class SwimNode {
   }
 
   /** Our open suspicion of `id`, for diagnostics and the simulator's measurements. */
-  suspicionOf(
-    id: MemberId,
-  ): { startMs: number; deadlineMs: number; confirmations: number } | null {
+  suspicionOf(id: MemberId): { startMs: number; deadlineMs: number; confirmations: number } | null {
     const suspicion = this.ctx.table.get(id)?.suspicion ?? null;
     if (suspicion === null) return null;
     const { startMs, deadlineMs, confirmations } = suspicion;

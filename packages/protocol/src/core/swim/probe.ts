@@ -98,7 +98,12 @@ function onProbeTimeout(ctx: SwimContext, probe: ActiveProbe): void {
   probe.indirect = true;
   const target = ctx.table.get(probe.target);
   if (target === undefined || !isActive(target.state)) return;
-  const ping: PingMessage = { type: "ping", seq: probe.seq, from: ctx.table.self.id, target: target.id };
+  const ping: PingMessage = {
+    type: "ping",
+    seq: probe.seq,
+    from: ctx.table.self.id,
+    target: target.id,
+  };
   sendPacket(ctx, target.address, [ping, ...buddyNotice(ctx, target)]);
   requestHostCheck(ctx, target.address);
   const helpers = ctx.table.sample(

@@ -69,7 +69,6 @@ function silentDetection(seed: number, size: number, config: SwimConfig): Detect
   const victim = pickMembers(prng, cluster.ids, 1, 1)[0] as MemberId;
   const survivors = cluster.ids.filter((id) => id !== victim);
   cluster.crash(victim);
-  const crashedMs = cluster.nowMs;
   const confirmationTimesMs: number[] = [];
   let lastConfirmations = new Map<MemberId, number>();
   let firstMs: number | null = null;
@@ -93,7 +92,6 @@ function silentDetection(seed: number, size: number, config: SwimConfig): Detect
     }
     cluster.runFor(SAMPLE_STEP_MS);
   }
-  void crashedMs;
   return null;
 }
 
@@ -102,7 +100,11 @@ function lossFalseAlarms(
   config: SwimConfig,
   lossProbability: number,
 ): { suspicions: number; deaths: number } {
-  const { cluster } = formCluster(seed, { size: CLUSTER_MEMBERS, path: { lossProbability } }, config);
+  const { cluster } = formCluster(
+    seed,
+    { size: CLUSTER_MEMBERS, path: { lossProbability } },
+    config,
+  );
   const startMs = cluster.nowMs;
   cluster.runFor(LOSS_WINDOW_MS);
   const window = cluster.trace.filter((e) => e.atMs >= startMs);
@@ -171,7 +173,8 @@ function confirmationArrivals(config: SwimConfig, seeds: number): string[] {
     const arrivals: string[] = [];
     for (let c = 1; c <= 4; c += 1) {
       const times = runs.map((d) => d.confirmationTimesMs[c - 1]).filter((t) => t !== undefined);
-      if (times.length > 0) arrivals.push(`#${c} ${seconds(median(times))} s (${times.length}/${runs.length})`);
+      if (times.length > 0)
+        arrivals.push(`#${c} ${seconds(median(times))} s (${times.length}/${runs.length})`);
     }
     const all = runs.map((d) => d.allMs);
     lines.push(

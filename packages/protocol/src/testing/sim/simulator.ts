@@ -70,7 +70,12 @@ type SimEvent<A extends string, P> =
       readonly about: A;
       readonly life: number;
     }
-  | { readonly kind: "host-silent"; readonly reporter: A; readonly about: A; readonly life: number };
+  | {
+      readonly kind: "host-silent";
+      readonly reporter: A;
+      readonly about: A;
+      readonly life: number;
+    };
 
 interface Slot<A extends string, P> {
   process: SimProcess<A, P> | null;

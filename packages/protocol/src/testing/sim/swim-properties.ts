@@ -217,7 +217,9 @@ export function cutLinkDetection(seed: number): ScenarioResult {
     const afterSuspicionMs = declared.atMs - suspected.atMs;
     out.measuredMs.cutLinkFirstAfterSuspicion = afterSuspicionMs;
     if (afterSuspicionMs > firstBoundMs)
-      problems.push(`first death ${afterSuspicionMs} ms after the first suspicion (> ${firstBoundMs})`);
+      problems.push(
+        `first death ${afterSuspicionMs} ms after the first suspicion (> ${firstBoundMs})`,
+      );
   }
   const detectedMs = cluster.runUntilTrue(
     () => cluster.allSee(survivors, [victim], "dead"),
