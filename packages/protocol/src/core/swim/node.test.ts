@@ -211,22 +211,25 @@ describe("SwimNode probing", () => {
     expect(a.stats().hostChecks).toBe(1);
   });
 
-  test("a silent host and a relay's nack: suspected on the short timer, dead 500 ms later", () => {
+  test("a silent host and every relay's nack: suspected at once, dead 500 ms later", () => {
     const { wire, nodes } = five();
     const a = nodes[0] as SwimNode;
     const probe = tickUntilPing(a, 0);
     const targetAddress = `${probe.target}:7946`;
+    const target = memberId(probe.target);
     wire.down.add(targetAddress);
-    for (let nowMs = probe.atMs + TICK_MS; nowMs <= probe.atMs + 1000; nowMs += TICK_MS) {
+    const verdictAtMs = probe.atMs + 950;
+    for (let nowMs = probe.atMs + TICK_MS; nowMs < verdictAtMs; nowMs += TICK_MS) {
       for (const node of nodes) if (node.address !== targetAddress && node !== a) node.tick(nowMs);
       a.tick(nowMs);
-      if (nowMs === probe.atMs + 900) a.hostSilent(nowMs, targetAddress);
       wire.flush(nowMs);
     }
-    const target = memberId(probe.target);
+    expect(a.member(target)?.state).toBe("alive");
+    // Every relay has nacked by now; the host check's verdict is the last word.
+    a.hostSilent(verdictAtMs, targetAddress);
     expect(a.member(target)?.state).toBe("suspect");
     expect(a.stats().silentHostSuspicions).toBe(1);
-    const suspectedAtMs = probe.atMs + 1000;
+    const suspectedAtMs = verdictAtMs;
     tickAlone(a, suspectedAtMs + TICK_MS, suspectedAtMs + 500 - TICK_MS);
     expect(a.member(target)?.state).toBe("suspect");
     tickAlone(a, suspectedAtMs + 500, suspectedAtMs + 500);

@@ -148,7 +148,18 @@ export function onHostSilent(ctx: SwimContext, address: GossipAddress): void {
   const probe = ctx.probe;
   if (probe === null) return;
   const target = ctx.table.get(probe.target);
-  if (target !== undefined && target.address === address) probe.hostSilent = true;
+  if (target === undefined || target.address !== address) return;
+  probe.hostSilent = true;
+  concludeIfHopeless(ctx, probe);
+}
+
+/**
+ * The target's host is silent and every relay has nacked: nothing is left that could still
+ * answer within the period, so the verdict need not wait for the period to end.
+ */
+function concludeIfHopeless(ctx: SwimContext, probe: ActiveProbe): void {
+  const allNacked = probe.expectedNacks > 0 && probe.nacks >= probe.expectedNacks;
+  if (probe.hostSilent && allNacked) onProbePeriodEnd(ctx, probe);
 }
 
 export function onPing(ctx: SwimContext, fromAddress: GossipAddress, message: PingMessage): void {
@@ -200,7 +211,9 @@ export function onAck(ctx: SwimContext, fromAddress: GossipAddress, message: Ack
 
 export function onNack(ctx: SwimContext, message: NackMessage): void {
   const probe = ctx.probe;
-  if (probe !== null && message.seq === probe.seq) probe.nacks += 1;
+  if (probe === null || message.seq !== probe.seq) return;
+  probe.nacks += 1;
+  concludeIfHopeless(ctx, probe);
 }
 
 export function onPingReq(

@@ -49,10 +49,14 @@ const CANDIDATES: readonly Candidate[] = [
     name: "Lifeguard only, suspicionMult 1",
     config: swimConfig({ hostCheckTimeoutMs: 0, suspicionMult: 1 }),
   },
-  ...[0, 250, 500, 1000, 2000].map((ms) => ({
+  ...[0, 250, 400, 500, 1000, 2000].map((ms) => ({
     name: `host checks, silentHostSuspicionMs ${ms}`,
     config: swimConfig({ silentHostSuspicionMs: ms }),
   })),
+  {
+    name: "host checks, silentHostSuspicionMs 500, relays and checks give up after 300 ms",
+    config: swimConfig({ relayNackTimeoutMs: 300, hostCheckTimeoutMs: 300 }),
+  },
 ];
 
 interface Detection {
