@@ -33,8 +33,11 @@
  * else reaches us but not the target: the fault is not only ours) is a silent host: suspected
  * with a timer of silentHostSuspicionMs, like a refused port, and still refutable.
  *
- *   silent host declared dead   ≈ C + P + silentHostSuspicionMs + one gossip round
- *                               ≈ 0.7 + 1 + 0.5 + 0.2 s ≈ 2.4 s median at n = 10
+ *   silent host declared dead   ≈ C + T + max(hostCheckTimeoutMs, relayNackTimeoutMs)
+ *                                   + silentHostSuspicionMs + one gossip round
+ *                               ≈ 0.7 + 0.5 + 0.3 + 0.4 + 0.2 s ≈ 2.1 s median at n = 10
+ *
+ * (the probe concludes as soon as the host check is silent and every relay has nacked).
  *
  * Under loss the ack timeout also re-sends the direct ping (memberlist sends its TCP ping then);
  * the probe fails only when the direct ping, its resend and every relay's path all lose a packet.
@@ -142,12 +145,12 @@ export const SWIM_LAN_CONFIG: SwimConfig = {
   probeIntervalMs: 1000,
   probeTimeoutMs: 500,
   indirectChecks: 3,
-  relayNackTimeoutMs: 400,
+  relayNackTimeoutMs: 300,
   suspicionMult: 4,
   suspicionMaxTimeoutMult: 6,
   unreachableSuspicionMs: 500,
-  hostCheckTimeoutMs: 400,
-  silentHostSuspicionMs: 500,
+  hostCheckTimeoutMs: 300,
+  silentHostSuspicionMs: 400,
   retransmitMult: 4,
   gossipIntervalMs: 200,
   gossipNodes: 3,

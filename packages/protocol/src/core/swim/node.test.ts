@@ -211,14 +211,14 @@ describe("SwimNode probing", () => {
     expect(a.stats().hostChecks).toBe(1);
   });
 
-  test("a silent host and every relay's nack: suspected at once, dead 500 ms later", () => {
+  test("a silent host and every relay's nack: suspected at once, dead 400 ms later", () => {
     const { wire, nodes } = five();
     const a = nodes[0] as SwimNode;
     const probe = tickUntilPing(a, 0);
     const targetAddress = `${probe.target}:7946`;
     const target = memberId(probe.target);
     wire.down.add(targetAddress);
-    const verdictAtMs = probe.atMs + 950;
+    const verdictAtMs = probe.atMs + 850;
     for (let nowMs = probe.atMs + TICK_MS; nowMs < verdictAtMs; nowMs += TICK_MS) {
       for (const node of nodes) if (node.address !== targetAddress && node !== a) node.tick(nowMs);
       a.tick(nowMs);
@@ -230,9 +230,12 @@ describe("SwimNode probing", () => {
     expect(a.member(target)?.state).toBe("suspect");
     expect(a.stats().silentHostSuspicions).toBe(1);
     const suspectedAtMs = verdictAtMs;
-    tickAlone(a, suspectedAtMs + TICK_MS, suspectedAtMs + 500 - TICK_MS);
+    const buddy = a.takeOutbox().filter((p) => p.to === targetAddress);
+    expect(messagesIn(buddy).map((m) => m.type)).toContain("ping");
+    expect(messagesIn(buddy).some((m) => m.type === "suspect" && m.id === target)).toBe(true);
+    tickAlone(a, suspectedAtMs + TICK_MS, suspectedAtMs + 400 - TICK_MS);
     expect(a.member(target)?.state).toBe("suspect");
-    tickAlone(a, suspectedAtMs + 500, suspectedAtMs + 500);
+    tickAlone(a, suspectedAtMs + 400, suspectedAtMs + 400);
     expect(a.member(target)?.state).toBe("dead");
   });
 

@@ -139,6 +139,15 @@ function onProbePeriodEnd(ctx: SwimContext, probe: ActiveProbe): void {
   if (probe.hostSilent && probe.nacks >= SILENT_HOST_NACKS_MIN) {
     ctx.counters.silentHostSuspicions += 1;
     target.suspicion?.capDeadline(ctx.nowMs + ctx.config.silentHostSuspicionMs);
+    // Buddy at once: if the verdict was wrong (heavy loss), the suspect's ack refutes it well
+    // within the short timer instead of waiting for the suspicion to reach it by gossip.
+    const ping: PingMessage = {
+      type: "ping",
+      seq: nextSeq(ctx),
+      from: ctx.table.self.id,
+      target: target.id,
+    };
+    sendPacket(ctx, target.address, [ping, ...buddyNotice(ctx, target)]);
   }
 }
 
