@@ -54,8 +54,12 @@ const CANDIDATES: readonly Candidate[] = [
     config: swimConfig({ silentHostSuspicionMs: ms }),
   })),
   {
-    name: "host checks, silentHostSuspicionMs 500, relays and checks give up after 300 ms",
-    config: swimConfig({ relayNackTimeoutMs: 300, hostCheckTimeoutMs: 300 }),
+    name: "host checks, silentHostSuspicionMs 500, relays and checks wait 400 ms",
+    config: swimConfig({
+      relayNackTimeoutMs: 400,
+      hostCheckTimeoutMs: 400,
+      silentHostSuspicionMs: 500,
+    }),
   },
 ];
 
