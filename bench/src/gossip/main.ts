@@ -17,7 +17,7 @@ import { Netns, type LossCounters } from "@ftfs/protocol/testing";
 
 const FLAGS = [
   { name: "nodes", description: "members per cluster", default: "10" },
-  { name: "trials", description: "kill -9 trials", default: "5" },
+  { name: "trials", description: "kill -9 trials", default: "10" },
   { name: "stop-trials", description: "SIGSTOP trials", default: "3" },
   { name: "stop-s", description: "SIGSTOP length, seconds", default: "3" },
   { name: "load-s", description: "steady-state load window, seconds", default: "20" },
@@ -28,7 +28,7 @@ const FLAGS = [
     description: "namespace measurements (cut link, loss): auto or off",
     default: "auto",
   },
-  { name: "cut-trials", description: "cut-link trials (namespace)", default: "5" },
+  { name: "cut-trials", description: "cut-link trials (namespace)", default: "10" },
   {
     name: "loss-s",
     description: "random-loss false-positive window, seconds (namespace)",
@@ -318,6 +318,8 @@ interface Figures {
   missed: number;
   stopDeclaredDead: number;
   stopTrials: number;
+  cpuRan: boolean;
+  /** Suspicions raised (see raisedSuspicions) while every core was busy. */
   cpuSuspects: number;
   cpuDead: number;
   load: { bytesPerS: number; packetsPerS: number } | null;
@@ -357,6 +359,21 @@ async function stopTrial(system: System, victim: number, stopMs: number, figures
   await until(() => system.allAlive(), CONVERGE_DEADLINE_MS);
 }
 
+/**
+ * Suspicions raised in `window`: one suspicion reaches every observer, and FTFS's incarnation
+ * tells them apart. Serf's log has no incarnation, but only the prober that raised a suspicion
+ * logs it, so each of its lines is one.
+ */
+function raisedSuspicions(window: readonly Seen[]): { raised: number; observed: number } {
+  const suspects = window.filter((s) => s.kind === "suspect");
+  const raised = new Set(
+    suspects.map((s, k) =>
+      s.incarnation === undefined ? `line ${k}` : `${s.member}@${s.incarnation}`,
+    ),
+  );
+  return { raised: raised.size, observed: suspects.length };
+}
+
 async function cpuWindow(system: System, seconds: number, figures: Figures): Promise<void> {
   const from = system.seen.length;
   const hogs = Array.from({ length: navigator.hardwareConcurrency }, () =>
@@ -366,7 +383,8 @@ async function cpuWindow(system: System, seconds: number, figures: Figures): Pro
   for (const hog of hogs) hog.kill("SIGKILL");
   await Bun.sleep(5_000);
   const window = system.seen.slice(from);
-  figures.cpuSuspects = window.filter((s) => s.kind === "suspect").length;
+  figures.cpuRan = true;
+  figures.cpuSuspects = raisedSuspicions(window).raised;
   figures.cpuDead = window.filter((s) => s.kind === "dead").length;
 }
 
@@ -377,6 +395,7 @@ async function measure(system: System, flags: Record<string, number>): Promise<F
     missed: 0,
     stopDeclaredDead: 0,
     stopTrials: 0,
+    cpuRan: false,
     cpuSuspects: 0,
     cpuDead: 0,
     load: null,
@@ -498,17 +517,10 @@ async function lossWindow(
   }
   await Bun.sleep(LOSS_TAIL_MS);
   const window = system.seen.slice(from);
-  const suspects = window.filter((s) => s.kind === "suspect");
-  // One suspicion reaches every observer; FTFS's incarnation tells them apart. Serf's log has no
-  // incarnation, but only the prober that raised a suspicion logs it, so each line is one.
-  const raised = new Set(
-    suspects.map((s, k) =>
-      s.incarnation === undefined ? `line ${k}` : `${s.member}@${s.incarnation}`,
-    ),
-  );
+  const suspicions = raisedSuspicions(window);
   figures.lossRan = true;
-  figures.lossSuspicions = raised.size;
-  figures.lossSuspectEvents = suspects.length;
+  figures.lossSuspicions = suspicions.raised;
+  figures.lossSuspectEvents = suspicions.observed;
   figures.lossDeaths = window.filter((s) => s.kind === "dead").length;
 }
 
@@ -565,14 +577,18 @@ function log(message: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return sorted.length % 2
+    ? (sorted[Math.floor(mid)] ?? 0)
+    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
 function summary(values: number[]): string {
   if (values.length === 0) return "n/a";
   const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  const median =
-    sorted.length % 2
-      ? (sorted[Math.floor(mid)] ?? 0)
-      : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  const median = medianOf(sorted);
   return `${median.toFixed(2)} (${(sorted[0] ?? 0).toFixed(2)}–${(sorted.at(-1) ?? 0).toFixed(2)}) s n=${values.length}`;
 }
 
@@ -655,6 +671,100 @@ function report(
   );
 }
 
+/**
+ * Serf's steady load, measured apart (tcpdump in a namespace, /work/shared/peers/serf): Serf
+ * exposes no packet counters, so this one aim compares with that anchor, not the same run.
+ */
+const SERF_LOAD_ANCHOR = { bytesPerS: 320, packetsPerS: 2.3 };
+/** Issue 20: a cut link is declared dead by every survivor in at most this share of Serf's. */
+const CUT_LINK_SHARE_OF_SERF_MAX = 0.5;
+
+type Verdict = "met" | "NOT met" | "not judged";
+
+function verdictOf(ok: boolean | null): Verdict {
+  if (ok === null) return "not judged";
+  return ok ? "met" : "NOT met";
+}
+
+/** Issue 20's aims, each judged against Serf's figures of this same run. */
+function aims(
+  rows: Array<[string, Figures | null]>,
+  netnsRows: Map<string, NetnsFigures | null>,
+  flags: Record<string, number>,
+): void {
+  const ftfs = rows.find(([name]) => name === "FTFS")?.[1] ?? null;
+  const serf = rows.find(([name]) => name !== "FTFS")?.[1] ?? null;
+  const serfName = rows.find(([name]) => name !== "FTFS")?.[0];
+  const ftfsNs = netnsRows.get("FTFS") ?? null;
+  const serfNs = serfName === undefined ? null : (netnsRows.get(serfName) ?? null);
+  const lines: Array<[string, string, Verdict]> = [];
+
+  const cutOk =
+    ftfsNs === null || serfNs === null || ftfsNs.cutLast.length === 0 || serfNs.cutLast.length === 0
+      ? null
+      : ftfsNs.cutMissed === 0 &&
+        medianOf(ftfsNs.cutLast) <= CUT_LINK_SHARE_OF_SERF_MAX * medianOf(serfNs.cutLast);
+  lines.push([
+    "cut link → every survivor, median ≤ ½ Serf's",
+    ftfsNs === null || serfNs === null
+      ? "n/a"
+      : `FTFS ${medianOf(ftfsNs.cutLast).toFixed(2)} s (n=${ftfsNs.cutLast.length}, missed ${ftfsNs.cutMissed}), Serf ${medianOf(serfNs.cutLast).toFixed(2)} s: ½ = ${(CUT_LINK_SHARE_OF_SERF_MAX * medianOf(serfNs.cutLast)).toFixed(2)} s`,
+    verdictOf(cutOk),
+  ]);
+
+  const lossOk =
+    ftfsNs?.lossRan && serfNs?.lossRan
+      ? ftfsNs.lossDeaths === 0 && ftfsNs.lossSuspicions <= serfNs.lossSuspicions
+      : null;
+  lines.push([
+    `${flags["loss-pct"]}% loss ${flags["loss-s"]} s: 0 deaths, suspicions ≤ Serf's`,
+    ftfsNs?.lossRan && serfNs?.lossRan
+      ? `FTFS ${ftfsNs.lossSuspicions} susp. / ${ftfsNs.lossDeaths} deaths, Serf ${serfNs.lossSuspicions} / ${serfNs.lossDeaths}`
+      : "n/a",
+    verdictOf(lossOk),
+  ]);
+
+  const cpuOk =
+    ftfs?.cpuRan && serf?.cpuRan
+      ? ftfs.cpuDead === 0 && ftfs.cpuSuspects <= serf.cpuSuspects
+      : null;
+  lines.push([
+    `full CPU ${flags["cpu-s"]} s: 0 deaths, suspicions ≤ Serf's`,
+    ftfs?.cpuRan && serf?.cpuRan
+      ? `FTFS ${ftfs.cpuSuspects} susp. / ${ftfs.cpuDead} deaths, Serf ${serf.cpuSuspects} / ${serf.cpuDead}`
+      : "n/a",
+    verdictOf(cpuOk),
+  ]);
+
+  const stopOk = ftfs === null || ftfs.stopTrials === 0 ? null : ftfs.stopDeclaredDead === 0;
+  lines.push([
+    `${flags["stop-s"]} s SIGSTOP never declared dead`,
+    ftfs === null
+      ? "n/a"
+      : `FTFS ${ftfs.stopDeclaredDead} of ${ftfs.stopTrials}, Serf ${serf === null ? "n/a" : `${serf.stopDeclaredDead} of ${serf.stopTrials}`}`,
+    verdictOf(stopOk),
+  ]);
+
+  const load = ftfs?.load ?? null;
+  const loadOk =
+    load === null
+      ? null
+      : load.bytesPerS <= SERF_LOAD_ANCHOR.bytesPerS &&
+        load.packetsPerS <= SERF_LOAD_ANCHOR.packetsPerS;
+  lines.push([
+    "steady load per node ≤ Serf's (Serf: its anchor)",
+    load === null
+      ? "n/a"
+      : `FTFS ${load.bytesPerS.toFixed(0)} B/s, ${load.packetsPerS.toFixed(2)} pkt/s; Serf anchor ${SERF_LOAD_ANCHOR.bytesPerS} B/s, ${SERF_LOAD_ANCHOR.packetsPerS} pkt/s`,
+    verdictOf(loadOk),
+  ]);
+
+  console.log("\naims (issue 20), judged beside Serf in this run:");
+  for (const [aim, figures, verdict] of lines) {
+    console.log(`  ${verdict.padEnd(11)}${aim.padEnd(48)}${figures}`);
+  }
+}
+
 async function main(): Promise<void> {
   const raw = parseFlags(process.argv.slice(2), FLAGS);
   if (raw.help === "true") {
@@ -718,6 +828,7 @@ async function main(): Promise<void> {
       `\n${n} members on loopback, ${navigator.hardwareConcurrency} cores; durations from flags ${JSON.stringify(flags)}`,
     );
     report(rows, netnsRows, netnsSkipped, flags);
+    aims(rows, netnsRows, flags);
   } finally {
     for (const system of systems) await system.stopAll();
     ns?.destroy();

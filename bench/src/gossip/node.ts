@@ -46,6 +46,11 @@ setInterval(() => {
     bytesOut: stats.bytesOut,
     datagramsIn: stats.datagramsIn,
     bytesIn: stats.bytesIn,
+    awarenessScore: stats.awarenessScore,
+    stalls: stats.stalls,
+    hostChecks: stats.hostChecks,
+    hostsSilent: stats.hostsSilent,
+    silentHostSuspicions: stats.silentHostSuspicions,
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }, STATS_INTERVAL_MS);

@@ -41,10 +41,15 @@ describe("swim config formulas (LAN preset)", () => {
     expect(LAN.probeIntervalMs + suspicionTimeoutMinMs(LAN, 2)).toBeGreaterThanOrEqual(2 * 2000);
   });
 
+  test("a host check's verdict comes before its probe period ends", () => {
+    expect(LAN.probeTimeoutMs + LAN.hostCheckTimeoutMs).toBeLessThan(LAN.probeIntervalMs);
+  });
+
   test.each([
     [{ probeTimeoutMs: 1000 }],
     [{ probeIntervalMs: 0 }],
     [{ relayNackTimeoutMs: 600 }],
+    [{ hostCheckTimeoutMs: 501 }],
     [{ awarenessMax: 0 }],
     [{ gossipIntervalMs: 1.5 }],
     [{ membersMax: 1 }],

@@ -11,13 +11,14 @@ import { PacketBuilder } from "./codec.ts";
 import type { SwimConfig } from "./config.ts";
 import {
   SWIM_EVENTS_PENDING_MAX,
+  SWIM_HOST_CHECKS_PENDING_MAX,
   SWIM_OUTBOX_PACKETS_MAX,
   SWIM_ROUND_TRIPS_PENDING_MAX,
   retransmitLimit,
 } from "./config.ts";
 import type { MemberRecord, MemberTable } from "./member-table.ts";
 import { viewOf } from "./member-table.ts";
-import type { SwimMessage } from "./messages.ts";
+import type { PingMessage, SwimMessage } from "./messages.ts";
 import type { RumorQueue } from "./queue.ts";
 import type { Suspicion } from "./suspicion.ts";
 import type { GossipAddress, MemberEvent, MemberEventKind, MemberId } from "./types.ts";
@@ -42,12 +43,18 @@ export interface ActiveProbe {
   indirect: boolean;
   expectedNacks: number;
   nacks: number;
+  /** The driver reported the target's host silent (no answer to any connection attempt). */
+  hostSilent: boolean;
 }
 
 /** A ping we send for someone else's ping-req. */
 export interface Relay {
   readonly originSeq: number;
   readonly originAddress: GossipAddress;
+  readonly ping: PingMessage;
+  readonly targetAddress: GossipAddress;
+  /** When the ping goes out again if unanswered (null: already resent). */
+  resendMs: number | null;
   deadlineMs: number;
 }
 
@@ -65,6 +72,11 @@ export interface SwimCounters {
   /** News that this node was suspect or dead, refuted with a higher incarnation. */
   refutations: number;
   unreachableReports: number;
+  /** Host checks asked of the driver, and how many it reported silent. */
+  hostChecks: number;
+  hostsSilent: number;
+  /** Probes that failed with the target's host silent: suspected on the short timer. */
+  silentHostSuspicions: number;
   relaysDropped: number;
   membersRejected: number;
   eventsDropped: number;
@@ -85,6 +97,9 @@ export function newCounters(): SwimCounters {
     suspicions: 0,
     refutations: 0,
     unreachableReports: 0,
+    hostChecks: 0,
+    hostsSilent: 0,
+    silentHostSuspicions: 0,
     relaysDropped: 0,
     membersRejected: 0,
     eventsDropped: 0,
@@ -113,6 +128,8 @@ export interface SwimContext {
   readonly events: MemberEvent[];
   /** Round trips (ms) of probes answered since the driver last took them. */
   readonly roundTripsMs: number[];
+  /** Addresses whose host the driver should check (SwimConfig.hostCheckTimeoutMs). */
+  readonly hostChecks: GossipAddress[];
   readonly relays: Map<number, Relay>;
   /** Members with an open suspicion, so tick() need not scan the whole table. */
   readonly suspects: Set<MemberId>;
@@ -147,9 +164,19 @@ export function sendPacket(
   for (const message of messages) {
     assert(packet.tryAdd(message), `a ${message.type} message must fit its datagram`);
   }
-  if (piggyback) ctx.queue.fill(packet, retransmitLimit(ctx.config, ctx.table.activeCount));
+  if (piggyback) ctx.queue.fill(packet, rumorTransmitLimit(ctx));
   if (packet.isEmpty) return;
   pushPacket(ctx, { to, messages: packet.messages, bytes: packet.encode() });
+}
+
+/**
+ * R(n) for our rumors, with n every member we still remember, dead ones included (memberlist
+ * counts them too): a death must not shrink the budget of the very rumor that announces it.
+ * At 10 members R drops from 8 to 4 when n falls to 9, and the news of a death then missed a
+ * survivor in one run of fifteen (the detection curve, issue 20).
+ */
+export function rumorTransmitLimit(ctx: SwimContext): number {
+  return retransmitLimit(ctx.config, ctx.table.size);
 }
 
 export function pushPacket(ctx: SwimContext, packet: OutboundPacket): void {
@@ -160,6 +187,14 @@ export function pushPacket(ctx: SwimContext, packet: OutboundPacket): void {
   ctx.outbox.push(packet);
   ctx.counters.packetsSent += 1;
   ctx.counters.bytesSent += packet.bytes.length;
+}
+
+/** Asks the driver to check whether `address`'s host answers at all. */
+export function requestHostCheck(ctx: SwimContext, address: GossipAddress): void {
+  if (ctx.config.hostCheckTimeoutMs === 0) return;
+  if (ctx.hostChecks.length >= SWIM_HOST_CHECKS_PENDING_MAX) ctx.hostChecks.shift();
+  ctx.hostChecks.push(address);
+  ctx.counters.hostChecks += 1;
 }
 
 /** A probe was answered `roundTripMs` after its ping went out. */

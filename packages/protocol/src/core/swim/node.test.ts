@@ -199,6 +199,79 @@ describe("SwimNode probing", () => {
     expect(a.stats().awarenessScore).toBe(0);
   });
 
+  test("at the ack timeout the ping goes out again and the target's host is checked", () => {
+    const { nodes } = five();
+    const a = nodes[0] as SwimNode;
+    const probe = tickUntilPing(a, 0);
+    expect(a.takeHostChecks()).toEqual([]);
+    const atTimeout = tickAlone(a, probe.atMs + TICK_MS, probe.atMs + 500);
+    const resent = atTimeout.filter((p) => p.to === `${probe.target}:7946`);
+    expect(messagesIn(resent).filter((m) => m.type === "ping")).toHaveLength(1);
+    expect(a.takeHostChecks()).toEqual([`${probe.target}:7946`]);
+    expect(a.stats().hostChecks).toBe(1);
+  });
+
+  test("a silent host and every relay's nack: suspected at once, dead 400 ms later", () => {
+    const { wire, nodes } = five();
+    const a = nodes[0] as SwimNode;
+    const probe = tickUntilPing(a, 0);
+    const targetAddress = `${probe.target}:7946`;
+    const target = memberId(probe.target);
+    wire.down.add(targetAddress);
+    const verdictAtMs = probe.atMs + 850;
+    for (let nowMs = probe.atMs + TICK_MS; nowMs < verdictAtMs; nowMs += TICK_MS) {
+      for (const node of nodes) if (node.address !== targetAddress && node !== a) node.tick(nowMs);
+      a.tick(nowMs);
+      wire.flush(nowMs);
+    }
+    expect(a.member(target)?.state).toBe("alive");
+    // Every relay has nacked by now; the host check's verdict is the last word.
+    a.hostSilent(verdictAtMs, targetAddress);
+    expect(a.member(target)?.state).toBe("suspect");
+    expect(a.stats().silentHostSuspicions).toBe(1);
+    const suspectedAtMs = verdictAtMs;
+    const buddy = a.takeOutbox().filter((p) => p.to === targetAddress);
+    expect(messagesIn(buddy).map((m) => m.type)).toContain("ping");
+    expect(messagesIn(buddy).some((m) => m.type === "suspect" && m.id === target)).toBe(true);
+    tickAlone(a, suspectedAtMs + TICK_MS, suspectedAtMs + 400 - TICK_MS);
+    expect(a.member(target)?.state).toBe("suspect");
+    tickAlone(a, suspectedAtMs + 400, suspectedAtMs + 400);
+    expect(a.member(target)?.state).toBe("dead");
+  });
+
+  test("a silent host without any nack (the fault may be ours) gets the Lifeguard timer", () => {
+    const { nodes } = five();
+    const a = nodes[0] as SwimNode;
+    const probe = tickUntilPing(a, 0);
+    tickAlone(a, probe.atMs + TICK_MS, probe.atMs + 900);
+    a.hostSilent(probe.atMs + 900, `${probe.target}:7946`);
+    tickAlone(a, probe.atMs + 950, probe.atMs + 1000);
+    const target = memberId(probe.target);
+    expect(a.member(target)?.state).toBe("suspect");
+    expect(a.stats().silentHostSuspicions).toBe(0);
+    tickAlone(a, probe.atMs + 1050, probe.atMs + 10_000);
+    expect(a.member(target)?.state).toBe("suspect");
+  });
+
+  test("a relay pings the target again halfway to its nack", () => {
+    const { nodes } = five();
+    const [a, b] = nodes as [SwimNode, SwimNode];
+    b.receive(0, a.address, [
+      { type: "ping-req", seq: 7, from: a.id, target: memberId("c"), targetAddress: "c:7946" },
+    ]);
+    const first = b.takeOutbox().filter((p) => p.to === "c:7946");
+    expect(messagesIn(first).filter((m) => m.type === "ping")).toHaveLength(1);
+    const later = tickAlone(b, 200, 400);
+    const pings = messagesIn(later.filter((p) => p.to === "c:7946")).filter(
+      (m) => m.type === "ping",
+    );
+    expect(pings).toHaveLength(1);
+    const nacks = messagesIn(later.filter((p) => p.to === a.address)).filter(
+      (m) => m.type === "nack",
+    );
+    expect(nacks).toHaveLength(1);
+  });
+
   test("an answered probe's round trip is its ack's time less its ping's, taken once", () => {
     const { nodes } = five();
     const a = nodes[0] as SwimNode;

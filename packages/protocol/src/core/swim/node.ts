@@ -6,8 +6,10 @@
  *
  * Driver contract: call tick() every SWIM_TICK_INTERVAL_MS_RECOMMENDED or so; hand every
  * datagram to receiveDatagram(); call unreachable(address) when a send to that address fails
- * with ECONNREFUSED / ICMP port unreachable; after each call, send takeOutbox() and deliver
- * takeEvents(). After leave(), keep ticking for about a second so the news spreads, then stop.
+ * with ECONNREFUSED / ICMP port unreachable; run each address of takeHostChecks() through a
+ * host check (HOST_CHECK_ATTEMPTS TCP connection attempts to it) and call hostSilent(address)
+ * when none was answered, by SYN-ACK or RST, within config.hostCheckTimeoutMs; after each call,
+ * send takeOutbox() and deliver takeEvents(). After leave(), keep ticking for about a second so the news spreads, then stop.
  */
 
 import { assert, assertNever } from "../assert.ts";
@@ -17,13 +19,27 @@ import type { Random } from "../prng.ts";
 import { Awareness } from "./awareness.ts";
 import { decodeDatagram, PacketBuilder } from "./codec.ts";
 import type { SwimConfig } from "./config.ts";
-import { retransmitLimit, validateSwimConfig } from "./config.ts";
+import { validateSwimConfig } from "./config.ts";
 import type { OutboundPacket, SwimContext, SwimCounters } from "./context.ts";
-import { gossipSoon, newCounters, pushPacket, setSuspicion } from "./context.ts";
+import {
+  gossipSoon,
+  newCounters,
+  pushPacket,
+  rumorTransmitLimit,
+  setSuspicion,
+} from "./context.ts";
 import type { MemberRecord } from "./member-table.ts";
 import { MemberTable, viewOf } from "./member-table.ts";
 import type { SwimMessage } from "./messages.ts";
-import { expireRelays, onAck, onNack, onPing, onPingReq, onProbeTick } from "./probe.ts";
+import {
+  expireRelays,
+  onAck,
+  onHostSilent,
+  onNack,
+  onPing,
+  onPingReq,
+  onProbeTick,
+} from "./probe.ts";
 import { RumorQueue } from "./queue.ts";
 import {
   aliveMessageOf,
@@ -108,6 +124,7 @@ export class SwimNode {
       outbox: [],
       events: [],
       roundTripsMs: [],
+      hostChecks: [],
       relays: new Map(),
       suspects: new Set(),
       answeredSyncs: [],
@@ -234,6 +251,28 @@ export class SwimNode {
     record.suspicion?.capDeadline(nowMs + ctx.config.unreachableSuspicionMs);
   }
 
+  /**
+   * The host check found nothing at `address`'s host answering (no SYN-ACK, no RST): a cut link
+   * or a dead host rather than a paused process. Evidence for the probe of that member only.
+   */
+  hostSilent(nowMs: number, address: GossipAddress): void {
+    this.advance(nowMs);
+    onHostSilent(this.ctx, address);
+  }
+
+  /** Addresses whose host the driver should check since the last call (see hostSilent). */
+  takeHostChecks(): GossipAddress[] {
+    return this.ctx.hostChecks.splice(0, this.ctx.hostChecks.length);
+  }
+
+  /** Our open suspicion of `id`, for diagnostics and the simulator's measurements. */
+  suspicionOf(id: MemberId): { startMs: number; deadlineMs: number; confirmations: number } | null {
+    const suspicion = this.ctx.table.get(id)?.suspicion ?? null;
+    if (suspicion === null) return null;
+    const { startMs, deadlineMs, confirmations } = suspicion;
+    return { startMs, deadlineMs, confirmations };
+  }
+
   /** Packets to send since the last call, each at most GOSSIP_PAYLOAD_BYTES_MAX bytes. */
   takeOutbox(): OutboundPacket[] {
     return this.ctx.outbox.splice(0, this.ctx.outbox.length);
@@ -326,7 +365,10 @@ export class SwimNode {
       ctx.probe.ackDeadlineMs += gapMs;
       ctx.probe.endMs += gapMs;
     }
-    for (const relay of ctx.relays.values()) relay.deadlineMs += gapMs;
+    for (const relay of ctx.relays.values()) {
+      relay.deadlineMs += gapMs;
+      if (relay.resendMs !== null) relay.resendMs += gapMs;
+    }
     for (const id of ctx.suspects) ctx.table.get(id)?.suspicion?.shift(gapMs);
   }
 
@@ -342,7 +384,7 @@ export class SwimNode {
         isActive(record.state) ||
         (record.state === "dead" && ctx.nowMs - record.stateChangeMs < recentlyDeadMs),
     );
-    const limit = retransmitLimit(ctx.config, ctx.table.activeCount);
+    const limit = rumorTransmitLimit(ctx);
     for (const target of targets) {
       const packet = new PacketBuilder();
       ctx.queue.fill(packet, limit);

@@ -8,11 +8,12 @@
 import {
   nextSeq,
   noteRoundTrip,
+  requestHostCheck,
   sendPacket,
   type ActiveProbe,
   type SwimContext,
 } from "./context.ts";
-import { SWIM_RELAYS_IN_FLIGHT_MAX } from "./config.ts";
+import { SILENT_HOST_NACKS_MIN, SWIM_RELAYS_IN_FLIGHT_MAX } from "./config.ts";
 import type { MemberRecord } from "./member-table.ts";
 import type {
   AckMessage,
@@ -59,6 +60,7 @@ function startProbe(ctx: SwimContext): void {
     indirect: false,
     expectedNacks: 0,
     nacks: 0,
+    hostSilent: false,
   };
   ctx.counters.probes += 1;
   const ping: PingMessage = { type: "ping", seq, from: ctx.table.self.id, target: target.id };
@@ -87,11 +89,23 @@ function recheckOneSuspect(ctx: SwimContext, alreadyProbed: MemberId): void {
   sendPacket(ctx, suspect.address, [ping, ...buddyNotice(ctx, suspect)]);
 }
 
-/** No direct ack in time: ask k healthy members to try (SWIM's indirect probe). */
+/**
+ * No direct ack in time: ask k healthy members to try (SWIM's indirect probe), ping again
+ * ourselves (one lost datagram must not cost a suspicion: memberlist sends a TCP ping here),
+ * and ask the driver whether the target's host answers at all (config.ts, issue 20).
+ */
 function onProbeTimeout(ctx: SwimContext, probe: ActiveProbe): void {
   probe.indirect = true;
   const target = ctx.table.get(probe.target);
   if (target === undefined || !isActive(target.state)) return;
+  const ping: PingMessage = {
+    type: "ping",
+    seq: probe.seq,
+    from: ctx.table.self.id,
+    target: target.id,
+  };
+  sendPacket(ctx, target.address, [ping, ...buddyNotice(ctx, target)]);
+  requestHostCheck(ctx, target.address);
   const helpers = ctx.table.sample(
     ctx.config.indirectChecks,
     (record) => record.state === "alive" && record.id !== probe.target,
@@ -122,6 +136,39 @@ function onProbePeriodEnd(ctx: SwimContext, probe: ActiveProbe): void {
   // A refutation during the period voids the verdict: it proved the target alive.
   if (target.incarnation !== probe.incarnation) return;
   suspectLocally(ctx, target);
+  if (probe.hostSilent && probe.nacks >= SILENT_HOST_NACKS_MIN) {
+    ctx.counters.silentHostSuspicions += 1;
+    target.suspicion?.capDeadline(ctx.nowMs + ctx.config.silentHostSuspicionMs);
+    // Buddy at once: if the verdict was wrong (heavy loss), the suspect's ack refutes it well
+    // within the short timer instead of waiting for the suspicion to reach it by gossip.
+    const ping: PingMessage = {
+      type: "ping",
+      seq: nextSeq(ctx),
+      from: ctx.table.self.id,
+      target: target.id,
+    };
+    sendPacket(ctx, target.address, [ping, ...buddyNotice(ctx, target)]);
+  }
+}
+
+/** The driver's verdict on a host check: nothing at `address` answered in time. */
+export function onHostSilent(ctx: SwimContext, address: GossipAddress): void {
+  ctx.counters.hostsSilent += 1;
+  const probe = ctx.probe;
+  if (probe === null) return;
+  const target = ctx.table.get(probe.target);
+  if (target === undefined || target.address !== address) return;
+  probe.hostSilent = true;
+  concludeIfHopeless(ctx, probe);
+}
+
+/**
+ * The target's host is silent and every relay has nacked: nothing is left that could still
+ * answer within the period, so the verdict need not wait for the period to end.
+ */
+function concludeIfHopeless(ctx: SwimContext, probe: ActiveProbe): void {
+  const allNacked = probe.expectedNacks > 0 && probe.nacks >= probe.expectedNacks;
+  if (probe.hostSilent && allNacked) onProbePeriodEnd(ctx, probe);
 }
 
 export function onPing(ctx: SwimContext, fromAddress: GossipAddress, message: PingMessage): void {
@@ -173,7 +220,9 @@ export function onAck(ctx: SwimContext, fromAddress: GossipAddress, message: Ack
 
 export function onNack(ctx: SwimContext, message: NackMessage): void {
   const probe = ctx.probe;
-  if (probe !== null && message.seq === probe.seq) probe.nacks += 1;
+  if (probe === null || message.seq !== probe.seq) return;
+  probe.nacks += 1;
+  concludeIfHopeless(ctx, probe);
 }
 
 export function onPingReq(
@@ -186,21 +235,33 @@ export function onPingReq(
     return;
   }
   const seq = nextSeq(ctx);
+  const ping: PingMessage = { type: "ping", seq, from: ctx.table.self.id, target: message.target };
   ctx.relays.set(seq, {
     originSeq: message.seq,
     originAddress: fromAddress,
+    ping,
+    targetAddress: message.targetAddress,
+    resendMs: ctx.nowMs + Math.floor(ctx.config.relayNackTimeoutMs / 2),
     deadlineMs: ctx.nowMs + ctx.config.relayNackTimeoutMs,
   });
-  const ping: PingMessage = { type: "ping", seq, from: ctx.table.self.id, target: message.target };
-  sendPacket(ctx, message.targetAddress, [
-    ping,
-    ...buddyNotice(ctx, ctx.table.get(message.target)),
-  ]);
+  sendRelayPing(ctx, ping, message.targetAddress);
 }
 
-/** Relays that heard nothing in time send a nack: "I am reachable; the target is not". */
+function sendRelayPing(ctx: SwimContext, ping: PingMessage, targetAddress: GossipAddress): void {
+  sendPacket(ctx, targetAddress, [ping, ...buddyNotice(ctx, ctx.table.get(ping.target))]);
+}
+
+/**
+ * A relay pings again halfway to its nack (one lost datagram on the relay's leg must not fail
+ * the whole indirect path); relays that heard nothing in time send a nack: "I am reachable;
+ * the target is not".
+ */
 export function expireRelays(ctx: SwimContext): void {
   for (const [seq, relay] of ctx.relays) {
+    if (relay.resendMs !== null && ctx.nowMs >= relay.resendMs) {
+      relay.resendMs = null;
+      sendRelayPing(ctx, relay.ping, relay.targetAddress);
+    }
     if (ctx.nowMs < relay.deadlineMs) continue;
     ctx.relays.delete(seq);
     const nack: NackMessage = { type: "nack", seq: relay.originSeq, from: ctx.table.self.id };

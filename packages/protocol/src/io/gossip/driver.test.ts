@@ -148,6 +148,8 @@ describe("GossipDriver on loopback UDP", () => {
     await until("a sees b dead", () => stateOf(a, "b") === "dead");
     expect(series("ftfs_gossip_suspicions_total")).toBe(1);
     expect(series("ftfs_gossip_refutations_total")).toBe(0);
+    // b closed its port on a live host: refused, never silent.
+    expect(series("ftfs_gossip_silent_host_suspicions_total")).toBe(0);
   });
 
   test("a datagram under another key is dropped and counted; its sender never joins", async () => {

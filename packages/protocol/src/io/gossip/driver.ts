@@ -10,6 +10,7 @@ import { type MetricsRegistry, parseAddress, Prng, swim } from "../../core/index
 import type { Logger } from "../logger.ts";
 import { Keyring } from "../security/keyring.ts";
 import { registerGossipMetrics, type RoundTripObserver } from "./metrics.ts";
+import { HostChecker } from "./host-checker.ts";
 import { RefusalProber } from "./refusal-prober.ts";
 
 /** After leave(), keep ticking this long so the `left` rumor spreads (the core's contract). */
@@ -38,6 +39,8 @@ export interface GossipDriverStats extends swim.SwimStats {
   /** Empty datagrams: another node's refusal check of us. */
   readonly refusalChecksReceived: number;
   readonly listenerErrors: number;
+  /** Host checks skipped because too many were in flight. */
+  readonly hostChecksSkipped: number;
 }
 
 export interface GossipDriverOptions {
@@ -94,6 +97,7 @@ export class GossipDriver {
   private readonly logger: Logger;
   private readonly listeners = new Set<GossipListener>();
   private readonly prober: RefusalProber;
+  private readonly hostChecker: HostChecker;
   private readonly onRoundTrip: RoundTripObserver | null;
   private readonly counters: DriverCounters = {
     datagramsIn: 0,
@@ -123,17 +127,23 @@ export class GossipDriver {
     this.socket = socket;
     this.keyring = options.keyring ?? Keyring.open();
     this.logger = options.logger;
+    const config = options.config ?? swim.SWIM_LAN_CONFIG;
     this.node = new swim.SwimNode({
       id: swim.memberId(options.id),
       address: this.address,
       meta: options.meta,
-      config: options.config ?? swim.SWIM_LAN_CONFIG,
+      config,
       prng: new Prng(seed),
       nowMs: systemNowMs(),
     });
     this.prober = new RefusalProber({
       nowMs: systemNowMs,
       onRefused: (address) => this.onRefused(address),
+    });
+    this.hostChecker = new HostChecker({
+      attempts: swim.HOST_CHECK_ATTEMPTS,
+      timeoutMs: config.hostCheckTimeoutMs,
+      onSilent: (address) => this.onHostSilent(address),
     });
     this.onRoundTrip =
       options.metrics === undefined
@@ -205,6 +215,7 @@ export class GossipDriver {
       dropped: { ...this.counters.dropped },
       refusalChecks: this.prober.checksStarted,
       refusalsFound: this.prober.refusalsFound,
+      hostChecksSkipped: this.hostChecker.checksSkipped,
     };
   }
 
@@ -227,6 +238,7 @@ export class GossipDriver {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     this.prober.close();
+    this.hostChecker.close();
     this.socket?.close();
     this.socket = null;
   }
@@ -282,12 +294,25 @@ export class GossipDriver {
     this.flush();
   }
 
-  /** Sends what the core queued, delivers its events, and observes its probes' round trips. */
+  private onHostSilent(address: string): void {
+    if (this.socket === null) return;
+    this.logger.debug("gossip peer host silent", { address });
+    this.node.hostSilent(systemNowMs(), address);
+    this.flush();
+  }
+
+  /**
+   * Sends what the core queued, starts the host checks it asked for, delivers its events, and
+   * observes its probes' round trips.
+   */
   private flush(): void {
     const socket = this.socket;
     const nowMs = systemNowMs();
     for (const packet of this.node.takeOutbox()) {
       if (socket !== null) this.send(socket, packet, nowMs);
+    }
+    for (const address of this.node.takeHostChecks()) {
+      if (socket !== null) this.hostChecker.check(address);
     }
     for (const event of this.node.takeEvents()) this.deliver(event);
     for (const roundTripMs of this.node.takeProbeRoundTrips()) this.onRoundTrip?.(roundTripMs);

@@ -90,6 +90,12 @@ export class SimNetwork<A extends string> {
     return times;
   }
 
+  /** Whether one packet from `from` gets through to `to` now (not blocked, not lost). */
+  delivers(from: A, to: A): boolean {
+    if (this.isBlocked(from, to)) return false;
+    return !this.prng.chance(this.pathOptions(from, to).lossProbability);
+  }
+
   /** One-way delay of a path, for replies the network itself makes (unreachable reports). */
   delayMs(options: PathOptions): number {
     assert(options.delayMaxMs >= options.delayMinMs, "path delay range is inverted");

@@ -7,7 +7,10 @@
  * Processes crash (state lost: the driver makes a new one on restart), pause (no ticks, no
  * receives; arriving packets wait in a bounded inbox or are dropped, like a SIGSTOPped
  * process's socket buffer) and resume. A packet to an address where nothing runs may bounce
- * back as an "unreachable" report, as ICMP port-unreachable does for a killed process. Generic
+ * back as an "unreachable" report, as ICMP port-unreachable does for a killed process. A
+ * process may ask whether another's host answers at all (a TCP connection attempt): a running
+ * or paused process's host does, a crashed one's only as often as it bounces (a killed process
+ * on a live host, not a cut link), each attempt subject to the paths' loss both ways. Generic
  * over the address and payload types: gossip uses datagrams, a Raft core could use its messages.
  */
 
@@ -23,6 +26,16 @@ export interface SimProcess<A extends string, P> {
   /** The network reports that nothing listens at `to` any more. */
   unreachable(nowMs: number, to: A): void;
   takeOutgoing(): Array<{ readonly to: A; readonly payload: P }>;
+  /** Addresses whose host the process wants checked (optional: not every core asks). */
+  takeHostChecks?(): A[];
+  /** No attempt of a host check of `about` was answered within the check's timeout. */
+  hostSilent?(nowMs: number, about: A): void;
+}
+
+/** How the simulator plays a host check: attempts in parallel, each answered or not. */
+export interface HostCheckOptions {
+  readonly attempts: number;
+  readonly timeoutMs: number;
 }
 
 export type ProcessStatus = "up" | "paused" | "down";
@@ -38,6 +51,7 @@ export interface SimulatorOptions<P> {
   readonly pausedInboxPacketsMax?: number;
   /** Chance a packet to a dead address yields an unreachable report to its sender. */
   readonly unreachableProbability?: number;
+  readonly hostCheck?: HostCheckOptions;
 }
 
 export interface TrafficStats {
@@ -52,6 +66,12 @@ type SimEvent<A extends string, P> =
   | { readonly kind: "deliver"; readonly from: A; readonly to: A; readonly payload: P }
   | {
       readonly kind: "unreachable";
+      readonly reporter: A;
+      readonly about: A;
+      readonly life: number;
+    }
+  | {
+      readonly kind: "host-silent";
       readonly reporter: A;
       readonly about: A;
       readonly life: number;
@@ -200,6 +220,8 @@ export class Simulator<A extends string, P> {
         return this.onDeliver(event.from, event.to, event.payload);
       case "unreachable":
         return this.onUnreachable(event.reporter, event.about, event.life);
+      case "host-silent":
+        return this.onHostSilent(event.reporter, event.about, event.life);
       default:
         return assertNever(event, "simulator event");
     }
@@ -259,8 +281,43 @@ export class Simulator<A extends string, P> {
     this.flush(reporter, slot);
   }
 
+  private onHostSilent(reporter: A, about: A, life: number): void {
+    const slot = this.slots.get(reporter);
+    if (slot === undefined || slot.life !== life || slot.status !== "up" || slot.process === null) {
+      return;
+    }
+    slot.process.hostSilent?.(this.now, about);
+    this.flush(reporter, slot);
+  }
+
+  /** Whether `about`'s host answers one connection attempt from `from` (both ways delivered). */
+  private hostAnswers(from: A, about: A): boolean {
+    const target = this.slots.get(about);
+    const hostUp =
+      target !== undefined &&
+      (target.status !== "down" || this.prng.chance(this.unreachableProbability));
+    if (!hostUp) return false;
+    return this.network.delivers(from, about) && this.network.delivers(about, from);
+  }
+
+  private runHostChecks(address: A, slot: Slot<A, P>): void {
+    const options = this.options.hostCheck;
+    const checks = slot.process?.takeHostChecks?.() ?? [];
+    if (options === undefined) return;
+    for (const about of checks) {
+      let answered = false;
+      for (let attempt = 0; attempt < options.attempts; attempt += 1) {
+        if (this.hostAnswers(address, about)) answered = true;
+      }
+      if (answered) continue;
+      const atMs = this.now + options.timeoutMs;
+      this.events.push(atMs, { kind: "host-silent", reporter: address, about, life: slot.life });
+    }
+  }
+
   private flush(address: A, slot: Slot<A, P>): void {
     if (slot.process === null) return;
+    this.runHostChecks(address, slot);
     for (const { to, payload } of slot.process.takeOutgoing()) {
       slot.traffic.packetsSent += 1;
       slot.traffic.bytesSent += this.options.payloadBytes(payload);

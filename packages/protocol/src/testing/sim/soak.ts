@@ -9,6 +9,7 @@
 
 import {
   crashDetection,
+  cutLinkDetection,
   gracefulLeave,
   lossWithoutFalsePositives,
   median,
@@ -22,6 +23,7 @@ import {
 
 const PROPERTIES: Record<string, (seed: number) => ScenarioResult> = {
   crashDetection,
+  cutLinkDetection,
   lossWithoutFalsePositives: (seed) => lossWithoutFalsePositives(seed),
   pauses,
   partitionHeals,

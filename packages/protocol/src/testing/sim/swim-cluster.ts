@@ -9,6 +9,7 @@ import { assert } from "../../core/assert.ts";
 import type { Prng } from "../../core/prng.ts";
 import {
   GOSSIP_PAYLOAD_BYTES_MAX,
+  HOST_CHECK_ATTEMPTS,
   SWIM_LAN_CONFIG,
   type SwimConfig,
 } from "../../core/swim/config.ts";
@@ -76,6 +77,15 @@ class SwimProcess implements SimProcess<string, Uint8Array> {
     this.record(this.node.takeEvents());
   }
 
+  takeHostChecks(): string[] {
+    return this.node.takeHostChecks();
+  }
+
+  hostSilent(nowMs: number, about: string): void {
+    this.node.hostSilent(nowMs, about);
+    this.record(this.node.takeEvents());
+  }
+
   unreachable(nowMs: number, to: string): void {
     this.node.unreachable(nowMs, to);
     this.record(this.node.takeEvents());
@@ -107,6 +117,7 @@ export class SwimCluster {
       payloadBytes: (payload) => payload.length,
       pausedInbox: options.pausedInbox ?? "queue",
       unreachableProbability: options.unreachableProbability ?? 0,
+      hostCheck: { attempts: HOST_CHECK_ATTEMPTS, timeoutMs: this.config.hostCheckTimeoutMs },
     });
     const ids: MemberId[] = [];
     for (let index = 0; index < options.size; index += 1) {

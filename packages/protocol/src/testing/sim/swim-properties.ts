@@ -56,6 +56,20 @@ export function rejoinBoundMs(config: SwimConfig, members: number): number {
   return config.probeIntervalMs * config.awarenessMax + 2 * disseminationBoundMs(config, members);
 }
 
+/**
+ * Every survivor declares a cut-off member (its host silent: a cut link, a dead host) dead
+ * within: some live prober reaches it within the contact bound, that probe fails one period
+ * later with the host check's verdict in, the short suspicion runs out, and the death spreads.
+ */
+export function cutLinkDetectionBoundMs(config: SwimConfig, members: number): number {
+  return (
+    probeContactBoundMs(config, members) +
+    config.probeIntervalMs +
+    config.silentHostSuspicionMs +
+    disseminationBoundMs(config, members)
+  );
+}
+
 export function healBoundMs(config: SwimConfig, members: number): number {
   return (
     config.reconnectIntervalMs +
@@ -175,6 +189,49 @@ export function crashDetection(seed: number): ScenarioResult {
   if (rejoinMs === null)
     problems.push(`restarted ${victims.join(",")} not alive everywhere in time`);
   else out.measuredMs.restartAliveAll = rejoinMs;
+  return out;
+}
+
+/**
+ * (i) A member cut off by the network (no answer to anything, no port-unreachable, its host
+ * silent to connection attempts) is declared dead by a first survivor within one probe period
+ * and the short suspicion of the first suspicion raised (Lifeguard alone needs at least Smin),
+ * by every survivor within the cut-link bound, and no survivor is declared dead on the way.
+ */
+export function cutLinkDetection(seed: number): ScenarioResult {
+  const { prng, cluster, size, problems } = formCluster(seed);
+  const out = result(problems);
+  const victim = pickMembers(prng, cluster.ids, 1)[0] as MemberId;
+  const survivors = cluster.ids.filter((id) => id !== victim);
+  const others = survivors.map((id) => cluster.address(id));
+  const cutMs = cluster.nowMs;
+  cluster.sim.network.partition([[cluster.address(victim)], others]);
+  const boundMs = cutLinkDetectionBoundMs(cluster.config, size);
+  const bySurvivor = (kind: "suspect" | "dead") =>
+    cluster.reports(kind, victim, cutMs).find((e) => e.observer !== victim);
+  const firstDeadMs = cluster.runUntilTrue(() => bySurvivor("dead") !== undefined, boundMs, 10);
+  const suspected = bySurvivor("suspect");
+  const declared = bySurvivor("dead");
+  const firstBoundMs = cluster.config.probeIntervalMs + cluster.config.silentHostSuspicionMs;
+  if (firstDeadMs !== null && suspected !== undefined && declared !== undefined) {
+    const afterSuspicionMs = declared.atMs - suspected.atMs;
+    out.measuredMs.cutLinkFirstAfterSuspicion = afterSuspicionMs;
+    if (afterSuspicionMs > firstBoundMs)
+      problems.push(
+        `first death ${afterSuspicionMs} ms after the first suspicion (> ${firstBoundMs})`,
+      );
+  }
+  const detectedMs = cluster.runUntilTrue(
+    () => cluster.allSee(survivors, [victim], "dead"),
+    boundMs,
+    10,
+  );
+  if (detectedMs === null) problems.push(`cut-off ${victim} not dead to all within ${boundMs} ms`);
+  else out.measuredMs.cutLinkDetectAll = detectedMs;
+  const deaths = cluster.trace.filter(
+    (e) => e.kind === "dead" && e.member !== victim && e.observer !== victim,
+  );
+  if (deaths.length > 0) problems.push(`${deaths.length} reports declared a survivor dead`);
   return out;
 }
 
