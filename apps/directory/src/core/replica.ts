@@ -41,8 +41,12 @@ export interface ReplicaDisk {
   transaction<T>(work: () => T): T;
   /** The Ready's entries, hard state and snapshot; inside transaction(). */
   saveRaft(ready: raft.Ready): void;
-  /** Replaces the applied state with a snapshot's, as of `index`; inside transaction(). */
-  installSnapshot(data: Uint8Array, index: number): void;
+  /**
+   * Replaces the applied state with the Ready's snapshot and persists the Ready's Raft state
+   * (saveRaft), as one atomic step of its own, outside transaction(): a crash leaves the old
+   * state and Raft state, or the new ones, never a mix.
+   */
+  installSnapshot(ready: raft.Ready & { readonly snapshot: raft.Snapshot }): void;
   /**
    * The disk or the file failed (the node must stop), as opposed to a state-machine rule that
    * a committed command broke (which breaks alike on every replica).
@@ -348,18 +352,23 @@ export class DirectoryReplica {
     this.askReads();
   }
 
-  /** Entries, hard state, snapshot and the newly committed commands: one transaction. */
+  /**
+   * Entries, hard state, snapshot and the newly committed commands: one transaction; or, for a
+   * snapshot newer than the state, the install (which persists the Raft state with it), then
+   * the commands in a transaction of their own.
+   */
   private persistAndApply(ready: raft.Ready): Array<[raft.Entry, Result<Outcome>]> {
     const { disk } = this.options;
     const state = disk.state;
     const outcomes: Array<[raft.Entry, Result<Outcome>]> = [];
+    const snapshot = ready.snapshot;
+    const installing = snapshot !== null && snapshot.index > state.lastApplied();
+    if (installing) {
+      disk.installSnapshot({ ...ready, snapshot });
+      this.events.push({ kind: "restored", index: snapshot.index });
+    }
     disk.transaction(() => {
-      disk.saveRaft(ready);
-      const snapshot = ready.snapshot;
-      if (snapshot !== null && snapshot.index > state.lastApplied()) {
-        disk.installSnapshot(snapshot.data, snapshot.index);
-        this.events.push({ kind: "restored", index: snapshot.index });
-      }
+      if (!installing) disk.saveRaft(ready);
       for (const entry of ready.committedEntries) {
         // After a restart the state may be ahead of what the core re-delivers.
         if (entry.index <= state.lastApplied()) continue;

@@ -15,7 +15,7 @@
  * disk; any other disk failure is fatal (onFatal).
  */
 
-import { fail, type raft, type Result } from "@ftfs/protocol/core";
+import { fail, raft, type Result } from "@ftfs/protocol/core";
 import type { Logger } from "@ftfs/protocol/io";
 import {
   DirectoryReplica,
@@ -27,8 +27,9 @@ import {
   type ReplicaEvent,
 } from "../core/index.ts";
 import { SQLiteError } from "bun:sqlite";
-import type { RaftLog } from "./raft-log.ts";
-import { exportStateInWorker, type ExportedState } from "./snapshot-export.ts";
+import { RaftLog } from "./raft-log.ts";
+import { exportImageInWorker, type ExportedState } from "./snapshot-export.ts";
+import type { SnapshotImages } from "./snapshot-images.ts";
 import { isDiskFull, StoreCorruptError, type SqliteMetadataStore } from "./sqlite-store.ts";
 
 /** How a handler turns a command into a change, and makes a read current. */
@@ -86,7 +87,9 @@ export interface ReplicatorOptions {
   readonly nowMs: () => number;
   /** Applied entries between snapshots; tests lower it to exercise snapshot catch-up. */
   readonly compactEveryEntries?: number;
-  /** How the state is exported for a snapshot; default: a worker reading the database. */
+  /** Where this node keeps the snapshot images it sends and receives. */
+  readonly images: SnapshotImages;
+  /** How the state is exported for a snapshot; default: a worker copying the database. */
   readonly exportState?: () => Promise<ExportedState>;
   /** Where snapshots are counted (the node's, across replicators); default: a fresh count. */
   readonly snapshots?: SnapshotStats;
@@ -95,15 +98,48 @@ export interface ReplicatorOptions {
 }
 
 /** The replica's disk on SQLite: Raft's log beside the state, in the same database. */
-function sqliteReplicaDisk(store: SqliteMetadataStore, raftLog: RaftLog): ReplicaDisk {
+function sqliteReplicaDisk(
+  store: SqliteMetadataStore,
+  raftLog: RaftLog,
+  images: SnapshotImages,
+): ReplicaDisk {
   return {
     state: store,
     loadRaft: () => raftLog.load(),
     transaction: (work) => store.transaction(work),
     saveRaft: (ready) => raftLog.save(ready),
-    installSnapshot: (data, index) => store.importState(data, index),
+    installSnapshot: (ready) => installSnapshot(store, raftLog, images, ready),
     isDiskError: (error) => error instanceof SQLiteError || error instanceof StoreCorruptError,
   };
+}
+
+/**
+ * A snapshot naming an image is installed by swapping in the image, received and readied
+ * beforehand (snapshot-fetch.ts steps the message in only then); inline data (an older
+ * node's gzipped export) is imported row by row, as before images.
+ */
+function installSnapshot(
+  store: SqliteMetadataStore,
+  raftLog: RaftLog,
+  images: SnapshotImages,
+  ready: raft.Ready & { readonly snapshot: raft.Snapshot },
+): void {
+  const image = raft.decodeSnapshotImage(ready.snapshot.data);
+  if (image === null) {
+    store.transaction(() => {
+      raftLog.save(ready);
+      store.importState(ready.snapshot.data, ready.snapshot.index);
+    });
+    return;
+  }
+  store.swapDatabase(images.readyPath(image.sha256), (db) => {
+    const imageLog = new RaftLog(db);
+    try {
+      imageLog.save(ready);
+    } finally {
+      imageLog.detach();
+    }
+  });
 }
 
 export class Replicator implements Proposer {
@@ -115,8 +151,8 @@ export class Replicator implements Proposer {
   private suspicionTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly ticker: ReturnType<typeof setInterval>;
   private stopped = false;
-  /** A snapshot export is running (one at a time). */
-  private exporting = false;
+  /** A snapshot export is running (one at a time); no image may be swapped in meanwhile. */
+  private exportRunning = false;
 
   constructor(options: ReplicatorOptions) {
     this.options = options;
@@ -125,7 +161,7 @@ export class Replicator implements Proposer {
     this.replica = new DirectoryReplica({
       id: options.id,
       members: options.members,
-      disk: sqliteReplicaDisk(options.store, options.raftLog),
+      disk: sqliteReplicaDisk(options.store, options.raftLog, options.images),
       // Seeded here, so the core itself stays deterministic; only the seed is random.
       seed: Math.floor(options.random() * 2 ** 31),
       addressOf: options.addressOf,
@@ -178,6 +214,11 @@ export class Replicator implements Proposer {
   /** As primary: how far each other member's log matches ours. */
   matchIndexes(): ReadonlyMap<string, number> {
     return this.replica.matchIndexes();
+  }
+
+  /** A snapshot export is copying the database: an image must not be swapped in now. */
+  get exporting(): boolean {
+    return this.exportRunning;
   }
 
   memberAddress(id: string): string | null {
@@ -340,20 +381,21 @@ export class Replicator implements Proposer {
    * large state); the core takes it when it comes back, as of the index the export read.
    */
   private maybeCompact(): void {
-    if (this.exporting || !this.replica.compactionDue()) return;
-    this.exporting = true;
+    if (this.exportRunning || !this.replica.compactionDue()) return;
+    this.exportRunning = true;
     const startedMs = this.options.nowMs();
-    const exportState =
-      this.options.exportState ?? (() => exportStateInWorker(this.options.store.path));
+    const { images, store } = this.options;
+    const exportState = this.options.exportState ?? (() => exportImageInWorker(store.path, images));
     void exportState()
       .then((exported) => {
         const compacted = this.input(() => this.replica.compact(exported.index, exported.data));
         if (compacted !== true) return;
         this.snapshots.taken += 1;
-        this.snapshots.lastBytes = exported.data.byteLength;
+        this.snapshots.lastBytes = exported.bytes;
+        images.prune(raft.decodeSnapshotImage(exported.data)?.sha256 ?? null);
         this.options.logger.info("log compacted into a snapshot", {
           index: exported.index,
-          bytes: exported.data.byteLength,
+          bytes: exported.bytes,
           tookMs: this.options.nowMs() - startedMs,
         });
       })
@@ -366,7 +408,7 @@ export class Replicator implements Proposer {
         );
       })
       .finally(() => {
-        this.exporting = false;
+        this.exportRunning = false;
       });
   }
 }

@@ -81,7 +81,8 @@ function answer(run: Run, offset: number, bytes: number, faults: Faults): Answer
     return { offset, bytes: part, hash: fnv1a(part) };
   }
   const hash = fnv1a(part);
-  if (run.prng.nextFloat() < faults.tear && part.length > 0) part[part.length - 1] ^= 0x5a;
+  const last = part.length - 1;
+  if (run.prng.nextFloat() < faults.tear && last >= 0) part[last] = (part[last] ?? 0) ^ 0x5a;
   return { offset, bytes: part, hash };
 }
 
