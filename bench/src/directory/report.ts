@@ -193,7 +193,7 @@ export function printScale(figures: ScaleFigures): void {
         `(${count(perSecond)}/s)`,
     ],
     [
-      "snapshot (exportState: gzipped JSON of every row)",
+      "snapshot (an image: VACUUM INTO on a worker, hashed)",
       `${mib(figures.snapshotBytes)} in ${seconds(figures.snapshotExportMs)}; stored in ` +
         `${seconds(figures.snapshotWriteMs)}`,
     ],

@@ -5,7 +5,34 @@
 
 import { raft } from "@ftfs/protocol/core";
 import type { SnapshotImages } from "./snapshot-images.ts";
-import { SHA256_PLACEHOLDER, type WorkerAnswer, type WorkerRequest } from "./snapshot-worker.ts";
+
+export type WorkerRequest =
+  | {
+      readonly op: "export";
+      readonly databasePath: string;
+      readonly temporaryPath: string;
+      readonly imagesDir: string;
+      /** The image's final path, given its SHA-256 (the same rule as SnapshotImages). */
+      readonly imagePathPattern: string;
+    }
+  | {
+      readonly op: "prepare";
+      readonly partPath: string;
+      readonly readyPath: string;
+      readonly imagePath: string;
+      readonly temporaryPath: string;
+      readonly imagesDir: string;
+      readonly image: raft.SnapshotImage;
+      readonly index: number;
+    };
+
+export type WorkerAnswer =
+  | { readonly op: "export"; readonly index: number; readonly image: raft.SnapshotImage }
+  | { readonly op: "prepare" }
+  | { readonly error: string; readonly mismatch?: boolean };
+
+/** The sha256 placeholder in `imagePathPattern`. */
+export const SHA256_PLACEHOLDER = "{sha256}";
 
 /** A snapshot's data as of `index`: here, an image descriptor (raft.encodeSnapshotImage). */
 export interface ExportedState {

@@ -12,44 +12,18 @@
  * in turn, checked as a database of our schema at the snapshot's index, emptied of the
  * sender's Raft log, and renamed `.ready`: the main thread only has to swap it in.
  *
- * Message in: WorkerRequest. Message out: WorkerAnswer.
+ * Message in: WorkerRequest. Message out: WorkerAnswer (both in snapshot-export.ts: importing
+ * this file runs it, which would set the importer's own onmessage).
  */
 
 import { Database } from "bun:sqlite";
 import { closeSync, copyFileSync, openSync, readSync, renameSync, rmSync } from "node:fs";
 import { raft } from "@ftfs/protocol/core";
 import { SCHEMA_VERSION } from "./sqlite-schema.ts";
+import { SHA256_PLACEHOLDER, type WorkerAnswer, type WorkerRequest } from "./snapshot-export.ts";
 import { fsyncPath } from "./snapshot-images.ts";
 
 declare const self: Worker;
-
-export type WorkerRequest =
-  | {
-      readonly op: "export";
-      readonly databasePath: string;
-      readonly temporaryPath: string;
-      readonly imagesDir: string;
-      /** The image's final path, given its SHA-256 (the same rule as SnapshotImages). */
-      readonly imagePathPattern: string;
-    }
-  | {
-      readonly op: "prepare";
-      readonly partPath: string;
-      readonly readyPath: string;
-      readonly imagePath: string;
-      readonly temporaryPath: string;
-      readonly imagesDir: string;
-      readonly image: raft.SnapshotImage;
-      readonly index: number;
-    };
-
-export type WorkerAnswer =
-  | { readonly op: "export"; readonly index: number; readonly image: raft.SnapshotImage }
-  | { readonly op: "prepare" }
-  | { readonly error: string; readonly mismatch?: boolean };
-
-/** The sha256 placeholder in `imagePathPattern`. */
-export const SHA256_PLACEHOLDER = "{sha256}";
 
 /** SHA-256 of a file, read one part at a time. */
 function hashFile(path: string): { bytes: number; sha256: string } {
