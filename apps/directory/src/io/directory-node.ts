@@ -225,6 +225,7 @@ export class DirectoryNode {
       },
       mayInstall: () => this.replicator !== null && !this.replicator.exporting,
       step: (message) => this.replicator?.step(message),
+      snapshots: this.snapshots,
     });
     const currentTerm = () => this.term;
     const proposer: Proposer = {

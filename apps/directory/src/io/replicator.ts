@@ -57,10 +57,14 @@ export interface SnapshotStats {
   installed: number;
   /** Bytes of the last snapshot taken (0: none yet). */
   lastBytes: number;
+  /** Snapshot image bytes received from the primary and made durable (snapshot-fetch.ts). */
+  receivedBytes: number;
+  /** Image transfers that went on from parts already on disk rather than from the start. */
+  resumed: number;
 }
 
 export function newSnapshotStats(): SnapshotStats {
-  return { taken: 0, sent: 0, installed: 0, lastBytes: 0 };
+  return { taken: 0, sent: 0, installed: 0, lastBytes: 0, receivedBytes: 0, resumed: 0 };
 }
 
 export interface ReplicatorOptions {
@@ -151,6 +155,8 @@ export class Replicator implements Proposer {
   private suspicionTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly ticker: ReturnType<typeof setInterval>;
   private stopped = false;
+  /** The snapshot index last sent to each member: Raft repeats it while the member fetches. */
+  private readonly snapshotSentTo = new Map<string, number>();
   /** A snapshot export is running (one at a time); no image may be swapped in meanwhile. */
   private exportRunning = false;
 
@@ -342,12 +348,18 @@ export class Replicator implements Proposer {
   private flush(): void {
     const output = this.replica.drain();
     for (const message of output.messages) {
-      if (message.type === "installSnapshot") this.snapshots.sent += 1;
+      if (message.type === "installSnapshot") this.countSnapshotSent(message);
       this.options.send(message);
     }
     for (const event of output.events) this.report(event);
     if (output.applied) this.options.onApplied();
     this.maybeCompact();
+  }
+
+  private countSnapshotSent(message: raft.InstallSnapshot): void {
+    if (this.snapshotSentTo.get(message.to) === message.snapshot.index) return;
+    this.snapshotSentTo.set(message.to, message.snapshot.index);
+    this.snapshots.sent += 1;
   }
 
   private report(event: ReplicaEvent): void {

@@ -15,6 +15,7 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { FtfsError, raft } from "@ftfs/protocol/core";
 import { type Logger, sha256Hex } from "@ftfs/protocol/io";
+import type { SnapshotStats } from "./replicator.ts";
 import { prepareImageInWorker, SnapshotImageMismatchError } from "./snapshot-export.ts";
 import type { SnapshotImages } from "./snapshot-images.ts";
 
@@ -45,20 +46,8 @@ export interface SnapshotFetchOptions {
   readonly mayInstall: () => boolean;
   /** Steps a message into Raft (the replicator). */
   readonly step: (message: raft.InstallSnapshot) => void;
-}
-
-/** What this node's transfers did, for /metrics and tests. */
-export interface SnapshotFetchStats {
-  /** Transfers that started from parts already on disk. */
-  resumed: number;
-  /** Image bytes received and made durable. */
-  receivedBytes: number;
-  /** Parts refused: their bytes did not match their hash. */
-  refusedParts: number;
-  /** Images received whole and readied to swap in. */
-  readied: number;
-  /** Images received whole that did not hash to their descriptor: dropped, fetched again. */
-  mismatched: number;
+  /** The node's snapshot counts: bytes received and transfers resumed go there. */
+  readonly snapshots: SnapshotStats;
 }
 
 interface Transfer {
@@ -68,13 +57,6 @@ interface Transfer {
 }
 
 export class SnapshotFetcher {
-  readonly stats: SnapshotFetchStats = {
-    resumed: 0,
-    receivedBytes: 0,
-    refusedParts: 0,
-    readied: 0,
-    mismatched: 0,
-  };
   private readonly options: SnapshotFetchOptions;
   private running: Transfer | null = null;
   /** A readied image's message, waiting for a moment it may be swapped in. */
@@ -128,7 +110,6 @@ export class SnapshotFetcher {
     const { logger } = this.options;
     void this.fetch(transfer)
       .then(() => {
-        this.stats.readied += 1;
         this.waiting = transfer.message;
         logger.info("snapshot image received and checked", {
           bytes: transfer.image.bytes,
@@ -143,7 +124,9 @@ export class SnapshotFetcher {
           error: error instanceof Error ? error.message : String(error),
           from: transfer.message.from,
         });
-        if (error instanceof SnapshotImageMismatchError) this.stats.mismatched += 1;
+        if (error instanceof SnapshotImageMismatchError) {
+          logger.error("a received snapshot image did not match its hash; fetching it again", {});
+        }
       })
       .finally(() => {
         this.running = null;
@@ -157,7 +140,7 @@ export class SnapshotFetcher {
     const path = images.partPath(image.sha256);
     const onDisk = images.partBytes(image.sha256);
     const pull = new raft.ImagePull(image, onDisk);
-    if (pull.resumeOffset > 0) this.stats.resumed += 1;
+    if (pull.resumeOffset > 0) this.options.snapshots.resumed += 1;
     logger.info(
       pull.resumeOffset > 0 ? "snapshot image transfer resumed" : "snapshot image transfer started",
       {
@@ -195,7 +178,9 @@ export class SnapshotFetcher {
     const hashMatches = sha256Hex(part.payload) === part.sha256;
     const verdict = pull.received(part.offset, part.payload.length, hashMatches);
     if (verdict.kind !== "write") {
-      this.stats.refusedParts += 1;
+      this.options.logger.info("snapshot image part refused; asking again", {
+        offset: request.offset,
+      });
       pull.linkLost();
       if (pull.refused >= SNAPSHOT_PART_REFUSALS_MAX) {
         throw new Error(`${pull.refused} parts of the snapshot image did not match their hash`);
@@ -210,6 +195,6 @@ export class SnapshotFetcher {
       throw error;
     }
     pull.durable(verdict.offset);
-    this.stats.receivedBytes += part.payload.length;
+    this.options.snapshots.receivedBytes += part.payload.length;
   }
 }
