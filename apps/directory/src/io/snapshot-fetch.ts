@@ -48,6 +48,8 @@ export interface SnapshotFetchOptions {
   readonly step: (message: raft.InstallSnapshot) => void;
   /** The node's snapshot counts: bytes received and transfers resumed go there. */
   readonly snapshots: SnapshotStats;
+  /** Bytes per part asked for; default SNAPSHOT_IMAGE_PART_BYTES (tests use smaller parts). */
+  readonly partBytes?: number;
 }
 
 interface Transfer {
@@ -98,7 +100,9 @@ export class SnapshotFetcher {
     const message = this.waiting;
     if (message === null || !this.options.mayInstall()) return;
     this.waiting = null;
-    this.options.step(message);
+    // Only an image still ready on disk: the swap must find it (a newer transfer drops it).
+    const image = raft.decodeSnapshotImage(message.snapshot.data);
+    if (image !== null && this.options.images.hasReady(image.sha256)) this.options.step(message);
   }
 
   stop(): void {
@@ -107,6 +111,8 @@ export class SnapshotFetcher {
 
   private start(transfer: Transfer): void {
     this.running = transfer;
+    // The transfer drops every other image's files: one waiting to be swapped in goes too.
+    this.waiting = null;
     const { logger } = this.options;
     void this.fetch(transfer)
       .then(() => {
@@ -139,7 +145,8 @@ export class SnapshotFetcher {
     images.dropIncomingExcept(image.sha256);
     const path = images.partPath(image.sha256);
     const onDisk = images.partBytes(image.sha256);
-    const pull = new raft.ImagePull(image, onDisk);
+    const partBytes = this.options.partBytes ?? raft.SNAPSHOT_IMAGE_PART_BYTES;
+    const pull = new raft.ImagePull(image, onDisk, partBytes);
     if (pull.resumeOffset > 0) this.options.snapshots.resumed += 1;
     logger.info(
       pull.resumeOffset > 0 ? "snapshot image transfer resumed" : "snapshot image transfer started",
