@@ -43,6 +43,10 @@ export interface CatchupFigures {
   readonly commitsPerSecondDuring: number;
   readonly commitErrorsDuring: number;
   readonly firstErrors: readonly string[];
+  /** The new member's own account (its log): parts over the link, whole-file checks, swap. */
+  readonly fetchMs: number | null;
+  readonly checkMs: number | null;
+  readonly swapMainThreadMs: number | null;
   readonly primaryPeakRssBytes: number | null;
   readonly newMemberPeakRssBytes: number | null;
   readonly benchPeakRssBytes: number | null;
@@ -104,6 +108,13 @@ class CommitLoad {
     this.running = false;
     await Promise.all(this.loops);
   }
+}
+
+/** A number field of the first log line that says `message` (JSON lines), or null. */
+function logField(log: string, message: string, field: string): number | null {
+  const line = log.split("\n").find((candidate) => candidate.includes(message));
+  const match = line === undefined ? null : new RegExp(`"${field}":(\\d+)`).exec(line);
+  return match === null ? null : Number(match[1]);
 }
 
 async function voters(address: string): Promise<string[] | undefined> {
@@ -190,6 +201,7 @@ export async function runCatchup(
     const newMemberPeakRssBytes = await peakRssBytes(d2.pid ?? 0);
     await load.stop();
     const during = load.errors.filter((error) => error.atMs >= addMs && error.atMs <= voterMs);
+    const d2Log = await readFile(d2.logPath, "utf8").catch(() => "");
     return {
       options,
       buildMs: built.buildMs,
@@ -201,6 +213,9 @@ export async function runCatchup(
       commitsPerSecondDuring,
       commitErrorsDuring: during.length,
       firstErrors: during.slice(0, 3).map((error) => error.text),
+      fetchMs: logField(d2Log, "snapshot image transfer done", "fetchMs"),
+      checkMs: logField(d2Log, "snapshot image transfer done", "checkMs"),
+      swapMainThreadMs: logField(d2Log, "snapshot installed", "mainThreadMs"),
       primaryPeakRssBytes,
       newMemberPeakRssBytes,
       benchPeakRssBytes,

@@ -36,6 +36,7 @@ const count = (value: number): string => value.toLocaleString("en-US");
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const short = (s: LatencySummary): string => `p50 ${formatMs(s.p50Ms)}, p99 ${formatMs(s.p99Ms)}`;
 const maxOf = (values: readonly number[]): number => Math.max(...values);
+const optionalMs = (ms: number | null): string => (ms === null ? "?" : formatMs(ms));
 
 /** Left-aligned columns as wide as their widest cell. */
 function table(rows: ReadonlyArray<readonly string[]>): string[] {
@@ -242,6 +243,9 @@ export function printCatchup(figures: CatchupFigures): void {
       `${mib(figures.imageBytes)} in ${seconds(figures.imageExportMs)}`,
     ],
     ["add → image fetched, checked and swapped in", seconds(figures.addToInstalledMs)],
+    ["  of which parts over the link (new member's log)", optionalMs(figures.fetchMs)],
+    ["  of which whole-file hash, copy and check (worker)", optionalMs(figures.checkMs)],
+    ["  of which the swap on the main thread", optionalMs(figures.swapMainThreadMs)],
     ["add → promoted to voter", seconds(figures.addToVoterMs)],
     ["commits/s before the add", figures.commitsPerSecondBefore.toFixed(0)],
     ["commits/s from the add to the promotion", figures.commitsPerSecondDuring.toFixed(0)],

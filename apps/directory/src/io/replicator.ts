@@ -106,13 +106,20 @@ function sqliteReplicaDisk(
   store: SqliteMetadataStore,
   raftLog: RaftLog,
   images: SnapshotImages,
+  logger: Logger,
 ): ReplicaDisk {
   return {
     state: store,
     loadRaft: () => raftLog.load(),
     transaction: (work) => store.transaction(work),
     saveRaft: (ready) => raftLog.save(ready),
-    installSnapshot: (ready) => installSnapshot(store, raftLog, images, ready),
+    installSnapshot: (ready) => {
+      // The swap is the one part of an install on the main thread: how long it held it.
+      const startedMs = performance.now();
+      installSnapshot(store, raftLog, images, ready);
+      const mainThreadMs = Math.round(performance.now() - startedMs);
+      logger.info("snapshot installed", { index: ready.snapshot.index, mainThreadMs });
+    },
     isDiskError: (error) => error instanceof SQLiteError || error instanceof StoreCorruptError,
   };
 }
@@ -167,7 +174,7 @@ export class Replicator implements Proposer {
     this.replica = new DirectoryReplica({
       id: options.id,
       members: options.members,
-      disk: sqliteReplicaDisk(options.store, options.raftLog, options.images),
+      disk: sqliteReplicaDisk(options.store, options.raftLog, options.images, options.logger),
       // Seeded here, so the core itself stays deterministic; only the seed is random.
       seed: Math.floor(options.random() * 2 ** 31),
       addressOf: options.addressOf,
