@@ -61,6 +61,13 @@ export const RAFT_READ_TIMEOUT_MS = 3_000;
 export const RAFT_PROPOSAL_TIMEOUT_MS = 10_000;
 /** The log is folded into a snapshot once this many applied entries follow the last one. */
 export const RAFT_COMPACT_EVERY_ENTRIES = 50_000;
+/**
+ * While a member fetches a snapshot image from the primary, the primary keeps its log (a fold
+ * now would drop the entries the member needs after that image, and send it a newer image it
+ * may never finish either, on a large directory under load); up to this many applied entries,
+ * so a member that never finishes cannot grow the log without end.
+ */
+export const RAFT_COMPACT_HELD_ENTRIES_MAX = 20 * RAFT_COMPACT_EVERY_ENTRIES;
 /** Messages queued for one unreachable peer; past it new ones are dropped (Raft resends). */
 export const RAFT_PEER_QUEUE_MESSAGES_MAX = 4_096;
 /** Wait for a TCP connection to a peer directory node. */

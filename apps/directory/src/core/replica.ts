@@ -24,6 +24,7 @@ import { notPrimary } from "./checks.ts";
 import { decodeCommand, encodeCommand, type Command, type Outcome } from "./commands.ts";
 import {
   RAFT_COMPACT_EVERY_ENTRIES,
+  RAFT_COMPACT_HELD_ENTRIES_MAX,
   RAFT_ELECTION_TICKS,
   RAFT_HEARTBEAT_TICKS,
   RAFT_PROPOSAL_TIMEOUT_MS,
@@ -282,11 +283,16 @@ export class DirectoryReplica {
     this.unaskedReads.push({ deadlineMs: nowMs + RAFT_READ_TIMEOUT_MS, settle });
   }
 
-  /** Applied entries past the last snapshot have piled up: time to export the state. */
-  compactionDue(): boolean {
+  /**
+   * Applied entries past the last snapshot have piled up: time to export the state. `held`: a
+   * member is fetching a snapshot image from us, so the log is kept (up to
+   * RAFT_COMPACT_HELD_ENTRIES_MAX entries) for it to catch up from after the image.
+   */
+  compactionDue(held = false): boolean {
     if (this.stopped) return false;
     const every = this.options.compactEveryEntries ?? RAFT_COMPACT_EVERY_ENTRIES;
-    return this.options.disk.state.lastApplied() - this.snapshotIndex >= every;
+    const since = this.options.disk.state.lastApplied() - this.snapshotIndex;
+    return since >= (held ? Math.max(every, RAFT_COMPACT_HELD_ENTRIES_MAX) : every);
   }
 
   /**

@@ -170,6 +170,8 @@ export class DirectoryNode {
   /** Snapshot images this node sends (as primary) and receives (catching up). */
   private readonly images: SnapshotImages;
   private readonly fetcher: SnapshotFetcher;
+  /** When this node last served a part of a snapshot image (monotonic ms; null: never). */
+  private lastImagePartServedMs: number | null = null;
   private readonly newId = hyperid({ urlSafe: true });
   /** The cluster keyring; null in insecure mode. */
   private readonly keyring: Keyring | null;
@@ -447,6 +449,10 @@ export class DirectoryNode {
       nowMs: this.nowMs,
       snapshots: this.snapshots,
       images: this.images,
+      // A member fetching goes on asking within a part's timeout, or has given up.
+      imageBeingFetched: () =>
+        this.lastImagePartServedMs !== null &&
+        performance.now() - this.lastImagePartServedMs < SNAPSHOT_PART_TIMEOUT_MS,
       ...(this.options.compactEveryEntries === undefined
         ? {}
         : { compactEveryEntries: this.options.compactEveryEntries }),
@@ -530,6 +536,7 @@ export class DirectoryNode {
       this.logger.debug("snapshot image part not served", { error: describeError(error) });
       return fail("NOT_FOUND", "that snapshot image was replaced by a newer one; fetch that");
     }
+    this.lastImagePartServedMs = performance.now();
     return ok({ body: { offset: body.offset, sha256: sha256Hex(bytes) }, payload: bytes });
   }
 

@@ -93,6 +93,8 @@ export interface ReplicatorOptions {
   readonly compactEveryEntries?: number;
   /** Where this node keeps the snapshot images it sends and receives. */
   readonly images: SnapshotImages;
+  /** True while a member fetches a snapshot image from this node (see compactionDue). */
+  readonly imageBeingFetched?: () => boolean;
   /** How the state is exported for a snapshot; default: a worker copying the database. */
   readonly exportState?: () => Promise<ExportedState>;
   /** Where snapshots are counted (the node's, across replicators); default: a fresh count. */
@@ -400,7 +402,8 @@ export class Replicator implements Proposer {
    * large state); the core takes it when it comes back, as of the index the export read.
    */
   private maybeCompact(): void {
-    if (this.exportRunning || !this.replica.compactionDue()) return;
+    const held = this.options.imageBeingFetched?.() ?? false;
+    if (this.exportRunning || !this.replica.compactionDue(held)) return;
     this.exportRunning = true;
     const startedMs = this.options.nowMs();
     const { images, store } = this.options;
