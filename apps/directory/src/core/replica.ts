@@ -25,6 +25,8 @@ import { decodeCommand, encodeCommand, type Command, type Outcome } from "./comm
 import {
   RAFT_COMPACT_EVERY_ENTRIES,
   RAFT_COMPACT_HELD_ENTRIES_MAX,
+  RAFT_COMPACT_LAG_SLACK_ENTRIES,
+  RAFT_COMPACT_LIVE_TICKS,
   RAFT_ELECTION_TICKS,
   RAFT_HEARTBEAT_TICKS,
   RAFT_PROPOSAL_TIMEOUT_MS,
@@ -284,15 +286,20 @@ export class DirectoryReplica {
   }
 
   /**
-   * Applied entries past the last snapshot have piled up: time to export the state. `held`: a
-   * member is fetching a snapshot image from us, so the log is kept (up to
-   * RAFT_COMPACT_HELD_ENTRIES_MAX entries) for it to catch up from after the image.
+   * Applied entries past the last snapshot have piled up: time to export the state. Held back
+   * (up to RAFT_COMPACT_HELD_ENTRIES_MAX entries) while a member fetches a snapshot image from
+   * us (`fetching`, the driver knows) or, as primary, while a live member lags further than
+   * RAFT_COMPACT_LAG_SLACK_ENTRIES: it catches up from the log we would fold.
    */
-  compactionDue(held = false): boolean {
+  compactionDue(fetching = false): boolean {
     if (this.stopped) return false;
     const every = this.options.compactEveryEntries ?? RAFT_COMPACT_EVERY_ENTRIES;
-    const since = this.options.disk.state.lastApplied() - this.snapshotIndex;
-    return since >= (held ? Math.max(every, RAFT_COMPACT_HELD_ENTRIES_MAX) : every);
+    const applied = this.options.disk.state.lastApplied();
+    const since = applied - this.snapshotIndex;
+    if (since < every) return false;
+    const lowest = this.leading ? this.node.lowestLiveMatch(RAFT_COMPACT_LIVE_TICKS) : null;
+    const lagging = lowest !== null && lowest + RAFT_COMPACT_LAG_SLACK_ENTRIES < applied;
+    return !(fetching || lagging) || since >= Math.max(every, RAFT_COMPACT_HELD_ENTRIES_MAX);
   }
 
   /**
