@@ -114,8 +114,9 @@ class SimDisk implements ReplicaDisk {
     this.raftStore.save(ready);
   }
 
-  installSnapshot(data: Uint8Array, index: number): void {
-    this.state.importState(data, index);
+  installSnapshot(ready: raft.Ready & { readonly snapshot: raft.Snapshot }): void {
+    this.raftStore.save(ready);
+    this.state.importState(ready.snapshot.data, ready.snapshot.index);
   }
 
   isDiskError(): boolean {

@@ -4,6 +4,7 @@
  * issue's stated aim.
  */
 
+import type { CatchupFigures } from "./catchup.ts";
 import type { CommitFigures, CommitOptions, CommitWindow } from "./commits.ts";
 import {
   FAILOVER_CHUNK_BYTES,
@@ -26,6 +27,7 @@ export interface Results {
   failover: FailoverTrial[] | null;
   commits: CommitFigures | null;
   scale: ScaleFigures | null;
+  catchup: CatchupFigures | null;
 }
 
 const mib = (bytes: number | null): string =>
@@ -34,6 +36,7 @@ const count = (value: number): string => value.toLocaleString("en-US");
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const short = (s: LatencySummary): string => `p50 ${formatMs(s.p50Ms)}, p99 ${formatMs(s.p99Ms)}`;
 const maxOf = (values: readonly number[]): number => Math.max(...values);
+const optionalMs = (ms: number | null): string => (ms === null ? "?" : formatMs(ms));
 
 /** Left-aligned columns as wide as their widest cell. */
 function table(rows: ReadonlyArray<readonly string[]>): string[] {
@@ -193,7 +196,7 @@ export function printScale(figures: ScaleFigures): void {
         `(${count(perSecond)}/s)`,
     ],
     [
-      "snapshot (exportState: gzipped JSON of every row)",
+      "snapshot (an image: VACUUM INTO on a worker, hashed)",
       `${mib(figures.snapshotBytes)} in ${seconds(figures.snapshotExportMs)}; stored in ` +
         `${seconds(figures.snapshotWriteMs)}`,
     ],
@@ -223,13 +226,60 @@ export function printScale(figures: ScaleFigures): void {
   console.log("listings are linearizable (read index); each file has one 4 KiB chunk ref.");
 }
 
+/** The issue's aim for every directory process's memory during a catch-up. */
+export const CATCHUP_RSS_AIM_BYTES = 512 * MIB;
+
+export function printCatchup(figures: CatchupFigures): void {
+  const { options } = figures;
+  console.log("");
+  console.log(
+    `== 4. catch-up: a new member of a ${count(options.files)}-file directory, ` +
+      `${options.clients} clients committing to the primary ==`,
+  );
+  const lines: Array<[string, string]> = [
+    ["build (bulk, by SQL)", seconds(figures.buildMs)],
+    [
+      "snapshot image (VACUUM INTO on a worker, hashed)",
+      `${mib(figures.imageBytes)} in ${seconds(figures.imageExportMs)}`,
+    ],
+    ["add → image fetched, checked and swapped in", seconds(figures.addToInstalledMs)],
+    ["  of which parts over the link (new member's log)", optionalMs(figures.fetchMs)],
+    ["  of which whole-file hash, copy and check (worker)", optionalMs(figures.checkMs)],
+    ["  of which the swap on the main thread", optionalMs(figures.swapMainThreadMs)],
+    ["add → promoted to voter", seconds(figures.addToVoterMs)],
+    ["commits/s before the add", figures.commitsPerSecondBefore.toFixed(0)],
+    ["commits/s from the add to the promotion", figures.commitsPerSecondDuring.toFixed(0)],
+    ["commit errors from the add to the promotion", count(figures.commitErrorsDuring)],
+    ["primary peak RSS (VmHWM)", mib(figures.primaryPeakRssBytes)],
+    ["new member peak RSS (VmHWM)", mib(figures.newMemberPeakRssBytes)],
+    ["bench process peak RSS (build + export)", mib(figures.benchPeakRssBytes)],
+  ];
+  for (const line of table(lines)) console.log(line);
+  for (const error of figures.firstErrors) console.log(`  error: ${error}`);
+}
+
+function summarizeCatchup(figures: CatchupFigures): void {
+  const peaks = [figures.primaryPeakRssBytes, figures.newMemberPeakRssBytes];
+  const peak = Math.max(...peaks.map((bytes) => bytes ?? Number.POSITIVE_INFINITY));
+  const verdict = peak < CATCHUP_RSS_AIM_BYTES ? "meets" : "misses";
+  console.log(
+    `catch-up of ${count(figures.options.files)} files (${mib(figures.imageBytes)} image): ` +
+      `promoted ${seconds(figures.addToVoterMs)} after the add; peak RSS primary ` +
+      `${mib(figures.primaryPeakRssBytes)}, new member ${mib(figures.newMemberPeakRssBytes)} ` +
+      `(${verdict} the aim: < ${mib(CATCHUP_RSS_AIM_BYTES)}); commits/s ` +
+      `${figures.commitsPerSecondBefore.toFixed(0)} before, ` +
+      `${figures.commitsPerSecondDuring.toFixed(0)} during, ${figures.commitErrorsDuring} errors`,
+  );
+}
+
 export function printSummary(results: Results, totalMs: number): void {
   console.log("");
   console.log("== summary ==");
-  const { failover, commits, scale } = results;
+  const { failover, commits, scale, catchup } = results;
   if (failover !== null && failover.length > 0) summarizeFailover(failover);
   if (commits !== null) summarizeCommits(commits);
   if (scale !== null) summarizeScale(scale);
+  if (catchup !== null) summarizeCatchup(catchup);
   console.log(`total time ${seconds(totalMs)}`);
 }
 

@@ -61,6 +61,18 @@ export const RAFT_READ_TIMEOUT_MS = 3_000;
 export const RAFT_PROPOSAL_TIMEOUT_MS = 10_000;
 /** The log is folded into a snapshot once this many applied entries follow the last one. */
 export const RAFT_COMPACT_EVERY_ENTRIES = 50_000;
+/**
+ * While a live member is catching up (fetching a snapshot image, checking it, or replaying the
+ * log after it), the primary keeps its log: a fold now would drop the entries that member
+ * needs and send it a newer image, which on a large directory under load it may never finish
+ * either. Up to this many applied entries (the log is held in memory), so a member that never
+ * finishes cannot grow it without end.
+ */
+export const RAFT_COMPACT_HELD_ENTRIES_MAX = 5 * RAFT_COMPACT_EVERY_ENTRIES;
+/** A live member whose log matches ours less than this far back is keeping up, not catching up. */
+export const RAFT_COMPACT_LAG_SLACK_ENTRIES = 1_024;
+/** A member heard from within this many ticks is live (its lag holds the fold back). */
+export const RAFT_COMPACT_LIVE_TICKS = 50;
 /** Messages queued for one unreachable peer; past it new ones are dropped (Raft resends). */
 export const RAFT_PEER_QUEUE_MESSAGES_MAX = 4_096;
 /** Wait for a TCP connection to a peer directory node. */

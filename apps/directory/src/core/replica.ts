@@ -24,6 +24,9 @@ import { notPrimary } from "./checks.ts";
 import { decodeCommand, encodeCommand, type Command, type Outcome } from "./commands.ts";
 import {
   RAFT_COMPACT_EVERY_ENTRIES,
+  RAFT_COMPACT_HELD_ENTRIES_MAX,
+  RAFT_COMPACT_LAG_SLACK_ENTRIES,
+  RAFT_COMPACT_LIVE_TICKS,
   RAFT_ELECTION_TICKS,
   RAFT_HEARTBEAT_TICKS,
   RAFT_PROPOSAL_TIMEOUT_MS,
@@ -41,8 +44,12 @@ export interface ReplicaDisk {
   transaction<T>(work: () => T): T;
   /** The Ready's entries, hard state and snapshot; inside transaction(). */
   saveRaft(ready: raft.Ready): void;
-  /** Replaces the applied state with a snapshot's, as of `index`; inside transaction(). */
-  installSnapshot(data: Uint8Array, index: number): void;
+  /**
+   * Replaces the applied state with the Ready's snapshot and persists the Ready's Raft state
+   * (saveRaft), as one atomic step of its own, outside transaction(): a crash leaves the old
+   * state and Raft state, or the new ones, never a mix.
+   */
+  installSnapshot(ready: raft.Ready & { readonly snapshot: raft.Snapshot }): void;
   /**
    * The disk or the file failed (the node must stop), as opposed to a state-machine rule that
    * a committed command broke (which breaks alike on every replica).
@@ -305,11 +312,21 @@ export class DirectoryReplica {
     this.unaskedReads.push({ deadlineMs: nowMs + RAFT_READ_TIMEOUT_MS, settle });
   }
 
-  /** Applied entries past the last snapshot have piled up: time to export the state. */
-  compactionDue(): boolean {
+  /**
+   * Applied entries past the last snapshot have piled up: time to export the state. Held back
+   * (up to RAFT_COMPACT_HELD_ENTRIES_MAX entries) while a member fetches a snapshot image from
+   * us (`fetching`, the driver knows) or, as primary, while a live member lags further than
+   * RAFT_COMPACT_LAG_SLACK_ENTRIES: it catches up from the log we would fold.
+   */
+  compactionDue(fetching = false): boolean {
     if (this.stopped) return false;
     const every = this.options.compactEveryEntries ?? RAFT_COMPACT_EVERY_ENTRIES;
-    return this.options.disk.state.lastApplied() - this.snapshotIndex >= every;
+    const applied = this.options.disk.state.lastApplied();
+    const since = applied - this.snapshotIndex;
+    if (since < every) return false;
+    const lowest = this.leading ? this.node.lowestLiveMatch(RAFT_COMPACT_LIVE_TICKS) : null;
+    const lagging = lowest !== null && lowest + RAFT_COMPACT_LAG_SLACK_ENTRIES < applied;
+    return !(fetching || lagging) || since >= Math.max(every, RAFT_COMPACT_HELD_ENTRIES_MAX);
   }
 
   /**
@@ -375,18 +392,23 @@ export class DirectoryReplica {
     this.askReads();
   }
 
-  /** Entries, hard state, snapshot and the newly committed commands: one transaction. */
+  /**
+   * Entries, hard state, snapshot and the newly committed commands: one transaction; or, for a
+   * snapshot newer than the state, the install (which persists the Raft state with it), then
+   * the commands in a transaction of their own.
+   */
   private persistAndApply(ready: raft.Ready): Array<[raft.Entry, Result<Outcome>]> {
     const { disk } = this.options;
     const state = disk.state;
     const outcomes: Array<[raft.Entry, Result<Outcome>]> = [];
+    const snapshot = ready.snapshot;
+    const installing = snapshot !== null && snapshot.index > state.lastApplied();
+    if (installing) {
+      disk.installSnapshot({ ...ready, snapshot });
+      this.events.push({ kind: "restored", index: snapshot.index });
+    }
     disk.transaction(() => {
-      disk.saveRaft(ready);
-      const snapshot = ready.snapshot;
-      if (snapshot !== null && snapshot.index > state.lastApplied()) {
-        disk.installSnapshot(snapshot.data, snapshot.index);
-        this.events.push({ kind: "restored", index: snapshot.index });
-      }
+      if (!installing) disk.saveRaft(ready);
       for (const entry of ready.committedEntries) {
         // After a restart the state may be ahead of what the core re-delivers.
         if (entry.index <= state.lastApplied()) continue;

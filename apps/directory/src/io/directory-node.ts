@@ -33,6 +33,7 @@ import {
   nodeConnectOptions,
   RpcPool,
   RpcServer,
+  sha256Hex,
   startStatusEndpoint,
   type ClientTls,
   type ConnectionLimits,
@@ -77,6 +78,8 @@ import { RaftLog } from "./raft-log.ts";
 import { RaftTransport } from "./raft-transport.ts";
 import { newRebalanceTotals } from "./rebalancer.ts";
 import { newSnapshotStats, Replicator, type GroupMember, type Proposer } from "./replicator.ts";
+import { SnapshotFetcher, SNAPSHOT_PART_TIMEOUT_MS } from "./snapshot-fetch.ts";
+import { SnapshotImages } from "./snapshot-images.ts";
 import { isDiskFull, type SqliteMetadataStore } from "./sqlite-store.ts";
 import { directoryUserAuthenticator } from "./users.ts";
 
@@ -171,6 +174,11 @@ export class DirectoryNode {
   private readonly nowMs: () => number;
   private readonly deadAfterMs: number;
   private readonly transport: RaftTransport;
+  /** Snapshot images this node sends (as primary) and receives (catching up). */
+  private readonly images: SnapshotImages;
+  private readonly fetcher: SnapshotFetcher;
+  /** When this node last served a part of a snapshot image (monotonic ms; null: never). */
+  private lastImagePartServedMs: number | null = null;
   private readonly newId = hyperid({ urlSafe: true });
   /** The cluster keyring; null in insecure mode. */
   private readonly keyring: Keyring | null;
@@ -203,7 +211,8 @@ export class DirectoryNode {
     this.expect = options.expect ?? 1;
     this.logger = options.logger;
     this.store = options.store;
-    this.raftLog = new RaftLog(this.store.database);
+    this.raftLog = RaftLog.of(this.store);
+    this.images = new SnapshotImages(this.store.path);
     this.folderId = directoryFolderId(this.store, options.node);
     const keyring = options.clusterKey ?? Keyring.open();
     this.keyring = keyring.isOpen ? null : keyring;
@@ -215,6 +224,19 @@ export class DirectoryNode {
       logger: this.logger,
       onPeerUnreachable: (id) => this.replicator?.suspectLeader(id),
     });
+    this.fetcher = new SnapshotFetcher({
+      images: this.images,
+      logger: this.logger,
+      addressOf: (id) => this.addresses.get(id) ?? this.replicator?.memberAddress(id) ?? undefined,
+      fetchPart: async (address, request) => {
+        const timeoutMs = SNAPSHOT_PART_TIMEOUT_MS;
+        const answer = await this.pool.call(address, "raftSnapshotPart", request, { timeoutMs });
+        return { ...answer.body, payload: answer.payload };
+      },
+      mayInstall: () => this.replicator !== null && !this.replicator.exporting,
+      step: (message) => this.replicator?.step(message),
+      snapshots: this.snapshots,
+    });
     const currentTerm = () => this.term;
     const proposer: Proposer = {
       get term() {
@@ -225,6 +247,7 @@ export class DirectoryNode {
     };
     const handlers = this.refusingWhileFull({
       ...this.membershipHandlers(),
+      raftSnapshotPart: (body) => this.snapshotPart(body),
       ...directoryHandlers({
         node: this.node,
         address: () => this.address,
@@ -486,6 +509,11 @@ export class DirectoryNode {
       random: Math.random,
       nowMs: this.nowMs,
       snapshots: this.snapshots,
+      images: this.images,
+      // A member fetching goes on asking within a part's timeout, or has given up.
+      imageBeingFetched: () =>
+        this.lastImagePartServedMs !== null &&
+        performance.now() - this.lastImagePartServedMs < SNAPSHOT_PART_TIMEOUT_MS,
       ...(this.options.compactEveryEntries === undefined
         ? {}
         : { compactEveryEntries: this.options.compactEveryEntries }),
@@ -566,12 +594,38 @@ export class DirectoryNode {
     const assembled = this.transport.receive(header, payload);
     if (!assembled.ok) return assembled;
     if (assembled.value === null) return ok(undefined);
+    const message = assembled.value;
+    // A snapshot naming an image waits for the image to be here (snapshot-fetch.ts).
+    if (message.type === "installSnapshot" && this.replicator !== null) {
+      if (!this.fetcher.admit(message)) return ok(undefined);
+    }
     if (this.replicator !== null) this.replicator.step(assembled.value);
     else if (this.diskFull !== null) {
       const full = this.diskFull;
       full.state = hearWhileFull(full.state, assembled.value, performance.now());
     }
     return ok(undefined);
+  }
+
+  /**
+   * One part of a snapshot image this node holds, for a member catching up. Images are
+   * immutable once named by their hash, so any part of one is the same whoever asks and when;
+   * one pruned meanwhile is NOT_FOUND, and the member fetches the newer one it is sent.
+   */
+  private async snapshotPart(body: { image: string; offset: number; bytes: number }) {
+    const file = Bun.file(this.images.imagePath(body.image));
+    let bytes: Uint8Array;
+    try {
+      if (!(await file.exists())) throw new Error("gone");
+      if (body.offset > file.size)
+        return fail("BAD_REQUEST", `the image ends before ${body.offset}`);
+      bytes = new Uint8Array(await file.slice(body.offset, body.offset + body.bytes).arrayBuffer());
+    } catch (error) {
+      this.logger.debug("snapshot image part not served", { error: describeError(error) });
+      return fail("NOT_FOUND", "that snapshot image was replaced by a newer one; fetch that");
+    }
+    this.lastImagePartServedMs = performance.now();
+    return ok({ body: { offset: body.offset, sha256: sha256Hex(bytes) }, payload: bytes });
   }
 
   // ---- the primary's duties ----
@@ -777,6 +831,7 @@ export class DirectoryNode {
     this.server.stop();
     this.stopDuties();
     this.replicator?.stop();
+    this.fetcher.stop();
     await Promise.all(this.retiring);
     this.transport.close();
     this.pool.close();

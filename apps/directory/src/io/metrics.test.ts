@@ -58,7 +58,14 @@ test("apply lag, snapshots, short and stopped groups, and rebalance totals", () 
   expect(sample(first, "ftfs_storage_groups_unavailable")).toBe(1);
   expect(sample(first, "ftfs_rebalance_running")).toBe(0);
 
-  Object.assign(snapshots, { taken: 2, sent: 1, installed: 1, lastBytes: 4096 });
+  Object.assign(snapshots, {
+    taken: 2,
+    sent: 1,
+    installed: 1,
+    lastBytes: 4096,
+    receivedBytes: 8192,
+    resumed: 1,
+  });
   Object.assign(moved, { movedBytes: 8192, movedChunks: 2, running: true });
   // A replicator rebuilt after a full disk knows no commit index yet.
   Object.assign(indexes, { commit: 0, applied: 130 });
@@ -68,6 +75,8 @@ test("apply lag, snapshots, short and stopped groups, and rebalance totals", () 
   expect(sample(second, "ftfs_raft_snapshots_taken_total")).toBe(2);
   expect(sample(second, "ftfs_raft_snapshots_sent_total")).toBe(1);
   expect(sample(second, "ftfs_raft_snapshots_installed_total")).toBe(1);
+  expect(sample(second, "ftfs_raft_snapshot_received_bytes_total")).toBe(8192);
+  expect(sample(second, "ftfs_raft_snapshot_transfers_resumed_total")).toBe(1);
   expect(sample(second, "ftfs_raft_snapshot_bytes")).toBe(4096);
   expect(sample(second, "ftfs_storage_groups_under_replicated")).toBe(0);
   expect(sample(second, "ftfs_storage_groups_unavailable")).toBe(0);

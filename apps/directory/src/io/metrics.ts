@@ -84,6 +84,14 @@ function registerRaftMetrics(
     "ftfs_raft_snapshot_bytes",
     "Size of the last snapshot this node took (0: none yet).",
   );
+  const receivedBytes = registry.counter(
+    "ftfs_raft_snapshot_received_bytes_total",
+    "Snapshot image bytes received from the primary and made durable here.",
+  );
+  const resumed = registry.counter(
+    "ftfs_raft_snapshot_transfers_resumed_total",
+    "Snapshot image transfers that went on from parts already on disk.",
+  );
   return () => {
     const commitIndex = source.commitIndex();
     const appliedIndex = source.appliedIndex();
@@ -98,6 +106,8 @@ function registerRaftMetrics(
     sent.setTotal({}, snapshots.sent);
     installed.setTotal({}, snapshots.installed);
     snapshotBytes.set({}, snapshots.lastBytes);
+    receivedBytes.setTotal({}, snapshots.receivedBytes);
+    resumed.setTotal({}, snapshots.resumed);
   };
 }
 

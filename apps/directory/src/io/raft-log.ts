@@ -18,7 +18,11 @@ import {
   str,
   tryDecode,
 } from "@ftfs/protocol/core";
-import { StoreCorruptError } from "./sqlite-store.ts";
+import {
+  type ConnectionUser,
+  type SqliteMetadataStore,
+  StoreCorruptError,
+} from "./sqlite-store.ts";
 
 const META_TERM = "raftTerm";
 const META_VOTE = "raftVote";
@@ -74,38 +78,56 @@ function membershipText(membership: raft.Membership | undefined): string | null 
   return membership === undefined ? null : JSON.stringify(membership);
 }
 
-export class RaftLog {
-  private readonly db: Database;
-  private readonly sql;
+function prepareStatements(db: Database) {
+  return {
+    getMeta: db.prepare<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?"),
+    setMeta: db.prepare<null, [string, string]>(
+      `INSERT INTO meta (key, value) VALUES (?, ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ),
+    entries: db.prepare<EntryRow, []>(
+      "SELECT idx, term, command, membership FROM raft_log ORDER BY idx",
+    ),
+    termAt: db.prepare<{ term: number }, [number]>("SELECT term FROM raft_log WHERE idx = ?"),
+    append: db.prepare<null, [number, number, Uint8Array | null, string | null]>(
+      "INSERT INTO raft_log (idx, term, command, membership) VALUES (?, ?, ?, ?)",
+    ),
+    truncateFrom: db.prepare<null, [number]>("DELETE FROM raft_log WHERE idx >= ?"),
+    dropThrough: db.prepare<null, [number]>("DELETE FROM raft_log WHERE idx <= ?"),
+    dropAll: db.prepare<null, []>("DELETE FROM raft_log"),
+    deleteMeta: db.prepare<null, [string]>("DELETE FROM meta WHERE key = ?"),
+    snapshot: db.prepare<SnapshotRow, []>("SELECT idx, term, data, membership FROM raft_snapshot"),
+    putSnapshot: db.prepare<null, [number, number, Uint8Array, string | null]>(
+      `INSERT INTO raft_snapshot (one, idx, term, data, membership) VALUES (1, ?, ?, ?, ?)
+         ON CONFLICT (one) DO UPDATE SET idx = excluded.idx, term = excluded.term,
+                                         data = excluded.data, membership = excluded.membership`,
+    ),
+  };
+}
+
+export class RaftLog implements ConnectionUser {
+  private db: Database;
+  private sql: ReturnType<typeof prepareStatements>;
 
   constructor(db: Database) {
     this.db = db;
-    this.sql = {
-      getMeta: db.prepare<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?"),
-      setMeta: db.prepare<null, [string, string]>(
-        `INSERT INTO meta (key, value) VALUES (?, ?)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      ),
-      entries: db.prepare<EntryRow, []>(
-        "SELECT idx, term, command, membership FROM raft_log ORDER BY idx",
-      ),
-      termAt: db.prepare<{ term: number }, [number]>("SELECT term FROM raft_log WHERE idx = ?"),
-      append: db.prepare<null, [number, number, Uint8Array | null, string | null]>(
-        "INSERT INTO raft_log (idx, term, command, membership) VALUES (?, ?, ?, ?)",
-      ),
-      truncateFrom: db.prepare<null, [number]>("DELETE FROM raft_log WHERE idx >= ?"),
-      dropThrough: db.prepare<null, [number]>("DELETE FROM raft_log WHERE idx <= ?"),
-      dropAll: db.prepare<null, []>("DELETE FROM raft_log"),
-      deleteMeta: db.prepare<null, [string]>("DELETE FROM meta WHERE key = ?"),
-      snapshot: db.prepare<SnapshotRow, []>(
-        "SELECT idx, term, data, membership FROM raft_snapshot",
-      ),
-      putSnapshot: db.prepare<null, [number, number, Uint8Array, string | null]>(
-        `INSERT INTO raft_snapshot (one, idx, term, data, membership) VALUES (1, ?, ?, ?, ?)
-         ON CONFLICT (one) DO UPDATE SET idx = excluded.idx, term = excluded.term,
-                                         data = excluded.data, membership = excluded.membership`,
-      ),
-    };
+    this.sql = prepareStatements(db);
+  }
+
+  /** The Raft log on the store's connection, following it when an image is swapped in. */
+  static of(store: Pick<SqliteMetadataStore, "database" | "attach">): RaftLog {
+    const log = new RaftLog(store.database);
+    store.attach(log);
+    return log;
+  }
+
+  detach(): void {
+    for (const statement of Object.values(this.sql)) statement.finalize();
+  }
+
+  reattach(db: Database): void {
+    this.db = db;
+    this.sql = prepareStatements(db);
   }
 
   /** What a restarted node resumes from. */

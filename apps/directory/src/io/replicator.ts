@@ -15,7 +15,7 @@
  * disk; any other disk failure is fatal (onFatal).
  */
 
-import { fail, type raft, type Result } from "@ftfs/protocol/core";
+import { fail, raft, type Result } from "@ftfs/protocol/core";
 import type { Logger } from "@ftfs/protocol/io";
 import {
   DirectoryReplica,
@@ -27,8 +27,9 @@ import {
   type ReplicaEvent,
 } from "../core/index.ts";
 import { SQLiteError } from "bun:sqlite";
-import type { RaftLog } from "./raft-log.ts";
-import { exportStateInWorker, type ExportedState } from "./snapshot-export.ts";
+import { RaftLog } from "./raft-log.ts";
+import { exportImageInWorker, type ExportedState } from "./snapshot-export.ts";
+import type { SnapshotImages } from "./snapshot-images.ts";
 import { isDiskFull, StoreCorruptError, type SqliteMetadataStore } from "./sqlite-store.ts";
 
 /** How a handler turns a command into a change, and makes a read current. */
@@ -58,10 +59,14 @@ export interface SnapshotStats {
   installed: number;
   /** Bytes of the last snapshot taken (0: none yet). */
   lastBytes: number;
+  /** Snapshot image bytes received from the primary and made durable (snapshot-fetch.ts). */
+  receivedBytes: number;
+  /** Image transfers that went on from parts already on disk rather than from the start. */
+  resumed: number;
 }
 
 export function newSnapshotStats(): SnapshotStats {
-  return { taken: 0, sent: 0, installed: 0, lastBytes: 0 };
+  return { taken: 0, sent: 0, installed: 0, lastBytes: 0, receivedBytes: 0, resumed: 0 };
 }
 
 export interface ReplicatorOptions {
@@ -88,7 +93,11 @@ export interface ReplicatorOptions {
   readonly nowMs: () => number;
   /** Applied entries between snapshots; tests lower it to exercise snapshot catch-up. */
   readonly compactEveryEntries?: number;
-  /** How the state is exported for a snapshot; default: a worker reading the database. */
+  /** Where this node keeps the snapshot images it sends and receives. */
+  readonly images: SnapshotImages;
+  /** True while a member fetches a snapshot image from this node (see compactionDue). */
+  readonly imageBeingFetched?: () => boolean;
+  /** How the state is exported for a snapshot; default: a worker copying the database. */
   readonly exportState?: () => Promise<ExportedState>;
   /** Where snapshots are counted (the node's, across replicators); default: a fresh count. */
   readonly snapshots?: SnapshotStats;
@@ -101,15 +110,55 @@ export interface ReplicatorOptions {
 }
 
 /** The replica's disk on SQLite: Raft's log beside the state, in the same database. */
-function sqliteReplicaDisk(store: SqliteMetadataStore, raftLog: RaftLog): ReplicaDisk {
+function sqliteReplicaDisk(
+  store: SqliteMetadataStore,
+  raftLog: RaftLog,
+  images: SnapshotImages,
+  logger: Logger,
+): ReplicaDisk {
   return {
     state: store,
     loadRaft: () => raftLog.load(),
     transaction: (work) => store.transaction(work),
     saveRaft: (ready) => raftLog.save(ready),
-    installSnapshot: (data, index) => store.importState(data, index),
+    installSnapshot: (ready) => {
+      // The swap is the one part of an install on the main thread: how long it held it.
+      const startedMs = performance.now();
+      installSnapshot(store, raftLog, images, ready);
+      const mainThreadMs = Math.round(performance.now() - startedMs);
+      logger.info("snapshot installed", { index: ready.snapshot.index, mainThreadMs });
+    },
     isDiskError: (error) => error instanceof SQLiteError || error instanceof StoreCorruptError,
   };
+}
+
+/**
+ * A snapshot naming an image is installed by swapping in the image, received and readied
+ * beforehand (snapshot-fetch.ts steps the message in only then); inline data (an older
+ * node's gzipped export) is imported row by row, as before images.
+ */
+function installSnapshot(
+  store: SqliteMetadataStore,
+  raftLog: RaftLog,
+  images: SnapshotImages,
+  ready: raft.Ready & { readonly snapshot: raft.Snapshot },
+): void {
+  const image = raft.decodeSnapshotImage(ready.snapshot.data);
+  if (image === null) {
+    store.transaction(() => {
+      raftLog.save(ready);
+      store.importState(ready.snapshot.data, ready.snapshot.index);
+    });
+    return;
+  }
+  store.swapDatabase(images.readyPath(image.sha256), (db) => {
+    const imageLog = new RaftLog(db);
+    try {
+      imageLog.save(ready);
+    } finally {
+      imageLog.detach();
+    }
+  });
 }
 
 export class Replicator implements Proposer {
@@ -121,8 +170,10 @@ export class Replicator implements Proposer {
   private suspicionTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly ticker: ReturnType<typeof setInterval>;
   private stopped = false;
-  /** A snapshot export is running (one at a time). */
-  private exporting = false;
+  /** The snapshot index last sent to each member: Raft repeats it while the member fetches. */
+  private readonly snapshotSentTo = new Map<string, number>();
+  /** A snapshot export is running (one at a time); no image may be swapped in meanwhile. */
+  private exportRunning = false;
 
   constructor(options: ReplicatorOptions) {
     this.options = options;
@@ -131,7 +182,7 @@ export class Replicator implements Proposer {
     this.replica = new DirectoryReplica({
       id: options.id,
       members: options.members,
-      disk: sqliteReplicaDisk(options.store, options.raftLog),
+      disk: sqliteReplicaDisk(options.store, options.raftLog, options.images, options.logger),
       // Seeded here, so the core itself stays deterministic; only the seed is random.
       seed: Math.floor(options.random() * 2 ** 31),
       addressOf: options.addressOf,
@@ -203,6 +254,11 @@ export class Replicator implements Proposer {
   /** As primary: how far each other member's log matches ours. */
   matchIndexes(): ReadonlyMap<string, number> {
     return this.replica.matchIndexes();
+  }
+
+  /** A snapshot export is copying the database: an image must not be swapped in now. */
+  get exporting(): boolean {
+    return this.exportRunning;
   }
 
   memberAddress(id: string): string | null {
@@ -326,12 +382,18 @@ export class Replicator implements Proposer {
   private flush(): void {
     const output = this.replica.drain();
     for (const message of output.messages) {
-      if (message.type === "installSnapshot") this.snapshots.sent += 1;
+      if (message.type === "installSnapshot") this.countSnapshotSent(message);
       this.options.send(message);
     }
     for (const event of output.events) this.report(event);
     if (output.applied) this.options.onApplied();
     this.maybeCompact();
+  }
+
+  private countSnapshotSent(message: raft.InstallSnapshot): void {
+    if (this.snapshotSentTo.get(message.to) === message.snapshot.index) return;
+    this.snapshotSentTo.set(message.to, message.snapshot.index);
+    this.snapshots.sent += 1;
   }
 
   private report(event: ReplicaEvent): void {
@@ -365,20 +427,22 @@ export class Replicator implements Proposer {
    * large state); the core takes it when it comes back, as of the index the export read.
    */
   private maybeCompact(): void {
-    if (this.exporting || !this.replica.compactionDue()) return;
-    this.exporting = true;
+    const held = this.options.imageBeingFetched?.() ?? false;
+    if (this.exportRunning || !this.replica.compactionDue(held)) return;
+    this.exportRunning = true;
     const startedMs = this.options.nowMs();
-    const exportState =
-      this.options.exportState ?? (() => exportStateInWorker(this.options.store.path));
+    const { images, store } = this.options;
+    const exportState = this.options.exportState ?? (() => exportImageInWorker(store.path, images));
     void exportState()
       .then((exported) => {
         const compacted = this.input(() => this.replica.compact(exported.index, exported.data));
         if (compacted !== true) return;
         this.snapshots.taken += 1;
-        this.snapshots.lastBytes = exported.data.byteLength;
+        this.snapshots.lastBytes = exported.bytes;
+        images.prune(raft.decodeSnapshotImage(exported.data)?.sha256 ?? null);
         this.options.logger.info("log compacted into a snapshot", {
           index: exported.index,
-          bytes: exported.data.byteLength,
+          bytes: exported.bytes,
           tookMs: this.options.nowMs() - startedMs,
         });
       })
@@ -391,7 +455,7 @@ export class Replicator implements Proposer {
         );
       })
       .finally(() => {
-        this.exporting = false;
+        this.exportRunning = false;
       });
   }
 }

@@ -9,6 +9,8 @@
  */
 
 import { Database, SQLiteError } from "bun:sqlite";
+import { existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import {
   arr,
   assert,
@@ -58,6 +60,7 @@ import {
   SCHEMA_SQL,
   SCHEMA_VERSION,
 } from "./sqlite-schema.ts";
+import { fsyncPath } from "./snapshot-images.ts";
 
 export class StoreCorruptError extends Error {
   override readonly name = "StoreCorruptError";
@@ -619,6 +622,14 @@ function storedSchemaVersion(db: Database): string | null {
   return row?.value ?? null;
 }
 const META_LAST_APPLIED = "lastApplied";
+/** Meta rows that belong to the state machine (a snapshot carries them); the rest are the node's. */
+const STATE_META_KEYS: ReadonlySet<string> = new Set([META_SCHEMA_VERSION, META_LAST_APPLIED]);
+
+/** WAL with synchronous=FULL: the WAL is synced at every commit, so an ack survives power loss. */
+function setDurability(db: Database): void {
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = FULL");
+}
 
 /**
  * The statements that bring a file of schema `found` to SCHEMA_VERSION (none for a new file
@@ -636,10 +647,19 @@ function migrationsFrom(found: string | null): string[] | null {
   return [...statements, ...RECOMPUTE_DERIVED_SQL];
 }
 
+/** Something holding statements on the store's connection, which a swap replaces. */
+export interface ConnectionUser {
+  detach(): void;
+  reattach(db: Database): void;
+}
+
 export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   readonly path: string;
-  private readonly db: Database;
-  private readonly sql: ReturnType<typeof prepareStatements>;
+  /** Replaced, with the statements, when a snapshot image is swapped in (swapDatabase). */
+  private db: Database;
+  private sql: ReturnType<typeof prepareStatements>;
+  /** Others' statements on this connection (the Raft log's), remade after a swap. */
+  private readonly users: ConnectionUser[] = [];
   private applied: number;
   private inTransaction = false;
 
@@ -662,9 +682,7 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
           `${path} has schema version ${found}; this build reads ${SCHEMA_VERSION}`,
         );
       }
-      db.run("PRAGMA journal_mode = WAL");
-      // FULL: the WAL is synced at every commit, so an acknowledged change survives power loss.
-      db.run("PRAGMA synchronous = FULL");
+      setDurability(db);
       db.transaction(() => {
         for (const statement of migrations) db.run(statement);
         if (migrations.length > 0) {
@@ -1042,6 +1060,76 @@ export class SqliteMetadataStore implements MetadataStore, MetadataTx {
   close(): void {
     for (const statement of Object.values(this.sql)) statement.finalize();
     this.db.close();
+  }
+
+  /** `user` drops its statements before a swap closes the connection and remakes them after. */
+  attach(user: ConnectionUser): void {
+    this.users.push(user);
+  }
+
+  /**
+   * Replaces the whole database with a received snapshot image (`readyPath`, checked and
+   * emptied of the sender's Raft state by snapshot-worker.ts), as one atomic rename: a crash
+   * leaves the old file or the new one, never a mix. `finish` runs in the new file's one
+   * transaction before the swap and writes this node's Raft state there (term, vote, the
+   * snapshot); the node's own settings (meta rows outside the state machine) are carried over.
+   *
+   * Why a swap and not a copy into the open file: a copy is one write transaction as large as
+   * the state, holding the write lock (stalling every Raft write) and growing the WAL by the
+   * whole state. The swap is quick: the old connection is checkpointed and closed first (no
+   * other connection may be open: a WAL file left beside the path would be replayed into the
+   * new file), and the new one opened after. Statements prepared on the old connection are
+   * remade; the caller must not hold its own.
+   */
+  swapDatabase(readyPath: string, finish: (db: Database) => void): void {
+    assert(!this.db.inTransaction && !this.inTransaction, "no swap inside a transaction");
+    const allMeta = this.db.prepare<{ key: string; value: string }, []>(
+      "SELECT key, value FROM meta",
+    );
+    const carried = allMeta.all().filter((row) => !STATE_META_KEYS.has(row.key));
+    allMeta.finalize();
+    const incoming = new Database(readyPath, { readwrite: true, strict: true });
+    try {
+      incoming.run("PRAGMA synchronous = FULL");
+      incoming.transaction(() => {
+        const keep = [...STATE_META_KEYS].map(() => "?").join(", ");
+        incoming.prepare(`DELETE FROM meta WHERE key NOT IN (${keep})`).run(...STATE_META_KEYS);
+        const put = incoming.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
+        for (const row of carried) put.run(row.key, row.value);
+        finish(incoming);
+      })();
+    } finally {
+      incoming.close();
+    }
+    fsyncPath(readyPath);
+    this.closeCheckpointed();
+    renameSync(readyPath, this.path);
+    fsyncPath(dirname(this.path));
+    this.db = new Database(this.path, { readwrite: true, strict: true });
+    setDurability(this.db);
+    this.sql = prepareStatements(this.db);
+    this.applied = Number(this.sql.getMeta.get(META_LAST_APPLIED)?.value ?? "0");
+    for (const user of this.users) user.reattach(this.db);
+  }
+
+  /** Closes the connection with its WAL folded into the file and gone (swapDatabase). */
+  private closeCheckpointed(): void {
+    const checkpoint = this.db.prepare<{ busy: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)");
+    const result = checkpoint.get();
+    checkpoint.finalize();
+    if (result !== null && result.busy !== 0) {
+      throw new StoreCorruptError("another connection holds the database; cannot swap it");
+    }
+    for (const user of this.users) user.detach();
+    for (const statement of Object.values(this.sql)) statement.finalize();
+    this.db.close();
+    for (const suffix of ["-wal", "-shm"]) {
+      const side = `${this.path}${suffix}`;
+      if (existsSync(side) && statSync(side).size > 0 && suffix === "-wal") {
+        throw new StoreCorruptError(`${side} still holds changes; cannot swap the database`);
+      }
+      rmSync(side, { force: true });
+    }
   }
 
   putUser(user: UserRecord): void {

@@ -38,6 +38,7 @@ export const OP_ACCESS: Readonly<Record<Op, Access>> = {
   listOwned: "user",
   syncRefs: "node",
   raft: "node",
+  raftSnapshotPart: "node",
   dropUploadRefs: "node",
   confirmGarbage: "node",
   rebalance: "admin",

@@ -29,6 +29,7 @@ import {
 import { SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN } from "./auth/scram.ts";
 import { LOGIN_NONCE_BYTES_MAX, SESSION_TOKEN_BYTES_MAX } from "./auth/session-token.ts";
 import { RAFT_FOLDER_ID_BYTES_MAX } from "./raft/types.ts";
+import { SNAPSHOT_IMAGE_PART_BYTES } from "./raft/snapshot-image.ts";
 import { raftWireHeaderSchema } from "./raft/wire.ts";
 import { TRAFFIC_LATENCY_BUCKETS } from "./traffic.ts";
 import type { Infer, Schema } from "./schema.ts";
@@ -702,6 +703,18 @@ export const OPS = {
   raft: {
     request: raftWireHeaderSchema,
     response: empty,
+  },
+  /**
+   * Bytes [offset, offset + bytes) of a snapshot image this node holds (core/raft/
+   * snapshot-image.ts), for a member catching up; the payload carries them, `sha256` is theirs.
+   */
+  raftSnapshotPart: {
+    request: obj({
+      image: sha256Field,
+      offset: int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      bytes: int({ min: 1, max: SNAPSHOT_IMAGE_PART_BYTES }),
+    }),
+    response: obj({ offset: int({ min: 0, max: Number.MAX_SAFE_INTEGER }), sha256: sha256Field }),
   },
 
   // ---- storage, from the directory's rebalancer ----

@@ -8,5 +8,6 @@ export * from "./membership.ts";
 export * from "./node.ts";
 export * from "./progress.ts";
 export * from "./quorum.ts";
+export * from "./snapshot-image.ts";
 export * from "./types.ts";
 export * from "./wire.ts";

@@ -444,3 +444,24 @@ describe("admission: an empty folder never votes until the log adds it as a lear
     expect(joiner.admitted).toBe(true);
   });
 });
+
+describe("lowestLiveMatch (what a fold of the log would cut)", () => {
+  test("the lowest match among members heard from lately; a silent member stops counting", () => {
+    const nodes = cluster();
+    const a = elect(nodes, IDS[0] as RaftId);
+    const c = IDS[2] as RaftId;
+    expect(nodes.get(IDS[1] as RaftId)?.lowestLiveMatch(10)).toBeNull(); // not leading
+    const live = new Map([...nodes].filter(([id]) => id !== c));
+    for (let n = 0; n < 5; n += 1) {
+      a.propose(encoder.encode(`x${n}`));
+      settle(live, drain(a));
+    }
+    // c answered the first heartbeats, then nothing: it lags, and counts while recently heard.
+    expect(a.lowestLiveMatch(1_000)).toBeLessThan(a.commitIndex);
+    for (let tick = 0; tick < 20; tick += 1) {
+      a.tick();
+      settle(live, drain(a));
+    }
+    expect(a.lowestLiveMatch(10)).toBe(a.commitIndex);
+  });
+});

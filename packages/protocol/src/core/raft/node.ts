@@ -201,6 +201,19 @@ export class RaftNode {
     return matches;
   }
 
+  /**
+   * As leader: the lowest match index among members heard from within `withinTicks` (null if
+   * none, or not leading). A log folded past it would send that member a snapshot.
+   */
+  lowestLiveMatch(withinTicks: number): number | null {
+    let lowest: number | null = null;
+    for (const pr of this.progress.values()) {
+      if (pr.ticksSinceHeard > withinTicks) continue;
+      lowest = lowest === null ? pr.match : Math.min(lowest, pr.match);
+    }
+    return lowest;
+  }
+
   // ---- inputs ----
 
   /** One logical tick; timeouts are counted in ticks so the driver owns the clock. */
