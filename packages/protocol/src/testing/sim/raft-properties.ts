@@ -236,11 +236,16 @@ export function wipedDisk(seed: number): RaftScenarioResult {
   return { problems, measuredMs: healedMs === null ? {} : { heal: healedMs } };
 }
 
-/** Everything healed and up: a new command must be applied on a majority of the group. */
-function healAndCommitOn(
+/**
+ * Everything healed and up, with no loss: a client proposes a new command (at the leader
+ * among `proposeAmong`, each election timeout until it is applied) until `committed` holds of
+ * the index it was applied at. Returns the time taken or null.
+ */
+function healAndCommitWhere(
   cluster: RaftCluster,
   seed: number,
-  voters: readonly RaftId[],
+  committed: (index: number) => boolean,
+  proposeAmong?: readonly RaftId[],
 ): number | null {
   const sim = cluster.sim;
   sim.network.heal();
@@ -256,16 +261,29 @@ function healAndCommitOn(
   let lastProposalMs = -Infinity;
   return cluster.runUntilTrue(() => {
     const index = [...cluster.appliedAt].find(([, c]) => c === command)?.[0];
-    if (index !== undefined) {
-      const holders = voters.filter((id) => cluster.appliedIndex(id) >= index).length;
-      if (holders * 2 > cluster.ids.length) return true;
-    }
+    if (index !== undefined && committed(index)) return true;
     if (cluster.nowMs - lastProposalMs >= 10 * RAFT_SIM_TICK_MS) {
-      proposeAtLeader(cluster, command, voters);
+      proposeAtLeader(cluster, command, proposeAmong);
       lastProposalMs = cluster.nowMs;
     }
     return false;
   }, LIVENESS_BOUND_MS);
+}
+
+/** Healed: a new command must be applied on a majority of the group, by `voters` alone. */
+function healAndCommitOn(
+  cluster: RaftCluster,
+  seed: number,
+  voters: readonly RaftId[],
+): number | null {
+  const holders = (index: number) =>
+    voters.filter((id) => cluster.appliedIndex(id) >= index).length;
+  return healAndCommitWhere(
+    cluster,
+    seed,
+    (index) => holders(index) * 2 > cluster.ids.length,
+    voters,
+  );
 }
 
 /** Pool of nodes a membership scenario draws from, and the group it starts as. */
@@ -342,30 +360,11 @@ export function membershipChanges(seed: number): RaftScenarioResult {
 
 /** Everything healed and up: the leader's voters must apply a new command on a majority. */
 function healAndCommit(cluster: RaftCluster, seed: number): number | null {
-  const sim = cluster.sim;
-  sim.network.heal();
-  sim.network.setDefaults({
-    ...sim.network.pathOptions(cluster.ids[0] as RaftId, "x"),
-    lossProbability: 0,
-  });
-  for (const id of cluster.ids) {
-    if (cluster.status(id) === "down") cluster.boot(id);
-    if (cluster.status(id) === "paused") sim.resume(id);
-  }
-  const command = `s${seed}-final`;
-  let lastProposalMs = -Infinity;
-  return cluster.runUntilTrue(() => {
+  return healAndCommitWhere(cluster, seed, (index) => {
     const leader = cluster.leader();
-    const index = [...cluster.appliedAt].find(([, c]) => c === command)?.[0];
-    if (leader !== null && index !== undefined) {
-      const voters = cluster.node(leader).currentMembership.members.filter((m) => m.voter);
-      const holders = voters.filter((m) => cluster.appliedIndex(m.id) >= index).length;
-      if (holders * 2 > voters.length) return true;
-    }
-    if (cluster.nowMs - lastProposalMs >= 10 * RAFT_SIM_TICK_MS && leader !== null) {
-      proposeAtLeader(cluster, command);
-      lastProposalMs = cluster.nowMs;
-    }
-    return false;
-  }, LIVENESS_BOUND_MS);
+    if (leader === null) return false;
+    const voters = cluster.node(leader).currentMembership.members.filter((m) => m.voter);
+    const holders = voters.filter((m) => cluster.appliedIndex(m.id) >= index).length;
+    return holders * 2 > voters.length;
+  });
 }
