@@ -147,11 +147,13 @@ test("every node's /metrics passes promtool, counts an upload, and shows the gro
     const freeBytes = sample(text, "ftfs_disk_free_bytes") ?? 0;
     expect(freeBytes).toBeGreaterThan(0);
     expect(sample(text, "ftfs_disk_size_bytes")).toBeGreaterThanOrEqual(freeBytes);
-    // Every chunk stored was fsync'd, file and folder, and its reference committed.
-    for (const target of ["file", "folder", "references"]) {
-      const fsyncs = `ftfs_fsync_duration_seconds_count{target="${target}"}`;
-      expect(sample(text, fsyncs)).toBeGreaterThanOrEqual(4);
-    }
+    // Every one of the 4 chunk files stored was fsync'd on its own; folders and references
+    // were fsync'd too, though writes arriving together share those (group commit).
+    const fsyncs = (target: string) =>
+      sample(text, `ftfs_fsync_duration_seconds_count{target="${target}"}`);
+    expect(fsyncs("file")).toBeGreaterThanOrEqual(4);
+    expect(fsyncs("folder")).toBeGreaterThanOrEqual(1);
+    expect(fsyncs("references")).toBeGreaterThanOrEqual(1);
     expect(sample(text, "ftfs_catch_up_remaining_bytes")).not.toBeNull();
     expect(sample(text, "ftfs_scrub_checked_chunks_total")).not.toBeNull();
     expect(sample(text, "ftfs_gc_freed_bytes_total")).not.toBeNull();
