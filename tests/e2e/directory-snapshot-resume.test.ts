@@ -12,7 +12,7 @@ import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { raft } from "@ftfs/protocol/core";
 import { RpcClient } from "@ftfs/protocol/io";
-import { DIRECTORY_MAIN, freePort, NodeProcess } from "@ftfs/protocol/testing";
+import { freePort, type NodeProcess, standaloneDirectory } from "@ftfs/protocol/testing";
 import { peakRssBytes } from "../../bench/src/common/process-memory.ts";
 import { buildDatabase, MID_USER, type ScaleOptions } from "../../bench/src/directory/scale.ts";
 import { expectOk, MIB, pollUntil, text, workspace, type Workspace } from "./helpers.ts";
@@ -48,26 +48,7 @@ afterAll(async () => {
 });
 
 function directory(id: string, address: string, folder: string, extra: readonly string[]) {
-  const node = new NodeProcess({
-    id,
-    role: "directory",
-    group: null,
-    address,
-    dataDir: folder,
-    logPath: join(folder, `${id}.log`),
-    env: {},
-    argv: [
-      DIRECTORY_MAIN,
-      "--node",
-      id,
-      "--listen",
-      address,
-      "--data",
-      folder,
-      "--insecure",
-      ...extra,
-    ],
-  });
+  const node = standaloneDirectory(id, address, folder, extra);
   nodes.push(node);
   return node;
 }

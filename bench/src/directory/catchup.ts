@@ -10,7 +10,7 @@
 
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { DIRECTORY_MAIN, freePort, NodeProcess, runFtfs } from "@ftfs/protocol/testing";
+import { freePort, type NodeProcess, runFtfs, standaloneDirectory } from "@ftfs/protocol/testing";
 import { peakRssBytes } from "../common/process-memory.ts";
 import { commitEmptyFile } from "./commits.ts";
 import { errorText, formatMs, log, PrimaryConnection, pollUntil } from "./probe.ts";
@@ -53,26 +53,7 @@ export interface CatchupFigures {
 }
 
 function directory(id: string, address: string, folder: string, extra: readonly string[]) {
-  return new NodeProcess({
-    id,
-    role: "directory",
-    group: null,
-    address,
-    dataDir: folder,
-    logPath: join(folder, `${id}.log`),
-    env: {},
-    argv: [
-      DIRECTORY_MAIN,
-      "--node",
-      id,
-      "--listen",
-      address,
-      "--data",
-      folder,
-      "--insecure",
-      ...extra,
-    ],
-  });
+  return standaloneDirectory(id, address, folder, extra);
 }
 
 /** Committing clients, each its own user, until stopped; every commit's end is kept. */

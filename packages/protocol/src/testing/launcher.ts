@@ -20,6 +20,38 @@ import { freePort } from "./free-port.ts";
 
 const REPO_ROOT = resolve(import.meta.dir, "../../../..");
 export const DIRECTORY_MAIN = join(REPO_ROOT, "apps/directory/src/main.ts");
+
+/**
+ * One insecure directory node outside a LocalCluster (a bench or test that builds its own
+ * group), its log beside its data in `dataDir`; `extraArgs` add --join, --new-member and such.
+ */
+export function standaloneDirectory(
+  id: string,
+  address: string,
+  dataDir: string,
+  extraArgs: readonly string[],
+): NodeProcess {
+  return new NodeProcess({
+    id,
+    role: "directory",
+    group: null,
+    address,
+    dataDir,
+    logPath: join(dataDir, `${id}.log`),
+    env: {},
+    argv: [
+      DIRECTORY_MAIN,
+      "--node",
+      id,
+      "--listen",
+      address,
+      "--data",
+      dataDir,
+      "--insecure",
+      ...extraArgs,
+    ],
+  });
+}
 export const STORAGE_MAIN = join(REPO_ROOT, "apps/storage/src/main.ts");
 export const FTFS_MAIN = join(REPO_ROOT, "apps/client/src/main.ts");
 

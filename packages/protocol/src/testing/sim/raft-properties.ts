@@ -90,11 +90,8 @@ function runFaultPhase(cluster: RaftCluster, prng: Prng, seed: number): void {
   }
 }
 
-/**
- * Heals everything except, sometimes, one minority node left cut off: the majority side must
- * commit a new proposal within LIVENESS_BOUND_MS. Returns the time taken or null.
- */
-function runLivenessPhase(cluster: RaftCluster, prng: Prng, seed: number): number | null {
+/** The network healed and lossless, every node up and running. */
+function healEverything(cluster: RaftCluster): void {
   const sim = cluster.sim;
   sim.network.heal();
   sim.network.setDefaults({
@@ -105,6 +102,15 @@ function runLivenessPhase(cluster: RaftCluster, prng: Prng, seed: number): numbe
     if (cluster.status(id) === "down") cluster.boot(id);
     if (cluster.status(id) === "paused") sim.resume(id);
   }
+}
+
+/**
+ * Heals everything except, sometimes, one minority node left cut off: the majority side must
+ * commit a new proposal within LIVENESS_BOUND_MS. Returns the time taken or null.
+ */
+function runLivenessPhase(cluster: RaftCluster, prng: Prng, seed: number): number | null {
+  const sim = cluster.sim;
+  healEverything(cluster);
   let majority = [...cluster.ids];
   if (cluster.ids.length >= 3 && prng.chance(0.5)) {
     const loner = cluster.ids[prng.intBelow(cluster.ids.length)] as RaftId;
@@ -247,16 +253,7 @@ function healAndCommitWhere(
   committed: (index: number) => boolean,
   proposeAmong?: readonly RaftId[],
 ): number | null {
-  const sim = cluster.sim;
-  sim.network.heal();
-  sim.network.setDefaults({
-    ...sim.network.pathOptions(cluster.ids[0] as RaftId, "x"),
-    lossProbability: 0,
-  });
-  for (const id of cluster.ids) {
-    if (cluster.status(id) === "down") cluster.boot(id);
-    if (cluster.status(id) === "paused") sim.resume(id);
-  }
+  healEverything(cluster);
   const command = `s${seed}-final`;
   let lastProposalMs = -Infinity;
   return cluster.runUntilTrue(() => {
