@@ -83,6 +83,12 @@ export const SWIM_HOST_CHECKS_PENDING_MAX = 64;
 export const HOST_CHECK_ATTEMPTS = 5;
 /** Relays' nacks a silent-host verdict needs: someone else reaches us but not the target. */
 export const SILENT_HOST_NACKS_MIN = 1;
+/**
+ * Members told directly, at once, of a death we declare; the rest hear it by gossip. Gossip
+ * alone takes a few 200 ms rounds to reach every survivor (3 members a round); at 10 members
+ * this is everyone in one hop. Costs one small datagram each, once per death we declare.
+ */
+export const SWIM_DEATH_NOTICE_MEMBERS_MAX = 32;
 /** How often a driver should call tick(): timeouts fire at most this late. */
 export const SWIM_TICK_INTERVAL_MS_RECOMMENDED = 50;
 

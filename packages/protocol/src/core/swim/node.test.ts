@@ -21,6 +21,7 @@ const META: MemberMetaFields = {
   capacityBytes: 1000,
 };
 const TICK_MS = 50;
+const LAN = swimConfig();
 
 function makeNode(name: string, config: SwimConfig = swimConfig(), nowMs = 0): SwimNode {
   return new SwimNode({
@@ -237,6 +238,26 @@ describe("SwimNode probing", () => {
     expect(a.member(target)?.state).toBe("suspect");
     tickAlone(a, suspectedAtMs + 400, suspectedAtMs + 400);
     expect(a.member(target)?.state).toBe("dead");
+  });
+
+  test("a death we declare goes at once to every live member, not only to gossip's three", () => {
+    const { nodes } = five();
+    const a = nodes[0] as SwimNode;
+    const probe = tickUntilPing(a, 0);
+    const targetAddress = `${probe.target}:7946`;
+    const target = memberId(probe.target);
+    a.unreachable(probe.atMs, targetAddress);
+    const deadAtMs = probe.atMs + LAN.unreachableSuspicionMs;
+    tickAlone(a, probe.atMs + TICK_MS, deadAtMs - TICK_MS);
+    expect(a.member(target)?.state).toBe("suspect");
+    a.tick(deadAtMs);
+    expect(a.member(target)?.state).toBe("dead");
+    const told = a
+      .takeOutbox()
+      .filter((p) => p.messages.some((m) => m.type === "dead" && m.id === target))
+      .map((p) => p.to);
+    const others = nodes.filter((n) => n !== a && n.id !== target).map((n) => n.address);
+    expect(new Set(told)).toEqual(new Set(others));
   });
 
   test("a silent host without any nack (the fault may be ours) gets the Lifeguard timer", () => {

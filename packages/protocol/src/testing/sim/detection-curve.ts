@@ -54,6 +54,23 @@ const CANDIDATES: readonly Candidate[] = [
     config: swimConfig({ silentHostSuspicionMs: ms }),
   })),
   {
+    name: "host checks, probeTimeoutMs 300",
+    config: swimConfig({ probeTimeoutMs: 300 }),
+  },
+  {
+    name: "host checks, probeTimeoutMs 300, silentHostSuspicionMs 250",
+    config: swimConfig({ probeTimeoutMs: 300, silentHostSuspicionMs: 250 }),
+  },
+  {
+    name: "host checks, probeTimeoutMs 250, relays and checks wait 200 ms, silentHost 250",
+    config: swimConfig({
+      probeTimeoutMs: 250,
+      relayNackTimeoutMs: 200,
+      hostCheckTimeoutMs: 200,
+      silentHostSuspicionMs: 250,
+    }),
+  },
+  {
     name: "host checks, silentHostSuspicionMs 500, relays and checks wait 400 ms",
     config: swimConfig({
       relayNackTimeoutMs: 400,
