@@ -788,7 +788,7 @@ function aims(
 
   console.log("\naims (issue 20), judged beside Serf in this run:");
   for (const [aim, figures, verdict] of lines) {
-    console.log(`  ${verdict.padEnd(11)}${aim.padEnd(48)}${figures}`);
+    console.log(`  ${verdict.padEnd(11)}${aim.padEnd(50)}${figures}`);
   }
 }
 
