@@ -47,6 +47,8 @@ describe("isolated primary's group gap", () => {
     );
     expect(gap?.gapMs).toBe(600);
     expect(gap?.completed).toBe(2);
+    expect(gap?.writeGapMs).toBe(1000); // every op here is a read
+    expect(gap?.writesCompleted).toBe(0);
   });
 
   test("bytes map to the groups their chunks rank first, the same for the same bytes", () => {

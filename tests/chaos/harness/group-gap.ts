@@ -11,7 +11,7 @@
 
 import { pickGroup } from "@ftfs/client";
 import { sha256Hex } from "@ftfs/protocol/io";
-import type { Op } from "@ftfs/protocol/testing/history";
+import { isWrite, type Op } from "@ftfs/protocol/testing/history";
 
 /** Issue 20's aim: an isolated storage primary's group never waits longer than this. */
 export const ISOLATED_PRIMARY_GAP_MS_MAX = 1_500;
@@ -29,6 +29,9 @@ export interface GroupGap extends IsolatedPrimary {
   readonly gapMs: number;
   /** Ops on the group completed within the window. */
   readonly completed: number;
+  /** The same for writes (uploads, updates) alone: reads can go to a backup, writes cannot. */
+  readonly writeGapMs: number;
+  readonly writesCompleted: number;
 }
 
 /** The groups whose chunks `bytes` holds, split as the client splits them. */
@@ -68,14 +71,27 @@ export function groupGaps(
   groupsOf: (opId: number) => readonly string[],
 ): GroupGap[] {
   return isolations.map((isolation) => {
-    const completionsMs = ops.flatMap((op) =>
-      op.status === "ok" && op.endMs !== null && groupsOf(op.id).includes(isolation.group)
-        ? [op.endMs]
-        : [],
-    );
     const { fromMs, toMs } = isolation;
-    const completed = completionsMs.filter((t) => t >= fromMs && t <= toMs).length;
-    return { ...isolation, gapMs: longestGapMs(completionsMs, fromMs, toMs), completed };
+    const completionsMs = (pick: (op: Op) => boolean): number[] =>
+      ops.flatMap((op) =>
+        op.status === "ok" &&
+        op.endMs !== null &&
+        pick(op) &&
+        groupsOf(op.id).includes(isolation.group)
+          ? [op.endMs]
+          : [],
+      );
+    const all = completionsMs(() => true);
+    const writes = completionsMs(isWrite);
+    const inWindow = (times: number[]): number =>
+      times.filter((t) => t >= fromMs && t <= toMs).length;
+    return {
+      ...isolation,
+      gapMs: longestGapMs(all, fromMs, toMs),
+      completed: inWindow(all),
+      writeGapMs: longestGapMs(writes, fromMs, toMs),
+      writesCompleted: inWindow(writes),
+    };
   });
 }
 
@@ -84,6 +100,7 @@ export function describeGap(gap: GroupGap): string {
   return (
     `${gap.label} (primary of ${gap.group}, ${((gap.toMs - gap.fromMs) / 1000).toFixed(1)} s): ` +
     `longest gap between completed ops on ${gap.group} ${(gap.gapMs / 1000).toFixed(2)} s ` +
-    `(${gap.completed} completed; ${verdict} the ${ISOLATED_PRIMARY_GAP_MS_MAX / 1000} s aim)`
+    `(${gap.completed} completed; ${verdict} the ${ISOLATED_PRIMARY_GAP_MS_MAX / 1000} s aim); ` +
+    `writes alone ${(gap.writeGapMs / 1000).toFixed(2)} s (${gap.writesCompleted} completed)`
   );
 }
