@@ -97,15 +97,23 @@ export class Workload {
     this.acked.push(key);
   }
 
-  /** Read one acknowledged object; the client checks every chunk's SHA-256, we the length. */
+  /**
+   * Read one acknowledged object as an application streaming it to a file or a socket does:
+   * the client checks every chunk's SHA-256, we count the bytes; the sink keeps nothing, so
+   * the client reads later chunks into the same buffers (reuseChunkBuffers).
+   */
   async get(client: FtfsClient): Promise<void> {
     const key = this.acked[Math.floor(Math.random() * this.acked.length)];
     if (key === undefined) throw new Error("no acknowledged object to read yet");
-    const bytes = await client.readBytes(this.uid, this.name(key));
-    if (bytes.length !== this.payloads.sizeBytes) {
-      throw new Error(
-        `${this.name(key)}: read ${bytes.length} bytes, wrote ${this.payloads.sizeBytes}`,
-      );
+    let bytes = 0;
+    const count = (chunk: Uint8Array): void => {
+      bytes += chunk.length;
+    };
+    await client.read(this.uid, this.name(key), count, undefined, undefined, {
+      reuseChunkBuffers: true,
+    });
+    if (bytes !== this.payloads.sizeBytes) {
+      throw new Error(`${this.name(key)}: read ${bytes} bytes, wrote ${this.payloads.sizeBytes}`);
     }
   }
 

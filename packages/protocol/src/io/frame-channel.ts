@@ -13,9 +13,12 @@ import {
   CONNECTION_WRITE_QUEUE_BYTES_MAX,
   encodeFrame,
   FRAME_TAG_BYTES,
+  FRAME_BYTES_MAX,
+  FRAME_PREALLOCATE_AFTER_BYTES,
   FrameDecoder,
   FtfsError,
   type Frame,
+  type FrameBufferPool,
   type FrameDecodeError,
   type FrameKind,
 } from "../core/index.ts";
@@ -61,7 +64,7 @@ export interface FrameProgress {
 
 export class FrameChannel {
   private readonly socket: Socket<ChannelSlot>;
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder: FrameDecoder;
   private readonly events: ChannelEvents;
   private readonly queue: Uint8Array[] = [];
   /** Index of the queue's first unsent piece: pieces before it are sent (see compactQueue). */
@@ -80,9 +83,15 @@ export class FrameChannel {
   /** When bytes last arrived: the peer is alive and working (hedge.ts). */
   lastReceivedMs = performance.now();
 
-  constructor(socket: Socket<ChannelSlot>, events: ChannelEvents) {
+  /** `framePool`: large frames arriving are read into its buffers (see frame-buffers.ts). */
+  constructor(
+    socket: Socket<ChannelSlot>,
+    events: ChannelEvents,
+    framePool: FrameBufferPool | null = null,
+  ) {
     this.socket = socket;
     this.events = events;
+    this.decoder = new FrameDecoder(FRAME_BYTES_MAX, FRAME_PREALLOCATE_AFTER_BYTES, framePool);
     socket.data.channel = this;
   }
 
