@@ -235,8 +235,9 @@ async function runCell(
 
 /**
  * Every cell on a fresh cluster per repeat and layout; results per layout label, then per cell
- * key, one entry per repeat. Layouts take turns within each repeat (a secure/insecure pair is
- * measured back to back, so the shared machine's load drifts alike for both).
+ * key, one entry per repeat. Layouts take turns within each repeat, the first one alternating
+ * (a secure/insecure pair is measured back to back, so the shared machine's load drifts alike
+ * for both).
  */
 export async function runFtfsMatrix(
   layouts: readonly Layout[],
@@ -248,7 +249,9 @@ export async function runFtfsMatrix(
 ): Promise<Map<string, Map<string, CellResult[]>>> {
   const byLayout = new Map<string, Map<string, CellResult[]>>();
   for (let repeat = 0; repeat < repeats; repeat += 1) {
-    for (const layout of layouts) {
+    // Which goes first alternates: on a shared machine the load drifts within a repeat too.
+    const turn = repeat % 2 === 0 ? layouts : [...layouts].reverse();
+    for (const layout of turn) {
       const results = byLayout.get(layout.label) ?? new Map<string, CellResult[]>();
       byLayout.set(layout.label, results);
       await runLayoutOnce(layout, cells, repeat, phaseMs, workDir, log, results);
