@@ -36,7 +36,8 @@ const DIRECTORY_NODES = 1;
  * instead of 100 connections per node or all traffic on one socket.
  */
 export const FTFS_CLIENT_INSTANCES = 4;
-const BENCH_UID = "bench";
+/** Client instance i acts as user `bench<i>`: a few application processes, a few users. */
+const BENCH_UID_PREFIX = "bench";
 /** Linux reports CPU time in USER_HZ ticks, 100 per second on mainstream architectures. */
 const CLOCK_TICKS_PER_SECOND = 100;
 /** utime and stime are fields 14 and 15 of /proc/<pid>/stat: 11 and 12 after the `(comm)`. */
@@ -54,6 +55,8 @@ const IN_SYNC_DEADLINE_MS = 120_000;
 export interface Layout {
   readonly label: string;
   readonly groups: number;
+  /** A cluster key: every frame MACed, the load's clients logged in as a user. */
+  readonly secure: boolean;
 }
 
 export interface Cell {
@@ -100,25 +103,62 @@ function clientCpuSeconds(): number {
   return (usage.user + usage.system) / 1e6;
 }
 
-/**
- * `--secure`: clusters run with a cluster key, every connection tagged. Until the bench logs
- * users in, its clients authenticate as a node (a node may do what a user may), so the figures
- * measure the MACs on every hop without the users' tickets.
- */
-let secureClusters = false;
-
-export function useSecureClusters(secure: boolean): void {
-  secureClusters = secure;
-}
-
 /** Pools of the clients of the cluster now running: closed with it. */
 const nodePools: RpcPool[] = [];
 
-function benchClient(cluster: LocalCluster): FtfsClient {
-  if (!secureClusters) return new FtfsClient({ directories: cluster.directoryAddresses });
+/** A client acting as a node (status polls of the kill test on a keyed cluster). */
+function nodeClient(cluster: LocalCluster): FtfsClient {
+  if (cluster.clusterKey === null)
+    return new FtfsClient({ directories: cluster.directoryAddresses });
   const pool = new RpcPool(CONNECT_TIMEOUT_MS_DEFAULT, cluster.nodeConnectOptions("bench"));
   nodePools.push(pool);
   return new FtfsClient({ directories: cluster.directoryAddresses, pool });
+}
+
+/** The user client instance `index` acts as. */
+function benchUid(index: number): string {
+  return `${BENCH_UID_PREFIX}${index + 1}`;
+}
+
+/**
+ * The load's clients, instance i acting as user benchUid(i). On a keyed cluster each logs in,
+ * as an application would (a session, MACs on every frame, placement tickets and receipts);
+ * otherwise the users are only names. One user per instance, not one for all: rate limits
+ * are per user per node (a user's 2,000 requests/s), as an anonymous client's are per
+ * connection, so the secure and insecure loads meet the same limits.
+ */
+async function userClients(cluster: LocalCluster, count: number): Promise<FtfsClient[]> {
+  const directories = cluster.directoryAddresses;
+  const clients: FtfsClient[] = [];
+  for (let index = 0; index < count; index += 1) {
+    if (cluster.clusterKey === null) {
+      clients.push(new FtfsClient({ directories }));
+      continue;
+    }
+    const uid = benchUid(index);
+    const { secret } = await cluster.addUser(uid);
+    const anonymous = new FtfsClient({ directories });
+    try {
+      const challenge = await anonymous.loginStart(uid);
+      if (challenge === null) throw new Error("the keyed cluster's directory serves no logins");
+      const session = await anonymous.loginFinish(challenge, secret);
+      const credentials = {
+        kind: "user",
+        token: session.token,
+        sessionKey: session.sessionKey,
+      } as const;
+      clients.push(new FtfsClient({ directories, credentials }));
+    } finally {
+      anonymous.close();
+    }
+  }
+  return clients;
+}
+
+/** The user each of `clients` acts as (its index's). */
+function uidsOf(clients: readonly FtfsClient[]): (client: FtfsClient) => string {
+  const uids = new Map(clients.map((client, index) => [client, benchUid(index)]));
+  return (client) => uids.get(client) ?? benchUid(0);
 }
 
 async function withCluster<T>(
@@ -134,13 +174,12 @@ async function withCluster<T>(
     directories: DIRECTORY_NODES,
     groups,
     dataRoot,
-    secure: secureClusters,
+    secure: layout.secure,
   });
-  const clients = Array.from({ length: FTFS_CLIENT_INSTANCES }, () => benchClient(cluster));
+  const clients: FtfsClient[] = [];
   try {
-    // A keyed cluster has no users until an administrator adds them.
-    if (secureClusters) await cluster.addUser(BENCH_UID);
-    for (const client of clients) await client.connect(BENCH_UID);
+    clients.push(...(await userClients(cluster, FTFS_CLIENT_INSTANCES)));
+    for (const [index, client] of clients.entries()) await client.connect(benchUid(index));
     return await body(cluster, clients);
   } finally {
     for (const client of clients) client.close();
@@ -169,7 +208,7 @@ async function runCell(
   label: string,
 ): Promise<CellResult> {
   const workload = new Workload(
-    BENCH_UID,
+    uidsOf(clients),
     `m${cellKey(cell)}-${seed}`,
     new Payloads(cell.sizeBytes, seed),
   );
@@ -194,41 +233,58 @@ async function runCell(
   };
 }
 
-/** Every cell on a fresh cluster per repeat; results per cell key, one entry per repeat. */
+/**
+ * Every cell on a fresh cluster per repeat and layout; results per layout label, then per cell
+ * key, one entry per repeat. Layouts take turns within each repeat, the first one alternating
+ * (a secure/insecure pair is measured back to back, so the shared machine's load drifts alike
+ * for both).
+ */
 export async function runFtfsMatrix(
-  layout: Layout,
+  layouts: readonly Layout[],
   cells: readonly Cell[],
   repeats: number,
   phaseMs: number,
   workDir: string,
   log: (message: string) => void,
-): Promise<Map<string, CellResult[]>> {
-  const results = new Map<string, CellResult[]>();
+): Promise<Map<string, Map<string, CellResult[]>>> {
+  const byLayout = new Map<string, Map<string, CellResult[]>>();
   for (let repeat = 0; repeat < repeats; repeat += 1) {
-    const dataRoot = join(workDir, `ftfs-${layout.label}-r${repeat + 1}`);
-    await withCluster(layout, dataRoot, async (cluster, clients) => {
-      for (const cell of cells) {
-        const size = `${cell.sizeBytes / 1024} KiB × ${cell.loops}`;
-        const name = `FTFS ${layout.label} r${repeat + 1} ${size}`;
-        const result = await runCell(
-          cluster,
-          clients,
-          cell,
-          phaseMs,
-          repeat * 1_000 + cell.loops + 1,
-          name,
-        );
-        const list = results.get(cellKey(cell)) ?? [];
-        list.push(result);
-        results.set(cellKey(cell), list);
-        const side = (name: string, stats: PhaseStats) =>
-          `${name} ${stats.opsPerS.toFixed(1)}/s p99 ${stats.p99Ms.toFixed(0)} ms ` +
-          `err ${stats.errors}`;
-        log(`${name}: ${side("PUT", result.put)}, ${side("GET", result.get)}`);
-      }
-    });
+    // Which goes first alternates: on a shared machine the load drifts within a repeat too.
+    const turn = repeat % 2 === 0 ? layouts : [...layouts].reverse();
+    for (const layout of turn) {
+      const results = byLayout.get(layout.label) ?? new Map<string, CellResult[]>();
+      byLayout.set(layout.label, results);
+      await runLayoutOnce(layout, cells, repeat, phaseMs, workDir, log, results);
+    }
   }
-  return results;
+  return byLayout;
+}
+
+async function runLayoutOnce(
+  layout: Layout,
+  cells: readonly Cell[],
+  repeat: number,
+  phaseMs: number,
+  workDir: string,
+  log: (message: string) => void,
+  results: Map<string, CellResult[]>,
+): Promise<void> {
+  const dataRoot = join(workDir, `ftfs-${layout.groups}g-${layout.secure ? "s" : "i"}-r${repeat}`);
+  await withCluster(layout, dataRoot, async (cluster, clients) => {
+    for (const cell of cells) {
+      const size = `${cell.sizeBytes / 1024} KiB × ${cell.loops}`;
+      const name = `FTFS ${layout.label} r${repeat + 1} ${size}`;
+      const seed = repeat * 1_000 + cell.loops + 1;
+      const result = await runCell(cluster, clients, cell, phaseMs, seed, name);
+      const list = results.get(cellKey(cell)) ?? [];
+      list.push(result);
+      results.set(cellKey(cell), list);
+      const side = (name: string, stats: PhaseStats) =>
+        `${name} ${stats.opsPerS.toFixed(1)}/s p99 ${stats.p99Ms.toFixed(0)} ms ` +
+        `err ${stats.errors}`;
+      log(`${name}: ${side("PUT", result.put)}, ${side("GET", result.get)}`);
+    }
+  });
 }
 
 export interface KillTiming {
@@ -372,21 +428,20 @@ async function prefill(
   await Promise.all(Array.from({ length: PREFILL_LOOPS }, (_, index) => loop(index)));
 }
 
+/** Every acknowledged PUT read back (each through the client of its writer) and compared. */
 async function verifyAll(
   workload: Workload,
-  clients: readonly FtfsClient[],
 ): Promise<{ ok: number; failed: number; samples: string[] }> {
   const keys = [...workload.acked];
   let next = 0;
   let ok = 0;
   const failures: string[] = [];
-  const loop = async (index: number): Promise<void> => {
-    const client = clients[index % clients.length];
-    while (client !== undefined && next < keys.length) {
+  const loop = async (): Promise<void> => {
+    while (next < keys.length) {
       const key = keys[next] ?? 0;
       next += 1;
       try {
-        if (await workload.verify(client, key)) ok += 1;
+        if (await workload.verify(key)) ok += 1;
         else failures.push(`${workload.name(key)}: bytes differ`);
       } catch (error) {
         failures.push(
@@ -395,7 +450,7 @@ async function verifyAll(
       }
     }
   };
-  await Promise.all(Array.from({ length: VERIFY_LOOPS }, (_, index) => loop(index)));
+  await Promise.all(Array.from({ length: VERIFY_LOOPS }, () => loop()));
   return { ok, failed: failures.length, samples: failures.slice(0, 5) };
 }
 
@@ -443,17 +498,20 @@ class KillSchedule {
 }
 
 async function killOnce(
+  secure: boolean,
   timing: KillTiming,
   dataRoot: string,
   seed: number,
   log: (message: string) => void,
 ): Promise<KillResult> {
-  return withCluster({ label: "kill", groups: 1 }, dataRoot, async (cluster, clients) => {
-    const statusClient = benchClient(cluster);
+  const layout = { label: "kill", groups: 1, secure };
+  return withCluster(layout, dataRoot, async (cluster, clients) => {
+    const statusClient = nodeClient(cluster);
     try {
       const victimId = (await groupView(statusClient, "g1"))?.primaryNode ?? null;
       if (victimId === null) throw new Error("group g1 has no primary before the kill");
-      const workload = new Workload(BENCH_UID, `k${seed}`, new Payloads(timing.sizeBytes, seed));
+      const payloads = new Payloads(timing.sizeBytes, seed);
+      const workload = new Workload(uidsOf(clients), `k${seed}`, payloads);
       await prefill(workload, clients, timing.prefill);
       log(`FTFS kill: prefilled ${workload.acked.length}; primary of g1 is ${victimId}`);
       const schedule = new KillSchedule(cluster.node(victimId), statusClient, timing);
@@ -477,7 +535,7 @@ async function killOnce(
       }
       await Promise.race([watcher.inSync, Bun.sleep(IN_SYNC_DEADLINE_MS)]);
       await watcher.stop();
-      const verified = await verifyAll(workload, clients);
+      const verified = await verifyAll(workload);
       const catchUp = await catchUpFromLog(cluster.node(victimId), schedule.restartIso);
       return killResult(
         schedule,
@@ -531,6 +589,7 @@ function killResult(
 }
 
 export async function runFtfsKill(
+  secure: boolean,
   timing: KillTiming,
   repeats: number,
   workDir: string,
@@ -539,6 +598,7 @@ export async function runFtfsKill(
   const results: KillResult[] = [];
   for (let repeat = 0; repeat < repeats; repeat += 1) {
     const result = await killOnce(
+      secure,
       timing,
       join(workDir, `ftfs-kill-r${repeat + 1}`),
       7_000 + repeat,

@@ -70,18 +70,22 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * The objects one measurement writes and reads: names `<prefix>-<key>`, one uid. `acked` holds
- * the keys of PUTs the cluster acknowledged, in order; GETs and the final check draw from it.
+ * The objects one measurement writes and reads: names `<prefix>-<key>`, each under the user of
+ * the client that wrote it (`uidOf`: each client instance may be its own user, as separate
+ * application processes would be). `acked` holds the keys of PUTs the cluster acknowledged, in
+ * order; a client's GETs draw from its own, and the final check reads each through its writer.
  */
 export class Workload {
   readonly acked: number[] = [];
   readonly payloads: Payloads;
-  private readonly uid: string;
+  private readonly uidOf: (client: FtfsClient) => string;
   private readonly prefix: string;
+  private readonly ackedBy = new Map<FtfsClient, number[]>();
+  private readonly writerOf = new Map<number, FtfsClient>();
   private nextKey = 0;
 
-  constructor(uid: string, prefix: string, payloads: Payloads) {
-    this.uid = uid;
+  constructor(uidOf: (client: FtfsClient) => string, prefix: string, payloads: Payloads) {
+    this.uidOf = uidOf;
     this.prefix = prefix;
     this.payloads = payloads;
   }
@@ -93,25 +97,40 @@ export class Workload {
   async put(client: FtfsClient): Promise<void> {
     const key = this.nextKey;
     this.nextKey += 1;
-    await client.uploadBytes(this.uid, this.name(key), this.payloads.bytesFor(key));
+    await client.uploadBytes(this.uidOf(client), this.name(key), this.payloads.bytesFor(key));
     this.acked.push(key);
+    this.writerOf.set(key, client);
+    const own = this.ackedBy.get(client) ?? [];
+    own.push(key);
+    this.ackedBy.set(client, own);
   }
 
-  /** Read one acknowledged object; the client checks every chunk's SHA-256, we the length. */
+  /**
+   * Read one acknowledged object as an application streaming it to a file or a socket does:
+   * the client checks every chunk's SHA-256, we count the bytes; the sink keeps nothing, so
+   * the client reads later chunks into the same buffers (reuseChunkBuffers).
+   */
   async get(client: FtfsClient): Promise<void> {
-    const key = this.acked[Math.floor(Math.random() * this.acked.length)];
+    const own = this.ackedBy.get(client) ?? [];
+    const key = own[Math.floor(Math.random() * own.length)];
     if (key === undefined) throw new Error("no acknowledged object to read yet");
-    const bytes = await client.readBytes(this.uid, this.name(key));
-    if (bytes.length !== this.payloads.sizeBytes) {
-      throw new Error(
-        `${this.name(key)}: read ${bytes.length} bytes, wrote ${this.payloads.sizeBytes}`,
-      );
+    let bytes = 0;
+    const count = (chunk: Uint8Array): void => {
+      bytes += chunk.length;
+    };
+    await client.read(this.uidOf(client), this.name(key), count, undefined, undefined, {
+      reuseChunkBuffers: true,
+    });
+    if (bytes !== this.payloads.sizeBytes) {
+      throw new Error(`${this.name(key)}: read ${bytes} bytes, wrote ${this.payloads.sizeBytes}`);
     }
   }
 
-  /** Read back one acknowledged object and compare every byte with what was written. */
-  async verify(client: FtfsClient, key: number): Promise<boolean> {
-    const bytes = await client.readBytes(this.uid, this.name(key));
+  /** Read back one acknowledged object, through its writer, and compare every byte. */
+  async verify(key: number): Promise<boolean> {
+    const client = this.writerOf.get(key);
+    if (client === undefined) throw new Error(`${this.name(key)} was never acknowledged`);
+    const bytes = await client.readBytes(this.uidOf(client), this.name(key));
     return sameBytes(bytes, this.payloads.bytesFor(key));
   }
 }

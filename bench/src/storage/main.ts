@@ -7,7 +7,9 @@
  * machine-limits.ts in the same run. (2) kill -9 of a storage group primary under a mixed load,
  * restarted later: errors, the longest silence, rates per window, the node's return to the
  * in-sync set, and every acknowledged PUT read back. Medians over repeats, each on a fresh
- * cluster. Every process it starts is stopped and its temporary folder removed, on success,
+ * cluster. `--secure`: clusters with a cluster key, the load's clients logged in as a user;
+ * `--secure-pair`: each layout both ways, repeats taking turns, and secure ÷ insecure printed
+ * per cell. Every process it starts is stopped and its temporary folder removed, on success,
  * on failure and on Ctrl-C. It waits for a running `bench:directory` first: both need the cores.
  */
 
@@ -21,7 +23,6 @@ import {
   FTFS_CLIENT_INSTANCES,
   runFtfsKill,
   runFtfsMatrix,
-  useSecureClusters,
   type Cell,
   type CellResult,
   type KillTiming,
@@ -70,7 +71,13 @@ const FLAGS = [
   },
   {
     name: "secure",
-    description: "clusters with a cluster key: every frame MACed (clients act as a node)",
+    description: "clusters with a cluster key: every frame MACed, clients logged in as a user",
+    boolean: true,
+    default: "false",
+  },
+  {
+    name: "secure-pair",
+    description: "every layout without and with a cluster key, back to back: secure ÷ insecure",
     boolean: true,
     default: "false",
   },
@@ -78,7 +85,11 @@ const FLAGS = [
   { name: "layouts", description: "storage groups of 3 per cluster, comma-separated", default: "" },
 ] as const;
 
+/** Which clusters run: insecure, secure (the kill trial's too), or both for each layout. */
+type Security = "insecure" | "secure" | "pair";
+
 interface Preset {
+  readonly security: Security;
   readonly repeats: number;
   readonly phaseS: number;
   readonly layouts: readonly number[];
@@ -88,6 +99,7 @@ interface Preset {
 }
 
 const FULL: Preset = {
+  security: "insecure",
   repeats: 3,
   phaseS: 30,
   layouts: [1, 2],
@@ -104,6 +116,7 @@ const FULL: Preset = {
 };
 
 const QUICK: Preset = {
+  security: "insecure",
   repeats: 1,
   phaseS: 8,
   layouts: [1],
@@ -171,7 +184,10 @@ function revision(): string {
 
 function parsePreset(flags: Record<string, string>): Preset {
   const base = flags.quick === "true" ? QUICK : FULL;
-  useSecureClusters(flags.secure === "true");
+  if (flags.secure === "true" && flags["secure-pair"] === "true")
+    throw new UsageError("give --secure or --secure-pair, not both");
+  const security: Security =
+    flags["secure-pair"] === "true" ? "pair" : flags.secure === "true" ? "secure" : "insecure";
   const repeats = flags.repeats
     ? parseIntegerFlag("repeats", flags.repeats, 1, REPEATS_MAX)
     : base.repeats;
@@ -181,7 +197,7 @@ function parsePreset(flags: Record<string, string>): Preset {
         .map((value) => parseIntegerFlag("layouts", value.trim(), 1, GROUPS_MAX))
     : base.layouts;
   if (layouts.length === 0) throw new UsageError("--layouts needs at least one group count");
-  return { ...base, repeats, layouts };
+  return { ...base, security, repeats, layouts };
 }
 
 async function waitForOtherBench(): Promise<void> {
@@ -196,8 +212,15 @@ async function waitForOtherBench(): Promise<void> {
   }
 }
 
-function layoutOf(groups: number): Layout {
-  return { label: `FTFS ${groups}×${REPLICAS}`, groups };
+function layoutOf(groups: number, secure: boolean): Layout {
+  const label = `FTFS ${groups}×${REPLICAS}${secure ? " secure" : ""}`;
+  return { label, groups, secure };
+}
+
+/** The layouts of one group count: one, or an insecure/secure pair (--secure-pair). */
+function layoutsOf(groups: number, security: Security): Layout[] {
+  if (security === "pair") return [layoutOf(groups, false), layoutOf(groups, true)];
+  return [layoutOf(groups, security === "secure")];
 }
 
 async function measureFtfs(preset: Preset, workDir: string): Promise<FtfsColumn[]> {
@@ -205,16 +228,21 @@ async function measureFtfs(preset: Preset, workDir: string): Promise<FtfsColumn[
   for (const [index, groups] of preset.layouts.entries()) {
     await waitForOtherBench();
     const cells = index === 0 ? CELLS : CELLS.filter((cell) => cell.loops === CLIENTS_MANY);
-    const layout = layoutOf(groups);
-    const results: Map<string, CellResult[]> = await runFtfsMatrix(
-      layout,
+    const layouts = layoutsOf(groups, preset.security);
+    const results = await runFtfsMatrix(
+      layouts,
       cells,
       preset.repeats,
       preset.phaseS * 1000,
       workDir,
       log,
     );
-    columns.push({ label: layout.label, cells: results });
+    for (const layout of layouts) {
+      const cellsOf = results.get(layout.label) ?? new Map<string, CellResult[]>();
+      const insecureTwin = layout.secure && preset.security === "pair";
+      const pairedWith = insecureTwin ? layoutOf(groups, false).label : null;
+      columns.push({ label: layout.label, cells: cellsOf, secure: layout.secure, pairedWith });
+    }
   }
   return columns;
 }
@@ -278,6 +306,16 @@ async function measureSwift(
   }
 }
 
+const SECURITY_NOTES: Record<Security, string> = {
+  insecure: "no cluster key (anonymous clients, no MACs)",
+  secure:
+    "cluster key: clients logged in as a user, every frame MACed (a chunk's bytes are " +
+    "covered by its SHA-256, checked by the receiver), placement tickets and receipts",
+  pair:
+    "each layout without and with a cluster key (secure: clients logged in as a user, every " +
+    "frame MACed), repeats taking turns; the kill trial runs without",
+};
+
 function header(preset: Preset): string[] {
   const when = new Date().toISOString();
   return [
@@ -286,9 +324,11 @@ function header(preset: Preset): string[] {
       `phases ${preset.phaseS} s (PUT, then GET of what was written)`,
     `FTFS: 1 directory node, storage groups of ${REPLICAS} replicas (N×3 = N groups), one disk; ` +
       `load from this process, whose loops share ${FTFS_CLIENT_INSTANCES} FtfsClient instances ` +
-      "(one connection per server each); GETs checked by the client's chunk SHA-256 and length",
+      "(one connection per server each, each its own user); GETs stream through a sink that " +
+      "keeps nothing (as a download to a file), checked by the client's chunk SHA-256 and length",
     "server CPU = user+sys of every server process (/proc/<pid>/stat) ÷ successful operations; " +
       "load-generator CPU likewise for the process issuing the requests",
+    `security: ${SECURITY_NOTES[preset.security]}`,
   ];
 }
 
@@ -321,7 +361,13 @@ async function run(
   ).median;
   const ftfs = await measureFtfs(preset, workDir);
   await waitForOtherBench();
-  const kill = await runFtfsKill(preset.kill, preset.repeats, workDir, log);
+  const kill = await runFtfsKill(
+    preset.security === "secure",
+    preset.kill,
+    preset.repeats,
+    workDir,
+    log,
+  );
   const swift: SwiftOutcome = withSwift
     ? await measureSwift(preset, workDir, state)
     : { figures: recordedSwift(), note: `${RECORDED_NOTE} (no --with-swift)` };
@@ -347,7 +393,8 @@ async function main(): Promise<void> {
   const flags = parseFlags(argv, FLAGS);
   if (flags.help === "true") {
     console.log(
-      "usage: bun run bench:storage [--quick] [--with-swift] [--repeats N] [--layouts 1,2]",
+      "usage: bun run bench:storage [--quick] [--with-swift] [--secure | --secure-pair] " +
+        "[--repeats N] [--layouts 1,2]",
     );
     return;
   }

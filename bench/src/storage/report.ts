@@ -20,13 +20,21 @@ const KILL_VALUE_COLUMNS = 30;
 const AIM_SMALL_RATE_RATIO = 10;
 const AIM_SMALL_P99_RATIO_MAX = 0.1;
 const AIM_LARGE_RATE_RATIO = 3;
-const AIM_DISK_SHARE = 0.7;
+/** Issue 17: 4 MiB PUT at 100 clients at least this share of the disk-write limit ÷ replicas. */
+const AIM_DISK_SHARE = 0.9;
+/** Issue 17: a 64 KiB PUT costs the servers at most this much CPU. */
+const AIM_SMALL_PUT_SERVER_CPU_MS_MAX = 1;
+/** Issue 17: secure (cluster key, MACed frames) at least this share of insecure, every cell. */
+const AIM_SECURE_SHARE = 0.9;
 const AIM_KILL_ERRORS_MAX = 0;
 const AIM_KILL_GAP_MS_MAX = 500;
 
 export interface FtfsColumn {
   readonly label: string;
   readonly cells: ReadonlyMap<string, readonly CellResult[]>;
+  readonly secure: boolean;
+  /** A secure column measured beside an insecure twin: the twin's label (--secure-pair). */
+  readonly pairedWith: string | null;
 }
 
 export interface Report {
@@ -354,11 +362,22 @@ function printAims(report: Report): void {
     const put = medianOf(first.cells.get(cellKey(LARGE_MANY)), (r) => r.put.mibPerS);
     const met = verdict(checkRatio(put, ceiling, atLeast(AIM_DISK_SHARE)));
     console.log(
-      `  ${met.padEnd(VERDICT_COLUMNS)}4 MiB PUT ≥ 70% of disk-write limit ` +
+      `  ${met.padEnd(VERDICT_COLUMNS)}4 MiB PUT ≥ ${100 * AIM_DISK_SHARE}% of disk-write limit ` +
         `÷ ${report.replicas}: ` +
         `${fmt(put, 1)} ÷ ${fmt(ceiling, 1)} MiB/s = ${fmt((100 * put) / ceiling, 0)}%`,
     );
   }
+  printReadAims(first, report.swift);
+  const smallPutCpu = medianOf(first.cells.get(cellKey(SMALL_MANY)), (r) => r.putCpuMsPerOp);
+  const cpuMet = Number.isFinite(smallPutCpu)
+    ? smallPutCpu <= AIM_SMALL_PUT_SERVER_CPU_MS_MAX
+    : null;
+  console.log(
+    `  ${verdict(cpuMet).padEnd(VERDICT_COLUMNS)}64 KiB PUT server CPU ≤ ` +
+      `${AIM_SMALL_PUT_SERVER_CPU_MS_MAX} ms/op: ${fmt(smallPutCpu, 2)} ms ` +
+      `(Swift ${fmt(report.swift.cells.get(cellKey(SMALL_MANY))?.putCpuMsPerOp, 2)} ms)`,
+  );
+  printSecureAim(report.ftfs);
   const killed = report.kill.length > 0;
   const maxErrors = Math.max(...report.kill.map((k) => k.errors));
   const maxGapMs = Math.max(...report.kill.map((k) => k.longestGapMs));
@@ -372,6 +391,136 @@ function printAims(report: Report): void {
     `  ${gapMet.padEnd(VERDICT_COLUMNS)}primary kill: no completion gap > 0.5 s ` +
       `(worst run ${fmt(maxGapMs / 1000, 2)} s)`,
   );
+  const acked = report.kill.reduce((sum, k) => sum + k.acked, 0);
+  const readBack = report.kill.reduce((sum, k) => sum + k.verifiedOk, 0);
+  console.log(
+    `  ${verdict(killed ? readBack === acked : null).padEnd(VERDICT_COLUMNS)}primary kill: ` +
+      `every acknowledged PUT read back exactly (${readBack}/${acked})`,
+  );
+}
+
+/** Issue 17's 4 MiB GET aims beyond the rate: never below one client's rate, p99 ≤ Swift's. */
+function printReadAims(first: FtfsColumn, swift: SwiftFigures): void {
+  const many = medianOf(first.cells.get(cellKey(LARGE_MANY)), (r) => r.get.mibPerS);
+  const one = medianOf(first.cells.get(cellKey(LARGE_ONE)), (r) => r.get.mibPerS);
+  const floorMet = Number.isFinite(many) && Number.isFinite(one) ? many >= one : null;
+  console.log(
+    `  ${verdict(floorMet).padEnd(VERDICT_COLUMNS)}4 MiB GET, 100 clients ≥ the 1-client rate: ` +
+      `${fmt(many, 1)} vs ${fmt(one, 1)} MiB/s (Swift ` +
+      `${fmt(swift.cells.get(cellKey(LARGE_MANY))?.getMiBps, 1)} vs ` +
+      `${fmt(swift.cells.get(cellKey(LARGE_ONE))?.getMiBps, 1)})`,
+  );
+  const p99 = medianOf(first.cells.get(cellKey(LARGE_MANY)), (r) => r.get.p99Ms);
+  const swiftP99 = swift.cells.get(cellKey(LARGE_MANY))?.getP99Ms ?? Number.NaN;
+  console.log(
+    `  ${verdict(checkRatio(p99, swiftP99, (q) => q <= 1)).padEnd(VERDICT_COLUMNS)}` +
+      `4 MiB GET, 100 clients p99 ≤ Swift's: ${fmt(p99, 0)} vs ${fmt(swiftP99, 0)} ms = ` +
+      `${ratio(p99, swiftP99)}`,
+  );
+}
+
+/** A cell's rate (ops/s for small objects, MiB/s for large ones) on one side. */
+function rateOf(cell: Cell, side: "put" | "get"): (r: CellResult) => number {
+  return cell.sizeBytes >= MIB ? (r) => r[side].mibPerS : (r) => r[side].opsPerS;
+}
+
+interface SecureRow {
+  readonly label: string;
+  readonly insecure: number;
+  readonly secure: number;
+  readonly judged: boolean;
+}
+
+function secureRows(insecure: FtfsColumn, secure: FtfsColumn, cells: readonly Cell[]): SecureRow[] {
+  const rows: SecureRow[] = [];
+  for (const cell of cells) {
+    const key = cellKey(cell);
+    if (!insecure.cells.has(key) || !secure.cells.has(key)) continue;
+    const name = `${sizeLabel(cell.sizeBytes)} × ${cell.loops}`;
+    for (const side of ["put", "get"] as const) {
+      const up = side.toUpperCase();
+      const unit = cell.sizeBytes >= MIB ? "MiB/s" : "ops/s";
+      const metrics: Array<[string, (r: CellResult) => number, boolean]> = [
+        [`${up} ${unit}`, rateOf(cell, side), true],
+        [`${up} p99 ms`, (r) => r[side].p99Ms, false],
+        [
+          `${up} server CPU ms/op`,
+          (r) => (side === "put" ? r.putCpuMsPerOp : r.getCpuMsPerOp),
+          false,
+        ],
+        [
+          `${up} load CPU ms/op`,
+          (r) => (side === "put" ? r.putClientCpuMsPerOp : r.getClientCpuMsPerOp),
+          false,
+        ],
+      ];
+      for (const [metric, pick, judged] of metrics) {
+        rows.push({
+          label: `${name} ${metric}`,
+          insecure: medianOf(insecure.cells.get(key), pick),
+          secure: medianOf(secure.cells.get(key), pick),
+          judged,
+        });
+      }
+    }
+  }
+  return rows;
+}
+
+/** The secure columns beside their insecure twins (--secure-pair), metric by metric. */
+function printSecurePairs(report: Report): void {
+  for (const secure of report.ftfs) {
+    const insecure = report.ftfs.find((column) => column.label === secure.pairedWith);
+    if (insecure === undefined) continue;
+    console.log("");
+    console.log(`-- secure ÷ insecure, same run, repeats taking turns: ${secure.label}`);
+    console.log(row("measure", [insecure.label, secure.label], ["secure/insecure"]));
+    for (const line of secureRows(insecure, secure, report.cells)) {
+      const digits = line.label.includes("CPU") ? 2 : 0;
+      console.log(
+        row(
+          `   ${line.label}`,
+          [fmt(line.insecure, digits), fmt(line.secure, digits)],
+          [ratio(line.secure, line.insecure)],
+        ),
+      );
+    }
+  }
+}
+
+/** Issue 17: secure within 10% of insecure on every cell's rates (needs --secure-pair). */
+function printSecureAim(columns: readonly FtfsColumn[]): void {
+  const pairs = columns.flatMap((secure) => {
+    const insecure = columns.find((column) => column.label === secure.pairedWith);
+    return insecure === undefined ? [] : [{ insecure, secure }];
+  });
+  if (pairs.length === 0) {
+    console.log(
+      `  ${verdict(null).padEnd(VERDICT_COLUMNS)}secure within 10% of insecure on every cell ` +
+        "(run with --secure-pair to measure it)",
+    );
+    return;
+  }
+  for (const { insecure, secure } of pairs) {
+    const cells = [...insecure.cells.keys()].map((key) => {
+      const [size, loops] = key.split("x").map(Number);
+      return { sizeBytes: size ?? 0, loops: loops ?? 0 };
+    });
+    const judged = secureRows(insecure, secure, cells).filter((line) => line.judged);
+    const shares = judged.map((line) => ({ line, share: line.secure / line.insecure }));
+    const finite = shares.filter(({ share }) => Number.isFinite(share));
+    const worst = finite.reduce<(typeof finite)[number] | null>(
+      (low, next) => (low === null || next.share < low.share ? next : low),
+      null,
+    );
+    const met = worst === null ? null : worst.share >= AIM_SECURE_SHARE;
+    const worstText =
+      worst === null ? "-" : `worst ${worst.line.label} ${fmt(100 * worst.share, 0)}%`;
+    console.log(
+      `  ${verdict(met).padEnd(VERDICT_COLUMNS)}secure ≥ ${100 * AIM_SECURE_SHARE}% of ` +
+        `insecure on every cell's rate (${secure.label}): ${worstText}`,
+    );
+  }
 }
 
 export function printReport(report: Report): void {
@@ -404,6 +553,7 @@ export function printReport(report: Report): void {
   console.log(`Swift: ${report.swiftNote}`);
   console.log("");
   printMatrix(report);
+  printSecurePairs(report);
   printKill(report);
   printAims(report);
   for (const column of report.ftfs) {

@@ -164,12 +164,14 @@ async function readToFile(
   };
   process.on("SIGINT", onInterrupt);
   try {
+    // Each chunk is in the file once its write resolves: its buffer can take a later chunk.
     const result = await client.read(
       uid,
       name,
       async (chunk) => void (await handle.write(chunk)),
       version,
       progress,
+      { reuseChunkBuffers: true },
     );
     await handle.close();
     await rename(temporary, path);

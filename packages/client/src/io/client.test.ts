@@ -162,6 +162,41 @@ describe("bounded memory", () => {
     expect(written).toBe(10);
   });
 
+  test("a sink that keeps nothing gets chunks in reused buffers, each one exact", async () => {
+    // Chunks this large arrive in pooled buffers (POOLED_FRAME_BYTES_MIN).
+    const chunkBytes = 1024 * 1024;
+    const chunks = 8;
+    const cluster = FakeCluster.start({ chunkBytes });
+    clusters.push(cluster);
+    const client = new FtfsClient({ directories: cluster.directoryAddresses, chunksInFlight: 2 });
+    clients.push(client);
+    await client.connect("alice");
+    const bytes = randomBytes(chunkBytes * chunks + 5);
+    await client.uploadBytes("alice", "f", bytes);
+    const buffers = new Set<ArrayBufferLike>();
+    const copies: Uint8Array[] = [];
+    const result = await client.read(
+      "alice",
+      "f",
+      (chunk) => {
+        buffers.add(chunk.buffer);
+        copies.push(chunk.slice());
+      },
+      undefined,
+      undefined,
+      { reuseChunkBuffers: true },
+    );
+    expect(result.sha256).toBe(sha256Hex(bytes));
+    expect(Buffer.compare(Buffer.concat(copies), bytes)).toBe(0);
+    // Each buffer is back in the pool once the sink returned: the window's worth, not one each.
+    expect(buffers.size).toBeLessThan(chunks / 2);
+    // A sink that keeps its chunks (the default) is given buffers nobody else reuses.
+    const kept: Uint8Array[] = [];
+    await client.read("alice", "f", (chunk) => void kept.push(chunk));
+    expect(new Set(kept.map((chunk) => chunk.buffer)).size).toBe(kept.length);
+    expect(Buffer.compare(Buffer.concat(kept), bytes)).toBe(0);
+  });
+
   test("a byte range fetches only the chunks that hold it and yields exactly its bytes", async () => {
     const { cluster, client } = setUp();
     await client.connect("alice");

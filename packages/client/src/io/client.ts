@@ -423,17 +423,28 @@ export class FtfsClient {
   }
 
   /** Stream a file's bytes, verified, in order, to `sink`; awaits the sink (backpressure). */
+  /**
+   * Stream a file to `sink`, chunk by chunk, in order. With `options.reuseChunkBuffers` the
+   * sink promises to keep nothing of a chunk once it has returned (it wrote or copied the
+   * bytes): chunks then arrive in reused buffers (see download.ts).
+   */
   async read(
     uid: string,
     name: string,
     sink: ChunkSink,
     version?: number,
     progress?: ProgressListener,
+    options: { readonly reuseChunkBuffers?: boolean } = {},
   ): Promise<ReadResult> {
     checkUid(uid);
     const stored = checkedRemoteName(name);
+    const { reuseChunkBuffers } = options;
     return {
-      ...(await runDownload(this.transfer, uid, stored, sink, { version, progress })),
+      ...(await runDownload(this.transfer, uid, stored, sink, {
+        version,
+        progress,
+        reuseChunkBuffers,
+      })),
       name,
     };
   }
@@ -450,6 +461,8 @@ export class FtfsClient {
     for (const part of parts) {
       out.set(part, offset);
       offset += part.length;
+      // Copied out, and nobody else was given it: its buffer can take the next chunk.
+      this.pool.release(part);
     }
     return out;
   }

@@ -7,6 +7,9 @@
  * object joined from multipart parts records the SHA-256 of its chunk list instead
  * (chunk-list-digest.ts), checked the same way. A byte range fetches only
  * the chunks that hold it (each still checked against its id) and hands the sink exactly it.
+ * A caller whose sink is done with each chunk when it returns (it wrote or copied the bytes)
+ * says so (reuseChunkBuffers): each chunk's buffer then goes back to the connection pool after
+ * the sink, and later chunks arrive in the same pages instead of freshly faulted ones.
  */
 
 import { FtfsError, type ChunkRef, type Manifest, type ResponseBody } from "@ftfs/protocol/core";
@@ -39,6 +42,11 @@ export interface DownloadOptions {
   readonly progress?: ProgressListener | undefined;
   /** Default: every byte. */
   readonly range?: ByteRange | undefined;
+  /**
+   * The sink keeps nothing of a chunk once it has returned (and its promise settled): the
+   * chunk's buffer may be reused for another. Default false: the sink owns what it is given.
+   */
+  readonly reuseChunkBuffers?: boolean | undefined;
 }
 
 export async function runDownload(
@@ -46,7 +54,7 @@ export async function runDownload(
   uid: string,
   name: string,
   sink: ChunkSink,
-  { version, progress, range, location }: DownloadOptions = {},
+  { version, progress, range, location, reuseChunkBuffers }: DownloadOptions = {},
 ): Promise<ReadResult> {
   const answer =
     location ??
@@ -65,10 +73,11 @@ export async function runDownload(
     signal: abort.signal,
     observer: context.observer,
   };
+  const pool = context.pool;
+  const done = reuseChunkBuffers === true ? (bytes: Uint8Array) => pool.release(bytes) : noop;
   try {
     await streamChunks(
-      context.chunksInFlight,
-      transfer,
+      { window: context.chunksInFlight, transfer, done },
       manifest,
       sink,
       context.moved,
@@ -90,9 +99,17 @@ export async function runDownload(
   };
 }
 
+/** How chunks are fetched, and what is done with each once its sink returned. */
+interface Fetching {
+  readonly window: number;
+  readonly transfer: ChunkTransferOptions;
+  readonly done: (bytes: Uint8Array) => void;
+}
+
+function noop(): void {}
+
 async function streamChunks(
-  window: number,
-  transfer: ChunkTransferOptions,
+  fetching: Fetching,
   manifest: Manifest,
   sink: ChunkSink,
   afterChunk: (bytes: number) => void,
@@ -109,12 +126,12 @@ async function streamChunks(
     );
   }
   if (range !== undefined) {
-    return streamRange(window, transfer, manifest, sink, afterChunk, range);
+    return streamRange(fetching, manifest, sink, afterChunk, range);
   }
   const fileHash = joined || isOneChunk(manifest) ? null : new Bun.CryptoHasher("sha256");
   let doneBytes = 0;
   progress?.({ doneBytes, totalBytes: manifest.bytes, chunks: refs.length });
-  await fetchInOrder(window, transfer, refs, async (bytes) => {
+  await fetchInOrder(fetching, refs, async (bytes) => {
     fileHash?.update(bytes);
     await sink(bytes);
     afterChunk(bytes.length);
@@ -142,11 +159,10 @@ function isOneChunk(manifest: Manifest): boolean {
 
 /**
  * Fetch `refs` with at most `window` outstanding and hand each to `deliver` in order, waiting
- * for it: memory is bounded by the window, never by the file.
+ * for it, then to `done`: memory is bounded by the window, never by the file.
  */
 async function fetchInOrder(
-  window: number,
-  transfer: ChunkTransferOptions,
+  { window, transfer, done }: Fetching,
   refs: readonly ChunkRef[],
   deliver: (bytes: Uint8Array, index: number) => Promise<void>,
 ): Promise<void> {
@@ -163,7 +179,9 @@ async function fetchInOrder(
     }
     const next = ahead.shift();
     if (next === undefined) throw new FtfsError("INTERNAL", "read window underrun");
-    await deliver(await next, index);
+    const bytes = await next;
+    await deliver(bytes, index);
+    done(bytes);
   }
 }
 
@@ -172,8 +190,7 @@ async function fetchInOrder(
  * against its id; the sink gets exactly the range.
  */
 async function streamRange(
-  window: number,
-  transfer: ChunkTransferOptions,
+  fetching: Fetching,
   manifest: Manifest,
   sink: ChunkSink,
   afterChunk: (bytes: number) => void,
@@ -195,7 +212,7 @@ async function streamRange(
     if (offset > range.end) break;
   }
   const refs = wanted.map((piece) => piece.ref);
-  await fetchInOrder(window, transfer, refs, async (bytes, index) => {
+  await fetchInOrder(fetching, refs, async (bytes, index) => {
     const piece = wanted[index];
     if (piece === undefined) throw new FtfsError("INTERNAL", "read window underrun");
     await sink(bytes.subarray(piece.from, piece.to));

@@ -19,8 +19,10 @@ import {
   FRAME_HEADER_BYTES_MAX,
   FRAME_PREFIX_BYTES,
   FRAME_TAG_BYTES,
+  POOLED_FRAME_BYTES_MIN,
   PROTOCOL_VERSION,
 } from "./limits.ts";
+import type { FrameBufferPool } from "./frame-buffers.ts";
 import type { ErrorCode } from "./errors.ts";
 import { assert } from "./assert.ts";
 
@@ -158,13 +160,17 @@ export class FrameDecoder {
   private failed: FrameDecodeError | null = null;
   private readonly frameBytesMax: number;
   private readonly preallocateAfterBytes: number;
+  /** Where frames of POOLED_FRAME_BYTES_MIN and up are read into; null: fresh buffers. */
+  private readonly pool: FrameBufferPool | null;
 
   constructor(
     frameBytesMax = FRAME_BYTES_MAX,
     preallocateAfterBytes = FRAME_PREALLOCATE_AFTER_BYTES,
+    pool: FrameBufferPool | null = null,
   ) {
     this.frameBytesMax = frameBytesMax;
     this.preallocateAfterBytes = preallocateAfterBytes;
+    this.pool = pool;
   }
 
   /** Bytes held for a frame not yet complete: what a slow sender costs this node. */
@@ -228,7 +234,11 @@ export class FrameDecoder {
   /** Allocate the frame (its length was checked by the caller) and move what is pending in. */
   private startFilling(frameBytes: number): void {
     const count = this.pendingBytes;
-    const frame: FrameInProgress = { bytes: new Uint8Array(frameBytes), filled: 0 };
+    const pooled = this.pool !== null && frameBytes >= POOLED_FRAME_BYTES_MIN;
+    const bytes = pooled
+      ? (this.pool as FrameBufferPool).take(frameBytes)
+      : new Uint8Array(frameBytes);
+    const frame: FrameInProgress = { bytes, filled: 0 };
     for (const part of this.pending) {
       frame.bytes.set(part, frame.filled);
       frame.filled += part.length;
@@ -248,6 +258,7 @@ export class FrameDecoder {
   }
 
   private fail(error: FrameDecodeError, frames: Frame[]): FrameDecodeResult {
+    if (this.filling !== null) this.pool?.give(this.filling.bytes);
     this.failed = error;
     this.pending = [];
     this.pendingBytes = 0;

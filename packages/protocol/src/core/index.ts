@@ -6,6 +6,7 @@ export * from "./auth/index.ts";
 export * from "./durations.ts";
 export * from "./errors.ts";
 export * from "./frame.ts";
+export * from "./frame-buffers.ts";
 export * from "./limits.ts";
 export * from "./messages.ts";
 export * from "./names.ts";

@@ -121,3 +121,14 @@ export const DEV_DIRECTORY_ADDRESSES = [
   "127.0.0.1:7102",
   "127.0.0.1:7103",
 ] as const;
+
+/**
+ * Frames at least this large (chunks of file bytes) arriving at a client are read into buffers
+ * it can lend and take back (frame-buffers.ts): a fresh 4 MiB buffer per chunk costs page
+ * faults on every byte, which profiled as half of a load process reading 4 MiB objects.
+ */
+export const POOLED_FRAME_BYTES_MIN = 256 * KIB;
+/** Pooled buffers come in sizes of this step, so a chunk's frame fits the last one's buffer. */
+export const POOLED_FRAME_STEP_BYTES = 64 * KIB;
+/** Buffers given back and kept for reuse, in all, per pool; past it they go to the collector. */
+export const POOLED_FRAME_FREE_BYTES_MAX = 64 * MIB;

@@ -58,8 +58,12 @@ export async function fetchChunk<T = Uint8Array>(
     try {
       const answer = await pool.call(address, "getChunk", { chunkId }, { timeoutMs });
       // A hedge that lost the race: its bytes are not used, so they are not hashed either.
-      if (won) throw new FtfsError("UNAVAILABLE", "another replica answered first");
+      if (won) {
+        pool.release(answer.payload);
+        throw new FtfsError("UNAVAILABLE", "another replica answered first");
+      }
       checked = verify(answer.payload);
+      if (!checked.ok) pool.release(answer.payload);
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
       checked = { ok: false, error };

@@ -11,6 +11,7 @@ import {
   CONNECT_TIMEOUT_MS_DEFAULT,
   errorHeaderSchema,
   FRAME_KIND,
+  FrameBufferPool,
   FtfsError,
   isErrorCode,
   OPS,
@@ -49,6 +50,8 @@ export interface ConnectOptions {
   readonly credentials?: ClientCredentials;
   /** Connect with TLS, trusting this CA; plain TCP when absent. */
   readonly tls?: ClientTls | undefined;
+  /** Large answers (chunks) are read into this pool's buffers; see RpcPool.release. */
+  readonly framePool?: FrameBufferPool | undefined;
 }
 
 export interface CallOptions {
@@ -90,7 +93,7 @@ export class RpcClient {
     options: ConnectOptions = {},
   ): Promise<RpcClient> {
     const startedMs = performance.now();
-    const client = await RpcClient.open(address, timeoutMs, options.tls);
+    const client = await RpcClient.open(address, timeoutMs, options.tls, options.framePool);
     const remainingMs = Math.max(1, timeoutMs - (performance.now() - startedMs));
     try {
       await client.hello(options.credentials ?? ANONYMOUS_CREDENTIALS, remainingMs);
@@ -113,6 +116,7 @@ export class RpcClient {
     address: string,
     timeoutMs: number,
     tls: ClientTls | undefined,
+    framePool: FrameBufferPool | undefined,
   ): Promise<RpcClient> {
     const parsed = parseAddress(address);
     if (!parsed.ok) throw parsed.error;
@@ -143,14 +147,18 @@ export class RpcClient {
         deadline,
       ]);
       socket.setNoDelay(true);
-      client.channel = new FrameChannel(socket, {
-        onFrame: (frame) => client.onFrame(frame),
-        onDecodeError: (error) => client.failAll(decodeFailure(address, error)),
-        onClose: (error) => {
-          client.failAll(error);
-          client.onClosed?.();
+      client.channel = new FrameChannel(
+        socket,
+        {
+          onFrame: (frame) => client.onFrame(frame),
+          onDecodeError: (error) => client.failAll(decodeFailure(address, error)),
+          onClose: (error) => {
+            client.failAll(error);
+            client.onClosed?.();
+          },
         },
-      });
+        framePool ?? null,
+      );
       return client;
     } catch (error) {
       if (error instanceof FtfsError) throw error;
@@ -413,11 +421,24 @@ export class RpcPool {
   private readonly connecting = new Map<string, Promise<RpcClient>>();
   private readonly connectTimeoutMs: number;
   private readonly options: ConnectOptions;
+  /** Buffers of large answers, shared by the pool's connections (see release). */
+  private readonly framePool = new FrameBufferPool();
   private closed = false;
 
   constructor(connectTimeoutMs = CONNECT_TIMEOUT_MS_DEFAULT, options: ConnectOptions = {}) {
     this.connectTimeoutMs = connectTimeoutMs;
-    this.options = options;
+    this.options = { ...options, framePool: this.framePool };
+  }
+
+  /**
+   * Give back the buffer of an answer's payload (a chunk) once nothing reads it any more: the
+   * next large answer is read into the same pages instead of fresh ones. Only a caller that
+   * knows every holder of the bytes is done may call it; a payload never given back is left to
+   * the garbage collector. Anything else (a payload not from this pool, one given back before)
+   * is ignored.
+   */
+  release(payload: Uint8Array): void {
+    this.framePool.give(payload);
   }
 
   async get(address: string): Promise<RpcClient> {
