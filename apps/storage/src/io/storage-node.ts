@@ -425,6 +425,7 @@ export class StorageNode {
     await this.inFlight.drained(STOP_DRAIN_TIMEOUT_MS);
     this.replicator.close();
     await maintenanceStopped;
+    await this.chunks.close();
     this.refs.close();
     await this.statusEndpoint?.stop();
     await leaving;
