@@ -80,7 +80,7 @@ test("concurrent small puts share fsyncs, are records (no chunk files), and surv
   targets.length = 0;
   const chunks = new Map<string, Uint8Array>();
   const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => put(store, chunkOf(i))));
-  ids.forEach((id, i) => chunks.set(id, chunkOf(i)));
+  for (const [i, id] of ids.entries()) chunks.set(id, chunkOf(i));
   // 40 puts, each answered after an fdatasync begun after its write: far fewer than 40 of them.
   const fileSyncs = targets.filter((target) => target === "file").length;
   expect(fileSyncs).toBeGreaterThan(0);
