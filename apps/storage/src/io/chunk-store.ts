@@ -375,6 +375,7 @@ export class ChunkStore {
       if (read === RECORD_MOVED) {
         if (this.segments.book.locate(chunkId) !== location) continue;
         this.logger.error("indexed chunk is missing from disk", { chunkId });
+        await this.segments.segmentMissing(location.segment);
         await this.tombstone(chunkId);
         this.report(chunkId, "missing");
         return notFound(chunkId);
@@ -729,7 +730,8 @@ export async function chunksOnDisk(
     if (chunkId === null) continue;
     const path = join(entry.parentPath, entry.name);
     const info = await stat(path).catch(() => null);
-    if (info !== null) found.set(chunkId, { path, offset: 0, bytes: info.size });
+    if (info !== null)
+      found.set(chunkId, { path, offset: 0, bytes: info.size, atMs: info.mtimeMs });
   }
   return found;
 }

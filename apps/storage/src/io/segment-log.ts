@@ -253,6 +253,19 @@ export class SegmentLog {
     return { segment, copiedBytes, freedBytes: found.totalBytes - copiedBytes };
   }
 
+  /**
+   * A segment's file was found gone (deleted behind the node's back): if it is the active one,
+   * appends move to a new file at once, or they would land in a file no start will find.
+   */
+  async segmentMissing(segment: number): Promise<void> {
+    const active = await this.active.catch(() => null);
+    if (active?.segment !== segment) return;
+    this.logger.error("the active segment file was deleted from the disk; writing to a new one", {
+      segment,
+    });
+    this.retire(active);
+  }
+
   /** Finish the active segment's appends and index it; the log takes no more writes. */
   async close(): Promise<void> {
     this.closed = true;
@@ -579,6 +592,8 @@ export interface ChunkOnDisk {
   /** Where its bytes start in that file. */
   readonly offset: number;
   readonly bytes: number;
+  /** When it was written (wall clock): the record's time, or the chunk file's. */
+  readonly atMs: number;
 }
 
 /**
@@ -618,6 +633,7 @@ export async function segmentChunksOnDisk(
       path: join(dir, segmentFileName(location.segment)),
       offset: location.offset + RECORD_HEADER_BYTES,
       bytes: location.payloadBytes,
+      atMs: location.atMs,
     });
   }
   return found;

@@ -316,6 +316,7 @@ export class StorageNode {
       node,
       usedBytes: () => chunks.usedBytes,
       capacityBytes: () => chunks.capacityBytes,
+      segments: () => chunks.segmentUsage,
       view: () => this.heartbeat.view,
       disk: instruments.disk,
       catchUp: () => this.catchUp.stats,
