@@ -289,6 +289,8 @@ export class SegmentLog {
       if (written !== bytes)
         throw new Error(`a segment write stopped short (${written} of ${bytes} bytes)`);
       await this.fsync.segment(active.fd);
+      // Clean now, the record's pages are dropped (page-cache.ts says why).
+      dropCachedPages(active.fd, offset, bytes);
       active.records.push({ ...header, segment: active.segment, offset });
       return {
         segment: active.segment,
