@@ -268,6 +268,11 @@ export class SegmentBook {
     return this.lastSegment;
   }
 
+  /** New segments are numbered above `segment` (a file of that number exists, unread). */
+  skipSegmentsThrough(segment: number): void {
+    this.lastSegment = Math.max(this.lastSegment, segment);
+  }
+
   /** Bytes now in a segment file (its header, a record, or a failed write's hole). */
   grew(segment: number, bytes: number): void {
     const usage = this.usage.get(segment);

@@ -25,6 +25,7 @@ import {
   readFile,
   rename,
   rm,
+  stat,
   unlink,
 } from "node:fs/promises";
 import { join } from "node:path";
@@ -66,6 +67,14 @@ const INDEX_TEMP_SUFFIX = ".tmp";
  */
 export const COMPACTION_COPIES_IN_FLIGHT = 16;
 
+/**
+ * Bytes set aside in a ballast file (as CockroachDB's emergency ballast): when the disk fills,
+ * it is deleted so that tombstones and compaction, which give space back, can still be written.
+ * Two of the largest records, room for many tombstones and for compacting mostly dead segments.
+ */
+export const BALLAST_BYTES = 2 * recordBytes(SEGMENT_CHUNK_BYTES_MAX);
+const BALLAST_FILE = "ballast";
+
 /** A read found the record's file gone: compaction moved it; look it up again. */
 export const RECORD_MOVED = Symbol("record moved");
 
@@ -104,7 +113,9 @@ export class SegmentLog {
   private readonly logger: Logger;
   private readonly fsync: Fsync;
   private readonly salts = new Map<number, Uint8Array>();
-  private active: Promise<ActiveSegment>;
+  private readonly ballast: Ballast;
+  /** The segment appends go to; null: none yet, or the last begin failed (the next append retries). */
+  private active: Promise<ActiveSegment> | null;
   private sealing: Promise<void> = Promise.resolve();
   /** Segments a newer active segment has replaced (each is replaced once). */
   private readonly replaced = new Set<number>();
@@ -115,6 +126,7 @@ export class SegmentLog {
     this.book = book;
     this.logger = logger;
     this.fsync = fsync;
+    this.ballast = new Ballast(join(dir, BALLAST_FILE), logger, fsync);
     this.active = this.begin();
   }
 
@@ -126,6 +138,7 @@ export class SegmentLog {
     const records: RecordAt[] = [];
     const salts = new Map<number, Uint8Array>();
     let strays = 0;
+    let highestSegment = 0;
     for (const name of (await readdir(dir)).sort()) {
       if (name.endsWith(INDEX_TEMP_SUFFIX)) {
         await rm(join(dir, name), { force: true });
@@ -133,12 +146,22 @@ export class SegmentLog {
       }
       const segment = segmentNumberOf(name);
       if (segment === null) {
-        if (!/^\d{16}\.idx$/.test(name)) strays += 1;
+        if (!/^\d{16}\.idx$/.test(name) && name !== BALLAST_FILE) strays += 1;
         continue;
       }
+      highestSegment = Math.max(highestSegment, segment);
       const found = await readSegment(dir, segment, logger, fsync);
       if (found === null) {
-        strays += 1;
+        const bytes = (await stat(join(dir, name))).size;
+        if (bytes <= SEGMENT_FILE_HEADER_BYTES) {
+          // Begun by a crash-cut start of a segment: its header never made it, so no record did.
+          await rm(join(dir, name), { force: true });
+        } else {
+          logger.error("a segment file's header is damaged; its chunks are not served", {
+            segment,
+          });
+          strays += 1;
+        }
         continue;
       }
       salts.set(segment, found.salt);
@@ -148,14 +171,26 @@ export class SegmentLog {
     if (strays > 0)
       logger.warn("ignored files under segments/ that are not segments", { files: strays });
     const book = SegmentBook.replay(segments, records);
+    book.skipSegmentsThrough(highestSegment); // a damaged segment's number is never reused
     const log = new SegmentLog(dir, book, logger, fsync);
     for (const [segment, salt] of salts) log.salts.set(segment, salt);
-    await log.active;
+    await log.ballast.ensure();
+    // A full disk must not keep the node from starting (it still serves reads, and deletes
+    // free space): the first append tries again to begin a segment.
+    await log.active?.catch((error: unknown) => {
+      if (!isNoSpace(error)) throw error;
+      logger.warn("disk full: no new segment could be begun; writes wait for space", {});
+    });
     return log;
   }
 
-  /** Append a put of `bytes` as `chunkId`; resolves once it is durable, with where it is. */
-  appendPut(chunkId: string, bytes: Uint8Array, atMs: number): Promise<SegmentLocation> {
+  /**
+   * Append a put of `bytes` as `chunkId`; resolves once it is durable, with where it is. While
+   * the ballast is spent (the disk filled) puts are refused with ENOSPC: what room there is
+   * belongs to removals and compaction, which give space back.
+   */
+  async appendPut(chunkId: string, bytes: Uint8Array, atMs: number): Promise<SegmentLocation> {
+    if (!(await this.ballast.ensure())) throw noSpaceError();
     return this.append(
       { kind: "put", seq: this.book.allocateSeq(), atMs, chunkId, payloadBytes: bytes.length },
       bytes,
@@ -164,7 +199,23 @@ export class SegmentLog {
 
   /** Append the tombstone `seq` of `chunkId` (from book.remove); resolves once durable. */
   async appendTombstone(chunkId: string, seq: number, atMs: number): Promise<void> {
-    await this.append({ kind: "tombstone", seq, atMs, chunkId, payloadBytes: 0 }, null);
+    await this.appendFreeing({ kind: "tombstone", seq, atMs, chunkId, payloadBytes: 0 }, null);
+  }
+
+  /**
+   * Append a record of work that gives space back (a tombstone, a compaction's copy): on a full
+   * disk the ballast goes, so it still gets written.
+   */
+  private async appendFreeing(
+    header: RecordHeader,
+    payload: Uint8Array | null,
+  ): Promise<SegmentLocation> {
+    try {
+      return await this.append(header, payload);
+    } catch (error) {
+      if (!isNoSpace(error) || !(await this.ballast.release())) throw error;
+      return this.append(header, payload);
+    }
   }
 
   /**
@@ -230,7 +281,7 @@ export class SegmentLog {
         payload = read;
       }
       const { segment: _from, offset: _at, ...header } = record;
-      const landed = await this.append(header, payload);
+      const landed = await this.appendFreeing(header, payload);
       this.book.copyLanded(record, landed);
       copiedBytes += recordBytes(record.payloadBytes);
     };
@@ -250,6 +301,7 @@ export class SegmentLog {
     await this.fsync.folder(this.dir);
     this.book.retired(segment, found.records);
     this.salts.delete(segment);
+    await this.ballast.ensure(); // the space freed refills the ballast first
     return { segment, copiedBytes, freedBytes: found.totalBytes - copiedBytes };
   }
 
@@ -258,7 +310,7 @@ export class SegmentLog {
    * appends move to a new file at once, or they would land in a file no start will find.
    */
   async segmentMissing(segment: number): Promise<void> {
-    const active = await this.active.catch(() => null);
+    const active = await this.active?.catch(() => null);
     if (active?.segment !== segment) return;
     this.logger.error("the active segment file was deleted from the disk; writing to a new one", {
       segment,
@@ -269,9 +321,12 @@ export class SegmentLog {
   /** Finish the active segment's appends and index it; the log takes no more writes. */
   async close(): Promise<void> {
     this.closed = true;
-    const active = await this.active;
-    active.closing = true;
-    await this.sealWhenIdle(active);
+    // None could be begun: nothing to seal.
+    const active = await this.active?.catch(() => null);
+    if (active !== undefined && active !== null) {
+      active.closing = true;
+      await this.sealWhenIdle(active);
+    }
     await this.sealing;
   }
 
@@ -285,9 +340,7 @@ export class SegmentLog {
     const encoded = this.withCheck(active.salt, encodeRecordHeader(header));
     try {
       const parts = payload === null ? [encoded] : [encoded, payload];
-      const written = await writeAt(active.fd, parts, offset);
-      if (written !== bytes)
-        throw new Error(`a segment write stopped short (${written} of ${bytes} bytes)`);
+      await writeWhole(active.fd, parts, offset);
       await this.fsync.segment(active.fd);
       // Clean now, the record's pages are dropped (page-cache.ts says why).
       dropCachedPages(active.fd, offset, bytes);
@@ -314,13 +367,15 @@ export class SegmentLog {
   private async reserve(bytes: number): Promise<ActiveSegment> {
     for (;;) {
       if (this.closed) throw new Error("the segment log is closed");
+      this.active ??= this.begin();
       const current = this.active;
       let active: ActiveSegment;
       try {
         active = await current;
       } catch (error) {
         // The segment could not be made (a full disk, say): the next append tries anew.
-        if (this.active === current && !this.closed) this.active = this.begin();
+        // The next append begins one anew (after space was freed, say).
+        if (this.active === current) this.active = null;
         throw error;
       }
       const empty = active.size === SEGMENT_FILE_HEADER_BYTES;
@@ -335,23 +390,34 @@ export class SegmentLog {
     void this.sealWhenIdle(active);
     if (this.closed || this.replaced.has(active.segment)) return;
     this.replaced.add(active.segment);
-    this.active = this.begin();
+    // The next append begins the new one (a failed begin is then its error, and is retried).
+    if (this.active !== null) this.active = null;
   }
 
-  private async begin(): Promise<ActiveSegment> {
+  /** Begin a new active segment; a failure is answered to the next append (see reserve). */
+  private begin(): Promise<ActiveSegment> {
+    const begun = this.beginNow();
+    begun.catch(() => undefined); // not unhandled: reserve() awaits it and answers the error
+    return begun;
+  }
+
+  private async beginNow(): Promise<ActiveSegment> {
     const segment = this.book.beginSegment();
     const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
-    const fd = await new Promise<number>((resolve, reject) =>
-      openFd(join(this.dir, segmentFileName(segment)), "wx", (error, opened) =>
-        error === null ? resolve(opened) : reject(error),
-      ),
-    );
+    const path = join(this.dir, segmentFileName(segment));
+    let fd: number | null = null;
     try {
-      await writeAt(fd, [encodeSegmentHeader(segment, salt)], 0);
+      fd = await new Promise<number>((resolve, reject) =>
+        openFd(path, "wx", (error, opened) => (error === null ? resolve(opened) : reject(error))),
+      );
+      await writeWhole(fd, [encodeSegmentHeader(segment, salt)], 0);
       await this.fsync.segment(fd);
       await this.fsync.folder(this.dir);
     } catch (error) {
-      await closeDescriptor(fd);
+      // No record can be in it: the file goes, and the book forgets the number's segment.
+      if (fd !== null) await closeDescriptor(fd);
+      await rm(path, { force: true });
+      this.book.retired(segment, []);
       throw error;
     }
     this.book.grew(segment, SEGMENT_FILE_HEADER_BYTES);
@@ -374,8 +440,12 @@ export class SegmentLog {
     active.sealed = true;
     const sealed = (async () => {
       await closeDescriptor(active.fd);
-      await writeIndex(this.dir, active.segment, active.records, this.fsync);
-      this.book.seal(active.segment);
+      try {
+        await writeIndex(this.dir, active.segment, active.records, this.fsync);
+      } finally {
+        // Without an index, compaction (and the next start) reads the segment whole.
+        this.book.seal(active.segment);
+      }
     })();
     this.sealing = this.sealing
       .then(() => sealed)
@@ -451,7 +521,13 @@ async function readSegment(
   if (indexed !== null) return { salt: head.salt, totalBytes, records: indexed };
   const bytes = await readFile(path);
   const records = scanRecords(segment, head.salt, bytes, logger);
-  await writeIndex(dir, segment, records, fsync);
+  // Without its index the segment is simply read whole again next time (a full disk, say).
+  await writeIndex(dir, segment, records, fsync).catch((error: unknown) => {
+    if (!isNoSpace(error)) throw error;
+    logger.warn("disk full: a segment's index was not written; the next start reads it whole", {
+      segment,
+    });
+  });
   return { salt: head.salt, totalBytes: bytes.length, records };
 }
 
@@ -556,6 +632,34 @@ async function writeIndex(
   await fsync.folder(dir);
 }
 
+/**
+ * Write all of `parts` at `position`: a write that stops short (the disk filled mid-record) is
+ * continued, so it either completes or fails with the file system's own error (ENOSPC).
+ */
+async function writeWhole(
+  fd: number,
+  parts: readonly Uint8Array[],
+  position: number,
+): Promise<void> {
+  let left = [...parts];
+  let at = position;
+  while (left.length > 0) {
+    let written = await writeAt(fd, left, at);
+    if (written === 0) throw new Error("a segment write made no progress");
+    at += written;
+    const rest: Uint8Array[] = [];
+    for (const part of left) {
+      if (written >= part.length) {
+        written -= part.length;
+        continue;
+      }
+      rest.push(written > 0 ? part.subarray(written) : part);
+      written = 0;
+    }
+    left = rest;
+  }
+}
+
 /** Write `parts` at `position` of the file open as `fd`; answers the bytes written. */
 function writeAt(fd: number, parts: readonly Uint8Array[], position: number): Promise<number> {
   return new Promise((resolve, reject) =>
@@ -579,6 +683,84 @@ function locationOf(record: RecordAt): SegmentLocation {
     seq: record.seq,
     atMs: record.atMs,
   };
+}
+
+/**
+ * The ballast file: made (zero-filled, fsynced) when there is room, deleted when the disk is
+ * full and space must be freed. `ensure` answers whether it is in place.
+ */
+class Ballast {
+  private readonly path: string;
+  private readonly logger: Logger;
+  private readonly fsync: Fsync;
+  private present: boolean | null = null;
+  private making: Promise<boolean> | null = null;
+
+  constructor(path: string, logger: Logger, fsync: Fsync) {
+    this.path = path;
+    this.logger = logger;
+    this.fsync = fsync;
+  }
+
+  ensure(): Promise<boolean> {
+    if (this.present === true) return Promise.resolve(true);
+    this.making ??= this.make().finally(() => {
+      this.making = null;
+    });
+    return this.making;
+  }
+
+  /** Delete it (once): answers whether there was space to give back. */
+  async release(): Promise<boolean> {
+    await this.making;
+    if (this.present !== true) return false;
+    this.present = false;
+    await rm(this.path, { force: true });
+    this.logger.warn("disk full: the ballast was released so removals and compaction can run", {
+      bytes: BALLAST_BYTES,
+    });
+    return true;
+  }
+
+  private async make(): Promise<boolean> {
+    const existing = await stat(this.path).catch(() => null);
+    if (existing?.size === BALLAST_BYTES) {
+      this.present = true;
+      return true;
+    }
+    try {
+      const handle = await open(this.path, "w");
+      try {
+        await handle.write(new Uint8Array(BALLAST_BYTES), 0, BALLAST_BYTES, 0);
+        await this.fsync.file(handle);
+      } finally {
+        await handle.close();
+      }
+      await this.fsync.folder(join(this.path, ".."));
+    } catch (error) {
+      await rm(this.path, { force: true });
+      if (!isNoSpace(error)) throw error;
+      if (this.present !== false) {
+        this.logger.warn("disk full: no ballast could be set aside; puts wait for space", {});
+      }
+      this.present = false;
+      return false;
+    }
+    if (this.present === false) this.logger.info("disk has room again: ballast set aside", {});
+    this.present = true;
+    return true;
+  }
+}
+
+function noSpaceError(): Error {
+  return Object.assign(new Error("no space left for chunks (the disk is full)"), {
+    code: "ENOSPC",
+  });
+}
+
+function isNoSpace(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === "ENOSPC" || code === "EDQUOT";
 }
 
 function errorCode(error: unknown): string | undefined {
