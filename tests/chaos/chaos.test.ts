@@ -18,6 +18,7 @@ import { clockJumpUnavailableReason } from "./harness/clock.ts";
 import { ChaosNet } from "./harness/net.ts";
 import { runSchedule } from "./harness/run.ts";
 import { FAULT_KINDS, type FaultKind } from "./harness/schedule.ts";
+import { describeGap, ISOLATED_PRIMARY_GAP_MS_MAX } from "./harness/group-gap.ts";
 import { CLIENTS_DEFAULT } from "./harness/workload.ts";
 
 /** Short schedules: the whole suite must stay within a few minutes on 2 busy cores. */
@@ -31,6 +32,8 @@ interface SuiteSchedule {
   readonly kinds: readonly FaultKind[];
   /** Regression schedules keep the length they failed with. */
   readonly durationS?: number;
+  /** Isolated storage primaries the schedule must measure (issue 20's gap); default none. */
+  readonly isolatedPrimariesMin?: number;
 }
 
 /** The kinds the regression schedule of seed 6 ran with (all there were then). */
@@ -73,6 +76,14 @@ const SCHEDULES: readonly SuiteSchedule[] = [
     seed: 457,
     kinds: ["pause-client", "clock-jump", "wipe", "kill"],
     durationS: 40,
+  },
+  {
+    // 3 s: s1's primary cut off from every peer for 6.8 s; 11.6 s: s2's for 5.9 s (clients
+    // still reach it: it must stop acknowledging, and its group must go on without it).
+    why: "an isolated storage primary: its group's clients never wait more than 1.5 s",
+    seed: 22,
+    kinds: ["isolate"],
+    isolatedPrimariesMin: 2,
   },
   {
     why: "operations under faults: a directory node replaced, storage nodes drained, kill -9",
@@ -136,6 +147,9 @@ describe("chaos", () => {
         expect(result.faults.length).toBeGreaterThan(0);
         expect(result.byStatus.ok).toBeGreaterThan(0);
         expect(result.violations).toEqual([]);
+        expect(result.groupGaps.length).toBeGreaterThanOrEqual(schedule.isolatedPrimariesMin ?? 0);
+        const over = result.groupGaps.filter((gap) => gap.gapMs > ISOLATED_PRIMARY_GAP_MS_MAX);
+        expect(over.map(describeGap)).toEqual([]);
       },
       SCHEDULE_TIMEOUT_MS,
     );

@@ -113,6 +113,8 @@ interface System {
   start(i: number): void;
   pid(i: number): number;
   allAlive(): Promise<boolean>;
+  /** Each member's latest Lifeguard local-health score, when the system reports it. */
+  healthScores(): Map<number, number>;
   loadPerNode(windowMs: number): Promise<{ bytesPerS: number; packetsPerS: number } | null>;
   stopAll(): Promise<void>;
 }
@@ -140,14 +142,20 @@ async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) =
   }
 }
 
+/** What node.ts prints once a second (the fields read here). */
+interface NodeStats {
+  atMs: number;
+  alive: number;
+  bytesOut: number;
+  datagramsOut: number;
+  awarenessScore: number;
+}
+
 const nodeIndex = (name: string): number => Number(name.replace(/^n/, ""));
 
 function ftfsSystem(n: number, placement: Placement = LOOPBACK): System {
   const procs = new Map<number, Subprocess<"ignore", "pipe", "pipe">>();
-  const stats = new Map<
-    number,
-    { atMs: number; alive: number; bytesOut: number; datagramsOut: number }
-  >();
+  const stats = new Map<number, NodeStats>();
   const seen: Seen[] = [];
   const gossipPort = (i: number) => placement.port(FTFS_PORT_BASE, i);
   const address = (i: number) => `${placement.host(i)}:${gossipPort(i)}`;
@@ -177,15 +185,7 @@ function ftfsSystem(n: number, placement: Placement = LOOPBACK): System {
           if (!line.startsWith('{"type"')) return;
           const parsed = JSON.parse(line) as Record<string, unknown>;
           if (parsed.type === "stats") {
-            stats.set(
-              i,
-              parsed as unknown as {
-                atMs: number;
-                alive: number;
-                bytesOut: number;
-                datagramsOut: number;
-              },
-            );
+            stats.set(i, parsed as unknown as NodeStats);
             return;
           }
           const kind = kinds[String(parsed.kind)];
@@ -207,6 +207,7 @@ function ftfsSystem(n: number, placement: Placement = LOOPBACK): System {
       const fresh = [...procs.keys()].every((i) => (stats.get(i)?.alive ?? 0) === n);
       return fresh && procs.size === n;
     },
+    healthScores: () => new Map([...stats].map(([i, s]) => [i, s.awarenessScore])),
     async loadPerNode(windowMs) {
       const before = new Map(stats);
       await Bun.sleep(windowMs);
@@ -291,6 +292,7 @@ function serfSystem(n: number, placement: Placement = LOOPBACK): System {
       }
       return procs.size === n;
     },
+    healthScores: () => new Map(),
     // Serf exposes no packet counters; its load needs tcpdump in a namespace (see peers/serf).
     loadPerNode: async () => null,
     async stopAll() {
@@ -426,9 +428,16 @@ async function measure(system: System, flags: Record<string, number>): Promise<F
 }
 
 interface NetnsFigures {
+  /** Cut → the first survivor suspecting the cut member: the wait for its first probe, and more. */
+  cutFirstSuspect: number[];
   cutFirst: number[];
   cutLast: number[];
   cutMissed: number;
+  /**
+   * Survivors whose local-health score was above 0 when the link was cut: they probe less often
+   * (Lifeguard scales the period by score + 1), so the cut member's first probe comes later.
+   */
+  cutSlowProbers: number[];
   /** Survivors declaring another survivor dead during cut trials: collateral, should be 0. */
   cutCollateralDead: number;
   /** Heal → the last survivor reporting the cut member alive again. */
@@ -459,6 +468,8 @@ async function cutTrial(
 ): Promise<void> {
   const survivors = system.n - 1;
   const from = system.seen.length;
+  const scores = [...system.healthScores()].filter(([i]) => i !== victim);
+  if (scores.length > 0) figures.cutSlowProbers.push(scores.filter(([, s]) => s > 0).length);
   const cutMs = Date.now();
   ns.cut(Netns.host(victim));
   // The victim declares everyone else dead from its side; that is expected and not counted.
@@ -472,6 +483,12 @@ async function cutTrial(
   if (times.length > 0) figures.cutFirst.push(Math.min(...times));
   if (all) figures.cutLast.push(Math.max(...times));
   else figures.cutMissed += 1;
+  const suspectedBy = firstBy(
+    system.seen.slice(from),
+    (s) => s.kind === "suspect" && s.member === victim && s.observer !== victim,
+  );
+  if (suspectedBy.size > 0)
+    figures.cutFirstSuspect.push((Math.min(...suspectedBy.values()) - cutMs) / 1000);
   figures.cutCollateralDead += system.seen
     .slice(from)
     .filter((s) => s.kind === "dead" && s.member !== victim && s.observer !== victim).length;
@@ -530,9 +547,11 @@ async function measureNetns(
   flags: Record<string, number>,
 ): Promise<NetnsFigures | null> {
   const figures: NetnsFigures = {
+    cutFirstSuspect: [],
     cutFirst: [],
     cutLast: [],
     cutMissed: 0,
+    cutSlowProbers: [],
     cutCollateralDead: 0,
     healAll: [],
     healMissed: 0,
@@ -548,7 +567,7 @@ async function measureNetns(
     for (let k = 0; k < (flags["cut-trials"] ?? 0); k += 1) {
       await cutTrial(system, ns, 2 + (k % (system.n - 1)), figures);
       log(
-        `${system.name} (netns): cut trial ${k + 1}: first ${figures.cutFirst.at(-1)?.toFixed(2)} s, last ${figures.cutLast.at(-1)?.toFixed(2)} s, heal ${figures.healAll.at(-1)?.toFixed(2)} s`,
+        `${system.name} (netns): cut trial ${k + 1}: suspected ${figures.cutFirstSuspect.at(-1)?.toFixed(2)} s, first ${figures.cutFirst.at(-1)?.toFixed(2)} s, last ${figures.cutLast.at(-1)?.toFixed(2)} s, heal ${figures.healAll.at(-1)?.toFixed(2)} s, slow probers ${figures.cutSlowProbers.at(-1) ?? "n/a"}`,
       );
     }
     if ((flags["loss-s"] ?? 0) > 0 && (flags["loss-pct"] ?? 0) > 0) {
@@ -628,11 +647,19 @@ function report(
   }
   const pct = flags["loss-pct"];
   const netnsLines: Array<[string, (f: NetnsFigures) => string]> = [
+    ["cut link → first survivor suspects, median (min–max)", (f) => summary(f.cutFirstSuspect)],
     ["cut link → first survivor declares dead, median (min–max)", (f) => summary(f.cutFirst)],
     ["cut link → every survivor declares dead, median (min–max)", (f) => summary(f.cutLast)],
     [
       `cut trials not detected by all within ${CUT_DETECT_DEADLINE_MS / 1000} s`,
       (f) => String(f.cutMissed),
+    ],
+    [
+      "cut: survivors with raised local health at cut, median",
+      (f) =>
+        f.cutSlowProbers.length === 0
+          ? "n/a"
+          : `${medianOf(f.cutSlowProbers)} of ${(flags.nodes ?? 10) - 1}`,
     ],
     ["cut: a survivor declared another survivor dead", (f) => String(f.cutCollateralDead)],
     ["heal → every survivor sees it alive, median (min–max)", (f) => summary(f.healAll)],
@@ -761,7 +788,7 @@ function aims(
 
   console.log("\naims (issue 20), judged beside Serf in this run:");
   for (const [aim, figures, verdict] of lines) {
-    console.log(`  ${verdict.padEnd(11)}${aim.padEnd(48)}${figures}`);
+    console.log(`  ${verdict.padEnd(11)}${aim.padEnd(50)}${figures}`);
   }
 }
 

@@ -71,7 +71,7 @@ function ids(nodes: readonly NodeProcess[]): string[] {
 }
 
 /** Each side drops every packet from the other (a two-way cut between the sets). */
-function cut(chaos: ChaosCluster, sideA: readonly string[], sideB: readonly string[]): void {
+export function cut(chaos: ChaosCluster, sideA: readonly string[], sideB: readonly string[]): void {
   const ipsA = sideA.map((id) => chaos.net.ipOf(id));
   const ipsB = sideB.map((id) => chaos.net.ipOf(id));
   for (const id of sideA) chaos.net.setRules(id, { dropFrom: ipsB, lossPercent: 0 });

@@ -31,7 +31,8 @@ import {
 import { isWrite, OpLog, type OpStatus } from "@ftfs/protocol/testing/history";
 import { startFault, type ActiveFault, type NemesisContext } from "./nemesis.ts";
 import { CHAOS_ROOT_PREFIX } from "./net.ts";
-import { describeFault, makeSchedule, type FaultKind } from "./schedule.ts";
+import { describeFault, makeSchedule, type Fault, type FaultKind } from "./schedule.ts";
+import { describeGap, groupGaps, type GroupGap, type IsolatedPrimary } from "./group-gap.ts";
 import { Workload } from "./workload.ts";
 
 /** After the last heal the cluster must be whole again within this long. */
@@ -65,6 +66,8 @@ export interface ScheduleResult {
   readonly report: readonly string[];
   /** What GC did and what the disks hold after it (see disk-check.ts). */
   readonly figures: readonly string[];
+  /** Per isolated storage primary: its group's longest wait for a completed op (group-gap.ts). */
+  readonly groupGaps: readonly GroupGap[];
   readonly replay: string;
   readonly dataRoot: string | null;
   readonly elapsedMs: number;
@@ -140,24 +143,38 @@ async function finalReads(
   return out;
 }
 
-/** The faults, one at a time at their scheduled times; answers each one's label (and heal note). */
+/** The group whose primary `fault` cuts off from its peers, or null for any other fault. */
+function isolatedPrimaryGroup(fault: Fault): string | null {
+  const [role, group] = fault.target.split(":");
+  return fault.kind === "isolate" && role === "storage-primary" ? (group ?? null) : null;
+}
+
+/**
+ * The faults, one at a time at their scheduled times; answers each one's label (and heal note).
+ * Isolated storage primaries are noted in `isolations`, with their times on the history's clock.
+ */
 async function runFaults(
   context: NemesisContext,
   options: ScheduleOptions,
   t0: number,
   active: { fault: ActiveFault | null },
+  isolations: IsolatedPrimary[],
 ): Promise<string[]> {
+  const log = context.workload.history;
   const faults: string[] = [];
   const schedule = makeSchedule(options.seed, options.durationS, options.kinds, SMALL_DISK_NODE);
   for (const fault of schedule) {
     const waitMs = fault.atS * 1000 - (performance.now() - t0);
     if (waitMs > 0) await Bun.sleep(waitMs);
     const started = await startFault(context, fault);
+    const fromMs = log.nowMs();
     active.fault = started;
     options.say(`  ${describeFault(fault)} -> ${started.label}`);
     await Bun.sleep(fault.durationS * 1000);
     const note = await started.heal();
     active.fault = null;
+    const group = isolatedPrimaryGroup(fault);
+    if (group !== null) isolations.push({ label: started.label, group, fromMs, toMs: log.nowMs() });
     if (note !== null) options.say(`    healed: ${note}`);
     faults.push(note === null ? started.label : `${started.label}; ${note}`);
   }
@@ -289,6 +306,7 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
   let faults: string[] = [];
   const violations: Violation[] = [];
   let figures: string[] = [];
+  let gaps: GroupGap[] = [];
   const active: { fault: ActiveFault | null } = { fault: null };
   let finished = false;
   try {
@@ -297,14 +315,17 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
     await workload.connect();
     workload.start();
     const t0 = performance.now();
-    faults = await runFaults({ chaos, users, workload }, options, t0, active);
+    const isolations: IsolatedPrimary[] = [];
+    faults = await runFaults({ chaos, users, workload }, options, t0, active, isolations);
     const restMs = options.durationS * 1000 - (performance.now() - t0);
     if (restMs > 0) await Bun.sleep(restMs);
     await workload.stop();
+    gaps = groupGaps(isolations, log.ops, (id) => workload.groupsOf(id));
+    for (const gap of gaps) options.say(`  ${describeGap(gap)}`);
     options.say(`  load stopped after ${log.ops.length} ops; waiting for convergence and GC`);
     const after = await checkAfterLoad(chaos, users, workload, log, options);
     violations.push(...after.violations);
-    figures = after.figures;
+    figures = [...gaps.map(describeGap), ...after.figures];
     finished = true;
   } finally {
     if (active.fault !== null) await active.fault.heal();
@@ -342,6 +363,7 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
     violations,
     report,
     figures,
+    groupGaps: gaps,
     replay,
     dataRoot: violations.length > 0 || options.keep === true ? dataRoot : null,
     elapsedMs: performance.now() - started,

@@ -9,7 +9,8 @@
 import { Prng } from "@ftfs/protocol/core";
 import { sha256Hex } from "@ftfs/protocol/io";
 import type { ChaosClient, ChaosUsers } from "./client.ts";
-import { CHAOS_CHUNK_BYTES } from "./cluster.ts";
+import { CHAOS_CHUNK_BYTES, CHAOS_SHAPE } from "./cluster.ts";
+import { groupsOfBytes } from "./group-gap.ts";
 import { fileKey, type OpKind, type OpLog } from "@ftfs/protocol/testing/history";
 import { NAMES_PER_USER, workloadName, workloadUid } from "./schedule.ts";
 
@@ -105,6 +106,9 @@ export class Workload {
   private readonly tracked = new Set<Promise<void>>();
   /** What ops run outside the loops went through, for the run's figures. */
   readonly notes: string[] = [];
+  /** The storage groups each read or write touched (group-gap.ts), by op id. */
+  private readonly opGroups = new Map<number, string[]>();
+  private readonly groupNames = (CHAOS_SHAPE.groups ?? []).map((group) => group.name);
 
   private readonly users: ChaosUsers;
   private readonly clientCount: number;
@@ -177,6 +181,15 @@ export class Workload {
     this.acked.set(uid, set);
   }
 
+  /** The storage groups op `opId`'s chunks rank first (none for lists and deletes). */
+  groupsOf(opId: number): readonly string[] {
+    return this.opGroups.get(opId) ?? [];
+  }
+
+  private noteGroups(opId: number, bytes: Uint8Array): void {
+    this.opGroups.set(opId, groupsOfBytes(bytes, CHAOS_CHUNK_BYTES, this.groupNames));
+  }
+
   /** Every file any write touched, for the final read-back. */
   files(): Array<{ uid: string; name: string }> {
     const seen = new Map<string, { uid: string; name: string }>();
@@ -236,10 +249,13 @@ export class Workload {
       const op = this.log.invoke(client, kind, uid, name);
       try {
         const hasher = new Bun.CryptoHasher("sha256");
-        const result = await withTimeout(
-          ftfs.read(uid, name, (chunk) => void hasher.update(chunk)),
-          OP_TIMEOUT_MS,
-        );
+        const pieces: Uint8Array[] = [];
+        const sink = (piece: Uint8Array): void => {
+          hasher.update(piece);
+          pieces.push(piece.slice());
+        };
+        const result = await withTimeout(ftfs.read(uid, name, sink), OP_TIMEOUT_MS);
+        this.noteGroups(op.id, Buffer.concat(pieces));
         this.log.ok(op, {
           version: result.version,
           sha256: hasher.digest("hex"),
@@ -257,6 +273,7 @@ export class Workload {
     // The op id in every chunk: no two writes share bytes, so a hash names exactly one write.
     const bytes = stampedBytes(this.base, size, this.log.ops.length + 1);
     const op = this.log.invoke(client, kind, uid, name, { sha256: sha256Hex(bytes), bytes: size });
+    this.noteGroups(op.id, bytes);
     try {
       const result = await withTimeout(ftfs.uploadBytes(uid, name, bytes), OP_TIMEOUT_MS);
       this.log.ok(op, { version: result.version });

@@ -7,6 +7,7 @@ export * from "./drain-rules.ts";
 export * from "./garbage-rules.ts";
 export * from "./group-rules.ts";
 export * from "./promotion-rules.ts";
+export * from "./primary-liveness.ts";
 export * from "./limits.ts";
 export * from "./manifest-rules.ts";
 export * from "./memory-store.ts";

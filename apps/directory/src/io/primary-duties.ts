@@ -91,7 +91,7 @@ export class PrimaryDuties implements PrimaryServices {
     this.primaryWatch = new PrimaryWatch({
       logger,
       connect: options.connect,
-      onDown: (node) => void groups.onMemberDown(node, "its port refused a connection"),
+      onDown: (node, evidence) => void groups.onMemberDown(node, evidence),
     });
     this.ticker = setInterval(() => {
       void groups.tick();

@@ -1,9 +1,11 @@
 /**
  * The primary watch: a watched primary whose connection closes and whose port then refuses is
- * reported down once; a primary no longer watched (the group moved on) is never reported.
+ * reported down once; a primary no longer watched (the group moved on) is never reported; a
+ * primary that stops answering keepalives while its host still answers (paused, or too busy)
+ * is left to gossip, never reported. (A silent host: tests/e2e/primary-cut-link.test.ts.)
  */
 import { afterEach, expect, test } from "bun:test";
-import { createMemoryLogger, RpcServer } from "@ftfs/protocol/io";
+import { createMemoryLogger, RpcServer, type Handlers } from "@ftfs/protocol/io";
 import type { GroupConfig } from "../core/index.ts";
 import { until } from "../testing/harness.ts";
 import { PrimaryWatch } from "./primary-watch.ts";
@@ -16,9 +18,9 @@ afterEach(() => {
 });
 
 /** A server that answers the handshake and serves nothing: enough to hold a connection open. */
-function listener(): RpcServer {
+function listener(handlers: Handlers = {}): RpcServer {
   const logger = createMemoryLogger("s1a");
-  const started = RpcServer.start({ listen: "127.0.0.1:0", handlers: {}, logger });
+  const started = RpcServer.start({ listen: "127.0.0.1:0", handlers, logger });
   listeners.push(started);
   return started;
 }
@@ -58,5 +60,21 @@ test("a primary replaced in the configuration is no longer watched", async () =>
   watcher.follow([config("s1", "s1b", next.port)]);
   old.stop();
   await Bun.sleep(500);
+  expect(down).toEqual([]);
+});
+
+test("a primary whose keepalives go unanswered but whose host answers is not reported", async () => {
+  const keepalives: string[] = [];
+  // Every keepalive hangs, as on a paused or stalled process; its kernel still accepts.
+  const primary = listener({
+    hasChunks: () => {
+      keepalives.push("asked");
+      return new Promise(() => {});
+    },
+  });
+  const down: string[] = [];
+  watch(down).follow([config("s1", "s1a", primary.port)]);
+  await until("a keepalive is sent", () => keepalives.length > 0, 3_000);
+  await Bun.sleep(2_000); // several silences and host checks
   expect(down).toEqual([]);
 });

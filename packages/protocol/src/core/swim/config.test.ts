@@ -49,7 +49,7 @@ describe("swim config formulas (LAN preset)", () => {
     [{ probeTimeoutMs: 1000 }],
     [{ probeIntervalMs: 0 }],
     [{ relayNackTimeoutMs: 600 }],
-    [{ hostCheckTimeoutMs: 501 }],
+    [{ hostCheckTimeoutMs: 701 }],
     [{ awarenessMax: 0 }],
     [{ gossipIntervalMs: 1.5 }],
     [{ membersMax: 1 }],

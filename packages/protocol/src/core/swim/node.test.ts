@@ -21,6 +21,7 @@ const META: MemberMetaFields = {
   capacityBytes: 1000,
 };
 const TICK_MS = 50;
+const LAN = swimConfig();
 
 function makeNode(name: string, config: SwimConfig = swimConfig(), nowMs = 0): SwimNode {
   return new SwimNode({
@@ -142,13 +143,13 @@ describe("SwimNode probing", () => {
     const { nodes } = five();
     const a = nodes[0] as SwimNode;
     const probe = tickUntilPing(a, 0);
-    const early = tickAlone(a, probe.atMs + TICK_MS, probe.atMs + 450);
+    const early = tickAlone(a, probe.atMs + TICK_MS, probe.atMs + LAN.probeTimeoutMs - TICK_MS);
     expect(messagesIn(early).some((m) => m.type === "ping-req")).toBe(false);
-    const requests = tickAlone(a, probe.atMs + 500, probe.atMs + 500);
+    const requests = tickAlone(a, probe.atMs + LAN.probeTimeoutMs, probe.atMs + LAN.probeTimeoutMs);
     const helpers = requests.filter((p) => p.messages.some((m) => m.type === "ping-req"));
     expect(new Set(helpers.map((p) => p.to)).size).toBe(3);
     expect(helpers.some((p) => p.to === `${probe.target}:7946`)).toBe(false);
-    tickAlone(a, probe.atMs + 550, probe.atMs + 1000);
+    tickAlone(a, probe.atMs + LAN.probeTimeoutMs + TICK_MS, probe.atMs + 1000);
     const target = memberId(probe.target);
     expect(a.member(target)?.state).toBe("suspect");
     expect(a.takeEvents().map((e) => `${e.kind} ${e.member.id}`)).toContain(`suspect ${target}`);
@@ -204,7 +205,7 @@ describe("SwimNode probing", () => {
     const a = nodes[0] as SwimNode;
     const probe = tickUntilPing(a, 0);
     expect(a.takeHostChecks()).toEqual([]);
-    const atTimeout = tickAlone(a, probe.atMs + TICK_MS, probe.atMs + 500);
+    const atTimeout = tickAlone(a, probe.atMs + TICK_MS, probe.atMs + LAN.probeTimeoutMs);
     const resent = atTimeout.filter((p) => p.to === `${probe.target}:7946`);
     expect(messagesIn(resent).filter((m) => m.type === "ping")).toHaveLength(1);
     expect(a.takeHostChecks()).toEqual([`${probe.target}:7946`]);
@@ -237,6 +238,28 @@ describe("SwimNode probing", () => {
     expect(a.member(target)?.state).toBe("suspect");
     tickAlone(a, suspectedAtMs + 400, suspectedAtMs + 400);
     expect(a.member(target)?.state).toBe("dead");
+  });
+
+  test("a death we declare goes at once to every live member, not only to gossip's three", () => {
+    const { nodes } = five();
+    const a = nodes[0] as SwimNode;
+    const probe = tickUntilPing(a, 0);
+    const targetAddress = `${probe.target}:7946`;
+    const target = memberId(probe.target);
+    a.unreachable(probe.atMs, targetAddress);
+    const deadAtMs = probe.atMs + LAN.unreachableSuspicionMs;
+    tickAlone(a, probe.atMs + TICK_MS, deadAtMs - TICK_MS);
+    expect(a.member(target)?.state).toBe("suspect");
+    a.tick(deadAtMs);
+    expect(a.member(target)?.state).toBe("dead");
+    const told = a
+      .takeOutbox()
+      .filter((p) => p.messages.some((m) => m.type === "dead" && m.id === target))
+      .map((p) => p.to)
+      // Gossip also tells the dead member itself, so a wrong verdict is refuted.
+      .filter((to) => to !== targetAddress);
+    const others = nodes.filter((n) => n !== a && n.id !== target).map((n) => n.address);
+    expect(new Set(told)).toEqual(new Set(others));
   });
 
   test("a silent host without any nack (the fault may be ours) gets the Lifeguard timer", () => {

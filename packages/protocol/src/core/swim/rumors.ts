@@ -6,8 +6,9 @@
  * Every accepted change is re-gossiped (queued) and reported as an event.
  */
 
-import { emitEvent, gossipSoon, setSuspicion, type SwimContext } from "./context.ts";
+import { emitEvent, gossipSoon, sendPacket, setSuspicion, type SwimContext } from "./context.ts";
 import {
+  SWIM_DEATH_NOTICE_MEMBERS_MAX,
   suspicionConfirmationsWanted,
   suspicionTimeoutMaxMs,
   suspicionTimeoutMinMs,
@@ -233,7 +234,28 @@ export function expireSuspicions(ctx: SwimContext): void {
       continue;
     }
     if (ctx.nowMs < suspicion.deadlineMs) continue;
-    onDead(ctx, { type: "dead", id, incarnation: suspicion.incarnation, from: self.id });
+    const dead: DeadMessage = {
+      type: "dead",
+      id,
+      incarnation: suspicion.incarnation,
+      from: self.id,
+    };
+    onDead(ctx, dead);
+    announceDeath(ctx, dead);
     gossipSoon(ctx);
   }
+}
+
+/**
+ * A death we declare goes straight to up to SWIM_DEATH_NOTICE_MEMBERS_MAX live members, not
+ * only into the gossip queue: every survivor should stop using the member as soon as one of
+ * us is sure (issue 20). The rumor is still queued, so anyone these datagrams miss hears it
+ * by gossip; a wrongly declared member refutes as it would anyway.
+ */
+function announceDeath(ctx: SwimContext, dead: DeadMessage): void {
+  const told = ctx.table.sample(
+    SWIM_DEATH_NOTICE_MEMBERS_MAX,
+    (record) => isActive(record.state) && record.id !== dead.id,
+  );
+  for (const member of told) sendPacket(ctx, member.address, [dead], false);
 }

@@ -17,6 +17,8 @@ export interface HostCheckerOptions {
   readonly timeoutMs: number;
   /** Called once per check that no attempt of was answered in time. */
   readonly onSilent: (address: string) => void;
+  /** Called once per check that some attempt of was answered (SYN-ACK or RST). */
+  readonly onAnswered?: (address: string) => void;
 }
 
 export class HostChecker {
@@ -51,10 +53,13 @@ export class HostChecker {
       clearTimeout(timer);
       this.inFlight -= 1;
       for (const socket of attempts) this.forget(socket);
-      if (!answered && !this.closed) {
-        this.silentFound += 1;
-        this.options.onSilent(address);
+      if (this.closed) return;
+      if (answered) {
+        this.options.onAnswered?.(address);
+        return;
       }
+      this.silentFound += 1;
+      this.options.onSilent(address);
     };
     const onAnswer = (): void => {
       answered = true;

@@ -54,8 +54,22 @@ const CANDIDATES: readonly Candidate[] = [
     config: swimConfig({ silentHostSuspicionMs: ms }),
   })),
   {
-    name: "host checks, silentHostSuspicionMs 500, relays and checks wait 400 ms",
+    name: "host checks, probeTimeoutMs 500 (memberlist's)",
+    config: swimConfig({ probeTimeoutMs: 500 }),
+  },
+  {
+    name: "host checks, probeTimeoutMs 250, relays and checks wait 200 ms, silentHost 250",
     config: swimConfig({
+      probeTimeoutMs: 250,
+      relayNackTimeoutMs: 200,
+      hostCheckTimeoutMs: 200,
+      silentHostSuspicionMs: 250,
+    }),
+  },
+  {
+    name: "host checks, probeTimeoutMs 500, silentHostSuspicionMs 500, relays and checks 400 ms",
+    config: swimConfig({
+      probeTimeoutMs: 500,
       relayNackTimeoutMs: 400,
       hostCheckTimeoutMs: 400,
       silentHostSuspicionMs: 500,
