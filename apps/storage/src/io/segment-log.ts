@@ -508,19 +508,24 @@ async function readSegment(
   const handle = await open(path, "r");
   let head: ReturnType<typeof decodeSegmentHeader>;
   let totalBytes: number;
+  let writtenAtMs: number;
   try {
     const first = Buffer.alloc(SEGMENT_FILE_HEADER_BYTES);
     await handle.read(first, 0, SEGMENT_FILE_HEADER_BYTES, 0);
     head = decodeSegmentHeader(first);
-    totalBytes = (await handle.stat()).size;
+    const info = await handle.stat();
+    totalBytes = info.size;
+    writtenAtMs = info.mtimeMs;
   } finally {
     await handle.close();
   }
   if (head === null || head.segment !== segment) return null;
   const indexed = await readIndex(dir, segment);
-  if (indexed !== null) return { salt: head.salt, totalBytes, records: indexed };
+  if (indexed !== null) {
+    return { salt: head.salt, totalBytes, records: notAfter(indexed, writtenAtMs) };
+  }
   const bytes = await readFile(path);
-  const records = scanRecords(segment, head.salt, bytes, logger);
+  const records = notAfter(scanRecords(segment, head.salt, bytes, logger), writtenAtMs);
   // Without its index the segment is simply read whole again next time (a full disk, say).
   await writeIndex(dir, segment, records, fsync).catch((error: unknown) => {
     if (!isNoSpace(error)) throw error;
@@ -529,6 +534,17 @@ async function readSegment(
     });
   });
   return { salt: head.salt, totalBytes: bytes.length, records };
+}
+
+/**
+ * A record's time is the node's clock at the put, which may have run ahead of the kernel's
+ * (a stepped clock, libfaketime): no record is taken as written after its file last was, or a
+ * restart would keep garbage for as long as the clock had been ahead.
+ */
+function notAfter(records: readonly RecordAt[], writtenAtMs: number): RecordAt[] {
+  return records.map((record) =>
+    record.atMs > writtenAtMs ? { ...record, atMs: writtenAtMs } : record,
+  );
 }
 
 /**
@@ -804,9 +820,10 @@ export async function segmentChunksOnDisk(
       throw error;
     });
     const header = bytes === null ? null : decodeSegmentHeader(bytes);
-    if (bytes === null || header === null) continue;
+    const info = await stat(join(dir, name)).catch(() => null);
+    if (bytes === null || header === null || info === null) continue;
     segments.push({ segment, totalBytes: bytes.length });
-    records.push(...scanRecords(segment, header.salt, bytes, logger));
+    records.push(...notAfter(scanRecords(segment, header.salt, bytes, logger), info.mtimeMs));
   }
   const book = SegmentBook.replay(segments, records);
   const found = new Map<string, ChunkOnDisk>();
