@@ -433,12 +433,26 @@ function locationOf(record: RecordAt): SegmentLocation {
 const HEX_DIGITS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
 function hexToBytes(hex: string): Uint8Array {
-  assert(/^[0-9a-f]{64}$/.test(hex), "a chunk id is 64 lowercase hex digits");
+  assert(hex.length === 2 * CHUNK_ID_BYTES, "a chunk id is 64 lowercase hex digits");
   const bytes = new Uint8Array(CHUNK_ID_BYTES);
   for (let i = 0; i < CHUNK_ID_BYTES; i += 1) {
-    bytes[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+    const high = hexDigit(hex.charCodeAt(2 * i));
+    const low = hexDigit(hex.charCodeAt(2 * i + 1));
+    bytes[i] = (high << 4) | low;
   }
   return bytes;
+}
+
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
+const LETTER_A = 97;
+const LETTER_F = 102;
+const LETTER_VALUE_OFFSET = 10;
+
+function hexDigit(code: number): number {
+  if (code >= DIGIT_0 && code <= DIGIT_9) return code - DIGIT_0;
+  assert(code >= LETTER_A && code <= LETTER_F, "a chunk id is 64 lowercase hex digits");
+  return code - LETTER_A + LETTER_VALUE_OFFSET;
 }
 
 function bytesToHex(bytes: Uint8Array): string {
