@@ -5,8 +5,6 @@
  * read with INTEGRITY instead of returning wrong bytes.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { readdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import {
   E2E_CHUNK_BYTES,
   E2E_TEST_TIMEOUT_MS,
@@ -14,6 +12,8 @@ import {
   randomBytes,
   sha256,
   useCluster,
+  rotStoredChunk,
+  storedChunks,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -30,23 +30,11 @@ beforeAll(async () => {
   expectOk(await fx.ws.ftfs(["rita", "c", "--cluster", fx.cluster.directoryAddresses.join(",")]));
 });
 
-/** Every chunk file under a node's chunks/ folder (ab/cd/<id>). */
-async function chunkFiles(dataDir: string): Promise<string[]> {
-  const entries = await readdir(join(dataDir, "chunks"), { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name));
-}
-
-/** Flip one byte of every chunk file of a node, as bit rot would. */
+/** Flip one byte of every chunk a node stores, as bit rot would. */
 async function rot(dataDir: string): Promise<number> {
-  const files = await chunkFiles(dataDir);
-  for (const path of files) {
-    const bytes = await readFile(path);
-    bytes[0] = (bytes[0] ?? 0) ^ 0xff;
-    await writeFile(path, bytes);
-  }
-  return files.length;
+  const chunks = await storedChunks(dataDir);
+  for (const chunk of chunks.values()) await rotStoredChunk(chunk);
+  return chunks.size;
 }
 
 test("chunks rotted on two replicas are read from the third; rotted on all, the read fails", async () => {

@@ -5,7 +5,7 @@
  */
 
 import { afterAll, beforeAll, expect } from "bun:test";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, open, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -17,7 +17,8 @@ import {
   type LocalCluster,
   type NodeProcess,
 } from "@ftfs/protocol/testing";
-import { RpcClient, sha256Hex } from "@ftfs/protocol/io";
+import { createMemoryLogger, RpcClient, sha256Hex } from "@ftfs/protocol/io";
+import { type ChunkOnDisk, chunksOnDisk } from "@ftfs/storage/io";
 import { parseAddress } from "@ftfs/protocol/core";
 import { FtfsClient } from "@ftfs/client";
 
@@ -288,4 +289,37 @@ export async function selfSignedCertificate(
   );
   if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
   return { cert, key };
+}
+
+/**
+ * Every chunk a storage node's data folder holds, read from its disk alone (chunk files and
+ * segment records, as the node would find them at start), with where each one's bytes are.
+ */
+export function storedChunks(dataDir: string): Promise<Map<string, ChunkOnDisk>> {
+  return chunksOnDisk(dataDir, createMemoryLogger());
+}
+
+/** A stored chunk's bytes, read from the disk. */
+export async function readStoredChunk(chunk: ChunkOnDisk): Promise<Uint8Array> {
+  const file = await open(chunk.path, "r");
+  try {
+    const bytes = Buffer.alloc(chunk.bytes);
+    await file.read(bytes, 0, chunk.bytes, chunk.offset);
+    return bytes;
+  } finally {
+    await file.close();
+  }
+}
+
+/** Flip one byte of a stored chunk on the disk, as bit rot would (`at`: its offset in the chunk). */
+export async function rotStoredChunk(chunk: ChunkOnDisk, at = 0): Promise<void> {
+  const file = await open(chunk.path, "r+");
+  try {
+    const byte = Buffer.alloc(1);
+    await file.read(byte, 0, 1, chunk.offset + at);
+    byte[0] = (byte[0] ?? 0) ^ 0xff;
+    await file.write(byte, 0, 1, chunk.offset + at);
+  } finally {
+    await file.close();
+  }
 }

@@ -8,7 +8,6 @@
  * from every node of s1, while the chunks that stayed are still there.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { access } from "node:fs/promises";
 import { join } from "node:path";
 import type { RebalanceRun } from "@ftfs/protocol/core";
 import { freePort, NodeProcess, STORAGE_MAIN } from "@ftfs/protocol/testing";
@@ -23,6 +22,7 @@ import {
   sha256,
   text,
   useCluster,
+  storedChunks,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -117,11 +117,7 @@ function chunkIdsOf(bytes: Uint8Array): string[] {
 }
 
 async function onDisk(node: NodeProcess, chunkId: string): Promise<boolean> {
-  const path = join(node.dataDir, "chunks", chunkId.slice(0, 2), chunkId.slice(2, 4), chunkId);
-  return access(path).then(
-    () => true,
-    () => false,
-  );
+  return (await storedChunks(node.dataDir)).has(chunkId);
 }
 
 interface StoredFileJson {

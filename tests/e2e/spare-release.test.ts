@@ -9,7 +9,6 @@
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import {
   E2E_TEST_TIMEOUT_MS,
   expectOk,
@@ -20,6 +19,7 @@ import {
   text,
   useCluster,
   groupView,
+  storedChunks,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -65,8 +65,7 @@ async function inSyncBecomes(what: string, nodes: readonly string[]) {
 }
 
 async function chunkFiles(dataDir: string): Promise<number> {
-  const entries = await readdir(join(dataDir, "chunks"), { recursive: true, withFileTypes: true });
-  return entries.filter((entry) => entry.isFile() && /^[0-9a-f]{64}$/.test(entry.name)).length;
+  return (await storedChunks(dataDir)).size;
 }
 
 async function hasAssignment(dataDir: string): Promise<boolean> {

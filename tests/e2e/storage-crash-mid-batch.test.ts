@@ -5,7 +5,7 @@
  * SIGKILL at the same instant, so rounds of writes and reference commits are cut off on all
  * three. Then, before any node runs again, each node's data folder is opened as a node opens it
  * at start: every chunk the primary acknowledged is in every replica's store, hashes to its id,
- * and has its owner reference; and no chunk file under chunks/ is torn (every one hashes to its
+ * and has its owner reference; and no stored chunk is torn (every segment record and chunk file hashes to its
  * name). After the nodes restart, every chunk that was sent is either absent or served whole.
  *
  * A process crash keeps the kernel's page cache, so this checks the order of the steps (no
@@ -130,6 +130,7 @@ test("every chunk acknowledged before a SIGKILL mid-round is whole on every repl
       expect({ node: node.id, lost }).toEqual({ node: node.id, lost: [] });
     } finally {
       refs.close();
+      await chunks.close();
     }
   }
 

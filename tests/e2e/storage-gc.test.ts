@@ -6,8 +6,6 @@
  * (the directory's `--upload-deadline`, here 12 s): it never committed, so it was abandoned.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
 import { RpcClient } from "@ftfs/protocol/io";
 import type { NodeProcess } from "@ftfs/protocol/testing";
 import {
@@ -18,6 +16,7 @@ import {
   randomBytes,
   sha256,
   useCluster,
+  storedChunks,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -51,18 +50,11 @@ function storageNodes(): NodeProcess[] {
   return fx.cluster.nodes.filter((node) => node.role === "storage");
 }
 
-function chunkFile(node: NodeProcess, chunkId: string): string {
-  return join(node.dataDir, "chunks", chunkId.slice(0, 2), chunkId.slice(2, 4), chunkId);
-}
-
-/** When the chunk's file was written on each replica; null where it is absent. */
+/** When the chunk was written on each replica; null where it is absent. */
 async function modifiedTimes(chunkId: string): Promise<Array<number | null>> {
   return Promise.all(
-    storageNodes().map((node) =>
-      stat(chunkFile(node, chunkId)).then(
-        (info) => info.mtimeMs,
-        () => null,
-      ),
+    storageNodes().map(
+      async (node) => (await storedChunks(node.dataDir)).get(chunkId)?.atMs ?? null,
     ),
   );
 }

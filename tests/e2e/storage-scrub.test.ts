@@ -1,14 +1,15 @@
 /**
  * The scrubber on real processes (DESIGN.md: "a background scrubber re-hashes stored chunks and
- * repairs what rot it finds"): a chunk file that rots on one replica's disk is quarantined by
- * that node's scrubber and fetched again from a healthy replica, so the file on that node holds
- * the right bytes again; a chunk file deleted from a replica's disk comes back the same way.
+ * repairs what rot it finds"): a chunk that rots on one replica's disk is quarantined by that
+ * node's scrubber and fetched again from a healthy replica, so that node holds the right bytes
+ * again; the chunks of a segment file deleted from a replica's disk come back the same way.
  * Each node then holds every chunk whole, and `ftfs r` returns the exact bytes.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeProcess } from "@ftfs/protocol/testing";
+import type { ChunkOnDisk } from "@ftfs/storage/io";
 import {
   E2E_CHUNK_BYTES,
   E2E_TEST_TIMEOUT_MS,
@@ -17,6 +18,9 @@ import {
   randomBytes,
   sha256,
   useCluster,
+  readStoredChunk,
+  rotStoredChunk,
+  storedChunks,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -37,8 +41,23 @@ beforeAll(async () => {
   expectOk(await fx.ws.ftfs([UID, "c", "--cluster", fx.clusterList]));
 });
 
-function chunkFile(node: NodeProcess, chunkId: string): string {
-  return join(node.dataDir, "chunks", chunkId.slice(0, 2), chunkId.slice(2, 4), chunkId);
+/** The SHA-256 of a chunk's bytes as the node's disk holds them now; null: not stored. */
+async function storedHash(node: NodeProcess, chunkId: string): Promise<string | null> {
+  const chunk = (await storedChunksWithRot(node.dataDir)).get(chunkId);
+  return chunk === undefined ? null : sha256(await readStoredChunk(chunk));
+}
+
+/**
+ * Where each chunk's bytes are, rotted or not: the disk is read as the node would at start,
+ * which passes over a record whose bytes no longer hash to its id, so the locations are taken
+ * before the rot and kept.
+ */
+const knownLocations = new Map<string, Map<string, ChunkOnDisk>>();
+async function storedChunksWithRot(dataDir: string): Promise<Map<string, ChunkOnDisk>> {
+  const known = knownLocations.get(dataDir) ?? new Map<string, ChunkOnDisk>();
+  for (const [id, chunk] of await storedChunks(dataDir)) known.set(id, chunk);
+  knownLocations.set(dataDir, known);
+  return known;
 }
 
 /** The chunk ids of `bytes` cut at the cluster's chunk size, as the client cuts a file. */
@@ -48,13 +67,6 @@ function chunkIds(bytes: Uint8Array): string[] {
     ids.push(sha256(bytes.subarray(offset, offset + E2E_CHUNK_BYTES)));
   }
   return ids;
-}
-
-async function fileHash(path: string): Promise<string | null> {
-  return readFile(path).then(
-    (bytes) => sha256(bytes),
-    () => null,
-  );
 }
 
 function storageNode(index: number): NodeProcess {
@@ -80,19 +92,22 @@ async function upload(name: string, length: number): Promise<{ bytes: Uint8Array
   return { bytes, ids: chunkIds(bytes) };
 }
 
-test("a rotted chunk file is quarantined and repaired from a peer", async () => {
+test("a rotted chunk is quarantined and repaired from a peer", async () => {
   const { bytes, ids } = await upload("rotting.bin", 3 * E2E_CHUNK_BYTES + 17);
   const node = storageNode(1);
   const victim = ids[1] ?? "";
-  const path = chunkFile(node, victim);
-  const rotten = await readFile(path);
-  rotten[100] = (rotten[100] ?? 0) ^ 0xff;
-  await writeFile(path, rotten);
-  expect(await fileHash(path)).not.toBe(victim);
+  const rotting = (await storedChunksWithRot(node.dataDir)).get(victim);
+  if (rotting === undefined) throw new Error("the victim chunk is not on the node's disk");
+  await rotStoredChunk(rotting, 100);
+  expect(sha256(await readStoredChunk(rotting))).not.toBe(victim);
 
-  await pollUntil("the rotted chunk file holds its bytes again", async () =>
-    (await fileHash(path)) === victim ? true : undefined,
-  );
+  // Repaired, it is stored afresh (a new record), and the disk holds its bytes again.
+  await pollUntil("the rotted chunk is stored whole again", async () => {
+    const whole = (await storedChunks(node.dataDir)).get(victim);
+    return whole !== undefined && sha256(await readStoredChunk(whole)) === victim
+      ? true
+      : undefined;
+  });
   expect(await readdir(join(node.dataDir, "quarantine"))).toHaveLength(1);
   const repairs = await repairLines(node, victim);
   expect(repairs).toHaveLength(1);
@@ -101,20 +116,28 @@ test("a rotted chunk file is quarantined and repaired from a peer", async () => 
     .filter((line) => line.includes("chunk repaired"));
   expect(allRepairs).toHaveLength(1); // only the rotted chunk, none of its healthy neighbours
   expect(JSON.parse(repairs[0] ?? "{}")).toMatchObject({ chunkId: victim, kind: "rot" });
-  for (const id of ids) expect(await fileHash(chunkFile(node, id))).toBe(id);
+  const onDisk = await storedChunks(node.dataDir);
+  for (const id of ids) {
+    const chunk = onDisk.get(id);
+    expect(chunk === undefined ? null : sha256(await readStoredChunk(chunk))).toBe(id);
+  }
   const read = expectOk(await fx.ws.ftfs([UID, "r", "rotting.bin"]));
   expect(sha256(read.stdout)).toBe(sha256(bytes));
 });
 
-test("a chunk file deleted from a replica's disk is fetched again", async () => {
+test("a segment file deleted from a replica's disk: its chunks are fetched again", async () => {
   const { bytes, ids } = await upload("vanishing.bin", 2 * E2E_CHUNK_BYTES);
   const node = storageNode(2);
   const victim = ids[0] ?? "";
-  await rm(chunkFile(node, victim));
-  await pollUntil("the deleted chunk file is back", async () =>
-    (await fileHash(chunkFile(node, victim))) === victim ? true : undefined,
-  );
-  expect(await repairLines(node, victim)).toHaveLength(1);
+  const held = (await storedChunks(node.dataDir)).get(victim);
+  if (held === undefined) throw new Error("the victim chunk is not on the node's disk");
+  await rm(held.path);
+  await pollUntil("every chunk of the deleted segment is back on the disk", async () => {
+    const onDisk = await storedChunks(node.dataDir);
+    return ids.every((id) => onDisk.has(id)) ? true : undefined;
+  });
+  expect(await storedHash(node, victim)).toBe(victim);
+  expect((await repairLines(node, victim)).length).toBeGreaterThanOrEqual(1);
   const read = expectOk(await fx.ws.ftfs([UID, "r", "vanishing.bin"]));
   expect(sha256(read.stdout)).toBe(sha256(bytes));
 });

@@ -12,8 +12,7 @@
  * file fails with one clear line instead of bytes.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { readdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import {
   E2E_TEST_TIMEOUT_MS,
   expectOk,
@@ -26,6 +25,7 @@ import {
   text,
   useCluster,
   groupView,
+  storedChunks,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -56,9 +56,7 @@ function group() {
 
 /** The chunk ids in a storage node's data folder (none if the folder is gone). */
 async function chunksOn(dataDir: string): Promise<Set<string>> {
-  const files = await readdir(join(dataDir, "chunks"), { recursive: true }).catch(() => []);
-  const ids = files.map((path) => path.split("/").at(-1) ?? "");
-  return new Set(ids.filter((name) => /^[0-9a-f]{64}$/.test(name)));
+  return new Set((await storedChunks(dataDir)).keys());
 }
 
 interface Configured {

@@ -6,8 +6,6 @@
  * bytes on disk fall to what the kept versions take times the replicas.
  */
 import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
 import type { NodeProcess } from "@ftfs/protocol/testing";
 import {
   E2E_CHUNK_BYTES,
@@ -18,6 +16,7 @@ import {
   randomBytes,
   sha256,
   useCluster,
+  storedChunks,
 } from "./helpers.ts";
 
 setDefaultTimeout(E2E_TEST_TIMEOUT_MS);
@@ -51,12 +50,8 @@ function storageNodes(): NodeProcess[] {
 
 /** Bytes of every chunk file under a node's chunks/ tree. */
 async function chunkBytesOn(node: NodeProcess): Promise<number> {
-  const root = join(node.dataDir, "chunks");
   let total = 0;
-  for (const entry of await readdir(root, { recursive: true })) {
-    const info = await stat(join(root, entry)).catch(() => null);
-    if (info?.isFile() === true) total += info.size;
-  }
+  for (const chunk of (await storedChunks(node.dataDir)).values()) total += chunk.bytes;
   return total;
 }
 

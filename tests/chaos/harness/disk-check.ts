@@ -3,7 +3,7 @@
  * for GC passes (counted from the storage nodes' logs, "garbage collection pass done"), what
  * the directory says is live (every version it still keeps: not deleted, not pruned by its keep
  * policy; their chunks per group),
- * and what each storage node's `chunks/` tree holds. A node must hold every live chunk of its
+ * and what each storage node's disk holds (chunk files and segment records). A node must hold every live chunk of its
  * group (a missing one is lost data, acknowledged or not) and at most DISK_SLACK_BYTES more.
  *
  * No exemption: a node whose clock was stepped back (clock-jump) holds in memory, by its wall
@@ -12,11 +12,10 @@
  * before this check (a restart ends those holds; nothing persisted counts wall time).
  */
 
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
 import { FtfsError, type Manifest } from "@ftfs/protocol/core";
-import type { RpcPool } from "@ftfs/protocol/io";
+import { createMemoryLogger, type RpcPool } from "@ftfs/protocol/io";
 import { clusterView, type LocalCluster, type NodeProcess } from "@ftfs/protocol/testing";
+import { chunksOnDisk as storedChunksOnDisk } from "@ftfs/storage/io";
 import { chaosNodePool } from "./client.ts";
 
 const GC_PASS_LINE = '"msg":"garbage collection pass done"';
@@ -32,7 +31,6 @@ const MANIFEST_CONCURRENCY = 8;
  * chunks) allows for a put the harness's own reads cannot cause, without hiding a real leak.
  */
 export const DISK_SLACK_BYTES = 256 * 1024;
-const CHUNK_ID = /^[0-9a-f]{64}$/;
 
 export interface GcTally {
   readonly passes: number;
@@ -160,16 +158,11 @@ async function liveChunks(
   return { chunks, versions, names };
 }
 
-/** Chunk id → file bytes under a storage node's `chunks/` tree. */
+/** Chunk id → bytes of every chunk a storage node's disk holds (chunk files and segment records). */
 async function chunksOnDisk(dataDir: string): Promise<Map<string, number>> {
-  const root = join(dataDir, "chunks");
-  const paths = await readdir(root, { recursive: true }).catch(() => []);
   const found = new Map<string, number>();
-  for (const path of paths) {
-    const id = path.split("/").at(-1) ?? "";
-    if (!CHUNK_ID.test(id)) continue;
-    const info = await stat(join(root, path)).catch(() => null);
-    if (info?.isFile() === true) found.set(id, info.size);
+  for (const [id, chunk] of await storedChunksOnDisk(dataDir, createMemoryLogger())) {
+    found.set(id, chunk.bytes);
   }
   return found;
 }

@@ -305,10 +305,13 @@ function checkUploadQuota(
 ): Result<void> {
   const user = context.store.getUser(uid);
   if (user === undefined) return ok(undefined); // checkUserAndName answered that already
+  const limits = limitsOf(user, context.settings.quotaDefaults);
+  // No quota: nothing to judge, and the plan's reads are a tenth of a commit's work.
+  if (limits.bytes === null && limits.files === null) return ok(undefined);
   const usage = context.store.getUsage(uid);
   const keep = keepPolicy(context.store, uid, name, context.settings.keepVersions);
   const plan = planCommit(context.store, uid, name, bytes, keep);
-  return checkQuota(uid, name, usage, plan.usage, limitsOf(user, context.settings.quotaDefaults));
+  return checkQuota(uid, name, usage, plan.usage, limits);
 }
 
 async function onCopyObject(

@@ -9,4 +9,5 @@ export * from "./limits.ts";
 export * from "./owned-files.ts";
 export * from "./request-rules.ts";
 export * from "./scrub-rules.ts";
+export * from "./segment-book.ts";
 export * from "./view-rules.ts";

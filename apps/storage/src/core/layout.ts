@@ -3,8 +3,11 @@
  * quarantine file names, and the owner-reference database. Paths are '/'-joined relative
  * paths; the io layer resolves them against `--data`. Nothing here touches the disk.
  *
- *   chunks/ab/cd/<id>      a stored chunk, named by its SHA-256 (two-level fan-out keeps
+ *   chunks/ab/cd/<id>      a stored chunk larger than SEGMENT_CHUNK_BYTES_MAX (or one an older
+ *                          build wrote), named by its SHA-256 (two-level fan-out keeps
  *                          directories small: 65 536 leaves before any holds many files)
+ *   segments/<n>.seg       smaller chunks, appended as records (io/segment-log.ts), and
+ *   segments/<n>.idx       a sealed segment's index
  *   tmp/<id>.<n>.tmp       a chunk being written; removed at start-up (a crash leftover)
  *   quarantine/<id>.<n>    a chunk whose bytes rotted; never served; kept for a post-mortem
  *                          until a grace after the chunk was repaired (io/gc.ts removes it)
@@ -18,6 +21,7 @@
 import { isSha256Hex } from "@ftfs/protocol/core";
 
 export const CHUNKS_DIR = "chunks";
+export const SEGMENTS_DIR = "segments";
 export const TEMP_DIR = "tmp";
 export const QUARANTINE_DIR = "quarantine";
 export const REFS_DB_FILE = "refs.sqlite";

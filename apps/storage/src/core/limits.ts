@@ -44,6 +44,12 @@ export const HEARTBEAT_HINT_FOLLOWS_MAX = 2;
  */
 export const HEARTBEAT_BUSY_RETRIES_MAX = 3;
 
+/**
+ * Chunks a released spare removes at once: their tombstones share segment fsyncs, and the
+ * count bounds what one batch holds in memory.
+ */
+export const RELEASE_REMOVALS_IN_FLIGHT = 256;
+
 /** On SIGTERM, how long in-flight requests may take to finish before the node exits anyway. */
 export const STOP_DRAIN_TIMEOUT_MS = 5_000;
 

@@ -13,7 +13,10 @@ import { createMemoryLogger } from "@ftfs/protocol/io";
 import { chunkDirs, chunkPath, tempPath } from "../core/index.ts";
 import { sha256Hex } from "@ftfs/protocol/io";
 import { ChunkStore, type DamageListener } from "./chunk-store.ts";
-import { Fsync, type FsyncTarget } from "./fsync.ts";
+import { Fsync, type FsyncTarget, UNTIMED_FSYNC } from "./fsync.ts";
+
+/** These tests are of chunks stored as files (the larger chunks); segments have their own. */
+const FILES_ONLY = 0;
 
 let dir = "";
 beforeEach(async () => {
@@ -36,7 +39,13 @@ async function putText(store: ChunkStore, text: string): Promise<string> {
 }
 
 test("put then get returns the same bytes, stored under chunks/ab/cd/<id>", async () => {
-  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   const id = await putText(store, "hello chunk");
   const got = await store.get(id);
   expect(got.ok && new TextDecoder().decode(got.value)).toBe("hello chunk");
@@ -49,8 +58,10 @@ test("put then get returns the same bytes, stored under chunks/ab/cd/<id>", asyn
 test("a put fsyncs its file and its folders through the store's Fsync; a dedupe fsyncs none", async () => {
   const targets: FsyncTarget[] = [];
   const fsync = new Fsync((target) => targets.push(target));
-  const store = await ChunkStore.open(dir, createMemoryLogger(), Date.now, fsync);
-  expect(targets).toEqual(["folder"]); // the data folder, after making chunks/ and the rest
+  const store = await ChunkStore.open(dir, createMemoryLogger(), Date.now, fsync, FILES_ONLY);
+  // The first segment file and the ballast, segments/ (their names), then the data folder
+  // (chunks/ and the rest).
+  expect(targets.sort()).toEqual(["file", "file", "folder", "folder", "folder"]);
   targets.length = 0;
   await putText(store, "timed");
   // The file; the two new fan-out folders' parents (beside it); the leaf folder, for the rename.
@@ -72,7 +83,13 @@ test("a put into a new folder is answered only once the folder's own fsync is do
       return super.folder(path);
     }
   }
-  const store = await ChunkStore.open(dir, createMemoryLogger(), Date.now, new HoldingFsync());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    new HoldingFsync(),
+    FILES_ONLY,
+  );
   const bytes = bytesOf("waits for its folder");
   const verified = store.verify(sha256Hex(bytes), bytes);
   if (!verified.ok) throw verified.error;
@@ -95,7 +112,13 @@ test("a new leaf folder under an existing first-level folder costs one parent fs
       return super.folder(path);
     }
   }
-  const store = await ChunkStore.open(dir, createMemoryLogger(), Date.now, new RecordingFsync());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    new RecordingFsync(),
+    FILES_ONLY,
+  );
   const first = await putText(store, "first");
   // Another chunk whose first two hex digits match but whose next two do not: its leaf is new.
   let text = "";
@@ -110,7 +133,13 @@ test("a new leaf folder under an existing first-level folder costs one parent fs
 });
 
 test("bytes that do not hash to the id are refused and nothing becomes visible", async () => {
-  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   const wrongId = sha256Hex(bytesOf("other"));
   const verified = store.verify(wrongId, bytesOf("payload"));
   expect(verified.ok ? "accepted" : verified.error.code).toBe("CHUNK_MISMATCH");
@@ -120,7 +149,13 @@ test("bytes that do not hash to the id are refused and nothing becomes visible",
 });
 
 test("a chunk already present is not rewritten; concurrent puts write once", async () => {
-  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   const bytes = bytesOf("same bytes");
   const verified = store.verify(sha256Hex(bytes), bytes);
   if (!verified.ok) throw verified.error;
@@ -133,20 +168,38 @@ test("a chunk already present is not rewritten; concurrent puts write once", asy
 });
 
 test("many concurrent puts all land, and a restart finds them all", async () => {
-  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   const texts = Array.from({ length: 50 }, (_, index) => `chunk number ${index}`);
   const ids = await Promise.all(texts.map((text) => putText(store, text)));
-  const reopened = await ChunkStore.open(dir, createMemoryLogger());
+  const reopened = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   expect(reopened.chunkCount).toBe(texts.length);
   for (const id of ids) expect(reopened.has(id)).toBe(true);
 });
 
 test("a restart sees every chunk and removes temporary leftovers", async () => {
-  const first = await ChunkStore.open(dir, createMemoryLogger());
+  const first = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   const ids = [await putText(first, "one"), await putText(first, "two")];
   await writeFile(join(dir, tempPath(ids[0] ?? "", 99)), "half a chunk from a crash");
   const logger = createMemoryLogger();
-  const second = await ChunkStore.open(dir, logger);
+  const second = await ChunkStore.open(dir, logger, Date.now, UNTIMED_FSYNC, FILES_ONLY);
   expect(second.chunkCount).toBe(2);
   expect(second.usedBytes).toBe(6);
   for (const id of ids) expect(second.has(id)).toBe(true);
@@ -156,7 +209,7 @@ test("a restart sees every chunk and removes temporary leftovers", async () => {
 
 test("a rotted file is served as stored (readers verify), and a scrub quarantines it", async () => {
   const logger = createMemoryLogger();
-  const store = await ChunkStore.open(dir, logger);
+  const store = await ChunkStore.open(dir, logger, Date.now, UNTIMED_FSYNC, FILES_ONLY);
   const id = await putText(store, "bytes that will rot");
   const path = join(dir, chunkPath(id));
   const onDisk = await readFile(path);
@@ -179,7 +232,13 @@ test("a rotted file is served as stored (readers verify), and a scrub quarantine
 });
 
 test("a put past the capacity is DISK_FULL and leaves nothing behind", async () => {
-  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   store.capacityBytes = 4;
   const bytes = bytesOf("too large");
   const verified = store.verify(sha256Hex(bytes), bytes);
@@ -192,7 +251,13 @@ test("a put past the capacity is DISK_FULL and leaves nothing behind", async () 
 });
 
 test("a missing chunk is CHUNK_NOT_FOUND", async () => {
-  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   const read = await store.get(sha256Hex(bytesOf("never stored")));
   expect(read.ok ? "served" : read.error.code).toBe("CHUNK_NOT_FOUND");
 });
@@ -205,7 +270,13 @@ function damageLog(store: ChunkStore): string[] {
 }
 
 test("damage is reported: rot by scrub, a short or vanished file by a read, absence", async () => {
-  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   const seen = damageLog(store);
   const rotten = await putText(store, "will rot");
   const short = await putText(store, "will be cut short");
@@ -225,14 +296,26 @@ test("damage is reported: rot by scrub, a short or vanished file by a read, abse
 });
 
 test("scrub answers the bytes it read and hashed", async () => {
-  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   const id = await putText(store, "twelve bytes");
   const scrubbed = await store.scrub(id);
   expect(scrubbed.ok && scrubbed.value).toBe(12);
 });
 
 test("remove frees the bytes at once; a put meanwhile waits, then writes afresh", async () => {
-  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   const seen = damageLog(store);
   const id = await putText(store, "garbage, then wanted again");
   const kept = await putText(store, "kept");
@@ -256,7 +339,13 @@ test("remove frees the bytes at once; a put meanwhile waits, then writes afresh"
 
 test("puts are remembered, deduplicated ones too, until forgotten", async () => {
   let nowMs = 1_000;
-  const store = await ChunkStore.open(dir, createMemoryLogger(), () => nowMs);
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    () => nowMs,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   const first = await putText(store, "first");
   nowMs = 2_000;
   const second = await putText(store, "second");
@@ -270,7 +359,13 @@ test("puts are remembered, deduplicated ones too, until forgotten", async () => 
 });
 
 test("quarantined copies go once their chunk is whole again and the grace passed; others stay", async () => {
-  const store = await ChunkStore.open(dir, createMemoryLogger());
+  const store = await ChunkStore.open(
+    dir,
+    createMemoryLogger(),
+    Date.now,
+    UNTIMED_FSYNC,
+    FILES_ONLY,
+  );
   const rot = async (text: string): Promise<string> => {
     const id = await putText(store, text);
     const path = join(dir, chunkPath(id));

@@ -1,10 +1,13 @@
 /**
- * Chunks on disk: immutable, content-addressed files under `chunks/ab/cd/<id>` in the data
- * folder, and an in-memory index of them (id → bytes) with used-bytes and count totals.
+ * Chunks on disk, immutable and content-addressed, and an in-memory index of them with
+ * used-bytes and count totals. A chunk of at most SEGMENT_CHUNK_BYTES_MAX is a record in the
+ * append-only segment files (io/segment-log.ts: concurrent small writes share one fdatasync);
+ * a larger one (and any an older build wrote) is a file of its own under `chunks/ab/cd/<id>`.
  *
- * Write path: the bytes are hashed first (only a VerifiedChunk can be written), then written
- * to a temporary file, fsync'd, renamed into place, and the folder fsync'd, so a chunk is
- * either absent or whole and durable. A chunk already present is not rewritten. Read path:
+ * Write path: the bytes are hashed first (only a VerifiedChunk can be written). A segment
+ * record is acknowledged after an fdatasync begun after its write; a file is written to a
+ * temporary name, fsync'd, renamed into place, and the folder fsync'd. Either way a chunk is
+ * absent or whole and durable. A chunk already present is not rewritten. Read path:
  * the bytes are served as stored, not hashed again: the client hashes every chunk it reads and
  * treats a mismatch as a bad replica (it tries the next), so a second hash here would only
  * spend the CPU a read is bound by. Rot at rest is found by `scrub` (the scrubber's check): a
@@ -28,6 +31,7 @@ import { sha256Hex, type Logger } from "@ftfs/protocol/io";
 import {
   type DamageKind,
   RECENT_PUTS_MAX,
+  SEGMENT_CHUNK_BYTES_MAX,
   chunkDirs,
   chunkIdAt,
   chunkPath,
@@ -36,11 +40,23 @@ import {
   QUARANTINE_DIR,
   quarantinedChunkId,
   quarantinePath,
+  RECORD_HEADER_BYTES,
+  type SegmentLocation,
+  SEGMENTS_DIR,
+  segmentFileName,
   TEMP_DIR,
   tempPath,
 } from "../core/index.ts";
 import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
 import { dropCachedPages } from "./page-cache.ts";
+import {
+  type ChunkOnDisk,
+  type CompactionOutcome,
+  RECORD_DAMAGED,
+  RECORD_MOVED,
+  SegmentLog,
+  segmentChunksOnDisk,
+} from "./segment-log.ts";
 
 declare const verifiedBrand: unique symbol;
 
@@ -82,6 +98,8 @@ const KNOWN_LEAF: LeafDir = { made: Promise.resolve(), durable: Promise.resolve(
 /** Error codes of the file system that mean "no room". */
 const NO_SPACE_CODES: ReadonlySet<string> = new Set(["ENOSPC", "EDQUOT"]);
 
+export type { ChunkOnDisk } from "./segment-log.ts";
+
 export class ChunkStore {
   readonly dataDir: string;
   /** Bytes the store may hold; past it a put answers DISK_FULL before the disk does. */
@@ -92,7 +110,12 @@ export class ChunkStore {
   private readonly nowMs: () => number;
   /** Every fsync of chunk files and folders goes through this (it times them). */
   private readonly fsync: Fsync;
+  /** Chunks stored as files of their own: id → bytes. */
   private readonly index = new Map<string, number>();
+  /** Chunks stored as segment records (the log's book says where). */
+  private readonly segments: SegmentLog;
+  /** Chunks up to this size are segment records; larger ones files (0: files only, for tests). */
+  private segmentChunkBytesMax = SEGMENT_CHUNK_BYTES_MAX;
   private readonly writing = new Map<string, Promise<Result<PutOutcome>>>();
   /** Puts under way per chunk id, from their start to their answer. */
   private readonly putsInFlight = new Map<string, number>();
@@ -106,36 +129,55 @@ export class ChunkStore {
   private reservedBytes = 0;
   private serial = 0;
 
-  private constructor(dataDir: string, logger: Logger, nowMs: () => number, fsync: Fsync) {
+  private constructor(
+    dataDir: string,
+    logger: Logger,
+    nowMs: () => number,
+    fsync: Fsync,
+    segments: SegmentLog,
+  ) {
     this.dataDir = dataDir;
     this.logger = logger;
     this.nowMs = nowMs;
     this.fsync = fsync;
+    this.segments = segments;
+    for (const chunkId of segments.book.ids()) {
+      this.used += segments.book.locate(chunkId)?.payloadBytes ?? 0;
+    }
   }
 
   /**
    * Open (creating) the store: remove temp leftovers of a crash, then index the chunks.
    * `nowMs` is the wall clock puts are remembered by (the one file times are compared with).
+   * `segmentChunkBytesMax`: chunks up to this size are segment records (0: every chunk a file).
    */
   static async open(
     dataDir: string,
     logger: Logger,
     nowMs: () => number = Date.now,
     fsync: Fsync = UNTIMED_FSYNC,
+    segmentChunkBytesMax: number = SEGMENT_CHUNK_BYTES_MAX,
   ): Promise<ChunkStore> {
-    const store = new ChunkStore(dataDir, logger, nowMs, fsync);
     await mkdir(dataDir, { recursive: true });
     const leftovers = await readdir(join(dataDir, TEMP_DIR)).catch(() => []);
     await rm(join(dataDir, TEMP_DIR), { recursive: true, force: true });
     for (const dir of [CHUNKS_DIR, TEMP_DIR, QUARANTINE_DIR]) {
       await mkdir(join(dataDir, dir), { recursive: true });
     }
+    const segments = await SegmentLog.open(dataDir, logger, fsync);
     await fsync.folder(dataDir);
     if (leftovers.length > 0) {
       logger.info("removed temporary files left by a crash", { files: leftovers.length });
     }
+    const store = new ChunkStore(dataDir, logger, nowMs, fsync, segments);
+    store.segmentChunkBytesMax = segmentChunkBytesMax;
     await store.scan();
     return store;
+  }
+
+  /** Finish the writes under way and index the active segment; nothing may be written after. */
+  async close(): Promise<void> {
+    await this.segments.close();
   }
 
   get usedBytes(): number {
@@ -143,21 +185,36 @@ export class ChunkStore {
   }
 
   get chunkCount(): number {
-    return this.index.size;
+    return this.index.size + this.segments.book.size;
+  }
+
+  /** Segment files: how many, their bytes, and the bytes of live chunks in them. */
+  get segmentUsage(): { segments: number; totalBytes: number; liveBytes: number } {
+    return this.segments.book.usageOf();
   }
 
   has(chunkId: string): boolean {
-    return this.index.has(chunkId);
+    return this.index.has(chunkId) || this.segments.book.has(chunkId);
   }
 
   /** The stored size of a chunk, if present. */
   sizeOf(chunkId: string): number | undefined {
-    return this.index.get(chunkId);
+    return this.index.get(chunkId) ?? this.segments.book.locate(chunkId)?.payloadBytes;
   }
 
   /** Every stored chunk's id, as of now (a copy: the store may change while it is walked). */
   ids(): string[] {
-    return [...this.index.keys()];
+    return [...this.index.keys(), ...this.segments.book.ids()];
+  }
+
+  /**
+   * Rewrite the segment most worth it (mostly dead records, or small), if any: its live chunks
+   * are copied to the active segment and the file deleted. Null when none is worth it.
+   */
+  compactSegments(): Promise<CompactionOutcome | null> {
+    return this.segments.compactOnce(async (chunkId) => {
+      await this.quarantineRot(chunkId);
+    });
   }
 
   /** When a put last named this chunk (stored or deduplicated), if it is still remembered. */
@@ -171,7 +228,7 @@ export class ChunkStore {
    * still come for it. Held in memory only, as puts are: a restart ends the hold early.
    */
   hold(chunkId: string): void {
-    if (this.index.has(chunkId)) this.notePut(chunkId);
+    if (this.has(chunkId)) this.notePut(chunkId);
   }
 
   /** Forget puts made before `cutoffMs`: past the grace they protect nothing. */
@@ -184,6 +241,8 @@ export class ChunkStore {
 
   /** When a stored chunk's file was last written (wall clock), or null if it is not stored. */
   async modifiedAtMs(chunkId: string): Promise<number | null> {
+    const record = this.segments.book.locate(chunkId);
+    if (record !== undefined) return record.atMs;
     if (!this.index.has(chunkId)) return null;
     try {
       return (await stat(join(this.dataDir, chunkPath(chunkId)))).mtimeMs;
@@ -234,7 +293,7 @@ export class ChunkStore {
     this.notePut(chunk.id);
     const removal = this.removing.get(chunk.id);
     if (removal !== undefined) await removal;
-    if (this.index.has(chunk.id)) return ok({ written: false });
+    if (this.has(chunk.id)) return ok({ written: false });
     const inProgress = this.writing.get(chunk.id);
     if (inProgress !== undefined) {
       const first = await inProgress;
@@ -250,6 +309,7 @@ export class ChunkStore {
    * comment), and `scrub` is what checks chunks at rest.
    */
   async get(chunkId: string): Promise<Result<Uint8Array>> {
+    if (this.segments.book.has(chunkId)) return this.readRecord(chunkId, false);
     const size = this.index.get(chunkId);
     if (size === undefined) {
       if (!this.removing.has(chunkId)) this.report(chunkId, "absent");
@@ -267,6 +327,12 @@ export class ChunkStore {
    * rot is quarantined and answered INTEGRITY (the scrubber's check). Answers the bytes read.
    */
   async scrub(chunkId: string): Promise<Result<number>> {
+    if (this.segments.book.has(chunkId)) {
+      const read = await this.readRecord(chunkId, true);
+      if (!read.ok) return read;
+      if (sha256Hex(read.value) === chunkId) return ok(read.value.length);
+      return this.quarantineRot(chunkId);
+    }
     const size = this.index.get(chunkId);
     if (size === undefined) return notFound(chunkId);
     const read = await this.readStored(chunkId, readUncached);
@@ -282,6 +348,12 @@ export class ChunkStore {
    * index forgets it before this returns, so a decision taken in the same tick holds.
    */
   remove(chunkId: string): Promise<number> {
+    const record = this.segments.book.locate(chunkId);
+    if (record !== undefined) {
+      const removal = this.tombstone(chunkId).then(() => record.payloadBytes);
+      this.trackRemoval(chunkId, removal.then(settledQuietly, settledQuietly));
+      return removal;
+    }
     const bytes = this.index.get(chunkId);
     if (bytes === undefined) return Promise.resolve(0);
     this.forget(chunkId);
@@ -289,6 +361,57 @@ export class ChunkStore {
     // The caller hears the outcome; a waiting put only needs to know the removal settled.
     this.trackRemoval(chunkId, removal.then(settledQuietly, settledQuietly));
     return removal;
+  }
+
+  /**
+   * Read a chunk's segment record; compaction may move it meanwhile (then it is looked up
+   * again). A record that is not what the index says is rot: quarantined, answered INTEGRITY.
+   */
+  private async readRecord(chunkId: string, uncached: boolean): Promise<Result<Uint8Array>> {
+    for (;;) {
+      const location = this.segments.book.locate(chunkId);
+      if (location === undefined) return notFound(chunkId);
+      const read = await this.segments.read(chunkId, location, uncached);
+      if (read === RECORD_MOVED) {
+        if (this.segments.book.locate(chunkId) !== location) continue;
+        this.logger.error("indexed chunk is missing from disk", { chunkId });
+        await this.segments.segmentMissing(location.segment);
+        await this.tombstone(chunkId);
+        this.report(chunkId, "missing");
+        return notFound(chunkId);
+      }
+      if (read === RECORD_DAMAGED) {
+        if (this.segments.book.locate(chunkId) !== location) continue;
+        return this.quarantineRot(chunkId);
+      }
+      return ok(read);
+    }
+  }
+
+  /**
+   * Take a segment chunk out of the index now, and make that durable: resolves once its
+   * tombstone is on disk. A tombstone that fails to be written leaves the chunk gone from the
+   * index but on disk: the next start finds it again, and garbage collection deletes it anew.
+   */
+  private async tombstone(chunkId: string): Promise<void> {
+    const seq = this.takeOutRecord(chunkId);
+    if (seq !== null) await this.appendTombstone(chunkId, seq);
+  }
+
+  /** Synchronously out of the index: answers its tombstone's sequence (null: not a record). */
+  private takeOutRecord(chunkId: string): number | null {
+    const bytes = this.segments.book.locate(chunkId)?.payloadBytes ?? 0;
+    const seq = this.segments.book.remove(chunkId);
+    if (seq !== null) this.used -= bytes;
+    return seq;
+  }
+
+  private async appendTombstone(chunkId: string, seq: number): Promise<void> {
+    try {
+      await this.segments.appendTombstone(chunkId, seq, this.nowMs());
+    } catch (error) {
+      throw new ChunkDeleteError(chunkId, error);
+    }
   }
 
   /** Read an indexed chunk; a file gone from the disk is forgotten and reported missing. */
@@ -364,6 +487,7 @@ export class ChunkStore {
       );
     }
     this.reservedBytes += size;
+    if (size <= this.segmentChunkBytesMax) return this.writeRecord(chunk);
     const temp = join(this.dataDir, tempPath(chunk.id, this.nextSerial()));
     try {
       // The file and its folders are made side by side; the rename needs both.
@@ -387,6 +511,24 @@ export class ChunkStore {
       this.reservedBytes -= size;
     }
     this.remember(chunk.id, size);
+    return ok({ written: true });
+  }
+
+  /** Append a small chunk to the active segment; answered once it is durable there. */
+  private async writeRecord(chunk: VerifiedChunk): Promise<Result<PutOutcome>> {
+    const size = chunk.bytes.length;
+    try {
+      const location = await this.segments.appendPut(chunk.id, chunk.bytes, this.nowMs());
+      if (this.segments.book.putLanded(chunk.id, location)) this.used += size;
+    } catch (error) {
+      if (NO_SPACE_CODES.has(errorCode(error) ?? "")) {
+        this.logger.warn("disk full; chunk not stored", { chunkId: chunk.id, bytes: size });
+        return fail("DISK_FULL", "storage node's disk is full");
+      }
+      throw error;
+    } finally {
+      this.reservedBytes -= size;
+    }
     return ok({ written: true });
   }
 
@@ -450,13 +592,44 @@ export class ChunkStore {
   private quarantine(chunkId: string): Promise<void> {
     const inProgress = this.removing.get(chunkId);
     if (inProgress !== undefined) return inProgress;
+    const record = this.segments.book.locate(chunkId);
+    const seq = this.takeOutRecord(chunkId);
     this.forget(chunkId);
-    const moved = this.moveToQuarantine(chunkId);
+    const moved =
+      record === undefined || seq === null
+        ? this.moveToQuarantine(chunkId)
+        : this.copyToQuarantine(chunkId, record, seq);
     this.trackRemoval(
       chunkId,
       moved.catch(() => undefined),
     );
     return moved;
+  }
+
+  /**
+   * A rotted segment record: its bytes, as they are, go to a quarantine file (for a post-mortem)
+   * and a tombstone takes it out; the segment's space is reclaimed by compaction.
+   */
+  private async copyToQuarantine(
+    chunkId: string,
+    record: SegmentLocation,
+    seq: number,
+  ): Promise<void> {
+    const target = join(this.dataDir, quarantinePath(chunkId, this.nextSerial()));
+    const handle = await open(
+      join(this.dataDir, SEGMENTS_DIR, segmentFileName(record.segment)),
+      "r",
+    );
+    const bytes = Buffer.alloc(record.payloadBytes);
+    try {
+      await handle.read(bytes, 0, bytes.length, record.offset + RECORD_HEADER_BYTES);
+    } finally {
+      await handle.close();
+    }
+    await writeDurably(target, bytes, this.fsync);
+    await this.fsync.folder(join(this.dataDir, QUARANTINE_DIR));
+    await this.appendTombstone(chunkId, seq);
+    this.logger.error("chunk failed its hash check; quarantined", { chunkId, movedTo: target });
   }
 
   private async moveToQuarantine(chunkId: string): Promise<void> {
@@ -530,6 +703,44 @@ export class ChunkStore {
     }
     return strays;
   }
+}
+
+/**
+ * Every chunk a store in `dataDir` holds, read from the disk alone (chunk files, and segment
+ * records as a start would find them), with where each one's bytes are: for tools and tests
+ * that check a node's disk against what it acknowledged. Read-only.
+ */
+export async function chunksOnDisk(
+  dataDir: string,
+  logger: Logger,
+): Promise<Map<string, ChunkOnDisk>> {
+  const found = await segmentChunksOnDisk(dataDir, logger);
+  const root = join(dataDir, CHUNKS_DIR);
+  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(
+    (error: unknown) => {
+      if (errorCode(error) === "ENOENT") return [];
+      throw error;
+    },
+  );
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const [first, second] = relativeParts(root, entry.parentPath);
+    const chunkId =
+      first === undefined || second === undefined ? null : chunkIdAt(first, second, entry.name);
+    if (chunkId === null) continue;
+    const path = join(entry.parentPath, entry.name);
+    const info = await stat(path).catch(() => null);
+    if (info !== null)
+      found.set(chunkId, { path, offset: 0, bytes: info.size, atMs: info.mtimeMs });
+  }
+  return found;
+}
+
+function relativeParts(root: string, folder: string): string[] {
+  return folder
+    .slice(root.length)
+    .split("/")
+    .filter((part) => part !== "");
 }
 
 /**

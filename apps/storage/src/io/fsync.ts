@@ -116,10 +116,21 @@ export class Fsync {
 
   private async logNow(logFd: number): Promise<void> {
     const startedMs = this.monotonicMs();
-    await new Promise<void>((resolve, reject) =>
-      fdatasync(logFd, (error) => (error === null ? resolve() : reject(error))),
-    );
+    await datasync(logFd);
     this.timed("references", startedMs);
+  }
+
+  /**
+   * fdatasync a segment file open as `fd` (its records and its length): once this resolves,
+   * every record written before the call is on disk. Timed as a file fsync. Calls that come
+   * while one runs share the next, so concurrent small chunk writes cost one fsync together.
+   */
+  segment(fd: number): Promise<void> {
+    return this.shared.sync(`segment:${fd}`, async () => {
+      const startedMs = this.monotonicMs();
+      await datasync(fd);
+      this.timed("file", startedMs);
+    });
   }
 
   /** Replace `folder/name` with `text`, durably, through `folder/tempName`. */
@@ -143,6 +154,12 @@ export class Fsync {
 }
 
 function settledQuietly(): void {}
+
+function datasync(fd: number): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    fdatasync(fd, (error) => (error === null ? resolve() : reject(error))),
+  );
+}
 
 /** For callers that time nothing (tests, tools): fsyncs all the same. */
 export const UNTIMED_FSYNC = new Fsync();

@@ -11,7 +11,7 @@
  * reference and is not acknowledged.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { access, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -23,9 +23,8 @@ import {
   type Result,
 } from "@ftfs/protocol/core";
 import { createMemoryLogger } from "@ftfs/protocol/io";
-import { chunkPath } from "../core/index.ts";
 import { sha256Hex } from "@ftfs/protocol/io";
-import { ChunkStore } from "./chunk-store.ts";
+import { ChunkStore, chunksOnDisk } from "./chunk-store.ts";
 import { GarbageCollector, type GcOptions } from "./gc.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { storeLocally } from "./handlers.ts";
@@ -151,10 +150,7 @@ async function put(text: string, owner?: ChunkOwner): Promise<string> {
 }
 
 async function onDisk(id: string): Promise<boolean> {
-  return access(join(dir, "data", chunkPath(id))).then(
-    () => true,
-    () => false,
-  );
+  return (await chunksOnDisk(join(dir, "data"), createMemoryLogger())).has(id);
 }
 
 const owner = (name: string, uploadId: string): ChunkOwner => ({ uid: UID, name, uploadId });

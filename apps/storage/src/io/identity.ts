@@ -13,6 +13,7 @@ import type { Logger } from "@ftfs/protocol/io";
 import {
   ASSIGNMENT_FILE,
   CHUNKS_DIR,
+  SEGMENTS_DIR,
   decideIdentity,
   folderIdentitySchema,
   IDENTITY_FILE,
@@ -138,13 +139,15 @@ async function writeIdentity(
   return identity;
 }
 
-/** The folder holds what an older build left: chunks, owner references, an assignment. */
+/** The folder holds what an older build left: chunks, segments, owner references, an assignment. */
 async function holdsData(dataDir: string): Promise<boolean> {
-  const chunks = await readdir(join(dataDir, CHUNKS_DIR)).catch((error: unknown) => {
-    if (isMissing(error)) return [];
-    throw error;
-  });
-  if (chunks.length > 0) return true;
+  for (const dir of [CHUNKS_DIR, SEGMENTS_DIR]) {
+    const entries = await readdir(join(dataDir, dir)).catch((error: unknown) => {
+      if (isMissing(error)) return [];
+      throw error;
+    });
+    if (entries.length > 0) return true;
+  }
   for (const file of [REFS_DB_FILE, ASSIGNMENT_FILE]) {
     if (await exists(join(dataDir, file))) return true;
   }

@@ -1,6 +1,6 @@
 /**
  * A storage node's background maintenance, wired: the repairer (listening to the chunk store's
- * damage reports), the scrubber and garbage collection. storage-node.ts starts it once the
+ * damage reports), the scrubber, garbage collection and segment compaction. storage-node.ts starts it once the
  * node serves and stops it before the references database closes. Settings come from flags.
  */
 
@@ -13,6 +13,7 @@ import {
   SCRUB_PASS_PAUSE_MS_DEFAULT,
 } from "../core/index.ts";
 import type { ChunkStore } from "./chunk-store.ts";
+import { type CompactionStats, Compactor } from "./compactor.ts";
 import { GarbageCollector, type ConfirmGarbage, type GcStats } from "./gc.ts";
 import type { RefsStore } from "./refs-store.ts";
 import { Repairer, type RepairStats } from "./repairer.ts";
@@ -47,6 +48,7 @@ export interface MaintenanceStats {
   readonly scrub: Readonly<ScrubStats>;
   readonly repair: Readonly<RepairStats>;
   readonly gc: Readonly<GcStats>;
+  readonly compaction: Readonly<CompactionStats>;
   /** Repairs waiting or running now. */
   readonly repairBacklog: number;
 }
@@ -55,6 +57,7 @@ export class Maintenance {
   readonly repairer: Repairer;
   readonly scrubber: Scrubber;
   readonly gc: GarbageCollector;
+  readonly compactor: Compactor;
   private readonly chunks: ChunkStore;
 
   private constructor(deps: MaintenanceDeps, settings: MaintenanceSettings) {
@@ -88,6 +91,7 @@ export class Maintenance {
       monotonicMs,
       graceMs: settings.gcGraceMs ?? GC_GRACE_MS_DEFAULT,
     });
+    this.compactor = new Compactor(chunks, logger);
   }
 
   static start(deps: MaintenanceDeps, settings: MaintenanceSettings = {}): Maintenance {
@@ -95,6 +99,7 @@ export class Maintenance {
     deps.chunks.onDamage = maintenance.repairer.onDamage;
     maintenance.scrubber.start();
     maintenance.gc.start();
+    maintenance.compactor.start();
     return maintenance;
   }
 
@@ -103,6 +108,7 @@ export class Maintenance {
       scrub: this.scrubber.stats,
       repair: this.repairer.stats,
       gc: this.gc.stats,
+      compaction: this.compactor.stats,
       repairBacklog: this.repairer.backlog,
     };
   }
@@ -110,6 +116,11 @@ export class Maintenance {
   /** Stop every loop and wait for the work under way; the stores may close after this. */
   async stop(): Promise<void> {
     this.chunks.onDamage = null;
-    await Promise.all([this.scrubber.stop(), this.gc.stop(), this.repairer.stop()]);
+    await Promise.all([
+      this.scrubber.stop(),
+      this.gc.stop(),
+      this.repairer.stop(),
+      this.compactor.stop(),
+    ]);
   }
 }

@@ -56,6 +56,7 @@ const MAINTENANCE: MaintenanceStats = {
     quarantineFilesFreed: 0,
     errors: 0,
   },
+  compaction: { segmentsCompacted: 2, bytesCopied: 100, bytesFreed: 900 },
   repairBacklog: 5,
 };
 
@@ -77,6 +78,7 @@ test("disk space, catch-up and maintenance are read at each scrape", () => {
     catchUp: () => CATCH_UP,
     maintenance: () => maintenance,
     refsCommit: () => ({ rounds: 4, changes: 30, largestRound: 12 }),
+    segments: () => ({ segments: 3, totalBytes: 3000, liveBytes: 1000 }),
   });
   const before = registry.render();
   expect(refreshes).toBe(1);
@@ -89,6 +91,9 @@ test("disk space, catch-up and maintenance are read at each scrape", () => {
   expect(sample(before, "ftfs_gc_freed_bytes_total")).toBe(0);
   expect(sample(before, "ftfs_refs_commit_rounds_total")).toBe(4);
   expect(sample(before, "ftfs_refs_commit_changes_total")).toBe(30);
+  expect(sample(before, "ftfs_segment_files")).toBe(3);
+  expect(sample(before, 'ftfs_segment_bytes{state="total"}')).toBe(3000);
+  expect(sample(before, 'ftfs_segment_bytes{state="live"}')).toBe(1000);
   maintenance = MAINTENANCE;
   const after = registry.render();
   expect(sample(after, "ftfs_scrub_passes_total")).toBe(2);
@@ -103,6 +108,8 @@ test("disk space, catch-up and maintenance are read at each scrape", () => {
   expect(sample(after, "ftfs_gc_candidate_chunks_total")).toBe(4);
   expect(sample(after, "ftfs_gc_collected_chunks_total")).toBe(3);
   expect(sample(after, "ftfs_gc_freed_bytes_total")).toBe(333);
+  expect(sample(after, "ftfs_segment_compactions_total")).toBe(2);
+  expect(sample(after, "ftfs_segment_compaction_freed_bytes_total")).toBe(900);
   expect(after).toContain("# TYPE ftfs_gc_freed_bytes_total counter\n");
   expect(after).toContain("# TYPE ftfs_catch_up_remaining_bytes gauge\n");
 });

@@ -1,8 +1,8 @@
 /**
  * The storage node's own metrics, read at each scrape: the bytes it holds against what it
  * offers and what its disk has left, its place in its group as the directory last told it
- * (epoch, primary or not), how a catch-up is going, and what the scrubber, the repairer and
- * garbage collection did. Counts come from the components' own stats (they live as long as
+ * (epoch, primary or not), how a catch-up is going, the segment files, and what the scrubber,
+ * the repairer, garbage collection and compaction did. Counts come from the components' own stats (they live as long as
  * the process); fsync times are observed as they happen (fsync.ts times them in one place).
  * No label names a chunk, a user or a file.
  */
@@ -35,6 +35,8 @@ export interface StorageMetricsSource {
   readonly maintenance: () => MaintenanceStats | null;
   /** Group commit of requests' reference changes (group-commit.ts). */
   readonly refsCommit: () => Readonly<GroupCommitStats>;
+  /** Segment files: how many, their bytes, and the bytes of live chunks in them. */
+  readonly segments: () => { segments: number; totalBytes: number; liveBytes: number };
 }
 
 /** The fsync histogram, made first: the node fsyncs (its identity) before it serves. */
@@ -75,10 +77,23 @@ export function registerStorageMetrics(
     "ftfs_refs_commit_changes_total",
     "Requests' reference changes committed in those rounds (÷ rounds: changes per fsync).",
   );
+  const segmentFiles = registry.gauge(
+    "ftfs_segment_files",
+    "Segment files holding small chunks (records appended; compaction rewrites mostly dead ones).",
+  );
+  const segmentBytes = registry.gauge(
+    "ftfs_segment_bytes",
+    "Bytes of segment files: all of them (state=total), or those of live chunks (state=live).",
+    ["state"],
+  );
   const collectCatchUp = registerCatchUpMetrics(registry, source.catchUp);
   const collectMaintenance = registerMaintenanceMetrics(registry, source.maintenance);
   registry.collect(() => {
     used.set({}, source.usedBytes());
+    const segments = source.segments();
+    segmentFiles.set({}, segments.segments);
+    segmentBytes.set({ state: "total" }, segments.totalBytes);
+    segmentBytes.set({ state: "live" }, segments.liveBytes);
     capacity.set({}, source.capacityBytes());
     diskFree.set({}, source.disk.sample.freeBytes);
     diskSize.set({}, source.disk.sample.sizeBytes);
@@ -152,6 +167,11 @@ function registerMaintenanceMetrics(
   );
   const gcCollected = total("ftfs_gc_collected_chunks_total", "Chunks garbage collection deleted.");
   const gcFreed = total("ftfs_gc_freed_bytes_total", "Bytes garbage collection freed.");
+  const compacted = total("ftfs_segment_compactions_total", "Segment files compacted.");
+  const compactionFreed = total(
+    "ftfs_segment_compaction_freed_bytes_total",
+    "Bytes of dead records compaction gave back to the disk.",
+  );
   return () => {
     const now = stats();
     scrubPasses.setTotal({}, now?.scrub.passes ?? 0);
@@ -166,5 +186,7 @@ function registerMaintenanceMetrics(
     gcCandidates.setTotal({}, now?.gc.candidates ?? 0);
     gcCollected.setTotal({}, now?.gc.chunksCollected ?? 0);
     gcFreed.setTotal({}, now?.gc.bytesFreed ?? 0);
+    compacted.setTotal({}, now?.compaction.segmentsCompacted ?? 0);
+    compactionFreed.setTotal({}, now?.compaction.bytesFreed ?? 0);
   };
 }

@@ -37,8 +37,11 @@ function loadFadvise(): Fadvise | null {
   }
 }
 
-/** Advise the kernel to drop the cached pages of an fsynced file open as `fd`. */
-export function dropCachedPages(fd: number): void {
+/**
+ * Advise the kernel to drop the cached pages of an fsynced file open as `fd`: the whole file, or
+ * `length` bytes from `offset` (a segment's records, written once among others still read).
+ */
+export function dropCachedPages(fd: number, offset = 0, length = WHOLE_FILE_BYTES): void {
   if (fadvise === undefined) fadvise = loadFadvise();
-  fadvise?.(fd, 0, WHOLE_FILE_BYTES, POSIX_FADV_DONTNEED);
+  fadvise?.(fd, offset, length, POSIX_FADV_DONTNEED);
 }

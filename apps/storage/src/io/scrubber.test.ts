@@ -54,7 +54,8 @@ let fx: Fixture;
 beforeEach(async () => {
   const dir = await mkdtemp(join(tmpdir(), "ftfs-scrub-"));
   const logger = createMemoryLogger("s1a");
-  const chunks = await ChunkStore.open(join(dir, "data"), logger);
+  // Chunks as files, so a test can damage or delete one (segment damage: segment-log.test.ts).
+  const chunks = await ChunkStore.open(join(dir, "data"), logger, Date.now, undefined, 0);
   const refs = RefsStore.open(join(dir, "refs.sqlite"));
   const copies = new Map<string, Uint8Array>();
   const [bad, good] = [peer(copies, true), peer(copies, false)];

@@ -6,13 +6,14 @@
  * dropped alone; a restart recovers everything.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { access, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fail, FtfsError, ok, type GroupView } from "@ftfs/protocol/core";
 import { createMemoryLogger, RpcClient, RpcPool, RpcServer } from "@ftfs/protocol/io";
-import { chunkPath, PRIMARY_LEASE_MS } from "../core/index.ts";
+import { PRIMARY_LEASE_MS } from "../core/index.ts";
 import { sha256Hex } from "@ftfs/protocol/io";
+import { chunksOnDisk } from "./chunk-store.ts";
 import { StorageNode } from "./storage-node.ts";
 
 const EPOCH = 5;
@@ -116,7 +117,7 @@ describe("a replicated storage group", () => {
     );
     expect(answer.body).toEqual({ chunkId, bytes: bytes.length, replicas: 3 });
     for (const id of NODE_IDS) {
-      await access(join(root, id, chunkPath(chunkId)));
+      expect((await chunksOnDisk(join(root, id), createMemoryLogger())).has(chunkId)).toBe(true);
       const read = await pool.call(nodeOf(id).address, "getChunk", { chunkId });
       expect(sha256Hex(read.payload)).toBe(chunkId);
       const has = await pool.call(nodeOf(id).address, "hasChunks", {

@@ -40,6 +40,7 @@ import {
 } from "@ftfs/protocol/io";
 import { registerFsyncMetrics, registerStorageMetrics } from "./metrics.ts";
 import {
+  RELEASE_REMOVALS_IN_FLIGHT,
   GC_CONFIRM_TIMEOUT_MS,
   CATCH_UP_BYTES_PER_SECOND_DEFAULT,
   REFS_DB_FILE,
@@ -316,6 +317,7 @@ export class StorageNode {
       node,
       usedBytes: () => chunks.usedBytes,
       capacityBytes: () => chunks.capacityBytes,
+      segments: () => chunks.segmentUsage,
       view: () => this.heartbeat.view,
       disk: instruments.disk,
       catchUp: () => this.catchUp.stats,
@@ -357,7 +359,13 @@ export class StorageNode {
     const references = this.refs.clear();
     let bytes = 0;
     const chunkIds = this.chunks.ids();
-    for (const chunkId of chunkIds) bytes += await this.chunks.remove(chunkId);
+    // Removals in flight together share their segment fsyncs.
+    for (let at = 0; at < chunkIds.length; at += RELEASE_REMOVALS_IN_FLIGHT) {
+      const batch = chunkIds.slice(at, at + RELEASE_REMOVALS_IN_FLIGHT);
+      for (const freed of await Promise.all(batch.map((id) => this.chunks.remove(id)))) {
+        bytes += freed;
+      }
+    }
     await removeAssignment(dataDir, this.fsync);
     logger.info("released spare forgot its group", {
       group,
@@ -425,6 +433,7 @@ export class StorageNode {
     await this.inFlight.drained(STOP_DRAIN_TIMEOUT_MS);
     this.replicator.close();
     await maintenanceStopped;
+    await this.chunks.close();
     this.refs.close();
     await this.statusEndpoint?.stop();
     await leaving;
