@@ -256,16 +256,30 @@ export interface KillResult {
   /** From the restart until the node is listed as a learner, then as in sync. */
   readonly learnerAfterMs: number | null;
   readonly inSyncAfterMs: number | null;
-  readonly catchUp: {
-    readonly bytesCopied: number;
-    readonly chunksCopied: number;
-    readonly tookMs: number;
-  } | null;
+  readonly catchUp: CatchUpFromLog | null;
   readonly acked: number;
   readonly verifiedOk: number;
   readonly verifyFailed: number;
   readonly verifySamples: readonly string[];
 }
+
+/**
+ * The restarted node's own account of its return, from its log: when (after the restart) it
+ * first saw itself a learner, began copying and had caught up, and where the pass's time went.
+ */
+export interface CatchUpFromLog {
+  readonly bytesCopied: number;
+  readonly chunksCopied: number;
+  readonly tookMs: number;
+  readonly learnerSeenAfterMs: number | null;
+  readonly begunAfterMs: number | null;
+  readonly caughtUpAfterMs: number;
+  readonly passesAbandoned: number;
+  /** Pass time by phase: pagesWaitMs, recordMs, restMs, and fetchMs/storeMs summed per chunk. */
+  readonly phases: Readonly<Record<(typeof PASS_PHASES)[number], number>>;
+}
+
+const PASS_PHASES = ["pagesWaitMs", "recordMs", "restMs", "fetchMs", "storeMs"] as const;
 
 interface GroupWatch {
   readonly victim: string;
@@ -336,24 +350,51 @@ async function groupView(client: FtfsClient, group: string) {
   return status?.groups.find((view) => view.group === group) ?? null;
 }
 
-/** The restarted node's first "caught up" line logged after `sinceIso`. */
-async function catchUpFromLog(node: NodeProcess, sinceIso: string): Promise<KillResult["catchUp"]> {
+/** The restarted node's log lines after `sinceIso`, parsed (a torn last line is skipped). */
+async function logEntriesAfter(
+  node: NodeProcess,
+  sinceIso: string,
+): Promise<Record<string, unknown>[]> {
   const text = await node.log().catch(() => "");
+  const entries: Record<string, unknown>[] = [];
   for (const line of text.split("\n")) {
-    if (!line.includes("caught up with the group primary")) continue;
     try {
       const entry = JSON.parse(line) as Record<string, unknown>;
-      if (typeof entry.time !== "string" || entry.time < sinceIso) continue;
-      const bytesCopied = Number(entry.bytesCopied);
-      const chunksCopied = Number(entry.chunksCopied);
-      const tookMs = Number(entry.tookMs);
-      if ([bytesCopied, chunksCopied, tookMs].every(Number.isFinite))
-        return { bytesCopied, chunksCopied, tookMs };
+      if (typeof entry.time === "string" && entry.time >= sinceIso) entries.push(entry);
     } catch {
       // A torn last line while the node writes: the next read has it whole.
     }
   }
-  return null;
+  return entries;
+}
+
+/** The restarted node's first catch-up after `sinceIso`, from its log lines. */
+async function catchUpFromLog(node: NodeProcess, sinceIso: string): Promise<CatchUpFromLog | null> {
+  const entries = await logEntriesAfter(node, sinceIso);
+  const afterMs = (entry: Record<string, unknown> | undefined) =>
+    entry === undefined ? null : Date.parse(String(entry.time)) - Date.parse(sinceIso);
+  const learnerSeen = entries.find((e) => e.msg === "group view" && e.role === "learner");
+  const begun = entries.find((e) => e.msg === "catch-up begun");
+  const done = entries.find((e) => e.msg === "caught up with the group primary");
+  if (done === undefined) return null;
+  const number = (key: string) => Number(done[key] ?? 0);
+  const [bytesCopied, chunksCopied, tookMs] = [
+    number("bytesCopied"),
+    number("chunksCopied"),
+    number("tookMs"),
+  ];
+  if (![bytesCopied, chunksCopied, tookMs].every(Number.isFinite)) return null;
+  const phases = Object.fromEntries(PASS_PHASES.map((phase) => [phase, number(phase)]));
+  return {
+    bytesCopied,
+    chunksCopied,
+    tookMs,
+    learnerSeenAfterMs: afterMs(learnerSeen),
+    begunAfterMs: afterMs(begun),
+    caughtUpAfterMs: afterMs(done) ?? 0,
+    passesAbandoned: number("passesAbandoned"),
+    phases: phases as CatchUpFromLog["phases"],
+  };
 }
 
 async function prefill(
@@ -553,6 +594,24 @@ export async function runFtfsKill(
         `in sync ${seconds(result.inSyncAfterMs, 1)} after the restart, ` +
         `verified ${result.verifiedOk}/${result.acked}`,
     );
+    log(`FTFS kill r${repeat + 1}: ${describeReturn(result)}`);
   }
   return results;
+}
+
+/** Where the time from restart to in sync went, as one line. */
+export function describeReturn(result: KillResult): string {
+  const s = (ms: number | null) => (ms === null ? "never" : `${(ms / 1000).toFixed(2)} s`);
+  const c = result.catchUp;
+  if (c === null)
+    return `restart → listed as learner ${s(result.learnerAfterMs)}; no catch-up line`;
+  const mib = c.bytesCopied / (1024 * 1024);
+  const rate = c.tookMs > 0 ? mib / (c.tookMs / 1000) : 0;
+  const phases = PASS_PHASES.map((phase) => `${phase} ${c.phases[phase]}`).join(", ");
+  return (
+    `restart → node sees itself a learner ${s(c.learnerSeenAfterMs)}, catch-up begun ` +
+    `${s(c.begunAfterMs)}, caught up ${s(c.caughtUpAfterMs)}, in sync (directory) ` +
+    `${s(result.inSyncAfterMs)}; pass ${c.tookMs} ms, ${c.chunksCopied} chunks, ` +
+    `${mib.toFixed(1)} MiB at ${rate.toFixed(1)} MiB/s, ${c.passesAbandoned} abandoned; ${phases}`
+  );
 }

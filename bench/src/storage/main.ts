@@ -1,6 +1,6 @@
 /**
- * `bun run bench:storage [--quick] [--with-swift] [--repeats N] [--layouts 1,2]`: FTFS storage
- * groups on real processes, side by side with OpenStack Swift measured in the same run
+ * `bun run bench:storage [--quick] [--with-swift] [--repeats N] [--layouts 1,2] [--only kill]`:
+ * FTFS storage groups on real processes, side by side with OpenStack Swift measured in the same run
  * (`--with-swift`; else the figures recorded in shared/peers/README.md, labeled so).
  * (1) 64 KiB and 4 MiB objects, 1 and 100 clients, a PUT phase then a GET phase: rates,
  * latency percentiles, errors, server CPU per operation; the machine's disk-write limit from
@@ -76,7 +76,15 @@ const FLAGS = [
   },
   { name: "repeats", description: "repeats per measurement (default 3, quick 1)", default: "" },
   { name: "layouts", description: "storage groups of 3 per cluster, comma-separated", default: "" },
+  {
+    name: "only",
+    description: "which parts to run, comma-separated: matrix, kill (default both)",
+    default: "matrix,kill",
+  },
 ] as const;
+
+const PARTS = ["matrix", "kill"] as const;
+type Part = (typeof PARTS)[number];
 
 interface Preset {
   readonly repeats: number;
@@ -85,6 +93,7 @@ interface Preset {
   readonly limitsProbeBytes: number;
   readonly limitsProbeRuns: number;
   readonly kill: KillTiming;
+  readonly parts: ReadonlySet<Part>;
 }
 
 const FULL: Preset = {
@@ -101,6 +110,7 @@ const FULL: Preset = {
     sizeBytes: SMALL_BYTES,
     prefill: 2_000,
   },
+  parts: new Set(PARTS),
 };
 
 const QUICK: Preset = {
@@ -117,6 +127,7 @@ const QUICK: Preset = {
     sizeBytes: SMALL_BYTES,
     prefill: 500,
   },
+  parts: new Set(PARTS),
 };
 
 /** bench.sh matrix's cells, in its order; a layout beyond the first runs the 100-client ones. */
@@ -181,7 +192,17 @@ function parsePreset(flags: Record<string, string>): Preset {
         .map((value) => parseIntegerFlag("layouts", value.trim(), 1, GROUPS_MAX))
     : base.layouts;
   if (layouts.length === 0) throw new UsageError("--layouts needs at least one group count");
-  return { ...base, repeats, layouts };
+  return { ...base, repeats, layouts, parts: parseParts(flags.only ?? "") };
+}
+
+function parseParts(text: string): Set<Part> {
+  const parts = new Set<Part>();
+  for (const raw of text.split(",")) {
+    const part = PARTS.find((candidate) => candidate === raw.trim());
+    if (part === undefined) throw new UsageError(`--only takes ${PARTS.join(", ")}; not '${raw}'`);
+    parts.add(part);
+  }
+  return parts;
 }
 
 async function waitForOtherBench(): Promise<void> {
@@ -319,9 +340,11 @@ async function run(
   const limits: MachineLimits = (
     await measureMachineLimitsMedian(limitsDir, preset.limitsProbeBytes, preset.limitsProbeRuns)
   ).median;
-  const ftfs = await measureFtfs(preset, workDir);
+  const ftfs = preset.parts.has("matrix") ? await measureFtfs(preset, workDir) : [];
   await waitForOtherBench();
-  const kill = await runFtfsKill(preset.kill, preset.repeats, workDir, log);
+  const kill = preset.parts.has("kill")
+    ? await runFtfsKill(preset.kill, preset.repeats, workDir, log)
+    : [];
   const swift: SwiftOutcome = withSwift
     ? await measureSwift(preset, workDir, state)
     : { figures: recordedSwift(), note: `${RECORDED_NOTE} (no --with-swift)` };
@@ -347,7 +370,8 @@ async function main(): Promise<void> {
   const flags = parseFlags(argv, FLAGS);
   if (flags.help === "true") {
     console.log(
-      "usage: bun run bench:storage [--quick] [--with-swift] [--repeats N] [--layouts 1,2]",
+      "usage: bun run bench:storage [--quick] [--with-swift] [--repeats N] [--layouts 1,2] " +
+        "[--only matrix,kill]",
     );
     return;
   }

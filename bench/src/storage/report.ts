@@ -229,6 +229,21 @@ function killLines(
       killCell(kills, (k) => seconds(k.inSyncAfterMs), 2),
       "n/a (no replicator running)",
     ],
+    [
+      "restart → node sees itself a learner, s (its log)",
+      killCell(kills, (k) => seconds(k.catchUp?.learnerSeenAfterMs ?? null), 2),
+      "-",
+    ],
+    [
+      "restart → catch-up begun, s (its log)",
+      killCell(kills, (k) => seconds(k.catchUp?.begunAfterMs ?? null), 2),
+      "-",
+    ],
+    [
+      "restart → caught up, s (its log)",
+      killCell(kills, (k) => seconds(k.catchUp?.caughtUpAfterMs ?? null), 2),
+      "-",
+    ],
     ["catch-up: MiB copied", killCell(kills, catchUpMiB, 1), "-"],
     ["catch-up: MiB/s (bytesCopied ÷ tookMs)", killCell(kills, catchUpMiBps, 1), "-"],
     [

@@ -63,10 +63,42 @@ export interface CatchUpStats {
   referencesDropped: number;
   /** Chunks the primary listed for unfinished uploads only and did not hold (not copied). */
   danglingSkipped: number;
+  /**
+   * Passes given up because the primary did not yet know this node's stint, or the group moved
+   * on (a new primary, a new stint): each is retried at the next check.
+   */
+  passesAbandoned: number;
+}
+
+/**
+ * Where one pass's time went, said in its "caught up" line: waiting for the primary's pages of
+ * references, recording them, resting to keep under the rate, and (summed over the chunks in
+ * flight, so they overlap) fetching chunks and storing them durably here.
+ */
+interface PassTimes {
+  pagesWaitMs: number;
+  recordMs: number;
+  restMs: number;
+  fetchMs: number;
+  storeMs: number;
 }
 
 /** The pass stopped because the group moved on; the next check starts over. */
 class ViewMoved extends Error {}
+
+function newPassTimes(): PassTimes {
+  return { pagesWaitMs: 0, recordMs: 0, restMs: 0, fetchMs: 0, storeMs: 0 };
+}
+
+function roundedTimes(times: PassTimes): Record<keyof PassTimes, number> {
+  return {
+    pagesWaitMs: Math.round(times.pagesWaitMs),
+    recordMs: Math.round(times.recordMs),
+    restMs: Math.round(times.restMs),
+    fetchMs: Math.round(times.fetchMs),
+    storeMs: Math.round(times.storeMs),
+  };
+}
 
 export class CatchUp {
   readonly stats: CatchUpStats = {
@@ -76,6 +108,7 @@ export class CatchUp {
     remainingBytes: 0,
     referencesDropped: 0,
     danglingSkipped: 0,
+    passesAbandoned: 0,
   };
   private readonly options: CatchUpOptions;
   private readonly pool: RpcPool;
@@ -85,6 +118,12 @@ export class CatchUp {
   private resting: Promise<void> | null = null;
   private running: Promise<void> | null = null;
   private synced: number | undefined;
+  /** The learner stint last seen, and when (monotonic): a pass says how long it waited. */
+  private stint: { since: number; seenAtMs: number } | null = null;
+  private times: PassTimes = newPassTimes();
+  /** The stints whose first pass, and first abandoned pass, were last logged (once each). */
+  private begunSaid: number | null = null;
+  private abandonedSaid: number | null = null;
   private stopped = false;
 
   constructor(options: CatchUpOptions) {
@@ -117,9 +156,13 @@ export class CatchUp {
     const since = learnerSince(view, this.options.node);
     if (since === null || this.synced === since) this.stats.remainingBytes = 0;
     if (view === null || since === null || view.primary === null || this.synced === since) return;
+    if (this.stint?.since !== since) this.stint = { since, seenAtMs: this.options.monotonicMs() };
     this.running = this.pass(view, view.primary, since)
       .catch((error: unknown) => {
-        if (error instanceof ViewMoved) return;
+        if (error instanceof ViewMoved) {
+          this.onAbandoned(error.message, since);
+          return;
+        }
         this.options.logger.warn("catch-up pass failed; will retry", {
           error: describeError(error),
         });
@@ -132,12 +175,19 @@ export class CatchUp {
   private async pass(view: GroupView, primary: string, since: number): Promise<void> {
     const { logger, refs, chunks, monotonicMs, bytesPerSecond } = this.options;
     const startedMs = this.options.nowMs();
+    const startedMonoMs = monotonicMs();
+    this.times = newPassTimes();
     const pace = new SharedPacer(bytesPerSecond, monotonicMs());
     const before = { ...this.stats };
     const kept = new Set<string>();
     const localSeqAtStart = refs.lastSeq();
     let afterSeq = 0;
+    if (this.begunSaid !== since) {
+      this.begunSaid = since;
+      logger.info("catch-up begun", { since, primary, bytesPerSecondMax: bytesPerSecond });
+    }
     for (;;) {
+      const askedMs = monotonicMs();
       const page = await this.pool.call(
         primary,
         "syncRefs",
@@ -150,7 +200,10 @@ export class CatchUp {
       // to us too), and the stint must still be ours: a break means writes may have missed us.
       const now = this.options.view();
       const sameStint = learnerSince(now, this.options.node) === since && now?.primary === primary;
-      if (page.body.epoch < since || !sameStint) throw new ViewMoved();
+      this.times.pagesWaitMs += monotonicMs() - askedMs;
+      if (page.body.epoch < since) throw new ViewMoved("the primary does not know this stint yet");
+      if (!sameStint) throw new ViewMoved("the group moved on");
+      const recordingMs = monotonicMs();
       // References first, as a put records them: a chunk this node holds is then always held
       // by a reference garbage collection names to the directory, never copied unclaimed.
       refs.batch(() => {
@@ -160,6 +213,7 @@ export class CatchUp {
           afterSeq = Math.max(afterSeq, ref.seq);
         }
       });
+      this.times.recordMs += monotonicMs() - recordingMs;
       const missing = page.body.refs.filter((ref) => !chunks.has(ref.chunkId));
       await this.copyChunks(primary, missing, pace);
       if (page.body.done || this.stopped) break;
@@ -177,6 +231,11 @@ export class CatchUp {
       bytesCopied: this.stats.bytesCopied - before.bytesCopied,
       tookMs: this.options.nowMs() - startedMs,
       bytesPerSecondMax: bytesPerSecond,
+      // From the first check that saw this stint: how long the node waited before this pass.
+      learnerForMs: Math.round(monotonicMs() - (this.stint?.seenAtMs ?? startedMonoMs)),
+      startedAfterMs: Math.round(startedMonoMs - (this.stint?.seenAtMs ?? startedMonoMs)),
+      passesAbandoned: this.stats.passesAbandoned - before.passesAbandoned,
+      ...roundedTimes(this.times),
     });
     this.options.onSynced();
   }
@@ -213,8 +272,28 @@ export class CatchUp {
     await Promise.all(Array.from({ length: CATCH_UP_CHUNKS_IN_FLIGHT }, worker));
   }
 
+  /** A pass given up; said once per stint (a primary slow to learn of it retries each check). */
+  private onAbandoned(reason: string, since: number): void {
+    this.stats.passesAbandoned += 1;
+    if (this.abandonedSaid === since) return;
+    this.abandonedSaid = since;
+    this.options.logger.info("catch-up pass given up; the next check starts over", {
+      reason,
+      since,
+    });
+  }
+
   /** Rest until `atMs()` (which may move later meanwhile), or until stopped. */
   private async waitUntil(atMs: () => number): Promise<void> {
+    const startedMs = this.options.monotonicMs();
+    try {
+      await this.restUntil(atMs);
+    } finally {
+      this.times.restMs += this.options.monotonicMs() - startedMs;
+    }
+  }
+
+  private async restUntil(atMs: () => number): Promise<void> {
     for (;;) {
       const waitMs = atMs() - this.options.monotonicMs();
       if (waitMs <= 0 || this.stopped) return;
@@ -237,7 +316,8 @@ export class CatchUp {
     chunkId: string,
     page: readonly SyncRef[],
   ): Promise<number> {
-    const { chunks, refs, logger } = this.options;
+    const { chunks, refs, logger, monotonicMs } = this.options;
+    const fetchingMs = monotonicMs();
     const fetched = await fetchChunk(this.pool, {
       chunkId,
       addresses: [primary],
@@ -258,8 +338,11 @@ export class CatchUp {
       });
       return 0;
     }
+    const storingMs = monotonicMs();
+    this.times.fetchMs += storingMs - fetchingMs;
     const stored = await chunks.put(fetched.value);
     if (!stored.ok) throw stored.error;
+    this.times.storeMs += monotonicMs() - storingMs;
     const bytes = fetched.value.bytes.byteLength;
     this.stats.chunksCopied += 1;
     this.stats.bytesCopied += bytes;
