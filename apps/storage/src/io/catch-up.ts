@@ -22,11 +22,14 @@ import {
   type Logger,
 } from "@ftfs/protocol/io";
 import {
+  CATCH_UP_BYTES_IN_FLIGHT_MAX,
   CATCH_UP_CALL_TIMEOUT_MS,
   CATCH_UP_CHECK_INTERVAL_MS,
   CATCH_UP_CHUNKS_IN_FLIGHT,
+  CopyWindow,
   FORWARD_CONNECT_TIMEOUT_MS,
   learnerSince,
+  type WindowChunk,
 } from "../core/index.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import { refKey, type RefsStore } from "./refs-store.ts";
@@ -173,53 +176,39 @@ export class CatchUp {
   }
 
   private async pass(view: GroupView, primary: string, since: number): Promise<void> {
-    const { logger, refs, chunks, monotonicMs, bytesPerSecond } = this.options;
+    const { logger, refs, monotonicMs, bytesPerSecond } = this.options;
     const startedMs = this.options.nowMs();
     const startedMonoMs = monotonicMs();
     this.times = newPassTimes();
-    const pace = new SharedPacer(bytesPerSecond, monotonicMs());
     const before = { ...this.stats };
-    const kept = new Set<string>();
     const localSeqAtStart = refs.lastSeq();
-    let afterSeq = 0;
     if (this.begunSaid !== since) {
       this.begunSaid = since;
       logger.info("catch-up begun", { since, primary, bytesPerSecondMax: bytesPerSecond });
     }
-    for (;;) {
-      const askedMs = monotonicMs();
-      const page = await this.pool.call(
-        primary,
-        "syncRefs",
-        { afterSeq },
-        {
-          timeoutMs: CATCH_UP_CALL_TIMEOUT_MS,
-        },
-      );
-      // The primary must know a configuration of our stint (then it forwards every new write
-      // to us too), and the stint must still be ours: a break means writes may have missed us.
-      const now = this.options.view();
-      const sameStint = learnerSince(now, this.options.node) === since && now?.primary === primary;
-      this.times.pagesWaitMs += monotonicMs() - askedMs;
-      if (page.body.epoch < since) throw new ViewMoved("the primary does not know this stint yet");
-      if (!sameStint) throw new ViewMoved("the group moved on");
-      const recordingMs = monotonicMs();
-      // References first, as a put records them: a chunk this node holds is then always held
-      // by a reference garbage collection names to the directory, never copied unclaimed.
-      refs.batch(() => {
-        for (const ref of page.body.refs) {
-          this.record(ref);
-          kept.add(refKey(ref.uid, ref.name, ref.uploadId));
-          afterSeq = Math.max(afterSeq, ref.seq);
-        }
-      });
-      this.times.recordMs += monotonicMs() - recordingMs;
-      const missing = page.body.refs.filter((ref) => !chunks.has(ref.chunkId));
-      await this.copyChunks(primary, missing, pace);
-      if (page.body.done || this.stopped) break;
-    }
+    const state: PassState = {
+      primary,
+      since,
+      window: new CopyWindow({
+        chunksMax: CATCH_UP_CHUNKS_IN_FLIGHT,
+        bytesMax: CATCH_UP_BYTES_IN_FLIGHT_MAX,
+      }),
+      naming: new Map(),
+      kept: new Set(),
+      pace: new SharedPacer(bytesPerSecond, monotonicMs()),
+      wake: new Wakeup(),
+      afterSeq: 0,
+      failure: null,
+    };
+    const fail = (error: unknown): void => {
+      state.failure ??= { error };
+      state.wake.notify();
+    };
+    const workers = Array.from({ length: CATCH_UP_CHUNKS_IN_FLIGHT }, () => this.copier(state));
+    await Promise.all([this.pageReader(state), ...workers].map((run) => run.catch(fail)));
+    if (state.failure !== null) throw state.failure.error;
     if (this.stopped) return;
-    this.stats.referencesDropped += refs.dropExcept(kept, localSeqAtStart);
+    this.stats.referencesDropped += refs.dropExcept(state.kept, localSeqAtStart);
     this.stats.passes += 1;
     this.stats.remainingBytes = 0;
     this.synced = since;
@@ -240,6 +229,129 @@ export class CatchUp {
     this.options.onSynced();
   }
 
+  private ended(state: PassState): boolean {
+    return this.stopped || state.failure !== null;
+  }
+
+  /**
+   * Reads the primary's pages of references one after another, each asked for while the copy
+   * still has a window's worth queued (CopyWindow.wantsPage): records a page's references,
+   * then queues its missing chunks for the copiers.
+   */
+  private async pageReader(state: PassState): Promise<void> {
+    for (;;) {
+      while (!state.window.wantsPage()) {
+        if (this.ended(state)) return;
+        await state.wake.wait();
+      }
+      if (this.ended(state)) return;
+      state.window.pageRequested();
+      const page = await this.fetchPage(state);
+      if (this.ended(state)) return;
+      this.recordPage(state, page.refs);
+      state.window.pageIn(this.missingOf(state, page.refs), page.done);
+      this.noteRemaining(state.window);
+      state.wake.notify();
+      if (page.done) return;
+    }
+  }
+
+  /** One page after `state.afterSeq`; throws ViewMoved when it cannot be trusted (below). */
+  private async fetchPage(state: PassState): Promise<{ refs: readonly SyncRef[]; done: boolean }> {
+    const { monotonicMs } = this.options;
+    const askedMs = monotonicMs();
+    const page = await this.pool.call(
+      state.primary,
+      "syncRefs",
+      { afterSeq: state.afterSeq },
+      { timeoutMs: CATCH_UP_CALL_TIMEOUT_MS },
+    );
+    this.times.pagesWaitMs += monotonicMs() - askedMs;
+    // The primary must know a configuration of our stint (then it forwards every new write
+    // to us too), and the stint must still be ours: a break means writes may have missed us.
+    const now = this.options.view();
+    const sameStint =
+      learnerSince(now, this.options.node) === state.since && now?.primary === state.primary;
+    if (page.body.epoch < state.since) {
+      throw new ViewMoved("the primary does not know this stint yet");
+    }
+    if (!sameStint) throw new ViewMoved("the group moved on");
+    return page.body;
+  }
+
+  /**
+   * References first, as a put records them: a chunk this node holds is then always held by a
+   * reference garbage collection names to the directory, never copied unclaimed.
+   */
+  private recordPage(state: PassState, page: readonly SyncRef[]): void {
+    const recordingMs = this.options.monotonicMs();
+    this.options.refs.batch(() => {
+      for (const ref of page) {
+        this.record(ref);
+        state.kept.add(refKey(ref.uid, ref.name, ref.uploadId));
+        state.afterSeq = Math.max(state.afterSeq, ref.seq);
+      }
+    });
+    this.times.recordMs += this.options.monotonicMs() - recordingMs;
+  }
+
+  /**
+   * The page's chunks this node lacks, each once, in listing order. Every reference naming a
+   * chunk still in the window is kept with it (this page's and earlier ones'): whether the
+   * chunk may be skipped when the primary lacks it depends on all of them.
+   */
+  private missingOf(state: PassState, page: readonly SyncRef[]): WindowChunk[] {
+    const missing: WindowChunk[] = [];
+    for (const ref of page) {
+      if (this.options.chunks.has(ref.chunkId)) continue;
+      const named = state.naming.get(ref.chunkId);
+      if (named !== undefined) {
+        named.push(ref);
+        continue;
+      }
+      state.naming.set(ref.chunkId, [ref]);
+      missing.push({ chunkId: ref.chunkId, bytes: ref.bytes });
+    }
+    return missing;
+  }
+
+  /** Copies chunks as the window lets it, paced, until the last page's chunks are all done. */
+  private async copier(state: PassState): Promise<void> {
+    const { window, pace } = state;
+    for (;;) {
+      if (this.ended(state)) return;
+      await this.waitUntil(() => pace.resumeAtMs);
+      if (this.ended(state)) return;
+      const chunk = window.start();
+      if (chunk === null) {
+        if (window.complete) return;
+        await state.wake.wait();
+        continue;
+      }
+      const named = state.naming.get(chunk.chunkId) ?? [];
+      let bytes: number | null = null;
+      try {
+        const copied = await this.copyChunk(state.primary, chunk.chunkId, named);
+        // A later page may have named the skipped chunk for a kept version meanwhile.
+        if (copied === null && named.some((ref) => ref.version !== null)) {
+          throw new FtfsError("CHUNK_NOT_FOUND", `the primary lacks kept chunk ${chunk.chunkId}`);
+        }
+        bytes = copied ?? 0;
+      } finally {
+        state.naming.delete(chunk.chunkId);
+        window.finished(chunk.chunkId);
+        // A chunk that failed is still lacked: a stalled copy shows as bytes that do not fall.
+        if (bytes !== null) this.noteRemaining(window);
+        state.wake.notify();
+      }
+      pace.done(bytes, this.options.monotonicMs());
+    }
+  }
+
+  private noteRemaining(window: CopyWindow): void {
+    this.stats.remainingBytes = window.queuedBytes + window.bytesInFlight;
+  }
+
   private record(ref: SyncRef): void {
     const owner = { uid: ref.uid, name: ref.name, uploadId: ref.uploadId };
     this.options.refs.addPending(ref.chunkId, owner, ref.bytes, this.options.nowMs());
@@ -247,29 +359,6 @@ export class CatchUp {
       const { uid, name, uploadId, version, chunkId } = ref;
       this.options.refs.commitChunk(uid, name, uploadId, version, chunkId, ref.uses ?? 1);
     }
-  }
-
-  private async copyChunks(
-    primary: string,
-    missing: readonly SyncRef[],
-    pace: SharedPacer,
-  ): Promise<void> {
-    const ids = uniqueChunks(missing);
-    const sizes = new Map(missing.map((ref) => [ref.chunkId, ref.bytes]));
-    this.stats.remainingBytes = ids.reduce((sum, id) => sum + (sizes.get(id) ?? 0), 0);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < ids.length && !this.stopped) {
-        await this.waitUntil(() => pace.resumeAtMs);
-        if (this.stopped || next >= ids.length) return;
-        const id = ids[next] ?? "";
-        next += 1;
-        const bytes = await this.copyChunk(primary, id, missing);
-        this.stats.remainingBytes -= sizes.get(id) ?? 0;
-        pace.done(bytes, this.options.monotonicMs());
-      }
-    };
-    await Promise.all(Array.from({ length: CATCH_UP_CHUNKS_IN_FLIGHT }, worker));
   }
 
   /** A pass given up; said once per stint (a primary slow to learn of it retries each check). */
@@ -305,7 +394,8 @@ export class CatchUp {
   }
 
   /**
-   * Copies one chunk from the primary; answers its size. A chunk the primary lists but does
+   * Copies one chunk from the primary; answers its size, or null if skipped. A chunk the
+   * primary lists but does
    * not hold, named only by unfinished uploads, was never stored there (a put that failed, as
    * on a full disk, and could not take its reference back): no upload with it can have been
    * acknowledged, so its references here go and the pass goes on. A kept version's chunk the
@@ -314,8 +404,8 @@ export class CatchUp {
   private async copyChunk(
     primary: string,
     chunkId: string,
-    page: readonly SyncRef[],
-  ): Promise<number> {
+    named: readonly SyncRef[],
+  ): Promise<number | null> {
     const { chunks, refs, logger, monotonicMs } = this.options;
     const fetchingMs = monotonicMs();
     const fetched = await fetchChunk(this.pool, {
@@ -327,7 +417,6 @@ export class CatchUp {
     if (!fetched.ok) {
       const error =
         fetched.failures[0]?.error ?? new FtfsError("UNAVAILABLE", "no primary to copy from");
-      const named = page.filter((ref) => ref.chunkId === chunkId);
       const unfinishedOnly = named.every((ref) => ref.version === null);
       if (error.code !== "CHUNK_NOT_FOUND" || !unfinishedOnly) throw error;
       for (const ref of named) refs.dropPendingRef(chunkId, ref.uid, ref.uploadId);
@@ -336,7 +425,7 @@ export class CatchUp {
         chunkId,
         references: named.length,
       });
-      return 0;
+      return null;
     }
     const storingMs = monotonicMs();
     this.times.fetchMs += storingMs - fetchingMs;
@@ -350,6 +439,34 @@ export class CatchUp {
   }
 }
 
-function uniqueChunks(refs: readonly SyncRef[]): string[] {
-  return [...new Set(refs.map((ref) => ref.chunkId))];
+/** One pass's moving parts, shared by its page reader and its copiers. */
+interface PassState {
+  readonly primary: string;
+  readonly since: number;
+  readonly window: CopyWindow;
+  /** The references naming each chunk in the window (a chunk may be listed on several pages). */
+  readonly naming: Map<string, SyncRef[]>;
+  /** Every owner the primary listed: local references to others go at the end. */
+  readonly kept: Set<string>;
+  readonly pace: SharedPacer;
+  /** Rung when a page came, a chunk finished, or the pass failed. */
+  readonly wake: Wakeup;
+  afterSeq: number;
+  /** The first error of the reader or a copier: the others stop, and the pass throws it. */
+  failure: { error: unknown } | null;
+}
+
+/** Wakes everyone waiting, each time it is rung. */
+class Wakeup {
+  private waiters: Array<() => void> = [];
+
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
 }
