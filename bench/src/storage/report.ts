@@ -230,17 +230,17 @@ function killLines(
       "n/a (no replicator running)",
     ],
     [
-      "restart → node sees itself a learner, s (its log)",
+      "restart → learner (node's log), s",
       killCell(kills, (k) => seconds(k.catchUp?.learnerSeenAfterMs ?? null), 2),
       "-",
     ],
     [
-      "restart → catch-up begun, s (its log)",
+      "restart → copy begun (log), s",
       killCell(kills, (k) => seconds(k.catchUp?.begunAfterMs ?? null), 2),
       "-",
     ],
     [
-      "restart → caught up, s (its log)",
+      "restart → caught up (log), s",
       killCell(kills, (k) => seconds(k.catchUp?.caughtUpAfterMs ?? null), 2),
       "-",
     ],
