@@ -279,7 +279,7 @@ export interface CatchUpFromLog {
   readonly phases: Readonly<Record<(typeof PASS_PHASES)[number], number>>;
 }
 
-const PASS_PHASES = ["pagesWaitMs", "recordMs", "restMs", "fetchMs", "storeMs"] as const;
+const PASS_PHASES = ["pagesWaitMs", "recordMs", "restMs", "fetchMs", "storeMs", "syncMs"] as const;
 
 interface GroupWatch {
   readonly victim: string;

@@ -171,6 +171,8 @@ test("the bytes a learner lacks fall as it copies, to none once it is in sync", 
   expect(Math.min(...seen)).toBeLessThan(totalBytes);
   expect(stats.remainingBytes).toBe(0);
   expect(stats.bytesCopied).toBe(totalBytes);
+  // In sync only once every copied chunk's name is durable too.
+  expect(fx.chunks.deferredCount).toBe(0);
 });
 
 test("a kept version's chunk the primary lacks still stops the learner from joining", async () => {

@@ -75,8 +75,9 @@ export interface CatchUpStats {
 
 /**
  * Where one pass's time went, said in its "caught up" line: waiting for the primary's pages of
- * references, recording them, resting to keep under the rate, and (summed over the chunks in
- * flight, so they overlap) fetching chunks and storing them durably here.
+ * references, recording them, resting to keep under the rate, (summed over the chunks in
+ * flight, so they overlap) fetching chunks and storing them here, and making their names
+ * durable at the end.
  */
 interface PassTimes {
   pagesWaitMs: number;
@@ -84,13 +85,15 @@ interface PassTimes {
   restMs: number;
   fetchMs: number;
   storeMs: number;
+  /** Making the pass's deferred chunk names durable, once, at its end. */
+  syncMs: number;
 }
 
 /** The pass stopped because the group moved on; the next check starts over. */
 class ViewMoved extends Error {}
 
 function newPassTimes(): PassTimes {
-  return { pagesWaitMs: 0, recordMs: 0, restMs: 0, fetchMs: 0, storeMs: 0 };
+  return { pagesWaitMs: 0, recordMs: 0, restMs: 0, fetchMs: 0, storeMs: 0, syncMs: 0 };
 }
 
 function roundedTimes(times: PassTimes): Record<keyof PassTimes, number> {
@@ -100,6 +103,7 @@ function roundedTimes(times: PassTimes): Record<keyof PassTimes, number> {
     restMs: Math.round(times.restMs),
     fetchMs: Math.round(times.fetchMs),
     storeMs: Math.round(times.storeMs),
+    syncMs: Math.round(times.syncMs),
   };
 }
 
@@ -208,6 +212,9 @@ export class CatchUp {
     await Promise.all([this.pageReader(state), ...workers].map((run) => run.catch(fail)));
     if (state.failure !== null) throw state.failure.error;
     if (this.stopped) return;
+    const syncingMs = monotonicMs();
+    await this.options.chunks.syncDeferred();
+    this.times.syncMs += monotonicMs() - syncingMs;
     this.stats.referencesDropped += refs.dropExcept(state.kept, localSeqAtStart);
     this.stats.passes += 1;
     this.stats.remainingBytes = 0;
@@ -429,7 +436,8 @@ export class CatchUp {
     }
     const storingMs = monotonicMs();
     this.times.fetchMs += storingMs - fetchingMs;
-    const stored = await chunks.put(fetched.value);
+    // The names are made durable once, for the whole pass, before it says it is caught up.
+    const stored = await chunks.put(fetched.value, "deferFolders");
     if (!stored.ok) throw stored.error;
     this.times.storeMs += monotonicMs() - storingMs;
     const bytes = fetched.value.bytes.byteLength;
