@@ -600,18 +600,103 @@ export async function runFtfsKill(
 }
 
 /** Where the time from restart to in sync went, as one line. */
-export function describeReturn(result: KillResult): string {
+function describeReturn(result: KillResult): string {
+  const inSync =
+    result.inSyncAfterMs === null ? "never" : `${(result.inSyncAfterMs / 1000).toFixed(2)} s`;
+  return `in sync (directory) ${inSync} after the restart; ${describeCatchUp(result.catchUp)}`;
+}
+
+/** A restarted backup's catch-up alone: what it missed, and no client load while it copies. */
+export interface CatchUpTiming {
+  /** Objects written while the backup is down (each one chunk). */
+  readonly objects: number;
+  readonly sizeBytes: number;
+}
+
+export interface CatchUpResult {
+  readonly node: string;
+  /** From the restart until the directory lists the node in sync again. */
+  readonly inSyncAfterMs: number | null;
+  readonly catchUp: CatchUpFromLog | null;
+}
+
+/** Poll the group's view until `holds` says yes, or the deadline passes; answers when (or null). */
+async function waitForView(
+  client: FtfsClient,
+  holds: (view: NonNullable<Awaited<ReturnType<typeof groupView>>>) => boolean,
+  deadlineMs: number,
+): Promise<number | null> {
+  const endMs = performance.now() + deadlineMs;
+  while (performance.now() < endMs) {
+    const view = await groupView(client, "g1");
+    if (view !== null && holds(view)) return performance.now();
+    await Bun.sleep(STATUS_POLL_MS);
+  }
+  return null;
+}
+
+async function catchUpOnce(
+  timing: CatchUpTiming,
+  dataRoot: string,
+  seed: number,
+): Promise<CatchUpResult> {
+  return withCluster({ label: "catch-up", groups: 1 }, dataRoot, async (cluster, clients) => {
+    const statusClient = benchClient(cluster);
+    try {
+      const view = await groupView(statusClient, "g1");
+      const victim = view?.replicas.find((replica) => replica.node !== view.primaryNode)?.node;
+      if (victim === undefined) throw new Error("group g1 has no backup to stop");
+      cluster.node(victim).kill("SIGKILL");
+      const inReplicas = (v: { replicas: readonly { node: string }[] }) =>
+        v.replicas.some((replica) => replica.node === victim);
+      await waitForView(statusClient, (v) => !inReplicas(v), IN_SYNC_DEADLINE_MS);
+      const workload = new Workload(BENCH_UID, `c${seed}`, new Payloads(timing.sizeBytes, seed));
+      await prefill(workload, clients, timing.objects);
+      const restartIso = new Date().toISOString();
+      const restartedMs = performance.now();
+      cluster.node(victim).start();
+      const inSyncMs = await waitForView(statusClient, inReplicas, IN_SYNC_DEADLINE_MS);
+      const catchUp = await catchUpFromLog(cluster.node(victim), restartIso);
+      const inSyncAfterMs = inSyncMs === null ? null : inSyncMs - restartedMs;
+      return { node: victim, inSyncAfterMs, catchUp };
+    } finally {
+      statusClient.close();
+    }
+  });
+}
+
+/** The catch-up trial, `repeats` times on fresh clusters; each repeat logs its timeline. */
+export async function runFtfsCatchUp(
+  timing: CatchUpTiming,
+  repeats: number,
+  workDir: string,
+  log: (message: string) => void,
+): Promise<CatchUpResult[]> {
+  const results: CatchUpResult[] = [];
+  for (let repeat = 0; repeat < repeats; repeat += 1) {
+    const dataRoot = join(workDir, `ftfs-catch-up-r${repeat + 1}`);
+    const result = await catchUpOnce(timing, dataRoot, 9_000 + repeat);
+    results.push(result);
+    const inSync =
+      result.inSyncAfterMs === null ? "never" : `${(result.inSyncAfterMs / 1000).toFixed(2)} s`;
+    const line = describeCatchUp(result.catchUp);
+    log(
+      `FTFS catch-up r${repeat + 1}: ${result.node} in sync ${inSync} after its restart; ${line}`,
+    );
+  }
+  return results;
+}
+
+/** The node's own timeline of one catch-up, as one line. */
+function describeCatchUp(c: CatchUpFromLog | null): string {
+  if (c === null) return "no catch-up line in its log";
   const s = (ms: number | null) => (ms === null ? "never" : `${(ms / 1000).toFixed(2)} s`);
-  const c = result.catchUp;
-  if (c === null)
-    return `restart → listed as learner ${s(result.learnerAfterMs)}; no catch-up line`;
   const mib = c.bytesCopied / (1024 * 1024);
   const rate = c.tookMs > 0 ? mib / (c.tookMs / 1000) : 0;
   const phases = PASS_PHASES.map((phase) => `${phase} ${c.phases[phase]}`).join(", ");
   return (
-    `restart → node sees itself a learner ${s(c.learnerSeenAfterMs)}, catch-up begun ` +
-    `${s(c.begunAfterMs)}, caught up ${s(c.caughtUpAfterMs)}, in sync (directory) ` +
-    `${s(result.inSyncAfterMs)}; pass ${c.tookMs} ms, ${c.chunksCopied} chunks, ` +
+    `learner ${s(c.learnerSeenAfterMs)}, copy begun ${s(c.begunAfterMs)}, caught up ` +
+    `${s(c.caughtUpAfterMs)}; pass ${c.tookMs} ms, ${c.chunksCopied} chunks, ` +
     `${mib.toFixed(1)} MiB at ${rate.toFixed(1)} MiB/s, ${c.passesAbandoned} abandoned; ${phases}`
   );
 }

@@ -16,12 +16,16 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags, parseIntegerFlag, UsageError } from "@ftfs/protocol/io";
+import { CATCH_UP_BYTES_PER_SECOND_DEFAULT } from "@ftfs/storage/core";
 import { measureMachineLimitsMedian, type MachineLimits } from "../machine/limits.ts";
 import {
   FTFS_CLIENT_INSTANCES,
+  runFtfsCatchUp,
   runFtfsKill,
   runFtfsMatrix,
   useSecureClusters,
+  type CatchUpResult,
+  type CatchUpTiming,
   type Cell,
   type CellResult,
   type KillTiming,
@@ -78,12 +82,12 @@ const FLAGS = [
   { name: "layouts", description: "storage groups of 3 per cluster, comma-separated", default: "" },
   {
     name: "only",
-    description: "which parts to run, comma-separated: matrix, kill (default both)",
-    default: "matrix,kill",
+    description: "which parts to run, comma-separated: matrix, kill, catch-up (default all)",
+    default: "matrix,kill,catch-up",
   },
 ] as const;
 
-const PARTS = ["matrix", "kill"] as const;
+const PARTS = ["matrix", "kill", "catch-up"] as const;
 type Part = (typeof PARTS)[number];
 
 interface Preset {
@@ -93,6 +97,7 @@ interface Preset {
   readonly limitsProbeBytes: number;
   readonly limitsProbeRuns: number;
   readonly kill: KillTiming;
+  readonly catchUp: CatchUpTiming;
   readonly parts: ReadonlySet<Part>;
 }
 
@@ -110,6 +115,7 @@ const FULL: Preset = {
     sizeBytes: SMALL_BYTES,
     prefill: 2_000,
   },
+  catchUp: { objects: 3_000, sizeBytes: SMALL_BYTES },
   parts: new Set(PARTS),
 };
 
@@ -127,6 +133,7 @@ const QUICK: Preset = {
     sizeBytes: SMALL_BYTES,
     prefill: 500,
   },
+  catchUp: { objects: 1_000, sizeBytes: SMALL_BYTES },
   parts: new Set(PARTS),
 };
 
@@ -345,6 +352,10 @@ async function run(
   const kill = preset.parts.has("kill")
     ? await runFtfsKill(preset.kill, preset.repeats, workDir, log)
     : [];
+  if (preset.parts.has("catch-up")) {
+    await waitForOtherBench();
+    summarizeCatchUps(await runFtfsCatchUp(preset.catchUp, preset.repeats, workDir, log), preset);
+  }
   const swift: SwiftOutcome = withSwift
     ? await measureSwift(preset, workDir, state)
     : { figures: recordedSwift(), note: `${RECORDED_NOTE} (no --with-swift)` };
@@ -365,13 +376,33 @@ async function run(
   });
 }
 
+/** The catch-up trial's medians, and the copy rate as a share of the node's default limit. */
+function summarizeCatchUps(results: readonly CatchUpResult[], preset: Preset): void {
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const rates = results.flatMap((r) =>
+    r.catchUp === null || r.catchUp.tookMs <= 0
+      ? []
+      : [r.catchUp.bytesCopied / MIB / (r.catchUp.tookMs / 1000)],
+  );
+  const inSync = results.flatMap((r) => (r.inSyncAfterMs === null ? [] : [r.inSyncAfterMs / 1000]));
+  const limitMiBps = CATCH_UP_BYTES_PER_SECOND_DEFAULT / MIB;
+  const rate = median(rates) ?? Number.NaN;
+  log(
+    `FTFS catch-up (${preset.catchUp.objects} × ${preset.catchUp.sizeBytes / KIB} KiB missed by a ` +
+      `backup, no client load; medians of ${results.length}): in sync ` +
+      `${(median(inSync) ?? Number.NaN).toFixed(2)} s after its restart, copy ` +
+      `${rate.toFixed(1)} MiB/s = ${((100 * rate) / limitMiBps).toFixed(0)}% of the ` +
+      `${limitMiBps} MiB/s default --catch-up-rate`,
+  );
+}
+
 async function main(): Promise<void> {
   const argv = Bun.argv.slice(2);
   const flags = parseFlags(argv, FLAGS);
   if (flags.help === "true") {
     console.log(
       "usage: bun run bench:storage [--quick] [--with-swift] [--repeats N] [--layouts 1,2] " +
-        "[--only matrix,kill]",
+        "[--only matrix,kill,catch-up]",
     );
     return;
   }
