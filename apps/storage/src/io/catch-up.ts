@@ -9,8 +9,10 @@
  * primary forwards to them), so once a pass ends with the primary still at the same epoch,
  * this node holds everything; it reports syncedEpoch and the directory makes it in sync.
  *
- * The copy is paced (a SharedPacer over the chunks in flight) to `bytesPerSecond`, so a spare
- * filling up from nothing leaves clients most of the primary's disk and of its own.
+ * The copy is a pipeline (core/catch-up-window.ts: chunks in flight across pages, the next
+ * page read while copying) paced to `bytesPerSecond` (a SharedPacer charged as each chunk
+ * starts), so a spare filling up from nothing leaves clients most of the primary's disk and
+ * of its own.
  */
 
 import { FtfsError, SharedPacer, type GroupView, type SyncRef } from "@ftfs/protocol/core";
@@ -335,23 +337,27 @@ export class CatchUp {
         await state.wake.wait();
         continue;
       }
+      // Charged as it starts, not as it ends: starts are then spread at the rate and the
+      // window stays full. Charged at the end, a window's chunks all ended at once, all the
+      // copiers rested together with nothing in flight, and the copy fell well short of the
+      // rate it was allowed (under 80% of it) even when the disk could go faster.
+      pace.done(chunk.bytes, this.options.monotonicMs());
       const named = state.naming.get(chunk.chunkId) ?? [];
-      let bytes: number | null = null;
+      let copied = false;
       try {
-        const copied = await this.copyChunk(state.primary, chunk.chunkId, named);
+        const bytes = await this.copyChunk(state.primary, chunk.chunkId, named);
         // A later page may have named the skipped chunk for a kept version meanwhile.
-        if (copied === null && named.some((ref) => ref.version !== null)) {
+        if (bytes === null && named.some((ref) => ref.version !== null)) {
           throw new FtfsError("CHUNK_NOT_FOUND", `the primary lacks kept chunk ${chunk.chunkId}`);
         }
-        bytes = copied ?? 0;
+        copied = true;
       } finally {
         state.naming.delete(chunk.chunkId);
         window.finished(chunk.chunkId);
         // A chunk that failed is still lacked: a stalled copy shows as bytes that do not fall.
-        if (bytes !== null) this.noteRemaining(window);
+        if (copied) this.noteRemaining(window);
         state.wake.notify();
       }
-      pace.done(bytes, this.options.monotonicMs());
     }
   }
 
