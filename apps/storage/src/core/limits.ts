@@ -66,6 +66,12 @@ export const CATCH_UP_BYTES_IN_FLIGHT_MAX = 32 * 1024 * 1024;
 /** Wait for one catch-up call (a page of references, or one chunk) from the primary. */
 export const CATCH_UP_CALL_TIMEOUT_MS = 10_000;
 /**
+ * A replica a learner fetches a chunk from that says nothing for this long gets company (the
+ * next replica is asked too): a paused or dead backup costs the copy a second, not the call
+ * timeout. A working one streaming a large chunk is heard from, so it is not doubled.
+ */
+export const CATCH_UP_HEDGE_MS = 1_000;
+/**
  * Bytes per second a learner copies from its primary (a spare filling up, a node back from a
  * long outage). Each byte costs a read on the primary and a write here: a disk streams a few
  * hundred MiB/s, so a quarter of a slow one leaves clients most of both disks, and a node of

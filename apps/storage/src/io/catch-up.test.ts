@@ -37,6 +37,8 @@ interface Fixture {
   onSyncRefs: (afterSeq: number) => void;
   /** References per page the primary answers. */
   pageSize: number;
+  /** In-sync backups the view lists beside the primary. */
+  backups: { node: string; address: string }[];
 }
 
 let fx: Fixture;
@@ -74,6 +76,7 @@ beforeEach(async () => {
     onGetChunk: () => undefined,
     onSyncRefs: () => undefined,
     pageSize: 4096,
+    backups: [],
   };
 });
 
@@ -101,7 +104,7 @@ async function catchUp(
     epoch: 3,
     primary: address,
     primaryNode: "s1a",
-    replicas: [{ node: "s1a", address }],
+    replicas: [{ node: "s1a", address }, ...fx.backups],
     learners: [{ node: LEARNER, address: "127.0.0.1:1", since: 3 }],
   };
   let synced = false;
@@ -229,4 +232,39 @@ test("the rate limit still bounds the copy, with many chunks in flight", async (
   const burstBytes = CATCH_UP_CHUNKS_IN_FLIGHT * chunkBytes;
   const leastMs = ((stats.bytesCopied - burstBytes) / rate) * 1000;
   expect(tookMs).toBeGreaterThanOrEqual(leastMs);
+});
+
+test("chunks are read from the in-sync backups first; the primary's word alone skips one", async () => {
+  const kept = chunk("on-backup.txt", 1, 1);
+  const pending = chunk("primary-only.txt", 2, null);
+  fx.listed.push(kept, pending);
+  hold(kept);
+  hold(pending);
+  const asked: string[] = [];
+  fx.onGetChunk = (chunkId) => {
+    asked.push(chunkId);
+  };
+  // The backup holds the kept version's chunk, not the unfinished upload's.
+  const backup = RpcServer.start({
+    listen: "127.0.0.1:0",
+    logger: createMemoryLogger("s1b"),
+    handlers: {
+      getChunk: async (body) => {
+        if (body.chunkId !== kept.chunkId) return fail("CHUNK_NOT_FOUND", "not here");
+        const payload = new TextEncoder().encode(kept.name);
+        return ok({ body: { chunkId: body.chunkId, bytes: payload.length }, payload });
+      },
+    },
+  });
+  try {
+    fx.backups.push({ node: "s1b", address: `127.0.0.1:${backup.port}` });
+    const { synced, stats } = await catchUp();
+    expect(synced).toBe(true);
+    expect(stats).toMatchObject({ chunksCopied: 2, danglingSkipped: 0 });
+    // The primary was asked only for the chunk the backup lacked.
+    expect(asked).toEqual([pending.chunkId]);
+    expect(fx.refs.referencesTo(pending.chunkId)).toBe(1);
+  } finally {
+    backup.stop();
+  }
 });
