@@ -193,25 +193,7 @@ export class CatchUp {
       this.begunSaid = since;
       logger.info("catch-up begun", { since, primary, bytesPerSecondMax: bytesPerSecond });
     }
-    const backups = view.replicas
-      .filter((member) => member.node !== view.primaryNode && member.node !== this.options.node)
-      .map((member) => member.address);
-    const state: PassState = {
-      primary,
-      backups,
-      turn: 0,
-      since,
-      window: new CopyWindow({
-        chunksMax: CATCH_UP_CHUNKS_IN_FLIGHT,
-        bytesMax: CATCH_UP_BYTES_IN_FLIGHT_MAX,
-      }),
-      naming: new Map(),
-      kept: new Set(),
-      pace: new SharedPacer(bytesPerSecond, monotonicMs()),
-      wake: new Wakeup(),
-      afterSeq: 0,
-      failure: null,
-    };
+    const state = this.newPassState(view, primary, since);
     const fail = (error: unknown): void => {
       state.failure ??= { error };
       state.wake.notify();
@@ -242,6 +224,28 @@ export class CatchUp {
       ...roundedTimes(this.times),
     });
     this.options.onSynced();
+  }
+
+  private newPassState(view: GroupView, primary: string, since: number): PassState {
+    const backups = view.replicas
+      .filter((member) => member.node !== view.primaryNode && member.node !== this.options.node)
+      .map((member) => member.address);
+    return {
+      primary,
+      backups,
+      turn: 0,
+      since,
+      window: new CopyWindow({
+        chunksMax: CATCH_UP_CHUNKS_IN_FLIGHT,
+        bytesMax: CATCH_UP_BYTES_IN_FLIGHT_MAX,
+      }),
+      naming: new Map(),
+      kept: new Set(),
+      pace: new SharedPacer(this.options.bytesPerSecond, this.options.monotonicMs()),
+      wake: new Wakeup(),
+      afterSeq: 0,
+      failure: null,
+    };
   }
 
   private ended(state: PassState): boolean {
