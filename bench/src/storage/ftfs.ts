@@ -312,16 +312,30 @@ export interface KillResult {
   /** From the restart until the node is listed as a learner, then as in sync. */
   readonly learnerAfterMs: number | null;
   readonly inSyncAfterMs: number | null;
-  readonly catchUp: {
-    readonly bytesCopied: number;
-    readonly chunksCopied: number;
-    readonly tookMs: number;
-  } | null;
+  readonly catchUp: CatchUpFromLog | null;
   readonly acked: number;
   readonly verifiedOk: number;
   readonly verifyFailed: number;
   readonly verifySamples: readonly string[];
 }
+
+/**
+ * The restarted node's own account of its return, from its log: when (after the restart) it
+ * first saw itself a learner, began copying and had caught up, and where the pass's time went.
+ */
+export interface CatchUpFromLog {
+  readonly bytesCopied: number;
+  readonly chunksCopied: number;
+  readonly tookMs: number;
+  readonly learnerSeenAfterMs: number | null;
+  readonly begunAfterMs: number | null;
+  readonly caughtUpAfterMs: number;
+  readonly passesAbandoned: number;
+  /** Pass time by phase: pagesWaitMs, recordMs, restMs, and fetchMs/storeMs summed per chunk. */
+  readonly phases: Readonly<Record<(typeof PASS_PHASES)[number], number>>;
+}
+
+const PASS_PHASES = ["pagesWaitMs", "recordMs", "restMs", "fetchMs", "storeMs", "syncMs"] as const;
 
 interface GroupWatch {
   readonly victim: string;
@@ -392,24 +406,51 @@ async function groupView(client: FtfsClient, group: string) {
   return status?.groups.find((view) => view.group === group) ?? null;
 }
 
-/** The restarted node's first "caught up" line logged after `sinceIso`. */
-async function catchUpFromLog(node: NodeProcess, sinceIso: string): Promise<KillResult["catchUp"]> {
+/** The restarted node's log lines after `sinceIso`, parsed (a torn last line is skipped). */
+async function logEntriesAfter(
+  node: NodeProcess,
+  sinceIso: string,
+): Promise<Record<string, unknown>[]> {
   const text = await node.log().catch(() => "");
+  const entries: Record<string, unknown>[] = [];
   for (const line of text.split("\n")) {
-    if (!line.includes("caught up with the group primary")) continue;
     try {
       const entry = JSON.parse(line) as Record<string, unknown>;
-      if (typeof entry.time !== "string" || entry.time < sinceIso) continue;
-      const bytesCopied = Number(entry.bytesCopied);
-      const chunksCopied = Number(entry.chunksCopied);
-      const tookMs = Number(entry.tookMs);
-      if ([bytesCopied, chunksCopied, tookMs].every(Number.isFinite))
-        return { bytesCopied, chunksCopied, tookMs };
+      if (typeof entry.time === "string" && entry.time >= sinceIso) entries.push(entry);
     } catch {
       // A torn last line while the node writes: the next read has it whole.
     }
   }
-  return null;
+  return entries;
+}
+
+/** The restarted node's first catch-up after `sinceIso`, from its log lines. */
+async function catchUpFromLog(node: NodeProcess, sinceIso: string): Promise<CatchUpFromLog | null> {
+  const entries = await logEntriesAfter(node, sinceIso);
+  const afterMs = (entry: Record<string, unknown> | undefined) =>
+    entry === undefined ? null : Date.parse(String(entry.time)) - Date.parse(sinceIso);
+  const learnerSeen = entries.find((e) => e.msg === "group view" && e.role === "learner");
+  const begun = entries.find((e) => e.msg === "catch-up begun");
+  const done = entries.find((e) => e.msg === "caught up with the group primary");
+  if (done === undefined) return null;
+  const number = (key: string) => Number(done[key] ?? 0);
+  const [bytesCopied, chunksCopied, tookMs] = [
+    number("bytesCopied"),
+    number("chunksCopied"),
+    number("tookMs"),
+  ];
+  if (![bytesCopied, chunksCopied, tookMs].every(Number.isFinite)) return null;
+  const phases = Object.fromEntries(PASS_PHASES.map((phase) => [phase, number(phase)]));
+  return {
+    bytesCopied,
+    chunksCopied,
+    tookMs,
+    learnerSeenAfterMs: afterMs(learnerSeen),
+    begunAfterMs: afterMs(begun),
+    caughtUpAfterMs: afterMs(done) ?? 0,
+    passesAbandoned: number("passesAbandoned"),
+    phases: phases as CatchUpFromLog["phases"],
+  };
 }
 
 async function prefill(
@@ -613,6 +654,114 @@ export async function runFtfsKill(
         `in sync ${seconds(result.inSyncAfterMs, 1)} after the restart, ` +
         `verified ${result.verifiedOk}/${result.acked}`,
     );
+    log(`FTFS kill r${repeat + 1}: ${describeReturn(result)}`);
   }
   return results;
+}
+
+/** Where the time from restart to in sync went, as one line. */
+function describeReturn(result: KillResult): string {
+  const inSync =
+    result.inSyncAfterMs === null ? "never" : `${(result.inSyncAfterMs / 1000).toFixed(2)} s`;
+  return `in sync (directory) ${inSync} after the restart; ${describeCatchUp(result.catchUp)}`;
+}
+
+/** A restarted backup's catch-up alone: what it missed, and no client load while it copies. */
+export interface CatchUpTiming {
+  /** Objects written while the backup is down (each one chunk). */
+  readonly objects: number;
+  readonly sizeBytes: number;
+}
+
+export interface CatchUpResult {
+  readonly node: string;
+  /** From the restart until the directory lists the node in sync again. */
+  readonly inSyncAfterMs: number | null;
+  readonly catchUp: CatchUpFromLog | null;
+}
+
+/** Poll the group's view until `holds` says yes, or the deadline passes; answers when (or null). */
+async function waitForView(
+  client: FtfsClient,
+  holds: (view: NonNullable<Awaited<ReturnType<typeof groupView>>>) => boolean,
+  deadlineMs: number,
+): Promise<number | null> {
+  const endMs = performance.now() + deadlineMs;
+  while (performance.now() < endMs) {
+    const view = await groupView(client, "g1");
+    if (view !== null && holds(view)) return performance.now();
+    await Bun.sleep(STATUS_POLL_MS);
+  }
+  return null;
+}
+
+async function catchUpOnce(
+  timing: CatchUpTiming,
+  dataRoot: string,
+  seed: number,
+): Promise<CatchUpResult> {
+  const layout = { label: "catch-up", groups: 1, secure: false };
+  return withCluster(layout, dataRoot, async (cluster, clients) => {
+    const statusClient = nodeClient(cluster);
+    try {
+      const view = await groupView(statusClient, "g1");
+      const victim = view?.replicas.find((replica) => replica.node !== view.primaryNode)?.node;
+      if (victim === undefined) throw new Error("group g1 has no backup to stop");
+      cluster.node(victim).kill("SIGKILL");
+      const inReplicas = (v: { replicas: readonly { node: string }[] }) =>
+        v.replicas.some((replica) => replica.node === victim);
+      await waitForView(statusClient, (v) => !inReplicas(v), IN_SYNC_DEADLINE_MS);
+      const workload = new Workload(
+        uidsOf(clients),
+        `c${seed}`,
+        new Payloads(timing.sizeBytes, seed),
+      );
+      await prefill(workload, clients, timing.objects);
+      const restartIso = new Date().toISOString();
+      const restartedMs = performance.now();
+      cluster.node(victim).start();
+      const inSyncMs = await waitForView(statusClient, inReplicas, IN_SYNC_DEADLINE_MS);
+      const catchUp = await catchUpFromLog(cluster.node(victim), restartIso);
+      const inSyncAfterMs = inSyncMs === null ? null : inSyncMs - restartedMs;
+      return { node: victim, inSyncAfterMs, catchUp };
+    } finally {
+      statusClient.close();
+    }
+  });
+}
+
+/** The catch-up trial, `repeats` times on fresh clusters; each repeat logs its timeline. */
+export async function runFtfsCatchUp(
+  timing: CatchUpTiming,
+  repeats: number,
+  workDir: string,
+  log: (message: string) => void,
+): Promise<CatchUpResult[]> {
+  const results: CatchUpResult[] = [];
+  for (let repeat = 0; repeat < repeats; repeat += 1) {
+    const dataRoot = join(workDir, `ftfs-catch-up-r${repeat + 1}`);
+    const result = await catchUpOnce(timing, dataRoot, 9_000 + repeat);
+    results.push(result);
+    const inSync =
+      result.inSyncAfterMs === null ? "never" : `${(result.inSyncAfterMs / 1000).toFixed(2)} s`;
+    const line = describeCatchUp(result.catchUp);
+    log(
+      `FTFS catch-up r${repeat + 1}: ${result.node} in sync ${inSync} after its restart; ${line}`,
+    );
+  }
+  return results;
+}
+
+/** The node's own timeline of one catch-up, as one line. */
+function describeCatchUp(c: CatchUpFromLog | null): string {
+  if (c === null) return "no catch-up line in its log";
+  const s = (ms: number | null) => (ms === null ? "never" : `${(ms / 1000).toFixed(2)} s`);
+  const mib = c.bytesCopied / (1024 * 1024);
+  const rate = c.tookMs > 0 ? mib / (c.tookMs / 1000) : 0;
+  const phases = PASS_PHASES.map((phase) => `${phase} ${c.phases[phase]}`).join(", ");
+  return (
+    `learner ${s(c.learnerSeenAfterMs)}, copy begun ${s(c.begunAfterMs)}, caught up ` +
+    `${s(c.caughtUpAfterMs)}; pass ${c.tookMs} ms, ${c.chunksCopied} chunks, ` +
+    `${mib.toFixed(1)} MiB at ${rate.toFixed(1)} MiB/s, ${c.passesAbandoned} abandoned; ${phases}`
+  );
 }

@@ -1,6 +1,6 @@
 /**
- * `bun run bench:storage [--quick] [--with-swift] [--repeats N] [--layouts 1,2]`: FTFS storage
- * groups on real processes, side by side with OpenStack Swift measured in the same run
+ * `bun run bench:storage [--quick] [--with-swift] [--repeats N] [--layouts 1,2] [--only kill]`:
+ * FTFS storage groups on real processes, side by side with OpenStack Swift measured in the same run
  * (`--with-swift`; else the figures recorded in shared/peers/README.md, labeled so).
  * (1) 64 KiB and 4 MiB objects, 1 and 100 clients, a PUT phase then a GET phase: rates,
  * latency percentiles, errors, server CPU per operation; the machine's disk-write limit from
@@ -18,11 +18,15 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags, parseIntegerFlag, UsageError } from "@ftfs/protocol/io";
+import { CATCH_UP_BYTES_PER_SECOND_DEFAULT } from "@ftfs/storage/core";
 import { measureMachineLimitsMedian, type MachineLimits } from "../machine/limits.ts";
 import {
   FTFS_CLIENT_INSTANCES,
+  runFtfsCatchUp,
   runFtfsKill,
   runFtfsMatrix,
+  type CatchUpResult,
+  type CatchUpTiming,
   type Cell,
   type CellResult,
   type KillTiming,
@@ -83,10 +87,18 @@ const FLAGS = [
   },
   { name: "repeats", description: "repeats per measurement (default 3, quick 1)", default: "" },
   { name: "layouts", description: "storage groups of 3 per cluster, comma-separated", default: "" },
+  {
+    name: "only",
+    description: "which parts to run, comma-separated: matrix, kill, catch-up (default all)",
+    default: "matrix,kill,catch-up",
+  },
 ] as const;
 
 /** Which clusters run: insecure, secure (the kill trial's too), or both for each layout. */
 type Security = "insecure" | "secure" | "pair";
+
+const PARTS = ["matrix", "kill", "catch-up"] as const;
+type Part = (typeof PARTS)[number];
 
 interface Preset {
   readonly security: Security;
@@ -96,6 +108,8 @@ interface Preset {
   readonly limitsProbeBytes: number;
   readonly limitsProbeRuns: number;
   readonly kill: KillTiming;
+  readonly catchUp: CatchUpTiming;
+  readonly parts: ReadonlySet<Part>;
 }
 
 const FULL: Preset = {
@@ -113,6 +127,8 @@ const FULL: Preset = {
     sizeBytes: SMALL_BYTES,
     prefill: 2_000,
   },
+  catchUp: { objects: 3_000, sizeBytes: SMALL_BYTES },
+  parts: new Set(PARTS),
 };
 
 const QUICK: Preset = {
@@ -130,6 +146,8 @@ const QUICK: Preset = {
     sizeBytes: SMALL_BYTES,
     prefill: 500,
   },
+  catchUp: { objects: 1_000, sizeBytes: SMALL_BYTES },
+  parts: new Set(PARTS),
 };
 
 /** bench.sh matrix's cells, in its order; a layout beyond the first runs the 100-client ones. */
@@ -197,7 +215,17 @@ function parsePreset(flags: Record<string, string>): Preset {
         .map((value) => parseIntegerFlag("layouts", value.trim(), 1, GROUPS_MAX))
     : base.layouts;
   if (layouts.length === 0) throw new UsageError("--layouts needs at least one group count");
-  return { ...base, security, repeats, layouts };
+  return { ...base, security, repeats, layouts, parts: parseParts(flags.only ?? "") };
+}
+
+function parseParts(text: string): Set<Part> {
+  const parts = new Set<Part>();
+  for (const raw of text.split(",")) {
+    const part = PARTS.find((candidate) => candidate === raw.trim());
+    if (part === undefined) throw new UsageError(`--only takes ${PARTS.join(", ")}; not '${raw}'`);
+    parts.add(part);
+  }
+  return parts;
 }
 
 async function waitForOtherBench(): Promise<void> {
@@ -359,15 +387,15 @@ async function run(
   const limits: MachineLimits = (
     await measureMachineLimitsMedian(limitsDir, preset.limitsProbeBytes, preset.limitsProbeRuns)
   ).median;
-  const ftfs = await measureFtfs(preset, workDir);
+  const ftfs = preset.parts.has("matrix") ? await measureFtfs(preset, workDir) : [];
   await waitForOtherBench();
-  const kill = await runFtfsKill(
-    preset.security === "secure",
-    preset.kill,
-    preset.repeats,
-    workDir,
-    log,
-  );
+  const kill = preset.parts.has("kill")
+    ? await runFtfsKill(preset.security === "secure", preset.kill, preset.repeats, workDir, log)
+    : [];
+  if (preset.parts.has("catch-up")) {
+    await waitForOtherBench();
+    summarizeCatchUps(await runFtfsCatchUp(preset.catchUp, preset.repeats, workDir, log), preset);
+  }
   const swift: SwiftOutcome = withSwift
     ? await measureSwift(preset, workDir, state)
     : { figures: recordedSwift(), note: `${RECORDED_NOTE} (no --with-swift)` };
@@ -388,13 +416,33 @@ async function run(
   });
 }
 
+/** The catch-up trial's medians, and the copy rate as a share of the node's default limit. */
+function summarizeCatchUps(results: readonly CatchUpResult[], preset: Preset): void {
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const rates = results.flatMap((r) =>
+    r.catchUp === null || r.catchUp.tookMs <= 0
+      ? []
+      : [r.catchUp.bytesCopied / MIB / (r.catchUp.tookMs / 1000)],
+  );
+  const inSync = results.flatMap((r) => (r.inSyncAfterMs === null ? [] : [r.inSyncAfterMs / 1000]));
+  const limitMiBps = CATCH_UP_BYTES_PER_SECOND_DEFAULT / MIB;
+  const rate = median(rates) ?? Number.NaN;
+  log(
+    `FTFS catch-up (${preset.catchUp.objects} × ${preset.catchUp.sizeBytes / KIB} KiB missed by a ` +
+      `backup, no client load; medians of ${results.length}): in sync ` +
+      `${(median(inSync) ?? Number.NaN).toFixed(2)} s after its restart, copy ` +
+      `${rate.toFixed(1)} MiB/s = ${((100 * rate) / limitMiBps).toFixed(0)}% of the ` +
+      `${limitMiBps} MiB/s default --catch-up-rate`,
+  );
+}
+
 async function main(): Promise<void> {
   const argv = Bun.argv.slice(2);
   const flags = parseFlags(argv, FLAGS);
   if (flags.help === "true") {
     console.log(
       "usage: bun run bench:storage [--quick] [--with-swift] [--secure | --secure-pair] " +
-        "[--repeats N] [--layouts 1,2]",
+        "[--repeats N] [--layouts 1,2] [--only matrix,kill,catch-up]",
     );
     return;
   }

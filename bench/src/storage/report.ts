@@ -237,6 +237,21 @@ function killLines(
       killCell(kills, (k) => seconds(k.inSyncAfterMs), 2),
       "n/a (no replicator running)",
     ],
+    [
+      "restart → learner (node's log), s",
+      killCell(kills, (k) => seconds(k.catchUp?.learnerSeenAfterMs ?? null), 2),
+      "-",
+    ],
+    [
+      "restart → copy begun (log), s",
+      killCell(kills, (k) => seconds(k.catchUp?.begunAfterMs ?? null), 2),
+      "-",
+    ],
+    [
+      "restart → caught up (log), s",
+      killCell(kills, (k) => seconds(k.catchUp?.caughtUpAfterMs ?? null), 2),
+      "-",
+    ],
     ["catch-up: MiB copied", killCell(kills, catchUpMiB, 1), "-"],
     ["catch-up: MiB/s (bytesCopied ÷ tookMs)", killCell(kills, catchUpMiBps, 1), "-"],
     [

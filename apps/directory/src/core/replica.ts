@@ -316,7 +316,10 @@ export class DirectoryReplica {
    * Applied entries past the last snapshot have piled up: time to export the state. Held back
    * (up to RAFT_COMPACT_HELD_ENTRIES_MAX entries) while a member fetches a snapshot image from
    * us (`fetching`, the driver knows) or, as primary, while a live member lags further than
-   * RAFT_COMPACT_LAG_SLACK_ENTRIES: it catches up from the log we would fold.
+   * RAFT_COMPACT_LAG_SLACK_ENTRIES: it catches up from the log we would fold. As a follower,
+   * held back while we trail the commit index our leader told us of by more than that slack:
+   * we are the one catching up (a new member at 10,000,000 files folded three times on its
+   * way, each a VACUUM INTO of the whole state beside the replay).
    */
   compactionDue(fetching = false): boolean {
     if (this.stopped) return false;
@@ -326,7 +329,12 @@ export class DirectoryReplica {
     if (since < every) return false;
     const lowest = this.leading ? this.node.lowestLiveMatch(RAFT_COMPACT_LIVE_TICKS) : null;
     const lagging = lowest !== null && lowest + RAFT_COMPACT_LAG_SLACK_ENTRIES < applied;
-    return !(fetching || lagging) || since >= Math.max(every, RAFT_COMPACT_HELD_ENTRIES_MAX);
+    // A follower far behind its leader is catching up: a fold now (a VACUUM INTO of the whole
+    // state) slows the replay it competes with, and the next one is due again soon after.
+    const behind =
+      !this.leading && this.node.leaderCommitKnown > applied + RAFT_COMPACT_LAG_SLACK_ENTRIES;
+    const held = fetching || lagging || behind;
+    return !held || since >= Math.max(every, RAFT_COMPACT_HELD_ENTRIES_MAX);
   }
 
   /**

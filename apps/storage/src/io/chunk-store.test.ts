@@ -28,12 +28,16 @@ afterEach(async () => {
 
 const bytesOf = (text: string): Uint8Array => new TextEncoder().encode(text);
 
-async function putText(store: ChunkStore, text: string): Promise<string> {
+async function putText(
+  store: ChunkStore,
+  text: string,
+  durability: "durable" | "deferFolders" = "durable",
+): Promise<string> {
   const bytes = bytesOf(text);
   const id = sha256Hex(bytes);
   const verified = store.verify(id, bytes);
   if (!verified.ok) throw verified.error;
-  const put = await store.put(verified.value);
+  const put = await store.put(verified.value, durability);
   if (!put.ok) throw put.error;
   return id;
 }
@@ -69,6 +73,36 @@ test("a put fsyncs its file and its folders through the store's Fsync; a dedupe 
   targets.length = 0;
   await putText(store, "timed");
   expect(targets).toEqual([]);
+});
+
+test("a deferred put fsyncs only its file; its names are made durable once, by the sync", async () => {
+  const targets: FsyncTarget[] = [];
+  const fsync = new Fsync((target) => targets.push(target));
+  const store = await ChunkStore.open(dir, createMemoryLogger(), Date.now, fsync, FILES_ONLY);
+  targets.length = 0;
+  const id = await putText(store, "deferred", "deferFolders");
+  expect(store.has(id)).toBe(true);
+  expect(store.deferredCount).toBe(1);
+  expect(await readFile(join(dir, chunkPath(id)), "utf8")).toBe("deferred");
+  // Only the file's fsync is waited for; the new folders' own run beside, unawaited.
+  expect(targets).toContain("file");
+  await store.syncDeferred();
+  expect(store.deferredCount).toBe(0);
+  targets.length = 0;
+  await store.syncDeferred();
+  expect(targets).toEqual([]);
+});
+
+test("a durable put of a chunk another put left deferred makes its name durable first", async () => {
+  const targets: FsyncTarget[] = [];
+  const fsync = new Fsync((target) => targets.push(target));
+  const store = await ChunkStore.open(dir, createMemoryLogger(), Date.now, fsync, FILES_ONLY);
+  await putText(store, "shared", "deferFolders");
+  expect(store.deferredCount).toBe(1);
+  targets.length = 0;
+  await putText(store, "shared");
+  expect(store.deferredCount).toBe(0);
+  expect(targets).toContain("folder");
 });
 
 test("a put into a new folder is answered only once the folder's own fsync is done", async () => {

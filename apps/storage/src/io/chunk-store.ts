@@ -7,7 +7,13 @@
  * Write path: the bytes are hashed first (only a VerifiedChunk can be written). A segment
  * record is acknowledged after an fdatasync begun after its write; a file is written to a
  * temporary name, fsync'd, renamed into place, and the folder fsync'd. Either way a chunk is
- * absent or whole and durable. A chunk already present is not rewritten. Read path:
+ * absent or whole and durable. A chunk already present is not rewritten. A learner's catch-up
+ * may defer a chunk file's folder fsync (`put(chunk, "deferFolders")`; segment records are
+ * durable when answered either way): a crash then loses the rename at worst, never the bytes
+ * under it (the file is fsync'd before it is renamed), so the chunk is absent, not torn, and
+ * copied again. `syncDeferred` makes every deferred name durable (once, per folder); the
+ * learner calls it before it says it holds everything, and any other put of a deferred chunk
+ * makes that one durable before it answers. Read path:
  * the bytes are served as stored, not hashed again: the client hashes every chunk it reads and
  * treats a mismatch as a bad replica (it tries the next), so a second hash here would only
  * spend the CPU a read is bound by. Rot at rest is found by `scrub` (the scrubber's check): a
@@ -125,6 +131,8 @@ export class ChunkStore {
   private readonly recentPuts = new Map<string, number>();
   /** Fan-out folders known made and durable (or being so): leaf path → when each is. */
   private readonly leafDirs = new Map<string, LeafDir>();
+  /** Chunks renamed into place whose names are not durable yet (deferred): id → its leaf. */
+  private readonly deferred = new Map<string, { leaf: string; made: LeafDir }>();
   private used = 0;
   private reservedBytes = 0;
   private serial = 0;
@@ -276,12 +284,22 @@ export class ChunkStore {
     return (this.putsInFlight.get(chunkId) ?? 0) > 0;
   }
 
-  /** Store a verified chunk durably; a chunk already present (or being written) is reused. */
-  async put(chunk: VerifiedChunk): Promise<Result<PutOutcome>> {
+  /**
+   * Store a verified chunk durably; a chunk already present (or being written) is reused.
+   * "deferFolders": the bytes are durable when this resolves, the name only after
+   * `syncDeferred` (see the file comment); only a learner's catch-up asks for it.
+   */
+  async put(
+    chunk: VerifiedChunk,
+    durability: "durable" | "deferFolders" = "durable",
+  ): Promise<Result<PutOutcome>> {
     const count = this.putsInFlight.get(chunk.id) ?? 0;
     this.putsInFlight.set(chunk.id, count + 1);
     try {
-      return await this.putOnce(chunk);
+      const outcome = await this.putOnce(chunk, durability);
+      // A chunk another put left deferred is made durable before this one answers for it.
+      if (durability === "durable" && outcome.ok) await this.syncDeferredChunk(chunk.id);
+      return outcome;
     } finally {
       const left = (this.putsInFlight.get(chunk.id) ?? 1) - 1;
       if (left === 0) this.putsInFlight.delete(chunk.id);
@@ -289,7 +307,37 @@ export class ChunkStore {
     }
   }
 
-  private async putOnce(chunk: VerifiedChunk): Promise<Result<PutOutcome>> {
+  /** Chunks whose names a deferred put has not made durable yet. */
+  get deferredCount(): number {
+    return this.deferred.size;
+  }
+
+  /**
+   * Make every name deferred so far durable: each folder fsync'd once (shared with any running),
+   * and the new fan-out folders' own names. Throws if one fails (the names stay deferred).
+   */
+  async syncDeferred(): Promise<void> {
+    const entries = [...this.deferred];
+    const leaves = new Map(entries.map(([, entry]) => [entry.leaf, entry.made]));
+    await allSettledOrThrow(
+      [...leaves].flatMap(([leaf, made]) => [this.fsync.folder(leaf), made.durable]),
+    );
+    for (const [chunkId, entry] of entries) {
+      if (this.deferred.get(chunkId) === entry) this.deferred.delete(chunkId);
+    }
+  }
+
+  private async syncDeferredChunk(chunkId: string): Promise<void> {
+    const entry = this.deferred.get(chunkId);
+    if (entry === undefined) return;
+    await allSettledOrThrow([this.fsync.folder(entry.leaf), entry.made.durable]);
+    if (this.deferred.get(chunkId) === entry) this.deferred.delete(chunkId);
+  }
+
+  private async putOnce(
+    chunk: VerifiedChunk,
+    durability: "durable" | "deferFolders",
+  ): Promise<Result<PutOutcome>> {
     this.notePut(chunk.id);
     const removal = this.removing.get(chunk.id);
     if (removal !== undefined) await removal;
@@ -299,7 +347,7 @@ export class ChunkStore {
       const first = await inProgress;
       return first.ok ? ok({ written: false }) : first;
     }
-    const attempt = this.write(chunk).finally(() => this.writing.delete(chunk.id));
+    const attempt = this.write(chunk, durability).finally(() => this.writing.delete(chunk.id));
     this.writing.set(chunk.id, attempt);
     return attempt;
   }
@@ -478,7 +526,10 @@ export class ChunkStore {
     if (!oldest.done) this.recentPuts.delete(oldest.value);
   }
 
-  private async write(chunk: VerifiedChunk): Promise<Result<PutOutcome>> {
+  private async write(
+    chunk: VerifiedChunk,
+    durability: "durable" | "deferFolders",
+  ): Promise<Result<PutOutcome>> {
     const size = chunk.bytes.length;
     if (this.used + this.reservedBytes + size > this.capacityBytes) {
       return fail(
@@ -494,12 +545,14 @@ export class ChunkStore {
       const leaf = this.ensureDirs(chunk.id);
       await allSettledOrThrow([writeDurably(temp, chunk.bytes, this.fsync), leaf.made]);
       await rename(temp, join(this.dataDir, chunkPath(chunk.id)));
-      // The rename's fsync and a new folder's own (in its parent) run side by side too: the
-      // chunk is durable once both are, whichever ends first.
-      await allSettledOrThrow([
-        this.fsync.folder(join(this.dataDir, chunkDirs(chunk.id)[2])),
-        leaf.durable,
-      ]);
+      const leafPath = join(this.dataDir, chunkDirs(chunk.id)[2]);
+      if (durability === "deferFolders") {
+        this.deferred.set(chunk.id, { leaf: leafPath, made: leaf });
+      } else {
+        // The rename's fsync and a new folder's own (in its parent) run side by side too: the
+        // chunk is durable once both are, whichever ends first.
+        await allSettledOrThrow([this.fsync.folder(leafPath), leaf.durable]);
+      }
     } catch (error) {
       await rm(temp, { force: true });
       if (NO_SPACE_CODES.has(errorCode(error) ?? "")) {
@@ -657,6 +710,7 @@ export class ChunkStore {
     const bytes = this.index.get(chunkId);
     if (bytes === undefined) return;
     this.index.delete(chunkId);
+    this.deferred.delete(chunkId);
     this.used -= bytes;
   }
 

@@ -363,7 +363,13 @@ function logView(logger: Logger, view: GroupView, node: string): void {
     group: view.group,
     epoch: view.epoch,
     primary: view.primaryNode,
-    role: view.primaryNode === node ? "primary" : "backup",
+    role: roleIn(view, node),
     replicas: view.replicas.map((replica) => replica.node).join(","),
+    learners: (view.learners ?? []).map((learner) => learner.node).join(","),
   });
+}
+
+function roleIn(view: GroupView, node: string): "primary" | "backup" | "learner" {
+  if (view.primaryNode === node) return "primary";
+  return (view.learners ?? []).some((learner) => learner.node === node) ? "learner" : "backup";
 }

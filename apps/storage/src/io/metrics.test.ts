@@ -23,6 +23,7 @@ const CATCH_UP: CatchUpStats = {
   remainingBytes: 4096,
   referencesDropped: 0,
   danglingSkipped: 0,
+  passesAbandoned: 2,
 };
 
 const MAINTENANCE: MaintenanceStats = {
@@ -87,6 +88,7 @@ test("disk space, catch-up and maintenance are read at each scrape", () => {
   expect(sample(before, "ftfs_catch_up_remaining_bytes")).toBe(4096);
   expect(sample(before, "ftfs_catch_up_copied_bytes_total")).toBe(300);
   expect(sample(before, "ftfs_catch_up_copied_chunks_total")).toBe(3);
+  expect(sample(before, "ftfs_catch_up_abandoned_passes_total")).toBe(2);
   expect(sample(before, "ftfs_scrub_checked_chunks_total")).toBe(0);
   expect(sample(before, "ftfs_gc_freed_bytes_total")).toBe(0);
   expect(sample(before, "ftfs_refs_commit_rounds_total")).toBe(4);

@@ -130,12 +130,18 @@ function registerCatchUpMetrics(
     "ftfs_catch_up_passes_total",
     "Catch-up passes that ended with this node holding everything its primary held.",
   );
+  const abandoned = registry.counter(
+    "ftfs_catch_up_abandoned_passes_total",
+    "Catch-up passes given up because the primary did not know this stint yet or the group " +
+      "moved on (each is retried).",
+  );
   return () => {
     const now = stats();
     remaining.set({}, now.remainingBytes);
     copiedBytes.setTotal({}, now.bytesCopied);
     copiedChunks.setTotal({}, now.chunksCopied);
     passes.setTotal({}, now.passes);
+    abandoned.setTotal({}, now.passesAbandoned);
   };
 }
 

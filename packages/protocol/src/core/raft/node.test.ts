@@ -465,3 +465,25 @@ describe("lowestLiveMatch (what a fold of the log would cut)", () => {
     expect(a.lowestLiveMatch(10)).toBe(a.commitIndex);
   });
 });
+
+describe("leaderCommitKnown (how far behind a follower is)", () => {
+  test("a follower learns the leader's commit from its appends, beyond what it holds", () => {
+    const nodes = cluster();
+    const a = elect(nodes, IDS[0] as RaftId);
+    const c = nodes.get(IDS[2] as RaftId) as RaftNode;
+    const live = new Map([...nodes].filter(([id]) => id !== c.id));
+    for (let n = 0; n < 5; n += 1) {
+      a.propose(encoder.encode(`x${n}`));
+      settle(live, drain(a));
+    }
+    expect(c.leaderCommitKnown).toBeLessThan(a.commitIndex);
+    // One append reaches c, which lacks the entries before it: c commits nothing more, but
+    // now knows how far the leader is.
+    a.propose(encoder.encode("y"));
+    const append = drain(a).find((m) => m.type === "append" && m.to === c.id);
+    expect(append).toBeDefined();
+    if (append !== undefined) c.step(append);
+    expect(c.leaderCommitKnown).toBe(a.commitIndex);
+    expect(c.commitIndex).toBeLessThan(a.commitIndex);
+  });
+});

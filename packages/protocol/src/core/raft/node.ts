@@ -84,6 +84,8 @@ export class RaftNode {
   private term = 0;
   private vote: RaftId | null = null;
   private lead: RaftId | null = null;
+  /** See leaderCommitKnown. */
+  private leaderCommitSeen = 0;
   private role: Role = "follower";
   private persisted: HardState;
   private electionElapsed = 0;
@@ -212,6 +214,15 @@ export class RaftNode {
       lowest = lowest === null ? pr.match : Math.min(lowest, pr.match);
     }
     return lowest;
+  }
+
+  /**
+   * The highest commit index a leader has told us of (appends carry its own), or our own if
+   * higher: a follower whose applied index trails it far is catching up, not keeping up.
+   * Not persisted: a restarted node learns it again from the next append.
+   */
+  get leaderCommitKnown(): number {
+    return Math.max(this.leaderCommitSeen, this.log.committed);
   }
 
   // ---- inputs ----
@@ -651,6 +662,7 @@ export class RaftNode {
   }
 
   private onAppend(message: Append): void {
+    this.leaderCommitSeen = Math.max(this.leaderCommitSeen, message.commit);
     if (message.prevIndex < this.log.committed) {
       // Everything up to our commit index matches any leader's log: resume from there.
       this.send(appendReply(this, message.from, true, this.log.committed, 0));
