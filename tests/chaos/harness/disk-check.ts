@@ -206,13 +206,13 @@ async function nodeDisk(node: NodeProcess, live: ReadonlyMap<string, number>): P
   const liveBytes = sum(live.values());
   const diskBytes = sum(found.values());
   const figure =
-    `${node.id}: ${kib(diskBytes)} in ${found.size} chunk files; ` +
+    `${node.id}: ${kib(diskBytes)} in ${found.size} chunks; ` +
     `live ${kib(liveBytes)} in ${live.size}; ${extra.length} extra (${kib(extraBytes)}), ` +
     `${missing.length} missing`;
   return { node, liveBytes, diskBytes, missing, extra, extraBytes, figure };
 }
 
-/** Compares every storage node's chunk files with its group's live chunks. */
+/** Compares every storage node's stored chunks with its group's live chunks. */
 export async function checkDiskUse(
   cluster: LocalCluster,
   uids: readonly string[],
@@ -245,7 +245,7 @@ export async function checkDiskUse(
     );
   const onDisk = sum(disks.map((disk) => disk.diskBytes));
   const total =
-    `disk: ${kib(onDisk)} of chunk files on storage; ` +
+    `disk: ${kib(onDisk)} of chunks stored; ` +
     `live × replicas ${kib(sum(disks.map((disk) => disk.liveBytes)))} ` +
     `(${live.versions} live versions of ${live.names} names); ` +
     `slack ${kib(DISK_SLACK_BYTES)} per node`;
