@@ -48,8 +48,38 @@ export interface CatchupFigures {
   readonly checkMs: number | null;
   readonly swapMainThreadMs: number | null;
   readonly primaryPeakRssBytes: number | null;
+  /**
+   * From the add to the promotion: suspicions the primary's gossip raised (of any member; the
+   * new member is the only other one), and those the new member heard of itself and refuted.
+   */
+  readonly suspicionsRaisedByPrimary: number | null;
+  readonly suspicionsRefutedByNewMember: number | null;
   readonly newMemberPeakRssBytes: number | null;
   readonly benchPeakRssBytes: number | null;
+}
+
+const SUSPICIONS_METRIC = "ftfs_gossip_suspicions_total";
+const REFUTATIONS_METRIC = "ftfs_gossip_refutations_total";
+
+/** A counter's value from a node's /metrics (summed over its labels), or null if unreadable. */
+async function metricValue(httpAddress: string, name: string): Promise<number | null> {
+  try {
+    const text = await (await fetch(`http://${httpAddress}/metrics`)).text();
+    let total: number | null = null;
+    for (const line of text.split("\n")) {
+      if (!line.startsWith(name) || (line[name.length] !== " " && line[name.length] !== "{")) {
+        continue;
+      }
+      total = (total ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+    return total ?? 0;
+  } catch {
+    return null; // the node did not answer: the figure is unknown, said as such
+  }
+}
+
+function difference(after: number | null, before: number | null): number | null {
+  return after === null || before === null ? null : after - before;
 }
 
 function directory(id: string, address: string, folder: string, extra: readonly string[]) {
@@ -137,11 +167,19 @@ export async function runCatchup(
       `catch-up: built in ${formatMs(built.buildMs)}; image ` +
         `${(built.snapshotBytes / 2 ** 20).toFixed(0)} MiB in ${formatMs(built.snapshotExportMs)}`,
     );
-    const d1 = directory("d1", d1Address, d1Folder, ["--expect", "1"]);
+    const d1Http = `127.0.0.1:${await freePort()}`;
+    const d2Http = `127.0.0.1:${await freePort()}`;
+    const d1 = directory("d1", d1Address, d1Folder, ["--expect", "1", "--http-listen", d1Http]);
     nodes.push(d1);
     d1.start();
     await pollUntil("d1 to serve", () => voters(d1Address), START_DEADLINE_MS);
-    const d2 = directory("d2", d2Address, d2Folder, ["--join", d1Address, "--new-member"]);
+    const d2 = directory("d2", d2Address, d2Folder, [
+      "--join",
+      d1Address,
+      "--new-member",
+      "--http-listen",
+      d2Http,
+    ]);
     nodes.push(d2);
     d2.start();
     for (let n = 0; n < options.clients; n += 1) {
@@ -149,6 +187,8 @@ export async function runCatchup(
     }
     const load = new CommitLoad(connections);
     await Bun.sleep(BASELINE_WINDOW_MS);
+    const raisedBefore = await metricValue(d1Http, SUSPICIONS_METRIC);
+    const refutedBefore = await metricValue(d2Http, REFUTATIONS_METRIC);
     const addMs = performance.now();
     const commitsPerSecondBefore = load.ratePerSecond(addMs - BASELINE_WINDOW_MS, addMs);
     log(
@@ -178,6 +218,8 @@ export async function runCatchup(
       CATCH_UP_DEADLINE_MS,
     );
     const commitsPerSecondDuring = load.ratePerSecond(addMs, voterMs);
+    const raisedAfter = await metricValue(d1Http, SUSPICIONS_METRIC);
+    const refutedAfter = await metricValue(d2Http, REFUTATIONS_METRIC);
     const primaryPeakRssBytes = await peakRssBytes(d1.pid ?? 0);
     const newMemberPeakRssBytes = await peakRssBytes(d2.pid ?? 0);
     await load.stop();
@@ -198,6 +240,8 @@ export async function runCatchup(
       checkMs: logField(d2Log, "snapshot image transfer done", "checkMs"),
       swapMainThreadMs: logField(d2Log, "snapshot installed", "mainThreadMs"),
       primaryPeakRssBytes,
+      suspicionsRaisedByPrimary: difference(raisedAfter, raisedBefore),
+      suspicionsRefutedByNewMember: difference(refutedAfter, refutedBefore),
       newMemberPeakRssBytes,
       benchPeakRssBytes,
     };

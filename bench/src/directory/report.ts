@@ -250,12 +250,20 @@ export function printCatchup(figures: CatchupFigures): void {
     ["commits/s before the add", figures.commitsPerSecondBefore.toFixed(0)],
     ["commits/s from the add to the promotion", figures.commitsPerSecondDuring.toFixed(0)],
     ["commit errors from the add to the promotion", count(figures.commitErrorsDuring)],
+    [
+      "gossip suspicions: raised by the primary / refuted by the new member",
+      `${optionalCount(figures.suspicionsRaisedByPrimary)} / ${optionalCount(figures.suspicionsRefutedByNewMember)}`,
+    ],
     ["primary peak RSS (VmHWM)", mib(figures.primaryPeakRssBytes)],
     ["new member peak RSS (VmHWM)", mib(figures.newMemberPeakRssBytes)],
     ["bench process peak RSS (build + export)", mib(figures.benchPeakRssBytes)],
   ];
   for (const line of table(lines)) console.log(line);
   for (const error of figures.firstErrors) console.log(`  error: ${error}`);
+}
+
+function optionalCount(value: number | null): string {
+  return value === null ? "unknown (no /metrics answer)" : count(value);
 }
 
 function summarizeCatchup(figures: CatchupFigures): void {
@@ -268,7 +276,9 @@ function summarizeCatchup(figures: CatchupFigures): void {
       `${mib(figures.primaryPeakRssBytes)}, new member ${mib(figures.newMemberPeakRssBytes)} ` +
       `(${verdict} the aim: < ${mib(CATCHUP_RSS_AIM_BYTES)}); commits/s ` +
       `${figures.commitsPerSecondBefore.toFixed(0)} before, ` +
-      `${figures.commitsPerSecondDuring.toFixed(0)} during, ${figures.commitErrorsDuring} errors`,
+      `${figures.commitsPerSecondDuring.toFixed(0)} during, ${figures.commitErrorsDuring} errors; ` +
+      `gossip suspicions ${optionalCount(figures.suspicionsRaisedByPrimary)} raised, ` +
+      `${optionalCount(figures.suspicionsRefutedByNewMember)} refuted`,
   );
 }
 
