@@ -69,6 +69,13 @@ export const RAFT_COMPACT_EVERY_ENTRIES = 50_000;
  * finishes cannot grow it without end.
  */
 export const RAFT_COMPACT_HELD_ENTRIES_MAX = 5 * RAFT_COMPACT_EVERY_ENTRIES;
+/**
+ * A follower catching up (far behind its leader's commit) holds its own fold back up to this
+ * many applied entries: a fold competes with the replay, but the held entries are in memory,
+ * and at 10,000,000 files a new member holding RAFT_COMPACT_HELD_ENTRIES_MAX peaked at 585 MiB
+ * (the aim is under 512 MiB; folding every RAFT_COMPACT_EVERY_ENTRIES, 359 MiB).
+ */
+export const RAFT_COMPACT_BEHIND_HELD_ENTRIES_MAX = 2 * RAFT_COMPACT_EVERY_ENTRIES;
 /** A live member whose log matches ours less than this far back is keeping up, not catching up. */
 export const RAFT_COMPACT_LAG_SLACK_ENTRIES = 1_024;
 /** A member heard from within this many ticks is live (its lag holds the fold back). */

@@ -8,6 +8,7 @@ import { expect, test } from "bun:test";
 import { raft } from "@ftfs/protocol/core";
 import { MemoryDurableStore } from "@ftfs/protocol/testing";
 import {
+  RAFT_COMPACT_BEHIND_HELD_ENTRIES_MAX,
   RAFT_COMPACT_EVERY_ENTRIES,
   RAFT_COMPACT_HELD_ENTRIES_MAX,
   RAFT_COMPACT_LAG_SLACK_ENTRIES,
@@ -65,7 +66,11 @@ test("a follower far behind its leader's commit holds the fold back, up to a bou
   const close = replicaApplying(applied, ["d1", "d2", "d3"]);
   leaderSays(close, applied + RAFT_COMPACT_LAG_SLACK_ENTRIES);
   expect(close.compactionDue()).toBe(true);
-  const long = replicaApplying(RAFT_COMPACT_HELD_ENTRIES_MAX, ["d1", "d2", "d3"]);
+  // Its own bound, below the primary's: what it holds is in its memory.
+  const nearly = replicaApplying(RAFT_COMPACT_BEHIND_HELD_ENTRIES_MAX - 1, ["d1", "d2", "d3"]);
+  leaderSays(nearly, 10 * RAFT_COMPACT_HELD_ENTRIES_MAX);
+  expect(nearly.compactionDue()).toBe(false);
+  const long = replicaApplying(RAFT_COMPACT_BEHIND_HELD_ENTRIES_MAX, ["d1", "d2", "d3"]);
   leaderSays(long, 10 * RAFT_COMPACT_HELD_ENTRIES_MAX);
   expect(long.compactionDue()).toBe(true);
 });

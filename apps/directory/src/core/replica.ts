@@ -24,6 +24,7 @@ import { notPrimary } from "./checks.ts";
 import { decodeCommand, encodeCommand, type Command, type Outcome } from "./commands.ts";
 import {
   RAFT_COMPACT_EVERY_ENTRIES,
+  RAFT_COMPACT_BEHIND_HELD_ENTRIES_MAX,
   RAFT_COMPACT_HELD_ENTRIES_MAX,
   RAFT_COMPACT_LAG_SLACK_ENTRIES,
   RAFT_COMPACT_LIVE_TICKS,
@@ -317,8 +318,8 @@ export class DirectoryReplica {
    * (up to RAFT_COMPACT_HELD_ENTRIES_MAX entries) while a member fetches a snapshot image from
    * us (`fetching`, the driver knows) or, as primary, while a live member lags further than
    * RAFT_COMPACT_LAG_SLACK_ENTRIES: it catches up from the log we would fold. As a follower,
-   * held back while we trail the commit index our leader told us of by more than that slack:
-   * we are the one catching up (a new member at 10,000,000 files folded three times on its
+   * held back (up to RAFT_COMPACT_BEHIND_HELD_ENTRIES_MAX, a memory bound) while we trail the
+   * commit index our leader told us of by more than that slack: we are the one catching up (a new member at 10,000,000 files folded three times on its
    * way, each a VACUUM INTO of the whole state beside the replay).
    */
   compactionDue(fetching = false): boolean {
@@ -333,8 +334,9 @@ export class DirectoryReplica {
     // state) slows the replay it competes with, and the next one is due again soon after.
     const behind =
       !this.leading && this.node.leaderCommitKnown > applied + RAFT_COMPACT_LAG_SLACK_ENTRIES;
-    const held = fetching || lagging || behind;
-    return !held || since >= Math.max(every, RAFT_COMPACT_HELD_ENTRIES_MAX);
+    if (fetching || lagging) return since >= Math.max(every, RAFT_COMPACT_HELD_ENTRIES_MAX);
+    if (behind) return since >= Math.max(every, RAFT_COMPACT_BEHIND_HELD_ENTRIES_MAX);
+    return true;
   }
 
   /**
