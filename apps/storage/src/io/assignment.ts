@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { groupField, obj, tryDecode } from "@ftfs/protocol/core";
 import { ASSIGNMENT_FILE, ASSIGNMENT_TEMP_FILE } from "../core/index.ts";
 import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
+import { isMissing } from "./fs-errors.ts";
 
 const assignmentSchema = obj({ group: groupField });
 
@@ -64,8 +65,4 @@ export async function removeAssignment(
 ): Promise<void> {
   await rm(join(dataDir, ASSIGNMENT_FILE), { force: true });
   await fsync.folder(dataDir);
-}
-
-function isMissing(error: unknown): boolean {
-  return typeof error === "object" && error !== null && "code" in error && error.code === "ENOENT";
 }

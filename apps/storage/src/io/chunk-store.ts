@@ -53,6 +53,7 @@ import {
   TEMP_DIR,
   tempPath,
 } from "../core/index.ts";
+import { errorCode, isNoSpace } from "./fs-errors.ts";
 import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
 import { dropCachedPages } from "./page-cache.ts";
 import {
@@ -100,9 +101,6 @@ interface LeafDir {
 
 /** A leaf folder found on disk at open: made and durable long ago. */
 const KNOWN_LEAF: LeafDir = { made: Promise.resolve(), durable: Promise.resolve() };
-
-/** Error codes of the file system that mean "no room". */
-const NO_SPACE_CODES: ReadonlySet<string> = new Set(["ENOSPC", "EDQUOT"]);
 
 export type { ChunkOnDisk } from "./segment-log.ts";
 
@@ -555,7 +553,7 @@ export class ChunkStore {
       }
     } catch (error) {
       await rm(temp, { force: true });
-      if (NO_SPACE_CODES.has(errorCode(error) ?? "")) {
+      if (isNoSpace(error)) {
         this.logger.warn("disk full; chunk not stored", { chunkId: chunk.id, bytes: size });
         return fail("DISK_FULL", "storage node's disk is full");
       }
@@ -574,7 +572,7 @@ export class ChunkStore {
       const location = await this.segments.appendPut(chunk.id, chunk.bytes, this.nowMs());
       if (this.segments.book.putLanded(chunk.id, location)) this.used += size;
     } catch (error) {
-      if (NO_SPACE_CODES.has(errorCode(error) ?? "")) {
+      if (isNoSpace(error)) {
         this.logger.warn("disk full; chunk not stored", { chunkId: chunk.id, bytes: size });
         return fail("DISK_FULL", "storage node's disk is full");
       }
@@ -840,10 +838,4 @@ async function allSettledOrThrow(work: readonly Promise<unknown>[]): Promise<voi
 
 function notFound(chunkId: string): Result<never> {
   return fail("CHUNK_NOT_FOUND", `no chunk ${chunkId.slice(0, 12)} on this node`);
-}
-
-function errorCode(error: unknown): string | undefined {
-  if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
-  const code = (error as { code: unknown }).code;
-  return typeof code === "string" ? code : undefined;
 }

@@ -22,6 +22,7 @@ import {
   type FolderIdentity,
 } from "../core/index.ts";
 import { type Fsync, UNTIMED_FSYNC } from "./fsync.ts";
+import { isMissing } from "./fs-errors.ts";
 
 /** The identity file exists but is not one we wrote (unreadable, not JSON, malformed). */
 export class IdentityFileError extends Error {
@@ -162,8 +163,4 @@ async function exists(path: string): Promise<boolean> {
     if (isMissing(error)) return false;
     throw error;
   }
-}
-
-function isMissing(error: unknown): boolean {
-  return typeof error === "object" && error !== null && "code" in error && error.code === "ENOENT";
 }

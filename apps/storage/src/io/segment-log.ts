@@ -50,6 +50,7 @@ import {
   segmentNumberOf,
   SEGMENTS_DIR,
 } from "../core/index.ts";
+import { errorCode, isNoSpace } from "./fs-errors.ts";
 import type { Fsync } from "./fsync.ts";
 import { dropCachedPages } from "./page-cache.ts";
 
@@ -772,17 +773,6 @@ function noSpaceError(): Error {
   return Object.assign(new Error("no space left for chunks (the disk is full)"), {
     code: "ENOSPC",
   });
-}
-
-function isNoSpace(error: unknown): boolean {
-  const code = errorCode(error);
-  return code === "ENOSPC" || code === "EDQUOT";
-}
-
-function errorCode(error: unknown): string | undefined {
-  if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
-  const code = (error as { code: unknown }).code;
-  return typeof code === "string" ? code : undefined;
 }
 
 /** A chunk as found on disk by a reader other than the node (tools, tests): where its bytes are. */
