@@ -39,6 +39,8 @@ const WRITERS = 48;
 /** Acknowledged writes before the kill: rounds are running by then. */
 const ACKED_BEFORE_KILL = 400;
 const UPLOAD_BYTES_MAX = 1024 * 1024 * 1024;
+/** Before the kill, a writer refused with a retryable error tries again after this. */
+const RETRY_PAUSE_MS = 20;
 /** A write cut off by the kill answers within this (the connection drops). */
 const CALL_TIMEOUT_MS = 5_000;
 const REFS_DB_FILE = "refs.sqlite";
@@ -82,6 +84,12 @@ async function writeUntilStopped(
       );
     } catch (error) {
       if (!(error instanceof FtfsError)) throw error;
+      // Before the kill, a retryable refusal is the group settling (a backup at a newer epoch
+      // than the primary's view, just after the group formed): retry, as a client does.
+      if (!log.stop && error.retryable) {
+        await Bun.sleep(RETRY_PAUSE_MS);
+        continue;
+      }
       return; // cut off by the kill: not acknowledged
     }
     log.acked.push(chunkId);
